@@ -1,0 +1,3 @@
+module github.com/vmxemu/vmxemu
+
+go 1.26

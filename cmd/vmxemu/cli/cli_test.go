@@ -1,0 +1,563 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func parse(t *testing.T, args ...string) *Config {
+	t.Helper()
+	c, err := Parse(args)
+	require.NoError(t, err)
+	require.NotNil(t, c)
+	return c
+}
+
+func TestDefaults(t *testing.T) {
+	c := parse(t)
+	// qemu-options.hx -m: "Default is 128 MiB"; -smp: "[default=1]".
+	assert.Equal(t, uint64(128<<20), c.MemSize)
+	assert.Equal(t, SMP{CPUs: 1, MaxCPUs: 1, Sockets: 1, Dies: 1, Cores: 1, Threads: 1}, c.SMP)
+	assert.Equal(t, "pc", c.Machine)
+	assert.Equal(t, "tcg", c.Accel)
+	assert.Equal(t, []Serial{{Kind: SerialStdio}}, c.Serial)
+	assert.Empty(t, c.DebugExit)
+	assert.Equal(t, BootMultiboot, c.BootMode)
+	assert.Equal(t, FeatureControl{Mode: FCLocked}, c.FeatureControl)
+	assert.Equal(t, uint64(5), c.FeatureControl.MSRValue())
+	assert.True(t, c.Explain)
+	assert.Zero(t, c.ICountLimit)
+	assert.Zero(t, c.TimeLimit)
+	assert.Empty(t, c.GDB)
+	assert.Empty(t, c.Subcommand)
+	assert.Empty(t, c.CPU.Model)
+}
+
+func TestFlags(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		check func(t *testing.T, c *Config)
+	}{
+		{"help -h", []string{"-h"}, func(t *testing.T, c *Config) { assert.True(t, c.Help) }},
+		{"help -help", []string{"-help"}, func(t *testing.T, c *Config) { assert.True(t, c.Help) }},
+		{"help --help", []string{"--help"}, func(t *testing.T, c *Config) { assert.True(t, c.Help) }},
+		{"version", []string{"-version"}, func(t *testing.T, c *Config) { assert.True(t, c.Version) }},
+		{"version double dash", []string{"--version"}, func(t *testing.T, c *Config) { assert.True(t, c.Version) }},
+		{"kernel append", []string{"-kernel", "k.elf", "-append", "console=ttyS0 -v"}, func(t *testing.T, c *Config) {
+			assert.Equal(t, "k.elf", c.Kernel)
+			assert.Equal(t, "console=ttyS0 -v", c.Append)
+		}},
+		{"double dash kernel", []string{"--kernel", "k.elf"}, func(t *testing.T, c *Config) { assert.Equal(t, "k.elf", c.Kernel) }},
+		{"value starting with dash", []string{"-kernel", "k", "-append", "-x"}, func(t *testing.T, c *Config) { assert.Equal(t, "-x", c.Append) }},
+		{"empty append", []string{"-kernel", "k", "-append", ""}, func(t *testing.T, c *Config) { assert.Equal(t, "", c.Append) }},
+		{"last kernel wins", []string{"-kernel", "a", "-kernel", "b"}, func(t *testing.T, c *Config) { assert.Equal(t, "b", c.Kernel) }},
+		{"initrd", []string{"-kernel", "k", "-initrd", "m1 a=b,m2"}, func(t *testing.T, c *Config) {
+			assert.Equal(t, "m1 a=b,m2", c.Initrd)
+			assert.Equal(t, []Module{{Path: "m1", Args: "a=b", CmdLine: "m1 a=b"}, {Path: "m2", CmdLine: "m2"}}, c.Modules)
+		}},
+		{"nographic", []string{"-nographic"}, func(t *testing.T, c *Config) {
+			assert.True(t, c.NoGraphic)
+			assert.Equal(t, []Serial{{Kind: SerialStdio}}, c.Serial)
+		}},
+		{"display none", []string{"-display", "none"}, func(t *testing.T, c *Config) { assert.Equal(t, "none", c.Display) }},
+		{"vga none", []string{"-vga", "none"}, func(t *testing.T, c *Config) { assert.Equal(t, "none", c.VGA) }},
+		{"vnc none", []string{"-vnc", "none"}, func(t *testing.T, c *Config) {}},
+		{"monitor parallel net none", []string{"-monitor", "none", "-parallel", "none", "-net", "none", "-nic", "none"}, func(t *testing.T, c *Config) {}},
+		{"name", []string{"-name", "guest1"}, func(t *testing.T, c *Config) { assert.Equal(t, "guest1", c.Name) }},
+		{"no-reboot no-shutdown", []string{"-no-reboot", "-no-shutdown"}, func(t *testing.T, c *Config) {
+			assert.True(t, c.NoReboot)
+			assert.True(t, c.NoShutdown)
+		}},
+		{"D", []string{"-D", "log.txt"}, func(t *testing.T, c *Config) { assert.Equal(t, "log.txt", c.LogFile) }},
+		// qemu-options.hx: "-s Shorthand for -gdb tcp::1234".
+		{"s", []string{"-s"}, func(t *testing.T, c *Config) { assert.Equal(t, ":1234", c.GDB) }},
+		{"S", []string{"-S"}, func(t *testing.T, c *Config) { assert.True(t, c.StopAtStart) }},
+		{"gdb tcp::PORT", []string{"-gdb", "tcp::4321"}, func(t *testing.T, c *Config) { assert.Equal(t, ":4321", c.GDB) }},
+		{"gdb tcp:HOST:PORT", []string{"-gdb", "tcp:localhost:4321"}, func(t *testing.T, c *Config) { assert.Equal(t, "localhost:4321", c.GDB) }},
+		{"gdb ipv6", []string{"-gdb", "tcp:[::1]:4321"}, func(t *testing.T, c *Config) { assert.Equal(t, "[::1]:4321", c.GDB) }},
+		{"gdb server nowait", []string{"-gdb", "tcp::4321,server,nowait"}, func(t *testing.T, c *Config) { assert.Equal(t, ":4321", c.GDB) }},
+		{"gdb none after s", []string{"-s", "-gdb", "none"}, func(t *testing.T, c *Config) { assert.Empty(t, c.GDB) }},
+		{"gdb then s", []string{"-gdb", "tcp::1", "-s"}, func(t *testing.T, c *Config) { assert.Equal(t, ":1234", c.GDB) }},
+		{"nodefaults", []string{"-nodefaults"}, func(t *testing.T, c *Config) {
+			assert.True(t, c.NoDefaults)
+			assert.Empty(t, c.Serial, "-nodefaults: no default serial port")
+		}},
+		{"nodefaults with serial", []string{"-nodefaults", "-serial", "stdio"}, func(t *testing.T, c *Config) {
+			assert.Equal(t, []Serial{{Kind: SerialStdio}}, c.Serial)
+		}},
+		{"icount-limit", []string{"-icount-limit", "1000000"}, func(t *testing.T, c *Config) { assert.Equal(t, uint64(1000000), c.ICountLimit) }},
+		{"icount-limit hex", []string{"-icount-limit", "0x100"}, func(t *testing.T, c *Config) { assert.Equal(t, uint64(256), c.ICountLimit) }},
+		{"icount-limit zero", []string{"-icount-limit", "0"}, func(t *testing.T, c *Config) { assert.Zero(t, c.ICountLimit) }},
+		{"time-limit duration", []string{"-time-limit", "1m30s"}, func(t *testing.T, c *Config) { assert.Equal(t, 90*time.Second, c.TimeLimit) }},
+		{"time-limit seconds", []string{"-time-limit", "2.5"}, func(t *testing.T, c *Config) { assert.Equal(t, 2500*time.Millisecond, c.TimeLimit) }},
+		{"time-limit int seconds", []string{"-time-limit", "10"}, func(t *testing.T, c *Config) { assert.Equal(t, 10*time.Second, c.TimeLimit) }},
+		{"trace", []string{"-trace", "t.log"}, func(t *testing.T, c *Config) { assert.Equal(t, "t.log", c.TraceFile) }},
+		{"trace file=", []string{"-trace", "file=t.log"}, func(t *testing.T, c *Config) { assert.Equal(t, "t.log", c.TraceFile) }},
+		{"boot-mode elf", []string{"-boot-mode", "elf"}, func(t *testing.T, c *Config) { assert.Equal(t, BootELF, c.BootMode) }},
+		{"flat64 load-addr entry", []string{"-boot-mode", "flat64", "-load-addr", "0x100000", "-entry", "0x100010"}, func(t *testing.T, c *Config) {
+			assert.Equal(t, BootFlat64, c.BootMode)
+			assert.True(t, c.BootMode.IsFlat())
+			assert.True(t, c.HasLoadAddr)
+			assert.Equal(t, uint64(0x100000), c.LoadAddr)
+			assert.True(t, c.HasEntry)
+			assert.Equal(t, uint64(0x100010), c.Entry)
+		}},
+		{"flat16", []string{"-load-addr", "0x7c00", "-boot-mode", "flat16"}, func(t *testing.T, c *Config) {
+			assert.Equal(t, BootFlat16, c.BootMode)
+			assert.Equal(t, uint64(0x7c00), c.LoadAddr)
+			assert.False(t, c.HasEntry)
+		}},
+		{"flat32", []string{"-boot-mode", "flat32"}, func(t *testing.T, c *Config) { assert.Equal(t, BootFlat32, c.BootMode) }},
+		{"no-explain", []string{"-no-explain"}, func(t *testing.T, c *Config) { assert.False(t, c.Explain) }},
+		{"explain after no-explain", []string{"-no-explain", "-explain"}, func(t *testing.T, c *Config) { assert.True(t, c.Explain) }},
+		{"cpu help", []string{"-cpu", "help"}, func(t *testing.T, c *Config) { assert.True(t, c.ListCPUs) }},
+		{"machine help", []string{"-machine", "help"}, func(t *testing.T, c *Config) { assert.True(t, c.ListMachines) }},
+		{"device help", []string{"-device", "help"}, func(t *testing.T, c *Config) { assert.True(t, c.ListDevices) }},
+		{"device prop help", []string{"-device", "isa-debug-exit,help"}, func(t *testing.T, c *Config) { assert.True(t, c.ListDevices) }},
+		{"d help", []string{"-d", "help"}, func(t *testing.T, c *Config) { assert.True(t, c.ListLogItems) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.check(t, parse(t, tc.args...))
+		})
+	}
+}
+
+func TestFeatureControl(t *testing.T) {
+	tests := []struct {
+		in   string
+		want FeatureControl
+		msr  uint64
+	}{
+		{"locked", FeatureControl{Mode: FCLocked}, 0x5},
+		{"unlocked", FeatureControl{Mode: FCUnlocked}, 0},
+		{"disabled", FeatureControl{Mode: FCDisabled}, 0x1},
+		{"0x7", FeatureControl{Mode: FCRaw, Value: 7}, 7},
+		{"3", FeatureControl{Mode: FCRaw, Value: 3}, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			c := parse(t, "-feature-control", tc.in)
+			assert.Equal(t, tc.want, c.FeatureControl)
+			assert.Equal(t, tc.msr, c.FeatureControl.MSRValue())
+		})
+	}
+}
+
+// QEMU's -m syntax: qemu-options.hx "-m [size=]megs[,slots=n,maxmem=size]
+// ... Optionally, a suffix of "M" or "G" can be used"; system/vl.c treats a
+// suffix-less number as MiB; qemu_strtosz accepts B/K/M/G/T/P/E in either
+// case and decimal fractions; the size is rounded up to 8 KiB.
+func TestMemSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want uint64
+	}{
+		{"512", 512 << 20},
+		{"1G", 1 << 30},
+		{"1g", 1 << 30},
+		{"4G", 4 << 30},
+		{"2048M", 2048 << 20},
+		{"2048m", 2048 << 20},
+		{"size=256", 256 << 20},
+		{"size=1G", 1 << 30},
+		{"1.5G", 3 << 29},
+		{"0.5", 512 << 10},
+		{"65536K", 64 << 20},
+		{"1T", 1 << 40},
+		{"1048576B", 1 << 20},
+		{"1K", 8 << 10},     // rounded up to 8 KiB
+		{"100K", 104 << 10}, // 100 KiB → 104 KiB
+		{"0x10M", 16 << 20},
+		{"0x1E", 30 << 20}, // hex digits are greedy: E is a digit, not EiB
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			assert.Equal(t, tc.want, parse(t, "-m", tc.in).MemSize)
+		})
+	}
+	assert.Equal(t, uint64(64<<20), parse(t, "-m", "1G", "-m", "64").MemSize, "last -m wins")
+}
+
+func TestParseSize(t *testing.T) {
+	n, err := ParseSize("3", 1)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3), n)
+	n, err = ParseSize("1E", 1)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1<<60), n)
+	for _, bad := range []string{"", "G", "1KiB", "12x", "1..5G", "1.G", ".5G", "-1", "+1", " 1", "0x", "1.5.5M"} {
+		_, err := ParseSize(bad, 1<<20)
+		assert.Error(t, err, bad)
+	}
+	_, err = ParseSize("16E", 1)
+	assert.ErrorContains(t, err, "too large")
+	_, err = ParseSize("1.1B", 1)
+	assert.ErrorContains(t, err, "not a whole number of bytes")
+}
+
+// -smp: qemu-options.hx "-smp [[cpus=]n][,maxcpus=maxcpus][,sockets=sockets]
+// [,dies=dies][,cores=cores][,threads=threads]"; "Since 6.2 the preference
+// is cores over sockets over threads"; "The specified parameters must be
+// greater than zero"; example "-smp 8,sockets=2,cores=2,threads=2,maxcpus=8".
+func TestSMP(t *testing.T) {
+	tests := []struct {
+		in   string
+		want SMP
+	}{
+		{"1", SMP{1, 1, 1, 1, 1, 1}},
+		{"4", SMP{4, 4, 1, 1, 4, 1}},
+		{"cpus=4", SMP{4, 4, 1, 1, 4, 1}},
+		{"255", SMP{255, 255, 1, 1, 255, 1}},
+		{"8,sockets=2,cores=2,threads=2,maxcpus=8", SMP{8, 8, 2, 1, 2, 2}},
+		{"8,sockets=2", SMP{8, 8, 2, 1, 4, 1}},
+		{"8,cores=2", SMP{8, 8, 4, 1, 2, 1}},
+		{"8,sockets=2,cores=2", SMP{8, 8, 2, 1, 2, 2}},
+		{"sockets=2,cores=2,threads=2", SMP{8, 8, 2, 1, 2, 2}},
+		{"cores=4", SMP{4, 4, 1, 1, 4, 1}},
+		{"2,maxcpus=4", SMP{2, 4, 1, 1, 4, 1}},
+		{"maxcpus=4", SMP{4, 4, 1, 1, 4, 1}},
+		{"4,dies=2", SMP{4, 4, 1, 2, 2, 1}},
+		{"0x10", SMP{16, 16, 1, 1, 16, 1}},
+		{"2,cpus=3", SMP{3, 3, 1, 1, 3, 1}}, // later key wins, as in QemuOpts
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			assert.Equal(t, tc.want, parse(t, "-smp", tc.in).SMP)
+		})
+	}
+}
+
+func TestCPU(t *testing.T) {
+	c := parse(t, "-cpu", "sandybridge-ep,+vmx,-x2apic,pcid=off,avx=on,tsc_deadline,ept=yes")
+	assert.Equal(t, CPUConfig{Model: "sandybridge-ep", Features: []CPUFeature{
+		{"vmx", true}, {"x2apic", false}, {"pcid", false}, {"avx", true}, {"tsc-deadline", true}, {"ept", true},
+	}}, c.CPU)
+	assert.Equal(t, CPUConfig{Model: "qemu64"}, parse(t, "-cpu", "qemu64").CPU)
+	assert.Equal(t, "b", parse(t, "-cpu", "a,+vmx", "-cpu", "b").CPU.Model, "last -cpu wins")
+	assert.Empty(t, parse(t, "-cpu", "a,+vmx", "-cpu", "b").CPU.Features)
+}
+
+func TestSerial(t *testing.T) {
+	tests := []struct {
+		args []string
+		want []Serial
+	}{
+		{[]string{"-serial", "stdio"}, []Serial{{Kind: SerialStdio}}},
+		{[]string{"-serial", "mon:stdio"}, []Serial{{Kind: SerialStdio}}},
+		{[]string{"-serial", "none"}, nil},
+		{[]string{"-serial", "null"}, []Serial{{Kind: SerialNull}}},
+		{[]string{"-serial", "file:out.txt"}, []Serial{{Kind: SerialFile, Path: "out.txt"}}},
+		{[]string{"-serial", "file:a", "-serial", "stdio"}, []Serial{{Kind: SerialFile, Path: "a"}, {Kind: SerialStdio}}},
+		// "none" allocates no port, so the next -serial is COM1.
+		{[]string{"-serial", "none", "-serial", "stdio"}, []Serial{{Kind: SerialStdio}}},
+		{[]string{"-nographic", "-serial", "file:x"}, []Serial{{Kind: SerialFile, Path: "x"}}},
+		{[]string{"-serial", "null", "-serial", "null", "-serial", "null", "-serial", "stdio"},
+			[]Serial{{Kind: SerialNull}, {Kind: SerialNull}, {Kind: SerialNull}, {Kind: SerialStdio}}},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			assert.Equal(t, tc.want, parse(t, tc.args...).Serial)
+		})
+	}
+	assert.Equal(t, "file", SerialFile.String())
+}
+
+// isa-debug-exit defaults from QEMU's hw/misc/debugexit.c:
+// DEFINE_PROP_UINT32("iobase", ..., 0x501), DEFINE_PROP_UINT32("iosize", ..., 0x02).
+func TestDevice(t *testing.T) {
+	tests := []struct {
+		in   string
+		want DebugExit
+	}{
+		{"isa-debug-exit", DebugExit{IOBase: 0x501, IOSize: 2}},
+		{"isa-debug-exit,iobase=0xf4,iosize=0x04", DebugExit{IOBase: 0xf4, IOSize: 4}},
+		{"isa-debug-exit,iobase=244,iosize=4", DebugExit{IOBase: 0xf4, IOSize: 4}},
+		{"isa-debug-exit,iobase=0364", DebugExit{IOBase: 0xf4, IOSize: 2}}, // C octal
+		{"isa-debug-exit,iosize=1,iobase=0XF4", DebugExit{IOBase: 0xf4, IOSize: 1}},
+		{"driver=isa-debug-exit,iobase=0xf4", DebugExit{IOBase: 0xf4, IOSize: 2}},
+		{"isa-debug-exit,id=exit0,iobase=0xf4", DebugExit{IOBase: 0xf4, IOSize: 2}},
+		{"isa-debug-exit,iobase=0xfffe,iosize=2", DebugExit{IOBase: 0xfffe, IOSize: 2}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			assert.Equal(t, []DebugExit{tc.want}, parse(t, "-device", tc.in).DebugExit)
+		})
+	}
+	c := parse(t, "-device", "isa-debug-exit", "-device", "isa-debug-exit,iobase=0xf4,iosize=4")
+	assert.Equal(t, []DebugExit{{0x501, 2}, {0xf4, 4}}, c.DebugExit)
+}
+
+// qemu-options.hx: -initrd "file1 arg=foo,file2"; "Commas can be provided in
+// module parameters by doubling them": -initrd "bzImage
+// earlyprintk=xen,,keep root=/dev/xvda1,initrd.img". hw/i386/multiboot.c
+// passes the whole entry (file name included) as the module's string.
+func TestSplitModules(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []Module
+	}{
+		{"a.bin", []Module{{Path: "a.bin", CmdLine: "a.bin"}}},
+		{"file1 arg=foo,file2", []Module{
+			{Path: "file1", Args: "arg=foo", CmdLine: "file1 arg=foo"},
+			{Path: "file2", CmdLine: "file2"},
+		}},
+		{"bzImage earlyprintk=xen,,keep root=/dev/xvda1,initrd.img", []Module{
+			{Path: "bzImage", Args: "earlyprintk=xen,keep root=/dev/xvda1", CmdLine: "bzImage earlyprintk=xen,keep root=/dev/xvda1"},
+			{Path: "initrd.img", CmdLine: "initrd.img"},
+		}},
+		{"we,,ird.bin x", []Module{{Path: "we,ird.bin", Args: "x", CmdLine: "we,ird.bin x"}}},
+		{"a,,,b", []Module{{Path: "a,", CmdLine: "a,"}, {Path: "b", CmdLine: "b"}}},
+		{"m a  b", []Module{{Path: "m", Args: "a  b", CmdLine: "m a  b"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := SplitModules(tc.in)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+	for _, bad := range []string{"", "a,", ",a", "a,,b, x", "a, b"} {
+		_, err := SplitModules(bad)
+		assert.Error(t, err, bad)
+	}
+}
+
+func TestMachineAccel(t *testing.T) {
+	tests := []struct {
+		args    []string
+		machine string
+		thread  string
+	}{
+		{[]string{"-machine", "q35"}, "q35", ""},
+		{[]string{"-M", "pc"}, "pc", ""},
+		{[]string{"--machine", "pc-i440fx-8.2"}, "pc-i440fx-8.2", ""},
+		{[]string{"-machine", "pc-q35-9.0,accel=tcg"}, "pc-q35-9.0", ""},
+		{[]string{"-machine", "type=q35"}, "q35", ""},
+		{[]string{"-machine", "accel=tcg"}, "pc", ""},
+		{[]string{"-machine", "q35,accel=kvm:tcg"}, "q35", ""}, // QEMU falls back to tcg
+		{[]string{"-accel", "tcg"}, "pc", ""},
+		{[]string{"-accel", "tcg,thread=single"}, "pc", "single"},
+		{[]string{"-accel", "accel=tcg,thread=multi"}, "pc", "multi"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			c := parse(t, tc.args...)
+			assert.Equal(t, tc.machine, c.Machine)
+			assert.Equal(t, "tcg", c.Accel)
+			assert.Equal(t, tc.thread, c.TCGThread)
+		})
+	}
+}
+
+func TestLogItems(t *testing.T) {
+	assert.Equal(t, []string{"int", "cpu_reset", "guest_errors"}, parse(t, "-d", "int,cpu_reset,guest_errors").LogItems)
+	assert.Equal(t, []string{"in_asm", "exec", "cpu", "mmu", "pcall", "unimp"}, parse(t, "-d", "in_asm,exec,cpu,mmu,pcall,unimp,cpu").LogItems)
+	assert.Equal(t, []string{"mmu"}, parse(t, "-d", "int", "-d", "mmu").LogItems, "last -d wins")
+	all := parse(t, "-d", "all,int").LogItems
+	assert.Len(t, all, len(logItems))
+	assert.Equal(t, "out_asm", all[0])
+	help := LogItemsHelp()
+	for _, it := range logItems {
+		assert.Contains(t, help, it.Name)
+	}
+}
+
+func TestSubcommand(t *testing.T) {
+	c := parse(t, "vmxcap", "-cpu", "sandybridge-ep")
+	assert.Equal(t, "vmxcap", c.Subcommand)
+	assert.Equal(t, "sandybridge-ep", c.CPU.Model)
+	assert.Equal(t, "list-cpus", parse(t, "list-cpus").Subcommand)
+	assert.True(t, parse(t, "vmxcap", "-h").Help)
+}
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		// Generic.
+		{[]string{"-foo"}, "vmxemu: -foo: unknown option (see vmxemu -h)"},
+		{[]string{"--foo"}, "vmxemu: --foo: unknown option (see vmxemu -h)"},
+		{[]string{"-kernel=k.elf"}, "vmxemu: -kernel=k.elf: unknown option (QEMU syntax takes the value as the next argument: -kernel VALUE)"},
+		{[]string{"-kernel"}, "vmxemu: -kernel: missing argument (see vmxemu -h)"},
+		{[]string{"-m"}, "vmxemu: -m: missing argument"},
+		{[]string{"-kernel", "k", "-append"}, "vmxemu: -append: missing argument"},
+		{[]string{"-kernel", ""}, "vmxemu: -kernel: empty file name"},
+		{[]string{"disk.img"}, "vmxemu: disk.img: unexpected argument: vmxemu takes no disk image"},
+		{[]string{"-kernel", "k", "stray"}, "vmxemu: stray: unexpected argument"},
+		{[]string{"vmxcap", "stray"}, "vmxemu: stray: unexpected argument"},
+		{[]string{"-"}, `vmxemu: "-": unexpected argument`},
+		{[]string{"--"}, `vmxemu: "--": unexpected argument`},
+		{[]string{"-append", "x"}, "vmxemu: -append: only allowed with -kernel"},
+		{[]string{"-initrd", "m"}, "vmxemu: -initrd: only allowed with -kernel"},
+		{[]string{"-kernel", "k", "-initrd", "a,"}, "vmxemu: -initrd a,: module 2: empty file name"},
+
+		// -m.
+		{[]string{"-m", "abc"}, `vmxemu: -m abc: invalid size "abc"`},
+		{[]string{"-m", "1KiB"}, `invalid size "1KiB"`},
+		{[]string{"-m", "0"}, "vmxemu: -m 0: memory size must be greater than zero"},
+		{[]string{"-m", "16E"}, "too large"},
+		{[]string{"-m", "1G,maxmem=4G"}, "maxmem: memory hotplug is not supported"},
+		{[]string{"-m", "1G,foo=1"}, `unknown parameter "foo"`},
+		{[]string{"-m", "1G,"}, "empty parameter"},
+
+		// -smp.
+		{[]string{"-smp", "0"}, "vmxemu: -smp 0: cpus: CPU topology parameters must be greater than zero"},
+		{[]string{"-smp", "256"}, "vmxemu: -smp 256: cpus=256: vmxemu supports at most 255 CPUs"},
+		{[]string{"-smp", "x"}, `vmxemu: -smp x: cpus: invalid number "x"`},
+		{[]string{"-smp", "-1"}, `cpus: invalid number "-1"`},
+		{[]string{"-smp", "4,sockets=3"}, "invalid CPU topology: sockets (3) * dies (1) * cores (1) * threads (1) != maxcpus (4)"},
+		{[]string{"-smp", "8,sockets=2,cores=2,threads=1"}, "!= maxcpus (8)"},
+		{[]string{"-smp", "4,maxcpus=2"}, "maxcpus (2) must be at least cpus (4)"},
+		{[]string{"-smp", "sockets=16,cores=16,threads=2"}, "512 CPUs: vmxemu supports at most 255"},
+		{[]string{"-smp", "4,books=1"}, `unknown parameter "books"`},
+		{[]string{"-smp", "4,cores"}, "cores: missing value"},
+
+		// -cpu.
+		{[]string{"-cpu", ""}, "vmxemu: -cpu: missing CPU model"},
+		{[]string{"-cpu", ",+vmx"}, "missing CPU model"},
+		{[]string{"-cpu", "a b"}, `invalid CPU model name "a b"`},
+		{[]string{"-cpu", "host,+vmx,,"}, "empty CPU feature"},
+		{[]string{"-cpu", "host,+"}, "empty CPU feature name"},
+		{[]string{"-cpu", "host,level=13"}, "level=13: only boolean CPU features are supported"},
+
+		// -serial.
+		{[]string{"-serial", "vc"}, "vmxemu: -serial vc: unsupported serial backend (supported: stdio, mon:stdio, file:PATH, null, none)"},
+		{[]string{"-serial", "tcp::4444"}, "unsupported serial backend"},
+		{[]string{"-serial", "mon:vc"}, "unsupported serial backend"},
+		{[]string{"-serial", "file:"}, "vmxemu: -serial file:: empty file name"},
+		{[]string{"-serial", "stdio", "-serial", "mon:stdio"}, "stdio is already used by another serial port"},
+		{[]string{"-serial", "null", "-serial", "null", "-serial", "null", "-serial", "null", "-serial", "null"}, "too many serial ports (at most 4)"},
+
+		// Display, VGA and friends.
+		{[]string{"-display", "gtk"}, "vmxemu: -display gtk: unsupported display (only none is accepted: vmxemu has no graphical output)"},
+		{[]string{"-vga", "std"}, "vmxemu: -vga std: unsupported VGA card (only none is accepted"},
+		{[]string{"-vnc", ":0"}, "unsupported VNC server"},
+		{[]string{"-monitor", "stdio"}, "vmxemu: -monitor stdio: unsupported monitor"},
+		{[]string{"-parallel", "stdio"}, "unsupported parallel port"},
+		{[]string{"-net", "user"}, "unsupported network"},
+
+		// -device.
+		{[]string{"-device", "e1000"}, "vmxemu: -device e1000: unsupported device (supported: isa-debug-exit)"},
+		{[]string{"-device", "pc-testdev"}, "unsupported device (supported: isa-debug-exit)"},
+		{[]string{"-device", "iobase=0xf4"}, "missing device name"},
+		{[]string{"-device", "isa-debug-exit,iobase=zz"}, `iobase: invalid number "zz"`},
+		{[]string{"-device", "isa-debug-exit,iobase=0x"}, `iobase: invalid number "0x"`},
+		{[]string{"-device", "isa-debug-exit,iobase=09"}, `iobase: invalid number "09"`},
+		{[]string{"-device", "isa-debug-exit,iosize=0x100000000"}, `iosize: number "0x100000000" out of range`},
+		{[]string{"-device", "isa-debug-exit,iosize=0"}, "iosize must be at least 1"},
+		{[]string{"-device", "isa-debug-exit,iobase=0xffff,iosize=4"}, "ports 0xffff..0x10002 lie beyond the 64 KiB I/O space"},
+		{[]string{"-device", "isa-debug-exit,size=4"}, `unknown property "size" (isa-debug-exit has: iobase, iosize, id)`},
+		{[]string{"-device", "isa-debug-exit,iobase"}, `property "iobase" needs a value`},
+		{[]string{"-device", "isa-debug-exit,iobase=0xf4,"}, "empty parameter"},
+		{[]string{"-device", "isa-debug-exit,,"}, "unsupported device"}, // ",," is an escaped comma
+
+		// -d.
+		{[]string{"-d", "foo"}, `vmxemu: -d foo: invalid log item "foo" (known: out_asm, in_asm,`},
+		{[]string{"-d", "int,,cpu"}, `invalid log item ""`},
+		{[]string{"-d", "trace:vmx*"}, "QEMU trace events are not supported"},
+
+		// -gdb.
+		{[]string{"-gdb", "unix:/tmp/s"}, "vmxemu: -gdb unix:/tmp/s: unsupported gdb device (expected tcp::PORT or tcp:HOST:PORT)"},
+		{[]string{"-gdb", "tcp:1234"}, "invalid address"},
+		{[]string{"-gdb", "tcp::0"}, `invalid port "0"`},
+		{[]string{"-gdb", "tcp::99999"}, `invalid port "99999"`},
+		{[]string{"-gdb", "tcp::1234,ipv6"}, `unsupported option "ipv6"`},
+
+		// Machine and accelerators.
+		{[]string{"-machine", "microvm"}, `vmxemu: -machine microvm: unsupported machine type "microvm" (supported: pc, q35, pc-i440fx-*, pc-q35-*)`},
+		{[]string{"-M", "isapc"}, `vmxemu: -M isapc: unsupported machine type "isapc"`},
+		{[]string{"-machine", "q35,smm=off"}, `unsupported machine property "smm"`},
+		{[]string{"-machine", "q35,accel=kvm"}, "vmxemu is itself the accelerator: only tcg is accepted"},
+		{[]string{"-accel", "kvm"}, "vmxemu: -accel kvm: vmxemu is itself the accelerator: only tcg is accepted"},
+		{[]string{"-accel", "hvf"}, "vmxemu is itself the accelerator: only tcg is accepted"},
+		{[]string{"-accel", "whpx"}, "vmxemu is itself the accelerator: only tcg is accepted"},
+		{[]string{"-accel", "xen"}, "vmxemu is itself the accelerator: only tcg is accepted"},
+		{[]string{"-accel", "foo"}, "unknown accelerator (only tcg is accepted)"},
+		{[]string{"-accel", "tcg,thread=both"}, "thread=both: expected single or multi"},
+		{[]string{"-accel", "tcg,tb-size=64"}, `unsupported accelerator property "tb-size"`},
+		{[]string{"-enable-kvm"}, "vmxemu: -enable-kvm: vmxemu is itself the accelerator: only tcg is accepted"},
+
+		// Refused QEMU options.
+		{[]string{"-bios", "seabios.bin"}, "vmxemu: -bios seabios.bin: not supported yet"},
+		{[]string{"-rtc", "base=utc"}, "vmxemu: -rtc base=utc: not supported"},
+		{[]string{"-drive", "file=x.img"}, "vmxemu emulates no disks"},
+		{[]string{"-hda", "x.img"}, "vmxemu emulates no disks"},
+		{[]string{"-icount", "shift=0"}, "see -icount-limit"},
+		{[]string{"-snapshot"}, "vmxemu: -snapshot: not supported by vmxemu"},
+
+		// vmxemu's own.
+		{[]string{"-icount-limit", "ten"}, `vmxemu: -icount-limit ten: invalid number "ten"`},
+		{[]string{"-icount-limit", "-5"}, `invalid number "-5"`},
+		{[]string{"-icount-limit", "99999999999999999999"}, "out of range"},
+		{[]string{"-time-limit", "soon"}, `vmxemu: -time-limit soon: invalid duration "soon"`},
+		{[]string{"-time-limit", "-1s"}, "duration must not be negative"},
+		{[]string{"-time-limit", "-3"}, "duration must not be negative"},
+		{[]string{"-time-limit", "1e300"}, "too long"},
+		{[]string{"-feature-control", "on"}, "vmxemu: -feature-control on: expected unlocked, locked, disabled or a number"},
+		{[]string{"-trace", "enable=vmx*"}, "QEMU trace events are not supported"},
+		{[]string{"-trace", ""}, "vmxemu: -trace: empty file name"},
+		{[]string{"-boot-mode", "bios"}, "vmxemu: -boot-mode bios: unknown boot mode (supported: multiboot, elf, flat16, flat32, flat64)"},
+		{[]string{"-load-addr", "0x1000"}, "vmxemu: -load-addr: only meaningful with -boot-mode flat16|flat32|flat64"},
+		{[]string{"-boot-mode", "elf", "-entry", "0x1000"}, "vmxemu: -entry: only meaningful with -boot-mode"},
+		{[]string{"-boot-mode", "flat32", "-entry", "x"}, `vmxemu: -entry x: invalid number "x"`},
+		{[]string{"-D", ""}, "vmxemu: -D: empty file name"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			c, err := Parse(tc.args)
+			require.Error(t, err)
+			assert.Nil(t, c)
+			assert.ErrorContains(t, err, tc.want)
+			var ce *Error
+			assert.ErrorAs(t, err, &ce)
+			assert.NotContains(t, err.Error(), "\n", "errors are one line")
+			assert.True(t, strings.HasPrefix(err.Error(), "vmxemu: "), err.Error())
+		})
+	}
+}
+
+func TestUsage(t *testing.T) {
+	u := Usage()
+	for _, f := range []string{
+		"-h", "-version", "-machine", "-M ", "-accel", "-enable-kvm", "-cpu", "-smp", "-m ", "-name",
+		"-nodefaults", "-display", "-nographic", "-vga", "-vnc", "-serial", "-monitor", "-parallel",
+		"-net", "-device", "-kernel", "-append", "-initrd", "-d ", "-D ", "-gdb", "-s ", "-S ",
+		"-no-reboot", "-no-shutdown", "-icount-limit", "-time-limit", "-feature-control", "-trace",
+		"-boot-mode", "-load-addr", "-entry", "-explain", "-no-explain", "vmxcap",
+		"Standard options:", "Display options:", "Character device options:", "Device options:",
+		"Linux/Multiboot boot specific:", "Debug/Expert options:", "vmxemu options:", "Exit status:",
+		"(v<<1)|1",
+	} {
+		assert.Contains(t, u, f)
+	}
+	for _, code := range []int{ExitOK, ExitUsage, ExitTripleFault, ExitLimit, ExitError} {
+		assert.Contains(t, u, "\n"+string(rune('0'+code))+" ")
+		assert.Zero(t, code%2, "vmxemu's own exit codes are even, debug-exit codes odd")
+	}
+	for _, line := range strings.Split(u, "\n") {
+		assert.LessOrEqual(t, len(line), 80, line)
+	}
+	assert.Contains(t, MachinesHelp(), "q35")
+	assert.Contains(t, DevicesHelp(), "isa-debug-exit")
+	assert.Contains(t, DevicesHelp(), "0x501")
+}
+
+// Every option in the usage text is accepted by Parse (it may refuse the
+// value, but it is never "unknown").
+func TestUsageOptionsKnown(t *testing.T) {
+	for _, line := range strings.Split(Usage(), "\n") {
+		if !strings.HasPrefix(line, "-") {
+			continue
+		}
+		name := strings.TrimPrefix(strings.Fields(line)[0], "-")
+		_, ok := lookup(name)
+		assert.True(t, ok, name)
+	}
+}

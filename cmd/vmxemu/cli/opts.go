@@ -1,0 +1,761 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// splitOpts splits a QEMU option string at single commas; ",," stands for
+// a literal comma. This is QEMU's get_opt_value() (util/cutils.c), used by
+// QemuOpts and by the multiboot loader for -initrd.
+func splitOpts(s string) []string {
+	var parts []string
+	var cur strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == ',' {
+			if i+1 < len(s) && s[i+1] == ',' {
+				cur.WriteByte(',')
+				i++
+				continue
+			}
+			parts = append(parts, cur.String())
+			cur.Reset()
+			continue
+		}
+		cur.WriteByte(s[i])
+	}
+	return append(parts, cur.String())
+}
+
+// kv is one key=value pair of a QEMU option string.
+type kv struct {
+	key, val string
+	hasVal   bool
+}
+
+// parseKV splits s into pairs. A first part without '=' gets implied as its
+// key (QemuOpts' implied_opt_name: "cpus" for -smp, "size" for -m, "type"
+// for -machine, "driver" for -device, "accel" for -accel); implied may be
+// "" when the option has none.
+func parseKV(s, implied string) ([]kv, error) {
+	var out []kv
+	for i, p := range splitOpts(s) {
+		if p == "" {
+			return nil, errors.New("empty parameter")
+		}
+		k, v, eq := strings.Cut(p, "=")
+		switch {
+		case eq:
+			out = append(out, kv{key: k, val: v, hasVal: true})
+		case i == 0 && implied != "":
+			out = append(out, kv{key: implied, val: p, hasVal: true})
+		default:
+			out = append(out, kv{key: p})
+		}
+	}
+	return out, nil
+}
+
+// parseCUint parses an unsigned number in C syntax, as QEMU's
+// qemu_strtou64(..., base 0) does for numeric properties: 0x/0X hex, a
+// leading 0 octal, else decimal.
+func parseCUint(s string, bitSize int) (uint64, error) {
+	t := s
+	base := 10
+	switch {
+	case len(t) > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X'):
+		t, base = t[2:], 16
+	case len(t) > 1 && t[0] == '0':
+		t, base = t[1:], 8
+	}
+	if t == "" || t[0] == '+' || t[0] == '-' || strings.ContainsRune(t, '_') {
+		return 0, fmt.Errorf("invalid number %q", s)
+	}
+	n, err := strconv.ParseUint(t, base, bitSize)
+	if err != nil {
+		var ne *strconv.NumError
+		if errors.As(err, &ne) && ne.Err == strconv.ErrRange {
+			return 0, fmt.Errorf("number %q out of range", s)
+		}
+		return 0, fmt.Errorf("invalid number %q", s)
+	}
+	return n, nil
+}
+
+// ParseSize parses a QEMU size as qemu_strtosz() (util/cutils.c) does: a
+// decimal number, optionally with a fraction, or a 0x hex integer, followed
+// by an optional suffix B, K, M, G, T, P or E (either case; powers of 1024).
+// A number without suffix is in defaultUnit bytes.
+func ParseSize(s string, defaultUnit uint64) (uint64, error) {
+	bad := fmt.Errorf("invalid size %q (a number with an optional suffix K, M, G or T)", s)
+	tooBig := fmt.Errorf("size %q is too large", s)
+
+	// The number: hex digits after 0x (taken greedily, as strtoull does, so
+	// "0x1E" is 30 and not 1 EiB), or decimal digits with a fraction.
+	hex := len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')
+	j := 0
+	if hex {
+		j = 2
+		for j < len(s) && isHexDigit(s[j]) {
+			j++
+		}
+	} else {
+		for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] == '.') {
+			j++
+		}
+	}
+	num, suffix := s[:j], s[j:]
+
+	unit := defaultUnit
+	switch suffix {
+	case "":
+	case "b", "B":
+		unit = 1
+	case "k", "K":
+		unit = 1 << 10
+	case "m", "M":
+		unit = 1 << 20
+	case "g", "G":
+		unit = 1 << 30
+	case "t", "T":
+		unit = 1 << 40
+	case "p", "P":
+		unit = 1 << 50
+	case "e", "E":
+		unit = 1 << 60
+	default:
+		return 0, bad
+	}
+
+	if hex {
+		if len(num) == 2 {
+			return 0, bad
+		}
+		n, err := strconv.ParseUint(num[2:], 16, 64)
+		if err != nil {
+			return 0, tooBig
+		}
+		hi, lo := bits.Mul64(n, unit)
+		if hi != 0 {
+			return 0, tooBig
+		}
+		return lo, nil
+	}
+
+	intPart, frac, hasFrac := strings.Cut(num, ".")
+	if intPart == "" || hasFrac && (frac == "" || strings.Contains(frac, ".")) {
+		return 0, bad
+	}
+	n, err := strconv.ParseUint(intPart, 10, 64)
+	if err != nil {
+		return 0, tooBig
+	}
+	hi, total := bits.Mul64(n, unit)
+	if hi != 0 {
+		return 0, tooBig
+	}
+	if hasFrac {
+		// frac/10^len(frac) * unit must be a whole number of bytes.
+		if len(frac) > 18 {
+			return 0, bad
+		}
+		f, _ := strconv.ParseUint(frac, 10, 64)
+		den := uint64(math.Pow10(len(frac)))
+		fhi, flo := bits.Mul64(f, unit)
+		q, r := bits.Div64(fhi, flo, den) // fhi < den since f < den
+		if r != 0 {
+			return 0, fmt.Errorf("size %q is not a whole number of bytes", s)
+		}
+		var carry uint64
+		if total, carry = bits.Add64(total, q, 0); carry != 0 {
+			return 0, tooBig
+		}
+	}
+	return total, nil
+}
+
+func isHexDigit(b byte) bool {
+	return b >= '0' && b <= '9' || b >= 'a' && b <= 'f' || b >= 'A' && b <= 'F'
+}
+
+// parseMemOpt is -m [size=]SIZE. qemu-options.hx: "-m [size=]megs[,slots=n,
+// maxmem=size] ... Sets guest startup RAM size to megs megabytes. Default is
+// 128 MiB. Optionally, a suffix of "M" or "G" can be used"; system/vl.c
+// parse_memory_options() treats a suffix-less number as MiB ("Fix up legacy
+// suffix-less format") and the size is rounded up to 8 KiB as QEMU does.
+func parseMemOpt(c *Config, v string) error {
+	pairs, err := parseKV(v, "size")
+	if err != nil {
+		return err
+	}
+	size := uint64(0)
+	for _, p := range pairs {
+		switch p.key {
+		case "size":
+			if size, err = ParseSize(p.val, 1<<20); err != nil {
+				return err
+			}
+		case "slots", "maxmem":
+			return fmt.Errorf("%s: memory hotplug is not supported", p.key)
+		default:
+			return fmt.Errorf("unknown parameter %q (supported: size)", p.key)
+		}
+	}
+	if size == 0 {
+		return errors.New("memory size must be greater than zero")
+	}
+	const align = 8 << 10
+	if size > math.MaxUint64-align {
+		return fmt.Errorf("size %q is too large", v)
+	}
+	c.MemSize = (size + align - 1) &^ (align - 1)
+	return nil
+}
+
+// parseSMPOpt is -smp.
+func parseSMPOpt(c *Config, v string) error {
+	s, err := ParseSMP(v)
+	if err != nil {
+		return err
+	}
+	c.SMP = s
+	return nil
+}
+
+// ParseSMP parses -smp [[cpus=]n][,maxcpus=m][,sockets=s][,dies=d]
+// [,cores=c][,threads=t] and fills in omitted values the way QEMU 6.2+
+// does (hw/core/machine-smp.c machine_parse_smp_config; qemu-options.hx:
+// "Since 6.2 the preference is cores over sockets over threads"; "The
+// specified parameters must be greater than zero"; the product of the
+// hierarchy must equal maxcpus, and maxcpus must be at least cpus).
+func ParseSMP(v string) (SMP, error) {
+	pairs, err := parseKV(v, "cpus")
+	if err != nil {
+		return SMP{}, err
+	}
+	var cpus, maxcpus, sockets, dies, cores, threads uint64
+	for _, p := range pairs {
+		var dst *uint64
+		switch p.key {
+		case "cpus":
+			dst = &cpus
+		case "maxcpus":
+			dst = &maxcpus
+		case "sockets":
+			dst = &sockets
+		case "dies":
+			dst = &dies
+		case "cores":
+			dst = &cores
+		case "threads":
+			dst = &threads
+		default:
+			return SMP{}, fmt.Errorf("unknown parameter %q (supported: cpus, maxcpus, sockets, dies, cores, threads)", p.key)
+		}
+		if !p.hasVal {
+			return SMP{}, fmt.Errorf("%s: missing value", p.key)
+		}
+		n, err := parseCUint(p.val, 32)
+		if err != nil {
+			return SMP{}, fmt.Errorf("%s: %w", p.key, err)
+		}
+		if n == 0 {
+			return SMP{}, fmt.Errorf("%s: CPU topology parameters must be greater than zero", p.key)
+		}
+		if n > MaxCPUs {
+			return SMP{}, fmt.Errorf("%s=%d: vmxemu supports at most %d CPUs", p.key, n, MaxCPUs)
+		}
+		*dst = n
+	}
+	if dies == 0 {
+		dies = 1
+	}
+	if cpus == 0 && maxcpus == 0 {
+		sockets, cores, threads = orOne(sockets), orOne(cores), orOne(threads)
+	} else {
+		if maxcpus == 0 {
+			maxcpus = cpus
+		}
+		if cores == 0 {
+			sockets, threads = orOne(sockets), orOne(threads)
+			cores = maxcpus / (sockets * dies * threads)
+		} else if sockets == 0 {
+			threads = orOne(threads)
+			sockets = maxcpus / (cores * dies * threads)
+		}
+		if threads == 0 {
+			threads = maxcpus / (sockets * dies * cores)
+		}
+	}
+	total := sockets * dies * cores * threads
+	if maxcpus == 0 {
+		maxcpus = total
+	}
+	if cpus == 0 {
+		cpus = maxcpus
+	}
+	if total != maxcpus {
+		return SMP{}, fmt.Errorf("invalid CPU topology: sockets (%d) * dies (%d) * cores (%d) * threads (%d) != maxcpus (%d)",
+			sockets, dies, cores, threads, maxcpus)
+	}
+	if cpus > maxcpus {
+		return SMP{}, fmt.Errorf("invalid CPU topology: maxcpus (%d) must be at least cpus (%d)", maxcpus, cpus)
+	}
+	if maxcpus > MaxCPUs {
+		return SMP{}, fmt.Errorf("%d CPUs: vmxemu supports at most %d", maxcpus, MaxCPUs)
+	}
+	return SMP{CPUs: int(cpus), MaxCPUs: int(maxcpus), Sockets: int(sockets), Dies: int(dies), Cores: int(cores), Threads: int(threads)}, nil
+}
+
+func orOne(n uint64) uint64 {
+	if n == 0 {
+		return 1
+	}
+	return n
+}
+
+// supportedMachine reports whether t is a machine type vmxemu accepts.
+func supportedMachine(t string) bool {
+	return t == "pc" || t == "q35" || strings.HasPrefix(t, "pc-i440fx") || strings.HasPrefix(t, "pc-q35")
+}
+
+// checkAccelList accepts an accelerator list "a:b:c" (QEMU's accel=
+// property, tried in order) when it contains tcg: vmxemu then is the
+// accelerator QEMU would fall back to.
+func checkAccelList(list string) error {
+	hasKVM := false
+	for _, a := range strings.Split(list, ":") {
+		switch a {
+		case "tcg":
+			return nil
+		case "kvm", "hvf", "whpx", "xen", "nvmm", "hax":
+			hasKVM = true
+		}
+	}
+	if hasKVM {
+		return errors.New(kvmMsg)
+	}
+	return errors.New("unknown accelerator (only tcg is accepted)")
+}
+
+// parseMachine is -machine/-M [type=]TYPE[,accel=tcg].
+func parseMachine(c *Config, v string) error {
+	pairs, err := parseKV(v, "type")
+	if err != nil {
+		return err
+	}
+	for _, p := range pairs {
+		switch {
+		case p.key == "help" && !p.hasVal || p.key == "type" && p.val == "help":
+			c.ListMachines = true
+		case p.key == "type":
+			if !supportedMachine(p.val) {
+				return fmt.Errorf("unsupported machine type %q (supported: pc, q35, pc-i440fx-*, pc-q35-*)", p.val)
+			}
+			c.Machine = p.val
+		case p.key == "accel" && p.hasVal:
+			if err := checkAccelList(p.val); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("unsupported machine property %q (supported: type, accel=tcg)", p.key)
+		}
+	}
+	return nil
+}
+
+// parseAccel is -accel [accel=]tcg[,thread=single|multi].
+func parseAccel(c *Config, v string) error {
+	pairs, err := parseKV(v, "accel")
+	if err != nil {
+		return err
+	}
+	for _, p := range pairs {
+		switch {
+		case p.key == "accel" && p.val == "tcg":
+		case p.key == "accel":
+			if err := checkAccelList(p.val); err != nil {
+				return err
+			}
+			return errors.New("only one accelerator per -accel (only tcg is accepted)")
+		case p.key == "thread" && (p.val == "single" || p.val == "multi"):
+			c.TCGThread = p.val
+		case p.key == "thread":
+			return fmt.Errorf("thread=%s: expected single or multi", p.val)
+		default:
+			return fmt.Errorf("unsupported accelerator property %q (supported: thread=single|multi)", p.key)
+		}
+	}
+	return nil
+}
+
+// parseBool accepts QEMU's boolean spellings (qapi_bool_parse).
+func parseBool(s string) (bool, bool) {
+	switch s {
+	case "on", "yes", "true", "y":
+		return true, true
+	case "off", "no", "false", "n":
+		return false, true
+	}
+	return false, false
+}
+
+// parseCPU is -cpu MODEL[,+feat][,-feat][,feat=on|off][,feat]. A bare
+// feature name means feat=on and '_' is read as '-', as QEMU's
+// x86_cpu_parse_featurestr() does.
+func parseCPU(c *Config, v string) error {
+	parts := strings.Split(v, ",")
+	model := parts[0]
+	if model == "help" || model == "?" {
+		c.ListCPUs = true
+		return nil
+	}
+	if model == "" {
+		return errors.New("missing CPU model (see -cpu help)")
+	}
+	for i := 0; i < len(model); i++ {
+		b := model[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.') {
+			return fmt.Errorf("invalid CPU model name %q (see -cpu help)", model)
+		}
+	}
+	cfg := CPUConfig{Model: model}
+	for _, f := range parts[1:] {
+		var name string
+		var on bool
+		switch {
+		case f == "":
+			return errors.New("empty CPU feature")
+		case f[0] == '+' || f[0] == '-':
+			name, on = f[1:], f[0] == '+'
+		default:
+			k, val, eq := strings.Cut(f, "=")
+			name, on = k, true
+			if eq {
+				b, ok := parseBool(val)
+				if !ok {
+					return fmt.Errorf("%s=%s: only boolean CPU features are supported (on|off)", k, val)
+				}
+				on = b
+			}
+		}
+		if name == "" {
+			return fmt.Errorf("empty CPU feature name in %q", f)
+		}
+		cfg.Features = append(cfg.Features, CPUFeature{Name: strings.ReplaceAll(name, "_", "-"), On: on})
+	}
+	c.CPU = cfg
+	return nil
+}
+
+// parseSerial is -serial stdio|mon:stdio|file:PATH|null|none. As in QEMU,
+// "none" allocates no port (and turns off the default one); the others take
+// the next COM port.
+func parseSerial(c *Config, v string) error {
+	var s Serial
+	switch {
+	case v == "none":
+		return nil
+	case v == "stdio" || v == "mon:stdio":
+		s = Serial{Kind: SerialStdio}
+		for _, o := range c.Serial {
+			if o.Kind == SerialStdio {
+				return errors.New("stdio is already used by another serial port")
+			}
+		}
+	case v == "null":
+		s = Serial{Kind: SerialNull}
+	case strings.HasPrefix(v, "file:"):
+		if v == "file:" {
+			return errors.New("empty file name")
+		}
+		s = Serial{Kind: SerialFile, Path: strings.TrimPrefix(v, "file:")}
+	default:
+		return errors.New("unsupported serial backend (supported: stdio, mon:stdio, file:PATH, null, none)")
+	}
+	if len(c.Serial) >= MaxSerialPorts {
+		return fmt.Errorf("too many serial ports (at most %d)", MaxSerialPorts)
+	}
+	c.Serial = append(c.Serial, s)
+	return nil
+}
+
+// parseDevice is -device DRIVER[,prop=value...]. Only isa-debug-exit is
+// supported; its property defaults come from QEMU's hw/misc/debugexit.c:
+// DEFINE_PROP_UINT32("iobase", ..., 0x501) and ("iosize", ..., 0x02).
+// Numbers are in C syntax, as QEMU's integer properties take them.
+func parseDevice(c *Config, v string) error {
+	pairs, err := parseKV(v, "driver")
+	if err != nil {
+		return err
+	}
+	driver := pairs[0]
+	if driver.key != "driver" {
+		return errors.New("missing device name (supported: isa-debug-exit)")
+	}
+	if driver.val == "help" || driver.val == "?" {
+		c.ListDevices = true
+		return nil
+	}
+	if driver.val != "isa-debug-exit" {
+		return errors.New("unsupported device (supported: isa-debug-exit)")
+	}
+	d := DebugExit{IOBase: 0x501, IOSize: 2}
+	base := uint64(0x501)
+	for _, p := range pairs[1:] {
+		if p.key == "help" && !p.hasVal {
+			c.ListDevices = true
+			return nil
+		}
+		if !p.hasVal {
+			return fmt.Errorf("property %q needs a value", p.key)
+		}
+		switch p.key {
+		case "iobase":
+			n, err := parseCUint(p.val, 32)
+			if err != nil {
+				return fmt.Errorf("iobase: %w", err)
+			}
+			base = n
+		case "iosize":
+			n, err := parseCUint(p.val, 32)
+			if err != nil {
+				return fmt.Errorf("iosize: %w", err)
+			}
+			if n == 0 {
+				return errors.New("iosize must be at least 1")
+			}
+			d.IOSize = uint32(n)
+		case "id":
+		default:
+			return fmt.Errorf("unknown property %q (isa-debug-exit has: iobase, iosize, id)", p.key)
+		}
+	}
+	if base+uint64(d.IOSize) > 0x10000 {
+		return fmt.Errorf("ports %#x..%#x lie beyond the 64 KiB I/O space", base, base+uint64(d.IOSize)-1)
+	}
+	d.IOBase = uint16(base)
+	c.DebugExit = append(c.DebugExit, d)
+	return nil
+}
+
+// LogItem is one -d item.
+type LogItem struct {
+	Name, Help string
+}
+
+// logItems are QEMU's -d items (util/log.c qemu_log_items), with the
+// meaning they have in vmxemu, which has no TCG: the TCG-internal items are
+// accepted so that QEMU command lines keep working.
+var logItems = []LogItem{
+	{"out_asm", "QEMU TCG item: accepted, no output (vmxemu generates no host code)"},
+	{"in_asm", "show guest instructions as they are decoded"},
+	{"op", "QEMU TCG item: accepted, no output"},
+	{"op_opt", "QEMU TCG item: accepted, no output"},
+	{"op_ind", "QEMU TCG item: accepted, no output"},
+	{"op_plugin", "QEMU TCG item: accepted, no output"},
+	{"int", "show interrupts/exceptions in short format"},
+	{"exec", "show trace before each executed block (lots of logs)"},
+	{"cpu", "show CPU registers before each executed block (lots of logs)"},
+	{"fpu", "include FPU registers in the 'cpu' logging"},
+	{"mmu", "log MMU-related activities"},
+	{"pcall", "x86 only: show protected mode far calls/returns/exceptions"},
+	{"cpu_reset", "show CPU state before CPU resets"},
+	{"unimp", "log unimplemented functionality"},
+	{"guest_errors", "log when the guest OS does something invalid (eg accessing a non-existent register)"},
+	{"page", "dump pages at beginning of user mode emulation"},
+	{"nochain", "do not chain blocks so that 'exec' and 'cpu' show complete traces"},
+	{"plugin", "output from TCG plugins"},
+	{"strace", "log every user-mode syscall (user-mode only)"},
+	{"tid", "open a separate log file per thread; filename must contain '%d'"},
+	{"invalid_mem", "log invalid memory accesses"},
+}
+
+// LogItemsHelp is the text for -d help.
+func LogItemsHelp() string {
+	var b strings.Builder
+	b.WriteString("Log items (comma separated):\n")
+	for _, it := range logItems {
+		fmt.Fprintf(&b, "%-13s %s\n", it.Name, it.Help)
+	}
+	b.WriteString("all           all of the above\n")
+	return b.String()
+}
+
+func knownLogItem(name string) bool {
+	for _, it := range logItems {
+		if it.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func logItemNames() string {
+	names := make([]string, len(logItems))
+	for i, it := range logItems {
+		names[i] = it.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// parseLogItems is -d item1[,...] (util/log.c qemu_str_to_log_mask: items
+// are comma separated, "all" selects every item, an unknown item is an
+// error). As in QEMU a later -d replaces an earlier one.
+func parseLogItems(c *Config, v string) error {
+	var items []string
+	add := func(n string) {
+		for _, x := range items {
+			if x == n {
+				return
+			}
+		}
+		items = append(items, n)
+	}
+	for _, it := range strings.Split(v, ",") {
+		switch {
+		case it == "help" || it == "?":
+			c.ListLogItems = true
+			return nil
+		case it == "all":
+			for _, li := range logItems {
+				add(li.Name)
+			}
+		case strings.HasPrefix(it, "trace:"):
+			return fmt.Errorf("%q: QEMU trace events are not supported (see vmxemu's -trace)", it)
+		case knownLogItem(it):
+			add(it)
+		default:
+			return fmt.Errorf("invalid log item %q (known: %s, all; see -d help)", it, logItemNames())
+		}
+	}
+	c.LogItems = items
+	return nil
+}
+
+// parseGDB is -gdb tcp::PORT | tcp:HOST:PORT | none. QEMU's gdbstub adds
+// server,nowait itself; those flags are accepted when spelled out.
+func parseGDB(c *Config, v string) error {
+	if v == "none" {
+		c.GDB = ""
+		return nil
+	}
+	parts := strings.Split(v, ",")
+	for _, o := range parts[1:] {
+		switch o {
+		case "server", "nowait", "server=on", "wait=off":
+		default:
+			return fmt.Errorf("unsupported option %q (expected tcp::PORT or tcp:HOST:PORT)", o)
+		}
+	}
+	addr, ok := strings.CutPrefix(parts[0], "tcp:")
+	if !ok {
+		return errors.New("unsupported gdb device (expected tcp::PORT or tcp:HOST:PORT)")
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("invalid address (expected tcp::PORT or tcp:HOST:PORT)")
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || n == 0 {
+		return fmt.Errorf("invalid port %q", port)
+	}
+	c.GDB = net.JoinHostPort(host, port)
+	return nil
+}
+
+// parseTimeLimit is -time-limit: a Go duration ("90s", "1m30s") or seconds
+// ("2.5").
+func parseTimeLimit(c *Config, v string) error {
+	bad := fmt.Errorf("invalid duration %q (e.g. 30s, 1m30s, or plain seconds)", v)
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(v, 64)
+		if ferr != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return bad
+		}
+		if f*float64(time.Second) > math.MaxInt64 {
+			return fmt.Errorf("duration %q is too long", v)
+		}
+		d = time.Duration(f * float64(time.Second))
+	}
+	if d < 0 {
+		return errors.New("duration must not be negative")
+	}
+	c.TimeLimit = d
+	return nil
+}
+
+// parseFeatureControl is -feature-control unlocked|locked|disabled|VALUE.
+func parseFeatureControl(c *Config, v string) error {
+	switch v {
+	case "locked":
+		c.FeatureControl = FeatureControl{Mode: FCLocked}
+	case "unlocked":
+		c.FeatureControl = FeatureControl{Mode: FCUnlocked}
+	case "disabled":
+		c.FeatureControl = FeatureControl{Mode: FCDisabled}
+	default:
+		n, err := parseCUint(v, 64)
+		if err != nil {
+			return errors.New("expected unlocked, locked, disabled or a number such as 0x5")
+		}
+		c.FeatureControl = FeatureControl{Mode: FCRaw, Value: n}
+	}
+	return nil
+}
+
+// parseTrace is -trace FILE (vmxemu's instruction trace). QEMU's -trace
+// takes trace-event patterns ("enable=PATTERN,events=FILE,file=FILE"), which
+// vmxemu does not have; file=FILE is read as FILE, the rest is refused
+// rather than misread as a file name.
+func parseTrace(c *Config, v string) error {
+	if f, ok := strings.CutPrefix(v, "file="); ok && !strings.Contains(f, ",") {
+		v = f
+	} else if strings.HasPrefix(v, "enable=") || strings.HasPrefix(v, "events=") || strings.HasPrefix(v, "file=") {
+		return errors.New("QEMU trace events are not supported: vmxemu's -trace takes the instruction trace's file name")
+	}
+	if v == "" {
+		return errors.New("empty file name")
+	}
+	c.TraceFile = v
+	return nil
+}
+
+// parseBootMode is -boot-mode.
+func parseBootMode(c *Config, v string) error {
+	switch m := BootMode(v); m {
+	case BootMultiboot, BootELF, BootFlat16, BootFlat32, BootFlat64:
+		c.BootMode = m
+		return nil
+	}
+	return errors.New("unknown boot mode (supported: multiboot, elf, flat16, flat32, flat64)")
+}
+
+// SplitModules splits -initrd into multiboot modules as QEMU's multiboot
+// loader does (hw/i386/multiboot.c with get_opt_value): entries are
+// separated by single commas, ",," is a literal comma; in each entry the
+// file name runs to the first space and the whole entry is the module's
+// command line. qemu-options.hx: -initrd "file1 arg=foo,file2" uses file1
+// and file2 as modules and passes arg=foo to the first; "Commas can be
+// provided in module parameters by doubling them".
+func SplitModules(s string) ([]Module, error) {
+	if s == "" {
+		return nil, errors.New("empty module list")
+	}
+	var mods []Module
+	for i, e := range splitOpts(s) {
+		path, args, _ := strings.Cut(e, " ")
+		if path == "" {
+			return nil, fmt.Errorf("module %d: empty file name", i+1)
+		}
+		mods = append(mods, Module{Path: path, Args: args, CmdLine: e})
+	}
+	return mods, nil
+}

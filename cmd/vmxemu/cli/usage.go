@@ -1,0 +1,141 @@
+package cli
+
+// Usage is the -h text. It follows the grouping of qemu-system-x86_64 -h
+// and documents every flag Parse accepts, vmxemu's own flags and the exit
+// statuses.
+func Usage() string {
+	return usageText
+}
+
+// MachinesHelp is the text for -machine help.
+func MachinesHelp() string {
+	return `Supported machines are:
+pc                   Standard PC (i440FX + PIIX, 1996) (default)
+pc-i440fx-*          accepted as an alias of pc
+q35                  Standard PC (Q35 + ICH9, 2009)
+pc-q35-*             accepted as an alias of q35
+`
+}
+
+// DevicesHelp is the text for -device help.
+func DevicesHelp() string {
+	return `Supported devices (-device NAME[,prop=value...]):
+isa-debug-exit       a write of value v to the port exits vmxemu with status (v<<1)|1
+  iobase=<uint32>    first I/O port (default 0x501)
+  iosize=<uint32>    number of ports (default 0x2)
+  id=<str>           accepted and ignored
+`
+}
+
+const usageText = `usage: vmxemu [subcommand] [options]
+
+vmxemu is a full-system x86-64 emulator with VMX. Its options follow
+qemu-system-x86_64: one or two leading dashes, and the value in the next
+argument (-m 512, not -m=512). Options vmxemu does not support are refused
+with a message, never ignored.
+
+Subcommands (a bare first word, then options):
+vmxcap           report the VMX capabilities of the -cpu model, like vmxcap
+
+Standard options:
+-h or -help      display this help and exit
+-version         display version information and exit
+-machine [type=]name[,accel=tcg]
+                 selects emulated machine ('-machine help' for list):
+                 pc (default), q35, pc-i440fx-*, pc-q35-*;
+                 accel= is accepted when its list contains tcg
+-M name          same as -machine
+-accel tcg[,thread=single|multi]
+                 accepted for compatibility; vmxemu is itself the
+                 accelerator, so kvm, hvf, whpx and xen are refused
+-enable-kvm      refused (see -accel)
+-cpu model[,+feature][,-feature][,feature=on|off]
+                 select the CPU model ('-cpu help' for list); feature
+                 toggles apply in order, the last one for a feature wins
+-smp [[cpus=]n][,maxcpus=maxcpus][,sockets=sockets][,dies=dies]
+     [,cores=cores][,threads=threads]
+                 set the number of CPUs to 'n' (1..255) [default=1];
+                 omitted values are computed as QEMU 6.2+ does (cores are
+                 preferred over sockets over threads); the product
+                 sockets*dies*cores*threads must equal maxcpus
+-m [size=]megs   configure guest RAM size [default=128M]; a plain number is
+                 in MiB; suffixes B, K, M, G, T (either case, powers of
+                 1024) and fractions (1.5G) are accepted
+-name string     set the name of the guest (no effect)
+-nodefaults      don't create default devices (no default serial port)
+
+Display options:
+-display none    no display (the only display vmxemu has)
+-nographic       disable graphical output; the serial port goes to stdio
+-vga none        no VGA card (the only choice)
+-vnc none        no VNC server (the only choice)
+
+Character device options:
+-serial dev      redirect the next serial port (COM1..COM4) to 'dev':
+                 stdio, mon:stdio, file:PATH, null (port present, output
+                 discarded) or none (no port); without -serial (and without
+                 -nodefaults) COM1 goes to stdio
+-monitor none    no monitor (vmxemu has none)
+-parallel none   no parallel port (vmxemu has none)
+-net none        no network card (vmxemu has none); also -nic none
+
+Device options:
+-device isa-debug-exit[,iobase=addr][,iosize=size]
+                 add the debug-exit port (defaults iobase=0x501, iosize=2;
+                 numbers in C syntax: 0xf4, 244); a guest write of value v
+                 makes vmxemu exit with status (v<<1)|1
+                 ('-device help' for the list of devices)
+
+Linux/Multiboot boot specific:
+-kernel bzImage  boot this kernel (multiboot v1 ELF by default, loaded as
+                 QEMU's multiboot loader does; see -boot-mode)
+-append cmdline  use 'cmdline' as kernel command line (needs -kernel)
+-initrd "file1 arg=foo,file2"
+                 multiboot modules: file1 with command line "file1 arg=foo",
+                 then file2; ',,' stands for a comma (needs -kernel)
+
+Debug/Expert options:
+-d item1,...     enable logging of specified items ('-d help' for list)
+-D logfile       output log to logfile (default stderr)
+-gdb dev         accept a gdb connection on dev: tcp::PORT or
+                 tcp:HOST:PORT (or none)
+-s               shorthand for -gdb tcp::1234
+-S               freeze CPU at startup (continue from gdb)
+-no-reboot       exit instead of rebooting (a triple fault then exits
+                 with status 4)
+-no-shutdown     stop the CPUs instead of exiting on guest shutdown
+
+vmxemu options:
+-icount-limit n  stop after n instructions (0 = no limit) [default=0]
+-time-limit d    stop after wall-clock time d: a Go duration (30s, 1m30s)
+                 or seconds (2.5); 0 = no limit [default=0]
+-feature-control policy
+                 how the firmware leaves IA32_FEATURE_CONTROL (MSR 0x3A):
+                 locked    lock bit and VMX-outside-SMX set [default]
+                 unlocked  0 and unlocked: the guest may set it itself
+                 disabled  locked with VMX off: VMXON raises #GP
+                 0xVALUE   exactly this value
+-trace file      write an instruction trace to file
+-boot-mode mode  how -kernel is loaded:
+                 multiboot  multiboot v1: 32-bit protected mode, flat
+                            segments, paging off, EAX=0x2BADB002,
+                            EBX=multiboot info [default]
+                 elf        load the ELF segments, start at e_entry
+                 flat16     raw binary, start in real mode
+                 flat32     raw binary, start in 32-bit protected mode
+                 flat64     raw binary, start in 64-bit long mode
+-load-addr addr  load address of a flat binary (flat modes only)
+-entry addr      entry point of a flat binary (flat modes only)
+-explain         print an explanation (rule and SDM reference) for every
+                 fault [default]
+-no-explain      don't
+
+Exit status:
+0                the guest shut down cleanly
+(v<<1)|1         the guest wrote v to an isa-debug-exit port (always odd)
+2                bad command line
+4                triple fault (with -no-reboot; otherwise the machine resets)
+6                a limit was reached (-icount-limit, -time-limit)
+8                vmxemu could not run the guest (missing file, unsupported
+                 feature, internal error)
+`

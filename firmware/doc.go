@@ -1,0 +1,27 @@
+// Package firmware does for a vmxemu machine what a PC BIOS and a boot
+// loader do before the first guest instruction runs: it defines the
+// processor's power-on state (ResetState, SDM Vol. 3A Table 10-1), describes
+// guest RAM the way QEMU's default "pc" machine with SeaBIOS reports it
+// (E820Map), and loads guest programs into guest-physical memory:
+//
+//   - LoadMultiboot: a Multiboot v1 kernel exactly as QEMU's -kernel does
+//     (hw/i386/multiboot.c plus the multiboot option ROM), with the
+//     information structure, memory map, command lines and modules where
+//     QEMU puts them, and the entry state that option ROM leaves (Boot.State).
+//   - LoadELF: an ELF32 or ELF64 program started directly in 32-bit flat
+//     protected mode or in 64-bit long mode with identity-mapped paging.
+//   - LoadFlat: a raw binary at a chosen address, started in a chosen Mode.
+//
+// Later parts of the package add the IA32_FEATURE_CONTROL policy a BIOS
+// leaves, MP/ACPI tables and AP parking.
+//
+// Low-memory layout used by the loaders (guest-physical):
+//
+//	0x1000-0x6FFF  Mode64 identity page tables (PML4, PDPT, 4 page directories)
+//	0x9000-0x94FF  Multiboot memory map (QEMU's ADDR_E820_MAP)
+//	0x9500-0x9557  Multiboot information structure (QEMU's ADDR_MBI)
+//	0x9600-0x963F  GDT that the entry state's GDTR points at
+//
+// Everything the package writes goes through the Memory interface; it keeps
+// no package-level state.
+package firmware

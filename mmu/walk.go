@@ -1,0 +1,529 @@
+package mmu
+
+import (
+	"math/bits"
+	"strconv"
+
+	"github.com/vmxemu/vmxemu/arch"
+)
+
+// PhysMem is what the walker reads and writes paging-structure entries
+// through. Reads and writes are little-endian and naturally aligned.
+//
+// The processor updates accessed and dirty flags with locked
+// read-modify-write operations (SDM Vol. 3A 4.8); the walker models them as
+// a read followed by a write of the same entry, which is exact for a
+// single-threaded caller.
+type PhysMem interface {
+	ReadPhys64(pa uint64) uint64
+	ReadPhys32(pa uint64) uint32
+	WritePhys64(pa uint64, v uint64)
+	WritePhys32(pa uint64, v uint32)
+}
+
+// Regs is the paging-relevant control state.
+type Regs struct {
+	CR0, CR3, CR4, EFER uint64
+	// PKRU is the user protection-key rights register (SDM 4.6.2): AD_i is
+	// bit 2i, WD_i bit 2i+1.
+	PKRU uint32
+	// PKRS is the supervisor protection-key rights MSR IA32_PKRS, used for
+	// supervisor-mode addresses when CR4.PKS=1 (SDM 4.6.2). Same layout.
+	PKRS uint32
+	// MaxPhysAddr is MAXPHYADDR (CPUID.80000008H:EAX[7:0]), e.g. 46. Zero is
+	// taken as 36, the value of processors that do not report it.
+	MaxPhysAddr uint
+	// RFLAGSAC is RFLAGS.AC, which lifts SMAP for explicit supervisor data
+	// accesses (SDM 4.6.1).
+	RFLAGSAC bool
+	// PDPTE are the four PDPTE registers of PAE paging, as loaded by
+	// LoadPDPTEs at MOV to CR0/CR3/CR4 time (SDM 4.4.1). Only PAE paging
+	// uses them; 4-level and 5-level paging read PDPTEs from memory.
+	PDPTE [4]uint64
+	// No1GPages says the processor does not support 1-GByte pages
+	// (CPUID.80000001H:EDX.Page1GB[bit 26] = 0), which makes the PS flag of
+	// a PDPTE reserved (SDM 4.5).
+	No1GPages bool
+}
+
+// Mode is a paging mode of SDM Vol. 3A 4.1.1.
+type Mode uint8
+
+// Paging modes.
+const (
+	ModeNone   Mode = iota // CR0.PG=0
+	Mode32Bit              // CR0.PG=1, CR4.PAE=0
+	ModePAE                // CR0.PG=1, CR4.PAE=1, IA32_EFER.LMA=0
+	Mode4Level             // CR0.PG=1, CR4.PAE=1, IA32_EFER.LMA=1, CR4.LA57=0
+	Mode5Level             // CR0.PG=1, CR4.PAE=1, IA32_EFER.LMA=1, CR4.LA57=1
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeNone:
+		return "none"
+	case Mode32Bit:
+		return "32-bit"
+	case ModePAE:
+		return "PAE"
+	case Mode4Level:
+		return "4-level"
+	case Mode5Level:
+		return "5-level"
+	}
+	return "Mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// Mode returns the paging mode selected by CR0.PG, CR4.PAE, IA32_EFER.LMA
+// and CR4.LA57 (SDM Vol. 3A 4.1.1, Table 4-1). The processor sets LMA when
+// it enables paging with EFER.LME=1, so LMA, not LME, selects IA-32e paging.
+func (r *Regs) Mode() Mode {
+	switch {
+	case r.CR0&arch.CR0PG == 0:
+		return ModeNone
+	case r.CR4&arch.CR4PAE == 0:
+		return Mode32Bit
+	case r.EFER&arch.EFERLMA == 0:
+		return ModePAE
+	case r.CR4&arch.CR4LA57 == 0:
+		return Mode4Level
+	}
+	return Mode5Level
+}
+
+func (r *Regs) maxPhys() uint {
+	if r.MaxPhysAddr == 0 {
+		return 36
+	}
+	if r.MaxPhysAddr > 52 {
+		return 52
+	}
+	return r.MaxPhysAddr
+}
+
+// Access describes one access.
+type Access struct {
+	Write bool // data write (including the write half of a read-modify-write)
+	Fetch bool // instruction fetch
+	// User is set for accesses made at CPL 3.
+	User bool
+	// Implicit marks an implicit supervisor-mode access (GDT, LDT, IDT, TSS,
+	// ... references; SDM 4.6): it is a supervisor-mode access even at
+	// CPL 3, so User is then ignored, and SMAP applies to it whatever
+	// RFLAGS.AC says.
+	Implicit bool
+}
+
+// userMode reports whether the access is a user-mode access (SDM 4.6).
+func (a Access) userMode() bool { return a.User && !a.Implicit }
+
+// Translation is the result of a successful walk for one 4-KiB linear page.
+type Translation struct {
+	// PhysPage is the physical address of the 4-KiB frame that holds the
+	// linear address (already offset into a large page).
+	PhysPage uint64
+	// PageSize is the size of the mapping: 4 KiB, 2 MiB, 4 MiB or 1 GiB.
+	PageSize uint64
+	// Writable: R/W=1 in every paging-structure entry used (SDM 4.6).
+	Writable bool
+	// User: U/S=1 in every entry used, i.e. a user-mode address (SDM 4.6).
+	User bool
+	// NX: IA32_EFER.NXE=1 and XD=1 in some entry used (SDM 4.6). Always
+	// false under 32-bit paging, which has no XD flag.
+	NX bool
+	// Global: G=1 in the entry that maps the page and CR4.PGE=1 (SDM 4.10.2.4).
+	Global bool
+	// Dirty: the mapping entry's D flag was set or has been set by this walk.
+	// A TLB may use the translation for a write only if Dirty (SDM 4.8, 4.10.2.2).
+	Dirty bool
+	// PKey is the protection key (bits 62:59 of the mapping entry) under
+	// 4-level and 5-level paging with CR4.PKE or CR4.PKS; otherwise 0.
+	PKey uint8
+	// PATIndex is PAT*4 + PCD*2 + PWT of the mapping entry, the index into
+	// IA32_PAT that selects the memory type (SDM 11.12.3).
+	PATIndex uint8
+}
+
+// PhysAddr returns the physical address of lin within the translation.
+func (t *Translation) PhysAddr(lin uint64) uint64 { return t.PhysPage | lin&pageMask }
+
+// Check applies the access rights of the translation to acc (SDM Vol. 3A
+// 4.6) under the control state r, and returns the page fault the access
+// causes, or nil. Walk calls it after a successful walk; a TLB can call it
+// on a hit. A write through a translation with Dirty=false must go through
+// Walk so that the D flag gets set.
+func (t *Translation) Check(r *Regs, lin uint64, acc Access) *arch.Fault {
+	code, rule, sdm := t.check(r, acc)
+	if rule == "" {
+		return nil
+	}
+	return &arch.Fault{Vector: arch.VecPF, HasError: true, Code: code, Rule: rule, SDM: sdm, Addr: lin}
+}
+
+// baseCode returns the error-code bits that describe the access itself
+// (SDM 4.7): W/R, U/S and I/D.
+func baseCode(r *Regs, acc Access) uint32 {
+	var c uint32
+	if acc.Write {
+		c |= arch.PFErrWR
+	}
+	if acc.userMode() {
+		c |= arch.PFErrUS
+	}
+	// I/D is 1 for a fetch only if CR4.SMEP=1 or (CR4.PAE=1 and
+	// IA32_EFER.NXE=1) (SDM 4.7).
+	if acc.Fetch && (r.CR4&arch.CR4SMEP != 0 || r.CR4&arch.CR4PAE != 0 && r.EFER&arch.EFERNXE != 0) {
+		c |= arch.PFErrID
+	}
+	return c
+}
+
+// check returns the error code, rule and SDM reference of the fault, with
+// rule == "" when the access is allowed.
+func (t *Translation) check(r *Regs, acc Access) (uint32, string, string) {
+	user := acc.userMode()
+	code := arch.PFErrP | baseCode(r, acc)
+	var rule, sdm string
+
+	// Protection keys (SDM 4.6.2) apply to data accesses only, and only in
+	// IA-32e mode. The PK flag of the error code reports a key that
+	// disallows the access even when another rule also fails (SDM 4.7).
+	var pkRule string
+	if !acc.Fetch && r.EFER&arch.EFERLMA != 0 {
+		var rights uint32
+		var ad, wd string
+		switch {
+		case t.User && r.CR4&arch.CR4PKE != 0:
+			rights, ad, wd = r.PKRU>>(2*uint(t.PKey)), RulePKUAccessDisable, RulePKUWriteDisable
+		case !t.User && r.CR4&arch.CR4PKS != 0:
+			rights, ad, wd = r.PKRS>>(2*uint(t.PKey)), RulePKSAccessDisable, RulePKSWriteDisable
+		}
+		switch {
+		case rights&1 != 0: // AD_i: no data access at all
+			pkRule = ad
+		case rights&2 != 0 && acc.Write && (user || r.CR0&arch.CR0WP != 0): // WD_i
+			pkRule = wd
+		}
+		if pkRule != "" {
+			code |= arch.PFErrPK
+		}
+	}
+
+	wp := r.CR0&arch.CR0WP != 0
+	if acc.Fetch {
+		switch {
+		case user && !t.User:
+			rule = RuleUserFetchSupervisor
+		case !user && t.User && r.CR4&arch.CR4SMEP != 0:
+			rule = RuleSMEP
+		case t.NX:
+			rule = RuleNX
+		}
+	} else if user {
+		switch {
+		case !t.User:
+			rule = RuleUserSupervisorPage
+		case acc.Write && !t.Writable:
+			rule = RuleUserWriteReadOnly
+		}
+	} else {
+		switch {
+		case t.User && r.CR4&arch.CR4SMAP != 0 && acc.Implicit:
+			rule = RuleSMAPImplicit
+		case t.User && r.CR4&arch.CR4SMAP != 0 && !r.RFLAGSAC:
+			rule = RuleSMAP
+		case acc.Write && !t.Writable && wp:
+			// With CR0.WP=0 supervisor writes ignore R/W (SDM 4.6.1).
+			rule = RuleWriteReadOnlyWP
+		}
+	}
+	if rule != "" {
+		sdm = SDMRights
+	} else if pkRule != "" {
+		rule, sdm = pkRule, SDMProtKeys
+	}
+	return code, rule, sdm
+}
+
+// Paging-structure entry bits (SDM Vol. 3A 4.3-4.5).
+const (
+	pteP    = 1 << 0
+	pteRW   = 1 << 1
+	pteUS   = 1 << 2
+	ptePWT  = 1 << 3
+	ptePCD  = 1 << 4
+	pteA    = 1 << 5
+	pteD    = 1 << 6
+	ptePS   = 1 << 7
+	pteG    = 1 << 8
+	ptePAT4 = 1 << 7  // PAT in a PTE
+	ptePATL = 1 << 12 // PAT in an entry with PS=1
+	pteXD   = 1 << 63
+
+	pageMask = 0xFFF
+)
+
+// entryName names the entry of a paging-structure level (1 = PTE).
+func entryName(level int) string {
+	switch level {
+	case 1:
+		return EntryPTE
+	case 2:
+		return EntryPDE
+	case 3:
+		return EntryPDPTE
+	case 4:
+		return EntryPML4E
+	}
+	return EntryPML5E
+}
+
+func pageFault(lin uint64, code uint32, rule, sdm string) *arch.Fault {
+	return &arch.Fault{Vector: arch.VecPF, HasError: true, Code: code, Rule: rule, SDM: sdm, Addr: lin}
+}
+
+func notPresent(r *Regs, lin uint64, acc Access, level int, sdm string) *arch.Fault {
+	return pageFault(lin, baseCode(r, acc), entryName(level)+RuleNotPresentSuffix, sdm)
+}
+
+func reservedRule(rsvd uint64, entry string) string {
+	return RuleReservedPrefix + strconv.Itoa(bits.Len64(rsvd)-1) + " set in " + entry
+}
+
+func reserved(r *Regs, lin uint64, acc Access, rsvd uint64, level int, sdm string) *arch.Fault {
+	return pageFault(lin, arch.PFErrP|arch.PFErrRSVD|baseCode(r, acc), reservedRule(rsvd, entryName(level)), sdm)
+}
+
+// bitRange returns a mask of bits hi:lo (empty if hi < lo).
+func bitRange(hi, lo uint) uint64 {
+	if hi < lo {
+		return 0
+	}
+	return (^uint64(0) >> (63 - hi)) &^ (1<<lo - 1)
+}
+
+// Walk translates lin for acc (SDM Vol. 3A chapter 4).
+//
+// On failure it returns a page fault (vector 14) whose error code is built as
+// SDM 4.7 says, whose Addr is lin (the value for CR2), and whose Rule and SDM
+// name the check that failed. Entries are checked top-down: an entry with
+// P=0 stops the walk with a not-present fault (its reserved bits are not
+// checked), an entry with P=1 and a reserved bit set stops it with a
+// reserved-bit fault; only a complete translation has its access rights
+// checked (SDM 4.7: "there is no valid translation ... if the translation
+// process would use a paging-structure entry in which the P flag is 0 or one
+// that sets a reserved bit").
+//
+// Accessed flags are set in every entry used and the dirty flag in the
+// mapping entry for a write (SDM 4.8), top-down, and only when the access
+// succeeds: a faulting access leaves memory untouched. This is a modelling
+// choice within what the SDM allows, not the only reading: the #PF entry of
+// SDM Vol. 3A 6.15 notes (in a footnote) that a page-level protection
+// violation sets the PDE's accessed flag and that the PTE's is model
+// specific, and SDM 4.8 says only that entries "used" for translation get A.
+//
+// When CR0.PG=0 the identity translation is returned: linear addresses are
+// physical addresses, all accesses are allowed (SDM 4.1.1).
+func Walk(m PhysMem, r *Regs, lin uint64, acc Access) (Translation, *arch.Fault) {
+	switch r.Mode() {
+	case ModeNone:
+		return Translation{PhysPage: lin &^ pageMask, PageSize: 1 << 12, Writable: true, User: true, Dirty: true}, nil
+	case Mode32Bit:
+		return walk32(m, r, lin, acc)
+	case ModePAE:
+		pdpte := r.PDPTE[(lin>>30)&3]
+		if pdpte&pteP == 0 {
+			return Translation{}, notPresent(r, lin, acc, 3, SDMPAE)
+		}
+		// The PDPTE registers were checked for reserved bits when loaded
+		// (SDM 4.4.1); they carry no R/W, U/S, XD or accessed flag.
+		maxPA := r.maxPhys()
+		rsvd := bitRange(62, maxPA) // PAE entries: bits 62:M reserved (SDM 4.4.2)
+		return walk64(m, r, lin, acc, pdpte&bitRange(maxPA-1, 12), 2, rsvd, SDMPAE)
+	case Mode4Level:
+		maxPA := r.maxPhys()
+		return walk64(m, r, lin, acc, r.CR3&bitRange(maxPA-1, 12), 4, bitRange(51, maxPA), SDMLong)
+	default:
+		maxPA := r.maxPhys()
+		return walk64(m, r, lin, acc, r.CR3&bitRange(maxPA-1, 12), 5, bitRange(51, maxPA), SDMLong)
+	}
+}
+
+// walk64 walks 64-bit paging structures from the table at physical address
+// table whose entries are of the given level (5 = PML5E ... 1 = PTE). rsvd
+// holds the reserved high-address bits common to every level of the mode.
+func walk64(m PhysMem, r *Regs, lin uint64, acc Access, table uint64, top int, rsvd uint64, sdm string) (Translation, *arch.Fault) {
+	maxPA := r.maxPhys()
+	nxe := r.EFER&arch.EFERNXE != 0
+	if !nxe {
+		rsvd |= pteXD // XD is reserved when IA32_EFER.NXE=0 (SDM 4.4.2, 4.5)
+	}
+	addrMask := bitRange(maxPA-1, 12)
+
+	var pas [5]uint64
+	n := 0
+	rw, us, xd := true, true, false
+	for level := top; ; level-- {
+		shift := uint(12 + 9*(level-1))
+		pa := table + (lin>>shift&511)*8
+		e := m.ReadPhys64(pa)
+		if e&pteP == 0 {
+			return Translation{}, notPresent(r, lin, acc, level, sdm)
+		}
+		bad := e & rsvd
+		leaf := level == 1
+		switch level {
+		case 5, 4:
+			bad |= e & ptePS // PS is reserved in a PML5E and a PML4E (SDM 4.5)
+		case 3:
+			if e&ptePS != 0 {
+				if r.No1GPages {
+					bad |= ptePS
+				} else {
+					leaf = true
+					bad |= e & bitRange(29, 13) // 1-GByte page: bits 29:13 reserved
+				}
+			}
+		case 2:
+			if e&ptePS != 0 {
+				leaf = true
+				bad |= e & bitRange(20, 13) // 2-MByte page: bits 20:13 reserved
+			}
+		}
+		if bad != 0 {
+			return Translation{}, reserved(r, lin, acc, bad, level, sdm)
+		}
+		pas[n] = pa
+		n++
+		rw = rw && e&pteRW != 0
+		us = us && e&pteUS != 0
+		xd = xd || e&pteXD != 0 && nxe
+		if !leaf {
+			table = e & addrMask
+			continue
+		}
+
+		size := uint64(1) << shift
+		t := Translation{
+			PhysPage: e&addrMask&^(size-1) | lin&(size-1)&^pageMask,
+			PageSize: size,
+			Writable: rw,
+			User:     us,
+			NX:       xd,
+			Global:   e&pteG != 0 && r.CR4&arch.CR4PGE != 0,
+			Dirty:    e&pteD != 0,
+			PATIndex: uint8(e>>3) & 3,
+		}
+		if level == 1 {
+			t.PATIndex |= uint8(e>>5) & 4 // bit 7
+		} else {
+			t.PATIndex |= uint8(e>>10) & 4 // bit 12
+		}
+		if r.EFER&arch.EFERLMA != 0 && r.CR4&(arch.CR4PKE|arch.CR4PKS) != 0 {
+			t.PKey = uint8(e>>59) & 15
+		}
+		code, rule, rsdm := t.check(r, acc)
+		if rule != "" {
+			return Translation{}, pageFault(lin, code, rule, rsdm)
+		}
+		for i := 0; i < n; i++ {
+			set := uint64(pteA)
+			if i == n-1 && acc.Write {
+				set |= pteD
+			}
+			if v := m.ReadPhys64(pas[i]); v&set != set {
+				m.WritePhys64(pas[i], v|set)
+			}
+		}
+		t.Dirty = t.Dirty || acc.Write
+		return t, nil
+	}
+}
+
+// walk32 is 32-bit paging (SDM Vol. 3A 4.3).
+func walk32(m PhysMem, r *Regs, lin uint64, acc Access) (Translation, *arch.Fault) {
+	lin32 := uint32(lin)
+	pdeAddr := r.CR3&0xFFFFF000 | uint64(lin32>>22)<<2
+	pde := m.ReadPhys32(pdeAddr)
+	if pde&pteP == 0 {
+		return Translation{}, notPresent(r, lin, acc, 2, SDM32Bit)
+	}
+	var t Translation
+	var pteAddr uint64 // valid when !large
+	var entry uint32   // the entry that maps the page
+	large := pde&ptePS != 0 && r.CR4&arch.CR4PSE != 0
+	if large {
+		// 4-MByte page. Bits 20:13 hold physical-address bits (M-1):32 with
+		// M = min(40, MAXPHYADDR) (PSE-36); bits 21:(M-19) are reserved.
+		maxPA := min(max(r.maxPhys(), 32), 40)
+		if bad := uint64(pde) & bitRange(21, maxPA-19); bad != 0 {
+			return Translation{}, reserved(r, lin, acc, bad, 2, SDM32BitPDE4M)
+		}
+		t.PageSize = 4 << 20
+		t.PhysPage = uint64(pde&0xFFC00000) | uint64(pde>>13&0xFF)<<32 | uint64(lin32&0x003FF000)
+		t.PATIndex = uint8(pde>>3)&3 | uint8(pde>>10)&4
+		entry = pde
+	} else {
+		// With CR4.PSE=0 the PS flag is ignored; a PDE that references a
+		// page table and a PTE have no reserved bits (SDM 4.3).
+		pteAddr = uint64(pde&0xFFFFF000) | uint64(lin32>>12&0x3FF)<<2
+		pte := m.ReadPhys32(pteAddr)
+		if pte&pteP == 0 {
+			return Translation{}, notPresent(r, lin, acc, 1, SDM32Bit)
+		}
+		t.PageSize = 4 << 10
+		t.PhysPage = uint64(pte & 0xFFFFF000)
+		t.PATIndex = uint8(pte>>3)&3 | uint8(pte>>5)&4
+		entry = pte
+	}
+	t.Writable = pde&entry&pteRW != 0
+	t.User = pde&entry&pteUS != 0
+	t.Global = entry&pteG != 0 && r.CR4&arch.CR4PGE != 0
+	t.Dirty = entry&pteD != 0
+	code, rule, sdm := t.check(r, acc)
+	if rule != "" {
+		return Translation{}, pageFault(lin, code, rule, sdm)
+	}
+	setAD32(m, pdeAddr, large && acc.Write)
+	if !large {
+		setAD32(m, pteAddr, acc.Write)
+	}
+	t.Dirty = t.Dirty || acc.Write
+	return t, nil
+}
+
+// setAD32 sets the accessed flag, and the dirty flag if dirty, in the
+// 32-bit entry at pa (SDM 4.8).
+func setAD32(m PhysMem, pa uint64, dirty bool) {
+	set := uint32(pteA)
+	if dirty {
+		set |= pteD
+	}
+	if v := m.ReadPhys32(pa); v&set != set {
+		m.WritePhys32(pa, v|set)
+	}
+}
+
+// LoadPDPTEs reads the four PDPTEs of PAE paging from the 32-byte aligned
+// table at CR3[31:5], as MOV to CR0, CR3 or CR4 does when it leaves the
+// processor in PAE paging (SDM Vol. 3A 4.4.1). A PDPTE with P=1 and a
+// reserved bit set (bits 2:1, 8:5 and 63:MAXPHYADDR) makes the MOV fail with
+// #GP(0), and the PDPTE registers are not loaded. The caller stores the
+// result in Regs.PDPTE.
+func LoadPDPTEs(m PhysMem, r *Regs) ([4]uint64, *arch.Fault) {
+	var out [4]uint64
+	base := r.CR3 & 0xFFFFFFE0
+	rsvd := bitRange(2, 1) | bitRange(8, 5) | bitRange(63, r.maxPhys())
+	for i := range out {
+		e := m.ReadPhys64(base + uint64(i)*8)
+		if e&pteP != 0 {
+			if bad := e & rsvd; bad != 0 {
+				f := arch.GPFault(0, RulePDPTEReservedPrefix+strconv.Itoa(i)+" has P=1 and reserved bit "+
+					strconv.Itoa(bits.Len64(bad)-1)+" set", SDMPDPTELoad)
+				return [4]uint64{}, &f
+			}
+		}
+		out[i] = e
+	}
+	return out, nil
+}

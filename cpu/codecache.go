@@ -1,0 +1,207 @@
+package cpu
+
+// The decoded-block cache. Blocks are keyed by physical address and decode
+// mode and shared by the CPUs of one machine; a write into a frame holding
+// blocks invalidates all of them. Each CPU also keeps a direct-mapped
+// lookup from linear RIP to block, flushed whenever translations or the
+// privilege level change.
+
+const maxBlockInsts = 64
+
+type block struct {
+	insts []Inst
+	valid bool
+	pfn   uint64
+	// cacheable is false for a block holding a page-crossing instruction,
+	// which is decoded afresh each time.
+	cacheable bool
+}
+
+type codePage struct {
+	blocks map[uint32]*block // key: offset | mode<<12
+}
+
+// CodeCache holds decoded blocks for one machine.
+type CodeCache struct {
+	t     *tables
+	pages map[uint64]*codePage
+	cpus  []*CPU
+}
+
+// NewCodeCache returns an empty cache.
+func NewCodeCache() *CodeCache {
+	return &CodeCache{t: buildTables(), pages: map[uint64]*codePage{}}
+}
+
+func (cc *CodeCache) attach(c *CPU) { cc.cpus = append(cc.cpus, c) }
+
+func (cc *CodeCache) isCode(pfn uint64) bool { _, ok := cc.pages[pfn]; return ok }
+
+// written is called for every store that reaches a frame without a fast
+// write entry; it invalidates the frame's blocks.
+func (cc *CodeCache) written(by *CPU, pfn uint64) {
+	p, ok := cc.pages[pfn]
+	if !ok {
+		return
+	}
+	for _, b := range p.blocks {
+		b.valid = false
+	}
+	delete(cc.pages, pfn)
+	// The writer may be running a block from this frame.
+	by.stop = true
+}
+
+// page returns the code page for pfn, creating it (and dropping every
+// CPU's write fast path to that frame).
+func (cc *CodeCache) page(pfn uint64) *codePage {
+	p, ok := cc.pages[pfn]
+	if !ok {
+		p = &codePage{blocks: map[uint32]*block{}}
+		cc.pages[pfn] = p
+		for _, c := range cc.cpus {
+			c.tlb.flushWritesTo(pfn)
+		}
+	}
+	return p
+}
+
+type blockLookupEntry struct {
+	rip  uint64
+	mode uint8
+	b    *block
+}
+
+type blockLookup struct {
+	e [1024]blockLookupEntry
+}
+
+func (l *blockLookup) flush() { l.e = [1024]blockLookupEntry{} }
+
+// lookupBlock returns the block at the current RIP, decoding it if needed.
+// It returns nil when fetching raised a fault.
+func (c *CPU) lookupBlock() *block {
+	rip := c.RIP
+	e := &c.blocks.e[(rip^rip>>10)&1023]
+	if e.b != nil && e.rip == rip && e.mode == c.codeMode && e.b.valid {
+		return e.b
+	}
+	b := c.decodeBlock(rip)
+	if b == nil {
+		return nil
+	}
+	if b.cacheable {
+		*e = blockLookupEntry{rip: rip, mode: c.codeMode, b: b}
+	}
+	return b
+}
+
+// noFrame marks a fetch window that does not come from RAM.
+const noFrame = ^uint64(0)
+
+// fetchWindow returns the bytes from lin to the end of its page (or the CS
+// limit) through a fetch translation, and the frame number (noFrame for
+// code fetched from MMIO or unmapped space, which is never cached).
+func (c *CPU) fetchWindow(lin uint64, limitLeft uint64) ([]byte, uint64, bool) {
+	e := &c.tlb.fetch[tlbIndex(lin)]
+	if e.tag != lin&^0xfff|c.tlb.key {
+		var pa uint64
+		var ok bool
+		e, pa, ok = c.fill(lin, accFetch)
+		if !ok {
+			return nil, 0, false
+		}
+		if e == nil {
+			buf := make([]byte, maxInsnLen)
+			n := uint64(len(buf))
+			if left := 4096 - pa&0xfff; left < n {
+				n = left
+			}
+			if limitLeft < n {
+				n = limitLeft
+			}
+			for i := range buf[:n] {
+				buf[i] = byte(c.bus.ReadMMIO(pa+uint64(i), 1))
+			}
+			return buf[:n], noFrame, true
+		}
+	}
+	o := lin & 0xfff
+	end := uint64(4096)
+	if limitLeft < end-o {
+		end = o + limitLeft
+	}
+	return e.page[o:end], e.pfn, true
+}
+
+// decodeBlock decodes a basic block starting at rip.
+func (c *CPU) decodeBlock(rip uint64) *block {
+	seg := &c.Seg[1] // CS
+	lin := rip + c.segv[1].base
+	limitLeft := uint64(1) << 62
+	if c.codeMode != mode64 {
+		if rip > uint64(seg.Limit) {
+			c.raiseGP("instruction fetch beyond the CS limit", "Vol. 3A 5.3")
+			return nil
+		}
+		limitLeft = uint64(seg.Limit) - rip + 1
+		lin &= 0xFFFFFFFF
+	} else if !c.canonical(lin) {
+		c.raiseGP("instruction fetch from a non-canonical address", "Vol. 3A 3.3.7.1")
+		return nil
+	}
+	win, pfn, ok := c.fetchWindow(lin, limitLeft)
+	if !ok {
+		return nil
+	}
+	off := uint32(lin & 0xfff)
+	key := off | uint32(c.codeMode)<<12
+	if p, ok := c.code.pages[pfn]; ok && pfn != noFrame {
+		if b, ok := p.blocks[key]; ok && b.valid {
+			return b
+		}
+	}
+	insts := make([]Inst, 0, 8)
+	pos := 0
+	for len(insts) < maxBlockInsts {
+		var in Inst
+		if !c.code.t.decode(win[pos:], c.codeMode, &in) {
+			break // the instruction continues past the window
+		}
+		insts = append(insts, in)
+		pos += int(in.len)
+		if in.fault != nil || in.end || pos >= len(win) {
+			break
+		}
+	}
+	if len(insts) == 0 {
+		// A page- or limit-crossing instruction: gather up to 15 bytes.
+		var buf [maxInsnLen]byte
+		n := copy(buf[:], win)
+		avail := n
+		if uint64(n) < limitLeft {
+			nextLin := lin + uint64(n)
+			if c.codeMode != mode64 {
+				nextLin &= 0xFFFFFFFF
+			}
+			left := limitLeft - uint64(n)
+			w2, _, ok := c.fetchWindow(nextLin, left)
+			if !ok {
+				return nil
+			}
+			avail += copy(buf[n:], w2)
+		}
+		var in Inst
+		if !c.code.t.decode(buf[:avail], c.codeMode, &in) {
+			c.raiseGP("instruction crosses the CS limit", "Vol. 3A 5.3")
+			return nil
+		}
+		return &block{insts: []Inst{in}, valid: true, pfn: pfn}
+	}
+	if pfn == noFrame {
+		return &block{insts: insts, valid: true, pfn: pfn}
+	}
+	b := &block{insts: insts, valid: true, pfn: pfn, cacheable: true}
+	c.code.page(pfn).blocks[key] = b
+	return b
+}

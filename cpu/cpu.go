@@ -1,0 +1,219 @@
+package cpu
+
+import (
+	"github.com/vmxemu/vmxemu/arch"
+)
+
+// Bus is the board as one CPU sees it. Only TLB misses, MMIO, port I/O and
+// code-cache bookkeeping cross it; RAM is accessed through host pointers.
+type Bus interface {
+	// RAMPage returns the host page backing physical frame pfn (pa>>12), or
+	// nil if the frame is not RAM (MMIO or unmapped).
+	RAMPage(pfn uint64) *[4096]byte
+	// ReadMMIO/WriteMMIO access a non-RAM physical address. Unmapped
+	// addresses read as all-ones and ignore writes.
+	ReadMMIO(pa uint64, size int) uint64
+	WriteMMIO(pa uint64, size int, v uint64)
+	// In/Out perform port I/O.
+	In(port uint16, size int) uint32
+	Out(port uint16, size int, v uint32)
+}
+
+// Platform answers what the CPU model and MSR file own: CPUID leaves and
+// the MSRs that the core does not hold itself.
+type Platform interface {
+	CPUID(c *CPU, leaf, subleaf uint32) (eax, ebx, ecx, edx uint32)
+	ReadMSR(c *CPU, index uint32) (uint64, *arch.Fault)
+	WriteMSR(c *CPU, index uint32, v uint64) *arch.Fault
+}
+
+// StopReason tells why Run returned.
+type StopReason int
+
+// Reasons for Run to return.
+const (
+	StopNone      StopReason = iota
+	StopBudget               // the instruction budget is used up
+	StopHalt                 // HLT with interrupts disabled, or waiting for one
+	StopShutdown             // triple fault or shutdown: see CPU.ShutdownFault
+	StopRequested            // the board asked the CPU to stop (device exit)
+)
+
+// CPU is one logical processor.
+type CPU struct {
+	arch.State
+
+	// Lazy arithmetic flags: see flags.go.
+	lz lazyFlags
+
+	bus      Bus
+	platform Platform
+	code     *CodeCache
+
+	// Instruction-in-progress bookkeeping.
+	ripCur uint64 // RIP of the instruction being executed
+	stop   bool   // leave the block loop after this instruction
+	// stopRequested makes Run return (RequestStop).
+	stopRequested bool
+	// pdpte are the PAE PDPTE registers loaded at MOV CR3/CR0/CR4.
+	pdpte [4]uint64
+	// Pending fault raised by the current instruction.
+	faultPending bool
+	fault        arch.Fault
+
+	// Segment fast-path facts, recomputed on every segment load.
+	segv [arch.NumSegs]segView
+	// Decode mode of CS: 0 = 16-bit, 1 = 32-bit, 2 = 64-bit.
+	codeMode uint8
+	cpl      uint8
+
+	tlb    tlb
+	blocks blockLookup
+
+	// Interrupt state.
+	halted       bool
+	shadow       uint8 // STI / MOV SS interrupt shadow, in instructions
+	intr         InterruptSource
+	nmiPending   bool
+	deliveryVec  int // vector being delivered (-1 none) for #DF promotion
+	deliveryNest int
+
+	// Results of a shutdown (triple fault).
+	shutdown      bool
+	ShutdownFault arch.Fault
+	ShutdownWhy   string
+
+	// Icount is the number of instructions retired.
+	Icount uint64
+	// TSCOffset is added to Icount to form the TSC.
+	TSCOffset uint64
+
+	// Hooks is optional tracing; nil in the fast path.
+	Hooks *Hooks
+
+	// ID is the CPU's index on the board (APIC ID by default).
+	ID int
+
+	// MaxPhysAddr is MAXPHYADDR reported by CPUID.80000008H:EAX[7:0].
+	MaxPhysAddr uint
+
+	// FPU/SSE state that compiled kernels touch.
+	fpu fpuState
+}
+
+// InterruptSource supplies maskable external interrupts (PIC or local APIC).
+type InterruptSource interface {
+	// Pending reports whether an interrupt is ready for delivery.
+	Pending() bool
+	// Ack performs the INTA cycle and returns the vector.
+	Ack() uint8
+}
+
+// Hooks are optional observers for tracing (the -d flags); they are not
+// called when nil.
+type Hooks struct {
+	// Exception is called when an exception or interrupt is delivered.
+	Exception func(c *CPU, vec uint8, f *arch.Fault, external bool)
+	// Insn is called before each instruction when single-stepping traces.
+	Insn func(c *CPU, rip uint64, bytes []byte)
+}
+
+// Config configures a new CPU.
+type Config struct {
+	ID          int
+	Bus         Bus
+	Platform    Platform
+	Code        *CodeCache
+	MaxPhysAddr uint
+}
+
+// New creates a CPU in the given architectural state.
+func New(cfg Config, s arch.State) *CPU {
+	c := &CPU{bus: cfg.Bus, platform: cfg.Platform, code: cfg.Code, ID: cfg.ID, MaxPhysAddr: cfg.MaxPhysAddr}
+	if c.MaxPhysAddr == 0 {
+		c.MaxPhysAddr = 46
+	}
+	if c.code == nil {
+		c.code = NewCodeCache()
+	}
+	c.code.attach(c)
+	c.deliveryVec = -1
+	c.fpu.reset()
+	c.SetState(s)
+	return c
+}
+
+// SetState loads the whole architectural state (used at reset, by the
+// loaders and by VM entry/exit) and recomputes every derived fact.
+func (c *CPU) SetState(s arch.State) {
+	c.State = s
+	c.lz.setFlags(s.RFLAGS)
+	c.RFLAGS = s.RFLAGS | arch.FlagRes1
+	c.stateChanged()
+}
+
+// GetState returns the architectural state with RFLAGS materialised.
+func (c *CPU) GetState() arch.State {
+	s := c.State
+	s.RFLAGS = c.Flags()
+	return s
+}
+
+// stateChanged recomputes derived facts after a mode-relevant change
+// (segment registers, CR0/CR4/EFER, CPL).
+func (c *CPU) stateChanged() {
+	for i := range c.segv {
+		c.refreshSeg(i)
+	}
+	cs := &c.Seg[arch.CS]
+	switch {
+	case c.EFER&arch.EFERLMA != 0 && cs.Attr&arch.ARL != 0:
+		c.codeMode = mode64
+	case c.CR0&arch.CR0PE != 0 && cs.Attr&arch.ARDB != 0 && c.RFLAGS&arch.FlagVM == 0:
+		c.codeMode = mode32
+	case c.CR0&arch.CR0PE == 0 && cs.Attr&arch.ARDB != 0:
+		c.codeMode = mode32 // real mode with a 32-bit CS cache (unreal)
+	default:
+		c.codeMode = mode16
+	}
+	c.cpl = uint8(c.State.CPL())
+	c.tlb.setKey(c.cpl == 3)
+	c.blocks.flush()
+}
+
+const (
+	mode16 = 0
+	mode32 = 1
+	mode64 = 2
+)
+
+// Halted reports whether the CPU is in the HLT state.
+func (c *CPU) Halted() bool { return c.halted }
+
+// IsShutdown reports whether the CPU entered shutdown (triple fault).
+func (c *CPU) IsShutdown() bool { return c.shutdown }
+
+// SetInterruptSource connects the interrupt controller.
+func (c *CPU) SetInterruptSource(s InterruptSource) { c.intr = s }
+
+// RaiseNMI makes an NMI pending.
+func (c *CPU) RaiseNMI() { c.nmiPending = true; c.halted = false }
+
+// raise records a fault for the current instruction; the block loop delivers
+// it after the handler returns. The handler must not change state after it.
+func (c *CPU) raise(f arch.Fault) {
+	if !c.faultPending {
+		c.fault = f
+		c.faultPending = true
+	}
+	c.stop = true
+}
+
+// raiseGP raises #GP(0) with its rule.
+func (c *CPU) raiseGP(rule, sdm string) { c.raise(arch.GPFault(0, rule, sdm)) }
+
+// raiseUD raises #UD with its rule.
+func (c *CPU) raiseUD(rule, sdm string) { c.raise(arch.UDFault(rule, sdm)) }
+
+// TSC returns the time-stamp counter: virtual time from instructions retired.
+func (c *CPU) TSC() uint64 { return c.Icount + c.TSCOffset }

@@ -1,0 +1,426 @@
+package cpu
+
+import "github.com/vmxemu/vmxemu/arch"
+
+// Exception and interrupt delivery (SDM Vol. 3A chapter 6; real mode 20.1.4).
+
+// eventKind distinguishes how an event reached the CPU, which decides the
+// EXT bit of error codes, the gate-DPL check and the return address.
+type eventKind uint8
+
+const (
+	evException eventKind = iota // fault or trap raised by an instruction
+	evExternal                   // INTR or NMI
+	evSoftInt                    // INT n
+	evSoftExc                    // INT3, INTO (software exceptions: DPL checked)
+	evICEBP                      // INT1: privileged software exception (no DPL check)
+)
+
+// exception classes for double-fault promotion (SDM Vol. 3A 6.15, Table 6-4).
+func excClass(v uint8) int {
+	switch v {
+	case arch.VecDE, arch.VecTS, arch.VecNP, arch.VecSS, arch.VecGP:
+		return 1 // contributory
+	case arch.VecPF:
+		return 2 // page fault
+	case arch.VecDF:
+		return 3
+	}
+	return 0 // benign
+}
+
+// promote decides what a second exception raised while delivering a first
+// one becomes (SDM Vol. 3A 6.15 Table 6-5): 0 = deliver serially,
+// arch.VecDF = double fault, 255 = triple fault (shutdown).
+func promote(first, second uint8) int {
+	a, b := excClass(first), excClass(second)
+	switch {
+	case a == 3 && (b == 1 || b == 2):
+		return 255
+	case a == 1 && b == 1, a == 2 && (b == 1 || b == 2):
+		return arch.VecDF
+	}
+	return 0
+}
+
+// deliverFault delivers the pending fault of the current instruction. RIP
+// is already back at the faulting instruction.
+func (c *CPU) deliverFault() {
+	f := c.fault
+	c.faultPending = false
+	if f.Vector == arch.VecPF {
+		c.CR2 = f.Addr
+	}
+	c.event(f.Vector, f.HasError, f.Code, evException, &f)
+}
+
+// event delivers vector through the IVT or IDT, promoting nested faults to
+// #DF and shutdown. f describes the cause for tracing (may be nil).
+func (c *CPU) event(vec uint8, hasErr bool, code uint32, kind eventKind, f *arch.Fault) {
+	if c.Hooks != nil && c.Hooks.Exception != nil {
+		c.Hooks.Exception(c, vec, f, kind == evExternal)
+	}
+	for {
+		saved := c.saveForEvent()
+		c.faultPending = false
+		c.deliverOne(vec, hasErr, code, kind)
+		if !c.faultPending {
+			c.halted = false
+			return
+		}
+		// A fault while delivering: undo partial state and promote.
+		second := c.fault
+		c.faultPending = false
+		c.restoreForEvent(saved)
+		if second.Vector == arch.VecPF {
+			c.CR2 = second.Addr
+		}
+		switch promote(vec, second.Vector) {
+		case 255:
+			c.enterShutdown(second, "triple fault: exception while delivering #DF")
+			return
+		case arch.VecDF:
+			if c.Hooks != nil && c.Hooks.Exception != nil {
+				c.Hooks.Exception(c, arch.VecDF, &second, false)
+			}
+			vec, hasErr, code, kind = arch.VecDF, true, 0, evException
+		default:
+			if c.Hooks != nil && c.Hooks.Exception != nil {
+				c.Hooks.Exception(c, second.Vector, &second, false)
+			}
+			vec, hasErr, code, kind = second.Vector, second.HasError, second.Code, evException
+		}
+	}
+}
+
+// enterShutdown puts the CPU in the shutdown state (SDM Vol. 3A 6.15,
+// "Interrupt 8": a fault during #DF delivery causes shutdown).
+func (c *CPU) enterShutdown(f arch.Fault, why string) {
+	c.shutdown = true
+	c.ShutdownFault = f
+	c.ShutdownWhy = why
+	c.stop = true
+}
+
+type eventSave struct {
+	rsp    uint64
+	rip    uint64
+	rflags uint64
+	cs, ss arch.Segment
+}
+
+func (c *CPU) saveForEvent() eventSave {
+	return eventSave{c.GPR[arch.RSP], c.RIP, c.Flags(), c.Seg[arch.CS], c.Seg[arch.SS]}
+}
+
+func (c *CPU) restoreForEvent(s eventSave) {
+	c.GPR[arch.RSP], c.RIP = s.rsp, s.rip
+	c.setRFLAGS(s.rflags)
+	c.Seg[arch.CS], c.Seg[arch.SS] = s.cs, s.ss
+	c.stateChanged()
+}
+
+// extBit is the EXT bit of an error code (SDM Vol. 3A 6.13).
+func extBit(kind eventKind) uint32 {
+	if kind == evExternal || kind == evException {
+		return 1
+	}
+	return 0
+}
+
+func (c *CPU) deliverOne(vec uint8, hasErr bool, code uint32, kind eventKind) {
+	if c.CR0&arch.CR0PE == 0 {
+		c.deliverReal(vec)
+		return
+	}
+	if c.EFER&arch.EFERLMA != 0 {
+		c.deliverLong(vec, hasErr, code, kind)
+		return
+	}
+	c.deliverProtected(vec, hasErr, code, kind)
+}
+
+// deliverReal: real-address-mode interrupt through the IVT (SDM Vol. 3A
+// 20.1.4): push FLAGS, CS, IP; clear IF, TF, AC; jump to the vector.
+func (c *CPU) deliverReal(vec uint8) {
+	off := uint64(vec) * 4
+	if off+3 > uint64(c.IDTR.Limit) {
+		c.raiseGP("interrupt vector outside the IVT limit", "Vol. 3A 20.1.4")
+		return
+	}
+	v, ok := c.sysRead(c.IDTR.Base+off, 4)
+	if !ok {
+		return
+	}
+	fl := c.Flags()
+	if !push(c, uint16(fl)) || !push(c, c.Seg[arch.CS].Selector) || !push(c, uint16(c.RIP)) {
+		return
+	}
+	c.setRFLAGS(fl &^ (arch.FlagIF | arch.FlagTF | arch.FlagAC | arch.FlagRF))
+	c.loadSegReal(arch.CS, uint16(v>>16))
+	c.RIP = v & 0xFFFF
+	c.stateChanged()
+}
+
+// gate reads and checks the IDT gate for vec (SDM Vol. 3A 6.12.1).
+func (c *CPU) gate(vec uint8, kind eventKind, size uint64) (lo, hi uint64, ok bool) {
+	idtErr := uint32(vec)*8 + 2 + extBit(kind)
+	off := uint64(vec) * size
+	if off+size-1 > uint64(c.IDTR.Limit) {
+		c.raise(arch.GPFault(idtErr, "interrupt vector outside the IDT limit", "Vol. 3A 6.10"))
+		return 0, 0, false
+	}
+	lo, ok = c.sysRead(c.IDTR.Base+off, 8)
+	if !ok {
+		return
+	}
+	if size == 16 {
+		hi, ok = c.sysRead(c.IDTR.Base+off+8, 8)
+		if !ok {
+			return
+		}
+	}
+	d := descriptor(lo)
+	t := d.typ()
+	valid := false
+	if size == 16 {
+		valid = d.system() && (t == 0xE || t == 0xF)
+	} else {
+		valid = d.system() && (t == 0x6 || t == 0x7 || t == 0xE || t == 0xF)
+	}
+	if !valid {
+		rule := "IDT entry is not an interrupt or trap gate"
+		if t == 0x5 && size == 8 {
+			rule = "task gates are not implemented"
+		}
+		c.raise(arch.GPFault(idtErr, rule, "Vol. 3A 6.11"))
+		return 0, 0, false
+	}
+	if (kind == evSoftInt || kind == evSoftExc) && d.dpl() < int(c.cpl) {
+		c.raise(arch.GPFault(idtErr, "software interrupt through a gate with DPL < CPL", "Vol. 3A 6.12.1.1"))
+		return 0, 0, false
+	}
+	if !d.present() {
+		c.raise(arch.NPFault(idtErr, "IDT gate not present", "Vol. 3A 6.12.1"))
+		return 0, 0, false
+	}
+	return lo, hi, true
+}
+
+// handlerCS reads and checks the code segment a gate points to.
+func (c *CPU) handlerCS(sel uint16, kind eventKind) (descriptor, uint64, bool) {
+	ext := extBit(kind)
+	if sel&^3 == 0 {
+		c.raise(arch.GPFault(ext, "interrupt gate selects a null code segment", "Vol. 3A 6.12.1"))
+		return 0, 0, false
+	}
+	d, addr, ok := c.readDesc(sel)
+	if !ok {
+		c.fault.Code |= ext
+		return 0, 0, false
+	}
+	if d.system() || d.typ()&arch.ARCode == 0 || d.dpl() > int(c.cpl) {
+		c.raise(arch.GPFault(selErr(sel)|ext, "interrupt handler segment is not code or has DPL > CPL", "Vol. 3A 6.12.1"))
+		return 0, 0, false
+	}
+	if !d.present() {
+		c.raise(arch.NPFault(selErr(sel)|ext, "interrupt handler code segment not present", "Vol. 3A 6.12.1"))
+		return 0, 0, false
+	}
+	return d, addr, true
+}
+
+// returnRIP is the RIP pushed for an event: the next instruction for INT n,
+// INT3, INTO and INT1; the faulting instruction for faults.
+func (c *CPU) returnRIP() uint64 { return c.RIP }
+
+// deliverProtected: 32-bit IDT delivery (SDM Vol. 3A 6.12.1).
+func (c *CPU) deliverProtected(vec uint8, hasErr bool, code uint32, kind eventKind) {
+	lo, _, ok := c.gate(vec, kind, 8)
+	if !ok {
+		return
+	}
+	g := descriptor(lo)
+	sel := uint16(lo >> 16)
+	target := lo&0xFFFF | (lo>>48)<<16
+	gate32 := g.typ()&8 != 0
+	d, daddr, ok := c.handlerCS(sel, kind)
+	if !ok {
+		return
+	}
+	if !c.setAccessed(d, daddr) {
+		return
+	}
+	fl := c.Flags()
+	oldCS, oldSS, oldSP := c.Seg[arch.CS], c.Seg[arch.SS], c.GPR[arch.RSP]
+	newCPL := int(c.cpl)
+	if d.typ()&arch.ARConforming == 0 && d.dpl() < int(c.cpl) {
+		newCPL = d.dpl()
+		// Stack switch from the TSS (SDM Vol. 3A 7.2.1, Figure 7-2).
+		if c.TR.Attr&arch.ARUnusable != 0 || c.TR.Selector == 0 {
+			c.raise(arch.TSFault(0, "privilege change with no TSS loaded", "Vol. 3A 6.12.1"))
+			return
+		}
+		off := uint64(4 + 8*newCPL)
+		if off+5 > uint64(c.TR.Limit) {
+			c.raise(arch.TSFault(selErr(c.TR.Selector), "TSS too small for the ring's stack", "Vol. 3A 7.2.1"))
+			return
+		}
+		esp, ok := c.sysRead(c.TR.Base+off, 4)
+		if !ok {
+			return
+		}
+		ss, ok := c.sysRead(c.TR.Base+off+4, 2)
+		if !ok {
+			return
+		}
+		if !c.loadStackForCPL(uint16(ss), newCPL) {
+			return
+		}
+		c.GPR[arch.RSP] = esp
+		var okp bool
+		if gate32 {
+			okp = push(c, uint32(oldSS.Selector)) && push(c, uint32(oldSP))
+		} else {
+			okp = push(c, oldSS.Selector) && push(c, uint16(oldSP))
+		}
+		if !okp {
+			return
+		}
+	}
+	var okp bool
+	if gate32 {
+		okp = push(c, uint32(fl)) && push(c, uint32(oldCS.Selector)) && push(c, uint32(c.returnRIP()))
+		if okp && hasErr {
+			okp = push(c, code)
+		}
+	} else {
+		okp = push(c, uint16(fl)) && push(c, oldCS.Selector) && push(c, uint16(c.returnRIP()))
+		if okp && hasErr {
+			okp = push(c, uint16(code))
+		}
+	}
+	if !okp {
+		return
+	}
+	if !gate32 {
+		target &= 0xFFFF
+	}
+	if target > uint64(d.limit()) {
+		c.raise(arch.GPFault(0, "interrupt handler offset outside the code segment limit", "Vol. 3A 6.12.1"))
+		return
+	}
+	nf := fl &^ (arch.FlagTF | arch.FlagNT | arch.FlagRF | arch.FlagVM)
+	if g.typ()&1 == 0 {
+		nf &^= arch.FlagIF
+	}
+	c.setRFLAGS(nf)
+	c.loadCS(sel, d, newCPL)
+	c.RIP = target
+}
+
+// loadStackForCPL loads SS for an inner-privilege stack switch
+// (SDM Vol. 3A 6.12.1, "#TS" conditions).
+func (c *CPU) loadStackForCPL(sel uint16, cpl int) bool {
+	if sel&^3 == 0 {
+		c.raise(arch.TSFault(0, "TSS stack selector is null", "Vol. 3A 6.12.1"))
+		return false
+	}
+	d, addr, ok := c.readDesc(sel)
+	if !ok {
+		return false
+	}
+	if int(sel&3) != cpl || d.dpl() != cpl || d.system() || d.typ()&arch.ARCode != 0 || d.typ()&arch.ARWritable == 0 {
+		c.raise(arch.TSFault(selErr(sel), "TSS stack segment must be writable data with RPL = DPL = new CPL", "Vol. 3A 6.12.1"))
+		return false
+	}
+	if !d.present() {
+		c.raise(arch.SSFault(selErr(sel), "TSS stack segment not present", "Vol. 3A 6.12.1"))
+		return false
+	}
+	if !c.setAccessed(d, addr) {
+		return false
+	}
+	c.Seg[arch.SS] = segFromDesc(sel, d)
+	c.cpl = uint8(cpl)
+	c.stateChangedKeepCPL()
+	return true
+}
+
+// stateChangedKeepCPL refreshes derived state during a privilege change
+// where CS has not been loaded yet (CPL follows the new SS).
+func (c *CPU) stateChangedKeepCPL() { c.stateChanged() }
+
+// deliverLong: IA-32e mode delivery through 16-byte gates (SDM Vol. 3A
+// 6.14): always pushes SS:RSP, aligns RSP to 16, IST stacks.
+func (c *CPU) deliverLong(vec uint8, hasErr bool, code uint32, kind eventKind) {
+	lo, hi, ok := c.gate(vec, kind, 16)
+	if !ok {
+		return
+	}
+	g := descriptor(lo)
+	sel := uint16(lo >> 16)
+	target := lo&0xFFFF | (lo>>48)<<16 | hi<<32
+	ist := int(lo>>32) & 7
+	d, daddr, ok := c.handlerCS(sel, kind)
+	if !ok {
+		return
+	}
+	if d.attr()&arch.ARL == 0 || d.attr()&arch.ARDB != 0 {
+		c.raise(arch.GPFault(selErr(sel)|extBit(kind), "IA-32e interrupt handler must be a 64-bit code segment", "Vol. 3A 6.14.1"))
+		return
+	}
+	if !c.canonical(target) {
+		c.raise(arch.GPFault(extBit(kind), "interrupt handler address not canonical", "Vol. 3A 6.14.1"))
+		return
+	}
+	if !c.setAccessed(d, daddr) {
+		return
+	}
+	fl := c.Flags()
+	oldCS, oldSS, oldSP := c.Seg[arch.CS], c.Seg[arch.SS], c.GPR[arch.RSP]
+	newCPL := int(c.cpl)
+	if d.typ()&arch.ARConforming == 0 {
+		newCPL = d.dpl()
+	}
+	newSP := oldSP
+	if newCPL != int(c.cpl) || ist != 0 {
+		var off uint64
+		if ist != 0 {
+			off = 0x24 + uint64(ist-1)*8
+		} else {
+			off = 4 + uint64(newCPL)*8
+		}
+		if c.TR.Selector == 0 || off+7 > uint64(c.TR.Limit) {
+			c.raise(arch.TSFault(selErr(c.TR.Selector), "TSS too small or absent for the RSP/IST stack", "Vol. 3A 6.14.5"))
+			return
+		}
+		v, ok := c.sysRead(c.TR.Base+off, 8)
+		if !ok {
+			return
+		}
+		newSP = v
+	}
+	if newCPL != int(c.cpl) {
+		// The new SS is a null selector with RPL = new CPL (SDM 6.14.4).
+		c.Seg[arch.SS] = arch.Segment{Selector: uint16(newCPL), Attr: arch.ARUnusable | uint32(newCPL)<<5}
+	}
+	newSP &^= 15
+	// Switch to 64-bit CS first so pushes use 64-bit stack semantics.
+	c.loadCS(sel, d, newCPL)
+	c.GPR[arch.RSP] = newSP
+	okp := push(c, uint64(oldSS.Selector)) && push(c, oldSP) && push(c, fl) &&
+		push(c, uint64(oldCS.Selector)) && push(c, c.returnRIP())
+	if okp && hasErr {
+		okp = push(c, uint64(code))
+	}
+	if !okp {
+		return
+	}
+	nf := fl &^ (arch.FlagTF | arch.FlagNT | arch.FlagRF | arch.FlagVM)
+	if g.typ()&1 == 0 {
+		nf &^= arch.FlagIF
+	}
+	c.setRFLAGS(nf)
+	c.RIP = target
+}

@@ -1,0 +1,229 @@
+package cpu
+
+import (
+	"math/bits"
+	"unsafe"
+
+	"github.com/vmxemu/vmxemu/arch"
+)
+
+// word is the set of operand types the generic handlers are specialised for.
+// Each instantiation gets its own machine code (distinct GC shapes), so
+// size-dependent branches fold away.
+type word interface {
+	~uint8 | ~uint16 | ~uint32 | ~uint64
+}
+
+func sizeOf[T word]() uint { var z T; return uint(unsafe.Sizeof(z)) }
+
+func signBit[T word]() T { return T(1) << (sizeOf[T]()*8 - 1) }
+
+// Lazy flag operations: the kind of the last flag-setting instruction.
+const (
+	lzNone  = iota // flags are materialised in lz.flags
+	lzAdd          // res = a + b (+ carry-in for ADC, recorded in cin)
+	lzSub          // res = a - b (- borrow-in for SBB)
+	lzLogic        // res = a op b; CF=OF=0, AF=0 (Intel leaves AF cleared)
+	lzInc          // res = a + 1; CF preserved in flags
+	lzDec          // res = a - 1; CF preserved in flags
+)
+
+// lazyFlags records the last arithmetic result instead of computing the six
+// status flags after every instruction (SDM Vol. 1, 3.4.3.1).
+type lazyFlags struct {
+	op   uint8
+	size uint8 // operand size in bytes
+	cin  uint8 // carry/borrow in for ADC/SBB
+	a, b uint64
+	res  uint64
+	// flags holds the materialised status flags when op == lzNone, and the
+	// preserved CF for lzInc/lzDec.
+	flags uint64
+}
+
+func (l *lazyFlags) setFlags(rflags uint64) {
+	l.op = lzNone
+	l.flags = rflags & arch.FlagsArith
+}
+
+// setLazy records an arithmetic result of type T.
+func setLazy[T word](c *CPU, op uint8, a, b, res T) {
+	c.lz.op = op
+	c.lz.cin = 0
+	c.lz.size = uint8(sizeOf[T]())
+	c.lz.a, c.lz.b, c.lz.res = uint64(a), uint64(b), uint64(res)
+}
+
+// setLazyCarry is setLazy for ADC/SBB.
+func setLazyCarry[T word](c *CPU, op uint8, a, b, res T, cin uint64) {
+	setLazy(c, op, a, b, res)
+	c.lz.cin = uint8(cin)
+}
+
+// setLazyIncDec records INC/DEC, which leave CF unchanged.
+func setLazyIncDec[T word](c *CPU, op uint8, a, res T) {
+	cf := c.cf()
+	c.lz.flags = cf
+	setLazy(c, op, a, 1, res)
+}
+
+// setFlagsArith sets the six status flags explicitly (shifts, multiplies,
+// everything computed eagerly).
+func (c *CPU) setFlagsArith(f uint64) {
+	c.lz.op = lzNone
+	c.lz.flags = f & arch.FlagsArith
+}
+
+func parity(v uint64) uint64 {
+	if bits.OnesCount8(uint8(v))&1 == 0 {
+		return arch.FlagPF
+	}
+	return 0
+}
+
+// szp returns ZF, SF and PF for a result of size bytes.
+func szp(res uint64, size uint8) uint64 {
+	sh := 64 - uint(size)*8
+	r := res << sh
+	var f uint64
+	if r == 0 {
+		f |= arch.FlagZF
+	}
+	if int64(r) < 0 {
+		f |= arch.FlagSF
+	}
+	return f | parity(res)
+}
+
+// arith computes the status flags from the lazy record.
+func (l *lazyFlags) arith() uint64 {
+	if l.op == lzNone {
+		return l.flags
+	}
+	sh := 64 - uint(l.size)*8
+	a, b, r := l.a<<sh, l.b<<sh, l.res<<sh
+	f := szp(l.res, l.size)
+	switch l.op {
+	case lzAdd:
+		// CF: unsigned carry out; with carry-in, r <= a means carry.
+		if r < a || (l.cin != 0 && r == a) {
+			f |= arch.FlagCF
+		}
+		if (^(a^b)&(a^r))>>63 != 0 {
+			f |= arch.FlagOF
+		}
+		f |= (l.a ^ l.b ^ l.res) & arch.FlagAF
+	case lzSub:
+		if a < b || (l.cin != 0 && a == b) {
+			f |= arch.FlagCF
+		}
+		if ((a^b)&(a^r))>>63 != 0 {
+			f |= arch.FlagOF
+		}
+		f |= (l.a ^ l.b ^ l.res) & arch.FlagAF
+	case lzLogic:
+	case lzInc:
+		f |= l.flags & arch.FlagCF
+		if r == 1<<63 {
+			f |= arch.FlagOF
+		}
+		f |= (l.a ^ 1 ^ l.res) & arch.FlagAF
+	case lzDec:
+		f |= l.flags & arch.FlagCF
+		if a == 1<<63 {
+			f |= arch.FlagOF
+		}
+		f |= (l.a ^ 1 ^ l.res) & arch.FlagAF
+	}
+	return f
+}
+
+// Flags returns RFLAGS with the status flags materialised.
+func (c *CPU) Flags() uint64 {
+	return c.RFLAGS&^arch.FlagsArith | c.lz.arith() | arch.FlagRes1
+}
+
+// setRFLAGS writes all of RFLAGS (POPF, IRET, task switch...).
+func (c *CPU) setRFLAGS(v uint64) {
+	c.RFLAGS = v&^arch.FlagsArith | arch.FlagRes1
+	c.lz.setFlags(v)
+}
+
+// Individual flag reads used by Jcc/SETcc/CMOVcc/ADC/SBB. The common cases
+// are answered straight from the lazy record.
+func (c *CPU) cf() uint64 {
+	l := &c.lz
+	switch l.op {
+	case lzLogic:
+		return 0
+	case lzSub:
+		sh := 64 - uint(l.size)*8
+		a, b := l.a<<sh, l.b<<sh
+		if a < b || (l.cin != 0 && a == b) {
+			return 1
+		}
+		return 0
+	}
+	return c.lz.arith() & arch.FlagCF
+}
+
+func (c *CPU) zf() bool {
+	l := &c.lz
+	if l.op != lzNone {
+		return l.res<<(64-uint(l.size)*8) == 0
+	}
+	return l.flags&arch.FlagZF != 0
+}
+
+func (c *CPU) sf() bool {
+	l := &c.lz
+	if l.op != lzNone {
+		return int64(l.res<<(64-uint(l.size)*8)) < 0
+	}
+	return l.flags&arch.FlagSF != 0
+}
+
+func (c *CPU) of() bool { return c.lz.arith()&arch.FlagOF != 0 }
+
+// cond evaluates condition code cc (the low nibble of Jcc/SETcc/CMOVcc,
+// SDM Vol. 1, Appendix B, Table B-1).
+func (c *CPU) cond(cc uint8) bool {
+	var r bool
+	switch cc >> 1 {
+	case 0: // O
+		r = c.of()
+	case 1: // B/C
+		r = c.cf() != 0
+	case 2: // E/Z
+		r = c.zf()
+	case 3: // BE: CF=1 or ZF=1
+		l := &c.lz
+		if l.op == lzSub && l.cin == 0 {
+			sh := 64 - uint(l.size)*8
+			r = l.a<<sh <= l.b<<sh
+		} else {
+			r = c.cf() != 0 || c.zf()
+		}
+	case 4: // S
+		r = c.sf()
+	case 5: // P
+		r = c.lz.arith()&arch.FlagPF != 0
+	case 6: // L: SF != OF
+		l := &c.lz
+		if l.op == lzSub && l.cin == 0 {
+			sh := 64 - uint(l.size)*8
+			r = int64(l.a<<sh) < int64(l.b<<sh)
+		} else {
+			r = c.sf() != c.of()
+		}
+	case 7: // LE: ZF=1 or SF != OF
+		l := &c.lz
+		if l.op == lzSub && l.cin == 0 {
+			sh := 64 - uint(l.size)*8
+			r = int64(l.a<<sh) <= int64(l.b<<sh)
+		} else {
+			r = c.zf() || c.sf() != c.of()
+		}
+	}
+	return r != (cc&1 != 0)
+}

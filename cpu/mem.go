@@ -1,0 +1,390 @@
+package cpu
+
+import (
+	"unsafe"
+
+	"github.com/vmxemu/vmxemu/arch"
+	"github.com/vmxemu/vmxemu/mmu"
+)
+
+// Access kinds for segment and page checks.
+const (
+	accRead  = 0
+	accWrite = 1
+	accFetch = 2
+)
+
+// segView is the precomputed form of a segment's hidden cache that the
+// per-access check uses (SDM Vol. 3A 5.3 limit checking, 5.4 type checking).
+type segView struct {
+	base     uint64
+	lo, hi   uint64 // valid offsets are lo..hi inclusive
+	readable bool
+	writable bool
+	usable   bool
+}
+
+// refreshSeg recomputes segv[i] from Seg[i].
+func (c *CPU) refreshSeg(i int) {
+	s := &c.Seg[i]
+	v := &c.segv[i]
+	v.base = s.Base
+	v.usable = s.Attr&arch.ARUnusable == 0
+	if c.EFER&arch.EFERLMA != 0 && c.Seg[arch.CS].Attr&arch.ARL != 0 {
+		// 64-bit mode: no limit or type checks, bases of CS/DS/ES/SS are
+		// treated as 0 (SDM Vol. 3A 3.2.4).
+		if i != arch.FS && i != arch.GS {
+			v.base = 0
+		}
+		v.lo, v.hi = 0, ^uint64(0)
+		v.readable, v.writable, v.usable = true, true, true
+		return
+	}
+	lim := uint64(s.Limit)
+	v.lo, v.hi = 0, lim
+	if c.CR0&arch.CR0PE == 0 || c.RFLAGS&arch.FlagVM != 0 {
+		// Real and virtual-8086 mode: any segment is readable/writable;
+		// the limit in the hidden cache still applies.
+		v.readable, v.writable, v.usable = true, true, true
+		return
+	}
+	typ := s.Attr & arch.ARType
+	if s.Attr&arch.ARS == 0 {
+		v.readable, v.writable = false, false
+		return
+	}
+	if typ&arch.ARCode != 0 {
+		v.readable = typ&arch.ARReadable != 0
+		v.writable = false
+	} else {
+		v.readable = true
+		v.writable = typ&arch.ARWritable != 0
+		if typ&arch.ARExpandDown != 0 {
+			// Expand-down: valid offsets are limit+1 .. 0xFFFF or 0xFFFFFFFF
+			// depending on the B flag (SDM Vol. 3A 3.4.5.1).
+			v.lo = lim + 1
+			if s.Attr&arch.ARDB != 0 {
+				v.hi = 0xFFFFFFFF
+			} else {
+				v.hi = 0xFFFF
+			}
+		}
+	}
+}
+
+// segFault raises the fault a failed segment check produces: #SS(0) for
+// stack-segment references, #GP(0) otherwise (SDM Vol. 3A 6.15, "Interrupt
+// 12" and "Interrupt 13").
+func (c *CPU) segFault(seg uint8, rule string) {
+	if seg == arch.SS {
+		c.raise(arch.SSFault(0, rule, "Vol. 3A 5.3"))
+	} else {
+		c.raise(arch.GPFault(0, rule, "Vol. 3A 5.3"))
+	}
+}
+
+// linear applies segmentation to an access of size bytes at offset off and
+// returns the linear address.
+func (c *CPU) linear(seg uint8, off uint64, size uint64, kind int) (uint64, bool) {
+	v := &c.segv[seg]
+	if c.codeMode == mode64 {
+		lin := v.base + off
+		if !c.canonical(lin) {
+			if seg == arch.SS {
+				c.raise(arch.SSFault(0, "non-canonical stack address in 64-bit mode", "Vol. 3A 3.3.7.1"))
+			} else {
+				c.raise(arch.GPFault(0, "non-canonical address in 64-bit mode", "Vol. 3A 3.3.7.1"))
+			}
+			return 0, false
+		}
+		return lin, true
+	}
+	if !v.usable {
+		c.segFault(seg, "memory reference through a null segment selector")
+		return 0, false
+	}
+	if kind == accWrite && !v.writable {
+		c.segFault(seg, "write to a read-only or code segment")
+		return 0, false
+	}
+	if kind == accRead && !v.readable {
+		c.segFault(seg, "read from an execute-only code segment")
+		return 0, false
+	}
+	if off < v.lo || off+size-1 > v.hi || off+size-1 < off {
+		c.segFault(seg, "offset outside the segment limit")
+		return 0, false
+	}
+	return (v.base + off) & 0xFFFFFFFF, true
+}
+
+// canonical checks lin against the current linear-address width.
+func (c *CPU) canonical(lin uint64) bool {
+	if c.CR4&arch.CR4LA57 != 0 {
+		return arch.Canonical(lin, 57)
+	}
+	return arch.Canonical(lin, 48)
+}
+
+// physMem adapts the bus to the walker's PhysMem without allocating.
+type physMem struct{ c *CPU }
+
+func (p physMem) ReadPhys64(pa uint64) uint64     { return p.c.readPhys(pa, 8) }
+func (p physMem) ReadPhys32(pa uint64) uint32     { return uint32(p.c.readPhys(pa, 4)) }
+func (p physMem) WritePhys64(pa uint64, v uint64) { p.c.writePhys(pa, 8, v) }
+func (p physMem) WritePhys32(pa uint64, v uint32) { p.c.writePhys(pa, 4, uint64(v)) }
+
+// readPhys reads size bytes (<= 8, not crossing a page) at a physical address.
+func (c *CPU) readPhys(pa uint64, size int) uint64 {
+	if pg := c.bus.RAMPage(pa >> 12); pg != nil {
+		var v uint64
+		off := pa & 0xfff
+		for i := 0; i < size && int(off)+i < 4096; i++ {
+			v |= uint64(pg[int(off)+i]) << (8 * i)
+		}
+		return v
+	}
+	return c.bus.ReadMMIO(pa, size)
+}
+
+// writePhys writes size bytes at a physical address, invalidating decoded
+// code in the frame.
+func (c *CPU) writePhys(pa uint64, size int, v uint64) {
+	if pg := c.bus.RAMPage(pa >> 12); pg != nil {
+		off := pa & 0xfff
+		for i := 0; i < size && int(off)+i < 4096; i++ {
+			pg[int(off)+i] = byte(v >> (8 * i))
+		}
+		c.code.written(c, pa>>12)
+		return
+	}
+	c.bus.WriteMMIO(pa, size, v)
+}
+
+func (c *CPU) pagingRegs() mmu.Regs {
+	return mmu.Regs{
+		CR0: c.CR0, CR3: c.CR3, CR4: c.CR4, EFER: c.EFER,
+		MaxPhysAddr: c.MaxPhysAddr,
+		RFLAGSAC:    c.RFLAGS&arch.FlagAC != 0,
+		PDPTE:       c.pdpte,
+	}
+}
+
+// translate walks the page tables for one access; on failure it raises the
+// fault (with CR2 loaded at delivery) and returns ok=false.
+func (c *CPU) translate(lin uint64, kind int, user bool, implicit bool) (mmu.Translation, bool) {
+	if c.CR0&arch.CR0PG == 0 {
+		return mmu.Translation{PhysPage: lin &^ 0xfff, PageSize: 4096, Writable: true, User: true, Dirty: true}, true
+	}
+	r := c.pagingRegs()
+	tr, f := mmu.Walk(physMem{c}, &r, lin, mmu.Access{Write: kind == accWrite, Fetch: kind == accFetch, User: user, Implicit: implicit})
+	if f != nil {
+		c.raise(*f)
+		return tr, false
+	}
+	return tr, true
+}
+
+// fill translates the page holding lin for kind and installs a TLB entry if
+// the page is RAM; it returns the entry, or nil for MMIO and faults (ok
+// tells them apart).
+func (c *CPU) fill(lin uint64, kind int) (*tlbEntry, uint64, bool) {
+	user := c.cpl == 3
+	tr, ok := c.translate(lin, kind, user, false)
+	if !ok {
+		return nil, 0, false
+	}
+	pa := tr.PhysPage | lin&0xfff
+	pg := c.bus.RAMPage(tr.PhysPage >> 12)
+	if pg == nil {
+		return nil, pa, true
+	}
+	var arr *[tlbSize]tlbEntry
+	switch kind {
+	case accRead:
+		arr = &c.tlb.read
+	case accWrite:
+		if c.code.isCode(tr.PhysPage >> 12) {
+			return nil, pa, true
+		}
+		arr = &c.tlb.write
+	default:
+		arr = &c.tlb.fetch
+	}
+	e := &arr[tlbIndex(lin)]
+	*e = tlbEntry{tag: lin&^0xfff | c.tlb.key, page: pg, pfn: tr.PhysPage >> 12, global: tr.Global}
+	return e, pa, true
+}
+
+// rd reads a T from seg:off.
+func rd[T word](c *CPU, seg uint8, off uint64) (T, bool) {
+	lin, ok := c.linear(seg, off, uint64(sizeOf[T]()), accRead)
+	if !ok {
+		return 0, false
+	}
+	return rdLin[T](c, lin)
+}
+
+// rdLin reads a T at a linear address.
+func rdLin[T word](c *CPU, lin uint64) (T, bool) {
+	e := &c.tlb.read[tlbIndex(lin)]
+	o := lin & 0xfff
+	if e.tag == lin&^0xfff|c.tlb.key && o <= uint64(4096-sizeOf[T]()) {
+		return *(*T)(unsafe.Pointer(&e.page[o])), true
+	}
+	v, ok := c.rdSlow(lin, sizeOf[T]())
+	return T(v), ok
+}
+
+// rdSlow handles TLB misses, page-crossing and MMIO reads.
+func (c *CPU) rdSlow(lin uint64, size uint) (uint64, bool) {
+	o := lin & 0xfff
+	if o+uint64(size) > 4096 {
+		var v uint64
+		for i := uint(0); i < size; i++ {
+			b, ok := c.rdSlow(lin+uint64(i), 1)
+			if !ok {
+				return 0, false
+			}
+			v |= b << (8 * i)
+		}
+		return v, true
+	}
+	e, pa, ok := c.fill(lin, accRead)
+	if !ok {
+		return 0, false
+	}
+	if e == nil {
+		return c.bus.ReadMMIO(pa, int(size)), true
+	}
+	var v uint64
+	for i := uint(0); i < size; i++ {
+		v |= uint64(e.page[o+uint64(i)]) << (8 * i)
+	}
+	return v, true
+}
+
+// wr writes a T to seg:off.
+func wr[T word](c *CPU, seg uint8, off uint64, v T) bool {
+	lin, ok := c.linear(seg, off, uint64(sizeOf[T]()), accWrite)
+	if !ok {
+		return false
+	}
+	return wrLin(c, lin, v)
+}
+
+// wrLin writes a T at a linear address.
+func wrLin[T word](c *CPU, lin uint64, v T) bool {
+	e := &c.tlb.write[tlbIndex(lin)]
+	o := lin & 0xfff
+	if e.tag == lin&^0xfff|c.tlb.key && o <= uint64(4096-sizeOf[T]()) {
+		*(*T)(unsafe.Pointer(&e.page[o])) = v
+		return true
+	}
+	return c.wrSlow(lin, sizeOf[T](), uint64(v))
+}
+
+// wrSlow handles TLB misses, page-crossing writes, writes to code pages and
+// MMIO. A page-crossing write checks both pages before writing either
+// (SDM: no partial writes on a #PF in the second page).
+func (c *CPU) wrSlow(lin uint64, size uint, v uint64) bool {
+	o := lin & 0xfff
+	if o+uint64(size) > 4096 {
+		n1 := 4096 - o
+		if _, ok := c.translate(lin, accWrite, c.cpl == 3, false); !ok {
+			return false
+		}
+		if _, ok := c.translate(lin+n1, accWrite, c.cpl == 3, false); !ok {
+			return false
+		}
+		for i := uint(0); i < size; i++ {
+			if !c.wrSlow(lin+uint64(i), 1, v>>(8*i)) {
+				return false
+			}
+		}
+		return true
+	}
+	e, pa, ok := c.fill(lin, accWrite)
+	if !ok {
+		return false
+	}
+	if e == nil {
+		if pg := c.bus.RAMPage(pa >> 12); pg != nil {
+			// RAM holding decoded code: write and invalidate.
+			c.writePhys(pa, int(size), v)
+			return true
+		}
+		c.bus.WriteMMIO(pa, int(size), v)
+		return true
+	}
+	for i := uint(0); i < size; i++ {
+		e.page[o+uint64(i)] = byte(v >> (8 * i))
+	}
+	return true
+}
+
+// sysRead reads from a system structure (GDT, LDT, IDT, TSS) at a linear
+// address: an implicit supervisor access (SDM Vol. 3A 4.6).
+func (c *CPU) sysRead(lin uint64, size int) (uint64, bool) {
+	var v uint64
+	for i := 0; i < size; {
+		tr, ok := c.translate(lin+uint64(i), accRead, false, true)
+		if !ok {
+			return 0, false
+		}
+		pa := tr.PhysPage | (lin+uint64(i))&0xfff
+		n := 4096 - int(pa&0xfff)
+		if n > size-i {
+			n = size - i
+		}
+		for j := 0; j < n; j++ {
+			v |= c.readPhys(pa+uint64(j), 1) << (8 * (i + j))
+		}
+		i += n
+	}
+	return v, true
+}
+
+// sysWrite writes a system structure (descriptor accessed/busy bits, TSS).
+func (c *CPU) sysWrite(lin uint64, size int, v uint64) bool {
+	for i := 0; i < size; i++ {
+		tr, ok := c.translate(lin+uint64(i), accWrite, false, true)
+		if !ok {
+			return false
+		}
+		c.writePhys(tr.PhysPage|(lin+uint64(i))&0xfff, 1, v>>(8*i))
+	}
+	return true
+}
+
+// ReadLinear reads guest memory for the debugger and traces, without
+// raising faults. It returns false if some byte is not mapped.
+func (c *CPU) ReadLinear(lin uint64, b []byte) bool {
+	for i := range b {
+		a := lin + uint64(i)
+		pa := a
+		if c.CR0&arch.CR0PG != 0 {
+			r := c.pagingRegs()
+			tr, f := mmu.Walk(peekMem{c}, &r, a, mmu.Access{Implicit: true})
+			if f != nil {
+				return false
+			}
+			pa = tr.PhysPage | a&0xfff
+		}
+		pg := c.bus.RAMPage(pa >> 12)
+		if pg == nil {
+			return false
+		}
+		b[i] = pg[pa&0xfff]
+	}
+	return true
+}
+
+// peekMem is a PhysMem that never writes (A/D updates are dropped), for
+// debugger reads.
+type peekMem struct{ c *CPU }
+
+func (p peekMem) ReadPhys64(pa uint64) uint64 { return p.c.readPhys(pa, 8) }
+func (p peekMem) ReadPhys32(pa uint64) uint32 { return uint32(p.c.readPhys(pa, 4)) }
+func (p peekMem) WritePhys64(uint64, uint64)  {}
+func (p peekMem) WritePhys32(uint64, uint32)  {}

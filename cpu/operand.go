@@ -1,0 +1,122 @@
+package cpu
+
+import "github.com/vmxemu/vmxemu/arch"
+
+// Register and r/m operand access shared by the instruction families.
+
+// getReg reads register r as a T. For bytes, r&0x10 selects AH/CH/DH/BH.
+func getReg[T word](c *CPU, r uint8) T {
+	if sizeOf[T]() == 1 && r&0x10 != 0 {
+		return T(c.GPR[r&3] >> 8)
+	}
+	return T(c.GPR[r&15])
+}
+
+// setReg writes register r: 8- and 16-bit writes merge, 32-bit writes zero
+// the upper half, 64-bit writes replace (SDM Vol. 1 3.4.1.1).
+func setReg[T word](c *CPU, r uint8, v T) {
+	p := &c.GPR[r&15]
+	switch sizeOf[T]() {
+	case 1:
+		if r&0x10 != 0 {
+			p = &c.GPR[r&3]
+			*p = *p&^0xFF00 | uint64(v)<<8
+			return
+		}
+		*p = *p&^0xFF | uint64(v)
+	case 2:
+		*p = *p&^0xFFFF | uint64(v)
+	case 4:
+		*p = uint64(uint32(v))
+	default:
+		*p = uint64(v)
+	}
+}
+
+// readRM reads the r/m operand.
+func readRM[T word](c *CPU, in *Inst) (T, bool) {
+	if in.mod == 3 {
+		return getReg[T](c, in.rm), true
+	}
+	return rd[T](c, in.seg, c.ea(in))
+}
+
+// writeRM writes the r/m operand.
+func writeRM[T word](c *CPU, in *Inst, v T) bool {
+	if in.mod == 3 {
+		setReg(c, in.rm, v)
+		return true
+	}
+	return wr(c, in.seg, c.ea(in), v)
+}
+
+// rmw is a read-modify-write access to the r/m operand: it checks write
+// access before reading so a fault leaves memory untouched, and returns the
+// linear address to store back to (SDM: a locked or RMW operand is
+// accessed for writing).
+func rmwRead[T word](c *CPU, in *Inst) (T, uint64, bool) {
+	if in.mod == 3 {
+		return getReg[T](c, in.rm), 0, true
+	}
+	lin, ok := c.linear(in.seg, c.ea(in), uint64(sizeOf[T]()), accWrite)
+	if !ok {
+		return 0, 0, false
+	}
+	// Probe writability through the write TLB first so a read-only page
+	// faults with W=1, as the processor reports for RMW instructions.
+	e := &c.tlb.write[tlbIndex(lin)]
+	if e.tag != lin&^0xfff|c.tlb.key {
+		if _, ok := c.translate(lin, accWrite, c.cpl == 3, false); !ok {
+			return 0, 0, false
+		}
+	}
+	v, ok := rdLin[T](c, lin)
+	return v, lin, ok
+}
+
+func rmwWrite[T word](c *CPU, in *Inst, lin uint64, v T) bool {
+	if in.mod == 3 {
+		setReg(c, in.rm, v)
+		return true
+	}
+	return wrLin(c, lin, v)
+}
+
+// Stack operations (SDM Vol. 1 6.2). The stack-address size comes from
+// SS.B outside 64-bit mode.
+func (c *CPU) stackMask() uint64 {
+	if c.codeMode == mode64 {
+		return ^uint64(0)
+	}
+	if c.Seg[arch.SS].Attr&arch.ARDB != 0 { // SS.B
+		return 0xFFFFFFFF
+	}
+	return 0xFFFF
+}
+
+func push[T word](c *CPU, v T) bool {
+	m := c.stackMask()
+	sp := (c.GPR[4] - uint64(sizeOf[T]())) & m
+	if !wr(c, arch.SS, sp, v) {
+		return false
+	}
+	c.GPR[4] = c.GPR[4]&^m | sp
+	return true
+}
+
+func pop[T word](c *CPU) (T, bool) {
+	m := c.stackMask()
+	sp := c.GPR[4] & m
+	v, ok := rd[T](c, arch.SS, sp)
+	if !ok {
+		return 0, false
+	}
+	c.GPR[4] = c.GPR[4]&^m | (sp+uint64(sizeOf[T]()))&m
+	return v, true
+}
+
+// peek reads the stack at offset off from the top without popping.
+func peek[T word](c *CPU, off uint64) (T, bool) {
+	m := c.stackMask()
+	return rd[T](c, arch.SS, (c.GPR[arch.RSP]+off)&m)
+}

@@ -1,0 +1,398 @@
+package cpu
+
+// The opcode maps (SDM Vol. 2D Appendix A) as data: one opEntry per opcode,
+// groups as 8-row sub-tables, built once per CodeCache by buildTables.
+
+type tables struct {
+	map1    [256]opEntry
+	map0F   [256]opEntry
+	map0F38 [256]opEntry
+	map0F3A [256]opEntry
+
+	// Rows reached through selectors.
+	movsxd, arpl, popcnt, bsf, tzcnt opEntry
+	grp7mem                          [8]opEntry
+	swapgs, rdtscp, smswReg, lmswReg opEntry
+	xgetbv, xsetbv                   opEntry
+	grp15mem                         [8]opEntry
+	lfence, mfence, sfence           opEntry
+	// hasBMI: F3 0F BC/BD decode as TZCNT/LZCNT (else as BSF/BSR, as on
+	// CPUs without BMI1/LZCNT).
+	hasBMI bool
+}
+
+// by returns handlers for operand sizes 8, 16, 32, 64.
+func by(h8, h16, h32, h64 handler) [4]handler { return [4]handler{h8, h16, h32, h64} }
+
+// v returns handlers for 16/32/64-bit operands.
+func v(h16, h32, h64 handler) [4]handler { return [4]handler{nil, h16, h32, h64} }
+
+// one returns the same handler for every size.
+func one(h handler) [4]handler { return [4]handler{h, h, h, h} }
+
+// b returns a byte-only handler.
+func b8(h handler) [4]handler { return [4]handler{h, nil, nil, nil} }
+
+func buildTables() *tables {
+	t := &tables{}
+	m := &t.map1
+	x := &t.map0F
+
+	// 00-3F: ALU ops in 8 blocks of 6 (SDM Table A-2).
+	for op := 0; op < 8; op++ {
+		base := op * 8
+		lock := uint32(fLock)
+		if op == aluCMP {
+			lock = 0
+		}
+		m[base+0] = opEntry{name: "alu Eb,Gb", f: fModRM | fByte | lock,
+			h: b8(aluRMReg[uint8])}
+		m[base+1] = opEntry{name: "alu Ev,Gv", f: fModRM | lock,
+			h: v(aluRMReg[uint16], aluRMReg[uint32], aluRMReg[uint64])}
+		m[base+2] = opEntry{name: "alu Gb,Eb", f: fModRM | fByte, h: b8(aluRegRM[uint8])}
+		m[base+3] = opEntry{name: "alu Gv,Ev", f: fModRM, h: v(aluRegRM[uint16], aluRegRM[uint32], aluRegRM[uint64])}
+		m[base+4] = opEntry{name: "alu AL,Ib", f: fByte | fImm8, h: b8(aluAccImm[uint8])}
+		m[base+5] = opEntry{name: "alu rAX,Iz", f: fImmZ, h: v(aluAccImm[uint16], aluAccImm[uint32], aluAccImm[uint64])}
+	}
+	for _, op := range []int{0x06, 0x0E, 0x16, 0x1E} {
+		m[op] = opEntry{name: "push sreg", f: fInv64, h: one(pushSreg)}
+	}
+	for _, op := range []int{0x07, 0x17, 0x1F} {
+		m[op] = opEntry{name: "pop sreg", f: fInv64 | fEnd, h: one(popSreg)}
+	}
+	m[0x27] = opEntry{name: "daa", f: fInv64, h: one(daa)}
+	m[0x2F] = opEntry{name: "das", f: fInv64, h: one(das)}
+	m[0x37] = opEntry{name: "aaa", f: fInv64, h: one(aaaAas)}
+	m[0x3F] = opEntry{name: "aas", f: fInv64, h: one(aaaAas)}
+	for r := 0; r < 8; r++ {
+		m[0x40+r] = opEntry{name: "inc r", f: fRegOp | fInv64, h: v(incReg[uint16], incReg[uint32], nil)}
+		m[0x48+r] = opEntry{name: "dec r", f: fRegOp | fInv64, h: v(decReg[uint16], decReg[uint32], nil)}
+		m[0x50+r] = opEntry{name: "push r", f: fRegOp | fDef64, h: v(pushReg[uint16], pushReg[uint32], pushReg[uint64])}
+		m[0x58+r] = opEntry{name: "pop r", f: fRegOp | fDef64, h: v(popReg[uint16], popReg[uint32], popReg[uint64])}
+		m[0x90+r] = opEntry{name: "xchg rAX,r", f: fRegOp, h: v(xchgAcc[uint16], xchgAcc[uint32], xchgAcc[uint64])}
+		m[0xB0+r] = opEntry{name: "mov r8,Ib", f: fRegOp | fByte | fImm8, h: b8(movRegImm[uint8])}
+		m[0xB8+r] = opEntry{name: "mov r,Iv", f: fRegOp | fImmV, h: v(movRegImm[uint16], movRegImm[uint32], movRegImm[uint64])}
+	}
+	m[0x90] = opEntry{name: "nop/xchg/pause", f: fRegOp, h: v(nop90[uint16], nop90[uint32], nop90[uint64])}
+	m[0x60] = opEntry{name: "pusha", f: fInv64, h: v(pusha[uint16], pusha[uint32], nil)}
+	m[0x61] = opEntry{name: "popa", f: fInv64, h: v(popa[uint16], popa[uint32], nil)}
+	m[0x62] = opEntry{name: "bound", f: fModRM | fInv64 | fMemOnly, h: v(bound[uint16], bound[uint32], nil)}
+	m[0x63] = opEntry{name: "arpl/movsxd", sel: func(mr byte, d *decoder) *opEntry {
+		if d.mode == mode64 {
+			return &d.t.movsxd
+		}
+		return &d.t.arpl
+	}}
+	t.movsxd = opEntry{name: "movsxd", f: fModRM, h: v(movsx[uint16, uint16], movsx[uint32, uint32], movsx[uint32, uint64])}
+	t.arpl = opEntry{name: "arpl", f: fModRM, h: one(arpl)}
+	m[0x68] = opEntry{name: "push Iz", f: fImmZ | fDef64, h: v(pushImm[uint16], pushImm[uint32], pushImm[uint64])}
+	m[0x69] = opEntry{name: "imul Gv,Ev,Iz", f: fModRM | fImmZ, h: v(imulRegRM[uint16], imulRegRM[uint32], imulRegRM[uint64])}
+	m[0x6A] = opEntry{name: "push Ib", f: fImm8S | fDef64, h: v(pushImm[uint16], pushImm[uint32], pushImm[uint64])}
+	m[0x6B] = opEntry{name: "imul Gv,Ev,Ib", f: fModRM | fImm8S, h: v(imulRegRM[uint16], imulRegRM[uint32], imulRegRM[uint64])}
+	m[0x6C] = opEntry{name: "insb", f: fByte | fEnd, h: b8(ins[uint8])}
+	m[0x6D] = opEntry{name: "ins", f: fOp32 | fEnd, h: v(ins[uint16], ins[uint32], ins[uint32])}
+	m[0x6E] = opEntry{name: "outsb", f: fByte | fEnd, h: b8(outs[uint8])}
+	m[0x6F] = opEntry{name: "outs", f: fOp32 | fEnd, h: v(outs[uint16], outs[uint32], outs[uint32])}
+	for cc := 0; cc < 16; cc++ {
+		m[0x70+cc] = opEntry{name: "jcc Jb", f: fImm8S | fForce64 | fEnd, h: one(jcc)}
+		x[0x80+cc] = opEntry{name: "jcc Jz", f: fImmZ | fForce64 | fEnd, h: one(jcc)}
+		x[0x40+cc] = opEntry{name: "cmovcc", f: fModRM, h: v(cmov[uint16], cmov[uint32], cmov[uint64])}
+		x[0x90+cc] = opEntry{name: "setcc", f: fModRM | fByte, h: b8(setcc)}
+	}
+	// Group 1.
+	var g1b, g1v, g1vb [8]opEntry
+	for op := 0; op < 8; op++ {
+		lock := uint32(fLock)
+		if op == aluCMP {
+			lock = 0
+		}
+		g1b[op] = opEntry{name: "grp1 Eb,Ib", f: fModRM | fByte | fImm8 | lock, h: b8(aluRMImm[uint8])}
+		g1v[op] = opEntry{name: "grp1 Ev,Iz", f: fModRM | fImmZ | lock, h: v(aluRMImm[uint16], aluRMImm[uint32], aluRMImm[uint64])}
+		g1vb[op] = opEntry{name: "grp1 Ev,Ib", f: fModRM | fImm8S | lock, h: v(aluRMImm[uint16], aluRMImm[uint32], aluRMImm[uint64])}
+	}
+	m[0x80] = opEntry{name: "grp1", grp: &g1b}
+	m[0x81] = opEntry{name: "grp1", grp: &g1v}
+	g1b82 := g1b
+	for i := range g1b82 {
+		g1b82[i].f |= fInv64
+	}
+	m[0x82] = opEntry{name: "grp1", grp: &g1b82}
+	m[0x83] = opEntry{name: "grp1", grp: &g1vb}
+	m[0x84] = opEntry{name: "test Eb,Gb", f: fModRM | fByte, h: b8(testRMReg[uint8])}
+	m[0x85] = opEntry{name: "test Ev,Gv", f: fModRM, h: v(testRMReg[uint16], testRMReg[uint32], testRMReg[uint64])}
+	m[0x86] = opEntry{name: "xchg Eb,Gb", f: fModRM | fByte | fLock, h: b8(xchgRMReg[uint8])}
+	m[0x87] = opEntry{name: "xchg Ev,Gv", f: fModRM | fLock, h: v(xchgRMReg[uint16], xchgRMReg[uint32], xchgRMReg[uint64])}
+	m[0x88] = opEntry{name: "mov Eb,Gb", f: fModRM | fByte, h: b8(movRegReg[uint8]), hm: b8(movMemReg[uint8])}
+	m[0x89] = opEntry{name: "mov Ev,Gv", f: fModRM, h: v(movRegReg[uint16], movRegReg[uint32], movRegReg[uint64]),
+		hm: v(movMemReg[uint16], movMemReg[uint32], movMemReg[uint64])}
+	m[0x8A] = opEntry{name: "mov Gb,Eb", f: fModRM | fByte, h: b8(movRegRMReg[uint8]), hm: b8(movRegMem[uint8])}
+	m[0x8B] = opEntry{name: "mov Gv,Ev", f: fModRM, h: v(movRegRMReg[uint16], movRegRMReg[uint32], movRegRMReg[uint64]),
+		hm: v(movRegMem[uint16], movRegMem[uint32], movRegMem[uint64])}
+	m[0x8C] = opEntry{name: "mov Ev,Sw", f: fModRM, h: one(movRMSreg)}
+	m[0x8D] = opEntry{name: "lea", f: fModRM | fMemOnly, h: v(lea[uint16], lea[uint32], lea[uint64])}
+	m[0x8E] = opEntry{name: "mov Sw,Ew", f: fModRM | fEnd, h: one(movSregRM)}
+	m[0x8F] = opEntry{name: "grp1a", grp: &[8]opEntry{
+		{name: "pop Ev", f: fModRM | fDef64, h: v(popRM[uint16], popRM[uint32], popRM[uint64])}}}
+	m[0x98] = opEntry{name: "cbw", h: v(cbw[uint16], cbw[uint32], cbw[uint64])}
+	m[0x99] = opEntry{name: "cwd", h: v(cwd[uint16], cwd[uint32], cwd[uint64])}
+	m[0x9A] = opEntry{name: "callf Ap", f: fFar | fInv64 | fEnd, h: one(farDirect)}
+	m[0x9B] = opEntry{name: "fwait", h: one(fwait)}
+	m[0x9C] = opEntry{name: "pushf", f: fDef64, h: one(pushf)}
+	m[0x9D] = opEntry{name: "popf", f: fDef64 | fEnd, h: one(popf)}
+	m[0x9E] = opEntry{name: "sahf", h: one(sahf)}
+	m[0x9F] = opEntry{name: "lahf", h: one(lahf)}
+	m[0xA0] = opEntry{name: "mov AL,Ob", f: fMoffs | fByte, h: b8(movAccMoffs[uint8])}
+	m[0xA1] = opEntry{name: "mov rAX,Ov", f: fMoffs, h: v(movAccMoffs[uint16], movAccMoffs[uint32], movAccMoffs[uint64])}
+	m[0xA2] = opEntry{name: "mov Ob,AL", f: fMoffs | fByte, h: b8(movMoffsAcc[uint8])}
+	m[0xA3] = opEntry{name: "mov Ov,rAX", f: fMoffs, h: v(movMoffsAcc[uint16], movMoffsAcc[uint32], movMoffsAcc[uint64])}
+	m[0xA4] = opEntry{name: "movsb", f: fByte, h: b8(movs[uint8])}
+	m[0xA5] = opEntry{name: "movs", h: v(movs[uint16], movs[uint32], movs[uint64])}
+	m[0xA6] = opEntry{name: "cmpsb", f: fByte, h: b8(cmps[uint8])}
+	m[0xA7] = opEntry{name: "cmps", h: v(cmps[uint16], cmps[uint32], cmps[uint64])}
+	m[0xA8] = opEntry{name: "test AL,Ib", f: fByte | fImm8, h: b8(testAccImm[uint8])}
+	m[0xA9] = opEntry{name: "test rAX,Iz", f: fImmZ, h: v(testAccImm[uint16], testAccImm[uint32], testAccImm[uint64])}
+	m[0xAA] = opEntry{name: "stosb", f: fByte, h: b8(stos[uint8])}
+	m[0xAB] = opEntry{name: "stos", h: v(stos[uint16], stos[uint32], stos[uint64])}
+	m[0xAC] = opEntry{name: "lodsb", f: fByte, h: b8(lods[uint8])}
+	m[0xAD] = opEntry{name: "lods", h: v(lods[uint16], lods[uint32], lods[uint64])}
+	m[0xAE] = opEntry{name: "scasb", f: fByte, h: b8(scas[uint8])}
+	m[0xAF] = opEntry{name: "scas", h: v(scas[uint16], scas[uint32], scas[uint64])}
+	// Group 2.
+	var g2b, g2v, g2b1, g2v1, g2bc, g2vc [8]opEntry
+	for r := 0; r < 8; r++ {
+		g2b[r] = opEntry{name: "grp2 Eb,Ib", f: fModRM | fByte | fImm8, h: b8(grp2[uint8])}
+		g2v[r] = opEntry{name: "grp2 Ev,Ib", f: fModRM | fImm8, h: v(grp2[uint16], grp2[uint32], grp2[uint64])}
+		g2b1[r] = opEntry{name: "grp2 Eb,1", f: fModRM | fByte, h: b8(grp2[uint8])}
+		g2v1[r] = opEntry{name: "grp2 Ev,1", f: fModRM, h: v(grp2[uint16], grp2[uint32], grp2[uint64])}
+		g2bc[r] = opEntry{name: "grp2 Eb,CL", f: fModRM | fByte, h: b8(grp2[uint8])}
+		g2vc[r] = opEntry{name: "grp2 Ev,CL", f: fModRM, h: v(grp2[uint16], grp2[uint32], grp2[uint64])}
+	}
+	m[0xC0] = opEntry{name: "grp2", grp: &g2b}
+	m[0xC1] = opEntry{name: "grp2", grp: &g2v}
+	m[0xD0] = opEntry{name: "grp2", grp: &g2b1}
+	m[0xD1] = opEntry{name: "grp2", grp: &g2v1}
+	m[0xD2] = opEntry{name: "grp2", grp: &g2bc}
+	m[0xD3] = opEntry{name: "grp2", grp: &g2vc}
+	m[0xC2] = opEntry{name: "ret Iw", f: fImm16 | fForce64 | fEnd, h: v(retNear[uint16], retNear[uint32], retNear[uint64])}
+	m[0xC3] = opEntry{name: "ret", f: fForce64 | fEnd, h: v(retNear[uint16], retNear[uint32], retNear[uint64])}
+	m[0xC4] = opEntry{name: "les", f: fModRM | fMemOnly | fInv64 | fEnd, h: one(lxs)}
+	m[0xC5] = opEntry{name: "lds", f: fModRM | fMemOnly | fInv64 | fEnd, h: one(lxs)}
+	m[0xC6] = opEntry{name: "grp11", grp: &[8]opEntry{{name: "mov Eb,Ib", f: fModRM | fByte | fImm8, h: b8(movRMImm[uint8])}}}
+	m[0xC7] = opEntry{name: "grp11", grp: &[8]opEntry{{name: "mov Ev,Iz", f: fModRM | fImmZ, h: v(movRMImm[uint16], movRMImm[uint32], movRMImm[uint64])}}}
+	m[0xC8] = opEntry{name: "enter", f: fEnter | fDef64, h: v(enter[uint16], enter[uint32], enter[uint64])}
+	m[0xC9] = opEntry{name: "leave", f: fDef64, h: v(leave[uint16], leave[uint32], leave[uint64])}
+	m[0xCA] = opEntry{name: "retf Iw", f: fImm16 | fEnd, h: one(retFar)}
+	m[0xCB] = opEntry{name: "retf", f: fEnd, h: one(retFar)}
+	m[0xCC] = opEntry{name: "int3", f: fEnd, h: one(intN)}
+	m[0xCD] = opEntry{name: "int Ib", f: fImm8 | fEnd, h: one(intN)}
+	m[0xCE] = opEntry{name: "into", f: fInv64 | fEnd, h: one(intN)}
+	m[0xCF] = opEntry{name: "iret", f: fEnd, h: one(iret)}
+	m[0xD4] = opEntry{name: "aam", f: fImm8 | fInv64, h: one(aam)}
+	m[0xD5] = opEntry{name: "aad", f: fImm8 | fInv64, h: one(aad)}
+	m[0xD7] = opEntry{name: "xlat", h: one(xlat)}
+	for op := 0xD8; op <= 0xDF; op++ {
+		m[op] = opEntry{name: "x87", f: fModRM, h: one(x87)}
+	}
+	m[0xE0] = opEntry{name: "loopne", f: fImm8S | fForce64 | fEnd, h: one(loop)}
+	m[0xE1] = opEntry{name: "loope", f: fImm8S | fForce64 | fEnd, h: one(loop)}
+	m[0xE2] = opEntry{name: "loop", f: fImm8S | fForce64 | fEnd, h: one(loop)}
+	m[0xE3] = opEntry{name: "jrcxz", f: fImm8S | fForce64 | fEnd, h: one(loop)}
+	m[0xE4] = opEntry{name: "in AL,Ib", f: fImm8 | fByte | fEnd, h: one(inOut)}
+	m[0xE5] = opEntry{name: "in eAX,Ib", f: fImm8 | fOp32 | fEnd, h: one(inOut)}
+	m[0xE6] = opEntry{name: "out Ib,AL", f: fImm8 | fByte | fEnd, h: one(inOut)}
+	m[0xE7] = opEntry{name: "out Ib,eAX", f: fImm8 | fOp32 | fEnd, h: one(inOut)}
+	m[0xEC] = opEntry{name: "in AL,DX", f: fByte | fEnd, h: one(inOut)}
+	m[0xED] = opEntry{name: "in eAX,DX", f: fOp32 | fEnd, h: one(inOut)}
+	m[0xEE] = opEntry{name: "out DX,AL", f: fByte | fEnd, h: one(inOut)}
+	m[0xEF] = opEntry{name: "out DX,eAX", f: fOp32 | fEnd, h: one(inOut)}
+	m[0xE8] = opEntry{name: "call Jz", f: fImmZ | fForce64 | fEnd, h: one(callRel)}
+	m[0xE9] = opEntry{name: "jmp Jz", f: fImmZ | fForce64 | fEnd, h: one(jmpRel)}
+	m[0xEA] = opEntry{name: "jmpf Ap", f: fFar | fInv64 | fEnd, h: one(farDirect)}
+	m[0xEB] = opEntry{name: "jmp Jb", f: fImm8S | fForce64 | fEnd, h: one(jmpRel)}
+	m[0xF1] = opEntry{name: "int1", f: fEnd, h: one(intN)}
+	m[0xF4] = opEntry{name: "hlt", f: fEnd, h: one(hlt)}
+	m[0xF5] = opEntry{name: "cmc", h: one(cmc)}
+	g3 := func(sz uint32, test, not, neg, muldiv [4]handler, imm uint32) *[8]opEntry {
+		return &[8]opEntry{
+			{name: "test", f: fModRM | sz | imm, h: test},
+			{name: "test", f: fModRM | sz | imm, h: test},
+			{name: "not", f: fModRM | sz | fLock, h: not},
+			{name: "neg", f: fModRM | sz | fLock, h: neg},
+			{name: "mul", f: fModRM | sz, h: muldiv},
+			{name: "imul", f: fModRM | sz, h: muldiv},
+			{name: "div", f: fModRM | sz, h: muldiv},
+			{name: "idiv", f: fModRM | sz, h: muldiv},
+		}
+	}
+	m[0xF6] = opEntry{name: "grp3", grp: g3(fByte, b8(testRMImm[uint8]), b8(notRM[uint8]), b8(negRM[uint8]), b8(grp3MulDiv[uint8]), fImm8)}
+	m[0xF7] = opEntry{name: "grp3", grp: g3(0, v(testRMImm[uint16], testRMImm[uint32], testRMImm[uint64]),
+		v(notRM[uint16], notRM[uint32], notRM[uint64]), v(negRM[uint16], negRM[uint32], negRM[uint64]),
+		v(grp3MulDiv[uint16], grp3MulDiv[uint32], grp3MulDiv[uint64]), fImmZ)}
+	m[0xF8] = opEntry{name: "clc", h: one(clc)}
+	m[0xF9] = opEntry{name: "stc", h: one(stc)}
+	m[0xFA] = opEntry{name: "cli", h: one(cli)}
+	m[0xFB] = opEntry{name: "sti", f: fEnd, h: one(sti)}
+	m[0xFC] = opEntry{name: "cld", h: one(cld)}
+	m[0xFD] = opEntry{name: "std", h: one(std)}
+	m[0xFE] = opEntry{name: "grp4", grp: &[8]opEntry{
+		{name: "inc Eb", f: fModRM | fByte | fLock, h: b8(incDecRM[uint8])},
+		{name: "dec Eb", f: fModRM | fByte | fLock, h: b8(incDecRM[uint8])},
+	}}
+	m[0xFF] = opEntry{name: "grp5", grp: &[8]opEntry{
+		{name: "inc Ev", f: fModRM | fLock, h: v(incDecRM[uint16], incDecRM[uint32], incDecRM[uint64])},
+		{name: "dec Ev", f: fModRM | fLock, h: v(incDecRM[uint16], incDecRM[uint32], incDecRM[uint64])},
+		{name: "call Ev", f: fModRM | fForce64 | fEnd, h: v(callRM[uint16], callRM[uint32], callRM[uint64])},
+		{name: "callf Mp", f: fModRM | fMemOnly | fEnd, h: one(farIndirect)},
+		{name: "jmp Ev", f: fModRM | fForce64 | fEnd, h: v(jmpRM[uint16], jmpRM[uint32], jmpRM[uint64])},
+		{name: "jmpf Mp", f: fModRM | fMemOnly | fEnd, h: one(farIndirect)},
+		{name: "push Ev", f: fModRM | fDef64, h: v(pushRM[uint16], pushRM[uint32], pushRM[uint64])},
+	}}
+
+	// Two-byte map (SDM Table A-3).
+	x[0x00] = opEntry{name: "grp6", grp: &[8]opEntry{
+		{name: "sldt", f: fModRM, h: one(sldtStr)},
+		{name: "str", f: fModRM, h: one(sldtStr)},
+		{name: "lldt", f: fModRM | fEnd, h: one(lldt)},
+		{name: "ltr", f: fModRM | fEnd, h: one(ltr)},
+	}}
+	x[0x01] = opEntry{name: "grp7", sel: selGrp7}
+	t.grp7mem = [8]opEntry{
+		{name: "sgdt", f: fModRM | fMemOnly, h: one(sgdtSidt)},
+		{name: "sidt", f: fModRM | fMemOnly, h: one(sgdtSidt)},
+		{name: "lgdt", f: fModRM | fMemOnly | fDef64 | fEnd, h: one(lgdtLidt)},
+		{name: "lidt", f: fModRM | fMemOnly | fDef64 | fEnd, h: one(lgdtLidt)},
+		{name: "smsw", f: fModRM, h: one(smsw)},
+		{},
+		{name: "lmsw", f: fModRM | fEnd, h: one(lmsw)},
+		{name: "invlpg", f: fModRM | fMemOnly | fEnd, h: one(invlpg)},
+	}
+	t.swapgs = opEntry{name: "swapgs", f: fModRM | fEnd, h: one(swapgs)}
+	t.rdtscp = opEntry{name: "rdtscp", f: fModRM, h: one(rdtsc)}
+	t.smswReg = opEntry{name: "smsw", f: fModRM, h: one(smsw)}
+	t.lmswReg = opEntry{name: "lmsw", f: fModRM | fEnd, h: one(lmsw)}
+	t.xgetbv = opEntry{name: "xgetbv", f: fModRM, h: one(xgetbv)}
+	t.xsetbv = opEntry{name: "xsetbv", f: fModRM | fEnd, h: one(xsetbv)}
+	x[0x05] = opEntry{name: "syscall", f: fEnd, h: one(syscall)}
+	x[0x06] = opEntry{name: "clts", h: one(clts)}
+	x[0x07] = opEntry{name: "sysret", f: fEnd, h: one(sysret)}
+	x[0x08] = opEntry{name: "invd", h: one(wbinvd)}
+	x[0x09] = opEntry{name: "wbinvd", h: one(wbinvd)}
+	x[0x0B] = opEntry{name: "ud2", h: one(ud)}
+	x[0x0D] = opEntry{name: "prefetchw", f: fModRM | fMemOnly, h: one(nop)}
+	x[0x18] = opEntry{name: "prefetch", f: fModRM, h: one(nop)}
+	for op := 0x19; op <= 0x1F; op++ {
+		x[op] = opEntry{name: "nop Ev", f: fModRM, h: one(nop)} // hint NOPs incl. ENDBR32/64 (F3 0F 1E FB/FA)
+	}
+	x[0x20] = opEntry{name: "mov Rd,Cd", f: fModRM | fModIgnored | fSize64 | fEnd, h: one(movFromCR)}
+	x[0x21] = opEntry{name: "mov Rd,Dd", f: fModRM | fModIgnored | fSize64, h: one(movDR)}
+	x[0x22] = opEntry{name: "mov Cd,Rd", f: fModRM | fModIgnored | fSize64 | fEnd, h: one(movToCR)}
+	x[0x23] = opEntry{name: "mov Dd,Rd", f: fModRM | fModIgnored | fSize64 | fEnd, h: one(movDR)}
+	x[0x30] = opEntry{name: "wrmsr", f: fEnd, h: one(wrmsr)}
+	x[0x31] = opEntry{name: "rdtsc", h: one(rdtsc)}
+	x[0x32] = opEntry{name: "rdmsr", h: one(rdmsr)}
+	x[0x34] = opEntry{name: "sysenter", f: fEnd, h: one(sysenter)}
+	x[0x35] = opEntry{name: "sysexit", f: fEnd, h: one(sysexit)}
+	x[0xA0] = opEntry{name: "push fs", f: fDef64, h: one(pushSreg)}
+	x[0xA1] = opEntry{name: "pop fs", f: fDef64 | fEnd, h: one(popSreg)}
+	x[0xA2] = opEntry{name: "cpuid", f: fEnd, h: one(cpuid)}
+	x[0xA3] = opEntry{name: "bt Ev,Gv", f: fModRM, h: v(btRM[uint16], btRM[uint32], btRM[uint64])}
+	x[0xA4] = opEntry{name: "shld Ib", f: fModRM | fImm8U, h: v(shxd[uint16], shxd[uint32], shxd[uint64])}
+	x[0xA5] = opEntry{name: "shld CL", f: fModRM, h: v(shxd[uint16], shxd[uint32], shxd[uint64])}
+	x[0xA8] = opEntry{name: "push gs", f: fDef64, h: one(pushSreg)}
+	x[0xA9] = opEntry{name: "pop gs", f: fDef64 | fEnd, h: one(popSreg)}
+	x[0xAB] = opEntry{name: "bts Ev,Gv", f: fModRM | fLock, h: v(btRM[uint16], btRM[uint32], btRM[uint64])}
+	x[0xAC] = opEntry{name: "shrd Ib", f: fModRM | fImm8U, h: v(shxd[uint16], shxd[uint32], shxd[uint64])}
+	x[0xAD] = opEntry{name: "shrd CL", f: fModRM, h: v(shxd[uint16], shxd[uint32], shxd[uint64])}
+	x[0xAE] = opEntry{name: "grp15", sel: selGrp15}
+	x[0xAF] = opEntry{name: "imul Gv,Ev", f: fModRM, h: v(imulRegRM[uint16], imulRegRM[uint32], imulRegRM[uint64])}
+	x[0xB0] = opEntry{name: "cmpxchg Eb,Gb", f: fModRM | fByte | fLock, h: b8(cmpxchg[uint8])}
+	x[0xB1] = opEntry{name: "cmpxchg Ev,Gv", f: fModRM | fLock, h: v(cmpxchg[uint16], cmpxchg[uint32], cmpxchg[uint64])}
+	x[0xB2] = opEntry{name: "lss", f: fModRM | fMemOnly | fEnd, h: one(lxs)}
+	x[0xB3] = opEntry{name: "btr Ev,Gv", f: fModRM | fLock, h: v(btRM[uint16], btRM[uint32], btRM[uint64])}
+	x[0xB4] = opEntry{name: "lfs", f: fModRM | fMemOnly | fEnd, h: one(lxs)}
+	x[0xB5] = opEntry{name: "lgs", f: fModRM | fMemOnly | fEnd, h: one(lxs)}
+	x[0xB6] = opEntry{name: "movzx Gv,Eb", f: fModRM, h: v(movzx[uint8, uint16], movzx[uint8, uint32], movzx[uint8, uint64])}
+	x[0xB7] = opEntry{name: "movzx Gv,Ew", f: fModRM, h: v(movzx[uint16, uint16], movzx[uint16, uint32], movzx[uint16, uint64])}
+	x[0xB8] = opEntry{name: "popcnt", sel: func(mr byte, d *decoder) *opEntry {
+		if d.rep == 0xF3 {
+			return &d.t.popcnt
+		}
+		return nil
+	}}
+	t.popcnt = opEntry{name: "popcnt", f: fModRM | fNoRep, h: v(popcnt[uint16], popcnt[uint32], popcnt[uint64])}
+	x[0xB9] = opEntry{name: "ud1", f: fModRM, h: one(ud)}
+	var g8 [8]opEntry
+	for r := 4; r < 8; r++ {
+		lock := uint32(fLock)
+		if r == 4 {
+			lock = 0
+		}
+		g8[r] = opEntry{name: "bt* Ev,Ib", f: fModRM | fImm8 | lock, h: v(btRM[uint16], btRM[uint32], btRM[uint64])}
+	}
+	x[0xBA] = opEntry{name: "grp8", grp: &g8}
+	x[0xBB] = opEntry{name: "btc Ev,Gv", f: fModRM | fLock, h: v(btRM[uint16], btRM[uint32], btRM[uint64])}
+	t.bsf = opEntry{name: "bsf/bsr", f: fModRM, h: v(bsfBsr[uint16], bsfBsr[uint32], bsfBsr[uint64])}
+	t.tzcnt = opEntry{name: "tzcnt/lzcnt", f: fModRM | fNoRep, h: v(tzLzCnt[uint16], tzLzCnt[uint32], tzLzCnt[uint64])}
+	bsSel := func(mr byte, d *decoder) *opEntry {
+		if d.rep == 0xF3 && d.t.hasBMI {
+			return &d.t.tzcnt
+		}
+		return &d.t.bsf
+	}
+	x[0xBC] = opEntry{name: "bsf", sel: bsSel}
+	x[0xBD] = opEntry{name: "bsr", sel: bsSel}
+	x[0xBE] = opEntry{name: "movsx Gv,Eb", f: fModRM, h: v(movsx[uint8, uint16], movsx[uint8, uint32], movsx[uint8, uint64])}
+	x[0xBF] = opEntry{name: "movsx Gv,Ew", f: fModRM, h: v(movsx[uint16, uint16], movsx[uint16, uint32], movsx[uint16, uint64])}
+	x[0xC0] = opEntry{name: "xadd Eb,Gb", f: fModRM | fByte | fLock, h: b8(xadd[uint8])}
+	x[0xC1] = opEntry{name: "xadd Ev,Gv", f: fModRM | fLock, h: v(xadd[uint16], xadd[uint32], xadd[uint64])}
+	x[0xC7] = opEntry{name: "grp9", grp: &[8]opEntry{
+		{},
+		{name: "cmpxchg8b/16b", f: fModRM | fMemOnly | fLock, h: one(cmpxchg8b16b)},
+	}}
+	for r := 0; r < 8; r++ {
+		x[0xC8+r] = opEntry{name: "bswap", f: fRegOp, h: v(bswap[uint16], bswap[uint32], bswap[uint64])}
+	}
+	x[0xFF] = opEntry{name: "ud0", f: fModRM, h: one(ud)}
+	addSSE(t)
+
+	// Three-byte map 0F 38: MOVBE.
+	t.map0F38[0xF0] = opEntry{name: "movbe Gv,Mv", f: fModRM | fMemOnly, h: v(movbeLoad[uint16], movbeLoad[uint32], movbeLoad[uint64])}
+	t.map0F38[0xF1] = opEntry{name: "movbe Mv,Gv", f: fModRM | fMemOnly, h: v(movbeStore[uint16], movbeStore[uint32], movbeStore[uint64])}
+	return t
+}
+
+// selGrp7 decodes 0F 01: memory forms by ModRM.reg, register forms by the
+// whole ModRM byte (SDM Table A-6).
+func selGrp7(mr byte, d *decoder) *opEntry {
+	if mr>>6 != 3 {
+		return &d.t.grp7mem[(mr>>3)&7]
+	}
+	switch mr {
+	case 0xD0:
+		return &d.t.xgetbv
+	case 0xD1:
+		return &d.t.xsetbv
+	case 0xF8:
+		if d.mode == mode64 {
+			return &d.t.swapgs
+		}
+		return nil
+	case 0xF9:
+		return &d.t.rdtscp
+	}
+	switch (mr >> 3) & 7 {
+	case 4:
+		return &d.t.smswReg
+	case 6:
+		return &d.t.lmswReg
+	}
+	return nil
+}
+
+func nop90[T word](c *CPU, in *Inst) {
+	if in.reg&15 != 0 {
+		xchgAcc[T](c, in)
+	}
+}
+
+func ud(c *CPU, in *Inst) { c.raiseUD("UD0/UD1/UD2: defined invalid opcode", "Vol. 2B UD") }

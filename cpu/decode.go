@@ -1,6 +1,10 @@
 package cpu
 
-import "github.com/vmxemu/vmxemu/arch"
+import (
+	"sync"
+
+	"github.com/vmxemu/vmxemu/arch"
+)
 
 // handler executes one decoded instruction. It runs with c.RIP already
 // advanced past the instruction and c.ripCur at its start.
@@ -62,6 +66,7 @@ const (
 	fOp32                   // operand size is 32 or 64 only (66 ignored)
 	fSize64                 // operand size is always 64 in 64-bit mode (MOV CR/DR)
 	fModIgnored             // ModRM.mod is ignored: always a register operand (MOV CR/DR)
+	fMax32                  // operand size 16 or 32; REX.W is ignored (IN/OUT/INS/OUTS)
 )
 
 // opEntry is one row of an opcode table. The decoder selects a handler from
@@ -326,6 +331,9 @@ func (d *decoder) decodeInto(in *Inst) *arch.Fault {
 	if f&fOp32 != 0 && opsz == 2 {
 		opsz = 4
 	}
+	if f&fMax32 != 0 && opsz == 8 {
+		opsz = 4
+	}
 	if f&fByte != 0 {
 		opsz = 1
 	}
@@ -539,4 +547,33 @@ func (c *CPU) ea(in *Inst) uint64 {
 		a += c.RIP
 	}
 	return a & in.amask
+}
+
+// pkgTables are the decoder tables used by DecodeLength (built on first use).
+var pkgTables struct {
+	once sync.Once
+	t    *tables
+}
+
+// DecodeLength decodes the instruction at the start of code for a code
+// segment of the given width (16, 32 or 64 bits) and returns its length.
+// fault is the fault the instruction raises when executed because of its
+// encoding alone (#UD for an invalid or unimplemented encoding, #GP(0) for
+// the 15-byte limit), or nil. ok is false when code ends before the
+// instruction does. It is the decoder the interpreter runs, exported for
+// cross-checks against independent disassemblers.
+func DecodeLength(code []byte, bits int) (n int, fault *arch.Fault, ok bool) {
+	pkgTables.once.Do(func() { pkgTables.t = buildTables() })
+	mode := uint8(mode64)
+	switch bits {
+	case 16:
+		mode = mode16
+	case 32:
+		mode = mode32
+	}
+	var in Inst
+	if !pkgTables.t.decode(code, mode, &in) {
+		return 0, nil, false
+	}
+	return int(in.len), in.fault, true
 }

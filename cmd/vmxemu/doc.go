@@ -1,0 +1,31 @@
+// Command vmxemu is a full-system x86-64 emulator with VMX that boots
+// multiboot kernels the way qemu-system-x86_64 -kernel does and accepts
+// QEMU's flags for the common subset (see vmxemu -h).
+//
+// Without -kernel, vmxemu runs a built-in demo guest (demo.go): a small
+// 32-bit program, assembled in Go at start-up, that prints a banner on
+// COM1 and powers the machine off, so the run exits with status 0.
+//
+// Exit statuses: 0 when the guest shuts down (port 0x8900, or a reset
+// request under -no-reboot, as QEMU does); (v<<1)|1 when it writes v to an
+// isa-debug-exit port; 2 for a bad command line, an unreadable -kernel or
+// -initrd file, or a flag that is not implemented yet (-trace, -gdb/-s/-S,
+// q35, CPU models and feature toggles, most -d items); 4 for a triple fault
+// under -no-reboot; 6 when -icount-limit or -time-limit is reached, when
+// the guest resets more than machine.DefaultMaxResets times, when it hangs
+// (every CPU halted with nothing that can wake it: QEMU would wait
+// forever) and when vmxemu is stopped by SIGINT or SIGTERM; 8 when vmxemu
+// itself fails (loader errors, output errors).
+//
+// vmxemu has no BIOS that prints: under -nographic QEMU's SeaBIOS writes
+// its banner to COM1 before the guest runs, vmxemu writes nothing there.
+//
+// -no-shutdown is accepted, but vmxemu has no monitor to stay in after a
+// guest power-off, so a shutdown still ends the run with status 0. With
+// -smp N the guest sees N CPUs in fw_cfg and CPUID, but only CPU 0 runs
+// until the board has a local APIC to deliver INIT/SIPI.
+//
+// -d int and -d cpu_reset log, to -D FILE or stderr, in QEMU's formats;
+// with -explain (the default) every exception line is followed by the rule
+// that raised it and its SDM reference.
+package main

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vmxemu/vmxemu/cmd/vmxemu/cli"
+)
+
+type runOut struct {
+	code           int
+	stdout, stderr string
+}
+
+func vmxemu(t *testing.T, args ...string) runOut {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	return runOut{code, stdout.String(), stderr.String()}
+}
+
+// kernel writes a flat binary to a temporary file.
+func kernel(t *testing.T, code ...byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "k.bin")
+	require.NoError(t, os.WriteFile(p, code, 0o644))
+	return p
+}
+
+var debugExitFlags = []string{"-nodefaults", "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-boot-mode", "flat32"}
+
+func flat(img string, extra ...string) []string {
+	return append(append(append([]string{}, debugExitFlags...), "-kernel", img), extra...)
+}
+
+// Hand-assembled 32-bit code.
+var (
+	prtHi  = []byte{0x66, 0xBA, 0xF8, 0x03, 0xB0, 'h', 0xEE, 0xB0, 'i', 0xEE} // mov dx,0x3f8; mov al,'h'; out; mov al,'i'; out
+	exit7  = []byte{0xB8, 7, 0, 0, 0, 0xE7, 0xF4, 0xF4}                       // mov eax,7; out 0xf4,eax; hlt
+	ud2    = []byte{0x0F, 0x0B}
+	spin   = []byte{0xEB, 0xFE}
+	clihlt = []byte{0xFA, 0xF4}
+)
+
+func TestNoArgumentsRunsTheDemo(t *testing.T) {
+	r := vmxemu(t)
+	assert.Equal(t, cli.ExitOK, r.code, r.stderr)
+	assert.True(t, strings.HasPrefix(r.stdout, "vmxemu: built-in demo guest\n"), r.stdout)
+	assert.Contains(t, r.stdout, "Run `vmxemu -h` for usage")
+	assert.Equal(t, demoBanner, r.stdout)
+	assert.Empty(t, r.stderr)
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"-bogus"},
+		{"-m"},
+		{"disk.img"},
+		{"-trace", "t.out"},
+		{"-s"},
+		{"-gdb", "tcp::1234"},
+		{"-S"},
+		{"-machine", "q35"},
+		{"-cpu", "nonesuch"},
+		{"-cpu", "vmxemu-basic,+vmx"},
+		{"-d", "in_asm"},
+		{"vmxcap"},
+		{"-kernel", "x.bin", "-boot-mode", "elf", "-append", "a"},
+	} {
+		r := vmxemu(t, args...)
+		assert.Equal(t, cli.ExitUsage, r.code, "%q", args)
+		assert.Empty(t, r.stdout, "%q", args)
+		assert.Equal(t, 1, strings.Count(r.stderr, "\n"), "%q: one line: %q", args, r.stderr)
+		assert.True(t, strings.HasPrefix(r.stderr, "vmxemu: "), "%q: %q", args, r.stderr)
+	}
+	r := vmxemu(t, "-trace", "t.out")
+	assert.Contains(t, r.stderr, "not implemented yet")
+}
+
+func TestBadKernelFile(t *testing.T) {
+	r := vmxemu(t, "-kernel", filepath.Join(t.TempDir(), "missing.elf"))
+	assert.Equal(t, cli.ExitUsage, r.code)
+	assert.Regexp(t, `^vmxemu: -kernel .*missing\.elf: no such file or directory\n$`, r.stderr)
+
+	r = vmxemu(t, "-kernel", kernel(t, 1, 2, 3), "-initrd", filepath.Join(t.TempDir(), "nomod"))
+	assert.Equal(t, cli.ExitUsage, r.code)
+	assert.Contains(t, r.stderr, "-initrd")
+
+	// A file that is not a multiboot kernel: the loader's error, exit 8.
+	r = vmxemu(t, "-kernel", kernel(t, 1, 2, 3))
+	assert.Equal(t, cli.ExitError, r.code)
+	assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
+	assert.Contains(t, r.stderr, "multiboot")
+}
+
+func TestInformationalFlags(t *testing.T) {
+	r := vmxemu(t, "-h")
+	assert.Equal(t, cli.ExitOK, r.code)
+	assert.Equal(t, cli.Usage(), r.stdout)
+	r = vmxemu(t, "-version")
+	assert.Equal(t, cli.ExitOK, r.code)
+	assert.Contains(t, r.stdout, "vmxemu version")
+	r = vmxemu(t, "-cpu", "help")
+	assert.Contains(t, r.stdout, defaultCPUModel)
+	r = vmxemu(t, "-d", "help")
+	assert.Contains(t, r.stdout, "cpu_reset")
+	r = vmxemu(t, "-machine", "help")
+	assert.Contains(t, r.stdout, "pc")
+	r = vmxemu(t, "-device", "help")
+	assert.Contains(t, r.stdout, "isa-debug-exit")
+}
+
+func TestDebugExitStatus(t *testing.T) {
+	r := vmxemu(t, flat(kernel(t, append(append([]byte{}, prtHi...), exit7...)...), "-serial", "stdio")...)
+	assert.Equal(t, 7<<1|1, r.code, r.stderr)
+	assert.Equal(t, "hi", r.stdout)
+	assert.Empty(t, r.stderr)
+}
+
+func TestSerialFileAndNull(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "com1.txt")
+	img := kernel(t, append(append([]byte{}, prtHi...), exit7...)...)
+	r := vmxemu(t, flat(img, "-serial", "file:"+out)...)
+	assert.Equal(t, 15, r.code)
+	b, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Equal(t, "hi", string(b))
+	assert.Empty(t, r.stdout)
+
+	r = vmxemu(t, flat(img, "-serial", "null")...)
+	assert.Equal(t, 15, r.code)
+	assert.Empty(t, r.stdout)
+}
+
+func TestNographicPrintsNoFirmwareBanner(t *testing.T) {
+	// QEMU's SeaBIOS prints its banner on COM1 under -nographic; vmxemu has
+	// no BIOS that prints: the guest's output comes first.
+	img := kernel(t, append(append([]byte{}, prtHi...), exit7...)...)
+	r := vmxemu(t, flat(img, "-serial", "stdio", "-nographic")...)
+	assert.Equal(t, "hi", r.stdout)
+}
+
+func TestTripleFault(t *testing.T) {
+	img := kernel(t, ud2...)
+	r := vmxemu(t, flat(img, "-no-reboot")...)
+	assert.Equal(t, cli.ExitTripleFault, r.code)
+	assert.Regexp(t, `^vmxemu: triple fault on CPU 0 at CS:RIP=0008:0x100000 \(`, r.stderr)
+	assert.Contains(t, r.stderr, "[SDM ", "the rule that failed is explained")
+	assert.Contains(t, r.stderr, "CR0=00000011")
+
+	r = vmxemu(t, flat(img, "-no-reboot", "-no-explain")...)
+	assert.Equal(t, cli.ExitTripleFault, r.code)
+	assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
+	assert.NotContains(t, r.stderr, "[SDM ")
+
+	// Without -no-reboot the machine resets until the reset limit.
+	r = vmxemu(t, flat(img)...)
+	assert.Equal(t, cli.ExitLimit, r.code)
+	assert.Contains(t, r.stderr, "reset limit")
+}
+
+func TestLogIntAndCPUReset(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "log.txt")
+	r := vmxemu(t, flat(kernel(t, ud2...), "-no-reboot", "-d", "int,cpu_reset", "-D", log)...)
+	assert.Equal(t, cli.ExitTripleFault, r.code)
+	b, err := os.ReadFile(log)
+	require.NoError(t, err)
+	s := string(b)
+	assert.Contains(t, s, "CPU Reset (CPU 0)\n")
+	assert.Regexp(t, `(?m)^     0: v=06 e=0000 i=0 cpl=0 IP=0008:0000000000100000 pc=0000000000100000 SP=0010:0000000000000000 env->regs\[R_EAX\]=0000000000000000$`, s)
+	assert.Contains(t, s, "v=08", "the double fault is logged")
+	assert.Contains(t, s, "EFER=")
+}
+
+func TestLimits(t *testing.T) {
+	r := vmxemu(t, flat(kernel(t, spin...), "-icount-limit", "1000")...)
+	assert.Equal(t, cli.ExitLimit, r.code)
+	assert.Equal(t, "vmxemu: instruction limit of 1000 reached\n", r.stderr)
+
+	r = vmxemu(t, flat(kernel(t, spin...), "-time-limit", "0.05")...)
+	assert.Equal(t, cli.ExitLimit, r.code)
+	assert.Contains(t, r.stderr, "time limit")
+
+	r = vmxemu(t, flat(kernel(t, clihlt...))...)
+	assert.Equal(t, cli.ExitLimit, r.code)
+	assert.Contains(t, r.stderr, "halted with interrupts disabled")
+}
+
+func TestFlatModes(t *testing.T) {
+	// Real mode at the default 0x7C00: mov dx,0x3f8 (no prefix); mov al,'r'; out dx,al; mov al,9; out 0xf4,al; hlt.
+	img := kernel(t, 0xBA, 0xF8, 0x03, 0xB0, 'r', 0xEE, 0xB0, 9, 0xE6, 0xF4, 0xF4)
+	r := vmxemu(t, "-nodefaults", "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+		"-boot-mode", "flat16", "-kernel", img)
+	assert.Equal(t, 9<<1|1, r.code, r.stderr)
+	assert.Equal(t, "r", r.stdout)
+
+	// 64-bit at a chosen address.
+	img = kernel(t, append(append([]byte{}, prtHi...), exit7...)...)
+	r = vmxemu(t, "-nodefaults", "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+		"-boot-mode", "flat64", "-load-addr", "0x200000", "-kernel", img)
+	assert.Equal(t, 15, r.code, r.stderr)
+	assert.Equal(t, "hi", r.stdout)
+}
+
+func TestDemoImageIsStable(t *testing.T) {
+	a, err := demoImage()
+	require.NoError(t, err)
+	b, err := demoImage()
+	require.NoError(t, err)
+	assert.Equal(t, a, b)
+	assert.Less(t, len(a), 1024)
+}

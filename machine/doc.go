@@ -1,0 +1,54 @@
+// Package machine is vmxemu's board: sparse guest RAM, the MMIO and
+// port-I/O buses, the PC devices (package devices), the vCPUs and the loop
+// that runs them.
+//
+// # Memory
+//
+// RAM is laid out as QEMU's default pc machine lays it out
+// (firmware.SplitRAM): below 3.5 GiB all of it from physical 0, otherwise
+// 3 GiB from 0 and the rest from 4 GiB. Pages are allocated on first access
+// through a two-level table, so -m 64G costs host memory only for the pages
+// a guest touches. The legacy VGA window 0xA0000-0xBFFFF is not RAM (vmxemu
+// has no VGA, as QEMU with -vga none): reads there return all-ones and
+// writes are ignored. 0xC0000-0xFFFFF is RAM, as the shadowed BIOS area is.
+// Physical addresses that are neither RAM nor a registered MMIO range
+// behave the same way as the VGA window.
+//
+// # Devices
+//
+// A Machine built by New has, in QEMU's pc layout: the 8259A pair (0x20,
+// 0xA0, ELCR 0x4D0) as CPU 0's interrupt source; up to four 16550A UARTs
+// (COM1 0x3F8 IRQ 4, COM2 0x2F8 IRQ 3, COM3 0x3E8, COM4 0x2E8) whose
+// interrupt outputs drive their PIC lines; fw_cfg at 0x510 (signature, CPU
+// count, RAM size; the command line only if asked, since QEMU publishes it
+// for Linux kernels and not for multiboot ones); system control ports A
+// (0x92: fast reset; the A20 bit is stored but addresses are never
+// masked, A20 is always enabled) and B (0x61); the POST port 0x80; the
+// Bochs shutdown port 0x8900; the PIIX3 reset control register 0xCF9; the
+// isa-debug-exit devices of the configuration. The port 0xE9 debug console
+// exists only when Config.DebugCon is set: QEMU creates none unless
+// -debugcon is given.
+//
+// # CPUs
+//
+// CPU 0 starts in the state the loader returns (firmware.Boot.State). The
+// other CPUs are created in their reset state and wait for INIT/SIPI,
+// which needs a local APIC the board does not have yet, so they do not run.
+// The default CPU model is Platform (platform.go), to be replaced by
+// package msr.
+//
+// # Running
+//
+// Machine.Run runs the CPUs round-robin for a fixed quantum of
+// instructions, so runs are deterministic. It ends on a debug exit, a guest
+// power-off, a triple fault under NoReboot, a limit (instructions, wall
+// time, resets) or a hang: all running CPUs halted with nothing that could
+// wake them (HLT with IF=0; or IF=1 while no interrupt is pending, since no
+// device raises interrupts on its own yet). QEMU would wait forever in a
+// hang; vmxemu reports it. Without NoReboot a triple fault or a reset
+// request resets the machine: devices return to their reset state, RAM
+// keeps its contents, the firmware banner is printed again and the loader
+// runs again, as QEMU's firmware reloads -kernel at every boot; after
+// Config.MaxResets resets the run ends with a limit result, since a guest
+// that faults while booting would otherwise reboot forever.
+package machine

@@ -364,7 +364,7 @@ func (d *decoder) decodeInto(in *Inst) *arch.Fault {
 		}
 	}
 	if f&fRegOp != 0 {
-		in.reg = d.reg8(b&7|(d.rex&1)<<3, opsz)
+		in.reg = d.reg8(uint8(op)&7|(d.rex&1)<<3, opsz) // the last opcode byte (0F C8+r too)
 	}
 
 	// Immediates.

@@ -189,17 +189,22 @@ func cmpxchg[T word](c *CPU, in *Inst) {
 		return
 	}
 	acc := getReg[T](c, arch.RAX)
-	alu(c, aluCMP, acc, a)
 	if acc == a {
-		rmwWrite(c, in, lin, getReg[T](c, in.reg))
+		if !rmwWrite(c, in, lin, getReg[T](c, in.reg)) {
+			return
+		}
 	} else {
-		// The destination is written back with its own value (a locked
-		// cycle always writes), then the accumulator is loaded.
-		if !rmwWrite(c, in, lin, a) {
+		// A memory destination is written back with its own value (the
+		// processor always performs the write cycle, SDM Vol. 2A CMPXCHG).
+		// A register destination is left untouched: a 32-bit one keeps
+		// its upper half (real hardware; checked against the host CPU in
+		// TestIntegerOpsAgainstHost).
+		if in.mod != 3 && !rmwWrite(c, in, lin, a) {
 			return
 		}
 		setReg(c, arch.RAX, a)
 	}
+	alu(c, aluCMP, acc, a)
 }
 
 // xadd: XADD r/m, reg (0F C0/C1).

@@ -62,10 +62,12 @@ func aaaAas(c *CPU, in *Inst) {
 	ax := uint16(c.GPR[arch.RAX])
 	var nf uint64
 	if ax&0xF > 9 || f&arch.FlagAF != 0 {
+		// AAA: AX := AX + 106H; AAS: AX := AX - 6; AH := AH - 1 (SDM Vol.
+		// 2A AAA/AAS Operation): the +/-6 carries or borrows into AH.
 		if in.op == 0x37 {
 			ax += 0x106
 		} else {
-			ax = (ax-6)&0xFF | (ax&0xFF00 - 0x100)
+			ax -= 0x106
 		}
 		nf = arch.FlagAF | arch.FlagCF
 	}

@@ -147,15 +147,20 @@ func setcc(c *CPU, in *Inst) {
 
 // bswap: BSWAP reg (0F C8-CF). With a 16-bit operand the result is
 // undefined; current Intel cores write zero to the low word.
+//
+// The register is bits 2:0 of the opcode byte C8-CF with REX.B: the
+// decoder's fRegOp takes bits 2:0 from the first opcode byte (0F) for
+// two-byte opcodes, so only REX.B (bit 3 of in.reg) is used from it.
 func bswap[T word](c *CPU, in *Inst) {
-	v := getReg[T](c, in.reg)
+	r := uint8(in.op&7) | in.reg&8
+	v := getReg[T](c, r)
 	switch sizeOf[T]() {
 	case 2:
-		setReg(c, in.reg, T(0))
+		setReg(c, r, T(0))
 	case 4:
-		setReg(c, in.reg, T(bits.ReverseBytes32(uint32(v))))
+		setReg(c, r, T(bits.ReverseBytes32(uint32(v))))
 	default:
-		setReg(c, in.reg, T(bits.ReverseBytes64(uint64(v))))
+		setReg(c, r, T(bits.ReverseBytes64(uint64(v))))
 	}
 }
 

@@ -154,7 +154,17 @@ func (c *CPU) setRFLAGS(v uint64) {
 func (c *CPU) cf() uint64 {
 	l := &c.lz
 	switch l.op {
+	case lzNone, lzInc, lzDec:
+		// Materialised, or the CF that INC/DEC preserved.
+		return l.flags & arch.FlagCF
 	case lzLogic:
+		return 0
+	case lzAdd:
+		sh := 64 - uint(l.size)*8
+		a, r := l.a<<sh, l.res<<sh
+		if r < a || (l.cin != 0 && r == a) {
+			return 1
+		}
 		return 0
 	case lzSub:
 		sh := 64 - uint(l.size)*8

@@ -33,7 +33,7 @@ func (b *testBus) RAMPage(pfn uint64) *[4096]byte {
 	}
 	return (*[4096]byte)(b.ram[pfn<<12:])
 }
-func (b *testBus) ReadMMIO(pa uint64, size int) uint64   { return ^uint64(0) }
+func (b *testBus) ReadMMIO(pa uint64, size int) uint64     { return ^uint64(0) }
 func (b *testBus) WriteMMIO(pa uint64, size int, v uint64) {}
 func (b *testBus) In(port uint16, size int) uint32 {
 	if port == 0x3FD {

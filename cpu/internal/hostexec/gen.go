@@ -1,0 +1,240 @@
+//go:build ignore
+
+// gen assembles the instruction table below with GNU as (Intel syntax),
+// reads the exact encodings back with objdump, and writes
+// insts_amd64.s (one tiny function per instruction that executes those
+// bytes natively) and insts_amd64.go (the table the tests iterate). The
+// interpreter is then fed the very bytes the host executed.
+//
+// Run with: go generate ./cpu/internal/hostexec (needs binutils).
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+type def struct {
+	kind string // operand roles; see hostexec.go
+	size int    // operand size in bits
+	asm  string // Intel syntax
+	feat string // CPUID feature needed ("" none)
+}
+
+var regs = map[int][4]string{
+	8:  {"al", "bl", "cl", "dl"},
+	16: {"ax", "bx", "cx", "dx"},
+	32: {"eax", "ebx", "ecx", "edx"},
+	64: {"rax", "rbx", "rcx", "rdx"},
+}
+
+var ptr = map[int]string{8: "byte ptr", 16: "word ptr", 32: "dword ptr", 64: "qword ptr"}
+
+var sizes = []int{8, 16, 32, 64}
+
+func defs() []def {
+	var d []def
+	add := func(kind string, size int, asm, feat string) { d = append(d, def{kind, size, asm, feat}) }
+	for _, s := range sizes {
+		a, b, _, _ := regs[s][0], regs[s][1], regs[s][2], regs[s][3]
+		for _, op := range []string{"add", "adc", "sub", "sbb", "and", "or", "xor", "cmp", "test"} {
+			add("bin", s, fmt.Sprintf("%s %s, %s", op, a, b), "")
+		}
+		// The reg, r/m direction (02, 03, ...) and a memory destination.
+		for _, op := range []string{"add", "sbb", "cmp"} {
+			add("bin", s, fmt.Sprintf("%s %s, %s", op, b, a), "")
+			add("mem", s, fmt.Sprintf("%s %s [r8+64], %s", op, ptr[s], b), "")
+		}
+		for _, op := range []string{"inc", "dec", "neg", "not"} {
+			add("un", s, fmt.Sprintf("%s %s", op, a), "")
+		}
+		for _, op := range []string{"shl", "shr", "sar", "rol", "ror", "rcl", "rcr"} {
+			add("shift", s, fmt.Sprintf("%s %s, cl", op, a), "")
+			add("un", s, fmt.Sprintf("%s %s, 1", op, a), "")
+			for _, n := range []int{2, 7, 31} {
+				add("un", s, fmt.Sprintf("%s %s, %d", op, a, n), "")
+			}
+		}
+		for _, op := range []string{"mul", "imul", "div", "idiv"} {
+			add("muldiv", s, fmt.Sprintf("%s %s", op, b), "")
+		}
+		add("bin", s, fmt.Sprintf("xadd %s, %s", a, b), "")
+		add("cmpxchg", s, fmt.Sprintf("cmpxchg %s, %s", b, regs[s][2]), "")
+		add("mem", s, fmt.Sprintf("xadd %s [r8+64], %s", ptr[s], b), "")
+		add("cmpxchgm", s, fmt.Sprintf("cmpxchg %s [r8+64], %s", ptr[s], regs[s][2]), "")
+		if s == 8 {
+			continue
+		}
+		for _, op := range []string{"shld", "shrd"} {
+			add("shiftd", s, fmt.Sprintf("%s %s, %s, cl", op, a, b), "")
+			for _, n := range []int{1, 4, 15, 17, 31} {
+				add("bin", s, fmt.Sprintf("%s %s, %s, %d", op, a, b, n), "")
+			}
+		}
+		add("bin", s, fmt.Sprintf("imul %s, %s", a, b), "")
+		for _, n := range []int{-1, 3, 127, -128} {
+			add("bin", s, fmt.Sprintf("imul %s, %s, %d", a, b, n), "")
+		}
+		for _, n := range []int{0x7FFF, -0x8000, 0x12345} {
+			if s == 16 && n == 0x12345 {
+				continue
+			}
+			add("bin", s, fmt.Sprintf("imul %s, %s, %d", a, b, n), "")
+		}
+		for _, op := range []string{"bt", "bts", "btr", "btc"} {
+			add("bin", s, fmt.Sprintf("%s %s, %s", op, a, b), "")
+			for _, n := range []int{0, 5, s - 1, s + 3, 255} {
+				add("un", s, fmt.Sprintf("%s %s, %d", op, a, n), "")
+			}
+			add("bitmem", s, fmt.Sprintf("%s %s [r8+64], %s", op, ptr[s], b), "")
+			add("mem", s, fmt.Sprintf("%s %s [r8+64], %d", op, ptr[s], s+3), "")
+		}
+		add("bin", s, fmt.Sprintf("bsf %s, %s", a, b), "")
+		add("bin", s, fmt.Sprintf("bsr %s, %s", a, b), "")
+		add("bin", s, fmt.Sprintf("tzcnt %s, %s", a, b), "bmi1")
+		add("bin", s, fmt.Sprintf("lzcnt %s, %s", a, b), "lzcnt")
+		add("bin", s, fmt.Sprintf("popcnt %s, %s", a, b), "popcnt")
+		add("bin", s, fmt.Sprintf("movzx %s, bl", a), "")
+		add("bin", s, fmt.Sprintf("movsx %s, bl", a), "")
+		if s > 16 {
+			add("bin", s, fmt.Sprintf("movzx %s, bx", a), "")
+			add("bin", s, fmt.Sprintf("movsx %s, bx", a), "")
+			add("un", s, fmt.Sprintf("bswap %s", a), "")
+		}
+	}
+	// 8-bit high registers (no REX): AH, BH, CH, DH.
+	add("bin", 8, "add ah, bh", "")
+	add("bin", 8, "sbb bh, ah", "")
+	add("bin", 8, "xor ah, bl", "")
+	add("shift", 8, "rcl ah, cl", "")
+	add("bin", 8, "cmpxchg bh, ah", "")
+	// Accumulator and immediate forms.
+	add("un", 8, "add al, 0x80", "")
+	add("un", 16, "sub ax, 0x8001", "")
+	add("un", 32, "and eax, 0x8000ffff", "")
+	add("un", 64, "or rax, -0x80", "")
+	add("un", 64, "adc rax, 0x7fffffff", "")
+	add("un", 32, "cmp ebx, -1", "")
+	add("un", 16, "sbb bx, 0x7f", "")
+	add("un", 8, "test bl, 0x81", "")
+	add("un", 64, "test rax, -0x10", "")
+	// Flags and accumulator extension.
+	add("un", 8, "lahf", "")
+	add("un", 8, "sahf", "")
+	add("un", 16, "cbw", "")
+	add("un", 32, "cwde", "")
+	add("un", 64, "cdqe", "")
+	add("un", 16, "cwd", "")
+	add("un", 32, "cdq", "")
+	add("un", 64, "cqo", "")
+	add("bin", 64, "movsxd rax, ebx", "")
+	return d
+}
+
+func main() {
+	ds := defs()
+	dir, err := os.MkdirTemp("", "hostexec-gen")
+	check(err)
+	defer os.RemoveAll(dir)
+	var src bytes.Buffer
+	src.WriteString(".intel_syntax noprefix\n.text\n")
+	for _, d := range ds {
+		src.WriteString(d.asm + "\n")
+	}
+	check(os.WriteFile(filepath.Join(dir, "t.s"), src.Bytes(), 0o644))
+	obj := filepath.Join(dir, "t.o")
+	run("as", "--64", "-o", obj, filepath.Join(dir, "t.s"))
+	out := run("objdump", "-d", "--insn-width=16", "-M", "intel", obj)
+	var enc [][]byte
+	var dis []string
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		f := strings.SplitN(sc.Text(), "\t", 3)
+		if len(f) < 3 || !strings.HasSuffix(strings.TrimSpace(f[0]), ":") {
+			continue
+		}
+		var b []byte
+		for _, h := range strings.Fields(f[1]) {
+			v, err := strconv.ParseUint(h, 16, 8)
+			check(err)
+			b = append(b, byte(v))
+		}
+		enc = append(enc, b)
+		dis = append(dis, strings.Join(strings.Fields(f[2]), " "))
+	}
+	if len(enc) != len(ds) {
+		panic(fmt.Sprintf("objdump gave %d instructions for %d", len(enc), len(ds)))
+	}
+
+	var s, g bytes.Buffer
+	s.WriteString("// Code generated by gen.go; DO NOT EDIT.\n\n//go:build amd64\n\n#include \"textflag.h\"\n")
+	g.WriteString("// Code generated by gen.go; DO NOT EDIT.\n\n//go:build amd64\n\npackage hostexec\n\n")
+	var tab bytes.Buffer
+	tab.WriteString("var insts = []Inst{\n")
+	for i, d := range ds {
+		name := fmt.Sprintf("x%d", i)
+		fmt.Fprintf(&s, "\n// %s (objdump: %s)\nTEXT ·%s(SB), NOSPLIT, $0-8\n\tPROLOGUE\n", d.asm, dis[i], name)
+		for _, b := range enc[i] {
+			fmt.Fprintf(&s, "\tBYTE $0x%02x\n", b)
+		}
+		s.WriteString("\tEPILOGUE\n")
+		fmt.Fprintf(&g, "func %s(r *Regs)\n", name)
+		fmt.Fprintf(&tab, "\t{Asm: %q, Kind: %q, Size: %d, Feature: %q, Code: %#v, run: %s},\n",
+			d.asm, d.kind, d.size, d.feat, enc[i], name)
+	}
+	tab.WriteString("}\n")
+	g.WriteString("\n")
+	g.Write(tab.Bytes())
+	// PROLOGUE/EPILOGUE as macros keep the file readable.
+	hdr := `
+// PROLOGUE loads RAX, RBX, RCX, RDX, RSI and RFLAGS from *Regs (in DI)
+// and points R8 at Mem; EPILOGUE stores them back.
+#define PROLOGUE \
+	MOVQ r+0(FP), DI \
+	LEAQ ·Mem(SB), R8 \
+	MOVQ 0(DI), AX \
+	MOVQ 8(DI), BX \
+	MOVQ 16(DI), CX \
+	MOVQ 24(DI), DX \
+	MOVQ 32(DI), SI \
+	PUSHQ 40(DI) \
+	POPFQ
+
+#define EPILOGUE \
+	PUSHFQ \
+	POPQ 40(DI) \
+	MOVQ AX, 0(DI) \
+	MOVQ BX, 8(DI) \
+	MOVQ CX, 16(DI) \
+	MOVQ DX, 24(DI) \
+	MOVQ SI, 32(DI) \
+	RET
+`
+	sb := strings.Replace(s.String(), "#include \"textflag.h\"\n", "#include \"textflag.h\"\n"+hdr, 1)
+	check(os.WriteFile("insts_amd64.s", []byte(sb), 0o644))
+	formatted := g.Bytes()
+	check(os.WriteFile("insts_amd64.go", formatted, 0o644))
+	run("gofmt", "-w", "insts_amd64.go")
+}
+
+func run(name string, args ...string) string {
+	cmd := exec.Command(name, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		panic(fmt.Sprintf("%s: %v\n%s", name, err, errb.String()))
+	}
+	return out.String()
+}
+
+func check(err error) {
+	if err != nil {
+		panic(err)
+	}
+}

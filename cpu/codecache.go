@@ -15,6 +15,10 @@ type block struct {
 	// cacheable is false for a block holding a page-crossing instruction,
 	// which is decoded afresh each time.
 	cacheable bool
+	// size is the number of code bytes the block covers: a block cached
+	// from a code segment with a larger limit is not reused where the
+	// limit ends inside it.
+	size uint16
 }
 
 type codePage struct {
@@ -157,7 +161,7 @@ func (c *CPU) decodeBlock(rip uint64) *block {
 	off := uint32(lin & 0xfff)
 	key := off | uint32(c.codeMode)<<12
 	if p, ok := c.code.pages[pfn]; ok && pfn != noFrame {
-		if b, ok := p.blocks[key]; ok && b.valid {
+		if b, ok := p.blocks[key]; ok && b.valid && uint64(b.size) <= limitLeft {
 			return b
 		}
 	}
@@ -201,7 +205,7 @@ func (c *CPU) decodeBlock(rip uint64) *block {
 	if pfn == noFrame {
 		return &block{insts: insts, valid: true, pfn: pfn}
 	}
-	b := &block{insts: insts, valid: true, pfn: pfn, cacheable: true}
+	b := &block{insts: insts, valid: true, pfn: pfn, cacheable: true, size: uint16(pos)}
 	c.code.page(pfn).blocks[key] = b
 	return b
 }

@@ -115,8 +115,29 @@ func (c *CPU) writeCR4(v uint64) {
 
 // hasVMX asks the CPU model whether CPUID.1:ECX.VMX is set.
 func (c *CPU) hasVMX() bool {
-	_, _, ecx, _ := c.platform.CPUID(c, 1, 0)
+	_, _, ecx, _ := c.plat().CPUID(c, 1, 0)
 	return ecx&(1<<5) != 0
+}
+
+// plat returns the CPU model, or a model with no features and no MSRs
+// when the CPU was built without one (so CPUID/RDMSR never panic).
+func (c *CPU) plat() Platform {
+	if c.platform == nil {
+		return nullPlatform{}
+	}
+	return c.platform
+}
+
+type nullPlatform struct{}
+
+func (nullPlatform) CPUID(*CPU, uint32, uint32) (uint32, uint32, uint32, uint32) { return 0, 0, 0, 0 }
+func (nullPlatform) ReadMSR(*CPU, uint32) (uint64, *arch.Fault) {
+	f := arch.GPFault(0, "RDMSR of an MSR the CPU model does not implement", "Vol. 2B RDMSR")
+	return 0, &f
+}
+func (nullPlatform) WriteMSR(*CPU, uint32, uint64) *arch.Fault {
+	f := arch.GPFault(0, "WRMSR to an MSR the CPU model does not implement", "Vol. 2B WRMSR")
+	return &f
 }
 
 // loadPDPTEs loads the four PAE PDPTE registers (SDM Vol. 3A 4.4.1).
@@ -181,7 +202,7 @@ func (c *CPU) readMSR(idx uint32) (uint64, *arch.Fault) {
 	case msrTSCAux:
 		return c.TSCAux, nil
 	}
-	return c.platform.ReadMSR(c, idx)
+	return c.plat().ReadMSR(c, idx)
 }
 
 func (c *CPU) writeMSR(idx uint32, v uint64) *arch.Fault {
@@ -272,7 +293,7 @@ func (c *CPU) writeMSR(idx uint32, v uint64) *arch.Fault {
 		}
 		c.TSCAux = v
 	default:
-		return c.platform.WriteMSR(c, idx, v)
+		return c.plat().WriteMSR(c, idx, v)
 	}
 	return nil
 }

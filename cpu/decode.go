@@ -67,6 +67,7 @@ const (
 	fSize64                 // operand size is always 64 in 64-bit mode (MOV CR/DR)
 	fModIgnored             // ModRM.mod is ignored: always a register operand (MOV CR/DR)
 	fMax32                  // operand size 16 or 32; REX.W is ignored (IN/OUT/INS/OUTS)
+	fRMByte                 // the r/m operand is a byte register though the operand size is not (MOVZX/MOVSX Gv,Eb)
 )
 
 // opEntry is one row of an opcode table. The decoder selects a handler from
@@ -365,6 +366,11 @@ func (d *decoder) decodeInto(in *Inst) *arch.Fault {
 	}
 	if f&fRegOp != 0 {
 		in.reg = d.reg8(uint8(op)&7|(d.rex&1)<<3, opsz) // the last opcode byte (0F C8+r too)
+	}
+	if f&fRMByte != 0 && in.mod == 3 {
+		// AH/CH/DH/BH are encodable as the byte source without REX (SDM
+		// Vol. 2A 3.1.1.1 Table 3-1): map r/m with the source's size.
+		in.rm = d.reg8(in.rm, 1)
 	}
 
 	// Immediates.

@@ -65,13 +65,22 @@ func (c *CPU) event(vec uint8, hasErr bool, code uint32, kind eventKind, f *arch
 		c.faultPending = false
 		c.deliverOne(vec, hasErr, code, kind)
 		if !c.faultPending {
+			// Delivery ends an STI/MOV SS interrupt shadow.
 			c.halted = false
+			c.shadow = 0
 			return
 		}
 		// A fault while delivering: undo partial state and promote.
 		second := c.fault
 		c.faultPending = false
 		c.restoreForEvent(saved)
+		if kind == evSoftInt || kind == evSoftExc || kind == evICEBP {
+			// A fault while delivering INT n/INT3/INTO/INT1 is a fault of
+			// that instruction: it is reported with RIP at the instruction,
+			// not after it (SDM Vol. 3A 6.12.1.1, Vol. 2A INT n
+			// "Operation": the #GP/#NP/#SS/#TS/#PF are faults).
+			c.RIP = c.ripCur
+		}
 		if second.Vector == arch.VecPF {
 			c.CR2 = second.Addr
 		}

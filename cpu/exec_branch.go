@@ -180,7 +180,8 @@ func popRM[T word](c *CPU, in *Inst) {
 		return
 	}
 	if in.mod == 3 {
-		c.GPR[arch.RSP] += uint64(sizeOf[T]())
+		m := c.stackMask()
+		c.GPR[arch.RSP] = c.GPR[arch.RSP]&^m | (c.GPR[arch.RSP]+uint64(sizeOf[T]()))&m
 		setReg(c, in.rm, v)
 		return
 	}

@@ -49,10 +49,11 @@ func sysret(c *CPU, in *Inst) {
 	}
 	c.setRFLAGS(c.GPR[arch.R11]&0x3C7FD7 | arch.FlagRes1)
 	c.Seg[arch.CS] = cs
-	ss := c.Seg[arch.SS]
-	ss.Selector = sel + 8 | 3
-	ss.Attr = ss.Attr&^arch.ARDPL | 3<<5
-	c.Seg[arch.SS] = ss
+	// SS gets fixed attributes whatever it held before (it may be a null
+	// selector after an interrupt to ring 0): base 0, limit 4 GiB, type 3,
+	// S, DPL 3, P, B (SDM Vol. 2B SYSRET "Operation").
+	c.Seg[arch.SS] = arch.Segment{Selector: sel + 8 | 3, Limit: 0xFFFFFFFF,
+		Attr: arch.ARP | arch.ARS | arch.ARWritable | arch.ARAccessed | 3<<5 | arch.ARDB | arch.ARG}
 	c.RIP = rip
 	c.stateChanged()
 }

@@ -41,7 +41,7 @@ func movSregRM(c *CPU, in *Inst) {
 		return
 	}
 	if c.loadSeg(seg, v) && seg == arch.SS {
-		c.shadow = 1
+		c.shadow = shadowMovSS
 		c.stop = true
 	}
 }
@@ -117,7 +117,7 @@ func popSreg(c *CPU, in *Inst) {
 		return
 	}
 	if seg == arch.SS {
-		c.shadow = 1
+		c.shadow = shadowMovSS
 		c.stop = true
 	}
 }
@@ -259,6 +259,12 @@ func retFar(c *CPU, in *Inst) {
 		c.raise(arch.NPFault(selErr(sel), "far return code segment not present", "Vol. 2B RET"))
 		return
 	}
+	if in.opsz == 2 {
+		ipv &= 0xFFFF
+	}
+	if !c.farReturnTargetOK(d, ipv, "RET far", "Vol. 2B RET") {
+		return
+	}
 	if rpl == int(c.cpl) {
 		if !c.setAccessed(d, addr) {
 			return
@@ -282,6 +288,9 @@ func retFar(c *CPU, in *Inst) {
 	}
 	saveCS, saveCPL := c.Seg[arch.CS], c.cpl
 	c.loadCS(sel, d, rpl)
+	// The SS checks compare against the new CPL (the return CS's RPL),
+	// SDM Vol. 2B RET "RETURN-TO-OUTER-PRIVILEGE-LEVEL".
+	c.cpl = uint8(rpl)
 	if !c.loadSeg(arch.SS, uint16(ssv)) {
 		c.Seg[arch.CS] = saveCS
 		c.cpl = saveCPL
@@ -294,6 +303,25 @@ func retFar(c *CPU, in *Inst) {
 		c.GPR[arch.RSP] = uint64(uint32(spv + in.imm))
 	}
 	c.nullifyDataSegs()
+}
+
+// farReturnTargetOK checks the return RIP of RET far / IRET against the
+// target code segment: canonical for a 64-bit segment in IA-32e mode,
+// within the limit otherwise (SDM Vol. 2B RET, Vol. 2A IRET: "IF
+// instruction pointer not within code segment limits THEN #GP(0)").
+func (c *CPU) farReturnTargetOK(d descriptor, ip uint64, insn, sdm string) bool {
+	if c.EFER&arch.EFERLMA != 0 && d.attr()&arch.ARL != 0 {
+		if !c.canonical(ip) {
+			c.raiseGP(insn+" to a non-canonical RIP", sdm)
+			return false
+		}
+		return true
+	}
+	if ip > uint64(d.limit()) {
+		c.raiseGP(insn+" to an offset beyond the code segment limit", sdm)
+		return false
+	}
+	return true
 }
 
 // nullifyDataSegs: on a return to an outer privilege level, data segment
@@ -391,11 +419,8 @@ func iret(c *CPU, in *Inst) {
 		c.raise(arch.NPFault(selErr(sel), "IRET code segment not present", "Vol. 2A IRET"))
 		return
 	}
-	if c.codeMode == mode64 || c.EFER&arch.EFERLMA != 0 && d.attr()&arch.ARL != 0 && in.opsz == 8 {
-		if d.attr()&arch.ARL != 0 && !c.canonical(ipv) {
-			c.raiseGP("IRETQ to a non-canonical RIP", "Vol. 2A IRET")
-			return
-		}
+	if !c.farReturnTargetOK(d, ipv, "IRET", "Vol. 2A IRET") {
+		return
 	}
 	// Flags the IRET may change (SDM IRET: IOPL only at CPL 0, IF only
 	// when CPL <= IOPL; VIF/VIP/VM handled for protected mode).
@@ -436,6 +461,9 @@ func iret(c *CPU, in *Inst) {
 	}
 	saveCS, saveSS, saveCPL := c.Seg[arch.CS], c.Seg[arch.SS], c.cpl
 	c.loadCS(sel, d, rpl)
+	// The SS checks compare against the new CPL (the return CS's RPL),
+	// SDM Vol. 2A IRET "RETURN-TO-OUTER-PRIVILEGE-LEVEL".
+	c.cpl = uint8(rpl)
 	if uint16(ssv)&^3 == 0 && c.codeMode == mode64 && rpl < 3 {
 		c.Seg[arch.SS] = arch.Segment{Selector: uint16(ssv), Attr: arch.ARUnusable | uint32(rpl)<<5}
 		c.stateChanged()
@@ -630,7 +658,7 @@ func inOut(c *CPU, in *Inst) {
 
 // cpuid: CPUID (0F A2).
 func cpuid(c *CPU, in *Inst) {
-	a, b, cc, d := c.platform.CPUID(c, uint32(c.GPR[arch.RAX]), uint32(c.GPR[arch.RCX]))
+	a, b, cc, d := c.plat().CPUID(c, uint32(c.GPR[arch.RAX]), uint32(c.GPR[arch.RCX]))
 	c.GPR[arch.RAX], c.GPR[arch.RBX], c.GPR[arch.RCX], c.GPR[arch.RDX] = uint64(a), uint64(b), uint64(cc), uint64(d)
 }
 
@@ -643,7 +671,7 @@ func rdtsc(c *CPU, in *Inst) {
 	t := c.TSC()
 	setReg(c, arch.RAX, uint32(t))
 	setReg(c, arch.RDX, uint32(t>>32))
-	if in.op == 0x1F9 { // RDTSCP (0F 01 F9)
+	if in.op == 0x101 { // RDTSCP (0F 01 F9; 0F 01 is only RDTSCP here)
 		setReg(c, arch.RCX, uint32(c.TSCAux))
 	}
 }
@@ -771,6 +799,16 @@ func invlpg(c *CPU, in *Inst) {
 	if !c.requireCPL0("INVLPG") {
 		return
 	}
+	if c.codeMode == mode64 {
+		// No canonical check: INVLPG of a non-canonical address is a NOP
+		// (SDM Vol. 2A INVLPG "Description").
+		lin := c.segv[in.seg].base + c.ea(in)
+		if c.canonical(lin) {
+			c.tlb.flushPage(lin)
+			c.blocks.flush()
+		}
+		return
+	}
 	lin, ok := c.linear(in.seg, c.ea(in), 1, -1)
 	if !ok {
 		return
@@ -843,6 +881,9 @@ func lldt(c *CPU, in *Inst) {
 		c.raise(arch.GPFault(selErr(sel), "LLDT selector refers to the LDT", "Vol. 2A LLDT"))
 		return
 	}
+	if !c.sysDescInGDT(sel) {
+		return
+	}
 	d, addr, ok := c.readDesc(sel)
 	if !ok {
 		return
@@ -866,6 +907,17 @@ func lldt(c *CPU, in *Inst) {
 	c.LDTR = arch.Segment{Selector: sel, Base: base, Limit: d.limit(), Attr: d.attr()}
 }
 
+// sysDescInGDT checks that a whole LDT/TSS descriptor lies within the GDT
+// limit: 16 bytes in IA-32e mode (SDM Vol. 3A 8.2.3, Vol. 2A LLDT/LTR
+// "#GP(selector)").
+func (c *CPU) sysDescInGDT(sel uint16) bool {
+	if c.EFER&arch.EFERLMA == 0 {
+		return true
+	}
+	_, ok := c.descAddr(sel, 16)
+	return ok
+}
+
 // ltr: LTR r/m16 (0F 00 /3): loads an available TSS and marks it busy.
 func ltr(c *CPU, in *Inst) {
 	if !c.protectedOnly("LTR") || !c.requireCPL0("LTR") {
@@ -877,6 +929,9 @@ func ltr(c *CPU, in *Inst) {
 	}
 	if sel&^3 == 0 || sel&4 != 0 {
 		c.raise(arch.GPFault(selErr(sel), "LTR with a null or LDT selector", "Vol. 2A LTR"))
+		return
+	}
+	if !c.sysDescInGDT(sel) {
 		return
 	}
 	d, addr, ok := c.readDesc(sel)

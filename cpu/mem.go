@@ -89,7 +89,9 @@ func (c *CPU) linear(seg uint8, off uint64, size uint64, kind int) (uint64, bool
 	v := &c.segv[seg]
 	if c.codeMode == mode64 {
 		lin := v.base + off
-		if !c.canonical(lin) {
+		// Every byte must be canonical: an access that runs from the top
+		// of the lower half into the non-canonical hole faults too.
+		if !c.canonical(lin) || !c.canonical(lin+size-1) {
 			if seg == arch.SS {
 				c.raise(arch.SSFault(0, "non-canonical stack address in 64-bit mode", "Vol. 3A 3.3.7.1"))
 			} else {
@@ -199,6 +201,12 @@ func (c *CPU) fill(lin uint64, kind int) (*tlbEntry, uint64, bool) {
 	if pg == nil {
 		return nil, pa, true
 	}
+	if !user && tr.User && kind != accFetch && c.CR4&arch.CR4SMAP != 0 {
+		// Under SMAP a supervisor data access to a user page is allowed
+		// or not depending on RFLAGS.AC, which the TLB tag does not hold:
+		// no entry, every such access walks (SDM Vol. 3A 4.6.1).
+		return nil, pa, true
+	}
 	var arr *[tlbSize]tlbEntry
 	switch kind {
 	case accRead:
@@ -255,7 +263,7 @@ func (c *CPU) rdSlow(lin uint64, size uint) (uint64, bool) {
 		return 0, false
 	}
 	if e == nil {
-		return c.bus.ReadMMIO(pa, int(size)), true
+		return c.readPhys(pa, int(size)), true // MMIO, or RAM without a TLB entry
 	}
 	var v uint64
 	for i := uint(0); i < size; i++ {

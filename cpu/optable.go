@@ -311,7 +311,7 @@ func buildTables() *tables {
 	x[0xB3] = opEntry{name: "btr Ev,Gv", f: fModRM | fLock, h: v(btRM[uint16], btRM[uint32], btRM[uint64])}
 	x[0xB4] = opEntry{name: "lfs", f: fModRM | fMemOnly | fEnd, h: one(lxs)}
 	x[0xB5] = opEntry{name: "lgs", f: fModRM | fMemOnly | fEnd, h: one(lxs)}
-	x[0xB6] = opEntry{name: "movzx Gv,Eb", f: fModRM, h: v(movzx[uint8, uint16], movzx[uint8, uint32], movzx[uint8, uint64])}
+	x[0xB6] = opEntry{name: "movzx Gv,Eb", f: fModRM | fRMByte, h: v(movzx[uint8, uint16], movzx[uint8, uint32], movzx[uint8, uint64])}
 	x[0xB7] = opEntry{name: "movzx Gv,Ew", f: fModRM, h: v(movzx[uint16, uint16], movzx[uint16, uint32], movzx[uint16, uint64])}
 	x[0xB8] = opEntry{name: "popcnt", sel: func(mr byte, d *decoder) *opEntry {
 		if d.rep == 0xF3 {
@@ -341,7 +341,7 @@ func buildTables() *tables {
 	}
 	x[0xBC] = opEntry{name: "bsf", sel: bsSel}
 	x[0xBD] = opEntry{name: "bsr", sel: bsSel}
-	x[0xBE] = opEntry{name: "movsx Gv,Eb", f: fModRM, h: v(movsx[uint8, uint16], movsx[uint8, uint32], movsx[uint8, uint64])}
+	x[0xBE] = opEntry{name: "movsx Gv,Eb", f: fModRM | fRMByte, h: v(movsx[uint8, uint16], movsx[uint8, uint32], movsx[uint8, uint64])}
 	x[0xBF] = opEntry{name: "movsx Gv,Ew", f: fModRM, h: v(movsx[uint16, uint16], movsx[uint16, uint32], movsx[uint16, uint64])}
 	x[0xC0] = opEntry{name: "xadd Eb,Gb", f: fModRM | fByte | fLock, h: b8(xadd[uint8])}
 	x[0xC1] = opEntry{name: "xadd Ev,Gv", f: fModRM | fLock, h: v(xadd[uint16], xadd[uint32], xadd[uint64])}

@@ -4,12 +4,17 @@ import "github.com/vmxemu/vmxemu/arch"
 
 // Run executes up to budget instructions and returns why it stopped. Events
 // (interrupts, NMIs) are taken between blocks; virtual time is Icount.
+// An event delivered without an instruction (an interrupt, or a fault on
+// an instruction fetch) also uses one unit of the budget, so that an
+// endless chain of them (say, a handler whose first fetch faults again,
+// on a real-mode stack that never overflows) still returns.
 func (c *CPU) Run(budget uint64) StopReason {
 	for budget > 0 {
 		if c.shutdown {
 			return StopShutdown
 		}
 		if c.takeEvents() {
+			budget--
 			continue
 		}
 		if c.halted {
@@ -22,13 +27,16 @@ func (c *CPU) Run(budget uint64) StopReason {
 			if c.faultPending {
 				c.deliverFault()
 			}
+			budget--
 			continue
 		}
 		n := uint64(len(b.insts))
 		if n > budget {
 			n = budget
 		}
-		if c.shadow > 0 || c.RFLAGS&arch.FlagTF != 0 {
+		// TF=1 at the start of an instruction makes it single-stepped.
+		tf := c.RFLAGS&arch.FlagTF != 0
+		if c.shadow > 0 || tf {
 			n = 1
 		}
 		shadow := c.shadow
@@ -60,6 +68,9 @@ func (c *CPU) Run(budget uint64) StopReason {
 		}
 		if shadow > 0 && c.shadow == shadow {
 			c.shadow = 0
+		}
+		if tf && done == 1 {
+			c.singleStepTrap(&insts[0], shadow)
 		}
 	next:
 		if c.shutdown {
@@ -107,3 +118,33 @@ func (c *CPU) takeEvents() bool {
 
 // Step executes one instruction (debugger, traces).
 func (c *CPU) Step() StopReason { return c.Run(1) }
+
+// shadowMovSS marks the shadow of MOV SS/POP SS, which also holds off
+// debug traps; STI's shadow (1) blocks only maskable interrupts (SDM
+// Vol. 3A 6.8.3, Table 6-2).
+const shadowMovSS = 3
+
+var faultSingleStep = arch.Fault{Vector: arch.VecDB, Rule: "single-step trap: RFLAGS.TF=1 at the start of the instruction (DR6.BS=1)", SDM: "Vol. 3A 18.3.1.4"}
+
+// singleStepTrap delivers the #DB single-step trap after in, which began
+// with RFLAGS.TF=1 (SDM Vol. 3A 18.3.1.4): RIP points past it and DR6.BS
+// is set. No trap follows an INT n/INT3/INTO/INT1 that entered its
+// handler (delivery cleared TF), nor HLT; after MOV SS/POP SS it is held
+// off until the next instruction, which is stepped in turn.
+func (c *CPU) singleStepTrap(in *Inst, shadowBefore uint8) {
+	if c.shutdown || c.halted {
+		return
+	}
+	if shadowBefore == 0 && c.shadow == shadowMovSS {
+		return
+	}
+	switch in.op {
+	case 0xCC, 0xCD, 0xCE, 0xF1:
+		if c.RFLAGS&arch.FlagTF == 0 {
+			return
+		}
+	}
+	c.DR[6] |= 1 << 14 // BS
+	f := faultSingleStep
+	c.event(arch.VecDB, false, 0, evException, &f)
+}

@@ -34,8 +34,11 @@
 // CPU 0 starts in the state the loader returns (firmware.Boot.State). The
 // other CPUs are created in their reset state and wait for INIT/SIPI,
 // which needs a local APIC the board does not have yet, so they do not run.
-// The default CPU model is Platform (platform.go), to be replaced by
-// package msr.
+// The CPUs present a CPU model of package msr (Config.CPUModel, default
+// msr.DefaultModel) through Platform (platform.go): CPUID with APIC IDs and
+// topology leaves following Config.Topology, and one MSR file per CPU
+// with IA32_FEATURE_CONTROL as firmware left it (Config.FeatureControl,
+// restored at every reset).
 //
 // # Running
 //

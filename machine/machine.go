@@ -9,6 +9,7 @@ import (
 	"github.com/vmxemu/vmxemu/cpu"
 	"github.com/vmxemu/vmxemu/firmware"
 	"github.com/vmxemu/vmxemu/machine/devices"
+	"github.com/vmxemu/vmxemu/msr"
 )
 
 // COM port bases and IRQs of the PC (COM1..COM4), as QEMU's isa-serial
@@ -70,7 +71,14 @@ type Config struct {
 	// FeatureControl is the IA32_FEATURE_CONTROL value the firmware
 	// leaves (used by the default Platform).
 	FeatureControl uint64
-	// Platform overrides the CPU model; nil selects NewPlatform.
+	// CPUModel is the CPU model the default Platform presents; nil
+	// selects msr.DefaultModel without toggles.
+	CPUModel *msr.Profile
+	// Topology lays the CPUs out in sockets, dies, cores and threads for
+	// CPUID (-smp); the zero value is CPUs single-threaded cores.
+	Topology msr.Topology
+	// Platform overrides the CPU model; nil selects NewPlatform with
+	// CPUModel and Topology.
 	Platform cpu.Platform
 
 	// NoReboot ends the run at a triple fault or guest reset request
@@ -104,6 +112,9 @@ type Machine struct {
 	ports    *devices.PortBus
 	platform cpu.Platform
 	defPlat  *Platform // platform when the default one is used
+	// signature (CPUID.01H:EAX) and MAXPHYADDR of the CPU model.
+	signature   uint32
+	maxPhysAddr uint
 
 	uarts    []*devices.UART
 	debugCon *devices.DebugCon
@@ -145,10 +156,14 @@ func New(cfg Config) (*Machine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("machine: %w", err)
 	}
-	m := &Machine{cfg: cfg, ram: ram, platform: cfg.Platform}
+	m := &Machine{cfg: cfg, ram: ram, platform: cfg.Platform, signature: DefaultCPUSignature, maxPhysAddr: 46}
 	if m.platform == nil {
-		m.defPlat = NewPlatform(cfg.CPUs, cfg.FeatureControl)
+		if m.defPlat, err = newDefaultPlatform(&cfg); err != nil {
+			return nil, err
+		}
 		m.platform = m.defPlat
+		m.signature = m.defPlat.Profile().Signature()
+		m.maxPhysAddr = m.defPlat.Profile().MaxPhysAddr()
 	}
 	for _, w := range cfg.Serial {
 		m.uarts = append(m.uarts, devices.NewUART(w, nil))
@@ -265,7 +280,7 @@ func (m *Machine) powerOn(why string) error {
 		if i == 0 {
 			s = b.State()
 		} else {
-			s = firmware.ResetState(DefaultCPUSignature)
+			s = firmware.ResetState(m.signature)
 			s.APICBase &^= apicBaseBSP
 		}
 		if m.cfg.OnReset != nil {
@@ -275,7 +290,7 @@ func (m *Machine) powerOn(why string) error {
 			}
 			m.cfg.OnReset(i, &before, why)
 		}
-		c := cpu.New(cpu.Config{ID: i, Bus: m, Platform: m.platform, Code: m.code, MaxPhysAddr: 46}, s)
+		c := cpu.New(cpu.Config{ID: i, Bus: m, Platform: m.platform, Code: m.code, MaxPhysAddr: m.maxPhysAddr}, s)
 		c.Hooks = m.cfg.Hooks
 		if i == 0 {
 			c.SetInterruptSource(picSource{m.pic})

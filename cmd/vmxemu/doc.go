@@ -10,7 +10,8 @@
 // request under -no-reboot, as QEMU does); (v<<1)|1 when it writes v to an
 // isa-debug-exit port; 2 for a bad command line, an unreadable -kernel or
 // -initrd file, or a flag that is not implemented yet (-trace, -gdb/-s/-S,
-// q35, CPU models and feature toggles, most -d items); 4 for a triple fault
+// q35, most -d items), an unknown CPU model, a bad -cpu toggle or model
+// file, a -feature-control value the model's WRMSR would refuse; 4 for a triple fault
 // under -no-reboot; 6 when -icount-limit or -time-limit is reached, when
 // the guest resets more than machine.DefaultMaxResets times, when it hangs
 // (every CPU halted with nothing that can wake it: QEMU would wait
@@ -24,6 +25,14 @@
 // guest power-off, so a shutdown still ends the run with status 0. With
 // -smp N the guest sees N CPUs in fw_cfg and CPUID, but only CPU 0 runs
 // until the board has a local APIC to deliver INIT/SIPI.
+//
+// -cpu MODEL[,+feat,-feat] selects a CPU model built from a real
+// processor's CPUID+MSR dump (-cpu help lists them; -cpu-file loads one);
+// `vmxemu vmxcap -cpu MODEL` prints its VMX capabilities decoded bit by
+// bit and what vmxemu implements of them. The guest sees only what vmxemu
+// implements: until VMX operation exists CPUID.1:ECX.VMX is hidden and
+// the VMX capability MSRs raise #GP, unless -cpu MODEL,+x-vmx-caps exposes
+// them for detection code (docs/CPU-MODELS.md).
 //
 // -d int and -d cpu_reset log, to -D FILE or stderr, in QEMU's formats;
 // with -explain (the default) every exception line is followed by the rule

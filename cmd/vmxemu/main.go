@@ -14,14 +14,14 @@ import (
 	"github.com/vmxemu/vmxemu/cmd/vmxemu/cli"
 	"github.com/vmxemu/vmxemu/firmware"
 	"github.com/vmxemu/vmxemu/machine"
+	"github.com/vmxemu/vmxemu/msr"
 )
 
 // version is reported by -version.
 const version = "0.1.0-dev"
 
-// defaultCPUModel is the only CPU model until package msr provides the
-// real ones; -cpu accepts it by name.
-const defaultCPUModel = "vmxemu-basic"
+// defaultCPUModel is the model without -cpu.
+const defaultCPUModel = msr.DefaultModel
 
 // Default load addresses of flat binaries (-boot-mode flat*), used when
 // -load-addr is not given: a boot sector's 0x7C00 in real mode, 1 MiB
@@ -62,8 +62,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "vmxemu version %s\n", version)
 		return cli.ExitOK
 	case cfg.ListCPUs:
-		fmt.Fprintf(stdout, "Available CPUs:\n%-20s Sandy Bridge EP signature (0x%05X) with the features vmxemu implements (default)\n",
-			defaultCPUModel, machine.DefaultCPUSignature)
+		if err := listCPUs(stdout); err != nil {
+			fmt.Fprintf(stderr, "vmxemu: %v\n", err)
+			return cli.ExitError
+		}
 		return cli.ExitOK
 	case cfg.ListMachines:
 		fmt.Fprint(stdout, cli.MachinesHelp())
@@ -75,7 +77,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, cli.LogItemsHelp())
 		return cli.ExitOK
 	}
-	code, err := boot(ctx, cfg, stdout, stderr)
+	var code int
+	if cfg.Subcommand == "vmxcap" {
+		code, err = vmxcap(cfg, stdout, stderr)
+	} else {
+		code, err = boot(ctx, cfg, stdout, stderr)
+	}
 	if err != nil {
 		var ue *usageError
 		if errors.As(err, &ue) {
@@ -91,8 +98,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // checkSupported refuses what the command line accepts but vmxemu does not
 // implement yet.
 func checkSupported(cfg *cli.Config) error {
-	if cfg.Subcommand != "" {
-		return usagef("%s: unknown subcommand or not implemented yet (see vmxemu -h)", cfg.Subcommand)
+	if cfg.Subcommand != "" && cfg.Subcommand != "vmxcap" {
+		return usagef("%s: unknown subcommand (vmxemu knows: vmxcap; see vmxemu -h)", cfg.Subcommand)
 	}
 	if cfg.TraceFile != "" {
 		return usagef("-trace %s: not implemented yet", cfg.TraceFile)
@@ -105,12 +112,6 @@ func checkSupported(cfg *cli.Config) error {
 	}
 	if cfg.Machine == "q35" || strings.HasPrefix(cfg.Machine, "pc-q35") {
 		return usagef("-machine %s: not implemented yet (vmxemu emulates the pc machine)", cfg.Machine)
-	}
-	if cfg.CPU.Model != "" && cfg.CPU.Model != defaultCPUModel {
-		return usagef("-cpu %s: unknown CPU model (see -cpu help)", cfg.CPU.Model)
-	}
-	if len(cfg.CPU.Features) > 0 {
-		return usagef("-cpu %s,%s...: CPU feature toggles are not implemented yet", cfg.CPU.Model, cfg.CPU.Features[0].Name)
 	}
 	for _, it := range cfg.LogItems {
 		switch it {
@@ -137,6 +138,14 @@ func checkSupported(cfg *cli.Config) error {
 // boot builds and runs the machine and returns the exit status.
 func boot(ctx context.Context, cfg *cli.Config, stdout, stderr io.Writer) (int, error) {
 	if err := checkSupported(cfg); err != nil {
+		return 0, err
+	}
+	prof, err := resolveCPU(cfg, stderr)
+	if err != nil {
+		return 0, err
+	}
+	fc, err := featureControl(cfg, prof)
+	if err != nil {
 		return 0, err
 	}
 	loader, err := loaderFor(cfg)
@@ -171,7 +180,9 @@ func boot(ctx context.Context, cfg *cli.Config, stdout, stderr io.Writer) (int, 
 		RAMSize:        cfg.MemSize,
 		CPUs:           cfg.SMP.CPUs,
 		Serial:         serial,
-		FeatureControl: cfg.FeatureControl.MSRValue(),
+		FeatureControl: fc,
+		CPUModel:       prof,
+		Topology:       msr.Topology{Sockets: cfg.SMP.Sockets, Dies: cfg.SMP.Dies, Cores: cfg.SMP.Cores, Threads: cfg.SMP.Threads},
 		NoReboot:       cfg.NoReboot,
 	}
 	for _, d := range cfg.DebugExit {

@@ -71,7 +71,12 @@ func TestUsageErrors(t *testing.T) {
 		{"-cpu", "nonesuch"},
 		{"-cpu", "vmxemu-basic,+vmx"},
 		{"-d", "in_asm"},
-		{"vmxcap"},
+		{"frobnicate"},
+		{"-cpu", "sandybridge-ep,+frob"},
+		{"-cpu", "sandybridge-ep,+avx512f"},
+		{"-cpu", "ivybridge", "-feature-control", "0x3"},
+		{"-cpu-file", "/nonexistent/model.cpu"},
+		{"vmxcap", "-cpu", "nonesuch"},
 		{"-kernel", "x.bin", "-boot-mode", "elf", "-append", "a"},
 	} {
 		r := vmxemu(t, args...)

@@ -75,6 +75,7 @@ type Config struct {
 	ICountLimit    uint64         // -icount-limit N; 0 = none
 	TimeLimit      time.Duration  // -time-limit; 0 = none
 	FeatureControl FeatureControl // -feature-control; default locked with VMX on
+	CPUFile        string         // -cpu-file FILE: a CPU model file (or AIDA64 dump); "" = none
 	TraceFile      string         // -trace FILE; "" = no instruction trace
 	BootMode       BootMode       // -boot-mode; default multiboot
 	LoadAddr       uint64         // -load-addr, valid when HasLoadAddr

@@ -151,6 +151,14 @@ func lookup(name string) (option, bool) {
 		return option{arg: true, fn: parseTimeLimit}, true
 	case "feature-control":
 		return option{arg: true, fn: parseFeatureControl}, true
+	case "cpu-file":
+		return option{arg: true, fn: func(c *Config, v string) error {
+			if v == "" {
+				return errors.New("missing file name")
+			}
+			c.CPUFile = v
+			return nil
+		}}, true
 	case "trace":
 		return option{arg: true, fn: parseTrace}, true
 	case "boot-mode":

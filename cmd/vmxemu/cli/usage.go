@@ -35,7 +35,8 @@ argument (-m 512, not -m=512). Options vmxemu does not support are refused
 with a message, never ignored.
 
 Subcommands (a bare first word, then options):
-vmxcap           report the VMX capabilities of the -cpu model, like vmxcap
+vmxcap           report the VMX capabilities of the -cpu model, like vmxcap,
+                 and what vmxemu implements of them
 
 Standard options:
 -h or -help      display this help and exit
@@ -52,6 +53,8 @@ Standard options:
 -cpu model[,+feature][,-feature][,feature=on|off]
                  select the CPU model ('-cpu help' for list); feature
                  toggles apply in order, the last one for a feature wins
+                 (-vmx, -ept, -vpid ...; +x-vmx-caps exposes the VMX
+                 capability MSRs: see docs/CPU-MODELS.md)
 -smp [[cpus=]n][,maxcpus=maxcpus][,sockets=sockets][,dies=dies]
      [,cores=cores][,threads=threads]
                  set the number of CPUs to 'n' (1..255) [default=1];
@@ -115,6 +118,9 @@ vmxemu options:
                  unlocked  0 and unlocked: the guest may set it itself
                  disabled  locked with VMX off: VMXON raises #GP
                  0xVALUE   exactly this value
+-cpu-file file   load a CPU model from file (vmxemu model format or an
+                 AIDA64 CPUID dump; docs/CPU-MODELS.md); -cpu may then
+                 name it, and selects it when -cpu is not given
 -trace file      write an instruction trace to file
 -boot-mode mode  how -kernel is loaded:
                  multiboot  multiboot v1: 32-bit protected mode, flat

@@ -1,0 +1,181 @@
+package msr
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vmxemu/vmxemu/arch"
+)
+
+func resolve(t *testing.T, name string, toggles ...string) *Profile {
+	t.Helper()
+	p, err := resolveE(name, toggles...)
+	require.NoError(t, err)
+	return p
+}
+
+func resolveE(name string, toggles ...string) (*Profile, error) {
+	m, err := Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	var ts []Toggle
+	for _, s := range toggles {
+		ts = append(ts, Toggle{Name: s[1:], On: s[0] == '+'})
+	}
+	return Resolve(m, ts)
+}
+
+func TestToggles(t *testing.T) {
+	for _, tc := range []struct {
+		model   string
+		toggles []string
+		check   func(t *testing.T, p *Profile)
+	}{
+		{"sandybridge-ep", []string{"-vmx"}, func(t *testing.T, p *Profile) {
+			assert.False(t, p.ModelHas("vmx"))
+			_, ok := p.ModelVMX(VMXBasic)
+			assert.False(t, ok, "no VMX MSRs without VMX")
+			f := p.NewFile(Flat(1), 0, 1)
+			_, fl := f.Read(VMXBasic, &arch.State{})
+			require.NotNil(t, fl)
+			assert.Contains(t, fl.Rule, "the model has no VMX")
+			assert.Equal(t, uint64(FCLock), FeatureControlValue(p, FCPolicyLocked), "a BIOS cannot enable VMX the CPU lacks")
+		}},
+		{"sandybridge-ep", []string{"-ept"}, func(t *testing.T, p *Profile) {
+			v, _ := p.ModelVMX(VMXProcbasedCtls2)
+			assert.Zero(t, v>>33&1, "EPT allowed-1 cleared")
+			assert.Zero(t, v>>39&1, "unrestricted guest goes with EPT")
+			assert.NotZero(t, v>>37&1, "VPID stays")
+			c, ok := p.ModelVMX(VMXEPTVPIDCap)
+			require.True(t, ok, "EPT_VPID_CAP still exists for VPID")
+			assert.Equal(t, uint64(0x00000F0100000000), c, "only the INVVPID bits remain")
+		}},
+		{"sandybridge-ep", []string{"-ept", "-vpid"}, func(t *testing.T, p *Profile) {
+			_, ok := p.ModelVMX(VMXEPTVPIDCap)
+			assert.False(t, ok, "no EPT_VPID_CAP without EPT and VPID")
+		}},
+		{"haswell-ep", []string{"-vmfunc"}, func(t *testing.T, p *Profile) {
+			_, ok := p.ModelVMX(VMXVMFunc)
+			assert.False(t, ok)
+		}},
+		{"haswell-ep", []string{"-vmx-ept"}, func(t *testing.T, p *Profile) {
+			_, ok := p.ModelVMX(VMXVMFunc)
+			assert.False(t, ok, "QEMU's spelling; EPTP switching needs EPT")
+		}},
+		{"skylake-sp", []string{"-preemption-timer"}, func(t *testing.T, p *Profile) {
+			for _, idx := range []uint32{VMXPinbasedCtls, VMXTruePinbasedCtls} {
+				v, _ := p.ModelVMX(idx)
+				assert.Zero(t, v>>38&1, Name(idx))
+			}
+			v, _ := p.ModelVMX(VMXTrueExitCtls)
+			assert.Zero(t, v>>54&1, "save preemption timer goes too")
+		}},
+		{"sandybridge-ep", []string{"+smep"}, func(t *testing.T, p *Profile) {
+			assert.True(t, p.Reports("smep"), "an implemented feature can be added")
+			v, _ := p.ModelVMX(VMXCR4Fixed1)
+			assert.NotZero(t, v&arch.CR4SMEP, "CR4_FIXED1 follows CPUID")
+		}},
+		{"sandybridge-ep", []string{"-pcid"}, func(t *testing.T, p *Profile) {
+			v, _ := p.ModelVMX(VMXCR4Fixed1)
+			assert.Equal(t, uint64(0x467FF), v, "PCIDE leaves CR4_FIXED1")
+		}},
+		{"sandybridge-ep", []string{"+x-vmx-caps"}, func(t *testing.T, p *Profile) {
+			assert.True(t, p.VMXExposed())
+			assert.True(t, p.Reports("vmx"))
+			assert.Contains(t, gapNames(p), "vmx-operation")
+		}},
+		{"sandybridge-ep", []string{"+x-vmx-caps", "-x-vmx-caps"}, func(t *testing.T, p *Profile) {
+			assert.False(t, p.Reports("vmx"), "the last toggle wins")
+		}},
+		{"sandybridge-ep", []string{"+avx"}, func(t *testing.T, p *Profile) {
+			assert.False(t, p.Reports("avx"))
+			require.Len(t, p.Warnings, 1)
+			assert.Contains(t, p.Warnings[0], "does not report")
+		}},
+		{"sandybridge-ep", []string{"-nx"}, func(t *testing.T, p *Profile) {
+			assert.False(t, p.Reports("nx"))
+		}},
+	} {
+		t.Run(tc.model+" "+joinToggles(tc.toggles), func(t *testing.T) { tc.check(t, resolve(t, tc.model, tc.toggles...)) })
+	}
+}
+
+func joinToggles(ts []string) string {
+	s := ""
+	for _, t := range ts {
+		s += t
+	}
+	return s
+}
+
+func gapNames(p *Profile) []string {
+	var out []string
+	for _, g := range p.Gaps() {
+		out = append(out, g.What)
+	}
+	return out
+}
+
+func TestToggleErrors(t *testing.T) {
+	for _, tc := range []struct {
+		model   string
+		toggles []string
+		want    string
+	}{
+		{"sandybridge-ep", []string{"+avx512f"}, "vmxemu does not implement avx512f"},
+		{"sandybridge-ep", []string{"+frobnicate"}, `unknown CPU feature "frobnicate"`},
+		{"sandybridge-ep", []string{"+vmfunc"}, "the model has no vmfunc"},
+		{"sandybridge-ep", []string{"-ept", "+ept"}, "cannot be restored"},
+		{"sandybridge-ep", []string{"+la57"}, "vmxemu does not implement la57"},
+	} {
+		_, err := resolveE(tc.model, tc.toggles...)
+		require.Error(t, err, "%v", tc.toggles)
+		assert.Contains(t, err.Error(), tc.want)
+		assert.Contains(t, err.Error(), "-cpu "+tc.model+",")
+	}
+}
+
+// Honest models: every bit a guest sees in a feature leaf is an
+// implemented feature, zeroed leaves are zero, and the linear-address
+// width is 48 while LA57 is hidden.
+func TestEffectiveIsHonest(t *testing.T) {
+	ms, err := Models()
+	require.NoError(t, err)
+	for _, m := range ms {
+		p, err := Resolve(m, nil)
+		require.NoError(t, err)
+		for k, r := range p.effective {
+			rule, ok := leafRules[k[0]]
+			switch {
+			case !ok || rule.policy == leafZero:
+				assert.Equal(t, Regs{}, r, "%s leaf %#x.%d", m.Name, k[0], k[1])
+			case rule.policy == leafFilter:
+				for _, reg := range []Reg{EAX, EBX, ECX, EDX} {
+					if contains(valueRegs[k], reg) {
+						continue
+					}
+					v := r.get(reg)
+					for b := uint(0); b < 32; b++ {
+						if v>>b&1 != 0 {
+							f, known := featureAt(k[0], k[1], reg, b)
+							assert.True(t, known && f.Implemented, "%s CPUID.(%#x,%d):%s[%d]", m.Name, k[0], k[1], reg, b)
+						}
+					}
+				}
+			}
+		}
+		assert.Equal(t, uint32(48), p.CPUID(0x80000008, 0).EAX>>8&0xFF, m.Name)
+	}
+}
+
+func contains(rs []Reg, r Reg) bool {
+	for _, x := range rs {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,54 @@
+package msr
+
+import (
+	"bytes"
+	"regexp"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func report(t *testing.T, name string, toggles ...string) string {
+	t.Helper()
+	var b bytes.Buffer
+	require.NoError(t, WriteVMXCap(&b, resolve(t, name, toggles...)))
+	return b.String()
+}
+
+func TestVMXCapReport(t *testing.T) {
+	r := report(t, "sandybridge-ep")
+	for _, want := range []string{
+		`(?m)^  Revision +16$`,
+		`(?m)^  VMCS size +1024$`,
+		`(?m)^  VMCS restricted to 32 bit addresses +no$`,
+		`(?m)^  Enable EPT +yes +gap$`,
+		`(?m)^  CR3-load exiting +default +gap$`, // forced by PROCBASED_CTLS, optional by TRUE_PROCBASED_CTLS
+		`(?m)^  Enable VM functions +no$`,
+		`(?m)^  \(IA32_VMX_VMFUNC does not exist on this model\)$`,
+		`(?m)^  IA32_VMX_CR4_FIXED1 +0x667ff  may be 1: .*SMXE PCIDE OSXSAVE`,
+		`guest sees CPUID.1:ECX.VMX=0`,
+		`(?m)^  vmx +VMX operation`,
+	} {
+		assert.Regexp(t, regexp.MustCompile(want), r)
+	}
+
+	r = report(t, "icelake-sp")
+	assert.Regexp(t, `(?m)^  Revision +19$`, r)
+	assert.Regexp(t, `(?m)^  VMCS size +1280$`, r)
+	assert.Regexp(t, `(?m)^  Page-walk length 5 +yes +gap$`, r)
+	assert.Regexp(t, `(?m)^  EPTP Switching +yes +gap$`, r)
+	assert.Contains(t, r, "assumed, not in the source dump")
+
+	r = report(t, "sapphirerapids", "-ept")
+	assert.Regexp(t, `(?m)^  Enable EPT +no$`, r)
+	assert.Regexp(t, `(?m)^  Enable IPI virtualization +yes +gap$`, r)
+	assert.Regexp(t, `(?m)^  Execute-only EPT translations +no$`, r)
+
+	r = report(t, "sandybridge-ep", "-vmx")
+	assert.Contains(t, r, "The model has no VMX")
+
+	r = report(t, "sandybridge-ep", "+x-vmx-caps")
+	assert.Contains(t, r, "guest sees CPUID.1:ECX.VMX=1")
+	assert.Regexp(t, `guest IA32_VMX_CR4_FIXED1 +0x27ff`, r)
+}

@@ -62,8 +62,10 @@ func setLazyCarry[T word](c *CPU, op uint8, a, b, res T, cin uint64) {
 
 // setLazyIncDec records INC/DEC, which leave CF unchanged.
 func setLazyIncDec[T word](c *CPU, op uint8, a, res T) {
-	cf := c.cf()
-	c.lz.flags = cf
+	if c.lz.op != lzInc && c.lz.op != lzDec {
+		// After another INC/DEC the preserved CF is already in lz.flags.
+		c.lz.flags = c.cf()
+	}
 	setLazy(c, op, a, 1, res)
 }
 
@@ -195,45 +197,66 @@ func (c *CPU) sf() bool {
 
 func (c *CPU) of() bool { return c.lz.arith()&arch.FlagOF != 0 }
 
-// cond evaluates condition code cc (the low nibble of Jcc/SETcc/CMOVcc,
-// SDM Vol. 1, Appendix B, Table B-1).
+// The eight base conditions of Jcc/SETcc/CMOVcc (SDM Vol. 1 Appendix B,
+// Table B-1); the odd condition codes are their negations. After CMP/SUB
+// the ordered conditions come straight from the operands.
+
+func (c *CPU) condO() bool { return c.of() }
+func (c *CPU) condB() bool { return c.cf() != 0 }
+func (c *CPU) condZ() bool { return c.zf() }
+func (c *CPU) condS() bool { return c.sf() }
+func (c *CPU) condP() bool { return c.lz.arith()&arch.FlagPF != 0 }
+
+// condBE: CF=1 or ZF=1.
+func (c *CPU) condBE() bool {
+	l := &c.lz
+	if l.op == lzSub && l.cin == 0 {
+		sh := 64 - uint(l.size)*8
+		return l.a<<sh <= l.b<<sh
+	}
+	return c.cf() != 0 || c.zf()
+}
+
+// condL: SF != OF.
+func (c *CPU) condL() bool {
+	l := &c.lz
+	if l.op == lzSub && l.cin == 0 {
+		sh := 64 - uint(l.size)*8
+		return int64(l.a<<sh) < int64(l.b<<sh)
+	}
+	return c.sf() != c.of()
+}
+
+// condLE: ZF=1 or SF != OF.
+func (c *CPU) condLE() bool {
+	l := &c.lz
+	if l.op == lzSub && l.cin == 0 {
+		sh := 64 - uint(l.size)*8
+		return int64(l.a<<sh) <= int64(l.b<<sh)
+	}
+	return c.zf() || c.sf() != c.of()
+}
+
+// cond evaluates condition code cc (the low nibble of Jcc/SETcc/CMOVcc).
 func (c *CPU) cond(cc uint8) bool {
 	var r bool
 	switch cc >> 1 {
-	case 0: // O
-		r = c.of()
-	case 1: // B/C
-		r = c.cf() != 0
-	case 2: // E/Z
-		r = c.zf()
-	case 3: // BE: CF=1 or ZF=1
-		l := &c.lz
-		if l.op == lzSub && l.cin == 0 {
-			sh := 64 - uint(l.size)*8
-			r = l.a<<sh <= l.b<<sh
-		} else {
-			r = c.cf() != 0 || c.zf()
-		}
-	case 4: // S
-		r = c.sf()
-	case 5: // P
-		r = c.lz.arith()&arch.FlagPF != 0
-	case 6: // L: SF != OF
-		l := &c.lz
-		if l.op == lzSub && l.cin == 0 {
-			sh := 64 - uint(l.size)*8
-			r = int64(l.a<<sh) < int64(l.b<<sh)
-		} else {
-			r = c.sf() != c.of()
-		}
-	case 7: // LE: ZF=1 or SF != OF
-		l := &c.lz
-		if l.op == lzSub && l.cin == 0 {
-			sh := 64 - uint(l.size)*8
-			r = int64(l.a<<sh) <= int64(l.b<<sh)
-		} else {
-			r = c.zf() || c.sf() != c.of()
-		}
+	case 0:
+		r = c.condO()
+	case 1:
+		r = c.condB()
+	case 2:
+		r = c.condZ()
+	case 3:
+		r = c.condBE()
+	case 4:
+		r = c.condS()
+	case 5:
+		r = c.condP()
+	case 6:
+		r = c.condL()
+	case 7:
+		r = c.condLE()
 	}
 	return r != (cc&1 != 0)
 }

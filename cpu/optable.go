@@ -48,7 +48,8 @@ func buildTables() *tables {
 		m[base+0] = opEntry{name: "alu Eb,Gb", f: fModRM | fByte | lock,
 			h: b8(aluRMReg[uint8])}
 		m[base+1] = opEntry{name: "alu Ev,Gv", f: fModRM | lock,
-			h: v(aluRMReg[uint16], aluRMReg[uint32], aluRMReg[uint64])}
+			h: hotRR(op), hm: v(aluRMReg[uint16], aluRMReg[uint32], aluRMReg[uint64])}
+		m[base+1].h[0] = nil
 		m[base+2] = opEntry{name: "alu Gb,Eb", f: fModRM | fByte, h: b8(aluRegRM[uint8])}
 		m[base+3] = opEntry{name: "alu Gv,Ev", f: fModRM, h: v(aluRegRM[uint16], aluRegRM[uint32], aluRegRM[uint64])}
 		m[base+4] = opEntry{name: "alu AL,Ib", f: fByte | fImm8, h: b8(aluAccImm[uint8])}
@@ -94,8 +95,8 @@ func buildTables() *tables {
 	m[0x6E] = opEntry{name: "outsb", f: fByte | fEnd, h: b8(outs[uint8])}
 	m[0x6F] = opEntry{name: "outs", f: fMax32 | fEnd, h: v(outs[uint16], outs[uint32], outs[uint32])}
 	for cc := 0; cc < 16; cc++ {
-		m[0x70+cc] = opEntry{name: "jcc Jb", f: fImm8S | fForce64 | fEnd, h: one(jcc)}
-		x[0x80+cc] = opEntry{name: "jcc Jz", f: fImmZ | fForce64 | fEnd, h: one(jcc)}
+		m[0x70+cc] = opEntry{name: "jcc Jb", f: fImm8S | fForce64 | fEnd, h: one(jccByCond[cc])}
+		x[0x80+cc] = opEntry{name: "jcc Jz", f: fImmZ | fForce64 | fEnd, h: one(jccByCond[cc])}
 		x[0x40+cc] = opEntry{name: "cmovcc", f: fModRM, h: v(cmov[uint16], cmov[uint32], cmov[uint64])}
 		x[0x90+cc] = opEntry{name: "setcc", f: fModRM | fByte, h: b8(setcc)}
 	}
@@ -107,8 +108,10 @@ func buildTables() *tables {
 			lock = 0
 		}
 		g1b[op] = opEntry{name: "grp1 Eb,Ib", f: fModRM | fByte | fImm8 | lock, h: b8(aluRMImm[uint8])}
-		g1v[op] = opEntry{name: "grp1 Ev,Iz", f: fModRM | fImmZ | lock, h: v(aluRMImm[uint16], aluRMImm[uint32], aluRMImm[uint64])}
-		g1vb[op] = opEntry{name: "grp1 Ev,Ib", f: fModRM | fImm8S | lock, h: v(aluRMImm[uint16], aluRMImm[uint32], aluRMImm[uint64])}
+		hot := hotRI(op)
+		hot[0] = nil
+		g1v[op] = opEntry{name: "grp1 Ev,Iz", f: fModRM | fImmZ | lock, h: hot, hm: v(aluRMImm[uint16], aluRMImm[uint32], aluRMImm[uint64])}
+		g1vb[op] = opEntry{name: "grp1 Ev,Ib", f: fModRM | fImm8S | lock, h: hot, hm: v(aluRMImm[uint16], aluRMImm[uint32], aluRMImm[uint64])}
 	}
 	m[0x80] = opEntry{name: "grp1", grp: &g1b}
 	m[0x81] = opEntry{name: "grp1", grp: &g1v}

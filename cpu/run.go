@@ -13,7 +13,7 @@ func (c *CPU) Run(budget uint64) StopReason {
 		if c.shutdown {
 			return StopShutdown
 		}
-		if c.takeEvents() {
+		if c.shadow == 0 && (c.nmiPending || c.RFLAGS&arch.FlagIF != 0 && c.intr != nil) && c.takeEvents() {
 			budget--
 			continue
 		}

@@ -2,7 +2,10 @@ module github.com/vmxemu/vmxemu
 
 go 1.26
 
-require github.com/stretchr/testify v1.11.1
+require (
+	github.com/bnagy/gapstone v0.0.0-20190828052830-ede92aaeaba7
+	github.com/stretchr/testify v1.11.1
+)
 
 require (
 	github.com/davecgh/go-spew v1.1.1 // indirect

@@ -37,6 +37,7 @@ const (
 	StopHalt                 // HLT with interrupts disabled, or waiting for one
 	StopShutdown             // triple fault or shutdown: see CPU.ShutdownFault
 	StopRequested            // the board asked the CPU to stop (device exit)
+	StopWaitSIPI             // an application processor waiting for a STARTUP IPI (smp.go)
 )
 
 // CPU is one logical processor.
@@ -78,6 +79,21 @@ type CPU struct {
 	deliveryVec  int // vector being delivered (-1 none) for #DF promotion
 	deliveryNest int
 
+	// Multiprocessor state (smp.go): pending INIT/SIPI signals (checked
+	// once per block, next to nmiPending), the wait-for-SIPI activity
+	// state (halted is also set in it), the SIPI vector, and the virtual
+	// time spent idle.
+	signals    uint8
+	waitSIPI   bool
+	sipiVector uint8
+	idle       uint64
+	// InitBlocked holds INIT signals latched instead of acting on them:
+	// the vmx package sets it in VMX root operation and clears it at
+	// VMXOFF, and a latched INIT is then taken (SDM Vol. 3C 25.2 / 26.2
+	// "INIT signals are blocked whenever a logical processor is in VMX
+	// root operation").
+	InitBlocked bool
+
 	// Results of a shutdown (triple fault).
 	shutdown      bool
 	ShutdownFault arch.Fault
@@ -96,6 +112,8 @@ type CPU struct {
 
 	// MaxPhysAddr is MAXPHYADDR reported by CPUID.80000008H:EAX[7:0].
 	MaxPhysAddr uint
+
+	feat features
 
 	// FPU/SSE state that compiled kernels touch.
 	fpu fpuState
@@ -140,7 +158,31 @@ func New(cfg Config, s arch.State) *CPU {
 	c.deliveryVec = -1
 	c.fpu.reset()
 	c.SetState(s)
+	c.RefreshFeatures()
 	return c
+}
+
+// features are the CPUID-reported capabilities that change how the core
+// executes an encoding.
+type features struct {
+	bmi1  bool // CPUID.(EAX=07H,ECX=0):EBX.BMI1[bit 3]: F3 0F BC is TZCNT
+	lzcnt bool // CPUID.80000001H:ECX.LZCNT[bit 5]: F3 0F BD is LZCNT
+}
+
+// RefreshFeatures re-reads the CPU model's CPUID leaves that select
+// instruction behaviour; call it after changing the model.
+func (c *CPU) RefreshFeatures() {
+	p := c.plat()
+	max, _, _, _ := p.CPUID(c, 0, 0)
+	c.feat = features{}
+	if max >= 7 {
+		_, ebx, _, _ := p.CPUID(c, 7, 0)
+		c.feat.bmi1 = ebx&(1<<3) != 0
+	}
+	if maxExt, _, _, _ := p.CPUID(c, 0x80000000, 0); maxExt >= 0x80000001 {
+		_, _, ecx, _ := p.CPUID(c, 0x80000001, 0)
+		c.feat.lzcnt = ecx&(1<<5) != 0
+	}
 }
 
 // SetState loads the whole architectural state (used at reset, by the
@@ -187,8 +229,9 @@ const (
 	mode64 = 2
 )
 
-// Halted reports whether the CPU is in the HLT state.
-func (c *CPU) Halted() bool { return c.halted }
+// Halted reports whether the CPU is in the HLT state (not the
+// wait-for-SIPI state: see WaitingForSIPI).
+func (c *CPU) Halted() bool { return c.halted && !c.waitSIPI }
 
 // IsShutdown reports whether the CPU entered shutdown (triple fault).
 func (c *CPU) IsShutdown() bool { return c.shutdown }
@@ -196,8 +239,14 @@ func (c *CPU) IsShutdown() bool { return c.shutdown }
 // SetInterruptSource connects the interrupt controller.
 func (c *CPU) SetInterruptSource(s InterruptSource) { c.intr = s }
 
-// RaiseNMI makes an NMI pending.
-func (c *CPU) RaiseNMI() { c.nmiPending = true; c.halted = false }
+// RaiseNMI makes an NMI pending. A processor waiting for SIPI does not
+// take it (only INIT and SIPI leave that state).
+func (c *CPU) RaiseNMI() {
+	c.nmiPending = true
+	if !c.waitSIPI {
+		c.halted = false
+	}
+}
 
 // raise records a fault for the current instruction; the block loop delivers
 // it after the handler returns. The handler must not change state after it.

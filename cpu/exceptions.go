@@ -51,6 +51,10 @@ func (c *CPU) deliverFault() {
 	if f.Vector == arch.VecPF {
 		c.CR2 = f.Addr
 	}
+	// The RFLAGS image saved for a fault has RF=1, so that IRET back to
+	// the instruction does not retrigger an instruction breakpoint (SDM
+	// Vol. 3A 18.3.1.1). Delivery clears RF in the handler's RFLAGS.
+	c.RFLAGS |= arch.FlagRF
 	c.event(f.Vector, f.HasError, f.Code, evException, &f)
 }
 
@@ -84,6 +88,9 @@ func (c *CPU) event(vec uint8, hasErr bool, code uint32, kind eventKind, f *arch
 		if second.Vector == arch.VecPF {
 			c.CR2 = second.Addr
 		}
+		// The second event is a fault: its saved RFLAGS has RF=1 (SDM Vol.
+		// 3A 18.3.1.1), as in deliverFault.
+		c.RFLAGS |= arch.FlagRF
 		switch promote(vec, second.Vector) {
 		case 255:
 			c.enterShutdown(second, "triple fault: exception while delivering #DF")

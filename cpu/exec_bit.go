@@ -101,7 +101,7 @@ func btRM[T word](c *CPU, in *Inst) {
 		return
 	}
 	lin, ok := c.linear(in.seg, addr, uint64(sizeOf[T]()), accWrite)
-	if !ok {
+	if !ok || !c.probeWrite(lin, uint64(sizeOf[T]())) {
 		return
 	}
 	v, ok := rdLin[T](c, lin)
@@ -215,10 +215,29 @@ func xadd[T word](c *CPU, in *Inst) {
 	}
 	b := getReg[T](c, in.reg)
 	r := alu(c, aluADD, a, b)
+	if in.mod == 3 {
+		// SDM Vol. 2B XADD: SRC := DEST, then DEST := TEMP, so with the
+		// same register for both the sum wins.
+		setReg(c, in.reg, a)
+		setReg(c, in.rm, r)
+		return
+	}
 	if !rmwWrite(c, in, lin, r) {
 		return
 	}
 	setReg(c, in.reg, a)
+}
+
+// bsfOrTzcnt: F3 0F BC/BD. With BMI1 (BC) or LZCNT (BD) reported by CPUID
+// they are TZCNT/LZCNT; otherwise the F3 prefix is ignored and they execute
+// as BSF/BSR, as on processors without those features (SDM Vol. 2B LZCNT,
+// TZCNT "Operation" notes).
+func bsfOrTzcnt[T word](c *CPU, in *Inst) {
+	if (in.op == 0x1BC && c.feat.bmi1) || (in.op == 0x1BD && c.feat.lzcnt) {
+		tzLzCnt[T](c, in)
+		return
+	}
+	bsfBsr[T](c, in)
 }
 
 // cmpxchg8b16b: CMPXCHG8B m64 / CMPXCHG16B m128 (0F C7 /1). The 16-byte
@@ -231,7 +250,7 @@ func cmpxchg8b16b(c *CPU, in *Inst) {
 			return
 		}
 		lin, ok := c.linear(in.seg, addr, 16, accWrite)
-		if !ok {
+		if !ok || !c.probeWrite(lin, 16) {
 			return
 		}
 		lo, ok := rdLin[uint64](c, lin)
@@ -258,7 +277,7 @@ func cmpxchg8b16b(c *CPU, in *Inst) {
 		return
 	}
 	lin, ok := c.linear(in.seg, addr, 8, accWrite)
-	if !ok {
+	if !ok || !c.probeWrite(lin, 8) {
 		return
 	}
 	v, ok := rdLin[uint64](c, lin)

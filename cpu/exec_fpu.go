@@ -92,6 +92,12 @@ func selGrp15(mr byte, d *decoder) *opEntry {
 		}
 		return &d.t.grp15mem[(mr>>3)&7]
 	}
+	if d.rep != 0 || d.opsz66 {
+		// 66/F2/F3 0F AE with a register operand: the fences take no
+		// mandatory prefix; these encodings are #UD (RDFSBASE & co. are
+		// not implemented).
+		return nil
+	}
 	switch (mr >> 3) & 7 {
 	case 5:
 		return &d.t.lfence

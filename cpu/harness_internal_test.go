@@ -94,7 +94,7 @@ func newHarness(mode uint8) *harness {
 
 func (h *harness) newCPU() {
 	h.c = New(Config{Bus: h.bus, Platform: harnessPlatform{}}, h.base)
-	h.c.code.t.hasBMI = h.bmi
+	h.c.feat.bmi1, h.c.feat.lzcnt = h.bmi, h.bmi
 	h.c.Hooks = &Hooks{Exception: func(c *CPU, vec uint8, f *arch.Fault, ext bool) {
 		if h.fault < 0 {
 			h.fault = int(vec)

@@ -65,13 +65,29 @@ func rmwRead[T word](c *CPU, in *Inst) (T, uint64, bool) {
 	// Probe writability through the write TLB first so a read-only page
 	// faults with W=1, as the processor reports for RMW instructions.
 	e := &c.tlb.write[tlbIndex(lin)]
-	if e.tag != lin&^0xfff|c.tlb.key {
-		if _, ok := c.translate(lin, accWrite, c.cpl == 3, false); !ok {
+	if e.tag != lin&^0xfff|c.tlb.key || lin&0xfff > uint64(4096-sizeOf[T]()) {
+		if !c.probeWrite(lin, uint64(sizeOf[T]())) {
 			return 0, 0, false
 		}
 	}
 	v, ok := rdLin[T](c, lin)
 	return v, lin, ok
+}
+
+// probeWrite checks that every page of a size-byte access at lin is
+// writable, raising the fault a write would (W/R=1) before anything is
+// read or written.
+func (c *CPU) probeWrite(lin, size uint64) bool {
+	if _, ok := c.translate(lin, accWrite, c.cpl == 3, false); !ok {
+		return false
+	}
+	if next := lin&^0xfff + 0x1000; lin+size-1 >= next {
+		// The fault address is the first byte in the second page.
+		if _, ok := c.translate(next, accWrite, c.cpl == 3, false); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func rmwWrite[T word](c *CPU, in *Inst, lin uint64, v T) bool {

@@ -16,9 +16,6 @@ type tables struct {
 	xgetbv, xsetbv                   opEntry
 	grp15mem                         [8]opEntry
 	lfence, mfence, sfence           opEntry
-	// hasBMI: F3 0F BC/BD decode as TZCNT/LZCNT (else as BSF/BSR, as on
-	// CPUs without BMI1/LZCNT).
-	hasBMI bool
 }
 
 // by returns handlers for operand sizes 8, 16, 32, 64.
@@ -335,9 +332,9 @@ func buildTables() *tables {
 	x[0xBA] = opEntry{name: "grp8", grp: &g8}
 	x[0xBB] = opEntry{name: "btc Ev,Gv", f: fModRM | fLock, h: v(btRM[uint16], btRM[uint32], btRM[uint64])}
 	t.bsf = opEntry{name: "bsf/bsr", f: fModRM, h: v(bsfBsr[uint16], bsfBsr[uint32], bsfBsr[uint64])}
-	t.tzcnt = opEntry{name: "tzcnt/lzcnt", f: fModRM | fNoRep, h: v(tzLzCnt[uint16], tzLzCnt[uint32], tzLzCnt[uint64])}
+	t.tzcnt = opEntry{name: "tzcnt/lzcnt", f: fModRM | fNoRep, h: v(bsfOrTzcnt[uint16], bsfOrTzcnt[uint32], bsfOrTzcnt[uint64])}
 	bsSel := func(mr byte, d *decoder) *opEntry {
-		if d.rep == 0xF3 && d.t.hasBMI {
+		if d.rep == 0xF3 {
 			return &d.t.tzcnt
 		}
 		return &d.t.bsf

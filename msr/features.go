@@ -120,7 +120,7 @@ var features = []Feature{
 	withCR4(gap("fsgsbase", 7, 0, EBX, 0, whyNoInsn+": RDFSBASE/WRFSBASE/RDGSBASE/WRGSBASE"), 1<<16),
 	gap("tsc-adjust", 7, 0, EBX, 1, "IA32_TSC_ADJUST is not implemented"),
 	gap("sgx", 7, 0, EBX, 2, "no SGX"),
-	gap("bmi1", 7, 0, EBX, 3, whyNoInsn+": ANDN/BEXTR/BLSI/TZCNT (F3 0F BC decodes as BSF)"),
+	gap("bmi1", 7, 0, EBX, 3, whyNoInsn+": ANDN/BEXTR/BLSI/BLSMSK/BLSR (VEX); TZCNT alone is implemented but F3 0F BC stays BSF while BMI1 is hidden"),
 	gap("hle", 7, 0, EBX, 4, "no TSX"),
 	gap("avx2", 7, 0, EBX, 5, whyNoVEX),
 	gap("fdp-excptn-only", 7, 0, EBX, 6, whyNoX87),
@@ -224,7 +224,7 @@ var features = []Feature{
 
 	// CPUID.80000001H:ECX and EDX
 	ok("lahf-lm", 0x80000001, 0, ECX, 0, ""),
-	gap("abm", 0x80000001, 0, ECX, 5, whyNoInsn+": LZCNT (F3 0F BD decodes as BSR)"),
+	ok("abm", 0x80000001, 0, ECX, 5, "LZCNT is implemented (F3 0F BD; cpu selects it from this bit)"),
 	ok("3dnowprefetch", 0x80000001, 0, ECX, 8, "PREFETCHW is implemented (as a no-op)"),
 	ok("syscall", 0x80000001, 0, EDX, 11, ""),
 	ok("nx", 0x80000001, 0, EDX, 20, ""),

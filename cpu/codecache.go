@@ -108,7 +108,7 @@ const noFrame = ^uint64(0)
 // code fetched from MMIO or unmapped space, which is never cached).
 func (c *CPU) fetchWindow(lin uint64, limitLeft uint64) ([]byte, uint64, bool) {
 	e := &c.tlb.fetch[tlbIndex(lin)]
-	if e.tag != lin&^0xfff|c.tlb.key {
+	if e.tag != c.tlb.tag(lin) {
 		var pa uint64
 		var ok bool
 		e, pa, ok = c.fill(lin, accFetch)

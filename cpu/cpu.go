@@ -163,10 +163,17 @@ func New(cfg Config, s arch.State) *CPU {
 }
 
 // features are the CPUID-reported capabilities that change how the core
-// executes an encoding.
+// executes an encoding or which control bits it accepts.
 type features struct {
 	bmi1  bool // CPUID.(EAX=07H,ECX=0):EBX.BMI1[bit 3]: F3 0F BC is TZCNT
 	lzcnt bool // CPUID.80000001H:ECX.LZCNT[bit 5]: F3 0F BD is LZCNT
+	// cr4 are the CR4 bits MOV to CR4 accepts (cr.go cr4Allowed).
+	cr4     uint64
+	invpcid bool // CPUID.(EAX=07H,ECX=0):EBX.INVPCID[bit 10]
+	smap    bool // CPUID.(EAX=07H,ECX=0):EBX.SMAP[bit 20]: STAC/CLAC
+	nx      bool // CPUID.80000001H:EDX.NX[bit 20]: IA32_EFER.NXE
+	lm      bool // CPUID.80000001H:EDX.LM[bit 29]: IA32_EFER.LME
+	page1g  bool // CPUID.80000001H:EDX.Page1GB[bit 26]: PDPTE.PS
 }
 
 // RefreshFeatures re-reads the CPU model's CPUID leaves that select
@@ -175,14 +182,25 @@ func (c *CPU) RefreshFeatures() {
 	p := c.plat()
 	max, _, _, _ := p.CPUID(c, 0, 0)
 	c.feat = features{}
+	var ecx1, ebx7, ecx7, edx81 uint32
+	if max >= 1 {
+		_, _, ecx1, _ = p.CPUID(c, 1, 0)
+	}
 	if max >= 7 {
-		_, ebx, _, _ := p.CPUID(c, 7, 0)
-		c.feat.bmi1 = ebx&(1<<3) != 0
+		_, ebx7, ecx7, _ = p.CPUID(c, 7, 0)
+		c.feat.bmi1 = ebx7&(1<<3) != 0
 	}
 	if maxExt, _, _, _ := p.CPUID(c, 0x80000000, 0); maxExt >= 0x80000001 {
-		_, _, ecx, _ := p.CPUID(c, 0x80000001, 0)
+		_, _, ecx, edx := p.CPUID(c, 0x80000001, 0)
 		c.feat.lzcnt = ecx&(1<<5) != 0
+		edx81 = edx
 	}
+	c.feat.invpcid = ebx7&(1<<10) != 0
+	c.feat.smap = ebx7&(1<<20) != 0
+	c.feat.nx = edx81&(1<<20) != 0
+	c.feat.lm = edx81&(1<<29) != 0
+	c.feat.page1g = edx81&(1<<26) != 0
+	c.feat.cr4 = cr4Allowed(ecx1, ebx7, ecx7)
 }
 
 // SetState loads the whole architectural state (used at reset, by the
@@ -219,7 +237,7 @@ func (c *CPU) stateChanged() {
 		c.codeMode = mode16
 	}
 	c.cpl = uint8(c.State.CPL())
-	c.tlb.setKey(c.cpl == 3)
+	c.tlb.setKey(c.cpl == 3, c.pcid())
 	c.blocks.flush()
 }
 

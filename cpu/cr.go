@@ -9,9 +9,41 @@ import (
 // MOV to CR0/CR3/CR4 (SDM Vol. 3A 2.5, Vol. 2B MOV "Protected Mode
 // Exceptions"), and the core's own MSRs.
 
-const cr4Supported = arch.CR4VME | arch.CR4PVI | arch.CR4TSD | arch.CR4DE | arch.CR4PSE |
+// cr4Base are the CR4 bits every Intel 64 processor has (their CPUID.01H:EDX
+// features are architectural in IA-32e mode) and the core accepts
+// whatever the model reports.
+const cr4Base = arch.CR4VME | arch.CR4PVI | arch.CR4TSD | arch.CR4DE | arch.CR4PSE |
 	arch.CR4PAE | arch.CR4MCE | arch.CR4PGE | arch.CR4PCE | arch.CR4OSFXSR |
-	arch.CR4OSXMMEXCPT | arch.CR4VMXE | arch.CR4FSGSBASE | arch.CR4OSXSAVE | arch.CR4SMEP | arch.CR4SMAP
+	arch.CR4OSXMMEXCPT
+
+// cr4Allowed returns the CR4 bits MOV to CR4 accepts on a model with the
+// given CPUID.01H:ECX, CPUID.(07H,0):EBX and CPUID.(07H,0):ECX: each newer
+// bit only when the model reports its feature, since a CR4 bit of an
+// unsupported feature is reserved (SDM Vol. 3A 2.5, 2.6; Vol. 2A CPUID
+// Tables 3-10 and 3-8). CR4.VMXE is always in the set: its check stays in
+// writeCR4 (hasVMX) with its own rule. CR4.PKE, SMXE, KL, CET, PKS and
+// UINTR are never accepted: vmxemu implements none of them.
+func cr4Allowed(ecx1, ebx7, ecx7 uint32) uint64 {
+	m := uint64(cr4Base | arch.CR4VMXE)
+	for _, f := range [...]struct {
+		reg uint32
+		bit uint
+		cr4 uint64
+	}{
+		{ecx1, 17, arch.CR4PCIDE},   // CPUID.01H:ECX.PCID
+		{ecx1, 26, arch.CR4OSXSAVE}, // CPUID.01H:ECX.XSAVE
+		{ebx7, 0, arch.CR4FSGSBASE}, // CPUID.(07H,0):EBX.FSGSBASE
+		{ebx7, 7, arch.CR4SMEP},     // CPUID.(07H,0):EBX.SMEP
+		{ebx7, 20, arch.CR4SMAP},    // CPUID.(07H,0):EBX.SMAP
+		{ecx7, 2, arch.CR4UMIP},     // CPUID.(07H,0):ECX.UMIP
+		{ecx7, 16, arch.CR4LA57},    // CPUID.(07H,0):ECX.LA57
+	} {
+		if f.reg&(1<<f.bit) != 0 {
+			m |= f.cr4
+		}
+	}
+	return m
+}
 
 func (c *CPU) writeCR0(v uint64) {
 	const sdm = "Vol. 3A 2.5 / Vol. 2B MOV CR0"
@@ -28,6 +60,9 @@ func (c *CPU) writeCR0(v uint64) {
 	case v&arch.CR0WP == 0 && c.CR4&arch.CR4CET != 0:
 		c.raiseGP("CR0.WP=0 with CR4.CET=1", sdm)
 		return
+	case v&arch.CR0PG == 0 && c.CR4&arch.CR4PCIDE != 0:
+		c.raiseGP("clearing CR0.PG while CR4.PCIDE=1", "Vol. 3A 4.10.1 / Vol. 2B MOV CR0")
+		return
 	}
 	old := c.CR0
 	v |= arch.CR0ET // ET is hardwired to 1 (SDM Vol. 3A 2.5)
@@ -40,6 +75,10 @@ func (c *CPU) writeCR0(v uint64) {
 		}
 		if c.Seg[arch.CS].Attr&arch.ARL != 0 {
 			c.raiseGP("enabling IA-32e mode with CS.L=1", "Vol. 3A 10.8.5")
+			return
+		}
+		if t := c.TR.Attr & arch.ARType; c.TR.Attr&arch.ARUnusable == 0 && (t == 1 || t == 3) {
+			c.raiseGP("enabling IA-32e mode while TR references a 16-bit TSS", "Vol. 2B MOV CR0 / Vol. 3A 10.8.5")
 			return
 		}
 		c.EFER |= arch.EFERLMA
@@ -65,11 +104,21 @@ func (c *CPU) writeCR0(v uint64) {
 }
 
 func (c *CPU) writeCR3(v uint64) {
-	if c.EFER&arch.EFERLMA != 0 {
-		if v>>c.MaxPhysAddr != 0 && v&(1<<63) == 0 {
-			c.raiseGP("CR3 bits beyond MAXPHYADDR set", "Vol. 2B MOV CR3")
-			return
+	pcide := c.CR4&arch.CR4PCIDE != 0
+	noFlush := false
+	if pcide {
+		// Bit 63 selects whether TLB entries of the new PCID survive; it
+		// is not written to CR3 (SDM Vol. 3A 4.10.4.1, Vol. 2B MOV CR3).
+		noFlush = v&(1<<63) != 0
+		v &^= 1 << 63
+	}
+	if c.EFER&arch.EFERLMA != 0 && v>>c.MaxPhysAddr != 0 {
+		rule := "CR3 bits 63:MAXPHYADDR are reserved"
+		if !pcide && v&(1<<63) != 0 {
+			rule = "CR3 bit 63 set with CR4.PCIDE=0 (bit 63 is the no-flush control only with PCIDs enabled)"
 		}
+		c.raiseGP(rule, "Vol. 2B MOV CR3 / Vol. 3A 4.5")
+		return
 	}
 	if c.CR0&arch.CR0PG != 0 && c.CR4&arch.CR4PAE != 0 && c.EFER&arch.EFERLMA == 0 {
 		if !c.loadPDPTEs(c.CR0, v, c.CR4) {
@@ -77,29 +126,51 @@ func (c *CPU) writeCR3(v uint64) {
 		}
 	}
 	c.CR3 = v
-	if c.CR4&arch.CR4PGE != 0 {
+	// Invalidation by MOV to CR3 (SDM Vol. 3A 4.10.4.1).
+	switch {
+	case pcide:
+		if !noFlush {
+			c.tlb.flushPCID(v & 0xFFF)
+		}
+		c.tlb.setKey(c.cpl == 3, c.pcid())
+	case c.CR4&arch.CR4PGE != 0:
 		c.tlb.flushNonGlobal()
-		c.blocks.flush()
-	} else {
-		c.pagingChanged()
+	default:
+		c.tlb.flushAll()
 	}
+	// Decoded-block lookups are by linear RIP: the address space changed.
+	c.blocks.flush()
 }
 
 func (c *CPU) writeCR4(v uint64) {
 	const sdm = "Vol. 3A 2.5 / Vol. 2B MOV CR4"
-	if v&^uint64(cr4Supported) != 0 {
-		c.raiseGP("reserved or unsupported CR4 bit set", sdm)
+	old := c.CR4
+	if v&^c.feat.cr4 != 0 {
+		c.raiseGP("reserved CR4 bit set, or a CR4 bit whose feature the CPU model does not report in CPUID", sdm)
 		return
 	}
 	if c.EFER&arch.EFERLMA != 0 && v&arch.CR4PAE == 0 {
 		c.raiseGP("clearing CR4.PAE while IA32_EFER.LMA=1", sdm)
 		return
 	}
+	if (old^v)&arch.CR4LA57 != 0 && c.EFER&arch.EFERLMA != 0 {
+		c.raiseGP("changing CR4.LA57 while IA32_EFER.LMA=1", "Vol. 3A 2.5 / 4.1.1")
+		return
+	}
+	if v&arch.CR4PCIDE != 0 && old&arch.CR4PCIDE == 0 {
+		if c.EFER&arch.EFERLMA == 0 {
+			c.raiseGP("setting CR4.PCIDE outside IA-32e mode (IA32_EFER.LMA=0)", "Vol. 3A 4.10.1 / Vol. 2B MOV CR4")
+			return
+		}
+		if c.CR3&0xFFF != 0 {
+			c.raiseGP("changing CR4.PCIDE from 0 to 1 while CR3[11:0] != 000H", "Vol. 3A 4.10.1 / Vol. 2B MOV CR4")
+			return
+		}
+	}
 	if v&arch.CR4VMXE != 0 && !c.hasVMX() {
 		c.raiseGP("CR4.VMXE=1 but CPUID.1:ECX.VMX[bit 5]=0", "Vol. 3C 24.7 / Vol. 2B MOV CR4")
 		return
 	}
-	old := c.CR4
 	if c.CR0&arch.CR0PG != 0 && v&arch.CR4PAE != 0 && c.EFER&arch.EFERLMA == 0 &&
 		(old^v)&(arch.CR4PAE|arch.CR4PGE|arch.CR4PSE|arch.CR4SMEP) != 0 {
 		if !c.loadPDPTEs(c.CR0, c.CR3, v) {
@@ -107,7 +178,9 @@ func (c *CPU) writeCR4(v uint64) {
 		}
 	}
 	c.CR4 = v
-	if (old^v)&(arch.CR4PAE|arch.CR4PGE|arch.CR4PSE|arch.CR4SMEP|arch.CR4SMAP|arch.CR4LA57|arch.CR4PKE) != 0 {
+	// PGE changes and PCIDE 1 -> 0 invalidate everything (SDM Vol. 3A
+	// 4.10.4.1); the other paging bits change how entries were derived.
+	if (old^v)&(arch.CR4PAE|arch.CR4PGE|arch.CR4PSE|arch.CR4SMEP|arch.CR4SMAP|arch.CR4LA57|arch.CR4PKE|arch.CR4PCIDE) != 0 {
 		c.pagingChanged()
 	}
 	c.stateChanged()
@@ -242,6 +315,14 @@ func (c *CPU) writeMSR(idx uint32, v uint64) *arch.Fault {
 		// (SDM Vol. 3A 2.2.1, 10.8.5).
 		if v&^uint64(arch.EFERSCE|arch.EFERLME|arch.EFERLMA|arch.EFERNXE) != 0 {
 			f := arch.GPFault(0, "reserved bit set in IA32_EFER", "Vol. 4 IA32_EFER")
+			return &f
+		}
+		if v&arch.EFERNXE != 0 && !c.feat.nx {
+			f := arch.GPFault(0, "IA32_EFER.NXE set but CPUID.80000001H:EDX.NX[bit 20]=0", "Vol. 4 IA32_EFER / Vol. 3A 4.1.4")
+			return &f
+		}
+		if v&arch.EFERLME != 0 && !c.feat.lm {
+			f := arch.GPFault(0, "IA32_EFER.LME set but CPUID.80000001H:EDX.LM[bit 29]=0", "Vol. 4 IA32_EFER / Vol. 3A 4.1.4")
 			return &f
 		}
 		if c.CR0&arch.CR0PG != 0 && (v^c.EFER)&arch.EFERLME != 0 {

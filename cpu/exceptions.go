@@ -290,7 +290,7 @@ func (c *CPU) deliverProtected(vec uint8, hasErr bool, code uint32, kind eventKi
 		if !ok {
 			return
 		}
-		if !c.loadStackForCPL(uint16(ss), newCPL) {
+		if !c.loadStackForCPL(uint16(ss), newCPL, extBit(kind)) {
 			return
 		}
 		c.GPR[arch.RSP] = esp
@@ -336,22 +336,11 @@ func (c *CPU) deliverProtected(vec uint8, hasErr bool, code uint32, kind eventKi
 }
 
 // loadStackForCPL loads SS for an inner-privilege stack switch
-// (SDM Vol. 3A 6.12.1, "#TS" conditions).
-func (c *CPU) loadStackForCPL(sel uint16, cpl int) bool {
-	if sel&^3 == 0 {
-		c.raise(arch.TSFault(0, "TSS stack selector is null", "Vol. 3A 6.12.1"))
-		return false
-	}
-	d, addr, ok := c.readDesc(sel)
+// (SDM Vol. 3A 6.12.1, Vol. 2A INT n "INTER-PRIVILEGE-LEVEL-INTERRUPT":
+// the #TS/#SS conditions, with EXT from the event).
+func (c *CPU) loadStackForCPL(sel uint16, cpl int, ext uint32) bool {
+	d, addr, ok := c.checkInnerStack(sel, cpl, ext, "Vol. 3A 6.12.1 / Vol. 2A INT n")
 	if !ok {
-		return false
-	}
-	if int(sel&3) != cpl || d.dpl() != cpl || d.system() || d.typ()&arch.ARCode != 0 || d.typ()&arch.ARWritable == 0 {
-		c.raise(arch.TSFault(selErr(sel), "TSS stack segment must be writable data with RPL = DPL = new CPL", "Vol. 3A 6.12.1"))
-		return false
-	}
-	if !d.present() {
-		c.raise(arch.SSFault(selErr(sel), "TSS stack segment not present", "Vol. 3A 6.12.1"))
 		return false
 	}
 	if !c.setAccessed(d, addr) {

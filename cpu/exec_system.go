@@ -298,9 +298,20 @@ func retFar(c *CPU, in *Inst) {
 		return
 	}
 	c.RIP = ipv
-	c.GPR[arch.RSP] = spv + in.imm
-	if in.opsz == 4 {
-		c.GPR[arch.RSP] = uint64(uint32(spv + in.imm))
+	// rSP <- Pop() with the operand size, then the immediate releases the
+	// caller's parameters with the new stack's address size (SDM Vol. 2B
+	// RET "RETURN-TO-OUTER-PRIVILEGE-LEVEL").
+	switch in.opsz {
+	case 2:
+		c.GPR[arch.RSP] = c.GPR[arch.RSP]&^0xFFFF | spv&0xFFFF
+	case 4:
+		c.GPR[arch.RSP] = uint64(uint32(spv))
+	default:
+		c.GPR[arch.RSP] = spv
+	}
+	if in.imm != 0 {
+		m := c.stackMask()
+		c.GPR[arch.RSP] = c.GPR[arch.RSP]&^m | (c.GPR[arch.RSP]+in.imm)&m
 	}
 	c.nullifyDataSegs()
 }
@@ -815,6 +826,85 @@ func invlpg(c *CPU, in *Inst) {
 	}
 	c.tlb.flushPage(lin)
 	c.blocks.flush()
+}
+
+// invpcid: INVPCID r32/r64, m128 (66 0F 38 82) (SDM Vol. 2A INVPCID;
+// Vol. 3A 4.10.4.1). The register operand is 64 bits in 64-bit mode and 32
+// bits elsewhere, whatever the operand size; the descriptor is PCID in
+// bits 11:0 (63:12 reserved) and a linear address in bits 127:64.
+func invpcid(c *CPU, in *Inst) {
+	const sdm = "Vol. 2A INVPCID"
+	if !c.feat.invpcid {
+		c.raiseUD("INVPCID with CPUID.(EAX=07H,ECX=0):EBX.INVPCID[bit 10]=0", sdm)
+		return
+	}
+	if c.RFLAGS&arch.FlagVM != 0 {
+		c.raiseUD("INVPCID is not recognised in virtual-8086 mode", sdm)
+		return
+	}
+	if !c.requireCPL0("INVPCID") {
+		return
+	}
+	typ := c.GPR[in.reg&15]
+	if c.codeMode != mode64 {
+		typ = uint64(uint32(typ))
+	}
+	if typ > 3 {
+		c.raiseGP("INVPCID type (register operand) > 3", sdm)
+		return
+	}
+	addr := c.ea(in)
+	lo, ok := rd[uint64](c, in.seg, addr)
+	if !ok {
+		return
+	}
+	la, ok := rd[uint64](c, in.seg, (addr+8)&in.amask)
+	if !ok {
+		return
+	}
+	if lo>>12 != 0 {
+		c.raiseGP("INVPCID descriptor bits 63:12 are not all 0", sdm)
+		return
+	}
+	pcid := lo & 0xFFF
+	if typ <= 1 && pcid != 0 && c.CR4&arch.CR4PCIDE == 0 {
+		c.raiseGP("INVPCID type 0 or 1 with a non-zero PCID while CR4.PCIDE=0", sdm)
+		return
+	}
+	switch typ {
+	case 0: // individual address
+		if !c.canonical(la) {
+			c.raiseGP("INVPCID type 0 with a non-canonical linear address", sdm)
+			return
+		}
+		c.tlb.flushPage(la)
+	case 1: // single context, except global translations
+		c.tlb.flushPCID(pcid)
+	case 2: // all contexts, global translations included
+		c.tlb.flushAll()
+	default: // all contexts except global translations
+		c.tlb.flushNonGlobal()
+	}
+	c.blocks.flush()
+}
+
+// clacStac: CLAC (0F 01 CA) / STAC (0F 01 CB) clear/set RFLAGS.AC (SDM
+// Vol. 2A CLAC, Vol. 2B STAC): #UD without CPUID SMAP and at CPL > 0
+// (virtual-8086 mode runs at CPL 3).
+func clacStac(c *CPU, in *Inst) {
+	if !c.feat.smap {
+		c.raiseUD("CLAC/STAC with CPUID.(EAX=07H,ECX=0):EBX.SMAP[bit 20]=0", "Vol. 2A CLAC / Vol. 2B STAC")
+		return
+	}
+	if c.cpl > 0 {
+		c.raiseUD("CLAC/STAC at CPL > 0", "Vol. 2A CLAC / Vol. 2B STAC")
+		return
+	}
+	if in.rm&7 == 3 { // STAC: ModRM CB
+		c.RFLAGS |= arch.FlagAC
+	} else {
+		c.RFLAGS &^= arch.FlagAC
+	}
 }
 
 // clts: CLTS (0F 06).

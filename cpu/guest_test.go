@@ -54,7 +54,15 @@ func (b *testBus) Out(port uint16, size int, v uint32) {
 
 type testPlatform struct{}
 
+// CPUID reports only what the guests rely on: long mode and NX
+// (CPUID.80000001H:EDX bits 29 and 20), which IA32_EFER.LME/NXE need.
 func (testPlatform) CPUID(c *cpu.CPU, leaf, sub uint32) (uint32, uint32, uint32, uint32) {
+	switch leaf {
+	case 0x80000000:
+		return 0x80000001, 0, 0, 0
+	case 0x80000001:
+		return 0, 0, 0, 1<<29 | 1<<20
+	}
 	return 0, 0, 0, 0
 }
 func (testPlatform) ReadMSR(c *cpu.CPU, idx uint32) (uint64, *arch.Fault) {

@@ -169,6 +169,9 @@ func (c *CPU) pagingRegs() mmu.Regs {
 		MaxPhysAddr: c.MaxPhysAddr,
 		RFLAGSAC:    c.RFLAGS&arch.FlagAC != 0,
 		PDPTE:       c.pdpte,
+		// PDPTE.PS is reserved without CPUID.80000001H:EDX.Page1GB
+		// (SDM Vol. 3A 4.5).
+		No1GPages: !c.feat.page1g,
 	}
 }
 
@@ -220,7 +223,7 @@ func (c *CPU) fill(lin uint64, kind int) (*tlbEntry, uint64, bool) {
 		arr = &c.tlb.fetch
 	}
 	e := &arr[tlbIndex(lin)]
-	*e = tlbEntry{tag: lin&^0xfff | c.tlb.key, page: pg, pfn: tr.PhysPage >> 12, global: tr.Global}
+	*e = tlbEntry{tag: c.tlb.tag(lin), page: pg, pfn: tr.PhysPage >> 12, global: tr.Global}
 	return e, pa, true
 }
 
@@ -237,7 +240,7 @@ func rd[T word](c *CPU, seg uint8, off uint64) (T, bool) {
 func rdLin[T word](c *CPU, lin uint64) (T, bool) {
 	e := &c.tlb.read[tlbIndex(lin)]
 	o := lin & 0xfff
-	if e.tag == lin&^0xfff|c.tlb.key && o <= uint64(4096-sizeOf[T]()) {
+	if e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 		return *(*T)(unsafe.Pointer(&e.page[o])), true
 	}
 	v, ok := c.rdSlow(lin, sizeOf[T]())
@@ -285,7 +288,7 @@ func wr[T word](c *CPU, seg uint8, off uint64, v T) bool {
 func wrLin[T word](c *CPU, lin uint64, v T) bool {
 	e := &c.tlb.write[tlbIndex(lin)]
 	o := lin & 0xfff
-	if e.tag == lin&^0xfff|c.tlb.key && o <= uint64(4096-sizeOf[T]()) {
+	if e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 		*(*T)(unsafe.Pointer(&e.page[o])) = v
 		return true
 	}

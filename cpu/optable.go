@@ -14,6 +14,7 @@ type tables struct {
 	grp7mem                          [8]opEntry
 	swapgs, rdtscp, smswReg, lmswReg opEntry
 	xgetbv, xsetbv                   opEntry
+	clac, stac, invpcid              opEntry
 	grp15mem                         [8]opEntry
 	lfence, mfence, sfence           opEntry
 }
@@ -272,6 +273,8 @@ func buildTables() *tables {
 	t.lmswReg = opEntry{name: "lmsw", f: fModRM | fEnd, h: one(lmsw)}
 	t.xgetbv = opEntry{name: "xgetbv", f: fModRM, h: one(xgetbv)}
 	t.xsetbv = opEntry{name: "xsetbv", f: fModRM | fEnd, h: one(xsetbv)}
+	t.clac = opEntry{name: "clac", f: fModRM, h: one(clacStac)}
+	t.stac = opEntry{name: "stac", f: fModRM, h: one(clacStac)}
 	x[0x05] = opEntry{name: "syscall", f: fEnd, h: one(syscall)}
 	x[0x06] = opEntry{name: "clts", h: one(clts)}
 	x[0x07] = opEntry{name: "sysret", f: fEnd, h: one(sysret)}
@@ -358,6 +361,15 @@ func buildTables() *tables {
 	// Three-byte map 0F 38: MOVBE.
 	t.map0F38[0xF0] = opEntry{name: "movbe Gv,Mv", f: fModRM | fMemOnly, h: v(movbeLoad[uint16], movbeLoad[uint32], movbeLoad[uint64])}
 	t.map0F38[0xF1] = opEntry{name: "movbe Mv,Gv", f: fModRM | fMemOnly, h: v(movbeStore[uint16], movbeStore[uint32], movbeStore[uint64])}
+	// INVPCID r32/r64, m128 (66 0F 38 82 /r): the 66 prefix is mandatory,
+	// F2/F3 make another (nonexistent) instruction.
+	t.invpcid = opEntry{name: "invpcid", f: fModRM | fMemOnly | fEnd, h: one(invpcid)}
+	t.map0F38[0x82] = opEntry{name: "invpcid", sel: func(mr byte, d *decoder) *opEntry {
+		if d.opsz66 && d.rep == 0 {
+			return &d.t.invpcid
+		}
+		return nil
+	}}
 	return t
 }
 
@@ -372,6 +384,10 @@ func selGrp7(mr byte, d *decoder) *opEntry {
 		return &d.t.xgetbv
 	case 0xD1:
 		return &d.t.xsetbv
+	case 0xCA:
+		return &d.t.clac
+	case 0xCB:
+		return &d.t.stac
 	case 0xF8:
 		if d.mode == mode64 {
 			return &d.t.swapgs

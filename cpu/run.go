@@ -13,12 +13,12 @@ func (c *CPU) Run(budget uint64) StopReason {
 		if c.shutdown {
 			return StopShutdown
 		}
-		if c.shadow == 0 && (c.nmiPending || c.RFLAGS&arch.FlagIF != 0 && c.intr != nil) && c.takeEvents() {
+		if c.shadow == 0 && (c.nmiPending || c.signals != 0 || c.RFLAGS&arch.FlagIF != 0 && c.intr != nil) && c.takeEvents() {
 			budget--
 			continue
 		}
 		if c.halted {
-			return StopHalt
+			return c.haltReason()
 		}
 		c.stop = false
 		b := c.lookupBlock()
@@ -80,7 +80,7 @@ func (c *CPU) Run(budget uint64) StopReason {
 			if c.takeEvents() {
 				continue
 			}
-			return StopHalt
+			return c.haltReason()
 		}
 		if c.stopRequested {
 			c.stopRequested = false
@@ -94,12 +94,19 @@ func (c *CPU) Run(budget uint64) StopReason {
 // it when the guest ends the run).
 func (c *CPU) RequestStop() { c.stopRequested = true; c.stop = true }
 
-// takeEvents delivers a pending NMI or maskable interrupt if the CPU can
-// accept one now (SDM Vol. 3A 6.7, 6.8.1, 6.9 priorities). It returns true
+// takeEvents acts on a pending INIT or SIPI (smp.go), then delivers a
+// pending NMI or maskable interrupt if the CPU can accept one now (SDM
+// Vol. 3A 6.7, 6.8.1, 6.9 priorities: INIT above NMI above INTR). It returns true
 // when an event was delivered.
 func (c *CPU) takeEvents() bool {
 	if c.shadow > 0 {
 		return false
+	}
+	if c.signals != 0 && c.takeSignals() {
+		return true
+	}
+	if c.waitSIPI {
+		return false // only INIT and SIPI leave wait-for-SIPI
 	}
 	if c.nmiPending {
 		c.nmiPending = false
@@ -114,6 +121,14 @@ func (c *CPU) takeEvents() bool {
 		return true
 	}
 	return false
+}
+
+// haltReason is why Run stops on a CPU that is not executing.
+func (c *CPU) haltReason() StopReason {
+	if c.waitSIPI {
+		return StopWaitSIPI
+	}
+	return StopHalt
 }
 
 // Step executes one instruction (debugger, traces).

@@ -178,12 +178,22 @@ func (c *CPU) loadCS(sel uint16, d descriptor, cpl int) {
 }
 
 // checkCodeSeg applies the far JMP/CALL checks to a code-segment
-// descriptor (SDM Vol. 2A JMP "Operation": conforming: DPL <= CPL;
-// non-conforming: RPL <= CPL and DPL = CPL; present).
+// descriptor, in the order of SDM Vol. 2A JMP/CALL "Operation"
+// (CONFORMING-/NONCONFORMING-CODE-SEGMENT): L and D both set in IA-32e
+// mode; conforming: DPL <= CPL; non-conforming: RPL <= CPL and DPL = CPL;
+// present.
 func (c *CPU) checkCodeSeg(sel uint16, d descriptor) bool {
 	cpl := int(c.cpl)
 	if d.system() || d.typ()&arch.ARCode == 0 {
-		c.raise(arch.GPFault(selErr(sel), "far transfer target is not a code segment (gates are not implemented yet)", "Vol. 2A JMP/CALL"))
+		rule := "far transfer target is not a code segment, call gate, task gate or TSS"
+		if c.EFER&arch.EFERLMA != 0 {
+			rule = "far transfer target in IA-32e mode is not a code segment or a 64-bit call gate"
+		}
+		c.raise(arch.GPFault(selErr(sel), rule, "Vol. 2A JMP/CALL"))
+		return false
+	}
+	if c.EFER&arch.EFERLMA != 0 && d.attr()&arch.ARL != 0 && d.attr()&arch.ARDB != 0 {
+		c.raise(arch.GPFault(selErr(sel), "code segment with both L and D set in IA-32e mode", "Vol. 2A JMP/CALL / Vol. 3A 5.2.1"))
 		return false
 	}
 	if d.typ()&arch.ARConforming != 0 {
@@ -197,10 +207,6 @@ func (c *CPU) checkCodeSeg(sel uint16, d descriptor) bool {
 	}
 	if !d.present() {
 		c.raise(arch.NPFault(selErr(sel), "code segment not present", "Vol. 2A JMP/CALL"))
-		return false
-	}
-	if c.EFER&arch.EFERLMA != 0 && d.attr()&arch.ARL != 0 && d.attr()&arch.ARDB != 0 {
-		c.raise(arch.GPFault(selErr(sel), "code segment with both L and D set in IA-32e mode", "Vol. 3A 5.2.1"))
 		return false
 	}
 	return true
@@ -235,13 +241,26 @@ func (c *CPU) farTransfer(sel uint16, off uint64, opsz uint8, call bool) {
 		return
 	}
 	d, addr, ok := c.readDesc(sel)
-	if !ok || !c.checkCodeSeg(sel, d) {
+	if !ok {
+		return
+	}
+	if d.system() {
+		// Call gate, task gate or TSS (gates.go).
+		c.farToSystem(sel, d, addr, call)
+		return
+	}
+	if !c.checkCodeSeg(sel, d) {
 		return
 	}
 	long := c.EFER&arch.EFERLMA != 0 && d.attr()&arch.ARL != 0
 	if opsz == 2 {
 		off &= 0xFFFF
 	} else if opsz == 4 {
+		off &= 0xFFFFFFFF
+	}
+	if !long {
+		// A compatibility-mode target takes the low 32 bits (SDM Vol. 2A
+		// JMP/CALL: "IF target mode = Compatibility mode").
 		off &= 0xFFFFFFFF
 	}
 	if long {

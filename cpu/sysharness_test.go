@@ -124,13 +124,48 @@ func (b *sysBus) Out(port uint16, size int, v uint32) {
 	}
 }
 
-// sysPlatform is a CPU model: CPUID.1:ECX.VMX follows vmx; other leaves
-// are zero; MSRs the core does not hold raise #GP(0).
-type sysPlatform struct{ vmx bool }
+// sysPlatform is a CPU model: CPUID.1:ECX.VMX follows vmx; the feature
+// registers below answer leaves 01H (ECX), 07H (EBX, ECX) and 80000001H
+// (EDX); other leaves are zero; MSRs the core does not hold raise #GP(0).
+// newMachine reports NX, LM and 1-GByte pages (as every shipped model
+// does); a test that changes the fields calls c.RefreshFeatures().
+type sysPlatform struct {
+	vmx                          bool
+	ecx1, ebx7, ecx7, edx8000001 uint32
+}
+
+// CPUID feature bits the system tests toggle (SDM Vol. 2A CPUID).
+const (
+	cpuidPCID    = 1 << 17 // 01H:ECX
+	cpuidXSAVE   = 1 << 26 // 01H:ECX
+	cpuidSMEP    = 1 << 7  // 07H:EBX
+	cpuidINVPCID = 1 << 10 // 07H:EBX
+	cpuidSMAP    = 1 << 20 // 07H:EBX
+	cpuidUMIP    = 1 << 2  // 07H:ECX
+	cpuidLA57    = 1 << 16 // 07H:ECX
+	cpuidNX      = 1 << 20 // 80000001H:EDX
+	cpuidPage1GB = 1 << 26 // 80000001H:EDX
+	cpuidLM      = 1 << 29 // 80000001H:EDX
+)
 
 func (p *sysPlatform) CPUID(c *cpu.CPU, leaf, sub uint32) (uint32, uint32, uint32, uint32) {
-	if leaf == 1 && p.vmx {
-		return 0, 0, 1 << 5, 0
+	switch leaf {
+	case 0:
+		return 7, 0, 0, 0
+	case 1:
+		ecx := p.ecx1
+		if p.vmx {
+			ecx |= 1 << 5
+		}
+		return 0, 0, ecx, 0
+	case 7:
+		if sub == 0 {
+			return 0, p.ebx7, p.ecx7, 0
+		}
+	case 0x80000000:
+		return 0x80000001, 0, 0, 0
+	case 0x80000001:
+		return 0, 0, 0, p.edx8000001
 	}
 	return 0, 0, 0, 0
 }
@@ -202,7 +237,7 @@ func newMachine(t testing.TB, mode sysMode, ramSize int) *machine {
 	if ramSize == 0 {
 		ramSize = ramSizeTest
 	}
-	m := &machine{bus: &sysBus{ram: make([]byte, ramSize)}, plat: &sysPlatform{}, mode: mode}
+	m := &machine{bus: &sysBus{ram: make([]byte, ramSize)}, plat: &sysPlatform{edx8000001: cpuidNX | cpuidLM | cpuidPage1GB}, mode: mode}
 	// GDT.
 	m.setGDT(selCode64, desc(0, 0xFFFFF, accCode0, flgG64))
 	m.setGDT(selData0, desc(0, 0xFFFFF, accData0, flgG32))

@@ -13,7 +13,7 @@ import (
 	"strings"
 )
 
-//go:embed lib hello compute compute32 compute64 vmxdetect
+//go:embed lib hello compute compute32 compute64 vmxdetect smp
 var sources embed.FS
 
 // ExitPass is the exit status of QEMU (and vmxemu) when a guest writes 0x10,
@@ -54,6 +54,8 @@ type recipe struct {
 	// vmxemuOnly: the guest reports the CPU model, which differs from
 	// QEMU's, so it is not compared side by side (see SideBySide).
 	vmxemuOnly bool
+	// args are extra emulator flags the guest is run with (Args).
+	args []string
 }
 
 func join(parts ...[]string) []string {
@@ -67,16 +69,19 @@ func join(parts ...[]string) []string {
 var recipes = map[string]recipe{
 	"hello": {32, "-O2",
 		join([]string{"lib/entry32.S", "lib/setjmp32.S"}, libC, []string{"hello/main.c"}),
-		"lib/link32.ld", false},
+		"lib/link32.ld", false, nil},
 	"compute32": {32, "-O2",
 		join([]string{"lib/entry32.S", "lib/setjmp32.S"}, libC, []string{"compute/compute.c", "compute32/main.c"}),
-		"lib/link32.ld", false},
+		"lib/link32.ld", false, nil},
 	"compute64": {64, "-O2",
 		join([]string{"compute64/entry.S", "lib/setjmp64.S"}, libC, []string{"compute/compute.c", "compute64/main.c"}),
-		"compute64/link.ld", false},
+		"compute64/link.ld", false, nil},
 	"vmxdetect": {32, "-O2",
 		join([]string{"lib/entry32.S", "vmxdetect/traps.S"}, libC, []string{"vmxdetect/main.c"}),
-		"lib/link32.ld", true},
+		"lib/link32.ld", true, nil},
+	"smp": {32, "-O2",
+		join([]string{"lib/entry32.S", "smp/smp.S"}, libC, []string{"smp/main.c"}),
+		"lib/link32.ld", false, []string{"-smp", "4"}},
 }
 
 func init() {
@@ -105,6 +110,12 @@ func List() []string {
 func SideBySide(name string) bool {
 	r, ok := recipes[name]
 	return ok && !r.vmxemuOnly
+}
+
+// Args returns the extra emulator flags the named guest runs with, the
+// same under QEMU and vmxemu (smp: "-smp 4").
+func Args(name string) []string {
+	return append([]string(nil), recipes[name].args...)
 }
 
 // IsCompute reports whether the named guest runs the shared compute code, so

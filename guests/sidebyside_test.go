@@ -39,17 +39,19 @@ const (
 	vmxemuPkg   = "github.com/vmxemu/vmxemu/cmd/vmxemu"
 	helloBanner = "vmxemu hello guest\n"
 	computeHead = "vmxemu compute guest\n"
+	smpBanner   = "vmxemu smp guest\n"
 )
 
-// emuFlags are the flags both emulators get; vmxemu accepts QEMU's.
-func emuFlags(img string) []string {
-	return []string{
+// emuFlags are the flags both emulators get; vmxemu accepts QEMU's. extra
+// (the guest's Args) come last.
+func emuFlags(img string, extra ...string) []string {
+	return append([]string{
 		"-accel", "tcg", "-nographic", "-no-reboot", "-nodefaults",
 		"-serial", "stdio", "-display", "none",
 		"-device", "isa-debug-exit,iobase=0xf4,iosize=4",
 		"-m", memoryArg,
 		"-kernel", img, "-append", appendArg,
-	}
+	}, extra...)
 }
 
 var scratch string // per-test-binary directory for images and binaries
@@ -182,7 +184,7 @@ func qemuRun(t *testing.T, name string) runResult {
 	needTools(t, "qemu-system-x86_64")
 	img := guestImage(t, name)
 	res, err := qemuRuns.get(name, func() (runResult, error) {
-		return runEmulator("qemu-system-x86_64", emuFlags(img))
+		return runEmulator("qemu-system-x86_64", emuFlags(img, Args(name)...))
 	})
 	require.NoError(t, err)
 	return res
@@ -218,8 +220,11 @@ func guestOutput(stdout, banner string) (firmware, guest string, ok bool) {
 }
 
 func bannerOf(name string) string {
-	if IsCompute(name) {
+	switch {
+	case IsCompute(name):
 		return computeHead
+	case name == "smp":
+		return smpBanner
 	}
 	return helloBanner
 }
@@ -234,6 +239,10 @@ func checkGuestOutput(t *testing.T, who, name, img string, res runResult) {
 	require.Equalf(t, ExitPass, res.status, "%s: exit status (guest output:\n%s)", who, out)
 	if IsCompute(name) {
 		require.Equal(t, oracleOutput(t), out, "%s: %s's serial output differs from the hosted oracle's", who, name)
+		return
+	}
+	if name == "smp" {
+		checkSMPOutput(t, who, out, 4)
 		return
 	}
 	want := []string{
@@ -251,8 +260,52 @@ func checkGuestOutput(t *testing.T, who, name, img string, res runResult) {
 	}
 }
 
+// checkSMPOutput checks the smp guest's report for n CPUs: every CPU
+// started, counted, took its timer interrupts and the IPIs meant for it.
+func checkSMPOutput(t *testing.T, who, out string, n int) {
+	t.Helper()
+	assert.Contains(t, out, fmt.Sprintf("fw_cfg: cpus=%d\r\n", n), who)
+	assert.Contains(t, out, fmt.Sprintf("acpi: %d processors, I/O APIC at 0xfec00000, IRQ 0 -> GSI 2\r\n", n), who)
+	assert.Contains(t, out, fmt.Sprintf("started %d application processors with INIT-SIPI-SIPI\r\n", n-1), who)
+	for c := 0; c < n; c++ {
+		ap := map[bool]int{true: 1, false: 0}
+		want := fmt.Sprintf("cpu %d: APIC ID %d, counter 200, timer ok 4 ticks, IPIs: ping %d broadcast 1 NMI %d logical %d\r\n",
+			c, c, ap[c > 0], ap[c > 0], ap[c > 0 && c < 8])
+		assert.Contains(t, out, want, who)
+	}
+	assert.Contains(t, out, fmt.Sprintf("spinlock total %d, lock xadd total %d, expected %d; pongs %d\r\n", 200*n, 200*n, 200*n, n-1), who)
+	assert.True(t, strings.HasSuffix(out, "all checks passed\r\nexiting with 0x10\r\n"), "%s: smp's output:\n%s", who, out)
+}
+
+// TestSMP64 brings up 64 CPUs under vmxemu (QEMU takes several times
+// longer with as many vCPU threads, so it is not run there), twice: the two
+// runs must print exactly the same, and deliver every interrupt on the
+// same CPU at the same instruction with the same registers (the -d int
+// log).
+func TestSMP64(t *testing.T) {
+	img := guestImage(t, "smp")
+	bin := vmxemuPath(t)
+	var outs, logs [2]string
+	for i := range outs {
+		log := filepath.Join(t.TempDir(), "int.log")
+		res, err := runEmulator(bin, emuFlags(img, "-smp", "64", "-d", "int", "-D", log))
+		require.NoError(t, err)
+		require.Equalf(t, ExitPass, res.status, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+		_, out, ok := guestOutput(res.stdout, smpBanner)
+		require.True(t, ok, res.stdout)
+		checkSMPOutput(t, "vmxemu", out, 64)
+		outs[i] = res.stdout
+		b, err := os.ReadFile(log)
+		require.NoError(t, err)
+		logs[i] = string(b)
+	}
+	assert.Equal(t, outs[0], outs[1], "two runs of the same guest differ")
+	assert.Greater(t, strings.Count(logs[0], "Servicing hardware INT"), 64*6, "timer and IPI interrupts on every CPU")
+	assert.True(t, logs[0] == logs[1], "the -d int logs of two runs differ")
+}
+
 func TestList(t *testing.T) {
-	assert.Equal(t, []string{"compute32", "compute32-O0", "compute64", "compute64-O0", "hello", "vmxdetect"}, List())
+	assert.Equal(t, []string{"compute32", "compute32-O0", "compute64", "compute64-O0", "hello", "smp", "vmxdetect"}, List())
 	assert.False(t, SideBySide("vmxdetect"), "vmxdetect reports the CPU model: vmxemu only")
 	assert.True(t, SideBySide("hello"))
 }
@@ -374,7 +427,7 @@ func TestSideBySide(t *testing.T) {
 			want := qemuRun(t, name)
 			checkGuestOutput(t, "qemu", name, img, want)
 
-			got, err := runEmulator(vmxemuPath(t), emuFlags(img))
+			got, err := runEmulator(vmxemuPath(t), emuFlags(img, Args(name)...))
 			require.NoError(t, err)
 			checkGuestOutput(t, "vmxemu", name, img, got)
 

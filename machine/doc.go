@@ -16,10 +16,14 @@
 //
 // # Devices
 //
-// A Machine built by New has, in QEMU's pc layout: the 8259A pair (0x20,
-// 0xA0, ELCR 0x4D0) as CPU 0's interrupt source; up to four 16550A UARTs
-// (COM1 0x3F8 IRQ 4, COM2 0x2F8 IRQ 3, COM3 0x3E8, COM4 0x2E8) whose
-// interrupt outputs drive their PIC lines; fw_cfg at 0x510 (signature, CPU
+// A Machine built by New has, in QEMU's pc layout: a local APIC per CPU
+// (apic.go; xAPIC page at each CPU's IA32_APIC_BASE, x2APIC MSRs, timer,
+// IPIs), the I/O APIC at 0xFEC00000 (ioapic.go; ISA IRQ 0 on pin 2), the
+// 8259A pair (0x20, 0xA0, ELCR 0x4D0) reaching the CPUs through LINT0 in
+// ExtINT mode (virtual wire, as SeaBIOS leaves the BSP's APIC); the 8254
+// PIT (0x40-0x43, IRQ 0) and a minimal RTC/CMOS (0x70-0x71); up to four
+// 16550A UARTs (COM1 0x3F8 IRQ 4, COM2 0x2F8 IRQ 3, COM3 0x3E8, COM4
+// 0x2E8) whose interrupt outputs drive their IRQ lines; fw_cfg at 0x510 (signature, CPU
 // count, RAM size; the command line only if asked, since QEMU publishes it
 // for Linux kernels and not for multiboot ones); system control ports A
 // (0x92: fast reset; the A20 bit is stored but addresses are never
@@ -32,8 +36,9 @@
 // # CPUs
 //
 // CPU 0 starts in the state the loader returns (firmware.Boot.State). The
-// other CPUs are created in their reset state and wait for INIT/SIPI,
-// which needs a local APIC the board does not have yet, so they do not run.
+// other CPUs are created in their reset state in the wait-for-SIPI state,
+// until the guest starts them with INIT and STARTUP IPIs. The firmware's
+// MP and ACPI tables (firmware.WriteTables) describe them.
 // The CPUs present a CPU model of package msr (Config.CPUModel, default
 // msr.DefaultModel) through Platform (platform.go): CPUID with APIC IDs and
 // topology leaves following Config.Topology, and one MSR file per CPU
@@ -42,13 +47,17 @@
 //
 // # Running
 //
-// Machine.Run runs the CPUs round-robin for a fixed quantum of
-// instructions, so runs are deterministic. It ends on a debug exit, a guest
-// power-off, a triple fault under NoReboot, a limit (instructions, wall
-// time, resets) or a hang: all running CPUs halted with nothing that could
-// wake them (HLT with IF=0; or IF=1 while no interrupt is pending, since no
-// device raises interrupts on its own yet). QEMU would wait forever in a
-// hang; vmxemu reports it. Without NoReboot a triple fault or a reset
+// Machine.Run runs the CPUs round-robin for a fixed quantum of virtual
+// time, so runs are deterministic (smp.go): time is instructions retired
+// plus time spent halted, one unit per nanosecond; the APIC timers, the
+// PIT, the RTC and the TSC follow it; IPIs and timer interrupts are taken
+// at block boundaries; when every CPU is idle the board skips to the next
+// timer expiry. A run ends on a debug exit, a guest power-off, a triple
+// fault under NoReboot, a limit (instructions, wall time, resets) or a
+// hang: all running CPUs halted or waiting for SIPI with nothing that
+// could wake them (HLT with IF=0; or IF=1 while no interrupt is pending
+// and no timer is armed). QEMU would wait forever in a hang; vmxemu
+// reports it. Without NoReboot a triple fault or a reset
 // request resets the machine: devices return to their reset state, RAM
 // keeps its contents, the firmware banner is printed again and the loader
 // runs again, as QEMU's firmware reloads -kernel at every boot; after

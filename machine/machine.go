@@ -45,8 +45,8 @@ type Config struct {
 	RAMSize uint64
 	// CPUs is the number of logical processors (QEMU's -smp); 0 means 1.
 	// CPU 0 is the bootstrap processor; the others are created in their
-	// reset state waiting for INIT/SIPI and do not run until the board
-	// has a local APIC to start them (not yet).
+	// reset state in the wait-for-SIPI state, until the guest starts them
+	// with INIT and STARTUP IPIs through its local APIC.
 	CPUs int
 
 	// Serial are the COM ports in order (COM1 first, at most 4). A nil
@@ -121,6 +121,21 @@ type Machine struct {
 	pic      *devices.PIC
 	fwcfg    *devices.FwCfg
 	sysA     *devices.SysCtrlA
+	pit      *devices.PIT
+	rtc      *devices.RTC
+	ioapic   *IOAPIC
+
+	// Local APICs, one per CPU (apic.go), and what the CPU model reports
+	// about them (CPUID.1:ECX x2APIC and TSC-deadline).
+	apics      []*LocalAPIC
+	ipiTargets []*LocalAPIC // scratch for sendIPI
+	x2apicOK   bool
+	deadlineOK bool
+	// vnow is the board's virtual time for the devices shared by all CPUs
+	// (PIT, RTC): the latest CPU clock seen (smp.go).
+	vnow uint64
+	// idleRounds counts consecutive rounds in which only time passed.
+	idleRounds int
 
 	cpus    []*cpu.CPU
 	running []bool // CPU has been started (BSP; APs after SIPI)
@@ -164,6 +179,10 @@ func New(cfg Config) (*Machine, error) {
 		m.platform = m.defPlat
 		m.signature = m.defPlat.Profile().Signature()
 		m.maxPhysAddr = m.defPlat.Profile().MaxPhysAddr()
+	}
+	m.platform = &boardPlatform{inner: m.platform, m: m}
+	if err := m.mmio.Register("I/O APIC", IOAPICBase, 0x1000, ioapicWindow{m}); err != nil {
+		return nil, fmt.Errorf("machine: %w", err)
 	}
 	for _, w := range cfg.Serial {
 		m.uarts = append(m.uarts, devices.NewUART(w, nil))
@@ -216,6 +235,16 @@ func (m *Machine) buildDevices() error {
 	if err := reg("fw_cfg", devices.PortFwCfg, 2, m.fwcfg); err != nil {
 		return err
 	}
+	m.ioapic = newIOAPIC(m)
+	m.pit = devices.NewPIT(m.globalNow, m.pulseIRQ0)
+	if err := reg("PIT", devices.PortPIT, 4, m.pit); err != nil {
+		return err
+	}
+	below, above := m.ram.Split()
+	m.rtc = devices.NewRTC(m.globalNow, below, above, m.cfg.CPUs)
+	if err := reg("RTC", devices.PortRTC, 2, m.rtc); err != nil {
+		return err
+	}
 	m.sysA = devices.NewSysCtrlA(m.deviceExit, nil)
 	for _, d := range []struct {
 		what string
@@ -223,7 +252,7 @@ func (m *Machine) buildDevices() error {
 		dev  devices.PortDevice
 	}{
 		{"port 0x92", devices.PortSysCtrlA, m.sysA},
-		{"port 0x61", devices.PortSysCtrlB, devices.NewSysCtrlB(nil)},
+		{"port 0x61", devices.PortSysCtrlB, devices.NewSysCtrlB(m.pit.Out2)},
 		{"port 0x80", devices.PortPOST, devices.NewPOSTPort(nil)},
 		{"shutdown port", devices.PortShutdown, devices.NewShutdownPort(m.deviceExit)},
 		{"reset control", PortResetControl, &resetControl{exit: m.deviceExit}},
@@ -263,6 +292,11 @@ func (m *Machine) powerOn(why string) error {
 	if err := m.writeBanner(); err != nil {
 		return err
 	}
+	// The MP and ACPI tables go in first, so that an image loaded over
+	// the F segment (a flat binary) wins.
+	if err := firmware.WriteTables(m.ram, m.tables()); err != nil {
+		return fmt.Errorf("machine: %w", err)
+	}
 	b, err := m.loader(m.ram)
 	if err != nil {
 		return fmt.Errorf("machine: loading the guest: %w", err)
@@ -275,6 +309,9 @@ func (m *Machine) powerOn(why string) error {
 	m.code = cpu.NewCodeCache()
 	m.cpus = make([]*cpu.CPU, m.cfg.CPUs)
 	m.running = make([]bool, m.cfg.CPUs)
+	m.apics = make([]*LocalAPIC, m.cfg.CPUs)
+	m.vnow = 0
+	m.idleRounds = 0
 	for i := range m.cpus {
 		var s arch.State
 		if i == 0 {
@@ -292,12 +329,22 @@ func (m *Machine) powerOn(why string) error {
 		}
 		c := cpu.New(cpu.Config{ID: i, Bus: m, Platform: m.platform, Code: m.code, MaxPhysAddr: m.maxPhysAddr}, s)
 		c.Hooks = m.cfg.Hooks
+		a := newLocalAPIC(m, i, c, m.apicID(i))
+		c.SetInterruptSource(a)
 		if i == 0 {
-			c.SetInterruptSource(picSource{m.pic})
+			firmwareLAPIC(a)
+		} else {
+			c.EnterWaitForSIPI()
 		}
+		m.apics[i] = a
 		m.cpus[i] = c
+		// Every CPU takes part in the round-robin: an AP waiting for
+		// SIPI only lets its virtual time pass.
+		m.running[i] = true
 	}
-	m.running[0] = true
+	_, _, ecx, _ := m.platform.CPUID(m.cpus[0], 1, 0)
+	m.x2apicOK = ecx&(1<<21) != 0
+	m.deadlineOK = ecx&(1<<24) != 0
 	m.cur = nil
 	m.exit = nil
 	return nil
@@ -400,23 +447,29 @@ func (m *Machine) Resets() int { return m.resets }
 // RAMPage implements cpu.Bus.
 func (m *Machine) RAMPage(pfn uint64) *[4096]byte { return m.ram.Page(pfn) }
 
-// ReadMMIO implements cpu.Bus.
-func (m *Machine) ReadMMIO(pa uint64, size int) uint64 { return m.mmio.Read(pa, size) }
+// ReadMMIO implements cpu.Bus. The running CPU's xAPIC page, at its own
+// IA32_APIC_BASE, comes before the bus (each CPU sees its own APIC there).
+func (m *Machine) ReadMMIO(pa uint64, size int) uint64 {
+	if a := m.xapicAt(pa); a != nil {
+		return a.readMMIO(pa&0xFFF, size) & sizeMask64(size)
+	}
+	return m.mmio.Read(pa, size)
+}
 
 // WriteMMIO implements cpu.Bus.
-func (m *Machine) WriteMMIO(pa uint64, size int, v uint64) { m.mmio.Write(pa, size, v) }
+func (m *Machine) WriteMMIO(pa uint64, size int, v uint64) {
+	if a := m.xapicAt(pa); a != nil {
+		a.writeMMIO(pa&0xFFF, size, v&sizeMask64(size))
+		return
+	}
+	m.mmio.Write(pa, size, v)
+}
 
 // In implements cpu.Bus.
 func (m *Machine) In(port uint16, size int) uint32 { return m.ports.In(port, size) }
 
 // Out implements cpu.Bus.
 func (m *Machine) Out(port uint16, size int, v uint32) { m.ports.Out(port, size, v) }
-
-// picSource adapts the PIC pair to cpu.InterruptSource.
-type picSource struct{ p *devices.PIC }
-
-func (s picSource) Pending() bool { _, ok := s.p.Pending(); return ok }
-func (s picSource) Ack() uint8    { return s.p.Ack() }
 
 // irqPort wraps a UART so that the UARTs' interrupt outputs drive their
 // PIC lines after every access (the line is a level: QEMU's serial device updates it
@@ -449,11 +502,7 @@ func (m *Machine) syncIRQs() {
 		}
 	}
 	for _, irq := range []int{3, 4} {
-		if level[irq] {
-			m.pic.RaiseIRQ(irq)
-		} else {
-			m.pic.LowerIRQ(irq)
-		}
+		m.setIRQ(irq, level[irq])
 	}
 }
 

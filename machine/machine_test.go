@@ -139,7 +139,7 @@ func TestRunHaltWithNothingToWake(t *testing.T) {
 	b := newBoard(t, prog([]byte{0xFB}, hlt), firmware.Mode32Flat, nil) // sti; hlt
 	res := b.run(t, Limits{})
 	assert.Equal(t, ResultHang, res.Kind, res.Reason)
-	assert.Contains(t, res.Reason, "no device will raise")
+	assert.Contains(t, res.Reason, "no device or timer will raise")
 }
 
 func TestRunInstructionLimit(t *testing.T) {

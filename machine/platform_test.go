@@ -50,7 +50,9 @@ func TestPlatformCPUID(t *testing.T) {
 	assert.Zero(t, cc&(1<<5), "VMX is not reported until VMX operation exists")
 	assert.NotZero(t, d&(1<<6), "PAE")
 	assert.NotZero(t, d&(1<<28), "HTT with two logical processors")
-	assert.Zero(t, d&(1<<0|1<<9|1<<23|1<<25|1<<26), "no FPU, APIC, MMX, SSE, SSE2")
+	assert.Zero(t, d&(1<<0|1<<23|1<<25|1<<26), "no FPU, MMX, SSE, SSE2")
+	assert.NotZero(t, d&(1<<9), "APIC")
+	assert.Equal(t, uint32(1<<21|1<<24), cc&(1<<21|1<<24), "x2APIC and TSC-deadline")
 
 	var brand string
 	for l := uint32(0x80000002); l <= 0x80000004; l++ {

@@ -105,6 +105,12 @@ func (m *Machine) Run(ctx context.Context, lim Limits) (Result, error) {
 	}
 	start := time.Now()
 	res, err := m.run(ctx, lim, start)
+	return m.finish(res, err, start)
+}
+
+// finish completes the Result of a run that ended and flushes device
+// output.
+func (m *Machine) finish(res Result, err error, start time.Time) (Result, error) {
 	res.Icount = m.Icount()
 	res.Resets = m.resets
 	res.Elapsed = time.Since(start)
@@ -140,10 +146,8 @@ func (m *Machine) run(ctx context.Context, lim Limits, start time.Time) (Result,
 				}
 				budget = min(budget, lim.Instructions-n)
 			}
-			m.cur = c
 			before := c.Icount
-			why := c.Run(budget)
-			m.cur = nil
+			why := m.runSlice(i, c, budget)
 			if c.Icount != before {
 				progressed = true
 			}
@@ -159,6 +163,8 @@ func (m *Machine) run(ctx context.Context, lim Limits, start time.Time) (Result,
 			if res, stuck := m.stuck(); stuck {
 				return res, nil
 			}
+		} else {
+			m.idleRounds = 0
 		}
 	}
 }
@@ -204,27 +210,35 @@ func (m *Machine) resetOrLimit(i int, why string) (Result, bool, error) {
 }
 
 // stuck decides whether a round in which no CPU retired an instruction can
-// ever make progress again. Every running CPU is halted (or shut down);
-// one can only wake through an interrupt that is already pending, because
-// no device of the board raises interrupts on its own yet (there is no
-// timer), and there is no NMI source.
+// ever make progress again. Every running CPU is halted, waiting for SIPI
+// or shut down. One that is halted with interrupts enabled wakes when an
+// interrupt is pending for it, or when a timer expires: the board then
+// skips ahead to that time (skipIdle). Otherwise nothing can wake any CPU
+// (vmxemu has no NMI button), which QEMU would wait out forever.
 func (m *Machine) stuck() (Result, bool) {
 	m.syncIRQs()
 	for i, c := range m.cpus {
-		if !m.running[i] || !c.Halted() {
+		if !m.running[i] || c.WaitingForSIPI() {
+			continue
+		}
+		if !c.Halted() {
 			return Result{}, false
 		}
-		if c.Flags()&arch.FlagIF != 0 {
-			if _, ok := m.pic.Pending(); ok && i == 0 {
-				return Result{}, false
-			}
+		if c.Flags()&arch.FlagIF != 0 && m.apics[i].Pending() {
+			return Result{}, false
 		}
 	}
+	if m.skipIdle() {
+		return Result{}, false
+	}
 	c := m.cpus[0]
+	if c.WaitingForSIPI() {
+		return Result{Kind: ResultHang, CPU: 0, Reason: "every CPU is halted or waiting for SIPI, and nothing can wake one: QEMU would wait forever"}, true
+	}
 	if c.Flags()&arch.FlagIF == 0 {
 		return Result{Kind: ResultHang, CPU: 0, Reason: fmt.Sprintf(
 			"CPU 0 halted with interrupts disabled (HLT with RFLAGS.IF=0, next RIP=%#x): nothing can wake it, QEMU would wait forever", c.RIP)}, true
 	}
 	return Result{Kind: ResultHang, CPU: 0, Reason: fmt.Sprintf(
-		"CPU 0 halted waiting for an interrupt (next RIP=%#x) that no device will raise: QEMU would wait forever", c.RIP)}, true
+		"CPU 0 halted waiting for an interrupt (next RIP=%#x) that no device or timer will raise: QEMU would wait forever", c.RIP)}, true
 }

@@ -40,7 +40,7 @@ const (
 	whyNoX87    = "x87 arithmetic is not implemented (only FNINIT/FNSTSW/FNSTCW/FLDCW/FNCLEX/FWAIT and FXSAVE/FXRSTOR)"
 	whyNoSIMD   = "SIMD arithmetic is not implemented (SSE moves and PXOR/XORPS only; see docs/INSTRUCTIONS.md)"
 	whyNoVEX    = "VEX/EVEX encodings raise #UD: AVX is not implemented"
-	whyNoAPIC   = "the board has no local APIC yet"
+	whyNoXTPR   = "xTPR update messages (IA32_MISC_ENABLE bit 23) are not modelled: vmxemu's chipset picks lowest-priority targets by PPR"
 	whyNoPMU    = "no performance-monitoring counters (RDPMC and the PMU MSRs are not implemented)"
 	whyNoMCA    = "no machine-check architecture (no MCG/MCi MSRs, #MC is never raised)"
 	whyNoPower  = "no thermal/power-management MSRs"
@@ -62,7 +62,7 @@ var features = []Feature{
 	ok("pae", 1, 0, EDX, 6, ""),
 	gap("mce", 1, 0, EDX, 7, whyNoMCA),
 	ok("cx8", 1, 0, EDX, 8, ""),
-	gap("apic", 1, 0, EDX, 9, whyNoAPIC),
+	ok("apic", 1, 0, EDX, 9, "one local APIC per CPU (machine/apic.go); reads 0 while IA32_APIC_BASE.EN = 0"),
 	ok("sep", 1, 0, EDX, 11, ""),
 	ok("mtrr", 1, 0, EDX, 12, "the MTRR MSRs hold their values; vmxemu has no caches, so memory types have no effect"),
 	ok("pge", 1, 0, EDX, 13, ""),
@@ -98,16 +98,16 @@ var features = []Feature{
 	gap("sdbg", 1, 0, ECX, 11, "no silicon-debug MSR"),
 	gap("fma", 1, 0, ECX, 12, whyNoVEX),
 	ok("cx16", 1, 0, ECX, 13, "CMPXCHG16B is implemented"),
-	gap("xtpr", 1, 0, ECX, 14, whyNoAPIC),
+	gap("xtpr", 1, 0, ECX, 14, whyNoXTPR),
 	gap("pdcm", 1, 0, ECX, 15, whyNoPMU+" (IA32_PERF_CAPABILITIES)"),
 	withCR4(gap("pcid", 1, 0, ECX, 17, "process-context identifiers (CR4.PCIDE) are not implemented"), 1<<17),
 	gap("dca", 1, 0, ECX, 18, "no direct cache access"),
 	gap("sse4.1", 1, 0, ECX, 19, whyNoSIMD),
 	gap("sse4.2", 1, 0, ECX, 20, whyNoSIMD),
-	gap("x2apic", 1, 0, ECX, 21, whyNoAPIC),
+	ok("x2apic", 1, 0, ECX, 21, "x2APIC mode through MSRs 0x800-0x8FF"),
 	ok("movbe", 1, 0, ECX, 22, ""),
 	ok("popcnt", 1, 0, ECX, 23, ""),
-	gap("tsc-deadline", 1, 0, ECX, 24, whyNoAPIC),
+	ok("tsc-deadline", 1, 0, ECX, 24, "the APIC timer's TSC-deadline mode (IA32_TSC_DEADLINE)"),
 	gap("aes", 1, 0, ECX, 25, whyNoSIMD),
 	withCR4(gap("xsave", 1, 0, ECX, 26, "XSAVE/XRSTOR are not implemented (only XGETBV/XSETBV with x87|SSE)"), 1<<18),
 	gap("osxsave", 1, 0, ECX, 27, "mirrors CR4.OSXSAVE, which needs XSAVE"),

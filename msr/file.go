@@ -295,6 +295,9 @@ func (f *File) writeAPICBase(_ uint32, v uint64, st *arch.State) *arch.Fault {
 	if v&reserved != 0 {
 		return gpf(fmt.Sprintf("reserved bit(s) %#x set in IA32_APIC_BASE (bits 7:0, 9, above MAXPHYADDR, and x2APIC enable since the model does not report x2APIC)", v&reserved), "Vol. 3A 11.4.4")
 	}
+	if fl := CheckAPICModeTransition(st.APICBase, v); fl != nil {
+		return fl
+	}
 	st.APICBase = v&^bsp | st.APICBase&bsp
 	return nil
 }
@@ -457,4 +460,43 @@ func (f *File) CPUID(leaf, sub uint32) Regs {
 // checks in fixed.go.
 func (p *Profile) VMXFixed() (cr0, cr4 Fixed) {
 	return Fixed{p.vmx[VMXCR0Fixed0], p.vmx[VMXCR0Fixed1]}, Fixed{p.vmx[VMXCR4Fixed0], p.vmxValue(VMXCR4Fixed1)}
+}
+
+// APIC modes as IA32_APIC_BASE's EN (bit 11) and EXTD (bit 10) select
+// them (SDM Vol. 3A 11.12.5, Table 11-5).
+const (
+	apicEN   = 1 << 11
+	apicEXTD = 1 << 10
+)
+
+func apicModeName(v uint64) string {
+	switch v & (apicEN | apicEXTD) {
+	case 0:
+		return "disabled"
+	case apicEN:
+		return "xAPIC"
+	case apicEN | apicEXTD:
+		return "x2APIC"
+	}
+	return "invalid (EN=0, EXTD=1)"
+}
+
+// CheckAPICModeTransition is the rule for a WRMSR to IA32_APIC_BASE that
+// changes the local APIC's mode (SDM Vol. 3A 11.12.5.1, Figure 11-27
+// "Local x2APIC State Transitions"): EN=0 with EXTD=1 is invalid, x2APIC
+// mode can be left only to the disabled state (not directly to xAPIC),
+// and x2APIC mode can be entered only from xAPIC mode (not from the
+// disabled state). Each is #GP(0).
+func CheckAPICModeTransition(old, v uint64) *arch.Fault {
+	from, to := old&(apicEN|apicEXTD), v&(apicEN|apicEXTD)
+	const sdm = "Vol. 3A 11.12.5.1"
+	switch {
+	case to == apicEXTD:
+		return gpf("IA32_APIC_BASE: EXTD=1 with EN=0 is the invalid APIC state", sdm)
+	case from == apicEN|apicEXTD && to == apicEN:
+		return gpf("IA32_APIC_BASE: x2APIC mode to xAPIC mode is an illegal transition (disable the APIC first, EN=EXTD=0)", sdm)
+	case from == 0 && to == apicEN|apicEXTD:
+		return gpf("IA32_APIC_BASE: the disabled state to x2APIC mode is an illegal transition (enable xAPIC mode first)", sdm)
+	}
+	return nil
 }

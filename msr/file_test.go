@@ -79,8 +79,20 @@ func TestMSRFile(t *testing.T) {
 		{"EPT removed", "sandybridge-ep", []string{"+x-vmx-caps", "-ept"}, 5, []msrOp{
 			rd(VMXProcbasedCtls2, 0x000004FF00000000&^(1<<33|1<<39)), rd(VMXEPTVPIDCap, 0x00000F0100000000)}},
 		{"APIC base", "sandybridge-ep", nil, 5, []msrOp{
-			rd(APICBase, 0xFEE00900), wrGP(APICBase, 0xFEE00D00, "x2APIC"), wrGP(APICBase, 1<<46, "MAXPHYADDR"),
+			rd(APICBase, 0xFEE00900), wrGP(APICBase, 1<<46, "MAXPHYADDR"),
 			wr(APICBase, 0xFED00800), rd(APICBase, 0xFED00900)}},
+		// SDM Vol. 3A 11.12.5.1, Figure 11-27: the x2APIC state transitions.
+		{"APIC mode transitions", "sandybridge-ep", nil, 5, []msrOp{
+			wrGP(APICBase, 0xFEE00400, "invalid APIC state"),
+			wr(APICBase, 0xFEE00C00), rd(APICBase, 0xFEE00D00), // xAPIC -> x2APIC
+			wrGP(APICBase, 0xFEE00800, "x2APIC mode to xAPIC mode"),
+			wrGP(APICBase, 0xFEE00400, "invalid APIC state"),
+			wr(APICBase, 0xFEE00000), rd(APICBase, 0xFEE00100), // x2APIC -> disabled
+			wrGP(APICBase, 0xFEE00C00, "disabled state to x2APIC"),
+			wr(APICBase, 0xFEE00800), wr(APICBase, 0xFEE00C00), // disabled -> xAPIC -> x2APIC
+			wr(APICBase, 0xFEE00000), wr(APICBase, 0xFEE00800)}}, // x2APIC -> disabled -> xAPIC
+		{"APIC base without x2APIC", "sandybridge-ep", []string{"-x2apic"}, 5, []msrOp{
+			wrGP(APICBase, 0xFEE00D00, "x2APIC enable since the model does not report x2APIC")}},
 		{"MTRRs", "sandybridge-ep", nil, 5, []msrOp{
 			rd(MTRRCap, 0x508), wrGP(MTRRCap, 0, "read-only"),
 			wr(MTRRDefType, 0xC06), rd(MTRRDefType, 0xC06), wrGP(MTRRDefType, 2, "reserved"), wrGP(MTRRDefType, 1<<12, "reserved"),

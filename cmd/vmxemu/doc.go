@@ -9,7 +9,7 @@
 // Exit statuses: 0 when the guest shuts down (port 0x8900, or a reset
 // request under -no-reboot, as QEMU does); (v<<1)|1 when it writes v to an
 // isa-debug-exit port; 2 for a bad command line, an unreadable -kernel or
-// -initrd file, or a flag that is not implemented yet (-trace, -gdb/-s/-S,
+// -initrd file, or a flag that is not implemented yet (-trace, -S without -s,
 // q35, most -d items), an unknown CPU model, a bad -cpu toggle or model
 // file, a -feature-control value the model's WRMSR would refuse; 4 for a triple fault
 // under -no-reboot; 6 when -icount-limit or -time-limit is reached, when
@@ -17,6 +17,10 @@
 // (every CPU halted with nothing that can wake it: QEMU would wait
 // forever) and when vmxemu is stopped by SIGINT or SIGTERM; 8 when vmxemu
 // itself fails (loader errors, output errors).
+//
+// -s, -gdb tcp::PORT and -S run the guest under the GDB stub (gdb.go,
+// package gdbstub, docs/GDB.md); gdb's kill ends vmxemu with status 0, as
+// QEMU exits.
 //
 // vmxemu has no BIOS that prints: under -nographic QEMU's SeaBIOS writes
 // its banner to COM1 before the guest runs, vmxemu writes nothing there.

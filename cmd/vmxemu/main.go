@@ -104,11 +104,8 @@ func checkSupported(cfg *cli.Config) error {
 	if cfg.TraceFile != "" {
 		return usagef("-trace %s: not implemented yet", cfg.TraceFile)
 	}
-	if cfg.GDB != "" {
-		return usagef("-gdb/-s: the gdb stub is not implemented yet")
-	}
-	if cfg.StopAtStart {
-		return usagef("-S: not implemented yet (it needs the gdb stub)")
+	if err := checkGDB(cfg); err != nil {
+		return err
 	}
 	if cfg.Machine == "q35" || strings.HasPrefix(cfg.Machine, "pc-q35") {
 		return usagef("-machine %s: not implemented yet (vmxemu emulates the pc machine)", cfg.Machine)
@@ -219,6 +216,9 @@ func boot(ctx context.Context, cfg *cli.Config, stdout, stderr io.Writer) (int, 
 	}
 	for _, w := range m.Boot().Warnings {
 		fmt.Fprintf(stderr, "vmxemu: warning: %s\n", w)
+	}
+	if cfg.GDB != "" {
+		return runGDB(ctx, cfg, m, machine.Limits{Instructions: cfg.ICountLimit, WallTime: cfg.TimeLimit}, stderr)
 	}
 	res, err := m.Run(ctx, machine.Limits{Instructions: cfg.ICountLimit, WallTime: cfg.TimeLimit})
 	if err != nil {

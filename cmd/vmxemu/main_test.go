@@ -64,9 +64,7 @@ func TestUsageErrors(t *testing.T) {
 		{"-m"},
 		{"disk.img"},
 		{"-trace", "t.out"},
-		{"-s"},
-		{"-gdb", "tcp::1234"},
-		{"-S"},
+		{"-S"}, // without -s/-gdb: no monitor to continue from
 		{"-machine", "q35"},
 		{"-cpu", "nonesuch"},
 		{"-cpu", "vmxemu-basic,+vmx"},

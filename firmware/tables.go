@@ -1,0 +1,252 @@
+package firmware
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Firmware tables describing the processors and interrupt controllers,
+// where operating systems look for them: the MP floating pointer and MP
+// configuration table (Intel MultiProcessor Specification 1.4, chapter 4)
+// and the ACPI RSDP, RSDT, XSDT, FADT, FACS, DSDT and MADT (ACPI 6.5,
+// chapter 5.2), all in the BIOS F segment (0xF0000-0xFFFFF, reserved in
+// the E820 map), which both specifications name as a place to search
+// (MP 1.4 4.0; ACPI 5.2.5.1: "the BIOS read-only memory space between
+// 0E0000h and 0FFFFFh").
+
+// Table addresses in the F segment.
+const (
+	MPFloatAddr  = 0xF0000 // MP floating pointer structure (16 bytes)
+	MPConfigAddr = 0xF0010 // MP configuration table
+	RSDPAddr     = 0xF4000 // ACPI RSDP (36 bytes, revision 2)
+	acpiAreaAddr = 0xF4040 // RSDT, XSDT, FADT, FACS, DSDT, MADT follow
+	acpiAreaEnd  = 0x100000
+)
+
+// Tables says what the firmware tables describe.
+type Tables struct {
+	// APICIDs are the processors' initial APIC IDs, the BSP first.
+	APICIDs []uint32
+	// CPUSignature and CPUFeatures are CPUID.01H:EAX and EDX (the MP
+	// table's processor entries carry them).
+	CPUSignature, CPUFeatures uint32
+	// LAPICAddr and IOAPICAddr are the local APICs' and the I/O APIC's
+	// MMIO addresses; IOAPICID is the I/O APIC's ID.
+	LAPICAddr, IOAPICAddr uint32
+	IOAPICID              uint8
+}
+
+// Values shared with the board.
+const (
+	apicVersionMP   = 0x15 // local APIC version (machine/apic.go)
+	ioapicVersionMP = 0x20 // I/O APIC version (machine/ioapic.go)
+	sciIRQ          = 9    // the FADT's SCI interrupt (QEMU's)
+)
+
+func checksum(b []byte) uint8 {
+	var s uint8
+	for _, v := range b {
+		s += v
+	}
+	return -s
+}
+
+// WriteTables writes the MP and ACPI tables for t into the F segment.
+func WriteTables(mem Memory, t Tables) error {
+	if len(t.APICIDs) == 0 {
+		return fmt.Errorf("firmware tables: no processors")
+	}
+	if err := writeMP(mem, t); err != nil {
+		return err
+	}
+	return writeACPI(mem, t)
+}
+
+// --- MP specification 1.4 ------------------------------------------------
+
+func writeMP(mem Memory, t Tables) error {
+	le := binary.LittleEndian
+	var ent []byte
+	count := 0
+	add := func(b []byte) { ent = append(ent, b...); count++ }
+	// Processor entries (MP 1.4 Table 4-4): only 8-bit APIC IDs fit.
+	for i, id := range t.APICIDs {
+		if id > 0xFE {
+			continue
+		}
+		e := make([]byte, 20)
+		e[0], e[1], e[2] = 0, uint8(id), apicVersionMP
+		e[3] = 1 // enabled
+		if i == 0 {
+			e[3] |= 2 // bootstrap processor
+		}
+		le.PutUint32(e[4:], t.CPUSignature)
+		le.PutUint32(e[8:], t.CPUFeatures)
+		add(e)
+	}
+	add([]byte{1, 0, 'I', 'S', 'A', ' ', ' ', ' '})              // bus 0: ISA
+	ioa := []byte{2, t.IOAPICID, ioapicVersionMP, 1, 0, 0, 0, 0} // I/O APIC, enabled
+	le.PutUint32(ioa[4:], t.IOAPICAddr)
+	add(ioa)
+	// I/O interrupt assignments (Table 4-7): ExtINT on pin 0, ISA IRQ 0
+	// on pin 2, IRQ n on pin n otherwise; bus-default polarity/trigger.
+	add([]byte{3, 3, 0, 0, 0, 0, t.IOAPICID, 0})
+	for irq := 0; irq < 16; irq++ {
+		pin := irq
+		switch irq {
+		case 0:
+			pin = 2
+		case 2:
+			continue
+		}
+		add([]byte{3, 0, 0, 0, 0, uint8(irq), t.IOAPICID, uint8(pin)})
+	}
+	// Local interrupt assignments (Table 4-8): ExtINT on LINT0, NMI on
+	// LINT1, of every local APIC (0xFF).
+	add([]byte{4, 3, 0, 0, 0, 0, 0xFF, 0})
+	add([]byte{4, 1, 0, 0, 0, 0, 0xFF, 1})
+
+	hdr := make([]byte, 44)
+	copy(hdr, "PCMP")
+	le.PutUint16(hdr[4:], uint16(44+len(ent)))
+	hdr[6] = 4 // specification revision 1.4
+	copy(hdr[8:], "VMXEMU  ")
+	copy(hdr[16:], "vmxemu      ")
+	le.PutUint16(hdr[34:], uint16(count))
+	le.PutUint32(hdr[36:], t.LAPICAddr)
+	table := append(hdr, ent...)
+	table[7] = checksum(table)
+	if MPConfigAddr+len(table) > RSDPAddr {
+		return fmt.Errorf("firmware tables: MP configuration table of %d bytes does not fit", len(table))
+	}
+
+	fp := make([]byte, 16)
+	copy(fp, "_MP_")
+	le.PutUint32(fp[4:], MPConfigAddr)
+	fp[8] = 1 // length in 16-byte units
+	fp[9] = 4 // specification revision 1.4
+	// Feature bytes 0: the configuration table is present; IMCRP (byte 2
+	// bit 7) clear: virtual-wire mode, no IMCR.
+	fp[10] = checksum(fp)
+	if err := writePhys(mem, MPFloatAddr, fp, "MP floating pointer"); err != nil {
+		return err
+	}
+	return writePhys(mem, MPConfigAddr, table, "MP configuration table")
+}
+
+// --- ACPI ---------------------------------------------------------------
+
+// sdt returns a system description table: the 36-byte header (ACPI 6.5
+// 5.2.6) followed by body, checksummed.
+func sdt(sig string, rev uint8, body []byte) []byte {
+	le := binary.LittleEndian
+	b := make([]byte, 36, 36+len(body))
+	copy(b, sig)
+	le.PutUint32(b[4:], uint32(36+len(body)))
+	b[8] = rev
+	copy(b[10:], "VMXEMU")
+	copy(b[16:], "VMXEMU  ")
+	le.PutUint32(b[24:], 1)
+	copy(b[28:], "VMXE")
+	le.PutUint32(b[32:], 1)
+	b = append(b, body...)
+	b[9] = checksum(b)
+	return b
+}
+
+func writeACPI(mem Memory, t Tables) error {
+	le := binary.LittleEndian
+	// Lay the tables out one after the other, 64-byte aligned (the FACS
+	// must be).
+	addr := uint64(acpiAreaAddr)
+	var blobs [][]byte
+	var addrs []uint64
+	place := func(b []byte) uint64 {
+		a := addr
+		blobs, addrs = append(blobs, b), append(addrs, a)
+		addr = (addr + uint64(len(b)) + 63) &^ 63
+		return a
+	}
+
+	// FACS (5.2.10): no checksum; version 2.
+	facs := make([]byte, 64)
+	copy(facs, "FACS")
+	le.PutUint32(facs[4:], 64)
+	facs[32] = 2
+	facsAddr := place(facs)
+
+	// DSDT: a header with no AML (no ACPI devices are described).
+	dsdtAddr := place(sdt("DSDT", 2, nil))
+
+	// FADT revision 3 (244 bytes, 5.2.9): FACS and DSDT, SCI on IRQ 9,
+	// no SMI command port (ACPI mode is always on), no PM blocks; boot
+	// architecture flags: legacy devices (PIT, PIC, RTC) present.
+	fadt := make([]byte, 244-36)
+	le.PutUint32(fadt[0:], uint32(facsAddr)) // FIRMWARE_CTRL (offset 36)
+	le.PutUint32(fadt[4:], uint32(dsdtAddr)) // DSDT (40)
+	le.PutUint16(fadt[46-36:], sciIRQ)       // SCI_INT (46)
+	le.PutUint16(fadt[109-36:], 1)           // IAPC_BOOT_ARCH (109): LEGACY_DEVICES
+	le.PutUint32(fadt[112-36:], 1<<0|1<<2)   // Flags (112): WBINVD, PROC_C1
+	le.PutUint64(fadt[140-36:], dsdtAddr)    // X_DSDT (140)
+	fadtAddr := place(sdt("FACP", 3, fadt))
+
+	// MADT (5.2.12): local APIC address, PCAT_COMPAT (dual 8259s).
+	madt := make([]byte, 8)
+	le.PutUint32(madt[0:], t.LAPICAddr)
+	le.PutUint32(madt[4:], 1)
+	for i, id := range t.APICIDs {
+		if id < 0xFF {
+			madt = append(madt, 0, 8, uint8(i), uint8(id), 1, 0, 0, 0) // enabled
+			continue
+		}
+		e := make([]byte, 16) // processor local x2APIC (type 9)
+		e[0], e[1] = 9, 16
+		le.PutUint32(e[4:], id)
+		le.PutUint32(e[8:], 1)
+		le.PutUint32(e[12:], uint32(i))
+		madt = append(madt, e...)
+	}
+	ioa := []byte{1, 12, t.IOAPICID, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	le.PutUint32(ioa[4:], t.IOAPICAddr)
+	madt = append(madt, ioa...)
+	// Interrupt source overrides: ISA IRQ 0 on GSI 2 (conforming
+	// polarity and trigger), the SCI (IRQ 9) level-triggered active high.
+	madt = append(madt, 2, 10, 0, 0, 2, 0, 0, 0, 0, 0)
+	madt = append(madt, 2, 10, 0, sciIRQ, sciIRQ, 0, 0, 0, 0x0D, 0)
+	// Local APIC NMI: LINT1 of every processor (UID 0xFF).
+	madt = append(madt, 4, 6, 0xFF, 0, 0, 1)
+	madtAddr := place(sdt("APIC", 3, madt))
+
+	rsdtBody := make([]byte, 8)
+	le.PutUint32(rsdtBody[0:], uint32(fadtAddr))
+	le.PutUint32(rsdtBody[4:], uint32(madtAddr))
+	rsdtAddr := place(sdt("RSDT", 1, rsdtBody))
+	xsdtBody := make([]byte, 16)
+	le.PutUint64(xsdtBody[0:], fadtAddr)
+	le.PutUint64(xsdtBody[8:], madtAddr)
+	xsdtAddr := place(sdt("XSDT", 1, xsdtBody))
+	if addr > acpiAreaEnd {
+		return fmt.Errorf("firmware tables: the ACPI tables (%d processors) do not fit in the F segment", len(t.APICIDs))
+	}
+
+	// RSDP revision 2 (5.2.5.3).
+	rsdp := make([]byte, 36)
+	copy(rsdp, "RSD PTR ")
+	copy(rsdp[9:], "VMXEMU")
+	rsdp[15] = 2
+	le.PutUint32(rsdp[16:], uint32(rsdtAddr))
+	le.PutUint32(rsdp[20:], 36)
+	le.PutUint64(rsdp[24:], xsdtAddr)
+	rsdp[8] = checksum(rsdp[:20])
+	rsdp[32] = checksum(rsdp)
+
+	if err := writePhys(mem, RSDPAddr, rsdp, "ACPI RSDP"); err != nil {
+		return err
+	}
+	for i, b := range blobs {
+		if err := writePhys(mem, addrs[i], b, "ACPI "+string(b[:4])); err != nil {
+			return err
+		}
+	}
+	return nil
+}

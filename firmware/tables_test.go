@@ -1,0 +1,112 @@
+package firmware
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func sum8(b []byte) uint8 {
+	var s uint8
+	for _, v := range b {
+		s += v
+	}
+	return s
+}
+
+// TestTables parses what WriteTables wrote as an OS would: the RSDP and
+// its checksums (ACPI 6.5 5.2.5.3), RSDT/XSDT, the MADT's entries
+// (5.2.12), the FADT's FACS/DSDT pointers, the MP floating pointer and
+// configuration table (MP 1.4 chapter 4).
+func TestTables(t *testing.T) {
+	for _, ids := range [][]uint32{{0}, {0, 1, 2, 3}, {0, 2, 4, 6, 255, 256}} {
+		mem := newMem(2 << 20)
+		require.NoError(t, WriteTables(mem, Tables{APICIDs: ids, CPUSignature: 0x206D5, CPUFeatures: 0x1234,
+			LAPICAddr: 0xFEE00000, IOAPICAddr: 0xFEC00000}))
+		b := mem.b
+		rsdp := b[RSDPAddr : RSDPAddr+36]
+		assert.Equal(t, "RSD PTR ", string(rsdp[:8]))
+		assert.Zero(t, sum8(rsdp[:20]), "RSDP checksum")
+		assert.Zero(t, sum8(rsdp), "RSDP extended checksum")
+		assert.Equal(t, uint8(2), rsdp[15])
+		table := func(addr uint64, sig string) []byte {
+			t.Helper()
+			require.Equal(t, sig, string(b[addr:addr+4]))
+			tb := b[addr : addr+uint64(mem.u32(addr+4))]
+			assert.Zero(t, sum8(tb), "%s checksum", sig)
+			return tb
+		}
+		rsdt := table(uint64(mem.u32(RSDPAddr+16)), "RSDT")
+		xsdt := table(mem.u64(RSDPAddr+24), "XSDT")
+		require.Len(t, rsdt, 36+8)
+		require.Len(t, xsdt, 36+16)
+		rsdtAddr := uint64(mem.u32(RSDPAddr + 16))
+		fadtAddr, madtAddr := uint64(mem.u32(rsdtAddr+36)), uint64(mem.u32(rsdtAddr+40))
+		assert.Equal(t, fadtAddr, mem.u64(mem.u64(RSDPAddr+24)+36), "XSDT = RSDT")
+		fadt := table(fadtAddr, "FACP")
+		assert.Equal(t, "FACS", string(b[mem.u32(fadtAddr+36):][:4]))
+		assert.Zero(t, mem.u32(fadtAddr+36)%64, "FACS 64-byte aligned")
+		table(uint64(mem.u32(fadtAddr+40)), "DSDT")
+		assert.Equal(t, uint64(mem.u32(fadtAddr+40)), mem.u64(fadtAddr+140), "X_DSDT")
+		assert.Equal(t, uint8(9), fadt[46], "SCI on IRQ 9")
+
+		madt := table(madtAddr, "APIC")
+		assert.Equal(t, uint32(0xFEE00000), mem.u32(madtAddr+36))
+		var got []uint32
+		ioapics, override0 := 0, -1
+		for off := 44; off < len(madt); off += int(madt[off+1]) {
+			e := madt[off:]
+			switch e[0] {
+			case 0:
+				assert.Equal(t, uint8(len(got)), e[2], "processor UID")
+				assert.Equal(t, uint8(1), e[4], "enabled")
+				got = append(got, uint32(e[3]))
+			case 9:
+				got = append(got, mem.u32(madtAddr+uint64(off)+4))
+			case 1:
+				ioapics++
+				assert.Equal(t, uint32(0xFEC00000), mem.u32(madtAddr+uint64(off)+4))
+			case 2:
+				if e[3] == 0 {
+					override0 = int(mem.u32(madtAddr + uint64(off) + 4))
+				}
+			}
+		}
+		assert.Equal(t, ids, got, "processors in order, x2APIC entries for IDs >= 255")
+		assert.Equal(t, 1, ioapics)
+		assert.Equal(t, 2, override0, "IRQ 0 -> GSI 2")
+
+		fp := b[MPFloatAddr : MPFloatAddr+16]
+		assert.Equal(t, "_MP_", string(fp[:4]))
+		assert.Zero(t, sum8(fp))
+		assert.Equal(t, uint8(4), fp[9], "MP 1.4")
+		ct := uint64(mem.u32(MPFloatAddr + 4))
+		n := int(b[ct+4]) | int(b[ct+5])<<8
+		assert.Zero(t, sum8(b[ct:ct+uint64(n)]), "MP configuration table checksum")
+		var mpIDs []uint32
+		e := ct + 44
+		for range int(b[ct+34]) | int(b[ct+35])<<8 {
+			if b[e] == 0 {
+				mpIDs = append(mpIDs, uint32(b[e+1]))
+				assert.Equal(t, len(mpIDs) == 1, b[e+3]&2 != 0, "BSP flag on the first")
+				assert.Equal(t, uint32(0x206D5), mem.u32(e+4))
+				e += 20
+				continue
+			}
+			e += 8
+		}
+		var want8 []uint32
+		for _, id := range ids {
+			if id < 255 {
+				want8 = append(want8, id)
+			}
+		}
+		assert.Equal(t, want8, mpIDs)
+	}
+}
+
+func TestTablesNoCPUs(t *testing.T) {
+	mem := newMem(2 << 20)
+	assert.Error(t, WriteTables(mem, Tables{}))
+}

@@ -1,0 +1,101 @@
+package machine
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vmxemu/vmxemu/arch"
+	"github.com/vmxemu/vmxemu/firmware"
+)
+
+func TestDebuggerBreakStepAndEnd(t *testing.T) {
+	// 0x100000: mov eax,1 / 0x100005: mov ecx,2 / 0x10000a: mov eax,0x10; out 0xf4,eax; hlt
+	code := prog(movEAXImm(1), movECXImm(2), debugExit(0x10))
+	b := newBoard(t, code, firmware.Mode32Flat, nil)
+	d, err := b.m.NewDebugger(Limits{})
+	require.NoError(t, err)
+	ctx := context.Background()
+	at := func(pc uint64) func(int, uint64) bool {
+		return func(_ int, p uint64) bool { return p == pc }
+	}
+
+	// A breakpoint stops before the instruction.
+	st, err := d.Continue(ctx, at(0x100005), nil)
+	require.NoError(t, err)
+	assert.Equal(t, DebugStop{Event: DebugBreak, CPU: 0}, st)
+	s := b.m.CPU(0).GetState()
+	assert.Equal(t, uint64(0x100005), s.RIP)
+	assert.Equal(t, uint64(1), s.GPR[arch.RAX])
+	assert.Equal(t, uint64(0), s.GPR[arch.RCX], "not executed yet")
+
+	// Continuing from the breakpoint makes progress.
+	st, err = d.Continue(ctx, func(_ int, p uint64) bool { return p == 0x100005 || p == 0x10000a }, nil)
+	require.NoError(t, err)
+	assert.Equal(t, DebugBreak, st.Event)
+	assert.Equal(t, uint64(0x10000a), b.m.CPU(0).RIP)
+
+	// A poll stops a run (between quanta).
+	st, err = d.Continue(ctx, nil, func() bool { return true })
+	require.NoError(t, err)
+	assert.Equal(t, DebugPolled, st.Event)
+	assert.Equal(t, uint64(0x10000a), b.m.CPU(0).RIP)
+
+	st, err = d.Step(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, DebugStepped, st.Event)
+	assert.Equal(t, uint64(0x10000f), b.m.CPU(0).RIP)
+
+	// The device exit ends the run as Run would.
+	st, err = d.Continue(ctx, nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, DebugEnded, st.Event)
+	assert.Equal(t, ResultDebugExit, st.Result.Kind)
+	assert.Equal(t, 0x10<<1|1, st.Result.Code)
+	require.NotNil(t, d.Ended())
+	st, err = d.Step(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, DebugEnded, st.Event, "an ended run stays ended")
+}
+
+func TestDebuggerLimitsAndCancel(t *testing.T) {
+	b := newBoard(t, jmpSelf, firmware.Mode32Flat, nil)
+	d, err := b.m.NewDebugger(Limits{Instructions: 1000})
+	require.NoError(t, err)
+	st, err := d.Continue(context.Background(), func(int, uint64) bool { return false }, nil)
+	require.NoError(t, err)
+	assert.Equal(t, ResultLimit, st.Result.Kind)
+	assert.Equal(t, uint64(1000), st.Result.Icount)
+
+	b = newBoard(t, jmpSelf, firmware.Mode32Flat, nil)
+	d, err = b.m.NewDebugger(Limits{})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	st, err = d.Continue(ctx, nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, ResultCanceled, st.Result.Kind)
+}
+
+func TestCPUWriteLinear(t *testing.T) {
+	// The guest runs mov eax,1; the debugger rewrites the immediate after
+	// the code was decoded: the new bytes must execute.
+	code := prog(movEAXImm(1), movEAXImm(1), debugExit(0x10))
+	b := newBoard(t, code, firmware.Mode32Flat, nil)
+	d, err := b.m.NewDebugger(Limits{})
+	require.NoError(t, err)
+	ctx := context.Background()
+	_, err = d.Step(ctx, 0)
+	require.NoError(t, err)
+	c := b.m.CPU(0)
+	require.True(t, c.WriteLinear(0x100006, []byte{0x42}))
+	got := make([]byte, 5)
+	require.True(t, c.ReadLinear(0x100005, got))
+	assert.Equal(t, []byte{0xB8, 0x42, 0, 0, 0}, got)
+	_, err = d.Step(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(0x42), c.GetState().GPR[arch.RAX])
+	assert.False(t, c.WriteLinear(0xFFFF_FFFF_0000, []byte{1}), "beyond RAM")
+}

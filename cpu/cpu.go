@@ -115,11 +115,24 @@ type CPU struct {
 
 	feat features
 
+	// intrHint says a maskable interrupt may be pending: the run loop asks
+	// the interrupt source only while it is set, so code running with
+	// IF=1 pays no interface call per block. It is set by KickInterrupt
+	// (the board, when it latches an interrupt), by every instruction that
+	// can change interrupt-controller state (OUT, MMIO and MSR writes, MOV
+	// CR8), and at the start of every Run as a safety net; it is cleared
+	// when the source answers that nothing is pending.
+	intrHint bool
+
 	// FPU/SSE state that compiled kernels touch.
 	fpu fpuState
 }
 
 // InterruptSource supplies maskable external interrupts (PIC or local APIC).
+//
+// The CPU asks Pending only after KickInterrupt (and at the start of each
+// Run): a source calls KickInterrupt whenever an interrupt may have become
+// pending, or from inside Pending to be asked again.
 type InterruptSource interface {
 	// Pending reports whether an interrupt is ready for delivery.
 	Pending() bool
@@ -250,6 +263,10 @@ const (
 // Halted reports whether the CPU is in the HLT state (not the
 // wait-for-SIPI state: see WaitingForSIPI).
 func (c *CPU) Halted() bool { return c.halted && !c.waitSIPI }
+
+// KickInterrupt tells the CPU that its interrupt source may now have a
+// pending interrupt (an IRR bit was set, a line was raised).
+func (c *CPU) KickInterrupt() { c.intrHint = true }
 
 // IsShutdown reports whether the CPU entered shutdown (triple fault).
 func (c *CPU) IsShutdown() bool { return c.shutdown }

@@ -206,10 +206,12 @@ func (c *CPU) gate(vec uint8, kind eventKind, size uint64) (lo, hi uint64, ok bo
 	}
 	if !valid {
 		rule := "IDT entry is not an interrupt or trap gate"
+		sdm := "Vol. 3A 6.11"
 		if t == 0x5 && size == 8 {
-			rule = "task gates are not implemented"
+			rule = "IDT task gate: task switching is not implemented by vmxemu"
+			sdm = "Vol. 3A 6.11 / 8.3"
 		}
-		c.raise(arch.GPFault(idtErr, rule, "Vol. 3A 6.11"))
+		c.raise(arch.GPFault(idtErr, rule, sdm))
 		return 0, 0, false
 	}
 	if (kind == evSoftInt || kind == evSoftExc) && d.dpl() < int(c.cpl) {

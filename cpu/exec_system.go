@@ -664,7 +664,8 @@ func inOut(c *CPU, in *Inst) {
 	} else {
 		c.bus.Out(port, size, uint32(c.GPR[arch.RAX]))
 	}
-	c.stop = true // a device may have ended the run or raised an interrupt
+	c.intrHint = true // the device may have changed an interrupt line
+	c.stop = true     // a device may have ended the run or raised an interrupt
 }
 
 // cpuid: CPUID (0F A2).
@@ -710,6 +711,7 @@ func wrmsr(c *CPU, in *Inst) {
 		c.raise(*f)
 		return
 	}
+	c.intrHint = true // x2APIC registers (TPR, EOI, ICR) are MSRs
 	c.stop = true
 }
 
@@ -1103,6 +1105,7 @@ func movToCR(c *CPU, in *Inst) {
 			return
 		}
 		c.CR8 = v
+		c.intrHint = true // a lower TPR may unmask a pending interrupt
 	default:
 		c.raiseUD("MOV to a nonexistent control register", "Vol. 2B MOV (Control Registers)")
 		return

@@ -9,11 +9,12 @@ import "github.com/vmxemu/vmxemu/arch"
 // endless chain of them (say, a handler whose first fetch faults again,
 // on a real-mode stack that never overflows) still returns.
 func (c *CPU) Run(budget uint64) StopReason {
+	c.intrHint = true
 	for budget > 0 {
 		if c.shutdown {
 			return StopShutdown
 		}
-		if c.shadow == 0 && (c.nmiPending || c.signals != 0 || c.RFLAGS&arch.FlagIF != 0 && c.intr != nil) && c.takeEvents() {
+		if c.shadow == 0 && (c.nmiPending || c.signals != 0 || c.intrHint && c.RFLAGS&arch.FlagIF != 0 && c.intr != nil) && c.takeEvents() {
 			budget--
 			continue
 		}
@@ -114,7 +115,13 @@ func (c *CPU) takeEvents() bool {
 		c.event(arch.VecNMI, false, 0, evExternal, nil)
 		return true
 	}
-	if c.intr != nil && c.RFLAGS&arch.FlagIF != 0 && c.intr.Pending() {
+	if c.intr != nil && c.RFLAGS&arch.FlagIF != 0 {
+		// Cleared before asking, so that a source may keep it set from
+		// Pending (a source that cannot kick: "poll me again").
+		c.intrHint = false
+		if !c.intr.Pending() {
+			return false
+		}
 		v := c.intr.Ack()
 		c.halted = false
 		c.event(v, false, 0, evExternal, nil)

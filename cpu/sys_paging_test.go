@@ -327,8 +327,14 @@ type intrSource struct {
 	acked bool
 }
 
-func (s *intrSource) Pending() bool { return !s.acked && s.m.c.Icount >= s.after }
-func (s *intrSource) Ack() uint8    { s.acked = true; return s.vec }
+func (s *intrSource) Pending() bool {
+	if s.m.c.Icount < s.after {
+		s.m.c.KickInterrupt() // not yet: ask again (it raises no kick itself)
+		return false
+	}
+	return !s.acked
+}
+func (s *intrSource) Ack() uint8 { s.acked = true; return s.vec }
 
 // TestInterruptShadow: after STI (with IF=0) and after MOV SS / POP SS,
 // interrupts are blocked until the next instruction completes (SDM Vol.

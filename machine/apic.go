@@ -303,6 +303,7 @@ func (a *LocalAPIC) accept(vec uint8, level bool) {
 	if int(vec) > a.irrMax {
 		a.irrMax = int(vec)
 	}
+	a.cpu.KickInterrupt()
 }
 
 // error records an APIC error and raises the LVT error interrupt.

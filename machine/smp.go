@@ -84,6 +84,9 @@ func (m *Machine) globalNow() uint64 {
 func (m *Machine) setIRQ(n int, high bool) {
 	if high {
 		m.pic.RaiseIRQ(n)
+		for _, c := range m.cpus {
+			c.KickInterrupt() // an ExtINT through LINT0 may now be pending
+		}
 	} else {
 		m.pic.LowerIRQ(n)
 	}

@@ -13,7 +13,7 @@ func TestFixedBits(t *testing.T) {
 	p := resolve(t, "sandybridge-ep", "+x-vmx-caps")
 	cr0, cr4 := p.VMXFixed()
 	assert.Equal(t, Fixed{0x80000021, 0xFFFFFFFF}, cr0)
-	assert.Equal(t, Fixed{0x2000, 0x27FF}, cr4)
+	assert.Equal(t, Fixed{0x2000, 0x227FF}, cr4)
 	for _, tc := range []struct {
 		name         string
 		cr0, cr4     bool // which register
@@ -29,7 +29,8 @@ func TestFixedBits(t *testing.T) {
 		{"CR0 bit 32", true, false, 1<<32 | 0x80000021, false, "CR0 bit 32 must be 0"},
 		{"VMXE set", false, true, 0x2020, false, ""},
 		{"VMXE clear", false, true, 0x20, false, "CR4.VMXE (bit 13) must be 1"},
-		{"PCIDE on a model whose PCID vmxemu hides", false, true, 0x2000 | arch.CR4PCIDE, false, "CR4.PCIDE (bit 17) must be 0"},
+		{"PCIDE on a model with PCID", false, true, 0x2000 | arch.CR4PCIDE, false, ""},
+		{"OSXSAVE on a model whose XSAVE vmxemu hides", false, true, 0x2000 | arch.CR4OSXSAVE, false, "CR4.OSXSAVE (bit 18) must be 0"},
 	} {
 		var f *arch.Fault
 		if tc.cr0 {

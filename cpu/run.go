@@ -14,7 +14,7 @@ func (c *CPU) Run(budget uint64) StopReason {
 		if c.shutdown {
 			return StopShutdown
 		}
-		if c.shadow == 0 && (c.nmiPending || c.signals != 0 || c.intrHint && c.RFLAGS&arch.FlagIF != 0 && c.intr != nil) && c.takeEvents() {
+		if c.shadow == 0 && c.eventsWaiting() && c.takeEvents() {
 			budget--
 			continue
 		}
@@ -31,48 +31,52 @@ func (c *CPU) Run(budget uint64) StopReason {
 			budget--
 			continue
 		}
-		n := uint64(len(b.insts))
-		if n > budget {
-			n = budget
-		}
-		// TF=1 at the start of an instruction makes it single-stepped.
-		tf := c.RFLAGS&arch.FlagTF != 0
-		if c.shadow > 0 || tf {
-			n = 1
-		}
-		shadow := c.shadow
-		insts := b.insts[:n]
-		var done uint64
-		for i := range insts {
-			in := &insts[i]
-			c.ripCur = c.RIP
-			c.RIP += uint64(in.len)
-			in.fn(c, in)
-			if c.stop {
-				if c.faultPending {
-					c.RIP = c.ripCur
+		// Fast path: whole blocks back to back while no interrupt shadow,
+		// single-step or event needs attention. Shutdown, HLT and stop
+		// requests all set c.stop, so they need no check of their own.
+		for c.shadow == 0 && c.RFLAGS&arch.FlagTF == 0 && uint64(len(b.insts)) <= budget {
+			insts := b.insts
+			for i := range insts {
+				in := &insts[i]
+				c.ripCur = c.RIP
+				c.RIP += uint64(in.len)
+				in.fn(c, in)
+				if c.stop {
+					done := uint64(i)
+					if c.faultPending {
+						c.RIP = c.ripCur
+						c.Icount += done
+						budget -= done
+						c.deliverFault()
+						goto next
+					}
+					done++
 					c.Icount += done
 					budget -= done
-					c.deliverFault()
-					done = 0
+					if c.codeMode != mode64 {
+						c.RIP &= 0xFFFFFFFF
+					}
 					goto next
 				}
-				done++
-				break
 			}
-			done++
+			n := uint64(len(insts))
+			c.Icount += n
+			budget -= n
+			if c.codeMode != mode64 {
+				c.RIP &= 0xFFFFFFFF
+			}
+			if budget == 0 || c.eventsWaiting() {
+				goto next
+			}
+			if b = c.lookupBlock(); b == nil {
+				if c.faultPending {
+					c.deliverFault()
+				}
+				budget--
+				goto next
+			}
 		}
-		c.Icount += done
-		budget -= done
-		if c.codeMode != mode64 {
-			c.RIP &= 0xFFFFFFFF
-		}
-		if shadow > 0 && c.shadow == shadow {
-			c.shadow = 0
-		}
-		if tf && done == 1 {
-			c.singleStepTrap(&insts[0], shadow)
-		}
+		c.runSlow(b, &budget)
 	next:
 		if c.shutdown {
 			return StopShutdown
@@ -89,6 +93,59 @@ func (c *CPU) Run(budget uint64) StopReason {
 		}
 	}
 	return StopBudget
+}
+
+// eventsWaiting reports whether an INIT/SIPI, an NMI or (with IF=1 and a
+// kick since the source last said no) a maskable interrupt may be waiting.
+func (c *CPU) eventsWaiting() bool {
+	return c.nmiPending || c.signals != 0 || c.intrHint && c.RFLAGS&arch.FlagIF != 0 && c.intr != nil
+}
+
+// runSlow executes (part of) one block instruction by instruction: a
+// block longer than the budget, or one instruction under an interrupt
+// shadow or single-stepping.
+func (c *CPU) runSlow(b *block, budget *uint64) {
+	n := uint64(len(b.insts))
+	if n > *budget {
+		n = *budget
+	}
+	// TF=1 at the start of an instruction makes it single-stepped.
+	tf := c.RFLAGS&arch.FlagTF != 0
+	if c.shadow > 0 || tf {
+		n = 1
+	}
+	shadow := c.shadow
+	insts := b.insts[:n]
+	var done uint64
+	for i := range insts {
+		in := &insts[i]
+		c.ripCur = c.RIP
+		c.RIP += uint64(in.len)
+		in.fn(c, in)
+		if c.stop {
+			if c.faultPending {
+				c.RIP = c.ripCur
+				c.Icount += done
+				*budget -= done
+				c.deliverFault()
+				return
+			}
+			done++
+			break
+		}
+		done++
+	}
+	c.Icount += done
+	*budget -= done
+	if c.codeMode != mode64 {
+		c.RIP &= 0xFFFFFFFF
+	}
+	if shadow > 0 && c.shadow == shadow {
+		c.shadow = 0
+	}
+	if tf && done == 1 {
+		c.singleStepTrap(&insts[0], shadow)
+	}
 }
 
 // RequestStop makes Run return after the current instruction (devices use

@@ -58,9 +58,11 @@ func aluOpOf(in *Inst) uint8 {
 }
 
 // aluRMReg: OP r/m, reg (00, 01, 08, 09 ...).
-func aluRMReg[T word](c *CPU, in *Inst) {
-	op := aluOpOf(in)
-	b := getReg[T](c, in.reg)
+func aluRMReg[T word](c *CPU, in *Inst) { aluToRM(c, in, aluOpOf(in), getReg[T](c, in.reg)) }
+
+// aluToRM applies op to the r/m destination with source b: CMP only
+// reads it; the others are read-modify-write.
+func aluToRM[T word](c *CPU, in *Inst, op uint8, b T) {
 	if in.mod == 3 {
 		r := alu(c, op, getReg[T](c, in.rm), b)
 		if op != aluCMP {
@@ -79,8 +81,7 @@ func aluRMReg[T word](c *CPU, in *Inst) {
 	if !ok {
 		return
 	}
-	r := alu(c, op, a, b)
-	rmwWrite(c, in, lin, r)
+	rmwWrite(c, in, lin, alu(c, op, a, b))
 }
 
 // aluRegRM: OP reg, r/m (02, 03, 0A ...).
@@ -106,29 +107,7 @@ func aluAccImm[T word](c *CPU, in *Inst) {
 }
 
 // aluRMImm: group 1, OP r/m, imm (80, 81, 83).
-func aluRMImm[T word](c *CPU, in *Inst) {
-	op := in.sub
-	b := T(in.imm)
-	if in.mod == 3 {
-		r := alu(c, op, getReg[T](c, in.rm), b)
-		if op != aluCMP {
-			setReg(c, in.rm, r)
-		}
-		return
-	}
-	if op == aluCMP {
-		a, ok := rd[T](c, in.seg, c.ea(in))
-		if ok {
-			alu(c, op, a, b)
-		}
-		return
-	}
-	a, lin, ok := rmwRead[T](c, in)
-	if !ok {
-		return
-	}
-	rmwWrite(c, in, lin, alu(c, op, a, b))
-}
+func aluRMImm[T word](c *CPU, in *Inst) { aluToRM(c, in, in.sub, T(in.imm)) }
 
 // testRMReg: TEST r/m, reg (84, 85).
 func testRMReg[T word](c *CPU, in *Inst) {

@@ -137,29 +137,7 @@ func lxs(c *CPU, in *Inst) {
 	default:
 		seg = arch.GS
 	}
-	addr := c.ea(in)
-	var off uint64
-	switch in.opsz {
-	case 2:
-		v, ok := rd[uint16](c, in.seg, addr)
-		if !ok {
-			return
-		}
-		off = uint64(v)
-	case 4:
-		v, ok := rd[uint32](c, in.seg, addr)
-		if !ok {
-			return
-		}
-		off = uint64(v)
-	default:
-		v, ok := rd[uint64](c, in.seg, addr)
-		if !ok {
-			return
-		}
-		off = v
-	}
-	sel, ok := rd[uint16](c, in.seg, (addr+uint64(in.opsz))&in.amask)
+	off, sel, ok := c.readFarPointer(in)
 	if !ok {
 		return
 	}
@@ -176,6 +154,34 @@ func lxs(c *CPU, in *Inst) {
 	}
 }
 
+// readFarPointer reads the m16:16/32/64 operand of LDS/LES/LSS/LFS/LGS
+// and of far JMP/CALL: the offset in the operand size, then the selector.
+func (c *CPU) readFarPointer(in *Inst) (off uint64, sel uint16, ok bool) {
+	addr := c.ea(in)
+	switch in.opsz {
+	case 2:
+		v, ok := rd[uint16](c, in.seg, addr)
+		if !ok {
+			return 0, 0, false
+		}
+		off = uint64(v)
+	case 4:
+		v, ok := rd[uint32](c, in.seg, addr)
+		if !ok {
+			return 0, 0, false
+		}
+		off = uint64(v)
+	default:
+		v, ok := rd[uint64](c, in.seg, addr)
+		if !ok {
+			return 0, 0, false
+		}
+		off = v
+	}
+	sel, ok = rd[uint16](c, in.seg, (addr+uint64(in.opsz))&in.amask)
+	return off, sel, ok
+}
+
 // farDirect: JMP/CALL ptr16:16/32 (EA, 9A; invalid in 64-bit mode).
 func farDirect(c *CPU, in *Inst) {
 	c.farTransfer(uint16(in.imm2), in.imm, in.opsz, in.op == 0x9A)
@@ -183,29 +189,7 @@ func farDirect(c *CPU, in *Inst) {
 
 // farIndirect: JMP/CALL m16:16/32/64 (FF /5, FF /3).
 func farIndirect(c *CPU, in *Inst) {
-	addr := c.ea(in)
-	var off uint64
-	switch in.opsz {
-	case 2:
-		v, ok := rd[uint16](c, in.seg, addr)
-		if !ok {
-			return
-		}
-		off = uint64(v)
-	case 4:
-		v, ok := rd[uint32](c, in.seg, addr)
-		if !ok {
-			return
-		}
-		off = uint64(v)
-	default:
-		v, ok := rd[uint64](c, in.seg, addr)
-		if !ok {
-			return
-		}
-		off = v
-	}
-	sel, ok := rd[uint16](c, in.seg, (addr+uint64(in.opsz))&in.amask)
+	off, sel, ok := c.readFarPointer(in)
 	if !ok {
 		return
 	}

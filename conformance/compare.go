@@ -238,15 +238,16 @@ func ParseList(path string) ([]*Entry, error) {
 // Match returns the first entry covering a group of a trace from vendor.
 func Match(es []*Entry, g *Group, vendor string) *Entry {
 	for _, e := range es {
-		if (e.Class == g.Class || e.Class == "*") && (e.Vendor == "" || e.Vendor == vendor) && globMatch(e.Pattern, g.Form) {
+		if (e.Class == g.Class || e.Class == "*") && (e.Vendor == "" || e.Vendor == vendor) && GlobMatch(e.Pattern, g.Form) {
 			return e
 		}
 	}
 	return nil
 }
 
-// globMatch matches s against a pattern whose only wildcard is '*'.
-func globMatch(pat, s string) bool {
+// GlobMatch matches s against a pattern whose only wildcard is '*'
+// (which also matches '/'): the allow-list pattern syntax.
+func GlobMatch(pat, s string) bool {
 	parts := strings.Split(pat, "*")
 	if len(parts) == 1 {
 		return pat == s

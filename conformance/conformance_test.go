@@ -266,8 +266,8 @@ func TestLists(t *testing.T) {
 		require.NotEmpty(t, e.Pattern, "line %d", e.Line)
 	}
 	g := &Group{Form: "lzcnt r32,r/m32 [reg]", Class: ClassGPR}
-	require.True(t, globMatch("lzcnt *", g.Form))
-	require.False(t, globMatch("lzcnt", g.Form))
-	require.True(t, globMatch("*[reg]", g.Form))
-	require.True(t, globMatch("*", g.Form))
+	require.True(t, GlobMatch("lzcnt *", g.Form))
+	require.False(t, GlobMatch("lzcnt", g.Form))
+	require.True(t, GlobMatch("*[reg]", g.Form))
+	require.True(t, GlobMatch("*", g.Form))
 }

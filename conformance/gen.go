@@ -3,6 +3,8 @@ package conformance
 import (
 	"fmt"
 	"math/rand/v2"
+
+	"github.com/vmxemu/vmxemu/arch"
 )
 
 // GeneratorVersion changes whenever the generator's output for a seed
@@ -12,16 +14,16 @@ const GeneratorVersion = 1
 // DefaultSeed is the seed of the checked-in traces.
 const DefaultSeed = 20260501
 
-// Status flags (SDM Vol. 1 3.4.3.1).
+// Status flags (SDM Vol. 1 3.4.3.1), by their arch names.
 const (
-	fCF     = 1 << 0
-	fPF     = 1 << 2
-	fAF     = 1 << 4
-	fZF     = 1 << 6
-	fSF     = 1 << 7
-	fDF     = 1 << 10
-	fOF     = 1 << 11
-	fStatus = fCF | fPF | fAF | fZF | fSF | fOF
+	fCF     = arch.FlagCF
+	fPF     = arch.FlagPF
+	fAF     = arch.FlagAF
+	fZF     = arch.FlagZF
+	fSF     = arch.FlagSF
+	fDF     = arch.FlagDF
+	fOF     = arch.FlagOF
+	fStatus = arch.FlagsArith
 )
 
 // gen holds the generator's state for one run.

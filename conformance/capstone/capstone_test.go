@@ -46,28 +46,6 @@ func loadAllow(t *testing.T) []*allowEntry {
 	return es
 }
 
-func glob(pat, s string) bool {
-	parts := strings.Split(pat, "*")
-	if len(parts) == 1 {
-		return pat == s
-	}
-	if !strings.HasPrefix(s, parts[0]) {
-		return false
-	}
-	s = s[len(parts[0]):]
-	for i, p := range parts[1:] {
-		if i == len(parts)-2 {
-			return strings.HasSuffix(s, p)
-		}
-		k := strings.Index(s, p)
-		if k < 0 {
-			return false
-		}
-		s = s[k+len(p):]
-	}
-	return true
-}
-
 type group struct {
 	class, key string
 	count      int
@@ -110,7 +88,7 @@ func report(t *testing.T, g groups, allow []*allowEntry, failing map[string]bool
 			gr.class, gr.key, gr.count, gr.example[:max(gr.v.VmxLen, gr.v.CapLen, 1)], gr.v.VmxLen, gr.v.Mnemonic, gr.v.OpStr, gr.v.CapLen)
 		var hit *allowEntry
 		for _, e := range allow {
-			if e.class == gr.class && glob(e.pattern, gr.key) {
+			if e.class == gr.class && conformance.GlobMatch(e.pattern, gr.key) {
 				hit = e
 				break
 			}

@@ -1,0 +1,60 @@
+; Guest benchmark kernel as a 512-byte boot sector, for Bochs (which has no
+; -kernel): the BIOS loads it at 0x7c00; it enables A20, enters 32-bit
+; protected mode with flat 4-GiB segments (paging off, interrupts off, as
+; multiboot leaves the machine), runs the loop of kernels.inc selected with
+; -DLOOP=n -DITER=n (nasm -Ibench/; the same bytes as in loops.asm), then
+; stops the machine: isa-debug-exit at port 0xf4 (QEMU, vmxemu: exit
+; status 1), then the Bochs power-off port 0x8900 ("Shutdown": Bochs quits;
+; vmxemu knows it too).
+; vmxemu runs the same image without a BIOS: -boot-mode flat16
+; -load-addr 0x7c00 -entry 0x7c00.
+bits 16
+org 0x7c00
+  cli
+  jmp 0:.cs0                    ; some BIOSes enter at 07c0:0000
+.cs0:
+  xor ax, ax
+  mov ds, ax
+  in al, 0x92                   ; fast A20 on, no reset
+  or al, 2
+  and al, 0xfe
+  out 0x92, al
+  lgdt [gdtr]
+  mov eax, cr0
+  or al, 1
+  mov cr0, eax
+  jmp 0x08:pm
+bits 32
+pm:
+  mov ax, 0x10
+  mov ds, ax
+  mov es, ax
+  mov ss, ax
+  mov fs, ax
+  mov gs, ax
+  mov esp, 0x7c00
+start:
+%include "kernels.inc"
+  mov dx, 0xf4
+  xor eax, eax
+  out dx, eax
+  mov dx, 0x8900
+  mov esi, shutdown
+  mov ecx, shutdown_len
+  cld
+  rep outsb
+.halt:
+  hlt
+  jmp .halt
+align 8
+gdt:
+  dq 0
+  dq 0x00cf9a000000ffff         ; 0x08: code, base 0, limit 4 GiB, 32-bit
+  dq 0x00cf92000000ffff         ; 0x10: data, base 0, limit 4 GiB
+gdtr:
+  dw gdtr - gdt - 1
+  dd gdt
+shutdown: db "Shutdown"
+shutdown_len equ $ - shutdown
+  times 510 - ($ - $$) db 0
+  dw 0xaa55

@@ -13,8 +13,11 @@ import (
 
 // runLoop runs code (ending in HLT, which the harness appends) from a fresh
 // state per b.N iteration and reports MIPS.
-func runLoop(b *testing.B, code []byte, gpr [16]uint64) {
-	h := newHarness(mode32)
+func runLoop(b *testing.B, code []byte, gpr [16]uint64) { runLoopIn(b, mode32, code, gpr) }
+
+// runLoopIn is runLoop in mode32 or mode64.
+func runLoopIn(b *testing.B, mode uint8, code []byte, gpr [16]uint64) {
+	h := newHarness(mode)
 	var insns uint64
 	var elapsed, cpuTime time.Duration
 	b.ResetTimer()
@@ -60,13 +63,19 @@ func BenchmarkDecJnz(b *testing.B) {
 }
 
 // BenchmarkLoadALUStore: a load/add/store loop over 1 MiB.
-func BenchmarkLoadALUStore(b *testing.B) {
+func BenchmarkLoadALUStore(b *testing.B) { benchLoadALUStore(b, mode32) }
+
+// BenchmarkLoadALUStore64: the same loop in 64-bit mode (paging on,
+// 2-MiB pages; the same encodings, with 64-bit addressing).
+func BenchmarkLoadALUStore64(b *testing.B) { benchLoadALUStore(b, mode64) }
+
+func benchLoadALUStore(b *testing.B, mode uint8) {
 	var g [16]uint64
 	g[arch.RCX] = 256 << 10
 	g[arch.RSI] = 0x100000
 	g[arch.RDI] = 0x200000
 	g[arch.RBX] = 3
-	runLoop(b, []byte{
+	code := []byte{
 		0x8B, 0x06, // mov eax, [esi]
 		0x01, 0xD8, // add eax, ebx
 		0x89, 0x07, // mov [edi], eax
@@ -74,5 +83,10 @@ func BenchmarkLoadALUStore(b *testing.B) {
 		0x83, 0xC7, 0x04, // add edi, 4
 		0x49,       // dec ecx
 		0x75, 0xF1, // jnz -15
-	}, g)
+	}
+	if mode == mode64 {
+		// 49 is a REX prefix in 64-bit mode: dec ecx is FF C9.
+		code = append(code[:12:12], 0xFF, 0xC9, 0x75, 0xF0)
+	}
+	runLoopIn(b, mode, code, g)
 }

@@ -9,7 +9,11 @@ package cpu
 const maxBlockInsts = 64
 
 type block struct {
+	// insts are the block's instructions one by one (runSlow); fast is
+	// what Run's fast path executes: insts itself, or a copy whose last
+	// two entries are fused into one (exec_fused.go).
 	insts []Inst
+	fast  []Inst
 	valid bool
 	pfn   uint64
 	// cacheable is false for a block holding a page-crossing instruction,
@@ -78,18 +82,30 @@ type blockLookupEntry struct {
 
 type blockLookup struct {
 	e [1024]blockLookupEntry
+	// epoch counts flushes: a block found at some RIP is still the one a
+	// lookup there would return while the epoch is unchanged, the block
+	// is valid and cacheable (Run's self-loop shortcut).
+	epoch uint64
 }
 
-func (l *blockLookup) flush() { l.e = [1024]blockLookupEntry{} }
+func (l *blockLookup) flush() { l.e = [1024]blockLookupEntry{}; l.epoch++ }
 
 // lookupBlock returns the block at the current RIP, decoding it if needed.
-// It returns nil when fetching raised a fault.
+// It returns nil when fetching raised a fault. The miss path is kept in
+// lookupMiss so that the hit path stays short.
 func (c *CPU) lookupBlock() *block {
 	rip := c.RIP
 	e := &c.blocks.e[(rip^rip>>10)&1023]
-	if e.b != nil && e.rip == rip && e.mode == c.codeMode && e.b.valid {
+	if e.rip == rip && e.b != nil && e.mode == c.codeMode && e.b.valid {
 		return e.b
 	}
+	return c.lookupMiss(e)
+}
+
+// lookupMiss decodes (or finds in the code cache) the block at RIP and
+// records it in lookup entry e.
+func (c *CPU) lookupMiss(e *blockLookupEntry) *block {
+	rip := c.RIP
 	b := c.decodeBlock(rip)
 	if b == nil {
 		return nil
@@ -136,6 +152,28 @@ func (c *CPU) fetchWindow(lin uint64, limitLeft uint64) ([]byte, uint64, bool) {
 		end = o + limitLeft
 	}
 	return e.page[o:end], e.pfn, true
+}
+
+// fastInsts numbers insts (Inst.pre, Inst.nret) and returns the list
+// Run's fast path executes: insts itself, or a copy ending in a fused
+// setter+Jcc pair.
+func (c *CPU) fastInsts(insts []Inst) []Inst {
+	for i := range insts {
+		insts[i].pre = uint8(i)
+		insts[i].nret = 1
+	}
+	n := len(insts)
+	if n < 2 {
+		return insts
+	}
+	f, ok := fusePair(&insts[n-2], &insts[n-1], c.codeMode)
+	if !ok {
+		return insts
+	}
+	fast := make([]Inst, n-1)
+	copy(fast, insts[:n-2])
+	fast[n-2] = f
+	return fast
 }
 
 // decodeBlock decodes a basic block starting at rip.
@@ -200,12 +238,15 @@ func (c *CPU) decodeBlock(rip uint64) *block {
 			c.raiseGP("instruction crosses the CS limit", "Vol. 3A 5.3")
 			return nil
 		}
-		return &block{insts: []Inst{in}, valid: true, pfn: pfn}
+		in.nret = 1
+		insts := []Inst{in}
+		return &block{insts: insts, fast: insts, valid: true, pfn: pfn}
 	}
+	fast := c.fastInsts(insts)
 	if pfn == noFrame {
-		return &block{insts: insts, valid: true, pfn: pfn}
+		return &block{insts: insts, fast: fast, valid: true, pfn: pfn}
 	}
-	b := &block{insts: insts, valid: true, pfn: pfn, cacheable: true, size: uint16(pos)}
+	b := &block{insts: insts, fast: fast, valid: true, pfn: pfn, cacheable: true, size: uint16(pos)}
 	c.code.page(pfn).blocks[key] = b
 	return b
 }

@@ -31,10 +31,18 @@ type Inst struct {
 	ripRel bool
 	pfx66  bool
 	op     uint16 // opcode: map<<8 | byte (map 0: one-byte, 1: 0F, 2: 0F38, 3: 0F3A)
-	amask  uint64 // address-size mask
-	disp   uint64
-	imm    uint64
-	imm2   uint64
+	// pre is the number of instructions of the block before this entry
+	// and nret the number this entry retires: 1, or 2 for a fused pair
+	// (exec_fused.go), whose Jcc half is jlen bytes long with operand
+	// size jopsz. Run's fast path uses them for exact instruction counts.
+	pre   uint8
+	nret  uint8
+	jlen  uint8
+	jopsz uint8
+	amask uint64 // address-size mask
+	disp  uint64
+	imm   uint64
+	imm2  uint64
 	// fault is the decode-time fault raised when this Inst executes
 	// (#UD for an invalid encoding, #GP for the 15-byte limit).
 	fault *arch.Fault

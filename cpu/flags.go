@@ -26,6 +26,7 @@ const (
 	lzLogic        // res = a op b; CF=OF=0, AF=0 (Intel leaves AF cleared)
 	lzInc          // res = a + 1; CF preserved in flags
 	lzDec          // res = a - 1; CF preserved in flags
+	// lzInc and lzDec stay the largest (keepCF tests op < lzInc).
 )
 
 // lazyFlags records the last arithmetic result instead of computing the six
@@ -62,11 +63,17 @@ func setLazyCarry[T word](c *CPU, op uint8, a, b, res T, cin uint64) {
 
 // setLazyIncDec records INC/DEC, which leave CF unchanged.
 func setLazyIncDec[T word](c *CPU, op uint8, a, res T) {
-	if c.lz.op != lzInc && c.lz.op != lzDec {
-		// After another INC/DEC the preserved CF is already in lz.flags.
+	c.keepCF()
+	setLazy(c, op, a, 1, res)
+}
+
+// keepCF saves the current CF in lz.flags before an INC/DEC record
+// replaces the one it comes from. After another INC/DEC (lzInc and lzDec
+// are the largest op codes) the preserved CF is already there.
+func (c *CPU) keepCF() {
+	if c.lz.op < lzInc {
 		c.lz.flags = c.cf()
 	}
-	setLazy(c, op, a, 1, res)
 }
 
 // setFlagsArith sets the six status flags explicitly (shifts, multiplies,

@@ -22,10 +22,23 @@ type segView struct {
 	readable bool
 	writable bool
 	usable   bool
+	// rw: outside 64-bit mode, a usable, readable and writable expand-up
+	// segment (lo == 0), such as the flat data segments of 32-bit
+	// protected mode or any real-mode segment. Reads and writes through
+	// it need only the limit check (linFast).
+	rw bool
 }
 
 // refreshSeg recomputes segv[i] from Seg[i].
 func (c *CPU) refreshSeg(i int) {
+	c.refreshSegView(i)
+	v := &c.segv[i]
+	v.rw = v.usable && v.readable && v.writable && v.lo == 0 && v.hi <= 0xFFFFFFFF &&
+		!(c.EFER&arch.EFERLMA != 0 && c.Seg[arch.CS].Attr&arch.ARL != 0)
+}
+
+// refreshSegView computes segv[i] except rw.
+func (c *CPU) refreshSegView(i int) {
 	s := &c.Seg[i]
 	v := &c.segv[i]
 	v.base = s.Base
@@ -91,7 +104,8 @@ func (c *CPU) linear(seg uint8, off uint64, size uint64, kind int) (uint64, bool
 		lin := v.base + off
 		// Every byte must be canonical: an access that runs from the top
 		// of the lower half into the non-canonical hole faults too.
-		if !c.canonical(lin) || !c.canonical(lin+size-1) {
+		sh := c.canonShift()
+		if last := lin + size - 1; uint64(int64(lin<<sh)>>sh) != lin || uint64(int64(last<<sh)>>sh) != last {
 			if seg == arch.SS {
 				c.raise(arch.SSFault(0, "non-canonical stack address in 64-bit mode", "Vol. 3A 3.3.7.1"))
 			} else {
@@ -118,6 +132,35 @@ func (c *CPU) linear(seg uint8, off uint64, size uint64, kind int) (uint64, bool
 		return 0, false
 	}
 	return (v.base + off) & 0xFFFFFFFF, true
+}
+
+// linFast is the fast path of linear for a read or write of size bytes
+// through an rw segment (see segView): with the offset and the last byte
+// within the limit, the linear address is base+offset modulo 2^32. It
+// reports false when linear must decide (64-bit mode, other segment
+// types, offsets outside the limit).
+func (c *CPU) linFast(seg uint8, off, size uint64) (uint64, bool) {
+	v := &c.segv[seg]
+	return (v.base + off) & 0xFFFFFFFF, v.rw && off <= v.hi && off+size-1 <= v.hi
+}
+
+// linFast64 is the fast path of linear in 64-bit mode: the linear
+// address is base+offset (the base is 0 except for FS and GS), valid
+// when its first and last bytes are canonical. It reports false when
+// linear must raise the fault.
+func (c *CPU) linFast64(seg uint8, off, size uint64) (uint64, bool) {
+	lin := c.segv[seg].base + off
+	sh, last := c.canonShift(), lin+size-1
+	return lin, int64(lin<<sh)>>sh == int64(lin) && int64(last<<sh)>>sh == int64(last)
+}
+
+// canonShift is the shift that sign-extends a canonical linear address
+// onto itself: 64-57 with 5-level paging (CR4.LA57), else 64-48.
+func (c *CPU) canonShift() uint {
+	if c.CR4&arch.CR4LA57 != 0 {
+		return 64 - 57
+	}
+	return 64 - 48
 }
 
 // canonical checks lin against the current linear-address width.
@@ -228,8 +271,26 @@ func (c *CPU) fill(lin uint64, kind int) (*tlbEntry, uint64, bool) {
 	return e, pa, true
 }
 
-// rd reads a T from seg:off.
+// rd reads a T from seg:off. The common case (an rw segment and the
+// access within the limit, or a canonical access in 64-bit mode; a read
+// TLB hit within one page) is handled here without further calls;
+// everything else goes through rdMiss.
 func rd[T word](c *CPU, seg uint8, off uint64) (T, bool) {
+	lin, ok := c.linFast(seg, off, uint64(sizeOf[T]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(seg, off, uint64(sizeOf[T]()))
+	}
+	if ok {
+		e := &c.tlb.read[tlbIndex(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			return *(*T)(unsafe.Pointer(&e.page[o])), true
+		}
+	}
+	return rdMiss[T](c, seg, off)
+}
+
+// rdMiss is rd with full segment checks and the TLB miss path.
+func rdMiss[T word](c *CPU, seg uint8, off uint64) (T, bool) {
 	lin, ok := c.linear(seg, off, uint64(sizeOf[T]()), accRead)
 	if !ok {
 		return 0, false
@@ -276,8 +337,24 @@ func (c *CPU) rdSlow(lin uint64, size uint) (uint64, bool) {
 	return v, true
 }
 
-// wr writes a T to seg:off.
+// wr writes a T to seg:off; like rd, the common case makes no calls.
 func wr[T word](c *CPU, seg uint8, off uint64, v T) bool {
+	lin, ok := c.linFast(seg, off, uint64(sizeOf[T]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(seg, off, uint64(sizeOf[T]()))
+	}
+	if ok {
+		e := &c.tlb.write[tlbIndex(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = v
+			return true
+		}
+	}
+	return wrMiss(c, seg, off, v)
+}
+
+// wrMiss is wr with full segment checks and the TLB miss path.
+func wrMiss[T word](c *CPU, seg uint8, off uint64, v T) bool {
 	lin, ok := c.linear(seg, off, uint64(sizeOf[T]()), accWrite)
 	if !ok {
 		return false

@@ -15,22 +15,24 @@ func getReg[T word](c *CPU, r uint8) T {
 // setReg writes register r: 8- and 16-bit writes merge, 32-bit writes zero
 // the upper half, 64-bit writes replace (SDM Vol. 1 3.4.1.1).
 func setReg[T word](c *CPU, r uint8, v T) {
-	p := &c.GPR[r&15]
-	switch sizeOf[T]() {
-	case 1:
-		if r&0x10 != 0 {
-			p = &c.GPR[r&3]
-			*p = *p&^0xFF00 | uint64(v)<<8
-			return
-		}
-		*p = *p&^0xFF | uint64(v)
-	case 2:
-		*p = *p&^0xFFFF | uint64(v)
-	case 4:
-		*p = uint64(uint32(v))
-	default:
-		*p = uint64(v)
+	if uint64(^T(0)) >= 0xFFFFFFFF {
+		// 32 or 64 bits; uint64(v) zero-extends a uint32.
+		c.GPR[r&15] = uint64(v)
+		return
 	}
+	c.setRegNarrow(r, uint64(v), uint64(^T(0)))
+}
+
+// setRegNarrow merges an 8- or 16-bit value (mask 0xFF or 0xFFFF) into
+// register r; for bytes, r&0x10 selects AH/CH/DH/BH (bits 15:8 of
+// register r&3).
+func (c *CPU) setRegNarrow(r uint8, v, mask uint64) {
+	i, sh := r&15, uint(0)
+	if mask == 0xFF && r&0x10 != 0 {
+		i, sh = r&3, 8
+	}
+	p := &c.GPR[i]
+	*p = *p&^(mask<<sh) | v<<sh
 }
 
 // readRM reads the r/m operand.

@@ -35,14 +35,18 @@ func (c *CPU) Run(budget uint64) StopReason {
 		// single-step or event needs attention. Shutdown, HLT and stop
 		// requests all set c.stop, so they need no check of their own.
 		for c.shadow == 0 && c.RFLAGS&arch.FlagTF == 0 && uint64(len(b.insts)) <= budget {
-			insts := b.insts
+			brip, epoch := c.RIP, c.blocks.epoch
+			insts := b.fast
 			for i := range insts {
 				in := &insts[i]
 				c.ripCur = c.RIP
 				c.RIP += uint64(in.len)
 				in.fn(c, in)
 				if c.stop {
-					done := uint64(i)
+					// in.pre instructions came before this entry, which
+					// retires in.nret; in a fused pair only the last
+					// (the Jcc) can fault, with the setter retired.
+					done := uint64(in.pre) + uint64(in.nret) - 1
 					if c.faultPending {
 						c.RIP = c.ripCur
 						c.Icount += done
@@ -59,7 +63,7 @@ func (c *CPU) Run(budget uint64) StopReason {
 					goto next
 				}
 			}
-			n := uint64(len(insts))
+			n := uint64(len(b.insts))
 			c.Icount += n
 			budget -= n
 			if c.codeMode != mode64 {
@@ -67,6 +71,13 @@ func (c *CPU) Run(budget uint64) StopReason {
 			}
 			if budget == 0 || c.eventsWaiting() {
 				goto next
+			}
+			// A block that loops to itself (a tight loop) is what a
+			// lookup would return, unless the lookup table was flushed
+			// (translation, mode or privilege changes), the block was
+			// invalidated (a write to its page) or is not cacheable.
+			if c.RIP == brip && c.blocks.epoch == epoch && b.valid && b.cacheable {
+				continue
 			}
 			if b = c.lookupBlock(); b == nil {
 				if c.faultPending {

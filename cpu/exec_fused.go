@@ -1,0 +1,449 @@
+package cpu
+
+import "github.com/vmxemu/vmxemu/arch"
+
+// Fused pairs: a block that ends in a register-form flag setter (INC/DEC r,
+// ADD/SUB/AND/OR/XOR/CMP/TEST r,r and ADD/SUB/AND/OR/XOR/CMP r,imm)
+// followed by a Jcc runs both through one specialised handler in Run's
+// fast path. The handler computes the result, records it in the lazy flags
+// for later readers exactly as the setter alone would, and evaluates the
+// condition straight from the values it just computed (SDM Vol. 1
+// Appendix B, Table B-1) instead of reading the record back.
+//
+// The block keeps its unfused instructions (block.insts) for single-step,
+// interrupt-shadow and partial-budget execution (runSlow); the fused entry
+// lives only in block.fast. A fused entry retires two instructions. The
+// setter cannot fault (register operands, no LOCK, no decode fault), so
+// the only fault a fused entry can raise is the Jcc's #GP for a target
+// outside the CS limit or non-canonical: it is reported at the Jcc, with
+// the setter retired (see Inst.nret and Run).
+
+// Setter kinds a fused entry can start with.
+const (
+	fkNone = iota
+	fkInc
+	fkDec
+	fkAddRR
+	fkSubRR
+	fkAndRR
+	fkOrRR
+	fkXorRR
+	fkCmpRR
+	fkTestRR
+	fkAddRI
+	fkSubRI
+	fkAndRI
+	fkOrRI
+	fkXorRI
+	fkCmpRI
+)
+
+// fusedKind classifies in as a fusable flag setter and returns its kind and
+// the register holding its (first) operand; fkNone if it is not one.
+func fusedKind(in *Inst, mode uint8) (int, uint8) {
+	if in.fault != nil || in.lock || in.opsz == 1 {
+		return fkNone, 0
+	}
+	switch op := in.op; {
+	case op >= 0x40 && op <= 0x4F && mode != mode64:
+		// INC/DEC r (40+r, 48+r): the register is in the opcode.
+		if op < 0x48 {
+			return fkInc, in.reg
+		}
+		return fkDec, in.reg
+	case op == 0xFF && in.mod == 3 && in.sub <= 1:
+		if in.sub == 0 {
+			return fkInc, in.rm
+		}
+		return fkDec, in.rm
+	case op < 0x40 && op&7 == 1 && in.mod == 3:
+		// OP Ev,Gv (01, 09, 21, 29, 31, 39); ADC/SBB (11, 19) read CF.
+		switch op >> 3 {
+		case aluADD:
+			return fkAddRR, in.rm
+		case aluSUB:
+			return fkSubRR, in.rm
+		case aluAND:
+			return fkAndRR, in.rm
+		case aluOR:
+			return fkOrRR, in.rm
+		case aluXOR:
+			return fkXorRR, in.rm
+		case aluCMP:
+			return fkCmpRR, in.rm
+		}
+	case op == 0x85 && in.mod == 3:
+		return fkTestRR, in.rm
+	case (op == 0x81 || op == 0x83) && in.mod == 3:
+		switch in.sub {
+		case aluADD:
+			return fkAddRI, in.rm
+		case aluSUB:
+			return fkSubRI, in.rm
+		case aluAND:
+			return fkAndRI, in.rm
+		case aluOR:
+			return fkOrRI, in.rm
+		case aluXOR:
+			return fkXorRI, in.rm
+		case aluCMP:
+			return fkCmpRI, in.rm
+		}
+	}
+	return fkNone, 0
+}
+
+// isJccRel reports whether in is a Jcc rel8/rel16/rel32 (70-7F, 0F 80-8F).
+func isJccRel(in *Inst) bool {
+	return in.fault == nil && (in.op >= 0x70 && in.op <= 0x7F || in.op >= 0x180 && in.op <= 0x18F)
+}
+
+// fusePair returns the fused entry for setter s followed by Jcc j, or false
+// if the pair does not fuse.
+func fusePair(s, j *Inst, mode uint8) (Inst, bool) {
+	if !isJccRel(j) {
+		return Inst{}, false
+	}
+	k, r := fusedKind(s, mode)
+	if k == fkNone {
+		return Inst{}, false
+	}
+	h := fusedHandler(k, s.opsz)
+	if h == nil {
+		return Inst{}, false
+	}
+	f := *s
+	f.fn = h
+	f.rm = r
+	f.len = s.len + j.len
+	f.jlen = j.len
+	f.jopsz = j.opsz
+	f.disp = j.imm
+	// imm2: the target mask (opsz 8: all ones); sub: the condition, the
+	// opcode's low nibble.
+	f.imm2 = uint64(1)<<(8*uint(j.opsz)) - 1
+	f.sub = uint8(j.op & 15)
+	f.end = true
+	f.nret = 2
+	return f, true
+}
+
+func fusedHandler(k int, opsz uint8) handler {
+	var h [4]handler
+	switch k {
+	case fkInc:
+		h = v(incJcc[uint16], incJcc[uint32], incJcc[uint64])
+	case fkDec:
+		h = v(decJcc[uint16], decJcc[uint32], decJcc[uint64])
+	case fkAddRR:
+		h = v(addRRJcc[uint16], addRRJcc[uint32], addRRJcc[uint64])
+	case fkSubRR:
+		h = v(subRRJcc[uint16], subRRJcc[uint32], subRRJcc[uint64])
+	case fkAndRR:
+		h = v(andRRJcc[uint16], andRRJcc[uint32], andRRJcc[uint64])
+	case fkOrRR:
+		h = v(orRRJcc[uint16], orRRJcc[uint32], orRRJcc[uint64])
+	case fkXorRR:
+		h = v(xorRRJcc[uint16], xorRRJcc[uint32], xorRRJcc[uint64])
+	case fkCmpRR:
+		h = v(cmpRRJcc[uint16], cmpRRJcc[uint32], cmpRRJcc[uint64])
+	case fkTestRR:
+		h = v(testRRJcc[uint16], testRRJcc[uint32], testRRJcc[uint64])
+	case fkAddRI:
+		h = v(addRIJcc[uint16], addRIJcc[uint32], addRIJcc[uint64])
+	case fkSubRI:
+		h = v(subRIJcc[uint16], subRIJcc[uint32], subRIJcc[uint64])
+	case fkAndRI:
+		h = v(andRIJcc[uint16], andRIJcc[uint32], andRIJcc[uint64])
+	case fkOrRI:
+		h = v(orRIJcc[uint16], orRIJcc[uint32], orRIJcc[uint64])
+	case fkXorRI:
+		h = v(xorRIJcc[uint16], xorRIJcc[uint32], xorRIJcc[uint64])
+	case fkCmpRI:
+		h = v(cmpRIJcc[uint16], cmpRIJcc[uint32], cmpRIJcc[uint64])
+	}
+	return h[sizeIndex(opsz)]
+}
+
+// fusedJump performs the Jcc half's taken branch when it is simple: RIP
+// is already past the Jcc, in.imm2 masks the target to the Jcc's operand
+// size, and outside 64-bit mode a target within the CS limit is taken at
+// once. It reports false for everything else, which fusedTakeSlow
+// (nearTarget) handles; a target that faults is reported at the Jcc.
+func (c *CPU) fusedJump(in *Inst) bool {
+	t := (c.RIP + in.disp) & in.imm2
+	if c.codeMode != mode64 && t <= uint64(c.Seg[arch.CS].Limit) {
+		c.RIP = t
+		return true
+	}
+	return false
+}
+
+func (c *CPU) fusedTakeSlow(in *Inst) {
+	t, ok := c.nearTarget(c.RIP+in.disp, in.jopsz)
+	if !ok {
+		c.ripCur = c.RIP - uint64(in.jlen)
+		return
+	}
+	c.RIP = t
+}
+
+// Conditions (SDM Vol. 1 Table B-1) from the operands and result, per
+// flag-setting family. cc is the Jcc condition code; odd codes negate.
+
+func signOf[T word](v T) bool { return v&signBit[T]() != 0 }
+
+// subCond: SUB/CMP, r = a - b. CF = a < b (unsigned), OF = sign change
+// of (a - b) against the operands' signs.
+func subCond[T word](cc uint8, a, b, r T) bool {
+	var t bool
+	switch cc >> 1 {
+	case 0: // O
+		t = signOf((a ^ b) & (a ^ r))
+	case 1: // B
+		t = a < b
+	case 2: // Z
+		t = r == 0
+	case 3: // BE
+		t = a <= b
+	case 4: // S
+		t = signOf(r)
+	case 5: // P
+		t = parity(uint64(r)) != 0
+	case 6: // L: SF != OF, i.e. a < b signed
+		t = signOf((a^r)&(a^b)) != signOf(r)
+	case 7: // LE
+		t = r == 0 || signOf((a^r)&(a^b)) != signOf(r)
+	}
+	return t != (cc&1 != 0)
+}
+
+// addCond: ADD, r = a + b. CF = r < a (unsigned carry out).
+func addCond[T word](cc uint8, a, b, r T) bool {
+	var t bool
+	of := signOf(^(a ^ b) & (a ^ r))
+	switch cc >> 1 {
+	case 0:
+		t = of
+	case 1:
+		t = r < a
+	case 2:
+		t = r == 0
+	case 3:
+		t = r < a || r == 0
+	case 4:
+		t = signOf(r)
+	case 5:
+		t = parity(uint64(r)) != 0
+	case 6:
+		t = signOf(r) != of
+	case 7:
+		t = r == 0 || signOf(r) != of
+	}
+	return t != (cc&1 != 0)
+}
+
+// logicCond: AND/OR/XOR/TEST clear CF and OF.
+func logicCond[T word](cc uint8, r T) bool {
+	var t bool
+	switch cc >> 1 {
+	case 0, 1: // O, B: always clear
+	case 2, 3: // Z, BE (CF=0)
+		t = r == 0
+	case 4, 6: // S, L (OF=0)
+		t = signOf(r)
+	case 5:
+		t = parity(uint64(r)) != 0
+	case 7: // LE
+		t = r == 0 || signOf(r)
+	}
+	return t != (cc&1 != 0)
+}
+
+// incDecCond: INC/DEC keep CF (cf), OF is the overflow into the sign.
+func incDecCond[T word](cc uint8, of bool, r T, cf bool) bool {
+	var t bool
+	switch cc >> 1 {
+	case 0:
+		t = of
+	case 1:
+		t = cf
+	case 2:
+		t = r == 0
+	case 3:
+		t = cf || r == 0
+	case 4:
+		t = signOf(r)
+	case 5:
+		t = parity(uint64(r)) != 0
+	case 6:
+		t = signOf(r) != of
+	case 7:
+		t = r == 0 || signOf(r) != of
+	}
+	return t != (cc&1 != 0)
+}
+
+// INC/DEC r + Jcc. JZ/JNZ (the loop counter case) read only the result.
+func incJcc[T word](c *CPU, in *Inst) {
+	a := getReg[T](c, in.rm)
+	r := a + 1
+	c.keepCF()
+	setLazy(c, lzInc, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, r == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func decJcc[T word](c *CPU, in *Inst) {
+	a := getReg[T](c, in.rm)
+	r := a - 1
+	c.keepCF()
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, a == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+// Register-register forms: destination r/m (in.rm), source in.reg.
+func addRRJcc[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	if addCond(in.sub, a, b, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func subRRJcc[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func cmpRRJcc[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func andRRJcc[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func orRRJcc[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func xorRRJcc[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func testRRJcc[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	if logicCond(in.sub, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+// Register-immediate forms (81, 83 with mod = 3).
+func addRIJcc[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	if addCond(in.sub, a, b, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func subRIJcc[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func cmpRIJcc[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func andRIJcc[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func orRIJcc[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func xorRIJcc[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}

@@ -156,7 +156,8 @@ func (c *CPU) fetchWindow(lin uint64, limitLeft uint64) ([]byte, uint64, bool) {
 
 // fastInsts numbers insts (Inst.pre, Inst.nret) and returns the list
 // Run's fast path executes: insts itself, or a copy ending in a fused
-// setter+Jcc pair.
+// setter+Jcc pair and/or with adjacent ALU instructions paired
+// (exec_pair.go).
 func (c *CPU) fastInsts(insts []Inst) []Inst {
 	for i := range insts {
 		insts[i].pre = uint8(i)
@@ -166,13 +167,20 @@ func (c *CPU) fastInsts(insts []Inst) []Inst {
 	if n < 2 {
 		return insts
 	}
-	f, ok := fusePair(&insts[n-2], &insts[n-1], c.codeMode)
-	if !ok {
-		return insts
+	var fast []Inst
+	if f, ok := fusePair(&insts[n-2], &insts[n-1], c.codeMode); ok {
+		fast = make([]Inst, n-1)
+		copy(fast, insts[:n-2])
+		fast[n-2] = f
+	} else {
+		fast = insts
 	}
-	fast := make([]Inst, n-1)
-	copy(fast, insts[:n-2])
-	fast[n-2] = f
+	// ALU pairs (exec_pair.go), in a copy of their own.
+	for i := 0; i+1 < len(fast); i++ {
+		if pairable(&fast[i], &fast[i+1]) || storePairable(&fast[i], &fast[i+1]) {
+			return fuseALUPairs(append([]Inst(nil), fast...))
+		}
+	}
 	return fast
 }
 

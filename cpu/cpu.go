@@ -60,7 +60,10 @@ type CPU struct {
 	pdpte [4]uint64
 	// Pending fault raised by the current instruction.
 	faultPending bool
-	fault        arch.Fault
+	// taskCommitted: a task switch passed its commit point during the
+	// current event delivery (task.go).
+	taskCommitted bool
+	fault         arch.Fault
 
 	// Segment fast-path facts, recomputed on every segment load.
 	segv [arch.NumSegs]segView

@@ -67,6 +67,7 @@ func (c *CPU) event(vec uint8, hasErr bool, code uint32, kind eventKind, f *arch
 	for {
 		saved := c.saveForEvent()
 		c.faultPending = false
+		c.taskCommitted = false
 		c.deliverOne(vec, hasErr, code, kind)
 		if !c.faultPending {
 			// Delivery ends an STI/MOV SS interrupt shadow.
@@ -77,8 +78,17 @@ func (c *CPU) event(vec uint8, hasErr bool, code uint32, kind eventKind, f *arch
 		// A fault while delivering: undo partial state and promote.
 		second := c.fault
 		c.faultPending = false
-		c.restoreForEvent(saved)
+		if c.taskCommitted {
+			// A fault after the commit point of a task switch through
+			// an IDT task gate belongs to the new task (SDM Vol. 3A 7.3
+			// step 11): nothing is undone and RIP is the new task's.
+			c.taskCommitted = false
+		} else {
+			c.restoreForEvent(saved)
+		}
 		if kind == evSoftInt || kind == evSoftExc || kind == evICEBP {
+			// (After a task switch's commit point ripCur is the new
+			// task's EIP.)
 			// A fault while delivering INT n/INT3/INTO/INT1 is a fault of
 			// that instruction: it is reported with RIP at the instruction,
 			// not after it (SDM Vol. 3A 6.12.1.1, Vol. 2A INT n
@@ -202,14 +212,13 @@ func (c *CPU) gate(vec uint8, kind eventKind, size uint64) (lo, hi uint64, ok bo
 	if size == 16 {
 		valid = d.system() && (t == 0xE || t == 0xF)
 	} else {
-		valid = d.system() && (t == 0x6 || t == 0x7 || t == 0xE || t == 0xF)
+		valid = d.system() && (t == sysTaskGate || t == 0x6 || t == 0x7 || t == 0xE || t == 0xF)
 	}
 	if !valid {
 		rule := "IDT entry is not an interrupt or trap gate"
 		sdm := "Vol. 3A 6.11"
-		if t == 0x5 && size == 8 {
-			rule = "IDT task gate: task switching is not implemented by vmxemu"
-			sdm = "Vol. 3A 6.11 / 8.3"
+		if size == 8 {
+			rule = "IDT entry is not a task, interrupt or trap gate"
 		}
 		c.raise(arch.GPFault(idtErr, rule, sdm))
 		return 0, 0, false
@@ -259,6 +268,11 @@ func (c *CPU) deliverProtected(vec uint8, hasErr bool, code uint32, kind eventKi
 		return
 	}
 	g := descriptor(lo)
+	if g.typ() == sysTaskGate {
+		// Task gate: a task switch with nesting (SDM Vol. 3A 6.11.1, 7.3).
+		c.intTaskGate(g, hasErr, code, kind)
+		return
+	}
 	sel := uint16(lo >> 16)
 	target := lo&0xFFFF | (lo>>48)<<16
 	gate32 := g.typ()&8 != 0

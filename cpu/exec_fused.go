@@ -288,7 +288,9 @@ func incDecCond[T word](cc uint8, of bool, r T, cf bool) bool {
 func incJcc[T word](c *CPU, in *Inst) {
 	a := getReg[T](c, in.rm)
 	r := a + 1
-	c.keepCF()
+	if !c.keepCFAfterAdd() {
+		c.keepCF()
+	}
 	setLazy(c, lzInc, a, 1, r)
 	setReg(c, in.rm, r)
 	var t bool
@@ -305,7 +307,9 @@ func incJcc[T word](c *CPU, in *Inst) {
 func decJcc[T word](c *CPU, in *Inst) {
 	a := getReg[T](c, in.rm)
 	r := a - 1
-	c.keepCF()
+	if !c.keepCFAfterAdd() {
+		c.keepCF()
+	}
 	setLazy(c, lzDec, a, 1, r)
 	setReg(c, in.rm, r)
 	var t bool

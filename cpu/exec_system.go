@@ -347,9 +347,17 @@ func popPeek(c *CPU, opsz uint8, off uint64) (uint64, bool) {
 	return peek[uint64](c, off)
 }
 
-// iret: IRET/IRETD/IRETQ (CF) (SDM Vol. 2A IRET "Operation"; task returns
-// via NT are not implemented).
+// iret: IRET/IRETD/IRETQ (CF) (SDM Vol. 2A IRET "Operation"; NT=1 in
+// legacy protected mode is a task return, task.go).
 func iret(c *CPU, in *Inst) {
+	if c.CR0&arch.CR0PE != 0 && c.RFLAGS&arch.FlagVM == 0 && c.RFLAGS&arch.FlagNT != 0 {
+		if c.EFER&arch.EFERLMA != 0 {
+			c.raiseGP("IRET with NT=1 in IA-32e mode (no task switching)", "Vol. 2A IRET")
+			return
+		}
+		c.taskReturn()
+		return
+	}
 	sz := uint64(in.opsz)
 	ipv, ok := popPeek(c, in.opsz, 0)
 	if !ok {
@@ -384,10 +392,6 @@ func iret(c *CPU, in *Inst) {
 	}
 	if c.RFLAGS&arch.FlagVM != 0 {
 		c.raiseGP("IRET in virtual-8086 mode is not implemented", "Vol. 2A IRET")
-		return
-	}
-	if cur&arch.FlagNT != 0 {
-		c.raiseGP("IRET with NT=1 (task return) is not implemented", "Vol. 2A IRET")
 		return
 	}
 	sel := uint16(csv)

@@ -32,9 +32,13 @@ const (
 // lazyFlags records the last arithmetic result instead of computing the six
 // status flags after every instruction (SDM Vol. 1, 3.4.3.1).
 type lazyFlags struct {
+	// op, size and cin are written together by setLazy: one 32-bit
+	// store over them and the padding byte after them (a little-endian
+	// host, as the guest memory fast paths already assume).
 	op   uint8
 	size uint8 // operand size in bytes
 	cin  uint8 // carry/borrow in for ADC/SBB
+	_    uint8
 	a, b uint64
 	res  uint64
 	// flags holds the materialised status flags when op == lzNone, and the
@@ -49,9 +53,7 @@ func (l *lazyFlags) setFlags(rflags uint64) {
 
 // setLazy records an arithmetic result of type T.
 func setLazy[T word](c *CPU, op uint8, a, b, res T) {
-	c.lz.op = op
-	c.lz.cin = 0
-	c.lz.size = uint8(sizeOf[T]())
+	*(*uint32)(unsafe.Pointer(&c.lz.op)) = uint32(op) | uint32(sizeOf[T]())<<8 // cin = 0
 	c.lz.a, c.lz.b, c.lz.res = uint64(a), uint64(b), uint64(res)
 }
 
@@ -74,6 +76,23 @@ func (c *CPU) keepCF() {
 	if c.lz.op < lzInc {
 		c.lz.flags = c.cf()
 	}
+}
+
+// keepCFAfterAdd is keepCF with the common case of the fused loop
+// counter (ADD before INC/DEC) computed in place, no call; its caller
+// falls back to keepCF when it reports false.
+func (c *CPU) keepCFAfterAdd() bool {
+	l := &c.lz
+	if l.op != lzAdd || l.cin != 0 {
+		return false
+	}
+	sh := 64 - uint(l.size)*8
+	var cf uint64
+	if l.res<<sh < l.a<<sh {
+		cf = arch.FlagCF
+	}
+	l.flags = cf
+	return true
 }
 
 // setFlagsArith sets the six status flags explicitly (shifts, multiplies,

@@ -4,7 +4,7 @@ import "github.com/vmxemu/vmxemu/arch"
 
 // Far JMP/CALL through system descriptors: call gates (SDM Vol. 3A
 // 5.8.3-5.8.6; Vol. 2A CALL and JMP "Operation", CALL-GATE, MORE-PRIVILEGE,
-// SAME-PRIVILEGE), task gates and TSS descriptors (Vol. 3A 8.3).
+// SAME-PRIVILEGE), task gates and TSS descriptors (Vol. 3A 7.3; task.go).
 
 // System-descriptor types (SDM Vol. 3A 3.5, Table 3-2).
 const (
@@ -331,31 +331,38 @@ func (c *CPU) checkInnerStack(sel uint16, cpl int, ext uint32, sdm string) (desc
 }
 
 // farToTask is a far JMP/CALL to a task gate or TSS descriptor: a task
-// switch (SDM Vol. 3A 8.3), which vmxemu does not implement. The checks
-// that precede the switch are applied so that the faults a guest gets for
-// a bad selector are exact; a valid request raises #GP(selector) naming
-// the gap.
+// switch (SDM Vol. 2A JMP/CALL TASK-GATE and TASK-STATE-SEGMENT, Vol. 3A
+// 7.3; task.go).
 func (c *CPU) farToTask(sel uint16, d descriptor, addr uint64, call bool) {
 	cpl := int(c.cpl)
+	gate := d.typ() == sysTaskGate
+	what := "TSS"
+	if gate {
+		what = "task gate"
+	}
 	if d.dpl() < cpl || d.dpl() < int(sel&3) {
-		what := "TSS"
-		if d.typ() == sysTaskGate {
-			what = "task gate"
-		}
 		c.raise(arch.GPFault(selErr(sel), what+" DPL < CPL or DPL < RPL", "Vol. 2A JMP/CALL TASK-GATE / TASK-STATE-SEGMENT"))
 		return
 	}
 	if d.typ() == sysTSS16Busy || d.typ() == sysTSS32Busy {
-		c.raise(arch.GPFault(selErr(sel), "far JMP/CALL to a busy TSS", "Vol. 2A JMP/CALL TASK-STATE-SEGMENT / Vol. 3A 8.3"))
+		c.raise(arch.GPFault(selErr(sel), "far JMP/CALL to a busy TSS", "Vol. 2A JMP/CALL TASK-STATE-SEGMENT / Vol. 3A 7.3"))
+		return
+	}
+	if !gate && sel&4 != 0 {
+		c.raise(arch.GPFault(selErr(sel), "TSS descriptors must be in the GDT", "Vol. 3A 7.2.2 / Table 7-1"))
 		return
 	}
 	if !d.present() {
-		what := "TSS"
-		if d.typ() == sysTaskGate {
-			what = "task gate"
-		}
 		c.raise(arch.NPFault(selErr(sel), what+" not present", "Vol. 2A JMP/CALL TASK-GATE / TASK-STATE-SEGMENT"))
 		return
 	}
-	c.raise(arch.GPFault(selErr(sel), "task switching (far JMP/CALL to a task gate or TSS) is not implemented by vmxemu", "Vol. 3A 8.3"))
+	if gate {
+		c.farTaskGate(d, call)
+		return
+	}
+	why := taskJMP
+	if call {
+		why = taskCALL
+	}
+	c.taskSwitch(sel, d, addr, why, 0, false, 0)
 }

@@ -1,0 +1,157 @@
+package cpu
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/vmxemu/vmxemu/arch"
+)
+
+// TestALUPairs checks the ALU pairs (exec_pair.go) against the same
+// instructions executed one at a time: registers, flags, RIP and the
+// instruction count must agree.
+func TestALUPairs(t *testing.T) {
+	vals := []uint64{0, 1, 0x7F, 0x80, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF,
+		0x7FFFFFFFFFFFFFFF, 0x8000000000000000, ^uint64(0), 0x1234_5678_9ABC_DEF0}
+	firsts := [][]byte{
+		{0x83, 0xC1, 0x04}, {0x83, 0xE9, 0x01}, {0x83, 0xC3, 0x80}, {0x81, 0xEB, 0x00, 0x00, 0x00, 0x80},
+		{0x83, 0xC2, 0x7F}, {0x83, 0xF1, 0x01}, // XOR: not a first
+	}
+	seconds := [][]byte{
+		{0x01, 0xD9}, {0x29, 0xD9}, {0x21, 0xD9}, {0x09, 0xD9}, {0x31, 0xD9}, {0x39, 0xD9}, {0x85, 0xD9},
+		{0x29, 0xC9}, {0x01, 0xCA}, {0x11, 0xD9}, {0x19, 0xD9},
+		{0x83, 0xC1, 0x80}, {0x83, 0xE9, 0x01}, {0x83, 0xE1, 0x7F}, {0x83, 0xC9, 0xFF}, {0x83, 0xF1, 0x01},
+		{0x83, 0xF9, 0x00}, {0x83, 0xFB, 0x80}, {0x81, 0xC2, 0xFF, 0xFF, 0xFF, 0x7F},
+		{0x49}, {0x0F, 0xAF, 0xCB}, // DEC, IMUL: not a second
+	}
+	for _, mode := range []uint8{mode32, mode64} {
+		h := newHarness(mode)
+		var pfx [][]byte
+		pfx = append(pfx, nil, []byte{0x66})
+		if mode == mode64 {
+			pfx = append(pfx, []byte{0x48})
+		}
+		for _, f := range firsts {
+			for _, s := range seconds {
+				if mode == mode64 && s[0] == 0x49 {
+					continue
+				}
+				for _, p1 := range pfx {
+					for _, p2 := range pfx {
+						f1, s2 := append(append([]byte{}, p1...), f...), append(append([]byte{}, p2...), s...)
+						if p1 != nil && p1[0] == 0x66 && f[0] == 0x81 {
+							f1 = f1[:len(f1)-2]
+						}
+						if p2 != nil && p2[0] == 0x66 && s[0] == 0x81 {
+							s2 = s2[:len(s2)-2]
+						}
+						// A third instruction reads the flags (SETO, SETB,
+						// ..., into AL) through the lazy record.
+						code := append(append(append([]byte{}, f1...), s2...), 0x0F, 0x92, 0xC0, 0x0F, 0x90, 0xC4)
+						for _, a := range vals {
+							for _, b := range vals[:6] {
+								for _, fl := range []uint64{0, arch.FlagsArith} {
+									var g [16]uint64
+									g[arch.RCX], g[arch.RBX], g[arch.RDX] = a, b, a^b
+									c0 := h.c.Icount
+									whole, _ := h.stepN(code, g, fl, 5)
+									nw := h.c.Icount - c0
+									c0 = h.c.Icount
+									h.stepN(code, g, fl, 1)
+									for i := 0; i < 4; i++ {
+										h.c.Run(1)
+									}
+									split := h.c.GetState()
+									ns := h.c.Icount - c0
+									if !reflect.DeepEqual(whole, split) || nw != ns {
+										t.Fatalf("mode %d code % x rcx=%#x rbx=%#x flags=%#x: whole %+v (%d retired)\nsplit %+v (%d retired)",
+											mode, code, a, b, fl, whole, nw, split, ns)
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestALUPairFused: the benchmark loop's pair is fused (guards against
+// the pairing silently not applying).
+func TestALUPairFused(t *testing.T) {
+	var in [2]Inst
+	tb := buildTables()
+	tb.decode([]byte{0x83, 0xC6, 0x04}, mode32, &in[0])
+	tb.decode([]byte{0x83, 0xC7, 0x04}, mode32, &in[1])
+	in[0].nret, in[1].nret = 1, 1
+	if !pairable(&in[0], &in[1]) {
+		t.Fatal("add esi,4; add edi,4 not paired")
+	}
+}
+
+// TestStorePairs checks the store pairs (ALU r + MOV m,r) against the
+// same instructions one at a time, faulting stores included.
+func TestStorePairs(t *testing.T) {
+	alus := [][]byte{
+		{0x01, 0xD9}, {0x29, 0xD9}, {0x21, 0xD9}, {0x09, 0xD9}, {0x31, 0xD9}, {0x39, 0xD9}, {0x01, 0xCF},
+		{0x83, 0xC1, 0x80}, {0x83, 0xE9, 0x01}, {0x83, 0xE1, 0x7F}, {0x83, 0xC9, 0xFF}, {0x83, 0xF1, 0x01}, {0x83, 0xF9, 0x00},
+		{0x83, 0xC7, 0x04}, {0x11, 0xD9}, // ADD edi (the address), ADC: not paired
+	}
+	stores := [][]byte{{0x89, 0x0F}, {0x89, 0x4F, 0x08}, {0x89, 0x0C, 0x9F}, {0x89, 0x0F}}
+	for _, mode := range []uint8{mode32, mode64} {
+		h := newHarness(mode)
+		pfx := [][]byte{nil}
+		if mode == mode64 {
+			pfx = append(pfx, []byte{0x48})
+		}
+		for _, a := range alus {
+			for si, s := range stores {
+				for _, p := range pfx {
+					st := s
+					if si == 3 {
+						st = append([]byte{0x66}, s...) // 16-bit store: not paired
+					}
+					code := append(append(append(append([]byte{}, p...), a...), p...), st...)
+					code = append(code, 0x0F, 0x92, 0xC0, 0x0F, 0x90, 0xC4)
+					dis := []uint64{harnessData, harnessData + 0xFFC}
+					if mode == mode64 {
+						dis = append(dis, 0x8000_0000_0000_0000)
+					}
+					for _, di := range dis {
+						for _, cx := range []uint64{0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, ^uint64(0)} {
+							for _, fl := range []uint64{0, arch.FlagsArith} {
+								var g [16]uint64
+								g[arch.RCX], g[arch.RBX], g[arch.RDI] = cx, 3, di
+								clear(h.data())
+								if h.c.IsShutdown() {
+									h.newCPU() // as stepN would, but before c0
+								}
+								c0 := h.c.Icount
+								whole, fw := h.stepN(code, g, fl, 5)
+								nw := h.c.Icount - c0
+								dw := append([]byte(nil), h.data()...)
+								clear(h.data())
+								if h.c.IsShutdown() {
+									h.newCPU()
+								}
+								c0 = h.c.Icount
+								_, fs := h.stepN(code, g, fl, 1)
+								for i := 0; i < 4 && fs < 0; i++ {
+									h.c.Run(1)
+									fs = h.fault
+								}
+								split := h.c.GetState()
+								ns := h.c.Icount - c0
+								if !reflect.DeepEqual(whole, split) || nw != ns || fw != fs || string(dw) != string(h.data()) {
+									t.Fatalf("mode %d code % x rdi=%#x rcx=%#x flags=%#x: whole %+v (fault %d, %d retired)\nsplit %+v (fault %d, %d retired)",
+										mode, code, di, cx, fl, whole, fw, nw, split, fs, ns)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

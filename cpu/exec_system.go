@@ -220,27 +220,8 @@ func retFar(c *CPU, in *Inst) {
 		c.stateChanged()
 		return
 	}
-	rpl := int(sel & 3)
-	if sel&^3 == 0 {
-		c.raiseGP("far return to a null code selector", "Vol. 2B RET")
-		return
-	}
-	if rpl < int(c.cpl) {
-		c.raise(arch.GPFault(selErr(sel), "far return to a more privileged level (RPL < CPL)", "Vol. 2B RET"))
-		return
-	}
-	d, addr, ok := c.readDesc(sel)
+	d, addr, rpl, ok := c.returnCodeSeg(sel, "far return", "Vol. 2B RET")
 	if !ok {
-		return
-	}
-	if d.system() || d.typ()&arch.ARCode == 0 ||
-		(d.typ()&arch.ARConforming != 0 && d.dpl() > rpl) ||
-		(d.typ()&arch.ARConforming == 0 && d.dpl() != rpl) {
-		c.raise(arch.GPFault(selErr(sel), "far return target is not a suitable code segment", "Vol. 2B RET"))
-		return
-	}
-	if !d.present() {
-		c.raise(arch.NPFault(selErr(sel), "far return code segment not present", "Vol. 2B RET"))
 		return
 	}
 	if in.opsz == 2 {
@@ -334,6 +315,37 @@ func (c *CPU) nullifyDataSegs() {
 	}
 }
 
+// returnCodeSeg applies the checks RET far and IRET make on the code
+// segment they return to (SDM Vol. 2B RET / Vol. 2A IRET "Operation"):
+// not null, RPL >= CPL, a code segment whose DPL fits the RPL
+// (conforming: DPL <= RPL; non-conforming: DPL = RPL), present.
+func (c *CPU) returnCodeSeg(sel uint16, insn, sdm string) (d descriptor, addr uint64, rpl int, ok bool) {
+	rpl = int(sel & 3)
+	if sel&^3 == 0 {
+		c.raiseGP(insn+" to a null code selector", sdm)
+		return 0, 0, 0, false
+	}
+	if rpl < int(c.cpl) {
+		c.raise(arch.GPFault(selErr(sel), insn+" to a more privileged level (RPL < CPL)", sdm))
+		return 0, 0, 0, false
+	}
+	d, addr, ok = c.readDesc(sel)
+	if !ok {
+		return 0, 0, 0, false
+	}
+	if d.system() || d.typ()&arch.ARCode == 0 ||
+		(d.typ()&arch.ARConforming != 0 && d.dpl() > rpl) ||
+		(d.typ()&arch.ARConforming == 0 && d.dpl() != rpl) {
+		c.raise(arch.GPFault(selErr(sel), insn+" target is not a suitable code segment", sdm))
+		return 0, 0, 0, false
+	}
+	if !d.present() {
+		c.raise(arch.NPFault(selErr(sel), insn+" code segment not present", sdm))
+		return 0, 0, 0, false
+	}
+	return d, addr, rpl, true
+}
+
 // popPeek reads a stack slot of operand size at offset off.
 func popPeek(c *CPU, opsz uint8, off uint64) (uint64, bool) {
 	switch opsz {
@@ -395,27 +407,8 @@ func iret(c *CPU, in *Inst) {
 		return
 	}
 	sel := uint16(csv)
-	rpl := int(sel & 3)
-	if sel&^3 == 0 {
-		c.raiseGP("IRET to a null code selector", "Vol. 2A IRET")
-		return
-	}
-	if rpl < int(c.cpl) {
-		c.raise(arch.GPFault(selErr(sel), "IRET to a more privileged level (RPL < CPL)", "Vol. 2A IRET"))
-		return
-	}
-	d, addr, ok := c.readDesc(sel)
+	d, addr, rpl, ok := c.returnCodeSeg(sel, "IRET", "Vol. 2A IRET")
 	if !ok {
-		return
-	}
-	if d.system() || d.typ()&arch.ARCode == 0 ||
-		(d.typ()&arch.ARConforming != 0 && d.dpl() > rpl) ||
-		(d.typ()&arch.ARConforming == 0 && d.dpl() != rpl) {
-		c.raise(arch.GPFault(selErr(sel), "IRET target is not a suitable code segment", "Vol. 2A IRET"))
-		return
-	}
-	if !d.present() {
-		c.raise(arch.NPFault(selErr(sel), "IRET code segment not present", "Vol. 2A IRET"))
 		return
 	}
 	if !c.farReturnTargetOK(d, ipv, "IRET", "Vol. 2A IRET") {

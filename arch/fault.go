@@ -65,7 +65,24 @@ type Fault struct {
 	SDM string
 	// Addr is the faulting linear address for #PF (the value loaded into CR2).
 	Addr uint64
+	// Trap marks an exception reported after its instruction (a trap,
+	// SDM Vol. 3A 6.5): its saved RFLAGS keeps RF as it was, where a
+	// fault's has RF=1.
+	Trap bool
+	// DR6 holds the DR6 status bits a #DB sets (B0-B3, BD, BS, BT).
+	//
+	// CR2 (from Addr), DR6 and RF are side effects of delivering the
+	// exception, not of raising it: an exception that becomes a VM exit
+	// instead leaves them untouched (SDM Vol. 3C 27.1).
+	DR6 uint64
 }
+
+// DR6 status bits (SDM Vol. 3B 18.2.3).
+const (
+	DR6BD = 1 << 13 // debug-register access detected (DR7.GD)
+	DR6BS = 1 << 14 // single step
+	DR6BT = 1 << 15 // task switch (T flag of the new TSS)
+)
 
 // Error renders the fault as "#GP(0): rule [SDM ...]".
 func (f *Fault) Error() string {

@@ -53,7 +53,12 @@ type CPU struct {
 
 	// Instruction-in-progress bookkeeping.
 	ripCur uint64 // RIP of the instruction being executed
+	cur    *Inst  // the block entry executing (nil between blocks): see now()
 	stop   bool   // leave the block loop after this instruction
+	// runEnd is the instruction count at which Run stops (endRunAt).
+	runEnd uint64
+	// attn is the attention word (attention.go).
+	attn uint8
 	// stopRequested makes Run return (RequestStop).
 	stopRequested bool
 	// pdpte are the PAE PDPTE registers loaded at MOV CR3/CR0/CR4.
@@ -79,8 +84,9 @@ type CPU struct {
 	shadow       uint8 // STI / MOV SS interrupt shadow, in instructions
 	intr         InterruptSource
 	nmiPending   bool
-	deliveryVec  int // vector being delivered (-1 none) for #DF promotion
-	deliveryNest int
+	// nmiBlocked is blocking by NMI: from an NMI's delivery to the next
+	// IRET (SDM Vol. 3A 6.7.1).
+	nmiBlocked bool
 
 	// Multiprocessor state (smp.go): pending INIT/SIPI signals (checked
 	// once per block, next to nmiPending), the wait-for-SIPI activity
@@ -90,22 +96,25 @@ type CPU struct {
 	waitSIPI   bool
 	sipiVector uint8
 	idle       uint64
-	// InitBlocked holds INIT signals latched instead of acting on them:
-	// the vmx package sets it in VMX root operation and clears it at
-	// VMXOFF, and a latched INIT is then taken (SDM Vol. 3C 25.2 / 26.2
-	// "INIT signals are blocked whenever a logical processor is in VMX
-	// root operation").
-	InitBlocked bool
+	// initBlocked holds INIT signals latched instead of acting on them
+	// (VMX root operation, SDM Vol. 3C 24.8, 26.2): see BlockINIT. The
+	// core sets it from its own VMXON/VMXOFF; package vmx never writes
+	// the core's state.
+	initBlocked bool
 
 	// Results of a shutdown (triple fault).
 	shutdown      bool
 	ShutdownFault arch.Fault
 	ShutdownWhy   string
 
-	// Icount is the number of instructions retired.
+	// Icount is the number of instructions retired, up to date between
+	// blocks; inside a block now() is the exact count.
 	Icount uint64
-	// TSCOffset is added to Icount to form the TSC.
-	TSCOffset uint64
+	// tscAdjust is the guest-visible TSC offset: what writes to IA32_TSC
+	// set (the TSC is now() + idle + tscAdjust). Idle time is kept apart
+	// in idle, and a VMCS TSC offset will be applied on top in VMX
+	// non-root operation.
+	tscAdjust uint64
 
 	// Hooks is optional tracing; nil in the fast path.
 	Hooks *Hooks
@@ -171,7 +180,6 @@ func New(cfg Config, s arch.State) *CPU {
 		c.code = NewCodeCache()
 	}
 	c.code.attach(c)
-	c.deliveryVec = -1
 	c.fpu.reset()
 	c.SetState(s)
 	c.RefreshFeatures()
@@ -267,24 +275,11 @@ const (
 // wait-for-SIPI state: see WaitingForSIPI).
 func (c *CPU) Halted() bool { return c.halted && !c.waitSIPI }
 
-// KickInterrupt tells the CPU that its interrupt source may now have a
-// pending interrupt (an IRR bit was set, a line was raised).
-func (c *CPU) KickInterrupt() { c.intrHint = true }
-
 // IsShutdown reports whether the CPU entered shutdown (triple fault).
 func (c *CPU) IsShutdown() bool { return c.shutdown }
 
 // SetInterruptSource connects the interrupt controller.
 func (c *CPU) SetInterruptSource(s InterruptSource) { c.intr = s }
-
-// RaiseNMI makes an NMI pending. A processor waiting for SIPI does not
-// take it (only INIT and SIPI leave that state).
-func (c *CPU) RaiseNMI() {
-	c.nmiPending = true
-	if !c.waitSIPI {
-		c.halted = false
-	}
-}
 
 // raise records a fault for the current instruction; the block loop delivers
 // it after the handler returns. The handler must not change state after it.
@@ -302,5 +297,11 @@ func (c *CPU) raiseGP(rule, sdm string) { c.raise(arch.GPFault(0, rule, sdm)) }
 // raiseUD raises #UD with its rule.
 func (c *CPU) raiseUD(rule, sdm string) { c.raise(arch.UDFault(rule, sdm)) }
 
-// TSC returns the time-stamp counter: virtual time from instructions retired.
-func (c *CPU) TSC() uint64 { return c.Icount + c.TSCOffset }
+// TSC returns the time-stamp counter: virtual time (instructions retired,
+// exact inside a block, plus time spent idle) plus the guest-visible
+// offset that writes to IA32_TSC set.
+func (c *CPU) TSC() uint64 { return c.Clock() + c.tscAdjust }
+
+// setTSC is a write to IA32_TSC (SDM Vol. 3B 18.17): the offset changes,
+// virtual time does not.
+func (c *CPU) setTSC(v uint64) { c.tscAdjust = v - c.Clock() }

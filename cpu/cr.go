@@ -288,7 +288,7 @@ func (c *CPU) writeMSR(idx uint32, v uint64) *arch.Fault {
 	}
 	switch idx {
 	case msrTSC:
-		c.TSCOffset = v - c.Icount
+		c.setTSC(v)
 	case msrSysenterCS:
 		c.SysenterCS = v & 0xFFFF
 	case msrSysenterESP:

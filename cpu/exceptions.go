@@ -48,23 +48,48 @@ func promote(first, second uint8) int {
 func (c *CPU) deliverFault() {
 	f := c.fault
 	c.faultPending = false
-	if f.Vector == arch.VecPF {
-		c.CR2 = f.Addr
-	}
-	// The RFLAGS image saved for a fault has RF=1, so that IRET back to
-	// the instruction does not retrigger an instruction breakpoint (SDM
-	// Vol. 3A 18.3.1.1). Delivery clears RF in the handler's RFLAGS.
-	c.RFLAGS |= arch.FlagRF
 	c.event(f.Vector, f.HasError, f.Code, evException, &f)
 }
 
+// deliveryEffects applies what delivering an exception changes beyond the
+// handler's frame, and only at delivery: CR2 for a #PF, the DR6 status
+// bits of a #DB, and RF=1 in the RFLAGS image saved for a fault, so that
+// IRET back to the instruction does not retrigger an instruction
+// breakpoint (SDM Vol. 3A 18.3.1.1; delivery then clears RF in the
+// handler's RFLAGS). An exception that a VM exit takes instead of
+// delivery leaves all three alone (SDM Vol. 3C 27.1).
+func (c *CPU) deliveryEffects(kind eventKind, f *arch.Fault) {
+	if kind != evException || f == nil {
+		return
+	}
+	if f.Vector == arch.VecPF {
+		c.CR2 = f.Addr
+	}
+	c.DR[6] |= f.DR6
+	if !f.Trap {
+		c.RFLAGS |= arch.FlagRF
+	}
+}
+
+// faultDoubleFault describes a #DF produced by promotion (SDM Vol. 3A 6.15,
+// Table 6-5).
+var faultDoubleFault = arch.Fault{Vector: arch.VecDF, HasError: true,
+	Rule: "double fault: a second exception while delivering the first (Table 6-5)", SDM: "Vol. 3A 6.15"}
+
 // event delivers vector through the IVT or IDT, promoting nested faults to
-// #DF and shutdown. f describes the cause for tracing (may be nil).
+// #DF and shutdown. f describes the cause (nil for interrupts): its side
+// effects (deliveryEffects) are applied here, at delivery.
+//
+// This is also the one place where a VM exit will take an event instead of
+// delivering it (the exception bitmap, NMI and external-interrupt exiting:
+// SDM Vol. 3C 25.2): before deliveryEffects, so that the exit sees CR2, DR6
+// and RF untouched.
 func (c *CPU) event(vec uint8, hasErr bool, code uint32, kind eventKind, f *arch.Fault) {
 	if c.Hooks != nil && c.Hooks.Exception != nil {
 		c.Hooks.Exception(c, vec, f, kind == evExternal)
 	}
 	for {
+		c.deliveryEffects(kind, f)
 		saved := c.saveForEvent()
 		c.faultPending = false
 		c.taskCommitted = false
@@ -95,26 +120,25 @@ func (c *CPU) event(vec uint8, hasErr bool, code uint32, kind eventKind, f *arch
 			// "Operation": the #GP/#NP/#SS/#TS/#PF are faults).
 			c.RIP = c.ripCur
 		}
-		if second.Vector == arch.VecPF {
-			c.CR2 = second.Addr
-		}
-		// The second event is a fault: its saved RFLAGS has RF=1 (SDM Vol.
-		// 3A 18.3.1.1), as in deliverFault.
-		c.RFLAGS |= arch.FlagRF
 		switch promote(vec, second.Vector) {
 		case 255:
+			c.deliveryEffects(evException, &second)
 			c.enterShutdown(second, "triple fault: exception while delivering #DF")
 			return
 		case arch.VecDF:
+			// The second exception was detected (a #PF loads CR2)
+			// before it became a double fault.
+			c.deliveryEffects(evException, &second)
 			if c.Hooks != nil && c.Hooks.Exception != nil {
 				c.Hooks.Exception(c, arch.VecDF, &second, false)
 			}
-			vec, hasErr, code, kind = arch.VecDF, true, 0, evException
+			df := faultDoubleFault
+			vec, hasErr, code, kind, f = arch.VecDF, true, 0, evException, &df
 		default:
 			if c.Hooks != nil && c.Hooks.Exception != nil {
 				c.Hooks.Exception(c, second.Vector, &second, false)
 			}
-			vec, hasErr, code, kind = second.Vector, second.HasError, second.Code, evException
+			vec, hasErr, code, kind, f = second.Vector, second.HasError, second.Code, evException, &second
 		}
 	}
 }

@@ -2,20 +2,44 @@ package cpu
 
 import "github.com/vmxemu/vmxemu/arch"
 
-// Run executes up to budget instructions and returns why it stopped. Events
-// (interrupts, NMIs) are taken between blocks; virtual time is Icount.
+// The run loop. Instructions run in decoded blocks; events (INIT/SIPI,
+// NMIs, interrupts) are taken between blocks. Three contracts hold every
+// path through here — the block fast path, the per-instruction slow path
+// and the fused/pair entries alike:
+//
+//   - Time is exact inside a block: Icount is brought up to date only when
+//     a block (or part of one) retires, and c.cur says which entry is
+//     running, so now() = Icount + cur.pre is the exact number of
+//     instructions retired before the current one. Every reader of virtual
+//     time (RDTSC, IA32_TSC, the APIC timer through Clock) goes through it.
+//   - The run ends at an absolute instruction count, c.runEnd, that any
+//     handler may bring forward with endRunAt (the VMX-preemption timer,
+//     MTF and VM entry/exit will); the block loop honours it exactly,
+//     running the last block partly on the slow path.
+//   - One attention word, c.attn, summarises everything that must be looked
+//     at between blocks (attention.go). The fast path tests it alone.
+//
+// Instructions retire through one path (retire, retireStopped) whichever
+// loop ran them; an entry that stops the block ends with one outcome: a
+// fault to deliver, or a normal stop (a future pending VM exit is a third).
+
+// Run executes up to budget instructions and returns why it stopped.
 // An event delivered without an instruction (an interrupt, or a fault on
 // an instruction fetch) also uses one unit of the budget, so that an
 // endless chain of them (say, a handler whose first fetch faults again,
 // on a real-mode stack that never overflows) still returns.
 func (c *CPU) Run(budget uint64) StopReason {
-	c.intrHint = true
-	for budget > 0 {
+	c.KickInterrupt()
+	c.runEnd = c.Icount + budget
+	if c.runEnd < c.Icount {
+		c.runEnd = ^uint64(0)
+	}
+	for c.Icount < c.runEnd {
 		if c.shutdown {
 			return StopShutdown
 		}
-		if c.shadow == 0 && c.eventsWaiting() && c.takeEvents() {
-			budget--
+		if c.shadow == 0 && c.attn != 0 && c.eventsWaiting() && c.takeEvents() {
+			c.runEnd--
 			continue
 		}
 		if c.halted {
@@ -24,52 +48,30 @@ func (c *CPU) Run(budget uint64) StopReason {
 		c.stop = false
 		b := c.lookupBlock()
 		if b == nil {
-			// Fetch fault: deliver it and go on.
-			if c.faultPending {
-				c.deliverFault()
-			}
-			budget--
+			c.fetchFault()
 			continue
 		}
 		// Fast path: whole blocks back to back while no interrupt shadow,
-		// single-step or event needs attention. Shutdown, HLT and stop
-		// requests all set c.stop, so they need no check of their own.
-		for c.shadow == 0 && c.RFLAGS&arch.FlagTF == 0 && uint64(len(b.insts)) <= budget {
+		// single-step or event needs attention and the block fits before
+		// the run's end. Shutdown, HLT, stop requests and a run end
+		// brought forward all set c.stop, so they need no check of their
+		// own.
+		for c.shadow == 0 && c.RFLAGS&arch.FlagTF == 0 && c.Icount+uint64(len(b.insts)) <= c.runEnd {
 			brip, epoch := c.RIP, c.blocks.epoch
 			insts := b.fast
 			for i := range insts {
 				in := &insts[i]
+				c.cur = in
 				c.ripCur = c.RIP
 				c.RIP += uint64(in.len)
 				in.fn(c, in)
 				if c.stop {
-					// in.pre instructions came before this entry, which
-					// retires in.nret; in a fused pair only the last
-					// (the Jcc) can fault, with the setter retired.
-					done := uint64(in.pre) + uint64(in.nret) - 1
-					if c.faultPending {
-						c.RIP = c.ripCur
-						c.Icount += done
-						budget -= done
-						c.deliverFault()
-						goto next
-					}
-					done++
-					c.Icount += done
-					budget -= done
-					if c.codeMode != mode64 {
-						c.RIP &= 0xFFFFFFFF
-					}
+					c.retireStopped(in)
 					goto next
 				}
 			}
-			n := uint64(len(b.insts))
-			c.Icount += n
-			budget -= n
-			if c.codeMode != mode64 {
-				c.RIP &= 0xFFFFFFFF
-			}
-			if budget == 0 || c.eventsWaiting() {
+			c.retire(uint64(len(b.insts)))
+			if c.Icount >= c.runEnd || c.attn != 0 && c.eventsWaiting() {
 				goto next
 			}
 			// A block that loops to itself (a tight loop) is what a
@@ -80,14 +82,11 @@ func (c *CPU) Run(budget uint64) StopReason {
 				continue
 			}
 			if b = c.lookupBlock(); b == nil {
-				if c.faultPending {
-					c.deliverFault()
-				}
-				budget--
+				c.fetchFault()
 				goto next
 			}
 		}
-		c.runSlow(b, &budget)
+		c.runSlow(b)
 	next:
 		if c.shutdown {
 			return StopShutdown
@@ -100,25 +99,58 @@ func (c *CPU) Run(budget uint64) StopReason {
 		}
 		if c.stopRequested {
 			c.stopRequested = false
+			c.updateAttn()
 			return StopRequested
 		}
 	}
 	return StopBudget
 }
 
-// eventsWaiting reports whether an INIT/SIPI, an NMI or (with IF=1 and a
-// kick since the source last said no) a maskable interrupt may be waiting.
-func (c *CPU) eventsWaiting() bool {
-	return c.nmiPending || c.signals != 0 || c.intrHint && c.RFLAGS&arch.FlagIF != 0 && c.intr != nil
+// retire accounts for n instructions of the current block that ran to
+// their end: virtual time advances and RIP wraps outside 64-bit mode.
+func (c *CPU) retire(n uint64) {
+	c.cur = nil
+	c.Icount += n
+	if c.codeMode != mode64 {
+		c.RIP &= 0xFFFFFFFF
+	}
 }
 
-// runSlow executes (part of) one block instruction by instruction: a
-// block longer than the budget, or one instruction under an interrupt
-// shadow or single-stepping.
-func (c *CPU) runSlow(b *block, budget *uint64) {
+// retireStopped accounts for the block entry in, which set c.stop: the
+// entries before it retired (in.pre instructions), and in itself either
+// retired too (a normal stop: HLT, a write to a code page, a mode change,
+// a device ending the run, a run end brought forward) or raised a fault,
+// which is delivered now with RIP back at the faulting instruction. In a
+// fused pair only the last instruction can fault, with the first retired
+// (in.nret counts both).
+func (c *CPU) retireStopped(in *Inst) {
+	done := uint64(in.pre) + uint64(in.nret) - 1
+	if c.faultPending {
+		c.cur = nil
+		c.RIP = c.ripCur
+		c.Icount += done
+		c.deliverFault()
+		return
+	}
+	c.retire(done + 1)
+}
+
+// fetchFault handles a block lookup that failed: the fetch raised a fault,
+// which is delivered; either way the attempt uses one unit of the run.
+func (c *CPU) fetchFault() {
+	if c.faultPending {
+		c.deliverFault()
+	}
+	c.runEnd--
+}
+
+// runSlow executes (part of) one block instruction by instruction, with
+// the unfused instructions: a block longer than what is left of the run,
+// or one instruction under an interrupt shadow or single-stepping.
+func (c *CPU) runSlow(b *block) {
 	n := uint64(len(b.insts))
-	if n > *budget {
-		n = *budget
+	if left := c.runEnd - c.Icount; n > left {
+		n = left
 	}
 	// TF=1 at the start of an instruction makes it single-stepped.
 	tf := c.RFLAGS&arch.FlagTF != 0
@@ -127,75 +159,60 @@ func (c *CPU) runSlow(b *block, budget *uint64) {
 	}
 	shadow := c.shadow
 	insts := b.insts[:n]
-	var done uint64
 	for i := range insts {
 		in := &insts[i]
+		c.cur = in
 		c.ripCur = c.RIP
 		c.RIP += uint64(in.len)
 		in.fn(c, in)
 		if c.stop {
-			if c.faultPending {
-				c.RIP = c.ripCur
-				c.Icount += done
-				*budget -= done
-				c.deliverFault()
+			faulted := c.faultPending
+			c.retireStopped(in)
+			if faulted {
 				return
 			}
-			done++
-			break
+			n = uint64(i) + 1
+			goto retired
 		}
-		done++
 	}
-	c.Icount += done
-	*budget -= done
-	if c.codeMode != mode64 {
-		c.RIP &= 0xFFFFFFFF
-	}
+	c.retire(n)
+retired:
 	if shadow > 0 && c.shadow == shadow {
 		c.shadow = 0
 	}
-	if tf && done == 1 {
+	if tf && n == 1 {
 		c.singleStepTrap(&insts[0], shadow)
+	}
+}
+
+// now is the exact number of instructions retired before the one that is
+// executing (or, between instructions, all of them): the block loops add
+// to Icount only when a block retires, and cur.pre counts the block's
+// instructions before the current entry.
+func (c *CPU) now() uint64 {
+	if c.cur != nil {
+		return c.Icount + uint64(c.cur.pre)
+	}
+	return c.Icount
+}
+
+// endRunAt brings the end of the current run forward to the absolute
+// instruction count t (no later than now): the instruction executing
+// finishes, and Run stops exactly at t. Handlers use it for events that
+// fall due at a given time.
+func (c *CPU) endRunAt(t uint64) {
+	if t < c.runEnd {
+		c.runEnd = t
+		c.stop = true
 	}
 }
 
 // RequestStop makes Run return after the current instruction (devices use
 // it when the guest ends the run).
-func (c *CPU) RequestStop() { c.stopRequested = true; c.stop = true }
-
-// takeEvents acts on a pending INIT or SIPI (smp.go), then delivers a
-// pending NMI or maskable interrupt if the CPU can accept one now (SDM
-// Vol. 3A 6.7, 6.8.1, 6.9 priorities: INIT above NMI above INTR). It returns true
-// when an event was delivered.
-func (c *CPU) takeEvents() bool {
-	if c.shadow > 0 {
-		return false
-	}
-	if c.signals != 0 && c.takeSignals() {
-		return true
-	}
-	if c.waitSIPI {
-		return false // only INIT and SIPI leave wait-for-SIPI
-	}
-	if c.nmiPending {
-		c.nmiPending = false
-		c.halted = false
-		c.event(arch.VecNMI, false, 0, evExternal, nil)
-		return true
-	}
-	if c.intr != nil && c.RFLAGS&arch.FlagIF != 0 {
-		// Cleared before asking, so that a source may keep it set from
-		// Pending (a source that cannot kick: "poll me again").
-		c.intrHint = false
-		if !c.intr.Pending() {
-			return false
-		}
-		v := c.intr.Ack()
-		c.halted = false
-		c.event(v, false, 0, evExternal, nil)
-		return true
-	}
-	return false
+func (c *CPU) RequestStop() {
+	c.stopRequested = true
+	c.stop = true
+	c.updateAttn()
 }
 
 // haltReason is why Run stops on a CPU that is not executing.
@@ -214,13 +231,14 @@ func (c *CPU) Step() StopReason { return c.Run(1) }
 // Vol. 3A 6.8.3, Table 6-2).
 const shadowMovSS = 3
 
-var faultSingleStep = arch.Fault{Vector: arch.VecDB, Rule: "single-step trap: RFLAGS.TF=1 at the start of the instruction (DR6.BS=1)", SDM: "Vol. 3A 18.3.1.4"}
+var faultSingleStep = arch.Fault{Vector: arch.VecDB, Trap: true, DR6: arch.DR6BS,
+	Rule: "single-step trap: RFLAGS.TF=1 at the start of the instruction (DR6.BS=1)", SDM: "Vol. 3A 18.3.1.4"}
 
 // singleStepTrap delivers the #DB single-step trap after in, which began
 // with RFLAGS.TF=1 (SDM Vol. 3A 18.3.1.4): RIP points past it and DR6.BS
-// is set. No trap follows an INT n/INT3/INTO/INT1 that entered its
-// handler (delivery cleared TF), nor HLT; after MOV SS/POP SS it is held
-// off until the next instruction, which is stepped in turn.
+// is set at delivery. No trap follows an INT n/INT3/INTO/INT1 that entered
+// its handler (delivery cleared TF), nor HLT; after MOV SS/POP SS it is
+// held off until the next instruction, which is stepped in turn.
 func (c *CPU) singleStepTrap(in *Inst, shadowBefore uint8) {
 	if c.shutdown || c.halted {
 		return
@@ -234,7 +252,6 @@ func (c *CPU) singleStepTrap(in *Inst, shadowBefore uint8) {
 			return
 		}
 	}
-	c.DR[6] |= 1 << 14 // BS
 	f := faultSingleStep
 	c.event(arch.VecDB, false, 0, evException, &f)
 }

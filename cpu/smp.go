@@ -27,9 +27,9 @@ type INITResetter interface {
 }
 
 // RaiseINIT delivers an INIT signal. It is acted on at the next
-// instruction boundary, unless InitBlocked is set (VMX root operation),
-// in which case it stays latched until InitBlocked is cleared.
-func (c *CPU) RaiseINIT() { c.signals |= sigINIT }
+// instruction boundary, unless INIT is blocked (BlockINIT) (VMX root operation),
+// in which case it stays latched until it is unblocked.
+func (c *CPU) RaiseINIT() { c.signals |= sigINIT; c.updateAttn() }
 
 // RaiseSIPI delivers a STARTUP IPI with the given vector. A SIPI is
 // accepted only by a processor in the wait-for-SIPI state (or about to
@@ -40,12 +40,13 @@ func (c *CPU) RaiseSIPI(vector uint8) {
 	if c.signals&sigSIPI != 0 {
 		return
 	}
-	initComing := c.signals&sigINIT != 0 && !c.InitBlocked && c.APICBase&apicBaseBSP == 0
+	initComing := c.signals&sigINIT != 0 && !c.initBlocked && c.APICBase&apicBaseBSP == 0
 	if !c.waitSIPI && !initComing {
 		return
 	}
 	c.signals |= sigSIPI
 	c.sipiVector = vector
+	c.updateAttn()
 }
 
 // WaitingForSIPI reports whether the CPU is in the wait-for-SIPI state
@@ -68,7 +69,7 @@ const apicBaseBSP = 1 << 8
 // the CPU's state changed (so Run goes round again).
 func (c *CPU) takeSignals() bool {
 	did := false
-	if c.signals&sigINIT != 0 && !c.InitBlocked {
+	if c.signals&sigINIT != 0 && !c.initBlocked {
 		c.signals &^= sigINIT
 		c.doINIT()
 		did = true
@@ -130,8 +131,7 @@ func (c *CPU) doINIT() {
 	c.halted = false
 	c.nmiPending = false
 	c.faultPending = false
-	c.deliveryVec = -1
-	c.deliveryNest = 0
+	c.nmiBlocked = false
 	c.waitSIPI = false
 	if r, ok := c.intr.(INITResetter); ok {
 		r.INITReset()
@@ -157,8 +157,8 @@ func (c *CPU) doSIPI(vector uint8) {
 
 // Clock is the CPU's virtual time: instructions retired plus the time it
 // spent idle (halted or waiting for SIPI, credited by the board with
-// Idle). Timers and the TSC follow it.
-func (c *CPU) Clock() uint64 { return c.Icount + c.idle }
+// Idle). Timers and the TSC follow it. It is exact inside a block.
+func (c *CPU) Clock() uint64 { return c.now() + c.idle }
 
 // Idle credits n units of virtual time the CPU spent without retiring
 // instructions (halted, waiting for SIPI, or delivering events). The TSC
@@ -166,5 +166,4 @@ func (c *CPU) Clock() uint64 { return c.Icount + c.idle }
 // (the TSC is invariant: SDM Vol. 3B 18.17.1).
 func (c *CPU) Idle(n uint64) {
 	c.idle += n
-	c.TSCOffset += n
 }

@@ -241,7 +241,7 @@ func TestINITSIPI(t *testing.T) {
 }
 
 // TestINITBlocked: VMX root operation blocks INIT; it stays latched until
-// InitBlocked is cleared (SDM Vol. 3C 25.2, 26.2).
+// INIT is unblocked (BlockINIT(false)) (SDM Vol. 3C 25.2, 26.2).
 func TestINITBlocked(t *testing.T) {
 	m := smpBoard(t, 2)
 	ap := m.cpus[1]
@@ -250,11 +250,11 @@ func TestINITBlocked(t *testing.T) {
 	wr(m, 0, apicRegICRLo, 0x4610)
 	ap.Run(1)
 	require.False(t, ap.WaitingForSIPI())
-	ap.InitBlocked = true
+	ap.BlockINIT(true)
 	wr(m, 0, apicRegICRLo, 0x4500)
 	ap.Run(5)
 	assert.False(t, ap.WaitingForSIPI(), "INIT held while blocked")
-	ap.InitBlocked = false
+	ap.BlockINIT(false)
 	ap.Run(1)
 	assert.True(t, ap.WaitingForSIPI(), "the latched INIT is taken")
 }

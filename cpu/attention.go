@@ -1,0 +1,138 @@
+package cpu
+
+import "github.com/vmxemu/vmxemu/arch"
+
+// Events between instructions: the attention word, NMI blocking, and the
+// order in which pending events are taken.
+//
+// c.attn summarises what the run loop must look at before the next block:
+// it is recomputed (updateAttn) whenever one of its sources changes, so the
+// block fast path tests one byte. Its bits do not depend on RFLAGS.IF: an
+// event that IF gates (a maskable interrupt) sets its bit too, and
+// eventsWaiting applies IF. This is where an event that ignores IF enters
+// (a VM exit for an external interrupt under external-interrupt exiting,
+// SDM Vol. 3C 26.2, will be a condition of eventsWaiting next to IF).
+
+// Attention bits (CPU.attn).
+const (
+	attnNMI    = 1 << iota // an NMI is pending and NMIs are not blocked
+	attnSignal             // an INIT or SIPI is latched and may be acted on now
+	attnIntr               // a maskable interrupt may be pending (intrHint); taken with RFLAGS.IF=1
+)
+
+// updateAttn recomputes the attention word from its sources.
+func (c *CPU) updateAttn() {
+	var a uint8
+	if c.nmiPending && !c.nmiBlocked {
+		a |= attnNMI
+	}
+	if c.signals&sigSIPI != 0 || c.signals&sigINIT != 0 && !c.initBlocked {
+		a |= attnSignal
+	}
+	if c.intrHint {
+		a |= attnIntr
+	}
+	c.attn = a
+}
+
+// eventsWaiting reports, for a non-zero attention word, whether an event
+// may be taken now: an NMI or INIT/SIPI, or a maskable interrupt with
+// RFLAGS.IF=1.
+func (c *CPU) eventsWaiting() bool {
+	return c.attn&^attnIntr != 0 || c.RFLAGS&arch.FlagIF != 0 && c.intr != nil
+}
+
+// KickInterrupt tells the CPU that its interrupt source may now have a
+// pending interrupt (an IRR bit was set, a line was raised).
+func (c *CPU) KickInterrupt() {
+	c.intrHint = true
+	c.attn |= attnIntr
+}
+
+// RaiseNMI makes an NMI pending. NMIs are edge-triggered: one more while
+// one is pending is lost (SDM Vol. 3A 6.7.1). A processor waiting for SIPI
+// does not take it (only INIT and SIPI leave that state); a halted one
+// wakes, unless NMIs are blocked, in which case the NMI waits for the
+// IRET that unblocks them.
+func (c *CPU) RaiseNMI() {
+	c.nmiPending = true
+	if !c.waitSIPI && !c.nmiBlocked {
+		c.halted = false
+	}
+	c.updateAttn()
+}
+
+// NMIBlocked reports blocking by NMI: set when an NMI is delivered,
+// cleared by the next IRET (SDM Vol. 3A 6.7.1). It is the interruptibility
+// state's bit 3 in a VMCS (SDM Vol. 3C 25.4.2).
+func (c *CPU) NMIBlocked() bool { return c.nmiBlocked }
+
+// SetNMIBlocked sets blocking by NMI (the debugger; VM entry and exit load
+// it from the interruptibility state).
+func (c *CPU) SetNMIBlocked(b bool) {
+	c.nmiBlocked = b
+	c.updateAttn()
+}
+
+// unblockNMI is what every IRET does first: it ends blocking by NMI, even
+// if the IRET then faults (SDM Vol. 3A 6.7.1; Vol. 3C 27.2.3, "NMI
+// unblocking due to IRET"). A pending NMI is then taken after the IRET.
+func (c *CPU) unblockNMI() {
+	if c.nmiBlocked {
+		c.nmiBlocked = false
+		c.updateAttn()
+	}
+}
+
+// BlockINIT sets whether INIT signals are blocked: they are in VMX root
+// operation (SDM Vol. 3C 24.8, 26.2), which the core's own VMXON and VMXOFF
+// enter and leave. A latched INIT is acted on once it is unblocked. The
+// board's tests call it directly.
+func (c *CPU) BlockINIT(b bool) {
+	c.initBlocked = b
+	c.updateAttn()
+}
+
+// takeEvents acts on a pending INIT or SIPI (smp.go), then delivers a
+// pending NMI or maskable interrupt if the CPU can accept one now (SDM
+// Vol. 3A 6.7, 6.8.1, 6.9 priorities: INIT above NMI above INTR). It
+// returns true when an event was delivered.
+func (c *CPU) takeEvents() bool {
+	if c.shadow > 0 {
+		return false
+	}
+	if c.signals != 0 {
+		did := c.takeSignals()
+		c.updateAttn()
+		if did {
+			return true
+		}
+	}
+	if c.waitSIPI {
+		return false // only INIT and SIPI leave wait-for-SIPI
+	}
+	if c.nmiPending && !c.nmiBlocked {
+		// Delivering an NMI blocks further NMIs until the next IRET
+		// (SDM Vol. 3A 6.7.1).
+		c.nmiPending = false
+		c.nmiBlocked = true
+		c.updateAttn()
+		c.halted = false
+		c.event(arch.VecNMI, false, 0, evExternal, nil)
+		return true
+	}
+	if c.intr != nil && c.RFLAGS&arch.FlagIF != 0 {
+		// Cleared before asking, so that a source may keep it set from
+		// Pending (a source that cannot kick: "poll me again").
+		c.intrHint = false
+		c.attn &^= attnIntr
+		if !c.intr.Pending() {
+			return false
+		}
+		v := c.intr.Ack()
+		c.halted = false
+		c.event(v, false, 0, evExternal, nil)
+		return true
+	}
+	return false
+}

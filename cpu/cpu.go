@@ -75,12 +75,10 @@ type CPU struct {
 	blocks blockLookup
 
 	// Interrupt state.
-	halted       bool
-	shadow       uint8 // STI / MOV SS interrupt shadow, in instructions
-	intr         InterruptSource
-	nmiPending   bool
-	deliveryVec  int // vector being delivered (-1 none) for #DF promotion
-	deliveryNest int
+	halted     bool
+	shadow     uint8 // STI / MOV SS interrupt shadow, in instructions
+	intr       InterruptSource
+	nmiPending bool
 
 	// Multiprocessor state (smp.go): pending INIT/SIPI signals (checked
 	// once per block, next to nmiPending), the wait-for-SIPI activity
@@ -171,7 +169,6 @@ func New(cfg Config, s arch.State) *CPU {
 		c.code = NewCodeCache()
 	}
 	c.code.attach(c)
-	c.deliveryVec = -1
 	c.fpu.reset()
 	c.SetState(s)
 	c.RefreshFeatures()

@@ -130,8 +130,6 @@ func (c *CPU) doINIT() {
 	c.halted = false
 	c.nmiPending = false
 	c.faultPending = false
-	c.deliveryVec = -1
-	c.deliveryNest = 0
 	c.waitSIPI = false
 	if r, ok := c.intr.(INITResetter); ok {
 		r.INITReset()

@@ -66,45 +66,7 @@ func retFar(c *CPU, in *Inst) {
 		return
 	}
 	// Return to an outer privilege level: pop SS:rSP too.
-	spv, ok := popPeek(c, in.opsz, 2*sz+in.imm)
-	if !ok {
-		return
-	}
-	ssv, ok := popPeek(c, in.opsz, 3*sz+in.imm)
-	if !ok {
-		return
-	}
-	if !c.setAccessed(d, addr) {
-		return
-	}
-	saveCS, saveCPL := c.Seg[arch.CS], c.cpl
-	c.loadCS(sel, d, rpl)
-	// The SS checks compare against the new CPL (the return CS's RPL),
-	// SDM Vol. 2B RET "RETURN-TO-OUTER-PRIVILEGE-LEVEL".
-	c.cpl = uint8(rpl)
-	if !c.loadSeg(arch.SS, uint16(ssv)) {
-		c.Seg[arch.CS] = saveCS
-		c.cpl = saveCPL
-		c.stateChanged()
-		return
-	}
-	c.RIP = ipv
-	// rSP <- Pop() with the operand size, then the immediate releases the
-	// caller's parameters with the new stack's address size (SDM Vol. 2B
-	// RET "RETURN-TO-OUTER-PRIVILEGE-LEVEL").
-	switch in.opsz {
-	case 2:
-		c.GPR[arch.RSP] = c.GPR[arch.RSP]&^0xFFFF | spv&0xFFFF
-	case 4:
-		c.GPR[arch.RSP] = uint64(uint32(spv))
-	default:
-		c.GPR[arch.RSP] = spv
-	}
-	if in.imm != 0 {
-		m := c.stackMask()
-		c.GPR[arch.RSP] = c.GPR[arch.RSP]&^m | (c.GPR[arch.RSP]+in.imm)&m
-	}
-	c.nullifyDataSegs()
+	c.farReturnOuter(sel, d, addr, rpl, ipv, in.opsz, 2*sz+in.imm, in.imm, false)
 }
 
 // farReturnTargetOK checks the return RIP of RET far / IRET against the
@@ -170,6 +132,64 @@ func (c *CPU) returnCodeSeg(sel uint16, insn, sdm string) (d descriptor, addr ui
 		return 0, 0, 0, false
 	}
 	return d, addr, rpl, true
+}
+
+// farReturnOuter completes a RET far or IRET that pops SS:rSP as well:
+// every return to an outer privilege level, and any IRET in 64-bit mode
+// (SDM Vol. 2B RET, Vol. 2A IRET "RETURN-TO-OUTER-PRIVILEGE-LEVEL"). The
+// return code segment (selector sel, descriptor d at addr, RPL rpl) and
+// the return RIP ip have passed returnCodeSeg and farReturnTargetOK. The
+// new rSP and SS are the operand-size stack slots at offsets off and
+// off+opsz. CS is loaded first so that the SS checks compare against the
+// new CPL (the return CS's RPL); if they fail CS, SS and the CPL are put
+// back. iret admits a null SS when returning to 64-bit mode at a new
+// CPL < 3. release is the RET imm16 count of parameter bytes freed on the
+// new stack. On a privilege change the data segment registers the new CPL
+// may not use become null. It reports whether the return completed.
+func (c *CPU) farReturnOuter(sel uint16, d descriptor, addr uint64, rpl int, ip uint64, opsz uint8, off, release uint64, iret bool) bool {
+	spv, ok := popPeek(c, opsz, off)
+	if !ok {
+		return false
+	}
+	ssv, ok := popPeek(c, opsz, off+uint64(opsz))
+	if !ok {
+		return false
+	}
+	if !c.setAccessed(d, addr) {
+		return false
+	}
+	outer := rpl > int(c.cpl)
+	saveCS, saveSS, saveCPL := c.Seg[arch.CS], c.Seg[arch.SS], c.cpl
+	c.loadCS(sel, d, rpl)
+	c.cpl = uint8(rpl)
+	if iret && uint16(ssv)&^3 == 0 && c.codeMode == mode64 && rpl < 3 {
+		c.Seg[arch.SS] = arch.Segment{Selector: uint16(ssv), Attr: arch.ARUnusable | uint32(rpl)<<5}
+		c.stateChanged()
+	} else if !c.loadSeg(arch.SS, uint16(ssv)) {
+		c.Seg[arch.CS], c.Seg[arch.SS] = saveCS, saveSS
+		c.cpl = saveCPL
+		c.stateChanged()
+		return false
+	}
+	c.RIP = ip
+	// rSP <- Pop() with the operand size, then the immediate releases the
+	// caller's parameters with the new stack's address size.
+	switch opsz {
+	case 2:
+		c.GPR[arch.RSP] = c.GPR[arch.RSP]&^0xFFFF | spv&0xFFFF
+	case 4:
+		c.GPR[arch.RSP] = uint64(uint32(spv))
+	default:
+		c.GPR[arch.RSP] = spv
+	}
+	if release != 0 {
+		m := c.stackMask()
+		c.GPR[arch.RSP] = c.GPR[arch.RSP]&^m | (c.GPR[arch.RSP]+release)&m
+	}
+	if outer {
+		c.nullifyDataSegs()
+	}
+	return true
 }
 
 // popPeek reads a stack slot of operand size at offset off.
@@ -266,43 +286,8 @@ func iret(c *CPU, in *Inst) {
 		return
 	}
 	// 64-bit mode always pops SS:RSP; legacy mode does on a privilege change.
-	spv, ok := popPeek(c, in.opsz, 3*sz)
-	if !ok {
-		return
-	}
-	ssv, ok := popPeek(c, in.opsz, 4*sz)
-	if !ok {
-		return
-	}
-	if !c.setAccessed(d, addr) {
-		return
-	}
-	saveCS, saveSS, saveCPL := c.Seg[arch.CS], c.Seg[arch.SS], c.cpl
-	c.loadCS(sel, d, rpl)
-	// The SS checks compare against the new CPL (the return CS's RPL),
-	// SDM Vol. 2A IRET "RETURN-TO-OUTER-PRIVILEGE-LEVEL".
-	c.cpl = uint8(rpl)
-	if uint16(ssv)&^3 == 0 && c.codeMode == mode64 && rpl < 3 {
-		c.Seg[arch.SS] = arch.Segment{Selector: uint16(ssv), Attr: arch.ARUnusable | uint32(rpl)<<5}
-		c.stateChanged()
-	} else if !c.loadSeg(arch.SS, uint16(ssv)) {
-		c.Seg[arch.CS], c.Seg[arch.SS] = saveCS, saveSS
-		c.cpl = saveCPL
-		c.stateChanged()
-		return
-	}
-	c.RIP = ipv
-	switch in.opsz {
-	case 2:
-		c.GPR[arch.RSP] = c.GPR[arch.RSP]&^0xFFFF | spv&0xFFFF
-	case 4:
-		c.GPR[arch.RSP] = uint64(uint32(spv))
-	default:
-		c.GPR[arch.RSP] = spv
-	}
-	c.setRFLAGS(newFlags)
-	if outer {
-		c.nullifyDataSegs()
+	if c.farReturnOuter(sel, d, addr, rpl, ipv, in.opsz, 3*sz, 0, true) {
+		c.setRFLAGS(newFlags)
 	}
 }
 

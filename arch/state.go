@@ -39,7 +39,9 @@ type State struct {
 	DR                      [8]uint64 // DR0-DR3, DR6 at [6], DR7 at [7]
 
 	// MSR-backed state the core uses directly.
-	FSBase, GSBase, KernelGSBase         uint64
+	// IA32_FS_BASE and IA32_GS_BASE are Seg[FS].Base and Seg[GS].Base
+	// (SDM Vol. 3A 3.4.4.1).
+	KernelGSBase                         uint64
 	SysenterCS, SysenterESP, SysenterEIP uint64
 	STAR, LSTAR, CSTAR, FMASK            uint64
 	TSCAux                               uint64
@@ -47,9 +49,12 @@ type State struct {
 	APICBase                             uint64
 }
 
-// CPL returns the current privilege level: CS.DPL in protected mode
-// (the SDM defines CPL as the RPL of CS; the hidden DPL equals it for
-// non-conforming code), 0 in real mode, 3 in virtual-8086 mode.
+// CPL returns the current privilege level (SDM Vol. 3A 5.5): 0 in real
+// mode, 3 in virtual-8086 mode, otherwise SS.DPL. The SDM keeps the CPL in
+// bits 1:0 of the CS and SS selectors; SS can be loaded only with a
+// descriptor whose DPL equals the CPL (5.7), so the hidden SS.DPL always
+// holds it, while CS.DPL does not after a transfer to a conforming code
+// segment of a more privileged level (5.8.1.2).
 func (s *State) CPL() int {
 	if s.CR0&CR0PE == 0 {
 		return 0

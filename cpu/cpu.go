@@ -80,10 +80,10 @@ type CPU struct {
 	blocks blockLookup
 
 	// Interrupt state.
-	halted       bool
-	shadow       uint8 // STI / MOV SS interrupt shadow, in instructions
-	intr         InterruptSource
-	nmiPending   bool
+	halted     bool
+	shadow     uint8 // STI / MOV SS interrupt shadow, in instructions
+	intr       InterruptSource
+	nmiPending bool
 	// nmiBlocked is blocking by NMI: from an NMI's delivery to the next
 	// IRET (SDM Vol. 3A 6.7.1).
 	nmiBlocked bool

@@ -1,0 +1,153 @@
+package cpu
+
+import "github.com/vmxemu/vmxemu/arch"
+
+// Control and debug registers: MOV to/from CRn and DRn, CLTS, LMSW, SMSW
+// (SDM Vol. 3A 2.5 "Control Registers", 18.2 "Debug Registers"; Vol. 2B
+// MOV (Control Registers), MOV (Debug Registers)). The CR write rules are
+// in cr.go.
+
+// smsw: SMSW r/m (0F 01 /4).
+func smsw(c *CPU, in *Inst) {
+	if c.CR4&arch.CR4UMIP != 0 && c.cpl > 0 {
+		c.raiseGP("SMSW at CPL > 0 with CR4.UMIP=1", "Vol. 2B SMSW")
+		return
+	}
+	if in.mod == 3 {
+		switch in.opsz {
+		case 2:
+			setReg(c, in.rm, uint16(c.CR0))
+		case 4:
+			setReg(c, in.rm, uint32(c.CR0))
+		default:
+			setReg(c, in.rm, c.CR0)
+		}
+		return
+	}
+	wr(c, in.seg, c.ea(in), uint16(c.CR0))
+}
+
+// lmsw: LMSW r/m16 (0F 01 /6): loads PE, MP, EM, TS; cannot clear PE.
+func lmsw(c *CPU, in *Inst) {
+	if !c.requireCPL0("LMSW") {
+		return
+	}
+	v, ok := readRM[uint16](c, in)
+	if !ok {
+		return
+	}
+	n := c.CR0&^0xE | uint64(v)&0xF
+	if c.CR0&arch.CR0PE != 0 {
+		n |= arch.CR0PE
+	}
+	c.writeCR0(n)
+}
+
+// clts: CLTS (0F 06).
+func clts(c *CPU, in *Inst) {
+	if c.requireCPL0("CLTS") {
+		c.CR0 &^= arch.CR0TS
+	}
+}
+
+// movFromCR/movToCR: MOV r, CRn / MOV CRn, r (0F 20 / 0F 22). The operand
+// is always 32 bits outside 64-bit mode and 64 bits inside; mod is ignored.
+func movFromCR(c *CPU, in *Inst) {
+	if !c.requireCPL0("MOV from CR") {
+		return
+	}
+	var v uint64
+	switch in.reg {
+	case 0:
+		v = c.CR0
+	case 2:
+		v = c.CR2
+	case 3:
+		v = c.CR3
+	case 4:
+		v = c.CR4
+	case 8:
+		v = c.CR8
+	default:
+		c.raiseUD("MOV from a nonexistent control register", "Vol. 2B MOV (Control Registers)")
+		return
+	}
+	if c.codeMode == mode64 {
+		c.GPR[in.rm&15] = v
+	} else {
+		c.GPR[in.rm&15] = uint64(uint32(v))
+	}
+}
+
+func movToCR(c *CPU, in *Inst) {
+	if !c.requireCPL0("MOV to CR") {
+		return
+	}
+	v := c.GPR[in.rm&15]
+	if c.codeMode != mode64 {
+		v = uint64(uint32(v))
+	}
+	switch in.reg {
+	case 0:
+		c.writeCR0(v)
+	case 2:
+		c.CR2 = v
+	case 3:
+		c.writeCR3(v)
+	case 4:
+		c.writeCR4(v)
+	case 8:
+		if v>>4 != 0 {
+			c.raiseGP("reserved bits set in CR8", "Vol. 3A 2.5")
+			return
+		}
+		c.CR8 = v
+		c.intrHint = true // a lower TPR may unmask a pending interrupt
+	default:
+		c.raiseUD("MOV to a nonexistent control register", "Vol. 2B MOV (Control Registers)")
+		return
+	}
+	c.stop = true
+}
+
+// movDR: MOV r, DRn / MOV DRn, r (0F 21 / 0F 23). DR4/DR5 alias DR6/DR7
+// unless CR4.DE=1, where they are #UD (SDM Vol. 3A 18.2.2).
+func movDR(c *CPU, in *Inst) {
+	if !c.requireCPL0("MOV DR") {
+		return
+	}
+	r := in.reg & 7
+	if in.reg > 7 {
+		c.raiseUD("MOV to/from DR8-DR15", "Vol. 2B MOV (Debug Registers)")
+		return
+	}
+	if r == 4 || r == 5 {
+		if c.CR4&arch.CR4DE != 0 {
+			c.raiseUD("DR4/DR5 referenced with CR4.DE=1", "Vol. 3A 18.2.2")
+			return
+		}
+		r += 2
+	}
+	if in.op == 0x121 {
+		v := c.DR[r]
+		if c.codeMode != mode64 {
+			v = uint64(uint32(v))
+		}
+		c.GPR[in.rm&15] = v
+		return
+	}
+	v := c.GPR[in.rm&15]
+	if c.codeMode != mode64 {
+		v = uint64(uint32(v))
+	} else if (r == 6 || r == 7) && v>>32 != 0 {
+		c.raiseGP("MOV to DR6/DR7 with bits 63:32 set", "Vol. 2B MOV (Debug Registers)")
+		return
+	}
+	switch r {
+	case 6:
+		v = v | 0xFFFF0FF0
+	case 7:
+		v = v&^(1<<11|1<<12|1<<14|1<<15) | 1<<10
+	}
+	c.DR[r] = v
+}

@@ -1,0 +1,36 @@
+package cpu
+
+import "github.com/vmxemu/vmxemu/arch"
+
+// Miscellaneous system instructions: HLT, CPUID, RDTSC/RDTSCP (SDM
+// Vol. 2A HLT, CPUID; Vol. 2B RDTSC, RDTSCP; Vol. 3A 18.17 "Time-Stamp
+// Counter").
+
+// hlt: HLT (F4).
+func hlt(c *CPU, in *Inst) {
+	if !c.requireCPL0("HLT") {
+		return
+	}
+	c.halted = true
+	c.stop = true
+}
+
+// cpuid: CPUID (0F A2).
+func cpuid(c *CPU, in *Inst) {
+	a, b, cc, d := c.plat().CPUID(c, uint32(c.GPR[arch.RAX]), uint32(c.GPR[arch.RCX]))
+	c.GPR[arch.RAX], c.GPR[arch.RBX], c.GPR[arch.RCX], c.GPR[arch.RDX] = uint64(a), uint64(b), uint64(cc), uint64(d)
+}
+
+// rdtsc/rdtscp: CR4.TSD makes them privileged (SDM Vol. 2B RDTSC).
+func rdtsc(c *CPU, in *Inst) {
+	if c.CR4&arch.CR4TSD != 0 && c.cpl != 0 && c.CR0&arch.CR0PE != 0 {
+		c.raiseGP("RDTSC with CR4.TSD=1 at CPL > 0", "Vol. 2B RDTSC")
+		return
+	}
+	t := c.TSC()
+	setReg(c, arch.RAX, uint32(t))
+	setReg(c, arch.RDX, uint32(t>>32))
+	if in.op == 0x101 { // RDTSCP (0F 01 F9; 0F 01 is only RDTSCP here)
+		setReg(c, arch.RCX, uint32(c.TSCAux))
+	}
+}

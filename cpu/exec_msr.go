@@ -1,0 +1,47 @@
+package cpu
+
+import "github.com/vmxemu/vmxemu/arch"
+
+// Model-specific registers: RDMSR/WRMSR, and SWAPGS, which exchanges
+// GS.base with IA32_KERNEL_GS_BASE (SDM Vol. 2B RDMSR, WRMSR, SWAPGS;
+// Vol. 3A 2.8.6 "Reading and Writing Model-Specific Registers").
+
+// rdmsr/wrmsr (0F 32 / 0F 30).
+func rdmsr(c *CPU, in *Inst) {
+	if !c.requireCPL0("RDMSR") {
+		return
+	}
+	v, f := c.readMSR(uint32(c.GPR[arch.RCX]))
+	if f != nil {
+		c.raise(*f)
+		return
+	}
+	setReg(c, arch.RAX, uint32(v))
+	setReg(c, arch.RDX, uint32(v>>32))
+}
+
+func wrmsr(c *CPU, in *Inst) {
+	if !c.requireCPL0("WRMSR") {
+		return
+	}
+	v := uint64(uint32(c.GPR[arch.RDX]))<<32 | uint64(uint32(c.GPR[arch.RAX]))
+	if f := c.writeMSR(uint32(c.GPR[arch.RCX]), v); f != nil {
+		c.raise(*f)
+		return
+	}
+	c.intrHint = true // x2APIC registers (TPR, EOI, ICR) are MSRs
+	c.stop = true
+}
+
+// swapgs: SWAPGS (0F 01 F8), 64-bit mode, CPL 0.
+func swapgs(c *CPU, in *Inst) {
+	if c.codeMode != mode64 {
+		c.raiseUD("SWAPGS outside 64-bit mode", "Vol. 2B SWAPGS")
+		return
+	}
+	if !c.requireCPL0("SWAPGS") {
+		return
+	}
+	c.Seg[arch.GS].Base, c.KernelGSBase = c.KernelGSBase, c.Seg[arch.GS].Base
+	c.refreshSeg(arch.GS)
+}

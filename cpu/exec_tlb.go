@@ -1,0 +1,99 @@
+package cpu
+
+import "github.com/vmxemu/vmxemu/arch"
+
+// TLB and cache management: INVLPG, INVPCID, WBINVD/INVD (SDM Vol. 3A
+// 4.10.4 "Invalidation of TLBs and Paging-Structure Caches"; Vol. 2A
+// INVLPG, INVPCID, INVD; Vol. 2B WBINVD).
+
+// invlpg: INVLPG m (0F 01 /7).
+func invlpg(c *CPU, in *Inst) {
+	if !c.requireCPL0("INVLPG") {
+		return
+	}
+	if c.codeMode == mode64 {
+		// No canonical check: INVLPG of a non-canonical address is a NOP
+		// (SDM Vol. 2A INVLPG "Description").
+		lin := c.segv[in.seg].base + c.ea(in)
+		if c.canonical(lin) {
+			c.tlb.flushPage(lin)
+			c.blocks.flush()
+		}
+		return
+	}
+	lin, ok := c.linear(in.seg, c.ea(in), 1, -1)
+	if !ok {
+		return
+	}
+	c.tlb.flushPage(lin)
+	c.blocks.flush()
+}
+
+// invpcid: INVPCID r32/r64, m128 (66 0F 38 82) (SDM Vol. 2A INVPCID;
+// Vol. 3A 4.10.4.1). The register operand is 64 bits in 64-bit mode and 32
+// bits elsewhere, whatever the operand size; the descriptor is PCID in
+// bits 11:0 (63:12 reserved) and a linear address in bits 127:64.
+func invpcid(c *CPU, in *Inst) {
+	const sdm = "Vol. 2A INVPCID"
+	if !c.feat.invpcid {
+		c.raiseUD("INVPCID with CPUID.(EAX=07H,ECX=0):EBX.INVPCID[bit 10]=0", sdm)
+		return
+	}
+	if c.RFLAGS&arch.FlagVM != 0 {
+		c.raiseUD("INVPCID is not recognised in virtual-8086 mode", sdm)
+		return
+	}
+	if !c.requireCPL0("INVPCID") {
+		return
+	}
+	typ := c.GPR[in.reg&15]
+	if c.codeMode != mode64 {
+		typ = uint64(uint32(typ))
+	}
+	if typ > 3 {
+		c.raiseGP("INVPCID type (register operand) > 3", sdm)
+		return
+	}
+	addr := c.ea(in)
+	lo, ok := rd[uint64](c, in.seg, addr)
+	if !ok {
+		return
+	}
+	la, ok := rd[uint64](c, in.seg, (addr+8)&in.amask)
+	if !ok {
+		return
+	}
+	if lo>>12 != 0 {
+		c.raiseGP("INVPCID descriptor bits 63:12 are not all 0", sdm)
+		return
+	}
+	pcid := lo & 0xFFF
+	if typ <= 1 && pcid != 0 && c.CR4&arch.CR4PCIDE == 0 {
+		c.raiseGP("INVPCID type 0 or 1 with a non-zero PCID while CR4.PCIDE=0", sdm)
+		return
+	}
+	switch typ {
+	case 0: // individual address
+		if !c.canonical(la) {
+			c.raiseGP("INVPCID type 0 with a non-canonical linear address", sdm)
+			return
+		}
+		c.tlb.flushPage(la)
+	case 1: // single context, except global translations
+		c.tlb.flushPCID(pcid)
+	case 2: // all contexts, global translations included
+		c.tlb.flushAll()
+	default: // all contexts except global translations
+		c.tlb.flushNonGlobal()
+	}
+	c.blocks.flush()
+}
+
+// wbinvd/invd: caches are not modelled; privilege is.
+func wbinvd(c *CPU, in *Inst) { c.requireCPL0("WBINVD/INVD") }
+
+// pagingChanged drops every cached translation and block lookup.
+func (c *CPU) pagingChanged() {
+	c.tlb.flushAll()
+	c.blocks.flush()
+}

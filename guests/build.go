@@ -13,7 +13,7 @@ import (
 	"strings"
 )
 
-//go:embed lib hello compute compute32 compute64 vmxdetect smp
+//go:embed lib hello compute compute32 compute64 vmxdetect smp nmi rdtsc
 var sources embed.FS
 
 // ExitPass is the exit status of QEMU (and vmxemu) when a guest writes 0x10,
@@ -82,6 +82,17 @@ var recipes = map[string]recipe{
 	"smp": {32, "-O2",
 		join([]string{"lib/entry32.S", "smp/smp.S"}, libC, []string{"smp/main.c"}),
 		"lib/link32.ld", false, []string{"-smp", "4"}},
+	"nmi": {32, "-O2",
+		join([]string{"lib/entry32.S", "nmi/traps.S"}, libC, []string{"nmi/main.c"}),
+		"lib/link32.ld", false, nil},
+	"nmi64": {64, "-O2",
+		join([]string{"compute64/entry.S", "nmi/traps.S"}, libC, []string{"nmi/main.c"}),
+		"compute64/link.ld", false, nil},
+	// rdtsc checks vmxemu's TSC contract (one tick per instruction
+	// retired), which QEMU's wall-clock TSC does not follow: vmxemu only.
+	"rdtsc": {32, "-O2",
+		join([]string{"lib/entry32.S", "vmxdetect/traps.S"}, libC, []string{"rdtsc/main.c"}),
+		"lib/link32.ld", true, nil},
 }
 
 func init() {
@@ -106,7 +117,9 @@ func List() []string {
 // under QEMU and vmxemu. vmxdetect is not: it prints the CPU model's VMX
 // capabilities and IA32_FEATURE_CONTROL, and QEMU's CPU model (qemu64,
 // without VMX under TCG, FEATURE_CONTROL 0 and writable) is not vmxemu's;
-// it is tested under vmxemu alone (vmxdetect_test.go).
+// it is tested under vmxemu alone (vmxdetect_test.go). Nor is rdtsc: it
+// checks vmxemu's instruction-counting TSC, where QEMU's TSC follows the
+// host's clock (rdtsc_test.go).
 func SideBySide(name string) bool {
 	r, ok := recipes[name]
 	return ok && !r.vmxemuOnly

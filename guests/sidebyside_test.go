@@ -225,6 +225,8 @@ func bannerOf(name string) string {
 		return computeHead
 	case name == "smp":
 		return smpBanner
+	case isNMI(name):
+		return nmiBanner
 	}
 	return helloBanner
 }
@@ -243,6 +245,10 @@ func checkGuestOutput(t *testing.T, who, name, img string, res runResult) {
 	}
 	if name == "smp" {
 		checkSMPOutput(t, who, out, 4)
+		return
+	}
+	if isNMI(name) {
+		checkNMIOutput(t, who, name, out)
 		return
 	}
 	want := []string{
@@ -305,7 +311,11 @@ func TestSMP64(t *testing.T) {
 }
 
 func TestList(t *testing.T) {
-	assert.Equal(t, []string{"compute32", "compute32-O0", "compute64", "compute64-O0", "hello", "smp", "vmxdetect"}, List())
+	assert.Equal(t, []string{"compute32", "compute32-O0", "compute64", "compute64-O0", "hello",
+		"nmi", "nmi64", "rdtsc", "smp", "vmxdetect"}, List())
+	assert.False(t, SideBySide("rdtsc"), "rdtsc checks vmxemu's instruction-counting TSC: vmxemu only")
+	assert.True(t, SideBySide("nmi"))
+	assert.True(t, SideBySide("nmi64"))
 	assert.False(t, SideBySide("vmxdetect"), "vmxdetect reports the CPU model: vmxemu only")
 	assert.True(t, SideBySide("hello"))
 }

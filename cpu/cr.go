@@ -45,6 +45,13 @@ func cr4Allowed(ecx1, ebx7, ecx7 uint32) uint64 {
 	return m
 }
 
+// writeCR0 is the one home of every change to CR0: MOV to CR0, LMSW, CLTS
+// and a task switch (which sets TS) all come here, and so will the VMX
+// checks on CR0 (fixed bits in VMX operation; the guest/host mask and read
+// shadow decide before it whether a guest's write exits). It applies the
+// checks of MOV to CR0 (each one can fail only for a MOV or LMSW: CLTS
+// and a task switch change TS alone), then commits the value and its
+// effects on paging and the derived state.
 func (c *CPU) writeCR0(v uint64) {
 	const sdm = "Vol. 3A 2.5 / Vol. 2B MOV CR0"
 	switch {

@@ -46,7 +46,7 @@ func lmsw(c *CPU, in *Inst) {
 // clts: CLTS (0F 06).
 func clts(c *CPU, in *Inst) {
 	if c.requireCPL0("CLTS") {
-		c.CR0 &^= arch.CR0TS
+		c.writeCR0(c.CR0 &^ arch.CR0TS)
 	}
 }
 
@@ -102,7 +102,7 @@ func movToCR(c *CPU, in *Inst) {
 			return
 		}
 		c.CR8 = v
-		c.intrHint = true // a lower TPR may unmask a pending interrupt
+		c.KickInterrupt() // a lower TPR may unmask a pending interrupt
 	default:
 		c.raiseUD("MOV to a nonexistent control register", "Vol. 2B MOV (Control Registers)")
 		return

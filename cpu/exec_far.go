@@ -206,8 +206,10 @@ func popPeek(c *CPU, opsz uint8, off uint64) (uint64, bool) {
 }
 
 // iret: IRET/IRETD/IRETQ (CF) (SDM Vol. 2A IRET "Operation"; NT=1 in
-// legacy protected mode is a task return, task.go).
+// legacy protected mode is a task return, task.go). Every IRET first ends
+// blocking by NMI, even one that then faults (unblockNMI).
 func iret(c *CPU, in *Inst) {
+	c.unblockNMI()
 	if c.CR0&arch.CR0PE != 0 && c.RFLAGS&arch.FlagVM == 0 && c.RFLAGS&arch.FlagNT != 0 {
 		if c.EFER&arch.EFERLMA != 0 {
 			c.raiseGP("IRET with NT=1 in IA-32e mode (no task switching)", "Vol. 2A IRET")

@@ -69,6 +69,6 @@ func inOut(c *CPU, in *Inst) {
 	} else {
 		c.bus.Out(port, size, uint32(c.GPR[arch.RAX]))
 	}
-	c.intrHint = true // the device may have changed an interrupt line
+	c.KickInterrupt() // the device may have changed an interrupt line
 	c.stop = true     // a device may have ended the run or raised an interrupt
 }

@@ -29,7 +29,7 @@ func wrmsr(c *CPU, in *Inst) {
 		c.raise(*f)
 		return
 	}
-	c.intrHint = true // x2APIC registers (TPR, EOI, ICR) are MSRs
+	c.KickInterrupt() // x2APIC registers (TPR, EOI, ICR) are MSRs
 	c.stop = true
 }
 

@@ -204,7 +204,7 @@ func (c *CPU) writePhys(pa uint64, size int, v uint64) {
 		return
 	}
 	c.bus.WriteMMIO(pa, size, v)
-	c.intrHint = true // an APIC/IOAPIC register write may raise or unmask an interrupt
+	c.KickInterrupt() // an APIC/IOAPIC register write may raise or unmask an interrupt
 }
 
 func (c *CPU) pagingRegs() mmu.Regs {
@@ -404,7 +404,7 @@ func (c *CPU) wrSlow(lin uint64, size uint, v uint64) bool {
 			return true
 		}
 		c.bus.WriteMMIO(pa, int(size), v)
-		c.intrHint = true
+		c.KickInterrupt()
 		return true
 	}
 	for i := uint(0); i < size; i++ {

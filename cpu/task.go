@@ -211,7 +211,7 @@ func (c *CPU) taskSwitch(sel uint16, d descriptor, daddr uint64, why taskReason,
 	// the context of the new task.
 	c.TR = arch.Segment{Selector: sel, Base: nb, Limit: d.limit(), Attr: d.attr() | 2}
 	c.taskCommitted = true
-	c.CR0 |= arch.CR0TS
+	c.writeCR0(c.CR0 | arch.CR0TS) // cannot fail: only TS changes
 	neip := uint64(f32(tssEIP))
 	c.RIP = neip
 	c.ripCur = neip // a fault from here on reports the new task's EIP

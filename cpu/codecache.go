@@ -1,8 +1,8 @@
 package cpu
 
-// The decoded-block cache. Blocks are keyed by physical address and decode
-// mode and shared by the CPUs of one machine; a write into a frame holding
-// blocks invalidates all of them. Each CPU also keeps a direct-mapped
+// The decoded-block cache. Blocks are keyed by host-physical frame
+// (phys.go) and decode mode and shared by the CPUs of one machine; a write
+// into a frame holding blocks invalidates all of them. Each CPU also keeps a direct-mapped
 // lookup from linear RIP to block, flushed whenever translations or the
 // privilege level change.
 
@@ -141,7 +141,12 @@ func (c *CPU) fetchWindow(lin uint64, limitLeft uint64) ([]byte, uint64, bool) {
 				n = limitLeft
 			}
 			for i := range buf[:n] {
-				buf[i] = byte(c.bus.ReadMMIO(pa+uint64(i), 1))
+				b, ok := c.physRead(pa+uint64(i), 1, accFetch)
+				if !ok {
+					c.stop = true
+					return nil, 0, false
+				}
+				buf[i] = byte(b)
 			}
 			return buf[:n], noFrame, true
 		}

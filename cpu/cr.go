@@ -223,9 +223,13 @@ func (nullPlatform) WriteMSR(*CPU, uint32, uint64) *arch.Fault {
 // loadPDPTEs loads the four PAE PDPTE registers (SDM Vol. 3A 4.4.1).
 func (c *CPU) loadPDPTEs(cr0, cr3, cr4 uint64) bool {
 	r := mmu.Regs{CR0: cr0, CR3: cr3, CR4: cr4, EFER: c.EFER, MaxPhysAddr: c.MaxPhysAddr}
-	p, f := mmu.LoadPDPTEs(physMem{c}, &r)
+	p, f, ok := mmu.LoadPDPTEs(physMem{c}, &r)
 	if f != nil {
 		c.raise(*f)
+		return false
+	}
+	if !ok {
+		c.stop = true // refused (phys.go): no guest fault
 		return false
 	}
 	c.pdpte = p

@@ -25,12 +25,12 @@ func (c *CPU) WriteLinear(lin uint64, b []byte) bool {
 		if !ok {
 			return false
 		}
-		pg := c.bus.RAMPage(pa >> 12)
-		if pg == nil {
+		pg, hfn, ok := c.physPage(pa, accPeek)
+		if !ok || pg == nil {
 			return false
 		}
 		pages = append(pages, pg)
-		pfns = append(pfns, pa>>12)
+		pfns = append(pfns, hfn)
 		i += int(4096 - a&0xfff)
 	}
 	for i, n := 0, 0; i < len(b); n++ {
@@ -54,7 +54,7 @@ func (c *CPU) peekTranslate(lin uint64) (uint64, bool) {
 	}
 	r := c.pagingRegs()
 	tr, f := mmu.Walk(peekMem{c}, &r, lin, mmu.Access{Implicit: true})
-	if f != nil {
+	if f != nil || tr.Refused {
 		return 0, false
 	}
 	return tr.PhysPage | lin&0xfff, true

@@ -171,42 +171,6 @@ func (c *CPU) canonical(lin uint64) bool {
 	return arch.Canonical(lin, 48)
 }
 
-// physMem adapts the bus to the walker's PhysMem without allocating.
-type physMem struct{ c *CPU }
-
-func (p physMem) ReadPhys64(pa uint64) uint64     { return p.c.readPhys(pa, 8) }
-func (p physMem) ReadPhys32(pa uint64) uint32     { return uint32(p.c.readPhys(pa, 4)) }
-func (p physMem) WritePhys64(pa uint64, v uint64) { p.c.writePhys(pa, 8, v) }
-func (p physMem) WritePhys32(pa uint64, v uint32) { p.c.writePhys(pa, 4, uint64(v)) }
-
-// readPhys reads size bytes (<= 8, not crossing a page) at a physical address.
-func (c *CPU) readPhys(pa uint64, size int) uint64 {
-	if pg := c.bus.RAMPage(pa >> 12); pg != nil {
-		var v uint64
-		off := pa & 0xfff
-		for i := 0; i < size && int(off)+i < 4096; i++ {
-			v |= uint64(pg[int(off)+i]) << (8 * i)
-		}
-		return v
-	}
-	return c.bus.ReadMMIO(pa, size)
-}
-
-// writePhys writes size bytes at a physical address, invalidating decoded
-// code in the frame.
-func (c *CPU) writePhys(pa uint64, size int, v uint64) {
-	if pg := c.bus.RAMPage(pa >> 12); pg != nil {
-		off := pa & 0xfff
-		for i := 0; i < size && int(off)+i < 4096; i++ {
-			pg[int(off)+i] = byte(v >> (8 * i))
-		}
-		c.code.written(c, pa>>12)
-		return
-	}
-	c.bus.WriteMMIO(pa, size, v)
-	c.KickInterrupt() // an APIC/IOAPIC register write may raise or unmask an interrupt
-}
-
 func (c *CPU) pagingRegs() mmu.Regs {
 	return mmu.Regs{
 		CR0: c.CR0, CR3: c.CR3, CR4: c.CR4, EFER: c.EFER,
@@ -231,6 +195,12 @@ func (c *CPU) translate(lin uint64, kind int, user bool, implicit bool) (mmu.Tra
 		c.raise(*f)
 		return tr, false
 	}
+	if tr.Refused {
+		// A paging-structure access was refused (phys.go): the
+		// instruction stops without a guest fault.
+		c.stop = true
+		return tr, false
+	}
 	return tr, true
 }
 
@@ -244,7 +214,11 @@ func (c *CPU) fill(lin uint64, kind int) (*tlbEntry, uint64, bool) {
 		return nil, 0, false
 	}
 	pa := tr.PhysPage | lin&0xfff
-	pg := c.bus.RAMPage(tr.PhysPage >> 12)
+	pg, hfn, ok := c.physPage(tr.PhysPage, kind)
+	if !ok {
+		c.stop = true
+		return nil, 0, false
+	}
 	if pg == nil {
 		return nil, pa, true
 	}
@@ -259,7 +233,7 @@ func (c *CPU) fill(lin uint64, kind int) (*tlbEntry, uint64, bool) {
 	case accRead:
 		arr = &c.tlb.read
 	case accWrite:
-		if c.code.isCode(tr.PhysPage >> 12) {
+		if c.code.isCode(hfn) {
 			return nil, pa, true
 		}
 		arr = &c.tlb.write
@@ -267,7 +241,7 @@ func (c *CPU) fill(lin uint64, kind int) (*tlbEntry, uint64, bool) {
 		arr = &c.tlb.fetch
 	}
 	e := &arr[tlbIndex(lin)]
-	*e = tlbEntry{tag: c.tlb.tag(lin), page: pg, pfn: tr.PhysPage >> 12, global: tr.Global}
+	*e = tlbEntry{tag: c.tlb.tag(lin), page: pg, pfn: hfn, global: tr.Global}
 	return e, pa, true
 }
 
@@ -328,7 +302,7 @@ func (c *CPU) rdSlow(lin uint64, size uint) (uint64, bool) {
 		return 0, false
 	}
 	if e == nil {
-		return c.readPhys(pa, int(size)), true // MMIO, or RAM without a TLB entry
+		return c.physRead(pa, int(size), accRead) // MMIO, or RAM without a TLB entry
 	}
 	var v uint64
 	for i := uint(0); i < size; i++ {
@@ -398,14 +372,8 @@ func (c *CPU) wrSlow(lin uint64, size uint, v uint64) bool {
 		return false
 	}
 	if e == nil {
-		if pg := c.bus.RAMPage(pa >> 12); pg != nil {
-			// RAM holding decoded code: write and invalidate.
-			c.writePhys(pa, int(size), v)
-			return true
-		}
-		c.bus.WriteMMIO(pa, int(size), v)
-		c.KickInterrupt()
-		return true
+		// MMIO, or RAM holding decoded code (written and invalidated).
+		return c.physWrite(pa, int(size), v, accWrite)
 	}
 	for i := uint(0); i < size; i++ {
 		e.page[o+uint64(i)] = byte(v >> (8 * i))
@@ -428,7 +396,12 @@ func (c *CPU) sysRead(lin uint64, size int) (uint64, bool) {
 			n = size - i
 		}
 		for j := 0; j < n; j++ {
-			v |= c.readPhys(pa+uint64(j), 1) << (8 * (i + j))
+			b, ok := c.physRead(pa+uint64(j), 1, accRead)
+			if !ok {
+				c.stop = true
+				return 0, false
+			}
+			v |= b << (8 * (i + j))
 		}
 		i += n
 	}
@@ -442,7 +415,10 @@ func (c *CPU) sysWrite(lin uint64, size int, v uint64) bool {
 		if !ok {
 			return false
 		}
-		c.writePhys(tr.PhysPage|(lin+uint64(i))&0xfff, 1, v>>(8*i))
+		if !c.physWrite(tr.PhysPage|(lin+uint64(i))&0xfff, 1, v>>(8*i), accWrite) {
+			c.stop = true
+			return false
+		}
 	}
 	return true
 }
@@ -456,25 +432,16 @@ func (c *CPU) ReadLinear(lin uint64, b []byte) bool {
 		if c.CR0&arch.CR0PG != 0 {
 			r := c.pagingRegs()
 			tr, f := mmu.Walk(peekMem{c}, &r, a, mmu.Access{Implicit: true})
-			if f != nil {
+			if f != nil || tr.Refused {
 				return false
 			}
 			pa = tr.PhysPage | a&0xfff
 		}
-		pg := c.bus.RAMPage(pa >> 12)
-		if pg == nil {
+		pg, _, ok := c.physPage(pa, accPeek)
+		if !ok || pg == nil {
 			return false
 		}
 		b[i] = pg[pa&0xfff]
 	}
 	return true
 }
-
-// peekMem is a PhysMem that never writes (A/D updates are dropped), for
-// debugger reads.
-type peekMem struct{ c *CPU }
-
-func (p peekMem) ReadPhys64(pa uint64) uint64 { return p.c.readPhys(pa, 8) }
-func (p peekMem) ReadPhys32(pa uint64) uint32 { return uint32(p.c.readPhys(pa, 4)) }
-func (p peekMem) WritePhys64(uint64, uint64)  {}
-func (p peekMem) WritePhys32(uint64, uint32)  {}

@@ -8,17 +8,22 @@ import (
 )
 
 // PhysMem is what the walker reads and writes paging-structure entries
-// through. Reads and writes are little-endian and naturally aligned.
+// through. Reads and writes are little-endian and naturally aligned. An
+// access may be refused (ok=false): the addresses are guest-physical, and
+// under EPT reading a paging-structure entry can cause an EPT violation or
+// misconfiguration, a VM exit rather than a guest fault. The walk then stops
+// at once and reports Translation.Refused; the PhysMem implementation
+// holds the reason.
 //
 // The processor updates accessed and dirty flags with locked
 // read-modify-write operations (SDM Vol. 3A 4.8); the walker models them as
 // a read followed by a write of the same entry, which is exact for a
 // single-threaded caller.
 type PhysMem interface {
-	ReadPhys64(pa uint64) uint64
-	ReadPhys32(pa uint64) uint32
-	WritePhys64(pa uint64, v uint64)
-	WritePhys32(pa uint64, v uint32)
+	ReadPhys64(pa uint64) (uint64, bool)
+	ReadPhys32(pa uint64) (uint32, bool)
+	WritePhys64(pa uint64, v uint64) bool
+	WritePhys32(pa uint64, v uint32) bool
 }
 
 // Regs is the paging-relevant control state.
@@ -142,6 +147,10 @@ type Translation struct {
 	// PATIndex is PAT*4 + PCD*2 + PWT of the mapping entry, the index into
 	// IA32_PAT that selects the memory type (SDM 11.12.3).
 	PATIndex uint8
+	// Refused: the walk stopped because PhysMem refused an access to a
+	// paging-structure entry (see PhysMem). It is neither a translation
+	// nor a fault; the fault result is nil.
+	Refused bool
 }
 
 // PhysAddr returns the physical address of lin within the translation.
@@ -366,7 +375,10 @@ func walk64(m PhysMem, r *Regs, lin uint64, acc Access, table uint64, top int, r
 	for level := top; ; level-- {
 		shift := uint(12 + 9*(level-1))
 		pa := table + (lin>>shift&511)*8
-		e := m.ReadPhys64(pa)
+		e, ok := m.ReadPhys64(pa)
+		if !ok {
+			return Translation{Refused: true}, nil
+		}
 		if e&pteP == 0 {
 			return Translation{}, notPresent(r, lin, acc, level, sdm)
 		}
@@ -431,8 +443,12 @@ func walk64(m PhysMem, r *Regs, lin uint64, acc Access, table uint64, top int, r
 			if i == n-1 && acc.Write {
 				set |= pteD
 			}
-			if v := m.ReadPhys64(pas[i]); v&set != set {
-				m.WritePhys64(pas[i], v|set)
+			v, ok := m.ReadPhys64(pas[i])
+			if ok && v&set != set {
+				ok = m.WritePhys64(pas[i], v|set)
+			}
+			if !ok {
+				return Translation{Refused: true}, nil
 			}
 		}
 		t.Dirty = t.Dirty || acc.Write
@@ -444,7 +460,10 @@ func walk64(m PhysMem, r *Regs, lin uint64, acc Access, table uint64, top int, r
 func walk32(m PhysMem, r *Regs, lin uint64, acc Access) (Translation, *arch.Fault) {
 	lin32 := uint32(lin)
 	pdeAddr := r.CR3&0xFFFFF000 | uint64(lin32>>22)<<2
-	pde := m.ReadPhys32(pdeAddr)
+	pde, ok := m.ReadPhys32(pdeAddr)
+	if !ok {
+		return Translation{Refused: true}, nil
+	}
 	if pde&pteP == 0 {
 		return Translation{}, notPresent(r, lin, acc, 2, SDM32Bit)
 	}
@@ -467,7 +486,10 @@ func walk32(m PhysMem, r *Regs, lin uint64, acc Access) (Translation, *arch.Faul
 		// With CR4.PSE=0 the PS flag is ignored; a PDE that references a
 		// page table and a PTE have no reserved bits (SDM 4.3).
 		pteAddr = uint64(pde&0xFFFFF000) | uint64(lin32>>12&0x3FF)<<2
-		pte := m.ReadPhys32(pteAddr)
+		pte, ok := m.ReadPhys32(pteAddr)
+		if !ok {
+			return Translation{Refused: true}, nil
+		}
 		if pte&pteP == 0 {
 			return Translation{}, notPresent(r, lin, acc, 1, SDM32Bit)
 		}
@@ -484,24 +506,25 @@ func walk32(m PhysMem, r *Regs, lin uint64, acc Access) (Translation, *arch.Faul
 	if rule != "" {
 		return Translation{}, pageFault(lin, code, rule, sdm)
 	}
-	setAD32(m, pdeAddr, large && acc.Write)
-	if !large {
-		setAD32(m, pteAddr, acc.Write)
+	if !setAD32(m, pdeAddr, large && acc.Write) || !large && !setAD32(m, pteAddr, acc.Write) {
+		return Translation{Refused: true}, nil
 	}
 	t.Dirty = t.Dirty || acc.Write
 	return t, nil
 }
 
 // setAD32 sets the accessed flag, and the dirty flag if dirty, in the
-// 32-bit entry at pa (SDM 4.8).
-func setAD32(m PhysMem, pa uint64, dirty bool) {
+// 32-bit entry at pa (SDM 4.8); false if an access was refused.
+func setAD32(m PhysMem, pa uint64, dirty bool) bool {
 	set := uint32(pteA)
 	if dirty {
 		set |= pteD
 	}
-	if v := m.ReadPhys32(pa); v&set != set {
-		m.WritePhys32(pa, v|set)
+	v, ok := m.ReadPhys32(pa)
+	if ok && v&set != set {
+		ok = m.WritePhys32(pa, v|set)
 	}
+	return ok
 }
 
 // LoadPDPTEs reads the four PDPTEs of PAE paging from the 32-byte aligned
@@ -509,21 +532,25 @@ func setAD32(m PhysMem, pa uint64, dirty bool) {
 // processor in PAE paging (SDM Vol. 3A 4.4.1). A PDPTE with P=1 and a
 // reserved bit set (bits 2:1, 8:5 and 63:MAXPHYADDR) makes the MOV fail with
 // #GP(0), and the PDPTE registers are not loaded. The caller stores the
-// result in Regs.PDPTE.
-func LoadPDPTEs(m PhysMem, r *Regs) ([4]uint64, *arch.Fault) {
+// result in Regs.PDPTE. ok is false when PhysMem refused a read (and the
+// fault is nil).
+func LoadPDPTEs(m PhysMem, r *Regs) (pdpte [4]uint64, f *arch.Fault, ok bool) {
 	var out [4]uint64
 	base := r.CR3 & 0xFFFFFFE0
 	rsvd := bitRange(2, 1) | bitRange(8, 5) | bitRange(63, r.maxPhys())
 	for i := range out {
-		e := m.ReadPhys64(base + uint64(i)*8)
+		e, ok := m.ReadPhys64(base + uint64(i)*8)
+		if !ok {
+			return [4]uint64{}, nil, false
+		}
 		if e&pteP != 0 {
 			if bad := e & rsvd; bad != 0 {
 				f := arch.GPFault(0, RulePDPTEReservedPrefix+strconv.Itoa(i)+" has P=1 and reserved bit "+
 					strconv.Itoa(bits.Len64(bad)-1)+" set", SDMPDPTELoad)
-				return [4]uint64{}, &f
+				return [4]uint64{}, &f, true
 			}
 		}
 		out[i] = e
 	}
-	return out, nil
+	return out, nil, true
 }

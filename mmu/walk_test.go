@@ -1,6 +1,7 @@
 package mmu
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -13,20 +14,33 @@ import (
 type fakeMem struct {
 	q      map[uint64]uint64
 	writes int
+	// refuse lists the 8-byte words whose accesses are refused (as EPT
+	// would refuse them), readOnly refuses only writes.
+	refuse, readOnly map[uint64]bool
 }
 
 func newMem() *fakeMem { return &fakeMem{q: map[uint64]uint64{}} }
 
-func (m *fakeMem) ReadPhys64(pa uint64) uint64 { return m.q[pa&^7] }
-func (m *fakeMem) ReadPhys32(pa uint64) uint32 { return uint32(m.q[pa&^7] >> (pa & 4 * 8)) }
-func (m *fakeMem) WritePhys64(pa uint64, v uint64) {
+func (m *fakeMem) ReadPhys64(pa uint64) (uint64, bool) { return m.q[pa&^7], !m.refuse[pa&^7] }
+func (m *fakeMem) ReadPhys32(pa uint64) (uint32, bool) {
+	return uint32(m.q[pa&^7] >> (pa & 4 * 8)), !m.refuse[pa&^7]
+}
+func (m *fakeMem) WritePhys64(pa uint64, v uint64) bool {
+	if m.refuse[pa&^7] || m.readOnly[pa&^7] {
+		return false
+	}
 	m.writes++
 	m.q[pa&^7] = v
+	return true
 }
-func (m *fakeMem) WritePhys32(pa uint64, v uint32) {
+func (m *fakeMem) WritePhys32(pa uint64, v uint32) bool {
+	if m.refuse[pa&^7] || m.readOnly[pa&^7] {
+		return false
+	}
 	m.writes++
 	sh := pa & 4 * 8
 	m.q[pa&^7] = m.q[pa&^7]&^(0xFFFFFFFF<<sh) | uint64(v)<<sh
+	return true
 }
 
 // snapshot copies the memory contents.
@@ -147,7 +161,7 @@ func newPAE(size uint64, phys uint64) *env {
 		addrs = append(addrs, pte)
 	}
 	var f *arch.Fault
-	r.PDPTE, f = LoadPDPTEs(m, r)
+	r.PDPTE, f, _ = LoadPDPTEs(m, r)
 	if f != nil {
 		panic(f)
 	}
@@ -556,9 +570,11 @@ func TestAccessedDirty(t *testing.T) {
 	}
 	get := func(e *env, i int, is32 bool) uint64 {
 		if is32 {
-			return uint64(e.m.ReadPhys32(e.addrs[i]))
+			v, _ := e.m.ReadPhys32(e.addrs[i])
+			return uint64(v)
 		}
-		return e.m.ReadPhys64(e.addrs[i])
+		v, _ := e.m.ReadPhys64(e.addrs[i])
+		return v
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -669,7 +685,7 @@ func TestLoadPDPTEs(t *testing.T) {
 			r := &Regs{CR3: 0xABC0, MaxPhysAddr: c.max}
 			m.q[0xABC0] = 0x2000 | fP
 			m.q[0xABC8] = c.entry
-			got, f := LoadPDPTEs(m, r)
+			got, f, _ := LoadPDPTEs(m, r)
 			require.NotNil(t, f)
 			assert.Equal(t, uint8(arch.VecGP), f.Vector)
 			assert.True(t, f.HasError)
@@ -687,7 +703,7 @@ func TestLoadPDPTEs(t *testing.T) {
 	m.q[base] = 0x1000 | fP | fPWT | fPCD | 7<<9
 	m.q[base+8] = ^uint64(0) &^ fP
 	m.q[base+16] = 0xF_FFFFF000 | fP
-	got, f := LoadPDPTEs(m, r)
+	got, f, _ := LoadPDPTEs(m, r)
 	require.Nil(t, f)
 	assert.Equal(t, [4]uint64{m.q[base], m.q[base+8], m.q[base+16], 0}, got)
 	assert.Equal(t, 0, m.writes)
@@ -702,4 +718,54 @@ func BenchmarkWalk4Level(b *testing.B) {
 			b.Fatal(f)
 		}
 	}
+}
+
+// TestRefusedAccess: a paging-structure access that PhysMem refuses (as
+// EPT does with a violation on a guest paging-structure entry, SDM Vol. 3C
+// 29.3.3) stops the walk at once: no fault, no translation, and no entry
+// after the refused one is read or written.
+func TestRefusedAccess(t *testing.T) {
+	builders := []struct {
+		name string
+		env  func() *env
+	}{
+		{"4-level 4K", func() *env { return newLong(4, 4<<10, 0x5000) }},
+		{"5-level 4K", func() *env { return newLong(5, 4<<10, 0x5000) }},
+		{"4-level 2M", func() *env { return newLong(4, 2<<20, 0x400000) }},
+		{"PAE 4K", func() *env { return newPAE(4<<10, 0x5000) }},
+		{"32-bit 4K", legacy4K},
+		{"32-bit 4M", legacy4M},
+	}
+	for _, b := range builders {
+		for level := range b.env().addrs {
+			for _, writeOnly := range []bool{false, true} {
+				name := fmt.Sprintf("%s/entry %d/%s", b.name, level, map[bool]string{false: "read", true: "A/D write"}[writeOnly])
+				t.Run(name, func(t *testing.T) {
+					e := b.env()
+					a := e.addrs[level] &^ 7
+					if writeOnly {
+						e.m.readOnly = map[uint64]bool{a: true}
+					} else {
+						e.m.refuse = map[uint64]bool{a: true}
+					}
+					before := e.m.snapshot()
+					tr, f := Walk(e.m, e.r, e.lin, Access{Write: true})
+					assert.Nil(t, f, "a refused access is not a guest fault")
+					assert.True(t, tr.Refused)
+					assert.Zero(t, tr.PhysPage)
+					if !writeOnly {
+						// Reads stop at the refused entry: the entries
+						// below it were not used, nothing was written.
+						assert.Equal(t, before, e.m.snapshot())
+					}
+				})
+			}
+		}
+	}
+	// LoadPDPTEs reports a refused read with ok=false and no fault.
+	e := newPAE(4<<10, 0x5000)
+	e.m.refuse = map[uint64]bool{e.r.CR3 &^ 31: true}
+	_, f, ok := LoadPDPTEs(e.m, e.r)
+	assert.Nil(t, f)
+	assert.False(t, ok)
 }

@@ -1,0 +1,110 @@
+package cpu
+
+// The guest-physical access layer. Every access the core makes by physical
+// address resolves its frame through physPage, and nowhere else:
+//
+//   - instruction fetch and block decode (fill, fetchWindow),
+//   - data accesses on TLB misses, page-crossing and MMIO accesses (fill,
+//     rdSlow, wrSlow),
+//   - paging-structure entries and the PAE PDPTEs (physMem, for package
+//     mmu),
+//   - the GDT, LDT, IDT and TSS (sysRead, sysWrite),
+//   - the debugger (ReadLinear, WriteLinear, peekMem).
+//
+// The addresses the core computes are guest-physical; physPage turns one
+// into the host frame that backs it. Outside VMX non-root operation, and
+// inside it without EPT, the two are the same. EPT slots in here: the
+// EPT walk (package ept) maps the guest-physical frame to a host frame or
+// refuses the access with an EPT violation or misconfiguration, which is
+// then the instruction's outcome (a VM exit) instead of a guest fault.
+//
+// Decoded blocks and code-page write protection are keyed by host frame
+// (CodeCache), so that two guest-physical frames aliasing one host frame
+// share its decoded code and its invalidation, and TLB entries record the
+// host frame they point into.
+
+// Access kinds beyond accRead/accWrite/accFetch (mem.go) that physPage
+// tells apart: under EPT a paging-structure access has its own exit
+// qualification and A/D semantics (SDM Vol. 3C 29.3.3.2), and the
+// debugger's accesses never have side effects.
+const (
+	accPaging = 3 // a paging-structure entry or PDPTE, read or A/D write
+	accPeek   = 4 // the debugger: no side effects, never a VM exit
+)
+
+// physPage resolves the guest-physical page holding gpa for an access of
+// the given kind. It returns the host page when the frame is RAM (nil for
+// MMIO and unbacked space) and the host frame number; ok=false means the
+// access was refused and must not be performed (never today: see above).
+func (c *CPU) physPage(gpa uint64, kind int) (pg *[4096]byte, hfn uint64, ok bool) {
+	_ = kind
+	hfn = gpa >> 12
+	return c.bus.RAMPage(hfn), hfn, true
+}
+
+// physRead reads size bytes (<= 8, not crossing a page) at a
+// guest-physical address: RAM through the host page, anything else as
+// MMIO at the host-physical address.
+func (c *CPU) physRead(gpa uint64, size int, kind int) (uint64, bool) {
+	pg, hfn, ok := c.physPage(gpa, kind)
+	if !ok {
+		return 0, false
+	}
+	off := int(gpa & 0xfff)
+	if pg != nil {
+		var v uint64
+		for i := 0; i < size && off+i < 4096; i++ {
+			v |= uint64(pg[off+i]) << (8 * i)
+		}
+		return v, true
+	}
+	return c.bus.ReadMMIO(hfn<<12|uint64(off), size), true
+}
+
+// physWrite writes size bytes (<= 8, not crossing a page) at a
+// guest-physical address. A write to RAM invalidates decoded code in the
+// host frame; an MMIO write may change interrupt state (an APIC or I/O
+// APIC register), so the CPU asks its interrupt source again.
+func (c *CPU) physWrite(gpa uint64, size int, v uint64, kind int) bool {
+	pg, hfn, ok := c.physPage(gpa, kind)
+	if !ok {
+		return false
+	}
+	off := int(gpa & 0xfff)
+	if pg != nil {
+		for i := 0; i < size && off+i < 4096; i++ {
+			pg[off+i] = byte(v >> (8 * i))
+		}
+		c.code.written(c, hfn)
+		return true
+	}
+	c.bus.WriteMMIO(hfn<<12|uint64(off), size, v)
+	c.KickInterrupt()
+	return true
+}
+
+// physMem is the page walker's view of guest-physical memory (mmu.PhysMem)
+// without allocating: paging-structure accesses through physPage.
+type physMem struct{ c *CPU }
+
+func (p physMem) ReadPhys64(pa uint64) (uint64, bool) { return p.c.physRead(pa, 8, accPaging) }
+func (p physMem) ReadPhys32(pa uint64) (uint32, bool) {
+	v, ok := p.c.physRead(pa, 4, accPaging)
+	return uint32(v), ok
+}
+func (p physMem) WritePhys64(pa uint64, v uint64) bool { return p.c.physWrite(pa, 8, v, accPaging) }
+func (p physMem) WritePhys32(pa uint64, v uint32) bool {
+	return p.c.physWrite(pa, 4, uint64(v), accPaging)
+}
+
+// peekMem is the debugger's view: reads through physPage as accPeek, and
+// writes (A/D updates) dropped.
+type peekMem struct{ c *CPU }
+
+func (p peekMem) ReadPhys64(pa uint64) (uint64, bool) { return p.c.physRead(pa, 8, accPeek) }
+func (p peekMem) ReadPhys32(pa uint64) (uint32, bool) {
+	v, ok := p.c.physRead(pa, 4, accPeek)
+	return uint32(v), ok
+}
+func (p peekMem) WritePhys64(uint64, uint64) bool { return true }
+func (p peekMem) WritePhys32(uint64, uint32) bool { return true }

@@ -75,20 +75,27 @@ func (cc *CodeCache) page(pfn uint64) *codePage {
 }
 
 type blockLookupEntry struct {
-	rip  uint64
-	mode uint8
-	b    *block
+	rip uint64
+	key uint64 // epoch<<2 | decode mode when filled
+	b   *block
 }
 
 type blockLookup struct {
 	e [1024]blockLookupEntry
-	// epoch counts flushes: a block found at some RIP is still the one a
-	// lookup there would return while the epoch is unchanged, the block
-	// is valid and cacheable (Run's self-loop shortcut).
+	// epoch counts flushes: an entry is live only while the epoch it was
+	// filled in is current, so a flush is one increment (segment loads,
+	// mode and privilege changes and context switches flush often). A
+	// block found at some RIP is also still the one a lookup there would
+	// return while the epoch is unchanged, the block is valid and
+	// cacheable (Run's self-loop shortcut). Epochs start at 1, so a zero
+	// entry never matches.
 	epoch uint64
 }
 
-func (l *blockLookup) flush() { l.e = [1024]blockLookupEntry{}; l.epoch++ }
+func (l *blockLookup) flush() { l.epoch++ }
+
+// key is the lookup key of an entry filled now in decode mode mode.
+func (l *blockLookup) key(mode uint8) uint64 { return l.epoch<<2 | uint64(mode) }
 
 // lookupBlock returns the block at the current RIP, decoding it if needed.
 // It returns nil when fetching raised a fault. The miss path is kept in
@@ -96,7 +103,7 @@ func (l *blockLookup) flush() { l.e = [1024]blockLookupEntry{}; l.epoch++ }
 func (c *CPU) lookupBlock() *block {
 	rip := c.RIP
 	e := &c.blocks.e[(rip^rip>>10)&1023]
-	if e.rip == rip && e.b != nil && e.mode == c.codeMode && e.b.valid {
+	if e.rip == rip && e.key == c.blocks.key(c.codeMode) && e.b.valid {
 		return e.b
 	}
 	return c.lookupMiss(e)
@@ -111,7 +118,7 @@ func (c *CPU) lookupMiss(e *blockLookupEntry) *block {
 		return nil
 	}
 	if b.cacheable {
-		*e = blockLookupEntry{rip: rip, mode: c.codeMode, b: b}
+		*e = blockLookupEntry{rip: rip, key: c.blocks.key(c.codeMode), b: b}
 	}
 	return b
 }

@@ -180,6 +180,8 @@ func New(cfg Config, s arch.State) *CPU {
 		c.code = NewCodeCache()
 	}
 	c.code.attach(c)
+	c.blocks.epoch = 1
+	c.tlb.ctx.live[0] = true
 	c.fpu.reset()
 	c.SetState(s)
 	c.RefreshFeatures()

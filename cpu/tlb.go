@@ -9,10 +9,12 @@ import "github.com/vmxemu/vmxemu/arch"
 //   - bit 1 (valid) and bit 0 (user: CPL=3), so an entry filled at CPL 0
 //     never serves CPL 3 and vice versa (the walk's U/S answer differs);
 //   - the current PCID (SDM Vol. 3A 4.10.1): PCID[9:0] in bits 11:2 and
-//     PCID[11:10] XORed into bits 63:62. Bits 63:62 of a canonical (48- or
-//     57-bit) or 32-bit linear address both equal bit 61, which the key
+//     PCID[11:10] XORed into bits 63:62. Bits 63:57 of a canonical (48- or
+//     57-bit) or 32-bit linear address all equal bit 61, which the key
 //     leaves alone, so two (address, PCID) pairs never share a tag. With
-//     CR4.PCIDE=0 the PCID is 000H.
+//     CR4.PCIDE=0 the PCID is 000H;
+//   - the translation context's slot, XORed into bits 60:58 (the same
+//     argument makes it part of the tag): see "Translation contexts".
 //
 // Entries of other PCIDs stay in the arrays until they are evicted or
 // invalidated (MOV CR3 without the no-flush bit, INVPCID, INVLPG), as the
@@ -31,6 +33,10 @@ const (
 	tagUser  = 1
 	// tagPCIDHi are the tag bits PCID[11:10] are folded into.
 	tagPCIDHi = 3 << 62
+	// tagCtx are the tag bits the context slot is folded into.
+	tagCtxShift = 58
+	tagCtx      = 7 << tagCtxShift
+	numCtx      = 8
 )
 
 type tlbEntry struct {
@@ -41,19 +47,104 @@ type tlbEntry struct {
 }
 
 type tlb struct {
-	key   uint64 // tagValid | tagUser for the current CPL | the current PCID
+	key   uint64 // tagValid | tagUser for the current CPL | the current PCID | the context slot
 	read  [tlbSize]tlbEntry
 	write [tlbSize]tlbEntry
 	fetch [tlbSize]tlbEntry
+	ctx   contexts
 }
 
 // pcidKey is the key contribution of a 12-bit PCID.
 func pcidKey(pcid uint64) uint64 { return (pcid&0x3FF)<<2 | (pcid>>10&3)<<62 }
 
 func (t *tlb) setKey(user bool, pcid uint64) {
-	t.key = tagValid | pcidKey(pcid)
+	t.key = tagValid | pcidKey(pcid) | uint64(t.ctx.cur)<<tagCtxShift
 	if user {
 		t.key |= tagUser
+	}
+}
+
+// Translation contexts. Linear translations belong to a context: outside
+// VMX non-root operation there is one, and VMX adds one per (VPID, EPTP)
+// pair a guest runs with (SDM Vol. 3C 29.4.1: TLB entries are tagged with
+// the VPID and, under EPT, the EP4TA). Entries of every context live in
+// the same arrays, told apart by the slot number folded into their tags,
+// so switching contexts changes the key and nothing else: O(1), and each
+// context finds its entries again when it comes back, stale ones included,
+// until they are evicted or invalidated — as on hardware, a missing
+// INVVPID or INVEPT shows. A context that needs a slot when all are in use
+// takes the least recently used one, whose entries are dropped first.
+
+// ctxID names a translation context: the VPID (0 outside non-root
+// operation and for guests without VPIDs) and the EPT pointer's
+// page-walk root (0 without EPT).
+type ctxID struct {
+	vpid uint16
+	ept  uint64
+}
+
+type contexts struct {
+	ids  [numCtx]ctxID
+	used [numCtx]uint64 // last use, for LRU replacement
+	live [numCtx]bool
+	cur  uint8
+	tick uint64
+}
+
+// switchContext makes id the current translation context.
+func (c *CPU) switchContext(id ctxID) {
+	x := &c.tlb.ctx
+	x.tick++
+	if x.live[x.cur] && x.ids[x.cur] == id {
+		x.used[x.cur] = x.tick
+		return
+	}
+	slot := -1
+	for i := range x.ids {
+		if x.live[i] && x.ids[i] == id {
+			slot = i
+			break
+		}
+	}
+	if slot < 0 {
+		slot = 0
+		for i := range x.ids {
+			if !x.live[i] {
+				slot = i
+				break
+			}
+			if x.used[i] < x.used[slot] {
+				slot = i
+			}
+		}
+		c.tlb.flushSlot(uint8(slot))
+		x.ids[slot], x.live[slot] = id, true
+	}
+	x.cur, x.used[slot] = uint8(slot), x.tick
+	c.tlb.setKey(c.cpl == 3, c.pcid())
+	// The RIP-to-block lookup caches linear translations too.
+	c.blocks.flush()
+}
+
+// tagSlot recovers the context slot an entry was filled under (bits 60:58
+// of its linear address equal its bit 61, see the type comment).
+func tagSlot(tag uint64) uint8 {
+	s := tag >> tagCtxShift & 7
+	if tag&(1<<61) != 0 {
+		s ^= 7
+	}
+	return uint8(s)
+}
+
+// flushSlot drops every entry of one context (a context slot reused; an
+// INVVPID or INVEPT for that context).
+func (t *tlb) flushSlot(slot uint8) {
+	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write, &t.fetch} {
+		for i := range arr {
+			if arr[i].page != nil && tagSlot(arr[i].tag) == slot {
+				arr[i] = tlbEntry{}
+			}
+		}
 	}
 }
 
@@ -81,8 +172,9 @@ func (c *CPU) pcid() uint64 {
 
 func tlbIndex(lin uint64) uint64 { return (lin >> 12) & tlbMask }
 
-// flushAll drops every entry of every PCID (CR0/CR4 paging-mode changes,
-// CR3 without global pages, INVPCID type 2).
+// flushAll drops every entry of every PCID and context (CR0/CR4
+// paging-mode changes, CR3 without global pages, INVPCID type 2: more than
+// the current VPID's entries, which is allowed).
 func (t *tlb) flushAll() {
 	t.read = [tlbSize]tlbEntry{}
 	t.write = [tlbSize]tlbEntry{}
@@ -114,13 +206,13 @@ func (t *tlb) flushPCID(pcid uint64) {
 	}
 }
 
-// flushPage drops the entries for one linear page under every PCID,
-// global ones included (INVLPG, INVPCID type 0: invalidating more than
-// the SDM requires is allowed).
+// flushPage drops the entries for one linear page under every PCID and
+// context, global ones included (INVLPG, INVPCID type 0: invalidating
+// more than the SDM requires is allowed).
 func (t *tlb) flushPage(lin uint64) {
 	i := tlbIndex(lin)
 	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write, &t.fetch} {
-		if (arr[i].tag^lin)&^(0xfff|tagPCIDHi) == 0 {
+		if arr[i].page != nil && (arr[i].tag^lin)&^(0xfff|tagPCIDHi|tagCtx) == 0 {
 			arr[i] = tlbEntry{}
 		}
 	}

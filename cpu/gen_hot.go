@@ -59,17 +59,19 @@ const (
 	store                       // store pair: this (r,r and r,imm) then MOV m,r, 32/64 bits
 )
 
-const alu2 = hot | fuseRR | fuseRI | pair | store
+// binALU is every shape of a two-operand ALU operation that may start a
+// pair (pairOp, exec_pair.go).
+const binALU = hot | fuseRR | fuseRI | pair | store
 
 // ops is the table. Its order is the order of the emitted handlers and
 // of the fused kinds (fk*).
 var ops = []op{
-	{name: "add", alu: "aluADD", res: "a + b", lazy: "lzAdd", write: true, cond: "addCond(in.sub, a, b, r)", in: alu2},
-	{name: "sub", alu: "aluSUB", res: "a - b", lazy: "lzSub", write: true, cond: "subCond(in.sub, a, b, r)", in: alu2},
-	{name: "and", alu: "aluAND", res: "a & b", lazy: "lzLogic", write: true, cond: "logicCond(in.sub, r)", in: alu2},
-	{name: "or", alu: "aluOR", res: "a | b", lazy: "lzLogic", write: true, cond: "logicCond(in.sub, r)", in: alu2},
-	{name: "xor", alu: "aluXOR", res: "a ^ b", lazy: "lzLogic", write: true, cond: "logicCond(in.sub, r)", in: alu2},
-	{name: "cmp", alu: "aluCMP", res: "a - b", lazy: "lzSub", cond: "subCond(in.sub, a, b, r)", in: alu2},
+	{name: "add", alu: "aluADD", res: "a + b", lazy: "lzAdd", write: true, cond: "addCond(in.sub, a, b, r)", in: binALU},
+	{name: "sub", alu: "aluSUB", res: "a - b", lazy: "lzSub", write: true, cond: "subCond(in.sub, a, b, r)", in: binALU},
+	{name: "and", alu: "aluAND", res: "a & b", lazy: "lzLogic", write: true, cond: "logicCond(in.sub, r)", in: binALU},
+	{name: "or", alu: "aluOR", res: "a | b", lazy: "lzLogic", write: true, cond: "logicCond(in.sub, r)", in: binALU},
+	{name: "xor", alu: "aluXOR", res: "a ^ b", lazy: "lzLogic", write: true, cond: "logicCond(in.sub, r)", in: binALU},
+	{name: "cmp", alu: "aluCMP", res: "a - b", lazy: "lzSub", cond: "subCond(in.sub, a, b, r)", in: binALU},
 	{name: "test", res: "a & b", lazy: "lzLogic", cond: "logicCond(in.sub, r)", in: fuseRR},
 	// INC: OF when the result is the sign bit alone; DEC: when the
 	// operand was.

@@ -1,0 +1,354 @@
+//go:build ignore
+
+// gen_hot writes the hot path's specialised handlers from the two tables
+// below: ops, the ALU operations (what each computes and how it records
+// the flags), and the handler shapes each one is emitted in. It is the
+// only home of those semantics on the hot path; the hand-written files
+// keep the classification and fusion logic (exec_hot.go, exec_fused.go,
+// exec_pair.go) and the generic handlers stay the reference
+// (exec_alu.go, exec_branch.go).
+//
+// Every handler is written out in full, per operation and per shape,
+// with no shared helper the compiler would have to inline: each stays a
+// leaf that inlines exactly what the hand-written handlers inlined
+// (getReg, setReg, setLazy, fusedJump), so the specialisation per
+// operation and size is the same as before generation.
+//
+// Run with: go generate ./cpu (from the repository root). The -o flag
+// writes the files into another directory (the up-to-date test uses it).
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"go/format"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// op is one ALU operation of the hot path (SDM Vol. 2, ADD/SUB/AND/OR/XOR/
+// CMP/TEST/INC/DEC; flags per Vol. 1 Appendix A, recorded lazily as
+// flags.go describes).
+type op struct {
+	name string // handler name stem: add gives addRR, addRRJcc, pairAddRR, storeAddRR
+	alu  string // its ALU operation number (exec_alu.go); "" if not one of 00-3F/80-83
+	// res is the result, a Go expression over a (the destination) and b
+	// (the source; 1 for INC/DEC).
+	res   string
+	lazy  string // lazy flag record kind (flags.go)
+	write bool   // whether it writes its destination (CMP and TEST do not)
+	// cond is the fused Jcc's condition from cc = in.sub and a, b, r
+	// (SDM Vol. 1 Table B-1, exec_fused.go); for INC/DEC it is the OF
+	// expression handed to incDecCond.
+	cond  string
+	unary bool // INC/DEC: b is 1 and CF is kept (SDM Vol. 2 INC, DEC)
+	// in lists the shapes it is emitted in.
+	in shapeSet
+}
+
+type shapeSet uint
+
+const (
+	hot    shapeSet = 1 << iota // register-form handler (r,r and r,imm), 8-64 bits
+	fuseRR                      // fused setter r,r + Jcc, 16-64 bits
+	fuseRI                      // fused setter r,imm + Jcc
+	fuseUn                      // fused INC/DEC r + Jcc
+	pair                        // ALU pair: ADD/SUB r,imm then this (r,r and r,imm), 32/64 bits
+	store                       // store pair: this (r,r and r,imm) then MOV m,r, 32/64 bits
+)
+
+// binALU is every shape of a two-operand ALU operation that may start a
+// pair (pairOp, exec_pair.go).
+const binALU = hot | fuseRR | fuseRI | pair | store
+
+// ops is the table. Its order is the order of the emitted handlers and
+// of the fused kinds (fk*).
+var ops = []op{
+	{name: "add", alu: "aluADD", res: "a + b", lazy: "lzAdd", write: true, cond: "addCond(in.sub, a, b, r)", in: binALU},
+	{name: "sub", alu: "aluSUB", res: "a - b", lazy: "lzSub", write: true, cond: "subCond(in.sub, a, b, r)", in: binALU},
+	{name: "and", alu: "aluAND", res: "a & b", lazy: "lzLogic", write: true, cond: "logicCond(in.sub, r)", in: binALU},
+	{name: "or", alu: "aluOR", res: "a | b", lazy: "lzLogic", write: true, cond: "logicCond(in.sub, r)", in: binALU},
+	{name: "xor", alu: "aluXOR", res: "a ^ b", lazy: "lzLogic", write: true, cond: "logicCond(in.sub, r)", in: binALU},
+	{name: "cmp", alu: "aluCMP", res: "a - b", lazy: "lzSub", cond: "subCond(in.sub, a, b, r)", in: binALU},
+	{name: "test", res: "a & b", lazy: "lzLogic", cond: "logicCond(in.sub, r)", in: fuseRR},
+	// INC: OF when the result is the sign bit alone; DEC: when the
+	// operand was.
+	{name: "inc", res: "a + 1", lazy: "lzInc", write: true, cond: "r == signBit[T]()", unary: true, in: fuseUn},
+	{name: "dec", res: "a - 1", lazy: "lzDec", write: true, cond: "a == signBit[T]()", unary: true, in: fuseUn},
+}
+
+// form is the source operand of a binary shape.
+type form struct {
+	suffix string // RR or RI
+	src    string // Go expression for b
+	rr     bool   // register source (the pair selectors' rr)
+}
+
+var (
+	formRR = form{"RR", "getReg[T](c, in.reg)", true}
+	formRI = form{"RI", "T(in.imm)", false}
+	// A store pair keeps the ALU half's source register in sub (exec_pair.go).
+	formStoreRR = form{"RR", "getReg[T](c, in.sub)", true}
+)
+
+// Statements the shapes add around the ALU operation.
+const (
+	// The fused Jcc half (exec_fused.go).
+	jccTail = `if %s && !c.fusedJump(in) {
+	c.fusedTakeSlow(in)
+}
+`
+	// The ALU pair's first half: ADD r,imm (SUB with the immediate
+	// negated), whose flags are dead (exec_pair.go).
+	pairHead = "setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))\n"
+	// The store pair's MOV m,r half: movMemReg's fast path (exec_mov.go),
+	// with the fault reported at the store.
+	storeTail = `c.ripCur = c.RIP - uint64(in.jlen)
+// movMemReg's fast path, repeated (it is too large to inline).
+off := c.ea(in)
+lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+if c.codeMode == mode64 {
+	lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+}
+if ok {
+	e := &c.tlb.write[tlbIndex(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+		*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+		return
+	}
+}
+wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+`
+)
+
+// cc is one Jcc condition pair (SDM Vol. 1 Table B-1): the even code
+// tests the condition, the odd code its negation.
+type cc struct{ yes, no, test string }
+
+var conds = []cc{
+	{"jo", "jno", "c.condO()"},
+	{"jb", "jae", "c.condB()"},
+	{"jz", "jnz", "c.condZ()"},
+	{"jbe", "ja", "c.condBE()"},
+	{"js", "jns", "c.condS()"},
+	{"jp", "jnp", "c.condP()"},
+	{"jl", "jge", "c.condL()"},
+	{"jle", "jg", "c.condLE()"},
+}
+
+const header = "// Code generated by go run gen_hot.go; DO NOT EDIT.\n\n"
+
+func main() {
+	out := flag.String("o", ".", "output directory")
+	flag.Parse()
+	write(*out, "exec_hot_gen.go", genHot())
+	write(*out, "exec_fused_gen.go", genFused())
+	write(*out, "exec_pair_gen.go", genPair())
+}
+
+func write(dir, name string, src []byte) {
+	b, err := format.Source(src)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n%s", name, err, src)
+		os.Exit(1)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func title(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
+
+// handler writes one handler: the operation on a (the destination
+// register) and b, its lazy flag record, its result, between head and
+// tail.
+func handler(w *bytes.Buffer, name string, o op, f form, head, tail string) {
+	fmt.Fprintf(w, "func %s[T word](c *CPU, in *Inst) {\n%s", name, head)
+	if o.unary {
+		fmt.Fprintf(w, "a := getReg[T](c, in.rm)\nr := %s\n", o.res)
+		// INC/DEC keep CF: save it before the record replaces the
+		// one it comes from (flags.go, keepCF).
+		fmt.Fprintf(w, "if !c.keepCFAfterAdd() {\nc.keepCF()\n}\nsetLazy(c, %s, a, 1, r)\n", o.lazy)
+	} else {
+		fmt.Fprintf(w, "a, b := getReg[T](c, in.rm), %s\nr := %s\nsetLazy(c, %s, a, b, r)\n", f.src, o.res, o.lazy)
+	}
+	if o.write {
+		w.WriteString("setReg(c, in.rm, r)\n")
+	}
+	w.WriteString(tail)
+	w.WriteString("}\n\n")
+}
+
+// insts lists the instantiations of handler name for the given sizes in
+// bits (0: none).
+func insts(name string, sizes ...int) string {
+	var s []string
+	for _, n := range sizes {
+		if n == 0 {
+			s = append(s, "nil")
+		} else {
+			s = append(s, fmt.Sprintf("%s[uint%d]", name, n))
+		}
+	}
+	return strings.Join(s, ", ")
+}
+
+func genHot() []byte {
+	var w bytes.Buffer
+	w.WriteString(header + "package cpu\n\n")
+	w.WriteString("// The specialised register-form ALU handlers and the Jcc handlers\n// (exec_hot.go), from gen_hot.go's tables.\n\n")
+	for _, f := range []form{formRR, formRI} {
+		if f.rr {
+			w.WriteString("// Register-register, destination r/m (01, 09, 21, 29, 31, 39 with mod = 3;\n// 00, 08, ... for 8 bits).\n")
+		} else {
+			w.WriteString("// Register, immediate (80/81/83 with mod = 3).\n")
+		}
+		for _, o := range ops {
+			if o.in&hot != 0 {
+				handler(&w, o.name+f.suffix, o, f, "", "")
+			}
+		}
+	}
+	w.WriteString("// hotRR and hotRI give the specialised register-form handlers of ALU\n// operation op for sizes 8, 16, 32, 64; ADC and SBB (which read CF) keep\n// the generic handler.\n")
+	for _, f := range []form{formRR, formRI} {
+		generic := map[bool]string{true: "aluRMReg", false: "aluRMImm"}[f.rr]
+		fmt.Fprintf(&w, "func hot%s(op int) [4]handler {\nswitch op {\n", f.suffix)
+		for _, o := range ops {
+			if o.in&hot != 0 {
+				fmt.Fprintf(&w, "case %s:\nreturn by(%s)\n", o.alu, insts(o.name+f.suffix, 8, 16, 32, 64))
+			}
+		}
+		fmt.Fprintf(&w, "}\nreturn by(%s)\n}\n\n", insts(generic, 8, 16, 32, 64))
+	}
+	w.WriteString("// Jcc rel per condition (SDM Vol. 2 Jcc; conditions Vol. 1 Table B-1).\n")
+	var tab []string
+	for _, c := range conds {
+		for i, name := range []string{c.yes, c.no} {
+			test := c.test
+			if i == 1 {
+				test = "!" + test
+			}
+			fmt.Fprintf(&w, "func %s(c *CPU, in *Inst) {\nif %s {\nc.takeRel(in)\n}\n}\n\n", name, test)
+			tab = append(tab, name)
+		}
+	}
+	w.WriteString("// jccByCond are the Jcc handlers indexed by condition code.\n")
+	fmt.Fprintf(&w, "var jccByCond = [16]handler{%s}\n", strings.Join(tab, ", "))
+	return w.Bytes()
+}
+
+// fused lists the fused kinds in order: name stem, op, form.
+type fusedEntry struct {
+	kind string
+	o    op
+	f    form
+}
+
+func fusedKinds() []fusedEntry {
+	var k []fusedEntry
+	for _, o := range ops {
+		if o.in&fuseUn != 0 {
+			k = append(k, fusedEntry{title(o.name), o, form{}})
+		}
+	}
+	for _, f := range []form{formRR, formRI} {
+		bit := map[bool]shapeSet{true: fuseRR, false: fuseRI}[f.rr]
+		for _, o := range ops {
+			if o.in&bit != 0 {
+				k = append(k, fusedEntry{title(o.name) + f.suffix, o, f})
+			}
+		}
+	}
+	return k
+}
+
+func genFused() []byte {
+	var w bytes.Buffer
+	w.WriteString(header + "package cpu\n\nimport \"github.com/vmxemu/vmxemu/arch\"\n\n")
+	w.WriteString("// The fused setter+Jcc handlers (exec_fused.go), from gen_hot.go's tables.\n\n")
+	kinds := fusedKinds()
+	w.WriteString("// Setter kinds a fused entry can start with.\nconst (\nfkNone = iota\n")
+	for _, k := range kinds {
+		fmt.Fprintf(&w, "fk%s\n", k.kind)
+	}
+	w.WriteString(")\n\n")
+	group := map[string]string{
+		"":   "// INC/DEC r + Jcc. JZ/JNZ (the loop counter case) read only the result.\n",
+		"RR": "// Register-register forms: destination r/m (in.rm), source in.reg.\n",
+		"RI": "// Register-immediate forms (81, 83 with mod = 3).\n",
+	}
+	for _, k := range kinds {
+		w.WriteString(group[k.f.suffix])
+		delete(group, k.f.suffix)
+		name := k.o.name + k.f.suffix + "Jcc"
+		if k.o.unary {
+			// JZ/JNZ (the loop counter case) read only the result.
+			tail := fmt.Sprintf(`var t bool
+if cc := in.sub; cc&^1 == 4 {
+	t = (r == 0) != (cc&1 != 0)
+} else {
+	t = incDecCond(cc, %s, r, c.lz.flags&arch.FlagCF != 0)
+}
+`, k.o.cond) + fmt.Sprintf(jccTail, "t")
+			handler(&w, name, k.o, k.f, "", tail)
+		} else {
+			handler(&w, name, k.o, k.f, "", fmt.Sprintf(jccTail, k.o.cond))
+		}
+	}
+	w.WriteString("// fusedHandler gives the fused handler of kind k for operand size opsz\n// (16, 32 or 64 bits; nil otherwise).\n")
+	w.WriteString("func fusedHandler(k int, opsz uint8) handler {\nvar h [4]handler\nswitch k {\n")
+	for _, k := range kinds {
+		fmt.Fprintf(&w, "case fk%s:\nh = v(%s)\n", k.kind, insts(k.o.name+k.f.suffix+"Jcc", 16, 32, 64))
+	}
+	w.WriteString("}\nreturn h[sizeIndex(opsz)]\n}\n")
+	return w.Bytes()
+}
+
+func genPair() []byte {
+	var w bytes.Buffer
+	w.WriteString(header + "package cpu\n\nimport \"unsafe\"\n\n")
+	w.WriteString("// The ALU pair and store pair handlers (exec_pair.go), from gen_hot.go's\n// tables.\n\n")
+	type shape struct {
+		prefix     string
+		bit        shapeSet
+		rr, ri     form
+		head, tail string
+	}
+	for _, s := range []shape{
+		{"pair", pair, formRR, formRI, pairHead, ""},
+		{"store", store, formStoreRR, formRI, "", storeTail},
+	} {
+		for _, f := range []form{s.rr, s.ri} {
+			for _, o := range ops {
+				if o.in&s.bit != 0 {
+					handler(&w, s.prefix+title(o.name)+f.suffix, o, f, s.head, s.tail)
+				}
+			}
+		}
+		sel := s.prefix + "Handler"
+		if s.prefix == "store" {
+			sel = "storePairHandler"
+		}
+		fmt.Fprintf(&w, "// %s gives the handler for ALU operation op (register source\n// if rr) and operand size opsz (32 or 64 bits; nil otherwise).\n", sel)
+		fmt.Fprintf(&w, "func %s(op uint8, rr bool, opsz uint8) handler {\nvar h [4]handler\n", sel)
+		for i, f := range []form{s.rr, s.ri} {
+			if i == 0 {
+				w.WriteString("if rr {\n")
+			} else {
+				w.WriteString("} else {\n")
+			}
+			w.WriteString("switch op {\n")
+			for _, o := range ops {
+				if o.in&s.bit != 0 {
+					fmt.Fprintf(&w, "case %s:\nh = v(%s)\n", o.alu, insts(s.prefix+title(o.name)+f.suffix, 0, 32, 64))
+				}
+			}
+			w.WriteString("}\n")
+		}
+		w.WriteString("}\nreturn h[sizeIndex(opsz)]\n}\n\n")
+	}
+	return w.Bytes()
+}

@@ -23,6 +23,8 @@ type block struct {
 	// from a code segment with a larger limit is not reused where the
 	// limit ends inside it.
 	size uint16
+	// off is the page offset of the block's first byte (now(), run.go).
+	off uint16
 }
 
 type codePage struct {
@@ -130,7 +132,7 @@ const noFrame = ^uint64(0)
 // limit) through a fetch translation, and the frame number (noFrame for
 // code fetched from MMIO or unmapped space, which is never cached).
 func (c *CPU) fetchWindow(lin uint64, limitLeft uint64) ([]byte, uint64, bool) {
-	e := &c.tlb.fetch[tlbIndex(lin)]
+	e := &c.tlb.fetch[c.tlb.index(lin)]
 	if e.tag != c.tlb.tag(lin) {
 		var pa uint64
 		var ok bool
@@ -260,13 +262,13 @@ func (c *CPU) decodeBlock(rip uint64) *block {
 		}
 		in.nret = 1
 		insts := []Inst{in}
-		return &block{insts: insts, fast: insts, valid: true, pfn: pfn}
+		return &block{insts: insts, fast: insts, valid: true, pfn: pfn, off: uint16(off)}
 	}
 	fast := c.fastInsts(insts)
 	if pfn == noFrame {
-		return &block{insts: insts, fast: fast, valid: true, pfn: pfn}
+		return &block{insts: insts, fast: fast, valid: true, pfn: pfn, off: uint16(off)}
 	}
-	b := &block{insts: insts, fast: fast, valid: true, pfn: pfn, cacheable: true, size: uint16(pos)}
+	b := &block{insts: insts, fast: fast, valid: true, pfn: pfn, cacheable: true, size: uint16(pos), off: uint16(off)}
 	c.code.page(pfn).blocks[key] = b
 	return b
 }

@@ -53,7 +53,7 @@ type CPU struct {
 
 	// Instruction-in-progress bookkeeping.
 	ripCur uint64 // RIP of the instruction being executed
-	cur    *Inst  // the block entry executing (nil between blocks): see now()
+	blk    *block // the block executing (nil between blocks): see now()
 	stop   bool   // leave the block loop after this instruction
 	// runEnd is the instruction count at which Run stops (endRunAt).
 	runEnd uint64

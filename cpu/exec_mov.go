@@ -29,7 +29,7 @@ func movMemReg[T word](c *CPU, in *Inst) {
 		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
 	}
 	if ok {
-		e := &c.tlb.write[tlbIndex(lin)]
+		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = v
 			return
@@ -49,7 +49,7 @@ func movRegMem[T word](c *CPU, in *Inst) {
 		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
 	}
 	if ok {
-		e := &c.tlb.read[tlbIndex(lin)]
+		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			return

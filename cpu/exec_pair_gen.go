@@ -152,7 +152,7 @@ func storeAddRR[T word](c *CPU, in *Inst) {
 		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
 	}
 	if ok {
-		e := &c.tlb.write[tlbIndex(lin)]
+		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
@@ -174,7 +174,7 @@ func storeSubRR[T word](c *CPU, in *Inst) {
 		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
 	}
 	if ok {
-		e := &c.tlb.write[tlbIndex(lin)]
+		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
@@ -196,7 +196,7 @@ func storeAndRR[T word](c *CPU, in *Inst) {
 		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
 	}
 	if ok {
-		e := &c.tlb.write[tlbIndex(lin)]
+		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
@@ -218,7 +218,7 @@ func storeOrRR[T word](c *CPU, in *Inst) {
 		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
 	}
 	if ok {
-		e := &c.tlb.write[tlbIndex(lin)]
+		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
@@ -240,7 +240,7 @@ func storeXorRR[T word](c *CPU, in *Inst) {
 		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
 	}
 	if ok {
-		e := &c.tlb.write[tlbIndex(lin)]
+		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
@@ -261,7 +261,7 @@ func storeCmpRR[T word](c *CPU, in *Inst) {
 		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
 	}
 	if ok {
-		e := &c.tlb.write[tlbIndex(lin)]
+		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
@@ -283,7 +283,7 @@ func storeAddRI[T word](c *CPU, in *Inst) {
 		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
 	}
 	if ok {
-		e := &c.tlb.write[tlbIndex(lin)]
+		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
@@ -305,7 +305,7 @@ func storeSubRI[T word](c *CPU, in *Inst) {
 		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
 	}
 	if ok {
-		e := &c.tlb.write[tlbIndex(lin)]
+		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
@@ -327,7 +327,7 @@ func storeAndRI[T word](c *CPU, in *Inst) {
 		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
 	}
 	if ok {
-		e := &c.tlb.write[tlbIndex(lin)]
+		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
@@ -349,7 +349,7 @@ func storeOrRI[T word](c *CPU, in *Inst) {
 		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
 	}
 	if ok {
-		e := &c.tlb.write[tlbIndex(lin)]
+		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
@@ -371,7 +371,7 @@ func storeXorRI[T word](c *CPU, in *Inst) {
 		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
 	}
 	if ok {
-		e := &c.tlb.write[tlbIndex(lin)]
+		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
@@ -392,7 +392,7 @@ func storeCmpRI[T word](c *CPU, in *Inst) {
 		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
 	}
 	if ok {
-		e := &c.tlb.write[tlbIndex(lin)]
+		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return

@@ -113,7 +113,7 @@ if c.codeMode == mode64 {
 	lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
 }
 if ok {
-	e := &c.tlb.write[tlbIndex(lin)]
+	e := &c.tlb.write[c.tlb.index(lin)]
 	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 		*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 		return

@@ -240,7 +240,7 @@ func (c *CPU) fill(lin uint64, kind int) (*tlbEntry, uint64, bool) {
 	default:
 		arr = &c.tlb.fetch
 	}
-	e := &arr[tlbIndex(lin)]
+	e := &arr[c.tlb.index(lin)]
 	*e = tlbEntry{tag: c.tlb.tag(lin), page: pg, pfn: hfn, global: tr.Global}
 	return e, pa, true
 }
@@ -255,7 +255,7 @@ func rd[T word](c *CPU, seg uint8, off uint64) (T, bool) {
 		lin, ok = c.linFast64(seg, off, uint64(sizeOf[T]()))
 	}
 	if ok {
-		e := &c.tlb.read[tlbIndex(lin)]
+		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			return *(*T)(unsafe.Pointer(&e.page[o])), true
 		}
@@ -274,7 +274,7 @@ func rdMiss[T word](c *CPU, seg uint8, off uint64) (T, bool) {
 
 // rdLin reads a T at a linear address.
 func rdLin[T word](c *CPU, lin uint64) (T, bool) {
-	e := &c.tlb.read[tlbIndex(lin)]
+	e := &c.tlb.read[c.tlb.index(lin)]
 	o := lin & 0xfff
 	if e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 		return *(*T)(unsafe.Pointer(&e.page[o])), true
@@ -318,7 +318,7 @@ func wr[T word](c *CPU, seg uint8, off uint64, v T) bool {
 		lin, ok = c.linFast64(seg, off, uint64(sizeOf[T]()))
 	}
 	if ok {
-		e := &c.tlb.write[tlbIndex(lin)]
+		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = v
 			return true
@@ -338,7 +338,7 @@ func wrMiss[T word](c *CPU, seg uint8, off uint64, v T) bool {
 
 // wrLin writes a T at a linear address.
 func wrLin[T word](c *CPU, lin uint64, v T) bool {
-	e := &c.tlb.write[tlbIndex(lin)]
+	e := &c.tlb.write[c.tlb.index(lin)]
 	o := lin & 0xfff
 	if e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 		*(*T)(unsafe.Pointer(&e.page[o])) = v

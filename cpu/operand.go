@@ -66,7 +66,7 @@ func rmwRead[T word](c *CPU, in *Inst) (T, uint64, bool) {
 	}
 	// Probe writability through the write TLB first so a read-only page
 	// faults with W=1, as the processor reports for RMW instructions.
-	e := &c.tlb.write[tlbIndex(lin)]
+	e := &c.tlb.write[c.tlb.index(lin)]
 	if e.tag != c.tlb.tag(lin) || lin&0xfff > uint64(4096-sizeOf[T]()) {
 		if !c.probeWrite(lin, uint64(sizeOf[T]())) {
 			return 0, 0, false

@@ -8,10 +8,13 @@ import "github.com/vmxemu/vmxemu/arch"
 // and the fused/pair entries alike:
 //
 //   - Time is exact inside a block: Icount is brought up to date only when
-//     a block (or part of one) retires, and c.cur says which entry is
-//     running, so now() = Icount + cur.pre is the exact number of
-//     instructions retired before the current one. Every reader of virtual
-//     time (RDTSC, IA32_TSC, the APIC timer through Clock) goes through it.
+//     a block (or part of one) retires, and c.blk says which block is
+//     running, so now() = Icount + the instructions of the block before
+//     the one at ripCur is the exact number retired before the current
+//     one. Every reader of virtual time (RDTSC, IA32_TSC, the APIC timer
+//     through Clock) goes through it. Nothing is stored per instruction
+//     for this: the position is recovered from ripCur only when time is
+//     read.
 //   - The run ends at an absolute instruction count, c.runEnd, that any
 //     handler may bring forward with endRunAt (the VMX-preemption timer,
 //     MTF and VM entry/exit will); the block loop honours it exactly,
@@ -58,10 +61,10 @@ func (c *CPU) Run(budget uint64) StopReason {
 		// own.
 		for c.shadow == 0 && c.RFLAGS&arch.FlagTF == 0 && c.Icount+uint64(len(b.insts)) <= c.runEnd {
 			brip, epoch := c.RIP, c.blocks.epoch
+			c.blk = b
 			insts := b.fast
 			for i := range insts {
 				in := &insts[i]
-				c.cur = in
 				c.ripCur = c.RIP
 				c.RIP += uint64(in.len)
 				in.fn(c, in)
@@ -109,7 +112,7 @@ func (c *CPU) Run(budget uint64) StopReason {
 // retire accounts for n instructions of the current block that ran to
 // their end: virtual time advances and RIP wraps outside 64-bit mode.
 func (c *CPU) retire(n uint64) {
-	c.cur = nil
+	c.blk = nil
 	c.Icount += n
 	if c.codeMode != mode64 {
 		c.RIP &= 0xFFFFFFFF
@@ -126,7 +129,7 @@ func (c *CPU) retire(n uint64) {
 func (c *CPU) retireStopped(in *Inst) {
 	done := uint64(in.pre) + uint64(in.nret) - 1
 	if c.faultPending {
-		c.cur = nil
+		c.blk = nil
 		c.RIP = c.ripCur
 		c.Icount += done
 		c.deliverFault()
@@ -159,9 +162,9 @@ func (c *CPU) runSlow(b *block) {
 	}
 	shadow := c.shadow
 	insts := b.insts[:n]
+	c.blk = b
 	for i := range insts {
 		in := &insts[i]
-		c.cur = in
 		c.ripCur = c.RIP
 		c.RIP += uint64(in.len)
 		in.fn(c, in)
@@ -187,13 +190,27 @@ retired:
 
 // now is the exact number of instructions retired before the one that is
 // executing (or, between instructions, all of them): the block loops add
-// to Icount only when a block retires, and cur.pre counts the block's
-// instructions before the current entry.
+// to Icount only when a block retires, so inside one the instructions of
+// the block before the current one (at ripCur) are added here.
 func (c *CPU) now() uint64 {
-	if c.cur != nil {
-		return c.Icount + uint64(c.cur.pre)
+	if c.blk == nil {
+		return c.Icount
 	}
-	return c.Icount
+	return c.Icount + c.blk.before(uint16((c.segv[arch.CS].base+c.ripCur)&0xfff))
+}
+
+// before is the number of the block's instructions that precede the one
+// at page offset off (a block never crosses a page, except a lone
+// page-crossing instruction, which has none before it).
+func (b *block) before(off uint16) uint64 {
+	pos := b.off
+	for i := range b.insts {
+		if pos == off {
+			return uint64(i)
+		}
+		pos += uint16(b.insts[i].len)
+	}
+	return 0
 }
 
 // endRunAt brings the end of the current run forward to the absolute

@@ -170,7 +170,13 @@ func (c *CPU) pcid() uint64 {
 	return c.CR3 & 0xFFF
 }
 
-func tlbIndex(lin uint64) uint64 { return (lin >> 12) & tlbMask }
+// index is the slot of the direct-mapped arrays an entry for lin has: its
+// page number, in every context. The same linear page in two translation
+// contexts (a guest and its host) therefore competes for one slot. Mixing
+// the context into the index would keep both, but it puts the key load on
+// the critical path of every TLB hit: measured at about 3% of the
+// load/ALU/store benchmark (docs/PERFORMANCE.md), so not done.
+func (t *tlb) index(lin uint64) uint64 { return lin >> 12 & tlbMask }
 
 // flushAll drops every entry of every PCID and context (CR0/CR4
 // paging-mode changes, CR3 without global pages, INVPCID type 2: more than
@@ -181,25 +187,28 @@ func (t *tlb) flushAll() {
 	t.fetch = [tlbSize]tlbEntry{}
 }
 
-// flushNonGlobal drops entries not marked global, of every PCID (MOV CR3
-// with CR4.PGE=1 and CR4.PCIDE=0, SDM Vol. 3A 4.10.4.1; INVPCID type 3).
+// flushNonGlobal drops the current context's entries not marked global,
+// of every PCID (MOV CR3 with CR4.PGE=1 and CR4.PCIDE=0, SDM Vol. 3A
+// 4.10.4.1; INVPCID type 3; Vol. 3C 29.4.3: the current VPID only).
 func (t *tlb) flushNonGlobal() {
 	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write, &t.fetch} {
 		for i := range arr {
-			if !arr[i].global {
+			if arr[i].page != nil && !arr[i].global && tagSlot(arr[i].tag) == t.ctx.cur {
 				arr[i] = tlbEntry{}
 			}
 		}
 	}
 }
 
-// flushPCID drops the non-global entries filled under pcid (MOV CR3 with
-// CR4.PCIDE=1 and bit 63 clear; INVPCID type 1; SDM Vol. 3A 4.10.4.1).
+// flushPCID drops the non-global entries of the current context filled
+// under pcid (MOV CR3 with CR4.PCIDE=1 and bit 63 clear; INVPCID type 1;
+// SDM Vol. 3A 4.10.4.1; Vol. 3C 29.4.3: in VMX non-root operation these
+// affect only the current VPID's mappings).
 func (t *tlb) flushPCID(pcid uint64) {
 	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write, &t.fetch} {
 		for i := range arr {
 			e := &arr[i]
-			if e.page != nil && !e.global && tagPCID(e.tag) == pcid {
+			if e.page != nil && !e.global && tagPCID(e.tag) == pcid && tagSlot(e.tag) == t.ctx.cur {
 				*e = tlbEntry{}
 			}
 		}
@@ -210,10 +219,10 @@ func (t *tlb) flushPCID(pcid uint64) {
 // context, global ones included (INVLPG, INVPCID type 0: invalidating
 // more than the SDM requires is allowed).
 func (t *tlb) flushPage(lin uint64) {
-	i := tlbIndex(lin)
+	i := t.index(lin)
 	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write, &t.fetch} {
-		if arr[i].page != nil && (arr[i].tag^lin)&^(0xfff|tagPCIDHi|tagCtx) == 0 {
-			arr[i] = tlbEntry{}
+		if e := &arr[i]; e.page != nil && (e.tag^lin)&^(0xfff|tagPCIDHi|tagCtx) == 0 {
+			*e = tlbEntry{}
 		}
 	}
 }

@@ -779,14 +779,18 @@ func (g *eqGen) mulDiv(mem bool) {
 		if size == 1 {
 			o = 0xF6
 		}
-		if sub >= 6 && !mem && g.free(rCX) && g.chance(0.7) {
+		if sub >= 6 && !mem && g.free(rCX) && g.chance(0.85) {
 			// Mostly a division that does not fault: a non-zero divisor
 			// in (E/R)CX, a small dividend, EDX zero.
 			g.movImm(rCX, size, uint64(1+g.n(200)))
-			g.movImm(rAX, g.defW(), g.val()&0xFFFF)
+			// A quotient that fits even in AL (IDIV: a positive one).
+			g.movImm(rAX, g.defW(), g.val()&0x7F)
 			a.emit(eqOp{text: "xor edx, edx", opsz: g.defW(), opc: []byte{0x31}, reg: rDX, rm: rDX})
 			a.emit(eqOp{text: fmt.Sprintf("%s %s", []string{"mul", "imul", "div", "idiv"}[sub-4], a.regName(rCX, size)), opsz: size, byteR: size == 1, opc: []byte{o}, reg: sub, rm: rCX})
 			return
+		}
+		if sub >= 6 && g.chance(0.7) {
+			sub -= 2 // keep most programs from ending in #DE
 		}
 		rm, m, rmn := g.rmOperand(size, false, mem)
 		a.emit(eqOp{text: fmt.Sprintf("%s %s", []string{"mul", "imul", "div", "idiv"}[sub-4], rmn), opsz: size, byteR: size == 1, opc: []byte{o}, reg: sub, rm: rm, m: m})
@@ -856,6 +860,11 @@ func (g *eqGen) pushfPopf() {
 	if g.chance(0.5) {
 		// PUSH imm; POPF
 		v := g.r.Uint64()&eqFlagsMask | arch.FlagRes1
+		if g.chance(0.05) {
+			// TF: the next instruction is single-stepped and the #DB
+			// trap after it ends the program (SDM Vol. 3A 18.3.1.4).
+			v |= arch.FlagTF
+		}
 		if w == 2 {
 			a.raw(fmt.Sprintf("push %#x", v), 0x68, byte(v), byte(v>>8))
 		} else {
@@ -1356,6 +1365,103 @@ func (g *eqGen) loop() {
 	g.prot[c] = false
 }
 
+// pairs emits the neighbours Run's fast path pairs (exec_pair.go): ADD or
+// SUB r, imm then a register-form ALU instruction; a register-form ALU
+// instruction then MOV m, r of the same size (sometimes to a faulting
+// address); a setter then SETcc/CMOVcc reading its flags.
+func (g *eqGen) pairs() {
+	a := g.a
+	size := 4
+	if g.mode == mode64 && g.chance(0.5) {
+		size = 8
+	}
+	if g.mode == mode16 && g.chance(0.3) {
+		size = 2
+	}
+	aluR := func() {
+		op := []int{0, 1, 4, 5, 6, 7}[g.n(6)]
+		d := g.dst()
+		if op == 7 {
+			d = g.src()
+		}
+		if g.chance(0.5) {
+			s := g.src()
+			a.emit(eqOp{text: fmt.Sprintf("%s %s, %s", eqALU[op], a.regName(d, size), a.regName(s, size)), opsz: size, opc: []byte{byte(op<<3 | 1)}, reg: s, rm: d})
+			return
+		}
+		ib, v := g.imm(1)
+		a.emit(eqOp{text: fmt.Sprintf("%s %s, %#x (imm8)", eqALU[op], a.regName(d, size), v), opsz: size, opc: []byte{0x83}, reg: op, rm: d, imm: ib})
+	}
+	switch g.n(3) {
+	case 0:
+		d := g.dst()
+		op := []int{0, 5}[g.n(2)]
+		ib, v := g.imm(immN(size))
+		a.emit(eqOp{text: fmt.Sprintf("%s %s, %#x", eqALU[op], a.regName(d, size), v), opsz: size, opc: []byte{0x81}, reg: op, rm: d, imm: ib})
+		aluR()
+	case 1:
+		aluR()
+		s := g.src()
+		var m *eqMem
+		if g.chance(0.1) {
+			// The store faults: beyond the data area.
+			switch g.mode {
+			case mode16:
+				m = &eqMem{base: rBX, index: -1, disp: int32(0x10000 - (eqDataBase - eqRealDS) - 1)}
+			case mode32:
+				m = &eqMem{base: rBX, index: -1, disp: int32(eqDataEnd - eqDataBase - 1)}
+			default:
+				m = &eqMem{base: rBX, index: -1, disp: int32(eqBadPage - eqDataBase)}
+			}
+		} else {
+			m = g.dataMem(size, true)
+		}
+		a.emit(eqOp{text: fmt.Sprintf("mov %s, %s", a.memName(m, size), a.regName(s, size)), opsz: size, opc: []byte{0x89}, reg: s, m: m})
+	default:
+		aluR()
+		g.condOps()
+	}
+}
+
+// shadow emits an instruction that opens an interrupt shadow (STI, MOV
+// SS; SDM Vol. 3A 6.8.3), which Run executes outside the fast path.
+func (g *eqGen) shadow() {
+	a := g.a
+	switch g.n(3) {
+	case 0:
+		a.raw("sti", 0xFB)
+	case 1:
+		a.raw("cli", 0xFA)
+	default:
+		r := g.dst()
+		a.emit(eqOp{text: "mov " + a.regName(r, 2) + ", ss", opc: []byte{0x8C}, reg: 2, rm: r})
+		a.emit(eqOp{text: "mov ss, " + a.regName(r, 2), opc: []byte{0x8E}, reg: 2, rm: r})
+	}
+}
+
+// call: CALL a subroutine placed after a JMP over it; it returns with
+// RET (or RET imm16 dropping nothing).
+func (g *eqGen) call() {
+	a := g.a
+	n := 4
+	if g.mode == mode16 {
+		n = 2
+	}
+	a.raw("call near", append([]byte{0xE8}, make([]byte, n)...)...)
+	coff := len(a.b) - n
+	joff, jn := g.jcc(16, false)
+	g.patch(coff, n, len(a.b))
+	g.depth++
+	g.block(1 + g.n(4))
+	g.depth--
+	if g.chance(0.8) {
+		a.raw("ret", 0xC3)
+	} else {
+		a.raw("ret 0", 0xC2, 0, 0)
+	}
+	g.patch(joff, jn, len(a.b))
+}
+
 // block emits n items.
 func (g *eqGen) block(n int) {
 	for ; n > 0 && g.items > 0; n-- {
@@ -1412,7 +1518,18 @@ func (g *eqGen) item() {
 			g.loop()
 		}
 	case k < 94:
-		g.smc()
+		switch g.n(5) {
+		case 0:
+			g.smc()
+		case 1:
+			g.shadow()
+		case 2:
+			if g.depth < 4 {
+				g.call()
+			}
+		default:
+			g.pairs()
+		}
 	case k < 95:
 		if g.chance(0.5) {
 			g.fault()
@@ -1421,6 +1538,8 @@ func (g *eqGen) item() {
 		if g.rdtsc {
 			g.a.raw("rdtsc", 0x0F, 0x31)
 		}
+	case k < 98:
+		g.pairs()
 	default:
 		g.flagSetter()
 	}

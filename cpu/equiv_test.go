@@ -302,3 +302,41 @@ func TestEquivEncoder(t *testing.T) {
 		}
 	}
 }
+
+// TestEquivDirected runs hand-written programs through the same check:
+// the mismatches the random programs found, kept as small reproducers.
+func TestEquivDirected(t *testing.T) {
+	tb := buildTables()
+	cases := []struct {
+		name string
+		mode uint8
+		code []byte
+		eax  uint64 // EAX at the HLT: instructions retired before RDTSC
+	}{
+		// RDTSC reads the TSC, Icount counting every instruction retired
+		// before it (SDM Vol. 2B RDTSC; virtual time is Icount), also in
+		// the middle of a block: EAX=3 here.
+		{"rdtsc after three nops (32-bit)", mode32, []byte{0x90, 0x90, 0x90, 0x0F, 0x31, 0xF4}, 3},
+		{"rdtsc after three nops (64-bit)", mode64, []byte{0x90, 0x90, 0x90, 0x0F, 0x31, 0xF4}, 3},
+		{"rdtsc after three nops (real mode)", mode16, []byte{0x90, 0x90, 0x90, 0x0F, 0x31, 0xF4}, 3},
+		// dec ecx; jnz -3 (a self-loop of a fused pair), then rdtsc.
+		{"rdtsc after a dec/jnz loop", mode32, []byte{0xB9, 5, 0, 0, 0, 0x49, 0x75, 0xFD, 0x0F, 0x31, 0xF4}, 11},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tpl := newEqTemplate(tc.mode, tb)
+			p := &eqProgram{a: &eqAsm{mode: tc.mode}, code: tc.code, budget: 100}
+			p.gpr[rSP] = eqStackTop
+			p.gpr[rBX] = tpl.state.GPR[rBX]
+			m := tpl.machine(tc.code, p.gpr, 0, nil)
+			m.c.Run(p.budget)
+			assert.Equal(t, tc.eax, m.c.GPR[rAX], "Run(%d): EAX", p.budget)
+			for k := uint64(1); k <= 20; k++ {
+				if msg := eqCheck(tpl, tc.code, p, k, nil); msg != "" {
+					assert.Fail(t, "fast and slow paths differ", "% x (chunk seed %d): %s", tc.code, k, msg)
+					break
+				}
+			}
+		})
+	}
+}

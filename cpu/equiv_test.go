@@ -324,6 +324,9 @@ func TestEquivDirected(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			if !eqWithRDTSC || os.Getenv("VMXEMU_EQUIV_NO_RDTSC") != "" {
+				t.Skip("RDTSC cases left out (eqWithRDTSC false or VMXEMU_EQUIV_NO_RDTSC set)")
+			}
 			tpl := newEqTemplate(tc.mode, tb)
 			p := &eqProgram{a: &eqAsm{mode: tc.mode}, code: tc.code, budget: 100}
 			p.gpr[rSP] = eqStackTop

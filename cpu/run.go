@@ -59,9 +59,13 @@ func (c *CPU) Run(budget uint64) StopReason {
 		// the run's end. Shutdown, HLT, stop requests and a run end
 		// brought forward all set c.stop, so they need no check of their
 		// own.
-		for c.shadow == 0 && c.RFLAGS&arch.FlagTF == 0 && c.Icount+uint64(len(b.insts)) <= c.runEnd {
+		// The run's end cannot move while the loop runs (a handler that
+		// brings it forward also stops the block), and c.blk changes only
+		// with b.
+		end := c.runEnd
+		c.blk = b
+		for c.shadow == 0 && c.RFLAGS&arch.FlagTF == 0 && c.Icount+uint64(len(b.insts)) <= end {
 			brip, epoch := c.RIP, c.blocks.epoch
-			c.blk = b
 			insts := b.fast
 			for i := range insts {
 				in := &insts[i]
@@ -73,8 +77,13 @@ func (c *CPU) Run(budget uint64) StopReason {
 					goto next
 				}
 			}
-			c.retire(uint64(len(b.insts)))
-			if c.Icount >= c.runEnd || c.attn != 0 && c.eventsWaiting() {
+			// retire, keeping c.blk for a self-loop.
+			c.Icount += uint64(len(b.insts))
+			if c.codeMode != mode64 {
+				c.RIP &= 0xFFFFFFFF
+			}
+			if c.Icount >= end || c.attn != 0 && c.eventsWaiting() {
+				c.blk = nil
 				goto next
 			}
 			// A block that loops to itself (a tight loop) is what a
@@ -84,10 +93,12 @@ func (c *CPU) Run(budget uint64) StopReason {
 			if c.RIP == brip && c.blocks.epoch == epoch && b.valid && b.cacheable {
 				continue
 			}
+			c.blk = nil
 			if b = c.lookupBlock(); b == nil {
 				c.fetchFault()
 				goto next
 			}
+			c.blk = b
 		}
 		c.runSlow(b)
 	next:

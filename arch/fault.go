@@ -73,7 +73,7 @@ type Fault struct {
 	//
 	// CR2 (from Addr), DR6 and RF are side effects of delivering the
 	// exception, not of raising it: an exception that becomes a VM exit
-	// instead leaves them untouched (SDM Vol. 3C 27.1).
+	// instead leaves them untouched (SDM Vol. 3C 28.1).
 	DR6 uint64
 }
 

@@ -75,7 +75,7 @@ func (c *CPU) SetNMIBlocked(b bool) {
 }
 
 // unblockNMI is what every IRET does first: it ends blocking by NMI, even
-// if the IRET then faults (SDM Vol. 3A 6.7.1; Vol. 3C 27.2.3, "NMI
+// if the IRET then faults (SDM Vol. 3A 6.7.1; Vol. 3C 28.2.3, "NMI
 // unblocking due to IRET"). A pending NMI is then taken after the IRET.
 func (c *CPU) unblockNMI() {
 	if c.nmiBlocked {
@@ -85,7 +85,7 @@ func (c *CPU) unblockNMI() {
 }
 
 // BlockINIT sets whether INIT signals are blocked: they are in VMX root
-// operation (SDM Vol. 3C 24.8, 26.2), which the core's own VMXON and VMXOFF
+// operation (SDM Vol. 3C 24.8), which the core's own VMXON and VMXOFF
 // enter and leave. A latched INIT is acted on once it is unblocked. The
 // board's tests call it directly.
 func (c *CPU) BlockINIT(b bool) {

@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"github.com/vmxemu/vmxemu/arch"
+	"github.com/vmxemu/vmxemu/vmx"
 )
 
 // Bus is the board as one CPU sees it. Only TLB misses, MMIO, port I/O and
@@ -97,7 +98,7 @@ type CPU struct {
 	sipiVector uint8
 	idle       uint64
 	// initBlocked holds INIT signals latched instead of acting on them
-	// (VMX root operation, SDM Vol. 3C 24.8, 26.2): see BlockINIT. The
+	// (VMX root operation, SDM Vol. 3C 24.8): see BlockINIT. The
 	// core sets it from its own VMXON/VMXOFF; package vmx never writes
 	// the core's state.
 	initBlocked bool
@@ -138,6 +139,9 @@ type CPU struct {
 
 	// FPU/SSE state that compiled kernels touch.
 	fpu fpuState
+
+	// vmx is the VMX state (package vmx); nil on a model without VMX.
+	vmx *vmx.CPU
 }
 
 // InterruptSource supplies maskable external interrupts (PIC or local APIC).
@@ -159,6 +163,8 @@ type Hooks struct {
 	Exception func(c *CPU, vec uint8, f *arch.Fault, external bool)
 	// Insn is called before each instruction when single-stepping traces.
 	Insn func(c *CPU, rip uint64, bytes []byte)
+	// VMX is called with the outcome of every VMX instruction.
+	VMX func(c *CPU, o vmx.Outcome)
 }
 
 // Config configures a new CPU.
@@ -168,6 +174,8 @@ type Config struct {
 	Platform    Platform
 	Code        *CodeCache
 	MaxPhysAddr uint
+	// VMX are the VMX capabilities of the model (nil: no VMX).
+	VMX *vmx.Caps
 }
 
 // New creates a CPU in the given architectural state.
@@ -180,6 +188,9 @@ func New(cfg Config, s arch.State) *CPU {
 		c.code = NewCodeCache()
 	}
 	c.code.attach(c)
+	if cfg.VMX != nil {
+		c.vmx = vmx.New(cfg.VMX)
+	}
 	c.blocks.epoch = 1
 	c.tlb.ctx.live[0] = true
 	c.fpu.reset()

@@ -74,6 +74,10 @@ func (c *CPU) writeCR0(v uint64) {
 	old := c.CR0
 	v |= arch.CR0ET // ET is hardwired to 1 (SDM Vol. 3A 2.5)
 	v &= 0xE005003F
+	if f := c.vmxFixedCR0(v); f != nil {
+		c.raise(*f)
+		return
+	}
 	if v&arch.CR0PG != 0 && old&arch.CR0PG == 0 && c.EFER&arch.EFERLME != 0 {
 		// Activating IA-32e mode (SDM Vol. 3A 10.8.5).
 		if c.CR4&arch.CR4PAE == 0 {
@@ -178,6 +182,10 @@ func (c *CPU) writeCR4(v uint64) {
 		c.raiseGP("CR4.VMXE=1 but CPUID.1:ECX.VMX[bit 5]=0", "Vol. 3C 24.7 / Vol. 2B MOV CR4")
 		return
 	}
+	if f := c.vmxFixedCR4(v); f != nil {
+		c.raise(*f)
+		return
+	}
 	if c.CR0&arch.CR0PG != 0 && v&arch.CR4PAE != 0 && c.EFER&arch.EFERLMA == 0 &&
 		(old^v)&(arch.CR4PAE|arch.CR4PGE|arch.CR4PSE|arch.CR4SMEP) != 0 {
 		if !c.loadPDPTEs(c.CR0, c.CR3, v) {
@@ -238,21 +246,22 @@ func (c *CPU) loadPDPTEs(cr0, cr3, cr4 uint64) bool {
 
 // Architectural MSR indices the core holds itself (SDM Vol. 4).
 const (
-	msrTSC          = 0x10
-	msrAPICBase     = 0x1B
-	msrSysenterCS   = 0x174
-	msrSysenterESP  = 0x175
-	msrSysenterEIP  = 0x176
-	msrPAT          = 0x277
-	msrEFER         = 0xC0000080
-	msrSTAR         = 0xC0000081
-	msrLSTAR        = 0xC0000082
-	msrCSTAR        = 0xC0000083
-	msrFMASK        = 0xC0000084
-	msrFSBase       = 0xC0000100
-	msrGSBase       = 0xC0000101
-	msrKernelGSBase = 0xC0000102
-	msrTSCAux       = 0xC0000103
+	msrTSC            = 0x10
+	msrFeatureControl = 0x3A
+	msrAPICBase       = 0x1B
+	msrSysenterCS     = 0x174
+	msrSysenterESP    = 0x175
+	msrSysenterEIP    = 0x176
+	msrPAT            = 0x277
+	msrEFER           = 0xC0000080
+	msrSTAR           = 0xC0000081
+	msrLSTAR          = 0xC0000082
+	msrCSTAR          = 0xC0000083
+	msrFMASK          = 0xC0000084
+	msrFSBase         = 0xC0000100
+	msrGSBase         = 0xC0000101
+	msrKernelGSBase   = 0xC0000102
+	msrTSCAux         = 0xC0000103
 )
 
 func (c *CPU) readMSR(idx uint32) (uint64, *arch.Fault) {

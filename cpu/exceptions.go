@@ -57,7 +57,7 @@ func (c *CPU) deliverFault() {
 // IRET back to the instruction does not retrigger an instruction
 // breakpoint (SDM Vol. 3A 18.3.1.1; delivery then clears RF in the
 // handler's RFLAGS). An exception that a VM exit takes instead of
-// delivery leaves all three alone (SDM Vol. 3C 27.1).
+// delivery leaves all three alone (SDM Vol. 3C 28.1).
 func (c *CPU) deliveryEffects(kind eventKind, f *arch.Fault) {
 	if kind != evException || f == nil {
 		return
@@ -82,7 +82,7 @@ var faultDoubleFault = arch.Fault{Vector: arch.VecDF, HasError: true,
 //
 // This is also the one place where a VM exit will take an event instead of
 // delivering it (the exception bitmap, NMI and external-interrupt exiting:
-// SDM Vol. 3C 25.2): before deliveryEffects, so that the exit sees CR2, DR6
+// SDM Vol. 3C 25.6.3, 26.2): before deliveryEffects, so that the exit sees CR2, DR6
 // and RF untouched.
 func (c *CPU) event(vec uint8, hasErr bool, code uint32, kind eventKind, f *arch.Fault) {
 	if c.Hooks != nil && c.Hooks.Exception != nil {

@@ -78,7 +78,7 @@ func TestNMIBlockedHalt(t *testing.T) {
 }
 
 // TestExceptionEffectsAtDelivery: raising a #PF leaves CR2 and RFLAGS.RF
-// alone; they change when the exception is delivered (SDM Vol. 3C 27.1:
+// alone; they change when the exception is delivered (SDM Vol. 3C 28.1:
 // an exception that causes a VM exit does not update CR2, DR6 or RF).
 func TestExceptionEffectsAtDelivery(t *testing.T) {
 	m := nmiMachine(t, nmiCountIRET)

@@ -10,13 +10,16 @@ type tables struct {
 	map0F3A [256]opEntry
 
 	// Rows reached through selectors.
-	movsxd, arpl, popcnt, bsf, tzcnt opEntry
-	grp7mem                          [8]opEntry
-	swapgs, rdtscp, smswReg, lmswReg opEntry
-	xgetbv, xsetbv                   opEntry
-	clac, stac, invpcid              opEntry
-	grp15mem                         [8]opEntry
-	lfence, mfence, sfence           opEntry
+	movsxd, arpl, popcnt, bsf, tzcnt  opEntry
+	grp7mem                           [8]opEntry
+	swapgs, rdtscp, smswReg, lmswReg  opEntry
+	xgetbv, xsetbv                    opEntry
+	clac, stac, invpcid               opEntry
+	cmpxchg8b, vmxon, vmclear         opEntry
+	vmptrld, vmptrst, vmread, vmwrite opEntry
+	vmcall, vmentry, vmxoff           opEntry
+	grp15mem                          [8]opEntry
+	lfence, mfence, sfence            opEntry
 }
 
 // by returns handlers for operand sizes 8, 16, 32, 64.
@@ -269,6 +272,9 @@ func buildTables() *tables {
 	}
 	t.swapgs = opEntry{name: "swapgs", f: fModRM | fEnd, h: one(swapgs)}
 	t.rdtscp = opEntry{name: "rdtscp", f: fModRM, h: one(rdtsc)}
+	t.vmcall = opEntry{name: "vmcall", f: fModRM | fEnd, h: one(vmcall)}
+	t.vmentry = opEntry{name: "vmlaunch/vmresume", f: fModRM | fEnd, h: one(vmentry)}
+	t.vmxoff = opEntry{name: "vmxoff", f: fModRM | fEnd, h: one(vmxoff)}
 	t.smswReg = opEntry{name: "smsw", f: fModRM, h: one(smsw)}
 	t.lmswReg = opEntry{name: "lmsw", f: fModRM | fEnd, h: one(lmsw)}
 	t.xgetbv = opEntry{name: "xgetbv", f: fModRM, h: one(xgetbv)}
@@ -348,9 +354,27 @@ func buildTables() *tables {
 	x[0xBF] = opEntry{name: "movsx Gv,Ew", f: fModRM, h: v(movsx[uint16, uint16], movsx[uint16, uint32], movsx[uint16, uint64])}
 	x[0xC0] = opEntry{name: "xadd Eb,Gb", f: fModRM | fByte | fLock, h: b8(xadd[uint8])}
 	x[0xC1] = opEntry{name: "xadd Ev,Gv", f: fModRM | fLock, h: v(xadd[uint16], xadd[uint32], xadd[uint64])}
-	x[0xC7] = opEntry{name: "grp9", grp: &[8]opEntry{
-		{},
-		{name: "cmpxchg8b/16b", f: fModRM | fMemOnly | fLock, h: one(cmpxchg8b16b)},
+	x[0xC7] = opEntry{name: "grp9", sel: selGrp9}
+	t.cmpxchg8b = opEntry{name: "cmpxchg8b/16b", f: fModRM | fMemOnly | fLock, h: one(cmpxchg8b16b)}
+	// The VMX instructions (SDM Vol. 3C 31.3; opcode map Vol. 2D A.4.2,
+	// Table A-6 group 9; 0F 78/79 Table A-3).
+	t.vmxon = opEntry{name: "vmxon", f: fModRM | fNoRep, h: one(vmxon)}
+	t.vmclear = opEntry{name: "vmclear", f: fModRM, h: one(vmclear)}
+	t.vmptrld = opEntry{name: "vmptrld", f: fModRM, h: one(vmptrld)}
+	t.vmptrst = opEntry{name: "vmptrst", f: fModRM, h: one(vmptrst)}
+	t.vmread = opEntry{name: "vmread", f: fModRM | fSize64, h: one(vmread)}
+	t.vmwrite = opEntry{name: "vmwrite", f: fModRM | fSize64, h: one(vmwrite)}
+	x[0x78] = opEntry{name: "vmread", sel: func(mr byte, d *decoder) *opEntry {
+		if d.opsz66 || d.rep != 0 {
+			return nil // 66/F2/F3 0F 78: no Intel instruction
+		}
+		return &d.t.vmread
+	}}
+	x[0x79] = opEntry{name: "vmwrite", sel: func(mr byte, d *decoder) *opEntry {
+		if d.opsz66 || d.rep != 0 {
+			return nil
+		}
+		return &d.t.vmwrite
 	}}
 	for r := 0; r < 8; r++ {
 		x[0xC8+r] = opEntry{name: "bswap", f: fRegOp, h: v(bswap[uint16], bswap[uint32], bswap[uint64])}
@@ -371,6 +395,36 @@ func buildTables() *tables {
 		return nil
 	}}
 	return t
+}
+
+// selGrp9 decodes 0F C7 (SDM Vol. 2D Table A-6, group 9): CMPXCHG8B/16B
+// (/1), and the VMX pointer instructions, told apart by the mandatory
+// prefix: /6 VMPTRLD, 66 /6 VMCLEAR, F3 /6 VMXON, /7 VMPTRST. Their
+// register forms (RDRAND, RDSEED, RDPID) are not implemented (#UD).
+func selGrp9(mr byte, d *decoder) *opEntry {
+	mem := mr>>6 != 3
+	switch (mr >> 3) & 7 {
+	case 1:
+		return &d.t.cmpxchg8b
+	case 6:
+		switch {
+		case !mem:
+			return nil
+		case d.rep == 0xF3:
+			return &d.t.vmxon
+		case d.rep == 0xF2:
+			return nil
+		case d.opsz66:
+			return &d.t.vmclear
+		default:
+			return &d.t.vmptrld
+		}
+	case 7:
+		if mem && d.rep == 0 && !d.opsz66 {
+			return &d.t.vmptrst
+		}
+	}
+	return nil
 }
 
 // selGrp7 decodes 0F 01: memory forms by ModRM.reg, register forms by the
@@ -395,6 +449,12 @@ func selGrp7(mr byte, d *decoder) *opEntry {
 		return nil
 	case 0xF9:
 		return &d.t.rdtscp
+	case 0xC1:
+		return &d.t.vmcall
+	case 0xC2, 0xC3:
+		return &d.t.vmentry
+	case 0xC4:
+		return &d.t.vmxoff
 	}
 	switch (mr >> 3) & 7 {
 	case 4:

@@ -34,24 +34,38 @@ func lines(out string) []string {
 	return strings.Split(strings.TrimSuffix(strings.ReplaceAll(out, "\r\n", "\n"), "\n"), "\n")
 }
 
-// The honest default: VMX is not reported until VMX operation exists, the
-// capability MSRs and CR4.VMXE fault, FEATURE_CONTROL is as firmware left
-// it and refuses writes once locked, with the reason on the -d int log.
-func TestVMXDetectHonestDefault(t *testing.T) {
+// The default machine: the Sandy Bridge EP model reports VMX with its
+// dump's IA32_VMX_BASIC (revision 16, 1024-byte regions, bit 48 clear:
+// the seed's values, ../shared/reference/cpus), the fixed-bit MSRs of the
+// dump (CR4_FIXED1 with the CR4 bits of the features the guest sees),
+// FEATURE_CONTROL as firmware left it, refusing writes once locked with
+// the reason on the -d int log.
+func TestVMXDetectDefault(t *testing.T) {
 	res := runVMXDetect(t)
 	assert.Equal(t, []string{
 		"vmxemu vmxdetect guest",
-		"cpuid: vendor GenuineIntel, signature 0x206d5, vmx 0",
+		"cpuid: vendor GenuineIntel, signature 0x206d5, vmx 1",
 		"feature_control: 0x5 lock=1 vmxon_in_smx=0 vmxon_outside_smx=1",
-		"vmx: not available (CPUID.1:ECX.VMX = 0)",
-		"vmx_basic: #GP(0)",
-		"cr4.vmxe: #GP(0)",
+		"vmx_basic: 0x00da040000000010",
+		"revision: 16, region_size: 1024, width_addr: 0",
+		"fixed: cr0_fixed0 0x80000021 cr0_fixed1 0xffffffff cr4_fixed0 0x2000 cr4_fixed1 0x227ff",
+		"cr4.vmxe: set",
 		"feature_control write (locked): #GP(0)",
 		"exiting with 0x10",
 	}, lines(res.stdout))
+	assert.Contains(t, res.stderr, "WRMSR to IA32_FEATURE_CONTROL while its lock bit (bit 0) is set")
+}
+
+// Without VMX (-cpu MODEL,-vmx) the capability MSRs and CR4.VMXE fault,
+// each with its reason.
+func TestVMXDetectWithoutVMX(t *testing.T) {
+	res := runVMXDetect(t, "-cpu", "sandybridge-ep,-vmx")
+	out := lines(res.stdout)
+	assert.Contains(t, out, "cpuid: vendor GenuineIntel, signature 0x206d5, vmx 0")
+	assert.Contains(t, out, "vmx_basic: #GP(0)")
+	assert.Contains(t, out, "cr4.vmxe: #GP(0)")
 	assert.Contains(t, res.stderr, "RDMSR 0x480 (IA32_VMX_BASIC): the VMX capability MSRs exist only when CPUID.1:ECX.VMX = 1")
 	assert.Contains(t, res.stderr, "CR4.VMXE=1 but CPUID.1:ECX.VMX[bit 5]=0")
-	assert.Contains(t, res.stderr, "WRMSR to IA32_FEATURE_CONTROL while its lock bit (bit 0) is set")
 }
 
 // refBasic reads IA32_VMX_BASIC from a model's per-CPU reference file.
@@ -77,7 +91,7 @@ func refBasic(t *testing.T, m *msr.Model) uint64 {
 	return 0
 }
 
-// With +x-vmx-caps the detection code reads every model's real values:
+// The detection code reads every model's real values:
 // "revision: 16, region_size: 1024, width_addr: 0" on sandybridge-ep.
 func TestVMXDetectModels(t *testing.T) {
 	ms, err := msr.Models()
@@ -86,7 +100,7 @@ func TestVMXDetectModels(t *testing.T) {
 		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
 			basic := refBasic(t, m)
-			res := runVMXDetect(t, "-cpu", m.Name+",+x-vmx-caps")
+			res := runVMXDetect(t, "-cpu", m.Name)
 			out := lines(res.stdout)
 			assert.Contains(t, out, fmt.Sprintf("cpuid: vendor GenuineIntel, signature 0x%x, vmx 1", m.Signature()))
 			assert.Contains(t, out, fmt.Sprintf("vmx_basic: 0x%016x", basic))
@@ -100,7 +114,7 @@ func TestVMXDetectModels(t *testing.T) {
 	}
 }
 
-// Every firmware policy, with VMX hidden and exposed.
+// Every firmware policy, with and without VMX.
 func TestVMXDetectFeatureControlPolicies(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -111,16 +125,16 @@ func TestVMXDetectFeatureControlPolicies(t *testing.T) {
 			"feature_control: 0x5 lock=1 vmxon_in_smx=0 vmxon_outside_smx=1", "feature_control write (locked): #GP(0)"}},
 		{"disabled", []string{"-feature-control", "disabled"}, []string{
 			"feature_control: 0x1 lock=1 vmxon_in_smx=0 vmxon_outside_smx=0", "feature_control write (locked): #GP(0)"}},
-		{"unlocked, VMX hidden", []string{"-feature-control", "unlocked"}, []string{
+		{"unlocked, without VMX", []string{"-feature-control", "unlocked", "-cpu", "sandybridge-ep,-vmx"}, []string{
 			"feature_control: 0x0 lock=0 vmxon_in_smx=0 vmxon_outside_smx=0",
 			"feature_control write (unlocked): 0x1, now locked", "feature_control write (locked): #GP(0)"}},
-		{"unlocked, VMX exposed", []string{"-feature-control", "unlocked", "-cpu", "sandybridge-ep,+x-vmx-caps"}, []string{
+		{"unlocked, with VMX", []string{"-feature-control", "unlocked"}, []string{
 			"feature_control write (unlocked): 0x5, now locked", "feature_control write (locked): #GP(0)"}},
 		{"exact value with VMX in SMX", []string{"-feature-control", "0x7"}, []string{
 			"feature_control: 0x7 lock=1 vmxon_in_smx=1 vmxon_outside_smx=1"}},
 		{"no VMX, no SMX: no FEATURE_CONTROL", []string{"-cpu", "ivybridge,-vmx"}, []string{
 			"feature_control: #GP(0)", "vmx_basic: #GP(0)"}},
-		{"-vmx keeps FEATURE_CONTROL on an SMX part", []string{"-cpu", "sandybridge-ep,+x-vmx-caps,-vmx"}, []string{
+		{"-vmx keeps FEATURE_CONTROL on an SMX part", []string{"-cpu", "sandybridge-ep,-vmx"}, []string{
 			"cpuid: vendor GenuineIntel, signature 0x206d5, vmx 0", "feature_control: 0x1 lock=1 vmxon_in_smx=0 vmxon_outside_smx=0",
 			"vmx_basic: #GP(0)"}},
 	} {

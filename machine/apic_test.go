@@ -241,7 +241,7 @@ func TestINITSIPI(t *testing.T) {
 }
 
 // TestINITBlocked: VMX root operation blocks INIT; it stays latched until
-// INIT is unblocked (BlockINIT(false)) (SDM Vol. 3C 25.2, 26.2).
+// INIT is unblocked (BlockINIT(false)) (SDM Vol. 3C 24.8).
 func TestINITBlocked(t *testing.T) {
 	m := smpBoard(t, 2)
 	ap := m.cpus[1]

@@ -10,6 +10,7 @@ import (
 	"github.com/vmxemu/vmxemu/firmware"
 	"github.com/vmxemu/vmxemu/machine/devices"
 	"github.com/vmxemu/vmxemu/msr"
+	"github.com/vmxemu/vmxemu/vmx"
 )
 
 // COM port bases and IRQs of the PC (COM1..COM4), as QEMU's isa-serial
@@ -115,6 +116,8 @@ type Machine struct {
 	// signature (CPUID.01H:EAX) and MAXPHYADDR of the CPU model.
 	signature   uint32
 	maxPhysAddr uint
+	// vmxCaps are the VMX capabilities of the CPU model (nil: no VMX).
+	vmxCaps *vmx.Caps
 
 	uarts    []*devices.UART
 	debugCon *devices.DebugCon
@@ -179,6 +182,13 @@ func New(cfg Config) (*Machine, error) {
 		m.platform = m.defPlat
 		m.signature = m.defPlat.Profile().Signature()
 		m.maxPhysAddr = m.defPlat.Profile().MaxPhysAddr()
+		if prof := m.defPlat.Profile(); prof.VMXExposed() {
+			if m.vmxCaps, err = vmx.NewCaps(prof.GuestVMX, m.maxPhysAddr); err != nil {
+				return nil, fmt.Errorf("machine: CPU model %s: %w", prof.Model.Name, err)
+			}
+			// IA32_VMX_VMCS_ENUM as the field table makes it.
+			prof.SetVMCSEnum(m.vmxCaps.VMCSEnum())
+		}
 	}
 	m.platform = &boardPlatform{inner: m.platform, m: m}
 	if err := m.mmio.Register("I/O APIC", IOAPICBase, 0x1000, ioapicWindow{m}); err != nil {
@@ -327,7 +337,7 @@ func (m *Machine) powerOn(why string) error {
 			}
 			m.cfg.OnReset(i, &before, why)
 		}
-		c := cpu.New(cpu.Config{ID: i, Bus: m, Platform: m.platform, Code: m.code, MaxPhysAddr: m.maxPhysAddr}, s)
+		c := cpu.New(cpu.Config{ID: i, Bus: m, Platform: m.platform, Code: m.code, MaxPhysAddr: m.maxPhysAddr, VMX: m.vmxCaps}, s)
 		c.Hooks = m.cfg.Hooks
 		a := newLocalAPIC(m, i, c, m.apicID(i))
 		c.SetInterruptSource(a)

@@ -47,7 +47,7 @@ func TestPlatformCPUID(t *testing.T) {
 	assert.Equal(t, uint32(1), b>>24, "initial APIC ID follows -smp")
 	assert.Equal(t, uint32(2), b>>16&0xFF, "addressable logical processors per package")
 	assert.Equal(t, uint32(8), b>>8&0xFF, "CLFLUSH line size in 8-byte units")
-	assert.Zero(t, cc&(1<<5), "VMX is not reported until VMX operation exists")
+	assert.NotZero(t, cc&(1<<5), "the model's VMX is reported (VMX operation exists)")
 	assert.NotZero(t, d&(1<<6), "PAE")
 	assert.NotZero(t, d&(1<<28), "HTT with two logical processors")
 	assert.Zero(t, d&(1<<0|1<<23|1<<25|1<<26), "no FPU, MMX, SSE, SSE2")
@@ -94,16 +94,16 @@ func TestPlatformMSRs(t *testing.T) {
 	v, _ = p.ReadMSR(c, 0x1B)
 	assert.Equal(t, uint64(0xFEE00100), v, "BSP flag is read-only")
 
-	_, f = p.ReadMSR(c, 0x480)
-	require.NotNil(t, f, "no VMX capability MSRs while VMX is not reported")
-	assert.Contains(t, f.Rule, "x-vmx-caps")
+	_, f = p.ReadMSR(c, 0x48B)
+	require.NotNil(t, f, "no IA32_VMX_PROCBASED_CTLS2 while the secondary controls are gaps")
+	assert.Contains(t, f.Rule, "does not implement the controls")
 	require.NotNil(t, p.WriteMSR(c, 0xC0000999, 0))
 	require.NotNil(t, p.WriteMSR(c, 0xFE, 0), "MTRRCAP is read-only")
 }
 
-func TestPlatformExposedVMX(t *testing.T) {
+func TestPlatformVMX(t *testing.T) {
 	c := testCPU(0)
-	p := NewPlatform(profile(t, "sandybridge-ep", msr.Toggle{Name: msr.ExposeVMXCaps, On: true}), msr.Flat(1), 1, 5)
+	p := NewPlatform(profile(t, "sandybridge-ep"), msr.Flat(1), 1, 5)
 	_, _, cc, _ := p.CPUID(c, 1, 0)
 	assert.NotZero(t, cc&(1<<5))
 	v, f := p.ReadMSR(c, 0x480)

@@ -254,8 +254,8 @@ func TestSandyBridgeEPIsTheSeed(t *testing.T) {
 }
 
 // TestKnownGaps lists, per model, what vmxemu hides and why. Every gap has
-// a reason, VMX is one of them until VMX operation exists, and nothing the
-// guest sees is unimplemented.
+// a reason, VM entry is one of them until it exists (VMX operation is
+// reported), and nothing the guest sees is unimplemented.
 func TestKnownGaps(t *testing.T) {
 	ms, err := Models()
 	require.NoError(t, err)
@@ -268,8 +268,24 @@ func TestKnownGaps(t *testing.T) {
 			lines = append(lines, g.What)
 		}
 		t.Logf("%s known gaps: %s", m.Name, strings.Join(lines, ", "))
-		assert.Contains(t, lines, "vmx", m.Name)
-		assert.False(t, p.Reports("vmx"), m.Name)
+		assert.Contains(t, lines, "vmx-entry", m.Name)
+		assert.True(t, p.Reports("vmx"), m.Name)
+		// No control beyond the default settings while VM entry is a gap.
+		for _, pair := range [][2]uint32{{VMXPinbasedCtls, VMXTruePinbasedCtls}, {VMXProcbasedCtls, VMXTrueProcbasedCtls},
+			{VMXExitCtls, VMXTrueExitCtls}, {VMXEntryCtls, VMXTrueEntryCtls}} {
+			v, ok := p.GuestVMX(pair[0])
+			require.True(t, ok, "%s %s", m.Name, Name(pair[0]))
+			assert.Equal(t, v&0xFFFFFFFF, v>>32, "%s %s: allowed-1 = allowed-0", m.Name, Name(pair[0]))
+			if tv, ok := p.GuestVMX(pair[1]); ok {
+				assert.Equal(t, v>>32, tv>>32, "%s %s: allowed-1 as the legacy MSR (SDM Vol. 3D A.3.1)", m.Name, Name(pair[1]))
+				mv, _ := p.ModelVMX(pair[1])
+				assert.Equal(t, mv&0xFFFFFFFF, tv&0xFFFFFFFF, "%s %s: allowed-0 kept", m.Name, Name(pair[1]))
+			}
+		}
+		for _, idx := range []uint32{VMXProcbasedCtls2, VMXEPTVPIDCap, VMXVMFunc, VMXProcbasedCtls3} {
+			_, ok := p.GuestVMX(idx)
+			assert.False(t, ok, "%s: %s needs controls vmxemu does not implement yet", m.Name, Name(idx))
+		}
 		for _, f := range features {
 			if p.Reports(f.Name) {
 				assert.True(t, f.Implemented, "%s reports %s, which vmxemu does not implement", m.Name, f.Name)

@@ -45,7 +45,7 @@ const (
 	whyNoMCA    = "no machine-check architecture (no MCG/MCi MSRs, #MC is never raised)"
 	whyNoPower  = "no thermal/power-management MSRs"
 	whyNoInsn   = "the instruction is not implemented (#UD)"
-	whyVMXLater = "VMX operation (VMXON and the other VMX instructions) is not implemented yet; +x-vmx-caps exposes CPUID.1:ECX.VMX and the capability MSRs for detection code"
+	whyVMXEntryLater = "VM entry (VMLAUNCH, VMRESUME) and VM exits are not implemented yet: they raise #UD, and the capability MSRs allow no VM-execution, VM-exit or VM-entry control beyond those that must be 1"
 	whySpec     = "vmxemu does not speculate; the MSR holds its bits and the command is accepted"
 )
 
@@ -89,7 +89,7 @@ var features = []Feature{
 	gap("dtes64", 1, 0, ECX, 2, "no debug store (BTS/PEBS)"),
 	gap("monitor", 1, 0, ECX, 3, "MONITOR/MWAIT are not implemented"),
 	gap("ds-cpl", 1, 0, ECX, 4, "no debug store (BTS/PEBS)"),
-	withCR4(gap("vmx", 1, 0, ECX, 5, whyVMXLater), 1<<13),
+	withCR4(ok("vmx", 1, 0, ECX, 5, "VMX operation: VMXON, VMXOFF, VMCLEAR, VMPTRLD, VMPTRST, VMREAD, VMWRITE (vmx package); "+whyVMXEntryLater), 1<<13),
 	withCR4(gap("smx", 1, 0, ECX, 6, "GETSEC (SMX) is not implemented"), 1<<14),
 	gap("est", 1, 0, ECX, 7, whyNoPower),
 	gap("tm2", 1, 0, ECX, 8, whyNoPower),

@@ -167,7 +167,7 @@ var registry = []Spec{
 		exists: reports("pdcm", "IA32_PERF_CAPABILITIES exists only when CPUID.1:ECX.PDCM = 1; "+whyNoPMU)},
 	{First: FixedCtrCtrl, Last: PerfGlobalOvfCtl, When: "when CPUID.0AH reports PMU version 2 or later", SDM: "Vol. 3B 21.2.2", exists: pmu},
 	{First: VMXBasic, Last: VMXProcbasedCtls3, Access: ReadOnly,
-		When: "when CPUID.1:ECX.VMX = 1 (only with +x-vmx-caps until VMX operation exists), each as the other capability MSRs enumerate it",
+		When: "when CPUID.1:ECX.VMX = 1, each as the other capability MSRs enumerate it (with the controls vmxemu does not implement yet masked)",
 		SDM:  "Vol. 3D Appendix A", exists: (*File).vmxExists,
 		read: func(f *File, i uint32, _ *arch.State) uint64 { return f.p.vmxValue(i) }},
 	{First: EFER, Last: FMask, Core: true, When: "always (CPUID.80000001H)", SDM: "Vol. 3A 2.2.1, 5.8.8"},
@@ -402,14 +402,16 @@ func (f *File) specCtrlBits() uint64 {
 
 func (f *File) vmxExists(idx uint32) (bool, string) {
 	p := f.p
-	_, has := p.vmx[idx]
+	_, has := p.guestVMX[idx]
 	switch {
 	case !p.ModelHas("vmx"):
 		return false, "the VMX capability MSRs exist only when CPUID.1:ECX.VMX = 1, and the model has no VMX"
-	case !p.VMXExposed():
-		return false, "the VMX capability MSRs exist only when CPUID.1:ECX.VMX = 1, and vmxemu does not report VMX: VMX operation is not implemented yet (-cpu " + p.Model.Name + ",+x-vmx-caps exposes them for detection code)"
 	case !has:
-		return false, vmxWhyAbsent[idx]
+		why := vmxWhyAbsent[idx]
+		if _, onModel := p.vmx[idx]; onModel {
+			why += "; the model has it, but vmxemu does not implement the controls it depends on yet, so the guest sees a processor without them (vmxemu vmxcap)"
+		}
+		return false, why
 	}
 	return true, ""
 }
@@ -430,10 +432,8 @@ var vmxWhyAbsent = map[uint32]string{
 // vmxValue is a VMX capability MSR as the guest reads it: the model's,
 // with CR4_FIXED1 following the CPUID features the guest sees.
 func (p *Profile) vmxValue(idx uint32) uint64 {
-	if idx == VMXCR4Fixed1 {
-		return CR4Fixed1For(p.CPUID)
-	}
-	return p.vmx[idx]
+	v, _ := p.GuestVMX(idx)
+	return v
 }
 
 // CPUID returns what CPUID(leaf, sub) returns on this processor.
@@ -459,7 +459,7 @@ func (f *File) CPUID(leaf, sub uint32) Regs {
 // VMXFixed returns the guest-visible CR0 and CR4 fixed-bit pairs, for the
 // checks in fixed.go.
 func (p *Profile) VMXFixed() (cr0, cr4 Fixed) {
-	return Fixed{p.vmx[VMXCR0Fixed0], p.vmx[VMXCR0Fixed1]}, Fixed{p.vmx[VMXCR4Fixed0], p.vmxValue(VMXCR4Fixed1)}
+	return Fixed{p.guestVMX[VMXCR0Fixed0], p.guestVMX[VMXCR0Fixed1]}, Fixed{p.guestVMX[VMXCR4Fixed0], p.vmxValue(VMXCR4Fixed1)}
 }
 
 // APIC modes as IA32_APIC_BASE's EN (bit 11) and EXTD (bit 10) select

@@ -69,15 +69,17 @@ func TestMSRFile(t *testing.T) {
 		{"feature control SMX bits on an SMX part", "sandybridge-ep", nil, 0, []msrOp{wr(FeatureControl, 0xFF07)}},
 		{"no VMX, no SMX: no FEATURE_CONTROL", "ivybridge", []string{"-vmx"}, 0, []msrOp{
 			rdGP(FeatureControl, "neither")}},
-		{"VMX MSRs hidden", "sandybridge-ep", nil, 5, []msrOp{
-			rdGP(VMXBasic, "x-vmx-caps"), rdGP(VMXEPTVPIDCap, "CPUID.1:ECX.VMX = 1")}},
-		{"VMX MSRs exposed, read-only, existing as the controls say", "sandybridge-ep", []string{"+x-vmx-caps"}, 5, []msrOp{
+		{"no VMX: no VMX MSRs", "sandybridge-ep", []string{"-vmx"}, 5, []msrOp{
+			rdGP(VMXBasic, "CPUID.1:ECX.VMX = 1"), rdGP(VMXEPTVPIDCap, "CPUID.1:ECX.VMX = 1")}},
+		// The Sandy Bridge EP dump: IA32_VMX_BASIC 0x00DA040000000010,
+		// PINBASED_CTLS 0x0000007F00000016 (allowed-0 0x16: bits 1, 2, 4).
+		{"VMX MSRs, read-only, existing as the controls the guest sees say", "sandybridge-ep", nil, 5, []msrOp{
 			rd(VMXBasic, 0x00DA040000000010), rd(VMXCR0Fixed0, 0x80000021), rd(VMXCR4Fixed0, 0x2000),
 			rd(VMXCR4Fixed1, 0x227FF), // the CR4 bits of what the guest sees: VMXE and PCIDE but no SMXE/OSXSAVE
-			wrGP(VMXBasic, 0, "read-only"), rdGP(VMXVMFunc, "exist"), rdGP(VMXProcbasedCtls3, "exist")}},
-		{"VMFUNC exists with VM functions", "haswell-ep", []string{"+x-vmx-caps"}, 5, []msrOp{rd(VMXVMFunc, 1)}},
-		{"EPT removed", "sandybridge-ep", []string{"+x-vmx-caps", "-ept"}, 5, []msrOp{
-			rd(VMXProcbasedCtls2, 0x000004FF00000000&^(1<<33|1<<39)), rd(VMXEPTVPIDCap, 0x00000F0100000000)}},
+			rd(VMXPinbasedCtls, 0x0000001600000016), // allowed-1 masked to the default settings
+			wrGP(VMXBasic, 0, "read-only"), rdGP(VMXVMFunc, "exist"), rdGP(VMXProcbasedCtls3, "exist"),
+			rdGP(VMXProcbasedCtls2, "does not implement the controls"), rdGP(VMXEPTVPIDCap, "does not implement the controls")}},
+		{"VMFUNC: on the model, not for the guest yet", "haswell-ep", nil, 5, []msrOp{rdGP(VMXVMFunc, "does not implement the controls")}},
 		{"APIC base", "sandybridge-ep", nil, 5, []msrOp{
 			rd(APICBase, 0xFEE00900), wrGP(APICBase, 1<<46, "MAXPHYADDR"),
 			wr(APICBase, 0xFED00800), rd(APICBase, 0xFED00900)}},

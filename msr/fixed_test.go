@@ -10,7 +10,7 @@ import (
 )
 
 func TestFixedBits(t *testing.T) {
-	p := resolve(t, "sandybridge-ep", "+x-vmx-caps")
+	p := resolve(t, "sandybridge-ep")
 	cr0, cr4 := p.VMXFixed()
 	assert.Equal(t, Fixed{0x80000021, 0xFFFFFFFF}, cr0)
 	assert.Equal(t, Fixed{0x2000, 0x227FF}, cr4)

@@ -14,11 +14,10 @@ type Toggle struct {
 	On   bool
 }
 
-// ExposeVMXCaps is the toggle (+x-vmx-caps) that reports CPUID.1:ECX.VMX
-// and makes the VMX capability MSRs readable although VMX operation is
-// not implemented yet: detection code (CPUID, RDMSR 0x3A, RDMSR 0x480)
-// then sees the model's real values; VMXON still raises #UD. The "x-"
-// prefix marks it experimental, as QEMU's x-* properties.
+// ExposeVMXCaps is the toggle (+x-vmx-caps) that exposed CPUID.1:ECX.VMX
+// and the capability MSRs before VMX operation existed. A model with VMX
+// now always reports it; the toggle is accepted with a warning, so that
+// old command lines keep working.
 const ExposeVMXCaps = "x-vmx-caps"
 
 // Profile is a model as a vmxemu guest sees it: the model after the -cpu
@@ -34,7 +33,7 @@ type Profile struct {
 	leaves    map[[2]uint32]Regs // the model after toggles
 	effective map[[2]uint32]Regs // what the guest sees (before topology)
 	vmx       map[uint32]uint64  // VMX capability MSRs of the model after toggles
-	exposeVMX bool
+	guestVMX  map[uint32]uint64  // what the guest reads: vmx with unimplemented controls masked (honestVMX)
 	maxBasic  uint32
 	maxExt    uint32
 	gaps      []Gap
@@ -83,6 +82,9 @@ func Resolve(m *Model, toggles []Toggle) (*Profile, error) {
 	if _, ok := p.vmx[VMXCR4Fixed1]; ok {
 		p.vmx[VMXCR4Fixed1] = CR4Fixed1For(p.ModelCPUID)
 	}
+	p.guestVMX = maps.Clone(p.vmx)
+	honestVMX(p.guestVMX)
+	pruneVMX(p.guestVMX)
 	p.maxBasic = p.leaves[key(0, 0)].EAX
 	p.maxExt = p.leaves[key(0x80000000, 0)].EAX
 	p.buildEffective()
@@ -99,7 +101,7 @@ func (t Toggle) String() string {
 func (p *Profile) toggle(t Toggle, modelVMX map[uint32]uint64) error {
 	name := strings.ReplaceAll(t.Name, "_", "-")
 	if name == ExposeVMXCaps {
-		p.exposeVMX = t.On
+		p.Warnings = append(p.Warnings, t.String()+": no longer needed: a model with VMX reports it (CPUID.1:ECX.VMX and the capability MSRs)")
 		return nil
 	}
 	if vf, ok := vmxFeatureByName(name); ok {
@@ -131,9 +133,6 @@ func (p *Profile) toggle(t Toggle, modelVMX map[uint32]uint64) error {
 				return fmt.Errorf("the model has no VMX capability MSRs: vmxemu does not invent them")
 			}
 			*r.ptr(f.Reg) |= f.Mask()
-		}
-		if !p.exposeVMX {
-			p.Warnings = append(p.Warnings, "+vmx: the model keeps VMX, but "+whyVMXLater)
 		}
 	case !f.Implemented && has:
 		p.Warnings = append(p.Warnings, fmt.Sprintf("+%s: the model has it, but vmxemu does not report it: %s", f.Name, f.Why))
@@ -172,8 +171,29 @@ func (p *Profile) Reports(name string) bool {
 }
 
 // VMXExposed reports whether the guest sees VMX (CPUID.1:ECX.VMX and the
-// capability MSRs): only with +x-vmx-caps on a model with VMX.
-func (p *Profile) VMXExposed() bool { return p.exposeVMX && p.ModelHas("vmx") }
+// capability MSRs): whenever the model (after toggles) has it.
+func (p *Profile) VMXExposed() bool { return p.ModelHas("vmx") }
+
+// GuestVMX returns a VMX capability MSR as the guest reads it (the model's
+// with the controls vmxemu does not implement masked, honestVMX) and
+// whether it exists for the guest.
+func (p *Profile) GuestVMX(index uint32) (uint64, bool) {
+	v, ok := p.guestVMX[index]
+	if ok && index == VMXCR4Fixed1 {
+		v = CR4Fixed1For(p.CPUID)
+	}
+	return v, ok
+}
+
+// SetVMCSEnum sets the IA32_VMX_VMCS_ENUM the guest reads: the highest
+// field index of the VMCS field table (package vmx) for this processor's
+// controls. The board calls it once, while it builds its CPUs, before any
+// guest code runs.
+func (p *Profile) SetVMCSEnum(v uint64) {
+	if _, ok := p.guestVMX[VMXVMCSEnum]; ok {
+		p.guestVMX[VMXVMCSEnum] = v
+	}
+}
 
 // ModelVMX returns the model's VMX capability MSR (after toggles) and
 // whether it exists on the model.
@@ -249,14 +269,7 @@ func (p *Profile) buildEffective() {
 		p.effective[k] = eff
 	}
 	if p.VMXExposed() {
-		r := p.effective[key(1, 0)]
-		r.ECX |= 1 << 5
-		p.effective[key(1, 0)] = r
-	} else if p.ModelHas("vmx") {
-		p.gaps = append(p.gaps, Gap{"vmx", whyVMXLater})
-	}
-	if p.VMXExposed() {
-		p.gaps = append(p.gaps, Gap{"vmx-operation", "VMXON and the other VMX instructions raise #UD: VMX operation is not implemented yet (the capability MSRs are exposed by +x-vmx-caps)"})
+		p.gaps = append(p.gaps, Gap{"vmx-entry", whyVMXEntryLater})
 	}
 }
 
@@ -276,8 +289,6 @@ func (p *Profile) filter(k [2]uint32, raw Regs) Regs {
 			switch {
 			case known && f.Implemented:
 				keep |= 1 << b
-			case known && f.Name == "vmx":
-				// Reported only with +x-vmx-caps (buildEffective).
 			case known:
 				p.gaps = append(p.gaps, Gap{f.Name, f.Why})
 			default:

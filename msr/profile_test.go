@@ -82,13 +82,19 @@ func TestToggles(t *testing.T) {
 			v, _ := p.ModelVMX(VMXCR4Fixed1)
 			assert.Equal(t, uint64(0x467FF), v, "PCIDE leaves CR4_FIXED1")
 		}},
-		{"sandybridge-ep", []string{"+x-vmx-caps"}, func(t *testing.T, p *Profile) {
+		{"sandybridge-ep", nil, func(t *testing.T, p *Profile) {
 			assert.True(t, p.VMXExposed())
 			assert.True(t, p.Reports("vmx"))
-			assert.Contains(t, gapNames(p), "vmx-operation")
+			assert.Contains(t, gapNames(p), "vmx-entry")
 		}},
-		{"sandybridge-ep", []string{"+x-vmx-caps", "-x-vmx-caps"}, func(t *testing.T, p *Profile) {
-			assert.False(t, p.Reports("vmx"), "the last toggle wins")
+		{"sandybridge-ep", []string{"+x-vmx-caps"}, func(t *testing.T, p *Profile) {
+			assert.True(t, p.Reports("vmx"))
+			require.Len(t, p.Warnings, 1)
+			assert.Contains(t, p.Warnings[0], "no longer needed")
+		}},
+		{"sandybridge-ep", []string{"-vmx"}, func(t *testing.T, p *Profile) {
+			assert.False(t, p.Reports("vmx"))
+			assert.False(t, p.VMXExposed())
 		}},
 		{"sandybridge-ep", []string{"+avx"}, func(t *testing.T, p *Profile) {
 			assert.False(t, p.Reports("avx"))

@@ -122,3 +122,72 @@ func pruneVMX(v map[uint32]uint64) {
 		}
 	}
 }
+
+// implementedControls are the allowed-1 bits of each VMX control
+// capability MSR (bits 63:32 for the pin-based, processor-based, exit and
+// entry controls; all bits for the tertiary controls and VM functions)
+// that vmxemu honours. VM entry does not exist yet, so none: a guest sees
+// each control only as its default setting allows (honestVMX). Each issue
+// that makes controls work adds their bits here; vmxcap's last column
+// reads the same table.
+var implementedControls = map[uint32]uint64{
+	VMXPinbasedCtls:   0,
+	VMXProcbasedCtls:  0,
+	VMXProcbasedCtls2: 0,
+	VMXExitCtls:       0,
+	VMXEntryCtls:      0,
+	VMXProcbasedCtls3: 0,
+	VMXVMFunc:         0,
+}
+
+// controlImplemented reports whether vmxemu honours the 1-setting of a
+// control (bit b of the control word of capability MSR idx).
+func controlImplemented(idx uint32, b uint) bool {
+	switch idx {
+	case VMXTruePinbasedCtls:
+		idx = VMXPinbasedCtls
+	case VMXTrueProcbasedCtls:
+		idx = VMXProcbasedCtls
+	case VMXTrueExitCtls:
+		idx = VMXExitCtls
+	case VMXTrueEntryCtls:
+		idx = VMXEntryCtls
+	}
+	if idx == VMXProcbasedCtls3 || idx == VMXVMFunc {
+		return implementedControls[idx]>>b&1 != 0
+	}
+	return implementedControls[idx]>>(32+b)&1 != 0
+}
+
+// honestVMX masks, in the guest's copy of the capability MSRs, the
+// allowed-1 settings of every control vmxemu does not honour: what may be
+// 1 is what must be 1 (the default-1 bits of the legacy MSR, SDM Vol. 3D
+// A.2) plus what vmxemu implements. The TRUE_* MSRs keep their allowed-0
+// settings and get the same allowed-1 bits as the legacy MSR, as A.3.1
+// requires. The capability MSRs whose controls disappear with it are then
+// removed by pruneVMX.
+func honestVMX(v map[uint32]uint64) {
+	for _, pair := range [][2]uint32{
+		{VMXPinbasedCtls, VMXTruePinbasedCtls},
+		{VMXProcbasedCtls, VMXTrueProcbasedCtls},
+		{VMXExitCtls, VMXTrueExitCtls},
+		{VMXEntryCtls, VMXTrueEntryCtls},
+		{VMXProcbasedCtls2, 0},
+	} {
+		legacy, ok := v[pair[0]]
+		if !ok {
+			continue
+		}
+		implemented := implementedControls[pair[0]] >> 32
+		allowed1 := legacy>>32&implemented | legacy&0xFFFFFFFF
+		v[pair[0]] = legacy&0xFFFFFFFF | allowed1<<32
+		if t, ok := v[pair[1]]; ok && pair[1] != 0 {
+			v[pair[1]] = t&0xFFFFFFFF | allowed1<<32
+		}
+	}
+	for _, idx := range []uint32{VMXProcbasedCtls3, VMXVMFunc} {
+		if x, ok := v[idx]; ok {
+			v[idx] = x & implementedControls[idx]
+		}
+	}
+}

@@ -15,9 +15,11 @@ import (
 // the model allows also says whether vmxemu implements it. Bit names are
 // the SDM's (Vol. 3C chapter 25 and Vol. 3D Appendix A).
 
-// vmxImplemented lists the VMX capabilities vmxemu implements; it is empty
-// until VMX operation exists (issue "VMX operation").
-var vmxImplemented = map[string]bool{}
+// vmxImplemented lists the VMX capabilities beyond the controls that
+// vmxemu implements (the controls are in implementedControls, vmx.go).
+var vmxImplemented = map[string]bool{
+	"Miscellaneous data/VMWRITE to VM-exit information fields": true,
+}
 
 type ctlSection struct {
 	name          string
@@ -104,13 +106,9 @@ func WriteVMXCap(w io.Writer, p *Profile) error {
 		ew.printf("\nThe model has no VMX (CPUID.1:ECX.VMX = 0): no VMX capability MSRs.\n")
 		return ew.err
 	}
-	switch {
-	case p.VMXExposed():
-		ew.printf("vmxemu: +x-vmx-caps: the guest sees CPUID.1:ECX.VMX=1 and these MSRs; VMXON raises #UD (VMX operation is a known gap)\n")
-	default:
-		ew.printf("vmxemu: VMX operation is not implemented yet, so the guest sees CPUID.1:ECX.VMX=0 and RDMSR 0x480-0x492 raises #GP(0)\n")
-		ew.printf("        (known gap; -cpu %s,+x-vmx-caps exposes the values below to detection code)\n", m.Name)
-	}
+	ew.printf("vmxemu: the guest sees CPUID.1:ECX.VMX=1 and VMX operation works (VMXON, VMXOFF, VMCLEAR, VMPTRLD,\n")
+	ew.printf("        VMPTRST, VMREAD, VMWRITE); VM entry is a known gap. The values below are the model's; the guest\n")
+	ew.printf("        reads them with every control marked \"gap\" masked to its default setting (\"guest reads\" lines).\n")
 	ew.printf("Legend: the last column says whether vmxemu implements an allowed setting (\"gap\": not yet).\n\n")
 
 	misc(ew, p, "Basic VMX Information", VMXBasic, basicFields, false)
@@ -122,7 +120,8 @@ func WriteVMXCap(w io.Writer, p *Profile) error {
 	misc(ew, p, "VM Functions", VMXVMFunc, vmfuncFields, true)
 	fixedSection(ew, p)
 	if v, ok := p.ModelVMX(VMXVMCSEnum); ok {
-		ew.printf("VMCS enumeration\n  Hex: %#x\n  %-40s %d\n\n", v, "Highest index", v>>1&0x1FF)
+		ew.printf("VMCS enumeration\n  Hex: %#x\n  %-40s %d\n", v, "Highest index", v>>1&0x1FF)
+		ew.printf("  (the guest reads the highest index of the fields that exist with its controls: docs/VMX.md)\n\n")
 	}
 
 	ew.printf("vmxemu known gaps for this model (features the model has that the guest does not see):\n")
@@ -139,6 +138,19 @@ func status(name string) string {
 		return "ok"
 	}
 	return "gap"
+}
+
+// guestLine says what the guest reads of a capability MSR when it differs
+// from the model's value.
+func guestLine(ew *errWriter, p *Profile, idx uint32) {
+	mv, _ := p.ModelVMX(idx)
+	gv, ok := p.GuestVMX(idx)
+	switch {
+	case !ok:
+		ew.printf("  guest reads: nothing (%s does not exist for the guest: the controls it depends on are gaps)\n", Name(idx))
+	case gv != mv:
+		ew.printf("  guest reads: %#x\n", gv)
+	}
 }
 
 func header(ew *errWriter, p *Profile, name string, idx uint32) (uint64, bool) {
@@ -159,6 +171,8 @@ func control(ew *errWriter, p *Profile, s ctlSection) {
 	if !ok {
 		return
 	}
+	ew.printf("  Hex: %#x\n", v)
+	guestLine(ew, p, s.msr)
 	mb1, cb1 := uint32(v), uint32(v>>32)
 	var tmb1, tcb1 uint32
 	tv, hasTrue := p.ModelVMX(s.trueMSR)
@@ -198,7 +212,10 @@ func control(ew *errWriter, p *Profile, s ctlSection) {
 		}
 		impl := ""
 		if st != "no" {
-			impl = status(s.name + "/" + s.bits[b])
+			impl = "gap"
+			if controlImplemented(s.msr, b) {
+				impl = "ok"
+			}
 		}
 		ew.line(s.bits[b], st, impl)
 	}
@@ -211,6 +228,7 @@ func misc(ew *errWriter, p *Profile, name string, idx uint32, fields []field, ma
 		return
 	}
 	ew.printf("  Hex: %#x\n", v)
+	guestLine(ew, p, idx)
 	for _, f := range fields {
 		x := v >> f.lo & (1<<(f.hi-f.lo+1) - 1)
 		if f.hi == 63 && f.lo == 32 {
@@ -252,10 +270,8 @@ func fixedSection(ew *errWriter, p *Profile) {
 		ew.printf("  %-40s %#x  %s\n", Name(r.f0), f0, strings.TrimSpace(nameList(r.names, f0)))
 		ew.printf("  %-40s %#x  may be 1: %s%s\n", Name(r.f1), f1, strings.TrimSpace(nameList(r.names, f1)), r.whyFollows)
 	}
-	if p.VMXExposed() {
-		_, cr4 := p.VMXFixed()
-		ew.printf("  %-40s %#x  (what the guest reads: CR4 bits of features vmxemu reports)\n", "guest IA32_VMX_CR4_FIXED1", cr4.Fixed1)
-	}
+	_, cr4 := p.VMXFixed()
+	ew.printf("  %-40s %#x  (what the guest reads: CR4 bits of features vmxemu reports)\n", "guest IA32_VMX_CR4_FIXED1", cr4.Fixed1)
 	ew.printf("\n")
 }
 

@@ -1,0 +1,248 @@
+package cpu
+
+import (
+	"github.com/vmxemu/vmxemu/arch"
+	"github.com/vmxemu/vmxemu/vmx"
+)
+
+// The VMX instructions (SDM Vol. 3C 31.3): VMXON, VMXOFF, VMCLEAR,
+// VMPTRLD, VMPTRST, VMREAD, VMWRITE, VMCALL. Package vmx owns their checks
+// and the VMX state; these handlers build the state snapshot the checks
+// read, read and write the memory operands (whose #PF, #GP and #SS are
+// the core's and come before any VMX flag change), apply the outcome to
+// RFLAGS and report it to the event log. The core's own state follows VMX
+// operation here: INIT is blocked in VMX root operation (BlockINIT) and
+// CR0/CR4 keep their fixed bits (writeCR0, writeCR4).
+
+// faultNoVMX is the #UD of a VMX instruction on a CPU model without VMX.
+var faultNoVMX = arch.UDFault("VMX instruction on a processor without VMX (CPUID.1:ECX.VMX = 0)", "Vol. 3C 24.6")
+
+// vmxCtx snapshots what the checks of a VMX instruction read.
+func (c *CPU) vmxCtx(in *Inst, insn vmx.Insn) vmx.Ctx {
+	x := vmx.Ctx{CR0: c.CR0, CR4: c.CR4, EFER: c.EFER, RFLAGS: c.RFLAGS, CSL: c.Seg[arch.CS].Attr&arch.ARL != 0,
+		CPL: int(c.cpl), RegOperand: in.mod == 3}
+	if insn == vmx.InsnVMXON {
+		fc, f := c.plat().ReadMSR(c, msrFeatureControl)
+		if f == nil {
+			x.FeatureControl = fc
+		}
+	}
+	return x
+}
+
+// vmxCheck runs the checks that precede the memory operand; false when
+// they decided the outcome (already applied).
+func (c *CPU) vmxCheck(in *Inst, insn vmx.Insn) bool {
+	if c.vmx == nil {
+		c.raise(faultNoVMX)
+		return false
+	}
+	ctx := c.vmxCtx(in, insn)
+	if o, done := c.vmx.Check(insn, &ctx); done {
+		c.vmxOutcome(o)
+		return false
+	}
+	return true
+}
+
+// vmxOutcome applies an outcome: the exception, or the RFLAGS settings of
+// VMsucceed, VMfailInvalid and VMfailValid (SDM Vol. 3C 31.2: CF, PF, AF,
+// ZF, SF and OF cleared, then CF or ZF set).
+func (c *CPU) vmxOutcome(o vmx.Outcome) {
+	if c.Hooks != nil && c.Hooks.VMX != nil {
+		c.Hooks.VMX(c, o)
+	}
+	fl := c.Flags() &^ (arch.FlagCF | arch.FlagPF | arch.FlagAF | arch.FlagZF | arch.FlagSF | arch.FlagOF)
+	switch o.Kind {
+	case vmx.Fault:
+		c.raise(o.Fault)
+		return
+	case vmx.Refused:
+		c.stop = true
+		return
+	case vmx.FailInvalid:
+		fl |= arch.FlagCF
+	case vmx.FailValid:
+		fl |= arch.FlagZF
+	}
+	c.setRFLAGS(fl)
+}
+
+// vmxPointer reads the 64-bit memory operand of VMXON, VMCLEAR and VMPTRLD.
+func vmxPointer(c *CPU, in *Inst) (uint64, bool) { return rd[uint64](c, in.seg, c.ea(in)) }
+
+// vmxPhys is the VMX instructions' view of guest-physical memory: the
+// core's one physical access path (phys.go).
+type vmxPhys struct{ c *CPU }
+
+func (p vmxPhys) ReadPhys(pa uint64, b []byte) bool {
+	for i := range b {
+		v, ok := p.c.physRead(pa+uint64(i), 1, accRead)
+		if !ok {
+			return false
+		}
+		b[i] = byte(v)
+	}
+	return true
+}
+
+func (p vmxPhys) WritePhys(pa uint64, b []byte) bool {
+	for i, v := range b {
+		if !p.c.physWrite(pa+uint64(i), 1, uint64(v), accWrite) {
+			return false
+		}
+	}
+	return true
+}
+
+// vmxon: VMXON m64 (F3 0F C7 /6).
+func vmxon(c *CPU, in *Inst) {
+	if !c.vmxCheck(in, vmx.InsnVMXON) {
+		return
+	}
+	addr, ok := vmxPointer(c, in)
+	if !ok {
+		return
+	}
+	o := c.vmx.VMXON(addr, vmxPhys{c})
+	if o.Kind == vmx.Succeed {
+		// VMX root operation blocks INIT (SDM Vol. 3C 24.8); A20M is not
+		// modelled and address-range monitoring does not exist.
+		c.BlockINIT(true)
+	}
+	c.vmxOutcome(o)
+}
+
+// vmxoff: VMXOFF (0F 01 C4).
+func vmxoff(c *CPU, in *Inst) {
+	if !c.vmxCheck(in, vmx.InsnVMXOFF) {
+		return
+	}
+	o := c.vmx.VMXOFF(vmxPhys{c})
+	c.BlockINIT(false)
+	c.vmxOutcome(o)
+}
+
+// vmclear: VMCLEAR m64 (66 0F C7 /6).
+func vmclear(c *CPU, in *Inst) {
+	if !c.vmxCheck(in, vmx.InsnVMCLEAR) {
+		return
+	}
+	if addr, ok := vmxPointer(c, in); ok {
+		c.vmxOutcome(c.vmx.VMCLEAR(addr, vmxPhys{c}))
+	}
+}
+
+// vmptrld: VMPTRLD m64 (0F C7 /6).
+func vmptrld(c *CPU, in *Inst) {
+	if !c.vmxCheck(in, vmx.InsnVMPTRLD) {
+		return
+	}
+	if addr, ok := vmxPointer(c, in); ok {
+		c.vmxOutcome(c.vmx.VMPTRLD(addr, vmxPhys{c}))
+	}
+}
+
+// vmptrst: VMPTRST m64 (0F C7 /7): the store comes first, so that a
+// faulting store leaves RFLAGS alone.
+func vmptrst(c *CPU, in *Inst) {
+	if !c.vmxCheck(in, vmx.InsnVMPTRST) {
+		return
+	}
+	ptr, o := c.vmx.VMPTRST()
+	if wr(c, in.seg, c.ea(in), ptr) {
+		c.vmxOutcome(o)
+	}
+}
+
+// vmread: VMREAD r/m64, r64 (0F 78) in 64-bit mode, r/m32, r32 outside
+// it. The destination is written before RFLAGS, so that a faulting store
+// leaves them alone.
+func vmread(c *CPU, in *Inst) {
+	if !c.vmxCheck(in, vmx.InsnVMREAD) {
+		return
+	}
+	mode64 := c.codeMode == mode64
+	enc := c.GPR[in.reg&15]
+	if !mode64 {
+		enc = uint64(uint32(enc))
+	}
+	v, o := c.vmx.VMREAD(enc, mode64)
+	if o.Kind == vmx.Succeed {
+		var ok bool
+		if mode64 {
+			ok = writeRM(c, in, v)
+		} else {
+			ok = writeRM(c, in, uint32(v))
+		}
+		if !ok {
+			return
+		}
+	}
+	c.vmxOutcome(o)
+}
+
+// vmwrite: VMWRITE r64, r/m64 (0F 79) in 64-bit mode, r32, r/m32 outside
+// it. The source operand is read before the write.
+func vmwrite(c *CPU, in *Inst) {
+	if !c.vmxCheck(in, vmx.InsnVMWRITE) {
+		return
+	}
+	mode64 := c.codeMode == mode64
+	enc := c.GPR[in.reg&15]
+	var val uint64
+	if mode64 {
+		v, ok := readRM[uint64](c, in)
+		if !ok {
+			return
+		}
+		val = v
+	} else {
+		v, ok := readRM[uint32](c, in)
+		if !ok {
+			return
+		}
+		val, enc = uint64(v), uint64(uint32(enc))
+	}
+	c.vmxOutcome(c.vmx.VMWRITE(enc, val, mode64))
+}
+
+// vmcall: VMCALL (0F 01 C1). Outside VMX operation it is #UD; in VMX root
+// operation it fails (SDM Vol. 3C 31.3 VMCALL).
+func vmcall(c *CPU, in *Inst) {
+	if c.vmx == nil || !c.vmx.InVMX() {
+		c.raiseUD("VMCALL outside VMX operation", "Vol. 3C 31.3 VMCALL")
+		return
+	}
+	if !c.vmxCheck(in, vmx.InsnVMCALL) {
+		return
+	}
+	c.vmxOutcome(c.vmx.VMCALL())
+}
+
+// vmentry: VMLAUNCH (0F 01 C2) and VMRESUME (0F 01 C3). VM entry is not
+// implemented yet: #UD with the reason (docs/VMX.md lists the gap).
+func vmentry(c *CPU, in *Inst) {
+	c.raiseUD("VMLAUNCH/VMRESUME: VM entry is not implemented yet in vmxemu (known gap; the capability MSRs allow no optional control)", "Vol. 3C 31.3 VMLAUNCH/VMRESUME")
+}
+
+// VMX returns the CPU's VMX state (nil on a model without VMX).
+func (c *CPU) VMX() *vmx.CPU { return c.vmx }
+
+// vmxFixedCR0 and vmxFixedCR4 are the fixed-bit rule of VMX operation for
+// every write to CR0 or CR4 (SDM Vol. 3C 24.8: in VMX operation a bit
+// fixed to 1 cannot be cleared nor a bit fixed to 0 set — CR4.VMXE among
+// them; #GP(0)). Outside VMX operation they allow anything.
+func (c *CPU) vmxFixedCR0(v uint64) *arch.Fault {
+	if c.vmx == nil || !c.vmx.InVMX() {
+		return nil
+	}
+	return vmx.CheckCR0(c.vmx, v)
+}
+
+func (c *CPU) vmxFixedCR4(v uint64) *arch.Fault {
+	if c.vmx == nil || !c.vmx.InVMX() {
+		return nil
+	}
+	return vmx.CheckCR4(c.vmx, v)
+}

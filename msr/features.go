@@ -37,16 +37,16 @@ func withCR4(f Feature, cr4 uint64) Feature { f.CR4 = cr4; return f }
 
 // Reasons shared by several features.
 const (
-	whyNoX87    = "x87 arithmetic is not implemented (only FNINIT/FNSTSW/FNSTCW/FLDCW/FNCLEX/FWAIT and FXSAVE/FXRSTOR)"
-	whyNoSIMD   = "SIMD arithmetic is not implemented (SSE moves and PXOR/XORPS only; see docs/INSTRUCTIONS.md)"
-	whyNoVEX    = "VEX/EVEX encodings raise #UD: AVX is not implemented"
-	whyNoXTPR   = "xTPR update messages (IA32_MISC_ENABLE bit 23) are not modelled: vmxemu's chipset picks lowest-priority targets by PPR"
-	whyNoPMU    = "no performance-monitoring counters (RDPMC and the PMU MSRs are not implemented)"
-	whyNoMCA    = "no machine-check architecture (no MCG/MCi MSRs, #MC is never raised)"
-	whyNoPower  = "no thermal/power-management MSRs"
-	whyNoInsn   = "the instruction is not implemented (#UD)"
+	whyNoX87         = "x87 arithmetic is not implemented (only FNINIT/FNSTSW/FNSTCW/FLDCW/FNCLEX/FWAIT and FXSAVE/FXRSTOR)"
+	whyNoSIMD        = "SIMD arithmetic is not implemented (SSE moves and PXOR/XORPS only; see docs/INSTRUCTIONS.md)"
+	whyNoVEX         = "VEX/EVEX encodings raise #UD: AVX is not implemented"
+	whyNoXTPR        = "xTPR update messages (IA32_MISC_ENABLE bit 23) are not modelled: vmxemu's chipset picks lowest-priority targets by PPR"
+	whyNoPMU         = "no performance-monitoring counters (RDPMC and the PMU MSRs are not implemented)"
+	whyNoMCA         = "no machine-check architecture (no MCG/MCi MSRs, #MC is never raised)"
+	whyNoPower       = "no thermal/power-management MSRs"
+	whyNoInsn        = "the instruction is not implemented (#UD)"
 	whyVMXEntryLater = "VM entry (VMLAUNCH, VMRESUME) and VM exits are not implemented yet: they raise #UD, and the capability MSRs allow no VM-execution, VM-exit or VM-entry control beyond those that must be 1"
-	whySpec     = "vmxemu does not speculate; the MSR holds its bits and the command is accepted"
+	whySpec          = "vmxemu does not speculate; the MSR holds its bits and the command is accepted"
 )
 
 // features lists the CPUID bits vmxemu knows (SDM Vol. 2A, CPUID, Tables

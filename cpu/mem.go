@@ -228,6 +228,11 @@ func (c *CPU) fill(lin uint64, kind int) (*tlbEntry, uint64, bool) {
 		// no entry, every such access walks (SDM Vol. 3A 4.6.1).
 		return nil, pa, true
 	}
+	if c.dbg.data != 0 && kind != accFetch && c.watched(lin) {
+		// A data breakpoint watches this page: no entry, so that every
+		// access takes rdSlow/wrSlow, where checkData looks (debugreg.go).
+		return nil, pa, true
+	}
 	var arr *[tlbSize]tlbEntry
 	switch kind {
 	case accRead:
@@ -301,6 +306,9 @@ func (c *CPU) rdSlow(lin uint64, size uint) (uint64, bool) {
 	if !ok {
 		return 0, false
 	}
+	if c.dbg.data != 0 {
+		c.checkData(lin, size, false)
+	}
 	if e == nil {
 		return c.physRead(pa, int(size), accRead) // MMIO, or RAM without a TLB entry
 	}
@@ -370,6 +378,9 @@ func (c *CPU) wrSlow(lin uint64, size uint, v uint64) bool {
 	e, pa, ok := c.fill(lin, accWrite)
 	if !ok {
 		return false
+	}
+	if c.dbg.data != 0 {
+		c.checkData(lin, size, true)
 	}
 	if e == nil {
 		// MMIO, or RAM holding decoded code (written and invalidated).

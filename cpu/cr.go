@@ -294,8 +294,8 @@ func (c *CPU) readMSR(idx uint32) (uint64, *arch.Fault) {
 
 func (c *CPU) writeMSR(idx uint32, v uint64) *arch.Fault {
 	canon := func(name string) *arch.Fault {
-		if !c.canonical(v) {
-			f := arch.GPFault(0, "non-canonical value written to "+name, "Vol. 4 / Vol. 2B WRMSR")
+		if !c.canonicalMax(v) {
+			f := arch.GPFault(0, "non-canonical value written to "+name+" (the processor's maximum linear-address width)", "Vol. 4 / Vol. 2B WRMSR; Vol. 3A 4.5")
 			return &f
 		}
 		return nil

@@ -171,6 +171,21 @@ func (c *CPU) canonical(lin uint64) bool {
 	return arch.Canonical(lin, 48)
 }
 
+// canonicalMax checks v against the maximum linear-address width the
+// processor supports, not the current paging mode: 57 bits when
+// CPUID.(07H,0):ECX.LA57 is reported, even with CR4.LA57=0. Loads of
+// registers that hold linear addresses (GDTR/IDTR by LGDT/LIDT, LDTR/TR
+// bases by LLDT/LTR, the base and address MSRs by WRMSR, INVPCID's
+// address) check this way on processors that support 5-level paging
+// (Intel 5-Level Paging and 5-Level EPT white paper 335252, "Canonicality
+// checking"; SDM Vol. 3A 4.5).
+func (c *CPU) canonicalMax(v uint64) bool {
+	if c.feat.cr4&arch.CR4LA57 != 0 {
+		return arch.Canonical(v, 57)
+	}
+	return arch.Canonical(v, 48)
+}
+
 func (c *CPU) pagingRegs() mmu.Regs {
 	return mmu.Regs{
 		CR0: c.CR0, CR3: c.CR3, CR4: c.CR4, EFER: c.EFER,

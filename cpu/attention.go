@@ -18,6 +18,7 @@ const (
 	attnNMI    = 1 << iota // an NMI is pending and NMIs are not blocked
 	attnSignal             // an INIT or SIPI is latched and may be acted on now
 	attnIntr               // a maskable interrupt may be pending (intrHint); taken with RFLAGS.IF=1
+	attnDebug              // instruction breakpoints, RF=1 or a held #DB trap: one instruction at a time (debugreg.go)
 )
 
 // updateAttn recomputes the attention word from its sources.
@@ -31,6 +32,9 @@ func (c *CPU) updateAttn() {
 	}
 	if c.intrHint {
 		a |= attnIntr
+	}
+	if c.debugAttn() {
+		a |= attnDebug
 	}
 	c.attn = a
 }
@@ -114,6 +118,9 @@ func (c *CPU) takeEvents() bool {
 	if c.nmiPending && !c.nmiBlocked {
 		// Delivering an NMI blocks further NMIs until the next IRET
 		// (SDM Vol. 3A 6.7.1).
+		if c.takeHaltedTrap() {
+			return true
+		}
 		c.nmiPending = false
 		c.nmiBlocked = true
 		c.updateAttn()
@@ -128,6 +135,10 @@ func (c *CPU) takeEvents() bool {
 		c.attn &^= attnIntr
 		if !c.intr.Pending() {
 			return false
+		}
+		if c.dbg.halted != 0 {
+			c.KickInterrupt() // taken after the #DB
+			return c.takeHaltedTrap()
 		}
 		v := c.intr.Ack()
 		c.halted = false

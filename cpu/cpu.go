@@ -88,6 +88,8 @@ type CPU struct {
 	// nmiBlocked is blocking by NMI: from an NMI's delivery to the next
 	// IRET (SDM Vol. 3A 6.7.1).
 	nmiBlocked bool
+	// dbg is what DR7 arms and the pending #DB traps (debugreg.go).
+	dbg debugState
 
 	// Multiprocessor state (smp.go): pending INIT/SIPI signals (checked
 	// once per block, next to nmiPending), the wait-for-SIPI activity
@@ -247,6 +249,7 @@ func (c *CPU) SetState(s arch.State) {
 	c.lz.setFlags(s.RFLAGS)
 	c.RFLAGS = s.RFLAGS | arch.FlagRes1
 	c.stateChanged()
+	c.updateDebug()
 }
 
 // GetState returns the architectural state with RFLAGS materialised.

@@ -193,6 +193,9 @@ func (c *CPU) writeCR4(v uint64) {
 		}
 	}
 	c.CR4 = v
+	if (old^v)&arch.CR4DE != 0 {
+		c.updateDebug() // I/O breakpoints (SDM Vol. 3B 18.2.4)
+	}
 	// PGE changes and PCIDE 1 -> 0 invalidate everything (SDM Vol. 3A
 	// 4.10.4.1); the other paging bits change how entries were derived.
 	if (old^v)&(arch.CR4PAE|arch.CR4PGE|arch.CR4PSE|arch.CR4SMEP|arch.CR4SMAP|arch.CR4LA57|arch.CR4PKE|arch.CR4PCIDE) != 0 {
@@ -300,8 +303,8 @@ func (c *CPU) readMSR(idx uint32) (uint64, *arch.Fault) {
 
 func (c *CPU) writeMSR(idx uint32, v uint64) *arch.Fault {
 	canon := func(name string) *arch.Fault {
-		if !c.canonical(v) {
-			f := arch.GPFault(0, "non-canonical value written to "+name, "Vol. 4 / Vol. 2B WRMSR")
+		if !c.canonicalMax(v) {
+			f := arch.GPFault(0, "non-canonical value written to "+name+" (the processor's maximum linear-address width)", "Vol. 4 / Vol. 2B WRMSR; Vol. 3A 4.5")
 			return &f
 		}
 		return nil

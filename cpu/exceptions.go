@@ -48,6 +48,7 @@ func promote(first, second uint8) int {
 func (c *CPU) deliverFault() {
 	f := c.fault
 	c.faultPending = false
+	c.dbg.hit = 0 // the instruction did not complete: no trap follows it
 	c.event(f.Vector, f.HasError, f.Code, evException, &f)
 }
 
@@ -65,7 +66,9 @@ func (c *CPU) deliveryEffects(kind eventKind, f *arch.Fault) {
 	if f.Vector == arch.VecPF {
 		c.CR2 = f.Addr
 	}
-	c.DR[6] |= f.DR6
+	if f.Vector == arch.VecDB {
+		c.debugDelivery(f)
+	}
 	if !f.Trap {
 		c.RFLAGS |= arch.FlagRF
 	}

@@ -111,7 +111,11 @@ func movToCR(c *CPU, in *Inst) {
 }
 
 // movDR: MOV r, DRn / MOV DRn, r (0F 21 / 0F 23). DR4/DR5 alias DR6/DR7
-// unless CR4.DE=1, where they are #UD (SDM Vol. 3A 18.2.2).
+// unless CR4.DE=1, where they are #UD (SDM Vol. 3B 18.2.2); with DR7.GD=1
+// any access is a general-detect #DB fault (Vol. 3B 18.3.1.3), after the
+// #GP and #UD checks (Vol. 2B MOV—Move to/from Debug Registers,
+// "Protected Mode Exceptions"). A write re-arms the breakpoints
+// (updateDebug) and ends the block.
 func movDR(c *CPU, in *Inst) {
 	if !c.requireCPL0("MOV DR") {
 		return
@@ -127,6 +131,10 @@ func movDR(c *CPU, in *Inst) {
 			return
 		}
 		r += 2
+	}
+	if c.DR[7]&dr7GD != 0 {
+		c.raise(faultGD)
+		return
 	}
 	if in.op == 0x121 {
 		v := c.DR[r]
@@ -145,9 +153,11 @@ func movDR(c *CPU, in *Inst) {
 	}
 	switch r {
 	case 6:
-		v = v | 0xFFFF0FF0
+		v = v&^(1<<12) | dr6Fixed1 // bit 12 reads as 0 (SDM Vol. 3B 18.2.3)
 	case 7:
-		v = v&^(1<<11|1<<12|1<<14|1<<15) | 1<<10
+		v = v&^dr7Reserved | dr7Fixed1
 	}
 	c.DR[r] = v
+	c.updateDebug()
+	c.stop = true
 }

@@ -20,7 +20,7 @@ func lgdtLidt(c *CPU, in *Inst) {
 	var base uint64
 	if c.codeMode == mode64 {
 		base, ok = rd[uint64](c, in.seg, (addr+2)&in.amask)
-		if ok && !c.canonical(base) {
+		if ok && !c.canonicalMax(base) {
 			c.raiseGP("LGDT/LIDT with a non-canonical base", "Vol. 2A LGDT/LIDT")
 			return
 		}
@@ -125,6 +125,10 @@ func lldt(c *CPU, in *Inst) {
 			return
 		}
 		base |= (hi & 0xFFFFFFFF) << 32
+		if !c.canonicalMax(base) {
+			c.raise(arch.GPFault(selErr(sel), "LLDT descriptor base is not canonical", "Vol. 2A LLDT; Vol. 3A 4.5"))
+			return
+		}
 	}
 	c.LDTR = arch.Segment{Selector: sel, Base: base, Limit: d.limit(), Attr: d.attr()}
 }
@@ -176,6 +180,10 @@ func ltr(c *CPU, in *Inst) {
 			return
 		}
 		base |= (hi & 0xFFFFFFFF) << 32
+		if !c.canonicalMax(base) {
+			c.raise(arch.GPFault(selErr(sel), "LTR descriptor base is not canonical", "Vol. 2A LTR; Vol. 3A 4.5"))
+			return
+		}
 	}
 	if !c.sysWrite(addr+5, 1, uint64(d>>40)|2) { // busy
 		return

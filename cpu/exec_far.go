@@ -209,6 +209,13 @@ func popPeek(c *CPU, opsz uint8, off uint64) (uint64, bool) {
 // legacy protected mode is a task return, task.go). Every IRET first ends
 // blocking by NMI, even one that then faults (unblockNMI).
 func iret(c *CPU, in *Inst) {
+	iretDo(c, in)
+	if c.RFLAGS&arch.FlagRF != 0 {
+		c.updateAttn() // RF=1 suppresses instruction breakpoints for one instruction (debugreg.go)
+	}
+}
+
+func iretDo(c *CPU, in *Inst) {
 	c.unblockNMI()
 	if c.CR0&arch.CR0PE != 0 && c.RFLAGS&arch.FlagVM == 0 && c.RFLAGS&arch.FlagNT != 0 {
 		if c.EFER&arch.EFERLMA != 0 {

@@ -56,6 +56,7 @@ func inOut(c *CPU, in *Inst) {
 	if !c.ioAllowed(port, size) {
 		return
 	}
+	c.checkIO(port, size)
 	if in.op&2 == 0 {
 		v := c.bus.In(port, size)
 		switch size {

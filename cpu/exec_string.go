@@ -54,6 +54,15 @@ func repLoop(c *CPU, in *Inst, body func() (ok bool, cond bool)) {
 			return
 		}
 		advance(c, arch.RCX, ^uint64(0), m)
+		if c.dbg.hit != 0 {
+			// A data or I/O breakpoint traps after this iteration,
+			// with RIP at the instruction while iterations remain
+			// (SDM Vol. 3B 18.3.1.2).
+			if cond && c.GPR[arch.RCX]&m != 0 {
+				c.RIP = c.ripCur
+			}
+			return
+		}
 		if !cond {
 			return
 		}
@@ -150,6 +159,7 @@ func ins[T word](c *CPU, in *Inst) {
 	if !c.ioAllowed(port, int(sizeOf[T]())) {
 		return
 	}
+	c.checkIO(port, int(sizeOf[T]()))
 	repLoop(c, in, func() (bool, bool) {
 		// The destination is checked before the port is read.
 		lin, ok := c.linear(arch.ES, c.GPR[arch.RDI]&in.amask, uint64(sizeOf[T]()), accWrite)
@@ -174,6 +184,7 @@ func outs[T word](c *CPU, in *Inst) {
 	if !c.ioAllowed(port, int(sizeOf[T]())) {
 		return
 	}
+	c.checkIO(port, int(sizeOf[T]()))
 	repLoop(c, in, func() (bool, bool) {
 		v, ok := rd[T](c, in.seg, c.GPR[arch.RSI]&in.amask)
 		if !ok {

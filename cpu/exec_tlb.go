@@ -74,7 +74,7 @@ func invpcid(c *CPU, in *Inst) {
 	}
 	switch typ {
 	case 0: // individual address
-		if !c.canonical(la) {
+		if !c.canonicalMax(la) {
 			c.raiseGP("INVPCID type 0 with a non-canonical linear address", sdm)
 			return
 		}

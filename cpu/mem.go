@@ -171,6 +171,21 @@ func (c *CPU) canonical(lin uint64) bool {
 	return arch.Canonical(lin, 48)
 }
 
+// canonicalMax checks v against the maximum linear-address width the
+// processor supports, not the current paging mode: 57 bits when
+// CPUID.(07H,0):ECX.LA57 is reported, even with CR4.LA57=0. Loads of
+// registers that hold linear addresses (GDTR/IDTR by LGDT/LIDT, LDTR/TR
+// bases by LLDT/LTR, the base and address MSRs by WRMSR, INVPCID's
+// address) check this way on processors that support 5-level paging
+// (Intel 5-Level Paging and 5-Level EPT white paper 335252, "Canonicality
+// checking"; SDM Vol. 3A 4.5).
+func (c *CPU) canonicalMax(v uint64) bool {
+	if c.feat.cr4&arch.CR4LA57 != 0 {
+		return arch.Canonical(v, 57)
+	}
+	return arch.Canonical(v, 48)
+}
+
 func (c *CPU) pagingRegs() mmu.Regs {
 	return mmu.Regs{
 		CR0: c.CR0, CR3: c.CR3, CR4: c.CR4, EFER: c.EFER,
@@ -226,6 +241,11 @@ func (c *CPU) fill(lin uint64, kind int) (*tlbEntry, uint64, bool) {
 		// Under SMAP a supervisor data access to a user page is allowed
 		// or not depending on RFLAGS.AC, which the TLB tag does not hold:
 		// no entry, every such access walks (SDM Vol. 3A 4.6.1).
+		return nil, pa, true
+	}
+	if c.dbg.data != 0 && kind != accFetch && c.watched(lin) {
+		// A data breakpoint watches this page: no entry, so that every
+		// access takes rdSlow/wrSlow, where checkData looks (debugreg.go).
 		return nil, pa, true
 	}
 	var arr *[tlbSize]tlbEntry
@@ -301,6 +321,9 @@ func (c *CPU) rdSlow(lin uint64, size uint) (uint64, bool) {
 	if !ok {
 		return 0, false
 	}
+	if c.dbg.data != 0 {
+		c.checkData(lin, size, false)
+	}
 	if e == nil {
 		return c.physRead(pa, int(size), accRead) // MMIO, or RAM without a TLB entry
 	}
@@ -370,6 +393,9 @@ func (c *CPU) wrSlow(lin uint64, size uint, v uint64) bool {
 	e, pa, ok := c.fill(lin, accWrite)
 	if !ok {
 		return false
+	}
+	if c.dbg.data != 0 {
+		c.checkData(lin, size, true)
 	}
 	if e == nil {
 		// MMIO, or RAM holding decoded code (written and invalidated).

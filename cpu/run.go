@@ -37,6 +37,7 @@ func (c *CPU) Run(budget uint64) StopReason {
 	if c.runEnd < c.Icount {
 		c.runEnd = ^uint64(0)
 	}
+	var end uint64
 	for c.Icount < c.runEnd {
 		if c.shutdown {
 			return StopShutdown
@@ -62,7 +63,11 @@ func (c *CPU) Run(budget uint64) StopReason {
 		// The run's end cannot move while the loop runs (a handler that
 		// brings it forward also stops the block), and c.blk changes only
 		// with b.
-		end := c.runEnd
+		if c.attn&attnDebug != 0 {
+			c.runDebug(b)
+			goto next
+		}
+		end = c.runEnd
 		c.blk = b
 		for c.shadow == 0 && c.RFLAGS&arch.FlagTF == 0 && c.Icount+uint64(len(b.insts)) <= end {
 			brip, epoch := c.RIP, c.blocks.epoch
@@ -102,6 +107,9 @@ func (c *CPU) Run(budget uint64) StopReason {
 		}
 		c.runSlow(b)
 	next:
+		if c.dbg.hit != 0 {
+			c.debugTrap(nil, 0, false) // a data breakpoint hit on the fast path
+		}
 		if c.shutdown {
 			return StopShutdown
 		}
@@ -168,10 +176,11 @@ func (c *CPU) runSlow(b *block) {
 	}
 	// TF=1 at the start of an instruction makes it single-stepped.
 	tf := c.RFLAGS&arch.FlagTF != 0
-	if c.shadow > 0 || tf {
+	if c.shadow > 0 || tf || c.attn&attnDebug != 0 {
 		n = 1
 	}
 	shadow := c.shadow
+	rf := c.RFLAGS&arch.FlagRF != 0
 	insts := b.insts[:n]
 	c.blk = b
 	for i := range insts {
@@ -191,11 +200,16 @@ func (c *CPU) runSlow(b *block) {
 	}
 	c.retire(n)
 retired:
+	if rf && insts[n-1].op != 0xCF {
+		// RF=1 lasts one instruction, unless IRET loaded it (SDM Vol.
+		// 3B 18.3.1.1).
+		c.RFLAGS &^= arch.FlagRF
+	}
 	if shadow > 0 && c.shadow == shadow {
 		c.shadow = 0
 	}
-	if tf && n == 1 {
-		c.singleStepTrap(&insts[0], shadow)
+	if tf && n == 1 || c.dbg.hit != 0 {
+		c.debugTrap(&insts[n-1], shadow, tf && n == 1)
 	}
 }
 
@@ -261,25 +275,3 @@ const shadowMovSS = 3
 
 var faultSingleStep = arch.Fault{Vector: arch.VecDB, Trap: true, DR6: arch.DR6BS,
 	Rule: "single-step trap: RFLAGS.TF=1 at the start of the instruction (DR6.BS=1)", SDM: "Vol. 3A 18.3.1.4"}
-
-// singleStepTrap delivers the #DB single-step trap after in, which began
-// with RFLAGS.TF=1 (SDM Vol. 3A 18.3.1.4): RIP points past it and DR6.BS
-// is set at delivery. No trap follows an INT n/INT3/INTO/INT1 that entered
-// its handler (delivery cleared TF), nor HLT; after MOV SS/POP SS it is
-// held off until the next instruction, which is stepped in turn.
-func (c *CPU) singleStepTrap(in *Inst, shadowBefore uint8) {
-	if c.shutdown || c.halted {
-		return
-	}
-	if shadowBefore == 0 && c.shadow == shadowMovSS {
-		return
-	}
-	switch in.op {
-	case 0xCC, 0xCD, 0xCE, 0xF1:
-		if c.RFLAGS&arch.FlagTF == 0 {
-			return
-		}
-	}
-	f := faultSingleStep
-	c.event(arch.VecDB, false, 0, evException, &f)
-}

@@ -128,6 +128,7 @@ func (c *CPU) doINIT() {
 	c.tlb.flushAll()
 	c.pdpte = [4]uint64{}
 	c.shadow = 0
+	c.dbg.hit, c.dbg.halted = 0, 0
 	c.halted = false
 	c.nmiPending = false
 	c.faultPending = false

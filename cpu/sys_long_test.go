@@ -394,13 +394,30 @@ func TestSystemDescriptors64(t *testing.T) {
 	t.Run("ltr loads a 64-bit base and sets busy", func(t *testing.T) {
 		m := newMachine(t, modeLong64, 0)
 		m.setGDT(selFree, desc(0x5000, 0x67, 0x89, 0))
-		m.w64(physGDT+selFree+8, 0x12345678)
+		m.w64(physGDT+selFree+8, 0x00007FFF)
 		m.program(t, "mov ax, 0x58\nltr ax\nstr bx\nhlt")
 		m.expectDone(t)
 		s := m.state()
-		require.Equal(t, uint64(0x12345678_00005000), s.TR.Base)
+		require.Equal(t, uint64(0x00007FFF_00005000), s.TR.Base)
 		require.Equal(t, uint16(selFree), s.TR.Selector)
 		require.Equal(t, uint64(selFree), s.GPR[arch.RBX]&0xFFFF)
 		require.Equal(t, uint64(0x8B), m.r64(physGDT+selFree)>>40&0xFF, "busy TSS type")
 	})
+	// A non-canonical descriptor base is #GP(selector) (Vol. 2A LTR/LLDT
+	// 64-bit mode exceptions), checked against the maximum linear-address
+	// width (the harness's model has no LA57: 48 bits).
+	for _, insn := range []string{"ltr", "lldt"} {
+		t.Run(insn+" rejects a non-canonical base", func(t *testing.T) {
+			m := newMachine(t, modeLong64, 0)
+			typ := uint8(0x89)
+			if insn == "lldt" {
+				typ = 0x82
+			}
+			m.setGDT(selFree, desc(0x5000, 0x67, typ, 0))
+			m.w64(physGDT+selFree+8, 0x12345678)
+			m.program(t, "mov ax, 0x58\n"+insn+" ax\nhlt")
+			m.expectVector(t, arch.VecGP)
+			require.Equal(t, uint64(selFree), m.stack(0, 8), "error code: the selector")
+		})
+	}
 }

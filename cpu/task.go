@@ -216,6 +216,9 @@ func (c *CPU) taskSwitch(sel uint16, d descriptor, daddr uint64, why taskReason,
 	c.RIP = neip
 	c.ripCur = neip // a fault from here on reports the new task's EIP
 	c.setRFLAGS(nfl)
+	// The local breakpoint enables end with the task (SDM Vol. 3B 18.2.4).
+	c.DR[7] &^= dr7LocalAll
+	c.updateDebug()
 	for i := 0; i < 8; i++ {
 		c.GPR[i] = uint64(f32(tssGPR + 4*i))
 	}

@@ -710,7 +710,9 @@ func (a *LocalAPIC) baseChanged(old uint64) {
 
 // readTSCDeadline/writeTSCDeadline are IA32_TSC_DEADLINE (SDM Vol. 3A
 // 11.5.4.1): outside TSC-deadline mode it reads 0 and writes are ignored;
-// writing 0 disarms the timer.
+// writing 0 disarms the timer, and a deadline the TSC has already reached
+// fires the timer at once, at the WRMSR ("if the TSC is already past the
+// target, the interrupt is generated immediately").
 func (a *LocalAPIC) readTSCDeadline() uint64 {
 	if a.timerMode() != timerDeadline {
 		return 0
@@ -723,6 +725,7 @@ func (a *LocalAPIC) writeTSCDeadline(v uint64) {
 		return
 	}
 	a.tscDeadline = v
+	a.tick() // an expired deadline fires now (TSC() is exact inside a block)
 }
 
 // --- interrupt messages -------------------------------------------------

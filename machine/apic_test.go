@@ -1,6 +1,7 @@
 package machine
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -328,6 +329,21 @@ func TestAPICTimer(t *testing.T) {
 		v, _ = p.ReadMSR(c, msrTSCDeadline)
 		assert.Zero(t, v, "cleared when it fires")
 	})
+	// SDM Vol. 3A 11.5.4.1: a deadline the TSC has already passed (or
+	// reached) fires at the WRMSR, with no time passing.
+	for _, back := range []uint64{0, 1, 1000} {
+		t.Run(fmt.Sprintf("TSC deadline already past by %d", back), func(t *testing.T) {
+			m := smpBoard(t, 1)
+			a, c := on(m, 0), m.cpus[0]
+			p := m.platform
+			wr(m, 0, apicRegTimer, 0x40033)
+			c.Idle(2000)
+			require.Nil(t, p.WriteMSR(c, msrTSCDeadline, c.TSC()-back))
+			assert.True(t, testBit(&a.irr, 0x33), "fired at the WRMSR")
+			v, _ := p.ReadMSR(c, msrTSCDeadline)
+			assert.Zero(t, v, "cleared when it fires")
+		})
+	}
 }
 
 // TestX2APIC: the MSR interface and its #GP rules (SDM Vol. 3A 11.12.1.2,

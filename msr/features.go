@@ -55,7 +55,7 @@ var features = []Feature{
 	// CPUID.01H:EDX
 	gap("fpu", 1, 0, EDX, 0, whyNoX87),
 	gap("vme", 1, 0, EDX, 1, "virtual-8086 mode extensions are not implemented (IRET in virtual-8086 mode #GPs)"),
-	gap("de", 1, 0, EDX, 2, "debugging extensions (I/O breakpoints) are not implemented"),
+	ok("de", 1, 0, EDX, 2, "CR4.DE: DR4/DR5 #UD and I/O breakpoints (cpu/debugreg.go)"),
 	ok("pse", 1, 0, EDX, 3, ""),
 	ok("tsc", 1, 0, EDX, 4, "the TSC counts instructions retired"),
 	ok("msr", 1, 0, EDX, 5, ""),
@@ -66,7 +66,7 @@ var features = []Feature{
 	ok("sep", 1, 0, EDX, 11, ""),
 	ok("mtrr", 1, 0, EDX, 12, "the MTRR MSRs hold their values; vmxemu has no caches, so memory types have no effect"),
 	ok("pge", 1, 0, EDX, 13, ""),
-	gap("mca", 1, 0, EDX, 14, whyNoMCA),
+	ok("mca", 1, 0, EDX, 14, "IA32_MCG_CAP/STATUS/CTL and the banks its count gives (the model's dump, else 10 banks as QEMU) hold what software writes; no machine-check error is ever signalled"),
 	ok("cmov", 1, 0, EDX, 15, ""),
 	ok("pat", 1, 0, EDX, 16, "IA32_PAT holds its value; memory types have no effect"),
 	ok("pse36", 1, 0, EDX, 17, ""),

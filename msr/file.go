@@ -122,21 +122,60 @@ var registry = []Spec{
 		exists: reports("flush-l1d", "IA32_FLUSH_CMD exists only when CPUID.(EAX=7,ECX=0):EDX[28] (L1D_FLUSH) = 1"),
 		write:  commandMSR("IA32_FLUSH_CMD")},
 	{First: SysenterCS, Last: SysenterEIP, Core: true, When: "always (CPUID.1:EDX.SEP)", SDM: "Vol. 3B 5.8.7"},
-	{First: MCGCap, Last: MCGCap, Access: ReadOnly, When: "when CPUID.1:EDX.MCA = 1", SDM: "Vol. 3B 17.3.1",
-		exists: reports("mca", "IA32_MCG_CAP exists only when CPUID.1:EDX.MCA = 1; vmxemu has no machine-check architecture")},
+	{First: PlatformInfo, Last: PlatformInfo, Access: ReadOnly, When: "when the model's dump has it; the dump's value", SDM: "Vol. 4 Table 2-20 (MSR_PLATFORM_INFO)",
+		exists: func(f *File, _ uint32) (bool, string) {
+			if _, ok := f.p.Model.MSR(PlatformInfo); ok {
+				return true, ""
+			}
+			return false, "MSR_PLATFORM_INFO is model-specific and the model's dump does not have it"
+		},
+		read: func(f *File, _ uint32, _ *arch.State) uint64 { return f.modelMSR(PlatformInfo, 0) }},
+	{First: MCGCap, Last: MCGCap, Access: ReadOnly, When: "when CPUID.1:EDX.MCA = 1", SDM: sdmMCA,
+		exists: reports("mca", whyMCA), read: func(f *File, _ uint32, _ *arch.State) uint64 { return f.mcgCap() }},
+	{First: MCGStatus, Last: MCGStatus, When: "when CPUID.1:EDX.MCA = 1", SDM: sdmMCA,
+		exists: reports("mca", whyMCA), read: func(f *File, _ uint32, _ *arch.State) uint64 { return f.mcgStatus },
+		write: func(f *File, _ uint32, v uint64, _ *arch.State) *arch.Fault {
+			const defined = 0x7 // RIPV, EIPV, MCIP; LMCE_S only with MCG_CAP.MCG_LMCE_P (SDM Vol. 3B 17.3.1.2)
+			if v&^defined != 0 {
+				return gpf(fmt.Sprintf("reserved bit(s) %#x set in IA32_MCG_STATUS", v&^defined), "Vol. 3B 17.3.1.2")
+			}
+			f.mcgStatus = v
+			return nil
+		}},
+	{First: MCGCtl, Last: MCGCtl, When: "when IA32_MCG_CAP.MCG_CTL_P (bit 8) = 1", SDM: "Vol. 3B 17.3.1.3",
+		exists: func(f *File, _ uint32) (bool, string) {
+			if f.p.Reports("mca") && f.mcgCap()&mcgCtlP != 0 {
+				return true, ""
+			}
+			return false, "IA32_MCG_CTL exists only when IA32_MCG_CAP.MCG_CTL_P = 1"
+		},
+		read:  func(f *File, _ uint32, _ *arch.State) uint64 { return f.mcgCtl },
+		write: func(f *File, _ uint32, v uint64, _ *arch.State) *arch.Fault { f.mcgCtl = v; return nil }},
+	{First: MC0Ctl, Last: MC0Ctl + 4*32 - 1, When: "bank i < IA32_MCG_CAP.Count (bits 7:0), when CPUID.1:EDX.MCA = 1", SDM: "Vol. 3B 17.3.2",
+		exists: func(f *File, idx uint32) (bool, string) {
+			if !f.p.Reports("mca") {
+				return false, whyMCA
+			}
+			if (idx-MC0Ctl)/4 >= uint32(f.mcgCap()&0xFF) {
+				return false, fmt.Sprintf("machine-check bank %d does not exist: IA32_MCG_CAP.Count = %d", (idx-MC0Ctl)/4, f.mcgCap()&0xFF)
+			}
+			return true, ""
+		},
+		read: func(f *File, idx uint32, _ *arch.State) uint64 { return f.mcBank[idx-MC0Ctl] }, write: (*File).writeMCBank},
 	{First: PerfEvtSel0, Last: PerfEvtSel0 + 7, When: "when CPUID.0AH reports general-purpose counters", SDM: "Vol. 3B 21.2", exists: pmu},
 	{First: MiscEnable, Last: MiscEnable, When: "always", SDM: "Vol. 4 Table 2-2 (IA32_MISC_ENABLE)",
 		exists: always, read: func(f *File, _ uint32, _ *arch.State) uint64 { return f.miscEnable }, write: (*File).writeMiscEnable},
-	{First: DebugCtl, Last: DebugCtl, When: "always; only 0 can be written (LBR, BTF, BTS are not implemented)", SDM: "Vol. 3B 19.4.1",
-		exists: always, read: func(*File, uint32, *arch.State) uint64 { return 0 },
-		write: func(_ *File, _ uint32, v uint64, _ *arch.State) *arch.Fault {
+	{First: DebugCtl, Last: DebugCtl, When: "always; LBR (bit 0) is stored (no branch records are kept), BTF, BTS and the freeze bits are not implemented", SDM: "Vol. 3B 19.4.1",
+		exists: always, read: func(f *File, _ uint32, _ *arch.State) uint64 { return f.debugCtl },
+		write: func(f *File, _ uint32, v uint64, _ *arch.State) *arch.Fault {
 			const defined = 0xFFC3 // bits 0,1,6-15 (SDM Vol. 4 IA32_DEBUGCTL)
 			switch {
 			case v&^defined != 0:
 				return gpf(fmt.Sprintf("reserved bit(s) %#x set in IA32_DEBUGCTL", v&^defined), "Vol. 3B 19.4.1")
-			case v != 0:
-				return gpf(fmt.Sprintf("IA32_DEBUGCTL %#x: vmxemu implements none of the debug-control features (LBR, BTF, TR/BTS, freeze bits): a known gap; only 0 can be written", v), "Vol. 3B 19.4.1")
+			case v&^1 != 0:
+				return gpf(fmt.Sprintf("IA32_DEBUGCTL %#x: vmxemu implements none of BTF, TR/BTS and the freeze bits: a known gap; only LBR (bit 0) can be set", v), "Vol. 3B 19.4.1")
 			}
+			f.debugCtl = v // LBR: stored; no last-branch records are kept
 			return nil
 		}},
 	{First: MTRRPhysBase0, Last: MTRRPhysBase0 + 2*maxVarMTRRs - 1, When: "when CPUID.1:EDX.MTRR = 1 (VCNT = 8 pairs)", SDM: "Vol. 3A 13.11.2.3",
@@ -175,6 +214,49 @@ var registry = []Spec{
 }
 
 const mtrrWhy = "the MTRR MSRs exist only when CPUID.1:EDX.MTRR = 1"
+
+// Machine-check architecture (SDM Vol. 3B 17.3). vmxemu signals no
+// machine-check error ever, so the banks only hold what software writes.
+const (
+	sdmMCA = "Vol. 3B 17.3.1"
+	whyMCA = "the machine-check MSRs exist only when CPUID.1:EDX.MCA = 1"
+	// mcgCtlP is IA32_MCG_CAP.MCG_CTL_P: IA32_MCG_CTL exists.
+	mcgCtlP = 1 << 8
+	// mcgCapDefault is IA32_MCG_CAP where the model's dump has none (no
+	// dump in ../shared/reference records it): 10 banks and MCG_CTL_P,
+	// QEMU's default for its CPU models (like VCNT=8 for the MTRRs).
+	mcgCapDefault = 10 | mcgCtlP
+)
+
+// mcgCap is the model's IA32_MCG_CAP: the dump's value, with the bank
+// count capped at the 32 banks that fit below the VMX MSRs at 0x480.
+func (f *File) mcgCap() uint64 {
+	v := f.modelMSR(MCGCap, mcgCapDefault)
+	if v&0xFF > 32 {
+		v = v&^0xFF | 32
+	}
+	return v
+}
+
+// writeMCBank writes IA32_MCi_CTL/STATUS/ADDR/MISC: CTL takes all 0s or
+// all 1s (SDM Vol. 3B 17.3.2.1 states it for P6 processors; KVM enforces
+// it on every model), STATUS only 0 ("writing 1s ... causes a
+// general-protection exception", 17.3.2.2), ADDR and MISC any value.
+func (f *File) writeMCBank(idx uint32, v uint64, _ *arch.State) *arch.Fault {
+	i := idx - MC0Ctl
+	switch i % 4 {
+	case 0:
+		if v != 0 && v != ^uint64(0) {
+			return gpf(fmt.Sprintf("IA32_MC%d_CTL: only all 0s or all 1s can be written, not %#x", i/4, v), "Vol. 3B 17.3.2.1")
+		}
+	case 1:
+		if v != 0 {
+			return gpf(fmt.Sprintf("IA32_MC%d_STATUS: only 0 can be written (to clear it), not %#x", i/4, v), "Vol. 3B 17.3.2.2")
+		}
+	}
+	f.mcBank[i] = v
+	return nil
+}
 
 func pmu(f *File, _ uint32) (bool, string) {
 	if f.p.CPUID(0xA, 0).EAX&0xFF != 0 {
@@ -217,6 +299,10 @@ type File struct {
 	mtrrFixed      [11]uint64
 	mtrrVar        [2 * maxVarMTRRs]uint64
 	specCtrl       uint64
+	mcgStatus      uint64
+	debugCtl       uint64
+	mcgCtl         uint64
+	mcBank         [4 * 32]uint64 // IA32_MCi_CTL/STATUS/ADDR/MISC
 }
 
 // NewFile returns logical processor cpu's MSR file in its reset state,
@@ -304,17 +390,23 @@ func (f *File) writeAPICBase(_ uint32, v uint64, st *arch.State) *arch.Fault {
 
 // IA32_MISC_ENABLE bits vmxemu models (SDM Vol. 4 Table 2-2).
 const (
-	meFastStrings    = 1 << 0
-	meTCC            = 1 << 3
-	mePerfMon        = 1 << 7
-	meBTSUnavail     = 1 << 11
-	mePEBSUnavail    = 1 << 12
-	meEIST           = 1 << 16
-	meMonitor        = 1 << 18
-	meLimitCPUIDMax  = 1 << 22
-	meXTPRDisable    = 1 << 23
-	meXDDisable      = 1 << 34
-	meWritable       = meFastStrings | meTCC | meLimitCPUIDMax
+	meFastStrings   = 1 << 0
+	meTCC           = 1 << 3
+	mePerfMon       = 1 << 7
+	meBTSUnavail    = 1 << 11
+	mePEBSUnavail   = 1 << 12
+	meEIST          = 1 << 16
+	meMonitor       = 1 << 18
+	meLimitCPUIDMax = 1 << 22
+	meXTPRDisable   = 1 << 23
+	meXDDisable     = 1 << 34
+	// meWritable: the R/W bits of SDM Vol. 4 Table 2-2 that vmxemu takes.
+	// Fast strings, TCC, EIST, the MONITOR FSM, xTPR disable and XD
+	// disable are stored (they have no effect on an interpreter with no
+	// caches, no thermal control, no chipset xTPR messages; MONITOR and
+	// NX stay as CPUID reports them); limit CPUID maxval takes effect in
+	// CPUID.
+	meWritable       = meFastStrings | meTCC | meEIST | meMonitor | meLimitCPUIDMax | meXTPRDisable | meXDDisable
 	meMasterReadOnly = mePerfMon | meBTSUnavail | mePEBSUnavail
 )
 
@@ -340,7 +432,7 @@ func (f *File) resetMiscEnable() uint64 {
 func (f *File) writeMiscEnable(_ uint32, v uint64, _ *arch.State) *arch.Fault {
 	changed := (v ^ f.miscEnable) &^ meWritable
 	if changed != 0 {
-		return gpf(fmt.Sprintf("IA32_MISC_ENABLE: bit(s) %#x cannot be changed on vmxemu (only fast strings (0), TCC (3) and limit CPUID maxval (22) are writable; the others are read-only or control features vmxemu does not implement)", changed), "Vol. 4 Table 2-2 (IA32_MISC_ENABLE)")
+		return gpf(fmt.Sprintf("IA32_MISC_ENABLE: bit(s) %#x cannot be changed on vmxemu (only fast strings (0), TCC (3), EIST (16), MONITOR FSM (18), limit CPUID maxval (22), xTPR disable (23) and XD disable (34) are writable; the others are read-only or control features vmxemu does not implement)", changed), "Vol. 4 Table 2-2 (IA32_MISC_ENABLE)")
 	}
 	f.miscEnable = v
 	return nil

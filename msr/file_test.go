@@ -103,18 +103,34 @@ func TestMSRFile(t *testing.T) {
 			wr(MTRRPhysBase0+1, 0xFFF0000800), rd(MTRRPhysBase0+1, 0xFFF0000800), wrGP(MTRRPhysBase0+1, 1, "reserved"),
 			wrGP(MTRRPhysBase0, 0x100, "reserved"), wrGP(MTRRPhysBase0+2*maxVarMTRRs, 0, "not implemented")}},
 		{"misc enable", "sandybridge-ep", nil, 5, []msrOp{
-			rd(MiscEnable, 0x1809), wr(MiscEnable, 0x1808), wrGP(MiscEnable, 0x1809|1<<34, "cannot be changed")}},
+			// SDM Vol. 4 Table 2-2: bits 0, 3, 16, 18, 22, 23, 34 are
+			// R/W; 7, 11, 12 read-only; 1 reserved.
+			rd(MiscEnable, 0x1809), wr(MiscEnable, 0x1808),
+			wr(MiscEnable, 0x1809|1<<16|1<<18|1<<22|1<<23|1<<34), rd(MiscEnable, 0x1809|1<<16|1<<18|1<<22|1<<23|1<<34),
+			wrGP(MiscEnable, 0x1009, "cannot be changed"), wrGP(MiscEnable, 0x1809|1<<1, "cannot be changed")}},
+		{"machine-check banks", "sandybridge-ep", nil, 5, []msrOp{
+			// No dump records IA32_MCG_CAP: 10 banks with MCG_CTL_P, QEMU's default.
+			rd(MCGCap, 10|1<<8), wrGP(MCGCap, 0, "read-only"),
+			wr(MCGStatus, 0), wr(MCGStatus, 5), rd(MCGStatus, 5), wrGP(MCGStatus, 1<<4, "reserved"),
+			wr(MCGCtl, ^uint64(0)), rd(MCGCtl, ^uint64(0)),
+			wr(MC0Ctl, ^uint64(0)), rd(MC0Ctl, ^uint64(0)), wr(MC0Ctl, 0), wrGP(MC0Ctl, 0xaaaaaaaaaaaaaaaa, "all 0s or all 1s"),
+			wr(MC0Ctl+1, 0), wrGP(MC0Ctl+1, 1, "only 0"),
+			wr(MC0Ctl+4*9+2, 0xaaaaaaaaaaaaaaaa), rd(MC0Ctl+4*9+2, 0xaaaaaaaaaaaaaaaa), wr(MC0Ctl+3, ^uint64(0)),
+			rdGP(MC0Ctl+4*10, "bank 10 does not exist"), wrGP(MC0Ctl+4*31+3, 0, "bank 31 does not exist")}},
+		{"platform info from the dump", "sandybridge-ep", nil, 5, []msrOp{
+			rd(PlatformInfo, 0x00000C006C011A00), wrGP(PlatformInfo, 0, "read-only")}},
 		{"debugctl", "sandybridge-ep", nil, 5, []msrOp{
-			rd(DebugCtl, 0), wr(DebugCtl, 0), wrGP(DebugCtl, 1, "known gap"), wrGP(DebugCtl, 1<<5, "reserved")}},
+			rd(DebugCtl, 0), wr(DebugCtl, 0), wr(DebugCtl, 1), rd(DebugCtl, 1), wrGP(DebugCtl, 2, "known gap"), wrGP(DebugCtl, 1<<5, "reserved")}},
 		{"speculation control on Skylake-SP", "skylake-sp", nil, 5, []msrOp{
 			rd(SpecCtrl, 0), wr(SpecCtrl, 7), rd(SpecCtrl, 7), wrGP(SpecCtrl, 8, "reserved"),
 			wr(PredCmd, 1), rdGP(PredCmd, "write-only"), wrGP(PredCmd, 2, "reserved"), wr(FlushCmd, 1),
 			rdGP(ArchCapabilities, "does not report")}},
 		{"no speculation control on Sandy Bridge", "sandybridge-ep", nil, 5, []msrOp{
 			rdGP(SpecCtrl, "IBRS"), wrGP(PredCmd, 1, "IBPB")}},
-		{"PMU, MCA hidden", "sandybridge-ep", nil, 5, []msrOp{
+		{"PMU hidden", "sandybridge-ep", nil, 5, []msrOp{
 			rdGP(PMC0, "performance-monitoring"), rdGP(PerfGlobalCtrl, "performance-monitoring"),
-			rdGP(PerfCapabilities, "PDCM"), rdGP(MCGCap, "MCA")}},
+			rdGP(PerfCapabilities, "PDCM")}},
+		{"MCA masked", "sandybridge-ep", []string{"-mca"}, 5, []msrOp{rdGP(MCGCap, "MCA"), rdGP(MC0Ctl, "MCA")}},
 		{"platform id, microcode revision", "skylake-sp", nil, 5, []msrOp{
 			rd(PlatformID, 0x001C000000000000), wrGP(PlatformID, 0, "read-only"), wr(BIOSSignID, 0), rd(BIOSSignID, 0x02006A0800000000)}},
 		{"unknown and core-held MSRs", "sandybridge-ep", nil, 5, []msrOp{

@@ -23,6 +23,10 @@ const (
 	SysenterESP      uint32 = 0x175 // IA32_SYSENTER_ESP
 	SysenterEIP      uint32 = 0x176 // IA32_SYSENTER_EIP
 	MCGCap           uint32 = 0x179 // IA32_MCG_CAP
+	MCGStatus        uint32 = 0x17A // IA32_MCG_STATUS
+	MCGCtl           uint32 = 0x17B // IA32_MCG_CTL
+	MC0Ctl           uint32 = 0x400 // IA32_MC0_CTL; bank i at 0x400+4i: CTL, STATUS, ADDR, MISC
+	PlatformInfo     uint32 = 0xCE  // MSR_PLATFORM_INFO
 	PerfEvtSel0      uint32 = 0x186 // IA32_PERFEVTSEL0 (IA32_PERFEVTSELn = PerfEvtSel0+n)
 	MiscEnable       uint32 = 0x1A0 // IA32_MISC_ENABLE
 	DebugCtl         uint32 = 0x1D9 // IA32_DEBUGCTL
@@ -87,7 +91,7 @@ var names = map[uint32]string{
 	PredCmd: "IA32_PRED_CMD", BIOSUpdtTrig: "IA32_BIOS_UPDT_TRIG", BIOSSignID: "IA32_BIOS_SIGN_ID",
 	MTRRCap: "IA32_MTRRCAP", ArchCapabilities: "IA32_ARCH_CAPABILITIES", FlushCmd: "IA32_FLUSH_CMD",
 	SysenterCS: "IA32_SYSENTER_CS", SysenterESP: "IA32_SYSENTER_ESP", SysenterEIP: "IA32_SYSENTER_EIP",
-	MCGCap: "IA32_MCG_CAP", MiscEnable: "IA32_MISC_ENABLE", DebugCtl: "IA32_DEBUGCTL",
+	MCGCap: "IA32_MCG_CAP", MCGStatus: "IA32_MCG_STATUS", MCGCtl: "IA32_MCG_CTL", MC0Ctl: "IA32_MC0_CTL", PlatformInfo: "MSR_PLATFORM_INFO", MiscEnable: "IA32_MISC_ENABLE", DebugCtl: "IA32_DEBUGCTL",
 	MTRRFix64K00000: "IA32_MTRR_FIX64K_00000", MTRRFix16K80000: "IA32_MTRR_FIX16K_80000",
 	MTRRFix16KA0000: "IA32_MTRR_FIX16K_A0000", PAT: "IA32_PAT", MTRRDefType: "IA32_MTRR_DEF_TYPE",
 	PerfCapabilities: "IA32_PERF_CAPABILITIES", FixedCtrCtrl: "IA32_FIXED_CTR_CTRL",

@@ -246,3 +246,11 @@ func (c *CPU) vmxFixedCR4(v uint64) *arch.Fault {
 	}
 	return vmx.CheckCR4(c.vmx, v)
 }
+
+// InstructionRIP is the RIP of the instruction executing (for hooks called
+// during an instruction, such as Hooks.VMX).
+func (c *CPU) InstructionRIP() uint64 { return c.ripCur }
+
+// Retired is the exact number of instructions retired (inside a block
+// too: see now).
+func (c *CPU) Retired() uint64 { return c.now() }

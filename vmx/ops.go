@@ -152,18 +152,24 @@ func (v *CPU) Reset() {
 	clear(v.active)
 }
 
-const sdmInsn = "SDM Vol. 3C 31.3, "
+// sdmRef is the SDM section of the VMX instruction pages (Fault.SDM
+// carries it without the "SDM" prefix); sdmInsn starts a reason's
+// reference.
+const (
+	sdmRef  = "Vol. 3C 31.3, "
+	sdmInsn = "SDM " + sdmRef
+)
 
 func fault(insn Insn, f arch.Fault) (Outcome, bool) {
 	return Outcome{Insn: insn, Kind: Fault, Fault: f}, true
 }
 
 func ud(insn Insn, rule string) (Outcome, bool) {
-	return fault(insn, arch.UDFault(insn.String()+": "+rule, sdmInsn+insn.String()))
+	return fault(insn, arch.UDFault(insn.String()+": "+rule, sdmRef+insn.String()))
 }
 
 func gp(insn Insn, rule string) (Outcome, bool) {
-	return fault(insn, arch.GPFault(0, insn.String()+": "+rule, sdmInsn+insn.String()))
+	return fault(insn, arch.GPFault(0, insn.String()+": "+rule, sdmRef+insn.String()))
 }
 
 // Check applies the checks of insn that come before its memory operand is
@@ -228,7 +234,7 @@ func (v *CPU) vmxonGP(c *Ctx) (Outcome, bool) {
 // withInsn prefixes a fault's rule with the instruction and its SDM page.
 func withInsn(insn Insn, f arch.Fault) arch.Fault {
 	f.Rule = insn.String() + ": " + f.Rule
-	f.SDM = sdmInsn + insn.String() + "; " + f.SDM
+	f.SDM = sdmRef + insn.String() + "; " + f.SDM
 	return f
 }
 

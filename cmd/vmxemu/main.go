@@ -12,6 +12,7 @@ import (
 
 	"github.com/vmxemu/vmxemu/arch"
 	"github.com/vmxemu/vmxemu/cmd/vmxemu/cli"
+	"github.com/vmxemu/vmxemu/cpu"
 	"github.com/vmxemu/vmxemu/firmware"
 	"github.com/vmxemu/vmxemu/machine"
 	"github.com/vmxemu/vmxemu/msr"
@@ -112,13 +113,13 @@ func checkSupported(cfg *cli.Config) error {
 	}
 	for _, it := range cfg.LogItems {
 		switch it {
-		case "int", "cpu_reset":
+		case "int", "cpu_reset", "vmx":
 		case "out_asm", "op", "op_opt", "op_ind", "op_plugin", "nochain", "plugin", "strace", "tid", "page",
 			"guest_errors", "unimp":
 			// TCG-internal or user-mode items, and categories vmxemu has
 			// nothing to report under: accepted, no output.
 		default:
-			return usagef("-d %s: not implemented yet (implemented: int, cpu_reset)", it)
+			return usagef("-d %s: not implemented yet (implemented: int, cpu_reset, vmx)", it)
 		}
 	}
 	if cfg.Kernel != "" && cfg.BootMode != cli.BootMultiboot {
@@ -197,13 +198,19 @@ func boot(ctx context.Context, cfg *cli.Config, stdout, stderr io.Writer) (int, 
 			w = f
 		}
 		log = &logger{w: w, explain: cfg.Explain}
+		hooks := &cpu.Hooks{}
 		for _, it := range cfg.LogItems {
 			switch it {
 			case "int":
-				mcfg.Hooks = log.hooks()
+				hooks.Exception = log.exception
+			case "vmx":
+				hooks.VMX = log.vmx
 			case "cpu_reset":
 				mcfg.OnReset = log.reset
 			}
+		}
+		if hooks.Exception != nil || hooks.VMX != nil {
+			mcfg.Hooks = hooks
 		}
 	}
 

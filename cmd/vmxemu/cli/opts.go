@@ -575,6 +575,7 @@ var logItems = []LogItem{
 	{"strace", "log every user-mode syscall (user-mode only)"},
 	{"tid", "open a separate log file per thread; filename must contain '%d'"},
 	{"invalid_mem", "log invalid memory accesses"},
+	{"vmx", "vmxemu: every VMX instruction with its outcome (VMsucceed, VMfailInvalid, VMfailValid with the VM-instruction error, #UD/#GP) and the rule behind it"},
 }
 
 // LogItemsHelp is the text for -d help.

@@ -22,9 +22,9 @@
 // is data: the features table (features.go) says, for every CPUID bit,
 // whether the interpreter implements it and why not, and leafRules says
 // which leaves are kept, filtered, zeroed or shaped by the topology.
-// Profile.Gaps lists what a model has that the guest does not see. Until
-// VMX operation exists, CPUID.1:ECX.VMX is hidden and the capability MSRs
-// raise #GP; the +x-vmx-caps toggle exposes them for detection code.
+// Profile.Gaps lists what a model has that the guest does not see. VMX is
+// reported; the guest's copy of the capability MSRs (GuestVMX) allows only
+// the controls vmxemu honours (implementedControls, honestVMX in vmx.go).
 //
 // # The MSR file
 //

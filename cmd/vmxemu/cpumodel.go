@@ -25,7 +25,7 @@ func listCPUs(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s%s\n", m.Name, m.Description, def)
 	}
 	fmt.Fprintln(tw, "\nvmxemu reports only what it implements: 'vmxemu vmxcap -cpu MODEL' lists each model's known gaps.")
-	fmt.Fprintln(tw, "-cpu MODEL,+x-vmx-caps exposes CPUID.1:ECX.VMX and the VMX capability MSRs (VMX operation is not implemented yet).")
+	fmt.Fprintln(tw, "VMX operation works on every model with VMX; VM entry is a known gap (docs/VMX.md).")
 	fmt.Fprintln(tw, "-cpu-file FILE loads a model from a vmxemu model file or an AIDA64 CPUID dump.")
 	return tw.Flush()
 }

@@ -34,9 +34,9 @@
 // processor's CPUID+MSR dump (-cpu help lists them; -cpu-file loads one);
 // `vmxemu vmxcap -cpu MODEL` prints its VMX capabilities decoded bit by
 // bit and what vmxemu implements of them. The guest sees only what vmxemu
-// implements: until VMX operation exists CPUID.1:ECX.VMX is hidden and
-// the VMX capability MSRs raise #GP, unless -cpu MODEL,+x-vmx-caps exposes
-// them for detection code (docs/CPU-MODELS.md).
+// implements: VMX operation (VMXON … VMWRITE) works, and the VMX
+// capability MSRs allow no control that vmxemu does not honour yet
+// (docs/VMX.md, docs/CPU-MODELS.md).
 //
 // -d int and -d cpu_reset log, to -D FILE or stderr, in QEMU's formats;
 // with -explain (the default) every exception line is followed by the rule

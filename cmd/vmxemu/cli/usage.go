@@ -53,8 +53,7 @@ Standard options:
 -cpu model[,+feature][,-feature][,feature=on|off]
                  select the CPU model ('-cpu help' for list); feature
                  toggles apply in order, the last one for a feature wins
-                 (-vmx, -ept, -vpid ...; +x-vmx-caps exposes the VMX
-                 capability MSRs: see docs/CPU-MODELS.md)
+                 (-vmx, -ept, -vpid ...: see docs/CPU-MODELS.md)
 -smp [[cpus=]n][,maxcpus=maxcpus][,sockets=sockets][,dies=dies]
      [,cores=cores][,threads=threads]
                  set the number of CPUs to 'n' (1..255) [default=1];

@@ -117,6 +117,9 @@ func (p *Profile) toggle(t Toggle, modelVMX map[uint32]uint64) error {
 		vf.drop(p.vmx)
 		return nil
 	}
+	if b, ok := qemuVMXNames[name]; ok {
+		return toggleVMXBit(name, b, t.On, modelVMX, p.vmx)
+	}
 	f, ok := FeatureByName(name)
 	if !ok {
 		return fmt.Errorf("unknown CPU feature %q (the CPUID features and VMX capabilities vmxemu knows are listed in docs/CPU-MODELS.md)", t.Name)

@@ -189,3 +189,43 @@ func contains(rs []Reg, r Reg) bool {
 	}
 	return false
 }
+
+// TestQEMUVMXNames: QEMU's names for VMX capability bits act on the
+// capability MSRs as a processor without the capability reports them
+// (SDM Vol. 3D A.3: allowed-1 bits in 63:32; A.6 MISC; A.10 EPT_VPID_CAP).
+// Values from the Sandy Bridge EP dump: PROCBASED_CTLS 0xFFF9FFFE0401E172
+// (HLT exiting, bit 7, allowed-1; CR3-load exiting, bit 15, default-1),
+// TRUE_PROCBASED_CTLS 0xFFF9FFFE04006172 (bit 15 may be 0), MISC 0x100401E5.
+func TestQEMUVMXNames(t *testing.T) {
+	p := resolve(t, "sandybridge-ep", "-vmx-hlt-exit", "-vmx-activity-hlt", "-vmx-cr3-load-noexit")
+	v, _ := p.ModelVMX(VMXProcbasedCtls)
+	assert.Zero(t, v>>(32+7)&1, "-vmx-hlt-exit clears the allowed-1 bit of HLT exiting")
+	tv, _ := p.ModelVMX(VMXTrueProcbasedCtls)
+	assert.Zero(t, tv>>(32+7)&1, "and in the TRUE MSR")
+	assert.NotZero(t, tv>>15&1, "-vmx-cr3-load-noexit: CR3-load exiting may no longer be 0")
+	misc, _ := p.ModelVMX(VMXMisc)
+	assert.Zero(t, misc>>6&1, "-vmx-activity-hlt clears MISC bit 6")
+
+	for _, tc := range []struct {
+		toggles []string
+		err     string
+	}{
+		{[]string{"-vmx-intr-exit"}, "fixed to 1"}, // pin-based bit 0 is allowed either way: not fixed
+		{[]string{"-vmx-hlt-exit", "+vmx-hlt-exit"}, "cannot be restored"},
+		{[]string{"+vmx-eptp-switching"}, "does not invent"}, // Sandy Bridge has no VM functions
+	} {
+		m, err := Lookup("sandybridge-ep")
+		require.NoError(t, err)
+		var tg []Toggle
+		for _, s := range tc.toggles {
+			tg = append(tg, Toggle{Name: s[1:], On: s[0] == '+'})
+		}
+		_, err = Resolve(m, tg)
+		if tc.err == "fixed to 1" {
+			assert.NoError(t, err, "%v", tc.toggles)
+			continue
+		}
+		require.Error(t, err, "%v", tc.toggles)
+		assert.Contains(t, err.Error(), tc.err)
+	}
+}

@@ -1,6 +1,9 @@
 package msr
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+)
 
 // VMX capability toggles (-cpu MODEL,-ept and the like): each removes a
 // capability from the model's VMX MSRs as a processor without it would
@@ -190,4 +193,158 @@ func honestVMX(v map[uint32]uint64) {
 			v[idx] = x & implementedControls[idx]
 		}
 	}
+}
+
+// vmxBit is one bit of a VMX capability MSR: for the pin-based, primary
+// and secondary processor-based, exit and entry controls the allowed-1 bit
+// of control bit b (bit 32+b of the MSR, and of its TRUE_* twin); for
+// IA32_VMX_BASIC, MISC, EPT_VPID_CAP and VMFUNC the bit itself.
+type vmxBit struct {
+	msr uint32
+	bit uint
+	// may0: the name means "the control may be 0" (QEMU's
+	// vmx-cr3-load-noexit, vmx-exit-nosave-debugctl…, for controls that
+	// are default-1): the TRUE_* MSR's allowed-0 bit is clear. Removing
+	// it forces the control to 1.
+	may0 bool
+}
+
+func qctl(m uint32, b uint) vmxBit { return vmxBit{msr: m, bit: 32 + b} }
+
+func qctl0(m uint32, b uint) vmxBit { return vmxBit{msr: m, bit: 32 + b, may0: true} }
+
+// qemuVMXNames are QEMU's names for the VMX capability bits (its x86 CPU
+// models' VMX feature words), so that a QEMU command line's
+// -cpu MODEL,-vmx-hlt-exit carries over. The names that match one of
+// vmxFeatures ("vmx-ept", "vmx-vpid", …) take that entry's dependencies
+// with them.
+var qemuVMXNames = map[string]vmxBit{
+	"vmx-intr-exit": qctl(VMXPinbasedCtls, 0), "vmx-nmi-exit": qctl(VMXPinbasedCtls, 3),
+	"vmx-vnmi": qctl(VMXPinbasedCtls, 5),
+
+	"vmx-vintr-pending": qctl(VMXProcbasedCtls, 2), "vmx-tsc-offset": qctl(VMXProcbasedCtls, 3),
+	"vmx-hlt-exit": qctl(VMXProcbasedCtls, 7), "vmx-invlpg-exit": qctl(VMXProcbasedCtls, 9),
+	"vmx-mwait-exit": qctl(VMXProcbasedCtls, 10), "vmx-rdpmc-exit": qctl(VMXProcbasedCtls, 11),
+	"vmx-rdtsc-exit": qctl(VMXProcbasedCtls, 12), "vmx-cr3-load-noexit": qctl0(VMXProcbasedCtls, 15),
+	"vmx-cr3-store-noexit": qctl0(VMXProcbasedCtls, 16), "vmx-cr8-load-exit": qctl(VMXProcbasedCtls, 19),
+	"vmx-cr8-store-exit": qctl(VMXProcbasedCtls, 20), "vmx-flexpriority": qctl(VMXProcbasedCtls, 21),
+	"vmx-vnmi-pending": qctl(VMXProcbasedCtls, 22), "vmx-movdr-exit": qctl(VMXProcbasedCtls, 23),
+	"vmx-io-exit": qctl(VMXProcbasedCtls, 24), "vmx-io-bitmap": qctl(VMXProcbasedCtls, 25),
+	"vmx-mtf": qctl(VMXProcbasedCtls, 27), "vmx-msr-bitmap": qctl(VMXProcbasedCtls, 28),
+	"vmx-monitor-exit": qctl(VMXProcbasedCtls, 29), "vmx-pause-exit": qctl(VMXProcbasedCtls, 30),
+	"vmx-secondary-ctls": qctl(VMXProcbasedCtls, 31),
+
+	"vmx-apicv-xapic": qctl(VMXProcbasedCtls2, 0), "vmx-desc-exit": qctl(VMXProcbasedCtls2, 2),
+	"vmx-rdtscp-exit": qctl(VMXProcbasedCtls2, 3), "vmx-apicv-x2apic": qctl(VMXProcbasedCtls2, 4),
+	"vmx-wbinvd-exit": qctl(VMXProcbasedCtls2, 6), "vmx-apicv-register": qctl(VMXProcbasedCtls2, 8),
+	"vmx-apicv-vid": qctl(VMXProcbasedCtls2, 9), "vmx-ple": qctl(VMXProcbasedCtls2, 10),
+	"vmx-rdrand-exit": qctl(VMXProcbasedCtls2, 11), "vmx-invpcid-exit": qctl(VMXProcbasedCtls2, 12),
+	"vmx-encls-exit": qctl(VMXProcbasedCtls2, 15), "vmx-rdseed-exit": qctl(VMXProcbasedCtls2, 16),
+	"vmx-xsaves": qctl(VMXProcbasedCtls2, 20), "vmx-tsc-scaling": qctl(VMXProcbasedCtls2, 25),
+	"vmx-enable-user-wait-pause": qctl(VMXProcbasedCtls2, 26),
+
+	"vmx-exit-nosave-debugctl": qctl0(VMXExitCtls, 2), "vmx-exit-load-perf-global-ctrl": qctl(VMXExitCtls, 12),
+	"vmx-exit-ack-intr": qctl(VMXExitCtls, 15), "vmx-exit-save-pat": qctl(VMXExitCtls, 18),
+	"vmx-exit-load-pat": qctl(VMXExitCtls, 19), "vmx-exit-save-efer": qctl(VMXExitCtls, 20),
+	"vmx-exit-load-efer": qctl(VMXExitCtls, 21), "vmx-exit-save-preemption-timer": qctl(VMXExitCtls, 22),
+	"vmx-exit-clear-bndcfgs": qctl(VMXExitCtls, 23), "vmx-exit-clear-rtit-ctl": qctl(VMXExitCtls, 25),
+	"vmx-exit-load-pkrs": qctl(VMXExitCtls, 29),
+
+	"vmx-entry-noload-debugctl": qctl0(VMXEntryCtls, 2), "vmx-entry-ia32e-mode": qctl(VMXEntryCtls, 9),
+	"vmx-entry-load-perf-global-ctrl": qctl(VMXEntryCtls, 13), "vmx-entry-load-pat": qctl(VMXEntryCtls, 14),
+	"vmx-entry-load-efer": qctl(VMXEntryCtls, 15), "vmx-entry-load-bndcfgs": qctl(VMXEntryCtls, 16),
+	"vmx-entry-load-rtit-ctl": qctl(VMXEntryCtls, 18), "vmx-entry-load-pkrs": qctl(VMXEntryCtls, 22),
+
+	"vmx-store-lma": {msr: VMXMisc, bit: 5}, "vmx-activity-hlt": {msr: VMXMisc, bit: 6},
+	"vmx-activity-shutdown": {msr: VMXMisc, bit: 7}, "vmx-activity-wait-sipi": {msr: VMXMisc, bit: 8},
+	"vmx-vmwrite-vmexit-fields": {msr: VMXMisc, bit: 29}, "vmx-zero-len-inject": {msr: VMXMisc, bit: 30},
+
+	"vmx-ept-execonly": {msr: VMXEPTVPIDCap, bit: 0}, "vmx-page-walk-4": {msr: VMXEPTVPIDCap, bit: 6},
+	"vmx-page-walk-5": {msr: VMXEPTVPIDCap, bit: 7}, "vmx-ept-2mb": {msr: VMXEPTVPIDCap, bit: 16},
+	"vmx-ept-1gb": {msr: VMXEPTVPIDCap, bit: 17}, "vmx-invept": {msr: VMXEPTVPIDCap, bit: 20},
+	"vmx-ept-advanced-exitinfo": {msr: VMXEPTVPIDCap, bit: 22},
+	"vmx-invept-single-context": {msr: VMXEPTVPIDCap, bit: 25}, "vmx-invept-all-context": {msr: VMXEPTVPIDCap, bit: 26},
+	"vmx-invvpid": {msr: VMXEPTVPIDCap, bit: 32}, "vmx-invvpid-single-addr": {msr: VMXEPTVPIDCap, bit: 40},
+	"vmx-invvpid-all-context":             {msr: VMXEPTVPIDCap, bit: 42},
+	"vmx-invept-single-context-noglobals": {msr: VMXEPTVPIDCap, bit: 43},
+
+	"vmx-ins-outs": {msr: VMXBasic, bit: 54}, "vmx-true-ctls": {msr: VMXBasic, bit: 55},
+	"vmx-eptp-switching": {msr: VMXVMFunc, bit: 0},
+}
+
+// trueTwin is the TRUE_* MSR that also reports a control MSR's bits (0 if
+// none).
+func trueTwin(idx uint32) uint32 {
+	switch idx {
+	case VMXPinbasedCtls:
+		return VMXTruePinbasedCtls
+	case VMXProcbasedCtls:
+		return VMXTrueProcbasedCtls
+	case VMXExitCtls:
+		return VMXTrueExitCtls
+	case VMXEntryCtls:
+		return VMXTrueEntryCtls
+	}
+	return 0
+}
+
+// isControlMSR reports whether idx holds allowed-0 (31:0) and allowed-1
+// (63:32) settings.
+func isControlMSR(idx uint32) bool {
+	return idx == VMXProcbasedCtls2 || trueTwin(idx) != 0
+}
+
+// toggleVMXBit applies -name or +name for one of qemuVMXNames: -name
+// removes the capability as a processor without it reports it (a control
+// that must be 1 on the model cannot be removed); +name keeps a capability
+// the model has.
+func toggleVMXBit(name string, b vmxBit, on bool, model, v map[uint32]uint64) error {
+	if b.may0 {
+		return toggleMay0(name, b, on, model, v)
+	}
+	if on {
+		if model[b.msr]>>b.bit&1 == 0 {
+			return fmt.Errorf("the model has no %s (%s bit %d): vmxemu does not invent capability values", name, Name(b.msr), b.bit)
+		}
+		if v[b.msr]>>b.bit&1 == 0 {
+			return fmt.Errorf("+%s after -%s: a removed VMX capability cannot be restored", name, name)
+		}
+		return nil
+	}
+	if isControlMSR(b.msr) {
+		if ctl := b.bit - 32; v[b.msr]>>ctl&1 != 0 {
+			return fmt.Errorf("-%s: the control is fixed to 1 on this model (%s allowed-0 bit %d is set)", name, Name(b.msr), ctl)
+		}
+		if t := trueTwin(b.msr); t != 0 {
+			if x, ok := v[t]; ok {
+				v[t] = x &^ (1 << b.bit)
+			}
+		}
+	}
+	if x, ok := v[b.msr]; ok {
+		v[b.msr] = x &^ (1 << b.bit)
+	}
+	return nil
+}
+
+// toggleMay0 is toggleVMXBit for the "may be 0" names: the control's
+// allowed-0 bit in the TRUE_* MSR (SDM Vol. 3D A.2: a default-1 control
+// may be 0 only as the TRUE_* MSR says).
+func toggleMay0(name string, b vmxBit, on bool, model, v map[uint32]uint64) error {
+	t, ctl := trueTwin(b.msr), b.bit-32
+	tm, ok := model[t]
+	if !ok || tm>>ctl&1 != 0 {
+		if on {
+			return fmt.Errorf("the model has no %s (it has no %s, or the control must be 1 there): vmxemu does not invent capability values", name, Name(t))
+		}
+		return nil
+	}
+	if on {
+		if v[t]>>ctl&1 != 0 {
+			return fmt.Errorf("+%s after -%s: a removed VMX capability cannot be restored", name, name)
+		}
+		return nil
+	}
+	v[t] |= 1 << ctl
+	return nil
 }

@@ -36,6 +36,10 @@ type CodeCache struct {
 	t     *tables
 	pages map[uint64]*codePage
 	cpus  []*CPU
+	// vmxFrames are the frames of the VMX regions in use (VMXON regions,
+	// active VMCSs): they get no TLB entry, so that guest data accesses to
+	// them reach physRead/physWrite, which warn (exec_vmx.go).
+	vmxFrames map[uint64]bool
 }
 
 // NewCodeCache returns an empty cache.
@@ -46,6 +50,24 @@ func NewCodeCache() *CodeCache {
 func (cc *CodeCache) attach(c *CPU) { cc.cpus = append(cc.cpus, c) }
 
 func (cc *CodeCache) isCode(pfn uint64) bool { _, ok := cc.pages[pfn]; return ok }
+
+// isVMXFrame reports whether pfn holds a VMX region in use.
+func (cc *CodeCache) isVMXFrame(pfn uint64) bool { return len(cc.vmxFrames) != 0 && cc.vmxFrames[pfn] }
+
+// setVMXFrames records the frames of the VMX regions in use and drops
+// every CPU's TLB entries to the new ones.
+func (cc *CodeCache) setVMXFrames(frames []uint64) {
+	next := make(map[uint64]bool, len(frames))
+	for _, f := range frames {
+		next[f] = true
+		if !cc.vmxFrames[f] {
+			for _, c := range cc.cpus {
+				c.tlb.flushFrame(f)
+			}
+		}
+	}
+	cc.vmxFrames = next
+}
 
 // written is called for every store that reaches a frame without a fast
 // write entry; it invalidates the frame's blocks.

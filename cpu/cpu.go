@@ -144,6 +144,8 @@ type CPU struct {
 
 	// vmx is the VMX state (package vmx); nil on a model without VMX.
 	vmx *vmx.CPU
+	// lintSink receives lint warnings (Config.Lint).
+	lintSink func(cpu int, msg string)
 }
 
 // InterruptSource supplies maskable external interrupts (PIC or local APIC).
@@ -176,8 +178,13 @@ type Config struct {
 	Platform    Platform
 	Code        *CodeCache
 	MaxPhysAddr uint
-	// VMX are the VMX capabilities of the model (nil: no VMX).
-	VMX *vmx.Caps
+	// VMX are the VMX capabilities of the model (nil: no VMX), and
+	// VMXRegistry the machine's registry of VMX regions in use.
+	VMX         *vmx.Caps
+	VMXRegistry *vmx.Registry
+	// Lint receives warnings about what hardware accepts silently but is
+	// almost always a bug (VMX regions shared or touched: vmx/lint.go).
+	Lint func(cpu int, msg string)
 }
 
 // New creates a CPU in the given architectural state.
@@ -191,8 +198,9 @@ func New(cfg Config, s arch.State) *CPU {
 	}
 	c.code.attach(c)
 	if cfg.VMX != nil {
-		c.vmx = vmx.New(cfg.VMX)
+		c.vmx = vmx.New(cfg.VMX, cfg.VMXRegistry, cfg.ID)
 	}
+	c.lintSink = cfg.Lint
 	c.blocks.epoch = 1
 	c.tlb.ctx.live[0] = true
 	c.fpu.reset()

@@ -1,6 +1,8 @@
 package cpu
 
 import (
+	"fmt"
+
 	"github.com/vmxemu/vmxemu/arch"
 	"github.com/vmxemu/vmxemu/vmx"
 )
@@ -52,6 +54,16 @@ func (c *CPU) vmxOutcome(o vmx.Outcome) {
 	if c.Hooks != nil && c.Hooks.VMX != nil {
 		c.Hooks.VMX(c, o)
 	}
+	for _, l := range o.Lint {
+		c.lint(l)
+	}
+	switch o.Insn {
+	case vmx.InsnVMXON, vmx.InsnVMXOFF, vmx.InsnVMPTRLD, vmx.InsnVMCLEAR:
+		if o.Kind == vmx.Succeed {
+			// The VMX regions in use changed.
+			c.code.setVMXFrames(c.vmx.Registry().Frames())
+		}
+	}
 	fl := c.Flags() &^ (arch.FlagCF | arch.FlagPF | arch.FlagAF | arch.FlagZF | arch.FlagSF | arch.FlagOF)
 	switch o.Kind {
 	case vmx.Fault:
@@ -77,7 +89,7 @@ type vmxPhys struct{ c *CPU }
 
 func (p vmxPhys) ReadPhys(pa uint64, b []byte) bool {
 	for i := range b {
-		v, ok := p.c.physRead(pa+uint64(i), 1, accRead)
+		v, ok := p.c.physRead(pa+uint64(i), 1, accVMX)
 		if !ok {
 			return false
 		}
@@ -88,7 +100,7 @@ func (p vmxPhys) ReadPhys(pa uint64, b []byte) bool {
 
 func (p vmxPhys) WritePhys(pa uint64, b []byte) bool {
 	for i, v := range b {
-		if !p.c.physWrite(pa+uint64(i), 1, uint64(v), accWrite) {
+		if !p.c.physWrite(pa+uint64(i), 1, uint64(v), accVMX) {
 			return false
 		}
 	}
@@ -254,3 +266,23 @@ func (c *CPU) InstructionRIP() uint64 { return c.ripCur }
 // Retired is the exact number of instructions retired (inside a block
 // too: see now).
 func (c *CPU) Retired() uint64 { return c.now() }
+
+// lint reports a warning about what hardware accepts silently (Config.Lint).
+func (c *CPU) lint(msg string) {
+	if c.lintSink != nil {
+		c.lintSink(c.ID, msg)
+	}
+}
+
+// lintVMXAccess warns about a guest data access to a VMX region in use
+// (SDM Vol. 3C 25.11.1: software must not read or write a VMCS region
+// while it is active, nor a VMXON region in VMX operation; a copy taken
+// while active does not carry the processor's current data).
+func (c *CPU) lintVMXAccess(pfn uint64, what string) {
+	if c.vmx == nil {
+		return
+	}
+	if region, _, ok := c.vmx.Registry().Region(pfn); ok {
+		c.lint(fmt.Sprintf("the guest %s %s with ordinary memory accesses: its contents are undefined while the processor uses it; use VMREAD/VMWRITE, or VMCLEAR it first (SDM Vol. 3C 25.11.1)", what, region))
+	}
+}

@@ -248,6 +248,10 @@ func (c *CPU) fill(lin uint64, kind int) (*tlbEntry, uint64, bool) {
 		// access takes rdSlow/wrSlow, where checkData looks (debugreg.go).
 		return nil, pa, true
 	}
+	if kind != accFetch && c.code.isVMXFrame(hfn) {
+		// A VMX region in use: every data access warns (exec_vmx.go).
+		return nil, pa, true
+	}
 	var arr *[tlbSize]tlbEntry
 	switch kind {
 	case accRead:

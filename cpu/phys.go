@@ -30,6 +30,7 @@ package cpu
 const (
 	accPaging = 3 // a paging-structure entry or PDPTE, read or A/D write
 	accPeek   = 4 // the debugger: no side effects, never a VM exit
+	accVMX    = 5 // a VMX instruction's access to its VMXON or VMCS region
 )
 
 // physPage resolves the guest-physical page holding gpa for an access of
@@ -51,6 +52,9 @@ func (c *CPU) physRead(gpa uint64, size int, kind int) (uint64, bool) {
 		return 0, false
 	}
 	off := int(gpa & 0xfff)
+	if (kind == accRead || kind == accWrite) && c.code.isVMXFrame(hfn) {
+		c.lintVMXAccess(hfn, "reads")
+	}
 	if pg != nil {
 		var v uint64
 		for i := 0; i < size && off+i < 4096; i++ {
@@ -71,6 +75,9 @@ func (c *CPU) physWrite(gpa uint64, size int, v uint64, kind int) bool {
 		return false
 	}
 	off := int(gpa & 0xfff)
+	if (kind == accRead || kind == accWrite) && c.code.isVMXFrame(hfn) {
+		c.lintVMXAccess(hfn, "writes")
+	}
 	if pg != nil {
 		for i := 0; i < size && off+i < 4096; i++ {
 			pg[off+i] = byte(v >> (8 * i))

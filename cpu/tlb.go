@@ -227,6 +227,18 @@ func (t *tlb) flushPage(lin uint64) {
 	}
 }
 
+// flushFrame drops the read and write entries that map physical frame
+// pfn, under every PCID and context.
+func (t *tlb) flushFrame(pfn uint64) {
+	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write} {
+		for i := range arr {
+			if arr[i].page != nil && arr[i].pfn == pfn {
+				arr[i] = tlbEntry{}
+			}
+		}
+	}
+}
+
 // flushWritesTo drops write entries that map physical frame pfn (the frame
 // now holds decoded code), under every PCID.
 func (t *tlb) flushWritesTo(pfn uint64) {

@@ -97,6 +97,10 @@ type Config struct {
 	// powered on or reset, with the state the CPU had before (the zero
 	// state at power-on) and the reason, for -d cpu_reset.
 	OnReset func(cpuID int, before *arch.State, why string)
+	// Lint receives warnings about guest behaviour that hardware accepts
+	// silently but is almost always a bug (shared or touched VMX regions:
+	// vmx/lint.go); nil drops them.
+	Lint func(cpuID int, msg string)
 }
 
 // Loader loads the guest into memory and returns how to start it. It runs
@@ -317,6 +321,7 @@ func (m *Machine) powerOn(why string) error {
 	}
 	old := m.cpus
 	m.code = cpu.NewCodeCache()
+	vmxReg := vmx.NewRegistry()
 	m.cpus = make([]*cpu.CPU, m.cfg.CPUs)
 	m.running = make([]bool, m.cfg.CPUs)
 	m.apics = make([]*LocalAPIC, m.cfg.CPUs)
@@ -337,7 +342,8 @@ func (m *Machine) powerOn(why string) error {
 			}
 			m.cfg.OnReset(i, &before, why)
 		}
-		c := cpu.New(cpu.Config{ID: i, Bus: m, Platform: m.platform, Code: m.code, MaxPhysAddr: m.maxPhysAddr, VMX: m.vmxCaps}, s)
+		c := cpu.New(cpu.Config{ID: i, Bus: m, Platform: m.platform, Code: m.code, MaxPhysAddr: m.maxPhysAddr,
+			VMX: m.vmxCaps, VMXRegistry: vmxReg, Lint: m.cfg.Lint}, s)
 		c.Hooks = m.cfg.Hooks
 		a := newLocalAPIC(m, i, c, m.apicID(i))
 		c.SetInterruptSource(a)

@@ -3,6 +3,7 @@ package vmx
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/vmxemu/vmxemu/arch"
 	"github.com/vmxemu/vmxemu/msr"
@@ -84,6 +85,9 @@ type Outcome struct {
 	// Why is the rule behind a failure, with the values involved and the
 	// SDM reference (empty for VMsucceed).
 	Why string
+	// Lint are warnings about what hardware accepts silently but is
+	// almost always a bug (lint.go).
+	Lint []string
 }
 
 func (o Outcome) String() string {
@@ -117,16 +121,26 @@ const invalidPtr = ^uint64(0)
 // it holds, as a processor caches them, until VMCLEAR writes them back).
 type CPU struct {
 	caps    *Caps
+	reg     *Registry
+	id      int
 	mode    Mode
 	vmxon   uint64
 	current uint64
 	active  map[uint64]*VMCS
 }
 
-// New returns a logical processor's VMX state, outside VMX operation.
-func New(caps *Caps) *CPU {
-	return &CPU{caps: caps, current: invalidPtr, active: map[uint64]*VMCS{}}
+// New returns the VMX state of logical processor id, outside VMX
+// operation. reg is the machine's registry of VMX regions (nil: a
+// registry of its own).
+func New(caps *Caps, reg *Registry, id int) *CPU {
+	if reg == nil {
+		reg = NewRegistry()
+	}
+	return &CPU{caps: caps, reg: reg, id: id, current: invalidPtr, active: map[uint64]*VMCS{}}
 }
+
+// Registry returns the machine's registry of VMX regions.
+func (v *CPU) Registry() *Registry { return v.reg }
 
 // Caps returns the processor's VMX capabilities.
 func (v *CPU) Caps() *Caps { return v.caps }
@@ -148,6 +162,7 @@ func (v *CPU) CurrentVMCS() uint64 { return v.current }
 // processor in VMX operation across INIT only in non-root operation,
 // where INIT is a VM exit; in root operation INIT is blocked).
 func (v *CPU) Reset() {
+	v.reg.onVMXOFF(v.id, v.vmxon, v.ActiveVMCSs())
 	v.mode, v.vmxon, v.current = Outside, 0, invalidPtr
 	clear(v.active)
 }
@@ -284,7 +299,9 @@ func (v *CPU) VMXON(addr uint64, mem Phys) Outcome {
 		return Outcome{Insn: insn, Kind: FailInvalid, Why: revisionWhy("VMXON region", addr, rev, v.caps.Revision) + sdm}
 	}
 	v.mode, v.vmxon, v.current = Root, addr, invalidPtr
-	return succeed(insn)
+	o := succeed(insn)
+	o.Lint = v.reg.onVMXON(v.id, addr)
+	return o
 }
 
 func revisionWhy(what string, addr uint64, rev, want uint32) string {
@@ -299,12 +316,14 @@ func revisionWhy(what string, addr uint64, rev, want uint32) string {
 // written back to their regions (software should VMCLEAR them first: SDM
 // Vol. 3C 25.11.1; on hardware their data may be lost).
 func (v *CPU) VMXOFF(mem Phys) Outcome {
+	o := succeed(InsnVMXOFF)
+	o.Lint = v.reg.onVMXOFF(v.id, v.vmxon, v.ActiveVMCSs())
 	for addr, s := range v.active {
 		s.store(v.caps, mem)
 		delete(v.active, addr)
 	}
 	v.mode, v.vmxon, v.current = Outside, 0, invalidPtr
-	return succeed(InsnVMXOFF)
+	return o
 }
 
 // ActiveVMCSs returns the addresses of the VMCSs active on the processor.
@@ -313,6 +332,7 @@ func (v *CPU) ActiveVMCSs() []uint64 {
 	for a := range v.active {
 		out = append(out, a)
 	}
+	slices.Sort(out)
 	return out
 }
 
@@ -338,6 +358,7 @@ func (v *CPU) VMCLEAR(addr uint64, mem Phys) Outcome {
 	if addr == v.current {
 		v.current = invalidPtr
 	}
+	v.reg.onClear(v.id, addr)
 	return succeed(insn)
 }
 
@@ -370,7 +391,9 @@ func (v *CPU) VMPTRLD(addr uint64, mem Phys) Outcome {
 		v.active[addr] = s
 	}
 	v.current = addr
-	return succeed(insn)
+	o := succeed(insn)
+	o.Lint = v.reg.onActivate(v.id, addr)
+	return o
 }
 
 // VMPTRST returns the current-VMCS pointer for the core to store, after

@@ -186,6 +186,14 @@ func boot(ctx context.Context, cfg *cli.Config, stdout, stderr io.Writer) (int, 
 	for _, d := range cfg.DebugExit {
 		mcfg.DebugExits = append(mcfg.DebugExits, machine.DebugExitConfig{IOBase: d.IOBase, IOSize: int(d.IOSize)})
 	}
+	// Lint warnings (vmx/lint.go) go to stderr, each once.
+	seen := map[string]bool{}
+	mcfg.Lint = func(id int, msg string) {
+		if !seen[msg] {
+			seen[msg] = true
+			fmt.Fprintf(stderr, "vmxemu: warning: CPU %d: %s\n", id, msg)
+		}
+	}
 	var log *logger
 	if len(cfg.LogItems) > 0 {
 		w := stderr

@@ -1,0 +1,78 @@
+package vmx
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vmxemu/vmxemu/arch"
+	"github.com/vmxemu/vmxemu/msr"
+)
+
+// ram is a flat guest-physical memory for tests.
+type ram []byte
+
+func (r ram) ReadPhys(pa uint64, b []byte) bool  { copy(b, r[pa:]); return true }
+func (r ram) WritePhys(pa uint64, b []byte) bool { copy(r[pa:], b); return true }
+
+func sandyCaps(t *testing.T) *Caps {
+	t.Helper()
+	m, err := msr.Lookup("sandybridge-ep")
+	require.NoError(t, err)
+	p, err := msr.Resolve(m, nil)
+	require.NoError(t, err)
+	c, err := NewCaps(p.GuestVMX, p.MaxPhysAddr())
+	require.NoError(t, err)
+	return c
+}
+
+// rootCtx is protected mode with paging, CR0.NE and CR4.VMXE, CPL 0, and
+// IA32_FEATURE_CONTROL locked with VMX outside SMX (0x5): VMXON's #UD and
+// #GP(0) conditions all false (SDM Vol. 3C 31.3 VMXON).
+var rootCtx = Ctx{CR0: arch.CR0PE | arch.CR0NE | arch.CR0PG | arch.CR0ET, CR4: arch.CR4VMXE, FeatureControl: 5}
+
+// TestLint: what hardware accepts silently (the second VMXON on a region in
+// use succeeds, a VMCS active on two processors loads, VMXOFF with active
+// VMCSs succeeds) is reported with the rule.
+func TestLint(t *testing.T) {
+	caps := sandyCaps(t)
+	mem := make(ram, 64<<10)
+	for _, a := range []uint64{0x1000, 0x2000} {
+		binary.LittleEndian.PutUint32(mem[a:], caps.Revision)
+	}
+	reg := NewRegistry()
+	a, b := New(caps, reg, 0), New(caps, reg, 1)
+	ctx := rootCtx
+	_, done := a.Check(InsnVMXON, &ctx)
+	require.False(t, done)
+	o := a.VMXON(0x1000, mem)
+	require.Equal(t, Succeed, o.Kind)
+	assert.Empty(t, o.Lint)
+	o = b.VMXON(0x1000, mem)
+	require.Equal(t, Succeed, o.Kind, "hardware does not check: the second VMXON succeeds")
+	require.Len(t, o.Lint, 1)
+	assert.Contains(t, o.Lint[0], "already in use by CPU 0")
+
+	require.Equal(t, Succeed, a.VMPTRLD(0x2000, mem).Kind)
+	o = b.VMPTRLD(0x2000, mem)
+	require.Equal(t, Succeed, o.Kind)
+	require.Len(t, o.Lint, 1)
+	assert.Contains(t, o.Lint[0], "active on CPU 0 too")
+
+	what, cpu, ok := reg.Region(0x2)
+	require.True(t, ok)
+	assert.Equal(t, 1, cpu)
+	assert.Contains(t, what, "VMCS at 0x2000")
+
+	o = a.VMXOFF(mem)
+	require.Equal(t, Succeed, o.Kind)
+	require.Len(t, o.Lint, 1)
+	assert.Contains(t, o.Lint[0], "VMXOFF with 1 VMCS(s) still active")
+	require.Equal(t, Succeed, b.VMCLEAR(0x2000, mem).Kind)
+	_, _, ok = reg.Region(0x2)
+	assert.False(t, ok, "VMCLEAR ends the VMCS's use")
+	assert.Empty(t, b.VMXOFF(mem).Lint)
+	assert.Empty(t, reg.Frames())
+}

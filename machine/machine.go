@@ -64,6 +64,13 @@ type Config struct {
 	DebugCon io.Writer
 	// DebugExits are the isa-debug-exit devices.
 	DebugExits []DebugExitConfig
+	// PCTestDev adds QEMU's pc-testdev (-device pc-testdev), the ISA test
+	// device kvm-unit-tests uses: ports 0xE0-0xE7, the IRQ-line ports at
+	// 0x2000 and up into the I/O APIC, and a RAM page at 0xFF000000.
+	// PCITestDev adds QEMU's pci-testdev (-device pci-testdev). Both are
+	// set by cmd/vmxemu from the command line; the board builds them.
+	PCTestDev  bool
+	PCITestDev bool
 	// FwCfgCmdline, if set, is published as fw_cfg's command-line items.
 	// QEMU publishes them for Linux kernels only, not for multiboot.
 	FwCfgCmdline string

@@ -38,6 +38,15 @@
 // capability MSRs allow no control that vmxemu does not honour yet
 // (docs/VMX.md, docs/CPU-MODELS.md).
 //
+// kvm-unit-tests' runner (run_tests.sh with QEMU=vmxemu) works unmodified
+// (kut_test.go quotes what it probes): -h starts with a QEMU-shaped version
+// line, -device help lists pc-testdev and pci-testdev in QEMU's format, a
+// missing kernel is reported in QEMU's words, QEMU's CPU model names are
+// aliases of vmxemu models (cpumodel.go), and the QEMU options that are
+// harmless no-ops here (-global kvm-pit.lost_tick_policy, -overcommit,
+// -machine pit=off) are accepted with one "vmxemu: warning:" line each:
+// the runner counts any other stderr line as a failure.
+//
 // -d int and -d cpu_reset log, to -D FILE or stderr, in QEMU's formats;
 // with -explain (the default) every exception line is followed by the rule
 // that raised it and its SDM reference.

@@ -57,10 +57,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case cfg.Help:
-		fmt.Fprint(stdout, cli.Usage())
+		fmt.Fprint(stdout, cli.VersionLine(version)+cli.Usage())
 		return cli.ExitOK
 	case cfg.Version:
-		fmt.Fprintf(stdout, "vmxemu version %s\n", version)
+		fmt.Fprint(stdout, cli.VersionLine(version))
 		return cli.ExitOK
 	case cfg.ListCPUs:
 		if err := listCPUs(stdout); err != nil {
@@ -77,6 +77,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case cfg.ListLogItems:
 		fmt.Fprint(stdout, cli.LogItemsHelp())
 		return cli.ExitOK
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "vmxemu: warning: %s\n", w)
 	}
 	var code int
 	if cfg.Subcommand == "vmxcap" {
@@ -183,6 +186,7 @@ func boot(ctx context.Context, cfg *cli.Config, stdout, stderr io.Writer) (int, 
 		Topology:       msr.Topology{Sockets: cfg.SMP.Sockets, Dies: cfg.SMP.Dies, Cores: cfg.SMP.Cores, Threads: cfg.SMP.Threads},
 		NoReboot:       cfg.NoReboot,
 	}
+	mcfg.PCTestDev, mcfg.PCITestDev = cfg.PCTestDev, cfg.PCITestDev
 	for _, d := range cfg.DebugExit {
 		mcfg.DebugExits = append(mcfg.DebugExits, machine.DebugExitConfig{IOBase: d.IOBase, IOSize: int(d.IOSize)})
 	}
@@ -256,7 +260,11 @@ func loaderFor(cfg *cli.Config) (machine.Loader, error) {
 	}
 	image, err := os.ReadFile(cfg.Kernel)
 	if err != nil {
-		return nil, usagef("-kernel %s: %v", cfg.Kernel, unwrapPathError(err))
+		// QEMU's wording ("could not load kernel '%s': %s",
+		// hw/i386/x86.c): kvm-unit-tests' qemu_parse_premature_failure
+		// (scripts/vmm.bash) recognises a run that got as far as loading
+		// the kernel by it.
+		return nil, usagef("-kernel %s: could not load kernel '%s': %v", cfg.Kernel, cfg.Kernel, unwrapPathError(err))
 	}
 	switch cfg.BootMode {
 	case cli.BootMultiboot:

@@ -128,6 +128,94 @@ func TestFlags(t *testing.T) {
 	}
 }
 
+// The QEMU options kvm-unit-tests' runner passes (x86/run, scripts/
+// arch-run.bash, x86/unittests.cfg qemu_params), each as QEMU means it.
+// Harmless no-ops come back as Warnings, one line each.
+func TestQEMUCompat(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		check    func(t *testing.T, c *Config)
+		warnings []string // substrings, one per expected warning
+	}{
+		{"device pc-testdev", []string{"-device", "pc-testdev"}, func(t *testing.T, c *Config) {
+			assert.True(t, c.PCTestDev)
+			assert.False(t, c.PCITestDev)
+		}, nil},
+		{"device pci-testdev", []string{"-device", "pci-testdev"}, func(t *testing.T, c *Config) {
+			assert.True(t, c.PCITestDev)
+			assert.False(t, c.PCTestDev)
+		}, nil},
+		{"device pc-testdev with id", []string{"-device", "pc-testdev,id=t0"}, func(t *testing.T, c *Config) { assert.True(t, c.PCTestDev) }, nil},
+		{"device ? (x86/run's probe)", []string{"-device", "?"}, func(t *testing.T, c *Config) { assert.True(t, c.ListDevices) }, nil},
+		// x86/run's command line, verbatim but for the kernel.
+		{"x86/run", []string{"--no-reboot", "-nodefaults", "-global", "kvm-pit.lost_tick_policy=discard",
+			"-device", "pc-testdev", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x4", "-display", "none",
+			"-serial", "stdio", "-device", "pci-testdev", "-machine", "accel=tcg", "-kernel", "x86/msr.flat",
+			"-smp", "1", "-cpu", "qemu64,vendor=GenuineIntel", "-initrd", "/tmp/tmp.env"}, func(t *testing.T, c *Config) {
+			assert.True(t, c.NoReboot)
+			assert.True(t, c.NoDefaults)
+			assert.True(t, c.PCTestDev)
+			assert.True(t, c.PCITestDev)
+			assert.Equal(t, []DebugExit{{IOBase: 0xf4, IOSize: 4}}, c.DebugExit)
+			assert.Equal(t, "none", c.Display)
+			assert.Equal(t, []Serial{{Kind: SerialStdio}}, c.Serial)
+			assert.Equal(t, "x86/msr.flat", c.Kernel)
+			assert.Equal(t, CPUConfig{Model: "qemu64", Vendor: "GenuineIntel"}, c.CPU)
+			assert.Equal(t, []Module{{Path: "/tmp/tmp.env", CmdLine: "/tmp/tmp.env"}}, c.Modules)
+		}, []string{"-global kvm-pit.lost_tick_policy=discard ignored"}},
+		{"vnc none", []string{"-vnc", "none"}, func(t *testing.T, c *Config) {}, nil},
+		{"accel tcg", []string{"-accel", "tcg"}, func(t *testing.T, c *Config) { assert.Equal(t, "tcg", c.Accel) }, nil},
+		{"machine accel=kvm:tcg", []string{"-machine", "accel=kvm:tcg"}, func(t *testing.T, c *Config) {}, nil},
+		// qemu-options.hx -global: "-global driver.prop=value" and
+		// "-global driver=driver,property=property,value=value".
+		{"global long form", []string{"-global", "driver=kvm-pit,property=lost_tick_policy,value=delay"}, func(t *testing.T, c *Config) {}, []string{"lost_tick_policy=delay ignored"}},
+		{"global slew", []string{"-global", "kvm-pit.lost_tick_policy=slew"}, func(t *testing.T, c *Config) {}, []string{"lost_tick_policy=slew ignored"}},
+		{"machine pit=off", []string{"-machine", "pit=off"}, func(t *testing.T, c *Config) { assert.Equal(t, "off", c.PIT) }, []string{"pit=off: vmxemu's board keeps its i8254 PIT"}},
+		{"machine pc,pit=on", []string{"-machine", "pc,pit=on"}, func(t *testing.T, c *Config) { assert.Equal(t, "on", c.PIT) }, nil},
+		{"machine pit=auto", []string{"-M", "pit=auto,accel=tcg"}, func(t *testing.T, c *Config) { assert.Equal(t, "auto", c.PIT) }, nil},
+		{"overcommit cpu-pm", []string{"-overcommit", "cpu-pm=on"}, func(t *testing.T, c *Config) {}, []string{"-overcommit cpu-pm=on ignored"}},
+		{"overcommit mem-lock", []string{"-overcommit", "mem-lock=on-fault,cpu-pm=off"}, func(t *testing.T, c *Config) {}, []string{"-overcommit mem-lock=on-fault,cpu-pm=off ignored"}},
+		{"two no-ops", []string{"-overcommit", "mem-lock=off", "-global", "kvm-pit.lost_tick_policy=discard"}, func(t *testing.T, c *Config) {},
+			[]string{"-overcommit mem-lock=off", "-global kvm-pit"}},
+		// -cpu: QEMU model names reach cmd/vmxemu as typed (it resolves
+		// the aliases); properties are taken out of the toggles.
+		{"cpu qemu64 toggles", []string{"-cpu", "qemu64,+x2apic,+tsc-deadline"}, func(t *testing.T, c *Config) {
+			assert.Equal(t, CPUConfig{Model: "qemu64", Features: []CPUFeature{{"x2apic", true}, {"tsc-deadline", true}}}, c.CPU)
+		}, nil},
+		{"cpu max host-phys-bits", []string{"-cpu", "max,host-phys-bits"}, func(t *testing.T, c *Config) {
+			assert.Equal(t, CPUConfig{Model: "max", HostPhysBits: true}, c.CPU)
+		}, nil},
+		{"cpu phys-bits", []string{"-cpu", "IvyBridge,phys-bits=36,host-phys-bits=off"}, func(t *testing.T, c *Config) {
+			assert.Equal(t, CPUConfig{Model: "IvyBridge", PhysBits: 36}, c.CPU)
+		}, nil},
+		{"cpu phys_bits underscore hex", []string{"-cpu", "max,phys_bits=0x28"}, func(t *testing.T, c *Config) { assert.Equal(t, uint(40), c.CPU.PhysBits) }, nil},
+		{"cpu vendor", []string{"-cpu", "Opteron_G1,vendor=AuthenticAMD"}, func(t *testing.T, c *Config) {
+			assert.Equal(t, CPUConfig{Model: "Opteron_G1", Vendor: "AuthenticAMD"}, c.CPU)
+		}, nil},
+		{"cpu enforce check", []string{"-cpu", "max,+vmx,enforce,check=on"}, func(t *testing.T, c *Config) {
+			assert.Equal(t, CPUConfig{Model: "max", Features: []CPUFeature{{"vmx", true}}, Enforce: true, Check: true}, c.CPU)
+		}, nil},
+		{"cpu enforce=off", []string{"-cpu", "max,enforce=on,enforce=off"}, func(t *testing.T, c *Config) { assert.False(t, c.CPU.Enforce) }, nil},
+		{"cpu svm toggles", []string{"-cpu", "max,+svm,-npt"}, func(t *testing.T, c *Config) {
+			assert.Equal(t, []CPUFeature{{"svm", true}, {"npt", false}}, c.CPU.Features)
+		}, nil},
+		{"m 2560", []string{"-m", "2560"}, func(t *testing.T, c *Config) { assert.Equal(t, uint64(2560<<20), c.MemSize) }, nil},
+		{"m 4g", []string{"-m", "4g"}, func(t *testing.T, c *Config) { assert.Equal(t, uint64(4<<30), c.MemSize) }, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := parse(t, tc.args...)
+			tc.check(t, c)
+			require.Len(t, c.Warnings, len(tc.warnings), "%q", c.Warnings)
+			for i, w := range tc.warnings {
+				assert.Contains(t, c.Warnings[i], w)
+				assert.NotContains(t, c.Warnings[i], "\n")
+			}
+		})
+	}
+}
+
 func TestFeatureControl(t *testing.T) {
 	tests := []struct {
 		in   string
@@ -409,13 +497,13 @@ func TestErrors(t *testing.T) {
 
 		// -smp.
 		{[]string{"-smp", "0"}, "vmxemu: -smp 0: cpus: CPU topology parameters must be greater than zero"},
-		{[]string{"-smp", "256"}, "vmxemu: -smp 256: cpus=256: vmxemu supports at most 255 CPUs"},
+		{[]string{"-smp", "256"}, "vmxemu: -smp 256: cpus=256: invalid SMP CPUs 256: the max CPUs supported by vmxemu is 255"},
 		{[]string{"-smp", "x"}, `vmxemu: -smp x: cpus: invalid number "x"`},
 		{[]string{"-smp", "-1"}, `cpus: invalid number "-1"`},
 		{[]string{"-smp", "4,sockets=3"}, "invalid CPU topology: sockets (3) * dies (1) * cores (1) * threads (1) != maxcpus (4)"},
 		{[]string{"-smp", "8,sockets=2,cores=2,threads=1"}, "!= maxcpus (8)"},
 		{[]string{"-smp", "4,maxcpus=2"}, "maxcpus (2) must be at least cpus (4)"},
-		{[]string{"-smp", "sockets=16,cores=16,threads=2"}, "512 CPUs: vmxemu supports at most 255"},
+		{[]string{"-smp", "sockets=16,cores=16,threads=2"}, "invalid SMP CPUs 512: the max CPUs supported by vmxemu is 255"},
 		{[]string{"-smp", "4,books=1"}, `unknown parameter "books"`},
 		{[]string{"-smp", "4,cores"}, "cores: missing value"},
 
@@ -425,7 +513,22 @@ func TestErrors(t *testing.T) {
 		{[]string{"-cpu", "a b"}, `invalid CPU model name "a b"`},
 		{[]string{"-cpu", "host,+vmx,,"}, "empty CPU feature"},
 		{[]string{"-cpu", "host,+"}, "empty CPU feature name"},
-		{[]string{"-cpu", "host,level=13"}, "level=13: only boolean CPU features are supported"},
+		{[]string{"-cpu", "host,level=13"}, "level: not supported: a vmxemu CPU's identity and leaves come from the model's dump"},
+		{[]string{"-cpu", "host,xlevel=0x80000008"}, "xlevel: not supported"},
+		{[]string{"-cpu", "IvyBridge,model-id=foo"}, "model-id: not supported"},
+		{[]string{"-cpu", "max,foo=bar"}, "foo=bar: only boolean CPU features and the properties vendor=, phys-bits= are supported"},
+		// QEMU's x86_cpuid_set_vendor: "vendor property must be 12 chars".
+		{[]string{"-cpu", "max,vendor=Intel"}, "vendor=Intel: the vendor must be 12 characters"},
+		{[]string{"-cpu", "max,vendor=GenuineIntelX"}, "must be 12 characters"},
+		// target/i386/cpu.c: "phys-bits should be between 32 and %u" (52).
+		{[]string{"-cpu", "max,phys-bits=31"}, "phys-bits=31: must be between 32 and 52"},
+		{[]string{"-cpu", "max,phys-bits=53"}, "phys-bits=53: must be between 32 and 52"},
+		{[]string{"-cpu", "max,phys-bits=x"}, `phys-bits: invalid number "x"`},
+		{[]string{"-cpu", "max,host-phys-bits=maybe"}, "host-phys-bits=maybe: expected on or off"},
+		{[]string{"-cpu", "max,enforce=2"}, "enforce=2: expected on or off"},
+		{[]string{"-cpu", "max,check=x"}, "check=x: expected on or off"},
+		{[]string{"-cpu", "host,hv_passthrough"}, "hv-passthrough: Hyper-V enlightenments are not implemented"},
+		{[]string{"-cpu", "host,hv-relaxed=on"}, "hv-relaxed: Hyper-V enlightenments are not implemented"},
 
 		// -serial.
 		{[]string{"-serial", "vc"}, "vmxemu: -serial vc: unsupported serial backend (supported: stdio, mon:stdio, file:PATH, null, none)"},
@@ -444,8 +547,14 @@ func TestErrors(t *testing.T) {
 		{[]string{"-net", "user"}, "unsupported network"},
 
 		// -device.
-		{[]string{"-device", "e1000"}, "vmxemu: -device e1000: unsupported device (supported: isa-debug-exit)"},
-		{[]string{"-device", "pc-testdev"}, "unsupported device (supported: isa-debug-exit)"},
+		{[]string{"-device", "e1000"}, "vmxemu: -device e1000: unsupported device (supported: isa-debug-exit, pc-testdev, pci-testdev)"},
+		{[]string{"-device", "hyperv-testdev"}, "unsupported device"},
+		{[]string{"-device", "testdev,chardev=testlog"}, "unsupported device"},
+		{[]string{"-device", "pc-testdev,iobase=0xe0"}, `unknown property "iobase" (pc-testdev has: id)`},
+		{[]string{"-device", "pci-testdev,membar=4096"}, `unknown property "membar" (pci-testdev has: id)`},
+		{[]string{"-device", "pc-testdev,id"}, `property "id" needs a value`},
+		{[]string{"-device", "pc-testdev", "-device", "pc-testdev"}, "only one pc-testdev"},
+		{[]string{"-device", "pci-testdev", "-device", "pci-testdev"}, "only one pci-testdev"},
 		{[]string{"-device", "iobase=0xf4"}, "missing device name"},
 		{[]string{"-device", "isa-debug-exit,iobase=zz"}, `iobase: invalid number "zz"`},
 		{[]string{"-device", "isa-debug-exit,iobase=0x"}, `iobase: invalid number "0x"`},
@@ -473,7 +582,11 @@ func TestErrors(t *testing.T) {
 		// Machine and accelerators.
 		{[]string{"-machine", "microvm"}, `vmxemu: -machine microvm: unsupported machine type "microvm" (supported: pc, q35, pc-i440fx-*, pc-q35-*)`},
 		{[]string{"-M", "isapc"}, `vmxemu: -M isapc: unsupported machine type "isapc"`},
-		{[]string{"-machine", "q35,smm=off"}, `unsupported machine property "smm"`},
+		{[]string{"-machine", "q35,smm=off"}, `unsupported machine property "smm" (supported: type, accel=tcg, pit=on|off|auto)`},
+		{[]string{"-machine", "pit=no"}, "pit=no: expected on, off or auto"},
+		{[]string{"-machine", "pc,pit"}, "pit=: expected on, off or auto"},
+		{[]string{"-machine", "vmport=on"}, `unsupported machine property "vmport"`},
+		{[]string{"-M", "q35,kernel-irqchip=split"}, `unsupported machine property "kernel-irqchip"`},
 		{[]string{"-machine", "q35,accel=kvm"}, "vmxemu is itself the accelerator: only tcg is accepted"},
 		{[]string{"-accel", "kvm"}, "vmxemu: -accel kvm: vmxemu is itself the accelerator: only tcg is accepted"},
 		{[]string{"-accel", "hvf"}, "vmxemu is itself the accelerator: only tcg is accepted"},
@@ -491,6 +604,15 @@ func TestErrors(t *testing.T) {
 		{[]string{"-hda", "x.img"}, "vmxemu emulates no disks"},
 		{[]string{"-icount", "shift=0"}, "see -icount-limit"},
 		{[]string{"-snapshot"}, "vmxemu: -snapshot: not supported by vmxemu"},
+		{[]string{"-global", "kvm-pit.lost_tick_policy=merge"}, "lost_tick_policy=merge: expected discard, delay, slew"},
+		{[]string{"-global", "mc146818rtc.lost_tick_policy=discard"}, "mc146818rtc.lost_tick_policy: not supported by vmxemu (the only -global accepted is kvm-pit.lost_tick_policy)"},
+		{[]string{"-global", "kvm-pit.iobase=0x40"}, "kvm-pit.iobase: not supported"},
+		{[]string{"-global", "nodot=1"}, `invalid -global "nodot=1"`},
+		{[]string{"-global", "driver=kvm-pit,value=discard"}, "invalid -global"},
+		{[]string{"-global", "driver=kvm-pit,property=lost_tick_policy,value=discard,x=1"}, "invalid -global"},
+		{[]string{"-overcommit", "cpu-pm=maybe"}, "cpu-pm=maybe: expected on or off"},
+		{[]string{"-overcommit", "mem-lock"}, "mem-lock: missing value"},
+		{[]string{"-overcommit", "numa=on"}, `unsupported parameter "numa"`},
 
 		// vmxemu's own.
 		{[]string{"-icount-limit", "ten"}, `vmxemu: -icount-limit ten: invalid number "ten"`},
@@ -547,6 +669,9 @@ func TestUsage(t *testing.T) {
 	assert.Contains(t, MachinesHelp(), "q35")
 	assert.Contains(t, DevicesHelp(), "isa-debug-exit")
 	assert.Contains(t, DevicesHelp(), "0x501")
+	for _, f := range []string{"-global", "-overcommit", "pit=off", "pc-testdev", "pci-testdev", "vendor=", "phys-bits=", "host-phys-bits", "enforce", "check", "qemu64", "max, host"} {
+		assert.Contains(t, u, f)
+	}
 }
 
 // Every option in the usage text is accepted by Parse (it may refuse the

@@ -52,14 +52,25 @@ type Config struct {
 	SMP       SMP
 	MemSize   uint64 // -m, in bytes; default 128 MiB
 	Name      string // -name (no effect on behaviour)
+	PIT       string // -machine pit=on|off|auto; "" when not given (vmxemu's board always has its i8254)
 
 	// Devices and front ends.
 	Serial     []Serial    // COM1 first; default one stdio port unless -serial or -nodefaults
 	DebugExit  []DebugExit // -device isa-debug-exit
+	PCTestDev  bool        // -device pc-testdev (QEMU's hw/misc/pc-testdev.c; kvm-unit-tests' x86 test device)
+	PCITestDev bool        // -device pci-testdev (QEMU's hw/misc/pci-testdev.c)
 	NoGraphic  bool        // -nographic
 	Display    string      // -display none → "none"
 	VGA        string      // -vga none → "none"
 	NoDefaults bool        // -nodefaults
+
+	// Warnings are the QEMU options accepted as harmless no-ops, one line
+	// each without the "vmxemu: warning: " prefix, in command-line order.
+	// cmd/vmxemu prints each on stderr before it runs the guest. Each line
+	// must read as a warning: kvm-unit-tests' runner (scripts/vmm.bash,
+	// qemu_fixup_return_code) counts any stderr line without "warning" in
+	// it as a QEMU failure.
+	Warnings []string
 
 	// Guest lifecycle.
 	NoReboot   bool // -no-reboot: exit instead of resetting
@@ -92,10 +103,29 @@ type Module struct {
 	CmdLine string // the whole entry, file name included, as QEMU passes it in mods[i].string
 }
 
-// CPUConfig is -cpu MODEL[,+feat,-feat,feat=on|off].
+// CPUConfig is -cpu MODEL[,+feat,-feat,feat=on|off][,prop=value]. The
+// properties are QEMU's x86 CPU properties (target/i386/cpu.c
+// x86_cpu_properties) that vmxemu gives a meaning; cmd/vmxemu applies them
+// to the model.
 type CPUConfig struct {
 	Model    string       // "" = vmxemu's default model
 	Features []CPUFeature // in command-line order; a later toggle of the same feature wins
+
+	// Vendor is vendor=STRING (12 characters); "" = not given. vmxemu
+	// cannot change a model's vendor: it is accepted only when it names
+	// the model's own.
+	Vendor string
+	// PhysBits is phys-bits=N, the MAXPHYADDR to report in
+	// CPUID.80000008H:EAX[7:0] (32..52); 0 = the model's own.
+	PhysBits uint
+	// HostPhysBits is host-phys-bits[=on]: report the "host's" physical
+	// address width. The modelled processor is vmxemu's host, so this
+	// keeps the model's own MAXPHYADDR.
+	HostPhysBits bool
+	// Enforce (enforce[=on]) refuses to run when a requested feature is
+	// not provided; Check (check[=on]) warns about each one.
+	Enforce bool
+	Check   bool
 }
 
 // CPUFeature is one feature toggle from -cpu.

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/bits"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -269,7 +270,7 @@ func ParseSMP(v string) (SMP, error) {
 			return SMP{}, fmt.Errorf("%s: CPU topology parameters must be greater than zero", p.key)
 		}
 		if n > MaxCPUs {
-			return SMP{}, fmt.Errorf("%s=%d: vmxemu supports at most %d CPUs", p.key, n, MaxCPUs)
+			return SMP{}, fmt.Errorf("%s=%d: %w", p.key, n, tooManyCPUs(n))
 		}
 		*dst = n
 	}
@@ -308,9 +309,18 @@ func ParseSMP(v string) (SMP, error) {
 		return SMP{}, fmt.Errorf("invalid CPU topology: maxcpus (%d) must be at least cpus (%d)", maxcpus, cpus)
 	}
 	if maxcpus > MaxCPUs {
-		return SMP{}, fmt.Errorf("%d CPUs: vmxemu supports at most %d", maxcpus, MaxCPUs)
+		return SMP{}, tooManyCPUs(maxcpus)
 	}
 	return SMP{CPUs: int(cpus), MaxCPUs: int(maxcpus), Sockets: int(sockets), Dies: int(dies), Cores: int(cores), Threads: int(threads)}, nil
+}
+
+// tooManyCPUs is the error for more than MaxCPUs CPUs. Its wording follows
+// QEMU's ("Invalid SMP CPUs %d. The max CPUs supported by machine '%s' is
+// %d", hw/core/machine.c): kvm-unit-tests' qemu_probe_maxsmp
+// (scripts/vmm.bash) greps a failed run for "SMP CPUs" and takes the
+// last word as the most CPUs the emulator runs.
+func tooManyCPUs(n uint64) error {
+	return fmt.Errorf("invalid SMP CPUs %d: the max CPUs supported by vmxemu is %d", n, MaxCPUs)
 }
 
 func orOne(n uint64) uint64 {
@@ -363,8 +373,18 @@ func parseMachine(c *Config, v string) error {
 			if err := checkAccelList(p.val); err != nil {
 				return err
 			}
+		case p.key == "pit":
+			// hw/i386/x86.c: "pit" is OnOffAuto, "Enable i8254 PIT".
+			switch p.val {
+			case "on", "auto":
+			case "off":
+				c.Warnings = append(c.Warnings, "-machine pit=off: vmxemu's board keeps its i8254 PIT (it cannot be removed yet); a guest that does not program it sees no difference")
+			default:
+				return fmt.Errorf("pit=%s: expected on, off or auto", p.val)
+			}
+			c.PIT = p.val
 		default:
-			return fmt.Errorf("unsupported machine property %q (supported: type, accel=tcg)", p.key)
+			return fmt.Errorf("unsupported machine property %q (supported: type, accel=tcg, pit=on|off|auto)", p.key)
 		}
 	}
 	return nil
@@ -406,9 +426,12 @@ func parseBool(s string) (bool, bool) {
 	return false, false
 }
 
-// parseCPU is -cpu MODEL[,+feat][,-feat][,feat=on|off][,feat]. A bare
-// feature name means feat=on and '_' is read as '-', as QEMU's
-// x86_cpu_parse_featurestr() does.
+// parseCPU is -cpu MODEL[,+feat][,-feat][,feat=on|off][,feat][,prop=value].
+// A bare feature name means feat=on and '_' is read as '-', as QEMU's
+// x86_cpu_parse_featurestr() does. The properties vendor, phys-bits,
+// host-phys-bits, enforce and check are QEMU's X86CPU properties
+// (target/i386/cpu.c); they are kept in CPUConfig, not passed on as
+// feature toggles.
 func parseCPU(c *Config, v string) error {
 	parts := strings.Split(v, ",")
 	model := parts[0]
@@ -436,11 +459,18 @@ func parseCPU(c *Config, v string) error {
 			name, on = f[1:], f[0] == '+'
 		default:
 			k, val, eq := strings.Cut(f, "=")
+			done, err := cfg.property(strings.ReplaceAll(k, "_", "-"), val, eq)
+			if err != nil {
+				return err
+			}
+			if done {
+				continue
+			}
 			name, on = k, true
 			if eq {
 				b, ok := parseBool(val)
 				if !ok {
-					return fmt.Errorf("%s=%s: only boolean CPU features are supported (on|off)", k, val)
+					return fmt.Errorf("%s=%s: only boolean CPU features and the properties vendor=, phys-bits= are supported (on|off)", k, val)
 				}
 				on = b
 			}
@@ -452,6 +482,61 @@ func parseCPU(c *Config, v string) error {
 	}
 	c.CPU = cfg
 	return nil
+}
+
+// QEMU's limits for phys-bits (target/i386/cpu.c x86_cpu_realizefn: "phys-bits
+// should be between 32 and %u", TARGET_PHYS_ADDR_SPACE_BITS = 52 on x86-64).
+const (
+	minPhysBits = 32
+	maxPhysBits = 52
+)
+
+// property parses the -cpu properties vmxemu knows (k, with '_' read as
+// '-'). It reports false when k is a feature toggle instead.
+func (cfg *CPUConfig) property(k, val string, eq bool) (bool, error) {
+	boolProp := func(dst *bool) (bool, error) {
+		if !eq {
+			*dst = true
+			return true, nil
+		}
+		b, ok := parseBool(val)
+		if !ok {
+			return true, fmt.Errorf("%s=%s: expected on or off", k, val)
+		}
+		*dst = b
+		return true, nil
+	}
+	switch k {
+	case "vendor":
+		// QEMU (x86_cpuid_set_vendor): "vendor property must be 12 chars".
+		if len(val) != 12 {
+			return true, fmt.Errorf("vendor=%s: the vendor must be 12 characters (GenuineIntel, AuthenticAMD)", val)
+		}
+		cfg.Vendor = val
+		return true, nil
+	case "phys-bits":
+		n, err := parseCUint(val, 32)
+		if err != nil {
+			return true, fmt.Errorf("phys-bits: %w", err)
+		}
+		if n < minPhysBits || n > maxPhysBits {
+			return true, fmt.Errorf("phys-bits=%d: must be between %d and %d", n, minPhysBits, maxPhysBits)
+		}
+		cfg.PhysBits = uint(n)
+		return true, nil
+	case "host-phys-bits":
+		return boolProp(&cfg.HostPhysBits)
+	case "enforce":
+		return boolProp(&cfg.Enforce)
+	case "check":
+		return boolProp(&cfg.Check)
+	case "host-phys-bits-limit", "model-id", "family", "model", "stepping", "level", "xlevel", "min-level", "min-xlevel", "tsc-frequency", "apic-id":
+		return true, fmt.Errorf("%s: not supported: a vmxemu CPU's identity and leaves come from the model's dump (see -cpu help, -cpu-file)", k)
+	}
+	if strings.HasPrefix(k, "hv-") {
+		return true, fmt.Errorf("%s: Hyper-V enlightenments are not implemented (vmxemu presents bare-metal Intel CPUs)", k)
+	}
+	return false, nil
 }
 
 // parseSerial is -serial stdio|mon:stdio|file:PATH|null|none. As in QEMU,
@@ -486,10 +571,21 @@ func parseSerial(c *Config, v string) error {
 	return nil
 }
 
-// parseDevice is -device DRIVER[,prop=value...]. Only isa-debug-exit is
-// supported; its property defaults come from QEMU's hw/misc/debugexit.c:
-// DEFINE_PROP_UINT32("iobase", ..., 0x501) and ("iosize", ..., 0x02).
-// Numbers are in C syntax, as QEMU's integer properties take them.
+// Devices -device accepts; DevicesHelp lists them.
+const (
+	devDebugExit  = "isa-debug-exit"
+	devPCTestDev  = "pc-testdev"
+	devPCITestDev = "pci-testdev"
+	devSupported  = devDebugExit + ", " + devPCTestDev + ", " + devPCITestDev
+)
+
+// parseDevice is -device DRIVER[,prop=value...]: isa-debug-exit,
+// pc-testdev or pci-testdev. isa-debug-exit's property defaults come from
+// QEMU's hw/misc/debugexit.c: DEFINE_PROP_UINT32("iobase", ..., 0x501) and
+// ("iosize", ..., 0x02); numbers are in C syntax, as QEMU's integer
+// properties take them. pc-testdev (hw/misc/pc-testdev.c) and pci-testdev
+// (hw/misc/pci-testdev.c) sit at fixed addresses, so vmxemu takes no
+// properties for them but id.
 func parseDevice(c *Config, v string) error {
 	pairs, err := parseKV(v, "driver")
 	if err != nil {
@@ -497,17 +593,12 @@ func parseDevice(c *Config, v string) error {
 	}
 	driver := pairs[0]
 	if driver.key != "driver" {
-		return errors.New("missing device name (supported: isa-debug-exit)")
+		return errors.New("missing device name (supported: " + devSupported + ")")
 	}
 	if driver.val == "help" || driver.val == "?" {
 		c.ListDevices = true
 		return nil
 	}
-	if driver.val != "isa-debug-exit" {
-		return errors.New("unsupported device (supported: isa-debug-exit)")
-	}
-	d := DebugExit{IOBase: 0x501, IOSize: 2}
-	base := uint64(0x501)
 	for _, p := range pairs[1:] {
 		if p.key == "help" && !p.hasVal {
 			c.ListDevices = true
@@ -516,6 +607,34 @@ func parseDevice(c *Config, v string) error {
 		if !p.hasVal {
 			return fmt.Errorf("property %q needs a value", p.key)
 		}
+	}
+	switch driver.val {
+	case devDebugExit:
+		return parseDebugExit(c, pairs[1:])
+	case devPCTestDev, devPCITestDev:
+		for _, p := range pairs[1:] {
+			if p.key != "id" {
+				return fmt.Errorf("unknown property %q (%s has: id)", p.key, driver.val)
+			}
+		}
+		dst := &c.PCTestDev
+		if driver.val == devPCITestDev {
+			dst = &c.PCITestDev
+		}
+		if *dst {
+			return fmt.Errorf("only one %s (its ports and memory are at fixed addresses)", driver.val)
+		}
+		*dst = true
+		return nil
+	}
+	return errors.New("unsupported device (supported: " + devSupported + ")")
+}
+
+// parseDebugExit is the properties of -device isa-debug-exit.
+func parseDebugExit(c *Config, props []kv) error {
+	d := DebugExit{IOBase: 0x501, IOSize: 2}
+	base := uint64(0x501)
+	for _, p := range props {
 		switch p.key {
 		case "iobase":
 			n, err := parseCUint(p.val, 32)
@@ -543,6 +662,83 @@ func parseDevice(c *Config, v string) error {
 	d.IOBase = uint16(base)
 	c.DebugExit = append(c.DebugExit, d)
 	return nil
+}
+
+// lostTickPolicies are the values of QEMU's LostTickPolicy (qapi/misc.json):
+// what kvm-pit.lost_tick_policy and the RTC's lost_tick_policy accept.
+var lostTickPolicies = []string{"discard", "delay", "slew"}
+
+// parseGlobal is -global DRIVER.PROP=VALUE (or driver=D,property=P,value=V,
+// QEMU's two spellings, qemu-options.hx). Only kvm-pit.lost_tick_policy is
+// accepted: kvm-unit-tests' x86/run passes it on every run. kvm-pit is
+// KVM's in-kernel PIT; QEMU under TCG creates no kvm-pit, so the global
+// never applies there either, and vmxemu's i8254 has no lost-tick
+// reinjection to configure (its counter runs on guest time). It is
+// recorded as a warning.
+func parseGlobal(c *Config, v string) error {
+	var driver, prop, val string
+	if k, rest, ok := strings.Cut(v, "="); ok && !strings.Contains(k, ",") && strings.Contains(k, ".") {
+		driver, prop, _ = strings.Cut(k, ".")
+		val = rest
+	} else {
+		pairs, err := parseKV(v, "")
+		if err != nil {
+			return err
+		}
+		for _, p := range pairs {
+			switch p.key {
+			case "driver":
+				driver = p.val
+			case "property":
+				prop = p.val
+			case "value":
+				val = p.val
+			default:
+				return fmt.Errorf("invalid -global %q (expected DRIVER.PROP=VALUE or driver=D,property=P,value=V)", v)
+			}
+		}
+	}
+	if driver == "" || prop == "" {
+		return fmt.Errorf("invalid -global %q (expected DRIVER.PROP=VALUE or driver=D,property=P,value=V)", v)
+	}
+	if driver != "kvm-pit" || strings.ReplaceAll(prop, "-", "_") != "lost_tick_policy" {
+		return fmt.Errorf("%s.%s: not supported by vmxemu (the only -global accepted is kvm-pit.lost_tick_policy)", driver, prop)
+	}
+	if !slices.Contains(lostTickPolicies, val) {
+		return fmt.Errorf("lost_tick_policy=%s: expected %s", val, strings.Join(lostTickPolicies, ", "))
+	}
+	c.Warnings = append(c.Warnings, fmt.Sprintf("-global kvm-pit.lost_tick_policy=%s ignored: kvm-pit is KVM's in-kernel PIT; vmxemu's PIT has no lost-tick reinjection to configure", val))
+	return nil
+}
+
+// parseOvercommit is -overcommit [mem-lock=on|off|on-fault][,cpu-pm=on|off]
+// (qemu-options.hx). Both are host-side hints for KVM (locking guest memory,
+// letting the guest's HLT/MWAIT/PAUSE run without exits): vmxemu accepts
+// them as no-ops, with a warning.
+func parseOvercommit(c *Config, v string) error {
+	pairs, err := parseKV(v, "")
+	if err != nil {
+		return err
+	}
+	for _, p := range pairs {
+		switch {
+		case !p.hasVal:
+			return fmt.Errorf("%s: missing value", p.key)
+		case p.key == "mem-lock" && (p.val == "on-fault" || isBool(p.val)):
+		case p.key == "cpu-pm" && isBool(p.val):
+		case p.key == "mem-lock" || p.key == "cpu-pm":
+			return fmt.Errorf("%s=%s: expected on or off", p.key, p.val)
+		default:
+			return fmt.Errorf("unsupported parameter %q (supported: mem-lock, cpu-pm)", p.key)
+		}
+	}
+	c.Warnings = append(c.Warnings, fmt.Sprintf("-overcommit %s ignored: it tunes the KVM host (memory locking, guest power management); vmxemu's guest memory and HLT/MWAIT/PAUSE are unaffected", v))
+	return nil
+}
+
+func isBool(s string) bool {
+	_, ok := parseBool(s)
+	return ok
 }
 
 // LogItem is one -d item.

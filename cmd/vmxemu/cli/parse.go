@@ -201,7 +201,11 @@ func lookup(name string) (option, bool) {
 		return refuse("not supported: use -serial stdio|file:PATH|null|none"), true
 	case "icount":
 		return refuse("not supported: guest time always derives from instructions retired; see -icount-limit"), true
-	case "object", "numa", "mem-path", "global", "L", "dtb", "qmp", "incoming", "loadvm", "usbdevice", "audiodev", "spice", "watchdog-action", "fw_cfg", "smbios", "plugin":
+	case "global":
+		return option{arg: true, fn: parseGlobal}, true
+	case "overcommit":
+		return option{arg: true, fn: parseOvercommit}, true
+	case "object", "numa", "mem-path", "L", "dtb", "qmp", "incoming", "loadvm", "usbdevice", "audiodev", "spice", "watchdog-action", "fw_cfg", "smbios", "plugin":
 		return refuse("not supported by vmxemu"), true
 	case "snapshot", "daemonize", "usb", "no-hpet", "no-acpi", "mem-prealloc", "full-screen", "no-user-config":
 		return refuseNoArg("not supported by vmxemu"), true

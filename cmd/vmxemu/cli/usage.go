@@ -17,12 +17,31 @@ pc-q35-*             accepted as an alias of q35
 `
 }
 
-// DevicesHelp is the text for -device help.
+// VersionLine is the first line of -h and the -version text. It has the
+// shape of QEMU's ("QEMU emulator version 7.2.0 ..."): kvm-unit-tests'
+// runner (scripts/arch-run.bash env_params) reads the version from the
+// fourth word of `-h | head -1`, and search_qemu_binary accepts an
+// emulator whose --help mentions QEMU.
+func VersionLine(version string) string {
+	return "vmxemu emulator version " + version + " (speaks the QEMU qemu-system-x86_64 command line)\n"
+}
+
+// DevicesHelp is the text for -device help, with QEMU's line format
+// (name "DRIVER", bus BUS): kvm-unit-tests' x86/run greps it for
+// "pc-testdev" (with the quotes) and pci-testdev.
 func DevicesHelp() string {
 	return `Supported devices (-device NAME[,prop=value...]):
-isa-debug-exit       a write of value v to the port exits vmxemu with status (v<<1)|1
+
+Misc devices:
+name "isa-debug-exit", bus ISA, desc "a guest write of v exits with status (v<<1)|1"
   iobase=<uint32>    first I/O port (default 0x501)
   iosize=<uint32>    number of ports (default 0x2)
+  id=<str>           accepted and ignored
+name "pc-testdev", bus ISA, desc "kvm-unit-tests' test device (QEMU's pc-testdev)"
+  ports 0xe0-0xe7, IRQ lines at ports 0x2000+ (into the I/O APIC),
+  a RAM page at 0xff000000; no properties
+  id=<str>           accepted and ignored
+name "pci-testdev", bus PCI, desc "PCI Test Device (QEMU's pci-testdev)"
   id=<str>           accepted and ignored
 `
 }
@@ -32,7 +51,9 @@ const usageText = `usage: vmxemu [subcommand] [options]
 vmxemu is a full-system x86-64 emulator with VMX. Its options follow
 qemu-system-x86_64: one or two leading dashes, and the value in the next
 argument (-m 512, not -m=512). Options vmxemu does not support are refused
-with a message, never ignored.
+with a message, never ignored; the few QEMU options that are harmless
+no-ops for vmxemu are accepted with one "vmxemu: warning:" line on stderr
+each (-global kvm-pit.lost_tick_policy, -overcommit, -machine pit=off).
 
 Subcommands (a bare first word, then options):
 vmxcap           report the VMX capabilities of the -cpu model, like vmxcap,
@@ -41,19 +62,34 @@ vmxcap           report the VMX capabilities of the -cpu model, like vmxcap,
 Standard options:
 -h or -help      display this help and exit
 -version         display version information and exit
--machine [type=]name[,accel=tcg]
+-machine [type=]name[,accel=tcg][,pit=on|off|auto]
                  selects emulated machine ('-machine help' for list):
                  pc (default), q35, pc-i440fx-*, pc-q35-*;
-                 accel= is accepted when its list contains tcg
+                 accel= is accepted when its list contains tcg;
+                 pit=off is accepted with a warning: the board keeps its
+                 i8254 PIT
 -M name          same as -machine
 -accel tcg[,thread=single|multi]
                  accepted for compatibility; vmxemu is itself the
                  accelerator, so kvm, hvf, whpx and xen are refused
 -enable-kvm      refused (see -accel)
--cpu model[,+feature][,-feature][,feature=on|off]
-                 select the CPU model ('-cpu help' for list); feature
+-cpu model[,+feature][,-feature][,feature=on|off][,prop=value]
+                 select the CPU model ('-cpu help' for list, with the
+                 QEMU names accepted as aliases: qemu64, kvm64 = the
+                 default model; max, host = the newest model, with what
+                 vmxemu does not implement hidden as always); feature
                  toggles apply in order, the last one for a feature wins
-                 (-vmx, -ept, -vpid ...: see docs/CPU-MODELS.md)
+                 (-vmx, -ept, -vpid, vmx-hlt-exit ...: see
+                 docs/CPU-MODELS.md). QEMU's
+                 properties:
+                 vendor=STR      accepted only if it is the model's
+                                 vendor (vmxemu models Intel CPUs)
+                 phys-bits=N     report MAXPHYADDR N (32..52)
+                 host-phys-bits  the model's own MAXPHYADDR (the
+                                 modelled CPU is the host) [default]
+                 check           warn about each requested feature the
+                                 guest will not see
+                 enforce         refuse to run if there is one
 -smp [[cpus=]n][,maxcpus=maxcpus][,sockets=sockets][,dies=dies]
      [,cores=cores][,threads=threads]
                  set the number of CPUs to 'n' (1..255) [default=1];
@@ -65,6 +101,8 @@ Standard options:
                  1024) and fractions (1.5G) are accepted
 -name string     set the name of the guest (no effect)
 -nodefaults      don't create default devices (no default serial port)
+-overcommit [mem-lock=on|off|on-fault][,cpu-pm=on|off]
+                 accepted with a warning: KVM host tuning, no effect
 
 Display options:
 -display none    no display (the only display vmxemu has)
@@ -87,6 +125,15 @@ Device options:
                  numbers in C syntax: 0xf4, 244); a guest write of value v
                  makes vmxemu exit with status (v<<1)|1
                  ('-device help' for the list of devices)
+-device pc-testdev
+                 kvm-unit-tests' ISA test device, as QEMU's
+-device pci-testdev
+                 kvm-unit-tests' PCI test device, as QEMU's
+-global kvm-pit.lost_tick_policy=discard|delay|slew
+                 accepted with a warning (kvm-unit-tests passes it):
+                 kvm-pit is KVM's in-kernel PIT; vmxemu's PIT has no
+                 lost-tick reinjection to configure. Other -global
+                 settings are refused
 
 Linux/Multiboot boot specific:
 -kernel bzImage  boot this kernel (multiboot v1 ELF by default, loaded as

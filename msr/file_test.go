@@ -73,7 +73,7 @@ func TestMSRFile(t *testing.T) {
 			rdGP(VMXBasic, "x-vmx-caps"), rdGP(VMXEPTVPIDCap, "CPUID.1:ECX.VMX = 1")}},
 		{"VMX MSRs exposed, read-only, existing as the controls say", "sandybridge-ep", []string{"+x-vmx-caps"}, 5, []msrOp{
 			rd(VMXBasic, 0x00DA040000000010), rd(VMXCR0Fixed0, 0x80000021), rd(VMXCR4Fixed0, 0x2000),
-			rd(VMXCR4Fixed1, 0x227FF), // the CR4 bits of what the guest sees: VMXE and PCIDE but no SMXE/OSXSAVE
+			rd(VMXCR4Fixed1, 0x627FF), // the CR4 bits of what the guest sees: VMXE, PCIDE and OSXSAVE but no SMXE
 			wrGP(VMXBasic, 0, "read-only"), rdGP(VMXVMFunc, "exist"), rdGP(VMXProcbasedCtls3, "exist")}},
 		{"VMFUNC exists with VM functions", "haswell-ep", []string{"+x-vmx-caps"}, 5, []msrOp{rd(VMXVMFunc, 1)}},
 		{"EPT removed", "sandybridge-ep", []string{"+x-vmx-caps", "-ept"}, 5, []msrOp{

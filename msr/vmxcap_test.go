@@ -50,5 +50,5 @@ func TestVMXCapReport(t *testing.T) {
 
 	r = report(t, "sandybridge-ep", "+x-vmx-caps")
 	assert.Contains(t, r, "guest sees CPUID.1:ECX.VMX=1")
-	assert.Regexp(t, `guest IA32_VMX_CR4_FIXED1 +0x227ff`, r)
+	assert.Regexp(t, `guest IA32_VMX_CR4_FIXED1 +0x627ff`, r)
 }

@@ -74,6 +74,10 @@ func (c *CPU) readMMSrc(in *Inst) (uint64, bool) {
 
 // emms (0F 77): every tag empty (Vol. 2A EMMS).
 func emms(c *CPU, in *Inst) {
+	if in.pfx66 || in.rep != 0 {
+		c.raiseUD("66/F2/F3 0F 77 is not an instruction (EMMS takes no mandatory prefix)", "Vol. 2D Table A-3")
+		return
+	}
 	if c.CR0&arch.CR0EM != 0 {
 		c.raiseUD("EMMS with CR0.EM=1", "Vol. 2A EMMS")
 		return

@@ -1,10 +1,6 @@
 package cpu
 
-import (
-	"encoding/binary"
-
-	"github.com/vmxemu/vmxemu/arch"
-)
+import "github.com/vmxemu/vmxemu/arch"
 
 // The x87/SSE state that compiled kernels touch: FNINIT, FNSTSW, FNSTCW,
 // FLDCW, FNCLEX, FWAIT, FXSAVE/FXRSTOR, LDMXCSR/STMXCSR, the SSE moves and
@@ -13,9 +9,10 @@ import (
 // raise #UD and CPUID does not report an FPU... see docs/INSTRUCTIONS.md.
 
 type fpuState struct {
-	fcw, fsw, ftw uint16
+	fcw, fsw, ftw uint16 // ftw in the abridged form of FXSAVE (1 = valid)
 	mxcsr         uint32
 	xmm           [16][2]uint64
+	st            [8]fpReg // the physical x87 data registers R0-R7 (MM0-MM7)
 }
 
 func (f *fpuState) reset() {
@@ -84,13 +81,23 @@ func x87(c *CPU, in *Inst) {
 	}
 }
 
-// selGrp15 decodes 0F AE (SDM Table A-6 group 15).
+// selGrp15 decodes 0F AE (SDM Table A-6 group 15): by ModRM.reg and the
+// mandatory prefix for the memory forms, by the whole ModRM byte for the
+// register forms.
 func selGrp15(mr byte, d *decoder) *opEntry {
+	reg := (mr >> 3) & 7
 	if mr>>6 != 3 {
-		if d.rep != 0 || d.opsz66 {
+		switch {
+		case d.rep != 0:
+			return nil
+		case d.opsz66 && reg == 6: // CLWB
+			return &d.t.clwb
+		case d.opsz66 && reg == 7: // CLFLUSHOPT
+			return &d.t.clflushopt
+		case d.opsz66:
 			return nil
 		}
-		return &d.t.grp15mem[(mr>>3)&7]
+		return &d.t.grp15mem[reg]
 	}
 	if d.rep != 0 || d.opsz66 {
 		// 66/F2/F3 0F AE with a register operand: the fences take no
@@ -98,7 +105,7 @@ func selGrp15(mr byte, d *decoder) *opEntry {
 		// not implemented).
 		return nil
 	}
-	switch (mr >> 3) & 7 {
+	switch reg {
 	case 5:
 		return &d.t.lfence
 	case 6:
@@ -107,85 +114,6 @@ func selGrp15(mr byte, d *decoder) *opEntry {
 		return &d.t.sfence
 	}
 	return nil
-}
-
-// fxsave/fxrstor: 512-byte image, 16-byte aligned (SDM Vol. 2A FXSAVE,
-// Table 3-53 layout).
-func fxsave(c *CPU, in *Inst) {
-	if c.CR0&(arch.CR0EM|arch.CR0TS) != 0 {
-		c.raise(faultNMEM)
-		return
-	}
-	addr := c.ea(in)
-	if addr&15 != 0 {
-		c.raiseGP("FXSAVE operand not 16-byte aligned", "Vol. 2A FXSAVE")
-		return
-	}
-	var img [512]byte
-	binary.LittleEndian.PutUint16(img[0:], c.fpu.fcw)
-	binary.LittleEndian.PutUint16(img[2:], c.fpu.fsw)
-	img[4] = uint8(c.fpu.ftw)
-	binary.LittleEndian.PutUint32(img[24:], c.fpu.mxcsr)
-	binary.LittleEndian.PutUint32(img[28:], 0xFFFF) // MXCSR_MASK
-	n := 8
-	if c.codeMode == mode64 {
-		n = 16
-	}
-	if c.CR4&arch.CR4OSFXSR != 0 {
-		for i := 0; i < n; i++ {
-			binary.LittleEndian.PutUint64(img[160+16*i:], c.fpu.xmm[i][0])
-			binary.LittleEndian.PutUint64(img[168+16*i:], c.fpu.xmm[i][1])
-		}
-	}
-	for i := 0; i < 512; i += 8 {
-		if _, ok := c.linear(in.seg, (addr+uint64(i))&in.amask, 8, accWrite); !ok {
-			return
-		}
-	}
-	for i := 0; i < 512; i += 8 {
-		if !wr(c, in.seg, (addr+uint64(i))&in.amask, binary.LittleEndian.Uint64(img[i:])) {
-			return
-		}
-	}
-}
-
-func fxrstor(c *CPU, in *Inst) {
-	if c.CR0&(arch.CR0EM|arch.CR0TS) != 0 {
-		c.raise(faultNMEM)
-		return
-	}
-	addr := c.ea(in)
-	if addr&15 != 0 {
-		c.raiseGP("FXRSTOR operand not 16-byte aligned", "Vol. 2A FXRSTOR")
-		return
-	}
-	var img [512]byte
-	for i := 0; i < 512; i += 8 {
-		v, ok := rd[uint64](c, in.seg, (addr+uint64(i))&in.amask)
-		if !ok {
-			return
-		}
-		binary.LittleEndian.PutUint64(img[i:], v)
-	}
-	mx := binary.LittleEndian.Uint32(img[24:])
-	if mx&^0xFFFF != 0 {
-		c.raiseGP("FXRSTOR with reserved MXCSR bits set", "Vol. 2A FXRSTOR")
-		return
-	}
-	c.fpu.fcw = binary.LittleEndian.Uint16(img[0:])
-	c.fpu.fsw = binary.LittleEndian.Uint16(img[2:])
-	c.fpu.ftw = uint16(img[4])
-	c.fpu.mxcsr = mx
-	n := 8
-	if c.codeMode == mode64 {
-		n = 16
-	}
-	if c.CR4&arch.CR4OSFXSR != 0 {
-		for i := 0; i < n; i++ {
-			c.fpu.xmm[i][0] = binary.LittleEndian.Uint64(img[160+16*i:])
-			c.fpu.xmm[i][1] = binary.LittleEndian.Uint64(img[168+16*i:])
-		}
-	}
 }
 
 // ldmxcsr/stmxcsr (0F AE /2, /3).
@@ -353,51 +281,28 @@ func movqLoad(c *CPU, in *Inst) {
 	}
 }
 
-// addSSE installs the SSE rows. Mandatory prefixes select among forms;
-// forms the core does not implement decode to #UD.
+// addSSE installs the SIMD rows (exec_sse.go) and group 15.
 func addSSE(t *tables) {
-	x := &t.map0F
-	pick := func(none, p66, pF3, pF2 *opEntry) func(byte, *decoder) *opEntry {
-		return func(mr byte, d *decoder) *opEntry {
-			switch d.lastPfx {
-			case 0x66:
-				return p66
-			case 0xF3:
-				return pF3
-			case 0xF2:
-				return pF2
-			}
-			return none
-		}
-	}
-	load := &opEntry{name: "movups/movaps/movdqu/movdqa load", f: fModRM | fNoRep, h: one(sseMovLoad)}
-	store := &opEntry{name: "movups/movaps/movdqu/movdqa store", f: fModRM | fNoRep, h: one(sseMovStore)}
-	xor := &opEntry{name: "xorps/pxor", f: fModRM, h: one(sseXor)}
-	x[0x10] = opEntry{name: "movups", sel: pick(load, load, nil, nil)}
-	x[0x11] = opEntry{name: "movups", sel: pick(store, store, nil, nil)}
-	x[0x28] = opEntry{name: "movaps", sel: pick(load, load, nil, nil)}
-	x[0x29] = opEntry{name: "movaps", sel: pick(store, store, nil, nil)}
-	x[0x57] = opEntry{name: "xorps", sel: pick(xor, xor, nil, nil)}
-	x[0x6F] = opEntry{name: "movdq", sel: pick(nil, load, load, nil)}
-	x[0x7F] = opEntry{name: "movdq", sel: pick(nil, store, store, nil)}
-	x[0xEF] = opEntry{name: "pxor", sel: pick(nil, xor, nil, nil)}
-	x[0x6E] = opEntry{name: "movd", sel: pick(nil, &opEntry{name: "movd xmm,Ey", f: fModRM, h: one(movdLoad)}, nil, nil)}
-	x[0x7E] = opEntry{name: "movd", sel: pick(nil, &opEntry{name: "movd Ey,xmm", f: fModRM, h: one(movdStore)},
-		&opEntry{name: "movq xmm,xmm/m64", f: fModRM | fNoRep, h: one(movqLoad)}, nil)}
-	x[0xD6] = opEntry{name: "movq", sel: pick(nil, &opEntry{name: "movq xmm/m64,xmm", f: fModRM, h: one(movqStore)}, nil, nil)}
+	addSIMD(t)
 	t.grp15mem = [8]opEntry{
 		{name: "fxsave", f: fModRM | fMemOnly, h: one(fxsave)},
 		{name: "fxrstor", f: fModRM | fMemOnly, h: one(fxrstor)},
 		{name: "ldmxcsr", f: fModRM | fMemOnly, h: one(ldmxcsr)},
 		{name: "stmxcsr", f: fModRM | fMemOnly, h: one(stmxcsr)},
-		{}, {}, {},
+		{name: "xsave", f: fModRM | fMemOnly, h: one(xsave)},
+		{name: "xrstor", f: fModRM | fMemOnly | fEnd, h: one(xrstor)},
+		{}, // XSAVEOPT: not implemented (CPUID.(EAX=0DH,ECX=1):EAX[0] = 0)
 		{name: "clflush", f: fModRM | fMemOnly, h: one(clflush)},
 	}
+	t.clflushopt = opEntry{name: "clflushopt", f: fModRM | fMemOnly, h: one(clflush)}
+	t.clwb = opEntry{name: "clwb", f: fModRM | fMemOnly, h: one(clflush)}
 	t.lfence = opEntry{name: "lfence", f: fModRM, h: one(nop)}
 	t.mfence = opEntry{name: "mfence", f: fModRM, h: one(nop)}
 	t.sfence = opEntry{name: "sfence", f: fModRM, h: one(nop)}
 }
 
-// clflush: CLFLUSH m8: caches are not modelled, but the access is checked
-// like a byte load (SDM Vol. 2A CLFLUSH).
+// clflush: CLFLUSH, CLFLUSHOPT (66 0F AE /7) and CLWB (66 0F AE /6) m8:
+// caches are not modelled, but the access is checked like a byte load
+// (SDM Vol. 2A CLFLUSH, CLFLUSHOPT, CLWB: #GP/#SS/#PF as a byte read; the
+// fences order nothing in a sequential interpreter).
 func clflush(c *CPU, in *Inst) { rd[uint8](c, in.seg, c.ea(in)) }

@@ -18,6 +18,14 @@ func hlt(c *CPU, in *Inst) {
 // cpuid: CPUID (0F A2).
 func cpuid(c *CPU, in *Inst) {
 	a, b, cc, d := c.plat().CPUID(c, uint32(c.GPR[arch.RAX]), uint32(c.GPR[arch.RCX]))
+	if uint32(c.GPR[arch.RAX]) == 1 {
+		// CPUID.1:ECX.OSXSAVE[bit 27] reflects CR4.OSXSAVE (SDM Vol. 2A
+		// CPUID, Table 3-10).
+		cc &^= 1 << 27
+		if c.CR4&arch.CR4OSXSAVE != 0 {
+			cc |= 1 << 27
+		}
+	}
 	c.GPR[arch.RAX], c.GPR[arch.RBX], c.GPR[arch.RCX], c.GPR[arch.RDX] = uint64(a), uint64(b), uint64(cc), uint64(d)
 }
 

@@ -20,6 +20,7 @@ type tables struct {
 	vmcall, vmentry, vmxoff           opEntry
 	grp15mem                          [8]opEntry
 	lfence, mfence, sfence            opEntry
+	clflushopt, clwb                  opEntry
 }
 
 // by returns handlers for operand sizes 8, 16, 32, 64.

@@ -48,7 +48,7 @@ func TestVMXDetectDefault(t *testing.T) {
 		"feature_control: 0x5 lock=1 vmxon_in_smx=0 vmxon_outside_smx=1",
 		"vmx_basic: 0x00da040000000010",
 		"revision: 16, region_size: 1024, width_addr: 0",
-		"fixed: cr0_fixed0 0x80000021 cr0_fixed1 0xffffffff cr4_fixed0 0x2000 cr4_fixed1 0x227ff",
+		"fixed: cr0_fixed0 0x80000021 cr0_fixed1 0xffffffff cr4_fixed0 0x2000 cr4_fixed1 0x627ff",
 		"cr4.vmxe: set",
 		"feature_control write (locked): #GP(0)",
 		"exiting with 0x10",

@@ -38,7 +38,7 @@ func withCR4(f Feature, cr4 uint64) Feature { f.CR4 = cr4; return f }
 // Reasons shared by several features.
 const (
 	whyNoX87         = "x87 arithmetic is not implemented (only FNINIT/FNSTSW/FNSTCW/FLDCW/FNCLEX/FWAIT and FXSAVE/FXRSTOR)"
-	whyNoSIMD        = "SIMD arithmetic is not implemented (SSE moves and PXOR/XORPS only; see docs/INSTRUCTIONS.md)"
+	whyNoSIMD        = "not implemented: vmxemu has MMX, SSE and SSE2 only (see docs/INSTRUCTIONS.md)"
 	whyNoVEX         = "VEX/EVEX encodings raise #UD: AVX is not implemented"
 	whyNoXTPR        = "xTPR update messages (IA32_MISC_ENABLE bit 23) are not modelled: vmxemu's chipset picks lowest-priority targets by PPR"
 	whyNoPMU         = "no performance-monitoring counters (RDPMC and the PMU MSRs are not implemented)"
@@ -74,10 +74,10 @@ var features = []Feature{
 	ok("clflush", 1, 0, EDX, 19, ""),
 	gap("ds", 1, 0, EDX, 21, "no debug store (BTS/PEBS)"),
 	gap("acpi", 1, 0, EDX, 22, whyNoPower),
-	gap("mmx", 1, 0, EDX, 23, whyNoSIMD),
+	ok("mmx", 1, 0, EDX, 23, "MMX instructions on MM0-MM7 aliased on the x87 data registers (cpu/exec_mmx.go)"),
 	ok("fxsr", 1, 0, EDX, 24, "FXSAVE/FXRSTOR are implemented"),
-	gap("sse", 1, 0, EDX, 25, whyNoSIMD),
-	gap("sse2", 1, 0, EDX, 26, whyNoSIMD),
+	ok("sse", 1, 0, EDX, 25, "SSE moves, logic, shuffles and integer forms; see docs/INSTRUCTIONS.md for the floating-point gaps"),
+	ok("sse2", 1, 0, EDX, 26, "SSE2 integer, move and shuffle forms, MOVNTI, the fences; see docs/INSTRUCTIONS.md for the floating-point gaps"),
 	ok("ss", 1, 0, EDX, 27, "no caches: self-snooping holds trivially"),
 	ok("ht", 1, 0, EDX, 28, "follows -smp (set when a package has more than one logical processor)"),
 	gap("tm", 1, 0, EDX, 29, whyNoPower),
@@ -109,8 +109,8 @@ var features = []Feature{
 	ok("popcnt", 1, 0, ECX, 23, ""),
 	ok("tsc-deadline", 1, 0, ECX, 24, "the APIC timer's TSC-deadline mode (IA32_TSC_DEADLINE)"),
 	gap("aes", 1, 0, ECX, 25, whyNoSIMD),
-	withCR4(gap("xsave", 1, 0, ECX, 26, "XSAVE/XRSTOR are not implemented (only XGETBV/XSETBV with x87|SSE)"), 1<<18),
-	gap("osxsave", 1, 0, ECX, 27, "mirrors CR4.OSXSAVE, which needs XSAVE"),
+	withCR4(ok("xsave", 1, 0, ECX, 26, "XSAVE/XRSTOR/XGETBV/XSETBV with the x87 and SSE components (XCR0 bits 0-1; leaf 0DH shaped to them)"), 1<<18),
+	ok("osxsave", 1, 0, ECX, 27, "mirrors CR4.OSXSAVE: the core sets it from the CPU's CR4 at each CPUID"),
 	gap("avx", 1, 0, ECX, 28, whyNoVEX),
 	gap("f16c", 1, 0, ECX, 29, whyNoVEX),
 	gap("rdrand", 1, 0, ECX, 30, whyNoInsn+": RDRAND"),
@@ -139,8 +139,8 @@ var features = []Feature{
 	gap("adx", 7, 0, EBX, 19, whyNoInsn+": ADCX/ADOX"),
 	withCR4(ok("smap", 7, 0, EBX, 20, "CR4.SMAP is enforced by the page walk; STAC/CLAC are implemented"), 1<<21),
 	gap("avx512ifma", 7, 0, EBX, 21, whyNoVEX),
-	gap("clflushopt", 7, 0, EBX, 23, whyNoInsn+": CLFLUSHOPT"),
-	gap("clwb", 7, 0, EBX, 24, whyNoInsn+": CLWB"),
+	ok("clflushopt", 7, 0, EBX, 23, "CLFLUSHOPT checks its operand like CLFLUSH; no caches to flush"),
+	ok("clwb", 7, 0, EBX, 24, "CLWB checks its operand like CLFLUSH; no caches to write back"),
 	gap("intel-pt", 7, 0, EBX, 25, "no processor trace"),
 	gap("avx512pf", 7, 0, EBX, 26, whyNoVEX),
 	gap("avx512er", 7, 0, EBX, 27, whyNoVEX),
@@ -267,6 +267,7 @@ const (
 	leafKeep                     // informational, reported as the model has it
 	leafFilter                   // feature flags: each bit through the features table
 	leafTopo                     // shaped by -smp (topology)
+	leafXSAVE                    // leaf 0DH: the XSAVE components vmxemu implements
 )
 
 // leafRule is one CPUID leaf's policy and the reason for it.
@@ -289,7 +290,7 @@ var leafRules = map[uint32]leafRule{
 	0x9:        {leafZero, "direct cache access: not implemented"},
 	0xA:        {leafZero, "architectural performance monitoring: " + whyNoPMU},
 	0xB:        {leafTopo, "extended topology: follows -smp"},
-	0xD:        {leafZero, "XSAVE state components: XSAVE is not implemented"},
+	0xD:        {leafXSAVE, "XSAVE state components: x87 and SSE only (sub-leaf 0: XCR0 bits 0-1, 576-byte area; sub-leaf 1: no XSAVEOPT/XSAVEC/XGETBV1/XSAVES), zero without XSAVE"},
 	0xF:        {leafZero, "resource-director monitoring: not implemented"},
 	0x10:       {leafZero, "resource-director allocation: not implemented"},
 	0x12:       {leafZero, "SGX: not implemented"},

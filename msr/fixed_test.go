@@ -13,7 +13,7 @@ func TestFixedBits(t *testing.T) {
 	p := resolve(t, "sandybridge-ep")
 	cr0, cr4 := p.VMXFixed()
 	assert.Equal(t, Fixed{0x80000021, 0xFFFFFFFF}, cr0)
-	assert.Equal(t, Fixed{0x2000, 0x227FF}, cr4)
+	assert.Equal(t, Fixed{0x2000, 0x627FF}, cr4)
 	for _, tc := range []struct {
 		name         string
 		cr0, cr4     bool // which register
@@ -30,7 +30,8 @@ func TestFixedBits(t *testing.T) {
 		{"VMXE set", false, true, 0x2020, false, ""},
 		{"VMXE clear", false, true, 0x20, false, "CR4.VMXE (bit 13) must be 1"},
 		{"PCIDE on a model with PCID", false, true, 0x2000 | arch.CR4PCIDE, false, ""},
-		{"OSXSAVE on a model whose XSAVE vmxemu hides", false, true, 0x2000 | arch.CR4OSXSAVE, false, "CR4.OSXSAVE (bit 18) must be 0"},
+		{"OSXSAVE on a model with XSAVE", false, true, 0x2000 | arch.CR4OSXSAVE, false, ""},
+		{"SMXE on a model whose SMX vmxemu hides", false, true, 0x2000 | 1<<14, false, "CR4.SMXE (bit 14) must be 0"},
 	} {
 		var f *arch.Fault
 		if tc.cr0 {

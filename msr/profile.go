@@ -254,6 +254,8 @@ func (p *Profile) buildEffective() {
 			eff = raw
 		case leafFilter:
 			eff = p.filter(k, raw)
+		case leafXSAVE:
+			eff = p.xsaveLeaf(k[1], raw)
 		case leafZero:
 			if raw != (Regs{}) && k[1] == 0 {
 				p.gaps = append(p.gaps, Gap{fmt.Sprintf("CPUID leaf %#x", k[0]), rule.why})
@@ -271,9 +273,32 @@ func (p *Profile) buildEffective() {
 		}
 		p.effective[k] = eff
 	}
+	if p.Reports("sse") {
+		p.gaps = append(p.gaps, Gap{"sse-fp", "CPUID reports SSE/SSE2 for their moves, logic, shuffles, integer forms, MXCSR, FXSAVE and the fences; their floating-point arithmetic, comparisons and conversions (ADDPS, MULSD, CMPPS, COMISS, CVT*, SQRTPS, RCPPS ...) raise #UD: MXCSR flags and rounding are not modelled exactly"})
+	}
 	if p.VMXExposed() {
 		p.gaps = append(p.gaps, Gap{"vmx-entry", whyVMXEntryLater})
 	}
+}
+
+// xsaveLeaf shapes CPUID leaf 0DH to what vmxemu implements (SDM Vol. 1
+// 13.2, Vol. 2A CPUID leaf 0DH): sub-leaf 0 reports XCR0 bits 0-1 (x87,
+// SSE) of those the model supports and the size of a 576-byte area
+// (legacy region and header) in EBX and ECX; sub-leaf 1 (XSAVEOPT,
+// XSAVEC, XGETBV with ECX=1, XSAVES) and the component sub-leaves are
+// zero. Without XSAVE the leaf is zero.
+func (p *Profile) xsaveLeaf(sub uint32, raw Regs) Regs {
+	const x87SSE, area = 3, 576
+	if sub != 0 || !p.Reports("xsave") {
+		if raw != (Regs{}) && sub <= 1 {
+			p.gaps = append(p.gaps, Gap{fmt.Sprintf("CPUID.(0xd,%d)", sub), "XSAVE components and extensions other than x87/SSE are not implemented"})
+		}
+		return Regs{}
+	}
+	if raw.EAX&^x87SSE != 0 || raw.EDX != 0 {
+		p.gaps = append(p.gaps, Gap{"CPUID.(0xd,0) XCR0 bits", "XSAVE components other than x87/SSE (AVX, AVX-512, PKRU, ...) are not implemented"})
+	}
+	return Regs{EAX: raw.EAX & x87SSE, EBX: area, ECX: area}
 }
 
 func (p *Profile) filter(k [2]uint32, raw Regs) Regs {

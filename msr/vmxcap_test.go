@@ -53,7 +53,7 @@ func TestVMXCapReport(t *testing.T) {
 	assert.Contains(t, r, "The model has no VMX")
 
 	r = report(t, "sandybridge-ep")
-	assert.Regexp(t, `guest IA32_VMX_CR4_FIXED1 +0x227ff`, r)
+	assert.Regexp(t, `guest IA32_VMX_CR4_FIXED1 +0x627ff`, r)
 	r = report(t, "haswell-ep")
 	assert.Regexp(t, `(?m)^  VMWRITE to VM-exit information fields +yes +ok$`, r)
 }

@@ -193,9 +193,9 @@ func TestQEMUCPUProperties(t *testing.T) {
 		{"max,+avx,check", 0, "", "vmxemu: warning: vmxemu doesn't support requested feature: avx"},
 		{"max,+avx,-avx,enforce", 0, "", ""},
 		// A named model asks for all of its own features: the ones vmxemu
-		// hides (SSE here) count.
+		// hides (SSSE3 here) count.
 		{"IvyBridge,enforce", 0, "IvyBridge,enforce: vmxemu does not provide", ""},
-		{"IvyBridge,check", 0, "", "vmxemu: warning: vmxemu doesn't support requested feature: sse "},
+		{"IvyBridge,check", 0, "", "vmxemu: warning: vmxemu doesn't support requested feature: ssse3 "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.cpu, func(t *testing.T) {

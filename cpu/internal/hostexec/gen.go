@@ -134,6 +134,91 @@ func defs() []def {
 	add("un", 32, "cdq", "")
 	add("un", 64, "cqo", "")
 	add("bin", 64, "movsxd rax, ebx", "")
+	return append(d, simdDefs()...)
+}
+
+// simdDefs are the MMX and SSE/SSE2 instructions (kinds "mmx" and "sse":
+// operands in MM0/MM1, XMM0-XMM3/XMM8, RAX/RBX and [r8+64]).
+func simdDefs() []def {
+	var d []def
+	add := func(kind, asm, feat string) { d = append(d, def{kind, 64, asm, feat}) }
+	both := []string{"paddb", "paddw", "paddd", "paddq", "psubb", "psubw", "psubd", "psubq",
+		"paddsb", "paddsw", "paddusb", "paddusw", "psubsb", "psubsw", "psubusb", "psubusw",
+		"pcmpeqb", "pcmpeqw", "pcmpeqd", "pcmpgtb", "pcmpgtw", "pcmpgtd",
+		"pand", "pandn", "por", "pxor", "pmullw", "pmulhw", "pmulhuw", "pmuludq", "pmaddwd",
+		"pminub", "pmaxub", "pminsw", "pmaxsw", "pavgb", "pavgw", "psadbw",
+		"punpcklbw", "punpcklwd", "punpckldq", "punpckhbw", "punpckhwd", "punpckhdq",
+		"packsswb", "packssdw", "packuswb",
+		"psrlw", "psrld", "psrlq", "psraw", "psrad", "psllw", "pslld", "psllq"}
+	for _, m := range both {
+		add("mmx", m+" mm0, mm1", "")
+		if strings.HasPrefix(m, "punpckl") {
+			add("mmx", m+" mm0, dword ptr [r8+64]", "") // mm, mm/m32
+		} else {
+			add("mmx", m+" mm0, qword ptr [r8+64]", "")
+		}
+		add("sse", m+" xmm0, xmm1", "")
+	}
+	for _, m := range []string{"paddb", "pcmpgtd", "pmaddwd", "packsswb", "punpckhbw", "psraw", "pavgw"} {
+		add("sse", m+" xmm8, xmm2", "")
+		add("sse", m+" xmm3, xmm8", "")
+	}
+	add("sse", "punpcklqdq xmm0, xmm1", "")
+	add("sse", "punpckhqdq xmm0, xmm1", "")
+	for _, m := range []string{"psrlw", "psraw", "psllw", "psrld", "psrad", "pslld", "psrlq", "psllq"} {
+		for _, n := range []int{0, 1, 7, 15, 16, 31, 33, 63, 64, 200} {
+			add("mmx", fmt.Sprintf("%s mm1, %d", m, n), "")
+			add("sse", fmt.Sprintf("%s xmm1, %d", m, n), "")
+		}
+	}
+	for _, n := range []int{0, 1, 5, 15, 16, 255} {
+		add("sse", fmt.Sprintf("psrldq xmm1, %d", n), "")
+		add("sse", fmt.Sprintf("pslldq xmm8, %d", n), "")
+	}
+	for _, n := range []int{0x1b, 0xe4, 0x00, 0x93} {
+		add("mmx", fmt.Sprintf("pshufw mm0, mm1, %#x", n), "")
+		for _, m := range []string{"pshufd", "pshufhw", "pshuflw", "shufps", "shufpd"} {
+			add("sse", fmt.Sprintf("%s xmm0, xmm1, %#x", m, n), "")
+		}
+	}
+	for _, n := range []int{0, 3, 5, 7} {
+		add("mmx", fmt.Sprintf("pinsrw mm0, eax, %d", n), "")
+		add("mmx", fmt.Sprintf("pextrw eax, mm1, %d", n), "")
+		add("sse", fmt.Sprintf("pinsrw xmm0, eax, %d", n), "")
+		add("sse", fmt.Sprintf("pextrw eax, xmm1, %d", n), "")
+	}
+	add("sse", "pinsrw xmm0, word ptr [r8+64], 5", "")
+	add("mmx", "pshufw mm0, qword ptr [r8+64], 0x4e", "")
+	add("mmx", "pmovmskb eax, mm1", "")
+	add("sse", "pmovmskb eax, xmm1", "")
+	add("sse", "pmovmskb rax, xmm8", "")
+	// Moves.
+	for _, a := range []string{"movd mm0, eax", "movq mm0, rax", "movd eax, mm1", "movq rax, mm1",
+		"movd mm0, dword ptr [r8+64]", "movd dword ptr [r8+64], mm1", "movq mm0, mm1",
+		"movq mm0, qword ptr [r8+64]", "movq qword ptr [r8+64], mm1", "movntq qword ptr [r8+64], mm1"} {
+		add("mmx", a, "")
+	}
+	for _, a := range []string{"movd xmm0, eax", "movq xmm0, rax", "movd eax, xmm1", "movq rax, xmm1",
+		"movd xmm8, dword ptr [r8+64]", "movd dword ptr [r8+64], xmm8",
+		"movq xmm0, xmm1", "movq xmm0, qword ptr [r8+64]", "movq qword ptr [r8+64], xmm1",
+		"movq2dq xmm0, mm1", "movdq2q mm0, xmm1",
+		"movdqu xmm0, xmmword ptr [r8+68]", "movdqu xmmword ptr [r8+72], xmm1",
+		"movups xmm0, xmmword ptr [r8+76]", "movupd xmmword ptr [r8+84], xmm1",
+		"movdqa xmm0, xmm1", "movaps xmm0, xmm8", "movapd xmm8, xmm1", "movups xmm2, xmm3",
+		"movss xmm0, xmm1", "movss xmm0, dword ptr [r8+64]", "movss dword ptr [r8+64], xmm1",
+		"movsd xmm0, xmm1", "movsd xmm0, qword ptr [r8+64]", "movsd qword ptr [r8+64], xmm1",
+		"movlps xmm0, qword ptr [r8+64]", "movhps xmm0, qword ptr [r8+64]",
+		"movlpd xmm0, qword ptr [r8+64]", "movhpd xmm0, qword ptr [r8+64]",
+		"movlps qword ptr [r8+64], xmm1", "movhps qword ptr [r8+64], xmm1",
+		"movlpd qword ptr [r8+64], xmm1", "movhpd qword ptr [r8+64], xmm1",
+		"movhlps xmm0, xmm1", "movlhps xmm0, xmm1",
+		"movnti dword ptr [r8+64], ebx", "movnti qword ptr [r8+64], rbx",
+		"andps xmm0, xmm1", "andnps xmm0, xmm1", "orps xmm0, xmm1", "xorps xmm0, xmm1",
+		"andpd xmm0, xmm1", "andnpd xmm0, xmm1", "orpd xmm0, xmm1", "xorpd xmm0, xmm1",
+		"unpcklps xmm0, xmm1", "unpckhps xmm0, xmm1", "unpcklpd xmm0, xmm1", "unpckhpd xmm0, xmm1",
+		"movmskps eax, xmm1", "movmskpd eax, xmm1"} {
+		add("sse", a, "")
+	}
 	return d
 }
 
@@ -179,11 +264,15 @@ func main() {
 	tab.WriteString("var insts = []Inst{\n")
 	for i, d := range ds {
 		name := fmt.Sprintf("x%d", i)
-		fmt.Fprintf(&s, "\n// %s (objdump: %s)\nTEXT ·%s(SB), NOSPLIT, $0-8\n\tPROLOGUE\n", d.asm, dis[i], name)
+		pro, epi := "PROLOGUE", "EPILOGUE"
+		if d.kind == "mmx" || d.kind == "sse" {
+			pro, epi = "SIMDPROLOGUE", "SIMDEPILOGUE"
+		}
+		fmt.Fprintf(&s, "\n// %s (objdump: %s)\nTEXT ·%s(SB), NOSPLIT, $0-8\n\t%s\n", d.asm, dis[i], name, pro)
 		for _, b := range enc[i] {
 			fmt.Fprintf(&s, "\tBYTE $0x%02x\n", b)
 		}
-		s.WriteString("\tEPILOGUE\n")
+		fmt.Fprintf(&s, "\t%s\n", epi)
 		fmt.Fprintf(&g, "func %s(r *Regs)\n", name)
 		fmt.Fprintf(&tab, "\t{Asm: %q, Kind: %q, Size: %d, Feature: %q, Code: %#v, run: %s},\n",
 			d.asm, d.kind, d.size, d.feat, enc[i], name)
@@ -214,6 +303,44 @@ func main() {
 	MOVQ CX, 16(DI) \
 	MOVQ DX, 24(DI) \
 	MOVQ SI, 32(DI) \
+	RET
+
+// SIMDPROLOGUE also loads XMM0-XMM3, XMM8, MM0 and MM1 (Regs.X, Regs.MM);
+// SIMDEPILOGUE stores them and leaves MMX state with EMMS.
+#define SIMDPROLOGUE \
+	MOVQ r+0(FP), DI \
+	MOVOU 48(DI), X0 \
+	MOVOU 64(DI), X1 \
+	MOVOU 80(DI), X2 \
+	MOVOU 96(DI), X3 \
+	MOVOU 112(DI), X8 \
+	MOVQ 128(DI), M0 \
+	MOVQ 136(DI), M1 \
+	LEAQ ·Mem(SB), R8 \
+	MOVQ 0(DI), AX \
+	MOVQ 8(DI), BX \
+	MOVQ 16(DI), CX \
+	MOVQ 24(DI), DX \
+	MOVQ 32(DI), SI \
+	PUSHQ 40(DI) \
+	POPFQ
+
+#define SIMDEPILOGUE \
+	PUSHFQ \
+	POPQ 40(DI) \
+	MOVQ AX, 0(DI) \
+	MOVQ BX, 8(DI) \
+	MOVQ CX, 16(DI) \
+	MOVQ DX, 24(DI) \
+	MOVQ SI, 32(DI) \
+	MOVOU X0, 48(DI) \
+	MOVOU X1, 64(DI) \
+	MOVOU X2, 80(DI) \
+	MOVOU X3, 96(DI) \
+	MOVOU X8, 112(DI) \
+	MOVQ M0, 128(DI) \
+	MOVQ M1, 136(DI) \
+	EMMS \
 	RET
 `
 	sb := strings.Replace(s.String(), "#include \"textflag.h\"\n", "#include \"textflag.h\"\n"+hdr, 1)

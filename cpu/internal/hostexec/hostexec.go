@@ -20,6 +20,9 @@
 //	cmpxchgm CMPXCHG [R8+64], RCX
 //	mem      destination at [R8+64] (Mem[8])
 //	bitmem   BT* [R8+64], RBX: a bit string in Mem addressed by RBX
+//	mmx      an MMX instruction on MM0/MM1, RAX/RBX or [R8+64]
+//	sse      an SSE/SSE2 instruction on XMM0-3/XMM8, RAX/RBX, MM0/MM1 or
+//	         [R8+64] (memory forms only where no alignment is required)
 //
 // Only the host's architecturally defined behaviour is an oracle for the
 // specification; for flags the SDM leaves undefined the host reports what
@@ -32,7 +35,19 @@ package hostexec
 type Regs struct {
 	RAX, RBX, RCX, RDX, RSI uint64
 	RFLAGS                  uint64
+	// X are XMM0, XMM1, XMM2, XMM3 and XMM8 (low quadword first) and MM
+	// are MM0 and MM1: loaded and stored by the kinds "mmx" and "sse"
+	// only.
+	X  [5][2]uint64
+	MM [2]uint64
 }
+
+// XMMRegs are the XMM register numbers of Regs.X.
+var XMMRegs = [5]int{0, 1, 2, 3, 8}
+
+// SIMD reports whether the instruction uses the SIMD registers (kinds
+// "mmx" and "sse").
+func (in *Inst) SIMD() bool { return in.Kind == "mmx" || in.Kind == "sse" }
 
 // Mem is the memory the memory forms address: R8 holds &Mem[0] and the
 // operand is at [R8+64] (Mem[8]). It is a global so it never moves.

@@ -457,6 +457,465 @@ func x449(r *Regs)
 func x450(r *Regs)
 func x451(r *Regs)
 func x452(r *Regs)
+func x453(r *Regs)
+func x454(r *Regs)
+func x455(r *Regs)
+func x456(r *Regs)
+func x457(r *Regs)
+func x458(r *Regs)
+func x459(r *Regs)
+func x460(r *Regs)
+func x461(r *Regs)
+func x462(r *Regs)
+func x463(r *Regs)
+func x464(r *Regs)
+func x465(r *Regs)
+func x466(r *Regs)
+func x467(r *Regs)
+func x468(r *Regs)
+func x469(r *Regs)
+func x470(r *Regs)
+func x471(r *Regs)
+func x472(r *Regs)
+func x473(r *Regs)
+func x474(r *Regs)
+func x475(r *Regs)
+func x476(r *Regs)
+func x477(r *Regs)
+func x478(r *Regs)
+func x479(r *Regs)
+func x480(r *Regs)
+func x481(r *Regs)
+func x482(r *Regs)
+func x483(r *Regs)
+func x484(r *Regs)
+func x485(r *Regs)
+func x486(r *Regs)
+func x487(r *Regs)
+func x488(r *Regs)
+func x489(r *Regs)
+func x490(r *Regs)
+func x491(r *Regs)
+func x492(r *Regs)
+func x493(r *Regs)
+func x494(r *Regs)
+func x495(r *Regs)
+func x496(r *Regs)
+func x497(r *Regs)
+func x498(r *Regs)
+func x499(r *Regs)
+func x500(r *Regs)
+func x501(r *Regs)
+func x502(r *Regs)
+func x503(r *Regs)
+func x504(r *Regs)
+func x505(r *Regs)
+func x506(r *Regs)
+func x507(r *Regs)
+func x508(r *Regs)
+func x509(r *Regs)
+func x510(r *Regs)
+func x511(r *Regs)
+func x512(r *Regs)
+func x513(r *Regs)
+func x514(r *Regs)
+func x515(r *Regs)
+func x516(r *Regs)
+func x517(r *Regs)
+func x518(r *Regs)
+func x519(r *Regs)
+func x520(r *Regs)
+func x521(r *Regs)
+func x522(r *Regs)
+func x523(r *Regs)
+func x524(r *Regs)
+func x525(r *Regs)
+func x526(r *Regs)
+func x527(r *Regs)
+func x528(r *Regs)
+func x529(r *Regs)
+func x530(r *Regs)
+func x531(r *Regs)
+func x532(r *Regs)
+func x533(r *Regs)
+func x534(r *Regs)
+func x535(r *Regs)
+func x536(r *Regs)
+func x537(r *Regs)
+func x538(r *Regs)
+func x539(r *Regs)
+func x540(r *Regs)
+func x541(r *Regs)
+func x542(r *Regs)
+func x543(r *Regs)
+func x544(r *Regs)
+func x545(r *Regs)
+func x546(r *Regs)
+func x547(r *Regs)
+func x548(r *Regs)
+func x549(r *Regs)
+func x550(r *Regs)
+func x551(r *Regs)
+func x552(r *Regs)
+func x553(r *Regs)
+func x554(r *Regs)
+func x555(r *Regs)
+func x556(r *Regs)
+func x557(r *Regs)
+func x558(r *Regs)
+func x559(r *Regs)
+func x560(r *Regs)
+func x561(r *Regs)
+func x562(r *Regs)
+func x563(r *Regs)
+func x564(r *Regs)
+func x565(r *Regs)
+func x566(r *Regs)
+func x567(r *Regs)
+func x568(r *Regs)
+func x569(r *Regs)
+func x570(r *Regs)
+func x571(r *Regs)
+func x572(r *Regs)
+func x573(r *Regs)
+func x574(r *Regs)
+func x575(r *Regs)
+func x576(r *Regs)
+func x577(r *Regs)
+func x578(r *Regs)
+func x579(r *Regs)
+func x580(r *Regs)
+func x581(r *Regs)
+func x582(r *Regs)
+func x583(r *Regs)
+func x584(r *Regs)
+func x585(r *Regs)
+func x586(r *Regs)
+func x587(r *Regs)
+func x588(r *Regs)
+func x589(r *Regs)
+func x590(r *Regs)
+func x591(r *Regs)
+func x592(r *Regs)
+func x593(r *Regs)
+func x594(r *Regs)
+func x595(r *Regs)
+func x596(r *Regs)
+func x597(r *Regs)
+func x598(r *Regs)
+func x599(r *Regs)
+func x600(r *Regs)
+func x601(r *Regs)
+func x602(r *Regs)
+func x603(r *Regs)
+func x604(r *Regs)
+func x605(r *Regs)
+func x606(r *Regs)
+func x607(r *Regs)
+func x608(r *Regs)
+func x609(r *Regs)
+func x610(r *Regs)
+func x611(r *Regs)
+func x612(r *Regs)
+func x613(r *Regs)
+func x614(r *Regs)
+func x615(r *Regs)
+func x616(r *Regs)
+func x617(r *Regs)
+func x618(r *Regs)
+func x619(r *Regs)
+func x620(r *Regs)
+func x621(r *Regs)
+func x622(r *Regs)
+func x623(r *Regs)
+func x624(r *Regs)
+func x625(r *Regs)
+func x626(r *Regs)
+func x627(r *Regs)
+func x628(r *Regs)
+func x629(r *Regs)
+func x630(r *Regs)
+func x631(r *Regs)
+func x632(r *Regs)
+func x633(r *Regs)
+func x634(r *Regs)
+func x635(r *Regs)
+func x636(r *Regs)
+func x637(r *Regs)
+func x638(r *Regs)
+func x639(r *Regs)
+func x640(r *Regs)
+func x641(r *Regs)
+func x642(r *Regs)
+func x643(r *Regs)
+func x644(r *Regs)
+func x645(r *Regs)
+func x646(r *Regs)
+func x647(r *Regs)
+func x648(r *Regs)
+func x649(r *Regs)
+func x650(r *Regs)
+func x651(r *Regs)
+func x652(r *Regs)
+func x653(r *Regs)
+func x654(r *Regs)
+func x655(r *Regs)
+func x656(r *Regs)
+func x657(r *Regs)
+func x658(r *Regs)
+func x659(r *Regs)
+func x660(r *Regs)
+func x661(r *Regs)
+func x662(r *Regs)
+func x663(r *Regs)
+func x664(r *Regs)
+func x665(r *Regs)
+func x666(r *Regs)
+func x667(r *Regs)
+func x668(r *Regs)
+func x669(r *Regs)
+func x670(r *Regs)
+func x671(r *Regs)
+func x672(r *Regs)
+func x673(r *Regs)
+func x674(r *Regs)
+func x675(r *Regs)
+func x676(r *Regs)
+func x677(r *Regs)
+func x678(r *Regs)
+func x679(r *Regs)
+func x680(r *Regs)
+func x681(r *Regs)
+func x682(r *Regs)
+func x683(r *Regs)
+func x684(r *Regs)
+func x685(r *Regs)
+func x686(r *Regs)
+func x687(r *Regs)
+func x688(r *Regs)
+func x689(r *Regs)
+func x690(r *Regs)
+func x691(r *Regs)
+func x692(r *Regs)
+func x693(r *Regs)
+func x694(r *Regs)
+func x695(r *Regs)
+func x696(r *Regs)
+func x697(r *Regs)
+func x698(r *Regs)
+func x699(r *Regs)
+func x700(r *Regs)
+func x701(r *Regs)
+func x702(r *Regs)
+func x703(r *Regs)
+func x704(r *Regs)
+func x705(r *Regs)
+func x706(r *Regs)
+func x707(r *Regs)
+func x708(r *Regs)
+func x709(r *Regs)
+func x710(r *Regs)
+func x711(r *Regs)
+func x712(r *Regs)
+func x713(r *Regs)
+func x714(r *Regs)
+func x715(r *Regs)
+func x716(r *Regs)
+func x717(r *Regs)
+func x718(r *Regs)
+func x719(r *Regs)
+func x720(r *Regs)
+func x721(r *Regs)
+func x722(r *Regs)
+func x723(r *Regs)
+func x724(r *Regs)
+func x725(r *Regs)
+func x726(r *Regs)
+func x727(r *Regs)
+func x728(r *Regs)
+func x729(r *Regs)
+func x730(r *Regs)
+func x731(r *Regs)
+func x732(r *Regs)
+func x733(r *Regs)
+func x734(r *Regs)
+func x735(r *Regs)
+func x736(r *Regs)
+func x737(r *Regs)
+func x738(r *Regs)
+func x739(r *Regs)
+func x740(r *Regs)
+func x741(r *Regs)
+func x742(r *Regs)
+func x743(r *Regs)
+func x744(r *Regs)
+func x745(r *Regs)
+func x746(r *Regs)
+func x747(r *Regs)
+func x748(r *Regs)
+func x749(r *Regs)
+func x750(r *Regs)
+func x751(r *Regs)
+func x752(r *Regs)
+func x753(r *Regs)
+func x754(r *Regs)
+func x755(r *Regs)
+func x756(r *Regs)
+func x757(r *Regs)
+func x758(r *Regs)
+func x759(r *Regs)
+func x760(r *Regs)
+func x761(r *Regs)
+func x762(r *Regs)
+func x763(r *Regs)
+func x764(r *Regs)
+func x765(r *Regs)
+func x766(r *Regs)
+func x767(r *Regs)
+func x768(r *Regs)
+func x769(r *Regs)
+func x770(r *Regs)
+func x771(r *Regs)
+func x772(r *Regs)
+func x773(r *Regs)
+func x774(r *Regs)
+func x775(r *Regs)
+func x776(r *Regs)
+func x777(r *Regs)
+func x778(r *Regs)
+func x779(r *Regs)
+func x780(r *Regs)
+func x781(r *Regs)
+func x782(r *Regs)
+func x783(r *Regs)
+func x784(r *Regs)
+func x785(r *Regs)
+func x786(r *Regs)
+func x787(r *Regs)
+func x788(r *Regs)
+func x789(r *Regs)
+func x790(r *Regs)
+func x791(r *Regs)
+func x792(r *Regs)
+func x793(r *Regs)
+func x794(r *Regs)
+func x795(r *Regs)
+func x796(r *Regs)
+func x797(r *Regs)
+func x798(r *Regs)
+func x799(r *Regs)
+func x800(r *Regs)
+func x801(r *Regs)
+func x802(r *Regs)
+func x803(r *Regs)
+func x804(r *Regs)
+func x805(r *Regs)
+func x806(r *Regs)
+func x807(r *Regs)
+func x808(r *Regs)
+func x809(r *Regs)
+func x810(r *Regs)
+func x811(r *Regs)
+func x812(r *Regs)
+func x813(r *Regs)
+func x814(r *Regs)
+func x815(r *Regs)
+func x816(r *Regs)
+func x817(r *Regs)
+func x818(r *Regs)
+func x819(r *Regs)
+func x820(r *Regs)
+func x821(r *Regs)
+func x822(r *Regs)
+func x823(r *Regs)
+func x824(r *Regs)
+func x825(r *Regs)
+func x826(r *Regs)
+func x827(r *Regs)
+func x828(r *Regs)
+func x829(r *Regs)
+func x830(r *Regs)
+func x831(r *Regs)
+func x832(r *Regs)
+func x833(r *Regs)
+func x834(r *Regs)
+func x835(r *Regs)
+func x836(r *Regs)
+func x837(r *Regs)
+func x838(r *Regs)
+func x839(r *Regs)
+func x840(r *Regs)
+func x841(r *Regs)
+func x842(r *Regs)
+func x843(r *Regs)
+func x844(r *Regs)
+func x845(r *Regs)
+func x846(r *Regs)
+func x847(r *Regs)
+func x848(r *Regs)
+func x849(r *Regs)
+func x850(r *Regs)
+func x851(r *Regs)
+func x852(r *Regs)
+func x853(r *Regs)
+func x854(r *Regs)
+func x855(r *Regs)
+func x856(r *Regs)
+func x857(r *Regs)
+func x858(r *Regs)
+func x859(r *Regs)
+func x860(r *Regs)
+func x861(r *Regs)
+func x862(r *Regs)
+func x863(r *Regs)
+func x864(r *Regs)
+func x865(r *Regs)
+func x866(r *Regs)
+func x867(r *Regs)
+func x868(r *Regs)
+func x869(r *Regs)
+func x870(r *Regs)
+func x871(r *Regs)
+func x872(r *Regs)
+func x873(r *Regs)
+func x874(r *Regs)
+func x875(r *Regs)
+func x876(r *Regs)
+func x877(r *Regs)
+func x878(r *Regs)
+func x879(r *Regs)
+func x880(r *Regs)
+func x881(r *Regs)
+func x882(r *Regs)
+func x883(r *Regs)
+func x884(r *Regs)
+func x885(r *Regs)
+func x886(r *Regs)
+func x887(r *Regs)
+func x888(r *Regs)
+func x889(r *Regs)
+func x890(r *Regs)
+func x891(r *Regs)
+func x892(r *Regs)
+func x893(r *Regs)
+func x894(r *Regs)
+func x895(r *Regs)
+func x896(r *Regs)
+func x897(r *Regs)
+func x898(r *Regs)
+func x899(r *Regs)
+func x900(r *Regs)
+func x901(r *Regs)
+func x902(r *Regs)
+func x903(r *Regs)
+func x904(r *Regs)
+func x905(r *Regs)
+func x906(r *Regs)
+func x907(r *Regs)
+func x908(r *Regs)
+func x909(r *Regs)
+func x910(r *Regs)
+func x911(r *Regs)
 
 var insts = []Inst{
 	{Asm: "add al, bl", Kind: "bin", Size: 8, Feature: "", Code: []byte{0x0, 0xd8}, run: x0},
@@ -912,4 +1371,463 @@ var insts = []Inst{
 	{Asm: "cdq", Kind: "un", Size: 32, Feature: "", Code: []byte{0x99}, run: x450},
 	{Asm: "cqo", Kind: "un", Size: 64, Feature: "", Code: []byte{0x48, 0x99}, run: x451},
 	{Asm: "movsxd rax, ebx", Kind: "bin", Size: 64, Feature: "", Code: []byte{0x48, 0x63, 0xc3}, run: x452},
+	{Asm: "paddb mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xfc, 0xc1}, run: x453},
+	{Asm: "paddb mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xfc, 0x40, 0x40}, run: x454},
+	{Asm: "paddb xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xfc, 0xc1}, run: x455},
+	{Asm: "paddw mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xfd, 0xc1}, run: x456},
+	{Asm: "paddw mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xfd, 0x40, 0x40}, run: x457},
+	{Asm: "paddw xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xfd, 0xc1}, run: x458},
+	{Asm: "paddd mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xfe, 0xc1}, run: x459},
+	{Asm: "paddd mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xfe, 0x40, 0x40}, run: x460},
+	{Asm: "paddd xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xfe, 0xc1}, run: x461},
+	{Asm: "paddq mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xd4, 0xc1}, run: x462},
+	{Asm: "paddq mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xd4, 0x40, 0x40}, run: x463},
+	{Asm: "paddq xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xd4, 0xc1}, run: x464},
+	{Asm: "psubb mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xf8, 0xc1}, run: x465},
+	{Asm: "psubb mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xf8, 0x40, 0x40}, run: x466},
+	{Asm: "psubb xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xf8, 0xc1}, run: x467},
+	{Asm: "psubw mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xf9, 0xc1}, run: x468},
+	{Asm: "psubw mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xf9, 0x40, 0x40}, run: x469},
+	{Asm: "psubw xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xf9, 0xc1}, run: x470},
+	{Asm: "psubd mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xfa, 0xc1}, run: x471},
+	{Asm: "psubd mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xfa, 0x40, 0x40}, run: x472},
+	{Asm: "psubd xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xfa, 0xc1}, run: x473},
+	{Asm: "psubq mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xfb, 0xc1}, run: x474},
+	{Asm: "psubq mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xfb, 0x40, 0x40}, run: x475},
+	{Asm: "psubq xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xfb, 0xc1}, run: x476},
+	{Asm: "paddsb mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xec, 0xc1}, run: x477},
+	{Asm: "paddsb mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xec, 0x40, 0x40}, run: x478},
+	{Asm: "paddsb xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xec, 0xc1}, run: x479},
+	{Asm: "paddsw mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xed, 0xc1}, run: x480},
+	{Asm: "paddsw mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xed, 0x40, 0x40}, run: x481},
+	{Asm: "paddsw xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xed, 0xc1}, run: x482},
+	{Asm: "paddusb mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xdc, 0xc1}, run: x483},
+	{Asm: "paddusb mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xdc, 0x40, 0x40}, run: x484},
+	{Asm: "paddusb xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xdc, 0xc1}, run: x485},
+	{Asm: "paddusw mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xdd, 0xc1}, run: x486},
+	{Asm: "paddusw mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xdd, 0x40, 0x40}, run: x487},
+	{Asm: "paddusw xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xdd, 0xc1}, run: x488},
+	{Asm: "psubsb mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xe8, 0xc1}, run: x489},
+	{Asm: "psubsb mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xe8, 0x40, 0x40}, run: x490},
+	{Asm: "psubsb xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xe8, 0xc1}, run: x491},
+	{Asm: "psubsw mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xe9, 0xc1}, run: x492},
+	{Asm: "psubsw mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xe9, 0x40, 0x40}, run: x493},
+	{Asm: "psubsw xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xe9, 0xc1}, run: x494},
+	{Asm: "psubusb mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xd8, 0xc1}, run: x495},
+	{Asm: "psubusb mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xd8, 0x40, 0x40}, run: x496},
+	{Asm: "psubusb xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xd8, 0xc1}, run: x497},
+	{Asm: "psubusw mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xd9, 0xc1}, run: x498},
+	{Asm: "psubusw mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xd9, 0x40, 0x40}, run: x499},
+	{Asm: "psubusw xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xd9, 0xc1}, run: x500},
+	{Asm: "pcmpeqb mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x74, 0xc1}, run: x501},
+	{Asm: "pcmpeqb mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x74, 0x40, 0x40}, run: x502},
+	{Asm: "pcmpeqb xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x74, 0xc1}, run: x503},
+	{Asm: "pcmpeqw mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x75, 0xc1}, run: x504},
+	{Asm: "pcmpeqw mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x75, 0x40, 0x40}, run: x505},
+	{Asm: "pcmpeqw xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x75, 0xc1}, run: x506},
+	{Asm: "pcmpeqd mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x76, 0xc1}, run: x507},
+	{Asm: "pcmpeqd mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x76, 0x40, 0x40}, run: x508},
+	{Asm: "pcmpeqd xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x76, 0xc1}, run: x509},
+	{Asm: "pcmpgtb mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x64, 0xc1}, run: x510},
+	{Asm: "pcmpgtb mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x64, 0x40, 0x40}, run: x511},
+	{Asm: "pcmpgtb xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x64, 0xc1}, run: x512},
+	{Asm: "pcmpgtw mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x65, 0xc1}, run: x513},
+	{Asm: "pcmpgtw mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x65, 0x40, 0x40}, run: x514},
+	{Asm: "pcmpgtw xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x65, 0xc1}, run: x515},
+	{Asm: "pcmpgtd mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x66, 0xc1}, run: x516},
+	{Asm: "pcmpgtd mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x66, 0x40, 0x40}, run: x517},
+	{Asm: "pcmpgtd xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x66, 0xc1}, run: x518},
+	{Asm: "pand mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xdb, 0xc1}, run: x519},
+	{Asm: "pand mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xdb, 0x40, 0x40}, run: x520},
+	{Asm: "pand xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xdb, 0xc1}, run: x521},
+	{Asm: "pandn mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xdf, 0xc1}, run: x522},
+	{Asm: "pandn mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xdf, 0x40, 0x40}, run: x523},
+	{Asm: "pandn xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xdf, 0xc1}, run: x524},
+	{Asm: "por mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xeb, 0xc1}, run: x525},
+	{Asm: "por mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xeb, 0x40, 0x40}, run: x526},
+	{Asm: "por xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xeb, 0xc1}, run: x527},
+	{Asm: "pxor mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xef, 0xc1}, run: x528},
+	{Asm: "pxor mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xef, 0x40, 0x40}, run: x529},
+	{Asm: "pxor xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xef, 0xc1}, run: x530},
+	{Asm: "pmullw mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xd5, 0xc1}, run: x531},
+	{Asm: "pmullw mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xd5, 0x40, 0x40}, run: x532},
+	{Asm: "pmullw xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xd5, 0xc1}, run: x533},
+	{Asm: "pmulhw mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xe5, 0xc1}, run: x534},
+	{Asm: "pmulhw mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xe5, 0x40, 0x40}, run: x535},
+	{Asm: "pmulhw xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xe5, 0xc1}, run: x536},
+	{Asm: "pmulhuw mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xe4, 0xc1}, run: x537},
+	{Asm: "pmulhuw mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xe4, 0x40, 0x40}, run: x538},
+	{Asm: "pmulhuw xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xe4, 0xc1}, run: x539},
+	{Asm: "pmuludq mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xf4, 0xc1}, run: x540},
+	{Asm: "pmuludq mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xf4, 0x40, 0x40}, run: x541},
+	{Asm: "pmuludq xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xf4, 0xc1}, run: x542},
+	{Asm: "pmaddwd mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xf5, 0xc1}, run: x543},
+	{Asm: "pmaddwd mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xf5, 0x40, 0x40}, run: x544},
+	{Asm: "pmaddwd xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xf5, 0xc1}, run: x545},
+	{Asm: "pminub mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xda, 0xc1}, run: x546},
+	{Asm: "pminub mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xda, 0x40, 0x40}, run: x547},
+	{Asm: "pminub xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xda, 0xc1}, run: x548},
+	{Asm: "pmaxub mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xde, 0xc1}, run: x549},
+	{Asm: "pmaxub mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xde, 0x40, 0x40}, run: x550},
+	{Asm: "pmaxub xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xde, 0xc1}, run: x551},
+	{Asm: "pminsw mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xea, 0xc1}, run: x552},
+	{Asm: "pminsw mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xea, 0x40, 0x40}, run: x553},
+	{Asm: "pminsw xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xea, 0xc1}, run: x554},
+	{Asm: "pmaxsw mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xee, 0xc1}, run: x555},
+	{Asm: "pmaxsw mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xee, 0x40, 0x40}, run: x556},
+	{Asm: "pmaxsw xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xee, 0xc1}, run: x557},
+	{Asm: "pavgb mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xe0, 0xc1}, run: x558},
+	{Asm: "pavgb mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xe0, 0x40, 0x40}, run: x559},
+	{Asm: "pavgb xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xe0, 0xc1}, run: x560},
+	{Asm: "pavgw mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xe3, 0xc1}, run: x561},
+	{Asm: "pavgw mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xe3, 0x40, 0x40}, run: x562},
+	{Asm: "pavgw xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xe3, 0xc1}, run: x563},
+	{Asm: "psadbw mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xf6, 0xc1}, run: x564},
+	{Asm: "psadbw mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xf6, 0x40, 0x40}, run: x565},
+	{Asm: "psadbw xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xf6, 0xc1}, run: x566},
+	{Asm: "punpcklbw mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x60, 0xc1}, run: x567},
+	{Asm: "punpcklbw mm0, dword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x60, 0x40, 0x40}, run: x568},
+	{Asm: "punpcklbw xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x60, 0xc1}, run: x569},
+	{Asm: "punpcklwd mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x61, 0xc1}, run: x570},
+	{Asm: "punpcklwd mm0, dword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x61, 0x40, 0x40}, run: x571},
+	{Asm: "punpcklwd xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x61, 0xc1}, run: x572},
+	{Asm: "punpckldq mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x62, 0xc1}, run: x573},
+	{Asm: "punpckldq mm0, dword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x62, 0x40, 0x40}, run: x574},
+	{Asm: "punpckldq xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x62, 0xc1}, run: x575},
+	{Asm: "punpckhbw mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x68, 0xc1}, run: x576},
+	{Asm: "punpckhbw mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x68, 0x40, 0x40}, run: x577},
+	{Asm: "punpckhbw xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x68, 0xc1}, run: x578},
+	{Asm: "punpckhwd mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x69, 0xc1}, run: x579},
+	{Asm: "punpckhwd mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x69, 0x40, 0x40}, run: x580},
+	{Asm: "punpckhwd xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x69, 0xc1}, run: x581},
+	{Asm: "punpckhdq mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x6a, 0xc1}, run: x582},
+	{Asm: "punpckhdq mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x6a, 0x40, 0x40}, run: x583},
+	{Asm: "punpckhdq xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x6a, 0xc1}, run: x584},
+	{Asm: "packsswb mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x63, 0xc1}, run: x585},
+	{Asm: "packsswb mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x63, 0x40, 0x40}, run: x586},
+	{Asm: "packsswb xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x63, 0xc1}, run: x587},
+	{Asm: "packssdw mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x6b, 0xc1}, run: x588},
+	{Asm: "packssdw mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x6b, 0x40, 0x40}, run: x589},
+	{Asm: "packssdw xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x6b, 0xc1}, run: x590},
+	{Asm: "packuswb mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x67, 0xc1}, run: x591},
+	{Asm: "packuswb mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x67, 0x40, 0x40}, run: x592},
+	{Asm: "packuswb xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x67, 0xc1}, run: x593},
+	{Asm: "psrlw mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xd1, 0xc1}, run: x594},
+	{Asm: "psrlw mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xd1, 0x40, 0x40}, run: x595},
+	{Asm: "psrlw xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xd1, 0xc1}, run: x596},
+	{Asm: "psrld mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xd2, 0xc1}, run: x597},
+	{Asm: "psrld mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xd2, 0x40, 0x40}, run: x598},
+	{Asm: "psrld xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xd2, 0xc1}, run: x599},
+	{Asm: "psrlq mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xd3, 0xc1}, run: x600},
+	{Asm: "psrlq mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xd3, 0x40, 0x40}, run: x601},
+	{Asm: "psrlq xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xd3, 0xc1}, run: x602},
+	{Asm: "psraw mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xe1, 0xc1}, run: x603},
+	{Asm: "psraw mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xe1, 0x40, 0x40}, run: x604},
+	{Asm: "psraw xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xe1, 0xc1}, run: x605},
+	{Asm: "psrad mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xe2, 0xc1}, run: x606},
+	{Asm: "psrad mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xe2, 0x40, 0x40}, run: x607},
+	{Asm: "psrad xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xe2, 0xc1}, run: x608},
+	{Asm: "psllw mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xf1, 0xc1}, run: x609},
+	{Asm: "psllw mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xf1, 0x40, 0x40}, run: x610},
+	{Asm: "psllw xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xf1, 0xc1}, run: x611},
+	{Asm: "pslld mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xf2, 0xc1}, run: x612},
+	{Asm: "pslld mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xf2, 0x40, 0x40}, run: x613},
+	{Asm: "pslld xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xf2, 0xc1}, run: x614},
+	{Asm: "psllq mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xf3, 0xc1}, run: x615},
+	{Asm: "psllq mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xf3, 0x40, 0x40}, run: x616},
+	{Asm: "psllq xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xf3, 0xc1}, run: x617},
+	{Asm: "paddb xmm8, xmm2", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x44, 0xf, 0xfc, 0xc2}, run: x618},
+	{Asm: "paddb xmm3, xmm8", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x41, 0xf, 0xfc, 0xd8}, run: x619},
+	{Asm: "pcmpgtd xmm8, xmm2", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x44, 0xf, 0x66, 0xc2}, run: x620},
+	{Asm: "pcmpgtd xmm3, xmm8", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x41, 0xf, 0x66, 0xd8}, run: x621},
+	{Asm: "pmaddwd xmm8, xmm2", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x44, 0xf, 0xf5, 0xc2}, run: x622},
+	{Asm: "pmaddwd xmm3, xmm8", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x41, 0xf, 0xf5, 0xd8}, run: x623},
+	{Asm: "packsswb xmm8, xmm2", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x44, 0xf, 0x63, 0xc2}, run: x624},
+	{Asm: "packsswb xmm3, xmm8", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x41, 0xf, 0x63, 0xd8}, run: x625},
+	{Asm: "punpckhbw xmm8, xmm2", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x44, 0xf, 0x68, 0xc2}, run: x626},
+	{Asm: "punpckhbw xmm3, xmm8", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x41, 0xf, 0x68, 0xd8}, run: x627},
+	{Asm: "psraw xmm8, xmm2", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x44, 0xf, 0xe1, 0xc2}, run: x628},
+	{Asm: "psraw xmm3, xmm8", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x41, 0xf, 0xe1, 0xd8}, run: x629},
+	{Asm: "pavgw xmm8, xmm2", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x44, 0xf, 0xe3, 0xc2}, run: x630},
+	{Asm: "pavgw xmm3, xmm8", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x41, 0xf, 0xe3, 0xd8}, run: x631},
+	{Asm: "punpcklqdq xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x6c, 0xc1}, run: x632},
+	{Asm: "punpckhqdq xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x6d, 0xc1}, run: x633},
+	{Asm: "psrlw mm1, 0", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xd1, 0x0}, run: x634},
+	{Asm: "psrlw xmm1, 0", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xd1, 0x0}, run: x635},
+	{Asm: "psrlw mm1, 1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xd1, 0x1}, run: x636},
+	{Asm: "psrlw xmm1, 1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xd1, 0x1}, run: x637},
+	{Asm: "psrlw mm1, 7", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xd1, 0x7}, run: x638},
+	{Asm: "psrlw xmm1, 7", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xd1, 0x7}, run: x639},
+	{Asm: "psrlw mm1, 15", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xd1, 0xf}, run: x640},
+	{Asm: "psrlw xmm1, 15", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xd1, 0xf}, run: x641},
+	{Asm: "psrlw mm1, 16", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xd1, 0x10}, run: x642},
+	{Asm: "psrlw xmm1, 16", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xd1, 0x10}, run: x643},
+	{Asm: "psrlw mm1, 31", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xd1, 0x1f}, run: x644},
+	{Asm: "psrlw xmm1, 31", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xd1, 0x1f}, run: x645},
+	{Asm: "psrlw mm1, 33", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xd1, 0x21}, run: x646},
+	{Asm: "psrlw xmm1, 33", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xd1, 0x21}, run: x647},
+	{Asm: "psrlw mm1, 63", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xd1, 0x3f}, run: x648},
+	{Asm: "psrlw xmm1, 63", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xd1, 0x3f}, run: x649},
+	{Asm: "psrlw mm1, 64", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xd1, 0x40}, run: x650},
+	{Asm: "psrlw xmm1, 64", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xd1, 0x40}, run: x651},
+	{Asm: "psrlw mm1, 200", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xd1, 0xc8}, run: x652},
+	{Asm: "psrlw xmm1, 200", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xd1, 0xc8}, run: x653},
+	{Asm: "psraw mm1, 0", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xe1, 0x0}, run: x654},
+	{Asm: "psraw xmm1, 0", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xe1, 0x0}, run: x655},
+	{Asm: "psraw mm1, 1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xe1, 0x1}, run: x656},
+	{Asm: "psraw xmm1, 1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xe1, 0x1}, run: x657},
+	{Asm: "psraw mm1, 7", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xe1, 0x7}, run: x658},
+	{Asm: "psraw xmm1, 7", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xe1, 0x7}, run: x659},
+	{Asm: "psraw mm1, 15", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xe1, 0xf}, run: x660},
+	{Asm: "psraw xmm1, 15", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xe1, 0xf}, run: x661},
+	{Asm: "psraw mm1, 16", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xe1, 0x10}, run: x662},
+	{Asm: "psraw xmm1, 16", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xe1, 0x10}, run: x663},
+	{Asm: "psraw mm1, 31", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xe1, 0x1f}, run: x664},
+	{Asm: "psraw xmm1, 31", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xe1, 0x1f}, run: x665},
+	{Asm: "psraw mm1, 33", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xe1, 0x21}, run: x666},
+	{Asm: "psraw xmm1, 33", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xe1, 0x21}, run: x667},
+	{Asm: "psraw mm1, 63", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xe1, 0x3f}, run: x668},
+	{Asm: "psraw xmm1, 63", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xe1, 0x3f}, run: x669},
+	{Asm: "psraw mm1, 64", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xe1, 0x40}, run: x670},
+	{Asm: "psraw xmm1, 64", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xe1, 0x40}, run: x671},
+	{Asm: "psraw mm1, 200", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xe1, 0xc8}, run: x672},
+	{Asm: "psraw xmm1, 200", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xe1, 0xc8}, run: x673},
+	{Asm: "psllw mm1, 0", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xf1, 0x0}, run: x674},
+	{Asm: "psllw xmm1, 0", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xf1, 0x0}, run: x675},
+	{Asm: "psllw mm1, 1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xf1, 0x1}, run: x676},
+	{Asm: "psllw xmm1, 1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xf1, 0x1}, run: x677},
+	{Asm: "psllw mm1, 7", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xf1, 0x7}, run: x678},
+	{Asm: "psllw xmm1, 7", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xf1, 0x7}, run: x679},
+	{Asm: "psllw mm1, 15", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xf1, 0xf}, run: x680},
+	{Asm: "psllw xmm1, 15", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xf1, 0xf}, run: x681},
+	{Asm: "psllw mm1, 16", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xf1, 0x10}, run: x682},
+	{Asm: "psllw xmm1, 16", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xf1, 0x10}, run: x683},
+	{Asm: "psllw mm1, 31", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xf1, 0x1f}, run: x684},
+	{Asm: "psllw xmm1, 31", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xf1, 0x1f}, run: x685},
+	{Asm: "psllw mm1, 33", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xf1, 0x21}, run: x686},
+	{Asm: "psllw xmm1, 33", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xf1, 0x21}, run: x687},
+	{Asm: "psllw mm1, 63", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xf1, 0x3f}, run: x688},
+	{Asm: "psllw xmm1, 63", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xf1, 0x3f}, run: x689},
+	{Asm: "psllw mm1, 64", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xf1, 0x40}, run: x690},
+	{Asm: "psllw xmm1, 64", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xf1, 0x40}, run: x691},
+	{Asm: "psllw mm1, 200", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x71, 0xf1, 0xc8}, run: x692},
+	{Asm: "psllw xmm1, 200", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x71, 0xf1, 0xc8}, run: x693},
+	{Asm: "psrld mm1, 0", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xd1, 0x0}, run: x694},
+	{Asm: "psrld xmm1, 0", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xd1, 0x0}, run: x695},
+	{Asm: "psrld mm1, 1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xd1, 0x1}, run: x696},
+	{Asm: "psrld xmm1, 1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xd1, 0x1}, run: x697},
+	{Asm: "psrld mm1, 7", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xd1, 0x7}, run: x698},
+	{Asm: "psrld xmm1, 7", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xd1, 0x7}, run: x699},
+	{Asm: "psrld mm1, 15", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xd1, 0xf}, run: x700},
+	{Asm: "psrld xmm1, 15", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xd1, 0xf}, run: x701},
+	{Asm: "psrld mm1, 16", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xd1, 0x10}, run: x702},
+	{Asm: "psrld xmm1, 16", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xd1, 0x10}, run: x703},
+	{Asm: "psrld mm1, 31", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xd1, 0x1f}, run: x704},
+	{Asm: "psrld xmm1, 31", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xd1, 0x1f}, run: x705},
+	{Asm: "psrld mm1, 33", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xd1, 0x21}, run: x706},
+	{Asm: "psrld xmm1, 33", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xd1, 0x21}, run: x707},
+	{Asm: "psrld mm1, 63", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xd1, 0x3f}, run: x708},
+	{Asm: "psrld xmm1, 63", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xd1, 0x3f}, run: x709},
+	{Asm: "psrld mm1, 64", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xd1, 0x40}, run: x710},
+	{Asm: "psrld xmm1, 64", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xd1, 0x40}, run: x711},
+	{Asm: "psrld mm1, 200", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xd1, 0xc8}, run: x712},
+	{Asm: "psrld xmm1, 200", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xd1, 0xc8}, run: x713},
+	{Asm: "psrad mm1, 0", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xe1, 0x0}, run: x714},
+	{Asm: "psrad xmm1, 0", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xe1, 0x0}, run: x715},
+	{Asm: "psrad mm1, 1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xe1, 0x1}, run: x716},
+	{Asm: "psrad xmm1, 1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xe1, 0x1}, run: x717},
+	{Asm: "psrad mm1, 7", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xe1, 0x7}, run: x718},
+	{Asm: "psrad xmm1, 7", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xe1, 0x7}, run: x719},
+	{Asm: "psrad mm1, 15", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xe1, 0xf}, run: x720},
+	{Asm: "psrad xmm1, 15", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xe1, 0xf}, run: x721},
+	{Asm: "psrad mm1, 16", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xe1, 0x10}, run: x722},
+	{Asm: "psrad xmm1, 16", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xe1, 0x10}, run: x723},
+	{Asm: "psrad mm1, 31", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xe1, 0x1f}, run: x724},
+	{Asm: "psrad xmm1, 31", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xe1, 0x1f}, run: x725},
+	{Asm: "psrad mm1, 33", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xe1, 0x21}, run: x726},
+	{Asm: "psrad xmm1, 33", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xe1, 0x21}, run: x727},
+	{Asm: "psrad mm1, 63", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xe1, 0x3f}, run: x728},
+	{Asm: "psrad xmm1, 63", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xe1, 0x3f}, run: x729},
+	{Asm: "psrad mm1, 64", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xe1, 0x40}, run: x730},
+	{Asm: "psrad xmm1, 64", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xe1, 0x40}, run: x731},
+	{Asm: "psrad mm1, 200", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xe1, 0xc8}, run: x732},
+	{Asm: "psrad xmm1, 200", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xe1, 0xc8}, run: x733},
+	{Asm: "pslld mm1, 0", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xf1, 0x0}, run: x734},
+	{Asm: "pslld xmm1, 0", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xf1, 0x0}, run: x735},
+	{Asm: "pslld mm1, 1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xf1, 0x1}, run: x736},
+	{Asm: "pslld xmm1, 1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xf1, 0x1}, run: x737},
+	{Asm: "pslld mm1, 7", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xf1, 0x7}, run: x738},
+	{Asm: "pslld xmm1, 7", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xf1, 0x7}, run: x739},
+	{Asm: "pslld mm1, 15", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xf1, 0xf}, run: x740},
+	{Asm: "pslld xmm1, 15", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xf1, 0xf}, run: x741},
+	{Asm: "pslld mm1, 16", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xf1, 0x10}, run: x742},
+	{Asm: "pslld xmm1, 16", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xf1, 0x10}, run: x743},
+	{Asm: "pslld mm1, 31", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xf1, 0x1f}, run: x744},
+	{Asm: "pslld xmm1, 31", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xf1, 0x1f}, run: x745},
+	{Asm: "pslld mm1, 33", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xf1, 0x21}, run: x746},
+	{Asm: "pslld xmm1, 33", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xf1, 0x21}, run: x747},
+	{Asm: "pslld mm1, 63", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xf1, 0x3f}, run: x748},
+	{Asm: "pslld xmm1, 63", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xf1, 0x3f}, run: x749},
+	{Asm: "pslld mm1, 64", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xf1, 0x40}, run: x750},
+	{Asm: "pslld xmm1, 64", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xf1, 0x40}, run: x751},
+	{Asm: "pslld mm1, 200", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x72, 0xf1, 0xc8}, run: x752},
+	{Asm: "pslld xmm1, 200", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x72, 0xf1, 0xc8}, run: x753},
+	{Asm: "psrlq mm1, 0", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x73, 0xd1, 0x0}, run: x754},
+	{Asm: "psrlq xmm1, 0", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xd1, 0x0}, run: x755},
+	{Asm: "psrlq mm1, 1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x73, 0xd1, 0x1}, run: x756},
+	{Asm: "psrlq xmm1, 1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xd1, 0x1}, run: x757},
+	{Asm: "psrlq mm1, 7", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x73, 0xd1, 0x7}, run: x758},
+	{Asm: "psrlq xmm1, 7", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xd1, 0x7}, run: x759},
+	{Asm: "psrlq mm1, 15", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x73, 0xd1, 0xf}, run: x760},
+	{Asm: "psrlq xmm1, 15", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xd1, 0xf}, run: x761},
+	{Asm: "psrlq mm1, 16", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x73, 0xd1, 0x10}, run: x762},
+	{Asm: "psrlq xmm1, 16", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xd1, 0x10}, run: x763},
+	{Asm: "psrlq mm1, 31", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x73, 0xd1, 0x1f}, run: x764},
+	{Asm: "psrlq xmm1, 31", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xd1, 0x1f}, run: x765},
+	{Asm: "psrlq mm1, 33", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x73, 0xd1, 0x21}, run: x766},
+	{Asm: "psrlq xmm1, 33", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xd1, 0x21}, run: x767},
+	{Asm: "psrlq mm1, 63", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x73, 0xd1, 0x3f}, run: x768},
+	{Asm: "psrlq xmm1, 63", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xd1, 0x3f}, run: x769},
+	{Asm: "psrlq mm1, 64", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x73, 0xd1, 0x40}, run: x770},
+	{Asm: "psrlq xmm1, 64", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xd1, 0x40}, run: x771},
+	{Asm: "psrlq mm1, 200", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x73, 0xd1, 0xc8}, run: x772},
+	{Asm: "psrlq xmm1, 200", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xd1, 0xc8}, run: x773},
+	{Asm: "psllq mm1, 0", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x73, 0xf1, 0x0}, run: x774},
+	{Asm: "psllq xmm1, 0", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xf1, 0x0}, run: x775},
+	{Asm: "psllq mm1, 1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x73, 0xf1, 0x1}, run: x776},
+	{Asm: "psllq xmm1, 1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xf1, 0x1}, run: x777},
+	{Asm: "psllq mm1, 7", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x73, 0xf1, 0x7}, run: x778},
+	{Asm: "psllq xmm1, 7", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xf1, 0x7}, run: x779},
+	{Asm: "psllq mm1, 15", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x73, 0xf1, 0xf}, run: x780},
+	{Asm: "psllq xmm1, 15", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xf1, 0xf}, run: x781},
+	{Asm: "psllq mm1, 16", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x73, 0xf1, 0x10}, run: x782},
+	{Asm: "psllq xmm1, 16", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xf1, 0x10}, run: x783},
+	{Asm: "psllq mm1, 31", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x73, 0xf1, 0x1f}, run: x784},
+	{Asm: "psllq xmm1, 31", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xf1, 0x1f}, run: x785},
+	{Asm: "psllq mm1, 33", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x73, 0xf1, 0x21}, run: x786},
+	{Asm: "psllq xmm1, 33", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xf1, 0x21}, run: x787},
+	{Asm: "psllq mm1, 63", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x73, 0xf1, 0x3f}, run: x788},
+	{Asm: "psllq xmm1, 63", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xf1, 0x3f}, run: x789},
+	{Asm: "psllq mm1, 64", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x73, 0xf1, 0x40}, run: x790},
+	{Asm: "psllq xmm1, 64", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xf1, 0x40}, run: x791},
+	{Asm: "psllq mm1, 200", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x73, 0xf1, 0xc8}, run: x792},
+	{Asm: "psllq xmm1, 200", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xf1, 0xc8}, run: x793},
+	{Asm: "psrldq xmm1, 0", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xd9, 0x0}, run: x794},
+	{Asm: "pslldq xmm8, 0", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x41, 0xf, 0x73, 0xf8, 0x0}, run: x795},
+	{Asm: "psrldq xmm1, 1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xd9, 0x1}, run: x796},
+	{Asm: "pslldq xmm8, 1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x41, 0xf, 0x73, 0xf8, 0x1}, run: x797},
+	{Asm: "psrldq xmm1, 5", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xd9, 0x5}, run: x798},
+	{Asm: "pslldq xmm8, 5", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x41, 0xf, 0x73, 0xf8, 0x5}, run: x799},
+	{Asm: "psrldq xmm1, 15", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xd9, 0xf}, run: x800},
+	{Asm: "pslldq xmm8, 15", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x41, 0xf, 0x73, 0xf8, 0xf}, run: x801},
+	{Asm: "psrldq xmm1, 16", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xd9, 0x10}, run: x802},
+	{Asm: "pslldq xmm8, 16", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x41, 0xf, 0x73, 0xf8, 0x10}, run: x803},
+	{Asm: "psrldq xmm1, 255", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x73, 0xd9, 0xff}, run: x804},
+	{Asm: "pslldq xmm8, 255", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x41, 0xf, 0x73, 0xf8, 0xff}, run: x805},
+	{Asm: "pshufw mm0, mm1, 0x1b", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x70, 0xc1, 0x1b}, run: x806},
+	{Asm: "pshufd xmm0, xmm1, 0x1b", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x70, 0xc1, 0x1b}, run: x807},
+	{Asm: "pshufhw xmm0, xmm1, 0x1b", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0x70, 0xc1, 0x1b}, run: x808},
+	{Asm: "pshuflw xmm0, xmm1, 0x1b", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0x70, 0xc1, 0x1b}, run: x809},
+	{Asm: "shufps xmm0, xmm1, 0x1b", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf, 0xc6, 0xc1, 0x1b}, run: x810},
+	{Asm: "shufpd xmm0, xmm1, 0x1b", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xc6, 0xc1, 0x1b}, run: x811},
+	{Asm: "pshufw mm0, mm1, 0xe4", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x70, 0xc1, 0xe4}, run: x812},
+	{Asm: "pshufd xmm0, xmm1, 0xe4", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x70, 0xc1, 0xe4}, run: x813},
+	{Asm: "pshufhw xmm0, xmm1, 0xe4", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0x70, 0xc1, 0xe4}, run: x814},
+	{Asm: "pshuflw xmm0, xmm1, 0xe4", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0x70, 0xc1, 0xe4}, run: x815},
+	{Asm: "shufps xmm0, xmm1, 0xe4", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf, 0xc6, 0xc1, 0xe4}, run: x816},
+	{Asm: "shufpd xmm0, xmm1, 0xe4", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xc6, 0xc1, 0xe4}, run: x817},
+	{Asm: "pshufw mm0, mm1, 0x0", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x70, 0xc1, 0x0}, run: x818},
+	{Asm: "pshufd xmm0, xmm1, 0x0", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x70, 0xc1, 0x0}, run: x819},
+	{Asm: "pshufhw xmm0, xmm1, 0x0", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0x70, 0xc1, 0x0}, run: x820},
+	{Asm: "pshuflw xmm0, xmm1, 0x0", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0x70, 0xc1, 0x0}, run: x821},
+	{Asm: "shufps xmm0, xmm1, 0x0", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf, 0xc6, 0xc1, 0x0}, run: x822},
+	{Asm: "shufpd xmm0, xmm1, 0x0", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xc6, 0xc1, 0x0}, run: x823},
+	{Asm: "pshufw mm0, mm1, 0x93", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x70, 0xc1, 0x93}, run: x824},
+	{Asm: "pshufd xmm0, xmm1, 0x93", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x70, 0xc1, 0x93}, run: x825},
+	{Asm: "pshufhw xmm0, xmm1, 0x93", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0x70, 0xc1, 0x93}, run: x826},
+	{Asm: "pshuflw xmm0, xmm1, 0x93", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0x70, 0xc1, 0x93}, run: x827},
+	{Asm: "shufps xmm0, xmm1, 0x93", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf, 0xc6, 0xc1, 0x93}, run: x828},
+	{Asm: "shufpd xmm0, xmm1, 0x93", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xc6, 0xc1, 0x93}, run: x829},
+	{Asm: "pinsrw mm0, eax, 0", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xc4, 0xc0, 0x0}, run: x830},
+	{Asm: "pextrw eax, mm1, 0", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xc5, 0xc1, 0x0}, run: x831},
+	{Asm: "pinsrw xmm0, eax, 0", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xc4, 0xc0, 0x0}, run: x832},
+	{Asm: "pextrw eax, xmm1, 0", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xc5, 0xc1, 0x0}, run: x833},
+	{Asm: "pinsrw mm0, eax, 3", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xc4, 0xc0, 0x3}, run: x834},
+	{Asm: "pextrw eax, mm1, 3", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xc5, 0xc1, 0x3}, run: x835},
+	{Asm: "pinsrw xmm0, eax, 3", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xc4, 0xc0, 0x3}, run: x836},
+	{Asm: "pextrw eax, xmm1, 3", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xc5, 0xc1, 0x3}, run: x837},
+	{Asm: "pinsrw mm0, eax, 5", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xc4, 0xc0, 0x5}, run: x838},
+	{Asm: "pextrw eax, mm1, 5", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xc5, 0xc1, 0x5}, run: x839},
+	{Asm: "pinsrw xmm0, eax, 5", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xc4, 0xc0, 0x5}, run: x840},
+	{Asm: "pextrw eax, xmm1, 5", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xc5, 0xc1, 0x5}, run: x841},
+	{Asm: "pinsrw mm0, eax, 7", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xc4, 0xc0, 0x7}, run: x842},
+	{Asm: "pextrw eax, mm1, 7", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xc5, 0xc1, 0x7}, run: x843},
+	{Asm: "pinsrw xmm0, eax, 7", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xc4, 0xc0, 0x7}, run: x844},
+	{Asm: "pextrw eax, xmm1, 7", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xc5, 0xc1, 0x7}, run: x845},
+	{Asm: "pinsrw xmm0, word ptr [r8+64], 5", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x41, 0xf, 0xc4, 0x40, 0x40, 0x5}, run: x846},
+	{Asm: "pshufw mm0, qword ptr [r8+64], 0x4e", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x70, 0x40, 0x40, 0x4e}, run: x847},
+	{Asm: "pmovmskb eax, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0xd7, 0xc1}, run: x848},
+	{Asm: "pmovmskb eax, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xd7, 0xc1}, run: x849},
+	{Asm: "pmovmskb rax, xmm8", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x41, 0xf, 0xd7, 0xc0}, run: x850},
+	{Asm: "movd mm0, eax", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x6e, 0xc0}, run: x851},
+	{Asm: "movq mm0, rax", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x48, 0xf, 0x6e, 0xc0}, run: x852},
+	{Asm: "movd eax, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x7e, 0xc8}, run: x853},
+	{Asm: "movq rax, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x48, 0xf, 0x7e, 0xc8}, run: x854},
+	{Asm: "movd mm0, dword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x6e, 0x40, 0x40}, run: x855},
+	{Asm: "movd dword ptr [r8+64], mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x7e, 0x48, 0x40}, run: x856},
+	{Asm: "movq mm0, mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0xf, 0x6f, 0xc1}, run: x857},
+	{Asm: "movq mm0, qword ptr [r8+64]", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x6f, 0x40, 0x40}, run: x858},
+	{Asm: "movq qword ptr [r8+64], mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x7f, 0x48, 0x40}, run: x859},
+	{Asm: "movntq qword ptr [r8+64], mm1", Kind: "mmx", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xe7, 0x48, 0x40}, run: x860},
+	{Asm: "movd xmm0, eax", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x6e, 0xc0}, run: x861},
+	{Asm: "movq xmm0, rax", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x48, 0xf, 0x6e, 0xc0}, run: x862},
+	{Asm: "movd eax, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x7e, 0xc8}, run: x863},
+	{Asm: "movq rax, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x48, 0xf, 0x7e, 0xc8}, run: x864},
+	{Asm: "movd xmm8, dword ptr [r8+64]", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x45, 0xf, 0x6e, 0x40, 0x40}, run: x865},
+	{Asm: "movd dword ptr [r8+64], xmm8", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x45, 0xf, 0x7e, 0x40, 0x40}, run: x866},
+	{Asm: "movq xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0x7e, 0xc1}, run: x867},
+	{Asm: "movq xmm0, qword ptr [r8+64]", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf3, 0x41, 0xf, 0x7e, 0x40, 0x40}, run: x868},
+	{Asm: "movq qword ptr [r8+64], xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x41, 0xf, 0xd6, 0x48, 0x40}, run: x869},
+	{Asm: "movq2dq xmm0, mm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0xd6, 0xc1}, run: x870},
+	{Asm: "movdq2q mm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0xd6, 0xc1}, run: x871},
+	{Asm: "movdqu xmm0, xmmword ptr [r8+68]", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf3, 0x41, 0xf, 0x6f, 0x40, 0x44}, run: x872},
+	{Asm: "movdqu xmmword ptr [r8+72], xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf3, 0x41, 0xf, 0x7f, 0x48, 0x48}, run: x873},
+	{Asm: "movups xmm0, xmmword ptr [r8+76]", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x10, 0x40, 0x4c}, run: x874},
+	{Asm: "movupd xmmword ptr [r8+84], xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x41, 0xf, 0x11, 0x48, 0x54}, run: x875},
+	{Asm: "movdqa xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x6f, 0xc1}, run: x876},
+	{Asm: "movaps xmm0, xmm8", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x28, 0xc0}, run: x877},
+	{Asm: "movapd xmm8, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x44, 0xf, 0x28, 0xc1}, run: x878},
+	{Asm: "movups xmm2, xmm3", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf, 0x10, 0xd3}, run: x879},
+	{Asm: "movss xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0x10, 0xc1}, run: x880},
+	{Asm: "movss xmm0, dword ptr [r8+64]", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf3, 0x41, 0xf, 0x10, 0x40, 0x40}, run: x881},
+	{Asm: "movss dword ptr [r8+64], xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf3, 0x41, 0xf, 0x11, 0x48, 0x40}, run: x882},
+	{Asm: "movsd xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0x10, 0xc1}, run: x883},
+	{Asm: "movsd xmm0, qword ptr [r8+64]", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf2, 0x41, 0xf, 0x10, 0x40, 0x40}, run: x884},
+	{Asm: "movsd qword ptr [r8+64], xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf2, 0x41, 0xf, 0x11, 0x48, 0x40}, run: x885},
+	{Asm: "movlps xmm0, qword ptr [r8+64]", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x12, 0x40, 0x40}, run: x886},
+	{Asm: "movhps xmm0, qword ptr [r8+64]", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x16, 0x40, 0x40}, run: x887},
+	{Asm: "movlpd xmm0, qword ptr [r8+64]", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x41, 0xf, 0x12, 0x40, 0x40}, run: x888},
+	{Asm: "movhpd xmm0, qword ptr [r8+64]", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x41, 0xf, 0x16, 0x40, 0x40}, run: x889},
+	{Asm: "movlps qword ptr [r8+64], xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x13, 0x48, 0x40}, run: x890},
+	{Asm: "movhps qword ptr [r8+64], xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x17, 0x48, 0x40}, run: x891},
+	{Asm: "movlpd qword ptr [r8+64], xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x41, 0xf, 0x13, 0x48, 0x40}, run: x892},
+	{Asm: "movhpd qword ptr [r8+64], xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0x41, 0xf, 0x17, 0x48, 0x40}, run: x893},
+	{Asm: "movhlps xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf, 0x12, 0xc1}, run: x894},
+	{Asm: "movlhps xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf, 0x16, 0xc1}, run: x895},
+	{Asm: "movnti dword ptr [r8+64], ebx", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0xc3, 0x58, 0x40}, run: x896},
+	{Asm: "movnti qword ptr [r8+64], rbx", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x49, 0xf, 0xc3, 0x58, 0x40}, run: x897},
+	{Asm: "andps xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf, 0x54, 0xc1}, run: x898},
+	{Asm: "andnps xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf, 0x55, 0xc1}, run: x899},
+	{Asm: "orps xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf, 0x56, 0xc1}, run: x900},
+	{Asm: "xorps xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf, 0x57, 0xc1}, run: x901},
+	{Asm: "andpd xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x54, 0xc1}, run: x902},
+	{Asm: "andnpd xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x55, 0xc1}, run: x903},
+	{Asm: "orpd xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x56, 0xc1}, run: x904},
+	{Asm: "xorpd xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x57, 0xc1}, run: x905},
+	{Asm: "unpcklps xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf, 0x14, 0xc1}, run: x906},
+	{Asm: "unpckhps xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf, 0x15, 0xc1}, run: x907},
+	{Asm: "unpcklpd xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x14, 0xc1}, run: x908},
+	{Asm: "unpckhpd xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x15, 0xc1}, run: x909},
+	{Asm: "movmskps eax, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf, 0x50, 0xc1}, run: x910},
+	{Asm: "movmskpd eax, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x50, 0xc1}, run: x911},
 }

@@ -27,6 +27,44 @@
 	MOVQ SI, 32(DI) \
 	RET
 
+// SIMDPROLOGUE also loads XMM0-XMM3, XMM8, MM0 and MM1 (Regs.X, Regs.MM);
+// SIMDEPILOGUE stores them and leaves MMX state with EMMS.
+#define SIMDPROLOGUE \
+	MOVQ r+0(FP), DI \
+	MOVOU 48(DI), X0 \
+	MOVOU 64(DI), X1 \
+	MOVOU 80(DI), X2 \
+	MOVOU 96(DI), X3 \
+	MOVOU 112(DI), X8 \
+	MOVQ 128(DI), M0 \
+	MOVQ 136(DI), M1 \
+	LEAQ ·Mem(SB), R8 \
+	MOVQ 0(DI), AX \
+	MOVQ 8(DI), BX \
+	MOVQ 16(DI), CX \
+	MOVQ 24(DI), DX \
+	MOVQ 32(DI), SI \
+	PUSHQ 40(DI) \
+	POPFQ
+
+#define SIMDEPILOGUE \
+	PUSHFQ \
+	POPQ 40(DI) \
+	MOVQ AX, 0(DI) \
+	MOVQ BX, 8(DI) \
+	MOVQ CX, 16(DI) \
+	MOVQ DX, 24(DI) \
+	MOVQ SI, 32(DI) \
+	MOVOU X0, 48(DI) \
+	MOVOU X1, 64(DI) \
+	MOVOU X2, 80(DI) \
+	MOVOU X3, 96(DI) \
+	MOVOU X8, 112(DI) \
+	MOVQ M0, 128(DI) \
+	MOVQ M1, 136(DI) \
+	EMMS \
+	RET
+
 // add al, bl (objdump: add al,bl)
 TEXT ·x0(SB), NOSPLIT, $0-8
 	PROLOGUE
@@ -3944,3 +3982,4307 @@ TEXT ·x452(SB), NOSPLIT, $0-8
 	BYTE $0x63
 	BYTE $0xc3
 	EPILOGUE
+
+// paddb mm0, mm1 (objdump: paddb mm0,mm1)
+TEXT ·x453(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xfc
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// paddb mm0, qword ptr [r8+64] (objdump: paddb mm0,QWORD PTR [r8+0x40])
+TEXT ·x454(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xfc
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// paddb xmm0, xmm1 (objdump: paddb xmm0,xmm1)
+TEXT ·x455(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xfc
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// paddw mm0, mm1 (objdump: paddw mm0,mm1)
+TEXT ·x456(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xfd
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// paddw mm0, qword ptr [r8+64] (objdump: paddw mm0,QWORD PTR [r8+0x40])
+TEXT ·x457(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xfd
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// paddw xmm0, xmm1 (objdump: paddw xmm0,xmm1)
+TEXT ·x458(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xfd
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// paddd mm0, mm1 (objdump: paddd mm0,mm1)
+TEXT ·x459(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xfe
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// paddd mm0, qword ptr [r8+64] (objdump: paddd mm0,QWORD PTR [r8+0x40])
+TEXT ·x460(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xfe
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// paddd xmm0, xmm1 (objdump: paddd xmm0,xmm1)
+TEXT ·x461(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xfe
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// paddq mm0, mm1 (objdump: paddq mm0,mm1)
+TEXT ·x462(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xd4
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// paddq mm0, qword ptr [r8+64] (objdump: paddq mm0,QWORD PTR [r8+0x40])
+TEXT ·x463(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xd4
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// paddq xmm0, xmm1 (objdump: paddq xmm0,xmm1)
+TEXT ·x464(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xd4
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psubb mm0, mm1 (objdump: psubb mm0,mm1)
+TEXT ·x465(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xf8
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psubb mm0, qword ptr [r8+64] (objdump: psubb mm0,QWORD PTR [r8+0x40])
+TEXT ·x466(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xf8
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psubb xmm0, xmm1 (objdump: psubb xmm0,xmm1)
+TEXT ·x467(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xf8
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psubw mm0, mm1 (objdump: psubw mm0,mm1)
+TEXT ·x468(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xf9
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psubw mm0, qword ptr [r8+64] (objdump: psubw mm0,QWORD PTR [r8+0x40])
+TEXT ·x469(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xf9
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psubw xmm0, xmm1 (objdump: psubw xmm0,xmm1)
+TEXT ·x470(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xf9
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psubd mm0, mm1 (objdump: psubd mm0,mm1)
+TEXT ·x471(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xfa
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psubd mm0, qword ptr [r8+64] (objdump: psubd mm0,QWORD PTR [r8+0x40])
+TEXT ·x472(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xfa
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psubd xmm0, xmm1 (objdump: psubd xmm0,xmm1)
+TEXT ·x473(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xfa
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psubq mm0, mm1 (objdump: psubq mm0,mm1)
+TEXT ·x474(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xfb
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psubq mm0, qword ptr [r8+64] (objdump: psubq mm0,QWORD PTR [r8+0x40])
+TEXT ·x475(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xfb
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psubq xmm0, xmm1 (objdump: psubq xmm0,xmm1)
+TEXT ·x476(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xfb
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// paddsb mm0, mm1 (objdump: paddsb mm0,mm1)
+TEXT ·x477(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xec
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// paddsb mm0, qword ptr [r8+64] (objdump: paddsb mm0,QWORD PTR [r8+0x40])
+TEXT ·x478(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xec
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// paddsb xmm0, xmm1 (objdump: paddsb xmm0,xmm1)
+TEXT ·x479(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xec
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// paddsw mm0, mm1 (objdump: paddsw mm0,mm1)
+TEXT ·x480(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xed
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// paddsw mm0, qword ptr [r8+64] (objdump: paddsw mm0,QWORD PTR [r8+0x40])
+TEXT ·x481(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xed
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// paddsw xmm0, xmm1 (objdump: paddsw xmm0,xmm1)
+TEXT ·x482(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xed
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// paddusb mm0, mm1 (objdump: paddusb mm0,mm1)
+TEXT ·x483(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xdc
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// paddusb mm0, qword ptr [r8+64] (objdump: paddusb mm0,QWORD PTR [r8+0x40])
+TEXT ·x484(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xdc
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// paddusb xmm0, xmm1 (objdump: paddusb xmm0,xmm1)
+TEXT ·x485(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xdc
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// paddusw mm0, mm1 (objdump: paddusw mm0,mm1)
+TEXT ·x486(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xdd
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// paddusw mm0, qword ptr [r8+64] (objdump: paddusw mm0,QWORD PTR [r8+0x40])
+TEXT ·x487(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xdd
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// paddusw xmm0, xmm1 (objdump: paddusw xmm0,xmm1)
+TEXT ·x488(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xdd
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psubsb mm0, mm1 (objdump: psubsb mm0,mm1)
+TEXT ·x489(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xe8
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psubsb mm0, qword ptr [r8+64] (objdump: psubsb mm0,QWORD PTR [r8+0x40])
+TEXT ·x490(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xe8
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psubsb xmm0, xmm1 (objdump: psubsb xmm0,xmm1)
+TEXT ·x491(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xe8
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psubsw mm0, mm1 (objdump: psubsw mm0,mm1)
+TEXT ·x492(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xe9
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psubsw mm0, qword ptr [r8+64] (objdump: psubsw mm0,QWORD PTR [r8+0x40])
+TEXT ·x493(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xe9
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psubsw xmm0, xmm1 (objdump: psubsw xmm0,xmm1)
+TEXT ·x494(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xe9
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psubusb mm0, mm1 (objdump: psubusb mm0,mm1)
+TEXT ·x495(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xd8
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psubusb mm0, qword ptr [r8+64] (objdump: psubusb mm0,QWORD PTR [r8+0x40])
+TEXT ·x496(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xd8
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psubusb xmm0, xmm1 (objdump: psubusb xmm0,xmm1)
+TEXT ·x497(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xd8
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psubusw mm0, mm1 (objdump: psubusw mm0,mm1)
+TEXT ·x498(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xd9
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psubusw mm0, qword ptr [r8+64] (objdump: psubusw mm0,QWORD PTR [r8+0x40])
+TEXT ·x499(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xd9
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psubusw xmm0, xmm1 (objdump: psubusw xmm0,xmm1)
+TEXT ·x500(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xd9
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pcmpeqb mm0, mm1 (objdump: pcmpeqb mm0,mm1)
+TEXT ·x501(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x74
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pcmpeqb mm0, qword ptr [r8+64] (objdump: pcmpeqb mm0,QWORD PTR [r8+0x40])
+TEXT ·x502(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x74
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// pcmpeqb xmm0, xmm1 (objdump: pcmpeqb xmm0,xmm1)
+TEXT ·x503(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x74
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pcmpeqw mm0, mm1 (objdump: pcmpeqw mm0,mm1)
+TEXT ·x504(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x75
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pcmpeqw mm0, qword ptr [r8+64] (objdump: pcmpeqw mm0,QWORD PTR [r8+0x40])
+TEXT ·x505(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x75
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// pcmpeqw xmm0, xmm1 (objdump: pcmpeqw xmm0,xmm1)
+TEXT ·x506(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x75
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pcmpeqd mm0, mm1 (objdump: pcmpeqd mm0,mm1)
+TEXT ·x507(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x76
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pcmpeqd mm0, qword ptr [r8+64] (objdump: pcmpeqd mm0,QWORD PTR [r8+0x40])
+TEXT ·x508(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// pcmpeqd xmm0, xmm1 (objdump: pcmpeqd xmm0,xmm1)
+TEXT ·x509(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x76
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pcmpgtb mm0, mm1 (objdump: pcmpgtb mm0,mm1)
+TEXT ·x510(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x64
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pcmpgtb mm0, qword ptr [r8+64] (objdump: pcmpgtb mm0,QWORD PTR [r8+0x40])
+TEXT ·x511(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x64
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// pcmpgtb xmm0, xmm1 (objdump: pcmpgtb xmm0,xmm1)
+TEXT ·x512(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x64
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pcmpgtw mm0, mm1 (objdump: pcmpgtw mm0,mm1)
+TEXT ·x513(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x65
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pcmpgtw mm0, qword ptr [r8+64] (objdump: pcmpgtw mm0,QWORD PTR [r8+0x40])
+TEXT ·x514(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x65
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// pcmpgtw xmm0, xmm1 (objdump: pcmpgtw xmm0,xmm1)
+TEXT ·x515(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x65
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pcmpgtd mm0, mm1 (objdump: pcmpgtd mm0,mm1)
+TEXT ·x516(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x66
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pcmpgtd mm0, qword ptr [r8+64] (objdump: pcmpgtd mm0,QWORD PTR [r8+0x40])
+TEXT ·x517(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// pcmpgtd xmm0, xmm1 (objdump: pcmpgtd xmm0,xmm1)
+TEXT ·x518(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x66
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pand mm0, mm1 (objdump: pand mm0,mm1)
+TEXT ·x519(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xdb
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pand mm0, qword ptr [r8+64] (objdump: pand mm0,QWORD PTR [r8+0x40])
+TEXT ·x520(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xdb
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// pand xmm0, xmm1 (objdump: pand xmm0,xmm1)
+TEXT ·x521(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xdb
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pandn mm0, mm1 (objdump: pandn mm0,mm1)
+TEXT ·x522(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xdf
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pandn mm0, qword ptr [r8+64] (objdump: pandn mm0,QWORD PTR [r8+0x40])
+TEXT ·x523(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xdf
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// pandn xmm0, xmm1 (objdump: pandn xmm0,xmm1)
+TEXT ·x524(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xdf
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// por mm0, mm1 (objdump: por mm0,mm1)
+TEXT ·x525(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xeb
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// por mm0, qword ptr [r8+64] (objdump: por mm0,QWORD PTR [r8+0x40])
+TEXT ·x526(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xeb
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// por xmm0, xmm1 (objdump: por xmm0,xmm1)
+TEXT ·x527(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xeb
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pxor mm0, mm1 (objdump: pxor mm0,mm1)
+TEXT ·x528(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xef
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pxor mm0, qword ptr [r8+64] (objdump: pxor mm0,QWORD PTR [r8+0x40])
+TEXT ·x529(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xef
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// pxor xmm0, xmm1 (objdump: pxor xmm0,xmm1)
+TEXT ·x530(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xef
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pmullw mm0, mm1 (objdump: pmullw mm0,mm1)
+TEXT ·x531(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xd5
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pmullw mm0, qword ptr [r8+64] (objdump: pmullw mm0,QWORD PTR [r8+0x40])
+TEXT ·x532(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xd5
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// pmullw xmm0, xmm1 (objdump: pmullw xmm0,xmm1)
+TEXT ·x533(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xd5
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pmulhw mm0, mm1 (objdump: pmulhw mm0,mm1)
+TEXT ·x534(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xe5
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pmulhw mm0, qword ptr [r8+64] (objdump: pmulhw mm0,QWORD PTR [r8+0x40])
+TEXT ·x535(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xe5
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// pmulhw xmm0, xmm1 (objdump: pmulhw xmm0,xmm1)
+TEXT ·x536(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xe5
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pmulhuw mm0, mm1 (objdump: pmulhuw mm0,mm1)
+TEXT ·x537(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xe4
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pmulhuw mm0, qword ptr [r8+64] (objdump: pmulhuw mm0,QWORD PTR [r8+0x40])
+TEXT ·x538(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xe4
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// pmulhuw xmm0, xmm1 (objdump: pmulhuw xmm0,xmm1)
+TEXT ·x539(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xe4
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pmuludq mm0, mm1 (objdump: pmuludq mm0,mm1)
+TEXT ·x540(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xf4
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pmuludq mm0, qword ptr [r8+64] (objdump: pmuludq mm0,QWORD PTR [r8+0x40])
+TEXT ·x541(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xf4
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// pmuludq xmm0, xmm1 (objdump: pmuludq xmm0,xmm1)
+TEXT ·x542(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xf4
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pmaddwd mm0, mm1 (objdump: pmaddwd mm0,mm1)
+TEXT ·x543(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xf5
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pmaddwd mm0, qword ptr [r8+64] (objdump: pmaddwd mm0,QWORD PTR [r8+0x40])
+TEXT ·x544(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xf5
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// pmaddwd xmm0, xmm1 (objdump: pmaddwd xmm0,xmm1)
+TEXT ·x545(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xf5
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pminub mm0, mm1 (objdump: pminub mm0,mm1)
+TEXT ·x546(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xda
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pminub mm0, qword ptr [r8+64] (objdump: pminub mm0,QWORD PTR [r8+0x40])
+TEXT ·x547(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xda
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// pminub xmm0, xmm1 (objdump: pminub xmm0,xmm1)
+TEXT ·x548(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xda
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pmaxub mm0, mm1 (objdump: pmaxub mm0,mm1)
+TEXT ·x549(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xde
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pmaxub mm0, qword ptr [r8+64] (objdump: pmaxub mm0,QWORD PTR [r8+0x40])
+TEXT ·x550(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xde
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// pmaxub xmm0, xmm1 (objdump: pmaxub xmm0,xmm1)
+TEXT ·x551(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xde
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pminsw mm0, mm1 (objdump: pminsw mm0,mm1)
+TEXT ·x552(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xea
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pminsw mm0, qword ptr [r8+64] (objdump: pminsw mm0,QWORD PTR [r8+0x40])
+TEXT ·x553(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xea
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// pminsw xmm0, xmm1 (objdump: pminsw xmm0,xmm1)
+TEXT ·x554(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xea
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pmaxsw mm0, mm1 (objdump: pmaxsw mm0,mm1)
+TEXT ·x555(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xee
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pmaxsw mm0, qword ptr [r8+64] (objdump: pmaxsw mm0,QWORD PTR [r8+0x40])
+TEXT ·x556(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xee
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// pmaxsw xmm0, xmm1 (objdump: pmaxsw xmm0,xmm1)
+TEXT ·x557(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xee
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pavgb mm0, mm1 (objdump: pavgb mm0,mm1)
+TEXT ·x558(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xe0
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pavgb mm0, qword ptr [r8+64] (objdump: pavgb mm0,QWORD PTR [r8+0x40])
+TEXT ·x559(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xe0
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// pavgb xmm0, xmm1 (objdump: pavgb xmm0,xmm1)
+TEXT ·x560(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xe0
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pavgw mm0, mm1 (objdump: pavgw mm0,mm1)
+TEXT ·x561(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xe3
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pavgw mm0, qword ptr [r8+64] (objdump: pavgw mm0,QWORD PTR [r8+0x40])
+TEXT ·x562(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xe3
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// pavgw xmm0, xmm1 (objdump: pavgw xmm0,xmm1)
+TEXT ·x563(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xe3
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psadbw mm0, mm1 (objdump: psadbw mm0,mm1)
+TEXT ·x564(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xf6
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psadbw mm0, qword ptr [r8+64] (objdump: psadbw mm0,QWORD PTR [r8+0x40])
+TEXT ·x565(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xf6
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psadbw xmm0, xmm1 (objdump: psadbw xmm0,xmm1)
+TEXT ·x566(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xf6
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// punpcklbw mm0, mm1 (objdump: punpcklbw mm0,mm1)
+TEXT ·x567(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x60
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// punpcklbw mm0, dword ptr [r8+64] (objdump: punpcklbw mm0,DWORD PTR [r8+0x40])
+TEXT ·x568(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x60
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// punpcklbw xmm0, xmm1 (objdump: punpcklbw xmm0,xmm1)
+TEXT ·x569(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x60
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// punpcklwd mm0, mm1 (objdump: punpcklwd mm0,mm1)
+TEXT ·x570(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x61
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// punpcklwd mm0, dword ptr [r8+64] (objdump: punpcklwd mm0,DWORD PTR [r8+0x40])
+TEXT ·x571(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x61
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// punpcklwd xmm0, xmm1 (objdump: punpcklwd xmm0,xmm1)
+TEXT ·x572(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x61
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// punpckldq mm0, mm1 (objdump: punpckldq mm0,mm1)
+TEXT ·x573(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x62
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// punpckldq mm0, dword ptr [r8+64] (objdump: punpckldq mm0,DWORD PTR [r8+0x40])
+TEXT ·x574(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x62
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// punpckldq xmm0, xmm1 (objdump: punpckldq xmm0,xmm1)
+TEXT ·x575(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x62
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// punpckhbw mm0, mm1 (objdump: punpckhbw mm0,mm1)
+TEXT ·x576(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x68
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// punpckhbw mm0, qword ptr [r8+64] (objdump: punpckhbw mm0,QWORD PTR [r8+0x40])
+TEXT ·x577(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x68
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// punpckhbw xmm0, xmm1 (objdump: punpckhbw xmm0,xmm1)
+TEXT ·x578(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x68
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// punpckhwd mm0, mm1 (objdump: punpckhwd mm0,mm1)
+TEXT ·x579(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x69
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// punpckhwd mm0, qword ptr [r8+64] (objdump: punpckhwd mm0,QWORD PTR [r8+0x40])
+TEXT ·x580(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x69
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// punpckhwd xmm0, xmm1 (objdump: punpckhwd xmm0,xmm1)
+TEXT ·x581(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x69
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// punpckhdq mm0, mm1 (objdump: punpckhdq mm0,mm1)
+TEXT ·x582(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x6a
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// punpckhdq mm0, qword ptr [r8+64] (objdump: punpckhdq mm0,QWORD PTR [r8+0x40])
+TEXT ·x583(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x6a
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// punpckhdq xmm0, xmm1 (objdump: punpckhdq xmm0,xmm1)
+TEXT ·x584(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x6a
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// packsswb mm0, mm1 (objdump: packsswb mm0,mm1)
+TEXT ·x585(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x63
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// packsswb mm0, qword ptr [r8+64] (objdump: packsswb mm0,QWORD PTR [r8+0x40])
+TEXT ·x586(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x63
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// packsswb xmm0, xmm1 (objdump: packsswb xmm0,xmm1)
+TEXT ·x587(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x63
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// packssdw mm0, mm1 (objdump: packssdw mm0,mm1)
+TEXT ·x588(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x6b
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// packssdw mm0, qword ptr [r8+64] (objdump: packssdw mm0,QWORD PTR [r8+0x40])
+TEXT ·x589(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x6b
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// packssdw xmm0, xmm1 (objdump: packssdw xmm0,xmm1)
+TEXT ·x590(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x6b
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// packuswb mm0, mm1 (objdump: packuswb mm0,mm1)
+TEXT ·x591(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x67
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// packuswb mm0, qword ptr [r8+64] (objdump: packuswb mm0,QWORD PTR [r8+0x40])
+TEXT ·x592(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x67
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// packuswb xmm0, xmm1 (objdump: packuswb xmm0,xmm1)
+TEXT ·x593(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x67
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psrlw mm0, mm1 (objdump: psrlw mm0,mm1)
+TEXT ·x594(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xd1
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psrlw mm0, qword ptr [r8+64] (objdump: psrlw mm0,QWORD PTR [r8+0x40])
+TEXT ·x595(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xd1
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psrlw xmm0, xmm1 (objdump: psrlw xmm0,xmm1)
+TEXT ·x596(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xd1
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psrld mm0, mm1 (objdump: psrld mm0,mm1)
+TEXT ·x597(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xd2
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psrld mm0, qword ptr [r8+64] (objdump: psrld mm0,QWORD PTR [r8+0x40])
+TEXT ·x598(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xd2
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psrld xmm0, xmm1 (objdump: psrld xmm0,xmm1)
+TEXT ·x599(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xd2
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psrlq mm0, mm1 (objdump: psrlq mm0,mm1)
+TEXT ·x600(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xd3
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psrlq mm0, qword ptr [r8+64] (objdump: psrlq mm0,QWORD PTR [r8+0x40])
+TEXT ·x601(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xd3
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psrlq xmm0, xmm1 (objdump: psrlq xmm0,xmm1)
+TEXT ·x602(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xd3
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psraw mm0, mm1 (objdump: psraw mm0,mm1)
+TEXT ·x603(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xe1
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psraw mm0, qword ptr [r8+64] (objdump: psraw mm0,QWORD PTR [r8+0x40])
+TEXT ·x604(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xe1
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psraw xmm0, xmm1 (objdump: psraw xmm0,xmm1)
+TEXT ·x605(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xe1
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psrad mm0, mm1 (objdump: psrad mm0,mm1)
+TEXT ·x606(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xe2
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psrad mm0, qword ptr [r8+64] (objdump: psrad mm0,QWORD PTR [r8+0x40])
+TEXT ·x607(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xe2
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psrad xmm0, xmm1 (objdump: psrad xmm0,xmm1)
+TEXT ·x608(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xe2
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psllw mm0, mm1 (objdump: psllw mm0,mm1)
+TEXT ·x609(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xf1
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psllw mm0, qword ptr [r8+64] (objdump: psllw mm0,QWORD PTR [r8+0x40])
+TEXT ·x610(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xf1
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psllw xmm0, xmm1 (objdump: psllw xmm0,xmm1)
+TEXT ·x611(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xf1
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pslld mm0, mm1 (objdump: pslld mm0,mm1)
+TEXT ·x612(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xf2
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pslld mm0, qword ptr [r8+64] (objdump: pslld mm0,QWORD PTR [r8+0x40])
+TEXT ·x613(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xf2
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// pslld xmm0, xmm1 (objdump: pslld xmm0,xmm1)
+TEXT ·x614(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xf2
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psllq mm0, mm1 (objdump: psllq mm0,mm1)
+TEXT ·x615(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xf3
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psllq mm0, qword ptr [r8+64] (objdump: psllq mm0,QWORD PTR [r8+0x40])
+TEXT ·x616(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xf3
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psllq xmm0, xmm1 (objdump: psllq xmm0,xmm1)
+TEXT ·x617(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xf3
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// paddb xmm8, xmm2 (objdump: paddb xmm8,xmm2)
+TEXT ·x618(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x44
+	BYTE $0x0f
+	BYTE $0xfc
+	BYTE $0xc2
+	SIMDEPILOGUE
+
+// paddb xmm3, xmm8 (objdump: paddb xmm3,xmm8)
+TEXT ·x619(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xfc
+	BYTE $0xd8
+	SIMDEPILOGUE
+
+// pcmpgtd xmm8, xmm2 (objdump: pcmpgtd xmm8,xmm2)
+TEXT ·x620(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x44
+	BYTE $0x0f
+	BYTE $0x66
+	BYTE $0xc2
+	SIMDEPILOGUE
+
+// pcmpgtd xmm3, xmm8 (objdump: pcmpgtd xmm3,xmm8)
+TEXT ·x621(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x66
+	BYTE $0xd8
+	SIMDEPILOGUE
+
+// pmaddwd xmm8, xmm2 (objdump: pmaddwd xmm8,xmm2)
+TEXT ·x622(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x44
+	BYTE $0x0f
+	BYTE $0xf5
+	BYTE $0xc2
+	SIMDEPILOGUE
+
+// pmaddwd xmm3, xmm8 (objdump: pmaddwd xmm3,xmm8)
+TEXT ·x623(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xf5
+	BYTE $0xd8
+	SIMDEPILOGUE
+
+// packsswb xmm8, xmm2 (objdump: packsswb xmm8,xmm2)
+TEXT ·x624(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x44
+	BYTE $0x0f
+	BYTE $0x63
+	BYTE $0xc2
+	SIMDEPILOGUE
+
+// packsswb xmm3, xmm8 (objdump: packsswb xmm3,xmm8)
+TEXT ·x625(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x63
+	BYTE $0xd8
+	SIMDEPILOGUE
+
+// punpckhbw xmm8, xmm2 (objdump: punpckhbw xmm8,xmm2)
+TEXT ·x626(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x44
+	BYTE $0x0f
+	BYTE $0x68
+	BYTE $0xc2
+	SIMDEPILOGUE
+
+// punpckhbw xmm3, xmm8 (objdump: punpckhbw xmm3,xmm8)
+TEXT ·x627(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x68
+	BYTE $0xd8
+	SIMDEPILOGUE
+
+// psraw xmm8, xmm2 (objdump: psraw xmm8,xmm2)
+TEXT ·x628(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x44
+	BYTE $0x0f
+	BYTE $0xe1
+	BYTE $0xc2
+	SIMDEPILOGUE
+
+// psraw xmm3, xmm8 (objdump: psraw xmm3,xmm8)
+TEXT ·x629(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xe1
+	BYTE $0xd8
+	SIMDEPILOGUE
+
+// pavgw xmm8, xmm2 (objdump: pavgw xmm8,xmm2)
+TEXT ·x630(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x44
+	BYTE $0x0f
+	BYTE $0xe3
+	BYTE $0xc2
+	SIMDEPILOGUE
+
+// pavgw xmm3, xmm8 (objdump: pavgw xmm3,xmm8)
+TEXT ·x631(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xe3
+	BYTE $0xd8
+	SIMDEPILOGUE
+
+// punpcklqdq xmm0, xmm1 (objdump: punpcklqdq xmm0,xmm1)
+TEXT ·x632(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x6c
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// punpckhqdq xmm0, xmm1 (objdump: punpckhqdq xmm0,xmm1)
+TEXT ·x633(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x6d
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// psrlw mm1, 0 (objdump: psrlw mm1,0x0)
+TEXT ·x634(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xd1
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// psrlw xmm1, 0 (objdump: psrlw xmm1,0x0)
+TEXT ·x635(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xd1
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// psrlw mm1, 1 (objdump: psrlw mm1,0x1)
+TEXT ·x636(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xd1
+	BYTE $0x01
+	SIMDEPILOGUE
+
+// psrlw xmm1, 1 (objdump: psrlw xmm1,0x1)
+TEXT ·x637(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xd1
+	BYTE $0x01
+	SIMDEPILOGUE
+
+// psrlw mm1, 7 (objdump: psrlw mm1,0x7)
+TEXT ·x638(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xd1
+	BYTE $0x07
+	SIMDEPILOGUE
+
+// psrlw xmm1, 7 (objdump: psrlw xmm1,0x7)
+TEXT ·x639(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xd1
+	BYTE $0x07
+	SIMDEPILOGUE
+
+// psrlw mm1, 15 (objdump: psrlw mm1,0xf)
+TEXT ·x640(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xd1
+	BYTE $0x0f
+	SIMDEPILOGUE
+
+// psrlw xmm1, 15 (objdump: psrlw xmm1,0xf)
+TEXT ·x641(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xd1
+	BYTE $0x0f
+	SIMDEPILOGUE
+
+// psrlw mm1, 16 (objdump: psrlw mm1,0x10)
+TEXT ·x642(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xd1
+	BYTE $0x10
+	SIMDEPILOGUE
+
+// psrlw xmm1, 16 (objdump: psrlw xmm1,0x10)
+TEXT ·x643(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xd1
+	BYTE $0x10
+	SIMDEPILOGUE
+
+// psrlw mm1, 31 (objdump: psrlw mm1,0x1f)
+TEXT ·x644(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xd1
+	BYTE $0x1f
+	SIMDEPILOGUE
+
+// psrlw xmm1, 31 (objdump: psrlw xmm1,0x1f)
+TEXT ·x645(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xd1
+	BYTE $0x1f
+	SIMDEPILOGUE
+
+// psrlw mm1, 33 (objdump: psrlw mm1,0x21)
+TEXT ·x646(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xd1
+	BYTE $0x21
+	SIMDEPILOGUE
+
+// psrlw xmm1, 33 (objdump: psrlw xmm1,0x21)
+TEXT ·x647(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xd1
+	BYTE $0x21
+	SIMDEPILOGUE
+
+// psrlw mm1, 63 (objdump: psrlw mm1,0x3f)
+TEXT ·x648(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xd1
+	BYTE $0x3f
+	SIMDEPILOGUE
+
+// psrlw xmm1, 63 (objdump: psrlw xmm1,0x3f)
+TEXT ·x649(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xd1
+	BYTE $0x3f
+	SIMDEPILOGUE
+
+// psrlw mm1, 64 (objdump: psrlw mm1,0x40)
+TEXT ·x650(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xd1
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psrlw xmm1, 64 (objdump: psrlw xmm1,0x40)
+TEXT ·x651(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xd1
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psrlw mm1, 200 (objdump: psrlw mm1,0xc8)
+TEXT ·x652(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xd1
+	BYTE $0xc8
+	SIMDEPILOGUE
+
+// psrlw xmm1, 200 (objdump: psrlw xmm1,0xc8)
+TEXT ·x653(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xd1
+	BYTE $0xc8
+	SIMDEPILOGUE
+
+// psraw mm1, 0 (objdump: psraw mm1,0x0)
+TEXT ·x654(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xe1
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// psraw xmm1, 0 (objdump: psraw xmm1,0x0)
+TEXT ·x655(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xe1
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// psraw mm1, 1 (objdump: psraw mm1,0x1)
+TEXT ·x656(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xe1
+	BYTE $0x01
+	SIMDEPILOGUE
+
+// psraw xmm1, 1 (objdump: psraw xmm1,0x1)
+TEXT ·x657(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xe1
+	BYTE $0x01
+	SIMDEPILOGUE
+
+// psraw mm1, 7 (objdump: psraw mm1,0x7)
+TEXT ·x658(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xe1
+	BYTE $0x07
+	SIMDEPILOGUE
+
+// psraw xmm1, 7 (objdump: psraw xmm1,0x7)
+TEXT ·x659(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xe1
+	BYTE $0x07
+	SIMDEPILOGUE
+
+// psraw mm1, 15 (objdump: psraw mm1,0xf)
+TEXT ·x660(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xe1
+	BYTE $0x0f
+	SIMDEPILOGUE
+
+// psraw xmm1, 15 (objdump: psraw xmm1,0xf)
+TEXT ·x661(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xe1
+	BYTE $0x0f
+	SIMDEPILOGUE
+
+// psraw mm1, 16 (objdump: psraw mm1,0x10)
+TEXT ·x662(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xe1
+	BYTE $0x10
+	SIMDEPILOGUE
+
+// psraw xmm1, 16 (objdump: psraw xmm1,0x10)
+TEXT ·x663(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xe1
+	BYTE $0x10
+	SIMDEPILOGUE
+
+// psraw mm1, 31 (objdump: psraw mm1,0x1f)
+TEXT ·x664(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xe1
+	BYTE $0x1f
+	SIMDEPILOGUE
+
+// psraw xmm1, 31 (objdump: psraw xmm1,0x1f)
+TEXT ·x665(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xe1
+	BYTE $0x1f
+	SIMDEPILOGUE
+
+// psraw mm1, 33 (objdump: psraw mm1,0x21)
+TEXT ·x666(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xe1
+	BYTE $0x21
+	SIMDEPILOGUE
+
+// psraw xmm1, 33 (objdump: psraw xmm1,0x21)
+TEXT ·x667(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xe1
+	BYTE $0x21
+	SIMDEPILOGUE
+
+// psraw mm1, 63 (objdump: psraw mm1,0x3f)
+TEXT ·x668(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xe1
+	BYTE $0x3f
+	SIMDEPILOGUE
+
+// psraw xmm1, 63 (objdump: psraw xmm1,0x3f)
+TEXT ·x669(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xe1
+	BYTE $0x3f
+	SIMDEPILOGUE
+
+// psraw mm1, 64 (objdump: psraw mm1,0x40)
+TEXT ·x670(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xe1
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psraw xmm1, 64 (objdump: psraw xmm1,0x40)
+TEXT ·x671(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xe1
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psraw mm1, 200 (objdump: psraw mm1,0xc8)
+TEXT ·x672(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xe1
+	BYTE $0xc8
+	SIMDEPILOGUE
+
+// psraw xmm1, 200 (objdump: psraw xmm1,0xc8)
+TEXT ·x673(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xe1
+	BYTE $0xc8
+	SIMDEPILOGUE
+
+// psllw mm1, 0 (objdump: psllw mm1,0x0)
+TEXT ·x674(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xf1
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// psllw xmm1, 0 (objdump: psllw xmm1,0x0)
+TEXT ·x675(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xf1
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// psllw mm1, 1 (objdump: psllw mm1,0x1)
+TEXT ·x676(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xf1
+	BYTE $0x01
+	SIMDEPILOGUE
+
+// psllw xmm1, 1 (objdump: psllw xmm1,0x1)
+TEXT ·x677(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xf1
+	BYTE $0x01
+	SIMDEPILOGUE
+
+// psllw mm1, 7 (objdump: psllw mm1,0x7)
+TEXT ·x678(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xf1
+	BYTE $0x07
+	SIMDEPILOGUE
+
+// psllw xmm1, 7 (objdump: psllw xmm1,0x7)
+TEXT ·x679(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xf1
+	BYTE $0x07
+	SIMDEPILOGUE
+
+// psllw mm1, 15 (objdump: psllw mm1,0xf)
+TEXT ·x680(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xf1
+	BYTE $0x0f
+	SIMDEPILOGUE
+
+// psllw xmm1, 15 (objdump: psllw xmm1,0xf)
+TEXT ·x681(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xf1
+	BYTE $0x0f
+	SIMDEPILOGUE
+
+// psllw mm1, 16 (objdump: psllw mm1,0x10)
+TEXT ·x682(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xf1
+	BYTE $0x10
+	SIMDEPILOGUE
+
+// psllw xmm1, 16 (objdump: psllw xmm1,0x10)
+TEXT ·x683(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xf1
+	BYTE $0x10
+	SIMDEPILOGUE
+
+// psllw mm1, 31 (objdump: psllw mm1,0x1f)
+TEXT ·x684(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xf1
+	BYTE $0x1f
+	SIMDEPILOGUE
+
+// psllw xmm1, 31 (objdump: psllw xmm1,0x1f)
+TEXT ·x685(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xf1
+	BYTE $0x1f
+	SIMDEPILOGUE
+
+// psllw mm1, 33 (objdump: psllw mm1,0x21)
+TEXT ·x686(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xf1
+	BYTE $0x21
+	SIMDEPILOGUE
+
+// psllw xmm1, 33 (objdump: psllw xmm1,0x21)
+TEXT ·x687(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xf1
+	BYTE $0x21
+	SIMDEPILOGUE
+
+// psllw mm1, 63 (objdump: psllw mm1,0x3f)
+TEXT ·x688(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xf1
+	BYTE $0x3f
+	SIMDEPILOGUE
+
+// psllw xmm1, 63 (objdump: psllw xmm1,0x3f)
+TEXT ·x689(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xf1
+	BYTE $0x3f
+	SIMDEPILOGUE
+
+// psllw mm1, 64 (objdump: psllw mm1,0x40)
+TEXT ·x690(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xf1
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psllw xmm1, 64 (objdump: psllw xmm1,0x40)
+TEXT ·x691(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xf1
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psllw mm1, 200 (objdump: psllw mm1,0xc8)
+TEXT ·x692(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xf1
+	BYTE $0xc8
+	SIMDEPILOGUE
+
+// psllw xmm1, 200 (objdump: psllw xmm1,0xc8)
+TEXT ·x693(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x71
+	BYTE $0xf1
+	BYTE $0xc8
+	SIMDEPILOGUE
+
+// psrld mm1, 0 (objdump: psrld mm1,0x0)
+TEXT ·x694(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xd1
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// psrld xmm1, 0 (objdump: psrld xmm1,0x0)
+TEXT ·x695(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xd1
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// psrld mm1, 1 (objdump: psrld mm1,0x1)
+TEXT ·x696(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xd1
+	BYTE $0x01
+	SIMDEPILOGUE
+
+// psrld xmm1, 1 (objdump: psrld xmm1,0x1)
+TEXT ·x697(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xd1
+	BYTE $0x01
+	SIMDEPILOGUE
+
+// psrld mm1, 7 (objdump: psrld mm1,0x7)
+TEXT ·x698(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xd1
+	BYTE $0x07
+	SIMDEPILOGUE
+
+// psrld xmm1, 7 (objdump: psrld xmm1,0x7)
+TEXT ·x699(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xd1
+	BYTE $0x07
+	SIMDEPILOGUE
+
+// psrld mm1, 15 (objdump: psrld mm1,0xf)
+TEXT ·x700(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xd1
+	BYTE $0x0f
+	SIMDEPILOGUE
+
+// psrld xmm1, 15 (objdump: psrld xmm1,0xf)
+TEXT ·x701(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xd1
+	BYTE $0x0f
+	SIMDEPILOGUE
+
+// psrld mm1, 16 (objdump: psrld mm1,0x10)
+TEXT ·x702(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xd1
+	BYTE $0x10
+	SIMDEPILOGUE
+
+// psrld xmm1, 16 (objdump: psrld xmm1,0x10)
+TEXT ·x703(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xd1
+	BYTE $0x10
+	SIMDEPILOGUE
+
+// psrld mm1, 31 (objdump: psrld mm1,0x1f)
+TEXT ·x704(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xd1
+	BYTE $0x1f
+	SIMDEPILOGUE
+
+// psrld xmm1, 31 (objdump: psrld xmm1,0x1f)
+TEXT ·x705(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xd1
+	BYTE $0x1f
+	SIMDEPILOGUE
+
+// psrld mm1, 33 (objdump: psrld mm1,0x21)
+TEXT ·x706(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xd1
+	BYTE $0x21
+	SIMDEPILOGUE
+
+// psrld xmm1, 33 (objdump: psrld xmm1,0x21)
+TEXT ·x707(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xd1
+	BYTE $0x21
+	SIMDEPILOGUE
+
+// psrld mm1, 63 (objdump: psrld mm1,0x3f)
+TEXT ·x708(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xd1
+	BYTE $0x3f
+	SIMDEPILOGUE
+
+// psrld xmm1, 63 (objdump: psrld xmm1,0x3f)
+TEXT ·x709(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xd1
+	BYTE $0x3f
+	SIMDEPILOGUE
+
+// psrld mm1, 64 (objdump: psrld mm1,0x40)
+TEXT ·x710(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xd1
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psrld xmm1, 64 (objdump: psrld xmm1,0x40)
+TEXT ·x711(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xd1
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psrld mm1, 200 (objdump: psrld mm1,0xc8)
+TEXT ·x712(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xd1
+	BYTE $0xc8
+	SIMDEPILOGUE
+
+// psrld xmm1, 200 (objdump: psrld xmm1,0xc8)
+TEXT ·x713(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xd1
+	BYTE $0xc8
+	SIMDEPILOGUE
+
+// psrad mm1, 0 (objdump: psrad mm1,0x0)
+TEXT ·x714(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xe1
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// psrad xmm1, 0 (objdump: psrad xmm1,0x0)
+TEXT ·x715(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xe1
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// psrad mm1, 1 (objdump: psrad mm1,0x1)
+TEXT ·x716(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xe1
+	BYTE $0x01
+	SIMDEPILOGUE
+
+// psrad xmm1, 1 (objdump: psrad xmm1,0x1)
+TEXT ·x717(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xe1
+	BYTE $0x01
+	SIMDEPILOGUE
+
+// psrad mm1, 7 (objdump: psrad mm1,0x7)
+TEXT ·x718(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xe1
+	BYTE $0x07
+	SIMDEPILOGUE
+
+// psrad xmm1, 7 (objdump: psrad xmm1,0x7)
+TEXT ·x719(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xe1
+	BYTE $0x07
+	SIMDEPILOGUE
+
+// psrad mm1, 15 (objdump: psrad mm1,0xf)
+TEXT ·x720(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xe1
+	BYTE $0x0f
+	SIMDEPILOGUE
+
+// psrad xmm1, 15 (objdump: psrad xmm1,0xf)
+TEXT ·x721(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xe1
+	BYTE $0x0f
+	SIMDEPILOGUE
+
+// psrad mm1, 16 (objdump: psrad mm1,0x10)
+TEXT ·x722(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xe1
+	BYTE $0x10
+	SIMDEPILOGUE
+
+// psrad xmm1, 16 (objdump: psrad xmm1,0x10)
+TEXT ·x723(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xe1
+	BYTE $0x10
+	SIMDEPILOGUE
+
+// psrad mm1, 31 (objdump: psrad mm1,0x1f)
+TEXT ·x724(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xe1
+	BYTE $0x1f
+	SIMDEPILOGUE
+
+// psrad xmm1, 31 (objdump: psrad xmm1,0x1f)
+TEXT ·x725(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xe1
+	BYTE $0x1f
+	SIMDEPILOGUE
+
+// psrad mm1, 33 (objdump: psrad mm1,0x21)
+TEXT ·x726(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xe1
+	BYTE $0x21
+	SIMDEPILOGUE
+
+// psrad xmm1, 33 (objdump: psrad xmm1,0x21)
+TEXT ·x727(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xe1
+	BYTE $0x21
+	SIMDEPILOGUE
+
+// psrad mm1, 63 (objdump: psrad mm1,0x3f)
+TEXT ·x728(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xe1
+	BYTE $0x3f
+	SIMDEPILOGUE
+
+// psrad xmm1, 63 (objdump: psrad xmm1,0x3f)
+TEXT ·x729(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xe1
+	BYTE $0x3f
+	SIMDEPILOGUE
+
+// psrad mm1, 64 (objdump: psrad mm1,0x40)
+TEXT ·x730(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xe1
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psrad xmm1, 64 (objdump: psrad xmm1,0x40)
+TEXT ·x731(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xe1
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psrad mm1, 200 (objdump: psrad mm1,0xc8)
+TEXT ·x732(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xe1
+	BYTE $0xc8
+	SIMDEPILOGUE
+
+// psrad xmm1, 200 (objdump: psrad xmm1,0xc8)
+TEXT ·x733(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xe1
+	BYTE $0xc8
+	SIMDEPILOGUE
+
+// pslld mm1, 0 (objdump: pslld mm1,0x0)
+TEXT ·x734(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xf1
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// pslld xmm1, 0 (objdump: pslld xmm1,0x0)
+TEXT ·x735(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xf1
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// pslld mm1, 1 (objdump: pslld mm1,0x1)
+TEXT ·x736(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xf1
+	BYTE $0x01
+	SIMDEPILOGUE
+
+// pslld xmm1, 1 (objdump: pslld xmm1,0x1)
+TEXT ·x737(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xf1
+	BYTE $0x01
+	SIMDEPILOGUE
+
+// pslld mm1, 7 (objdump: pslld mm1,0x7)
+TEXT ·x738(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xf1
+	BYTE $0x07
+	SIMDEPILOGUE
+
+// pslld xmm1, 7 (objdump: pslld xmm1,0x7)
+TEXT ·x739(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xf1
+	BYTE $0x07
+	SIMDEPILOGUE
+
+// pslld mm1, 15 (objdump: pslld mm1,0xf)
+TEXT ·x740(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xf1
+	BYTE $0x0f
+	SIMDEPILOGUE
+
+// pslld xmm1, 15 (objdump: pslld xmm1,0xf)
+TEXT ·x741(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xf1
+	BYTE $0x0f
+	SIMDEPILOGUE
+
+// pslld mm1, 16 (objdump: pslld mm1,0x10)
+TEXT ·x742(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xf1
+	BYTE $0x10
+	SIMDEPILOGUE
+
+// pslld xmm1, 16 (objdump: pslld xmm1,0x10)
+TEXT ·x743(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xf1
+	BYTE $0x10
+	SIMDEPILOGUE
+
+// pslld mm1, 31 (objdump: pslld mm1,0x1f)
+TEXT ·x744(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xf1
+	BYTE $0x1f
+	SIMDEPILOGUE
+
+// pslld xmm1, 31 (objdump: pslld xmm1,0x1f)
+TEXT ·x745(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xf1
+	BYTE $0x1f
+	SIMDEPILOGUE
+
+// pslld mm1, 33 (objdump: pslld mm1,0x21)
+TEXT ·x746(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xf1
+	BYTE $0x21
+	SIMDEPILOGUE
+
+// pslld xmm1, 33 (objdump: pslld xmm1,0x21)
+TEXT ·x747(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xf1
+	BYTE $0x21
+	SIMDEPILOGUE
+
+// pslld mm1, 63 (objdump: pslld mm1,0x3f)
+TEXT ·x748(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xf1
+	BYTE $0x3f
+	SIMDEPILOGUE
+
+// pslld xmm1, 63 (objdump: pslld xmm1,0x3f)
+TEXT ·x749(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xf1
+	BYTE $0x3f
+	SIMDEPILOGUE
+
+// pslld mm1, 64 (objdump: pslld mm1,0x40)
+TEXT ·x750(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xf1
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// pslld xmm1, 64 (objdump: pslld xmm1,0x40)
+TEXT ·x751(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xf1
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// pslld mm1, 200 (objdump: pslld mm1,0xc8)
+TEXT ·x752(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xf1
+	BYTE $0xc8
+	SIMDEPILOGUE
+
+// pslld xmm1, 200 (objdump: pslld xmm1,0xc8)
+TEXT ·x753(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x72
+	BYTE $0xf1
+	BYTE $0xc8
+	SIMDEPILOGUE
+
+// psrlq mm1, 0 (objdump: psrlq mm1,0x0)
+TEXT ·x754(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd1
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// psrlq xmm1, 0 (objdump: psrlq xmm1,0x0)
+TEXT ·x755(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd1
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// psrlq mm1, 1 (objdump: psrlq mm1,0x1)
+TEXT ·x756(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd1
+	BYTE $0x01
+	SIMDEPILOGUE
+
+// psrlq xmm1, 1 (objdump: psrlq xmm1,0x1)
+TEXT ·x757(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd1
+	BYTE $0x01
+	SIMDEPILOGUE
+
+// psrlq mm1, 7 (objdump: psrlq mm1,0x7)
+TEXT ·x758(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd1
+	BYTE $0x07
+	SIMDEPILOGUE
+
+// psrlq xmm1, 7 (objdump: psrlq xmm1,0x7)
+TEXT ·x759(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd1
+	BYTE $0x07
+	SIMDEPILOGUE
+
+// psrlq mm1, 15 (objdump: psrlq mm1,0xf)
+TEXT ·x760(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd1
+	BYTE $0x0f
+	SIMDEPILOGUE
+
+// psrlq xmm1, 15 (objdump: psrlq xmm1,0xf)
+TEXT ·x761(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd1
+	BYTE $0x0f
+	SIMDEPILOGUE
+
+// psrlq mm1, 16 (objdump: psrlq mm1,0x10)
+TEXT ·x762(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd1
+	BYTE $0x10
+	SIMDEPILOGUE
+
+// psrlq xmm1, 16 (objdump: psrlq xmm1,0x10)
+TEXT ·x763(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd1
+	BYTE $0x10
+	SIMDEPILOGUE
+
+// psrlq mm1, 31 (objdump: psrlq mm1,0x1f)
+TEXT ·x764(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd1
+	BYTE $0x1f
+	SIMDEPILOGUE
+
+// psrlq xmm1, 31 (objdump: psrlq xmm1,0x1f)
+TEXT ·x765(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd1
+	BYTE $0x1f
+	SIMDEPILOGUE
+
+// psrlq mm1, 33 (objdump: psrlq mm1,0x21)
+TEXT ·x766(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd1
+	BYTE $0x21
+	SIMDEPILOGUE
+
+// psrlq xmm1, 33 (objdump: psrlq xmm1,0x21)
+TEXT ·x767(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd1
+	BYTE $0x21
+	SIMDEPILOGUE
+
+// psrlq mm1, 63 (objdump: psrlq mm1,0x3f)
+TEXT ·x768(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd1
+	BYTE $0x3f
+	SIMDEPILOGUE
+
+// psrlq xmm1, 63 (objdump: psrlq xmm1,0x3f)
+TEXT ·x769(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd1
+	BYTE $0x3f
+	SIMDEPILOGUE
+
+// psrlq mm1, 64 (objdump: psrlq mm1,0x40)
+TEXT ·x770(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd1
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psrlq xmm1, 64 (objdump: psrlq xmm1,0x40)
+TEXT ·x771(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd1
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psrlq mm1, 200 (objdump: psrlq mm1,0xc8)
+TEXT ·x772(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd1
+	BYTE $0xc8
+	SIMDEPILOGUE
+
+// psrlq xmm1, 200 (objdump: psrlq xmm1,0xc8)
+TEXT ·x773(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd1
+	BYTE $0xc8
+	SIMDEPILOGUE
+
+// psllq mm1, 0 (objdump: psllq mm1,0x0)
+TEXT ·x774(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf1
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// psllq xmm1, 0 (objdump: psllq xmm1,0x0)
+TEXT ·x775(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf1
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// psllq mm1, 1 (objdump: psllq mm1,0x1)
+TEXT ·x776(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf1
+	BYTE $0x01
+	SIMDEPILOGUE
+
+// psllq xmm1, 1 (objdump: psllq xmm1,0x1)
+TEXT ·x777(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf1
+	BYTE $0x01
+	SIMDEPILOGUE
+
+// psllq mm1, 7 (objdump: psllq mm1,0x7)
+TEXT ·x778(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf1
+	BYTE $0x07
+	SIMDEPILOGUE
+
+// psllq xmm1, 7 (objdump: psllq xmm1,0x7)
+TEXT ·x779(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf1
+	BYTE $0x07
+	SIMDEPILOGUE
+
+// psllq mm1, 15 (objdump: psllq mm1,0xf)
+TEXT ·x780(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf1
+	BYTE $0x0f
+	SIMDEPILOGUE
+
+// psllq xmm1, 15 (objdump: psllq xmm1,0xf)
+TEXT ·x781(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf1
+	BYTE $0x0f
+	SIMDEPILOGUE
+
+// psllq mm1, 16 (objdump: psllq mm1,0x10)
+TEXT ·x782(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf1
+	BYTE $0x10
+	SIMDEPILOGUE
+
+// psllq xmm1, 16 (objdump: psllq xmm1,0x10)
+TEXT ·x783(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf1
+	BYTE $0x10
+	SIMDEPILOGUE
+
+// psllq mm1, 31 (objdump: psllq mm1,0x1f)
+TEXT ·x784(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf1
+	BYTE $0x1f
+	SIMDEPILOGUE
+
+// psllq xmm1, 31 (objdump: psllq xmm1,0x1f)
+TEXT ·x785(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf1
+	BYTE $0x1f
+	SIMDEPILOGUE
+
+// psllq mm1, 33 (objdump: psllq mm1,0x21)
+TEXT ·x786(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf1
+	BYTE $0x21
+	SIMDEPILOGUE
+
+// psllq xmm1, 33 (objdump: psllq xmm1,0x21)
+TEXT ·x787(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf1
+	BYTE $0x21
+	SIMDEPILOGUE
+
+// psllq mm1, 63 (objdump: psllq mm1,0x3f)
+TEXT ·x788(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf1
+	BYTE $0x3f
+	SIMDEPILOGUE
+
+// psllq xmm1, 63 (objdump: psllq xmm1,0x3f)
+TEXT ·x789(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf1
+	BYTE $0x3f
+	SIMDEPILOGUE
+
+// psllq mm1, 64 (objdump: psllq mm1,0x40)
+TEXT ·x790(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf1
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psllq xmm1, 64 (objdump: psllq xmm1,0x40)
+TEXT ·x791(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf1
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// psllq mm1, 200 (objdump: psllq mm1,0xc8)
+TEXT ·x792(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf1
+	BYTE $0xc8
+	SIMDEPILOGUE
+
+// psllq xmm1, 200 (objdump: psllq xmm1,0xc8)
+TEXT ·x793(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf1
+	BYTE $0xc8
+	SIMDEPILOGUE
+
+// psrldq xmm1, 0 (objdump: psrldq xmm1,0x0)
+TEXT ·x794(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd9
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// pslldq xmm8, 0 (objdump: pslldq xmm8,0x0)
+TEXT ·x795(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf8
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// psrldq xmm1, 1 (objdump: psrldq xmm1,0x1)
+TEXT ·x796(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd9
+	BYTE $0x01
+	SIMDEPILOGUE
+
+// pslldq xmm8, 1 (objdump: pslldq xmm8,0x1)
+TEXT ·x797(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf8
+	BYTE $0x01
+	SIMDEPILOGUE
+
+// psrldq xmm1, 5 (objdump: psrldq xmm1,0x5)
+TEXT ·x798(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd9
+	BYTE $0x05
+	SIMDEPILOGUE
+
+// pslldq xmm8, 5 (objdump: pslldq xmm8,0x5)
+TEXT ·x799(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf8
+	BYTE $0x05
+	SIMDEPILOGUE
+
+// psrldq xmm1, 15 (objdump: psrldq xmm1,0xf)
+TEXT ·x800(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd9
+	BYTE $0x0f
+	SIMDEPILOGUE
+
+// pslldq xmm8, 15 (objdump: pslldq xmm8,0xf)
+TEXT ·x801(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf8
+	BYTE $0x0f
+	SIMDEPILOGUE
+
+// psrldq xmm1, 16 (objdump: psrldq xmm1,0x10)
+TEXT ·x802(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd9
+	BYTE $0x10
+	SIMDEPILOGUE
+
+// pslldq xmm8, 16 (objdump: pslldq xmm8,0x10)
+TEXT ·x803(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf8
+	BYTE $0x10
+	SIMDEPILOGUE
+
+// psrldq xmm1, 255 (objdump: psrldq xmm1,0xff)
+TEXT ·x804(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xd9
+	BYTE $0xff
+	SIMDEPILOGUE
+
+// pslldq xmm8, 255 (objdump: pslldq xmm8,0xff)
+TEXT ·x805(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x73
+	BYTE $0xf8
+	BYTE $0xff
+	SIMDEPILOGUE
+
+// pshufw mm0, mm1, 0x1b (objdump: pshufw mm0,mm1,0x1b)
+TEXT ·x806(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x70
+	BYTE $0xc1
+	BYTE $0x1b
+	SIMDEPILOGUE
+
+// pshufd xmm0, xmm1, 0x1b (objdump: pshufd xmm0,xmm1,0x1b)
+TEXT ·x807(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x70
+	BYTE $0xc1
+	BYTE $0x1b
+	SIMDEPILOGUE
+
+// pshufhw xmm0, xmm1, 0x1b (objdump: pshufhw xmm0,xmm1,0x1b)
+TEXT ·x808(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0x70
+	BYTE $0xc1
+	BYTE $0x1b
+	SIMDEPILOGUE
+
+// pshuflw xmm0, xmm1, 0x1b (objdump: pshuflw xmm0,xmm1,0x1b)
+TEXT ·x809(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0x70
+	BYTE $0xc1
+	BYTE $0x1b
+	SIMDEPILOGUE
+
+// shufps xmm0, xmm1, 0x1b (objdump: shufps xmm0,xmm1,0x1b)
+TEXT ·x810(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xc6
+	BYTE $0xc1
+	BYTE $0x1b
+	SIMDEPILOGUE
+
+// shufpd xmm0, xmm1, 0x1b (objdump: shufpd xmm0,xmm1,0x1b)
+TEXT ·x811(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xc6
+	BYTE $0xc1
+	BYTE $0x1b
+	SIMDEPILOGUE
+
+// pshufw mm0, mm1, 0xe4 (objdump: pshufw mm0,mm1,0xe4)
+TEXT ·x812(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x70
+	BYTE $0xc1
+	BYTE $0xe4
+	SIMDEPILOGUE
+
+// pshufd xmm0, xmm1, 0xe4 (objdump: pshufd xmm0,xmm1,0xe4)
+TEXT ·x813(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x70
+	BYTE $0xc1
+	BYTE $0xe4
+	SIMDEPILOGUE
+
+// pshufhw xmm0, xmm1, 0xe4 (objdump: pshufhw xmm0,xmm1,0xe4)
+TEXT ·x814(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0x70
+	BYTE $0xc1
+	BYTE $0xe4
+	SIMDEPILOGUE
+
+// pshuflw xmm0, xmm1, 0xe4 (objdump: pshuflw xmm0,xmm1,0xe4)
+TEXT ·x815(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0x70
+	BYTE $0xc1
+	BYTE $0xe4
+	SIMDEPILOGUE
+
+// shufps xmm0, xmm1, 0xe4 (objdump: shufps xmm0,xmm1,0xe4)
+TEXT ·x816(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xc6
+	BYTE $0xc1
+	BYTE $0xe4
+	SIMDEPILOGUE
+
+// shufpd xmm0, xmm1, 0xe4 (objdump: shufpd xmm0,xmm1,0xe4)
+TEXT ·x817(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xc6
+	BYTE $0xc1
+	BYTE $0xe4
+	SIMDEPILOGUE
+
+// pshufw mm0, mm1, 0x0 (objdump: pshufw mm0,mm1,0x0)
+TEXT ·x818(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x70
+	BYTE $0xc1
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// pshufd xmm0, xmm1, 0x0 (objdump: pshufd xmm0,xmm1,0x0)
+TEXT ·x819(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x70
+	BYTE $0xc1
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// pshufhw xmm0, xmm1, 0x0 (objdump: pshufhw xmm0,xmm1,0x0)
+TEXT ·x820(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0x70
+	BYTE $0xc1
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// pshuflw xmm0, xmm1, 0x0 (objdump: pshuflw xmm0,xmm1,0x0)
+TEXT ·x821(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0x70
+	BYTE $0xc1
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// shufps xmm0, xmm1, 0x0 (objdump: shufps xmm0,xmm1,0x0)
+TEXT ·x822(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xc6
+	BYTE $0xc1
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// shufpd xmm0, xmm1, 0x0 (objdump: shufpd xmm0,xmm1,0x0)
+TEXT ·x823(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xc6
+	BYTE $0xc1
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// pshufw mm0, mm1, 0x93 (objdump: pshufw mm0,mm1,0x93)
+TEXT ·x824(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x70
+	BYTE $0xc1
+	BYTE $0x93
+	SIMDEPILOGUE
+
+// pshufd xmm0, xmm1, 0x93 (objdump: pshufd xmm0,xmm1,0x93)
+TEXT ·x825(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x70
+	BYTE $0xc1
+	BYTE $0x93
+	SIMDEPILOGUE
+
+// pshufhw xmm0, xmm1, 0x93 (objdump: pshufhw xmm0,xmm1,0x93)
+TEXT ·x826(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0x70
+	BYTE $0xc1
+	BYTE $0x93
+	SIMDEPILOGUE
+
+// pshuflw xmm0, xmm1, 0x93 (objdump: pshuflw xmm0,xmm1,0x93)
+TEXT ·x827(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0x70
+	BYTE $0xc1
+	BYTE $0x93
+	SIMDEPILOGUE
+
+// shufps xmm0, xmm1, 0x93 (objdump: shufps xmm0,xmm1,0x93)
+TEXT ·x828(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xc6
+	BYTE $0xc1
+	BYTE $0x93
+	SIMDEPILOGUE
+
+// shufpd xmm0, xmm1, 0x93 (objdump: shufpd xmm0,xmm1,0x93)
+TEXT ·x829(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xc6
+	BYTE $0xc1
+	BYTE $0x93
+	SIMDEPILOGUE
+
+// pinsrw mm0, eax, 0 (objdump: pinsrw mm0,eax,0x0)
+TEXT ·x830(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xc4
+	BYTE $0xc0
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// pextrw eax, mm1, 0 (objdump: pextrw eax,mm1,0x0)
+TEXT ·x831(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xc5
+	BYTE $0xc1
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// pinsrw xmm0, eax, 0 (objdump: pinsrw xmm0,eax,0x0)
+TEXT ·x832(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xc4
+	BYTE $0xc0
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// pextrw eax, xmm1, 0 (objdump: pextrw eax,xmm1,0x0)
+TEXT ·x833(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xc5
+	BYTE $0xc1
+	BYTE $0x00
+	SIMDEPILOGUE
+
+// pinsrw mm0, eax, 3 (objdump: pinsrw mm0,eax,0x3)
+TEXT ·x834(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xc4
+	BYTE $0xc0
+	BYTE $0x03
+	SIMDEPILOGUE
+
+// pextrw eax, mm1, 3 (objdump: pextrw eax,mm1,0x3)
+TEXT ·x835(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xc5
+	BYTE $0xc1
+	BYTE $0x03
+	SIMDEPILOGUE
+
+// pinsrw xmm0, eax, 3 (objdump: pinsrw xmm0,eax,0x3)
+TEXT ·x836(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xc4
+	BYTE $0xc0
+	BYTE $0x03
+	SIMDEPILOGUE
+
+// pextrw eax, xmm1, 3 (objdump: pextrw eax,xmm1,0x3)
+TEXT ·x837(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xc5
+	BYTE $0xc1
+	BYTE $0x03
+	SIMDEPILOGUE
+
+// pinsrw mm0, eax, 5 (objdump: pinsrw mm0,eax,0x5)
+TEXT ·x838(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xc4
+	BYTE $0xc0
+	BYTE $0x05
+	SIMDEPILOGUE
+
+// pextrw eax, mm1, 5 (objdump: pextrw eax,mm1,0x5)
+TEXT ·x839(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xc5
+	BYTE $0xc1
+	BYTE $0x05
+	SIMDEPILOGUE
+
+// pinsrw xmm0, eax, 5 (objdump: pinsrw xmm0,eax,0x5)
+TEXT ·x840(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xc4
+	BYTE $0xc0
+	BYTE $0x05
+	SIMDEPILOGUE
+
+// pextrw eax, xmm1, 5 (objdump: pextrw eax,xmm1,0x5)
+TEXT ·x841(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xc5
+	BYTE $0xc1
+	BYTE $0x05
+	SIMDEPILOGUE
+
+// pinsrw mm0, eax, 7 (objdump: pinsrw mm0,eax,0x7)
+TEXT ·x842(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xc4
+	BYTE $0xc0
+	BYTE $0x07
+	SIMDEPILOGUE
+
+// pextrw eax, mm1, 7 (objdump: pextrw eax,mm1,0x7)
+TEXT ·x843(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xc5
+	BYTE $0xc1
+	BYTE $0x07
+	SIMDEPILOGUE
+
+// pinsrw xmm0, eax, 7 (objdump: pinsrw xmm0,eax,0x7)
+TEXT ·x844(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xc4
+	BYTE $0xc0
+	BYTE $0x07
+	SIMDEPILOGUE
+
+// pextrw eax, xmm1, 7 (objdump: pextrw eax,xmm1,0x7)
+TEXT ·x845(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xc5
+	BYTE $0xc1
+	BYTE $0x07
+	SIMDEPILOGUE
+
+// pinsrw xmm0, word ptr [r8+64], 5 (objdump: pinsrw xmm0,WORD PTR [r8+0x40],0x5)
+TEXT ·x846(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xc4
+	BYTE $0x40
+	BYTE $0x40
+	BYTE $0x05
+	SIMDEPILOGUE
+
+// pshufw mm0, qword ptr [r8+64], 0x4e (objdump: pshufw mm0,QWORD PTR [r8+0x40],0x4e)
+TEXT ·x847(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x70
+	BYTE $0x40
+	BYTE $0x40
+	BYTE $0x4e
+	SIMDEPILOGUE
+
+// pmovmskb eax, mm1 (objdump: pmovmskb eax,mm1)
+TEXT ·x848(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0xd7
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pmovmskb eax, xmm1 (objdump: pmovmskb eax,xmm1)
+TEXT ·x849(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xd7
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// pmovmskb rax, xmm8 (objdump: pmovmskb eax,xmm8)
+TEXT ·x850(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xd7
+	BYTE $0xc0
+	SIMDEPILOGUE
+
+// movd mm0, eax (objdump: movd mm0,eax)
+TEXT ·x851(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x6e
+	BYTE $0xc0
+	SIMDEPILOGUE
+
+// movq mm0, rax (objdump: movq mm0,rax)
+TEXT ·x852(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x48
+	BYTE $0x0f
+	BYTE $0x6e
+	BYTE $0xc0
+	SIMDEPILOGUE
+
+// movd eax, mm1 (objdump: movd eax,mm1)
+TEXT ·x853(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x7e
+	BYTE $0xc8
+	SIMDEPILOGUE
+
+// movq rax, mm1 (objdump: movq rax,mm1)
+TEXT ·x854(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x48
+	BYTE $0x0f
+	BYTE $0x7e
+	BYTE $0xc8
+	SIMDEPILOGUE
+
+// movd mm0, dword ptr [r8+64] (objdump: movd mm0,DWORD PTR [r8+0x40])
+TEXT ·x855(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// movd dword ptr [r8+64], mm1 (objdump: movd DWORD PTR [r8+0x40],mm1)
+TEXT ·x856(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x7e
+	BYTE $0x48
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// movq mm0, mm1 (objdump: movq mm0,mm1)
+TEXT ·x857(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x6f
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// movq mm0, qword ptr [r8+64] (objdump: movq mm0,QWORD PTR [r8+0x40])
+TEXT ·x858(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x6f
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// movq qword ptr [r8+64], mm1 (objdump: movq QWORD PTR [r8+0x40],mm1)
+TEXT ·x859(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x7f
+	BYTE $0x48
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// movntq qword ptr [r8+64], mm1 (objdump: movntq QWORD PTR [r8+0x40],mm1)
+TEXT ·x860(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xe7
+	BYTE $0x48
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// movd xmm0, eax (objdump: movd xmm0,eax)
+TEXT ·x861(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x6e
+	BYTE $0xc0
+	SIMDEPILOGUE
+
+// movq xmm0, rax (objdump: movq xmm0,rax)
+TEXT ·x862(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x48
+	BYTE $0x0f
+	BYTE $0x6e
+	BYTE $0xc0
+	SIMDEPILOGUE
+
+// movd eax, xmm1 (objdump: movd eax,xmm1)
+TEXT ·x863(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x7e
+	BYTE $0xc8
+	SIMDEPILOGUE
+
+// movq rax, xmm1 (objdump: movq rax,xmm1)
+TEXT ·x864(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x48
+	BYTE $0x0f
+	BYTE $0x7e
+	BYTE $0xc8
+	SIMDEPILOGUE
+
+// movd xmm8, dword ptr [r8+64] (objdump: movd xmm8,DWORD PTR [r8+0x40])
+TEXT ·x865(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x45
+	BYTE $0x0f
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// movd dword ptr [r8+64], xmm8 (objdump: movd DWORD PTR [r8+0x40],xmm8)
+TEXT ·x866(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x45
+	BYTE $0x0f
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// movq xmm0, xmm1 (objdump: movq xmm0,xmm1)
+TEXT ·x867(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0x7e
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// movq xmm0, qword ptr [r8+64] (objdump: movq xmm0,QWORD PTR [r8+0x40])
+TEXT ·x868(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0xf3
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// movq qword ptr [r8+64], xmm1 (objdump: movq QWORD PTR [r8+0x40],xmm1)
+TEXT ·x869(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xd6
+	BYTE $0x48
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// movq2dq xmm0, mm1 (objdump: movq2dq xmm0,mm1)
+TEXT ·x870(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0xd6
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// movdq2q mm0, xmm1 (objdump: movdq2q mm0,xmm1)
+TEXT ·x871(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0xd6
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// movdqu xmm0, xmmword ptr [r8+68] (objdump: movdqu xmm0,XMMWORD PTR [r8+0x44])
+TEXT ·x872(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0xf3
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x6f
+	BYTE $0x40
+	BYTE $0x44
+	SIMDEPILOGUE
+
+// movdqu xmmword ptr [r8+72], xmm1 (objdump: movdqu XMMWORD PTR [r8+0x48],xmm1)
+TEXT ·x873(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0xf3
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x7f
+	BYTE $0x48
+	BYTE $0x48
+	SIMDEPILOGUE
+
+// movups xmm0, xmmword ptr [r8+76] (objdump: movups xmm0,XMMWORD PTR [r8+0x4c])
+TEXT ·x874(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x10
+	BYTE $0x40
+	BYTE $0x4c
+	SIMDEPILOGUE
+
+// movupd xmmword ptr [r8+84], xmm1 (objdump: movupd XMMWORD PTR [r8+0x54],xmm1)
+TEXT ·x875(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x11
+	BYTE $0x48
+	BYTE $0x54
+	SIMDEPILOGUE
+
+// movdqa xmm0, xmm1 (objdump: movdqa xmm0,xmm1)
+TEXT ·x876(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x6f
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// movaps xmm0, xmm8 (objdump: movaps xmm0,xmm8)
+TEXT ·x877(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x28
+	BYTE $0xc0
+	SIMDEPILOGUE
+
+// movapd xmm8, xmm1 (objdump: movapd xmm8,xmm1)
+TEXT ·x878(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x44
+	BYTE $0x0f
+	BYTE $0x28
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// movups xmm2, xmm3 (objdump: movups xmm2,xmm3)
+TEXT ·x879(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x10
+	BYTE $0xd3
+	SIMDEPILOGUE
+
+// movss xmm0, xmm1 (objdump: movss xmm0,xmm1)
+TEXT ·x880(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0x10
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// movss xmm0, dword ptr [r8+64] (objdump: movss xmm0,DWORD PTR [r8+0x40])
+TEXT ·x881(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0xf3
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x10
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// movss dword ptr [r8+64], xmm1 (objdump: movss DWORD PTR [r8+0x40],xmm1)
+TEXT ·x882(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0xf3
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x11
+	BYTE $0x48
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// movsd xmm0, xmm1 (objdump: movsd xmm0,xmm1)
+TEXT ·x883(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0x10
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// movsd xmm0, qword ptr [r8+64] (objdump: movsd xmm0,QWORD PTR [r8+0x40])
+TEXT ·x884(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0xf2
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x10
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// movsd qword ptr [r8+64], xmm1 (objdump: movsd QWORD PTR [r8+0x40],xmm1)
+TEXT ·x885(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0xf2
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x11
+	BYTE $0x48
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// movlps xmm0, qword ptr [r8+64] (objdump: movlps xmm0,QWORD PTR [r8+0x40])
+TEXT ·x886(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x12
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// movhps xmm0, qword ptr [r8+64] (objdump: movhps xmm0,QWORD PTR [r8+0x40])
+TEXT ·x887(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// movlpd xmm0, qword ptr [r8+64] (objdump: movlpd xmm0,QWORD PTR [r8+0x40])
+TEXT ·x888(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x12
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// movhpd xmm0, qword ptr [r8+64] (objdump: movhpd xmm0,QWORD PTR [r8+0x40])
+TEXT ·x889(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// movlps qword ptr [r8+64], xmm1 (objdump: movlps QWORD PTR [r8+0x40],xmm1)
+TEXT ·x890(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x13
+	BYTE $0x48
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// movhps qword ptr [r8+64], xmm1 (objdump: movhps QWORD PTR [r8+0x40],xmm1)
+TEXT ·x891(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x17
+	BYTE $0x48
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// movlpd qword ptr [r8+64], xmm1 (objdump: movlpd QWORD PTR [r8+0x40],xmm1)
+TEXT ·x892(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x13
+	BYTE $0x48
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// movhpd qword ptr [r8+64], xmm1 (objdump: movhpd QWORD PTR [r8+0x40],xmm1)
+TEXT ·x893(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x17
+	BYTE $0x48
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// movhlps xmm0, xmm1 (objdump: movhlps xmm0,xmm1)
+TEXT ·x894(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x12
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// movlhps xmm0, xmm1 (objdump: movlhps xmm0,xmm1)
+TEXT ·x895(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x16
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// movnti dword ptr [r8+64], ebx (objdump: movnti DWORD PTR [r8+0x40],ebx)
+TEXT ·x896(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xc3
+	BYTE $0x58
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// movnti qword ptr [r8+64], rbx (objdump: movnti QWORD PTR [r8+0x40],rbx)
+TEXT ·x897(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x49
+	BYTE $0x0f
+	BYTE $0xc3
+	BYTE $0x58
+	BYTE $0x40
+	SIMDEPILOGUE
+
+// andps xmm0, xmm1 (objdump: andps xmm0,xmm1)
+TEXT ·x898(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x54
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// andnps xmm0, xmm1 (objdump: andnps xmm0,xmm1)
+TEXT ·x899(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x55
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// orps xmm0, xmm1 (objdump: orps xmm0,xmm1)
+TEXT ·x900(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x56
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// xorps xmm0, xmm1 (objdump: xorps xmm0,xmm1)
+TEXT ·x901(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x57
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// andpd xmm0, xmm1 (objdump: andpd xmm0,xmm1)
+TEXT ·x902(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x54
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// andnpd xmm0, xmm1 (objdump: andnpd xmm0,xmm1)
+TEXT ·x903(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x55
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// orpd xmm0, xmm1 (objdump: orpd xmm0,xmm1)
+TEXT ·x904(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x56
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// xorpd xmm0, xmm1 (objdump: xorpd xmm0,xmm1)
+TEXT ·x905(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x57
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// unpcklps xmm0, xmm1 (objdump: unpcklps xmm0,xmm1)
+TEXT ·x906(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x14
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// unpckhps xmm0, xmm1 (objdump: unpckhps xmm0,xmm1)
+TEXT ·x907(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x15
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// unpcklpd xmm0, xmm1 (objdump: unpcklpd xmm0,xmm1)
+TEXT ·x908(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x14
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// unpckhpd xmm0, xmm1 (objdump: unpckhpd xmm0,xmm1)
+TEXT ·x909(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x15
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// movmskps eax, xmm1 (objdump: movmskps eax,xmm1)
+TEXT ·x910(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x0f
+	BYTE $0x50
+	BYTE $0xc1
+	SIMDEPILOGUE
+
+// movmskpd eax, xmm1 (objdump: movmskpd eax,xmm1)
+TEXT ·x911(SB), NOSPLIT, $0-8
+	SIMDPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x50
+	BYTE $0xc1
+	SIMDEPILOGUE

@@ -67,6 +67,10 @@ type Config struct {
 	// QEMU publishes them for Linux kernels only, not for multiboot.
 	FwCfgCmdline string
 	HasCmdline   bool
+	// PCTestdev adds QEMU's pc-testdev (-device pc-testdev): ports
+	// 0xE0-0xEB, interrupt lines at 0x2000-0x2017 and 64 KiB of MMIO at
+	// 0xFF000000 (devices.PCTestdev).
+	PCTestdev bool
 
 	// FeatureControl is the IA32_FEATURE_CONTROL value the firmware
 	// leaves (used by the default Platform).
@@ -124,6 +128,7 @@ type Machine struct {
 	pit      *devices.PIT
 	rtc      *devices.RTC
 	ioapic   *IOAPIC
+	testdev  *devices.PCTestdev // nil unless Config.PCTestdev
 
 	// Local APICs, one per CPU (apic.go), and what the CPU model reports
 	// about them (CPUID.1:ECX x2APIC and TSC-deadline).
@@ -183,6 +188,15 @@ func New(cfg Config) (*Machine, error) {
 	m.platform = &boardPlatform{inner: m.platform, m: m}
 	if err := m.mmio.Register("I/O APIC", IOAPICBase, 0x1000, ioapicWindow{m}); err != nil {
 		return nil, fmt.Errorf("machine: %w", err)
+	}
+	if cfg.PCTestdev {
+		// Created once: QEMU's pc-testdev registers no reset handler, so
+		// its scratch register and iomem page keep their contents across
+		// a system reset.
+		m.testdev = devices.NewPCTestdev(m.setGSI)
+		if err := m.mmio.Register("pc-testdev iomem", devices.TestdevIOMemBase, devices.TestdevIOMemSize, m.testdev); err != nil {
+			return nil, fmt.Errorf("machine: %w", err)
+		}
 	}
 	for _, w := range cfg.Serial {
 		m.uarts = append(m.uarts, devices.NewUART(w, nil))
@@ -244,6 +258,11 @@ func (m *Machine) buildDevices() error {
 	m.rtc = devices.NewRTC(m.globalNow, below, above, m.cfg.CPUs)
 	if err := reg("RTC", devices.PortRTC, 2, m.rtc); err != nil {
 		return err
+	}
+	if m.testdev != nil {
+		if err := m.testdev.Register(b); err != nil {
+			return fmt.Errorf("machine: pc-testdev: %w", err)
+		}
 	}
 	m.sysA = devices.NewSysCtrlA(m.deviceExit, nil)
 	for _, d := range []struct {

@@ -291,6 +291,8 @@ func TestDevice(t *testing.T) {
 	}
 	c := parse(t, "-device", "isa-debug-exit", "-device", "isa-debug-exit,iobase=0xf4,iosize=4")
 	assert.Equal(t, []DebugExit{{0x501, 2}, {0xf4, 4}}, c.DebugExit)
+	assert.False(t, c.PCTestdev)
+	assert.True(t, parse(t, "-device", "pc-testdev").PCTestdev)
 }
 
 // qemu-options.hx: -initrd "file1 arg=foo,file2"; "Commas can be provided in
@@ -445,7 +447,7 @@ func TestErrors(t *testing.T) {
 
 		// -device.
 		{[]string{"-device", "e1000"}, "vmxemu: -device e1000: unsupported device (supported: isa-debug-exit)"},
-		{[]string{"-device", "pc-testdev"}, "unsupported device (supported: isa-debug-exit)"},
+		{[]string{"-device", "pc-testdev,foo=1"}, "unsupported device (supported: isa-debug-exit)"},
 		{[]string{"-device", "iobase=0xf4"}, "missing device name"},
 		{[]string{"-device", "isa-debug-exit,iobase=zz"}, `iobase: invalid number "zz"`},
 		{[]string{"-device", "isa-debug-exit,iobase=0x"}, `iobase: invalid number "0x"`},

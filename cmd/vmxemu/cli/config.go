@@ -56,6 +56,7 @@ type Config struct {
 	// Devices and front ends.
 	Serial     []Serial    // COM1 first; default one stdio port unless -serial or -nodefaults
 	DebugExit  []DebugExit // -device isa-debug-exit
+	PCTestdev  bool        // -device pc-testdev
 	NoGraphic  bool        // -nographic
 	Display    string      // -display none → "none"
 	VGA        string      // -vga none → "none"

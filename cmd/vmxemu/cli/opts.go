@@ -503,6 +503,10 @@ func parseDevice(c *Config, v string) error {
 		c.ListDevices = true
 		return nil
 	}
+	if driver.val == "pc-testdev" && len(pairs) == 1 {
+		c.PCTestdev = true
+		return nil
+	}
 	if driver.val != "isa-debug-exit" {
 		return errors.New("unsupported device (supported: isa-debug-exit)")
 	}

@@ -24,6 +24,7 @@ isa-debug-exit       a write of value v to the port exits vmxemu with status (v<
   iobase=<uint32>    first I/O port (default 0x501)
   iosize=<uint32>    number of ports (default 0x2)
   id=<str>           accepted and ignored
+pc-testdev           QEMU's test device: ports 0xe0-0xeb, IRQ lines 0x2000-0x2017, MMIO at 0xff000000
 `
 }
 

@@ -129,6 +129,7 @@ type Machine struct {
 	rtc      *devices.RTC
 	ioapic   *IOAPIC
 	testdev  *devices.PCTestdev // nil unless Config.PCTestdev
+	acpiPM   *devices.ACPIPM
 
 	// Local APICs, one per CPU (apic.go), and what the CPU model reports
 	// about them (CPUID.1:ECX x2APIC and TSC-deadline).
@@ -263,6 +264,12 @@ func (m *Machine) buildDevices() error {
 		if err := m.testdev.Register(b); err != nil {
 			return fmt.Errorf("machine: pc-testdev: %w", err)
 		}
+	}
+	// ACPI PM1a blocks and PM timer at QEMU's PIIX4 PM base 0x600; the
+	// SCI is IRQ 9, level (the FADT and MADT say so).
+	m.acpiPM = devices.NewACPIPM(m.globalNow, func(high bool) { m.setIRQ(9, high) }, m.deviceExit)
+	if err := m.acpiPM.Register(b); err != nil {
+		return fmt.Errorf("machine: ACPI PM: %w", err)
 	}
 	m.sysA = devices.NewSysCtrlA(m.deviceExit, nil)
 	for _, d := range []struct {

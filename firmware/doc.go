@@ -20,7 +20,11 @@
 //	0x1000-0x6FFF  Mode64 identity page tables (PML4, PDPT, 4 page directories)
 //	0x9000-0x94FF  Multiboot memory map (QEMU's ADDR_E820_MAP)
 //	0x9500-0x9557  Multiboot information structure (QEMU's ADDR_MBI)
-//	0x9600-0x963F  GDT that the entry state's GDTR points at
+//	0x9600-0x963F  GDT that the ELF and flat entry states' GDTR points at
+//	0xC02B8-0xC02DF  multiboot GDT (where QEMU's option ROM has it)
+//
+// A multiboot kernel may be loaded over 0x9000-0x9557: it is written
+// last and wins, as under QEMU (see LoadMultiboot).
 //
 // Everything the package writes goes through the Memory interface; it keeps
 // no package-level state.

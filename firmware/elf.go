@@ -145,7 +145,7 @@ func LoadELF(mem Memory, image []byte) (*Boot, error) {
 		return nil, fmt.Errorf("elf: entry point %#x is above 4 GiB, outside the identity-mapped range", e.entry)
 	}
 	b.Entry = e.entry
-	if err := loadSegments(mem, e.segs, bootRegions(b.Mode, false)); err != nil {
+	if err := loadSegments(mem, e.segs, bootRegions(b.Mode)); err != nil {
 		return nil, fmt.Errorf("elf: %w", err)
 	}
 	if err := prepareMode(mem, b); err != nil {

@@ -27,7 +27,7 @@ func LoadFlat(mem Memory, image []byte, addr uint64, entry uint64, mode Mode) (*
 	if err := checkInRAM(mem.RAMSize(), addr, end, "image"); err != nil {
 		return nil, fmt.Errorf("flat: %w", err)
 	}
-	if err := checkNoOverlap(append([]region{{addr, end, "image"}}, bootRegions(mode, false)...)); err != nil {
+	if err := checkNoOverlap(append([]region{{addr, end, "image"}}, bootRegions(mode)...)); err != nil {
 		return nil, fmt.Errorf("flat: %w", err)
 	}
 	if err := writePhys(mem, addr, image, "image"); err != nil {

@@ -29,6 +29,14 @@ const (
 	// ROM image; vmxemu has no option ROM, so an equivalent copy lives here
 	// for kernels that reload segment registers before loading their own GDT.
 	BootGDTAddr = 0x9600
+	// MultibootGDTAddr is where the multiboot loader writes its GDT: where
+	// QEMU's multiboot option ROM has it. SeaBIOS places that ROM at
+	// 0xC0000 when no VGA ROM comes first (-nodefaults, -vga none: vmxemu
+	// has no VGA), and the GDT sits at offset 0x2B8 in it; measured with
+	// QEMU 7.2 (multiboot.bin of Debian's 1:7.2+dfsg-7) by a kernel
+	// that stores SGDT at entry: base 0xC02B8, limit 0x27. The address is
+	// in the ROM area outside E820 RAM, so no kernel can be loaded over it.
+	MultibootGDTAddr = 0xC02B8
 	// PageTableAddr is the PML4 of the Mode64 identity map; the PDPT follows
 	// at +0x1000 and four page directories at +0x2000..+0x5FFF.
 	PageTableAddr = 0x1000

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+
+	"github.com/vmxemu/vmxemu/arch"
 )
 
 // Module is a multiboot module: QEMU's -initrd "path args,path2 ..." entry.
@@ -227,7 +229,19 @@ func initrdOptionLen(mods []Module) uint64 {
 //	then each module page-aligned, in order
 //	MultibootMmapAddr (0x9000):     memory map, 24-byte entries, size = 20
 //	MultibootInfoAddr (0x9500):     the information structure (EBX)
-//	BootGDTAddr:                    a copy of the option ROM's GDT
+//	MultibootGDTAddr (0xC02B8):     a copy of the option ROM's GDT
+//
+// The order of the writes is the option ROM's: QEMU's multiboot.bin first
+// copies the information structure to FW_CFG_INITRD_ADDR (0x9500) and
+// builds the memory map at its mmap_addr (0x9000) with INT 15h E820h, in
+// real mode; only then does it enter protected mode and copy the kernel
+// blob (kernel, module list, strings, modules) to the load address (seen in
+// /usr/share/qemu/multiboot.bin of QEMU 7.2: the first "rep insb" and the
+// INT 12h/15h calls precede the LGDT/far jump, the kernel's "insb" loop
+// follows it). So a kernel loaded over [0x9000, 0x9558) is not refused: it
+// overwrites the structures, as under QEMU (kvm-unit-tests' realmode.flat
+// occupies [0x8000, 0x10000) and ignores EBX). The GDT lives in the option
+// ROM under QEMU, outside any loadable RAM, so no kernel overwrites it.
 func LoadMultiboot(mem Memory, image []byte, cmdline string, modules []Module) (*Boot, error) {
 	b, err := loadMultiboot(mem, image, cmdline, modules)
 	if err != nil {
@@ -296,10 +310,6 @@ func loadMultiboot(mem Memory, image []byte, cmdline string, modules []Module) (
 	if err := checkInRAM(ram, k.load, k.load+size, "kernel, boot information and modules"); err != nil {
 		return nil, err
 	}
-	if err := checkNoOverlap(append([]region{{k.load, k.load + size, "kernel, boot information and modules"}}, bootRegions(Mode32Flat, true)...)); err != nil {
-		return nil, err
-	}
-
 	buf := make([]byte, size)
 	k.fill(buf)
 	le := binary.LittleEndian
@@ -351,10 +361,15 @@ func loadMultiboot(mem Memory, image []byte, cmdline string, modules []Module) (
 	if err := writePhys(mem, MultibootInfoAddr, info, "multiboot information structure"); err != nil {
 		return nil, err
 	}
-	if err := writePhys(mem, k.load, buf, "kernel"); err != nil {
+	// The GDT is in the option ROM (MultibootGDTAddr), then the kernel
+	// goes in last, over anything it overlaps (see above).
+	b.A20 = true
+	gdt := gdt32()
+	if err := writePhys(mem, MultibootGDTAddr, gdt, "boot GDT"); err != nil {
 		return nil, err
 	}
-	if err := prepareMode(mem, b); err != nil {
+	b.GDTR = arch.DescTable{Base: MultibootGDTAddr, Limit: uint16(len(gdt) - 1)}
+	if err := writePhys(mem, k.load, buf, "kernel"); err != nil {
 		return nil, err
 	}
 	b.Entry = k.entry

@@ -265,8 +265,6 @@ func TestLoadMultibootErrors(t *testing.T) {
 			"multiboot: kernel [0x100000, 0x2000001) is outside guest RAM (RAM is [0, 0x1000000) less the VGA/BIOS hole"},
 		{"ELF in the VGA hole", ram16M, elf32(em386, 0xB8000, tseg{paddr: 0xB8000, data: hdr}), nil,
 			"multiboot: kernel [0xb8000, 0xb800c) is outside guest RAM"},
-		{"kernel over the boot information", ram16M, elf32(em386, 0x8000, tseg{paddr: 0x8000, data: hdr, memsz: 0x2000}), nil,
-			"multiboot: kernel, boot information and modules [0x8000, 0xb000) overlaps multiboot memory map and information structure [0x9000, 0x9558)"},
 		{"modules run past RAM", 4 << 20, elf32(em386, 0x100000, tseg{paddr: 0x100000, data: hdr}),
 			[]Module{{"big", make([]byte, 4<<20)}}, "multiboot: kernel, boot information and modules [0x100000, 0x502000) is outside guest RAM"},
 		{"RAM too small", 1 << 20, elf32(em386, 0x100000, tseg{paddr: 0x10000, data: hdr}), nil,
@@ -356,4 +354,44 @@ func TestMemUpperUnorderedMap(t *testing.T) {
 		{0x500000, 0x100000, E820RAM},
 	}
 	assert.Equal(t, uint32(0x300000>>10), memUpperKiB(m))
+}
+
+// A kernel over the information structure and memory map loads, as under
+// QEMU: its option ROM writes the structure (0x9500) and the map (0x9000)
+// in real mode before it copies the kernel, so the kernel's bytes win.
+// The layout is kvm-unit-tests' realmode.flat (readelf -l: text at
+// [0x8000, 0xa86c), data+BSS at [0xb000, 0xda30)), which QEMU 7.2 boots
+// (127 PASS, exit status 1).
+func TestLoadMultibootOverBootInfo(t *testing.T) {
+	m := newMem(ram16M)
+	text := append(mbHeaderBytes(0x3), pattern(0x286c-12, 3)...)
+	data := pattern(0x277c, 5)
+	img := elf32(em386, 0x8018,
+		tseg{paddr: 0x8000, data: text},
+		tseg{paddr: 0xb000, data: data, memsz: 0x2a30})
+	b, err := LoadMultiboot(m, img, "realmode.flat ", nil)
+	require.NoError(t, err)
+	assert.Equal(t, text, m.b[0x8000:0x8000+len(text)], "kernel text intact over [0x9000, 0x9558)")
+	assert.Equal(t, data, m.b[0xb000:0xb000+len(data)])
+	m.requireFill(t, 0xb000+uint64(len(data)), 0xda30, 0, "BSS")
+	// Registers as QEMU's ROM sets them regardless of the overlap.
+	assert.Equal(t, uint32(0x9500), b.EBX)
+	assert.Equal(t, uint64(0x8018), b.Entry)
+	// Command line after the page-aligned kernel: 0x8000 + 0x6000.
+	assert.Equal(t, "realmode.flat ", m.cstr(t, 0xE000))
+	assert.Equal(t, uint64(0xF000), b.LoadEnd)
+	// The GDT is outside loadable RAM, intact.
+	s := b.State()
+	assert.Equal(t, uint64(0xC02B8), s.GDTR.Base)
+	assert.Equal(t, uint64(0x00CF9B000000FFFF), m.u64(0xC02B8+8), "flat 32-bit code, accessed")
+}
+
+// A kernel that does not overlap them still finds the structures.
+func TestLoadMultibootInfoBelowKernel(t *testing.T) {
+	m := newMem(ram16M)
+	img := elf32(em386, 0x10000C, tseg{paddr: 0x100000, data: append(mbHeaderBytes(0x3), 0x90, 0x90)})
+	_, err := LoadMultiboot(m, img, "k ", nil)
+	require.NoError(t, err)
+	assert.Equal(t, uint32(MultibootInfoFlags), m.u32(0x9500))
+	assert.Equal(t, uint32(0x9000), m.u32(0x9500+48))
 }

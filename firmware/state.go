@@ -267,11 +267,8 @@ func identityPageTables(base uint64) []byte {
 
 // bootRegions are the low-memory areas a loader writes for mode besides the
 // program itself.
-func bootRegions(mode Mode, multiboot bool) []region {
+func bootRegions(mode Mode) []region {
 	var r []region
-	if multiboot {
-		r = append(r, region{MultibootMmapAddr, MultibootInfoAddr + mbiSize, "multiboot memory map and information structure"})
-	}
 	switch mode {
 	case Mode32Flat:
 		r = append(r, region{BootGDTAddr, BootGDTAddr + uint64(len(gdt32())), "boot GDT"})

@@ -43,6 +43,59 @@ const (
 	sciIRQ          = 9    // the FADT's SCI interrupt (QEMU's)
 )
 
+// ACPI fixed-hardware register blocks, at the I/O addresses of QEMU's pc
+// machine (PIIX4 PM base 0x600, hw/acpi/piix4.c and the FADT QEMU builds
+// for it): PM1a event block (PM1_STS, PM1_EN) 4 bytes, PM1a control block
+// 2 bytes, the 24-bit PM timer 4 bytes (machine/devices ACPIPM implements
+// them).
+const (
+	PM1aEvtBlk = 0x600
+	PM1aCntBlk = 0x604
+	PMTmrBlk   = 0x608
+	pm1EvtLen  = 4
+	pm1CntLen  = 2
+	pmTmrLen   = 4
+	rtcCentury = 0x32 // CMOS index of the century (machine/devices RTC)
+)
+
+// FADT Flags (ACPI 6.5 Table 5.10).
+const (
+	fadtWBINVD            = 1 << 0
+	fadtProcC1            = 1 << 2
+	fadtPwrButton         = 1 << 4 // no fixed-feature power button
+	fadtSlpButton         = 1 << 5 // no fixed-feature sleep button
+	fadtUsePlatformClock  = 1 << 15
+	gasSystemIO           = 1 // Generic Address Structure space ID (5.2.3.2)
+	gasAccessWord         = 2
+	gasAccessDword        = 3
+	fadtPLvl2LatNoC2      = 0xFFF  // > 100: C2 not supported (Table 5.9)
+	fadtPLvl3LatNoC3      = 0xFFFF // > 1000: C3 not supported
+	fadtOffPM1aEvtBlk     = 56
+	fadtOffPM1aCntBlk     = 64
+	fadtOffPMTmrBlk       = 76
+	fadtOffPM1EvtLen      = 88
+	fadtOffPM1CntLen      = 89
+	fadtOffPMTmrLen       = 91
+	fadtOffPLvl2Lat       = 96
+	fadtOffPLvl3Lat       = 98
+	fadtOffCentury        = 108
+	fadtOffXPM1aEvtBlk    = 148
+	fadtOffXPM1aCntBlk    = 172
+	fadtOffXPMTmrBlk      = 208
+	fadtOffFlags          = 112
+	fadtOffIAPCBootArch   = 109
+	fadtIAPCLegacyDevices = 1
+)
+
+// gas encodes a Generic Address Structure (ACPI 6.5 5.2.3.2) for an I/O
+// port block.
+func gas(port uint16, bitWidth, access uint8) []byte {
+	g := make([]byte, 12)
+	g[0], g[1], g[3] = gasSystemIO, bitWidth, access
+	binary.LittleEndian.PutUint64(g[4:], uint64(port))
+	return g
+}
+
 func checksum(b []byte) uint8 {
 	var s uint8
 	for _, v := range b {
@@ -178,16 +231,33 @@ func writeACPI(mem Memory, t Tables) error {
 	// DSDT: a header with no AML (no ACPI devices are described).
 	dsdtAddr := place(sdt("DSDT", 2, nil))
 
-	// FADT revision 3 (244 bytes, 5.2.9): FACS and DSDT, SCI on IRQ 9,
-	// no SMI command port (ACPI mode is always on), no PM blocks; boot
-	// architecture flags: legacy devices (PIT, PIC, RTC) present.
+	// FADT revision 3 (244 bytes, 5.2.9, Table 5.9): FACS and DSDT, SCI
+	// on IRQ 9, no SMI command port (ACPI mode is always on), the PM1a
+	// event and control blocks and the 24-bit PM timer at QEMU's PIIX4
+	// addresses (also as X_ Generic Address Structures), no C2/C3, the
+	// RTC century index; boot architecture flags: legacy devices (PIT,
+	// PIC, RTC) present. The DSDT has no \_S3 or \_S5 objects, so OSPM
+	// knows of no sleep states (vmxemu refuses S3).
 	fadt := make([]byte, 244-36)
-	le.PutUint32(fadt[0:], uint32(facsAddr)) // FIRMWARE_CTRL (offset 36)
-	le.PutUint32(fadt[4:], uint32(dsdtAddr)) // DSDT (40)
-	le.PutUint16(fadt[46-36:], sciIRQ)       // SCI_INT (46)
-	le.PutUint16(fadt[109-36:], 1)           // IAPC_BOOT_ARCH (109): LEGACY_DEVICES
-	le.PutUint32(fadt[112-36:], 1<<0|1<<2)   // Flags (112): WBINVD, PROC_C1
-	le.PutUint64(fadt[140-36:], dsdtAddr)    // X_DSDT (140)
+	at := func(off int) []byte { return fadt[off-36:] }
+	le.PutUint32(at(36), uint32(facsAddr)) // FIRMWARE_CTRL
+	le.PutUint32(at(40), uint32(dsdtAddr)) // DSDT
+	le.PutUint16(at(46), sciIRQ)           // SCI_INT
+	le.PutUint32(at(fadtOffPM1aEvtBlk), PM1aEvtBlk)
+	le.PutUint32(at(fadtOffPM1aCntBlk), PM1aCntBlk)
+	le.PutUint32(at(fadtOffPMTmrBlk), PMTmrBlk)
+	at(fadtOffPM1EvtLen)[0] = pm1EvtLen
+	at(fadtOffPM1CntLen)[0] = pm1CntLen
+	at(fadtOffPMTmrLen)[0] = pmTmrLen
+	le.PutUint16(at(fadtOffPLvl2Lat), fadtPLvl2LatNoC2)
+	le.PutUint16(at(fadtOffPLvl3Lat), fadtPLvl3LatNoC3)
+	at(fadtOffCentury)[0] = rtcCentury
+	le.PutUint16(at(fadtOffIAPCBootArch), fadtIAPCLegacyDevices)
+	le.PutUint32(at(fadtOffFlags), fadtWBINVD|fadtProcC1|fadtPwrButton|fadtSlpButton|fadtUsePlatformClock)
+	le.PutUint64(at(140), dsdtAddr) // X_DSDT
+	copy(at(fadtOffXPM1aEvtBlk), gas(PM1aEvtBlk, 8*pm1EvtLen, gasAccessWord))
+	copy(at(fadtOffXPM1aCntBlk), gas(PM1aCntBlk, 8*pm1CntLen, gasAccessWord))
+	copy(at(fadtOffXPMTmrBlk), gas(PMTmrBlk, 8*pmTmrLen, gasAccessDword))
 	fadtAddr := place(sdt("FACP", 3, fadt))
 
 	// MADT (5.2.12): local APIC address, PCAT_COMPAT (dual 8259s).

@@ -50,6 +50,25 @@ func TestTables(t *testing.T) {
 		table(uint64(mem.u32(fadtAddr+40)), "DSDT")
 		assert.Equal(t, uint64(mem.u32(fadtAddr+40)), mem.u64(fadtAddr+140), "X_DSDT")
 		assert.Equal(t, uint8(9), fadt[46], "SCI on IRQ 9")
+		// PM blocks at QEMU's PIIX4 addresses; offsets from ACPI 6.5
+		// Table 5.9 (PM1a_EVT_BLK 56, PM1a_CNT_BLK 64, PM_TMR_BLK 76,
+		// PM1_EVT_LEN 88, PM1_CNT_LEN 89, PM_TMR_LEN 91, Flags 112,
+		// X_PM1a_EVT_BLK 148, X_PM1a_CNT_BLK 172, X_PM_TMR_BLK 208).
+		assert.Len(t, fadt, 244)
+		assert.Equal(t, uint32(0x600), mem.u32(fadtAddr+56), "PM1a_EVT_BLK")
+		assert.Equal(t, uint32(0x604), mem.u32(fadtAddr+64), "PM1a_CNT_BLK")
+		assert.Equal(t, uint32(0x608), mem.u32(fadtAddr+76), "PM_TMR_BLK")
+		assert.Equal(t, []byte{4, 2, 0, 4}, fadt[88:92], "PM1_EVT_LEN, PM1_CNT_LEN, PM2_CNT_LEN, PM_TMR_LEN")
+		assert.Zero(t, mem.u32(fadtAddr+112)&(1<<8), "TMR_VAL_EXT clear: 24-bit timer")
+		assert.Zero(t, mem.u32(fadtAddr+48), "no SMI_CMD: always in ACPI mode")
+		for _, g := range []struct {
+			off         uint64
+			port        uint64
+			width, size uint8
+		}{{148, 0x600, 32, 2}, {172, 0x604, 16, 2}, {208, 0x608, 32, 3}} {
+			assert.Equal(t, []byte{1, g.width, 0, g.size}, fadt[g.off:g.off+4], "GAS at %d: system I/O", g.off)
+			assert.Equal(t, g.port, mem.u64(fadtAddr+g.off+4), "GAS at %d", g.off)
+		}
 
 		madt := table(madtAddr, "APIC")
 		assert.Equal(t, uint32(0xFEE00000), mem.u32(madtAddr+36))

@@ -29,7 +29,10 @@
 // (0x92: fast reset; the A20 bit is stored but addresses are never
 // masked, A20 is always enabled) and B (0x61); the POST port 0x80; the
 // Bochs shutdown port 0x8900; the PIIX3 reset control register 0xCF9; the
-// isa-debug-exit devices of the configuration. The port 0xE9 debug console
+// ACPI PM1a event/control blocks and the 24-bit PM timer at QEMU's PIIX4
+// PM base 0x600 (SCI on IRQ 9; SLP_EN with S5/S4 powers off, S3 is
+// refused: the run ends with a message); QEMU's pc-testdev when
+// Config.PCTestDev is set; the isa-debug-exit devices of the configuration. The port 0xE9 debug console
 // exists only when Config.DebugCon is set: QEMU creates none unless
 // -debugcon is given.
 //

@@ -64,17 +64,14 @@ type Config struct {
 	DebugCon io.Writer
 	// DebugExits are the isa-debug-exit devices.
 	DebugExits []DebugExitConfig
-	// PCTestDev adds QEMU's pc-testdev (-device pc-testdev), the ISA test
-	// device kvm-unit-tests uses: ports 0xE0-0xE7, the IRQ-line ports at
-	// 0x2000 and up into the I/O APIC, and a RAM page at 0xFF000000.
-	// PCITestDev adds QEMU's pci-testdev (-device pci-testdev). Both are
-	// set by cmd/vmxemu from the command line; the board builds them.
-	PCTestDev  bool
-	PCITestDev bool
 	// FwCfgCmdline, if set, is published as fw_cfg's command-line items.
 	// QEMU publishes them for Linux kernels only, not for multiboot.
 	FwCfgCmdline string
 	HasCmdline   bool
+	// PCTestDev adds QEMU's pc-testdev (-device pc-testdev): ports
+	// 0xE0-0xEB, interrupt lines at 0x2000-0x2017 and 64 KiB of MMIO at
+	// 0xFF000000 (devices.PCTestdev).
+	PCTestDev bool
 
 	// FeatureControl is the IA32_FEATURE_CONTROL value the firmware
 	// leaves (used by the default Platform).
@@ -138,6 +135,8 @@ type Machine struct {
 	pit      *devices.PIT
 	rtc      *devices.RTC
 	ioapic   *IOAPIC
+	testdev  *devices.PCTestdev // nil unless Config.PCTestDev
+	acpiPM   *devices.ACPIPM
 
 	// Local APICs, one per CPU (apic.go), and what the CPU model reports
 	// about them (CPUID.1:ECX x2APIC and TSC-deadline).
@@ -205,6 +204,15 @@ func New(cfg Config) (*Machine, error) {
 	if err := m.mmio.Register("I/O APIC", IOAPICBase, 0x1000, ioapicWindow{m}); err != nil {
 		return nil, fmt.Errorf("machine: %w", err)
 	}
+	if cfg.PCTestDev {
+		// Created once: QEMU's pc-testdev registers no reset handler, so
+		// its scratch register and iomem page keep their contents across
+		// a system reset.
+		m.testdev = devices.NewPCTestdev(m.setGSI)
+		if err := m.mmio.Register("pc-testdev iomem", devices.TestdevIOMemBase, devices.TestdevIOMemSize, m.testdev); err != nil {
+			return nil, fmt.Errorf("machine: %w", err)
+		}
+	}
 	for _, w := range cfg.Serial {
 		m.uarts = append(m.uarts, devices.NewUART(w, nil))
 	}
@@ -265,6 +273,17 @@ func (m *Machine) buildDevices() error {
 	m.rtc = devices.NewRTC(m.globalNow, below, above, m.cfg.CPUs)
 	if err := reg("RTC", devices.PortRTC, 2, m.rtc); err != nil {
 		return err
+	}
+	if m.testdev != nil {
+		if err := m.testdev.Register(b); err != nil {
+			return fmt.Errorf("machine: pc-testdev: %w", err)
+		}
+	}
+	// ACPI PM1a blocks and PM timer at QEMU's PIIX4 PM base 0x600; the
+	// SCI is IRQ 9, level (the FADT and MADT say so).
+	m.acpiPM = devices.NewACPIPM(m.globalNow, func(high bool) { m.setIRQ(9, high) }, m.deviceExit)
+	if err := m.acpiPM.Register(b); err != nil {
+		return fmt.Errorf("machine: ACPI PM: %w", err)
 	}
 	m.sysA = devices.NewSysCtrlA(m.deviceExit, nil)
 	for _, d := range []struct {

@@ -36,7 +36,8 @@ const (
 	// NoReboot is set; Fault and FaultWhy describe it.
 	ResultTripleFault
 	// ResultLimit: an instruction, wall-time or reset-count limit was
-	// reached.
+	// reached, or the guest asked for something vmxemu refuses (an
+	// ACPI S3 suspend: devices.ExitUnsupported).
 	ResultLimit
 	// ResultHang: every running CPU is halted and nothing can wake one:
 	// HLT with RFLAGS.IF=0, or with IF=1 while no device can raise an
@@ -179,6 +180,8 @@ func (m *Machine) afterRun(i int, c *cpu.CPU, why cpu.StopReason) (res Result, d
 			return Result{Kind: ResultDebugExit, Code: e.Code, CPU: i, Reason: e.Reason}, true, nil
 		case devices.ExitShutdown:
 			return Result{Kind: ResultShutdown, CPU: i, Reason: "guest shut down: " + e.Reason}, true, nil
+		case devices.ExitUnsupported:
+			return Result{Kind: ResultLimit, CPU: i, Reason: "unsupported guest request: " + e.Reason}, true, nil
 		case devices.ExitReset:
 			if m.cfg.NoReboot {
 				return Result{Kind: ResultShutdown, CPU: i,

@@ -97,6 +97,17 @@ func (m *Machine) setIRQ(n int, high bool) {
 	m.ioapic.setPin(pin, high)
 }
 
+// setGSI drives global system interrupt n: GSIs 0-15 are the ISA IRQs
+// (setIRQ), 16-23 reach only the I/O APIC's pins of the same number (as in
+// QEMU's pc machine, whose GSI n is I/O APIC input n).
+func (m *Machine) setGSI(n int, high bool) {
+	if n < 16 {
+		m.setIRQ(n, high)
+		return
+	}
+	m.ioapic.setPin(n, high)
+}
+
 // pulseIRQ0 is the PIT's output edge on IRQ 0.
 func (m *Machine) pulseIRQ0() {
 	m.setIRQ(0, true)

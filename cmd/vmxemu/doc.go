@@ -40,7 +40,8 @@
 //
 // kvm-unit-tests' runner (run_tests.sh with QEMU=vmxemu) works unmodified
 // (kut_test.go quotes what it probes): -h starts with a QEMU-shaped version
-// line, -device help lists pc-testdev and pci-testdev in QEMU's format, a
+// line, -device help lists pc-testdev in QEMU's format (not pci-testdev:
+// vmxemu has no PCI bus, so the runner leaves it out), a
 // missing kernel is reported in QEMU's words, QEMU's CPU model names are
 // aliases of vmxemu models (cpumodel.go), and the QEMU options that are
 // harmless no-ops here (-global kvm-pit.lost_tick_policy, -overcommit,

@@ -185,8 +185,8 @@ func boot(ctx context.Context, cfg *cli.Config, stdout, stderr io.Writer) (int, 
 		CPUModel:       prof,
 		Topology:       msr.Topology{Sockets: cfg.SMP.Sockets, Dies: cfg.SMP.Dies, Cores: cfg.SMP.Cores, Threads: cfg.SMP.Threads},
 		NoReboot:       cfg.NoReboot,
+		PCTestDev:      cfg.PCTestDev,
 	}
-	mcfg.PCTestDev, mcfg.PCITestDev = cfg.PCTestDev, cfg.PCITestDev
 	for _, d := range cfg.DebugExit {
 		mcfg.DebugExits = append(mcfg.DebugExits, machine.DebugExitConfig{IOBase: d.IOBase, IOSize: int(d.IOSize)})
 	}

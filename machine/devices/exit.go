@@ -15,6 +15,10 @@ const (
 	// ExitReset is a guest-requested system reset (for example the fast
 	// reset bit of port 0x92).
 	ExitReset
+	// ExitUnsupported is a guest request vmxemu refuses because it does
+	// not implement what QEMU would do (for example ACPI S3 suspend); the
+	// run ends and Exit.Reason says what was asked.
+	ExitUnsupported
 )
 
 // String names the kind.
@@ -26,6 +30,8 @@ func (k ExitKind) String() string {
 		return "shutdown"
 	case ExitReset:
 		return "reset"
+	case ExitUnsupported:
+		return "unsupported"
 	default:
 		return fmt.Sprintf("ExitKind(%d)", int(k))
 	}

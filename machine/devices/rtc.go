@@ -4,7 +4,12 @@ package devices
 // bit 7 is the NMI mask, ignored) and 0x71 (data), minimal: the clock
 // reads a fixed epoch (2000-01-01 00:00:00, a Saturday) plus the board's
 // virtual seconds, in BCD 24-hour format unless register B says binary;
-// update-in-progress never reads as set; no alarm or periodic interrupts.
+// update-in-progress (register A bit 7) reads as set during the last 244 µs
+// of every virtual second while the divider runs at 32.768 kHz and
+// register B's SET bit is clear (MC146818A datasheet: UIP rises 244 µs
+// before the update cycle; QEMU's mc146818rtc models the same window), so
+// guests that wait for an update edge see one; no alarm or periodic
+// interrupts.
 // The CMOS bytes firmware and OSes read for the memory size and CPU count
 // are filled in as QEMU's pc machine fills them (hw/i386/pc.c
 // pc_cmos_init).
@@ -32,6 +37,9 @@ const (
 	rtcRegD    = 0x0D
 	rtcCentury = 0x32
 
+	rtcAUIP    = 0x80
+	rtcBSet    = 0x80
+	rtcUIPns   = 244000 // UIP lead time before the update, ns
 	rtcBBinary = 0x04
 	rtcB24h    = 0x02
 )
@@ -72,6 +80,9 @@ func (r *RTC) In(port uint16, size int) uint32 {
 		return uint32(r.clock(i))
 	}
 	v := r.ram[i]
+	if i == rtcRegA && r.updating() {
+		v |= rtcAUIP
+	}
 	if i == rtcRegC {
 		r.ram[i] = 0 // reading C clears the interrupt flags
 	}
@@ -148,4 +159,12 @@ func (r *RTC) clock(i uint8) uint8 {
 		return uint8(v)
 	}
 	return uint8(v/10<<4 | v%10)
+}
+
+// updating reports whether an update cycle is about to happen: the last
+// rtcUIPns of a virtual second, with the 32.768 kHz divider (register A
+// DV2-0 = 010) running and SET clear.
+func (r *RTC) updating() bool {
+	return (r.ram[rtcRegA]>>4)&7 == 2 && r.ram[rtcRegB]&rtcBSet == 0 &&
+		r.now()%1e9 >= 1e9-rtcUIPns
 }

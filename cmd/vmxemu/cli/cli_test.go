@@ -140,23 +140,18 @@ func TestQEMUCompat(t *testing.T) {
 	}{
 		{"device pc-testdev", []string{"-device", "pc-testdev"}, func(t *testing.T, c *Config) {
 			assert.True(t, c.PCTestDev)
-			assert.False(t, c.PCITestDev)
-		}, nil},
-		{"device pci-testdev", []string{"-device", "pci-testdev"}, func(t *testing.T, c *Config) {
-			assert.True(t, c.PCITestDev)
-			assert.False(t, c.PCTestDev)
 		}, nil},
 		{"device pc-testdev with id", []string{"-device", "pc-testdev,id=t0"}, func(t *testing.T, c *Config) { assert.True(t, c.PCTestDev) }, nil},
 		{"device ? (x86/run's probe)", []string{"-device", "?"}, func(t *testing.T, c *Config) { assert.True(t, c.ListDevices) }, nil},
-		// x86/run's command line, verbatim but for the kernel.
+		// x86/run's command line, verbatim but for the kernel (and without
+		// pci-testdev, which it adds only when -device help lists it).
 		{"x86/run", []string{"--no-reboot", "-nodefaults", "-global", "kvm-pit.lost_tick_policy=discard",
 			"-device", "pc-testdev", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x4", "-display", "none",
-			"-serial", "stdio", "-device", "pci-testdev", "-machine", "accel=tcg", "-kernel", "x86/msr.flat",
+			"-serial", "stdio", "-machine", "accel=tcg", "-kernel", "x86/msr.flat",
 			"-smp", "1", "-cpu", "qemu64,vendor=GenuineIntel", "-initrd", "/tmp/tmp.env"}, func(t *testing.T, c *Config) {
 			assert.True(t, c.NoReboot)
 			assert.True(t, c.NoDefaults)
 			assert.True(t, c.PCTestDev)
-			assert.True(t, c.PCITestDev)
 			assert.Equal(t, []DebugExit{{IOBase: 0xf4, IOSize: 4}}, c.DebugExit)
 			assert.Equal(t, "none", c.Display)
 			assert.Equal(t, []Serial{{Kind: SerialStdio}}, c.Serial)
@@ -379,6 +374,8 @@ func TestDevice(t *testing.T) {
 	}
 	c := parse(t, "-device", "isa-debug-exit", "-device", "isa-debug-exit,iobase=0xf4,iosize=4")
 	assert.Equal(t, []DebugExit{{0x501, 2}, {0xf4, 4}}, c.DebugExit)
+	assert.False(t, c.PCTestDev)
+	assert.True(t, parse(t, "-device", "pc-testdev").PCTestDev)
 }
 
 // qemu-options.hx: -initrd "file1 arg=foo,file2"; "Commas can be provided in
@@ -547,14 +544,13 @@ func TestErrors(t *testing.T) {
 		{[]string{"-net", "user"}, "unsupported network"},
 
 		// -device.
-		{[]string{"-device", "e1000"}, "vmxemu: -device e1000: unsupported device (supported: isa-debug-exit, pc-testdev, pci-testdev)"},
+		{[]string{"-device", "e1000"}, "vmxemu: -device e1000: unsupported device (supported: isa-debug-exit, pc-testdev)"},
 		{[]string{"-device", "hyperv-testdev"}, "unsupported device"},
 		{[]string{"-device", "testdev,chardev=testlog"}, "unsupported device"},
 		{[]string{"-device", "pc-testdev,iobase=0xe0"}, `unknown property "iobase" (pc-testdev has: id)`},
-		{[]string{"-device", "pci-testdev,membar=4096"}, `unknown property "membar" (pci-testdev has: id)`},
+		{[]string{"-device", "pci-testdev"}, "not implemented: vmxemu has no PCI bus"},
 		{[]string{"-device", "pc-testdev,id"}, `property "id" needs a value`},
 		{[]string{"-device", "pc-testdev", "-device", "pc-testdev"}, "only one pc-testdev"},
-		{[]string{"-device", "pci-testdev", "-device", "pci-testdev"}, "only one pci-testdev"},
 		{[]string{"-device", "iobase=0xf4"}, "missing device name"},
 		{[]string{"-device", "isa-debug-exit,iobase=zz"}, `iobase: invalid number "zz"`},
 		{[]string{"-device", "isa-debug-exit,iobase=0x"}, `iobase: invalid number "0x"`},
@@ -669,7 +665,7 @@ func TestUsage(t *testing.T) {
 	assert.Contains(t, MachinesHelp(), "q35")
 	assert.Contains(t, DevicesHelp(), "isa-debug-exit")
 	assert.Contains(t, DevicesHelp(), "0x501")
-	for _, f := range []string{"-global", "-overcommit", "pit=off", "pc-testdev", "pci-testdev", "vendor=", "phys-bits=", "host-phys-bits", "enforce", "check", "qemu64", "max, host"} {
+	for _, f := range []string{"-global", "-overcommit", "pit=off", "pc-testdev", "vendor=", "phys-bits=", "host-phys-bits", "enforce", "check", "qemu64", "max, host"} {
 		assert.Contains(t, u, f)
 	}
 }

@@ -58,7 +58,6 @@ type Config struct {
 	Serial     []Serial    // COM1 first; default one stdio port unless -serial or -nodefaults
 	DebugExit  []DebugExit // -device isa-debug-exit
 	PCTestDev  bool        // -device pc-testdev (QEMU's hw/misc/pc-testdev.c; kvm-unit-tests' x86 test device)
-	PCITestDev bool        // -device pci-testdev (QEMU's hw/misc/pci-testdev.c)
 	NoGraphic  bool        // -nographic
 	Display    string      // -display none → "none"
 	VGA        string      // -vga none → "none"

@@ -39,9 +39,7 @@ name "isa-debug-exit", bus ISA, desc "a guest write of v exits with status (v<<1
   id=<str>           accepted and ignored
 name "pc-testdev", bus ISA, desc "kvm-unit-tests' test device (QEMU's pc-testdev)"
   ports 0xe0-0xe7, IRQ lines at ports 0x2000+ (into the I/O APIC),
-  a RAM page at 0xff000000; no properties
-  id=<str>           accepted and ignored
-name "pci-testdev", bus PCI, desc "PCI Test Device (QEMU's pci-testdev)"
+  64 KiB of memory at 0xff000000; no properties
   id=<str>           accepted and ignored
 `
 }

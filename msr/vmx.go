@@ -193,6 +193,12 @@ func honestVMX(v map[uint32]uint64) {
 			v[idx] = x & implementedControls[idx]
 		}
 	}
+	// The dual-monitor treatment of SMIs and SMM (IA32_VMX_BASIC[49],
+	// SDM Vol. 3C 32.15) needs SMM and IA32_SMM_MONITOR_CTL, which vmxemu
+	// does not model: VMCALL in VMX root operation only fails.
+	if b, ok := v[VMXBasic]; ok {
+		v[VMXBasic] = b &^ (1 << 49)
+	}
 }
 
 // vmxBit is one bit of a VMX capability MSR: for the pin-based, primary

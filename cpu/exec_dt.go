@@ -118,19 +118,32 @@ func lldt(c *CPU, in *Inst) {
 		c.raise(arch.NPFault(selErr(sel), "LDT descriptor not present", "Vol. 2A LLDT"))
 		return
 	}
-	base := d.base()
-	if c.EFER&arch.EFERLMA != 0 {
-		hi, ok := c.sysRead(addr+8, 8)
-		if !ok {
-			return
-		}
-		base |= (hi & 0xFFFFFFFF) << 32
-		if !c.canonicalMax(base) {
-			c.raise(arch.GPFault(selErr(sel), "LLDT descriptor base is not canonical", "Vol. 2A LLDT; Vol. 3A 4.5"))
-			return
-		}
+	base, ok := c.sysDescBase(d, addr, sel, "LLDT")
+	if !ok {
+		return
 	}
 	c.LDTR = arch.Segment{Selector: sel, Base: base, Limit: d.limit(), Attr: d.attr()}
+}
+
+// sysDescBase is the base of the LDT or TSS descriptor d at addr: in
+// IA-32e mode a 16-byte descriptor whose bits 63:32 are in its second
+// quadword, which must be canonical (SDM Vol. 3A 8.2.3; Vol. 2A LLDT/LTR
+// "#GP(selector)"; Vol. 3A 4.5).
+func (c *CPU) sysDescBase(d descriptor, addr uint64, sel uint16, insn string) (uint64, bool) {
+	base := d.base()
+	if c.EFER&arch.EFERLMA == 0 {
+		return base, true
+	}
+	hi, ok := c.sysRead(addr+8, 8)
+	if !ok {
+		return 0, false
+	}
+	base |= (hi & 0xFFFFFFFF) << 32
+	if !c.canonicalMax(base) {
+		c.raise(arch.GPFault(selErr(sel), insn+" descriptor base is not canonical", "Vol. 2A "+insn+"; Vol. 3A 4.5"))
+		return 0, false
+	}
+	return base, true
 }
 
 // sysDescInGDT checks that a whole LDT/TSS descriptor lies within the GDT
@@ -173,17 +186,9 @@ func ltr(c *CPU, in *Inst) {
 		c.raise(arch.NPFault(selErr(sel), "TSS descriptor not present", "Vol. 2A LTR"))
 		return
 	}
-	base := d.base()
-	if c.EFER&arch.EFERLMA != 0 {
-		hi, ok := c.sysRead(addr+8, 8)
-		if !ok {
-			return
-		}
-		base |= (hi & 0xFFFFFFFF) << 32
-		if !c.canonicalMax(base) {
-			c.raise(arch.GPFault(selErr(sel), "LTR descriptor base is not canonical", "Vol. 2A LTR; Vol. 3A 4.5"))
-			return
-		}
+	base, ok := c.sysDescBase(d, addr, sel, "LTR")
+	if !ok {
+		return
 	}
 	if !c.sysWrite(addr+5, 1, uint64(d>>40)|2) { // busy
 		return

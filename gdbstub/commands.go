@@ -333,8 +333,34 @@ func (r *runner) query(args string) cmdResult {
 		return replyOf(hex.EncodeToString([]byte(desc)))
 	case name == "Xfer":
 		return r.xfer(rest)
+	case strings.HasPrefix(args, "Rcmd,"):
+		return r.monitor(strings.TrimPrefix(args, "Rcmd,"))
 	}
 	return rEmpty()
+}
+
+// monitor handles qRcmd,HEX (gdb's "monitor CMD"): the target's output,
+// hex-encoded, as the reply; an error's text likewise, so gdb shows it.
+func (r *runner) monitor(arg string) cmdResult {
+	m, ok := r.t.(Monitor)
+	if !ok {
+		return rEmpty()
+	}
+	cmd, err := hex.DecodeString(arg)
+	if err != nil {
+		return rInval()
+	}
+	out, err := m.Monitor(r.gCPU, strings.TrimSpace(string(cmd)))
+	if err != nil {
+		out = err.Error()
+	}
+	if out == "" {
+		return rOK()
+	}
+	if !strings.HasSuffix(out, "\n") {
+		out += "\n"
+	}
+	return replyOf(hex.EncodeToString([]byte(out)))
 }
 
 // xfer handles qXfer:features:read:target.xml:offset,length.

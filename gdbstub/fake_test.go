@@ -2,6 +2,7 @@ package gdbstub
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/vmxemu/vmxemu/arch"
@@ -130,3 +131,14 @@ func (f *fakeTarget) Continue(brk func(int, uint64) bool, poll func() bool) (Sto
 }
 
 func (f *fakeTarget) DescribeThread(cpu int) string { return "running" }
+
+// Monitor echoes the command with the CPU it ran on; "fail" fails.
+func (f *fakeTarget) Monitor(cpu int, cmd string) (string, error) {
+	if cmd == "fail" {
+		return "", fmt.Errorf("no such thing")
+	}
+	if cmd == "quiet" {
+		return "", nil
+	}
+	return fmt.Sprintf("cpu %d: %s", cpu, cmd), nil
+}

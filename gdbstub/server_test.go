@@ -161,6 +161,12 @@ func TestPackets(t *testing.T) {
 		{"qfThreadInfo", "m1,2"},
 		{"qsThreadInfo", "l"},
 		{"qThreadExtraInfo,2", hex.EncodeToString([]byte("CPU#1 [running]"))},
+		// qRcmd (gdb's "monitor"): the output hex-encoded, newline-ended;
+		// an error's text the same way; no output is OK.
+		{"qRcmd," + hex.EncodeToString([]byte("vmx")), hex.EncodeToString([]byte("cpu 0: vmx\n"))},
+		{"qRcmd," + hex.EncodeToString([]byte("fail")), hex.EncodeToString([]byte("no such thing\n"))},
+		{"qRcmd," + hex.EncodeToString([]byte("quiet")), "OK"},
+		{"qRcmd,zz", "E16"},
 		{"T2", "OK"},
 		{"T3", "E16"},
 		{"vCont?", "vCont;c;C;s;S"},

@@ -29,6 +29,13 @@ type Target interface {
 	Continue(brk func(cpu int, pc uint64) bool, poll func() bool) (Stop, error)
 }
 
+// Monitor is an optional interface of a Target: gdb's "monitor CMD"
+// (the qRcmd packet) runs cmd with CPU cpu (gdb's current thread) as the
+// context and prints the text returned.
+type Monitor interface {
+	Monitor(cpu int, cmd string) (string, error)
+}
+
 // ThreadDescriber is an optional interface of a Target: a short
 // description of a vCPU for gdb's "info threads" (qThreadExtraInfo).
 type ThreadDescriber interface {

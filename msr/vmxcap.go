@@ -19,8 +19,8 @@ import (
 // vmxemu implements (the controls are in implementedControls, vmx.go).
 var vmxImplemented = map[string]bool{
 	"Miscellaneous data/VMWRITE to VM-exit information fields": true,
-	"Basic VMX Information/IA32_VMX_TRUE_*_CTLS support":        true,
-	"Basic VMX Information/INS/OUTS instruction information":     true,
+	"Basic VMX Information/IA32_VMX_TRUE_*_CTLS support":       true,
+	"Basic VMX Information/INS/OUTS instruction information":   true,
 }
 
 type ctlSection struct {

@@ -76,3 +76,29 @@ func TestLint(t *testing.T) {
 	assert.Empty(t, b.VMXOFF(mem).Lint)
 	assert.Empty(t, reg.Frames())
 }
+
+// TestDescribe: the debugger's view names the mode, the pointers and each
+// field by its Appendix B name with the value VMWRITE stored.
+func TestDescribe(t *testing.T) {
+	caps := sandyCaps(t)
+	mem := make(ram, 64<<10)
+	for _, a := range []uint64{0x1000, 0x2000} {
+		binary.LittleEndian.PutUint32(mem[a:], caps.Revision)
+	}
+	v := New(caps, nil, 0)
+	assert.Equal(t, "VMX: outside VMX operation\n", v.Describe())
+	require.Equal(t, Succeed, v.VMXON(0x1000, mem).Kind)
+	require.Equal(t, Succeed, v.VMPTRLD(0x2000, mem).Kind)
+	require.Equal(t, Succeed, v.VMWRITE(0x681E, 0x401000, true).Kind) // Guest RIP
+	d := v.Describe()
+	assert.Contains(t, d, "VMX: VMX root operation")
+	assert.Contains(t, d, "VMXON pointer: 0x1000")
+	assert.Contains(t, d, "current VMCS: 0x2000")
+	assert.Contains(t, d, "active VMCS: 0x2000 (launch state clear)")
+	out, err := v.DumpVMCS(invalidPtr)
+	require.NoError(t, err)
+	assert.Regexp(t, `(?m)^  681e Guest RIP +0x401000$`, out)
+	assert.Contains(t, out, "natural-width guest-state fields")
+	_, err = v.DumpVMCS(0x3000)
+	assert.Error(t, err)
+}

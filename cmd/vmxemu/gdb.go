@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
+	"strings"
 
 	"github.com/vmxemu/vmxemu/cmd/vmxemu/cli"
 	"github.com/vmxemu/vmxemu/cpu"
@@ -177,4 +179,44 @@ func abridgedTagWord(full uint16) uint16 {
 		}
 	}
 	return a
+}
+
+// Monitor implements gdbstub.Monitor: gdb's "monitor CMD" on the current
+// thread's CPU.
+//
+//	vmx            the VMX state: mode, VMXON pointer, current and active VMCSs
+//	vmcs [ADDR]    every field of the current VMCS (or of the active one at ADDR)
+//	help           this list
+func (t *gdbTarget) Monitor(i int, cmd string) (string, error) {
+	c, err := t.cpu(i)
+	if err != nil {
+		return "", err
+	}
+	const help = "vmxemu monitor commands:\n  vmx          the VMX state of this CPU\n  vmcs [ADDR]  the fields of the current VMCS (or of the active VMCS at ADDR)\n"
+	words := strings.Fields(cmd)
+	if len(words) == 0 || words[0] == "help" {
+		return help, nil
+	}
+	v := c.VMX()
+	switch words[0] {
+	case "vmx", "vmcs":
+		if v == nil {
+			return "", fmt.Errorf("CPU %d has no VMX (the CPU model has none)", i)
+		}
+	}
+	switch {
+	case words[0] == "vmx" && len(words) == 1:
+		return v.Describe(), nil
+	case words[0] == "vmcs" && len(words) <= 2:
+		addr := ^uint64(0)
+		if len(words) == 2 {
+			a, err := strconv.ParseUint(strings.TrimPrefix(words[1], "0x"), 16, 64)
+			if err != nil {
+				return "", fmt.Errorf("vmcs %s: not a hexadecimal address", words[1])
+			}
+			addr = a
+		}
+		return v.DumpVMCS(addr)
+	}
+	return "", fmt.Errorf("unknown monitor command %q\n%s", cmd, help)
 }

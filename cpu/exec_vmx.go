@@ -232,10 +232,27 @@ func vmcall(c *CPU, in *Inst) {
 	c.vmxOutcome(c.vmx.VMCALL())
 }
 
-// vmentry: VMLAUNCH (0F 01 C2) and VMRESUME (0F 01 C3). VM entry is not
-// implemented yet: #UD with the reason (docs/VMX.md lists the gap).
+// vmentry: VMLAUNCH (0F 01 C2) and VMRESUME (0F 01 C3): the basic checks
+// and those on the VMX controls and the host-state area (vmx.Enter, with
+// their VMfail and reasons). Loading and running the guest is not
+// implemented yet: a VMCS that passes them ends in #UD with the reason
+// (docs/VMX.md lists the gap).
 func vmentry(c *CPU, in *Inst) {
-	c.raiseUD("VMLAUNCH/VMRESUME: VM entry is not implemented yet in vmxemu (known gap; the capability MSRs allow no optional control)", "Vol. 3C 31.3 VMLAUNCH/VMRESUME")
+	launch := in.rm&7 == 2
+	insn := vmx.InsnVMRESUME
+	if launch {
+		insn = vmx.InsnVMLAUNCH
+	}
+	if !c.vmxCheck(in, insn) {
+		return
+	}
+	ctx := vmx.EntryCtx{Ctx: c.vmxCtx(in, insn), MovSSBlocking: c.shadow == shadowMovSS}
+	if o, done := c.vmx.Enter(launch, &ctx); done {
+		c.vmxOutcome(o)
+		return
+	}
+	c.raiseUD(insn.String()+": the VMX controls and the host-state area pass every check; checking and loading the guest state and running the guest (VM entry proper) are not implemented yet in vmxemu (known gap: docs/VMX.md)",
+		"Vol. 3C 27.3")
 }
 
 // VMX returns the CPU's VMX state (nil on a model without VMX).

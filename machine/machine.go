@@ -193,7 +193,7 @@ func New(cfg Config) (*Machine, error) {
 		m.signature = m.defPlat.Profile().Signature()
 		m.maxPhysAddr = m.defPlat.Profile().MaxPhysAddr()
 		if prof := m.defPlat.Profile(); prof.VMXExposed() {
-			if m.vmxCaps, err = vmx.NewCaps(prof.GuestVMX, m.maxPhysAddr); err != nil {
+			if m.vmxCaps, err = vmx.NewCaps(prof.GuestVMX, prof.ModelVMX, m.maxPhysAddr, prof.LinearAddrWidth()); err != nil {
 				return nil, fmt.Errorf("machine: CPU model %s: %w", prof.Model.Name, err)
 			}
 			// IA32_VMX_VMCS_ENUM as the field table makes it.

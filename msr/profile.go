@@ -223,6 +223,15 @@ func (p *Profile) MaxPhysAddr() uint {
 	return 36
 }
 
+// LinearAddrWidth is CPUID.80000008H:EAX[15:8] as the guest sees it: 57
+// with 5-level paging reported, else 48.
+func (p *Profile) LinearAddrWidth() uint {
+	if w := p.effective[key(0x80000008, 0)].EAX >> 8 & 0xFF; w != 0 {
+		return uint(w)
+	}
+	return 48
+}
+
 // Gaps lists what the model has and the guest does not see, with reasons.
 func (p *Profile) Gaps() []Gap { return slices.Clone(p.gaps) }
 

@@ -20,8 +20,10 @@ type Caps struct {
 	// Addr32 is IA32_VMX_BASIC[48]: the VMXON, VMCS and other VMX
 	// pointers are limited to 32 bits.
 	Addr32 bool
-	// MaxPhysAddr is MAXPHYADDR, the physical-address width.
-	MaxPhysAddr uint
+	// MaxPhysAddr is MAXPHYADDR, the physical-address width, and
+	// LinearWidth the linear-address width (48, or 57 with 5-level
+	// paging: CPUID.80000008H:EAX[15:8]).
+	MaxPhysAddr, LinearWidth uint
 	// VMWriteAll is IA32_VMX_MISC[29]: VMWRITE may write the VM-exit
 	// information fields.
 	VMWriteAll bool
@@ -32,6 +34,9 @@ type Caps struct {
 	CR0, CR4 msr.Fixed
 
 	msrs map[uint32]uint64
+	// model are the CPU model's capability MSRs before vmxemu masked the
+	// controls it does not implement (for explanations only; may be nil).
+	model func(idx uint32) (uint64, bool)
 	// slot maps an encoding's width, type and index to the field's slot
 	// in the VMCS (-1: no such field on this processor).
 	slot     [4][4][512]int16
@@ -57,10 +62,18 @@ const (
 )
 
 // NewCaps reads the capability MSRs (read returns an MSR and whether it
-// exists) and lays out the VMCS fields that exist. It fails when the fields
+// exists) and lays out the VMCS fields that exist; maxPhysAddr and
+// linearWidth are the processor's address widths. It fails when the fields
 // do not fit in the region size the processor reports.
-func NewCaps(read func(idx uint32) (uint64, bool), maxPhysAddr uint) (*Caps, error) {
-	c := &Caps{msrs: map[uint32]uint64{}, MaxPhysAddr: maxPhysAddr}
+//
+// model, if not nil, reads the CPU model's own capability MSRs, before
+// vmxemu masked the controls it does not implement: a failure that a
+// masked control causes then says so.
+func NewCaps(read, model func(idx uint32) (uint64, bool), maxPhysAddr, linearWidth uint) (*Caps, error) {
+	if linearWidth == 0 {
+		linearWidth = 48
+	}
+	c := &Caps{msrs: map[uint32]uint64{}, model: model, MaxPhysAddr: maxPhysAddr, LinearWidth: linearWidth}
 	for i := msr.FirstVMX; i <= msr.LastVMX; i++ {
 		if v, ok := read(i); ok {
 			c.msrs[i] = v

@@ -23,7 +23,7 @@ func sandyCaps(t *testing.T) *Caps {
 	require.NoError(t, err)
 	p, err := msr.Resolve(m, nil)
 	require.NoError(t, err)
-	c, err := NewCaps(p.GuestVMX, p.MaxPhysAddr())
+	c, err := NewCaps(p.GuestVMX, p.ModelVMX, p.MaxPhysAddr(), 48)
 	require.NoError(t, err)
 	return c
 }

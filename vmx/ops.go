@@ -43,10 +43,12 @@ const (
 	InsnVMREAD
 	InsnVMWRITE
 	InsnVMCALL
+	InsnVMLAUNCH
+	InsnVMRESUME
 )
 
 func (i Insn) String() string {
-	return [...]string{"VMXON", "VMXOFF", "VMCLEAR", "VMPTRLD", "VMPTRST", "VMREAD", "VMWRITE", "VMCALL"}[i]
+	return [...]string{"VMXON", "VMXOFF", "VMCLEAR", "VMPTRLD", "VMPTRST", "VMREAD", "VMWRITE", "VMCALL", "VMLAUNCH", "VMRESUME"}[i]
 }
 
 // Ctx is the processor state the checks of a VMX instruction read.

@@ -251,6 +251,7 @@ func (c *CPU) loadPDPTEs(cr0, cr3, cr4 uint64) bool {
 const (
 	msrTSC            = 0x10
 	msrFeatureControl = 0x3A
+	msrDebugCtl       = 0x1D9
 	msrAPICBase       = 0x1B
 	msrSysenterCS     = 0x174
 	msrSysenterESP    = 0x175

@@ -232,11 +232,11 @@ func vmcall(c *CPU, in *Inst) {
 	c.vmxOutcome(c.vmx.VMCALL())
 }
 
-// vmentry: VMLAUNCH (0F 01 C2) and VMRESUME (0F 01 C3): the basic checks
-// and those on the VMX controls and the host-state area (vmx.Enter, with
-// their VMfail and reasons). Loading and running the guest is not
-// implemented yet: a VMCS that passes them ends in #UD with the reason
-// (docs/VMX.md lists the gap).
+// vmentry: VMLAUNCH (0F 01 C2) and VMRESUME (0F 01 C3): the basic checks,
+// those on the VMX controls and the host-state area, and those on the
+// guest-state area (vmx.Enter, with their VMfail, VM-entry failure and
+// reasons). Loading and running the guest is not implemented yet: a VMCS
+// that passes every check ends in #UD with the reason (docs/VMX.md).
 func vmentry(c *CPU, in *Inst) {
 	launch := in.rm&7 == 2
 	insn := vmx.InsnVMRESUME
@@ -247,12 +247,42 @@ func vmentry(c *CPU, in *Inst) {
 		return
 	}
 	ctx := vmx.EntryCtx{Ctx: c.vmxCtx(in, insn), MovSSBlocking: c.shadow == shadowMovSS}
-	if o, done := c.vmx.Enter(launch, &ctx); done {
+	o, done := c.vmx.Enter(launch, &ctx, vmxPhys{c})
+	if !done {
+		c.raiseUD(insn.String()+": the VMCS passes every VM-entry check; loading the guest state and running the guest are not implemented yet in vmxemu (known gap: docs/VMX.md)",
+			"Vol. 3C 27.3.2")
+		return
+	}
+	if o.Kind != vmx.EntryFailed {
 		c.vmxOutcome(o)
 		return
 	}
-	c.raiseUD(insn.String()+": the VMX controls and the host-state area pass every check; checking and loading the guest state and running the guest (VM entry proper) are not implemented yet in vmxemu (known gap: docs/VMX.md)",
-		"Vol. 3C 27.3")
+	// A VM-entry failure loads host state as a VM exit does (SDM Vol. 3C
+	// 28.8); RFLAGS is then the host's, not a VMfail's.
+	if c.Hooks != nil && c.Hooks.VMX != nil {
+		c.Hooks.VMX(c, o)
+	}
+	c.vmxLoadHost()
+}
+
+// vmxLoadHost loads the host state of the current VMCS (SDM Vol. 3C 28.5):
+// the architectural registers (vmx.HostState), IA32_DEBUGCTL cleared, and
+// — without VPIDs — every linear translation flushed (29.4.3.1); the PAE
+// PDPTEs of a 32-bit PAE host are loaded from its CR3 (28.5.1).
+func (c *CPU) vmxLoadHost() {
+	s := c.vmx.HostState(c.GetState())
+	c.SetState(s)
+	_ = c.plat().WriteMSR(c, msrDebugCtl, 0)
+	c.pagingChanged()
+	if s.CR0&arch.CR0PG != 0 && s.CR4&arch.CR4PAE != 0 && s.EFER&arch.EFERLMA == 0 {
+		if !c.loadPDPTEs(s.CR0, s.CR3, s.CR4) {
+			// A PDPTE with reserved bits: a VMX abort (28.7).
+			c.faultPending = false
+			c.enterShutdown(arch.Fault{Vector: arch.VecGP, Rule: "VMX abort: loading the host PDPTEs failed (reserved bits set)", SDM: "Vol. 3C 28.7"},
+				"VMX abort while loading host state")
+		}
+	}
+	c.stop = true
 }
 
 // VMX returns the CPU's VMX state (nil on a model without VMX).

@@ -100,7 +100,7 @@ func (v *CPU) field(enc uint32) uint64 {
 // Enter is VMLAUNCH (launch) or VMRESUME after Check: the basic checks,
 // then those on the controls and the host-state area. done is false when
 // every check passed and the guest state would be loaded next.
-func (v *CPU) Enter(launch bool, c *EntryCtx) (o Outcome, done bool) {
+func (v *CPU) Enter(launch bool, c *EntryCtx, mem Phys) (o Outcome, done bool) {
 	insn := InsnVMRESUME
 	if launch {
 		insn = InsnVMLAUNCH
@@ -124,6 +124,11 @@ func (v *CPU) Enter(launch bool, c *EntryCtx) (o Outcome, done bool) {
 	}
 	if o, bad := v.checkHostState(insn, c); bad {
 		return o, true
+	}
+	// 27.3: the guest-state checks; a failure is a VM-entry failure that
+	// loads host state (28.8).
+	if g := v.checkGuestState(mem); g != nil {
+		return v.failEntry(insn, ExitInvalidGuestState, g), true
 	}
 	return Outcome{Insn: insn}, false
 }

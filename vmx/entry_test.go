@@ -42,6 +42,18 @@ func entryVMCS(t *testing.T) (*CPU, ram) {
 		encHostCR0: 0x80000031, encHostCR4: arch.CR4VMXE, encHostCR3: 0x3000,
 		encHostSelCS: 0x08, encHostSelSS: 0x10, encHostSelTR: 0x18, encHostSelES: 0x10,
 		encHostRIP: 0x401000,
+		// The guest: 32-bit protected mode with paging, flat segments
+		// (SDM Vol. 3C 27.3.1).
+		encGuestCR0: 0x80000031, encGuestCR4: arch.CR4VMXE, encGuestCR3: 0x4000,
+		encGuestSelES + 2: 0x08, encGuestARES + 2: 0xC09B, encGuestLimitES + 2: 0xFFFFFFFF,
+		encGuestSelES: 0x10, encGuestARES: 0xC093, encGuestLimitES: 0xFFFFFFFF,
+		encGuestSelES + 4: 0x10, encGuestARES + 4: 0xC093, encGuestLimitES + 4: 0xFFFFFFFF,
+		encGuestSelES + 6: 0x10, encGuestARES + 6: 0xC093, encGuestLimitES + 6: 0xFFFFFFFF,
+		encGuestSelES + 8: 0x10, encGuestARES + 8: 0xC093, encGuestLimitES + 8: 0xFFFFFFFF,
+		encGuestSelES + 10: 0x10, encGuestARES + 10: 0xC093, encGuestLimitES + 10: 0xFFFFFFFF,
+		encGuestARES + 12: arch.ARUnusable,
+		encGuestSelES + 14: 0x18, encGuestARES + 14: 0x8B, encGuestLimitES + 14: 0x67,
+		encGuestRFLAGS: 2, encGuestRIP: 0x100000, encGuestLinkPtr: invalidPtr,
 	} {
 		require.Equal(t, Succeed, v.VMWRITE(uint64(enc), val, true).Kind, "%#x", enc)
 	}
@@ -64,27 +76,27 @@ func TestEnterBasic(t *testing.T) {
 	mem := make(ram, 64<<10)
 	binary.LittleEndian.PutUint32(mem[0x1000:], v.caps.Revision)
 	require.Equal(t, Succeed, v.VMXON(0x1000, mem).Kind)
-	o, done := v.Enter(true, &host32)
+	o, done := v.Enter(true, &host32, mem)
 	require.True(t, done)
 	assert.Equal(t, FailInvalid, o.Kind, "no current VMCS: VMfailInvalid")
 
-	v, _ = entryVMCS(t)
+	v, mem = entryVMCS(t)
 	c := host32
 	c.MovSSBlocking = true
-	o, done = v.Enter(true, &c)
+	o, done = v.Enter(true, &c, mem)
 	require.True(t, done)
 	assert.Equal(t, FailValid, o.Kind)
 	assert.Equal(t, ErrEntryMovSSBlocking, o.Err, "events blocked by MOV SS: error 26")
 	assert.Equal(t, uint64(26), instrError(t, v))
 
-	o, done = v.Enter(false, &host32)
+	o, done = v.Enter(false, &host32, mem)
 	require.True(t, done)
 	assert.Equal(t, ErrVMRESUMENonLaunched, o.Err, "VMRESUME of a clear VMCS: error 5")
 	v.active[v.current].launched = true
-	o, done = v.Enter(true, &host32)
+	o, done = v.Enter(true, &host32, mem)
 	require.True(t, done)
 	assert.Equal(t, ErrVMLAUNCHNonClear, o.Err, "VMLAUNCH of a launched VMCS: error 4")
-	_, done = v.Enter(false, &host32)
+	_, done = v.Enter(false, &host32, mem)
 	assert.False(t, done, "VMRESUME of a launched, valid VMCS passes the checks")
 }
 
@@ -92,8 +104,8 @@ func TestEnterBasic(t *testing.T) {
 // the error number of SDM Vol. 3C 27.2 (7 for controls, 8 for host state)
 // and names the field.
 func TestEnterChecks(t *testing.T) {
-	v, _ := entryVMCS(t)
-	_, done := v.Enter(true, &host32)
+	v, mem := entryVMCS(t)
+	_, done := v.Enter(true, &host32, mem)
 	require.False(t, done, "the baseline VMCS passes every check")
 
 	long := EntryCtx{Ctx: Ctx{CR0: 0x80000031, CR4: arch.CR4VMXE | arch.CR4PAE, EFER: arch.EFERLME | arch.EFERLMA, CSL: true}}
@@ -138,7 +150,7 @@ func TestEnterChecks(t *testing.T) {
 		{"host address-space size set (masked)", encExitCtls, snbExit | exitHostAddrSpace, &long, ErrEntryInvalidControl, "masks it", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			v, _ := entryVMCS(t)
+			v, mem := entryVMCS(t)
 			for enc, val := range tc.pre {
 				require.Equal(t, Succeed, v.VMWRITE(uint64(enc), val, true).Kind)
 			}
@@ -149,7 +161,7 @@ func TestEnterChecks(t *testing.T) {
 			if tc.ctx != nil {
 				c = tc.ctx
 			}
-			o, done := v.Enter(true, c)
+			o, done := v.Enter(true, c, mem)
 			require.True(t, done)
 			require.Equal(t, FailValid, o.Kind, o.Why)
 			assert.Equal(t, tc.err, o.Err, o.Why)
@@ -158,4 +170,83 @@ func TestEnterChecks(t *testing.T) {
 		})
 	}
 	_ = msr.VMXBasic
+}
+
+// TestGuestStateChecks: one guest-state field broken per row on the valid
+// VMCS. Each is a VM-entry failure (SDM Vol. 3C 27.3.1, 28.8): exit reason
+// 33 with bit 31 set (0x80000021) in the exit-reason field, the exit
+// qualification the SDM gives, and the rule naming the field.
+func TestGuestStateChecks(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		enc  uint32
+		val  uint64
+		qual uint64
+		rule string
+	}{
+		{"guest CR0.NE clear", encGuestCR0, 0x80000011, 0, "CR0.NE"},
+		{"guest CR4.VMXE clear", encGuestCR4, 0, 0, "CR4.VMXE"},
+		{"guest CR3 beyond MAXPHYADDR", encGuestCR3, 1 << 50, 0, "MAXPHYADDR"},
+		{"guest SYSENTER_ESP not canonical", encGuestSysESP, 1 << 47, 0, "canonical"},
+		{"TR selector with TI", encGuestSelES + 14, 0x1C, 0, "TI flag"},
+		{"SS RPL differs from CS RPL", encGuestSelES + 4, 0x13, 0, "RPL must equal CS"},
+		{"CS base above 4 GiB", encGuestBaseES + 2, 1 << 32, 0, "bits 63:32"},
+		{"CS type 3 without unrestricted guest", encGuestARES + 2, 0xC093, 0, "9, 11, 13 or 15"},
+		{"SS type 5 (read-only)", encGuestARES + 4, 0xC095, 0, "3 or 7"},
+		{"DS not accessed", encGuestARES + 6, 0xC092, 0, "accessed bit"},
+		{"ES not present", encGuestARES, 0xC013, 0, "P (bit 7)"},
+		{"FS reserved bit 8", encGuestARES + 8, 0xC193, 0, "reserved bits 11:8"},
+		{"GS G=0 with a 4-GiB limit", encGuestARES + 10, 0x4093, 0, "G (bit 15)"},
+		{"TR type 9 (available TSS)", encGuestARES + 14, 0x89, 0, "busy TSS"},
+		{"TR unusable", encGuestARES + 14, 0x1008B, 0, "usable"},
+		{"LDTR usable with type 3", encGuestARES + 12, 0x83, 0, "type must be 2"},
+		{"GDTR limit above 16 bits", encGuestGDTRLimit, 0x10000, 0, "31:16"},
+		{"RIP above 4 GiB in a 32-bit guest", encGuestRIP, 1 << 32, 0, "bits 63:32"},
+		{"RFLAGS bit 1 clear", encGuestRFLAGS, 0, 0, "bit 1 must be 1"},
+		{"RFLAGS.VM in protected mode is v86: bases", encGuestRFLAGS, 2 | arch.FlagVM, 0, "virtual-8086"},
+		{"activity state 4", encGuestActivity, 4, 0, "activity state"},
+		{"interruptibility STI and MOV SS", encGuestIntrState, 3, 0, "cannot both be 1"},
+		{"interruptibility STI with IF=0", encGuestIntrState, 1, 0, "RFLAGS.IF"},
+		{"interruptibility reserved bit 5", encGuestIntrState, 1 << 5, 0, "31:5"},
+		{"pending debug reserved bit 4", encGuestPendDbg, 1 << 4, 0, "reserved bits"},
+		{"VMCS link pointer unaligned", encGuestLinkPtr, 0x3008, 4, "link pointer"},
+		{"VMCS link pointer to a region with another revision", encGuestLinkPtr, 0x3000, 4, "revision identifier"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, mem := entryVMCS(t)
+			require.Equal(t, Succeed, v.VMWRITE(uint64(tc.enc), tc.val, true).Kind)
+			o, done := v.Enter(true, &host32, mem)
+			require.True(t, done)
+			require.Equal(t, EntryFailed, o.Kind, o.String())
+			assert.Contains(t, o.Why, tc.rule)
+			r, _ := v.VMREAD(encExitReason, true)
+			assert.Equal(t, uint64(0x80000021), r, "exit reason 33 with bit 31 set")
+			q, _ := v.VMREAD(encExitQual, true)
+			assert.Equal(t, tc.qual, q)
+			assert.False(t, v.active[v.current].launched, "a failed VM entry leaves the launch state clear")
+		})
+	}
+}
+
+// TestHostState: the host-state load of SDM Vol. 3C 28.5 for the 32-bit
+// host of entryVMCS.
+func TestHostState(t *testing.T) {
+	v, _ := entryVMCS(t)
+	var cur arch.State
+	cur.CR0 = arch.CR0PE | arch.CR0NE | arch.CR0PG | arch.CR0ET | arch.CR0CD // CD is kept (28.5.1)
+	cur.RFLAGS = 0x246
+	s := v.HostState(cur)
+	assert.Equal(t, uint64(0x80000031)|arch.CR0CD, s.CR0, "host CR0, CD from before")
+	assert.Equal(t, uint64(0x3000), s.CR3)
+	assert.Equal(t, uint64(0x401000), s.RIP)
+	assert.Equal(t, uint64(2), s.RFLAGS, "RFLAGS cleared but bit 1")
+	assert.Equal(t, uint64(0x400), s.DR[7])
+	assert.Equal(t, uint16(0x08), s.Seg[arch.CS].Selector)
+	assert.Equal(t, uint32(arch.ARP|arch.ARS|11|arch.ARG|arch.ARDB), s.Seg[arch.CS].Attr, "a 32-bit code segment: host address-space size 0")
+	assert.NotZero(t, s.Seg[arch.FS].Attr&arch.ARUnusable, "a null host FS selector: unusable")
+	assert.Zero(t, s.Seg[arch.SS].Attr&arch.ARUnusable)
+	assert.Equal(t, uint16(0x18), s.TR.Selector)
+	assert.Equal(t, uint32(0x67), s.TR.Limit)
+	assert.Equal(t, uint16(0xFFFF), s.GDTR.Limit)
+	assert.NotZero(t, s.LDTR.Attr&arch.ARUnusable)
 }

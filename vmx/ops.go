@@ -102,6 +102,8 @@ func (o Outcome) String() string {
 		return fmt.Sprintf("%s: VMfailValid (RFLAGS.ZF=1), VM-instruction error %s: %s", o.Insn, o.Err, o.Why)
 	case Fault:
 		return fmt.Sprintf("%s: %s", o.Insn, o.Fault.Error())
+	case EntryFailed:
+		return fmt.Sprintf("%s: %s", o.Insn, o.Why)
 	}
 	return o.Insn.String() + ": physical access refused"
 }

@@ -1,0 +1,107 @@
+package vmx
+
+import (
+	"fmt"
+
+	"github.com/vmxemu/vmxemu/arch"
+)
+
+// Leaving the guest for the host: the host-state load of a VM exit (SDM
+// Vol. 3C 28.5), used today by VM-entry failures (28.8), which load host
+// state as a VM exit does.
+
+// Exit-information field encodings (Appendix B.3.2, B.4.2).
+const (
+	encExitReason = 0x4402
+	encExitQual   = 0x6400
+)
+
+// Exit reasons (SDM Vol. 3C Appendix C).
+const (
+	ExitInvalidGuestState = 33
+	ExitMSRLoading        = 34
+)
+
+// EntryFailed is the outcome of a VM entry that failed while checking or
+// loading the guest state: the processor is back in the host (HostState).
+const EntryFailed Kind = 10
+
+// failEntry records a VM-entry failure in the current VMCS (exit reason
+// with bit 31 set, exit qualification; SDM Vol. 3C 28.8) and returns its
+// outcome.
+func (v *CPU) failEntry(insn Insn, reason uint64, g *GuestFailure) Outcome {
+	v.setField(encExitReason, reason|1<<31)
+	v.setField(encExitQual, g.Qualification)
+	return Outcome{Insn: insn, Kind: EntryFailed,
+		Why: fmt.Sprintf("VM-entry failure, exit reason %d (invalid guest state) with bit 31 set, exit qualification %d: %s", reason, g.Qualification, g)}
+}
+
+// setField writes a field of the current VMCS by its full encoding.
+func (v *CPU) setField(enc uint32, val uint64) {
+	if slot, _, ok := v.caps.lookup(uint64(enc)); ok {
+		v.active[v.current].vals[slot] = val
+	}
+}
+
+// HostState returns the processor state after the host-state load of a VM
+// exit (SDM Vol. 3C 28.5.1-28.5.3) applied to cur: control registers, the
+// SYSENTER MSRs, segment and descriptor-table registers, RIP, RSP and
+// RFLAGS from the host-state area. The MSRs the core holds (PAT, EFER)
+// follow the VM-exit controls.
+func (v *CPU) HostState(cur arch.State) arch.State {
+	s := cur
+	exit := v.field(encExitCtls)
+	long := exit&exitHostAddrSpace != 0
+	// 28.5.1: CR0 keeps ET, CD, NW and bits 28:19, 17, 15:6; CR3 and CR4
+	// take the host values. DR7 = 400H.
+	const keep0 = 0x1FF80000 | 1<<17 | 0xFFC0 | arch.CR0ET | arch.CR0CD | arch.CR0NW
+	s.CR0 = cur.CR0&keep0 | v.field(encHostCR0)&^keep0
+	s.CR3 = v.field(encHostCR3)
+	s.CR4 = v.field(encHostCR4)
+	s.DR[7] = 0x400
+	s.SysenterCS = v.field(0x4C00)
+	s.SysenterESP = v.field(encHostSysESP)
+	s.SysenterEIP = v.field(encHostSysEIP)
+	if exit&exitLoadPAT != 0 {
+		s.PAT = v.field(encHostPAT)
+	}
+	if exit&exitLoadEFER != 0 {
+		s.EFER = v.field(encHostEFER)
+	} else if long {
+		s.EFER |= arch.EFERLMA | arch.EFERLME
+	} else {
+		s.EFER &^= arch.EFERLMA | arch.EFERLME
+	}
+	// 28.5.2: segment and descriptor-table registers.
+	csAttr := uint32(arch.ARP | arch.ARS | 11 | arch.ARG)
+	if long {
+		csAttr |= arch.ARL
+	} else {
+		csAttr |= arch.ARDB
+	}
+	s.Seg[arch.CS] = arch.Segment{Selector: uint16(v.field(encHostSelCS)), Limit: 0xFFFFFFFF, Attr: csAttr}
+	data := uint32(arch.ARP | arch.ARS | 3 | arch.ARDB | arch.ARG)
+	for _, i := range []int{arch.SS, arch.DS, arch.ES, arch.FS, arch.GS} {
+		sel := uint16(v.field(encHostSelES + uint32(2*i)))
+		seg := arch.Segment{Selector: sel, Limit: 0xFFFFFFFF, Attr: data}
+		if sel == 0 && !(i == arch.SS && long) {
+			seg.Attr |= arch.ARUnusable
+		}
+		switch i {
+		case arch.FS:
+			seg.Base = v.field(encHostFSBase)
+		case arch.GS:
+			seg.Base = v.field(encHostGSBase)
+		}
+		s.Seg[i] = seg
+	}
+	s.TR = arch.Segment{Selector: uint16(v.field(encHostSelTR)), Base: v.field(encHostTRBase), Limit: 0x67, Attr: arch.ARP | 11}
+	s.LDTR = arch.Segment{Attr: arch.ARUnusable}
+	s.GDTR = arch.DescTable{Base: v.field(encHostGDTRBase), Limit: 0xFFFF}
+	s.IDTR = arch.DescTable{Base: v.field(encHostIDTRBase), Limit: 0xFFFF}
+	// 28.5.3: RIP, RSP; RFLAGS cleared but bit 1.
+	s.RIP = v.field(encHostRIP)
+	s.GPR[arch.RSP] = v.field(0x6C14)
+	s.RFLAGS = arch.FlagRes1
+	return s
+}

@@ -131,10 +131,14 @@ func goodPath(cpu int, basic, misc uint64) []string {
 		kept += fieldsRO - 1
 	}
 	return []string{
+		fmt.Sprintf("cpu %d: VMPTRST after VMXON: 0xffffffffffffffff", cpu), // Vol. 3C 31.3 VMXON
 		fmt.Sprintf("cpu %d: VMCLEAR: VMsucceed", cpu),
 		fmt.Sprintf("cpu %d: VMPTRLD: VMsucceed", cpu),
 		fmt.Sprintf("cpu %d: VMPTRST: VMsucceed", cpu),
 		fmt.Sprintf("cpu %d: VMPTRST = the VMCS pointer: yes", cpu),
+		// VMWRITE keeps a 16- or 32-bit field's low bits, VMREAD
+		// zero-extends (Vol. 3C 31.3 VMREAD, VMWRITE; 25.11.2).
+		fmt.Sprintf("cpu %d: VMWRITE of all ones: 16-bit field reads 0xffff, 32-bit field reads 0xffffffff", cpu),
 		fmt.Sprintf("cpu %d: VMCS fields: %d of %d Appendix B encodings supported (%d 64-bit with a high half), "+
 			"0 mismatches against the capability MSRs; high access to the other %d refused (12)",
 			cpu, all, appendixB, fields64, all-fields64),
@@ -315,6 +319,13 @@ func TestVMXONScenarios(t *testing.T) {
 		{"field-unsupported", per("VMREAD 0x4001 (high access to the 32-bit pin-based controls): VMfailValid(12)",
 			"VMWRITE 0x5002 (reserved bit 12 set): VMfailValid(12)",
 			"VMREAD 0x6ffe (no such field in Appendix B): VMfailValid(12)"), "", nil},
+		// VMCLEAR/VMPTRLD: addr not 4-KiB aligned or beyond the
+		// physical-address width -> VMfail(2) / VMfail(9).
+		{"bad-pointer", per("VMPTRLD: VMsucceed",
+			"VMCLEAR of an address not 4-KiB aligned: VMfailValid(2)",
+			"VMPTRLD of an address not 4-KiB aligned: VMfailValid(9)",
+			"VMCLEAR of an address beyond MAXPHYADDR: VMfailValid(2)",
+			"VMPTRLD of an address beyond MAXPHYADDR: VMfailValid(9)"), "", nil},
 		// Hardware does not check that VMXON regions are distinct.
 		{"shared-region", func(c int, _ uint64) []string {
 			if c == 0 {

@@ -401,6 +401,7 @@ static const struct {
 	{"vmwrite-ro", "VMWRITE to a VM-exit information field: VMfailValid(13) unless IA32_VMX_MISC[29]"},
 	{"field-unsupported", "VMREAD/VMWRITE of encodings that are no field here: VMfailValid(12)"},
 	{"shared-region", "the APs VMXON with CPU 0's VMXON region: the processor does not check (VMsucceed)"},
+	{"bad-pointer", "VMCLEAR/VMPTRLD of an unaligned or too-wide address: VMfailValid(2), VMfailValid(9)"},
 };
 
 static const char *scenario = "none";
@@ -851,6 +852,10 @@ static void phase_vmcs(int c)
 
 	/* Without a current VMCS (after VMXON the current-VMCS pointer is
 	 * FFFFFFFF_FFFFFFFFH: Vol. 3C 31.3 VMXON). */
+	ptr = 0;
+	vmptrst(&ptr);
+	kprintf("cpu %d: VMPTRST after VMXON: 0x%lx\n", c, ptr);
+	check(c, ptr == ~0ull, "after VMXON the current-VMCS pointer is not FFFFFFFF_FFFFFFFFH");
 	if (is("vmptrld-vmxon"))
 		expect(c, "VMPTRLD of the VMXON region (no current VMCS)", vmptrld(vmxon_pa), INVALID);
 	if (is("vmclear-vmxon"))
@@ -896,6 +901,24 @@ static void phase_vmcs(int c)
 		expect(c, "VMREAD 0x6ffe (no such field in Appendix B)", vmread(0x6FFE, &v), VALID(12));
 		kprintf("cpu %d: \"enable VPID\" allowed: %d\n", c, field_exists(&k, &vpid));
 		expect(c, "VMWRITE 0x0000 (VPID)", vmwrite(0x0000, 1), field_exists(&k, &vpid) ? OK : VALID(12));
+	}
+
+	if (is("bad-pointer")) {
+		uint64_t wide = pa | 1ull << (width_addr ? 32 : maxphyaddr);
+		expect(c, "VMCLEAR of an address not 4-KiB aligned", vmclear(pa + 0x800), VALID(2));
+		expect(c, "VMPTRLD of an address not 4-KiB aligned", vmptrld(pa + 0x800), VALID(9));
+		expect(c, "VMCLEAR of an address beyond MAXPHYADDR", vmclear(wide), VALID(2));
+		expect(c, "VMPTRLD of an address beyond MAXPHYADDR", vmptrld(wide), VALID(9));
+	}
+
+	/* VMWRITE of all ones: a 16-bit field keeps bits 15:0, a 32-bit field
+	 * bits 31:0, and VMREAD zero-extends (Vol. 3C 31.3 VMREAD, VMWRITE). */
+	{
+		uint64_t v16 = 0, v32 = 0;
+		int w = same(vmwrite(0x0800, ~0ull), OK) && same(vmread(0x0800, &v16), OK);
+		w &= same(vmwrite(0x4004, ~0ull), OK) && same(vmread(0x4004, &v32), OK);
+		kprintf("cpu %d: VMWRITE of all ones: 16-bit field reads 0x%lx, 32-bit field reads 0x%lx\n", c, v16, v32);
+		check(c, w && v16 == 0xFFFF && v32 == 0xFFFFFFFFull, "VMWRITE/VMREAD of a narrow field");
 	}
 
 	probe_fields(c, &k);

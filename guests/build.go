@@ -13,7 +13,7 @@ import (
 	"strings"
 )
 
-//go:embed lib hello compute compute32 compute64 vmxdetect smp nmi rdtsc
+//go:embed lib hello compute compute32 compute64 vmxdetect smp nmi rdtsc vmxon
 var sources embed.FS
 
 // ExitPass is the exit status of QEMU (and vmxemu) when a guest writes 0x10,
@@ -93,6 +93,11 @@ var recipes = map[string]recipe{
 	"rdtsc": {32, "-O2",
 		join([]string{"lib/entry32.S", "vmxdetect/traps.S"}, libC, []string{"rdtsc/main.c"}),
 		"lib/link32.ld", true, nil},
+	// vmxon runs the VMX bring-up (VMXON, the VMCS instructions, VMXOFF)
+	// on every CPU: QEMU's TCG has no VMX, so it is vmxemu only.
+	"vmxon": {64, "-O2",
+		join([]string{"compute64/entry.S", "vmxon/vmxon.S"}, libC, []string{"vmxon/main.c"}),
+		"compute64/link.ld", true, nil},
 }
 
 func init() {

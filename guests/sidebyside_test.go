@@ -312,11 +312,12 @@ func TestSMP64(t *testing.T) {
 
 func TestList(t *testing.T) {
 	assert.Equal(t, []string{"compute32", "compute32-O0", "compute64", "compute64-O0", "hello",
-		"nmi", "nmi64", "rdtsc", "smp", "vmxdetect"}, List())
+		"nmi", "nmi64", "rdtsc", "smp", "vmxdetect", "vmxon"}, List())
 	assert.False(t, SideBySide("rdtsc"), "rdtsc checks vmxemu's instruction-counting TSC: vmxemu only")
 	assert.True(t, SideBySide("nmi"))
 	assert.True(t, SideBySide("nmi64"))
 	assert.False(t, SideBySide("vmxdetect"), "vmxdetect reports the CPU model: vmxemu only")
+	assert.False(t, SideBySide("vmxon"), "vmxon needs VMX operation, which QEMU's TCG lacks: vmxemu only")
 	assert.True(t, SideBySide("hello"))
 }
 

@@ -1,0 +1,411 @@
+package guests
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vmxemu/vmxemu/msr"
+)
+
+// The vmxon guest runs the VMX bring-up of the seed's BSD port on every CPU
+// (issues 13 and 17): FEATURE_CONTROL, the capability MSRs, CR0/CR4 fixed
+// bits, VMXON, VMCLEAR/VMPTRLD/VMPTRST, VMREAD/VMWRITE over every field,
+// VMXOFF, and broken variants of each step. It is vmxemu-only (SideBySide
+// is false): QEMU's TCG has no VMX, so under QEMU CPUID.1:ECX.VMX is 0 and
+// there is nothing to compare with.
+//
+// Expected values come from the SDM and the reference dumps
+// (../shared/reference/cpus), never from vmxemu's output: the sysctl lines
+// from each model's IA32_VMX_BASIC, the CR0/CR4 the guest sets checked
+// against the dump's fixed-bit MSRs, VMWRITE to a read-only field from the
+// dump's IA32_VMX_MISC[29], the outcome of each broken variant from the
+// pseudocode of SDM Vol. 3C 31.3 (and the guest itself checks every
+// outcome against the SDM and exits 0x11 on a mismatch).
+
+// vmxonFlags are the emulator flags for a vmxon run.
+func vmxonFlags(img, appendText string, extra ...string) []string {
+	return append([]string{
+		"-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-display", "none",
+		"-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-m", memoryArg,
+		"-kernel", img, "-append", appendText, "-d", "int",
+	}, extra...)
+}
+
+func runVMXON(t *testing.T, appendText string, wantStatus int, extra ...string) runResult {
+	t.Helper()
+	img := guestImage(t, "vmxon")
+	res, err := runEmulator(vmxemuPath(t), vmxonFlags(img, appendText, extra...))
+	require.NoError(t, err)
+	require.Equalf(t, wantStatus, res.status, "vmxon %q %v: exit status\nstdout:\n%s\nstderr:\n%s",
+		appendText, extra, res.stdout, res.stderr)
+	return res
+}
+
+// refVMXMSR reads one VMX MSR from a model's per-CPU reference file, e.g.
+// "0x485 IA32_VMX_MISC".
+func refVMXMSR(t *testing.T, m *msr.Model, name string) uint64 {
+	t.Helper()
+	re := regexp.MustCompile(`\.\./shared/reference/cpus/(\S+)`)
+	for _, s := range m.Sources {
+		if !strings.HasPrefix(s, "vmx ") {
+			continue
+		}
+		p := filepath.Join("..", "..", "shared", "reference", "cpus", re.FindStringSubmatch(s)[1])
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Skipf("reference data not found (%v): it lives in ../shared next to the repository", err)
+		}
+		sm := regexp.MustCompile(`(?m)^MSR ` + regexp.QuoteMeta(name) + `\s+= 0x(\w+)`).FindSubmatch(b)
+		require.NotNil(t, sm, "%s: no %s line", p, name)
+		v, err := strconv.ParseUint(string(sm[1]), 16, 64)
+		require.NoError(t, err)
+		return v
+	}
+	t.Fatalf("%s names no vmx source", m.Name)
+	return 0
+}
+
+// inOrder asserts that want's lines appear in out, in this order.
+func inOrder(t *testing.T, out []string, want []string, msgAndArgs ...any) bool {
+	t.Helper()
+	i := 0
+	for _, l := range out {
+		if i < len(want) && l == want[i] {
+			i++
+		}
+	}
+	if i < len(want) {
+		return assert.Fail(t, fmt.Sprintf("line %q missing or out of order (after %d of %d expected lines)\noutput:\n%s",
+			want[i], i, len(want), strings.Join(out, "\n")), msgAndArgs...)
+	}
+	return true
+}
+
+// The VMCS fields a processor without any optional VM-execution, VM-exit
+// or VM-entry control has: the entries of SDM Vol. 3D Appendix B without
+// an "exists only on processors that support ..." condition. vmxemu's
+// models report every optional control as not allowed until VM entry
+// exists (vmx/doc.go), so this is every model's set today.
+const (
+	// B.1.2 guest ES..TR selectors (8), B.1.3 host ES..TR selectors (7).
+	fields16 = 8 + 7
+	// B.2.1 I/O bitmaps A and B, VM-exit MSR-store/-load, VM-entry
+	// MSR-load addresses, executive-VMCS pointer, TSC offset (7);
+	// B.2.3 VMCS link pointer, guest IA32_DEBUGCTL (2).
+	fields64 = 7 + 2
+	// B.3.1 0x4000..0x401A (14); B.3.2 the 8 VM-exit information fields;
+	// B.3.3 0x4800..0x482A (22: limits, access rights, interruptibility,
+	// activity, SMBASE, SYSENTER_CS); B.3.4 host SYSENTER_CS (1).
+	fields32 = 14 + 8 + 22 + 1
+	// B.4.1 CR0/CR4 mask and shadow, CR3-target values 0-3 (8); B.4.2
+	// exit qualification, I/O RCX/RSI/RDI/RIP, guest-linear address (6);
+	// B.4.3 0x6800..0x6826 (20); B.4.4 0x6C00..0x6C16 (12).
+	fieldsNat = 8 + 6 + 20 + 12
+	// Read-only (VM-exit information) fields: B.3.2 and B.4.2.
+	fieldsRO = 8 + 6
+	// The highest index among them: guest IA32_SYSENTER_CS, 0x482A
+	// (index 21); IA32_VMX_VMCS_ENUM[9:1] must report it (Vol. 3D A.9).
+	highestIndex = 0x482A >> 1 & 0x1FF
+	// Appendix B encodings the guest probes (its table).
+	appendixB = 173
+)
+
+// goodPath is what every CPU prints on the good path, in order, for a
+// model whose IA32_VMX_BASIC and IA32_VMX_MISC are basic and misc.
+func goodPath(cpu int, basic, misc uint64) []string {
+	all := fields16 + fields64 + fields32 + fieldsNat
+	rw := all - fieldsRO
+	ro := fmt.Sprintf("cpu %d: VM-exit information fields: VMWRITE to %d refused with VMfailValid(13) (IA32_VMX_MISC[29] = 0)",
+		cpu, fieldsRO-1) // the VM-instruction error field is volatile: not written
+	kept := rw
+	if misc>>29&1 != 0 {
+		ro = fmt.Sprintf("cpu %d: VM-exit information fields: %d round trips ok (IA32_VMX_MISC[29] = 1)", cpu, fieldsRO-1)
+		kept += fieldsRO - 1
+	}
+	return []string{
+		fmt.Sprintf("cpu %d: VMPTRST after VMXON: 0xffffffffffffffff", cpu), // Vol. 3C 31.3 VMXON
+		fmt.Sprintf("cpu %d: VMCLEAR: VMsucceed", cpu),
+		fmt.Sprintf("cpu %d: VMPTRLD: VMsucceed", cpu),
+		fmt.Sprintf("cpu %d: VMPTRST: VMsucceed", cpu),
+		fmt.Sprintf("cpu %d: VMPTRST = the VMCS pointer: yes", cpu),
+		// VMWRITE keeps a 16- or 32-bit field's low bits, VMREAD
+		// zero-extends (Vol. 3C 31.3 VMREAD, VMWRITE; 25.11.2).
+		fmt.Sprintf("cpu %d: VMWRITE of all ones: 16-bit field reads 0xffff, 32-bit field reads 0xffffffff", cpu),
+		fmt.Sprintf("cpu %d: VMCS fields: %d of %d Appendix B encodings supported (%d 64-bit with a high half), "+
+			"0 mismatches against the capability MSRs; high access to the other %d refused (12)",
+			cpu, all, appendixB, fields64, all-fields64),
+		fmt.Sprintf("cpu %d: highest field index %d, IA32_VMX_VMCS_ENUM 0x%x (index %d): consistent",
+			cpu, highestIndex, highestIndex<<1, highestIndex),
+		fmt.Sprintf("cpu %d: VMWRITE/VMREAD round trips: %d read-write fields, %d high halves ok, 0 failed",
+			cpu, rw, fields64),
+		ro,
+		fmt.Sprintf("cpu %d: VMCLEAR: VMsucceed", cpu),
+		fmt.Sprintf("cpu %d: VMPTRST after VMCLEAR: 0xffffffffffffffff", cpu), // Vol. 3C 31.3 VMCLEAR
+		fmt.Sprintf("cpu %d: VMPTRLD again: VMsucceed", cpu),
+		fmt.Sprintf("cpu %d: after VMCLEAR and VMPTRLD: %d of %d fields kept their values", cpu, kept, kept),
+		fmt.Sprintf("cpu %d: VMCLEAR: VMsucceed", cpu),
+	}
+}
+
+var crLine = regexp.MustCompile(`^cpu (\d+): CR0 0x\w+ -> 0x(\w+) \(fixed0 0x\w+ fixed1 0x\w+\), CR4 0x\w+ -> 0x(\w+) `)
+
+// checkFixedBits checks the CR0/CR4 each CPU set against the dump's
+// fixed-bit MSRs (SDM Vol. 3D A.7, A.8): FIXED0 bits 1, FIXED1's 0 bits 0.
+func checkFixedBits(t *testing.T, m *msr.Model, out []string, ncpus int) {
+	t.Helper()
+	cr0f0, cr0f1 := refVMXMSR(t, m, "0x486 IA32_VMX_CR0_FIXED0"), refVMXMSR(t, m, "0x487 IA32_VMX_CR0_FIXED1")
+	cr4f0, cr4f1 := refVMXMSR(t, m, "0x488 IA32_VMX_CR4_FIXED0"), refVMXMSR(t, m, "0x489 IA32_VMX_CR4_FIXED1")
+	seen := 0
+	for _, l := range out {
+		sm := crLine.FindStringSubmatch(l)
+		if sm == nil {
+			continue
+		}
+		seen++
+		cr0, _ := strconv.ParseUint(sm[2], 16, 64)
+		cr4, _ := strconv.ParseUint(sm[3], 16, 64)
+		assert.Equal(t, cr0f0, cr0&cr0f0, "cpu %s: CR0 0x%x lacks IA32_VMX_CR0_FIXED0 bits", sm[1], cr0)
+		assert.Zero(t, cr0&^cr0f1, "cpu %s: CR0 0x%x has bits IA32_VMX_CR0_FIXED1 clears", sm[1], cr0)
+		assert.Equal(t, cr4f0, cr4&cr4f0, "cpu %s: CR4 0x%x lacks IA32_VMX_CR4_FIXED0 bits", sm[1], cr4)
+		assert.Zero(t, cr4&^cr4f1, "cpu %s: CR4 0x%x has bits IA32_VMX_CR4_FIXED1 clears", sm[1], cr4)
+		assert.NotZero(t, cr4&(1<<13), "CR4.VMXE")
+	}
+	assert.Equal(t, ncpus, seen, "one CR0/CR4 line per CPU")
+}
+
+// The good path on every model, on 1 and 4 CPUs: the seed's sysctl lines
+// with the model's values, VMXON on every CPU, the VMCS work on every CPU
+// in turn, VMXOFF on every CPU.
+func TestVMXONModels(t *testing.T) {
+	ms, err := msr.Models()
+	require.NoError(t, err)
+	require.NotEmpty(t, ms)
+	for _, m := range ms {
+		for _, n := range []int{1, 4} {
+			t.Run(fmt.Sprintf("%s/smp%d", m.Name, n), func(t *testing.T) {
+				t.Parallel()
+				basic := refBasic(t, m)
+				misc := refVMXMSR(t, m, "0x485 IA32_VMX_MISC")
+				res := runVMXON(t, "", ExitPass, "-cpu", m.Name, "-smp", strconv.Itoa(n))
+				out := lines(res.stdout)
+				want := []string{
+					"vmxemu vmxon guest",
+					"scenario none: the bring-up as the SDM prescribes it",
+					fmt.Sprintf("cpus: %d (%d started with INIT-SIPI-SIPI)", n, n-1),
+				}
+				for c := 0; c < n; c++ {
+					want = append(want,
+						fmt.Sprintf("cpu %d: IA32_FEATURE_CONTROL 0x5: locked by firmware, VMXON outside SMX enabled", c))
+					if c == 0 {
+						// The seed's sysctl lines, in its order.
+						want = append(want,
+							fmt.Sprintf("hw.vmm.vmx.revision: %d", basic&0x7FFFFFFF),
+							fmt.Sprintf("hw.vmm.vmx.region_size: %d", basic>>32&0x1FFF),
+							fmt.Sprintf("hw.vmm.vmx.width_addr: %d", basic>>48&1),
+							"hw.vmm.type: VMX from Intel")
+					}
+					want = append(want,
+						fmt.Sprintf("cpu %d: IA32_VMX_BASIC 0x%016x: revision %d, region size %d, 32-bit addresses %d",
+							c, basic, basic&0x7FFFFFFF, basic>>32&0x1FFF, basic>>48&1),
+						fmt.Sprintf("cpu %d: VMXON: VMsucceed", c))
+				}
+				want = append(want, "hw.vmm.enable: 1")
+				for c := 0; c < n; c++ {
+					want = append(want, goodPath(c, basic, misc)...)
+				}
+				for c := 0; c < n; c++ {
+					want = append(want, fmt.Sprintf("cpu %d: VMXOFF: VMsucceed", c), fmt.Sprintf("cpu %d: CR4.VMXE cleared", c))
+				}
+				want = append(want, "hw.vmm.enable: 0", "every outcome as the SDM says; exiting with 0x10")
+				inOrder(t, out, want)
+				checkFixedBits(t, m, out, n)
+				assert.NotContains(t, res.stdout, "MISMATCH")
+				// The one exception per CPU is the guest's RDMSR of
+				// IA32_VMX_PROCBASED_CTLS2, which must #GP: it exists only
+				// when "activate secondary controls" may be 1 (Vol. 3D
+				// A.3.3), and no optional control is allowed today.
+				assert.Equal(t, n, strings.Count(res.stderr, " v="), "exceptions on the good path")
+				assert.Equal(t, n, strings.Count(res.stderr, " v=0d e=0000 "), "#GP(0) of the IA32_VMX_PROCBASED_CTLS2 probe")
+				if m.Name == "sandybridge-ep" {
+					assert.Contains(t, out, "hw.vmm.vmx.revision: 16", "the seed's values")
+					assert.Contains(t, out, "hw.vmm.vmx.region_size: 1024", "the seed's values")
+					assert.Contains(t, out, "hw.vmm.vmx.width_addr: 0", "the seed's values")
+				}
+			})
+		}
+	}
+}
+
+// The output does not depend on how the CPUs were scheduled: the CPUs
+// report in turn.
+func TestVMXONDeterministic(t *testing.T) {
+	a := runVMXON(t, "", ExitPass, "-smp", "4")
+	b := runVMXON(t, "", ExitPass, "-smp", "4")
+	assert.Equal(t, a.stdout, b.stdout)
+}
+
+// Each broken variant, on every model, on 1 and 2 CPUs (shared-region on
+// 2 and 4): the outcome the SDM's pseudocode gives, on every CPU.
+func TestVMXONScenarios(t *testing.T) {
+	ms, err := msr.Models()
+	require.NoError(t, err)
+	type scenario struct {
+		name string
+		// want returns the lines CPU c prints, in order (misc is the
+		// model's IA32_VMX_MISC from the reference data).
+		want func(c int, misc uint64) []string
+		// log: the -d int log shows this exception once per CPU, with its reason.
+		log  string
+		smps []int
+	}
+	per := func(lines ...string) func(int, uint64) []string {
+		return func(c int, _ uint64) []string {
+			out := make([]string, len(lines))
+			for i, l := range lines {
+				out[i] = fmt.Sprintf("cpu %d: %s", c, l)
+			}
+			return out
+		}
+	}
+	scenarios := []scenario{
+		// Vol. 3C 31.3 VMXON: CR0 against IA32_VMX_CR0_FIXED0 -> #GP(0).
+		{"cr0-ne", per("VMXON with CR0.NE = 0: #GP(0)", "VMXON: VMsucceed"), "vmxemu: #GP(0x0): VMXON: CR0.NE", nil},
+		// VMXON: CR4.VMXE = 0 -> #UD (checked before the #GP(0) conditions).
+		{"cr4-vmxe", per("VMXON with CR4.VMXE = 0: #UD", "VMXON: VMsucceed"), "vmxemu: #UD: VMXON: CR4.VMXE", nil},
+		// VMXON: revision identifier not the processor's (or bit 31 set) -> VMfailInvalid.
+		{"bad-revision", per("VMXON with revision identifier + 1: VMfailInvalid",
+			"VMXON with revision identifier bit 31 set: VMfailInvalid", "VMXON: VMsucceed"), "", nil},
+		// VMXON: addr not 4-KiB aligned -> VMfailInvalid.
+		{"unaligned", per("VMXON with the region at +0x800 (not 4-KiB aligned): VMfailInvalid", "VMXON: VMsucceed"), "", nil},
+		// VMXON: addr sets bits beyond the physical-address width -> VMfailInvalid.
+		{"beyond-maxphyaddr", per("VMXON with the region at bit MAXPHYADDR set: VMfailInvalid", "VMXON: VMsucceed"), "", nil},
+		// VMXON in VMX root operation: VMfail(15), which is VMfailInvalid
+		// without a current VMCS (Vol. 3C 31.2).
+		{"vmxon-twice", per("VMXON: VMsucceed", "VMXON again (no current VMCS): VMfailInvalid", "VMPTRLD: VMsucceed",
+			"VMXON again (with a current VMCS): VMfailValid(15)", "VMCLEAR: VMsucceed"), "", nil},
+		// VMPTRLD: addr = VMXON pointer -> VMfail(10).
+		{"vmptrld-vmxon", per("VMPTRLD of the VMXON region (no current VMCS): VMfailInvalid", "VMCLEAR: VMsucceed",
+			"VMPTRLD: VMsucceed", "VMPTRLD of the VMXON region: VMfailValid(10)"), "", nil},
+		// VMCLEAR: addr = VMXON pointer -> VMfail(3).
+		{"vmclear-vmxon", per("VMCLEAR of the VMXON region (no current VMCS): VMfailInvalid", "VMCLEAR: VMsucceed",
+			"VMPTRLD: VMsucceed", "VMCLEAR of the VMXON region: VMfailValid(3)"), "", nil},
+		// VMPTRLD: revision identifier mismatch -> VMfail(11).
+		{"vmptrld-revision", per("VMPTRLD of a VMCS with revision + 1 (no current VMCS): VMfailInvalid",
+			"VMPTRLD: VMsucceed", "VMPTRLD of a VMCS with revision + 1: VMfailValid(11)"), "", nil},
+		// VMREAD/VMWRITE: current-VMCS pointer invalid -> VMfailInvalid;
+		// outside VMX operation -> #UD.
+		{"vmread-no-vmcs", per("VMREAD with no current VMCS: VMfailInvalid", "VMWRITE with no current VMCS: VMfailInvalid",
+			"VMXOFF: VMsucceed", "VMREAD outside VMX operation: #UD"), "", nil},
+		// VMWRITE to a VM-exit information field: VMfail(13) unless
+		// IA32_VMX_MISC[29] = 1 (Vol. 3C 31.3 VMWRITE; Vol. 3D A.6).
+		{"vmwrite-ro", func(c int, misc uint64) []string {
+			outcome := "VMfailValid(13)"
+			if misc>>29&1 != 0 {
+				outcome = "VMsucceed"
+			}
+			return []string{fmt.Sprintf("cpu %d: VMWRITE to the exit reason (0x4402): %s", c, outcome)}
+		}, "", nil},
+		// VMREAD/VMWRITE of an encoding that is no field -> VMfail(12):
+		// a high access to a 32-bit field, reserved bit 12, an index
+		// Appendix B does not define, VPID without "enable VPID".
+		{"field-unsupported", per("VMREAD 0x4001 (high access to the 32-bit pin-based controls): VMfailValid(12)",
+			"VMWRITE 0x5002 (reserved bit 12 set): VMfailValid(12)",
+			"VMREAD 0x6ffe (no such field in Appendix B): VMfailValid(12)"), "", nil},
+		// VMCLEAR/VMPTRLD: addr not 4-KiB aligned or beyond the
+		// physical-address width -> VMfail(2) / VMfail(9).
+		{"bad-pointer", per("VMPTRLD: VMsucceed",
+			"VMCLEAR of an address not 4-KiB aligned: VMfailValid(2)",
+			"VMPTRLD of an address not 4-KiB aligned: VMfailValid(9)",
+			"VMCLEAR of an address beyond MAXPHYADDR: VMfailValid(2)",
+			"VMPTRLD of an address beyond MAXPHYADDR: VMfailValid(9)"), "", nil},
+		// Hardware does not check that VMXON regions are distinct.
+		{"shared-region", func(c int, _ uint64) []string {
+			if c == 0 {
+				return []string{"cpu 0: VMXON: VMsucceed"}
+			}
+			return []string{fmt.Sprintf("cpu %d: VMXON with CPU 0's VMXON region (shared): VMsucceed", c)}
+		}, "", []int{2, 4}},
+	}
+	for _, sc := range scenarios {
+		smps := sc.smps
+		if smps == nil {
+			smps = []int{1, 2}
+		}
+		for _, m := range ms {
+			for _, n := range smps {
+				t.Run(fmt.Sprintf("%s/%s/smp%d", sc.name, m.Name, n), func(t *testing.T) {
+					t.Parallel()
+					misc := refVMXMSR(t, m, "0x485 IA32_VMX_MISC")
+					res := runVMXON(t, "scenario="+sc.name, ExitPass, "-cpu", m.Name, "-smp", strconv.Itoa(n))
+					out := lines(res.stdout)
+					for c := 0; c < n; c++ {
+						inOrder(t, out, sc.want(c, misc), "cpu %d", c)
+					}
+					assert.NotContains(t, res.stdout, "MISMATCH")
+					assert.Contains(t, out, "every outcome as the SDM says; exiting with 0x10")
+					if sc.log != "" {
+						assert.Equal(t, n, strings.Count(res.stderr, sc.log), "one logged exception per CPU")
+						assert.Contains(t, res.stderr, "VMXON")
+					}
+				})
+			}
+		}
+	}
+}
+
+// shared-region needs two CPUs: with one, the guest says so and fails.
+func TestVMXONSharedRegionNeedsTwoCPUs(t *testing.T) {
+	res := runVMXON(t, "scenario=shared-region", ExitFail)
+	assert.Contains(t, lines(res.stdout), "scenario shared-region needs at least 2 CPUs (-smp 2)")
+}
+
+// An unknown scenario lists the scenarios and fails.
+func TestVMXONUnknownScenario(t *testing.T) {
+	res := runVMXON(t, "scenario=nonesuch", ExitFail)
+	out := lines(res.stdout)
+	assert.Contains(t, out, "unknown scenario; the scenarios (-append \"scenario=NAME\"):")
+	assert.Contains(t, res.stdout, "  cr0-ne ")
+	assert.Contains(t, res.stdout, "  shared-region ")
+}
+
+// The firmware's IA32_FEATURE_CONTROL policies (SDM Vol. 3C 24.7): left
+// unlocked, each CPU enables VMXON outside SMX and locks it; locked with
+// VMX off, VMXON is #GP(0) on every CPU and VMX stays off.
+func TestVMXONFeatureControl(t *testing.T) {
+	t.Run("unlocked", func(t *testing.T) {
+		t.Parallel()
+		res := runVMXON(t, "", ExitPass, "-smp", "4", "-feature-control", "unlocked")
+		out := lines(res.stdout)
+		for c := 0; c < 4; c++ {
+			inOrder(t, out, []string{
+				fmt.Sprintf("cpu %d: IA32_FEATURE_CONTROL 0x0: unlocked by firmware; enabled VMXON outside SMX and locked it: 0x5", c),
+				fmt.Sprintf("cpu %d: VMXON: VMsucceed", c),
+			})
+		}
+		inOrder(t, out, []string{"hw.vmm.enable: 1", "hw.vmm.enable: 0"})
+	})
+	t.Run("disabled", func(t *testing.T) {
+		t.Parallel()
+		res := runVMXON(t, "", ExitPass, "-smp", "4", "-feature-control", "disabled")
+		out := lines(res.stdout)
+		for c := 0; c < 4; c++ {
+			inOrder(t, out, []string{
+				fmt.Sprintf("cpu %d: IA32_FEATURE_CONTROL 0x1: locked by firmware with VMXON outside SMX disabled", c),
+				fmt.Sprintf("cpu %d: VMXON: #GP(0)", c),
+			})
+			assert.NotContains(t, out, fmt.Sprintf("cpu %d: VMXOFF: VMsucceed", c))
+		}
+		assert.Contains(t, out, "hw.vmm.enable: 0")
+		assert.NotContains(t, out, "hw.vmm.enable: 1")
+		assert.Equal(t, 4, strings.Count(res.stderr, "v=0d e=0000"), "one #GP(0) per CPU on the -d int log")
+		assert.Contains(t, res.stderr, "IA32_FEATURE_CONTROL bit 2 clear")
+	})
+}

@@ -114,33 +114,9 @@ func addSIMD(t *tables) {
 	x[0xC6] = opEntry{name: "shufps", sel: byPfx(ent("shufps", fImm8, shufp), ent("shufpd", fImm8, shufp), nil, nil)}
 	x[0x50] = opEntry{name: "movmskps", sel: byPfx(ent("movmskps", fRegOnly, movmskp), ent("movmskpd", fRegOnly, movmskp), nil, nil)}
 
-	// SSE/SSE2 floating-point arithmetic, comparisons and conversions:
-	// decoded with their exact length, and #UD with the reason when run.
-	fp := &opEntry{name: "sse floating point", f: fModRM | fNoRep, h: one(sseFPNotImplemented)}
-	fpImm := &opEntry{name: "sse floating point", f: fModRM | fNoRep | fImm8, h: one(sseFPNotImplemented)}
-	all := byPfx(fp, fp, fp, fp)
-	for _, op := range []byte{0x2A, 0x2C, 0x2D, 0x51, 0x58, 0x59, 0x5C, 0x5D, 0x5E, 0x5F} {
-		x[op] = opEntry{name: "sse floating point", sel: all}
-	}
-	for _, op := range []byte{0x2E, 0x2F} { // (U)COMISS, (U)COMISD
-		x[op] = opEntry{name: "sse floating point", sel: byPfx(fp, fp, nil, nil)}
-	}
-	for _, op := range []byte{0x52, 0x53} { // RSQRTPS/SS, RCPPS/SS
-		x[op] = opEntry{name: "sse floating point", sel: byPfx(fp, nil, fp, nil)}
-	}
-	x[0x5A] = opEntry{name: "cvtps2pd", sel: all}
-	x[0x5B] = opEntry{name: "cvtdq2ps", sel: byPfx(fp, fp, fp, nil)}
-	x[0xE6] = opEntry{name: "cvtpd2dq", sel: byPfx(nil, fp, fp, fp)}
-	x[0xC2] = opEntry{name: "cmpps", sel: byPfx(fpImm, fpImm, fpImm, fpImm)}
-}
-
-// sseFPNotImplemented is the handler of the SSE/SSE2 floating-point
-// arithmetic, comparison and conversion instructions: vmxemu does not yet
-// compute their results together with the MXCSR exception flags, DAZ/FTZ
-// and the directed rounding modes exactly (SDM Vol. 1 11.5), so rather
-// than give results that may differ from hardware they raise #UD.
-func sseFPNotImplemented(c *CPU, in *Inst) {
-	c.raiseUD("SSE/SSE2 floating-point arithmetic, comparison or conversion: not implemented by vmxemu (MXCSR flags and rounding are not modelled exactly; see docs/INSTRUCTIONS.md)", "Vol. 1 11.5")
+	// SSE/SSE2 floating-point arithmetic, comparisons and conversions
+	// (exec_ssefp.go).
+	addSSEFP(t)
 }
 
 // sseStoreAligned: MOVNTPS/MOVNTPD m128, xmm (0F 2B) and MOVNTDQ m128, xmm

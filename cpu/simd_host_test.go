@@ -72,7 +72,7 @@ func TestSIMDAgainstHost(t *testing.T) {
 	n, total := 0, 0
 	for i := range hostexec.Insts() {
 		in := &hostexec.Insts()[i]
-		if !in.SIMD() {
+		if !in.SIMD() || in.Kind == "ssefp" { // ssefp: TestSSEFPAgainstHost
 			continue
 		}
 		n++

@@ -282,9 +282,6 @@ func (p *Profile) buildEffective() {
 		}
 		p.effective[k] = eff
 	}
-	if p.Reports("sse") {
-		p.gaps = append(p.gaps, Gap{"sse-fp", "CPUID reports SSE/SSE2 for their moves, logic, shuffles, integer forms, MXCSR, FXSAVE and the fences; their floating-point arithmetic, comparisons and conversions (ADDPS, MULSD, CMPPS, COMISS, CVT*, SQRTPS, RCPPS ...) raise #UD: MXCSR flags and rounding are not modelled exactly"})
-	}
 	if p.VMXExposed() {
 		p.gaps = append(p.gaps, Gap{"vmx-entry", whyVMXEntryLater})
 	}

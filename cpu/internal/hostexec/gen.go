@@ -134,7 +134,60 @@ func defs() []def {
 	add("un", 32, "cdq", "")
 	add("un", 64, "cqo", "")
 	add("bin", 64, "movsxd rax, ebx", "")
-	return append(d, simdDefs()...)
+	d = append(d, simdDefs()...)
+	return append(d, fpDefs()...)
+}
+
+// fpDefs are the SSE/SSE2 floating-point instructions (kind "ssefp": the
+// operands of "sse" and MXCSR).
+func fpDefs() []def {
+	var d []def
+	add := func(asm string) { d = append(d, def{"ssefp", 64, asm, ""}) }
+	for _, m := range []string{"add", "sub", "mul", "div", "min", "max"} {
+		for _, t := range []string{"ps", "ss", "pd", "sd"} {
+			add(m + t + " xmm0, xmm1")
+		}
+		add(m + "ss xmm0, dword ptr [r8+64]")
+		add(m + "sd xmm8, qword ptr [r8+64]")
+	}
+	add("addps xmm8, xmm2")
+	add("divpd xmm3, xmm8")
+	for _, m := range []string{"sqrtps", "sqrtss", "sqrtpd", "sqrtsd", "rcpps", "rcpss", "rsqrtps", "rsqrtss"} {
+		add(m + " xmm0, xmm1")
+	}
+	add("sqrtss xmm0, dword ptr [r8+64]")
+	add("sqrtsd xmm0, qword ptr [r8+64]")
+	add("rcpss xmm0, dword ptr [r8+64]")
+	add("rsqrtss xmm0, dword ptr [r8+64]")
+	for p := 0; p < 8; p++ {
+		for _, t := range []string{"ps", "ss", "pd", "sd"} {
+			add(fmt.Sprintf("cmp%s xmm0, xmm1, %d", t, p))
+		}
+	}
+	add("cmpss xmm0, dword ptr [r8+64], 1")
+	add("cmpsd xmm8, qword ptr [r8+64], 6")
+	for _, m := range []string{"comiss", "ucomiss", "comisd", "ucomisd"} {
+		add(m + " xmm0, xmm1")
+	}
+	add("comiss xmm8, dword ptr [r8+64]")
+	add("ucomisd xmm0, qword ptr [r8+64]")
+	for _, a := range []string{
+		"cvtsi2ss xmm0, eax", "cvtsi2ss xmm0, rax", "cvtsi2sd xmm0, eax", "cvtsi2sd xmm0, rax",
+		"cvtsi2ss xmm8, dword ptr [r8+64]", "cvtsi2sd xmm0, qword ptr [r8+64]",
+		"cvtss2si eax, xmm1", "cvtss2si rax, xmm1", "cvttss2si eax, xmm1", "cvttss2si rax, xmm1",
+		"cvtsd2si eax, xmm1", "cvtsd2si rax, xmm1", "cvttsd2si eax, xmm1", "cvttsd2si rax, xmm1",
+		"cvtss2si eax, dword ptr [r8+64]", "cvttsd2si rax, qword ptr [r8+64]",
+		"cvtps2pd xmm0, xmm1", "cvtpd2ps xmm0, xmm1", "cvtss2sd xmm0, xmm1", "cvtsd2ss xmm0, xmm1",
+		"cvtps2pd xmm0, qword ptr [r8+64]", "cvtss2sd xmm0, dword ptr [r8+64]", "cvtsd2ss xmm8, qword ptr [r8+64]",
+		"cvtdq2ps xmm0, xmm1", "cvtps2dq xmm0, xmm1", "cvttps2dq xmm0, xmm1",
+		"cvtdq2pd xmm0, xmm1", "cvtpd2dq xmm0, xmm1", "cvttpd2dq xmm0, xmm1", "cvtdq2pd xmm0, qword ptr [r8+64]",
+		"cvtpi2ps xmm0, mm1", "cvtpi2ps xmm0, qword ptr [r8+64]", "cvtps2pi mm0, xmm1", "cvttps2pi mm0, xmm1",
+		"cvtps2pi mm0, qword ptr [r8+64]", "cvtpi2pd xmm0, mm1", "cvtpi2pd xmm0, qword ptr [r8+64]",
+		"cvtpd2pi mm0, xmm1", "cvttpd2pi mm0, xmm1",
+	} {
+		add(a)
+	}
+	return d
 }
 
 // simdDefs are the MMX and SSE/SSE2 instructions (kinds "mmx" and "sse":
@@ -268,6 +321,9 @@ func main() {
 		if d.kind == "mmx" || d.kind == "sse" {
 			pro, epi = "SIMDPROLOGUE", "SIMDEPILOGUE"
 		}
+		if d.kind == "ssefp" {
+			pro, epi = "FPPROLOGUE", "FPEPILOGUE"
+		}
 		fmt.Fprintf(&s, "\n// %s (objdump: %s)\nTEXT ·%s(SB), NOSPLIT, $0-8\n\t%s\n", d.asm, dis[i], name, pro)
 		for _, b := range enc[i] {
 			fmt.Fprintf(&s, "\tBYTE $0x%02x\n", b)
@@ -340,6 +396,49 @@ func main() {
 	MOVOU X8, 112(DI) \
 	MOVQ M0, 128(DI) \
 	MOVQ M1, 136(DI) \
+	EMMS \
+	RET
+
+// FPPROLOGUE and FPEPILOGUE are SIMDPROLOGUE and SIMDEPILOGUE with MXCSR
+// (Regs.MXCSR) loaded before and stored after the instruction; the Go
+// runtime's MXCSR is restored (an unmasked exception continues in
+// trapResume, fptrap_linux_amd64.s, with the same epilogue).
+#define FPPROLOGUE \
+	MOVQ r+0(FP), DI \
+	LDMXCSR 144(DI) \
+	MOVOU 48(DI), X0 \
+	MOVOU 64(DI), X1 \
+	MOVOU 80(DI), X2 \
+	MOVOU 96(DI), X3 \
+	MOVOU 112(DI), X8 \
+	MOVQ 128(DI), M0 \
+	MOVQ 136(DI), M1 \
+	LEAQ ·Mem(SB), R8 \
+	MOVQ 0(DI), AX \
+	MOVQ 8(DI), BX \
+	MOVQ 16(DI), CX \
+	MOVQ 24(DI), DX \
+	MOVQ 32(DI), SI \
+	PUSHQ 40(DI) \
+	POPFQ
+
+#define FPEPILOGUE \
+	PUSHFQ \
+	POPQ 40(DI) \
+	MOVQ AX, 0(DI) \
+	MOVQ BX, 8(DI) \
+	MOVQ CX, 16(DI) \
+	MOVQ DX, 24(DI) \
+	MOVQ SI, 32(DI) \
+	MOVOU X0, 48(DI) \
+	MOVOU X1, 64(DI) \
+	MOVOU X2, 80(DI) \
+	MOVOU X3, 96(DI) \
+	MOVOU X8, 112(DI) \
+	MOVQ M0, 128(DI) \
+	MOVQ M1, 136(DI) \
+	STMXCSR 144(DI) \
+	LDMXCSR ·goMXCSR(SB) \
 	EMMS \
 	RET
 `

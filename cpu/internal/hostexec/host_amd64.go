@@ -5,6 +5,10 @@ package hostexec
 // cpuid executes CPUID natively.
 func cpuid(leaf, sub uint32) (a, b, c, d uint32)
 
+// goMXCSR is the MXCSR the Go runtime runs with, restored after every
+// "ssefp" instruction.
+var goMXCSR uint32 = 0x1F80
+
 // Insts returns the instruction table.
 func Insts() []Inst { return insts }
 

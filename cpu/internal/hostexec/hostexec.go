@@ -23,6 +23,11 @@
 //	mmx      an MMX instruction on MM0/MM1, RAX/RBX or [R8+64]
 //	sse      an SSE/SSE2 instruction on XMM0-3/XMM8, RAX/RBX, MM0/MM1 or
 //	         [R8+64] (memory forms only where no alignment is required)
+//	ssefp    an SSE/SSE2 floating-point instruction: the operands of "sse",
+//	         and MXCSR loaded from Regs.MXCSR and stored back; an unmasked
+//	         SIMD floating-point exception (#XM, SIGFPE) is caught: Regs.XM
+//	         is set, Regs.MXCSR is the MXCSR at the fault and the registers
+//	         are those at the fault (the instruction did not complete)
 //
 // Only the host's architecturally defined behaviour is an oracle for the
 // specification; for flags the SDM leaves undefined the host reports what
@@ -40,14 +45,18 @@ type Regs struct {
 	// only.
 	X  [5][2]uint64
 	MM [2]uint64
+	// MXCSR is loaded before and stored after an "ssefp" instruction; XM
+	// is set to 1 when it raised #XM (see Run).
+	MXCSR uint32
+	XM    uint32
 }
 
 // XMMRegs are the XMM register numbers of Regs.X.
 var XMMRegs = [5]int{0, 1, 2, 3, 8}
 
 // SIMD reports whether the instruction uses the SIMD registers (kinds
-// "mmx" and "sse").
-func (in *Inst) SIMD() bool { return in.Kind == "mmx" || in.Kind == "sse" }
+// "mmx", "sse" and "ssefp").
+func (in *Inst) SIMD() bool { return in.Kind == "mmx" || in.Kind == "sse" || in.Kind == "ssefp" }
 
 // Mem is the memory the memory forms address: R8 holds &Mem[0] and the
 // operand is at [R8+64] (Mem[8]). It is a global so it never moves.
@@ -73,5 +82,11 @@ const FlagsIn = 0x8D5
 // the caller.
 func (in *Inst) Run(r *Regs) {
 	r.RFLAGS = r.RFLAGS&FlagsIn | 0x202
+	if in.Kind == "ssefp" {
+		r.MXCSR &= 0xFFFF
+		r.XM = 0
+		runTrapping(in.run, r)
+		return
+	}
 	in.run(r)
 }

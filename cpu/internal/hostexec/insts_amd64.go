@@ -916,6 +916,135 @@ func x908(r *Regs)
 func x909(r *Regs)
 func x910(r *Regs)
 func x911(r *Regs)
+func x912(r *Regs)
+func x913(r *Regs)
+func x914(r *Regs)
+func x915(r *Regs)
+func x916(r *Regs)
+func x917(r *Regs)
+func x918(r *Regs)
+func x919(r *Regs)
+func x920(r *Regs)
+func x921(r *Regs)
+func x922(r *Regs)
+func x923(r *Regs)
+func x924(r *Regs)
+func x925(r *Regs)
+func x926(r *Regs)
+func x927(r *Regs)
+func x928(r *Regs)
+func x929(r *Regs)
+func x930(r *Regs)
+func x931(r *Regs)
+func x932(r *Regs)
+func x933(r *Regs)
+func x934(r *Regs)
+func x935(r *Regs)
+func x936(r *Regs)
+func x937(r *Regs)
+func x938(r *Regs)
+func x939(r *Regs)
+func x940(r *Regs)
+func x941(r *Regs)
+func x942(r *Regs)
+func x943(r *Regs)
+func x944(r *Regs)
+func x945(r *Regs)
+func x946(r *Regs)
+func x947(r *Regs)
+func x948(r *Regs)
+func x949(r *Regs)
+func x950(r *Regs)
+func x951(r *Regs)
+func x952(r *Regs)
+func x953(r *Regs)
+func x954(r *Regs)
+func x955(r *Regs)
+func x956(r *Regs)
+func x957(r *Regs)
+func x958(r *Regs)
+func x959(r *Regs)
+func x960(r *Regs)
+func x961(r *Regs)
+func x962(r *Regs)
+func x963(r *Regs)
+func x964(r *Regs)
+func x965(r *Regs)
+func x966(r *Regs)
+func x967(r *Regs)
+func x968(r *Regs)
+func x969(r *Regs)
+func x970(r *Regs)
+func x971(r *Regs)
+func x972(r *Regs)
+func x973(r *Regs)
+func x974(r *Regs)
+func x975(r *Regs)
+func x976(r *Regs)
+func x977(r *Regs)
+func x978(r *Regs)
+func x979(r *Regs)
+func x980(r *Regs)
+func x981(r *Regs)
+func x982(r *Regs)
+func x983(r *Regs)
+func x984(r *Regs)
+func x985(r *Regs)
+func x986(r *Regs)
+func x987(r *Regs)
+func x988(r *Regs)
+func x989(r *Regs)
+func x990(r *Regs)
+func x991(r *Regs)
+func x992(r *Regs)
+func x993(r *Regs)
+func x994(r *Regs)
+func x995(r *Regs)
+func x996(r *Regs)
+func x997(r *Regs)
+func x998(r *Regs)
+func x999(r *Regs)
+func x1000(r *Regs)
+func x1001(r *Regs)
+func x1002(r *Regs)
+func x1003(r *Regs)
+func x1004(r *Regs)
+func x1005(r *Regs)
+func x1006(r *Regs)
+func x1007(r *Regs)
+func x1008(r *Regs)
+func x1009(r *Regs)
+func x1010(r *Regs)
+func x1011(r *Regs)
+func x1012(r *Regs)
+func x1013(r *Regs)
+func x1014(r *Regs)
+func x1015(r *Regs)
+func x1016(r *Regs)
+func x1017(r *Regs)
+func x1018(r *Regs)
+func x1019(r *Regs)
+func x1020(r *Regs)
+func x1021(r *Regs)
+func x1022(r *Regs)
+func x1023(r *Regs)
+func x1024(r *Regs)
+func x1025(r *Regs)
+func x1026(r *Regs)
+func x1027(r *Regs)
+func x1028(r *Regs)
+func x1029(r *Regs)
+func x1030(r *Regs)
+func x1031(r *Regs)
+func x1032(r *Regs)
+func x1033(r *Regs)
+func x1034(r *Regs)
+func x1035(r *Regs)
+func x1036(r *Regs)
+func x1037(r *Regs)
+func x1038(r *Regs)
+func x1039(r *Regs)
+func x1040(r *Regs)
 
 var insts = []Inst{
 	{Asm: "add al, bl", Kind: "bin", Size: 8, Feature: "", Code: []byte{0x0, 0xd8}, run: x0},
@@ -1830,4 +1959,133 @@ var insts = []Inst{
 	{Asm: "unpckhpd xmm0, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x15, 0xc1}, run: x909},
 	{Asm: "movmskps eax, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0xf, 0x50, 0xc1}, run: x910},
 	{Asm: "movmskpd eax, xmm1", Kind: "sse", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x50, 0xc1}, run: x911},
+	{Asm: "addps xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf, 0x58, 0xc1}, run: x912},
+	{Asm: "addss xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0x58, 0xc1}, run: x913},
+	{Asm: "addpd xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x58, 0xc1}, run: x914},
+	{Asm: "addsd xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0x58, 0xc1}, run: x915},
+	{Asm: "addss xmm0, dword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0x41, 0xf, 0x58, 0x40, 0x40}, run: x916},
+	{Asm: "addsd xmm8, qword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0x45, 0xf, 0x58, 0x40, 0x40}, run: x917},
+	{Asm: "subps xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf, 0x5c, 0xc1}, run: x918},
+	{Asm: "subss xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0x5c, 0xc1}, run: x919},
+	{Asm: "subpd xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x5c, 0xc1}, run: x920},
+	{Asm: "subsd xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0x5c, 0xc1}, run: x921},
+	{Asm: "subss xmm0, dword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0x41, 0xf, 0x5c, 0x40, 0x40}, run: x922},
+	{Asm: "subsd xmm8, qword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0x45, 0xf, 0x5c, 0x40, 0x40}, run: x923},
+	{Asm: "mulps xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf, 0x59, 0xc1}, run: x924},
+	{Asm: "mulss xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0x59, 0xc1}, run: x925},
+	{Asm: "mulpd xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x59, 0xc1}, run: x926},
+	{Asm: "mulsd xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0x59, 0xc1}, run: x927},
+	{Asm: "mulss xmm0, dword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0x41, 0xf, 0x59, 0x40, 0x40}, run: x928},
+	{Asm: "mulsd xmm8, qword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0x45, 0xf, 0x59, 0x40, 0x40}, run: x929},
+	{Asm: "divps xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf, 0x5e, 0xc1}, run: x930},
+	{Asm: "divss xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0x5e, 0xc1}, run: x931},
+	{Asm: "divpd xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x5e, 0xc1}, run: x932},
+	{Asm: "divsd xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0x5e, 0xc1}, run: x933},
+	{Asm: "divss xmm0, dword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0x41, 0xf, 0x5e, 0x40, 0x40}, run: x934},
+	{Asm: "divsd xmm8, qword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0x45, 0xf, 0x5e, 0x40, 0x40}, run: x935},
+	{Asm: "minps xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf, 0x5d, 0xc1}, run: x936},
+	{Asm: "minss xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0x5d, 0xc1}, run: x937},
+	{Asm: "minpd xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x5d, 0xc1}, run: x938},
+	{Asm: "minsd xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0x5d, 0xc1}, run: x939},
+	{Asm: "minss xmm0, dword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0x41, 0xf, 0x5d, 0x40, 0x40}, run: x940},
+	{Asm: "minsd xmm8, qword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0x45, 0xf, 0x5d, 0x40, 0x40}, run: x941},
+	{Asm: "maxps xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf, 0x5f, 0xc1}, run: x942},
+	{Asm: "maxss xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0x5f, 0xc1}, run: x943},
+	{Asm: "maxpd xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x5f, 0xc1}, run: x944},
+	{Asm: "maxsd xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0x5f, 0xc1}, run: x945},
+	{Asm: "maxss xmm0, dword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0x41, 0xf, 0x5f, 0x40, 0x40}, run: x946},
+	{Asm: "maxsd xmm8, qword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0x45, 0xf, 0x5f, 0x40, 0x40}, run: x947},
+	{Asm: "addps xmm8, xmm2", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x44, 0xf, 0x58, 0xc2}, run: x948},
+	{Asm: "divpd xmm3, xmm8", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0x41, 0xf, 0x5e, 0xd8}, run: x949},
+	{Asm: "sqrtps xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf, 0x51, 0xc1}, run: x950},
+	{Asm: "sqrtss xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0x51, 0xc1}, run: x951},
+	{Asm: "sqrtpd xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x51, 0xc1}, run: x952},
+	{Asm: "sqrtsd xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0x51, 0xc1}, run: x953},
+	{Asm: "rcpps xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf, 0x53, 0xc1}, run: x954},
+	{Asm: "rcpss xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0x53, 0xc1}, run: x955},
+	{Asm: "rsqrtps xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf, 0x52, 0xc1}, run: x956},
+	{Asm: "rsqrtss xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0x52, 0xc1}, run: x957},
+	{Asm: "sqrtss xmm0, dword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0x41, 0xf, 0x51, 0x40, 0x40}, run: x958},
+	{Asm: "sqrtsd xmm0, qword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0x41, 0xf, 0x51, 0x40, 0x40}, run: x959},
+	{Asm: "rcpss xmm0, dword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0x41, 0xf, 0x53, 0x40, 0x40}, run: x960},
+	{Asm: "rsqrtss xmm0, dword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0x41, 0xf, 0x52, 0x40, 0x40}, run: x961},
+	{Asm: "cmpps xmm0, xmm1, 0", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf, 0xc2, 0xc1, 0x0}, run: x962},
+	{Asm: "cmpss xmm0, xmm1, 0", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0xc2, 0xc1, 0x0}, run: x963},
+	{Asm: "cmppd xmm0, xmm1, 0", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xc2, 0xc1, 0x0}, run: x964},
+	{Asm: "cmpsd xmm0, xmm1, 0", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0xc2, 0xc1, 0x0}, run: x965},
+	{Asm: "cmpps xmm0, xmm1, 1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf, 0xc2, 0xc1, 0x1}, run: x966},
+	{Asm: "cmpss xmm0, xmm1, 1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0xc2, 0xc1, 0x1}, run: x967},
+	{Asm: "cmppd xmm0, xmm1, 1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xc2, 0xc1, 0x1}, run: x968},
+	{Asm: "cmpsd xmm0, xmm1, 1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0xc2, 0xc1, 0x1}, run: x969},
+	{Asm: "cmpps xmm0, xmm1, 2", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf, 0xc2, 0xc1, 0x2}, run: x970},
+	{Asm: "cmpss xmm0, xmm1, 2", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0xc2, 0xc1, 0x2}, run: x971},
+	{Asm: "cmppd xmm0, xmm1, 2", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xc2, 0xc1, 0x2}, run: x972},
+	{Asm: "cmpsd xmm0, xmm1, 2", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0xc2, 0xc1, 0x2}, run: x973},
+	{Asm: "cmpps xmm0, xmm1, 3", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf, 0xc2, 0xc1, 0x3}, run: x974},
+	{Asm: "cmpss xmm0, xmm1, 3", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0xc2, 0xc1, 0x3}, run: x975},
+	{Asm: "cmppd xmm0, xmm1, 3", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xc2, 0xc1, 0x3}, run: x976},
+	{Asm: "cmpsd xmm0, xmm1, 3", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0xc2, 0xc1, 0x3}, run: x977},
+	{Asm: "cmpps xmm0, xmm1, 4", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf, 0xc2, 0xc1, 0x4}, run: x978},
+	{Asm: "cmpss xmm0, xmm1, 4", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0xc2, 0xc1, 0x4}, run: x979},
+	{Asm: "cmppd xmm0, xmm1, 4", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xc2, 0xc1, 0x4}, run: x980},
+	{Asm: "cmpsd xmm0, xmm1, 4", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0xc2, 0xc1, 0x4}, run: x981},
+	{Asm: "cmpps xmm0, xmm1, 5", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf, 0xc2, 0xc1, 0x5}, run: x982},
+	{Asm: "cmpss xmm0, xmm1, 5", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0xc2, 0xc1, 0x5}, run: x983},
+	{Asm: "cmppd xmm0, xmm1, 5", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xc2, 0xc1, 0x5}, run: x984},
+	{Asm: "cmpsd xmm0, xmm1, 5", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0xc2, 0xc1, 0x5}, run: x985},
+	{Asm: "cmpps xmm0, xmm1, 6", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf, 0xc2, 0xc1, 0x6}, run: x986},
+	{Asm: "cmpss xmm0, xmm1, 6", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0xc2, 0xc1, 0x6}, run: x987},
+	{Asm: "cmppd xmm0, xmm1, 6", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xc2, 0xc1, 0x6}, run: x988},
+	{Asm: "cmpsd xmm0, xmm1, 6", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0xc2, 0xc1, 0x6}, run: x989},
+	{Asm: "cmpps xmm0, xmm1, 7", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf, 0xc2, 0xc1, 0x7}, run: x990},
+	{Asm: "cmpss xmm0, xmm1, 7", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0xc2, 0xc1, 0x7}, run: x991},
+	{Asm: "cmppd xmm0, xmm1, 7", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xc2, 0xc1, 0x7}, run: x992},
+	{Asm: "cmpsd xmm0, xmm1, 7", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0xc2, 0xc1, 0x7}, run: x993},
+	{Asm: "cmpss xmm0, dword ptr [r8+64], 1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0x41, 0xf, 0xc2, 0x40, 0x40, 0x1}, run: x994},
+	{Asm: "cmpsd xmm8, qword ptr [r8+64], 6", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0x45, 0xf, 0xc2, 0x40, 0x40, 0x6}, run: x995},
+	{Asm: "comiss xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf, 0x2f, 0xc1}, run: x996},
+	{Asm: "ucomiss xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf, 0x2e, 0xc1}, run: x997},
+	{Asm: "comisd xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x2f, 0xc1}, run: x998},
+	{Asm: "ucomisd xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x2e, 0xc1}, run: x999},
+	{Asm: "comiss xmm8, dword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x45, 0xf, 0x2f, 0x40, 0x40}, run: x1000},
+	{Asm: "ucomisd xmm0, qword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0x41, 0xf, 0x2e, 0x40, 0x40}, run: x1001},
+	{Asm: "cvtsi2ss xmm0, eax", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0x2a, 0xc0}, run: x1002},
+	{Asm: "cvtsi2ss xmm0, rax", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0x48, 0xf, 0x2a, 0xc0}, run: x1003},
+	{Asm: "cvtsi2sd xmm0, eax", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0x2a, 0xc0}, run: x1004},
+	{Asm: "cvtsi2sd xmm0, rax", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0x48, 0xf, 0x2a, 0xc0}, run: x1005},
+	{Asm: "cvtsi2ss xmm8, dword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0x45, 0xf, 0x2a, 0x40, 0x40}, run: x1006},
+	{Asm: "cvtsi2sd xmm0, qword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0x49, 0xf, 0x2a, 0x40, 0x40}, run: x1007},
+	{Asm: "cvtss2si eax, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0x2d, 0xc1}, run: x1008},
+	{Asm: "cvtss2si rax, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0x48, 0xf, 0x2d, 0xc1}, run: x1009},
+	{Asm: "cvttss2si eax, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0x2c, 0xc1}, run: x1010},
+	{Asm: "cvttss2si rax, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0x48, 0xf, 0x2c, 0xc1}, run: x1011},
+	{Asm: "cvtsd2si eax, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0x2d, 0xc1}, run: x1012},
+	{Asm: "cvtsd2si rax, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0x48, 0xf, 0x2d, 0xc1}, run: x1013},
+	{Asm: "cvttsd2si eax, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0x2c, 0xc1}, run: x1014},
+	{Asm: "cvttsd2si rax, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0x48, 0xf, 0x2c, 0xc1}, run: x1015},
+	{Asm: "cvtss2si eax, dword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0x41, 0xf, 0x2d, 0x40, 0x40}, run: x1016},
+	{Asm: "cvttsd2si rax, qword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0x49, 0xf, 0x2c, 0x40, 0x40}, run: x1017},
+	{Asm: "cvtps2pd xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf, 0x5a, 0xc1}, run: x1018},
+	{Asm: "cvtpd2ps xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x5a, 0xc1}, run: x1019},
+	{Asm: "cvtss2sd xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0x5a, 0xc1}, run: x1020},
+	{Asm: "cvtsd2ss xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0x5a, 0xc1}, run: x1021},
+	{Asm: "cvtps2pd xmm0, qword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x5a, 0x40, 0x40}, run: x1022},
+	{Asm: "cvtss2sd xmm0, dword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0x41, 0xf, 0x5a, 0x40, 0x40}, run: x1023},
+	{Asm: "cvtsd2ss xmm8, qword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0x45, 0xf, 0x5a, 0x40, 0x40}, run: x1024},
+	{Asm: "cvtdq2ps xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf, 0x5b, 0xc1}, run: x1025},
+	{Asm: "cvtps2dq xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x5b, 0xc1}, run: x1026},
+	{Asm: "cvttps2dq xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0x5b, 0xc1}, run: x1027},
+	{Asm: "cvtdq2pd xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0xf, 0xe6, 0xc1}, run: x1028},
+	{Asm: "cvtpd2dq xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf2, 0xf, 0xe6, 0xc1}, run: x1029},
+	{Asm: "cvttpd2dq xmm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0xe6, 0xc1}, run: x1030},
+	{Asm: "cvtdq2pd xmm0, qword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf3, 0x41, 0xf, 0xe6, 0x40, 0x40}, run: x1031},
+	{Asm: "cvtpi2ps xmm0, mm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf, 0x2a, 0xc1}, run: x1032},
+	{Asm: "cvtpi2ps xmm0, qword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x2a, 0x40, 0x40}, run: x1033},
+	{Asm: "cvtps2pi mm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf, 0x2d, 0xc1}, run: x1034},
+	{Asm: "cvttps2pi mm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0xf, 0x2c, 0xc1}, run: x1035},
+	{Asm: "cvtps2pi mm0, qword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x41, 0xf, 0x2d, 0x40, 0x40}, run: x1036},
+	{Asm: "cvtpi2pd xmm0, mm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x2a, 0xc1}, run: x1037},
+	{Asm: "cvtpi2pd xmm0, qword ptr [r8+64]", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0x41, 0xf, 0x2a, 0x40, 0x40}, run: x1038},
+	{Asm: "cvtpd2pi mm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x2d, 0xc1}, run: x1039},
+	{Asm: "cvttpd2pi mm0, xmm1", Kind: "ssefp", Size: 64, Feature: "", Code: []byte{0x66, 0xf, 0x2c, 0xc1}, run: x1040},
 }

@@ -65,6 +65,49 @@
 	EMMS \
 	RET
 
+// FPPROLOGUE and FPEPILOGUE are SIMDPROLOGUE and SIMDEPILOGUE with MXCSR
+// (Regs.MXCSR) loaded before and stored after the instruction; the Go
+// runtime's MXCSR is restored (an unmasked exception continues in
+// trapResume, fptrap_linux_amd64.s, with the same epilogue).
+#define FPPROLOGUE \
+	MOVQ r+0(FP), DI \
+	LDMXCSR 144(DI) \
+	MOVOU 48(DI), X0 \
+	MOVOU 64(DI), X1 \
+	MOVOU 80(DI), X2 \
+	MOVOU 96(DI), X3 \
+	MOVOU 112(DI), X8 \
+	MOVQ 128(DI), M0 \
+	MOVQ 136(DI), M1 \
+	LEAQ ·Mem(SB), R8 \
+	MOVQ 0(DI), AX \
+	MOVQ 8(DI), BX \
+	MOVQ 16(DI), CX \
+	MOVQ 24(DI), DX \
+	MOVQ 32(DI), SI \
+	PUSHQ 40(DI) \
+	POPFQ
+
+#define FPEPILOGUE \
+	PUSHFQ \
+	POPQ 40(DI) \
+	MOVQ AX, 0(DI) \
+	MOVQ BX, 8(DI) \
+	MOVQ CX, 16(DI) \
+	MOVQ DX, 24(DI) \
+	MOVQ SI, 32(DI) \
+	MOVOU X0, 48(DI) \
+	MOVOU X1, 64(DI) \
+	MOVOU X2, 80(DI) \
+	MOVOU X3, 96(DI) \
+	MOVOU X8, 112(DI) \
+	MOVQ M0, 128(DI) \
+	MOVQ M1, 136(DI) \
+	STMXCSR 144(DI) \
+	LDMXCSR ·goMXCSR(SB) \
+	EMMS \
+	RET
+
 // add al, bl (objdump: add al,bl)
 TEXT ·x0(SB), NOSPLIT, $0-8
 	PROLOGUE
@@ -8286,3 +8329,1239 @@ TEXT ·x911(SB), NOSPLIT, $0-8
 	BYTE $0x50
 	BYTE $0xc1
 	SIMDEPILOGUE
+
+// addps xmm0, xmm1 (objdump: addps xmm0,xmm1)
+TEXT ·x912(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x0f
+	BYTE $0x58
+	BYTE $0xc1
+	FPEPILOGUE
+
+// addss xmm0, xmm1 (objdump: addss xmm0,xmm1)
+TEXT ·x913(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0x58
+	BYTE $0xc1
+	FPEPILOGUE
+
+// addpd xmm0, xmm1 (objdump: addpd xmm0,xmm1)
+TEXT ·x914(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x58
+	BYTE $0xc1
+	FPEPILOGUE
+
+// addsd xmm0, xmm1 (objdump: addsd xmm0,xmm1)
+TEXT ·x915(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0x58
+	BYTE $0xc1
+	FPEPILOGUE
+
+// addss xmm0, dword ptr [r8+64] (objdump: addss xmm0,DWORD PTR [r8+0x40])
+TEXT ·x916(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x58
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// addsd xmm8, qword ptr [r8+64] (objdump: addsd xmm8,QWORD PTR [r8+0x40])
+TEXT ·x917(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x45
+	BYTE $0x0f
+	BYTE $0x58
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// subps xmm0, xmm1 (objdump: subps xmm0,xmm1)
+TEXT ·x918(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x0f
+	BYTE $0x5c
+	BYTE $0xc1
+	FPEPILOGUE
+
+// subss xmm0, xmm1 (objdump: subss xmm0,xmm1)
+TEXT ·x919(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0x5c
+	BYTE $0xc1
+	FPEPILOGUE
+
+// subpd xmm0, xmm1 (objdump: subpd xmm0,xmm1)
+TEXT ·x920(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x5c
+	BYTE $0xc1
+	FPEPILOGUE
+
+// subsd xmm0, xmm1 (objdump: subsd xmm0,xmm1)
+TEXT ·x921(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0x5c
+	BYTE $0xc1
+	FPEPILOGUE
+
+// subss xmm0, dword ptr [r8+64] (objdump: subss xmm0,DWORD PTR [r8+0x40])
+TEXT ·x922(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x5c
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// subsd xmm8, qword ptr [r8+64] (objdump: subsd xmm8,QWORD PTR [r8+0x40])
+TEXT ·x923(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x45
+	BYTE $0x0f
+	BYTE $0x5c
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// mulps xmm0, xmm1 (objdump: mulps xmm0,xmm1)
+TEXT ·x924(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x0f
+	BYTE $0x59
+	BYTE $0xc1
+	FPEPILOGUE
+
+// mulss xmm0, xmm1 (objdump: mulss xmm0,xmm1)
+TEXT ·x925(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0x59
+	BYTE $0xc1
+	FPEPILOGUE
+
+// mulpd xmm0, xmm1 (objdump: mulpd xmm0,xmm1)
+TEXT ·x926(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x59
+	BYTE $0xc1
+	FPEPILOGUE
+
+// mulsd xmm0, xmm1 (objdump: mulsd xmm0,xmm1)
+TEXT ·x927(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0x59
+	BYTE $0xc1
+	FPEPILOGUE
+
+// mulss xmm0, dword ptr [r8+64] (objdump: mulss xmm0,DWORD PTR [r8+0x40])
+TEXT ·x928(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x59
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// mulsd xmm8, qword ptr [r8+64] (objdump: mulsd xmm8,QWORD PTR [r8+0x40])
+TEXT ·x929(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x45
+	BYTE $0x0f
+	BYTE $0x59
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// divps xmm0, xmm1 (objdump: divps xmm0,xmm1)
+TEXT ·x930(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x0f
+	BYTE $0x5e
+	BYTE $0xc1
+	FPEPILOGUE
+
+// divss xmm0, xmm1 (objdump: divss xmm0,xmm1)
+TEXT ·x931(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0x5e
+	BYTE $0xc1
+	FPEPILOGUE
+
+// divpd xmm0, xmm1 (objdump: divpd xmm0,xmm1)
+TEXT ·x932(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x5e
+	BYTE $0xc1
+	FPEPILOGUE
+
+// divsd xmm0, xmm1 (objdump: divsd xmm0,xmm1)
+TEXT ·x933(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0x5e
+	BYTE $0xc1
+	FPEPILOGUE
+
+// divss xmm0, dword ptr [r8+64] (objdump: divss xmm0,DWORD PTR [r8+0x40])
+TEXT ·x934(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x5e
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// divsd xmm8, qword ptr [r8+64] (objdump: divsd xmm8,QWORD PTR [r8+0x40])
+TEXT ·x935(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x45
+	BYTE $0x0f
+	BYTE $0x5e
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// minps xmm0, xmm1 (objdump: minps xmm0,xmm1)
+TEXT ·x936(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x0f
+	BYTE $0x5d
+	BYTE $0xc1
+	FPEPILOGUE
+
+// minss xmm0, xmm1 (objdump: minss xmm0,xmm1)
+TEXT ·x937(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0x5d
+	BYTE $0xc1
+	FPEPILOGUE
+
+// minpd xmm0, xmm1 (objdump: minpd xmm0,xmm1)
+TEXT ·x938(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x5d
+	BYTE $0xc1
+	FPEPILOGUE
+
+// minsd xmm0, xmm1 (objdump: minsd xmm0,xmm1)
+TEXT ·x939(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0x5d
+	BYTE $0xc1
+	FPEPILOGUE
+
+// minss xmm0, dword ptr [r8+64] (objdump: minss xmm0,DWORD PTR [r8+0x40])
+TEXT ·x940(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x5d
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// minsd xmm8, qword ptr [r8+64] (objdump: minsd xmm8,QWORD PTR [r8+0x40])
+TEXT ·x941(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x45
+	BYTE $0x0f
+	BYTE $0x5d
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// maxps xmm0, xmm1 (objdump: maxps xmm0,xmm1)
+TEXT ·x942(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x0f
+	BYTE $0x5f
+	BYTE $0xc1
+	FPEPILOGUE
+
+// maxss xmm0, xmm1 (objdump: maxss xmm0,xmm1)
+TEXT ·x943(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0x5f
+	BYTE $0xc1
+	FPEPILOGUE
+
+// maxpd xmm0, xmm1 (objdump: maxpd xmm0,xmm1)
+TEXT ·x944(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x5f
+	BYTE $0xc1
+	FPEPILOGUE
+
+// maxsd xmm0, xmm1 (objdump: maxsd xmm0,xmm1)
+TEXT ·x945(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0x5f
+	BYTE $0xc1
+	FPEPILOGUE
+
+// maxss xmm0, dword ptr [r8+64] (objdump: maxss xmm0,DWORD PTR [r8+0x40])
+TEXT ·x946(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x5f
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// maxsd xmm8, qword ptr [r8+64] (objdump: maxsd xmm8,QWORD PTR [r8+0x40])
+TEXT ·x947(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x45
+	BYTE $0x0f
+	BYTE $0x5f
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// addps xmm8, xmm2 (objdump: addps xmm8,xmm2)
+TEXT ·x948(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x44
+	BYTE $0x0f
+	BYTE $0x58
+	BYTE $0xc2
+	FPEPILOGUE
+
+// divpd xmm3, xmm8 (objdump: divpd xmm3,xmm8)
+TEXT ·x949(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x5e
+	BYTE $0xd8
+	FPEPILOGUE
+
+// sqrtps xmm0, xmm1 (objdump: sqrtps xmm0,xmm1)
+TEXT ·x950(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x0f
+	BYTE $0x51
+	BYTE $0xc1
+	FPEPILOGUE
+
+// sqrtss xmm0, xmm1 (objdump: sqrtss xmm0,xmm1)
+TEXT ·x951(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0x51
+	BYTE $0xc1
+	FPEPILOGUE
+
+// sqrtpd xmm0, xmm1 (objdump: sqrtpd xmm0,xmm1)
+TEXT ·x952(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x51
+	BYTE $0xc1
+	FPEPILOGUE
+
+// sqrtsd xmm0, xmm1 (objdump: sqrtsd xmm0,xmm1)
+TEXT ·x953(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0x51
+	BYTE $0xc1
+	FPEPILOGUE
+
+// rcpps xmm0, xmm1 (objdump: rcpps xmm0,xmm1)
+TEXT ·x954(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x0f
+	BYTE $0x53
+	BYTE $0xc1
+	FPEPILOGUE
+
+// rcpss xmm0, xmm1 (objdump: rcpss xmm0,xmm1)
+TEXT ·x955(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0x53
+	BYTE $0xc1
+	FPEPILOGUE
+
+// rsqrtps xmm0, xmm1 (objdump: rsqrtps xmm0,xmm1)
+TEXT ·x956(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x0f
+	BYTE $0x52
+	BYTE $0xc1
+	FPEPILOGUE
+
+// rsqrtss xmm0, xmm1 (objdump: rsqrtss xmm0,xmm1)
+TEXT ·x957(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0x52
+	BYTE $0xc1
+	FPEPILOGUE
+
+// sqrtss xmm0, dword ptr [r8+64] (objdump: sqrtss xmm0,DWORD PTR [r8+0x40])
+TEXT ·x958(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x51
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// sqrtsd xmm0, qword ptr [r8+64] (objdump: sqrtsd xmm0,QWORD PTR [r8+0x40])
+TEXT ·x959(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x51
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// rcpss xmm0, dword ptr [r8+64] (objdump: rcpss xmm0,DWORD PTR [r8+0x40])
+TEXT ·x960(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x53
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// rsqrtss xmm0, dword ptr [r8+64] (objdump: rsqrtss xmm0,DWORD PTR [r8+0x40])
+TEXT ·x961(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x52
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// cmpps xmm0, xmm1, 0 (objdump: cmpeqps xmm0,xmm1)
+TEXT ·x962(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x00
+	FPEPILOGUE
+
+// cmpss xmm0, xmm1, 0 (objdump: cmpeqss xmm0,xmm1)
+TEXT ·x963(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x00
+	FPEPILOGUE
+
+// cmppd xmm0, xmm1, 0 (objdump: cmpeqpd xmm0,xmm1)
+TEXT ·x964(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x00
+	FPEPILOGUE
+
+// cmpsd xmm0, xmm1, 0 (objdump: cmpeqsd xmm0,xmm1)
+TEXT ·x965(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x00
+	FPEPILOGUE
+
+// cmpps xmm0, xmm1, 1 (objdump: cmpltps xmm0,xmm1)
+TEXT ·x966(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x01
+	FPEPILOGUE
+
+// cmpss xmm0, xmm1, 1 (objdump: cmpltss xmm0,xmm1)
+TEXT ·x967(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x01
+	FPEPILOGUE
+
+// cmppd xmm0, xmm1, 1 (objdump: cmpltpd xmm0,xmm1)
+TEXT ·x968(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x01
+	FPEPILOGUE
+
+// cmpsd xmm0, xmm1, 1 (objdump: cmpltsd xmm0,xmm1)
+TEXT ·x969(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x01
+	FPEPILOGUE
+
+// cmpps xmm0, xmm1, 2 (objdump: cmpleps xmm0,xmm1)
+TEXT ·x970(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x02
+	FPEPILOGUE
+
+// cmpss xmm0, xmm1, 2 (objdump: cmpless xmm0,xmm1)
+TEXT ·x971(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x02
+	FPEPILOGUE
+
+// cmppd xmm0, xmm1, 2 (objdump: cmplepd xmm0,xmm1)
+TEXT ·x972(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x02
+	FPEPILOGUE
+
+// cmpsd xmm0, xmm1, 2 (objdump: cmplesd xmm0,xmm1)
+TEXT ·x973(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x02
+	FPEPILOGUE
+
+// cmpps xmm0, xmm1, 3 (objdump: cmpunordps xmm0,xmm1)
+TEXT ·x974(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x03
+	FPEPILOGUE
+
+// cmpss xmm0, xmm1, 3 (objdump: cmpunordss xmm0,xmm1)
+TEXT ·x975(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x03
+	FPEPILOGUE
+
+// cmppd xmm0, xmm1, 3 (objdump: cmpunordpd xmm0,xmm1)
+TEXT ·x976(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x03
+	FPEPILOGUE
+
+// cmpsd xmm0, xmm1, 3 (objdump: cmpunordsd xmm0,xmm1)
+TEXT ·x977(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x03
+	FPEPILOGUE
+
+// cmpps xmm0, xmm1, 4 (objdump: cmpneqps xmm0,xmm1)
+TEXT ·x978(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x04
+	FPEPILOGUE
+
+// cmpss xmm0, xmm1, 4 (objdump: cmpneqss xmm0,xmm1)
+TEXT ·x979(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x04
+	FPEPILOGUE
+
+// cmppd xmm0, xmm1, 4 (objdump: cmpneqpd xmm0,xmm1)
+TEXT ·x980(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x04
+	FPEPILOGUE
+
+// cmpsd xmm0, xmm1, 4 (objdump: cmpneqsd xmm0,xmm1)
+TEXT ·x981(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x04
+	FPEPILOGUE
+
+// cmpps xmm0, xmm1, 5 (objdump: cmpnltps xmm0,xmm1)
+TEXT ·x982(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x05
+	FPEPILOGUE
+
+// cmpss xmm0, xmm1, 5 (objdump: cmpnltss xmm0,xmm1)
+TEXT ·x983(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x05
+	FPEPILOGUE
+
+// cmppd xmm0, xmm1, 5 (objdump: cmpnltpd xmm0,xmm1)
+TEXT ·x984(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x05
+	FPEPILOGUE
+
+// cmpsd xmm0, xmm1, 5 (objdump: cmpnltsd xmm0,xmm1)
+TEXT ·x985(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x05
+	FPEPILOGUE
+
+// cmpps xmm0, xmm1, 6 (objdump: cmpnleps xmm0,xmm1)
+TEXT ·x986(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x06
+	FPEPILOGUE
+
+// cmpss xmm0, xmm1, 6 (objdump: cmpnless xmm0,xmm1)
+TEXT ·x987(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x06
+	FPEPILOGUE
+
+// cmppd xmm0, xmm1, 6 (objdump: cmpnlepd xmm0,xmm1)
+TEXT ·x988(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x06
+	FPEPILOGUE
+
+// cmpsd xmm0, xmm1, 6 (objdump: cmpnlesd xmm0,xmm1)
+TEXT ·x989(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x06
+	FPEPILOGUE
+
+// cmpps xmm0, xmm1, 7 (objdump: cmpordps xmm0,xmm1)
+TEXT ·x990(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x07
+	FPEPILOGUE
+
+// cmpss xmm0, xmm1, 7 (objdump: cmpordss xmm0,xmm1)
+TEXT ·x991(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x07
+	FPEPILOGUE
+
+// cmppd xmm0, xmm1, 7 (objdump: cmpordpd xmm0,xmm1)
+TEXT ·x992(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x07
+	FPEPILOGUE
+
+// cmpsd xmm0, xmm1, 7 (objdump: cmpordsd xmm0,xmm1)
+TEXT ·x993(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0xc1
+	BYTE $0x07
+	FPEPILOGUE
+
+// cmpss xmm0, dword ptr [r8+64], 1 (objdump: cmpltss xmm0,DWORD PTR [r8+0x40])
+TEXT ·x994(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0x40
+	BYTE $0x40
+	BYTE $0x01
+	FPEPILOGUE
+
+// cmpsd xmm8, qword ptr [r8+64], 6 (objdump: cmpnlesd xmm8,QWORD PTR [r8+0x40])
+TEXT ·x995(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x45
+	BYTE $0x0f
+	BYTE $0xc2
+	BYTE $0x40
+	BYTE $0x40
+	BYTE $0x06
+	FPEPILOGUE
+
+// comiss xmm0, xmm1 (objdump: comiss xmm0,xmm1)
+TEXT ·x996(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x0f
+	BYTE $0x2f
+	BYTE $0xc1
+	FPEPILOGUE
+
+// ucomiss xmm0, xmm1 (objdump: ucomiss xmm0,xmm1)
+TEXT ·x997(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x0f
+	BYTE $0x2e
+	BYTE $0xc1
+	FPEPILOGUE
+
+// comisd xmm0, xmm1 (objdump: comisd xmm0,xmm1)
+TEXT ·x998(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x2f
+	BYTE $0xc1
+	FPEPILOGUE
+
+// ucomisd xmm0, xmm1 (objdump: ucomisd xmm0,xmm1)
+TEXT ·x999(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x2e
+	BYTE $0xc1
+	FPEPILOGUE
+
+// comiss xmm8, dword ptr [r8+64] (objdump: comiss xmm8,DWORD PTR [r8+0x40])
+TEXT ·x1000(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x45
+	BYTE $0x0f
+	BYTE $0x2f
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// ucomisd xmm0, qword ptr [r8+64] (objdump: ucomisd xmm0,QWORD PTR [r8+0x40])
+TEXT ·x1001(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// cvtsi2ss xmm0, eax (objdump: cvtsi2ss xmm0,eax)
+TEXT ·x1002(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0x2a
+	BYTE $0xc0
+	FPEPILOGUE
+
+// cvtsi2ss xmm0, rax (objdump: cvtsi2ss xmm0,rax)
+TEXT ·x1003(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x48
+	BYTE $0x0f
+	BYTE $0x2a
+	BYTE $0xc0
+	FPEPILOGUE
+
+// cvtsi2sd xmm0, eax (objdump: cvtsi2sd xmm0,eax)
+TEXT ·x1004(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0x2a
+	BYTE $0xc0
+	FPEPILOGUE
+
+// cvtsi2sd xmm0, rax (objdump: cvtsi2sd xmm0,rax)
+TEXT ·x1005(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x48
+	BYTE $0x0f
+	BYTE $0x2a
+	BYTE $0xc0
+	FPEPILOGUE
+
+// cvtsi2ss xmm8, dword ptr [r8+64] (objdump: cvtsi2ss xmm8,DWORD PTR [r8+0x40])
+TEXT ·x1006(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x45
+	BYTE $0x0f
+	BYTE $0x2a
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// cvtsi2sd xmm0, qword ptr [r8+64] (objdump: cvtsi2sd xmm0,QWORD PTR [r8+0x40])
+TEXT ·x1007(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x49
+	BYTE $0x0f
+	BYTE $0x2a
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// cvtss2si eax, xmm1 (objdump: cvtss2si eax,xmm1)
+TEXT ·x1008(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0x2d
+	BYTE $0xc1
+	FPEPILOGUE
+
+// cvtss2si rax, xmm1 (objdump: cvtss2si rax,xmm1)
+TEXT ·x1009(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x48
+	BYTE $0x0f
+	BYTE $0x2d
+	BYTE $0xc1
+	FPEPILOGUE
+
+// cvttss2si eax, xmm1 (objdump: cvttss2si eax,xmm1)
+TEXT ·x1010(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0x2c
+	BYTE $0xc1
+	FPEPILOGUE
+
+// cvttss2si rax, xmm1 (objdump: cvttss2si rax,xmm1)
+TEXT ·x1011(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x48
+	BYTE $0x0f
+	BYTE $0x2c
+	BYTE $0xc1
+	FPEPILOGUE
+
+// cvtsd2si eax, xmm1 (objdump: cvtsd2si eax,xmm1)
+TEXT ·x1012(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0x2d
+	BYTE $0xc1
+	FPEPILOGUE
+
+// cvtsd2si rax, xmm1 (objdump: cvtsd2si rax,xmm1)
+TEXT ·x1013(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x48
+	BYTE $0x0f
+	BYTE $0x2d
+	BYTE $0xc1
+	FPEPILOGUE
+
+// cvttsd2si eax, xmm1 (objdump: cvttsd2si eax,xmm1)
+TEXT ·x1014(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0x2c
+	BYTE $0xc1
+	FPEPILOGUE
+
+// cvttsd2si rax, xmm1 (objdump: cvttsd2si rax,xmm1)
+TEXT ·x1015(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x48
+	BYTE $0x0f
+	BYTE $0x2c
+	BYTE $0xc1
+	FPEPILOGUE
+
+// cvtss2si eax, dword ptr [r8+64] (objdump: cvtss2si eax,DWORD PTR [r8+0x40])
+TEXT ·x1016(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x2d
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// cvttsd2si rax, qword ptr [r8+64] (objdump: cvttsd2si rax,QWORD PTR [r8+0x40])
+TEXT ·x1017(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x49
+	BYTE $0x0f
+	BYTE $0x2c
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// cvtps2pd xmm0, xmm1 (objdump: cvtps2pd xmm0,xmm1)
+TEXT ·x1018(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x0f
+	BYTE $0x5a
+	BYTE $0xc1
+	FPEPILOGUE
+
+// cvtpd2ps xmm0, xmm1 (objdump: cvtpd2ps xmm0,xmm1)
+TEXT ·x1019(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x5a
+	BYTE $0xc1
+	FPEPILOGUE
+
+// cvtss2sd xmm0, xmm1 (objdump: cvtss2sd xmm0,xmm1)
+TEXT ·x1020(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0x5a
+	BYTE $0xc1
+	FPEPILOGUE
+
+// cvtsd2ss xmm0, xmm1 (objdump: cvtsd2ss xmm0,xmm1)
+TEXT ·x1021(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0x5a
+	BYTE $0xc1
+	FPEPILOGUE
+
+// cvtps2pd xmm0, qword ptr [r8+64] (objdump: cvtps2pd xmm0,QWORD PTR [r8+0x40])
+TEXT ·x1022(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x5a
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// cvtss2sd xmm0, dword ptr [r8+64] (objdump: cvtss2sd xmm0,DWORD PTR [r8+0x40])
+TEXT ·x1023(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x5a
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// cvtsd2ss xmm8, qword ptr [r8+64] (objdump: cvtsd2ss xmm8,QWORD PTR [r8+0x40])
+TEXT ·x1024(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x45
+	BYTE $0x0f
+	BYTE $0x5a
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// cvtdq2ps xmm0, xmm1 (objdump: cvtdq2ps xmm0,xmm1)
+TEXT ·x1025(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x0f
+	BYTE $0x5b
+	BYTE $0xc1
+	FPEPILOGUE
+
+// cvtps2dq xmm0, xmm1 (objdump: cvtps2dq xmm0,xmm1)
+TEXT ·x1026(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x5b
+	BYTE $0xc1
+	FPEPILOGUE
+
+// cvttps2dq xmm0, xmm1 (objdump: cvttps2dq xmm0,xmm1)
+TEXT ·x1027(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0x5b
+	BYTE $0xc1
+	FPEPILOGUE
+
+// cvtdq2pd xmm0, xmm1 (objdump: cvtdq2pd xmm0,xmm1)
+TEXT ·x1028(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x0f
+	BYTE $0xe6
+	BYTE $0xc1
+	FPEPILOGUE
+
+// cvtpd2dq xmm0, xmm1 (objdump: cvtpd2dq xmm0,xmm1)
+TEXT ·x1029(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf2
+	BYTE $0x0f
+	BYTE $0xe6
+	BYTE $0xc1
+	FPEPILOGUE
+
+// cvttpd2dq xmm0, xmm1 (objdump: cvttpd2dq xmm0,xmm1)
+TEXT ·x1030(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0xe6
+	BYTE $0xc1
+	FPEPILOGUE
+
+// cvtdq2pd xmm0, qword ptr [r8+64] (objdump: cvtdq2pd xmm0,QWORD PTR [r8+0x40])
+TEXT ·x1031(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0xf3
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0xe6
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// cvtpi2ps xmm0, mm1 (objdump: cvtpi2ps xmm0,mm1)
+TEXT ·x1032(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x0f
+	BYTE $0x2a
+	BYTE $0xc1
+	FPEPILOGUE
+
+// cvtpi2ps xmm0, qword ptr [r8+64] (objdump: cvtpi2ps xmm0,QWORD PTR [r8+0x40])
+TEXT ·x1033(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x2a
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// cvtps2pi mm0, xmm1 (objdump: cvtps2pi mm0,xmm1)
+TEXT ·x1034(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x0f
+	BYTE $0x2d
+	BYTE $0xc1
+	FPEPILOGUE
+
+// cvttps2pi mm0, xmm1 (objdump: cvttps2pi mm0,xmm1)
+TEXT ·x1035(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x0f
+	BYTE $0x2c
+	BYTE $0xc1
+	FPEPILOGUE
+
+// cvtps2pi mm0, qword ptr [r8+64] (objdump: cvtps2pi mm0,QWORD PTR [r8+0x40])
+TEXT ·x1036(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x2d
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// cvtpi2pd xmm0, mm1 (objdump: cvtpi2pd xmm0,mm1)
+TEXT ·x1037(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x2a
+	BYTE $0xc1
+	FPEPILOGUE
+
+// cvtpi2pd xmm0, qword ptr [r8+64] (objdump: cvtpi2pd xmm0,QWORD PTR [r8+0x40])
+TEXT ·x1038(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x41
+	BYTE $0x0f
+	BYTE $0x2a
+	BYTE $0x40
+	BYTE $0x40
+	FPEPILOGUE
+
+// cvtpd2pi mm0, xmm1 (objdump: cvtpd2pi mm0,xmm1)
+TEXT ·x1039(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x2d
+	BYTE $0xc1
+	FPEPILOGUE
+
+// cvttpd2pi mm0, xmm1 (objdump: cvttpd2pi mm0,xmm1)
+TEXT ·x1040(SB), NOSPLIT, $0-8
+	FPPROLOGUE
+	BYTE $0x66
+	BYTE $0x0f
+	BYTE $0x2c
+	BYTE $0xc1
+	FPEPILOGUE

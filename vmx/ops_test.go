@@ -107,7 +107,7 @@ func TestVMXON_OutsideVMXOperation(t *testing.T) {
 		{name: "FailInvalid_Bit63", addr: func(*vmx.Caps) uint64 { return 1<<63 | vmxonPA }, want: wInvalid},
 		// Vol. 3D A.1: with IA32_VMX_BASIC[48] = 1, VMXON fails if addr
 		// sets any bit in 63:32 (below MAXPHYADDR here).
-		{name: "FailInvalid_Beyond32BitsWithBasic48", caps: addr32Caps, addr: func(*vmx.Caps) uint64 { return 1 << 32 }, want: wInvalid},
+		{name: "FailInvalid_Beyond32BitsWithBasic48", caps: addr32Caps, addr: func(*vmx.Caps) uint64 { return 1 << 32 }, setup: func(r *rig) { r.mem.put32(1<<32, r.caps.Revision) }, want: wInvalid},
 		{name: "Succeed_Below4GWithBasic48", caps: addr32Caps, want: wSucceed},
 		{name: "Succeed_Beyond32BitsWithoutBasic48", addr: func(*vmx.Caps) uint64 { return 1 << 32 }, setup: func(r *rig) { r.mem.put32(1<<32, r.caps.Revision) }, want: wSucceed},
 		// rev[30:0] != revision identifier OR rev[31] = 1: VMfailInvalid.

@@ -138,12 +138,16 @@ func TestVMXON_OutsideVMXOperation(t *testing.T) {
 				capsFn = skylake
 			}
 			r := newRig(t, capsFn(t))
-			if tc.setup != nil {
-				tc.setup(r)
-			}
 			addr := uint64(vmxonPA)
 			if tc.addr != nil {
 				addr = tc.addr(r.caps)
+			}
+			// A region with the right revision wherever the pointer
+			// points (where memory can be written), so that only the rule
+			// under test can fail the instruction.
+			r.mem.put32(addr&^0xFFF, r.caps.Revision)
+			if tc.setup != nil {
+				tc.setup(r)
 			}
 			checkOutcome(t, tc.want, r.do(vmx.InsnVMXON, addr))
 			if tc.want.kind == vmx.Succeed {

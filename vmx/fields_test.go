@@ -420,7 +420,7 @@ func TestCaps_RealModels_AppendixA(t *testing.T) {
 			read func(uint32) (uint64, bool)
 		}{{"guest", p.GuestVMX}, {"full", p.ModelVMX}} {
 			t.Run(m.Name+"/"+view.name, func(t *testing.T) {
-				c, err := vmx.NewCaps(view.read, p.MaxPhysAddr())
+				c, err := vmx.NewCaps(view.read, nil, p.MaxPhysAddr(), 48)
 				require.NoError(t, err)
 				basic, ok := view.read(msr.VMXBasic)
 				require.True(t, ok)

@@ -92,7 +92,7 @@ func profile(t testing.TB, name string) *msr.Profile {
 func modelCaps(t testing.TB, name string) *vmx.Caps {
 	t.Helper()
 	p := profile(t, name)
-	c, err := vmx.NewCaps(p.ModelVMX, p.MaxPhysAddr())
+	c, err := vmx.NewCaps(p.ModelVMX, nil, p.MaxPhysAddr(), 48)
 	require.NoError(t, err)
 	return c
 }
@@ -100,7 +100,7 @@ func modelCaps(t testing.TB, name string) *vmx.Caps {
 // mapCaps builds Caps from an explicit MSR map.
 func mapCaps(t testing.TB, msrs map[uint32]uint64, maxPhys uint) *vmx.Caps {
 	t.Helper()
-	c, err := vmx.NewCaps(func(i uint32) (uint64, bool) { v, ok := msrs[i]; return v, ok }, maxPhys)
+	c, err := vmx.NewCaps(func(i uint32) (uint64, bool) { v, ok := msrs[i]; return v, ok }, nil, maxPhys, 48)
 	require.NoError(t, err)
 	return c
 }
@@ -196,7 +196,7 @@ type rig struct {
 }
 
 func newRig(t *testing.T, caps *vmx.Caps) *rig {
-	r := &rig{t: t, caps: caps, cpu: vmx.New(caps), mem: newPhys(), ctx: ctx64()}
+	r := &rig{t: t, caps: caps, cpu: vmx.New(caps, nil, 0), mem: newPhys(), ctx: ctx64()}
 	for _, pa := range []uint64{vmxonPA, vmcsPA, vmcs2PA, vmcs3PA} {
 		r.mem.put32(pa, caps.Revision)
 	}

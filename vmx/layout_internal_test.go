@@ -27,7 +27,7 @@ func TestLayout_RealModels_FitsRegionSizeOfVMXBasic(t *testing.T) {
 			read func(uint32) (uint64, bool)
 		}{{"guest", p.GuestVMX}, {"full", p.ModelVMX}} {
 			t.Run(m.Name+"/"+view.name, func(t *testing.T) {
-				c, err := NewCaps(view.read, p.MaxPhysAddr())
+				c, err := NewCaps(view.read, nil, p.MaxPhysAddr(), 48)
 				require.NoError(t, err)
 				basic, _ := view.read(msr.VMXBasic)
 				size := int(basic >> 32 & 0x1FFF)
@@ -57,6 +57,6 @@ func TestLayout_RegionTooSmall_Refused(t *testing.T) {
 			return 1 | 64<<32, true // 64-byte region: far too small
 		}
 		return 0, false
-	}, 36)
+	}, nil, 36, 48)
 	assert.Error(t, err)
 }

@@ -51,7 +51,7 @@ func entryVMCS(t *testing.T) (*CPU, ram) {
 		encGuestSelES + 6: 0x10, encGuestARES + 6: 0xC093, encGuestLimitES + 6: 0xFFFFFFFF,
 		encGuestSelES + 8: 0x10, encGuestARES + 8: 0xC093, encGuestLimitES + 8: 0xFFFFFFFF,
 		encGuestSelES + 10: 0x10, encGuestARES + 10: 0xC093, encGuestLimitES + 10: 0xFFFFFFFF,
-		encGuestARES + 12: arch.ARUnusable,
+		encGuestARES + 12:  arch.ARUnusable,
 		encGuestSelES + 14: 0x18, encGuestARES + 14: 0x8B, encGuestLimitES + 14: 0x67,
 		encGuestRFLAGS: 2, encGuestRIP: 0x100000, encGuestLinkPtr: invalidPtr,
 	} {

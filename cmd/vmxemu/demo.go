@@ -1,129 +1,102 @@
 package main
 
 import (
-	"encoding/binary"
+	_ "embed"
 	"fmt"
+	"io"
+	"strings"
+
+	"github.com/vmxemu/vmxemu/cmd/vmxemu/cli"
+	"github.com/vmxemu/vmxemu/cpu"
+	"github.com/vmxemu/vmxemu/firmware"
+	"github.com/vmxemu/vmxemu/machine"
+	"github.com/vmxemu/vmxemu/vmx"
 )
 
-// The built-in demo guest: a flat 32-bit program that vmxemu runs when it
-// is started without -kernel. It is assembled here, from Go, so the binary
-// needs no toolchain at run time. It initialises COM1 the way a driver
-// does, prints demoBanner polling the line status register before every
-// byte, then powers the machine off by writing "Shutdown" to the Bochs
-// port 0x8900, so the run ends with exit status 0.
+// The built-in demo: without -kernel, vmxemu runs the seed's VMX bring-up
+// on the default machine — the guest kernel guests/vmxon (source in the
+// repository, built reproducibly by `make -C guests`; TestDemoImage checks
+// that the image embedded here is what its source builds to). On every
+// CPU it detects VMX, checks IA32_FEATURE_CONTROL, reads the capability
+// MSRs, fixes CR0/CR4, sets CR4.VMXE and executes VMXON on its own region,
+// then VMCLEAR/VMPTRLD/VMREAD/VMWRITE on its own VMCS and VMXOFF, and
+// prints the sysctl lines of the seed scenario (-append brief). -smp, -cpu
+// and -feature-control change the machine and the output follows;
+// -append "scenario=NAME" breaks one step (an unknown name lists them).
 
-// demoLoadAddr is where the demo is loaded and entered (1 MiB, in 32-bit
-// flat protected mode).
-const demoLoadAddr = 0x100000
+//go:embed demo/vmxon.elf
+var demoKernel []byte
 
-const demoBanner = "vmxemu: built-in demo guest\n" +
-	"This text comes from a small program running on the emulated CPU in\n" +
-	"32-bit protected mode: it programmed the 16550 UART at port 0x3F8,\n" +
-	"printed these lines one byte at a time, and now powers the machine off\n" +
-	"through port 0x8900.\n" +
-	"Run `vmxemu -h` for usage; boot a multiboot kernel with `vmxemu -kernel FILE`.\n"
+// demoCPUs is the demo machine's CPU count when -smp is not given.
+const demoCPUs = 4
 
-// asm is a tiny assembler for the demo: bytes, labels, and fixups for
-// 8-bit relative jumps and 32-bit absolute addresses.
-type asm struct {
-	b      []byte
-	labels map[string]int
-	rel8   map[int]string // offset of a rel8 byte → target label
-	abs32  map[int]string // offset of an imm32 → label (absolute address)
+// demoExitPass and demoExitFail are what the demo guest writes to
+// isa-debug-exit (port 0xf4): every outcome as the SDM says, or not.
+const (
+	demoExitPass = 0x10
+	demoExitFail = 0x11
+)
+
+// demoHeader is printed before the guest runs.
+func demoHeader(w io.Writer, cpus int, model string) {
+	fmt.Fprintf(w, "vmxemu: built-in demo: the VMX bring-up of a kernel's VMM on %d CPU(s) of a %s (guests/vmxon; -append scenario=list lists the broken variants, -h the flags)\n", cpus, model)
 }
 
-func newAsm() *asm {
-	return &asm{labels: map[string]int{}, rel8: map[int]string{}, abs32: map[int]string{}}
-}
-
-func (a *asm) emit(b ...byte)    { a.b = append(a.b, b...) }
-func (a *asm) label(name string) { a.labels[name] = len(a.b) }
-func (a *asm) jcc8(op byte, l string) {
-	a.emit(op, 0)
-	a.rel8[len(a.b)-1] = l
-}
-
-// movDX emits mov dx, imm16 (operand-size prefix in 32-bit code).
-func (a *asm) movDX(port uint16) { a.emit(0x66, 0xBA, byte(port), byte(port>>8)) }
-
-// movAL emits mov al, imm8.
-func (a *asm) movAL(v byte) { a.emit(0xB0, v) }
-
-// outDXAL emits out dx, al.
-func (a *asm) outDXAL() { a.emit(0xEE) }
-
-// movESI emits mov esi, imm32 with the address of label l.
-func (a *asm) movESI(l string) {
-	a.emit(0xBE, 0, 0, 0, 0)
-	a.abs32[len(a.b)-4] = l
-}
-
-func (a *asm) link(base uint32) ([]byte, error) {
-	for off, l := range a.rel8 {
-		t, ok := a.labels[l]
-		if !ok {
-			return nil, fmt.Errorf("demo: undefined label %q", l)
+// demoMachine adjusts the machine for the demo: 4 CPUs unless -smp says
+// otherwise, the guest's isa-debug-exit port, and — for a scenario, unless
+// -d logs them — the first VMX instruction of each kind of failure
+// (instruction, outcome, error or vector) reported on stderr with its
+// reason, so that a broken variant shows why it broke (-d vmx logs every
+// one; the guest's own probing of every field encoding fails too).
+func demoMachine(cfg *cli.Config, mcfg *machine.Config, stderr io.Writer) {
+	if mcfg.Hooks == nil && strings.Contains(cfg.Append, "scenario=") {
+		type kind struct {
+			insn vmx.Insn
+			kind vmx.Kind
+			code uint32
 		}
-		d := t - (off + 1)
-		if d < -128 || d > 127 {
-			return nil, fmt.Errorf("demo: jump to %q out of rel8 range", l)
-		}
-		a.b[off] = byte(int8(d))
+		seen := map[kind]bool{}
+		mcfg.Hooks = &cpu.Hooks{VMX: func(c *cpu.CPU, o vmx.Outcome) {
+			k := kind{o.Insn, o.Kind, uint32(o.Err) | uint32(o.Fault.Vector)<<8}
+			if o.Kind == vmx.Succeed || seen[k] {
+				return
+			}
+			seen[k] = true
+			fmt.Fprintf(stderr, "vmxemu: CPU %d: %s\n", c.ID, o)
+		}}
 	}
-	for off, l := range a.abs32 {
-		t, ok := a.labels[l]
-		if !ok {
-			return nil, fmt.Errorf("demo: undefined label %q", l)
-		}
-		binary.LittleEndian.PutUint32(a.b[off:], base+uint32(t))
+	if !cfg.SMPSet {
+		mcfg.CPUs = demoCPUs
 	}
-	return a.b, nil
+	for _, d := range mcfg.DebugExits {
+		if d.IOBase == 0xf4 {
+			return
+		}
+	}
+	mcfg.DebugExits = append(mcfg.DebugExits, machine.DebugExitConfig{IOBase: 0xf4, IOSize: 4})
 }
 
-// demoImage returns the demo program, linked at demoLoadAddr.
-func demoImage() ([]byte, error) {
-	const com1 = 0x3F8
-	a := newAsm()
-	// UART init as the guests' driver does it: IER=0; DLAB=1; divisor 1
-	// (115200 baud); 8N1 with DLAB=0; FIFOs on and cleared; DTR|RTS|OUT2.
-	for _, w := range []struct {
-		reg uint16
-		v   byte
-	}{{1, 0x00}, {3, 0x80}, {0, 0x01}, {1, 0x00}, {3, 0x03}, {2, 0xC7}, {4, 0x0B}} {
-		a.movDX(com1 + w.reg)
-		a.movAL(w.v)
-		a.outDXAL()
+// demoLoader loads the demo guest with the command line "brief" and the
+// user's -append.
+func demoLoader(cfg *cli.Config) machine.Loader {
+	cmdline := firmware.MultibootCmdline("vmxon", "brief "+cfg.Append)
+	return func(mem firmware.Memory) (*firmware.Boot, error) {
+		return firmware.LoadMultiboot(mem, demoKernel, cmdline, nil)
 	}
-	a.movESI("msg")
-	a.label("next")
-	a.emit(0xAC)       // lodsb
-	a.emit(0x84, 0xC0) // test al, al
-	a.jcc8(0x74, "done")
-	a.emit(0x88, 0xC4) // mov ah, al
-	a.movDX(com1 + 5)  // line status register
-	a.label("wait")
-	a.emit(0xEC)       // in al, dx
-	a.emit(0xA8, 0x20) // test al, 0x20 (THR empty)
-	a.jcc8(0x74, "wait")
-	a.emit(0x88, 0xE0) // mov al, ah
-	a.movDX(com1)
-	a.outDXAL()
-	a.jcc8(0xEB, "next") // jmp next
-	a.label("done")
-	a.movDX(0x8900)
-	a.movESI("shutdown")
-	a.label("sd")
-	a.emit(0xAC)       // lodsb
-	a.emit(0x84, 0xC0) // test al, al
-	a.jcc8(0x74, "stop")
-	a.outDXAL()
-	a.jcc8(0xEB, "sd")
-	a.label("stop")
-	a.emit(0xFA, 0xF4) // cli; hlt (not reached: the port powers off)
-	a.jcc8(0xEB, "stop")
-	a.label("msg")
-	a.emit(append([]byte(demoBanner), 0)...)
-	a.label("shutdown")
-	a.emit(append([]byte("Shutdown"), 0)...)
-	return a.link(demoLoadAddr)
+}
+
+// demoStatus turns the demo guest's verdict into vmxemu's exit status: 0
+// when every outcome was the SDM's, 1 otherwise.
+func demoStatus(res machine.Result, stderr io.Writer) (int, bool) {
+	if res.Kind != machine.ResultDebugExit {
+		return 0, false
+	}
+	switch res.Code {
+	case demoExitPass<<1 | 1:
+		return cli.ExitOK, true
+	case demoExitFail<<1 | 1:
+		fmt.Fprintf(stderr, "vmxemu: the demo guest reported an outcome the SDM does not give, or an unknown scenario (see its output)\n")
+		return 1, true
+	}
+	return 0, false
 }

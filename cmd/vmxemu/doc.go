@@ -2,9 +2,11 @@
 // multiboot kernels the way qemu-system-x86_64 -kernel does and accepts
 // QEMU's flags for the common subset (see vmxemu -h).
 //
-// Without -kernel, vmxemu runs a built-in demo guest (demo.go): a small
-// 32-bit program, assembled in Go at start-up, that prints a banner on
-// COM1 and powers the machine off, so the run exits with status 0.
+// Without -kernel, vmxemu runs its built-in demo (demo.go): the guest kernel
+// guests/vmxon, embedded, runs the VMX bring-up of a kernel's VMM on every
+// CPU (4 unless -smp says otherwise) and prints the seed scenario's sysctl
+// lines; -append "scenario=NAME" breaks one step and vmxemu reports why on
+// stderr. It exits 0 when every outcome is the SDM's, 1 otherwise.
 //
 // Exit statuses: 0 when the guest shuts down (port 0x8900, or a reset
 // request under -no-reboot, as QEMU does); (v<<1)|1 when it writes v to an

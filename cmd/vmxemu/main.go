@@ -190,6 +190,10 @@ func boot(ctx context.Context, cfg *cli.Config, stdout, stderr io.Writer) (int, 
 	for _, d := range cfg.DebugExit {
 		mcfg.DebugExits = append(mcfg.DebugExits, machine.DebugExitConfig{IOBase: d.IOBase, IOSize: int(d.IOSize)})
 	}
+	if cfg.Kernel == "" {
+		demoMachine(cfg, &mcfg, stderr)
+		demoHeader(stdout, mcfg.CPUs, prof.Model.Name)
+	}
 	// Lint warnings (vmx/lint.go) go to stderr, each once.
 	seen := map[string]bool{}
 	mcfg.Lint = func(id int, msg string) {
@@ -250,13 +254,7 @@ func boot(ctx context.Context, cfg *cli.Config, stdout, stderr io.Writer) (int, 
 // files now so that a missing file is a command-line error.
 func loaderFor(cfg *cli.Config) (machine.Loader, error) {
 	if cfg.Kernel == "" {
-		img, err := demoImage()
-		if err != nil {
-			return nil, err
-		}
-		return func(mem firmware.Memory) (*firmware.Boot, error) {
-			return firmware.LoadFlat(mem, img, demoLoadAddr, demoLoadAddr, firmware.Mode32Flat)
-		}, nil
+		return demoLoader(cfg), nil
 	}
 	image, err := os.ReadFile(cfg.Kernel)
 	if err != nil {
@@ -322,6 +320,11 @@ func unwrapPathError(err error) error {
 //	triple fault under -no-reboot                           4
 //	-icount-limit, -time-limit, reset loop, hang, signal    6
 func report(cfg *cli.Config, res machine.Result, stderr io.Writer) int {
+	if cfg.Kernel == "" {
+		if code, ok := demoStatus(res, stderr); ok {
+			return code
+		}
+	}
 	switch res.Kind {
 	case machine.ResultShutdown:
 		return cli.ExitOK

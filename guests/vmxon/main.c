@@ -30,6 +30,12 @@
 #include "kernel.h"
 #include "multiboot.h"
 
+/* brief ("-append brief", the built-in demo) prints only the seed's sysctl
+ * lines, mismatches and the verdict; say() is the detail output it
+ * silences. */
+static int brief;
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #define MAX_CPUS 16
 #define TRAMP_ADDR 0x8000
 #define AP_STACK 16384
@@ -130,7 +136,7 @@ void trap(struct trap_frame *f)
 		fixup[c] = 0;
 		return;
 	}
-	kprintf("cpu %d: unexpected exception %lu (error 0x%lx) at rip 0x%lx\n", c, f->vector, f->error, f->rip);
+	say("cpu %d: unexpected exception %lu (error 0x%lx) at rip 0x%lx\n", c, f->vector, f->error, f->rip);
 	debug_exit(0x11);
 }
 
@@ -332,6 +338,16 @@ static inline void write_cr4(uint64_t v) { __asm__ volatile("movq %0, %%cr4" : :
 
 static int failures;
 
+static void say(const char *fmt, ...)
+{
+	if (brief)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	kvprintf(fmt, ap);
+	va_end(ap);
+}
+
 static void print_res(struct res r)
 {
 	switch (r.kind) {
@@ -363,6 +379,8 @@ static int same(struct res a, struct res b)
  * outcome is not the SDM's. */
 static int expect(int c, const char *what, struct res got, struct res want)
 {
+	if (brief && same(got, want))
+		return 1;
 	kprintf("cpu %d: %s: ", c, what);
 	print_res(got);
 	if (!same(got, want)) {
@@ -370,7 +388,7 @@ static int expect(int c, const char *what, struct res got, struct res want)
 		print_res(want);
 		failures++;
 	}
-	kprintf("\n");
+	say("\n");
 	return same(got, want);
 }
 
@@ -427,6 +445,10 @@ static int parse_cmdline(uint32_t magic, const struct multiboot_info *mbi)
 		const char *w = p;
 		while (*p && *p != ' ')
 			p++;
+		if (p - w == 5 && !memcmp(w, "brief", 5)) {
+			brief = 1;
+			continue;
+		}
 		if (p - w > 9 && !memcmp(w, "scenario=", 9)) {
 			const char *n = w + 9;
 			int len = (int)(p - n);
@@ -593,7 +615,7 @@ static void phase_vmxon(int c)
 	uint32_t a, b, cx, d;
 	cpuid(1, &a, &b, &cx, &d);
 	if (!(cx >> 5 & 1)) {
-		kprintf("cpu %d: CPUID.1:ECX.VMX = 0: this processor has no VMX\n", c);
+		say("cpu %d: CPUID.1:ECX.VMX = 0: this processor has no VMX\n", c);
 		failures++;
 		return;
 	}
@@ -603,15 +625,15 @@ static void phase_vmxon(int c)
 	if (!(fc & 1)) {
 		wrmsr(MSR_FEATURE_CONTROL, fc | 1 | 4);
 		uint64_t now = rdmsr(MSR_FEATURE_CONTROL);
-		kprintf("cpu %d: IA32_FEATURE_CONTROL 0x%llx: unlocked by firmware; enabled VMXON outside SMX and locked it: 0x%llx\n",
+		say("cpu %d: IA32_FEATURE_CONTROL 0x%llx: unlocked by firmware; enabled VMXON outside SMX and locked it: 0x%llx\n",
 			c, (unsigned long long)fc, (unsigned long long)now);
 		check(c, now == (fc | 5), "IA32_FEATURE_CONTROL did not keep the value written");
 	} else if (!(fc & 4)) {
-		kprintf("cpu %d: IA32_FEATURE_CONTROL 0x%llx: locked by firmware with VMXON outside SMX disabled\n", c,
+		say("cpu %d: IA32_FEATURE_CONTROL 0x%llx: locked by firmware with VMXON outside SMX disabled\n", c,
 			(unsigned long long)fc);
 		vmx_disabled = 1;
 	} else
-		kprintf("cpu %d: IA32_FEATURE_CONTROL 0x%llx: locked by firmware, VMXON outside SMX enabled\n", c,
+		say("cpu %d: IA32_FEATURE_CONTROL 0x%llx: locked by firmware, VMXON outside SMX enabled\n", c,
 			(unsigned long long)fc);
 
 	uint64_t basic = rdmsr(MSR_VMX_BASIC);
@@ -634,7 +656,7 @@ static void phase_vmxon(int c)
 		kprintf("hw.vmm.vmx.width_addr: %d\n", width_addr);
 		kprintf("hw.vmm.type: VMX from Intel\n");
 	}
-	kprintf("cpu %d: IA32_VMX_BASIC 0x%016llx: revision %u, region size %u, 32-bit addresses %u\n", c,
+	say("cpu %d: IA32_VMX_BASIC 0x%016llx: revision %u, region size %u, 32-bit addresses %u\n", c,
 		(unsigned long long)basic, (unsigned)(basic & 0x7FFFFFFF), (unsigned)(basic >> 32 & 0x1FFF),
 		(unsigned)(basic >> 48 & 1));
 	check(c, basic == basic0, "IA32_VMX_BASIC differs from CPU 0's");
@@ -652,7 +674,7 @@ static void phase_vmxon(int c)
 		ncr4 &= ~CR4_VMXE;
 	write_cr0(ncr0);
 	write_cr4(ncr4);
-	kprintf("cpu %d: CR0 0x%lx -> 0x%lx (fixed0 0x%llx fixed1 0x%llx), CR4 0x%lx -> 0x%lx (fixed0 0x%llx fixed1 0x%llx)\n",
+	say("cpu %d: CR0 0x%lx -> 0x%lx (fixed0 0x%llx fixed1 0x%llx), CR4 0x%lx -> 0x%lx (fixed0 0x%llx fixed1 0x%llx)\n",
 		c, cr0, ncr0, (unsigned long long)cr0f0, (unsigned long long)cr0f1, cr4, ncr4,
 		(unsigned long long)cr4f0, (unsigned long long)cr4f1);
 
@@ -682,7 +704,7 @@ static void phase_vmxon(int c)
 	}
 	if (is("beyond-maxphyaddr")) {
 		int w = width_addr ? 32 : maxphyaddr;
-		kprintf("cpu %d: MAXPHYADDR %d (CPUID.80000008H:EAX[7:0])\n", c, maxphyaddr);
+		say("cpu %d: MAXPHYADDR %d (CPUID.80000008H:EAX[7:0])\n", c, maxphyaddr);
 		expect(c, "VMXON with the region at bit MAXPHYADDR set", vmxon(pa | 1ull << w), INVALID);
 	}
 
@@ -725,7 +747,7 @@ static void probe_fields(int c, const struct caps *k)
 		struct res r = vmread(f->enc, &v);
 		struct res want = exists ? OK : VALID(12);
 		if (!same(r, want)) {
-			kprintf("cpu %d: VMREAD 0x%04x: ", c, f->enc);
+			say("cpu %d: VMREAD 0x%04x: ", c, f->enc);
 			print_res(r);
 			kprintf(" -- MISMATCH, the capability MSRs say the field %s\n", exists ? "exists" : "does not exist");
 			mismatch++;
@@ -736,7 +758,7 @@ static void probe_fields(int c, const struct caps *k)
 		struct res rh = vmread(f->enc | 1u, &v);
 		struct res wanth = exists && enc_width(f->enc) == 1 ? OK : VALID(12);
 		if (!same(rh, wanth)) {
-			kprintf("cpu %d: VMREAD 0x%04x (high): ", c, f->enc | 1u);
+			say("cpu %d: VMREAD 0x%04x (high): ", c, f->enc | 1u);
 			print_res(rh);
 			kprintf(" -- MISMATCH\n");
 			mismatch++;
@@ -753,10 +775,10 @@ static void probe_fields(int c, const struct caps *k)
 	}
 	uint64_t vmcs_enum = rdmsr(MSR_VMX_VMCS_ENUM);
 	uint32_t enum_idx = (uint32_t)(vmcs_enum >> 1 & 0x1FF);
-	kprintf("cpu %d: VMCS fields: %d of %u Appendix B encodings supported (%d 64-bit with a high half), "
+	say("cpu %d: VMCS fields: %d of %u Appendix B encodings supported (%d 64-bit with a high half), "
 		"%d mismatches against the capability MSRs; high access to the other %d refused (12)\n",
 		c, supported, (unsigned)NFIELDS, wide, mismatch, highs_refused);
-	kprintf("cpu %d: highest field index %u, IA32_VMX_VMCS_ENUM 0x%llx (index %u): %s\n", c, maxidx,
+	say("cpu %d: highest field index %u, IA32_VMX_VMCS_ENUM 0x%llx (index %u): %s\n", c, maxidx,
 		(unsigned long long)vmcs_enum, enum_idx, maxidx == enum_idx ? "consistent" : "INCONSISTENT");
 	failures += mismatch;
 	check(c, maxidx == enum_idx, "IA32_VMX_VMCS_ENUM[9:1] is not the highest index of the supported fields (Vol. 3D A.9)");
@@ -777,11 +799,11 @@ static int round_trips(int c, const struct caps *k, uint64_t cookie, int write)
 		struct res r = vmwrite(f->enc, pattern(f->enc, cookie));
 		struct res want = enc_type(f->enc) == 1 && !misc29 ? VALID(13) : OK;
 		if (!same(r, want)) {
-			kprintf("cpu %d: VMWRITE 0x%04x: ", c, f->enc);
+			say("cpu %d: VMWRITE 0x%04x: ", c, f->enc);
 			print_res(r);
 			kprintf(" -- MISMATCH, the SDM says ");
 			print_res(want);
-			kprintf("\n");
+			say("\n");
 			bad++;
 		} else if (enc_type(f->enc) == 1 && !misc29)
 			ro_refused++;
@@ -822,12 +844,12 @@ static int round_trips(int c, const struct caps *k, uint64_t cookie, int write)
 		}
 	}
 	if (write) {
-		kprintf("cpu %d: VMWRITE/VMREAD round trips: %d read-write fields, %d high halves ok, %d failed\n", c,
+		say("cpu %d: VMWRITE/VMREAD round trips: %d read-write fields, %d high halves ok, %d failed\n", c,
 			ok, high_ok, bad);
 		if (misc29)
-			kprintf("cpu %d: VM-exit information fields: %d round trips ok (IA32_VMX_MISC[29] = 1)\n", c, ro_ok);
+			say("cpu %d: VM-exit information fields: %d round trips ok (IA32_VMX_MISC[29] = 1)\n", c, ro_ok);
 		else
-			kprintf("cpu %d: VM-exit information fields: VMWRITE to %d refused with VMfailValid(13) (IA32_VMX_MISC[29] = 0)\n",
+			say("cpu %d: VM-exit information fields: VMWRITE to %d refused with VMfailValid(13) (IA32_VMX_MISC[29] = 0)\n",
 				c, ro_refused);
 	}
 	failures += bad;
@@ -854,7 +876,7 @@ static void phase_vmcs(int c)
 	 * FFFFFFFF_FFFFFFFFH: Vol. 3C 31.3 VMXON). */
 	ptr = 0;
 	vmptrst(&ptr);
-	kprintf("cpu %d: VMPTRST after VMXON: 0x%lx\n", c, ptr);
+	say("cpu %d: VMPTRST after VMXON: 0x%lx\n", c, ptr);
 	check(c, ptr == ~0ull, "after VMXON the current-VMCS pointer is not FFFFFFFF_FFFFFFFFH");
 	if (is("vmptrld-vmxon"))
 		expect(c, "VMPTRLD of the VMXON region (no current VMCS)", vmptrld(vmxon_pa), INVALID);
@@ -873,7 +895,7 @@ static void phase_vmcs(int c)
 	ptr = 0;
 	ok &= expect(c, "VMPTRST", vmptrst(&ptr), OK);
 	check(c, ptr == pa, "VMPTRST does not return the VMCS VMPTRLD loaded");
-	kprintf("cpu %d: VMPTRST = the VMCS pointer: %s\n", c, ptr == pa ? "yes" : "NO");
+	say("cpu %d: VMPTRST = the VMCS pointer: %s\n", c, ptr == pa ? "yes" : "NO");
 	if (!ok)
 		return;
 
@@ -888,7 +910,7 @@ static void phase_vmcs(int c)
 	}
 	if (is("vmwrite-ro")) {
 		int misc29 = (int)(misc >> 29 & 1);
-		kprintf("cpu %d: IA32_VMX_MISC 0x%llx: bit 29 (VMWRITE to VM-exit information fields) = %d\n", c,
+		say("cpu %d: IA32_VMX_MISC 0x%llx: bit 29 (VMWRITE to VM-exit information fields) = %d\n", c,
 			(unsigned long long)misc, misc29);
 		expect(c, "VMWRITE to the exit reason (0x4402)", vmwrite(VMCS_EXIT_REASON, 0x1234),
 		       misc29 ? OK : VALID(13));
@@ -899,7 +921,7 @@ static void phase_vmcs(int c)
 		expect(c, "VMREAD 0x4001 (high access to the 32-bit pin-based controls)", vmread(0x4001, &v), VALID(12));
 		expect(c, "VMWRITE 0x5002 (reserved bit 12 set)", vmwrite(0x5002, 0), VALID(12));
 		expect(c, "VMREAD 0x6ffe (no such field in Appendix B)", vmread(0x6FFE, &v), VALID(12));
-		kprintf("cpu %d: \"enable VPID\" allowed: %d\n", c, field_exists(&k, &vpid));
+		say("cpu %d: \"enable VPID\" allowed: %d\n", c, field_exists(&k, &vpid));
 		expect(c, "VMWRITE 0x0000 (VPID)", vmwrite(0x0000, 1), field_exists(&k, &vpid) ? OK : VALID(12));
 	}
 
@@ -917,7 +939,7 @@ static void phase_vmcs(int c)
 		uint64_t v16 = 0, v32 = 0;
 		int w = same(vmwrite(0x0800, ~0ull), OK) && same(vmread(0x0800, &v16), OK);
 		w &= same(vmwrite(0x4004, ~0ull), OK) && same(vmread(0x4004, &v32), OK);
-		kprintf("cpu %d: VMWRITE of all ones: 16-bit field reads 0x%lx, 32-bit field reads 0x%lx\n", c, v16, v32);
+		say("cpu %d: VMWRITE of all ones: 16-bit field reads 0x%lx, 32-bit field reads 0x%lx\n", c, v16, v32);
 		check(c, w && v16 == 0xFFFF && v32 == 0xFFFFFFFFull, "VMWRITE/VMREAD of a narrow field");
 	}
 
@@ -929,11 +951,11 @@ static void phase_vmcs(int c)
 	expect(c, "VMCLEAR", vmclear(pa), OK);
 	ptr = 0;
 	vmptrst(&ptr);
-	kprintf("cpu %d: VMPTRST after VMCLEAR: 0x%lx\n", c, ptr);
+	say("cpu %d: VMPTRST after VMCLEAR: 0x%lx\n", c, ptr);
 	check(c, ptr == ~0ull, "VMCLEAR of the current VMCS left a current-VMCS pointer");
 	expect(c, "VMPTRLD again", vmptrld(pa), OK);
 	int again = round_trips(c, &k, 0x5A5A000000000000ull + (uint64_t)c, 0);
-	kprintf("cpu %d: after VMCLEAR and VMPTRLD: %d of %d fields kept their values\n", c, again < 0 ? 0 : again,
+	say("cpu %d: after VMCLEAR and VMPTRLD: %d of %d fields kept their values\n", c, again < 0 ? 0 : again,
 		kept);
 	expect(c, "VMCLEAR", vmclear(pa), OK);
 }
@@ -947,7 +969,7 @@ static void phase_vmxoff(int c)
 	if (expect(c, "VMXOFF", vmxoff(), OK)) {
 		in_vmx[c] = 0;
 		write_cr4(read_cr4() & ~CR4_VMXE);
-		kprintf("cpu %d: CR4.VMXE cleared\n", c);
+		say("cpu %d: CR4.VMXE cleared\n", c);
 	}
 	if (is("vmread-no-vmcs")) {
 		uint64_t v;
@@ -1092,7 +1114,7 @@ static int start_aps(void)
 		}
 		for (uint32_t i = 0; __atomic_load_n(&ap_online, __ATOMIC_SEQ_CST) != c; i++) {
 			if (i > 100000000u) {
-				kprintf("cpu %d (APIC ID %u) did not start\n", c, id);
+				say("cpu %d (APIC ID %u) did not start\n", c, id);
 				return 0;
 			}
 			pause();
@@ -1106,7 +1128,7 @@ void kmain(uint32_t magic, uint32_t mbi)
 	uart_init();
 	idt_init();
 	__asm__ volatile("lidt %0" : : "m"(idt_desc));
-	kprintf("vmxemu vmxon guest\n");
+	say("vmxemu vmxon guest\n");
 	if (!parse_cmdline(magic, (const struct multiboot_info *)(uint64_t)mbi)) {
 		kprintf("unknown scenario; the scenarios (-append \"scenario=NAME\"):\n");
 		for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
@@ -1115,26 +1137,26 @@ void kmain(uint32_t magic, uint32_t mbi)
 	}
 	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
 		if (is(scenarios[i].name))
-			kprintf("scenario %s: %s\n", scenario, scenarios[i].what);
+			say("scenario %s: %s\n", scenario, scenarios[i].what);
 
 	ncpus = fwcfg_cpus();
 	int n = madt_apic_ids();
 	if (n != ncpus) {
-		kprintf("the MADT lists %d processors, fw_cfg %d\n", n, ncpus);
+		say("the MADT lists %d processors, fw_cfg %d\n", n, ncpus);
 		debug_exit(0x11);
 	}
 	if (ncpus > MAX_CPUS)
 		ncpus = MAX_CPUS;
 	map_lapic();
 	if ((lapic_read(LAPIC_ID) >> 24) != apic_ids[0]) {
-		kprintf("the BSP is not the MADT's first processor\n");
+		say("the BSP is not the MADT's first processor\n");
 		debug_exit(0x11);
 	}
 	if (!start_aps())
 		debug_exit(0x11);
-	kprintf("cpus: %d (%d started with INIT-SIPI-SIPI)\n", ncpus, ncpus - 1);
+	say("cpus: %d (%d started with INIT-SIPI-SIPI)\n", ncpus, ncpus - 1);
 	if (is("shared-region") && ncpus < 2) {
-		kprintf("scenario shared-region needs at least 2 CPUs (-smp 2)\n");
+		say("scenario shared-region needs at least 2 CPUs (-smp 2)\n");
 		failures++;
 	}
 

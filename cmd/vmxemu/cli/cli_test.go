@@ -479,7 +479,6 @@ func TestErrors(t *testing.T) {
 		{[]string{"vmxcap", "stray"}, "vmxemu: stray: unexpected argument"},
 		{[]string{"-"}, `vmxemu: "-": unexpected argument`},
 		{[]string{"--"}, `vmxemu: "--": unexpected argument`},
-		{[]string{"-append", "x"}, "vmxemu: -append: only allowed with -kernel"},
 		{[]string{"-initrd", "m"}, "vmxemu: -initrd: only allowed with -kernel"},
 		{[]string{"-kernel", "k", "-initrd", "a,"}, "vmxemu: -initrd a,: module 2: empty file name"},
 

@@ -50,6 +50,7 @@ type Config struct {
 	TCGThread string // -accel tcg,thread=single|multi; "" if not given
 	CPU       CPUConfig
 	SMP       SMP
+	SMPSet    bool   // -smp was given (the built-in demo defaults to 4 CPUs)
 	MemSize   uint64 // -m, in bytes; default 128 MiB
 	Name      string // -name (no effect on behaviour)
 	PIT       string // -machine pit=on|off|auto; "" when not given (vmxemu's board always has its i8254)

@@ -226,6 +226,7 @@ func parseSMPOpt(c *Config, v string) error {
 		return err
 	}
 	c.SMP = s
+	c.SMPSet = true
 	return nil
 }
 

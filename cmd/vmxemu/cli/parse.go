@@ -279,11 +279,9 @@ func Parse(args []string) (*Config, error) {
 	}
 
 	// QEMU (system/vl.c): "-append only allowed with -kernel option", and the
-	// same for -initrd.
+	// same for -initrd. Without -kernel vmxemu runs its built-in demo
+	// kernel, which takes -append (its scenarios).
 	if c.Kernel == "" {
-		if c.Append != "" {
-			return nil, &Error{Opt: "-append", Msg: "only allowed with -kernel"}
-		}
 		if c.Initrd != "" {
 			return nil, &Error{Opt: "-initrd", Msg: "only allowed with -kernel"}
 		}

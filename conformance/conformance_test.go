@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/vmxemu/vmxemu/internal/testenv"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -30,12 +30,7 @@ func needRecorder(t *testing.T) *Recorder {
 	if !NativeSupported {
 		t.Skip("native recording needs linux/amd64")
 	}
-	if _, err := exec.LookPath("gcc"); err != nil {
-		if os.Getenv("VMXEMU_REQUIRE_QEMU") != "" {
-			t.Fatal("gcc is required (VMXEMU_REQUIRE_QEMU is set)")
-		}
-		t.Skip("gcc not installed: cannot build the native recorder")
-	}
+	testenv.NeedTool(t, "gcc", "it builds the native recorder")
 	rec, err := NewRecorder(context.Background(), t.TempDir())
 	require.NoError(t, err)
 	return rec

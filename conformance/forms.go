@@ -701,14 +701,9 @@ func moveForms() []form {
 		c.Code = m.in.encode()
 	}})
 	type ext struct {
-		name    string
-		op      byte
-		dw, sw  int
-		mem     bool
-		noOpsz  bool
-		rexW    bool
-		opsz16  bool
-		comment string
+		name   string
+		op     byte
+		dw, sw int
 	}
 	for _, e := range []ext{
 		{name: "movzx r16,r/m8", op: 0xB6, dw: 16, sw: 8}, {name: "movzx r32,r/m8", op: 0xB6, dw: 32, sw: 8},

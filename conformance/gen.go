@@ -225,13 +225,6 @@ func (g *gen) setReg(c *Case, rs regSet, r int, v uint64) {
 	c.In.GPR[p] = c.In.GPR[p]&^m | (v<<sh)&m
 }
 
-// setRegBg sets a register operand to v with random background bits.
-func (g *gen) setRegBg(c *Case, rs regSet, r int, v uint64) {
-	p := phys8(rs, r)
-	c.In.GPR[p] = g.upper()
-	g.setReg(c, rs, r, v)
-}
-
 // prefixes returns the operand-size prefix and REX.W for a width.
 func opsz(w int) (pfx []byte, rexW bool) {
 	switch w {

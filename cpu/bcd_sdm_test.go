@@ -43,8 +43,12 @@ func sdmDAA(ax uint16, cfIn, afIn bool) bcdOut {
 	oldAL, oldCF := al, cfIn
 	cf, af := false, false
 	if al&0x0F > 9 || afIn {
+		// The SDM's pseudocode, line by line: the CF it sets here is
+		// overwritten by the test of old_AL below.
+		//lint:ignore SA4006 transcribed from the SDM (Vol. 2A DAA Operation)
 		carry := uint16(al)+6 > 0xFF
 		al += 6
+		//lint:ignore SA4006 transcribed from the SDM (Vol. 2A DAA Operation)
 		cf = oldCF || carry
 		af = true
 	} else {

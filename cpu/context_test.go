@@ -73,7 +73,6 @@ func TestTranslationContexts(t *testing.T) {
 func TestContextTagsDistinct(t *testing.T) {
 	addrs := []uint64{0, 0x1000, 0xFFFFF000, 0x00007FFFFFFFF000, 0xFFFF800000000000, 0xFFFFFFFFFFFFF000,
 		0x00FFFFFFFFFFF000, 0xFF00000000000000}
-	type key struct{ tag uint64 }
 	seen := map[uint64][3]uint64{}
 	var tl tlb
 	for slot := uint8(0); slot < numCtx; slot++ {
@@ -136,10 +135,10 @@ func switchStates(h *harness) (host, guest arch.State) {
 func BenchmarkStateSwitch(b *testing.B) {
 	h := newHarness(mode64)
 	c := h.c
-	host, guest := switchStates(h)
+	_, guest := switchStates(h)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		host = c.GetState()
+		host := c.GetState()
 		c.SetState(guest)
 		c.switchContext(ctxID{vpid: 1})
 		guest = c.GetState()
@@ -155,10 +154,10 @@ func BenchmarkStateSwitch(b *testing.B) {
 func BenchmarkStateSwitchFlush(b *testing.B) {
 	h := newHarness(mode64)
 	c := h.c
-	host, guest := switchStates(h)
+	_, guest := switchStates(h)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		host = c.GetState()
+		host := c.GetState()
 		c.SetState(guest)
 		c.pagingChanged()
 		guest = c.GetState()

@@ -1,6 +1,7 @@
 package cpu_test
 
 import (
+	"github.com/vmxemu/vmxemu/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -342,10 +343,7 @@ func parseHex(t *testing.T, s string) []byte {
 
 // TestDecodeGolden checks instruction lengths and decode-time faults.
 func TestDecodeGolden(t *testing.T) {
-	objdump, err := exec.LookPath("objdump")
-	if err != nil {
-		t.Log("objdump not installed: lengths are checked against the table only")
-	}
+	objdump := testenv.OptionalTool(t, "objdump", "the cross-check of the lengths against GNU objdump")
 	for _, tc := range goldenCases {
 		t.Run(tc.hex+"/"+tc.what, func(t *testing.T) {
 			b := parseHex(t, tc.hex)

@@ -36,15 +36,6 @@ func jmpRel(c *CPU, in *Inst) {
 	}
 }
 
-// jcc: Jcc rel (70-7F, 0F 80-8F).
-func jcc(c *CPU, in *Inst) {
-	if c.cond(uint8(in.op) & 15) {
-		if t, ok := c.nearTarget(c.RIP+in.imm, in.opsz); ok {
-			c.RIP = t
-		}
-	}
-}
-
 // loop: LOOP/LOOPE/LOOPNE (E2/E1/E0) and JrCXZ (E3); the count register
 // size is the address size.
 func loop(c *CPU, in *Inst) {

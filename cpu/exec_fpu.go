@@ -204,20 +204,6 @@ func sseAligned(in *Inst) bool {
 	return false
 }
 
-// sseXor: PXOR (66 0F EF), XORPS (0F 57), XORPD (66 0F 57).
-func sseXor(c *CPU, in *Inst) {
-	if !c.sseCheck() {
-		return
-	}
-	v, ok := c.readXMM(in, true)
-	if !ok {
-		return
-	}
-	d := &c.fpu.xmm[in.reg&15]
-	d[0] ^= v[0]
-	d[1] ^= v[1]
-}
-
 // movdLoad: MOVD/MOVQ xmm, r/m32/64 (66 0F 6E).
 func movdLoad(c *CPU, in *Inst) {
 	if !c.sseCheck() {

@@ -73,7 +73,9 @@ func aaaAas(c *CPU, in *Inst) {
 	}
 	ax &= 0xFF0F
 	setReg(c, arch.RAX, ax)
-	c.setFlagsArith(nf | szp(uint64(ax&0xFF), 1)&^arch.FlagZF&^arch.FlagSF | f&(arch.FlagZF|arch.FlagSF)&0)
+	// OF, SF, ZF and PF are undefined (SDM Vol. 2A AAA/AAS Flags
+	// Affected); vmxemu clears ZF and SF and sets PF from AL.
+	c.setFlagsArith(nf | szp(uint64(ax&0xFF), 1)&^arch.FlagZF&^arch.FlagSF)
 }
 
 // aam: AAM imm8 (D4); imm8 = 0 raises #DE.

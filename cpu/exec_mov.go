@@ -10,11 +10,6 @@ import (
 // Data movement: MOV, MOVZX, MOVSX, MOVSXD, LEA, XCHG, CBW/CWDE/CDQE,
 // CWD/CDQ/CQO, LAHF/SAHF, CMOVcc, SETcc, BSWAP, MOVBE, XLAT.
 
-// movRMReg: MOV r/m, reg (88, 89).
-func movRMReg[T word](c *CPU, in *Inst) {
-	writeRM(c, in, getReg[T](c, in.reg))
-}
-
 // movRegReg is the register form of 88/89/8A/8B: MOV rm_reg <- reg.
 func movRegReg[T word](c *CPU, in *Inst) { setReg(c, in.rm, getReg[T](c, in.reg)) }
 

@@ -29,8 +29,7 @@ func addSIMD(t *tables) {
 		return &opEntry{name: name, f: fModRM | fNoRep | f, h: one(h)}
 	}
 	for op, f := range packedOps() {
-		var p66 *opEntry
-		p66 = ent("sse2 packed integer", 0, sseLaneOp(f))
+		p66 := ent("sse2 packed integer", 0, sseLaneOp(f))
 		x[op] = opEntry{name: "packed integer", sel: byPfx(ent("mmx packed integer", 0, mmxLaneOp(f)), p66, nil, nil)}
 	}
 	for op, f := range wholeOps() {

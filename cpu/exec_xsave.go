@@ -14,11 +14,6 @@ import (
 // Supported XCR0 bits: x87 (0) and SSE (1) (Vol. 1 13.1).
 const xcr0Supported = 3
 
-// xsaveAreaSize is the size of an XSAVE area holding x87 and SSE state:
-// the 512-byte legacy region and the 64-byte header (Vol. 1 13.4),
-// CPUID.(EAX=0DH,ECX=0):EBX/ECX.
-const xsaveAreaSize = 576
-
 // saveX87 writes the x87 part of the legacy region: FCW, FSW, the
 // abridged FTW and ST0-ST7 (ST(i) is physical register (TOP+i) mod 8).
 func (c *CPU) saveX87(img *[512]byte) {

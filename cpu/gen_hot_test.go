@@ -2,6 +2,7 @@ package cpu_test
 
 import (
 	"bytes"
+	"github.com/vmxemu/vmxemu/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,10 +15,7 @@ import (
 // generic handler instantiations in the test binary the benchmarks run
 // (about 1 KB), which alone cost DecJnz about 3%.
 func TestGeneratedHotPath(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go tool in PATH")
-	}
+	goTool := testenv.NeedTool(t, "go", "it runs the generator")
 	dir := t.TempDir()
 	cmd := exec.Command(goTool, "run", "gen_hot.go", "-o", dir)
 	if out, err := cmd.CombinedOutput(); err != nil {

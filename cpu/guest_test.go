@@ -2,6 +2,7 @@ package cpu_test
 
 import (
 	"bytes"
+	"github.com/vmxemu/vmxemu/internal/testenv"
 	"os"
 	"testing"
 
@@ -75,10 +76,11 @@ func (testPlatform) WriteMSR(c *cpu.CPU, idx uint32, v uint64) *arch.Fault {
 }
 
 func runGuest(t *testing.T, name string) (string, int) {
-	img, err := guests.Build(name, t.TempDir())
-	if err != nil {
-		t.Skipf("cannot build guest: %v", err)
+	for _, tool := range []string{"gcc", "ld", "objcopy"} {
+		testenv.NeedTool(t, tool, "the guest kernels are built with gcc and binutils")
 	}
+	img, err := guests.Build(name, t.TempDir())
+	require.NoError(t, err, "building guest %s", name)
 	data, err := os.ReadFile(img)
 	require.NoError(t, err)
 	bus := &testBus{ram: make([]byte, 128<<20)}

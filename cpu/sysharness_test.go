@@ -3,6 +3,7 @@ package cpu_test
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/vmxemu/vmxemu/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -409,13 +410,10 @@ func (m *machine) expectDone(t testing.TB) {
 }
 
 // nasm assembles src for the given mode width at origin org, skipping the
-// test when nasm is not installed.
+// test when nasm is not installed (a failure in CI mode: internal/testenv).
 func nasm(t testing.TB, bits int, org uint64, src string) []byte {
 	t.Helper()
-	path, err := exec.LookPath("nasm")
-	if err != nil {
-		t.Skip("nasm not installed: skipping assembled-program test")
-	}
+	path := testenv.NeedTool(t, "nasm", "the assembled-program tests assemble their programs with nasm")
 	dir := t.TempDir()
 	in := filepath.Join(dir, "p.asm")
 	out := filepath.Join(dir, "p.bin")

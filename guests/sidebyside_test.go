@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/vmxemu/vmxemu/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,8 +28,10 @@ import (
 //
 // Environment:
 //
-//	VMXEMU_REQUIRE_QEMU=1  fail, rather than skip, when qemu-system-x86_64
-//	                       or the guest toolchain (gcc, ld, objcopy) is missing.
+//	CI=true or VMXEMU_REQUIRE_QEMU=1
+//	                       fail, rather than skip, when qemu-system-x86_64
+//	                       or the guest toolchain (gcc, ld, objcopy) is missing
+//	                       (internal/testenv).
 //	VMXEMU_BIN=PATH        run this vmxemu binary instead of building
 //	                       cmd/vmxemu.
 
@@ -102,20 +105,12 @@ var (
 	vmxemuBin  memo[string]
 )
 
-func requireEnv() bool { return os.Getenv("VMXEMU_REQUIRE_QEMU") == "1" }
-
-// needTools skips (or, with VMXEMU_REQUIRE_QEMU=1, fails) when a tool is missing.
+// needTools skips (or, in CI mode, fails: internal/testenv) when a tool is
+// missing.
 func needTools(t *testing.T, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			msg := fmt.Sprintf("%s not found in PATH; the side-by-side guest tests need gcc, binutils and "+
-				"qemu-system-x86_64 (set VMXEMU_REQUIRE_QEMU=1 to make this a failure)", tool)
-			if requireEnv() {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
-		}
+		testenv.NeedTool(t, tool, "the side-by-side guest tests need gcc, binutils and qemu-system-x86_64")
 	}
 }
 

@@ -220,9 +220,7 @@ func setBit(v *[8]uint32, vec uint8)        { v[vec>>5] |= 1 << (vec & 31) }
 func clearBit(v *[8]uint32, vec uint8)      { v[vec>>5] &^= 1 << (vec & 31) }
 func testBit(v *[8]uint32, vec uint8) bool  { return v[vec>>5]&(1<<(vec&31)) != 0 }
 func (a *LocalAPIC) recompute()             { a.irrMax, a.isrMax = highest(&a.irr), highest(&a.isr) }
-func (a *LocalAPIC) classOf(v int) int      { return v >> 4 }
 func (a *LocalAPIC) isrVec() int            { return max(a.isrMax, 0) }
-func (a *LocalAPIC) syncTPR()               { a.tpr = a.tprValue() }
 func (a *LocalAPIC) setTPR(v uint8)         { a.tpr = v; a.cpu.CR8 = uint64(v >> 4) }
 func (a *LocalAPIC) lvtMode(i int) uint32   { return a.lvt[i] >> 8 & 7 }
 func (a *LocalAPIC) lvtMaskedAt(i int) bool { return a.lvt[i]&lvtMasked != 0 }

@@ -16,19 +16,21 @@ import (
 
 // The conformance test: every shipped model reproduces its source exactly.
 // Expected values are read from the project's reference data at test time
-// (../shared/reference/cpus, outside this repository), never retyped here.
+// (the repository's copy of ../shared/reference/cpus, testdata/reference/cpus:
+// testdata/README.md), never retyped here.
 // The dumps are read with a parser of the test's own, independent of
 // ParseAIDA64: CPUID lines of logical CPU #0, leaf by leaf in order, and
 // the first MSR section.
 
-// refDir is the reference data, relative to this package's directory.
-const refDir = "../../shared/reference/cpus"
+// refDir is the reference data, relative to this package's directory: the
+// models' source lines say ../shared/reference/cpus/X, the copy is
+// testdata/reference/cpus/X.
+const refDir = "../testdata/reference/cpus"
 
 func needRef(t *testing.T) {
 	t.Helper()
-	if _, err := os.Stat(refDir); err != nil {
-		t.Skipf("reference data %s not found (it lives next to the repository, in ../shared): %v", refDir, err)
-	}
+	_, err := os.Stat(refDir)
+	require.NoError(t, err, "reference data (part of the repository: testdata/README.md)")
 }
 
 var sourcePathRE = regexp.MustCompile(`\.\./shared/reference/cpus/(\S+)`)

@@ -561,18 +561,6 @@ const (
 	apicEXTD = 1 << 10
 )
 
-func apicModeName(v uint64) string {
-	switch v & (apicEN | apicEXTD) {
-	case 0:
-		return "disabled"
-	case apicEN:
-		return "xAPIC"
-	case apicEN | apicEXTD:
-		return "x2APIC"
-	}
-	return "invalid (EN=0, EXTD=1)"
-}
-
 // CheckAPICModeTransition is the rule for a WRMSR to IA32_APIC_BASE that
 // changes the local APIC's mode (SDM Vol. 3A 11.12.5.1, Figure 11-27
 // "Local x2APIC State Transitions"): EN=0 with EXTD=1 is invalid, x2APIC

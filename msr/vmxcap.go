@@ -24,11 +24,10 @@ var vmxImplemented = map[string]bool{
 }
 
 type ctlSection struct {
-	name          string
-	msr, trueMSR  uint32
-	allowed1Only  bool // tertiary controls: all 64 bits are allowed-1
-	bits          map[uint]string
-	implementedBy string
+	name         string
+	msr, trueMSR uint32
+	allowed1Only bool // tertiary controls: all 64 bits are allowed-1
+	bits         map[uint]string
 }
 
 var ctlSections = []ctlSection{

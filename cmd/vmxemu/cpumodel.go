@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/vmxemu/vmxemu/cmd/vmxemu/cli"
 	"github.com/vmxemu/vmxemu/msr"
@@ -218,9 +220,16 @@ func unprovided(cfg cli.CPUConfig, p *msr.Profile) []string {
 func resolveCPU(cfg *cli.Config, warn io.Writer) (*msr.Profile, error) {
 	var m *msr.Model
 	if cfg.CPUFile != "" {
-		fm, err := msr.LoadFile(cfg.CPUFile)
+		b, err := os.ReadFile(cfg.CPUFile)
 		if err != nil {
 			return nil, usagef("-cpu-file %s: %v", cfg.CPUFile, unwrapPathError(err))
+		}
+		if err := checkText(b); err != nil {
+			return nil, usagef("-cpu-file %s: %v: expected a vmxemu CPU model file or an AIDA64 CPUID dump (docs/CPU-MODELS.md)", cfg.CPUFile, err)
+		}
+		fm, err := msr.LoadBytes(b, cfg.CPUFile)
+		if err != nil {
+			return nil, usagef("-cpu-file %s: %v", cfg.CPUFile, err)
 		}
 		if cfg.CPU.Model == "" || cfg.CPU.Model == fm.Name {
 			m = fm
@@ -297,4 +306,20 @@ func vmxcap(cfg *cli.Config, stdout, stderr io.Writer) (int, error) {
 		return 0, fmt.Errorf("vmxcap: %w", err)
 	}
 	return cli.ExitOK, nil
+}
+
+// checkText reports why b is not a text file: invalid UTF-8, or a control
+// character other than tab, CR and LF.
+func checkText(b []byte) error {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			return fmt.Errorf("not a text file (byte %#02x at offset %d is not UTF-8)", b[i], i)
+		case r < 0x20 && r != '\t' && r != '\n' && r != '\r', r == 0x7f:
+			return fmt.Errorf("not a text file (control byte %#02x at offset %d)", b[i], i)
+		}
+		i += size
+	}
+	return nil
 }

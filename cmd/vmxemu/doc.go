@@ -8,17 +8,30 @@
 // lines; -append "scenario=NAME" breaks one step and vmxemu reports why on
 // stderr. It exits 0 when every outcome is the SDM's, 1 otherwise.
 //
-// Exit statuses: 0 when the guest shuts down (port 0x8900, or a reset
-// request under -no-reboot, as QEMU does); (v<<1)|1 when it writes v to an
-// isa-debug-exit port; 2 for a bad command line, an unreadable -kernel or
-// -initrd file, or a flag that is not implemented yet (-trace, -S without -s,
-// q35, most -d items), an unknown CPU model, a bad -cpu toggle or model
-// file, a -feature-control value the model's WRMSR would refuse; 4 for a triple fault
-// under -no-reboot; 6 when -icount-limit or -time-limit is reached, when
-// the guest resets more than machine.DefaultMaxResets times, when it hangs
-// (every CPU halted with nothing that can wake it: QEMU would wait
-// forever) and when vmxemu is stopped by SIGINT or SIGTERM; 8 when vmxemu
-// itself fails (loader errors, output errors).
+// Exit statuses (the contract of README "Exit status" and -h; exit_test.go
+// tests each row):
+//
+//	0         the guest powered the machine off (port 0x8900, or a reset
+//	          request under -no-reboot, as QEMU does), or gdb killed it
+//	(v<<1)|1  the guest wrote v to an isa-debug-exit port (low 8 bits)
+//	2         the command line or a file it names is wrong: a bad flag or
+//	          value, a missing, empty, truncated or non-multiboot image,
+//	          -m too small for the firmware tables, a bad -cpu-file, an
+//	          unwritable -D, -serial file: or -debugcon file: path, a -gdb
+//	          port in use; nothing runs and no output file is changed
+//	4         triple fault under -no-reboot
+//	6         a limit: -icount-limit, -time-limit, machine.DefaultMaxResets
+//	          (100) resets, every CPU halted with nothing to wake it (QEMU
+//	          would wait forever), a guest request vmxemu refuses (ACPI S3),
+//	          SIGINT or SIGTERM while the guest runs
+//	8         a bug in vmxemu: a panic caught by the guard at the machine
+//	          boundary (guard.go), reported with the panic value, every
+//	          CPU's state, the instruction bytes at RIP, the command line
+//	          that reproduces it and the Go stack; or an error vmxemu did
+//	          not expect (reported as "internal error")
+//
+// Every error message is one line that names the input and what is wrong
+// with it, with unprintable bytes escaped (oneLine).
 //
 // -s, -gdb tcp::PORT and -S run the guest under the GDB stub (gdb.go,
 // package gdbstub, docs/GDB.md); gdb's kill ends vmxemu with status 0, as
@@ -27,10 +40,14 @@
 // vmxemu has no BIOS that prints: under -nographic QEMU's SeaBIOS writes
 // its banner to COM1 before the guest runs, vmxemu writes nothing there.
 //
-// -no-shutdown is accepted, but vmxemu has no monitor to stay in after a
-// guest power-off, so a shutdown still ends the run with status 0. With
-// -smp N the guest sees N CPUs in fw_cfg and CPUID, but only CPU 0 runs
-// until the board has a local APIC to deliver INIT/SIPI.
+// -no-shutdown does what QEMU's does: a power-off (or a triple fault under
+// -no-reboot) stops the CPUs instead of ending vmxemu. Under the gdb stub
+// gdb stays attached and sees the stop as an interrupt; without it vmxemu
+// waits for SIGINT or SIGTERM and exits with the status the stop would
+// have given (0 or 4). A debug exit ends vmxemu either way. With -smp N
+// the guest sees N CPUs in fw_cfg and CPUID.
+//
+// -debugcon stdio|file:PATH|null|none is QEMU's port 0xE9 debug console.
 //
 // -cpu MODEL[,+feat,-feat] selects a CPU model built from a real
 // processor's CPUID+MSR dump (-cpu help lists them; -cpu-file loads one);
@@ -50,7 +67,10 @@
 // -machine pit=off) are accepted with one "vmxemu: warning:" line each:
 // the runner counts any other stderr line as a failure.
 //
-// -d int and -d cpu_reset log, to -D FILE or stderr, in QEMU's formats;
-// with -explain (the default) every exception line is followed by the rule
-// that raised it and its SDM reference.
+// -d int, -d cpu_reset and -d vmx log, to -D FILE or stderr, in QEMU's
+// formats; with -explain (the default) every exception line is followed
+// by the rule that raised it and its SDM reference. -d help lists exactly
+// the items vmxemu accepts: those three (all selects them), and QEMU's
+// TCG-internal items, accepted with one warning each and no output.
+// -trace and -machine q35 are refused.
 package main

@@ -25,20 +25,24 @@ func checkGDB(cfg *cli.Config) error {
 	return nil
 }
 
-// runGDB runs the loaded machine under the gdb stub (-s, -gdb, -S) and
-// returns the exit status: the guest's, as without the stub; 0 when gdb
-// kills the guest (as QEMU exits on "kill"); ExitLimit on a signal.
-func runGDB(ctx context.Context, cfg *cli.Config, m *machine.Machine, lim machine.Limits, stderr io.Writer) (int, error) {
-	ln, err := net.Listen("tcp", cfg.GDB)
-	if err != nil {
-		return 0, usagef("-gdb tcp:%s: %v", cfg.GDB, err)
-	}
+// runGDB runs the loaded machine under the gdb stub (-s, -gdb, -S) on the
+// listener ln and returns the exit status: the guest's, as without the
+// stub; 0 when gdb kills the guest (as QEMU exits on "kill"); ExitLimit on
+// a signal. Under -no-shutdown a power-off (or a triple fault under
+// -no-reboot) stops the CPUs and gdb sees the stop as an interrupt; it
+// stays attached.
+func runGDB(ctx context.Context, cfg *cli.Config, m *machine.Machine, ln net.Listener, lim machine.Limits, stderr io.Writer) (int, error) {
 	d, err := m.NewDebugger(lim)
 	if err != nil {
-		ln.Close()
 		return 0, err
 	}
 	t := &gdbTarget{ctx: ctx, d: d, report: func(res machine.Result) int { return report(cfg, res, stderr) }}
+	if cfg.NoShutdown {
+		t.stopped = func(res machine.Result) {
+			code := report(cfg, res, stderr)
+			fmt.Fprintf(stderr, "vmxemu: -no-shutdown: the CPUs are stopped (status %d without it); gdb stays attached\n", code)
+		}
+	}
 	if cfg.StopAtStart {
 		fmt.Fprintf(stderr, "vmxemu: waiting for gdb on tcp:%s\n", cfg.GDB)
 	}
@@ -62,6 +66,11 @@ type gdbTarget struct {
 	ctx    context.Context
 	d      *machine.Debugger
 	report func(machine.Result) int
+	// stopped, if set (-no-shutdown), is called once when the guest
+	// stops instead of ending the run; the stop then reaches gdb as an
+	// interrupt, every time it continues.
+	stopped     func(machine.Result)
+	stopCounted bool
 }
 
 func (t *gdbTarget) cpu(i int) (*cpu.CPU, error) {
@@ -152,6 +161,13 @@ func (t *gdbTarget) stop(ds machine.DebugStop) gdbstub.Stop {
 		return gdbstub.Stop{Kind: gdbstub.StopPolled, CPU: ds.CPU}
 	case machine.DebugEnded:
 		cpuIdx := max(ds.CPU, 0)
+		if t.stopped != nil && stopsUnderNoShutdown(ds.Result) {
+			if !t.stopCounted {
+				t.stopCounted = true
+				t.stopped(ds.Result)
+			}
+			return gdbstub.Stop{Kind: gdbstub.StopPolled, CPU: cpuIdx}
+		}
 		return gdbstub.Stop{Kind: gdbstub.StopExited, CPU: cpuIdx, Code: t.report(ds.Result)}
 	}
 	return gdbstub.Stop{}

@@ -7,9 +7,9 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"github.com/vmxemu/vmxemu/internal/testenv"
 	"io"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -29,20 +29,12 @@ import (
 
 // The end-to-end tests of the gdb stub: the vmxemu binary with -s/-S/-gdb
 // and the real gdb (or, for Ctrl-C, which gdb -batch cannot send, a raw
-// protocol client). Without gdb they skip, unless VMXEMU_REQUIRE_QEMU=1
-// (CI) makes that a failure.
+// protocol client). Without gdb they skip, unless CI mode makes that a
+// failure (internal/testenv).
 
 func needTool(t *testing.T, tool, why string) string {
 	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err != nil {
-		msg := fmt.Sprintf("%s not found in PATH: %s (set VMXEMU_REQUIRE_QEMU=1 to make this a failure)", tool, why)
-		if os.Getenv("VMXEMU_REQUIRE_QEMU") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return p
+	return testenv.NeedTool(t, tool, why)
 }
 
 // buildVmxemu builds the vmxemu binary into a temporary directory.

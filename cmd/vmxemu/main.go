@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/vmxemu/vmxemu/arch"
 	"github.com/vmxemu/vmxemu/cmd/vmxemu/cli"
@@ -39,7 +42,8 @@ func main() {
 	os.Exit(code)
 }
 
-// usageError is a command-line problem found after parsing: exit status 2.
+// usageError is a problem with the command line or with a file it names,
+// found after parsing: exit status 2.
 type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
@@ -48,11 +52,22 @@ func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
+// hooks are injection points for tests; run passes none.
+type hooks struct {
+	// machine, if set, edits the machine's configuration before
+	// machine.New (the panic-guard test installs a CPU hook that panics).
+	machine func(*machine.Config)
+}
+
 // run is vmxemu without the process: it returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runWith(ctx, args, stdout, stderr, hooks{})
+}
+
+func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, h hooks) int {
 	cfg, err := cli.Parse(args)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, oneLine(err.Error()))
 		return cli.ExitUsage
 	}
 	switch {
@@ -64,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cli.ExitOK
 	case cfg.ListCPUs:
 		if err := listCPUs(stdout); err != nil {
-			fmt.Fprintf(stderr, "vmxemu: %v\n", err)
+			fmt.Fprintf(stderr, "vmxemu: %s\n", oneLine(err.Error()))
 			return cli.ExitError
 		}
 		return cli.ExitOK
@@ -78,25 +93,65 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, cli.LogItemsHelp())
 		return cli.ExitOK
 	}
-	for _, w := range cfg.Warnings {
-		fmt.Fprintf(stderr, "vmxemu: warning: %s\n", w)
-	}
+	printWarnings(cfg, stderr)
 	var code int
 	if cfg.Subcommand == "vmxcap" {
 		code, err = vmxcap(cfg, stdout, stderr)
 	} else {
-		code, err = boot(ctx, cfg, stdout, stderr)
+		code, err = boot(ctx, cfg, args, stdout, stderr, h)
 	}
 	if err != nil {
 		var ue *usageError
 		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "vmxemu: %s\n", ue.msg)
+			fmt.Fprintf(stderr, "vmxemu: %s\n", oneLine(ue.msg))
 			return cli.ExitUsage
 		}
-		fmt.Fprintf(stderr, "vmxemu: %v\n", err)
+		// Every error that is not the user's is vmxemu's: a bug.
+		fmt.Fprintf(stderr, "vmxemu: internal error: %s\n", oneLine(err.Error()))
 		return cli.ExitError
 	}
 	return code
+}
+
+// printWarnings prints the warnings about QEMU options accepted as no-ops,
+// one line each.
+func printWarnings(cfg *cli.Config, stderr io.Writer) {
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "vmxemu: warning: %s\n", oneLine(w))
+	}
+}
+
+// maxMessage bounds an error message, in runes: a message quotes its
+// input, and the input may be a whole binary file.
+const maxMessage = 400
+
+// oneLine makes an error message safe to print as one line: line breaks
+// and tabs become spaces, other unprintable characters and invalid UTF-8
+// become \xNN escapes, and it is cut at maxMessage runes.
+func oneLine(msg string) string {
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(msg); {
+		r, size := utf8.DecodeRuneInString(msg[i:])
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			b.WriteByte(' ')
+		case r == utf8.RuneError && size <= 1:
+			fmt.Fprintf(&b, `\x%02x`, msg[i])
+		case !unicode.IsPrint(r):
+			for _, c := range []byte(msg[i : i+size]) {
+				fmt.Fprintf(&b, `\x%02x`, c)
+			}
+		default:
+			b.WriteString(msg[i : i+size])
+		}
+		i += size
+		if n++; n >= maxMessage && i < len(msg) {
+			b.WriteString("...")
+			break
+		}
+	}
+	return b.String()
 }
 
 // checkSupported refuses what the command line accepts but vmxemu does not
@@ -105,25 +160,8 @@ func checkSupported(cfg *cli.Config) error {
 	if cfg.Subcommand != "" && cfg.Subcommand != "vmxcap" {
 		return usagef("%s: unknown subcommand (vmxemu knows: vmxcap; see vmxemu -h)", cfg.Subcommand)
 	}
-	if cfg.TraceFile != "" {
-		return usagef("-trace %s: not implemented yet", cfg.TraceFile)
-	}
 	if err := checkGDB(cfg); err != nil {
 		return err
-	}
-	if cfg.Machine == "q35" || strings.HasPrefix(cfg.Machine, "pc-q35") {
-		return usagef("-machine %s: not implemented yet (vmxemu emulates the pc machine)", cfg.Machine)
-	}
-	for _, it := range cfg.LogItems {
-		switch it {
-		case "int", "cpu_reset", "vmx":
-		case "out_asm", "op", "op_opt", "op_ind", "op_plugin", "nochain", "plugin", "strace", "tid", "page",
-			"guest_errors", "unimp":
-			// TCG-internal or user-mode items, and categories vmxemu has
-			// nothing to report under: accepted, no output.
-		default:
-			return usagef("-d %s: not implemented yet (implemented: int, cpu_reset, vmx)", it)
-		}
 	}
 	if cfg.Kernel != "" && cfg.BootMode != cli.BootMultiboot {
 		if cfg.Append != "" {
@@ -136,8 +174,10 @@ func checkSupported(cfg *cli.Config) error {
 	return nil
 }
 
-// boot builds and runs the machine and returns the exit status.
-func boot(ctx context.Context, cfg *cli.Config, stdout, stderr io.Writer) (int, error) {
+// boot builds and runs the machine and returns the exit status. Every
+// check of the command line and of the files it names comes before the
+// guest runs and before any output file is changed.
+func boot(ctx context.Context, cfg *cli.Config, args []string, stdout, stderr io.Writer, h hooks) (int, error) {
 	if err := checkSupported(cfg); err != nil {
 		return 0, err
 	}
@@ -154,27 +194,16 @@ func boot(ctx context.Context, cfg *cli.Config, stdout, stderr io.Writer) (int, 
 		return 0, err
 	}
 
-	var closers []io.Closer
-	defer func() {
-		for _, c := range closers {
-			c.Close()
-		}
-	}()
+	out := &outputs{}
+	committed := false
+	defer func() { out.close(committed) }()
 	var serial []io.Writer
 	for _, s := range cfg.Serial {
-		switch s.Kind {
-		case cli.SerialStdio:
-			serial = append(serial, stdout)
-		case cli.SerialNull:
-			serial = append(serial, nil)
-		case cli.SerialFile:
-			f, err := os.Create(s.Path)
-			if err != nil {
-				return 0, usagef("-serial file:%s: %v", s.Path, err)
-			}
-			closers = append(closers, f)
-			serial = append(serial, f)
+		w, err := out.writer(s, "-serial", stdout)
+		if err != nil {
+			return 0, err
 		}
+		serial = append(serial, w)
 	}
 
 	mcfg := machine.Config{
@@ -186,6 +215,16 @@ func boot(ctx context.Context, cfg *cli.Config, stdout, stderr io.Writer) (int, 
 		Topology:       msr.Topology{Sockets: cfg.SMP.Sockets, Dies: cfg.SMP.Dies, Cores: cfg.SMP.Cores, Threads: cfg.SMP.Threads},
 		NoReboot:       cfg.NoReboot,
 		PCTestDev:      cfg.PCTestDev,
+	}
+	if cfg.DebugCon != nil {
+		w, err := out.writer(*cfg.DebugCon, "-debugcon", stdout)
+		if err != nil {
+			return 0, err
+		}
+		if w == nil {
+			w = io.Discard
+		}
+		mcfg.DebugCon = w
 	}
 	for _, d := range cfg.DebugExit {
 		mcfg.DebugExits = append(mcfg.DebugExits, machine.DebugExitConfig{IOBase: d.IOBase, IOSize: int(d.IOSize)})
@@ -202,18 +241,16 @@ func boot(ctx context.Context, cfg *cli.Config, stdout, stderr io.Writer) (int, 
 			fmt.Fprintf(stderr, "vmxemu: warning: CPU %d: %s\n", id, msg)
 		}
 	}
-	var log *logger
 	if len(cfg.LogItems) > 0 {
-		w := stderr
+		w := out.stream(stderr)
 		if cfg.LogFile != "" {
-			f, err := os.Create(cfg.LogFile)
+			f, err := out.file("-D "+cfg.LogFile, cfg.LogFile)
 			if err != nil {
-				return 0, usagef("-D %s: %v", cfg.LogFile, err)
+				return 0, err
 			}
-			closers = append(closers, f)
 			w = f
 		}
-		log = &logger{w: w, explain: cfg.Explain}
+		log := &logger{w: w, explain: cfg.Explain}
 		hooks := &cpu.Hooks{}
 		for _, it := range cfg.LogItems {
 			switch it {
@@ -229,25 +266,91 @@ func boot(ctx context.Context, cfg *cli.Config, stdout, stderr io.Writer) (int, 
 			mcfg.Hooks = hooks
 		}
 	}
-
-	m, err := machine.New(mcfg)
-	if err != nil {
-		return 0, err
-	}
-	if err := m.Load(loader); err != nil {
-		return 0, err
-	}
-	for _, w := range m.Boot().Warnings {
-		fmt.Fprintf(stderr, "vmxemu: warning: %s\n", w)
-	}
+	var ln net.Listener
 	if cfg.GDB != "" {
-		return runGDB(ctx, cfg, m, machine.Limits{Instructions: cfg.ICountLimit, WallTime: cfg.TimeLimit}, stderr)
+		if ln, err = net.Listen("tcp", cfg.GDB); err != nil {
+			return 0, usagef("-gdb tcp:%s: %v", cfg.GDB, err)
+		}
+		defer ln.Close()
 	}
-	res, err := m.Run(ctx, machine.Limits{Instructions: cfg.ICountLimit, WallTime: cfg.TimeLimit})
-	if err != nil {
-		return 0, err
+	if h.machine != nil {
+		h.machine(&mcfg)
 	}
-	return report(cfg, res, stderr), nil
+
+	// From here on a panic is a bug in vmxemu: the guard reports it.
+	g := &panicGuard{args: args, stderr: stderr}
+	return g.run(func() (int, error) {
+		m, err := machine.New(mcfg)
+		if err != nil {
+			return 0, usagef("%v", err)
+		}
+		g.m = m
+		if err := m.Load(loader); err != nil {
+			return 0, loadError(cfg, err)
+		}
+		// The command line and its files are good: the run starts.
+		if err := out.commit(); err != nil {
+			return 0, err
+		}
+		committed = true
+		for _, w := range m.Boot().Warnings {
+			fmt.Fprintf(stderr, "vmxemu: warning: %s\n", w)
+		}
+		lim := machine.Limits{Instructions: cfg.ICountLimit, WallTime: cfg.TimeLimit}
+		if ln != nil {
+			return runGDB(ctx, cfg, m, ln, lim, stderr)
+		}
+		res, err := m.Run(ctx, lim)
+		if err != nil {
+			return 0, err
+		}
+		code := report(cfg, res, stderr)
+		if cfg.NoShutdown && stopsUnderNoShutdown(res) {
+			fmt.Fprintf(stderr, "vmxemu: -no-shutdown: the CPUs are stopped; SIGINT or SIGTERM ends vmxemu with status %d\n", code)
+			<-ctx.Done()
+		}
+		return code, nil
+	})
+}
+
+// stopsUnderNoShutdown reports whether -no-shutdown turns the end of a run
+// into a stop, as QEMU's does: a power-off, or a triple fault that
+// -no-reboot turned into one. A debug exit ends vmxemu as it ends QEMU.
+func stopsUnderNoShutdown(res machine.Result) bool {
+	return res.Kind == machine.ResultShutdown || res.Kind == machine.ResultTripleFault
+}
+
+// imageError is an error of the loader: the -kernel image is not what
+// -boot-mode says it is.
+type imageError struct{ err error }
+
+func (e *imageError) Error() string { return e.err.Error() }
+func (e *imageError) Unwrap() error { return e.err }
+
+// loadError classifies a failure to load the guest: the image or the RAM
+// size the user gave is wrong (status 2), or vmxemu is (status 8).
+func loadError(cfg *cli.Config, err error) error {
+	var ie *imageError
+	switch {
+	case errors.As(err, &ie) && cfg.Kernel != "":
+		return usagef("-kernel %s: %v", cfg.Kernel, ie.err)
+	case errors.Is(err, machine.ErrNotRAM):
+		return usagef("-m %s: too little guest RAM for the firmware's MP and ACPI tables (%v)", formatSize(cfg.MemSize), err)
+	}
+	return err
+}
+
+// formatSize writes a RAM size in -m syntax.
+func formatSize(n uint64) string {
+	for _, u := range []struct {
+		s string
+		n uint64
+	}{{"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
+		if n >= u.n && n%u.n == 0 {
+			return fmt.Sprintf("%d%s", n/u.n, u.s)
+		}
+	}
+	return fmt.Sprintf("%dB", n)
 }
 
 // loaderFor returns the loader for -kernel and -boot-mode, reading the
@@ -264,6 +367,24 @@ func loaderFor(cfg *cli.Config) (machine.Loader, error) {
 		// the kernel by it.
 		return nil, usagef("-kernel %s: could not load kernel '%s': %v", cfg.Kernel, cfg.Kernel, unwrapPathError(err))
 	}
+	if len(image) == 0 {
+		return nil, usagef("-kernel %s: empty file", cfg.Kernel)
+	}
+	l, err := kernelLoader(cfg, image)
+	if err != nil {
+		return nil, err
+	}
+	return func(mem firmware.Memory) (*firmware.Boot, error) {
+		b, err := l(mem)
+		if err != nil {
+			return nil, &imageError{err: err}
+		}
+		return b, nil
+	}, nil
+}
+
+// kernelLoader returns the loader of -boot-mode for the -kernel image.
+func kernelLoader(cfg *cli.Config, image []byte) (machine.Loader, error) {
 	switch cfg.BootMode {
 	case cli.BootMultiboot:
 		var mods []firmware.Module

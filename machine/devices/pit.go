@@ -27,7 +27,6 @@ type pitChannel struct {
 	readMSB    bool  // next read of a two-byte read returns the MSB
 	latched    bool
 	latch      uint16
-	latchMSB   bool
 	status     uint8
 	statusLat  bool
 	nextIRQ    uint64 // tick of channel 0's next rising edge (0 none)

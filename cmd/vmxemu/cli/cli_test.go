@@ -96,8 +96,13 @@ func TestFlags(t *testing.T) {
 		{"time-limit duration", []string{"-time-limit", "1m30s"}, func(t *testing.T, c *Config) { assert.Equal(t, 90*time.Second, c.TimeLimit) }},
 		{"time-limit seconds", []string{"-time-limit", "2.5"}, func(t *testing.T, c *Config) { assert.Equal(t, 2500*time.Millisecond, c.TimeLimit) }},
 		{"time-limit int seconds", []string{"-time-limit", "10"}, func(t *testing.T, c *Config) { assert.Equal(t, 10*time.Second, c.TimeLimit) }},
-		{"trace", []string{"-trace", "t.log"}, func(t *testing.T, c *Config) { assert.Equal(t, "t.log", c.TraceFile) }},
-		{"trace file=", []string{"-trace", "file=t.log"}, func(t *testing.T, c *Config) { assert.Equal(t, "t.log", c.TraceFile) }},
+		{"no debugcon", nil, func(t *testing.T, c *Config) { assert.Nil(t, c.DebugCon) }},
+		{"debugcon stdio", []string{"-debugcon", "stdio"}, func(t *testing.T, c *Config) { assert.Equal(t, &Serial{Kind: SerialStdio}, c.DebugCon) }},
+		{"debugcon file", []string{"-debugcon", "file:e9.log"}, func(t *testing.T, c *Config) {
+			assert.Equal(t, &Serial{Kind: SerialFile, Path: "e9.log"}, c.DebugCon)
+		}},
+		{"debugcon null", []string{"-debugcon", "null"}, func(t *testing.T, c *Config) { assert.Equal(t, &Serial{Kind: SerialNull}, c.DebugCon) }},
+		{"debugcon none after stdio", []string{"-debugcon", "stdio", "-debugcon", "none"}, func(t *testing.T, c *Config) { assert.Nil(t, c.DebugCon) }},
 		{"boot-mode elf", []string{"-boot-mode", "elf"}, func(t *testing.T, c *Config) { assert.Equal(t, BootELF, c.BootMode) }},
 		{"flat64 load-addr entry", []string{"-boot-mode", "flat64", "-load-addr", "0x100000", "-entry", "0x100010"}, func(t *testing.T, c *Config) {
 			assert.Equal(t, BootFlat64, c.BootMode)
@@ -419,13 +424,12 @@ func TestMachineAccel(t *testing.T) {
 		machine string
 		thread  string
 	}{
-		{[]string{"-machine", "q35"}, "q35", ""},
 		{[]string{"-M", "pc"}, "pc", ""},
 		{[]string{"--machine", "pc-i440fx-8.2"}, "pc-i440fx-8.2", ""},
-		{[]string{"-machine", "pc-q35-9.0,accel=tcg"}, "pc-q35-9.0", ""},
-		{[]string{"-machine", "type=q35"}, "q35", ""},
+		{[]string{"-machine", "pc-i440fx-9.0,accel=tcg"}, "pc-i440fx-9.0", ""},
+		{[]string{"-machine", "type=pc"}, "pc", ""},
 		{[]string{"-machine", "accel=tcg"}, "pc", ""},
-		{[]string{"-machine", "q35,accel=kvm:tcg"}, "q35", ""}, // QEMU falls back to tcg
+		{[]string{"-machine", "pc,accel=kvm:tcg"}, "pc", ""}, // QEMU falls back to tcg
 		{[]string{"-accel", "tcg"}, "pc", ""},
 		{[]string{"-accel", "tcg,thread=single"}, "pc", "single"},
 		{[]string{"-accel", "accel=tcg,thread=multi"}, "pc", "multi"},
@@ -441,15 +445,51 @@ func TestMachineAccel(t *testing.T) {
 }
 
 func TestLogItems(t *testing.T) {
-	assert.Equal(t, []string{"int", "cpu_reset", "guest_errors"}, parse(t, "-d", "int,cpu_reset,guest_errors").LogItems)
-	assert.Equal(t, []string{"in_asm", "exec", "cpu", "mmu", "pcall", "unimp"}, parse(t, "-d", "in_asm,exec,cpu,mmu,pcall,unimp,cpu").LogItems)
-	assert.Equal(t, []string{"mmu"}, parse(t, "-d", "int", "-d", "mmu").LogItems, "last -d wins")
-	all := parse(t, "-d", "all,int").LogItems
-	assert.Len(t, all, len(logItems))
-	assert.Equal(t, "out_asm", all[0])
+	tests := []struct {
+		name     string
+		args     []string
+		items    []string
+		warnings []string
+	}{
+		{"implemented", []string{"-d", "int,cpu_reset,vmx,int"}, []string{"int", "cpu_reset", "vmx"}, nil},
+		{"last -d wins", []string{"-d", "int", "-d", "vmx"}, []string{"vmx"}, nil},
+		{"all is what produces output", []string{"-d", "all"}, []string{"int", "cpu_reset", "vmx"}, nil},
+		{"all,int", []string{"-d", "all,int"}, []string{"int", "cpu_reset", "vmx"}, nil},
+		{"no-op items warn once each", []string{"-d", "nochain,int,out_asm,nochain"}, []string{"int"},
+			[]string{"-d nochain ignored", "-d out_asm ignored"}},
+		{"only no-ops", []string{"-d", "strace"}, nil, []string{"-d strace ignored"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := parse(t, tc.args...)
+			assert.Equal(t, tc.items, c.LogItems)
+			require.Len(t, c.Warnings, len(tc.warnings))
+			for i, w := range tc.warnings {
+				assert.Contains(t, c.Warnings[i], w)
+			}
+		})
+	}
+}
+
+// -d help lists exactly the items Parse accepts, and "all" selects exactly
+// the ones that are not no-ops.
+func TestLogItemsHelpIsExact(t *testing.T) {
 	help := LogItemsHelp()
+	var listed []string
+	for _, line := range strings.Split(strings.TrimSpace(help), "\n")[1:] {
+		listed = append(listed, strings.Fields(line)[0])
+	}
+	var want []string
 	for _, it := range logItems {
-		assert.Contains(t, help, it.Name)
+		want = append(want, it.Name)
+		_, err := Parse([]string{"-d", it.Name})
+		assert.NoError(t, err, it.Name)
+	}
+	assert.Equal(t, append(want, "all"), listed)
+	for _, refused := range []string{"in_asm", "exec", "cpu", "fpu", "mmu", "pcall", "unimp", "guest_errors", "page", "tid", "invalid_mem"} {
+		assert.NotContains(t, listed, refused)
+		_, err := Parse([]string{"-d", refused})
+		assert.ErrorContains(t, err, "is not supported", refused)
 	}
 }
 
@@ -563,8 +603,9 @@ func TestErrors(t *testing.T) {
 		{[]string{"-device", "isa-debug-exit,,"}, "unsupported device"}, // ",," is an escaped comma
 
 		// -d.
-		{[]string{"-d", "foo"}, `vmxemu: -d foo: invalid log item "foo" (known: out_asm, in_asm,`},
-		{[]string{"-d", "int,,cpu"}, `invalid log item ""`},
+		{[]string{"-d", "foo"}, `vmxemu: -d foo: log item "foo" is not supported (supported: int, cpu_reset, vmx,`},
+		{[]string{"-d", "int,,cpu_reset"}, `log item "" is not supported`},
+		{[]string{"-d", "in_asm"}, `log item "in_asm" is not supported`},
 		{[]string{"-d", "trace:vmx*"}, "QEMU trace events are not supported"},
 
 		// -gdb.
@@ -575,14 +616,17 @@ func TestErrors(t *testing.T) {
 		{[]string{"-gdb", "tcp::1234,ipv6"}, `unsupported option "ipv6"`},
 
 		// Machine and accelerators.
-		{[]string{"-machine", "microvm"}, `vmxemu: -machine microvm: unsupported machine type "microvm" (supported: pc, q35, pc-i440fx-*, pc-q35-*)`},
+		{[]string{"-machine", "microvm"}, `vmxemu: -machine microvm: unsupported machine type "microvm" (supported: pc, pc-i440fx-*)`},
+		{[]string{"-machine", "q35"}, `vmxemu: -machine q35: machine type "q35" is not supported: vmxemu emulates the pc machine (i440FX + PIIX) only`},
+		{[]string{"-M", "pc-q35-9.0"}, `machine type "pc-q35-9.0" is not supported`},
+		{[]string{"-machine", "type=q35"}, `machine type "q35" is not supported`},
 		{[]string{"-M", "isapc"}, `vmxemu: -M isapc: unsupported machine type "isapc"`},
-		{[]string{"-machine", "q35,smm=off"}, `unsupported machine property "smm" (supported: type, accel=tcg, pit=on|off|auto)`},
+		{[]string{"-machine", "pc,smm=off"}, `unsupported machine property "smm" (supported: type, accel=tcg, pit=on|off|auto)`},
 		{[]string{"-machine", "pit=no"}, "pit=no: expected on, off or auto"},
 		{[]string{"-machine", "pc,pit"}, "pit=: expected on, off or auto"},
 		{[]string{"-machine", "vmport=on"}, `unsupported machine property "vmport"`},
-		{[]string{"-M", "q35,kernel-irqchip=split"}, `unsupported machine property "kernel-irqchip"`},
-		{[]string{"-machine", "q35,accel=kvm"}, "vmxemu is itself the accelerator: only tcg is accepted"},
+		{[]string{"-M", "pc,kernel-irqchip=split"}, `unsupported machine property "kernel-irqchip"`},
+		{[]string{"-machine", "pc,accel=kvm"}, "vmxemu is itself the accelerator: only tcg is accepted"},
 		{[]string{"-accel", "kvm"}, "vmxemu: -accel kvm: vmxemu is itself the accelerator: only tcg is accepted"},
 		{[]string{"-accel", "hvf"}, "vmxemu is itself the accelerator: only tcg is accepted"},
 		{[]string{"-accel", "whpx"}, "vmxemu is itself the accelerator: only tcg is accepted"},
@@ -618,8 +662,10 @@ func TestErrors(t *testing.T) {
 		{[]string{"-time-limit", "-3"}, "duration must not be negative"},
 		{[]string{"-time-limit", "1e300"}, "too long"},
 		{[]string{"-feature-control", "on"}, "vmxemu: -feature-control on: expected unlocked, locked, disabled or a number"},
-		{[]string{"-trace", "enable=vmx*"}, "QEMU trace events are not supported"},
-		{[]string{"-trace", ""}, "vmxemu: -trace: empty file name"},
+		{[]string{"-trace", "enable=vmx*"}, "vmxemu: -trace enable=vmx*: not supported: vmxemu has no QEMU trace events"},
+		{[]string{"-trace", "t.log"}, "not supported: vmxemu has no QEMU trace events"},
+		{[]string{"-debugcon", "vc"}, "vmxemu: -debugcon vc: unsupported backend (supported: stdio, file:PATH, null, none)"},
+		{[]string{"-debugcon", "file:"}, "vmxemu: -debugcon file:: empty file name"},
 		{[]string{"-boot-mode", "bios"}, "vmxemu: -boot-mode bios: unknown boot mode (supported: multiboot, elf, flat16, flat32, flat64)"},
 		{[]string{"-load-addr", "0x1000"}, "vmxemu: -load-addr: only meaningful with -boot-mode flat16|flat32|flat64"},
 		{[]string{"-boot-mode", "elf", "-entry", "0x1000"}, "vmxemu: -entry: only meaningful with -boot-mode"},
@@ -646,7 +692,7 @@ func TestUsage(t *testing.T) {
 		"-h", "-version", "-machine", "-M ", "-accel", "-enable-kvm", "-cpu", "-smp", "-m ", "-name",
 		"-nodefaults", "-display", "-nographic", "-vga", "-vnc", "-serial", "-monitor", "-parallel",
 		"-net", "-device", "-kernel", "-append", "-initrd", "-d ", "-D ", "-gdb", "-s ", "-S ",
-		"-no-reboot", "-no-shutdown", "-icount-limit", "-time-limit", "-feature-control", "-trace",
+		"-no-reboot", "-no-shutdown", "-icount-limit", "-time-limit", "-feature-control", "-debugcon",
 		"-boot-mode", "-load-addr", "-entry", "-explain", "-no-explain", "vmxcap",
 		"Standard options:", "Display options:", "Character device options:", "Device options:",
 		"Linux/Multiboot boot specific:", "Debug/Expert options:", "vmxemu options:", "Exit status:",
@@ -661,7 +707,9 @@ func TestUsage(t *testing.T) {
 	for _, line := range strings.Split(u, "\n") {
 		assert.LessOrEqual(t, len(line), 80, line)
 	}
-	assert.Contains(t, MachinesHelp(), "q35")
+	assert.NotContains(t, MachinesHelp(), "q35", "q35 is refused, so not listed")
+	assert.NotContains(t, u, "-trace", "-trace is refused, so not listed")
+	assert.NotContains(t, u, "pci-testdev", "pci-testdev is refused, so not listed")
 	assert.Contains(t, DevicesHelp(), "isa-debug-exit")
 	assert.Contains(t, DevicesHelp(), "0x501")
 	for _, f := range []string{"-global", "-overcommit", "pit=off", "pc-testdev", "vendor=", "phys-bits=", "host-phys-bits", "enforce", "check", "qemu64", "max, host"} {

@@ -63,6 +63,7 @@ type Config struct {
 	Display    string      // -display none → "none"
 	VGA        string      // -vga none → "none"
 	NoDefaults bool        // -nodefaults
+	DebugCon   *Serial     // -debugcon: the port 0xE9 console; nil = none (QEMU's default)
 
 	// Warnings are the QEMU options accepted as harmless no-ops, one line
 	// each without the "vmxemu: warning: " prefix, in command-line order.
@@ -77,7 +78,8 @@ type Config struct {
 	NoShutdown bool // -no-shutdown: stop instead of exiting on shutdown
 
 	// Debugging.
-	LogItems    []string // -d, validated, deduplicated, in order ("all" expanded)
+	LogItems    []string // -d items that produce output, deduplicated, in order ("all" expanded)
+	logNoOps    []string // -d items accepted as no-ops; Parse turns each into a warning
 	LogFile     string   // -D FILE; "" = stderr
 	GDB         string   // gdb stub listen address for net.Listen("tcp", GDB) (":1234"); "" = none
 	StopAtStart bool     // -S
@@ -87,7 +89,6 @@ type Config struct {
 	TimeLimit      time.Duration  // -time-limit; 0 = none
 	FeatureControl FeatureControl // -feature-control; default locked with VMX on
 	CPUFile        string         // -cpu-file FILE: a CPU model file (or AIDA64 dump); "" = none
-	TraceFile      string         // -trace FILE; "" = no instruction trace
 	BootMode       BootMode       // -boot-mode; default multiboot
 	LoadAddr       uint64         // -load-addr, valid when HasLoadAddr
 	HasLoadAddr    bool

@@ -333,7 +333,13 @@ func orOne(n uint64) uint64 {
 
 // supportedMachine reports whether t is a machine type vmxemu accepts.
 func supportedMachine(t string) bool {
-	return t == "pc" || t == "q35" || strings.HasPrefix(t, "pc-i440fx") || strings.HasPrefix(t, "pc-q35")
+	return t == "pc" || strings.HasPrefix(t, "pc-i440fx")
+}
+
+// q35Machine reports whether t is QEMU's q35 machine, which vmxemu refuses
+// with its own message (no PCIe, no ICH9).
+func q35Machine(t string) bool {
+	return t == "q35" || strings.HasPrefix(t, "pc-q35")
 }
 
 // checkAccelList accepts an accelerator list "a:b:c" (QEMU's accel=
@@ -366,8 +372,11 @@ func parseMachine(c *Config, v string) error {
 		case p.key == "help" && !p.hasVal || p.key == "type" && p.val == "help":
 			c.ListMachines = true
 		case p.key == "type":
+			if q35Machine(p.val) {
+				return fmt.Errorf("machine type %q is not supported: vmxemu emulates the pc machine (i440FX + PIIX) only", p.val)
+			}
 			if !supportedMachine(p.val) {
-				return fmt.Errorf("unsupported machine type %q (supported: pc, q35, pc-i440fx-*, pc-q35-*)", p.val)
+				return fmt.Errorf("unsupported machine type %q (supported: pc, pc-i440fx-*)", p.val)
 			}
 			c.Machine = p.val
 		case p.key == "accel" && p.hasVal:
@@ -744,34 +753,28 @@ func isBool(s string) bool {
 // LogItem is one -d item.
 type LogItem struct {
 	Name, Help string
+	// NoOp marks a QEMU TCG-internal item: accepted so that QEMU command
+	// lines keep working, with one warning, and no output (vmxemu has no
+	// TCG).
+	NoOp bool
 }
 
-// logItems are QEMU's -d items (util/log.c qemu_log_items), with the
-// meaning they have in vmxemu, which has no TCG: the TCG-internal items are
-// accepted so that QEMU command lines keep working.
+// logItems are the -d items vmxemu accepts: the ones it implements, then
+// QEMU's TCG-internal ones (util/log.c qemu_log_items), which have no
+// meaning without TCG. Every other QEMU item (in_asm, exec, cpu, mmu,
+// guest_errors, ...) is refused: vmxemu does not produce its output yet.
 var logItems = []LogItem{
-	{"out_asm", "QEMU TCG item: accepted, no output (vmxemu generates no host code)"},
-	{"in_asm", "show guest instructions as they are decoded"},
-	{"op", "QEMU TCG item: accepted, no output"},
-	{"op_opt", "QEMU TCG item: accepted, no output"},
-	{"op_ind", "QEMU TCG item: accepted, no output"},
-	{"op_plugin", "QEMU TCG item: accepted, no output"},
-	{"int", "show interrupts/exceptions in short format"},
-	{"exec", "show trace before each executed block (lots of logs)"},
-	{"cpu", "show CPU registers before each executed block (lots of logs)"},
-	{"fpu", "include FPU registers in the 'cpu' logging"},
-	{"mmu", "log MMU-related activities"},
-	{"pcall", "x86 only: show protected mode far calls/returns/exceptions"},
-	{"cpu_reset", "show CPU state before CPU resets"},
-	{"unimp", "log unimplemented functionality"},
-	{"guest_errors", "log when the guest OS does something invalid (eg accessing a non-existent register)"},
-	{"page", "dump pages at beginning of user mode emulation"},
-	{"nochain", "do not chain blocks so that 'exec' and 'cpu' show complete traces"},
-	{"plugin", "output from TCG plugins"},
-	{"strace", "log every user-mode syscall (user-mode only)"},
-	{"tid", "open a separate log file per thread; filename must contain '%d'"},
-	{"invalid_mem", "log invalid memory accesses"},
-	{"vmx", "vmxemu: every VMX instruction with its outcome (VMsucceed, VMfailInvalid, VMfailValid with the VM-instruction error, #UD/#GP) and the rule behind it"},
+	{Name: "int", Help: "show interrupts/exceptions in short format (QEMU's format, with the rule and SDM section under -explain)"},
+	{Name: "cpu_reset", Help: "show CPU state before CPU resets"},
+	{Name: "vmx", Help: "vmxemu: every VMX instruction with its outcome (VMsucceed, VMfailInvalid, VMfailValid with the VM-instruction error, #UD/#GP) and the rule behind it"},
+	{Name: "out_asm", Help: "QEMU TCG item: accepted with a warning, no output (vmxemu generates no host code)", NoOp: true},
+	{Name: "op", Help: "QEMU TCG item: accepted with a warning, no output", NoOp: true},
+	{Name: "op_opt", Help: "QEMU TCG item: accepted with a warning, no output", NoOp: true},
+	{Name: "op_ind", Help: "QEMU TCG item: accepted with a warning, no output", NoOp: true},
+	{Name: "op_plugin", Help: "QEMU TCG item: accepted with a warning, no output", NoOp: true},
+	{Name: "nochain", Help: "QEMU TCG item: accepted with a warning, no effect (vmxemu chains no blocks)", NoOp: true},
+	{Name: "plugin", Help: "QEMU TCG item: accepted with a warning, no output (vmxemu has no TCG plugins)", NoOp: true},
+	{Name: "strace", Help: "QEMU user-mode item: accepted with a warning, no output (vmxemu emulates a whole machine)", NoOp: true},
 }
 
 // LogItemsHelp is the text for -d help.
@@ -781,17 +784,17 @@ func LogItemsHelp() string {
 	for _, it := range logItems {
 		fmt.Fprintf(&b, "%-13s %s\n", it.Name, it.Help)
 	}
-	b.WriteString("all           all of the above\n")
+	b.WriteString("all           int, cpu_reset and vmx (every item that produces output)\n")
 	return b.String()
 }
 
-func knownLogItem(name string) bool {
+func lookupLogItem(name string) (LogItem, bool) {
 	for _, it := range logItems {
 		if it.Name == name {
-			return true
+			return it, true
 		}
 	}
-	return false
+	return LogItem{}, false
 }
 
 func logItemNames() string {
@@ -804,35 +807,43 @@ func logItemNames() string {
 
 // parseLogItems is -d item1[,...] (util/log.c qemu_str_to_log_mask: items
 // are comma separated, "all" selects every item, an unknown item is an
-// error). As in QEMU a later -d replaces an earlier one.
+// error). As in QEMU a later -d replaces an earlier one. Config.LogItems
+// gets the items that produce output; each no-op item the user typed adds
+// one warning.
 func parseLogItems(c *Config, v string) error {
-	var items []string
-	add := func(n string) {
-		for _, x := range items {
+	var items, noops []string
+	add := func(list *[]string, n string) {
+		for _, x := range *list {
 			if x == n {
 				return
 			}
 		}
-		items = append(items, n)
+		*list = append(*list, n)
 	}
 	for _, it := range strings.Split(v, ",") {
+		li, known := lookupLogItem(it)
 		switch {
 		case it == "help" || it == "?":
 			c.ListLogItems = true
 			return nil
 		case it == "all":
 			for _, li := range logItems {
-				add(li.Name)
+				if !li.NoOp {
+					add(&items, li.Name)
+				}
 			}
 		case strings.HasPrefix(it, "trace:"):
-			return fmt.Errorf("%q: QEMU trace events are not supported (see vmxemu's -trace)", it)
-		case knownLogItem(it):
-			add(it)
+			return fmt.Errorf("%q: QEMU trace events are not supported", it)
+		case known && li.NoOp:
+			add(&noops, it)
+		case known:
+			add(&items, it)
 		default:
-			return fmt.Errorf("invalid log item %q (known: %s, all; see -d help)", it, logItemNames())
+			return fmt.Errorf("log item %q is not supported (supported: %s, all; see -d help)", it, logItemNames())
 		}
 	}
 	c.LogItems = items
+	c.logNoOps = noops
 	return nil
 }
 
@@ -908,20 +919,25 @@ func parseFeatureControl(c *Config, v string) error {
 	return nil
 }
 
-// parseTrace is -trace FILE (vmxemu's instruction trace). QEMU's -trace
-// takes trace-event patterns ("enable=PATTERN,events=FILE,file=FILE"), which
-// vmxemu does not have; file=FILE is read as FILE, the rest is refused
-// rather than misread as a file name.
-func parseTrace(c *Config, v string) error {
-	if f, ok := strings.CutPrefix(v, "file="); ok && !strings.Contains(f, ",") {
-		v = f
-	} else if strings.HasPrefix(v, "enable=") || strings.HasPrefix(v, "events=") || strings.HasPrefix(v, "file=") {
-		return errors.New("QEMU trace events are not supported: vmxemu's -trace takes the instruction trace's file name")
+// parseDebugCon is -debugcon DEV: QEMU's port 0xE9 debug console
+// (hw/char/debugcon.c) with the character devices vmxemu has: stdio,
+// file:PATH, null, none.
+func parseDebugCon(c *Config, v string) error {
+	switch {
+	case v == "none":
+		c.DebugCon = nil
+	case v == "stdio" || v == "mon:stdio":
+		c.DebugCon = &Serial{Kind: SerialStdio}
+	case v == "null":
+		c.DebugCon = &Serial{Kind: SerialNull}
+	case strings.HasPrefix(v, "file:"):
+		if v == "file:" {
+			return errors.New("empty file name")
+		}
+		c.DebugCon = &Serial{Kind: SerialFile, Path: strings.TrimPrefix(v, "file:")}
+	default:
+		return errors.New("unsupported backend (supported: stdio, file:PATH, null, none)")
 	}
-	if v == "" {
-		return errors.New("empty file name")
-	}
-	c.TraceFile = v
 	return nil
 }
 

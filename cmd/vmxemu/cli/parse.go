@@ -102,6 +102,8 @@ func lookup(name string) (option, bool) {
 		return onlyNone("VNC server", "vmxemu has no graphical output", func(*Config) {}), true
 	case "serial":
 		return option{arg: true, fn: parseSerial}, true
+	case "debugcon":
+		return option{arg: true, fn: parseDebugCon}, true
 	case "monitor":
 		return onlyNone("monitor", "vmxemu has no QEMU monitor", func(*Config) {}), true
 	case "parallel":
@@ -159,8 +161,6 @@ func lookup(name string) (option, bool) {
 			c.CPUFile = v
 			return nil
 		}}, true
-	case "trace":
-		return option{arg: true, fn: parseTrace}, true
 	case "boot-mode":
 		return option{arg: true, fn: parseBootMode}, true
 	case "load-addr":
@@ -187,6 +187,8 @@ func lookup(name string) (option, bool) {
 		return flag(func(c *Config) { c.Explain = false }), true
 
 	// QEMU options vmxemu knows but refuses, so the message says why.
+	case "trace":
+		return refuse("not supported: vmxemu has no QEMU trace events (see -d help for its logs)"), true
 	case "bios":
 		return refuse("not supported yet: vmxemu's firmware is built in; boot with -kernel"), true
 	case "rtc":
@@ -276,6 +278,10 @@ func Parse(args []string) (*Config, error) {
 		if err := opt.fn(c, val); err != nil {
 			return nil, &Error{Opt: a, Value: val, Msg: err.Error()}
 		}
+	}
+
+	for _, it := range c.logNoOps {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("-d %s ignored: a QEMU TCG-internal log item, vmxemu has no TCG and logs nothing for it", it))
 	}
 
 	// QEMU (system/vl.c): "-append only allowed with -kernel option", and the

@@ -12,8 +12,6 @@ func MachinesHelp() string {
 	return `Supported machines are:
 pc                   Standard PC (i440FX + PIIX, 1996) (default)
 pc-i440fx-*          accepted as an alias of pc
-q35                  Standard PC (Q35 + ICH9, 2009)
-pc-q35-*             accepted as an alias of q35
 `
 }
 
@@ -62,7 +60,8 @@ Standard options:
 -version         display version information and exit
 -machine [type=]name[,accel=tcg][,pit=on|off|auto]
                  selects emulated machine ('-machine help' for list):
-                 pc (default), q35, pc-i440fx-*, pc-q35-*;
+                 pc (default), pc-i440fx-* (an alias of pc); q35 is
+                 refused (vmxemu has no Q35/ICH9 board);
                  accel= is accepted when its list contains tcg;
                  pit=off is accepted with a warning: the board keeps its
                  i8254 PIT
@@ -116,6 +115,9 @@ Character device options:
 -monitor none    no monitor (vmxemu has none)
 -parallel none   no parallel port (vmxemu has none)
 -net none        no network card (vmxemu has none); also -nic none
+-debugcon dev    redirect the port 0xE9 debug console (as QEMU's
+                 isa-debugcon) to 'dev': stdio, file:PATH, null or none
+                 [default=none: no port 0xE9]
 
 Device options:
 -device isa-debug-exit[,iobase=addr][,iosize=size]
@@ -125,8 +127,6 @@ Device options:
                  ('-device help' for the list of devices)
 -device pc-testdev
                  kvm-unit-tests' ISA test device, as QEMU's
--device pci-testdev
-                 kvm-unit-tests' PCI test device, as QEMU's
 -global kvm-pit.lost_tick_policy=discard|delay|slew
                  accepted with a warning (kvm-unit-tests passes it):
                  kvm-pit is KVM's in-kernel PIT; vmxemu's PIT has no
@@ -150,7 +150,11 @@ Debug/Expert options:
 -S               freeze CPU at startup (continue from gdb)
 -no-reboot       exit instead of rebooting (a triple fault then exits
                  with status 4)
--no-shutdown     stop the CPUs instead of exiting on guest shutdown
+-no-shutdown     on guest power-off (or a triple fault under -no-reboot)
+                 stop the CPUs instead of exiting: under the gdb stub gdb
+                 stays attached and sees the stop; without it vmxemu waits
+                 for SIGINT or SIGTERM, then exits with the status the
+                 stop would have given (0 or 4)
 
 vmxemu options:
 -icount-limit n  stop after n instructions (0 = no limit) [default=0]
@@ -165,7 +169,6 @@ vmxemu options:
 -cpu-file file   load a CPU model from file (vmxemu model format or an
                  AIDA64 CPUID dump; docs/CPU-MODELS.md); -cpu may then
                  name it, and selects it when -cpu is not given
--trace file      write an instruction trace to file
 -boot-mode mode  how -kernel is loaded:
                  multiboot  multiboot v1: 32-bit protected mode, flat
                             segments, paging off, EAX=0x2BADB002,
@@ -181,11 +184,23 @@ vmxemu options:
 -no-explain      don't
 
 Exit status:
-0                the guest shut down cleanly
-(v<<1)|1         the guest wrote v to an isa-debug-exit port (always odd)
-2                bad command line
-4                triple fault (with -no-reboot; otherwise the machine resets)
-6                a limit was reached (-icount-limit, -time-limit)
-8                vmxemu could not run the guest (missing file, unsupported
-                 feature, internal error)
+0                the guest powered the machine off (or asked for a reset
+                 under -no-reboot), or gdb killed it
+(v<<1)|1         the guest wrote v to an isa-debug-exit port (always odd;
+                 the shell sees the low 8 bits)
+2                the command line or a file it names is wrong: a bad flag
+                 or value; a missing, empty, truncated or non-multiboot
+                 image; -m too small for the firmware tables; a bad
+                 -cpu-file; an unwritable -D, -serial file: or -debugcon
+                 file: path; a -gdb port in use. Nothing is run or written
+4                triple fault under -no-reboot (the fault and its rule are
+                 printed; without -no-reboot the machine resets)
+6                a limit: -icount-limit or -time-limit reached; 100 resets
+                 (the 101st triple fault or reset request ends the run);
+                 every CPU halted with nothing to wake it (QEMU would wait
+                 forever); a guest request vmxemu refuses (ACPI S3);
+                 SIGINT or SIGTERM while the guest runs
+8                a bug in vmxemu: an internal error, reported with the CPU
+                 state, the instruction bytes and the command line that
+                 reproduces it
 `

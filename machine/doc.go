@@ -8,11 +8,12 @@
 // (firmware.SplitRAM): below 3.5 GiB all of it from physical 0, otherwise
 // 3 GiB from 0 and the rest from 4 GiB. Pages are allocated on first access
 // through a two-level table, so -m 64G costs host memory only for the pages
-// a guest touches. The legacy VGA window 0xA0000-0xBFFFF is not RAM (vmxemu
-// has no VGA, as QEMU with -vga none): reads there return all-ones and
-// writes are ignored. 0xC0000-0xFFFFF is RAM, as the shadowed BIOS area is.
-// Physical addresses that are neither RAM nor a registered MMIO range
-// behave the same way as the VGA window.
+// a guest touches. The legacy VGA window 0xA0000-0xBFFFF is RAM: vmxemu
+// has no VGA, and QEMU's pc machine without one lets the RAM below show
+// through there. 0xC0000-0xFFFFF is RAM, as the shadowed BIOS area is.
+// Physical addresses that are neither RAM nor a registered MMIO range read
+// as 0 and ignore writes, as QEMU's unassigned memory does (measured with
+// QEMU 7.2).
 //
 // # Devices
 //

@@ -37,6 +37,17 @@
 // exists only when Config.DebugCon is set: QEMU creates none unless
 // -debugcon is given.
 //
+// # Firmware state
+//
+// At every power-on and reset the board writes the BIOS's IVT, data area
+// and interrupt handlers (firmware.WriteBIOS) before the loader runs. For
+// a multiboot kernel and a flat16 (real-mode) image it also programs the
+// devices as SeaBIOS leaves them on QEMU (measured with QEMU 7.2,
+// firmwareDevices in smp.go): both 8259s initialised (vector bases 0x08
+// and 0x70, masks 0xB8/0x8E), ELCR 0x00/0x0C, PIT channel 0 in mode 2 at
+// 18.2 Hz, running. ELF and flat32/flat64 images, which QEMU cannot boot
+// this way, find the PICs and the PIT in their power-on state.
+//
 // # CPUs
 //
 // CPU 0 starts in the state the loader returns (firmware.Boot.State). The

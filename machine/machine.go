@@ -332,9 +332,13 @@ func (m *Machine) powerOn(why string) error {
 	if err := m.writeBanner(); err != nil {
 		return err
 	}
-	// The MP and ACPI tables go in first, so that an image loaded over
-	// the F segment (a flat binary) wins.
+	// The MP and ACPI tables and the BIOS's IVT, data area and interrupt
+	// handlers go in first, so that an image loaded over them (a flat
+	// binary) wins.
 	if err := firmware.WriteTables(m.ram, m.tables()); err != nil {
+		return fmt.Errorf("machine: %w", err)
+	}
+	if err := firmware.WriteBIOS(m.ram, firmware.BIOSConfig{COMPorts: comBases[:len(m.uarts)]}); err != nil {
 		return fmt.Errorf("machine: %w", err)
 	}
 	b, err := m.loader(m.ram)
@@ -342,6 +346,9 @@ func (m *Machine) powerOn(why string) error {
 		return fmt.Errorf("machine: loading the guest: %w", err)
 	}
 	m.boot = b
+	if b.Multiboot || b.Mode == firmware.ModeReal16 {
+		m.firmwareDevices()
+	}
 	for _, c := range m.cpus {
 		m.retired += c.Icount
 	}

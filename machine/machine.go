@@ -149,6 +149,9 @@ type Machine struct {
 	vnow uint64
 	// idleRounds counts consecutive rounds in which only time passed.
 	idleRounds int
+	// ipiYield is set when the running CPU sent an IPI to another CPU:
+	// its slice ends after that instruction (smp.go, runSlice).
+	ipiYield bool
 
 	cpus    []*cpu.CPU
 	running []bool // CPU has been started (BSP; APs after SIPI)

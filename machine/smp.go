@@ -21,6 +21,14 @@ import (
 // they are due at. When every CPU is idle the board skips ahead to the
 // next expiry. Everything depends only on instruction counts: runs are
 // deterministic.
+//
+// Cross-CPU handshakes. A CPU that sends an IPI to another CPU ends its
+// slice after the instruction that sent it (the ICR write), and the rest
+// of its quantum passes as idle time: the target runs next, in the same
+// round or the following one, instead of after the sender has spun for
+// the rest of its quantum waiting for the answer. This depends only on
+// the instruction stream, so runs stay deterministic. A self IPI does not
+// end the slice.
 
 // apicID is CPU i's initial APIC ID: the topology's (-smp) with the
 // default platform, i otherwise.
@@ -261,8 +269,22 @@ func (m *Machine) runSlice(i int, c *cpu.CPU, budget uint64) cpu.StopReason {
 		before := c.Icount
 		why = c.Run(n)
 		switch why {
-		case cpu.StopShutdown, cpu.StopRequested:
+		case cpu.StopShutdown:
+			m.ipiYield = false
 			return why
+		case cpu.StopRequested:
+			if !m.ipiYield || m.exit != nil {
+				m.ipiYield = false
+				return why
+			}
+			// The CPU sent an IPI to another one: the rest of its slice
+			// passes as idle time (it would wait for the answer), so
+			// the CPUs stay in step, and the next CPU runs now.
+			m.ipiYield = false
+			c.Idle(n - (c.Icount - before))
+			c.Idle(budget - n)
+			m.fireTimers(i)
+			return cpu.StopBudget
 		}
 		// Events delivered and time spent halted are idle time.
 		c.Idle(n - (c.Icount - before))

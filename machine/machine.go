@@ -499,11 +499,22 @@ func (m *Machine) Resets() int { return m.resets }
 // RAMPage implements cpu.Bus.
 func (m *Machine) RAMPage(pfn uint64) *[4096]byte { return m.ram.Page(pfn) }
 
+// apicMSIWindow is the base of the 1 MiB local APIC / MSI address window.
+const apicMSIWindow = 0xFEE00000
+
 // ReadMMIO implements cpu.Bus. The running CPU's xAPIC page, at its own
 // IA32_APIC_BASE, comes before the bus (each CPU sees its own APIC there).
 func (m *Machine) ReadMMIO(pa uint64, size int) uint64 {
 	if a := m.xapicAt(pa); a != nil {
 		return a.readMMIO(pa&0xFFF, size) & sizeMask64(size)
+	}
+	if pa>>20 == apicMSIWindow>>20 {
+		// The local APIC / MSI window 0xFEE00000-0xFEEFFFFF outside the
+		// running CPU's enabled xAPIC page reads all-ones: what QEMU's
+		// KVM APIC region answers (kvm-unit-tests' apic test requires
+		// it of a globally disabled or x2APIC-mode APIC), unlike
+		// unassigned memory (0).
+		return sizeMask64(size)
 	}
 	return m.mmio.Read(pa, size)
 }

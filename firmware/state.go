@@ -131,6 +131,14 @@ func ResetState(cpuSignature uint32) arch.State {
 	return s
 }
 
+// MultibootStack and MultibootEFLAGS are ESP and EFLAGS at a multiboot
+// kernel's entry, as QEMU 7.2 with SeaBIOS leaves them (measured with a
+// multiboot probe that saves them in its first instructions).
+const (
+	MultibootStack  = 0x6F08
+	MultibootEFLAGS = arch.FlagRes1 | arch.FlagPF
+)
+
 // State returns the full architectural state at the program's entry.
 //
 // Everything not listed stays at its reset value (ResetState, signature 0).
@@ -144,8 +152,10 @@ func ResetState(cpuSignature uint32) arch.State {
 //     bit set, GDTR = {BootGDTAddr, 0x27}. IDTR is SeaBIOS's real-mode IVT
 //     {0, 0x3FF} (the ROM never loads an IDT; the Multiboot spec leaves IDTR
 //     undefined). For multiboot EAX = 0x2BADB002, EBX = the info address
-//     and ECX = the entry (the ROM jumps through ECX); ESP is undefined by
-//     the spec (QEMU leaves the option ROM's stack) and is 0 here.
+//     and ECX = the entry (the ROM jumps through ECX). ESP and EFLAGS are
+//     undefined by the spec; QEMU 7.2 leaves the option ROM's stack,
+//     ESP = 0x6F08 (MultibootStack), and EFLAGS = 0x6 (PF set by the ROM's
+//     last arithmetic instruction, IF and DF clear), both measured.
 //   - Mode64: CR0 = PE|PG|ET, CR4 = PAE, EFER = LME|LMA, CR3 = PML4 of the
 //     identity map, CS = 0x08 64-bit (L=1, D=0), data segments 0x10.
 //   - ModeReal16: CR0 = ET (a BIOS leaves caching enabled), CS:IP such that
@@ -188,6 +198,8 @@ func (b *Boot) State() arch.State {
 	s.GPR[arch.RBX] = uint64(b.EBX)
 	if b.Multiboot {
 		s.GPR[arch.RCX] = b.Entry
+		s.GPR[arch.RSP] = MultibootStack
+		s.RFLAGS = MultibootEFLAGS
 	}
 	return s
 }

@@ -815,8 +815,17 @@ func (m *Machine) sendIPI(from *LocalAPIC, icr uint64) {
 		targets = targets[:1]
 		targets[0] = best
 	}
+	yield := false
 	for _, t := range targets {
 		m.deliver(t, dm, vec, level)
+		yield = yield || t != from && t.enabled()
+	}
+	// An IPI to another processor ends the sender's slice (smp.go,
+	// runSlice), so that the target handles it before the sender, which
+	// usually waits for an answer, spends the rest of its quantum.
+	if yield && m.cur != nil && m.cur == from.cpu {
+		m.ipiYield = true
+		m.cur.RequestStop()
 	}
 }
 

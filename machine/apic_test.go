@@ -401,7 +401,8 @@ func TestX2APIC(t *testing.T) {
 	// SELF IPI.
 	require.Nil(t, p.WriteMSR(c, 0x83F, 0x71))
 	assert.True(t, testBit(&m.apics[0].irr, 0x71))
-	// The xAPIC page is gone in x2APIC mode.
+	// The xAPIC page is gone in x2APIC mode: it reads all-ones, as
+	// kvm-unit-tests' apic test (verify_disabled_apic_mmio) requires.
 	assert.Equal(t, uint32(0xFFFFFFFF), rd(m, 0, apicRegVersion))
 
 	// x2APIC -> disabled resets the APIC and hides CPUID.1:EDX.APIC.
@@ -471,4 +472,37 @@ func TestIdleSkip(t *testing.T) {
 	assert.Equal(t, 0x10<<1|1, res.Code)
 	assert.Less(t, res.Icount, uint64(100), "the wait is skipped, not executed")
 	assert.GreaterOrEqual(t, c.TSC(), uint64(128<<20), "the TSC counted the idle time")
+}
+
+// An IPI to another CPU ends the sender's slice after the ICR write, and
+// the rest of the quantum passes as idle time, so the clocks stay in step
+// (smp.go, "Cross-CPU handshakes"); a self IPI does not end the slice.
+func TestIPIEndsSendersSlice(t *testing.T) {
+	movMem := func(addr, v uint32) []byte { // mov dword [addr], v
+		return []byte{0xC7, 0x05, byte(addr), byte(addr >> 8), byte(addr >> 16), byte(addr >> 24),
+			byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)}
+	}
+	for _, tc := range []struct {
+		name    string
+		icrLow  uint32
+		retired uint64
+	}{
+		// INIT (delivery mode 5, level assert) to APIC ID 1: the slice
+		// ends after the two ICR writes.
+		{"INIT to CPU 1", 0x4500, 2},
+		// Fixed IPI, vector 0xF0, shorthand self (IF=0: not taken): the
+		// CPU runs its whole quantum (the two writes, then jmp $).
+		{"self IPI", 0x440F0, 1000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code := prog(movMem(0xFEE00310, 1<<24), movMem(0xFEE00300, tc.icrLow), jmpSelf)
+			b := newBoard(t, code, firmware.Mode32Flat, func(c *Config) { c.CPUs = 2; c.Quantum = 1000 })
+			m := b.m
+			c := m.cpus[0]
+			m.runSlice(0, c, 1000)
+			assert.Equal(t, tc.retired, c.Icount)
+			assert.Equal(t, uint64(1000), c.Clock(), "the whole quantum passed")
+			assert.False(t, m.ipiYield)
+		})
+	}
 }

@@ -8,11 +8,12 @@
 // (firmware.SplitRAM): below 3.5 GiB all of it from physical 0, otherwise
 // 3 GiB from 0 and the rest from 4 GiB. Pages are allocated on first access
 // through a two-level table, so -m 64G costs host memory only for the pages
-// a guest touches. The legacy VGA window 0xA0000-0xBFFFF is not RAM (vmxemu
-// has no VGA, as QEMU with -vga none): reads there return all-ones and
-// writes are ignored. 0xC0000-0xFFFFF is RAM, as the shadowed BIOS area is.
-// Physical addresses that are neither RAM nor a registered MMIO range
-// behave the same way as the VGA window.
+// a guest touches. The legacy VGA window 0xA0000-0xBFFFF is RAM: vmxemu
+// has no VGA, and QEMU's pc machine without one lets the RAM below show
+// through there. 0xC0000-0xFFFFF is RAM, as the shadowed BIOS area is.
+// Physical addresses that are neither RAM nor a registered MMIO range read
+// as 0 and ignore writes, as QEMU's unassigned memory does (measured with
+// QEMU 7.2).
 //
 // # Devices
 //
@@ -35,6 +36,17 @@
 // Config.PCTestDev is set; the isa-debug-exit devices of the configuration. The port 0xE9 debug console
 // exists only when Config.DebugCon is set: QEMU creates none unless
 // -debugcon is given.
+//
+// # Firmware state
+//
+// At every power-on and reset the board writes the BIOS's IVT, data area
+// and interrupt handlers (firmware.WriteBIOS) before the loader runs. For
+// a multiboot kernel and a flat16 (real-mode) image it also programs the
+// devices as SeaBIOS leaves them on QEMU (measured with QEMU 7.2,
+// firmwareDevices in smp.go): both 8259s initialised (vector bases 0x08
+// and 0x70, masks 0xB8/0x8E), ELCR 0x00/0x0C, PIT channel 0 in mode 2 at
+// 18.2 Hz, running. ELF and flat32/flat64 images, which QEMU cannot boot
+// this way, find the PICs and the PIT in their power-on state.
 //
 // # CPUs
 //

@@ -149,6 +149,9 @@ type Machine struct {
 	vnow uint64
 	// idleRounds counts consecutive rounds in which only time passed.
 	idleRounds int
+	// ipiYield is set when the running CPU sent an IPI to another CPU:
+	// its slice ends after that instruction (smp.go, runSlice).
+	ipiYield bool
 
 	cpus    []*cpu.CPU
 	running []bool // CPU has been started (BSP; APs after SIPI)
@@ -332,9 +335,13 @@ func (m *Machine) powerOn(why string) error {
 	if err := m.writeBanner(); err != nil {
 		return err
 	}
-	// The MP and ACPI tables go in first, so that an image loaded over
-	// the F segment (a flat binary) wins.
+	// The MP and ACPI tables and the BIOS's IVT, data area and interrupt
+	// handlers go in first, so that an image loaded over them (a flat
+	// binary) wins.
 	if err := firmware.WriteTables(m.ram, m.tables()); err != nil {
+		return fmt.Errorf("machine: %w", err)
+	}
+	if err := firmware.WriteBIOS(m.ram, firmware.BIOSConfig{COMPorts: comBases[:len(m.uarts)]}); err != nil {
 		return fmt.Errorf("machine: %w", err)
 	}
 	b, err := m.loader(m.ram)
@@ -342,6 +349,9 @@ func (m *Machine) powerOn(why string) error {
 		return fmt.Errorf("machine: loading the guest: %w", err)
 	}
 	m.boot = b
+	if b.Multiboot || b.Mode == firmware.ModeReal16 {
+		m.firmwareDevices()
+	}
 	for _, c := range m.cpus {
 		m.retired += c.Icount
 	}
@@ -489,11 +499,22 @@ func (m *Machine) Resets() int { return m.resets }
 // RAMPage implements cpu.Bus.
 func (m *Machine) RAMPage(pfn uint64) *[4096]byte { return m.ram.Page(pfn) }
 
+// apicMSIWindow is the base of the 1 MiB local APIC / MSI address window.
+const apicMSIWindow = 0xFEE00000
+
 // ReadMMIO implements cpu.Bus. The running CPU's xAPIC page, at its own
 // IA32_APIC_BASE, comes before the bus (each CPU sees its own APIC there).
 func (m *Machine) ReadMMIO(pa uint64, size int) uint64 {
 	if a := m.xapicAt(pa); a != nil {
 		return a.readMMIO(pa&0xFFF, size) & sizeMask64(size)
+	}
+	if pa>>20 == apicMSIWindow>>20 {
+		// The local APIC / MSI window 0xFEE00000-0xFEEFFFFF outside the
+		// running CPU's enabled xAPIC page reads all-ones: what QEMU's
+		// KVM APIC region answers (kvm-unit-tests' apic test requires
+		// it of a globally disabled or x2APIC-mode APIC), unlike
+		// unassigned memory (0).
+		return sizeMask64(size)
 	}
 	return m.mmio.Read(pa, size)
 }

@@ -213,11 +213,31 @@ func TestRunResetRequest(t *testing.T) {
 	assert.Equal(t, 2, res.Resets)
 }
 
-func TestRunVGAWindowReadsOnes(t *testing.T) {
-	b := newBoard(t, prog(movEAXMem, outF4EAX, hlt), firmware.Mode32Flat, nil)
+// QEMU 7.2's pc machine without VGA: a dword written at 0xA0100 reads
+// back (measured), so the VGA window behaves as RAM.
+func TestRunVGAWindowIsRAM(t *testing.T) {
+	movMemImm := []byte{0xC7, 0x05, 0x00, 0x00, 0x0A, 0x00, 0x78, 0x56, 0x34, 0x12} // mov dword [0xA0000], 0x12345678
+	b := newBoard(t, prog(movMemImm, movEAXMem, outF4EAX, hlt), firmware.Mode32Flat, nil)
 	res := b.run(t, Limits{})
 	assert.Equal(t, ResultDebugExit, res.Kind, res.Reason)
-	assert.Equal(t, 0xFFFFFFFF<<1|1, res.Code)
+	assert.Equal(t, 0x12345678<<1|1, res.Code)
+}
+
+// QEMU 7.2 (multiboot probe, -device pc-testdev): a dword read at the
+// unassigned 0xFF100000 gives 0; after writing 0x11223344 at pc-testdev's
+// last dword (0xFF00FFFC), a dword read at 0xFF00FFFE, running past the
+// device's 64 KiB, gives 0x00001122.
+func TestRunUnassignedMMIOReadsZero(t *testing.T) {
+	movEAXAbs := func(a uint32) []byte { return []byte{0xA1, byte(a), byte(a >> 8), byte(a >> 16), byte(a >> 24)} }
+	orEBXEAX := []byte{0x09, 0xC3}                                              // or ebx, eax
+	movEBXImm := []byte{0xBB, 0, 0, 0, 0}                                       // mov ebx, 0
+	movEAXfromEBX := []byte{0x89, 0xD8}                                         // mov eax, ebx
+	store := []byte{0xC7, 0x05, 0xFC, 0xFF, 0x00, 0xFF, 0x44, 0x33, 0x22, 0x11} // mov dword [0xFF00FFFC], 0x11223344
+	code := prog(movEBXImm, movEAXAbs(0xFF100000), orEBXEAX, store, movEAXAbs(0xFF00FFFE), orEBXEAX, movEAXfromEBX, outF4EAX, hlt)
+	b := newBoard(t, code, firmware.Mode32Flat, func(c *Config) { c.PCTestDev = true })
+	res := b.run(t, Limits{})
+	assert.Equal(t, ResultDebugExit, res.Kind, res.Reason)
+	assert.Equal(t, 0x00001122<<1|1, res.Code)
 }
 
 func TestRunCPUID(t *testing.T) {
@@ -271,9 +291,10 @@ func TestNewValidates(t *testing.T) {
 func TestMachineBus(t *testing.T) {
 	m, err := New(Config{RAMSize: 8 << 20})
 	require.NoError(t, err)
-	assert.Nil(t, m.RAMPage(0xA0))
+	assert.NotNil(t, m.RAMPage(0xA0), "VGA window is RAM without a VGA, as on QEMU")
 	assert.NotNil(t, m.RAMPage(0x100))
-	assert.Equal(t, uint64(0xFFFF), m.ReadMMIO(0xB8000, 2))
+	assert.Nil(t, m.RAMPage(0xFF100))
+	assert.Equal(t, uint64(0), m.ReadMMIO(0xFF100000, 2), "unassigned reads 0, as on QEMU")
 	assert.Equal(t, uint32(0xFF), m.In(0x3F8, 1), "no UART configured")
 	assert.Equal(t, uint32(0xFF), m.In(0xE9, 1), "no debugcon by default, as in QEMU")
 	m.Out(0x510, 2, 0) // fw_cfg signature

@@ -100,7 +100,7 @@ func benchLoadALUStore(b *testing.B, mode uint8) {
 func benchSys(b *testing.B, mode uint8, body []byte, gpr [16]uint64) {
 	gpr[arch.RDI] = 1_000_000
 	code := append(append([]byte{}, body...), 0xFF, 0xCF) // dec edi
-	code = append(code, 0x75, byte(-(len(code) + 2)))    // jnz body
+	code = append(code, 0x75, byte(-(len(code) + 2)))     // jnz body
 	runLoopIn(b, mode, code, gpr)
 }
 

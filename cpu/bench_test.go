@@ -90,3 +90,52 @@ func benchLoadALUStore(b *testing.B, mode uint8) {
 	}
 	runLoopIn(b, mode, code, g)
 }
+
+// System-instruction micro-benchmarks (issue 18: within 5x of an ALU
+// instruction). Each loops "body; dec edi; jnz" 1M times; the harness
+// platform answers CPUID with zeros, the bus ignores port writes and reads
+// all-ones (a null port), so they measure what the core pays per
+// instruction. machine's BenchmarkBoardSystem runs the same loops against
+// the real CPU model and devices.
+func benchSys(b *testing.B, mode uint8, body []byte, gpr [16]uint64) {
+	gpr[arch.RDI] = 1_000_000
+	code := append(append([]byte{}, body...), 0xFF, 0xCF) // dec edi
+	code = append(code, 0x75, byte(-(len(code) + 2)))     // jnz body
+	runLoopIn(b, mode, code, gpr)
+}
+
+// BenchmarkCPUID: xor eax,eax; cpuid.
+func BenchmarkCPUID(b *testing.B) {
+	benchSys(b, mode32, []byte{0x31, 0xC0, 0x0F, 0xA2}, [16]uint64{})
+}
+
+// BenchmarkMovCR8: mov cr8,rax; mov rax,cr8 (64-bit mode: CR8 is the TPR).
+func BenchmarkMovCR8(b *testing.B) {
+	benchSys(b, mode64, []byte{0x44, 0x0F, 0x22, 0xC0, 0x44, 0x0F, 0x20, 0xC0}, [16]uint64{})
+}
+
+// BenchmarkRDMSR: rdmsr of IA32_SYSENTER_CS (a core MSR).
+func BenchmarkRDMSR(b *testing.B) {
+	var g [16]uint64
+	g[arch.RCX] = 0x174
+	benchSys(b, mode32, []byte{0x0F, 0x32}, g)
+}
+
+// BenchmarkWRMSR: wrmsr of IA32_SYSENTER_CS (a core MSR).
+func BenchmarkWRMSR(b *testing.B) {
+	var g [16]uint64
+	g[arch.RCX] = 0x174
+	benchSys(b, mode32, []byte{0x0F, 0x30}, g)
+}
+
+// BenchmarkRDTSC: rdtsc.
+func BenchmarkRDTSC(b *testing.B) {
+	benchSys(b, mode32, []byte{0x0F, 0x31}, [16]uint64{})
+}
+
+// BenchmarkOutIn: out dx,eax; in eax,dx on a port nothing decodes.
+func BenchmarkOutIn(b *testing.B) {
+	var g [16]uint64
+	g[arch.RDX] = 0x2F0
+	benchSys(b, mode32, []byte{0xEF, 0xED}, g)
+}

@@ -113,11 +113,12 @@ type CPU struct {
 	// Icount is the number of instructions retired, up to date between
 	// blocks; inside a block now() is the exact count.
 	Icount uint64
-	// tscAdjust is the guest-visible TSC offset: what writes to IA32_TSC
-	// set (the TSC is now() + idle + tscAdjust). Idle time is kept apart
-	// in idle, and a VMCS TSC offset will be applied on top in VMX
-	// non-root operation.
-	tscAdjust uint64
+	// The TSC (tsc.go) counts tscMHz ticks per microsecond of virtual
+	// time (Clock, idle time included) from tscEpoch, where it was
+	// tscBase: a write to IA32_TSC sets both, virtual time does not
+	// change. A VMCS TSC offset will be applied on top in VMX non-root
+	// operation.
+	tscMHz, tscBase, tscEpoch uint64
 
 	// Hooks is optional tracing; nil in the fast path.
 	Hooks *Hooks
@@ -185,6 +186,10 @@ type Config struct {
 	// Lint receives warnings about what hardware accepts silently but is
 	// almost always a bug (VMX regions shared or touched: vmx/lint.go).
 	Lint func(cpu int, msg string)
+	// TSCMHz is the TSC's rate in ticks per microsecond of virtual time
+	// (tsc.go): the model's nominal frequency in MHz; 0 selects
+	// DefaultTSCMHz.
+	TSCMHz uint64
 }
 
 // New creates a CPU in the given architectural state.
@@ -201,6 +206,10 @@ func New(cfg Config, s arch.State) *CPU {
 		c.vmx = vmx.New(cfg.VMX, cfg.VMXRegistry, cfg.ID)
 	}
 	c.lintSink = cfg.Lint
+	c.tscMHz = cfg.TSCMHz
+	if c.tscMHz == 0 {
+		c.tscMHz = DefaultTSCMHz
+	}
 	c.blocks.epoch = 1
 	c.tlb.ctx.live[0] = true
 	c.fpu.reset()
@@ -321,11 +330,11 @@ func (c *CPU) raiseGP(rule, sdm string) { c.raise(arch.GPFault(0, rule, sdm)) }
 // raiseUD raises #UD with its rule.
 func (c *CPU) raiseUD(rule, sdm string) { c.raise(arch.UDFault(rule, sdm)) }
 
-// TSC returns the time-stamp counter: virtual time (instructions retired,
-// exact inside a block, plus time spent idle) plus the guest-visible
-// offset that writes to IA32_TSC set.
-func (c *CPU) TSC() uint64 { return c.Clock() + c.tscAdjust }
+// TSC returns the time-stamp counter (tsc.go): the value last written to
+// IA32_TSC (0 at reset) plus the ticks of the virtual time since, at the
+// model's nominal frequency. Exact inside a block.
+func (c *CPU) TSC() uint64 { return c.tscBase + c.tscTicks(c.Clock()-c.tscEpoch) }
 
-// setTSC is a write to IA32_TSC (SDM Vol. 3B 18.17): the offset changes,
-// virtual time does not.
-func (c *CPU) setTSC(v uint64) { c.tscAdjust = v - c.Clock() }
+// setTSC is a write to IA32_TSC (SDM Vol. 3B 18.17): the counter is v as
+// of the writing instruction's virtual time; virtual time does not change.
+func (c *CPU) setTSC(v uint64) { c.tscBase, c.tscEpoch = v, c.Clock() }

@@ -21,8 +21,9 @@
 // exceptions.go), which VMX builds on:
 //   - Time: Icount advances when a block retires; now() is the exact count
 //     inside a block, and every reader of virtual time (TSC, Clock) uses it.
-//     The guest-visible TSC offset (IA32_TSC writes) is kept apart from idle
-//     time.
+//     Virtual time is in nanoseconds, one per instruction; the TSC counts
+//     the model's nominal frequency against it (tsc.go), from the value and
+//     time of the last IA32_TSC write, which are kept apart from idle time.
 //   - The run ends at an absolute count (runEnd); endRunAt brings it forward
 //     from any handler and Run honours it exactly (the VMX-preemption timer
 //     and MTF plug in here).

@@ -101,6 +101,13 @@ func movToCR(c *CPU, in *Inst) {
 			c.raiseGP("reserved bits set in CR8", "Vol. 3A 2.5")
 			return
 		}
+		if v >= c.CR8 {
+			// The same or a higher priority class unmasks nothing
+			// (SDM Vol. 3A 11.8.3.1): no event to look at, and the
+			// block goes on (kvm-unit-tests' vmexit_mov_to_cr8).
+			c.CR8 = v
+			return
+		}
 		c.CR8 = v
 		c.KickInterrupt() // a lower TPR may unmask a pending interrupt
 	default:

@@ -304,7 +304,7 @@ func buildTables() *tables {
 	x[0x35] = opEntry{name: "sysexit", f: fEnd, h: one(sysexit)}
 	x[0xA0] = opEntry{name: "push fs", f: fDef64, h: one(pushSreg)}
 	x[0xA1] = opEntry{name: "pop fs", f: fDef64 | fEnd, h: one(popSreg)}
-	x[0xA2] = opEntry{name: "cpuid", f: fEnd, h: one(cpuid)}
+	x[0xA2] = opEntry{name: "cpuid", h: one(cpuid)}
 	x[0xA3] = opEntry{name: "bt Ev,Gv", f: fModRM, h: v(btRM[uint16], btRM[uint32], btRM[uint64])}
 	x[0xA4] = opEntry{name: "shld Ib", f: fModRM | fImm8U, h: v(shxd[uint16], shxd[uint32], shxd[uint64])}
 	x[0xA5] = opEntry{name: "shld CL", f: fModRM, h: v(shxd[uint16], shxd[uint32], shxd[uint64])}

@@ -170,13 +170,21 @@ func (c *CPU) pcid() uint64 {
 	return c.CR3 & 0xFFF
 }
 
-// index is the slot of the direct-mapped arrays an entry for lin has: its
-// page number, in every context. The same linear page in two translation
-// contexts (a guest and its host) therefore competes for one slot. Mixing
-// the context into the index would keep both, but it puts the key load on
-// the critical path of every TLB hit: measured at about 3% of the
-// load/ALU/store benchmark (docs/PERFORMANCE.md), so not done.
-func (t *tlb) index(lin uint64) uint64 { return lin >> 12 & tlbMask }
+// index is the slot of the direct-mapped arrays an entry for lin has: the
+// low bits of its page number XORed with the next ones (bits 27:20 of the
+// address), the same in every context. With the page number alone, pages
+// at the same offset in different MiBs (allocators align to them) share a
+// slot and evict each other on every access: kvm-unit-tests' vmexit loops
+// touch 0x419000 (the image's data) and 0x1019000 (an allocated page) on
+// every iteration, and every one of those accesses walked the page tables
+// (docs/PERFORMANCE.md). The fold keeps the 256 pages of an aligned MiB in
+// distinct slots; the price is that pages of two neighbouring MiBs can now
+// share one (any per-MiB offset has that trade-off). The same linear page
+// in two translation contexts (a guest and its host) competes for one
+// slot. Mixing the context into the index would keep both, but it puts the
+// key load on the critical path of every TLB hit: measured at about 3% of
+// the load/ALU/store benchmark (docs/PERFORMANCE.md), so not done.
+func (t *tlb) index(lin uint64) uint64 { return (lin>>12 ^ lin>>20) & tlbMask }
 
 // flushAll drops every entry of every PCID and context (CR0/CR4
 // paging-mode changes, CR3 without global pages, INVPCID type 2: more than

@@ -88,8 +88,9 @@ var recipes = map[string]recipe{
 	"nmi64": {64, "-O2",
 		join([]string{"compute64/entry.S", "nmi/traps.S"}, libC, []string{"nmi/main.c"}),
 		"compute64/link.ld", false, nil},
-	// rdtsc checks vmxemu's TSC contract (one tick per instruction
-	// retired), which QEMU's wall-clock TSC does not follow: vmxemu only.
+	// rdtsc checks vmxemu's TSC contract (one nanosecond of virtual time
+	// per instruction retired, the TSC at the model's nominal frequency),
+	// which QEMU's wall-clock TSC does not follow: vmxemu only.
 	"rdtsc": {32, "-O2",
 		join([]string{"lib/entry32.S", "vmxdetect/traps.S"}, libC, []string{"rdtsc/main.c"}),
 		"lib/link32.ld", true, nil},
@@ -123,8 +124,8 @@ func List() []string {
 // capabilities and IA32_FEATURE_CONTROL, and QEMU's CPU model (qemu64,
 // without VMX under TCG, FEATURE_CONTROL 0 and writable) is not vmxemu's;
 // it is tested under vmxemu alone (vmxdetect_test.go). Nor is rdtsc: it
-// checks vmxemu's instruction-counting TSC, where QEMU's TSC follows the
-// host's clock (rdtsc_test.go).
+// checks vmxemu's TSC, which counts virtual time, where QEMU's TSC follows
+// the host's clock (rdtsc_test.go).
 func SideBySide(name string) bool {
 	r, ok := recipes[name]
 	return ok && !r.vmxemuOnly

@@ -394,12 +394,10 @@ func (a *LocalAPIC) deadline() (uint64, bool) {
 		if a.tscDeadline == 0 {
 			return 0, false
 		}
-		tsc := a.cpu.TSC()
-		now := a.now()
-		if a.tscDeadline <= tsc {
-			return now, true
-		}
-		return now + (a.tscDeadline - tsc), true
+		// The first instant at which the TSC (which counts at the
+		// model's rate, not one tick per unit of virtual time) reads
+		// the deadline.
+		return a.cpu.ClockAtTSC(a.tscDeadline)
 	}
 	return a.next, a.next != 0
 }

@@ -318,14 +318,31 @@ func TestAPICTimer(t *testing.T) {
 		assert.Zero(t, rd(m, 0, apicRegInitCnt))
 		_, ok := a.deadline()
 		assert.False(t, ok)
+		// The TSC counts m.TSCMHz() ticks per microsecond of virtual
+		// time (docs/CPU-MODELS.md): from a time 7 ns after it was
+		// last set, 40 ticks take the n ns after which floor((7+n) ×
+		// MHz / 1000) first reaches floor(7 × MHz / 1000) + 40.
+		mhz := m.TSCMHz()
+		require.Equal(t, uint64(2600), mhz, "the default model's nominal frequency")
+		c.Idle(7)
 		tsc := c.TSC()
+		require.Equal(t, 7*mhz/1000, tsc)
 		require.Nil(t, p.WriteMSR(c, msrTSCDeadline, tsc+40))
+		want := (tsc+40)*1000/mhz - 7
+		if (7+want)*mhz/1000 < tsc+40 {
+			want++
+		}
 		d, ok := a.deadline()
 		require.True(t, ok)
-		assert.Equal(t, c.Clock()+40, d)
-		c.Idle(40)
+		assert.Equal(t, c.Clock()+want, d)
+		c.Idle(want - 1)
+		a.tick()
+		assert.False(t, testBit(&a.irr, 0x32), "not yet")
+		assert.Less(t, c.TSC(), tsc+40)
+		c.Idle(1)
 		a.tick()
 		assert.True(t, testBit(&a.irr, 0x32))
+		assert.GreaterOrEqual(t, c.TSC(), tsc+40)
 		v, _ = p.ReadMSR(c, msrTSCDeadline)
 		assert.Zero(t, v, "cleared when it fires")
 	})

@@ -65,7 +65,9 @@
 // Machine.Run runs the CPUs round-robin for a fixed quantum of virtual
 // time, so runs are deterministic (smp.go): time is instructions retired
 // plus time spent halted, one unit per nanosecond; the APIC timers, the
-// PIT, the RTC and the TSC follow it; IPIs and timer interrupts are taken
+// PIT, the RTC and the ACPI PM timer count from it, and the TSC counts the
+// CPU model's nominal frequency against it (Machine.TSCMHz, cpu/tsc.go;
+// the TSC-deadline timer converts with cpu.CPU.ClockAtTSC); IPIs and timer interrupts are taken
 // at block boundaries; when every CPU is idle the board skips to the next
 // timer expiry. A run ends on a debug exit, a guest power-off, a triple
 // fault under NoReboot, a limit (instructions, wall time, resets) or a

@@ -379,7 +379,7 @@ func (m *Machine) powerOn(why string) error {
 			m.cfg.OnReset(i, &before, why)
 		}
 		c := cpu.New(cpu.Config{ID: i, Bus: m, Platform: m.platform, Code: m.code, MaxPhysAddr: m.maxPhysAddr,
-			VMX: m.vmxCaps, VMXRegistry: vmxReg, Lint: m.cfg.Lint}, s)
+			VMX: m.vmxCaps, VMXRegistry: vmxReg, Lint: m.cfg.Lint, TSCMHz: m.TSCMHz()}, s)
 		c.Hooks = m.cfg.Hooks
 		a := newLocalAPIC(m, i, c, m.apicID(i))
 		c.SetInterruptSource(a)
@@ -459,6 +459,19 @@ func (m *Machine) MMIO() *MMIOBus { return &m.mmio }
 
 // Ports returns the current port bus. It is rebuilt at every reset.
 func (m *Machine) Ports() *devices.PortBus { return m.ports }
+
+// TSCMHz is the rate of the CPUs' time-stamp counters in ticks per
+// microsecond of virtual time: the CPU model's nominal frequency
+// (msr.Model.NominalMHz), or cpu.DefaultTSCMHz for a model that has none
+// and for a custom Config.Platform.
+func (m *Machine) TSCMHz() uint64 {
+	if m.defPlat != nil {
+		if mhz, _ := m.defPlat.Profile().Model.NominalMHz(); mhz != 0 {
+			return mhz
+		}
+	}
+	return cpu.DefaultTSCMHz
+}
 
 // FwCfg returns the current fw_cfg device.
 func (m *Machine) FwCfg() *devices.FwCfg { return m.fwcfg }

@@ -303,7 +303,21 @@ type File struct {
 	debugCtl       uint64
 	mcgCtl         uint64
 	mcBank         [4 * 32]uint64 // IA32_MCi_CTL/STATUS/ADDR/MISC
+
+	// cpuid memoises CPUID's answers (see CPUID).
+	cpuid [cpuidMemoSize]cpuidMemo
 }
+
+// cpuidMemo is one remembered CPUID answer: the leaf after clamping, the
+// subleaf (0 for leaves without subleaves) and whether IA32_MISC_ENABLE's
+// limit-CPUID-maxval bit was set, which is all a file's answer depends on.
+type cpuidMemo struct {
+	leaf, sub    uint32
+	limit, valid bool
+	r            Regs
+}
+
+const cpuidMemoSize = 64
 
 // NewFile returns logical processor cpu's MSR file in its reset state,
 // with IA32_FEATURE_CONTROL as firmware left it.
@@ -529,13 +543,35 @@ func (p *Profile) vmxValue(idx uint32) uint64 {
 }
 
 // CPUID returns what CPUID(leaf, sub) returns on this processor.
+//
+// The answer depends only on the clamped leaf, the subleaf where the leaf
+// has subleaves, and IA32_MISC_ENABLE bit 22: the profile and the topology
+// never change. It is memoised per file, so that a guest executing CPUID
+// in a loop (kvm-unit-tests' vmexit_cpuid) pays a compare rather than map
+// lookups (docs/PERFORMANCE.md).
 func (f *File) CPUID(leaf, sub uint32) Regs {
 	p := f.p
 	maxBasic := p.maxBasic
-	if f.miscEnable&meLimitCPUIDMax != 0 {
+	limit := f.miscEnable&meLimitCPUIDMax != 0
+	if limit {
 		maxBasic = min(maxBasic, 2) // SDM Vol. 4 IA32_MISC_ENABLE bit 22
 	}
 	leaf = p.clampLeaf(leaf, maxBasic)
+	if !HasSubleaves(leaf) {
+		sub = 0
+	}
+	m := &f.cpuid[(leaf^leaf>>26^sub<<3)%cpuidMemoSize]
+	if m.valid && m.leaf == leaf && m.sub == sub && m.limit == limit {
+		return m.r
+	}
+	r := f.cpuidSlow(leaf, sub, maxBasic)
+	*m = cpuidMemo{leaf: leaf, sub: sub, limit: limit, valid: true, r: r}
+	return r
+}
+
+// cpuidSlow is CPUID for a clamped leaf.
+func (f *File) cpuidSlow(leaf, sub, maxBasic uint32) Regs {
+	p := f.p
 	r := p.effective[key(leaf, sub)]
 	switch leaf {
 	case 0:

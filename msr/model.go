@@ -88,8 +88,17 @@ var subleafLeaves = map[uint32]bool{
 	0x17: true, 0x18: true, 0x1B: true, 0x1D: true, 0x1E: true, 0x1F: true, 0x20: true, 0x23: true, 0x24: true,
 }
 
+// subleafMask is subleafLeaves as a bit mask (all are below 64).
+var subleafMask = func() uint64 {
+	var m uint64
+	for l := range subleafLeaves {
+		m |= 1 << l
+	}
+	return m
+}()
+
 // HasSubleaves reports whether CPUID leaf's output depends on ECX.
-func HasSubleaves(leaf uint32) bool { return subleafLeaves[leaf] }
+func HasSubleaves(leaf uint32) bool { return leaf < 64 && subleafMask>>leaf&1 != 0 }
 
 // Leaf returns the model's raw CPUID leaf/subleaf and whether the source
 // reported it. The subleaf is ignored for leaves without subleaves.

@@ -1,26 +1,32 @@
 /*
  * rdtsc: the exactness of vmxemu's time-stamp counter.
  *
- * vmxemu's contract (cpu/cpu.go, CPU.TSC): the TSC is the number of
- * instructions retired plus an offset - one tick per instruction, none for
- * the delivery of an interrupt or exception.  An instruction that reads the
- * counter (RDTSC, RDTSCP, RDMSR of IA32_TIME_STAMP_COUNTER) sees the
- * instructions retired before it, so the difference between two reads is
- * exactly the number of instructions executed from the first read
- * (included) to the second (excluded).  WRMSR to IA32_TIME_STAMP_COUNTER
- * (SDM Vol. 3B 18.17) sets the counter to the value written as of the
- * WRMSR, which then retires like any instruction: an RDTSC right after it
- * reads value + 1.
+ * vmxemu's contract (cpu/tsc.go, docs/CPU-MODELS.md "Time"): virtual time
+ * advances one nanosecond per instruction retired (and none for the
+ * delivery of an interrupt or exception), and the TSC counts the model's
+ * nominal frequency, f MHz, against it: n ns after it was last set to B
+ * (0 at reset) it reads B + floor(n * f / 1000).  An instruction that reads
+ * the counter (RDTSC, RDTSCP, RDMSR of IA32_TIME_STAMP_COUNTER) sees the
+ * instructions retired before it, so between two reads that are n
+ * instructions apart, the first at time t0, the counter advances by
+ * floor((t0 + n) * f / 1000) - floor(t0 * f / 1000).  The counter has not
+ * been written before those reads, so t0 follows from the first read r0:
+ * the one t0 with floor(t0 * f / 1000) = r0 (unique when f >= 1000).
+ * WRMSR to IA32_TIME_STAMP_COUNTER (SDM Vol. 3B 18.17) sets the counter to
+ * the value written as of the WRMSR, which then retires like any
+ * instruction: an RDTSC right after it reads value + floor(f / 1000).
  *
- * Each measurement is one asm statement, so the compiler puts nothing
- * between the reads; the expected value is the instruction count of that
- * statement, stated next to it.  The guest prints every delta with its
- * expected value and PASS/FAIL, and exits 0x10 if all pass, 0x11 otherwise.
- *
- * vmxemu only: under QEMU (and on hardware) the TSC follows wall-clock time,
- * so these deltas are not instruction counts there.
+ * The rate comes from the command line, "tsc_mhz=F" (default 1000, one
+ * tick per instruction: QEMU -icount shift=0, where the TSC follows the
+ * virtual clock at 1 ns per instruction, is the independent check of the
+ * instruction counts).  Each measurement is one asm statement, so the
+ * compiler puts nothing between the reads; its instruction count is stated
+ * next to it.  The guest prints every measurement with its count, the
+ * first read, the delta, the expected delta and PASS/FAIL, and exits 0x10
+ * if all pass, 0x11 otherwise.
  */
 #include "kernel.h"
+#include "multiboot.h"
 
 #define MSR_TSC 0x10 /* IA32_TIME_STAMP_COUNTER */
 #define MSR_TSC_AUX 0xC0000103
@@ -37,7 +43,7 @@ extern void db_handler(void);
 volatile uint32_t db_count;
 
 void trap(struct trap_frame *f);
-void kmain(uint32_t magic, const void *mbi);
+void kmain(uint32_t magic, const struct multiboot_info *mbi);
 
 /* Every exception but the single-step #DB below is unexpected. */
 void trap(struct trap_frame *f)
@@ -81,10 +87,48 @@ static void idt_init(void)
 }
 
 static int failures;
+static uint32_t tsc_mhz = 1000;
 
-static void check(const char *name, uint32_t got, uint32_t want)
+/* ticks is floor(ns * tsc_mhz / 1000), the counter's advance in ns. */
+static uint64_t ticks(uint64_t ns)
 {
-	kprintf("%s: delta %u expected %u %s\n", name, got, want, got == want ? "PASS" : "FAIL");
+	return ns / 1000 * tsc_mhz + ns % 1000 * tsc_mhz / 1000;
+}
+
+/* parse_cmdline takes tsc_mhz=F from the multiboot command line. */
+static void parse_cmdline(const struct multiboot_info *mbi)
+{
+	if (!(mbi->flags & MB_INFO_CMDLINE))
+		return;
+	static const char key[] = "tsc_mhz=";
+	for (const char *p = (const char *)(uintptr_t)mbi->cmdline; *p; p++) {
+		if (memcmp(p, key, sizeof key - 1) != 0 || (p != (const char *)(uintptr_t)mbi->cmdline && p[-1] != ' '))
+			continue;
+		uint32_t v = 0;
+		for (p += sizeof key - 1; *p >= '0' && *p <= '9'; p++)
+			v = v * 10 + (uint32_t)(*p - '0');
+		if (v >= 1000)
+			tsc_mhz = v;
+		return;
+	}
+}
+
+/* check: n instructions from a first read r0 (the counter never written
+ * before it) to a second read; got is the difference of the two reads. */
+static void check(const char *name, uint32_t n, uint64_t r0, uint32_t got)
+{
+	uint64_t t0 = (r0 * 1000 + tsc_mhz - 1) / tsc_mhz; /* ceil(r0 * 1000 / f) */
+	uint32_t want = (uint32_t)(ticks(t0 + n) - r0);
+	int ok = got == want && ticks(t0) == r0;
+	kprintf("%s: %u instructions from 0x%llx: delta %u expected %u %s\n", name, n, (unsigned long long)r0, got,
+		want, ok ? "PASS" : "FAIL");
+	if (!ok)
+		failures++;
+}
+
+static void check_eq(const char *name, uint32_t got, uint32_t want)
+{
+	kprintf("%s: %u expected %u %s\n", name, got, want, got == want ? "PASS" : "FAIL");
 	if (got != want)
 		failures++;
 }
@@ -102,139 +146,145 @@ static void check64(const char *name, uint64_t got, uint64_t want)
  * at a jump target. */
 #define LEAD "nop\n\tnop\n\t"
 
+/* FIRST is the first read of a measurement: the counter in EDI:ESI. */
+#define FIRST "rdtsc\n\tmov %%eax, %%esi\n\tmov %%edx, %%edi\n\t"
+#define R0 ((uint64_t)s1 << 32 | s)
+
 #define LOOP_N 1000
 #define LOOP4_N 100
 
-void kmain(uint32_t magic, const void *mbi)
+void kmain(uint32_t magic, const struct multiboot_info *mbi)
 {
 	(void)magic;
-	(void)mbi;
 	uart_init();
 	idt_init();
+	parse_cmdline(mbi);
 	kprintf("vmxemu rdtsc guest\n");
-	uint32_t d, s, c, hi, lo;
+	kprintf("tsc_mhz %u\n", tsc_mhz);
+	uint32_t d, s, s1, c, hi, lo;
 
-	/* rdtsc, mov = 2 */
-	__asm__ volatile(LEAD "rdtsc\n\tmov %%eax, %%esi\n\t"
+	/* rdtsc, mov, mov = 3 */
+	__asm__ volatile(LEAD FIRST
 			 "rdtsc\n\tsub %%esi, %%eax"
-			 : "=a"(d), "=S"(s)
+			 : "=a"(d), "=S"(s), "=D"(s1)
 			 :
 			 : "edx");
-	check("back-to-back", d, 2);
+	check("back-to-back", 3, R0, d);
 
-	/* one basic block: rdtsc, mov, nop, nop, nop = 5 */
-	__asm__ volatile(LEAD "rdtsc\n\tmov %%eax, %%esi\n\t"
+	/* one basic block: rdtsc, mov, mov, nop, nop, nop = 6 */
+	__asm__ volatile(LEAD FIRST
 			 "nop\n\tnop\n\tnop\n\t"
 			 "rdtsc\n\tsub %%esi, %%eax"
-			 : "=a"(d), "=S"(s)
+			 : "=a"(d), "=S"(s), "=D"(s1)
 			 :
 			 : "edx");
-	check("same block, 3 nops", d, 5);
+	check("same block, 3 nops", 6, R0, d);
 
-	/* one basic block of 20 ALU instructions: rdtsc, mov + 20 = 22 */
-	__asm__ volatile(LEAD "rdtsc\n\tmov %%eax, %%esi\n\t"
+	/* one basic block of 20 ALU instructions: rdtsc, mov, mov + 20 = 23 */
+	__asm__ volatile(LEAD FIRST
 			 ".rept 10\n\tadd $1, %%ecx\n\txor %%ecx, %%edx\n\t.endr\n\t"
 			 "rdtsc\n\tsub %%esi, %%eax"
-			 : "=a"(d), "=S"(s)
+			 : "=a"(d), "=S"(s), "=D"(s1)
 			 :
 			 : "ecx", "edx", "cc");
-	check("same block, 20 ALU ops", d, 22);
+	check("same block, 20 ALU ops", 23, R0, d);
 
-	/* a taken jump over a ud2 (not executed): rdtsc, mov, jmp, nop = 4 */
-	__asm__ volatile(LEAD "rdtsc\n\tmov %%eax, %%esi\n\t"
+	/* a taken jump over a ud2 (not executed): rdtsc, mov, mov, jmp, nop = 5 */
+	__asm__ volatile(LEAD FIRST
 			 "jmp 1f\n\tud2\n"
 			 "1:\tnop\n\t"
 			 "rdtsc\n\tsub %%esi, %%eax"
-			 : "=a"(d), "=S"(s)
+			 : "=a"(d), "=S"(s), "=D"(s1)
 			 :
 			 : "edx");
-	check("taken jmp", d, 4);
+	check("taken jmp", 5, R0, d);
 
-	/* a call to a two-instruction function: rdtsc, mov, call, nop, ret = 5 */
+	/* a call to a two-instruction function: rdtsc, mov, mov, call, nop, ret = 6 */
 	__asm__ volatile("jmp 2f\n"
 			 "3:\tnop\n\tret\n"
-			 "2:\t" LEAD "rdtsc\n\tmov %%eax, %%esi\n\t"
+			 "2:\t" LEAD FIRST
 			 "call 3b\n\t"
 			 "rdtsc\n\tsub %%esi, %%eax"
-			 : "=a"(d), "=S"(s)
+			 : "=a"(d), "=S"(s), "=D"(s1)
 			 :
 			 : "edx", "memory");
-	check("call/ret", d, 5);
+	check("call/ret", 6, R0, d);
 
-	/* a loop: rdtsc, mov, mov + LOOP_N * (dec, jnz) = 3 + 2*1000 = 2003 */
-	__asm__ volatile(LEAD "rdtsc\n\tmov %%eax, %%esi\n\t"
+	/* a loop: rdtsc, mov, mov, mov + LOOP_N * (dec, jnz) = 4 + 2*1000 = 2004 */
+	__asm__ volatile(LEAD FIRST
 			 "mov %[n], %%ecx\n"
 			 "1:\tdec %%ecx\n\tjnz 1b\n\t"
 			 "rdtsc\n\tsub %%esi, %%eax"
-			 : "=a"(d), "=S"(s)
+			 : "=a"(d), "=S"(s), "=D"(s1)
 			 : [n] "i"(LOOP_N)
 			 : "ecx", "edx", "cc");
-	check("loop 1000 x (dec, jnz)", d, 3 + 2 * LOOP_N);
+	check("loop 1000 x (dec, jnz)", 4 + 2 * LOOP_N, R0, d);
 
-	/* a loop of four: rdtsc, mov, mov + LOOP4_N * (nop, add, dec, jnz) = 3 + 4*100 = 403 */
-	__asm__ volatile(LEAD "rdtsc\n\tmov %%eax, %%esi\n\t"
+	/* a loop of four: rdtsc, mov, mov, mov + LOOP4_N * (nop, add, dec, jnz) = 4 + 4*100 = 404 */
+	__asm__ volatile(LEAD FIRST
 			 "mov %[n], %%ecx\n"
 			 "1:\tnop\n\tadd $2, %%edx\n\tdec %%ecx\n\tjnz 1b\n\t"
 			 "rdtsc\n\tsub %%esi, %%eax"
-			 : "=a"(d), "=S"(s)
+			 : "=a"(d), "=S"(s), "=D"(s1)
 			 : [n] "i"(LOOP4_N)
 			 : "ecx", "edx", "cc");
-	check("loop 100 x (nop, add, dec, jnz)", d, 3 + 4 * LOOP4_N);
+	check("loop 100 x (nop, add, dec, jnz)", 4 + 4 * LOOP4_N, R0, d);
 
 	/*
 	 * Single-stepping (SDM Vol. 3A 18.3.1.4): an instruction that starts
-	 * with TF=1 is followed by a #DB trap.  Main flow: rdtsc, mov, pushf,
-	 * or, popf (sets TF: it started with TF=0, no trap), nop, nop, nop,
-	 * pushf, and, popf (clears TF, but started with TF=1: trap) = 11
+	 * with TF=1 is followed by a #DB trap.  Main flow: rdtsc, mov, mov,
+	 * pushf, or, popf (sets TF: it started with TF=0, no trap), nop, nop,
+	 * nop, pushf, and, popf (clears TF, but started with TF=1: trap) = 12
 	 * instructions; the six from the first nop to the last popf each trap,
 	 * and each #DB runs the handler's two instructions (incl, iret); the
-	 * deliveries themselves retire nothing.  11 + 6*2 = 23, db_count 6.
+	 * deliveries themselves retire nothing.  12 + 6*2 = 24, db_count 6.
 	 */
 	db_count = 0;
-	__asm__ volatile(LEAD "rdtsc\n\tmov %%eax, %%esi\n\t"
+	__asm__ volatile(LEAD FIRST
 			 "pushf\n\torl %[tf], (%%esp)\n\tpopf\n\t"
 			 "nop\n\tnop\n\tnop\n\t"
 			 "pushf\n\tandl %[ntf], (%%esp)\n\tpopf\n\t"
 			 "rdtsc\n\tsub %%esi, %%eax"
-			 : "=a"(d), "=S"(s)
+			 : "=a"(d), "=S"(s), "=D"(s1)
 			 : [tf] "i"(EFLAGS_TF), [ntf] "i"(~EFLAGS_TF)
 			 : "edx", "cc", "memory");
-	check("single-step: 6 #DB traps, handler of 2", d, 11 + 6 * 2);
-	check("single-step: #DB count", db_count, 6);
+	check("single-step: 6 #DB traps, handler of 2", 12 + 6 * 2, R0, d);
+	check_eq("single-step: #DB count", db_count, 6);
 
 	/* RDTSCP reads the same counter (and IA32_TSC_AUX into ECX):
-	 * rdtsc, mov = 2 */
+	 * rdtsc, mov, mov = 3 */
 	__asm__ volatile("wrmsr" : : "c"(MSR_TSC_AUX), "a"(0x2a), "d"(0));
-	__asm__ volatile(LEAD "rdtsc\n\tmov %%eax, %%esi\n\t"
+	__asm__ volatile(LEAD FIRST
 			 "rdtscp\n\tsub %%esi, %%eax"
-			 : "=a"(d), "=S"(s), "=c"(c)
+			 : "=a"(d), "=S"(s), "=D"(s1), "=c"(c)
 			 :
 			 : "edx");
-	check("rdtsc to rdtscp", d, 2);
-	check("rdtscp: IA32_TSC_AUX in ecx", c, 0x2a);
+	check("rdtsc to rdtscp", 3, R0, d);
+	check_eq("rdtscp: IA32_TSC_AUX in ecx", c, 0x2a);
 
-	/* RDMSR of IA32_TIME_STAMP_COUNTER reads it too: rdtsc, mov, mov = 3 */
-	__asm__ volatile(LEAD "rdtsc\n\tmov %%eax, %%esi\n\t"
+	/* RDMSR of IA32_TIME_STAMP_COUNTER reads it too: rdtsc, mov, mov, mov = 4 */
+	__asm__ volatile(LEAD FIRST
 			 "mov %[msr], %%ecx\n\trdmsr\n\t"
 			 "sub %%esi, %%eax"
-			 : "=a"(d), "=S"(s)
+			 : "=a"(d), "=S"(s), "=D"(s1)
 			 : [msr] "i"(MSR_TSC)
 			 : "ecx", "edx");
-	check("rdtsc to rdmsr(IA32_TIME_STAMP_COUNTER)", d, 3);
+	check("rdtsc to rdmsr(IA32_TIME_STAMP_COUNTER)", 4, R0, d);
 
-	/* ... and RDTSC after RDMSR: rdmsr, mov = 2 */
+	/* ... and RDTSC after RDMSR: rdmsr, mov, mov = 3 */
 	__asm__ volatile("mov %[msr], %%ecx\n\trdmsr\n\t"
-			 "mov %%eax, %%esi\n\t"
+			 "mov %%eax, %%esi\n\tmov %%edx, %%edi\n\t"
 			 "rdtsc\n\tsub %%esi, %%eax"
-			 : "=a"(d), "=S"(s)
+			 : "=a"(d), "=S"(s), "=D"(s1)
 			 : [msr] "i"(MSR_TSC)
 			 : "ecx", "edx");
-	check("rdmsr(IA32_TIME_STAMP_COUNTER) to rdtsc", d, 2);
+	check("rdmsr(IA32_TIME_STAMP_COUNTER) to rdtsc", 3, R0, d);
 
 	/*
 	 * WRMSR to IA32_TIME_STAMP_COUNTER, value V = 0x12fffffffe, preceded
 	 * in its block by three MOVs: the counter is V as of the WRMSR; the
-	 * WRMSR retires (V+1), so the RDTSC right after it reads V + 1.
+	 * WRMSR retires (one ns), so the RDTSC right after it reads
+	 * V + floor(1 * f / 1000).
 	 */
 	const uint64_t v = 0x12fffffffeull;
 	__asm__ volatile("mov %[msr], %%ecx\n\t"
@@ -244,10 +294,11 @@ void kmain(uint32_t magic, const void *mbi)
 			 : "=a"(lo), "=d"(hi)
 			 : [msr] "i"(MSR_TSC), [lo] "i"((uint32_t)v), [hi] "i"((uint32_t)(v >> 32))
 			 : "ecx");
-	check64("wrmsr(IA32_TIME_STAMP_COUNTER, 0x12fffffffe); rdtsc", (uint64_t)hi << 32 | lo, v + 1);
+	check64("wrmsr(IA32_TIME_STAMP_COUNTER, 0x12fffffffe); rdtsc", (uint64_t)hi << 32 | lo, v + ticks(1));
 
 	/* The same, with three NOPs after the WRMSR: wrmsr, nop, nop, nop =
-	 * V + 4 = 0x1300000002, the low half carrying into the high one. */
+	 * V + floor(4 * f / 1000) (at 1000 MHz 0x1300000002, the low half
+	 * carrying into the high one). */
 	__asm__ volatile("mov %[msr], %%ecx\n\t"
 			 "mov %[lo], %%eax\n\tmov %[hi], %%edx\n\t"
 			 "wrmsr\n\t"
@@ -256,10 +307,10 @@ void kmain(uint32_t magic, const void *mbi)
 			 : "=a"(lo), "=d"(hi)
 			 : [msr] "i"(MSR_TSC), [lo] "i"((uint32_t)v), [hi] "i"((uint32_t)(v >> 32))
 			 : "ecx");
-	check64("wrmsr(IA32_TIME_STAMP_COUNTER, 0x12fffffffe); 3 nops; rdtsc", (uint64_t)hi << 32 | lo, v + 4);
+	check64("wrmsr(IA32_TIME_STAMP_COUNTER, 0x12fffffffe); 3 nops; rdtsc", (uint64_t)hi << 32 | lo, v + ticks(4));
 
 	/* ... and RDMSR after the WRMSR: wrmsr, mov ecx (the same MSR
-	 * index, again) = V + 2 */
+	 * index, again) = V + floor(2 * f / 1000) */
 	__asm__ volatile("mov %[msr], %%ecx\n\t"
 			 "mov %[lo], %%eax\n\tmov %[hi], %%edx\n\t"
 			 "wrmsr\n\t"
@@ -268,7 +319,7 @@ void kmain(uint32_t magic, const void *mbi)
 			 : "=a"(lo), "=d"(hi)
 			 : [msr] "i"(MSR_TSC), [lo] "i"((uint32_t)v), [hi] "i"((uint32_t)(v >> 32))
 			 : "ecx");
-	check64("wrmsr(IA32_TIME_STAMP_COUNTER, 0x12fffffffe); rdmsr", (uint64_t)hi << 32 | lo, v + 2);
+	check64("wrmsr(IA32_TIME_STAMP_COUNTER, 0x12fffffffe); rdmsr", (uint64_t)hi << 32 | lo, v + ticks(2));
 
 	if (failures) {
 		kprintf("exiting with 0x11 (%d failed)\n", failures);

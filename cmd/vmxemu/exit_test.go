@@ -201,7 +201,7 @@ func TestNoShutdown(t *testing.T) {
 		args []string
 		code int
 	}{
-		{"power-off", []string{"-nographic", "-no-shutdown"}, cli.ExitOK},
+		{"power-off", flat(kernel(t, poweroff()...), "-no-shutdown"), cli.ExitOK},
 		{"triple fault", flat(kernel(t, ud2...), "-no-reboot", "-no-shutdown", "-no-explain"), cli.ExitTripleFault},
 	}
 	const wait = 300 * time.Millisecond
@@ -262,4 +262,13 @@ func TestLogItemsAllWork(t *testing.T) {
 			}
 		})
 	}
+}
+
+// poweroff writes "Shutdown" to the Bochs shutdown port 0x8900 (machine/doc.go).
+func poweroff() []byte {
+	code := []byte{0x66, 0xBA, 0x00, 0x89} // mov dx,0x8900
+	for _, ch := range []byte("Shutdown") {
+		code = append(code, 0xB0, ch, 0xEE) // mov al,ch; out dx,al
+	}
+	return append(code, 0xF4) // hlt
 }

@@ -231,7 +231,7 @@ func boot(ctx context.Context, cfg *cli.Config, args []string, stdout, stderr io
 	}
 	if cfg.Kernel == "" {
 		demoMachine(cfg, &mcfg, stderr)
-		demoHeader(stdout, mcfg.CPUs, prof.Model.Name)
+		demoHeader(out.stream(stdout), mcfg.CPUs, prof.Model.Name)
 	}
 	// Lint warnings (vmx/lint.go) go to stderr, each once.
 	seen := map[string]bool{}

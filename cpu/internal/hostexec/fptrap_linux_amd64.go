@@ -34,8 +34,13 @@ var (
 	trapMXCSR uint32 // MXCSR at the fault
 )
 
+//lint:ignore U1000 referenced only from fptrap_linux_amd64.s
 func fpeHandler()
+
+//lint:ignore U1000 referenced only from fptrap_linux_amd64.s
 func fpeRestorer()
+
+//lint:ignore U1000 referenced only from fptrap_linux_amd64.s
 func trapResume()
 func fpeAddrs() (handler, restorer uintptr)
 

@@ -7,6 +7,8 @@ func cpuid(leaf, sub uint32) (a, b, c, d uint32)
 
 // goMXCSR is the MXCSR the Go runtime runs with, restored after every
 // "ssefp" instruction.
+//
+//lint:ignore U1000 read only from fptrap_linux_amd64.s
 var goMXCSR uint32 = 0x1F80
 
 // Insts returns the instruction table.

@@ -145,6 +145,11 @@ type CPU struct {
 
 	// vmx is the VMX state (package vmx); nil on a model without VMX.
 	vmx *vmx.CPU
+	// intercepts is the current VMCS's intercept record, taken at VM
+	// entry (exec_vmx.go); exitPending says the executing instruction
+	// caused a VM exit (the run loop's third outcome).
+	intercepts  vmx.Intercepts
+	exitPending bool
 	// lintSink receives lint warnings (Config.Lint).
 	lintSink func(cpu int, msg string)
 }
@@ -170,6 +175,9 @@ type Hooks struct {
 	Insn func(c *CPU, rip uint64, bytes []byte)
 	// VMX is called with the outcome of every VMX instruction.
 	VMX func(c *CPU, o vmx.Outcome)
+	// VMExit is called after every VM exit (its information is in the
+	// current VMCS).
+	VMExit func(c *CPU, reason uint32, info vmx.ExitInfo)
 }
 
 // Config configures a new CPU.

@@ -1,6 +1,9 @@
 package cpu
 
-import "github.com/vmxemu/vmxemu/arch"
+import (
+	"github.com/vmxemu/vmxemu/arch"
+	"github.com/vmxemu/vmxemu/vmx"
+)
 
 // Exception and interrupt delivery (SDM Vol. 3A chapter 6; real mode 20.1.4).
 
@@ -92,6 +95,9 @@ func (c *CPU) event(vec uint8, hasErr bool, code uint32, kind eventKind, f *arch
 		c.Hooks.Exception(c, vec, f, kind == evExternal)
 	}
 	for {
+		if c.inGuest() && c.exceptionExits(vec, hasErr, code, kind, f) {
+			return
+		}
 		c.deliveryEffects(kind, f)
 		saved := c.saveForEvent()
 		c.faultPending = false
@@ -148,7 +154,20 @@ func (c *CPU) event(vec uint8, hasErr bool, code uint32, kind eventKind, f *arch
 
 // enterShutdown puts the CPU in the shutdown state (SDM Vol. 3A 6.15,
 // "Interrupt 8": a fault during #DF delivery causes shutdown).
+//
+// In VMX non-root operation a triple fault is a VM exit instead (SDM Vol.
+// 3C 26.2, exit reason 2).
 func (c *CPU) enterShutdown(f arch.Fault, why string) {
+	if c.inGuest() {
+		c.vmExit(vmx.ExitTripleFault, vmx.ExitInfo{}, false)
+		return
+	}
+	c.enterShutdownNow(f, why)
+}
+
+// enterShutdownNow enters the shutdown state whatever the VMX mode (a VMX
+// abort, 28.7).
+func (c *CPU) enterShutdownNow(f arch.Fault, why string) {
 	c.shutdown = true
 	c.ShutdownFault = f
 	c.ShutdownWhy = why
@@ -471,4 +490,46 @@ func (c *CPU) deliverLong(vec uint8, hasErr bool, code uint32, kind eventKind) {
 	}
 	c.setRFLAGS(nf)
 	c.RIP = target
+}
+
+// exceptionExits takes a guest's exception as a VM exit when the
+// exception bitmap (with the #PF error-code mask and match) says so (SDM
+// Vol. 3C 25.6.3, 26.2): exit reason 0 with the interruption information,
+// before any of the exception's side effects (CR2, DR6 and RF stay as they
+// were: 28.1). The exit qualification holds the #PF address or the #DB
+// status bits (28.2.1).
+func (c *CPU) exceptionExits(vec uint8, hasErr bool, code uint32, kind eventKind, f *arch.Fault) bool {
+	var typ uint32
+	switch kind {
+	case evException:
+		typ = 3
+	case evSoftExc:
+		typ = 6
+	case evICEBP:
+		typ = 5
+	default:
+		return false // external interrupts and NMIs: their exiting controls are not implemented
+	}
+	if !c.intercepts.ExceptionExits(vec, code) {
+		return false
+	}
+	info := vmx.ExitInfo{IntrInfo: 1<<31 | typ<<8 | uint32(vec)}
+	if hasErr {
+		info.IntrInfo |= 1 << 11
+		info.IntrErr = code
+	}
+	if f != nil {
+		switch vec {
+		case arch.VecPF:
+			info.Qualification = f.Addr
+		case arch.VecDB:
+			info.Qualification = f.DR6
+		}
+	}
+	if kind != evException {
+		info.InsnLength = uint32(c.RIP - c.ripCur)
+		c.RIP = c.ripCur
+	}
+	c.vmExit(vmx.ExitExceptionNMI, info, false)
+	return true
 }

@@ -1,6 +1,11 @@
 package cpu
 
-import "github.com/vmxemu/vmxemu/arch"
+import (
+	"slices"
+
+	"github.com/vmxemu/vmxemu/arch"
+	"github.com/vmxemu/vmxemu/vmx"
+)
 
 // Control and debug registers: MOV to/from CRn and DRn, CLTS, LMSW, SMSW
 // (SDM Vol. 3A 2.5 "Control Registers", 18.2 "Debug Registers"; Vol. 2B
@@ -13,18 +18,19 @@ func smsw(c *CPU, in *Inst) {
 		c.raiseGP("SMSW at CPL > 0 with CR4.UMIP=1", "Vol. 2B SMSW")
 		return
 	}
+	cr0 := c.guestCRRead(0, c.CR0)
 	if in.mod == 3 {
 		switch in.opsz {
 		case 2:
-			setReg(c, in.rm, uint16(c.CR0))
+			setReg(c, in.rm, uint16(cr0))
 		case 4:
-			setReg(c, in.rm, uint32(c.CR0))
+			setReg(c, in.rm, uint32(cr0))
 		default:
-			setReg(c, in.rm, c.CR0)
+			setReg(c, in.rm, cr0)
 		}
 		return
 	}
-	wr(c, in.seg, c.ea(in), uint16(c.CR0))
+	wr(c, in.seg, c.ea(in), uint16(cr0))
 }
 
 // lmsw: LMSW r/m16 (0F 01 /6): loads PE, MP, EM, TS; cannot clear PE.
@@ -36,6 +42,18 @@ func lmsw(c *CPU, in *Inst) {
 	if !ok {
 		return
 	}
+	if c.inGuest() {
+		// LMSW exits if it would set a host-owned PE the shadow has
+		// clear, or change a host-owned MP/EM/TS from its shadow (SDM
+		// Vol. 3C 26.1.3); otherwise host-owned bits keep their value.
+		m, sh := c.intercepts.CR0Mask&0xF, c.intercepts.CR0Shadow&0xF
+		src := uint64(v) & 0xF
+		if m&1 != 0 && sh&1 == 0 && src&1 != 0 || (src^sh)&m&0xE != 0 {
+			c.guestInsnExit(in, vmx.ExitCRAccess, 3<<4|uint64(v)<<16)
+			return
+		}
+		v = uint16(src&^m | c.CR0&m)
+	}
 	n := c.CR0&^0xE | uint64(v)&0xF
 	if c.CR0&arch.CR0PE != 0 {
 		n |= arch.CR0PE
@@ -45,9 +63,18 @@ func lmsw(c *CPU, in *Inst) {
 
 // clts: CLTS (0F 06).
 func clts(c *CPU, in *Inst) {
-	if c.requireCPL0("CLTS") {
-		c.writeCR0(c.CR0 &^ arch.CR0TS)
+	if !c.requireCPL0("CLTS") {
+		return
 	}
+	if c.inGuest() && c.intercepts.CR0Mask&arch.CR0TS != 0 {
+		// A host-owned TS: CLTS exits if the read shadow's TS is 1, and
+		// does nothing otherwise (SDM Vol. 3C 26.1.3, 26.3).
+		if c.intercepts.CR0Shadow&arch.CR0TS != 0 {
+			c.guestInsnExit(in, vmx.ExitCRAccess, 2<<4)
+		}
+		return
+	}
+	c.writeCR0(c.CR0 &^ arch.CR0TS)
 }
 
 // movFromCR/movToCR: MOV r, CRn / MOV CRn, r (0F 20 / 0F 22). The operand
@@ -59,13 +86,19 @@ func movFromCR(c *CPU, in *Inst) {
 	var v uint64
 	switch in.reg {
 	case 0:
-		v = c.CR0
+		v = c.guestCRRead(0, c.CR0)
 	case 2:
 		v = c.CR2
 	case 3:
+		if c.inGuest() && c.intercepts.CR3Store {
+			// CR3-store exiting (SDM Vol. 3C 26.1.3): qualification CR 3,
+			// access type 1 (MOV from CR), the register in bits 11:8.
+			c.guestInsnExit(in, vmx.ExitCRAccess, 3|1<<4|uint64(in.rm&15)<<8)
+			return
+		}
 		v = c.CR3
 	case 4:
-		v = c.CR4
+		v = c.guestCRRead(4, c.CR4)
 	case 8:
 		v = c.CR8
 	default:
@@ -86,6 +119,22 @@ func movToCR(c *CPU, in *Inst) {
 	v := c.GPR[in.rm&15]
 	if c.codeMode != mode64 {
 		v = uint64(uint32(v))
+	}
+	if c.inGuest() {
+		switch in.reg {
+		case 0, 4:
+			var ok bool
+			if v, ok = c.guestCRWrite(in, int(in.reg), v); !ok {
+				return
+			}
+		case 3:
+			if c.intercepts.CR3Load && !slices.Contains(c.intercepts.CR3Targets, v) {
+				// CR3-load exiting unless v is a CR3-target value (SDM
+				// Vol. 3C 26.1.3): qualification CR 3, access type 0.
+				c.guestInsnExit(in, vmx.ExitCRAccess, 3|uint64(in.rm&15)<<8)
+				return
+			}
+		}
 	}
 	switch in.reg {
 	case 0:

@@ -1,6 +1,9 @@
 package cpu
 
-import "github.com/vmxemu/vmxemu/arch"
+import (
+	"github.com/vmxemu/vmxemu/arch"
+	"github.com/vmxemu/vmxemu/vmx"
+)
 
 // Fast system calls: SYSCALL/SYSRET (SDM Vol. 2B, IA-32e), SYSENTER/SYSEXIT,
 // and XGETBV/XSETBV.
@@ -131,6 +134,10 @@ func xsetbv(c *CPU, in *Inst) {
 		return
 	}
 	if !c.requireCPL0("XSETBV") {
+		return
+	}
+	if c.inGuest() { // XSETBV exits unconditionally (SDM Vol. 3C 26.1.2)
+		c.guestInsnExit(in, vmx.ExitXSETBV, 0)
 		return
 	}
 	v := uint64(uint32(c.GPR[arch.RDX]))<<32 | uint64(uint32(c.GPR[arch.RAX]))

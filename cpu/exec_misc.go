@@ -1,6 +1,9 @@
 package cpu
 
-import "github.com/vmxemu/vmxemu/arch"
+import (
+	"github.com/vmxemu/vmxemu/arch"
+	"github.com/vmxemu/vmxemu/vmx"
+)
 
 // Miscellaneous system instructions: HLT, CPUID, RDTSC/RDTSCP (SDM
 // Vol. 2A HLT, CPUID; Vol. 2B RDTSC, RDTSCP; Vol. 3A 18.17 "Time-Stamp
@@ -17,6 +20,10 @@ func hlt(c *CPU, in *Inst) {
 
 // cpuid: CPUID (0F A2).
 func cpuid(c *CPU, in *Inst) {
+	if c.inGuest() { // CPUID exits unconditionally (SDM Vol. 3C 26.1.2)
+		c.guestInsnExit(in, vmx.ExitCPUID, 0)
+		return
+	}
 	a, b, cc, d := c.plat().CPUID(c, uint32(c.GPR[arch.RAX]), uint32(c.GPR[arch.RCX]))
 	if uint32(c.GPR[arch.RAX]) == 1 {
 		// CPUID.1:ECX.OSXSAVE[bit 27] reflects CR4.OSXSAVE (SDM Vol. 2A

@@ -1,6 +1,9 @@
 package cpu
 
-import "github.com/vmxemu/vmxemu/arch"
+import (
+	"github.com/vmxemu/vmxemu/arch"
+	"github.com/vmxemu/vmxemu/vmx"
+)
 
 // Model-specific registers: RDMSR/WRMSR, and SWAPGS, which exchanges
 // GS.base with IA32_KERNEL_GS_BASE (SDM Vol. 2B RDMSR, WRMSR, SWAPGS;
@@ -9,6 +12,10 @@ import "github.com/vmxemu/vmxemu/arch"
 // rdmsr/wrmsr (0F 32 / 0F 30).
 func rdmsr(c *CPU, in *Inst) {
 	if !c.requireCPL0("RDMSR") {
+		return
+	}
+	if c.inGuest() { // without MSR bitmaps every RDMSR exits (SDM Vol. 3C 26.1.3)
+		c.guestInsnExit(in, vmx.ExitRDMSR, 0)
 		return
 	}
 	v, f := c.readMSR(uint32(c.GPR[arch.RCX]))
@@ -22,6 +29,10 @@ func rdmsr(c *CPU, in *Inst) {
 
 func wrmsr(c *CPU, in *Inst) {
 	if !c.requireCPL0("WRMSR") {
+		return
+	}
+	if c.inGuest() { // without MSR bitmaps every WRMSR exits (SDM Vol. 3C 26.1.3)
+		c.guestInsnExit(in, vmx.ExitWRMSR, 0)
 		return
 	}
 	v := uint64(uint32(c.GPR[arch.RDX]))<<32 | uint64(uint32(c.GPR[arch.RAX]))

@@ -1,6 +1,9 @@
 package cpu
 
-import "github.com/vmxemu/vmxemu/arch"
+import (
+	"github.com/vmxemu/vmxemu/arch"
+	"github.com/vmxemu/vmxemu/vmx"
+)
 
 // TLB and cache management: INVLPG, INVPCID, WBINVD/INVD (SDM Vol. 3A
 // 4.10.4 "Invalidation of TLBs and Paging-Structure Caches"; Vol. 2A
@@ -90,7 +93,11 @@ func invpcid(c *CPU, in *Inst) {
 }
 
 // wbinvd/invd: caches are not modelled; privilege is.
-func wbinvd(c *CPU, in *Inst) { c.requireCPL0("WBINVD/INVD") }
+func wbinvd(c *CPU, in *Inst) {
+	if c.requireCPL0("WBINVD/INVD") && in.op == 0x108 && c.inGuest() {
+		c.guestInsnExit(in, vmx.ExitINVD, 0) // INVD exits unconditionally (SDM Vol. 3C 26.1.2)
+	}
+}
 
 // pagingChanged drops every cached translation and block lookup.
 func (c *CPU) pagingChanged() {

@@ -41,6 +41,10 @@ func (c *CPU) vmxCheck(in *Inst, insn vmx.Insn) bool {
 	}
 	ctx := c.vmxCtx(in, insn)
 	if o, done := c.vmx.Check(insn, &ctx); done {
+		if o.Kind == vmx.Exit {
+			c.guestInsnExit(in, vmx.ExitReasonOf(insn), 0)
+			return false
+		}
 		c.vmxOutcome(o)
 		return false
 	}
@@ -222,6 +226,10 @@ func vmwrite(c *CPU, in *Inst) {
 // vmcall: VMCALL (0F 01 C1). Outside VMX operation it is #UD; in VMX root
 // operation it fails (SDM Vol. 3C 31.3 VMCALL).
 func vmcall(c *CPU, in *Inst) {
+	if c.inGuest() {
+		c.guestInsnExit(in, vmx.ExitVMCALL, 0)
+		return
+	}
 	if c.vmx == nil || !c.vmx.InVMX() {
 		c.raiseUD("VMCALL outside VMX operation", "Vol. 3C 31.3 VMCALL")
 		return
@@ -249,8 +257,7 @@ func vmentry(c *CPU, in *Inst) {
 	ctx := vmx.EntryCtx{Ctx: c.vmxCtx(in, insn), MovSSBlocking: c.shadow == shadowMovSS}
 	o, done := c.vmx.Enter(launch, &ctx, vmxPhys{c})
 	if !done {
-		c.raiseUD(insn.String()+": the VMCS passes every VM-entry check; loading the guest state and running the guest are not implemented yet in vmxemu (known gap: docs/VMX.md)",
-			"Vol. 3C 27.3.2")
+		c.enterGuest(insn, launch)
 		return
 	}
 	if o.Kind != vmx.EntryFailed {
@@ -280,8 +287,12 @@ func (c *CPU) vmxLoadHost() {
 			c.faultPending = false
 			c.enterShutdown(arch.Fault{Vector: arch.VecGP, Rule: "VMX abort: loading the host PDPTEs failed (reserved bits set)", SDM: "Vol. 3C 28.7"},
 				"VMX abort while loading host state")
+			c.stop = true
+			return
 		}
 	}
+	// 27.8: a VM-entry failure loads the VM-exit MSR-load area too.
+	c.vmxExitMSRLoad()
 	c.stop = true
 }
 
@@ -332,4 +343,182 @@ func (c *CPU) lintVMXAccess(pfn uint64, what string) {
 	if region, _, ok := c.vmx.Registry().Region(pfn); ok {
 		c.lint(fmt.Sprintf("the guest %s %s with ordinary memory accesses: its contents are undefined while the processor uses it; use VMREAD/VMWRITE, or VMCLEAR it first (SDM Vol. 3C 25.11.1)", what, region))
 	}
+}
+
+// ---- VMX non-root operation (SDM Vol. 3C 26, 27.3.2, 27.6, 28) ----------
+
+// inGuest reports whether the CPU is in VMX non-root operation.
+func (c *CPU) inGuest() bool { return c.vmx != nil && c.vmx.Guest() }
+
+// enterGuest loads the guest state of the current VMCS and starts the
+// guest (SDM Vol. 3C 27.3.2, 27.5, 27.6): registers, IA32_DEBUGCTL with
+// "load debug controls", blocking by STI/MOV SS/NMI, the activity state,
+// the intercept record, and the injected event, if any, delivered through
+// the guest's IDT. Without VPIDs every linear translation is flushed
+// (29.4.3.1).
+func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
+	g := c.vmx.GuestState(c.GetState(), launch)
+	c.SetState(g.State)
+	if g.LoadDebugCtl {
+		_ = c.plat().WriteMSR(c, msrDebugCtl, g.DebugCtl)
+	}
+	c.pagingChanged()
+	s := &g.State
+	if s.CR0&arch.CR0PG != 0 && s.CR4&arch.CR4PAE != 0 && s.EFER&arch.EFERLMA == 0 {
+		c.loadPDPTEs(s.CR0, s.CR3, s.CR4) // checked by the guest-state checks
+		c.faultPending = false
+	}
+	// 27.4: the VM-entry MSR-load area, after the guest state; a failure
+	// is a VM-entry failure (reason 34) that loads host state (27.8).
+	if i, why := c.vmxEntryMSRLoad(); i != 0 {
+		o := c.vmx.FailEntryMSR(i, why)
+		if c.Hooks != nil && c.Hooks.VMX != nil {
+			c.Hooks.VMX(c, o)
+		}
+		c.vmxLoadHost()
+		return
+	}
+	if c.Hooks != nil && c.Hooks.VMX != nil {
+		c.Hooks.VMX(c, vmx.Outcome{Insn: insn, Kind: vmx.Succeed})
+	}
+	c.intercepts = c.vmx.Intercepts()
+	c.BlockINIT(false) // INIT is a VM exit in VMX non-root operation (24.8)
+	c.nmiBlocked = g.BlockingNMI
+	c.updateAttn()
+	switch {
+	case g.BlockingMovSS:
+		c.shadow = shadowMovSS
+	case g.BlockingSTI:
+		c.shadow = 1
+	default:
+		c.shadow = 0
+	}
+	switch g.Activity {
+	case 1:
+		c.halted = true
+	case 3:
+		c.EnterWaitForSIPI()
+	}
+	c.stop = true
+	if !g.Inject {
+		return
+	}
+	// 27.6: the event is delivered as if it had happened in the guest.
+	kind := evException
+	switch g.InjectType {
+	case 0, 2:
+		kind = evExternal
+	case 4:
+		kind = evSoftInt
+	case 5:
+		kind = evICEBP
+	case 6:
+		kind = evSoftExc
+	}
+	c.ripCur = c.RIP
+	if kind == evSoftInt || kind == evSoftExc || kind == evICEBP {
+		c.RIP += g.InjectInsnLength
+	}
+	if g.InjectType == 2 {
+		c.nmiBlocked = true
+		c.updateAttn()
+	}
+	c.halted = false
+	f := arch.Fault{Vector: g.InjectVector, HasError: g.InjectHasErr, Code: g.InjectErr,
+		Rule: "event injected by VM entry (VM-entry interruption-information field)", SDM: "Vol. 3C 27.6"}
+	c.event(g.InjectVector, g.InjectHasErr, g.InjectErr, kind, &f)
+}
+
+// vmExit leaves the guest for the host (SDM Vol. 3C 28): the exit
+// information and guest state go into the current VMCS, the host state is
+// loaded. atInsn is true for an exit caused by the executing instruction:
+// the guest RIP saved is that instruction's and it does not retire (the
+// run loop's third outcome, retireStopped).
+func (c *CPU) vmExit(reason uint32, info vmx.ExitInfo, atInsn bool) {
+	s := c.GetState()
+	if atInsn {
+		s.RIP = c.ripCur
+	}
+	dbg, _ := c.plat().ReadMSR(c, msrDebugCtl)
+	act := uint64(0)
+	if c.halted && !c.waitSIPI {
+		act = 1
+	} else if c.waitSIPI {
+		act = 3
+	}
+	g := vmx.GuestSave{State: s, DebugCtl: dbg, BlockingSTI: c.shadow == 1, BlockingMovSS: c.shadow == shadowMovSS,
+		BlockingNMI: c.nmiBlocked, Activity: act}
+	host := c.vmx.Exit(reason, info, g)
+	if !c.vmxExitMSRStore() { // 28.4
+		return
+	}
+	if c.Hooks != nil && c.Hooks.VMExit != nil {
+		c.Hooks.VMExit(c, reason, info)
+	}
+	c.SetState(host)
+	c.shadow, c.halted, c.waitSIPI = 0, false, false
+	c.BlockINIT(true)
+	c.vmxLoadHostRest()
+	if !c.vmxExitMSRLoad() { // 28.6
+		return
+	}
+	if atInsn {
+		c.exitPending = true
+	}
+	c.stop = true
+}
+
+// vmxLoadHostRest is the part of loading host state beyond the registers
+// (SDM Vol. 3C 28.5): IA32_DEBUGCTL cleared, translations flushed (no
+// VPIDs), the PDPTEs of a 32-bit PAE host.
+func (c *CPU) vmxLoadHostRest() {
+	_ = c.plat().WriteMSR(c, msrDebugCtl, 0)
+	c.pagingChanged()
+	s := &c.State
+	if s.CR0&arch.CR0PG != 0 && s.CR4&arch.CR4PAE != 0 && s.EFER&arch.EFERLMA == 0 {
+		if !c.loadPDPTEs(s.CR0, s.CR3, s.CR4) {
+			c.faultPending = false
+			c.enterShutdownNow(arch.Fault{Vector: arch.VecGP, Rule: "VMX abort: loading the host PDPTEs failed (reserved bits set)", SDM: "Vol. 3C 28.7"},
+				"VMX abort while loading host state")
+		}
+	}
+}
+
+// guestInsnExit is the VM exit of an instruction that exits
+// unconditionally or by its controls, after its own fault checks (SDM
+// Vol. 3C 26.1): reason, exit qualification, instruction length.
+func (c *CPU) guestInsnExit(in *Inst, reason uint32, qual uint64) {
+	c.vmExit(reason, vmx.ExitInfo{Qualification: qual, InsnLength: uint32(in.len)}, true)
+}
+
+// guestCRRead is MOV from CR0/CR4 (and SMSW) in the guest: the bits the
+// host owns read from the read shadow (SDM Vol. 3C 26.3).
+func (c *CPU) guestCRRead(cr int, v uint64) uint64 {
+	if !c.inGuest() {
+		return v
+	}
+	x := &c.intercepts
+	switch cr {
+	case 0:
+		return v&^x.CR0Mask | x.CR0Shadow&x.CR0Mask
+	case 4:
+		return v&^x.CR4Mask | x.CR4Shadow&x.CR4Mask
+	}
+	return v
+}
+
+// guestCRWrite is MOV to CR0/CR4 in the guest: it exits if a host-owned
+// bit would differ from the read shadow (26.1.3); otherwise the owned bits
+// keep their value (26.3). ok is false when the instruction exited.
+func (c *CPU) guestCRWrite(in *Inst, cr int, v uint64) (uint64, bool) {
+	x := &c.intercepts
+	mask, shadow, cur := x.CR0Mask, x.CR0Shadow, c.CR0
+	if cr == 4 {
+		mask, shadow, cur = x.CR4Mask, x.CR4Shadow, c.CR4
+	}
+	if (v^shadow)&mask != 0 {
+		c.guestInsnExit(in, vmx.ExitCRAccess, uint64(cr)|uint64(in.rm&15)<<8)
+		return 0, false
+	}
+	return v&^mask | cur&mask, true
 }

@@ -145,16 +145,25 @@ func (c *CPU) retire(n uint64) {
 // which is delivered now with RIP back at the faulting instruction. In a
 // fused pair only the last instruction can fault, with the first retired
 // (in.nret counts both).
-func (c *CPU) retireStopped(in *Inst) {
+func (c *CPU) retireStopped(in *Inst) bool {
 	done := uint64(in.pre) + uint64(in.nret) - 1
+	if c.exitPending {
+		// The instruction caused a VM exit: it did not retire, and the
+		// processor is in the host (exec_vmx.go vmExit).
+		c.exitPending = false
+		c.blk = nil
+		c.Icount += done
+		return true
+	}
 	if c.faultPending {
 		c.blk = nil
 		c.RIP = c.ripCur
 		c.Icount += done
 		c.deliverFault()
-		return
+		return true
 	}
 	c.retire(done + 1)
+	return false
 }
 
 // fetchFault handles a block lookup that failed: the fetch raised a fault,
@@ -189,9 +198,7 @@ func (c *CPU) runSlow(b *block) {
 		c.RIP += uint64(in.len)
 		in.fn(c, in)
 		if c.stop {
-			faulted := c.faultPending
-			c.retireStopped(in)
-			if faulted {
+			if c.retireStopped(in) {
 				return
 			}
 			n = uint64(i) + 1

@@ -1,6 +1,9 @@
 package cpu
 
-import "github.com/vmxemu/vmxemu/arch"
+import (
+	"github.com/vmxemu/vmxemu/arch"
+	"github.com/vmxemu/vmxemu/vmx"
+)
 
 // Multiprocessor signals: INIT, STARTUP (SIPI) and the wait-for-SIPI
 // activity state (SDM Vol. 3A 10.4 "Multiple-Processor (MP)
@@ -71,6 +74,12 @@ func (c *CPU) takeSignals() bool {
 	did := false
 	if c.signals&sigINIT != 0 && !c.initBlocked {
 		c.signals &^= sigINIT
+		if c.inGuest() {
+			// In VMX non-root operation INIT is a VM exit (SDM Vol. 3C
+			// 24.8, 26.2; exit reason 3).
+			c.vmExit(vmx.ExitINIT, vmx.ExitInfo{}, false)
+			return true
+		}
 		c.doINIT()
 		did = true
 	}

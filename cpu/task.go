@@ -1,6 +1,9 @@
 package cpu
 
-import "github.com/vmxemu/vmxemu/arch"
+import (
+	"github.com/vmxemu/vmxemu/arch"
+	"github.com/vmxemu/vmxemu/vmx"
+)
 
 // Hardware task switching (SDM Vol. 3A chapter 7: 7.3 "Task Switching",
 // Table 7-1 "Conditions Checked During a Task Switch"; Vol. 2A JMP/CALL
@@ -136,6 +139,17 @@ func (c *CPU) taskReturn() {
 // error codes; for taskINT, hasErr/code is the error code pushed on the
 // new task's stack.
 func (c *CPU) taskSwitch(sel uint16, d descriptor, daddr uint64, why taskReason, ext uint32, hasErr bool, code uint32) {
+	if c.inGuest() {
+		// Task switches exit unconditionally in VMX non-root operation
+		// (SDM Vol. 3C 26.1.2; qualification 28.2.1: the selector, and
+		// the source in bits 31:30: 0 CALL, 1 IRET, 2 JMP, 3 IDT gate).
+		src := map[taskReason]uint64{taskCALL: 0, taskIRET: 1, taskJMP: 2}[why]
+		if why != taskCALL && why != taskIRET && why != taskJMP {
+			src = 3
+		}
+		c.vmExit(vmx.ExitTaskSwitch, vmx.ExitInfo{Qualification: uint64(sel) | src<<30}, why != taskINT)
+		return
+	}
 	errSel := selErr(sel) | ext
 	if d.typ()&8 == 0 || c.TR.Attr&8 == 0 {
 		c.raise(arch.GPFault(errSel, "16-bit task switching (a 16-bit TSS, old or new) is not implemented by vmxemu", "Vol. 3A 7.6"))

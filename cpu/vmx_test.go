@@ -80,3 +80,125 @@ func TestVMLAUNCHFailsValid(t *testing.T) {
 	assert.Equal(t, uint64(7), e)
 	assert.True(t, c.Halted(), "execution went on after the VMfail")
 }
+
+// guestVMCS writes a VMCS that passes every check of SDM Vol. 3C 27.2 and
+// 27.3.1 on h's current VMCS: the default controls of Sandy Bridge EP's
+// TRUE MSRs, a 32-bit host and a 32-bit protected-mode guest, both with
+// paging through one 4-MiB identity page (PSE) at 0x3000, host RIP 0x12000
+// and guest RIP 0x11000.
+func guestVMCS(t *testing.T, h *harness) {
+	t.Helper()
+	binary.LittleEndian.PutUint32(h.bus.ram[0x3000:], 0xE7) // PDE 0: 4 MiB at 0, P RW US A D PS
+	fields := map[uint64]uint64{
+		0x4000: 0x16, 0x4002: 0x04006172, 0x400C: 0x00036DFB, 0x4012: 0x000011FB,
+		0x6C00: 0x80000031, 0x6C04: arch.CR4VMXE | arch.CR4PSE, 0x6C02: 0x3000, // host CR0, CR4, CR3
+		0x0C00: 0x10, 0x0C02: 0x08, 0x0C04: 0x10, 0x0C06: 0x10, 0x0C0C: 0x18, 0x6C16: 0x12000, 0x6C14: 0x9000,
+		0x6800: 0x80000031, 0x6804: arch.CR4VMXE | arch.CR4PSE, 0x6802: 0x3000, // guest CR0, CR4, CR3
+		0x681E: 0x11000, 0x6820: 2, 0x681C: 0x8000, 0x2800: ^uint64(0), // RIP, RFLAGS, RSP, VMCS link pointer
+		0x4814 + 12: arch.ARUnusable,                            // LDTR
+		0x0800 + 14: 0x18, 0x4814 + 14: 0x8B, 0x4800 + 14: 0x67, // TR: busy 32-bit TSS
+	}
+	for i := uint64(0); i < 6; i++ { // ES CS SS DS FS GS: flat
+		sel, ar := uint64(0x10), uint64(0xC093)
+		if i == 1 {
+			sel, ar = 0x08, 0xC09B
+		}
+		fields[0x0800+2*i], fields[0x4814+2*i], fields[0x4800+2*i] = sel, ar, 0xFFFFFFFF
+	}
+	for enc, val := range fields {
+		require.Equal(t, vmx.Succeed, h.c.vmx.VMWRITE(enc, val, true).Kind, "%#x", enc)
+	}
+}
+
+func vmcsField(t *testing.T, c *CPU, enc uint64) uint64 {
+	t.Helper()
+	v, o := c.vmx.VMREAD(enc, true)
+	require.Equal(t, vmx.Succeed, o.Kind, "%#x", enc)
+	return v
+}
+
+// TestVMLAUNCHRunsGuest: VMLAUNCH enters the guest; its CPUID exits
+// unconditionally (SDM Vol. 3C 26.1.2) with exit reason 10, the
+// instruction's length and the guest RIP of CPUID (28.2, 28.3); the host
+// resumes at host RIP with the guest's general-purpose registers (28.5
+// loads none but RSP). VMRESUME of the VMCS, RIP advanced past CPUID,
+// runs the guest on; its HLT halts in VMX non-root operation (HLT exiting
+// is 0). The MSR areas: the VM-entry MSR-load area sets IA32_SYSENTER_CS
+// for the guest (27.4), the VM-exit MSR-store area saves it (28.4), the
+// VM-exit MSR-load area gives the host its own (28.6).
+func TestVMLAUNCHRunsGuest(t *testing.T) {
+	h := vmxHarness(t)
+	c := h.c
+	guestVMCS(t, h)
+	ram := h.bus.ram
+	msrEntry := func(a uint64, idx uint32, v uint64) {
+		binary.LittleEndian.PutUint64(ram[a:], uint64(idx))
+		binary.LittleEndian.PutUint64(ram[a+8:], v)
+	}
+	msrEntry(0x5000, 0x174, 0x42) // VM-entry MSR-load
+	msrEntry(0x5010, 0x174, 0)    // VM-exit MSR-store
+	msrEntry(0x5020, 0x174, 0x99) // VM-exit MSR-load
+	for enc, val := range map[uint64]uint64{0x4014: 1, 0x200A: 0x5000, 0x400E: 1, 0x2006: 0x5010, 0x4010: 1, 0x2008: 0x5020} {
+		require.Equal(t, vmx.Succeed, c.vmx.VMWRITE(enc, val, true).Kind)
+	}
+	copy(ram[harnessCode:], []byte{0x0F, 0x01, 0xC2}) // VMLAUNCH
+	copy(ram[0x11000:], []byte{
+		0xBB, 0x5A, 0x5A, 0x5A, 0x5A, // mov ebx, 0x5a5a5a5a
+		0x31, 0xC0, // xor eax, eax
+		0x0F, 0xA2, // cpuid
+		0xB9, 0x77, 0, 0, 0, // mov ecx, 0x77
+		0xF4, // hlt
+	})
+	copy(ram[0x12000:], []byte{0xF4, 0x0F, 0x01, 0xC3}) // HLT; VMRESUME
+	var exits []uint32
+	c.Hooks = &Hooks{VMExit: func(_ *CPU, reason uint32, _ vmx.ExitInfo) { exits = append(exits, reason) }}
+
+	c.Run(4) // VMLAUNCH, mov, xor retire; the CPUID exits and does not retire; the host's HLT
+	require.Equal(t, []uint32{10}, exits, "one VM exit, reason 10 (CPUID)")
+	assert.False(t, c.vmx.Guest(), "back in VMX root operation")
+	assert.Equal(t, uint64(0x12001), c.RIP, "the host's HLT at host RIP retired")
+	assert.True(t, c.Halted())
+	assert.Equal(t, uint64(0x9000), c.GPR[arch.RSP], "host RSP")
+	assert.Equal(t, uint64(0x5A5A5A5A), c.GPR[arch.RBX], "GPRs are the guest's")
+	assert.Equal(t, uint64(10), vmcsField(t, c, 0x4402), "exit reason")
+	assert.Equal(t, uint64(2), vmcsField(t, c, 0x440C), "VM-exit instruction length")
+	assert.Equal(t, uint64(0x11007), vmcsField(t, c, 0x681E), "guest RIP: the CPUID")
+	assert.Equal(t, uint64(0x42), binary.LittleEndian.Uint64(ram[0x5018:]), "MSR-store: the guest's IA32_SYSENTER_CS")
+	assert.Equal(t, uint64(0x99), c.SysenterCS, "MSR-load: the host's IA32_SYSENTER_CS")
+
+	require.Equal(t, vmx.Succeed, c.vmx.VMWRITE(0x681E, 0x11009, true).Kind)
+	c.halted = false
+	c.Run(3) // VMRESUME, mov, hlt
+	assert.True(t, c.vmx.Guest(), "in the guest")
+	assert.True(t, c.Halted(), "the guest's HLT")
+	assert.Equal(t, uint64(0x77), c.GPR[arch.RCX])
+	assert.Equal(t, uint64(0x42), c.SysenterCS, "the VM-entry MSR-load area")
+	assert.Equal(t, []uint32{10}, exits)
+}
+
+// TestVMEntryMSRLoadFails: an entry of the VM-entry MSR-load area naming
+// IA32_FS_BASE fails VM entry with exit reason 34 (bit 31 set) and the
+// entry's 1-based index as exit qualification; host state is loaded (SDM
+// Vol. 3C 27.4, 27.8).
+func TestVMEntryMSRLoadFails(t *testing.T) {
+	h := vmxHarness(t)
+	c := h.c
+	guestVMCS(t, h)
+	ram := h.bus.ram
+	binary.LittleEndian.PutUint64(ram[0x5000:], 0x174)
+	binary.LittleEndian.PutUint64(ram[0x5010:], 0xC0000100)
+	for enc, val := range map[uint64]uint64{0x4014: 2, 0x200A: 0x5000} {
+		require.Equal(t, vmx.Succeed, c.vmx.VMWRITE(enc, val, true).Kind)
+	}
+	var outcomes []vmx.Outcome
+	c.Hooks = &Hooks{VMX: func(_ *CPU, o vmx.Outcome) { outcomes = append(outcomes, o) }}
+	copy(ram[harnessCode:], []byte{0x0F, 0x01, 0xC2}) // VMLAUNCH
+	c.Run(1)
+	require.Len(t, outcomes, 1)
+	assert.Equal(t, vmx.EntryFailed, outcomes[0].Kind)
+	assert.Contains(t, outcomes[0].Why, "IA32_FS_BASE")
+	assert.Equal(t, uint64(34|1<<31), vmcsField(t, c, 0x4402))
+	assert.Equal(t, uint64(2), vmcsField(t, c, 0x6400), "the second entry failed")
+	assert.Equal(t, uint64(0x12000), c.RIP, "host RIP")
+	assert.False(t, c.vmx.Guest())
+}

@@ -45,7 +45,7 @@ const (
 	whyNoMCA         = "no machine-check architecture (no MCG/MCi MSRs, #MC is never raised)"
 	whyNoPower       = "no thermal/power-management MSRs"
 	whyNoInsn        = "the instruction is not implemented (#UD)"
-	whyVMXEntryLater = "VM entry (VMLAUNCH, VMRESUME) and VM exits are not implemented yet: they raise #UD, and the capability MSRs allow no VM-execution, VM-exit or VM-entry control beyond those that must be 1"
+	whyVMXEntryLater = "VM entry (VMLAUNCH, VMRESUME) and VM exits work with the controls that must be 1 plus CR3-load and CR3-store exiting, save/load debug controls, host address-space size and IA-32e mode guest; every other optional control (all secondary controls: EPT, VPID, unrestricted guest; interrupt, NMI, HLT, I/O and MSR-bitmap exiting) and the shutdown and wait-for-SIPI activity states are masked until they work"
 	whySpec          = "vmxemu does not speculate; the MSR holds its bits and the command is accepted"
 )
 
@@ -89,7 +89,7 @@ var features = []Feature{
 	gap("dtes64", 1, 0, ECX, 2, "no debug store (BTS/PEBS)"),
 	gap("monitor", 1, 0, ECX, 3, "MONITOR/MWAIT are not implemented"),
 	gap("ds-cpl", 1, 0, ECX, 4, "no debug store (BTS/PEBS)"),
-	withCR4(ok("vmx", 1, 0, ECX, 5, "VMX operation: VMXON, VMXOFF, VMCLEAR, VMPTRLD, VMPTRST, VMREAD, VMWRITE (vmx package); "+whyVMXEntryLater), 1<<13),
+	withCR4(ok("vmx", 1, 0, ECX, 5, "VMX operation: VMXON, VMXOFF, VMCLEAR, VMPTRLD, VMPTRST, VMREAD, VMWRITE, VMLAUNCH, VMRESUME (vmx package); "+whyVMXEntryLater), 1<<13),
 	withCR4(gap("smx", 1, 0, ECX, 6, "GETSEC (SMX) is not implemented"), 1<<14),
 	gap("est", 1, 0, ECX, 7, whyNoPower),
 	gap("tm2", 1, 0, ECX, 8, whyNoPower),

@@ -283,7 +283,7 @@ func (p *Profile) buildEffective() {
 		p.effective[k] = eff
 	}
 	if p.VMXExposed() {
-		p.gaps = append(p.gaps, Gap{"vmx-entry", whyVMXEntryLater})
+		p.gaps = append(p.gaps, Gap{"vmx-controls", whyVMXEntryLater})
 	}
 }
 

@@ -85,7 +85,7 @@ func TestToggles(t *testing.T) {
 		{"sandybridge-ep", nil, func(t *testing.T, p *Profile) {
 			assert.True(t, p.VMXExposed())
 			assert.True(t, p.Reports("vmx"))
-			assert.Contains(t, gapNames(p), "vmx-entry")
+			assert.Contains(t, gapNames(p), "vmx-controls")
 		}},
 		{"sandybridge-ep", []string{"+x-vmx-caps"}, func(t *testing.T, p *Profile) {
 			assert.True(t, p.Reports("vmx"))

@@ -129,16 +129,19 @@ func pruneVMX(v map[uint32]uint64) {
 // implementedControls are the allowed-1 bits of each VMX control
 // capability MSR (bits 63:32 for the pin-based, processor-based, exit and
 // entry controls; all bits for the tertiary controls and VM functions)
-// that vmxemu honours. VM entry does not exist yet, so none: a guest sees
-// each control only as its default setting allows (honestVMX). Each issue
+// that vmxemu honours: beyond these, a guest sees each control only as its
+// default setting allows (honestVMX). Each issue
 // that makes controls work adds their bits here; vmxcap's last column
 // reads the same table.
 var implementedControls = map[uint32]uint64{
-	VMXPinbasedCtls:   0,
-	VMXProcbasedCtls:  0,
+	VMXPinbasedCtls: 0,
+	// CR3-load exiting (15), CR3-store exiting (16).
+	VMXProcbasedCtls:  (1<<15 | 1<<16) << 32,
 	VMXProcbasedCtls2: 0,
-	VMXExitCtls:       0,
-	VMXEntryCtls:      0,
+	// Save debug controls (2), host address-space size (9).
+	VMXExitCtls: (1<<2 | 1<<9) << 32,
+	// Load debug controls (2), IA-32e mode guest (9).
+	VMXEntryCtls:      (1<<2 | 1<<9) << 32,
 	VMXProcbasedCtls3: 0,
 	VMXVMFunc:         0,
 }
@@ -198,6 +201,12 @@ func honestVMX(v map[uint32]uint64) {
 	// does not model: VMCALL in VMX root operation only fails.
 	if b, ok := v[VMXBasic]; ok {
 		v[VMXBasic] = b &^ (1 << 49)
+	}
+	// The shutdown and wait-for-SIPI activity states (IA32_VMX_MISC[7:8],
+	// SDM Vol. 3C 24.4.2) need the SIPI VM exit and a guest shutdown,
+	// which vmxemu does not model yet; HLT (bit 6) works.
+	if m, ok := v[VMXMisc]; ok {
+		v[VMXMisc] = m &^ (1<<7 | 1<<8)
 	}
 }
 

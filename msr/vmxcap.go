@@ -107,8 +107,8 @@ func WriteVMXCap(w io.Writer, p *Profile) error {
 		ew.printf("\nThe model has no VMX (CPUID.1:ECX.VMX = 0): no VMX capability MSRs.\n")
 		return ew.err
 	}
-	ew.printf("vmxemu: the guest sees CPUID.1:ECX.VMX=1 and VMX operation works (VMXON, VMXOFF, VMCLEAR, VMPTRLD,\n")
-	ew.printf("        VMPTRST, VMREAD, VMWRITE); VM entry is a known gap. The values below are the model's; the guest\n")
+	ew.printf("vmxemu: the guest sees CPUID.1:ECX.VMX=1; VMX operation, VM entry and VM exits work with the controls\n")
+	ew.printf("        marked \"ok\" (see docs/VMX.md for the exits). The values below are the model's; the guest\n")
 	ew.printf("        reads them with every control marked \"gap\" masked to its default setting (\"guest reads\" lines).\n")
 	ew.printf("Legend: the last column says whether vmxemu implements an allowed setting (\"gap\": not yet).\n\n")
 

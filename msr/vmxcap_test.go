@@ -23,14 +23,15 @@ func TestVMXCapReport(t *testing.T) {
 		`(?m)^  VMCS size +1024$`,
 		`(?m)^  VMCS restricted to 32 bit addresses +no$`,
 		`(?m)^  Enable EPT +yes +gap$`,
-		`(?m)^  CR3-load exiting +default +gap$`, // forced by PROCBASED_CTLS, optional by TRUE_PROCBASED_CTLS
+		`(?m)^  CR3-load exiting +default +ok$`, // forced by PROCBASED_CTLS, optional by TRUE_PROCBASED_CTLS; honoured
+		`(?m)^  HLT exiting +yes +gap$`,
 		`(?m)^  Enable VM functions +no$`,
 		`(?m)^  \(IA32_VMX_VMFUNC does not exist on this model\)$`,
 		`(?m)^  IA32_VMX_CR4_FIXED1 +0x667ff  may be 1: .*SMXE PCIDE OSXSAVE`,
 		`guest sees CPUID.1:ECX.VMX=1`,
-		`(?m)^  vmx-entry +VM entry`,
-		// The guest's copy: the secondary controls are not allowed while
-		// VM entry is a gap, so PROCBASED_CTLS2 disappears for it.
+		`(?m)^  vmx-controls +VM entry`,
+		// The guest's copy: the secondary controls are all masked, so
+		// PROCBASED_CTLS2 disappears for it.
 		`(?m)^  guest reads: nothing \(IA32_VMX_PROCBASED_CTLS2 does not exist`,
 		`(?m)^  VMWRITE to VM-exit information fields +no$`,
 	} {

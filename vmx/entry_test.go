@@ -143,11 +143,13 @@ func TestEnterChecks(t *testing.T) {
 		// 27.2.4: address-space size.
 		{"32-bit host with RIP above 4 GiB", encHostRIP, 1 << 32, nil, ErrEntryInvalidHostState, "63:32", nil},
 		{"32-bit host with CR4.PCIDE", encHostCR4, arch.CR4VMXE | arch.CR4PCIDE, nil, ErrEntryInvalidHostState, "PCIDE", nil},
-		// A 64-bit host needs "host address-space size" = 1, an exit
-		// control vmxemu does not implement yet: its check fires (27.2.4),
-		// and setting the control fails the exit-control check (27.2.1.2).
+		// A 64-bit host needs "host address-space size" = 1 (27.2.4), and
+		// with it host CR4.PAE = 1; an exit control vmxemu does not
+		// implement (acknowledge interrupt on exit, bit 15) fails the
+		// exit-control check (27.2.1.2).
 		{"64-bit host with host address-space size 0", 0, 0, &long, ErrEntryInvalidHostState, "must be 1 in IA-32e mode", nil},
-		{"host address-space size set (masked)", encExitCtls, snbExit | exitHostAddrSpace, &long, ErrEntryInvalidControl, "masks it", nil},
+		{"host address-space size with host CR4.PAE clear", encExitCtls, snbExit | exitHostAddrSpace, &long, ErrEntryInvalidHostState, "CR4.PAE must be 1", nil},
+		{"acknowledge interrupt on exit (masked)", encExitCtls, snbExit | 1<<15, nil, ErrEntryInvalidControl, "masks it", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v, mem := entryVMCS(t)

@@ -33,7 +33,7 @@ func (v *CPU) failEntry(insn Insn, reason uint64, g *GuestFailure) Outcome {
 	v.setField(encExitReason, reason|1<<31)
 	v.setField(encExitQual, g.Qualification)
 	return Outcome{Insn: insn, Kind: EntryFailed,
-		Why: fmt.Sprintf("VM-entry failure, exit reason %d (invalid guest state) with bit 31 set, exit qualification %d: %s", reason, g.Qualification, g)}
+		Why: fmt.Sprintf("VM-entry failure, exit reason %d (%s) with bit 31 set, exit qualification %d: %s", reason, entryFailureName(reason), g.Qualification, g)}
 }
 
 // setField writes a field of the current VMCS by its full encoding.
@@ -104,4 +104,39 @@ func (v *CPU) HostState(cur arch.State) arch.State {
 	s.GPR[arch.RSP] = v.field(0x6C14)
 	s.RFLAGS = arch.FlagRes1
 	return s
+}
+
+// CurField reads a field of the current VMCS by its full encoding (0 for a
+// field the processor does not have), for the core's MSR areas.
+func (v *CPU) CurField(enc uint32) uint64 { return v.field(enc) }
+
+// MSR-area field encodings (Appendix B), for the core.
+const (
+	EncExitMSRStoreCount = encExitMSRStCnt
+	EncExitMSRStoreAddr  = encExitMSRStAddr
+	EncExitMSRLoadCount  = encExitMSRLdCnt
+	EncExitMSRLoadAddr   = encExitMSRLdAddr
+	EncEntryMSRLoadCount = encEntryMSRLdCnt
+	EncEntryMSRLoadAddr  = encEntryMSRLdAdr
+)
+
+// FailEntryMSR records a VM-entry failure in loading MSRs (SDM Vol. 3C
+// 27.4, 28.8): exit reason 34 with bit 31 set, the 1-based index of the
+// failing entry as the qualification.
+func (v *CPU) FailEntryMSR(entry uint64, why string) Outcome {
+	v.mode = Root
+	return v.failEntry(InsnVMLAUNCH, ExitMSRLoading, &GuestFailure{Qualification: entry, Field: encEntryMSRLdAdr,
+		Value: v.field(encEntryMSRLdAdr), Rule: why, SDM: "Vol. 3C 27.4"})
+}
+
+// entryFailureName names the exit reasons of a VM-entry failure (SDM Vol.
+// 3C Appendix C).
+func entryFailureName(reason uint64) string {
+	switch reason {
+	case ExitMSRLoading:
+		return "MSR loading"
+	case 41:
+		return "machine-check event"
+	}
+	return "invalid guest state"
 }

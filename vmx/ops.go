@@ -76,6 +76,7 @@ const (
 	FailValid               // VMfailValid(Err): ZF set, the others cleared; Err in the VM-instruction error field
 	Fault                   // an exception (Fault), nothing else changed
 	Refused                 // a physical access was refused (EPT, later): the core's pending outcome stands
+	Exit                    // in VMX non-root operation: a VM exit (ExitReasonOf)
 )
 
 // Outcome is the result of a VMX instruction and why.
@@ -211,6 +212,11 @@ func (v *CPU) Check(insn Insn, c *Ctx) (o Outcome, done bool) {
 		return ud(insn, "RFLAGS.VM is 1 (virtual-8086 mode)")
 	case lmaNotL:
 		return ud(insn, "IA32_EFER.LMA is 1 and CS.L is 0 (compatibility mode)")
+	}
+	if v.mode == NonRoot {
+		// Every VMX instruction exits in VMX non-root operation, after
+		// the #UD conditions (SDM Vol. 3C 26.1.2).
+		return Outcome{Insn: insn, Kind: Exit}, true
 	}
 	if insn == InsnVMXON {
 		switch v.mode {

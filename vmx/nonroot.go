@@ -1,0 +1,270 @@
+package vmx
+
+import (
+	"github.com/vmxemu/vmxemu/arch"
+)
+
+// Entering the guest (SDM Vol. 3C 27.3.2 loading guest state, 27.6 event
+// injection) and leaving it (28.2 exit information, 28.3 saving guest
+// state, 28.5 loading host state). The core runs the guest; the decisions
+// of which instructions and events exit, and what a VM exit records, are
+// here and in the core's intercept points (cpu/exec_vmx.go).
+
+// Exit reasons (SDM Vol. 3C Appendix C).
+const (
+	ExitExceptionNMI = 0
+	ExitTripleFault  = 2
+	ExitINIT         = 3
+	ExitTaskSwitch   = 9
+	ExitCPUID        = 10
+	ExitINVD         = 13
+	ExitVMCALL       = 18
+	ExitVMCLEAR      = 19
+	ExitVMLAUNCH     = 20
+	ExitVMPTRLD      = 21
+	ExitVMPTRST      = 22
+	ExitVMREAD       = 23
+	ExitVMRESUME     = 24
+	ExitVMWRITE      = 25
+	ExitVMXOFF       = 26
+	ExitVMXON        = 27
+	ExitCRAccess     = 28
+	ExitRDMSR        = 31
+	ExitWRMSR        = 32
+	ExitXSETBV       = 55
+)
+
+// ExitReasonOf is the exit reason of a VMX instruction executed in VMX
+// non-root operation (SDM Vol. 3C 26.1.2).
+func ExitReasonOf(i Insn) uint32 {
+	return [...]uint32{ExitVMXON, ExitVMXOFF, ExitVMCLEAR, ExitVMPTRLD, ExitVMPTRST, ExitVMREAD, ExitVMWRITE,
+		ExitVMCALL, ExitVMLAUNCH, ExitVMRESUME}[i]
+}
+
+// More field encodings (Appendix B).
+const (
+	encExitIntrInfo    = 0x4404
+	encExitIntrErr     = 0x4406
+	encIDTVecInfo      = 0x4408
+	encIDTVecErr       = 0x440A
+	encExitInsnLen     = 0x440C
+	encExitInsnInfo    = 0x440E
+	encGuestLinear     = 0x640A
+	encGuestRSP        = 0x681C
+	encGuestSysCS      = 0x482A
+	encExcBitmap       = 0x4004
+	encPFMask          = 0x4006
+	encPFMatch         = 0x4008
+	encCR0Mask         = 0x6000
+	encCR4Mask         = 0x6002
+	encCR0Shadow       = 0x6004
+	encCR4Shadow       = 0x6006
+	encCR3Target0      = 0x6008
+	exitSaveDebug      = 1 << 2
+	procCR3LoadExiting = 1 << 15
+	procCR3StoreExit   = 1 << 16
+)
+
+// Intercepts are the decisions the core takes in VMX non-root operation,
+// computed once at VM entry from the current VMCS (its fields do not
+// change while the guest runs: VMWRITE exits).
+type Intercepts struct {
+	ExceptionBitmap  uint32
+	PFMask, PFMatch  uint32
+	CR0Mask, CR4Mask uint64
+	CR0Shadow        uint64
+	CR4Shadow        uint64
+	CR3Load          bool
+	CR3Store         bool
+	CR3Targets       []uint64
+}
+
+// Intercepts returns the current VMCS's intercept record.
+func (v *CPU) Intercepts() Intercepts {
+	proc := v.field(encProcCtls)
+	x := Intercepts{
+		ExceptionBitmap: uint32(v.field(encExcBitmap)),
+		PFMask:          uint32(v.field(encPFMask)), PFMatch: uint32(v.field(encPFMatch)),
+		CR0Mask: v.field(encCR0Mask), CR4Mask: v.field(encCR4Mask),
+		CR0Shadow: v.field(encCR0Shadow), CR4Shadow: v.field(encCR4Shadow),
+		CR3Load: proc&procCR3LoadExiting != 0, CR3Store: proc&procCR3StoreExit != 0,
+	}
+	for i := uint64(0); i < v.field(encCR3TargetCnt) && i < 4; i++ {
+		x.CR3Targets = append(x.CR3Targets, v.field(encCR3Target0+uint32(2*i)))
+	}
+	return x
+}
+
+// ExceptionExits reports whether a hardware exception (or INT3/INTO)
+// with vector vec and error code code causes a VM exit: its bit in the
+// exception bitmap, and for #PF that bit combined with the error-code
+// mask/match test (SDM Vol. 3C 26.2, 25.6.3).
+func (x *Intercepts) ExceptionExits(vec uint8, code uint32) bool {
+	bit := x.ExceptionBitmap>>vec&1 != 0
+	if vec != arch.VecPF {
+		return bit
+	}
+	match := code&x.PFMask == x.PFMatch
+	return bit == match
+}
+
+// GuestEntry is what loading the guest state gives the core beyond the
+// architectural registers (SDM Vol. 3C 27.3.2.5, 27.6).
+type GuestEntry struct {
+	State            arch.State
+	DebugCtl         uint64
+	LoadDebugCtl     bool
+	BlockingSTI      bool
+	BlockingMovSS    bool
+	BlockingNMI      bool
+	Activity         uint64 // 0 active, 1 HLT, 2 shutdown, 3 wait-for-SIPI
+	Inject           bool   // an event is to be injected
+	InjectVector     uint8
+	InjectType       uint8 // 0 external, 2 NMI, 3 hardware exception, 4 software interrupt, 5 privileged software exception, 6 software exception
+	InjectHasErr     bool
+	InjectErr        uint32
+	InjectInsnLength uint64
+}
+
+// GuestState loads the guest-state area (SDM Vol. 3C 27.3.2) on top of
+// cur (registers the VMCS does not hold keep their values) and marks the
+// VMCS launched on VMLAUNCH (27.3.3 and 31.3): the processor is then in
+// VMX non-root operation.
+func (v *CPU) GuestState(cur arch.State, launch bool) GuestEntry {
+	s := cur
+	entry := v.field(encEntryCtls)
+	s.CR0 = v.field(encGuestCR0)
+	s.CR3 = v.field(encGuestCR3)
+	s.CR4 = v.field(encGuestCR4)
+	var g GuestEntry
+	if entry&entryLoadDebug != 0 {
+		s.DR[7] = v.field(encGuestDR7)
+		g.DebugCtl, g.LoadDebugCtl = v.field(encGuestDebugCtl), true
+	}
+	s.SysenterCS = v.field(encGuestSysCS)
+	s.SysenterESP = v.field(encGuestSysESP)
+	s.SysenterEIP = v.field(encGuestSysEIP)
+	if entry&entryIA32eGuest != 0 {
+		s.EFER |= arch.EFERLMA | arch.EFERLME
+	} else {
+		s.EFER &^= arch.EFERLMA | arch.EFERLME
+	}
+	segs := []*arch.Segment{&s.Seg[arch.ES], &s.Seg[arch.CS], &s.Seg[arch.SS], &s.Seg[arch.DS], &s.Seg[arch.FS], &s.Seg[arch.GS], &s.LDTR, &s.TR}
+	for i, p := range segs {
+		*p = arch.Segment{
+			Selector: uint16(v.field(encGuestSelES + uint32(2*i))),
+			Base:     v.field(encGuestBaseES + uint32(2*i)),
+			Limit:    uint32(v.field(encGuestLimitES + uint32(2*i))),
+			Attr:     uint32(v.field(encGuestARES+uint32(2*i))) & 0x1F0FF,
+		}
+	}
+	s.GDTR = arch.DescTable{Base: v.field(encGuestGDTRBase), Limit: uint16(v.field(encGuestGDTRLimit))}
+	s.IDTR = arch.DescTable{Base: v.field(encGuestIDTRBase), Limit: uint16(v.field(encGuestIDTRLimit))}
+	s.RIP = v.field(encGuestRIP)
+	s.GPR[arch.RSP] = v.field(encGuestRSP)
+	s.RFLAGS = v.field(encGuestRFLAGS)
+	g.State = s
+	intr := v.field(encGuestIntrState)
+	g.BlockingSTI, g.BlockingMovSS, g.BlockingNMI = intr&1 != 0, intr&2 != 0, intr&8 != 0
+	g.Activity = v.field(encGuestActivity)
+	if info := v.field(encEntryIntrInfo); info>>31 != 0 {
+		g.Inject = true
+		g.InjectVector, g.InjectType = uint8(info), uint8(info>>8&7)
+		g.InjectHasErr = info>>11&1 != 0
+		g.InjectErr = uint32(v.field(encEntryExcCode))
+		g.InjectInsnLength = v.field(encEntryInsnLen)
+		// 27.6.1: the valid bit is cleared on a successful VM entry.
+		v.setField(encEntryIntrInfo, info&^(1<<31))
+	}
+	if launch {
+		v.active[v.current].launched = true
+	}
+	v.mode = NonRoot
+	return g
+}
+
+// ExitInfo is what a VM exit records besides the reason (SDM Vol. 3C
+// 28.2).
+type ExitInfo struct {
+	Qualification uint64
+	InsnLength    uint32
+	InsnInfo      uint32
+	GuestLinear   uint64
+	// IntrInfo is the VM-exit interruption information (valid bit 31),
+	// IntrErr its error code.
+	IntrInfo, IntrErr uint32
+}
+
+// GuestSave is the guest state the core hands to Exit (SDM Vol. 3C 28.3).
+type GuestSave struct {
+	State         arch.State
+	DebugCtl      uint64
+	BlockingSTI   bool
+	BlockingMovSS bool
+	BlockingNMI   bool
+	Activity      uint64
+}
+
+// Exit records a VM exit in the current VMCS — the exit reason and its
+// information (28.2) and the guest state (28.3) — and returns the host
+// state to load (28.5). The processor is back in VMX root operation.
+func (v *CPU) Exit(reason uint32, info ExitInfo, g GuestSave) arch.State {
+	v.setField(encExitReason, uint64(reason))
+	v.setField(encExitQual, info.Qualification)
+	v.setField(encExitInsnLen, uint64(info.InsnLength))
+	v.setField(encExitInsnInfo, uint64(info.InsnInfo))
+	v.setField(encGuestLinear, info.GuestLinear)
+	v.setField(encExitIntrInfo, uint64(info.IntrInfo))
+	v.setField(encExitIntrErr, uint64(info.IntrErr))
+	v.setField(encIDTVecInfo, 0)
+	s := &g.State
+	v.setField(encGuestCR0, s.CR0)
+	v.setField(encGuestCR3, s.CR3)
+	v.setField(encGuestCR4, s.CR4)
+	if v.field(encExitCtls)&exitSaveDebug != 0 {
+		v.setField(encGuestDR7, s.DR[7])
+		v.setField(encGuestDebugCtl, g.DebugCtl)
+	}
+	v.setField(encGuestSysCS, s.SysenterCS)
+	v.setField(encGuestSysESP, s.SysenterESP)
+	v.setField(encGuestSysEIP, s.SysenterEIP)
+	segs := []*arch.Segment{&s.Seg[arch.ES], &s.Seg[arch.CS], &s.Seg[arch.SS], &s.Seg[arch.DS], &s.Seg[arch.FS], &s.Seg[arch.GS], &s.LDTR, &s.TR}
+	for i, p := range segs {
+		v.setField(encGuestSelES+uint32(2*i), uint64(p.Selector))
+		v.setField(encGuestBaseES+uint32(2*i), p.Base)
+		v.setField(encGuestLimitES+uint32(2*i), uint64(p.Limit))
+		v.setField(encGuestARES+uint32(2*i), uint64(p.Attr&0x1F0FF))
+	}
+	v.setField(encGuestGDTRBase, s.GDTR.Base)
+	v.setField(encGuestGDTRLimit, uint64(s.GDTR.Limit))
+	v.setField(encGuestIDTRBase, s.IDTR.Base)
+	v.setField(encGuestIDTRLimit, uint64(s.IDTR.Limit))
+	v.setField(encGuestRIP, s.RIP)
+	v.setField(encGuestRSP, s.GPR[arch.RSP])
+	v.setField(encGuestRFLAGS, s.RFLAGS)
+	var intr uint64
+	if g.BlockingSTI {
+		intr |= 1
+	}
+	if g.BlockingMovSS {
+		intr |= 2
+	}
+	if g.BlockingNMI {
+		intr |= 8
+	}
+	v.setField(encGuestIntrState, intr)
+	v.setField(encGuestActivity, g.Activity)
+	v.setField(encGuestPendDbg, 0)
+	// 28.3 (IA32_VMX_MISC[5]): the "IA-32e mode guest" entry control
+	// takes the value of IA32_EFER.LMA.
+	entry := v.field(encEntryCtls) &^ entryIA32eGuest
+	if s.EFER&arch.EFERLMA != 0 {
+		entry |= entryIA32eGuest
+	}
+	v.setField(encEntryCtls, entry)
+	v.mode = Root
+	return v.HostState(g.State)
+}
+
+// Guest reports whether the processor is in VMX non-root operation.
+func (v *CPU) Guest() bool { return v.mode == NonRoot }

@@ -14,7 +14,7 @@ import (
 
 // vmxHarness is a 32-bit flat harness CPU with Sandy Bridge EP's VMX, in
 // VMX root operation with a current VMCS at 0x2000 (VMXON region 0x1000).
-func vmxHarness(t *testing.T) *harness {
+func vmxHarness(t testing.TB) *harness {
 	t.Helper()
 	m, err := msr.Lookup("sandybridge-ep")
 	require.NoError(t, err)
@@ -86,7 +86,7 @@ func TestVMLAUNCHFailsValid(t *testing.T) {
 // TRUE MSRs, a 32-bit host and a 32-bit protected-mode guest, both with
 // paging through one 4-MiB identity page (PSE) at 0x3000, host RIP 0x12000
 // and guest RIP 0x11000.
-func guestVMCS(t *testing.T, h *harness) {
+func guestVMCS(t testing.TB, h *harness) {
 	t.Helper()
 	binary.LittleEndian.PutUint32(h.bus.ram[0x3000:], 0xE7) // PDE 0: 4 MiB at 0, P RW US A D PS
 	fields := map[uint64]uint64{
@@ -201,4 +201,25 @@ func TestVMEntryMSRLoadFails(t *testing.T) {
 	assert.Equal(t, uint64(2), vmcsField(t, c, 0x6400), "the second entry failed")
 	assert.Equal(t, uint64(0x12000), c.RIP, "host RIP")
 	assert.False(t, c.vmx.Guest())
+}
+
+// BenchmarkVMExitRoundTrip: one VMRESUME, the guest's CPUID exiting
+// (reason 10) and the host state loaded, per iteration — the cost a
+// hypervisor's exit loop pays per exit (docs/PERFORMANCE.md).
+func BenchmarkVMExitRoundTrip(b *testing.B) {
+	h := vmxHarness(b)
+	guestVMCS(b, h)
+	c := h.c
+	copy(h.bus.ram[harnessCode:], []byte{0x0F, 0x01, 0xC2}) // VMLAUNCH
+	copy(h.bus.ram[0x11000:], []byte{0x0F, 0xA2})          // cpuid
+	copy(h.bus.ram[0x12000:], []byte{0x0F, 0x01, 0xC3})    // VMRESUME
+	c.Run(1) // VMLAUNCH: in the guest, at its CPUID
+	var exits int
+	c.Hooks = &Hooks{VMExit: func(*CPU, uint32, vmx.ExitInfo) { exits++ }}
+	b.ResetTimer()
+	c.Run(uint64(b.N)) // each CPUID exits (not retired); each VMRESUME retires
+	b.StopTimer()
+	if exits != b.N || !c.vmx.Guest() || c.RIP != 0x11000 {
+		b.Fatalf("%d exits for %d iterations; RIP %#x", exits, b.N, c.RIP)
+	}
 }

@@ -211,9 +211,9 @@ func BenchmarkVMExitRoundTrip(b *testing.B) {
 	guestVMCS(b, h)
 	c := h.c
 	copy(h.bus.ram[harnessCode:], []byte{0x0F, 0x01, 0xC2}) // VMLAUNCH
-	copy(h.bus.ram[0x11000:], []byte{0x0F, 0xA2})          // cpuid
-	copy(h.bus.ram[0x12000:], []byte{0x0F, 0x01, 0xC3})    // VMRESUME
-	c.Run(1) // VMLAUNCH: in the guest, at its CPUID
+	copy(h.bus.ram[0x11000:], []byte{0x0F, 0xA2})           // cpuid
+	copy(h.bus.ram[0x12000:], []byte{0x0F, 0x01, 0xC3})     // VMRESUME
+	c.Run(1)                                                // VMLAUNCH: in the guest, at its CPUID
 	var exits int
 	c.Hooks = &Hooks{VMExit: func(*CPU, uint32, vmx.ExitInfo) { exits++ }}
 	b.ResetTimer()

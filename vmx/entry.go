@@ -94,7 +94,7 @@ func (v *CPU) field(enc uint32) uint64 {
 	if !ok {
 		return 0
 	}
-	return v.active[v.current].vals[slot]
+	return v.cur.vals[slot]
 }
 
 // Enter is VMLAUNCH (launch) or VMRESUME after Check: the basic checks,
@@ -112,7 +112,7 @@ func (v *CPU) Enter(launch bool, c *EntryCtx, mem Phys) (o Outcome, done bool) {
 	if c.MovSSBlocking {
 		return v.fail(insn, ErrEntryMovSSBlocking, "events are blocked by MOV SS: the instruction follows MOV SS or POP SS"+sdm), true
 	}
-	s := v.active[v.current]
+	s := v.cur
 	if launch && s.launched {
 		return v.fail(insn, ErrVMLAUNCHNonClear, fmt.Sprintf("the launch state of VMCS %#x is \"launched\": VMCLEAR it before VMLAUNCH, or use VMRESUME", v.current)+sdm), true
 	}

@@ -39,7 +39,7 @@ func (v *CPU) failEntry(insn Insn, reason uint64, g *GuestFailure) Outcome {
 // setField writes a field of the current VMCS by its full encoding.
 func (v *CPU) setField(enc uint32, val uint64) {
 	if slot, _, ok := v.caps.lookup(uint64(enc)); ok {
-		v.active[v.current].vals[slot] = val
+		v.cur.vals[slot] = val
 	}
 }
 

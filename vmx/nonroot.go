@@ -177,7 +177,7 @@ func (v *CPU) GuestState(cur arch.State, launch bool) GuestEntry {
 		v.setField(encEntryIntrInfo, info&^(1<<31))
 	}
 	if launch {
-		v.active[v.current].launched = true
+		v.cur.launched = true
 	}
 	v.mode = NonRoot
 	return g

@@ -131,7 +131,14 @@ type CPU struct {
 	mode    Mode
 	vmxon   uint64
 	current uint64
+	cur     *VMCS // active[current], nil without a current VMCS
 	active  map[uint64]*VMCS
+}
+
+// setCurrent makes the VMCS at addr (an active one, or invalidPtr) the
+// current VMCS.
+func (v *CPU) setCurrent(addr uint64) {
+	v.current, v.cur = addr, v.active[addr]
 }
 
 // New returns the VMX state of logical processor id, outside VMX
@@ -168,8 +175,9 @@ func (v *CPU) CurrentVMCS() uint64 { return v.current }
 // where INIT is a VM exit; in root operation INIT is blocked).
 func (v *CPU) Reset() {
 	v.reg.onVMXOFF(v.id, v.vmxon, v.ActiveVMCSs())
-	v.mode, v.vmxon, v.current = Outside, 0, invalidPtr
+	v.mode, v.vmxon = Outside, 0
 	clear(v.active)
+	v.setCurrent(invalidPtr)
 }
 
 // sdmRef is the SDM section of the VMX instruction pages (Fault.SDM
@@ -275,7 +283,7 @@ func (v *CPU) fail(insn Insn, err InstrError, why string) Outcome {
 
 // failValid writes err to the current VMCS's VM-instruction error field.
 func (v *CPU) failValid(err InstrError) {
-	if s, ok := v.active[v.current]; ok {
+	if s := v.cur; s != nil {
 		if slot, _, ok := v.caps.lookup(encVMInstructionError); ok {
 			s.vals[slot] = uint64(err)
 		}
@@ -308,7 +316,8 @@ func (v *CPU) VMXON(addr uint64, mem Phys) Outcome {
 	if rev&0x7FFFFFFF != v.caps.Revision || rev>>31 != 0 {
 		return Outcome{Insn: insn, Kind: FailInvalid, Why: revisionWhy("VMXON region", addr, rev, v.caps.Revision) + sdm}
 	}
-	v.mode, v.vmxon, v.current = Root, addr, invalidPtr
+	v.mode, v.vmxon = Root, addr
+	v.setCurrent(invalidPtr)
 	o := succeed(insn)
 	o.Lint = v.reg.onVMXON(v.id, addr)
 	return o
@@ -332,7 +341,8 @@ func (v *CPU) VMXOFF(mem Phys) Outcome {
 		s.store(v.caps, mem)
 		delete(v.active, addr)
 	}
-	v.mode, v.vmxon, v.current = Outside, 0, invalidPtr
+	v.mode, v.vmxon = Outside, 0
+	v.setCurrent(invalidPtr)
 	return o
 }
 
@@ -366,7 +376,7 @@ func (v *CPU) VMCLEAR(addr uint64, mem Phys) Outcome {
 		return Outcome{Insn: insn, Kind: Refused}
 	}
 	if addr == v.current {
-		v.current = invalidPtr
+		v.setCurrent(invalidPtr)
 	}
 	v.reg.onClear(v.id, addr)
 	return succeed(insn)
@@ -400,7 +410,7 @@ func (v *CPU) VMPTRLD(addr uint64, mem Phys) Outcome {
 		}
 		v.active[addr] = s
 	}
-	v.current = addr
+	v.setCurrent(addr)
 	o := succeed(insn)
 	o.Lint = v.reg.onActivate(v.id, addr)
 	return o
@@ -447,7 +457,7 @@ func (v *CPU) VMREAD(enc uint64, mode64 bool) (uint64, Outcome) {
 	if !ok {
 		return 0, unsupported(v, insn, enc)
 	}
-	val := v.active[v.current].vals[slot]
+	val := v.cur.vals[slot]
 	if high {
 		val >>= 32
 	}
@@ -478,7 +488,7 @@ func (v *CPU) VMWRITE(enc, val uint64, mode64 bool) Outcome {
 	if !mode64 {
 		val = uint64(uint32(val))
 	}
-	s := v.active[v.current]
+	s := v.cur
 	switch {
 	case high:
 		s.vals[slot] = s.vals[slot]&0xFFFFFFFF | uint64(uint32(val))<<32

@@ -227,6 +227,10 @@ func (v *CPU) checkControls(insn Insn) (Outcome, bool) {
 				fmt.Sprintf("with \"use MSR bitmaps\" the address must be 4-KiB aligned and within %d bits", width), sdm), true
 		}
 	}
+	// VPID and EPT (ept.go).
+	if o, bad := v.checkEPTControls(insn); bad {
+		return o, true
+	}
 	// 27.2.1.2: VM-exit controls and the MSR-store/load areas.
 	m, x = v.ctlMSR(msr.VMXExitCtls, msr.VMXTrueExitCtls)
 	if o, bad := v.checkReserved(insn, encExitCtls, "VM-exit control", m, x); bad {

@@ -29,7 +29,12 @@ const (
 // a VMCS that passes every check of SDM Vol. 3C 27.2.
 func entryVMCS(t *testing.T) (*CPU, ram) {
 	t.Helper()
-	caps := sandyCaps(t)
+	return entryVMCSWith(t, sandyCaps(t))
+}
+
+// entryVMCSWith is entryVMCS on a processor with the given capabilities.
+func entryVMCSWith(t *testing.T, caps *Caps) (*CPU, ram) {
+	t.Helper()
 	mem := make(ram, 64<<10)
 	for _, a := range []uint64{0x1000, 0x2000} {
 		binary.LittleEndian.PutUint32(mem[a:], caps.Revision)

@@ -229,17 +229,17 @@ func (v *CPU) checkGuestState(mem Phys) *GuestFailure {
 		}
 	}
 
-	// 27.3.1.6: the PDPTEs of PAE paging.
+	// 27.3.1.6: the PDPTEs of PAE paging: the guest-state fields under
+	// EPT, else the entries at guest CR3 (ept.go guestPDPTEs).
 	if cr0&arch.CR0PG != 0 && cr4&arch.CR4PAE != 0 && !ia32e {
-		base := v.field(encGuestCR3) &^ 31
-		for i := uint64(0); i < 4; i++ {
-			var b [8]byte
-			if !mem.ReadPhys(base+8*i, b[:]) {
-				break
-			}
-			e := binary.LittleEndian.Uint64(b[:])
+		p, fromFields, _ := v.guestPDPTEs(mem)
+		for i, e := range p {
 			if e&1 != 0 && (e&0x1E6 != 0 || e>>v.caps.MaxPhysAddr != 0) {
-				return &GuestFailure{Qualification: 2, Field: encGuestCR3, Value: v.field(encGuestCR3),
+				fld, val := uint32(encGuestCR3), v.field(encGuestCR3)
+				if fromFields {
+					fld, val = encGuestPDPTE0+uint32(2*i), e
+				}
+				return &GuestFailure{Qualification: 2, Field: fld, Value: val,
 					Rule: fmt.Sprintf("PDPTE%d (%#x) is present with reserved bits set (2:1, 8:5 or beyond MAXPHYADDR)", i, e),
 					SDM:  "Vol. 3C 27.3.1.6; Vol. 3A 4.4.1"}
 			}

@@ -38,7 +38,7 @@ const (
 // non-root operation (SDM Vol. 3C 26.1.2).
 func ExitReasonOf(i Insn) uint32 {
 	return [...]uint32{ExitVMXON, ExitVMXOFF, ExitVMCLEAR, ExitVMPTRLD, ExitVMPTRST, ExitVMREAD, ExitVMWRITE,
-		ExitVMCALL, ExitVMLAUNCH, ExitVMRESUME}[i]
+		ExitVMCALL, ExitVMLAUNCH, ExitVMRESUME, ExitINVEPT, ExitINVVPID}[i]
 }
 
 // More field encodings (Appendix B).

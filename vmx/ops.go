@@ -45,10 +45,12 @@ const (
 	InsnVMCALL
 	InsnVMLAUNCH
 	InsnVMRESUME
+	InsnINVEPT
+	InsnINVVPID
 )
 
 func (i Insn) String() string {
-	return [...]string{"VMXON", "VMXOFF", "VMCLEAR", "VMPTRLD", "VMPTRST", "VMREAD", "VMWRITE", "VMCALL", "VMLAUNCH", "VMRESUME"}[i]
+	return [...]string{"VMXON", "VMXOFF", "VMCLEAR", "VMPTRLD", "VMPTRST", "VMREAD", "VMWRITE", "VMCALL", "VMLAUNCH", "VMRESUME", "INVEPT", "INVVPID"}[i]
 }
 
 // Ctx is the processor state the checks of a VMX instruction read.

@@ -17,20 +17,20 @@ import (
 
 // Field encodings (SDM Vol. 3D Appendix B).
 const (
-	encVPID         = 0x0000
-	encEPTP         = 0x201A
-	encGuestPhys    = 0x2400
-	encGuestPDPTE0  = 0x280A
-	proc2EPT        = 1 << 1
-	proc2VPID       = 1 << 5
-	ExitEPTViolate  = 48 // EPT violation (Appendix C)
-	ExitEPTMisconf  = 49 // EPT misconfiguration
-	ExitINVEPT      = 50
-	ExitINVVPID     = 53
-	sdmEPTPChecks   = "Vol. 3C 27.2.1.1"
-	sdmINVEPTPage   = "INVEPT"
-	sdmINVVPIDPage  = "INVVPID"
-	invalidOperand  = ErrInvalidINVEPTOperand
+	encVPID        = 0x0000
+	encEPTP        = 0x201A
+	encGuestPhys   = 0x2400
+	encGuestPDPTE0 = 0x280A
+	proc2EPT       = 1 << 1
+	proc2VPID      = 1 << 5
+	ExitEPTViolate = 48 // EPT violation (Appendix C)
+	ExitEPTMisconf = 49 // EPT misconfiguration
+	ExitINVEPT     = 50
+	ExitINVVPID    = 53
+	sdmEPTPChecks  = "Vol. 3C 27.2.1.1"
+	sdmINVEPTPage  = "INVEPT"
+	sdmINVVPIDPage = "INVVPID"
+	invalidOperand = ErrInvalidINVEPTOperand
 )
 
 // EPT returns the processor's EPT and VPID capabilities

@@ -234,7 +234,9 @@ func (nullPlatform) WriteMSR(*CPU, uint32, uint64) *arch.Fault {
 // loadPDPTEs loads the four PAE PDPTE registers (SDM Vol. 3A 4.4.1).
 func (c *CPU) loadPDPTEs(cr0, cr3, cr4 uint64) bool {
 	r := mmu.Regs{CR0: cr0, CR3: cr3, CR4: cr4, EFER: c.EFER, MaxPhysAddr: c.MaxPhysAddr}
+	c.tlb.ctx.ept.noLin = true // under EPT: no guest-linear address (Table 28-7 bit 7)
 	p, f, ok := mmu.LoadPDPTEs(physMem{c}, &r)
+	c.tlb.ctx.ept.noLin = false
 	if f != nil {
 		c.raise(*f)
 		return false

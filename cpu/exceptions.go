@@ -94,6 +94,10 @@ func (c *CPU) event(vec uint8, hasErr bool, code uint32, kind eventKind, f *arch
 	if c.Hooks != nil && c.Hooks.Exception != nil {
 		c.Hooks.Exception(c, vec, f, kind == evExternal)
 	}
+	// An EPT-induced VM exit while delivering is not an instruction's
+	// outcome (vmx_ept.go).
+	c.tlb.ctx.ept.events++
+	defer func() { c.tlb.ctx.ept.events-- }()
 	for {
 		if c.inGuest() && c.exceptionExits(vec, hasErr, code, kind, f) {
 			return

@@ -280,6 +280,7 @@ func (c *CPU) vmxLoadHost() {
 	s := c.vmx.HostState(c.GetState())
 	c.SetState(s)
 	_ = c.plat().WriteMSR(c, msrDebugCtl, 0)
+	c.vmxExitTranslation()
 	c.pagingChanged()
 	if s.CR0&arch.CR0PG != 0 && s.CR4&arch.CR4PAE != 0 && s.EFER&arch.EFERLMA == 0 {
 		if !c.loadPDPTEs(s.CR0, s.CR3, s.CR4) {
@@ -362,12 +363,7 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 	if g.LoadDebugCtl {
 		_ = c.plat().WriteMSR(c, msrDebugCtl, g.DebugCtl)
 	}
-	c.pagingChanged()
-	s := &g.State
-	if s.CR0&arch.CR0PG != 0 && s.CR4&arch.CR4PAE != 0 && s.EFER&arch.EFERLMA == 0 {
-		c.loadPDPTEs(s.CR0, s.CR3, s.CR4) // checked by the guest-state checks
-		c.faultPending = false
-	}
+	c.vmxEnterTranslation(&g.State) // VPID, EPT and the PDPTEs (vmx_ept.go)
 	// 27.4: the VM-entry MSR-load area, after the guest state; a failure
 	// is a VM-entry failure (reason 34) that loads host state (27.8).
 	if i, why := c.vmxEntryMSRLoad(); i != 0 {
@@ -473,7 +469,7 @@ func (c *CPU) vmExit(reason uint32, info vmx.ExitInfo, atInsn bool) {
 // VPIDs), the PDPTEs of a 32-bit PAE host.
 func (c *CPU) vmxLoadHostRest() {
 	_ = c.plat().WriteMSR(c, msrDebugCtl, 0)
-	c.pagingChanged()
+	c.vmxExitTranslation() // VPID, EPT and the PDPTEs (vmx_ept.go)
 	s := &c.State
 	if s.CR0&arch.CR0PG != 0 && s.CR4&arch.CR4PAE != 0 && s.EFER&arch.EFERLMA == 0 {
 		if !c.loadPDPTEs(s.CR0, s.CR3, s.CR4) {

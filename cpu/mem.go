@@ -201,6 +201,8 @@ func (c *CPU) pagingRegs() mmu.Regs {
 // translate walks the page tables for one access; on failure it raises the
 // fault (with CR2 loaded at delivery) and returns ok=false.
 func (c *CPU) translate(lin uint64, kind int, user bool, implicit bool) (mmu.Translation, bool) {
+	// The guest-linear address and access of an EPT violation (vmx_ept.go).
+	c.tlb.ctx.ept.lin, c.tlb.ctx.ept.kind = lin, kind
 	if c.CR0&arch.CR0PG == 0 {
 		return mmu.Translation{PhysPage: lin &^ 0xfff, PageSize: 4096, Writable: true, User: true, Dirty: true}, true
 	}
@@ -229,7 +231,7 @@ func (c *CPU) fill(lin uint64, kind int) (*tlbEntry, uint64, bool) {
 		return nil, 0, false
 	}
 	pa := tr.PhysPage | lin&0xfff
-	pg, hfn, ok := c.physPage(tr.PhysPage, kind)
+	pg, hfn, ok := c.physPage(pa, kind)
 	if !ok {
 		c.stop = true
 		return nil, 0, false

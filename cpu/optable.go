@@ -15,6 +15,7 @@ type tables struct {
 	swapgs, rdtscp, smswReg, lmswReg  opEntry
 	xgetbv, xsetbv                    opEntry
 	clac, stac, invpcid               opEntry
+	invept, invvpid                   opEntry
 	cmpxchg8b, vmxon, vmclear         opEntry
 	vmptrld, vmptrst, vmread, vmwrite opEntry
 	vmcall, vmentry, vmxoff           opEntry
@@ -392,6 +393,22 @@ func buildTables() *tables {
 	t.map0F38[0x82] = opEntry{name: "invpcid", sel: func(mr byte, d *decoder) *opEntry {
 		if d.opsz66 && d.rep == 0 {
 			return &d.t.invpcid
+		}
+		return nil
+	}}
+	// INVEPT and INVVPID r32/r64, m128 (66 0F 38 80 and 81 /r; SDM Vol.
+	// 3C 31.3): the 66 prefix is mandatory, the register form is #UD.
+	t.invept = opEntry{name: "invept", f: fModRM | fMemOnly | fEnd, h: one(invept)}
+	t.invvpid = opEntry{name: "invvpid", f: fModRM | fMemOnly | fEnd, h: one(invvpid)}
+	t.map0F38[0x80] = opEntry{name: "invept", sel: func(mr byte, d *decoder) *opEntry {
+		if d.opsz66 && d.rep == 0 {
+			return &d.t.invept
+		}
+		return nil
+	}}
+	t.map0F38[0x81] = opEntry{name: "invvpid", sel: func(mr byte, d *decoder) *opEntry {
+		if d.opsz66 && d.rep == 0 {
+			return &d.t.invvpid
 		}
 		return nil
 	}}

@@ -31,17 +31,31 @@ const (
 	accPaging = 3 // a paging-structure entry or PDPTE, read or A/D write
 	accPeek   = 4 // the debugger: no side effects, never a VM exit
 	accVMX    = 5 // a VMX instruction's access to its VMXON or VMCS region
+	// accPagingW is a write of a paging-structure entry (its A/D flags):
+	// under EPT a write for the walk (SDM Vol. 3C 29.3.3.2).
+	accPagingW = 6
 )
 
 // physPage resolves the guest-physical page holding gpa for an access of
 // the given kind. It returns the host page when the frame is RAM (nil for
 // MMIO and unbacked space) and the host frame number; ok=false means the
-// access was refused and must not be performed (never today: see above).
+// access was refused and must not be performed: under EPT, an EPT
+// violation or misconfiguration whose VM exit has been taken (vmx_ept.go).
+// The VMX regions and MSR areas (accVMX) are host-physical: VMX
+// instructions exit in the guest, and a VM exit's MSR areas are accessed
+// in the host.
 func (c *CPU) physPage(gpa uint64, kind int) (pg *[4096]byte, hfn uint64, ok bool) {
-	_ = kind
+	if c.tlb.ctx.ept.on && kind != accVMX {
+		return c.eptPage(gpa, kind)
+	}
 	hfn = gpa >> 12
 	return c.bus.RAMPage(hfn), hfn, true
 }
+
+// hostPage is the host page backing host frame hfn (nil when it is not
+// RAM): the EPT walk's own tables and the frames it translates to are
+// host-physical (vmx_ept.go).
+func (c *CPU) hostPage(hfn uint64) *[4096]byte { return c.bus.RAMPage(hfn) }
 
 // physRead reads size bytes (<= 8, not crossing a page) at a
 // guest-physical address: RAM through the host page, anything else as
@@ -99,9 +113,9 @@ func (p physMem) ReadPhys32(pa uint64) (uint32, bool) {
 	v, ok := p.c.physRead(pa, 4, accPaging)
 	return uint32(v), ok
 }
-func (p physMem) WritePhys64(pa uint64, v uint64) bool { return p.c.physWrite(pa, 8, v, accPaging) }
+func (p physMem) WritePhys64(pa uint64, v uint64) bool { return p.c.physWrite(pa, 8, v, accPagingW) }
 func (p physMem) WritePhys32(pa uint64, v uint32) bool {
-	return p.c.physWrite(pa, 4, uint64(v), accPaging)
+	return p.c.physWrite(pa, 4, uint64(v), accPagingW)
 }
 
 // peekMem is the debugger's view: reads through physPage as accPeek, and

@@ -89,6 +89,8 @@ type contexts struct {
 	live [numCtx]bool
 	cur  uint8
 	tick uint64
+	// ept is the EPT half of the current context (vmx_ept.go).
+	ept eptState
 }
 
 // switchContext makes id the current translation context.
@@ -142,6 +144,29 @@ func (t *tlb) flushSlot(slot uint8) {
 	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write, &t.fetch} {
 		for i := range arr {
 			if arr[i].page != nil && tagSlot(arr[i].tag) == slot {
+				arr[i] = tlbEntry{}
+			}
+		}
+	}
+}
+
+// flushPageSlot drops the entries for one linear page in one context,
+// global ones included, under every PCID (INVVPID individual-address).
+func (t *tlb) flushPageSlot(lin uint64, slot uint8) {
+	i := t.index(lin)
+	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write, &t.fetch} {
+		if e := &arr[i]; e.page != nil && (e.tag^lin)&^(0xfff|tagPCIDHi|tagCtx) == 0 && tagSlot(e.tag) == slot {
+			*e = tlbEntry{}
+		}
+	}
+}
+
+// flushNonGlobalSlot drops the entries of one context not marked global
+// (INVVPID single-context-retaining-globals).
+func (t *tlb) flushNonGlobalSlot(slot uint8) {
+	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write, &t.fetch} {
+		for i := range arr {
+			if arr[i].page != nil && !arr[i].global && tagSlot(arr[i].tag) == slot {
 				arr[i] = tlbEntry{}
 			}
 		}

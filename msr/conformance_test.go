@@ -273,9 +273,10 @@ func TestKnownGaps(t *testing.T) {
 		assert.Contains(t, lines, "vmx-controls", m.Name)
 		assert.True(t, p.Reports("vmx"), m.Name)
 		// No control beyond the default settings and those VM entry and
-		// exits honour (SDM Vol. 3C 24.6.2 Table 24-6 bits 15, 16; 24.7.1
-		// Table 24-13 bits 2, 9; 24.8.1 Table 24-15 bits 2, 9).
-		honoured := map[uint32]uint64{VMXProcbasedCtls: 1<<15 | 1<<16, VMXExitCtls: 1<<2 | 1<<9, VMXEntryCtls: 1<<2 | 1<<9}
+		// exits honour (SDM Vol. 3C 24.6.2 Table 24-6 bits 15, 16 and 31
+		// "activate secondary controls"; 24.7.1 Table 24-13 bits 2, 9;
+		// 24.8.1 Table 24-15 bits 2, 9).
+		honoured := map[uint32]uint64{VMXProcbasedCtls: 1<<15 | 1<<16 | 1<<31, VMXExitCtls: 1<<2 | 1<<9, VMXEntryCtls: 1<<2 | 1<<9}
 		for _, pair := range [][2]uint32{{VMXPinbasedCtls, VMXTruePinbasedCtls}, {VMXProcbasedCtls, VMXTrueProcbasedCtls},
 			{VMXExitCtls, VMXTrueExitCtls}, {VMXEntryCtls, VMXTrueEntryCtls}} {
 			v, ok := p.GuestVMX(pair[0])
@@ -288,7 +289,23 @@ func TestKnownGaps(t *testing.T) {
 				assert.Equal(t, mv&0xFFFFFFFF, tv&0xFFFFFFFF, "%s %s: allowed-0 kept", m.Name, Name(pair[1]))
 			}
 		}
-		for _, idx := range []uint32{VMXProcbasedCtls2, VMXEPTVPIDCap, VMXVMFunc, VMXProcbasedCtls3} {
+		// Secondary controls: "enable EPT" (bit 1) and "enable VPID" (bit
+		// 5) of Table 25-7 only, with the model's allowed-0 half.
+		v2, ok := p.GuestVMX(VMXProcbasedCtls2)
+		require.True(t, ok, m.Name)
+		mv2, _ := p.ModelVMX(VMXProcbasedCtls2)
+		assert.Equal(t, mv2&(0xFFFFFFFF|(1<<1|1<<5)<<32), v2, "%s: secondary controls: EPT and VPID", m.Name)
+		// IA32_VMX_EPT_VPID_CAP (SDM Vol. 3D A.10): execute-only (0),
+		// page-walk length 4/5 (6, 7), UC/WB (8, 14), 2M/1G pages (16,
+		// 17), INVEPT (20), A/D (21), INVEPT types (25, 26), INVVPID (32)
+		// and its types (40-43); advanced VM-exit information (22) and
+		// the rest hidden.
+		ec, ok := p.GuestVMX(VMXEPTVPIDCap)
+		require.True(t, ok, m.Name)
+		mec, _ := p.ModelVMX(VMXEPTVPIDCap)
+		const sdmA10 = 0x0000_0F01_0633_41C1
+		assert.Equal(t, mec&sdmA10, ec, "%s: IA32_VMX_EPT_VPID_CAP", m.Name)
+		for _, idx := range []uint32{VMXVMFunc, VMXProcbasedCtls3} {
 			_, ok := p.GuestVMX(idx)
 			assert.False(t, ok, "%s: %s needs controls vmxemu does not implement yet", m.Name, Name(idx))
 		}

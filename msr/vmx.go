@@ -50,6 +50,13 @@ const (
 	eptCapBits  = 0xFFFF_F000_FFFF_FFFF // IA32_VMX_EPT_VPID_CAP bits about EPT (all but 43:32)
 	vpidCapBits = 0x0000_0FFF_0000_0000 // bits 43:32: INVVPID
 	eptCapAD    = 1 << 21
+	// eptCapHonoured are the IA32_VMX_EPT_VPID_CAP bits vmxemu implements:
+	// execute-only (0), page-walk lengths 4 and 5 (6, 7), UC and WB (8,
+	// 14), 2-MiB and 1-GiB pages (16, 17), INVEPT (20), A/D flags (21),
+	// single- and all-context INVEPT (25, 26), INVVPID (32) and its four
+	// types (40-43).
+	eptCapHonoured = 1<<0 | 1<<6 | 1<<7 | 1<<8 | 1<<14 | 1<<16 | 1<<17 | 1<<20 | 1<<21 | 1<<25 | 1<<26 |
+		1<<32 | 1<<40 | 1<<41 | 1<<42 | 1<<43
 )
 
 // VMXFeature is a VMX capability that -cpu can remove.
@@ -135,9 +142,11 @@ func pruneVMX(v map[uint32]uint64) {
 // reads the same table.
 var implementedControls = map[uint32]uint64{
 	VMXPinbasedCtls: 0,
-	// CR3-load exiting (15), CR3-store exiting (16).
-	VMXProcbasedCtls:  (1<<15 | 1<<16) << 32,
-	VMXProcbasedCtls2: 0,
+	// CR3-load exiting (15), CR3-store exiting (16), activate secondary
+	// controls (31).
+	VMXProcbasedCtls: (1<<15 | 1<<16 | 1<<31) << 32,
+	// Enable EPT (1), enable VPID (5).
+	VMXProcbasedCtls2: (1<<1 | 1<<5) << 32,
 	// Save debug controls (2), host address-space size (9).
 	VMXExitCtls: (1<<2 | 1<<9) << 32,
 	// Load debug controls (2), IA-32e mode guest (9).
@@ -195,6 +204,13 @@ func honestVMX(v map[uint32]uint64) {
 		if x, ok := v[idx]; ok {
 			v[idx] = x & implementedControls[idx]
 		}
+	}
+	// IA32_VMX_EPT_VPID_CAP: the EPT and INVVPID capabilities vmxemu
+	// honours (package ept; SDM Vol. 3D A.10); the others (advanced
+	// VM-exit information for EPT violations, bit 22; supervisor
+	// shadow-stack control, bit 23; HLAT and the like) are masked.
+	if x, ok := v[VMXEPTVPIDCap]; ok {
+		v[VMXEPTVPIDCap] = x & eptCapHonoured
 	}
 	// The dual-monitor treatment of SMIs and SMM (IA32_VMX_BASIC[49],
 	// SDM Vol. 3C 32.15) needs SMM and IA32_SMM_MONITOR_CTL, which vmxemu

@@ -22,7 +22,12 @@ func TestVMXCapReport(t *testing.T) {
 		`(?m)^  Revision +16$`,
 		`(?m)^  VMCS size +1024$`,
 		`(?m)^  VMCS restricted to 32 bit addresses +no$`,
-		`(?m)^  Enable EPT +yes +gap$`,
+		`(?m)^  Enable EPT +yes +ok$`,
+		`(?m)^  Enable VPID +yes +ok$`,
+		`(?m)^  Unrestricted guest +yes +gap$`,
+		`(?m)^  Activate secondary control +yes +ok$`,
+		`(?m)^  INVEPT supported +yes +ok$`,
+		`(?m)^  Single-context-retaining-globals INVVPID +yes +ok$`,
 		`(?m)^  CR3-load exiting +default +ok$`, // forced by PROCBASED_CTLS, optional by TRUE_PROCBASED_CTLS; honoured
 		`(?m)^  HLT exiting +yes +gap$`,
 		`(?m)^  Enable VM functions +no$`,
@@ -30,9 +35,9 @@ func TestVMXCapReport(t *testing.T) {
 		`(?m)^  IA32_VMX_CR4_FIXED1 +0x667ff  may be 1: .*SMXE PCIDE OSXSAVE`,
 		`guest sees CPUID.1:ECX.VMX=1`,
 		`(?m)^  vmx-controls +VM entry`,
-		// The guest's copy: the secondary controls are all masked, so
-		// PROCBASED_CTLS2 disappears for it.
-		`(?m)^  guest reads: nothing \(IA32_VMX_PROCBASED_CTLS2 does not exist`,
+		// The guest's copy of the secondary controls: "enable EPT" (bit
+		// 1) and "enable VPID" (bit 5) only (SDM Vol. 3C Table 25-7).
+		`(?m)^  guest reads: 0x2200000000$`,
 		`(?m)^  VMWRITE to VM-exit information fields +no$`,
 	} {
 		assert.Regexp(t, regexp.MustCompile(want), r)
@@ -41,7 +46,8 @@ func TestVMXCapReport(t *testing.T) {
 	r = report(t, "icelake-sp")
 	assert.Regexp(t, `(?m)^  Revision +19$`, r)
 	assert.Regexp(t, `(?m)^  VMCS size +1280$`, r)
-	assert.Regexp(t, `(?m)^  Page-walk length 5 +yes +gap$`, r)
+	assert.Regexp(t, `(?m)^  Page-walk length 5 +yes +ok$`, r)
+	assert.Regexp(t, `(?m)^  Advanced VM-exit information for EPT violations +yes +gap$`, r)
 	assert.Regexp(t, `(?m)^  EPTP Switching +yes +gap$`, r)
 	assert.Contains(t, r, "assumed, not in the source dump")
 

@@ -293,7 +293,9 @@ static int rdmsr_safe(uint32_t idx, uint64_t *val)
 	uint64_t fl;
 	uint32_t lo = 0, hi = 0;
 	fault_vec[c] = -1;
-	__asm__ volatile(PROBE_BEGIN "rdmsr" PROBE_END
+	/* RDMSR leaves RFLAGS alone: clear CF and ZF first (TEST of a
+	 * nonzero RSP), so that outcome() reads no stale VMfail from them. */
+	__asm__ volatile("testq %%rsp, %%rsp\n\t" PROBE_BEGIN "rdmsr" PROBE_END
 			 : [fl] "=r"(fl), [fix] "=m"(fixup[c]), "+a"(lo), "+d"(hi)
 			 : "c"(idx)
 			 : "cc", "memory");

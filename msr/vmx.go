@@ -221,8 +221,10 @@ func honestVMX(v map[uint32]uint64) {
 	// The shutdown and wait-for-SIPI activity states (IA32_VMX_MISC[7:8],
 	// SDM Vol. 3C 24.4.2) need the SIPI VM exit and a guest shutdown,
 	// which vmxemu does not model yet; HLT (bit 6) works.
+	// IA32_VMX_MISC[14] (Intel PT usable in VMX operation, Vol. 3D A.6)
+	// describes a feature the models hide (intel-pt, CPUID.(7,0):EBX[25]).
 	if m, ok := v[VMXMisc]; ok {
-		v[VMXMisc] = m &^ (1<<7 | 1<<8)
+		v[VMXMisc] = m &^ (1<<7 | 1<<8 | 1<<14)
 	}
 }
 

@@ -63,6 +63,13 @@ func (c *CPU) EPTExitWhy() string { return c.tlb.ctx.ept.why }
 // VM exit of a refusal (ok=false).
 func (c *CPU) eptPage(gpa uint64, kind int) (*[4096]byte, uint64, bool) {
 	x := &c.tlb.ctx.ept
+	if !c.inGuest() {
+		// Out of the guest without vmxExitTranslation (a VMX abort's
+		// shutdown, then INIT): physical addresses are host-physical.
+		x.on = false
+		hfn := gpa >> 12
+		return c.hostPage(hfn), hfn, true
+	}
 	a := ept.Access{
 		Write:       kind == accWrite || kind == accPagingW,
 		Fetch:       kind == accFetch,
@@ -294,4 +301,17 @@ func (c *CPU) invalidateVPID(typ uint64, vpid uint16, lin uint64) {
 		}
 	}
 	c.blocks.flush()
+}
+
+// ExplainEPT explains the EPT translation of a guest-physical address in
+// the current context, step by step, without side effects (for the
+// debugger and the page-walk explainer); ok is false when the CPU is not
+// running a guest under EPT.
+func (c *CPU) ExplainEPT(gpa uint64, a ept.Access) (steps []ept.Step, r ept.Result, ok bool) {
+	x := &c.tlb.ctx.ept
+	if !x.on || !c.inGuest() {
+		return nil, ept.Result{}, false
+	}
+	steps, r = ept.Explain(eptPeekMem{c}, x.caps, x.eptp, gpa, a)
+	return steps, r, true
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vmxemu/vmxemu/ept"
 	"github.com/vmxemu/vmxemu/msr"
 	"github.com/vmxemu/vmxemu/vmx"
 )
@@ -320,4 +321,21 @@ func TestINVEPTINVVPIDFailures(t *testing.T) {
 		assert.Equal(t, []uint32{want}, *exits)
 		assert.Equal(t, uint64(5), vmcsField(t, c, 0x440C), "instruction length")
 	}
+}
+
+// TestExplainEPT: the debugger's view of a guest's EPT walk.
+func TestExplainEPT(t *testing.T) {
+	h := eptHarness(t, "sandybridge-ep", 1<<1, eptEPTP, 0)
+	c := h.c
+	_, _, ok := c.ExplainEPT(0x15000, ept.Access{})
+	assert.False(t, ok, "not in a guest")
+	copy(h.bus.ram[0x11000:], []byte{0xF4}) // hlt
+	c.Run(2)
+	require.True(t, c.vmx.Guest())
+	steps, r, ok := c.ExplainEPT(0x15123, ept.Access{})
+	require.True(t, ok)
+	assert.Equal(t, ept.OK, r.Kind)
+	assert.Equal(t, uint64(0x15123), r.HPA)
+	require.Len(t, steps, 4)
+	assert.Equal(t, uint64(eptPTE(0x15000)), steps[3].Addr)
 }

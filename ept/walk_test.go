@@ -282,3 +282,32 @@ func TestWalkAccessedDirty(t *testing.T) {
 	assert.Zero(t, m[pt+8]&(entAccessed|entDirty))
 	assert.Zero(t, m[pml4]&entAccessed)
 }
+
+func TestExplain(t *testing.T) {
+	m := tables(1 | 6<<3)
+	steps, r := Explain(m, skl, eptp|EPTPAD, gpa0|0x10, Access{Write: true, LinearValid: true})
+	require.Equal(t, Violation, r.Kind)
+	require.Len(t, steps, 4)
+	for i, want := range []struct {
+		name string
+		addr uint64
+		idx  uint64
+	}{{"PML4E", pml4, 0}, {"PDPTE", pdpt + 8, 1}, {"PDE", pd + 8, 1}, {"PTE", pt + 8, 1}} {
+		assert.Equal(t, want.name, steps[i].Name)
+		assert.Equal(t, want.addr, steps[i].Addr)
+		assert.Equal(t, want.idx, steps[i].Index)
+	}
+	assert.True(t, steps[3].Leaf)
+	assert.Equal(t, uint8(1), steps[3].Perm)
+	assert.Contains(t, steps[3].String(), "read")
+	assert.Zero(t, m[pml4]&entAccessed, "no side effects")
+	// A not-present PDE ends the list there.
+	m = tables(7 | 6<<3)
+	m[pd+8] = 0
+	steps, r = Explain(m, snb, eptp, gpa0, Access{})
+	assert.Equal(t, Violation, r.Kind)
+	assert.Len(t, steps, 3)
+	// Beyond the walk's width nothing is read.
+	steps, _ = Explain(m, Caps{MSR: capSkylake, MaxPhysAddr: 52}, eptp, 1<<50, Access{})
+	assert.Empty(t, steps)
+}

@@ -1,0 +1,59 @@
+package ept
+
+import "fmt"
+
+// Step is one EPT paging-structure entry a walk read (for explanations:
+// the page-walk explainer of issue 15).
+type Step struct {
+	Level int    // 5 PML5E, 4 PML4E, 3 PDPTE, 2 PDE, 1 PTE
+	Name  string // "PML4E" and so on
+	Addr  uint64 // host-physical address of the entry
+	Entry uint64 // its value
+	Index uint64 // the guest-physical address bits that selected it
+	// Perm is bits 2:0 of the entry (R, W, X); Leaf says it maps a page.
+	Perm uint8
+	Leaf bool
+}
+
+func (s Step) String() string {
+	kind := "table"
+	if s.Leaf {
+		kind = "page"
+	}
+	return fmt.Sprintf("%-5s [%3d] at %#x = %#016x  %s  -> %s %#x", s.Name, s.Index, s.Addr, s.Entry, permString(s.Perm), kind, s.Entry&^0xFFF&(1<<52-1))
+}
+
+// Explain walks gpa through the EPT hierarchy of eptp as Walk does, without
+// setting accessed or dirty flags, and returns every entry it read with
+// the outcome (whose Why names the rule of a refusal).
+func Explain(m Mem, c Caps, eptp uint64, gpa uint64, a Access) ([]Step, Result) {
+	r := Walk(readOnly{m}, c, eptp, gpa, a)
+	if r.Level == 0 {
+		return nil, r // nothing read: the address is beyond the walk's width
+	}
+	var steps []Step
+	p := Pointer(eptp)
+	table := p.Root()
+	for lvl := p.Levels(); lvl >= 1 && lvl >= r.Level; lvl-- {
+		shift := uint(12 + 9*(lvl-1))
+		idx := gpa >> shift & 0x1FF
+		ea := table | idx<<3
+		e, ok := m.ReadPhys64(ea)
+		if !ok {
+			break
+		}
+		leaf := lvl == 1 || (lvl == 2 || lvl == 3) && e&entPS != 0
+		steps = append(steps, Step{Level: lvl, Name: levelName[lvl], Addr: ea, Entry: e, Index: idx, Perm: uint8(e & 7), Leaf: leaf})
+		if e&7 == 0 || leaf {
+			break
+		}
+		table = e &^ 0xFFF & (1<<52 - 1)
+	}
+	return steps, r
+}
+
+// readOnly drops writes: Explain has no side effects.
+type readOnly struct{ m Mem }
+
+func (r readOnly) ReadPhys64(a uint64) (uint64, bool) { return r.m.ReadPhys64(a) }
+func (readOnly) WritePhys64(uint64, uint64) bool      { return true }

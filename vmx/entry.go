@@ -298,14 +298,16 @@ func (v *CPU) checkEventInjection(insn Insn) (Outcome, bool) {
 		return fail("bits 30:12 are reserved")
 	}
 	deliver := info>>11&1 != 0
-	cr0 := v.field(0x6800) // Guest CR0
+	// The guest's CR0.PE counts only with "unrestricted guest"
+	// (secondary control 7); without it the guest is in protected mode.
+	pe := v.field(0x6800)&arch.CR0PE != 0 || v.secondary()&(1<<7) == 0
 	hasErr := typ == 3 && arch.HasErrorCode(uint8(vec))
 	switch {
-	case deliver && cr0&arch.CR0PE == 0:
-		return fail("\"deliver error code\" (bit 11) must be 0 when the guest's CR0.PE is 0")
+	case deliver && !pe:
+		return fail("\"deliver error code\" (bit 11) must be 0 when \"unrestricted guest\" is 1 and the guest's CR0.PE is 0")
 	case deliver && !(typ == 3 && hasErr):
 		return fail("\"deliver error code\" (bit 11) is 1 for an event that has no error code (only #DF, #TS, #NP, #SS, #GP, #PF, #AC as hardware exceptions)")
-	case !deliver && typ == 3 && hasErr && cr0&arch.CR0PE != 0:
+	case !deliver && typ == 3 && hasErr && pe:
 		return fail(fmt.Sprintf("\"deliver error code\" (bit 11) must be 1 for vector %d in protected mode", vec))
 	}
 	if deliver {

@@ -194,3 +194,30 @@ func modelMSRsFor(t *testing.T, name string) map[uint32]uint64 {
 	}
 	return out
 }
+
+// TestInjectionErrorCodeWithoutURG: without "unrestricted guest" the
+// guest is in protected mode whatever its CR0.PE field says, so a #GP
+// injected needs "deliver error code" (SDM Vol. 3C 27.2.1.3: bit 11 is 1
+// iff "unrestricted guest" is 0 or CR0.PE is 1, the type is hardware
+// exception and the vector has an error code) — kvm-unit-tests
+// vmx_controls_test "error code <-> (!URG || prot_mode)".
+func TestInjectionErrorCodeWithoutURG(t *testing.T) {
+	for _, tc := range []struct {
+		info uint64
+		fail bool
+	}{
+		{1<<31 | 3<<8 | 13, true},          // #GP without error code
+		{1<<31 | 1<<11 | 3<<8 | 13, false}, // #GP with error code
+		{1<<31 | 1<<11 | 3<<8 | 6, true},   // #UD has none
+	} {
+		v, mem := entryVMCS(t)
+		require.Equal(t, Succeed, v.VMWRITE(encGuestCR0, 0x20, true).Kind) // PE = PG = 0
+		require.Equal(t, Succeed, v.VMWRITE(encEntryIntrInfo, tc.info, true).Kind)
+		o, _ := v.Enter(true, &host32, mem)
+		if tc.fail {
+			assert.Equal(t, ErrEntryInvalidControl, o.Err, "%#x", tc.info)
+		} else {
+			assert.NotEqual(t, FailValid, o.Kind, "%#x: %s", tc.info, o)
+		}
+	}
+}

@@ -339,3 +339,29 @@ func TestExplainEPT(t *testing.T) {
 	require.Len(t, steps, 4)
 	assert.Equal(t, uint64(eptPTE(0x15000)), steps[3].Addr)
 }
+
+// TestEPTViolationDuringDelivery: the guest's UD2 raises #UD, whose IDT
+// entry sits on a page the EPT does not map: the EPT violation during
+// event delivery exits with the guest RIP of the faulting instruction
+// (SDM Vol. 3C 28.3: where delivery would have started), a data-read
+// qualification with a valid guest-linear address (the IDT is accessed
+// by linear address), and the host then runs normally.
+func TestEPTViolationDuringDelivery(t *testing.T) {
+	h := eptHarness(t, "sandybridge-ep", 1<<1, eptEPTP, 0)
+	c := h.c
+	require.Equal(t, vmx.Succeed, c.vmx.VMWRITE(0x6818, 0x18000, true).Kind) // guest IDTR base
+	require.Equal(t, vmx.Succeed, c.vmx.VMWRITE(0x4812, 0xFFF, true).Kind)   // guest IDTR limit
+	binary.LittleEndian.PutUint64(h.bus.ram[eptPTE(0x18000):], 0)
+	copy(h.bus.ram[0x11000:], []byte{0x90, 0x0F, 0x0B}) // nop; ud2
+	copy(h.bus.ram[0x12000:], []byte{0x90, 0x90, 0xF4})  // the host: nop; nop; hlt
+	exits := exitRecorder(c)
+	c.Run(10)
+	require.Equal(t, []uint32{48}, *exits)
+	assert.Equal(t, uint64(0x11001), vmcsField(t, c, 0x681E), "guest RIP: the UD2")
+	assert.Equal(t, uint64(1|1<<7|1<<8), vmcsField(t, c, 0x6400), "data read, guest-linear valid, a linear translation")
+	assert.Equal(t, uint64(0x18000+6*8), vmcsField(t, c, 0x2400), "guest-physical: the #UD gate")
+	assert.Equal(t, uint64(0x18000+6*8), vmcsField(t, c, 0x640A))
+	assert.Equal(t, uint64(0x12003), c.RIP, "the host ran to its HLT")
+	assert.True(t, c.Halted())
+	assert.False(t, c.exitPending)
+}

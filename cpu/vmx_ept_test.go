@@ -353,7 +353,7 @@ func TestEPTViolationDuringDelivery(t *testing.T) {
 	require.Equal(t, vmx.Succeed, c.vmx.VMWRITE(0x4812, 0xFFF, true).Kind)   // guest IDTR limit
 	binary.LittleEndian.PutUint64(h.bus.ram[eptPTE(0x18000):], 0)
 	copy(h.bus.ram[0x11000:], []byte{0x90, 0x0F, 0x0B}) // nop; ud2
-	copy(h.bus.ram[0x12000:], []byte{0x90, 0x90, 0xF4})  // the host: nop; nop; hlt
+	copy(h.bus.ram[0x12000:], []byte{0x90, 0x90, 0xF4}) // the host: nop; nop; hlt
 	exits := exitRecorder(c)
 	c.Run(10)
 	require.Equal(t, []uint32{48}, *exits)

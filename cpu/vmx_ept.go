@@ -193,6 +193,17 @@ func (c *CPU) vmxExitTranslation() {
 // and guests without VPIDs, with or without EPT).
 func (c *CPU) flushVPID0() {
 	x := &c.tlb.ctx
+	others := false
+	for i := range x.ids {
+		others = others || x.live[i] && x.ids[i].vpid != 0
+	}
+	if !others {
+		// Every context is VPID 0000H's (no guest uses VPIDs): clearing
+		// the arrays is cheaper than testing each entry's slot.
+		c.tlb.flushAll()
+		c.blocks.flush()
+		return
+	}
 	for i := range x.ids {
 		if x.live[i] && x.ids[i].vpid == 0 {
 			c.tlb.flushSlot(uint8(i))

@@ -112,7 +112,13 @@ func (c *CPU) eptExit(gpa uint64, kind int, r *ept.Result) {
 	}
 	c.vmx.SetGuestPhysical(gpa)
 	x.why = r.Why
-	c.vmExit(reason, info, kind != accFetch && x.kind != accFetch && x.events == 0)
+	// A fetch, or a paging-structure access of the walk translating one
+	// (x.kind is the kind translate was called for; the PDPTE loads of
+	// MOV to CR3 and the like, noLin, are not part of a walk), exits
+	// before the instruction; so does an access during event delivery.
+	paging := kind == accPaging || kind == accPagingW
+	fetch := kind == accFetch || paging && !x.noLin && x.kind == accFetch
+	c.vmExit(reason, info, !fetch && x.events == 0)
 }
 
 // eptMem is host-physical memory for the EPT walk: RAM only; setting an

@@ -365,3 +365,60 @@ func TestEPTViolationDuringDelivery(t *testing.T) {
 	assert.True(t, c.Halted())
 	assert.False(t, c.exitPending)
 }
+
+// paeGuest turns h's guest into a 32-bit PAE guest: CR3 0x7000 (PDPT),
+// PD at 0x8000 (and a copy at 0x9000) with two 2-MiB identity pages; the
+// PDPT in memory holds mem0 as PDPTE0, the VMCS field field0.
+func paeGuest(t *testing.T, h *harness, mem0, field0 uint64) {
+	t.Helper()
+	ram := h.bus.ram
+	for _, pd := range []uint64{0x8000, 0x9000} {
+		binary.LittleEndian.PutUint64(ram[pd:], 0|0x83)
+		binary.LittleEndian.PutUint64(ram[pd+8:], 2<<20|0x83)
+	}
+	binary.LittleEndian.PutUint64(ram[0x7000:], mem0)
+	for enc, val := range map[uint64]uint64{0x6804: 0x2020, 0x6802: 0x7000, 0x280A: field0} {
+		require.Equal(t, vmx.Succeed, h.c.vmx.VMWRITE(enc, val, true).Kind, "%#x", enc)
+	}
+}
+
+// TestEPTGuestPDPTEs: under EPT a PAE guest's PDPTEs come from the VMCS at
+// VM entry (SDM Vol. 3C 27.3.2.4) and go back to it at VM exit (28.3.4);
+// MOV to CR3 loads them from guest-physical memory through EPT, a refusal
+// being an EPT violation without a guest-linear address (Table 28-7 bit
+// 7 clear).
+func TestEPTGuestPDPTEs(t *testing.T) {
+	cpuid := []byte{0x0F, 0xA2}
+	movCR3 := []byte{0xB8, 0x00, 0x70, 0, 0, 0x0F, 0x22, 0xD8} // mov eax, 0x7000; mov cr3, eax
+
+	// The memory PDPTE is not present; the VMCS's is: the guest runs.
+	h := eptHarness(t, "sandybridge-ep", 1<<1, eptEPTP, 0)
+	paeGuest(t, h, 0, 0x8001)
+	copy(h.bus.ram[0x11000:], cpuid)
+	exits := exitRecorder(h.c)
+	h.c.Run(4)
+	require.Equal(t, []uint32{10}, *exits, "the guest ran on the VMCS's PDPTEs")
+	assert.Equal(t, uint64(0x8001), vmcsField(t, h.c, 0x280A), "saved at the exit")
+
+	// MOV CR3 reloads them from memory (through EPT); the exit saves them.
+	h = eptHarness(t, "sandybridge-ep", 1<<1, eptEPTP, 0)
+	paeGuest(t, h, 0x9001, 0x8001)
+	copy(h.bus.ram[0x11000:], append(append([]byte{}, movCR3...), cpuid...))
+	exits = exitRecorder(h.c)
+	h.c.Run(6)
+	require.Equal(t, []uint32{10}, *exits)
+	assert.Equal(t, uint64(0x9001), vmcsField(t, h.c, 0x280A), "the PDPTE MOV CR3 loaded")
+
+	// The PDPT's page is not mapped by the EPT: MOV CR3 exits.
+	h = eptHarness(t, "sandybridge-ep", 1<<1, eptEPTP, 0)
+	paeGuest(t, h, 0x8001, 0x8001)
+	binary.LittleEndian.PutUint64(h.bus.ram[eptPTE(0x7000):], 0)
+	copy(h.bus.ram[0x11000:], append(append([]byte{}, movCR3...), cpuid...))
+	exits = exitRecorder(h.c)
+	h.c.Run(6)
+	require.Equal(t, []uint32{48}, *exits)
+	assert.Equal(t, uint64(1), vmcsField(t, h.c, 0x6400), "a read, no guest-linear address, nothing allowed")
+	assert.Equal(t, uint64(0x7000), vmcsField(t, h.c, 0x2400))
+	assert.Equal(t, uint64(0x11005), vmcsField(t, h.c, 0x681E), "guest RIP: the MOV CR3")
+	assert.Equal(t, uint64(0x7000), vmcsField(t, h.c, 0x6802), "guest CR3")
+}

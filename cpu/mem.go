@@ -218,6 +218,9 @@ func (c *CPU) translate(lin uint64, kind int, user bool, implicit bool) (mmu.Tra
 		c.stop = true
 		return tr, false
 	}
+	if c.tlb.ctx.ept.on {
+		c.tlb.ctx.ept.adv = eptAdvInfo(&tr) // vmx_ept.go
+	}
 	return tr, true
 }
 

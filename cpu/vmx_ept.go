@@ -5,6 +5,7 @@ import (
 
 	"github.com/vmxemu/vmxemu/arch"
 	"github.com/vmxemu/vmxemu/ept"
+	"github.com/vmxemu/vmxemu/mmu"
 	"github.com/vmxemu/vmxemu/vmx"
 )
 
@@ -47,6 +48,9 @@ type eptState struct {
 	lin   uint64
 	kind  int
 	noLin bool
+	// adv are bits 11:9 of the exit qualification for the last guest
+	// translation (advanced VM-exit information, eptAdvInfo).
+	adv uint64
 	// events counts nested event deliveries: an EPT-induced exit during
 	// one is not an instruction's outcome.
 	events int
@@ -103,6 +107,18 @@ func (c *CPU) eptExit(gpa uint64, kind int, r *ept.Result) {
 	if r.Kind == ept.Violation {
 		reason = vmx.ExitEPTViolate
 		info.Qualification = r.Qualification
+		q := r.Qualification
+		if q&ept.QualTranslation != 0 && x.caps.Has(ept.CapAdvExitInfo) {
+			// Table 28-7 bits 9-11 for an access to the translation of
+			// a linear address (IA32_VMX_EPT_VPID_CAP bit 22): without
+			// paging every linear address is user-mode, read/write and
+			// executable.
+			if c.CR0&arch.CR0PG == 0 {
+				info.Qualification |= ept.QualUser | ept.QualRW
+			} else {
+				info.Qualification |= x.adv
+			}
+		}
 		if r.Qualification&ept.QualLinearValid != 0 {
 			info.GuestLinear = x.lin
 			if c.codeMode != mode64 {
@@ -119,6 +135,23 @@ func (c *CPU) eptExit(gpa uint64, kind int, r *ept.Result) {
 	paging := kind == accPaging || kind == accPagingW
 	fetch := kind == accFetch || paging && !x.noLin && x.kind == accFetch
 	c.vmExit(reason, info, !fetch && x.events == 0)
+}
+
+// eptAdvInfo is the advanced VM-exit information of a guest translation
+// (SDM Vol. 3C Table 28-7): bit 9 a user-mode linear address, bit 10 a
+// read/write one, bit 11 an execute-disable one.
+func eptAdvInfo(tr *mmu.Translation) uint64 {
+	var q uint64
+	if tr.User {
+		q |= ept.QualUser
+	}
+	if tr.Writable {
+		q |= ept.QualRW
+	}
+	if tr.NX {
+		q |= ept.QualNX
+	}
+	return q
 }
 
 // eptMem is host-physical memory for the EPT walk: RAM only; setting an

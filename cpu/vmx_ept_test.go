@@ -155,6 +155,43 @@ func TestEPTViolations(t *testing.T) {
 	}
 }
 
+// TestEPTAdvancedExitInfo: with IA32_VMX_EPT_VPID_CAP bit 22 (Skylake SP)
+// an EPT violation on the translation of a linear address reports the
+// guest translation's rights in bits 9-11 (SDM Vol. 3C Table 28-7): the
+// guest's 4-MiB page is user-mode (U/S=1) and read/write, not
+// execute-disable (32-bit paging has no XD); a paging-structure access
+// reports none.
+func TestEPTAdvancedExitInfo(t *testing.T) {
+	h := eptHarness(t, "skylake-sp", 1<<1, eptEPTP, 0)
+	c := h.c
+	copy(h.bus.ram[0x11000:], []byte{0xC7, 0x05, 0x10, 0x50, 0x01, 0x00, 1, 0, 0, 0}) // mov dword [0x15010], 1
+	binary.LittleEndian.PutUint64(h.bus.ram[eptPTE(0x15000):], 0x15000|1|eptWB)
+	exits := exitRecorder(c)
+	c.Run(4)
+	require.Equal(t, []uint32{48}, *exits)
+	assert.Equal(t, uint64(1<<1|1<<3|1<<7|1<<8|1<<9|1<<10), vmcsField(t, c, 0x6400))
+
+	// A supervisor, read-only guest page: bits 9 and 10 clear.
+	h = eptHarness(t, "skylake-sp", 1<<1, eptEPTP, 0)
+	c = h.c
+	binary.LittleEndian.PutUint32(h.bus.ram[0x3000:], 0xE7&^6)            // PDE 0: P A D PS, supervisor, read-only
+	copy(h.bus.ram[0x11000:], []byte{0x8B, 0x35, 0x08, 0x50, 0x01, 0x00}) // mov esi, [0x15008]
+	binary.LittleEndian.PutUint64(h.bus.ram[eptPTE(0x15000):], 0)
+	exits = exitRecorder(c)
+	c.Run(4)
+	require.Equal(t, []uint32{48}, *exits)
+	assert.Equal(t, uint64(1|1<<7|1<<8), vmcsField(t, c, 0x6400))
+
+	// The guest's page directory not mapped: a paging-structure access.
+	h = eptHarness(t, "skylake-sp", 1<<1, eptEPTP, 0)
+	c = h.c
+	binary.LittleEndian.PutUint64(h.bus.ram[eptPTE(0x3000):], 0)
+	exits = exitRecorder(c)
+	c.Run(4)
+	require.Equal(t, []uint32{48}, *exits)
+	assert.Equal(t, uint64(1|1<<7), vmcsField(t, c, 0x6400))
+}
+
 // TestEPTAccessedDirty: with EPTP bit 6 (Skylake SP allows it:
 // IA32_VMX_EPT_VPID_CAP bit 21) the walk sets the accessed flag of every
 // EPT entry used and the dirty flag of the leaf of a write; the guest's

@@ -71,6 +71,9 @@ const (
 	QualExecutable  = 1 << 5  // AND of bit 2
 	QualLinearValid = 1 << 7  // the guest-linear-address field is valid
 	QualTranslation = 1 << 8  // (with bit 7) the access was to the final translation, not a paging-structure entry
+	QualUser        = 1 << 9  // advanced information (bit 8 set): a user-mode linear address
+	QualRW          = 1 << 10 // advanced information: a read/write linear address
+	QualNX          = 1 << 11 // advanced information: an execute-disable linear address
 	QualNMIUnblock  = 1 << 12 // NMI unblocking due to IRET
 )
 

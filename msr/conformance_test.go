@@ -297,13 +297,13 @@ func TestKnownGaps(t *testing.T) {
 		assert.Equal(t, mv2&(0xFFFFFFFF|(1<<1|1<<5)<<32), v2, "%s: secondary controls: EPT and VPID", m.Name)
 		// IA32_VMX_EPT_VPID_CAP (SDM Vol. 3D A.10): execute-only (0),
 		// page-walk length 4/5 (6, 7), UC/WB (8, 14), 2M/1G pages (16,
-		// 17), INVEPT (20), A/D (21), INVEPT types (25, 26), INVVPID (32)
-		// and its types (40-43); advanced VM-exit information (22) and
-		// the rest hidden.
+		// 17), INVEPT (20), A/D (21), advanced VM-exit information for
+		// EPT violations (22), INVEPT types (25, 26), INVVPID (32) and its
+		// types (40-43); the rest hidden.
 		ec, ok := p.GuestVMX(VMXEPTVPIDCap)
 		require.True(t, ok, m.Name)
 		mec, _ := p.ModelVMX(VMXEPTVPIDCap)
-		const sdmA10 = 0x0000_0F01_0633_41C1
+		const sdmA10 = 0x0000_0F01_0673_41C1
 		assert.Equal(t, mec&sdmA10, ec, "%s: IA32_VMX_EPT_VPID_CAP", m.Name)
 		// IA32_VMX_MISC (Vol. 3D A.6): no shutdown/wait-for-SIPI activity
 		// states (bits 7, 8) and no Intel PT in VMX operation (bit 14:

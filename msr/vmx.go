@@ -53,9 +53,10 @@ const (
 	// eptCapHonoured are the IA32_VMX_EPT_VPID_CAP bits vmxemu implements:
 	// execute-only (0), page-walk lengths 4 and 5 (6, 7), UC and WB (8,
 	// 14), 2-MiB and 1-GiB pages (16, 17), INVEPT (20), A/D flags (21),
-	// single- and all-context INVEPT (25, 26), INVVPID (32) and its four
-	// types (40-43).
-	eptCapHonoured = 1<<0 | 1<<6 | 1<<7 | 1<<8 | 1<<14 | 1<<16 | 1<<17 | 1<<20 | 1<<21 | 1<<25 | 1<<26 |
+	// advanced VM-exit information for EPT violations (22), single- and
+	// all-context INVEPT (25, 26), INVVPID (32) and its four types
+	// (40-43).
+	eptCapHonoured = 1<<0 | 1<<6 | 1<<7 | 1<<8 | 1<<14 | 1<<16 | 1<<17 | 1<<20 | 1<<21 | 1<<22 | 1<<25 | 1<<26 |
 		1<<32 | 1<<40 | 1<<41 | 1<<42 | 1<<43
 )
 
@@ -206,8 +207,7 @@ func honestVMX(v map[uint32]uint64) {
 		}
 	}
 	// IA32_VMX_EPT_VPID_CAP: the EPT and INVVPID capabilities vmxemu
-	// honours (package ept; SDM Vol. 3D A.10); the others (advanced
-	// VM-exit information for EPT violations, bit 22; supervisor
+	// honours (package ept; SDM Vol. 3D A.10); the others (supervisor
 	// shadow-stack control, bit 23; HLAT and the like) are masked.
 	if x, ok := v[VMXEPTVPIDCap]; ok {
 		v[VMXEPTVPIDCap] = x & eptCapHonoured

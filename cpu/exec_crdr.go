@@ -173,14 +173,21 @@ func movToCR(c *CPU, in *Inst) {
 // "Protected Mode Exceptions"). A write re-arms the breakpoints
 // (updateDebug) and ends the block.
 func movDR(c *CPU, in *Inst) {
-	if !c.requireCPL0("MOV DR") {
-		return
-	}
-	r := in.reg & 7
 	if in.reg > 7 {
 		c.raiseUD("MOV to/from DR8-DR15", "Vol. 2B MOV (Debug Registers)")
 		return
 	}
+	if c.guestExits(vmx.ProcMOVDRExiting) {
+		// MOV-DR exiting takes priority over the privilege #GP and the
+		// CR4.DE #UD for DR4/DR5 (SDM Vol. 3C 26.1.3), and over the
+		// general-detect #DB; qualification of Table 28-4.
+		c.guestInsnExit(in, vmx.ExitMOVDR, vmx.MOVDRQualification(int(in.reg), int(in.rm&15), in.op == 0x121))
+		return
+	}
+	if !c.requireCPL0("MOV DR") {
+		return
+	}
+	r := in.reg & 7
 	if r == 4 || r == 5 {
 		if c.CR4&arch.CR4DE != 0 {
 			c.raiseUD("DR4/DR5 referenced with CR4.DE=1", "Vol. 3A 18.2.2")

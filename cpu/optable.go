@@ -21,6 +21,7 @@ type tables struct {
 	grp15mem                          [8]opEntry
 	lfence, mfence, sfence            opEntry
 	clflushopt, clwb                  opEntry
+	pause                             opEntry
 }
 
 // by returns handlers for operand sizes 8, 16, 32, 64.
@@ -273,6 +274,7 @@ func buildTables() *tables {
 	}
 	t.swapgs = opEntry{name: "swapgs", f: fModRM | fEnd, h: one(swapgs)}
 	t.rdtscp = opEntry{name: "rdtscp", f: fModRM, h: one(rdtsc)}
+	t.pause = opEntry{name: "pause", h: one(pause)}
 	t.vmcall = opEntry{name: "vmcall", f: fModRM | fEnd, h: one(vmcall)}
 	t.vmentry = opEntry{name: "vmlaunch/vmresume", f: fModRM | fEnd, h: one(vmentry)}
 	t.vmxoff = opEntry{name: "vmxoff", f: fModRM | fEnd, h: one(vmxoff)}
@@ -300,6 +302,7 @@ func buildTables() *tables {
 	x[0x30] = opEntry{name: "wrmsr", f: fEnd, h: one(wrmsr)}
 	x[0x31] = opEntry{name: "rdtsc", h: one(rdtsc)}
 	x[0x32] = opEntry{name: "rdmsr", h: one(rdmsr)}
+	x[0x33] = opEntry{name: "rdpmc", h: one(rdpmc)}
 	x[0x34] = opEntry{name: "sysenter", f: fEnd, h: one(sysenter)}
 	x[0x35] = opEntry{name: "sysexit", f: fEnd, h: one(sysexit)}
 	x[0xA0] = opEntry{name: "push fs", f: fDef64, h: one(pushSreg)}

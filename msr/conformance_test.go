@@ -273,9 +273,15 @@ func TestKnownGaps(t *testing.T) {
 		assert.Contains(t, lines, "vmx-controls", m.Name)
 		assert.True(t, p.Reports("vmx"), m.Name)
 		// No control beyond the default settings and those VM entry and
-		// exits honour (SDM Vol. 3C 24.6.2 Table 24-6 bits 15, 16; 24.7.1
-		// Table 24-13 bits 2, 9; 24.8.1 Table 24-15 bits 2, 9).
-		honoured := map[uint32]uint64{VMXProcbasedCtls: 1<<15 | 1<<16, VMXExitCtls: 1<<2 | 1<<9, VMXEntryCtls: 1<<2 | 1<<9}
+		// exits honour (SDM Vol. 3C 25.6.2 Table 25-6: use TSC offsetting
+		// 3, HLT 7, INVLPG 9, RDPMC 11, RDTSC 12, CR3-load 15, CR3-store
+		// 16, MOV-DR 23, unconditional I/O 24 exiting, use I/O bitmaps 25,
+		// use MSR bitmaps 28, PAUSE exiting 30, activate secondary
+		// controls 31; 25.7.1 Table 25-13 bits 2, 9; 25.8.1 Table 25-15
+		// bits 2, 9).
+		honoured := map[uint32]uint64{
+			VMXProcbasedCtls: 1<<3 | 1<<7 | 1<<9 | 1<<11 | 1<<12 | 1<<15 | 1<<16 | 1<<23 | 1<<24 | 1<<25 | 1<<28 | 1<<30 | 1<<31,
+			VMXExitCtls:      1<<2 | 1<<9, VMXEntryCtls: 1<<2 | 1<<9}
 		for _, pair := range [][2]uint32{{VMXPinbasedCtls, VMXTruePinbasedCtls}, {VMXProcbasedCtls, VMXTrueProcbasedCtls},
 			{VMXExitCtls, VMXTrueExitCtls}, {VMXEntryCtls, VMXTrueEntryCtls}} {
 			v, ok := p.GuestVMX(pair[0])
@@ -288,7 +294,15 @@ func TestKnownGaps(t *testing.T) {
 				assert.Equal(t, mv&0xFFFFFFFF, tv&0xFFFFFFFF, "%s %s: allowed-0 kept", m.Name, Name(pair[1]))
 			}
 		}
-		for _, idx := range []uint32{VMXProcbasedCtls2, VMXEPTVPIDCap, VMXVMFunc, VMXProcbasedCtls3} {
+		// The secondary controls (Table 25-7): descriptor-table exiting 2,
+		// enable RDTSCP 3, WBINVD exiting 6, enable INVPCID 12, where the
+		// model has them; every secondary control is default-0 (A.3.3).
+		if mv, ok := p.ModelVMX(VMXProcbasedCtls2); ok {
+			v, ok := p.GuestVMX(VMXProcbasedCtls2)
+			require.True(t, ok, "%s: IA32_VMX_PROCBASED_CTLS2 exists with \"activate secondary controls\"", m.Name)
+			assert.Equal(t, mv>>32&(1<<2|1<<3|1<<6|1<<12)<<32, v, "%s IA32_VMX_PROCBASED_CTLS2", m.Name)
+		}
+		for _, idx := range []uint32{VMXEPTVPIDCap, VMXVMFunc, VMXProcbasedCtls3} {
 			_, ok := p.GuestVMX(idx)
 			assert.False(t, ok, "%s: %s needs controls vmxemu does not implement yet", m.Name, Name(idx))
 		}

@@ -80,7 +80,11 @@ func TestMSRFile(t *testing.T) {
 			rd(VMXCR4Fixed1, 0x627FF),               // the CR4 bits of what the guest sees: VMXE, PCIDE and OSXSAVE but no SMXE
 			rd(VMXPinbasedCtls, 0x0000001600000016), // allowed-1 masked to the default settings
 			wrGP(VMXBasic, 0, "read-only"), rdGP(VMXVMFunc, "exist"), rdGP(VMXProcbasedCtls3, "exist"),
-			rdGP(VMXProcbasedCtls2, "does not implement the controls"), rdGP(VMXEPTVPIDCap, "does not implement the controls")}},
+			rdGP(VMXEPTVPIDCap, "does not implement the controls"),
+			// The dump's 0x4FF allowed-1 secondary controls with those vmxemu
+			// honours: descriptor-table exiting (2), enable RDTSCP (3),
+			// WBINVD exiting (6) (SDM Vol. 3C Table 25-7).
+			rd(VMXProcbasedCtls2, 0x0000004C00000000)}},
 		{"VMFUNC: on the model, not for the guest yet", "haswell-ep", nil, 5, []msrOp{rdGP(VMXVMFunc, "does not implement the controls")}},
 		{"APIC base", "sandybridge-ep", nil, 5, []msrOp{
 			rd(APICBase, 0xFEE00900), wrGP(APICBase, 1<<46, "MAXPHYADDR"),

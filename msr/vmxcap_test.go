@@ -24,15 +24,20 @@ func TestVMXCapReport(t *testing.T) {
 		`(?m)^  VMCS restricted to 32 bit addresses +no$`,
 		`(?m)^  Enable EPT +yes +gap$`,
 		`(?m)^  CR3-load exiting +default +ok$`, // forced by PROCBASED_CTLS, optional by TRUE_PROCBASED_CTLS; honoured
-		`(?m)^  HLT exiting +yes +gap$`,
+		`(?m)^  HLT exiting +yes +ok$`,
+		`(?m)^  Interrupt window exiting +yes +gap$`,
 		`(?m)^  Enable VM functions +no$`,
 		`(?m)^  \(IA32_VMX_VMFUNC does not exist on this model\)$`,
 		`(?m)^  IA32_VMX_CR4_FIXED1 +0x667ff  may be 1: .*SMXE PCIDE OSXSAVE`,
 		`guest sees CPUID.1:ECX.VMX=1`,
 		`(?m)^  vmx-controls +VM entry`,
-		// The guest's copy: the secondary controls are all masked, so
-		// PROCBASED_CTLS2 disappears for it.
-		`(?m)^  guest reads: nothing \(IA32_VMX_PROCBASED_CTLS2 does not exist`,
+		// The guest's copy of PROCBASED_CTLS2: the dump's 0x4FF allowed-1
+		// bits with descriptor-table exiting, enable RDTSCP and WBINVD
+		// exiting (SDM Vol. 3C Table 25-7 bits 2, 3, 6).
+		`(?m)^secondary processor-based controls\n  Hex: 0x4ff00000000\n  guest reads: 0x4c00000000$`,
+		`(?m)^  Descriptor-table exiting +yes +ok$`,
+		`(?m)^  Enable EPT +yes +gap$`,
+		`(?m)^  guest reads: nothing \(IA32_VMX_EPT_VPID_CAP does not exist`,
 		`(?m)^  VMWRITE to VM-exit information fields +no$`,
 	} {
 		assert.Regexp(t, regexp.MustCompile(want), r)

@@ -86,7 +86,7 @@ func (c *CPU) guestLinear(a uint64) uint64 {
 // guestIOExit is the I/O-instruction exit (SDM Vol. 3C 26.1.3; reason 30)
 // after the IOPL/TSS-bitmap check: the qualification of Table 28-5 and,
 // for INS/OUTS, the guest-linear address of the string operand and the
-// instruction-information field (Table 28-9). It reports whether the
+// instruction-information field (28.2.5, INS and OUTS). It reports whether the
 // instruction exited.
 func (c *CPU) guestIOExit(in *Inst, port uint16, size int, isIn, str bool) bool {
 	if !c.inGuest() || !c.intercepts.Insn.IOExits(port, size, c.vmxBits()) {
@@ -111,7 +111,8 @@ func (c *CPU) guestIOExit(in *Inst, port uint16, size int, isIn, str bool) bool 
 // guestDescTableExit is the descriptor-table exit (reasons 46 and 47)
 // with "descriptor-table exiting", after the instruction's #UD and #GP
 // (privilege, UMIP) checks and before its operand is read (SDM Vol. 3C
-// 26.1.3; Tables 28-10 and 28-11). identity is the instruction's
+// 26.1.3; 28.2.5, the tables for LIDT/LGDT/SIDT/SGDT and
+// LLDT/LTR/SLDT/STR). identity is the instruction's
 // identity (vmx.DescSGDT...); ldtTR selects LLDT/LTR/SLDT/STR.
 func (c *CPU) guestDescTableExit(in *Inst, identity uint32, ldtTR bool) bool {
 	if !c.guestExits2(vmx.Proc2DescTableExiting) {
@@ -168,4 +169,28 @@ func rdpmc(c *CPU, in *Inst) {
 		return
 	}
 	c.raiseGP("RDPMC: ECX does not name a supported counter (vmxemu has no performance-monitoring counters; CPUID.0AH is zero)", sdm)
+}
+
+// guestVMXInsnExit is the VM exit of a VMX instruction in VMX non-root
+// operation (SDM Vol. 3C 26.1.2) with its exit information: for VMCLEAR,
+// VMPTRLD, VMPTRST and VMXON the displacement as qualification and the
+// memory operand in the instruction-information field; for VMREAD and
+// VMWRITE also reg1 (the register form's r/m register, 6:3), bit 10 for a
+// register operand and reg2 (the ModRM.reg register, 31:28) (28.2.1,
+// 28.2.5). The others define neither.
+func (c *CPU) guestVMXInsnExit(in *Inst, insn vmx.Insn) {
+	var info uint32
+	var qual uint64
+	switch insn {
+	case vmx.InsnVMCLEAR, vmx.InsnVMPTRLD, vmx.InsnVMPTRST, vmx.InsnVMXON:
+		info, qual = vmx.InsnInfoMem(memOperand(in)), displacement(in)
+	case vmx.InsnVMREAD, vmx.InsnVMWRITE:
+		if in.mod == 3 {
+			info = vmx.InsnInfoReg(int(in.rm & 15))
+		} else {
+			info, qual = vmx.InsnInfoMem(memOperand(in)), displacement(in)
+		}
+		info |= uint32(in.reg&15) << 28
+	}
+	c.guestInsnExitFull(in, vmx.ExitReasonOf(insn), qual, info, 0)
 }

@@ -14,7 +14,8 @@ import (
 // each with the exit information the SDM defines for it: exit reason
 // (Appendix C), exit qualification (28.2.1, Tables 28-4 and 28-5),
 // instruction length (28.2.4), VM-exit instruction-information field
-// (28.2.5, Tables 28-9 to 28-11) and guest-linear address. The guest is
+// (28.2.5, the tables for INS/OUTS, LIDT/LGDT/SIDT/SGDT and
+// LLDT/LTR/SLDT/STR) and guest-linear address. The guest is
 // guestVMCS's 32-bit protected-mode guest at CPL 0; its general-purpose
 // registers are the host's at VMLAUNCH (27.3.2 loads none but RSP).
 
@@ -113,7 +114,7 @@ func TestInsnExits(t *testing.T) {
 			gpr: map[int]uint64{arch.RDX: 0x3F8}, code: []byte{0xED}, reason: 30, qual: 0x3F8<<16 | 1<<3 | 3, length: 1, rip: 0x11000},
 		// REP OUTSB: string (bit 4), REP (bit 5); guest-linear address
 		// DS:ESI; instruction information: 32-bit address size (1 in
-		// 9:7), DS (3 in 17:15) (Table 28-9).
+		// 9:7), DS (3 in 17:15) (28.2.5, INS and OUTS).
 		{name: "REP OUTSB", fields: map[uint64]uint64{encTestProc: proc(vmx.ProcUncondIOExiting)},
 			gpr:  map[int]uint64{arch.RDX: 0x80, arch.RSI: 0x1000, arch.RCX: 4},
 			code: []byte{0xF3, 0x6E}, reason: 30, qual: 0x80<<16 | 1<<5 | 1<<4, length: 2,
@@ -158,7 +159,7 @@ func TestInsnExits(t *testing.T) {
 		// SGDT [EBX+ECX*4+10H] (0F 01 44 8B 10): qualification the
 		// displacement; information scaling 2 (1:0), 32-bit address size
 		// (9:7), 32-bit operand size (bit 11), DS (17:15), index ECX
-		// (21:18), base EBX (26:23), identity SGDT 0 (29:28) (Table 28-10).
+		// (21:18), base EBX (26:23), identity SGDT 0 (29:28) (28.2.5, LIDT/LGDT/SIDT/SGDT).
 		{name: "SGDT", fields: sec(vmx.Proc2DescTableExiting),
 			code: []byte{0x0F, 0x01, 0x44, 0x8B, 0x10}, reason: 46, qual: 0x10, length: 5,
 			info: 2 | 1<<7 | 1<<11 | 3<<15 | 1<<18 | 3<<23, rip: 0x11000},
@@ -168,7 +169,7 @@ func TestInsnExits(t *testing.T) {
 			code: []byte{0x0F, 0x01, 0x1D, 0x00, 0x50, 0x00, 0x00}, reason: 46, qual: 0x5000, length: 7,
 			info: 1<<7 | 1<<11 | 3<<15 | 1<<22 | 1<<27 | 3<<28, rip: 0x11000},
 		// LLDT AX (0F 00 D0): register operand, reg1 0 (6:3), bit 10,
-		// identity LLDT 2 (Table 28-11).
+		// identity LLDT 2 (28.2.5, LLDT/LTR/SLDT/STR).
 		{name: "LLDT reg", fields: sec(vmx.Proc2DescTableExiting),
 			code: []byte{0x0F, 0x00, 0xD0}, reason: 47, length: 3, info: 1<<10 | 2<<28, rip: 0x11000},
 		// STR [EBP-8] (0F 00 4D F8): displacement -8 sign-extended, SS
@@ -176,6 +177,19 @@ func TestInsnExits(t *testing.T) {
 		{name: "STR mem", fields: sec(vmx.Proc2DescTableExiting),
 			code: []byte{0x0F, 0x00, 0x4D, 0xF8}, reason: 47, qual: 0xFFFFFFFFFFFFFFF8, length: 4,
 			info: 1<<7 | 2<<15 | 1<<22 | 5<<23 | 1<<28, rip: 0x11000},
+		// VMX instructions exit unconditionally (26.1.2). VMPTRST [EBX+8]
+		// (0F C7 7B 08): qualification the displacement; information
+		// 32-bit address size, DS, no index, base EBX (28.2.5, VMCLEAR,
+		// VMPTRLD, VMPTRST, VMXON).
+		{name: "VMPTRST", code: []byte{0x0F, 0xC7, 0x7B, 0x08}, reason: 22, qual: 8, length: 4,
+			info: 1<<7 | 3<<15 | 1<<22 | 3<<23, rip: 0x11000},
+		// VMREAD EBX, EAX (0F 78 C3): register operand EBX as reg1 (6:3),
+		// bit 10, reg2 EAX (31:28) (28.2.5, VMREAD and VMWRITE).
+		{name: "VMREAD reg", code: []byte{0x0F, 0x78, 0xC3}, reason: 23, length: 3, info: 3<<3 | 1<<10, rip: 0x11000},
+		// VMWRITE ECX, [ESI+EDI*8-4] (0F 79 4C FE FC): reg2 ECX, scaling 3,
+		// index EDI, base ESI, displacement -4.
+		{name: "VMWRITE mem", code: []byte{0x0F, 0x79, 0x4C, 0xFE, 0xFC}, reason: 25, qual: 0xFFFFFFFFFFFFFFFC, length: 5,
+			info: 3 | 1<<7 | 3<<15 | 7<<18 | 6<<23 | 1<<28, rip: 0x11000},
 		// Without "enable RDTSCP" RDTSCP is #UD in the guest (26.3): with
 		// #UD in the exception bitmap, exit reason 0 with interruption
 		// information valid, hardware exception (3), vector 6.

@@ -151,7 +151,8 @@ func (x *InsnIntercepts) MSRExits(idx uint32, write bool, read BitReader) bool {
 }
 
 // MemOperand is a memory operand as the VM-exit instruction-information
-// field describes it (SDM Vol. 3C 28.2.5, Tables 28-9 to 28-14): address
+// field describes it (SDM Vol. 3C 28.2.5, the tables "Format of the VM-Exit
+// Instruction-Information Field as Used for ..."): address
 // size in bytes, segment register (arch.ES..GS), the index register and
 // its scaling (shift), the base register; Index or Base < 0 when absent.
 type MemOperand struct {
@@ -174,7 +175,7 @@ func insnInfoAddrSize(n int) uint32 {
 }
 
 // InsnInfoMem is the memory-operand part of the VM-exit
-// instruction-information field common to Tables 28-9 to 28-14: scaling
+// instruction-information field common to the 28.2.5 tables: scaling
 // (1:0), address size (9:7), segment register (17:15), index register
 // (21:18) with its invalid flag (22), base register (26:23) with its
 // invalid flag (27). Scaling is 0 without an index.
@@ -195,18 +196,19 @@ func InsnInfoMem(m MemOperand) uint32 {
 
 // InsnInfoReg is bits 6:3 (reg1) and bit 10 (register operand) of the
 // instruction-information field for an instruction with a register
-// operand where a memory one may be (Tables 28-10, 28-11, 28-14).
+// operand where a memory one may be (28.2.5: LLDT, LTR, SLDT, STR;
+// VMREAD, VMWRITE).
 func InsnInfoReg(reg int) uint32 { return uint32(reg&15)<<3 | 1<<10 }
 
-// Descriptor-table instruction identities (bits 29:28 of Tables 28-10 and
-// 28-11).
+// Descriptor-table instruction identities (bits 29:28 of the 28.2.5 tables
+// for LIDT/LGDT/SIDT/SGDT and LLDT/LTR/SLDT/STR).
 const (
 	DescSGDT, DescSIDT, DescLGDT, DescLIDT = 0, 1, 2, 3
 	DescSLDT, DescSTR, DescLLDT, DescLTR   = 0, 1, 2, 3
 )
 
 // InsnInfoDescTable is the instruction-information field of LGDT, LIDT,
-// SGDT and SIDT (Table 28-10): the memory operand, operand size in bit 11
+// SGDT and SIDT (28.2.5, the table for LIDT, LGDT, SIDT, SGDT): the memory operand, operand size in bit 11
 // (0 for 16-bit, 1 for 32-bit; undefined in 64-bit mode, where vmxemu
 // gives 1) and the identity in bits 29:28.
 func InsnInfoDescTable(m MemOperand, opsz32 bool, identity uint32) uint32 {
@@ -218,7 +220,7 @@ func InsnInfoDescTable(m MemOperand, opsz32 bool, identity uint32) uint32 {
 }
 
 // InsnInfoIO is the instruction-information field of INS and OUTS
-// (Table 28-9, reported with IA32_VMX_BASIC[54]): address size (9:7) and,
+// (28.2.5, the table for INS and OUTS; reported with IA32_VMX_BASIC[54]): address size (9:7) and,
 // for OUTS, the segment register (17:15; undefined for INS, which uses ES:
 // vmxemu gives ES).
 func InsnInfoIO(addrSize int, seg uint8) uint32 {

@@ -35,6 +35,7 @@ const (
 
 type insnExitCase struct {
 	name   string
+	model  string            // sandybridge-ep if empty
 	fields map[uint64]uint64 // VMCS fields beyond guestVMCS's
 	gpr    map[int]uint64    // guest registers
 	code   []byte            // guest code at 0x11000
@@ -54,8 +55,13 @@ type insnExitCase struct {
 // first VM exit (the host halts at host RIP).
 func runGuestToExit(t *testing.T, tc insnExitCase) *CPU {
 	t.Helper()
-	h := vmxHarness(t)
+	model := tc.model
+	if model == "" {
+		model = "sandybridge-ep"
+	}
+	h := vmxHarnessModel(t, model)
 	c := h.c
+	c.feat.invpcid = tc.model == "skylake-sp" // the harness platform has no CPUID
 	guestVMCS(t, h)
 	for enc, val := range tc.fields {
 		require.Equal(t, vmx.Succeed, c.vmx.VMWRITE(enc, val, true).Kind, "%#x", enc)
@@ -190,6 +196,18 @@ func TestInsnExits(t *testing.T) {
 		// index EDI, base ESI, displacement -4.
 		{name: "VMWRITE mem", code: []byte{0x0F, 0x79, 0x4C, 0xFE, 0xFC}, reason: 25, qual: 0xFFFFFFFFFFFFFFFC, length: 5,
 			info: 3 | 1<<7 | 3<<15 | 7<<18 | 6<<23 | 1<<28, rip: 0x11000},
+		// INVPCID EAX, [EBX+10H] (66 0F 38 82 43 10) on Skylake-SP with
+		// "enable INVPCID" and INVLPG exiting: qualification the
+		// displacement; information 32-bit address size, DS, no index,
+		// base EBX, reg2 EAX (28.2.5, INVEPT, INVPCID and INVVPID).
+		{name: "INVPCID", model: "skylake-sp",
+			fields: map[uint64]uint64{encTestProc: proc(vmx.ProcINVLPGExiting | 1<<31), encTestProc2: vmx.Proc2EnableINVPCID},
+			code:   []byte{0x66, 0x0F, 0x38, 0x82, 0x43, 0x10}, reason: 58, qual: 0x10, length: 6,
+			info: 1<<7 | 3<<15 | 1<<22 | 3<<23, rip: 0x11000},
+		// Without "enable INVPCID" INVPCID is #UD in the guest (26.3).
+		{name: "INVPCID without enable INVPCID", model: "skylake-sp",
+			fields: map[uint64]uint64{encTestProc: proc(vmx.ProcINVLPGExiting | 1<<31), encTestProc2: 0, encTestExcBitmap: 1 << 6},
+			code:   []byte{0x66, 0x0F, 0x38, 0x82, 0x43, 0x10}, reason: 0, rip: 0x11000},
 		// Without "enable RDTSCP" RDTSCP is #UD in the guest (26.3): with
 		// #UD in the exception bitmap, exit reason 0 with interruption
 		// information valid, hardware exception (3), vector 6.

@@ -135,7 +135,7 @@ func TestEnterChecks(t *testing.T) {
 		{"injection bits 30:12", encEntryIntrInfo, 1<<31 | 1<<20 | 3<<8 | 14, nil, ErrEntryInvalidControl, "30:12", nil},
 		// The deliver-error-code rule (27.2.1.3) with IA32_VMX_BASIC[56] = 0
 		// (Sandy Bridge EP) and "unrestricted guest" 0.
-		{"error code delivered for #DE", encEntryIntrInfo, 1<<31 | 1<<11 | 3<<8 | 0, nil, ErrEntryInvalidControl, "no error code", nil},
+		{"error code delivered for #DE", encEntryIntrInfo, 1<<31 | 1<<11 | 3<<8 | arch.VecDE, nil, ErrEntryInvalidControl, "no error code", nil},
 		{"error code delivered for an NMI", encEntryIntrInfo, 1<<31 | 1<<11 | 2<<8 | 2, nil, ErrEntryInvalidControl, "not a hardware exception", nil},
 		{"#GP without its error code", encEntryIntrInfo, 1<<31 | 3<<8 | 13, nil, ErrEntryInvalidControl, "must be 1 for vector 13", nil},
 		{"#GP without its error code, guest CR0.PE = 0", encEntryIntrInfo, 1<<31 | 3<<8 | 13, nil, ErrEntryInvalidControl, "must be 1 for vector 13", map[uint32]uint64{encGuestCR0: 0x30}},

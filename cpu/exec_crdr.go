@@ -49,7 +49,16 @@ func lmsw(c *CPU, in *Inst) {
 		m, sh := c.intercepts.CR0Mask&0xF, c.intercepts.CR0Shadow&0xF
 		src := uint64(v) & 0xF
 		if m&1 != 0 && sh&1 == 0 && src&1 != 0 || (src^sh)&m&0xE != 0 {
-			c.guestInsnExit(in, vmx.ExitCRAccess, 3<<4|uint64(v)<<16)
+			// Qualification: access type 3 (LMSW), operand type (bit 6:
+			// 1 for memory), the source data (31:16); a memory operand's
+			// linear address is the guest-linear address (SDM Vol. 3C
+			// 28.2.1, control-register accesses).
+			q, lin := uint64(3<<4)|uint64(v)<<16, uint64(0)
+			if in.mod != 3 {
+				q |= 1 << 6
+				lin = c.guestLinear(c.segv[in.seg].base + c.ea(in))
+			}
+			c.guestInsnExitFull(in, vmx.ExitCRAccess, q, 0, lin)
 			return
 		}
 		v = uint16(src&^m | c.CR0&m)

@@ -208,6 +208,13 @@ func TestInsnExits(t *testing.T) {
 		{name: "INVPCID without enable INVPCID", model: "skylake-sp",
 			fields: map[uint64]uint64{encTestProc: proc(vmx.ProcINVLPGExiting | 1<<31), encTestProc2: 0, encTestExcBitmap: 1 << 6},
 			code:   []byte{0x66, 0x0F, 0x38, 0x82, 0x43, 0x10}, reason: 0, rip: 0x11000},
+		// LMSW [EBX+2] (0F 01 73 02) changing the host-owned TS from its
+		// shadow: CR-access qualification with access type LMSW (3 in
+		// 5:4), memory operand (bit 6), source data 0008H (31:16); the
+		// guest-linear address of the operand (28.2.1).
+		{name: "LMSW memory", fields: map[uint64]uint64{0x6000: arch.CR0TS},
+			gpr: map[int]uint64{arch.RBX: 0x4000}, setup: func(ram []byte) { ram[0x4002] = 0x08 },
+			code: []byte{0x0F, 0x01, 0x73, 0x02}, reason: 28, qual: 8<<16 | 1<<6 | 3<<4, length: 4, linear: 0x4002, rip: 0x11000},
 		// Without "enable RDTSCP" RDTSCP is #UD in the guest (26.3): with
 		// #UD in the exception bitmap, exit reason 0 with interruption
 		// information valid, hardware exception (3), vector 6.

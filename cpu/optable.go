@@ -21,7 +21,7 @@ type tables struct {
 	grp15mem                          [8]opEntry
 	lfence, mfence, sfence            opEntry
 	clflushopt, clwb                  opEntry
-	pause                             opEntry
+	pause, rdrand                     opEntry
 }
 
 // by returns handlers for operand sizes 8, 16, 32, 64.
@@ -275,6 +275,7 @@ func buildTables() *tables {
 	t.swapgs = opEntry{name: "swapgs", f: fModRM | fEnd, h: one(swapgs)}
 	t.rdtscp = opEntry{name: "rdtscp", f: fModRM, h: one(rdtsc)}
 	t.pause = opEntry{name: "pause", h: one(pause)}
+	t.rdrand = opEntry{name: "rdrand/rdseed", f: fModRM, h: v(rdrandSeed, rdrandSeed, rdrandSeed)}
 	t.vmcall = opEntry{name: "vmcall", f: fModRM | fEnd, h: one(vmcall)}
 	t.vmentry = opEntry{name: "vmlaunch/vmresume", f: fModRM | fEnd, h: one(vmentry)}
 	t.vmxoff = opEntry{name: "vmxoff", f: fModRM | fEnd, h: one(vmxoff)}
@@ -412,6 +413,8 @@ func selGrp9(mr byte, d *decoder) *opEntry {
 		return &d.t.cmpxchg8b
 	case 6:
 		switch {
+		case !mem && d.rep == 0:
+			return &d.t.rdrand // NFx 0F C7 /6 (SDM Vol. 2B RDRAND)
 		case !mem:
 			return nil
 		case d.rep == 0xF3:
@@ -426,6 +429,9 @@ func selGrp9(mr byte, d *decoder) *opEntry {
 	case 7:
 		if mem && d.rep == 0 && !d.opsz66 {
 			return &d.t.vmptrst
+		}
+		if !mem && d.rep == 0 {
+			return &d.t.rdrand // RDSEED, NFx 0F C7 /7 (one handler with RDRAND)
 		}
 	}
 	return nil

@@ -61,7 +61,10 @@ func runGuestToExit(t *testing.T, tc insnExitCase) *CPU {
 	}
 	h := vmxHarnessModel(t, model)
 	c := h.c
-	c.feat.invpcid = tc.model == "skylake-sp" // the harness platform has no CPUID
+	// The harness platform has no CPUID: Skylake-SP's INVPCID, RDRAND and
+	// RDSEED by hand.
+	sky := tc.model == "skylake-sp"
+	c.feat.invpcid, c.feat.rdrand, c.feat.rdseed = sky, sky, sky
 	guestVMCS(t, h)
 	for enc, val := range tc.fields {
 		require.Equal(t, vmx.Succeed, c.vmx.VMWRITE(enc, val, true).Kind, "%#x", enc)
@@ -204,6 +207,16 @@ func TestInsnExits(t *testing.T) {
 			fields: map[uint64]uint64{encTestProc: proc(vmx.ProcINVLPGExiting | 1<<31), encTestProc2: vmx.Proc2EnableINVPCID},
 			code:   []byte{0x66, 0x0F, 0x38, 0x82, 0x43, 0x10}, reason: 58, qual: 0x10, length: 6,
 			info: 1<<7 | 3<<15 | 1<<22 | 3<<23, rip: 0x11000},
+		// RDRAND EAX (0F C7 F0) with "RDRAND exiting": destination 0
+		// (6:3), 32-bit operand size (1 in 12:11) (28.2.5, RDRAND and
+		// RDSEED).
+		{name: "RDRAND", model: "skylake-sp",
+			fields: map[uint64]uint64{encTestProc: proc(1 << 31), encTestProc2: vmx.Proc2RDRANDExiting},
+			code:   []byte{0x0F, 0xC7, 0xF0}, reason: 57, length: 3, info: 1 << 11, rip: 0x11000},
+		// RDSEED CX (66 0F C7 F9): destination 1, 16-bit (0).
+		{name: "RDSEED", model: "skylake-sp",
+			fields: map[uint64]uint64{encTestProc: proc(1 << 31), encTestProc2: vmx.Proc2RDSEEDExiting},
+			code:   []byte{0x66, 0x0F, 0xC7, 0xF9}, reason: 61, length: 4, info: 1 << 3, rip: 0x11000},
 		// Without "enable INVPCID" INVPCID is #UD in the guest (26.3).
 		{name: "INVPCID without enable INVPCID", model: "skylake-sp",
 			fields: map[uint64]uint64{encTestProc: proc(vmx.ProcINVLPGExiting | 1<<31), encTestProc2: 0, encTestExcBitmap: 1 << 6},

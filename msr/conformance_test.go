@@ -295,12 +295,13 @@ func TestKnownGaps(t *testing.T) {
 			}
 		}
 		// The secondary controls (Table 25-7): descriptor-table exiting 2,
-		// enable RDTSCP 3, WBINVD exiting 6, enable INVPCID 12, where the
-		// model has them; every secondary control is default-0 (A.3.3).
+		// enable RDTSCP 3, WBINVD exiting 6, RDRAND exiting 11, enable
+		// INVPCID 12, RDSEED exiting 16, where the model has them; every
+		// secondary control is default-0 (A.3.3).
 		if mv, ok := p.ModelVMX(VMXProcbasedCtls2); ok {
 			v, ok := p.GuestVMX(VMXProcbasedCtls2)
 			require.True(t, ok, "%s: IA32_VMX_PROCBASED_CTLS2 exists with \"activate secondary controls\"", m.Name)
-			assert.Equal(t, mv>>32&(1<<2|1<<3|1<<6|1<<12)<<32, v, "%s IA32_VMX_PROCBASED_CTLS2", m.Name)
+			assert.Equal(t, mv>>32&(1<<2|1<<3|1<<6|1<<11|1<<12|1<<16)<<32, v, "%s IA32_VMX_PROCBASED_CTLS2", m.Name)
 		}
 		for _, idx := range []uint32{VMXEPTVPIDCap, VMXVMFunc, VMXProcbasedCtls3} {
 			_, ok := p.GuestVMX(idx)

@@ -143,10 +143,10 @@ var implementedControls = map[uint32]uint64{
 	// implemented (CPUID.1:ECX.MONITOR = 0).
 	VMXProcbasedCtls: (1<<3 | 1<<7 | 1<<9 | 1<<11 | 1<<12 | 1<<15 | 1<<16 | 1<<23 | 1<<24 | 1<<25 | 1<<28 | 1<<30 | 1<<31) << 32,
 	// Descriptor-table exiting (2), enable RDTSCP (3), WBINVD exiting (6),
-	// enable INVPCID (12). RDRAND (11) and RDSEED (16) exiting and enable
-	// XSAVES/XRSTORS (20) wait for those instructions, which are not
-	// implemented (their CPUID bits are 0).
-	VMXProcbasedCtls2: (1<<2 | 1<<3 | 1<<6 | 1<<12) << 32,
+	// RDRAND exiting (11), enable INVPCID (12), RDSEED exiting (16).
+	// Enable XSAVES/XRSTORS (20) waits for XSAVES, which is not
+	// implemented.
+	VMXProcbasedCtls2: (1<<2 | 1<<3 | 1<<6 | 1<<11 | 1<<12 | 1<<16) << 32,
 	// Save debug controls (2), host address-space size (9).
 	VMXExitCtls: (1<<2 | 1<<9) << 32,
 	// Load debug controls (2), IA-32e mode guest (9).

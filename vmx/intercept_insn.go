@@ -75,17 +75,23 @@ type InsnIntercepts struct {
 	MSRBitmap uint64
 }
 
-// insnIntercepts reads the current VMCS's InsnIntercepts.
-func (v *CPU) insnIntercepts() InsnIntercepts {
-	x := InsnIntercepts{Proc: uint32(v.field(encProcCtls))}
+// insnIntercepts reads the current VMCS's InsnIntercepts, given its
+// primary processor-based controls: only the fields those controls use
+// (VM entry pays for what the guest asked for).
+func (v *CPU) insnIntercepts(proc uint64) InsnIntercepts {
+	x := InsnIntercepts{Proc: uint32(proc)}
 	if x.Proc&procActivateSecondary != 0 {
 		x.Proc2 = uint32(v.field(encProcCtls2))
 	}
 	if x.Proc&ProcUseTSCOffsetting != 0 {
 		x.TSCOffset = v.field(encTSCOffset)
 	}
-	x.IOBitmap = [2]uint64{v.field(encIOBitmapA), v.field(encIOBitmapB)}
-	x.MSRBitmap = v.field(encMSRBitmap)
+	if x.Proc&ProcUseIOBitmaps != 0 {
+		x.IOBitmap = [2]uint64{v.field(encIOBitmapA), v.field(encIOBitmapB)}
+	}
+	if x.Proc&ProcUseMSRBitmaps != 0 {
+		x.MSRBitmap = v.field(encMSRBitmap)
+	}
 	return x
 }
 

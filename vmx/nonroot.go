@@ -91,7 +91,7 @@ func (v *CPU) Intercepts() Intercepts {
 		CR0Mask: v.field(encCR0Mask), CR4Mask: v.field(encCR4Mask),
 		CR0Shadow: v.field(encCR0Shadow), CR4Shadow: v.field(encCR4Shadow),
 		CR3Load: proc&procCR3LoadExiting != 0, CR3Store: proc&procCR3StoreExit != 0,
-		Insn: v.insnIntercepts(),
+		Insn: v.insnIntercepts(proc),
 	}
 	for i := uint64(0); i < v.field(encCR3TargetCnt) && i < 4; i++ {
 		x.CR3Targets = append(x.CR3Targets, v.field(encCR3Target0+uint32(2*i)))

@@ -254,6 +254,65 @@ func TestInsnExits(t *testing.T) {
 	}
 }
 
+// cpl3 are guest fields for a CPL-3 guest: CS 1BH (DPL-3 code), SS, DS,
+// ES, FS, GS 23H (DPL-3 data), IOPL 0 (SDM Vol. 3C 27.3.1.2 accepts them:
+// SS.DPL = CS.DPL, data DPL >= RPL).
+func cpl3(f map[uint64]uint64) map[uint64]uint64 {
+	for i := uint64(0); i < 6; i++ {
+		sel, ar := uint64(0x23), uint64(0xC0F3)
+		if i == 1 {
+			sel, ar = 0x1B, 0xC0FB
+		}
+		f[0x0800+2*i], f[0x4814+2*i] = sel, ar
+	}
+	return f
+}
+
+// TestInsnExitPriority: the faults that take priority over VM exits (SDM
+// Vol. 3C 26.1.1: privilege-level faults, the TSS I/O permission bitmap,
+// CR4.TSD) come first, reaching the host as exception exits (reason 0,
+// #GP(0): interruption information 80000B0DH) when #GP is in the
+// exception bitmap; MOV DR is the exception to the rule (26.1.3): its
+// VM exit comes before the privilege check.
+func TestInsnExitPriority(t *testing.T) {
+	const gp = 1 << 13
+	for _, tc := range []struct {
+		name   string
+		fields map[uint64]uint64
+		code   []byte
+		setup  func(ram []byte)
+		gpr    map[int]uint64
+		reason uint64
+	}{
+		{"HLT at CPL 3", cpl3(map[uint64]uint64{encTestProc: testProcDefault | vmx.ProcHLTExiting, encTestExcBitmap: gp}), []byte{0xF4}, nil, nil, 0},
+		{"RDPMC at CPL 3 with CR4.PCE = 0", cpl3(map[uint64]uint64{encTestProc: testProcDefault | vmx.ProcRDPMCExiting, encTestExcBitmap: gp}), []byte{0x0F, 0x33}, nil, nil, 0},
+		{"RDTSC at CPL 3 with CR4.TSD = 1", cpl3(map[uint64]uint64{encTestProc: testProcDefault | vmx.ProcRDTSCExiting, encTestExcBitmap: gp,
+			0x6804: arch.CR4VMXE | arch.CR4PSE | arch.CR4TSD}), []byte{0x0F, 0x31}, nil, nil, 0},
+		{"RDMSR at CPL 3", cpl3(map[uint64]uint64{encTestExcBitmap: gp}), []byte{0x0F, 0x32}, nil, nil, 0},
+		// CPL 3 > IOPL 0 and the TSS's I/O map base (at TR base + 66H)
+		// beyond the TSS limit: #GP before unconditional I/O exiting.
+		{"OUT denied by the TSS I/O permission bitmap", cpl3(map[uint64]uint64{encTestProc: testProcDefault | vmx.ProcUncondIOExiting, encTestExcBitmap: gp}),
+			[]byte{0xE6, 0x80}, func(ram []byte) { ram[0x66], ram[0x67] = 0xFF, 0xFF }, nil, 0},
+		// The same OUT allowed by the bitmap (map base 68H, all clear):
+		// the VM exit.
+		{"OUT allowed by the TSS I/O permission bitmap", cpl3(map[uint64]uint64{encTestProc: testProcDefault | vmx.ProcUncondIOExiting, encTestExcBitmap: gp, 0x480E: 0xFFF}),
+			[]byte{0xE6, 0x80}, func(ram []byte) { ram[0x66] = 0x68 }, nil, 30},
+		{"MOV DR at CPL 3", cpl3(map[uint64]uint64{encTestProc: testProcDefault | vmx.ProcMOVDRExiting, encTestExcBitmap: gp}), []byte{0x0F, 0x21, 0xF8}, nil, nil, 29},
+		{"MOV from DR4 with CR4.DE = 1", map[uint64]uint64{encTestProc: testProcDefault | vmx.ProcMOVDRExiting, encTestExcBitmap: 1 << 6,
+			0x6804: arch.CR4VMXE | arch.CR4PSE | arch.CR4DE}, []byte{0x0F, 0x21, 0xE0}, nil, nil, 29},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := runGuestToExit(t, insnExitCase{fields: tc.fields, code: tc.code, setup: tc.setup, gpr: tc.gpr})
+			assert.Equal(t, tc.reason, vmcsField(t, c, 0x4402), "exit reason")
+			assert.Equal(t, uint64(0x11000), vmcsField(t, c, 0x681E), "guest RIP")
+			if tc.reason == 0 {
+				assert.Equal(t, uint64(0x80000B0D), vmcsField(t, c, 0x4404), "#GP with an error code")
+				assert.Equal(t, uint64(0), vmcsField(t, c, 0x4406), "error code 0")
+			}
+		})
+	}
+}
+
 // TestTSCOffsetting: with "use TSC offsetting" (and RDTSC exiting 0) the
 // guest's RDTSC, RDTSCP and RDMSR of IA32_TSC read the TSC plus the TSC
 // offset (SDM Vol. 3C 26.3); the host's TSC is not changed.

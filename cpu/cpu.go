@@ -131,6 +131,10 @@ type CPU struct {
 
 	feat features
 
+	// rng is the RDRAND/RDSEED generator's state (exec_rand.go; 0 until
+	// first used).
+	rng uint64
+
 	// intrHint says a maskable interrupt may be pending: the run loop asks
 	// the interrupt source only while it is set, so code running with
 	// IF=1 pays no interface call per block. It is set by KickInterrupt
@@ -238,6 +242,8 @@ type features struct {
 	nx      bool // CPUID.80000001H:EDX.NX[bit 20]: IA32_EFER.NXE
 	lm      bool // CPUID.80000001H:EDX.LM[bit 29]: IA32_EFER.LME
 	page1g  bool // CPUID.80000001H:EDX.Page1GB[bit 26]: PDPTE.PS
+	rdrand  bool // CPUID.1:ECX.RDRAND[bit 30]
+	rdseed  bool // CPUID.(EAX=07H,ECX=0):EBX.RDSEED[bit 18]
 }
 
 // RefreshFeatures re-reads the CPU model's CPUID leaves that select
@@ -264,6 +270,8 @@ func (c *CPU) RefreshFeatures() {
 	c.feat.nx = edx81&(1<<20) != 0
 	c.feat.lm = edx81&(1<<29) != 0
 	c.feat.page1g = edx81&(1<<26) != 0
+	c.feat.rdrand = ecx1&(1<<30) != 0
+	c.feat.rdseed = ebx7&(1<<18) != 0
 	c.feat.cr4 = cr4Allowed(ecx1, ebx7, ecx7)
 }
 

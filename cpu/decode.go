@@ -291,6 +291,8 @@ func (d *decoder) decodeInto(in *Inst) *arch.Fault {
 			return &faultUDVEX
 		}
 		e = &d.t.map1[b]
+	case b == 0x90 && d.rep == 0xF3 && d.rex&1 == 0:
+		e = &d.t.pause // F3 90 (SDM Vol. 2B PAUSE): its own row, so NOP stays exit-free
 	default:
 		e = &d.t.map1[b]
 	}

@@ -49,7 +49,16 @@ func lmsw(c *CPU, in *Inst) {
 		m, sh := c.intercepts.CR0Mask&0xF, c.intercepts.CR0Shadow&0xF
 		src := uint64(v) & 0xF
 		if m&1 != 0 && sh&1 == 0 && src&1 != 0 || (src^sh)&m&0xE != 0 {
-			c.guestInsnExit(in, vmx.ExitCRAccess, 3<<4|uint64(v)<<16)
+			// Qualification: access type 3 (LMSW), operand type (bit 6:
+			// 1 for memory), the source data (31:16); a memory operand's
+			// linear address is the guest-linear address (SDM Vol. 3C
+			// 28.2.1, control-register accesses).
+			q, lin := uint64(3<<4)|uint64(v)<<16, uint64(0)
+			if in.mod != 3 {
+				q |= 1 << 6
+				lin = c.guestLinear(c.segv[in.seg].base + c.ea(in))
+			}
+			c.guestInsnExitFull(in, vmx.ExitCRAccess, q, 0, lin)
 			return
 		}
 		v = uint16(src&^m | c.CR0&m)
@@ -173,14 +182,21 @@ func movToCR(c *CPU, in *Inst) {
 // "Protected Mode Exceptions"). A write re-arms the breakpoints
 // (updateDebug) and ends the block.
 func movDR(c *CPU, in *Inst) {
-	if !c.requireCPL0("MOV DR") {
-		return
-	}
-	r := in.reg & 7
 	if in.reg > 7 {
 		c.raiseUD("MOV to/from DR8-DR15", "Vol. 2B MOV (Debug Registers)")
 		return
 	}
+	if c.guestExits(vmx.ProcMOVDRExiting) {
+		// MOV-DR exiting takes priority over the privilege #GP and the
+		// CR4.DE #UD for DR4/DR5 (SDM Vol. 3C 26.1.3), and over the
+		// general-detect #DB; qualification of Table 28-4.
+		c.guestInsnExit(in, vmx.ExitMOVDR, vmx.MOVDRQualification(int(in.reg), int(in.rm&15), in.op == 0x121))
+		return
+	}
+	if !c.requireCPL0("MOV DR") {
+		return
+	}
+	r := in.reg & 7
 	if r == 4 || r == 5 {
 		if c.CR4&arch.CR4DE != 0 {
 			c.raiseUD("DR4/DR5 referenced with CR4.DE=1", "Vol. 3A 18.2.2")

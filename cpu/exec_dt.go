@@ -1,6 +1,9 @@
 package cpu
 
-import "github.com/vmxemu/vmxemu/arch"
+import (
+	"github.com/vmxemu/vmxemu/arch"
+	"github.com/vmxemu/vmxemu/vmx"
+)
 
 // Descriptor-table and system-segment registers: LGDT/LIDT, SGDT/SIDT,
 // LLDT/SLDT, LTR/STR (SDM Vol. 3A 2.4 "Memory-Management Registers", 3.5.1
@@ -9,7 +12,7 @@ import "github.com/vmxemu/vmxemu/arch"
 // Descriptor-table instructions: group 7 (0F 01 /0../3, /7) and group 6
 // (0F 00).
 func lgdtLidt(c *CPU, in *Inst) {
-	if !c.requireCPL0("LGDT/LIDT") {
+	if !c.requireCPL0("LGDT/LIDT") || c.guestDescTableExit(in, vmx.DescLGDT+uint32(in.sub&1), false) {
 		return
 	}
 	addr := c.ea(in)
@@ -47,6 +50,9 @@ func sgdtSidt(c *CPU, in *Inst) {
 		c.raiseGP("SGDT/SIDT at CPL > 0 with CR4.UMIP=1", "Vol. 2B SGDT")
 		return
 	}
+	if c.guestDescTableExit(in, vmx.DescSGDT+uint32(in.sub&1), false) {
+		return
+	}
 	t := c.GDTR
 	if in.sub == 1 {
 		t = c.IDTR
@@ -71,6 +77,9 @@ func sldtStr(c *CPU, in *Inst) {
 		c.raiseGP("SLDT/STR at CPL > 0 with CR4.UMIP=1", "Vol. 2B SLDT")
 		return
 	}
+	if c.guestDescTableExit(in, vmx.DescSLDT+uint32(in.sub&1), true) {
+		return
+	}
 	sel := c.LDTR.Selector
 	if in.sub == 1 {
 		sel = c.TR.Selector
@@ -88,7 +97,7 @@ func sldtStr(c *CPU, in *Inst) {
 
 // lldt: LLDT r/m16 (0F 00 /2).
 func lldt(c *CPU, in *Inst) {
-	if !c.protectedOnly("LLDT") || !c.requireCPL0("LLDT") {
+	if !c.protectedOnly("LLDT") || !c.requireCPL0("LLDT") || c.guestDescTableExit(in, vmx.DescLLDT, true) {
 		return
 	}
 	sel, ok := readRM[uint16](c, in)
@@ -159,7 +168,7 @@ func (c *CPU) sysDescInGDT(sel uint16) bool {
 
 // ltr: LTR r/m16 (0F 00 /3): loads an available TSS and marks it busy.
 func ltr(c *CPU, in *Inst) {
-	if !c.protectedOnly("LTR") || !c.requireCPL0("LTR") {
+	if !c.protectedOnly("LTR") || !c.requireCPL0("LTR") || c.guestDescTableExit(in, vmx.DescLTR, true) {
 		return
 	}
 	sel, ok := readRM[uint16](c, in)

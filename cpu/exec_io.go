@@ -53,7 +53,7 @@ func inOut(c *CPU, in *Inst) {
 	if size == 8 {
 		size = 4
 	}
-	if !c.ioAllowed(port, size) {
+	if !c.ioAllowed(port, size) || c.guestIOExit(in, port, size, in.op&2 == 0, false) {
 		return
 	}
 	c.checkIO(port, size)

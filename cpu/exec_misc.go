@@ -14,6 +14,10 @@ func hlt(c *CPU, in *Inst) {
 	if !c.requireCPL0("HLT") {
 		return
 	}
+	if c.guestExits(vmx.ProcHLTExiting) { // SDM Vol. 3C 26.1.3
+		c.guestInsnExit(in, vmx.ExitHLT, 0)
+		return
+	}
 	c.halted = true
 	c.stop = true
 }
@@ -36,16 +40,33 @@ func cpuid(c *CPU, in *Inst) {
 	c.GPR[arch.RAX], c.GPR[arch.RBX], c.GPR[arch.RCX], c.GPR[arch.RDX] = uint64(a), uint64(b), uint64(cc), uint64(d)
 }
 
-// rdtsc/rdtscp: CR4.TSD makes them privileged (SDM Vol. 2B RDTSC).
+// rdtsc/rdtscp: CR4.TSD makes them privileged (SDM Vol. 2B RDTSC). In
+// VMX non-root operation RDTSCP is #UD without "enable RDTSCP", both exit
+// with "RDTSC exiting" after the CR4.TSD check, and the guest reads the
+// TSC plus the TSC offset with "use TSC offsetting" (SDM Vol. 3C 26.1.3,
+// 26.3).
 func rdtsc(c *CPU, in *Inst) {
+	rdtscp := in.op == 0x101 // RDTSCP (0F 01 F9; 0F 01 is only RDTSCP here)
+	if rdtscp && c.inGuest() && !c.intercepts.Insn.Exits2(vmx.Proc2EnableRDTSCP) {
+		c.raiseUD("RDTSCP in VMX non-root operation with \"enable RDTSCP\" = 0", "Vol. 3C 26.3")
+		return
+	}
 	if c.CR4&arch.CR4TSD != 0 && c.cpl != 0 && c.CR0&arch.CR0PE != 0 {
 		c.raiseGP("RDTSC with CR4.TSD=1 at CPL > 0", "Vol. 2B RDTSC")
 		return
 	}
-	t := c.TSC()
+	if c.guestExits(vmx.ProcRDTSCExiting) {
+		reason := uint32(vmx.ExitRDTSC)
+		if rdtscp {
+			reason = vmx.ExitRDTSCP
+		}
+		c.guestInsnExit(in, reason, 0)
+		return
+	}
+	t := c.guestTSC(c.TSC())
 	setReg(c, arch.RAX, uint32(t))
 	setReg(c, arch.RDX, uint32(t>>32))
-	if in.op == 0x101 { // RDTSCP (0F 01 F9; 0F 01 is only RDTSCP here)
+	if rdtscp {
 		setReg(c, arch.RCX, uint32(c.TSCAux))
 	}
 }

@@ -14,14 +14,18 @@ func rdmsr(c *CPU, in *Inst) {
 	if !c.requireCPL0("RDMSR") {
 		return
 	}
-	if c.inGuest() { // without MSR bitmaps every RDMSR exits (SDM Vol. 3C 26.1.3)
+	idx := uint32(c.GPR[arch.RCX])
+	if c.inGuest() && c.intercepts.Insn.MSRExits(idx, false, c.vmxBits()) { // SDM Vol. 3C 26.1.3
 		c.guestInsnExit(in, vmx.ExitRDMSR, 0)
 		return
 	}
-	v, f := c.readMSR(uint32(c.GPR[arch.RCX]))
+	v, f := c.readMSR(idx)
 	if f != nil {
 		c.raise(*f)
 		return
+	}
+	if idx == msrTSC {
+		v = c.guestTSC(v) // "use TSC offsetting" (SDM Vol. 3C 26.3)
 	}
 	setReg(c, arch.RAX, uint32(v))
 	setReg(c, arch.RDX, uint32(v>>32))
@@ -31,7 +35,7 @@ func wrmsr(c *CPU, in *Inst) {
 	if !c.requireCPL0("WRMSR") {
 		return
 	}
-	if c.inGuest() { // without MSR bitmaps every WRMSR exits (SDM Vol. 3C 26.1.3)
+	if c.inGuest() && c.intercepts.Insn.MSRExits(uint32(c.GPR[arch.RCX]), true, c.vmxBits()) { // SDM Vol. 3C 26.1.3
 		c.guestInsnExit(in, vmx.ExitWRMSR, 0)
 		return
 	}

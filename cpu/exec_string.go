@@ -156,7 +156,7 @@ func scas[T word](c *CPU, in *Inst) {
 func ins[T word](c *CPU, in *Inst) {
 	step := strStep[T](c)
 	port := uint16(c.GPR[arch.RDX])
-	if !c.ioAllowed(port, int(sizeOf[T]())) {
+	if !c.ioAllowed(port, int(sizeOf[T]())) || c.guestIOExit(in, port, int(sizeOf[T]()), true, true) {
 		return
 	}
 	c.checkIO(port, int(sizeOf[T]()))
@@ -181,7 +181,7 @@ func ins[T word](c *CPU, in *Inst) {
 func outs[T word](c *CPU, in *Inst) {
 	step := strStep[T](c)
 	port := uint16(c.GPR[arch.RDX])
-	if !c.ioAllowed(port, int(sizeOf[T]())) {
+	if !c.ioAllowed(port, int(sizeOf[T]())) || c.guestIOExit(in, port, int(sizeOf[T]()), false, true) {
 		return
 	}
 	c.checkIO(port, int(sizeOf[T]()))

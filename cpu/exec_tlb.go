@@ -14,6 +14,12 @@ func invlpg(c *CPU, in *Inst) {
 	if !c.requireCPL0("INVLPG") {
 		return
 	}
+	if c.guestExits(vmx.ProcINVLPGExiting) {
+		// SDM Vol. 3C 26.1.3; the qualification is the linear-address
+		// operand (28.2.1).
+		c.guestInsnExit(in, vmx.ExitINVLPG, c.guestLinear(c.segv[in.seg].base+c.ea(in)))
+		return
+	}
 	if c.codeMode == mode64 {
 		// No canonical check: INVLPG of a non-canonical address is a NOP
 		// (SDM Vol. 2A INVLPG "Description").
@@ -46,7 +52,19 @@ func invpcid(c *CPU, in *Inst) {
 		c.raiseUD("INVPCID is not recognised in virtual-8086 mode", sdm)
 		return
 	}
+	if c.inGuest() && !c.intercepts.Insn.Exits2(vmx.Proc2EnableINVPCID) {
+		c.raiseUD("INVPCID in VMX non-root operation with \"enable INVPCID\" = 0", "Vol. 3C 26.3")
+		return
+	}
 	if !c.requireCPL0("INVPCID") {
+		return
+	}
+	if c.guestExits(vmx.ProcINVLPGExiting) {
+		// With "enable INVPCID", INVPCID exits as INVLPG does (SDM Vol. 3C
+		// 26.1.3), before its operands are read: qualification the
+		// displacement, instruction information with reg2 (28.2.5).
+		info := vmx.InsnInfoMem(memOperand(in)) | uint32(in.reg&15)<<28
+		c.guestInsnExitFull(in, vmx.ExitINVPCID, displacement(in), info, 0)
 		return
 	}
 	typ := c.GPR[in.reg&15]
@@ -92,10 +110,17 @@ func invpcid(c *CPU, in *Inst) {
 	c.blocks.flush()
 }
 
-// wbinvd/invd: caches are not modelled; privilege is.
+// wbinvd/invd: caches are not modelled; privilege is. In VMX non-root
+// operation INVD exits unconditionally (SDM Vol. 3C 26.1.2), WBINVD with
+// "WBINVD exiting" (26.1.3).
 func wbinvd(c *CPU, in *Inst) {
-	if c.requireCPL0("WBINVD/INVD") && in.op == 0x108 && c.inGuest() {
-		c.guestInsnExit(in, vmx.ExitINVD, 0) // INVD exits unconditionally (SDM Vol. 3C 26.1.2)
+	if !c.requireCPL0("WBINVD/INVD") || !c.inGuest() {
+		return
+	}
+	if in.op == 0x108 {
+		c.guestInsnExit(in, vmx.ExitINVD, 0)
+	} else if c.intercepts.Insn.Exits2(vmx.Proc2WBINVDExiting) {
+		c.guestInsnExit(in, vmx.ExitWBINVD, 0)
 	}
 }
 

@@ -42,7 +42,7 @@ func (c *CPU) vmxCheck(in *Inst, insn vmx.Insn) bool {
 	ctx := c.vmxCtx(in, insn)
 	if o, done := c.vmx.Check(insn, &ctx); done {
 		if o.Kind == vmx.Exit {
-			c.guestInsnExit(in, vmx.ExitReasonOf(insn), 0)
+			c.guestVMXInsnExit(in, insn)
 			return false
 		}
 		c.vmxOutcome(o)

@@ -22,6 +22,7 @@ type tables struct {
 	grp15mem                          [8]opEntry
 	lfence, mfence, sfence            opEntry
 	clflushopt, clwb                  opEntry
+	pause, rdrand                     opEntry
 }
 
 // by returns handlers for operand sizes 8, 16, 32, 64.
@@ -274,6 +275,8 @@ func buildTables() *tables {
 	}
 	t.swapgs = opEntry{name: "swapgs", f: fModRM | fEnd, h: one(swapgs)}
 	t.rdtscp = opEntry{name: "rdtscp", f: fModRM, h: one(rdtsc)}
+	t.pause = opEntry{name: "pause", h: one(pause)}
+	t.rdrand = opEntry{name: "rdrand/rdseed", f: fModRM, h: v(rdrandSeed, rdrandSeed, rdrandSeed)}
 	t.vmcall = opEntry{name: "vmcall", f: fModRM | fEnd, h: one(vmcall)}
 	t.vmentry = opEntry{name: "vmlaunch/vmresume", f: fModRM | fEnd, h: one(vmentry)}
 	t.vmxoff = opEntry{name: "vmxoff", f: fModRM | fEnd, h: one(vmxoff)}
@@ -301,6 +304,7 @@ func buildTables() *tables {
 	x[0x30] = opEntry{name: "wrmsr", f: fEnd, h: one(wrmsr)}
 	x[0x31] = opEntry{name: "rdtsc", h: one(rdtsc)}
 	x[0x32] = opEntry{name: "rdmsr", h: one(rdmsr)}
+	x[0x33] = opEntry{name: "rdpmc", h: one(rdpmc)}
 	x[0x34] = opEntry{name: "sysenter", f: fEnd, h: one(sysenter)}
 	x[0x35] = opEntry{name: "sysexit", f: fEnd, h: one(sysexit)}
 	x[0xA0] = opEntry{name: "push fs", f: fDef64, h: one(pushSreg)}
@@ -426,6 +430,8 @@ func selGrp9(mr byte, d *decoder) *opEntry {
 		return &d.t.cmpxchg8b
 	case 6:
 		switch {
+		case !mem && d.rep == 0:
+			return &d.t.rdrand // NFx 0F C7 /6 (SDM Vol. 2B RDRAND)
 		case !mem:
 			return nil
 		case d.rep == 0xF3:
@@ -440,6 +446,9 @@ func selGrp9(mr byte, d *decoder) *opEntry {
 	case 7:
 		if mem && d.rep == 0 && !d.opsz66 {
 			return &d.t.vmptrst
+		}
+		if !mem && d.rep == 0 {
+			return &d.t.rdrand // RDSEED, NFx 0F C7 /7 (one handler with RDRAND)
 		}
 	}
 	return nil

@@ -16,7 +16,13 @@ import (
 // VMX root operation with a current VMCS at 0x2000 (VMXON region 0x1000).
 func vmxHarness(t testing.TB) *harness {
 	t.Helper()
-	m, err := msr.Lookup("sandybridge-ep")
+	return vmxHarnessModel(t, "sandybridge-ep")
+}
+
+// vmxHarnessModel is vmxHarness with another CPU model's VMX.
+func vmxHarnessModel(t testing.TB, model string) *harness {
+	t.Helper()
+	m, err := msr.Lookup(model)
 	require.NoError(t, err)
 	p, err := msr.Resolve(m, nil)
 	require.NoError(t, err)

@@ -92,18 +92,18 @@ func inOrder(t *testing.T, out []string, want []string, msgAndArgs ...any) bool 
 // The VMCS fields of vmxemu's models as the guest sees them: the entries
 // of SDM Vol. 3D Appendix B without an "exists only on processors that
 // support ..." condition, plus those of the optional controls vmxemu
-// honours that bring fields: "activate secondary controls", "enable VPID"
-// and "enable EPT" (every model has them).
+// honours that bring fields: "use MSR bitmaps", "activate secondary
+// controls", "enable VPID" and "enable EPT" (every model has them).
 const (
 	// B.1.1 virtual-processor identifier (1, VPID); B.1.2 guest ES..TR
 	// selectors (8), B.1.3 host ES..TR selectors (7).
 	fields16 = 1 + 8 + 7
 	// B.2.1 I/O bitmaps A and B, VM-exit MSR-store/-load, VM-entry
-	// MSR-load addresses, executive-VMCS pointer, TSC offset (7) and the
-	// EPT pointer (1, EPT); B.2.2 guest-physical address (1, EPT); B.2.3
-	// VMCS link pointer, guest IA32_DEBUGCTL (2) and guest PDPTE0-3 (4,
-	// EPT).
-	fields64 = 7 + 1 + 1 + 2 + 4
+	// MSR-load addresses, executive-VMCS pointer, TSC offset (7), the
+	// address of MSR bitmaps (1, "use MSR bitmaps") and the EPT pointer
+	// (1, EPT); B.2.2 guest-physical address (1, EPT); B.2.3 VMCS link
+	// pointer, guest IA32_DEBUGCTL (2) and guest PDPTE0-3 (4, EPT).
+	fields64 = 7 + 1 + 1 + 1 + 2 + 4
 	// B.3.1 0x4000..0x401A (14) and the secondary processor-based
 	// controls 0x401E (1); B.3.2 the 8 VM-exit information fields; B.3.3
 	// 0x4800..0x482A (22: limits, access rights, interruptibility,

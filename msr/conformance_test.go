@@ -273,10 +273,15 @@ func TestKnownGaps(t *testing.T) {
 		assert.Contains(t, lines, "vmx-controls", m.Name)
 		assert.True(t, p.Reports("vmx"), m.Name)
 		// No control beyond the default settings and those VM entry and
-		// exits honour (SDM Vol. 3C 24.6.2 Table 24-6 bits 15, 16 and 31
-		// "activate secondary controls"; 24.7.1 Table 24-13 bits 2, 9;
-		// 24.8.1 Table 24-15 bits 2, 9).
-		honoured := map[uint32]uint64{VMXProcbasedCtls: 1<<15 | 1<<16 | 1<<31, VMXExitCtls: 1<<2 | 1<<9, VMXEntryCtls: 1<<2 | 1<<9}
+		// exits honour (SDM Vol. 3C 25.6.2 Table 25-6: use TSC offsetting
+		// 3, HLT 7, INVLPG 9, RDPMC 11, RDTSC 12, CR3-load 15, CR3-store
+		// 16, MOV-DR 23, unconditional I/O 24 exiting, use I/O bitmaps 25,
+		// use MSR bitmaps 28, PAUSE exiting 30, activate secondary
+		// controls 31; 25.7.1 Table 25-13 bits 2, 9; 25.8.1 Table 25-15
+		// bits 2, 9).
+		honoured := map[uint32]uint64{
+			VMXProcbasedCtls: 1<<3 | 1<<7 | 1<<9 | 1<<11 | 1<<12 | 1<<15 | 1<<16 | 1<<23 | 1<<24 | 1<<25 | 1<<28 | 1<<30 | 1<<31,
+			VMXExitCtls:      1<<2 | 1<<9, VMXEntryCtls: 1<<2 | 1<<9}
 		for _, pair := range [][2]uint32{{VMXPinbasedCtls, VMXTruePinbasedCtls}, {VMXProcbasedCtls, VMXTrueProcbasedCtls},
 			{VMXExitCtls, VMXTrueExitCtls}, {VMXEntryCtls, VMXTrueEntryCtls}} {
 			v, ok := p.GuestVMX(pair[0])
@@ -289,12 +294,14 @@ func TestKnownGaps(t *testing.T) {
 				assert.Equal(t, mv&0xFFFFFFFF, tv&0xFFFFFFFF, "%s %s: allowed-0 kept", m.Name, Name(pair[1]))
 			}
 		}
-		// Secondary controls: "enable EPT" (bit 1) and "enable VPID" (bit
-		// 5) of Table 25-7 only, with the model's allowed-0 half.
+		// Secondary controls (Table 25-7): enable EPT 1, descriptor-table
+		// exiting 2, enable RDTSCP 3, enable VPID 5, WBINVD exiting 6,
+		// RDRAND exiting 11, enable INVPCID 12, RDSEED exiting 16, where
+		// the model has them, with the model's allowed-0 half.
 		v2, ok := p.GuestVMX(VMXProcbasedCtls2)
 		require.True(t, ok, m.Name)
 		mv2, _ := p.ModelVMX(VMXProcbasedCtls2)
-		assert.Equal(t, mv2&(0xFFFFFFFF|(1<<1|1<<5)<<32), v2, "%s: secondary controls: EPT and VPID", m.Name)
+		assert.Equal(t, mv2&(0xFFFFFFFF|(1<<1|1<<2|1<<3|1<<5|1<<6|1<<11|1<<12|1<<16)<<32), v2, "%s: secondary controls", m.Name)
 		// IA32_VMX_EPT_VPID_CAP (SDM Vol. 3D A.10): execute-only (0),
 		// page-walk length 4/5 (6, 7), UC/WB (8, 14), 2M/1G pages (16,
 		// 17), INVEPT (20), A/D (21), advanced VM-exit information for

@@ -45,7 +45,7 @@ const (
 	whyNoMCA         = "no machine-check architecture (no MCG/MCi MSRs, #MC is never raised)"
 	whyNoPower       = "no thermal/power-management MSRs"
 	whyNoInsn        = "the instruction is not implemented (#UD)"
-	whyVMXEntryLater = "VM entry (VMLAUNCH, VMRESUME) and VM exits work with the controls that must be 1 plus CR3-load and CR3-store exiting, activate secondary controls, enable EPT, enable VPID, save/load debug controls, host address-space size and IA-32e mode guest; every other optional control (the other secondary controls: unrestricted guest, PML, VM functions, #VE and the rest; interrupt, NMI, HLT, I/O and MSR-bitmap exiting), and the shutdown and wait-for-SIPI activity states are masked until they work"
+	whyVMXEntryLater = "VM entry (VMLAUNCH, VMRESUME) and VM exits work with the controls that must be 1 plus the instruction exits (TSC offsetting, HLT, INVLPG, RDPMC, RDTSC, CR3-load/store, MOV-DR, I/O, I/O and MSR bitmaps, PAUSE; secondary: descriptor-table exiting, enable RDTSCP, WBINVD exiting, RDRAND and RDSEED exiting, enable INVPCID), activate secondary controls, enable EPT, enable VPID, save/load debug controls, host address-space size and IA-32e mode guest; every other optional control (unrestricted guest, PML, VM functions, #VE, interrupt and NMI exiting, TPR shadow and APIC virtualization, MWAIT/MONITOR exiting and XSAVES, whose instructions are not implemented, and the rest) and the shutdown and wait-for-SIPI activity states are masked until they work"
 	whySpec          = "vmxemu does not speculate; the MSR holds its bits and the command is accepted"
 )
 
@@ -113,7 +113,7 @@ var features = []Feature{
 	ok("osxsave", 1, 0, ECX, 27, "mirrors CR4.OSXSAVE: the core sets it from the CPU's CR4 at each CPUID"),
 	gap("avx", 1, 0, ECX, 28, whyNoVEX),
 	gap("f16c", 1, 0, ECX, 29, whyNoVEX),
-	gap("rdrand", 1, 0, ECX, 30, whyNoInsn+": RDRAND"),
+	ok("rdrand", 1, 0, ECX, 30, "RDRAND from a deterministic per-CPU generator (cpu/exec_rand.go): reproducible, not for cryptography"),
 	gap("hypervisor", 1, 0, ECX, 31, "vmxemu models bare-metal processors"),
 
 	// CPUID.(EAX=07H,ECX=0):EBX
@@ -135,7 +135,7 @@ var features = []Feature{
 	gap("rdt-a", 7, 0, EBX, 15, "no resource-director allocation"),
 	gap("avx512f", 7, 0, EBX, 16, whyNoVEX),
 	gap("avx512dq", 7, 0, EBX, 17, whyNoVEX),
-	gap("rdseed", 7, 0, EBX, 18, whyNoInsn+": RDSEED"),
+	ok("rdseed", 7, 0, EBX, 18, "RDSEED from the deterministic per-CPU generator RDRAND uses (cpu/exec_rand.go)"),
 	gap("adx", 7, 0, EBX, 19, whyNoInsn+": ADCX/ADOX"),
 	withCR4(ok("smap", 7, 0, EBX, 20, "CR4.SMAP is enforced by the page walk; STAC/CLAC are implemented"), 1<<21),
 	gap("avx512ifma", 7, 0, EBX, 21, whyNoVEX),

@@ -143,11 +143,18 @@ func pruneVMX(v map[uint32]uint64) {
 // reads the same table.
 var implementedControls = map[uint32]uint64{
 	VMXPinbasedCtls: 0,
-	// CR3-load exiting (15), CR3-store exiting (16), activate secondary
-	// controls (31).
-	VMXProcbasedCtls: (1<<15 | 1<<16 | 1<<31) << 32,
-	// Enable EPT (1), enable VPID (5).
-	VMXProcbasedCtls2: (1<<1 | 1<<5) << 32,
+	// Use TSC offsetting (3), HLT (7), INVLPG (9), RDPMC (11), RDTSC (12),
+	// CR3-load (15), CR3-store (16), MOV-DR (23) and unconditional I/O
+	// (24) exiting, use I/O bitmaps (25), use MSR bitmaps (28), PAUSE
+	// exiting (30), activate secondary controls (31). MWAIT (10) and
+	// MONITOR (29) exiting wait for MONITOR/MWAIT, which are not
+	// implemented (CPUID.1:ECX.MONITOR = 0).
+	VMXProcbasedCtls: (1<<3 | 1<<7 | 1<<9 | 1<<11 | 1<<12 | 1<<15 | 1<<16 | 1<<23 | 1<<24 | 1<<25 | 1<<28 | 1<<30 | 1<<31) << 32,
+	// Enable EPT (1), descriptor-table exiting (2), enable RDTSCP (3),
+	// enable VPID (5), WBINVD exiting (6), RDRAND exiting (11), enable
+	// INVPCID (12), RDSEED exiting (16). Enable XSAVES/XRSTORS (20) waits
+	// for XSAVES, which is not implemented.
+	VMXProcbasedCtls2: (1<<1 | 1<<2 | 1<<3 | 1<<5 | 1<<6 | 1<<11 | 1<<12 | 1<<16) << 32,
 	// Save debug controls (2), host address-space size (9).
 	VMXExitCtls: (1<<2 | 1<<9) << 32,
 	// Load debug controls (2), IA-32e mode guest (9).

@@ -29,15 +29,19 @@ func TestVMXCapReport(t *testing.T) {
 		`(?m)^  INVEPT supported +yes +ok$`,
 		`(?m)^  Single-context-retaining-globals INVVPID +yes +ok$`,
 		`(?m)^  CR3-load exiting +default +ok$`, // forced by PROCBASED_CTLS, optional by TRUE_PROCBASED_CTLS; honoured
-		`(?m)^  HLT exiting +yes +gap$`,
+		`(?m)^  HLT exiting +yes +ok$`,
+		`(?m)^  Interrupt window exiting +yes +gap$`,
 		`(?m)^  Enable VM functions +no$`,
 		`(?m)^  \(IA32_VMX_VMFUNC does not exist on this model\)$`,
 		`(?m)^  IA32_VMX_CR4_FIXED1 +0x667ff  may be 1: .*SMXE PCIDE OSXSAVE`,
 		`guest sees CPUID.1:ECX.VMX=1`,
 		`(?m)^  vmx-controls +VM entry`,
-		// The guest's copy of the secondary controls: "enable EPT" (bit
-		// 1) and "enable VPID" (bit 5) only (SDM Vol. 3C Table 25-7).
-		`(?m)^  guest reads: 0x2200000000$`,
+		// The guest's copy of PROCBASED_CTLS2: the dump's 0x4FF allowed-1
+		// bits with enable EPT, descriptor-table exiting, enable RDTSCP,
+		// enable VPID and WBINVD exiting (SDM Vol. 3C Table 25-7 bits 1,
+		// 2, 3, 5, 6).
+		`(?m)^secondary processor-based controls\n  Hex: 0x4ff00000000\n  guest reads: 0x6e00000000$`,
+		`(?m)^  Descriptor-table exiting +yes +ok$`,
 		`(?m)^  VMWRITE to VM-exit information fields +no$`,
 	} {
 		assert.Regexp(t, regexp.MustCompile(want), r)

@@ -15,8 +15,10 @@
 // (package cpu) decodes the instructions, reads and writes their memory
 // operands with its own fault checks, and applies the outcome to RFLAGS.
 //
-// VM entry (VMLAUNCH, VMRESUME), VM exits and EPT come next; until then
-// the CPU models advertise no VM-execution, VM-exit or VM-entry control
-// beyond those that must be 1, so that guest code probing the capability
-// MSRs never meets a half-built feature (docs/VMX.md).
+// VM entry (VMLAUNCH, VMRESUME) and VM exits run guests in VMX non-root
+// operation; the intercept record (Intercepts, and InsnIntercepts for the
+// conditionally exiting instructions) carries the controls the core asks
+// about. The CPU models advertise only the controls vmxemu honours, so
+// that guest code probing the capability MSRs never meets a half-built
+// feature (docs/VMX.md).
 package vmx

@@ -59,14 +59,15 @@ const (
 
 // Control bits the checks name (SDM Vol. 3C 25.6, 25.7, 25.8).
 const (
-	procActivateSecondary = 1 << 31
-	procUseIOBitmaps      = 1 << 25
-	procUseMSRBitmaps     = 1 << 28
-	exitHostAddrSpace     = 1 << 9
-	exitLoadPerfGlobal    = 1 << 12
-	exitLoadPAT           = 1 << 19
-	exitLoadEFER          = 1 << 21
-	entryIA32eGuest       = 1 << 9
+	procActivateSecondary  = 1 << 31
+	procUseIOBitmaps       = 1 << 25
+	procUseMSRBitmaps      = 1 << 28
+	proc2UnrestrictedGuest = 1 << 7
+	exitHostAddrSpace      = 1 << 9
+	exitLoadPerfGlobal     = 1 << 12
+	exitLoadPAT            = 1 << 19
+	exitLoadEFER           = 1 << 21
+	entryIA32eGuest        = 1 << 9
 )
 
 // EntryCtx is what the basic VM-entry checks read beyond Ctx.
@@ -297,18 +298,25 @@ func (v *CPU) checkEventInjection(insn Insn) (Outcome, bool) {
 	case info&0x7FFFF000 != 0:
 		return fail("bits 30:12 are reserved")
 	}
+	// "Deliver error code" (bit 11): only for a hardware exception, and
+	// not for a guest in real mode, which only "unrestricted guest" (a
+	// secondary control) allows; whether the vector is one that has an
+	// error code is checked unless IA32_VMX_BASIC[56] is 1.
 	deliver := info>>11&1 != 0
-	// The guest's CR0.PE counts only with "unrestricted guest"
-	// (secondary control 7); without it the guest is in protected mode.
-	pe := v.field(0x6800)&arch.CR0PE != 0 || v.secondary()&(1<<7) == 0
-	hasErr := typ == 3 && arch.HasErrorCode(uint8(vec))
+	cr0 := v.field(0x6800) // Guest CR0
+	urg := v.field(encProcCtls)&procActivateSecondary != 0 && v.field(encProcCtls2)&proc2UnrestrictedGuest != 0
+	prot := !urg || cr0&arch.CR0PE != 0
+	vecCheck := v.caps.msrs[msr.VMXBasic]>>56&1 == 0
+	hasErr := arch.HasErrorCode(uint8(vec))
 	switch {
-	case deliver && !pe:
-		return fail("\"deliver error code\" (bit 11) must be 0 when \"unrestricted guest\" is 1 and the guest's CR0.PE is 0")
-	case deliver && !(typ == 3 && hasErr):
-		return fail("\"deliver error code\" (bit 11) is 1 for an event that has no error code (only #DF, #TS, #NP, #SS, #GP, #PF, #AC as hardware exceptions)")
-	case !deliver && typ == 3 && hasErr && pe:
-		return fail(fmt.Sprintf("\"deliver error code\" (bit 11) must be 1 for vector %d in protected mode", vec))
+	case deliver && !prot:
+		return fail("\"deliver error code\" (bit 11) must be 0 with \"unrestricted guest\" = 1 and the guest's CR0.PE = 0")
+	case deliver && typ != 3:
+		return fail("\"deliver error code\" (bit 11) must be 0 for an event that is not a hardware exception (type 3)")
+	case deliver && !hasErr && vecCheck:
+		return fail(fmt.Sprintf("\"deliver error code\" (bit 11) must be 0 for vector %d, which has no error code (only #DF, #TS, #NP, #SS, #GP, #PF, #AC have one; IA32_VMX_BASIC[56] = 0)", vec))
+	case !deliver && typ == 3 && hasErr && prot && vecCheck:
+		return fail(fmt.Sprintf("\"deliver error code\" (bit 11) must be 1 for vector %d unless \"unrestricted guest\" = 1 and the guest's CR0.PE = 0 (IA32_VMX_BASIC[56] = 0)", vec))
 	}
 	if deliver {
 		if ec := v.field(encEntryExcCode); ec>>15 != 0 {

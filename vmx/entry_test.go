@@ -127,6 +127,10 @@ func TestEnterChecks(t *testing.T) {
 		{"pin-based bit 1 must be 1", encPinCtls, snbPin &^ 2, nil, ErrEntryInvalidControl, "Pin-based", nil},
 		{"external-interrupt exiting not allowed (masked)", encPinCtls, snbPin | 1, nil, ErrEntryInvalidControl, "masks it", nil},
 		{"CR3-target count above 4", encCR3TargetCnt, 5, nil, ErrEntryInvalidControl, "CR3-target count", nil},
+		{"unrestricted guest not allowed (masked)", encProcCtls2, 1 << 7, nil, ErrEntryInvalidControl, "masks it", map[uint32]uint64{encProcCtls: snbProc | procActivateSecondary}},
+		{"I/O bitmap A unaligned", encIOBitmapA, 0x5001, nil, ErrEntryInvalidControl, "4-KiB aligned", map[uint32]uint64{encProcCtls: snbProc | procUseIOBitmaps, encIOBitmapB: 0x6000}},
+		{"I/O bitmap B beyond MAXPHYADDR", encIOBitmapB, 1 << 46, nil, ErrEntryInvalidControl, "within 46 bits", map[uint32]uint64{encProcCtls: snbProc | procUseIOBitmaps, encIOBitmapA: 0x5000}},
+		{"MSR bitmaps unaligned", encMSRBitmap, 0x5800, nil, ErrEntryInvalidControl, "4-KiB aligned", map[uint32]uint64{encProcCtls: snbProc | procUseMSRBitmaps}},
 		// 27.2.1.2 / 27.2.1.3.
 		{"exit control bit 0 must be 1", encExitCtls, snbExit &^ 1, nil, ErrEntryInvalidControl, "VM-exit control bit 0", nil},
 		{"MSR-load area unaligned", encEntryMSRLdCnt, 1, nil, ErrEntryInvalidControl, "16-byte aligned", map[uint32]uint64{encEntryMSRLdAdr: 0x1008}},
@@ -134,6 +138,12 @@ func TestEnterChecks(t *testing.T) {
 		{"injection type 1 reserved", encEntryIntrInfo, 1<<31 | 1<<8, nil, ErrEntryInvalidControl, "type 1", nil},
 		{"injected NMI with vector 3", encEntryIntrInfo, 1<<31 | 2<<8 | 3, nil, ErrEntryInvalidControl, "vector 2", nil},
 		{"injection bits 30:12", encEntryIntrInfo, 1<<31 | 1<<20 | 3<<8 | 14, nil, ErrEntryInvalidControl, "30:12", nil},
+		// The deliver-error-code rule (27.2.1.3) with IA32_VMX_BASIC[56] = 0
+		// (Sandy Bridge EP) and "unrestricted guest" 0.
+		{"error code delivered for #DE", encEntryIntrInfo, 1<<31 | 1<<11 | 3<<8 | arch.VecDE, nil, ErrEntryInvalidControl, "no error code", nil},
+		{"error code delivered for an NMI", encEntryIntrInfo, 1<<31 | 1<<11 | 2<<8 | 2, nil, ErrEntryInvalidControl, "not a hardware exception", nil},
+		{"#GP without its error code", encEntryIntrInfo, 1<<31 | 3<<8 | 13, nil, ErrEntryInvalidControl, "must be 1 for vector 13", nil},
+		{"#GP without its error code, guest CR0.PE = 0", encEntryIntrInfo, 1<<31 | 3<<8 | 13, nil, ErrEntryInvalidControl, "must be 1 for vector 13", map[uint32]uint64{encGuestCR0: 0x30}},
 		// 27.2.2: host control registers.
 		{"host CR0.NE clear", encHostCR0, 0x80000011, nil, ErrEntryInvalidHostState, "CR0.NE", nil},
 		{"host CR4.VMXE clear", encHostCR4, 0, nil, ErrEntryInvalidHostState, "CR4.VMXE", nil},
@@ -177,6 +187,21 @@ func TestEnterChecks(t *testing.T) {
 		})
 	}
 	_ = msr.VMXBasic
+}
+
+// TestEnterDeliverErrorCodeRealModeGuest: without "unrestricted guest" a
+// hardware exception that has an error code is delivered with it whatever
+// the guest's CR0.PE (SDM Vol. 3C 27.2.1.3): the controls pass, and the
+// guest-state check on CR0.PE (27.3.1.1) fails instead — a VM-entry
+// failure, not VMfailValid(7).
+func TestEnterDeliverErrorCodeRealModeGuest(t *testing.T) {
+	v, mem := entryVMCS(t)
+	for enc, val := range map[uint32]uint64{encEntryIntrInfo: 1<<31 | 1<<11 | 3<<8 | 13, encGuestCR0: 0x30} {
+		require.Equal(t, Succeed, v.VMWRITE(uint64(enc), val, true).Kind)
+	}
+	o, done := v.Enter(true, &host32, mem)
+	require.True(t, done)
+	assert.Equal(t, EntryFailed, o.Kind, o.Why)
 }
 
 // TestGuestStateChecks: one guest-state field broken per row on the valid

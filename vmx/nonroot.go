@@ -77,6 +77,9 @@ type Intercepts struct {
 	CR3Load          bool
 	CR3Store         bool
 	CR3Targets       []uint64
+	// Insn are the controls of the conditionally exiting instructions
+	// (intercept_insn.go).
+	Insn InsnIntercepts
 }
 
 // Intercepts returns the current VMCS's intercept record.
@@ -88,6 +91,7 @@ func (v *CPU) Intercepts() Intercepts {
 		CR0Mask: v.field(encCR0Mask), CR4Mask: v.field(encCR4Mask),
 		CR0Shadow: v.field(encCR0Shadow), CR4Shadow: v.field(encCR4Shadow),
 		CR3Load: proc&procCR3LoadExiting != 0, CR3Store: proc&procCR3StoreExit != 0,
+		Insn: v.insnIntercepts(proc),
 	}
 	for i := uint64(0); i < v.field(encCR3TargetCnt) && i < 4; i++ {
 		x.CR3Targets = append(x.CR3Targets, v.field(encCR3Target0+uint32(2*i)))

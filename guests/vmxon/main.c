@@ -301,7 +301,9 @@ static int rdmsr_safe(uint32_t idx, uint64_t *val)
 			 : "cc", "memory");
 	struct res r = outcome(c, fl);
 	*val = (uint64_t)hi << 32 | lo;
-	return r.kind == R_SUCCEED ? 0 : -1;
+	/* RDMSR leaves RFLAGS alone: only a fault says the MSR is missing
+	 * (the VMX outcome codes read CF/ZF, which RDMSR does not set). */
+	return r.kind == R_FAULT ? -1 : 0;
 }
 
 static inline uint64_t rdmsr(uint32_t idx)

@@ -19,6 +19,9 @@ func rdmsr(c *CPU, in *Inst) {
 		return
 	}
 	v, f := c.readMSR(uint32(c.GPR[arch.RCX]))
+	if c.Hooks != nil && c.Hooks.MSR != nil {
+		c.Hooks.MSR(c, false, uint32(c.GPR[arch.RCX]), v, f)
+	}
 	if f != nil {
 		c.raise(*f)
 		return
@@ -36,7 +39,11 @@ func wrmsr(c *CPU, in *Inst) {
 		return
 	}
 	v := uint64(uint32(c.GPR[arch.RDX]))<<32 | uint64(uint32(c.GPR[arch.RAX]))
-	if f := c.writeMSR(uint32(c.GPR[arch.RCX]), v); f != nil {
+	f := c.writeMSR(uint32(c.GPR[arch.RCX]), v)
+	if c.Hooks != nil && c.Hooks.MSR != nil {
+		c.Hooks.MSR(c, true, uint32(c.GPR[arch.RCX]), v, f)
+	}
+	if f != nil {
 		c.raise(*f)
 		return
 	}

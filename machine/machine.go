@@ -162,6 +162,7 @@ type Machine struct {
 	boot   *firmware.Boot
 
 	exit    *devices.Exit // first device exit request of the quantum
+	brk     *BreakRequest // a Break request not yet acted on
 	retired uint64        // instructions retired by CPUs of earlier boots
 	resets  int
 }

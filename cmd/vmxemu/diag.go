@@ -18,8 +18,10 @@ import (
 type diag struct {
 	qemu    *logger       // -d int, cpu_reset in QEMU's text formats; nil if not asked
 	events  *eventLog     // -d vmx,msr,cr,io (and int in JSON)
-	summary *faultSummary // nil under -no-explain
-	brk     *breakOn      // nil without -break-on/-magic-break
+	summary *faultSummary // nil for the built-in demo
+	// printSummary: print the summary at the end of the run (-explain).
+	printSummary bool
+	brk          *breakOn // nil without -break-on/-magic-break
 	// extra is a hook installed before (the demo's report of VMX
 	// failures), kept when nothing else consumes VMX outcomes.
 	extra *cpu.Hooks
@@ -117,9 +119,12 @@ func (d *diag) shutdown(c *cpu.CPU, f arch.Fault, why string) {
 // before).
 func newDiag(cfg *cli.Config, mcfg *machine.Config, out *outputs, stderr io.Writer) (*diag, error) {
 	d := &diag{extra: mcfg.Hooks}
-	// The built-in demo reports its failures itself (demo.go).
-	if cfg.Explain && cfg.Kernel != "" {
+	// The built-in demo reports its failures itself (demo.go). Under
+	// -no-explain faults are still recorded, for gdb's monitor explain,
+	// but not printed.
+	if cfg.Kernel != "" {
 		d.summary = newFaultSummary()
+		d.printSummary = cfg.Explain
 	}
 	brk, err := parseBreakOn(cfg.BreakOn, cfg.MagicBreak)
 	if err != nil {

@@ -280,7 +280,7 @@ func boot(ctx context.Context, cfg *cli.Config, args []string, stdout, stderr io
 		lim := machine.Limits{Instructions: cfg.ICountLimit, WallTime: cfg.TimeLimit}
 		if ln != nil {
 			code, err := runGDB(ctx, cfg, m, ln, lim, d.summary, stderr)
-			if err == nil && d.summary != nil {
+			if err == nil && d.printSummary {
 				d.summary.print(stderr)
 			}
 			return code, err
@@ -290,7 +290,7 @@ func boot(ctx context.Context, cfg *cli.Config, args []string, stdout, stderr io
 			return 0, err
 		}
 		code := report(cfg, res, stderr)
-		if d.summary != nil {
+		if d.printSummary {
 			d.summary.print(stderr)
 		}
 		if cfg.NoShutdown && stopsUnderNoShutdown(res) {

@@ -55,13 +55,18 @@ type faultSummary struct {
 	order []string
 	first map[string]*faultRecord
 	last  *faultRecord
+	// lastOf is the last fault of each CPU.
+	lastOf map[int]*faultRecord
 }
 
-func newFaultSummary() *faultSummary { return &faultSummary{first: map[string]*faultRecord{}} }
+func newFaultSummary() *faultSummary {
+	return &faultSummary{first: map[string]*faultRecord{}, lastOf: map[int]*faultRecord{}}
+}
 
 // record keeps r as the last fault, and as the first of its kind.
 func (s *faultSummary) record(r *faultRecord) {
 	s.last = r
+	s.lastOf[r.CPU] = r
 	if _, ok := s.first[r.Kind]; !ok {
 		s.first[r.Kind] = r
 		s.order = append(s.order, r.Kind)

@@ -311,6 +311,7 @@ func exceptionEvent(c *cpu.CPU, vec uint8, f *arch.Fault) *event {
 	if f == nil {
 		f = &arch.Fault{Vector: vec}
 	}
+	f = deliveredFault(vec, f)
 	e.Fault = newFaultJSON(f)
 	e.text = func() string { return f.Error() }
 	return &e

@@ -111,7 +111,18 @@ func (s *faultSummary) exception(c *cpu.CPU, vec uint8, f *arch.Fault, external 
 		return
 	}
 	st := c.GetState()
-	s.record(newRecord(c, arch.VectorName(vec), st.RIP, f.Error()))
+	s.record(newRecord(c, arch.VectorName(vec), st.RIP, deliveredFault(vec, f).Error()))
+}
+
+// deliveredFault is the exception delivered: f, or for a double fault the
+// #DF the hook reports with the exception that caused it (cpu.Hooks gives
+// the second exception of the pair).
+func deliveredFault(vec uint8, f *arch.Fault) *arch.Fault {
+	if f.Vector == vec {
+		return f
+	}
+	return &arch.Fault{Vector: vec, HasError: vec == arch.VecDF,
+		Rule: fmt.Sprintf("a second exception while delivering the first, %s", f.Error()), SDM: "Vol. 3A 6.15, Table 6-5"}
 }
 
 // vmxOutcome records a VMfail or a VM-entry failure (the #UD and #GP of

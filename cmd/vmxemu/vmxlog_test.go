@@ -194,5 +194,12 @@ func TestFaultSummary(t *testing.T) {
 	r = vmxemu(t, flat(kernel(t, ud2...), "-no-reboot")...)
 	require.Equal(t, cli.ExitTripleFault, r.code)
 	assert.Regexp(t, `(?m)^vmxemu: warning:   #UD: CPU 0, icount 0, CS:RIP 0008:0x100000, bytes 0f 0b: #UD`, r.stderr)
-	assert.Regexp(t, `(?m)^vmxemu: warning:   triple fault: CPU 0, icount 0, CS:RIP 0008:0x100000, bytes 0f 0b: `, r.stderr)
+	// The flat32 IDT (base 0, limit 0x3ff) holds no gates: delivering #UD
+	// raises #GP with the error code of IDT entry 6 (SDM Vol. 3A 6.13:
+	// index<<3 | IDT (2) | EXT (1) = 0x33), delivering that #GP a double
+	// fault caused by #GP(0x6b) (entry 13), and delivering #DF (entry 8,
+	// 0x43) shuts the processor down (6.15).
+	assert.Regexp(t, `(?m)^vmxemu: warning:   #GP: CPU 0, icount 0, CS:RIP 0008:0x100000, bytes 0f 0b: #GP\(0x33\): `, r.stderr)
+	assert.Regexp(t, `(?m)^vmxemu: warning:   #DF: CPU 0, icount 0, CS:RIP 0008:0x100000, bytes 0f 0b: #DF\(0x0\): a second exception while delivering the first, #GP\(0x6b\)`, r.stderr)
+	assert.Regexp(t, `(?m)^vmxemu: warning:   triple fault: CPU 0, icount 0, CS:RIP 0008:0x100000, bytes 0f 0b: triple fault: exception while delivering #DF: #GP\(0x43\)`, r.stderr)
 }

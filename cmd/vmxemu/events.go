@@ -294,7 +294,7 @@ func shutdownEvent(c *cpu.CPU, f arch.Fault, why string) *event {
 	if strings.HasPrefix(why, "VMX abort") {
 		e := eventBase(c, "vmx", eventAbort, s.RIP)
 		e.Abort = &abortJSON{Rule: f.Rule, SDM: f.SDM}
-		e.text = func() string { return fmt.Sprintf("VMX abort: %s [SDM %s]", f.Rule, f.SDM) }
+		e.text = func() string { return fmt.Sprintf("%s [SDM %s]", f.Rule, f.SDM) }
 		return &e
 	}
 	e := eventBase(c, "int", eventTriple, s.RIP)

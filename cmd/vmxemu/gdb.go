@@ -142,18 +142,24 @@ func (t *gdbTarget) Continue(brk func(int, uint64) bool, poll func() bool) (gdbs
 	return t.stop(ds), err
 }
 
-// DescribeThread implements gdbstub.ThreadDescriber.
+// DescribeThread implements gdbstub.ThreadDescriber: the CPU's run state,
+// and "VMX non-root" while it runs a guest.
 func (t *gdbTarget) DescribeThread(i int) string {
 	c, err := t.cpu(i)
-	switch {
-	case err != nil:
+	if err != nil {
 		return "gone"
-	case c.IsShutdown():
-		return "shutdown"
-	case c.Halted():
-		return "halted"
 	}
-	return "running"
+	st := "running"
+	switch {
+	case c.IsShutdown():
+		st = "shutdown"
+	case c.Halted():
+		st = "halted"
+	}
+	if v := c.VMX(); v != nil && v.Guest() {
+		st += ", VMX non-root"
+	}
+	return st
 }
 
 func (t *gdbTarget) stop(ds machine.DebugStop) gdbstub.Stop {

@@ -403,6 +403,7 @@ func TestGDBVMX(t *testing.T) {
 		"stepi",
 		"info registers rip",
 		"monitor vmx",
+		"info threads",
 		"continue",
 		"info registers rip",
 		"monitor vmcs exit reason",
@@ -429,6 +430,7 @@ func TestGDBVMX(t *testing.T) {
 	assert.Equal(t, uint64(scenGuest), regValue(t, out, "rip", 1))
 	assert.Contains(t, out, "  VMX: VMX non-root operation\n")
 	assert.Contains(t, out, "active VMCS: 0x181000 (launch state launched)")
+	assert.Contains(t, out, "Thread 1 (CPU#0 [running, VMX non-root])", "gdb sees the guest as such")
 	// -break-on vmexit=rdmsr: SIGTRAP at host RIP after the RDMSR exit.
 	assert.Contains(t, out, "Program received signal SIGTRAP")
 	assert.Equal(t, uint64(scenHost), regValue(t, out, "rip", 2))

@@ -57,6 +57,16 @@ func TestScenarioImage(t *testing.T) {
 	got, err := os.ReadFile(filepath.Join(scenarioDir, "scenario.bin"))
 	require.NoError(t, err)
 	assert.Equal(t, want, got, "testdata/vmxlog/scenario.bin is stale: reassemble it (see scenario.S)")
+	abortObj := filepath.Join(dir, "a.o")
+	out, err = exec.Command(as, "--64", "--defsym", "ABORT=1", "-o", abortObj, filepath.Join(scenarioDir, "scenario.S")).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	out, err = exec.Command(objcopy, "-O", "binary", abortObj, bin).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	want, err = os.ReadFile(bin)
+	require.NoError(t, err)
+	got, err = os.ReadFile(filepath.Join(scenarioDir, "abort.bin"))
+	require.NoError(t, err)
+	assert.Equal(t, want, got, "testdata/vmxlog/abort.bin is stale: reassemble it (see scenario.S)")
 	syms, err := exec.Command(nmTool, obj).Output()
 	require.NoError(t, err)
 	assert.Regexp(t, `(?m)^0+b3 t host$`, string(syms))
@@ -202,4 +212,37 @@ func TestFaultSummary(t *testing.T) {
 	assert.Regexp(t, `(?m)^vmxemu: warning:   #GP: CPU 0, icount 0, CS:RIP 0008:0x100000, bytes 0f 0b: #GP\(0x33\): `, r.stderr)
 	assert.Regexp(t, `(?m)^vmxemu: warning:   #DF: CPU 0, icount 0, CS:RIP 0008:0x100000, bytes 0f 0b: #DF\(0x0\): a second exception while delivering the first, #GP\(0x6b\)`, r.stderr)
 	assert.Regexp(t, `(?m)^vmxemu: warning:   triple fault: CPU 0, icount 0, CS:RIP 0008:0x100000, bytes 0f 0b: triple fault: exception while delivering #DF: #GP\(0x43\)`, r.stderr)
+}
+
+// TestVMXAbort: abort.bin's VM-exit MSR-load area names MSR 0x808, which
+// no MSR area may load (SDM Vol. 3C 28.6); the failed VM entry loads
+// host state and that area (28.8), and the processor aborts (28.7) with
+// indicator 4 and shuts down: status 4 under -no-reboot.
+func TestVMXAbort(t *testing.T) {
+	args := func(extra ...string) []string {
+		a := scenarioArgs(extra...)
+		for i := range a {
+			if a[i] == "-kernel" {
+				a[i+1] = filepath.Join(scenarioDir, "abort.bin")
+			}
+		}
+		return a
+	}
+	log := filepath.Join(t.TempDir(), "vmx.jsonl")
+	r := vmxemu(t, args("-no-reboot", "-d", "vmx", "-d-format", "json", "-D", log)...)
+	require.Equal(t, cli.ExitTripleFault, r.code, r.stderr)
+	b, err := os.ReadFile(log)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	var last map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &last))
+	assert.Equal(t, "vmx-abort", last["event"])
+	abort := last["abort"].(map[string]any)
+	assert.Contains(t, abort["rule"], "VMX abort (indicator 4)")
+	assert.Contains(t, abort["rule"], "MSR 0x808")
+	assert.Equal(t, "Vol. 3C 28.6, 28.7", abort["sdm"])
+	assert.Regexp(t, `(?m)^vmxemu: warning:   VMX abort: CPU 0, icount \d+, CS:RIP 0008:0x[0-9a-f]+, bytes [0-9a-f ]+: VMX abort: #GP: VMX abort \(indicator 4\)`, r.stderr)
+
+	r = vmxemu(t, args("-no-reboot", "-no-explain", "-d", "vmx")...)
+	assert.Regexp(t, `(?m)^vmx: cpu 0 icount \d+ rip 0x[0-9a-f]+: VMX abort \(indicator 4\): entry 0 of the VM-exit MSR-load area: MSR 0x808: .* \[SDM Vol. 3C 28.6, 28.7\]$`, r.stderr)
 }

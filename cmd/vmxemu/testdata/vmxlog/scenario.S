@@ -3,6 +3,8 @@
 # VMX operation, makes one VMfail, one failed VM entry and three VM exits,
 # then writes 0x10 to isa-debug-exit (status 33). Build:
 #   as --64 -o scenario.o scenario.S && objcopy -O binary scenario.o scenario.bin
+# and with --defsym ABORT=1 into abort.bin, the variant that ends in a VMX
+# abort.
 # Values from the Sandy Bridge EP dump (../shared/reference/cpus): VMCS
 # revision 16; the allowed-0 settings of IA32_VMX_PINBASED_CTLS (0x16),
 # PROCBASED_CTLS (0x0401E172), EXIT_CTLS (0x36DFF), ENTRY_CTLS (0x11FF).
@@ -19,6 +21,12 @@ start:
 	mov dword ptr [0x180000], 16	# VMXON region: revision identifier
 	mov dword ptr [0x181000], 16	# VMCS region
 	# the region at 0x182000 keeps revision 0: VMPTRLD fails
+.ifdef ABORT
+	# abort.bin: the VM-exit MSR-load area's one entry names MSR 0x808,
+	# an x2APIC register that no MSR area may load (SDM Vol. 3C 28.6):
+	# loading host state at the first failed entry ends in a VMX abort.
+	mov dword ptr [0x184000], 0x808
+.endif
 	mov rsi, 0x183000
 	mov qword ptr [rsi], 0x180000
 	mov qword ptr [rsi+8], 0x181000
@@ -127,4 +135,8 @@ fields:
 	.quad 0x681A, 0x400		# guest DR7
 	.quad 0x681C, 0x17E000		# guest RSP
 	.quad 0x681E, 0x100000 + guest - start	# guest RIP
+.ifdef ABORT
+	.quad 0x4010, 1			# VM-exit MSR-load count
+	.quad 0x2008, 0x184000		# VM-exit MSR-load address
+.endif
 	.quad -1

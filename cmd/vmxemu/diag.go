@@ -161,5 +161,8 @@ func newDiag(cfg *cli.Config, mcfg *machine.Config, out *outputs, stderr io.Writ
 		}
 	}
 	mcfg.Hooks = d.hooks()
+	if ev := d.events; ev.wants("apic") {
+		mcfg.APICWrite = func(c *cpu.CPU, reg uint32, v uint64, x2apic bool) { ev.write(apicEvent(c, reg, v, x2apic)) }
+	}
 	return d, nil
 }

@@ -71,10 +71,10 @@
 //
 // -d int, -d cpu_reset log, to -D FILE or stderr, in QEMU's formats; with
 // -explain (the default) every exception line is followed by the rule
-// that raised it and its SDM reference. vmxemu's own items -d vmx, msr, cr
-// and io are its event log (events.go): every VMX instruction's outcome,
-// VM entry, VM-entry failure, VM exit and VMX abort, every RDMSR/WRMSR,
-// MOV to CR and IN/OUT, one line each with the CPU, the instruction count
+// that raised it and its SDM reference. vmxemu's own items -d vmx, msr, cr,
+// io and apic are its event log (events.go): every VMX instruction's
+// outcome, VM entry, VM-entry failure, VM exit and VMX abort, every
+// RDMSR/WRMSR, MOV to CR, IN/OUT and local APIC write, one line each with the CPU, the instruction count
 // and RIP; -d-format json writes them (and -d int's exceptions) as JSON
 // lines (docs/DEBUGGING.md has the schema). -d help lists exactly the
 // items vmxemu accepts (all selects those that log), and QEMU's

@@ -47,6 +47,8 @@ type event struct {
 	Value     *hexU64       `json:"value,omitempty"`
 	Port      *hexU64       `json:"port,omitempty"`
 	Size      int           `json:"size,omitempty"`
+	Reg       *hexU64       `json:"reg,omitempty"`
+	RegName   string        `json:"reg_name,omitempty"`
 	Why       string        `json:"why,omitempty"`
 	text      func() string // the text form after "ITEM: cpu N icount N rip X: "
 	vmxResult *vmx.Outcome
@@ -66,6 +68,7 @@ const (
 	eventCRWrite      = "cr-write"
 	eventIn           = "in"
 	eventOut          = "out"
+	eventAPICWrite    = "apic-write"
 )
 
 type faultJSON struct {
@@ -363,5 +366,44 @@ func ioEvent(c *cpu.CPU, port uint16, size int, val uint32, out bool) *event {
 	e := eventBase(c, "io", kind, c.InstructionRIP())
 	e.Port, e.Size, e.Value = ptr(hexU64(port)), size, ptr(hexU64(val))
 	e.text = func() string { return fmt.Sprintf("%s port %#x size %d %s %#x", name, port, size, arrow, val) }
+	return &e
+}
+
+// apicRegNames are the local APIC registers by xAPIC offset (SDM Vol. 3A
+// Table 11-1; the self-IPI register of x2APIC mode, Table 11-6).
+var apicRegNames = map[uint32]string{
+	0x020: "ID", 0x030: "version", 0x080: "TPR", 0x090: "APR", 0x0A0: "PPR", 0x0B0: "EOI",
+	0x0C0: "RRD", 0x0D0: "LDR", 0x0E0: "DFR", 0x0F0: "SVR", 0x280: "ESR", 0x2F0: "LVT CMCI",
+	0x300: "ICR low", 0x310: "ICR high", 0x320: "LVT timer", 0x330: "LVT thermal sensor",
+	0x340: "LVT performance counters", 0x350: "LVT LINT0", 0x360: "LVT LINT1", 0x370: "LVT error",
+	0x380: "timer initial count", 0x390: "timer current count", 0x3E0: "timer divide configuration",
+	0x3F0: "self IPI",
+}
+
+func apicRegName(reg uint32) string {
+	if n, ok := apicRegNames[reg]; ok {
+		return n
+	}
+	switch {
+	case reg >= 0x100 && reg < 0x180:
+		return fmt.Sprintf("ISR %d", (reg-0x100)>>4)
+	case reg >= 0x180 && reg < 0x200:
+		return fmt.Sprintf("TMR %d", (reg-0x180)>>4)
+	case reg >= 0x200 && reg < 0x280:
+		return fmt.Sprintf("IRR %d", (reg-0x200)>>4)
+	}
+	return "reserved"
+}
+
+// apicEvent is a write to a local APIC register.
+func apicEvent(c *cpu.CPU, reg uint32, v uint64, x2apic bool) *event {
+	e := eventBase(c, "apic", eventAPICWrite, c.InstructionRIP())
+	e.Reg, e.RegName, e.Value = ptr(hexU64(reg)), apicRegName(reg), ptr(hexU64(v))
+	via := "xAPIC MMIO"
+	if x2apic {
+		via = fmt.Sprintf("x2APIC WRMSR %#x", 0x800+reg>>4)
+		e.MSR = ptr(hexU64(0x800 + reg>>4))
+	}
+	e.text = func() string { return fmt.Sprintf("write %s (%#x) <- %#x (%s)", apicRegName(reg), reg, v, via) }
 	return &e
 }

@@ -457,8 +457,8 @@ func TestLogItems(t *testing.T) {
 	}{
 		{"implemented", []string{"-d", "int,cpu_reset,vmx,int"}, []string{"int", "cpu_reset", "vmx"}, nil},
 		{"last -d wins", []string{"-d", "int", "-d", "vmx"}, []string{"vmx"}, nil},
-		{"all is what produces output", []string{"-d", "all"}, []string{"int", "cpu_reset", "vmx", "msr", "cr", "io"}, nil},
-		{"all,int", []string{"-d", "all,int"}, []string{"int", "cpu_reset", "vmx", "msr", "cr", "io"}, nil},
+		{"all is what produces output", []string{"-d", "all"}, []string{"int", "cpu_reset", "vmx", "msr", "cr", "io", "apic"}, nil},
+		{"all,int", []string{"-d", "all,int"}, []string{"int", "cpu_reset", "vmx", "msr", "cr", "io", "apic"}, nil},
 		{"event items", []string{"-d", "io,msr,cr"}, []string{"io", "msr", "cr"}, nil},
 		{"no-op items warn once each", []string{"-d", "nochain,int,out_asm,nochain"}, []string{"int"},
 			[]string{"-d nochain ignored", "-d out_asm ignored"}},

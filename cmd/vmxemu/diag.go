@@ -153,7 +153,13 @@ func newDiag(cfg *cli.Config, mcfg *machine.Config, out *outputs, stderr io.Writ
 			delete(items, "int")
 			d.events = &eventLog{w: w, format: formatText, items: items}
 		}
-		if items["cpu_reset"] {
+		if items["cpu_reset"] && cfg.LogJSON {
+			ev := d.events
+			mcfg.OnReset = func(id int, before *arch.State, why string) {
+				e := &event{Item: "cpu_reset", Event: eventReset, CPU: id, RIP: hexU64(before.RIP), Why: why}
+				ev.write(e)
+			}
+		} else if items["cpu_reset"] {
 			if d.qemu == nil {
 				d.qemu = &logger{w: w, explain: cfg.Explain}
 			}

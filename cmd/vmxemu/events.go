@@ -69,6 +69,7 @@ const (
 	eventIn           = "in"
 	eventOut          = "out"
 	eventAPICWrite    = "apic-write"
+	eventReset        = "cpu-reset"
 )
 
 type faultJSON struct {

@@ -265,3 +265,25 @@ func TestEventLogAPIC(t *testing.T) {
 		"apic: cpu 0 icount 1 rip 0x10000a: write TPR (0x80) <- 0x20 (xAPIC MMIO)\n"+
 		"apic: cpu 0 icount 9 rip 0x10002e: write TPR (0x80) <- 0x30 (x2APIC WRMSR 0x808)\n", r.stderr)
 }
+
+// -d all -d-format json: every line is a JSON object, cpu_reset included.
+func TestEventLogAllJSON(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "all.jsonl")
+	r := vmxemu(t, scenarioArgs("-d", "all", "-d-format", "json", "-D", log, "-no-explain")...)
+	require.Equal(t, 0x10<<1|1, r.code, r.stderr)
+	b, err := os.ReadFile(log)
+	require.NoError(t, err)
+	items := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var e map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &e), "%s", l)
+		items[e["item"].(string)] = true
+		if e["event"] == "cpu-reset" {
+			assert.Equal(t, float64(0), e["cpu"])
+			assert.NotEmpty(t, e["why"])
+		}
+	}
+	for _, it := range []string{"cpu_reset", "vmx", "cr", "io"} {
+		assert.True(t, items[it], "the scenario logs %s events", it)
+	}
+}

@@ -182,6 +182,23 @@ type Hooks struct {
 	// VMExit is called after every VM exit (its information is in the
 	// current VMCS).
 	VMExit func(c *CPU, reason uint32, info vmx.ExitInfo)
+	// MSR is called after RDMSR (write false) or WRMSR (write true) that
+	// did not exit: the MSR index, the value read or written, and the
+	// fault it raised (nil if none).
+	MSR func(c *CPU, write bool, idx uint32, val uint64, f *arch.Fault)
+	// CR is called after MOV to CR0, CR2, CR3, CR4 or CR8 that did not
+	// exit: the register, its value before, the value written and the
+	// fault it raised (nil if none).
+	CR func(c *CPU, cr int, old, val uint64, f *arch.Fault)
+	// IO is called after IN or OUT (not INS/OUTS) reached the port: the
+	// port, the size in bytes, the value and the direction.
+	IO func(c *CPU, port uint16, size int, val uint32, out bool)
+	// Shutdown is called when the CPU enters the shutdown state: a triple
+	// fault, or a VMX abort (SDM Vol. 3C 28.7).
+	Shutdown func(c *CPU, f arch.Fault, why string)
+	// Magic, if set, is called on XCHG BX,BX (Bochs' magic breakpoint),
+	// after it executed.
+	Magic func(c *CPU)
 }
 
 // Config configures a new CPU.

@@ -89,3 +89,8 @@ func (c *CPU) SetStateDebug(s arch.State) {
 	c.SetState(s)
 	c.tlb.flushAll()
 }
+
+// ReadMSRDebug reads an MSR for a debugger as RDMSR outside VMX non-root
+// operation would: the value, or the fault RDMSR would raise. It is not
+// an instruction: no hook or VM exit sees it.
+func (c *CPU) ReadMSRDebug(idx uint32) (uint64, *arch.Fault) { return c.readMSR(idx) }

@@ -172,6 +172,9 @@ func (c *CPU) enterShutdown(f arch.Fault, why string) {
 // enterShutdownNow enters the shutdown state whatever the VMX mode (a VMX
 // abort, 28.7).
 func (c *CPU) enterShutdownNow(f arch.Fault, why string) {
+	if c.Hooks != nil && c.Hooks.Shutdown != nil {
+		c.Hooks.Shutdown(c, f, why)
+	}
 	c.shutdown = true
 	c.ShutdownFault = f
 	c.ShutdownWhy = why

@@ -145,6 +145,9 @@ func movToCR(c *CPU, in *Inst) {
 			}
 		}
 	}
+	if c.Hooks != nil && c.Hooks.CR != nil {
+		defer c.crHook(int(in.reg), v)()
+	}
 	switch in.reg {
 	case 0:
 		c.writeCR0(v)
@@ -232,4 +235,21 @@ func movDR(c *CPU, in *Inst) {
 	c.DR[r] = v
 	c.updateDebug()
 	c.stop = true
+}
+
+// crHook reports a MOV to CR (Hooks.CR): it takes the register's value
+// before the write and returns the function that reports the write.
+func (c *CPU) crHook(cr int, v uint64) func() {
+	reg := map[int]*uint64{0: &c.CR0, 2: &c.CR2, 3: &c.CR3, 4: &c.CR4, 8: &c.CR8}[cr]
+	if reg == nil {
+		return func() {}
+	}
+	old, pending := *reg, c.faultPending
+	return func() {
+		var f *arch.Fault
+		if c.faultPending && !pending {
+			f = &c.fault
+		}
+		c.Hooks.CR(c, cr, old, v, f)
+	}
 }

@@ -59,6 +59,9 @@ func inOut(c *CPU, in *Inst) {
 	c.checkIO(port, size)
 	if in.op&2 == 0 {
 		v := c.bus.In(port, size)
+		if c.Hooks != nil && c.Hooks.IO != nil {
+			c.Hooks.IO(c, port, size, v, false)
+		}
 		switch size {
 		case 1:
 			setReg(c, arch.RAX, uint8(v))
@@ -68,6 +71,9 @@ func inOut(c *CPU, in *Inst) {
 			setReg(c, arch.RAX, v)
 		}
 	} else {
+		if c.Hooks != nil && c.Hooks.IO != nil {
+			c.Hooks.IO(c, port, size, uint32(c.GPR[arch.RAX])&(1<<(8*size)-1), true)
+		}
 		c.bus.Out(port, size, uint32(c.GPR[arch.RAX]))
 	}
 	c.KickInterrupt() // the device may have changed an interrupt line

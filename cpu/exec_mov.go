@@ -107,6 +107,9 @@ func xchgRMReg[T word](c *CPU, in *Inst) {
 		return
 	}
 	setReg(c, in.reg, a)
+	if sizeOf[T]() == 2 && in.mod == 3 && in.reg == arch.RBX && in.rm == arch.RBX && c.Hooks != nil && c.Hooks.Magic != nil {
+		c.Hooks.Magic(c) // XCHG BX,BX: Bochs' magic breakpoint
+	}
 }
 
 // xchgAcc: XCHG AX/EAX/RAX, reg (91-97); 90 with REX.B is XCHG with R8.

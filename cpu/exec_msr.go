@@ -20,12 +20,15 @@ func rdmsr(c *CPU, in *Inst) {
 		return
 	}
 	v, f := c.readMSR(idx)
+	if f == nil && idx == msrTSC {
+		v = c.guestTSC(v) // "use TSC offsetting" (SDM Vol. 3C 26.3)
+	}
+	if c.Hooks != nil && c.Hooks.MSR != nil {
+		c.Hooks.MSR(c, false, idx, v, f)
+	}
 	if f != nil {
 		c.raise(*f)
 		return
-	}
-	if idx == msrTSC {
-		v = c.guestTSC(v) // "use TSC offsetting" (SDM Vol. 3C 26.3)
 	}
 	setReg(c, arch.RAX, uint32(v))
 	setReg(c, arch.RDX, uint32(v>>32))
@@ -40,7 +43,11 @@ func wrmsr(c *CPU, in *Inst) {
 		return
 	}
 	v := uint64(uint32(c.GPR[arch.RDX]))<<32 | uint64(uint32(c.GPR[arch.RAX]))
-	if f := c.writeMSR(uint32(c.GPR[arch.RCX]), v); f != nil {
+	f := c.writeMSR(uint32(c.GPR[arch.RCX]), v)
+	if c.Hooks != nil && c.Hooks.MSR != nil {
+		c.Hooks.MSR(c, true, uint32(c.GPR[arch.RCX]), v, f)
+	}
+	if f != nil {
 		c.raise(*f)
 		return
 	}

@@ -61,7 +61,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, stopped bool) (Stop, 
 			case StopExited:
 				r.reportExit(st)
 				return st, nil
-			case StopBreakpoint, StopStep:
+			case StopBreakpoint, StopStep, StopEvent:
 				r.running = false
 				r.reportStop(st)
 			case StopPolled:
@@ -365,7 +365,9 @@ func (r *runner) packet(p []byte) (Stop, bool, error) {
 			r.reportExit(st)
 			return st, true, nil
 		}
-		st.Kind = StopStep
+		if st.Kind != StopEvent {
+			st.Kind = StopStep
+		}
 		r.reportStop(st)
 	case actKill:
 		if res.reply != nil {

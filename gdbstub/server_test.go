@@ -447,3 +447,11 @@ func TestCancelWhileStopped(t *testing.T) {
 	s.wait()
 	assert.ErrorIs(t, s.err, context.Canceled)
 }
+
+// A stop at a user's event (vmxemu's -break-on) is a SIGTRAP without
+// swbreak/hwbreak: gdb reports "Program received signal SIGTRAP".
+func TestStopReplyEvent(t *testing.T) {
+	r := &runner{bps: map[uint64]uint8{}}
+	assert.Equal(t, "T05thread:2;", r.stopReply(Stop{Kind: StopEvent, CPU: 1}))
+	assert.Equal(t, "event", StopEvent.String())
+}

@@ -60,6 +60,9 @@ const (
 	// StopKilled: the debugger killed the guest (k, vKill). Only
 	// Server.Run returns it.
 	StopKilled
+	// StopEvent: the target stopped at an event the user asked to stop
+	// at (vmxemu's -break-on): SIGTRAP, without swbreak/hwbreak.
+	StopEvent
 )
 
 func (k StopKind) String() string {
@@ -74,6 +77,8 @@ func (k StopKind) String() string {
 		return "exited"
 	case StopKilled:
 		return "killed"
+	case StopEvent:
+		return "event"
 	}
 	return fmt.Sprintf("StopKind(%d)", int(k))
 }

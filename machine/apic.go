@@ -598,6 +598,9 @@ func (a *LocalAPIC) writeMMIO(off uint64, size int, v uint64) {
 	if off&0xF != 0 {
 		return // writes to the upper bytes of a register are ignored
 	}
+	if h := a.m.cfg.APICWrite; h != nil {
+		h(a.cpu, reg, uint64(uint32(v)), false)
+	}
 	if reg == apicRegSelfIPI || !a.write(reg, uint32(v)) {
 		if _, ok := a.read(reg); !ok || reg == apicRegSelfIPI {
 			a.error(esrIllegalRegister)
@@ -678,6 +681,9 @@ func (a *LocalAPIC) writeMSR(idx uint32, v uint64) *arch.Fault {
 	}
 	if v&res != 0 {
 		return apicGP(fmt.Sprintf("WRMSR %#x: reserved bit(s) %#x set (EOI and ESR take only 0)", idx, v&res), sdmAPIC)
+	}
+	if h := a.m.cfg.APICWrite; h != nil {
+		h(a.cpu, off, v, true)
 	}
 	if off == apicRegICRLo {
 		// One 64-bit write sends the IPI (11.12.9).

@@ -25,6 +25,10 @@ const (
 	// DebugEnded: the run is over (the guest exited, shut down, a limit
 	// was reached...): DebugStop.Result says how, as Run's Result would.
 	DebugEnded
+	// DebugEventBreak: Machine.Break asked to stop (-break-on,
+	// -magic-break) after an instruction of CPU; DebugStop.Reason says
+	// why.
+	DebugEventBreak
 )
 
 func (e DebugEvent) String() string {
@@ -37,6 +41,8 @@ func (e DebugEvent) String() string {
 		return "polled"
 	case DebugEnded:
 		return "ended"
+	case DebugEventBreak:
+		return "event break"
 	}
 	return fmt.Sprintf("DebugEvent(%d)", int(e))
 }
@@ -49,6 +55,8 @@ type DebugStop struct {
 	CPU int
 	// Result is set for DebugEnded.
 	Result Result
+	// Reason is set for DebugEventBreak.
+	Reason string
 }
 
 // PollInterval is how many instructions (at most) Debugger.Continue runs
@@ -193,6 +201,9 @@ func (d *Debugger) Continue(ctx context.Context, brk func(cpu int, pc uint64) bo
 			if c.Icount != before {
 				progressed = true
 			}
+			if st, ok := d.breakStop(); ok {
+				return st, m.flush()
+			}
 			res, done, err := m.afterRun(i, c, why)
 			if done || err != nil {
 				return d.end(res, err)
@@ -237,9 +248,23 @@ func (d *Debugger) Step(ctx context.Context, i int) (DebugStop, error) {
 	c := m.cpus[i]
 	d.last = i
 	why := m.runSlice(i, c, 1)
+	if st, ok := d.breakStop(); ok {
+		return st, m.flush()
+	}
 	res, done, err := m.afterRun(i, c, why)
 	if done || err != nil {
 		return d.end(res, err)
 	}
 	return d.stopped(DebugStepped, i)
+}
+
+// breakStop turns a Break request into a stop (the debugger is attached:
+// the run goes on after it).
+func (d *Debugger) breakStop() (DebugStop, bool) {
+	b := d.m.brk
+	if b == nil || d.m.exit != nil {
+		return DebugStop{}, false
+	}
+	d.m.brk = nil
+	return DebugStop{Event: DebugEventBreak, CPU: b.CPU, Reason: b.Reason}, true
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vmxemu/vmxemu/arch"
+	"github.com/vmxemu/vmxemu/cpu"
 	"github.com/vmxemu/vmxemu/firmware"
 )
 
@@ -98,4 +99,46 @@ func TestCPUWriteLinear(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(0x42), c.GetState().GPR[arch.RAX])
 	assert.False(t, c.WriteLinear(0xFFFF_FFFF_0000, []byte{1}), "beyond RAM")
+}
+
+// Machine.Break (-break-on): the CPU stops after the instruction whose
+// hook asked; Run ends with ResultBreak, a Debugger stops and can go on.
+// A device's end of the run in the same instruction wins.
+func TestBreak(t *testing.T) {
+	// 0x100000: mov eax,1 / 0x100005: out 0x80,al / 0x100007: mov ecx,2 / exit
+	code := prog(movEAXImm(1), []byte{0xE6, 0x80}, movECXImm(2), debugExit(0x10))
+	install := func(b testBoard, port uint16) {
+		b.m.CPU(0).Hooks = &cpu.Hooks{IO: func(c *cpu.CPU, p uint16, _ int, _ uint32, _ bool) {
+			if p == port {
+				b.m.Break(c.ID, "test break")
+			}
+		}}
+	}
+
+	b := newBoard(t, code, firmware.Mode32Flat, nil)
+	install(b, 0x80)
+	res := b.run(t, Limits{})
+	assert.Equal(t, ResultBreak, res.Kind)
+	assert.Equal(t, "test break", res.Reason)
+	assert.Equal(t, 0, res.CPU)
+	assert.Equal(t, uint64(0x100007), res.State.RIP, "stopped after the OUT")
+	assert.Equal(t, uint64(0), res.State.GPR[arch.RCX])
+
+	b = newBoard(t, code, firmware.Mode32Flat, nil)
+	install(b, 0x80)
+	d, err := b.m.NewDebugger(Limits{})
+	require.NoError(t, err)
+	st, err := d.Continue(context.Background(), nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, DebugStop{Event: DebugEventBreak, CPU: 0, Reason: "test break"}, st)
+	assert.Equal(t, uint64(0x100007), b.m.CPU(0).RIP)
+	st, err = d.Continue(context.Background(), nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, DebugEnded, st.Event, "the run goes on after the stop")
+	assert.Equal(t, ResultDebugExit, st.Result.Kind)
+
+	b = newBoard(t, code, firmware.Mode32Flat, nil)
+	install(b, 0xF4)
+	res = b.run(t, Limits{})
+	assert.Equal(t, ResultDebugExit, res.Kind, "the guest's exit wins over a break in the same instruction")
 }

@@ -101,6 +101,11 @@ type Config struct {
 	// powered on or reset, with the state the CPU had before (the zero
 	// state at power-on) and the reason, for -d cpu_reset.
 	OnReset func(cpuID int, before *arch.State, why string)
+	// APICWrite, if not nil, is called for every write to a local APIC
+	// register that reaches it — through the xAPIC page (x2apic false)
+	// or an x2APIC WRMSR that passed its checks (x2apic true) — with the
+	// register's xAPIC offset and the value, for -d apic.
+	APICWrite func(c *cpu.CPU, reg uint32, v uint64, x2apic bool)
 	// Lint receives warnings about guest behaviour that hardware accepts
 	// silently but is almost always a bug (shared or touched VMX regions:
 	// vmx/lint.go); nil drops them.
@@ -162,6 +167,7 @@ type Machine struct {
 	boot   *firmware.Boot
 
 	exit    *devices.Exit // first device exit request of the quantum
+	brk     *BreakRequest // a Break request not yet acted on
 	retired uint64        // instructions retired by CPUs of earlier boots
 	resets  int
 }

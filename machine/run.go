@@ -45,6 +45,10 @@ const (
 	ResultHang
 	// ResultCanceled: the context was canceled.
 	ResultCanceled
+	// ResultBreak: an event the user asked to stop at happened
+	// (Machine.Break: -break-on, -magic-break) while no debugger was
+	// attached; Reason says which.
+	ResultBreak
 )
 
 func (k ResultKind) String() string {
@@ -61,6 +65,8 @@ func (k ResultKind) String() string {
 		return "hang"
 	case ResultCanceled:
 		return "canceled"
+	case ResultBreak:
+		return "break"
 	}
 	return fmt.Sprintf("ResultKind(%d)", int(k))
 }
@@ -173,6 +179,10 @@ func (m *Machine) run(ctx context.Context, lim Limits, start time.Time) (Result,
 // afterRun handles why CPU i stopped. done reports that the run ends with
 // res; a non-zero res.Kind with done=false means the machine was reset.
 func (m *Machine) afterRun(i int, c *cpu.CPU, why cpu.StopReason) (res Result, done bool, err error) {
+	if b := m.brk; b != nil && m.exit == nil {
+		m.brk = nil
+		return Result{Kind: ResultBreak, CPU: b.CPU, Reason: b.Reason}, true, nil
+	}
 	if e := m.exit; e != nil {
 		m.exit = nil
 		switch e.Kind {
@@ -244,4 +254,23 @@ func (m *Machine) stuck() (Result, bool) {
 	}
 	return Result{Kind: ResultHang, CPU: 0, Reason: fmt.Sprintf(
 		"CPU 0 halted waiting for an interrupt (next RIP=%#x) that no device or timer will raise: QEMU would wait forever", c.RIP)}, true
+}
+
+// BreakRequest is an event the user asked to stop at (Machine.Break).
+type BreakRequest struct {
+	CPU    int
+	Reason string
+}
+
+// Break stops the run after the current instruction of CPU i (called from
+// a CPU hook, on the CPU that runs): Run ends with ResultBreak, a
+// Debugger's Continue or Step stops with DebugEventBreak. The first
+// request of an instruction wins; a device's request to end the run in the
+// same instruction wins over it.
+func (m *Machine) Break(i int, reason string) {
+	if m.brk != nil || i < 0 || i >= len(m.cpus) {
+		return
+	}
+	m.brk = &BreakRequest{CPU: i, Reason: reason}
+	m.cpus[i].RequestStop()
 }

@@ -2,6 +2,7 @@ package vmx
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -59,4 +60,38 @@ func (v *CPU) DumpVMCS(addr uint64) (string, error) {
 		fmt.Fprintf(&b, "  %04x %-48s %#x\n", f.Enc, f.Name, s.vals[i])
 	}
 	return b.String(), nil
+}
+
+// DescribeField renders one field of the current VMCS for a debugger, by
+// its Appendix B name and encoding, without the side effects of VMREAD
+// (no VM-instruction error is written). field is a full encoding
+// (0x6820) or a name as Appendix B spells it, in any case ("guest
+// rflags").
+func (v *CPU) DescribeField(field string) (string, error) {
+	if v.cur == nil {
+		return "", fmt.Errorf("there is no current VMCS")
+	}
+	var f Field
+	found := false
+	if n, err := strconv.ParseUint(field, 0, 32); err == nil {
+		f, found = FieldByEnc(uint32(n))
+		if !found {
+			return "", fmt.Errorf("%s: no VMCS field has this encoding (SDM Vol. 3D Appendix B)", field)
+		}
+	} else {
+		for _, g := range fields {
+			if strings.EqualFold(g.Name, field) {
+				f, found = g, true
+				break
+			}
+		}
+		if !found {
+			return "", fmt.Errorf("%q: no VMCS field has this name (SDM Vol. 3D Appendix B; monitor vmcs lists them)", field)
+		}
+	}
+	slot, _, ok := v.caps.lookup(uint64(f.Enc))
+	if !ok {
+		return "", fmt.Errorf("%s (%#04x): this processor does not have the field (VMREAD would fail with error 12)", f.Name, f.Enc)
+	}
+	return fmt.Sprintf("%04x %s = %#x\n", f.Enc, f.Name, v.cur.vals[slot]), nil
 }

@@ -84,7 +84,9 @@ func (v *CPU) entryFail(insn Insn, err InstrError, enc uint32, val uint64, rule,
 	if f, ok := FieldByEnc(enc); ok {
 		name = fmt.Sprintf("%s (%#04x)", f.Name, enc)
 	}
-	return v.fail(insn, err, fmt.Sprintf("%s = %#x: %s (SDM %s)", name, val, rule, sdm))
+	o := v.fail(insn, err, fmt.Sprintf("%s = %#x: %s (SDM %s)", name, val, rule, sdm))
+	o.Check = &GuestFailure{Field: enc, Value: val, Rule: rule, SDM: sdm}
+	return o
 }
 
 // field reads a field of the current VMCS by its full encoding; a field

@@ -32,7 +32,7 @@ const EntryFailed Kind = 10
 func (v *CPU) failEntry(insn Insn, reason uint64, g *GuestFailure) Outcome {
 	v.setField(encExitReason, reason|1<<31)
 	v.setField(encExitQual, g.Qualification)
-	return Outcome{Insn: insn, Kind: EntryFailed,
+	return Outcome{Insn: insn, Kind: EntryFailed, Check: g,
 		Why: fmt.Sprintf("VM-entry failure, exit reason %d (%s) with bit 31 set, exit qualification %d: %s", reason, entryFailureName(reason), g.Qualification, g)}
 }
 

@@ -102,3 +102,36 @@ func TestDescribe(t *testing.T) {
 	_, err = v.DumpVMCS(0x3000)
 	assert.Error(t, err)
 }
+
+// TestDescribeField: one field by encoding or Appendix B name (any case),
+// read without VMREAD's side effect on the VM-instruction error field.
+func TestDescribeField(t *testing.T) {
+	caps := sandyCaps(t)
+	mem := make(ram, 64<<10)
+	for _, a := range []uint64{0x1000, 0x2000} {
+		binary.LittleEndian.PutUint32(mem[a:], caps.Revision)
+	}
+	v := New(caps, nil, 0)
+	require.Equal(t, Succeed, v.VMXON(0x1000, mem).Kind)
+	_, err := v.DescribeField("guest rip")
+	assert.EqualError(t, err, "there is no current VMCS")
+	require.Equal(t, Succeed, v.VMPTRLD(0x2000, mem).Kind)
+	require.Equal(t, Succeed, v.VMWRITE(0x681E, 0x401000, true).Kind)
+	for _, f := range []string{"0x681e", "0x681E", "Guest RIP", "guest rip", "GUEST RIP"} {
+		s, err := v.DescribeField(f)
+		require.NoError(t, err, f)
+		assert.Equal(t, "681e Guest RIP = 0x401000\n", s, f)
+	}
+	_, err = v.DescribeField("no such field")
+	assert.ErrorContains(t, err, "no VMCS field has this name")
+	_, err = v.DescribeField("0x7777")
+	assert.ErrorContains(t, err, "no VMCS field has this encoding")
+	// Sandy Bridge EP has no "enable PML" (its PROCBASED_CTLS2 0x4FF
+	// lacks bit 17): the PML address (200EH, Appendix B.2.1) is a field
+	// this processor does not have.
+	_, err = v.DescribeField("0x200E")
+	assert.ErrorContains(t, err, "this processor does not have the field")
+	s, err := v.DescribeField("VM-instruction error")
+	require.NoError(t, err)
+	assert.Equal(t, "4400 VM-instruction error = 0x0\n", s, "no VMREAD failed: the error field is untouched")
+}

@@ -93,6 +93,10 @@ type Outcome struct {
 	// Lint are warnings about what hardware accepts silently but is
 	// almost always a bug (lint.go).
 	Lint []string
+	// Check is the failed VM-entry check behind a VMfailValid or a
+	// VM-entry failure, when one field's value broke it (nil otherwise):
+	// the same facts as Why, for tools (the JSON event log).
+	Check *GuestFailure
 }
 
 func (o Outcome) String() string {

@@ -29,6 +29,8 @@
 //	          CPU's state, the instruction bytes at RIP, the command line
 //	          that reproduces it and the Go stack; or an error vmxemu did
 //	          not expect (reported as "internal error")
+//	10        a -break-on event or -magic-break stopped the run while no
+//	          gdb was attached: the event and the CPU's state are printed
 //
 // Every error message is one line that names the input and what is wrong
 // with it, with unprintable bytes escaped (oneLine).
@@ -67,10 +69,23 @@
 // -machine pit=off) are accepted with one "vmxemu: warning:" line each:
 // the runner counts any other stderr line as a failure.
 //
-// -d int, -d cpu_reset and -d vmx log, to -D FILE or stderr, in QEMU's
-// formats; with -explain (the default) every exception line is followed
-// by the rule that raised it and its SDM reference. -d help lists exactly
-// the items vmxemu accepts: those three (all selects them), and QEMU's
+// -d int, -d cpu_reset log, to -D FILE or stderr, in QEMU's formats; with
+// -explain (the default) every exception line is followed by the rule
+// that raised it and its SDM reference. vmxemu's own items -d vmx, msr, cr,
+// io and apic are its event log (events.go): every VMX instruction's
+// outcome, VM entry, VM-entry failure, VM exit and VMX abort, every
+// RDMSR/WRMSR, MOV to CR, IN/OUT and local APIC write, one line each with the CPU, the instruction count
+// and RIP; -d-format json writes them (and -d int's exceptions) as JSON
+// lines (docs/DEBUGGING.md has the schema). -d help lists exactly the
+// items vmxemu accepts (all selects those that log), and QEMU's
 // TCG-internal items, accepted with one warning each and no output.
 // -trace and -machine q35 are refused.
+//
+// With -explain, a run that hit a fault ends with the fault summary on
+// stderr (summary.go): the first exception of each vector, VMfail,
+// VM-entry failure, VMX abort and triple fault, with the CPU, instruction
+// count, CS:RIP, the instruction's bytes and the rule. Its lines say
+// "vmxemu: warning:", which kvm-unit-tests' runner accepts. -break-on
+// EVENTS and -magic-break (break.go) stop the run at an event: into gdb
+// when it is attached, otherwise with status 10.
 package main

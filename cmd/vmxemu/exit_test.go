@@ -175,6 +175,62 @@ func TestExitStatusInternalError(t *testing.T) {
 	assert.Contains(t, out, "Go stack:")
 }
 
+// Status 10: a -break-on event or -magic-break without gdb. The scenario
+// of vmxlog_test.go makes each event once.
+func TestExitStatusBreak(t *testing.T) {
+	tests := []struct {
+		name, events string
+		want         string
+	}{
+		{"vmfail", "vmfail", "CPU 0 stopped: -break-on vmfail: RIP 0x100054: VMPTRLD: VMfailValid (RFLAGS.ZF=1), VM-instruction error 11 "},
+		{"vmentry-fail", "vmentry-fail", "CPU 0 stopped: -break-on vmentry-fail: RIP 0x1000ae: VMLAUNCH: VM-entry failure, exit reason 33 "},
+		{"vmexit by name", "vmexit=rdmsr", "CPU 0 stopped: -break-on vmexit: guest RIP 0x10010f: VM exit: reason 31 (RDMSR)"},
+		{"vmexit by number", "vmexit=18", "CPU 0 stopped: -break-on vmexit: guest RIP 0x100111: VM exit: reason 18 (VMCALL)"},
+		{"any vmexit", "ud,vmexit", "CPU 0 stopped: -break-on vmexit: guest RIP 0x100108: VM exit: reason 10 (CPUID)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := vmxemu(t, scenarioArgs("-break-on", tc.events, "-no-explain")...)
+			assert.Equal(t, cli.ExitBreak, r.code, r.stderr)
+			assert.Contains(t, r.stderr, "vmxemu: "+tc.want)
+			assert.Contains(t, r.stderr, "no gdb attached (-s or -gdb to debug from here): exit status 10")
+			assert.Contains(t, r.stderr, "RIP=", "the state")
+		})
+	}
+	t.Run("exception", func(t *testing.T) {
+		r := vmxemu(t, flat(kernel(t, ud2...), "-no-reboot", "-break-on", "ud")...)
+		assert.Equal(t, cli.ExitBreak, r.code, r.stderr)
+		assert.Contains(t, r.stderr, "vmxemu: CPU 0 stopped: -break-on ud: #UD")
+		assert.Contains(t, r.stderr, "at CS:RIP 0008:0x100000")
+	})
+	t.Run("an event that does not happen", func(t *testing.T) {
+		r := vmxemu(t, scenarioArgs("-break-on", "gp,pf,vmexit=hlt", "-no-explain")...)
+		assert.Equal(t, 0x10<<1|1, r.code, r.stderr)
+	})
+	t.Run("magic breakpoint", func(t *testing.T) {
+		// 66 87 db: xchg bx,bx in 32-bit code (Bochs' magic breakpoint).
+		img := kernel(t, append([]byte{0x66, 0x87, 0xDB}, exit7...)...)
+		r := vmxemu(t, flat(img, "-magic-break")...)
+		assert.Equal(t, cli.ExitBreak, r.code, r.stderr)
+		assert.Contains(t, r.stderr, "vmxemu: CPU 0 stopped: -magic-break: XCHG BX,BX at RIP 0x100000\n")
+		assert.Contains(t, r.stderr, "RIP=0000000000100003", "stopped after it")
+		r = vmxemu(t, flat(img)...)
+		assert.Equal(t, 15, r.code, "opt-in: without -magic-break it is an ordinary XCHG")
+		// 87 db: xchg ebx,ebx is not the magic breakpoint.
+		r = vmxemu(t, flat(kernel(t, append([]byte{0x87, 0xDB}, exit7...)...), "-magic-break")...)
+		assert.Equal(t, 15, r.code, r.stderr)
+	})
+	t.Run("bad events", func(t *testing.T) {
+		for _, ev := range []string{"bogus", "vmexit=bogus", "gp=1"} {
+			r := vmxemu(t, scenarioArgs("-break-on", ev)...)
+			assert.Equal(t, cli.ExitUsage, r.code, ev)
+			printableLine(t, r.stderr)
+			assert.Contains(t, r.stderr, "-break-on "+ev)
+		}
+	})
+	assert.Contains(t, cli.Usage(), "\n10               a -break-on event")
+}
+
 func TestCommandLineQuoting(t *testing.T) {
 	assert.Equal(t, "vmxemu -kernel a.elf -append 'x y' 'it'\\''s'", commandLine([]string{"-kernel", "a.elf", "-append", "x y", "it's"}))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -13,6 +14,8 @@ import (
 	"github.com/vmxemu/vmxemu/cpu"
 	"github.com/vmxemu/vmxemu/gdbstub"
 	"github.com/vmxemu/vmxemu/machine"
+	"github.com/vmxemu/vmxemu/msr"
+	"github.com/vmxemu/vmxemu/vmx"
 )
 
 // checkGDB checks -gdb/-s and -S: -S freezes the machine until a
@@ -31,12 +34,12 @@ func checkGDB(cfg *cli.Config) error {
 // a signal. Under -no-shutdown a power-off (or a triple fault under
 // -no-reboot) stops the CPUs and gdb sees the stop as an interrupt; it
 // stays attached.
-func runGDB(ctx context.Context, cfg *cli.Config, m *machine.Machine, ln net.Listener, lim machine.Limits, stderr io.Writer) (int, error) {
+func runGDB(ctx context.Context, cfg *cli.Config, m *machine.Machine, ln net.Listener, lim machine.Limits, faults *faultSummary, stderr io.Writer) (int, error) {
 	d, err := m.NewDebugger(lim)
 	if err != nil {
 		return 0, err
 	}
-	t := &gdbTarget{ctx: ctx, d: d, report: func(res machine.Result) int { return report(cfg, res, stderr) }}
+	t := &gdbTarget{ctx: ctx, d: d, report: func(res machine.Result) int { return report(cfg, res, stderr) }, faults: faults, stderr: stderr}
 	if cfg.NoShutdown {
 		t.stopped = func(res machine.Result) {
 			code := report(cfg, res, stderr)
@@ -71,6 +74,9 @@ type gdbTarget struct {
 	// interrupt, every time it continues.
 	stopped     func(machine.Result)
 	stopCounted bool
+	// faults are the faults seen (monitor explain); nil under -no-explain.
+	faults *faultSummary
+	stderr io.Writer
 }
 
 func (t *gdbTarget) cpu(i int) (*cpu.CPU, error) {
@@ -136,18 +142,24 @@ func (t *gdbTarget) Continue(brk func(int, uint64) bool, poll func() bool) (gdbs
 	return t.stop(ds), err
 }
 
-// DescribeThread implements gdbstub.ThreadDescriber.
+// DescribeThread implements gdbstub.ThreadDescriber: the CPU's run state,
+// and "VMX non-root" while it runs a guest.
 func (t *gdbTarget) DescribeThread(i int) string {
 	c, err := t.cpu(i)
-	switch {
-	case err != nil:
+	if err != nil {
 		return "gone"
-	case c.IsShutdown():
-		return "shutdown"
-	case c.Halted():
-		return "halted"
 	}
-	return "running"
+	st := "running"
+	switch {
+	case c.IsShutdown():
+		st = "shutdown"
+	case c.Halted():
+		st = "halted"
+	}
+	if v := c.VMX(); v != nil && v.Guest() {
+		st += ", VMX non-root"
+	}
+	return st
 }
 
 func (t *gdbTarget) stop(ds machine.DebugStop) gdbstub.Stop {
@@ -159,6 +171,9 @@ func (t *gdbTarget) stop(ds machine.DebugStop) gdbstub.Stop {
 		return gdbstub.Stop{Kind: gdbstub.StopStep, CPU: ds.CPU}
 	case machine.DebugPolled:
 		return gdbstub.Stop{Kind: gdbstub.StopPolled, CPU: ds.CPU}
+	case machine.DebugEventBreak:
+		fmt.Fprintf(t.stderr, "vmxemu: CPU %d stopped: %s (gdb sees SIGTRAP)\n", ds.CPU, ds.Reason)
+		return gdbstub.Stop{Kind: gdbstub.StopEvent, CPU: ds.CPU}
 	case machine.DebugEnded:
 		cpuIdx := max(ds.CPU, 0)
 		if t.stopped != nil && stopsUnderNoShutdown(ds.Result) {
@@ -197,21 +212,30 @@ func abridgedTagWord(full uint16) uint16 {
 	return a
 }
 
+// monitorHelp is the text of "monitor help".
+const monitorHelp = `vmxemu monitor commands (for gdb's current thread's CPU unless said):
+  vmx            the VMX state of every CPU: mode (outside, root, non-root),
+                 VMXON pointer, current VMCS, active VMCSs and launch states
+  vmcs           every field of the current VMCS, by SDM Appendix B name
+  vmcs ADDR      the same for the active VMCS at ADDR (hexadecimal)
+  vmcs FIELD     one field of the current VMCS: its encoding (0x6820) or
+                 its Appendix B name (guest rflags)
+  msr N          MSR N (hexadecimal) as RDMSR would read it
+  explain        the last fault (exception, VMfail, VM-entry failure,
+                 VMX abort, triple fault) with its rule and SDM section
+  help           this list
+`
+
 // Monitor implements gdbstub.Monitor: gdb's "monitor CMD" on the current
-// thread's CPU.
-//
-//	vmx            the VMX state: mode, VMXON pointer, current and active VMCSs
-//	vmcs [ADDR]    every field of the current VMCS (or of the active one at ADDR)
-//	help           this list
+// thread's CPU (monitorHelp lists the commands).
 func (t *gdbTarget) Monitor(i int, cmd string) (string, error) {
 	c, err := t.cpu(i)
 	if err != nil {
 		return "", err
 	}
-	const help = "vmxemu monitor commands:\n  vmx          the VMX state of this CPU\n  vmcs [ADDR]  the fields of the current VMCS (or of the active VMCS at ADDR)\n"
 	words := strings.Fields(cmd)
 	if len(words) == 0 || words[0] == "help" {
-		return help, nil
+		return monitorHelp, nil
 	}
 	v := c.VMX()
 	switch words[0] {
@@ -222,17 +246,76 @@ func (t *gdbTarget) Monitor(i int, cmd string) (string, error) {
 	}
 	switch {
 	case words[0] == "vmx" && len(words) == 1:
-		return v.Describe(), nil
-	case words[0] == "vmcs" && len(words) <= 2:
-		addr := ^uint64(0)
+		return t.describeVMX(i), nil
+	case words[0] == "vmcs" && len(words) == 1:
+		return v.DumpVMCS(^uint64(0))
+	case words[0] == "vmcs":
+		// A hexadecimal number is an active VMCS's address or a field's
+		// encoding (a VMCS region is 4-KiB aligned and above the first
+		// page; encodings are below 0x8000); anything else is a name.
 		if len(words) == 2 {
-			a, err := strconv.ParseUint(strings.TrimPrefix(words[1], "0x"), 16, 64)
-			if err != nil {
-				return "", fmt.Errorf("vmcs %s: not a hexadecimal address", words[1])
+			if a, err := strconv.ParseUint(strings.TrimPrefix(words[1], "0x"), 16, 64); err == nil {
+				if slices.Contains(v.ActiveVMCSs(), a) {
+					return v.DumpVMCS(a)
+				}
+				if _, ok := vmx.FieldByEnc(uint32(a)); ok && a>>32 == 0 {
+					return v.DescribeField(fmt.Sprintf("%#x", a))
+				}
+				return "", fmt.Errorf("vmcs %s: no VMCS at %#x is active on CPU %d, and no field has this encoding", words[1], a, i)
 			}
-			addr = a
 		}
-		return v.DumpVMCS(addr)
+		return v.DescribeField(strings.Join(words[1:], " "))
+	case words[0] == "msr" && len(words) == 2:
+		n, err := strconv.ParseUint(strings.TrimPrefix(words[1], "0x"), 16, 32)
+		if err != nil {
+			return "", fmt.Errorf("msr %s: not a hexadecimal MSR index", words[1])
+		}
+		val, f := c.ReadMSRDebug(uint32(n))
+		name := msr.Name(uint32(n))
+		if f != nil {
+			return fmt.Sprintf("MSR %#x (%s): RDMSR would raise %s\n", n, name, f.Error()), nil
+		}
+		return fmt.Sprintf("MSR %#x (%s) = %#x\n", n, name, val), nil
+	case words[0] == "explain" && len(words) == 1:
+		return t.explain(i), nil
 	}
-	return "", fmt.Errorf("unknown monitor command %q\n%s", cmd, help)
+	return "", fmt.Errorf("unknown monitor command %q\n%s", cmd, monitorHelp)
+}
+
+// describeVMX is "monitor vmx": every CPU's VMX state.
+func (t *gdbTarget) describeVMX(cur int) string {
+	var b strings.Builder
+	for i := 0; i < t.NumCPUs(); i++ {
+		c, _ := t.cpu(i)
+		mark := ""
+		if i == cur {
+			mark = ", gdb's current thread"
+		}
+		fmt.Fprintf(&b, "CPU %d (thread %d%s):\n", i, i+1, mark)
+		if v := c.VMX(); v == nil {
+			b.WriteString("  no VMX (the CPU model has none)\n")
+		} else {
+			for _, l := range strings.Split(strings.TrimSuffix(v.Describe(), "\n"), "\n") {
+				fmt.Fprintf(&b, "  %s\n", l)
+			}
+		}
+	}
+	return b.String()
+}
+
+// explain is "monitor explain": the last fault of the machine, and of
+// CPU i if that was another.
+func (t *gdbTarget) explain(i int) string {
+	if t.faults == nil {
+		return "no faults are recorded in the built-in demo (it reports its own)\n"
+	}
+	last := t.faults.last
+	if last == nil {
+		return "no fault so far\n"
+	}
+	s := "last fault: " + last.String() + "\n"
+	if mine := t.faults.lastOf[i]; mine != nil && mine != last {
+		s += fmt.Sprintf("last fault of CPU %d: %s\n", i, mine)
+	}
+	return s
 }

@@ -377,3 +377,72 @@ func (c *stubClient) ask(payload string) string {
 	c.send(payload)
 	return c.recv()
 }
+
+// TestGDBVMX: the real gdb on the event-log scenario (vmxlog_test.go):
+// run to a VMLAUNCH, the monitor commands, step through a failed VM entry
+// and into the guest, a -break-on stop, continue to the end.
+func TestGDBVMX(t *testing.T) {
+	needTool(t, "gdb", "the gdb stub tests run the real gdb")
+	bin := buildVmxemu(t)
+	const launchFail, launch = 0x1000ae, 0x1000f3 // the two VMLAUNCHes (scenario.S)
+	p := startGuest(t, bin, append([]string{"-S"}, scenarioArgs("-break-on", "vmexit=rdmsr")...)...)
+	out := gdbBatch(t, p.port,
+		fmt.Sprintf("break *%#x", launchFail),
+		"continue",
+		"monitor vmx",
+		"monitor vmcs",
+		"monitor vmcs guest rflags",
+		"monitor vmcs 0x681e",
+		"monitor explain",
+		"stepi",
+		"info registers rip",
+		"monitor explain",
+		"monitor msr 3a",
+		fmt.Sprintf("break *%#x", launch),
+		"continue",
+		"stepi",
+		"info registers rip",
+		"monitor vmx",
+		"info threads",
+		"continue",
+		"info registers rip",
+		"monitor vmcs exit reason",
+		"monitor vmcs no such field",
+		"monitor vmcs 0x2402",
+		"monitor msr zz",
+		"monitor msr 480",
+		"monitor msr 491",
+		"continue")
+	assert.Contains(t, out, fmt.Sprintf("Breakpoint 1, 0x%016x", launchFail))
+	// monitor vmx at the VMLAUNCH: VMXON and VMPTRLD succeeded on the
+	// regions the scenario uses, VMCLEAR left the launch state clear.
+	assert.Contains(t, out, "CPU 0 (thread 1, gdb's current thread):\n  VMX: VMX root operation\n  VMXON pointer: 0x180000\n  current VMCS: 0x181000\n  active VMCS: 0x181000 (launch state clear)\n")
+	assert.Contains(t, out, "VMCS 0x181000: revision 0x10, launch state clear\n", "the whole VMCS; revision 16 (the Sandy Bridge EP dump)")
+	assert.Contains(t, out, "6820 Guest RFLAGS = 0x0\n", "the scenario leaves guest RFLAGS 0")
+	assert.Contains(t, out, fmt.Sprintf("681e Guest RIP = %#x\n", scenGuest))
+	assert.Regexp(t, `last fault: VMfail: CPU 0, icount 15, CS:RIP 0008:0x100054, bytes 0f c7 76 10 \(VMPTRLD\): .*VM-instruction error 11 `, out)
+	// The failed VM entry loads host state (SDM Vol. 3C 28.8): stepi over
+	// VMLAUNCH lands on host RIP.
+	assert.Equal(t, uint64(scenHost), regValue(t, out, "rip", 0))
+	assert.Regexp(t, `last fault: VM-entry failure: .*exit reason 33 .*\(SDM Vol. 3C 27.3.1.4\)`, out)
+	assert.Contains(t, out, "MSR 0x3a (IA32_FEATURE_CONTROL) = 0x5\n", "the firmware's default: locked, VMX outside SMX (bits 0, 2)")
+	// stepi over the second VMLAUNCH enters the guest.
+	assert.Equal(t, uint64(scenGuest), regValue(t, out, "rip", 1))
+	assert.Contains(t, out, "  VMX: VMX non-root operation\n")
+	assert.Contains(t, out, "active VMCS: 0x181000 (launch state launched)")
+	assert.Contains(t, out, "Thread 1 (CPU#0 [running, VMX non-root])", "gdb sees the guest as such")
+	// -break-on vmexit=rdmsr: SIGTRAP at host RIP after the RDMSR exit.
+	assert.Contains(t, out, "Program received signal SIGTRAP")
+	assert.Equal(t, uint64(scenHost), regValue(t, out, "rip", 2))
+	assert.Contains(t, out, "4402 Exit reason = 0x1f\n", "exit reason 31 (RDMSR)")
+	assert.Contains(t, out, `"no such field": no VMCS field has this name`)
+	assert.Contains(t, out, "vmcs 0x2402: no VMCS at 0x2402 is active on CPU 0, and no field has this encoding")
+	assert.Contains(t, out, "msr zz: not a hexadecimal MSR index")
+	// The Sandy Bridge EP dump's 0x00DA040000000010 with bit 49 (dual-monitor
+	// treatment) clear, as the guest sees it (docs/VMX.md "The CPU models").
+	assert.Contains(t, out, fmt.Sprintf("MSR 0x480 (IA32_VMX_BASIC) = %#x\n", uint64(0x00DA040000000010)&^(1<<49)))
+	assert.Regexp(t, `MSR 0x491 \(IA32_VMX_VMFUNC\): RDMSR would raise #GP\(0x0\)`, out, "no secondary controls: IA32_VMX_VMFUNC does not exist (docs/VMX.md)")
+	assert.Contains(t, out, "exited with code 041")
+	assert.Equal(t, 0x10<<1|1, p.wait(t), p.stderr)
+	assert.Contains(t, p.stderr.String(), "vmxemu: CPU 0 stopped: -break-on vmexit: guest RIP 0x10010f: VM exit: reason 31 (RDMSR)")
+}

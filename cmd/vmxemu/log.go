@@ -7,7 +7,6 @@ import (
 
 	"github.com/vmxemu/vmxemu/arch"
 	"github.com/vmxemu/vmxemu/cpu"
-	"github.com/vmxemu/vmxemu/vmx"
 )
 
 // logger writes the -d items vmxemu implements, in QEMU's formats
@@ -17,13 +16,7 @@ type logger struct {
 	w        io.Writer
 	intCount int
 	explain  bool
-}
-
-// vmx logs one VMX instruction and its outcome (the "vmx" item, vmxemu's
-// own): the CPU, the instructions it retired before it, where it is, and
-// the outcome with the rule behind any failure and its SDM reference.
-func (l *logger) vmx(c *cpu.CPU, o vmx.Outcome) {
-	fmt.Fprintf(l.w, "vmx: cpu %d icount %d rip %#x: %s\n", c.ID, c.Retired(), c.InstructionRIP(), o)
+	intItem  bool // -d int
 }
 
 func (l *logger) exception(c *cpu.CPU, vec uint8, f *arch.Fault, external bool) {

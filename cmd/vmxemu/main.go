@@ -15,7 +15,6 @@ import (
 
 	"github.com/vmxemu/vmxemu/arch"
 	"github.com/vmxemu/vmxemu/cmd/vmxemu/cli"
-	"github.com/vmxemu/vmxemu/cpu"
 	"github.com/vmxemu/vmxemu/firmware"
 	"github.com/vmxemu/vmxemu/machine"
 	"github.com/vmxemu/vmxemu/msr"
@@ -241,30 +240,9 @@ func boot(ctx context.Context, cfg *cli.Config, args []string, stdout, stderr io
 			fmt.Fprintf(stderr, "vmxemu: warning: CPU %d: %s\n", id, msg)
 		}
 	}
-	if len(cfg.LogItems) > 0 {
-		w := out.stream(stderr)
-		if cfg.LogFile != "" {
-			f, err := out.file("-D "+cfg.LogFile, cfg.LogFile)
-			if err != nil {
-				return 0, err
-			}
-			w = f
-		}
-		log := &logger{w: w, explain: cfg.Explain}
-		hooks := &cpu.Hooks{}
-		for _, it := range cfg.LogItems {
-			switch it {
-			case "int":
-				hooks.Exception = log.exception
-			case "vmx":
-				hooks.VMX = log.vmx
-			case "cpu_reset":
-				mcfg.OnReset = log.reset
-			}
-		}
-		if hooks.Exception != nil || hooks.VMX != nil {
-			mcfg.Hooks = hooks
-		}
+	d, err := newDiag(cfg, &mcfg, out, stderr)
+	if err != nil {
+		return 0, err
 	}
 	var ln net.Listener
 	if cfg.GDB != "" {
@@ -285,6 +263,9 @@ func boot(ctx context.Context, cfg *cli.Config, args []string, stdout, stderr io
 			return 0, usagef("%v", err)
 		}
 		g.m = m
+		if d.brk != nil {
+			d.brk.m = m
+		}
 		if err := m.Load(loader); err != nil {
 			return 0, loadError(cfg, err)
 		}
@@ -298,13 +279,20 @@ func boot(ctx context.Context, cfg *cli.Config, args []string, stdout, stderr io
 		}
 		lim := machine.Limits{Instructions: cfg.ICountLimit, WallTime: cfg.TimeLimit}
 		if ln != nil {
-			return runGDB(ctx, cfg, m, ln, lim, stderr)
+			code, err := runGDB(ctx, cfg, m, ln, lim, d.summary, stderr)
+			if err == nil && d.printSummary {
+				d.summary.print(stderr)
+			}
+			return code, err
 		}
 		res, err := m.Run(ctx, lim)
 		if err != nil {
 			return 0, err
 		}
 		code := report(cfg, res, stderr)
+		if d.printSummary {
+			d.summary.print(stderr)
+		}
 		if cfg.NoShutdown && stopsUnderNoShutdown(res) {
 			fmt.Fprintf(stderr, "vmxemu: -no-shutdown: the CPUs are stopped; SIGINT or SIGTERM ends vmxemu with status %d\n", code)
 			<-ctx.Done()
@@ -440,6 +428,7 @@ func unwrapPathError(err error) error {
 //	isa-debug-exit                                          (v<<1)|1, low 8 bits, silent
 //	triple fault under -no-reboot                           4
 //	-icount-limit, -time-limit, reset loop, hang, signal    6
+//	-break-on, -magic-break without gdb                     10
 func report(cfg *cli.Config, res machine.Result, stderr io.Writer) int {
 	if cfg.Kernel == "" {
 		if code, ok := demoStatus(res, stderr); ok {
@@ -475,6 +464,11 @@ func report(cfg *cli.Config, res machine.Result, stderr io.Writer) int {
 	case machine.ResultCanceled:
 		fmt.Fprintf(stderr, "vmxemu: terminating on signal after %d instructions\n", res.Icount)
 		return cli.ExitLimit
+	case machine.ResultBreak:
+		fmt.Fprintf(stderr, "vmxemu: CPU %d stopped: %s\n", res.CPU, res.Reason)
+		fmt.Fprintf(stderr, "vmxemu: no gdb attached (-s or -gdb to debug from here): exit status %d; the state of CPU %d:\n", cli.ExitBreak, res.CPU)
+		dumpState(stderr, &res.State)
+		return cli.ExitBreak
 	}
 	fmt.Fprintf(stderr, "vmxemu: run ended: %s\n", res.Reason)
 	return cli.ExitError

@@ -17,11 +17,12 @@ import (
 // always odd ((value<<1)|1, as QEMU's hw/misc/debugexit.c computes them), so
 // vmxemu's own statuses are even and never collide with a guest's.
 const (
-	ExitOK          = 0 // the guest shut down cleanly
-	ExitUsage       = 2 // bad command line
-	ExitTripleFault = 4 // triple fault (with -no-reboot; otherwise the machine resets)
-	ExitLimit       = 6 // -icount-limit or -time-limit reached
-	ExitError       = 8 // vmxemu could not run the guest (file not found, unimplemented feature, internal error)
+	ExitOK          = 0  // the guest shut down cleanly
+	ExitUsage       = 2  // bad command line
+	ExitTripleFault = 4  // triple fault (with -no-reboot; otherwise the machine resets)
+	ExitLimit       = 6  // -icount-limit or -time-limit reached
+	ExitError       = 8  // vmxemu could not run the guest (file not found, unimplemented feature, internal error)
+	ExitBreak       = 10 // a -break-on event or -magic-break stopped the run (no gdb attached)
 )
 
 // Config is the parsed command line. The zero value is not meaningful; use
@@ -81,6 +82,7 @@ type Config struct {
 	LogItems    []string // -d items that produce output, deduplicated, in order ("all" expanded)
 	logNoOps    []string // -d items accepted as no-ops; Parse turns each into a warning
 	LogFile     string   // -D FILE; "" = stderr
+	LogJSON     bool     // -d-format json: the event log as JSON lines
 	GDB         string   // gdb stub listen address for net.Listen("tcp", GDB) (":1234"); "" = none
 	StopAtStart bool     // -S
 
@@ -94,7 +96,9 @@ type Config struct {
 	HasLoadAddr    bool
 	Entry          uint64 // -entry, valid when HasEntry
 	HasEntry       bool
-	Explain        bool // print an explanation for every fault; default on, -no-explain turns it off
+	Explain        bool   // print an explanation for every fault; default on, -no-explain turns it off
+	BreakOn        string // -break-on EVENT[,EVENT...], verbatim (cmd/vmxemu parses the events)
+	MagicBreak     bool   // -magic-break: XCHG BX,BX stops the run (Bochs' magic breakpoint)
 }
 
 // Module is one multiboot module from -initrd "FILE args,FILE2".

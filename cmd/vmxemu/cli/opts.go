@@ -766,7 +766,11 @@ type LogItem struct {
 var logItems = []LogItem{
 	{Name: "int", Help: "show interrupts/exceptions in short format (QEMU's format, with the rule and SDM section under -explain)"},
 	{Name: "cpu_reset", Help: "show CPU state before CPU resets"},
-	{Name: "vmx", Help: "vmxemu: every VMX instruction with its outcome (VMsucceed, VMfailInvalid, VMfailValid with the VM-instruction error, #UD/#GP) and the rule behind it"},
+	{Name: "vmx", Help: "vmxemu: every VMX instruction with its outcome (VMsucceed, VMfailInvalid, VMfailValid with the VM-instruction error, #UD/#GP) and the rule behind it; every VM entry, VM-entry failure (the check, field, value, rule and SDM section), VM exit (reason, qualification, information fields) and VMX abort"},
+	{Name: "msr", Help: "vmxemu: every RDMSR and WRMSR with the MSR, the value and the outcome"},
+	{Name: "cr", Help: "vmxemu: every MOV to CR0, CR2, CR3, CR4, CR8 with the old and new value and the outcome"},
+	{Name: "io", Help: "vmxemu: every IN and OUT with the port, size and value"},
+	{Name: "apic", Help: "vmxemu: every write to a local APIC register (xAPIC page or x2APIC MSR) with the register and value"},
 	{Name: "out_asm", Help: "QEMU TCG item: accepted with a warning, no output (vmxemu generates no host code)", NoOp: true},
 	{Name: "op", Help: "QEMU TCG item: accepted with a warning, no output", NoOp: true},
 	{Name: "op_opt", Help: "QEMU TCG item: accepted with a warning, no output", NoOp: true},
@@ -784,7 +788,7 @@ func LogItemsHelp() string {
 	for _, it := range logItems {
 		fmt.Fprintf(&b, "%-13s %s\n", it.Name, it.Help)
 	}
-	b.WriteString("all           int, cpu_reset and vmx (every item that produces output)\n")
+	b.WriteString("all           int, cpu_reset, vmx, msr, cr, io and apic (every item that produces output)\n")
 	return b.String()
 }
 

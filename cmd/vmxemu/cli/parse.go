@@ -132,6 +132,28 @@ func lookup(name string) (option, bool) {
 			c.LogFile = v
 			return nil
 		}}, true
+	case "d-format":
+		return option{arg: true, fn: func(c *Config, v string) error {
+			switch v {
+			case "text":
+				c.LogJSON = false
+			case "json":
+				c.LogJSON = true
+			default:
+				return errors.New("unknown format (text or json)")
+			}
+			return nil
+		}}, true
+	case "break-on":
+		return option{arg: true, fn: func(c *Config, v string) error {
+			if v == "" {
+				return errors.New("empty event list")
+			}
+			c.BreakOn = v
+			return nil
+		}}, true
+	case "magic-break":
+		return flag(func(c *Config) { c.MagicBreak = true }), true
 	case "s":
 		return flag(func(c *Config) { c.GDB = ":1234" }), true
 	case "S":

@@ -144,6 +144,8 @@ Linux/Multiboot boot specific:
 Debug/Expert options:
 -d item1,...     enable logging of specified items ('-d help' for list)
 -D logfile       output log to logfile (default stderr)
+-d-format fmt    text (QEMU's formats; one line per event) [default] or
+                 json (JSON lines, the schema in docs/DEBUGGING.md)
 -gdb dev         accept a gdb connection on dev: tcp::PORT or
                  tcp:HOST:PORT (or none)
 -s               shorthand for -gdb tcp::1234
@@ -180,8 +182,20 @@ vmxemu options:
 -load-addr addr  load address of a flat binary (flat modes only)
 -entry addr      entry point of a flat binary (flat modes only)
 -explain         print an explanation (rule and SDM reference) for every
-                 fault [default]
+                 fault, and at the end of a run the first fault of each
+                 kind with the state that caused it [default]
 -no-explain      don't
+-break-on event1,...
+                 stop at an event: an exception (de db nmi bp of br ud nm
+                 df ts np ss gp pf mf ac mc xm ve cp), vmfail,
+                 vmentry-fail, vmexit (any) or vmexit=REASON (a number or
+                 a name: cpuid, hlt, cr-access, io, rdmsr, wrmsr,
+                 ept-violation...). The CPU stops after the event (after
+                 an exception's delivery, at host RIP after a VM exit);
+                 gdb, when attached, sees SIGTRAP; without gdb vmxemu
+                 prints the event and the state and exits with status 10
+-magic-break     XCHG BX,BX (Bochs' magic breakpoint) stops the run as
+                 -break-on does
 
 Exit status:
 0                the guest powered the machine off (or asked for a reset
@@ -203,4 +217,6 @@ Exit status:
 8                a bug in vmxemu: an internal error, reported with the CPU
                  state, the instruction bytes and the command line that
                  reproduces it
+10               a -break-on event or -magic-break stopped the run while
+                 no gdb was attached (the event and the state are printed)
 `

@@ -416,6 +416,18 @@ func TestVMXONScenarios(t *testing.T) {
 	}
 }
 
+// Without VMX (CPUID.1:ECX[5] = 0: -cpu MODEL,-vmx) the kernel stops
+// before touching any VMX MSR or instruction (SDM Vol. 3C 24.6), on every
+// CPU, and VMX stays off.
+func TestVMXONWithoutVMX(t *testing.T) {
+	res := runVMXON(t, "", ExitPass, "-cpu", "sandybridge-ep,-vmx", "-smp", "2")
+	out := lines(res.stdout)
+	inOrder(t, out, []string{"cpu 0: CPUID.1:ECX.VMX = 0: this processor has no VMX",
+		"cpu 1: CPUID.1:ECX.VMX = 0: this processor has no VMX", "hw.vmm.enable: 0"})
+	assert.NotContains(t, res.stdout, "hw.vmm.vmx.revision")
+	assert.Empty(t, strings.TrimSpace(res.stderr), "no exception: the kernel asked CPUID first")
+}
+
 // shared-region needs two CPUs: with one, the guest says so and fails.
 func TestVMXONSharedRegionNeedsTwoCPUs(t *testing.T) {
 	res := runVMXON(t, "scenario=shared-region", ExitFail)

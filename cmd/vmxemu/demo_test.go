@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -174,27 +175,43 @@ func transcripts(t *testing.T, path string) []transcript {
 	return ts
 }
 
+var updateTranscripts = flag.Bool("update-transcripts", false, "rewrite the transcripts of README.md and docs/TUTORIAL.md with what vmxemu prints")
+
 // TestDocTranscripts: every "$ vmxemu ..." transcript in the README and
 // docs/TUTORIAL.md is what vmxemu prints, line for line (the README opens
-// with the demo's).
+// with the demo's). After a change to the demo guest, `go test
+// ./cmd/vmxemu -run TestDocTranscripts -update-transcripts` rewrites them
+// (then read the diff: it is the change users see).
 func TestDocTranscripts(t *testing.T) {
-	var all []transcript
 	for _, p := range []string{filepath.Join("..", "..", "README.md"), filepath.Join("..", "..", "docs", "TUTORIAL.md")} {
 		ts := transcripts(t, p)
 		require.NotEmpty(t, ts, "%s has no ```console transcript", p)
-		all = append(all, ts...)
-	}
-	for _, tr := range all {
-		t.Run(fmt.Sprintf("%s:%d", tr.file, tr.line), func(t *testing.T) {
-			r := vmxemu(t, tr.args...)
-			got := r.stdout
-			switch tr.stream {
-			case "stdout":
-				assert.Empty(t, r.stderr, "stderr of %q (the transcript shows none: redirect it)", tr.args)
-			case "stderr":
-				got = r.stderr
+		got := make([][]string, len(ts))
+		for i, tr := range ts {
+			t.Run(fmt.Sprintf("%s:%d", tr.file, tr.line), func(t *testing.T) {
+				r := vmxemu(t, tr.args...)
+				out := r.stdout
+				switch tr.stream {
+				case "stdout":
+					assert.Empty(t, r.stderr, "stderr of %q (the transcript shows none: redirect it)", tr.args)
+				case "stderr":
+					out = r.stderr
+				}
+				got[i] = outLines(out)
+				if !*updateTranscripts {
+					assert.Equal(t, strings.Join(tr.want, "\n"), strings.Join(got[i], "\n"), "vmxemu %s", strings.Join(tr.args, " "))
+				}
+			})
+		}
+		if *updateTranscripts {
+			b, err := os.ReadFile(p)
+			require.NoError(t, err)
+			lines := strings.Split(string(b), "\n")
+			for i := len(ts) - 1; i >= 0; i-- {
+				at := ts[i].line // the output starts after the "$ vmxemu" line (1-based)
+				lines = append(lines[:at], append(append([]string{}, got[i]...), lines[at+len(ts[i].want):]...)...)
 			}
-			assert.Equal(t, strings.Join(tr.want, "\n"), strings.Join(outLines(got), "\n"), "vmxemu %s", strings.Join(tr.args, " "))
-		})
+			require.NoError(t, os.WriteFile(p, []byte(strings.Join(lines, "\n")), 0o644))
+		}
 	}
 }

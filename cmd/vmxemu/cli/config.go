@@ -94,13 +94,13 @@ type Config struct {
 	// FeatureControlSet: -feature-control was given (the demo's fc-*
 	// scenarios choose the policy otherwise).
 	FeatureControlSet bool
-	CPUFile        string         // -cpu-file FILE: a CPU model file (or AIDA64 dump); "" = none
-	BootMode       BootMode       // -boot-mode; default multiboot
-	LoadAddr       uint64         // -load-addr, valid when HasLoadAddr
-	HasLoadAddr    bool
-	Entry          uint64 // -entry, valid when HasEntry
-	HasEntry       bool
-	Explain        bool // print an explanation for every fault; default on, -no-explain turns it off
+	CPUFile           string   // -cpu-file FILE: a CPU model file (or AIDA64 dump); "" = none
+	BootMode          BootMode // -boot-mode; default multiboot
+	LoadAddr          uint64   // -load-addr, valid when HasLoadAddr
+	HasLoadAddr       bool
+	Entry             uint64 // -entry, valid when HasEntry
+	HasEntry          bool
+	Explain           bool // print an explanation for every fault; default on, -no-explain turns it off
 }
 
 // Module is one multiboot module from -initrd "FILE args,FILE2".

@@ -58,11 +58,10 @@ func refVMXMSR(t *testing.T, m *msr.Model, name string) uint64 {
 		if !strings.HasPrefix(s, "vmx ") {
 			continue
 		}
-		p := filepath.Join("..", "..", "shared", "reference", "cpus", re.FindStringSubmatch(s)[1])
+		// The repository's copy (testdata/README.md).
+		p := filepath.Join("..", "testdata", "reference", "cpus", re.FindStringSubmatch(s)[1])
 		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Skipf("reference data not found (%v): it lives in ../shared next to the repository", err)
-		}
+		require.NoError(t, err, "reference data (part of the repository: testdata/README.md)")
 		sm := regexp.MustCompile(`(?m)^MSR ` + regexp.QuoteMeta(name) + `\s+= 0x(\w+)`).FindSubmatch(b)
 		require.NotNil(t, sm, "%s: no %s line", p, name)
 		v, err := strconv.ParseUint(string(sm[1]), 16, 64)
@@ -164,6 +163,31 @@ func goodPath(cpu int, basic, misc uint64) []string {
 	}
 }
 
+// launchPath is what CPU cpu prints in phase 3, the guest (SDM Vol. 3C
+// chapters 27 and 28): the controls are the allowed-0 settings of the
+// dump's TRUE_* capability MSRs (IA32_VMX_BASIC[55] is 1 on every model;
+// Vol. 3D A.2) with "host address-space size" (VM-exit bit 9) and
+// "IA-32e mode guest" (VM-entry bit 9) added; CPUID exits
+// unconditionally with reason 10 and VMCALL with 18 (26.1.2, Appendix C),
+// both with exit qualification 0 (Table 28-1 has none for them) and
+// their instruction lengths (CPUID 0F A2, VMCALL 0F 01 C1).
+func launchPath(t *testing.T, m *msr.Model, cpu int) []string {
+	basic := refBasic(t, m)
+	require.NotZero(t, basic>>55&1, "IA32_VMX_BASIC[55]: the TRUE_* MSRs exist")
+	a0 := func(name string) uint64 { return refVMXMSR(t, m, name) & 0xFFFFFFFF }
+	return []string{
+		fmt.Sprintf("cpu %d: VMCLEAR: VMsucceed", cpu),
+		fmt.Sprintf("cpu %d: VMPTRLD: VMsucceed", cpu),
+		fmt.Sprintf("cpu %d: VMLAUNCH: controls pin %#x proc %#x exit %#x entry %#x", cpu,
+			a0("0x48D IA32_VMX_TRUE_PINBASED_CTLS"), a0("0x48E IA32_VMX_TRUE_PROCBASED_CTLS"),
+			a0("0x48F IA32_VMX_TRUE_EXIT_CTLS")|1<<9, a0("0x490 IA32_VMX_TRUE_ENTRY_CTLS")|1<<9),
+		fmt.Sprintf("cpu %d: vm-exit reason 10 (CPUID) qual 0x0 len 2 -> resume", cpu),
+		fmt.Sprintf("cpu %d: vm-exit reason 18 (VMCALL) qual 0x0 len 3 -> done", cpu),
+		fmt.Sprintf("cpu %d: the guest's CPUID vendor: GenuineIntel", cpu),
+		fmt.Sprintf("cpu %d: VMCLEAR: VMsucceed", cpu),
+	}
+}
+
 var crLine = regexp.MustCompile(`^cpu (\d+): CR0 0x\w+ -> 0x(\w+) \(fixed0 0x\w+ fixed1 0x\w+\), CR4 0x\w+ -> 0x(\w+) `)
 
 // checkFixedBits checks the CR0/CR4 each CPU set against the dump's
@@ -233,6 +257,9 @@ func TestVMXONModels(t *testing.T) {
 					want = append(want, goodPath(c, basic, misc)...)
 				}
 				for c := 0; c < n; c++ {
+					want = append(want, launchPath(t, m, c)...)
+				}
+				for c := 0; c < n; c++ {
 					want = append(want, fmt.Sprintf("cpu %d: VMXOFF: VMsucceed", c), fmt.Sprintf("cpu %d: CR4.VMXE cleared", c))
 				}
 				want = append(want, "hw.vmm.enable: 0", "every outcome as the SDM says; exiting with 0x10")
@@ -276,6 +303,8 @@ func TestVMXONScenarios(t *testing.T) {
 		// log: the -d int log shows this exception once per CPU, with its reason.
 		log  string
 		smps []int
+		// flags are extra vmxemu flags (the firmware policy).
+		flags []string
 	}
 	per := func(lines ...string) func(int, uint64) []string {
 		return func(c int, _ uint64) []string {
@@ -288,33 +317,33 @@ func TestVMXONScenarios(t *testing.T) {
 	}
 	scenarios := []scenario{
 		// Vol. 3C 31.3 VMXON: CR0 against IA32_VMX_CR0_FIXED0 -> #GP(0).
-		{"cr0-ne", per("VMXON with CR0.NE = 0: #GP(0)", "VMXON: VMsucceed"), "vmxemu: #GP(0x0): VMXON: CR0.NE", nil},
+		{"cr0-ne", per("VMXON with CR0.NE = 0: #GP(0)", "VMXON: VMsucceed"), "vmxemu: #GP(0x0): VMXON: CR0.NE", nil, nil},
 		// VMXON: CR4.VMXE = 0 -> #UD (checked before the #GP(0) conditions).
-		{"cr4-vmxe", per("VMXON with CR4.VMXE = 0: #UD", "VMXON: VMsucceed"), "vmxemu: #UD: VMXON: CR4.VMXE", nil},
+		{"no-vmxe", per("VMXON with CR4.VMXE = 0: #UD", "VMXON: VMsucceed"), "vmxemu: #UD: VMXON: CR4.VMXE", nil, nil},
 		// VMXON: revision identifier not the processor's (or bit 31 set) -> VMfailInvalid.
 		{"bad-revision", per("VMXON with revision identifier + 1: VMfailInvalid",
-			"VMXON with revision identifier bit 31 set: VMfailInvalid", "VMXON: VMsucceed"), "", nil},
+			"VMXON with revision identifier bit 31 set: VMfailInvalid", "VMXON: VMsucceed"), "", nil, nil},
 		// VMXON: addr not 4-KiB aligned -> VMfailInvalid.
-		{"unaligned", per("VMXON with the region at +0x800 (not 4-KiB aligned): VMfailInvalid", "VMXON: VMsucceed"), "", nil},
+		{"unaligned", per("VMXON with the region at +0x800 (not 4-KiB aligned): VMfailInvalid", "VMXON: VMsucceed"), "", nil, nil},
 		// VMXON: addr sets bits beyond the physical-address width -> VMfailInvalid.
-		{"beyond-maxphyaddr", per("VMXON with the region at bit MAXPHYADDR set: VMfailInvalid", "VMXON: VMsucceed"), "", nil},
+		{"beyond-maxphyaddr", per("VMXON with the region at bit MAXPHYADDR set: VMfailInvalid", "VMXON: VMsucceed"), "", nil, nil},
 		// VMXON in VMX root operation: VMfail(15), which is VMfailInvalid
 		// without a current VMCS (Vol. 3C 31.2).
 		{"vmxon-twice", per("VMXON: VMsucceed", "VMXON again (no current VMCS): VMfailInvalid", "VMPTRLD: VMsucceed",
-			"VMXON again (with a current VMCS): VMfailValid(15)", "VMCLEAR: VMsucceed"), "", nil},
+			"VMXON again (with a current VMCS): VMfailValid(15)", "VMCLEAR: VMsucceed"), "", nil, nil},
 		// VMPTRLD: addr = VMXON pointer -> VMfail(10).
 		{"vmptrld-vmxon", per("VMPTRLD of the VMXON region (no current VMCS): VMfailInvalid", "VMCLEAR: VMsucceed",
-			"VMPTRLD: VMsucceed", "VMPTRLD of the VMXON region: VMfailValid(10)"), "", nil},
+			"VMPTRLD: VMsucceed", "VMPTRLD of the VMXON region: VMfailValid(10)"), "", nil, nil},
 		// VMCLEAR: addr = VMXON pointer -> VMfail(3).
 		{"vmclear-vmxon", per("VMCLEAR of the VMXON region (no current VMCS): VMfailInvalid", "VMCLEAR: VMsucceed",
-			"VMPTRLD: VMsucceed", "VMCLEAR of the VMXON region: VMfailValid(3)"), "", nil},
+			"VMPTRLD: VMsucceed", "VMCLEAR of the VMXON region: VMfailValid(3)"), "", nil, nil},
 		// VMPTRLD: revision identifier mismatch -> VMfail(11).
 		{"vmptrld-revision", per("VMPTRLD of a VMCS with revision + 1 (no current VMCS): VMfailInvalid",
-			"VMPTRLD: VMsucceed", "VMPTRLD of a VMCS with revision + 1: VMfailValid(11)"), "", nil},
+			"VMPTRLD: VMsucceed", "VMPTRLD of a VMCS with revision + 1: VMfailValid(11)"), "", nil, nil},
 		// VMREAD/VMWRITE: current-VMCS pointer invalid -> VMfailInvalid;
 		// outside VMX operation -> #UD.
 		{"vmread-no-vmcs", per("VMREAD with no current VMCS: VMfailInvalid", "VMWRITE with no current VMCS: VMfailInvalid",
-			"VMXOFF: VMsucceed", "VMREAD outside VMX operation: #UD"), "", nil},
+			"VMXOFF: VMsucceed", "VMREAD outside VMX operation: #UD"), "", nil, nil},
 		// VMWRITE to a VM-exit information field: VMfail(13) unless
 		// IA32_VMX_MISC[29] = 1 (Vol. 3C 31.3 VMWRITE; Vol. 3D A.6).
 		{"vmwrite-ro", func(c int, misc uint64) []string {
@@ -323,27 +352,51 @@ func TestVMXONScenarios(t *testing.T) {
 				outcome = "VMsucceed"
 			}
 			return []string{fmt.Sprintf("cpu %d: VMWRITE to the exit reason (0x4402): %s", c, outcome)}
-		}, "", nil},
+		}, "", nil, nil},
 		// VMREAD/VMWRITE of an encoding that is no field -> VMfail(12):
 		// a high access to a 32-bit field, reserved bit 12, an index
 		// Appendix B does not define, VPID without "enable VPID".
 		{"field-unsupported", per("VMREAD 0x4001 (high access to the 32-bit pin-based controls): VMfailValid(12)",
 			"VMWRITE 0x5002 (reserved bit 12 set): VMfailValid(12)",
-			"VMREAD 0x6ffe (no such field in Appendix B): VMfailValid(12)"), "", nil},
+			"VMREAD 0x6ffe (no such field in Appendix B): VMfailValid(12)"), "", nil, nil},
 		// VMCLEAR/VMPTRLD: addr not 4-KiB aligned or beyond the
 		// physical-address width -> VMfail(2) / VMfail(9).
 		{"bad-pointer", per("VMPTRLD: VMsucceed",
 			"VMCLEAR of an address not 4-KiB aligned: VMfailValid(2)",
 			"VMPTRLD of an address not 4-KiB aligned: VMfailValid(9)",
 			"VMCLEAR of an address beyond MAXPHYADDR: VMfailValid(2)",
-			"VMPTRLD of an address beyond MAXPHYADDR: VMfailValid(9)"), "", nil},
+			"VMPTRLD of an address beyond MAXPHYADDR: VMfailValid(9)"), "", nil, nil},
+		// FEATURE_CONTROL (Vol. 3C 24.7; 31.3 VMXON): the lock bit clear,
+		// or set with "VMXON outside SMX" clear -> #GP(0).
+		{"fc-unlocked", per("IA32_FEATURE_CONTROL 0x0: unlocked by firmware; the kernel leaves it so", "VMXON: #GP(0)"),
+			"", nil, []string{"-feature-control", "unlocked"}},
+		{"fc-disabled", per("IA32_FEATURE_CONTROL 0x1: locked by firmware with VMXON outside SMX disabled", "VMXON: #GP(0)"),
+			"", nil, []string{"-feature-control", "disabled"}},
+		// VMRESUME with the launch state not "launched" -> VMfail(5)
+		// (Vol. 3C 31.3 VMLAUNCH/VMRESUME); the VMLAUNCH then runs.
+		{"vmresume-clear", per("VMRESUME before VMLAUNCH (launch state clear): VMfailValid(5)",
+			"vm-exit reason 18 (VMCALL) qual 0x0 len 3 -> done"), "", nil, nil},
+		// VMLAUNCH with the launch state not "clear" -> VMfail(4).
+		{"no-vmclear", per("vm-exit reason 18 (VMCALL) qual 0x0 len 3 -> done",
+			"VMLAUNCH again without VMCLEAR (launch state launched): VMfailValid(4)"), "", nil, nil},
+		// Host CR3 with bits beyond the physical-address width, host CR4
+		// without a bit IA32_VMX_CR4_FIXED0 fixes to 1 -> VMfail(8)
+		// (27.2.2; 31.4 error 8).
+		{"bad-host-cr3", per("VMLAUNCH: VMfailValid(8)"), "", nil, nil},
+		{"bad-host-cr4", per("VMLAUNCH: VMfailValid(8)"), "", nil, nil},
+		// Guest CS type 10 (not accessed) in an IA-32e mode guest: the
+		// CS type must be 9, 11, 13 or 15 (27.3.1.2) -> VM-entry failure,
+		// exit reason 33 with bit 31 set (27.8; Appendix C), exit
+		// qualification 0.
+		{"bad-guest-seg", per("VM-entry failure: exit reason 33 (VM-entry failure due to invalid guest state) with bit 31 set, qual 0x0"),
+			"", nil, nil},
 		// Hardware does not check that VMXON regions are distinct.
 		{"shared-region", func(c int, _ uint64) []string {
 			if c == 0 {
 				return []string{"cpu 0: VMXON: VMsucceed"}
 			}
 			return []string{fmt.Sprintf("cpu %d: VMXON with CPU 0's VMXON region (shared): VMsucceed", c)}
-		}, "", []int{2, 4}},
+		}, "", []int{2, 4}, nil},
 	}
 	for _, sc := range scenarios {
 		smps := sc.smps
@@ -355,7 +408,7 @@ func TestVMXONScenarios(t *testing.T) {
 				t.Run(fmt.Sprintf("%s/%s/smp%d", sc.name, m.Name, n), func(t *testing.T) {
 					t.Parallel()
 					misc := refVMXMSR(t, m, "0x485 IA32_VMX_MISC")
-					res := runVMXON(t, "scenario="+sc.name, ExitPass, "-cpu", m.Name, "-smp", strconv.Itoa(n))
+					res := runVMXON(t, "scenario="+sc.name, ExitPass, append([]string{"-cpu", m.Name, "-smp", strconv.Itoa(n)}, sc.flags...)...)
 					out := lines(res.stdout)
 					for c := 0; c < n; c++ {
 						inOrder(t, out, sc.want(c, misc), "cpu %d", c)
@@ -372,19 +425,43 @@ func TestVMXONScenarios(t *testing.T) {
 	}
 }
 
+// Without VMX (CPUID.1:ECX[5] = 0: -cpu MODEL,-vmx) the kernel stops
+// before touching any VMX MSR or instruction (SDM Vol. 3C 24.6), on every
+// CPU, and VMX stays off.
+func TestVMXONWithoutVMX(t *testing.T) {
+	res := runVMXON(t, "", ExitPass, "-cpu", "sandybridge-ep,-vmx", "-smp", "2")
+	out := lines(res.stdout)
+	inOrder(t, out, []string{"cpu 0: CPUID.1:ECX.VMX = 0: this processor has no VMX",
+		"cpu 1: CPUID.1:ECX.VMX = 0: this processor has no VMX", "hw.vmm.enable: 0"})
+	assert.NotContains(t, res.stdout, "hw.vmm.vmx.revision")
+	assert.Empty(t, strings.TrimSpace(res.stderr), "no exception: the kernel asked CPUID first")
+}
+
 // shared-region needs two CPUs: with one, the guest says so and fails.
 func TestVMXONSharedRegionNeedsTwoCPUs(t *testing.T) {
 	res := runVMXON(t, "scenario=shared-region", ExitFail)
 	assert.Contains(t, lines(res.stdout), "scenario shared-region needs at least 2 CPUs (-smp 2)")
 }
 
-// An unknown scenario lists the scenarios and fails.
+// An unknown scenario lists the scenarios and fails; so does one that
+// needs EPT. "help" and "scenario=list" list them and pass.
 func TestVMXONUnknownScenario(t *testing.T) {
-	res := runVMXON(t, "scenario=nonesuch", ExitFail)
-	out := lines(res.stdout)
-	assert.Contains(t, out, "unknown scenario; the scenarios (-append \"scenario=NAME\"):")
-	assert.Contains(t, res.stdout, "  cr0-ne ")
-	assert.Contains(t, res.stdout, "  shared-region ")
+	for _, tc := range []struct {
+		append, first string
+		status        int
+	}{
+		{"scenario=nonesuch", "unknown scenario", ExitFail},
+		{"scenario=bad-eptp", "scenario bad-eptp needs EPT, which vmxemu does not implement yet", ExitFail},
+		{"help", "the scenarios (vmxemu demo NAME, or -append scenario=NAME):", ExitPass},
+		{"scenario=list", "the scenarios (vmxemu demo NAME, or -append scenario=NAME):", ExitPass},
+	} {
+		res := runVMXON(t, tc.append, tc.status)
+		out := lines(res.stdout)
+		assert.Contains(t, out, tc.first, tc.append)
+		assert.Contains(t, res.stdout, "  cr0-ne ", tc.append)
+		assert.Contains(t, res.stdout, "  shared-region ", tc.append)
+		inOrder(t, out, []string{"later, with EPT:", "  bad-eptp           an EPT pointer with a reserved memory type: VMfailValid(7) (needs EPT)"}, tc.append)
+	}
 }
 
 // The firmware's IA32_FEATURE_CONTROL policies (SDM Vol. 3C 24.7): left

@@ -10,19 +10,29 @@ import (
 	"github.com/vmxemu/vmxemu/cpu"
 	"github.com/vmxemu/vmxemu/firmware"
 	"github.com/vmxemu/vmxemu/machine"
+	"github.com/vmxemu/vmxemu/msr"
 	"github.com/vmxemu/vmxemu/vmx"
 )
 
-// The built-in demo: without -kernel, vmxemu runs the seed's VMX bring-up
-// on the default machine — the guest kernel guests/vmxon (source in the
-// repository, built reproducibly by `make -C guests`; TestDemoImage checks
-// that the image embedded here is what its source builds to). On every
-// CPU it detects VMX, checks IA32_FEATURE_CONTROL, reads the capability
-// MSRs, fixes CR0/CR4, sets CR4.VMXE and executes VMXON on its own region,
-// then VMCLEAR/VMPTRLD/VMREAD/VMWRITE on its own VMCS and VMXOFF, and
-// prints the sysctl lines of the seed scenario (-append brief). -smp, -cpu
-// and -feature-control change the machine and the output follows;
-// -append "scenario=NAME" breaks one step (an unknown name lists them).
+// The built-in demo: without -kernel (or as `vmxemu demo [NAME|list]`),
+// vmxemu runs the seed's VMX bring-up on the default machine — the guest
+// kernel guests/vmxon (source in the repository, built reproducibly by
+// `make -C guests`; TestDemoImage checks that the image embedded here is
+// what its source builds to). On every CPU it detects VMX, checks
+// IA32_FEATURE_CONTROL, reads the capability MSRs, fixes CR0/CR4, sets
+// CR4.VMXE and executes VMXON on its own region, works on a VMCS
+// (VMCLEAR/VMPTRLD/VMREAD/VMWRITE), launches a small guest whose CPUID
+// and VMCALL exit to the host (each exit printed with its reason,
+// qualification and instruction length), and VMXOFF; it prints the
+// sysctl lines of the seed scenario (-append brief). -smp, -cpu and
+// -feature-control change the machine and the output follows. A scenario
+// (`vmxemu demo NAME`, or -append "scenario=NAME") breaks one step: the
+// guest prints what the kernel sees, vmxemu prints on stderr the rule
+// that fired (docs/TUTORIAL.md walks through them).
+//
+// EPT hook: the EPT step of the seed scenario and its scenarios (bad-eptp,
+// no-invept) go into the guest's phase 3 (guests/vmxon/main.c says
+// where); nothing here changes for them.
 
 //go:embed demo/vmxon.elf
 var demoKernel []byte
@@ -39,26 +49,73 @@ const (
 
 // demoHeader is printed before the guest runs.
 func demoHeader(w io.Writer, cpus int, model string) {
-	fmt.Fprintf(w, "vmxemu: built-in demo: the VMX bring-up of a kernel's VMM on %d CPU(s) of a %s (guests/vmxon; -append scenario=list lists the broken variants, -h the flags)\n", cpus, model)
+	fmt.Fprintf(w, "vmxemu: built-in demo: the VMX bring-up of a kernel's VMM on %d CPU(s) of a %s (guests/vmxon; vmxemu demo list lists the broken variants, docs/TUTORIAL.md explains them)\n", cpus, model)
+}
+
+// checkDemo refuses what the demo subcommand cannot take.
+func checkDemo(cfg *cli.Config) error {
+	if cfg.Subcommand != "demo" {
+		return nil
+	}
+	if cfg.Kernel != "" {
+		return usagef("demo: -kernel makes no sense here (the demo runs its own kernel)")
+	}
+	if cfg.Demo != "" && strings.Contains(cfg.Append, "scenario=") {
+		return usagef("demo %s: -append %q names a scenario too", cfg.Demo, cfg.Append)
+	}
+	return nil
+}
+
+// demoScenario is the scenario the demo runs: `vmxemu demo NAME` or the
+// last "scenario=NAME" word of -append; "" for none.
+func demoScenario(cfg *cli.Config) string {
+	if cfg.Demo != "" {
+		return cfg.Demo
+	}
+	name := ""
+	for _, w := range strings.Fields(cfg.Append) {
+		if n, ok := strings.CutPrefix(w, "scenario="); ok {
+			name = n
+		}
+	}
+	return name
+}
+
+// demoPolicies are the firmware IA32_FEATURE_CONTROL policies the fc-*
+// scenarios need (the -feature-control flag, when it is not given).
+var demoPolicies = map[string]msr.FeatureControlPolicy{
+	"fc-unlocked": msr.FCPolicyUnlocked,
+	"fc-disabled": msr.FCPolicyDisabled,
 }
 
 // demoMachine adjusts the machine for the demo: 4 CPUs unless -smp says
-// otherwise, the guest's isa-debug-exit port, and — for a scenario, unless
-// -d logs them — the first VMX instruction of each kind of failure
-// (instruction, outcome, error or vector) reported on stderr with its
-// reason, so that a broken variant shows why it broke (-d vmx logs every
-// one; the guest's own probing of every field encoding fails too).
-func demoMachine(cfg *cli.Config, mcfg *machine.Config, stderr io.Writer) {
-	if mcfg.Hooks == nil && strings.Contains(cfg.Append, "scenario=") {
+// otherwise, the firmware policy an fc-* scenario needs unless
+// -feature-control says otherwise, the guest's isa-debug-exit port, and —
+// for a scenario, unless -d logs them — the first VMX instruction of each
+// kind of failure (instruction, outcome, error or vector) reported on
+// stderr with its reason, so that a broken variant shows why it broke
+// (-d vmx logs every one). The failures the guest provokes on every run
+// by probing each field encoding (VM-instruction errors 12 and 13) are
+// left out but in the scenarios about them.
+func demoMachine(cfg *cli.Config, prof *msr.Profile, mcfg *machine.Config, stderr io.Writer) {
+	sc := demoScenario(cfg)
+	if p, ok := demoPolicies[sc]; ok && !cfg.FeatureControlSet {
+		mcfg.FeatureControl = msr.FeatureControlValue(prof, p)
+	}
+	if mcfg.Hooks == nil && sc != "" && sc != "list" && sc != "help" {
 		type kind struct {
 			insn vmx.Insn
 			kind vmx.Kind
 			code uint32
 		}
 		seen := map[kind]bool{}
+		probes := sc != "field-unsupported" && sc != "vmwrite-ro"
 		mcfg.Hooks = &cpu.Hooks{VMX: func(c *cpu.CPU, o vmx.Outcome) {
 			k := kind{o.Insn, o.Kind, uint32(o.Err) | uint32(o.Fault.Vector)<<8}
 			if o.Kind == vmx.Succeed || seen[k] {
+				return
+			}
+			if probes && o.Kind == vmx.FailValid && (o.Err == 12 || o.Err == 13) {
 				return
 			}
 			seen[k] = true
@@ -76,17 +133,30 @@ func demoMachine(cfg *cli.Config, mcfg *machine.Config, stderr io.Writer) {
 	mcfg.DebugExits = append(mcfg.DebugExits, machine.DebugExitConfig{IOBase: 0xf4, IOSize: 4})
 }
 
-// demoLoader loads the demo guest with the command line "brief" and the
+// demoLoader loads the demo guest with the command line "brief", the
+// scenario of `vmxemu demo NAME` ("list" asks for the listing) and the
 // user's -append.
 func demoLoader(cfg *cli.Config) machine.Loader {
-	cmdline := firmware.MultibootCmdline("vmxon", "brief "+cfg.Append)
+	args := "brief"
+	switch cfg.Demo {
+	case "":
+	case "list", "help":
+		args += " help"
+	default:
+		args += " scenario=" + cfg.Demo
+	}
+	if cfg.Append != "" {
+		args += " " + cfg.Append
+	}
+	cmdline := firmware.MultibootCmdline("vmxon", args)
 	return func(mem firmware.Memory) (*firmware.Boot, error) {
 		return firmware.LoadMultiboot(mem, demoKernel, cmdline, nil)
 	}
 }
 
 // demoStatus turns the demo guest's verdict into vmxemu's exit status: 0
-// when every outcome was the SDM's, 1 otherwise.
+// when every outcome was the SDM's (a scenario's fault included: it is
+// the outcome the SDM gives), 1 otherwise.
 func demoStatus(res machine.Result, stderr io.Writer) (int, bool) {
 	if res.Kind != machine.ResultDebugExit {
 		return 0, false

@@ -4,9 +4,11 @@
 //
 // Without -kernel, vmxemu runs its built-in demo (demo.go): the guest kernel
 // guests/vmxon, embedded, runs the VMX bring-up of a kernel's VMM on every
-// CPU (4 unless -smp says otherwise) and prints the seed scenario's sysctl
-// lines; -append "scenario=NAME" breaks one step and vmxemu reports why on
-// stderr. It exits 0 when every outcome is the SDM's, 1 otherwise.
+// CPU (4 unless -smp says otherwise), prints the seed scenario's sysctl
+// lines, launches a small guest and reports its VM exits; `vmxemu demo
+// NAME` (or -append "scenario=NAME") breaks one step and vmxemu reports why
+// on stderr, `vmxemu demo list` lists the scenarios (docs/TUTORIAL.md). It
+// exits 0 when every outcome is the SDM's, 1 otherwise.
 //
 // Exit statuses (the contract of README "Exit status" and -h; exit_test.go
 // tests each row):

@@ -156,8 +156,11 @@ func oneLine(msg string) string {
 // checkSupported refuses what the command line accepts but vmxemu does not
 // implement yet.
 func checkSupported(cfg *cli.Config) error {
-	if cfg.Subcommand != "" && cfg.Subcommand != "vmxcap" {
-		return usagef("%s: unknown subcommand (vmxemu knows: vmxcap; see vmxemu -h)", cfg.Subcommand)
+	if cfg.Subcommand != "" && cfg.Subcommand != "vmxcap" && cfg.Subcommand != "demo" {
+		return usagef("%s: unknown subcommand (vmxemu knows: vmxcap, demo; see vmxemu -h)", cfg.Subcommand)
+	}
+	if err := checkDemo(cfg); err != nil {
+		return err
 	}
 	if err := checkGDB(cfg); err != nil {
 		return err
@@ -229,7 +232,7 @@ func boot(ctx context.Context, cfg *cli.Config, args []string, stdout, stderr io
 		mcfg.DebugExits = append(mcfg.DebugExits, machine.DebugExitConfig{IOBase: d.IOBase, IOSize: int(d.IOSize)})
 	}
 	if cfg.Kernel == "" {
-		demoMachine(cfg, &mcfg, stderr)
+		demoMachine(cfg, prof, &mcfg, stderr)
 		demoHeader(out.stream(stdout), mcfg.CPUs, prof.Model.Name)
 	}
 	// Lint warnings (vmx/lint.go) go to stderr, each once.

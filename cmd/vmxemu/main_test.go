@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,6 +79,27 @@ func TestNoArgumentsRunsTheDemo(t *testing.T) {
 		}
 	}
 	assert.Equal(t, want, got)
+
+	// Every CPU, in order, launches the guest: the controls are the
+	// allowed-0 settings of the dump's TRUE_* MSRs (0x48D 0x16, 0x48E
+	// 0x04006172, 0x48F 0x00036DFB, 0x490 0x000011FB) with "host
+	// address-space size" and "IA-32e mode guest" (bit 9 of the exit and
+	// entry controls) added; CPUID exits with reason 10, VMCALL with 18
+	// (SDM Vol. 3C 26.1.2, Appendix C), qualification 0, lengths 2 and 3.
+	var launch []string
+	for c := 0; c < 4; c++ {
+		launch = append(launch,
+			fmt.Sprintf("cpu %d: VMLAUNCH: controls pin 0x16 proc 0x4006172 exit 0x36ffb entry 0x13fb", c),
+			fmt.Sprintf("cpu %d: vm-exit reason 10 (CPUID) qual 0x0 len 2 -> resume", c),
+			fmt.Sprintf("cpu %d: vm-exit reason 18 (VMCALL) qual 0x0 len 3 -> done", c))
+	}
+	got = nil
+	for _, l := range lines {
+		if strings.HasPrefix(l, "cpu ") {
+			got = append(got, l)
+		}
+	}
+	assert.Equal(t, launch, got)
 
 	// Another model prints its own values (Ice Lake SP: revision 0x13,
 	// 1280-byte regions), and a broken variant says why it broke.

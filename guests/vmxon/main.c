@@ -16,8 +16,26 @@
  *            VMWRITE/VMREAD round trips over every field, high halves of
  *            the 64-bit fields included; VMCLEAR, VMPTRLD again (the
  *            values survive), VMCLEAR.
- *   phase 3  VMXOFF, CR4.VMXE cleared.
+ *   phase 3  a guest: VMCLEAR and VMPTRLD of a fresh VMCS; the VM-execution,
+ *            VM-exit and VM-entry controls from the capability MSRs (the
+ *            allowed-0 settings, plus "host address-space size" and
+ *            "IA-32e mode guest"); host state (a GDT with a TSS per CPU
+ *            and LTR: host TR may not be null) and guest state (64-bit,
+ *            the host's address space: no EPT yet); VMLAUNCH.  The guest
+ *            executes CPUID (exit reason 10: the host emulates it,
+ *            advances the guest RIP by the instruction length and
+ *            VMRESUMEs) and VMCALL (exit reason 18: the host is done,
+ *            VMCLEAR).  Each exit is printed with its reason,
+ *            qualification and instruction length.
+ *   phase 4  VMXOFF, CR4.VMXE cleared.
  * CPU 0 prints the seed's sysctl lines (hw.vmm.*).
+ *
+ * EPT hook: the EPT step of the seed scenario (an EPT identity map, a
+ * guest access to a page it leaves out, the EPT violation the host fixes
+ * by mapping the page) belongs in phase 3, between the CPUID and the
+ * VMCALL of guest_entry (vmxon.S), with the "enable EPT" secondary
+ * control and the EPT pointer written in launch_vmcs().  The scenarios
+ * bad-eptp and no-invept are listed as waiting for it.
  *
  * A scenario on the command line (-append "scenario=NAME") breaks one
  * step; each CPU then prints what a kernel would see: the exception (#GP,
@@ -66,11 +84,24 @@ static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define MSR_VMX_VMFUNC 0x491
 #define MSR_VMX_PROCBASED3 0x492
 
+#define MSR_VMX_TRUE_PINBASED 0x48D
+#define MSR_VMX_TRUE_PROCBASED 0x48E
+#define MSR_VMX_TRUE_EXIT 0x48F
+#define MSR_VMX_TRUE_ENTRY 0x490
+
 #define VMCS_INSTR_ERROR 0x4400
 #define VMCS_EXIT_REASON 0x4402
+#define VMCS_EXIT_INSN_LEN 0x440C
+#define VMCS_EXIT_QUAL 0x6400
+#define VMCS_GUEST_RIP 0x681E
 
 extern char tramp_start[], tramp_end[];
 extern const uint64_t isr_table[32];
+extern char vmexit_entry[], guest_entry[];
+uint64_t vmx_enter(uint64_t *host_sp, int resume);
+struct guest_regs;
+uint64_t vmexit(struct guest_regs *g);
+uint64_t vmresume_failed(uint64_t rflags);
 void kmain(uint32_t magic, uint32_t mbi);
 void ap_main(void);
 
@@ -92,17 +123,26 @@ static uint8_t vmcs_other[MAX_CPUS][4096] __attribute__((aligned(4096)));
 
 static uint64_t pd_high[512] __attribute__((aligned(4096))); /* maps 3-4 GiB (the local APIC) */
 
+/* Phase 3: the guest's VMCS, the host stack a VM exit starts on (the
+ * VMCS's host RSP), the guest's stack. */
+#define EXIT_STACK 4096
+static uint8_t vmcs_guest[MAX_CPUS][4096] __attribute__((aligned(4096)));
+static uint8_t exit_stacks[MAX_CPUS][EXIT_STACK] __attribute__((aligned(16)));
+static uint8_t guest_stacks[MAX_CPUS][1024] __attribute__((aligned(16)));
+
 static inline uint32_t lapic_read(uint32_t reg) { return *(volatile uint32_t *)(uint64_t)(LAPIC_BASE + reg); }
 static inline void lapic_write(uint32_t reg, uint32_t v) { *(volatile uint32_t *)(uint64_t)(LAPIC_BASE + reg) = v; }
 static inline void pause(void) { __asm__ volatile("pause" ::: "memory"); }
 
 /* this_cpu derives the CPU index from the stack: the BSP runs on the entry
- * stack, AP c on ap_stacks[c]. */
+ * stack, AP c on ap_stacks[c], a VM exit on CPU c on exit_stacks[c]. */
 static int cpu_of_sp(uint64_t sp)
 {
-	uint64_t base = (uint64_t)ap_stacks;
+	uint64_t base = (uint64_t)ap_stacks, xbase = (uint64_t)exit_stacks;
 	if (sp > base && sp <= base + sizeof(ap_stacks))
 		return (int)((sp - base - 1) / AP_STACK);
+	if (sp > xbase && sp <= xbase + sizeof(exit_stacks))
+		return (int)((sp - xbase - 1) / EXIT_STACK);
 	return 0;
 }
 
@@ -383,7 +423,9 @@ static int same(struct res a, struct res b)
  * outcome is not the SDM's. */
 static int expect(int c, const char *what, struct res got, struct res want)
 {
-	if (brief && same(got, want))
+	/* Brief output shows the outcomes a scenario provokes: those that
+	 * are not VMsucceed. */
+	if (brief && same(got, want) && got.kind == R_SUCCEED)
 		return 1;
 	kprintf("cpu %d: %s: ", c, what);
 	print_res(got);
@@ -392,8 +434,19 @@ static int expect(int c, const char *what, struct res got, struct res want)
 		print_res(want);
 		failures++;
 	}
-	say("\n");
+	kprintf("\n");
 	return same(got, want);
+}
+
+/* shown is expect for a step a scenario is about: printed even when it
+ * succeeds. */
+static int shown(int c, const char *what, struct res got, struct res want)
+{
+	int b = brief;
+	brief = 0;
+	int ok = expect(c, what, got, want);
+	brief = b;
+	return ok;
 }
 
 static void check(int c, int ok, const char *what)
@@ -406,25 +459,50 @@ static void check(int c, int ok, const char *what)
 
 /* ---- the scenario ---------------------------------------------------------- */
 
+/* The scenarios: each breaks one step of the bring-up.  "later" ones
+ * need what vmxemu does not implement yet (EPT): listed, not runnable. */
 static const struct {
 	const char *name, *what;
+	int later;
 } scenarios[] = {
-	{"none", "the bring-up as the SDM prescribes it"},
-	{"cr0-ne", "CR0.NE not fixed before VMXON: #GP(0)"},
-	{"cr4-vmxe", "CR4.VMXE not set before VMXON: #UD"},
-	{"bad-revision", "VMXON region without the VMCS revision identifier: VMfailInvalid"},
-	{"unaligned", "VMXON region not 4-KiB aligned: VMfailInvalid"},
-	{"beyond-maxphyaddr", "VMXON region beyond MAXPHYADDR: VMfailInvalid"},
-	{"vmxon-twice", "VMXON in VMX root operation: VMfailInvalid, VMfailValid(15) with a current VMCS"},
-	{"vmptrld-vmxon", "VMPTRLD of the VMXON region: VMfailInvalid, VMfailValid(10) with a current VMCS"},
-	{"vmclear-vmxon", "VMCLEAR of the VMXON region: VMfailInvalid, VMfailValid(3) with a current VMCS"},
-	{"vmptrld-revision", "VMPTRLD of a VMCS with a wrong revision: VMfailInvalid, VMfailValid(11) with a current VMCS"},
-	{"vmread-no-vmcs", "VMREAD/VMWRITE without a current VMCS: VMfailInvalid; after VMXOFF: #UD"},
-	{"vmwrite-ro", "VMWRITE to a VM-exit information field: VMfailValid(13) unless IA32_VMX_MISC[29]"},
-	{"field-unsupported", "VMREAD/VMWRITE of encodings that are no field here: VMfailValid(12)"},
-	{"shared-region", "the APs VMXON with CPU 0's VMXON region: the processor does not check (VMsucceed)"},
-	{"bad-pointer", "VMCLEAR/VMPTRLD of an unaligned or too-wide address: VMfailValid(2), VMfailValid(9)"},
+	{"none", "the bring-up as the SDM prescribes it", 0},
+	{"cr0-ne", "CR0.NE not fixed before VMXON: #GP(0)", 0},
+	{"no-vmxe", "CR4.VMXE not set before VMXON: #UD", 0},
+	{"fc-unlocked", "IA32_FEATURE_CONTROL left unlocked by the firmware and by the kernel: VMXON #GP(0)", 0},
+	{"fc-disabled", "IA32_FEATURE_CONTROL locked by the firmware with VMX off: VMXON #GP(0)", 0},
+	{"bad-revision", "VMXON region without the VMCS revision identifier: VMfailInvalid", 0},
+	{"unaligned", "VMXON region not 4-KiB aligned: VMfailInvalid", 0},
+	{"beyond-maxphyaddr", "VMXON region beyond MAXPHYADDR: VMfailInvalid", 0},
+	{"shared-region", "the APs VMXON with CPU 0's VMXON region: the processor does not check (VMsucceed); vmxemu warns", 0},
+	{"vmxon-twice", "VMXON in VMX root operation: VMfailInvalid, VMfailValid(15) with a current VMCS", 0},
+	{"vmptrld-vmxon", "VMPTRLD of the VMXON region: VMfailInvalid, VMfailValid(10) with a current VMCS", 0},
+	{"vmclear-vmxon", "VMCLEAR of the VMXON region: VMfailInvalid, VMfailValid(3) with a current VMCS", 0},
+	{"vmptrld-revision", "VMPTRLD of a VMCS with a wrong revision: VMfailInvalid, VMfailValid(11) with a current VMCS", 0},
+	{"vmread-no-vmcs", "VMREAD/VMWRITE without a current VMCS: VMfailInvalid; after VMXOFF: #UD", 0},
+	{"vmwrite-ro", "VMWRITE to a VM-exit information field: VMfailValid(13) unless IA32_VMX_MISC[29]", 0},
+	{"field-unsupported", "VMREAD/VMWRITE of encodings that are no field here: VMfailValid(12)", 0},
+	{"bad-pointer", "VMCLEAR/VMPTRLD of an unaligned or too-wide address: VMfailValid(2), VMfailValid(9)", 0},
+	{"vmresume-clear", "VMRESUME before the first VMLAUNCH (launch state clear): VMfailValid(5)", 0},
+	{"no-vmclear", "VMLAUNCH again after the guest's exits without VMCLEAR (launch state launched): VMfailValid(4)", 0},
+	{"bad-host-cr3", "host CR3 beyond MAXPHYADDR in the VMCS: VMLAUNCH VMfailValid(8)", 0},
+	{"bad-host-cr4", "host CR4 without VMXE in the VMCS: VMLAUNCH VMfailValid(8)", 0},
+	{"bad-guest-seg", "guest CS access rights without the accessed bit: VM-entry failure, exit reason 33", 0},
+	{"bad-eptp", "an EPT pointer with a reserved memory type: VMfailValid(7) (needs EPT)", 1},
+	{"no-invept", "an EPT entry changed without INVEPT: the stale translation is used (needs EPT)", 1},
 };
+#define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
+
+static void list_scenarios(void)
+{
+	kprintf("the scenarios (vmxemu demo NAME, or -append scenario=NAME):\n");
+	for (size_t i = 0; i < NSCENARIOS; i++)
+		if (!scenarios[i].later)
+			kprintf("  %-18s %s\n", scenarios[i].name, scenarios[i].what);
+	kprintf("later, with EPT:\n");
+	for (size_t i = 0; i < NSCENARIOS; i++)
+		if (scenarios[i].later)
+			kprintf("  %-18s %s\n", scenarios[i].name, scenarios[i].what);
+}
 
 static const char *scenario = "none";
 
@@ -437,7 +515,9 @@ static int streq_word(const char *a, const char *b, int n)
 }
 
 /* parse_cmdline finds "scenario=NAME" among the words of the multiboot
- * command line (QEMU passes "<kernel path> <-append text>"). */
+ * command line (QEMU passes "<kernel path> <-append text>"); "help" or
+ * "scenario=list" asks for the list (returns 2), an unknown or not yet
+ * runnable name returns 0. */
 static int parse_cmdline(uint32_t magic, const struct multiboot_info *mbi)
 {
 	if (magic != MULTIBOOT_BOOTLOADER_MAGIC || !(mbi->flags & MB_INFO_CMDLINE))
@@ -453,13 +533,16 @@ static int parse_cmdline(uint32_t magic, const struct multiboot_info *mbi)
 			brief = 1;
 			continue;
 		}
+		if ((p - w == 4 && !memcmp(w, "help", 4)) || (p - w == 13 && !memcmp(w, "scenario=list", 13)) ||
+		    (p - w == 13 && !memcmp(w, "scenario=help", 13)))
+			return 2;
 		if (p - w > 9 && !memcmp(w, "scenario=", 9)) {
 			const char *n = w + 9;
 			int len = (int)(p - n);
-			for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+			for (size_t i = 0; i < NSCENARIOS; i++)
 				if (streq_word(n, scenarios[i].name, len)) {
 					scenario = scenarios[i].name;
-					return 1;
+					return !scenarios[i].later;
 				}
 			return 0;
 		}
@@ -619,22 +702,44 @@ static void phase_vmxon(int c)
 	uint32_t a, b, cx, d;
 	cpuid(1, &a, &b, &cx, &d);
 	if (!(cx >> 5 & 1)) {
-		say("cpu %d: CPUID.1:ECX.VMX = 0: this processor has no VMX\n", c);
-		failures++;
+		/* A kernel stops here: every VMX instruction would be #UD
+		 * (Vol. 3C 24.6). */
+		kprintf("cpu %d: CPUID.1:ECX.VMX = 0: this processor has no VMX\n", c);
 		return;
 	}
 
 	uint64_t fc = rdmsr(MSR_FEATURE_CONTROL);
 	int vmx_disabled = 0;
-	if (!(fc & 1)) {
+	if (is("fc-unlocked") || is("fc-disabled")) {
+		/* The firmware policy these need (-feature-control; vmxemu demo
+		 * sets it): lock bit clear, or lock set with bit 2 clear. */
+		int unlocked = !(fc & 1), off = (fc & 1) && !(fc & 4);
+		if (is("fc-unlocked") ? !unlocked : !off) {
+			kprintf("cpu %d: IA32_FEATURE_CONTROL 0x%llx: scenario %s needs -feature-control %s\n", c,
+				(unsigned long long)fc, scenario, is("fc-unlocked") ? "unlocked" : "disabled");
+			failures++;
+			return;
+		}
+	}
+	if (!(fc & 1) && is("fc-unlocked")) {
+		/* The kernel's mistake: it does not lock the MSR (Vol. 3C 24.7:
+		 * VMXON with the lock bit clear is #GP(0)). */
+		kprintf("cpu %d: IA32_FEATURE_CONTROL 0x%llx: unlocked by firmware; the kernel leaves it so\n", c,
+			(unsigned long long)fc);
+		vmx_disabled = 1;
+	} else if (!(fc & 1)) {
 		wrmsr(MSR_FEATURE_CONTROL, fc | 1 | 4);
 		uint64_t now = rdmsr(MSR_FEATURE_CONTROL);
 		say("cpu %d: IA32_FEATURE_CONTROL 0x%llx: unlocked by firmware; enabled VMXON outside SMX and locked it: 0x%llx\n",
 			c, (unsigned long long)fc, (unsigned long long)now);
 		check(c, now == (fc | 5), "IA32_FEATURE_CONTROL did not keep the value written");
 	} else if (!(fc & 4)) {
-		say("cpu %d: IA32_FEATURE_CONTROL 0x%llx: locked by firmware with VMXON outside SMX disabled\n", c,
-			(unsigned long long)fc);
+		if (is("fc-disabled"))
+			kprintf("cpu %d: IA32_FEATURE_CONTROL 0x%llx: locked by firmware with VMXON outside SMX disabled\n", c,
+				(unsigned long long)fc);
+		else
+			say("cpu %d: IA32_FEATURE_CONTROL 0x%llx: locked by firmware with VMXON outside SMX disabled\n", c,
+			    (unsigned long long)fc);
 		vmx_disabled = 1;
 	} else
 		say("cpu %d: IA32_FEATURE_CONTROL 0x%llx: locked by firmware, VMXON outside SMX enabled\n", c,
@@ -674,7 +779,7 @@ static void phase_vmxon(int c)
 	check(c, (cr4f0 & CR4_VMXE) != 0, "IA32_VMX_CR4_FIXED0 does not require CR4.VMXE");
 	if (is("cr0-ne"))
 		ncr0 &= ~CR0_NE;
-	if (is("cr4-vmxe"))
+	if (is("no-vmxe"))
 		ncr4 &= ~CR4_VMXE;
 	write_cr0(ncr0);
 	write_cr4(ncr4);
@@ -691,7 +796,7 @@ static void phase_vmxon(int c)
 		expect(c, "VMXON with CR0.NE = 0", vmxon(pa), GP0);
 		write_cr0(ncr0 | CR0_NE);
 	}
-	if (is("cr4-vmxe")) {
+	if (is("no-vmxe")) {
 		expect(c, "VMXON with CR4.VMXE = 0", vmxon(pa), UD);
 		write_cr4(ncr4 | CR4_VMXE);
 	}
@@ -715,7 +820,7 @@ static void phase_vmxon(int c)
 	struct res want = vmx_disabled ? GP0 : OK;
 	if (is("shared-region") && c > 0) {
 		pa = pa_of(vmxon_region[0]);
-		in_vmx[c] = expect(c, "VMXON with CPU 0's VMXON region (shared)", vmxon(pa), want) && !vmx_disabled;
+		in_vmx[c] = shown(c, "VMXON with CPU 0's VMXON region (shared)", vmxon(pa), want) && !vmx_disabled;
 	} else
 		in_vmx[c] = expect(c, "VMXON", vmxon(pa), want) && !vmx_disabled;
 	if (vmx_disabled) {
@@ -916,7 +1021,7 @@ static void phase_vmcs(int c)
 		int misc29 = (int)(misc >> 29 & 1);
 		say("cpu %d: IA32_VMX_MISC 0x%llx: bit 29 (VMWRITE to VM-exit information fields) = %d\n", c,
 			(unsigned long long)misc, misc29);
-		expect(c, "VMWRITE to the exit reason (0x4402)", vmwrite(VMCS_EXIT_REASON, 0x1234),
+		shown(c, "VMWRITE to the exit reason (0x4402)", vmwrite(VMCS_EXIT_REASON, 0x1234),
 		       misc29 ? OK : VALID(13));
 	}
 	if (is("field-unsupported")) {
@@ -964,7 +1069,336 @@ static void phase_vmcs(int c)
 	expect(c, "VMCLEAR", vmclear(pa), OK);
 }
 
-/* ---- phase 3: VMXOFF ------------------------------------------------------- */
+/* ---- phase 3: a guest -------------------------------------------------------- */
+
+/* The GDT of phase 3: the entry's code and data descriptors (same
+ * selectors), then a 64-bit TSS descriptor per CPU — the host-state area
+ * needs a TR selector that is not null (Vol. 3C 27.2.3), so each CPU loads
+ * its own with LTR. */
+struct tss64 {
+	uint32_t rsvd0;
+	uint64_t rsp[3], rsvd1, ist[7], rsvd2;
+	uint16_t rsvd3, iomap;
+} __attribute__((packed));
+
+static struct tss64 tss[MAX_CPUS] __attribute__((aligned(16)));
+static uint64_t kgdt[4 + 2 * MAX_CPUS] __attribute__((aligned(16)));
+static struct {
+	uint16_t limit;
+	uint64_t base;
+} __attribute__((packed)) kgdt_desc;
+
+static uint16_t tss_sel(int c) { return (uint16_t)(0x20 + 16 * c); }
+
+static void gdt_init(void)
+{
+	kgdt[1] = 0x00CF9A000000FFFFull; /* 0x08: 32-bit code */
+	kgdt[2] = 0x00CF92000000FFFFull; /* 0x10: data */
+	kgdt[3] = 0x00AF9A000000FFFFull; /* 0x18: 64-bit code */
+	for (int c = 0; c < MAX_CPUS; c++) {
+		uint64_t base = (uint64_t)&tss[c], lim = sizeof(struct tss64) - 1;
+		tss[c].iomap = sizeof(struct tss64);
+		/* type 9 (available 64-bit TSS), P (Vol. 3A 8.2.3) */
+		kgdt[4 + 2 * c] = (lim & 0xFFFF) | (base & 0xFFFFFF) << 16 | 0x89ull << 40 | (lim >> 16 & 0xF) << 48 |
+				  (base >> 24 & 0xFF) << 56;
+		kgdt[5 + 2 * c] = base >> 32;
+	}
+	kgdt_desc.limit = sizeof(kgdt) - 1;
+	kgdt_desc.base = (uint64_t)kgdt;
+}
+
+static inline uint64_t read_cr3(void)
+{
+	uint64_t v;
+	__asm__ volatile("movq %%cr3, %0" : "=r"(v));
+	return v;
+}
+
+static inline void cpuid_count(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
+{
+	__asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));
+}
+
+/* The guest's registers as vmexit_entry saves them (vmxon.S). */
+struct guest_regs {
+	uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rdi, rsi, rbp, rbx, rdx, rcx, rax;
+};
+
+#define MAX_EXITS 8
+static uint64_t host_sp[MAX_CPUS];   /* vmx_enter's stack, to return to */
+static uint64_t resume_fl[MAX_CPUS]; /* RFLAGS of a failed VMRESUME */
+static uint32_t exit_log[MAX_CPUS][MAX_EXITS];
+static int nexits[MAX_CPUS];
+static char vendor[MAX_CPUS][13];
+
+/* Exit reasons (Vol. 3C Appendix C) the demo can meet. */
+static const char *exit_name(uint32_t r)
+{
+	switch (r & 0xFFFF) {
+	case 0:
+		return "exception or NMI";
+	case 2:
+		return "triple fault";
+	case 10:
+		return "CPUID";
+	case 18:
+		return "VMCALL";
+	case 28:
+		return "control-register access";
+	case 33:
+		return "VM-entry failure due to invalid guest state";
+	case 34:
+		return "VM-entry failure due to MSR loading";
+	}
+	return "unexpected";
+}
+
+/* vmexit handles one VM exit (called by vmexit_entry on the CPU's exit
+ * stack): it reads the exit information (Vol. 3C 25.9.1), emulates CPUID
+ * and resumes after it, or ends the guest at VMCALL or a VM-entry
+ * failure.  Returns 0 to VMRESUME, or vmx_enter's stack to return there. */
+uint64_t vmexit(struct guest_regs *g)
+{
+	int c = this_cpu();
+	uint32_t reason = (uint32_t)vmread_raw(VMCS_EXIT_REASON);
+	uint64_t qual = vmread_raw(VMCS_EXIT_QUAL);
+	if (nexits[c] < MAX_EXITS)
+		exit_log[c][nexits[c]] = reason;
+	nexits[c]++;
+	if (reason >> 31) {
+		/* A VM-entry failure (28.8): bit 31 set, no instruction. */
+		kprintf("cpu %d: VM-entry failure: exit reason %u (%s) with bit 31 set, qual 0x%lx\n", c, reason & 0xFFFF,
+			exit_name(reason), qual);
+		return host_sp[c];
+	}
+	uint32_t len = (uint32_t)vmread_raw(VMCS_EXIT_INSN_LEN);
+	uint64_t rip = vmread_raw(VMCS_GUEST_RIP);
+	int resume = 0;
+	if (reason == 10) {
+		/* CPUID: the host executes it for the guest (26.1.2: CPUID
+		 * always exits). */
+		uint32_t a, b, cx, d;
+		cpuid_count((uint32_t)g->rax, (uint32_t)g->rcx, &a, &b, &cx, &d);
+		g->rax = a;
+		g->rbx = b;
+		g->rcx = cx;
+		g->rdx = d;
+		resume = nexits[c] < MAX_EXITS;
+	} else if (reason == 18) {
+		/* VMCALL: the guest is done; it hands back CPUID's vendor. */
+		memcpy(vendor[c], &g->rbx, 4);
+		memcpy(vendor[c] + 4, &g->rdx, 4);
+		memcpy(vendor[c] + 8, &g->rcx, 4);
+	}
+	kprintf("cpu %d: vm-exit reason %u (%s) qual 0x%lx len %u -> %s\n", c, reason, exit_name(reason), qual, len,
+		resume ? "resume" : "done");
+	if (!resume)
+		return host_sp[c];
+	/* The exit saved the RIP of the instruction that caused it and its
+	 * length (28.3.3, 28.2.4): the host moves the guest past it. */
+	if (!same(vmwrite(VMCS_GUEST_RIP, rip + len), OK)) {
+		kprintf("cpu %d: VMWRITE of the guest RIP failed -- MISMATCH\n", c);
+		failures++;
+		return host_sp[c];
+	}
+	return 0;
+}
+
+uint64_t vmresume_failed(uint64_t rflags)
+{
+	int c = this_cpu();
+	resume_fl[c] = rflags;
+	return host_sp[c];
+}
+
+/* flags_res is the outcome of a VMLAUNCH/VMRESUME that fell through. */
+static struct res flags_res(uint64_t fl)
+{
+	if (fl & RFLAGS_CF)
+		return INVALID;
+	if (fl & RFLAGS_ZF)
+		return VALID((uint32_t)vmread_raw(VMCS_INSTR_ERROR));
+	return OK;
+}
+
+static void vmw(int c, uint32_t enc, uint64_t val)
+{
+	struct res r = vmwrite(enc, val);
+	if (!same(r, OK)) {
+		kprintf("cpu %d: VMWRITE 0x%04x = 0x%lx: ", c, enc, val);
+		print_res(r);
+		kprintf(" -- MISMATCH\n");
+		failures++;
+	}
+}
+
+/* control is a VMX control field's value: the allowed-0 settings of its
+ * capability MSR (the TRUE_* one when IA32_VMX_BASIC[55] says it exists:
+ * Vol. 3D A.2) forced to 1, the wanted bits, nothing else. */
+static uint32_t control(int c, uint32_t msr, uint32_t true_msr, uint32_t want, const char *name)
+{
+	uint64_t v = rdmsr(basic0 >> 55 & 1 ? true_msr : msr);
+	uint32_t a0 = (uint32_t)v, a1 = (uint32_t)(v >> 32);
+	if (want & ~a1) {
+		kprintf("cpu %d: the %s controls do not allow 0x%x (allowed-1 0x%x) -- MISMATCH\n", c, name, want, a1);
+		failures++;
+	}
+	return (a0 | want) & a1;
+}
+
+#define EXIT_HOST_ADDR_SPACE (1u << 9) /* VM-exit control "host address-space size" (Vol. 3C 25.7.1) */
+#define ENTRY_IA32E_GUEST (1u << 9)    /* VM-entry control "IA-32e mode guest" (25.8.1) */
+#define AR_UNUSABLE 0x10000u
+
+/* launch_vmcs fills the current VMCS: controls, host state (this kernel,
+ * resuming at vmexit_entry on the exit stack), guest state (guest_entry
+ * in 64-bit mode, sharing the kernel's page tables, GDT and IDT). */
+static void launch_vmcs(int c, uint32_t ctl[4])
+{
+	vmw(c, 0x4000, ctl[0]); /* pin-based */
+	vmw(c, 0x4002, ctl[1]); /* primary processor-based */
+	vmw(c, 0x400C, ctl[2]); /* VM-exit */
+	vmw(c, 0x4012, ctl[3]); /* VM-entry */
+	/* Exception bitmap, #PF mask and match, CR3-target count, the MSR
+	 * areas' counts, VM-entry interruption information, CR0/CR4
+	 * guest/host masks: 0. */
+	static const uint16_t zero[] = {0x4004, 0x4006, 0x4008, 0x400A, 0x400E, 0x4010, 0x4014, 0x4016, 0x6000, 0x6002};
+	for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++)
+		vmw(c, zero[i], 0);
+
+	uint64_t cr0 = read_cr0(), cr3 = read_cr3(), cr4 = read_cr4();
+	uint64_t tr_base = (uint64_t)&tss[c];
+	uint16_t tr = tss_sel(c);
+
+	/* Host state (Vol. 3C 25.5, checked by 27.2.2-27.2.4). */
+	uint64_t hcr3 = cr3, hcr4 = cr4;
+	if (is("bad-host-cr3"))
+		hcr3 |= 1ull << maxphyaddr;
+	if (is("bad-host-cr4"))
+		hcr4 &= ~CR4_VMXE;
+	vmw(c, 0x6C00, cr0);
+	vmw(c, 0x6C02, hcr3);
+	vmw(c, 0x6C04, hcr4);
+	vmw(c, 0x0C00, 0x10); /* ES */
+	vmw(c, 0x0C02, 0x18); /* CS: 64-bit code */
+	vmw(c, 0x0C04, 0x10); /* SS */
+	vmw(c, 0x0C06, 0x10); /* DS */
+	vmw(c, 0x0C08, 0);    /* FS */
+	vmw(c, 0x0C0A, 0);    /* GS */
+	vmw(c, 0x0C0C, tr);   /* TR */
+	vmw(c, 0x6C06, 0);    /* FS base */
+	vmw(c, 0x6C08, 0);    /* GS base */
+	vmw(c, 0x6C0A, tr_base);
+	vmw(c, 0x6C0C, kgdt_desc.base);
+	vmw(c, 0x6C0E, idt_desc.base);
+	vmw(c, 0x4C00, 0); /* IA32_SYSENTER_CS, ESP, EIP */
+	vmw(c, 0x6C10, 0);
+	vmw(c, 0x6C12, 0);
+	vmw(c, 0x6C14, (uint64_t)&exit_stacks[c][EXIT_STACK]);
+	vmw(c, 0x6C16, (uint64_t)vmexit_entry);
+
+	/* Guest state (25.4, checked by 27.3.1). ES CS SS DS FS GS, then
+	 * LDTR and TR: selector, limit, access rights, base. */
+	uint32_t cs_ar = is("bad-guest-seg") ? 0xA09A : 0xA09B; /* 64-bit code; 0xA09A: not accessed */
+	const struct {
+		uint16_t sel;
+		uint32_t lim, ar;
+		uint64_t base;
+	} seg[8] = {
+		{0x10, 0xFFFFFFFF, 0xC093, 0}, {0x18, 0xFFFFFFFF, cs_ar, 0}, {0x10, 0xFFFFFFFF, 0xC093, 0},
+		{0x10, 0xFFFFFFFF, 0xC093, 0}, {0, 0, AR_UNUSABLE, 0},        {0, 0, AR_UNUSABLE, 0},
+		{0, 0, AR_UNUSABLE, 0},        {tr, sizeof(struct tss64) - 1, 0x8B, tr_base}, /* busy 64-bit TSS */
+	};
+	for (uint32_t i = 0; i < 8; i++) {
+		vmw(c, 0x0800 + 2 * i, seg[i].sel);
+		vmw(c, 0x4800 + 2 * i, seg[i].lim);
+		vmw(c, 0x4814 + 2 * i, seg[i].ar);
+		vmw(c, 0x6806 + 2 * i, seg[i].base);
+	}
+	vmw(c, 0x4810, kgdt_desc.limit); /* GDTR */
+	vmw(c, 0x6816, kgdt_desc.base);
+	vmw(c, 0x4812, idt_desc.limit); /* IDTR */
+	vmw(c, 0x6818, idt_desc.base);
+	vmw(c, 0x6800, cr0);
+	vmw(c, 0x6802, cr3);
+	vmw(c, 0x6804, cr4);
+	vmw(c, 0x681A, 0x400); /* DR7 */
+	vmw(c, 0x681C, (uint64_t)&guest_stacks[c][sizeof(guest_stacks[c])]);
+	vmw(c, 0x681E, (uint64_t)guest_entry);
+	vmw(c, 0x6820, 2);     /* RFLAGS */
+	vmw(c, 0x6822, 0);     /* pending debug exceptions */
+	vmw(c, 0x4824, 0);     /* interruptibility state */
+	vmw(c, 0x4826, 0);     /* activity state: active */
+	vmw(c, 0x482A, 0);     /* IA32_SYSENTER_CS, ESP, EIP */
+	vmw(c, 0x6824, 0);
+	vmw(c, 0x6826, 0);
+	vmw(c, 0x2800, ~0ull); /* VMCS link pointer: none */
+	vmw(c, 0x2802, 0);     /* IA32_DEBUGCTL */
+}
+
+static void phase_launch(int c)
+{
+	if (!in_vmx[c])
+		return;
+	uint16_t tr = tss_sel(c);
+	__asm__ volatile("lgdt %0" : : "m"(kgdt_desc));
+	__asm__ volatile("ltr %0" : : "r"(tr));
+
+	uint8_t *vmcs = vmcs_guest[c];
+	memset(vmcs, 0, 4096);
+	set_revision(vmcs, revision);
+	uint64_t pa = pa_of(vmcs);
+	if (!expect(c, "VMCLEAR", vmclear(pa), OK) || !expect(c, "VMPTRLD", vmptrld(pa), OK))
+		return;
+	uint32_t ctl[4] = {
+		control(c, MSR_VMX_PINBASED, MSR_VMX_TRUE_PINBASED, 0, "pin-based"),
+		control(c, MSR_VMX_PROCBASED, MSR_VMX_TRUE_PROCBASED, 0, "processor-based"),
+		control(c, MSR_VMX_EXIT, MSR_VMX_TRUE_EXIT, EXIT_HOST_ADDR_SPACE, "VM-exit"),
+		control(c, MSR_VMX_ENTRY, MSR_VMX_TRUE_ENTRY, ENTRY_IA32E_GUEST, "VM-entry"),
+	};
+	launch_vmcs(c, ctl);
+
+	if (is("vmresume-clear"))
+		expect(c, "VMRESUME before VMLAUNCH (launch state clear)", flags_res(vmx_enter(&host_sp[c], 1)), VALID(5));
+
+	kprintf("cpu %d: VMLAUNCH: controls pin 0x%x proc 0x%x exit 0x%x entry 0x%x\n", c, ctl[0], ctl[1], ctl[2],
+		ctl[3]);
+	nexits[c] = 0;
+	resume_fl[c] = 0;
+	uint64_t fl = vmx_enter(&host_sp[c], 0);
+	struct res want = (is("bad-host-cr3") || is("bad-host-cr4")) ? VALID(8) : OK;
+	struct res got = flags_res(fl);
+	if (!same(got, want) || got.kind != R_SUCCEED)
+		shown(c, "VMLAUNCH", got, want);
+	if (fl == 0) {
+		/* The guest ran: its exits, as the SDM gives them. */
+		static const uint32_t good[] = {10, 18}, bad_guest[] = {33u | 1u << 31};
+		const uint32_t *w = is("bad-guest-seg") ? bad_guest : good;
+		int nw = is("bad-guest-seg") ? 1 : 2, match = nexits[c] == nw;
+		for (int i = 0; match && i < nw; i++)
+			match = exit_log[c][i] == w[i];
+		check(c, match, is("bad-guest-seg") ? "the VM entry did not fail with exit reason 33"
+						     : "the guest did not exit with CPUID (10) then VMCALL (18)");
+		if (resume_fl[c])
+			shown(c, "VMRESUME", flags_res(resume_fl[c]), OK);
+		if (match && !is("bad-guest-seg")) {
+			uint32_t a, b, cx, d;
+			char host_vendor[13] = {0};
+			cpuid(0, &a, &b, &cx, &d);
+			memcpy(host_vendor, &b, 4);
+			memcpy(host_vendor + 4, &d, 4);
+			memcpy(host_vendor + 8, &cx, 4);
+			say("cpu %d: the guest's CPUID vendor: %s\n", c, vendor[c]);
+			check(c, !strcmp(vendor[c], host_vendor), "the guest did not get the CPUID the host emulated");
+		}
+		if (is("no-vmclear") && match)
+			shown(c, "VMLAUNCH again without VMCLEAR (launch state launched)", flags_res(vmx_enter(&host_sp[c], 0)),
+			      VALID(4));
+	}
+	expect(c, "VMCLEAR", vmclear(pa), OK);
+}
+
+/* ---- phase 4: VMXOFF ------------------------------------------------------- */
 
 static void phase_vmxoff(int c)
 {
@@ -983,7 +1417,7 @@ static void phase_vmxoff(int c)
 
 /* ---- running the phases on every CPU in turn ---------------------------- */
 
-enum { PH_VMXON = 1, PH_VMCS, PH_VMXOFF };
+enum { PH_VMXON = 1, PH_VMCS, PH_LAUNCH, PH_VMXOFF };
 
 static void run_phase(int c, int p)
 {
@@ -993,6 +1427,9 @@ static void run_phase(int c, int p)
 		break;
 	case PH_VMCS:
 		phase_vmcs(c);
+		break;
+	case PH_LAUNCH:
+		phase_launch(c);
 		break;
 	case PH_VMXOFF:
 		phase_vmxoff(c);
@@ -1131,17 +1568,33 @@ void kmain(uint32_t magic, uint32_t mbi)
 {
 	uart_init();
 	idt_init();
+	gdt_init();
 	__asm__ volatile("lidt %0" : : "m"(idt_desc));
 	say("vmxemu vmxon guest\n");
-	if (!parse_cmdline(magic, (const struct multiboot_info *)(uint64_t)mbi)) {
-		kprintf("unknown scenario; the scenarios (-append \"scenario=NAME\"):\n");
-		for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
-			kprintf("  %-18s %s\n", scenarios[i].name, scenarios[i].what);
+	int parsed = parse_cmdline(magic, (const struct multiboot_info *)(uint64_t)mbi);
+	if (parsed == 2) {
+		list_scenarios();
+		debug_exit(0x10);
+	}
+	if (!parsed) {
+		if (strcmp(scenario, "none"))
+			kprintf("scenario %s needs EPT, which vmxemu does not implement yet\n", scenario);
+		else
+			kprintf("unknown scenario\n");
+		list_scenarios();
 		debug_exit(0x11);
 	}
-	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
-		if (is(scenarios[i].name))
-			say("scenario %s: %s\n", scenario, scenarios[i].what);
+	for (size_t i = 0; i < NSCENARIOS; i++)
+		if (is(scenarios[i].name)) {
+			if (brief && i > 0)
+				kprintf("scenario %s: %s\n", scenario, scenarios[i].what);
+			else
+				say("scenario %s: %s\n", scenario, scenarios[i].what);
+		}
+	if (brief && !is("none"))
+		kprintf("(what the kernel sees: #GP/#UD caught by its IDT handler; VMfailInvalid = CF=1; "
+			"VMfailValid(n) = ZF=1 and VM-instruction error n read with VMREAD 0x4400; "
+			"exit reasons read with VMREAD 0x4402)\n");
 
 	ncpus = fwcfg_cpus();
 	int n = madt_apic_ids();
@@ -1170,6 +1623,7 @@ void kmain(uint32_t magic, uint32_t mbi)
 		all &= in_vmx[c];
 	kprintf("hw.vmm.enable: %d\n", all);
 	all_cpus(PH_VMCS);
+	all_cpus(PH_LAUNCH);
 	all_cpus(PH_VMXOFF);
 	int any = 0;
 	for (int c = 0; c < ncpus; c++)

@@ -504,6 +504,16 @@ func TestSubcommand(t *testing.T) {
 	assert.Equal(t, "sandybridge-ep", c.CPU.Model)
 	assert.Equal(t, "list-cpus", parse(t, "list-cpus").Subcommand)
 	assert.True(t, parse(t, "vmxcap", "-h").Help)
+
+	// `vmxemu demo NAME`: the scenario is the bare word after it.
+	c = parse(t, "demo", "cr0-ne", "-smp", "1")
+	assert.Equal(t, "demo", c.Subcommand)
+	assert.Equal(t, "cr0-ne", c.Demo)
+	assert.Equal(t, 1, c.SMP.CPUs)
+	assert.Empty(t, parse(t, "demo", "-smp", "2").Demo)
+	assert.Empty(t, parse(t, "vmxcap").Demo)
+	assert.False(t, parse(t).FeatureControlSet)
+	assert.True(t, parse(t, "-feature-control", "locked").FeatureControlSet)
 }
 
 func TestErrors(t *testing.T) {
@@ -698,7 +708,7 @@ func TestUsage(t *testing.T) {
 		"-nodefaults", "-display", "-nographic", "-vga", "-vnc", "-serial", "-monitor", "-parallel",
 		"-net", "-device", "-kernel", "-append", "-initrd", "-d ", "-D ", "-gdb", "-s ", "-S ",
 		"-no-reboot", "-no-shutdown", "-icount-limit", "-time-limit", "-feature-control", "-debugcon",
-		"-boot-mode", "-load-addr", "-entry", "-explain", "-no-explain", "vmxcap", "-d-format", "-break-on", "-magic-break", "10 ",
+		"-boot-mode", "-load-addr", "-entry", "-explain", "-no-explain", "vmxcap", "demo [NAME|list]", "-d-format", "-break-on", "-magic-break", "10 ",
 		"Standard options:", "Display options:", "Character device options:", "Device options:",
 		"Linux/Multiboot boot specific:", "Debug/Expert options:", "vmxemu options:", "Exit status:",
 		"(v<<1)|1",

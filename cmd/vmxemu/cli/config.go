@@ -31,6 +31,9 @@ type Config struct {
 	// Subcommand is the first argument when it is a bare word (for example
 	// "vmxcap" in `vmxemu vmxcap -cpu sandybridge-ep`); empty otherwise.
 	Subcommand string
+	// Demo is the scenario of `vmxemu demo NAME` (a bare word after the
+	// subcommand; "list" lists them); empty for the demo as it is.
+	Demo string
 
 	Help         bool // -h, -help, --help
 	Version      bool // -version
@@ -90,15 +93,18 @@ type Config struct {
 	ICountLimit    uint64         // -icount-limit N; 0 = none
 	TimeLimit      time.Duration  // -time-limit; 0 = none
 	FeatureControl FeatureControl // -feature-control; default locked with VMX on
-	CPUFile        string         // -cpu-file FILE: a CPU model file (or AIDA64 dump); "" = none
-	BootMode       BootMode       // -boot-mode; default multiboot
-	LoadAddr       uint64         // -load-addr, valid when HasLoadAddr
-	HasLoadAddr    bool
-	Entry          uint64 // -entry, valid when HasEntry
-	HasEntry       bool
-	Explain        bool   // print an explanation for every fault; default on, -no-explain turns it off
-	BreakOn        string // -break-on EVENT[,EVENT...], verbatim (cmd/vmxemu parses the events)
-	MagicBreak     bool   // -magic-break: XCHG BX,BX stops the run (Bochs' magic breakpoint)
+	// FeatureControlSet: -feature-control was given (the demo's fc-*
+	// scenarios choose the policy otherwise).
+	FeatureControlSet bool
+	CPUFile           string   // -cpu-file FILE: a CPU model file (or AIDA64 dump); "" = none
+	BootMode          BootMode // -boot-mode; default multiboot
+	LoadAddr          uint64   // -load-addr, valid when HasLoadAddr
+	HasLoadAddr       bool
+	Entry             uint64 // -entry, valid when HasEntry
+	HasEntry          bool
+	Explain           bool   // print an explanation for every fault; default on, -no-explain turns it off
+	BreakOn           string // -break-on EVENT[,EVENT...], verbatim (cmd/vmxemu parses the events)
+	MagicBreak        bool   // -magic-break: XCHG BX,BX stops the run (Bochs' magic breakpoint)
 }
 
 // Module is one multiboot module from -initrd "FILE args,FILE2".

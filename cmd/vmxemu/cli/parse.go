@@ -174,7 +174,10 @@ func lookup(name string) (option, bool) {
 	case "time-limit":
 		return option{arg: true, fn: parseTimeLimit}, true
 	case "feature-control":
-		return option{arg: true, fn: parseFeatureControl}, true
+		return option{arg: true, fn: func(c *Config, v string) error {
+			c.FeatureControlSet = true
+			return parseFeatureControl(c, v)
+		}}, true
 	case "cpu-file":
 		return option{arg: true, fn: func(c *Config, v string) error {
 			if v == "" {
@@ -268,6 +271,11 @@ func Parse(args []string) (*Config, error) {
 	if len(args) > 0 && isSubcommand(args[0]) {
 		c.Subcommand = args[0]
 		args = args[1:]
+		// `vmxemu demo NAME`: the scenario, a bare word too.
+		if c.Subcommand == "demo" && len(args) > 0 && isSubcommand(args[0]) {
+			c.Demo = args[0]
+			args = args[1:]
+		}
 	}
 
 	for i := 0; i < len(args); i++ {

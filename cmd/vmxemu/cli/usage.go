@@ -54,6 +54,10 @@ each (-global kvm-pit.lost_tick_policy, -overcommit, -machine pit=off).
 Subcommands (a bare first word, then options):
 vmxcap           report the VMX capabilities of the -cpu model, like vmxcap,
                  and what vmxemu implements of them
+demo [NAME|list] the built-in demo (what vmxemu without -kernel runs),
+                 with one step of the VMX bring-up broken: NAME is a
+                 scenario (= -append scenario=NAME), list lists them
+                 (docs/TUTORIAL.md)
 
 Standard options:
 -h or -help      display this help and exit
@@ -200,6 +204,8 @@ vmxemu options:
 Exit status:
 0                the guest powered the machine off (or asked for a reset
                  under -no-reboot), or gdb killed it
+1                the built-in demo (no -kernel, or vmxemu demo): its guest
+                 saw an outcome the SDM does not give, or an unknown scenario
 (v<<1)|1         the guest wrote v to an isa-debug-exit port (always odd;
                  the shell sees the low 8 bits)
 2                the command line or a file it names is wrong: a bad flag

@@ -234,7 +234,7 @@ func (t *tlb) flushAll() {
 		t.fetch = [tlbSize]tlbEntry{}
 	} else {
 		for _, f := range t.fills[:t.nfills] {
-			t.array(int(f>>8))[f&0xFF] = tlbEntry{}
+			t.array(int(f >> 8))[f&0xFF] = tlbEntry{}
 		}
 	}
 	t.nfills = 0

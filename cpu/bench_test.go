@@ -139,3 +139,9 @@ func BenchmarkOutIn(b *testing.B) {
 	g[arch.RDX] = 0x2F0
 	benchSys(b, mode32, []byte{0xEF, 0xED}, g)
 }
+
+// BenchmarkMovCR0WP: mov eax,cr0; xor eax,0x10000; mov cr0,eax — toggles
+// CR0.WP, which drops the TLB (kvm-unit-tests' vmexit_cr0_wp loop).
+func BenchmarkMovCR0WP(b *testing.B) {
+	benchSys(b, mode32, []byte{0x0F, 0x20, 0xC0, 0x35, 0x00, 0x00, 0x01, 0x00, 0x0F, 0x22, 0xC0}, [16]uint64{})
+}

@@ -56,6 +56,18 @@ func das(c *CPU, in *Inst) {
 	c.setFlagsArith(nf)
 }
 
+// salc: SALC (D6), AL := CF ? FFH : 00H, flags unchanged; #UD in 64-bit
+// mode. Intel's opcode map names it without an instruction page (the P6
+// opcode map; R. Collins, "Undocumented OpCodes: SALC"); every Intel
+// processor executes it, and kvm-unit-tests' realmode test checks it.
+func salc(c *CPU, in *Inst) {
+	var al uint8
+	if c.cf() != 0 {
+		al = 0xFF
+	}
+	setReg(c, arch.RAX, al)
+}
+
 // aaaAas: AAA (37) and AAS (3F).
 func aaaAas(c *CPU, in *Inst) {
 	f := c.Flags()

@@ -171,9 +171,12 @@ func (c *CPU) Flags() uint64 {
 	return c.RFLAGS&^arch.FlagsArith | c.lz.arith() | arch.FlagRes1
 }
 
-// setRFLAGS writes all of RFLAGS (POPF, IRET, task switch...).
+// setRFLAGS writes all of RFLAGS (POPF, IRET, task switch...). The
+// reserved bits 3, 5, 15 and 63:22 read as 0 and bit 1 as 1 whatever the
+// source (SDM Vol. 1 3.4.3, Figure 3-8): a POPF or IRET of a word with
+// them set does not set them.
 func (c *CPU) setRFLAGS(v uint64) {
-	c.RFLAGS = v&^arch.FlagsArith | arch.FlagRes1
+	c.RFLAGS = v&arch.FlagsDefined&^arch.FlagsArith | arch.FlagRes1
 	c.lz.setFlags(v)
 }
 

@@ -257,21 +257,17 @@ func (c *CPU) fill(lin uint64, kind int) (*tlbEntry, uint64, bool) {
 		// A VMX region in use: every data access warns (exec_vmx.go).
 		return nil, pa, true
 	}
-	var arr *[tlbSize]tlbEntry
+	n := tlbFetch
 	switch kind {
 	case accRead:
-		arr = &c.tlb.read
+		n = tlbRead
 	case accWrite:
 		if c.code.isCode(hfn) {
 			return nil, pa, true
 		}
-		arr = &c.tlb.write
-	default:
-		arr = &c.tlb.fetch
+		n = tlbWrite
 	}
-	e := &arr[c.tlb.index(lin)]
-	*e = tlbEntry{tag: c.tlb.tag(lin), page: pg, pfn: hfn, global: tr.Global}
-	return e, pa, true
+	return c.tlb.put(n, lin, tlbEntry{tag: c.tlb.tag(lin), page: pg, pfn: hfn, global: tr.Global}), pa, true
 }
 
 // rd reads a T from seg:off. The common case (an rw segment and the

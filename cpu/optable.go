@@ -67,6 +67,7 @@ func buildTables() *tables {
 	}
 	m[0x27] = opEntry{name: "daa", f: fInv64, h: one(daa)}
 	m[0x2F] = opEntry{name: "das", f: fInv64, h: one(das)}
+	m[0xD6] = opEntry{name: "salc", f: fInv64, h: one(salc)}
 	m[0x37] = opEntry{name: "aaa", f: fInv64, h: one(aaaAas)}
 	m[0x3F] = opEntry{name: "aas", f: fInv64, h: one(aaaAas)}
 	for r := 0; r < 8; r++ {

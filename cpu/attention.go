@@ -19,6 +19,7 @@ const (
 	attnSignal             // an INIT or SIPI is latched and may be acted on now
 	attnIntr               // a maskable interrupt may be pending (intrHint); taken with RFLAGS.IF=1
 	attnDebug              // instruction breakpoints, RF=1 or a held #DB trap: one instruction at a time (debugreg.go)
+	attnVMX                // a guest's event controls: vmxEventsWaiting (vmx_events.go)
 )
 
 // updateAttn recomputes the attention word from its sources.
@@ -36,6 +37,9 @@ func (c *CPU) updateAttn() {
 	if c.debugAttn() {
 		a |= attnDebug
 	}
+	if c.vev.on {
+		a |= attnVMX
+	}
 	c.attn = a
 }
 
@@ -43,7 +47,8 @@ func (c *CPU) updateAttn() {
 // may be taken now: an NMI or INIT/SIPI, or a maskable interrupt with
 // RFLAGS.IF=1.
 func (c *CPU) eventsWaiting() bool {
-	return c.attn&^attnIntr != 0 || c.RFLAGS&arch.FlagIF != 0 && c.intr != nil
+	return c.attn&^(attnIntr|attnVMX) != 0 || c.RFLAGS&arch.FlagIF != 0 && c.intr != nil ||
+		c.attn&attnVMX != 0 && c.vmxEventsWaiting()
 }
 
 // KickInterrupt tells the CPU that its interrupt source may now have a
@@ -82,6 +87,9 @@ func (c *CPU) SetNMIBlocked(b bool) {
 // if the IRET then faults (SDM Vol. 3A 6.7.1; Vol. 3C 28.2.3, "NMI
 // unblocking due to IRET"). A pending NMI is then taken after the IRET.
 func (c *CPU) unblockNMI() {
+	if c.inGuest() && c.guestIRET() {
+		return
+	}
 	if c.nmiBlocked {
 		c.nmiBlocked = false
 		c.updateAttn()
@@ -114,6 +122,11 @@ func (c *CPU) takeEvents() bool {
 	}
 	if c.waitSIPI {
 		return false // only INIT and SIPI leave wait-for-SIPI
+	}
+	if c.attn&attnVMX != 0 {
+		if took, decided := c.guestEvents(); decided {
+			return took
+		}
 	}
 	if c.nmiPending && !c.nmiBlocked {
 		// Delivering an NMI blocks further NMIs until the next IRET

@@ -94,6 +94,13 @@ func (c *CPU) event(vec uint8, hasErr bool, code uint32, kind eventKind, f *arch
 	if c.Hooks != nil && c.Hooks.Exception != nil {
 		c.Hooks.Exception(c, vec, f, kind == evExternal)
 	}
+	c.vev.delivering = 0
+	c.deliverEvent(vec, hasErr, code, kind, f)
+	c.vev.delivering = 0
+}
+
+// deliverEvent is event's loop: one delivery, and the nested faults.
+func (c *CPU) deliverEvent(vec uint8, hasErr bool, code uint32, kind eventKind, f *arch.Fault) {
 	for {
 		if c.inGuest() && c.exceptionExits(vec, hasErr, code, kind, f) {
 			return
@@ -102,6 +109,9 @@ func (c *CPU) event(vec uint8, hasErr bool, code uint32, kind eventKind, f *arch
 		saved := c.saveForEvent()
 		c.faultPending = false
 		c.taskCommitted = false
+		if c.inGuest() {
+			c.vmxSetDelivering(vec, hasErr, code, kind, c.RIP-c.ripCur) // IDT-vectoring information (vmx_events.go)
+		}
 		c.deliverOne(vec, hasErr, code, kind)
 		if !c.faultPending {
 			// Delivery ends an STI/MOV SS interrupt shadow.
@@ -129,6 +139,14 @@ func (c *CPU) event(vec uint8, hasErr bool, code uint32, kind eventKind, f *arch
 			// "Operation": the #GP/#NP/#SS/#TS/#PF are faults).
 			c.RIP = c.ripCur
 		}
+		// In VMX non-root operation the exception bitmap decides about
+		// the second exception before it is combined with the first
+		// (SDM Vol. 3C 28.2.4: the exit records the first in the
+		// IDT-vectoring information).
+		if c.inGuest() && c.exceptionExits(second.Vector, second.HasError, second.Code, evException, &second) {
+			return
+		}
+		c.vev.delivering = 0
 		switch promote(vec, second.Vector) {
 		case 255:
 			c.deliveryEffects(evException, &second)

@@ -383,8 +383,7 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 	}
 	c.intercepts = c.vmx.Intercepts()
 	c.BlockINIT(false) // INIT is a VM exit in VMX non-root operation (24.8)
-	c.nmiBlocked = g.BlockingNMI
-	c.updateAttn()
+	c.vmxEventsEntry(g.BlockingNMI) // NMI blocking, the preemption timer (vmx_events.go)
 	switch {
 	case g.BlockingMovSS:
 		c.shadow = shadowMovSS
@@ -403,6 +402,10 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 	if !g.Inject {
 		return
 	}
+	if g.InjectType == vmx.IntrTypeOther {
+		c.vmxInjectPendingMTF() // 27.6.2: nothing is delivered
+		return
+	}
 	// 27.6: the event is delivered as if it had happened in the guest.
 	kind := evException
 	switch g.InjectType {
@@ -419,9 +422,8 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 	if kind == evSoftInt || kind == evSoftExc || kind == evICEBP {
 		c.RIP += g.InjectInsnLength
 	}
-	if g.InjectType == 2 {
-		c.nmiBlocked = true
-		c.updateAttn()
+	if g.InjectType == vmx.IntrTypeNMI {
+		c.vmxInjectedNMI()
 	}
 	c.halted = false
 	f := arch.Fault{Vector: g.InjectVector, HasError: g.InjectHasErr, Code: g.InjectErr,
@@ -448,6 +450,8 @@ func (c *CPU) vmExit(reason uint32, info vmx.ExitInfo, atInsn bool) {
 	}
 	g := vmx.GuestSave{State: s, DebugCtl: dbg, BlockingSTI: c.shadow == 1, BlockingMovSS: c.shadow == shadowMovSS,
 		BlockingNMI: c.nmiBlocked, Activity: act}
+	c.vmxExitInfo(reason, &info) // IDT-vectoring information, NMI unblocking (vmx_events.go)
+	c.vmxEventsExit(reason, &g)
 	host := c.vmx.Exit(reason, info, g)
 	if !c.vmxExitMSRStore() { // 28.4
 		return

@@ -78,7 +78,10 @@ func TestMSRFile(t *testing.T) {
 		{"VMX MSRs, read-only, existing as the controls the guest sees say", "sandybridge-ep", nil, 5, []msrOp{
 			rd(VMXBasic, 0x00DA040000000010&^(1<<49)), rd(VMXCR0Fixed0, 0x80000021), rd(VMXCR4Fixed0, 0x2000),
 			rd(VMXCR4Fixed1, 0x627FF),               // the CR4 bits of what the guest sees: VMXE, PCIDE and OSXSAVE but no SMXE
-			rd(VMXPinbasedCtls, 0x0000001600000016), // allowed-1 masked to the default settings
+			// allowed-1: the default settings (1, 2, 4) and the honoured
+			// external-interrupt exiting, NMI exiting, virtual NMIs and
+			// preemption timer (0, 3, 5, 6) — all of the dump's.
+			rd(VMXPinbasedCtls, 0x0000007F00000016),
 			wrGP(VMXBasic, 0, "read-only"), rdGP(VMXVMFunc, "exist"), rdGP(VMXProcbasedCtls3, "exist"),
 			rdGP(VMXProcbasedCtls2, "does not implement the controls"), rdGP(VMXEPTVPIDCap, "does not implement the controls")}},
 		{"VMFUNC: on the model, not for the guest yet", "haswell-ep", nil, 5, []msrOp{rdGP(VMXVMFunc, "does not implement the controls")}},

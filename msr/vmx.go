@@ -134,12 +134,16 @@ func pruneVMX(v map[uint32]uint64) {
 // that makes controls work adds their bits here; vmxcap's last column
 // reads the same table.
 var implementedControls = map[uint32]uint64{
-	VMXPinbasedCtls: 0,
-	// CR3-load exiting (15), CR3-store exiting (16).
-	VMXProcbasedCtls:  (1<<15 | 1<<16) << 32,
+	// External-interrupt exiting (0), NMI exiting (3), virtual NMIs (5),
+	// activate VMX-preemption timer (6).
+	VMXPinbasedCtls: (1<<0 | 1<<3 | 1<<5 | 1<<6) << 32,
+	// Interrupt-window exiting (2), CR3-load exiting (15), CR3-store
+	// exiting (16), NMI-window exiting (22).
+	VMXProcbasedCtls:  (1<<2 | 1<<15 | 1<<16 | 1<<22) << 32,
 	VMXProcbasedCtls2: 0,
-	// Save debug controls (2), host address-space size (9).
-	VMXExitCtls: (1<<2 | 1<<9) << 32,
+	// Save debug controls (2), host address-space size (9), acknowledge
+	// interrupt on exit (15), save VMX-preemption timer value (22).
+	VMXExitCtls: (1<<2 | 1<<9 | 1<<15 | 1<<22) << 32,
 	// Load debug controls (2), IA-32e mode guest (9).
 	VMXEntryCtls:      (1<<2 | 1<<9) << 32,
 	VMXProcbasedCtls3: 0,

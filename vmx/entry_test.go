@@ -120,7 +120,12 @@ func TestEnterChecks(t *testing.T) {
 	}{
 		// 27.2.1.1: a default-1 bit clear, a bit the MSR does not allow.
 		{"pin-based bit 1 must be 1", encPinCtls, snbPin &^ 2, nil, ErrEntryInvalidControl, "Pin-based", nil},
-		{"external-interrupt exiting not allowed (masked)", encPinCtls, snbPin | 1, nil, ErrEntryInvalidControl, "masks it", nil},
+		{"monitor trap flag not allowed (masked)", encProcCtls, snbProc | 1<<27, nil, ErrEntryInvalidControl, "masks it", nil},
+		// 27.2.1.1: "virtual NMIs" needs "NMI exiting"; "NMI-window
+		// exiting" needs "virtual NMIs".
+		{"virtual NMIs without NMI exiting", encPinCtls, snbPin | 1<<5, nil, ErrEntryInvalidControl, "\"virtual NMIs\" (bit 5) must be 0", nil},
+		{"NMI-window exiting without virtual NMIs", encProcCtls, snbProc | 1<<22, nil, ErrEntryInvalidControl, "\"NMI-window exiting\" (bit 22) must be 0",
+			map[uint32]uint64{encPinCtls: snbPin | 1<<3}},
 		{"CR3-target count above 4", encCR3TargetCnt, 5, nil, ErrEntryInvalidControl, "CR3-target count", nil},
 		// 27.2.1.2 / 27.2.1.3.
 		{"exit control bit 0 must be 1", encExitCtls, snbExit &^ 1, nil, ErrEntryInvalidControl, "VM-exit control bit 0", nil},
@@ -144,12 +149,11 @@ func TestEnterChecks(t *testing.T) {
 		{"32-bit host with RIP above 4 GiB", encHostRIP, 1 << 32, nil, ErrEntryInvalidHostState, "63:32", nil},
 		{"32-bit host with CR4.PCIDE", encHostCR4, arch.CR4VMXE | arch.CR4PCIDE, nil, ErrEntryInvalidHostState, "PCIDE", nil},
 		// A 64-bit host needs "host address-space size" = 1 (27.2.4), and
-		// with it host CR4.PAE = 1; an exit control vmxemu does not
-		// implement (acknowledge interrupt on exit, bit 15) fails the
-		// exit-control check (27.2.1.2).
+		// with it host CR4.PAE = 1.
 		{"64-bit host with host address-space size 0", 0, 0, &long, ErrEntryInvalidHostState, "must be 1 in IA-32e mode", nil},
 		{"host address-space size with host CR4.PAE clear", encExitCtls, snbExit | exitHostAddrSpace, &long, ErrEntryInvalidHostState, "CR4.PAE must be 1", nil},
-		{"acknowledge interrupt on exit (masked)", encExitCtls, snbExit | 1<<15, nil, ErrEntryInvalidControl, "masks it", nil},
+		// 27.2.1.2: "save VMX-preemption timer value" needs the timer.
+		{"save preemption timer value without the timer", encExitCtls, snbExit | 1<<22, nil, ErrEntryInvalidControl, "\"save VMX-preemption timer value\" (bit 22) must be 0", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v, mem := entryVMCS(t)

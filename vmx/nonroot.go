@@ -77,6 +77,7 @@ type Intercepts struct {
 	CR3Load          bool
 	CR3Store         bool
 	CR3Targets       []uint64
+	Events           EventControls // events.go
 }
 
 // Intercepts returns the current VMCS's intercept record.
@@ -88,6 +89,7 @@ func (v *CPU) Intercepts() Intercepts {
 		CR0Mask: v.field(encCR0Mask), CR4Mask: v.field(encCR4Mask),
 		CR0Shadow: v.field(encCR0Shadow), CR4Shadow: v.field(encCR4Shadow),
 		CR3Load: proc&procCR3LoadExiting != 0, CR3Store: proc&procCR3StoreExit != 0,
+		Events: v.eventControls(),
 	}
 	for i := uint64(0); i < v.field(encCR3TargetCnt) && i < 4; i++ {
 		x.CR3Targets = append(x.CR3Targets, v.field(encCR3Target0+uint32(2*i)))
@@ -193,6 +195,9 @@ type ExitInfo struct {
 	// IntrInfo is the VM-exit interruption information (valid bit 31),
 	// IntrErr its error code.
 	IntrInfo, IntrErr uint32
+	// IDTVecInfo is the IDT-vectoring information of a VM exit during
+	// event delivery (28.2.4; 0 otherwise), IDTVecErr its error code.
+	IDTVecInfo, IDTVecErr uint32
 }
 
 // GuestSave is the guest state the core hands to Exit (SDM Vol. 3C 28.3).
@@ -216,7 +221,8 @@ func (v *CPU) Exit(reason uint32, info ExitInfo, g GuestSave) arch.State {
 	v.setField(encGuestLinear, info.GuestLinear)
 	v.setField(encExitIntrInfo, uint64(info.IntrInfo))
 	v.setField(encExitIntrErr, uint64(info.IntrErr))
-	v.setField(encIDTVecInfo, 0)
+	v.setField(encIDTVecInfo, uint64(info.IDTVecInfo))
+	v.setField(encIDTVecErr, uint64(info.IDTVecErr))
 	s := &g.State
 	v.setField(encGuestCR0, s.CR0)
 	v.setField(encGuestCR3, s.CR3)

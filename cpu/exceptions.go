@@ -102,9 +102,12 @@ func (c *CPU) event(vec uint8, hasErr bool, code uint32, kind eventKind, f *arch
 // deliverEvent is event's loop: one delivery, and the nested faults.
 func (c *CPU) deliverEvent(vec uint8, hasErr bool, code uint32, kind eventKind, f *arch.Fault) {
 	for {
-		if c.inGuest() && c.exceptionExits(vec, hasErr, code, kind, f) {
+		// An event injected by VM entry is not subject to the exception
+		// bitmap (SDM Vol. 3C 27.6.1); faults during its delivery are.
+		if c.inGuest() && !c.vev.injecting && c.exceptionExits(vec, hasErr, code, kind, f) {
 			return
 		}
+		c.vev.injecting = false
 		c.deliveryEffects(kind, f)
 		saved := c.saveForEvent()
 		c.faultPending = false

@@ -400,6 +400,7 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 	}
 	c.stop = true
 	if !g.Inject {
+		c.vmxPendingDebug(g.Activity, g.BlockingMovSS)
 		return
 	}
 	if g.InjectType == vmx.IntrTypeOther {
@@ -428,7 +429,9 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 	c.halted = false
 	f := arch.Fault{Vector: g.InjectVector, HasError: g.InjectHasErr, Code: g.InjectErr,
 		Rule: "event injected by VM entry (VM-entry interruption-information field)", SDM: "Vol. 3C 27.6"}
+	c.vev.injecting = true
 	c.event(g.InjectVector, g.InjectHasErr, g.InjectErr, kind, &f)
+	c.vev.injecting = false
 }
 
 // vmExit leaves the guest for the host (SDM Vol. 3C 28): the exit

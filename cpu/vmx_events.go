@@ -48,6 +48,8 @@ type vmxEvents struct {
 	iretUnblocked bool
 	iretAt        uint64
 	iretRIP       uint64
+	// injecting: the event being delivered was injected by VM entry.
+	injecting bool
 }
 
 // vmxEventsEntry sets up the event state of VM entry (SDM Vol. 3C
@@ -340,4 +342,27 @@ func (c *CPU) vmxEventsExit(reason uint32, g *vmx.GuestSave) {
 	}
 	c.vev = vmxEvents{savedEnd: c.vev.savedEnd}
 	c.updateAttn()
+}
+
+// encGuestPendingDebug is the pending debug exceptions field (Appendix B).
+const encGuestPendingDebug = 0x6822
+
+// vmxPendingDebug delivers the debug exceptions VM entry makes pending
+// (SDM Vol. 3C 27.7.3): on a VM entry that injects no event, into the
+// active state and without blocking by MOV SS, a #DB trap whose DR6
+// status bits are B3:B0, BS and "enabled breakpoint" from the pending
+// debug exceptions field — before anything the guest executes, and so
+// before the VMX-preemption timer's and the window exits (it has the
+// priority of a trap on the previous instruction). The exception bitmap
+// applies (a VM exit with the bits in the exit qualification).
+func (c *CPU) vmxPendingDebug(activity uint64, movSS bool) {
+	pd := c.vmx.CurField(encGuestPendingDebug)
+	bits := pd & (0xF | arch.DR6BS)
+	if activity != 0 || movSS || pd&(0xF|1<<12|arch.DR6BS) == 0 {
+		return
+	}
+	f := arch.Fault{Vector: arch.VecDB, Trap: true, DR6: bits,
+		Rule: "debug exception made pending by VM entry (pending debug exceptions field)", SDM: "Vol. 3C 27.7.3"}
+	c.ripCur = c.RIP
+	c.event(arch.VecDB, false, 0, evException, &f)
 }

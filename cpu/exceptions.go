@@ -97,6 +97,9 @@ func (c *CPU) event(vec uint8, hasErr bool, code uint32, kind eventKind, f *arch
 	c.vev.delivering = 0
 	c.deliverEvent(vec, hasErr, code, kind, f)
 	c.vev.delivering = 0
+	if kind != evExternal && c.attn&attnVMX != 0 {
+		c.vmxMTFPending() // an exception delivered in the guest (vmx_events.go)
+	}
 }
 
 // deliverEvent is event's loop: one delivery, and the nested faults.

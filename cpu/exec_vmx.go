@@ -432,6 +432,7 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 	c.vev.injecting = true
 	c.event(g.InjectVector, g.InjectHasErr, g.InjectErr, kind, &f)
 	c.vev.injecting = false
+	c.vmxMTFPending() // 27.7.2: an MTF VM exit follows injection
 }
 
 // vmExit leaves the guest for the host (SDM Vol. 3C 28): the exit

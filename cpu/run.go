@@ -38,7 +38,7 @@ func (c *CPU) Run(budget uint64) StopReason {
 		c.runEnd = ^uint64(0)
 	}
 	c.vev.savedEnd = 0
-	c.vmxArmRunEnd()
+	c.vmxArmRunEnd(false)
 	var end uint64
 	for c.Icount < c.runEnd || c.vmxRunEndDue() {
 		if c.shutdown {

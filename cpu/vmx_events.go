@@ -50,6 +50,12 @@ type vmxEvents struct {
 	iretRIP       uint64
 	// injecting: the event being delivered was injected by VM entry.
 	injecting bool
+	// pendingDbg are the debug exceptions an MTF VM exit holds pending
+	// (vmxMTFHoldsTrap).
+	pendingDbg uint64
+	// mtfAt is the instruction count after the one instruction the
+	// monitor trap flag lets the guest run (vmxArmRunEnd).
+	mtfAt uint64
 }
 
 // vmxEventsEntry sets up the event state of VM entry (SDM Vol. 3C
@@ -81,9 +87,9 @@ func (c *CPU) vmxEventsEntry(blockingNMI bool) {
 		} else {
 			c.vev.timerDeadline = ^uint64(0)
 		}
-		c.vmxArmRunEnd()
 	}
 	c.vev.on = x.Any()
+	c.vmxArmRunEnd(true)
 	c.updateAttn()
 }
 
@@ -108,19 +114,33 @@ func (c *CPU) vmxInjectedNMI() {
 	c.updateAttn()
 }
 
-// vmxArmRunEnd brings the run's end forward to the timer's deadline, so
-// that the block loop stops at the exact instruction boundary where the
-// timer reaches 0 (the run goes on after the VM exit: vmxRunEndDue).
-func (c *CPU) vmxArmRunEnd() {
-	if !c.vev.timerOn {
+// vmxArmRunEnd brings the run's end forward to the instruction boundary
+// where the VMX-preemption timer reaches 0, or, with the monitor trap
+// flag, to the boundary after the guest's next instruction (26.7.2), so
+// that the block loop stops there exactly; the run goes on after the VM
+// exit (vmxRunEndDue). At VM entry (entry) the executing VMLAUNCH or
+// VMRESUME has not retired yet.
+func (c *CPU) vmxArmRunEnd(entry bool) {
+	if !c.inGuest() || !c.vev.on {
 		return
 	}
-	now := c.Clock()
-	if c.vev.timerDeadline <= now {
-		return // due now: the event check at the next boundary takes it
+	t := ^uint64(0)
+	if c.vev.timerOn {
+		if now := c.Clock(); c.vev.timerDeadline > now {
+			if d := c.now() + (c.vev.timerDeadline - now); d > c.now() {
+				t = d
+			}
+		}
 	}
-	t := c.now() + (c.vev.timerDeadline - now)
-	if t < c.now() || t >= c.runEnd {
+	if c.intercepts.Events.MTF && !c.vev.mtfPending {
+		n := c.now() + 1
+		if entry {
+			n++
+		}
+		c.vev.mtfAt = n
+		t = min(t, n)
+	}
+	if t >= c.runEnd {
 		return
 	}
 	if c.vev.savedEnd == 0 {
@@ -131,14 +151,29 @@ func (c *CPU) vmxArmRunEnd() {
 }
 
 // vmxRunEndDue is asked when the run loop reaches its end: if that end
-// was the VMX-preemption timer's, the run's own end is restored and the
-// loop goes on (the timer's VM exit is taken at the loop's event check).
+// was brought forward by vmxArmRunEnd, the run's own end is restored and
+// the loop goes on — the timer's VM exit, or the MTF VM exit of the
+// instruction that just retired, is taken at the loop's event check.
 func (c *CPU) vmxRunEndDue() bool {
 	if c.vev.savedEnd == 0 {
 		return false
 	}
 	c.runEnd, c.vev.savedEnd = c.vev.savedEnd, 0
+	if c.inGuest() && c.intercepts.Events.MTF && c.vev.mtfAt != 0 && c.Icount == c.vev.mtfAt {
+		c.vmxMTFPending()
+	}
 	return c.Icount < c.runEnd
+}
+
+// vmxMTFPending makes an MTF VM exit pending with the monitor trap flag
+// (SDM Vol. 3C 26.7.2): after the guest's instruction completes, after
+// the delivery of an exception it raised, and after the delivery of an
+// event VM entry injected (27.7.2).
+func (c *CPU) vmxMTFPending() {
+	if c.inGuest() && c.intercepts.Events.MTF {
+		c.vev.mtfPending = true
+		c.updateAttn()
+	}
 }
 
 // VMXDeadline is the virtual time (Clock) at which the VMX-preemption
@@ -333,6 +368,7 @@ func (c *CPU) vmxEventsExit(reason uint32, g *vmx.GuestSave) {
 	if x.VirtualNMIs {
 		g.BlockingNMI = c.vev.vnmiBlocked
 	}
+	g.PendingDebug = c.vev.pendingDbg
 	if x.SaveTimer {
 		left := c.vmxTimerLeft()
 		if reason == vmx.ExitPreemptionTimer {
@@ -365,4 +401,18 @@ func (c *CPU) vmxPendingDebug(activity uint64, movSS bool) {
 		Rule: "debug exception made pending by VM entry (pending debug exceptions field)", SDM: "Vol. 3C 27.7.3"}
 	c.ripCur = c.RIP
 	c.event(arch.VecDB, false, 0, evException, &f)
+}
+
+// vmxMTFHoldsTrap decides a #DB trap (single-step, data or I/O
+// breakpoint) of the guest instruction that completes an MTF step: the
+// MTF VM exit has priority over debug traps (SDM Vol. 3C 26.7.2, Vol. 3A
+// 6.9), so the trap is not delivered but saved as pending debug
+// exceptions (B3:B0, BS) by the VM exit (28.3.4).
+func (c *CPU) vmxMTFHoldsTrap(dr6 uint64) bool {
+	if !c.inGuest() || !c.intercepts.Events.MTF || c.vev.mtfAt == 0 || c.Icount != c.vev.mtfAt {
+		return false
+	}
+	c.vev.pendingDbg = dr6 & (0xF | arch.DR6BS)
+	c.vmxMTFPending()
+	return true
 }

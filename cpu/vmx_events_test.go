@@ -50,6 +50,7 @@ const (
 	pinTimer   = 1 << 6
 	procIntrW  = 1 << 2
 	procNMIW   = 1 << 22
+	procMTF    = 1 << 27
 	exitAck    = 1 << 15
 	exitSaveTm = 1 << 22
 )
@@ -228,6 +229,45 @@ func TestVMXEventExits(t *testing.T) {
 				fGuestIDTR: 0x6000, fGuestIDTL: 0xFF},
 			code: jmpSelf, steps: 10,
 			want: exp{reason: 52, rip: 0x13000}},
+		// 26.7.2: the monitor trap flag: an MTF VM exit (reason 37) after
+		// one guest instruction, at the next instruction's RIP…
+		{name: "MTF after one instruction",
+			fields: map[uint64]uint64{fProc: snbProcDefault | procMTF},
+			code:   nops(3, jmpSelf...), steps: 10,
+			want: exp{reason: 37, rip: 0x11001},
+			check: func(t *testing.T, c *CPU, _ *testIntr) {
+				assert.Equal(t, uint64(2), exitAt, "VMLAUNCH and one guest instruction")
+			}},
+		// The MTF VM exit has priority over the single-step trap of the
+		// same instruction, which the exit saves as a pending debug
+		// exception (BS, bit 14: 28.3.4).
+		{name: "MTF over a single-step trap",
+			fields: map[uint64]uint64{fProc: snbProcDefault | procMTF, fGuestFlags: 0x102},
+			code:   nops(3, jmpSelf...), steps: 10,
+			want: exp{reason: 37, rip: 0x11001},
+			check: func(t *testing.T, c *CPU, _ *testIntr) {
+				assert.Equal(t, uint64(arch.DR6BS), vmcsField(t, c, 0x6822), "pending debug exceptions")
+			}},
+		// …after the delivery of the exception an instruction raised (UD2),
+		// at the handler…
+		{name: "MTF after an exception's delivery",
+			fields: map[uint64]uint64{fProc: snbProcDefault | procMTF, fGuestIDTR: 0x6000, fGuestIDTL: 0xFF},
+			code:   []byte{0x0F, 0x0B}, steps: 10,
+			want: exp{reason: 37, rip: 0x13000}},
+		// …and after an injected event, before any instruction (27.7.2).
+		{name: "MTF after injection",
+			fields: map[uint64]uint64{fProc: snbProcDefault | procMTF, fGuestIDTR: 0x6000, fGuestIDTL: 0xFF, fEntryInfo: 0x80000000 | 3<<8 | 6},
+			code:   jmpSelf, steps: 10,
+			want: exp{reason: 37, rip: 0x13000}},
+		// 27.6.2: type 7 (other event), vector 0, injects a pending MTF VM
+		// exit, even with the control 0: nothing is delivered.
+		{name: "pending MTF VM exit injected",
+			fields: map[uint64]uint64{fEntryInfo: 0x80000000 | 7<<8},
+			code:   nops(3, jmpSelf...), steps: 10,
+			want: exp{reason: 37, rip: 0x11000},
+			check: func(t *testing.T, c *CPU, _ *testIntr) {
+				assert.Equal(t, uint64(1), exitAt, "no guest instruction ran")
+			}},
 		// 28.2.4: an exit during event delivery records the event. The
 		// injected #UD (type 3) meets the IDT limit: #GP with error code
 		// 6×8+2+EXT (SDM Vol. 3A 6.13), which the bitmap takes.

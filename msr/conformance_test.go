@@ -274,9 +274,9 @@ func TestKnownGaps(t *testing.T) {
 		assert.True(t, p.Reports("vmx"), m.Name)
 		// No control beyond the default settings and those VM entry and
 		// exits honour (SDM Vol. 3C 25.6.1 Table 25-5 bits 0, 3, 5, 6;
-		// 25.6.2 Table 25-6 bits 2, 15, 16, 22; 25.7.1 Table 25-13 bits
+		// 25.6.2 Table 25-6 bits 2, 15, 16, 22, 27; 25.7.1 Table 25-13 bits
 		// 2, 9, 15, 22; 25.8.1 Table 25-15 bits 2, 9).
-		honoured := map[uint32]uint64{VMXPinbasedCtls: 1<<0 | 1<<3 | 1<<5 | 1<<6, VMXProcbasedCtls: 1<<2 | 1<<15 | 1<<16 | 1<<22,
+		honoured := map[uint32]uint64{VMXPinbasedCtls: 1<<0 | 1<<3 | 1<<5 | 1<<6, VMXProcbasedCtls: 1<<2 | 1<<15 | 1<<16 | 1<<22 | 1<<27,
 			VMXExitCtls: 1<<2 | 1<<9 | 1<<15 | 1<<22, VMXEntryCtls: 1<<2 | 1<<9}
 		for _, pair := range [][2]uint32{{VMXPinbasedCtls, VMXTruePinbasedCtls}, {VMXProcbasedCtls, VMXTrueProcbasedCtls},
 			{VMXExitCtls, VMXTrueExitCtls}, {VMXEntryCtls, VMXTrueEntryCtls}} {

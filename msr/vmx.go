@@ -138,8 +138,8 @@ var implementedControls = map[uint32]uint64{
 	// activate VMX-preemption timer (6).
 	VMXPinbasedCtls: (1<<0 | 1<<3 | 1<<5 | 1<<6) << 32,
 	// Interrupt-window exiting (2), CR3-load exiting (15), CR3-store
-	// exiting (16), NMI-window exiting (22).
-	VMXProcbasedCtls:  (1<<2 | 1<<15 | 1<<16 | 1<<22) << 32,
+	// exiting (16), NMI-window exiting (22), monitor trap flag (27).
+	VMXProcbasedCtls:  (1<<2 | 1<<15 | 1<<16 | 1<<22 | 1<<27) << 32,
 	VMXProcbasedCtls2: 0,
 	// Save debug controls (2), host address-space size (9), acknowledge
 	// interrupt on exit (15), save VMX-preemption timer value (22).

@@ -120,7 +120,7 @@ func TestEnterChecks(t *testing.T) {
 	}{
 		// 27.2.1.1: a default-1 bit clear, a bit the MSR does not allow.
 		{"pin-based bit 1 must be 1", encPinCtls, snbPin &^ 2, nil, ErrEntryInvalidControl, "Pin-based", nil},
-		{"monitor trap flag not allowed (masked)", encProcCtls, snbProc | 1<<27, nil, ErrEntryInvalidControl, "masks it", nil},
+		{"use TPR shadow not allowed (masked)", encProcCtls, snbProc | 1<<21, nil, ErrEntryInvalidControl, "masks it", nil},
 		// 27.2.1.1: "virtual NMIs" needs "NMI exiting"; "NMI-window
 		// exiting" needs "virtual NMIs".
 		{"virtual NMIs without NMI exiting", encPinCtls, snbPin | 1<<5, nil, ErrEntryInvalidControl, "\"virtual NMIs\" (bit 5) must be 0", nil},

@@ -208,6 +208,7 @@ type GuestSave struct {
 	BlockingMovSS bool
 	BlockingNMI   bool
 	Activity      uint64
+	PendingDebug  uint64 // the pending debug exceptions field (28.3.4)
 }
 
 // Exit records a VM exit in the current VMCS — the exit reason and its
@@ -260,7 +261,7 @@ func (v *CPU) Exit(reason uint32, info ExitInfo, g GuestSave) arch.State {
 	}
 	v.setField(encGuestIntrState, intr)
 	v.setField(encGuestActivity, g.Activity)
-	v.setField(encGuestPendDbg, 0)
+	v.setField(encGuestPendDbg, g.PendingDebug)
 	// 28.3 (IA32_VMX_MISC[5]): the "IA-32e mode guest" entry control
 	// takes the value of IA32_EFER.LMA.
 	entry := v.field(encEntryCtls) &^ entryIA32eGuest

@@ -45,7 +45,7 @@ const (
 	whyNoMCA         = "no machine-check architecture (no MCG/MCi MSRs, #MC is never raised)"
 	whyNoPower       = "no thermal/power-management MSRs"
 	whyNoInsn        = "the instruction is not implemented (#UD)"
-	whyVMXEntryLater = "VM entry (VMLAUNCH, VMRESUME) and VM exits work with the controls that must be 1 plus CR3-load and CR3-store exiting, save/load debug controls, host address-space size and IA-32e mode guest; every other optional control (all secondary controls: EPT, VPID, unrestricted guest; interrupt, NMI, HLT, I/O and MSR-bitmap exiting) and the shutdown and wait-for-SIPI activity states are masked until they work"
+	whyVMXEntryLater = "VM entry (VMLAUNCH, VMRESUME) and VM exits work with the controls that must be 1 plus external-interrupt and NMI exiting, virtual NMIs, the VMX-preemption timer, interrupt-window and NMI-window exiting, the monitor trap flag, CR3-load and CR3-store exiting, save/load debug controls, host address-space size, acknowledge interrupt on exit, save VMX-preemption timer value and IA-32e mode guest; every other optional control (all secondary controls: EPT, VPID, unrestricted guest; HLT, I/O and MSR-bitmap exiting) and the shutdown and wait-for-SIPI activity states are masked until they work"
 	whySpec          = "vmxemu does not speculate; the MSR holds its bits and the command is accepted"
 )
 

@@ -369,6 +369,13 @@ func (c *CPU) vmxEventsExit(reason uint32, g *vmx.GuestSave) {
 		g.BlockingNMI = c.vev.vnmiBlocked
 	}
 	g.PendingDebug = c.vev.pendingDbg
+	// An exit during the delivery of a software interrupt or exception
+	// (a task gate) saves the RIP of the instruction that caused it, as
+	// the exits of exceptions during delivery do (28.2.4 gives its
+	// length): the VMM re-injects it with that length.
+	if reason == vmx.ExitTaskSwitch && c.vev.delivering&vmx.IntrInfoValid != 0 && c.vev.deliveringLen != 0 {
+		g.State.RIP -= uint64(c.vev.deliveringLen)
+	}
 	if x.SaveTimer {
 		left := c.vmxTimerLeft()
 		if reason == vmx.ExitPreemptionTimer {

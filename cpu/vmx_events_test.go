@@ -55,6 +55,15 @@ const (
 	exitSaveTm = 1 << 22
 )
 
+// taskGate makes IDT vector vec a task gate to the available 32-bit TSS
+// at GDT selector 20H (base 0x9000, limit 67H; SDM Vol. 3A 7.2.2, 7.2.5).
+func taskGate(vec int) func(ram []byte) {
+	return func(ram []byte) {
+		binary.LittleEndian.PutUint64(ram[0x7020:], 0x0000890090000067)
+		binary.LittleEndian.PutUint64(ram[0x6000+8*vec:], 0x0000850000200000)
+	}
+}
+
 // guestDT are the guest's GDTR (guestIDT's GDT) for every scenario.
 var guestDT = map[uint64]uint64{0x6816: 0x7000, 0x4810: 0x17}
 
@@ -91,6 +100,7 @@ func TestVMXEventExits(t *testing.T) {
 	type exp struct {
 		reason, info, err, idtVec, idtErr, rip uint64
 		length                                 uint64 // checked when nonzero
+		qual                                   uint64 // checked when nonzero
 	}
 	jmpSelf := []byte{0xEB, 0xFE}
 	nops := func(n int, tail ...byte) []byte {
@@ -113,6 +123,7 @@ func TestVMXEventExits(t *testing.T) {
 		steps  uint64
 		want   exp
 		check  func(t *testing.T, c *CPU, in *testIntr)
+		setup  func(ram []byte)
 	}{
 		// 26.2, 28.2.2: external-interrupt exiting takes the interrupt
 		// whatever RFLAGS.IF; with "acknowledge interrupt on exit" the
@@ -288,6 +299,19 @@ func TestVMXEventExits(t *testing.T) {
 			fields: map[uint64]uint64{fExcBitmap: 1 << 13, fEntryInfo: 0x80000000 | 1<<11 | 3<<8 | 13, fEntryErr: 0x10},
 			code:   jmpSelf, steps: 10,
 			want: exp{reason: 0, info: 0x80000B0D, err: 13*8 + 2 + 1, idtVec: 0x80000B0D, idtErr: 0x10, rip: 0x11000}},
+		// A task switch through a task gate in the IDT exits (26.1.2,
+		// qualification: the TSS selector, source 3 "IDT gate") during
+		// the event's delivery (28.2.4).
+		{name: "IDT-vectoring: task gate for an injected #UD",
+			fields: map[uint64]uint64{fEntryInfo: 0x80000000 | 3<<8 | 6, fGuestIDTR: 0x6000, fGuestIDTL: 0xFF, 0x4810: 0x27},
+			code:   jmpSelf, steps: 10, setup: taskGate(6),
+			want: exp{reason: 9, qual: 0x20 | 3<<30, idtVec: 0x80000306, rip: 0x11000}},
+		// For a software interrupt the guest RIP is the INT's and the
+		// exit gives its length.
+		{name: "IDT-vectoring: task gate for INT 21H",
+			fields: map[uint64]uint64{fGuestIDTR: 0x6000, fGuestIDTL: 0x1FF, 0x4810: 0x27},
+			code:   []byte{0x90, 0xCD, 0x21}, steps: 10, setup: taskGate(0x21),
+			want: exp{reason: 9, qual: 0x20 | 3<<30, idtVec: 0x80000421, rip: 0x11001, length: 2}},
 		// A #DF that results from the events exits directly: the exit is
 		// not during event delivery (28.2.4).
 		{name: "#DF from delivery exits without IDT-vectoring",
@@ -318,6 +342,9 @@ func TestVMXEventExits(t *testing.T) {
 			guestVMCS(t, h)
 			ram := h.bus.ram
 			guestIDT(ram)
+			if tc.setup != nil {
+				tc.setup(ram)
+			}
 			for enc, val := range guestDT {
 				require.Equal(t, vmx.Succeed, c.vmx.VMWRITE(enc, val, true).Kind, "%#x", enc)
 			}
@@ -356,6 +383,9 @@ func TestVMXEventExits(t *testing.T) {
 			assert.Equal(t, w.idtVec, vmcsField(t, c, fIDTVec)&^(1<<12), "IDT-vectoring information (bit 12 undefined)")
 			if w.idtVec&vmx.IntrInfoErrValid != 0 {
 				assert.Equal(t, w.idtErr, vmcsField(t, c, fIDTVecErr), "IDT-vectoring error code")
+			}
+			if w.qual != 0 {
+				assert.Equal(t, w.qual, vmcsField(t, c, 0x6400), "exit qualification")
 			}
 			if w.length != 0 {
 				assert.Equal(t, w.length, vmcsField(t, c, fExitLen), "VM-exit instruction length")

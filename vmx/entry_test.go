@@ -256,3 +256,33 @@ func TestHostState(t *testing.T) {
 	assert.Equal(t, uint16(0xFFFF), s.GDTR.Limit)
 	assert.NotZero(t, s.LDTR.Attr&arch.ARUnusable)
 }
+
+// TestVirtualNMIInjectionCheck: with "virtual NMIs", an injected NMI needs
+// bit 3 of the interruptibility state (virtual-NMI blocking) clear (SDM
+// Vol. 3C 27.3.1.5): a VM-entry failure, reason 33, qualification 0.
+// Without "virtual NMIs" the rule does not apply.
+func TestVirtualNMIInjectionCheck(t *testing.T) {
+	for _, tc := range []struct {
+		pin  uint64
+		fail bool
+	}{
+		{snbPin | pinNMIExiting | pinVirtualNMIs, true},
+		{snbPin | pinNMIExiting, false},
+		{snbPin, false},
+	} {
+		v, mem := entryVMCS(t)
+		for enc, val := range map[uint32]uint64{encPinCtls: tc.pin, encEntryIntrInfo: 1<<31 | 2<<8 | 2, encGuestIntrState: 8} {
+			require.Equal(t, Succeed, v.VMWRITE(uint64(enc), val, true).Kind)
+		}
+		o, done := v.Enter(true, &host32, mem)
+		if !tc.fail {
+			assert.False(t, done, "pin-based %#x: %s", tc.pin, o.Why)
+			continue
+		}
+		require.True(t, done)
+		require.Equal(t, EntryFailed, o.Kind, o.String())
+		assert.Contains(t, o.Why, "virtual-NMI blocking")
+		r, _ := v.VMREAD(encExitReason, true)
+		assert.Equal(t, uint64(0x80000021), r)
+	}
+}

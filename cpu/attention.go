@@ -19,7 +19,7 @@ const (
 	attnSignal             // an INIT or SIPI is latched and may be acted on now
 	attnIntr               // a maskable interrupt may be pending (intrHint); taken with RFLAGS.IF=1
 	attnDebug              // instruction breakpoints, RF=1 or a held #DB trap: one instruction at a time (debugreg.go)
-	attnVMX                // a guest's event controls: vmxEventsWaiting (vmx_events.go)
+	attnVMX                // a guest's event controls: guestEvents decides (vmx_events.go)
 )
 
 // updateAttn recomputes the attention word from its sources.
@@ -47,8 +47,7 @@ func (c *CPU) updateAttn() {
 // may be taken now: an NMI or INIT/SIPI, or a maskable interrupt with
 // RFLAGS.IF=1.
 func (c *CPU) eventsWaiting() bool {
-	return c.attn&^(attnIntr|attnVMX) != 0 || c.RFLAGS&arch.FlagIF != 0 && c.intr != nil ||
-		c.attn&attnVMX != 0 && c.vmxEventsWaiting()
+	return c.attn&^attnIntr != 0 || c.RFLAGS&arch.FlagIF != 0 && c.intr != nil
 }
 
 // KickInterrupt tells the CPU that its interrupt source may now have a

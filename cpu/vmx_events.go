@@ -14,7 +14,10 @@ import (
 // the intercept record taken at VM entry (c.intercepts.Events); the events
 // are looked at between instructions with the core's other events
 // (takeEvents), under one attention bit (attnVMX) that is set only in a
-// guest whose controls ask for it, so that nothing else pays.
+// guest whose controls ask for it, so that nothing else pays: such a
+// guest runs one block at a time between the checks (the attention word
+// is all the fast path tests; eventsWaiting stays small enough to be
+// inlined there).
 
 // vmxEvents is the per-CPU state of those events.
 type vmxEvents struct {
@@ -204,18 +207,6 @@ func (c *CPU) vmxTimerLeft() uint32 {
 		return 0
 	}
 	return c.vev.timerValue - uint32(ticks)
-}
-
-// vmxEventsWaiting reports, in VMX non-root operation with event
-// controls, whether one of their events can be acted on at the next
-// instruction boundary (the attention word's attnVMX).
-func (c *CPU) vmxEventsWaiting() bool {
-	x := &c.intercepts.Events
-	return c.vev.mtfPending ||
-		c.vev.timerOn && c.Clock() >= c.vev.timerDeadline ||
-		x.NMIWindow && !c.vev.vnmiBlocked ||
-		x.IntrWindow && c.RFLAGS&arch.FlagIF != 0 ||
-		x.ExtIntExiting && c.intr != nil && c.attn&attnIntr != 0
 }
 
 // guestEvents takes the events of VMX non-root operation in the SDM's

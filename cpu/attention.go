@@ -9,9 +9,10 @@ import "github.com/vmxemu/vmxemu/arch"
 // it is recomputed (updateAttn) whenever one of its sources changes, so the
 // block fast path tests one byte. Its bits do not depend on RFLAGS.IF: an
 // event that IF gates (a maskable interrupt) sets its bit too, and
-// eventsWaiting applies IF. This is where an event that ignores IF enters
-// (a VM exit for an external interrupt under external-interrupt exiting,
-// SDM Vol. 3C 26.2, will be a condition of eventsWaiting next to IF).
+// eventsWaiting applies IF. The events of VMX non-root operation that
+// ignore IF (an external interrupt under external-interrupt exiting, SDM
+// Vol. 3C 26.2) or depend on time (the VMX-preemption timer) have their
+// own bit, attnVMX, which guestEvents decides (vmx_events.go).
 
 // Attention bits (CPU.attn).
 const (

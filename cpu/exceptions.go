@@ -86,10 +86,12 @@ var faultDoubleFault = arch.Fault{Vector: arch.VecDF, HasError: true,
 // #DF and shutdown. f describes the cause (nil for interrupts): its side
 // effects (deliveryEffects) are applied here, at delivery.
 //
-// This is also the one place where a VM exit will take an event instead of
-// delivering it (the exception bitmap, NMI and external-interrupt exiting:
-// SDM Vol. 3C 25.6.3, 26.2): before deliveryEffects, so that the exit sees CR2, DR6
-// and RF untouched.
+// This is also the one place where the exception bitmap takes an exception
+// as a VM exit instead of delivering it (SDM Vol. 3C 25.6.3, 26.2): before
+// deliveryEffects, so that the exit sees CR2, DR6 and RF untouched. NMI and
+// external-interrupt exiting decide before an event gets here
+// (guestEvents, vmx_events.go); an exit during the delivery records the
+// event as IDT-vectoring information (vmxSetDelivering).
 func (c *CPU) event(vec uint8, hasErr bool, code uint32, kind eventKind, f *arch.Fault) {
 	if c.Hooks != nil && c.Hooks.Exception != nil {
 		c.Hooks.Exception(c, vec, f, kind == evExternal)
@@ -532,7 +534,7 @@ func (c *CPU) exceptionExits(vec uint8, hasErr bool, code uint32, kind eventKind
 	case evICEBP:
 		typ = 5
 	default:
-		return false // external interrupts and NMIs: their exiting controls are not implemented
+		return false // external interrupts and NMIs: their exiting controls decide in guestEvents
 	}
 	if !c.intercepts.ExceptionExits(vec, code) {
 		return false

@@ -467,3 +467,39 @@ func TestSnbMiscShift(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, uint64(snbMiscShift), v&0x1F, "IA32_VMX_MISC[4:0]")
 }
+
+// TestVMXTimerWakesHLT: a guest halted (HLT without HLT exiting, RFLAGS.IF
+// = 0) with the VMX-preemption timer running: VMXDeadline tells the board
+// when to wake it (the timer's exit wakes HLT, SDM Vol. 3C 26.2, 26.7.4),
+// InterruptWakes says an interrupt would not (IF = 0, no
+// external-interrupt exiting); once the board has credited the idle time
+// up to the deadline the exit is taken, saving the HLT activity state
+// (28.3.4). Timer 2 from TSC 0: deadline TSC 2 << 5 = 64.
+func TestVMXTimerWakesHLT(t *testing.T) {
+	h := vmxHarness(t)
+	c := h.c
+	guestVMCS(t, h)
+	for enc, val := range map[uint64]uint64{fPin: snbPinDefault | pinTimer, fTimer: 2} {
+		require.Equal(t, vmx.Succeed, c.vmx.VMWRITE(enc, val, true).Kind)
+	}
+	copy(h.bus.ram[harnessCode:], []byte{0x0F, 0x01, 0xC2})
+	copy(h.bus.ram[0x11000:], []byte{0x90, 0xF4, 0xEB, 0xFE}) // nop; hlt
+	copy(h.bus.ram[0x12000:], []byte{0xF4})
+	assert.Equal(t, StopHalt, c.Run(100))
+	require.True(t, c.vmx.Guest(), "halted in VMX non-root operation")
+	d, ok := c.VMXDeadline()
+	require.True(t, ok)
+	assert.Equal(t, uint64(2<<snbMiscShift), d)
+	assert.False(t, c.InterruptWakes())
+	c.Idle(d - c.Clock() - 1)
+	assert.Equal(t, StopHalt, c.Run(100), "one nanosecond early: still halted")
+	require.True(t, c.vmx.Guest())
+	c.Idle(1)
+	c.Run(100)
+	require.False(t, c.vmx.Guest())
+	assert.Equal(t, uint64(52), vmcsField(t, c, fExitReason))
+	assert.Equal(t, uint64(1), vmcsField(t, c, fActivity), "HLT saved")
+	assert.Equal(t, uint64(0x11002), vmcsField(t, c, fGuestRIP), "after the HLT")
+	_, ok = c.VMXDeadline()
+	assert.False(t, ok, "no timer in VMX root operation")
+}

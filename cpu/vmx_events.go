@@ -383,16 +383,25 @@ const encGuestPendingDebug = 0x6822
 
 // vmxPendingDebug delivers the debug exceptions VM entry makes pending
 // (SDM Vol. 3C 27.7.3): on a VM entry that injects no event, into the
-// active state and without blocking by MOV SS, a #DB trap whose DR6
-// status bits are B3:B0, BS and "enabled breakpoint" from the pending
-// debug exceptions field — before anything the guest executes, and so
+// active state, a #DB trap whose DR6 status bits are B3:B0 and BS from
+// the pending debug exceptions field — before anything the guest
+// executes (after the next instruction with blocking by MOV SS), and so
 // before the VMX-preemption timer's and the window exits (it has the
 // priority of a trap on the previous instruction). The exception bitmap
 // applies (a VM exit with the bits in the exit qualification).
 func (c *CPU) vmxPendingDebug(activity uint64, movSS bool) {
 	pd := c.vmx.CurField(encGuestPendingDebug)
 	bits := pd & (0xF | arch.DR6BS)
-	if activity != 0 || movSS || pd&(0xF|1<<12|arch.DR6BS) == 0 {
+	if activity != 0 || pd&(0xF|1<<12|arch.DR6BS) == 0 {
+		return
+	}
+	if movSS {
+		// Blocked by MOV SS: held as a MOV SS's own breakpoint hits
+		// are, and reported with the next instruction's traps (its
+		// single-step BS comes from RFLAGS.TF, which the guest-state
+		// checks tie to the BS bit here: 27.3.1.5).
+		c.dbg.hit |= pd & 0xF
+		c.updateAttn()
 		return
 	}
 	f := arch.Fault{Vector: arch.VecDB, Trap: true, DR6: bits,

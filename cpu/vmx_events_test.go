@@ -279,6 +279,23 @@ func TestVMXEventExits(t *testing.T) {
 			check: func(t *testing.T, c *CPU, _ *testIntr) {
 				assert.Equal(t, uint64(1), exitAt, "no guest instruction ran")
 			}},
+		// 27.7.3: debug exceptions VM entry makes pending (here B0 and
+		// "enabled breakpoint") are a #DB trap before the first guest
+		// instruction; the bitmap takes it, the bits in the exit
+		// qualification (28.2.1).
+		{name: "pending debug exceptions delivered at entry",
+			fields: map[uint64]uint64{fExcBitmap: 1 << 1, 0x6822: 1<<12 | 1},
+			code:   nops(3, jmpSelf...), steps: 10,
+			want: exp{reason: 0, info: 0x80000301, qual: 1, rip: 0x11000}},
+		// With blocking by MOV SS they wait for the next instruction and
+		// come with its single-step trap: B0 and BS together.
+		{name: "pending debug exceptions held by MOV SS blocking",
+			fields: map[uint64]uint64{fExcBitmap: 1 << 1, 0x6822: arch.DR6BS | 1<<12 | 1, fIntrState: 2, fGuestFlags: 0x102},
+			code:   nops(3, jmpSelf...), steps: 10,
+			want: exp{reason: 0, info: 0x80000301, qual: arch.DR6BS | 1, rip: 0x11001},
+			check: func(t *testing.T, c *CPU, _ *testIntr) {
+				assert.Zero(t, vmcsField(t, c, 0x6822), "nothing left pending")
+			}},
 		// 28.2.4: an exit during event delivery records the event. The
 		// injected #UD (type 3) meets the IDT limit: #GP with error code
 		// 6×8+2+EXT (SDM Vol. 3A 6.13), which the bitmap takes.

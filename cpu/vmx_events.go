@@ -124,6 +124,10 @@ func (c *CPU) vmxInjectedNMI() {
 // exit (vmxRunEndDue). At VM entry (entry) the executing VMLAUNCH or
 // VMRESUME has not retired yet.
 func (c *CPU) vmxArmRunEnd(entry bool) {
+	if c.vev.savedEnd != 0 {
+		// An end brought forward for an earlier entry is stale.
+		c.runEnd, c.vev.savedEnd = c.vev.savedEnd, 0
+	}
 	if !c.inGuest() || !c.vev.on {
 		return
 	}

@@ -520,3 +520,52 @@ func TestVMXTimerWakesHLT(t *testing.T) {
 	_, ok = c.VMXDeadline()
 	assert.False(t, ok, "no timer in VMX root operation")
 }
+
+// TestVMXTimerReentry: a second VM entry in the same run restarts the
+// timer from its own TSC and the run stops exactly at the new deadline,
+// though an earlier entry had brought the run's end forward to its own
+// (SDM Vol. 3C 27.7.4). First entry: timer 2 from TSC 0 (deadline 64);
+// the guest exits on CPUID at TSC 3; the host writes guest RIP and timer
+// 5 and resumes at TSC 9: deadline ((9 >> 5) + 5) << 5 = 160, in a block
+// of NOPs.
+func TestVMXTimerReentry(t *testing.T) {
+	h := vmxHarness(t)
+	c := h.c
+	guestVMCS(t, h)
+	ram := h.bus.ram
+	for enc, val := range map[uint64]uint64{fPin: snbPinDefault | pinTimer, fTimer: 2} {
+		require.Equal(t, vmx.Succeed, c.vmx.VMWRITE(enc, val, true).Kind)
+	}
+	copy(ram[harnessCode:], []byte{0x0F, 0x01, 0xC2})
+	copy(ram[0x11000:], []byte{0x90, 0x90, 0x0F, 0xA2}) // nop; nop; cpuid
+	copy(ram[0x11010:], nopBlock(300))
+	copy(ram[0x12000:], []byte{
+		0xB8, 0x1E, 0x68, 0, 0, // mov eax, 0x681e (guest RIP)
+		0xBB, 0x10, 0x10, 0x01, 0, // mov ebx, 0x11010
+		0x0F, 0x79, 0xC3, // vmwrite eax, ebx
+		0xB8, 0x2E, 0x48, 0, 0, // mov eax, 0x482e (VMX-preemption timer value)
+		0xBB, 5, 0, 0, 0, // mov ebx, 5
+		0x0F, 0x79, 0xC3, // vmwrite eax, ebx
+		0x0F, 0x01, 0xC3, // vmresume
+	})
+	var reasons []uint32
+	var at, rip []uint64
+	c.Hooks = &Hooks{VMExit: func(c *CPU, r uint32, _ vmx.ExitInfo) {
+		reasons = append(reasons, r)
+		at = append(at, c.Clock())
+		rip = append(rip, vmcsField(t, c, fGuestRIP))
+	}}
+	c.Run(165)
+	require.Equal(t, []uint32{10, 52}, reasons)
+	assert.Equal(t, []uint64{3, 160}, at)
+	assert.Equal(t, []uint64{0x11002, 0x11010 + 150}, rip, "the CPUID; 150 NOPs from TSC 10")
+}
+
+// nopBlock is n NOPs.
+func nopBlock(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = 0x90
+	}
+	return b
+}

@@ -9,9 +9,10 @@ import "github.com/vmxemu/vmxemu/arch"
 // it is recomputed (updateAttn) whenever one of its sources changes, so the
 // block fast path tests one byte. Its bits do not depend on RFLAGS.IF: an
 // event that IF gates (a maskable interrupt) sets its bit too, and
-// eventsWaiting applies IF. This is where an event that ignores IF enters
-// (a VM exit for an external interrupt under external-interrupt exiting,
-// SDM Vol. 3C 26.2, will be a condition of eventsWaiting next to IF).
+// eventsWaiting applies IF. The events of VMX non-root operation that
+// ignore IF (an external interrupt under external-interrupt exiting, SDM
+// Vol. 3C 26.2) or depend on time (the VMX-preemption timer) have their
+// own bit, attnVMX, which guestEvents decides (vmx_events.go).
 
 // Attention bits (CPU.attn).
 const (
@@ -19,6 +20,7 @@ const (
 	attnSignal             // an INIT or SIPI is latched and may be acted on now
 	attnIntr               // a maskable interrupt may be pending (intrHint); taken with RFLAGS.IF=1
 	attnDebug              // instruction breakpoints, RF=1 or a held #DB trap: one instruction at a time (debugreg.go)
+	attnVMX                // a guest's event controls: guestEvents decides (vmx_events.go)
 )
 
 // updateAttn recomputes the attention word from its sources.
@@ -35,6 +37,9 @@ func (c *CPU) updateAttn() {
 	}
 	if c.debugAttn() {
 		a |= attnDebug
+	}
+	if c.vev.on {
+		a |= attnVMX
 	}
 	c.attn = a
 }
@@ -82,6 +87,9 @@ func (c *CPU) SetNMIBlocked(b bool) {
 // if the IRET then faults (SDM Vol. 3A 6.7.1; Vol. 3C 28.2.3, "NMI
 // unblocking due to IRET"). A pending NMI is then taken after the IRET.
 func (c *CPU) unblockNMI() {
+	if c.inGuest() && c.guestIRET() {
+		return
+	}
 	if c.nmiBlocked {
 		c.nmiBlocked = false
 		c.updateAttn()
@@ -114,6 +122,11 @@ func (c *CPU) takeEvents() bool {
 	}
 	if c.waitSIPI {
 		return false // only INIT and SIPI leave wait-for-SIPI
+	}
+	if c.attn&attnVMX != 0 {
+		if took, decided := c.guestEvents(); decided {
+			return took
+		}
 	}
 	if c.nmiPending && !c.nmiBlocked {
 		// Delivering an NMI blocks further NMIs until the next IRET

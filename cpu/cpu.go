@@ -154,6 +154,8 @@ type CPU struct {
 	// caused a VM exit (the run loop's third outcome).
 	intercepts  vmx.Intercepts
 	exitPending bool
+	// vev is the state of events in VMX non-root operation (vmx_events.go).
+	vev vmxEvents
 	// lintSink receives lint warnings (Config.Lint).
 	lintSink func(cpu int, msg string)
 }

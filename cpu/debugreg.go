@@ -238,6 +238,9 @@ func (c *CPU) debugTrap(in *Inst, shadowBefore uint8, tf bool) {
 	if hit == 0 {
 		f = faultSingleStep
 	}
+	if c.vmxMTFHoldsTrap(dr6) { // vmx_events.go
+		return
+	}
 	c.event(arch.VecDB, false, 0, evException, &f)
 }
 

@@ -86,26 +86,44 @@ var faultDoubleFault = arch.Fault{Vector: arch.VecDF, HasError: true,
 // #DF and shutdown. f describes the cause (nil for interrupts): its side
 // effects (deliveryEffects) are applied here, at delivery.
 //
-// This is also the one place where a VM exit will take an event instead of
-// delivering it (the exception bitmap, NMI and external-interrupt exiting:
-// SDM Vol. 3C 25.6.3, 26.2): before deliveryEffects, so that the exit sees CR2, DR6
-// and RF untouched.
+// This is also the one place where the exception bitmap takes an exception
+// as a VM exit instead of delivering it (SDM Vol. 3C 25.6.3, 26.2): before
+// deliveryEffects, so that the exit sees CR2, DR6 and RF untouched. NMI and
+// external-interrupt exiting decide before an event gets here
+// (guestEvents, vmx_events.go); an exit during the delivery records the
+// event as IDT-vectoring information (vmxSetDelivering).
 func (c *CPU) event(vec uint8, hasErr bool, code uint32, kind eventKind, f *arch.Fault) {
 	if c.Hooks != nil && c.Hooks.Exception != nil {
 		c.Hooks.Exception(c, vec, f, kind == evExternal)
 	}
+	c.vev.delivering = 0
 	// An EPT-induced VM exit while delivering is not an instruction's
 	// outcome (vmx_ept.go).
 	c.tlb.ctx.ept.events++
-	defer func() { c.tlb.ctx.ept.events-- }()
+	c.deliverEvent(vec, hasErr, code, kind, f)
+	c.tlb.ctx.ept.events--
+	c.vev.delivering = 0
+	if kind != evExternal && c.attn&attnVMX != 0 {
+		c.vmxMTFPending() // an exception delivered in the guest (vmx_events.go)
+	}
+}
+
+// deliverEvent is event's loop: one delivery, and the nested faults.
+func (c *CPU) deliverEvent(vec uint8, hasErr bool, code uint32, kind eventKind, f *arch.Fault) {
 	for {
-		if c.inGuest() && c.exceptionExits(vec, hasErr, code, kind, f) {
+		// An event injected by VM entry is not subject to the exception
+		// bitmap (SDM Vol. 3C 27.6.1); faults during its delivery are.
+		if c.inGuest() && !c.vev.injecting && c.exceptionExits(vec, hasErr, code, kind, f) {
 			return
 		}
+		c.vev.injecting = false
 		c.deliveryEffects(kind, f)
 		saved := c.saveForEvent()
 		c.faultPending = false
 		c.taskCommitted = false
+		if c.inGuest() {
+			c.vmxSetDelivering(vec, hasErr, code, kind, c.RIP-c.ripCur) // IDT-vectoring information (vmx_events.go)
+		}
 		c.deliverOne(vec, hasErr, code, kind)
 		if !c.faultPending {
 			// Delivery ends an STI/MOV SS interrupt shadow.
@@ -133,6 +151,14 @@ func (c *CPU) event(vec uint8, hasErr bool, code uint32, kind eventKind, f *arch
 			// "Operation": the #GP/#NP/#SS/#TS/#PF are faults).
 			c.RIP = c.ripCur
 		}
+		// In VMX non-root operation the exception bitmap decides about
+		// the second exception before it is combined with the first
+		// (SDM Vol. 3C 28.2.4: the exit records the first in the
+		// IDT-vectoring information).
+		if c.inGuest() && c.exceptionExits(second.Vector, second.HasError, second.Code, evException, &second) {
+			return
+		}
+		c.vev.delivering = 0
 		switch promote(vec, second.Vector) {
 		case 255:
 			c.deliveryEffects(evException, &second)
@@ -515,7 +541,7 @@ func (c *CPU) exceptionExits(vec uint8, hasErr bool, code uint32, kind eventKind
 	case evICEBP:
 		typ = 5
 	default:
-		return false // external interrupts and NMIs: their exiting controls are not implemented
+		return false // external interrupts and NMIs: their exiting controls decide in guestEvents
 	}
 	if !c.intercepts.ExceptionExits(vec, code) {
 		return false

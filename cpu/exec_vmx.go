@@ -378,9 +378,8 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 		c.Hooks.VMX(c, vmx.Outcome{Insn: insn, Kind: vmx.Succeed})
 	}
 	c.intercepts = c.vmx.Intercepts()
-	c.BlockINIT(false) // INIT is a VM exit in VMX non-root operation (24.8)
-	c.nmiBlocked = g.BlockingNMI
-	c.updateAttn()
+	c.BlockINIT(false)              // INIT is a VM exit in VMX non-root operation (24.8)
+	c.vmxEventsEntry(g.BlockingNMI) // NMI blocking, the preemption timer (vmx_events.go)
 	switch {
 	case g.BlockingMovSS:
 		c.shadow = shadowMovSS
@@ -397,6 +396,11 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 	}
 	c.stop = true
 	if !g.Inject {
+		c.vmxPendingDebug(g.Activity, g.BlockingMovSS)
+		return
+	}
+	if g.InjectType == vmx.IntrTypeOther {
+		c.vmxInjectPendingMTF() // 27.6.2: nothing is delivered
 		return
 	}
 	// 27.6: the event is delivered as if it had happened in the guest.
@@ -415,14 +419,16 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 	if kind == evSoftInt || kind == evSoftExc || kind == evICEBP {
 		c.RIP += g.InjectInsnLength
 	}
-	if g.InjectType == 2 {
-		c.nmiBlocked = true
-		c.updateAttn()
+	if g.InjectType == vmx.IntrTypeNMI {
+		c.vmxInjectedNMI()
 	}
 	c.halted = false
 	f := arch.Fault{Vector: g.InjectVector, HasError: g.InjectHasErr, Code: g.InjectErr,
 		Rule: "event injected by VM entry (VM-entry interruption-information field)", SDM: "Vol. 3C 27.6"}
+	c.vev.injecting = true
 	c.event(g.InjectVector, g.InjectHasErr, g.InjectErr, kind, &f)
+	c.vev.injecting = false
+	c.vmxMTFPending() // 27.7.2: an MTF VM exit follows injection
 }
 
 // vmExit leaves the guest for the host (SDM Vol. 3C 28): the exit
@@ -444,6 +450,8 @@ func (c *CPU) vmExit(reason uint32, info vmx.ExitInfo, atInsn bool) {
 	}
 	g := vmx.GuestSave{State: s, DebugCtl: dbg, BlockingSTI: c.shadow == 1, BlockingMovSS: c.shadow == shadowMovSS,
 		BlockingNMI: c.nmiBlocked, Activity: act}
+	c.vmxExitInfo(reason, &info) // IDT-vectoring information, NMI unblocking (vmx_events.go)
+	c.vmxEventsExit(reason, &g)
 	host := c.vmx.Exit(reason, info, g)
 	if !c.vmxExitMSRStore() { // 28.4
 		return

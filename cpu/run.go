@@ -37,8 +37,10 @@ func (c *CPU) Run(budget uint64) StopReason {
 	if c.runEnd < c.Icount {
 		c.runEnd = ^uint64(0)
 	}
+	c.vev.savedEnd = 0
+	c.vmxArmRunEnd(false)
 	var end uint64
-	for c.Icount < c.runEnd {
+	for c.Icount < c.runEnd || c.vmxRunEndDue() {
 		if c.shutdown {
 			return StopShutdown
 		}

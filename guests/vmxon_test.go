@@ -126,9 +126,17 @@ const (
 )
 
 // goodPath is what every CPU prints on the good path, in order, for a
-// model whose IA32_VMX_BASIC and IA32_VMX_MISC are basic and misc.
-func goodPath(cpu int, basic, misc uint64) []string {
+// model whose IA32_VMX_BASIC, IA32_VMX_MISC and IA32_VMX_PINBASED_CTLS
+// are basic, misc and pin. With "activate VMX-preemption timer" allowed
+// (pin-based bit 6, which vmxemu honours) the B.3.3 field 0x482E
+// "VMX-preemption timer value" exists too and is the highest index (23).
+func goodPath(cpu int, basic, misc, pin uint64) []string {
 	all := fields16 + fields64 + fields32 + fieldsNat
+	highestIndex := highestIndex
+	if pin>>(32+6)&1 != 0 {
+		all++
+		highestIndex = 0x482E >> 1 & 0x1FF
+	}
 	rw := all - fieldsRO
 	ro := fmt.Sprintf("cpu %d: VM-exit information fields: VMWRITE to %d refused with VMfailValid(13) (IA32_VMX_MISC[29] = 0)",
 		cpu, fieldsRO-1) // the VM-instruction error field is volatile: not written
@@ -227,6 +235,7 @@ func TestVMXONModels(t *testing.T) {
 				t.Parallel()
 				basic := refBasic(t, m)
 				misc := refVMXMSR(t, m, "0x485 IA32_VMX_MISC")
+				pin := refVMXMSR(t, m, "0x481 IA32_VMX_PINBASED_CTLS")
 				res := runVMXON(t, "", ExitPass, "-cpu", m.Name, "-smp", strconv.Itoa(n))
 				out := lines(res.stdout)
 				want := []string{
@@ -254,7 +263,7 @@ func TestVMXONModels(t *testing.T) {
 				}
 				want = append(want, "hw.vmm.enable: 1")
 				for c := 0; c < n; c++ {
-					want = append(want, goodPath(c, basic, misc)...)
+					want = append(want, goodPath(c, basic, misc, pin)...)
 				}
 				for c := 0; c < n; c++ {
 					want = append(want, launchPath(t, m, c)...)

@@ -237,7 +237,7 @@ func (m *Machine) stuck() (Result, bool) {
 		if !c.Halted() {
 			return Result{}, false
 		}
-		if c.Flags()&arch.FlagIF != 0 && m.apics[i].Pending() {
+		if c.InterruptWakes() && m.apics[i].Pending() {
 			return Result{}, false
 		}
 	}

@@ -240,6 +240,10 @@ func (m *Machine) nextDeadline(i int) (uint64, bool) {
 	if pd, pok := m.pit.Deadline(); pok && (!ok || pd < d) {
 		d, ok = pd, true
 	}
+	// A guest's VMX-preemption timer (SDM Vol. 3C 26.7.4).
+	if vd, vok := m.cpus[i].VMXDeadline(); vok && (!ok || vd < d) {
+		d, ok = vd, true
+	}
 	return d, ok
 }
 
@@ -302,7 +306,10 @@ func (m *Machine) skipIdle() bool {
 	var next uint64
 	found := false
 	for i, c := range m.cpus {
-		if !c.Halted() || c.Flags()&arch.FlagIF == 0 {
+		if !c.Halted() || !c.InterruptWakes() {
+			if d, ok := c.VMXDeadline(); ok && c.Halted() && (!found || d < next) {
+				next, found = d, true
+			}
 			continue
 		}
 		if d, ok := m.nextDeadline(i); ok && (!found || d < next) {

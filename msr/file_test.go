@@ -77,8 +77,11 @@ func TestMSRFile(t *testing.T) {
 		// PINBASED_CTLS 0x0000007F00000016 (allowed-0 0x16: bits 1, 2, 4).
 		{"VMX MSRs, read-only, existing as the controls the guest sees say", "sandybridge-ep", nil, 5, []msrOp{
 			rd(VMXBasic, 0x00DA040000000010&^(1<<49)), rd(VMXCR0Fixed0, 0x80000021), rd(VMXCR4Fixed0, 0x2000),
-			rd(VMXCR4Fixed1, 0x627FF),               // the CR4 bits of what the guest sees: VMXE, PCIDE and OSXSAVE but no SMXE
-			rd(VMXPinbasedCtls, 0x0000001600000016), // allowed-1 masked to the default settings
+			rd(VMXCR4Fixed1, 0x627FF), // the CR4 bits of what the guest sees: VMXE, PCIDE and OSXSAVE but no SMXE
+			// allowed-1: the default settings (1, 2, 4) and the honoured
+			// external-interrupt exiting, NMI exiting, virtual NMIs and
+			// preemption timer (0, 3, 5, 6) — all of the dump's.
+			rd(VMXPinbasedCtls, 0x0000007F00000016),
 			wrGP(VMXBasic, 0, "read-only"), rdGP(VMXVMFunc, "exist"), rdGP(VMXProcbasedCtls3, "exist"),
 			// PROCBASED_CTLS2 0x000004FF00000000 with the secondary controls
 			// vmxemu honours: enable EPT (1), descriptor-table exiting

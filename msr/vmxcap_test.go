@@ -30,7 +30,8 @@ func TestVMXCapReport(t *testing.T) {
 		`(?m)^  Single-context-retaining-globals INVVPID +yes +ok$`,
 		`(?m)^  CR3-load exiting +default +ok$`, // forced by PROCBASED_CTLS, optional by TRUE_PROCBASED_CTLS; honoured
 		`(?m)^  HLT exiting +yes +ok$`,
-		`(?m)^  Interrupt window exiting +yes +gap$`,
+		`(?m)^  Interrupt window exiting +yes +ok$`,
+		`(?m)^  Use TPR shadow +yes +gap$`,
 		`(?m)^  Enable VM functions +no$`,
 		`(?m)^  \(IA32_VMX_VMFUNC does not exist on this model\)$`,
 		`(?m)^  IA32_VMX_CR4_FIXED1 +0x667ff  may be 1: .*SMXE PCIDE OSXSAVE`,

@@ -230,6 +230,9 @@ func (v *CPU) checkControls(insn Insn) (Outcome, bool) {
 				fmt.Sprintf("with \"use MSR bitmaps\" the address must be 4-KiB aligned and within %d bits", width), sdm), true
 		}
 	}
+	if o, bad := v.checkNMIControls(insn); bad { // events.go
+		return o, true
+	}
 	// VPID and EPT (ept.go).
 	if o, bad := v.checkEPTControls(insn); bad {
 		return o, true
@@ -237,6 +240,9 @@ func (v *CPU) checkControls(insn Insn) (Outcome, bool) {
 	// 27.2.1.2: VM-exit controls and the MSR-store/load areas.
 	m, x = v.ctlMSR(msr.VMXExitCtls, msr.VMXTrueExitCtls)
 	if o, bad := v.checkReserved(insn, encExitCtls, "VM-exit control", m, x); bad {
+		return o, true
+	}
+	if o, bad := v.checkTimerSave(insn); bad { // events.go
 		return o, true
 	}
 	for _, a := range [][2]uint32{{encExitMSRStCnt, encExitMSRStAddr}, {encExitMSRLdCnt, encExitMSRLdAddr}} {

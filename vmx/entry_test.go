@@ -125,7 +125,12 @@ func TestEnterChecks(t *testing.T) {
 	}{
 		// 27.2.1.1: a default-1 bit clear, a bit the MSR does not allow.
 		{"pin-based bit 1 must be 1", encPinCtls, snbPin &^ 2, nil, ErrEntryInvalidControl, "Pin-based", nil},
-		{"external-interrupt exiting not allowed (masked)", encPinCtls, snbPin | 1, nil, ErrEntryInvalidControl, "masks it", nil},
+		{"use TPR shadow not allowed (masked)", encProcCtls, snbProc | 1<<21, nil, ErrEntryInvalidControl, "masks it", nil},
+		// 27.2.1.1: "virtual NMIs" needs "NMI exiting"; "NMI-window
+		// exiting" needs "virtual NMIs".
+		{"virtual NMIs without NMI exiting", encPinCtls, snbPin | 1<<5, nil, ErrEntryInvalidControl, "\"virtual NMIs\" (bit 5) must be 0", nil},
+		{"NMI-window exiting without virtual NMIs", encProcCtls, snbProc | 1<<22, nil, ErrEntryInvalidControl, "\"NMI-window exiting\" (bit 22) must be 0",
+			map[uint32]uint64{encPinCtls: snbPin | 1<<3}},
 		{"CR3-target count above 4", encCR3TargetCnt, 5, nil, ErrEntryInvalidControl, "CR3-target count", nil},
 		{"unrestricted guest not allowed (masked)", encProcCtls2, 1 << 7, nil, ErrEntryInvalidControl, "masks it", map[uint32]uint64{encProcCtls: snbProc | procActivateSecondary}},
 		{"I/O bitmap A unaligned", encIOBitmapA, 0x5001, nil, ErrEntryInvalidControl, "4-KiB aligned", map[uint32]uint64{encProcCtls: snbProc | procUseIOBitmaps, encIOBitmapB: 0x6000}},
@@ -159,12 +164,11 @@ func TestEnterChecks(t *testing.T) {
 		{"32-bit host with RIP above 4 GiB", encHostRIP, 1 << 32, nil, ErrEntryInvalidHostState, "63:32", nil},
 		{"32-bit host with CR4.PCIDE", encHostCR4, arch.CR4VMXE | arch.CR4PCIDE, nil, ErrEntryInvalidHostState, "PCIDE", nil},
 		// A 64-bit host needs "host address-space size" = 1 (27.2.4), and
-		// with it host CR4.PAE = 1; an exit control vmxemu does not
-		// implement (acknowledge interrupt on exit, bit 15) fails the
-		// exit-control check (27.2.1.2).
+		// with it host CR4.PAE = 1.
 		{"64-bit host with host address-space size 0", 0, 0, &long, ErrEntryInvalidHostState, "must be 1 in IA-32e mode", nil},
 		{"host address-space size with host CR4.PAE clear", encExitCtls, snbExit | exitHostAddrSpace, &long, ErrEntryInvalidHostState, "CR4.PAE must be 1", nil},
-		{"acknowledge interrupt on exit (masked)", encExitCtls, snbExit | 1<<15, nil, ErrEntryInvalidControl, "masks it", nil},
+		// 27.2.1.2: "save VMX-preemption timer value" needs the timer.
+		{"save preemption timer value without the timer", encExitCtls, snbExit | 1<<22, nil, ErrEntryInvalidControl, "\"save VMX-preemption timer value\" (bit 22) must be 0", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v, mem := entryVMCS(t)
@@ -281,4 +285,34 @@ func TestHostState(t *testing.T) {
 	assert.Equal(t, uint32(0x67), s.TR.Limit)
 	assert.Equal(t, uint16(0xFFFF), s.GDTR.Limit)
 	assert.NotZero(t, s.LDTR.Attr&arch.ARUnusable)
+}
+
+// TestVirtualNMIInjectionCheck: with "virtual NMIs", an injected NMI needs
+// bit 3 of the interruptibility state (virtual-NMI blocking) clear (SDM
+// Vol. 3C 27.3.1.5): a VM-entry failure, reason 33, qualification 0.
+// Without "virtual NMIs" the rule does not apply.
+func TestVirtualNMIInjectionCheck(t *testing.T) {
+	for _, tc := range []struct {
+		pin  uint64
+		fail bool
+	}{
+		{snbPin | pinNMIExiting | pinVirtualNMIs, true},
+		{snbPin | pinNMIExiting, false},
+		{snbPin, false},
+	} {
+		v, mem := entryVMCS(t)
+		for enc, val := range map[uint32]uint64{encPinCtls: tc.pin, encEntryIntrInfo: 1<<31 | 2<<8 | 2, encGuestIntrState: 8} {
+			require.Equal(t, Succeed, v.VMWRITE(uint64(enc), val, true).Kind)
+		}
+		o, done := v.Enter(true, &host32, mem)
+		if !tc.fail {
+			assert.False(t, done, "pin-based %#x: %s", tc.pin, o.Why)
+			continue
+		}
+		require.True(t, done)
+		require.Equal(t, EntryFailed, o.Kind, o.String())
+		assert.Contains(t, o.Why, "virtual-NMI blocking")
+		r, _ := v.VMREAD(encExitReason, true)
+		assert.Equal(t, uint64(0x80000021), r)
+	}
 }

@@ -196,6 +196,8 @@ func (v *CPU) checkGuestState(mem Phys) *GuestFailure {
 		return f(encGuestIntrState, intr, "an injected NMI requires no blocking by MOV SS", s5)
 	case intr&4 != 0:
 		return f(encGuestIntrState, intr, "blocking by SMI (bit 2) must be 0 outside SMM", s5)
+	case intr&8 != 0 && injecting && injType == 2 && v.field(encPinCtls)&pinVirtualNMIs != 0:
+		return f(encGuestIntrState, intr, "blocking by NMI (bit 3: virtual-NMI blocking) must be 0 when \"virtual NMIs\" is 1 and an NMI is injected", s5)
 	}
 	pd := v.field(encGuestPendDbg)
 	if pd&^0x1500F != 0 {

@@ -79,7 +79,8 @@ type Intercepts struct {
 	CR3Targets       []uint64
 	// Insn are the controls of the conditionally exiting instructions
 	// (intercept_insn.go).
-	Insn InsnIntercepts
+	Insn   InsnIntercepts
+	Events EventControls // events.go
 }
 
 // Intercepts returns the current VMCS's intercept record.
@@ -91,7 +92,8 @@ func (v *CPU) Intercepts() Intercepts {
 		CR0Mask: v.field(encCR0Mask), CR4Mask: v.field(encCR4Mask),
 		CR0Shadow: v.field(encCR0Shadow), CR4Shadow: v.field(encCR4Shadow),
 		CR3Load: proc&procCR3LoadExiting != 0, CR3Store: proc&procCR3StoreExit != 0,
-		Insn: v.insnIntercepts(proc),
+		Insn:   v.insnIntercepts(proc),
+		Events: v.eventControls(),
 	}
 	for i := uint64(0); i < v.field(encCR3TargetCnt) && i < 4; i++ {
 		x.CR3Targets = append(x.CR3Targets, v.field(encCR3Target0+uint32(2*i)))
@@ -197,6 +199,9 @@ type ExitInfo struct {
 	// IntrInfo is the VM-exit interruption information (valid bit 31),
 	// IntrErr its error code.
 	IntrInfo, IntrErr uint32
+	// IDTVecInfo is the IDT-vectoring information of a VM exit during
+	// event delivery (28.2.4; 0 otherwise), IDTVecErr its error code.
+	IDTVecInfo, IDTVecErr uint32
 }
 
 // GuestSave is the guest state the core hands to Exit (SDM Vol. 3C 28.3).
@@ -207,6 +212,7 @@ type GuestSave struct {
 	BlockingMovSS bool
 	BlockingNMI   bool
 	Activity      uint64
+	PendingDebug  uint64 // the pending debug exceptions field (28.3.4)
 }
 
 // Exit records a VM exit in the current VMCS — the exit reason and its
@@ -220,7 +226,8 @@ func (v *CPU) Exit(reason uint32, info ExitInfo, g GuestSave) arch.State {
 	v.setField(encGuestLinear, info.GuestLinear)
 	v.setField(encExitIntrInfo, uint64(info.IntrInfo))
 	v.setField(encExitIntrErr, uint64(info.IntrErr))
-	v.setField(encIDTVecInfo, 0)
+	v.setField(encIDTVecInfo, uint64(info.IDTVecInfo))
+	v.setField(encIDTVecErr, uint64(info.IDTVecErr))
 	s := &g.State
 	v.setField(encGuestCR0, s.CR0)
 	v.setField(encGuestCR3, s.CR3)
@@ -258,7 +265,7 @@ func (v *CPU) Exit(reason uint32, info ExitInfo, g GuestSave) arch.State {
 	}
 	v.setField(encGuestIntrState, intr)
 	v.setField(encGuestActivity, g.Activity)
-	v.setField(encGuestPendDbg, 0)
+	v.setField(encGuestPendDbg, g.PendingDebug)
 	// 28.3 (IA32_VMX_MISC[5]): the "IA-32e mode guest" entry control
 	// takes the value of IA32_EFER.LMA.
 	entry := v.field(encEntryCtls) &^ entryIA32eGuest

@@ -122,3 +122,33 @@ func TestICEBPNotPresentGateEXT(t *testing.T) {
 		}
 	}
 }
+
+// TestSHLDSHRD16CountAbove16: a 16-bit SHLD/SHRD by 17-31 has an
+// undefined result (SDM Vol. 2B SHLD/SHRD); Intel's P6 and later cores
+// shift the 48-bit dest:src:dest (as Bochs and QEMU model them, citing
+// the Intel behaviour). With AX=1234h, BX=5678h and a count of 20, that
+// is 1234_5678_1234h: SHLD keeps bits 47:32 of it shifted left by 20 =
+// 6781h with CF = bit 28 = 1; SHRD keeps bits 15:0 of it shifted right by
+// 20 = 4567h with CF = bit 19 = 1. (Count mod 16 would give 2345h and
+// 8123h.)
+func TestSHLDSHRD16CountAbove16(t *testing.T) {
+	for _, tc := range []struct {
+		insn string
+		res  uint64
+		cf   bool
+	}{
+		{"shld ax, bx, cl", 0x6781, true},
+		{"shld ax, bx, 20", 0x6781, true},
+		{"shrd ax, bx, cl", 0x4567, true},
+		{"shrd ax, bx, 20", 0x4567, true},
+	} {
+		t.Run(tc.insn, func(t *testing.T) {
+			m := newMachine(t, modeProt32, 0)
+			m.program(t, "mov eax, 0x1234\nmov ebx, 0x5678\nmov ecx, 20\n"+tc.insn+"\nhlt")
+			m.expectDone(t)
+			s := m.state()
+			require.Equal(t, tc.res, s.GPR[arch.RAX]&0xFFFF, "result")
+			require.Equal(t, tc.cf, s.RFLAGS&arch.FlagCF != 0, "CF")
+		})
+	}
+}

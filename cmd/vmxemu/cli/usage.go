@@ -144,9 +144,9 @@ Linux/Multiboot boot specific:
 Debug/Expert options:
 -d item1,...     enable logging of specified items ('-d help' for list)
 -D logfile       output log to logfile (default stderr)
--gdb dev         accept a gdb connection on dev: tcp::PORT or
-                 tcp:HOST:PORT (or none)
--s               shorthand for -gdb tcp::1234
+-gdb dev         accept a gdb connection on dev: tcp::PORT (loopback
+                 only) or tcp:HOST:PORT (or none)
+-s               shorthand for -gdb tcp::1234 (127.0.0.1:1234)
 -S               freeze CPU at startup (continue from gdb)
 -no-reboot       exit instead of rebooting (a triple fault then exits
                  with status 4)

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vmxemu/vmxemu/cmd/vmxemu/cli"
+)
+
+// listeningOn returns the local addresses of the listening TCP sockets on
+// port, from /proc/net/tcp and /proc/net/tcp6 (Linux; hex address:port,
+// state 0A = LISTEN).
+func listeningOn(t *testing.T, port int) []string {
+	t.Helper()
+	var out []string
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		for sc.Scan() {
+			fs := strings.Fields(sc.Text())
+			if len(fs) < 4 || fs[3] != "0A" {
+				continue
+			}
+			if strings.HasSuffix(fs[1], fmt.Sprintf(":%04X", port)) {
+				out = append(out, fs[1])
+			}
+		}
+	}
+	return out
+}
+
+// TestGDBStubListensOnLoopback: -gdb tcp::PORT (and so -s) listens on the
+// loopback interface only (issue 19, "Security"; QEMU would take every
+// interface): the listening socket's local address is 127.0.0.1, a
+// connection to 127.0.0.1 is accepted and one to any other address of this
+// host is refused.
+func TestGDBStubListensOnLoopback(t *testing.T) {
+	port := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var stdout, stderr bytes.Buffer
+	go func() {
+		done <- run(ctx, flat(kernel(t, spin...), "-S", "-gdb", fmt.Sprintf("tcp::%d", port)), &stdout, &stderr)
+	}()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("vmxemu did not end when its context was cancelled")
+		}
+	}()
+	var conn net.Conn
+	var err error
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if conn, err = net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			break
+		}
+	}
+	require.NoError(t, err, "the stub accepts a connection on 127.0.0.1 (stderr: %s)", stderr.String())
+	defer conn.Close()
+
+	if _, err := os.Stat("/proc/net/tcp"); err == nil {
+		// 0100007F is 127.0.0.1 in the kernel's byte order.
+		assert.Equal(t, []string{fmt.Sprintf("0100007F:%04X", port)}, listeningOn(t, port), "the listening socket is bound to 127.0.0.1 only")
+	}
+	addrs, err := net.InterfaceAddrs()
+	require.NoError(t, err)
+	others := 0
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok || ipn.IP.IsLoopback() || ipn.IP.IsLinkLocalUnicast() {
+			continue
+		}
+		others++
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(ipn.IP.String(), fmt.Sprint(port)), 2*time.Second)
+		if err == nil {
+			c.Close()
+			t.Errorf("the gdb stub accepted a connection on %s, not a loopback address", ipn.IP)
+		}
+	}
+	t.Logf("checked %d non-loopback address(es) of this host", others)
+}
+
+// TestCPUModelFileReadsNothingElse: a -cpu-file model cannot make vmxemu
+// open another file (issue 19, "Security"). The model names another file
+// in every place a path could hide — as its name, in its description,
+// sources and notes, as an "include" directive, after "@" — and that file
+// is a FIFO with no writer: opening it for reading would block, so a run
+// that tried would hang and fail the test by its deadline. The model with
+// an unknown directive is refused as a usage error naming the line; the
+// others load, and the FIFO is never opened (opening its write end without
+// blocking fails with ENXIO while no reader has it open).
+func TestCPUModelFileReadsNothingElse(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "secret")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	base, err := os.ReadFile(filepath.Join("..", "..", "msr", "models", "sandybridge-ep.cpu"))
+	require.NoError(t, err)
+	body := strings.Replace(string(base), "model sandybridge-ep", "model sandybridge-ep\ndescription "+fifo+"\nsource file://"+fifo+"\nnote @"+fifo, 1)
+	for _, tc := range []struct {
+		name, text string
+		code       int
+	}{
+		{"paths in description, source and note", body, 0},
+		{"include directive", "include " + fifo + "\n" + body, cli.ExitUsage},
+		{"path as the model name", strings.Replace(body, "model sandybridge-ep", "model "+fifo, 1), cli.ExitUsage},
+		{"AIDA64 dump naming a file", "------[ Versions ]------\n\nProgram Version : " + fifo + "\n\n------[ CPU Info ]------\n\nCPUID Manufacturer : GenuineIntel\n", cli.ExitUsage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			model := filepath.Join(dir, "m.cpu")
+			require.NoError(t, os.WriteFile(model, []byte(tc.text), 0o644))
+			done := make(chan runOut, 1)
+			go func() {
+				var o, e bytes.Buffer
+				code := run(context.Background(), []string{"vmxcap", "-cpu-file", model}, &o, &e)
+				done <- runOut{code, o.String(), e.String()}
+			}()
+			select {
+			case r := <-done:
+				if tc.code == 0 {
+					assert.Equal(t, 0, r.code, r.stderr)
+				} else {
+					assert.Equal(t, tc.code, r.code, "%s", r.stdout)
+					printableLine(t, r.stderr)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("vmxemu blocked: it opened the FIFO the model file names")
+			}
+			w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+			if err == nil {
+				w.Close()
+				t.Fatal("the FIFO has a reader: vmxemu opened the file the model names")
+			}
+			assert.ErrorIs(t, err, syscall.ENXIO, "no reader holds the FIFO open")
+		})
+	}
+}

@@ -67,6 +67,7 @@ func FuzzReadTrace(f *testing.F) {
 		f.Add(gz(head))
 	}
 	f.Add([]byte(`{"format":"vmxemu-native-trace","version":1,"cases":1}` + "\n" + `{"form":"x","code":"90","out":{"vector":-1}}` + "\n"))
+	r := NewReplayer(nil) // one per worker: a replay machine is 1 MiB of RAM
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if !bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
 			data = gz(data)
@@ -97,7 +98,7 @@ func FuzzReadTrace(f *testing.F) {
 		if len(cases) > 4 {
 			cases = cases[:4]
 		}
-		r := NewReplayer(h.Leaves)
+		r.plat.leaves = h.Leaves
 		for _, c := range cases {
 			got, err := r.Run(c)
 			Diff(c, got, err)

@@ -207,10 +207,10 @@ func TestNoShutdown(t *testing.T) {
 	const wait = 300 * time.Millisecond
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now() // before the deadline is set: the timer may fire a hair early otherwise
 			ctx, cancel := context.WithTimeout(context.Background(), wait)
 			defer cancel()
 			var stdout, stderr bytes.Buffer
-			start := time.Now()
 			code := run(ctx, tc.args, &stdout, &stderr)
 			assert.GreaterOrEqual(t, time.Since(start), wait, "vmxemu waits for the signal")
 			assert.Equal(t, tc.code, code, stderr.String())

@@ -198,6 +198,17 @@ func checkGroups(t *testing.T, vendor string, cases []*Case, res []Result, allow
 		if len(stale) > 0 {
 			t.Errorf("known mismatches that no longer occur (fixed? remove them):\n%s", strings.Join(stale, "\n"))
 		}
+		// A vendor's allow-list entries are per instruction group: one
+		// that covers nothing of that vendor's trace is stale.
+		var unused []string
+		for _, e := range allow {
+			if e.Used == 0 && e.Vendor != "" && e.Vendor == vendor {
+				unused = append(unused, fmt.Sprintf("allowlist.txt:%d: %s@%s | %s", e.Line, e.Class, e.Vendor, e.Pattern))
+			}
+		}
+		if len(unused) > 0 {
+			t.Errorf("allow-list entries for %s that cover no difference (remove them):\n%s", vendor, strings.Join(unused, "\n"))
+		}
 	}
 }
 

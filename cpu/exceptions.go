@@ -225,9 +225,16 @@ func (c *CPU) restoreForEvent(s eventSave) {
 	c.stateChanged()
 }
 
-// extBit is the EXT bit of an error code (SDM Vol. 3A 6.13).
+// extBit is the EXT bit of an error code (SDM Vol. 3A 6.13): set when the
+// exception arose while delivering an event external to the program — an
+// interrupt, NMI or earlier exception — and clear only for the software
+// interrupts INT n, INT3 and INTO. INT1 (ICEBP, F1) is not one of them:
+// it delivers as a privileged software exception (VMX interruption type
+// 5, Vol. 3C 25.8.3) and sets EXT, as Bochs does for its
+// BX_PRIVILEGED_SOFTWARE_INTERRUPT (QEMU clears it: a known QEMU
+// difference).
 func extBit(kind eventKind) uint32 {
-	if kind == evExternal || kind == evException {
+	if kind == evExternal || kind == evException || kind == evICEBP {
 		return 1
 	}
 	return 0

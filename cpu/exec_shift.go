@@ -163,15 +163,21 @@ func shxd[T word](c *CPU, in *Inst) {
 	var r T
 	var cf bool
 	if cnt > bitsz {
-		// Undefined result for 16-bit operands with count > 16; model the
-		// 32-bit concatenated shift as Intel cores do.
-		cnt %= bitsz
-		if cnt == 0 {
-			rmwWrite(c, in, lin, a)
-			return
+		// 16-bit operands with a count of 17-31: the SDM leaves result
+		// and flags undefined. Intel's P6 and later cores shift the 48-bit
+		// dest:src:dest, as Bochs (SHLD_EwGw: "for P6 and later ...
+		// op1:op2:op1") and QEMU (gen_shiftd_rm_T1: "the Intel behaviour
+		// for shift count > 16 ... A:B:A") model them; CF is the last bit
+		// shifted out of it. AMD differs (the checked-in AMD trace).
+		x := uint64(a)<<32 | uint64(b)<<16 | uint64(a)
+		if left {
+			r = T(x << cnt >> 32)
+			cf = x>>(48-cnt)&1 != 0
+		} else {
+			r = T(x >> cnt)
+			cf = x>>(cnt-1)&1 != 0
 		}
-	}
-	if left {
+	} else if left {
 		r = a<<cnt | b>>(bitsz-cnt)
 		cf = (a>>(bitsz-cnt))&1 != 0
 	} else {

@@ -30,10 +30,13 @@ func invlpg(c *CPU, in *Inst) {
 		}
 		return
 	}
-	lin, ok := c.linear(in.seg, c.ea(in), 1, -1)
-	if !ok {
-		return
-	}
+	// Outside 64-bit mode the linear address is the segment base plus the
+	// offset, truncated to 32 bits, with no segment checks: INVLPG lists
+	// no #GP/#SS for limit, type or a NULL selector (SDM Vol. 2A INVLPG,
+	// "Protected Mode Exceptions": #GP(0) only for CPL > 0), and it does
+	// not access memory (Vol. 3A 4.10.4.1). Bochs' INVLPG likewise takes
+	// base plus offset (get_laddr) and checks nothing of the segment.
+	lin := uint64(uint32(c.segv[in.seg].base + c.ea(in)))
 	c.tlb.flushPage(lin)
 	c.blocks.flush()
 }

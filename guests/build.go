@@ -13,7 +13,7 @@ import (
 	"strings"
 )
 
-//go:embed lib hello compute compute32 compute64 vmxdetect smp nmi rdtsc vmxon
+//go:embed lib hello compute compute32 compute64 vmxdetect smp nmi rdtsc vmxon exact
 var sources embed.FS
 
 // ExitPass is the exit status of QEMU (and vmxemu) when a guest writes 0x10,
@@ -88,6 +88,11 @@ var recipes = map[string]recipe{
 	"nmi64": {64, "-O2",
 		join([]string{"compute64/entry.S", "nmi/traps.S"}, libC, []string{"nmi/main.c"}),
 		"compute64/link.ld", false, nil},
+	// exact: instruction details QEMU gets right (INVLPG applies no
+	// segment checks), compared side by side.
+	"exact": {32, "-O2",
+		join([]string{"lib/entry32.S", "exact/traps.S"}, libC, []string{"exact/main.c"}),
+		"lib/link32.ld", false, nil},
 	// rdtsc checks vmxemu's TSC contract (one nanosecond of virtual time
 	// per instruction retired, the TSC at the model's nominal frequency),
 	// which QEMU's wall-clock TSC does not follow: vmxemu only.

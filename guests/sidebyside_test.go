@@ -222,6 +222,8 @@ func bannerOf(name string) string {
 		return smpBanner
 	case isNMI(name):
 		return nmiBanner
+	case name == "exact":
+		return exactBanner
 	}
 	return helloBanner
 }
@@ -244,6 +246,10 @@ func checkGuestOutput(t *testing.T, who, name, img string, res runResult) {
 	}
 	if isNMI(name) {
 		checkNMIOutput(t, who, name, out)
+		return
+	}
+	if name == "exact" {
+		checkExactOutput(t, who, out)
 		return
 	}
 	want := []string{
@@ -306,7 +312,7 @@ func TestSMP64(t *testing.T) {
 }
 
 func TestList(t *testing.T) {
-	assert.Equal(t, []string{"compute32", "compute32-O0", "compute64", "compute64-O0", "hello",
+	assert.Equal(t, []string{"compute32", "compute32-O0", "compute64", "compute64-O0", "exact", "hello",
 		"nmi", "nmi64", "rdtsc", "smp", "vmxdetect", "vmxon"}, List())
 	assert.False(t, SideBySide("rdtsc"), "rdtsc checks vmxemu's instruction-counting TSC: vmxemu only")
 	assert.True(t, SideBySide("nmi"))
@@ -314,6 +320,7 @@ func TestList(t *testing.T) {
 	assert.False(t, SideBySide("vmxdetect"), "vmxdetect reports the CPU model: vmxemu only")
 	assert.False(t, SideBySide("vmxon"), "vmxon needs VMX operation, which QEMU's TCG lacks: vmxemu only")
 	assert.True(t, SideBySide("hello"))
+	assert.True(t, SideBySide("exact"), "exact: INVLPG without segment checks, which QEMU gets right")
 }
 
 func TestBuildUnknownGuest(t *testing.T) {

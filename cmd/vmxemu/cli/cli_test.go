@@ -75,14 +75,16 @@ func TestFlags(t *testing.T) {
 		}},
 		{"D", []string{"-D", "log.txt"}, func(t *testing.T, c *Config) { assert.Equal(t, "log.txt", c.LogFile) }},
 		// qemu-options.hx: "-s Shorthand for -gdb tcp::1234".
-		{"s", []string{"-s"}, func(t *testing.T, c *Config) { assert.Equal(t, ":1234", c.GDB) }},
+		// vmxemu listens on loopback where QEMU takes every interface.
+		{"s", []string{"-s"}, func(t *testing.T, c *Config) { assert.Equal(t, "127.0.0.1:1234", c.GDB) }},
 		{"S", []string{"-S"}, func(t *testing.T, c *Config) { assert.True(t, c.StopAtStart) }},
-		{"gdb tcp::PORT", []string{"-gdb", "tcp::4321"}, func(t *testing.T, c *Config) { assert.Equal(t, ":4321", c.GDB) }},
+		{"gdb tcp::PORT", []string{"-gdb", "tcp::4321"}, func(t *testing.T, c *Config) { assert.Equal(t, "127.0.0.1:4321", c.GDB) }},
+		{"gdb all interfaces", []string{"-gdb", "tcp:0.0.0.0:4321"}, func(t *testing.T, c *Config) { assert.Equal(t, "0.0.0.0:4321", c.GDB) }},
 		{"gdb tcp:HOST:PORT", []string{"-gdb", "tcp:localhost:4321"}, func(t *testing.T, c *Config) { assert.Equal(t, "localhost:4321", c.GDB) }},
 		{"gdb ipv6", []string{"-gdb", "tcp:[::1]:4321"}, func(t *testing.T, c *Config) { assert.Equal(t, "[::1]:4321", c.GDB) }},
-		{"gdb server nowait", []string{"-gdb", "tcp::4321,server,nowait"}, func(t *testing.T, c *Config) { assert.Equal(t, ":4321", c.GDB) }},
+		{"gdb server nowait", []string{"-gdb", "tcp::4321,server,nowait"}, func(t *testing.T, c *Config) { assert.Equal(t, "127.0.0.1:4321", c.GDB) }},
 		{"gdb none after s", []string{"-s", "-gdb", "none"}, func(t *testing.T, c *Config) { assert.Empty(t, c.GDB) }},
-		{"gdb then s", []string{"-gdb", "tcp::1", "-s"}, func(t *testing.T, c *Config) { assert.Equal(t, ":1234", c.GDB) }},
+		{"gdb then s", []string{"-gdb", "tcp::1", "-s"}, func(t *testing.T, c *Config) { assert.Equal(t, "127.0.0.1:1234", c.GDB) }},
 		{"nodefaults", []string{"-nodefaults"}, func(t *testing.T, c *Config) {
 			assert.True(t, c.NoDefaults)
 			assert.Empty(t, c.Serial, "-nodefaults: no default serial port")

@@ -86,7 +86,7 @@ type Config struct {
 	logNoOps    []string // -d items accepted as no-ops; Parse turns each into a warning
 	LogFile     string   // -D FILE; "" = stderr
 	LogJSON     bool     // -d-format json: the event log as JSON lines
-	GDB         string   // gdb stub listen address for net.Listen("tcp", GDB) (":1234"); "" = none
+	GDB         string   // gdb stub listen address for net.Listen("tcp", GDB) ("127.0.0.1:1234"); "" = none
 	StopAtStart bool     // -S
 
 	// vmxemu's own.

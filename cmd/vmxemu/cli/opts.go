@@ -851,6 +851,13 @@ func parseLogItems(c *Config, v string) error {
 	return nil
 }
 
+// gdbLoopback is where the GDB stub listens when -s or -gdb tcp::PORT
+// names no host: the loopback interface only. QEMU listens on every
+// interface there; vmxemu does not, since the stub reads and writes guest
+// memory and registers for anyone who connects (issue 19, "Security").
+// tcp:0.0.0.0:PORT exposes it deliberately.
+const gdbLoopback = "127.0.0.1"
+
 // parseGDB is -gdb tcp::PORT | tcp:HOST:PORT | none. QEMU's gdbstub adds
 // server,nowait itself; those flags are accepted when spelled out.
 func parseGDB(c *Config, v string) error {
@@ -877,6 +884,9 @@ func parseGDB(c *Config, v string) error {
 	n, err := strconv.ParseUint(port, 10, 16)
 	if err != nil || n == 0 {
 		return fmt.Errorf("invalid port %q", port)
+	}
+	if host == "" {
+		host = gdbLoopback
 	}
 	c.GDB = net.JoinHostPort(host, port)
 	return nil

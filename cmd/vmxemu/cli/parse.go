@@ -155,7 +155,7 @@ func lookup(name string) (option, bool) {
 	case "magic-break":
 		return flag(func(c *Config) { c.MagicBreak = true }), true
 	case "s":
-		return flag(func(c *Config) { c.GDB = ":1234" }), true
+		return flag(func(c *Config) { c.GDB = gdbLoopback + ":1234" }), true
 	case "S":
 		return flag(func(c *Config) { c.StopAtStart = true }), true
 	case "gdb":

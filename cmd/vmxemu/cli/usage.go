@@ -150,9 +150,9 @@ Debug/Expert options:
 -D logfile       output log to logfile (default stderr)
 -d-format fmt    text (QEMU's formats; one line per event) [default] or
                  json (JSON lines, the schema in docs/DEBUGGING.md)
--gdb dev         accept a gdb connection on dev: tcp::PORT or
-                 tcp:HOST:PORT (or none)
--s               shorthand for -gdb tcp::1234
+-gdb dev         accept a gdb connection on dev: tcp::PORT (loopback
+                 only) or tcp:HOST:PORT (or none)
+-s               shorthand for -gdb tcp::1234 (127.0.0.1:1234)
 -S               freeze CPU at startup (continue from gdb)
 -no-reboot       exit instead of rebooting (a triple fault then exits
                  with status 4)

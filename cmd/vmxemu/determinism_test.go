@@ -51,7 +51,7 @@ func TestDeterminism(t *testing.T) {
 		{"demo: VMX bring-up on 4 CPUs", []string{"-d", "int,vmx"}, 0,
 			[]string{"hw.vmm.enable: 1", "hw.vmm.enable: 0"}, []string{"VMXON: VMsucceed", "cpu 3 "}},
 		{"vmxentry: VMLAUNCH, exits, VMRESUME", flat(vmxentry, "-serial", "stdio", "-cpu", "sandybridge-ep", "-load-addr", "0x100000", "-entry", "0x100000", "-d", "int,vmx"), 0x10<<1 | 1,
-			[]string{"exit reason 0000000a", "exit reason 00000012", "vmxentry: done"}, []string{"VMLAUNCH: VMsucceed", "VMRESUME: VMsucceed"}},
+			[]string{"exit reason 0000000a", "exit reason 00000012", "vmxentry: done"}, []string{"VMLAUNCH: VM entry", "VMRESUME: VM entry", "VM exit: reason 10 (CPUID)", "VM exit: reason 18 (VMCALL)"}},
 		{"smp guest on 4 CPUs", []string{"-nodefaults", "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-kernel", smp, "-smp", "4", "-d", "int"}, guests.ExitPass,
 			[]string{"vmxemu smp guest"}, []string{"Servicing hardware INT"}},
 	}

@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vmxemu/vmxemu/ept"
-	"github.com/vmxemu/vmxemu/msr"
 	"github.com/vmxemu/vmxemu/vmx"
 )
 
@@ -30,25 +29,12 @@ const (
 	invDesc = 0x5100             // INVEPT/INVVPID descriptors
 )
 
-// eptHarness is vmxHarness with a model's full VMX capabilities (EPT and
-// VPID allowed whether or not vmxemu's guest-visible MSRs show them yet),
-// guestVMCS, and the secondary controls sec with the EPTP and VPID given.
+// eptHarness is vmxHarnessModel (the guest-visible VMX capabilities,
+// which include EPT and VPID), guestVMCS, and the secondary controls sec
+// with the EPTP and VPID given.
 func eptHarness(t *testing.T, model string, sec uint64, eptp uint64, vpid uint64) *harness {
 	t.Helper()
-	m, err := msr.Lookup(model)
-	require.NoError(t, err)
-	p, err := msr.Resolve(m, nil)
-	require.NoError(t, err)
-	caps, err := vmx.NewCaps(p.ModelVMX, nil, p.MaxPhysAddr(), 48)
-	require.NoError(t, err)
-	h := newHarness(mode32)
-	h.c = New(Config{Bus: h.bus, Platform: harnessPlatform{}, VMX: caps}, h.base)
-	for _, a := range []uint64{0x1000, 0x2000} {
-		binary.LittleEndian.PutUint32(h.bus.ram[a:], caps.Revision)
-	}
-	mem := vmxPhys{h.c}
-	require.Equal(t, vmx.Succeed, h.c.vmx.VMXON(0x1000, mem).Kind)
-	require.Equal(t, vmx.Succeed, h.c.vmx.VMPTRLD(0x2000, mem).Kind)
+	h := vmxHarnessModel(t, model)
 	guestVMCS(t, h)
 	ram := h.bus.ram
 	put := func(a, v uint64) { binary.LittleEndian.PutUint64(ram[a:], v) }

@@ -19,23 +19,22 @@
  *   phase 3  a guest: VMCLEAR and VMPTRLD of a fresh VMCS; the VM-execution,
  *            VM-exit and VM-entry controls from the capability MSRs (the
  *            allowed-0 settings, plus "host address-space size" and
- *            "IA-32e mode guest"); host state (a GDT with a TSS per CPU
- *            and LTR: host TR may not be null) and guest state (64-bit,
- *            the host's address space: no EPT yet); VMLAUNCH.  The guest
- *            executes CPUID (exit reason 10: the host emulates it,
+ *            "IA-32e mode guest", and where the model allows them
+ *            "activate secondary controls", "enable EPT" and "enable
+ *            VPID"); host state (a GDT with a TSS per CPU and LTR: host
+ *            TR may not be null) and guest state (64-bit, the host's
+ *            address space); an EPT identity map of the CPU's own with
+ *            one page left out, its EPTP, VPID cpu+1; VMLAUNCH.  The
+ *            guest executes CPUID (exit reason 10: the host emulates it,
  *            advances the guest RIP by the instruction length and
- *            VMRESUMEs) and VMCALL (exit reason 18: the host is done,
- *            VMCLEAR).  Each exit is printed with its reason,
- *            qualification and instruction length.
+ *            VMRESUMEs), reads the page the map leaves out (exit reason
+ *            48, an EPT violation: the host maps the page, INVEPT,
+ *            VMRESUME at the same instruction) and VMCALL (exit reason
+ *            18: the host is done, VMCLEAR).  Each exit is printed with
+ *            its reason and qualification.  A model without EPT skips the
+ *            EPT step, with a line.
  *   phase 4  VMXOFF, CR4.VMXE cleared.
  * CPU 0 prints the seed's sysctl lines (hw.vmm.*).
- *
- * EPT hook: the EPT step of the seed scenario (an EPT identity map, a
- * guest access to a page it leaves out, the EPT violation the host fixes
- * by mapping the page) belongs in phase 3, between the CPUID and the
- * VMCALL of guest_entry (vmxon.S), with the "enable EPT" secondary
- * control and the EPT pointer written in launch_vmcs().  The scenarios
- * bad-eptp and no-invept are listed as waiting for it.
  *
  * A scenario on the command line (-append "scenario=NAME") breaks one
  * step; each CPU then prints what a kernel would see: the exception (#GP,

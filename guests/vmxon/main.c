@@ -1293,7 +1293,7 @@ static uint32_t ept_setup(int c)
 	return SEC_EPT | (vpid_on[c] ? SEC_VPID : 0);
 }
 
-/* qual_text decodes an EPT violation's exit qualification briefly (Table
+/* print_qual decodes an EPT violation's exit qualification briefly (Table
  * 28-7): the access, then what the entries allowed. */
 static void print_qual(uint64_t q)
 {

@@ -379,17 +379,16 @@ func TestVMXONScenarios(t *testing.T) {
 	e := vmxonEPT(t)
 	type scenario struct {
 		name string
-		// want returns the lines CPU c prints, in order (misc is the
-		// model's IA32_VMX_MISC from the reference data).
-		want func(c int, misc uint64) []string
+		// want returns the lines CPU c prints, in order, on model m.
+		want func(c int, m *msr.Model) []string
 		// log: the -d int log shows this exception once per CPU, with its reason.
 		log  string
 		smps []int
 		// flags are extra vmxemu flags (the firmware policy).
 		flags []string
 	}
-	per := func(lines ...string) func(int, uint64) []string {
-		return func(c int, _ uint64) []string {
+	per := func(lines ...string) func(int, *msr.Model) []string {
+		return func(c int, _ *msr.Model) []string {
 			out := make([]string, len(lines))
 			for i, l := range lines {
 				out[i] = fmt.Sprintf("cpu %d: %s", c, l)
@@ -428,7 +427,8 @@ func TestVMXONScenarios(t *testing.T) {
 			"VMXOFF: VMsucceed", "VMREAD outside VMX operation: #UD"), "", nil, nil},
 		// VMWRITE to a VM-exit information field: VMfail(13) unless
 		// IA32_VMX_MISC[29] = 1 (Vol. 3C 31.3 VMWRITE; Vol. 3D A.6).
-		{"vmwrite-ro", func(c int, misc uint64) []string {
+		{"vmwrite-ro", func(c int, m *msr.Model) []string {
+			misc := refVMXMSR(t, m, "0x485 IA32_VMX_MISC")
 			outcome := "VMfailValid(13)"
 			if misc>>29&1 != 0 {
 				outcome = "VMsucceed"
@@ -481,9 +481,27 @@ func TestVMXONScenarios(t *testing.T) {
 		// 010b) is a misconfiguration (29.3.3.1): exit reason 49, the
 		// guest-physical address saved (28.2.1); the host fixes the
 		// entry and the read completes.
-		{"ept-misconfig", func(c int, _ uint64) []string {
+		{"ept-misconfig", func(c int, _ *msr.Model) []string {
 			return []string{
 				fmt.Sprintf("cpu %d: vm-exit reason 49 (EPT misconfiguration) gpa %#x -> fix the entry, INVEPT, resume", c, e.probe),
+				fmt.Sprintf("cpu %d: INVEPT: VMsucceed", c),
+				fmt.Sprintf("cpu %d: vm-exit reason 18 (VMCALL) qual 0x0 len 3 -> done", c),
+			}
+		}, "", nil, nil},
+		// An EPT PTE without execute permission (bit 2): the guest's call
+		// to a RET in the page is an EPT violation (29.3.3.2) before the
+		// RET, with the qualification of Table 28-7: an instruction
+		// fetch (bit 2), the entries allowing read and write (bits 3, 4),
+		// a valid guest-linear address that was being translated (bits
+		// 7, 8), plus bit 10 with advanced VM-exit information (the
+		// kernel's page is read/write, see eptQual); both addresses those
+		// of the RET (probe page + 8).
+		{"ept-exec", func(c int, m *msr.Model) []string {
+			q := eptQual(refVMXMSR(t, m, "0x48C IA32_VMX_EPT_VPID_CAP"))&^1 | 1<<2 | 1<<3 | 1<<4
+			return []string{
+				fmt.Sprintf("cpu %d: vm-exit reason 10 (CPUID) qual 0x0 len 2 -> resume", c),
+				fmt.Sprintf("cpu %d: vm-exit reason 48 (EPT violation) qual %#x (fetch, allowed rw-) gpa %#x -> allow it, INVEPT, resume",
+					c, q, e.probe+8),
 				fmt.Sprintf("cpu %d: INVEPT: VMsucceed", c),
 				fmt.Sprintf("cpu %d: vm-exit reason 18 (VMCALL) qual 0x0 len 3 -> done", c),
 			}
@@ -496,7 +514,7 @@ func TestVMXONScenarios(t *testing.T) {
 		// the old page; single-context INVEPT invalidates the EP4TA's
 		// mappings (31.3 INVEPT) and the next read sees the new page.
 		// The values are those the guest put in the two pages.
-		{"no-invept", func(c int, _ uint64) []string {
+		{"no-invept", func(c int, _ *msr.Model) []string {
 			return []string{
 				fmt.Sprintf("cpu %d: vm-exit reason 18 (VMCALL) qual 0x0 len 3 -> resume", c),
 				fmt.Sprintf("cpu %d: the guest read 0x5050505050505050 at gpa %#x; its EPT entry now points at %#x "+
@@ -510,7 +528,7 @@ func TestVMXONScenarios(t *testing.T) {
 			}
 		}, "", nil, nil},
 		// Hardware does not check that VMXON regions are distinct.
-		{"shared-region", func(c int, _ uint64) []string {
+		{"shared-region", func(c int, _ *msr.Model) []string {
 			if c == 0 {
 				return []string{"cpu 0: VMXON: VMsucceed"}
 			}
@@ -526,11 +544,10 @@ func TestVMXONScenarios(t *testing.T) {
 			for _, n := range smps {
 				t.Run(fmt.Sprintf("%s/%s/smp%d", sc.name, m.Name, n), func(t *testing.T) {
 					t.Parallel()
-					misc := refVMXMSR(t, m, "0x485 IA32_VMX_MISC")
 					res := runVMXON(t, "scenario="+sc.name, ExitPass, append([]string{"-cpu", m.Name, "-smp", strconv.Itoa(n)}, sc.flags...)...)
 					out := lines(res.stdout)
 					for c := 0; c < n; c++ {
-						inOrder(t, out, sc.want(c, misc), "cpu %d", c)
+						inOrder(t, out, sc.want(c, m), "cpu %d", c)
 					}
 					assert.NotContains(t, res.stdout, "MISMATCH")
 					assert.Contains(t, out, "every outcome as the SDM says; exiting with 0x10")
@@ -576,7 +593,7 @@ func TestVMXONUnknownScenario(t *testing.T) {
 		res := runVMXON(t, tc.append, tc.status)
 		out := lines(res.stdout)
 		assert.Contains(t, out, tc.first, tc.append)
-		for _, name := range []string{"cr0-ne", "shared-region", "bad-guest-seg", "bad-eptp", "no-invept", "ept-misconfig"} {
+		for _, name := range []string{"cr0-ne", "shared-region", "bad-guest-seg", "bad-eptp", "no-invept", "ept-misconfig", "ept-exec"} {
 			assert.Contains(t, res.stdout, "  "+name+" ", tc.append)
 		}
 		assert.NotContains(t, res.stdout, "later", tc.append)

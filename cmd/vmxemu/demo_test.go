@@ -30,6 +30,8 @@ func outLines(s string) []string {
 // The EPT scenarios: the addresses come from the embedded image's symbol
 // table (demoSym); the EPTP rules from 25.6.11 and 27.2.1.1 (memory type
 // 2 is reserved), the misconfiguration from 29.3.3.1 (bits 2:0 = 010b),
+// the fetch from a page without execute permission from 29.3.3.2 and
+// Table 28-7 (bits 2, 3, 4, 7, 8: 0x19c),
 // the stale read from the caching rules of 29.4 (the combined mapping
 // cached under the guest's VPID survives VM exit and entry; single-context
 // INVEPT removes it) — vmxemu caches it as docs/VMX.md says.
@@ -74,6 +76,8 @@ func TestDemoScenarios(t *testing.T) {
 				fmt.Sprintf("= %#x", demoSym(t, "ept_pml4")|2|3<<3), "memory type", "SDM Vol. 3C 25.6.11"}},
 		{"ept-misconfig", []string{fmt.Sprintf("cpu 0: vm-exit reason 49 (EPT misconfiguration) gpa %#x -> fix the entry, INVEPT, resume", probe),
 			"cpu 0: vm-exit reason 18 (VMCALL) qual 0x0 len 3 -> done"}, nil},
+		{"ept-exec", []string{fmt.Sprintf("cpu 0: vm-exit reason 48 (EPT violation) qual 0x19c (fetch, allowed rw-) gpa %#x -> allow it, INVEPT, resume", probe+8),
+			"cpu 0: vm-exit reason 18 (VMCALL) qual 0x0 len 3 -> done"}, nil},
 		{"no-invept", []string{
 			fmt.Sprintf("cpu 0: vm-exit reason 48 (EPT violation) qual 0x181 (read, not present) gpa %#x -> map, INVEPT, resume", probe),
 			"cpu 0: vm-exit reason 18 (VMCALL) qual 0x0 len 3 -> resume",
@@ -115,7 +119,7 @@ func TestDemoSubcommand(t *testing.T) {
 	assert.Contains(t, out, "the scenarios (vmxemu demo NAME, or -append scenario=NAME):")
 	for _, name := range []string{"cr0-ne", "no-vmxe", "fc-unlocked", "fc-disabled", "bad-revision", "unaligned",
 		"shared-region", "vmptrld-vmxon", "no-vmclear", "bad-guest-seg", "bad-host-cr3", "bad-host-cr4", "bad-eptp", "no-invept",
-		"ept-misconfig"} {
+		"ept-misconfig", "ept-exec"} {
 		assert.Contains(t, r.stdout, "  "+name+" ")
 	}
 	assert.NotContains(t, r.stdout, "later")

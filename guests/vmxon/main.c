@@ -487,6 +487,7 @@ static const struct {
 	{"bad-eptp", "an EPT pointer with a reserved memory type, then with a page-walk length of 3: VMLAUNCH VMfailValid(7)"},
 	{"no-invept", "an EPT entry pointed at another page without INVEPT: the guest still reads the old page"},
 	{"ept-misconfig", "an EPT entry that allows writes but not reads: EPT misconfiguration, exit reason 49"},
+	{"ept-exec", "an EPT entry without execute permission: a call into the page is an EPT violation (fetch)"},
 };
 #define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
 
@@ -1172,8 +1173,10 @@ static uint64_t other_page[512] __attribute__((aligned(4096)));
 extern char __bss_end[];
 
 /* guest_probe is the address the guest reads after its CPUID (0: no EPT
- * step; guest_entry in vmxon.S reads it). */
-uint64_t guest_probe;
+ * step), guest_exec the one it calls then (0: none; ept-exec); guest_entry
+ * in vmxon.S reads both. */
+uint64_t guest_probe, guest_exec;
+#define EXEC_OFFSET 8 /* where ept-exec puts a RET in the probe page */
 
 static int ept_on[MAX_CPUS], vpid_on[MAX_CPUS], invept_type[MAX_CPUS];
 static uint64_t eptp[MAX_CPUS], ept_cap;
@@ -1263,8 +1266,14 @@ static uint32_t ept_setup(int c)
 			probe_pte[c] = &pt[(probe >> 12) & 511];
 	}
 	/* The page left out; ept-misconfig makes it write-only instead, a
-	 * misconfiguration (29.3.3.1: bits 2:0 = 010b). */
-	*probe_pte[c] = is("ept-misconfig") ? probe | EPT_W | EPT_WB : 0;
+	 * misconfiguration (29.3.3.1: bits 2:0 = 010b); ept-exec readable
+	 * and writable but not executable (bit 2 clear: 29.3.3.2). */
+	if (is("ept-misconfig"))
+		*probe_pte[c] = probe | EPT_W | EPT_WB;
+	else if (is("ept-exec"))
+		*probe_pte[c] = probe | EPT_R | EPT_W | EPT_WB;
+	else
+		*probe_pte[c] = 0;
 
 	/* EPTP (25.6.11): memory type WB (6) where bit 14 allows it, else UC
 	 * (0, bit 8); page-walk length 4, minus 1, in bits 5:3. */
@@ -1275,17 +1284,19 @@ static uint32_t ept_setup(int c)
 	ept_on[c] = 1;
 	vpid_on[c] = (proc2 >> 32 & SEC_VPID) != 0;
 	probe_page[0] = PROBE_VALUE;
+	((uint8_t *)probe_page)[EXEC_OFFSET] = 0xC3; /* RET */
 	other_page[0] = OTHER_VALUE;
 	ept_calls[c] = 0;
 	ept_qual[c] = ept_gpa[c] = ept_gla[c] = 0;
+	const char *how = is("ept-misconfig") ? "write-only" : is("ept-exec") ? "not executable" : "left out";
 	if (large)
-		kprintf("cpu %d: EPT: identity map of 0-1 GiB (4 levels, 2-MiB pages), gpa 0x%lx left out; "
+		kprintf("cpu %d: EPT: identity map of 0-1 GiB (4 levels, 2-MiB pages), gpa 0x%lx %s; "
 			"EPTP 0x%lx (%s, walk length 4)",
-			c, probe, eptp[c], wb ? "WB" : "UC");
+			c, probe, how, eptp[c], wb ? "WB" : "UC");
 	else
-		kprintf("cpu %d: EPT: identity map of 0-%lu MiB (4 levels, 4-KiB pages), gpa 0x%lx left out; "
+		kprintf("cpu %d: EPT: identity map of 0-%lu MiB (4 levels, 4-KiB pages), gpa 0x%lx %s; "
 			"EPTP 0x%lx (%s, walk length 4)",
-			c, end >> 20, probe, eptp[c], wb ? "WB" : "UC");
+			c, end >> 20, probe, how, eptp[c], wb ? "WB" : "UC");
 	if (vpid_on[c])
 		kprintf("; VPID %d\n", c + 1);
 	else
@@ -1360,7 +1371,11 @@ static uint64_t ept_exit(int c, uint32_t reason, uint64_t qual)
 		ept_gla[c] = qual & QUAL_LINEAR ? vmread_raw(VMCS_GUEST_LINEAR) : 0;
 		kprintf("cpu %d: vm-exit reason 48 (EPT violation) qual 0x%lx (", c, qual);
 		print_qual(qual);
-		kprintf(") gpa 0x%lx -> %s\n", gpa, fix ? invept_type[c] ? "map, INVEPT, resume" : "map, resume" : "done");
+		const char *act = !fix ? "done"
+				  : qual & QUAL_PERMS ? invept_type[c] ? "allow it, INVEPT, resume" : "allow it, resume"
+				  : invept_type[c] ? "map, INVEPT, resume"
+						    : "map, resume";
+		kprintf(") gpa 0x%lx -> %s\n", gpa, act);
 	} else {
 		ept_gpa[c] = gpa;
 		kprintf("cpu %d: vm-exit reason 49 (EPT misconfiguration) gpa 0x%lx -> %s\n", c, gpa,
@@ -1599,6 +1614,15 @@ static void ept_check(int c)
 	uint64_t probe = pa_of(probe_page);
 	if (is("ept-misconfig")) {
 		check(c, ept_gpa[c] == probe, "the EPT misconfiguration's guest-physical address is not the probe page's");
+	} else if (is("ept-exec")) {
+		/* An instruction fetch (bit 2) from a page the entries allow to
+		 * be read and written (bits 3, 4), at the RET's address. */
+		uint64_t q = ept_qual[c], want = QUAL_FETCH | EPT_R << 3 | EPT_W << 3 | QUAL_LINEAR | QUAL_TRANSLATION;
+		check(c, (q & 0x1FF) == want, "the EPT violation's qualification is not a fetch from a read/write page (0x19c)");
+		check(c, (ept_cap & CAP_ADV_INFO) || (q & 0xE00) == 0,
+		      "qualification bits 11:9 set without advanced VM-exit information");
+		check(c, ept_gpa[c] == probe + EXEC_OFFSET, "the EPT violation's guest-physical address is not the RET's");
+		check(c, ept_gla[c] == probe + EXEC_OFFSET, "the EPT violation's guest-linear address is not the RET's");
 	} else {
 		uint64_t q = ept_qual[c], want = QUAL_READ | QUAL_LINEAR | QUAL_TRANSLATION;
 		check(c, (q & 0x1FF) == want, "the EPT violation's qualification is not a not-present data read (0x181)");
@@ -1653,6 +1677,7 @@ static void phase_launch(int c)
 			vmw(c, VMCS_VPID, (uint64_t)c + 1); /* not 0000H (27.2.1.1) */
 	}
 	guest_probe = ept_on[c] ? pa_of(probe_page) : 0;
+	guest_exec = ept_on[c] && is("ept-exec") ? pa_of(probe_page) + EXEC_OFFSET : 0;
 
 	if (is("vmresume-clear"))
 		expect(c, "VMRESUME before VMLAUNCH (launch state clear)", flags_res(vmx_enter(&host_sp[c], 1)), VALID(5));
@@ -1694,6 +1719,9 @@ static void phase_launch(int c)
 		if (is("bad-guest-seg")) {
 			w = bad_guest, nw = 1;
 			what = "the VM entry did not fail with exit reason 33";
+		} else if (ept_on[c] && is("ept-exec")) {
+			w = good_ept, nw = 3;
+			what = "the guest did not exit with CPUID (10), EPT violation (48, the fetch), VMCALL (18)";
 		} else if (ept_on[c] && is("ept-misconfig")) {
 			w = good_misconf, nw = 3;
 			what = "the guest did not exit with CPUID (10), EPT misconfiguration (49), VMCALL (18)";

@@ -244,7 +244,10 @@ vmexit_entry:
  * now succeeds.  VMCALL exits too (reason 18): the guest is done, and
  * hands back the vendor string CPUID gave it in RBX, RDX, RCX and the
  * value it read in RSI.  A host that resumes after the VMCALL (scenario
- * no-invept) gets the read again, then another VMCALL.
+ * no-invept) gets the read again, then another VMCALL.  With guest_exec
+ * (scenario ept-exec) the guest also calls a RET in the probe page,
+ * which EPT maps without execute permission: an EPT violation before
+ * the RET, which the host fixes by allowing execution.
  */
 guest_entry:
 	xorl %eax, %eax
@@ -255,6 +258,10 @@ guest_entry:
 1:	testq %rdi, %rdi
 	jz 2f
 	movq (%rdi), %rsi               /* EPT step: read the page left out */
+	movq guest_exec(%rip), %rax
+	testq %rax, %rax
+	jz 2f
+	call *%rax                      /* ept-exec: a RET in a page EPT does not let it execute */
 2:	vmcall
 	jmp 1b                          /* the host resumes after VMCALL only to have the page read again */
 

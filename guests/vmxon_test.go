@@ -1,6 +1,7 @@
 package guests
 
 import (
+	"debug/elf"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -171,25 +172,95 @@ func goodPath(cpu int, basic, misc, pin uint64) []string {
 	}
 }
 
+// eptFacts are the addresses of the demo guest's EPT step, from the
+// image's symbol table (the linker's, not the program's output): its probe
+// page, the page no-invept points the probe page's entry at, the per-CPU
+// EPT PML4 tables, the kernel's end.
+type eptFacts struct {
+	probe, other, pml4, end uint64
+}
+
+func vmxonEPT(t *testing.T) eptFacts {
+	t.Helper()
+	f, err := elf.Open(guestImage(t, "vmxon"))
+	require.NoError(t, err)
+	defer f.Close()
+	syms, err := f.Symbols()
+	require.NoError(t, err)
+	var e eptFacts
+	for _, s := range syms {
+		switch s.Name {
+		case "probe_page":
+			e.probe = s.Value
+		case "other_page":
+			e.other = s.Value
+		case "ept_pml4":
+			e.pml4 = s.Value
+		case "__bss_end":
+			e.end = s.Value
+		}
+	}
+	require.True(t, e.probe != 0 && e.other != 0 && e.pml4 != 0 && e.end != 0, "symbols of the EPT step: %+v", e)
+	return e
+}
+
+// eptp is CPU cpu's EPT pointer (SDM Vol. 3C 25.6.11): its PML4 table
+// (4 KiB per CPU), memory type WB (6, IA32_VMX_EPT_VPID_CAP bit 14 on
+// every model), page-walk length 4 - 1 in bits 5:3.
+func (e eptFacts) eptp(cpu int) uint64 { return e.pml4 + uint64(cpu)*4096 | 6 | 3<<3 }
+
+// eptQual is the exit qualification of the guest's read of the page the
+// EPT map leaves out (SDM Vol. 3C Table 28-7): a data read (bit 0), no
+// permission since the entry is not present (bits 5:3 = 0), a valid
+// guest-linear address (bit 7) whose translation was accessed (bit 8);
+// with advanced VM-exit information (IA32_VMX_EPT_VPID_CAP bit 22) bits
+// 11:9 describe the linear address: the kernel's page tables
+// (compute64/entry.S) map it with P and R/W, without U/S or XD, so only
+// bit 10 (read/write).
+func eptQual(caps uint64) uint64 {
+	q := uint64(1 | 1<<7 | 1<<8)
+	if caps>>22&1 != 0 {
+		q |= 1 << 10
+	}
+	return q
+}
+
 // launchPath is what CPU cpu prints in phase 3, the guest (SDM Vol. 3C
 // chapters 27 and 28): the controls are the allowed-0 settings of the
 // dump's TRUE_* capability MSRs (IA32_VMX_BASIC[55] is 1 on every model;
 // Vol. 3D A.2) with "host address-space size" (VM-exit bit 9) and
-// "IA-32e mode guest" (VM-entry bit 9) added; CPUID exits
+// "IA-32e mode guest" (VM-entry bit 9) added, and for the EPT step
+// "activate secondary controls" (primary bit 31) with "enable EPT"
+// (secondary bit 1) and "enable VPID" (bit 5) where the dump's
+// IA32_VMX_PROCBASED_CTLS2 allows them (every model); CPUID exits
 // unconditionally with reason 10 and VMCALL with 18 (26.1.2, Appendix C),
 // both with exit qualification 0 (Table 28-1 has none for them) and
-// their instruction lengths (CPUID 0F A2, VMCALL 0F 01 C1).
-func launchPath(t *testing.T, m *msr.Model, cpu int) []string {
+// their instruction lengths (CPUID 0F A2, VMCALL 0F 01 C1); between them
+// the read of the page left out of the map is an EPT violation (reason
+// 48) with the guest-physical address of that page.
+func launchPath(t *testing.T, m *msr.Model, e eptFacts, cpu int) []string {
 	basic := refBasic(t, m)
 	require.NotZero(t, basic>>55&1, "IA32_VMX_BASIC[55]: the TRUE_* MSRs exist")
 	a0 := func(name string) uint64 { return refVMXMSR(t, m, name) & 0xFFFFFFFF }
+	proc2 := refVMXMSR(t, m, "0x48B IA32_VMX_PROCBASED_CTLS2")
+	caps := refVMXMSR(t, m, "0x48C IA32_VMX_EPT_VPID_CAP")
+	require.NotZero(t, proc2>>33&1, "enable EPT allowed")
+	require.NotZero(t, proc2>>37&1, "enable VPID allowed")
+	const need = 1<<6 | 1<<14 | 1<<16 | 1<<20 | 1<<25
+	require.Equal(t, uint64(need), caps&need, "4-level walk, WB, 2-MiB pages, INVEPT, single-context INVEPT")
 	return []string{
 		fmt.Sprintf("cpu %d: VMCLEAR: VMsucceed", cpu),
 		fmt.Sprintf("cpu %d: VMPTRLD: VMsucceed", cpu),
-		fmt.Sprintf("cpu %d: VMLAUNCH: controls pin %#x proc %#x exit %#x entry %#x", cpu,
-			a0("0x48D IA32_VMX_TRUE_PINBASED_CTLS"), a0("0x48E IA32_VMX_TRUE_PROCBASED_CTLS"),
+		fmt.Sprintf("cpu %d: EPT: identity map of 0-1 GiB (4 levels, 2-MiB pages), gpa %#x left out; "+
+			"EPTP %#x (WB, walk length 4); VPID %d", cpu, e.probe, e.eptp(cpu), cpu+1),
+		fmt.Sprintf("cpu %d: VMLAUNCH: controls pin %#x proc %#x proc2 %#x exit %#x entry %#x", cpu,
+			a0("0x48D IA32_VMX_TRUE_PINBASED_CTLS"), a0("0x48E IA32_VMX_TRUE_PROCBASED_CTLS")|1<<31,
+			proc2&0xFFFFFFFF|1<<1|1<<5,
 			a0("0x48F IA32_VMX_TRUE_EXIT_CTLS")|1<<9, a0("0x490 IA32_VMX_TRUE_ENTRY_CTLS")|1<<9),
 		fmt.Sprintf("cpu %d: vm-exit reason 10 (CPUID) qual 0x0 len 2 -> resume", cpu),
+		fmt.Sprintf("cpu %d: vm-exit reason 48 (EPT violation) qual %#x (read, not present) gpa %#x -> map, INVEPT, resume",
+			cpu, eptQual(caps), e.probe),
+		fmt.Sprintf("cpu %d: INVEPT: VMsucceed", cpu),
 		fmt.Sprintf("cpu %d: vm-exit reason 18 (VMCALL) qual 0x0 len 3 -> done", cpu),
 		fmt.Sprintf("cpu %d: the guest's CPUID vendor: GenuineIntel", cpu),
 		fmt.Sprintf("cpu %d: VMCLEAR: VMsucceed", cpu),
@@ -229,6 +300,7 @@ func TestVMXONModels(t *testing.T) {
 	ms, err := msr.Models()
 	require.NoError(t, err)
 	require.NotEmpty(t, ms)
+	e := vmxonEPT(t)
 	for _, m := range ms {
 		for _, n := range []int{1, 4} {
 			t.Run(fmt.Sprintf("%s/smp%d", m.Name, n), func(t *testing.T) {
@@ -266,7 +338,7 @@ func TestVMXONModels(t *testing.T) {
 					want = append(want, goodPath(c, basic, misc, pin)...)
 				}
 				for c := 0; c < n; c++ {
-					want = append(want, launchPath(t, m, c)...)
+					want = append(want, launchPath(t, m, e, c)...)
 				}
 				for c := 0; c < n; c++ {
 					want = append(want, fmt.Sprintf("cpu %d: VMXOFF: VMsucceed", c), fmt.Sprintf("cpu %d: CR4.VMXE cleared", c))
@@ -304,19 +376,19 @@ func TestVMXONDeterministic(t *testing.T) {
 func TestVMXONScenarios(t *testing.T) {
 	ms, err := msr.Models()
 	require.NoError(t, err)
+	e := vmxonEPT(t)
 	type scenario struct {
 		name string
-		// want returns the lines CPU c prints, in order (misc is the
-		// model's IA32_VMX_MISC from the reference data).
-		want func(c int, misc uint64) []string
+		// want returns the lines CPU c prints, in order, on model m.
+		want func(c int, m *msr.Model) []string
 		// log: the -d int log shows this exception once per CPU, with its reason.
 		log  string
 		smps []int
 		// flags are extra vmxemu flags (the firmware policy).
 		flags []string
 	}
-	per := func(lines ...string) func(int, uint64) []string {
-		return func(c int, _ uint64) []string {
+	per := func(lines ...string) func(int, *msr.Model) []string {
+		return func(c int, _ *msr.Model) []string {
 			out := make([]string, len(lines))
 			for i, l := range lines {
 				out[i] = fmt.Sprintf("cpu %d: %s", c, l)
@@ -355,7 +427,8 @@ func TestVMXONScenarios(t *testing.T) {
 			"VMXOFF: VMsucceed", "VMREAD outside VMX operation: #UD"), "", nil, nil},
 		// VMWRITE to a VM-exit information field: VMfail(13) unless
 		// IA32_VMX_MISC[29] = 1 (Vol. 3C 31.3 VMWRITE; Vol. 3D A.6).
-		{"vmwrite-ro", func(c int, misc uint64) []string {
+		{"vmwrite-ro", func(c int, m *msr.Model) []string {
+			misc := refVMXMSR(t, m, "0x485 IA32_VMX_MISC")
 			outcome := "VMfailValid(13)"
 			if misc>>29&1 != 0 {
 				outcome = "VMsucceed"
@@ -399,8 +472,63 @@ func TestVMXONScenarios(t *testing.T) {
 		// qualification 0.
 		{"bad-guest-seg", per("VM-entry failure: exit reason 33 (VM-entry failure due to invalid guest state) with bit 31 set, qual 0x0"),
 			"", nil, nil},
+		// The EPTP checks of VM entry with "enable EPT" (27.2.1.1, EPTP
+		// format 25.6.11): memory type 2 is reserved (only 0 and 6),
+		// page-walk length 3 (bits 5:3 = 2) is not 4 -> VMfail(7).
+		{"bad-eptp", per("VMLAUNCH with EPTP memory type 2 (reserved): VMfailValid(7)",
+			"VMLAUNCH with EPTP page-walk length 3: VMfailValid(7)", "VMCLEAR: VMsucceed"), "", nil, nil},
+		// An EPT PTE with write but not read permission (bits 2:0 =
+		// 010b) is a misconfiguration (29.3.3.1): exit reason 49, the
+		// guest-physical address saved (28.2.1); the host fixes the
+		// entry and the read completes.
+		{"ept-misconfig", func(c int, _ *msr.Model) []string {
+			return []string{
+				fmt.Sprintf("cpu %d: vm-exit reason 49 (EPT misconfiguration) gpa %#x -> fix the entry, INVEPT, resume", c, e.probe),
+				fmt.Sprintf("cpu %d: INVEPT: VMsucceed", c),
+				fmt.Sprintf("cpu %d: vm-exit reason 18 (VMCALL) qual 0x0 len 3 -> done", c),
+			}
+		}, "", nil, nil},
+		// An EPT PTE without execute permission (bit 2): the guest's call
+		// to a RET in the page is an EPT violation (29.3.3.2) before the
+		// RET, with the qualification of Table 28-7: an instruction
+		// fetch (bit 2), the entries allowing read and write (bits 3, 4),
+		// a valid guest-linear address that was being translated (bits
+		// 7, 8), plus bit 10 with advanced VM-exit information (the
+		// kernel's page is read/write, see eptQual); both addresses those
+		// of the RET (probe page + 8).
+		{"ept-exec", func(c int, m *msr.Model) []string {
+			q := eptQual(refVMXMSR(t, m, "0x48C IA32_VMX_EPT_VPID_CAP"))&^1 | 1<<2 | 1<<3 | 1<<4
+			return []string{
+				fmt.Sprintf("cpu %d: vm-exit reason 10 (CPUID) qual 0x0 len 2 -> resume", c),
+				fmt.Sprintf("cpu %d: vm-exit reason 48 (EPT violation) qual %#x (fetch, allowed rw-) gpa %#x -> allow it, INVEPT, resume",
+					c, q, e.probe+8),
+				fmt.Sprintf("cpu %d: INVEPT: VMsucceed", c),
+				fmt.Sprintf("cpu %d: vm-exit reason 18 (VMCALL) qual 0x0 len 3 -> done", c),
+			}
+		}, "", nil, nil},
+		// The probe page's entry pointed at another page after the guest
+		// read it, without INVEPT (29.4.3.3 asks for one after changing
+		// bits 51:12): the combined mapping cached under the guest's
+		// VPID and EP4TA survives the VM exit and entry (29.4.1, 29.4.3.1:
+		// only VPID 0000H's are invalidated by them), so the guest reads
+		// the old page; single-context INVEPT invalidates the EP4TA's
+		// mappings (31.3 INVEPT) and the next read sees the new page.
+		// The values are those the guest put in the two pages.
+		{"no-invept", func(c int, _ *msr.Model) []string {
+			return []string{
+				fmt.Sprintf("cpu %d: vm-exit reason 18 (VMCALL) qual 0x0 len 3 -> resume", c),
+				fmt.Sprintf("cpu %d: the guest read 0x5050505050505050 at gpa %#x; its EPT entry now points at %#x "+
+					"(holding 0x5151515151515151), no INVEPT", c, e.probe, e.other),
+				fmt.Sprintf("cpu %d: vm-exit reason 18 (VMCALL) qual 0x0 len 3 -> resume", c),
+				fmt.Sprintf("cpu %d: the guest read 0x5050505050505050: the old page, through the stale cached translation; "+
+					"INVEPT removes it", c),
+				fmt.Sprintf("cpu %d: INVEPT: VMsucceed", c),
+				fmt.Sprintf("cpu %d: vm-exit reason 18 (VMCALL) qual 0x0 len 3 -> done", c),
+				fmt.Sprintf("cpu %d: after INVEPT the guest read 0x5151515151515151: the new page", c),
+			}
+		}, "", nil, nil},
 		// Hardware does not check that VMXON regions are distinct.
-		{"shared-region", func(c int, _ uint64) []string {
+		{"shared-region", func(c int, _ *msr.Model) []string {
 			if c == 0 {
 				return []string{"cpu 0: VMXON: VMsucceed"}
 			}
@@ -416,11 +544,10 @@ func TestVMXONScenarios(t *testing.T) {
 			for _, n := range smps {
 				t.Run(fmt.Sprintf("%s/%s/smp%d", sc.name, m.Name, n), func(t *testing.T) {
 					t.Parallel()
-					misc := refVMXMSR(t, m, "0x485 IA32_VMX_MISC")
 					res := runVMXON(t, "scenario="+sc.name, ExitPass, append([]string{"-cpu", m.Name, "-smp", strconv.Itoa(n)}, sc.flags...)...)
 					out := lines(res.stdout)
 					for c := 0; c < n; c++ {
-						inOrder(t, out, sc.want(c, misc), "cpu %d", c)
+						inOrder(t, out, sc.want(c, m), "cpu %d", c)
 					}
 					assert.NotContains(t, res.stdout, "MISMATCH")
 					assert.Contains(t, out, "every outcome as the SDM says; exiting with 0x10")
@@ -452,24 +579,84 @@ func TestVMXONSharedRegionNeedsTwoCPUs(t *testing.T) {
 	assert.Contains(t, lines(res.stdout), "scenario shared-region needs at least 2 CPUs (-smp 2)")
 }
 
-// An unknown scenario lists the scenarios and fails; so does one that
-// needs EPT. "help" and "scenario=list" list them and pass.
+// An unknown scenario lists the scenarios and fails. "help" and
+// "scenario=list" list them and pass.
 func TestVMXONUnknownScenario(t *testing.T) {
 	for _, tc := range []struct {
 		append, first string
 		status        int
 	}{
 		{"scenario=nonesuch", "unknown scenario", ExitFail},
-		{"scenario=bad-eptp", "scenario bad-eptp needs EPT, which vmxemu does not implement yet", ExitFail},
 		{"help", "the scenarios (vmxemu demo NAME, or -append scenario=NAME):", ExitPass},
 		{"scenario=list", "the scenarios (vmxemu demo NAME, or -append scenario=NAME):", ExitPass},
 	} {
 		res := runVMXON(t, tc.append, tc.status)
 		out := lines(res.stdout)
 		assert.Contains(t, out, tc.first, tc.append)
-		assert.Contains(t, res.stdout, "  cr0-ne ", tc.append)
-		assert.Contains(t, res.stdout, "  shared-region ", tc.append)
-		inOrder(t, out, []string{"later, with EPT:", "  bad-eptp           an EPT pointer with a reserved memory type: VMfailValid(7) (needs EPT)"}, tc.append)
+		for _, name := range []string{"cr0-ne", "shared-region", "bad-guest-seg", "bad-eptp", "no-invept", "ept-misconfig", "ept-exec"} {
+			assert.Contains(t, res.stdout, "  "+name+" ", tc.append)
+		}
+		assert.NotContains(t, res.stdout, "later", tc.append)
+	}
+}
+
+// The EPT step follows the model's capability MSRs (-cpu MODEL,-FEATURE
+// removes one from them; SDM Vol. 3D A.3.3, A.10): without "enable EPT"
+// the step is skipped, with a line, and the guest runs as before; without
+// 2-MiB EPT pages (bit 16) the map uses 4-KiB pages for the kernel's
+// first MiBs; without "enable VPID" the secondary controls hold EPT alone;
+// without INVEPT (bit 20) the host maps the page and resumes. Without a
+// VPID the guest's translations are those of VPID 0000H, which VM entry
+// and exit invalidate (29.4.3.1), and vmxemu caches no guest-physical
+// mappings (docs/VMX.md, "Caching and invalidation"; the SDM allows
+// both): no-invept then reads the new page at once.
+func TestVMXONEPTCapabilities(t *testing.T) {
+	e := vmxonEPT(t)
+	m, err := msr.Lookup("sandybridge-ep")
+	require.NoError(t, err)
+	caps := refVMXMSR(t, m, "0x48C IA32_VMX_EPT_VPID_CAP")
+	exit48 := func(action string) string {
+		return fmt.Sprintf("cpu 0: vm-exit reason 48 (EPT violation) qual %#x (read, not present) gpa %#x -> %s",
+			eptQual(caps), e.probe, action)
+	}
+	end := (e.end + 1<<21 - 1) >> 21 << 21
+	a0 := func(name string) uint64 { return refVMXMSR(t, m, name) & 0xFFFFFFFF }
+	pin, proc := a0("0x48D IA32_VMX_TRUE_PINBASED_CTLS"), a0("0x48E IA32_VMX_TRUE_PROCBASED_CTLS")
+	exit, entry := a0("0x48F IA32_VMX_TRUE_EXIT_CTLS")|1<<9, a0("0x490 IA32_VMX_TRUE_ENTRY_CTLS")|1<<9
+	for _, tc := range []struct {
+		cpu, append string
+		want        []string
+		not         string
+	}{
+		{"sandybridge-ep,-ept", "", []string{
+			"cpu 0: EPT: not allowed by this model (IA32_VMX_PROCBASED_CTLS2[33] = 0): no EPT step",
+			fmt.Sprintf("cpu 0: VMLAUNCH: controls pin %#x proc %#x exit %#x entry %#x", pin, proc, exit, entry),
+			"cpu 0: vm-exit reason 10 (CPUID) qual 0x0 len 2 -> resume",
+			"cpu 0: vm-exit reason 18 (VMCALL) qual 0x0 len 3 -> done",
+		}, "reason 48"},
+		{"sandybridge-ep,-vmx-ept-2mb", "", []string{
+			fmt.Sprintf("cpu 0: EPT: identity map of 0-%d MiB (4 levels, 4-KiB pages), gpa %#x left out; EPTP %#x (WB, walk length 4); VPID 1",
+				end>>20, e.probe, e.eptp(0)),
+			exit48("map, INVEPT, resume"),
+		}, ""},
+		{"sandybridge-ep,-vpid", "", []string{
+			fmt.Sprintf("cpu 0: EPT: identity map of 0-1 GiB (4 levels, 2-MiB pages), gpa %#x left out; EPTP %#x (WB, walk length 4); no VPID",
+				e.probe, e.eptp(0)),
+			fmt.Sprintf("cpu 0: VMLAUNCH: controls pin %#x proc %#x proc2 0x2 exit %#x entry %#x", pin, proc|1<<31, exit, entry),
+			exit48("map, INVEPT, resume"),
+		}, ""},
+		{"sandybridge-ep,-vmx-invept", "", []string{exit48("map, resume")}, "INVEPT: "},
+		{"sandybridge-ep,-vpid", "scenario=no-invept", []string{
+			"cpu 0: the guest read 0x5151515151515151: no cached translation was used",
+		}, "stale"},
+	} {
+		res := runVMXON(t, tc.append, ExitPass, "-cpu", tc.cpu, "-smp", "1")
+		out := lines(res.stdout)
+		inOrder(t, out, tc.want, tc.cpu)
+		assert.NotContains(t, res.stdout, "MISMATCH", tc.cpu)
+		if tc.not != "" {
+			assert.NotContains(t, res.stdout, tc.not, tc.cpu)
+		}
 	}
 }
 

@@ -21,18 +21,15 @@ import (
 // what its source builds to). On every CPU it detects VMX, checks
 // IA32_FEATURE_CONTROL, reads the capability MSRs, fixes CR0/CR4, sets
 // CR4.VMXE and executes VMXON on its own region, works on a VMCS
-// (VMCLEAR/VMPTRLD/VMREAD/VMWRITE), launches a small guest whose CPUID
-// and VMCALL exit to the host (each exit printed with its reason,
-// qualification and instruction length), and VMXOFF; it prints the
+// (VMCLEAR/VMPTRLD/VMREAD/VMWRITE), builds an EPT identity map with one
+// page left out and launches a small guest whose CPUID, EPT violation
+// (the host maps the page, INVEPT) and VMCALL exit to the host (each exit
+// printed with its reason and qualification), and VMXOFF; it prints the
 // sysctl lines of the seed scenario (-append brief). -smp, -cpu and
 // -feature-control change the machine and the output follows. A scenario
 // (`vmxemu demo NAME`, or -append "scenario=NAME") breaks one step: the
 // guest prints what the kernel sees, vmxemu prints on stderr the rule
 // that fired (docs/TUTORIAL.md walks through them).
-//
-// EPT hook: the EPT step of the seed scenario and its scenarios (bad-eptp,
-// no-invept) go into the guest's phase 3 (guests/vmxon/main.c says
-// where); nothing here changes for them.
 
 //go:embed demo/vmxon.elf
 var demoKernel []byte

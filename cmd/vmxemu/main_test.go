@@ -80,17 +80,29 @@ func TestNoArgumentsRunsTheDemo(t *testing.T) {
 	}
 	assert.Equal(t, want, got)
 
-	// Every CPU, in order, launches the guest: the controls are the
-	// allowed-0 settings of the dump's TRUE_* MSRs (0x48D 0x16, 0x48E
-	// 0x04006172, 0x48F 0x00036DFB, 0x490 0x000011FB) with "host
-	// address-space size" and "IA-32e mode guest" (bit 9 of the exit and
-	// entry controls) added; CPUID exits with reason 10, VMCALL with 18
-	// (SDM Vol. 3C 26.1.2, Appendix C), qualification 0, lengths 2 and 3.
+	// Every CPU, in order, builds its EPT identity map and launches the
+	// guest: the controls are the allowed-0 settings of the dump's TRUE_*
+	// MSRs (0x48D 0x16, 0x48E 0x04006172, 0x48F 0x00036DFB, 0x490
+	// 0x000011FB) with "host address-space size" and "IA-32e mode guest"
+	// (bit 9 of the exit and entry controls) added, and for EPT "activate
+	// secondary controls" (primary bit 31) with "enable EPT" and "enable
+	// VPID" (secondary bits 1 and 5, allowed by 0x48B 0x000004FF00000000;
+	// 0x48C 0xF0106134141 allows a WB EPTP, 4 levels, 2-MiB pages and
+	// single-context INVEPT); CPUID exits with reason 10, VMCALL with 18
+	// (SDM Vol. 3C 26.1.2, Appendix C), qualification 0, lengths 2 and 3;
+	// between them the read of the page the map leaves out is an EPT
+	// violation, reason 48, qualification 0x181 (Table 28-7: data read,
+	// not present, guest-linear address valid, translation access), at
+	// the page's address (the embedded image's symbol).
+	probe, pml4 := demoSym(t, "probe_page"), demoSym(t, "ept_pml4")
 	var launch []string
 	for c := 0; c < 4; c++ {
 		launch = append(launch,
-			fmt.Sprintf("cpu %d: VMLAUNCH: controls pin 0x16 proc 0x4006172 exit 0x36ffb entry 0x13fb", c),
+			fmt.Sprintf("cpu %d: EPT: identity map of 0-1 GiB (4 levels, 2-MiB pages), gpa %#x left out; "+
+				"EPTP %#x (WB, walk length 4); VPID %d", c, probe, pml4+uint64(c)*4096|6|3<<3, c+1),
+			fmt.Sprintf("cpu %d: VMLAUNCH: controls pin 0x16 proc 0x84006172 proc2 0x22 exit 0x36ffb entry 0x13fb", c),
 			fmt.Sprintf("cpu %d: vm-exit reason 10 (CPUID) qual 0x0 len 2 -> resume", c),
+			fmt.Sprintf("cpu %d: vm-exit reason 48 (EPT violation) qual 0x181 (read, not present) gpa %#x -> map, INVEPT, resume", c, probe),
 			fmt.Sprintf("cpu %d: vm-exit reason 18 (VMCALL) qual 0x0 len 3 -> done", c))
 	}
 	got = nil

@@ -19,23 +19,22 @@
  *   phase 3  a guest: VMCLEAR and VMPTRLD of a fresh VMCS; the VM-execution,
  *            VM-exit and VM-entry controls from the capability MSRs (the
  *            allowed-0 settings, plus "host address-space size" and
- *            "IA-32e mode guest"); host state (a GDT with a TSS per CPU
- *            and LTR: host TR may not be null) and guest state (64-bit,
- *            the host's address space: no EPT yet); VMLAUNCH.  The guest
- *            executes CPUID (exit reason 10: the host emulates it,
+ *            "IA-32e mode guest", and where the model allows them
+ *            "activate secondary controls", "enable EPT" and "enable
+ *            VPID"); host state (a GDT with a TSS per CPU and LTR: host
+ *            TR may not be null) and guest state (64-bit, the host's
+ *            address space); an EPT identity map of the CPU's own with
+ *            one page left out, its EPTP, VPID cpu+1; VMLAUNCH.  The
+ *            guest executes CPUID (exit reason 10: the host emulates it,
  *            advances the guest RIP by the instruction length and
- *            VMRESUMEs) and VMCALL (exit reason 18: the host is done,
- *            VMCLEAR).  Each exit is printed with its reason,
- *            qualification and instruction length.
+ *            VMRESUMEs), reads the page the map leaves out (exit reason
+ *            48, an EPT violation: the host maps the page, INVEPT,
+ *            VMRESUME at the same instruction) and VMCALL (exit reason
+ *            18: the host is done, VMCLEAR).  Each exit is printed with
+ *            its reason and qualification.  A model without EPT skips the
+ *            EPT step, with a line.
  *   phase 4  VMXOFF, CR4.VMXE cleared.
  * CPU 0 prints the seed's sysctl lines (hw.vmm.*).
- *
- * EPT hook: the EPT step of the seed scenario (an EPT identity map, a
- * guest access to a page it leaves out, the EPT violation the host fixes
- * by mapping the page) belongs in phase 3, between the CPUID and the
- * VMCALL of guest_entry (vmxon.S), with the "enable EPT" secondary
- * control and the EPT pointer written in launch_vmcs().  The scenarios
- * bad-eptp and no-invept are listed as waiting for it.
  *
  * A scenario on the command line (-append "scenario=NAME") breaks one
  * step; each CPU then prints what a kernel would see: the exception (#GP,
@@ -459,36 +458,36 @@ static void check(int c, int ok, const char *what)
 
 /* ---- the scenario ---------------------------------------------------------- */
 
-/* The scenarios: each breaks one step of the bring-up.  "later" ones
- * need what vmxemu does not implement yet (EPT): listed, not runnable. */
+/* The scenarios: each breaks one step of the bring-up. */
 static const struct {
 	const char *name, *what;
-	int later;
 } scenarios[] = {
-	{"none", "the bring-up as the SDM prescribes it", 0},
-	{"cr0-ne", "CR0.NE not fixed before VMXON: #GP(0)", 0},
-	{"no-vmxe", "CR4.VMXE not set before VMXON: #UD", 0},
-	{"fc-unlocked", "IA32_FEATURE_CONTROL left unlocked by the firmware and by the kernel: VMXON #GP(0)", 0},
-	{"fc-disabled", "IA32_FEATURE_CONTROL locked by the firmware with VMX off: VMXON #GP(0)", 0},
-	{"bad-revision", "VMXON region without the VMCS revision identifier: VMfailInvalid", 0},
-	{"unaligned", "VMXON region not 4-KiB aligned: VMfailInvalid", 0},
-	{"beyond-maxphyaddr", "VMXON region beyond MAXPHYADDR: VMfailInvalid", 0},
-	{"shared-region", "the APs VMXON with CPU 0's VMXON region: the processor does not check (VMsucceed); vmxemu warns", 0},
-	{"vmxon-twice", "VMXON in VMX root operation: VMfailInvalid, VMfailValid(15) with a current VMCS", 0},
-	{"vmptrld-vmxon", "VMPTRLD of the VMXON region: VMfailInvalid, VMfailValid(10) with a current VMCS", 0},
-	{"vmclear-vmxon", "VMCLEAR of the VMXON region: VMfailInvalid, VMfailValid(3) with a current VMCS", 0},
-	{"vmptrld-revision", "VMPTRLD of a VMCS with a wrong revision: VMfailInvalid, VMfailValid(11) with a current VMCS", 0},
-	{"vmread-no-vmcs", "VMREAD/VMWRITE without a current VMCS: VMfailInvalid; after VMXOFF: #UD", 0},
-	{"vmwrite-ro", "VMWRITE to a VM-exit information field: VMfailValid(13) unless IA32_VMX_MISC[29]", 0},
-	{"field-unsupported", "VMREAD/VMWRITE of encodings that are no field here: VMfailValid(12)", 0},
-	{"bad-pointer", "VMCLEAR/VMPTRLD of an unaligned or too-wide address: VMfailValid(2), VMfailValid(9)", 0},
-	{"vmresume-clear", "VMRESUME before the first VMLAUNCH (launch state clear): VMfailValid(5)", 0},
-	{"no-vmclear", "VMLAUNCH again after the guest's exits without VMCLEAR (launch state launched): VMfailValid(4)", 0},
-	{"bad-host-cr3", "host CR3 beyond MAXPHYADDR in the VMCS: VMLAUNCH VMfailValid(8)", 0},
-	{"bad-host-cr4", "host CR4 without VMXE in the VMCS: VMLAUNCH VMfailValid(8)", 0},
-	{"bad-guest-seg", "guest CS access rights without the accessed bit: VM-entry failure, exit reason 33", 0},
-	{"bad-eptp", "an EPT pointer with a reserved memory type: VMfailValid(7) (needs EPT)", 1},
-	{"no-invept", "an EPT entry changed without INVEPT: the stale translation is used (needs EPT)", 1},
+	{"none", "the bring-up as the SDM prescribes it"},
+	{"cr0-ne", "CR0.NE not fixed before VMXON: #GP(0)"},
+	{"no-vmxe", "CR4.VMXE not set before VMXON: #UD"},
+	{"fc-unlocked", "IA32_FEATURE_CONTROL left unlocked by the firmware and by the kernel: VMXON #GP(0)"},
+	{"fc-disabled", "IA32_FEATURE_CONTROL locked by the firmware with VMX off: VMXON #GP(0)"},
+	{"bad-revision", "VMXON region without the VMCS revision identifier: VMfailInvalid"},
+	{"unaligned", "VMXON region not 4-KiB aligned: VMfailInvalid"},
+	{"beyond-maxphyaddr", "VMXON region beyond MAXPHYADDR: VMfailInvalid"},
+	{"shared-region", "the APs VMXON with CPU 0's VMXON region: the processor does not check (VMsucceed); vmxemu warns"},
+	{"vmxon-twice", "VMXON in VMX root operation: VMfailInvalid, VMfailValid(15) with a current VMCS"},
+	{"vmptrld-vmxon", "VMPTRLD of the VMXON region: VMfailInvalid, VMfailValid(10) with a current VMCS"},
+	{"vmclear-vmxon", "VMCLEAR of the VMXON region: VMfailInvalid, VMfailValid(3) with a current VMCS"},
+	{"vmptrld-revision", "VMPTRLD of a VMCS with a wrong revision: VMfailInvalid, VMfailValid(11) with a current VMCS"},
+	{"vmread-no-vmcs", "VMREAD/VMWRITE without a current VMCS: VMfailInvalid; after VMXOFF: #UD"},
+	{"vmwrite-ro", "VMWRITE to a VM-exit information field: VMfailValid(13) unless IA32_VMX_MISC[29]"},
+	{"field-unsupported", "VMREAD/VMWRITE of encodings that are no field here: VMfailValid(12)"},
+	{"bad-pointer", "VMCLEAR/VMPTRLD of an unaligned or too-wide address: VMfailValid(2), VMfailValid(9)"},
+	{"vmresume-clear", "VMRESUME before the first VMLAUNCH (launch state clear): VMfailValid(5)"},
+	{"no-vmclear", "VMLAUNCH again after the guest's exits without VMCLEAR (launch state launched): VMfailValid(4)"},
+	{"bad-host-cr3", "host CR3 beyond MAXPHYADDR in the VMCS: VMLAUNCH VMfailValid(8)"},
+	{"bad-host-cr4", "host CR4 without VMXE in the VMCS: VMLAUNCH VMfailValid(8)"},
+	{"bad-guest-seg", "guest CS access rights without the accessed bit: VM-entry failure, exit reason 33"},
+	{"bad-eptp", "an EPT pointer with a reserved memory type, then with a page-walk length of 3: VMLAUNCH VMfailValid(7)"},
+	{"no-invept", "an EPT entry pointed at another page without INVEPT: the guest still reads the old page"},
+	{"ept-misconfig", "an EPT entry that allows writes but not reads: EPT misconfiguration, exit reason 49"},
+	{"ept-exec", "an EPT entry without execute permission: a call into the page is an EPT violation (fetch)"},
 };
 #define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
 
@@ -496,12 +495,7 @@ static void list_scenarios(void)
 {
 	kprintf("the scenarios (vmxemu demo NAME, or -append scenario=NAME):\n");
 	for (size_t i = 0; i < NSCENARIOS; i++)
-		if (!scenarios[i].later)
-			kprintf("  %-18s %s\n", scenarios[i].name, scenarios[i].what);
-	kprintf("later, with EPT:\n");
-	for (size_t i = 0; i < NSCENARIOS; i++)
-		if (scenarios[i].later)
-			kprintf("  %-18s %s\n", scenarios[i].name, scenarios[i].what);
+		kprintf("  %-18s %s\n", scenarios[i].name, scenarios[i].what);
 }
 
 static const char *scenario = "none";
@@ -516,8 +510,8 @@ static int streq_word(const char *a, const char *b, int n)
 
 /* parse_cmdline finds "scenario=NAME" among the words of the multiboot
  * command line (QEMU passes "<kernel path> <-append text>"); "help" or
- * "scenario=list" asks for the list (returns 2), an unknown or not yet
- * runnable name returns 0. */
+ * "scenario=list" asks for the list (returns 2), an unknown name returns
+ * 0. */
 static int parse_cmdline(uint32_t magic, const struct multiboot_info *mbi)
 {
 	if (magic != MULTIBOOT_BOOTLOADER_MAGIC || !(mbi->flags & MB_INFO_CMDLINE))
@@ -542,7 +536,7 @@ static int parse_cmdline(uint32_t magic, const struct multiboot_info *mbi)
 			for (size_t i = 0; i < NSCENARIOS; i++)
 				if (streq_word(n, scenarios[i].name, len)) {
 					scenario = scenarios[i].name;
-					return !scenarios[i].later;
+					return 1;
 				}
 			return 0;
 		}
@@ -1119,6 +1113,208 @@ static inline void cpuid_count(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_
 	__asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));
 }
 
+/* ---- phase 3, EPT: an identity map with one page left out ----------------- */
+
+/* The seed scenario's EPT step (SDM Vol. 3C 29.3; the EPTP 25.6.11; the
+ * capabilities IA32_VMX_EPT_VPID_CAP, Vol. 3D A.10).  Per CPU: a 4-level
+ * EPT identity map of guest-physical memory (2-MiB pages where the
+ * capability MSR allows them, else 4-KiB pages), every page mapped
+ * read/write/execute with memory type WB except the probe page, which the
+ * guest reads after its CPUID: an EPT violation (exit reason 48) that the
+ * host handles by mapping the page, INVEPT, and resuming the guest, which
+ * retries the read.  The CPUs share the probe page; each has its own EPT. */
+#define MSR_VMX_EPT_VPID_CAP 0x48C
+#define PROC_SECONDARY (1u << 31) /* primary: "activate secondary controls" (25.6.2, Table 25-6) */
+#define SEC_EPT (1u << 1)         /* secondary: "enable EPT" (Table 25-7) */
+#define SEC_VPID (1u << 5)        /* secondary: "enable VPID" */
+#define VMCS_VPID 0x0000
+#define VMCS_EPTP 0x201A
+#define VMCS_PROC2 0x401E
+#define VMCS_GUEST_PHYS 0x2400
+#define VMCS_GUEST_LINEAR 0x640A
+
+#define EPT_R 1ull
+#define EPT_W 2ull
+#define EPT_X 4ull
+#define EPT_RWX 7ull
+#define EPT_WB (6ull << 3)   /* leaf memory type WB (29.3.7) */
+#define EPT_PAGE (1ull << 7) /* a PDE that maps a 2-MiB page */
+#define EPT_PTS 4            /* page tables per CPU: 8 MiB of 4-KiB pages */
+#define MiB2 0x200000ull
+
+/* IA32_VMX_EPT_VPID_CAP bits (Vol. 3D A.10). */
+#define CAP_WALK4 (1ull << 6)
+#define CAP_UC (1ull << 8)
+#define CAP_WB (1ull << 14)
+#define CAP_2M (1ull << 16)
+#define CAP_INVEPT (1ull << 20)
+#define CAP_ADV_INFO (1ull << 22)
+#define CAP_INVEPT_SINGLE (1ull << 25)
+#define CAP_INVEPT_ALL (1ull << 26)
+
+/* Exit qualification of an EPT violation (Vol. 3C 28.2.1, Table 28-7). */
+#define QUAL_READ (1ull << 0)
+#define QUAL_WRITE (1ull << 1)
+#define QUAL_FETCH (1ull << 2)
+#define QUAL_PERMS (7ull << 3)
+#define QUAL_LINEAR (1ull << 7)
+#define QUAL_TRANSLATION (1ull << 8)
+
+static uint64_t ept_pml4[MAX_CPUS][512] __attribute__((aligned(4096)));
+static uint64_t ept_pdpt[MAX_CPUS][512] __attribute__((aligned(4096)));
+static uint64_t ept_pd[MAX_CPUS][512] __attribute__((aligned(4096)));
+static uint64_t ept_pt[MAX_CPUS][EPT_PTS][512] __attribute__((aligned(4096)));
+/* The probe page P (left out of the map) and, for no-invept, the page Q
+ * the host points P's entry at afterwards; each holds its own value. */
+static uint64_t probe_page[512] __attribute__((aligned(4096)));
+static uint64_t other_page[512] __attribute__((aligned(4096)));
+#define PROBE_VALUE 0x5050505050505050ul /* "PPPPPPPP" */
+#define OTHER_VALUE 0x5151515151515151ul /* "QQQQQQQQ" */
+extern char __bss_end[];
+
+/* guest_probe is the address the guest reads after its CPUID (0: no EPT
+ * step), guest_exec the one it calls then (0: none; ept-exec); guest_entry
+ * in vmxon.S reads both. */
+uint64_t guest_probe, guest_exec;
+#define EXEC_OFFSET 8 /* where ept-exec puts a RET in the probe page */
+
+static int ept_on[MAX_CPUS], vpid_on[MAX_CPUS], invept_type[MAX_CPUS];
+static uint64_t eptp[MAX_CPUS], ept_cap;
+static uint64_t *probe_pte[MAX_CPUS]; /* P's EPT PTE */
+static int ept_calls[MAX_CPUS];       /* VMCALLs so far (no-invept) */
+static uint64_t ept_qual[MAX_CPUS], ept_gpa[MAX_CPUS], ept_gla[MAX_CPUS];
+
+static struct res invept(uint64_t type, uint64_t ptr)
+{
+	int c = this_cpu();
+	uint64_t fl;
+	/* The INVEPT descriptor: the EPTP, then 64 reserved bits (31.3). */
+	struct {
+		uint64_t eptp, rsvd;
+	} desc = {ptr, 0};
+	fault_vec[c] = -1;
+	__asm__ volatile(PROBE_BEGIN "invept %[d], %[t]" PROBE_END
+			 : [fl] "=r"(fl), [fix] "=m"(fixup[c])
+			 : [d] "m"(desc), [t] "r"(type)
+			 : "rax", "cc", "memory");
+	return outcome(c, fl);
+}
+
+/* ept_flush invalidates the CPU's EPT-derived translations after a change
+ * to its EPT: single-context INVEPT where IA32_VMX_EPT_VPID_CAP lists it
+ * (bit 25), else all-context (bit 26).  A change from not present to
+ * present needs none (29.4.2: nothing is cached from a walk that ends in
+ * a violation; 29.4.3.3 lists the changes that do), but kernels invalidate
+ * after every change to keep one rule. */
+static void ept_flush(int c)
+{
+	if (invept_type[c])
+		expect(c, "INVEPT", invept((uint64_t)invept_type[c], eptp[c]), OK);
+}
+
+/* ept_setup decides whether the EPT step runs on CPU c (the model allows
+ * "activate secondary controls" and "enable EPT", a 4-level walk and a WB
+ * or UC EPTP: Vol. 3D A.3.2, A.3.3, A.10), builds the CPU's identity map
+ * and returns the secondary controls (0: no EPT step, said on a line). */
+static uint32_t ept_setup(int c)
+{
+	ept_on[c] = vpid_on[c] = invept_type[c] = 0;
+	uint64_t proc = rdmsr(basic0 >> 55 & 1 ? MSR_VMX_TRUE_PROCBASED : MSR_VMX_PROCBASED);
+	uint64_t proc2 = proc >> 63 & 1 ? rdmsr(MSR_VMX_PROCBASED2) : 0;
+	if (!(proc2 >> 32 & SEC_EPT)) {
+		kprintf("cpu %d: EPT: not allowed by this model (IA32_VMX_PROCBASED_CTLS%s[%d] = 0): no EPT step\n", c,
+			proc >> 63 & 1 ? "2" : "", proc >> 63 & 1 ? 33 : 63);
+		return 0;
+	}
+	uint64_t cap = rdmsr(MSR_VMX_EPT_VPID_CAP);
+	ept_cap = cap;
+	if (!(cap & CAP_WALK4) || !(cap & (CAP_WB | CAP_UC))) {
+		kprintf("cpu %d: EPT: IA32_VMX_EPT_VPID_CAP 0x%llx offers no 4-level walk or no WB/UC EPTP: no EPT step\n",
+			c, (unsigned long long)cap);
+		return 0;
+	}
+	int large = (cap & CAP_2M) != 0;
+	uint64_t probe = pa_of(probe_page), end = ((uint64_t)__bss_end + MiB2 - 1) & ~(MiB2 - 1);
+	if (!large && end > EPT_PTS * MiB2) {
+		kprintf("cpu %d: EPT: the kernel ends at 0x%lx, beyond the %d MiB of 4-KiB pages -- MISMATCH\n", c,
+			(uint64_t)__bss_end, EPT_PTS * 2);
+		failures++;
+		return 0;
+	}
+	memset(ept_pml4[c], 0, sizeof(ept_pml4[c]));
+	memset(ept_pdpt[c], 0, sizeof(ept_pdpt[c]));
+	memset(ept_pd[c], 0, sizeof(ept_pd[c]));
+	/* PML4E 0 -> PDPT, PDPTE 0 -> PD (Tables 29-1, 29-3): non-leaf
+	 * entries with every permission, the leaves decide. */
+	ept_pml4[c][0] = pa_of(ept_pdpt[c]) | EPT_RWX;
+	ept_pdpt[c][0] = pa_of(ept_pd[c]) | EPT_RWX;
+	int npt = 0;
+	for (uint64_t i = 0; i < 512; i++) {
+		uint64_t base = i * MiB2;
+		if (base != (probe & ~(MiB2 - 1)) && (large || base >= end)) {
+			/* A 2-MiB page (Table 29-4); without them only the
+			 * kernel's first MiBs are mapped. */
+			if (large)
+				ept_pd[c][i] = base | EPT_RWX | EPT_WB | EPT_PAGE;
+			continue;
+		}
+		uint64_t *pt = ept_pt[c][npt++];
+		for (uint64_t j = 0; j < 512; j++)
+			pt[j] = (base + j * 4096) | EPT_RWX | EPT_WB; /* Table 29-6 */
+		ept_pd[c][i] = pa_of(pt) | EPT_RWX;                  /* Table 29-5 */
+		if (base == (probe & ~(MiB2 - 1)))
+			probe_pte[c] = &pt[(probe >> 12) & 511];
+	}
+	/* The page left out; ept-misconfig makes it write-only instead, a
+	 * misconfiguration (29.3.3.1: bits 2:0 = 010b); ept-exec readable
+	 * and writable but not executable (bit 2 clear: 29.3.3.2). */
+	if (is("ept-misconfig"))
+		*probe_pte[c] = probe | EPT_W | EPT_WB;
+	else if (is("ept-exec"))
+		*probe_pte[c] = probe | EPT_R | EPT_W | EPT_WB;
+	else
+		*probe_pte[c] = 0;
+
+	/* EPTP (25.6.11): memory type WB (6) where bit 14 allows it, else UC
+	 * (0, bit 8); page-walk length 4, minus 1, in bits 5:3. */
+	int wb = (cap & CAP_WB) != 0;
+	eptp[c] = pa_of(ept_pml4[c]) | (wb ? 6 : 0) | 3 << 3;
+	if (cap & CAP_INVEPT)
+		invept_type[c] = cap & CAP_INVEPT_SINGLE ? 1 : cap & CAP_INVEPT_ALL ? 2 : 0;
+	ept_on[c] = 1;
+	vpid_on[c] = (proc2 >> 32 & SEC_VPID) != 0;
+	probe_page[0] = PROBE_VALUE;
+	((uint8_t *)probe_page)[EXEC_OFFSET] = 0xC3; /* RET */
+	other_page[0] = OTHER_VALUE;
+	ept_calls[c] = 0;
+	ept_qual[c] = ept_gpa[c] = ept_gla[c] = 0;
+	const char *how = is("ept-misconfig") ? "write-only" : is("ept-exec") ? "not executable" : "left out";
+	if (large)
+		kprintf("cpu %d: EPT: identity map of 0-1 GiB (4 levels, 2-MiB pages), gpa 0x%lx %s; "
+			"EPTP 0x%lx (%s, walk length 4)",
+			c, probe, how, eptp[c], wb ? "WB" : "UC");
+	else
+		kprintf("cpu %d: EPT: identity map of 0-%lu MiB (4 levels, 4-KiB pages), gpa 0x%lx %s; "
+			"EPTP 0x%lx (%s, walk length 4)",
+			c, end >> 20, probe, how, eptp[c], wb ? "WB" : "UC");
+	if (vpid_on[c])
+		kprintf("; VPID %d\n", c + 1);
+	else
+		kprintf("; no VPID\n");
+	return SEC_EPT | (vpid_on[c] ? SEC_VPID : 0);
+}
+
+/* print_qual decodes an EPT violation's exit qualification briefly (Table
+ * 28-7): the access, then what the entries allowed. */
+static void print_qual(uint64_t q)
+{
+	kprintf("%s, ", q & QUAL_FETCH ? "fetch" : q & QUAL_WRITE ? "write" : "read");
+	if (!(q & QUAL_PERMS))
+		kprintf("not present");
+	else
+		kprintf("allowed %s%s%s", q >> 3 & 1 ? "r" : "-", q >> 4 & 1 ? "w" : "-", q >> 5 & 1 ? "x" : "-");
+}
+
 /* The guest's registers as vmexit_entry saves them (vmxon.S). */
 struct guest_regs {
 	uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rdi, rsi, rbp, rbx, rdx, rcx, rax;
@@ -1130,6 +1326,7 @@ static uint64_t resume_fl[MAX_CPUS]; /* RFLAGS of a failed VMRESUME */
 static uint32_t exit_log[MAX_CPUS][MAX_EXITS];
 static int nexits[MAX_CPUS];
 static char vendor[MAX_CPUS][13];
+static uint64_t guest_read[MAX_CPUS][3]; /* RSI at each VMCALL: what the guest read from the probe page */
 
 /* Exit reasons (Vol. 3C Appendix C) the demo can meet. */
 static const char *exit_name(uint32_t r)
@@ -1149,8 +1346,46 @@ static const char *exit_name(uint32_t r)
 		return "VM-entry failure due to invalid guest state";
 	case 34:
 		return "VM-entry failure due to MSR loading";
+	case 48:
+		return "EPT violation";
+	case 49:
+		return "EPT misconfiguration";
 	}
 	return "unexpected";
+}
+
+/* ept_exit handles an EPT violation (48) or misconfiguration (49) on CPU
+ * c: the exit information (28.2.1: the qualification of Table 28-7, the
+ * guest-physical address, for a violation with bit 7 the guest-linear
+ * one), then, for the probe page, the fix — map it (or, for the write-only
+ * entry, give it every permission), INVEPT — and VMRESUME without moving
+ * the guest's RIP: the access did not complete, the guest retries it.
+ * Returns 0 to VMRESUME, or vmx_enter's stack to give up. */
+static uint64_t ept_exit(int c, uint32_t reason, uint64_t qual)
+{
+	uint64_t gpa = vmread_raw(VMCS_GUEST_PHYS);
+	int fix = (gpa >> 12) == (pa_of(probe_page) >> 12) && nexits[c] < MAX_EXITS;
+	if (reason == 48) {
+		ept_qual[c] = qual;
+		ept_gpa[c] = gpa;
+		ept_gla[c] = qual & QUAL_LINEAR ? vmread_raw(VMCS_GUEST_LINEAR) : 0;
+		kprintf("cpu %d: vm-exit reason 48 (EPT violation) qual 0x%lx (", c, qual);
+		print_qual(qual);
+		const char *act = !fix ? "done"
+				  : qual & QUAL_PERMS ? invept_type[c] ? "allow it, INVEPT, resume" : "allow it, resume"
+				  : invept_type[c] ? "map, INVEPT, resume"
+						    : "map, resume";
+		kprintf(") gpa 0x%lx -> %s\n", gpa, act);
+	} else {
+		ept_gpa[c] = gpa;
+		kprintf("cpu %d: vm-exit reason 49 (EPT misconfiguration) gpa 0x%lx -> %s\n", c, gpa,
+			fix ? invept_type[c] ? "fix the entry, INVEPT, resume" : "fix the entry, resume" : "done");
+	}
+	if (!fix)
+		return host_sp[c];
+	*probe_pte[c] = pa_of(probe_page) | EPT_RWX | EPT_WB;
+	ept_flush(c);
+	return 0;
 }
 
 /* vmexit handles one VM exit (called by vmexit_entry on the CPU's exit
@@ -1171,9 +1406,11 @@ uint64_t vmexit(struct guest_regs *g)
 			exit_name(reason), qual);
 		return host_sp[c];
 	}
+	if ((reason == 48 || reason == 49) && ept_on[c])
+		return ept_exit(c, reason, qual);
 	uint32_t len = (uint32_t)vmread_raw(VMCS_EXIT_INSN_LEN);
 	uint64_t rip = vmread_raw(VMCS_GUEST_RIP);
-	int resume = 0;
+	int resume = 0, note = 0;
 	if (reason == 10) {
 		/* CPUID: the host executes it for the guest (26.1.2: CPUID
 		 * always exits). */
@@ -1185,13 +1422,42 @@ uint64_t vmexit(struct guest_regs *g)
 		g->rdx = d;
 		resume = nexits[c] < MAX_EXITS;
 	} else if (reason == 18) {
-		/* VMCALL: the guest is done; it hands back CPUID's vendor. */
+		/* VMCALL: the guest is done; it hands back CPUID's vendor, and
+		 * in RSI what it read from the probe page. */
 		memcpy(vendor[c], &g->rbx, 4);
 		memcpy(vendor[c] + 4, &g->rdx, 4);
 		memcpy(vendor[c] + 8, &g->rcx, 4);
+		guest_read[c][ept_calls[c] < 3 ? ept_calls[c] : 2] = g->rsi;
+		ept_calls[c]++;
+		if (ept_on[c] && is("no-invept") && ept_calls[c] < 3) {
+			/* The guest read P once through the map (a translation
+			 * now cached under this EPTP and VPID: 29.4.1). Point
+			 * P's entry at Q without INVEPT (29.4.3.3 asks for one
+			 * after changing bits 51:12) and let it read again;
+			 * then INVEPT, and a third read. */
+			note = ept_calls[c];
+			if (note == 1)
+				*probe_pte[c] = pa_of(other_page) | EPT_RWX | EPT_WB;
+			resume = 1;
+		}
 	}
 	kprintf("cpu %d: vm-exit reason %u (%s) qual 0x%lx len %u -> %s\n", c, reason, exit_name(reason), qual, len,
 		resume ? "resume" : "done");
+	if (note == 1)
+		kprintf("cpu %d: the guest read 0x%lx at gpa 0x%lx; its EPT entry now points at 0x%lx (holding 0x%lx), "
+			"no INVEPT\n",
+			c, g->rsi, pa_of(probe_page), pa_of(other_page), (uint64_t)OTHER_VALUE);
+	if (note == 2) {
+		if (g->rsi == PROBE_VALUE)
+			kprintf("cpu %d: the guest read 0x%lx: the old page, through the stale cached translation; "
+				"INVEPT removes it\n",
+				c, g->rsi);
+		else
+			kprintf("cpu %d: the guest read 0x%lx: no cached translation was used\n", c, g->rsi);
+		ept_flush(c);
+	}
+	if (ept_on[c] && is("no-invept") && ept_calls[c] == 3)
+		kprintf("cpu %d: after INVEPT the guest read 0x%lx: the new page\n", c, g->rsi);
 	if (!resume)
 		return host_sp[c];
 	/* The exit saved the RIP of the instruction that caused it and its
@@ -1253,7 +1519,7 @@ static uint32_t control(int c, uint32_t msr, uint32_t true_msr, uint32_t want, c
 /* launch_vmcs fills the current VMCS: controls, host state (this kernel,
  * resuming at vmexit_entry on the exit stack), guest state (guest_entry
  * in 64-bit mode, sharing the kernel's page tables, GDT and IDT). */
-static void launch_vmcs(int c, uint32_t ctl[4])
+static void launch_vmcs(int c, uint32_t ctl[5])
 {
 	vmw(c, 0x4000, ctl[0]); /* pin-based */
 	vmw(c, 0x4002, ctl[1]); /* primary processor-based */
@@ -1336,6 +1602,48 @@ static void launch_vmcs(int c, uint32_t ctl[4])
 	vmw(c, 0x2802, 0);     /* IA32_DEBUGCTL */
 }
 
+/* ept_check holds the EPT step's outcome against the SDM: the violation's
+ * exit information (Table 28-7: a data read, bit 0; not present, bits
+ * 5:3 = 0; a guest-linear address, bit 7, whose translation was the
+ * access, bit 8; bits 9-11 only with IA32_VMX_EPT_VPID_CAP bit 22; the
+ * guest-physical and guest-linear addresses those of the probe page, the
+ * guest sharing the host's identity-mapped page tables) and the values
+ * the guest read. */
+static void ept_check(int c)
+{
+	uint64_t probe = pa_of(probe_page);
+	if (is("ept-misconfig")) {
+		check(c, ept_gpa[c] == probe, "the EPT misconfiguration's guest-physical address is not the probe page's");
+	} else if (is("ept-exec")) {
+		/* An instruction fetch (bit 2) from a page the entries allow to
+		 * be read and written (bits 3, 4), at the RET's address. */
+		uint64_t q = ept_qual[c], want = QUAL_FETCH | EPT_R << 3 | EPT_W << 3 | QUAL_LINEAR | QUAL_TRANSLATION;
+		check(c, (q & 0x1FF) == want, "the EPT violation's qualification is not a fetch from a read/write page (0x19c)");
+		check(c, (ept_cap & CAP_ADV_INFO) || (q & 0xE00) == 0,
+		      "qualification bits 11:9 set without advanced VM-exit information");
+		check(c, ept_gpa[c] == probe + EXEC_OFFSET, "the EPT violation's guest-physical address is not the RET's");
+		check(c, ept_gla[c] == probe + EXEC_OFFSET, "the EPT violation's guest-linear address is not the RET's");
+	} else {
+		uint64_t q = ept_qual[c], want = QUAL_READ | QUAL_LINEAR | QUAL_TRANSLATION;
+		check(c, (q & 0x1FF) == want, "the EPT violation's qualification is not a not-present data read (0x181)");
+		check(c, (ept_cap & CAP_ADV_INFO) || (q & 0xE00) == 0,
+		      "qualification bits 11:9 set without advanced VM-exit information");
+		check(c, (q & ~0xFFFull) == 0, "qualification bits 63:12 set");
+		check(c, ept_gpa[c] == probe, "the EPT violation's guest-physical address is not the probe page's");
+		check(c, ept_gla[c] == probe, "the EPT violation's guest-linear address is not the probe page's");
+	}
+	if (is("no-invept")) {
+		/* The second read may use the cached translation or not (29.4:
+		 * a processor may cache, and keeps what it cached until
+		 * invalidated); after INVEPT it must see Q. */
+		check(c, guest_read[c][0] == PROBE_VALUE, "the guest's first read did not return the probe page's value");
+		check(c, guest_read[c][1] == PROBE_VALUE || guest_read[c][1] == OTHER_VALUE,
+		      "the guest's read after the change returned neither page's value");
+		check(c, guest_read[c][2] == OTHER_VALUE, "after INVEPT the guest did not read the new page");
+	} else
+		check(c, guest_read[c][0] == PROBE_VALUE, "the guest did not read the probe page's value after the fix");
+}
+
 static void phase_launch(int c)
 {
 	if (!in_vmx[c])
@@ -1350,21 +1658,52 @@ static void phase_launch(int c)
 	uint64_t pa = pa_of(vmcs);
 	if (!expect(c, "VMCLEAR", vmclear(pa), OK) || !expect(c, "VMPTRLD", vmptrld(pa), OK))
 		return;
-	uint32_t ctl[4] = {
+	/* The EPT step needs "activate secondary controls", "enable EPT"
+	 * (and "enable VPID" where allowed) on top of the allowed-0
+	 * settings. */
+	uint32_t sec = ept_setup(c);
+	uint32_t ctl[5] = {
 		control(c, MSR_VMX_PINBASED, MSR_VMX_TRUE_PINBASED, 0, "pin-based"),
-		control(c, MSR_VMX_PROCBASED, MSR_VMX_TRUE_PROCBASED, 0, "processor-based"),
+		control(c, MSR_VMX_PROCBASED, MSR_VMX_TRUE_PROCBASED, sec ? PROC_SECONDARY : 0, "processor-based"),
 		control(c, MSR_VMX_EXIT, MSR_VMX_TRUE_EXIT, EXIT_HOST_ADDR_SPACE, "VM-exit"),
 		control(c, MSR_VMX_ENTRY, MSR_VMX_TRUE_ENTRY, ENTRY_IA32E_GUEST, "VM-entry"),
+		sec ? control(c, MSR_VMX_PROCBASED2, MSR_VMX_PROCBASED2, sec, "secondary processor-based") : 0,
 	};
 	launch_vmcs(c, ctl);
+	if (sec) {
+		vmw(c, VMCS_PROC2, ctl[4]);
+		vmw(c, VMCS_EPTP, eptp[c]);
+		if (vpid_on[c])
+			vmw(c, VMCS_VPID, (uint64_t)c + 1); /* not 0000H (27.2.1.1) */
+	}
+	guest_probe = ept_on[c] ? pa_of(probe_page) : 0;
+	guest_exec = ept_on[c] && is("ept-exec") ? pa_of(probe_page) + EXEC_OFFSET : 0;
 
 	if (is("vmresume-clear"))
 		expect(c, "VMRESUME before VMLAUNCH (launch state clear)", flags_res(vmx_enter(&host_sp[c], 1)), VALID(5));
 
-	kprintf("cpu %d: VMLAUNCH: controls pin 0x%x proc 0x%x exit 0x%x entry 0x%x\n", c, ctl[0], ctl[1], ctl[2],
-		ctl[3]);
+	if (sec)
+		kprintf("cpu %d: VMLAUNCH: controls pin 0x%x proc 0x%x proc2 0x%x exit 0x%x entry 0x%x\n", c, ctl[0],
+			ctl[1], ctl[4], ctl[2], ctl[3]);
+	else
+		kprintf("cpu %d: VMLAUNCH: controls pin 0x%x proc 0x%x exit 0x%x entry 0x%x\n", c, ctl[0], ctl[1],
+			ctl[2], ctl[3]);
+	if (is("bad-eptp") && ept_on[c]) {
+		/* The EPTP checks of VM entry (27.2.1.1, 25.6.11): memory type 0
+		 * or 6 as IA32_VMX_EPT_VPID_CAP allows, page-walk length 4
+		 * (or 5 with bit 7).  Type 2 is reserved; length 3 is bits
+		 * 5:3 = 2. */
+		uint64_t good = eptp[c], bad1 = (good & ~7ull) | 2, bad2 = (good & ~0x38ull) | 2 << 3;
+		vmw(c, VMCS_EPTP, bad1);
+		shown(c, "VMLAUNCH with EPTP memory type 2 (reserved)", flags_res(vmx_enter(&host_sp[c], 0)), VALID(7));
+		vmw(c, VMCS_EPTP, bad2);
+		shown(c, "VMLAUNCH with EPTP page-walk length 3", flags_res(vmx_enter(&host_sp[c], 0)), VALID(7));
+		expect(c, "VMCLEAR", vmclear(pa), OK);
+		return;
+	}
 	nexits[c] = 0;
 	resume_fl[c] = 0;
+	ept_calls[c] = 0;
 	uint64_t fl = vmx_enter(&host_sp[c], 0);
 	struct res want = (is("bad-host-cr3") || is("bad-host-cr4")) ? VALID(8) : OK;
 	struct res got = flags_res(fl);
@@ -1372,13 +1711,31 @@ static void phase_launch(int c)
 		shown(c, "VMLAUNCH", got, want);
 	if (fl == 0) {
 		/* The guest ran: its exits, as the SDM gives them. */
-		static const uint32_t good[] = {10, 18}, bad_guest[] = {33u | 1u << 31};
-		const uint32_t *w = is("bad-guest-seg") ? bad_guest : good;
-		int nw = is("bad-guest-seg") ? 1 : 2, match = nexits[c] == nw;
+		static const uint32_t good[] = {10, 18}, good_ept[] = {10, 48, 18}, good_misconf[] = {10, 49, 18},
+				      good_noinvept[] = {10, 48, 18, 18, 18}, bad_guest[] = {33u | 1u << 31};
+		const uint32_t *w = good;
+		int nw = 2;
+		const char *what = "the guest did not exit with CPUID (10) then VMCALL (18)";
+		if (is("bad-guest-seg")) {
+			w = bad_guest, nw = 1;
+			what = "the VM entry did not fail with exit reason 33";
+		} else if (ept_on[c] && is("ept-exec")) {
+			w = good_ept, nw = 3;
+			what = "the guest did not exit with CPUID (10), EPT violation (48, the fetch), VMCALL (18)";
+		} else if (ept_on[c] && is("ept-misconfig")) {
+			w = good_misconf, nw = 3;
+			what = "the guest did not exit with CPUID (10), EPT misconfiguration (49), VMCALL (18)";
+		} else if (ept_on[c] && is("no-invept")) {
+			w = good_noinvept, nw = 5;
+			what = "the guest did not exit with CPUID (10), EPT violation (48), VMCALL (18) three times";
+		} else if (ept_on[c]) {
+			w = good_ept, nw = 3;
+			what = "the guest did not exit with CPUID (10), EPT violation (48), VMCALL (18)";
+		}
+		int match = nexits[c] == nw;
 		for (int i = 0; match && i < nw; i++)
 			match = exit_log[c][i] == w[i];
-		check(c, match, is("bad-guest-seg") ? "the VM entry did not fail with exit reason 33"
-						     : "the guest did not exit with CPUID (10) then VMCALL (18)");
+		check(c, match, what);
 		if (resume_fl[c])
 			shown(c, "VMRESUME", flags_res(resume_fl[c]), OK);
 		if (match && !is("bad-guest-seg")) {
@@ -1391,6 +1748,8 @@ static void phase_launch(int c)
 			say("cpu %d: the guest's CPUID vendor: %s\n", c, vendor[c]);
 			check(c, !strcmp(vendor[c], host_vendor), "the guest did not get the CPUID the host emulated");
 		}
+		if (match && ept_on[c] && !is("bad-guest-seg"))
+			ept_check(c);
 		if (is("no-vmclear") && match)
 			shown(c, "VMLAUNCH again without VMCLEAR (launch state launched)", flags_res(vmx_enter(&host_sp[c], 0)),
 			      VALID(4));
@@ -1577,10 +1936,7 @@ void kmain(uint32_t magic, uint32_t mbi)
 		debug_exit(0x10);
 	}
 	if (!parsed) {
-		if (strcmp(scenario, "none"))
-			kprintf("scenario %s needs EPT, which vmxemu does not implement yet\n", scenario);
-		else
-			kprintf("unknown scenario\n");
+		kprintf("unknown scenario\n");
 		list_scenarios();
 		debug_exit(0x11);
 	}

@@ -233,20 +233,37 @@ vmexit_entry:
 	jmp vmx_enter_ret
 
 /*
- * The guest: 64-bit code in the kernel's own address space (no EPT yet:
- * the guest's CR3 is the host's).  CPUID exits unconditionally (exit
- * reason 10, SDM Vol. 3C 26.1.2); the host emulates it and resumes the
- * guest after it.  VMCALL exits too (reason 18): the guest is done, and
- * hands the vendor string CPUID gave it back in RBX, RDX, RCX.
- * EPT hook: the EPT step (touch a page the EPT identity map leaves out,
- * an EPT violation the host fixes by mapping it) goes between the two.
+ * The guest: 64-bit code in the kernel's own address space (its CR3 is
+ * the host's; with EPT the host's identity map translates the
+ * guest-physical addresses).  CPUID exits unconditionally (exit reason
+ * 10, SDM Vol. 3C 26.1.2); the host emulates it and resumes the guest
+ * after it.  Then the EPT step: the guest reads the quadword at
+ * guest_probe (0: no EPT step), a page the EPT identity map leaves out —
+ * an EPT violation (exit reason 48) the host fixes by mapping the page;
+ * the read did not complete, so the host resumes at the same MOV, which
+ * now succeeds.  VMCALL exits too (reason 18): the guest is done, and
+ * hands back the vendor string CPUID gave it in RBX, RDX, RCX and the
+ * value it read in RSI.  A host that resumes after the VMCALL (scenario
+ * no-invept) gets the read again, then another VMCALL.  With guest_exec
+ * (scenario ept-exec) the guest also calls a RET in the probe page,
+ * which EPT maps without execute permission: an EPT violation before
+ * the RET, which the host fixes by allowing execution.
  */
 guest_entry:
 	xorl %eax, %eax
 	xorl %ecx, %ecx
 	cpuid
-	vmcall
-	ud2                             /* the host does not resume after VMCALL */
+	movq guest_probe(%rip), %rdi
+	xorl %esi, %esi
+1:	testq %rdi, %rdi
+	jz 2f
+	movq (%rdi), %rsi               /* EPT step: read the page left out */
+	movq guest_exec(%rip), %rax
+	testq %rax, %rax
+	jz 2f
+	call *%rax                      /* ept-exec: a RET in a page EPT does not let it execute */
+2:	vmcall
+	jmp 1b                          /* the host resumes after VMCALL only to have the page read again */
 
 	.section .rodata
 	.align 8

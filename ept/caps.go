@@ -93,33 +93,33 @@ func (p Pointer) Root() uint64 { return uint64(p) &^ 0xFFF & (1<<52 - 1) }
 // CheckEPTP checks an EPT pointer as VM entry does with "enable EPT" set
 // (SDM Vol. 3C 27.2.1.1) and INVEPT does for its single-context type
 // (31.3 INVEPT): the field layout is 25.6.11's. It returns "" for a valid
-// EPTP, else the rule that fails, naming the bit and the capability.
+// EPTP, else the rule that fails, naming the bit and the capability; the
+// caller cites the section of the check it runs (entry or INVEPT).
 func (c Caps) CheckEPTP(eptp uint64) string {
-	const sdm = " (SDM Vol. 3C 25.6.11, 27.2.1.1)"
 	switch mt := eptp & EPTPMemTypeMask; {
 	case mt == 0 && !c.Has(CapUC):
-		return "EPTP bits 2:0 (memory type) are 0 (UC), which IA32_VMX_EPT_VPID_CAP bit 8 does not allow" + sdm
+		return "EPTP bits 2:0 (memory type) are 0 (UC), which IA32_VMX_EPT_VPID_CAP bit 8 does not allow"
 	case mt == 6 && !c.Has(CapWB):
-		return "EPTP bits 2:0 (memory type) are 6 (WB), which IA32_VMX_EPT_VPID_CAP bit 14 does not allow" + sdm
+		return "EPTP bits 2:0 (memory type) are 6 (WB), which IA32_VMX_EPT_VPID_CAP bit 14 does not allow"
 	case mt != 0 && mt != 6:
-		return fmt.Sprintf("EPTP bits 2:0 (memory type) are %d: only 0 (UC) and 6 (WB) are EPT paging-structure memory types", mt) + sdm
+		return fmt.Sprintf("EPTP bits 2:0 (memory type) are %d: only 0 (UC) and 6 (WB) are EPT paging-structure memory types", mt)
 	}
 	switch n := Pointer(eptp).Levels(); {
 	case n == 4 && !c.Has(CapWalk4):
-		return "EPTP bits 5:3 give a page-walk length of 4, which IA32_VMX_EPT_VPID_CAP bit 6 does not allow" + sdm
+		return "EPTP bits 5:3 give a page-walk length of 4, which IA32_VMX_EPT_VPID_CAP bit 6 does not allow"
 	case n == 5 && !c.Has(CapWalk5):
-		return "EPTP bits 5:3 give a page-walk length of 5, which IA32_VMX_EPT_VPID_CAP bit 7 does not allow" + sdm
+		return "EPTP bits 5:3 give a page-walk length of 5, which IA32_VMX_EPT_VPID_CAP bit 7 does not allow"
 	case n != 4 && n != 5:
-		return fmt.Sprintf("EPTP bits 5:3 give a page-walk length of %d: only 4 and 5 exist", n) + sdm
+		return fmt.Sprintf("EPTP bits 5:3 give a page-walk length of %d: only 4 and 5 exist", n)
 	}
 	if eptp&EPTPAD != 0 && !c.Has(CapAD) {
-		return "EPTP bit 6 (enable accessed and dirty flags) is 1, which IA32_VMX_EPT_VPID_CAP bit 21 does not allow" + sdm
+		return "EPTP bit 6 (enable accessed and dirty flags) is 1, which IA32_VMX_EPT_VPID_CAP bit 21 does not allow"
 	}
 	if x := eptp >> 7 & 0x1F; x != 0 {
-		return fmt.Sprintf("EPTP bits 11:7 are reserved and must be 0 (they hold %#x)", x) + sdm
+		return fmt.Sprintf("EPTP bits 11:7 are reserved and must be 0 (they hold %#x)", x)
 	}
 	if c.MaxPhysAddr < 64 && eptp>>c.MaxPhysAddr != 0 {
-		return fmt.Sprintf("EPTP bits 63:%d (beyond MAXPHYADDR) must be 0", c.MaxPhysAddr) + sdm
+		return fmt.Sprintf("EPTP bits 63:%d (beyond MAXPHYADDR) must be 0", c.MaxPhysAddr)
 	}
 	return ""
 }

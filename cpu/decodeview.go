@@ -25,15 +25,15 @@ type Decoded struct {
 	OpSize   int // operand size in bytes as the row fixes it (1, 2, 4, 8)
 	AddrSize int // address size in bytes (2, 4, 8)
 
-	Seg   int  // segment override (arch.ES..arch.GS), -1 for none
+	Seg int // segment override (arch.ES..arch.GS), -1 for none
 	// SegPrefix is the last segment-override prefix present, including
 	// the CS/DS/ES/SS prefixes 64-bit mode ignores (-1: none).
 	SegPrefix int
-	Rep   byte // the last F2/F3 prefix, 0 for none
-	Lock  bool
-	Pfx66 bool // operand-size prefix present
-	Pfx67 bool // address-size prefix present
-	REX   byte // the REX prefix that applies (64-bit mode), 0 for none
+	Rep       byte // the last F2/F3 prefix, 0 for none
+	Lock      bool
+	Pfx66     bool // operand-size prefix present
+	Pfx67     bool // address-size prefix present
+	REX       byte // the REX prefix that applies (64-bit mode), 0 for none
 
 	// The memory operand when Mod != 3 (or a moffs form): Base and Index
 	// are register numbers or -1, Scale is 1, 2, 4 or 8, Disp is the

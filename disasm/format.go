@@ -193,7 +193,9 @@ func isBranch(d *cpu.Decoded) bool {
 	return false
 }
 
-func isString(op byte) bool { return op >= 0x6C && op <= 0x6F || op >= 0xA4 && op <= 0xAF && op != 0xA8 && op != 0xA9 }
+func isString(op byte) bool {
+	return op >= 0x6C && op <= 0x6F || op >= 0xA4 && op <= 0xAF && op != 0xA8 && op != 0xA9
+}
 
 type formatter struct {
 	d         *cpu.Decoded

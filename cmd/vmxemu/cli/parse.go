@@ -132,6 +132,19 @@ func lookup(name string) (option, bool) {
 			c.LogFile = v
 			return nil
 		}}, true
+	case "dfilter":
+		return option{arg: true, fn: parseDFilter}, true
+	case "d-cpu":
+		return option{arg: true, fn: parseTraceCPUs}, true
+	case "d-limit":
+		return option{arg: true, fn: func(c *Config, v string) error {
+			n, err := parseCUint(v, 64)
+			if err != nil {
+				return err
+			}
+			c.TraceLimit = n
+			return nil
+		}}, true
 	case "d-format":
 		return option{arg: true, fn: func(c *Config, v string) error {
 			switch v {

@@ -95,13 +95,20 @@ func lookup(d *cpu.Decoded) (string, byte) {
 			}
 		}
 	}
+	get := func(k string) (string, bool) {
+		if f, ok := forms[k]; ok {
+			return f, true
+		}
+		f, ok := formsSIMD[k]
+		return f, ok
+	}
 	for _, k := range keys {
 		for _, p := range pfxs {
-			if f, ok := forms[fmt.Sprintf("%02x %s", p, k)]; ok {
+			if f, ok := get(fmt.Sprintf("%02x %s", p, k)); ok {
 				return f, p
 			}
 		}
-		if f, ok := forms[k]; ok {
+		if f, ok := get(k); ok {
 			return f, 0
 		}
 	}
@@ -131,6 +138,13 @@ func Format(d cpu.Decoded, addr uint64) Inst {
 		default:
 			mn = alt[2]
 		}
+	}
+	if strings.HasSuffix(ops, ",Ic") && d.Imm&0xFF < 8 {
+		// CMPPS/CMPPD/CMPSS/CMPSD with a predicate 0-7: its pseudo-op
+		// (SDM Vol. 2A CMPPS, Table 3-4: CMPEQPS ... CMPORDPS), as
+		// Capstone and objdump print it.
+		mn = "cmp" + cmpPredicates[d.Imm&7] + mn[3:]
+		ops = strings.TrimSuffix(ops, ",Ic")
 	}
 	f := formatter{d: &d, addr: addr}
 	var parts []string
@@ -173,6 +187,9 @@ func Format(d cpu.Decoded, addr uint64) Inst {
 // noOperandForm reports a form without operands, printable even where
 // vmxemu's decoder raises #UD for it (VMFUNC, not implemented yet).
 func noOperandForm(form string) bool { return !strings.Contains(form, " ") }
+
+// cmpPredicates are the CMPPS/CMPPD/CMPSS/CMPSD pseudo-op infixes.
+var cmpPredicates = [8]string{"eq", "lt", "le", "unord", "neq", "nlt", "nle", "ord"}
 
 // hle names the HLE hints F2/F3 make on locked instructions (SDM Vol. 1
 // 16.3.3), as Capstone and objdump print them.
@@ -265,6 +282,13 @@ func (f *formatter) size(c string) int {
 		return -1
 	case "n":
 		return 0
+	case "t":
+		return 10
+	case "l":
+		if f.d.OpSize == 8 {
+			return 8
+		}
+		return 4
 	}
 	return f.d.OpSize // v
 }
@@ -407,6 +431,12 @@ func (f *formatter) operand(o string) string {
 		return num(d.Imm2 & 0xFF)
 	case "Iu": // an immediate printed unsigned at the operand size (logic ops)
 		return num(mask(d.Imm, d.OpSize))
+	case "ST":
+		return "st(0)"
+	case "Fi":
+		return fmt.Sprintf("st(%d)", d.RM&7)
+	case "Ic": // the CMPPS/CMPPD/CMPSS/CMPSD predicate
+		return num(d.Imm & 0xFF)
 	case "Ia": // AAM/AAD's base, omitted when it is 10
 		if d.Imm&0xFF == 10 {
 			return ""
@@ -425,6 +455,24 @@ func (f *formatter) operand(o string) string {
 		return f.mem(size)
 	case "G":
 		return f.reg(d.Reg, size)
+	case "V":
+		return fmt.Sprintf("xmm%d", d.Reg)
+	case "U":
+		return fmt.Sprintf("xmm%d", d.RM)
+	case "W":
+		if d.Mod == 3 {
+			return fmt.Sprintf("xmm%d", d.RM)
+		}
+		return f.mem(size)
+	case "P":
+		return fmt.Sprintf("mm%d", d.Reg&7)
+	case "N":
+		return fmt.Sprintf("mm%d", d.RM&7)
+	case "Q":
+		if d.Mod == 3 {
+			return fmt.Sprintf("mm%d", d.RM&7)
+		}
+		return f.mem(size)
 	case "R":
 		return f.reg(d.RM, size)
 	case "Z":

@@ -65,6 +65,12 @@ func (Formatter) Disasm(code []byte, addr uint64, bits int) (Inst, bool) {
 // lookup finds the form of d: the most specific key of forms.go that
 // exists, and the mandatory prefix it consumed (0 if none).
 func lookup(d *cpu.Decoded) (string, byte) {
+	f, p, _ := lookupKey(d)
+	return f, p
+}
+
+// lookupKey is lookup, also returning the key that matched.
+func lookupKey(d *cpu.Decoded) (string, byte, string) {
 	base := [4]string{"", "0f", "0f38", "0f3a"}[d.Map] + fmt.Sprintf("%02x", d.Opcode)
 	if d.Map == 0 && d.Opcode == 0x90 && d.REX&1 != 0 {
 		base = "91" // REX.B 90 is XCHG r8, rAX, not NOP (SDM Vol. 2B NOP/XCHG)
@@ -91,7 +97,7 @@ func lookup(d *cpu.Decoded) (string, byte) {
 		// 64-bit-mode rows first ("o64 63": MOVSXD, not ARPL).
 		for _, k := range keys {
 			if f, ok := forms["o64 "+k]; ok {
-				return f, 0
+				return f, 0, "o64 " + k
 			}
 		}
 	}
@@ -105,14 +111,14 @@ func lookup(d *cpu.Decoded) (string, byte) {
 	for _, k := range keys {
 		for _, p := range pfxs {
 			if f, ok := get(fmt.Sprintf("%02x %s", p, k)); ok {
-				return f, p
+				return f, p, fmt.Sprintf("%02x %s", p, k)
 			}
 		}
 		if f, ok := get(k); ok {
-			return f, 0
+			return f, 0, k
 		}
 	}
-	return "", 0
+	return "", 0, ""
 }
 
 // Format prints a decoded instruction at addr.
@@ -421,7 +427,7 @@ func (f *formatter) seg() int {
 func (f *formatter) operand(o string) string {
 	d := f.d
 	switch o {
-	case "al", "cl", "dx", "1", "es", "cs", "ss", "ds", "fs", "gs":
+	case "al", "ax", "cl", "dx", "1", "es", "cs", "ss", "ds", "fs", "gs":
 		return o
 	case "rAX":
 		return f.reg(0, d.OpSize)

@@ -112,12 +112,20 @@ func traceRun(t *testing.T, bin, img, log string, extra ...string) string {
 	return string(b)
 }
 
+// TestTraceAgainstQEMU runs hello (32-bit protected mode) and nmi64 (the
+// switch to long mode, 64-bit code, NMIs and their interrupt shadows).
 func TestTraceAgainstQEMU(t *testing.T) {
 	needTools(t, "qemu-system-x86_64")
-	img := guestImage(t, "hello")
+	for _, name := range []string{"hello", "nmi64"} {
+		t.Run(name, func(t *testing.T) { traceAgainstQEMU(t, name) })
+	}
+}
+
+func traceAgainstQEMU(t *testing.T, name string) {
+	img := guestImage(t, name)
 	dir := t.TempDir()
-	q := parseTrace(t, "QEMU", traceRun(t, "qemu-system-x86_64", img, filepath.Join(dir, "qemu.log")))
-	v := parseTrace(t, "vmxemu", traceRun(t, vmxemuPath(t), img, filepath.Join(dir, "vmxemu.log")))
+	q := parseTrace(t, "QEMU", traceRun(t, "qemu-system-x86_64", img, filepath.Join(dir, "qemu.log"), Args(name)...))
+	v := parseTrace(t, "vmxemu", traceRun(t, vmxemuPath(t), img, filepath.Join(dir, "vmxemu.log"), Args(name)...))
 
 	assert.Equal(t, q.cols, v.cols, "the mnemonic column of in_asm lines")
 	common := 0

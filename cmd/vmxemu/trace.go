@@ -33,7 +33,7 @@ import (
 //
 // -dfilter selects blocks by their linear start address (QEMU's
 // qemu_log_in_addr_range on the TB's pc), -d-cpu by CPU, -d-limit bounds
-// the number of in_asm and exec records.
+// the number of in_asm blocks and of exec/cpu records.
 type tracer struct {
 	w                io.Writer
 	dis              disasm.Disassembler
@@ -135,12 +135,12 @@ func (t *tracer) executing(c *cpu.CPU, b cpu.TraceBlock) {
 	if !t.wants(c, b) {
 		return
 	}
+	if t.limit != 0 && t.nExec >= t.limit {
+		return
+	}
+	t.nExec++
 	s := c.GetState()
 	if t.exec {
-		if t.limit != 0 && t.nExec >= t.limit {
-			return
-		}
-		t.nExec++
 		ptr := "(nil)"
 		if b.Phys != ^uint64(0) {
 			ptr = fmt.Sprintf("0x%x", b.Phys)

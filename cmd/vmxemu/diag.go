@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"io"
 
 	"github.com/vmxemu/vmxemu/arch"
@@ -156,10 +155,7 @@ func newDiag(cfg *cli.Config, mcfg *machine.Config, out *outputs, stderr io.Writ
 		for _, it := range cfg.LogItems {
 			items[it] = true
 		}
-		d.trace = newTracer(cfg, w, items)
-		if d.trace != nil && cfg.LogJSON {
-			return nil, errors.New("-d in_asm, exec and cpu have no JSON form (-d-format text)")
-		}
+		d.trace = newTracer(cfg, w, items) // not with -d-format json: cli.Parse refuses that
 		if cfg.LogJSON {
 			d.events = &eventLog{w: w, format: formatJSON, items: items}
 		} else {

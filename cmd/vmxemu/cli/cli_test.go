@@ -631,6 +631,7 @@ func TestErrors(t *testing.T) {
 		{[]string{"-dfilter", "0x1000+0"}, "empty"},
 		{[]string{"-dfilter", "zz..0x10"}, "invalid number"},
 		{[]string{"-d-cpu", "x"}, "invalid number"},
+		{[]string{"-d", "vmx,exec", "-d-format", "json"}, "vmxemu: -d exec: the trace items (in_asm, exec, cpu) have no JSON form"},
 		{[]string{"-d-limit", "-1"}, "invalid number"},
 		{[]string{"-d", "trace:vmx*"}, "QEMU trace events are not supported"},
 

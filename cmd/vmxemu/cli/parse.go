@@ -327,6 +327,14 @@ func Parse(args []string) (*Config, error) {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("-d %s ignored: a QEMU TCG-internal log item, vmxemu has no TCG and logs nothing for it", it))
 	}
 
+	if c.LogJSON {
+		for _, it := range c.LogItems {
+			if li, _ := lookupLogItem(it); li.Trace {
+				return nil, &Error{Opt: "-d", Value: it, Msg: "the trace items (in_asm, exec, cpu) have no JSON form: use -d-format text"}
+			}
+		}
+	}
+
 	// QEMU (system/vl.c): "-append only allowed with -kernel option", and the
 	// same for -initrd. Without -kernel vmxemu runs its built-in demo
 	// kernel, which takes -append (its scenarios).

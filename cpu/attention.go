@@ -21,6 +21,7 @@ const (
 	attnIntr               // a maskable interrupt may be pending (intrHint); taken with RFLAGS.IF=1
 	attnDebug              // instruction breakpoints, RF=1 or a held #DB trap: one instruction at a time (debugreg.go)
 	attnVMX                // a guest's event controls: guestEvents decides (vmx_events.go)
+	attnTrace              // -d exec/cpu: every block through runTraced (trace.go); not an event
 )
 
 // updateAttn recomputes the attention word from its sources.
@@ -41,6 +42,9 @@ func (c *CPU) updateAttn() {
 	if c.vev.on {
 		a |= attnVMX
 	}
+	if c.traceOn() {
+		a |= attnTrace
+	}
 	c.attn = a
 }
 
@@ -48,7 +52,7 @@ func (c *CPU) updateAttn() {
 // may be taken now: an NMI or INIT/SIPI, or a maskable interrupt with
 // RFLAGS.IF=1.
 func (c *CPU) eventsWaiting() bool {
-	return c.attn&^attnIntr != 0 || c.RFLAGS&arch.FlagIF != 0 && c.intr != nil
+	return c.attn&^(attnIntr|attnTrace) != 0 || c.RFLAGS&arch.FlagIF != 0 && c.intr != nil
 }
 
 // KickInterrupt tells the CPU that its interrupt source may now have a

@@ -284,13 +284,18 @@ func (c *CPU) decodeBlock(rip uint64) *block {
 		}
 		in.nret = 1
 		insts := []Inst{in}
-		return &block{insts: insts, fast: insts, valid: true, pfn: pfn, off: uint16(off)}
+		b := &block{insts: insts, fast: insts, valid: true, pfn: pfn, off: uint16(off)}
+		c.traceTranslated(b, buf[:in.len])
+		return b
 	}
 	fast := c.fastInsts(insts)
 	if pfn == noFrame {
-		return &block{insts: insts, fast: fast, valid: true, pfn: pfn, off: uint16(off)}
+		b := &block{insts: insts, fast: fast, valid: true, pfn: pfn, off: uint16(off)}
+		c.traceTranslated(b, win[:pos])
+		return b
 	}
 	b := &block{insts: insts, fast: fast, valid: true, pfn: pfn, cacheable: true, size: uint16(pos), off: uint16(off)}
 	c.code.page(pfn).blocks[key] = b
+	c.traceTranslated(b, win[:pos])
 	return b
 }

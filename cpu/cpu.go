@@ -179,6 +179,15 @@ type Hooks struct {
 	Exception func(c *CPU, vec uint8, f *arch.Fault, external bool)
 	// Insn is called before each instruction when single-stepping traces.
 	Insn func(c *CPU, rip uint64, bytes []byte)
+	// Translate is called when a block is decoded (-d in_asm): where it
+	// is and its bytes. A block is decoded once while it stays in the
+	// code cache (a write to its page, or code outside RAM, decodes it
+	// again).
+	Translate func(c *CPU, b TraceBlock, code []byte)
+	// Exec is called before each block executes (-d exec, -d cpu), with
+	// the CPU's state at the block's start. Installing it moves every
+	// block to the slow path (trace.go).
+	Exec func(c *CPU, b TraceBlock)
 	// VMX is called with the outcome of every VMX instruction.
 	VMX func(c *CPU, o vmx.Outcome)
 	// VMExit is called after every VM exit (its information is in the

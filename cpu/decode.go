@@ -122,6 +122,13 @@ type decoder struct {
 	rep     uint8
 	lock    bool
 	lastPfx uint8 // last F2/F3/66 for SSE mandatory prefixes
+
+	// For Decode (decodeview.go): the table row selected and the ModRM
+	// byte, if any. Never read by the interpreter.
+	entry    *opEntry
+	segRaw   int // the last segment prefix, even one 64-bit mode ignores (-1: none)
+	modrmB   byte
+	hasModRM bool
 }
 
 func (d *decoder) byte() byte {
@@ -157,7 +164,13 @@ var (
 // returns an Inst; invalid encodings get a handler that raises #UD. ok is
 // false when buf ended before the instruction did (the caller fetches more).
 func (t *tables) decode(buf []byte, mode uint8, in *Inst) (ok bool) {
-	d := decoder{buf: buf, mode: mode, seg: -1, t: t}
+	d := decoder{buf: buf, mode: mode, seg: -1, segRaw: -1, t: t}
+	return d.decode(in)
+}
+
+// decode is tables.decode with the decoder's state kept for the caller
+// (Decode reads the row and the prefixes it saw).
+func (d *decoder) decode(in *Inst) (ok bool) {
 	*in = Inst{}
 	e := d.decodeInto(in)
 	if d.err {
@@ -217,6 +230,7 @@ func (d *decoder) decodeInto(in *Inst) *arch.Fault {
 			d.rex = 0
 			continue
 		case 0x26, 0x2E, 0x36, 0x3E:
+			d.segRaw = int(b>>3) & 3
 			if d.mode != mode64 {
 				d.seg = int(b>>3) & 3
 			}
@@ -224,6 +238,7 @@ func (d *decoder) decodeInto(in *Inst) *arch.Fault {
 			continue
 		case 0x64, 0x65:
 			d.seg = int(b - 0x60)
+			d.segRaw = d.seg
 			d.rex = 0
 			continue
 		}
@@ -310,6 +325,7 @@ func (d *decoder) decodeInto(in *Inst) *arch.Fault {
 		if d.err {
 			return nil
 		}
+		d.modrmB, d.hasModRM = modrm, true
 		if e.sel != nil {
 			e = e.sel(modrm, d)
 			if e == nil {
@@ -319,6 +335,7 @@ func (d *decoder) decodeInto(in *Inst) *arch.Fault {
 			e = &e.grp[(modrm>>3)&7]
 		}
 	}
+	d.entry = e
 	if e.h[0] == nil && e.h[1] == nil && e.h[2] == nil && e.h[3] == nil {
 		// Skip the rest of the encoding for an accurate length when we can.
 		if e.f&fModRM != 0 {

@@ -32,6 +32,9 @@ import "github.com/vmxemu/vmxemu/arch"
 // endless chain of them (say, a handler whose first fetch faults again,
 // on a real-mode stack that never overflows) still returns.
 func (c *CPU) Run(budget uint64) StopReason {
+	if c.traceOn() != (c.attn&attnTrace != 0) {
+		c.updateAttn() // Hooks changed since the last run
+	}
 	c.KickInterrupt()
 	c.runEnd = c.Icount + budget
 	if c.runEnd < c.Icount {
@@ -65,8 +68,12 @@ func (c *CPU) Run(budget uint64) StopReason {
 		// The run's end cannot move while the loop runs (a handler that
 		// brings it forward also stops the block), and c.blk changes only
 		// with b.
-		if c.attn&attnDebug != 0 {
-			c.runDebug(b)
+		if c.attn&(attnDebug|attnTrace) != 0 {
+			if c.attn&attnTrace != 0 {
+				c.runTraced(b) // -d exec/cpu (trace.go)
+			} else {
+				c.runDebug(b)
+			}
 			goto next
 		}
 		end = c.runEnd

@@ -22,6 +22,7 @@ type diag struct {
 	// printSummary: print the summary at the end of the run (-explain).
 	printSummary bool
 	brk          *breakOn // nil without -break-on/-magic-break
+	trace        *tracer  // -d in_asm, exec, cpu; nil if not asked
 	// extra is a hook installed before (the demo's report of VMX
 	// failures), kept when nothing else consumes VMX outcomes.
 	extra *cpu.Hooks
@@ -59,7 +60,15 @@ func (d *diag) hooks() *cpu.Hooks {
 	if d.brk != nil && d.brk.magic {
 		h.Magic = d.brk.magicBreak
 	}
-	if h.Exception == nil && h.VMX == nil && h.VMExit == nil && h.Shutdown == nil && h.MSR == nil && h.CR == nil && h.IO == nil && h.Magic == nil {
+	if t := d.trace; t != nil {
+		if t.inAsm {
+			h.Translate = t.translated
+		}
+		if t.exec || t.cpu {
+			h.Exec = t.executing
+		}
+	}
+	if h.Translate == nil && h.Exec == nil && h.Exception == nil && h.VMX == nil && h.VMExit == nil && h.Shutdown == nil && h.MSR == nil && h.CR == nil && h.IO == nil && h.Magic == nil {
 		return nil
 	}
 	return h
@@ -146,6 +155,7 @@ func newDiag(cfg *cli.Config, mcfg *machine.Config, out *outputs, stderr io.Writ
 		for _, it := range cfg.LogItems {
 			items[it] = true
 		}
+		d.trace = newTracer(cfg, w, items) // not with -d-format json: cli.Parse refuses that
 		if cfg.LogJSON {
 			d.events = &eventLog{w: w, format: formatJSON, items: items}
 		} else {

@@ -465,6 +465,8 @@ func TestLogItems(t *testing.T) {
 		{"no-op items warn once each", []string{"-d", "nochain,int,out_asm,nochain"}, []string{"int"},
 			[]string{"-d nochain ignored", "-d out_asm ignored"}},
 		{"only no-ops", []string{"-d", "strace"}, nil, []string{"-d strace ignored"}},
+		{"trace items", []string{"-d", "in_asm,exec,cpu,nochain"}, []string{"in_asm", "exec", "cpu"}, []string{"-d nochain ignored"}},
+		{"all leaves out the trace items", []string{"-d", "all,in_asm"}, []string{"int", "cpu_reset", "vmx", "msr", "cr", "io", "apic", "in_asm"}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -493,7 +495,7 @@ func TestLogItemsHelpIsExact(t *testing.T) {
 		assert.NoError(t, err, it.Name)
 	}
 	assert.Equal(t, append(want, "all"), listed)
-	for _, refused := range []string{"in_asm", "exec", "cpu", "fpu", "mmu", "pcall", "unimp", "guest_errors", "page", "tid", "invalid_mem"} {
+	for _, refused := range []string{"fpu", "mmu", "pcall", "unimp", "guest_errors", "page", "tid", "invalid_mem"} {
 		assert.NotContains(t, listed, refused)
 		_, err := Parse([]string{"-d", refused})
 		assert.ErrorContains(t, err, "is not supported", refused)
@@ -622,7 +624,15 @@ func TestErrors(t *testing.T) {
 		// -d.
 		{[]string{"-d", "foo"}, `vmxemu: -d foo: log item "foo" is not supported (supported: int, cpu_reset, vmx,`},
 		{[]string{"-d", "int,,cpu_reset"}, `log item "" is not supported`},
-		{[]string{"-d", "in_asm"}, `log item "in_asm" is not supported`},
+		{[]string{"-d", "mmu"}, `log item "mmu" is not supported`},
+		{[]string{"-dfilter", "0x1000"}, "bad range"},
+		{[]string{"-dfilter", "0x2000..0x1000"}, "the start is above the end"},
+		{[]string{"-dfilter", "0x10-0x20"}, "below address 0"},
+		{[]string{"-dfilter", "0x1000+0"}, "empty"},
+		{[]string{"-dfilter", "zz..0x10"}, "invalid number"},
+		{[]string{"-d-cpu", "x"}, "invalid number"},
+		{[]string{"-d", "vmx,exec", "-d-format", "json"}, "vmxemu: -d exec: the trace items (in_asm, exec, cpu) have no JSON form"},
+		{[]string{"-d-limit", "-1"}, "invalid number"},
 		{[]string{"-d", "trace:vmx*"}, "QEMU trace events are not supported"},
 
 		// -gdb.
@@ -745,4 +755,28 @@ func TestUsageOptionsKnown(t *testing.T) {
 		_, ok := lookup(name)
 		assert.True(t, ok, name)
 	}
+}
+
+// -dfilter ranges as QEMU reads them; the expected bounds are those of
+// QEMU's own unit test of qemu_set_dfilter_ranges (tests/unit/
+// test-logging.c: "0x1000+0x100" holds 0x1000 and 0x10ff but not 0x1100,
+// "0x1000-0x100" holds 0xf01 and 0x1000 but not 0xf00, "0x1000..0x1100"
+// holds 0x1000 and 0x1100).
+func TestDFilter(t *testing.T) {
+	tests := []struct {
+		arg  string
+		want []AddrRange
+	}{
+		{"0x1000+0x100", []AddrRange{{0x1000, 0x10ff}}},
+		{"0x1000-0x100", []AddrRange{{0xf01, 0x1000}}},
+		{"0x1000..0x1100", []AddrRange{{0x1000, 0x1100}}},
+		{"0x100000..0x1fffff,0x8000+16", []AddrRange{{0x100000, 0x1fffff}, {0x8000, 0x800f}}},
+	}
+	for _, tc := range tests {
+		c := parse(t, "-dfilter", tc.arg)
+		assert.Equal(t, tc.want, c.DFilter, tc.arg)
+	}
+	c := parse(t, "-d-cpu", "0,2", "-d-limit", "100")
+	assert.Equal(t, []int{0, 2}, c.TraceCPUs)
+	assert.Equal(t, uint64(100), c.TraceLimit)
 }

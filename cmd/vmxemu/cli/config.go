@@ -82,12 +82,15 @@ type Config struct {
 	NoShutdown bool // -no-shutdown: stop instead of exiting on shutdown
 
 	// Debugging.
-	LogItems    []string // -d items that produce output, deduplicated, in order ("all" expanded)
-	logNoOps    []string // -d items accepted as no-ops; Parse turns each into a warning
-	LogFile     string   // -D FILE; "" = stderr
-	LogJSON     bool     // -d-format json: the event log as JSON lines
-	GDB         string   // gdb stub listen address for net.Listen("tcp", GDB) ("127.0.0.1:1234"); "" = none
-	StopAtStart bool     // -S
+	LogItems    []string    // -d items that produce output, deduplicated, in order ("all" expanded)
+	logNoOps    []string    // -d items accepted as no-ops; Parse turns each into a warning
+	LogFile     string      // -D FILE; "" = stderr
+	LogJSON     bool        // -d-format json: the event log as JSON lines
+	DFilter     []AddrRange // -dfilter: the trace items log blocks starting in these ranges only; nil = all
+	TraceCPUs   []int       // -d-cpu: the trace items log these CPUs only; nil = all
+	TraceLimit  uint64      // -d-limit N: stop the trace items after N blocks (in_asm and exec counted apart); 0 = none
+	GDB         string      // gdb stub listen address for net.Listen("tcp", GDB) ("127.0.0.1:1234"); "" = none
+	StopAtStart bool        // -S
 
 	// vmxemu's own.
 	ICountLimit    uint64         // -icount-limit N; 0 = none

@@ -757,12 +757,15 @@ type LogItem struct {
 	// lines keep working, with one warning, and no output (vmxemu has no
 	// TCG).
 	NoOp bool
+	// Trace marks the per-block trace items (in_asm, exec, cpu): named
+	// one by one, not part of "all" (their output is per block).
+	Trace bool
 }
 
 // logItems are the -d items vmxemu accepts: the ones it implements, then
 // QEMU's TCG-internal ones (util/log.c qemu_log_items), which have no
-// meaning without TCG. Every other QEMU item (in_asm, exec, cpu, mmu,
-// guest_errors, ...) is refused: vmxemu does not produce its output yet.
+// meaning without TCG. Every other QEMU item (mmu, guest_errors, ...) is
+// refused: vmxemu does not produce its output yet.
 var logItems = []LogItem{
 	{Name: "int", Help: "show interrupts/exceptions in short format (QEMU's format, with the rule and SDM section under -explain)"},
 	{Name: "cpu_reset", Help: "show CPU state before CPU resets"},
@@ -771,6 +774,9 @@ var logItems = []LogItem{
 	{Name: "cr", Help: "vmxemu: every MOV to CR0, CR2, CR3, CR4, CR8 with the old and new value and the outcome"},
 	{Name: "io", Help: "vmxemu: every IN and OUT with the port, size and value"},
 	{Name: "apic", Help: "vmxemu: every write to a local APIC register (xAPIC page or x2APIC MSR) with the register and value"},
+	{Name: "in_asm", Help: "show target assembly code for each compiled TB: each block when vmxemu decodes it, in QEMU's IN: layout, Intel syntax (see -dfilter, -d-cpu, -d-limit)", Trace: true},
+	{Name: "exec", Help: "show trace before each executed TB (lots of logging): QEMU's Trace line for every block vmxemu runs, as QEMU with -d nochain", Trace: true},
+	{Name: "cpu", Help: "show CPU registers before entering a TB (lots of logging), in the register layout of -d cpu_reset", Trace: true},
 	{Name: "out_asm", Help: "QEMU TCG item: accepted with a warning, no output (vmxemu generates no host code)", NoOp: true},
 	{Name: "op", Help: "QEMU TCG item: accepted with a warning, no output", NoOp: true},
 	{Name: "op_opt", Help: "QEMU TCG item: accepted with a warning, no output", NoOp: true},
@@ -788,7 +794,7 @@ func LogItemsHelp() string {
 	for _, it := range logItems {
 		fmt.Fprintf(&b, "%-13s %s\n", it.Name, it.Help)
 	}
-	b.WriteString("all           int, cpu_reset, vmx, msr, cr, io and apic (every item that produces output)\n")
+	b.WriteString("all           int, cpu_reset, vmx, msr, cr, io and apic (every event item; the trace items in_asm, exec, cpu are named one by one)\n")
 	return b.String()
 }
 
@@ -832,7 +838,7 @@ func parseLogItems(c *Config, v string) error {
 			return nil
 		case it == "all":
 			for _, li := range logItems {
-				if !li.NoOp {
+				if !li.NoOp && !li.Trace {
 					add(&items, li.Name)
 				}
 			}
@@ -985,4 +991,79 @@ func SplitModules(s string) ([]Module, error) {
 		mods = append(mods, Module{Path: path, Args: args, CmdLine: e})
 	}
 	return mods, nil
+}
+
+// AddrRange is one -dfilter range: Lo..Hi, both included.
+type AddrRange struct{ Lo, Hi uint64 }
+
+// parseDFilter is -dfilter RANGE[,RANGE...] as QEMU's
+// qemu_set_dfilter_ranges (util/log.c) reads it: "A..B" is A to B
+// inclusive, "A+N" the N bytes from A (A to A+N-1), "A-N" the N bytes
+// ending at A (A-N+1 to A); numbers in C syntax. A later -dfilter
+// replaces an earlier one.
+func parseDFilter(c *Config, v string) error {
+	var rs []AddrRange
+	for _, r := range strings.Split(v, ",") {
+		var lo, hi uint64
+		switch {
+		case strings.Contains(r, ".."):
+			a, b, _ := strings.Cut(r, "..")
+			x, err := parseCUint(a, 64)
+			if err != nil {
+				return fmt.Errorf("range %q: %w", r, err)
+			}
+			y, err := parseCUint(b, 64)
+			if err != nil {
+				return fmt.Errorf("range %q: %w", r, err)
+			}
+			lo, hi = x, y
+		case strings.ContainsAny(r, "+-"):
+			i := strings.IndexAny(r, "+-")
+			x, err := parseCUint(r[:i], 64)
+			if err != nil {
+				return fmt.Errorf("range %q: %w", r, err)
+			}
+			n, err := parseCUint(r[i+1:], 64)
+			if err != nil {
+				return fmt.Errorf("range %q: %w", r, err)
+			}
+			if n == 0 {
+				return fmt.Errorf("range %q: empty", r)
+			}
+			if r[i] == '+' {
+				lo, hi = x, x+n-1
+				if hi < lo {
+					return fmt.Errorf("range %q: past the end of the address space", r)
+				}
+			} else {
+				if n-1 > x {
+					return fmt.Errorf("range %q: below address 0", r)
+				}
+				lo, hi = x-(n-1), x
+			}
+		default:
+			return fmt.Errorf("bad range %q (A..B, A+N or A-N)", r)
+		}
+		if lo > hi {
+			return fmt.Errorf("range %q: the start is above the end", r)
+		}
+		rs = append(rs, AddrRange{lo, hi})
+	}
+	c.DFilter = rs
+	return nil
+}
+
+// parseTraceCPUs is -d-cpu N[,M...] (vmxemu's; QEMU has no CPU filter):
+// the trace items log only these CPUs.
+func parseTraceCPUs(c *Config, v string) error {
+	var cpus []int
+	for _, f := range strings.Split(v, ",") {
+		n, err := parseCUint(f, 31)
+		if err != nil {
+			return fmt.Errorf("CPU %q: %w", f, err)
+		}
+		cpus = append(cpus, int(n))
+	}
+	c.TraceCPUs = cpus
+	return nil
 }

@@ -132,6 +132,19 @@ func lookup(name string) (option, bool) {
 			c.LogFile = v
 			return nil
 		}}, true
+	case "dfilter":
+		return option{arg: true, fn: parseDFilter}, true
+	case "d-cpu":
+		return option{arg: true, fn: parseTraceCPUs}, true
+	case "d-limit":
+		return option{arg: true, fn: func(c *Config, v string) error {
+			n, err := parseCUint(v, 64)
+			if err != nil {
+				return err
+			}
+			c.TraceLimit = n
+			return nil
+		}}, true
 	case "d-format":
 		return option{arg: true, fn: func(c *Config, v string) error {
 			switch v {
@@ -312,6 +325,14 @@ func Parse(args []string) (*Config, error) {
 
 	for _, it := range c.logNoOps {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("-d %s ignored: a QEMU TCG-internal log item, vmxemu has no TCG and logs nothing for it", it))
+	}
+
+	if c.LogJSON {
+		for _, it := range c.LogItems {
+			if li, _ := lookupLogItem(it); li.Trace {
+				return nil, &Error{Opt: "-d", Value: it, Msg: "the trace items (in_asm, exec, cpu) have no JSON form: use -d-format text"}
+			}
+		}
 	}
 
 	// QEMU (system/vl.c): "-append only allowed with -kernel option", and the

@@ -150,6 +150,12 @@ Debug/Expert options:
 -D logfile       output log to logfile (default stderr)
 -d-format fmt    text (QEMU's formats; one line per event) [default] or
                  json (JSON lines, the schema in docs/DEBUGGING.md)
+-dfilter range,..  log in_asm/exec/cpu only for blocks starting in these
+                 ranges: 0x1000..0x2000, 0x1000+0x100 or 0x2000-0x100
+-d-cpu n,...     log in_asm/exec/cpu for these CPUs only (vmxemu's)
+-d-limit n       stop logging in_asm and exec after n blocks each
+                 (vmxemu's; a trace is otherwise bounded only by the run:
+                 -icount-limit, -time-limit)
 -gdb dev         accept a gdb connection on dev: tcp::PORT (loopback
                  only) or tcp:HOST:PORT (or none)
 -s               shorthand for -gdb tcp::1234 (127.0.0.1:1234)

@@ -28,6 +28,7 @@ const (
 	ExitINVEPT     = 50
 	ExitINVVPID    = 53
 	sdmEPTPChecks  = "Vol. 3C 27.2.1.1"
+	sdmEPTPEntry   = "Vol. 3C 25.6.11, 27.2.1.1" // the EPTP's fields and the entry check
 	sdmINVEPTPage  = "INVEPT"
 	sdmINVVPIDPage = "INVVPID"
 	invalidOperand = ErrInvalidINVEPTOperand
@@ -64,7 +65,7 @@ func (v *CPU) checkEPTControls(insn Insn) (Outcome, bool) {
 		eptp := v.field(encEPTP)
 		if why := v.caps.EPT().CheckEPTP(eptp); why != "" {
 			return v.entryFail(insn, ErrEntryInvalidControl, encEPTP, eptp,
-				"with \"enable EPT\" (secondary control 1): "+why, sdmEPTPChecks), true
+				"with \"enable EPT\" (secondary control 1): "+why, sdmEPTPEntry), true
 		}
 	}
 	return Outcome{}, false

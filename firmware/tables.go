@@ -207,6 +207,28 @@ func sdt(sig string, rev uint8, body []byte) []byte {
 	return b
 }
 
+// sleepStateAML is the DSDT's definition block: Name (_Sx, Package (4)
+// {SLP_TYPa, SLP_TYPb, 0, 0}) for S3, S4 and S5 (ACPI 6.5 7.4.2 \_Sx).
+// Encoding (ACPI 6.5 20.2.5.1, 20.2.5.4, 20.2.3): NameOp 0x08, the
+// NameSeg, PackageOp 0x12, PkgLength (one byte: itself, NumElements and
+// four one-byte elements = 6), NumElements 4, ZeroOp 0x00 / OneOp 0x01 /
+// BytePrefix 0x0A n.
+var sleepStateAML = []byte{
+	0x08, '_', 'S', '3', '_', 0x12, 0x06, 0x04, 0x01, 0x01, 0x00, 0x00,
+	0x08, '_', 'S', '4', '_', 0x12, 0x08, 0x04, 0x0A, 0x02, 0x0A, 0x02, 0x00, 0x00,
+	0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04, 0x00, 0x00, 0x00, 0x00,
+}
+
+// FACSAddr is the guest-physical address of the FACS (ACPI 6.5 5.2.10):
+// the first of the ACPI tables WriteTables lays out.
+const FACSAddr = acpiAreaAddr
+
+// FACS field offsets (ACPI 6.5 Table 5.14).
+const (
+	facsOffWakingVector  = 12 // Firmware_Waking_Vector, 4 bytes
+	facsOffXWakingVector = 24 // X_Firmware_Waking_Vector, 8 bytes
+)
+
 func writeACPI(mem Memory, t Tables) error {
 	le := binary.LittleEndian
 	// Lay the tables out one after the other, 64-byte aligned (the FACS
@@ -228,16 +250,18 @@ func writeACPI(mem Memory, t Tables) error {
 	facs[32] = 2
 	facsAddr := place(facs)
 
-	// DSDT: a header with no AML (no ACPI devices are described).
-	dsdtAddr := place(sdt("DSDT", 2, nil))
+	// DSDT: no ACPI devices, only the sleep-state objects \_S3, \_S4 and
+	// \_S5 with QEMU's PIIX4 SLP_TYP values (S3 1, S4 2, S5 0; QEMU's
+	// hw/i386/acpi-build.c builds the same packages), so that OSPM can
+	// suspend to RAM and power off.
+	dsdtAddr := place(sdt("DSDT", 2, sleepStateAML))
 
 	// FADT revision 3 (244 bytes, 5.2.9, Table 5.9): FACS and DSDT, SCI
 	// on IRQ 9, no SMI command port (ACPI mode is always on), the PM1a
 	// event and control blocks and the 24-bit PM timer at QEMU's PIIX4
 	// addresses (also as X_ Generic Address Structures), no C2/C3, the
 	// RTC century index; boot architecture flags: legacy devices (PIT,
-	// PIC, RTC) present. The DSDT has no \_S3 or \_S5 objects, so OSPM
-	// knows of no sleep states (vmxemu refuses S3).
+	// PIC, RTC) present.
 	fadt := make([]byte, 244-36)
 	at := func(off int) []byte { return fadt[off-36:] }
 	le.PutUint32(at(36), uint32(facsAddr)) // FIRMWARE_CTRL

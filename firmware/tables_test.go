@@ -3,6 +3,8 @@ package firmware
 import (
 	"testing"
 
+	"github.com/vmxemu/vmxemu/arch"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -47,7 +49,10 @@ func TestTables(t *testing.T) {
 		fadt := table(fadtAddr, "FACP")
 		assert.Equal(t, "FACS", string(b[mem.u32(fadtAddr+36):][:4]))
 		assert.Zero(t, mem.u32(fadtAddr+36)%64, "FACS 64-byte aligned")
-		table(uint64(mem.u32(fadtAddr+40)), "DSDT")
+		assert.Equal(t, uint32(FACSAddr), mem.u32(fadtAddr+36), "FIRMWARE_CTRL is FACSAddr (the S3 resume path reads it there)")
+		dsdt := table(uint64(mem.u32(fadtAddr+40)), "DSDT")
+		assert.Equal(t, map[string][2]uint64{"_S3_": {1, 1}, "_S4_": {2, 2}, "_S5_": {0, 0}}, sleepObjects(t, dsdt[36:]),
+			"\\_Sx packages with QEMU's PIIX4 SLP_TYP values (hw/acpi/core.c: 0 soft-off, 1 S3, 2 S4)")
 		assert.Equal(t, uint64(mem.u32(fadtAddr+40)), mem.u64(fadtAddr+140), "X_DSDT")
 		assert.Equal(t, uint8(9), fadt[46], "SCI on IRQ 9")
 		// PM blocks at QEMU's PIIX4 addresses; offsets from ACPI 6.5
@@ -128,4 +133,65 @@ func TestTables(t *testing.T) {
 func TestTablesNoCPUs(t *testing.T) {
 	mem := newMem(2 << 20)
 	assert.Error(t, WriteTables(mem, Tables{}))
+}
+
+// sleepObjects decodes a definition block made of Name (_Sx, Package (4)
+// {a, b, 0, 0}) terms by the ACPI 6.5 grammar (20.2.5.1 NameOp 0x08 with a
+// four-character NameSeg; 20.2.5.4 PackageOp 0x12, PkgLength, NumElements;
+// 20.2.3 ZeroOp 0x00, OneOp 0x01, BytePrefix 0x0A; 20.2.4 a one-byte
+// PkgLength counts itself and the package's bytes) and returns each
+// object's first two elements (SLP_TYPa, SLP_TYPb).
+func sleepObjects(t *testing.T, aml []byte) map[string][2]uint64 {
+	t.Helper()
+	out := map[string][2]uint64{}
+	for len(aml) > 0 {
+		require.GreaterOrEqual(t, len(aml), 8)
+		require.Equal(t, byte(0x08), aml[0], "NameOp")
+		name := string(aml[1:5])
+		require.Equal(t, byte(0x12), aml[5], "PackageOp")
+		n := int(aml[6])
+		require.Less(t, n, 0x40, "one-byte PkgLength")
+		pkg := aml[6 : 6+n]
+		require.Equal(t, byte(4), pkg[1], "NumElements")
+		var vals []uint64
+		for e := pkg[2:]; len(e) > 0; {
+			switch e[0] {
+			case 0x00, 0x01:
+				vals, e = append(vals, uint64(e[0])), e[1:]
+			case 0x0A:
+				vals, e = append(vals, uint64(e[1])), e[2:]
+			default:
+				require.Failf(t, "unexpected AML", "opcode %#x in %s", e[0], name)
+			}
+		}
+		require.Len(t, vals, 4, name)
+		assert.Equal(t, []uint64{0, 0}, vals[2:], "%s: reserved elements", name)
+		out[name] = [2]uint64{vals[0], vals[1]}
+		aml = aml[6+n:]
+	}
+	return out
+}
+
+// TestWakingVector: Firmware_Waking_Vector is the FACS's dword at offset
+// 12 (ACPI 6.5 Table 5.14); a damaged FACS has none; the BSP resumes in
+// real mode at (vector >> 4):(vector & 0xF) — 5.2.10's example 0x12345 is
+// 1234:0005.
+func TestWakingVector(t *testing.T) {
+	facs := make([]byte, 64)
+	copy(facs, "FACS")
+	facs[4] = 64
+	facs[12], facs[13], facs[14] = 0x45, 0x23, 0x01
+	facs[24] = 0x99 // X_Firmware_Waking_Vector: not used (SeaBIOS uses the real-mode vector)
+	assert.Equal(t, uint32(0x12345), WakingVector(facs))
+	bad := append([]byte(nil), facs...)
+	bad[0] = 'X'
+	assert.Zero(t, WakingVector(bad))
+	assert.Zero(t, WakingVector(facs[:32]))
+
+	s := ResumeState(0x12345)
+	assert.Equal(t, uint16(0x1234), s.Seg[arch.CS].Selector)
+	assert.Equal(t, uint64(0x12340), s.Seg[arch.CS].Base)
+	assert.Equal(t, uint64(5), s.RIP)
+	assert.Zero(t, s.CR0&(arch.CR0PE|arch.CR0PG|arch.CR0CD|arch.CR0NW), "real mode, caching on (after POST)")
+	assert.Equal(t, arch.DescTable{Base: 0, Limit: 0x3FF}, s.IDTR, "the real-mode IVT")
 }

@@ -358,6 +358,13 @@ func (m *Machine) powerOn(why string) error {
 	if b.Multiboot || b.Mode == firmware.ModeReal16 {
 		m.firmwareDevices()
 	}
+	m.startCPUs(b.State(), why)
+	return nil
+}
+
+// startCPUs (re)creates the CPUs: the BSP in state bsp, the APs in their
+// reset state waiting for SIPI (the firmware parks them).
+func (m *Machine) startCPUs(bsp arch.State, why string) {
 	for _, c := range m.cpus {
 		m.retired += c.Icount
 	}
@@ -372,7 +379,7 @@ func (m *Machine) powerOn(why string) error {
 	for i := range m.cpus {
 		var s arch.State
 		if i == 0 {
-			s = b.State()
+			s = bsp
 		} else {
 			s = firmware.ResetState(m.signature)
 			s.APICBase &^= apicBaseBSP
@@ -405,7 +412,6 @@ func (m *Machine) powerOn(why string) error {
 	m.deadlineOK = ecx&(1<<24) != 0
 	m.cur = nil
 	m.exit = nil
-	return nil
 }
 
 // reset performs a system reset: devices back to their reset state, the

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vmxemu/vmxemu/arch"
 	"github.com/vmxemu/vmxemu/cpu"
+	"github.com/vmxemu/vmxemu/firmware"
 	"github.com/vmxemu/vmxemu/machine/devices"
 )
 
@@ -36,12 +37,13 @@ const (
 	// NoReboot is set; Fault and FaultWhy describe it.
 	ResultTripleFault
 	// ResultLimit: an instruction, wall-time or reset-count limit was
-	// reached, or the guest asked for something vmxemu refuses (an
-	// ACPI S3 suspend: devices.ExitUnsupported).
+	// reached, or the guest asked for something vmxemu refuses
+	// (devices.ExitUnsupported).
 	ResultLimit
 	// ResultHang: every running CPU is halted and nothing can wake one:
 	// HLT with RFLAGS.IF=0, or with IF=1 while no device can raise an
-	// interrupt (vmxemu has no timer yet). QEMU would wait forever.
+	// interrupt (vmxemu has no timer yet); or the machine suspended to
+	// RAM (ACPI S3) with no wake event enabled. QEMU would wait forever.
 	ResultHang
 	// ResultCanceled: the context was canceled.
 	ResultCanceled
@@ -192,6 +194,8 @@ func (m *Machine) afterRun(i int, c *cpu.CPU, why cpu.StopReason) (res Result, d
 			return Result{Kind: ResultShutdown, CPU: i, Reason: "guest shut down: " + e.Reason}, true, nil
 		case devices.ExitUnsupported:
 			return Result{Kind: ResultLimit, CPU: i, Reason: "unsupported guest request: " + e.Reason}, true, nil
+		case devices.ExitSuspend:
+			return m.suspend(i, e.Reason)
 		case devices.ExitReset:
 			if m.cfg.NoReboot {
 				return Result{Kind: ResultShutdown, CPU: i,
@@ -209,6 +213,45 @@ func (m *Machine) afterRun(i int, c *cpu.CPU, why cpu.StopReason) (res Result, d
 		return m.resetOrLimit(i, fmt.Sprintf("CPU %d: %s: %s", i, c.ShutdownWhy, f.Error()))
 	}
 	return Result{}, false, nil
+}
+
+// suspend puts the machine in the ACPI S3 sleeping state and wakes it
+// again (ACPI 6.5 16.1.3, 16.3). Every CPU stops and loses its state; RAM
+// keeps its contents. The only wake event vmxemu has is the RTC alarm,
+// enabled by PM1_EN.RTC_EN and the RTC's alarm interrupt (there is no
+// power button); the clock reaches any valid alarm time, so the machine
+// wakes as soon as both are set. Waking is a system reset in which the
+// firmware, finding the resume request, skips POST and jumps to the FACS
+// Firmware_Waking_Vector in real mode, as SeaBIOS does on QEMU
+// (src/resume.c s3_resume; QEMU sets CMOS shutdown status 0xFE on
+// suspend for it to find); without a vector it boots normally. After the
+// wake PM1_STS reports WAK_STS and RTC_STS.
+func (m *Machine) suspend(i int, why string) (Result, bool, error) {
+	if !m.acpiPM.RTCWakeEnabled() || !m.rtc.AlarmWakes() {
+		return Result{Kind: ResultHang, CPU: i, Reason: why + ": suspended to RAM with no wake event enabled " +
+			"(the RTC alarm wakes the machine when PM1_EN.RTC_EN and the RTC's register B AIE are set and the alarm is a time the clock reaches; vmxemu has no power button)"}, true, nil
+	}
+	var facs [64]byte
+	if err := m.ram.ReadPhys(firmware.FACSAddr, facs[:]); err != nil {
+		return Result{Kind: ResultLimit, CPU: -1, Reason: "S3 resume failed"}, true, fmt.Errorf("machine: reading the FACS: %w", err)
+	}
+	vec := firmware.WakingVector(facs[:])
+	if vec == 0 {
+		return m.resetOrLimit(i, why+"; woken by the RTC alarm with no Firmware_Waking_Vector in the FACS: the firmware boots normally")
+	}
+	if err := m.flush(); err != nil {
+		return Result{Kind: ResultLimit, CPU: -1, Reason: "S3 resume failed"}, true, err
+	}
+	if err := m.buildDevices(); err != nil {
+		return Result{Kind: ResultLimit, CPU: -1, Reason: "S3 resume failed"}, true, err
+	}
+	if m.defPlat != nil {
+		m.defPlat.Reset(m.cfg.FeatureControl)
+	}
+	m.firmwareDevices()
+	m.startCPUs(firmware.ResumeState(vec), fmt.Sprintf("S3 resume at the waking vector %#x", vec))
+	m.acpiPM.Woke(true)
+	return Result{Kind: ResultShutdown}, false, nil
 }
 
 func (m *Machine) resetOrLimit(i int, why string) (Result, bool, error) {

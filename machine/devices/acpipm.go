@@ -19,18 +19,19 @@ import (
 //   - PM1_STS: TMR_STS (bit 0) becomes set when bit 23 of the counter
 //     changes (ACPI 4.8.3.3), as QEMU computes it (the next 2^23-tick
 //     boundary after the last clear); every status bit is cleared by
-//     writing 1 to it. WAK_STS (bit 15) is never set: vmxemu does not
-//     sleep.
+//     writing 1 to it. WAK_STS (bit 15) and RTC_STS (bit 10) are set by
+//     Woke after a resume from S3 (ACPI 6.5 4.8.3.1.1, Table 4.13).
 //   - PM1_EN holds the enable bits the guest writes.
 //   - PM1_CNT: SCI_EN (bit 0) reads 1: the FADT has no SMI_CMD port, so
 //     the platform is always in ACPI mode (ACPI 6.5 5.2.9, SMI_CMD "zero
 //     if the system does not support System Management mode"; 4.8.2.5).
 //     SLP_TYP (bits 12:10) and SLP_EN (bit 13, write-only) request a sleep
-//     state with QEMU's PIIX4 numbering (hw/acpi/core.c acpi_pm1_cnt_write):
-//     SLP_TYP 0 is soft-off (S5) and powers the machine off; 1 is S3
-//     (suspend to RAM), which vmxemu does not implement and refuses,
-//     ending the run with a message; 2 is S4, which QEMU turns into a
-//     power-off, and so does vmxemu; other values do nothing.
+//     state with QEMU's PIIX4 numbering (hw/acpi/core.c acpi_pm1_cnt_write;
+//     the DSDT's \_S3 and \_S5 objects say so): SLP_TYP 0 is soft-off (S5)
+//     and powers the machine off; 1 is S3 (suspend to RAM): the board
+//     suspends (ExitSuspend) and resumes when a wake event is enabled;
+//     2 is S4, which QEMU turns into a power-off, and so does vmxemu; other
+//     values do nothing.
 //
 // The SCI (IRQ 9, level) is driven from STS & EN (timer, global, power
 // button, RTC) whenever a register is accessed. A timer overflow does not
@@ -57,6 +58,7 @@ const (
 	pm1StsGbl           = 1 << 5
 	pm1StsPwrBtn        = 1 << 8
 	pm1StsRTC           = 1 << 10
+	pm1StsWake          = 1 << 15
 	pm1CntSCIEn         = 1 << 0
 	pm1CntSlpEn         = 1 << 13
 	pm1CntSlpTyp        = 7 << 10
@@ -178,7 +180,22 @@ func (p *ACPIPM) sleep(typ int) {
 	case 0, 2:
 		p.exit(Exit{Kind: ExitShutdown, Reason: fmt.Sprintf("ACPI sleep request SLP_TYP=%d (S%d): power off, as QEMU's PIIX4 does", typ, map[int]int{0: 5, 2: 4}[typ])})
 	case 1:
-		p.exit(Exit{Kind: ExitUnsupported, Reason: "ACPI sleep request SLP_TYP=1 (S3, suspend to RAM) written to PM1a_CNT: vmxemu does not implement S3 suspend and resume"})
+		p.exit(Exit{Kind: ExitSuspend, Reason: "ACPI sleep request SLP_TYP=1 (S3, suspend to RAM) written to PM1a_CNT"})
+	}
+}
+
+// RTCWakeEnabled reports whether PM1_EN.RTC_EN (bit 10) is set: an RTC
+// alarm may then wake the system from a sleeping state (ACPI 6.5
+// 4.8.3.1.2, Table 4.14).
+func (p *ACPIPM) RTCWakeEnabled() bool { return p.en&pm1StsRTC != 0 }
+
+// Woke records a resume from S3 in PM1_STS: WAK_STS, and RTC_STS when the
+// RTC alarm was the wake event (ACPI 6.5 Table 4.13). QEMU sets the same
+// bits after its wake-up reset (hw/acpi/core.c acpi_notify_wakeup).
+func (p *ACPIPM) Woke(byRTC bool) {
+	p.sts |= pm1StsWake
+	if byRTC {
+		p.sts |= pm1StsRTC
 	}
 }
 

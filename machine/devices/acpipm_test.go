@@ -12,6 +12,7 @@ type pmRig struct {
 	sci   []bool
 	exits []Exit
 	bus   *PortBus
+	pm    *ACPIPM
 }
 
 func newPMRig(t *testing.T) *pmRig {
@@ -20,6 +21,7 @@ func newPMRig(t *testing.T) *pmRig {
 		func(e Exit) { r.exits = append(r.exits, e) })
 	r.bus = NewPortBus()
 	require.NoError(t, pm.Register(r.bus))
+	r.pm = pm
 	return r
 }
 
@@ -88,7 +90,7 @@ func TestACPIPMControl(t *testing.T) {
 		// QEMU hw/acpi/core.c acpi_pm1_cnt_write: 0 soft-off, 1 suspend,
 		// 2 (PIIX4's s4_val) power-off; kvm-unit-tests' s3 writes 0x2400.
 		{"S5", 0x2000, ExitShutdown},
-		{"S3 (kvm-unit-tests s3)", 0x2400, ExitUnsupported},
+		{"S3 (kvm-unit-tests s3)", 0x2400, ExitSuspend},
 		{"S4", 0x2800, ExitShutdown},
 		{"type 5 ignored", 0x3400, 0},
 	} {
@@ -109,5 +111,21 @@ func TestACPIPMControl(t *testing.T) {
 	r = newPMRig(t)
 	r.bus.Out(0x605, 1, 0x24)
 	require.Len(t, r.exits, 1)
-	assert.Equal(t, ExitUnsupported, r.exits[0].Kind)
+	assert.Equal(t, ExitSuspend, r.exits[0].Kind)
+}
+
+// TestACPIPMWake: PM1_EN.RTC_EN (bit 10) enables the RTC wake event; after
+// a resume PM1_STS has WAK_STS (bit 15) and RTC_STS (bit 10), each cleared
+// by writing 1 (ACPI 6.5 Tables 4.13, 4.14).
+func TestACPIPMWake(t *testing.T) {
+	r := newPMRig(t)
+	assert.False(t, r.pm.RTCWakeEnabled())
+	r.bus.Out(0x602, 2, 0x400)
+	assert.True(t, r.pm.RTCWakeEnabled())
+	r.pm.Woke(true)
+	assert.Equal(t, uint32(0x8400), r.bus.In(0x600, 2)&0x8400)
+	r.bus.Out(0x600, 2, 0x8000)
+	assert.Equal(t, uint32(0x0400), r.bus.In(0x600, 2)&0x8400)
+	r.pm.Woke(false)
+	assert.Equal(t, uint32(0x8400), r.bus.In(0x600, 2)&0x8400)
 }

@@ -19,6 +19,10 @@ const (
 	// not implement what QEMU would do (for example ACPI S3 suspend); the
 	// run ends and Exit.Reason says what was asked.
 	ExitUnsupported
+	// ExitSuspend is a request to enter the ACPI S3 sleeping state
+	// (suspend to RAM): the board stops every CPU, keeps RAM, and resumes
+	// through the firmware's waking vector when a wake event is enabled.
+	ExitSuspend
 )
 
 // String names the kind.
@@ -32,6 +36,8 @@ func (k ExitKind) String() string {
 		return "reset"
 	case ExitUnsupported:
 		return "unsupported"
+	case ExitSuspend:
+		return "suspend"
 	default:
 		return fmt.Sprintf("ExitKind(%d)", int(k))
 	}

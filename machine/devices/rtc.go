@@ -9,7 +9,8 @@ package devices
 // register B's SET bit is clear (MC146818A datasheet: UIP rises 244 µs
 // before the update cycle; QEMU's mc146818rtc models the same window), so
 // guests that wait for an update edge see one; no alarm or periodic
-// interrupts.
+// interrupts (an enabled alarm only wakes the system from ACPI S3:
+// AlarmWakes).
 // The CMOS bytes firmware and OSes read for the memory size and CPU count
 // are filled in as QEMU's pc machine fills them (hw/i386/pc.c
 // pc_cmos_init).
@@ -24,21 +25,25 @@ const PortRTC = 0x70
 
 // CMOS register indices.
 const (
-	rtcSeconds = 0x00
-	rtcMinutes = 0x02
-	rtcHours   = 0x04
-	rtcWeekday = 0x06
-	rtcDay     = 0x07
-	rtcMonth   = 0x08
-	rtcYear    = 0x09
-	rtcRegA    = 0x0A
-	rtcRegB    = 0x0B
-	rtcRegC    = 0x0C
-	rtcRegD    = 0x0D
-	rtcCentury = 0x32
+	rtcSeconds      = 0x00
+	rtcSecondsAlarm = 0x01
+	rtcMinutesAlarm = 0x03
+	rtcHoursAlarm   = 0x05
+	rtcMinutes      = 0x02
+	rtcHours        = 0x04
+	rtcWeekday      = 0x06
+	rtcDay          = 0x07
+	rtcMonth        = 0x08
+	rtcYear         = 0x09
+	rtcRegA         = 0x0A
+	rtcRegB         = 0x0B
+	rtcRegC         = 0x0C
+	rtcRegD         = 0x0D
+	rtcCentury      = 0x32
 
 	rtcAUIP    = 0x80
 	rtcBSet    = 0x80
+	rtcBAIE    = 0x20
 	rtcUIPns   = 244000 // UIP lead time before the update, ns
 	rtcBBinary = 0x04
 	rtcB24h    = 0x02
@@ -101,6 +106,8 @@ func (r *RTC) Out(port uint16, size int, val uint32) {
 		r.ram[i] = uint8(val) & 0x7F // UIP is read-only
 	case i == rtcRegC || i == rtcRegD:
 		// read-only
+	case i == rtcSecondsAlarm || i == rtcMinutesAlarm || i == rtcHoursAlarm:
+		r.ram[i] = uint8(val)
 	case i <= rtcYear || i == rtcCentury:
 		// The clock is virtual time: writes to the time are ignored.
 	default:
@@ -159,6 +166,37 @@ func (r *RTC) clock(i uint8) uint8 {
 		return uint8(v)
 	}
 	return uint8(v/10<<4 | v%10)
+}
+
+// AlarmWakes reports whether the alarm can end an ACPI S3 sleep: the alarm
+// interrupt is enabled (register B bit 5, AIE) and each alarm byte either
+// is a "don't care" code (bits 7:6 set, MC146818A datasheet) or holds a
+// time the clock reaches, so that the alarm fires within a day. QEMU
+// requests the wake-up from the same condition (hw/rtc/mc146818rtc.c,
+// the alarm with REG_B_AIE).
+func (r *RTC) AlarmWakes() bool {
+	if r.ram[rtcRegB]&rtcBAIE == 0 {
+		return false
+	}
+	for _, a := range []struct {
+		i   int
+		max uint8
+	}{{rtcSecondsAlarm, 59}, {rtcMinutesAlarm, 59}, {rtcHoursAlarm, 23}} {
+		v := r.ram[a.i]
+		if v&0xC0 == 0xC0 {
+			continue // don't care
+		}
+		if r.ram[rtcRegB]&rtcBBinary == 0 {
+			if v&0xF > 9 {
+				return false
+			}
+			v = v>>4*10 + v&0xF
+		}
+		if v > a.max {
+			return false
+		}
+	}
+	return true
 }
 
 // updating reports whether an update cycle is about to happen: the last

@@ -136,8 +136,8 @@ type readOnly struct{ m PhysMem }
 
 func (r readOnly) ReadPhys64(pa uint64) (uint64, bool) { return r.m.ReadPhys64(pa) }
 func (r readOnly) ReadPhys32(pa uint64) (uint32, bool) { return r.m.ReadPhys32(pa) }
-func (readOnly) WritePhys64(uint64, uint64) bool      { return true }
-func (readOnly) WritePhys32(uint64, uint32) bool      { return true }
+func (readOnly) WritePhys64(uint64, uint64) bool       { return true }
+func (readOnly) WritePhys32(uint64, uint32) bool       { return true }
 
 // String names an access: "supervisor read", "user write",
 // "supervisor fetch", "implicit supervisor read".

@@ -106,19 +106,7 @@ func (c *CPU) eptExit(gpa uint64, kind int, r *ept.Result) {
 	var info vmx.ExitInfo
 	if r.Kind == ept.Violation {
 		reason = vmx.ExitEPTViolate
-		info.Qualification = r.Qualification
-		q := r.Qualification
-		if q&ept.QualTranslation != 0 && x.caps.Has(ept.CapAdvExitInfo) {
-			// Table 28-7 bits 9-11 for an access to the translation of
-			// a linear address (IA32_VMX_EPT_VPID_CAP bit 22): without
-			// paging every linear address is user-mode, read/write and
-			// executable.
-			if c.CR0&arch.CR0PG == 0 {
-				info.Qualification |= ept.QualUser | ept.QualRW
-			} else {
-				info.Qualification |= x.adv
-			}
-		}
+		info.Qualification = eptExitQualification(x.caps, r.Qualification, c.CR0&arch.CR0PG != 0, x.adv)
 		if r.Qualification&ept.QualLinearValid != 0 {
 			info.GuestLinear = x.lin
 			if c.codeMode != mode64 {
@@ -135,6 +123,22 @@ func (c *CPU) eptExit(gpa uint64, kind int, r *ept.Result) {
 	paging := kind == accPaging || kind == accPagingW
 	fetch := kind == accFetch || paging && !x.noLin && x.kind == accFetch
 	c.vmExit(reason, info, !fetch && x.events == 0)
+}
+
+// eptExitQualification completes the exit qualification q of an EPT
+// violation (ept.Walk's) with Table 28-7 bits 9-11 for an access to the
+// translation of a linear address when the processor reports advanced
+// VM-exit information (IA32_VMX_EPT_VPID_CAP bit 22): adv (eptAdvInfo) of
+// the guest translation, or — without paging, where every linear address
+// is user-mode, read/write and executable — bits 9 and 10.
+func eptExitQualification(caps ept.Caps, q uint64, paging bool, adv uint64) uint64 {
+	if q&ept.QualTranslation == 0 || !caps.Has(ept.CapAdvExitInfo) {
+		return q
+	}
+	if !paging {
+		return q | ept.QualUser | ept.QualRW
+	}
+	return q | adv
 }
 
 // eptAdvInfo is the advanced VM-exit information of a guest translation

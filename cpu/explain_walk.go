@@ -32,6 +32,9 @@ type WalkContext struct {
 	// PAT is IA32_PAT for the memory type, when HasPAT.
 	PAT    uint64
 	HasPAT bool
+	// CPL is the current privilege level of that state (an access made
+	// at CPL 3 is a user-mode access, SDM Vol. 3A 4.6).
+	CPL int
 	// Where says whose state this is ("CPU 0, VMX non-root" ...).
 	Where string
 }
@@ -39,7 +42,7 @@ type WalkContext struct {
 // CurrentWalkContext is the translation state the CPU runs with now: the
 // guest's inside VMX non-root operation (under its EPT), else its own.
 func (c *CPU) CurrentWalkContext() WalkContext {
-	w := WalkContext{Regs: c.pagingRegs(), PAT: c.PAT, HasPAT: true}
+	w := WalkContext{Regs: c.pagingRegs(), PAT: c.PAT, HasPAT: true, CPL: int(c.cpl)}
 	w.Where = fmt.Sprintf("CPU %d", c.ID)
 	x := &c.tlb.ctx.ept
 	if c.inGuest() {
@@ -60,6 +63,7 @@ const (
 	encGuestEFER   = 0x2806
 	encGuestPAT    = 0x2804
 	encGuestPDPTE0 = 0x280A
+	encGuestSSAR   = 0x4818
 	encEntryCtls   = 0x4012
 	encExitCtls    = 0x400C
 )
@@ -89,7 +93,8 @@ func (c *CPU) GuestWalkContext() (w WalkContext, ok bool) {
 	} else {
 		r.EFER &^= arch.EFERLMA | arch.EFERLME
 	}
-	w = WalkContext{Regs: r, Where: fmt.Sprintf("CPU %d, the guest of VMCS %#x", c.ID, v.CurrentVMCS())}
+	w = WalkContext{Regs: r, Where: fmt.Sprintf("CPU %d, the guest of VMCS %#x", c.ID, v.CurrentVMCS()),
+		CPL: int(v.CurField(encGuestSSAR) >> 5 & 3)} // SS.DPL is the CPL (27.3.1.2)
 	if v.CurField(encExitCtls)&(1<<18) != 0 {
 		w.PAT, w.HasPAT = v.CurField(encGuestPAT), true
 	}
@@ -258,24 +263,13 @@ func (c *CPU) ExplainWalk(ctx WalkContext, lin uint64, acc mmu.Access) *WalkExpl
 	return w
 }
 
-// memTypeName names a memory type (SDM Vol. 3A Table 13-1; 7 is UC- in
-// the PAT).
+// memTypeName names a memory type: EPT's (package ept), or 7, UC- in
+// the PAT (SDM Vol. 3A Table 13-10).
 func memTypeName(t uint8) string {
-	switch t {
-	case 0:
-		return "UC"
-	case 1:
-		return "WC"
-	case 4:
-		return "WT"
-	case 5:
-		return "WP"
-	case 6:
-		return "WB"
-	case 7:
+	if t == 7 {
 		return "UC-"
 	}
-	return fmt.Sprintf("reserved (%d)", t)
+	return ept.MemTypeName(t)
 }
 
 func eptpString(eptp uint64) string {

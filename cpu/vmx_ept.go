@@ -56,7 +56,24 @@ type eptState struct {
 	events int
 	// why explains the last EPT violation or misconfiguration (EPTExitWhy).
 	why string
+	// inv are the operands of the INVEPT or INVVPID being executed (for
+	// the event log: InvOperands).
+	inv InvOperands
 }
+
+// InvOperands are the operands of an INVEPT or INVVPID (SDM Vol. 3C 31.3):
+// the type (the register operand) once read, and the 128-bit descriptor
+// once read (not for a VMfail on the type).
+type InvOperands struct {
+	Type    uint64
+	HasType bool
+	Desc    [2]uint64
+	HasDesc bool
+}
+
+// InvOperands returns the operands of the INVEPT or INVVPID whose
+// outcome the VMX hook is being given.
+func (c *CPU) InvOperands() InvOperands { return c.tlb.ctx.ept.inv }
 
 // EPTExitWhy explains the last EPT violation or misconfiguration this CPU
 // took: the entry, its level and address, and the rule (for the event
@@ -270,6 +287,8 @@ func (c *CPU) invEPTVPID(in *Inst, isEPT bool) {
 	if isEPT {
 		insn = vmx.InsnINVEPT
 	}
+	inv := &c.tlb.ctx.ept.inv
+	*inv = InvOperands{}
 	if c.vmx == nil {
 		c.raise(faultNoVMX)
 		return
@@ -285,6 +304,7 @@ func (c *CPU) invEPTVPID(in *Inst, isEPT bool) {
 	if c.codeMode != mode64 {
 		typ = uint64(uint32(typ))
 	}
+	inv.Type, inv.HasType = typ, true
 	var o vmx.Outcome
 	var bad bool
 	if isEPT {
@@ -305,6 +325,7 @@ func (c *CPU) invEPTVPID(in *Inst, isEPT bool) {
 	if !ok {
 		return
 	}
+	inv.Desc, inv.HasDesc = [2]uint64{lo, hi}, true
 	if isEPT {
 		var eptp uint64
 		var all bool

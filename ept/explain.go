@@ -16,11 +16,14 @@ type Step struct {
 }
 
 func (s Step) String() string {
-	kind := "table"
-	if s.Leaf {
-		kind = "page"
+	head := fmt.Sprintf("%-5s [%3d] at %#x = %#016x  ", s.Name, s.Index, s.Addr, s.Entry)
+	switch {
+	case s.Perm == 0:
+		return head + "not present"
+	case s.Leaf:
+		return head + fmt.Sprintf("%s  -> page %#x, %s", permString(s.Perm), s.Entry&^0xFFF&(1<<52-1), MemTypeName(uint8(s.Entry>>3&7)))
 	}
-	return fmt.Sprintf("%-5s [%3d] at %#x = %#016x  %s  -> %s %#x", s.Name, s.Index, s.Addr, s.Entry, permString(s.Perm), kind, s.Entry&^0xFFF&(1<<52-1))
+	return head + fmt.Sprintf("%s  -> table %#x", permString(s.Perm), s.Entry&^0xFFF&(1<<52-1))
 }
 
 // Explain walks gpa through the EPT hierarchy of eptp as Walk does, without
@@ -57,3 +60,22 @@ type readOnly struct{ m Mem }
 
 func (r readOnly) ReadPhys64(a uint64) (uint64, bool) { return r.m.ReadPhys64(a) }
 func (readOnly) WritePhys64(uint64, uint64) bool      { return true }
+
+// MemTypeName names an EPT memory type (leaf bits 5:3, SDM Vol. 3C
+// 29.3.7; the encodings of Vol. 3A Table 13-8): UC, WC, WT, WP, WB; 2, 3
+// and 7 are reserved (a misconfiguration).
+func MemTypeName(t uint8) string {
+	switch t {
+	case 0:
+		return "UC"
+	case 1:
+		return "WC"
+	case 4:
+		return "WT"
+	case 5:
+		return "WP"
+	case 6:
+		return "WB"
+	}
+	return fmt.Sprintf("reserved memory type %d", t)
+}

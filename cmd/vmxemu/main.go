@@ -293,6 +293,9 @@ func boot(ctx context.Context, cfg *cli.Config, args []string, stdout, stderr io
 			return 0, err
 		}
 		code := report(cfg, res, stderr)
+		if res.Kind == machine.ResultBreak && d.brk != nil {
+			fmt.Fprint(stderr, d.brk.walkOut) // -walk
+		}
 		if d.printSummary {
 			d.summary.print(stderr)
 		}

@@ -771,6 +771,7 @@ var logItems = []LogItem{
 	{Name: "cr", Help: "vmxemu: every MOV to CR0, CR2, CR3, CR4, CR8 with the old and new value and the outcome"},
 	{Name: "io", Help: "vmxemu: every IN and OUT with the port, size and value"},
 	{Name: "apic", Help: "vmxemu: every write to a local APIC register (xAPIC page or x2APIC MSR) with the register and value"},
+	{Name: "ept", Help: "vmxemu: every EPT violation (the exit qualification decoded: access, the entries' permissions, guest-linear address valid, translation or paging-structure entry, NMI unblocking) and EPT misconfiguration (the entry and the rule), every INVEPT and INVVPID with its type, descriptor and outcome"},
 	{Name: "out_asm", Help: "QEMU TCG item: accepted with a warning, no output (vmxemu generates no host code)", NoOp: true},
 	{Name: "op", Help: "QEMU TCG item: accepted with a warning, no output", NoOp: true},
 	{Name: "op_opt", Help: "QEMU TCG item: accepted with a warning, no output", NoOp: true},
@@ -788,7 +789,7 @@ func LogItemsHelp() string {
 	for _, it := range logItems {
 		fmt.Fprintf(&b, "%-13s %s\n", it.Name, it.Help)
 	}
-	b.WriteString("all           int, cpu_reset, vmx, msr, cr, io and apic (every item that produces output)\n")
+	b.WriteString("all           int, cpu_reset, vmx, msr, cr, io, apic and ept (every item that produces output)\n")
 	return b.String()
 }
 

@@ -223,6 +223,17 @@ const monitorHelp = `vmxemu monitor commands (for gdb's current thread's CPU unl
   msr N          MSR N (hexadecimal) as RDMSR would read it
   explain        the last fault (exception, VMfail, VM-entry failure,
                  VMX abort, triple fault) with its rule and SDM section
+  walk ADDR [write|fetch] [user|supervisor]
+                 the paging walk of linear address ADDR (hexadecimal, or
+                 gla, cr2, rip) step by step, two-dimensionally under EPT:
+                 each guest paging-structure entry with its EPT walk, the
+                 final guest-physical and host-physical address, where
+                 and why it would fail; a read at the CPL unless said; in
+                 the CPU's current context (the guest's in VMX non-root
+                 operation); no accessed/dirty flag is set
+  walk guest ADDR ...
+                 the same in the context of the current VMCS's guest
+                 (its guest-state area and EPTP): after a VM exit
   help           this list
 `
 
@@ -278,6 +289,12 @@ func (t *gdbTarget) Monitor(i int, cmd string) (string, error) {
 		return fmt.Sprintf("MSR %#x (%s) = %#x\n", n, name, val), nil
 	case words[0] == "explain" && len(words) == 1:
 		return t.explain(i), nil
+	case words[0] == "walk":
+		spec, err := parseWalkSpec(words[1:])
+		if err != nil {
+			return "", fmt.Errorf("walk: %w", err)
+		}
+		return explainWalk(c, spec, false)
 	}
 	return "", fmt.Errorf("unknown monitor command %q\n%s", cmd, monitorHelp)
 }

@@ -76,7 +76,8 @@ const (
 // current VMCS when guest (or spec.guest) is set, else in the CPU's
 // current one.
 func explainWalk(c *cpu.CPU, spec *walkSpec, guest bool) (string, error) {
-	guest = guest || spec.guest
+	// gla is the guest's, whatever the CPU runs now.
+	guest = guest || spec.guest || spec.what == "gla"
 	var ctx cpu.WalkContext
 	if guest {
 		var ok bool

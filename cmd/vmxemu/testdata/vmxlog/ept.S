@@ -15,7 +15,8 @@
 # Guest paging (4-level, guest CR3 0x1b0000): PML4 0x1b0000, PDPT
 # 0x1b1000; PDPTE 0 -> PD 0x1b2000 whose PDE 0 maps 0-2 MiB (2-MiB page);
 # PDPTE 1 -> PD 0x1c0000 (not in EPT) whose PDE 0 maps linear 1 GiB to
-# guest-physical 0x200000 (not in EPT either).
+# guest-physical 0x200000 (not in EPT either); PDPTE 3 -> PD 0x1b2000
+# again, which the guest never uses (for the explainer's tests).
 # Values from the Sandy Bridge EP dump (../shared/reference/cpus): VMCS
 # revision 16; secondary controls allowed: enable EPT (bit 1), enable
 # VPID (bit 5); IA32_VMX_EPT_VPID_CAP 0xf0106134141.
@@ -51,6 +52,7 @@ start:
 	mov qword ptr [0x1b0000], 0x1b1003
 	mov qword ptr [0x1b1000], 0x1b2003
 	mov qword ptr [0x1b1008], 0x1c0003
+	mov qword ptr [0x1b1018], 0x1b2003	# PDPTE 3: linear 3 GiB aliases 0-1 GiB (never used: A stays 0)
 	mov qword ptr [0x1b2000], 0x83
 	mov qword ptr [0x1c0000], 0x200083
 	mov rsi, 0x183000

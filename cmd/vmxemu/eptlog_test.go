@@ -25,6 +25,7 @@ const (
 	eptHost   = scenBase + 0x15d // host:
 	eptGuest  = scenBase + 0x21d // guest: four accesses (7, 10, 7, 7 bytes)
 	eptWalked = scenBase + 0x23d // walked: vmcall
+	eptDone   = scenBase + 0x1dd // done: the host after the VMCALL exit
 )
 
 func eptArgs(extra ...string) []string {
@@ -59,6 +60,7 @@ func TestEPTScenarioImage(t *testing.T) {
 	assert.Regexp(t, `(?m)^0+15d t host$`, string(syms))
 	assert.Regexp(t, `(?m)^0+21d t guest$`, string(syms))
 	assert.Regexp(t, `(?m)^0+23d t walked$`, string(syms))
+	assert.Regexp(t, `(?m)^0+1dd t done$`, string(syms))
 }
 
 // Exit-qualification bits of an EPT violation, SDM Vol. 3C Table 28-7

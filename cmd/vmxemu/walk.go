@@ -72,6 +72,13 @@ const (
 	encGuestCSBase = 0x6808
 )
 
+// Basic exit reasons (SDM Vol. 3D Appendix C) whose exits may record a
+// guest-linear address.
+const (
+	exitCRAccess = 28
+	exitIO       = 30
+)
+
 // explainWalk explains spec on CPU c: in the guest's context from the
 // current VMCS when guest (or spec.guest) is set, else in the CPU's
 // current one.
@@ -99,6 +106,15 @@ func explainWalk(c *cpu.CPU, spec *walkSpec, guest bool) (string, error) {
 			return "", fmt.Errorf("gla is the guest-linear address of a VM exit: the CPU did not stop at one")
 		}
 		x := readExit(v)
+		// The exits that record a guest-linear address (SDM Vol. 3C
+		// 28.2.1): an EPT violation (when qualification bit 7 says so),
+		// INS/OUTS, LMSW with a memory operand; the field is undefined
+		// for the others.
+		switch x.Reason {
+		case vmx.ExitEPTViolate, exitCRAccess, exitIO:
+		default:
+			return "", fmt.Errorf("gla: a VM exit with basic reason %d (%s) records no guest-linear address (SDM Vol. 3C 28.2.1): give the address", x.Reason, x.ReasonName)
+		}
 		lin = uint64(x.GuestLinear)
 		note = fmt.Sprintf("gla: the guest-linear address of the VM exit (reason %d, %s)", x.Reason, x.ReasonName)
 		if x.Reason == vmx.ExitEPTViolate {

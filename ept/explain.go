@@ -26,32 +26,13 @@ func (s Step) String() string {
 	return head + fmt.Sprintf("%s  -> table %#x", permString(s.Perm), s.Entry&^0xFFF&(1<<52-1))
 }
 
-// Explain walks gpa through the EPT hierarchy of eptp as Walk does, without
-// setting accessed or dirty flags, and returns every entry it read with
-// the outcome (whose Why names the rule of a refusal).
+// Explain walks gpa through the EPT hierarchy of eptp — the same code as
+// Walk, with every entry it reads recorded — without setting accessed or
+// dirty flags, and returns those entries with the outcome (whose Why
+// names the rule of a refusal).
 func Explain(m Mem, c Caps, eptp uint64, gpa uint64, a Access) ([]Step, Result) {
-	r := Walk(readOnly{m}, c, eptp, gpa, a)
-	if r.Level == 0 {
-		return nil, r // nothing read: the address is beyond the walk's width
-	}
 	var steps []Step
-	p := Pointer(eptp)
-	table := p.Root()
-	for lvl := p.Levels(); lvl >= 1 && lvl >= r.Level; lvl-- {
-		shift := uint(12 + 9*(lvl-1))
-		idx := gpa >> shift & 0x1FF
-		ea := table | idx<<3
-		e, ok := m.ReadPhys64(ea)
-		if !ok {
-			break
-		}
-		leaf := lvl == 1 || (lvl == 2 || lvl == 3) && e&entPS != 0
-		steps = append(steps, Step{Level: lvl, Name: levelName[lvl], Addr: ea, Entry: e, Index: idx, Perm: uint8(e & 7), Leaf: leaf})
-		if e&7 == 0 || leaf {
-			break
-		}
-		table = e &^ 0xFFF & (1<<52 - 1)
-	}
+	r := walk(readOnly{m}, c, eptp, gpa, a, &steps)
 	return steps, r
 }
 

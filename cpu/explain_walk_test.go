@@ -195,3 +195,75 @@ func TestExplainWalkCurrent(t *testing.T) {
 	assert.True(t, w.OK)
 	assert.Equal(t, uint64(0x1234), w.HPA)
 }
+
+// TestExplainWalkModes: guests in other paging modes under the harness's
+// EPT, in hand-built contexts. PAE paging (SDM Vol. 3A 4.4.2) takes the
+// PDPTE from its register (no memory read, no EPT walk), then the PDE at
+// PDPTE[51:12] | lin[29:21] << 3 and the PTE at PDE[51:12] | lin[20:12]
+// << 3; 4-level paging (4.5.4) reads four levels from CR3. The EPT maps
+// guest-physical 2-4 MiB with one 2-MiB page: its walk ends at the EPT
+// PDE (Vol. 3C 29.3.2, Table 29-4).
+func TestExplainWalkModes(t *testing.T) {
+	put := func(ram []byte, a, v uint64) { binary.LittleEndian.PutUint64(ram[a:], v) }
+	tests := []struct {
+		name  string
+		regs  mmu.Regs
+		setup func(ram []byte)
+		lin   uint64
+		guest []uint64 // guest entry addresses
+		ept   [][]uint64
+		final []uint64
+		hpa   uint64
+	}{
+		{name: "PAE guest",
+			regs: mmu.Regs{CR0: arch.CR0PG | arch.CR0PE, CR3: 0x4000, CR4: arch.CR4PAE, PDPTE: [4]uint64{0x5000 | 1}},
+			setup: func(ram []byte) {
+				put(ram, 0x5000, 0x6000|7)
+				put(ram, 0x6000+0x15*8, 0x15000|7)
+			},
+			lin:   0x15008,
+			guest: []uint64{0x4000, 0x5000, 0x6000 + 0x15*8},
+			ept:   [][]uint64{{eptPML4, eptPDPT, eptPD, eptPT + 5*8}, {eptPML4, eptPDPT, eptPD, eptPT + 6*8}},
+			final: []uint64{eptPML4, eptPDPT, eptPD, eptPT + 0x15*8},
+			hpa:   0x15008},
+		{name: "4-level guest, 2-MiB guest page in a 2-MiB EPT page",
+			regs: mmu.Regs{CR0: arch.CR0PG | arch.CR0PE, CR3: 0x4000, CR4: arch.CR4PAE, EFER: arch.EFERLME | arch.EFERLMA, MaxPhysAddr: 46},
+			setup: func(ram []byte) {
+				put(ram, 0x4000, 0x5000|7)
+				put(ram, 0x5000, 0x6000|7)
+				put(ram, 0x6000+8, 0x200000|0x87)
+			},
+			lin:   0x200008,
+			guest: []uint64{0x4000, 0x5000, 0x6008},
+			ept: [][]uint64{{eptPML4, eptPDPT, eptPD, eptPT + 4*8}, {eptPML4, eptPDPT, eptPD, eptPT + 5*8},
+				{eptPML4, eptPDPT, eptPD, eptPT + 6*8}},
+			final: []uint64{eptPML4, eptPDPT, eptPD + 8},
+			hpa:   0x200008},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := eptHarness(t, "sandybridge-ep", 1<<1, eptEPTP, 0)
+			c := h.c
+			tc.setup(h.bus.ram)
+			before := append([]byte(nil), h.bus.ram...)
+			ctx := WalkContext{Regs: tc.regs, EPT: true, EPTP: eptEPTP, Caps: c.vmx.Caps().EPT(), Where: "test"}
+			w := c.ExplainWalk(ctx, tc.lin, mmu.Access{})
+			assert.Equal(t, before, h.bus.ram, "no side effects")
+			require.True(t, w.OK, "%s", w)
+			var guest []uint64
+			var epts [][]uint64
+			for _, g := range w.Steps {
+				guest = append(guest, g.Addr) // the register's: where it was loaded from, CR3[31:5] | lin[31:30] << 3
+				if g.EPT != nil {
+					epts = append(epts, eptAddrs(g.EPT))
+				} else {
+					assert.True(t, g.Register, "only the PDPTE register has no EPT walk")
+				}
+			}
+			assert.Equal(t, tc.guest, guest)
+			assert.Equal(t, tc.ept, epts)
+			assert.Equal(t, tc.final, eptAddrs(w.Final))
+			assert.Equal(t, tc.hpa, w.HPA)
+		})
+	}
+}

@@ -24,8 +24,9 @@ type breakOn struct {
 	anyExit   bool
 	magic     bool
 	m         *machine.Machine
-	// walk is -walk: the page walk explained at the stop, into walkOut
-	// (printed after the state when no gdb is attached).
+	// walk is -walk: the page walk explained at each stop, into walkOut
+	// (printed after the state when no gdb is attached, after the stop's
+	// line when gdb is).
 	walk    *walkSpec
 	walkOut string
 }
@@ -82,7 +83,7 @@ func (b *breakOn) active() bool {
 }
 
 func (b *breakOn) stop(c *cpu.CPU, why string, exit bool) {
-	if b.walk != nil && b.walkOut == "" {
+	if b.walk != nil {
 		out, err := explainWalk(c, b.walk, exit)
 		if err != nil {
 			out = "-walk: " + err.Error() + "\n"

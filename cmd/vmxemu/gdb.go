@@ -34,12 +34,12 @@ func checkGDB(cfg *cli.Config) error {
 // a signal. Under -no-shutdown a power-off (or a triple fault under
 // -no-reboot) stops the CPUs and gdb sees the stop as an interrupt; it
 // stays attached.
-func runGDB(ctx context.Context, cfg *cli.Config, m *machine.Machine, ln net.Listener, lim machine.Limits, faults *faultSummary, stderr io.Writer) (int, error) {
+func runGDB(ctx context.Context, cfg *cli.Config, m *machine.Machine, ln net.Listener, lim machine.Limits, faults *faultSummary, brk *breakOn, stderr io.Writer) (int, error) {
 	d, err := m.NewDebugger(lim)
 	if err != nil {
 		return 0, err
 	}
-	t := &gdbTarget{ctx: ctx, d: d, report: func(res machine.Result) int { return report(cfg, res, stderr) }, faults: faults, stderr: stderr}
+	t := &gdbTarget{ctx: ctx, d: d, report: func(res machine.Result) int { return report(cfg, res, stderr) }, faults: faults, brk: brk, stderr: stderr}
 	if cfg.NoShutdown {
 		t.stopped = func(res machine.Result) {
 			code := report(cfg, res, stderr)
@@ -76,6 +76,9 @@ type gdbTarget struct {
 	stopCounted bool
 	// faults are the faults seen (monitor explain); nil under -no-explain.
 	faults *faultSummary
+	// brk is -break-on's (nil without it): its -walk explanation is
+	// printed after each event stop.
+	brk    *breakOn
 	stderr io.Writer
 }
 
@@ -173,6 +176,10 @@ func (t *gdbTarget) stop(ds machine.DebugStop) gdbstub.Stop {
 		return gdbstub.Stop{Kind: gdbstub.StopPolled, CPU: ds.CPU}
 	case machine.DebugEventBreak:
 		fmt.Fprintf(t.stderr, "vmxemu: CPU %d stopped: %s (gdb sees SIGTRAP)\n", ds.CPU, ds.Reason)
+		if t.brk != nil && t.brk.walkOut != "" {
+			fmt.Fprint(t.stderr, t.brk.walkOut) // -walk
+			t.brk.walkOut = ""
+		}
 		return gdbstub.Stop{Kind: gdbstub.StopEvent, CPU: ds.CPU}
 	case machine.DebugEnded:
 		cpuIdx := max(ds.CPU, 0)

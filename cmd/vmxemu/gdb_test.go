@@ -513,6 +513,15 @@ func TestGDBWalk(t *testing.T) {
 	assert.Contains(t, out, "exited with code 041")
 	assert.Equal(t, 0x10<<1|1, p.wait(t), p.stderr)
 
+	// -walk with gdb attached: printed on stderr after each stop's line.
+	p = startGuest(t, bin, append([]string{"-S"}, eptArgs("-break-on", "vmexit=ept-violation", "-walk", "gla")...)...)
+	out2 := gdbBatch(t, p.port, "continue", "continue", "kill")
+	assert.Contains(t, out2, "Program received signal SIGTRAP")
+	assert.Equal(t, cli.ExitOK, p.wait(t), p.stderr)
+	e := p.stderr.String()
+	assert.Regexp(t, `vmxemu: CPU 0 stopped: -break-on vmexit: guest RIP 0x10021d: .* \(gdb sees SIGTRAP\)\nvmxemu: -walk:\ngla: the guest-linear address of the VM exit \(reason 48, EPT violation\)\nwalk of linear address 0x1a0000 for a supervisor read`, e)
+	assert.Contains(t, e, "walk of linear address 0x1a1000 for a supervisor write", "the second stop's: the write the violation reported")
+
 	// docs/GDB.md's transcript of this session.
 	doc, err := os.ReadFile("../../docs/GDB.md")
 	require.NoError(t, err)

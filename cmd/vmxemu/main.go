@@ -282,7 +282,7 @@ func boot(ctx context.Context, cfg *cli.Config, args []string, stdout, stderr io
 		}
 		lim := machine.Limits{Instructions: cfg.ICountLimit, WallTime: cfg.TimeLimit}
 		if ln != nil {
-			code, err := runGDB(ctx, cfg, m, ln, lim, d.summary, stderr)
+			code, err := runGDB(ctx, cfg, m, ln, lim, d.summary, d.brk, stderr)
 			if err == nil && d.printSummary {
 				d.summary.print(stderr)
 			}

@@ -201,8 +201,9 @@ vmxemu options:
 -magic-break     XCHG BX,BX (Bochs' magic breakpoint) stops the run as
                  -break-on does
 -walk addr[,write|fetch][,user|supervisor]
-                 when -break-on or -magic-break stops the run (without
-                 gdb), explain the paging walk of addr, two-dimensionally
+                 when -break-on or -magic-break stops the run (on
+                 stderr, with or without gdb), explain the paging walk of
+                 addr, two-dimensionally
                  under EPT: addr is a hexadecimal linear address, gla (the
                  guest-linear address of the VM exit that stopped the
                  run; for an EPT violation with its access), cr2 or rip

@@ -56,7 +56,24 @@ type eptState struct {
 	events int
 	// why explains the last EPT violation or misconfiguration (EPTExitWhy).
 	why string
+	// inv are the operands of the INVEPT or INVVPID being executed (for
+	// the event log: InvOperands).
+	inv InvOperands
 }
+
+// InvOperands are the operands of an INVEPT or INVVPID (SDM Vol. 3C 31.3):
+// the type (the register operand) once read, and the 128-bit descriptor
+// once read (not for a VMfail on the type).
+type InvOperands struct {
+	Type    uint64
+	HasType bool
+	Desc    [2]uint64
+	HasDesc bool
+}
+
+// InvOperands returns the operands of the INVEPT or INVVPID whose
+// outcome the VMX hook is being given.
+func (c *CPU) InvOperands() InvOperands { return c.tlb.ctx.ept.inv }
 
 // EPTExitWhy explains the last EPT violation or misconfiguration this CPU
 // took: the entry, its level and address, and the rule (for the event
@@ -106,19 +123,7 @@ func (c *CPU) eptExit(gpa uint64, kind int, r *ept.Result) {
 	var info vmx.ExitInfo
 	if r.Kind == ept.Violation {
 		reason = vmx.ExitEPTViolate
-		info.Qualification = r.Qualification
-		q := r.Qualification
-		if q&ept.QualTranslation != 0 && x.caps.Has(ept.CapAdvExitInfo) {
-			// Table 28-7 bits 9-11 for an access to the translation of
-			// a linear address (IA32_VMX_EPT_VPID_CAP bit 22): without
-			// paging every linear address is user-mode, read/write and
-			// executable.
-			if c.CR0&arch.CR0PG == 0 {
-				info.Qualification |= ept.QualUser | ept.QualRW
-			} else {
-				info.Qualification |= x.adv
-			}
-		}
+		info.Qualification = eptExitQualification(x.caps, r.Qualification, c.CR0&arch.CR0PG != 0, x.adv)
 		if r.Qualification&ept.QualLinearValid != 0 {
 			info.GuestLinear = x.lin
 			if c.codeMode != mode64 {
@@ -135,6 +140,22 @@ func (c *CPU) eptExit(gpa uint64, kind int, r *ept.Result) {
 	paging := kind == accPaging || kind == accPagingW
 	fetch := kind == accFetch || paging && !x.noLin && x.kind == accFetch
 	c.vmExit(reason, info, !fetch && x.events == 0)
+}
+
+// eptExitQualification completes the exit qualification q of an EPT
+// violation (ept.Walk's) with Table 28-7 bits 9-11 for an access to the
+// translation of a linear address when the processor reports advanced
+// VM-exit information (IA32_VMX_EPT_VPID_CAP bit 22): adv (eptAdvInfo) of
+// the guest translation, or — without paging, where every linear address
+// is user-mode, read/write and executable — bits 9 and 10.
+func eptExitQualification(caps ept.Caps, q uint64, paging bool, adv uint64) uint64 {
+	if q&ept.QualTranslation == 0 || !caps.Has(ept.CapAdvExitInfo) {
+		return q
+	}
+	if !paging {
+		return q | ept.QualUser | ept.QualRW
+	}
+	return q | adv
 }
 
 // eptAdvInfo is the advanced VM-exit information of a guest translation
@@ -266,6 +287,8 @@ func (c *CPU) invEPTVPID(in *Inst, isEPT bool) {
 	if isEPT {
 		insn = vmx.InsnINVEPT
 	}
+	inv := &c.tlb.ctx.ept.inv
+	*inv = InvOperands{}
 	if c.vmx == nil {
 		c.raise(faultNoVMX)
 		return
@@ -281,6 +304,7 @@ func (c *CPU) invEPTVPID(in *Inst, isEPT bool) {
 	if c.codeMode != mode64 {
 		typ = uint64(uint32(typ))
 	}
+	inv.Type, inv.HasType = typ, true
 	var o vmx.Outcome
 	var bad bool
 	if isEPT {
@@ -301,6 +325,7 @@ func (c *CPU) invEPTVPID(in *Inst, isEPT bool) {
 	if !ok {
 		return
 	}
+	inv.Desc, inv.HasDesc = [2]uint64{lo, hi}, true
 	if isEPT {
 		var eptp uint64
 		var all bool

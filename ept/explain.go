@@ -16,39 +16,23 @@ type Step struct {
 }
 
 func (s Step) String() string {
-	kind := "table"
-	if s.Leaf {
-		kind = "page"
+	head := fmt.Sprintf("%-5s [%3d] at %#x = %#016x  ", s.Name, s.Index, s.Addr, s.Entry)
+	switch {
+	case s.Perm == 0:
+		return head + "not present"
+	case s.Leaf:
+		return head + fmt.Sprintf("%s  -> page %#x, %s", permString(s.Perm), s.Entry&^0xFFF&(1<<52-1), MemTypeName(uint8(s.Entry>>3&7)))
 	}
-	return fmt.Sprintf("%-5s [%3d] at %#x = %#016x  %s  -> %s %#x", s.Name, s.Index, s.Addr, s.Entry, permString(s.Perm), kind, s.Entry&^0xFFF&(1<<52-1))
+	return head + fmt.Sprintf("%s  -> table %#x", permString(s.Perm), s.Entry&^0xFFF&(1<<52-1))
 }
 
-// Explain walks gpa through the EPT hierarchy of eptp as Walk does, without
-// setting accessed or dirty flags, and returns every entry it read with
-// the outcome (whose Why names the rule of a refusal).
+// Explain walks gpa through the EPT hierarchy of eptp — the same code as
+// Walk, with every entry it reads recorded — without setting accessed or
+// dirty flags, and returns those entries with the outcome (whose Why
+// names the rule of a refusal).
 func Explain(m Mem, c Caps, eptp uint64, gpa uint64, a Access) ([]Step, Result) {
-	r := Walk(readOnly{m}, c, eptp, gpa, a)
-	if r.Level == 0 {
-		return nil, r // nothing read: the address is beyond the walk's width
-	}
 	var steps []Step
-	p := Pointer(eptp)
-	table := p.Root()
-	for lvl := p.Levels(); lvl >= 1 && lvl >= r.Level; lvl-- {
-		shift := uint(12 + 9*(lvl-1))
-		idx := gpa >> shift & 0x1FF
-		ea := table | idx<<3
-		e, ok := m.ReadPhys64(ea)
-		if !ok {
-			break
-		}
-		leaf := lvl == 1 || (lvl == 2 || lvl == 3) && e&entPS != 0
-		steps = append(steps, Step{Level: lvl, Name: levelName[lvl], Addr: ea, Entry: e, Index: idx, Perm: uint8(e & 7), Leaf: leaf})
-		if e&7 == 0 || leaf {
-			break
-		}
-		table = e &^ 0xFFF & (1<<52 - 1)
-	}
+	r := walk(readOnly{m}, c, eptp, gpa, a, &steps)
 	return steps, r
 }
 
@@ -57,3 +41,22 @@ type readOnly struct{ m Mem }
 
 func (r readOnly) ReadPhys64(a uint64) (uint64, bool) { return r.m.ReadPhys64(a) }
 func (readOnly) WritePhys64(uint64, uint64) bool      { return true }
+
+// MemTypeName names an EPT memory type (leaf bits 5:3, SDM Vol. 3C
+// 29.3.7; the encodings of Vol. 3A Table 13-8): UC, WC, WT, WP, WB; 2, 3
+// and 7 are reserved (a misconfiguration).
+func MemTypeName(t uint8) string {
+	switch t {
+	case 0:
+		return "UC"
+	case 1:
+		return "WC"
+	case 4:
+		return "WT"
+	case 5:
+		return "WP"
+	case 6:
+		return "WB"
+	}
+	return fmt.Sprintf("reserved memory type %d", t)
+}

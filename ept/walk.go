@@ -99,6 +99,12 @@ var levelName = [...]string{"", "PTE", "PDE", "PDPTE", "PML4E", "PML5E"}
 // every entry used and, for a write, the dirty flag of the leaf (29.3.5).
 // eptp is assumed to have passed CheckEPTP.
 func Walk(m Mem, c Caps, eptp uint64, gpa uint64, a Access) Result {
+	return walk(m, c, eptp, gpa, a, nil)
+}
+
+// walk is Walk; steps, when not nil, receives every entry the walk reads
+// (Explain).
+func walk(m Mem, c Caps, eptp uint64, gpa uint64, a Access, steps *[]Step) Result {
 	p := Pointer(eptp)
 	levels := p.Levels()
 	ad := p.AD()
@@ -136,12 +142,15 @@ func Walk(m Mem, c Caps, eptp uint64, gpa uint64, a Access) Result {
 		}
 		r.Level, r.EntryAddr, r.Entry = lvl, ea, e
 		used[lvl-1] = ea
+		leaf := lvl == 1 || (lvl == 2 || lvl == 3) && e&entPS != 0
+		if steps != nil {
+			*steps = append(*steps, Step{Level: lvl, Name: levelName[lvl], Addr: ea, Entry: e, Index: gpa >> shift & 0x1FF, Perm: uint8(e & 7), Leaf: leaf && e&7 != 0})
+		}
 		if e&7 == 0 {
 			// Not present (29.3.2: bits 2:0 all 0).
 			r.Perm = 0
 			return violation(r, a, write, lvl, fmt.Sprintf("EPT %s %#x at %#x is not present (bits 2:0 are 0) (SDM Vol. 3C 29.3.3.2)", levelName[lvl], e, ea))
 		}
-		leaf := lvl == 1 || (lvl == 2 || lvl == 3) && e&entPS != 0
 		if why := misconfigured(c, e, lvl, leaf, addrMask); why != "" {
 			r.Kind = Misconfigured
 			r.Why = fmt.Sprintf("EPT %s %#x at %#x: %s (SDM Vol. 3C 29.3.3.1)", levelName[lvl], e, ea, why)

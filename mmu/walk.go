@@ -334,13 +334,21 @@ func bitRange(hi, lo uint) uint64 {
 // When CR0.PG=0 the identity translation is returned: linear addresses are
 // physical addresses, all accesses are allowed (SDM 4.1.1).
 func Walk(m PhysMem, r *Regs, lin uint64, acc Access) (Translation, *arch.Fault) {
+	return walk(m, r, lin, acc, nil)
+}
+
+// walk is Walk; tr, when not nil, is told of every paging-structure entry
+// the walk uses, in the order it uses them (Explain).
+func walk(m PhysMem, r *Regs, lin uint64, acc Access, tr *tracer) (Translation, *arch.Fault) {
 	switch r.Mode() {
 	case ModeNone:
 		return Translation{PhysPage: lin &^ pageMask, PageSize: 1 << 12, Writable: true, User: true, Dirty: true}, nil
 	case Mode32Bit:
-		return walk32(m, r, lin, acc)
+		return walk32(m, r, lin, acc, tr)
 	case ModePAE:
-		pdpte := r.PDPTE[(lin>>30)&3]
+		idx := (lin >> 30) & 3
+		pdpte := r.PDPTE[idx]
+		tr.entry(3, r.CR3&0xFFFFFFE0|idx<<3, pdpte, idx, true)
 		if pdpte&pteP == 0 {
 			return Translation{}, notPresent(r, lin, acc, 3, SDMPAE)
 		}
@@ -348,20 +356,20 @@ func Walk(m PhysMem, r *Regs, lin uint64, acc Access) (Translation, *arch.Fault)
 		// (SDM 4.4.1); they carry no R/W, U/S, XD or accessed flag.
 		maxPA := r.maxPhys()
 		rsvd := bitRange(62, maxPA) // PAE entries: bits 62:M reserved (SDM 4.4.2)
-		return walk64(m, r, lin, acc, pdpte&bitRange(maxPA-1, 12), 2, rsvd, SDMPAE)
+		return walk64(m, r, lin, acc, pdpte&bitRange(maxPA-1, 12), 2, rsvd, SDMPAE, tr)
 	case Mode4Level:
 		maxPA := r.maxPhys()
-		return walk64(m, r, lin, acc, r.CR3&bitRange(maxPA-1, 12), 4, bitRange(51, maxPA), SDMLong)
+		return walk64(m, r, lin, acc, r.CR3&bitRange(maxPA-1, 12), 4, bitRange(51, maxPA), SDMLong, tr)
 	default:
 		maxPA := r.maxPhys()
-		return walk64(m, r, lin, acc, r.CR3&bitRange(maxPA-1, 12), 5, bitRange(51, maxPA), SDMLong)
+		return walk64(m, r, lin, acc, r.CR3&bitRange(maxPA-1, 12), 5, bitRange(51, maxPA), SDMLong, tr)
 	}
 }
 
 // walk64 walks 64-bit paging structures from the table at physical address
 // table whose entries are of the given level (5 = PML5E ... 1 = PTE). rsvd
 // holds the reserved high-address bits common to every level of the mode.
-func walk64(m PhysMem, r *Regs, lin uint64, acc Access, table uint64, top int, rsvd uint64, sdm string) (Translation, *arch.Fault) {
+func walk64(m PhysMem, r *Regs, lin uint64, acc Access, table uint64, top int, rsvd uint64, sdm string, tr *tracer) (Translation, *arch.Fault) {
 	maxPA := r.maxPhys()
 	nxe := r.EFER&arch.EFERNXE != 0
 	if !nxe {
@@ -379,6 +387,7 @@ func walk64(m PhysMem, r *Regs, lin uint64, acc Access, table uint64, top int, r
 		if !ok {
 			return Translation{Refused: true}, nil
 		}
+		tr.entry(level, pa, e, lin>>shift&511, false)
 		if e&pteP == 0 {
 			return Translation{}, notPresent(r, lin, acc, level, sdm)
 		}
@@ -407,6 +416,9 @@ func walk64(m PhysMem, r *Regs, lin uint64, acc Access, table uint64, top int, r
 		}
 		pas[n] = pa
 		n++
+		if leaf {
+			tr.page()
+		}
 		rw = rw && e&pteRW != 0
 		us = us && e&pteUS != 0
 		xd = xd || e&pteXD != 0 && nxe
@@ -457,13 +469,14 @@ func walk64(m PhysMem, r *Regs, lin uint64, acc Access, table uint64, top int, r
 }
 
 // walk32 is 32-bit paging (SDM Vol. 3A 4.3).
-func walk32(m PhysMem, r *Regs, lin uint64, acc Access) (Translation, *arch.Fault) {
+func walk32(m PhysMem, r *Regs, lin uint64, acc Access, tr *tracer) (Translation, *arch.Fault) {
 	lin32 := uint32(lin)
 	pdeAddr := r.CR3&0xFFFFF000 | uint64(lin32>>22)<<2
 	pde, ok := m.ReadPhys32(pdeAddr)
 	if !ok {
 		return Translation{Refused: true}, nil
 	}
+	tr.entry(2, pdeAddr, uint64(pde), uint64(lin32>>22), false)
 	if pde&pteP == 0 {
 		return Translation{}, notPresent(r, lin, acc, 2, SDM32Bit)
 	}
@@ -482,6 +495,7 @@ func walk32(m PhysMem, r *Regs, lin uint64, acc Access) (Translation, *arch.Faul
 		t.PhysPage = uint64(pde&0xFFC00000) | uint64(pde>>13&0xFF)<<32 | uint64(lin32&0x003FF000)
 		t.PATIndex = uint8(pde>>3)&3 | uint8(pde>>10)&4
 		entry = pde
+		tr.page()
 	} else {
 		// With CR4.PSE=0 the PS flag is ignored; a PDE that references a
 		// page table and a PTE have no reserved bits (SDM 4.3).
@@ -490,6 +504,7 @@ func walk32(m PhysMem, r *Regs, lin uint64, acc Access) (Translation, *arch.Faul
 		if !ok {
 			return Translation{Refused: true}, nil
 		}
+		tr.entry(1, pteAddr, uint64(pte), uint64(lin32>>12&0x3FF), false)
 		if pte&pteP == 0 {
 			return Translation{}, notPresent(r, lin, acc, 1, SDM32Bit)
 		}
@@ -497,6 +512,7 @@ func walk32(m PhysMem, r *Regs, lin uint64, acc Access) (Translation, *arch.Faul
 		t.PhysPage = uint64(pte & 0xFFFFF000)
 		t.PATIndex = uint8(pte>>3)&3 | uint8(pte>>5)&4
 		entry = pte
+		tr.page()
 	}
 	t.Writable = pde&entry&pteRW != 0
 	t.User = pde&entry&pteUS != 0

@@ -24,6 +24,11 @@ type breakOn struct {
 	anyExit   bool
 	magic     bool
 	m         *machine.Machine
+	// walk is -walk: the page walk explained at each stop, into walkOut
+	// (printed after the state when no gdb is attached, after the stop's
+	// line when gdb is).
+	walk    *walkSpec
+	walkOut string
 }
 
 // vectorKeys are the exception names -break-on takes (SDM Vol. 3A Table
@@ -77,7 +82,14 @@ func (b *breakOn) active() bool {
 	return b != nil && (len(b.vectors) > 0 || b.vmfail || b.entryFail || b.anyExit || len(b.exits) > 0 || b.magic)
 }
 
-func (b *breakOn) stop(c *cpu.CPU, why string) {
+func (b *breakOn) stop(c *cpu.CPU, why string, exit bool) {
+	if b.walk != nil {
+		out, err := explainWalk(c, b.walk, exit)
+		if err != nil {
+			out = "-walk: " + err.Error() + "\n"
+		}
+		b.walkOut = "vmxemu: -walk:\n" + out
+	}
 	if b.m != nil {
 		b.m.Break(c.ID, why)
 	}
@@ -88,25 +100,25 @@ func (b *breakOn) exception(c *cpu.CPU, vec uint8, f *arch.Fault, external bool)
 		return
 	}
 	s := c.GetState()
-	b.stop(c, fmt.Sprintf("-break-on %s: %s at CS:RIP %04x:%#x", strings.ToLower(strings.TrimPrefix(arch.VectorName(vec), "#")), f.Error(), s.Seg[arch.CS].Selector, s.RIP))
+	b.stop(c, fmt.Sprintf("-break-on %s: %s at CS:RIP %04x:%#x", strings.ToLower(strings.TrimPrefix(arch.VectorName(vec), "#")), f.Error(), s.Seg[arch.CS].Selector, s.RIP), false)
 }
 
 func (b *breakOn) vmxOutcome(c *cpu.CPU, o vmx.Outcome) {
 	switch {
 	case b.vmfail && (o.Kind == vmx.FailInvalid || o.Kind == vmx.FailValid):
-		b.stop(c, fmt.Sprintf("-break-on vmfail: RIP %#x: %s", c.InstructionRIP(), o))
+		b.stop(c, fmt.Sprintf("-break-on vmfail: RIP %#x: %s", c.InstructionRIP(), o), false)
 	case b.entryFail && o.Kind == vmx.EntryFailed:
-		b.stop(c, fmt.Sprintf("-break-on vmentry-fail: RIP %#x: %s", c.InstructionRIP(), o))
+		b.stop(c, fmt.Sprintf("-break-on vmentry-fail: RIP %#x: %s", c.InstructionRIP(), o), true)
 	}
 }
 
 func (b *breakOn) exit(c *cpu.CPU, reason uint32) {
 	if b.anyExit || b.exits[reason&0xFFFF] {
 		x := readExit(c.VMX())
-		b.stop(c, fmt.Sprintf("-break-on vmexit: guest RIP %#x: %s", uint64(x.GuestRIP), x))
+		b.stop(c, fmt.Sprintf("-break-on vmexit: guest RIP %#x: %s", uint64(x.GuestRIP), x), true)
 	}
 }
 
 func (b *breakOn) magicBreak(c *cpu.CPU) {
-	b.stop(c, fmt.Sprintf("-magic-break: XCHG BX,BX at RIP %#x", c.InstructionRIP()))
+	b.stop(c, fmt.Sprintf("-magic-break: XCHG BX,BX at RIP %#x", c.InstructionRIP()), false)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"strings"
 
 	"github.com/vmxemu/vmxemu/arch"
 	"github.com/vmxemu/vmxemu/cmd/vmxemu/cli"
@@ -17,7 +18,7 @@ import (
 // the events happen, never in the fast paths).
 type diag struct {
 	qemu    *logger       // -d int, cpu_reset in QEMU's text formats; nil if not asked
-	events  *eventLog     // -d vmx,msr,cr,io (and int in JSON)
+	events  *eventLog     // -d vmx,msr,cr,io,apic,ept (and int in JSON)
 	summary *faultSummary // nil for the built-in demo
 	// printSummary: print the summary at the end of the run (-explain).
 	printSummary bool
@@ -35,7 +36,7 @@ func (d *diag) hooks() *cpu.Hooks {
 	if wantInt || d.summary != nil || d.brk.active() {
 		h.Exception = d.exception
 	}
-	if ev.wants("vmx") || d.summary != nil || d.brk.active() {
+	if ev.wants("vmx") || ev.wants("ept") || d.summary != nil || d.brk.active() {
 		h.VMX = d.vmx
 		h.VMExit = d.vmexit
 	} else if d.extra != nil {
@@ -96,6 +97,9 @@ func (d *diag) vmx(c *cpu.CPU, o vmx.Outcome) {
 	} else if d.extra != nil && d.extra.VMX != nil {
 		d.extra.VMX(c, o)
 	}
+	if d.events.wants("ept") && (o.Insn == vmx.InsnINVEPT || o.Insn == vmx.InsnINVVPID) {
+		d.events.write(invEvent(c, o))
+	}
 	if d.summary != nil {
 		d.summary.vmxOutcome(c, o)
 	}
@@ -107,6 +111,9 @@ func (d *diag) vmx(c *cpu.CPU, o vmx.Outcome) {
 func (d *diag) vmexit(c *cpu.CPU, reason uint32, _ vmx.ExitInfo) {
 	if d.events.wants("vmx") {
 		d.events.write(exitEvent(c))
+	}
+	if r := reason & 0xFFFF; d.events.wants("ept") && (r == vmx.ExitEPTViolate || r == vmx.ExitEPTMisconf) {
+		d.events.write(eptExitEvent(c, r))
 	}
 	if d.brk != nil {
 		d.brk.exit(c, reason)
@@ -141,6 +148,16 @@ func newDiag(cfg *cli.Config, mcfg *machine.Config, out *outputs, stderr io.Writ
 	}
 	if brk.active() {
 		d.brk = brk
+	}
+	if cfg.Walk != "" {
+		if !brk.active() {
+			return nil, usagef("-walk %s: explains a walk where -break-on or -magic-break stops the run: give one of them", cfg.Walk)
+		}
+		spec, err := parseWalkSpec(strings.Split(cfg.Walk, ","))
+		if err != nil {
+			return nil, usagef("-walk %s: %v", cfg.Walk, err)
+		}
+		brk.walk = spec
 	}
 	if len(cfg.LogItems) > 0 {
 		w := out.stream(stderr)

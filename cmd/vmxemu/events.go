@@ -50,6 +50,7 @@ type event struct {
 	Reg       *hexU64       `json:"reg,omitempty"`
 	RegName   string        `json:"reg_name,omitempty"`
 	Why       string        `json:"why,omitempty"`
+	EPT       *eptJSON      `json:"ept,omitempty"` // events_ept.go
 	text      func() string // the text form after "ITEM: cpu N icount N rip X: "
 	vmxResult *vmx.Outcome
 }

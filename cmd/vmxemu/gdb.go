@@ -34,12 +34,12 @@ func checkGDB(cfg *cli.Config) error {
 // a signal. Under -no-shutdown a power-off (or a triple fault under
 // -no-reboot) stops the CPUs and gdb sees the stop as an interrupt; it
 // stays attached.
-func runGDB(ctx context.Context, cfg *cli.Config, m *machine.Machine, ln net.Listener, lim machine.Limits, faults *faultSummary, stderr io.Writer) (int, error) {
+func runGDB(ctx context.Context, cfg *cli.Config, m *machine.Machine, ln net.Listener, lim machine.Limits, faults *faultSummary, brk *breakOn, stderr io.Writer) (int, error) {
 	d, err := m.NewDebugger(lim)
 	if err != nil {
 		return 0, err
 	}
-	t := &gdbTarget{ctx: ctx, d: d, report: func(res machine.Result) int { return report(cfg, res, stderr) }, faults: faults, stderr: stderr}
+	t := &gdbTarget{ctx: ctx, d: d, report: func(res machine.Result) int { return report(cfg, res, stderr) }, faults: faults, brk: brk, stderr: stderr}
 	if cfg.NoShutdown {
 		t.stopped = func(res machine.Result) {
 			code := report(cfg, res, stderr)
@@ -76,6 +76,9 @@ type gdbTarget struct {
 	stopCounted bool
 	// faults are the faults seen (monitor explain); nil under -no-explain.
 	faults *faultSummary
+	// brk is -break-on's (nil without it): its -walk explanation is
+	// printed after each event stop.
+	brk    *breakOn
 	stderr io.Writer
 }
 
@@ -173,6 +176,10 @@ func (t *gdbTarget) stop(ds machine.DebugStop) gdbstub.Stop {
 		return gdbstub.Stop{Kind: gdbstub.StopPolled, CPU: ds.CPU}
 	case machine.DebugEventBreak:
 		fmt.Fprintf(t.stderr, "vmxemu: CPU %d stopped: %s (gdb sees SIGTRAP)\n", ds.CPU, ds.Reason)
+		if t.brk != nil && t.brk.walkOut != "" {
+			fmt.Fprint(t.stderr, t.brk.walkOut) // -walk
+			t.brk.walkOut = ""
+		}
 		return gdbstub.Stop{Kind: gdbstub.StopEvent, CPU: ds.CPU}
 	case machine.DebugEnded:
 		cpuIdx := max(ds.CPU, 0)
@@ -223,6 +230,17 @@ const monitorHelp = `vmxemu monitor commands (for gdb's current thread's CPU unl
   msr N          MSR N (hexadecimal) as RDMSR would read it
   explain        the last fault (exception, VMfail, VM-entry failure,
                  VMX abort, triple fault) with its rule and SDM section
+  walk ADDR [write|fetch] [user|supervisor]
+                 the paging walk of linear address ADDR (hexadecimal, or
+                 gla, cr2, rip) step by step, two-dimensionally under EPT:
+                 each guest paging-structure entry with its EPT walk, the
+                 final guest-physical and host-physical address, where
+                 and why it would fail; a read at the CPL unless said; in
+                 the CPU's current context (the guest's in VMX non-root
+                 operation); no accessed/dirty flag is set
+  walk guest ADDR ...
+                 the same in the context of the current VMCS's guest
+                 (its guest-state area and EPTP): after a VM exit
   help           this list
 `
 
@@ -278,6 +296,12 @@ func (t *gdbTarget) Monitor(i int, cmd string) (string, error) {
 		return fmt.Sprintf("MSR %#x (%s) = %#x\n", n, name, val), nil
 	case words[0] == "explain" && len(words) == 1:
 		return t.explain(i), nil
+	case words[0] == "walk":
+		spec, err := parseWalkSpec(words[1:])
+		if err != nil {
+			return "", fmt.Errorf("walk: %w", err)
+		}
+		return explainWalk(c, spec, false)
 	}
 	return "", fmt.Errorf("unknown monitor command %q\n%s", cmd, monitorHelp)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/vmxemu/vmxemu/internal/testenv"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -445,4 +446,103 @@ func TestGDBVMX(t *testing.T) {
 	assert.Contains(t, out, "exited with code 041")
 	assert.Equal(t, 0x10<<1|1, p.wait(t), p.stderr)
 	assert.Contains(t, p.stderr.String(), "vmxemu: CPU 0 stopped: -break-on vmexit: guest RIP 0x10010f: VM exit: reason 31 (RDMSR)")
+}
+
+// TestGDBWalk: the real gdb on the EPT scenario (eptlog_test.go): a
+// breakpoint in the guest after its on-demand mappings, "monitor walk"
+// of the address the guest read through two EPT violations — the
+// two-dimensional walk — of an unmapped one, and of a path the guest
+// never used, whose guest paging-structure entry keeps its accessed flag
+// clear; "monitor walk guest gla" from the host after the VMCALL exit.
+// docs/GDB.md shows this session: its monitor output must be gdb's.
+func TestGDBWalk(t *testing.T) {
+	needTool(t, "gdb", "the gdb stub tests run the real gdb")
+	bin := buildVmxemu(t)
+	p := startGuest(t, bin, append([]string{"-S"}, eptArgs()...)...)
+	out := gdbBatch(t, p.port,
+		fmt.Sprintf("break *%#x", eptWalked),
+		"continue",
+		"monitor walk 40000000",
+		"monitor walk 80000000 write",
+		"x/gx 0x1b1018",
+		"monitor walk c0001000 fetch user",
+		"x/gx 0x1b1018",
+		"monitor walk zz",
+		fmt.Sprintf("break *%#x", eptDone),
+		"continue",
+		"monitor walk gla",
+		"monitor walk guest 40000000 write",
+		"continue")
+	assert.Contains(t, out, fmt.Sprintf("Breakpoint 1, 0x%016x", eptWalked))
+	// 4-level guest paging from guest CR3 0x1b0000 (SDM Vol. 3A 4.5.4):
+	// PML4E 0 at 0x1b0000, PDPTE 1 at 0x1b1008, PDE 0 at 0x1c0000 (the PD
+	// the host mapped on demand), a 2-MiB page at guest-physical 0x200000;
+	// each entry through EPT (Vol. 3C 29.3.2: PML4E at 0x190000, PDPTE at
+	// 0x191000, PDE at 0x192000 + gpa[29:21] << 3, PTE at 0x193000 +
+	// gpa[20:12] << 3), and 0x200000 through the 2-MiB EPT page the host
+	// mapped.
+	for _, s := range []string{
+		"walk of linear address 0x40000000 for a supervisor read (CPU 0, VMX non-root)\n",
+		"PML4E[0] at guest-physical 0x1b0000 = 0x00000000001b1023  xd ps d A pcd pwt u W P\n",
+		"  EPT PTE   [432] at 0x193d80 = ",
+		"PDPTE[1] at guest-physical 0x1b1008 = 0x00000000001c0023  xd ps d A pcd pwt u W P\n",
+		"PDE[0] at guest-physical 0x1c0000 = 0x00000000002000a3  xd g PS d A pcd pwt u W P\n",
+		"  EPT PTE   [448] at 0x193e00 = 0x00000000001c0037  read+write+execute  -> page 0x1c0000, WB\n",
+		"linear 0x40000000 -> guest-physical 0x200000 (2 MiB page; writable, supervisor, executable; PAT index 0: WB)\n",
+		"  EPT PDE   [  1] at 0x192008 = 0x00000000002000b7  read+write+execute  -> page 0x200000, WB\n",
+		"guest-physical 0x200000 -> host-physical 0x200000 (2 MiB EPT page; read+write+execute; EPT memory type WB, ignore PAT 0)\n",
+		"result: host-physical 0x200000\n",
+	} {
+		assert.Contains(t, out, s)
+	}
+	// PDPTE 2 is 0: #PF, not present, a supervisor write: error code 2
+	// (W/R) (Vol. 3A 4.7).
+	assert.Contains(t, out, "fails: #PF(0x2) at 0x80000000: PDPTE not present (P=0)")
+	// A user fetch through supervisor entries: #PF(P|U/S) = 5 (I/D stays
+	// 0: CR4.SMEP = 0 and IA32_EFER.NXE = 0, Vol. 3A 4.7), and the walk
+	// set no accessed flag in PDPTE 3 (0x1b2003 before and after).
+	assert.Contains(t, out, "walk of linear address 0xc0001000 for a user fetch")
+	assert.Contains(t, out, "fails: #PF(0x5) at 0xc0001000: user-mode instruction fetch from supervisor-mode page")
+	assert.Equal(t, 2, strings.Count(out, "0x1b1018:\t0x00000000001b2003"), "no A flag set:\n%s", out)
+	assert.Contains(t, out, `walk: "zz" is not an address`)
+	// After the VMCALL exit, in the host (done:): the exit records no
+	// guest-linear address; walk guest explains in the guest's context
+	// from the VMCS.
+	assert.Contains(t, out, "gla: a VM exit with basic reason 18 (VMCALL) records no guest-linear address (SDM Vol. 3C 28.2.1)")
+	assert.Contains(t, out, "walk of linear address 0x40000000 for a supervisor write (CPU 0, the guest of VMCS 0x181000)\n")
+	assert.Contains(t, out, "exited with code 041")
+	assert.Equal(t, 0x10<<1|1, p.wait(t), p.stderr)
+
+	// -walk with gdb attached: printed on stderr after each stop's line.
+	p = startGuest(t, bin, append([]string{"-S"}, eptArgs("-break-on", "vmexit=ept-violation", "-walk", "gla")...)...)
+	out2 := gdbBatch(t, p.port, "continue", "continue", "kill")
+	assert.Contains(t, out2, "Program received signal SIGTRAP")
+	assert.Equal(t, cli.ExitOK, p.wait(t), p.stderr)
+	e := p.stderr.String()
+	assert.Regexp(t, `vmxemu: CPU 0 stopped: -break-on vmexit: guest RIP 0x10021d: .* \(gdb sees SIGTRAP\)\nvmxemu: -walk:\ngla: the guest-linear address of the VM exit \(reason 48, EPT violation\)\nwalk of linear address 0x1a0000 for a supervisor read`, e)
+	assert.Contains(t, e, "walk of linear address 0x1a1000 for a supervisor write", "the second stop's: the write the violation reported")
+
+	// docs/GDB.md's transcript of this session.
+	doc, err := os.ReadFile("../../docs/GDB.md")
+	require.NoError(t, err)
+	block := docBlock(t, string(doc), "(gdb) monitor walk 40000000\n")
+	assert.Contains(t, out, block, "docs/GDB.md's monitor walk output is what gdb prints")
+}
+
+// docBlock returns the lines of doc after the line start up to the next
+// "(gdb)" or "```" line.
+func docBlock(t *testing.T, doc, start string) string {
+	t.Helper()
+	i := strings.Index(doc, start)
+	require.GreaterOrEqual(t, i, 0, "%q in the document", start)
+	rest := doc[i+len(start):]
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(rest, "\n") {
+		if strings.HasPrefix(l, "(gdb)") || strings.HasPrefix(l, "```") {
+			break
+		}
+		b.WriteString(l)
+	}
+	require.NotEmpty(t, b.String())
+	return b.String()
 }

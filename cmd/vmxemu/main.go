@@ -282,7 +282,7 @@ func boot(ctx context.Context, cfg *cli.Config, args []string, stdout, stderr io
 		}
 		lim := machine.Limits{Instructions: cfg.ICountLimit, WallTime: cfg.TimeLimit}
 		if ln != nil {
-			code, err := runGDB(ctx, cfg, m, ln, lim, d.summary, stderr)
+			code, err := runGDB(ctx, cfg, m, ln, lim, d.summary, d.brk, stderr)
 			if err == nil && d.printSummary {
 				d.summary.print(stderr)
 			}
@@ -293,6 +293,9 @@ func boot(ctx context.Context, cfg *cli.Config, args []string, stdout, stderr io
 			return 0, err
 		}
 		code := report(cfg, res, stderr)
+		if res.Kind == machine.ResultBreak && d.brk != nil {
+			fmt.Fprint(stderr, d.brk.walkOut) // -walk
+		}
 		if d.printSummary {
 			d.summary.print(stderr)
 		}

@@ -15,7 +15,7 @@ import (
 )
 
 // The documents whose ```console transcripts TestDocTranscripts keeps true.
-var transcriptDocs = []string{"README.md", "docs/TUTORIAL.md", "docs/DEBUGGING.md"}
+var transcriptDocs = []string{"README.md", "docs/TUTORIAL.md", "docs/DEBUGGING.md", "docs/GDB.md"}
 
 // transcript is one "$ vmxemu ..." command of a ```console block and the
 // output (and, where shown, the exit status) the document gives for it.

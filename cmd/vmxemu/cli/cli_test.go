@@ -126,6 +126,7 @@ func TestFlags(t *testing.T) {
 		{"d-format text", []string{"-d-format", "json", "-d-format", "text"}, func(t *testing.T, c *Config) { assert.False(t, c.LogJSON) }},
 		{"break-on", []string{"-break-on", "gp,vmexit=cpuid"}, func(t *testing.T, c *Config) { assert.Equal(t, "gp,vmexit=cpuid", c.BreakOn) }},
 		{"magic-break", []string{"-magic-break"}, func(t *testing.T, c *Config) { assert.True(t, c.MagicBreak) }},
+		{"walk", []string{"-walk", "gla,write"}, func(t *testing.T, c *Config) { assert.Equal(t, "gla,write", c.Walk) }},
 		{"cpu help", []string{"-cpu", "help"}, func(t *testing.T, c *Config) { assert.True(t, c.ListCPUs) }},
 		{"machine help", []string{"-machine", "help"}, func(t *testing.T, c *Config) { assert.True(t, c.ListMachines) }},
 		{"device help", []string{"-device", "help"}, func(t *testing.T, c *Config) { assert.True(t, c.ListDevices) }},
@@ -459,14 +460,14 @@ func TestLogItems(t *testing.T) {
 	}{
 		{"implemented", []string{"-d", "int,cpu_reset,vmx,int"}, []string{"int", "cpu_reset", "vmx"}, nil},
 		{"last -d wins", []string{"-d", "int", "-d", "vmx"}, []string{"vmx"}, nil},
-		{"all is what produces output", []string{"-d", "all"}, []string{"int", "cpu_reset", "vmx", "msr", "cr", "io", "apic"}, nil},
-		{"all,int", []string{"-d", "all,int"}, []string{"int", "cpu_reset", "vmx", "msr", "cr", "io", "apic"}, nil},
+		{"all is what produces output", []string{"-d", "all"}, []string{"int", "cpu_reset", "vmx", "msr", "cr", "io", "apic", "ept"}, nil},
+		{"all,int", []string{"-d", "all,int"}, []string{"int", "cpu_reset", "vmx", "msr", "cr", "io", "apic", "ept"}, nil},
 		{"event items", []string{"-d", "io,msr,cr"}, []string{"io", "msr", "cr"}, nil},
 		{"no-op items warn once each", []string{"-d", "nochain,int,out_asm,nochain"}, []string{"int"},
 			[]string{"-d nochain ignored", "-d out_asm ignored"}},
 		{"only no-ops", []string{"-d", "strace"}, nil, []string{"-d strace ignored"}},
 		{"trace items", []string{"-d", "in_asm,exec,cpu,nochain"}, []string{"in_asm", "exec", "cpu"}, []string{"-d nochain ignored"}},
-		{"all leaves out the trace items", []string{"-d", "all,in_asm"}, []string{"int", "cpu_reset", "vmx", "msr", "cr", "io", "apic", "in_asm"}, nil},
+		{"all leaves out the trace items", []string{"-d", "all,in_asm"}, []string{"int", "cpu_reset", "vmx", "msr", "cr", "io", "apic", "ept", "in_asm"}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

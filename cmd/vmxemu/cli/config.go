@@ -108,6 +108,7 @@ type Config struct {
 	Explain           bool   // print an explanation for every fault; default on, -no-explain turns it off
 	BreakOn           string // -break-on EVENT[,EVENT...], verbatim (cmd/vmxemu parses the events)
 	MagicBreak        bool   // -magic-break: XCHG BX,BX stops the run (Bochs' magic breakpoint)
+	Walk              string // -walk ADDR[,ACCESS...], verbatim (cmd/vmxemu parses it): the page walk to explain at a -break-on stop
 }
 
 // Module is one multiboot module from -initrd "FILE args,FILE2".

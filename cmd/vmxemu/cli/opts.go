@@ -774,6 +774,7 @@ var logItems = []LogItem{
 	{Name: "cr", Help: "vmxemu: every MOV to CR0, CR2, CR3, CR4, CR8 with the old and new value and the outcome"},
 	{Name: "io", Help: "vmxemu: every IN and OUT with the port, size and value"},
 	{Name: "apic", Help: "vmxemu: every write to a local APIC register (xAPIC page or x2APIC MSR) with the register and value"},
+	{Name: "ept", Help: "vmxemu: every EPT violation (the exit qualification decoded: access, the entries' permissions, guest-linear address valid, translation or paging-structure entry, NMI unblocking) and EPT misconfiguration (the entry and the rule), every INVEPT and INVVPID with its type, descriptor and outcome"},
 	{Name: "in_asm", Help: "show target assembly code for each compiled TB: each block when vmxemu decodes it, in QEMU's IN: layout, Intel syntax (see -dfilter, -d-cpu, -d-limit)", Trace: true},
 	{Name: "exec", Help: "show trace before each executed TB (lots of logging): QEMU's Trace line for every block vmxemu runs, as QEMU with -d nochain", Trace: true},
 	{Name: "cpu", Help: "show CPU registers before entering a TB (lots of logging), in the register layout of -d cpu_reset", Trace: true},
@@ -794,7 +795,7 @@ func LogItemsHelp() string {
 	for _, it := range logItems {
 		fmt.Fprintf(&b, "%-13s %s\n", it.Name, it.Help)
 	}
-	b.WriteString("all           int, cpu_reset, vmx, msr, cr, io and apic (every event item; the trace items in_asm, exec, cpu are named one by one)\n")
+	b.WriteString("all           int, cpu_reset, vmx, msr, cr, io, apic and ept (every event item; the trace items in_asm, exec, cpu are named one by one)\n")
 	return b.String()
 }
 

@@ -167,6 +167,14 @@ func lookup(name string) (option, bool) {
 		}}, true
 	case "magic-break":
 		return flag(func(c *Config) { c.MagicBreak = true }), true
+	case "walk":
+		return option{arg: true, fn: func(c *Config, v string) error {
+			if v == "" {
+				return errors.New("empty address")
+			}
+			c.Walk = v
+			return nil
+		}}, true
 	case "s":
 		return flag(func(c *Config) { c.GDB = gdbLoopback + ":1234" }), true
 	case "S":

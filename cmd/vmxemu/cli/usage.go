@@ -206,6 +206,16 @@ vmxemu options:
                  prints the event and the state and exits with status 10
 -magic-break     XCHG BX,BX (Bochs' magic breakpoint) stops the run as
                  -break-on does
+-walk addr[,write|fetch][,user|supervisor]
+                 when -break-on or -magic-break stops the run (on
+                 stderr, with or without gdb), explain the paging walk of
+                 addr, two-dimensionally
+                 under EPT: addr is a hexadecimal linear address, gla (the
+                 guest-linear address of the VM exit that stopped the
+                 run; for an EPT violation with its access), cr2 or rip
+                 (a fetch). After a VM exit the walk is the guest's (from
+                 the VMCS), else the CPU's own; a read at the CPL unless
+                 said
 
 Exit status:
 0                the guest powered the machine off (or asked for a reset

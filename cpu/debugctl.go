@@ -58,10 +58,15 @@ const (
 )
 
 // lbrLayout is a model's LBR stack: depth 0 means it has none vmxemu
-// models.
+// models. arch marks a processor whose LBRs are the architectural ones
+// (IA32_LBR_x, enabled by IA32_LBR_CTL.LBREn: SDM Vol. 3B 18.1
+// "Architectural Last Branch Records"), not modelled and masked from
+// CPUID: IA32_DEBUGCTL.LBR enables nothing there, so vmxemu stores it and
+// records nothing.
 type lbrLayout struct {
 	depth  uint8
 	format uint8
+	arch   bool
 }
 
 // lbrLayoutFor returns the LBR stack of the processor with CPUID.1:EAX
@@ -83,11 +88,13 @@ func lbrLayoutFor(sig uint32) lbrLayout {
 	}
 	switch model {
 	case 0x2A, 0x2D, 0x3A, 0x3E: // Sandy Bridge(-EP), Ivy Bridge(-EP)
-		return lbrLayout{16, lbrFmtEIPFlags}
+		return lbrLayout{depth: 16, format: lbrFmtEIPFlags}
 	case 0x3C, 0x3F, 0x45, 0x46: // Haswell
-		return lbrLayout{16, lbrFmtEIPFlags2}
+		return lbrLayout{depth: 16, format: lbrFmtEIPFlags2}
 	case 0x4E, 0x5E, 0x55, 0x6A, 0x6C: // Skylake, Skylake-SP/Cascade Lake, Ice Lake-SP
-		return lbrLayout{32, lbrFmtInfo}
+		return lbrLayout{depth: 32, format: lbrFmtInfo}
+	case 0x8F: // Sapphire Rapids: architectural LBRs
+		return lbrLayout{arch: true}
 	}
 	return lbrLayout{}
 }
@@ -95,6 +102,7 @@ func lbrLayoutFor(sig uint32) lbrLayout {
 // lbrState is IA32_DEBUGCTL and the LBR MSRs of one logical processor.
 type lbrState struct {
 	ctl              uint64 // IA32_DEBUGCTL
+	on               bool   // LBR = 1 with a modelled stack: branches are recorded
 	sel              uint64 // MSR_LBR_SELECT
 	tos              uint64 // MSR_LASTBRANCH_TOS
 	from, to, info   [lbrMaxDepth]uint64
@@ -166,7 +174,7 @@ func (c *CPU) branchKind(in *Inst) (kind uint16, taken bool) {
 func (c *CPU) afterStep(in *Inst, tf bool, cpl uint8) bool {
 	kind, taken := c.branchKind(in)
 	taken = taken && kind != brNone
-	if taken && c.lbr.ctl&debugCtlLBR != 0 {
+	if taken && c.lbr.on {
 		c.lbrRecord(c.ripCur, c.RIP, kind, cpl)
 	}
 	if tf && c.lbr.ctl&debugCtlBTF != 0 {
@@ -189,7 +197,7 @@ func (c *CPU) lbrDelivered(vec uint8, kind eventKind, from uint64, cpl uint8) {
 		c.setDebugCtl(c.lbr.ctl &^ (debugCtlLBR | debugCtlBTF))
 		return
 	}
-	if c.lbr.ctl&debugCtlLBR == 0 {
+	if !c.lbr.on {
 		return
 	}
 	c.lbr.lerFrom, c.lbr.lerTo = c.lbr.lastFrom, c.lbr.lastTo
@@ -301,8 +309,8 @@ func (c *CPU) writeDebugCtl(v uint64) *arch.Fault {
 		why = fmt.Sprintf("reserved bit(s) %#x set in IA32_DEBUGCTL", v&^debugCtlDefined)
 	case v&^debugCtlHonoured != 0:
 		why = fmt.Sprintf("IA32_DEBUGCTL %#x: vmxemu implements LBR (bit 0) and BTF (bit 1) only; TR/BTS/BTINT, BTS_OFF_*, the freeze bits, uncore PMI and RTM debugging are a known gap", v)
-	case v&debugCtlLBR != 0 && c.feat.lbr.depth == 0:
-		why = "IA32_DEBUGCTL.LBR: this model's last-branch records are not modelled (architectural LBRs, CPUID.(EAX=07H,ECX=0):EDX[19], are masked): a known gap"
+	case v&debugCtlLBR != 0 && c.feat.lbr.depth == 0 && !c.feat.lbr.arch:
+		why = "IA32_DEBUGCTL.LBR: vmxemu has no LBR stack for this processor model: a known gap"
 	default:
 		c.setDebugCtl(v)
 		return nil
@@ -315,6 +323,7 @@ func (c *CPU) writeDebugCtl(v uint64) *arch.Fault {
 // exit: the guest-state checks and the SDM's exit value decide).
 func (c *CPU) setDebugCtl(v uint64) {
 	c.lbr.ctl = v
+	c.lbr.on = v&debugCtlLBR != 0 && c.feat.lbr.depth != 0
 	c.updateAttn()
 }
 

@@ -199,7 +199,8 @@ func TestDebugCtlWRMSR(t *testing.T) {
 		{sigSandyBridgeEP, 1 << 6, "known gap"},  // TR
 		{sigSandyBridgeEP, 1 << 5, "reserved"},   // bits 5:2
 		{sigSandyBridgeEP, 1 << 16, "reserved"},  // 63:16
-		{sigSapphire, 1, "not modelled"},         // LBR without a model-specific stack
+		{sigSapphire, 1, ""},                     // architectural LBRs: DEBUGCTL.LBR enables nothing, stored
+		{0x206C2, 1, "no LBR stack"},             // Westmere-EP (06_2CH): no LBR table in vmxemu
 		{sigSapphire, 2, ""},                     // BTF
 		{sigSandyBridgeEP, 1 << 11, "known gap"}, // FREEZE_LBRS_ON_PMI
 	} {
@@ -214,6 +215,8 @@ func TestDebugCtlWRMSR(t *testing.T) {
 		assert.Equal(t, uint8(arch.VecGP), f.Vector)
 		assert.Contains(t, f.Rule, tc.want)
 	}
+	_, f := lbrMachine(t, sigSapphire).c.ReadMSRDebug(msrLBRTOS)
+	assert.NotNil(t, f, "no model-specific LBR MSRs on Sapphire Rapids")
 	m := lbrMachine(t, sigSkylakeSP)
 	assert.Contains(t, m.c.WriteMSRDebug(msrLBRSelect, 1<<9).Rule, "call-stack")
 	assert.Contains(t, m.c.WriteMSRDebug(msrLBRSelect, 1<<10).Rule, "reserved")

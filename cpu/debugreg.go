@@ -86,7 +86,7 @@ func (c *CPU) updateDebug() {
 // suppress one for an instruction and then be cleared, or a trap is held
 // behind a MOV SS/POP SS shadow.
 func (c *CPU) debugAttn() bool {
-	return c.dbg.exec != 0 || c.RFLAGS&arch.FlagRF != 0 || c.dbg.hit != 0 || c.lbr.ctl&debugCtlLBR != 0
+	return c.dbg.exec != 0 || c.RFLAGS&arch.FlagRF != 0 || c.dbg.hit != 0 || c.lbr.on
 }
 
 // watched reports whether the page of lin holds an address that an

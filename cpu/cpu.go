@@ -90,6 +90,8 @@ type CPU struct {
 	nmiBlocked bool
 	// dbg is what DR7 arms and the pending #DB traps (debugreg.go).
 	dbg debugState
+	// lbr is IA32_DEBUGCTL with the LBR stack it fills (debugctl.go).
+	lbr lbrState
 
 	// Multiprocessor state (smp.go): pending INIT/SIPI signals (checked
 	// once per block, next to nmiPending), the wait-for-SIPI activity
@@ -272,6 +274,8 @@ type features struct {
 	page1g  bool // CPUID.80000001H:EDX.Page1GB[bit 26]: PDPTE.PS
 	rdrand  bool // CPUID.1:ECX.RDRAND[bit 30]
 	rdseed  bool // CPUID.(EAX=07H,ECX=0):EBX.RDSEED[bit 18]
+	// lbr is the model's LBR stack, by CPUID.1:EAX (debugctl.go).
+	lbr lbrLayout
 }
 
 // RefreshFeatures re-reads the CPU model's CPUID leaves that select
@@ -280,9 +284,9 @@ func (c *CPU) RefreshFeatures() {
 	p := c.plat()
 	max, _, _, _ := p.CPUID(c, 0, 0)
 	c.feat = features{}
-	var ecx1, ebx7, ecx7, edx81 uint32
+	var eax1, ecx1, ebx7, ecx7, edx81 uint32
 	if max >= 1 {
-		_, _, ecx1, _ = p.CPUID(c, 1, 0)
+		eax1, _, ecx1, _ = p.CPUID(c, 1, 0)
 	}
 	if max >= 7 {
 		_, ebx7, ecx7, _ = p.CPUID(c, 7, 0)
@@ -301,6 +305,7 @@ func (c *CPU) RefreshFeatures() {
 	c.feat.rdrand = ecx1&(1<<30) != 0
 	c.feat.rdseed = ebx7&(1<<18) != 0
 	c.feat.cr4 = cr4Allowed(ecx1, ebx7, ecx7)
+	c.feat.lbr = lbrLayoutFor(eax1)
 }
 
 // SetState loads the whole architectural state (used at reset, by the

@@ -300,6 +300,11 @@ func (c *CPU) readMSR(idx uint32) (uint64, *arch.Fault) {
 		return c.KernelGSBase, nil
 	case msrTSCAux:
 		return c.TSCAux, nil
+	case msrDebugCtl:
+		return c.lbr.ctl, nil
+	}
+	if c.lbrMSR(idx) {
+		return c.readLBRMSR(idx), nil
 	}
 	return c.plat().ReadMSR(c, idx)
 }
@@ -313,6 +318,8 @@ func (c *CPU) writeMSR(idx uint32, v uint64) *arch.Fault {
 		return nil
 	}
 	switch idx {
+	case msrDebugCtl:
+		return c.writeDebugCtl(v)
 	case msrTSC:
 		c.setTSC(v)
 	case msrSysenterCS:
@@ -400,6 +407,9 @@ func (c *CPU) writeMSR(idx uint32, v uint64) *arch.Fault {
 		}
 		c.TSCAux = v
 	default:
+		if c.lbrMSR(idx) {
+			return c.writeLBRMSR(idx, v)
+		}
 		return c.plat().WriteMSR(c, idx, v)
 	}
 	return nil

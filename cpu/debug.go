@@ -94,3 +94,7 @@ func (c *CPU) SetStateDebug(s arch.State) {
 // operation would: the value, or the fault RDMSR would raise. It is not
 // an instruction: no hook or VM exit sees it.
 func (c *CPU) ReadMSRDebug(idx uint32) (uint64, *arch.Fault) { return c.readMSR(idx) }
+
+// WriteMSRDebug writes an MSR for a debugger as WRMSR outside VMX
+// non-root operation would (the same checks and #GP).
+func (c *CPU) WriteMSRDebug(idx uint32, v uint64) *arch.Fault { return c.writeMSR(idx, v) }

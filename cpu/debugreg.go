@@ -86,7 +86,7 @@ func (c *CPU) updateDebug() {
 // suppress one for an instruction and then be cleared, or a trap is held
 // behind a MOV SS/POP SS shadow.
 func (c *CPU) debugAttn() bool {
-	return c.dbg.exec != 0 || c.RFLAGS&arch.FlagRF != 0 || c.dbg.hit != 0
+	return c.dbg.exec != 0 || c.RFLAGS&arch.FlagRF != 0 || c.dbg.hit != 0 || c.lbr.on
 }
 
 // watched reports whether the page of lin holds an address that an
@@ -172,7 +172,8 @@ func (c *CPU) codeBreakpoint() uint64 {
 	return hit
 }
 
-// runDebug runs one instruction of b while attnDebug is set: instruction
+// runDebug runs one instruction of b while attnDebug is set (which
+// IA32_DEBUGCTL.LBR = 1 also sets: debugctl.go): instruction
 // breakpoints are checked before it (a fault, with RIP at the
 // instruction and RF=1 in the saved RFLAGS: deliveryEffects), and RF is
 // cleared after it unless the instruction loaded it (IRET: SDM Vol. 3B
@@ -263,6 +264,7 @@ func (c *CPU) takeHaltedTrap() bool {
 // debugDelivery is the #DB part of deliveryEffects: B0-B3 report exactly
 // the breakpoints of this #DB, the other status bits accumulate, and
 // DR7.GD is cleared on entry to the handler (SDM Vol. 3B 18.2.3, 18.2.4).
+// (What a #DB does to IA32_DEBUGCTL is debugctl.go's lbrDelivered.)
 func (c *CPU) debugDelivery(f *arch.Fault) {
 	c.DR[6] = c.DR[6]&^dr6Bn | f.DR6 | dr6Fixed1
 	c.DR[7] &^= dr7GD

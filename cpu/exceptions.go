@@ -124,11 +124,15 @@ func (c *CPU) deliverEvent(vec uint8, hasErr bool, code uint32, kind eventKind, 
 		if c.inGuest() {
 			c.vmxSetDelivering(vec, hasErr, code, kind, c.RIP-c.ripCur) // IDT-vectoring information (vmx_events.go)
 		}
+		from, cpl := c.RIP, c.cpl
 		c.deliverOne(vec, hasErr, code, kind)
 		if !c.faultPending {
 			// Delivery ends an STI/MOV SS interrupt shadow.
 			c.halted = false
 			c.shadow = 0
+			if c.lbr.ctl != 0 {
+				c.lbrDelivered(vec, kind, from, cpl) // LBR and BTF (debugctl.go)
+			}
 			return
 		}
 		// A fault while delivering: undo partial state and promote.

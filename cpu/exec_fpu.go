@@ -3,7 +3,7 @@ package cpu
 import "github.com/vmxemu/vmxemu/arch"
 
 // The x87/SSE state that compiled kernels touch: FNINIT, FNSTSW, FNSTCW,
-// FLDCW, FNCLEX, FWAIT, FXSAVE/FXRSTOR, LDMXCSR/STMXCSR, the SSE moves and
+// FLDCW, FNCLEX, FNOP, FWAIT, FXSAVE/FXRSTOR, LDMXCSR/STMXCSR, the SSE moves and
 // PXOR/XORPS, with the CR0.EM/TS/MP and CR4.OSFXSR rules (SDM Vol. 3A
 // 2.5 Table 2-2, 13.x). x87 arithmetic is not implemented: those opcodes
 // raise #UD and CPUID does not report an FPU... see docs/INSTRUCTIONS.md.
@@ -70,6 +70,7 @@ func x87(c *CPU, in *Inst) {
 		setReg(c, arch.RAX, c.fpu.fsw)
 	case op == 0xDD && in.mod != 3 && reg == 7: // FNSTSW m16
 		wr(c, in.seg, c.ea(in), c.fpu.fsw)
+	case op == 0xD9 && in.mod == 3 && reg == 2 && in.rm&7 == 0: // FNOP (D9 D0): no operation beyond the #NM checks (SDM Vol. 2A FNOP)
 	case op == 0xD9 && in.mod != 3 && reg == 7: // FNSTCW m16
 		wr(c, in.seg, c.ea(in), c.fpu.fcw)
 	case op == 0xD9 && in.mod != 3 && reg == 5: // FLDCW m16

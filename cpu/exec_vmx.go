@@ -279,7 +279,7 @@ func vmentry(c *CPU, in *Inst) {
 func (c *CPU) vmxLoadHost() {
 	s := c.vmx.HostState(c.GetState())
 	c.SetState(s)
-	_ = c.plat().WriteMSR(c, msrDebugCtl, 0)
+	c.setDebugCtl(0)
 	c.vmxExitTranslation()
 	c.pagingChanged()
 	if s.CR0&arch.CR0PG != 0 && s.CR4&arch.CR4PAE != 0 && s.EFER&arch.EFERLMA == 0 {
@@ -361,7 +361,7 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 	g := c.vmx.GuestState(c.GetState(), launch)
 	c.SetState(g.State)
 	if g.LoadDebugCtl {
-		_ = c.plat().WriteMSR(c, msrDebugCtl, g.DebugCtl)
+		c.setDebugCtl(g.DebugCtl)
 	}
 	c.vmxEnterTranslation(&g.State) // VPID, EPT and the PDPTEs (vmx_ept.go)
 	// 27.4: the VM-entry MSR-load area, after the guest state; a failure
@@ -441,7 +441,7 @@ func (c *CPU) vmExit(reason uint32, info vmx.ExitInfo, atInsn bool) {
 	if atInsn {
 		s.RIP = c.ripCur
 	}
-	dbg, _ := c.plat().ReadMSR(c, msrDebugCtl)
+	dbg := c.lbr.ctl
 	act := uint64(0)
 	if c.halted && !c.waitSIPI {
 		act = 1
@@ -476,7 +476,7 @@ func (c *CPU) vmExit(reason uint32, info vmx.ExitInfo, atInsn bool) {
 // (SDM Vol. 3C 28.5): IA32_DEBUGCTL cleared, translations flushed (no
 // VPIDs), the PDPTEs of a 32-bit PAE host.
 func (c *CPU) vmxLoadHostRest() {
-	_ = c.plat().WriteMSR(c, msrDebugCtl, 0)
+	c.setDebugCtl(0)
 	c.vmxExitTranslation() // VPID, EPT and the PDPTEs (vmx_ept.go)
 	s := &c.State
 	if s.CR0&arch.CR0PG != 0 && s.CR4&arch.CR4PAE != 0 && s.EFER&arch.EFERLMA == 0 {

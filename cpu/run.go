@@ -197,7 +197,7 @@ func (c *CPU) runSlow(b *block) {
 	if c.shadow > 0 || tf || c.attn&attnDebug != 0 {
 		n = 1
 	}
-	shadow := c.shadow
+	shadow, cpl := c.shadow, c.cpl
 	rf := c.RFLAGS&arch.FlagRF != 0
 	insts := b.insts[:n]
 	c.blk = b
@@ -223,6 +223,9 @@ retired:
 	}
 	if shadow > 0 && c.shadow == shadow {
 		c.shadow = 0
+	}
+	if c.lbr.ctl != 0 && n == 1 {
+		tf = c.afterStep(&insts[0], tf, cpl) // LBR and BTF (debugctl.go)
 	}
 	if tf && n == 1 || c.dbg.hit != 0 {
 		c.debugTrap(&insts[n-1], shadow, tf && n == 1)

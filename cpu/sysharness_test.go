@@ -133,6 +133,7 @@ func (b *sysBus) Out(port uint16, size int, v uint32) {
 type sysPlatform struct {
 	vmx                          bool
 	ecx1, ebx7, ecx7, edx8000001 uint32
+	sig                          uint32 // CPUID.1:EAX (family/model: the LBR stack, debugctl.go)
 }
 
 // CPUID feature bits the system tests toggle (SDM Vol. 2A CPUID).
@@ -158,7 +159,7 @@ func (p *sysPlatform) CPUID(c *cpu.CPU, leaf, sub uint32) (uint32, uint32, uint3
 		if p.vmx {
 			ecx |= 1 << 5
 		}
-		return 0, 0, ecx, 0
+		return p.sig, 0, ecx, 0
 	case 7:
 		if sub == 0 {
 			return 0, p.ebx7, p.ecx7, 0

@@ -317,6 +317,12 @@ func TestKnownGaps(t *testing.T) {
 		// IA32_VMX_MISC (Vol. 3D A.6): no shutdown/wait-for-SIPI activity
 		// states (bits 7, 8) and no Intel PT in VMX operation (bit 14:
 		// the models hide intel-pt); the rest as the model.
+		// IA32_VMX_BASIC (Vol. 3D A.1): no dual-monitor treatment (bit
+		// 49, no SMM) and nothing in bits 63:57 (Sapphire Rapids' dump
+		// has bit 57; bit 58 is FRED's): the rest as the model.
+		basic, _ := p.GuestVMX(VMXBasic)
+		mbasic, _ := p.ModelVMX(VMXBasic)
+		assert.Equal(t, mbasic&(1<<57-1)&^(1<<49), basic, "%s: IA32_VMX_BASIC", m.Name)
 		misc, _ := p.GuestVMX(VMXMisc)
 		mmisc, _ := p.ModelVMX(VMXMisc)
 		assert.Equal(t, mmisc&^(1<<7|1<<8|1<<14), misc, "%s: IA32_VMX_MISC", m.Name)

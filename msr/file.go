@@ -165,19 +165,12 @@ var registry = []Spec{
 	{First: PerfEvtSel0, Last: PerfEvtSel0 + 7, When: "when CPUID.0AH reports general-purpose counters", SDM: "Vol. 3B 21.2", exists: pmu},
 	{First: MiscEnable, Last: MiscEnable, When: "always", SDM: "Vol. 4 Table 2-2 (IA32_MISC_ENABLE)",
 		exists: always, read: func(f *File, _ uint32, _ *arch.State) uint64 { return f.miscEnable }, write: (*File).writeMiscEnable},
-	{First: DebugCtl, Last: DebugCtl, When: "always; LBR (bit 0) is stored (no branch records are kept), BTF, BTS and the freeze bits are not implemented", SDM: "Vol. 3B 19.4.1",
-		exists: always, read: func(f *File, _ uint32, _ *arch.State) uint64 { return f.debugCtl },
-		write: func(f *File, _ uint32, v uint64, _ *arch.State) *arch.Fault {
-			const defined = 0xFFC3 // bits 0,1,6-15 (SDM Vol. 4 IA32_DEBUGCTL)
-			switch {
-			case v&^defined != 0:
-				return gpf(fmt.Sprintf("reserved bit(s) %#x set in IA32_DEBUGCTL", v&^defined), "Vol. 3B 19.4.1")
-			case v&^1 != 0:
-				return gpf(fmt.Sprintf("IA32_DEBUGCTL %#x: vmxemu implements none of BTF, TR/BTS and the freeze bits: a known gap; only LBR (bit 0) can be set", v), "Vol. 3B 19.4.1")
-			}
-			f.debugCtl = v // LBR: stored; no last-branch records are kept
-			return nil
-		}},
+	{First: DebugCtl, Last: DebugCtl, Core: true, When: "always; LBR (bit 0) with the model's LBR stack and BTF (bit 1) are implemented, TR/BTS/BTINT/BTS_OFF_*, the freeze bits, uncore PMI and RTM debugging are not (#GP naming the gap)", SDM: "Vol. 3B 18.4.1"},
+	{First: LBRSelect, Last: LBRTOS, Core: true, When: "models with a model-specific LBR stack: Sandy Bridge to Ice Lake-SP (cpu/debugctl.go)", SDM: "Vol. 3B 18.9.2; Vol. 4 Table 2-20"},
+	{First: LERFromLIP, Last: LERToLIP, Core: true, When: "models with a model-specific LBR stack", SDM: "Vol. 4 Table 2-20"},
+	{First: LastBranchFromIP0, Last: LastBranchFromIP0 + 31, Core: true, When: "models with a model-specific LBR stack: 16 entries up to Broadwell, 32 from Skylake", SDM: "Vol. 3B 18.9.1; Vol. 4 Table 2-20"},
+	{First: LastBranchToIP0, Last: LastBranchToIP0 + 31, Core: true, When: "models with a model-specific LBR stack: 16 entries up to Broadwell, 32 from Skylake", SDM: "Vol. 3B 18.9.1; Vol. 4 Table 2-20"},
+	{First: LBRInfo0, Last: LBRInfo0 + 31, Core: true, When: "Skylake and later model-specific LBR stacks (32 entries)", SDM: "Vol. 3B 18.11.1"},
 	{First: MTRRPhysBase0, Last: MTRRPhysBase0 + 2*maxVarMTRRs - 1, When: "when CPUID.1:EDX.MTRR = 1 (VCNT = 8 pairs)", SDM: "Vol. 3A 13.11.2.3",
 		exists: reports("mtrr", mtrrWhy), read: func(f *File, i uint32, _ *arch.State) uint64 { return f.mtrrVar[i-MTRRPhysBase0] },
 		write: (*File).writeMTRRVar},
@@ -300,7 +293,6 @@ type File struct {
 	mtrrVar        [2 * maxVarMTRRs]uint64
 	specCtrl       uint64
 	mcgStatus      uint64
-	debugCtl       uint64
 	mcgCtl         uint64
 	mcBank         [4 * 32]uint64 // IA32_MCi_CTL/STATUS/ADDR/MISC
 

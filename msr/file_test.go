@@ -129,8 +129,9 @@ func TestMSRFile(t *testing.T) {
 			rdGP(MC0Ctl+4*10, "bank 10 does not exist"), wrGP(MC0Ctl+4*31+3, 0, "bank 31 does not exist")}},
 		{"platform info from the dump", "sandybridge-ep", nil, 5, []msrOp{
 			rd(PlatformInfo, 0x00000C006C011A00), wrGP(PlatformInfo, 0, "read-only")}},
-		{"debugctl", "sandybridge-ep", nil, 5, []msrOp{
-			rd(DebugCtl, 0), wr(DebugCtl, 0), wr(DebugCtl, 1), rd(DebugCtl, 1), wrGP(DebugCtl, 2, "known gap"), wrGP(DebugCtl, 1<<5, "reserved")}},
+		{"debugctl and the LBR stack are the core's", "sandybridge-ep", nil, 5, []msrOp{
+			rdGP(DebugCtl, "interpreter core"), wrGP(DebugCtl, 1, "interpreter core"),
+			rdGP(LBRTOS, "interpreter core"), rdGP(LastBranchFromIP0+31, "interpreter core"), rdGP(LBRInfo0, "interpreter core")}},
 		{"speculation control on Skylake-SP", "skylake-sp", nil, 5, []msrOp{
 			rd(SpecCtrl, 0), wr(SpecCtrl, 7), rd(SpecCtrl, 7), wrGP(SpecCtrl, 8, "reserved"),
 			wr(PredCmd, 1), rdGP(PredCmd, "write-only"), wrGP(PredCmd, 2, "reserved"), wr(FlushCmd, 1),

@@ -30,19 +30,28 @@ const (
 	PerfEvtSel0      uint32 = 0x186 // IA32_PERFEVTSEL0 (IA32_PERFEVTSELn = PerfEvtSel0+n)
 	MiscEnable       uint32 = 0x1A0 // IA32_MISC_ENABLE
 	DebugCtl         uint32 = 0x1D9 // IA32_DEBUGCTL
-	MTRRPhysBase0    uint32 = 0x200 // IA32_MTRR_PHYSBASE0 (base n = 0x200+2n, mask n = 0x201+2n)
-	MTRRFix64K00000  uint32 = 0x250 // IA32_MTRR_FIX64K_00000
-	MTRRFix16K80000  uint32 = 0x258 // IA32_MTRR_FIX16K_80000
-	MTRRFix16KA0000  uint32 = 0x259 // IA32_MTRR_FIX16K_A0000
-	MTRRFix4KC0000   uint32 = 0x268 // IA32_MTRR_FIX4K_C0000 .. IA32_MTRR_FIX4K_F8000 = 0x26F
-	PAT              uint32 = 0x277 // IA32_PAT
-	MTRRDefType      uint32 = 0x2FF // IA32_MTRR_DEF_TYPE
-	FixedCtr0        uint32 = 0x309 // IA32_FIXED_CTR0 (IA32_FIXED_CTRn = FixedCtr0+n)
-	PerfCapabilities uint32 = 0x345 // IA32_PERF_CAPABILITIES
-	FixedCtrCtrl     uint32 = 0x38D // IA32_FIXED_CTR_CTRL
-	PerfGlobalStatus uint32 = 0x38E // IA32_PERF_GLOBAL_STATUS
-	PerfGlobalCtrl   uint32 = 0x38F // IA32_PERF_GLOBAL_CTRL
-	PerfGlobalOvfCtl uint32 = 0x390 // IA32_PERF_GLOBAL_OVF_CTRL
+	// The model-specific LBR stack (Sandy Bridge to Ice Lake-SP), held
+	// by the core (cpu/debugctl.go).
+	LBRSelect         uint32 = 0x1C8 // MSR_LBR_SELECT
+	LBRTOS            uint32 = 0x1C9 // MSR_LASTBRANCH_TOS
+	LERFromLIP        uint32 = 0x1DD // MSR_LER_FROM_LIP
+	LERToLIP          uint32 = 0x1DE // MSR_LER_TO_LIP
+	LastBranchFromIP0 uint32 = 0x680 // MSR_LASTBRANCH_0_FROM_IP
+	LastBranchToIP0   uint32 = 0x6C0 // MSR_LASTBRANCH_0_TO_IP
+	LBRInfo0          uint32 = 0xDC0 // MSR_LBR_INFO_0
+	MTRRPhysBase0     uint32 = 0x200 // IA32_MTRR_PHYSBASE0 (base n = 0x200+2n, mask n = 0x201+2n)
+	MTRRFix64K00000   uint32 = 0x250 // IA32_MTRR_FIX64K_00000
+	MTRRFix16K80000   uint32 = 0x258 // IA32_MTRR_FIX16K_80000
+	MTRRFix16KA0000   uint32 = 0x259 // IA32_MTRR_FIX16K_A0000
+	MTRRFix4KC0000    uint32 = 0x268 // IA32_MTRR_FIX4K_C0000 .. IA32_MTRR_FIX4K_F8000 = 0x26F
+	PAT               uint32 = 0x277 // IA32_PAT
+	MTRRDefType       uint32 = 0x2FF // IA32_MTRR_DEF_TYPE
+	FixedCtr0         uint32 = 0x309 // IA32_FIXED_CTR0 (IA32_FIXED_CTRn = FixedCtr0+n)
+	PerfCapabilities  uint32 = 0x345 // IA32_PERF_CAPABILITIES
+	FixedCtrCtrl      uint32 = 0x38D // IA32_FIXED_CTR_CTRL
+	PerfGlobalStatus  uint32 = 0x38E // IA32_PERF_GLOBAL_STATUS
+	PerfGlobalCtrl    uint32 = 0x38F // IA32_PERF_GLOBAL_CTRL
+	PerfGlobalOvfCtl  uint32 = 0x390 // IA32_PERF_GLOBAL_OVF_CTRL
 
 	VMXBasic             uint32 = 0x480 // IA32_VMX_BASIC
 	VMXPinbasedCtls      uint32 = 0x481 // IA32_VMX_PINBASED_CTLS
@@ -119,6 +128,12 @@ func Name(index uint32) string {
 		return fmt.Sprintf("IA32_PMC%d", index-PMC0)
 	case index >= PerfEvtSel0 && index < PerfEvtSel0+8:
 		return fmt.Sprintf("IA32_PERFEVTSEL%d", index-PerfEvtSel0)
+	case index >= LastBranchFromIP0 && index < LastBranchFromIP0+32:
+		return fmt.Sprintf("MSR_LASTBRANCH_%d_FROM_IP", index-LastBranchFromIP0)
+	case index >= LastBranchToIP0 && index < LastBranchToIP0+32:
+		return fmt.Sprintf("MSR_LASTBRANCH_%d_TO_IP", index-LastBranchToIP0)
+	case index >= LBRInfo0 && index < LBRInfo0+32:
+		return fmt.Sprintf("MSR_LBR_INFO_%d", index-LBRInfo0)
 	case index >= FixedCtr0 && index < FixedCtr0+4:
 		return fmt.Sprintf("IA32_FIXED_CTR%d", index-FixedCtr0)
 	case index >= MTRRPhysBase0 && index < MTRRPhysBase0+2*maxVarMTRRs:

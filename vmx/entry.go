@@ -237,6 +237,9 @@ func (v *CPU) checkControls(insn Insn) (Outcome, bool) {
 	if o, bad := v.checkEPTControls(insn); bad {
 		return o, true
 	}
+	if o, bad := v.checkUnrestrictedControls(insn); bad { // unrestricted.go
+		return o, true
+	}
 	// 27.2.1.2: VM-exit controls and the MSR-store/load areas.
 	m, x = v.ctlMSR(msr.VMXExitCtls, msr.VMXTrueExitCtls)
 	if o, bad := v.checkReserved(insn, encExitCtls, "VM-exit control", m, x); bad {
@@ -312,8 +315,7 @@ func (v *CPU) checkEventInjection(insn Insn) (Outcome, bool) {
 	// error code is checked unless IA32_VMX_BASIC[56] is 1.
 	deliver := info>>11&1 != 0
 	cr0 := v.field(0x6800) // Guest CR0
-	urg := v.field(encProcCtls)&procActivateSecondary != 0 && v.field(encProcCtls2)&proc2UnrestrictedGuest != 0
-	prot := !urg || cr0&arch.CR0PE != 0
+	prot := !v.unrestricted() || cr0&arch.CR0PE != 0
 	vecCheck := v.caps.msrs[msr.VMXBasic]>>56&1 == 0
 	hasErr := arch.HasErrorCode(uint8(vec))
 	switch {

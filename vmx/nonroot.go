@@ -150,10 +150,18 @@ func (v *CPU) GuestState(cur arch.State, launch bool) GuestEntry {
 	s.SysenterCS = v.field(encGuestSysCS)
 	s.SysenterESP = v.field(encGuestSysESP)
 	s.SysenterEIP = v.field(encGuestSysEIP)
+	// 27.3.2.1 ("load IA32_EFER" is 0, the only setting vmxemu allows):
+	// EFER.LMA takes the "IA-32e mode guest" control; EFER.LME too when
+	// the guest's CR0.PG is 1, else it keeps its value (a real-mode or
+	// unpaged guest under "unrestricted guest" inherits the host's LME).
+	lmBits := uint64(arch.EFERLMA)
+	if s.CR0&arch.CR0PG != 0 {
+		lmBits |= arch.EFERLME
+	}
 	if entry&entryIA32eGuest != 0 {
-		s.EFER |= arch.EFERLMA | arch.EFERLME
+		s.EFER |= lmBits
 	} else {
-		s.EFER &^= arch.EFERLMA | arch.EFERLME
+		s.EFER &^= lmBits
 	}
 	segs := []*arch.Segment{&s.Seg[arch.ES], &s.Seg[arch.CS], &s.Seg[arch.SS], &s.Seg[arch.DS], &s.Seg[arch.FS], &s.Seg[arch.GS], &s.LDTR, &s.TR}
 	for i, p := range segs {

@@ -298,12 +298,21 @@ func TestKnownGaps(t *testing.T) {
 		}
 		// Secondary controls (Table 25-7): enable EPT 1, descriptor-table
 		// exiting 2, enable RDTSCP 3, enable VPID 5, WBINVD exiting 6,
-		// RDRAND exiting 11, enable INVPCID 12, RDSEED exiting 16, where
-		// the model has them, with the model's allowed-0 half.
+		// unrestricted guest 7, RDRAND exiting 11, enable INVPCID 12,
+		// RDSEED exiting 16, where the model has them, with the model's
+		// allowed-0 half.
 		v2, ok := p.GuestVMX(VMXProcbasedCtls2)
 		require.True(t, ok, m.Name)
 		mv2, _ := p.ModelVMX(VMXProcbasedCtls2)
-		assert.Equal(t, mv2&(0xFFFFFFFF|(1<<1|1<<2|1<<3|1<<5|1<<6|1<<11|1<<12|1<<16)<<32), v2, "%s: secondary controls", m.Name)
+		assert.Equal(t, mv2&(0xFFFFFFFF|(1<<1|1<<2|1<<3|1<<5|1<<6|1<<7|1<<11|1<<12|1<<16)<<32), v2, "%s: secondary controls", m.Name)
+		// A processor that allows "unrestricted guest" reports
+		// IA32_VMX_MISC[5] = 1: VM exits store IA32_EFER.LMA into the
+		// "IA-32e mode guest" entry control (SDM Vol. 3D A.6), which
+		// vmx.Exit does.
+		if v2>>(32+7)&1 != 0 {
+			misc, _ := p.GuestVMX(VMXMisc)
+			assert.Equal(t, uint64(1), misc>>5&1, "%s: unrestricted guest without IA32_VMX_MISC[5]", m.Name)
+		}
 		// IA32_VMX_EPT_VPID_CAP (SDM Vol. 3D A.10): execute-only (0),
 		// page-walk length 4/5 (6, 7), UC/WB (8, 14), 2M/1G pages (16,
 		// 17), INVEPT (20), A/D (21), advanced VM-exit information for

@@ -138,13 +138,16 @@ func ugHarness(t *testing.T, model string, code []byte) *harness {
 // IA-32e mode under EPT, then VMCALL (exit reason 18). The VMCS holds the
 // 64-bit guest's state (28.3): CR0 with PE and PG, CR4.PAE, CS 18H with
 // L = 1, RIP at the VMCALL, and "IA-32e mode guest" = EFER.LMA = 1
-// (IA32_VMX_MISC[5]); the host gets its own 32-bit state back (28.5.1:
+// (IA32_VMX_MISC[5]), the guest IA32_EFER field (with "save IA32_EFER")
+// LME|LMA; the host gets its own 32-bit state back (28.5.1:
 // EFER.LMA = LME = "host address-space size" = 0).
 func TestUnrestrictedGuestModeSwitches(t *testing.T) {
 	for _, model := range []string{"sandybridge-ep", "skylake-sp"} {
 		t.Run(model, func(t *testing.T) {
 			h := ugHarness(t, model, ugAssemble(t, 16, 0x1000, ugGuest))
 			c := h.c
+			// "save IA32_EFER" (exit control 20) on top of the defaults.
+			require.Equal(t, vmx.Succeed, c.vmx.VMWRITE(0x400C, 0x00036DFB|1<<20, true).Kind)
 			exits := exitRecorder(c)
 			c.Run(200)
 			require.Equal(t, []uint32{vmx.ExitVMCALL}, *exits, "one VM exit: VMCALL")
@@ -166,6 +169,7 @@ func TestUnrestrictedGuestModeSwitches(t *testing.T) {
 			assert.Equal(t, uint64(ugGDT), vmcsField(t, c, 0x6816), "guest GDTR base")
 			assert.Equal(t, uint64(0x1F), vmcsField(t, c, 0x4810), "guest GDTR limit")
 			assert.NotZero(t, vmcsField(t, c, 0x4012)&(1<<9), "\"IA-32e mode guest\" saved from EFER.LMA")
+			assert.Equal(t, uint64(arch.EFERLME|arch.EFERLMA), vmcsField(t, c, 0x2806), "guest IA32_EFER saved: LME from WRMSR, LMA from CR0.PG")
 			assert.Zero(t, c.EFER&(arch.EFERLMA|arch.EFERLME), "the 32-bit host's EFER")
 			assert.Equal(t, uint64(0x12001), c.RIP, "host RIP, its HLT retired")
 		})

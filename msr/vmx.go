@@ -159,10 +159,11 @@ var implementedControls = map[uint32]uint64{
 	// XSAVES/XRSTORS (20) waits for XSAVES, which is not implemented.
 	VMXProcbasedCtls2: (1<<1 | 1<<2 | 1<<3 | 1<<5 | 1<<6 | 1<<7 | 1<<11 | 1<<12 | 1<<16) << 32,
 	// Save debug controls (2), host address-space size (9), acknowledge
-	// interrupt on exit (15), save VMX-preemption timer value (22).
-	VMXExitCtls: (1<<2 | 1<<9 | 1<<15 | 1<<22) << 32,
-	// Load debug controls (2), IA-32e mode guest (9).
-	VMXEntryCtls:      (1<<2 | 1<<9) << 32,
+	// interrupt on exit (15), save IA32_EFER (20), load IA32_EFER (21),
+	// save VMX-preemption timer value (22).
+	VMXExitCtls: (1<<2 | 1<<9 | 1<<15 | 1<<20 | 1<<21 | 1<<22) << 32,
+	// Load debug controls (2), IA-32e mode guest (9), load IA32_EFER (15).
+	VMXEntryCtls:      (1<<2 | 1<<9 | 1<<15) << 32,
 	VMXProcbasedCtls3: 0,
 	VMXVMFunc:         0,
 }

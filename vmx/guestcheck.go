@@ -27,6 +27,7 @@ const (
 	encGuestSysESP    = 0x6824
 	encGuestSysEIP    = 0x6826
 	encGuestDebugCtl  = 0x2802
+	encGuestEFER      = 0x2806
 	encGuestLinkPtr   = 0x2800
 	encGuestGDTRBase  = 0x6816
 	encGuestIDTRBase  = 0x6818
@@ -110,6 +111,19 @@ func (v *CPU) checkGuestState(mem Phys) *GuestFailure {
 	for _, enc := range []uint32{encGuestSysESP, encGuestSysEIP} {
 		if a := v.field(enc); !v.canonical(a) {
 			return f(enc, a, "must be canonical", s1)
+		}
+	}
+	// With "load IA32_EFER": reserved bits 0, LMA = "IA-32e mode guest",
+	// and LMA = LME when the guest's CR0.PG is 1.
+	if entry&entryLoadEFER != 0 {
+		efer := v.field(encGuestEFER)
+		switch {
+		case efer&^eferDefined != 0:
+			return f(encGuestEFER, efer, "reserved bits of IA32_EFER must be 0", s1)
+		case (efer&arch.EFERLMA != 0) != ia32e:
+			return f(encGuestEFER, efer, "IA32_EFER.LMA (bit 10) must equal the \"IA-32e mode guest\" VM-entry control", s1)
+		case cr0&arch.CR0PG != 0 && (efer&arch.EFERLMA != 0) != (efer&arch.EFERLME != 0):
+			return f(encGuestEFER, efer, "IA32_EFER.LMA (bit 10) must equal IA32_EFER.LME (bit 8) when the guest's CR0.PG is 1", s1)
 		}
 	}
 

@@ -102,8 +102,10 @@ const (
 	// MSR-load addresses, executive-VMCS pointer, TSC offset (7), the
 	// address of MSR bitmaps (1, "use MSR bitmaps") and the EPT pointer
 	// (1, EPT); B.2.2 guest-physical address (1, EPT); B.2.3 VMCS link
-	// pointer, guest IA32_DEBUGCTL (2) and guest PDPTE0-3 (4, EPT).
-	fields64 = 7 + 1 + 1 + 1 + 2 + 4
+	// pointer, guest IA32_DEBUGCTL (2), guest IA32_EFER (1, "load/save
+	// IA32_EFER") and guest PDPTE0-3 (4, EPT); B.2.4 host IA32_EFER (1,
+	// "load IA32_EFER").
+	fields64 = 7 + 1 + 1 + 1 + 2 + 1 + 4 + 1
 	// B.3.1 0x4000..0x401A (14) and the secondary processor-based
 	// controls 0x401E (1); B.3.2 the 8 VM-exit information fields; B.3.3
 	// 0x4800..0x482A (22: limits, access rights, interruptibility,

@@ -279,11 +279,12 @@ func TestKnownGaps(t *testing.T) {
 		// 16, NMI-window exiting 22, MOV-DR 23, unconditional I/O 24
 		// exiting, use I/O bitmaps 25, monitor trap flag 27, use MSR
 		// bitmaps 28, PAUSE exiting 30, activate secondary controls 31;
-		// 25.7.1 Table 25-13 bits 2, 9, 15, 22; 25.8.1 Table 25-15 bits 2,
-		// 9).
+		// 25.7.1 Table 25-13 bits 2, 9, 15, 20 and 21 (save and load
+		// IA32_EFER), 22; 25.8.1 Table 25-15 bits 2, 9, 15 (load
+		// IA32_EFER)).
 		honoured := map[uint32]uint64{VMXPinbasedCtls: 1<<0 | 1<<3 | 1<<5 | 1<<6,
 			VMXProcbasedCtls: 1<<2 | 1<<3 | 1<<7 | 1<<9 | 1<<11 | 1<<12 | 1<<15 | 1<<16 | 1<<22 | 1<<23 | 1<<24 | 1<<25 | 1<<27 | 1<<28 | 1<<30 | 1<<31,
-			VMXExitCtls:      1<<2 | 1<<9 | 1<<15 | 1<<22, VMXEntryCtls: 1<<2 | 1<<9}
+			VMXExitCtls:      1<<2 | 1<<9 | 1<<15 | 1<<20 | 1<<21 | 1<<22, VMXEntryCtls: 1<<2 | 1<<9 | 1<<15}
 		for _, pair := range [][2]uint32{{VMXPinbasedCtls, VMXTruePinbasedCtls}, {VMXProcbasedCtls, VMXTrueProcbasedCtls},
 			{VMXExitCtls, VMXTrueExitCtls}, {VMXEntryCtls, VMXTrueEntryCtls}} {
 			v, ok := p.GuestVMX(pair[0])
@@ -298,12 +299,21 @@ func TestKnownGaps(t *testing.T) {
 		}
 		// Secondary controls (Table 25-7): enable EPT 1, descriptor-table
 		// exiting 2, enable RDTSCP 3, enable VPID 5, WBINVD exiting 6,
-		// RDRAND exiting 11, enable INVPCID 12, RDSEED exiting 16, where
-		// the model has them, with the model's allowed-0 half.
+		// unrestricted guest 7, RDRAND exiting 11, enable INVPCID 12,
+		// RDSEED exiting 16, where the model has them, with the model's
+		// allowed-0 half.
 		v2, ok := p.GuestVMX(VMXProcbasedCtls2)
 		require.True(t, ok, m.Name)
 		mv2, _ := p.ModelVMX(VMXProcbasedCtls2)
-		assert.Equal(t, mv2&(0xFFFFFFFF|(1<<1|1<<2|1<<3|1<<5|1<<6|1<<11|1<<12|1<<16)<<32), v2, "%s: secondary controls", m.Name)
+		assert.Equal(t, mv2&(0xFFFFFFFF|(1<<1|1<<2|1<<3|1<<5|1<<6|1<<7|1<<11|1<<12|1<<16)<<32), v2, "%s: secondary controls", m.Name)
+		// A processor that allows "unrestricted guest" reports
+		// IA32_VMX_MISC[5] = 1: VM exits store IA32_EFER.LMA into the
+		// "IA-32e mode guest" entry control (SDM Vol. 3D A.6), which
+		// vmx.Exit does.
+		if v2>>(32+7)&1 != 0 {
+			misc, _ := p.GuestVMX(VMXMisc)
+			assert.Equal(t, uint64(1), misc>>5&1, "%s: unrestricted guest without IA32_VMX_MISC[5]", m.Name)
+		}
 		// IA32_VMX_EPT_VPID_CAP (SDM Vol. 3D A.10): execute-only (0),
 		// page-walk length 4/5 (6, 7), UC/WB (8, 14), 2M/1G pages (16,
 		// 17), INVEPT (20), A/D (21), advanced VM-exit information for

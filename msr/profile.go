@@ -112,6 +112,9 @@ func (p *Profile) toggle(t Toggle, modelVMX map[uint32]uint64) error {
 			if !vf.has(p.vmx) {
 				return fmt.Errorf("+%s after -%s: a removed VMX capability cannot be restored", vf.Name, vf.Name)
 			}
+			if b, ok := vmxFeatureBits[vf.Name]; ok && !b.honoured() {
+				return knownGap(name, b)
+			}
 			return nil
 		}
 		vf.drop(p.vmx)

@@ -136,12 +136,37 @@ func TestToggleErrors(t *testing.T) {
 		{"sandybridge-ep", []string{"+vmfunc"}, "the model has no vmfunc"},
 		{"sandybridge-ep", []string{"-ept", "+ept"}, "cannot be restored"},
 		{"sandybridge-ep", []string{"+pku"}, "vmxemu does not implement pku"},
+		// QEMU's vmx-* names: + only for what vmxemu implements; the
+		// model's dump has mode-based execute control (secondary control
+		// 22) and PML (17), which are known gaps.
+		{"skylake-sp", []string{"+vmx-mbec"}, "IA32_VMX_PROCBASED_CTLS2 bit 54 is a known gap"},
+		{"skylake-sp", []string{"+vmx-pml"}, "known gap"},
+		{"skylake-sp", []string{"+pml"}, "known gap"},
+		{"sapphirerapids", []string{"+vmx-ept-advanced-exitinfo", "+vmx-activity-shutdown"}, "known gap"},
+		{"haswell-ep", []string{"+vmx-mbec"}, "the model has no vmx-mbec"},
 	} {
 		_, err := resolveE(tc.model, tc.toggles...)
 		require.Error(t, err, "%v", tc.toggles)
 		assert.Contains(t, err.Error(), tc.want)
 		assert.Contains(t, err.Error(), "-cpu "+tc.model+",")
 	}
+}
+
+// TestQEMUVMXNamesKnownGaps: -vmx-FOO clears the capability (always allowed: the
+// ept and ept-mbec entries of kvm-unit-tests' unittests.cfg run with
+// -vmx-mbec / +vmx-mbec); +vmx-FOO of an implemented capability the model
+// has is accepted and leaves it as the guest sees it.
+func TestQEMUVMXNamesKnownGaps(t *testing.T) {
+	p, err := resolveE("sapphirerapids", "-vmx-mbec", "-vmx-pml")
+	require.NoError(t, err)
+	g, _ := p.GuestVMX(VMXProcbasedCtls2)
+	assert.Zero(t, g>>(32+22)&1, "mode-based execute control")
+	p, err = resolveE("skylake-sp", "+vmx-unrestricted-guest", "+vmx-ept", "+unrestricted-guest", "+vmx-exit-load-efer", "+vmx-entry-load-efer")
+	require.NoError(t, err)
+	g, _ = p.GuestVMX(VMXProcbasedCtls2)
+	assert.Equal(t, uint64(1), g>>(32+7)&1, "unrestricted guest stays")
+	e, _ := p.GuestVMX(VMXEntryCtls)
+	assert.Equal(t, uint64(1), e>>(32+15)&1, "load IA32_EFER stays")
 }
 
 // Honest models: every bit a guest sees in a feature leaf is an

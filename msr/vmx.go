@@ -97,6 +97,16 @@ var vmxFeatures = []VMXFeature{
 	{"posted-intr", "process posted interrupts (pin-based control 7)", ctlPostedIntr.allowed1, ctlPostedIntr.clear},
 }
 
+// vmxFeatureBits is the capability bit each of vmxFeatures stands for,
+// for +name's known-gap rule (vmxBit.honoured).
+var vmxFeatureBits = map[string]vmxBit{
+	"ept": qctl(VMXProcbasedCtls2, 1), "vpid": qctl(VMXProcbasedCtls2, 5),
+	"unrestricted-guest": qctl(VMXProcbasedCtls2, 7), "vmfunc": qctl(VMXProcbasedCtls2, 13),
+	"shadow-vmcs": qctl(VMXProcbasedCtls2, 14), "pml": qctl(VMXProcbasedCtls2, 17),
+	"eptad":            {msr: VMXEPTVPIDCap, bit: 21},
+	"preemption-timer": qctl(VMXPinbasedCtls, 6), "posted-intr": qctl(VMXPinbasedCtls, 7),
+}
+
 // VMXFeatures returns the VMX capabilities -cpu can remove.
 func VMXFeatures() []VMXFeature { return slices.Clone(vmxFeatures) }
 
@@ -154,15 +164,16 @@ var implementedControls = map[uint32]uint64{
 	// not implemented (CPUID.1:ECX.MONITOR = 0).
 	VMXProcbasedCtls: (1<<2 | 1<<3 | 1<<7 | 1<<9 | 1<<11 | 1<<12 | 1<<15 | 1<<16 | 1<<22 | 1<<23 | 1<<24 | 1<<25 | 1<<27 | 1<<28 | 1<<30 | 1<<31) << 32,
 	// Enable EPT (1), descriptor-table exiting (2), enable RDTSCP (3),
-	// enable VPID (5), WBINVD exiting (6), RDRAND exiting (11), enable
-	// INVPCID (12), RDSEED exiting (16). Enable XSAVES/XRSTORS (20) waits
-	// for XSAVES, which is not implemented.
-	VMXProcbasedCtls2: (1<<1 | 1<<2 | 1<<3 | 1<<5 | 1<<6 | 1<<11 | 1<<12 | 1<<16) << 32,
+	// enable VPID (5), WBINVD exiting (6), unrestricted guest (7), RDRAND
+	// exiting (11), enable INVPCID (12), RDSEED exiting (16). Enable
+	// XSAVES/XRSTORS (20) waits for XSAVES, which is not implemented.
+	VMXProcbasedCtls2: (1<<1 | 1<<2 | 1<<3 | 1<<5 | 1<<6 | 1<<7 | 1<<11 | 1<<12 | 1<<16) << 32,
 	// Save debug controls (2), host address-space size (9), acknowledge
-	// interrupt on exit (15), save VMX-preemption timer value (22).
-	VMXExitCtls: (1<<2 | 1<<9 | 1<<15 | 1<<22) << 32,
-	// Load debug controls (2), IA-32e mode guest (9).
-	VMXEntryCtls:      (1<<2 | 1<<9) << 32,
+	// interrupt on exit (15), save IA32_EFER (20), load IA32_EFER (21),
+	// save VMX-preemption timer value (22).
+	VMXExitCtls: (1<<2 | 1<<9 | 1<<15 | 1<<20 | 1<<21 | 1<<22) << 32,
+	// Load debug controls (2), IA-32e mode guest (9), load IA32_EFER (15).
+	VMXEntryCtls:      (1<<2 | 1<<9 | 1<<15) << 32,
 	VMXProcbasedCtls3: 0,
 	VMXVMFunc:         0,
 }
@@ -289,7 +300,8 @@ var qemuVMXNames = map[string]vmxBit{
 	"vmx-apicv-vid": qctl(VMXProcbasedCtls2, 9), "vmx-ple": qctl(VMXProcbasedCtls2, 10),
 	"vmx-rdrand-exit": qctl(VMXProcbasedCtls2, 11), "vmx-invpcid-exit": qctl(VMXProcbasedCtls2, 12),
 	"vmx-encls-exit": qctl(VMXProcbasedCtls2, 15), "vmx-rdseed-exit": qctl(VMXProcbasedCtls2, 16),
-	"vmx-xsaves": qctl(VMXProcbasedCtls2, 20), "vmx-tsc-scaling": qctl(VMXProcbasedCtls2, 25),
+	"vmx-xsaves": qctl(VMXProcbasedCtls2, 20), "vmx-mbec": qctl(VMXProcbasedCtls2, 22),
+	"vmx-tsc-scaling":            qctl(VMXProcbasedCtls2, 25),
 	"vmx-enable-user-wait-pause": qctl(VMXProcbasedCtls2, 26),
 
 	"vmx-exit-nosave-debugctl": qctl0(VMXExitCtls, 2), "vmx-exit-load-perf-global-ctrl": qctl(VMXExitCtls, 12),
@@ -355,6 +367,9 @@ func toggleVMXBit(name string, b vmxBit, on bool, model, v map[uint32]uint64) er
 		if model[b.msr]>>b.bit&1 == 0 {
 			return fmt.Errorf("the model has no %s (%s bit %d): vmxemu does not invent capability values", name, Name(b.msr), b.bit)
 		}
+		if !b.honoured() {
+			return knownGap(name, b)
+		}
 		if v[b.msr]>>b.bit&1 == 0 {
 			return fmt.Errorf("+%s after -%s: a removed VMX capability cannot be restored", name, name)
 		}
@@ -374,6 +389,33 @@ func toggleVMXBit(name string, b vmxBit, on bool, model, v map[uint32]uint64) er
 		v[b.msr] = x &^ (1 << b.bit)
 	}
 	return nil
+}
+
+// honoured reports whether vmxemu implements capability bit b, as
+// honestVMX leaves it for the guest: an allowed-1 control bit of
+// implementedControls, an IA32_VMX_EPT_VPID_CAP bit of eptCapHonoured, an
+// IA32_VMX_MISC bit other than the masked activity states and Intel PT,
+// an IA32_VMX_BASIC bit other than the dual-monitor treatment (49).
+func (b vmxBit) honoured() bool {
+	switch {
+	case isControlMSR(b.msr):
+		return controlImplemented(b.msr, b.bit-32)
+	case b.msr == VMXVMFunc:
+		return controlImplemented(b.msr, b.bit)
+	case b.msr == VMXEPTVPIDCap:
+		return eptCapHonoured>>b.bit&1 != 0
+	case b.msr == VMXMisc:
+		return b.bit != 7 && b.bit != 8 && b.bit != 14
+	case b.msr == VMXBasic:
+		return b.bit != 49
+	}
+	return true
+}
+
+// knownGap is the error of +name for a capability the model has but
+// vmxemu does not implement (it stays masked for the guest).
+func knownGap(name string, b vmxBit) error {
+	return fmt.Errorf("+%s: %s bit %d is a known gap — vmxemu does not implement it yet, so no model advertises it (docs/CPU-MODELS.md)", name, Name(b.msr), b.bit)
 }
 
 // toggleMay0 is toggleVMXBit for the "may be 0" names: the control's

@@ -68,7 +68,14 @@ const (
 	exitLoadPAT            = 1 << 19
 	exitLoadEFER           = 1 << 21
 	entryIA32eGuest        = 1 << 9
+	entryLoadEFER          = 1 << 15
+	exitSaveEFER           = 1 << 20
 )
+
+// eferDefined are the IA32_EFER bits that are not reserved (SCE, LME, LMA,
+// NXE; SDM Vol. 4 Table 2-2): the host- and guest-state checks of a
+// loaded IA32_EFER (27.2.2, 27.3.1.1) require the others to be 0.
+const eferDefined = arch.EFERSCE | arch.EFERLME | arch.EFERLMA | arch.EFERNXE
 
 // EntryCtx is what the basic VM-entry checks read beyond Ctx.
 type EntryCtx struct {
@@ -237,6 +244,9 @@ func (v *CPU) checkControls(insn Insn) (Outcome, bool) {
 	if o, bad := v.checkEPTControls(insn); bad {
 		return o, true
 	}
+	if o, bad := v.checkUnrestrictedControls(insn); bad { // unrestricted.go
+		return o, true
+	}
 	// 27.2.1.2: VM-exit controls and the MSR-store/load areas.
 	m, x = v.ctlMSR(msr.VMXExitCtls, msr.VMXTrueExitCtls)
 	if o, bad := v.checkReserved(insn, encExitCtls, "VM-exit control", m, x); bad {
@@ -312,8 +322,7 @@ func (v *CPU) checkEventInjection(insn Insn) (Outcome, bool) {
 	// error code is checked unless IA32_VMX_BASIC[56] is 1.
 	deliver := info>>11&1 != 0
 	cr0 := v.field(0x6800) // Guest CR0
-	urg := v.field(encProcCtls)&procActivateSecondary != 0 && v.field(encProcCtls2)&proc2UnrestrictedGuest != 0
-	prot := !urg || cr0&arch.CR0PE != 0
+	prot := !v.unrestricted() || cr0&arch.CR0PE != 0
 	vecCheck := v.caps.msrs[msr.VMXBasic]>>56&1 == 0
 	hasErr := arch.HasErrorCode(uint8(vec))
 	switch {
@@ -381,7 +390,7 @@ func (v *CPU) checkHostState(insn Insn, c *EntryCtx) (Outcome, bool) {
 	if exit&exitLoadEFER != 0 {
 		efer := v.field(encHostEFER)
 		switch {
-		case efer&^(arch.EFERSCE|arch.EFERLME|arch.EFERLMA|arch.EFERNXE) != 0:
+		case efer&^eferDefined != 0:
 			return fail(encHostEFER, efer, "reserved bits of IA32_EFER must be 0", sdm2)
 		case (efer&arch.EFERLMA != 0) != hostLong:
 			return fail(encHostEFER, efer, "IA32_EFER.LMA must equal the \"host address-space size\" VM-exit control", sdm2)

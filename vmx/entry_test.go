@@ -132,7 +132,9 @@ func TestEnterChecks(t *testing.T) {
 		{"NMI-window exiting without virtual NMIs", encProcCtls, snbProc | 1<<22, nil, ErrEntryInvalidControl, "\"NMI-window exiting\" (bit 22) must be 0",
 			map[uint32]uint64{encPinCtls: snbPin | 1<<3}},
 		{"CR3-target count above 4", encCR3TargetCnt, 5, nil, ErrEntryInvalidControl, "CR3-target count", nil},
-		{"unrestricted guest not allowed (masked)", encProcCtls2, 1 << 7, nil, ErrEntryInvalidControl, "masks it", map[uint32]uint64{encProcCtls: snbProc | procActivateSecondary}},
+		{"virtualize APIC accesses not allowed (masked)", encProcCtls2, 1 << 0, nil, ErrEntryInvalidControl, "masks it", map[uint32]uint64{encProcCtls: snbProc | procActivateSecondary}},
+		// 27.2.1.1: "unrestricted guest" needs "enable EPT".
+		{"unrestricted guest without EPT", encProcCtls2, proc2UnrestrictedGuest, nil, ErrEntryInvalidControl, "requires \"enable EPT\"", map[uint32]uint64{encProcCtls: snbProc | procActivateSecondary}},
 		{"I/O bitmap A unaligned", encIOBitmapA, 0x5001, nil, ErrEntryInvalidControl, "4-KiB aligned", map[uint32]uint64{encProcCtls: snbProc | procUseIOBitmaps, encIOBitmapB: 0x6000}},
 		{"I/O bitmap B beyond MAXPHYADDR", encIOBitmapB, 1 << 46, nil, ErrEntryInvalidControl, "within 46 bits", map[uint32]uint64{encProcCtls: snbProc | procUseIOBitmaps, encIOBitmapA: 0x5000}},
 		{"MSR bitmaps unaligned", encMSRBitmap, 0x5800, nil, ErrEntryInvalidControl, "4-KiB aligned", map[uint32]uint64{encProcCtls: snbProc | procUseMSRBitmaps}},

@@ -27,6 +27,7 @@ const (
 	encGuestSysESP    = 0x6824
 	encGuestSysEIP    = 0x6826
 	encGuestDebugCtl  = 0x2802
+	encGuestEFER      = 0x2806
 	encGuestLinkPtr   = 0x2800
 	encGuestGDTRBase  = 0x6816
 	encGuestIDTRBase  = 0x6818
@@ -78,7 +79,8 @@ func (v *CPU) checkGuestState(mem Phys) *GuestFailure {
 	// 27.3.1.1: control registers, debug registers, MSRs.
 	const s1 = "Vol. 3C 27.3.1.1"
 	cr0, cr4 := v.field(encGuestCR0), v.field(encGuestCR4)
-	if fl := msr.CheckCR0(v.caps.CR0, cr0, false); fl != nil {
+	// PE and PG are exempt with "unrestricted guest" (unrestricted.go).
+	if fl := v.guestCR0Fixed(cr0); fl != nil {
 		return f(encGuestCR0, cr0, fl.Rule, s1)
 	}
 	if cr0&arch.CR0PG != 0 && cr0&arch.CR0PE == 0 {
@@ -111,11 +113,24 @@ func (v *CPU) checkGuestState(mem Phys) *GuestFailure {
 			return f(enc, a, "must be canonical", s1)
 		}
 	}
+	// With "load IA32_EFER": reserved bits 0, LMA = "IA-32e mode guest",
+	// and LMA = LME when the guest's CR0.PG is 1.
+	if entry&entryLoadEFER != 0 {
+		efer := v.field(encGuestEFER)
+		switch {
+		case efer&^eferDefined != 0:
+			return f(encGuestEFER, efer, "reserved bits of IA32_EFER must be 0", s1)
+		case (efer&arch.EFERLMA != 0) != ia32e:
+			return f(encGuestEFER, efer, "IA32_EFER.LMA (bit 10) must equal the \"IA-32e mode guest\" VM-entry control", s1)
+		case cr0&arch.CR0PG != 0 && (efer&arch.EFERLMA != 0) != (efer&arch.EFERLME != 0):
+			return f(encGuestEFER, efer, "IA32_EFER.LMA (bit 10) must equal IA32_EFER.LME (bit 8) when the guest's CR0.PG is 1", s1)
+		}
+	}
 
 	// 27.3.1.2: segment registers.
 	rflags := v.field(encGuestRFLAGS)
 	v86 := rflags&arch.FlagVM != 0
-	if g := v.checkSegments(ia32e, v86, cr0); g != nil {
+	if g := v.checkSegments(ia32e, v86, v.unrestricted(), cr0); g != nil {
 		return g
 	}
 
@@ -251,7 +266,11 @@ func (v *CPU) checkGuestState(mem Phys) *GuestFailure {
 }
 
 // checkSegments is SDM Vol. 3C 27.3.1.2 for the eight segment registers.
-func (v *CPU) checkSegments(ia32e, v86 bool, cr0 uint64) *GuestFailure {
+// With "unrestricted guest" (urg) the SS selector's RPL need not equal
+// CS's, CS may be a read/write accessed data segment (type 3, DPL 0), SS's
+// DPL need not equal its RPL and DS, ES, FS, GS have no DPL >= RPL rule:
+// a real-mode guest's segments are whatever its selector loads made them.
+func (v *CPU) checkSegments(ia32e, v86, urg bool, cr0 uint64) *GuestFailure {
 	const sdm = "Vol. 3C 27.3.1.2"
 	var sel, lim, ar [8]uint64
 	var base [8]uint64
@@ -274,8 +293,8 @@ func (v *CPU) checkSegments(ia32e, v86 bool, cr0 uint64) *GuestFailure {
 	if usable(gLDTR) && sel[gLDTR]&4 != 0 {
 		return fail(gLDTR, "selector", "the TI flag (bit 2) must be 0 when LDTR is usable")
 	}
-	if !v86 && sel[arch.SS]&3 != sel[arch.CS]&3 {
-		return fail(arch.SS, "selector", "the RPL must equal CS's RPL")
+	if !v86 && !urg && sel[arch.SS]&3 != sel[arch.CS]&3 {
+		return fail(arch.SS, "selector", "the RPL must equal CS's RPL (outside virtual-8086 mode, \"unrestricted guest\" = 0)")
 	}
 	// Bases.
 	if v86 {
@@ -311,7 +330,7 @@ func (v *CPU) checkSegments(ia32e, v86 bool, cr0 uint64) *GuestFailure {
 			}
 		}
 	} else {
-		if g := v.checkDataCodeAR(ia32e, cr0, sel, lim, ar, fail); g != nil {
+		if g := v.checkDataCodeAR(ia32e, urg, cr0, sel, lim, ar, fail); g != nil {
 			return g
 		}
 	}
@@ -360,11 +379,14 @@ func granularityOK(lim, ar uint64) bool {
 }
 
 // checkDataCodeAR is the access-rights checks of CS, SS, DS, ES, FS and GS
-// outside virtual-8086 mode (unrestricted guest is not allowed yet).
-func (v *CPU) checkDataCodeAR(ia32e bool, cr0 uint64, sel, lim, ar [8]uint64, fail func(int, string, string) *GuestFailure) *GuestFailure {
+// outside virtual-8086 mode; urg is "unrestricted guest".
+func (v *CPU) checkDataCodeAR(ia32e, urg bool, cr0 uint64, sel, lim, ar [8]uint64, fail func(int, string, string) *GuestFailure) *GuestFailure {
 	cs := ar[arch.CS]
 	ct := cs & 0xF
-	if ct != 9 && ct != 11 && ct != 13 && ct != 15 {
+	switch {
+	case urg && ct != 3 && ct != 9 && ct != 11 && ct != 13 && ct != 15:
+		return fail(arch.CS, "access rights", "the type must be 3 (read/write accessed expand-up data) or 9, 11, 13 or 15 (accessed code) with \"unrestricted guest\" = 1")
+	case !urg && ct != 9 && ct != 11 && ct != 13 && ct != 15:
 		return fail(arch.CS, "access rights", "the type must be 9, 11, 13 or 15 (accessed code)")
 	}
 	ss := ar[arch.SS]
@@ -401,18 +423,22 @@ func (v *CPU) checkDataCodeAR(ia32e bool, cr0 uint64, sel, lim, ar [8]uint64, fa
 	}
 	dpl := func(a uint64) uint64 { return a >> 5 & 3 }
 	switch {
+	case ct == 3 && dpl(cs) != 0:
+		return fail(arch.CS, "access rights", "a CS of type 3 (data, possible only with \"unrestricted guest\" = 1) must have DPL = 0")
 	case (ct == 9 || ct == 11) && dpl(cs) != dpl(ss):
 		return fail(arch.CS, "access rights", "a nonconforming CS must have DPL = SS.DPL")
 	case (ct == 13 || ct == 15) && dpl(cs) > dpl(ss):
 		return fail(arch.CS, "access rights", "a conforming CS must have DPL <= SS.DPL")
-	case dpl(ss) != sel[arch.SS]&3:
-		return fail(arch.SS, "access rights", "SS.DPL must equal the RPL of the SS selector")
+	case !urg && dpl(ss) != sel[arch.SS]&3:
+		return fail(arch.SS, "access rights", "SS.DPL must equal the RPL of the SS selector (\"unrestricted guest\" = 0)")
+	case ct == 3 && dpl(ss) != 0:
+		return fail(arch.SS, "access rights", "SS.DPL must be 0 when CS is of type 3 (data)")
 	case cr0&arch.CR0PE == 0 && dpl(ss) != 0:
 		return fail(arch.SS, "access rights", "SS.DPL must be 0 with CR0.PE = 0")
 	}
 	for _, i := range []int{arch.DS, arch.ES, arch.FS, arch.GS} {
 		a := ar[i]
-		if a&arch.ARUnusable == 0 && a&0xF <= 11 && dpl(a) < sel[i]&3 {
+		if !urg && a&arch.ARUnusable == 0 && a&0xF <= 11 && dpl(a) < sel[i]&3 {
 			return fail(i, "access rights", "DPL must be at least the selector's RPL for a data or nonconforming code segment")
 		}
 	}

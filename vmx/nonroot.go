@@ -150,10 +150,22 @@ func (v *CPU) GuestState(cur arch.State, launch bool) GuestEntry {
 	s.SysenterCS = v.field(encGuestSysCS)
 	s.SysenterESP = v.field(encGuestSysESP)
 	s.SysenterEIP = v.field(encGuestSysEIP)
-	if entry&entryIA32eGuest != 0 {
-		s.EFER |= arch.EFERLMA | arch.EFERLME
-	} else {
-		s.EFER &^= arch.EFERLMA | arch.EFERLME
+	// 27.3.2.1: with "load IA32_EFER" the guest's IA32_EFER field (checked
+	// by 27.3.1.1); without it EFER.LMA takes the "IA-32e mode guest"
+	// control, EFER.LME too when the guest's CR0.PG is 1, else LME keeps
+	// its value (a real-mode or unpaged guest under "unrestricted guest"
+	// inherits the host's LME).
+	lmBits := uint64(arch.EFERLMA)
+	if s.CR0&arch.CR0PG != 0 {
+		lmBits |= arch.EFERLME
+	}
+	switch {
+	case entry&entryLoadEFER != 0:
+		s.EFER = v.field(encGuestEFER)
+	case entry&entryIA32eGuest != 0:
+		s.EFER |= lmBits
+	default:
+		s.EFER &^= lmBits
 	}
 	segs := []*arch.Segment{&s.Seg[arch.ES], &s.Seg[arch.CS], &s.Seg[arch.SS], &s.Seg[arch.DS], &s.Seg[arch.FS], &s.Seg[arch.GS], &s.LDTR, &s.TR}
 	for i, p := range segs {
@@ -239,6 +251,9 @@ func (v *CPU) Exit(reason uint32, info ExitInfo, g GuestSave) arch.State {
 	v.setField(encGuestSysCS, s.SysenterCS)
 	v.setField(encGuestSysESP, s.SysenterESP)
 	v.setField(encGuestSysEIP, s.SysenterEIP)
+	if v.field(encExitCtls)&exitSaveEFER != 0 {
+		v.setField(encGuestEFER, s.EFER) // 28.3.1: "save IA32_EFER"
+	}
 	segs := []*arch.Segment{&s.Seg[arch.ES], &s.Seg[arch.CS], &s.Seg[arch.SS], &s.Seg[arch.DS], &s.Seg[arch.FS], &s.Seg[arch.GS], &s.LDTR, &s.TR}
 	for i, p := range segs {
 		v.setField(encGuestSelES+uint32(2*i), uint64(p.Selector))

@@ -518,7 +518,13 @@ func (v *CPU) VMCALL() Outcome {
 // written to CR0 or CR4 in VMX operation (SDM Vol. 3C 24.8): #GP(0) with
 // the bit and the MSR that fixes it, or nil.
 func CheckCR0(v *CPU, cr0 uint64) *arch.Fault {
-	if f := msr.CheckCR0(v.caps.CR0, cr0, false); f != nil {
+	f := msr.CheckCR0(v.caps.CR0, cr0, false)
+	if v.Guest() {
+		// In VMX non-root operation "unrestricted guest" exempts PE and
+		// PG (unrestricted.go).
+		f = v.guestCR0Fixed(cr0)
+	}
+	if f != nil {
 		g := *f
 		g.Rule = "MOV to CR0 in VMX operation: " + g.Rule
 		return &g

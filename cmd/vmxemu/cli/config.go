@@ -105,6 +105,7 @@ type Config struct {
 	Explain           bool   // print an explanation for every fault; default on, -no-explain turns it off
 	BreakOn           string // -break-on EVENT[,EVENT...], verbatim (cmd/vmxemu parses the events)
 	MagicBreak        bool   // -magic-break: XCHG BX,BX stops the run (Bochs' magic breakpoint)
+	Stats             bool   // -stats: print instructions retired, wall time and MIPS on stderr at the end
 }
 
 // Module is one multiboot module from -initrd "FILE args,FILE2".

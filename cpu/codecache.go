@@ -225,7 +225,7 @@ func (c *CPU) fastInsts(insts []Inst) []Inst {
 	}
 	// ALU pairs (exec_pair.go), in a copy of their own.
 	for i := 0; i+1 < len(fast); i++ {
-		if pairable(&fast[i], &fast[i+1]) || storePairable(&fast[i], &fast[i+1]) {
+		if pairable(&fast[i], &fast[i+1]) || storePairable(&fast[i], &fast[i+1]) || loadPairable(&fast[i], &fast[i+1]) {
 			return fuseALUPairs(append([]Inst(nil), fast...))
 		}
 	}

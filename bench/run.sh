@@ -12,7 +12,19 @@
 #           protected mode itself: Bochs boots it from a floppy image through
 #           its BIOS, QEMU the same way through SeaBIOS, and vmxemu runs it
 #           without a BIOS (-boot-mode flat16 -load-addr 0x7c00).
-# BOCHS=path selects another Bochs binary (default bochs-bin, Debian's).
+# BOCHS=path selects another Bochs binary (default bochs-bin, Debian's); a
+# Bochs built with --with-nogui runs with display_library nogui and needs no
+# SDL2 (BOCHS_BIOS / BOCHS_VGABIOS name its ROM images when they are not
+# Debian's /usr/share/bochs/BIOS-bochs-latest and
+# /usr/share/vgabios/vgabios.bin).
+#
+# Then the benchmark kernels of guests/bench (bench32, bench64: ALU loop,
+# load/ALU/xor-imm/store, rep movsb, byte copy, call/ret recursion,
+# self-modifying code, page-table churn; see guests/README.md) run under
+# vmxemu and QEMU with their full iteration counts; each prints its exact
+# instruction count, which the MIPS column divides by the whole-process
+# time. RUNS=n takes the best of n runs (default 3); ONLY=guests skips the
+# loop kernels above, ONLY=loops the guest kernels.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
@@ -26,10 +38,16 @@ if command -v qemu-system-x86_64 >/dev/null; then have_qemu=1; else
   echo "qemu-system-x86_64 not installed: QEMU columns skipped" >&2; fi
 bochs=${BOCHS:-bochs-bin}
 have_bochs=
+export BENCH_BIOS=${BOCHS_BIOS:-/usr/share/bochs/BIOS-bochs-latest}
+export BENCH_VGABIOS=${BOCHS_VGABIOS:-/usr/share/vgabios/vgabios.bin}
+export BENCH_DISPLAY=sdl2
+if command -v "$bochs" >/dev/null && "$bochs" --help 2>&1 | grep -qi nogui; then
+  BENCH_DISPLAY=nogui
+fi
 if ! command -v "$bochs" >/dev/null; then
   echo "Bochs ($bochs) not installed: Bochs column skipped (apt-get install bochs bochs-sdl bochsbios vgabios)" >&2
-elif [ -z "${BOCHS:-}" ] && ! ls /usr/lib/*/bochs/plugins/libbx_sdl2_gui.so >/dev/null 2>&1; then
-  echo "Bochs' SDL2 display plugin not installed: Bochs column skipped (apt-get install bochs-sdl)" >&2
+elif [ "$BENCH_DISPLAY" = sdl2 ] && ! ls /usr/lib/*/bochs/plugins/libbx_sdl2_gui.so >/dev/null 2>&1; then
+  echo "Bochs ($bochs) has no nogui display and the SDL2 plugin is not installed: Bochs column skipped (apt-get install bochs-sdl, or build Bochs --with-nogui)" >&2
 else
   have_bochs=1
   bochsdbg=()
@@ -42,13 +60,15 @@ else
   fi
 fi
 
+runs=${RUNS:-3}
+
 # run NAME INSNS WANT LABEL CMD...: best of three wall-clock times of CMD, which
 # must exit with status WANT (and, for Bochs, through the shutdown port).
 run() {
   local name=$1 insns=$2 want=$3 label=$4
   shift 4
   local best= t s e st
-  for _ in 1 2 3; do
+  for _ in $(seq "$runs"); do
     s=$(date +%s.%N)
     st=0
     timeout 600 "$@" >"$out/log" 2>&1 </dev/null || st=$?
@@ -65,7 +85,7 @@ run() {
 }
 
 # name loop iterations instructions (of the loop, as in loops.asm)
-while read -r name loop iter insns; do
+[ "${ONLY:-}" = guests ] || while read -r name loop iter insns; do
   nasm -f bin -Ibench/ -DLOOP="$loop" -DITER="$iter" bench/loops.asm -o "$out/$name.mb"
   nasm -f bin -Ibench/ -DLOOP="$loop" -DITER="$iter" bench/bootsect.asm -o "$out/$name.boot"
   cp "$out/$name.boot" "$out/$name.img"
@@ -83,4 +103,38 @@ while read -r name loop iter insns; do
 done <<'LIST'
 dec-jnz 1 200000000 400000003
 load-alu-store 2 50000 358600003
+LIST
+
+[ "${ONLY:-}" = loops ] && exit 0
+# The guests/bench kernels. Each prints "MODE NAME: iters N insns M ok";
+# a first quick run (iters=2) checks that it works under each emulator, a
+# full run reads M.
+make -s -C guests BUILD="$out/g" "$out/g/bench32.elf" "$out/g/bench64.elf"
+gflags=(-accel tcg "${flags[@]}" -serial stdio)
+while read -r kernel work; do
+  img=$out/g/$kernel.elf
+  out1=$("$out/vmxemu" "${gflags[@]}" -kernel "$img" -append "$work" 2>/dev/null || true)
+  insns=$(sed -n 's/.* insns \([0-9]*\) ok.*/\1/p' <<<"$out1")
+  if [ -z "$insns" ]; then
+    echo "$kernel $work: no result from vmxemu: $out1" >&2
+    continue
+  fi
+  run "$kernel-$work" "$insns" 33 "vmxemu" "$out/vmxemu" "${gflags[@]}" -kernel "$img" -append "$work"
+  if [ -n "$have_qemu" ]; then
+    run "$kernel-$work" "$insns" 33 "qemu" qemu-system-x86_64 "${gflags[@]}" -kernel "$img" -append "$work"
+  fi
+done <<'LIST'
+bench32 alu
+bench32 las
+bench32 movsb
+bench32 bytecopy
+bench32 calls
+bench32 smc
+bench64 alu
+bench64 las
+bench64 movsb
+bench64 bytecopy
+bench64 calls
+bench64 smc
+bench64 ptchurn
 LIST

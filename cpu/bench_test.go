@@ -91,6 +91,36 @@ func benchLoadALUStore(b *testing.B, mode uint8) {
 	runLoopIn(b, mode, code, g)
 }
 
+// BenchmarkLoadALUXorStore: the load, ALU, xor-with-immediate, store
+// shape of issue 18 (guests/bench "las"): a 4-KiB buffer walked with an
+// index that wraps, 8 instructions per iteration, 1M iterations.
+func BenchmarkLoadALUXorStore(b *testing.B) { benchLoadALUXorStore(b, mode32) }
+
+// BenchmarkLoadALUXorStore64: the same loop in 64-bit mode (paging on).
+func BenchmarkLoadALUXorStore64(b *testing.B) { benchLoadALUXorStore(b, mode64) }
+
+func benchLoadALUXorStore(b *testing.B, mode uint8) {
+	var g [16]uint64
+	g[arch.RCX] = 1 << 20
+	g[arch.RSI] = 0x100000
+	g[arch.RDI] = 0x101000
+	code := []byte{
+		0x8B, 0x04, 0x16, // mov eax, [esi+edx]
+		0x01, 0xC8, // add eax, ecx
+		0x35, 0x5A, 0x5A, 0x5A, 0x5A, // xor eax, 0x5a5a5a5a
+		0x89, 0x04, 0x17, // mov [edi+edx], eax
+		0x83, 0xC2, 0x04, // add edx, 4
+		0x81, 0xE2, 0xFC, 0x0F, 0x00, 0x00, // and edx, 0xffc
+		0x49,       // dec ecx
+		0x75, 0xE7, // jnz -25
+	}
+	if mode == mode64 {
+		// 49 is a REX prefix in 64-bit mode: dec ecx is FF C9.
+		code = append(code[:22:22], 0xFF, 0xC9, 0x75, 0xE6)
+	}
+	runLoopIn(b, mode, code, g)
+}
+
 // System-instruction micro-benchmarks (issue 18: within 5x of an ALU
 // instruction). Each loops "body; dec edi; jnz" 1M times; the harness
 // platform answers CPUID with zeros, the bus ignores port writes and reads

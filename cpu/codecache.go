@@ -16,9 +16,15 @@ type block struct {
 	fast  []Inst
 	valid bool
 	pfn   uint64
-	// cacheable is false for a block holding a page-crossing instruction,
-	// which is decoded afresh each time.
+	// cacheable is false for a block that is decoded afresh each time:
+	// code from MMIO or unmapped space.
 	cacheable bool
+	// pfn2 is the frame of the second page of a block that holds one
+	// page-crossing instruction (noFrame for every other block). Such a
+	// block is also listed in pfn2's code page under crossKey, so that a
+	// write to either frame invalidates it, and it is reused from the
+	// cache only when its second page still translates to pfn2.
+	pfn2 uint64
 	// size is the number of code bytes the block covers: a block cached
 	// from a code segment with a larger limit is not reused where the
 	// limit ends inside it.
@@ -29,6 +35,9 @@ type block struct {
 
 type codePage struct {
 	blocks map[uint32]*block // key: offset | mode<<12
+	// cross are the page-crossing blocks that start in another frame and
+	// end in this one (block.pfn2).
+	cross []*block
 }
 
 // CodeCache holds decoded blocks for one machine.
@@ -77,6 +86,9 @@ func (cc *CodeCache) written(by *CPU, pfn uint64) {
 		return
 	}
 	for _, b := range p.blocks {
+		b.valid = false
+	}
+	for _, b := range p.cross {
 		b.valid = false
 	}
 	delete(cc.pages, pfn)
@@ -213,7 +225,7 @@ func (c *CPU) fastInsts(insts []Inst) []Inst {
 	}
 	// ALU pairs (exec_pair.go), in a copy of their own.
 	for i := 0; i+1 < len(fast); i++ {
-		if pairable(&fast[i], &fast[i+1]) || storePairable(&fast[i], &fast[i+1]) {
+		if pairable(&fast[i], &fast[i+1]) || storePairable(&fast[i], &fast[i+1]) || loadPairable(&fast[i], &fast[i+1]) {
 			return fuseALUPairs(append([]Inst(nil), fast...))
 		}
 	}
@@ -243,7 +255,7 @@ func (c *CPU) decodeBlock(rip uint64) *block {
 	off := uint32(lin & 0xfff)
 	key := off | uint32(c.codeMode)<<12
 	if p, ok := c.code.pages[pfn]; ok && pfn != noFrame {
-		if b, ok := p.blocks[key]; ok && b.valid && uint64(b.size) <= limitLeft {
+		if b, ok := p.blocks[key]; ok && b.valid && uint64(b.size) <= limitLeft && b.pfn2 == noFrame {
 			return b
 		}
 	}
@@ -261,41 +273,78 @@ func (c *CPU) decodeBlock(rip uint64) *block {
 		}
 	}
 	if len(insts) == 0 {
-		// A page- or limit-crossing instruction: gather up to 15 bytes.
-		var buf [maxInsnLen]byte
-		n := copy(buf[:], win)
-		avail := n
-		if uint64(n) < limitLeft {
-			nextLin := lin + uint64(n)
-			if c.codeMode != mode64 {
-				nextLin &= 0xFFFFFFFF
-			}
-			left := limitLeft - uint64(n)
-			w2, _, ok := c.fetchWindow(nextLin, left)
-			if !ok {
-				return nil
-			}
-			avail += copy(buf[n:], w2)
-		}
-		var in Inst
-		if !c.code.t.decode(buf[:avail], c.codeMode, &in) {
-			c.raiseGP("instruction crosses the CS limit", "Vol. 3A 5.3")
-			return nil
-		}
-		in.nret = 1
-		insts := []Inst{in}
-		b := &block{insts: insts, fast: insts, valid: true, pfn: pfn, off: uint16(off)}
-		c.traceTranslated(b, buf[:in.len])
-		return b
+		return c.decodeCrossing(lin, win, pfn, key, limitLeft)
 	}
 	fast := c.fastInsts(insts)
 	if pfn == noFrame {
-		b := &block{insts: insts, fast: fast, valid: true, pfn: pfn, off: uint16(off)}
+		b := &block{insts: insts, fast: fast, valid: true, pfn: pfn, pfn2: noFrame, off: uint16(off)}
 		c.traceTranslated(b, win[:pos])
 		return b
 	}
-	b := &block{insts: insts, fast: fast, valid: true, pfn: pfn, cacheable: true, size: uint16(pos), off: uint16(off)}
+	b := &block{insts: insts, fast: fast, valid: true, pfn: pfn, pfn2: noFrame, cacheable: true, size: uint16(pos), off: uint16(off)}
 	c.code.page(pfn).blocks[key] = b
 	c.traceTranslated(b, win[:pos])
+	return b
+}
+
+// decodeCrossing decodes the instruction at lin that continues past its
+// fetch window (the end of its page, or the CS limit) into a block of its
+// own. The instruction's first bytes are win (from frame pfn). When both
+// frames are RAM the block is cached like any other, keyed in pfn's code
+// page, and listed in the second frame's page too: a loop whose
+// instruction straddles a page boundary is decoded once, not on every
+// pass. The block is reused only while its second page still translates
+// to the same frame (translations are re-checked here on every lookup
+// miss, and the RIP lookup is flushed whenever they change).
+func (c *CPU) decodeCrossing(lin uint64, win []byte, pfn uint64, key uint32, limitLeft uint64) *block {
+	var buf [maxInsnLen]byte
+	n := copy(buf[:], win)
+	avail := n
+	pfn2 := noFrame
+	if uint64(n) < limitLeft {
+		nextLin := lin + uint64(n)
+		if c.codeMode != mode64 {
+			nextLin &= 0xFFFFFFFF
+		}
+		left := limitLeft - uint64(n)
+		w2, f2, ok := c.fetchWindow(nextLin, left)
+		if !ok {
+			return nil
+		}
+		pfn2 = f2
+		avail += copy(buf[n:], w2)
+	}
+	cache := pfn != noFrame && pfn2 != noFrame
+	if cache {
+		if p, ok := c.code.pages[pfn]; ok {
+			if b, ok := p.blocks[key]; ok && b.valid && b.pfn2 == pfn2 && uint64(b.size) <= limitLeft {
+				return b
+			}
+		}
+	}
+	var in Inst
+	if !c.code.t.decode(buf[:avail], c.codeMode, &in) {
+		c.raiseGP("instruction crosses the CS limit", "Vol. 3A 5.3")
+		return nil
+	}
+	in.nret = 1
+	insts := []Inst{in}
+	off := uint16(lin & 0xfff)
+	if !cache {
+		b := &block{insts: insts, fast: insts, valid: true, pfn: pfn, pfn2: noFrame, off: off}
+		c.traceTranslated(b, buf[:in.len])
+		return b
+	}
+	b := &block{insts: insts, fast: insts, valid: true, pfn: pfn, pfn2: pfn2, cacheable: true, size: uint16(in.len), off: off}
+	c.traceTranslated(b, buf[:in.len])
+	c.code.page(pfn).blocks[key] = b
+	p2 := c.code.page(pfn2)
+	live := p2.cross[:0]
+	for _, o := range p2.cross {
+		if o.valid {
+			live = append(live, o)
+		}
+	}
+	p2.cross = append(live, b)
 	return b
 }

@@ -156,6 +156,10 @@ type CPU struct {
 	// caused a VM exit (the run loop's third outcome).
 	intercepts  vmx.Intercepts
 	exitPending bool
+	// firstHalfStop says that the first instruction of a load pair (its
+	// MOV r,m) stopped the entry: the second did not run (exec_pair.go,
+	// retireStopped).
+	firstHalfStop bool
 	// vev is the state of events in VMX non-root operation (vmx_events.go).
 	vev vmxEvents
 	// lintSink receives lint warnings (Config.Lint).

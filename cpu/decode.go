@@ -456,6 +456,15 @@ func (d *decoder) decodeInto(in *Inst) *arch.Fault {
 	if d.lock && (f&fLock == 0 || in.mod == 3) {
 		return &faultUDLock
 	}
+	if in.op < 0x40 && in.op&7 == 5 {
+		// OP rAX, Iz (05, 0D, ... 3D) is OP Ev, Iz (81 /op) with the
+		// register operand rAX (SDM Vol. 2A Table A-2 and the ALU
+		// instructions' pages: the same operation and flags). Recording
+		// it in that register form lets it share the specialised r,imm
+		// handlers, fused Jcc entries and pairs (exec_hot.go,
+		// exec_fused.go, exec_pair.go).
+		in.mod, in.rm, in.sub = 3, 0, uint8(in.op>>3)
+	}
 	si := sizeIndex(opsz)
 	in.fn = e.h[si]
 	if in.mod != 3 && e.hm[si] != nil {

@@ -60,7 +60,7 @@ func fusedKind(in *Inst, mode uint8) (int, uint8) {
 		}
 	case op == 0x85 && in.mod == 3:
 		return fkTestRR, in.rm
-	case (op == 0x81 || op == 0x83) && in.mod == 3:
+	case (op == 0x81 || op == 0x83 || op < 0x40 && op&7 == 5) && in.mod == 3: // 05, 0D, ...: rAX,Iz (decode.go)
 		switch in.sub {
 		case aluADD:
 			return fkAddRI, in.rm

@@ -26,7 +26,7 @@ func pairOp(in *Inst) (op uint8, rr, ok bool) {
 	switch o := in.op; {
 	case o < 0x40 && o&7 == 1:
 		op, rr = uint8(o>>3), true
-	case o == 0x81 || o == 0x83:
+	case o == 0x81 || o == 0x83 || o < 0x40 && o&7 == 5: // 05, 0D, ...: rAX,Iz (decode.go)
 		op = in.sub
 	default:
 		return 0, false, false
@@ -53,6 +53,26 @@ func fuseALUPairs(fast []Inst) []Inst {
 			f.nret = 2
 			f.jlen = b.len
 			f.rm, f.sub, f.imm = a.rm, a.reg, a.imm
+			out = append(out, f)
+			i++
+			continue
+		}
+		if i+1 < len(fast) && loadPairable(&a, &fast[i+1]) {
+			b := &fast[i+1]
+			op2, rr2, _ := pairOp(b)
+			f := a
+			f.fn = loadPairHandler(op2, rr2, a.opsz)
+			f.len = a.len + b.len
+			f.pre = a.pre
+			f.nret = 2
+			f.jlen = b.len
+			f.rm, f.sub, f.imm = b.rm, b.reg, b.imm
+			if f.ripRel {
+				// The entry runs with RIP at the end of both halves:
+				// the load's RIP-relative displacement is from its own
+				// end (SDM Vol. 2A 2.2.1.6), b.len earlier.
+				f.disp -= uint64(b.len)
+			}
 			out = append(out, f)
 			i++
 			continue
@@ -99,4 +119,20 @@ func pairable(a, b *Inst) bool {
 func storePairable(a, b *Inst) bool {
 	_, _, ok := pairOp(a)
 	return ok && b.op == 0x89 && b.mod != 3 && b.fault == nil && !b.lock && b.nret == 1 && b.opsz == a.opsz
+}
+
+// Load pairs: MOV r,m (8B) followed by a register-form ALU instruction
+// (as pairOp accepts) of the same size, such as "mov eax, [esi]; add eax,
+// ecx". The load runs first with MOV's fast path inline; it is the only
+// half that can fault or stop Run, and then the entry accounts as the
+// load alone (CPU.firstHalfStop, retireStopped): the ALU half neither
+// runs nor retires, RIP is the load's (fault) or its end (other stops).
+// The entry is a copy of the load, whose memory operand it keeps; the
+// ALU instruction is kept in rm (destination), sub (source register) and
+// imm, which a memory-form MOV does not use, and jlen is its length.
+
+// loadPairable reports whether a and b form a load pair.
+func loadPairable(a, b *Inst) bool {
+	_, _, ok := pairOp(b)
+	return ok && a.op == 0x8B && a.mod != 3 && a.fault == nil && !a.lock && a.nret == 1 && a.opsz == b.opsz
 }

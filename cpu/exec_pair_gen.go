@@ -4,8 +4,8 @@ package cpu
 
 import "unsafe"
 
-// The ALU pair and store pair handlers (exec_pair.go), from gen_hot.go's
-// tables.
+// The ALU pair, store pair and load pair handlers (exec_pair.go), from
+// gen_hot.go's tables.
 
 func pairAddRR[T word](c *CPU, in *Inst) {
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
@@ -434,6 +434,438 @@ func storePairHandler(op uint8, rr bool, opsz uint8) handler {
 			h = v(nil, storeXorRI[uint32], storeXorRI[uint64])
 		case aluCMP:
 			h = v(nil, storeCmpRI[uint32], storeCmpRI[uint64])
+		}
+	}
+	return h[sizeIndex(opsz)]
+}
+
+func loadAddRR[T word](c *CPU, in *Inst) {
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+	}
+	if ok {
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadSubRR[T word](c *CPU, in *Inst) {
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+	}
+	if ok {
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadAndRR[T word](c *CPU, in *Inst) {
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+	}
+	if ok {
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadOrRR[T word](c *CPU, in *Inst) {
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+	}
+	if ok {
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadXorRR[T word](c *CPU, in *Inst) {
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+	}
+	if ok {
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadCmpRR[T word](c *CPU, in *Inst) {
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+	}
+	if ok {
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func loadAddRI[T word](c *CPU, in *Inst) {
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+	}
+	if ok {
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadSubRI[T word](c *CPU, in *Inst) {
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+	}
+	if ok {
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadAndRI[T word](c *CPU, in *Inst) {
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+	}
+	if ok {
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadOrRI[T word](c *CPU, in *Inst) {
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+	}
+	if ok {
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadXorRI[T word](c *CPU, in *Inst) {
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+	}
+	if ok {
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadCmpRI[T word](c *CPU, in *Inst) {
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+	}
+	if ok {
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+// loadPairHandler gives the handler for ALU operation op (register source
+// if rr) and operand size opsz (32 or 64 bits; nil otherwise).
+func loadPairHandler(op uint8, rr bool, opsz uint8) handler {
+	var h [4]handler
+	if rr {
+		switch op {
+		case aluADD:
+			h = v(nil, loadAddRR[uint32], loadAddRR[uint64])
+		case aluSUB:
+			h = v(nil, loadSubRR[uint32], loadSubRR[uint64])
+		case aluAND:
+			h = v(nil, loadAndRR[uint32], loadAndRR[uint64])
+		case aluOR:
+			h = v(nil, loadOrRR[uint32], loadOrRR[uint64])
+		case aluXOR:
+			h = v(nil, loadXorRR[uint32], loadXorRR[uint64])
+		case aluCMP:
+			h = v(nil, loadCmpRR[uint32], loadCmpRR[uint64])
+		}
+	} else {
+		switch op {
+		case aluADD:
+			h = v(nil, loadAddRI[uint32], loadAddRI[uint64])
+		case aluSUB:
+			h = v(nil, loadSubRI[uint32], loadSubRI[uint64])
+		case aluAND:
+			h = v(nil, loadAndRI[uint32], loadAndRI[uint64])
+		case aluOR:
+			h = v(nil, loadOrRI[uint32], loadOrRI[uint64])
+		case aluXOR:
+			h = v(nil, loadXorRI[uint32], loadXorRI[uint64])
+		case aluCMP:
+			h = v(nil, loadCmpRI[uint32], loadCmpRI[uint64])
 		}
 	}
 	return h[sizeIndex(opsz)]

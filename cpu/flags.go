@@ -78,11 +78,17 @@ func (c *CPU) keepCF() {
 	}
 }
 
-// keepCFAfterAdd is keepCF with the common case of the fused loop
-// counter (ADD before INC/DEC) computed in place, no call; its caller
-// falls back to keepCF when it reports false.
+// keepCFAfterAdd is keepCF with the common cases of the fused loop
+// counter (ADD, or a logic operation, before INC/DEC) computed in place,
+// no call; its caller falls back to keepCF when it reports false.
 func (c *CPU) keepCFAfterAdd() bool {
 	l := &c.lz
+	if l.op == lzLogic {
+		// AND/OR/XOR/TEST clear CF (SDM Vol. 2A AND, OR; Vol. 2B XOR,
+		// TEST: "The OF and CF flags are cleared").
+		l.flags = 0
+		return true
+	}
 	if l.op != lzAdd || l.cin != 0 {
 		return false
 	}

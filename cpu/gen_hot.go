@@ -57,11 +57,12 @@ const (
 	fuseUn                      // fused INC/DEC r + Jcc
 	pair                        // ALU pair: ADD/SUB r,imm then this (r,r and r,imm), 32/64 bits
 	store                       // store pair: this (r,r and r,imm) then MOV m,r, 32/64 bits
+	load                        // load pair: MOV r,m then this (r,r and r,imm), 32/64 bits
 )
 
 // binALU is every shape of a two-operand ALU operation that may start a
 // pair (pairOp, exec_pair.go).
-const binALU = hot | fuseRR | fuseRI | pair | store
+const binALU = hot | fuseRR | fuseRI | pair | store | load
 
 // ops is the table. Its order is the order of the emitted handlers and
 // of the fused kinds (fk*).
@@ -89,7 +90,8 @@ type form struct {
 var (
 	formRR = form{"RR", "getReg[T](c, in.reg)", true}
 	formRI = form{"RI", "T(in.imm)", false}
-	// A store pair keeps the ALU half's source register in sub (exec_pair.go).
+	// A store or load pair keeps the ALU half's source register in sub
+	// (exec_pair.go).
 	formStoreRR = form{"RR", "getReg[T](c, in.sub)", true}
 )
 
@@ -122,6 +124,39 @@ if ok {
 wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 `
 )
+
+// loadHead is the load pair's MOV r,m half: movRegMem's fast path
+// (exec_mov.go). On the slow path RIP is the load's end, as for the load
+// alone, and a fault, a VM exit or any other stop ends the entry after
+// the load (firstHalfStop, retireStopped in run.go), so that the ALU half
+// neither runs nor retires.
+const loadHead = `// movRegMem's fast path, repeated (it is too large to inline).
+off := c.ea(in)
+lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+if c.codeMode == mode64 {
+	lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+}
+if ok {
+	e := &c.tlb.read[c.tlb.index(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+		setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+		goto alu
+	}
+}
+c.RIP -= uint64(in.jlen)
+if v, ok := rdMiss[T](c, in.seg, off); ok {
+	setReg(c, in.reg, v)
+	if c.stop {
+		c.firstHalfStop = true
+		return
+	}
+} else {
+	c.firstHalfStop = true
+	return
+}
+c.RIP += uint64(in.jlen)
+alu:
+`
 
 // cc is one Jcc condition pair (SDM Vol. 1 Table B-1): the even code
 // tests the condition, the odd code its negation.
@@ -310,7 +345,7 @@ if cc := in.sub; cc&^1 == 4 {
 func genPair() []byte {
 	var w bytes.Buffer
 	w.WriteString(header + "package cpu\n\nimport \"unsafe\"\n\n")
-	w.WriteString("// The ALU pair and store pair handlers (exec_pair.go), from gen_hot.go's\n// tables.\n\n")
+	w.WriteString("// The ALU pair, store pair and load pair handlers (exec_pair.go), from\n// gen_hot.go's tables.\n\n")
 	type shape struct {
 		prefix     string
 		bit        shapeSet
@@ -320,6 +355,7 @@ func genPair() []byte {
 	for _, s := range []shape{
 		{"pair", pair, formRR, formRI, pairHead, ""},
 		{"store", store, formStoreRR, formRI, "", storeTail},
+		{"load", load, formStoreRR, formRI, loadHead, ""},
 	} {
 		for _, f := range []form{s.rr, s.ri} {
 			for _, o := range ops {
@@ -329,8 +365,8 @@ func genPair() []byte {
 			}
 		}
 		sel := s.prefix + "Handler"
-		if s.prefix == "store" {
-			sel = "storePairHandler"
+		if s.prefix != "pair" {
+			sel = s.prefix + "PairHandler"
 		}
 		fmt.Fprintf(&w, "// %s gives the handler for ALU operation op (register source\n// if rr) and operand size opsz (32 or 64 bits; nil otherwise).\n", sel)
 		fmt.Fprintf(&w, "func %s(op uint8, rr bool, opsz uint8) handler {\nvar h [4]handler\n", sel)

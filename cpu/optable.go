@@ -57,7 +57,11 @@ func buildTables() *tables {
 		m[base+2] = opEntry{name: "alu Gb,Eb", f: fModRM | fByte, h: b8(aluRegRM[uint8])}
 		m[base+3] = opEntry{name: "alu Gv,Ev", f: fModRM, h: v(aluRegRM[uint16], aluRegRM[uint32], aluRegRM[uint64])}
 		m[base+4] = opEntry{name: "alu AL,Ib", f: fByte | fImm8, h: b8(aluAccImm[uint8])}
-		m[base+5] = opEntry{name: "alu rAX,Iz", f: fImmZ, h: v(aluAccImm[uint16], aluAccImm[uint32], aluAccImm[uint64])}
+		// rAX,Iz decodes to the register form of 81 /op (decode.go), so it
+		// runs the same specialised r,imm handlers.
+		accImm := hotRI(op)
+		accImm[0] = nil
+		m[base+5] = opEntry{name: "alu rAX,Iz", f: fImmZ, h: accImm}
 	}
 	for _, op := range []int{0x06, 0x0E, 0x16, 0x1E} {
 		m[op] = opEntry{name: "push sreg", f: fInv64, h: one(pushSreg)}

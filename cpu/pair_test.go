@@ -1,9 +1,12 @@
 package cpu
 
 import (
+	"encoding/binary"
 	"reflect"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"github.com/vmxemu/vmxemu/arch"
 )
 
@@ -153,5 +156,113 @@ func TestStorePairs(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestLoadPairs checks load pairs (exec_pair.go: MOV r,m then a
+// register-form ALU instruction of the same size, run as one entry)
+// against one-at-a-time execution: the same state, data and instruction
+// count after the whole run, including loads that fault (a non-canonical
+// address in 64-bit mode: the ALU half must neither run nor retire, RIP
+// at the load), RIP-relative loads (whose displacement counts from the
+// load's end, not the pair's), loads into the ALU instruction's source
+// or destination, and forms that are not paired (16-bit, ADC).
+func TestLoadPairs(t *testing.T) {
+	alus := [][]byte{
+		{0x01, 0xC8}, {0x29, 0xC8}, {0x21, 0xC8}, {0x09, 0xC8}, {0x31, 0xC8}, {0x39, 0xC8}, {0x01, 0xD9},
+		{0x83, 0xC1, 0x80}, {0x83, 0xE9, 0x01}, {0x83, 0xE1, 0x7F}, {0x83, 0xC9, 0xFF}, {0x83, 0xF1, 0x01}, {0x83, 0xF9, 0x00},
+		{0x35, 0x5A, 0x5A, 0x5A, 0x5A}, {0x05, 0xFF, 0xFF, 0xFF, 0x7F}, {0x3D, 0x00, 0x00, 0x00, 0x80}, // rAX,Iz forms
+		{0x11, 0xD9}, // ADC: not paired
+	}
+	loads := [][]byte{{0x8B, 0x0E}, {0x8B, 0x46, 0x08}, {0x8B, 0x0C, 0x9E}, {0x8B, 0x0E}, {0x8B, 0x05, 0, 0, 0, 0}}
+	for _, mode := range []uint8{mode32, mode64} {
+		h := newHarness(mode)
+		pfx := [][]byte{nil}
+		if mode == mode64 {
+			pfx = append(pfx, []byte{0x48})
+		}
+		for _, a := range alus {
+			for li, l := range loads {
+				if li == 4 && mode != mode64 {
+					continue // RIP-relative: 64-bit mode only
+				}
+				for _, p := range pfx {
+					ld := append([]byte{}, l...)
+					if li == 3 {
+						ld = append([]byte{0x66}, ld...) // 16-bit load: not paired
+					}
+					ld = append(append([]byte{}, p...), ld...)
+					if li == 4 {
+						// mov eax, [rip+disp32] reading harnessData+0x10.
+						disp := uint32(harnessData + 0x10 - (harnessCode + len(ld)))
+						binary.LittleEndian.PutUint32(ld[len(ld)-4:], disp)
+					}
+					code := append(append(append([]byte{}, ld...), p...), a...)
+					code = append(code, 0x0F, 0x92, 0xC0, 0x0F, 0x90, 0xC4)
+					sis := []uint64{harnessData, harnessData + 0xFF8}
+					if mode == mode64 {
+						sis = append(sis, 0x8000_0000_0000_0000)
+					}
+					for _, si := range sis {
+						for _, cx := range []uint64{0, 1, 0x7FFFFFFF, 0x80000000, ^uint64(0)} {
+							for _, fl := range []uint64{0, arch.FlagsArith} {
+								var g [16]uint64
+								g[arch.RCX], g[arch.RBX], g[arch.RSI], g[arch.RAX] = cx, 3, si, 0x1234
+								fill := func() {
+									for i := range h.data() {
+										h.data()[i] = byte(i*37 + 11)
+									}
+								}
+								fill()
+								if h.c.IsShutdown() {
+									h.newCPU()
+								}
+								c0 := h.c.Icount
+								whole, fw := h.stepN(code, g, fl, 5)
+								nw := h.c.Icount - c0
+								fill()
+								if h.c.IsShutdown() {
+									h.newCPU()
+								}
+								c0 = h.c.Icount
+								_, fs := h.stepN(code, g, fl, 1)
+								for i := 0; i < 4 && fs < 0; i++ {
+									h.c.Run(1)
+									fs = h.fault
+								}
+								split := h.c.GetState()
+								ns := h.c.Icount - c0
+								if !reflect.DeepEqual(whole, split) || nw != ns || fw != fs {
+									t.Fatalf("mode %d code % x rsi=%#x rcx=%#x flags=%#x: whole %+v (fault %d, %d retired)\nsplit %+v (fault %d, %d retired)",
+										mode, code, si, cx, fl, whole, fw, nw, split, fs, ns)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestLoadPairFormed checks that the shapes TestLoadPairs relies on are
+// paired at all: a block of MOV r,m and ADD r,r has one fast entry
+// retiring two instructions, and so does MOV r,m with XOR eAX,imm32.
+func TestLoadPairFormed(t *testing.T) {
+	for _, code := range [][]byte{
+		{0x8B, 0x06, 0x01, 0xC8, 0xF4},                   // mov eax,[esi]; add eax,ecx; hlt
+		{0x8B, 0x06, 0x35, 0x5A, 0x5A, 0x5A, 0x5A, 0xF4}, // mov eax,[esi]; xor eax,0x5a5a5a5a; hlt
+	} {
+		h := newHarness(mode32)
+		var insts []Inst
+		for pos := 0; pos < len(code); {
+			var in Inst
+			require.True(t, h.c.code.t.decode(code[pos:], mode32, &in))
+			insts = append(insts, in)
+			pos += int(in.len)
+		}
+		fast := h.c.fastInsts(insts)
+		require.Len(t, fast, 2, "% x: the load and the ALU instruction are one entry", code)
+		assert.Equal(t, uint8(2), fast[0].nret)
 	}
 }

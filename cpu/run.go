@@ -153,9 +153,14 @@ func (c *CPU) retire(n uint64) {
 // a device ending the run, a run end brought forward) or raised a fault,
 // which is delivered now with RIP back at the faulting instruction. In a
 // fused pair only the last instruction can fault, with the first retired
-// (in.nret counts both).
+// (in.nret counts both); in a load pair the first (the load) can also
+// stop the entry (firstHalfStop), which then accounts as the load alone.
 func (c *CPU) retireStopped(in *Inst) bool {
 	done := uint64(in.pre) + uint64(in.nret) - 1
+	if c.firstHalfStop {
+		c.firstHalfStop = false
+		done = uint64(in.pre)
+	}
 	if c.exitPending {
 		// The instruction caused a VM exit: it did not retire, and the
 		// processor is in the host (exec_vmx.go vmExit).

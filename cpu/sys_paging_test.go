@@ -224,6 +224,41 @@ func TestPageCrossing(t *testing.T) {
 		m.expectDone(t)
 		require.Equal(t, uint64(0x9922334455667788), m.state().GPR[arch.RAX])
 	})
+	// A crossing instruction is decoded once and cached (codecache.go
+	// decodeCrossing): a write to either of its frames, or a new
+	// translation of its second page, must still be seen by the next
+	// execution.
+	t.Run("patched first half of a cached crossing instruction", func(t *testing.T) {
+		m := newMachine(t, modeLong64, 0)
+		code := nasm(t, 64, 0x100FFC, "mov rax, 0x1122334455667788\nhlt")
+		m.load(0x100FFC, code)
+		m.w8(0x100FFC+10, 0xC3)
+		m.program(t, "mov rbx, 0x100FFC\ncall rbx\ncall rbx\nmov byte [0x100FFE], 0x99\ncall rbx\nhlt")
+		m.expectDone(t)
+		require.Equal(t, uint64(0x1122334455667799), m.state().GPR[arch.RAX])
+	})
+	t.Run("second page of a cached crossing instruction remapped", func(t *testing.T) {
+		m := newMachine(t, modeLong64, 0)
+		code := nasm(t, 64, 0x100FFC, "mov rax, 0x1122334455667788\nhlt")
+		m.load(0x100FFC, code)
+		m.w8(0x100FFC+10, 0xC3)
+		// Frame 0x105000 holds another second half: the imm64's bytes 2-7
+		// (48 B8 and two bytes are in the first page) 0xAA, then RET.
+		for i := 0; i < 6; i++ {
+			m.w8(0x105000+uint64(i), 0xAA)
+		}
+		m.w8(0x105006, 0xC3)
+		m.program(t, fmt.Sprintf(`
+	mov rbx, 0x100FFC
+	call rbx
+	call rbx
+	mov qword [%#x], 0x105000|7
+	invlpg [0x101000]
+	call rbx
+	hlt`, pteAddr(0x101000)))
+		m.expectDone(t)
+		require.Equal(t, uint64(0xAAAAAAAAAAAA7788), m.state().GPR[arch.RAX])
+	})
 	t.Run("data read across into a not-present page", func(t *testing.T) {
 		m := newMachine(t, modeLong64, 0)
 		m.w64(pteAddr(0x101000), 0)

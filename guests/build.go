@@ -13,7 +13,7 @@ import (
 	"strings"
 )
 
-//go:embed lib hello compute compute32 compute64 vmxdetect smp nmi rdtsc vmxon exact
+//go:embed lib hello compute compute32 compute64 vmxdetect smp nmi rdtsc vmxon exact bench
 var sources embed.FS
 
 // ExitPass is the exit status of QEMU (and vmxemu) when a guest writes 0x10,
@@ -106,6 +106,32 @@ var recipes = map[string]recipe{
 		"compute64/link.ld", true, nil},
 }
 
+// benchRecipes are the benchmark kernels (guests/bench, bench/run.sh,
+// docs/PERFORMANCE.md): one image per mode holding every workload, picked
+// with -append (see Benchmarks). They are not in List: without a workload
+// on the command line they print their list and fail.
+var benchRecipes = map[string]recipe{
+	"bench32": {32, "-O2",
+		join([]string{"lib/entry32.S"}, libC, []string{"bench/loops32.S", "bench/main.c"}),
+		"lib/link32.ld", false, nil},
+	"bench64": {64, "-O2",
+		join([]string{"compute64/entry.S"}, libC, []string{"bench/loops64.S", "bench/main.c"}),
+		"compute64/link.ld", false, nil},
+}
+
+// Benchmarks returns the names of the benchmark kernels Build knows,
+// sorted. Each runs the workload its command line names ("-append
+// 'las iters=1000'"; "quiet" prints nothing) and prints
+// "MODE NAME: iters N insns M ok".
+func Benchmarks() []string {
+	names := make([]string, 0, len(benchRecipes))
+	for n := range benchRecipes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
 func init() {
 	for _, n := range []string{"compute32", "compute64"} {
 		r := recipes[n]
@@ -154,7 +180,10 @@ func IsCompute(name string) bool {
 func Build(name, outDir string) (string, error) {
 	r, ok := recipes[name]
 	if !ok {
-		return "", fmt.Errorf("guests: unknown guest %q (known: %s)", name, strings.Join(List(), ", "))
+		r, ok = benchRecipes[name]
+	}
+	if !ok {
+		return "", fmt.Errorf("guests: unknown guest %q (known: %s)", name, strings.Join(append(List(), Benchmarks()...), ", "))
 	}
 	tools := []string{"gcc", "ld", "objcopy"}
 	if err := lookTools(tools...); err != nil {

@@ -380,7 +380,7 @@ func TestMakefileMatchesBuild(t *testing.T) {
 	dir := t.TempDir()
 	out, err := exec.Command("make", "BUILD="+dir).CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	for _, name := range List() {
+	for _, name := range append(List(), Benchmarks()...) {
 		a := loadable(t, filepath.Join(dir, name+".elf"))
 		b := loadable(t, guestImage(t, name))
 		assert.Equal(t, b, a, "%s: the Makefile and Build disagree", name)

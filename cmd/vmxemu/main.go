@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -180,6 +181,7 @@ func checkSupported(cfg *cli.Config) error {
 // check of the command line and of the files it names comes before the
 // guest runs and before any output file is changed.
 func boot(ctx context.Context, cfg *cli.Config, args []string, stdout, stderr io.Writer, h hooks) (int, error) {
+	start := time.Now()
 	if err := checkSupported(cfg); err != nil {
 		return 0, err
 	}
@@ -296,6 +298,9 @@ func boot(ctx context.Context, cfg *cli.Config, args []string, stdout, stderr io
 		if res.Kind == machine.ResultBreak && d.brk != nil {
 			fmt.Fprint(stderr, d.brk.walkOut) // -walk
 		}
+		if cfg.Stats {
+			printStats(stderr, m.Icount(), time.Since(start))
+		}
 		if d.printSummary {
 			d.summary.print(stderr)
 		}
@@ -305,6 +310,17 @@ func boot(ctx context.Context, cfg *cli.Config, args []string, stdout, stderr io
 		}
 		return code, nil
 	})
+}
+
+// printStats is -stats: the instructions all CPUs retired, the wall time
+// since vmxemu started on the command line (start-up, loading and the run)
+// and their ratio, the whole-process figure docs/PERFORMANCE.md reports.
+func printStats(w io.Writer, insns uint64, wall time.Duration) {
+	mips := 0.0
+	if s := wall.Seconds(); s > 0 {
+		mips = float64(insns) / s / 1e6
+	}
+	fmt.Fprintf(w, "vmxemu: stats: %d instructions, %.3f s, %.1f MIPS\n", insns, wall.Seconds(), mips)
 }
 
 // stopsUnderNoShutdown reports whether -no-shutdown turns the end of a run

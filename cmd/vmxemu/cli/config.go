@@ -109,6 +109,7 @@ type Config struct {
 	BreakOn           string // -break-on EVENT[,EVENT...], verbatim (cmd/vmxemu parses the events)
 	MagicBreak        bool   // -magic-break: XCHG BX,BX stops the run (Bochs' magic breakpoint)
 	Walk              string // -walk ADDR[,ACCESS...], verbatim (cmd/vmxemu parses it): the page walk to explain at a -break-on stop
+	Stats             bool   // -stats: print instructions retired, wall time and MIPS on stderr at the end
 }
 
 // Module is one multiboot module from -initrd "FILE args,FILE2".

@@ -231,6 +231,8 @@ func lookup(name string) (option, bool) {
 		return flag(func(c *Config) { c.Explain = true }), true
 	case "no-explain":
 		return flag(func(c *Config) { c.Explain = false }), true
+	case "stats":
+		return flag(func(c *Config) { c.Stats = true }), true
 
 	// QEMU options vmxemu knows but refuses, so the message says why.
 	case "trace":

@@ -195,6 +195,10 @@ vmxemu options:
                  fault, and at the end of a run the first fault of each
                  kind with the state that caused it [default]
 -no-explain      don't
+-stats           at the end of the run print on stderr the instructions
+                 retired (all CPUs), the wall time since start-up and
+                 their ratio in MIPS: "vmxemu: stats: N instructions,
+                 S s, M MIPS"
 -break-on event1,...
                  stop at an event: an exception (de db nmi bp of br ud nm
                  df ts np ss gp pf mf ac mc xm ve cp), vmfail,

@@ -477,7 +477,7 @@ func report(cfg *cli.Config, res machine.Result, stderr io.Writer) int {
 			res.CPU, s.Seg[arch.CS].Selector, s.RIP, why, fault)
 		if cfg.Explain {
 			fmt.Fprintf(stderr, "vmxemu: the processor shut down; QEMU with -no-reboot exits here (without it the machine would reset)\n")
-			dumpState(stderr, s)
+			dumpState(stderr, s, false) // shut down: no shadow
 		}
 		return cli.ExitTripleFault
 	case machine.ResultLimit, machine.ResultHang:
@@ -489,7 +489,7 @@ func report(cfg *cli.Config, res machine.Result, stderr io.Writer) int {
 	case machine.ResultBreak:
 		fmt.Fprintf(stderr, "vmxemu: CPU %d stopped: %s\n", res.CPU, res.Reason)
 		fmt.Fprintf(stderr, "vmxemu: no gdb attached (-s or -gdb to debug from here): exit status %d; the state of CPU %d:\n", cli.ExitBreak, res.CPU)
-		dumpState(stderr, &res.State)
+		dumpState(stderr, &res.State, false)
 		return cli.ExitBreak
 	}
 	fmt.Fprintf(stderr, "vmxemu: run ended: %s\n", res.Reason)

@@ -241,7 +241,7 @@ func TestVMXAbort(t *testing.T) {
 	assert.Contains(t, abort["rule"], "VMX abort (indicator 4)")
 	assert.Contains(t, abort["rule"], "MSR 0x808")
 	assert.Equal(t, "Vol. 3C 28.6, 28.7", abort["sdm"])
-	assert.Regexp(t, `(?m)^vmxemu: warning:   VMX abort: CPU 0, icount \d+, CS:RIP 0008:0x[0-9a-f]+, bytes [0-9a-f ]+: VMX abort: #GP: VMX abort \(indicator 4\)`, r.stderr)
+	assert.Regexp(t, `(?m)^vmxemu: warning:   VMX abort: CPU 0, icount \d+, CS:RIP 0008:0x[0-9a-f]+, bytes [0-9a-f ]+ \([^)]+\): VMX abort: #GP: VMX abort \(indicator 4\)`, r.stderr)
 
 	r = vmxemu(t, args("-no-reboot", "-no-explain", "-d", "vmx")...)
 	assert.Regexp(t, `(?m)^vmx: cpu 0 icount \d+ rip 0x[0-9a-f]+: VMX abort \(indicator 4\): entry 0 of the VM-exit MSR-load area: MSR 0x808: .* \[SDM Vol. 3C 28.6, 28.7\]$`, r.stderr)

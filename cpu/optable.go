@@ -15,6 +15,7 @@ type tables struct {
 	swapgs, rdtscp, smswReg, lmswReg  opEntry
 	xgetbv, xsetbv                    opEntry
 	clac, stac, invpcid               opEntry
+	rdpkru, wrpkru                    opEntry
 	invept, invvpid                   opEntry
 	cmpxchg8b, vmxon, vmclear         opEntry
 	vmptrld, vmptrst, vmread, vmwrite opEntry
@@ -287,6 +288,8 @@ func buildTables() *tables {
 	t.xsetbv = opEntry{name: "xsetbv", f: fModRM | fEnd, h: one(xsetbv)}
 	t.clac = opEntry{name: "clac", f: fModRM, h: one(clacStac)}
 	t.stac = opEntry{name: "stac", f: fModRM, h: one(clacStac)}
+	t.rdpkru = opEntry{name: "rdpkru", f: fModRM, h: one(rdpkru)}
+	t.wrpkru = opEntry{name: "wrpkru", f: fModRM | fEnd, h: one(wrpkru)}
 	x[0x05] = opEntry{name: "syscall", f: fEnd, h: one(syscall)}
 	x[0x06] = opEntry{name: "clts", h: one(clts)}
 	x[0x07] = opEntry{name: "sysret", f: fEnd, h: one(sysret)}
@@ -470,6 +473,16 @@ func selGrp7(mr byte, d *decoder) *opEntry {
 		return &d.t.clac
 	case 0xCB:
 		return &d.t.stac
+	case 0xEE, 0xEF:
+		// RDPKRU/WRPKRU are NP: with a 66, F2 or F3 prefix the encoding
+		// is undefined (SDM Vol. 2B RDPKRU, WRPKRU; Vol. 2A 3.1.1.1).
+		if d.opsz66 || d.rep != 0 {
+			return nil
+		}
+		if mr == 0xEE {
+			return &d.t.rdpkru
+		}
+		return &d.t.wrpkru
 	case 0xF8:
 		if d.mode == mode64 {
 			return &d.t.swapgs

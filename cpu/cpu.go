@@ -273,6 +273,8 @@ type features struct {
 	rdrand  bool // CPUID.1:ECX.RDRAND[bit 30]
 	rdseed  bool // CPUID.(EAX=07H,ECX=0):EBX.RDSEED[bit 18]
 	pks     bool // CPUID.(EAX=07H,ECX=0):ECX.PKS[bit 31]: IA32_PKRS
+	// CPUID.(EAX=07H,ECX=0):EBX.FSGSBASE[bit 0] and ECX.RDPID[bit 22]
+	fsgsbase, rdpid bool
 	// xcr0 are the XCR0 bits XSETBV accepts: CPUID.(EAX=0DH,ECX=0):EDX:EAX
 	// (SDM Vol. 1 13.3).
 	xcr0 uint64
@@ -305,6 +307,8 @@ func (c *CPU) RefreshFeatures() {
 	c.feat.rdrand = ecx1&(1<<30) != 0
 	c.feat.rdseed = ebx7&(1<<18) != 0
 	c.feat.pks = ecx7&(1<<31) != 0
+	c.feat.fsgsbase = ebx7&(1<<0) != 0
+	c.feat.rdpid = ecx7&(1<<22) != 0
 	c.feat.cr4 = cr4Allowed(ecx1, ebx7, ecx7)
 	if max >= 0xD {
 		a, _, _, d := p.CPUID(c, 0xD, 0)

@@ -117,7 +117,7 @@ var features = []Feature{
 	gap("hypervisor", 1, 0, ECX, 31, "vmxemu models bare-metal processors"),
 
 	// CPUID.(EAX=07H,ECX=0):EBX
-	withCR4(gap("fsgsbase", 7, 0, EBX, 0, whyNoInsn+": RDFSBASE/WRFSBASE/RDGSBASE/WRGSBASE"), 1<<16),
+	withCR4(ok("fsgsbase", 7, 0, EBX, 0, "CR4.FSGSBASE: RDFSBASE/WRFSBASE/RDGSBASE/WRGSBASE in 64-bit mode"), 1<<16),
 	gap("tsc-adjust", 7, 0, EBX, 1, "IA32_TSC_ADJUST is not implemented"),
 	gap("sgx", 7, 0, EBX, 2, "no SGX"),
 	gap("bmi1", 7, 0, EBX, 3, whyNoInsn+": ANDN/BEXTR/BLSI/BLSMSK/BLSR (VEX); TZCNT alone is implemented but F3 0F BC stays BSF while BMI1 is hidden"),
@@ -165,7 +165,7 @@ var features = []Feature{
 	gap("tme", 7, 0, ECX, 13, "no total memory encryption"),
 	gap("avx512-vpopcntdq", 7, 0, ECX, 14, whyNoVEX),
 	withCR4(ok("la57", 7, 0, ECX, 16, "CR4.LA57: 5-level paging and 57-bit canonical addresses"), 1<<12),
-	gap("rdpid", 7, 0, ECX, 22, whyNoInsn+": RDPID"),
+	ok("rdpid", 7, 0, ECX, 22, "RDPID reads IA32_TSC_AUX (#UD in VMX non-root operation without \"enable RDTSCP\")"),
 	withCR4(gap("kl", 7, 0, ECX, 23, "no Key Locker"), 1<<19),
 	gap("bus-lock-detect", 7, 0, ECX, 24, "no bus-lock detection"),
 	gap("cldemote", 7, 0, ECX, 25, whyNoInsn+": CLDEMOTE"),

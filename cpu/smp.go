@@ -136,7 +136,8 @@ func (c *CPU) doINIT() {
 	// PKRU is XSAVE-managed user state and IA32_PKRS an MSR: INIT leaves
 	// both, as it leaves the x87/SSE state, XCR0 and the other MSRs (SDM
 	// Vol. 3A 10.1; Table 10-1 does not list them; a reading, not a
-	// quotation).
+	// quotation). QEMU agrees: its CPUX86State keeps pkru and pkrs in
+	// the part INIT preserves (target/i386/cpu.h, end_init_save).
 	s.PKRU, s.PKRS = old.PKRU, old.PKRS
 
 	c.SetState(s)

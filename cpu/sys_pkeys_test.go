@@ -458,3 +458,25 @@ func TestXSETBVPKRU(t *testing.T) {
 		})
 	}
 }
+
+// TestINITKeepsKeyRights: INIT puts the processor in its INIT state but
+// leaves MSRs and XSAVE-managed user state as they were (SDM Vol. 3A 10.1:
+// "the internal caches, MSRs, MTRRs, and x87 FPU state are left
+// unchanged"), so PKRU and IA32_PKRS survive it (as in QEMU, whose INIT
+// preserves both), while CR4 (and with it PKE/PKS) is cleared (Table 10-1).
+func TestINITKeepsKeyRights(t *testing.T) {
+	m := newMachine(t, modeLong64, 0)
+	m.withFeatures(0, 0, cpuidPKU|cpuidPKS, defaultEDX81)
+	m.program(t, "spin: jmp spin")
+	s := m.state()
+	s.PKRU, s.PKRS = 0xC, 0x30
+	s.CR4 |= arch.CR4PKE | arch.CR4PKS
+	m.set(s)
+	m.c.RaiseINIT()
+	m.run(100)
+	s = m.state()
+	require.Equal(t, uint64(0xFFF0), s.RIP, "in the INIT state")
+	require.Zero(t, s.CR4)
+	require.Equal(t, uint32(0xC), s.PKRU)
+	require.Equal(t, uint64(0x30), s.PKRS)
+}

@@ -24,10 +24,15 @@ import "github.com/vmxemu/vmxemu/arch"
 func (c *CPU) keyRightsChanged() { c.tlb.flushAll() }
 
 // setPKRU is the one home of every write to PKRU: WRPKRU and XRSTOR.
+// With CR4.PKE=0 no cached entry depends on PKRU (the walk ignores it),
+// and setting CR4.PKE drops them all (writeCR4), so only a change under
+// CR4.PKE=1 needs the invalidation.
 func (c *CPU) setPKRU(v uint32) {
 	if v != c.PKRU {
 		c.PKRU = v
-		c.keyRightsChanged()
+		if c.CR4&arch.CR4PKE != 0 {
+			c.keyRightsChanged()
+		}
 	}
 }
 
@@ -85,7 +90,9 @@ func (c *CPU) writePKRS(v uint64) *arch.Fault {
 	}
 	if v != c.PKRS {
 		c.PKRS = v
-		c.keyRightsChanged()
+		if c.CR4&arch.CR4PKS != 0 { // as for PKRU (setPKRU)
+			c.keyRightsChanged()
+		}
 	}
 	return nil
 }

@@ -266,6 +266,33 @@ func TestProtectionKeysTLB(t *testing.T) {
 			require.Equal(t, labelAddr(t, 64, physCode, src, "here"), m.stack(1, 8), "RIP of the second access")
 		})
 	}
+	t.Run("XRSTOR of PKRU AD after a read", func(t *testing.T) {
+		m := newMachine(t, modeLong64, 0)
+		m.withFeatures(cpuidXSAVE, 0, cpuidPKU, defaultEDX81)
+		m.plat.xsavePKRU = true
+		m.c.RefreshFeatures()
+		m.w64(pteAddr(testPage), testPage|pteP|pteRW|pteUS|pkTestKey<<59)
+		m.w64(0x180000+512, 1<<9)    // XSTATE_BV: PKRU
+		m.w64(0x180000+0xA80, pkAD5) // the PKRU image
+		src := asmSetPKE + `
+	mov rax, cr4
+	bts rax, 18
+	mov cr4, rax
+	xor ecx, ecx
+	mov eax, 0x203
+	xor edx, edx
+	xsetbv
+	mov rax, [0x100008]
+	mov eax, 0x200
+	xor edx, edx
+	xrstor [0x180000]
+here: mov rax, [0x100008]
+	hlt`
+		m.program(t, src)
+		m.expectVector(t, arch.VecPF)
+		require.Equal(t, uint64(arch.PFErrP|arch.PFErrPK), m.stack(0, 8))
+		require.Equal(t, labelAddr(t, 64, physCode, src, "here"), m.stack(1, 8))
+	})
 	t.Run("SetState (debugger, VM entry) with new rights", func(t *testing.T) {
 		m := newMachine(t, modeLong64, 0)
 		m.withFeatures(0, 0, cpuidPKU, defaultEDX81)

@@ -4,8 +4,11 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/vmxemu/vmxemu/firmware"
+	"github.com/vmxemu/vmxemu/machine/pci"
+	"github.com/vmxemu/vmxemu/machine/vtd"
 )
 
 func q35Board(t *testing.T, edit func(c *Config)) testBoard {
@@ -52,4 +55,79 @@ func TestQ35ConfigSpace(t *testing.T) {
 		assert.Equal(t, uint32(0xFFFFFFFF), cfgRead(m, devfn, 0, 4), "devfn %#x", devfn)
 	}
 	assert.Equal(t, uint64(0xFFFFFFFF), m.ReadMMIO(0xB0000000+1<<20, 4), "bus 1 does not exist")
+}
+
+func TestQ35Firmware(t *testing.T) {
+	b := q35Board(t, func(c *Config) { c.Edu = true })
+	m := b.m
+	// SeaBIOS's PIRQ routing (10, 10, 11, 11 twice) and edu's BAR and
+	// interrupt line: slot 1 INTA# is PIRQF (ICH9 default routing),
+	// routed to IRQ 10.
+	assert.Equal(t, uint32(0x0B0B0A0A), cfgRead(m, 0xF8, 0x60, 4))
+	assert.Equal(t, uint32(0x0B0B0A0A), cfgRead(m, 0xF8, 0x68, 4))
+	assert.Equal(t, uint32(0xFEB00000), cfgRead(m, 0x08, 0x10, 4), "1 MiB BAR at the top of the window below the I/O APIC")
+	assert.NotZero(t, cfgRead(m, 0x08, 0x04, 2)&pci.CmdMemory)
+	assert.Equal(t, uint32(10), cfgRead(m, 0x08, 0x3C, 1))
+	assert.Equal(t, uint32(1), cfgRead(m, 0x08, 0x3D, 1), "INTA#")
+	assert.Equal(t, uint32(0xB0000001), cfgRead(m, 0x00, 0x60, 4), "PCIEXBAR")
+	// The BAR decodes in the PCI window; unassigned PCI space reads 0.
+	assert.Equal(t, uint64(0x010000ED), m.ReadMMIO(0xFEB00000, 4))
+	assert.Zero(t, m.ReadMMIO(0xFEA00000, 4))
+
+	// INTA# drives PIRQF: I/O APIC input 21 and, routed, ISA IRQ 10.
+	m.WriteMMIO(0xFEB00060, 4, 1)
+	assert.NotZero(t, m.ioapic.lines&(1<<21))
+	assert.NotZero(t, m.ioapic.lines&(1<<10))
+	m.WriteMMIO(0xFEB00064, 4, 1)
+	assert.Zero(t, m.ioapic.lines&(1<<21|1<<10))
+	// Rerouting PIRQF to IRQ 5 moves the line.
+	m.WriteMMIO(0xFEB00060, 4, 1)
+	m.Out(0xCF8, 4, 1<<31|0xF8<<8|0x68)
+	m.Out(0xCFD, 1, 5)
+	assert.Zero(t, m.ioapic.lines&(1<<10))
+	assert.Equal(t, uint32(1<<5|1<<21), m.ioapic.lines&(1<<5|1<<21))
+
+	// A reset brings the functions back to their reset state and the
+	// firmware programs them again.
+	require.NoError(t, m.reset("test"))
+	assert.Equal(t, uint32(0x0B0B0A0A), cfgRead(m, 0xF8, 0x68, 4))
+	assert.Zero(t, m.ioapic.lines&(1<<5|1<<21))
+}
+
+func TestQ35Config(t *testing.T) {
+	_, err := New(Config{RAMSize: 3 << 30, Chipset: ChipsetQ35})
+	assert.ErrorContains(t, err, "at most 2816 MiB")
+	_, err = New(Config{RAMSize: 16 << 20, Edu: true})
+	assert.ErrorContains(t, err, "the pc board has no PCI bus")
+	// The pc board has no configuration space.
+	b := newBoard(t, hlt, firmware.Mode32Flat, nil)
+	assert.Equal(t, uint32(0xFFFFFFFF), cfgRead(b.m, 0, 0, 4))
+}
+
+func TestQ35IOMMUInterrupts(t *testing.T) {
+	b := q35Board(t, func(c *Config) { c.Edu = true; c.IOMMU = &vtd.Config{IntRemap: true} })
+	m := b.m
+	const irt = 0x200000
+	// IRTE 3: vector 0x61 to APIC 0, fixed, edge (VT-d 9.10).
+	require.NoError(t, m.ram.WritePhys(irt+3*16, []byte{1, 0, 0x61, 0, 0, 0, 0, 0}))
+	m.WriteMMIO(vtd.Base+vtd.RegIRTA, 8, irt|7)
+	m.WriteMMIO(vtd.Base+vtd.RegGCMD, 4, vtd.GcmdSIRTP)
+	m.WriteMMIO(vtd.Base+vtd.RegGCMD, 4, vtd.GcmdSIRTP|vtd.GcmdIRE)
+	require.Equal(t, uint64(vtd.GcmdSIRTP|vtd.GcmdIRE), m.ReadMMIO(vtd.Base+vtd.RegGSTS, 4))
+	a := m.apics[0]
+	// I/O APIC pin 10 in remappable format, index 3 (VT-d 5.1.5.1):
+	// bit 48 format, 63:49 index.
+	m.ioapic.writeReg(0x10+2*10, 0x61)
+	m.ioapic.writeReg(0x11+2*10, 1<<16|3<<17)
+	m.WriteMMIO(0xFEB00060, 4, 1)
+	assert.True(t, testBit(&a.irr, 0x61), "remapped to vector 0x61")
+	clearBit(&a.irr, 0x61)
+	m.WriteMMIO(0xFEB00064, 4, 1)
+	// A compatibility-format entry is blocked (CFIS=0) and recorded.
+	m.ioapic.writeReg(0x11+2*10, 0)
+	m.WriteMMIO(0xFEB00060, 4, 1)
+	assert.False(t, testBit(&a.irr, 0x61))
+	hi := m.ReadMMIO(vtd.Base+vtd.RegFRCD+8, 8)
+	assert.Equal(t, uint64(vtd.FrIRCompatBlocked), hi>>32&0xFF)
+	assert.Equal(t, uint64(0xFF00), hi&0xFFFF, "the I/O APIC's source-id")
 }

@@ -74,13 +74,15 @@ demo [NAME|list] the built-in demo (what vmxemu without -kernel runs),
 Standard options:
 -h or -help      display this help and exit
 -version         display version information and exit
--machine [type=]name[,accel=tcg][,pit=on|off|auto]
+-machine [type=]name[,accel=tcg][,pit=on|off|auto][,kernel-irqchip=X]
                  selects emulated machine ('-machine help' for list):
-                 pc (default), pc-i440fx-* (an alias of pc); q35 is
-                 refused (vmxemu has no Q35/ICH9 board);
+                 pc (default), pc-i440fx-* (an alias of pc), q35 and
+                 pc-q35-* (Q35 + ICH9; -device intel-iommu and edu);
                  accel= is accepted when its list contains tcg;
                  pit=off is accepted with a warning: the board keeps its
-                 i8254 PIT
+                 i8254 PIT; kernel-irqchip=on|off|split is accepted and
+                 changes nothing: vmxemu has no kernel, its PIC, I/O
+                 APIC and local APICs are always in the emulator
 -M name          same as -machine
 -accel tcg[,thread=single|multi]
                  accepted for compatibility; vmxemu is itself the

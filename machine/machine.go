@@ -384,7 +384,11 @@ func (m *Machine) powerOn(why string) error {
 	if err := firmware.WriteBIOS(m.ram, firmware.BIOSConfig{COMPorts: comBases[:len(m.uarts)]}); err != nil {
 		return fmt.Errorf("machine: %w", err)
 	}
-	b, err := m.loader(m.ram)
+	var mem firmware.Memory = m.ram
+	if m.cfg.Chipset == ChipsetQ35 {
+		mem = q35Mem{m.ram}
+	}
+	b, err := m.loader(mem)
 	if err != nil {
 		return fmt.Errorf("machine: loading the guest: %w", err)
 	}

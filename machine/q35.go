@@ -3,6 +3,7 @@ package machine
 import (
 	"fmt"
 
+	"github.com/vmxemu/vmxemu/firmware"
 	"github.com/vmxemu/vmxemu/machine/devices"
 	"github.com/vmxemu/vmxemu/machine/pci"
 	"github.com/vmxemu/vmxemu/machine/vtd"
@@ -218,4 +219,14 @@ func (m *Machine) physDMA(pa uint64, buf []byte, write bool) error {
 		return nil
 	}
 	return m.ram.ReadPhys(pa, buf)
+}
+
+// q35Mem is RAM as the loaders see it on the q35 board: the ECAM window
+// is reserved in the memory map, as SeaBIOS reserves it in its E820 table
+// (src/fw/pciinit.c mch_mmconfig_setup).
+type q35Mem struct{ *RAM }
+
+// E820Reserved implements firmware.E820Reserver.
+func (q35Mem) E820Reserved() []firmware.E820Entry {
+	return []firmware.E820Entry{{Base: pci.ECAMBase, Length: pci.ECAMSize, Type: firmware.E820Reserved}}
 }

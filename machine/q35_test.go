@@ -131,3 +131,49 @@ func TestQ35IOMMUInterrupts(t *testing.T) {
 	assert.Equal(t, uint64(vtd.FrIRCompatBlocked), hi>>32&0xFF)
 	assert.Equal(t, uint64(0xFF00), hi&0xFFFF, "the I/O APIC's source-id")
 }
+
+func TestQ35EduDMAThroughIOMMU(t *testing.T) {
+	b := q35Board(t, func(c *Config) { c.Edu = true; c.IOMMU = &vtd.Config{} })
+	m := b.m
+	put := func(pa, v uint64) {
+		var buf [8]byte
+		for i := range buf {
+			buf[i] = byte(v >> (8 * i))
+		}
+		require.NoError(t, m.ram.WritePhys(pa, buf[:]))
+	}
+	// Root entry for bus 0 → context entry for 00:01.0 (AW 1: 39-bit,
+	// 3 levels) → IOVA 0x5000 maps to 0x800000 (VT-d 9.1, 9.3, 9.8).
+	put(0x300000, 0x301000|1)
+	put(0x301000+0x08*16, 0x302000|1)
+	put(0x301000+0x08*16+8, 1)
+	put(0x302000, 0x303000|3)
+	put(0x303000, 0x304000|3)
+	put(0x304000+5*8, 0x800000|3)
+	require.NoError(t, m.ram.WritePhys(0x800010, []byte("vt-d")))
+	m.WriteMMIO(vtd.Base+vtd.RegRTADDR, 8, 0x300000)
+	m.WriteMMIO(vtd.Base+vtd.RegGCMD, 4, vtd.GcmdSRTP)
+	m.WriteMMIO(vtd.Base+vtd.RegGCMD, 4, vtd.GcmdSRTP|vtd.GcmdTE)
+	m.Out(0xCF8, 4, 1<<31|0x08<<8|0x04)
+	m.Out(0xCFC, 2, pci.CmdMemory|pci.CmdMaster)
+
+	edu := func(off uint64, v uint64) { m.WriteMMIO(0xFEB00000+off, 8, v) }
+	edu(0x80, 0x5010) // IOVA → buffer
+	edu(0x88, pci.EduDMAStart)
+	edu(0x90, 4)
+	edu(0x98, pci.EduDMARun)
+	edu(0x80, pci.EduDMAStart) // buffer → IOVA 0x5020
+	edu(0x88, 0x5020)
+	edu(0x98, pci.EduDMARun|pci.EduDMAToRAM)
+	got := make([]byte, 4)
+	require.NoError(t, m.ram.ReadPhys(0x800020, got))
+	assert.Equal(t, "vt-d", string(got))
+	assert.Zero(t, m.ReadMMIO(vtd.Base+vtd.RegFSTS, 4))
+	// An unmapped IOVA faults: reason 6 (read) recorded for 00:01.0.
+	edu(0x80, 0x6000)
+	edu(0x88, pci.EduDMAStart)
+	edu(0x98, pci.EduDMARun)
+	hi := m.ReadMMIO(vtd.Base+vtd.RegFRCD+8, 8)
+	assert.Equal(t, uint64(1)<<63|1<<62|uint64(vtd.FrRead)<<32|0x08, hi)
+	assert.Equal(t, uint64(0x6000), m.ReadMMIO(vtd.Base+vtd.RegFRCD, 8))
+}

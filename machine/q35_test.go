@@ -40,7 +40,7 @@ func TestQ35ConfigSpace(t *testing.T) {
 	}{
 		{"MCH 00:00.0", 0x00, 0x29C08086, 0x060000, 0x00},
 		{"edu 00:01.0", 0x08, 0x11E81234, 0x00FF00, 0x00},
-		{"LPC 00:1f.0", 0xF8, 0x29188086, 0x060100, 0x80},
+		{"LPC 00:1f.0", 0xF8, 0x29188086, 0x060100, 0x00}, // single-function: no 1f.2/1f.3
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			assert.Equal(t, tc.id, cfgRead(m, tc.devfn, 0, 4))

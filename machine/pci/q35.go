@@ -18,7 +18,6 @@ const (
 	LPCRevision      = 0x02
 	DevfnMCH         = 0x00 // 00:00.0
 	DevfnLPC         = 0xF8 // 00:1f.0
-	headerMultiFunc  = 0x80
 	regPCIEXBAR      = 0x60 // MCH: PCI Express register range base address
 	regPMBASE        = 0x40 // LPC: ACPI base address (13.1.10)
 	regACPICNTL      = 0x44 // LPC: ACPI control (13.1.11)
@@ -58,7 +57,9 @@ func (h *MCH) Config() *Config { return h.cfg }
 // ConfigWritten implements Function.
 func (h *MCH) ConfigWritten(off, size int) {}
 
-// LPC is the ICH9 LPC interface bridge at 00:1f.0: the PIRQ routing
+// LPC is the ICH9 LPC interface bridge at 00:1f.0. Its header type has
+// the multi-function bit clear: on QEMU it is set because 00:1f.2 (AHCI)
+// and 00:1f.3 (SMBus) exist, which vmxemu does not model. It has the PIRQ routing
 // registers and the ACPI base (read-only at the address SeaBIOS gives it,
 // 0x600 with ACPI_EN set: the board's PM block does not move).
 type LPC struct {
@@ -71,7 +72,7 @@ type LPC struct {
 // value 0x80 (not routed, ICH9 13.1.13).
 func NewLPC(pmBase uint16) *LPC {
 	c := NewConfig(Ident{Vendor: VendorIntel, Device: DeviceICH9LPC, Revision: LPCRevision,
-		Class: ClassISABridge, HeaderType: headerMultiFunc, SubVendor: 0x1AF4, SubDevice: 0x1100})
+		Class: ClassISABridge, SubVendor: 0x1AF4, SubDevice: 0x1100})
 	c.wmask[RegCommand] = 0
 	c.wmask[RegCommand+1] = 0
 	c.wmask[RegInterruptLine] = 0

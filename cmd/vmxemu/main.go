@@ -18,6 +18,7 @@ import (
 	"github.com/vmxemu/vmxemu/cmd/vmxemu/cli"
 	"github.com/vmxemu/vmxemu/firmware"
 	"github.com/vmxemu/vmxemu/machine"
+	"github.com/vmxemu/vmxemu/machine/vtd"
 	"github.com/vmxemu/vmxemu/msr"
 )
 
@@ -219,6 +220,13 @@ func boot(ctx context.Context, cfg *cli.Config, args []string, stdout, stderr io
 		Topology:       msr.Topology{Sockets: cfg.SMP.Sockets, Dies: cfg.SMP.Dies, Cores: cfg.SMP.Cores, Threads: cfg.SMP.Threads},
 		NoReboot:       cfg.NoReboot,
 		PCTestDev:      cfg.PCTestDev,
+		Edu:            cfg.Edu,
+	}
+	if cfg.Q35 {
+		mcfg.Chipset = machine.ChipsetQ35
+	}
+	if u := cfg.IntelIOMMU; u != nil {
+		mcfg.IOMMU = &vtd.Config{IntRemap: u.IntRemap, EIM: u.EIM, AWBits: u.AWBits, NoPT: u.NoPT}
 	}
 	if cfg.DebugCon != nil {
 		w, err := out.writer(*cfg.DebugCon, "-debugcon", stdout)

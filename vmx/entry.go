@@ -240,11 +240,17 @@ func (v *CPU) checkControls(insn Insn) (Outcome, bool) {
 	if o, bad := v.checkNMIControls(insn); bad { // events.go
 		return o, true
 	}
-	// VPID and EPT (ept.go).
+	// VPID and EPT (ept.go), PML (eptfeatures.go).
 	if o, bad := v.checkEPTControls(insn); bad {
 		return o, true
 	}
+	if o, bad := v.checkPMLControls(insn); bad {
+		return o, true
+	}
 	if o, bad := v.checkUnrestrictedControls(insn); bad { // unrestricted.go
+		return o, true
+	}
+	if o, bad := v.checkVMFuncVEControls(insn); bad { // eptfeatures.go
 		return o, true
 	}
 	// 27.2.1.2: VM-exit controls and the MSR-store/load areas.

@@ -69,3 +69,98 @@ func TestPMLWithoutAD(t *testing.T) {
 	require.Equal(t, []uint32{10}, *exits)
 	assert.Equal(t, uint64(0xFFFF), vmcsField(t, c, 0x0812))
 }
+
+// eptSecond builds a second EPT hierarchy (PML4 0x34000 … PT 0x37000),
+// identity but for guest-physical 0x15000, which maps host-physical
+// 0x17000, and puts its EPTP at index 1 of the EPTP list.
+func eptSecond(h *harness) uint64 {
+	ram := h.bus.ram
+	put := func(a, v uint64) { binary.LittleEndian.PutUint64(ram[a:], v) }
+	put(0x34000, 0x35000|7)
+	put(0x35000, 0x36000|7)
+	put(0x36000, 0x37000|7)
+	put(0x36000+8, 2<<20|1<<7|7|eptWB)
+	for i := uint64(0); i < 512; i++ {
+		put(0x37000+8*i, i<<12|7|eptWB)
+	}
+	put(0x37000+8*0x15, 0x17000|7|eptWB)
+	const second = 0x34000 | 3<<3 | 6
+	put(eptpList+8, second)
+	put(eptpList+16, 0x34000|3<<3|5) // memory type 5: not a valid EPTP
+	return second
+}
+
+// TestVMFUNCEPTPSwitch: VMFUNC with EAX = 0 (EPTP switching) and ECX = 1
+// loads EPTP-list entry 1 into the EPTP field, and
+// later accesses translate through it (SDM Vol. 3C 26.5.5.3): the same
+// guest-physical address now reads another host page.
+func TestVMFUNCEPTPSwitch(t *testing.T) {
+	h := eptHarness(t, "skylake-sp", 1<<1|1<<13, eptEPTP, 0)
+	c := h.c
+	second := eptSecond(h)
+	vmwriteAll(t, h, map[uint64]uint64{0x2018: 1, 0x2024: eptpList})
+	copy(h.bus.ram[0x11000:], []byte{
+		0x8B, 0x35, 0x00, 0x50, 0x01, 0x00, // mov esi, [0x15000]
+		0xB8, 0, 0, 0, 0, // mov eax, 0
+		0xB9, 1, 0, 0, 0, // mov ecx, 1
+		0x0F, 0x01, 0xD4, // vmfunc
+		0x8B, 0x3D, 0x00, 0x50, 0x01, 0x00, // mov edi, [0x15000]
+		0x0F, 0xA2, // cpuid
+	})
+	exits := exitRecorder(c)
+	var events []EPTEvent
+	c.Hooks.EPT = func(_ *CPU, e EPTEvent) { events = append(events, e) }
+	c.Run(8)
+	require.Equal(t, []uint32{10}, *exits)
+	assert.Equal(t, uint64(0x1111), c.GPR[6], "before the switch")
+	assert.Equal(t, uint64(0x2222), c.GPR[7], "after the switch: guest-physical 0x15000 is host 0x17000")
+	assert.Equal(t, uint64(second), vmcsField(t, c, 0x201A), "the EPTP field")
+	require.Len(t, events, 1)
+	assert.Equal(t, EPTEventVMFUNC, events[0].Kind)
+	assert.Equal(t, uint64(second), events[0].EPTP)
+}
+
+// TestVMFUNCExits: VMFUNC exits with reason 59 when the function is not
+// enabled, ECX >= 512, or the list entry is not a valid EPTP — RIP at
+// VMFUNC, instruction length 3, the EPTP unchanged (26.5.5.3); it is #UD
+// without "enable VM functions" (Vol. 2B VMFUNC), here a VM exit through
+// exception-bitmap bit 6.
+func TestVMFUNCExits(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		sec      uint64
+		eax, ecx byte
+		reason   uint32
+	}{
+		{"ECX 512", 1<<1 | 1<<13, 0, 0, vmx.ExitVMFUNC}, // ecx patched to 512 below
+		{"invalid EPTP at index 2", 1<<1 | 1<<13, 0, 2, vmx.ExitVMFUNC},
+		{"function 1 not enabled", 1<<1 | 1<<13, 1, 1, vmx.ExitVMFUNC},
+		{"VM functions off: #UD", 1 << 1, 0, 1, vmx.ExitExceptionNMI},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := eptHarness(t, "skylake-sp", tc.sec, eptEPTP, 0)
+			c := h.c
+			eptSecond(h)
+			f := map[uint64]uint64{0x4004: 1 << 6}
+			if tc.sec&(1<<13) != 0 {
+				f[0x2018], f[0x2024] = 1, eptpList
+			}
+			vmwriteAll(t, h, f)
+			code := []byte{0xB8, tc.eax, 0, 0, 0, 0xB9, tc.ecx, 0, 0, 0, 0x0F, 0x01, 0xD4, 0x0F, 0xA2}
+			if tc.name == "ECX 512" {
+				code[7] = 2 // ecx = 0x200
+			}
+			copy(h.bus.ram[0x11000:], code)
+			exits := exitRecorder(c)
+			c.Run(5)
+			require.Equal(t, []uint32{tc.reason}, *exits)
+			assert.Equal(t, uint64(0x1100A), vmcsField(t, c, 0x681E), "RIP of VMFUNC")
+			assert.Equal(t, uint64(eptEPTP), vmcsField(t, c, 0x201A), "EPTP unchanged")
+			if tc.reason == vmx.ExitVMFUNC {
+				assert.Equal(t, uint64(3), vmcsField(t, c, 0x440C), "instruction length")
+			} else {
+				assert.Equal(t, uint64(0x80000306), vmcsField(t, c, 0x4404), "#UD: hardware exception 6")
+			}
+		})
+	}
+}

@@ -138,10 +138,9 @@ func TestToggleErrors(t *testing.T) {
 		{"sandybridge-ep", []string{"+pku"}, "vmxemu does not implement pku"},
 		// QEMU's vmx-* names: + only for what vmxemu implements; the
 		// model's dump has mode-based execute control (secondary control
-		// 22) and VM functions (13), which are known gaps.
+		// 22) and EPT-violation #VE (18), which are known gaps.
 		{"skylake-sp", []string{"+vmx-mbec"}, "IA32_VMX_PROCBASED_CTLS2 bit 54 is a known gap"},
-		{"skylake-sp", []string{"+vmfunc"}, "known gap"},
-		{"skylake-sp", []string{"+vmx-eptp-switching"}, "known gap"},
+		{"skylake-sp", []string{"+vmx-xsaves"}, "known gap"},
 		{"sapphirerapids", []string{"+vmx-ept-advanced-exitinfo", "+vmx-activity-shutdown"}, "known gap"},
 		{"haswell-ep", []string{"+vmx-mbec"}, "the model has no vmx-mbec"},
 	} {
@@ -161,7 +160,7 @@ func TestQEMUVMXNamesKnownGaps(t *testing.T) {
 	require.NoError(t, err)
 	g, _ := p.GuestVMX(VMXProcbasedCtls2)
 	assert.Zero(t, g>>(32+22)&1, "mode-based execute control")
-	p, err = resolveE("skylake-sp", "+vmx-unrestricted-guest", "+vmx-ept", "+unrestricted-guest", "+vmx-exit-load-efer", "+vmx-entry-load-efer", "+vmx-pml", "+pml")
+	p, err = resolveE("skylake-sp", "+vmx-unrestricted-guest", "+vmx-ept", "+unrestricted-guest", "+vmx-exit-load-efer", "+vmx-entry-load-efer", "+vmx-pml", "+pml", "+vmfunc", "+vmx-eptp-switching")
 	require.NoError(t, err)
 	g, _ = p.GuestVMX(VMXProcbasedCtls2)
 	assert.Equal(t, uint64(1), g>>(32+7)&1, "unrestricted guest stays")

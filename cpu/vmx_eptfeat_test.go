@@ -91,14 +91,14 @@ func eptSecond(h *harness) uint64 {
 }
 
 // TestVMFUNCEPTPSwitch: VMFUNC with EAX = 0 (EPTP switching) and ECX = 1
-// loads EPTP-list entry 1 into the EPTP field, and
+// loads EPTP-list entry 1 into the EPTP field and ECX into the EPTP index, and
 // later accesses translate through it (SDM Vol. 3C 26.5.5.3): the same
 // guest-physical address now reads another host page.
 func TestVMFUNCEPTPSwitch(t *testing.T) {
-	h := eptHarness(t, "skylake-sp", 1<<1|1<<13, eptEPTP, 0)
+	h := eptHarness(t, "skylake-sp", 1<<1|1<<13|1<<18, eptEPTP, 0)
 	c := h.c
 	second := eptSecond(h)
-	vmwriteAll(t, h, map[uint64]uint64{0x2018: 1, 0x2024: eptpList})
+	vmwriteAll(t, h, map[uint64]uint64{0x2018: 1, 0x2024: eptpList, 0x202A: veArea})
 	copy(h.bus.ram[0x11000:], []byte{
 		0x8B, 0x35, 0x00, 0x50, 0x01, 0x00, // mov esi, [0x15000]
 		0xB8, 0, 0, 0, 0, // mov eax, 0
@@ -115,6 +115,7 @@ func TestVMFUNCEPTPSwitch(t *testing.T) {
 	assert.Equal(t, uint64(0x1111), c.GPR[6], "before the switch")
 	assert.Equal(t, uint64(0x2222), c.GPR[7], "after the switch: guest-physical 0x15000 is host 0x17000")
 	assert.Equal(t, uint64(second), vmcsField(t, c, 0x201A), "the EPTP field")
+	assert.Equal(t, uint64(1), vmcsField(t, c, 0x0004), "the EPTP index (the processor allows \"EPT-violation #VE\")")
 	require.Len(t, events, 1)
 	assert.Equal(t, EPTEventVMFUNC, events[0].Kind)
 	assert.Equal(t, uint64(second), events[0].EPTP)
@@ -161,6 +162,65 @@ func TestVMFUNCExits(t *testing.T) {
 			} else {
 				assert.Equal(t, uint64(0x80000306), vmcsField(t, c, 0x4404), "#UD: hardware exception 6")
 			}
+		})
+	}
+}
+
+// TestEPTViolationVE: with "EPT-violation #VE" a convertible EPT
+// violation (the leaf's suppress-#VE bit 63 clear) in a protected-mode
+// guest becomes a virtualization exception — vector 20, a fault: here a
+// VM exit through exception-bitmap bit 20 with RIP at the instruction —
+// after the information area is written (SDM Vol. 3C 26.5.6); with bit
+// 63 set, or with the semaphore at offset 4 already set, it is an EPT
+// violation VM exit (reason 48) and the area is left alone.
+func TestEPTViolationVE(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		suppress bool
+		sem      uint32
+		reason   uint32
+	}{
+		{"convertible", false, 0, vmx.ExitExceptionNMI},
+		{"suppress #VE", true, 0, vmx.ExitEPTViolate},
+		{"semaphore set", false, 0xFFFFFFFF, vmx.ExitEPTViolate},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := eptHarness(t, "skylake-sp", 1<<1|1<<18, eptEPTP, 0)
+			c := h.c
+			vmwriteAll(t, h, map[uint64]uint64{0x202A: veArea, 0x0004: 5, 0x4004: 1 << 20})
+			ram := h.bus.ram
+			pte := uint64(0x15000 | 1 | eptWB) // read-only
+			if tc.suppress {
+				pte |= 1 << 63
+			}
+			binary.LittleEndian.PutUint64(ram[eptPTE(0x15000):], pte)
+			binary.LittleEndian.PutUint32(ram[veArea+4:], tc.sem)
+			copy(ram[0x11000:], []byte{0x90, 0xC7, 0x05, 0x10, 0x50, 0x01, 0x00, 1, 0, 0, 0}) // nop; mov dword [0x15010], 1
+			exits := exitRecorder(c)
+			var events []EPTEvent
+			c.Hooks.EPT = func(_ *CPU, e EPTEvent) { events = append(events, e) }
+			c.Run(3)
+			require.Equal(t, []uint32{tc.reason}, *exits)
+			assert.Equal(t, uint64(0x11001), vmcsField(t, c, 0x681E), "RIP of the write")
+			const qual = 1<<1 | 1<<3 | 1<<7 | 1<<8 | 1<<9 | 1<<10 // write; readable; linear valid, translation; user, read/write (advanced information)
+			if tc.reason == vmx.ExitEPTViolate {
+				assert.Equal(t, uint64(qual), vmcsField(t, c, 0x6400))
+				assert.Equal(t, tc.sem, binary.LittleEndian.Uint32(ram[veArea+4:]))
+				assert.Zero(t, binary.LittleEndian.Uint32(ram[veArea:]), "area not written")
+				assert.Empty(t, events)
+				return
+			}
+			assert.Equal(t, uint64(0x80000314), vmcsField(t, c, 0x4404), "hardware exception 20, no error code")
+			le64 := func(o uint64) uint64 { return binary.LittleEndian.Uint64(ram[veArea+o:]) }
+			assert.Equal(t, uint32(48), binary.LittleEndian.Uint32(ram[veArea:]), "exit reason")
+			assert.Equal(t, uint32(0xFFFFFFFF), binary.LittleEndian.Uint32(ram[veArea+4:]), "semaphore")
+			assert.Equal(t, uint64(qual), le64(8), "exit qualification")
+			assert.Equal(t, uint64(0x15010), le64(16), "guest-linear address")
+			assert.Equal(t, uint64(0x15010), le64(24), "guest-physical address")
+			assert.Equal(t, uint16(5), binary.LittleEndian.Uint16(ram[veArea+32:]), "EPTP index")
+			assert.Zero(t, binary.LittleEndian.Uint32(ram[0x15010:]), "the write did not occur")
+			require.Len(t, events, 1)
+			assert.Equal(t, EPTEventVE, events[0].Kind)
 		})
 	}
 }

@@ -224,3 +224,43 @@ func TestEPTViolationVE(t *testing.T) {
 		})
 	}
 }
+
+// TestMBECGuest: under mode-based execute control a fetch from a
+// user-mode linear address (the guest's 4-MiB page has U/S = 1) needs bit
+// 10 (XU) in every EPT entry of the path, whatever the CPL; bit 2 (XS)
+// does not allow it (SDM Vol. 3C 29.3.3.2); exit qualification bit 5 is
+// the AND of bit 2, bit 6 the AND of bit 10 (Table 28-7). Without the
+// control bit 10 is ignored.
+func TestMBECGuest(t *testing.T) {
+	const xu = 1 << 10
+	for _, tc := range []struct {
+		name   string
+		sec    uint64
+		code   uint64 // EPT PTE bits 2:0 and 10 of the code page
+		reason uint32
+		qual   uint64
+	}{
+		{"XU: user-mode code runs", 1<<1 | 1<<22, 1 | xu, 10, 0},
+		{"XS only: violation", 1<<1 | 1<<22, 1 | 4, 48, 1<<2 | 1<<3 | 1<<5 | 1<<7 | 1<<8 | 1<<9 | 1<<10},
+		{"XU only without MBEC: violation", 1 << 1, 1 | xu, 48, 1<<2 | 1<<3 | 1<<7 | 1<<8 | 1<<9 | 1<<10},
+		{"XS without MBEC runs", 1 << 1, 1 | 4, 10, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := eptHarness(t, "skylake-sp", tc.sec, eptEPTP, 0)
+			c := h.c
+			ram := h.bus.ram
+			for _, a := range []uint64{eptPML4, eptPDPT, eptPD} {
+				ram[a+1] |= xu >> 8
+			}
+			binary.LittleEndian.PutUint64(ram[eptPTE(0x11000):], 0x11000|tc.code|eptWB)
+			copy(ram[0x11000:], []byte{0x0F, 0xA2}) // cpuid
+			exits := exitRecorder(c)
+			c.Run(3)
+			require.Equal(t, []uint32{tc.reason}, *exits)
+			if tc.reason == 48 {
+				assert.Equal(t, tc.qual, vmcsField(t, c, 0x6400))
+				assert.Equal(t, uint64(0x11000), vmcsField(t, c, 0x2400))
+			}
+		})
+	}
+}

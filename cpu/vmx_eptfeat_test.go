@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vmxemu/vmxemu/mmu"
 	"github.com/vmxemu/vmxemu/vmx"
 )
 
@@ -17,7 +18,7 @@ import (
 const (
 	pmlLog   = 0x40000 // the page-modification log
 	eptpList = 0x41000 // the EPTP list
-	veArea   = 0x42000 // the virtualization-exception information area
+	veArea   = 0x4A000 // the virtualization-exception information area
 )
 
 func vmwriteAll(t *testing.T, h *harness, fields map[uint64]uint64) {
@@ -263,4 +264,74 @@ func TestMBECGuest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestExplainEPTFeatures: the walk explainer follows the controls of the
+// guest it explains: mode-based execute control (a user-mode fetch needs
+// bit 10, shown as "user-execute"), a full page-modification log (a walk
+// that would set an EPT A/D flag is a log-full exit, reason 62) and
+// EPT-violation #VE (a convertible violation says so), with no side
+// effects.
+func TestExplainEPTFeatures(t *testing.T) {
+	const xu = 1 << 10
+	h := eptHarness(t, "skylake-sp", 1<<1|1<<17|1<<18|1<<22, eptEPTP|1<<6, 0)
+	c := h.c
+	ram := h.bus.ram
+	put := func(a, v uint64) { binary.LittleEndian.PutUint64(ram[a:], v) }
+	for _, a := range []uint64{eptPML4, eptPDPT, eptPD} {
+		put(a, binary.LittleEndian.Uint64(ram[a:])|xu)
+	}
+	for i := uint64(0); i < 512; i++ {
+		put(eptPT+8*i, i<<12|7|xu|eptWB)
+	}
+	put(eptPTE(0x16000), 0x16000|1|xu|eptWB) // read-only
+	put(eptPTE(0x17000), 0x17000|5|eptWB)    // read+execute, no user-execute
+	vmwriteAll(t, h, map[uint64]uint64{0x200E: pmlLog, 0x0812: 511, 0x202A: veArea})
+	ram[0x11000] = 0xF4 // hlt
+	c.Run(2)
+	require.True(t, c.vmx.Guest())
+	require.Equal(t, vmx.Succeed, c.vmx.VMWRITE(0x0812, 0xFFFF, true).Kind)
+	ctx := c.CurrentWalkContext()
+	assert.True(t, ctx.Controls.MBEC)
+	assert.True(t, ctx.Controls.LogFull)
+	assert.True(t, ctx.VE)
+	before := append([]byte(nil), ram...)
+
+	w := c.ExplainWalk(ctx, 0x15008, mmu.Access{Write: true})
+	require.False(t, w.OK)
+	assert.Contains(t, w.String(), "page-modification log full (VM exit, basic reason 62)")
+
+	w = c.ExplainWalk(ctx, 0x11000, mmu.Access{Fetch: true})
+	require.True(t, w.OK, "%s", w)
+	assert.Contains(t, w.String(), "read+write+execute+user-execute")
+
+	w = c.ExplainWalk(ctx, 0x17000, mmu.Access{Fetch: true})
+	require.False(t, w.OK)
+	s := w.String()
+	assert.Contains(t, s, "EPT violation (VM exit, basic reason 48)")
+	assert.Contains(t, s, "instruction fetch (user-mode linear address)")
+	assert.Contains(t, s, "convertible: a #VE")
+
+	put(eptPTE(0x16000), 0x16000|1|xu|eptWB|1<<63) // suppress #VE
+	before = append([]byte(nil), ram...)
+	w = c.ExplainWalk(ctx, 0x16000, mmu.Access{Write: true})
+	s = w.String()
+	assert.Contains(t, s, "suppress-#VE")
+	assert.NotContains(t, s, "convertible")
+	assert.Equal(t, before, ram, "no side effects")
+}
+
+// TestVENotInRealMode: a convertible EPT violation in a guest with CR0.PE
+// = 0 (unrestricted guest) is an EPT-violation VM exit, not a #VE (SDM
+// Vol. 3C 26.5.6.1), and the information area is left alone.
+func TestVENotInRealMode(t *testing.T) {
+	h := ugHarness(t, "skylake-sp", []byte{0xC7, 0x06, 0x10, 0x50, 0x01, 0x00, 0x0F, 0x01, 0xC1}) // mov word [0x5010], 1; vmcall
+	c := h.c
+	vmwriteAll(t, h, map[uint64]uint64{0x401E: ugSec | 1<<18, 0x202A: veArea, 0x4004: 1 << 20})
+	binary.LittleEndian.PutUint64(h.bus.ram[eptPTE(0x5000):], 0x5000|1|eptWB) // read-only
+	exits := exitRecorder(c)
+	c.Run(5)
+	require.Equal(t, []uint32{vmx.ExitEPTViolate}, *exits)
+	assert.Equal(t, uint64(0x5010), vmcsField(t, c, 0x2400))
+	assert.Zero(t, binary.LittleEndian.Uint64(h.bus.ram[veArea:]), "no #VE information")
 }

@@ -311,6 +311,7 @@ func TestExplainEPTFeatures(t *testing.T) {
 	assert.Contains(t, s, "EPT violation (VM exit, basic reason 48)")
 	assert.Contains(t, s, "instruction fetch (user-mode linear address)")
 	assert.Contains(t, s, "convertible: a #VE")
+	assert.Equal(t, before, ram, "no side effects")
 
 	put(eptPTE(0x16000), 0x16000|1|xu|eptWB|1<<63) // suppress #VE
 	before = append([]byte(nil), ram...)

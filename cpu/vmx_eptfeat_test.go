@@ -336,3 +336,31 @@ func TestVENotInRealMode(t *testing.T) {
 	assert.Equal(t, uint64(0x5010), vmcsField(t, c, 0x2400))
 	assert.Zero(t, binary.LittleEndian.Uint64(h.bus.ram[veArea:]), "no #VE information")
 }
+
+// TestEPTViolationNMIUnblocking: an EPT violation on the stack read of an
+// IRET that removed blocking by NMI sets bit 12 of the exit qualification
+// (SDM Vol. 3C 28.2.3, Table 28-7); the same read by another instruction
+// does not.
+func TestEPTViolationNMIUnblocking(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		code []byte
+		want uint64
+	}{
+		{"IRET", []byte{0xCF}, 1 << 12},
+		{"POP", []byte{0x58}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := eptHarness(t, "skylake-sp", 1<<1, eptEPTP, 0)
+			c := h.c
+			vmwriteAll(t, h, map[uint64]uint64{0x4824: 1 << 3, 0x681C: 0x15100})
+			binary.LittleEndian.PutUint64(h.bus.ram[eptPTE(0x15000):], 0) // the stack page: not present
+			copy(h.bus.ram[0x11000:], tc.code)
+			exits := exitRecorder(c)
+			c.Run(3)
+			require.Equal(t, []uint32{vmx.ExitEPTViolate}, *exits)
+			const rd = 1<<0 | 1<<7 | 1<<8 | 1<<9 | 1<<10 // read; linear valid, translation; user, read/write
+			assert.Equal(t, uint64(rd)|tc.want, vmcsField(t, c, 0x6400))
+		})
+	}
+}

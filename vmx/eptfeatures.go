@@ -42,7 +42,9 @@ const (
 )
 
 // pageAddrOK reports whether a 4-KByte structure's physical address is
-// valid for a control (27.2.1.1): bits 11:0 clear, no bit beyond the
+// valid for a control (27.2.1.1: the I/O and MSR bitmaps, the PML
+// address, the EPTP-list address, the virtualization-exception
+// information address): bits 11:0 clear, no bit beyond the
 // physical-address width.
 func (v *CPU) pageAddrOK(a uint64) bool { return a&0xFFF == 0 && a>>v.physWidth() == 0 }
 

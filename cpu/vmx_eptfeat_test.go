@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vmxemu/vmxemu/arch"
 	"github.com/vmxemu/vmxemu/mmu"
 	"github.com/vmxemu/vmxemu/vmx"
 )
@@ -363,4 +364,32 @@ func TestEPTViolationNMIUnblocking(t *testing.T) {
 			assert.Equal(t, uint64(rd)|tc.want, vmcsField(t, c, 0x6400))
 		})
 	}
+}
+
+// TestVEThroughGuestIDT: without exception-bitmap bit 20 the #VE is
+// delivered through the guest's IDT (vector 20, a fault without error
+// code: the frame's EIP is the faulting instruction's, SDM Vol. 3A 6.15
+// "Interrupt 20"), and the handler finds the guest-physical address in
+// the information area (Vol. 3C 26.5.6.2).
+func TestVEThroughGuestIDT(t *testing.T) {
+	h := eptHarness(t, "skylake-sp", 1<<1|1<<18, eptEPTP, 0)
+	c := h.c
+	const idt, handler = 0x6000, 0x11800
+	const gdt = 0x6800
+	vmwriteAll(t, h, map[uint64]uint64{0x202A: veArea, 0x6818: idt, 0x4812: 0xFF, 0x6816: gdt, 0x4810: 0x1F})
+	ram := h.bus.ram
+	binary.LittleEndian.PutUint64(ram[gdt+8:], 0x00CF9B000000FFFF)  // 08H: flat 32-bit code
+	binary.LittleEndian.PutUint64(ram[gdt+16:], 0x00CF93000000FFFF) // 10H: flat data
+	// IDT entry 20: a 32-bit interrupt gate, CS 08H, DPL 0, present.
+	binary.LittleEndian.PutUint64(ram[idt+8*arch.VecVE:], handler&0xFFFF|0x08<<16|0x8E00<<32|handler>>16<<48)
+	binary.LittleEndian.PutUint64(ram[eptPTE(0x15000):], 0x15000|1|eptWB)             // read-only
+	copy(ram[0x11000:], []byte{0x90, 0xC7, 0x05, 0x10, 0x50, 0x01, 0x00, 1, 0, 0, 0}) // nop; mov dword [0x15010], 1
+	copy(ram[handler:], []byte{0xA1, 0x18, 0xA0, 0x04, 0x00, 0x0F, 0xA2})             // mov eax, [veArea+24]; cpuid
+	exits := exitRecorder(c)
+	c.Run(6)
+	require.Equal(t, []uint32{10}, *exits)
+	assert.Equal(t, uint64(0x15010), c.GPR[0]&0xFFFFFFFF, "the guest-physical address from the information area")
+	assert.Equal(t, uint64(handler+5), vmcsField(t, c, 0x681E), "in the #VE handler")
+	assert.Equal(t, uint64(0x8000-12), vmcsField(t, c, 0x681C), "EIP, CS, EFLAGS pushed, no error code")
+	assert.Equal(t, uint32(0x11001), binary.LittleEndian.Uint32(ram[0x8000-12:]), "the frame's EIP: the faulting write")
 }

@@ -82,6 +82,7 @@ type qualJSON struct {
 	Readable       bool `json:"readable"`        // bit 3
 	Writable       bool `json:"writable"`        // bit 4
 	Executable     bool `json:"executable"`      // bit 5
+	UserExecutable bool `json:"user_executable"` // bit 6 (mode-based execute control)
 	LinearValid    bool `json:"linear_valid"`    // bit 7
 	Translation    bool `json:"translation"`     // bit 8
 	User           bool `json:"user"`            // bit 9
@@ -95,7 +96,8 @@ func newQualJSON(q uint64) *qualJSON {
 	return &qualJSON{
 		Read: b(ept.QualRead), Write: b(ept.QualWrite), Fetch: b(ept.QualFetch),
 		Readable: b(ept.QualReadable), Writable: b(ept.QualWritable), Executable: b(ept.QualExecutable),
-		LinearValid: b(ept.QualLinearValid), Translation: b(ept.QualTranslation),
+		UserExecutable: b(ept.QualUserExec),
+		LinearValid:    b(ept.QualLinearValid), Translation: b(ept.QualTranslation),
 		User: b(ept.QualUser), ReadWrite: b(ept.QualRW), ExecuteDisable: b(ept.QualNX),
 		NMIUnblocking: b(ept.QualNMIUnblock),
 	}

@@ -213,6 +213,9 @@ type Hooks struct {
 	// Shutdown is called when the CPU enters the shutdown state: a triple
 	// fault, or a VMX abort (SDM Vol. 3C 28.7).
 	Shutdown func(c *CPU, f arch.Fault, why string)
+	// EPT is called on a page-modification log write, an EPTP switch
+	// and a virtualization exception (vmx_eptfeat.go).
+	EPT func(c *CPU, e EPTEvent)
 	// Magic, if set, is called on XCHG BX,BX (Bochs' magic breakpoint),
 	// after it executed.
 	Magic func(c *CPU)

@@ -29,6 +29,11 @@ type WalkContext struct {
 	EPTP uint64
 	// Caps are the processor's EPT capabilities (IA32_VMX_EPT_VPID_CAP).
 	Caps ept.Caps
+	// Controls are the VM-execution controls that change the EPT walk
+	// (mode-based execute control, a full page-modification log); VE is
+	// "EPT-violation #VE" (a convertible violation may become a #VE).
+	Controls ept.Controls
+	VE       bool
 	// PAT is IA32_PAT for the memory type, when HasPAT.
 	PAT    uint64
 	HasPAT bool
@@ -49,6 +54,10 @@ func (c *CPU) CurrentWalkContext() WalkContext {
 		w.Where += ", VMX non-root"
 		if x.on {
 			w.EPT, w.EPTP, w.Caps = true, x.eptp, x.caps
+			w.Controls, w.VE = ept.Controls{MBEC: x.mbec}, x.ve
+			if x.pml {
+				w.Controls.LogFull = c.vmx.EPTControls().LogFull
+			}
 		}
 	}
 	return w
@@ -101,6 +110,7 @@ func (c *CPU) GuestWalkContext() (w WalkContext, ok bool) {
 	t := v.Translation()
 	if t.EPT {
 		w.EPT, w.EPTP, w.Caps = true, t.EPTP, v.Caps().EPT()
+		w.Controls, w.VE = v.EPTControls(), v.VEOn()
 	}
 	if r.Mode() == mmu.ModePAE {
 		if p, ok := v.GuestPDPTEs(); ok {
@@ -125,6 +135,8 @@ type EPTWalk struct {
 	// report (Table 28-7, with the advanced information bits 9-11 as the
 	// core sets them).
 	Qualification uint64
+	// VE: the violation is convertible and "EPT-violation #VE" is on.
+	VE bool
 }
 
 // GuestStep is a guest paging-structure entry with the EPT walk of its
@@ -167,8 +179,8 @@ type explainMem struct {
 }
 
 func (m *explainMem) eptWalk(gpa uint64, a ept.Access) *EPTWalk {
-	steps, r := ept.Explain(eptPeekMem{m.c}, m.ctx.Caps, m.ctx.EPTP, gpa, a)
-	w := &EPTWalk{GPA: gpa, Access: a, Steps: steps, Result: r}
+	steps, r := ept.ExplainCtl(eptPeekMem{m.c}, m.ctx.Caps, m.ctx.Controls, m.ctx.EPTP, gpa, a)
+	w := &EPTWalk{GPA: gpa, Access: a, Steps: steps, Result: r, VE: m.ctx.VE && r.Convertible()}
 	if r.Kind == ept.Violation {
 		w.Qualification = eptExitQualification(m.ctx.Caps, r.Qualification, m.ctx.Regs.CR0&arch.CR0PG != 0, m.adv)
 	}
@@ -256,7 +268,10 @@ func (c *CPU) ExplainWalk(ctx WalkContext, lin uint64, acc mmu.Access) *WalkExpl
 		w.HPA, w.OK = w.GPA, true
 		return w
 	}
-	w.Final = m.eptWalk(w.GPA, ept.Access{Write: acc.Write, Fetch: acc.Fetch, LinearValid: true})
+	// Under mode-based execute control a fetch needs bit 10 of the EPT
+	// entries for a user-mode linear address, bit 2 otherwise (29.3.3.2).
+	w.Final = m.eptWalk(w.GPA, ept.Access{Write: acc.Write, Fetch: acc.Fetch, LinearValid: true,
+		User: acc.Fetch && (ctx.Regs.Mode() == mmu.ModeNone || tr.User)})
 	if w.Final.Result.Kind == ept.OK {
 		w.HPA, w.OK = w.Final.Result.HPA, true
 	}
@@ -348,11 +363,18 @@ func writeEPT(b *strings.Builder, e *EPTWalk, indent string) {
 }
 
 func eptFailure(e *EPTWalk) string {
-	if e.Result.Kind == ept.Misconfigured {
+	switch e.Result.Kind {
+	case ept.Misconfigured:
 		return fmt.Sprintf("EPT misconfiguration (VM exit, basic reason 49), guest-physical %#x: %s", e.GPA, e.Result.Why)
+	case ept.LogFull:
+		return fmt.Sprintf("page-modification log full (VM exit, basic reason 62), guest-physical %#x: %s", e.GPA, e.Result.Why)
 	}
-	return fmt.Sprintf("EPT violation (VM exit, basic reason 48), guest-physical %#x, exit qualification %#x (%s): %s",
-		e.GPA, e.Qualification, ept.QualificationString(e.Qualification), e.Result.Why)
+	ve := ""
+	if e.VE {
+		ve = " — convertible: a #VE (vector 20) instead if CR0.PE = 1 and the virtualization-exception information area's offset 4 is 0 (SDM Vol. 3C 26.5.6.1)"
+	}
+	return fmt.Sprintf("EPT violation (VM exit, basic reason 48), guest-physical %#x, exit qualification %#x (%s): %s%s",
+		e.GPA, e.Qualification, ept.QualificationString(e.Qualification), e.Result.Why, ve)
 }
 
 func patType(ctx *WalkContext, idx uint8) string {
@@ -374,7 +396,7 @@ func sizeName(n uint64) string {
 
 func eptPerm(p uint8) string {
 	var s []string
-	for i, n := range []string{"read", "write", "execute"} {
+	for i, n := range []string{"read", "write", "execute", "user-execute"} {
 		if p>>i&1 != 0 {
 			s = append(s, n)
 		}

@@ -20,7 +20,7 @@ type tables struct {
 	invept, invvpid                   opEntry
 	cmpxchg8b, vmxon, vmclear         opEntry
 	vmptrld, vmptrst, vmread, vmwrite opEntry
-	vmcall, vmentry, vmxoff           opEntry
+	vmcall, vmentry, vmxoff, vmfunc   opEntry
 	grp15mem                          [8]opEntry
 	lfence, mfence, sfence            opEntry
 	clflushopt, clwb                  opEntry
@@ -287,6 +287,7 @@ func buildTables() *tables {
 	t.vmcall = opEntry{name: "vmcall", f: fModRM | fEnd, h: one(vmcall)}
 	t.vmentry = opEntry{name: "vmlaunch/vmresume", f: fModRM | fEnd, h: one(vmentry)}
 	t.vmxoff = opEntry{name: "vmxoff", f: fModRM | fEnd, h: one(vmxoff)}
+	t.vmfunc = opEntry{name: "vmfunc", f: fModRM | fEnd, h: one(vmfunc)}
 	t.smswReg = opEntry{name: "smsw", f: fModRM, h: one(smsw)}
 	t.lmswReg = opEntry{name: "lmsw", f: fModRM | fEnd, h: one(lmsw)}
 	t.xgetbv = opEntry{name: "xgetbv", f: fModRM, h: one(xgetbv)}
@@ -506,6 +507,8 @@ func selGrp7(mr byte, d *decoder) *opEntry {
 		return &d.t.vmentry
 	case 0xC4:
 		return &d.t.vmxoff
+	case 0xD4:
+		return &d.t.vmfunc
 	}
 	switch (mr >> 3) & 7 {
 	case 4:

@@ -59,6 +59,9 @@ type eptState struct {
 	// inv are the operands of the INVEPT or INVVPID being executed (for
 	// the event log: InvOperands).
 	inv InvOperands
+	// mbec, pml and ve are "mode-based execute control for EPT", "enable
+	// PML" and "EPT-violation #VE" of the guest (vmx_eptfeat.go).
+	mbec, pml, ve bool
 }
 
 // InvOperands are the operands of an INVEPT or INVVPID (SDM Vol. 3C 31.3):
@@ -97,13 +100,25 @@ func (c *CPU) eptPage(gpa uint64, kind int) (*[4096]byte, uint64, bool) {
 		Paging:      kind == accPaging || kind == accPagingW,
 		LinearValid: !x.noLin,
 	}
+	ctl := ept.Controls{MBEC: x.mbec}
+	if x.mbec && a.Fetch {
+		// The linear address of the fetch (translate's, just before):
+		// user-mode when U/S = 1 at every level, or without paging.
+		a.User = c.CR0&arch.CR0PG == 0 || x.adv&ept.QualUser != 0
+	}
 	var r ept.Result
 	if kind == accPeek {
-		r = ept.Walk(eptPeekMem{c}, x.caps, x.eptp, gpa, a)
+		r = ept.WalkCtl(eptPeekMem{c}, x.caps, ctl, x.eptp, gpa, a)
 	} else {
-		r = ept.Walk(eptMem{c}, x.caps, x.eptp, gpa, a)
+		if x.pml {
+			ctl.LogFull = c.vmx.EPTControls().LogFull
+		}
+		r = ept.WalkCtl(eptMem{c}, x.caps, ctl, x.eptp, gpa, a)
 	}
 	if r.Kind == ept.OK {
+		if r.Dirtied && x.pml && kind != accPeek {
+			c.pmlLog(gpa) // vmx_eptfeat.go
+		}
 		hfn := r.HPA >> 12
 		return c.hostPage(hfn), hfn, true
 	}
@@ -121,6 +136,12 @@ func (c *CPU) eptExit(gpa uint64, kind int, r *ept.Result) {
 	x := &c.tlb.ctx.ept
 	reason := uint32(vmx.ExitEPTMisconf)
 	var info vmx.ExitInfo
+	if r.Kind == ept.LogFull {
+		// A page-modification log-full event (SDM Vol. 3C 29.3.6): exit
+		// reason 62, whose qualification has only bit 12 (NMI unblocking
+		// due to IRET, vmxExitInfo); the access did not occur.
+		reason = vmx.ExitPMLFull
+	}
 	if r.Kind == ept.Violation {
 		reason = vmx.ExitEPTViolate
 		info.Qualification = eptExitQualification(x.caps, r.Qualification, c.CR0&arch.CR0PG != 0, x.adv)
@@ -131,13 +152,18 @@ func (c *CPU) eptExit(gpa uint64, kind int, r *ept.Result) {
 			}
 		}
 	}
-	c.vmx.SetGuestPhysical(gpa)
+	if r.Kind != ept.LogFull {
+		c.vmx.SetGuestPhysical(gpa)
+	}
 	x.why = r.Why
+	paging := kind == accPaging || kind == accPagingW
+	if r.Kind == ept.Violation && c.eptVE(gpa, kind, r, info) { // vmx_eptfeat.go
+		return
+	}
 	// A fetch, or a paging-structure access of the walk translating one
 	// (x.kind is the kind translate was called for; the PDPTE loads of
 	// MOV to CR3 and the like, noLin, are not part of a walk), exits
 	// before the instruction; so does an access during event delivery.
-	paging := kind == accPaging || kind == accPagingW
 	fetch := kind == accFetch || paging && !x.noLin && x.kind == accFetch
 	c.vmExit(reason, info, !fetch && x.events == 0)
 }
@@ -217,6 +243,7 @@ func (c *CPU) vmxEnterTranslation(s *arch.State) {
 	}
 	x := &c.tlb.ctx.ept
 	x.on, x.eptp, x.vpid, x.caps = t.EPT, t.EPTP, t.VPID, c.vmx.Caps().EPT()
+	x.mbec, x.pml, x.ve = t.EPT && c.vmx.EPTControls().MBEC, t.EPT && c.vmx.PMLOn(), t.EPT && c.vmx.VEOn()
 	id := ctxID{vpid: t.VPID}
 	if t.EPT {
 		id.ept = ept.Pointer(t.EPTP).Root()
@@ -243,6 +270,7 @@ func (c *CPU) vmxExitTranslation() {
 	}
 	vpid := x.vpid
 	x.on, x.eptp, x.vpid = false, 0, 0
+	x.mbec, x.pml, x.ve = false, false, false
 	if vpid == 0 {
 		c.flushVPID0()
 	}
@@ -387,6 +415,6 @@ func (c *CPU) ExplainEPT(gpa uint64, a ept.Access) (steps []ept.Step, r ept.Resu
 	if !x.on || !c.inGuest() {
 		return nil, ept.Result{}, false
 	}
-	steps, r = ept.Explain(eptPeekMem{c}, x.caps, x.eptp, gpa, a)
+	steps, r = ept.ExplainCtl(eptPeekMem{c}, x.caps, ept.Controls{MBEC: x.mbec}, x.eptp, gpa, a)
 	return steps, r, true
 }

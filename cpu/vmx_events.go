@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"github.com/vmxemu/vmxemu/arch"
+	"github.com/vmxemu/vmxemu/ept"
 	"github.com/vmxemu/vmxemu/vmx"
 )
 
@@ -350,6 +351,14 @@ func (c *CPU) vmxExitInfo(reason uint32, info *vmx.ExitInfo) {
 		uint8(info.IntrInfo) != arch.VecDF && c.vev.iretUnblocked && c.vev.iretAt == c.now() && c.vev.iretRIP == c.ripCur &&
 		!(c.intercepts.Events.NMIExiting && !c.intercepts.Events.VirtualNMIs) {
 		info.IntrInfo |= vmx.IntrInfoNMIUnblck
+	}
+	// Bit 12 of the exit qualification of an EPT violation or a
+	// page-modification log-full event: the access belonged to an IRET
+	// that unblocked NMIs (SDM Vol. 3C 28.2.3, Table 28-7).
+	if (reason == vmx.ExitEPTViolate || reason == vmx.ExitPMLFull) && info.IDTVecInfo == 0 &&
+		c.vev.iretUnblocked && c.vev.iretAt == c.now() && c.vev.iretRIP == c.ripCur &&
+		!(c.intercepts.Events.NMIExiting && !c.intercepts.Events.VirtualNMIs) {
+		info.Qualification |= ept.QualNMIUnblock
 	}
 }
 

@@ -15,13 +15,19 @@
 //     exit qualification of Table 28-7;
 //   - the EPT memory type and ignore-PAT bit of the leaf entry (29.3.7);
 //   - the accessed and dirty flags when EPTP bit 6 enables them (29.3.5):
-//     guest paging-structure accesses count as writes for them.
+//     guest paging-structure accesses count as writes for them;
+//   - the VM-execution controls that change the walk (Controls, WalkCtl):
+//     mode-based execute control (bit 10, 29.3.3.2) and a full
+//     page-modification log (29.3.6: the walk stops before setting an
+//     A/D flag; Result.Dirtied tells the caller what to log);
+//   - whether an EPT violation is convertible to a #VE (Result.Convertible:
+//     the suppress-#VE bit 63 of the deciding entry, Vol. 3C 26.5.6.1).
 //
 // What it does not do: caching (the core's TLB holds combined
 // guest-linear to host-physical translations, tagged by VPID and EPTP,
-// and INVEPT/INVVPID act on it), mode-based execute control, sub-page
-// write permissions and #VE (not offered by vmxemu's models: the
-// capability MSRs mask them).
+// and INVEPT/INVVPID act on it), writing the PML log or the #VE
+// information area (package vmx), sub-page write permissions (not
+// offered by vmxemu's models: the capability MSRs mask them).
 //
 // The package holds no mutable state; Walk is safe for concurrent use as
 // long as the Mem it is given is.

@@ -17,6 +17,11 @@ type Step struct {
 
 func (s Step) String() string {
 	head := fmt.Sprintf("%-5s [%3d] at %#x = %#016x  ", s.Name, s.Index, s.Addr, s.Entry)
+	if s.Entry&EntrySuppressVE != 0 && (s.Leaf || s.Perm == 0) {
+		// Bit 63 counts only in the entry that decides a violation:
+		// a not-present one or the leaf (SDM Vol. 3C 26.5.6.1).
+		head += "suppress-#VE  "
+	}
 	switch {
 	case s.Perm == 0:
 		return head + "not present"
@@ -31,8 +36,16 @@ func (s Step) String() string {
 // dirty flags, and returns those entries with the outcome (whose Why
 // names the rule of a refusal).
 func Explain(m Mem, c Caps, eptp uint64, gpa uint64, a Access) ([]Step, Result) {
+	return ExplainCtl(m, c, Controls{}, eptp, gpa, a)
+}
+
+// ExplainCtl is Explain under the VM-execution controls that change the
+// walk (WalkCtl): mode-based execute control shows bit 10 of each entry
+// ("user-execute") and decides a fetch by Access.User; a full
+// page-modification log shows as the LogFull outcome.
+func ExplainCtl(m Mem, c Caps, ctl Controls, eptp uint64, gpa uint64, a Access) ([]Step, Result) {
 	var steps []Step
-	r := walk(readOnly{m}, c, eptp, gpa, a, &steps)
+	r := walk(readOnly{m}, c, ctl, eptp, gpa, a, &steps)
 	return steps, r
 }
 

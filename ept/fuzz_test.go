@@ -131,3 +131,68 @@ func FuzzWalk(f *testing.F) {
 		}
 	})
 }
+
+// FuzzWalkCtl walks random hierarchies under random controls (SDM Vol.
+// 3C 29.3.3.2 mode-based execute control, 29.3.6 a full PML log): with
+// a full log the walk either changes no entry or stops as LogFull (only
+// with EPT A/D flags on) without writing; Dirtied only for an access that
+// is a write for A/D; without the controls WalkCtl is Walk.
+func FuzzWalkCtl(f *testing.F) {
+	seed := make([]byte, 24+8*8)
+	binary.LittleEndian.PutUint64(seed[0:], capSkylake)
+	binary.LittleEndian.PutUint64(seed[8:], 0x1000|3<<3|6|EPTPAD)
+	f.Add(seed, uint8(3))
+	f.Fuzz(func(t *testing.T, b []byte, ctlBits uint8) {
+		if len(b) < 32 {
+			return
+		}
+		c := Caps{MSR: binary.LittleEndian.Uint64(b[0:]), MaxPhysAddr: 36 + uint(b[23]%17)}
+		eptp := binary.LittleEndian.Uint64(b[8:])
+		eptp = eptp&^0xFFFF_FFFF_F000 | eptp&0xF000
+		gpa := binary.LittleEndian.Uint64(b[16:]) & (1<<57 - 1)
+		ops := b[23] >> 5
+		a := Access{Write: ops&1 != 0, Fetch: ops&2 != 0 && ops&1 == 0, Paging: ops&4 != 0, LinearValid: b[22]&1 != 0, User: b[22]&2 != 0}
+		ctl := Controls{MBEC: ctlBits&1 != 0, LogFull: ctlBits&2 != 0}
+		if c.CheckEPTP(eptp) != "" || len(b) < 32 {
+			return
+		}
+		words := b[24:]
+		build := func() mem {
+			m := mem{}
+			n := len(words) / 8
+			for i := 0; i < 16*512; i++ {
+				v := binary.LittleEndian.Uint64(words[8*(i%n):])
+				m[uint64(i)*8] = v&^0x000F_FFFF_FFFF_F000 | v&0xF000
+			}
+			return m
+		}
+		m := build()
+		r := WalkCtl(m, c, ctl, eptp, gpa, a)
+		orig := build()
+		changed := false
+		for k, v := range orig {
+			changed = changed || m[k] != v
+		}
+		ad := Pointer(eptp).AD()
+		switch {
+		case r.Kind == LogFull && (!ctl.LogFull || !ad):
+			t.Fatalf("LogFull without a full log and A/D flags (ctl %+v, A/D %v)", ctl, ad)
+		case r.Kind == LogFull && changed:
+			t.Fatalf("a log-full event set a flag")
+		case ctl.LogFull && changed:
+			t.Fatalf("a flag set with a full log")
+		case r.Dirtied && !(a.Write || a.Paging && ad):
+			t.Fatalf("dirty flag set for a read")
+		case r.Kind == Violation && r.Qualification&^0x1FF != 0:
+			t.Fatalf("qualification %#x: undefined bits", r.Qualification)
+		case r.Kind == Violation && !ctl.MBEC && r.Qualification&QualUserExec != 0:
+			t.Fatalf("qualification %#x: bit 6 without mode-based execute control", r.Qualification)
+		}
+		if ctl == (Controls{}) {
+			r2 := Walk(build(), c, eptp, gpa, a)
+			if r2 != r {
+				t.Fatalf("WalkCtl with no controls %+v, Walk %+v", r, r2)
+			}
+		}
+	})
+}

@@ -5,7 +5,7 @@ import "strings"
 // QualificationString decodes the exit qualification of an EPT violation
 // (SDM Vol. 3C Table 28-7) for the diagnostics: the access (bits 0-2),
 // the permissions of the guest-physical address (bits 3-5, the AND over
-// the entries used), whether the guest-linear address is valid (bit 7)
+// the entries used, and bit 6 under mode-based execute control), whether the guest-linear address is valid (bit 7)
 // and, if so, whether the access was to the final translation or to a
 // guest paging-structure entry (bit 8), the advanced information
 // (bits 9-11, named when set; reported with bits 7 and 8 set) and NMI unblocking
@@ -23,8 +23,11 @@ func QualificationString(q uint64) string {
 	if len(acc) == 0 {
 		acc = []string{"none"}
 	}
+	// Bits 3-5, and bit 6 (executable for user-mode linear addresses)
+	// under mode-based execute control (0 otherwise: vmxemu leaves the
+	// undefined bit clear).
 	parts := []string{"access " + strings.Join(acc, "+"),
-		"entry " + permString(uint8(q>>3&7))}
+		"entry " + permString(uint8(q>>3&0xF))}
 	switch {
 	case q&QualLinearValid == 0:
 		parts = append(parts, "no guest-linear address")

@@ -24,6 +24,10 @@ func TestQualificationString(t *testing.T) {
 			"access read; entry no access; guest-linear address valid, paging-structure entry"},
 		{"read+write (A/D update), no linear address", 1<<0 | 1<<1 | 1<<3 | 1<<5,
 			"access read+write; entry read+execute; no guest-linear address"},
+		{"MBEC: supervisor-only executable page, user-mode fetch", 1<<2 | 1<<3 | 1<<5 | 1<<7 | 1<<8 | 1<<9,
+			"access fetch; entry read+execute; guest-linear address valid, translation; linear address user-mode"},
+		{"MBEC: user-only executable page, supervisor fetch", 1<<2 | 1<<3 | 1<<6 | 1<<7 | 1<<8,
+			"access fetch; entry read+user-execute; guest-linear address valid, translation"},
 		{"NMI unblocking", 1<<0 | 1<<12,
 			"access read; entry no access; no guest-linear address; NMI unblocking due to IRET"},
 	} {

@@ -133,12 +133,30 @@ const (
 // are basic, misc and pin. With "activate VMX-preemption timer" allowed
 // (pin-based bit 6, which vmxemu honours) the B.3.3 field 0x482E
 // "VMX-preemption timer value" exists too and is the highest index (23).
-func goodPath(cpu int, basic, misc, pin uint64) []string {
+//
+// The secondary controls sec (IA32_VMX_PROCBASED_CTLS2) bring the fields
+// of the optional EPT features vmxemu honours (Appendix B): "enable VM
+// functions" (13) the VM-function controls 0x2018 and — EPTP switching
+// being the one VM function, IA32_VMX_VMFUNC = 1 on every model that has
+// the MSR — the EPTP-list address 0x2024; "enable PML" (17) the PML index
+// 0x0812 and PML address 0x200E; "EPT-violation #VE" (18) the EPTP index
+// 0x0004 and the virtualization-exception information address 0x202A.
+func goodPath(cpu int, basic, misc, pin, sec uint64) []string {
 	all := fields16 + fields64 + fields32 + fieldsNat
 	highestIndex := highestIndex
 	if pin>>(32+6)&1 != 0 {
 		all++
 		highestIndex = 0x482E >> 1 & 0x1FF
+	}
+	fields64 := fields64
+	for _, f := range []struct {
+		bit      uint
+		n16, n64 int
+	}{{13, 0, 2}, {17, 1, 1}, {18, 1, 1}} {
+		if sec>>(32+f.bit)&1 != 0 {
+			all += f.n16 + f.n64
+			fields64 += f.n64
+		}
 	}
 	rw := all - fieldsRO
 	ro := fmt.Sprintf("cpu %d: VM-exit information fields: VMWRITE to %d refused with VMfailValid(13) (IA32_VMX_MISC[29] = 0)",
@@ -310,6 +328,7 @@ func TestVMXONModels(t *testing.T) {
 				basic := refBasic(t, m)
 				misc := refVMXMSR(t, m, "0x485 IA32_VMX_MISC")
 				pin := refVMXMSR(t, m, "0x481 IA32_VMX_PINBASED_CTLS")
+				sec := refVMXMSR(t, m, "0x48B IA32_VMX_PROCBASED_CTLS2")
 				res := runVMXON(t, "", ExitPass, "-cpu", m.Name, "-smp", strconv.Itoa(n))
 				out := lines(res.stdout)
 				want := []string{
@@ -338,7 +357,7 @@ func TestVMXONModels(t *testing.T) {
 				}
 				want = append(want, "hw.vmm.enable: 1")
 				for c := 0; c < n; c++ {
-					want = append(want, goodPath(c, basic, misc, pin)...)
+					want = append(want, goodPath(c, basic, misc, pin, sec)...)
 				}
 				for c := 0; c < n; c++ {
 					want = append(want, launchPath(t, m, e, c)...)

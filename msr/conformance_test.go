@@ -300,12 +300,13 @@ func TestKnownGaps(t *testing.T) {
 		// Secondary controls (Table 25-7): enable EPT 1, descriptor-table
 		// exiting 2, enable RDTSCP 3, enable VPID 5, WBINVD exiting 6,
 		// unrestricted guest 7, RDRAND exiting 11, enable INVPCID 12,
-		// RDSEED exiting 16, where the model has them, with the model's
-		// allowed-0 half.
+		// enable VM functions 13, RDSEED exiting 16, enable PML 17,
+		// EPT-violation #VE 18, mode-based execute control for EPT 22,
+		// where the model has them, with the model's allowed-0 half.
 		v2, ok := p.GuestVMX(VMXProcbasedCtls2)
 		require.True(t, ok, m.Name)
 		mv2, _ := p.ModelVMX(VMXProcbasedCtls2)
-		assert.Equal(t, mv2&(0xFFFFFFFF|(1<<1|1<<2|1<<3|1<<5|1<<6|1<<7|1<<11|1<<12|1<<16)<<32), v2, "%s: secondary controls", m.Name)
+		assert.Equal(t, mv2&(0xFFFFFFFF|(1<<1|1<<2|1<<3|1<<5|1<<6|1<<7|1<<11|1<<12|1<<13|1<<16|1<<17|1<<18|1<<22)<<32), v2, "%s: secondary controls", m.Name)
 		// A processor that allows "unrestricted guest" reports
 		// IA32_VMX_MISC[5] = 1: VM exits store IA32_EFER.LMA into the
 		// "IA-32e mode guest" entry control (SDM Vol. 3D A.6), which
@@ -336,9 +337,16 @@ func TestKnownGaps(t *testing.T) {
 		misc, _ := p.GuestVMX(VMXMisc)
 		mmisc, _ := p.ModelVMX(VMXMisc)
 		assert.Equal(t, mmisc&^(1<<7|1<<8|1<<14), misc, "%s: IA32_VMX_MISC", m.Name)
-		for _, idx := range []uint32{VMXVMFunc, VMXProcbasedCtls3} {
-			_, ok := p.GuestVMX(idx)
-			assert.False(t, ok, "%s: %s needs controls vmxemu does not implement yet", m.Name, Name(idx))
+		_, ok = p.GuestVMX(VMXProcbasedCtls3)
+		assert.False(t, ok, "%s: %s needs controls vmxemu does not implement yet", m.Name, Name(VMXProcbasedCtls3))
+		// IA32_VMX_VMFUNC (Vol. 3D A.11) exists with "enable VM
+		// functions" and reports EPTP switching (bit 0), the one VM
+		// function Intel defines.
+		vf, ok := p.GuestVMX(VMXVMFunc)
+		assert.Equal(t, v2>>(32+13)&1 != 0, ok, "%s: IA32_VMX_VMFUNC with enable VM functions", m.Name)
+		if ok {
+			mvf, _ := p.ModelVMX(VMXVMFunc)
+			assert.Equal(t, mvf&1, vf, "%s: IA32_VMX_VMFUNC", m.Name)
 		}
 		for _, f := range features {
 			if p.Reports(f.Name) {

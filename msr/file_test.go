@@ -90,7 +90,10 @@ func TestMSRFile(t *testing.T) {
 			// EPT_VPID_CAP 0x00000F0106134141, all of whose bits vmxemu
 			// honours (SDM Vol. 3D A.10).
 			rd(VMXProcbasedCtls2, 0x000000EE00000000), rd(VMXEPTVPIDCap, 0x00000F0106134141)}},
-		{"VMFUNC: on the model, not for the guest yet", "haswell-ep", nil, 5, []msrOp{rdGP(VMXVMFunc, "does not implement the controls")}},
+		// IA32_VMX_VMFUNC (SDM Vol. 3D A.11): EPTP switching (bit 0), the
+		// only VM function; gone with "enable VM functions".
+		{"VMFUNC: EPTP switching", "haswell-ep", nil, 5, []msrOp{rd(VMXVMFunc, 1)}},
+		{"VMFUNC removed with -vmfunc", "haswell-ep", []string{"-vmfunc"}, 5, []msrOp{rdGP(VMXVMFunc, "exist")}},
 		{"APIC base", "sandybridge-ep", nil, 5, []msrOp{
 			rd(APICBase, 0xFEE00900), wrGP(APICBase, 1<<46, "MAXPHYADDR"),
 			wr(APICBase, 0xFED00800), rd(APICBase, 0xFED00900)}},

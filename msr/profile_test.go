@@ -137,11 +137,9 @@ func TestToggleErrors(t *testing.T) {
 		{"sandybridge-ep", []string{"-ept", "+ept"}, "cannot be restored"},
 		{"sandybridge-ep", []string{"+cet-ss"}, "vmxemu does not implement cet-ss"},
 		// QEMU's vmx-* names: + only for what vmxemu implements; the
-		// model's dump has mode-based execute control (secondary control
-		// 22) and PML (17), which are known gaps.
-		{"skylake-sp", []string{"+vmx-mbec"}, "IA32_VMX_PROCBASED_CTLS2 bit 54 is a known gap"},
-		{"skylake-sp", []string{"+vmx-pml"}, "known gap"},
-		{"skylake-sp", []string{"+pml"}, "known gap"},
+		// model's dump has enable XSAVES/XRSTORS (secondary control 20),
+		// a known gap (XSAVES is not implemented).
+		{"skylake-sp", []string{"+vmx-xsaves"}, "IA32_VMX_PROCBASED_CTLS2 bit 52 is a known gap"},
 		{"sapphirerapids", []string{"+vmx-ept-advanced-exitinfo", "+vmx-activity-shutdown"}, "known gap"},
 		{"haswell-ep", []string{"+vmx-mbec"}, "the model has no vmx-mbec"},
 	} {
@@ -161,10 +159,13 @@ func TestQEMUVMXNamesKnownGaps(t *testing.T) {
 	require.NoError(t, err)
 	g, _ := p.GuestVMX(VMXProcbasedCtls2)
 	assert.Zero(t, g>>(32+22)&1, "mode-based execute control")
-	p, err = resolveE("skylake-sp", "+vmx-unrestricted-guest", "+vmx-ept", "+unrestricted-guest", "+vmx-exit-load-efer", "+vmx-entry-load-efer")
+	p, err = resolveE("skylake-sp", "+vmx-unrestricted-guest", "+vmx-ept", "+unrestricted-guest", "+vmx-exit-load-efer", "+vmx-entry-load-efer", "+vmx-pml", "+pml", "+vmfunc", "+vmx-eptp-switching", "+vmx-mbec")
 	require.NoError(t, err)
 	g, _ = p.GuestVMX(VMXProcbasedCtls2)
 	assert.Equal(t, uint64(1), g>>(32+7)&1, "unrestricted guest stays")
+	for _, b := range []uint{13, 17, 22} { // VM functions, PML, MBEC (SDM Vol. 3C Table 25-7)
+		assert.Equal(t, uint64(1), g>>(32+b)&1, "secondary control %d stays", b)
+	}
 	e, _ := p.GuestVMX(VMXEntryCtls)
 	assert.Equal(t, uint64(1), e>>(32+15)&1, "load IA32_EFER stays")
 }

@@ -165,9 +165,11 @@ var implementedControls = map[uint32]uint64{
 	VMXProcbasedCtls: (1<<2 | 1<<3 | 1<<7 | 1<<9 | 1<<11 | 1<<12 | 1<<15 | 1<<16 | 1<<22 | 1<<23 | 1<<24 | 1<<25 | 1<<27 | 1<<28 | 1<<30 | 1<<31) << 32,
 	// Enable EPT (1), descriptor-table exiting (2), enable RDTSCP (3),
 	// enable VPID (5), WBINVD exiting (6), unrestricted guest (7), RDRAND
-	// exiting (11), enable INVPCID (12), RDSEED exiting (16). Enable
-	// XSAVES/XRSTORS (20) waits for XSAVES, which is not implemented.
-	VMXProcbasedCtls2: (1<<1 | 1<<2 | 1<<3 | 1<<5 | 1<<6 | 1<<7 | 1<<11 | 1<<12 | 1<<16) << 32,
+	// exiting (11), enable INVPCID (12), enable VM functions (13), RDSEED
+	// exiting (16), enable PML (17), EPT-violation #VE (18), mode-based
+	// execute control for EPT (22). Enable XSAVES/XRSTORS (20) waits for
+	// XSAVES, which is not implemented.
+	VMXProcbasedCtls2: (1<<1 | 1<<2 | 1<<3 | 1<<5 | 1<<6 | 1<<7 | 1<<11 | 1<<12 | 1<<13 | 1<<16 | 1<<17 | 1<<18 | 1<<22) << 32,
 	// Save debug controls (2), host address-space size (9), acknowledge
 	// interrupt on exit (15), save IA32_EFER (20), load IA32_EFER (21),
 	// save VMX-preemption timer value (22).
@@ -175,7 +177,8 @@ var implementedControls = map[uint32]uint64{
 	// Load debug controls (2), IA-32e mode guest (9), load IA32_EFER (15).
 	VMXEntryCtls:      (1<<2 | 1<<9 | 1<<15) << 32,
 	VMXProcbasedCtls3: 0,
-	VMXVMFunc:         0,
+	// EPTP switching (VM function 0).
+	VMXVMFunc: 1 << 0,
 }
 
 // controlImplemented reports whether vmxemu honours the 1-setting of a

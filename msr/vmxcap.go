@@ -243,8 +243,9 @@ func misc(ew *errWriter, p *Profile, name string, idx uint32, fields []field, ma
 			impl := ""
 			if mark && x != 0 {
 				impl = status(name + "/" + f.name)
-				if idx == VMXEPTVPIDCap && eptCapHonoured>>f.lo&1 != 0 {
-					impl = "ok" // honoured bits: eptCapHonoured (vmx.go)
+				if idx == VMXEPTVPIDCap && eptCapHonoured>>f.lo&1 != 0 ||
+					idx == VMXVMFunc && controlImplemented(VMXVMFunc, f.lo) {
+					impl = "ok" // honoured bits: eptCapHonoured, implementedControls (vmx.go)
 				}
 			}
 			ew.line(f.name, s, impl)

@@ -53,7 +53,14 @@ func TestVMXCapReport(t *testing.T) {
 	assert.Regexp(t, `(?m)^  VMCS size +1280$`, r)
 	assert.Regexp(t, `(?m)^  Page-walk length 5 +yes +ok$`, r)
 	assert.Regexp(t, `(?m)^  Advanced VM-exit information for EPT violations +yes +ok$`, r)
-	assert.Regexp(t, `(?m)^  EPTP Switching +yes +gap$`, r)
+	// EPTP switching (IA32_VMX_VMFUNC bit 0) and the controls of the
+	// optional EPT features (SDM Vol. 3C Table 25-7 bits 13, 17, 18, 22)
+	// are honoured.
+	assert.Regexp(t, `(?m)^  EPTP Switching +yes +ok$`, r)
+	for _, c := range []string{"Enable VM functions", "Enable PML", "EPT-violation #VE", `Mode-based execute control \(XS/XU\)`} {
+		assert.Regexp(t, `(?m)^  `+c+` +yes +ok$`, r)
+	}
+	assert.Regexp(t, `(?m)^  Sub-page write permissions +yes +gap$`, r) // still masked
 	assert.Contains(t, r, "assumed, not in the source dump")
 
 	r = report(t, "sapphirerapids", "-ept")

@@ -225,14 +225,14 @@ func (v *CPU) checkControls(insn Insn) (Outcome, bool) {
 	width := v.physWidth()
 	if proc&procUseIOBitmaps != 0 {
 		for _, enc := range []uint32{encIOBitmapA, encIOBitmapB} {
-			if a := v.field(enc); a&0xFFF != 0 || a>>width != 0 {
+			if a := v.field(enc); !v.pageAddrOK(a) {
 				return v.entryFail(insn, ErrEntryInvalidControl, enc, a,
 					fmt.Sprintf("with \"use I/O bitmaps\" the address must be 4-KiB aligned and within %d bits", width), sdm), true
 			}
 		}
 	}
 	if proc&procUseMSRBitmaps != 0 {
-		if a := v.field(encMSRBitmap); a&0xFFF != 0 || a>>width != 0 {
+		if a := v.field(encMSRBitmap); !v.pageAddrOK(a) {
 			return v.entryFail(insn, ErrEntryInvalidControl, encMSRBitmap, a,
 				fmt.Sprintf("with \"use MSR bitmaps\" the address must be 4-KiB aligned and within %d bits", width), sdm), true
 		}
@@ -240,11 +240,17 @@ func (v *CPU) checkControls(insn Insn) (Outcome, bool) {
 	if o, bad := v.checkNMIControls(insn); bad { // events.go
 		return o, true
 	}
-	// VPID and EPT (ept.go).
+	// VPID and EPT (ept.go), PML (eptfeatures.go).
 	if o, bad := v.checkEPTControls(insn); bad {
 		return o, true
 	}
+	if o, bad := v.checkPMLControls(insn); bad {
+		return o, true
+	}
 	if o, bad := v.checkUnrestrictedControls(insn); bad { // unrestricted.go
+		return o, true
+	}
+	if o, bad := v.checkVMFuncVEControls(insn); bad { // eptfeatures.go
 		return o, true
 	}
 	// 27.2.1.2: VM-exit controls and the MSR-store/load areas.

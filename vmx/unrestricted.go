@@ -23,11 +23,20 @@ import (
 func (v *CPU) unrestricted() bool { return v.secondary()&proc2UnrestrictedGuest != 0 }
 
 // checkUnrestrictedControls is the rule of SDM Vol. 3C 27.2.1.1 that ties
-// "unrestricted guest" to "enable EPT": VMfailValid(7).
+// "unrestricted guest" and "mode-based execute control for EPT" to
+// "enable EPT": VMfailValid(7).
 func (v *CPU) checkUnrestrictedControls(insn Insn) (Outcome, bool) {
-	if sec := v.secondary(); sec&proc2UnrestrictedGuest != 0 && sec&proc2EPT == 0 {
+	sec := v.secondary()
+	if sec&proc2EPT != 0 {
+		return Outcome{}, false
+	}
+	if sec&proc2UnrestrictedGuest != 0 {
 		return v.entryFail(insn, ErrEntryInvalidControl, encProcCtls2, sec,
 			"\"unrestricted guest\" (secondary control 7) requires \"enable EPT\" (secondary control 1)", "Vol. 3C 27.2.1.1"), true
+	}
+	if sec&proc2MBEC != 0 {
+		return v.entryFail(insn, ErrEntryInvalidControl, encProcCtls2, sec,
+			"\"mode-based execute control for EPT\" (secondary control 22) requires \"enable EPT\" (secondary control 1)", "Vol. 3C 27.2.1.1"), true
 	}
 	return Outcome{}, false
 }

@@ -45,6 +45,9 @@ func (d *diag) hooks() *cpu.Hooks {
 	if ev.wants("vmx") || ev.wants("int") || d.summary != nil {
 		h.Shutdown = d.shutdown
 	}
+	if ev.wants("ept") {
+		h.EPT = func(c *cpu.CPU, e cpu.EPTEvent) { ev.write(eptFeatureEvent(c, e)) }
+	}
 	if ev.wants("msr") {
 		h.MSR = func(c *cpu.CPU, write bool, idx uint32, val uint64, f *arch.Fault) {
 			ev.write(msrEvent(c, write, idx, val, f))
@@ -69,7 +72,7 @@ func (d *diag) hooks() *cpu.Hooks {
 			h.Exec = t.executing
 		}
 	}
-	if h.Translate == nil && h.Exec == nil && h.Exception == nil && h.VMX == nil && h.VMExit == nil && h.Shutdown == nil && h.MSR == nil && h.CR == nil && h.IO == nil && h.Magic == nil {
+	if h.Translate == nil && h.Exec == nil && h.Exception == nil && h.VMX == nil && h.VMExit == nil && h.Shutdown == nil && h.EPT == nil && h.MSR == nil && h.CR == nil && h.IO == nil && h.Magic == nil {
 		return nil
 	}
 	return h
@@ -112,7 +115,7 @@ func (d *diag) vmexit(c *cpu.CPU, reason uint32, _ vmx.ExitInfo) {
 	if d.events.wants("vmx") {
 		d.events.write(exitEvent(c))
 	}
-	if r := reason & 0xFFFF; d.events.wants("ept") && (r == vmx.ExitEPTViolate || r == vmx.ExitEPTMisconf) {
+	if r := reason & 0xFFFF; d.events.wants("ept") && (r == vmx.ExitEPTViolate || r == vmx.ExitEPTMisconf || r == vmx.ExitPMLFull || r == vmx.ExitVMFUNC) {
 		d.events.write(eptExitEvent(c, r))
 	}
 	if d.brk != nil {

@@ -139,7 +139,7 @@ func TestEPTLogJSON(t *testing.T) {
 	require.Len(t, inv, 8)
 	bits := func(q uint64) map[string]any {
 		return map[string]any{"read": q&qRead != 0, "write": q&qWrite != 0, "fetch": q&qFetch != 0,
-			"readable": q&qReadable != 0, "writable": q&qWritable != 0, "executable": q&qExec != 0,
+			"readable": q&qReadable != 0, "writable": q&qWritable != 0, "executable": q&qExec != 0, "user_executable": q&(1<<6) != 0, // bit 6: MBEC only
 			"linear_valid": q&qLinearValid != 0, "translation": q&qTranslation != 0,
 			"user": q&qUser != 0, "read_write": q&qRW != 0, "execute_disable": q&qNX != 0, "nmi_unblocking": q&qNMIUnblock_ != 0}
 	}

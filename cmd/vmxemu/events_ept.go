@@ -14,6 +14,37 @@ import (
 // INVEPT/INVVPID executed in VMX root operation (their exits in non-root
 // operation are VM exits of the vmx item).
 
+// eptFeatureEvent is an event of the optional EPT features (cpu.EPTEvent):
+// a page-modification log write (SDM Vol. 3C 29.3.6), an EPTP switch by
+// VMFUNC (26.5.5.3), a virtualization exception (26.5.6).
+func eptFeatureEvent(c *cpu.CPU, x cpu.EPTEvent) *event {
+	e := eventBase(c, "ept", x.Kind, c.InstructionRIP())
+	e.Why = x.Why
+	j := &eptJSON{}
+	switch x.Kind {
+	case cpu.EPTEventPMLLog:
+		j.GPA, j.Addr, j.Index = ptr(hexU64(x.GPA)), ptr(hexU64(x.Addr)), ptr(x.Index)
+		e.text = func() string {
+			return fmt.Sprintf("PML log: guest-physical %#x at index %d (%#x)", x.GPA, x.Index, x.Addr)
+		}
+	case cpu.EPTEventVMFUNC:
+		j.EPTP, j.Index = ptr(hexU64(x.EPTP)), ptr(x.Index)
+		e.text = func() string { return fmt.Sprintf("VMFUNC EPTP switch: EPTP-list entry %d, EPTP %#x", x.Index, x.EPTP) }
+	case cpu.EPTEventVE:
+		j.GPA, j.Addr, j.Index = ptr(hexU64(x.GPA)), ptr(hexU64(x.Addr)), ptr(x.Index)
+		j.Qualification, j.Qual = ptr(hexU64(x.Qualification)), newQualJSON(x.Qualification)
+		if x.Qualification&ept.QualLinearValid != 0 {
+			j.GLA = ptr(hexU64(x.GLA))
+		}
+		e.text = func() string {
+			return fmt.Sprintf("#VE: EPT violation at guest-physical %#x, qualification %#x (%s), information at %#x: %s",
+				x.GPA, x.Qualification, ept.QualificationString(x.Qualification), x.Addr, x.Why)
+		}
+	}
+	e.EPT = j
+	return &e
+}
+
 // Event names of the ept item.
 const (
 	eventEPTViolation = "ept-violation"
@@ -36,6 +67,10 @@ type eptJSON struct {
 	VPID     *uint64  `json:"vpid,omitempty"`
 	Linear   *hexU64  `json:"linear,omitempty"`
 	Desc     []hexU64 `json:"descriptor,omitempty"`
+	// PML log writes (pml-log), EPTP switches (eptp-switch) and
+	// virtualization exceptions (ve).
+	Addr  *hexU64 `json:"addr,omitempty"`
+	Index *uint64 `json:"index,omitempty"`
 }
 
 // qualJSON is an EPT violation's exit qualification bit by bit (SDM Vol.
@@ -47,6 +82,7 @@ type qualJSON struct {
 	Readable       bool `json:"readable"`        // bit 3
 	Writable       bool `json:"writable"`        // bit 4
 	Executable     bool `json:"executable"`      // bit 5
+	UserExecutable bool `json:"user_executable"` // bit 6 (mode-based execute control)
 	LinearValid    bool `json:"linear_valid"`    // bit 7
 	Translation    bool `json:"translation"`     // bit 8
 	User           bool `json:"user"`            // bit 9
@@ -60,7 +96,8 @@ func newQualJSON(q uint64) *qualJSON {
 	return &qualJSON{
 		Read: b(ept.QualRead), Write: b(ept.QualWrite), Fetch: b(ept.QualFetch),
 		Readable: b(ept.QualReadable), Writable: b(ept.QualWritable), Executable: b(ept.QualExecutable),
-		LinearValid: b(ept.QualLinearValid), Translation: b(ept.QualTranslation),
+		UserExecutable: b(ept.QualUserExec),
+		LinearValid:    b(ept.QualLinearValid), Translation: b(ept.QualTranslation),
 		User: b(ept.QualUser), ReadWrite: b(ept.QualRW), ExecuteDisable: b(ept.QualNX),
 		NMIUnblocking: b(ept.QualNMIUnblock),
 	}
@@ -74,6 +111,21 @@ func eptExitEvent(c *cpu.CPU, reason uint32) *event {
 	kind := eventEPTMisconfig
 	if reason == vmx.ExitEPTViolate {
 		kind = eventEPTViolation
+	}
+	if reason == vmx.ExitPMLFull || reason == vmx.ExitVMFUNC {
+		// A page-modification log-full event (29.3.6) or a VMFUNC that
+		// exited (26.5.5): the rule, and the qualification (bit 12).
+		kind = "pml-full"
+		if reason == vmx.ExitVMFUNC {
+			kind = "vmfunc-exit"
+		}
+		e := eventBase(c, "ept", kind, uint64(x.GuestRIP))
+		e.Why = c.EPTExitWhy()
+		q := x.Qualification
+		e.EPT = &eptJSON{Qualification: &q}
+		why := e.Why
+		e.text = func() string { return kind + ": " + why }
+		return &e
 	}
 	e := eventBase(c, "ept", kind, uint64(x.GuestRIP))
 	gpa := x.GuestPhysical

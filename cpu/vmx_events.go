@@ -27,6 +27,9 @@ type vmxEvents struct {
 	// vnmiBlocked is virtual-NMI blocking ("virtual NMIs" = 1: bit 3 of
 	// the interruptibility state, SDM Vol. 3C 25.4.2, 26.7.1).
 	vnmiBlocked bool
+	// tprBelow: a TPR-below-threshold VM exit is pending on the next
+	// instruction boundary (29.1.2; vmx_tpr.go).
+	tprBelow bool
 	// mtfPending: an MTF VM exit is pending on the next instruction
 	// boundary (26.7.2; or injected by VM entry, 27.6.2).
 	mtfPending bool

@@ -129,7 +129,7 @@ func (v *CPU) Enter(launch bool, c *EntryCtx, mem Phys) (o Outcome, done bool) {
 	if !launch && !s.launched {
 		return v.fail(insn, ErrVMRESUMENonLaunched, fmt.Sprintf("the launch state of VMCS %#x is \"clear\": VMLAUNCH it first", v.current)+sdm), true
 	}
-	if o, bad := v.checkControls(insn); bad {
+	if o, bad := v.checkControls(insn, mem); bad {
 		return o, true
 	}
 	if o, bad := v.checkHostState(insn, c); bad {
@@ -199,7 +199,7 @@ func (v *CPU) physWidth() uint {
 
 // checkControls is SDM Vol. 3C 27.2.1: the VM-execution, VM-exit and
 // VM-entry control fields, in the SDM's order. Failures are VMfailValid(7).
-func (v *CPU) checkControls(insn Insn) (Outcome, bool) {
+func (v *CPU) checkControls(insn Insn, mem Phys) (Outcome, bool) {
 	const sdm = "Vol. 3C 27.2.1.1"
 	// 27.2.1.1: pin-based and primary processor-based controls, then the
 	// secondary ones when activated.
@@ -236,6 +236,9 @@ func (v *CPU) checkControls(insn Insn) (Outcome, bool) {
 			return v.entryFail(insn, ErrEntryInvalidControl, encMSRBitmap, a,
 				fmt.Sprintf("with \"use MSR bitmaps\" the address must be 4-KiB aligned and within %d bits", width), sdm), true
 		}
+	}
+	if o, bad := v.checkTPRShadow(insn, mem); bad { // tpr.go
+		return o, true
 	}
 	if o, bad := v.checkNMIControls(insn); bad { // events.go
 		return o, true

@@ -391,6 +391,8 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 	switch g.Activity {
 	case 1:
 		c.halted = true
+	case 2:
+		c.vmxEnterShutdown() // vmx_activity.go
 	case 3:
 		c.EnterWaitForSIPI()
 	}
@@ -422,7 +424,7 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 	if g.InjectType == vmx.IntrTypeNMI {
 		c.vmxInjectedNMI()
 	}
-	c.halted = false
+	c.halted, c.vev.shutdown = false, false // an injected NMI or #MC leaves shutdown
 	f := arch.Fault{Vector: g.InjectVector, HasError: g.InjectHasErr, Code: g.InjectErr,
 		Rule: "event injected by VM entry (VM-entry interruption-information field)", SDM: "Vol. 3C 27.6"}
 	c.vev.injecting = true
@@ -442,12 +444,7 @@ func (c *CPU) vmExit(reason uint32, info vmx.ExitInfo, atInsn bool) {
 		s.RIP = c.ripCur
 	}
 	dbg := c.lbr.ctl
-	act := uint64(0)
-	if c.halted && !c.waitSIPI {
-		act = 1
-	} else if c.waitSIPI {
-		act = 3
-	}
+	act := c.vmxActivity() // vmx_activity.go
 	g := vmx.GuestSave{State: s, DebugCtl: dbg, BlockingSTI: c.shadow == 1, BlockingMovSS: c.shadow == shadowMovSS,
 		BlockingNMI: c.nmiBlocked, Activity: act}
 	c.vmxExitInfo(reason, &info) // IDT-vectoring information, NMI unblocking (vmx_events.go)

@@ -247,13 +247,12 @@ func honestVMX(v map[uint32]uint64) {
 	if b, ok := v[VMXBasic]; ok {
 		v[VMXBasic] = b &^ (1<<49 | 0x7F<<57)
 	}
-	// The shutdown and wait-for-SIPI activity states (IA32_VMX_MISC[7:8],
-	// SDM Vol. 3C 24.4.2) need the SIPI VM exit and a guest shutdown,
-	// which vmxemu does not model yet; HLT (bit 6) works.
-	// IA32_VMX_MISC[14] (Intel PT usable in VMX operation, Vol. 3D A.6)
+	// The HLT, shutdown and wait-for-SIPI activity states
+	// (IA32_VMX_MISC[8:6], SDM Vol. 3C 25.4.2) are kept as the model has
+	// them (cpu/vmx_activity.go). IA32_VMX_MISC[14] (Intel PT usable in VMX operation, Vol. 3D A.6)
 	// describes a feature the models hide (intel-pt, CPUID.(7,0):EBX[25]).
 	if m, ok := v[VMXMisc]; ok {
-		v[VMXMisc] = m &^ (1<<7 | 1<<8 | 1<<14)
+		v[VMXMisc] = m &^ (1 << 14)
 	}
 }
 

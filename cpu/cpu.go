@@ -112,6 +112,9 @@ type CPU struct {
 	ShutdownFault arch.Fault
 	ShutdownWhy   string
 
+	// acCheck: alignment checking is on (align.go).
+	acCheck bool
+
 	// Icount is the number of instructions retired, up to date between
 	// blocks; inside a block now() is the exact count.
 	Icount uint64
@@ -349,6 +352,7 @@ func (c *CPU) stateChanged() {
 	c.cpl = uint8(c.State.CPL())
 	c.tlb.setKey(c.cpl == 3, c.pcid())
 	c.blocks.flush()
+	c.updateAlignCheck() // align.go
 }
 
 const (

@@ -29,6 +29,15 @@ func (c *CPU) vmxCtx(in *Inst, insn vmx.Insn) vmx.Ctx {
 			x.FeatureControl = fc
 		}
 	}
+	if insn == vmx.InsnVMREAD || insn == vmx.InsnVMWRITE {
+		// The encoding (a register) and the bitmaps' access path for
+		// VMCS shadowing (vmx/shadow.go).
+		x.Encoding = c.GPR[in.reg&15]
+		if c.codeMode != mode64 {
+			x.Encoding = uint64(uint32(x.Encoding))
+		}
+		x.Mem = vmxPhys{c}
+	}
 	return x
 }
 
@@ -183,7 +192,13 @@ func vmread(c *CPU, in *Inst) {
 	if !mode64 {
 		enc = uint64(uint32(enc))
 	}
-	v, o := c.vmx.VMREAD(enc, mode64)
+	var v uint64
+	var o vmx.Outcome
+	if c.inGuest() {
+		v, o = c.vmx.GuestVMREAD(enc, mode64, vmxPhys{c}) // VMCS shadowing
+	} else {
+		v, o = c.vmx.VMREAD(enc, mode64)
+	}
 	if o.Kind == vmx.Succeed {
 		var ok bool
 		if mode64 {
@@ -219,6 +234,10 @@ func vmwrite(c *CPU, in *Inst) {
 			return
 		}
 		val, enc = uint64(v), uint64(uint32(enc))
+	}
+	if c.inGuest() {
+		c.vmxOutcome(c.vmx.GuestVMWRITE(enc, val, mode64, vmxPhys{c})) // VMCS shadowing
+		return
 	}
 	c.vmxOutcome(c.vmx.VMWRITE(enc, val, mode64))
 }

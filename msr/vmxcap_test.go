@@ -54,6 +54,10 @@ func TestVMXCapReport(t *testing.T) {
 		assert.Regexp(t, regexp.MustCompile(want), r)
 	}
 
+	r = report(t, "skylake-sp")
+	assert.Regexp(t, `(?m)^  VMCS shadowing +yes +ok$`, r)
+	assert.Regexp(t, `(?m)^  VMWRITE to VM-exit information fields +yes +ok$`, r)
+
 	r = report(t, "icelake-sp")
 	assert.Regexp(t, `(?m)^  Revision +19$`, r)
 	assert.Regexp(t, `(?m)^  VMCS size +1280$`, r)

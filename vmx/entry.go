@@ -119,6 +119,11 @@ func (v *CPU) Enter(launch bool, c *EntryCtx, mem Phys) (o Outcome, done bool) {
 	if v.current == invalidPtr {
 		return Outcome{Insn: insn, Kind: FailInvalid, Why: "there is no current VMCS (VMPTRLD one first)" + sdm}, true
 	}
+	if v.cur.isShadow() {
+		// A shadow VMCS cannot be entered: VMfailInvalid with the
+		// invalid current-VMCS pointer (SDM Vol. 3C 25.10, 27.1).
+		return Outcome{Insn: insn, Kind: FailInvalid, Why: fmt.Sprintf("the current VMCS %#x is a shadow VMCS (bit 31 of its revision identifier): it cannot be used for VM entry", v.current) + sdm}, true
+	}
 	if c.MovSSBlocking {
 		return v.fail(insn, ErrEntryMovSSBlocking, "events are blocked by MOV SS: the instruction follows MOV SS or POP SS"+sdm), true
 	}
@@ -248,6 +253,9 @@ func (v *CPU) checkControls(insn Insn, mem Phys) (Outcome, bool) {
 		return o, true
 	}
 	if o, bad := v.checkUnrestrictedControls(insn); bad { // unrestricted.go
+		return o, true
+	}
+	if o, bad := v.checkShadowBitmaps(insn); bad { // shadow.go
 		return o, true
 	}
 	// 27.2.1.2: VM-exit controls and the MSR-store/load areas.

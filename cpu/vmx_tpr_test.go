@@ -37,7 +37,13 @@ const (
 // page tables: guest RIP 11000H, host RIP 12000H (HLT).
 func vmx64Harness(t *testing.T, fields map[uint64]uint64) *harness {
 	t.Helper()
-	m, err := msr.Lookup("sandybridge-ep")
+	return vmx64HarnessModel(t, "sandybridge-ep", fields)
+}
+
+// vmx64HarnessModel is vmx64Harness with another CPU model's VMX.
+func vmx64HarnessModel(t *testing.T, model string, fields map[uint64]uint64) *harness {
+	t.Helper()
+	m, err := msr.Lookup(model)
 	require.NoError(t, err)
 	p, err := msr.Resolve(m, nil)
 	require.NoError(t, err)

@@ -92,25 +92,26 @@ func inOrder(t *testing.T, out []string, want []string, msgAndArgs ...any) bool 
 // The VMCS fields of vmxemu's models as the guest sees them: the entries
 // of SDM Vol. 3D Appendix B without an "exists only on processors that
 // support ..." condition, plus those of the optional controls vmxemu
-// honours that bring fields: "use MSR bitmaps", "activate secondary
-// controls", "enable VPID" and "enable EPT" (every model has them).
+// honours that bring fields: "use MSR bitmaps", "use TPR shadow",
+// "activate secondary controls", "enable VPID" and "enable EPT" (every
+// model has them); "VMCS shadowing" where the model has it (goodPath).
 const (
 	// B.1.1 virtual-processor identifier (1, VPID); B.1.2 guest ES..TR
 	// selectors (8), B.1.3 host ES..TR selectors (7).
 	fields16 = 1 + 8 + 7
 	// B.2.1 I/O bitmaps A and B, VM-exit MSR-store/-load, VM-entry
 	// MSR-load addresses, executive-VMCS pointer, TSC offset (7), the
-	// address of MSR bitmaps (1, "use MSR bitmaps") and the EPT pointer
-	// (1, EPT); B.2.2 guest-physical address (1, EPT); B.2.3 VMCS link
+	// address of MSR bitmaps (1, "use MSR bitmaps"), the virtual-APIC
+	// address (1, "use TPR shadow") and the EPT pointer (1, EPT); B.2.2 guest-physical address (1, EPT); B.2.3 VMCS link
 	// pointer, guest IA32_DEBUGCTL (2), guest IA32_EFER (1, "load/save
 	// IA32_EFER") and guest PDPTE0-3 (4, EPT); B.2.4 host IA32_EFER (1,
 	// "load IA32_EFER").
-	fields64 = 7 + 1 + 1 + 1 + 2 + 1 + 4 + 1
-	// B.3.1 0x4000..0x401A (14) and the secondary processor-based
-	// controls 0x401E (1); B.3.2 the 8 VM-exit information fields; B.3.3
+	fields64 = 7 + 1 + 1 + 1 + 1 + 2 + 1 + 4 + 1
+	// B.3.1 0x4000..0x401A (14), the TPR threshold 0x401C (1, "use TPR
+	// shadow") and the secondary processor-based controls 0x401E (1); B.3.2 the 8 VM-exit information fields; B.3.3
 	// 0x4800..0x482A (22: limits, access rights, interruptibility,
 	// activity, SMBASE, SYSENTER_CS); B.3.4 host SYSENTER_CS (1).
-	fields32 = 14 + 1 + 8 + 22 + 1
+	fields32 = 14 + 1 + 1 + 8 + 22 + 1
 	// B.4.1 CR0/CR4 mask and shadow, CR3-target values 0-3 (8); B.4.2
 	// exit qualification, I/O RCX/RSI/RDI/RIP, guest-linear address (6);
 	// B.4.3 0x6800..0x6826 (20); B.4.4 0x6C00..0x6C16 (12).
@@ -133,12 +134,20 @@ const (
 // are basic, misc and pin. With "activate VMX-preemption timer" allowed
 // (pin-based bit 6, which vmxemu honours) the B.3.3 field 0x482E
 // "VMX-preemption timer value" exists too and is the highest index (23).
-func goodPath(cpu int, basic, misc, pin uint64) []string {
+// With "VMCS shadowing" allowed (IA32_VMX_PROCBASED_CTLS2 bit 46, secondary
+// control 14, which vmxemu honours) the B.2.1 VMREAD- and VMWRITE-bitmap
+// addresses exist (two 64-bit fields, indexes 19 and 20).
+func goodPath(cpu int, basic, misc, pin, proc2 uint64) []string {
 	all := fields16 + fields64 + fields32 + fieldsNat
+	fields64 := fields64
 	highestIndex := highestIndex
 	if pin>>(32+6)&1 != 0 {
 		all++
 		highestIndex = 0x482E >> 1 & 0x1FF
+	}
+	if proc2>>(32+14)&1 != 0 {
+		all += 2
+		fields64 += 2
 	}
 	rw := all - fieldsRO
 	ro := fmt.Sprintf("cpu %d: VM-exit information fields: VMWRITE to %d refused with VMfailValid(13) (IA32_VMX_MISC[29] = 0)",
@@ -310,6 +319,7 @@ func TestVMXONModels(t *testing.T) {
 				basic := refBasic(t, m)
 				misc := refVMXMSR(t, m, "0x485 IA32_VMX_MISC")
 				pin := refVMXMSR(t, m, "0x481 IA32_VMX_PINBASED_CTLS")
+				proc2 := refVMXMSR(t, m, "0x48B IA32_VMX_PROCBASED_CTLS2")
 				res := runVMXON(t, "", ExitPass, "-cpu", m.Name, "-smp", strconv.Itoa(n))
 				out := lines(res.stdout)
 				want := []string{
@@ -338,7 +348,7 @@ func TestVMXONModels(t *testing.T) {
 				}
 				want = append(want, "hw.vmm.enable: 1")
 				for c := 0; c < n; c++ {
-					want = append(want, goodPath(c, basic, misc, pin)...)
+					want = append(want, goodPath(c, basic, misc, pin, proc2)...)
 				}
 				for c := 0; c < n; c++ {
 					want = append(want, launchPath(t, m, e, c)...)

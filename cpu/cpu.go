@@ -114,6 +114,9 @@ type CPU struct {
 
 	// acCheck: alignment checking is on (align.go).
 	acCheck bool
+	// mon is the address-range monitoring of MONITOR/MWAIT
+	// (exec_monitor.go).
+	mon monitorState
 
 	// Icount is the number of instructions retired, up to date between
 	// blocks; inside a block now() is the exact count.

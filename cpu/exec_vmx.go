@@ -132,8 +132,9 @@ func vmxon(c *CPU, in *Inst) {
 	o := c.vmx.VMXON(addr, vmxPhys{c})
 	if o.Kind == vmx.Succeed {
 		// VMX root operation blocks INIT (SDM Vol. 3C 24.8); A20M is not
-		// modelled and address-range monitoring does not exist.
+		// modelled; address-range monitoring is cleared (exec_monitor.go).
 		c.BlockINIT(true)
+		c.clearMonitor()
 	}
 	c.vmxOutcome(o)
 }
@@ -145,6 +146,7 @@ func vmxoff(c *CPU, in *Inst) {
 	}
 	o := c.vmx.VMXOFF(vmxPhys{c})
 	c.BlockINIT(false)
+	c.clearMonitor() // exec_monitor.go
 	c.vmxOutcome(o)
 }
 
@@ -397,6 +399,7 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 		c.Hooks.VMX(c, vmx.Outcome{Insn: insn, Kind: vmx.Succeed})
 	}
 	c.intercepts = c.vmx.Intercepts()
+	c.clearMonitor()                // exec_monitor.go
 	c.BlockINIT(false)              // INIT is a VM exit in VMX non-root operation (24.8)
 	c.vmxEventsEntry(g.BlockingNMI) // NMI blocking, the preemption timer (vmx_events.go)
 	switch {
@@ -477,6 +480,7 @@ func (c *CPU) vmExit(reason uint32, info vmx.ExitInfo, atInsn bool) {
 	}
 	c.SetState(host)
 	c.shadow, c.halted, c.waitSIPI = 0, false, false
+	c.mon = monitorState{} // exec_monitor.go: the wait ends, the monitor is cleared
 	c.BlockINIT(true)
 	c.vmxLoadHostRest()
 	if !c.vmxExitMSRLoad() { // 28.6

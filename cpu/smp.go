@@ -148,6 +148,7 @@ func (c *CPU) doINIT() {
 	c.faultPending = false
 	c.nmiBlocked = false
 	c.waitSIPI = false
+	c.mon = monitorState{} // exec_monitor.go
 	if r, ok := c.intr.(INITResetter); ok {
 		r.INITReset()
 	}

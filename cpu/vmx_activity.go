@@ -83,7 +83,8 @@ func (c *CPU) vmxActivity() uint64 {
 		return 3
 	case c.vev.shutdown:
 		return 2
-	case c.halted:
+	case c.halted && !c.mon.waiting:
+		// MWAIT's wait is never an activity state (SDM Vol. 3C 25.4.2).
 		return 1
 	}
 	return 0

@@ -161,10 +161,9 @@ var implementedControls = map[uint32]uint64{
 	// APIC-access virtualization, vmx/tpr.go), NMI-window exiting (22),
 	// MOV-DR (23) and unconditional I/O
 	// (24) exiting, use I/O bitmaps (25), monitor trap flag (27), use MSR
-	// bitmaps (28), PAUSE exiting (30), activate secondary controls (31).
-	// MWAIT (10) and MONITOR (29) exiting wait for MONITOR/MWAIT, which are
-	// not implemented (CPUID.1:ECX.MONITOR = 0).
-	VMXProcbasedCtls: (1<<2 | 1<<3 | 1<<7 | 1<<9 | 1<<11 | 1<<12 | 1<<15 | 1<<16 | 1<<19 | 1<<20 | 1<<21 | 1<<22 | 1<<23 | 1<<24 | 1<<25 | 1<<27 | 1<<28 | 1<<30 | 1<<31) << 32,
+	// bitmaps (28), PAUSE exiting (30), activate secondary controls (31),
+	// MWAIT (10) and MONITOR (29) exiting (cpu/exec_monitor.go).
+	VMXProcbasedCtls: (1<<2 | 1<<3 | 1<<7 | 1<<9 | 1<<10 | 1<<11 | 1<<12 | 1<<15 | 1<<16 | 1<<19 | 1<<20 | 1<<21 | 1<<22 | 1<<23 | 1<<24 | 1<<25 | 1<<27 | 1<<28 | 1<<29 | 1<<30 | 1<<31) << 32,
 	// Enable EPT (1), descriptor-table exiting (2), enable RDTSCP (3),
 	// enable VPID (5), WBINVD exiting (6), unrestricted guest (7), RDRAND
 	// exiting (11), enable INVPCID (12), VMCS shadowing (14; vmx/shadow.go),

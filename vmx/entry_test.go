@@ -125,7 +125,7 @@ func TestEnterChecks(t *testing.T) {
 	}{
 		// 27.2.1.1: a default-1 bit clear, a bit the MSR does not allow.
 		{"pin-based bit 1 must be 1", encPinCtls, snbPin &^ 2, nil, ErrEntryInvalidControl, "Pin-based", nil},
-		{"MWAIT exiting not allowed (masked)", encProcCtls, snbProc | 1<<10, nil, ErrEntryInvalidControl, "masks it", nil},
+		{"primary bit 17 not allowed (activate tertiary controls: not on Sandy Bridge)", encProcCtls, snbProc | 1<<17, nil, ErrEntryInvalidControl, "primary processor-based VM-execution control bit 17 must be 0", nil},
 		// 27.2.1.1: "virtual NMIs" needs "NMI exiting"; "NMI-window
 		// exiting" needs "virtual NMIs".
 		{"virtual NMIs without NMI exiting", encPinCtls, snbPin | 1<<5, nil, ErrEntryInvalidControl, "\"virtual NMIs\" (bit 5) must be 0", nil},

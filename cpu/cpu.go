@@ -112,6 +112,12 @@ type CPU struct {
 	ShutdownFault arch.Fault
 	ShutdownWhy   string
 
+	// acCheck: alignment checking is on (align.go).
+	acCheck bool
+	// mon is the address-range monitoring of MONITOR/MWAIT
+	// (exec_monitor.go).
+	mon monitorState
+
 	// Icount is the number of instructions retired, up to date between
 	// blocks; inside a block now() is the exact count.
 	Icount uint64
@@ -369,6 +375,7 @@ func (c *CPU) stateChanged() {
 	c.cpl = uint8(c.State.CPL())
 	c.tlb.setKey(c.cpl == 3, c.pcid())
 	c.blocks.flush()
+	c.updateAlignCheck() // align.go
 }
 
 const (

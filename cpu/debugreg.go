@@ -239,7 +239,7 @@ func (c *CPU) debugTrap(in *Inst, shadowBefore uint8, tf bool) {
 	if hit == 0 {
 		f = faultSingleStep
 	}
-	if c.vmxMTFHoldsTrap(dr6) { // vmx_events.go
+	if c.tprHoldsTrap(dr6) || c.vmxMTFHoldsTrap(dr6) { // vmx_tpr.go, vmx_events.go
 		return
 	}
 	c.event(arch.VecDB, false, 0, evException, &f)

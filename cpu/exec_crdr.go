@@ -110,6 +110,15 @@ func movFromCR(c *CPU, in *Inst) {
 		v = c.guestCRRead(4, c.CR4)
 	case 8:
 		v = c.CR8
+		if c.inGuest() {
+			g, exited, shadow := c.guestCR8Read(in) // vmx_tpr.go
+			if exited {
+				return
+			}
+			if shadow {
+				v = g
+			}
+		}
 	default:
 		c.raiseUD("MOV from a nonexistent control register", "Vol. 2B MOV (Control Registers)")
 		return
@@ -141,6 +150,10 @@ func movToCR(c *CPU, in *Inst) {
 				// CR3-load exiting unless v is a CR3-target value (SDM
 				// Vol. 3C 26.1.3): qualification CR 3, access type 0.
 				c.guestInsnExit(in, vmx.ExitCRAccess, 3|uint64(in.rm&15)<<8)
+				return
+			}
+		case 8:
+			if c.guestCR8Write(in, v) { // vmx_tpr.go
 				return
 			}
 		}

@@ -29,6 +29,15 @@ func (c *CPU) vmxCtx(in *Inst, insn vmx.Insn) vmx.Ctx {
 			x.FeatureControl = fc
 		}
 	}
+	if insn == vmx.InsnVMREAD || insn == vmx.InsnVMWRITE {
+		// The encoding (a register) and the bitmaps' access path for
+		// VMCS shadowing (vmx/shadow.go).
+		x.Encoding = c.GPR[in.reg&15]
+		if c.codeMode != mode64 {
+			x.Encoding = uint64(uint32(x.Encoding))
+		}
+		x.Mem = vmxPhys{c}
+	}
 	return x
 }
 
@@ -123,8 +132,9 @@ func vmxon(c *CPU, in *Inst) {
 	o := c.vmx.VMXON(addr, vmxPhys{c})
 	if o.Kind == vmx.Succeed {
 		// VMX root operation blocks INIT (SDM Vol. 3C 24.8); A20M is not
-		// modelled and address-range monitoring does not exist.
+		// modelled; address-range monitoring is cleared (exec_monitor.go).
 		c.BlockINIT(true)
+		c.clearMonitor()
 	}
 	c.vmxOutcome(o)
 }
@@ -136,6 +146,7 @@ func vmxoff(c *CPU, in *Inst) {
 	}
 	o := c.vmx.VMXOFF(vmxPhys{c})
 	c.BlockINIT(false)
+	c.clearMonitor() // exec_monitor.go
 	c.vmxOutcome(o)
 }
 
@@ -183,7 +194,13 @@ func vmread(c *CPU, in *Inst) {
 	if !mode64 {
 		enc = uint64(uint32(enc))
 	}
-	v, o := c.vmx.VMREAD(enc, mode64)
+	var v uint64
+	var o vmx.Outcome
+	if c.inGuest() {
+		v, o = c.vmx.GuestVMREAD(enc, mode64, vmxPhys{c}) // VMCS shadowing
+	} else {
+		v, o = c.vmx.VMREAD(enc, mode64)
+	}
 	if o.Kind == vmx.Succeed {
 		var ok bool
 		if mode64 {
@@ -219,6 +236,10 @@ func vmwrite(c *CPU, in *Inst) {
 			return
 		}
 		val, enc = uint64(v), uint64(uint32(enc))
+	}
+	if c.inGuest() {
+		c.vmxOutcome(c.vmx.GuestVMWRITE(enc, val, mode64, vmxPhys{c})) // VMCS shadowing
+		return
 	}
 	c.vmxOutcome(c.vmx.VMWRITE(enc, val, mode64))
 }
@@ -378,6 +399,7 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 		c.Hooks.VMX(c, vmx.Outcome{Insn: insn, Kind: vmx.Succeed})
 	}
 	c.intercepts = c.vmx.Intercepts()
+	c.clearMonitor()                // exec_monitor.go
 	c.BlockINIT(false)              // INIT is a VM exit in VMX non-root operation (24.8)
 	c.vmxEventsEntry(g.BlockingNMI) // NMI blocking, the preemption timer (vmx_events.go)
 	switch {
@@ -391,6 +413,8 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 	switch g.Activity {
 	case 1:
 		c.halted = true
+	case 2:
+		c.vmxEnterShutdown() // vmx_activity.go
 	case 3:
 		c.EnterWaitForSIPI()
 	}
@@ -422,7 +446,7 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 	if g.InjectType == vmx.IntrTypeNMI {
 		c.vmxInjectedNMI()
 	}
-	c.halted = false
+	c.halted, c.vev.shutdown = false, false // an injected NMI or #MC leaves shutdown
 	f := arch.Fault{Vector: g.InjectVector, HasError: g.InjectHasErr, Code: g.InjectErr,
 		Rule: "event injected by VM entry (VM-entry interruption-information field)", SDM: "Vol. 3C 27.6"}
 	c.vev.injecting = true
@@ -442,12 +466,7 @@ func (c *CPU) vmExit(reason uint32, info vmx.ExitInfo, atInsn bool) {
 		s.RIP = c.ripCur
 	}
 	dbg := c.lbr.ctl
-	act := uint64(0)
-	if c.halted && !c.waitSIPI {
-		act = 1
-	} else if c.waitSIPI {
-		act = 3
-	}
+	act := c.vmxActivity() // vmx_activity.go
 	g := vmx.GuestSave{State: s, DebugCtl: dbg, BlockingSTI: c.shadow == 1, BlockingMovSS: c.shadow == shadowMovSS,
 		BlockingNMI: c.nmiBlocked, Activity: act}
 	c.vmxExitInfo(reason, &info) // IDT-vectoring information, NMI unblocking (vmx_events.go)
@@ -461,6 +480,7 @@ func (c *CPU) vmExit(reason uint32, info vmx.ExitInfo, atInsn bool) {
 	}
 	c.SetState(host)
 	c.shadow, c.halted, c.waitSIPI = 0, false, false
+	c.mon = monitorState{} // exec_monitor.go: the wait ends, the monitor is cleared
 	c.BlockINIT(true)
 	c.vmxLoadHostRest()
 	if !c.vmxExitMSRLoad() { // 28.6

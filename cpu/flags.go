@@ -184,6 +184,7 @@ func (c *CPU) Flags() uint64 {
 func (c *CPU) setRFLAGS(v uint64) {
 	c.RFLAGS = v&arch.FlagsDefined&^arch.FlagsArith | arch.FlagRes1
 	c.lz.setFlags(v)
+	c.updateAlignCheck() // align.go: RFLAGS.AC
 }
 
 // Individual flag reads used by Jcc/SETcc/CMOVcc/ADC/SBB. The common cases

@@ -249,6 +249,11 @@ func (c *CPU) fill(lin uint64, kind int) (*tlbEntry, uint64, bool) {
 		// no entry, every such access walks (SDM Vol. 3A 4.6.1).
 		return nil, pa, true
 	}
+	if c.acCheck && kind != accFetch {
+		// Alignment checking: every data access takes rdSlow/wrSlow
+		// (align.go).
+		return nil, pa, true
+	}
 	if c.dbg.data != 0 && kind != accFetch && c.watched(lin) {
 		// A data breakpoint watches this page: no entry, so that every
 		// access takes rdSlow/wrSlow, where checkData looks (debugreg.go).
@@ -311,6 +316,9 @@ func rdLin[T word](c *CPU, lin uint64) (T, bool) {
 
 // rdSlow handles TLB misses, page-crossing and MMIO reads.
 func (c *CPU) rdSlow(lin uint64, size uint) (uint64, bool) {
+	if c.misaligned(lin, size) { // align.go
+		return 0, false
+	}
 	o := lin & 0xfff
 	if o+uint64(size) > 4096 {
 		var v uint64
@@ -380,6 +388,9 @@ func wrLin[T word](c *CPU, lin uint64, v T) bool {
 // MMIO. A page-crossing write checks both pages before writing either
 // (SDM: no partial writes on a #PF in the second page).
 func (c *CPU) wrSlow(lin uint64, size uint, v uint64) bool {
+	if c.misaligned(lin, size) { // align.go
+		return false
+	}
 	o := lin & 0xfff
 	if o+uint64(size) > 4096 {
 		n1 := 4096 - o

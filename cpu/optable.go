@@ -14,6 +14,7 @@ type tables struct {
 	grp7mem                           [8]opEntry
 	swapgs, rdtscp, smswReg, lmswReg  opEntry
 	xgetbv, xsetbv                    opEntry
+	monitor, mwait                    opEntry
 	clac, stac, invpcid               opEntry
 	rdpkru, wrpkru                    opEntry
 	fsgsbase, rdpid                   opEntry
@@ -293,6 +294,8 @@ func buildTables() *tables {
 	t.xgetbv = opEntry{name: "xgetbv", f: fModRM, h: one(xgetbv)}
 	t.xsetbv = opEntry{name: "xsetbv", f: fModRM | fEnd, h: one(xsetbv)}
 	t.clac = opEntry{name: "clac", f: fModRM, h: one(clacStac)}
+	t.monitor = opEntry{name: "monitor", f: fModRM | fEnd, h: one(monitorInsn)}
+	t.mwait = opEntry{name: "mwait", f: fModRM | fEnd, h: one(mwaitInsn)}
 	t.stac = opEntry{name: "stac", f: fModRM, h: one(clacStac)}
 	t.fsgsbase = opEntry{name: "rdfsbase/rdgsbase/wrfsbase/wrgsbase", f: fModRM, h: one(fsgsbase)}
 	t.rdpid = opEntry{name: "rdpid", f: fModRM, h: one(rdpid)}
@@ -480,6 +483,10 @@ func selGrp7(mr byte, d *decoder) *opEntry {
 		return &d.t.xgetbv
 	case 0xD1:
 		return &d.t.xsetbv
+	case 0xC8:
+		return &d.t.monitor
+	case 0xC9:
+		return &d.t.mwait
 	case 0xCA:
 		return &d.t.clac
 	case 0xCB:

@@ -36,6 +36,7 @@ func (c *CPU) Run(budget uint64) StopReason {
 		c.updateAttn() // Hooks changed since the last run
 	}
 	c.KickInterrupt()
+	c.mwaitWake() // exec_monitor.go
 	c.runEnd = c.Icount + budget
 	if c.runEnd < c.Icount {
 		c.runEnd = ^uint64(0)

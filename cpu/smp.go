@@ -85,6 +85,11 @@ func (c *CPU) takeSignals() bool {
 	}
 	if c.signals&sigSIPI != 0 {
 		c.signals &^= sigSIPI
+		if c.inGuest() {
+			// A VM exit in the wait-for-SIPI activity state (SDM Vol.
+			// 3C 26.2, vmx_activity.go).
+			return c.guestSIPI(c.sipiVector)
+		}
 		if c.waitSIPI {
 			c.doSIPI(c.sipiVector)
 			did = true
@@ -150,6 +155,7 @@ func (c *CPU) doINIT() {
 	c.faultPending = false
 	c.nmiBlocked = false
 	c.waitSIPI = false
+	c.mon = monitorState{} // exec_monitor.go
 	if r, ok := c.intr.(INITResetter); ok {
 		r.INITReset()
 	}

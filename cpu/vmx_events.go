@@ -28,6 +28,12 @@ type vmxEvents struct {
 	// vnmiBlocked is virtual-NMI blocking ("virtual NMIs" = 1: bit 3 of
 	// the interruptibility state, SDM Vol. 3C 25.4.2, 26.7.1).
 	vnmiBlocked bool
+	// tprBelow: a TPR-below-threshold VM exit is pending on the next
+	// instruction boundary (29.1.2; vmx_tpr.go).
+	tprBelow bool
+	// shutdown: the guest is in the shutdown activity state
+	// (vmx_activity.go).
+	shutdown bool
 	// mtfPending: an MTF VM exit is pending on the next instruction
 	// boundary (26.7.2; or injected by VM entry, 27.6.2).
 	mtfPending bool
@@ -189,7 +195,7 @@ func (c *CPU) vmxMTFPending() {
 // timer runs: the board cuts its time slices there, and a halted guest
 // wakes there (26.7.4: the timer's VM exit wakes a processor from HLT).
 func (c *CPU) VMXDeadline() (uint64, bool) {
-	if c.inGuest() && c.vev.timerOn {
+	if c.inGuest() && c.vev.timerOn && !c.waitSIPI { // no timer exit in wait-for-SIPI (26.5.1)
 		return c.vev.timerDeadline, true
 	}
 	return 0, false
@@ -198,8 +204,12 @@ func (c *CPU) VMXDeadline() (uint64, bool) {
 // InterruptWakes reports whether a pending external interrupt would be
 // acted on by a halted CPU now: RFLAGS.IF = 1, or a guest with
 // external-interrupt exiting, whose interrupts exit whatever RFLAGS.IF
-// (SDM Vol. 3C 26.2).
+// (SDM Vol. 3C 26.2); never a guest in the shutdown state
+// (vmx_activity.go).
 func (c *CPU) InterruptWakes() bool {
+	if c.vev.shutdown {
+		return false
+	}
 	return c.RFLAGS&arch.FlagIF != 0 || c.inGuest() && c.intercepts.Events.ExtIntExiting
 }
 
@@ -226,6 +236,9 @@ func (c *CPU) guestEvents() (took, decided bool) {
 	x := &c.intercepts.Events
 	if !c.vev.on {
 		return false, false
+	}
+	if c.vev.shutdown {
+		return c.shutdownEvents() // vmx_activity.go
 	}
 	switch {
 	case c.vev.mtfPending:

@@ -53,7 +53,7 @@ type insnExitCase struct {
 
 // runGuestToExit launches the guest of tc and returns the CPU after its
 // first VM exit (the host halts at host RIP).
-func runGuestToExit(t *testing.T, tc insnExitCase) *CPU {
+func runGuestToExit(t *testing.T, tc insnExitCase, tweak ...func(*CPU)) *CPU {
 	t.Helper()
 	model := tc.model
 	if model == "" {
@@ -66,6 +66,9 @@ func runGuestToExit(t *testing.T, tc insnExitCase) *CPU {
 	sky := tc.model == "skylake-sp"
 	c.feat.invpcid, c.feat.rdrand, c.feat.rdseed = sky, sky, sky
 	c.feat.rdpid = tc.model == "icelake-sp"
+	for _, f := range tweak {
+		f(c)
+	}
 	guestVMCS(t, h)
 	for enc, val := range tc.fields {
 		require.Equal(t, vmx.Succeed, c.vmx.VMWRITE(enc, val, true).Kind, "%#x", enc)

@@ -80,6 +80,7 @@ var forms = map[string]string{
 	"0f01/0m": "sgdt Mn", "0f01/1m": "sidt Mn", "0f01/2m": "lgdt Mn", "0f01/3m": "lidt Mn", "0f01/4m": "smsw Mw", "0f01/6m": "lmsw Mw", "0f01/7m": "invlpg Mb",
 	"0f01/4r": "smsw Rv", "0f01/6r": "lmsw Rw",
 	"0f01.c1": "vmcall", "0f01.c2": "vmlaunch", "0f01.c3": "vmresume", "0f01.c4": "vmxoff", "0f01.d4": "vmfunc",
+	"0f01.c8": "monitor", "0f01.c9": "mwait",
 	"0f01.d0": "xgetbv", "0f01.d1": "xsetbv", "0f01.ca": "clac", "0f01.cb": "stac", "0f01.f8": "swapgs", "0f01.f9": "rdtscp",
 	"0f01.ee": "rdpkru", "0f01.ef": "wrpkru",
 	"0f05": "syscall", "0f06": "clts", "0f07": "sysret", "0f08": "invd", "0f09": "wbinvd", "0f0b": "ud2",

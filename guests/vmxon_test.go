@@ -92,25 +92,26 @@ func inOrder(t *testing.T, out []string, want []string, msgAndArgs ...any) bool 
 // The VMCS fields of vmxemu's models as the guest sees them: the entries
 // of SDM Vol. 3D Appendix B without an "exists only on processors that
 // support ..." condition, plus those of the optional controls vmxemu
-// honours that bring fields: "use MSR bitmaps", "activate secondary
-// controls", "enable VPID" and "enable EPT" (every model has them).
+// honours that bring fields: "use MSR bitmaps", "use TPR shadow",
+// "activate secondary controls", "enable VPID" and "enable EPT" (every
+// model has them); "VMCS shadowing" where the model has it (goodPath).
 const (
 	// B.1.1 virtual-processor identifier (1, VPID); B.1.2 guest ES..TR
 	// selectors (8), B.1.3 host ES..TR selectors (7).
 	fields16 = 1 + 8 + 7
 	// B.2.1 I/O bitmaps A and B, VM-exit MSR-store/-load, VM-entry
 	// MSR-load addresses, executive-VMCS pointer, TSC offset (7), the
-	// address of MSR bitmaps (1, "use MSR bitmaps") and the EPT pointer
-	// (1, EPT); B.2.2 guest-physical address (1, EPT); B.2.3 VMCS link
+	// address of MSR bitmaps (1, "use MSR bitmaps"), the virtual-APIC
+	// address (1, "use TPR shadow") and the EPT pointer (1, EPT); B.2.2 guest-physical address (1, EPT); B.2.3 VMCS link
 	// pointer, guest IA32_DEBUGCTL (2), guest IA32_EFER (1, "load/save
 	// IA32_EFER") and guest PDPTE0-3 (4, EPT); B.2.4 host IA32_EFER (1,
 	// "load IA32_EFER").
-	fields64 = 7 + 1 + 1 + 1 + 2 + 1 + 4 + 1
-	// B.3.1 0x4000..0x401A (14) and the secondary processor-based
-	// controls 0x401E (1); B.3.2 the 8 VM-exit information fields; B.3.3
+	fields64 = 7 + 1 + 1 + 1 + 1 + 2 + 1 + 4 + 1
+	// B.3.1 0x4000..0x401A (14), the TPR threshold 0x401C (1, "use TPR
+	// shadow") and the secondary processor-based controls 0x401E (1); B.3.2 the 8 VM-exit information fields; B.3.3
 	// 0x4800..0x482A (22: limits, access rights, interruptibility,
 	// activity, SMBASE, SYSENTER_CS); B.3.4 host SYSENTER_CS (1).
-	fields32 = 14 + 1 + 8 + 22 + 1
+	fields32 = 14 + 1 + 1 + 8 + 22 + 1
 	// B.4.1 CR0/CR4 mask and shadow, CR3-target values 0-3 (8); B.4.2
 	// exit qualification, I/O RCX/RSI/RDI/RIP, guest-linear address (6);
 	// B.4.3 0x6800..0x6826 (20); B.4.4 0x6C00..0x6C16 (12).
@@ -140,19 +141,21 @@ const (
 // being the one VM function, IA32_VMX_VMFUNC = 1 on every model that has
 // the MSR — the EPTP-list address 0x2024; "enable PML" (17) the PML index
 // 0x0812 and PML address 0x200E; "EPT-violation #VE" (18) the EPTP index
-// 0x0004 and the virtualization-exception information address 0x202A.
+// 0x0004 and the virtualization-exception information address 0x202A;
+// "VMCS shadowing" (14) the VMREAD- and VMWRITE-bitmap addresses 0x2026
+// and 0x2028.
 func goodPath(cpu int, basic, misc, pin, sec uint64) []string {
 	all := fields16 + fields64 + fields32 + fieldsNat
+	fields64 := fields64
 	highestIndex := highestIndex
 	if pin>>(32+6)&1 != 0 {
 		all++
 		highestIndex = 0x482E >> 1 & 0x1FF
 	}
-	fields64 := fields64
 	for _, f := range []struct {
 		bit      uint
 		n16, n64 int
-	}{{13, 0, 2}, {17, 1, 1}, {18, 1, 1}} {
+	}{{13, 0, 2}, {14, 0, 2}, {17, 1, 1}, {18, 1, 1}} {
 		if sec>>(32+f.bit)&1 != 0 {
 			all += f.n16 + f.n64
 			fields64 += f.n64

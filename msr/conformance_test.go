@@ -275,15 +275,17 @@ func TestKnownGaps(t *testing.T) {
 		// No control beyond the default settings and those VM entry and
 		// exits honour (SDM Vol. 3C 25.6.1 Table 25-5 bits 0, 3, 5, 6;
 		// 25.6.2 Table 25-6: interrupt-window exiting 2, use TSC offsetting
-		// 3, HLT 7, INVLPG 9, RDPMC 11, RDTSC 12, CR3-load 15, CR3-store
-		// 16, NMI-window exiting 22, MOV-DR 23, unconditional I/O 24
+		// 3, HLT 7, INVLPG 9, MWAIT 10, RDPMC 11, RDTSC 12, CR3-load 15, CR3-store
+		// 16, CR8-load 19, CR8-store 20 exiting, use TPR shadow 21,
+		// NMI-window exiting 22, MOV-DR 23, unconditional I/O 24
 		// exiting, use I/O bitmaps 25, monitor trap flag 27, use MSR
-		// bitmaps 28, PAUSE exiting 30, activate secondary controls 31;
+		// bitmaps 28, MONITOR 29 and PAUSE 30 exiting, activate secondary
+		// controls 31;
 		// 25.7.1 Table 25-13 bits 2, 9, 15, 20 and 21 (save and load
 		// IA32_EFER), 22; 25.8.1 Table 25-15 bits 2, 9, 15 (load
 		// IA32_EFER)).
 		honoured := map[uint32]uint64{VMXPinbasedCtls: 1<<0 | 1<<3 | 1<<5 | 1<<6,
-			VMXProcbasedCtls: 1<<2 | 1<<3 | 1<<7 | 1<<9 | 1<<11 | 1<<12 | 1<<15 | 1<<16 | 1<<22 | 1<<23 | 1<<24 | 1<<25 | 1<<27 | 1<<28 | 1<<30 | 1<<31,
+			VMXProcbasedCtls: 1<<2 | 1<<3 | 1<<7 | 1<<9 | 1<<10 | 1<<11 | 1<<12 | 1<<15 | 1<<16 | 1<<19 | 1<<20 | 1<<21 | 1<<22 | 1<<23 | 1<<24 | 1<<25 | 1<<27 | 1<<28 | 1<<29 | 1<<30 | 1<<31,
 			VMXExitCtls:      1<<2 | 1<<9 | 1<<15 | 1<<20 | 1<<21 | 1<<22, VMXEntryCtls: 1<<2 | 1<<9 | 1<<15}
 		for _, pair := range [][2]uint32{{VMXPinbasedCtls, VMXTruePinbasedCtls}, {VMXProcbasedCtls, VMXTrueProcbasedCtls},
 			{VMXExitCtls, VMXTrueExitCtls}, {VMXEntryCtls, VMXTrueEntryCtls}} {
@@ -300,13 +302,14 @@ func TestKnownGaps(t *testing.T) {
 		// Secondary controls (Table 25-7): enable EPT 1, descriptor-table
 		// exiting 2, enable RDTSCP 3, enable VPID 5, WBINVD exiting 6,
 		// unrestricted guest 7, RDRAND exiting 11, enable INVPCID 12,
-		// enable VM functions 13, RDSEED exiting 16, enable PML 17,
-		// EPT-violation #VE 18, mode-based execute control for EPT 22,
-		// where the model has them, with the model's allowed-0 half.
+		// enable VM functions 13, VMCS shadowing 14, RDSEED exiting 16,
+		// enable PML 17, EPT-violation #VE 18, mode-based execute control
+		// for EPT 22, where the model has them, with the model's allowed-0
+		// half.
 		v2, ok := p.GuestVMX(VMXProcbasedCtls2)
 		require.True(t, ok, m.Name)
 		mv2, _ := p.ModelVMX(VMXProcbasedCtls2)
-		assert.Equal(t, mv2&(0xFFFFFFFF|(1<<1|1<<2|1<<3|1<<5|1<<6|1<<7|1<<11|1<<12|1<<13|1<<16|1<<17|1<<18|1<<22)<<32), v2, "%s: secondary controls", m.Name)
+		assert.Equal(t, mv2&(0xFFFFFFFF|(1<<1|1<<2|1<<3|1<<5|1<<6|1<<7|1<<11|1<<12|1<<13|1<<14|1<<16|1<<17|1<<18|1<<22)<<32), v2, "%s: secondary controls", m.Name)
 		// A processor that allows "unrestricted guest" reports
 		// IA32_VMX_MISC[5] = 1: VM exits store IA32_EFER.LMA into the
 		// "IA-32e mode guest" entry control (SDM Vol. 3D A.6), which
@@ -325,9 +328,10 @@ func TestKnownGaps(t *testing.T) {
 		mec, _ := p.ModelVMX(VMXEPTVPIDCap)
 		const sdmA10 = 0x0000_0F01_0673_41C1
 		assert.Equal(t, mec&sdmA10, ec, "%s: IA32_VMX_EPT_VPID_CAP", m.Name)
-		// IA32_VMX_MISC (Vol. 3D A.6): no shutdown/wait-for-SIPI activity
-		// states (bits 7, 8) and no Intel PT in VMX operation (bit 14:
-		// the models hide intel-pt); the rest as the model.
+		// IA32_VMX_MISC (Vol. 3D A.6): no Intel PT in VMX operation (bit
+		// 14: the models hide intel-pt); the rest as the model, the
+		// activity states HLT, shutdown and wait-for-SIPI (bits 8:6)
+		// among them.
 		// IA32_VMX_BASIC (Vol. 3D A.1): no dual-monitor treatment (bit
 		// 49, no SMM) and nothing in bits 63:57 (Sapphire Rapids' dump
 		// has bit 57; bit 58 is FRED's): the rest as the model.
@@ -336,7 +340,7 @@ func TestKnownGaps(t *testing.T) {
 		assert.Equal(t, mbasic&(1<<57-1)&^(1<<49), basic, "%s: IA32_VMX_BASIC", m.Name)
 		misc, _ := p.GuestVMX(VMXMisc)
 		mmisc, _ := p.ModelVMX(VMXMisc)
-		assert.Equal(t, mmisc&^(1<<7|1<<8|1<<14), misc, "%s: IA32_VMX_MISC", m.Name)
+		assert.Equal(t, mmisc&^(1<<14), misc, "%s: IA32_VMX_MISC", m.Name)
 		_, ok = p.GuestVMX(VMXProcbasedCtls3)
 		assert.False(t, ok, "%s: %s needs controls vmxemu does not implement yet", m.Name, Name(VMXProcbasedCtls3))
 		// IA32_VMX_VMFUNC (Vol. 3D A.11) exists with "enable VM

@@ -45,7 +45,7 @@ const (
 	whyNoMCA         = "no machine-check architecture (no MCG/MCi MSRs, #MC is never raised)"
 	whyNoPower       = "no thermal/power-management MSRs"
 	whyNoInsn        = "the instruction is not implemented (#UD)"
-	whyVMXEntryLater = "VM entry (VMLAUNCH, VMRESUME) and VM exits work with the controls that must be 1 plus external-interrupt and NMI exiting, virtual NMIs, the VMX-preemption timer, interrupt-window and NMI-window exiting, the monitor trap flag, the instruction exits (TSC offsetting, HLT, INVLPG, RDPMC, RDTSC, CR3-load/store, MOV-DR, I/O, I/O and MSR bitmaps, PAUSE; secondary: descriptor-table exiting, enable RDTSCP, WBINVD exiting, RDRAND and RDSEED exiting, enable INVPCID), activate secondary controls, enable EPT, enable VPID, unrestricted guest, enable PML, enable VM functions (EPTP switching), EPT-violation #VE, mode-based execute control for EPT, save/load debug controls, host address-space size, acknowledge interrupt on exit, save/load IA32_EFER, save VMX-preemption timer value and IA-32e mode guest; every other optional control (TPR shadow and APIC virtualization, MWAIT/MONITOR exiting and XSAVES, whose instructions are not implemented, and the rest) and the shutdown and wait-for-SIPI activity states are masked until they work"
+	whyVMXEntryLater = "VM entry (VMLAUNCH, VMRESUME) and VM exits work with the controls that must be 1 plus external-interrupt and NMI exiting, virtual NMIs, the VMX-preemption timer, interrupt-window and NMI-window exiting, the monitor trap flag, the instruction exits (TSC offsetting, HLT, INVLPG, MWAIT, RDPMC, RDTSC, CR3-load/store, CR8-load/store, MOV-DR, I/O, I/O and MSR bitmaps, MONITOR, PAUSE; secondary: descriptor-table exiting, enable RDTSCP, WBINVD exiting, RDRAND and RDSEED exiting, enable INVPCID, VMCS shadowing), use TPR shadow (MOV CR8 through VTPR, TPR below threshold), activate secondary controls, enable EPT, enable VPID, unrestricted guest, enable PML, enable VM functions (EPTP switching), EPT-violation #VE, mode-based execute control for EPT, save/load debug controls, host address-space size, acknowledge interrupt on exit, save/load IA32_EFER, save VMX-preemption timer value and IA-32e mode guest; every other optional control (APIC-access and APIC-register virtualization, XSAVES, whose instructions are not implemented, and the rest) is masked until it works"
 	whySpec          = "vmxemu does not speculate; the MSR holds its bits and the command is accepted"
 )
 
@@ -87,7 +87,7 @@ var features = []Feature{
 	gap("pni", 1, 0, ECX, 0, whyNoSIMD),
 	gap("pclmulqdq", 1, 0, ECX, 1, whyNoSIMD),
 	gap("dtes64", 1, 0, ECX, 2, "no debug store (BTS/PEBS)"),
-	gap("monitor", 1, 0, ECX, 3, "MONITOR/MWAIT are not implemented"),
+	ok("monitor", 1, 0, ECX, 3, "MONITOR/MWAIT (cpu/exec_monitor.go): MWAIT waits as HLT does and also ends at the next run slice; cleared by IA32_MISC_ENABLE[18] = 0"),
 	gap("ds-cpl", 1, 0, ECX, 4, "no debug store (BTS/PEBS)"),
 	withCR4(ok("vmx", 1, 0, ECX, 5, "VMX operation: VMXON, VMXOFF, VMCLEAR, VMPTRLD, VMPTRST, VMREAD, VMWRITE, VMLAUNCH, VMRESUME (vmx package); "+whyVMXEntryLater), 1<<13),
 	withCR4(gap("smx", 1, 0, ECX, 6, "GETSEC (SMX) is not implemented"), 1<<14),
@@ -284,7 +284,7 @@ var leafRules = map[uint32]leafRule{
 	0x2:        {leafKeep, "cache and TLB descriptors (informational)"},
 	0x3:        {leafKeep, "processor serial number (zero on every part since the Pentium III)"},
 	0x4:        {leafTopo, "deterministic cache parameters; sharing counts follow -smp"},
-	0x5:        {leafZero, "MONITOR/MWAIT parameters: MONITOR/MWAIT are not implemented"},
+	0x5:        {leafKeep, "MONITOR/MWAIT parameters (line sizes, extensions, C-state sub-states: MWAIT's hints have no effect on virtual time)"},
 	0x6:        {leafZero, "thermal and power management: " + whyNoPower},
 	0x7:        {leafFilter, "structured extended feature flags"},
 	0x9:        {leafZero, "direct cache access: not implemented"},

@@ -304,9 +304,9 @@ type File struct {
 // subleaf (0 for leaves without subleaves) and whether IA32_MISC_ENABLE's
 // limit-CPUID-maxval bit was set, which is all a file's answer depends on.
 type cpuidMemo struct {
-	leaf, sub    uint32
-	limit, valid bool
-	r            Regs
+	leaf, sub               uint32
+	limit, noMonitor, valid bool
+	r                       Regs
 }
 
 const cpuidMemoSize = 64
@@ -407,10 +407,11 @@ const (
 	meXTPRDisable   = 1 << 23
 	meXDDisable     = 1 << 34
 	// meWritable: the R/W bits of SDM Vol. 4 Table 2-2 that vmxemu takes.
-	// Fast strings, TCC, EIST, the MONITOR FSM, xTPR disable and XD
-	// disable are stored (they have no effect on an interpreter with no
-	// caches, no thermal control, no chipset xTPR messages; MONITOR and
-	// NX stay as CPUID reports them); limit CPUID maxval takes effect in
+	// Fast strings, TCC, EIST, xTPR disable and XD disable are stored
+	// (they have no effect on an interpreter with no caches, no thermal
+	// control, no chipset xTPR messages; NX stays as CPUID reports it);
+	// limit CPUID maxval and the MONITOR FSM (18: CPUID.01H:ECX.MONITOR
+	// reads 0 and MONITOR/MWAIT are #UD while it is 0) take effect in
 	// CPUID.
 	meWritable       = meFastStrings | meTCC | meEIST | meMonitor | meLimitCPUIDMax | meXTPRDisable | meXDDisable
 	meMasterReadOnly = mePerfMon | meBTSUnavail | mePEBSUnavail
@@ -548,16 +549,22 @@ func (f *File) CPUID(leaf, sub uint32) Regs {
 	if limit {
 		maxBasic = min(maxBasic, 2) // SDM Vol. 4 IA32_MISC_ENABLE bit 22
 	}
+	noMonitor := f.miscEnable&meMonitor == 0
 	leaf = p.clampLeaf(leaf, maxBasic)
 	if !HasSubleaves(leaf) {
 		sub = 0
 	}
 	m := &f.cpuid[(leaf^leaf>>26^sub<<3)%cpuidMemoSize]
-	if m.valid && m.leaf == leaf && m.sub == sub && m.limit == limit {
+	if m.valid && m.leaf == leaf && m.sub == sub && m.limit == limit && m.noMonitor == noMonitor {
 		return m.r
 	}
 	r := f.cpuidSlow(leaf, sub, maxBasic)
-	*m = cpuidMemo{leaf: leaf, sub: sub, limit: limit, valid: true, r: r}
+	if leaf == 1 && noMonitor {
+		// IA32_MISC_ENABLE[18] = 0: MONITOR/MWAIT are not supported
+		// (SDM Vol. 4 Table 2-2).
+		r.ECX &^= 1 << 3
+	}
+	*m = cpuidMemo{leaf: leaf, sub: sub, limit: limit, noMonitor: noMonitor, valid: true, r: r}
 	return r
 }
 

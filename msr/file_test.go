@@ -118,8 +118,9 @@ func TestMSRFile(t *testing.T) {
 			wrGP(MTRRPhysBase0, 0x100, "reserved"), wrGP(MTRRPhysBase0+2*maxVarMTRRs, 0, "not implemented")}},
 		{"misc enable", "sandybridge-ep", nil, 5, []msrOp{
 			// SDM Vol. 4 Table 2-2: bits 0, 3, 16, 18, 22, 23, 34 are
-			// R/W; 7, 11, 12 read-only; 1 reserved.
-			rd(MiscEnable, 0x1809), wr(MiscEnable, 0x1808),
+			// R/W; 7, 11, 12 read-only; 1 reserved. The dump's bit 18
+			// (MONITOR FSM) is kept: MONITOR/MWAIT are implemented.
+			rd(MiscEnable, 0x1809|1<<18), wr(MiscEnable, 0x1808),
 			wr(MiscEnable, 0x1809|1<<16|1<<18|1<<22|1<<23|1<<34), rd(MiscEnable, 0x1809|1<<16|1<<18|1<<22|1<<23|1<<34),
 			wrGP(MiscEnable, 0x1009, "cannot be changed"), wrGP(MiscEnable, 0x1809|1<<1, "cannot be changed")}},
 		{"machine-check banks", "sandybridge-ep", nil, 5, []msrOp{
@@ -169,6 +170,22 @@ func TestMiscEnableLimitsCPUID(t *testing.T) {
 	assert.Equal(t, f.CPUID(2, 0), f.CPUID(7, 0), "leaves above the limit return the highest one's data")
 	f.Reset(5)
 	assert.Equal(t, uint32(0x16), f.CPUID(0, 0).EAX, "reset clears it")
+}
+
+// TestMiscEnableMonitor: IA32_MISC_ENABLE[18] = 0 makes CPUID.01H:ECX.MONITOR
+// (bit 3) read 0 (SDM Vol. 4 Table 2-2, "ENABLE MONITOR FSM"); setting it
+// again, or a reset, brings the bit back.
+func TestMiscEnableMonitor(t *testing.T) {
+	p := resolve(t, "skylake-sp")
+	f := p.NewFile(Flat(1), 0, 5)
+	st := &arch.State{}
+	v, _ := f.Read(MiscEnable, st)
+	require.NotZero(t, v&meMonitor, "reset value: MONITOR FSM enabled")
+	assert.Equal(t, uint32(1), f.CPUID(1, 0).ECX>>3&1, "CPUID.01H:ECX.MONITOR")
+	require.Nil(t, f.Write(MiscEnable, v&^meMonitor, st))
+	assert.Zero(t, f.CPUID(1, 0).ECX>>3&1, "bit 18 clear: MONITOR not reported")
+	require.Nil(t, f.Write(MiscEnable, v, st))
+	assert.Equal(t, uint32(1), f.CPUID(1, 0).ECX>>3&1, "bit 18 set again")
 }
 
 func TestFeatureControlPolicies(t *testing.T) {

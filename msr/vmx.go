@@ -156,20 +156,22 @@ var implementedControls = map[uint32]uint64{
 	// activate VMX-preemption timer (6).
 	VMXPinbasedCtls: (1<<0 | 1<<3 | 1<<5 | 1<<6) << 32,
 	// Interrupt-window exiting (2), use TSC offsetting (3), HLT (7),
-	// INVLPG (9), RDPMC (11), RDTSC (12), CR3-load (15), CR3-store (16)
-	// exiting, NMI-window exiting (22), MOV-DR (23) and unconditional I/O
+	// INVLPG (9), RDPMC (11), RDTSC (12), CR3-load (15), CR3-store (16),
+	// CR8-load (19), CR8-store (20) exiting, use TPR shadow (21; without
+	// APIC-access virtualization, vmx/tpr.go), NMI-window exiting (22),
+	// MOV-DR (23) and unconditional I/O
 	// (24) exiting, use I/O bitmaps (25), monitor trap flag (27), use MSR
-	// bitmaps (28), PAUSE exiting (30), activate secondary controls (31).
-	// MWAIT (10) and MONITOR (29) exiting wait for MONITOR/MWAIT, which are
-	// not implemented (CPUID.1:ECX.MONITOR = 0).
-	VMXProcbasedCtls: (1<<2 | 1<<3 | 1<<7 | 1<<9 | 1<<11 | 1<<12 | 1<<15 | 1<<16 | 1<<22 | 1<<23 | 1<<24 | 1<<25 | 1<<27 | 1<<28 | 1<<30 | 1<<31) << 32,
+	// bitmaps (28), PAUSE exiting (30), activate secondary controls (31),
+	// MWAIT (10) and MONITOR (29) exiting (cpu/exec_monitor.go).
+	VMXProcbasedCtls: (1<<2 | 1<<3 | 1<<7 | 1<<9 | 1<<10 | 1<<11 | 1<<12 | 1<<15 | 1<<16 | 1<<19 | 1<<20 | 1<<21 | 1<<22 | 1<<23 | 1<<24 | 1<<25 | 1<<27 | 1<<28 | 1<<29 | 1<<30 | 1<<31) << 32,
 	// Enable EPT (1), descriptor-table exiting (2), enable RDTSCP (3),
 	// enable VPID (5), WBINVD exiting (6), unrestricted guest (7), RDRAND
-	// exiting (11), enable INVPCID (12), enable VM functions (13), RDSEED
-	// exiting (16), enable PML (17), EPT-violation #VE (18), mode-based
-	// execute control for EPT (22). Enable XSAVES/XRSTORS (20) waits for
-	// XSAVES, which is not implemented.
-	VMXProcbasedCtls2: (1<<1 | 1<<2 | 1<<3 | 1<<5 | 1<<6 | 1<<7 | 1<<11 | 1<<12 | 1<<13 | 1<<16 | 1<<17 | 1<<18 | 1<<22) << 32,
+	// exiting (11), enable INVPCID (12), enable VM functions (13), VMCS
+	// shadowing (14; vmx/shadow.go), RDSEED exiting (16), enable PML (17),
+	// EPT-violation #VE (18), mode-based execute control for EPT (22).
+	// Enable XSAVES/XRSTORS (20) waits for XSAVES, which is not
+	// implemented.
+	VMXProcbasedCtls2: (1<<1 | 1<<2 | 1<<3 | 1<<5 | 1<<6 | 1<<7 | 1<<11 | 1<<12 | 1<<13 | 1<<14 | 1<<16 | 1<<17 | 1<<18 | 1<<22) << 32,
 	// Save debug controls (2), host address-space size (9), acknowledge
 	// interrupt on exit (15), save IA32_EFER (20), load IA32_EFER (21),
 	// save VMX-preemption timer value (22).
@@ -248,13 +250,12 @@ func honestVMX(v map[uint32]uint64) {
 	if b, ok := v[VMXBasic]; ok {
 		v[VMXBasic] = b &^ (1<<49 | 0x7F<<57)
 	}
-	// The shutdown and wait-for-SIPI activity states (IA32_VMX_MISC[7:8],
-	// SDM Vol. 3C 24.4.2) need the SIPI VM exit and a guest shutdown,
-	// which vmxemu does not model yet; HLT (bit 6) works.
-	// IA32_VMX_MISC[14] (Intel PT usable in VMX operation, Vol. 3D A.6)
+	// The HLT, shutdown and wait-for-SIPI activity states
+	// (IA32_VMX_MISC[8:6], SDM Vol. 3C 25.4.2) are kept as the model has
+	// them (cpu/vmx_activity.go). IA32_VMX_MISC[14] (Intel PT usable in VMX operation, Vol. 3D A.6)
 	// describes a feature the models hide (intel-pt, CPUID.(7,0):EBX[25]).
 	if m, ok := v[VMXMisc]; ok {
-		v[VMXMisc] = m &^ (1<<7 | 1<<8 | 1<<14)
+		v[VMXMisc] = m &^ (1 << 14)
 	}
 }
 

@@ -21,6 +21,13 @@ var vmxImplemented = map[string]bool{
 	"Miscellaneous data/VMWRITE to VM-exit information fields": true,
 	"Basic VMX Information/IA32_VMX_TRUE_*_CTLS support":       true,
 	"Basic VMX Information/INS/OUTS instruction information":   true,
+	// The activity states (cpu/exec_vmx.go, cpu/vmx_activity.go) and
+	// the store of EFER.LMA into "IA-32e mode guest" on VM exits (vmx
+	// package, SDM Vol. 3D A.6).
+	"Miscellaneous data/HLT activity state":                            true,
+	"Miscellaneous data/Shutdown activity state":                       true,
+	"Miscellaneous data/Wait-for-SIPI activity state":                  true,
+	"Miscellaneous data/Store EFER.LMA into IA-32e mode guest control": true,
 }
 
 type ctlSection struct {

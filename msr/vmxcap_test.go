@@ -31,7 +31,14 @@ func TestVMXCapReport(t *testing.T) {
 		`(?m)^  CR3-load exiting +default +ok$`, // forced by PROCBASED_CTLS, optional by TRUE_PROCBASED_CTLS; honoured
 		`(?m)^  HLT exiting +yes +ok$`,
 		`(?m)^  Interrupt window exiting +yes +ok$`,
-		`(?m)^  Use TPR shadow +yes +gap$`,
+		`(?m)^  Use TPR shadow +yes +ok$`,
+		`(?m)^  CR8-load exiting +yes +ok$`,
+		`(?m)^  CR8-store exiting +yes +ok$`,
+		`(?m)^  MWAIT exiting +yes +ok$`,
+		`(?m)^  MONITOR exiting +yes +ok$`,
+		`(?m)^  HLT activity state +yes +ok$`,
+		`(?m)^  Shutdown activity state +yes +ok$`,
+		`(?m)^  Wait-for-SIPI activity state +yes +ok$`,
 		`(?m)^  Enable VM functions +no$`,
 		`(?m)^  \(IA32_VMX_VMFUNC does not exist on this model\)$`,
 		`(?m)^  IA32_VMX_CR4_FIXED1 +0x667ff  may be 1: .*SMXE PCIDE OSXSAVE`,
@@ -47,6 +54,10 @@ func TestVMXCapReport(t *testing.T) {
 	} {
 		assert.Regexp(t, regexp.MustCompile(want), r)
 	}
+
+	r = report(t, "skylake-sp")
+	assert.Regexp(t, `(?m)^  VMCS shadowing +yes +ok$`, r)
+	assert.Regexp(t, `(?m)^  VMWRITE to VM-exit information fields +yes +ok$`, r)
 
 	r = report(t, "icelake-sp")
 	assert.Regexp(t, `(?m)^  Revision +19$`, r)

@@ -119,6 +119,11 @@ func (v *CPU) Enter(launch bool, c *EntryCtx, mem Phys) (o Outcome, done bool) {
 	if v.current == invalidPtr {
 		return Outcome{Insn: insn, Kind: FailInvalid, Why: "there is no current VMCS (VMPTRLD one first)" + sdm}, true
 	}
+	if v.cur.isShadow() {
+		// A shadow VMCS cannot be entered: VMfailInvalid with the
+		// invalid current-VMCS pointer (SDM Vol. 3C 25.10, 27.1).
+		return Outcome{Insn: insn, Kind: FailInvalid, Why: fmt.Sprintf("the current VMCS %#x is a shadow VMCS (bit 31 of its revision identifier): it cannot be used for VM entry", v.current) + sdm}, true
+	}
 	if c.MovSSBlocking {
 		return v.fail(insn, ErrEntryMovSSBlocking, "events are blocked by MOV SS: the instruction follows MOV SS or POP SS"+sdm), true
 	}
@@ -129,7 +134,7 @@ func (v *CPU) Enter(launch bool, c *EntryCtx, mem Phys) (o Outcome, done bool) {
 	if !launch && !s.launched {
 		return v.fail(insn, ErrVMRESUMENonLaunched, fmt.Sprintf("the launch state of VMCS %#x is \"clear\": VMLAUNCH it first", v.current)+sdm), true
 	}
-	if o, bad := v.checkControls(insn); bad {
+	if o, bad := v.checkControls(insn, mem); bad {
 		return o, true
 	}
 	if o, bad := v.checkHostState(insn, c); bad {
@@ -199,7 +204,7 @@ func (v *CPU) physWidth() uint {
 
 // checkControls is SDM Vol. 3C 27.2.1: the VM-execution, VM-exit and
 // VM-entry control fields, in the SDM's order. Failures are VMfailValid(7).
-func (v *CPU) checkControls(insn Insn) (Outcome, bool) {
+func (v *CPU) checkControls(insn Insn, mem Phys) (Outcome, bool) {
 	const sdm = "Vol. 3C 27.2.1.1"
 	// 27.2.1.1: pin-based and primary processor-based controls, then the
 	// secondary ones when activated.
@@ -237,6 +242,9 @@ func (v *CPU) checkControls(insn Insn) (Outcome, bool) {
 				fmt.Sprintf("with \"use MSR bitmaps\" the address must be 4-KiB aligned and within %d bits", width), sdm), true
 		}
 	}
+	if o, bad := v.checkTPRShadow(insn, mem); bad { // tpr.go
+		return o, true
+	}
 	if o, bad := v.checkNMIControls(insn); bad { // events.go
 		return o, true
 	}
@@ -250,7 +258,13 @@ func (v *CPU) checkControls(insn Insn) (Outcome, bool) {
 	if o, bad := v.checkUnrestrictedControls(insn); bad { // unrestricted.go
 		return o, true
 	}
-	if o, bad := v.checkVMFuncVEControls(insn); bad { // eptfeatures.go
+	if o, bad := v.checkVMFuncControls(insn); bad { // eptfeatures.go
+		return o, true
+	}
+	if o, bad := v.checkShadowBitmaps(insn); bad { // shadow.go
+		return o, true
+	}
+	if o, bad := v.checkVEControls(insn); bad { // eptfeatures.go
 		return o, true
 	}
 	// 27.2.1.2: VM-exit controls and the MSR-store/load areas.

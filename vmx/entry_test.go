@@ -125,7 +125,7 @@ func TestEnterChecks(t *testing.T) {
 	}{
 		// 27.2.1.1: a default-1 bit clear, a bit the MSR does not allow.
 		{"pin-based bit 1 must be 1", encPinCtls, snbPin &^ 2, nil, ErrEntryInvalidControl, "Pin-based", nil},
-		{"use TPR shadow not allowed (masked)", encProcCtls, snbProc | 1<<21, nil, ErrEntryInvalidControl, "masks it", nil},
+		{"primary bit 17 not allowed (activate tertiary controls: not on Sandy Bridge)", encProcCtls, snbProc | 1<<17, nil, ErrEntryInvalidControl, "primary processor-based VM-execution control bit 17 must be 0", nil},
 		// 27.2.1.1: "virtual NMIs" needs "NMI exiting"; "NMI-window
 		// exiting" needs "virtual NMIs".
 		{"virtual NMIs without NMI exiting", encPinCtls, snbPin | 1<<5, nil, ErrEntryInvalidControl, "\"virtual NMIs\" (bit 5) must be 0", nil},
@@ -138,6 +138,13 @@ func TestEnterChecks(t *testing.T) {
 		{"I/O bitmap A unaligned", encIOBitmapA, 0x5001, nil, ErrEntryInvalidControl, "4-KiB aligned", map[uint32]uint64{encProcCtls: snbProc | procUseIOBitmaps, encIOBitmapB: 0x6000}},
 		{"I/O bitmap B beyond MAXPHYADDR", encIOBitmapB, 1 << 46, nil, ErrEntryInvalidControl, "within 46 bits", map[uint32]uint64{encProcCtls: snbProc | procUseIOBitmaps, encIOBitmapA: 0x5000}},
 		{"MSR bitmaps unaligned", encMSRBitmap, 0x5800, nil, ErrEntryInvalidControl, "4-KiB aligned", map[uint32]uint64{encProcCtls: snbProc | procUseMSRBitmaps}},
+		// 27.2.1.1: the TPR shadow's virtual-APIC address and TPR
+		// threshold ("virtual-interrupt delivery" and "virtualize APIC
+		// accesses" are 0); the page at 5000H holds VTPR 0 (class 0).
+		{"virtual-APIC address unaligned", encVirtualAPICAddr, 0x5080, nil, ErrEntryInvalidControl, "virtual-APIC address must be 4-KiB aligned", map[uint32]uint64{encProcCtls: snbProc | ProcUseTPRShadow}},
+		{"virtual-APIC address beyond MAXPHYADDR", encVirtualAPICAddr, 1 << 46, nil, ErrEntryInvalidControl, "within 46 bits", map[uint32]uint64{encProcCtls: snbProc | ProcUseTPRShadow}},
+		{"TPR threshold bit 4", encTPRThreshold, 0x10, nil, ErrEntryInvalidControl, "bits 31:4 of the TPR threshold", map[uint32]uint64{encProcCtls: snbProc | ProcUseTPRShadow, encVirtualAPICAddr: 0x5000}},
+		{"TPR threshold above VTPR[7:4]", encTPRThreshold, 1, nil, ErrEntryInvalidControl, "must not exceed VTPR[7:4] (0", map[uint32]uint64{encProcCtls: snbProc | ProcUseTPRShadow, encVirtualAPICAddr: 0x5000}},
 		// 27.2.1.2 / 27.2.1.3.
 		{"exit control bit 0 must be 1", encExitCtls, snbExit &^ 1, nil, ErrEntryInvalidControl, "VM-exit control bit 0", nil},
 		{"MSR-load area unaligned", encEntryMSRLdCnt, 1, nil, ErrEntryInvalidControl, "16-byte aligned", map[uint32]uint64{encEntryMSRLdAdr: 0x1008}},
@@ -316,5 +323,42 @@ func TestVirtualNMIInjectionCheck(t *testing.T) {
 		assert.Contains(t, o.Why, "virtual-NMI blocking")
 		r, _ := v.VMREAD(encExitReason, true)
 		assert.Equal(t, uint64(0x80000021), r)
+	}
+}
+
+// TestEnterTPRShadow: with "use TPR shadow" the TPR threshold may equal
+// VTPR[7:4] (SDM Vol. 3C 27.2.1.1: "not greater than"), the controls pass
+// and the intercept record carries the virtual-APIC address and the
+// threshold; one class higher fails with VMfailValid(7). TPR
+// virtualization exits when VTPR[7:4] falls below threshold[3:0]
+// (29.1.2).
+func TestEnterTPRShadow(t *testing.T) {
+	for _, tc := range []struct {
+		vtpr      byte
+		threshold uint64
+		pass      bool
+	}{
+		{0x30, 3, true}, {0x3F, 3, true}, {0x30, 4, false}, {0xF0, 0xF, true}, {0x00, 0, true}, {0x2F, 3, false},
+	} {
+		v, mem := entryVMCS(t)
+		mem[0x5000+VTPROffset] = tc.vtpr
+		for enc, val := range map[uint32]uint64{encProcCtls: snbProc | ProcUseTPRShadow | ProcCR8StoreExiting, encVirtualAPICAddr: 0x5000, encTPRThreshold: tc.threshold} {
+			require.Equal(t, Succeed, v.VMWRITE(uint64(enc), val, true).Kind)
+		}
+		o, done := v.Enter(true, &host32, mem)
+		if !tc.pass {
+			require.True(t, done, "VTPR %#x threshold %d", tc.vtpr, tc.threshold)
+			assert.Equal(t, ErrEntryInvalidControl, o.Err, o.Why)
+			continue
+		}
+		require.False(t, done, "VTPR %#x threshold %d: %s", tc.vtpr, tc.threshold, o.Why)
+		x := v.Intercepts().Insn
+		assert.Equal(t, uint64(0x5080), x.VTPRAddr())
+		assert.Equal(t, uint32(tc.threshold), x.TPRThreshold)
+		assert.True(t, x.Exits(ProcCR8StoreExiting))
+		assert.False(t, x.TPRBelowThreshold(uint32(tc.vtpr)), "an entry that passes is not below its threshold")
+		if tc.threshold > 0 {
+			assert.True(t, x.TPRBelowThreshold(uint32(tc.threshold-1)<<4), "one class below the threshold")
+		}
 	}
 }

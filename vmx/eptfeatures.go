@@ -42,8 +42,10 @@ const (
 )
 
 // pageAddrOK reports whether a 4-KByte structure's physical address is
-// valid for a control (27.2.1.1: the I/O and MSR bitmaps, the PML
-// address, the EPTP-list address, the virtualization-exception
+// valid for a control (27.2.1.1: the I/O and MSR bitmaps, the
+// virtual-APIC page, the PML
+// address, the EPTP-list address, the VMREAD and VMWRITE bitmaps, the
+// virtualization-exception
 // information address): bits 11:0 clear, no bit beyond the
 // physical-address width.
 func (v *CPU) pageAddrOK(a uint64) bool { return a&0xFFF == 0 && a>>v.physWidth() == 0 }
@@ -68,15 +70,14 @@ func (v *CPU) checkPMLControls(insn Insn) (Outcome, bool) {
 	return Outcome{}, false
 }
 
-// checkVMFuncVEControls are the rules of SDM Vol. 3C 27.2.1.1 for VM
-// functions and EPT-violation #VE, in its order (after those of
-// "unrestricted guest" and mode-based execute control): with "enable VM
+// checkVMFuncControls are the rules of SDM Vol. 3C 27.2.1.1 for VM
+// functions, in its order (after those of "unrestricted guest" and
+// mode-based execute control, before VMCS shadowing's): with "enable VM
 // functions" the VM-function controls have no bit IA32_VMX_VMFUNC does
 // not allow, and with "EPTP switching" "enable EPT" is 1 and the
-// EPTP-list address is 4-KByte aligned within the physical-address width;
-// with "EPT-violation #VE" the virtualization-exception information
-// address is too. VMfailValid(7).
-func (v *CPU) checkVMFuncVEControls(insn Insn) (Outcome, bool) {
+// EPTP-list address is 4-KByte aligned within the physical-address width.
+// VMfailValid(7).
+func (v *CPU) checkVMFuncControls(insn Insn) (Outcome, bool) {
 	const sdm = "Vol. 3C 27.2.1.1"
 	sec := v.secondary()
 	if sec&proc2VMFunc != 0 {
@@ -96,7 +97,16 @@ func (v *CPU) checkVMFuncVEControls(insn Insn) (Outcome, bool) {
 			}
 		}
 	}
-	if sec&proc2EPTVE != 0 {
+	return Outcome{}, false
+}
+
+// checkVEControls is the rule of SDM Vol. 3C 27.2.1.1 for EPT-violation
+// #VE, in its order (after VMCS shadowing's): the
+// virtualization-exception information address is 4-KByte aligned
+// within the physical-address width. VMfailValid(7).
+func (v *CPU) checkVEControls(insn Insn) (Outcome, bool) {
+	const sdm = "Vol. 3C 27.2.1.1"
+	if v.secondary()&proc2EPTVE != 0 {
 		if a := v.field(encVEInfoAddr); !v.pageAddrOK(a) {
 			return v.entryFail(insn, ErrEntryInvalidControl, encVEInfoAddr, a,
 				fmt.Sprintf("with \"EPT-violation #VE\" the virtualization-exception information address must be 4-KByte aligned (bits 11:0 clear) and within %d bits", v.physWidth()), sdm), true

@@ -49,6 +49,13 @@ func TestEntryEPTFeatures(t *testing.T) {
 		{"#VE information address unaligned", proc2EPT | proc2EPTVE, with(ept, encVEInfoAddr, 0xA004), "Virtualization-exception information address", "4-KByte aligned"},
 		{"EPT checked before PML", proc2EPT | proc2PML, map[uint32]uint64{encEPTP: 7, encPMLAddr: 1}, "EPT pointer", "memory type"},
 		{"PML checked before VM functions", proc2EPT | proc2PML | proc2VMFunc, with(ept, encPMLAddr, 1, encVMFuncCtls, 2), "PML address", "aligned"},
+		// 27.2.1.1 lists VM functions, then VMCS shadowing, then #VE.
+		{"VM functions checked before VMCS shadowing", proc2EPT | proc2VMFunc | Proc2VMCSShadowing,
+			with(ept, encVMFuncCtls, 2, encVMREADBitmap, 1, encVMWRITEBitmap, 1), "VM-function controls", "bit 1 is reserved"},
+		{"VMCS shadowing checked before #VE", proc2EPT | Proc2VMCSShadowing | proc2EPTVE,
+			with(ept, encVMREADBitmap, 1, encVMWRITEBitmap, 0x7000, encVEInfoAddr, 1), "VMREAD-bitmap address", "4-KiB aligned"},
+		{"#VE checked after VMCS shadowing", proc2EPT | Proc2VMCSShadowing | proc2EPTVE,
+			with(ept, encVMREADBitmap, 0x6000, encVMWRITEBitmap, 0x7000, encVEInfoAddr, 1), "Virtualization-exception information address", "4-KByte aligned"},
 		{"unrestricted guest checked before MBEC", proc2UnrestrictedGuest | proc2MBEC, nil, "Secondary processor-based", "\"unrestricted guest\""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

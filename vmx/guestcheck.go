@@ -239,8 +239,14 @@ func (v *CPU) checkGuestState(mem Phys) *GuestFailure {
 		var b [4]byte
 		if mem.ReadPhys(link, b[:]) {
 			rev := binary.LittleEndian.Uint32(b[:])
-			if rev&0x7FFFFFFF != v.caps.Revision || rev>>31 != 0 {
-				g.Rule = fmt.Sprintf("the VMCS at the link pointer has revision identifier %#x; it must be IA32_VMX_BASIC[30:0] = %#x with bit 31 clear (VMCS shadowing is not enabled)", rev, v.caps.Revision)
+			// Bit 31 (the shadow-VMCS indicator) must be the setting of
+			// "VMCS shadowing" (shadow.go).
+			sh := uint32(0)
+			if v.shadowing() {
+				sh = 1
+			}
+			if rev&0x7FFFFFFF != v.caps.Revision || rev>>31 != sh {
+				g.Rule = fmt.Sprintf("the VMCS at the link pointer has revision identifier %#x; it must be IA32_VMX_BASIC[30:0] = %#x with bit 31 = %d, the setting of \"VMCS shadowing\"", rev, v.caps.Revision, sh)
 				return g
 			}
 		}

@@ -73,6 +73,10 @@ type InsnIntercepts struct {
 	// that of the MSR bitmaps (valid with their "use" controls).
 	IOBitmap  [2]uint64
 	MSRBitmap uint64
+	// VirtualAPIC is the virtual-APIC address and TPRThreshold the TPR
+	// threshold, with "use TPR shadow" (tpr.go).
+	VirtualAPIC  uint64
+	TPRThreshold uint32
 }
 
 // insnIntercepts reads the current VMCS's InsnIntercepts, given its
@@ -92,6 +96,7 @@ func (v *CPU) insnIntercepts(proc uint64) InsnIntercepts {
 	if x.Proc&ProcUseMSRBitmaps != 0 {
 		x.MSRBitmap = v.field(encMSRBitmap)
 	}
+	v.tprShadowFields(&x)
 	return x
 }
 

@@ -66,6 +66,11 @@ type Ctx struct {
 	// InSMX and A20M: SMX operation and A20M mode (vmxemu models neither
 	// today: both false).
 	InSMX, A20M bool
+	// Encoding is VMREAD's and VMWRITE's encoding operand (a register)
+	// and Mem the physical access path, for the VMCS-shadowing decision
+	// in VMX non-root operation (shadow.go).
+	Encoding uint64
+	Mem      Phys
 }
 
 // Kind is how a VMX instruction ended.
@@ -229,8 +234,17 @@ func (v *CPU) Check(insn Insn, c *Ctx) (o Outcome, done bool) {
 	}
 	if v.mode == NonRoot {
 		// Every VMX instruction exits in VMX non-root operation, after
-		// the #UD conditions (SDM Vol. 3C 26.1.2).
-		return Outcome{Insn: insn, Kind: Exit}, true
+		// the #UD conditions (SDM Vol. 3C 26.1.2), except VMREAD and
+		// VMWRITE that VMCS shadowing lets through (shadow.go): those go
+		// on to the CPL check.
+		shadowed := (insn == InsnVMREAD || insn == InsnVMWRITE) && !v.shadowExits(insn, c.Encoding, c.Mem)
+		if !shadowed {
+			return Outcome{Insn: insn, Kind: Exit}, true
+		}
+		if c.CPL > 0 {
+			return gp(insn, fmt.Sprintf("CPL is %d (must be 0)", c.CPL))
+		}
+		return Outcome{}, false
 	}
 	if insn == InsnVMXON {
 		switch v.mode {
@@ -459,11 +473,17 @@ func (v *CPU) VMREAD(enc uint64, mode64 bool) (uint64, Outcome) {
 	if v.current == invalidPtr {
 		return 0, noCurrent(insn)
 	}
+	return v.vmread(v.cur, enc, mode64)
+}
+
+// vmread reads a field of s (the current VMCS, or a shadow VMCS).
+func (v *CPU) vmread(s *VMCS, enc uint64, mode64 bool) (uint64, Outcome) {
+	const insn = InsnVMREAD
 	slot, high, ok := v.caps.lookup(enc)
 	if !ok {
 		return 0, unsupported(v, insn, enc)
 	}
-	val := v.cur.vals[slot]
+	val := s.vals[slot]
 	if high {
 		val >>= 32
 	}
@@ -482,6 +502,12 @@ func (v *CPU) VMWRITE(enc, val uint64, mode64 bool) Outcome {
 	if v.current == invalidPtr {
 		return noCurrent(insn)
 	}
+	return v.vmwrite(v.cur, enc, val, mode64)
+}
+
+// vmwrite writes a field of s (the current VMCS, or a shadow VMCS).
+func (v *CPU) vmwrite(s *VMCS, enc, val uint64, mode64 bool) Outcome {
+	const insn = InsnVMWRITE
 	slot, high, ok := v.caps.lookup(enc)
 	if !ok {
 		return unsupported(v, insn, enc)
@@ -494,7 +520,6 @@ func (v *CPU) VMWRITE(enc, val uint64, mode64 bool) Outcome {
 	if !mode64 {
 		val = uint64(uint32(val))
 	}
-	s := v.cur
 	switch {
 	case high:
 		s.vals[slot] = s.vals[slot]&0xFFFFFFFF | uint64(uint32(val))<<32

@@ -79,6 +79,8 @@ type CPU struct {
 
 	tlb    tlb
 	blocks blockLookup
+	// ptPages caches the host pages of paging-structure frames (phys.go).
+	ptPages ptPageCache
 
 	// Interrupt state.
 	halted     bool

@@ -267,7 +267,8 @@ func (c *CPU) fill(lin uint64, kind int) (*tlbEntry, uint64, bool) {
 		}
 		n = tlbWrite
 	}
-	return c.tlb.put(n, lin, tlbEntry{tag: c.tlb.tag(lin), page: pg, pfn: hfn, global: tr.Global}), pa, true
+	wpDep := n == tlbWrite && (!tr.Writable || c.CR4&(arch.CR4PKE|arch.CR4PKS) != 0)
+	return c.tlb.put(n, lin, tlbEntry{tag: c.tlb.tag(lin), page: pg, pfn: hfn, global: tr.Global, wpDep: wpDep}), pa, true
 }
 
 // rd reads a T from seg:off. The common case (an rw segment and the

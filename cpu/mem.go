@@ -207,7 +207,7 @@ func (c *CPU) translate(lin uint64, kind int, user bool, implicit bool) (mmu.Tra
 		return mmu.Translation{PhysPage: lin &^ 0xfff, PageSize: 4096, Writable: true, User: true, Dirty: true}, true
 	}
 	r := c.pagingRegs()
-	tr, f := mmu.Walk(physMem{c}, &r, lin, mmu.Access{Write: kind == accWrite, Fetch: kind == accFetch, User: user, Implicit: implicit})
+	tr, f := c.memoWalk(&r, lin, mmu.Access{Write: kind == accWrite, Fetch: kind == accFetch, User: user, Implicit: implicit})
 	if f != nil {
 		c.raise(*f)
 		return tr, false

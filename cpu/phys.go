@@ -153,7 +153,13 @@ func (c *CPU) ptPage(gpa uint64) *[4096]byte {
 
 func (p physMem) ReadPhys64(pa uint64) (uint64, bool) {
 	if pg := p.c.ptPage(pa); pg != nil && pa&7 == 0 {
+		if p.c.memo.on {
+			p.c.memoRecord(pg, pa&0xff8) // walkmemo.go
+		}
 		return binary.LittleEndian.Uint64(pg[pa&0xff8:]), true
+	}
+	if p.c.memo.on {
+		p.c.memoRecord(nil, 0)
 	}
 	return p.c.physRead(pa, 8, accPaging)
 }

@@ -175,3 +175,21 @@ func BenchmarkOutIn(b *testing.B) {
 func BenchmarkMovCR0WP(b *testing.B) {
 	benchSys(b, mode32, []byte{0x0F, 0x20, 0xC0, 0x35, 0x00, 0x00, 0x01, 0x00, 0x0F, 0x22, 0xC0}, [16]uint64{})
 }
+
+// BenchmarkMovCR4PGE: mov rax,cr4; xor eax,0x80; mov cr4,rax, then a load
+// and a store — toggles CR4.PGE, which invalidates every TLB entry (SDM
+// Vol. 3A 4.10.4.1), so the load, the store and the loop's fetch refill
+// after each toggle (kvm-unit-tests' vmexit_cr4_pge loop; 64-bit mode, 4-level
+// paging).
+func BenchmarkMovCR4PGE(b *testing.B) {
+	var g [16]uint64
+	g[arch.RSI] = 0x100000
+	g[arch.RBP] = 0x101000 // RDI counts the loop (benchSys)
+	benchSys(b, mode64, []byte{
+		0x0F, 0x20, 0xE0, // mov rax, cr4
+		0x35, 0x80, 0x00, 0x00, 0x00, // xor eax, 0x80
+		0x0F, 0x22, 0xE0, // mov cr4, rax
+		0x48, 0x8B, 0x1E, // mov rbx, [rsi]
+		0x48, 0x89, 0x5D, 0x00, // mov [rbp], rbx
+	}, g)
+}

@@ -49,6 +49,10 @@ type CodeCache struct {
 	// active VMCSs): they get no TLB entry, so that guest data accesses to
 	// them reach physRead/physWrite, which warn (exec_vmx.go).
 	vmxFrames map[uint64]bool
+	// gen counts changes to pages and their blocks maps (a block added,
+	// a frame's blocks dropped): a CPU's frameBlocks entry stands for
+	// the maps' answer only while gen is the one it was filled under.
+	gen uint64
 }
 
 // NewCodeCache returns an empty cache.
@@ -101,6 +105,7 @@ func (cc *CodeCache) dropFrame(pfn uint64) bool {
 		b.valid = false
 	}
 	delete(cc.pages, pfn)
+	cc.gen++ // the block-lookup memos (frameBlock) are stale
 	return true
 }
 
@@ -136,6 +141,18 @@ func (cc *CodeCache) page(pfn uint64) *codePage {
 	}
 	return p
 }
+
+// frameBlock records what the code cache's maps held for one (frame, key)
+// pair at generation gen (CodeCache.gen): while the generation is
+// unchanged, pages[pfn].blocks[key] is still b.
+type frameBlock struct {
+	pfn uint64
+	gen uint64
+	b   *block
+	key uint32
+}
+
+const frameBlocksSize = 256
 
 type blockLookupEntry struct {
 	rip uint64
@@ -281,9 +298,21 @@ func (c *CPU) decodeBlock(rip uint64) *block {
 	}
 	off := uint32(lin & 0xfff)
 	key := off | uint32(c.codeMode)<<12
-	if p, ok := c.code.pages[pfn]; ok && pfn != noFrame {
-		if b, ok := p.blocks[key]; ok && b.valid && uint64(b.size) <= limitLeft && b.pfn2 == noFrame {
-			return b
+	if pfn != noFrame {
+		// The per-CPU memo of the maps' answers first (frameBlocks):
+		// a block lookup flush (CR3, CR4, mode changes) finds the
+		// blocks again without two map lookups per block.
+		fb := &c.frameBlocks[(pfn^pfn>>8^uint64(key))&(frameBlocksSize-1)]
+		if fb.gen == c.code.gen && fb.pfn == pfn && fb.key == key {
+			if b := fb.b; b.valid && uint64(b.size) <= limitLeft && b.pfn2 == noFrame {
+				return b
+			}
+		}
+		if p, ok := c.code.pages[pfn]; ok {
+			if b, ok := p.blocks[key]; ok && b.valid && uint64(b.size) <= limitLeft && b.pfn2 == noFrame {
+				*fb = frameBlock{pfn: pfn, key: key, gen: c.code.gen, b: b}
+				return b
+			}
 		}
 	}
 	insts := make([]Inst, 0, 8)
@@ -310,6 +339,7 @@ func (c *CPU) decodeBlock(rip uint64) *block {
 	}
 	b := &block{insts: insts, fast: fast, valid: true, pfn: pfn, pfn2: noFrame, cacheable: true, size: uint16(pos), off: uint16(off)}
 	c.code.page(pfn).blocks[key] = b
+	c.code.gen++
 	c.traceTranslated(b, win[:pos])
 	return b
 }
@@ -365,6 +395,7 @@ func (c *CPU) decodeCrossing(lin uint64, win []byte, pfn uint64, key uint32, lim
 	b := &block{insts: insts, fast: insts, valid: true, pfn: pfn, pfn2: pfn2, cacheable: true, size: uint16(in.len), off: off}
 	c.traceTranslated(b, buf[:in.len])
 	c.code.page(pfn).blocks[key] = b
+	c.code.gen++
 	p2 := c.code.page(pfn2)
 	live := p2.cross[:0]
 	for _, o := range p2.cross {

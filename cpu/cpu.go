@@ -79,6 +79,12 @@ type CPU struct {
 
 	tlb    tlb
 	blocks blockLookup
+	// ptPages caches the host pages of paging-structure frames (phys.go).
+	ptPages ptPageCache
+	// memo records recent page walks (walkmemo.go).
+	memo walkMemo
+	// frameBlocks memoises the code cache's map lookups (codecache.go).
+	frameBlocks [frameBlocksSize]frameBlock
 
 	// Interrupt state.
 	halted     bool

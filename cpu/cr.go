@@ -110,8 +110,25 @@ func (c *CPU) writeCR0(v uint64) {
 		}
 	}
 	c.CR0 = v
-	if (old^v)&(arch.CR0PG|arch.CR0WP|arch.CR0PE) != 0 {
+	switch {
+	case (old^v)&(arch.CR0PG|arch.CR0PE) != 0:
 		c.pagingChanged()
+	case (old^v)&arch.CR0WP != 0:
+		// CR0.WP decides only whether supervisor-mode writes honour R/W
+		// (and protection keys' WD), never a read or a fetch (SDM Vol.
+		// 3A 4.6.1, 4.6.2), and a change of it alone invalidates nothing
+		// architecturally (Vol. 3A 4.10.4.1 lists no such case). The
+		// write entries whose check depended on WP were filled under
+		// the old WP: they go (tlbEntry.wpDep); every other entry and
+		// the decoded-block lookups stay, as the same walk would give
+		// them.
+		c.tlb.flushWrites()
+		if old^v == arch.CR0WP {
+			// Nothing stateChanged derives (segment views, decode
+			// mode, CPL, TLB key) depends on WP: kvm-unit-tests'
+			// vmexit_cr0_wp toggles WP alone in a loop.
+			return
+		}
 	}
 	c.stateChanged()
 }

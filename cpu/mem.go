@@ -208,7 +208,7 @@ func (c *CPU) translate(lin uint64, kind int, user bool, implicit bool) (mmu.Tra
 		return mmu.Translation{PhysPage: lin &^ 0xfff, PageSize: 4096, Writable: true, User: true, Dirty: true}, true
 	}
 	r := c.pagingRegs()
-	tr, f := mmu.Walk(physMem{c}, &r, lin, mmu.Access{Write: kind == accWrite, Fetch: kind == accFetch, User: user, Implicit: implicit})
+	tr, f := c.memoWalk(&r, lin, mmu.Access{Write: kind == accWrite, Fetch: kind == accFetch, User: user, Implicit: implicit})
 	if f != nil {
 		c.raise(*f)
 		return tr, false
@@ -273,7 +273,8 @@ func (c *CPU) fill(lin uint64, kind int) (*tlbEntry, uint64, bool) {
 		}
 		n = tlbWrite
 	}
-	return c.tlb.put(n, lin, tlbEntry{tag: c.tlb.tag(lin), page: pg, pfn: hfn, global: tr.Global}), pa, true
+	wpDep := n == tlbWrite && (!tr.Writable || c.CR4&(arch.CR4PKE|arch.CR4PKS) != 0)
+	return c.tlb.put(n, lin, tlbEntry{tag: c.tlb.tag(lin), page: pg, pfn: hfn, global: tr.Global, wpDep: wpDep}), pa, true
 }
 
 // rd reads a T from seg:off. The common case (an rw segment and the

@@ -1,5 +1,7 @@
 package cpu
 
+import "encoding/binary"
+
 // The guest-physical access layer. Every access the core makes by physical
 // address resolves its frame through physPage, and nowhere else:
 //
@@ -106,10 +108,65 @@ func (c *CPU) physWrite(gpa uint64, size int, v uint64, kind int) bool {
 
 // physMem is the page walker's view of guest-physical memory (mmu.PhysMem)
 // without allocating: paging-structure accesses through physPage.
+//
+// Reads of paging-structure entries in RAM take a short cut when the
+// guest-physical address is the host-physical one (no EPT): the host page
+// of the frame comes from ptPages, a small per-CPU cache of the frames the
+// walks use, and the entry is one aligned load from it. That is exactly
+// physRead's result: physPage would return the same page (a RAM frame's
+// host page never changes once allocated: TLB entries rely on that too),
+// the entry never crosses its page (entries are naturally aligned), and
+// accPaging reads are not VMX-region accesses (physRead lints those for
+// accRead and accWrite only). It is a cache of where memory is, not of
+// what it holds: every read still reads the entry from memory, so a
+// paging-structure write is seen at once.
 type physMem struct{ c *CPU }
 
-func (p physMem) ReadPhys64(pa uint64) (uint64, bool) { return p.c.physRead(pa, 8, accPaging) }
+// ptPageCache maps host frames to their host pages for paging-structure
+// reads (physMem): direct-mapped, filled from physPage on a miss. A
+// 4-level walk uses four frames; kvm-unit-tests' page tables and a
+// typical kernel's hot ones fit.
+type ptPageCache struct {
+	hfn  [ptCacheSize]uint64 // frame number + 1 (0: empty)
+	page [ptCacheSize]*[4096]byte
+}
+
+const ptCacheSize = 16
+
+// ptPage returns the host page of paging-structure frame gpa>>12 when it
+// is RAM and EPT is off, or nil: the caller then takes physRead.
+func (c *CPU) ptPage(gpa uint64) *[4096]byte {
+	if c.tlb.ctx.ept.on {
+		return nil
+	}
+	f := gpa >> 12
+	i := (f ^ f>>4) & (ptCacheSize - 1)
+	if c.ptPages.hfn[i] == f+1 {
+		return c.ptPages.page[i]
+	}
+	pg := c.bus.RAMPage(f)
+	if pg != nil {
+		c.ptPages.hfn[i], c.ptPages.page[i] = f+1, pg
+	}
+	return pg
+}
+
+func (p physMem) ReadPhys64(pa uint64) (uint64, bool) {
+	if pg := p.c.ptPage(pa); pg != nil && pa&7 == 0 {
+		if p.c.memo.on {
+			p.c.memoRecord(pg, pa&0xff8) // walkmemo.go
+		}
+		return binary.LittleEndian.Uint64(pg[pa&0xff8:]), true
+	}
+	if p.c.memo.on {
+		p.c.memoRecord(nil, 0)
+	}
+	return p.c.physRead(pa, 8, accPaging)
+}
 func (p physMem) ReadPhys32(pa uint64) (uint32, bool) {
+	if pg := p.c.ptPage(pa); pg != nil && pa&3 == 0 {
+		return binary.LittleEndian.Uint32(pg[pa&0xffc:]), true
+	}
 	v, ok := p.c.physRead(pa, 4, accPaging)
 	return uint32(v), ok
 }

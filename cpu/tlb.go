@@ -44,6 +44,12 @@ type tlbEntry struct {
 	page   *[4096]byte
 	pfn    uint64
 	global bool
+	// wpDep marks a write entry whose rights check depended on CR0.WP:
+	// the page is read-only somewhere in its walk (a supervisor write
+	// was allowed only because WP=0), or protection keys were on (a
+	// key's WD applies to supervisor writes only with WP=1; SDM Vol. 3A
+	// 4.6.1, 4.6.2). flushWrites drops these alone.
+	wpDep bool
 }
 
 type tlb struct {
@@ -263,6 +269,25 @@ func (t *tlb) flushAll() {
 		}
 	}
 	t.nfills = 0
+}
+
+// flushWrites drops the write entries, of every PCID and context, whose
+// rights check depended on CR0.WP (tlbEntry.wpDep), and keeps every
+// other entry (a change of CR0.WP alone: see writeCR0).
+func (t *tlb) flushWrites() {
+	if t.nfills > len(t.fills) {
+		for i := range t.write {
+			if t.write[i].wpDep {
+				t.write[i] = tlbEntry{}
+			}
+		}
+		return
+	}
+	for _, f := range t.fills[:t.nfills] {
+		if e := &t.write[f&0xFF]; int(f>>8) == tlbWrite && e.wpDep {
+			*e = tlbEntry{}
+		}
+	}
 }
 
 // flushNonGlobal drops the current context's entries not marked global,

@@ -229,3 +229,24 @@ func BenchmarkVMExitRoundTrip(b *testing.B) {
 		b.Fatalf("%d exits for %d iterations; RIP %#x", exits, b.N, c.RIP)
 	}
 }
+
+// TestVMExitRoundTripAllocs: a VM exit (guest CPUID, reason 10) and the
+// host's VMRESUME allocate nothing, once the blocks are decoded (issue 18:
+// no allocation per exit).
+func TestVMExitRoundTripAllocs(t *testing.T) {
+	h := vmxHarness(t)
+	guestVMCS(t, h)
+	c := h.c
+	copy(h.bus.ram[harnessCode:], []byte{0x0F, 0x01, 0xC2}) // VMLAUNCH
+	copy(h.bus.ram[0x11000:], []byte{0x0F, 0xA2})           // cpuid
+	copy(h.bus.ram[0x12000:], []byte{0x0F, 0x01, 0xC3})     // VMRESUME
+	c.Run(1)                                                // VMLAUNCH: in the guest, at its CPUID
+	var exits int
+	c.Hooks = &Hooks{VMExit: func(*CPU, uint32, vmx.ExitInfo) { exits++ }}
+	c.Run(10) // decode the blocks
+	allocs := testing.AllocsPerRun(1000, func() { c.Run(1) })
+	assert.Equal(t, float64(0), allocs, "allocations per round trip")
+	// 10 + AllocsPerRun's warm-up call + its 1000 runs.
+	assert.Equal(t, 1011, exits, "one exit per VMRESUME")
+	assert.True(t, c.vmx.Guest())
+}

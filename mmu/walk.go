@@ -377,7 +377,7 @@ func walk64(m PhysMem, r *Regs, lin uint64, acc Access, table uint64, top int, r
 	}
 	addrMask := bitRange(maxPA-1, 12)
 
-	var pas [5]uint64
+	var pas, es [5]uint64 // the entries used and the values read
 	n := 0
 	rw, us, xd := true, true, false
 	for level := top; ; level-- {
@@ -414,7 +414,7 @@ func walk64(m PhysMem, r *Regs, lin uint64, acc Access, table uint64, top int, r
 		if bad != 0 {
 			return Translation{}, reserved(r, lin, acc, bad, level, sdm)
 		}
-		pas[n] = pa
+		pas[n], es[n] = pa, e
 		n++
 		if leaf {
 			tr.page()
@@ -450,17 +450,24 @@ func walk64(m PhysMem, r *Regs, lin uint64, acc Access, table uint64, top int, r
 		if rule != "" {
 			return Translation{}, pageFault(lin, code, rule, rsdm)
 		}
+		// The entries' values are those read above: nothing wrote
+		// memory since, except these A/D updates themselves, which
+		// are carried into later uses of the same entry (a
+		// self-referencing table maps an entry at several levels).
 		for i := 0; i < n; i++ {
 			set := uint64(pteA)
 			if i == n-1 && acc.Write {
 				set |= pteD
 			}
-			v, ok := m.ReadPhys64(pas[i])
-			if ok && v&set != set {
-				ok = m.WritePhys64(pas[i], v|set)
-			}
-			if !ok {
-				return Translation{Refused: true}, nil
+			if v := es[i]; v&set != set {
+				if !m.WritePhys64(pas[i], v|set) {
+					return Translation{Refused: true}, nil
+				}
+				for j := i + 1; j < n; j++ {
+					if pas[j] == pas[i] {
+						es[j] |= set
+					}
+				}
 			}
 		}
 		t.Dirty = t.Dirty || acc.Write

@@ -1,0 +1,156 @@
+package cpu
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"github.com/vmxemu/vmxemu/arch"
+	"github.com/vmxemu/vmxemu/mmu"
+)
+
+// refMem is the slow path's memory for TestWalkMemoMatchesWalk: a plain
+// byte slice read and written entry by entry by mmu.Walk itself; beyond
+// it, as on the harness board (harnessBus), reads return all ones and
+// writes are dropped.
+type refMem struct{ ram []byte }
+
+func (m refMem) ReadPhys64(pa uint64) (uint64, bool) {
+	if pa+8 > uint64(len(m.ram)) {
+		return ^uint64(0), true
+	}
+	return binary.LittleEndian.Uint64(m.ram[pa:]), true
+}
+func (m refMem) ReadPhys32(pa uint64) (uint32, bool) {
+	if pa+4 > uint64(len(m.ram)) {
+		return ^uint32(0), true
+	}
+	return binary.LittleEndian.Uint32(m.ram[pa:]), true
+}
+func (m refMem) WritePhys64(pa uint64, v uint64) bool {
+	if pa+8 <= uint64(len(m.ram)) {
+		binary.LittleEndian.PutUint64(m.ram[pa:], v)
+	}
+	return true
+}
+func (m refMem) WritePhys32(pa uint64, v uint32) bool {
+	if pa+4 <= uint64(len(m.ram)) {
+		binary.LittleEndian.PutUint32(m.ram[pa:], v)
+	}
+	return true
+}
+
+// TestWalkMemoMatchesWalk: the walk memo (walkmemo.go) against the walk it
+// stands for. A CPU and a reference copy of its RAM start with the same
+// 4-level paging structures; random steps then change an entry to its first value with one bit
+// (present,
+// R/W, U/S, accessed, dirty, PS, XD or a reserved bit, in both copies),
+// change the control state (CR0.WP, CR4.PGE/SMEP/SMAP, EFER.NXE,
+// RFLAGS.AC, CR3 between two roots), or translate an address with a
+// random access through memoWalk on the CPU and through mmu.Walk on the
+// copy. Every translation and fault must be equal, and so must the
+// paging structures afterwards (the accessed and dirty flags the walks
+// set).
+func TestWalkMemoMatchesWalk(t *testing.T) {
+	const (
+		root0 = 0x300000 // PML4 of address space 0
+		root1 = 0x301000 // PML4 of address space 1 (shares the lower levels)
+		pdpt  = 0x302000
+		pd    = 0x303000
+		pt0   = 0x304000 // page tables: pt0 + i*0x1000, i < nPT
+		nPT   = 4
+		area  = 0x300000 // the paging structures live in [area, area+areaN)
+		areaN = 0x10000
+	)
+	for seed := uint64(1); seed <= 8; seed++ {
+		h := newHarness(mode64)
+		c := h.c
+		ram := h.bus.ram
+		w := func(pa, v uint64) { binary.LittleEndian.PutUint64(ram[pa:], v) }
+		w(root0, pdpt|7)
+		w(root1, pdpt|7)
+		w(root1+8, pdpt|7) // a second PML4E onto the same PDPT
+		w(pdpt, pd|7)
+		w(pdpt+8, 0x40000000|0x87) // a 1-GiB page
+		for i := uint64(0); i < nPT; i++ {
+			w(pd+i*8, (pt0+i*0x1000)|7)
+			for j := uint64(0); j < 16; j++ {
+				w(pt0+i*0x1000+j*8, (0x100000+(i*16+j)<<12)|7)
+			}
+		}
+		w(pd+nPT*8, 0x600000|0x87) // a 2-MiB page
+		// The entries the steps change: every one written above.
+		var entries []uint64
+		orig := map[uint64]uint64{}
+		for pa := uint64(area); pa < area+areaN; pa += 8 {
+			if v := binary.LittleEndian.Uint64(ram[pa:]); v != 0 {
+				entries = append(entries, pa)
+				orig[pa] = v
+			}
+		}
+		ref := refMem{ram: append([]byte(nil), ram...)}
+		r := mmu.Regs{
+			CR0: arch.CR0PE | arch.CR0PG | arch.CR0ET, CR3: root0,
+			CR4: arch.CR4PAE, EFER: arch.EFERLME | arch.EFERLMA | arch.EFERNXE, MaxPhysAddr: 46,
+		}
+		rng := rand.New(rand.NewPCG(seed, 18))
+		lins := []uint64{0, 0x1000, 0x5000, 0x201000, 0x202000, 0x3ff000, 0x800000, 0x801000, 0x40000000, 0x40123000, 0x8000000000, 0x8000001000}
+		bits := []uint64{1 << 0, 1 << 1, 1 << 2, 1 << 5, 1 << 6, 1 << 7, 1 << 8, 1 << 63, 1 << 51, 1 << 13}
+		walks, memoHits := 0, 0
+		for step := 0; step < 6000; step++ {
+			switch k := rng.IntN(100); {
+			case k < 3: // change an entry in both copies
+				// The entry becomes its first value with one bit
+				// changed (or, one time in four, that value again):
+				// at most a few entries are broken at any time.
+				pa := entries[rng.IntN(len(entries))]
+				v := orig[pa]
+				if rng.IntN(4) != 0 {
+					v ^= bits[rng.IntN(len(bits))]
+				}
+				w(pa, v)
+				binary.LittleEndian.PutUint64(ref.ram[pa:], v)
+			case k < 5: // change the control state
+				switch rng.IntN(7) {
+				case 0:
+					r.CR0 ^= arch.CR0WP
+				case 1:
+					r.CR4 ^= arch.CR4PGE
+				case 2:
+					r.CR4 ^= arch.CR4SMEP
+				case 3:
+					r.CR4 ^= arch.CR4SMAP
+				case 4:
+					r.EFER ^= arch.EFERNXE
+				case 5:
+					r.RFLAGSAC = !r.RFLAGSAC
+				case 6:
+					r.CR3 ^= root0 ^ root1
+				}
+			default: // translate
+				lin := lins[rng.IntN(len(lins))] + uint64(rng.IntN(4096))
+				acc := mmu.Access{User: rng.IntN(2) == 0, Implicit: rng.IntN(8) == 0}
+				switch rng.IntN(3) {
+				case 1:
+					acc.Write = true
+				case 2:
+					acc.Fetch = true
+				}
+				e := c.memo.slot(walkMemoKey(lin, acc), &r)
+				before := e.key == walkMemoKey(lin, acc) && e.regs == r && e.hit()
+				got, gf := c.memoWalk(&r, lin, acc)
+				want, wf := mmu.Walk(ref, &r, lin, acc)
+				require.Equal(t, want, got, "seed %d step %d: translation of %#x %+v", seed, step, lin, acc)
+				require.Equal(t, wf, gf, "seed %d step %d: fault of %#x %+v", seed, step, lin, acc)
+				require.Equal(t, ref.ram[area:area+areaN], ram[area:area+areaN], "seed %d step %d: paging structures after %#x %+v", seed, step, lin, acc)
+				walks++
+				if before {
+					memoHits++
+				}
+			}
+		}
+		// The memo must be exercised, not bypassed.
+		require.Greater(t, memoHits, walks/25, "seed %d: memo hits (of %d walks)", seed, walks)
+	}
+}

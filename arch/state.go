@@ -37,6 +37,9 @@ type State struct {
 	EFER                    uint64
 	XCR0                    uint64
 	DR                      [8]uint64 // DR0-DR3, DR6 at [6], DR7 at [7]
+	// PKRU is the protection-key rights register for user pages (SDM
+	// Vol. 3A 2.7, 4.6.2): AD_i is bit 2i, WD_i bit 2i+1. 0 at reset.
+	PKRU uint32
 
 	// MSR-backed state the core uses directly.
 	// IA32_FS_BASE and IA32_GS_BASE are Seg[FS].Base and Seg[GS].Base
@@ -47,6 +50,10 @@ type State struct {
 	TSCAux                               uint64
 	PAT                                  uint64
 	APICBase                             uint64
+	// PKRS is IA32_PKRS (MSR 6E1H), the protection-key rights for
+	// supervisor pages (SDM Vol. 3A 4.6.2, Vol. 4): PKRU's layout in bits
+	// 31:0, bits 63:32 reserved. 0 at reset.
+	PKRS uint64
 }
 
 // CPL returns the current privilege level (SDM Vol. 3A 5.5): 0 in real

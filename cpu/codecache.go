@@ -81,9 +81,18 @@ func (cc *CodeCache) setVMXFrames(frames []uint64) {
 // written is called for every store that reaches a frame without a fast
 // write entry; it invalidates the frame's blocks.
 func (cc *CodeCache) written(by *CPU, pfn uint64) {
+	if cc.dropFrame(pfn) {
+		// The writer may be running a block from this frame.
+		by.stop = true
+	}
+}
+
+// dropFrame invalidates the decoded blocks of frame pfn; it reports
+// whether there were any.
+func (cc *CodeCache) dropFrame(pfn uint64) bool {
 	p, ok := cc.pages[pfn]
 	if !ok {
-		return
+		return false
 	}
 	for _, b := range p.blocks {
 		b.valid = false
@@ -92,8 +101,26 @@ func (cc *CodeCache) written(by *CPU, pfn uint64) {
 		b.valid = false
 	}
 	delete(cc.pages, pfn)
-	// The writer may be running a block from this frame.
-	by.stop = true
+	return true
+}
+
+// DeviceWrote invalidates the decoded code in [pa, pa+n): a device wrote
+// there (DMA), not a CPU. Every CPU leaves its current block after its
+// current instruction, since the one that started the transfer may be
+// running a block from one of those frames.
+func (cc *CodeCache) DeviceWrote(pa, n uint64) {
+	if n == 0 {
+		return
+	}
+	dropped := false
+	for pfn := pa >> 12; pfn <= (pa+n-1)>>12; pfn++ {
+		dropped = cc.dropFrame(pfn) || dropped
+	}
+	if dropped {
+		for _, c := range cc.cpus {
+			c.stop = true
+		}
+	}
 }
 
 // page returns the code page for pfn, creating it (and dropping every

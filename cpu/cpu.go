@@ -283,6 +283,12 @@ type features struct {
 	rdseed  bool // CPUID.(EAX=07H,ECX=0):EBX.RDSEED[bit 18]
 	// lbr is the model's LBR stack, by CPUID.1:EAX (debugctl.go).
 	lbr lbrLayout
+	pks bool // CPUID.(EAX=07H,ECX=0):ECX.PKS[bit 31]: IA32_PKRS
+	// CPUID.(EAX=07H,ECX=0):EBX.FSGSBASE[bit 0] and ECX.RDPID[bit 22]
+	fsgsbase, rdpid bool
+	// xcr0 are the XCR0 bits XSETBV accepts: CPUID.(EAX=0DH,ECX=0):EDX:EAX
+	// (SDM Vol. 1 13.3).
+	xcr0 uint64
 }
 
 // RefreshFeatures re-reads the CPU model's CPUID leaves that select
@@ -311,14 +317,25 @@ func (c *CPU) RefreshFeatures() {
 	c.feat.page1g = edx81&(1<<26) != 0
 	c.feat.rdrand = ecx1&(1<<30) != 0
 	c.feat.rdseed = ebx7&(1<<18) != 0
+	c.feat.pks = ecx7&(1<<31) != 0
+	c.feat.fsgsbase = ebx7&(1<<0) != 0
+	c.feat.rdpid = ecx7&(1<<22) != 0
 	c.feat.cr4 = cr4Allowed(ecx1, ebx7, ecx7)
 	c.feat.lbr = lbrLayoutFor(eax1)
+	if max >= 0xD {
+		a, _, _, d := p.CPUID(c, 0xD, 0)
+		c.feat.xcr0 = uint64(d)<<32 | uint64(a)
+	}
 }
 
 // SetState loads the whole architectural state (used at reset, by the
 // loaders and by VM entry/exit) and recomputes every derived fact.
 func (c *CPU) SetState(s arch.State) {
+	keysChanged := s.PKRU != c.PKRU || s.PKRS != c.PKRS
 	c.State = s
+	if keysChanged {
+		c.keyRightsChanged() // exec_pkeys.go
+	}
 	c.lz.setFlags(s.RFLAGS)
 	c.RFLAGS = s.RFLAGS | arch.FlagRes1
 	c.stateChanged()

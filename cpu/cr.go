@@ -21,8 +21,8 @@ const cr4Base = arch.CR4VME | arch.CR4PVI | arch.CR4TSD | arch.CR4DE | arch.CR4P
 // bit only when the model reports its feature, since a CR4 bit of an
 // unsupported feature is reserved (SDM Vol. 3A 2.5, 2.6; Vol. 2A CPUID
 // Tables 3-10 and 3-8). CR4.VMXE is always in the set: its check stays in
-// writeCR4 (hasVMX) with its own rule. CR4.PKE, SMXE, KL, CET, PKS and
-// UINTR are never accepted: vmxemu implements none of them.
+// writeCR4 (hasVMX) with its own rule. CR4.SMXE, KL, CET and UINTR are
+// never accepted: vmxemu implements none of them.
 func cr4Allowed(ecx1, ebx7, ecx7 uint32) uint64 {
 	m := uint64(cr4Base | arch.CR4VMXE)
 	for _, f := range [...]struct {
@@ -37,6 +37,8 @@ func cr4Allowed(ecx1, ebx7, ecx7 uint32) uint64 {
 		{ebx7, 20, arch.CR4SMAP},    // CPUID.(07H,0):EBX.SMAP
 		{ecx7, 2, arch.CR4UMIP},     // CPUID.(07H,0):ECX.UMIP
 		{ecx7, 16, arch.CR4LA57},    // CPUID.(07H,0):ECX.LA57
+		{ecx7, 3, arch.CR4PKE},      // CPUID.(07H,0):ECX.PKU
+		{ecx7, 31, arch.CR4PKS},     // CPUID.(07H,0):ECX.PKS
 	} {
 		if f.reg&(1<<f.bit) != 0 {
 			m |= f.cr4
@@ -198,7 +200,9 @@ func (c *CPU) writeCR4(v uint64) {
 	}
 	// PGE changes and PCIDE 1 -> 0 invalidate everything (SDM Vol. 3A
 	// 4.10.4.1); the other paging bits change how entries were derived.
-	if (old^v)&(arch.CR4PAE|arch.CR4PGE|arch.CR4PSE|arch.CR4SMEP|arch.CR4SMAP|arch.CR4LA57|arch.CR4PKE|arch.CR4PCIDE) != 0 {
+	// CR4.PKE and CR4.PKS decide whether the key rights apply, which the
+	// TLB's entries have folded in (exec_pkeys.go).
+	if (old^v)&(arch.CR4PAE|arch.CR4PGE|arch.CR4PSE|arch.CR4SMEP|arch.CR4SMAP|arch.CR4LA57|arch.CR4PKE|arch.CR4PKS|arch.CR4PCIDE) != 0 {
 		c.pagingChanged()
 	}
 	c.stateChanged()
@@ -259,6 +263,7 @@ const (
 	msrSysenterESP    = 0x175
 	msrSysenterEIP    = 0x176
 	msrPAT            = 0x277
+	msrPKRS           = 0x6E1
 	msrEFER           = 0xC0000080
 	msrSTAR           = 0xC0000081
 	msrLSTAR          = 0xC0000082
@@ -302,6 +307,10 @@ func (c *CPU) readMSR(idx uint32) (uint64, *arch.Fault) {
 		return c.TSCAux, nil
 	case msrDebugCtl:
 		return c.lbr.ctl, nil
+	case msrPKRS:
+		if c.feat.pks {
+			return c.PKRS, nil
+		}
 	}
 	if c.lbrMSR(idx) {
 		return c.readLBRMSR(idx), nil
@@ -406,6 +415,11 @@ func (c *CPU) writeMSR(idx uint32, v uint64) *arch.Fault {
 			return &f
 		}
 		c.TSCAux = v
+	case msrPKRS:
+		if !c.feat.pks {
+			return c.plat().WriteMSR(c, idx, v)
+		}
+		return c.writePKRS(v) // exec_pkeys.go
 	default:
 		if c.lbrMSR(idx) {
 			return c.writeLBRMSR(idx, v)

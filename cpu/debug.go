@@ -53,6 +53,7 @@ func (c *CPU) peekTranslate(lin uint64) (uint64, bool) {
 		return lin, true
 	}
 	r := c.pagingRegs()
+	r.PKRU, r.PKRS = 0, 0 // the debugger reads through protection keys
 	tr, f := mmu.Walk(peekMem{c}, &r, lin, mmu.Access{Implicit: true})
 	if f != nil || tr.Refused {
 		return 0, false

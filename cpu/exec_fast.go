@@ -141,8 +141,15 @@ func xsetbv(c *CPU, in *Inst) {
 		return
 	}
 	v := uint64(uint32(c.GPR[arch.RDX]))<<32 | uint64(uint32(c.GPR[arch.RAX]))
-	if uint32(c.GPR[arch.RCX]) != 0 || v&1 == 0 || v&^3 != 0 {
-		c.raiseGP("XSETBV: XCR0 must have bit 0 set and only x87/SSE state is supported", "Vol. 2C XSETBV / Vol. 1 13.3")
+	switch {
+	case uint32(c.GPR[arch.RCX]) != 0:
+		c.raiseGP("XSETBV of an unsupported XCR (ECX != 0)", "Vol. 2C XSETBV")
+		return
+	case v&^c.feat.xcr0 != 0:
+		c.raiseGP("XSETBV: XCR0 bit not reported in CPUID.(EAX=0DH,ECX=0):EDX:EAX", "Vol. 2C XSETBV / Vol. 3A 2.6")
+		return
+	case v&1 == 0:
+		c.raiseGP("XSETBV: clearing XCR0.x87 (bit 0)", "Vol. 2C XSETBV / Vol. 3A 2.6")
 		return
 	}
 	c.XCR0 = v

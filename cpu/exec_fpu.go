@@ -100,10 +100,12 @@ func selGrp15(mr byte, d *decoder) *opEntry {
 		}
 		return &d.t.grp15mem[reg]
 	}
+	if d.rep == 0xF3 && !d.opsz66 && reg < 4 {
+		return &d.t.fsgsbase // F3 0F AE /0../3: RDFSBASE & co. (exec_fsgsbase.go)
+	}
 	if d.rep != 0 || d.opsz66 {
 		// 66/F2/F3 0F AE with a register operand: the fences take no
-		// mandatory prefix; these encodings are #UD (RDFSBASE & co. are
-		// not implemented).
+		// mandatory prefix; the other encodings are #UD.
 		return nil
 	}
 	switch reg {

@@ -28,14 +28,27 @@ func cpuid(c *CPU, in *Inst) {
 		c.guestInsnExit(in, vmx.ExitCPUID, 0)
 		return
 	}
-	a, b, cc, d := c.plat().CPUID(c, uint32(c.GPR[arch.RAX]), uint32(c.GPR[arch.RCX]))
-	if uint32(c.GPR[arch.RAX]) == 1 {
+	leaf, sub := uint32(c.GPR[arch.RAX]), uint32(c.GPR[arch.RCX])
+	a, b, cc, d := c.plat().CPUID(c, leaf, sub)
+	switch {
+	case leaf == 1:
 		// CPUID.1:ECX.OSXSAVE[bit 27] reflects CR4.OSXSAVE (SDM Vol. 2A
 		// CPUID, Table 3-10).
 		cc &^= 1 << 27
 		if c.CR4&arch.CR4OSXSAVE != 0 {
 			cc |= 1 << 27
 		}
+	case leaf == 7 && sub == 0:
+		// CPUID.(EAX=07H,ECX=0):ECX.OSPKE[bit 4] reflects CR4.PKE (SDM
+		// Vol. 2A CPUID, Table 3-8).
+		cc &^= 1 << 4
+		if c.CR4&arch.CR4PKE != 0 {
+			cc |= 1 << 4
+		}
+	case leaf == 0xD && sub == 0 && a != 0:
+		// CPUID.(EAX=0DH,ECX=0):EBX is the size of the XSAVE area the
+		// components enabled in XCR0 need (SDM Vol. 2A CPUID leaf 0DH).
+		b = c.xsaveSize(c.XCR0)
 	}
 	c.GPR[arch.RAX], c.GPR[arch.RBX], c.GPR[arch.RCX], c.GPR[arch.RDX] = uint64(a), uint64(b), uint64(cc), uint64(d)
 }

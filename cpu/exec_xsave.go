@@ -11,8 +11,40 @@ import (
 // XSAVE, XRSTOR). The legacy region is the FXSAVE image; x87 FIP/FDP/FOP
 // are always 0 here (no x87 arithmetic instruction ever sets them).
 
-// Supported XCR0 bits: x87 (0) and SSE (1) (Vol. 1 13.1).
-const xcr0Supported = 3
+// The XSAVE state components vmxemu implements (Vol. 1 13.1): x87 (0),
+// SSE (1) and PKRU (9). The CPU model reports which of them it has in
+// CPUID.(EAX=0DH,ECX=0):EAX (msr/profile.go xsaveLeaf), and XSETBV accepts
+// those alone (feat.xcr0).
+const (
+	xcompX87  = 0
+	xcompSSE  = 1
+	xcompPKRU = 9
+	// legacyHeaderSize is the legacy region and the XSAVE header (Vol. 1
+	// 13.4.1, 13.4.2).
+	legacyHeaderSize = 576
+)
+
+// xsaveSize is the size of a standard-format XSAVE area holding the
+// components of mask: the legacy region and the header, and each enabled
+// component i ≥ 2 at its offset CPUID.(EAX=0DH,ECX=i):EBX with its size
+// CPUID.(EAX=0DH,ECX=i):EAX (Vol. 1 13.4.3).
+func (c *CPU) xsaveSize(mask uint64) uint32 {
+	size := uint32(legacyHeaderSize)
+	for i := uint32(2); i < 63; i++ {
+		if mask&(1<<i) != 0 {
+			n, off, _, _ := c.plat().CPUID(c, 0xD, i)
+			size = max(size, off+n)
+		}
+	}
+	return size
+}
+
+// pkruOffset is where PKRU state (component 9) lives in the standard
+// format: CPUID.(EAX=0DH,ECX=9):EBX (Vol. 1 13.4.3, 13.5.7).
+func (c *CPU) pkruOffset() uint64 {
+	_, off, _, _ := c.plat().CPUID(c, 0xD, xcompPKRU)
+	return uint64(off)
+}
 
 // saveX87 writes the x87 part of the legacy region: FCW, FSW, the
 // abridged FTW and ST0-ST7 (ST(i) is physical register (TOP+i) mod 8).
@@ -193,6 +225,15 @@ func xsave(c *CPU, in *Inst) {
 	if !ok {
 		return
 	}
+	// PKRU state is the 32-bit PKRU in bytes 3:0 of its 8-byte component
+	// (Vol. 1 13.5.7); bytes 7:4 are read back and left as they were.
+	var pkru uint64
+	if rfbm&(1<<xcompPKRU) != 0 {
+		if pkru, ok = rd[uint64](c, in.seg, (addr+c.pkruOffset())&in.amask); !ok {
+			return
+		}
+		pkru = pkru&^0xFFFFFFFF | uint64(c.PKRU)
+	}
 	var img [512 + 8]byte
 	var ranges [][2]int
 	leg := (*[512]byte)(img[:512])
@@ -206,9 +247,21 @@ func xsave(c *CPU, in *Inst) {
 		c.saveXMM(leg)
 		ranges = append(ranges, [2]int{24, 32}, [2]int{160, 160 + 16*c.xmmCount()})
 	}
-	binary.LittleEndian.PutUint64(img[512:], hdr|rfbm&xcr0Supported)
+	binary.LittleEndian.PutUint64(img[512:], hdr|rfbm)
 	ranges = append(ranges, [2]int{512, 520})
-	c.writeRanges(in, addr, img[:], ranges...)
+	if rfbm&(1<<xcompPKRU) != 0 {
+		// Checked for write access with the rest before anything is
+		// written, so a fault leaves memory unchanged.
+		if _, ok := c.linear(in.seg, (addr+c.pkruOffset())&in.amask, 8, accWrite); !ok {
+			return
+		}
+	}
+	if !c.writeRanges(in, addr, img[:], ranges...) {
+		return
+	}
+	if rfbm&(1<<xcompPKRU) != 0 {
+		wr(c, in.seg, (addr+c.pkruOffset())&in.amask, pkru)
+	}
 }
 
 // xrstor (0F AE /5), standard form (XSAVEC/XSAVES are not reported, so
@@ -240,7 +293,17 @@ func xrstor(c *CPU, in *Inst) {
 		c.raiseGP("XRSTOR with reserved MXCSR bits set", "Vol. 1 13.8.1 / 11.6.6")
 		return
 	}
+	var pkru uint64 // PKRU's initial configuration is 0 (Vol. 1 13.6)
+	if rfbm&bv&(1<<xcompPKRU) != 0 {
+		if pkru, ok = rd[uint64](c, in.seg, (addr+c.pkruOffset())&in.amask); !ok {
+			return
+		}
+	}
 	leg := (*[512]byte)(img[:512])
+	if rfbm&(1<<xcompPKRU) != 0 {
+		// XRSTOR loads PKRU whatever CR4.PKE says (Vol. 1 13.5.7).
+		c.setPKRU(uint32(pkru))
+	}
 	if rfbm&1 != 0 {
 		if bv&1 != 0 {
 			c.loadX87(leg)

@@ -189,6 +189,7 @@ func (c *CPU) canonicalMax(v uint64) bool {
 func (c *CPU) pagingRegs() mmu.Regs {
 	return mmu.Regs{
 		CR0: c.CR0, CR3: c.CR3, CR4: c.CR4, EFER: c.EFER,
+		PKRU: c.PKRU, PKRS: uint32(c.PKRS),
 		MaxPhysAddr: c.MaxPhysAddr,
 		RFLAGSAC:    c.RFLAGS&arch.FlagAC != 0,
 		PDPTE:       c.pdpte,
@@ -473,6 +474,7 @@ func (c *CPU) ReadLinear(lin uint64, b []byte) bool {
 		pa := a
 		if c.CR0&arch.CR0PG != 0 {
 			r := c.pagingRegs()
+			r.PKRU, r.PKRS = 0, 0 // the debugger reads through protection keys
 			tr, f := mmu.Walk(peekMem{c}, &r, a, mmu.Access{Implicit: true})
 			if f != nil || tr.Refused {
 				return false

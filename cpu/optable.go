@@ -15,6 +15,8 @@ type tables struct {
 	swapgs, rdtscp, smswReg, lmswReg  opEntry
 	xgetbv, xsetbv                    opEntry
 	clac, stac, invpcid               opEntry
+	rdpkru, wrpkru                    opEntry
+	fsgsbase, rdpid                   opEntry
 	invept, invvpid                   opEntry
 	cmpxchg8b, vmxon, vmclear         opEntry
 	vmptrld, vmptrst, vmread, vmwrite opEntry
@@ -291,6 +293,10 @@ func buildTables() *tables {
 	t.xsetbv = opEntry{name: "xsetbv", f: fModRM | fEnd, h: one(xsetbv)}
 	t.clac = opEntry{name: "clac", f: fModRM, h: one(clacStac)}
 	t.stac = opEntry{name: "stac", f: fModRM, h: one(clacStac)}
+	t.fsgsbase = opEntry{name: "rdfsbase/rdgsbase/wrfsbase/wrgsbase", f: fModRM, h: one(fsgsbase)}
+	t.rdpid = opEntry{name: "rdpid", f: fModRM, h: one(rdpid)}
+	t.rdpkru = opEntry{name: "rdpkru", f: fModRM, h: one(rdpkru)}
+	t.wrpkru = opEntry{name: "wrpkru", f: fModRM | fEnd, h: one(wrpkru)}
 	x[0x05] = opEntry{name: "syscall", f: fEnd, h: one(syscall)}
 	x[0x06] = opEntry{name: "clts", h: one(clts)}
 	x[0x07] = opEntry{name: "sysret", f: fEnd, h: one(sysret)}
@@ -427,7 +433,7 @@ func buildTables() *tables {
 // selGrp9 decodes 0F C7 (SDM Vol. 2D Table A-6, group 9): CMPXCHG8B/16B
 // (/1), and the VMX pointer instructions, told apart by the mandatory
 // prefix: /6 VMPTRLD, 66 /6 VMCLEAR, F3 /6 VMXON, /7 VMPTRST. Their
-// register forms (RDRAND, RDSEED, RDPID) are not implemented (#UD).
+// register forms are RDRAND (/6), RDSEED (/7) and F3 /7 RDPID.
 func selGrp9(mr byte, d *decoder) *opEntry {
 	mem := mr>>6 != 3
 	switch (mr >> 3) & 7 {
@@ -455,6 +461,9 @@ func selGrp9(mr byte, d *decoder) *opEntry {
 		if !mem && d.rep == 0 {
 			return &d.t.rdrand // RDSEED, NFx 0F C7 /7 (one handler with RDRAND)
 		}
+		if !mem && d.rep == 0xF3 {
+			return &d.t.rdpid // F3 0F C7 /7 (SDM Vol. 2B RDPID)
+		}
 	}
 	return nil
 }
@@ -474,6 +483,16 @@ func selGrp7(mr byte, d *decoder) *opEntry {
 		return &d.t.clac
 	case 0xCB:
 		return &d.t.stac
+	case 0xEE, 0xEF:
+		// RDPKRU/WRPKRU are NP: with a 66, F2 or F3 prefix the encoding
+		// is undefined (SDM Vol. 2B RDPKRU, WRPKRU; Vol. 2A 3.1.1.1).
+		if d.opsz66 || d.rep != 0 {
+			return nil
+		}
+		if mr == 0xEE {
+			return &d.t.rdpkru
+		}
+		return &d.t.wrpkru
 	case 0xF8:
 		if d.mode == mode64 {
 			return &d.t.swapgs

@@ -102,7 +102,8 @@ func (c *CPU) takeSignals() bool {
 // 10-1, "INIT" column). INIT differs from RESET in what it keeps: the
 // caching bits CR0.CD/NW, the x87/SSE state, the MTRRs and the other MSRs
 // (held by the MSR file, which INIT does not touch), IA32_APIC_BASE,
-// IA32_PAT, the TSC, XCR0 and the MSRs the core holds for SYSCALL/SYSENTER.
+// IA32_PAT, the TSC, XCR0, PKRU, IA32_PKRS and the MSRs the core holds for
+// SYSCALL/SYSENTER.
 // IA32_EFER is cleared (the processor is back in real mode). The local
 // APIC goes to its INIT state (INITResetter). The bootstrap processor then
 // executes from the reset vector (0xFFFFFFF0); an application processor
@@ -137,6 +138,12 @@ func (c *CPU) doINIT() {
 	s.SysenterCS, s.SysenterESP, s.SysenterEIP = old.SysenterCS, old.SysenterESP, old.SysenterEIP
 	s.STAR, s.LSTAR, s.CSTAR, s.FMASK = old.STAR, old.LSTAR, old.CSTAR, old.FMASK
 	s.TSCAux = old.TSCAux
+	// PKRU is XSAVE-managed user state and IA32_PKRS an MSR: INIT leaves
+	// both, as it leaves the x87/SSE state, XCR0 and the other MSRs (SDM
+	// Vol. 3A 10.1; Table 10-1 does not list them; a reading, not a
+	// quotation). QEMU agrees: its CPUX86State keeps pkru and pkrs in
+	// the part INIT preserves (target/i386/cpu.h, end_init_save).
+	s.PKRU, s.PKRS = old.PKRU, old.PKRS
 
 	c.SetState(s)
 	c.tlb.flushAll()

@@ -33,6 +33,8 @@ func TestCR4FollowsCPUID(t *testing.T) {
 		{"SMEP", 20, 0, cpuidSMEP, 0},
 		{"SMAP", 21, 0, cpuidSMAP, 0},
 		{"UMIP", 11, 0, 0, cpuidUMIP},
+		{"PKE", 22, 0, 0, cpuidPKU},
+		{"PKS", 24, 0, 0, cpuidPKS},
 	}
 	for _, tc := range cases {
 		for _, reported := range []bool{false, true} {
@@ -57,10 +59,10 @@ func TestCR4FollowsCPUID(t *testing.T) {
 			})
 		}
 	}
-	t.Run("PKE is never accepted", func(t *testing.T) {
+	t.Run("CET is never accepted", func(t *testing.T) {
 		m := newMachine(t, modeLong64, 0)
-		m.withFeatures(0, 0, 1<<3, defaultEDX81) // CPUID PKU
-		m.program(t, "mov rax, cr4\nbts rax, 22\nmov cr4, rax\nhlt")
+		m.withFeatures(0, 0, 1<<7, defaultEDX81) // CPUID CET_SS
+		m.program(t, "mov rax, cr4\nbts rax, 23\nmov cr4, rax\nhlt")
 		m.expectVector(t, arch.VecGP)
 	})
 }

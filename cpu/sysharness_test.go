@@ -134,6 +134,10 @@ type sysPlatform struct {
 	vmx                          bool
 	ecx1, ebx7, ecx7, edx8000001 uint32
 	sig                          uint32 // CPUID.1:EAX (family/model: the LBR stack, debugctl.go)
+	// xsavePKRU adds PKRU (component 9) to the XSAVE components of leaf
+	// 0DH, at the size and offset of a Cascade Lake-SP dump (8 bytes at
+	// 0xA80: msr/models/cascadelake-sp.cpu); x87 and SSE are always there.
+	xsavePKRU bool
 }
 
 // CPUID feature bits the system tests toggle (SDM Vol. 2A CPUID).
@@ -153,7 +157,16 @@ const (
 func (p *sysPlatform) CPUID(c *cpu.CPU, leaf, sub uint32) (uint32, uint32, uint32, uint32) {
 	switch leaf {
 	case 0:
-		return 7, 0, 0, 0
+		return 0xD, 0, 0, 0
+	case 0xD:
+		switch {
+		case sub == 0 && p.xsavePKRU:
+			return 1<<9 | 3, 576, 0xA80 + 8, 0
+		case sub == 0:
+			return 3, 576, 576, 0
+		case sub == 9 && p.xsavePKRU:
+			return 8, 0xA80, 0, 0
+		}
 	case 1:
 		ecx := p.ecx1
 		if p.vmx {

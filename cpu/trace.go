@@ -67,3 +67,8 @@ func (c *CPU) traceTranslated(b *block, code []byte) {
 		c.Hooks.Translate(c, c.traceBlock(b), code)
 	}
 }
+
+// InterruptShadow reports whether the next instruction is in the shadow
+// of STI or of MOV SS/POP SS (SDM Vol. 3A 6.8.3, Vol. 2B STI): QEMU's
+// HF_INHIBIT_IRQ, the "II" of its register dumps.
+func (c *CPU) InterruptShadow() bool { return c.shadow > 0 }

@@ -62,9 +62,10 @@ func runGuestToExit(t *testing.T, tc insnExitCase) *CPU {
 	h := vmxHarnessModel(t, model)
 	c := h.c
 	// The harness platform has no CPUID: Skylake-SP's INVPCID, RDRAND and
-	// RDSEED by hand.
+	// RDSEED and Ice Lake-SP's RDPID by hand.
 	sky := tc.model == "skylake-sp"
 	c.feat.invpcid, c.feat.rdrand, c.feat.rdseed = sky, sky, sky
+	c.feat.rdpid = tc.model == "icelake-sp"
 	guestVMCS(t, h)
 	for enc, val := range tc.fields {
 		require.Equal(t, vmx.Succeed, c.vmx.VMWRITE(enc, val, true).Kind, "%#x", enc)
@@ -233,6 +234,15 @@ func TestInsnExits(t *testing.T) {
 		// information valid, hardware exception (3), vector 6.
 		{name: "RDTSCP without enable RDTSCP", fields: map[uint64]uint64{encTestProc: proc(vmx.ProcRDTSCExiting | 1<<31), encTestProc2: 0, encTestExcBitmap: 1 << 6},
 			code: []byte{0x0F, 0x01, 0xF9}, reason: 0, rip: 0x11000},
+		// RDPID (F3 0F C7 F8, on a model with RDPID) is #UD in the guest
+		// without "enable RDTSCP" (26.3), and runs without a VM exit
+		// with it: the next CPUID exits.
+		{name: "RDPID without enable RDTSCP", model: "icelake-sp",
+			fields: map[uint64]uint64{encTestProc: proc(1 << 31), encTestProc2: 0, encTestExcBitmap: 1 << 6},
+			code:   []byte{0xF3, 0x0F, 0xC7, 0xF8}, reason: 0, rip: 0x11000},
+		{name: "RDPID with enable RDTSCP", model: "icelake-sp",
+			fields: map[uint64]uint64{encTestProc: proc(1 << 31), encTestProc2: vmx.Proc2EnableRDTSCP},
+			code:   []byte{0xF3, 0x0F, 0xC7, 0xF8, 0x0F, 0xA2}, reason: 10, length: 2, rip: 0x11004},
 		// Without the secondary controls activated their bits have no
 		// effect: WBINVD runs, the next CPUID exits.
 		{name: "secondary controls not activated", fields: map[uint64]uint64{encTestProc2: vmx.Proc2WBINVDExiting},

@@ -81,6 +81,7 @@ var forms = map[string]string{
 	"0f01/4r": "smsw Rv", "0f01/6r": "lmsw Rw",
 	"0f01.c1": "vmcall", "0f01.c2": "vmlaunch", "0f01.c3": "vmresume", "0f01.c4": "vmxoff", "0f01.d4": "vmfunc",
 	"0f01.d0": "xgetbv", "0f01.d1": "xsetbv", "0f01.ca": "clac", "0f01.cb": "stac", "0f01.f8": "swapgs", "0f01.f9": "rdtscp",
+	"0f01.ee": "rdpkru", "0f01.ef": "wrpkru",
 	"0f05": "syscall", "0f06": "clts", "0f07": "sysret", "0f08": "invd", "0f09": "wbinvd", "0f0b": "ud2",
 	"0f0d/0m": "prefetch Mb", "0f0d/1m": "prefetchw Mb", "0f0d/2m": "prefetchwt1 Mb", "0f0dm": "prefetch Mb",
 	"0f18/0m": "prefetchnta Mb", "0f18/1m": "prefetcht0 Mb", "0f18/2m": "prefetcht1 Mb", "0f18/3m": "prefetcht2 Mb",
@@ -108,7 +109,8 @@ var forms = map[string]string{
 	// Group 9 (Table A-6): CMPXCHG8B/16B, the VMX pointer instructions
 	// told apart by the mandatory prefix (SDM Vol. 3C 31.3), RDRAND/RDSEED.
 	"0fc7/1m": "cmpxchg8b|cmpxchg8b|cmpxchg16b Mq8", "0fc7/6m": "vmptrld Mq", "66 0fc7/6m": "vmclear Mq", "f3 0fc7/6m": "vmxon Mq", "0fc7/7m": "vmptrst Mq",
-	"0fc7/6r": "rdrand Rv", "0fc7/7r": "rdseed Rv",
+	"0fc7/6r": "rdrand Rv", "0fc7/7r": "rdseed Rv", "f3 0fc7/7r": "rdpid Ry",
+	"f3 0fae/0r": "rdfsbase Rv", "f3 0fae/1r": "rdgsbase Rv", "f3 0fae/2r": "wrfsbase Rv", "f3 0fae/3r": "wrgsbase Rv",
 	"0fc8": "bswap Zv", "0fc9": "bswap Zv", "0fca": "bswap Zv", "0fcb": "bswap Zv", "0fcc": "bswap Zv", "0fcd": "bswap Zv", "0fce": "bswap Zv", "0fcf": "bswap Zv",
 	"0fff": "ud0 Gv,Ev",
 

@@ -13,7 +13,8 @@ import (
 // access needs, a page-aligned size and stays within MAXPHYADDR; a
 // violation's qualification names exactly one access type and its bits
 // 5:3 lack the one the access needs (or the path was not present);
-// the walk is deterministic and, without EPTP bit 6, never writes.
+// the walk is deterministic and, without EPTP bit 6, never writes;
+// Explain reaches the same outcome and never writes.
 func FuzzWalk(f *testing.F) {
 	seed := make([]byte, 24+8*8)
 	binary.LittleEndian.PutUint64(seed[0:], capSkylake)
@@ -51,7 +52,16 @@ func FuzzWalk(f *testing.F) {
 		for k, v := range m {
 			snapshot[k] = v
 		}
+		steps, ex := Explain(m, c, eptp&^(0xFFFF_FFFF_F000)|eptp&0xF000, gpa, a)
+		for k, v := range snapshot {
+			if m[k] != v {
+				t.Fatalf("Explain wrote the entry at %#x", k)
+			}
+		}
 		r := Walk(m, c, eptp&^(0xFFFF_FFFF_F000)|eptp&0xF000, gpa, a)
+		if ex.Kind != r.Kind || ex.HPA != r.HPA || ex.Qualification != r.Qualification {
+			t.Fatalf("Explain (%+v, %d steps) and Walk (%+v) disagree", ex, len(steps), r)
+		}
 		write := a.Write || a.Paging && Pointer(eptp).AD()
 		switch r.Kind {
 		case OK:

@@ -2,6 +2,7 @@ package firmware
 
 import (
 	"fmt"
+	"sort"
 )
 
 // Memory is guest-physical memory as the loaders see it.
@@ -98,6 +99,28 @@ const (
 	biosFlashStart = 0xFFFC0000
 	vgaHoleStart   = 0xA0000
 )
+
+// E820Reserver is implemented by a Memory whose board reserves address
+// ranges the pc machine does not have (the q35 board's PCIe ECAM window,
+// which SeaBIOS adds to its E820 map as reserved): the multiboot memory
+// map lists them too.
+type E820Reserver interface {
+	E820Reserved() []E820Entry
+}
+
+// boardE820Map is E820Map plus the board's reserved ranges, sorted by
+// address.
+func boardE820Map(mem Memory) ([]E820Entry, error) {
+	m, err := E820Map(mem.RAMSize())
+	if err != nil {
+		return nil, err
+	}
+	if r, ok := mem.(E820Reserver); ok {
+		m = append(m, r.E820Reserved()...)
+		sort.SliceStable(m, func(i, j int) bool { return m[i].Base < m[j].Base })
+	}
+	return m, nil
+}
 
 // E820Map returns the memory map SeaBIOS reports (INT 15h, AX=E820h) on
 // QEMU's "pc" machine with ramSize bytes of RAM, sorted by address. The

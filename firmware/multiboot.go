@@ -252,7 +252,7 @@ func LoadMultiboot(mem Memory, image []byte, cmdline string, modules []Module) (
 
 func loadMultiboot(mem Memory, image []byte, cmdline string, modules []Module) (*Boot, error) {
 	ram := mem.RAMSize()
-	mmap, err := E820Map(ram)
+	mmap, err := boardE820Map(mem)
 	if err != nil {
 		return nil, err
 	}

@@ -395,3 +395,21 @@ func TestLoadMultibootInfoBelowKernel(t *testing.T) {
 	assert.Equal(t, uint32(MultibootInfoFlags), m.u32(0x9500))
 	assert.Equal(t, uint32(0x9000), m.u32(0x9500+48))
 }
+
+// reservingMem is a board memory with an extra reserved range (the q35
+// board's ECAM window).
+type reservingMem struct{ *fakeMem }
+
+func (reservingMem) E820Reserved() []E820Entry {
+	return []E820Entry{{Base: 0xB0000000, Length: 0x10000000, Type: E820Reserved}}
+}
+
+func TestLoadMultibootBoardReserved(t *testing.T) {
+	m := newMem(ram16M)
+	img := elf32(em386, 0x100000, tseg{paddr: 0x100000, data: mbHeaderBytes(0)})
+	_, err := LoadMultiboot(reservingMem{m}, img, MultibootCmdline("k", ""), nil)
+	require.NoError(t, err)
+	want := append(append(append([]mmapRow{}, want16M[:5]...), mmapRow{20, 0xB0000000, 0x10000000, 2}), want16M[5])
+	assert.Equal(t, uint32(24*7), m.u32(0x9500+44), "mmap_length")
+	assert.Equal(t, want, readMmap(m, uint64(m.u32(0x9500+48)), m.u32(0x9500+44)), "the ECAM window in address order")
+}

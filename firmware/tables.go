@@ -34,6 +34,30 @@ type Tables struct {
 	// MMIO addresses; IOAPICID is the I/O APIC's ID.
 	LAPICAddr, IOAPICAddr uint32
 	IOAPICID              uint8
+	// ECAMBase, if not 0, is the PCI Express enhanced configuration
+	// window of segment 0, buses 0 to ECAMEndBus: an MCFG table
+	// describes it (PCI Firmware Specification 3.0, 4.1.2).
+	ECAMBase   uint64
+	ECAMEndBus uint8
+	// DMAR, if not nil, describes a VT-d remapping unit: a DMAR table.
+	DMAR *DMAR
+}
+
+// DMAR describes one DMA-remapping hardware unit for the DMAR table (VT-d
+// spec 8.1, 8.3): a DRHD with INCLUDE_PCI_ALL and the I/O APIC in its
+// device scope.
+type DMAR struct {
+	// AddrWidth is the host address width in bits (the table stores
+	// width-1).
+	AddrWidth uint8
+	// IntRemap sets the INTR_REMAP flag; X2APICOptOut the
+	// X2APIC_OPT_OUT flag (8.1).
+	IntRemap, X2APICOptOut bool
+	// RegBase is the unit's register base.
+	RegBase uint64
+	// IOAPICSourceID is the I/O APIC's bus/device/function in the
+	// device scope (start bus and path).
+	IOAPICSourceID uint16
 }
 
 // Values shared with the board.
@@ -310,14 +334,21 @@ func writeACPI(mem Memory, t Tables) error {
 	// Local APIC NMI: LINT1 of every processor (UID 0xFF).
 	madt = append(madt, 4, 6, 0xFF, 0, 0, 1)
 	madtAddr := place(sdt("APIC", 3, madt))
+	entries := []uint64{fadtAddr, madtAddr}
+	if t.ECAMBase != 0 {
+		entries = append(entries, place(mcfg(t)))
+	}
+	if t.DMAR != nil {
+		entries = append(entries, place(dmar(t)))
+	}
 
-	rsdtBody := make([]byte, 8)
-	le.PutUint32(rsdtBody[0:], uint32(fadtAddr))
-	le.PutUint32(rsdtBody[4:], uint32(madtAddr))
+	rsdtBody := make([]byte, 4*len(entries))
+	xsdtBody := make([]byte, 8*len(entries))
+	for i, a := range entries {
+		le.PutUint32(rsdtBody[4*i:], uint32(a))
+		le.PutUint64(xsdtBody[8*i:], a)
+	}
 	rsdtAddr := place(sdt("RSDT", 1, rsdtBody))
-	xsdtBody := make([]byte, 16)
-	le.PutUint64(xsdtBody[0:], fadtAddr)
-	le.PutUint64(xsdtBody[8:], madtAddr)
 	xsdtAddr := place(sdt("XSDT", 1, xsdtBody))
 	if addr > acpiAreaEnd {
 		return fmt.Errorf("firmware tables: the ACPI tables (%d processors) do not fit in the F segment", len(t.APICIDs))
@@ -343,4 +374,52 @@ func writeACPI(mem Memory, t Tables) error {
 		}
 	}
 	return nil
+}
+
+// mcfg builds the MCFG table (PCI Firmware Specification 3.0, 4.1.2,
+// Tables 4-2 and 4-3): 8 reserved bytes, then one allocation structure:
+// base address, PCI segment group 0, start and end bus numbers.
+func mcfg(t Tables) []byte {
+	b := make([]byte, 8+16)
+	binary.LittleEndian.PutUint64(b[8:], t.ECAMBase)
+	b[8+10], b[8+11] = 0, t.ECAMEndBus
+	return sdt("MCFG", 1, b)
+}
+
+// DMAR table constants (VT-d spec 8.1, 8.3, 8.3.1).
+const (
+	dmarFlagIntrRemap    = 1 << 0
+	dmarFlagX2APICOptOut = 1 << 1
+	drhdIncludePCIAll    = 1 << 0
+	dmarScopeIOAPIC      = 3
+)
+
+// dmar builds the DMAR table (VT-d spec 8.1): host address width - 1,
+// flags, 10 reserved bytes, then one DRHD (8.3: type 0, length, flags
+// INCLUDE_PCI_ALL, size 0 (one 4 KiB page), segment 0, register base)
+// with one device scope entry for the I/O APIC (8.3.1: type 3, length 8,
+// enumeration ID = the I/O APIC's ID, start bus, path device and
+// function).
+func dmar(t Tables) []byte {
+	le := binary.LittleEndian
+	d := t.DMAR
+	b := make([]byte, 12)
+	b[0] = d.AddrWidth - 1
+	if d.IntRemap {
+		b[1] |= dmarFlagIntrRemap
+	}
+	if d.X2APICOptOut {
+		b[1] |= dmarFlagX2APICOptOut
+	}
+	drhd := make([]byte, 16+8)
+	le.PutUint16(drhd[0:], 0)
+	le.PutUint16(drhd[2:], uint16(len(drhd)))
+	drhd[4] = drhdIncludePCIAll
+	le.PutUint64(drhd[8:], d.RegBase)
+	scope := drhd[16:]
+	scope[0], scope[1] = dmarScopeIOAPIC, 8
+	scope[4] = t.IOAPICID
+	scope[5] = uint8(d.IOAPICSourceID >> 8)
+	scope[6], scope[7] = uint8(d.IOAPICSourceID>>3&0x1F), uint8(d.IOAPICSourceID&7)
+	return sdt("DMAR", 1, append(b, drhd...))
 }

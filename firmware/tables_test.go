@@ -195,3 +195,39 @@ func TestWakingVector(t *testing.T) {
 	assert.Zero(t, s.CR0&(arch.CR0PE|arch.CR0PG|arch.CR0CD|arch.CR0NW), "real mode, caching on (after POST)")
 	assert.Equal(t, arch.DescTable{Base: 0, Limit: 0x3FF}, s.IDTR, "the real-mode IVT")
 }
+
+// TestMCFGAndDMAR parses the q35 tables: MCFG (PCI Firmware Specification
+// 3.0, 4.1.2) and DMAR (VT-d spec 8.1, 8.3, 8.3.1), listed in the RSDT and
+// XSDT after the FADT and MADT.
+func TestMCFGAndDMAR(t *testing.T) {
+	mem := newMem(2 << 20)
+	require.NoError(t, WriteTables(mem, Tables{APICIDs: []uint32{0, 1}, LAPICAddr: 0xFEE00000, IOAPICAddr: 0xFEC00000,
+		ECAMBase: 0xB0000000, ECAMEndBus: 255,
+		DMAR: &DMAR{AddrWidth: 39, IntRemap: true, X2APICOptOut: true, RegBase: 0xFED90000, IOAPICSourceID: 0xFF00}}))
+	b := mem.b
+	rsdtAddr := uint64(mem.u32(RSDPAddr + 16))
+	xsdtAddr := mem.u64(RSDPAddr + 24)
+	require.Equal(t, uint32(36+16), mem.u32(rsdtAddr+4))
+	require.Equal(t, uint32(36+32), mem.u32(xsdtAddr+4))
+	mcfgAddr, dmarAddr := uint64(mem.u32(rsdtAddr+44)), uint64(mem.u32(rsdtAddr+48))
+	assert.Equal(t, mcfgAddr, mem.u64(xsdtAddr+36+16))
+	assert.Equal(t, dmarAddr, mem.u64(xsdtAddr+36+24))
+
+	mcfg := b[mcfgAddr : mcfgAddr+uint64(mem.u32(mcfgAddr+4))]
+	assert.Equal(t, "MCFG", string(mcfg[:4]))
+	assert.Zero(t, sum8(mcfg))
+	require.Len(t, mcfg, 36+8+16)
+	assert.Equal(t, uint64(0xB0000000), mem.u64(mcfgAddr+44), "base address")
+	assert.Equal(t, []byte{0, 0, 0, 255}, mcfg[52:56], "segment 0, buses 0-255")
+
+	dmar := b[dmarAddr : dmarAddr+uint64(mem.u32(dmarAddr+4))]
+	assert.Equal(t, "DMAR", string(dmar[:4]))
+	assert.Zero(t, sum8(dmar))
+	require.Len(t, dmar, 48+16+8)
+	assert.Equal(t, uint8(38), dmar[36], "host address width - 1")
+	assert.Equal(t, uint8(3), dmar[37], "INTR_REMAP | X2APIC_OPT_OUT")
+	drhd := dmar[48:]
+	assert.Equal(t, []byte{0, 0, 24, 0, 1, 0, 0, 0}, drhd[:8], "type 0 DRHD, length 24, INCLUDE_PCI_ALL, segment 0")
+	assert.Equal(t, uint64(0xFED90000), mem.u64(dmarAddr+48+8))
+	assert.Equal(t, []byte{3, 8, 0, 0, 0, 0xFF, 0, 0}, drhd[16:24], "I/O APIC scope: ID 0, bus 0xFF, path 00.0")
+}

@@ -34,12 +34,14 @@ type feature struct {
 // The features, in the order of the register numbers: gdb's standard
 // i386 core, SSE and segment-base features (gdb checks their register
 // names against its own lists) and vmxemu's system registers, which
-// carry what QEMU's description adds (k_gs_base, cr0-cr8, efer).
+// carry what QEMU's description adds (k_gs_base, cr0-cr8, efer), and gdb's
+// protection-keys feature (pkru, SDM Vol. 3A 2.7).
 var features = [...]feature{
 	{"org.gnu.gdb.i386.core", eflagsType},
 	{"org.gnu.gdb.i386.sse", vecTypes},
 	{"org.gnu.gdb.i386.segments", ""},
 	{"org.vmxemu.gdb.i386.system", sysTypes},
+	{"org.gnu.gdb.i386.pkeys", ""},
 }
 
 const (
@@ -47,6 +49,7 @@ const (
 	featSSE
 	featSegments
 	featSystem
+	featPKeys
 )
 
 // reg is one register of the layout.
@@ -148,6 +151,7 @@ func buildLayout() []reg {
 		u64("cr4", "i386_cr4", featSystem, func(r *Regs) *uint64 { return &r.CR4 }),
 		u64("cr8", "int64", featSystem, func(r *Regs) *uint64 { return &r.CR8 }),
 		u64("efer", "i386_efer", featSystem, func(r *Regs) *uint64 { return &r.EFER }),
+		u32("pkru", "uint32", "", featPKeys, func(r *Regs) uint32 { return r.PKRU }, func(r *Regs, v uint32) { r.PKRU = v }),
 	)
 	for i := range l {
 		l[i].group = groupOf(l[i])

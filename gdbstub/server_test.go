@@ -287,9 +287,12 @@ func TestTargetXML(t *testing.T) {
 	assert.Equal(t, want, strings.Join(names[:40], " "))
 	assert.Equal(t, "xmm0", names[40])
 	assert.Equal(t, "mxcsr", names[56])
-	assert.Equal(t, "fs_base gs_base k_gs_base cr0 cr2 cr3 cr4 cr8 efer", strings.Join(names[57:], " "))
-	assert.Equal(t, []string{"org.gnu.gdb.i386.core", "org.gnu.gdb.i386.sse", "org.gnu.gdb.i386.segments", "org.vmxemu.gdb.i386.system"},
-		[]string{tgt.Features[0].Name, tgt.Features[1].Name, tgt.Features[2].Name, tgt.Features[3].Name})
+	assert.Equal(t, "fs_base gs_base k_gs_base cr0 cr2 cr3 cr4 cr8 efer pkru", strings.Join(names[57:], " "))
+	assert.Equal(t, []string{"org.gnu.gdb.i386.core", "org.gnu.gdb.i386.sse", "org.gnu.gdb.i386.segments", "org.vmxemu.gdb.i386.system", "org.gnu.gdb.i386.pkeys"},
+		[]string{tgt.Features[0].Name, tgt.Features[1].Name, tgt.Features[2].Name, tgt.Features[3].Name, tgt.Features[4].Name})
+	// gdb's 64bit-pkeys.xml: one 32-bit register named pkru.
+	require.Len(t, tgt.Features[4].Regs, 1)
+	assert.Equal(t, 32, tgt.Features[4].Regs[0].Bitsize)
 }
 
 func TestBreakpointStopReplies(t *testing.T) {

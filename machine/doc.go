@@ -37,6 +37,18 @@
 // exists only when Config.DebugCon is set: QEMU creates none unless
 // -debugcon is given.
 //
+// # The q35 board
+//
+// With Config.Chipset ChipsetQ35 the board is QEMU's q35 (q35.go,
+// docs/Q35.md): the same devices, plus PCI configuration space (package
+// pci: the Q35 MCH at 00:00.0 with 256 MiB of ECAM at 0xB0000000, the
+// ICH9 LPC bridge at 00:1f.0 with its PIRQ routing), the PCI memory
+// window 0xC0000000-0xFEBFFFFF, optionally QEMU's edu device at 00:01.0
+// and an Intel VT-d unit at 0xFED90000 (package vtd). PCI INTx lines
+// reach the I/O APIC's inputs 16-23 and their routed ISA IRQs; MSIs and
+// the I/O APIC's messages go through the VT-d unit's interrupt remapping
+// when there is one (msi.go), device DMA through its DMA remapping.
+//
 // # Firmware state
 //
 // At every power-on and reset the board writes the BIOS's IVT, data area

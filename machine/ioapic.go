@@ -1,5 +1,7 @@
 package machine
 
+import "github.com/vmxemu/vmxemu/machine/vtd"
+
 // The I/O APIC (Intel 82093AA I/O APIC datasheet; the one in the ICH/PIIX
 // chipsets QEMU's pc machine models): 24 redirection entries at
 // 0xFEC00000, reached through IOREGSEL (offset 0x00) and IOWIN (0x10).
@@ -24,6 +26,11 @@ const (
 	// trigger mode, mask and destination (delivery status and remote IRR
 	// are read-only).
 	redirWritable = 0xFF000000_0001AFFF
+	// redirEDID is the Extended Destination ID, bits 55:48, writable in
+	// the ICH9's I/O APIC (ICH9 datasheet, I/O APIC redirection table;
+	// reserved in the 82093AA): with VT-d interrupt remapping, bit 48 is
+	// the interrupt format and 63:49 the interrupt index (VT-d 5.1.5.1).
+	redirEDID = 0x00FF0000_00000000
 )
 
 // IOAPIC is the board's I/O APIC.
@@ -33,10 +40,16 @@ type IOAPIC struct {
 	id    uint32
 	redir [IOAPICPins]uint64
 	lines uint32 // level of each input pin
+	// writable are the redirection entry bits software can write
+	// (redirWritable; with redirEDID on the q35 board).
+	writable uint64
 }
 
 func newIOAPIC(m *Machine) *IOAPIC {
-	io := &IOAPIC{m: m}
+	io := &IOAPIC{m: m, writable: redirWritable}
+	if m.cfg.Chipset == ChipsetQ35 {
+		io.writable |= redirEDID
+	}
 	for i := range io.redir {
 		io.redir[i] = redirMasked
 	}
@@ -96,7 +109,7 @@ func (io *IOAPIC) writeReg(r uint32, v uint32) {
 		} else {
 			e = e&^0xFFFFFFFF | uint64(v)
 		}
-		io.redir[pin] = e&redirWritable | io.redir[pin]&redirRemoteIR
+		io.redir[pin] = e&io.writable | io.redir[pin]&redirRemoteIR
 		if io.redir[pin]&redirLevel == 0 {
 			io.redir[pin] &^= redirRemoteIR
 		}
@@ -139,27 +152,12 @@ func (io *IOAPIC) send(n int) {
 	if e&redirLevel != 0 {
 		io.redir[n] |= redirRemoteIR
 	}
-	dm := uint32(e>>8) & 7
-	vec := uint8(e)
-	logical := e&redirLogical != 0
-	dest := uint32(e >> 56)
-	m := io.m
-	var first *LocalAPIC
-	for _, t := range m.apics {
-		if !t.matches(dest, logical, false) {
-			continue
-		}
-		if dm == dmLowest {
-			if first == nil || t.ppr() < first.ppr() {
-				first = t
-			}
-			continue
-		}
-		m.deliver(t, dm, vec, e&redirLevel != 0)
+	if io.m.iommu != nil {
+		io.m.ioapicMessage(e)
+		return
 	}
-	if first != nil {
-		m.deliver(first, dmFixed, vec, e&redirLevel != 0)
-	}
+	io.m.deliverInterrupt(vtd.Interrupt{Dest: uint32(e >> 56), Vector: uint8(e), DeliveryMode: uint8(e >> 8 & 7),
+		Logical: e&redirLogical != 0, Level: e&redirLevel != 0})
 }
 
 // eoi clears the remote IRR of the level-triggered entries with vector v

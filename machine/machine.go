@@ -9,6 +9,8 @@ import (
 	"github.com/vmxemu/vmxemu/cpu"
 	"github.com/vmxemu/vmxemu/firmware"
 	"github.com/vmxemu/vmxemu/machine/devices"
+	"github.com/vmxemu/vmxemu/machine/pci"
+	"github.com/vmxemu/vmxemu/machine/vtd"
 	"github.com/vmxemu/vmxemu/msr"
 	"github.com/vmxemu/vmxemu/vmx"
 )
@@ -72,6 +74,16 @@ type Config struct {
 	// 0xE0-0xEB, interrupt lines at 0x2000-0x2017 and 64 KiB of MMIO at
 	// 0xFF000000 (devices.PCTestdev).
 	PCTestDev bool
+
+	// Chipset selects the board: ChipsetPC (QEMU's "pc", the default)
+	// or ChipsetQ35 (q35.go).
+	Chipset Chipset
+	// IOMMU, if not nil, adds an Intel VT-d remapping unit at
+	// vtd.Base (QEMU's -device intel-iommu; q35 only).
+	IOMMU *vtd.Config
+	// Edu adds QEMU's edu PCI device at 00:01.0 (q35 only: the pc board
+	// has no PCI configuration space).
+	Edu bool
 
 	// FeatureControl is the IA32_FEATURE_CONTROL value the firmware
 	// leaves (used by the default Platform).
@@ -143,6 +155,16 @@ type Machine struct {
 	testdev  *devices.PCTestdev // nil unless Config.PCTestDev
 	acpiPM   *devices.ACPIPM
 
+	// q35 only (q35.go): the PCI bus and LPC bridge of this boot, the
+	// level of each PIRQ (devices asserting it) and the ISA IRQs the
+	// PIRQ routing drives; the VT-d unit (nil without -device
+	// intel-iommu).
+	pci       *pci.Bus
+	lpc       *pci.LPC
+	pirqLevel [pci.PIRQs]int
+	pirqISA   [16]bool
+	iommu     *vtd.Unit
+
 	// Local APICs, one per CPU (apic.go), and what the CPU model reports
 	// about them (CPUID.1:ECX x2APIC and TSC-deadline).
 	apics      []*LocalAPIC
@@ -210,6 +232,13 @@ func New(cfg Config) (*Machine, error) {
 		}
 	}
 	m.platform = &boardPlatform{inner: m.platform, m: m}
+	if cfg.Chipset == ChipsetQ35 {
+		if err := m.newQ35(); err != nil {
+			return nil, err
+		}
+	} else if cfg.IOMMU != nil || cfg.Edu {
+		return nil, errors.New("machine: the pc board has no PCI bus: intel-iommu and edu need the q35 chipset")
+	}
 	if err := m.mmio.Register("I/O APIC", IOAPICBase, 0x1000, ioapicWindow{m}); err != nil {
 		return nil, fmt.Errorf("machine: %w", err)
 	}
@@ -294,6 +323,11 @@ func (m *Machine) buildDevices() error {
 	if err := m.acpiPM.Register(b); err != nil {
 		return fmt.Errorf("machine: ACPI PM: %w", err)
 	}
+	if m.cfg.Chipset == ChipsetQ35 {
+		if err := m.buildPCI(b); err != nil {
+			return err
+		}
+	}
 	m.sysA = devices.NewSysCtrlA(m.deviceExit, nil)
 	for _, d := range []struct {
 		what string
@@ -350,13 +384,20 @@ func (m *Machine) powerOn(why string) error {
 	if err := firmware.WriteBIOS(m.ram, firmware.BIOSConfig{COMPorts: comBases[:len(m.uarts)]}); err != nil {
 		return fmt.Errorf("machine: %w", err)
 	}
-	b, err := m.loader(m.ram)
+	var mem firmware.Memory = m.ram
+	if m.cfg.Chipset == ChipsetQ35 {
+		mem = q35Mem{m.ram}
+	}
+	b, err := m.loader(mem)
 	if err != nil {
 		return fmt.Errorf("machine: loading the guest: %w", err)
 	}
 	m.boot = b
 	if b.Multiboot || b.Mode == firmware.ModeReal16 {
 		m.firmwareDevices()
+	}
+	if m.pci != nil {
+		m.firmwarePCI()
 	}
 	m.startCPUs(b.State(), why)
 	return nil

@@ -5,6 +5,8 @@ import (
 	"github.com/vmxemu/vmxemu/cpu"
 	"github.com/vmxemu/vmxemu/firmware"
 	"github.com/vmxemu/vmxemu/machine/devices"
+	"github.com/vmxemu/vmxemu/machine/pci"
+	"github.com/vmxemu/vmxemu/machine/vtd"
 )
 
 // Multiprocessor plumbing: virtual time, timers, interrupt lines and the
@@ -87,6 +89,13 @@ func (m *Machine) tables() firmware.Tables {
 	t.CPUSignature, _, _, t.CPUFeatures = inner.CPUID(&probe, 1, 0)
 	for i := range m.cfg.CPUs {
 		t.APICIDs = append(t.APICIDs, m.apicID(i))
+	}
+	if m.cfg.Chipset == ChipsetQ35 {
+		t.ECAMBase, t.ECAMEndBus = pci.ECAMBase, pci.ECAMSize>>20-1
+	}
+	if c := m.cfg.IOMMU; c != nil {
+		t.DMAR = &firmware.DMAR{AddrWidth: uint8(c.AWBits), IntRemap: c.IntRemap, X2APICOptOut: c.IntRemap && !c.EIM,
+			RegBase: vtd.Base, IOAPICSourceID: ioapicSourceID}
 	}
 	return t
 }

@@ -117,7 +117,7 @@ var features = []Feature{
 	gap("hypervisor", 1, 0, ECX, 31, "vmxemu models bare-metal processors"),
 
 	// CPUID.(EAX=07H,ECX=0):EBX
-	withCR4(gap("fsgsbase", 7, 0, EBX, 0, whyNoInsn+": RDFSBASE/WRFSBASE/RDGSBASE/WRGSBASE"), 1<<16),
+	withCR4(ok("fsgsbase", 7, 0, EBX, 0, "CR4.FSGSBASE: RDFSBASE/WRFSBASE/RDGSBASE/WRGSBASE in 64-bit mode"), 1<<16),
 	gap("tsc-adjust", 7, 0, EBX, 1, "IA32_TSC_ADJUST is not implemented"),
 	gap("sgx", 7, 0, EBX, 2, "no SGX"),
 	gap("bmi1", 7, 0, EBX, 3, whyNoInsn+": ANDN/BEXTR/BLSI/BLSMSK/BLSR (VEX); TZCNT alone is implemented but F3 0F BC stays BSF while BMI1 is hidden"),
@@ -152,8 +152,8 @@ var features = []Feature{
 	// CPUID.(EAX=07H,ECX=0):ECX
 	gap("avx512vbmi", 7, 0, ECX, 1, whyNoVEX),
 	withCR4(ok("umip", 7, 0, ECX, 2, "CR4.UMIP makes SGDT/SIDT/SLDT/SMSW/STR #GP at CPL > 0"), 1<<11),
-	withCR4(gap("pku", 7, 0, ECX, 3, "CR4.PKE and RDPKRU/WRPKRU are not implemented"), 1<<22),
-	gap("ospke", 7, 0, ECX, 4, "mirrors CR4.PKE, which needs PKU"),
+	withCR4(ok("pku", 7, 0, ECX, 3, "CR4.PKE: protection keys for user pages in the page walk, RDPKRU/WRPKRU, PKRU as XSAVE component 9"), 1<<22),
+	ok("ospke", 7, 0, ECX, 4, "mirrors CR4.PKE: the core sets it from the CPU's CR4 at each CPUID"),
 	gap("waitpkg", 7, 0, ECX, 5, whyNoInsn+": UMONITOR/UMWAIT/TPAUSE"),
 	gap("avx512vbmi2", 7, 0, ECX, 6, whyNoVEX),
 	withCR4(gap("cet-ss", 7, 0, ECX, 7, "no control-flow enforcement"), 1<<23),
@@ -165,7 +165,7 @@ var features = []Feature{
 	gap("tme", 7, 0, ECX, 13, "no total memory encryption"),
 	gap("avx512-vpopcntdq", 7, 0, ECX, 14, whyNoVEX),
 	withCR4(ok("la57", 7, 0, ECX, 16, "CR4.LA57: 5-level paging and 57-bit canonical addresses"), 1<<12),
-	gap("rdpid", 7, 0, ECX, 22, whyNoInsn+": RDPID"),
+	ok("rdpid", 7, 0, ECX, 22, "RDPID reads IA32_TSC_AUX (#UD in VMX non-root operation without \"enable RDTSCP\")"),
 	withCR4(gap("kl", 7, 0, ECX, 23, "no Key Locker"), 1<<19),
 	gap("bus-lock-detect", 7, 0, ECX, 24, "no bus-lock detection"),
 	gap("cldemote", 7, 0, ECX, 25, whyNoInsn+": CLDEMOTE"),
@@ -173,7 +173,7 @@ var features = []Feature{
 	gap("movdir64b", 7, 0, ECX, 28, whyNoInsn+": MOVDIR64B"),
 	gap("enqcmd", 7, 0, ECX, 29, whyNoInsn+": ENQCMD"),
 	gap("sgxlc", 7, 0, ECX, 30, "no SGX"),
-	withCR4(gap("pks", 7, 0, ECX, 31, "no protection keys for supervisor pages"), 1<<24),
+	withCR4(ok("pks", 7, 0, ECX, 31, "CR4.PKS: protection keys for supervisor pages in the page walk, IA32_PKRS (6E1H); the VMX load-PKRS controls stay masked"), 1<<24),
 
 	// CPUID.(EAX=07H,ECX=0):EDX
 	gap("avx512-4vnniw", 7, 0, EDX, 2, whyNoVEX),

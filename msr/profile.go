@@ -291,23 +291,45 @@ func (p *Profile) buildEffective() {
 }
 
 // xsaveLeaf shapes CPUID leaf 0DH to what vmxemu implements (SDM Vol. 1
-// 13.2, Vol. 2A CPUID leaf 0DH): sub-leaf 0 reports XCR0 bits 0-1 (x87,
-// SSE) of those the model supports and the size of a 576-byte area
-// (legacy region and header) in EBX and ECX; sub-leaf 1 (XSAVEOPT,
-// XSAVEC, XGETBV with ECX=1, XSAVES) and the component sub-leaves are
-// zero. Without XSAVE the leaf is zero.
+// 13.2, 13.4.3, Vol. 2A CPUID leaf 0DH): sub-leaf 0 reports the XCR0 bits
+// of the implemented components the model supports — x87 and SSE (0, 1),
+// and PKRU (9) when the guest sees PKU and the model's sub-leaf 9 gives
+// its place — with EBX the size for XCR0 = 1 (576 bytes: legacy region
+// and header; the core recomputes EBX from the current XCR0 at each
+// CPUID) and ECX the size for all of them; sub-leaf 9 is the model's
+// (size and standard-format offset; ECX 0: a user component, no
+// compacted format). Sub-leaf 1 (XSAVEOPT, XSAVEC, XGETBV with ECX=1,
+// XSAVES) and the other component sub-leaves are zero. Without XSAVE the
+// leaf is zero.
 func (p *Profile) xsaveLeaf(sub uint32, raw Regs) Regs {
-	const x87SSE, area = 3, 576
-	if sub != 0 || !p.Reports("xsave") {
+	const x87SSE, pkru, area = 3, 1 << 9, 576
+	if !p.Reports("xsave") {
 		if raw != (Regs{}) && sub <= 1 {
-			p.gaps = append(p.gaps, Gap{fmt.Sprintf("CPUID.(0xd,%d)", sub), "XSAVE components and extensions other than x87/SSE are not implemented"})
+			p.gaps = append(p.gaps, Gap{fmt.Sprintf("CPUID.(0xd,%d)", sub), "XSAVE components and extensions other than x87/SSE/PKRU are not implemented"})
 		}
 		return Regs{}
 	}
-	if raw.EAX&^x87SSE != 0 || raw.EDX != 0 {
-		p.gaps = append(p.gaps, Gap{"CPUID.(0xd,0) XCR0 bits", "XSAVE components other than x87/SSE (AVX, AVX-512, PKRU, ...) are not implemented"})
+	comps := p.leaves[key(0xD, 0)].EAX & x87SSE
+	raw9 := p.leaves[key(0xD, 9)]
+	if p.leaves[key(0xD, 0)].EAX&pkru != 0 && p.Reports("pku") && raw9.EAX != 0 && raw9.EBX >= area {
+		comps |= pkru
 	}
-	return Regs{EAX: raw.EAX & x87SSE, EBX: area, ECX: area}
+	switch {
+	case sub == 0:
+		if raw.EAX&^comps != 0 || raw.EDX != 0 {
+			p.gaps = append(p.gaps, Gap{"CPUID.(0xd,0) XCR0 bits", "XSAVE components other than x87/SSE/PKRU (AVX, AVX-512, MPX, ...) are not implemented"})
+		}
+		size := uint32(area)
+		if comps&pkru != 0 {
+			size = max(size, raw9.EBX+raw9.EAX)
+		}
+		return Regs{EAX: comps, EBX: area, ECX: size}
+	case sub == 9 && comps&pkru != 0:
+		return Regs{EAX: raw.EAX, EBX: raw.EBX}
+	case sub == 1 && raw != (Regs{}):
+		p.gaps = append(p.gaps, Gap{"CPUID.(0xd,1)", "XSAVE components and extensions other than x87/SSE/PKRU are not implemented"})
+	}
+	return Regs{}
 }
 
 func (p *Profile) filter(k [2]uint32, raw Regs) Regs {

@@ -135,7 +135,7 @@ func TestToggleErrors(t *testing.T) {
 		{"sandybridge-ep", []string{"+frobnicate"}, `unknown CPU feature "frobnicate"`},
 		{"sandybridge-ep", []string{"+vmfunc"}, "the model has no vmfunc"},
 		{"sandybridge-ep", []string{"-ept", "+ept"}, "cannot be restored"},
-		{"sandybridge-ep", []string{"+pku"}, "vmxemu does not implement pku"},
+		{"sandybridge-ep", []string{"+cet-ss"}, "vmxemu does not implement cet-ss"},
 		// QEMU's vmx-* names: + only for what vmxemu implements; the
 		// model's dump has mode-based execute control (secondary control
 		// 22) and PML (17), which are known gaps.

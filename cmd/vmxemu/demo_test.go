@@ -37,6 +37,7 @@ func outLines(s string) []string {
 // INVEPT removes it) — vmxemu caches it as docs/VMX.md says.
 func TestDemoScenarios(t *testing.T) {
 	probe, other := demoSym(t, "probe_page"), demoSym(t, "other_page")
+	tested := map[string]bool{"none": true} // "none" is the default demo (TestDemo*)
 	for _, tc := range []struct {
 		name   string
 		stdout []string // lines, in this order
@@ -54,6 +55,24 @@ func TestDemoScenarios(t *testing.T) {
 			[]string{"VMXON: VMfailInvalid (RFLAGS.CF=1)", "revision"}},
 		{"unaligned", []string{"cpu 0: VMXON with the region at +0x800 (not 4-KiB aligned): VMfailInvalid"},
 			[]string{"VMXON: VMfailInvalid (RFLAGS.CF=1)", "4-KiB aligned"}},
+		{"beyond-maxphyaddr", []string{"cpu 0: VMXON with the region at bit MAXPHYADDR set: VMfailInvalid", "cpu 1: VMXON with the region at bit MAXPHYADDR set: VMfailInvalid"},
+			[]string{"VMXON: VMfailInvalid (RFLAGS.CF=1)", "beyond the physical-address width (MAXPHYADDR is 46)", "SDM Vol. 3C 31.3"}},
+		{"vmxon-twice", []string{"cpu 0: VMXON again (no current VMCS): VMfailInvalid", "cpu 0: VMXON again (with a current VMCS): VMfailValid(15)"},
+			[]string{"VMXON: VMfailInvalid (RFLAGS.CF=1)", "VMXON: VMfailValid (RFLAGS.ZF=1), VM-instruction error 15 (VMXON executed in VMX root operation)"}},
+		{"vmclear-vmxon", []string{"cpu 0: VMCLEAR of the VMXON region (no current VMCS): VMfailInvalid", "cpu 0: VMCLEAR of the VMXON region: VMfailValid(3)"},
+			[]string{"VMCLEAR: VMfailValid (RFLAGS.ZF=1), VM-instruction error 3 (VMCLEAR with VMXON pointer)"}},
+		{"vmptrld-revision", []string{"cpu 0: VMPTRLD of a VMCS with revision + 1 (no current VMCS): VMfailInvalid", "cpu 0: VMPTRLD of a VMCS with revision + 1: VMfailValid(11)"},
+			[]string{"VMPTRLD: VMfailValid (RFLAGS.ZF=1), VM-instruction error 11 (VMPTRLD with incorrect VMCS revision identifier)", "IA32_VMX_BASIC[30:0] is 0x10"}},
+		{"vmread-no-vmcs", []string{"cpu 0: VMREAD with no current VMCS: VMfailInvalid", "cpu 0: VMWRITE with no current VMCS: VMfailInvalid", "cpu 0: VMREAD outside VMX operation: #UD"},
+			[]string{"VMREAD: VMfailInvalid (RFLAGS.CF=1)", "VMWRITE: VMfailInvalid (RFLAGS.CF=1)", "VMREAD: #UD"}},
+		{"vmwrite-ro", []string{"cpu 0: VMWRITE to the exit reason (0x4402): VMfailValid(13)"},
+			[]string{"VMWRITE: VMfailValid (RFLAGS.ZF=1), VM-instruction error 13 (VMWRITE to read-only VMCS component)", "IA32_VMX_MISC[29] is 0"}},
+		{"field-unsupported", []string{"cpu 0: VMREAD 0x4001 (high access to the 32-bit pin-based controls): VMfailValid(12)",
+			"cpu 0: VMWRITE 0x5002 (reserved bit 12 set): VMfailValid(12)", "cpu 0: VMREAD 0x6ffe (no such field in Appendix B): VMfailValid(12)"},
+			[]string{"VM-instruction error 12 (VMREAD/VMWRITE from/to unsupported VMCS component)"}},
+		{"bad-pointer", []string{"cpu 0: VMCLEAR of an address not 4-KiB aligned: VMfailValid(2)", "cpu 0: VMPTRLD of an address not 4-KiB aligned: VMfailValid(9)",
+			"cpu 0: VMCLEAR of an address beyond MAXPHYADDR: VMfailValid(2)", "cpu 0: VMPTRLD of an address beyond MAXPHYADDR: VMfailValid(9)"},
+			[]string{"VMCLEAR: VMfailValid (RFLAGS.ZF=1), VM-instruction error 2 (VMCLEAR with invalid physical address)", "VMPTRLD: VMfailValid (RFLAGS.ZF=1), VM-instruction error 9 (VMPTRLD with invalid physical address)"}},
 		{"shared-region", []string{"cpu 1: VMXON with CPU 0's VMXON region (shared): VMsucceed"},
 			[]string{"warning: CPU 1: VMXON region", "already in use by CPU 0", "SDM Vol. 3C 25.11.5"}},
 		{"vmptrld-vmxon", []string{"cpu 0: VMPTRLD of the VMXON region: VMfailValid(10)"},
@@ -88,6 +107,7 @@ func TestDemoScenarios(t *testing.T) {
 			"cpu 0: after INVEPT the guest read 0x5151515151515151: the new page",
 			"cpu 1: after INVEPT the guest read 0x5151515151515151: the new page"}, nil},
 	} {
+		tested[tc.name] = true
 		t.Run(tc.name, func(t *testing.T) {
 			r := vmxemu(t, "demo", tc.name, "-smp", "2")
 			require.Equal(t, cli.ExitOK, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
@@ -107,6 +127,14 @@ func TestDemoScenarios(t *testing.T) {
 			a := vmxemu(t, "-append", "scenario="+tc.name, "-smp", "2")
 			assert.Equal(t, r, a, "vmxemu demo NAME and -append scenario=NAME differ")
 		})
+	}
+	// Every scenario the listing offers is checked above.
+	list := vmxemu(t, "demo", "list")
+	require.Equal(t, cli.ExitOK, list.code, list.stderr)
+	for _, l := range outLines(list.stdout) {
+		if f := strings.Fields(l); strings.HasPrefix(l, "  ") && len(f) > 1 {
+			assert.True(t, tested[f[0]], "scenario %q is listed but not tested", f[0])
+		}
 	}
 }
 

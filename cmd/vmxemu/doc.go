@@ -81,7 +81,8 @@
 // lines (docs/DEBUGGING.md has the schema). -d help lists exactly the
 // items vmxemu accepts (all selects those that log), and QEMU's
 // TCG-internal items, accepted with one warning each and no output.
-// -trace and -machine q35 are refused.
+// -trace is refused. -machine q35 selects the Q35 + ICH9 board, where
+// -device intel-iommu (VT-d) and -device edu are available (docs/Q35.md).
 //
 // With -explain, a run that hit a fault ends with the fault summary on
 // stderr (summary.go): the first exception of each vector, VMfail,

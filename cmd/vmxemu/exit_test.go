@@ -170,7 +170,7 @@ func TestExitStatusInternalError(t *testing.T) {
 	out := stderr.String()
 	assert.Contains(t, out, "vmxemu: internal error (a bug in vmxemu; please report it with this text): panic: injected test panic\n")
 	assert.Contains(t, out, "vmxemu: to reproduce: vmxemu "+strings.Join(args, " ")+"\n")
-	assert.Contains(t, out, "RIP=0000000000100000", "the CPU state")
+	assert.Contains(t, out, "EIP=00100000", "the CPU state (QEMU's 32-bit layout: flat32 code)")
 	assert.Contains(t, out, "CPU 0: bytes at CS:RIP=0008:0x100000 (linear 0x100000): 0f 0b", "the instruction bytes")
 	assert.Contains(t, out, "Go stack:")
 }
@@ -213,7 +213,7 @@ func TestExitStatusBreak(t *testing.T) {
 		r := vmxemu(t, flat(img, "-magic-break")...)
 		assert.Equal(t, cli.ExitBreak, r.code, r.stderr)
 		assert.Contains(t, r.stderr, "vmxemu: CPU 0 stopped: -magic-break: XCHG BX,BX at RIP 0x100000\n")
-		assert.Contains(t, r.stderr, "RIP=0000000000100003", "stopped after it")
+		assert.Contains(t, r.stderr, "EIP=00100003", "stopped after it")
 		r = vmxemu(t, flat(img)...)
 		assert.Equal(t, 15, r.code, "opt-in: without -magic-break it is an ordinary XCHG")
 		// 87 db: xchg ebx,ebx is not the magic breakpoint.

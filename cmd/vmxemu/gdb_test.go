@@ -421,7 +421,7 @@ func TestGDBVMX(t *testing.T) {
 	assert.Contains(t, out, "VMCS 0x181000: revision 0x10, launch state clear\n", "the whole VMCS; revision 16 (the Sandy Bridge EP dump)")
 	assert.Contains(t, out, "6820 Guest RFLAGS = 0x0\n", "the scenario leaves guest RFLAGS 0")
 	assert.Contains(t, out, fmt.Sprintf("681e Guest RIP = %#x\n", scenGuest))
-	assert.Regexp(t, `last fault: VMfail: CPU 0, icount 15, CS:RIP 0008:0x100054, bytes 0f c7 76 10 \(VMPTRLD\): .*VM-instruction error 11 `, out)
+	assert.Regexp(t, `last fault: VMfail: CPU 0, icount 15, CS:RIP 0008:0x100054, bytes 0f c7 76 10 \(vmptrld qword ptr \[rsi \+ 0x10\]\): .*VM-instruction error 11 `, out)
 	// The failed VM entry loads host state (SDM Vol. 3C 28.8): stepi over
 	// VMLAUNCH lands on host RIP.
 	assert.Equal(t, uint64(scenHost), regValue(t, out, "rip", 0))

@@ -68,7 +68,7 @@ func (g *panicGuard) cpuReport(w io.Writer, i int) {
 	}
 	s := c.GetState()
 	fmt.Fprintf(w, "CPU %d:\n", i)
-	dumpState(w, &s)
+	dumpState(w, &s, c.InterruptShadow())
 	lin := s.Seg[arch.CS].Base + s.RIP
 	buf := make([]byte, maxInsnBytes)
 	if c.ReadLinear(lin, buf) {

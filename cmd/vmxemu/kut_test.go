@@ -246,7 +246,8 @@ func TestQEMUNoOpWarnings(t *testing.T) {
 		{"-enable-kvm"},
 		{"-cpu", "Opteron_G1,vendor=AuthenticAMD"},
 		{"-cpu", "host,hv_passthrough"},
-		{"-M", "q35,kernel-irqchip=split"},
+		{"-M", "microvm,kernel-irqchip=split"},
+		{"-device", "intel-iommu,intremap=on"}, // pc: no PCI bus
 		{"-machine", "vmport=on"},
 	} {
 		r := vmxemu(t, args...)

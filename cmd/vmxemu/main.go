@@ -18,6 +18,7 @@ import (
 	"github.com/vmxemu/vmxemu/cmd/vmxemu/cli"
 	"github.com/vmxemu/vmxemu/firmware"
 	"github.com/vmxemu/vmxemu/machine"
+	"github.com/vmxemu/vmxemu/machine/vtd"
 	"github.com/vmxemu/vmxemu/msr"
 )
 
@@ -219,6 +220,13 @@ func boot(ctx context.Context, cfg *cli.Config, args []string, stdout, stderr io
 		Topology:       msr.Topology{Sockets: cfg.SMP.Sockets, Dies: cfg.SMP.Dies, Cores: cfg.SMP.Cores, Threads: cfg.SMP.Threads},
 		NoReboot:       cfg.NoReboot,
 		PCTestDev:      cfg.PCTestDev,
+		Edu:            cfg.Edu,
+	}
+	if cfg.Q35 {
+		mcfg.Chipset = machine.ChipsetQ35
+	}
+	if u := cfg.IntelIOMMU; u != nil {
+		mcfg.IOMMU = &vtd.Config{IntRemap: u.IntRemap, EIM: u.EIM, AWBits: u.AWBits, NoPT: u.NoPT}
 	}
 	if cfg.DebugCon != nil {
 		w, err := out.writer(*cfg.DebugCon, "-debugcon", stdout)
@@ -477,7 +485,7 @@ func report(cfg *cli.Config, res machine.Result, stderr io.Writer) int {
 			res.CPU, s.Seg[arch.CS].Selector, s.RIP, why, fault)
 		if cfg.Explain {
 			fmt.Fprintf(stderr, "vmxemu: the processor shut down; QEMU with -no-reboot exits here (without it the machine would reset)\n")
-			dumpState(stderr, s)
+			dumpState(stderr, s, false) // shut down: no shadow
 		}
 		return cli.ExitTripleFault
 	case machine.ResultLimit, machine.ResultHang:
@@ -489,7 +497,7 @@ func report(cfg *cli.Config, res machine.Result, stderr io.Writer) int {
 	case machine.ResultBreak:
 		fmt.Fprintf(stderr, "vmxemu: CPU %d stopped: %s\n", res.CPU, res.Reason)
 		fmt.Fprintf(stderr, "vmxemu: no gdb attached (-s or -gdb to debug from here): exit status %d; the state of CPU %d:\n", cli.ExitBreak, res.CPU)
-		dumpState(stderr, &res.State)
+		dumpState(stderr, &res.State, false)
 		return cli.ExitBreak
 	}
 	fmt.Fprintf(stderr, "vmxemu: run ended: %s\n", res.Reason)

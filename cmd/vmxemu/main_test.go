@@ -132,7 +132,8 @@ func TestUsageErrors(t *testing.T) {
 		{"disk.img"},
 		{"-trace", "t.out"},
 		{"-S"}, // without -s/-gdb: no monitor to continue from
-		{"-machine", "q35"},
+		{"-machine", "microvm"},
+		{"-device", "edu"}, // pc: no PCI bus
 		{"-cpu", "nonesuch"},
 		{"-cpu", "vmxemu-basic,+vmx"},
 		{"-d", "mmu"},

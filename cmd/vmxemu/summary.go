@@ -7,6 +7,7 @@ import (
 
 	"github.com/vmxemu/vmxemu/arch"
 	"github.com/vmxemu/vmxemu/cpu"
+	"github.com/vmxemu/vmxemu/disasm"
 	"github.com/vmxemu/vmxemu/vmx"
 )
 
@@ -25,7 +26,7 @@ type faultRecord struct {
 	RIP    uint64 // of the instruction that caused it
 	Linear uint64
 	Bytes  []byte // the instruction's bytes (nil if not readable)
-	Insn   string // what the instruction is, when vmxemu knows
+	Insn   string // the instruction in Intel syntax (package disasm), or its name when it does not decode
 	Why    string // the outcome with its rule and SDM section
 	// NonRoot: the CPU was in VMX non-root operation.
 	NonRoot bool
@@ -100,6 +101,11 @@ func newRecord(c *cpu.CPU, kind string, rip uint64, why string) *faultRecord {
 			n = l
 		}
 		r.Bytes = buf[:n]
+		// vmxemu's own formatter, whatever the build: the summary reads
+		// the same with and without the capstone tag.
+		if in, ok := disasm.New().Disasm(r.Bytes, rip, bits); ok && !in.Bad {
+			r.Insn = in.String()
+		}
 	}
 	return r
 }
@@ -138,7 +144,9 @@ func (s *faultSummary) vmxOutcome(c *cpu.CPU, o vmx.Outcome) {
 		return
 	}
 	r := newRecord(c, kind, c.InstructionRIP(), o.String())
-	r.Insn = o.Insn.String()
+	if r.Insn == "" {
+		r.Insn = o.Insn.String()
+	}
 	s.record(r)
 }
 

@@ -149,7 +149,7 @@ func (t *tracer) executing(c *cpu.CPU, b cpu.TraceBlock) {
 			s.Seg[arch.CS].Base, b.Linear, tbFlags(&s, b.InterruptShadow), 0, t.syms.lookup(b.Linear))
 	}
 	if t.cpu {
-		dumpState(t.w, &s)
+		dumpState(t.w, &s, b.InterruptShadow)
 	}
 }
 

@@ -194,8 +194,8 @@ func TestFaultSummary(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
 	require.Len(t, lines, 3, r.stderr)
 	assert.Equal(t, "vmxemu: warning: fault summary, the first of each kind (-no-explain silences it):", lines[0])
-	assert.Regexp(t, `^vmxemu: warning:   VMfail: CPU 0, icount 15, CS:RIP 0008:0x100054, bytes 0f c7 76 10 \(VMPTRLD\): VMPTRLD: VMfailValid .* error 11 `, lines[1])
-	assert.Regexp(t, `^vmxemu: warning:   VM-entry failure: CPU 0, icount \d+, CS:RIP 0008:0x1000ae, bytes 0f 01 c2 \(VMLAUNCH\): .*exit reason 33`, lines[2])
+	assert.Regexp(t, `^vmxemu: warning:   VMfail: CPU 0, icount 15, CS:RIP 0008:0x100054, bytes 0f c7 76 10 \(vmptrld qword ptr \[rsi \+ 0x10\]\): VMPTRLD: VMfailValid .* error 11 `, lines[1])
+	assert.Regexp(t, `^vmxemu: warning:   VM-entry failure: CPU 0, icount \d+, CS:RIP 0008:0x1000ae, bytes 0f 01 c2 \(vmlaunch\): .*exit reason 33`, lines[2])
 
 	r = vmxemu(t, scenarioArgs("-no-explain")...)
 	assert.Empty(t, r.stderr, "-no-explain silences it")
@@ -203,15 +203,15 @@ func TestFaultSummary(t *testing.T) {
 	// An exception and a triple fault: UD2 under -no-reboot.
 	r = vmxemu(t, flat(kernel(t, ud2...), "-no-reboot")...)
 	require.Equal(t, cli.ExitTripleFault, r.code)
-	assert.Regexp(t, `(?m)^vmxemu: warning:   #UD: CPU 0, icount 0, CS:RIP 0008:0x100000, bytes 0f 0b: #UD`, r.stderr)
+	assert.Regexp(t, `(?m)^vmxemu: warning:   #UD: CPU 0, icount 0, CS:RIP 0008:0x100000, bytes 0f 0b \(ud2\): #UD`, r.stderr)
 	// The flat32 IDT (base 0, limit 0x3ff) holds no gates: delivering #UD
 	// raises #GP with the error code of IDT entry 6 (SDM Vol. 3A 6.13:
 	// index<<3 | IDT (2) | EXT (1) = 0x33), delivering that #GP a double
 	// fault caused by #GP(0x6b) (entry 13), and delivering #DF (entry 8,
 	// 0x43) shuts the processor down (6.15).
-	assert.Regexp(t, `(?m)^vmxemu: warning:   #GP: CPU 0, icount 0, CS:RIP 0008:0x100000, bytes 0f 0b: #GP\(0x33\): `, r.stderr)
-	assert.Regexp(t, `(?m)^vmxemu: warning:   #DF: CPU 0, icount 0, CS:RIP 0008:0x100000, bytes 0f 0b: #DF\(0x0\): a second exception while delivering the first, #GP\(0x6b\)`, r.stderr)
-	assert.Regexp(t, `(?m)^vmxemu: warning:   triple fault: CPU 0, icount 0, CS:RIP 0008:0x100000, bytes 0f 0b: triple fault: exception while delivering #DF: #GP\(0x43\)`, r.stderr)
+	assert.Regexp(t, `(?m)^vmxemu: warning:   #GP: CPU 0, icount 0, CS:RIP 0008:0x100000, bytes 0f 0b \(ud2\): #GP\(0x33\): `, r.stderr)
+	assert.Regexp(t, `(?m)^vmxemu: warning:   #DF: CPU 0, icount 0, CS:RIP 0008:0x100000, bytes 0f 0b \(ud2\): #DF\(0x0\): a second exception while delivering the first, #GP\(0x6b\)`, r.stderr)
+	assert.Regexp(t, `(?m)^vmxemu: warning:   triple fault: CPU 0, icount 0, CS:RIP 0008:0x100000, bytes 0f 0b \(ud2\): triple fault: exception while delivering #DF: #GP\(0x43\)`, r.stderr)
 }
 
 // TestVMXAbort: abort.bin's VM-exit MSR-load area names MSR 0x808, which
@@ -241,7 +241,7 @@ func TestVMXAbort(t *testing.T) {
 	assert.Contains(t, abort["rule"], "VMX abort (indicator 4)")
 	assert.Contains(t, abort["rule"], "MSR 0x808")
 	assert.Equal(t, "Vol. 3C 28.6, 28.7", abort["sdm"])
-	assert.Regexp(t, `(?m)^vmxemu: warning:   VMX abort: CPU 0, icount \d+, CS:RIP 0008:0x[0-9a-f]+, bytes [0-9a-f ]+: VMX abort: #GP: VMX abort \(indicator 4\)`, r.stderr)
+	assert.Regexp(t, `(?m)^vmxemu: warning:   VMX abort: CPU 0, icount \d+, CS:RIP 0008:0x[0-9a-f]+, bytes [0-9a-f ]+ \([^)]+\): VMX abort: #GP: VMX abort \(indicator 4\)`, r.stderr)
 
 	r = vmxemu(t, args("-no-reboot", "-no-explain", "-d", "vmx")...)
 	assert.Regexp(t, `(?m)^vmx: cpu 0 icount \d+ rip 0x[0-9a-f]+: VMX abort \(indicator 4\): entry 0 of the VM-exit MSR-load area: MSR 0x808: .* \[SDM Vol. 3C 28.6, 28.7\]$`, r.stderr)

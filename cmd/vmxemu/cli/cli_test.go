@@ -437,6 +437,9 @@ func TestMachineAccel(t *testing.T) {
 		{[]string{"--machine", "pc-i440fx-8.2"}, "pc-i440fx-8.2", ""},
 		{[]string{"-machine", "pc-i440fx-9.0,accel=tcg"}, "pc-i440fx-9.0", ""},
 		{[]string{"-machine", "type=pc"}, "pc", ""},
+		{[]string{"-M", "q35,kernel-irqchip=split"}, "q35", ""},
+		{[]string{"-machine", "pc-q35-9.0,kernel-irqchip=on"}, "pc-q35-9.0", ""},
+		{[]string{"-machine", "type=q35,kernel-irqchip=off"}, "q35", ""},
 		{[]string{"-machine", "accel=tcg"}, "pc", ""},
 		{[]string{"-machine", "pc,accel=kvm:tcg"}, "pc", ""}, // QEMU falls back to tcg
 		{[]string{"-accel", "tcg"}, "pc", ""},
@@ -447,8 +450,33 @@ func TestMachineAccel(t *testing.T) {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			c := parse(t, tc.args...)
 			assert.Equal(t, tc.machine, c.Machine)
+			assert.Equal(t, strings.Contains(tc.machine, "q35"), c.Q35)
 			assert.Equal(t, "tcg", c.Accel)
 			assert.Equal(t, tc.thread, c.TCGThread)
+		})
+	}
+}
+
+func TestQ35Devices(t *testing.T) {
+	tests := []struct {
+		args []string
+		want *IntelIOMMU
+		edu  bool
+	}{
+		// kvm-unit-tests' intel_iommu entry (x86/unittests.cfg).
+		{[]string{"-M", "q35,kernel-irqchip=split", "-device", "intel-iommu,intremap=on,eim=off", "-device", "edu"},
+			&IntelIOMMU{IntRemap: true, AWBits: 39}, true},
+		// QEMU's defaults: intremap off, eim off, aw-bits 39, pt on.
+		{[]string{"-M", "q35", "-device", "intel-iommu"}, &IntelIOMMU{AWBits: 39}, false},
+		{[]string{"-M", "q35", "-device", "intel-iommu,intremap=on,eim=on,aw-bits=48,pt=off,id=iommu0"},
+			&IntelIOMMU{IntRemap: true, EIM: true, AWBits: 48, NoPT: true}, false},
+		{[]string{"-M", "q35", "-device", "edu,id=e0"}, nil, true},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			c := parse(t, tc.args...)
+			assert.Equal(t, tc.want, c.IntelIOMMU)
+			assert.Equal(t, tc.edu, c.Edu)
 		})
 	}
 }
@@ -605,11 +633,22 @@ func TestErrors(t *testing.T) {
 		{[]string{"-net", "user"}, "unsupported network"},
 
 		// -device.
-		{[]string{"-device", "e1000"}, "vmxemu: -device e1000: unsupported device (supported: isa-debug-exit, pc-testdev)"},
+		{[]string{"-device", "e1000"}, "vmxemu: -device e1000: unsupported device (supported: isa-debug-exit, pc-testdev, intel-iommu (q35), edu (q35))"},
 		{[]string{"-device", "hyperv-testdev"}, "unsupported device"},
 		{[]string{"-device", "testdev,chardev=testlog"}, "unsupported device"},
 		{[]string{"-device", "pc-testdev,iobase=0xe0"}, `unknown property "iobase" (pc-testdev has: id)`},
-		{[]string{"-device", "pci-testdev"}, "not implemented: vmxemu has no PCI bus"},
+		{[]string{"-device", "pci-testdev"}, "not implemented: vmxemu has no pci-testdev"},
+		// intel-iommu and edu (QEMU's x86_iommu_realize message shape).
+		{[]string{"-device", "intel-iommu"}, "vmxemu: -device intel-iommu: Machine-type 'pc' not supported by IOMMU (use -M q35)"},
+		{[]string{"-M", "pc-i440fx-8.2", "-device", "intel-iommu"}, "Machine-type 'pc-i440fx-8.2' not supported by IOMMU"},
+		{[]string{"-device", "edu"}, "vmxemu: -device edu: machine type 'pc' has no PCI bus in vmxemu (use -M q35)"},
+		{[]string{"-M", "q35", "-device", "intel-iommu,eim=on"}, "eim=on cannot be selected without intremap=on"},
+		{[]string{"-M", "q35", "-device", "intel-iommu,aw-bits=40"}, "supported values for aw-bits are: 39, 48"},
+		{[]string{"-M", "q35", "-device", "intel-iommu,caching-mode=on"}, `unknown property "caching-mode"`},
+		{[]string{"-M", "q35", "-device", "intel-iommu,intremap=maybe"}, "intremap=maybe: expected on, off or auto"},
+		{[]string{"-M", "q35", "-device", "intel-iommu", "-device", "intel-iommu"}, "only one intel-iommu"},
+		{[]string{"-M", "q35", "-device", "edu,dma_mask=0xffffffff"}, "dma_mask: only the default"},
+		{[]string{"-M", "q35", "-device", "edu", "-device", "edu"}, "only one edu"},
 		{[]string{"-device", "pc-testdev,id"}, `property "id" needs a value`},
 		{[]string{"-device", "pc-testdev", "-device", "pc-testdev"}, "only one pc-testdev"},
 		{[]string{"-device", "iobase=0xf4"}, "missing device name"},
@@ -646,16 +685,13 @@ func TestErrors(t *testing.T) {
 		{[]string{"-gdb", "tcp::1234,ipv6"}, `unsupported option "ipv6"`},
 
 		// Machine and accelerators.
-		{[]string{"-machine", "microvm"}, `vmxemu: -machine microvm: unsupported machine type "microvm" (supported: pc, pc-i440fx-*)`},
-		{[]string{"-machine", "q35"}, `vmxemu: -machine q35: machine type "q35" is not supported: vmxemu emulates the pc machine (i440FX + PIIX) only`},
-		{[]string{"-M", "pc-q35-9.0"}, `machine type "pc-q35-9.0" is not supported`},
-		{[]string{"-machine", "type=q35"}, `machine type "q35" is not supported`},
+		{[]string{"-machine", "microvm"}, `vmxemu: -machine microvm: unsupported machine type "microvm" (supported: pc, pc-i440fx-*, q35, pc-q35-*)`},
 		{[]string{"-M", "isapc"}, `vmxemu: -M isapc: unsupported machine type "isapc"`},
-		{[]string{"-machine", "pc,smm=off"}, `unsupported machine property "smm" (supported: type, accel=tcg, pit=on|off|auto)`},
+		{[]string{"-machine", "pc,smm=off"}, `unsupported machine property "smm" (supported: type, accel=tcg, pit=on|off|auto, kernel-irqchip=on|off|split)`},
 		{[]string{"-machine", "pit=no"}, "pit=no: expected on, off or auto"},
 		{[]string{"-machine", "pc,pit"}, "pit=: expected on, off or auto"},
 		{[]string{"-machine", "vmport=on"}, `unsupported machine property "vmport"`},
-		{[]string{"-M", "pc,kernel-irqchip=split"}, `unsupported machine property "kernel-irqchip"`},
+		{[]string{"-M", "q35,kernel-irqchip=yes"}, "kernel-irqchip=yes: expected on, off or split"},
 		{[]string{"-machine", "pc,accel=kvm"}, "vmxemu is itself the accelerator: only tcg is accepted"},
 		{[]string{"-accel", "kvm"}, "vmxemu: -accel kvm: vmxemu is itself the accelerator: only tcg is accepted"},
 		{[]string{"-accel", "hvf"}, "vmxemu is itself the accelerator: only tcg is accepted"},
@@ -737,7 +773,9 @@ func TestUsage(t *testing.T) {
 	for _, line := range strings.Split(u, "\n") {
 		assert.LessOrEqual(t, len(line), 80, line)
 	}
-	assert.NotContains(t, MachinesHelp(), "q35", "q35 is refused, so not listed")
+	assert.Contains(t, MachinesHelp(), "q35")
+	assert.Contains(t, DevicesHelp(), `name "edu"`)
+	assert.Contains(t, DevicesHelp(), `name "intel-iommu"`)
 	assert.NotContains(t, u, "-trace", "-trace is refused, so not listed")
 	assert.NotContains(t, u, "pci-testdev", "pci-testdev is refused, so not listed")
 	assert.Contains(t, DevicesHelp(), "isa-debug-exit")

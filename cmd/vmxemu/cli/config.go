@@ -58,11 +58,19 @@ type Config struct {
 	MemSize   uint64 // -m, in bytes; default 128 MiB
 	Name      string // -name (no effect on behaviour)
 	PIT       string // -machine pit=on|off|auto; "" when not given (vmxemu's board always has its i8254)
+	// Q35 is set by -machine q35 (or pc-q35-*): the Q35 + ICH9 board.
+	Q35 bool
+	// KernelIRQChip is -machine kernel-irqchip=on|off|split ("" if not
+	// given): accepted, with no effect (vmxemu's interrupt controllers
+	// are all in the emulator).
+	KernelIRQChip string
 
 	// Devices and front ends.
 	Serial     []Serial    // COM1 first; default one stdio port unless -serial or -nodefaults
 	DebugExit  []DebugExit // -device isa-debug-exit
 	PCTestDev  bool        // -device pc-testdev (QEMU's hw/misc/pc-testdev.c; kvm-unit-tests' x86 test device)
+	IntelIOMMU *IntelIOMMU // -device intel-iommu (q35 only)
+	Edu        bool        // -device edu (q35 only)
 	NoGraphic  bool        // -nographic
 	Display    string      // -display none → "none"
 	VGA        string      // -vga none → "none"
@@ -272,4 +280,13 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("vmxemu: %s %s: %s", e.Opt, e.Value, e.Msg)
 	}
 	return fmt.Sprintf("vmxemu: %s: %s", e.Opt, e.Msg)
+}
+
+// IntelIOMMU is -device intel-iommu's properties (QEMU hw/i386/intel_iommu.c
+// vtd_properties, x86-iommu.c): intremap, eim, aw-bits, pt.
+type IntelIOMMU struct {
+	IntRemap bool
+	EIM      bool
+	AWBits   int  // 39 or 48
+	NoPT     bool // pt=off
 }

@@ -336,8 +336,7 @@ func supportedMachine(t string) bool {
 	return t == "pc" || strings.HasPrefix(t, "pc-i440fx")
 }
 
-// q35Machine reports whether t is QEMU's q35 machine, which vmxemu refuses
-// with its own message (no PCIe, no ICH9).
+// q35Machine reports whether t is QEMU's q35 machine (Q35 + ICH9).
 func q35Machine(t string) bool {
 	return t == "q35" || strings.HasPrefix(t, "pc-q35")
 }
@@ -372,11 +371,9 @@ func parseMachine(c *Config, v string) error {
 		case p.key == "help" && !p.hasVal || p.key == "type" && p.val == "help":
 			c.ListMachines = true
 		case p.key == "type":
-			if q35Machine(p.val) {
-				return fmt.Errorf("machine type %q is not supported: vmxemu emulates the pc machine (i440FX + PIIX) only", p.val)
-			}
-			if !supportedMachine(p.val) {
-				return fmt.Errorf("unsupported machine type %q (supported: pc, pc-i440fx-*)", p.val)
+			c.Q35 = q35Machine(p.val)
+			if !c.Q35 && !supportedMachine(p.val) {
+				return fmt.Errorf("unsupported machine type %q (supported: pc, pc-i440fx-*, q35, pc-q35-*)", p.val)
 			}
 			c.Machine = p.val
 		case p.key == "accel" && p.hasVal:
@@ -393,8 +390,20 @@ func parseMachine(c *Config, v string) error {
 				return fmt.Errorf("pit=%s: expected on, off or auto", p.val)
 			}
 			c.PIT = p.val
+		case p.key == "kernel-irqchip":
+			// QEMU's kernel-irqchip places the interrupt controllers in
+			// KVM (on), splits them (split: local APICs in KVM, I/O APIC
+			// and PIC in QEMU) or keeps them in QEMU (off). vmxemu is
+			// its own accelerator: every controller is in the emulator,
+			// whatever the value, so each is accepted without effect.
+			switch p.val {
+			case "on", "off", "split":
+			default:
+				return fmt.Errorf("kernel-irqchip=%s: expected on, off or split", p.val)
+			}
+			c.KernelIRQChip = p.val
 		default:
-			return fmt.Errorf("unsupported machine property %q (supported: type, accel=tcg, pit=on|off|auto)", p.key)
+			return fmt.Errorf("unsupported machine property %q (supported: type, accel=tcg, pit=on|off|auto, kernel-irqchip=on|off|split)", p.key)
 		}
 	}
 	return nil
@@ -586,7 +595,9 @@ const (
 	devDebugExit  = "isa-debug-exit"
 	devPCTestDev  = "pc-testdev"
 	devPCITestDev = "pci-testdev"
-	devSupported  = devDebugExit + ", " + devPCTestDev
+	devIntelIOMMU = "intel-iommu"
+	devEdu        = "edu"
+	devSupported  = devDebugExit + ", " + devPCTestDev + ", " + devIntelIOMMU + " (q35), " + devEdu + " (q35)"
 )
 
 // parseDevice is -device DRIVER[,prop=value...]: isa-debug-exit or
@@ -634,7 +645,24 @@ func parseDevice(c *Config, v string) error {
 		c.PCTestDev = true
 		return nil
 	case devPCITestDev:
-		return errors.New("not implemented: vmxemu has no PCI bus (kvm-unit-tests' x86/run adds it only when -device help lists it, which vmxemu's does not)")
+		return errors.New("not implemented: vmxemu has no pci-testdev (kvm-unit-tests' x86/run adds it only when -device help lists it, which vmxemu's does not)")
+	case devIntelIOMMU:
+		return parseIntelIOMMU(c, pairs[1:])
+	case devEdu:
+		for _, p := range pairs[1:] {
+			switch p.key {
+			case "id":
+			case "dma_mask":
+				return errors.New("dma_mask: only the default 0xfffffff (28 bits) is supported")
+			default:
+				return fmt.Errorf("unknown property %q (edu has: id)", p.key)
+			}
+		}
+		if c.Edu {
+			return errors.New("only one edu device is supported")
+		}
+		c.Edu = true
+		return nil
 	}
 	return errors.New("unsupported device (supported: " + devSupported + ")")
 }
@@ -1066,5 +1094,57 @@ func parseTraceCPUs(c *Config, v string) error {
 		cpus = append(cpus, int(n))
 	}
 	c.TraceCPUs = cpus
+	return nil
+}
+
+// parseIntelIOMMU is -device intel-iommu's properties. QEMU's defaults
+// (7.2): intremap off unless given (OnOffAuto; vmxemu takes auto as off),
+// eim off unless intremap is on and eim=on is given, aw-bits 39, pt on.
+func parseIntelIOMMU(c *Config, props []kv) error {
+	if c.IntelIOMMU != nil {
+		return errors.New("only one intel-iommu is supported")
+	}
+	u := &IntelIOMMU{AWBits: 39}
+	onOff := func(p kv) (bool, error) {
+		switch p.val {
+		case "on", "true":
+			return true, nil
+		case "off", "false", "auto":
+			return false, nil
+		}
+		return false, fmt.Errorf("%s=%s: expected on, off or auto", p.key, p.val)
+	}
+	for _, p := range props {
+		var err error
+		switch p.key {
+		case "intremap":
+			u.IntRemap, err = onOff(p)
+		case "eim":
+			u.EIM, err = onOff(p)
+		case "pt":
+			var on bool
+			on, err = onOff(p)
+			u.NoPT = !on
+		case "aw-bits":
+			switch p.val {
+			case "39":
+				u.AWBits = 39
+			case "48":
+				u.AWBits = 48
+			default:
+				return errors.New("supported values for aw-bits are: 39, 48")
+			}
+		case "id":
+		default:
+			return fmt.Errorf("unknown property %q (intel-iommu has: intremap, eim, aw-bits, pt, id)", p.key)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if u.EIM && !u.IntRemap {
+		return errors.New("eim=on cannot be selected without intremap=on")
+	}
+	c.IntelIOMMU = u
 	return nil
 }

@@ -361,6 +361,17 @@ func Parse(args []string) (*Config, error) {
 			return nil, &Error{Opt: "-entry", Msg: "only meaningful with -boot-mode flat16|flat32|flat64"}
 		}
 	}
+	// QEMU (hw/i386/x86-iommu.c x86_iommu_realize): an IOMMU needs the
+	// machine's PCI bus, which vmxemu's pc board does not have; edu is a
+	// PCI device.
+	if !c.Q35 {
+		if c.IntelIOMMU != nil {
+			return nil, &Error{Opt: "-device", Value: devIntelIOMMU, Msg: fmt.Sprintf("Machine-type '%s' not supported by IOMMU (use -M q35)", c.Machine)}
+		}
+		if c.Edu {
+			return nil, &Error{Opt: "-device", Value: devEdu, Msg: fmt.Sprintf("machine type '%s' has no PCI bus in vmxemu (use -M q35)", c.Machine)}
+		}
+	}
 	// QEMU's default serial: one port on stdio (vc in a graphical window,
 	// which vmxemu does not have), unless any -serial was given or
 	// -nodefaults ("Don't create default devices") was.

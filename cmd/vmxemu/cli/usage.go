@@ -12,6 +12,8 @@ func MachinesHelp() string {
 	return `Supported machines are:
 pc                   Standard PC (i440FX + PIIX, 1996) (default)
 pc-i440fx-*          accepted as an alias of pc
+q35                  Standard PC (Q35 + ICH9, 2009)
+pc-q35-*             accepted as an alias of q35
 `
 }
 
@@ -39,6 +41,16 @@ name "pc-testdev", bus ISA, desc "kvm-unit-tests' test device (QEMU's pc-testdev
   ports 0xe0-0xe7, IRQ lines at ports 0x2000+ (into the I/O APIC),
   64 KiB of memory at 0xff000000; no properties
   id=<str>           accepted and ignored
+name "edu", bus PCI, desc "QEMU's educational PCI device 1234:11e8 (q35 only)"
+  id=<str>           accepted and ignored
+
+System devices:
+name "intel-iommu", bus System, desc "Intel VT-d DMA and interrupt remapping at 0xfed90000 (q35 only)"
+  intremap=<on|off>  interrupt remapping (default off)
+  eim=<on|off>       extended interrupt mode, x2APIC destinations (default off; needs intremap=on)
+  aw-bits=<39|48>    address width: 3- or 4-level tables (default 39)
+  pt=<on|off>        pass-through translation type (default on)
+  id=<str>           accepted and ignored
 `
 }
 
@@ -62,13 +74,15 @@ demo [NAME|list] the built-in demo (what vmxemu without -kernel runs),
 Standard options:
 -h or -help      display this help and exit
 -version         display version information and exit
--machine [type=]name[,accel=tcg][,pit=on|off|auto]
+-machine [type=]name[,accel=tcg][,pit=on|off|auto][,kernel-irqchip=X]
                  selects emulated machine ('-machine help' for list):
-                 pc (default), pc-i440fx-* (an alias of pc); q35 is
-                 refused (vmxemu has no Q35/ICH9 board);
+                 pc (default), pc-i440fx-* (an alias of pc), q35 and
+                 pc-q35-* (Q35 + ICH9; -device intel-iommu and edu);
                  accel= is accepted when its list contains tcg;
                  pit=off is accepted with a warning: the board keeps its
-                 i8254 PIT
+                 i8254 PIT; kernel-irqchip=on|off|split is accepted and
+                 changes nothing: vmxemu has no kernel, its PIC, I/O
+                 APIC and local APICs are always in the emulator
 -M name          same as -machine
 -accel tcg[,thread=single|multi]
                  accepted for compatibility; vmxemu is itself the

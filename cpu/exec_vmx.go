@@ -397,8 +397,9 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 		c.Hooks.VMX(c, vmx.Outcome{Insn: insn, Kind: vmx.Succeed})
 	}
 	c.intercepts = c.vmx.Intercepts()
-	c.BlockINIT(false)              // INIT is a VM exit in VMX non-root operation (24.8)
-	c.vmxEventsEntry(g.BlockingNMI) // NMI blocking, the preemption timer (vmx_events.go)
+	c.BlockINIT(false)               // INIT is a VM exit in VMX non-root operation (24.8)
+	c.vmxEventsEntry(g.BlockingNMI)  // NMI blocking, the preemption timer (vmx_events.go)
+	c.vmxAPICAccessEntry(g.Activity) // vmx_apicv.go
 	switch {
 	case g.BlockingMovSS:
 		c.shadow = shadowMovSS

@@ -132,7 +132,11 @@ func TestEnterChecks(t *testing.T) {
 		{"NMI-window exiting without virtual NMIs", encProcCtls, snbProc | 1<<22, nil, ErrEntryInvalidControl, "\"NMI-window exiting\" (bit 22) must be 0",
 			map[uint32]uint64{encPinCtls: snbPin | 1<<3}},
 		{"CR3-target count above 4", encCR3TargetCnt, 5, nil, ErrEntryInvalidControl, "CR3-target count", nil},
-		{"virtualize APIC accesses not allowed (masked)", encProcCtls2, 1 << 0, nil, ErrEntryInvalidControl, "masks it", map[uint32]uint64{encProcCtls: snbProc | procActivateSecondary}},
+		{"virtualize x2APIC mode not allowed (masked)", encProcCtls2, 1 << 4, nil, ErrEntryInvalidControl, "masks it", map[uint32]uint64{encProcCtls: snbProc | procActivateSecondary | ProcUseTPRShadow, encVirtualAPICAddr: 0x5000}},
+		// 27.2.1.1: with "virtualize APIC accesses", the APIC-access
+		// address is 4-KiB aligned and within the physical-address width.
+		{"APIC-access address unaligned", encAPICAccessAddr, 0x6010, nil, ErrEntryInvalidControl, "APIC-access address must be 4-KiB aligned", map[uint32]uint64{encProcCtls: snbProc | procActivateSecondary, encProcCtls2: Proc2VirtualizeAPICAccesses}},
+		{"APIC-access address beyond MAXPHYADDR", encAPICAccessAddr, 1 << 46, nil, ErrEntryInvalidControl, "within 46 bits", map[uint32]uint64{encProcCtls: snbProc | procActivateSecondary, encProcCtls2: Proc2VirtualizeAPICAccesses}},
 		// 27.2.1.1: "unrestricted guest" needs "enable EPT".
 		{"unrestricted guest without EPT", encProcCtls2, proc2UnrestrictedGuest, nil, ErrEntryInvalidControl, "requires \"enable EPT\"", map[uint32]uint64{encProcCtls: snbProc | procActivateSecondary}},
 		{"I/O bitmap A unaligned", encIOBitmapA, 0x5001, nil, ErrEntryInvalidControl, "4-KiB aligned", map[uint32]uint64{encProcCtls: snbProc | procUseIOBitmaps, encIOBitmapB: 0x6000}},
@@ -361,4 +365,40 @@ func TestEnterTPRShadow(t *testing.T) {
 			assert.True(t, x.TPRBelowThreshold(uint32(tc.threshold-1)<<4), "one class below the threshold")
 		}
 	}
+}
+
+// TestEnterAPICAccess: with "virtualize APIC accesses" and "use TPR
+// shadow" the TPR threshold is not compared with VTPR at VM entry (SDM
+// Vol. 3C 27.2.1.1: the check applies only when "virtualize APIC
+// accesses" is 0); the comparison becomes a VM exit after entry (27.7.7).
+// The intercept record carries the APIC-access page's frame; the
+// accesses virtualized are the low 4 bytes of the 16-byte region at 080H
+// (30.4.2, 30.4.3.1 with "APIC-register virtualization" and
+// "virtual-interrupt delivery" 0).
+func TestEnterAPICAccess(t *testing.T) {
+	v, mem := entryVMCS(t)
+	mem[0x5000+VTPROffset] = 0x20
+	for enc, val := range map[uint32]uint64{encProcCtls: snbProc | ProcUseTPRShadow | procActivateSecondary, encProcCtls2: Proc2VirtualizeAPICAccesses,
+		encVirtualAPICAddr: 0x5000, encTPRThreshold: 3, encAPICAccessAddr: 0x6000} {
+		require.Equal(t, Succeed, v.VMWRITE(uint64(enc), val, true).Kind)
+	}
+	o, done := v.Enter(true, &host32, mem)
+	require.False(t, done, o.Why)
+	x := v.Intercepts().Insn
+	assert.Equal(t, uint64(0x6000>>12+1), x.APICAccessFrame())
+	assert.True(t, x.AfterEntryTPRBelow(0x20), "threshold 3 above VTPR[7:4] = 2")
+	assert.False(t, x.AfterEntryTPRBelow(0x30), "threshold 3 equal to VTPR[7:4]")
+	for _, tc := range []struct {
+		off  uint64
+		size int
+		virt bool
+	}{
+		{0x80, 4, true}, {0x80, 1, true}, {0x81, 2, true}, {0x83, 1, true}, {0x82, 4, false},
+		{0x80, 8, false}, {0x84, 4, false}, {0x90, 4, false}, {0xB0, 4, false}, {0x00, 4, false},
+	} {
+		assert.Equal(t, tc.virt, x.APICAccessVirtualized(tc.off, tc.size), "offset %#x size %d", tc.off, tc.size)
+	}
+	// Without the TPR shadow nothing is virtualized (30.4.2).
+	x.Proc &^= ProcUseTPRShadow
+	assert.False(t, x.APICAccessVirtualized(0x80, 4))
 }

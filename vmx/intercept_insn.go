@@ -77,6 +77,9 @@ type InsnIntercepts struct {
 	// threshold, with "use TPR shadow" (tpr.go).
 	VirtualAPIC  uint64
 	TPRThreshold uint32
+	// APICAccess is the APIC-access address, with "virtualize APIC
+	// accesses" (apicv.go).
+	APICAccess uint64
 }
 
 // insnIntercepts reads the current VMCS's InsnIntercepts, given its
@@ -97,6 +100,7 @@ func (v *CPU) insnIntercepts(proc uint64) InsnIntercepts {
 		x.MSRBitmap = v.field(encMSRBitmap)
 	}
 	v.tprShadowFields(&x)
+	v.apicAccessFields(&x)
 	return x
 }
 

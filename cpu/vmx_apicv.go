@@ -1,0 +1,163 @@
+package cpu
+
+import "github.com/vmxemu/vmxemu/vmx"
+
+// "Virtualize APIC accesses" in VMX non-root operation (SDM Vol. 3C 30.4,
+// chapter 29 in older editions). Accesses to the APIC-access page are
+// found on the physical path (phys.go), after the guest's paging and EPT
+// have translated them: their page faults and EPT violations, and the
+// accessed and dirty flags they set, come first (30.4.1). fill keeps the
+// page out of the TLB, so that every access to it takes that path; the
+// fast paths are unchanged.
+//
+// What an access does (vmx.InsnIntercepts.APICAccessVirtualized, with
+// "APIC-register virtualization" and "virtual-interrupt delivery" 0):
+//   - a linear data access to VTPR (offset 080H-083H, within the low 4
+//     bytes of its 16-byte region) with "use TPR shadow" reads or writes
+//     the virtual-APIC page at the same offset; a write is followed by
+//     APIC-write emulation (30.4.3.2: bytes 3:1 of VTPR cleared, then TPR
+//     virtualization, 30.1.2, whose VM exit is trap-like);
+//   - every other linear access, instruction fetches included, causes an
+//     APIC-access VM exit (reason 44, fault-like) with the qualification
+//     of Table 28-6: offset and access type (read, write, fetch, or
+//     during event delivery, which also records IDT-vectoring
+//     information);
+//   - under EPT, a guest-physical access (a paging-structure entry of
+//     the guest's walk, the PDPTEs) always causes an APIC-access VM exit
+//     (30.4.6.1), access type 15 or, during event delivery, 10, with the
+//     guest-physical address;
+//   - without EPT such an access is a physical access, which the SDM lets
+//     access the APIC-access page as ordinary memory (30.4.6.2): vmxemu
+//     does that.
+// Accesses of VMX instructions and VM entry/exit to their own structures
+// (accVMX) and the debugger's (accPeek) are not guest accesses. Linear
+// accesses through large pages are treated like those through 4-KiB
+// pages (the SDM guarantees the special treatment only for the latter and
+// lets the former have it, 30.4.5). Not modelled: a read of the
+// APIC-access page after an operation virtualized a write to it, which
+// the SDM has exit (30.4.2, 30.4.3.1).
+
+// apicAccessFrame is the frame number of the APIC-access page plus one in
+// VMX non-root operation with "virtualize APIC accesses", else 0.
+func (c *CPU) apicAccessFrame() uint64 {
+	if !c.inGuest() {
+		return 0
+	}
+	return c.intercepts.Insn.APICAccessFrame()
+}
+
+// apicAccessGuest reports whether an access of kind to host frame hfn is
+// a guest access to the APIC-access page that the physical path must
+// hand to apicAccess: linear accesses, and guest-physical ones under EPT.
+func (c *CPU) apicAccessGuest(hfn uint64, kind int) bool {
+	switch kind {
+	case accVMX, accPeek:
+		return false
+	case accPaging, accPagingW:
+		if !c.tlb.ctx.ept.on {
+			return false // a physical access (30.4.6.2)
+		}
+	}
+	return hfn+1 == c.apicAccessFrame()
+}
+
+// apicAccess performs a guest access of size bytes at guest-physical gpa
+// on the APIC-access page (v is the data of a write): virtualized, it
+// returns the data read; otherwise it takes the APIC-access VM exit and
+// returns ok=false, as a refused access does.
+func (c *CPU) apicAccess(gpa uint64, size int, v uint64, kind int) (uint64, bool) {
+	x := &c.intercepts.Insn
+	off := gpa & 0xFFF
+	events := c.tlb.ctx.ept.events > 0
+	switch kind {
+	case accRead, accWrite:
+		if x.APICAccessVirtualized(off, size) {
+			vpa := x.VirtualAPIC + off
+			if kind == accRead {
+				r, ok := c.physRead(vpa, size, accVMX)
+				if !ok {
+					r = 1<<(8*uint(size)) - 1 // nothing answers: all 1s
+				}
+				return r, true
+			}
+			c.physWrite(vpa, size, v, accVMX)
+			c.apicWriteEmulation()
+			return 0, true
+		}
+		t := uint64(vmx.APICAccessLinearRead)
+		switch {
+		case events:
+			t = vmx.APICAccessLinearEvent
+		case kind == accWrite:
+			t = vmx.APICAccessLinearWrite
+		}
+		c.vmExit(vmx.ExitAPICAccess, vmx.ExitInfo{Qualification: vmx.APICAccessQualification(off, t)}, !events)
+	case accFetch:
+		c.vmExit(vmx.ExitAPICAccess, vmx.ExitInfo{Qualification: vmx.APICAccessQualification(off, vmx.APICAccessLinearFetch)}, false)
+	default: // a guest-physical access under EPT (30.4.6.1)
+		t := uint64(vmx.APICAccessGuestPhysInsn)
+		if events {
+			t = vmx.APICAccessGuestPhysEvent
+		}
+		c.vmx.SetGuestPhysical(gpa)
+		// As for EPT violations (eptExit): a walk for an instruction
+		// fetch, and an access during event delivery, exit before the
+		// instruction; the PDPTE loads (noLin) belong to the instruction.
+		e := &c.tlb.ctx.ept
+		fetch := !e.noLin && e.kind == accFetch
+		c.vmExit(vmx.ExitAPICAccess, vmx.ExitInfo{Qualification: vmx.APICAccessQualification(off, t)}, !fetch && !events)
+	}
+	return 0, false
+}
+
+// apicWriteEmulation is SDM Vol. 3C 30.4.3.2 after a virtualized write,
+// for the offsets vmxemu virtualizes (080H-083H, task
+// priority): bytes 3:1 of VTPR are cleared, then TPR virtualization
+// (30.1.2) may make a trap-like TPR-below-threshold VM exit pending.
+// The emulation belongs to the end of the operation; nothing in between
+// observes VTPR.
+func (c *CPU) apicWriteEmulation() {
+	x := &c.intercepts.Insn
+	vtpr, ok := c.physRead(x.VTPRAddr(), 1, accVMX)
+	if !ok {
+		vtpr = 0xFF
+	}
+	c.physWrite(x.VTPRAddr(), 4, vtpr, accVMX)
+	if x.TPRBelowThreshold(uint32(vtpr)) {
+		c.vmxTPRBelowPending() // vmx_tpr.go
+	}
+	c.stop = true
+}
+
+// vmxAPICAccessEntry is VM entry's part (after the intercept record and
+// the event controls are loaded): the translations of the APIC-access
+// page that a guest with a VPID may keep from before are dropped, so that
+// its accesses take the physical path; and, with "use TPR shadow" and
+// "virtualize APIC accesses" but not "virtual-interrupt delivery", a TPR
+// threshold above VTPR[7:4] makes a TPR-below-threshold VM exit pending
+// after any injected event (SDM Vol. 3C 27.7.7) — unless the guest entered
+// the shutdown or wait-for-SIPI state (a HLT state is woken by it).
+func (c *CPU) vmxAPICAccessEntry(activity uint64) {
+	x := &c.intercepts.Insn
+	f := x.APICAccessFrame()
+	if f == 0 {
+		return
+	}
+	for _, arr := range []*[tlbSize]tlbEntry{&c.tlb.read, &c.tlb.write, &c.tlb.fetch} {
+		for i := range arr {
+			if arr[i].page != nil && arr[i].pfn == f-1 {
+				arr[i] = tlbEntry{}
+			}
+		}
+	}
+	if activity == 2 || activity == 3 {
+		return
+	}
+	vtpr, ok := c.physRead(x.VTPRAddr(), 1, accVMX)
+	if !ok {
+		vtpr = 0xFF
+	}
+	if x.AfterEntryTPRBelow(uint32(vtpr)) {
+		c.vmxTPRBelowPending()
+	}
+}

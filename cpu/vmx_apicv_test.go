@@ -1,0 +1,143 @@
+package cpu
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vmxemu/vmxemu/arch"
+	"github.com/vmxemu/vmxemu/vmx"
+)
+
+// "Virtualize APIC accesses" in a 64-bit guest (SDM Vol. 3C 30.4 with
+// "APIC-register virtualization" and "virtual-interrupt delivery" 0):
+// APIC-access VM exits (reason 44) with the qualification of Table 28-6
+// (bits 11:0 the page offset, bits 15:12 the access type: 0 linear read,
+// 1 linear write, 2 linear fetch, 3 linear access during event
+// delivery), VTPR accesses virtualized with "use TPR shadow" (30.4.2,
+// 30.4.3: the low 4 bytes of the 16-byte region at 080H; a write clears
+// bytes 3:1 of VTPR and performs TPR virtualization, 30.4.3.2, 30.1.2),
+// and the TPR-below-threshold VM exit after VM entry (27.7.7).
+
+const (
+	apicvPage       = 0x20000 // the APIC-access page (identity-mapped)
+	encAPICAccess   = 0x2014
+	encIDTVecInfo   = 0x4408
+	encGuestIDTBase = 0x6818
+	encGuestIDTLim  = 0x4812
+	procSecondary   = 1 << 31
+)
+
+func TestAPICAccessVirtualization(t *testing.T) {
+	vaa := map[uint64]uint64{encTestProc: testProcDefault | procSecondary, encTestProc2: vmx.Proc2VirtualizeAPICAccesses, encAPICAccess: apicvPage}
+	vaaTPR := func(th uint64) map[uint64]uint64 {
+		return map[uint64]uint64{encTestProc: testProcDefault | procSecondary | vmx.ProcUseTPRShadow,
+			encTestProc2: vmx.Proc2VirtualizeAPICAccesses, encAPICAccess: apicvPage, encVAPIC: tprVAPIC, encTPRTh: th}
+	}
+	with := func(m map[uint64]uint64, extra map[uint64]uint64) map[uint64]uint64 {
+		out := map[uint64]uint64{}
+		for k, v := range m {
+			out[k] = v
+		}
+		for k, v := range extra {
+			out[k] = v
+		}
+		return out
+	}
+	// Instructions (absolute disp32 addressing, ModRM 04H, SIB 25H).
+	movEAXFrom := func(a uint32) []byte { return append([]byte{0x8B, 0x04, 0x25}, le32(a)...) }
+	movRAXFrom := func(a uint32) []byte { return append([]byte{0x48, 0x8B, 0x04, 0x25}, le32(a)...) }
+	movToFromEAX := func(a uint32) []byte { return append([]byte{0x89, 0x04, 0x25}, le32(a)...) }
+	movToFromAL := func(a uint32) []byte { return append([]byte{0x88, 0x04, 0x25}, le32(a)...) }
+	cpuid := []byte{0x0F, 0xA2}
+	cat := func(bs ...[]byte) []byte {
+		var out []byte
+		for _, b := range bs {
+			out = append(out, b...)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name      string
+		fields    map[uint64]uint64
+		raxIn     uint64
+		vtpr      uint32 // the virtual-APIC page's VTPR dword before
+		code      []byte
+		reason    uint32
+		qual, rip uint64
+		rax       uint64
+		vtprAfter uint32
+		idtVec    uint64
+	}{
+		// Without "use TPR shadow" every access exits, fault-like (the
+		// instruction's RIP); even VTPR's offset.
+		{name: "read exits", fields: vaa, code: movEAXFrom(apicvPage + 0x80),
+			reason: 44, qual: 0x080, rip: 0x11000},
+		{name: "write exits", fields: vaa, raxIn: 0x30, code: movToFromEAX(apicvPage + 0x300),
+			reason: 44, qual: 0x300 | 1<<12, rip: 0x11000, rax: 0x30},
+		// MOV EAX, 20010H; JMP RAX: the fetch exits, RIP the target.
+		{name: "fetch exits", fields: vaa, code: []byte{0xB8, 0x10, 0x00, 0x02, 0x00, 0xFF, 0xE0},
+			reason: 44, qual: 0x010 | 2<<12, rip: apicvPage + 0x10, rax: apicvPage + 0x10},
+		// UD2 with the IDT on the APIC-access page: reading gate 6 (at
+		// 060H) during the delivery of #UD exits with access type 3 and
+		// IDT-vectoring information (valid, hardware exception, 6).
+		{name: "access during event delivery", fields: with(vaa, map[uint64]uint64{encGuestIDTBase: apicvPage, encGuestIDTLim: 0xFFF}),
+			code: []byte{0x0F, 0x0B}, reason: 44, qual: 0x060 | 3<<12, rip: 0x11000, idtVec: 1<<31 | 3<<8 | 6},
+		// With the TPR shadow: a 32-bit read of 080H returns the
+		// virtual-APIC page's dword; CPUID then exits (its own RIP).
+		{name: "VTPR read virtualized", fields: vaaTPR(0), raxIn: ^uint64(0), vtpr: 0x1234565A,
+			code: cat(movEAXFrom(apicvPage+0x80), cpuid), reason: 10, rip: 0x11007, rax: 0x1234565A, vtprAfter: 0x1234565A},
+		// A 64-bit read is wider than 32 bits: it exits.
+		{name: "64-bit VTPR read exits", fields: vaaTPR(0), vtpr: 0x5A,
+			code: movRAXFrom(apicvPage + 0x80), reason: 44, qual: 0x080, rip: 0x11000, vtprAfter: 0x5A},
+		// 084H is outside the low 4 bytes of the 16-byte region.
+		{name: "read of 084H exits", fields: vaaTPR(0), vtpr: 0x5A,
+			code: movEAXFrom(apicvPage + 0x84), reason: 44, qual: 0x084, rip: 0x11000, vtprAfter: 0x5A},
+		// Another register (the EOI at 0B0H) exits.
+		{name: "EOI write exits", fields: vaaTPR(0), vtpr: 0x5A,
+			code: movToFromEAX(apicvPage + 0xB0), reason: 44, qual: 0x0B0 | 1<<12, rip: 0x11000, vtprAfter: 0x5A},
+		// A 32-bit write of FFFFFF30H to 080H: VTPR gets it, then bytes
+		// 3:1 are cleared; threshold 2 is not above 3: CPUID exits.
+		{name: "VTPR write virtualized", fields: vaaTPR(2), raxIn: 0xFFFFFF30, vtpr: 0x5A,
+			code: cat(movToFromEAX(apicvPage+0x80), cpuid), reason: 10, rip: 0x11007, rax: 0xFFFFFF30, vtprAfter: 0x30},
+		// A byte write to 081H lands in VTPR byte 1, which APIC-write
+		// emulation clears: byte 0 is kept.
+		{name: "byte write to 081H", fields: vaaTPR(0), raxIn: 0x77, vtpr: 0x40,
+			code: cat(movToFromAL(apicvPage+0x81), cpuid), reason: 10, rip: 0x11007, rax: 0x77, vtprAfter: 0x40},
+		// Threshold 4, VTPR 40H, a write of 30H: TPR virtualization
+		// exits trap-like (the next instruction's RIP), qualification 0.
+		{name: "VTPR write below threshold", fields: vaaTPR(4), raxIn: 0x30, vtpr: 0x40,
+			code: cat(movToFromEAX(apicvPage+0x80), []byte{0x90}), reason: 43, rip: 0x11007, rax: 0x30, vtprAfter: 0x30},
+		// Threshold 5 above VTPR[7:4] = 4: no VM-entry failure with
+		// "virtualize APIC accesses" (27.2.1.1), a TPR-below-threshold
+		// exit right after entry (27.7.7) before any guest instruction.
+		{name: "TPR below threshold after entry", fields: vaaTPR(5), vtpr: 0x40,
+			code: cpuid, reason: 43, rip: 0x11000, vtprAfter: 0x40},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := vmx64Harness(t, tc.fields)
+			c := h.c
+			binary.LittleEndian.PutUint32(h.bus.ram[tprVTPR:], tc.vtpr)
+			copy(h.bus.ram[0x11000:], tc.code)
+			c.GPR[arch.RAX] = tc.raxIn
+			exits := exitRecorder(c)
+			for i := 0; i < 16 && len(*exits) == 0; i++ {
+				c.Run(1)
+			}
+			require.Equal(t, []uint32{tc.reason}, *exits, "exit reason")
+			assert.Equal(t, tc.qual, vmcsField(t, c, 0x6400), "exit qualification")
+			assert.Equal(t, tc.rip, vmcsField(t, c, 0x681E), "guest RIP")
+			assert.Equal(t, tc.rax, c.GPR[arch.RAX], "RAX")
+			assert.Equal(t, tc.idtVec, vmcsField(t, c, encIDTVecInfo), "IDT-vectoring information")
+			if tc.fields[encVAPIC] != 0 {
+				assert.Equal(t, tc.vtprAfter, binary.LittleEndian.Uint32(h.bus.ram[tprVTPR:]), "VTPR")
+			}
+			assert.Zero(t, binary.LittleEndian.Uint64(h.bus.ram[apicvPage+0x80:]), "the APIC-access page is not written")
+			assert.Zero(t, binary.LittleEndian.Uint64(h.bus.ram[apicvPage+0x300:]), "the APIC-access page is not written")
+		})
+	}
+}
+
+func le32(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }

@@ -1,0 +1,113 @@
+package vmx
+
+import "fmt"
+
+// APIC virtualization (SDM Vol. 3C chapter 30, "APIC Virtualization and
+// Virtual Interrupts" — chapter 29 in older editions; 25.6.8 "Controls for
+// APIC Virtualization"; 27.2.1.1): the controls beyond the TPR shadow
+// (tpr.go), their VM-entry checks, and the memory-mapped virtualization
+// vmxemu honours: "virtualize APIC accesses" (secondary control 0) with
+// the APIC-access page (field 2014H), whose accesses either cause
+// APIC-access VM exits (reason 44) or, with "use TPR shadow", reach VTPR
+// on the virtual-APIC page (30.4.2, 30.4.3 with "APIC-register
+// virtualization" and "virtual-interrupt delivery" 0). The core
+// (cpu/vmx_apicv.go) sees the accesses on its physical path.
+
+// Exit reason 44 (Appendix C).
+const ExitAPICAccess = 44
+
+// The controls of APIC virtualization (Tables 25-5 and 25-7).
+const (
+	Proc2VirtualizeAPICAccesses = 1 << 0
+	Proc2VirtualizeX2APICMode   = 1 << 4
+	Proc2APICRegisterVirt       = 1 << 8
+	Proc2VirtualIntrDelivery    = 1 << 9
+
+	encAPICAccessAddr = 0x2014
+)
+
+// The access types of an APIC-access VM exit's qualification (Table 28-6,
+// bits 15:12): linear accesses for a data read or write during
+// instruction execution, an instruction fetch, or during event delivery;
+// guest-physical accesses during event delivery or otherwise.
+const (
+	APICAccessLinearRead     = 0
+	APICAccessLinearWrite    = 1
+	APICAccessLinearFetch    = 2
+	APICAccessLinearEvent    = 3
+	APICAccessGuestPhysEvent = 10
+	APICAccessGuestPhysInsn  = 15
+)
+
+// APICAccessQualification is the exit qualification of an APIC-access VM
+// exit from a linear or guest-physical access (Table 28-6): the page
+// offset in bits 11:0 (for a linear access; vmxemu also gives it for a
+// guest-physical one, where the SDM leaves it undefined) and the access
+// type in bits 15:12.
+func APICAccessQualification(offset uint64, accessType uint64) uint64 {
+	return offset&0xFFF | accessType<<12
+}
+
+// apicAccessFields reads the APIC-access address into x when "virtualize
+// APIC accesses" is 1 (and the secondary controls are activated).
+func (v *CPU) apicAccessFields(x *InsnIntercepts) {
+	if x.Proc2&Proc2VirtualizeAPICAccesses != 0 {
+		x.APICAccess = v.field(encAPICAccessAddr)
+	}
+}
+
+// APICAccessFrame is the frame number of the APIC-access page plus one,
+// or 0 without "virtualize APIC accesses": one comparison on the core's
+// slow physical path.
+func (x *InsnIntercepts) APICAccessFrame() uint64 {
+	if x.Proc2&Proc2VirtualizeAPICAccesses == 0 {
+		return 0
+	}
+	return x.APICAccess>>12 + 1
+}
+
+// APICAccessVirtualized is SDM Vol. 3C 30.4.2 (reads) and 30.4.3.1
+// (writes) for "APIC-register virtualization" and "virtual-interrupt
+// delivery" both 0, the settings vmxemu offers: a linear data access of
+// size bytes at page offset off is virtualized — it reaches the same
+// offset on the virtual-APIC page — only with "use TPR shadow", when it
+// lies within the low 4 bytes of its naturally aligned 16-byte region
+// (so at most 32 bits) and the offset is 080H-083H (task priority). Every
+// other access causes an APIC-access VM exit (instruction fetches are
+// never virtualized: the core does not ask for them).
+func (x *InsnIntercepts) APICAccessVirtualized(off uint64, size int) bool {
+	if x.Proc&ProcUseTPRShadow == 0 {
+		return false
+	}
+	if off&0xF+uint64(size) > 4 {
+		return false
+	}
+	return off&^3 == VTPROffset
+}
+
+// checkAPICVirtControls is the part of SDM Vol. 3C 27.2.1.1 after the NMI
+// controls about APIC virtualization, in its order: the APIC-access
+// address with "virtualize APIC accesses" (4-KiB aligned, within the
+// physical-address width); "virtualize x2APIC mode" excludes "virtualize
+// APIC accesses"; "virtual-interrupt delivery" needs "external-interrupt
+// exiting". Failures are VMfailValid(7).
+func (v *CPU) checkAPICVirtControls(insn Insn) (Outcome, bool) {
+	const sdm = "Vol. 3C 27.2.1.1"
+	sec := v.secondary()
+	if sec&Proc2VirtualizeAPICAccesses != 0 {
+		a, width := v.field(encAPICAccessAddr), v.physWidth()
+		if a&0xFFF != 0 || a>>width != 0 {
+			return v.entryFail(insn, ErrEntryInvalidControl, encAPICAccessAddr, a,
+				fmt.Sprintf("with \"virtualize APIC accesses\" the APIC-access address must be 4-KiB aligned and within %d bits", width), sdm), true
+		}
+	}
+	if sec&Proc2VirtualizeX2APICMode != 0 && sec&Proc2VirtualizeAPICAccesses != 0 {
+		return v.entryFail(insn, ErrEntryInvalidControl, encProcCtls2, sec,
+			"\"virtualize x2APIC mode\" (bit 4) and \"virtualize APIC accesses\" (bit 0) must not both be 1", sdm), true
+	}
+	if sec&Proc2VirtualIntrDelivery != 0 && v.field(encPinCtls)&pinExtIntExiting == 0 {
+		return v.entryFail(insn, ErrEntryInvalidControl, encProcCtls2, sec,
+			"\"virtual-interrupt delivery\" (bit 9) needs the \"external-interrupt exiting\" pin-based control", sdm), true
+	}
+	return Outcome{}, false
+}

@@ -136,7 +136,9 @@ const (
 // "VMX-preemption timer value" exists too and is the highest index (23).
 // With "VMCS shadowing" allowed (IA32_VMX_PROCBASED_CTLS2 bit 46, secondary
 // control 14, which vmxemu honours) the B.2.1 VMREAD- and VMWRITE-bitmap
-// addresses exist (two 64-bit fields, indexes 19 and 20).
+// addresses exist (two 64-bit fields, indexes 19 and 20); with
+// "virtualize APIC accesses" allowed (bit 32, secondary control 0) the
+// B.2.1 APIC-access address (one 64-bit field, index 10).
 func goodPath(cpu int, basic, misc, pin, proc2 uint64) []string {
 	all := fields16 + fields64 + fields32 + fieldsNat
 	fields64 := fields64
@@ -148,6 +150,10 @@ func goodPath(cpu int, basic, misc, pin, proc2 uint64) []string {
 	if proc2>>(32+14)&1 != 0 {
 		all += 2
 		fields64 += 2
+	}
+	if proc2>>32&1 != 0 {
+		all++
+		fields64++
 	}
 	rw := all - fieldsRO
 	ro := fmt.Sprintf("cpu %d: VM-exit information fields: VMWRITE to %d refused with VMfailValid(13) (IA32_VMX_MISC[29] = 0)",

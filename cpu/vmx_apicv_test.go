@@ -141,3 +141,47 @@ func TestAPICAccessVirtualization(t *testing.T) {
 }
 
 func le32(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }
+
+// TestAPICAccessUnderEPT: with EPT the APIC-access page is found after the
+// EPT translation (SDM Vol. 3C 30.4): a linear read of guest-physical
+// 15008H, which EPT maps to the APIC-access page at host-physical 20000H,
+// is a linear access (access type 0, offset 008H); the guest's page
+// directory at guest-physical 3000H, made the APIC-access page, is read
+// by the walk of the first instruction fetch: a guest-physical access
+// (30.4.6.1: always an exit, access type 15 in bits 15:12, the
+// guest-physical address saved), before the instruction.
+func TestAPICAccessUnderEPT(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		apic      uint64
+		remap     bool // EPT maps guest-physical 15000H to the APIC-access page
+		qual      uint64
+		qualMask  uint64
+		gpa       uint64
+		checkGPA  bool
+		rip       uint64
+		readValue bool
+	}{
+		{name: "linear access", apic: apicvPage, remap: true, qual: 0x008, qualMask: 0xFFFF, rip: 0x11000},
+		{name: "guest-physical access", apic: 0x3000, qual: 15 << 12, qualMask: 0xF000, gpa: 0x3000, checkGPA: true, rip: 0x11000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := eptHarness(t, "sandybridge-ep", 1<<1|vmx.Proc2VirtualizeAPICAccesses, eptEPTP, 0)
+			c := h.c
+			require.Equal(t, vmx.Succeed, c.vmx.VMWRITE(encAPICAccess, tc.apic, true).Kind)
+			if tc.remap {
+				binary.LittleEndian.PutUint64(h.bus.ram[eptPTE(0x15000):], apicvPage|7|eptWB)
+			}
+			copy(h.bus.ram[0x11000:], []byte{0x8B, 0x35, 0x08, 0x50, 0x01, 0x00, 0x0F, 0xA2}) // mov esi, [0x15008]; cpuid
+			exits := exitRecorder(c)
+			c.Run(4)
+			require.Equal(t, []uint32{vmx.ExitAPICAccess}, *exits)
+			assert.Equal(t, tc.qual, vmcsField(t, c, 0x6400)&tc.qualMask, "exit qualification")
+			if tc.checkGPA {
+				assert.Equal(t, tc.gpa, vmcsField(t, c, 0x2400), "guest-physical address")
+			}
+			assert.Equal(t, tc.rip, vmcsField(t, c, 0x681E), "guest RIP")
+			assert.Zero(t, c.GPR[6], "ESI not loaded")
+		})
+	}
+}

@@ -1,9 +1,13 @@
 package cpu
 
-import "github.com/vmxemu/vmxemu/vmx"
+import (
+	"github.com/vmxemu/vmxemu/arch"
+	"github.com/vmxemu/vmxemu/vmx"
+)
 
 // "Virtualize APIC accesses" in VMX non-root operation (SDM Vol. 3C 30.4,
-// chapter 29 in older editions). Accesses to the APIC-access page are
+// chapter 29 in older editions), and "virtualize x2APIC mode" (30.5: the
+// TPR MSR through VTPR, guestVTPRMSRRead/Write at the end of this file). Accesses to the APIC-access page are
 // found on the physical path (phys.go), after the guest's paging and EPT
 // have translated them: their page faults and EPT violations, and the
 // accessed and dirty flags they set, come first (30.4.1). fill keeps the
@@ -160,4 +164,36 @@ func (c *CPU) vmxAPICAccessEntry(activity uint64) {
 	if x.AfterEntryTPRBelow(uint32(vtpr)) {
 		c.vmxTPRBelowPending()
 	}
+}
+
+// guestVTPRMSRRead is RDMSR of 808H under "virtualize x2APIC mode" (SDM
+// Vol. 3C 30.5, after the CPL check and the MSR-bitmap exit): EDX:EAX
+// receive the 8 bytes at offset 080H of the virtual-APIC page, even if the
+// local APIC is not in x2APIC mode.
+func (c *CPU) guestVTPRMSRRead() {
+	v, ok := c.physRead(c.intercepts.Insn.VTPRAddr(), 8, accVMX)
+	if !ok {
+		v = ^uint64(0) // nothing answers: all 1s
+	}
+	setReg(c, arch.RAX, uint32(v))
+	setReg(c, arch.RDX, uint32(v>>32))
+}
+
+// guestVTPRMSRWrite is WRMSR of 808H under "virtualize x2APIC mode" (SDM
+// Vol. 3C 30.5): #GP(0) when bits 63:8 of EDX:EAX are not 0; otherwise
+// the 8 bytes at offset 080H of the virtual-APIC page receive EDX:EAX
+// (VTPR = EAX[7:0], the rest 0), then TPR virtualization (30.1.2), whose
+// VM exit is trap-like.
+func (c *CPU) guestVTPRMSRWrite() {
+	x := &c.intercepts.Insn
+	v := uint64(uint32(c.GPR[arch.RDX]))<<32 | uint64(uint32(c.GPR[arch.RAX]))
+	if v>>8 != 0 {
+		c.raiseGP("WRMSR to the virtualized TPR MSR (808H) with bits 63:8 set", "Vol. 3C 30.5")
+		return
+	}
+	c.physWrite(x.VTPRAddr(), 8, v, accVMX)
+	if x.TPRBelowThreshold(uint32(v)) {
+		c.vmxTPRBelowPending() // vmx_tpr.go
+	}
+	c.stop = true
 }

@@ -185,3 +185,75 @@ func TestAPICAccessUnderEPT(t *testing.T) {
 		})
 	}
 }
+
+// TestVirtualizeX2APICMode: "virtualize x2APIC mode" with the TPR shadow
+// (SDM Vol. 3C 30.5, "APIC-register virtualization" and
+// "virtual-interrupt delivery" 0): RDMSR of 808H that neither faults nor
+// exits reads the 8 bytes at offset 080H of the virtual-APIC page into
+// EDX:EAX; WRMSR of 808H #GPs when bits 63:8 of EDX:EAX are not 0, else
+// writes them there and performs TPR virtualization (30.1.2: exit 43,
+// trap-like); the MSR bitmaps come first (26.1.3: exit 31/32); the local
+// APIC need not be in x2APIC mode.
+func TestVirtualizeX2APICMode(t *testing.T) {
+	const bitmap = 0x21000
+	fields := func(th uint64, proc uint64) map[uint64]uint64 {
+		return map[uint64]uint64{encTestProc: testProcDefault | procSecondary | vmx.ProcUseTPRShadow | proc,
+			encTestProc2: vmx.Proc2VirtualizeX2APICMode, encVAPIC: tprVAPIC, encTPRTh: th, 0x2004: bitmap,
+			encTestExcBitmap: 1 << arch.VecGP}
+	}
+	rdmsr := []byte{0x0F, 0x32}
+	wrmsr := []byte{0x0F, 0x30}
+	cpuid := []byte{0x0F, 0xA2}
+	for _, tc := range []struct {
+		name           string
+		fields         map[uint64]uint64
+		readExit       bool // set bit 808H of the read bitmap for low MSRs
+		rax, rdx       uint64
+		vapic          uint64 // the 8 bytes at offset 080H before
+		code           []byte
+		reason         uint32
+		rip            uint64
+		raxOut, rdxOut uint64
+		vapicAfter     uint64
+		intrInfo       uint64
+	}{
+		{name: "RDMSR reads 8 bytes of VTPR", fields: fields(0, vmx.ProcUseMSRBitmaps), vapic: 0x1122334455667750,
+			code: append(append([]byte{}, rdmsr...), cpuid...), reason: 10, rip: 0x11002,
+			raxOut: 0x55667750, rdxOut: 0x11223344, vapicAfter: 0x1122334455667750},
+		{name: "WRMSR writes VTPR", fields: fields(2, vmx.ProcUseMSRBitmaps), rax: 0x30, vapic: ^uint64(0),
+			code: append(append([]byte{}, wrmsr...), cpuid...), reason: 10, rip: 0x11002, raxOut: 0x30, vapicAfter: 0x30},
+		{name: "WRMSR below the TPR threshold", fields: fields(4, vmx.ProcUseMSRBitmaps), rax: 0x30, vapic: 0x40,
+			code: append(append([]byte{}, wrmsr...), 0x90), reason: 43, rip: 0x11002, raxOut: 0x30, vapicAfter: 0x30},
+		{name: "WRMSR with EAX bit 8", fields: fields(0, vmx.ProcUseMSRBitmaps), rax: 0x130, vapic: 0x40,
+			code: wrmsr, reason: 0, rip: 0x11000, raxOut: 0x130, vapicAfter: 0x40, intrInfo: 1<<31 | 1<<11 | 3<<8 | 13},
+		{name: "WRMSR with EDX bit 0", fields: fields(0, vmx.ProcUseMSRBitmaps), rax: 0x30, rdx: 1, vapic: 0x40,
+			code: wrmsr, reason: 0, rip: 0x11000, raxOut: 0x30, rdxOut: 1, vapicAfter: 0x40, intrInfo: 1<<31 | 1<<11 | 3<<8 | 13},
+		{name: "the MSR bitmap exits first", fields: fields(0, vmx.ProcUseMSRBitmaps), readExit: true, vapic: 0x40,
+			code: rdmsr, reason: 31, rip: 0x11000, vapicAfter: 0x40},
+		{name: "without MSR bitmaps RDMSR exits", fields: fields(0, 0), vapic: 0x40,
+			code: rdmsr, reason: 31, rip: 0x11000, vapicAfter: 0x40},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := vmx64Harness(t, tc.fields)
+			c := h.c
+			binary.LittleEndian.PutUint64(h.bus.ram[tprVTPR:], tc.vapic)
+			if tc.readExit {
+				h.bus.ram[bitmap+0x808/8] |= 1 << (0x808 % 8)
+			}
+			copy(h.bus.ram[0x11000:], tc.code)
+			c.GPR[arch.RCX], c.GPR[arch.RAX], c.GPR[arch.RDX] = 0x808, tc.rax, tc.rdx
+			exits := exitRecorder(c)
+			for i := 0; i < 16 && len(*exits) == 0; i++ {
+				c.Run(1)
+			}
+			require.Equal(t, []uint32{tc.reason}, *exits, "exit reason")
+			assert.Equal(t, tc.rip, vmcsField(t, c, 0x681E), "guest RIP")
+			assert.Equal(t, tc.raxOut, c.GPR[arch.RAX], "RAX")
+			assert.Equal(t, tc.rdxOut, c.GPR[arch.RDX], "RDX")
+			assert.Equal(t, tc.vapicAfter, binary.LittleEndian.Uint64(h.bus.ram[tprVTPR:]), "virtual-APIC page 080H-087H")
+			if tc.reason == 0 {
+				assert.Equal(t, tc.intrInfo, vmcsField(t, c, 0x4404), "#GP(0)")
+			}
+		})
+	}
+}

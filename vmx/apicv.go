@@ -10,8 +10,10 @@ import "fmt"
 // the APIC-access page (field 2014H), whose accesses either cause
 // APIC-access VM exits (reason 44) or, with "use TPR shadow", reach VTPR
 // on the virtual-APIC page (30.4.2, 30.4.3 with "APIC-register
-// virtualization" and "virtual-interrupt delivery" 0). The core
-// (cpu/vmx_apicv.go) sees the accesses on its physical path.
+// virtualization" and "virtual-interrupt delivery" 0); and "virtualize
+// x2APIC mode" (secondary control 4), under which RDMSR and WRMSR of the
+// TPR MSR reach VTPR (30.5). The core (cpu/vmx_apicv.go) sees the memory
+// accesses on its physical path, the MSR accesses in RDMSR/WRMSR.
 
 // Exit reason 44 (Appendix C).
 const ExitAPICAccess = 44
@@ -110,4 +112,17 @@ func (v *CPU) checkAPICVirtControls(insn Insn) (Outcome, bool) {
 			"\"virtual-interrupt delivery\" (bit 9) needs the \"external-interrupt exiting\" pin-based control", sdm), true
 	}
 	return Outcome{}, false
+}
+
+// MSRX2APICTPR is the x2APIC TPR MSR (SDM Vol. 3A Table 11-6: MMIO offset
+// 080H).
+const MSRX2APICTPR = 0x808
+
+// X2APICVirtualized is SDM Vol. 3C 30.5 with "APIC-register
+// virtualization" and "virtual-interrupt delivery" 0: under "virtualize
+// x2APIC mode", an RDMSR or WRMSR that neither faults nor exits is
+// virtualized only for ECX = 808H (the TPR), whether or not the local
+// APIC is in x2APIC mode; every other MSR operates normally.
+func (x *InsnIntercepts) X2APICVirtualized(idx uint32) bool {
+	return x.Proc2&Proc2VirtualizeX2APICMode != 0 && idx == MSRX2APICTPR
 }

@@ -132,7 +132,12 @@ func TestEnterChecks(t *testing.T) {
 		{"NMI-window exiting without virtual NMIs", encProcCtls, snbProc | 1<<22, nil, ErrEntryInvalidControl, "\"NMI-window exiting\" (bit 22) must be 0",
 			map[uint32]uint64{encPinCtls: snbPin | 1<<3}},
 		{"CR3-target count above 4", encCR3TargetCnt, 5, nil, ErrEntryInvalidControl, "CR3-target count", nil},
-		{"virtualize x2APIC mode not allowed (masked)", encProcCtls2, 1 << 4, nil, ErrEntryInvalidControl, "masks it", map[uint32]uint64{encProcCtls: snbProc | procActivateSecondary | ProcUseTPRShadow, encVirtualAPICAddr: 0x5000}},
+		{"PAUSE-loop exiting not allowed (masked)", encProcCtls2, 1 << 10, nil, ErrEntryInvalidControl, "masks it", map[uint32]uint64{encProcCtls: snbProc | procActivateSecondary}},
+		// 27.2.1.1: "virtualize x2APIC mode" needs "use TPR shadow" and
+		// excludes "virtualize APIC accesses".
+		{"virtualize x2APIC mode without the TPR shadow", encProcCtls2, Proc2VirtualizeX2APICMode, nil, ErrEntryInvalidControl, "without \"use TPR shadow\"", map[uint32]uint64{encProcCtls: snbProc | procActivateSecondary}},
+		{"virtualize x2APIC mode with virtualize APIC accesses", encProcCtls2, Proc2VirtualizeX2APICMode | Proc2VirtualizeAPICAccesses, nil, ErrEntryInvalidControl, "must not both be 1",
+			map[uint32]uint64{encProcCtls: snbProc | procActivateSecondary | ProcUseTPRShadow, encVirtualAPICAddr: 0x5000, encAPICAccessAddr: 0x6000}},
 		// 27.2.1.1: with "virtualize APIC accesses", the APIC-access
 		// address is 4-KiB aligned and within the physical-address width.
 		{"APIC-access address unaligned", encAPICAccessAddr, 0x6010, nil, ErrEntryInvalidControl, "APIC-access address must be 4-KiB aligned", map[uint32]uint64{encProcCtls: snbProc | procActivateSecondary, encProcCtls2: Proc2VirtualizeAPICAccesses}},

@@ -16,8 +16,8 @@ import (
 //
 // What an access does (vmx.InsnIntercepts.APICAccessVirtualized, with
 // "APIC-register virtualization" and "virtual-interrupt delivery" 0):
-//   - a linear data access to VTPR (offset 080H-083H, within the low 4
-//     bytes of its 16-byte region) with "use TPR shadow" reads or writes
+//   - a linear data access to VTPR (page offset 080H, at most 4 bytes)
+//     with "use TPR shadow" reads or writes
 //     the virtual-APIC page at the same offset; a write is followed by
 //     APIC-write emulation (30.4.3.2: bytes 3:1 of VTPR cleared, then TPR
 //     virtualization, 30.1.2, whose VM exit is trap-like);

@@ -17,7 +17,7 @@ import (
 // (bits 11:0 the page offset, bits 15:12 the access type: 0 linear read,
 // 1 linear write, 2 linear fetch, 3 linear access during event
 // delivery), VTPR accesses virtualized with "use TPR shadow" (30.4.2,
-// 30.4.3: the low 4 bytes of the 16-byte region at 080H; a write clears
+// 30.4.3: at page offset 080H, at most 4 bytes; a write clears
 // bytes 3:1 of VTPR and performs TPR virtualization, 30.4.3.2, 30.1.2),
 // and the TPR-below-threshold VM exit after VM entry (27.7.7).
 
@@ -102,10 +102,13 @@ func TestAPICAccessVirtualization(t *testing.T) {
 		// 3:1 are cleared; threshold 2 is not above 3: CPUID exits.
 		{name: "VTPR write virtualized", fields: vaaTPR(2), raxIn: 0xFFFFFF30, vtpr: 0x5A,
 			code: cat(movToFromEAX(apicvPage+0x80), cpuid), reason: 10, rip: 0x11007, rax: 0xFFFFFF30, vtprAfter: 0x30},
-		// A byte write to 081H lands in VTPR byte 1, which APIC-write
-		// emulation clears: byte 0 is kept.
-		{name: "byte write to 081H", fields: vaaTPR(0), raxIn: 0x77, vtpr: 0x40,
-			code: cat(movToFromAL(apicvPage+0x81), cpuid), reason: 10, rip: 0x11007, rax: 0x77, vtprAfter: 0x40},
+		// A byte write to 080H is virtualized: VTPR byte 0 gets it, APIC-
+		// write emulation clears bytes 3:1.
+		{name: "byte write to 080H", fields: vaaTPR(0), raxIn: 0x77, vtpr: 0x12345640,
+			code: cat(movToFromAL(apicvPage+0x80), cpuid), reason: 10, rip: 0x11007, rax: 0x77, vtprAfter: 0x77},
+		// A byte write to 081H is not at page offset 080H: it exits.
+		{name: "byte write to 081H exits", fields: vaaTPR(0), raxIn: 0x77, vtpr: 0x40,
+			code: movToFromAL(apicvPage + 0x81), reason: 44, qual: 0x081 | 1<<12, rip: 0x11000, rax: 0x77, vtprAfter: 0x40},
 		// Threshold 4, VTPR 40H, a write of 30H: TPR virtualization
 		// exits trap-like (the next instruction's RIP), qualification 0.
 		{name: "VTPR write below threshold", fields: vaaTPR(4), raxIn: 0x30, vtpr: 0x40,

@@ -74,9 +74,11 @@ func (x *InsnIntercepts) APICAccessFrame() uint64 {
 // size bytes at page offset off is virtualized — it reaches the same
 // offset on the virtual-APIC page — only with "use TPR shadow", when it
 // lies within the low 4 bytes of its naturally aligned 16-byte region
-// (so at most 32 bits) and the offset is 080H-083H (task priority). Every
-// other access causes an APIC-access VM exit (instruction fetches are
-// never virtualized: the core does not ask for them).
+// (so at most 32 bits) and its page offset is 080H (task priority;
+// 081H-083H are not: those ranges belong to "APIC-register
+// virtualization"). Every other access causes an APIC-access VM exit
+// (instruction fetches are never virtualized: the core does not ask for
+// them).
 func (x *InsnIntercepts) APICAccessVirtualized(off uint64, size int) bool {
 	if x.Proc&ProcUseTPRShadow == 0 {
 		return false
@@ -84,7 +86,7 @@ func (x *InsnIntercepts) APICAccessVirtualized(off uint64, size int) bool {
 	if off&0xF+uint64(size) > 4 {
 		return false
 	}
-	return off&^3 == VTPROffset
+	return off == VTPROffset
 }
 
 // checkAPICVirtControls is the part of SDM Vol. 3C 27.2.1.1 after the NMI

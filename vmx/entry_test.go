@@ -377,9 +377,10 @@ func TestEnterTPRShadow(t *testing.T) {
 // Vol. 3C 27.2.1.1: the check applies only when "virtualize APIC
 // accesses" is 0); the comparison becomes a VM exit after entry (27.7.7).
 // The intercept record carries the APIC-access page's frame; the
-// accesses virtualized are the low 4 bytes of the 16-byte region at 080H
-// (30.4.2, 30.4.3.1 with "APIC-register virtualization" and
-// "virtual-interrupt delivery" 0).
+// accesses virtualized are those at page offset 080H within the low 4
+// bytes of its 16-byte region (30.4.2, 30.4.3.1 with "APIC-register
+// virtualization" and "virtual-interrupt delivery" 0: "if its page offset
+// is 080H").
 func TestEnterAPICAccess(t *testing.T) {
 	v, mem := entryVMCS(t)
 	mem[0x5000+VTPROffset] = 0x20
@@ -398,7 +399,7 @@ func TestEnterAPICAccess(t *testing.T) {
 		size int
 		virt bool
 	}{
-		{0x80, 4, true}, {0x80, 1, true}, {0x81, 2, true}, {0x83, 1, true}, {0x82, 4, false},
+		{0x80, 4, true}, {0x80, 1, true}, {0x80, 2, true}, {0x81, 2, false}, {0x83, 1, false}, {0x82, 4, false},
 		{0x80, 8, false}, {0x84, 4, false}, {0x90, 4, false}, {0xB0, 4, false}, {0x00, 4, false},
 	} {
 		assert.Equal(t, tc.virt, x.APICAccessVirtualized(tc.off, tc.size), "offset %#x size %d", tc.off, tc.size)

@@ -19,8 +19,8 @@ func rdmsr(c *CPU, in *Inst) {
 		c.guestInsnExit(in, vmx.ExitRDMSR, 0)
 		return
 	}
-	if c.inGuest() && c.intercepts.Insn.X2APICVirtualized(idx) { // SDM Vol. 3C 30.5 (vmx_apicv.go)
-		c.guestVTPRMSRRead()
+	if c.inGuest() && c.intercepts.Insn.X2APICVirtualized(idx, false) { // SDM Vol. 3C 30.5 (vmx_apicv.go)
+		c.guestVTPRMSRRead(idx)
 		return
 	}
 	v, f := c.readMSR(idx)
@@ -46,7 +46,7 @@ func wrmsr(c *CPU, in *Inst) {
 		c.guestInsnExit(in, vmx.ExitWRMSR, 0)
 		return
 	}
-	if c.inGuest() && c.intercepts.Insn.X2APICVirtualized(uint32(c.GPR[arch.RCX])) { // SDM Vol. 3C 30.5 (vmx_apicv.go)
+	if c.inGuest() && c.intercepts.Insn.X2APICVirtualized(uint32(c.GPR[arch.RCX]), true) { // SDM Vol. 3C 30.5 (vmx_apicv.go)
 		c.guestVTPRMSRWrite()
 		return
 	}

@@ -75,7 +75,7 @@ func (c *CPU) apicAccess(gpa uint64, size int, v uint64, kind int) (uint64, bool
 	events := c.tlb.ctx.ept.events > 0
 	switch kind {
 	case accRead, accWrite:
-		if x.APICAccessVirtualized(off, size) {
+		if x.APICAccessVirtualized(off, size, kind == accWrite) {
 			vpa := x.VirtualAPIC + off
 			if kind == accRead {
 				r, ok := c.physRead(vpa, size, accVMX)
@@ -85,7 +85,7 @@ func (c *CPU) apicAccess(gpa uint64, size int, v uint64, kind int) (uint64, bool
 				return r, true
 			}
 			c.physWrite(vpa, size, v, accVMX)
-			c.apicWriteEmulation()
+			c.apicWriteEmulation(off)
 			return 0, true
 		}
 		t := uint64(vmx.APICAccessLinearRead)
@@ -114,23 +114,52 @@ func (c *CPU) apicAccess(gpa uint64, size int, v uint64, kind int) (uint64, bool
 	return 0, false
 }
 
-// apicWriteEmulation is SDM Vol. 3C 30.4.3.2 after a virtualized write,
-// for the offsets vmxemu virtualizes (080H-083H, task
-// priority): bytes 3:1 of VTPR are cleared, then TPR virtualization
-// (30.1.2) may make a trap-like TPR-below-threshold VM exit pending.
-// The emulation belongs to the end of the operation; nothing in between
-// observes VTPR.
-func (c *CPU) apicWriteEmulation() {
+// apicWriteEmulation is SDM Vol. 3C 30.4.3.2 after a virtualized write at
+// page offset off ("virtual-interrupt delivery" 0): for 080H-083H bytes
+// 3:1 of VTPR are cleared, then TPR virtualization (30.1.2) may make a
+// trap-like TPR-below-threshold VM exit pending; for 310H-313H bytes 2:0
+// of VICR_HI are cleared; any other offset makes a trap-like APIC-write VM
+// exit (reason 56, qualification the offset, 30.4.3.3) pending. The
+// emulation belongs to the end of the operation; nothing in between
+// observes the virtual-APIC page.
+func (c *CPU) apicWriteEmulation(off uint64) {
 	x := &c.intercepts.Insn
-	vtpr, ok := c.physRead(x.VTPRAddr(), 1, accVMX)
-	if !ok {
-		vtpr = 0xFF
-	}
-	c.physWrite(x.VTPRAddr(), 4, vtpr, accVMX)
-	if x.TPRBelowThreshold(uint32(vtpr)) {
-		c.vmxTPRBelowPending() // vmx_tpr.go
+	switch vmx.APICWriteEmulation(off) {
+	case vmx.APICWriteTPR:
+		vtpr, ok := c.physRead(x.VTPRAddr(), 1, accVMX)
+		if !ok {
+			vtpr = 0xFF
+		}
+		c.physWrite(x.VTPRAddr(), 4, vtpr, accVMX)
+		if x.TPRBelowThreshold(uint32(vtpr)) {
+			c.vmxTPRBelowPending() // vmx_tpr.go
+		}
+	case vmx.APICWriteICRHigh:
+		hi, ok := c.physRead(x.VirtualAPIC+0x310, 4, accVMX)
+		if !ok {
+			hi = 0xFFFFFFFF
+		}
+		c.physWrite(x.VirtualAPIC+0x310, 4, hi&0xFF000000, accVMX)
+	default:
+		c.vev.apicWrite = uint32(off) + 1
+		c.vev.on = true
+		c.updateAttn()
 	}
 	c.stop = true
+}
+
+// vmxTakeAPICWrite takes a pending APIC-write VM exit (takeEvents, with
+// the TPR-below-threshold exit: APIC-write emulation has their priority,
+// above INIT, not held by blocking by STI or MOV SS or RFLAGS.IF,
+// 30.4.3.2); trap-like: the RIP saved is the next instruction's.
+func (c *CPU) vmxTakeAPICWrite() bool {
+	if c.vev.apicWrite == 0 || !c.inGuest() {
+		return false
+	}
+	off := uint64(c.vev.apicWrite - 1)
+	c.vev.apicWrite = 0
+	c.vmExit(vmx.ExitAPICWrite, vmx.ExitInfo{Qualification: off}, false)
+	return true
 }
 
 // vmxAPICAccessEntry is VM entry's part (after the intercept record and
@@ -166,12 +195,13 @@ func (c *CPU) vmxAPICAccessEntry(activity uint64) {
 	}
 }
 
-// guestVTPRMSRRead is RDMSR of 808H under "virtualize x2APIC mode" (SDM
-// Vol. 3C 30.5, after the CPL check and the MSR-bitmap exit): EDX:EAX
-// receive the 8 bytes at offset 080H of the virtual-APIC page, even if the
-// local APIC is not in x2APIC mode.
-func (c *CPU) guestVTPRMSRRead() {
-	v, ok := c.physRead(c.intercepts.Insn.VTPRAddr(), 8, accVMX)
+// guestVTPRMSRRead is a virtualized RDMSR of x2APIC MSR idx under
+// "virtualize x2APIC mode" (SDM Vol. 3C 30.5, after the CPL check and the
+// MSR-bitmap exit: 808H, or any of 800H-8FFH with "APIC-register
+// virtualization"): EDX:EAX receive the 8 bytes at offset (idx & FFH) << 4
+// of the virtual-APIC page, even if the local APIC is not in x2APIC mode.
+func (c *CPU) guestVTPRMSRRead(idx uint32) {
+	v, ok := c.physRead(c.intercepts.Insn.VirtualAPIC+uint64(idx&0xFF)<<4, 8, accVMX)
 	if !ok {
 		v = ^uint64(0) // nothing answers: all 1s
 	}

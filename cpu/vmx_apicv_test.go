@@ -260,3 +260,91 @@ func TestVirtualizeX2APICMode(t *testing.T) {
 		})
 	}
 }
+
+// TestAPICRegisterVirtualization: "APIC-register virtualization" with
+// "virtualize APIC accesses" and the TPR shadow ("virtual-interrupt
+// delivery" 0) on skylake-sp, which has it (SDM Vol. 3C 30.4.2, 30.4.3):
+// reads of the listed registers return the virtual-APIC page's bytes;
+// writes of the listed registers store there and are followed by
+// APIC-write emulation (30.4.3.2): for the ICR high dword bytes 2:0 are
+// cleared and nothing else happens; for the other registers but the TPR,
+// the EOI and ICR low included (their virtualization needs
+// "virtual-interrupt delivery"), an APIC-write VM exit (reason 56,
+// trap-like: the next instruction's RIP, the offset as qualification,
+// 30.4.3.3); a write to a register only readable (ISR) is an APIC-access
+// VM exit. Under "virtualize x2APIC mode" RDMSR of any of 800H-8FFH reads
+// the 8 bytes at (ECX & FFH) << 4 (30.5).
+func TestAPICRegisterVirtualization(t *testing.T) {
+	regVirt := map[uint64]uint64{encTestProc: testProcDefault | procSecondary | vmx.ProcUseTPRShadow,
+		encTestProc2: vmx.Proc2VirtualizeAPICAccesses | vmx.Proc2APICRegisterVirt, encAPICAccess: apicvPage, encVAPIC: tprVAPIC}
+	movEAXFrom := func(a uint32) []byte { return append([]byte{0x8B, 0x04, 0x25}, le32(a)...) }
+	movToFromEAX := func(a uint32) []byte { return append([]byte{0x89, 0x04, 0x25}, le32(a)...) }
+	cpuid := []byte{0x0F, 0xA2}
+	nop := []byte{0x90}
+	cat := func(a, b []byte) []byte { return append(append([]byte{}, a...), b...) }
+	for _, tc := range []struct {
+		name      string
+		fields    map[uint64]uint64
+		off       uint64 // the virtual-APIC dword checked
+		before    uint32
+		rax, rcx  uint64
+		code      []byte
+		reason    uint32
+		qual, rip uint64
+		raxOut    uint64
+		rdxOut    uint64
+		after     uint32
+	}{
+		{name: "read of the APIC ID", fields: regVirt, off: 0x20, before: 0x03000000, code: cat(movEAXFrom(apicvPage+0x20), cpuid),
+			reason: 10, rip: 0x11007, raxOut: 0x03000000, after: 0x03000000},
+		{name: "read of ISR", fields: regVirt, off: 0x170, before: 0x80000001, code: cat(movEAXFrom(apicvPage+0x170), cpuid),
+			reason: 10, rip: 0x11007, raxOut: 0x80000001, after: 0x80000001},
+		{name: "read of PPR exits", fields: regVirt, off: 0xA0, code: movEAXFrom(apicvPage + 0xA0),
+			reason: 44, qual: 0x0A0, rip: 0x11000},
+		{name: "write of the APIC ID: APIC-write exit", fields: regVirt, off: 0x20, rax: 0x05000000, code: cat(movToFromEAX(apicvPage+0x20), nop),
+			reason: 56, qual: 0x020, rip: 0x11007, raxOut: 0x05000000, after: 0x05000000},
+		{name: "write of the EOI: APIC-write exit", fields: regVirt, off: 0xB0, before: 0x1234, code: cat(movToFromEAX(apicvPage+0xB0), nop),
+			reason: 56, qual: 0x0B0, rip: 0x11007, after: 0},
+		{name: "write of ICR low: APIC-write exit", fields: regVirt, off: 0x300, rax: 0x000440FE, code: cat(movToFromEAX(apicvPage+0x300), nop),
+			reason: 56, qual: 0x300, rip: 0x11007, raxOut: 0x000440FE, after: 0x000440FE},
+		{name: "write of ICR high: bytes 2:0 cleared, no exit", fields: regVirt, off: 0x310, rax: 0x12345678, code: cat(movToFromEAX(apicvPage+0x310), cpuid),
+			reason: 10, rip: 0x11007, raxOut: 0x12345678, after: 0x12000000},
+		{name: "write of ISR: APIC-access exit", fields: regVirt, off: 0x100, before: 0x11, rax: 0x22, code: movToFromEAX(apicvPage + 0x100),
+			reason: 44, qual: 0x100 | 1<<12, rip: 0x11000, raxOut: 0x22, after: 0x11},
+		{name: "write of the TPR below the threshold", fields: with2(regVirt, encTPRTh, 4), off: 0x80, before: 0x40, rax: 0xFFFF0030,
+			code: cat(movToFromEAX(apicvPage+0x80), nop), reason: 43, rip: 0x11007, raxOut: 0xFFFF0030, after: 0x30},
+		// Virtualize x2APIC mode with register virtualization: RDMSR of
+		// 802H reads 8 bytes at 020H.
+		{name: "x2APIC: RDMSR of the APIC ID", fields: map[uint64]uint64{encTestProc: testProcDefault | procSecondary | vmx.ProcUseTPRShadow | vmx.ProcUseMSRBitmaps,
+			encTestProc2: vmx.Proc2VirtualizeX2APICMode | vmx.Proc2APICRegisterVirt, encVAPIC: tprVAPIC, 0x2004: 0x21000},
+			off: 0x20, before: 0x07, rcx: 0x802, code: cat([]byte{0x0F, 0x32}, cpuid), reason: 10, rip: 0x11002, raxOut: 0x07, after: 0x07},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := vmx64HarnessModel(t, "skylake-sp", tc.fields)
+			c := h.c
+			binary.LittleEndian.PutUint32(h.bus.ram[tprVAPIC+tc.off:], tc.before)
+			copy(h.bus.ram[0x11000:], tc.code)
+			c.GPR[arch.RAX], c.GPR[arch.RCX] = tc.rax, tc.rcx
+			exits := exitRecorder(c)
+			for i := 0; i < 16 && len(*exits) == 0; i++ {
+				c.Run(1)
+			}
+			require.Equal(t, []uint32{tc.reason}, *exits, "exit reason")
+			assert.Equal(t, tc.qual, vmcsField(t, c, 0x6400), "exit qualification")
+			assert.Equal(t, tc.rip, vmcsField(t, c, 0x681E), "guest RIP")
+			assert.Equal(t, tc.raxOut, c.GPR[arch.RAX], "RAX")
+			assert.Equal(t, tc.after, binary.LittleEndian.Uint32(h.bus.ram[tprVAPIC+tc.off:]), "virtual-APIC page at %#x", tc.off)
+			assert.Zero(t, binary.LittleEndian.Uint32(h.bus.ram[apicvPage+tc.off:]), "the APIC-access page is not written")
+		})
+	}
+}
+
+func with2(m map[uint64]uint64, k, v uint64) map[uint64]uint64 {
+	out := map[uint64]uint64{k: v}
+	for a, b := range m {
+		if a != k {
+			out[a] = b
+		}
+	}
+	return out
+}

@@ -30,6 +30,9 @@ type vmxEvents struct {
 	// tprBelow: a TPR-below-threshold VM exit is pending on the next
 	// instruction boundary (29.1.2; vmx_tpr.go).
 	tprBelow bool
+	// apicWrite: the page offset plus 1 of a pending APIC-write VM exit
+	// (30.4.3.3; vmx_apicv.go), 0 for none.
+	apicWrite uint32
 	// shutdown: the guest is in the shutdown activity state
 	// (vmx_activity.go).
 	shutdown bool

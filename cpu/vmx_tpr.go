@@ -92,7 +92,7 @@ func (c *CPU) vmxTakeTPRBelow() bool {
 // whose TPR virtualization exits are saved as pending debug exceptions
 // (B3:B0, BS) by that VM exit (28.3.4).
 func (c *CPU) tprHoldsTrap(dr6 uint64) bool {
-	if !c.inGuest() || !c.vev.tprBelow {
+	if !c.inGuest() || !c.vev.tprBelow && c.vev.apicWrite == 0 { // or an APIC-write exit (vmx_apicv.go)
 		return false
 	}
 	c.vev.pendingDbg = dr6 & (0xF | arch.DR6BS)

@@ -68,25 +68,78 @@ func (x *InsnIntercepts) APICAccessFrame() uint64 {
 	return x.APICAccess>>12 + 1
 }
 
+// apicRegVirtualized reports whether "APIC-register virtualization" lets
+// an access to the 32-bit register at page offset reg (the low 4 bytes of
+// a 16-byte region) through to the virtual-APIC page (SDM Vol. 3C 30.4.2
+// for reads, 30.4.3.1 for writes): the local APIC ID (020H), TPR (080H),
+// EOI (0B0H), LDR (0D0H), DFR (0E0H), SVR (0F0H), ESR (280H), ICR (300H,
+// 310H), the LVT (320H-370H), initial count (380H) and divide
+// configuration (3E0H) both ways; the version (030H) and ISR, TMR and
+// IRR (100H-270H) for reads only.
+func apicRegVirtualized(reg uint64, write bool) bool {
+	switch {
+	case reg == 0x020, reg == 0x080, reg >= 0x0B0 && reg <= 0x0F0 && reg != 0x0C0,
+		reg == 0x280, reg >= 0x300 && reg <= 0x380, reg == 0x3E0:
+		return true
+	case reg == 0x030, reg >= 0x100 && reg < 0x280:
+		return !write
+	}
+	return false
+}
+
 // APICAccessVirtualized is SDM Vol. 3C 30.4.2 (reads) and 30.4.3.1
-// (writes) for "APIC-register virtualization" and "virtual-interrupt
-// delivery" both 0, the settings vmxemu offers: a linear data access of
-// size bytes at page offset off is virtualized — it reaches the same
-// offset on the virtual-APIC page — only with "use TPR shadow", when it
-// lies within the low 4 bytes of its naturally aligned 16-byte region
-// (so at most 32 bits) and its page offset is 080H (task priority;
-// 081H-083H are not: those ranges belong to "APIC-register
-// virtualization"). Every other access causes an APIC-access VM exit
-// (instruction fetches are never virtualized: the core does not ask for
-// them).
-func (x *InsnIntercepts) APICAccessVirtualized(off uint64, size int) bool {
+// (writes) for "virtual-interrupt delivery" 0, the setting vmxemu offers:
+// a linear data access of size bytes at page offset off is virtualized —
+// it reaches the same offset on the virtual-APIC page — only with "use
+// TPR shadow", when it lies within the low 4 bytes of its naturally
+// aligned 16-byte region (so at most 32 bits), and then: without
+// "APIC-register virtualization", when its page offset is 080H (task
+// priority; 081H-083H are not); with it, when its register is in the
+// table of registers virtualized for reads or for writes. Every other
+// access causes an APIC-access VM exit (instruction fetches are never
+// virtualized: the core does not ask for them).
+func (x *InsnIntercepts) APICAccessVirtualized(off uint64, size int, write bool) bool {
 	if x.Proc&ProcUseTPRShadow == 0 {
 		return false
 	}
 	if off&0xF+uint64(size) > 4 {
 		return false
 	}
-	return off == VTPROffset
+	if x.Proc2&Proc2APICRegisterVirt == 0 {
+		return off == VTPROffset
+	}
+	return apicRegVirtualized(off&^0xF, write)
+}
+
+// APIC-write emulation (SDM Vol. 3C 30.4.3.2) after a virtualized write,
+// by page offset, with "virtual-interrupt delivery" 0.
+const (
+	// APICWriteTPR: 080H-083H: bytes 3:1 of VTPR are cleared, then TPR
+	// virtualization (30.1.2).
+	APICWriteTPR = iota
+	// APICWriteICRHigh: 310H-313H: bytes 2:0 of VICR_HI are cleared,
+	// nothing else.
+	APICWriteICRHigh
+	// APICWriteExit: every other offset (EOI and ICR low included,
+	// whose virtualization needs "virtual-interrupt delivery"): an
+	// APIC-write VM exit (reason 56, trap-like, the offset as its
+	// qualification, 30.4.3.3).
+	APICWriteExit
+)
+
+// ExitAPICWrite is exit reason 56 (Appendix C).
+const ExitAPICWrite = 56
+
+// APICWriteEmulation classifies the APIC-write emulation of a virtualized
+// write at page offset off.
+func APICWriteEmulation(off uint64) int {
+	switch off &^ 3 {
+	case VTPROffset:
+		return APICWriteTPR
+	case 0x310:
+		return APICWriteICRHigh
+	}
+	return APICWriteExit
 }
 
 // checkAPICVirtControls is the part of SDM Vol. 3C 27.2.1.1 after the NMI
@@ -120,11 +173,19 @@ func (v *CPU) checkAPICVirtControls(insn Insn) (Outcome, bool) {
 // 080H).
 const MSRX2APICTPR = 0x808
 
-// X2APICVirtualized is SDM Vol. 3C 30.5 with "APIC-register
-// virtualization" and "virtual-interrupt delivery" 0: under "virtualize
-// x2APIC mode", an RDMSR or WRMSR that neither faults nor exits is
-// virtualized only for ECX = 808H (the TPR), whether or not the local
-// APIC is in x2APIC mode; every other MSR operates normally.
-func (x *InsnIntercepts) X2APICVirtualized(idx uint32) bool {
-	return x.Proc2&Proc2VirtualizeX2APICMode != 0 && idx == MSRX2APICTPR
+// X2APICVirtualized is SDM Vol. 3C 30.5 with "virtual-interrupt
+// delivery" 0: under "virtualize x2APIC mode", an RDMSR or WRMSR that
+// neither faults nor exits is virtualized, whether or not the local APIC
+// is in x2APIC mode, for ECX = 808H (the TPR) and, with "APIC-register
+// virtualization", for an RDMSR of any ECX in 800H-8FFH (it reads the 8
+// bytes at offset (ECX & FFH) << 4 of the virtual-APIC page); every other
+// MSR operates normally.
+func (x *InsnIntercepts) X2APICVirtualized(idx uint32, write bool) bool {
+	if x.Proc2&Proc2VirtualizeX2APICMode == 0 {
+		return false
+	}
+	if !write && x.Proc2&Proc2APICRegisterVirt != 0 && idx>>8 == 0x8 {
+		return true
+	}
+	return idx == MSRX2APICTPR
 }

@@ -376,11 +376,7 @@ func TestEnterTPRShadow(t *testing.T) {
 // shadow" the TPR threshold is not compared with VTPR at VM entry (SDM
 // Vol. 3C 27.2.1.1: the check applies only when "virtualize APIC
 // accesses" is 0); the comparison becomes a VM exit after entry (27.7.7).
-// The intercept record carries the APIC-access page's frame; the
-// accesses virtualized are those at page offset 080H within the low 4
-// bytes of its 16-byte region (30.4.2, 30.4.3.1 with "APIC-register
-// virtualization" and "virtual-interrupt delivery" 0: "if its page offset
-// is 080H").
+// The intercept record carries the APIC-access page's frame.
 func TestEnterAPICAccess(t *testing.T) {
 	v, mem := entryVMCS(t)
 	mem[0x5000+VTPROffset] = 0x20
@@ -394,17 +390,68 @@ func TestEnterAPICAccess(t *testing.T) {
 	assert.Equal(t, uint64(0x6000>>12+1), x.APICAccessFrame())
 	assert.True(t, x.AfterEntryTPRBelow(0x20), "threshold 3 above VTPR[7:4] = 2")
 	assert.False(t, x.AfterEntryTPRBelow(0x30), "threshold 3 equal to VTPR[7:4]")
+}
+
+// TestAPICAccessVirtualized: which accesses to the APIC-access page are
+// virtualized (SDM Vol. 3C 30.4.2 for reads, 30.4.3.1 for writes, with
+// "virtual-interrupt delivery" 0): the low 4 bytes of a 16-byte region;
+// without "APIC-register virtualization" page offset 080H only; with it
+// the registers the SDM lists (reads: 020H, 030H, 080H, 0B0H, 0D0H, 0E0H,
+// 0F0H, 100H-270H, 280H, 300H, 310H, 320H-370H, 380H, 3E0H; writes: the
+// same without 030H and 100H-270H); nothing without the TPR shadow. Then
+// APIC-write emulation (30.4.3.2) by offset, and the RDMSR/WRMSR that
+// "virtualize x2APIC mode" virtualizes (30.5).
+func TestAPICAccessVirtualized(t *testing.T) {
+	tpr := InsnIntercepts{Proc: ProcUseTPRShadow, Proc2: Proc2VirtualizeAPICAccesses}
+	reg := InsnIntercepts{Proc: ProcUseTPRShadow, Proc2: Proc2VirtualizeAPICAccesses | Proc2APICRegisterVirt}
 	for _, tc := range []struct {
-		off  uint64
-		size int
-		virt bool
+		off        uint64
+		size       int
+		tprR, tprW bool // without APIC-register virtualization
+		regR, regW bool // with it
 	}{
-		{0x80, 4, true}, {0x80, 1, true}, {0x80, 2, true}, {0x81, 2, false}, {0x83, 1, false}, {0x82, 4, false},
-		{0x80, 8, false}, {0x84, 4, false}, {0x90, 4, false}, {0xB0, 4, false}, {0x00, 4, false},
+		{0x80, 4, true, true, true, true}, {0x80, 1, true, true, true, true}, {0x80, 2, true, true, true, true},
+		{0x81, 2, false, false, true, true}, {0x83, 1, false, false, true, true}, {0x82, 4, false, false, false, false},
+		{0x80, 8, false, false, false, false}, {0x84, 4, false, false, false, false}, {0x90, 4, false, false, false, false},
+		{0x00, 4, false, false, false, false}, {0x20, 4, false, false, true, true}, {0x30, 4, false, false, true, false},
+		{0xA0, 4, false, false, false, false}, {0xB0, 4, false, false, true, true}, {0xC0, 4, false, false, false, false},
+		{0xD0, 4, false, false, true, true}, {0xE0, 4, false, false, true, true}, {0xF0, 4, false, false, true, true},
+		{0x100, 4, false, false, true, false}, {0x170, 4, false, false, true, false}, {0x180, 4, false, false, true, false},
+		{0x270, 4, false, false, true, false}, {0x280, 4, false, false, true, true}, {0x290, 4, false, false, false, false},
+		{0x2F0, 4, false, false, false, false}, {0x300, 4, false, false, true, true}, {0x310, 4, false, false, true, true},
+		{0x320, 4, false, false, true, true}, {0x370, 4, false, false, true, true}, {0x380, 4, false, false, true, true},
+		{0x390, 4, false, false, false, false}, {0x3E0, 4, false, false, true, true}, {0x3F0, 4, false, false, false, false},
+		{0x400, 4, false, false, false, false}, {0xF80, 4, false, false, false, false},
 	} {
-		assert.Equal(t, tc.virt, x.APICAccessVirtualized(tc.off, tc.size), "offset %#x size %d", tc.off, tc.size)
+		assert.Equal(t, tc.tprR, tpr.APICAccessVirtualized(tc.off, tc.size, false), "read %#x/%d", tc.off, tc.size)
+		assert.Equal(t, tc.tprW, tpr.APICAccessVirtualized(tc.off, tc.size, true), "write %#x/%d", tc.off, tc.size)
+		assert.Equal(t, tc.regR, reg.APICAccessVirtualized(tc.off, tc.size, false), "register virtualization: read %#x/%d", tc.off, tc.size)
+		assert.Equal(t, tc.regW, reg.APICAccessVirtualized(tc.off, tc.size, true), "register virtualization: write %#x/%d", tc.off, tc.size)
 	}
 	// Without the TPR shadow nothing is virtualized (30.4.2).
-	x.Proc &^= ProcUseTPRShadow
-	assert.False(t, x.APICAccessVirtualized(0x80, 4))
+	for _, x := range []InsnIntercepts{tpr, reg} {
+		x.Proc = 0
+		assert.False(t, x.APICAccessVirtualized(0x80, 4, false))
+		assert.False(t, x.APICAccessVirtualized(0x20, 4, true))
+	}
+	for off, want := range map[uint64]int{0x80: APICWriteTPR, 0x81: APICWriteTPR, 0x310: APICWriteICRHigh, 0x312: APICWriteICRHigh,
+		0xB0: APICWriteExit, 0x300: APICWriteExit, 0x20: APICWriteExit, 0x3E0: APICWriteExit} {
+		assert.Equal(t, want, APICWriteEmulation(off), "%#x", off)
+	}
+	x2 := InsnIntercepts{Proc: ProcUseTPRShadow, Proc2: Proc2VirtualizeX2APICMode}
+	x2reg := InsnIntercepts{Proc: ProcUseTPRShadow, Proc2: Proc2VirtualizeX2APICMode | Proc2APICRegisterVirt}
+	for _, tc := range []struct {
+		idx              uint32
+		r, w, regR, regW bool
+	}{
+		{0x808, true, true, true, true}, {0x802, false, false, true, false}, {0x80B, false, false, true, false},
+		{0x830, false, false, true, false}, {0x8FF, false, false, true, false}, {0x900, false, false, false, false},
+		{0x7FF, false, false, false, false}, {0x10, false, false, false, false},
+	} {
+		assert.Equal(t, tc.r, x2.X2APICVirtualized(tc.idx, false), "RDMSR %#x", tc.idx)
+		assert.Equal(t, tc.w, x2.X2APICVirtualized(tc.idx, true), "WRMSR %#x", tc.idx)
+		assert.Equal(t, tc.regR, x2reg.X2APICVirtualized(tc.idx, false), "register virtualization: RDMSR %#x", tc.idx)
+		assert.Equal(t, tc.regW, x2reg.X2APICVirtualized(tc.idx, true), "register virtualization: WRMSR %#x", tc.idx)
+	}
+	assert.False(t, (&InsnIntercepts{Proc2: Proc2APICRegisterVirt}).X2APICVirtualized(0x808, false), "without virtualize x2APIC mode")
 }

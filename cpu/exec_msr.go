@@ -20,7 +20,7 @@ func rdmsr(c *CPU, in *Inst) {
 		return
 	}
 	if c.inGuest() && c.intercepts.Insn.X2APICVirtualized(idx, false) { // SDM Vol. 3C 30.5 (vmx_apicv.go)
-		c.guestVTPRMSRRead(idx)
+		c.guestX2APICRead(idx)
 		return
 	}
 	v, f := c.readMSR(idx)
@@ -47,7 +47,7 @@ func wrmsr(c *CPU, in *Inst) {
 		return
 	}
 	if c.inGuest() && c.intercepts.Insn.X2APICVirtualized(uint32(c.GPR[arch.RCX]), true) { // SDM Vol. 3C 30.5 (vmx_apicv.go)
-		c.guestVTPRMSRWrite()
+		c.guestX2APICWrite(uint32(c.GPR[arch.RCX]))
 		return
 	}
 	v := uint64(uint32(c.GPR[arch.RDX]))<<32 | uint64(uint32(c.GPR[arch.RAX]))

@@ -115,63 +115,88 @@ func (c *CPU) apicAccess(gpa uint64, size int, v uint64, kind int) (uint64, bool
 }
 
 // apicWriteEmulation is SDM Vol. 3C 30.4.3.2 after a virtualized write at
-// page offset off ("virtual-interrupt delivery" 0): for 080H-083H bytes
-// 3:1 of VTPR are cleared, then TPR virtualization (30.1.2) may make a
-// trap-like TPR-below-threshold VM exit pending; for 310H-313H bytes 2:0
-// of VICR_HI are cleared; any other offset makes a trap-like APIC-write VM
-// exit (reason 56, qualification the offset, 30.4.3.3) pending. The
-// emulation belongs to the end of the operation; nothing in between
-// observes the virtual-APIC page.
+// page offset off: for 080H-083H bytes 3:1 of VTPR are cleared, then TPR
+// virtualization (30.1.2); for 310H-313H bytes 2:0 of VICR_HI are
+// cleared; with "virtual-interrupt delivery", EOI virtualization for
+// 0B0H-0B3H (30.1.4) and self-IPI virtualization for a VICR_LO write that
+// qualifies (30.1.5); any other case makes a trap-like APIC-write VM exit
+// (reason 56, qualification the offset, 30.4.3.3) pending. The emulation
+// belongs to the end of the operation; nothing in between observes the
+// virtual-APIC page.
 func (c *CPU) apicWriteEmulation(off uint64) {
 	x := &c.intercepts.Insn
 	switch vmx.APICWriteEmulation(off) {
 	case vmx.APICWriteTPR:
-		vtpr, ok := c.physRead(x.VTPRAddr(), 1, accVMX)
-		if !ok {
-			vtpr = 0xFF
-		}
-		c.physWrite(x.VTPRAddr(), 4, vtpr, accVMX)
-		if x.TPRBelowThreshold(uint32(vtpr)) {
-			c.vmxTPRBelowPending() // vmx_tpr.go
-		}
+		vtpr := c.vapicRead(vmx.VTPROffset) & 0xFF
+		c.vapicWrite(vmx.VTPROffset, vtpr)
+		c.tprVirtualization(vtpr)
 	case vmx.APICWriteICRHigh:
-		hi, ok := c.physRead(x.VirtualAPIC+0x310, 4, accVMX)
-		if !ok {
-			hi = 0xFFFFFFFF
+		c.vapicWrite(0x310, c.vapicRead(0x310)&0xFF000000)
+	case vmx.APICWriteEOI:
+		if x.VID() {
+			c.eoiVirtualization()
+			break
 		}
-		c.physWrite(x.VirtualAPIC+0x310, 4, hi&0xFF000000, accVMX)
+		c.apicTrapPending(vmx.ExitAPICWrite, off)
+	case vmx.APICWriteICRLow:
+		if icr := c.vapicRead(vmx.VICRLoOffset); x.VID() && vmx.SelfIPIVirtualized(uint32(icr)) {
+			c.selfIPIVirtualization(uint8(icr))
+			break
+		}
+		c.apicTrapPending(vmx.ExitAPICWrite, off)
 	default:
-		c.vev.apicWrite = uint32(off) + 1
-		c.vev.on = true
-		c.updateAttn()
+		c.apicTrapPending(vmx.ExitAPICWrite, off)
 	}
 	c.stop = true
 }
 
-// vmxTakeAPICWrite takes a pending APIC-write VM exit (takeEvents, with
-// the TPR-below-threshold exit: APIC-write emulation has their priority,
-// above INIT, not held by blocking by STI or MOV SS or RFLAGS.IF,
-// 30.4.3.2); trap-like: the RIP saved is the next instruction's.
-func (c *CPU) vmxTakeAPICWrite() bool {
-	if c.vev.apicWrite == 0 || !c.inGuest() {
+// apicTrap is a pending trap-like VM exit of APIC virtualization.
+type apicTrap struct {
+	reason uint32
+	qual   uint64
+}
+
+// apicTrapPending makes a trap-like APIC-write or virtualized-EOI VM exit
+// pending at the next instruction boundary.
+func (c *CPU) apicTrapPending(reason uint32, qual uint64) {
+	c.vev.apicTrap = apicTrap{reason: reason, qual: qual}
+	c.vev.on = true
+	c.updateAttn()
+}
+
+// vmxTakeAPICTrap takes a pending APIC-write or virtualized-EOI VM exit
+// (takeEvents, with the TPR-below-threshold exit: APIC-write emulation
+// and EOI virtualization have their priority, above INIT, not held by
+// blocking by STI or MOV SS or RFLAGS.IF, 30.1.4, 30.4.3.2); trap-like:
+// the RIP saved is the next instruction's.
+func (c *CPU) vmxTakeAPICTrap() bool {
+	t := c.vev.apicTrap
+	if t.reason == 0 || !c.inGuest() {
 		return false
 	}
-	off := uint64(c.vev.apicWrite - 1)
-	c.vev.apicWrite = 0
-	c.vmExit(vmx.ExitAPICWrite, vmx.ExitInfo{Qualification: off}, false)
+	c.vev.apicTrap = apicTrap{}
+	c.vmExit(t.reason, vmx.ExitInfo{Qualification: t.qual}, false)
 	return true
 }
 
-// vmxAPICAccessEntry is VM entry's part (after the intercept record and
-// the event controls are loaded): the translations of the APIC-access
-// page that a guest with a VPID may keep from before are dropped, so that
-// its accesses take the physical path; and, with "use TPR shadow" and
-// "virtualize APIC accesses" but not "virtual-interrupt delivery", a TPR
-// threshold above VTPR[7:4] makes a TPR-below-threshold VM exit pending
-// after any injected event (SDM Vol. 3C 27.7.7) — unless the guest entered
-// the shutdown or wait-for-SIPI state (a HLT state is woken by it).
-func (c *CPU) vmxAPICAccessEntry(activity uint64) {
+// vmxAPICVEntry is VM entry's part (after the intercept record and the
+// event controls are loaded): the translations of the APIC-access page
+// that a guest with a VPID may keep from before are dropped, so that its
+// accesses take the physical path; with "use TPR shadow" and "virtualize
+// APIC accesses" but not "virtual-interrupt delivery", a TPR threshold
+// above VTPR[7:4] makes a TPR-below-threshold VM exit pending after any
+// injected event (SDM Vol. 3C 27.7.7) — unless the guest entered the
+// shutdown or wait-for-SIPI state (a HLT state is woken by it); with
+// "virtual-interrupt delivery", RVI and SVI come from the guest interrupt
+// status, then PPR virtualization and the evaluation of pending virtual
+// interrupts (27.3.2.5).
+func (c *CPU) vmxAPICVEntry(activity uint64) {
 	x := &c.intercepts.Insn
+	if x.VID() {
+		c.vev.vid = vidState{on: true, rvi: uint8(x.GuestIntrStatus), svi: uint8(x.GuestIntrStatus >> 8)}
+		c.pprVirtualization()
+		c.vidEvaluate()
+	}
 	f := x.APICAccessFrame()
 	if f == 0 {
 		return
@@ -186,21 +211,34 @@ func (c *CPU) vmxAPICAccessEntry(activity uint64) {
 	if activity == 2 || activity == 3 {
 		return
 	}
-	vtpr, ok := c.physRead(x.VTPRAddr(), 1, accVMX)
-	if !ok {
-		vtpr = 0xFF
-	}
-	if x.AfterEntryTPRBelow(uint32(vtpr)) {
+	if x.AfterEntryTPRBelow(uint32(c.vapicRead(vmx.VTPROffset) & 0xFF)) {
 		c.vmxTPRBelowPending()
 	}
 }
 
-// guestVTPRMSRRead is a virtualized RDMSR of x2APIC MSR idx under
+// vapicRead reads the 32-bit register at offset off of the virtual-APIC
+// page (a physical address, not translated through EPT: 25.6.8); nothing
+// answering reads as all 1s.
+func (c *CPU) vapicRead(off uint64) uint64 {
+	v, ok := c.physRead(c.intercepts.Insn.VirtualAPIC+off, 4, accVMX)
+	if !ok {
+		return 0xFFFFFFFF
+	}
+	return v
+}
+
+// vapicWrite writes the 32-bit register at offset off of the virtual-APIC
+// page.
+func (c *CPU) vapicWrite(off, v uint64) {
+	c.physWrite(c.intercepts.Insn.VirtualAPIC+off, 4, v, accVMX)
+}
+
+// guestX2APICRead is a virtualized RDMSR of x2APIC MSR idx under
 // "virtualize x2APIC mode" (SDM Vol. 3C 30.5, after the CPL check and the
 // MSR-bitmap exit: 808H, or any of 800H-8FFH with "APIC-register
 // virtualization"): EDX:EAX receive the 8 bytes at offset (idx & FFH) << 4
 // of the virtual-APIC page, even if the local APIC is not in x2APIC mode.
-func (c *CPU) guestVTPRMSRRead(idx uint32) {
+func (c *CPU) guestX2APICRead(idx uint32) {
 	v, ok := c.physRead(c.intercepts.Insn.VirtualAPIC+uint64(idx&0xFF)<<4, 8, accVMX)
 	if !ok {
 		v = ^uint64(0) // nothing answers: all 1s
@@ -209,21 +247,180 @@ func (c *CPU) guestVTPRMSRRead(idx uint32) {
 	setReg(c, arch.RDX, uint32(v>>32))
 }
 
-// guestVTPRMSRWrite is WRMSR of 808H under "virtualize x2APIC mode" (SDM
-// Vol. 3C 30.5): #GP(0) when bits 63:8 of EDX:EAX are not 0; otherwise
-// the 8 bytes at offset 080H of the virtual-APIC page receive EDX:EAX
-// (VTPR = EAX[7:0], the rest 0), then TPR virtualization (30.1.2), whose
-// VM exit is trap-like.
-func (c *CPU) guestVTPRMSRWrite() {
+// guestX2APICWrite is a virtualized WRMSR of x2APIC MSR idx under
+// "virtualize x2APIC mode" (SDM Vol. 3C 30.5), whether or not the local
+// APIC is in x2APIC mode:
+//   - 808H (TPR): #GP(0) when bits 63:8 of EDX:EAX are not 0; otherwise
+//     the 8 bytes at offset 080H receive EDX:EAX (VTPR = EAX[7:0], the
+//     rest 0), then TPR virtualization (30.1.2);
+//   - 80BH (EOI, "virtual-interrupt delivery"): #GP(0) unless EDX:EAX is
+//     0; otherwise EOI virtualization (30.1.4);
+//   - 83FH (self IPI, "virtual-interrupt delivery"): #GP(0) when bits
+//     63:8 are not 0; otherwise the 8 bytes at 3F0H receive EDX:EAX, then
+//     self-IPI virtualization (30.1.5) when bits 7:4 of the vector are
+//     not 0, else an APIC-write VM exit (qualification 3F0H).
+func (c *CPU) guestX2APICWrite(idx uint32) {
 	x := &c.intercepts.Insn
 	v := uint64(uint32(c.GPR[arch.RDX]))<<32 | uint64(uint32(c.GPR[arch.RAX]))
-	if v>>8 != 0 {
-		c.raiseGP("WRMSR to the virtualized TPR MSR (808H) with bits 63:8 set", "Vol. 3C 30.5")
-		return
-	}
-	c.physWrite(x.VTPRAddr(), 8, v, accVMX)
-	if x.TPRBelowThreshold(uint32(v)) {
-		c.vmxTPRBelowPending() // vmx_tpr.go
+	switch idx {
+	case vmx.MSRX2APICEOI:
+		if v != 0 {
+			c.raiseGP("WRMSR of a nonzero value to the virtualized EOI MSR (80BH)", "Vol. 3C 30.5")
+			return
+		}
+		c.eoiVirtualization()
+	case vmx.MSRX2APICSelfIPI:
+		if v>>8 != 0 {
+			c.raiseGP("WRMSR to the virtualized self-IPI MSR (83FH) with bits 63:8 set", "Vol. 3C 30.5")
+			return
+		}
+		c.physWrite(x.VirtualAPIC+vmx.SelfIPIOffset, 8, v, accVMX)
+		if v&0xF0 != 0 {
+			c.selfIPIVirtualization(uint8(v))
+		} else {
+			c.apicTrapPending(vmx.ExitAPICWrite, vmx.SelfIPIOffset)
+		}
+	default:
+		if v>>8 != 0 {
+			c.raiseGP("WRMSR to the virtualized TPR MSR (808H) with bits 63:8 set", "Vol. 3C 30.5")
+			return
+		}
+		c.physWrite(x.VTPRAddr(), 8, v, accVMX)
+		c.tprVirtualization(uint64(v))
 	}
 	c.stop = true
+}
+
+// tprVirtualization is SDM Vol. 3C 30.1.2 after VTPR was written (vtpr its
+// new value): with "virtual-interrupt delivery", PPR virtualization and
+// the evaluation of pending virtual interrupts; without it, a trap-like
+// TPR-below-threshold VM exit when VTPR[7:4] is below bits 3:0 of the TPR
+// threshold.
+func (c *CPU) tprVirtualization(vtpr uint64) {
+	x := &c.intercepts.Insn
+	if x.VID() {
+		c.pprVirtualization()
+		c.vidEvaluate()
+		return
+	}
+	if x.TPRBelowThreshold(uint32(vtpr)) {
+		c.vmxTPRBelowPending() // vmx_tpr.go
+	}
+}
+
+// vidState is virtual-interrupt delivery's state in the guest (SDM Vol. 3C
+// 30.1.1, 30.2): RVI and SVI (saved in the guest interrupt status at VM
+// exit), and whether a virtual interrupt is recognized.
+type vidState struct {
+	on       bool
+	rvi, svi uint8
+	pending  bool
+}
+
+// vmxVIDExit saves RVI and SVI at a VM exit (SDM Vol. 3C 28.3.3).
+func (c *CPU) vmxVIDExit() {
+	if c.vev.vid.on {
+		c.vmx.SaveGuestIntrStatus(c.vev.vid.rvi, c.vev.vid.svi)
+	}
+}
+
+// pprVirtualization is SDM Vol. 3C 30.1.3: VPPR is VTPR when VTPR[7:4] is
+// not below SVI[7:4], else SVI & F0H; bytes 3:1 of VPPR are cleared.
+func (c *CPU) pprVirtualization() {
+	vtpr, svi := c.vapicRead(vmx.VTPROffset)&0xFF, uint64(c.vev.vid.svi)
+	vppr := svi & 0xF0
+	if vtpr>>4 >= svi>>4 {
+		vppr = vtpr
+	}
+	c.vapicWrite(vmx.VPPROffset, vppr)
+}
+
+// vidEvaluate is the evaluation of pending virtual interrupts (SDM Vol. 3C
+// 30.2.1): with "interrupt-window exiting" 0, a virtual interrupt is
+// recognized when RVI[7:4] is above VPPR[7:4]; it is delivered at an
+// instruction boundary (guestEvents).
+func (c *CPU) vidEvaluate() {
+	vppr := c.vapicRead(vmx.VPPROffset) & 0xFF
+	c.vev.vid.pending = !c.intercepts.Events.IntrWindow && uint64(c.vev.vid.rvi)>>4 > vppr>>4
+	if c.vev.vid.pending {
+		c.vev.on = true
+		c.updateAttn()
+	}
+}
+
+// vapicBit reads or changes bit vec of the 256-bit register (VISR, VIRR)
+// at offset base of the virtual-APIC page: eight 32-bit words 16 bytes
+// apart (30.1.1).
+func (c *CPU) vapicBit(base uint64, vec uint8, set, clear bool) {
+	off := base + uint64(vec>>5)<<4
+	w := c.vapicRead(off)
+	switch {
+	case set:
+		w |= 1 << (vec & 31)
+	case clear:
+		w &^= 1 << (vec & 31)
+	}
+	c.vapicWrite(off, w)
+}
+
+// vapicHighest is the index of the highest bit set in the 256-bit
+// register at base, or 0 when none is.
+func (c *CPU) vapicHighest(base uint64) uint8 {
+	for i := 7; i >= 0; i-- {
+		if w := c.vapicRead(base+uint64(i)<<4) & 0xFFFFFFFF; w != 0 {
+			b := 31
+			for w>>uint(b)&1 == 0 {
+				b--
+			}
+			return uint8(i*32 + b)
+		}
+	}
+	return 0
+}
+
+// eoiVirtualization is SDM Vol. 3C 30.1.4: the vector in SVI leaves VISR,
+// SVI becomes the highest vector left in VISR (or 0), PPR virtualization;
+// then a trap-like virtualized-EOI VM exit (reason 45, the vector as
+// qualification) when the vector's EOI-exit bitmap bit is 1, else the
+// evaluation of pending virtual interrupts.
+func (c *CPU) eoiVirtualization() {
+	vec := c.vev.vid.svi
+	c.vapicBit(vmx.VISROffset, vec, false, true)
+	c.vev.vid.svi = c.vapicHighest(vmx.VISROffset)
+	c.pprVirtualization()
+	if c.intercepts.Insn.EOIExits(vec) {
+		c.apicTrapPending(vmx.ExitVirtualizedEOI, uint64(vec))
+		return
+	}
+	c.vidEvaluate()
+}
+
+// selfIPIVirtualization is SDM Vol. 3C 30.1.5: the vector is set in VIRR,
+// RVI becomes the larger of RVI and the vector, then the evaluation of
+// pending virtual interrupts.
+func (c *CPU) selfIPIVirtualization(vec uint8) {
+	c.vapicBit(vmx.VIRROffset, vec, true, false)
+	if vec > c.vev.vid.rvi {
+		c.vev.vid.rvi = vec
+	}
+	c.vidEvaluate()
+}
+
+// vidDeliver is virtual-interrupt delivery (SDM Vol. 3C 30.2.2), at an
+// instruction boundary with RFLAGS.IF = 1 and no blocking by STI or MOV
+// SS: the vector in RVI enters VISR and becomes SVI, VPPR is the vector &
+// F0H, the vector leaves VIRR and RVI becomes the highest vector left
+// there (or 0); the interrupt is delivered through the guest's IDT as an
+// external interrupt, which ends a HLT state; recognition ceases.
+func (c *CPU) vidDeliver() {
+	d := &c.vev.vid
+	vec := d.rvi
+	c.vapicBit(vmx.VISROffset, vec, true, false)
+	d.svi = vec
+	c.vapicWrite(vmx.VPPROffset, uint64(vec&0xF0))
+	c.vapicBit(vmx.VIRROffset, vec, false, true)
+	d.rvi = c.vapicHighest(vmx.VIRROffset)
+	d.pending = false
+	c.halted = false
+	c.event(vec, false, 0, evExternal, nil)
 }

@@ -348,3 +348,142 @@ func with2(m map[uint64]uint64, k, v uint64) map[uint64]uint64 {
 	}
 	return out
 }
+
+// TestVirtualInterruptDelivery: "virtual-interrupt delivery" on
+// skylake-sp (SDM Vol. 3C 30.1.2-30.1.5, 30.2, 27.3.2.5, 28.3.3): RVI/SVI
+// from the guest interrupt status at VM entry, PPR virtualization (VPPR =
+// VTPR when VTPR[7:4] >= SVI[7:4], else SVI & F0H), the evaluation of
+// pending virtual interrupts (RVI[7:4] > VPPR[7:4], interrupt-window
+// exiting 0) and their delivery through the guest's IDT when RFLAGS.IF =
+// 1 (vector into VISR and SVI, VPPR = vector & F0H, out of VIRR, RVI =
+// the highest vector left), TPR virtualization after MOV to CR8, EOI
+// virtualization (VISR, SVI, PPR; reason 45 with the vector when its
+// EOI-exit bitmap bit is 1), self-IPI virtualization (VICR_LO with
+// shorthand self, WRMSR of 83FH), and RVI/SVI saved at VM exit. The
+// guest's handler of every vector is CPUID at 11800H.
+func TestVirtualInterruptDelivery(t *testing.T) {
+	const (
+		idt     = 0x22000
+		gdt     = 0x23000
+		handler = 0x11800
+		bitmap  = 0x21000
+		vec     = 0x31
+	)
+	base := func(proc2 uint64, extra map[uint64]uint64) map[uint64]uint64 {
+		f := map[uint64]uint64{0x4000: 0x16 | 1, encTestProc: testProcDefault | procSecondary | vmx.ProcUseTPRShadow | vmx.ProcUseMSRBitmaps,
+			encTestProc2: vmx.Proc2VirtualIntrDelivery | proc2, encVAPIC: tprVAPIC, encAPICAccess: apicvPage, 0x2004: bitmap,
+			encGuestIDTBase: idt, encGuestIDTLim: 0xFFF, 0x6820: 0x202, 0x6816: gdt, 0x4810: 0x17}
+		if proc2&vmx.Proc2VirtualizeAPICAccesses == 0 {
+			delete(f, encAPICAccess)
+		}
+		for k, v := range extra {
+			f[k] = v
+		}
+		return f
+	}
+	vaa, x2 := uint64(vmx.Proc2VirtualizeAPICAccesses), uint64(vmx.Proc2VirtualizeX2APICMode)
+	movToFromEAX := func(a uint32) []byte { return append([]byte{0x89, 0x04, 0x25}, le32(a)...) }
+	wrmsr := []byte{0x0F, 0x30}
+	for _, tc := range []struct {
+		name       string
+		fields     map[uint64]uint64
+		vtpr       uint32
+		virr, visr []uint8
+		rax, rcx   uint64
+		code       []byte
+		reason     uint32
+		qual, rip  uint64
+		status     uint64 // guest interrupt status after
+		vppr       uint32
+		virrAfter  []uint8
+		visrAfter  []uint8
+		gp         bool
+	}{
+		{name: "delivered at VM entry", fields: base(0, map[uint64]uint64{0x0810: vec}), virr: []uint8{vec},
+			code: []byte{0x0F, 0xA2}, reason: 10, rip: handler, status: vec << 8, vppr: 0x30, visrAfter: []uint8{vec}},
+		{name: "held by VTPR", fields: base(0, map[uint64]uint64{0x0810: vec}), vtpr: 0x40, virr: []uint8{vec},
+			code: []byte{0x0F, 0xA2}, reason: 10, rip: 0x11000, status: vec, vppr: 0x40, virrAfter: []uint8{vec}},
+		{name: "held by RFLAGS.IF = 0", fields: base(0, map[uint64]uint64{0x0810: vec, 0x6820: 2}), virr: []uint8{vec},
+			code: []byte{0x0F, 0xA2}, reason: 10, rip: 0x11000, status: vec, vppr: 0, virrAfter: []uint8{vec}},
+		{name: "interrupt-window exiting: not recognized", fields: base(0, map[uint64]uint64{0x0810: vec, encTestProc: testProcDefault | procSecondary | vmx.ProcUseTPRShadow | 1<<2}),
+			virr: []uint8{vec}, code: []byte{0x0F, 0xA2}, reason: 7, rip: 0x11000, status: vec, vppr: 0, virrAfter: []uint8{vec}},
+		// MOV CR8, RAX = 2: VTPR 20H, PPR virtualization, then delivery
+		// after the instruction.
+		{name: "MOV to CR8 lowers VPPR", fields: base(0, map[uint64]uint64{0x0810: vec}), vtpr: 0x40, virr: []uint8{vec}, rax: 2,
+			code: []byte{0x44, 0x0F, 0x22, 0xC0, 0x90}, reason: 10, rip: handler, status: vec << 8, vppr: 0x30, visrAfter: []uint8{vec}},
+		// EOI through the APIC-access page with the EOI-exit bit of 51H:
+		// VISR cleared, SVI 0, a trap-like exit with the vector.
+		{name: "EOI virtualization exits", fields: base(vaa, map[uint64]uint64{0x0810: 0x51 << 8, 0x201C + 2: 1 << (0x51 - 64)}),
+			visr: []uint8{0x51}, code: append(movToFromEAX(apicvPage+0xB0), 0x90), reason: 45, qual: 0x51, rip: 0x11007, status: 0, vppr: 0},
+		// EOI of 51H unmasks the pending 31H, delivered after the write.
+		{name: "EOI virtualization delivers the next", fields: base(vaa, map[uint64]uint64{0x0810: 0x51<<8 | vec}), visr: []uint8{0x51}, virr: []uint8{vec},
+			code: append(movToFromEAX(apicvPage+0xB0), 0x90), reason: 10, rip: handler, status: vec << 8, vppr: 0x30, visrAfter: []uint8{vec}},
+		// A self IPI through VICR_LO (fixed, edge, shorthand self).
+		{name: "self IPI through VICR_LO", fields: base(vaa, nil), rax: 0x00040000 | vec,
+			code: append(movToFromEAX(apicvPage+0x300), 0x90), reason: 10, rip: handler, status: vec << 8, vppr: 0x30, visrAfter: []uint8{vec}},
+		// VICR_LO with shorthand "all including self": APIC-write exit.
+		{name: "VICR_LO not a self IPI", fields: base(vaa, nil), rax: 0x00080000 | vec,
+			code: append(movToFromEAX(apicvPage+0x300), 0x90), reason: 56, qual: 0x300, rip: 0x11007, vppr: 0},
+		// x2APIC: WRMSR of 83FH with a vector: self-IPI virtualization.
+		{name: "x2APIC self IPI", fields: base(x2, nil), rcx: 0x83F, rax: vec,
+			code: append(append([]byte{}, wrmsr...), 0x90), reason: 10, rip: handler, status: vec << 8, vppr: 0x30, visrAfter: []uint8{vec}},
+		// WRMSR of 83FH with vector 5: an APIC-write exit (3F0H).
+		{name: "x2APIC self IPI below 16", fields: base(x2, nil), rcx: 0x83F, rax: 5,
+			code: append(append([]byte{}, wrmsr...), 0x90), reason: 56, qual: 0x3F0, rip: 0x11002, vppr: 0},
+		// WRMSR of 80BH with 0: EOI virtualization (exit on its bit).
+		{name: "x2APIC EOI", fields: base(x2, map[uint64]uint64{0x0810: 0x51 << 8, 0x201C + 2: 1 << (0x51 - 64)}), visr: []uint8{0x51}, rcx: 0x80B,
+			code: append(append([]byte{}, wrmsr...), 0x90), reason: 45, qual: 0x51, rip: 0x11002, vppr: 0},
+		// WRMSR of 80BH with 1: #GP(0) (the exception bitmap takes it).
+		{name: "x2APIC EOI of a nonzero value", fields: base(x2, map[uint64]uint64{0x0810: 0x51 << 8, encTestExcBitmap: 1 << arch.VecGP}), visr: []uint8{0x51}, rcx: 0x80B, rax: 1,
+			code: wrmsr, reason: 0, rip: 0x11000, status: 0x51 << 8, vppr: 0x50, visrAfter: []uint8{0x51}, gp: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := vmx64HarnessModel(t, "skylake-sp", tc.fields)
+			c := h.c
+			ram := h.bus.ram
+			for v := 0; v < 256; v++ { // 64-bit interrupt gates to the handler
+				g := idt + 16*v
+				binary.LittleEndian.PutUint16(ram[g:], handler&0xFFFF)
+				binary.LittleEndian.PutUint16(ram[g+2:], 0x08)
+				ram[g+5] = 0x8E
+				binary.LittleEndian.PutUint16(ram[g+6:], handler>>16)
+			}
+			copy(ram[handler:], []byte{0x0F, 0xA2})
+			binary.LittleEndian.PutUint64(ram[gdt+8:], 0x00AF9B000000FFFF)  // 08H: 64-bit code
+			binary.LittleEndian.PutUint64(ram[gdt+16:], 0x00CF93000000FFFF) // 10H: data
+			binary.LittleEndian.PutUint32(ram[tprVTPR:], tc.vtpr)
+			setBits := func(base int, vs []uint8) {
+				for _, v := range vs {
+					ram[base+int(v>>5)*16+int(v&31)/8] |= 1 << (v & 7)
+				}
+			}
+			setBits(tprVAPIC+0x200, tc.virr)
+			setBits(tprVAPIC+0x100, tc.visr)
+			copy(ram[0x11000:], tc.code)
+			c.GPR[arch.RAX], c.GPR[arch.RCX] = tc.rax, tc.rcx
+			exits := exitRecorder(c)
+			for i := 0; i < 16 && len(*exits) == 0; i++ {
+				c.Run(1)
+			}
+			require.Equal(t, []uint32{tc.reason}, *exits, "exit reason")
+			assert.Equal(t, tc.qual, vmcsField(t, c, 0x6400), "exit qualification")
+			assert.Equal(t, tc.rip, vmcsField(t, c, 0x681E), "guest RIP")
+			assert.Equal(t, tc.status, vmcsField(t, c, 0x0810), "guest interrupt status (SVI:RVI)")
+			assert.Equal(t, tc.vppr, binary.LittleEndian.Uint32(ram[tprVAPIC+0xA0:]), "VPPR")
+			bits := func(base int) []uint8 {
+				var out []uint8
+				for v := 0; v < 256; v++ {
+					if ram[base+(v>>5)*16+(v&31)/8]>>(v&7)&1 != 0 {
+						out = append(out, uint8(v))
+					}
+				}
+				return out
+			}
+			assert.Equal(t, tc.virrAfter, bits(tprVAPIC+0x200), "VIRR")
+			assert.Equal(t, tc.visrAfter, bits(tprVAPIC+0x100), "VISR")
+			if tc.gp {
+				assert.Equal(t, uint64(1<<31|1<<11|3<<8|13), vmcsField(t, c, 0x4404), "#GP(0)")
+			}
+		})
+	}
+}

@@ -30,9 +30,11 @@ type vmxEvents struct {
 	// tprBelow: a TPR-below-threshold VM exit is pending on the next
 	// instruction boundary (29.1.2; vmx_tpr.go).
 	tprBelow bool
-	// apicWrite: the page offset plus 1 of a pending APIC-write VM exit
-	// (30.4.3.3; vmx_apicv.go), 0 for none.
-	apicWrite uint32
+	// apicTrap is a pending trap-like VM exit of APIC virtualization:
+	// an APIC-write (30.4.3.3) or virtualized-EOI (30.1.4) exit, reason
+	// 0 for none; vid is virtual-interrupt delivery (vmx_apicv.go).
+	apicTrap apicTrap
+	vid      vidState
 	// shutdown: the guest is in the shutdown activity state
 	// (vmx_activity.go).
 	shutdown bool
@@ -270,6 +272,11 @@ func (c *CPU) guestEvents() (took, decided bool) {
 	case x.IntrWindow && c.RFLAGS&arch.FlagIF != 0:
 		// 26.7.5: RFLAGS.IF = 1 and no blocking by STI or MOV SS.
 		c.vmExit(vmx.ExitInterruptWindow, vmx.ExitInfo{}, false)
+		return true, true
+	case c.vev.vid.pending && c.RFLAGS&arch.FlagIF != 0:
+		// 30.2.2: a virtual interrupt, with the priority of the
+		// interrupt window, above external interrupts (vmx_apicv.go).
+		c.vidDeliver()
 		return true, true
 	case x.ExtIntExiting && c.intr != nil:
 		c.intrHint = false

@@ -138,7 +138,10 @@ const (
 // control 14, which vmxemu honours) the B.2.1 VMREAD- and VMWRITE-bitmap
 // addresses exist (two 64-bit fields, indexes 19 and 20); with
 // "virtualize APIC accesses" allowed (bit 32, secondary control 0) the
-// B.2.1 APIC-access address (one 64-bit field, index 10).
+// B.2.1 APIC-access address (one 64-bit field, index 10); with
+// "virtual-interrupt delivery" allowed (bit 41, secondary control 9) the
+// B.1.2 guest interrupt status and the B.2.1 EOI-exit bitmaps 0-3 (four
+// 64-bit fields).
 func goodPath(cpu int, basic, misc, pin, proc2 uint64) []string {
 	all := fields16 + fields64 + fields32 + fieldsNat
 	fields64 := fields64
@@ -154,6 +157,10 @@ func goodPath(cpu int, basic, misc, pin, proc2 uint64) []string {
 	if proc2>>32&1 != 0 {
 		all++
 		fields64++
+	}
+	if proc2>>(32+9)&1 != 0 {
+		all += 5
+		fields64 += 4
 	}
 	rw := all - fieldsRO
 	ro := fmt.Sprintf("cpu %d: VM-exit information fields: VMWRITE to %d refused with VMfailValid(13) (IA32_VMX_MISC[29] = 0)",

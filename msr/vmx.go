@@ -166,13 +166,13 @@ var implementedControls = map[uint32]uint64{
 	// not implemented (CPUID.1:ECX.MONITOR = 0).
 	VMXProcbasedCtls: (1<<2 | 1<<3 | 1<<7 | 1<<9 | 1<<11 | 1<<12 | 1<<15 | 1<<16 | 1<<19 | 1<<20 | 1<<21 | 1<<22 | 1<<23 | 1<<24 | 1<<25 | 1<<27 | 1<<28 | 1<<30 | 1<<31) << 32,
 	// Virtualize APIC accesses (0), virtualize x2APIC mode (4),
-	// APIC-register virtualization (8; all three with "virtual-interrupt
-	// delivery" masked, vmx/apicv.go), enable EPT (1), descriptor-table
+	// APIC-register virtualization (8), virtual-interrupt delivery (9;
+	// vmx/apicv.go, cpu/vmx_apicv.go), enable EPT (1), descriptor-table
 	// exiting (2), enable RDTSCP (3), enable VPID (5), WBINVD exiting (6), unrestricted guest (7), RDRAND
 	// exiting (11), enable INVPCID (12), VMCS shadowing (14; vmx/shadow.go),
 	// RDSEED exiting (16). Enable XSAVES/XRSTORS (20) waits for XSAVES,
 	// which is not implemented.
-	VMXProcbasedCtls2: (1<<0 | 1<<1 | 1<<2 | 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<11 | 1<<12 | 1<<14 | 1<<16) << 32,
+	VMXProcbasedCtls2: (1<<0 | 1<<1 | 1<<2 | 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<9 | 1<<11 | 1<<12 | 1<<14 | 1<<16) << 32,
 	// Save debug controls (2), host address-space size (9), acknowledge
 	// interrupt on exit (15), save IA32_EFER (20), load IA32_EFER (21),
 	// save VMX-preemption timer value (22).

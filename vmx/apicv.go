@@ -106,13 +106,16 @@ func (x *InsnIntercepts) APICAccessVirtualized(off uint64, size int, write bool)
 		return false
 	}
 	if x.Proc2&Proc2APICRegisterVirt == 0 {
+		if write && x.VID() {
+			return off == VTPROffset || off == VEOIOffset || off == VICRLoOffset
+		}
 		return off == VTPROffset
 	}
 	return apicRegVirtualized(off&^0xF, write)
 }
 
 // APIC-write emulation (SDM Vol. 3C 30.4.3.2) after a virtualized write,
-// by page offset, with "virtual-interrupt delivery" 0.
+// by page offset.
 const (
 	// APICWriteTPR: 080H-083H: bytes 3:1 of VTPR are cleared, then TPR
 	// virtualization (30.1.2).
@@ -120,10 +123,15 @@ const (
 	// APICWriteICRHigh: 310H-313H: bytes 2:0 of VICR_HI are cleared,
 	// nothing else.
 	APICWriteICRHigh
-	// APICWriteExit: every other offset (EOI and ICR low included,
-	// whose virtualization needs "virtual-interrupt delivery"): an
-	// APIC-write VM exit (reason 56, trap-like, the offset as its
-	// qualification, 30.4.3.3).
+	// APICWriteEOI: 0B0H-0B3H: with "virtual-interrupt delivery", EOI
+	// virtualization (30.1.4); without it, an APIC-write VM exit.
+	APICWriteEOI
+	// APICWriteICRLow: 300H-303H: with "virtual-interrupt delivery",
+	// self-IPI virtualization when SelfIPIVirtualized; otherwise an
+	// APIC-write VM exit.
+	APICWriteICRLow
+	// APICWriteExit: every other offset: an APIC-write VM exit (reason
+	// 56, trap-like, the offset as its qualification, 30.4.3.3).
 	APICWriteExit
 )
 
@@ -138,6 +146,10 @@ func APICWriteEmulation(off uint64) int {
 		return APICWriteTPR
 	case 0x310:
 		return APICWriteICRHigh
+	case VEOIOffset:
+		return APICWriteEOI
+	case VICRLoOffset:
+		return APICWriteICRLow
 	}
 	return APICWriteExit
 }
@@ -173,13 +185,13 @@ func (v *CPU) checkAPICVirtControls(insn Insn) (Outcome, bool) {
 // 080H).
 const MSRX2APICTPR = 0x808
 
-// X2APICVirtualized is SDM Vol. 3C 30.5 with "virtual-interrupt
-// delivery" 0: under "virtualize x2APIC mode", an RDMSR or WRMSR that
-// neither faults nor exits is virtualized, whether or not the local APIC
-// is in x2APIC mode, for ECX = 808H (the TPR) and, with "APIC-register
-// virtualization", for an RDMSR of any ECX in 800H-8FFH (it reads the 8
-// bytes at offset (ECX & FFH) << 4 of the virtual-APIC page); every other
-// MSR operates normally.
+// X2APICVirtualized is SDM Vol. 3C 30.5: under "virtualize x2APIC mode",
+// an RDMSR or WRMSR that neither faults nor exits is virtualized, whether
+// or not the local APIC is in x2APIC mode, for ECX = 808H (the TPR);
+// with "APIC-register virtualization", for an RDMSR of any ECX in
+// 800H-8FFH (it reads the 8 bytes at offset (ECX & FFH) << 4 of the
+// virtual-APIC page); with "virtual-interrupt delivery", for a WRMSR of
+// 80BH (EOI) or 83FH (self IPI). Every other MSR operates normally.
 func (x *InsnIntercepts) X2APICVirtualized(idx uint32, write bool) bool {
 	if x.Proc2&Proc2VirtualizeX2APICMode == 0 {
 		return false
@@ -187,5 +199,69 @@ func (x *InsnIntercepts) X2APICVirtualized(idx uint32, write bool) bool {
 	if !write && x.Proc2&Proc2APICRegisterVirt != 0 && idx>>8 == 0x8 {
 		return true
 	}
+	if write && x.VID() && (idx == MSRX2APICEOI || idx == MSRX2APICSelfIPI) {
+		return true
+	}
 	return idx == MSRX2APICTPR
+}
+
+// Virtual-interrupt delivery (secondary control 9; SDM Vol. 3C 30.1.3-30.1.5,
+// 30.2): the guest interrupt status (RVI in bits 7:0, SVI in 15:8) loaded
+// at VM entry and saved at VM exit, and the EOI-exit bitmaps.
+const (
+	encGuestIntrStatus = 0x0810
+	encEOIExitBitmap0  = 0x201C
+
+	// ExitVirtualizedEOI is exit reason 45 (Appendix C): EOI
+	// virtualization of a vector whose EOI-exit bitmap bit is 1.
+	ExitVirtualizedEOI = 45
+
+	// The virtual-APIC page's registers that virtual-interrupt delivery
+	// uses (30.1.1): VPPR, VEOI, VISR and VIRR (eight 32-bit words every
+	// 16 bytes), VICR low, the self-IPI register of x2APIC mode.
+	VPPROffset    = 0x0A0
+	VEOIOffset    = 0x0B0
+	VISROffset    = 0x100
+	VIRROffset    = 0x200
+	VICRLoOffset  = 0x300
+	SelfIPIOffset = 0x3F0
+
+	MSRX2APICEOI     = 0x80B
+	MSRX2APICSelfIPI = 0x83F
+)
+
+// VID reports whether "virtual-interrupt delivery" is 1.
+func (x *InsnIntercepts) VID() bool { return x.Proc2&Proc2VirtualIntrDelivery != 0 }
+
+// vidFields reads the guest interrupt status and the EOI-exit bitmaps into
+// x with "virtual-interrupt delivery" (27.3.2.5).
+func (v *CPU) vidFields(x *InsnIntercepts) {
+	if x.VID() {
+		x.GuestIntrStatus = uint16(v.field(encGuestIntrStatus))
+		for i := range x.EOIExitBitmap {
+			x.EOIExitBitmap[i] = v.field(encEOIExitBitmap0 + uint32(2*i))
+		}
+	}
+}
+
+// EOIExits reports whether EOI virtualization of vector vec exits (its bit
+// in the EOI-exit bitmaps, 30.1.4).
+func (x *InsnIntercepts) EOIExits(vec uint8) bool {
+	return x.EOIExitBitmap[vec>>6]>>(vec&63)&1 != 0
+}
+
+// SaveGuestIntrStatus stores RVI and SVI in the guest interrupt status
+// field at a VM exit with "virtual-interrupt delivery" (28.3.3).
+func (v *CPU) SaveGuestIntrStatus(rvi, svi uint8) {
+	v.setField(encGuestIntrStatus, uint64(svi)<<8|uint64(rvi))
+}
+
+// SelfIPIVirtualized is 30.4.3.2 for a virtualized write of VICR_LO (300H)
+// with "virtual-interrupt delivery": self-IPI virtualization with the
+// vector in bits 7:0 happens when the reserved bits (31:20, 17:16, 13),
+// the delivery status (12), the trigger mode (15) and the delivery mode
+// (10:8) are 0, the destination shorthand (19:18) is 01B (self), and bits
+// 7:4 of the vector are not 0; otherwise an APIC-write VM exit.
+func SelfIPIVirtualized(icrLo uint32) bool {
+	return icrLo&0xFFF3B700 == 0 && icrLo>>18&3 == 1 && icrLo&0xF0 != 0
 }

@@ -435,7 +435,7 @@ func TestAPICAccessVirtualized(t *testing.T) {
 		assert.False(t, x.APICAccessVirtualized(0x20, 4, true))
 	}
 	for off, want := range map[uint64]int{0x80: APICWriteTPR, 0x81: APICWriteTPR, 0x310: APICWriteICRHigh, 0x312: APICWriteICRHigh,
-		0xB0: APICWriteExit, 0x300: APICWriteExit, 0x20: APICWriteExit, 0x3E0: APICWriteExit} {
+		0xB0: APICWriteEOI, 0x300: APICWriteICRLow, 0x20: APICWriteExit, 0x3E0: APICWriteExit, 0x320: APICWriteExit} {
 		assert.Equal(t, want, APICWriteEmulation(off), "%#x", off)
 	}
 	x2 := InsnIntercepts{Proc: ProcUseTPRShadow, Proc2: Proc2VirtualizeX2APICMode}
@@ -454,4 +454,26 @@ func TestAPICAccessVirtualized(t *testing.T) {
 		assert.Equal(t, tc.regW, x2reg.X2APICVirtualized(tc.idx, true), "register virtualization: WRMSR %#x", tc.idx)
 	}
 	assert.False(t, (&InsnIntercepts{Proc2: Proc2APICRegisterVirt}).X2APICVirtualized(0x808, false), "without virtualize x2APIC mode")
+	// With "virtual-interrupt delivery" and without "APIC-register
+	// virtualization": writes of 080H, 0B0H (EOI) and 300H (ICR low) are
+	// virtualized, reads of 080H only (30.4.2, 30.4.3.1); WRMSR of 80BH
+	// and 83FH too (30.5).
+	vid := InsnIntercepts{Proc: ProcUseTPRShadow, Proc2: Proc2VirtualizeAPICAccesses | Proc2VirtualIntrDelivery}
+	for off, w := range map[uint64][2]bool{0x80: {true, true}, 0xB0: {false, true}, 0x300: {false, true}, 0x310: {false, false}, 0x20: {false, false}, 0xB4: {false, false}} {
+		assert.Equal(t, w[0], vid.APICAccessVirtualized(off, 4, false), "VID: read %#x", off)
+		assert.Equal(t, w[1], vid.APICAccessVirtualized(off, 4, true), "VID: write %#x", off)
+	}
+	x2vid := InsnIntercepts{Proc: ProcUseTPRShadow, Proc2: Proc2VirtualizeX2APICMode | Proc2VirtualIntrDelivery}
+	for idx, w := range map[uint32][2]bool{0x808: {true, true}, 0x80B: {false, true}, 0x83F: {false, true}, 0x830: {false, false}} {
+		assert.Equal(t, w[0], x2vid.X2APICVirtualized(idx, false), "VID: RDMSR %#x", idx)
+		assert.Equal(t, w[1], x2vid.X2APICVirtualized(idx, true), "VID: WRMSR %#x", idx)
+	}
+	// Self-IPI virtualization of a VICR_LO write (30.4.3.2): fixed,
+	// edge, shorthand self, vector 10H or above; bits 11 (destination
+	// mode) and 14 (level) do not matter.
+	for icr, want := range map[uint32]bool{0x00040031: true, 0x00040831: true, 0x00044031: true, 0x000400FF: true, 0x00040010: true,
+		0x0004000F: false, 0x000C0031: false, 0x00000031: false, 0x00080031: false, 0x00048031: false, 0x00040131: false,
+		0x00041031: false, 0x00142031: false, 0x00050031: false, 0x00042031: false} {
+		assert.Equal(t, want, SelfIPIVirtualized(icr), "%#x", icr)
+	}
 }

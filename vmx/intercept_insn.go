@@ -80,6 +80,10 @@ type InsnIntercepts struct {
 	// APICAccess is the APIC-access address, with "virtualize APIC
 	// accesses" (apicv.go).
 	APICAccess uint64
+	// GuestIntrStatus (RVI, SVI) and EOIExitBitmap, with
+	// "virtual-interrupt delivery" (apicv.go).
+	GuestIntrStatus uint16
+	EOIExitBitmap   [4]uint64
 }
 
 // insnIntercepts reads the current VMCS's InsnIntercepts, given its
@@ -101,6 +105,7 @@ func (v *CPU) insnIntercepts(proc uint64) InsnIntercepts {
 	}
 	v.tprShadowFields(&x)
 	v.apicAccessFields(&x)
+	v.vidFields(&x)
 	return x
 }
 

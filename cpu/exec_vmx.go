@@ -468,7 +468,7 @@ func (c *CPU) vmExit(reason uint32, info vmx.ExitInfo, atInsn bool) {
 	g := vmx.GuestSave{State: s, DebugCtl: dbg, BlockingSTI: c.shadow == 1, BlockingMovSS: c.shadow == shadowMovSS,
 		BlockingNMI: c.nmiBlocked, Activity: act}
 	c.vmxExitInfo(reason, &info) // IDT-vectoring information, NMI unblocking (vmx_events.go)
-	c.vmxVIDExit() // the guest interrupt status (vmx_apicv.go)
+	c.vmxVIDExit()               // the guest interrupt status (vmx_apicv.go)
 	c.vmxEventsExit(reason, &g)
 	host := c.vmx.Exit(reason, info, g)
 	if !c.vmxExitMSRStore() { // 28.4

@@ -134,6 +134,11 @@ func TestAPICAccessVirtualization(t *testing.T) {
 			assert.Equal(t, tc.rip, vmcsField(t, c, 0x681E), "guest RIP")
 			assert.Equal(t, tc.rax, c.GPR[arch.RAX], "RAX")
 			assert.Equal(t, tc.idtVec, vmcsField(t, c, encIDTVecInfo), "IDT-vectoring information")
+			if tc.reason == 44 && tc.qual>>12 <= 1 {
+				// A data access during instruction execution: the
+				// instruction's length, as hardware gives it.
+				assert.Equal(t, uint64(len(tc.code)), vmcsField(t, c, 0x440C), "instruction length")
+			}
 			if tc.fields[encVAPIC] != 0 {
 				assert.Equal(t, tc.vtprAfter, binary.LittleEndian.Uint32(h.bus.ram[tprVTPR:]), "VTPR")
 			}

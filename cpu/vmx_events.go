@@ -290,7 +290,11 @@ func (c *CPU) guestEvents() (took, decided bool) {
 		// invalid.
 		var info vmx.ExitInfo
 		if x.AckIntOnExit {
-			info.IntrInfo = vmx.IntrInfo(c.intr.Ack(), vmx.IntrTypeExternal, false)
+			v := c.intr.Ack()
+			if c.vmxPostedInterrupt(v) { // 30.6 (vmx_apicv.go)
+				return true, true
+			}
+			info.IntrInfo = vmx.IntrInfo(v, vmx.IntrTypeExternal, false)
 		} else {
 			c.KickInterrupt()
 		}

@@ -141,7 +141,8 @@ const (
 // B.2.1 APIC-access address (one 64-bit field, index 10); with
 // "virtual-interrupt delivery" allowed (bit 41, secondary control 9) the
 // B.1.2 guest interrupt status and the B.2.1 EOI-exit bitmaps 0-3 (four
-// 64-bit fields).
+// 64-bit fields); with "process posted interrupts" allowed (pin-based bit
+// 39) the B.1.1 notification vector and the B.2.1 descriptor address.
 func goodPath(cpu int, basic, misc, pin, proc2 uint64) []string {
 	all := fields16 + fields64 + fields32 + fieldsNat
 	fields64 := fields64
@@ -161,6 +162,10 @@ func goodPath(cpu int, basic, misc, pin, proc2 uint64) []string {
 	if proc2>>(32+9)&1 != 0 {
 		all += 5
 		fields64 += 4
+	}
+	if pin>>(32+7)&1 != 0 {
+		all += 2
+		fields64++
 	}
 	rw := all - fieldsRO
 	ro := fmt.Sprintf("cpu %d: VM-exit information fields: VMWRITE to %d refused with VMfailValid(13) (IA32_VMX_MISC[29] = 0)",

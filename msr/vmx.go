@@ -153,8 +153,9 @@ func pruneVMX(v map[uint32]uint64) {
 // reads the same table.
 var implementedControls = map[uint32]uint64{
 	// External-interrupt exiting (0), NMI exiting (3), virtual NMIs (5),
-	// activate VMX-preemption timer (6).
-	VMXPinbasedCtls: (1<<0 | 1<<3 | 1<<5 | 1<<6) << 32,
+	// activate VMX-preemption timer (6), process posted interrupts (7;
+	// cpu/vmx_apicv.go).
+	VMXPinbasedCtls: (1<<0 | 1<<3 | 1<<5 | 1<<6 | 1<<7) << 32,
 	// Interrupt-window exiting (2), use TSC offsetting (3), HLT (7),
 	// INVLPG (9), RDPMC (11), RDTSC (12), CR3-load (15), CR3-store (16),
 	// CR8-load (19), CR8-store (20) exiting, use TPR shadow (21; without

@@ -159,7 +159,8 @@ func APICWriteEmulation(off uint64) int {
 // address with "virtualize APIC accesses" (4-KiB aligned, within the
 // physical-address width); "virtualize x2APIC mode" excludes "virtualize
 // APIC accesses"; "virtual-interrupt delivery" needs "external-interrupt
-// exiting". Failures are VMfailValid(7).
+// exiting"; then the posted-interrupt rules (checkPostedIntrs). Failures
+// are VMfailValid(7).
 func (v *CPU) checkAPICVirtControls(insn Insn) (Outcome, bool) {
 	const sdm = "Vol. 3C 27.2.1.1"
 	sec := v.secondary()
@@ -178,7 +179,7 @@ func (v *CPU) checkAPICVirtControls(insn Insn) (Outcome, bool) {
 		return v.entryFail(insn, ErrEntryInvalidControl, encProcCtls2, sec,
 			"\"virtual-interrupt delivery\" (bit 9) needs the \"external-interrupt exiting\" pin-based control", sdm), true
 	}
-	return Outcome{}, false
+	return v.checkPostedIntrs(insn)
 }
 
 // MSRX2APICTPR is the x2APIC TPR MSR (SDM Vol. 3A Table 11-6: MMIO offset
@@ -264,4 +265,57 @@ func (v *CPU) SaveGuestIntrStatus(rvi, svi uint8) {
 // 7:4 of the vector are not 0; otherwise an APIC-write VM exit.
 func SelfIPIVirtualized(icrLo uint32) bool {
 	return icrLo&0xFFF3B700 == 0 && icrLo>>18&3 == 1 && icrLo&0xF0 != 0
+}
+
+// Posted-interrupt processing (pin-based control 7, "process posted
+// interrupts"; SDM Vol. 3C 30.6): the notification vector and the
+// descriptor (256 bits of PIR, then the outstanding-notification bit ON
+// at bit 256), a physical address.
+const (
+	PinProcessPostedIntrs = 1 << 7
+
+	encPINotificationVector = 0x0002
+	encPIDescAddr           = 0x2016
+)
+
+// postedFields reads the notification vector and the descriptor address
+// into x with "process posted interrupts".
+func (v *CPU) postedFields(x *InsnIntercepts) {
+	if v.field(encPinCtls)&PinProcessPostedIntrs != 0 {
+		x.PostedIntrs = true
+		x.PINotificationVector = uint8(v.field(encPINotificationVector))
+		x.PIDescAddr = v.field(encPIDescAddr)
+	}
+}
+
+// checkPostedIntrs is the part of SDM Vol. 3C 27.2.1.1 after the
+// "virtual-interrupt delivery" rule: with "process posted interrupts",
+// "virtual-interrupt delivery" and the "acknowledge interrupt on exit"
+// VM-exit control are 1, bits 15:8 of the notification vector are 0, and
+// the descriptor address is 64-byte aligned and within the
+// physical-address width. Failures are VMfailValid(7).
+func (v *CPU) checkPostedIntrs(insn Insn) (Outcome, bool) {
+	const sdm = "Vol. 3C 27.2.1.1"
+	pin := v.field(encPinCtls)
+	if pin&PinProcessPostedIntrs == 0 {
+		return Outcome{}, false
+	}
+	if sec := v.secondary(); sec&Proc2VirtualIntrDelivery == 0 {
+		return v.entryFail(insn, ErrEntryInvalidControl, encPinCtls, pin,
+			"\"process posted interrupts\" (bit 7) needs \"virtual-interrupt delivery\"", sdm), true
+	}
+	if exit := v.field(encExitCtls); exit&exitAckIntOnExit == 0 {
+		return v.entryFail(insn, ErrEntryInvalidControl, encExitCtls, exit,
+			"\"process posted interrupts\" needs the \"acknowledge interrupt on exit\" VM-exit control (bit 15)", sdm), true
+	}
+	if nv := v.field(encPINotificationVector); nv>>8 != 0 {
+		return v.entryFail(insn, ErrEntryInvalidControl, encPINotificationVector, nv,
+			"bits 15:8 of the posted-interrupt notification vector must be 0", sdm), true
+	}
+	a, width := v.field(encPIDescAddr), v.physWidth()
+	if a&0x3F != 0 || a>>width != 0 {
+		return v.entryFail(insn, ErrEntryInvalidControl, encPIDescAddr, a,
+			fmt.Sprintf("the posted-interrupt descriptor address must be 64-byte aligned and within %d bits", width), sdm), true
+	}
+	return Outcome{}, false
 }

@@ -84,6 +84,11 @@ type InsnIntercepts struct {
 	// "virtual-interrupt delivery" (apicv.go).
 	GuestIntrStatus uint16
 	EOIExitBitmap   [4]uint64
+	// PostedIntrs is "process posted interrupts", with the notification
+	// vector and the descriptor address (apicv.go).
+	PostedIntrs          bool
+	PINotificationVector uint8
+	PIDescAddr           uint64
 }
 
 // insnIntercepts reads the current VMCS's InsnIntercepts, given its
@@ -106,6 +111,7 @@ func (v *CPU) insnIntercepts(proc uint64) InsnIntercepts {
 	v.tprShadowFields(&x)
 	v.apicAccessFields(&x)
 	v.vidFields(&x)
+	v.postedFields(&x)
 	return x
 }
 

@@ -492,3 +492,100 @@ func TestVirtualInterruptDelivery(t *testing.T) {
 		})
 	}
 }
+
+// fakeAPIC is an interrupt source with one pending vector and an EOI
+// counter (the local APIC's side of posted-interrupt processing).
+type fakeAPIC struct {
+	vec     uint8
+	pending bool
+	eois    int
+}
+
+func (f *fakeAPIC) Pending() bool { return f.pending }
+func (f *fakeAPIC) Ack() uint8    { f.pending = false; return f.vec }
+func (f *fakeAPIC) EOI()          { f.eois++ }
+
+// TestPostedInterruptProcessing: "process posted interrupts" on
+// skylake-sp (SDM Vol. 3C 30.6): an external interrupt with the
+// notification vector (F2H) is acknowledged and processed without a VM
+// exit — ON (bit 256) cleared, an EOI to the local APIC, PIR (vectors 31H
+// and 45H) ORed into VIRR and cleared, RVI raised to 45H — then 45H, the
+// highest, is delivered as a virtual interrupt (the handler's CPUID
+// exits; RVI 31H and SVI 45H are saved); any other vector is an
+// external-interrupt VM exit with its vector ("acknowledge interrupt on
+// exit"), PIR untouched.
+func TestPostedInterruptProcessing(t *testing.T) {
+	const (
+		idt, gdt, handler = 0x22000, 0x23000, 0x11800
+		desc              = 0x24000
+		notify            = 0xF2
+	)
+	for _, tc := range []struct {
+		name      string
+		vec       uint8
+		reason    uint32
+		rip       uint64
+		intrInfo  uint64
+		status    uint64
+		eois      int
+		pir, on   bool // PIR and ON still set after
+		virrAfter []uint8
+		visrAfter []uint8
+	}{
+		{name: "notification vector", vec: notify, reason: 10, rip: handler, status: 0x45<<8 | 0x31, eois: 1,
+			virrAfter: []uint8{0x31}, visrAfter: []uint8{0x45}},
+		{name: "another vector exits", vec: 0x20, reason: 1, rip: 0x11000, intrInfo: 1<<31 | 0x20, pir: true, on: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fields := map[uint64]uint64{0x4000: 0x16 | 1 | 1<<7, 0x400C: 0x00036DFB | 1<<9 | 1<<15,
+				encTestProc: testProcDefault | procSecondary | vmx.ProcUseTPRShadow, encTestProc2: vmx.Proc2VirtualIntrDelivery,
+				encVAPIC: tprVAPIC, 0x0002: notify, 0x2016: desc,
+				encGuestIDTBase: idt, encGuestIDTLim: 0xFFF, 0x6820: 0x202, 0x6816: gdt, 0x4810: 0x17}
+			h := vmx64HarnessModel(t, "skylake-sp", fields)
+			c := h.c
+			ram := h.bus.ram
+			for v := 0; v < 256; v++ {
+				g := idt + 16*v
+				binary.LittleEndian.PutUint16(ram[g:], handler&0xFFFF)
+				binary.LittleEndian.PutUint16(ram[g+2:], 0x08)
+				ram[g+5] = 0x8E
+				binary.LittleEndian.PutUint16(ram[g+6:], handler>>16)
+			}
+			binary.LittleEndian.PutUint64(ram[gdt+8:], 0x00AF9B000000FFFF)
+			binary.LittleEndian.PutUint64(ram[gdt+16:], 0x00CF93000000FFFF)
+			copy(ram[handler:], []byte{0x0F, 0xA2})
+			copy(ram[0x11000:], []byte{0x90, 0x90, 0x0F, 0xA2})
+			ram[desc+0x31/8] |= 1 << (0x31 % 8)
+			ram[desc+0x45/8] |= 1 << (0x45 % 8)
+			ram[desc+32] = 1 // ON
+			src := &fakeAPIC{}
+			c.SetInterruptSource(src)
+			exits := exitRecorder(c)
+			c.Run(1) // VMLAUNCH
+			require.Empty(t, *exits)
+			src.vec, src.pending = tc.vec, true
+			c.KickInterrupt()
+			for i := 0; i < 16 && len(*exits) == 0; i++ {
+				c.Run(1)
+			}
+			require.Equal(t, []uint32{tc.reason}, *exits, "exit reason")
+			assert.Equal(t, tc.rip, vmcsField(t, c, 0x681E), "guest RIP")
+			assert.Equal(t, tc.intrInfo, vmcsField(t, c, 0x4404)&(1<<31|0x7FF), "VM-exit interruption information")
+			assert.Equal(t, tc.status, vmcsField(t, c, 0x0810), "guest interrupt status (SVI:RVI)")
+			assert.Equal(t, tc.eois, src.eois, "EOIs to the local APIC")
+			assert.Equal(t, tc.pir, binary.LittleEndian.Uint64(ram[desc:]) != 0, "PIR")
+			assert.Equal(t, tc.on, ram[desc+32]&1 != 0, "ON")
+			bits := func(base int) []uint8 {
+				var out []uint8
+				for v := 0; v < 256; v++ {
+					if ram[base+(v>>5)*16+(v&31)/8]>>(v&7)&1 != 0 {
+						out = append(out, uint8(v))
+					}
+				}
+				return out
+			}
+			assert.Equal(t, tc.virrAfter, bits(tprVAPIC+0x200), "VIRR")
+			assert.Equal(t, tc.visrAfter, bits(tprVAPIC+0x100), "VISR")
+		})
+	}
+}

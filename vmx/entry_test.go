@@ -477,3 +477,59 @@ func TestAPICAccessVirtualized(t *testing.T) {
 		assert.Equal(t, want, SelfIPIVirtualized(icr), "%#x", icr)
 	}
 }
+
+// TestEnterPostedInterrupts: the VM-entry checks of SDM Vol. 3C 27.2.1.1
+// for "virtual-interrupt delivery" and "process posted interrupts", on
+// Skylake SP's VMX, which has both: VID needs "external-interrupt
+// exiting"; posted interrupts need VID, the "acknowledge interrupt on
+// exit" VM-exit control, a notification vector with bits 15:8 clear and a
+// 64-byte aligned descriptor address within the physical-address width.
+func TestEnterPostedInterrupts(t *testing.T) {
+	m, err := msr.Lookup("skylake-sp")
+	require.NoError(t, err)
+	p, err := msr.Resolve(m, nil)
+	require.NoError(t, err)
+	caps, err := NewCaps(p.GuestVMX, p.ModelVMX, p.MaxPhysAddr(), 48)
+	require.NoError(t, err)
+	good := map[uint32]uint64{
+		encPinCtls: snbPin | pinExtIntExiting | PinProcessPostedIntrs, encProcCtls: snbProc | ProcUseTPRShadow | procActivateSecondary,
+		encProcCtls2: Proc2VirtualIntrDelivery, encExitCtls: snbExit | exitAckIntOnExit, encVirtualAPICAddr: 0x5000,
+		encPINotificationVector: 0xF2, encPIDescAddr: 0x6040,
+	}
+	for _, tc := range []struct {
+		name string
+		enc  uint32
+		val  uint64
+		why  string // "" passes
+	}{
+		{"all good", 0, 0, ""},
+		{"VID without external-interrupt exiting", encPinCtls, snbPin, "needs the \"external-interrupt exiting\""},
+		{"posted interrupts without VID", encProcCtls2, 0, "needs \"virtual-interrupt delivery\""},
+		{"posted interrupts without acknowledge interrupt on exit", encExitCtls, snbExit, "\"acknowledge interrupt on exit\""},
+		{"notification vector bit 8", encPINotificationVector, 0x1F2, "bits 15:8 of the posted-interrupt notification vector"},
+		{"descriptor not 64-byte aligned", encPIDescAddr, 0x6020, "64-byte aligned"},
+		{"descriptor beyond MAXPHYADDR", encPIDescAddr, 1 << 46, "within 46 bits"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, mem := entryVMCSWith(t, caps)
+			for enc, val := range good {
+				require.Equal(t, Succeed, v.VMWRITE(uint64(enc), val, true).Kind, "%#x", enc)
+			}
+			if tc.enc != 0 {
+				require.Equal(t, Succeed, v.VMWRITE(uint64(tc.enc), tc.val, true).Kind)
+			}
+			o, done := v.Enter(true, &host32, mem)
+			if tc.why == "" {
+				require.False(t, done, o.Why)
+				x := v.Intercepts().Insn
+				assert.True(t, x.PostedIntrs)
+				assert.Equal(t, uint8(0xF2), x.PINotificationVector)
+				assert.Equal(t, uint64(0x6040), x.PIDescAddr)
+				return
+			}
+			require.True(t, done)
+			assert.Equal(t, ErrEntryInvalidControl, o.Err, o.Why)
+			assert.Contains(t, o.Why, tc.why)
+		})
+	}
+}

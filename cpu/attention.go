@@ -114,7 +114,7 @@ func (c *CPU) BlockINIT(b bool) {
 // Vol. 3A 6.7, 6.8.1, 6.9 priorities: INIT above NMI above INTR). It
 // returns true when an event was delivered.
 func (c *CPU) takeEvents() bool {
-	if c.attn&attnVMX != 0 && c.vmxTakeTPRBelow() { // vmx_tpr.go: above INIT, not held by the shadow
+	if c.attn&attnVMX != 0 && (c.vmxTakeTPRBelow() || c.vmxTakeAPICTrap()) { // vmx_tpr.go, vmx_apicv.go: above INIT, not held by the shadow
 		return true
 	}
 	if c.shadow > 0 {

@@ -19,6 +19,10 @@ func rdmsr(c *CPU, in *Inst) {
 		c.guestInsnExit(in, vmx.ExitRDMSR, 0)
 		return
 	}
+	if c.inGuest() && c.intercepts.Insn.X2APICVirtualized(idx, false) { // SDM Vol. 3C 30.5 (vmx_apicv.go)
+		c.guestX2APICRead(idx)
+		return
+	}
 	v, f := c.readMSR(idx)
 	if f == nil && idx == msrTSC {
 		v = c.guestTSC(v) // "use TSC offsetting" (SDM Vol. 3C 26.3)
@@ -40,6 +44,10 @@ func wrmsr(c *CPU, in *Inst) {
 	}
 	if c.inGuest() && c.intercepts.Insn.MSRExits(uint32(c.GPR[arch.RCX]), true, c.vmxBits()) { // SDM Vol. 3C 26.1.3
 		c.guestInsnExit(in, vmx.ExitWRMSR, 0)
+		return
+	}
+	if c.inGuest() && c.intercepts.Insn.X2APICVirtualized(uint32(c.GPR[arch.RCX]), true) { // SDM Vol. 3C 30.5 (vmx_apicv.go)
+		c.guestX2APICWrite(uint32(c.GPR[arch.RCX]))
 		return
 	}
 	v := uint64(uint32(c.GPR[arch.RDX]))<<32 | uint64(uint32(c.GPR[arch.RAX]))

@@ -402,6 +402,7 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 	c.clearMonitor()                // exec_monitor.go
 	c.BlockINIT(false)              // INIT is a VM exit in VMX non-root operation (24.8)
 	c.vmxEventsEntry(g.BlockingNMI) // NMI blocking, the preemption timer (vmx_events.go)
+	c.vmxAPICVEntry(g.Activity)     // vmx_apicv.go
 	switch {
 	case g.BlockingMovSS:
 		c.shadow = shadowMovSS
@@ -470,6 +471,7 @@ func (c *CPU) vmExit(reason uint32, info vmx.ExitInfo, atInsn bool) {
 	g := vmx.GuestSave{State: s, DebugCtl: dbg, BlockingSTI: c.shadow == 1, BlockingMovSS: c.shadow == shadowMovSS,
 		BlockingNMI: c.nmiBlocked, Activity: act}
 	c.vmxExitInfo(reason, &info) // IDT-vectoring information, NMI unblocking (vmx_events.go)
+	c.vmxVIDExit()               // the guest interrupt status (vmx_apicv.go)
 	c.vmxEventsExit(reason, &g)
 	host := c.vmx.Exit(reason, info, g)
 	if !c.vmxExitMSRStore() { // 28.4

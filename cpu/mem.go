@@ -240,7 +240,9 @@ func (c *CPU) fill(lin uint64, kind int) (*tlbEntry, uint64, bool) {
 		c.stop = true
 		return nil, 0, false
 	}
-	if pg == nil {
+	if pg == nil || hfn+1 == c.apicAccessFrame() {
+		// MMIO, or the APIC-access page: every access takes the physical
+		// path (vmx_apicv.go).
 		return nil, pa, true
 	}
 	if !user && tr.User && kind != accFetch && c.CR4&arch.CR4SMAP != 0 {

@@ -67,6 +67,9 @@ func (c *CPU) physRead(gpa uint64, size int, kind int) (uint64, bool) {
 	if !ok {
 		return 0, false
 	}
+	if c.apicAccessGuest(hfn, kind) { // vmx_apicv.go
+		return c.apicAccess(gpa, size, 0, kind)
+	}
 	off := int(gpa & 0xfff)
 	if (kind == accRead || kind == accWrite) && c.code.isVMXFrame(hfn) {
 		c.lintVMXAccess(hfn, "reads")
@@ -89,6 +92,10 @@ func (c *CPU) physWrite(gpa uint64, size int, v uint64, kind int) bool {
 	pg, hfn, ok := c.physPage(gpa, kind)
 	if !ok {
 		return false
+	}
+	if c.apicAccessGuest(hfn, kind) { // vmx_apicv.go
+		_, ok := c.apicAccess(gpa, size, v, kind)
+		return ok
 	}
 	off := int(gpa & 0xfff)
 	if (kind == accRead || kind == accWrite) && c.code.isVMXFrame(hfn) {

@@ -31,6 +31,11 @@ type vmxEvents struct {
 	// tprBelow: a TPR-below-threshold VM exit is pending on the next
 	// instruction boundary (29.1.2; vmx_tpr.go).
 	tprBelow bool
+	// apicTrap is a pending trap-like VM exit of APIC virtualization:
+	// an APIC-write (30.4.3.3) or virtualized-EOI (30.1.4) exit, reason
+	// 0 for none; vid is virtual-interrupt delivery (vmx_apicv.go).
+	apicTrap apicTrap
+	vid      vidState
 	// shutdown: the guest is in the shutdown activity state
 	// (vmx_activity.go).
 	shutdown bool
@@ -269,6 +274,11 @@ func (c *CPU) guestEvents() (took, decided bool) {
 		// 26.7.5: RFLAGS.IF = 1 and no blocking by STI or MOV SS.
 		c.vmExit(vmx.ExitInterruptWindow, vmx.ExitInfo{}, false)
 		return true, true
+	case c.vev.vid.pending && c.RFLAGS&arch.FlagIF != 0:
+		// 30.2.2: a virtual interrupt, with the priority of the
+		// interrupt window, above external interrupts (vmx_apicv.go).
+		c.vidDeliver()
+		return true, true
 	case x.ExtIntExiting && c.intr != nil:
 		c.intrHint = false
 		c.attn &^= attnIntr
@@ -281,7 +291,11 @@ func (c *CPU) guestEvents() (took, decided bool) {
 		// invalid.
 		var info vmx.ExitInfo
 		if x.AckIntOnExit {
-			info.IntrInfo = vmx.IntrInfo(c.intr.Ack(), vmx.IntrTypeExternal, false)
+			v := c.intr.Ack()
+			if c.vmxPostedInterrupt(v) { // 30.6 (vmx_apicv.go)
+				return true, true
+			}
+			info.IntrInfo = vmx.IntrInfo(v, vmx.IntrTypeExternal, false)
 		} else {
 			c.KickInterrupt()
 		}

@@ -55,9 +55,7 @@ func (c *CPU) guestCR8Write(in *Inst, v uint64) bool {
 		// (29.1.2).
 		vtpr := uint32(v) << 4
 		c.physWrite(x.VTPRAddr(), 4, uint64(vtpr), accVMX)
-		if x.TPRBelowThreshold(vtpr) {
-			c.vmxTPRBelowPending()
-		}
+		c.tprVirtualization(uint64(vtpr)) // vmx_apicv.go
 		c.stop = true
 		return true
 	}
@@ -92,7 +90,7 @@ func (c *CPU) vmxTakeTPRBelow() bool {
 // whose TPR virtualization exits are saved as pending debug exceptions
 // (B3:B0, BS) by that VM exit (28.3.4).
 func (c *CPU) tprHoldsTrap(dr6 uint64) bool {
-	if !c.inGuest() || !c.vev.tprBelow {
+	if !c.inGuest() || !c.vev.tprBelow && c.vev.apicTrap.reason == 0 { // or an APIC-write or virtualized-EOI exit (vmx_apicv.go)
 		return false
 	}
 	c.vev.pendingDbg = dr6 & (0xF | arch.DR6BS)

@@ -143,7 +143,11 @@ const (
 // 0x0812 and PML address 0x200E; "EPT-violation #VE" (18) the EPTP index
 // 0x0004 and the virtualization-exception information address 0x202A;
 // "VMCS shadowing" (14) the VMREAD- and VMWRITE-bitmap addresses 0x2026
-// and 0x2028.
+// and 0x2028; "virtualize APIC accesses" (0) the APIC-access address
+// 0x2014; "virtual-interrupt delivery" (9) the guest interrupt status
+// 0x0810 and the EOI-exit bitmaps 0-3 (0x201C-0x2022). With "process
+// posted interrupts" allowed (pin-based control 7) the notification
+// vector 0x0002 and the descriptor address 0x2016 exist too.
 func goodPath(cpu int, basic, misc, pin, sec uint64) []string {
 	all := fields16 + fields64 + fields32 + fieldsNat
 	fields64 := fields64
@@ -155,11 +159,15 @@ func goodPath(cpu int, basic, misc, pin, sec uint64) []string {
 	for _, f := range []struct {
 		bit      uint
 		n16, n64 int
-	}{{13, 0, 2}, {14, 0, 2}, {17, 1, 1}, {18, 1, 1}} {
+	}{{0, 0, 1}, {9, 1, 4}, {13, 0, 2}, {14, 0, 2}, {17, 1, 1}, {18, 1, 1}} {
 		if sec>>(32+f.bit)&1 != 0 {
 			all += f.n16 + f.n64
 			fields64 += f.n64
 		}
+	}
+	if pin>>(32+7)&1 != 0 {
+		all += 2
+		fields64++
 	}
 	rw := all - fieldsRO
 	ro := fmt.Sprintf("cpu %d: VM-exit information fields: VMWRITE to %d refused with VMfailValid(13) (IA32_VMX_MISC[29] = 0)",

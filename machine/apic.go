@@ -314,6 +314,11 @@ func (a *LocalAPIC) error(bit uint32) {
 	}
 }
 
+// EOI is a write of 0 to the EOI register, as posted-interrupt processing
+// does in VMX non-root operation (SDM Vol. 3C 30.6: the notification
+// vector just acknowledged is dismissed; cpu/vmx_apicv.go).
+func (a *LocalAPIC) EOI() { a.eoi() }
+
 // eoi retires the highest in-service vector; for a level-triggered one
 // the EOI is broadcast to the I/O APIC (SDM Vol. 3A 11.8.5).
 func (a *LocalAPIC) eoi() {

@@ -153,8 +153,9 @@ func pruneVMX(v map[uint32]uint64) {
 // reads the same table.
 var implementedControls = map[uint32]uint64{
 	// External-interrupt exiting (0), NMI exiting (3), virtual NMIs (5),
-	// activate VMX-preemption timer (6).
-	VMXPinbasedCtls: (1<<0 | 1<<3 | 1<<5 | 1<<6) << 32,
+	// activate VMX-preemption timer (6), process posted interrupts (7;
+	// cpu/vmx_apicv.go).
+	VMXPinbasedCtls: (1<<0 | 1<<3 | 1<<5 | 1<<6 | 1<<7) << 32,
 	// Interrupt-window exiting (2), use TSC offsetting (3), HLT (7),
 	// INVLPG (9), RDPMC (11), RDTSC (12), CR3-load (15), CR3-store (16),
 	// CR8-load (19), CR8-store (20) exiting, use TPR shadow (21; without
@@ -164,14 +165,16 @@ var implementedControls = map[uint32]uint64{
 	// bitmaps (28), PAUSE exiting (30), activate secondary controls (31),
 	// MWAIT (10) and MONITOR (29) exiting (cpu/exec_monitor.go).
 	VMXProcbasedCtls: (1<<2 | 1<<3 | 1<<7 | 1<<9 | 1<<10 | 1<<11 | 1<<12 | 1<<15 | 1<<16 | 1<<19 | 1<<20 | 1<<21 | 1<<22 | 1<<23 | 1<<24 | 1<<25 | 1<<27 | 1<<28 | 1<<29 | 1<<30 | 1<<31) << 32,
-	// Enable EPT (1), descriptor-table exiting (2), enable RDTSCP (3),
-	// enable VPID (5), WBINVD exiting (6), unrestricted guest (7), RDRAND
-	// exiting (11), enable INVPCID (12), enable VM functions (13), VMCS
-	// shadowing (14; vmx/shadow.go), RDSEED exiting (16), enable PML (17),
-	// EPT-violation #VE (18), mode-based execute control for EPT (22).
-	// Enable XSAVES/XRSTORS (20) waits for XSAVES, which is not
-	// implemented.
-	VMXProcbasedCtls2: (1<<1 | 1<<2 | 1<<3 | 1<<5 | 1<<6 | 1<<7 | 1<<11 | 1<<12 | 1<<13 | 1<<14 | 1<<16 | 1<<17 | 1<<18 | 1<<22) << 32,
+	// Virtualize APIC accesses (0), virtualize x2APIC mode (4),
+	// APIC-register virtualization (8), virtual-interrupt delivery (9;
+	// vmx/apicv.go, cpu/vmx_apicv.go), enable EPT (1), descriptor-table
+	// exiting (2), enable RDTSCP (3), enable VPID (5), WBINVD exiting (6),
+	// unrestricted guest (7), RDRAND exiting (11), enable INVPCID (12),
+	// enable VM functions (13), VMCS shadowing (14; vmx/shadow.go), RDSEED
+	// exiting (16), enable PML (17), EPT-violation #VE (18), mode-based
+	// execute control for EPT (22). Enable XSAVES/XRSTORS (20) waits for
+	// XSAVES, which is not implemented.
+	VMXProcbasedCtls2: (1<<0 | 1<<1 | 1<<2 | 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<9 | 1<<11 | 1<<12 | 1<<13 | 1<<14 | 1<<16 | 1<<17 | 1<<18 | 1<<22) << 32,
 	// Save debug controls (2), host address-space size (9), acknowledge
 	// interrupt on exit (15), save IA32_EFER (20), load IA32_EFER (21),
 	// save VMX-preemption timer value (22).

@@ -248,6 +248,9 @@ func (v *CPU) checkControls(insn Insn, mem Phys) (Outcome, bool) {
 	if o, bad := v.checkNMIControls(insn); bad { // events.go
 		return o, true
 	}
+	if o, bad := v.checkAPICVirtControls(insn); bad { // apicv.go
+		return o, true
+	}
 	// VPID and EPT (ept.go), PML (eptfeatures.go).
 	if o, bad := v.checkEPTControls(insn); bad {
 		return o, true

@@ -132,7 +132,16 @@ func TestEnterChecks(t *testing.T) {
 		{"NMI-window exiting without virtual NMIs", encProcCtls, snbProc | 1<<22, nil, ErrEntryInvalidControl, "\"NMI-window exiting\" (bit 22) must be 0",
 			map[uint32]uint64{encPinCtls: snbPin | 1<<3}},
 		{"CR3-target count above 4", encCR3TargetCnt, 5, nil, ErrEntryInvalidControl, "CR3-target count", nil},
-		{"virtualize APIC accesses not allowed (masked)", encProcCtls2, 1 << 0, nil, ErrEntryInvalidControl, "masks it", map[uint32]uint64{encProcCtls: snbProc | procActivateSecondary}},
+		{"PAUSE-loop exiting not allowed (masked)", encProcCtls2, 1 << 10, nil, ErrEntryInvalidControl, "masks it", map[uint32]uint64{encProcCtls: snbProc | procActivateSecondary}},
+		// 27.2.1.1: "virtualize x2APIC mode" needs "use TPR shadow" and
+		// excludes "virtualize APIC accesses".
+		{"virtualize x2APIC mode without the TPR shadow", encProcCtls2, Proc2VirtualizeX2APICMode, nil, ErrEntryInvalidControl, "without \"use TPR shadow\"", map[uint32]uint64{encProcCtls: snbProc | procActivateSecondary}},
+		{"virtualize x2APIC mode with virtualize APIC accesses", encProcCtls2, Proc2VirtualizeX2APICMode | Proc2VirtualizeAPICAccesses, nil, ErrEntryInvalidControl, "must not both be 1",
+			map[uint32]uint64{encProcCtls: snbProc | procActivateSecondary | ProcUseTPRShadow, encVirtualAPICAddr: 0x5000, encAPICAccessAddr: 0x6000}},
+		// 27.2.1.1: with "virtualize APIC accesses", the APIC-access
+		// address is 4-KiB aligned and within the physical-address width.
+		{"APIC-access address unaligned", encAPICAccessAddr, 0x6010, nil, ErrEntryInvalidControl, "APIC-access address must be 4-KiB aligned", map[uint32]uint64{encProcCtls: snbProc | procActivateSecondary, encProcCtls2: Proc2VirtualizeAPICAccesses}},
+		{"APIC-access address beyond MAXPHYADDR", encAPICAccessAddr, 1 << 46, nil, ErrEntryInvalidControl, "within 46 bits", map[uint32]uint64{encProcCtls: snbProc | procActivateSecondary, encProcCtls2: Proc2VirtualizeAPICAccesses}},
 		// 27.2.1.1: "unrestricted guest" needs "enable EPT".
 		{"unrestricted guest without EPT", encProcCtls2, proc2UnrestrictedGuest, nil, ErrEntryInvalidControl, "requires \"enable EPT\"", map[uint32]uint64{encProcCtls: snbProc | procActivateSecondary}},
 		{"I/O bitmap A unaligned", encIOBitmapA, 0x5001, nil, ErrEntryInvalidControl, "4-KiB aligned", map[uint32]uint64{encProcCtls: snbProc | procUseIOBitmaps, encIOBitmapB: 0x6000}},
@@ -360,5 +369,167 @@ func TestEnterTPRShadow(t *testing.T) {
 		if tc.threshold > 0 {
 			assert.True(t, x.TPRBelowThreshold(uint32(tc.threshold-1)<<4), "one class below the threshold")
 		}
+	}
+}
+
+// TestEnterAPICAccess: with "virtualize APIC accesses" and "use TPR
+// shadow" the TPR threshold is not compared with VTPR at VM entry (SDM
+// Vol. 3C 27.2.1.1: the check applies only when "virtualize APIC
+// accesses" is 0); the comparison becomes a VM exit after entry (27.7.7).
+// The intercept record carries the APIC-access page's frame.
+func TestEnterAPICAccess(t *testing.T) {
+	v, mem := entryVMCS(t)
+	mem[0x5000+VTPROffset] = 0x20
+	for enc, val := range map[uint32]uint64{encProcCtls: snbProc | ProcUseTPRShadow | procActivateSecondary, encProcCtls2: Proc2VirtualizeAPICAccesses,
+		encVirtualAPICAddr: 0x5000, encTPRThreshold: 3, encAPICAccessAddr: 0x6000} {
+		require.Equal(t, Succeed, v.VMWRITE(uint64(enc), val, true).Kind)
+	}
+	o, done := v.Enter(true, &host32, mem)
+	require.False(t, done, o.Why)
+	x := v.Intercepts().Insn
+	assert.Equal(t, uint64(0x6000>>12+1), x.APICAccessFrame())
+	assert.True(t, x.AfterEntryTPRBelow(0x20), "threshold 3 above VTPR[7:4] = 2")
+	assert.False(t, x.AfterEntryTPRBelow(0x30), "threshold 3 equal to VTPR[7:4]")
+}
+
+// TestAPICAccessVirtualized: which accesses to the APIC-access page are
+// virtualized (SDM Vol. 3C 30.4.2 for reads, 30.4.3.1 for writes, with
+// "virtual-interrupt delivery" 0): the low 4 bytes of a 16-byte region;
+// without "APIC-register virtualization" page offset 080H only; with it
+// the registers the SDM lists (reads: 020H, 030H, 080H, 0B0H, 0D0H, 0E0H,
+// 0F0H, 100H-270H, 280H, 300H, 310H, 320H-370H, 380H, 3E0H; writes: the
+// same without 030H and 100H-270H); nothing without the TPR shadow. Then
+// APIC-write emulation (30.4.3.2) by offset, and the RDMSR/WRMSR that
+// "virtualize x2APIC mode" virtualizes (30.5).
+func TestAPICAccessVirtualized(t *testing.T) {
+	tpr := InsnIntercepts{Proc: ProcUseTPRShadow, Proc2: Proc2VirtualizeAPICAccesses}
+	reg := InsnIntercepts{Proc: ProcUseTPRShadow, Proc2: Proc2VirtualizeAPICAccesses | Proc2APICRegisterVirt}
+	for _, tc := range []struct {
+		off        uint64
+		size       int
+		tprR, tprW bool // without APIC-register virtualization
+		regR, regW bool // with it
+	}{
+		{0x80, 4, true, true, true, true}, {0x80, 1, true, true, true, true}, {0x80, 2, true, true, true, true},
+		{0x81, 2, false, false, true, true}, {0x83, 1, false, false, true, true}, {0x82, 4, false, false, false, false},
+		{0x80, 8, false, false, false, false}, {0x84, 4, false, false, false, false}, {0x90, 4, false, false, false, false},
+		{0x00, 4, false, false, false, false}, {0x20, 4, false, false, true, true}, {0x30, 4, false, false, true, false},
+		{0xA0, 4, false, false, false, false}, {0xB0, 4, false, false, true, true}, {0xC0, 4, false, false, false, false},
+		{0xD0, 4, false, false, true, true}, {0xE0, 4, false, false, true, true}, {0xF0, 4, false, false, true, true},
+		{0x100, 4, false, false, true, false}, {0x170, 4, false, false, true, false}, {0x180, 4, false, false, true, false},
+		{0x270, 4, false, false, true, false}, {0x280, 4, false, false, true, true}, {0x290, 4, false, false, false, false},
+		{0x2F0, 4, false, false, false, false}, {0x300, 4, false, false, true, true}, {0x310, 4, false, false, true, true},
+		{0x320, 4, false, false, true, true}, {0x370, 4, false, false, true, true}, {0x380, 4, false, false, true, true},
+		{0x390, 4, false, false, false, false}, {0x3E0, 4, false, false, true, true}, {0x3F0, 4, false, false, false, false},
+		{0x400, 4, false, false, false, false}, {0xF80, 4, false, false, false, false},
+	} {
+		assert.Equal(t, tc.tprR, tpr.APICAccessVirtualized(tc.off, tc.size, false), "read %#x/%d", tc.off, tc.size)
+		assert.Equal(t, tc.tprW, tpr.APICAccessVirtualized(tc.off, tc.size, true), "write %#x/%d", tc.off, tc.size)
+		assert.Equal(t, tc.regR, reg.APICAccessVirtualized(tc.off, tc.size, false), "register virtualization: read %#x/%d", tc.off, tc.size)
+		assert.Equal(t, tc.regW, reg.APICAccessVirtualized(tc.off, tc.size, true), "register virtualization: write %#x/%d", tc.off, tc.size)
+	}
+	// Without the TPR shadow nothing is virtualized (30.4.2).
+	for _, x := range []InsnIntercepts{tpr, reg} {
+		x.Proc = 0
+		assert.False(t, x.APICAccessVirtualized(0x80, 4, false))
+		assert.False(t, x.APICAccessVirtualized(0x20, 4, true))
+	}
+	for off, want := range map[uint64]int{0x80: APICWriteTPR, 0x81: APICWriteTPR, 0x310: APICWriteICRHigh, 0x312: APICWriteICRHigh,
+		0xB0: APICWriteEOI, 0x300: APICWriteICRLow, 0x20: APICWriteExit, 0x3E0: APICWriteExit, 0x320: APICWriteExit} {
+		assert.Equal(t, want, APICWriteEmulation(off), "%#x", off)
+	}
+	x2 := InsnIntercepts{Proc: ProcUseTPRShadow, Proc2: Proc2VirtualizeX2APICMode}
+	x2reg := InsnIntercepts{Proc: ProcUseTPRShadow, Proc2: Proc2VirtualizeX2APICMode | Proc2APICRegisterVirt}
+	for _, tc := range []struct {
+		idx              uint32
+		r, w, regR, regW bool
+	}{
+		{0x808, true, true, true, true}, {0x802, false, false, true, false}, {0x80B, false, false, true, false},
+		{0x830, false, false, true, false}, {0x8FF, false, false, true, false}, {0x900, false, false, false, false},
+		{0x7FF, false, false, false, false}, {0x10, false, false, false, false},
+	} {
+		assert.Equal(t, tc.r, x2.X2APICVirtualized(tc.idx, false), "RDMSR %#x", tc.idx)
+		assert.Equal(t, tc.w, x2.X2APICVirtualized(tc.idx, true), "WRMSR %#x", tc.idx)
+		assert.Equal(t, tc.regR, x2reg.X2APICVirtualized(tc.idx, false), "register virtualization: RDMSR %#x", tc.idx)
+		assert.Equal(t, tc.regW, x2reg.X2APICVirtualized(tc.idx, true), "register virtualization: WRMSR %#x", tc.idx)
+	}
+	assert.False(t, (&InsnIntercepts{Proc2: Proc2APICRegisterVirt}).X2APICVirtualized(0x808, false), "without virtualize x2APIC mode")
+	// With "virtual-interrupt delivery" and without "APIC-register
+	// virtualization": writes of 080H, 0B0H (EOI) and 300H (ICR low) are
+	// virtualized, reads of 080H only (30.4.2, 30.4.3.1); WRMSR of 80BH
+	// and 83FH too (30.5).
+	vid := InsnIntercepts{Proc: ProcUseTPRShadow, Proc2: Proc2VirtualizeAPICAccesses | Proc2VirtualIntrDelivery}
+	for off, w := range map[uint64][2]bool{0x80: {true, true}, 0xB0: {false, true}, 0x300: {false, true}, 0x310: {false, false}, 0x20: {false, false}, 0xB4: {false, false}} {
+		assert.Equal(t, w[0], vid.APICAccessVirtualized(off, 4, false), "VID: read %#x", off)
+		assert.Equal(t, w[1], vid.APICAccessVirtualized(off, 4, true), "VID: write %#x", off)
+	}
+	x2vid := InsnIntercepts{Proc: ProcUseTPRShadow, Proc2: Proc2VirtualizeX2APICMode | Proc2VirtualIntrDelivery}
+	for idx, w := range map[uint32][2]bool{0x808: {true, true}, 0x80B: {false, true}, 0x83F: {false, true}, 0x830: {false, false}} {
+		assert.Equal(t, w[0], x2vid.X2APICVirtualized(idx, false), "VID: RDMSR %#x", idx)
+		assert.Equal(t, w[1], x2vid.X2APICVirtualized(idx, true), "VID: WRMSR %#x", idx)
+	}
+	// Self-IPI virtualization of a VICR_LO write (30.4.3.2): fixed,
+	// edge, shorthand self, vector 10H or above; bits 11 (destination
+	// mode) and 14 (level) do not matter.
+	for icr, want := range map[uint32]bool{0x00040031: true, 0x00040831: true, 0x00044031: true, 0x000400FF: true, 0x00040010: true,
+		0x0004000F: false, 0x000C0031: false, 0x00000031: false, 0x00080031: false, 0x00048031: false, 0x00040131: false,
+		0x00041031: false, 0x00142031: false, 0x00050031: false, 0x00042031: false} {
+		assert.Equal(t, want, SelfIPIVirtualized(icr), "%#x", icr)
+	}
+}
+
+// TestEnterPostedInterrupts: the VM-entry checks of SDM Vol. 3C 27.2.1.1
+// for "virtual-interrupt delivery" and "process posted interrupts", on
+// Skylake SP's VMX, which has both: VID needs "external-interrupt
+// exiting"; posted interrupts need VID, the "acknowledge interrupt on
+// exit" VM-exit control, a notification vector with bits 15:8 clear and a
+// 64-byte aligned descriptor address within the physical-address width.
+func TestEnterPostedInterrupts(t *testing.T) {
+	m, err := msr.Lookup("skylake-sp")
+	require.NoError(t, err)
+	p, err := msr.Resolve(m, nil)
+	require.NoError(t, err)
+	caps, err := NewCaps(p.GuestVMX, p.ModelVMX, p.MaxPhysAddr(), 48)
+	require.NoError(t, err)
+	good := map[uint32]uint64{
+		encPinCtls: snbPin | pinExtIntExiting | PinProcessPostedIntrs, encProcCtls: snbProc | ProcUseTPRShadow | procActivateSecondary,
+		encProcCtls2: Proc2VirtualIntrDelivery, encExitCtls: snbExit | exitAckIntOnExit, encVirtualAPICAddr: 0x5000,
+		encPINotificationVector: 0xF2, encPIDescAddr: 0x6040,
+	}
+	for _, tc := range []struct {
+		name string
+		enc  uint32
+		val  uint64
+		why  string // "" passes
+	}{
+		{"all good", 0, 0, ""},
+		{"VID without external-interrupt exiting", encPinCtls, snbPin, "needs the \"external-interrupt exiting\""},
+		{"posted interrupts without VID", encProcCtls2, 0, "needs \"virtual-interrupt delivery\""},
+		{"posted interrupts without acknowledge interrupt on exit", encExitCtls, snbExit, "\"acknowledge interrupt on exit\""},
+		{"notification vector bit 8", encPINotificationVector, 0x1F2, "bits 15:8 of the posted-interrupt notification vector"},
+		{"descriptor not 64-byte aligned", encPIDescAddr, 0x6020, "64-byte aligned"},
+		{"descriptor beyond MAXPHYADDR", encPIDescAddr, 1 << 46, "within 46 bits"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, mem := entryVMCSWith(t, caps)
+			for enc, val := range good {
+				require.Equal(t, Succeed, v.VMWRITE(uint64(enc), val, true).Kind, "%#x", enc)
+			}
+			if tc.enc != 0 {
+				require.Equal(t, Succeed, v.VMWRITE(uint64(tc.enc), tc.val, true).Kind)
+			}
+			o, done := v.Enter(true, &host32, mem)
+			if tc.why == "" {
+				require.False(t, done, o.Why)
+				x := v.Intercepts().Insn
+				assert.True(t, x.PostedIntrs)
+				assert.Equal(t, uint8(0xF2), x.PINotificationVector)
+				assert.Equal(t, uint64(0x6040), x.PIDescAddr)
+				return
+			}
+			require.True(t, done)
+			assert.Equal(t, ErrEntryInvalidControl, o.Err, o.Why)
+			assert.Contains(t, o.Why, tc.why)
+		})
 	}
 }

@@ -77,6 +77,18 @@ type InsnIntercepts struct {
 	// threshold, with "use TPR shadow" (tpr.go).
 	VirtualAPIC  uint64
 	TPRThreshold uint32
+	// APICAccess is the APIC-access address, with "virtualize APIC
+	// accesses" (apicv.go).
+	APICAccess uint64
+	// GuestIntrStatus (RVI, SVI) and EOIExitBitmap, with
+	// "virtual-interrupt delivery" (apicv.go).
+	GuestIntrStatus uint16
+	EOIExitBitmap   [4]uint64
+	// PostedIntrs is "process posted interrupts", with the notification
+	// vector and the descriptor address (apicv.go).
+	PostedIntrs          bool
+	PINotificationVector uint8
+	PIDescAddr           uint64
 }
 
 // insnIntercepts reads the current VMCS's InsnIntercepts, given its
@@ -97,6 +109,9 @@ func (v *CPU) insnIntercepts(proc uint64) InsnIntercepts {
 		x.MSRBitmap = v.field(encMSRBitmap)
 	}
 	v.tprShadowFields(&x)
+	v.apicAccessFields(&x)
+	v.vidFields(&x)
+	v.postedFields(&x)
 	return x
 }
 

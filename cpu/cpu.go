@@ -168,6 +168,9 @@ type CPU struct {
 	firstHalfStop bool
 	// vev is the state of events in VMX non-root operation (vmx_events.go).
 	vev vmxEvents
+	// pauseLoop is the PAUSE-loop-exiting state, reset by VM entry
+	// (vmx_insnexit.go pause).
+	pauseLoop vmx.PauseLoop
 	// lintSink receives lint warnings (Config.Lint).
 	lintSink func(cpu int, msg string)
 }

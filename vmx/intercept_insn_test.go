@@ -79,3 +79,26 @@ func TestPauseLoopExits(t *testing.T) {
 		})
 	}
 }
+
+// TestXSSExits: with "enable XSAVES/XRSTORS" XSAVES and XRSTORS exit when
+// EDX:EAX, IA32_XSS and the XSS-exiting bitmap share a set bit (SDM Vol.
+// 3C 26.1.3); without the control they never exit (they are #UD, 26.3).
+func TestXSSExits(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		proc2             uint32
+		bitmap, mask, xss uint64
+		exits             bool
+	}{
+		{"all three share bit 8", Proc2EnableXSAVES, 1 << 8, 0x103, 1 << 8, true},
+		{"IA32_XSS 0", Proc2EnableXSAVES, ^uint64(0), ^uint64(0), 0, false},
+		{"bit not in the mask", Proc2EnableXSAVES, 1 << 8, 3, 1 << 8, false},
+		{"bit not in the bitmap", Proc2EnableXSAVES, 1 << 9, 0x103, 1 << 8, false},
+		{"control 0", 0, ^uint64(0), ^uint64(0), ^uint64(0), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := InsnIntercepts{Proc2: tc.proc2, XSSBitmap: tc.bitmap}
+			assert.Equal(t, tc.exits, x.XSSExits(tc.mask, tc.xss))
+		})
+	}
+}

@@ -144,8 +144,9 @@ const (
 // 0x0004 and the virtualization-exception information address 0x202A;
 // "VMCS shadowing" (14) the VMREAD- and VMWRITE-bitmap addresses 0x2026
 // and 0x2028; "PAUSE-loop exiting" (10) PLE_Gap 0x4020 and PLE_Window
-// 0x4022; "use TSC scaling" (25) the TSC multiplier 0x2032, whose index
-// (25) is then the highest.
+// 0x4022; "enable XSAVES/XRSTORS" (20) the XSS-exiting bitmap 0x202C;
+// "use TSC scaling" (25) the TSC multiplier 0x2032, whose index (25) is
+// then the highest.
 func goodPath(cpu int, basic, misc, pin, sec uint64) []string {
 	all := fields16 + fields64 + fields32 + fieldsNat
 	fields64 := fields64
@@ -157,11 +158,14 @@ func goodPath(cpu int, basic, misc, pin, sec uint64) []string {
 	for _, f := range []struct {
 		bit           uint
 		n16, n32, n64 int
-	}{{10, 0, 2, 0}, {13, 0, 0, 2}, {14, 0, 0, 2}, {17, 1, 0, 1}, {18, 1, 0, 1}, {25, 0, 0, 1}} {
+	}{{10, 0, 2, 0}, {13, 0, 0, 2}, {14, 0, 0, 2}, {17, 1, 0, 1}, {18, 1, 0, 1}, {20, 0, 0, 1}, {25, 0, 0, 1}} {
 		if sec>>(32+f.bit)&1 != 0 {
 			all += f.n16 + f.n32 + f.n64
 			fields64 += f.n64
 		}
+	}
+	if sec>>(32+20)&1 != 0 {
+		highestIndex = max(highestIndex, 0x202C>>1&0x1FF)
 	}
 	if sec>>(32+25)&1 != 0 {
 		highestIndex = max(highestIndex, 0x2032>>1&0x1FF)

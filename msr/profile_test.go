@@ -159,11 +159,14 @@ func TestQEMUVMXNamesKnownGaps(t *testing.T) {
 	require.NoError(t, err)
 	g, _ := p.GuestVMX(VMXProcbasedCtls2)
 	assert.Zero(t, g>>(32+22)&1, "mode-based execute control")
-	p, err = resolveE("skylake-sp", "+vmx-unrestricted-guest", "+vmx-ept", "+unrestricted-guest", "+vmx-exit-load-efer", "+vmx-entry-load-efer", "+vmx-pml", "+pml", "+vmfunc", "+vmx-eptp-switching", "+vmx-mbec")
+	p, err = resolveE("skylake-sp", "+vmx-unrestricted-guest", "+vmx-ept", "+unrestricted-guest", "+vmx-exit-load-efer", "+vmx-entry-load-efer", "+vmx-pml", "+pml", "+vmfunc", "+vmx-eptp-switching", "+vmx-mbec",
+		"+vmx-ple", "+vmx-xsaves", "+vmx-tsc-scaling")
 	require.NoError(t, err)
 	g, _ = p.GuestVMX(VMXProcbasedCtls2)
 	assert.Equal(t, uint64(1), g>>(32+7)&1, "unrestricted guest stays")
-	for _, b := range []uint{13, 17, 22} { // VM functions, PML, MBEC (SDM Vol. 3C Table 25-7)
+	// VM functions, PML, MBEC, PAUSE-loop exiting, enable XSAVES/XRSTORS,
+	// use TSC scaling (SDM Vol. 3C Table 25-7).
+	for _, b := range []uint{13, 17, 22, 10, 20, 25} {
 		assert.Equal(t, uint64(1), g>>(32+b)&1, "secondary control %d stays", b)
 	}
 	e, _ := p.GuestVMX(VMXEntryCtls)

@@ -174,6 +174,9 @@ type CPU struct {
 	firstHalfStop bool
 	// vev is the state of events in VMX non-root operation (vmx_events.go).
 	vev vmxEvents
+	// pauseLoop is the PAUSE-loop-exiting state, reset by VM entry
+	// (vmx_insnexit.go pause).
+	pauseLoop vmx.PauseLoop
 	// lintSink receives lint warnings (Config.Lint).
 	lintSink func(cpu int, msg string)
 }
@@ -301,6 +304,9 @@ type features struct {
 	// xcr0 are the XCR0 bits XSETBV accepts: CPUID.(EAX=0DH,ECX=0):EDX:EAX
 	// (SDM Vol. 1 13.3).
 	xcr0 uint64
+	// CPUID.(EAX=0DH,ECX=1):EAX.XSAVEC[bit 1] (XSAVEC, the compacted form
+	// of XRSTOR) and .XSS[bit 3] (XSAVES, XRSTORS, IA32_XSS) (exec_xsaves.go).
+	xsavec, xsaves bool
 }
 
 // RefreshFeatures re-reads the CPU model's CPUID leaves that select
@@ -337,6 +343,8 @@ func (c *CPU) RefreshFeatures() {
 	if max >= 0xD {
 		a, _, _, d := p.CPUID(c, 0xD, 0)
 		c.feat.xcr0 = uint64(d)<<32 | uint64(a)
+		a1, _, _, _ := p.CPUID(c, 0xD, 1)
+		c.feat.xsavec, c.feat.xsaves = a1&(1<<1) != 0, a1&(1<<3) != 0
 	}
 }
 

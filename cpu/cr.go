@@ -328,6 +328,10 @@ func (c *CPU) readMSR(idx uint32) (uint64, *arch.Fault) {
 		if c.feat.pks {
 			return c.PKRS, nil
 		}
+	case msrXSS:
+		if c.feat.xsaves {
+			return c.xss(), nil // exec_xsaves.go
+		}
 	}
 	if c.lbrMSR(idx) {
 		return c.readLBRMSR(idx), nil
@@ -437,6 +441,11 @@ func (c *CPU) writeMSR(idx uint32, v uint64) *arch.Fault {
 			return c.plat().WriteMSR(c, idx, v)
 		}
 		return c.writePKRS(v) // exec_pkeys.go
+	case msrXSS:
+		if !c.feat.xsaves {
+			return c.plat().WriteMSR(c, idx, v)
+		}
+		return c.writeXSS(v) // exec_xsaves.go
 	default:
 		if c.lbrMSR(idx) {
 			return c.writeLBRMSR(idx, v)

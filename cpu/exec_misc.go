@@ -49,6 +49,10 @@ func cpuid(c *CPU, in *Inst) {
 		// CPUID.(EAX=0DH,ECX=0):EBX is the size of the XSAVE area the
 		// components enabled in XCR0 need (SDM Vol. 2A CPUID leaf 0DH).
 		b = c.xsaveSize(c.XCR0)
+	case leaf == 0xD && sub == 1 && a&(1<<3) != 0:
+		// CPUID.(EAX=0DH,ECX=1):EBX, with XSAVES, is the size of the
+		// compacted area for XCR0 | IA32_XSS (Vol. 2A CPUID leaf 0DH).
+		b = uint32(c.compactedLayout(c.XCR0|c.xss(), nil))
 	}
 	c.GPR[arch.RAX], c.GPR[arch.RBX], c.GPR[arch.RCX], c.GPR[arch.RDX] = uint64(a), uint64(b), uint64(cc), uint64(d)
 }

@@ -399,6 +399,7 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 		c.Hooks.VMX(c, vmx.Outcome{Insn: insn, Kind: vmx.Succeed})
 	}
 	c.intercepts = c.vmx.Intercepts()
+	c.pauseLoop = vmx.PauseLoop{}   // the first PAUSE after entry begins a loop (26.1.3)
 	c.clearMonitor()                // exec_monitor.go
 	c.BlockINIT(false)              // INIT is a VM exit in VMX non-root operation (24.8)
 	c.vmxEventsEntry(g.BlockingNMI) // NMI blocking, the preemption timer (vmx_events.go)

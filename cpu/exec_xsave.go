@@ -195,14 +195,29 @@ func fxrstor(c *CPU, in *Inst) {
 // → #UD, CR0.TS=1 → #NM, a 64-byte aligned operand (Vol. 2C XSAVE
 // "Protected Mode Exceptions").
 func (c *CPU) xsaveCheck(in *Inst, name string) (uint64, bool) {
+	if !c.xsaveEnabled(name) {
+		return 0, false
+	}
+	return c.xsaveAddr(in, name)
+}
+
+// xsaveEnabled is the #UD (CR4.OSXSAVE = 0) and #NM (CR0.TS = 1) of the
+// XSAVE family.
+func (c *CPU) xsaveEnabled(name string) bool {
 	if c.CR4&arch.CR4OSXSAVE == 0 {
 		c.raiseUD(name+" with CR4.OSXSAVE=0", "Vol. 2C "+name)
-		return 0, false
+		return false
 	}
 	if c.CR0&arch.CR0TS != 0 {
 		c.raise(arch.Fault{Vector: arch.VecNM, Rule: name + " with CR0.TS=1", SDM: "Vol. 2C " + name})
-		return 0, false
+		return false
 	}
+	return true
+}
+
+// xsaveAddr is the XSAVE area's address, which must be 64-byte aligned
+// (#GP(0)).
+func (c *CPU) xsaveAddr(in *Inst, name string) (uint64, bool) {
 	addr := c.ea(in)
 	if addr&63 != 0 {
 		c.raiseGP(name+" operand not 64-byte aligned", "Vol. 1 13.4 / Vol. 2C "+name)
@@ -264,11 +279,13 @@ func xsave(c *CPU, in *Inst) {
 	}
 }
 
-// xrstor (0F AE /5), standard form (XSAVEC/XSAVES are not reported, so
-// XCOMP_BV must be 0): #GP when XSTATE_BV has a bit XCR0 lacks, when
-// bytes 23:8 of the header are not zero, or when MXCSR (loaded for
-// RFBM[1]) has reserved bits; then each component of RFBM is loaded if its
-// XSTATE_BV bit is set and initialised otherwise (Vol. 1 13.8.1).
+// xrstor (0F AE /5): the standard form (XCOMP_BV[63] = 0) checks that
+// XSTATE_BV has no bit XCR0 lacks and that bytes 23:8 of the header are
+// zero; XCOMP_BV[63] = 1 selects the compacted form where the model
+// reports XSAVEC (CPUID.(EAX=0DH,ECX=1):EAX[1]; exec_xsaves.go), and is a
+// non-zero byte 15:8 otherwise (Vol. 1 13.8.1). MXCSR (loaded for RFBM[1])
+// may not set reserved bits; then each component of RFBM is loaded if its
+// XSTATE_BV bit is set and initialised otherwise (13.8.2).
 func xrstor(c *CPU, in *Inst) {
 	addr, ok := c.xsaveCheck(in, "XRSTOR")
 	if !ok {
@@ -280,12 +297,20 @@ func xrstor(c *CPU, in *Inst) {
 		return
 	}
 	bv := binary.LittleEndian.Uint64(img[512:])
+	if c.feat.xsavec && binary.LittleEndian.Uint64(img[520:])>>63 != 0 {
+		c.xrstorCompacted(in, addr, &img, rfbm, c.XCR0, "XRSTOR")
+		return
+	}
 	if bv&^c.XCR0 != 0 {
 		c.raiseGP("XRSTOR: XSTATE_BV sets a bit that XCR0 does not", "Vol. 1 13.8.1")
 		return
 	}
 	if binary.LittleEndian.Uint64(img[520:]) != 0 || binary.LittleEndian.Uint64(img[528:]) != 0 {
-		c.raiseGP("XRSTOR: bytes 23:8 of the XSAVE header (XCOMP_BV and reserved) must be 0 (the compacted form is not supported)", "Vol. 1 13.8.1")
+		why := "XRSTOR: bytes 23:8 of the XSAVE header (XCOMP_BV and reserved) must be 0 in the standard form"
+		if !c.feat.xsavec {
+			why += " (the model has no compacted form: CPUID.(EAX=0DH,ECX=1):EAX.XSAVEC = 0)"
+		}
+		c.raiseGP(why, "Vol. 1 13.8.1")
 		return
 	}
 	mx := binary.LittleEndian.Uint32(img[24:])
@@ -299,9 +324,19 @@ func xrstor(c *CPU, in *Inst) {
 			return
 		}
 	}
-	leg := (*[512]byte)(img[:512])
+	c.xrstorLoad((*[512]byte)(img[:512]), rfbm, bv, mx, pkru)
+}
+
+// xrstorLoad loads (XSTATE_BV[i] = 1) or initialises (0) each implemented
+// component i of RFBM from the legacy region leg, with the MXCSR value mx
+// for RFBM[1] and the PKRU component's 8 bytes pkru (Vol. 1 13.8.2,
+// 13.12; initial configurations 13.6).
+func (c *CPU) xrstorLoad(leg *[512]byte, rfbm, bv uint64, mx uint32, pkru uint64) {
 	if rfbm&(1<<xcompPKRU) != 0 {
 		// XRSTOR loads PKRU whatever CR4.PKE says (Vol. 1 13.5.7).
+		if bv&(1<<xcompPKRU) == 0 {
+			pkru = 0
+		}
 		c.setPKRU(uint32(pkru))
 	}
 	if rfbm&1 != 0 {

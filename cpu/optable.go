@@ -18,6 +18,7 @@ type tables struct {
 	clac, stac, invpcid               opEntry
 	rdpkru, wrpkru                    opEntry
 	fsgsbase, rdpid                   opEntry
+	xsavesGrp                         [3]opEntry // 0F C7 /3, /4, /5
 	invept, invvpid                   opEntry
 	cmpxchg8b, vmxon, vmclear         opEntry
 	vmptrld, vmptrst, vmread, vmwrite opEntry
@@ -299,6 +300,11 @@ func buildTables() *tables {
 	t.stac = opEntry{name: "stac", f: fModRM, h: one(clacStac)}
 	t.fsgsbase = opEntry{name: "rdfsbase/rdgsbase/wrfsbase/wrgsbase", f: fModRM, h: one(fsgsbase)}
 	t.rdpid = opEntry{name: "rdpid", f: fModRM, h: one(rdpid)}
+	t.xsavesGrp = [3]opEntry{ // exec_xsaves.go
+		{name: "xrstors", f: fModRM | fMemOnly | fEnd, h: one(xrstors)},
+		{name: "xsavec", f: fModRM | fMemOnly, h: one(xsavec)},
+		{name: "xsaves", f: fModRM | fMemOnly, h: one(xsaves)},
+	}
 	t.rdpkru = opEntry{name: "rdpkru", f: fModRM, h: one(rdpkru)}
 	t.wrpkru = opEntry{name: "wrpkru", f: fModRM | fEnd, h: one(wrpkru)}
 	x[0x05] = opEntry{name: "syscall", f: fEnd, h: one(syscall)}
@@ -443,6 +449,13 @@ func selGrp9(mr byte, d *decoder) *opEntry {
 	switch (mr >> 3) & 7 {
 	case 1:
 		return &d.t.cmpxchg8b
+	case 3, 4, 5:
+		// NP 0F C7 /3 XRSTORS, /4 XSAVEC, /5 XSAVES (SDM Vol. 2D):
+		// memory forms without a 66, F2 or F3 prefix.
+		if mem && d.rep == 0 && !d.opsz66 {
+			return &d.t.xsavesGrp[(mr>>3)&7-3]
+		}
+		return nil
 	case 6:
 		switch {
 		case !mem && d.rep == 0:

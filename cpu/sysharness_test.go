@@ -138,6 +138,9 @@ type sysPlatform struct {
 	// 0DH, at the size and offset of a Cascade Lake-SP dump (8 bytes at
 	// 0xA80: msr/models/cascadelake-sp.cpu); x87 and SSE are always there.
 	xsavePKRU bool
+	// xsaveSub1 is CPUID.(EAX=0DH,ECX=1):EAX (XSAVEC bit 1, XSAVES bit
+	// 3); its EBX, ECX, EDX are 0 (the core computes EBX).
+	xsaveSub1 uint32
 }
 
 // CPUID feature bits the system tests toggle (SDM Vol. 2A CPUID).
@@ -166,6 +169,8 @@ func (p *sysPlatform) CPUID(c *cpu.CPU, leaf, sub uint32) (uint32, uint32, uint3
 			return 3, 576, 576, 0
 		case sub == 9 && p.xsavePKRU:
 			return 8, 0xA80, 0, 0
+		case sub == 1:
+			return p.xsaveSub1, 0, 0, 0
 		}
 	case 1:
 		ecx := p.ecx1

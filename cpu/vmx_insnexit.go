@@ -134,20 +134,28 @@ func (c *CPU) guestDescTableExit(in *Inst, identity uint32, ldtTR bool) bool {
 }
 
 // guestTSC is the TSC as the guest reads it with RDTSC, RDTSCP or RDMSR of
-// IA32_TSC: with "use TSC offsetting" (and no RDTSC exiting) the sum of
-// the TSC and the TSC offset (SDM Vol. 3C 26.3, 27.5; Vol. 3B 18.17).
+// IA32_TSC: with "use TSC offsetting" (and no RDTSC exiting) scaled by
+// the TSC multiplier under "use TSC scaling", plus the TSC offset (SDM
+// Vol. 3C 26.3; vmx.InsnIntercepts.GuestTSC).
 func (c *CPU) guestTSC(t uint64) uint64 {
 	if c.inGuest() {
-		return t + c.intercepts.Insn.TSCOffset
+		return c.intercepts.Insn.GuestTSC(t)
 	}
 	return t
 }
 
 // pause: PAUSE (F3 90), a NOP here; in VMX non-root operation it exits
-// with "PAUSE exiting" (SDM Vol. 3C 26.1.3; reason 40). PAUSE-loop
-// exiting (a secondary control) is not implemented.
+// (reason 40) with "PAUSE exiting", or at CPL 0 with "PAUSE-loop exiting"
+// when the PAUSE-loop rule says so (SDM Vol. 3C 26.1.3; vmx/pause.go). The
+// rule's counter runs at the TSC's rate on virtual time: the TSC's ticks
+// since reset, which WRMSR to IA32_TSC does not move.
 func pause(c *CPU, in *Inst) {
-	if c.guestExits(vmx.ProcPAUSEExiting) {
+	if !c.inGuest() {
+		return
+	}
+	x := &c.intercepts.Insn
+	if x.Exits(vmx.ProcPAUSEExiting) ||
+		c.cpl == 0 && x.Exits2(vmx.Proc2PAUSELoopExiting) && x.PauseLoopExits(&c.pauseLoop, c.tscTicks(c.Clock())) {
 		c.guestInsnExit(in, vmx.ExitPAUSE, 0)
 	}
 }

@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"encoding/binary"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -49,6 +50,8 @@ type insnExitCase struct {
 	info   uint64
 	linear uint64
 	rip    uint64
+	// steps is the instruction budget to the exit (64 if 0).
+	steps int
 }
 
 // runGuestToExit launches the guest of tc and returns the CPU after its
@@ -84,7 +87,11 @@ func runGuestToExit(t *testing.T, tc insnExitCase, tweak ...func(*CPU)) *CPU {
 	h.bus.ram[0x12000] = 0xF4 // the host's HLT
 	exits := 0
 	c.Hooks = &Hooks{VMExit: func(*CPU, uint32, vmx.ExitInfo) { exits++ }}
-	for i := 0; i < 64 && exits == 0; i++ {
+	steps := tc.steps
+	if steps == 0 {
+		steps = 64
+	}
+	for i := 0; i < steps && exits == 0; i++ {
 		c.Run(1)
 	}
 	require.Equal(t, 1, exits, "one VM exit")
@@ -353,6 +360,131 @@ func TestTSCOffsetting(t *testing.T) {
 			assert.GreaterOrEqual(t, got, uint64(offset), "the offset is added")
 			assert.LessOrEqual(t, got-offset, now, "the guest read the host's TSC plus the offset")
 			assert.Less(t, now, uint64(offset), "the host's TSC has no offset")
+		})
+	}
+}
+
+// TestTSCScaling: with "use TSC offsetting" and "use TSC scaling" the
+// guest's RDTSC, RDTSCP and RDMSR of IA32_TSC read ((TSC × multiplier) >>
+// 48) + offset (SDM Vol. 3C 26.3), on Skylake SP, whose dump allows "use
+// TSC scaling" (secondary control 25). The TSC starts at 2^40 + 12345, so
+// the product with the multiplier 1.5 (3 << 47) needs more than 64 bits;
+// the value read less the offset must be floor(T × 3 / 2) for a TSC value
+// T at most a few ticks before the exit (the harness's TSC counts one
+// tick per instruction).
+func TestTSCScaling(t *testing.T) {
+	const offset, mult, encTSCMultiplier, start = 0x0000_1000_0000_0000, 3 << 47, 0x2032, 1<<40 + 12345
+	for _, tc := range []struct {
+		name string
+		code []byte
+	}{
+		{"RDTSC", []byte{0x0F, 0x31}},
+		{"RDTSCP", []byte{0x0F, 0x01, 0xF9}},
+		{"RDMSR IA32_TSC", []byte{0xB9, 0x10, 0, 0, 0, 0x0F, 0x32}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := runGuestToExit(t, insnExitCase{model: "skylake-sp",
+				fields: map[uint64]uint64{encTestProc: testProcDefault | vmx.ProcUseTSCOffsetting | vmx.ProcUseMSRBitmaps | 1<<31,
+					encTestProc2: vmx.Proc2EnableRDTSCP | vmx.Proc2UseTSCScaling, encTestTSCOffset: offset,
+					encTSCMultiplier: mult, encTestMSRBitmap: 0x8000},
+				code: append(append([]byte{}, tc.code...), 0x0F, 0xA2), // ...; CPUID exits
+				gpr:  map[int]uint64{arch.RAX: 0},
+			}, func(c *CPU) { c.setTSC(start) })
+			assert.Equal(t, uint64(10), vmcsField(t, c, 0x4402))
+			got := uint64(uint32(c.GPR[arch.RDX]))<<32 | uint64(uint32(c.GPR[arch.RAX]))
+			now := c.TSC()
+			require.Greater(t, now, uint64(start))
+			found := false
+			for tsc := now - 16; tsc <= now; tsc++ {
+				found = found || got == tsc*3/2+offset
+			}
+			assert.True(t, found, "guest read %#x, TSC now %#x: not floor(T*1.5)+offset for a recent T", got, now)
+		})
+	}
+}
+
+// TestPAUSELoopExiting: "PAUSE-loop exiting" (secondary control 10, which
+// Sandy Bridge EP's dump allows) at CPL 0 (SDM Vol. 3C 26.1.3). The guest
+// loops INC ECX; PAUSE; CMP ECX,50; JNE back; then CPUID (41 F3 90 83 F9
+// 32 75 F8 0F A2): its PAUSEs are 4 instructions, 4 TSC ticks, apart
+// (the harness's TSC counts one tick per instruction). With PLE_Gap 10
+// they form one loop, and the 26th PAUSE after the first (ECX 27), 104
+// ticks after it, is the first past PLE_Window 100: a VM exit, reason
+// 40, at the PAUSE (RIP 11001H, length 2). With PLE_Gap 3 every PAUSE
+// begins a loop and the CPUID exits at ECX 50; so at CPL 3, where the
+// control is ignored. "PAUSE exiting" takes precedence: the first PAUSE
+// exits.
+func TestPAUSELoopExiting(t *testing.T) {
+	const encPLEGap, encPLEWindow = 0x4020, 0x4022
+	code := []byte{0x41, 0xF3, 0x90, 0x83, 0xF9, 0x32, 0x75, 0xF8, 0x0F, 0xA2}
+	ple := func(proc, gap, window uint64) map[uint64]uint64 {
+		return map[uint64]uint64{encTestProc: testProcDefault | proc | 1<<31, encTestProc2: vmx.Proc2PAUSELoopExiting,
+			encPLEGap: gap, encPLEWindow: window}
+	}
+	for _, tc := range []struct {
+		name   string
+		fields map[uint64]uint64
+		reason uint64
+		ecx    uint64
+		rip    uint64
+	}{
+		{"one loop past the window", ple(0, 10, 100), 40, 27, 0x11001},
+		{"window 0: the second PAUSE", ple(0, 10, 0), 40, 2, 0x11001},
+		{"every PAUSE past the gap", ple(0, 3, 100), 10, 50, 0x11008},
+		{"CPL 3: ignored", cpl3(ple(0, 10, 100)), 10, 50, 0x11008},
+		{"PAUSE exiting first", ple(vmx.ProcPAUSEExiting, 10, 100), 40, 1, 0x11001},
+		{"the control 0", map[uint64]uint64{encTestProc: testProcDefault | 1<<31, encPLEGap: 10}, 10, 50, 0x11008},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := runGuestToExit(t, insnExitCase{fields: tc.fields, code: code, gpr: map[int]uint64{arch.RCX: 0, arch.RAX: 0}, steps: 400})
+			assert.Equal(t, tc.reason, vmcsField(t, c, 0x4402), "exit reason")
+			assert.Equal(t, tc.rip, vmcsField(t, c, 0x681E), "guest RIP")
+			assert.Equal(t, uint64(2), vmcsField(t, c, 0x440C), "instruction length")
+			assert.Equal(t, tc.ecx, uint64(uint32(c.GPR[arch.RCX])), "ECX")
+		})
+	}
+}
+
+// TestEnableXSAVES: in VMX non-root operation XSAVES (and XRSTORS) is
+// #UD with "enable XSAVES/XRSTORS" (secondary control 20) 0 (SDM Vol. 3C
+// 26.3): here a VM exit through the exception bitmap (bit 6), reason 0,
+// interruption information 80000306H (valid, hardware exception, #UD), at
+// the XSAVES. With the control 1 XSAVES runs: the XSS-exiting bitmap
+// (all ones) causes an exit only for a bit also set in EDX:EAX and
+// IA32_XSS (26.1.3), and IA32_XSS is 0 here (no supervisor component), so
+// the CPUID after it exits (reason 10) and the area holds the compacted
+// header (XCOMP_BV = RFBM | bit 63). Skylake SP allows the control.
+func TestEnableXSAVES(t *testing.T) {
+	const encXSSBitmap, area = 0x202C, 0x13000
+	// XSAVES [13000H] (NP 0F C7 /5, disp32); CPUID.
+	code := []byte{0x0F, 0xC7, 0x2D, 0x00, 0x30, 0x01, 0x00, 0x0F, 0xA2}
+	xsaves := func(c *CPU) { c.feat.xsaves, c.feat.xsavec = true, true; c.XCR0 = 3 }
+	guestCR4 := uint64(arch.CR4VMXE | arch.CR4PSE | arch.CR4OSXSAVE)
+	for _, tc := range []struct {
+		name   string
+		proc2  uint64
+		reason uint64
+		rip    uint64
+	}{
+		{"control 0: #UD", 0, 0, 0x11000},
+		{"control 1: runs", vmx.Proc2EnableXSAVES, 10, 0x11007},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ram []byte
+			c := runGuestToExit(t, insnExitCase{model: "skylake-sp",
+				fields: map[uint64]uint64{encTestProc: testProcDefault | 1<<31, encTestProc2: tc.proc2,
+					encTestExcBitmap: 1 << 6, encXSSBitmap: ^uint64(0), 0x6804: guestCR4},
+				code: code, gpr: map[int]uint64{arch.RAX: 3, arch.RDX: 0},
+				setup: func(r []byte) { ram = r }}, xsaves)
+			assert.Equal(t, tc.reason, vmcsField(t, c, 0x4402), "exit reason")
+			assert.Equal(t, tc.rip, vmcsField(t, c, 0x681E), "guest RIP")
+			xcomp := binary.LittleEndian.Uint64(ram[area+520:])
+			if tc.reason == 0 {
+				assert.Equal(t, uint64(0x80000306), vmcsField(t, c, 0x4404), "#UD")
+				assert.Zero(t, xcomp, "nothing saved")
+				return
+			}
+			assert.Equal(t, uint64(1<<63|3), xcomp, "XCOMP_BV")
 		})
 	}
 }

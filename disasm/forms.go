@@ -109,7 +109,7 @@ var forms = map[string]string{
 	"0fbe": "movsx Gv,Eb", "0fbf": "movsx Gv,Ew", "0fc0": "xadd Eb,Gb", "0fc1": "xadd Ev,Gv",
 	// Group 9 (Table A-6): CMPXCHG8B/16B, the VMX pointer instructions
 	// told apart by the mandatory prefix (SDM Vol. 3C 31.3), RDRAND/RDSEED.
-	"0fc7/1m": "cmpxchg8b|cmpxchg8b|cmpxchg16b Mq8", "0fc7/6m": "vmptrld Mq", "66 0fc7/6m": "vmclear Mq", "f3 0fc7/6m": "vmxon Mq", "0fc7/7m": "vmptrst Mq",
+	"0fc7/1m": "cmpxchg8b|cmpxchg8b|cmpxchg16b Mq8", "0fc7/3m": "xrstors MP", "0fc7/4m": "xsavec MP", "0fc7/5m": "xsaves MP", "0fc7/6m": "vmptrld Mq", "66 0fc7/6m": "vmclear Mq", "f3 0fc7/6m": "vmxon Mq", "0fc7/7m": "vmptrst Mq",
 	"0fc7/6r": "rdrand Rv", "0fc7/7r": "rdseed Rv", "f3 0fc7/7r": "rdpid Ry",
 	"f3 0fae/0r": "rdfsbase Rv", "f3 0fae/1r": "rdgsbase Rv", "f3 0fae/2r": "wrfsbase Rv", "f3 0fae/3r": "wrgsbase Rv",
 	"0fc8": "bswap Zv", "0fc9": "bswap Zv", "0fca": "bswap Zv", "0fcb": "bswap Zv", "0fcc": "bswap Zv", "0fcd": "bswap Zv", "0fce": "bswap Zv", "0fcf": "bswap Zv",

@@ -148,6 +148,10 @@ const (
 // 0x0810 and the EOI-exit bitmaps 0-3 (0x201C-0x2022). With "process
 // posted interrupts" allowed (pin-based control 7) the notification
 // vector 0x0002 and the descriptor address 0x2016 exist too.
+// Likewise "PAUSE-loop exiting" (10) brings PLE_Gap 0x4020 and PLE_Window
+// 0x4022; "enable XSAVES/XRSTORS" (20) the XSS-exiting bitmap 0x202C;
+// "use TSC scaling" (25) the TSC multiplier 0x2032, whose index (25) is
+// then the highest.
 func goodPath(cpu int, basic, misc, pin, sec uint64) []string {
 	all := fields16 + fields64 + fields32 + fieldsNat
 	fields64 := fields64
@@ -157,17 +161,23 @@ func goodPath(cpu int, basic, misc, pin, sec uint64) []string {
 		highestIndex = 0x482E >> 1 & 0x1FF
 	}
 	for _, f := range []struct {
-		bit      uint
-		n16, n64 int
-	}{{0, 0, 1}, {9, 1, 4}, {13, 0, 2}, {14, 0, 2}, {17, 1, 1}, {18, 1, 1}} {
+		bit           uint
+		n16, n32, n64 int
+	}{{0, 0, 0, 1}, {9, 1, 0, 4}, {10, 0, 2, 0}, {13, 0, 0, 2}, {14, 0, 0, 2}, {17, 1, 0, 1}, {18, 1, 0, 1}, {20, 0, 0, 1}, {25, 0, 0, 1}} {
 		if sec>>(32+f.bit)&1 != 0 {
-			all += f.n16 + f.n64
+			all += f.n16 + f.n32 + f.n64
 			fields64 += f.n64
 		}
 	}
 	if pin>>(32+7)&1 != 0 {
 		all += 2
 		fields64++
+	}
+	if sec>>(32+20)&1 != 0 {
+		highestIndex = max(highestIndex, 0x202C>>1&0x1FF)
+	}
+	if sec>>(32+25)&1 != 0 {
+		highestIndex = max(highestIndex, 0x2032>>1&0x1FF)
 	}
 	rw := all - fieldsRO
 	ro := fmt.Sprintf("cpu %d: VM-exit information fields: VMWRITE to %d refused with VMfailValid(13) (IA32_VMX_MISC[29] = 0)",

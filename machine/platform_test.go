@@ -98,13 +98,14 @@ func TestPlatformMSRs(t *testing.T) {
 	_, f = p.ReadMSR(c, 0x491)
 	require.NotNil(t, f, "no IA32_VMX_VMFUNC: Sandy Bridge EP has no VM functions (IA32_VMX_PROCBASED_CTLS2 bit 45 is 0)")
 	// IA32_VMX_PROCBASED_CTLS2 with the secondary controls vmxemu
-	// honours that the dump's 0x4FF has: virtualize APIC accesses (0),
-	// enable EPT (1), descriptor-table exiting (2), enable RDTSCP (3),
-	// virtualize x2APIC mode (4), enable VPID (5), WBINVD exiting (6)
-	// (SDM Vol. 3C Table 25-7).
+	// honours that the dump's 0x4FF has — all of them: virtualize APIC
+	// accesses (0), enable EPT (1), descriptor-table exiting (2), enable
+	// RDTSCP (3), virtualize x2APIC mode (4), enable VPID (5), WBINVD
+	// exiting (6), unrestricted guest (7), PAUSE-loop exiting (10) (SDM
+	// Vol. 3C Table 25-7).
 	v, f = p.ReadMSR(c, 0x48B)
 	require.Nil(t, f)
-	assert.Equal(t, uint64(0xFF)<<32, v) // and unrestricted guest (7)
+	assert.Equal(t, uint64(0x4FF)<<32, v)
 	require.NotNil(t, p.WriteMSR(c, 0xC0000999, 0))
 	require.NotNil(t, p.WriteMSR(c, 0xFE, 0), "MTRRCAP is read-only")
 }

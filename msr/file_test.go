@@ -86,10 +86,11 @@ func TestMSRFile(t *testing.T) {
 			// PROCBASED_CTLS2 0x000004FF00000000 with the secondary controls
 			// vmxemu honours: virtualize APIC accesses (0), virtualize x2APIC mode (4), enable EPT (1), descriptor-table exiting
 			// (2), enable RDTSCP (3), enable VPID (5), WBINVD exiting (6),
-			// unrestricted guest (7) (SDM Vol. 3C Table 25-7);
+			// unrestricted guest (7), PAUSE-loop exiting (10) (SDM Vol. 3C
+			// Table 25-7);
 			// EPT_VPID_CAP 0x00000F0106134141, all of whose bits vmxemu
 			// honours (SDM Vol. 3D A.10).
-			rd(VMXProcbasedCtls2, 0x000000FF00000000), rd(VMXEPTVPIDCap, 0x00000F0106134141)}},
+			rd(VMXProcbasedCtls2, 0x000004FF00000000), rd(VMXEPTVPIDCap, 0x00000F0106134141)}},
 		// IA32_VMX_VMFUNC (SDM Vol. 3D A.11): EPTP switching (bit 0), the
 		// only VM function; gone with "enable VM functions".
 		{"VMFUNC: EPTP switching", "haswell-ep", nil, 5, []msrOp{rd(VMXVMFunc, 1)}},

@@ -297,10 +297,15 @@ func (p *Profile) buildEffective() {
 // its place — with EBX the size for XCR0 = 1 (576 bytes: legacy region
 // and header; the core recomputes EBX from the current XCR0 at each
 // CPUID) and ECX the size for all of them; sub-leaf 9 is the model's
-// (size and standard-format offset; ECX 0: a user component, no
-// compacted format). Sub-leaf 1 (XSAVEOPT, XSAVEC, XGETBV with ECX=1,
-// XSAVES) and the other component sub-leaves are zero. Without XSAVE the
-// leaf is zero.
+// (size and standard-format offset; ECX bit 0 clear: a user component,
+// bit 1 the model's 64-byte alignment in the compacted format). Sub-leaf
+// 1 keeps the model's XSAVEC (EAX bit 1: XSAVEC and the compacted form of
+// XRSTOR) and XSAVES (bit 3: XSAVES, XRSTORS, IA32_XSS) with EBX the
+// compacted size for XCR0 | IA32_XSS = 1 (576; the core recomputes it at
+// each CPUID) and ECX, EDX 0: no supervisor component is implemented, so
+// IA32_XSS supports no bit; XSAVEOPT (bit 0) and XGETBV with ECX = 1
+// (bit 2) are not implemented. The other component sub-leaves are zero.
+// Without XSAVE the leaf is zero.
 func (p *Profile) xsaveLeaf(sub uint32, raw Regs) Regs {
 	const x87SSE, pkru, area = 3, 1 << 9, 576
 	if !p.Reports("xsave") {
@@ -325,9 +330,19 @@ func (p *Profile) xsaveLeaf(sub uint32, raw Regs) Regs {
 		}
 		return Regs{EAX: comps, EBX: area, ECX: size}
 	case sub == 9 && comps&pkru != 0:
-		return Regs{EAX: raw.EAX, EBX: raw.EBX}
-	case sub == 1 && raw != (Regs{}):
-		p.gaps = append(p.gaps, Gap{"CPUID.(0xd,1)", "XSAVE components and extensions other than x87/SSE/PKRU are not implemented"})
+		return Regs{EAX: raw.EAX, EBX: raw.EBX, ECX: raw.ECX & 2}
+	case sub == 1:
+		const xsavec, xsaves = 1 << 1, 1 << 3
+		if raw.EAX&^(xsavec|xsaves) != 0 || raw.ECX != 0 || raw.EDX != 0 {
+			p.gaps = append(p.gaps, Gap{"CPUID.(0xd,1)", "XSAVEOPT, XGETBV with ECX=1 and the supervisor state components (IA32_XSS bits: PT, PASID, CET, ...) are not implemented"})
+		}
+		if eax := raw.EAX & (xsavec | xsaves); eax != 0 {
+			r := Regs{EAX: eax}
+			if eax&xsaves != 0 {
+				r.EBX = area
+			}
+			return r
+		}
 	}
 	return Regs{}
 }

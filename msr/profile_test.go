@@ -137,9 +137,9 @@ func TestToggleErrors(t *testing.T) {
 		{"sandybridge-ep", []string{"-ept", "+ept"}, "cannot be restored"},
 		{"sandybridge-ep", []string{"+cet-ss"}, "vmxemu does not implement cet-ss"},
 		// QEMU's vmx-* names: + only for what vmxemu implements; the
-		// model's dump has enable XSAVES/XRSTORS (secondary control 20),
-		// a known gap (XSAVES is not implemented).
-		{"skylake-sp", []string{"+vmx-xsaves"}, "IA32_VMX_PROCBASED_CTLS2 bit 52 is a known gap"},
+		// model's dump has "load IA32_PERF_GLOBAL_CTRL" (VM-exit control
+		// 12), a known gap (no PMU).
+		{"skylake-sp", []string{"+vmx-exit-load-perf-global-ctrl"}, "IA32_VMX_EXIT_CTLS bit 44 is a known gap"},
 		{"sapphirerapids", []string{"+vmx-ept-advanced-exitinfo", "+vmx-activity-shutdown"}, "known gap"},
 		{"haswell-ep", []string{"+vmx-mbec"}, "the model has no vmx-mbec"},
 	} {
@@ -159,11 +159,14 @@ func TestQEMUVMXNamesKnownGaps(t *testing.T) {
 	require.NoError(t, err)
 	g, _ := p.GuestVMX(VMXProcbasedCtls2)
 	assert.Zero(t, g>>(32+22)&1, "mode-based execute control")
-	p, err = resolveE("skylake-sp", "+vmx-unrestricted-guest", "+vmx-ept", "+unrestricted-guest", "+vmx-exit-load-efer", "+vmx-entry-load-efer", "+vmx-pml", "+pml", "+vmfunc", "+vmx-eptp-switching", "+vmx-mbec")
+	p, err = resolveE("skylake-sp", "+vmx-unrestricted-guest", "+vmx-ept", "+unrestricted-guest", "+vmx-exit-load-efer", "+vmx-entry-load-efer", "+vmx-pml", "+pml", "+vmfunc", "+vmx-eptp-switching", "+vmx-mbec",
+		"+vmx-ple", "+vmx-xsaves", "+vmx-tsc-scaling")
 	require.NoError(t, err)
 	g, _ = p.GuestVMX(VMXProcbasedCtls2)
 	assert.Equal(t, uint64(1), g>>(32+7)&1, "unrestricted guest stays")
-	for _, b := range []uint{13, 17, 22} { // VM functions, PML, MBEC (SDM Vol. 3C Table 25-7)
+	// VM functions, PML, MBEC, PAUSE-loop exiting, enable XSAVES/XRSTORS,
+	// use TSC scaling (SDM Vol. 3C Table 25-7).
+	for _, b := range []uint{13, 17, 22, 10, 20, 25} {
 		assert.Equal(t, uint64(1), g>>(32+b)&1, "secondary control %d stays", b)
 	}
 	e, _ := p.GuestVMX(VMXEntryCtls)
@@ -253,5 +256,36 @@ func TestQEMUVMXNames(t *testing.T) {
 		}
 		require.Error(t, err, "%v", tc.toggles)
 		assert.Contains(t, err.Error(), tc.err)
+	}
+}
+
+// TestXSAVESubLeaf1: CPUID.(EAX=0DH,ECX=1) as the guest reads it keeps the
+// dump's XSAVEC (EAX bit 1) and XSAVES (bit 3) and drops XSAVEOPT (bit 0)
+// and XGETBV with ECX = 1 (bit 2); EBX (with XSAVES) is the compacted size
+// for XCR0 | IA32_XSS at reset, 576; ECX and EDX (the IA32_XSS bits) are 0:
+// no supervisor component is implemented (Skylake SP's dump:
+// 0000000F 00000A80 00000100 00000000; Haswell EP's 00000001: XSAVEOPT
+// only; Sandy Bridge EP's dump has no sub-leaf 1) (SDM Vol. 2A CPUID
+// leaf 0DH).
+func TestXSAVESubLeaf1(t *testing.T) {
+	for _, tc := range []struct {
+		model string
+		want  Regs
+		gap   bool
+	}{
+		{"skylake-sp", Regs{EAX: 0xA, EBX: 576}, true},
+		{"sapphirerapids", Regs{EAX: 0xA, EBX: 576}, true},
+		{"haswell-ep", Regs{}, true},
+		{"sandybridge-ep", Regs{}, false},
+	} {
+		t.Run(tc.model, func(t *testing.T) {
+			p := resolve(t, tc.model)
+			assert.Equal(t, tc.want, p.CPUID(0xD, 1))
+			if tc.gap {
+				assert.Contains(t, gapNames(p), "CPUID.(0xd,1)")
+			} else {
+				assert.NotContains(t, gapNames(p), "CPUID.(0xd,1)")
+			}
+		})
 	}
 }

@@ -169,12 +169,13 @@ var implementedControls = map[uint32]uint64{
 	// APIC-register virtualization (8), virtual-interrupt delivery (9;
 	// vmx/apicv.go, cpu/vmx_apicv.go), enable EPT (1), descriptor-table
 	// exiting (2), enable RDTSCP (3), enable VPID (5), WBINVD exiting (6),
-	// unrestricted guest (7), RDRAND exiting (11), enable INVPCID (12),
-	// enable VM functions (13), VMCS shadowing (14; vmx/shadow.go), RDSEED
-	// exiting (16), enable PML (17), EPT-violation #VE (18), mode-based
-	// execute control for EPT (22). Enable XSAVES/XRSTORS (20) waits for
-	// XSAVES, which is not implemented.
-	VMXProcbasedCtls2: (1<<0 | 1<<1 | 1<<2 | 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<9 | 1<<11 | 1<<12 | 1<<13 | 1<<14 | 1<<16 | 1<<17 | 1<<18 | 1<<22) << 32,
+	// unrestricted guest (7), PAUSE-loop exiting (10; vmx/pause.go),
+	// RDRAND exiting (11), enable INVPCID (12), enable VM functions (13),
+	// VMCS shadowing (14; vmx/shadow.go), RDSEED exiting (16), enable PML
+	// (17), EPT-violation #VE (18), enable XSAVES/XRSTORS (20;
+	// cpu/exec_xsaves.go), mode-based execute control for EPT (22), use
+	// TSC scaling (25).
+	VMXProcbasedCtls2: (1<<0 | 1<<1 | 1<<2 | 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<9 | 1<<10 | 1<<11 | 1<<12 | 1<<13 | 1<<14 | 1<<16 | 1<<17 | 1<<18 | 1<<20 | 1<<22 | 1<<25) << 32,
 	// Save debug controls (2), host address-space size (9), acknowledge
 	// interrupt on exit (15), save IA32_EFER (20), load IA32_EFER (21),
 	// save VMX-preemption timer value (22).

@@ -1,5 +1,7 @@
 package vmx
 
+import "math/bits"
+
 // Instructions that cause VM exits conditionally (SDM Vol. 3C 26.1.3):
 // the controls that govern them, read once at VM entry into the intercept
 // record, the I/O- and MSR-bitmap lookups, and the layout of the exit
@@ -28,6 +30,10 @@ const (
 	ExitXSAVES     = 63
 	ExitXRSTORS    = 64
 	encTSCOffset   = 0x2010
+	encTSCMult     = 0x2032
+	encPLEGap      = 0x4020
+	encPLEWindow   = 0x4022
+	encXSSBitmap   = 0x202C
 	msrBitmapLowHi = 0xC0000000
 )
 
@@ -56,7 +62,9 @@ const (
 	Proc2RDRANDExiting    = 1 << 11
 	Proc2EnableINVPCID    = 1 << 12
 	Proc2RDSEEDExiting    = 1 << 16
+	Proc2PAUSELoopExiting = 1 << 10
 	Proc2EnableXSAVES     = 1 << 20
+	Proc2UseTSCScaling    = 1 << 25
 )
 
 // InsnIntercepts are the controls of the conditionally exiting
@@ -69,6 +77,14 @@ type InsnIntercepts struct {
 	Proc, Proc2 uint32
 	// TSCOffset is the TSC offset, 0 without "use TSC offsetting".
 	TSCOffset uint64
+	// TSCMultiplier is the TSC multiplier with "use TSC offsetting" and
+	// "use TSC scaling" (ScaleTSC), 0 otherwise.
+	TSCMultiplier uint64
+	// PLEGap and PLEWindow are PLE_Gap and PLE_Window with "PAUSE-loop
+	// exiting" (pause.go).
+	PLEGap, PLEWindow uint32
+	// XSSBitmap is the XSS-exiting bitmap with "enable XSAVES/XRSTORS".
+	XSSBitmap uint64
 	// IOBitmap are the physical addresses of I/O bitmaps A and B, MSRBitmap
 	// that of the MSR bitmaps (valid with their "use" controls).
 	IOBitmap  [2]uint64
@@ -101,6 +117,15 @@ func (v *CPU) insnIntercepts(proc uint64) InsnIntercepts {
 	}
 	if x.Proc&ProcUseTSCOffsetting != 0 {
 		x.TSCOffset = v.field(encTSCOffset)
+		if x.Proc2&Proc2UseTSCScaling != 0 {
+			x.TSCMultiplier = v.field(encTSCMult)
+		}
+	}
+	if x.Proc2&Proc2EnableXSAVES != 0 {
+		x.XSSBitmap = v.field(encXSSBitmap)
+	}
+	if x.Proc2&Proc2PAUSELoopExiting != 0 {
+		x.PLEGap, x.PLEWindow = uint32(v.field(encPLEGap)), uint32(v.field(encPLEWindow))
 	}
 	if x.Proc&ProcUseIOBitmaps != 0 {
 		x.IOBitmap = [2]uint64{v.field(encIOBitmapA), v.field(encIOBitmapB)}
@@ -113,6 +138,32 @@ func (v *CPU) insnIntercepts(proc uint64) InsnIntercepts {
 	v.vidFields(&x)
 	v.postedFields(&x)
 	return x
+}
+
+// GuestTSC is the TSC as RDTSC, RDTSCP and RDMSR of IA32_TSC return it
+// in VMX non-root operation when they do not exit (SDM Vol. 3C 26.3, the
+// RDTSC, RDTSCP and RDMSR items): without "use TSC offsetting" the TSC;
+// with it and "use TSC scaling" 0, the TSC plus the TSC offset; with both,
+// the 128-bit product of the TSC and the TSC multiplier shifted right by
+// 48 bits, plus the TSC offset (the sums are modulo 2^64: a signed offset
+// in two's complement).
+func (x *InsnIntercepts) GuestTSC(tsc uint64) uint64 {
+	if x.Proc&ProcUseTSCOffsetting == 0 {
+		return tsc
+	}
+	if x.Proc2&Proc2UseTSCScaling != 0 {
+		hi, lo := bits.Mul64(tsc, x.TSCMultiplier)
+		tsc = hi<<16 | lo>>48
+	}
+	return tsc + x.TSCOffset
+}
+
+// XSSExits is the XSAVES/XRSTORS rule (SDM Vol. 3C 26.1.3): with "enable
+// XSAVES/XRSTORS" the instruction exits when the instruction mask
+// EDX:EAX, IA32_XSS and the XSS-exiting bitmap share a set bit (without
+// the control it is #UD, 26.3: the core checks that first).
+func (x *InsnIntercepts) XSSExits(mask, xss uint64) bool {
+	return x.Proc2&Proc2EnableXSAVES != 0 && mask&xss&x.XSSBitmap != 0
 }
 
 // Exits reports whether a primary processor-based control is 1.

@@ -99,7 +99,7 @@ var forms = map[string]string{
 	"0f98": "sets Eb", "0f99": "setns Eb", "0f9a": "setp Eb", "0f9b": "setnp Eb", "0f9c": "setl Eb", "0f9d": "setge Eb", "0f9e": "setle Eb", "0f9f": "setg Eb",
 	"0fa0": "push fs", "0fa1": "pop fs", "0fa2": "cpuid", "0fa3": "bt Ev,Gv", "0fa4": "shld Ev,Gv,Ib2", "0fa5": "shld Ev,Gv,cl",
 	"0fa8": "push gs", "0fa9": "pop gs", "0fab": "bts Ev,Gv", "0fac": "shrd Ev,Gv,Ib2", "0fad": "shrd Ev,Gv,cl",
-	"0fae/0m": "fxsave Mn", "0fae/1m": "fxrstor Mn", "0fae/2m": "ldmxcsr Md", "0fae/3m": "stmxcsr Md", "0fae/4m": "xsave MP", "0fae/5m": "xrstor MP", "0fae/7m": "clflush Mb",
+	"0fae/0m": "fxsave|fxsave|fxsave64 Mn", "0fae/1m": "fxrstor|fxrstor|fxrstor64 Mn", "0fae/2m": "ldmxcsr Md", "0fae/3m": "stmxcsr Md", "0fae/4m": "xsave|xsave|xsave64 MP", "0fae/5m": "xrstor|xrstor|xrstor64 MP", "0fae/7m": "clflush Mb",
 	"66 0fae/6m": "clwb Mb", "66 0fae/7m": "clflushopt Mb", "0fae/5r": "lfence", "0fae/6r": "mfence", "0fae/7r": "sfence",
 	"0faf": "imul Gv,Ev",
 	"0fb0": "cmpxchg Eb,Gb", "0fb1": "cmpxchg Ev,Gv", "0fb2": "lss Gv,Mp", "0fb3": "btr Ev,Gv", "0fb4": "lfs Gv,Mp", "0fb5": "lgs Gv,Mp",
@@ -109,7 +109,7 @@ var forms = map[string]string{
 	"0fbe": "movsx Gv,Eb", "0fbf": "movsx Gv,Ew", "0fc0": "xadd Eb,Gb", "0fc1": "xadd Ev,Gv",
 	// Group 9 (Table A-6): CMPXCHG8B/16B, the VMX pointer instructions
 	// told apart by the mandatory prefix (SDM Vol. 3C 31.3), RDRAND/RDSEED.
-	"0fc7/1m": "cmpxchg8b|cmpxchg8b|cmpxchg16b Mq8", "0fc7/3m": "xrstors MP", "0fc7/4m": "xsavec MP", "0fc7/5m": "xsaves MP", "0fc7/6m": "vmptrld Mq", "66 0fc7/6m": "vmclear Mq", "f3 0fc7/6m": "vmxon Mq", "0fc7/7m": "vmptrst Mq",
+	"0fc7/1m": "cmpxchg8b|cmpxchg8b|cmpxchg16b Mq8", "0fc7/3m": "xrstors|xrstors|xrstors64 MP", "0fc7/4m": "xsavec|xsavec|xsavec64 MP", "0fc7/5m": "xsaves|xsaves|xsaves64 MP", "0fc7/6m": "vmptrld Mq", "66 0fc7/6m": "vmclear Mq", "f3 0fc7/6m": "vmxon Mq", "0fc7/7m": "vmptrst Mq",
 	"0fc7/6r": "rdrand Rv", "0fc7/7r": "rdseed Rv", "f3 0fc7/7r": "rdpid Ry",
 	"f3 0fae/0r": "rdfsbase Rv", "f3 0fae/1r": "rdgsbase Rv", "f3 0fae/2r": "wrfsbase Rv", "f3 0fae/3r": "wrgsbase Rv",
 	"0fc8": "bswap Zv", "0fc9": "bswap Zv", "0fca": "bswap Zv", "0fcb": "bswap Zv", "0fcc": "bswap Zv", "0fcd": "bswap Zv", "0fce": "bswap Zv", "0fcf": "bswap Zv",

@@ -43,6 +43,10 @@ var vmxCorpus = []string{
 
 var vmxCorpus64 = []string{
 	"f3410fc730", "450f78c8", "4c0f79c0", "4c0f7800", "66410f388000", "66450f388100", "660fc7742408",
+	// REX.W forms whose mnemonic changes (SDM Vol. 2: FXSAVE64, FXRSTOR64,
+	// XSAVE64, XRSTOR64, XSAVEC64, XSAVES64, XRSTORS64), which the random
+	// opcode rows below do not reach.
+	"480fae07", "480fae0f", "480fae27", "480fae2f", "480fc71f", "480fc727", "480fc72f",
 }
 
 // textRule is a "text:" line of disasm-allowlist.txt: a regular

@@ -229,6 +229,11 @@ func (c *CPU) translate(lin uint64, kind int, user bool, implicit bool) (mmu.Tra
 // the page is RAM; it returns the entry, or nil for MMIO and faults (ok
 // tells them apart).
 func (c *CPU) fill(lin uint64, kind int) (*tlbEntry, uint64, bool) {
+	if e := c.fill2(lin, kind); e != nil {
+		// The TLB's second level (tlb2.go). Callers use the address
+		// only when there is no entry.
+		return e, e.pfn<<12 | lin&0xfff, true
+	}
 	user := c.cpl == 3
 	if e := c.memoFill(lin, kind, user); e != nil {
 		// The walk memo's record and the host page fill noted in it

@@ -72,6 +72,10 @@ type tlb struct {
 	// gen2 is l2's generation: its entries of another generation are
 	// empty (dropL2).
 	gen2 uint32
+	// n2 counts the entries evicted into l2 since it was last dropped:
+	// while it is 0 a first-level miss does not probe l2 (after a flush
+	// of everything, as in a loop that toggles CR4.PGE).
+	n2 int
 }
 
 // The arrays' numbers in the fill log.

@@ -52,12 +52,13 @@ func (t *tlb) evict(n int, p *tlbEntry) {
 		t.gen2 = 1
 	}
 	t.l2.e[n][index2(p.tag)] = tlb2Entry{tlbEntry: *p, gen: t.gen2}
+	t.n2++
 }
 
 // lookup2 returns the second-level entry of array n (tlbRead or
 // tlbWrite) with tag tag, or nil.
 func (t *tlb) lookup2(n int, tag uint64) *tlbEntry {
-	if t.l2 == nil {
+	if t.n2 == 0 {
 		return nil
 	}
 	if e := &t.l2.e[n][index2(tag)]; e.gen == t.gen2 && e.tag == tag && e.page != nil {
@@ -69,9 +70,10 @@ func (t *tlb) lookup2(n int, tag uint64) *tlbEntry {
 // dropL2 empties the second level: a new generation (all entries at once
 // when the counter wraps).
 func (t *tlb) dropL2() {
-	if t.l2 == nil {
-		return
+	if t.n2 == 0 {
+		return // empty: nothing evicted since the last drop
 	}
+	t.n2 = 0
 	t.gen2++
 	if t.gen2 == 0 {
 		t.l2.e = [2][tlb2Size]tlb2Entry{}
@@ -82,7 +84,7 @@ func (t *tlb) dropL2() {
 // flushPageL2 drops the second-level entries for one linear page under
 // every PCID and context, global ones included (flushPage).
 func (t *tlb) flushPageL2(lin uint64) {
-	if t.l2 == nil {
+	if t.n2 == 0 {
 		return
 	}
 	i := index2(lin &^ 0xfff)

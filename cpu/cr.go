@@ -222,6 +222,14 @@ func (c *CPU) writeCR4(v uint64) {
 	if (old^v)&(arch.CR4PAE|arch.CR4PGE|arch.CR4PSE|arch.CR4SMEP|arch.CR4SMAP|arch.CR4LA57|arch.CR4PKE|arch.CR4PKS|arch.CR4PCIDE) != 0 {
 		c.pagingChanged()
 	}
+	if old^v == arch.CR4PGE {
+		// CR4.PGE alone: the TLB and block lookups were flushed above
+		// (SDM Vol. 3A 4.10.4.1); nothing stateChanged derives reads
+		// PGE (segment views, code mode, CPL, the TLB key's PCID, which
+		// CR4.PCIDE gates, alignment checking), so it would recompute
+		// the same values (kvm-unit-tests' vmexit_cr4_pge toggles PGE).
+		return
+	}
 	c.stateChanged()
 }
 

@@ -45,7 +45,9 @@
 //   - Linear translations (TLB entries, the RIP-to-block lookup) belong to a
 //     translation context (switchContext, tlb.go): VPID and EPTP select the
 //     context on VM entry and exit in O(1), and stale entries of a context
-//     survive until invalidated, as on hardware.
+//     survive until invalidated, as on hardware. A second level behind the
+//     read and write arrays (tlb2.go) holds what they evict; every flush of
+//     the first level reaches it.
 //   - Exceptions change CR2, DR6 and RF only at delivery (deliveryEffects),
 //     after the point in event where the exception bitmap can turn them into
 //     a VM exit. CR0 changes in one place (writeCR0).

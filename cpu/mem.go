@@ -229,17 +229,36 @@ func (c *CPU) translate(lin uint64, kind int, user bool, implicit bool) (mmu.Tra
 // the page is RAM; it returns the entry, or nil for MMIO and faults (ok
 // tells them apart).
 func (c *CPU) fill(lin uint64, kind int) (*tlbEntry, uint64, bool) {
+	if e := c.fill2(lin, kind); e != nil {
+		// The TLB's second level (tlb2.go). Callers use the address
+		// only when there is no entry.
+		return e, e.pfn<<12 | lin&0xfff, true
+	}
 	user := c.cpl == 3
+	if e := c.memoFill(lin, kind, user); e != nil {
+		// The walk memo's record and the host page fill noted in it
+		// (walkmemo.go): what translate and physPage would return.
+		return c.fillEntry(lin, kind, user, &e.tr, e.pg, e.hfn)
+	}
+	c.memo.last = nil // translate without paging leaves it alone
 	tr, ok := c.translate(lin, kind, user, false)
 	if !ok {
 		return nil, 0, false
 	}
-	pa := tr.PhysPage | lin&0xfff
-	pg, hfn, ok := c.physPage(pa, kind)
+	last := c.memo.last
+	pg, hfn, ok := c.physPage(tr.PhysPage|lin&0xfff, kind)
 	if !ok {
 		c.stop = true
 		return nil, 0, false
 	}
+	c.memoNotePage(last, pg, hfn) // walkmemo.go
+	return c.fillEntry(lin, kind, user, &tr, pg, hfn)
+}
+
+// fillEntry is the end of fill once the page of lin is translated (tr)
+// and resolved (pg, hfn).
+func (c *CPU) fillEntry(lin uint64, kind int, user bool, tr *mmu.Translation, pg *[4096]byte, hfn uint64) (*tlbEntry, uint64, bool) {
+	pa := tr.PhysPage | lin&0xfff
 	if pg == nil || hfn+1 == c.apicAccessFrame() {
 		// MMIO, or the APIC-access page: every access takes the physical
 		// path (vmx_apicv.go).

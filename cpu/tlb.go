@@ -66,6 +66,16 @@ type tlb struct {
 	// beyond len(fills) means the log overflowed: clear everything.
 	fills  [32]uint16
 	nfills int
+	// l2 is the second level behind read and write (tlb2.go), nil
+	// until an entry is first evicted.
+	l2 *tlb2
+	// gen2 is l2's generation: its entries of another generation are
+	// empty (dropL2).
+	gen2 uint32
+	// n2 counts the entries evicted into l2 since it was last dropped:
+	// while it is 0 a first-level miss does not probe l2 (after a flush
+	// of everything, as in a loop that toggles CR4.PGE).
+	n2 int
 }
 
 // The arrays' numbers in the fill log.
@@ -94,6 +104,9 @@ func (t *tlb) put(n int, lin uint64, e tlbEntry) *tlbEntry {
 	}
 	t.nfills++
 	p := &t.array(n)[i]
+	if p.page != nil && n != tlbFetch {
+		t.evict(n, p) // tlb2.go
+	}
 	*p = e
 	return p
 }
@@ -185,6 +198,7 @@ func tagSlot(tag uint64) uint8 {
 // flushSlot drops every entry of one context (a context slot reused; an
 // INVVPID or INVEPT for that context).
 func (t *tlb) flushSlot(slot uint8) {
+	t.dropL2() // the second level drops everything (tlb2.go)
 	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write, &t.fetch} {
 		for i := range arr {
 			if arr[i].page != nil && tagSlot(arr[i].tag) == slot {
@@ -197,6 +211,7 @@ func (t *tlb) flushSlot(slot uint8) {
 // flushPageSlot drops the entries for one linear page in one context,
 // global ones included, under every PCID (INVVPID individual-address).
 func (t *tlb) flushPageSlot(lin uint64, slot uint8) {
+	t.dropL2() // the second level drops everything (tlb2.go)
 	i := t.index(lin)
 	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write, &t.fetch} {
 		if e := &arr[i]; e.page != nil && (e.tag^lin)&^(0xfff|tagPCIDHi|tagCtx) == 0 && tagSlot(e.tag) == slot {
@@ -208,6 +223,7 @@ func (t *tlb) flushPageSlot(lin uint64, slot uint8) {
 // flushNonGlobalSlot drops the entries of one context not marked global
 // (INVVPID single-context-retaining-globals).
 func (t *tlb) flushNonGlobalSlot(slot uint8) {
+	t.dropL2() // the second level drops everything (tlb2.go)
 	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write, &t.fetch} {
 		for i := range arr {
 			if arr[i].page != nil && !arr[i].global && tagSlot(arr[i].tag) == slot {
@@ -269,12 +285,14 @@ func (t *tlb) flushAll() {
 		}
 	}
 	t.nfills = 0
+	t.dropL2()
 }
 
 // flushWrites drops the write entries, of every PCID and context, whose
 // rights check depended on CR0.WP (tlbEntry.wpDep), and keeps every
 // other entry (a change of CR0.WP alone: see writeCR0).
 func (t *tlb) flushWrites() {
+	t.dropL2() // the second level drops everything (tlb2.go)
 	if t.nfills > len(t.fills) {
 		for i := range t.write {
 			if t.write[i].wpDep {
@@ -294,6 +312,7 @@ func (t *tlb) flushWrites() {
 // of every PCID (MOV CR3 with CR4.PGE=1 and CR4.PCIDE=0, SDM Vol. 3A
 // 4.10.4.1; INVPCID type 3; Vol. 3C 29.4.3: the current VPID only).
 func (t *tlb) flushNonGlobal() {
+	t.dropL2() // the second level drops everything (tlb2.go)
 	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write, &t.fetch} {
 		for i := range arr {
 			if arr[i].page != nil && !arr[i].global && tagSlot(arr[i].tag) == t.ctx.cur {
@@ -308,6 +327,7 @@ func (t *tlb) flushNonGlobal() {
 // SDM Vol. 3A 4.10.4.1; Vol. 3C 29.4.3: in VMX non-root operation these
 // affect only the current VPID's mappings).
 func (t *tlb) flushPCID(pcid uint64) {
+	t.dropL2() // the second level drops everything (tlb2.go)
 	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write, &t.fetch} {
 		for i := range arr {
 			e := &arr[i]
@@ -322,6 +342,7 @@ func (t *tlb) flushPCID(pcid uint64) {
 // context, global ones included (INVLPG, INVPCID type 0: invalidating
 // more than the SDM requires is allowed).
 func (t *tlb) flushPage(lin uint64) {
+	t.flushPageL2(lin) // tlb2.go
 	i := t.index(lin)
 	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write, &t.fetch} {
 		if e := &arr[i]; e.page != nil && (e.tag^lin)&^(0xfff|tagPCIDHi|tagCtx) == 0 {
@@ -333,6 +354,7 @@ func (t *tlb) flushPage(lin uint64) {
 // flushFrame drops the read and write entries that map physical frame
 // pfn, under every PCID and context.
 func (t *tlb) flushFrame(pfn uint64) {
+	t.dropL2() // the second level drops everything (tlb2.go)
 	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write} {
 		for i := range arr {
 			if arr[i].page != nil && arr[i].pfn == pfn {
@@ -345,6 +367,7 @@ func (t *tlb) flushFrame(pfn uint64) {
 // flushWritesTo drops write entries that map physical frame pfn (the frame
 // now holds decoded code), under every PCID.
 func (t *tlb) flushWritesTo(pfn uint64) {
+	t.dropL2() // the second level drops everything (tlb2.go)
 	for i := range t.write {
 		if t.write[i].page != nil && t.write[i].pfn == pfn {
 			t.write[i] = tlbEntry{}

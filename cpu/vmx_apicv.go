@@ -217,6 +217,7 @@ func (c *CPU) vmxAPICVEntry(activity uint64) {
 			}
 		}
 	}
+	c.tlb.dropL2() // and the second level's (tlb2.go)
 	if activity == 2 || activity == 3 {
 		return
 	}

@@ -40,6 +40,12 @@ type walkMemoEntry struct {
 	ent  [5]*uint64 // the entries used, top-down, in their host pages
 	val  [5]uint64  // their values after the walk
 	tr   mmu.Translation
+	// pg is the host page of tr.PhysPage (fill, mem.go), nil until
+	// fill has resolved it: a RAM frame's host page never changes once
+	// allocated (phys.go), so it holds for as long as the record does.
+	// hfn is its host frame number.
+	pg  *[4096]byte
+	hfn uint64
 }
 
 type walkMemo struct {
@@ -49,6 +55,9 @@ type walkMemo struct {
 	on  bool
 	n   int
 	ent [5]*uint64
+	// last is the record memoWalk's latest call hit or made (nil when it
+	// walked without one), for fill to note the host page in.
+	last *walkMemoEntry
 }
 
 // walkMemoKey is the memo key of an access to the page of lin.
@@ -74,34 +83,82 @@ func walkMemoKey(lin uint64, acc mmu.Access) uint64 {
 // toggling CR4.PGE (kvm-unit-tests' vmexit_cr4_pge) keeps both states'
 // records.
 func (m *walkMemo) slot(key uint64, r *mmu.Regs) *walkMemoEntry {
-	h := key>>12 ^ key>>18 ^ key ^ r.CR3>>12 ^ r.CR4>>3
+	return m.slotAt(key, r.CR3, r.CR4)
+}
+
+// slotAt is slot for control state with the given CR3 and CR4.
+func (m *walkMemo) slotAt(key, cr3, cr4 uint64) *walkMemoEntry {
+	h := key>>12 ^ key>>18 ^ key ^ cr3>>12 ^ cr4>>3
 	return &m.e[(h^h>>6)&(walkMemoSize-1)]
 }
 
 // memoWalk is mmu.Walk for translate, through the memo when the paging
 // mode and EPT allow.
 func (c *CPU) memoWalk(r *mmu.Regs, lin uint64, acc mmu.Access) (mmu.Translation, *arch.Fault) {
+	c.memo.last = nil
 	if c.tlb.ctx.ept.on || r.EFER&arch.EFERLMA == 0 {
 		return mmu.Walk(physMem{c}, r, lin, acc)
 	}
 	key := walkMemoKey(lin, acc)
 	e := c.memo.slot(key, r)
 	if e.key == key && e.regs == *r && e.hit() {
+		c.memo.last = e
 		return e.tr, nil
 	}
 	c.memo.on, c.memo.n = true, 0
 	tr, f := mmu.Walk(physMem{c}, r, lin, acc)
 	if c.memo.on && f == nil && !tr.Refused && c.memo.n > 0 {
-		e.key, e.regs, e.n, e.tr = key, *r, c.memo.n, tr
+		e.key, e.regs, e.n, e.tr, e.pg = key, *r, c.memo.n, tr, nil
 		for i := 0; i < e.n; i++ {
 			e.ent[i] = c.memo.ent[i]
 			e.val[i] = *e.ent[i]
 		}
+		c.memo.last = e
 	} else if e.key == key {
 		e.key = 0
 	}
 	c.memo.on = false
 	return tr, f
+}
+
+// memoFill is the walk memo's answer for fill (mem.go) without building
+// mmu.Regs or walking: the record for an explicit access of kind to the
+// page of lin under the CPU's current control state, when it holds and
+// fill has noted its host page; else nil (fill then translates). The
+// conditions are memoWalk's for the same access: paging on, 4- or
+// 5-level paging (EFER.LMA), no EPT, a record for the key whose control
+// state equals pagingRegs() and whose entries still hold their values.
+func (c *CPU) memoFill(lin uint64, kind int, user bool) *walkMemoEntry {
+	if c.CR0&arch.CR0PG == 0 || c.EFER&arch.EFERLMA == 0 || c.tlb.ctx.ept.on {
+		return nil
+	}
+	key := walkMemoKey(lin, mmu.Access{Write: kind == accWrite, Fetch: kind == accFetch, User: user})
+	e := c.memo.slotAt(key, c.CR3, c.CR4)
+	if e.key == key && e.pg != nil && e.regsMatch(c) && e.hit() {
+		return e
+	}
+	return nil
+}
+
+// memoNotePage notes in record e (memo.last after translate; nil when
+// the translation came without one) the host page pg, host frame hfn of
+// its translation, as physPage resolved them, when that is RAM and
+// guest-physical is host-physical (no EPT).
+func (c *CPU) memoNotePage(e *walkMemoEntry, pg *[4096]byte, hfn uint64) {
+	if e != nil && pg != nil && !c.tlb.ctx.ept.on {
+		e.pg, e.hfn = pg, hfn
+	}
+}
+
+// regsMatch reports whether the record's control state equals
+// c.pagingRegs(), field by field without building it.
+// TestRegsMatchFields pins the number of mmu.Regs fields compared here.
+func (e *walkMemoEntry) regsMatch(c *CPU) bool {
+	r := &e.regs
+	return r.CR3 == c.CR3 && r.CR4 == c.CR4 && r.CR0 == c.CR0 && r.EFER == c.EFER &&
+		r.PKRU == c.PKRU && r.PKRS == uint32(c.PKRS) && r.MaxPhysAddr == c.MaxPhysAddr &&
+		r.RFLAGSAC == (c.RFLAGS&arch.FlagAC != 0) && r.PDPTE == c.pdpte &&
+		r.No1GPages == !c.feat.page1g
 }
 
 // hit reports whether every entry the recorded walk used still holds its

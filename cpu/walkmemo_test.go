@@ -3,6 +3,7 @@ package cpu
 import (
 	"encoding/binary"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -94,6 +95,21 @@ func TestWalkMemoMatchesWalk(t *testing.T) {
 			CR0: arch.CR0PE | arch.CR0PG | arch.CR0ET, CR3: root0,
 			CR4: arch.CR4PAE, EFER: arch.EFERLME | arch.EFERLMA | arch.EFERNXE, MaxPhysAddr: 46,
 		}
+		// The CPU holds the same control state (memoFill compares the
+		// record's with the CPU's own registers).
+		// 1-GiB pages supported, as r says (No1GPages=false).
+		c.feat.page1g = true
+		r.PKRU, r.PKRS, r.PDPTE = c.PKRU, uint32(c.PKRS), c.pdpte
+		sync := func() {
+			c.CR0, c.CR3, c.CR4, c.EFER, c.MaxPhysAddr = r.CR0, r.CR3, r.CR4, r.EFER, r.MaxPhysAddr
+			c.RFLAGS &^= arch.FlagAC
+			if r.RFLAGSAC {
+				c.RFLAGS |= arch.FlagAC
+			}
+			require.Equal(t, r, c.pagingRegs())
+		}
+		sync()
+		fastHits := 0
 		rng := rand.New(rand.NewPCG(seed, 18))
 		lins := []uint64{0, 0x1000, 0x5000, 0x201000, 0x202000, 0x3ff000, 0x800000, 0x801000, 0x40000000, 0x40123000, 0x8000000000, 0x8000001000}
 		bits := []uint64{1 << 0, 1 << 1, 1 << 2, 1 << 5, 1 << 6, 1 << 7, 1 << 8, 1 << 63, 1 << 51, 1 << 13}
@@ -128,6 +144,7 @@ func TestWalkMemoMatchesWalk(t *testing.T) {
 				case 6:
 					r.CR3 ^= root0 ^ root1
 				}
+				sync()
 			default: // translate
 				lin := lins[rng.IntN(len(lins))] + uint64(rng.IntN(4096))
 				acc := mmu.Access{User: rng.IntN(2) == 0, Implicit: rng.IntN(8) == 0}
@@ -139,8 +156,37 @@ func TestWalkMemoMatchesWalk(t *testing.T) {
 				}
 				e := c.memo.slot(walkMemoKey(lin, acc), &r)
 				before := e.key == walkMemoKey(lin, acc) && e.regs == r && e.hit()
+				kind := accRead
+				if acc.Write {
+					kind = accWrite
+				} else if acc.Fetch {
+					kind = accFetch
+				}
+				// fill's short cut (memoFill) for an explicit access:
+				// when it answers, the translation and the host page
+				// must be the walk's (checked below against want).
+				var fast *walkMemoEntry
+				var fastTr mmu.Translation
+				if !acc.Implicit {
+					if fast = c.memoFill(lin, kind, acc.User); fast != nil {
+						fastTr = fast.tr
+					}
+				}
 				got, gf := c.memoWalk(&r, lin, acc)
+				if gf == nil && !got.Refused {
+					// What fill does after translate.
+					last := c.memo.last
+					pg, hfn, _ := c.physPage(got.PhysPage, kind)
+					c.memoNotePage(last, pg, hfn)
+				}
 				want, wf := mmu.Walk(ref, &r, lin, acc)
+				if fast != nil {
+					fastHits++
+					require.Nil(t, wf, "seed %d step %d: memoFill answered %#x %+v, the walk faults", seed, step, lin, acc)
+					require.Equal(t, want, fastTr, "seed %d step %d: memoFill's translation of %#x %+v", seed, step, lin, acc)
+					require.Equal(t, h.bus.RAMPage(want.PhysPage>>12), fast.pg, "seed %d step %d: memoFill's host page of %#x", seed, step, lin)
+					require.Equal(t, want.PhysPage>>12, fast.hfn, "seed %d step %d: memoFill's host frame of %#x", seed, step, lin)
+				}
 				require.Equal(t, want, got, "seed %d step %d: translation of %#x %+v", seed, step, lin, acc)
 				require.Equal(t, wf, gf, "seed %d step %d: fault of %#x %+v", seed, step, lin, acc)
 				require.Equal(t, ref.ram[area:area+areaN], ram[area:area+areaN], "seed %d step %d: paging structures after %#x %+v", seed, step, lin, acc)
@@ -152,5 +198,39 @@ func TestWalkMemoMatchesWalk(t *testing.T) {
 		}
 		// The memo must be exercised, not bypassed.
 		require.Greater(t, memoHits, walks/25, "seed %d: memo hits (of %d walks)", seed, walks)
+		require.Greater(t, fastHits, walks/50, "seed %d: memoFill hits (of %d walks)", seed, walks)
+	}
+}
+
+// TestRegsMatchFields: regsMatch (walkmemo.go) against the whole-struct
+// comparison it stands for, e.regs == c.pagingRegs(). A change of any
+// one input of pagingRegs must make both false; mmu.Regs growing a field
+// fails the field count, so that regsMatch is extended with it.
+func TestRegsMatchFields(t *testing.T) {
+	require.Equal(t, 10, reflect.TypeOf(mmu.Regs{}).NumField(), "mmu.Regs changed: extend regsMatch and this table")
+	tests := []struct {
+		name   string
+		change func(c *CPU)
+	}{
+		{"CR0.WP", func(c *CPU) { c.CR0 ^= arch.CR0WP }},
+		{"CR3", func(c *CPU) { c.CR3 ^= 0x1000 }},
+		{"CR4.PGE", func(c *CPU) { c.CR4 ^= arch.CR4PGE }},
+		{"EFER.NXE", func(c *CPU) { c.EFER ^= arch.EFERNXE }},
+		{"PKRU", func(c *CPU) { c.PKRU ^= 2 }},
+		{"IA32_PKRS", func(c *CPU) { c.PKRS ^= 1 << 31 }},
+		{"MAXPHYADDR", func(c *CPU) { c.MaxPhysAddr++ }},
+		{"RFLAGS.AC", func(c *CPU) { c.RFLAGS ^= arch.FlagAC }},
+		{"PDPTE register 3", func(c *CPU) { c.pdpte[3] ^= 1 }},
+		{"1-GByte pages", func(c *CPU) { c.feat.page1g = !c.feat.page1g }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newHarness(mode64).c
+			e := &walkMemoEntry{regs: c.pagingRegs()}
+			require.True(t, e.regsMatch(c))
+			tt.change(c)
+			require.NotEqual(t, e.regs, c.pagingRegs(), "the change is an input of pagingRegs")
+			require.False(t, e.regsMatch(c))
+		})
 	}
 }

@@ -250,18 +250,8 @@ func xsave(c *CPU, in *Inst) {
 		pkru = pkru&^0xFFFFFFFF | uint64(c.PKRU)
 	}
 	var img [512 + 8]byte
-	var ranges [][2]int
 	leg := (*[512]byte)(img[:512])
-	if rfbm&1 != 0 {
-		c.saveX87(leg)
-		ranges = append(ranges, [2]int{0, 24}, [2]int{32, 160})
-	}
-	if rfbm&2 != 0 {
-		binary.LittleEndian.PutUint32(img[24:], c.fpu.mxcsr)
-		binary.LittleEndian.PutUint32(img[28:], mxcsrMask)
-		c.saveXMM(leg)
-		ranges = append(ranges, [2]int{24, 32}, [2]int{160, 160 + 16*c.xmmCount()})
-	}
+	ranges := c.saveLegacyRegion(leg, rfbm)
 	binary.LittleEndian.PutUint64(img[512:], hdr|rfbm)
 	ranges = append(ranges, [2]int{512, 520})
 	if rfbm&(1<<xcompPKRU) != 0 {
@@ -356,4 +346,24 @@ func (c *CPU) xrstorLoad(leg *[512]byte, rfbm, bv uint64, mx uint32, pkru uint64
 			}
 		}
 	}
+}
+
+// saveLegacyRegion writes the legacy region's components that rfbm
+// selects into leg — x87 state for RFBM[0], MXCSR, MXCSR_MASK and the XMM
+// registers for RFBM[1] (SDM Vol. 1 13.4.1) — and returns the byte
+// ranges of leg they occupy, the ones the save writes to memory. XSAVE,
+// XSAVEC and XSAVES share it.
+func (c *CPU) saveLegacyRegion(leg *[512]byte, rfbm uint64) [][2]int {
+	var ranges [][2]int
+	if rfbm&1 != 0 {
+		c.saveX87(leg)
+		ranges = append(ranges, [2]int{0, 24}, [2]int{32, 160})
+	}
+	if rfbm&2 != 0 {
+		binary.LittleEndian.PutUint32(leg[24:], c.fpu.mxcsr)
+		binary.LittleEndian.PutUint32(leg[28:], mxcsrMask)
+		c.saveXMM(leg)
+		ranges = append(ranges, [2]int{24, 32}, [2]int{160, 160 + 16*c.xmmCount()})
+	}
+	return ranges
 }

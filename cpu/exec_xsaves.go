@@ -138,18 +138,8 @@ func xsaves(c *CPU, in *Inst) {
 // unchanged.
 func (c *CPU) xsaveCompacted(in *Inst, addr, rfbm uint64) {
 	var img [512 + 16]byte
-	var ranges [][2]int
 	leg := (*[512]byte)(img[:512])
-	if rfbm&1 != 0 {
-		c.saveX87(leg)
-		ranges = append(ranges, [2]int{0, 24}, [2]int{32, 160})
-	}
-	if rfbm&2 != 0 {
-		binary.LittleEndian.PutUint32(img[24:], c.fpu.mxcsr)
-		binary.LittleEndian.PutUint32(img[28:], mxcsrMask)
-		c.saveXMM(leg)
-		ranges = append(ranges, [2]int{24, 32}, [2]int{160, 160 + 16*c.xmmCount()})
-	}
+	ranges := c.saveLegacyRegion(leg, rfbm)
 	binary.LittleEndian.PutUint64(img[512:], rfbm)
 	binary.LittleEndian.PutUint64(img[520:], rfbm|1<<63)
 	ranges = append(ranges, [2]int{512, 528})

@@ -1,9 +1,6 @@
 package cpu
 
-import (
-	"github.com/vmxemu/vmxemu/arch"
-	"github.com/vmxemu/vmxemu/vmx"
-)
+import "github.com/vmxemu/vmxemu/vmx"
 
 // The shutdown and wait-for-SIPI activity states of a guest (SDM Vol. 3C
 // 25.4.2, 27.7.2; entered only by VM entry with the activity-state field,
@@ -47,32 +44,6 @@ func (c *CPU) guestSIPI(vector uint8) bool {
 	}
 	c.vmExit(exitSIPI, vmx.ExitInfo{Qualification: uint64(vector)}, false)
 	return true
-}
-
-// shutdownEvents are the events of a guest in the shutdown state, called
-// by guestEvents in its priority order: the timer, NMI-window exiting,
-// an NMI (a VM exit, or delivered through the guest's IDT, which ends the
-// shutdown state); nothing else is taken.
-func (c *CPU) shutdownEvents() (took, decided bool) {
-	x := &c.intercepts.Events
-	switch {
-	case c.vev.timerOn && c.Clock() >= c.vev.timerDeadline:
-		c.vmExit(vmx.ExitPreemptionTimer, vmx.ExitInfo{}, false)
-		return true, true
-	case x.NMIWindow && !c.vev.vnmiBlocked:
-		c.vmExit(vmx.ExitNMIWindow, vmx.ExitInfo{}, false)
-		return true, true
-	case c.nmiPending && !c.nmiBlocked && x.NMIExiting:
-		c.nmiPending = false
-		c.vmExit(vmx.ExitExceptionNMI, vmx.ExitInfo{IntrInfo: vmx.IntrInfo(arch.VecNMI, vmx.IntrTypeNMI, false)}, false)
-		c.nmiBlocked = true
-		c.updateAttn()
-		return true, true
-	case c.nmiPending && !c.nmiBlocked:
-		c.vev.shutdown = false // delivered by takeEvents: the processor is active
-		return false, false
-	}
-	return false, true
 }
 
 // vmxActivity is the activity state a VM exit saves (SDM Vol. 3C 28.3.4:

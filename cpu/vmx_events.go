@@ -242,11 +242,11 @@ func (c *CPU) guestEvents() (took, decided bool) {
 	if !c.vev.on {
 		return false, false
 	}
-	if c.vev.shutdown {
-		return c.shutdownEvents() // vmx_activity.go
-	}
+	// A guest in the shutdown state (vmx_activity.go) takes only the
+	// timer, NMI-window exiting and an NMI, in this same order.
+	shutdown := c.vev.shutdown
 	switch {
-	case c.vev.mtfPending:
+	case c.vev.mtfPending && !shutdown:
 		// 26.7.2: an MTF VM exit; nothing else is recorded.
 		c.vev.mtfPending = false
 		c.vmExit(vmx.ExitMonitorTrapFlag, vmx.ExitInfo{}, false)
@@ -269,7 +269,12 @@ func (c *CPU) guestEvents() (took, decided bool) {
 		c.updateAttn()
 		return true, true
 	case c.nmiPending && !c.nmiBlocked:
-		return false, false // delivered through the guest's IDT
+		// Delivered through the guest's IDT (takeEvents); in the shutdown
+		// state the NMI makes the processor active again.
+		c.vev.shutdown = false
+		return false, false
+	case shutdown:
+		return false, true // nothing else is taken in the shutdown state
 	case x.IntrWindow && c.RFLAGS&arch.FlagIF != 0:
 		// 26.7.5: RFLAGS.IF = 1 and no blocking by STI or MOV SS.
 		c.vmExit(vmx.ExitInterruptWindow, vmx.ExitInfo{}, false)

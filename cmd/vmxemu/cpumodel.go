@@ -41,7 +41,7 @@ func listCPUs(w io.Writer) error {
 	}
 	fmt.Fprintln(tw, "QEMU's AMD models (Opteron_G*, EPYC*, ...) are refused: vmxemu models Intel processors only.")
 	fmt.Fprintln(tw, "\nvmxemu reports only what it implements: 'vmxemu vmxcap -cpu MODEL' lists each model's known gaps.")
-	fmt.Fprintln(tw, "VMX operation works on every model with VMX; VM entry is a known gap (docs/VMX.md).")
+	fmt.Fprintln(tw, "VMX works on every model with VMX (VMXON to VM entry, VM exits, EPT and VPID); the controls a model still masks are listed by vmxcap (docs/VMX.md).")
 	fmt.Fprintln(tw, "-cpu-file FILE loads a model from a vmxemu model file or an AIDA64 CPUID dump.")
 	return tw.Flush()
 }

@@ -231,19 +231,19 @@ func TestQEMUCPUProperties(t *testing.T) {
 // refusal is exit status 2.
 func TestQEMUNoOpWarnings(t *testing.T) {
 	r := vmxemu(t, "-global", "kvm-pit.lost_tick_policy=discard", "-overcommit", "cpu-pm=on", "-machine", "pit=off",
-		"-kernel", filepath.Join(t.TempDir(), "none"))
+		"-enable-kvm", "-kernel", filepath.Join(t.TempDir(), "none"))
 	assert.Equal(t, cli.ExitUsage, r.code)
 	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
-	require.Len(t, lines, 4, r.stderr)
-	for _, l := range lines[:3] {
+	require.Len(t, lines, 5, r.stderr)
+	for _, l := range lines[:4] {
 		assert.True(t, strings.HasPrefix(l, "vmxemu: warning: "), l)
 	}
-	assert.Contains(t, lines[3], "could not load kernel")
+	assert.Contains(t, lines[4], "could not load kernel")
 
 	for _, args := range [][]string{
 		{"-global", "isa-pit.iobase=0x40"},
 		{"-device", "hyperv-testdev"},
-		{"-enable-kvm"},
+		{"-accel", "hvf"},
 		{"-cpu", "Opteron_G1,vendor=AuthenticAMD"},
 		{"-cpu", "host,hv_passthrough"},
 		{"-M", "microvm,kernel-irqchip=split"},

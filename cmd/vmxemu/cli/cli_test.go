@@ -175,7 +175,12 @@ func TestQEMUCompat(t *testing.T) {
 		}, []string{"-global kvm-pit.lost_tick_policy=discard ignored"}},
 		{"vnc none", []string{"-vnc", "none"}, func(t *testing.T, c *Config) {}, nil},
 		{"accel tcg", []string{"-accel", "tcg"}, func(t *testing.T, c *Config) { assert.Equal(t, "tcg", c.Accel) }, nil},
-		{"machine accel=kvm:tcg", []string{"-machine", "accel=kvm:tcg"}, func(t *testing.T, c *Config) {}, nil},
+		{"machine accel=kvm:tcg", []string{"-machine", "accel=kvm:tcg"}, func(t *testing.T, c *Config) {}, []string{"accel=kvm:tcg: vmxemu has no KVM"}},
+		{"machine accel=tcg:kvm", []string{"-machine", "accel=tcg:kvm"}, func(t *testing.T, c *Config) {}, nil},
+		// kvm-unit-tests' cet and lam entries hard-code -enable-kvm next
+		// to the runner's own -accel tcg: one warning for both spellings.
+		{"enable-kvm", []string{"-enable-kvm", "-accel", "kvm", "-machine", "accel=kvm"}, func(t *testing.T, c *Config) {}, []string{"-enable-kvm: vmxemu has no KVM: it is itself the accelerator"}},
+		{"accel kvm", []string{"-accel", "kvm,thread=single"}, func(t *testing.T, c *Config) { assert.Equal(t, "single", c.TCGThread) }, []string{"-accel kvm: vmxemu has no KVM"}},
 		// qemu-options.hx -global: "-global driver.prop=value" and
 		// "-global driver=driver,property=property,value=value".
 		{"global long form", []string{"-global", "driver=kvm-pit,property=lost_tick_policy,value=delay"}, func(t *testing.T, c *Config) {}, []string{"lost_tick_policy=delay ignored"}},
@@ -687,20 +692,19 @@ func TestErrors(t *testing.T) {
 		// Machine and accelerators.
 		{[]string{"-machine", "microvm"}, `vmxemu: -machine microvm: unsupported machine type "microvm" (supported: pc, pc-i440fx-*, q35, pc-q35-*)`},
 		{[]string{"-M", "isapc"}, `vmxemu: -M isapc: unsupported machine type "isapc"`},
-		{[]string{"-machine", "pc,smm=off"}, `unsupported machine property "smm" (supported: type, accel=tcg, pit=on|off|auto, kernel-irqchip=on|off|split)`},
+		{[]string{"-machine", "pc,smm=off"}, `unsupported machine property "smm" (supported: type, accel=tcg|kvm, pit=on|off|auto, kernel-irqchip=on|off|split)`},
 		{[]string{"-machine", "pit=no"}, "pit=no: expected on, off or auto"},
 		{[]string{"-machine", "pc,pit"}, "pit=: expected on, off or auto"},
 		{[]string{"-machine", "vmport=on"}, `unsupported machine property "vmport"`},
 		{[]string{"-M", "q35,kernel-irqchip=yes"}, "kernel-irqchip=yes: expected on, off or split"},
-		{[]string{"-machine", "pc,accel=kvm"}, "vmxemu is itself the accelerator: only tcg is accepted"},
-		{[]string{"-accel", "kvm"}, "vmxemu: -accel kvm: vmxemu is itself the accelerator: only tcg is accepted"},
-		{[]string{"-accel", "hvf"}, "vmxemu is itself the accelerator: only tcg is accepted"},
-		{[]string{"-accel", "whpx"}, "vmxemu is itself the accelerator: only tcg is accepted"},
-		{[]string{"-accel", "xen"}, "vmxemu is itself the accelerator: only tcg is accepted"},
-		{[]string{"-accel", "foo"}, "unknown accelerator (only tcg is accepted)"},
+		{[]string{"-machine", "pc,accel=hvf"}, "vmxemu is itself the accelerator: tcg and kvm (with a warning) are accepted"},
+		{[]string{"-accel", "kvm:tcg"}, "only one accelerator per -accel"},
+		{[]string{"-accel", "hvf"}, "vmxemu: -accel hvf: vmxemu is itself the accelerator: tcg and kvm (with a warning) are accepted"},
+		{[]string{"-accel", "whpx"}, "vmxemu is itself the accelerator: tcg and kvm (with a warning) are accepted"},
+		{[]string{"-accel", "xen"}, "vmxemu is itself the accelerator: tcg and kvm (with a warning) are accepted"},
+		{[]string{"-accel", "foo"}, "unknown accelerator (only tcg and kvm are accepted)"},
 		{[]string{"-accel", "tcg,thread=both"}, "thread=both: expected single or multi"},
 		{[]string{"-accel", "tcg,tb-size=64"}, `unsupported accelerator property "tb-size"`},
-		{[]string{"-enable-kvm"}, "vmxemu: -enable-kvm: vmxemu is itself the accelerator: only tcg is accepted"},
 
 		// Refused QEMU options.
 		{[]string{"-bios", "seabios.bin"}, "vmxemu: -bios seabios.bin: not supported yet"},

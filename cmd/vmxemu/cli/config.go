@@ -84,6 +84,8 @@ type Config struct {
 	// qemu_fixup_return_code) counts any stderr line without "warning" in
 	// it as a QEMU failure.
 	Warnings []string
+	// kvmWarned: the warning for -enable-kvm/-accel kvm is in Warnings.
+	kvmWarned bool
 
 	// Guest lifecycle.
 	NoReboot   bool // -no-reboot: exit instead of resetting

@@ -43,7 +43,12 @@ func str(set func(c *Config, v string)) option {
 	return option{arg: true, fn: func(c *Config, v string) error { set(c, v); return nil }}
 }
 
-const kvmMsg = "vmxemu is itself the accelerator: only tcg is accepted"
+// kvmWarning is what -enable-kvm, -accel kvm and -machine accel=kvm
+// print: vmxemu accepts them and runs the guest as under tcg.
+const kvmWarning = "vmxemu has no KVM: it is itself the accelerator and runs the guest in its interpreter, as with -accel tcg (the CPU is the -cpu model; KVM's paravirtual interfaces — hypercalls, kvmclock, async page faults, Hyper-V enlightenments — are absent)"
+
+// otherAccelMsg refuses the host hypervisors other than KVM.
+const otherAccelMsg = "vmxemu is itself the accelerator: tcg and kvm (with a warning) are accepted"
 
 // lookup is the flag table, keyed by the name without its dashes.
 func lookup(name string) (option, bool) {
@@ -58,7 +63,7 @@ func lookup(name string) (option, bool) {
 	case "accel":
 		return option{arg: true, fn: parseAccel}, true
 	case "enable-kvm":
-		return refuseNoArg(kvmMsg), true
+		return flag(func(c *Config) { acceptKVM(c, "-enable-kvm") }), true
 	case "cpu":
 		return option{arg: true, fn: parseCPU}, true
 	case "smp":

@@ -78,16 +78,18 @@ Standard options:
                  selects emulated machine ('-machine help' for list):
                  pc (default), pc-i440fx-* (an alias of pc), q35 and
                  pc-q35-* (Q35 + ICH9; -device intel-iommu and edu);
-                 accel= is accepted when its list contains tcg;
+                 accel= is accepted when its list contains tcg or kvm;
                  pit=off is accepted with a warning: the board keeps its
                  i8254 PIT; kernel-irqchip=on|off|split is accepted and
                  changes nothing: vmxemu has no kernel, its PIC, I/O
                  APIC and local APICs are always in the emulator
 -M name          same as -machine
--accel tcg[,thread=single|multi]
+-accel tcg|kvm[,thread=single|multi]
                  accepted for compatibility; vmxemu is itself the
-                 accelerator, so kvm, hvf, whpx and xen are refused
--enable-kvm      refused (see -accel)
+                 accelerator: kvm is accepted with a warning (the guest
+                 runs as under tcg, without KVM's paravirtual
+                 interfaces); hvf, whpx and xen are refused
+-enable-kvm      same as -accel kvm
 -cpu model[,+feature][,-feature][,feature=on|off][,prop=value]
                  select the CPU model ('-cpu help' for list, with the
                  QEMU names accepted as aliases: qemu64, kvm64 = the

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -95,6 +96,18 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, h hoo
 		return cli.ExitOK
 	}
 	printWarnings(cfg, stderr)
+	if cfg.CPUProfile != "" {
+		stopProfile, err := startCPUProfile(cfg.CPUProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "vmxemu: -cpuprofile %s: %s\n", cfg.CPUProfile, oneLine(err.Error()))
+			return cli.ExitUsage
+		}
+		defer func() {
+			if err := stopProfile(); err != nil {
+				fmt.Fprintf(stderr, "vmxemu: -cpuprofile %s: %s\n", cfg.CPUProfile, oneLine(err.Error()))
+			}
+		}()
+	}
 	var code int
 	if cfg.Subcommand == "vmxcap" {
 		code, err = vmxcap(cfg, stdout, stderr)
@@ -502,4 +515,21 @@ func report(cfg *cli.Config, res machine.Result, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "vmxemu: run ended: %s\n", res.Reason)
 	return cli.ExitError
+}
+
+// startCPUProfile starts a Go CPU profile of vmxemu itself into file
+// (-cpuprofile) and returns what stops it and closes the file.
+func startCPUProfile(file string) (func() error, error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }

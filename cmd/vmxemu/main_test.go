@@ -300,3 +300,32 @@ func TestDemoImage(t *testing.T) {
 	assert.True(t, bytes.Equal(b, demoKernel),
 		"cmd/vmxemu/demo/vmxon.elf is stale: go test ./cmd/vmxemu -run TestDemoImage -update-demo")
 }
+
+// TestCPUProfile: -cpuprofile writes a Go CPU profile (runtime/pprof
+// writes gzip-compressed protocol buffers: the gzip magic 1f 8b, RFC 1952
+// 2.3.1) whatever way the run ends, and a file it cannot create is a
+// usage error (exit status 2) before the guest runs.
+func TestCPUProfile(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		code []byte
+		want int
+	}{
+		{"debug exit", exit7, 15},                  // (7<<1)|1
+		{"instruction limit", spin, cli.ExitLimit}, // -icount-limit below
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "cpu.prof")
+			r := vmxemu(t, flat(kernel(t, tc.code...), "-cpuprofile", p, "-icount-limit", "100000")...)
+			assert.Equal(t, tc.want, r.code, r.stderr)
+			b, err := os.ReadFile(p)
+			require.NoError(t, err)
+			require.GreaterOrEqual(t, len(b), 2)
+			assert.Equal(t, []byte{0x1f, 0x8b}, b[:2])
+		})
+	}
+	r := vmxemu(t, flat(kernel(t, exit7...), "-cpuprofile", filepath.Join(t.TempDir(), "no", "such", "dir", "p"))...)
+	assert.Equal(t, cli.ExitUsage, r.code)
+	assert.Contains(t, r.stderr, "vmxemu: -cpuprofile ")
+	assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
+}

@@ -120,6 +120,7 @@ type Config struct {
 	MagicBreak        bool   // -magic-break: XCHG BX,BX stops the run (Bochs' magic breakpoint)
 	Walk              string // -walk ADDR[,ACCESS...], verbatim (cmd/vmxemu parses it): the page walk to explain at a -break-on stop
 	Stats             bool   // -stats: print instructions retired, wall time and MIPS on stderr at the end
+	CPUProfile        string // -cpuprofile FILE: a Go CPU profile of vmxemu itself (runtime/pprof), for performance work and cmd/vmxemu/default.pgo
 }
 
 // Module is one multiboot module from -initrd "FILE args,FILE2".

@@ -238,6 +238,14 @@ func lookup(name string) (option, bool) {
 		return flag(func(c *Config) { c.Explain = false }), true
 	case "stats":
 		return flag(func(c *Config) { c.Stats = true }), true
+	case "cpuprofile":
+		return option{arg: true, fn: func(c *Config, v string) error {
+			if v == "" {
+				return errors.New("empty file name")
+			}
+			c.CPUProfile = v
+			return nil
+		}}, true
 
 	// QEMU options vmxemu knows but refuses, so the message says why.
 	case "trace":

@@ -215,6 +215,9 @@ vmxemu options:
                  retired (all CPUs), the wall time since start-up and
                  their ratio in MIPS: "vmxemu: stats: N instructions,
                  S s, M MIPS"
+-cpuprofile file write a Go CPU profile of vmxemu itself to file (go tool
+                 pprof; how cmd/vmxemu/default.pgo is made: docs/
+                 PERFORMANCE.md)
 -break-on event1,...
                  stop at an event: an exception (de db nmi bp of br ud nm
                  df ts np ss gp pf mf ac mc xm ve cp), vmfail,

@@ -39,7 +39,9 @@ type Caps struct {
 	model func(idx uint32) (uint64, bool)
 	// slot maps an encoding's width, type and index to the field's slot
 	// in the VMCS (-1: no such field on this processor).
-	slot     [4][4][512]int16
+	slot [4][4][512]int16
+	// flat is lookup's answer for every encoding below 8000H (slotOf).
+	flat     [1 << 15]int16
 	supports []Field // the fields that exist, in table order
 	offsets  []int   // region offset of each supported field
 	maxIndex uint32
@@ -122,6 +124,12 @@ func NewCaps(read, model func(idx uint32) (uint64, bool), maxPhysAddr, linearWid
 		return nil, fmt.Errorf("the %d VMCS fields of this processor need %d bytes, more than its %d-byte VMCS region (IA32_VMX_BASIC[44:32])",
 			len(c.supports), off, c.RegionSize)
 	}
+	for e := range c.flat {
+		c.flat[e] = -1
+		if s, _, ok := c.lookup(uint64(e)); ok {
+			c.flat[e] = int16(s)
+		}
+	}
 	return c, nil
 }
 
@@ -173,10 +181,10 @@ func (c *Caps) lookup(enc uint64) (slot int, high bool, ok bool) {
 // of a field by its full encoding (a high access only to a 64-bit field),
 // -1 when there is none.
 func (c *Caps) slotOf(enc uint32) int {
-	if enc&^0x6FFF != 0 || enc&1 != 0 && Width(enc>>13&3) != Width64 {
+	if enc >= 1<<15 {
 		return -1
 	}
-	return int(c.slot[enc>>13&3][enc>>10&3][enc>>1&0x1FF])
+	return int(c.flat[enc])
 }
 
 // physOK reports whether a VMX pointer is a valid physical address: 4-KiB

@@ -101,6 +101,9 @@ func (v *CPU) entryFail(insn Insn, err InstrError, enc uint32, val uint64, rule,
 // whose controls exist).
 func (v *CPU) field(enc uint32) uint64 {
 	if s := v.caps.slotOf(enc); s >= 0 {
+		if v.memo.rec.depth != 0 {
+			v.memo.rec.note(s) // a check group is recording (fastentry.go)
+		}
 		return v.cur.vals[s]
 	}
 	return 0
@@ -133,15 +136,17 @@ func (v *CPU) Enter(launch bool, c *EntryCtx, mem Phys) (o Outcome, done bool) {
 	if !launch && !s.launched {
 		return v.fail(insn, ErrVMRESUMENonLaunched, fmt.Sprintf("the launch state of VMCS %#x is \"clear\": VMLAUNCH it first", v.current)+sdm), true
 	}
-	if o, bad := v.checkControls(insn, mem); bad {
+	// The check groups run through their memos (fastentry.go): a group
+	// that passed before with the same inputs is not run again.
+	if o, bad := v.controlsChecked(insn, mem); bad {
 		return o, true
 	}
-	if o, bad := v.checkHostState(insn, c); bad {
+	if o, bad := v.hostChecked(insn, c); bad {
 		return o, true
 	}
 	// 27.3: the guest-state checks; a failure is a VM-entry failure that
 	// loads host state (28.8).
-	if g := v.checkGuestState(mem); g != nil {
+	if g := v.guestChecked(insn, mem); g != nil {
 		return v.failEntry(insn, ExitInvalidGuestState, g), true
 	}
 	return Outcome{Insn: insn}, false

@@ -130,7 +130,7 @@ func (v *CPU) checkGuestState(mem Phys) *GuestFailure {
 	// 27.3.1.2: segment registers.
 	rflags := v.field(encGuestRFLAGS)
 	v86 := rflags&arch.FlagVM != 0
-	if g := v.checkSegments(ia32e, v86, v.unrestricted(), cr0); g != nil {
+	if g := v.segmentsChecked(ia32e, v86, v.unrestricted(), cr0); g != nil { // fastentry.go
 		return g
 	}
 

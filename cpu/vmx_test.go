@@ -250,6 +250,30 @@ func BenchmarkVMExitRoundTrip(b *testing.B) {
 	}
 }
 
+// BenchmarkVMREADInsn: the VMREAD instruction in VMX root operation
+// (VMREAD EBX, EAX of the guest RIP field, 32-bit mode), one per
+// iteration with a JMP back, a VMX hook installed as vmxemu's fault
+// summary installs one: the #UD/#GP checks, the read, RFLAGS of VMsucceed
+// (SDM Vol. 3C 31.3 VMREAD).
+func BenchmarkVMREADInsn(b *testing.B) {
+	h := vmxHarness(b)
+	c := h.c
+	// mov eax, 681EH; 1: vmread ebx, eax; jmp 1b
+	copy(h.bus.ram[harnessCode:], []byte{0xB8, 0x1E, 0x68, 0x00, 0x00, 0x0F, 0x78, 0xC3, 0xEB, 0xFB})
+	var n int
+	c.Hooks = &Hooks{VMX: func(*CPU, vmx.Outcome) { n++ }}
+	c.Run(1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	t0 := processCPUTime()
+	c.Run(2 * uint64(b.N))
+	b.StopTimer()
+	b.ReportMetric(float64(processCPUTime()-t0)/float64(b.N), "ns-cpu/op")
+	if n != b.N {
+		b.Fatalf("%d VMREADs for %d iterations", n, b.N)
+	}
+}
+
 // TestVMExitRoundTripAllocs: a VM exit (guest CPUID, reason 10) and the
 // host's VMRESUME allocate nothing, once the blocks are decoded (issue 18:
 // no allocation per exit).

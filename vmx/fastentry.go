@@ -41,8 +41,8 @@ package vmx
 // groups are harmless.
 type fieldRec struct {
 	depth int
-	gen   uint32
-	stamp []uint32 // by slot: the gen that listed it
+	gen   uint64   // 64 bits: never wraps back to a stamp still in use
+	stamp []uint64 // by slot: the gen that listed it
 	slots []int16  // in order of first read
 }
 
@@ -120,7 +120,7 @@ func (v *CPU) memoHit(m *checkMemo, insn Insn, key [2]uint64) bool {
 func (v *CPU) memoBegin() int {
 	r := &v.memo.rec
 	if r.stamp == nil {
-		r.stamp = make([]uint32, len(v.cur.vals))
+		r.stamp = make([]uint64, len(v.cur.vals))
 	}
 	r.depth++
 	r.gen++

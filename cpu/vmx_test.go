@@ -211,22 +211,66 @@ func TestVMEntryMSRLoadFails(t *testing.T) {
 
 // BenchmarkVMExitRoundTrip: one VMRESUME, the guest's CPUID exiting
 // (reason 10) and the host state loaded, per iteration — the cost a
-// hypervisor's exit loop pays per exit (docs/PERFORMANCE.md).
+// hypervisor's exit loop pays per exit (docs/PERFORMANCE.md). novpid:
+// "enable VPID" 0, so entry and exit invalidate VPID 0000H's
+// translations (SDM Vol. 3C 29.4.3.1); vpid: VPID 1, no invalidation.
 func BenchmarkVMExitRoundTrip(b *testing.B) {
+	for _, vpid := range []bool{false, true} {
+		name := "novpid"
+		if vpid {
+			name = "vpid"
+		}
+		b.Run(name, func(b *testing.B) {
+			h := vmxHarness(b)
+			guestVMCS(b, h)
+			c := h.c
+			if vpid {
+				// "activate secondary controls", "enable VPID", VPID 1.
+				for enc, val := range map[uint64]uint64{0x4002: 0x04006172 | 1<<31, 0x401E: 1 << 5, 0x0000: 1} {
+					require.Equal(b, vmx.Succeed, c.vmx.VMWRITE(enc, val, true).Kind, "%#x", enc)
+				}
+			}
+			copy(h.bus.ram[harnessCode:], []byte{0x0F, 0x01, 0xC2}) // VMLAUNCH
+			copy(h.bus.ram[0x11000:], []byte{0x0F, 0xA2})           // cpuid
+			copy(h.bus.ram[0x12000:], []byte{0x0F, 0x01, 0xC3})     // VMRESUME
+			c.Run(1)                                                // VMLAUNCH: in the guest, at its CPUID
+			require.True(b, c.vmx.Guest(), "VMLAUNCH entered the guest")
+			var exits int
+			c.Hooks = &Hooks{VMExit: func(*CPU, uint32, vmx.ExitInfo) { exits++ }}
+			b.ReportAllocs()
+			b.ResetTimer()
+			t0 := processCPUTime()
+			c.Run(uint64(b.N)) // each CPUID exits (not retired); each VMRESUME retires
+			b.StopTimer()
+			b.ReportMetric(float64(processCPUTime()-t0)/float64(b.N), "ns-cpu/op")
+			if exits != b.N || !c.vmx.Guest() || c.RIP != 0x11000 {
+				b.Fatalf("%d exits for %d iterations; RIP %#x", exits, b.N, c.RIP)
+			}
+		})
+	}
+}
+
+// BenchmarkVMREADInsn: the VMREAD instruction in VMX root operation
+// (VMREAD EBX, EAX of the guest RIP field, 32-bit mode), one per
+// iteration with a JMP back, a VMX hook installed as vmxemu's fault
+// summary installs one: the #UD/#GP checks, the read, RFLAGS of VMsucceed
+// (SDM Vol. 3C 31.3 VMREAD).
+func BenchmarkVMREADInsn(b *testing.B) {
 	h := vmxHarness(b)
-	guestVMCS(b, h)
 	c := h.c
-	copy(h.bus.ram[harnessCode:], []byte{0x0F, 0x01, 0xC2}) // VMLAUNCH
-	copy(h.bus.ram[0x11000:], []byte{0x0F, 0xA2})           // cpuid
-	copy(h.bus.ram[0x12000:], []byte{0x0F, 0x01, 0xC3})     // VMRESUME
-	c.Run(1)                                                // VMLAUNCH: in the guest, at its CPUID
-	var exits int
-	c.Hooks = &Hooks{VMExit: func(*CPU, uint32, vmx.ExitInfo) { exits++ }}
+	// mov eax, 681EH; 1: vmread ebx, eax; jmp 1b
+	copy(h.bus.ram[harnessCode:], []byte{0xB8, 0x1E, 0x68, 0x00, 0x00, 0x0F, 0x78, 0xC3, 0xEB, 0xFB})
+	var n int
+	c.Hooks = &Hooks{VMX: func(*CPU, vmx.Outcome) { n++ }}
+	c.Run(1)
+	b.ReportAllocs()
 	b.ResetTimer()
-	c.Run(uint64(b.N)) // each CPUID exits (not retired); each VMRESUME retires
+	t0 := processCPUTime()
+	c.Run(2 * uint64(b.N))
 	b.StopTimer()
-	if exits != b.N || !c.vmx.Guest() || c.RIP != 0x11000 {
-		b.Fatalf("%d exits for %d iterations; RIP %#x", exits, b.N, c.RIP)
+	b.ReportMetric(float64(processCPUTime()-t0)/float64(b.N), "ns-cpu/op")
+	if n != b.N {
+		b.Fatalf("%d VMREADs for %d iterations", n, b.N)
 	}
 }
 

@@ -102,7 +102,7 @@ var recipes = map[string]recipe{
 	// vmxon runs the VMX bring-up (VMXON, the VMCS instructions, VMXOFF)
 	// on every CPU: QEMU's TCG has no VMX, so it is vmxemu only.
 	"vmxon": {64, "-O2",
-		join([]string{"compute64/entry.S", "vmxon/vmxon.S"}, libC, []string{"vmxon/main.c"}),
+		join([]string{"compute64/entry.S", "vmxon/vmxon.S", "lib/vmxenter64.S"}, libC, []string{"lib/vmcs64.c", "vmxon/main.c"}),
 		"compute64/link.ld", true, nil},
 }
 
@@ -117,12 +117,18 @@ var benchRecipes = map[string]recipe{
 	"bench64": {64, "-O2",
 		join([]string{"compute64/entry.S"}, libC, []string{"bench/loops64.S", "bench/main.c"}),
 		"compute64/link.ld", false, nil},
+	// benchvmx: VM-exit round trips (guest CPUID, host VMRESUME), without
+	// and with VPID and EPT; QEMU's TCG has no VMX, so vmxemu only.
+	"benchvmx": {64, "-O2",
+		join([]string{"compute64/entry.S", "lib/vmxenter64.S"}, libC, []string{"lib/vmcs64.c", "bench/vmxloop.S", "bench/vmx.c"}),
+		"compute64/link.ld", true, nil},
 }
 
 // Benchmarks returns the names of the benchmark kernels Build knows,
 // sorted. Each runs the workload its command line names ("-append
 // 'las iters=1000'"; "quiet" prints nothing) and prints
-// "MODE NAME: iters N insns M ok".
+// "MODE NAME: iters N insns M ok" (benchvmx: "benchvmx NAME: iters N
+// exits N+1 ok", bench/vmx.c).
 func Benchmarks() []string {
 	names := make([]string, 0, len(benchRecipes))
 	for n := range benchRecipes {

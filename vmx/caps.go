@@ -33,13 +33,15 @@ type Caps struct {
 	// CR0 and CR4 are the fixed-bit pairs of VMX operation (A.7, A.8).
 	CR0, CR4 msr.Fixed
 
-	msrs map[uint32]uint64
+	msrs capMSRs
 	// model are the CPU model's capability MSRs before vmxemu masked the
 	// controls it does not implement (for explanations only; may be nil).
 	model func(idx uint32) (uint64, bool)
 	// slot maps an encoding's width, type and index to the field's slot
 	// in the VMCS (-1: no such field on this processor).
-	slot     [4][4][512]int16
+	slot [4][4][512]int16
+	// flat is lookup's answer for every encoding below 8000H (slotOf).
+	flat     [1 << 15]int16
 	supports []Field // the fields that exist, in table order
 	offsets  []int   // region offset of each supported field
 	maxIndex uint32
@@ -73,23 +75,23 @@ func NewCaps(read, model func(idx uint32) (uint64, bool), maxPhysAddr, linearWid
 	if linearWidth == 0 {
 		linearWidth = 48
 	}
-	c := &Caps{msrs: map[uint32]uint64{}, model: model, MaxPhysAddr: maxPhysAddr, LinearWidth: linearWidth}
+	c := &Caps{model: model, MaxPhysAddr: maxPhysAddr, LinearWidth: linearWidth}
 	for i := msr.FirstVMX; i <= msr.LastVMX; i++ {
 		if v, ok := read(i); ok {
-			c.msrs[i] = v
+			c.msrs.set(i, v)
 		}
 	}
-	basic, ok := c.msrs[msr.VMXBasic]
+	basic, ok := c.msrs.lookup(msr.VMXBasic)
 	if !ok {
 		return nil, fmt.Errorf("no IA32_VMX_BASIC: the processor has no VMX")
 	}
 	c.Revision = uint32(basic) & 0x7FFFFFFF
 	c.RegionSize = int(basic >> 32 & 0x1FFF)
 	c.Addr32 = basic>>48&1 != 0
-	c.VMWriteAll = c.msrs[msr.VMXMisc]>>29&1 != 0
+	c.VMWriteAll = c.msrs.get(msr.VMXMisc)>>29&1 != 0
 	c.Shadowing = c.allowed(proc2(14))
-	c.CR0 = msr.Fixed{Fixed0: c.msrs[msr.VMXCR0Fixed0], Fixed1: c.msrs[msr.VMXCR0Fixed1]}
-	c.CR4 = msr.Fixed{Fixed0: c.msrs[msr.VMXCR4Fixed0], Fixed1: c.msrs[msr.VMXCR4Fixed1]}
+	c.CR0 = msr.Fixed{Fixed0: c.msrs.get(msr.VMXCR0Fixed0), Fixed1: c.msrs.get(msr.VMXCR0Fixed1)}
+	c.CR4 = msr.Fixed{Fixed0: c.msrs.get(msr.VMXCR4Fixed0), Fixed1: c.msrs.get(msr.VMXCR4Fixed1)}
 
 	for w := range c.slot {
 		for t := range c.slot[w] {
@@ -122,11 +124,17 @@ func NewCaps(read, model func(idx uint32) (uint64, bool), maxPhysAddr, linearWid
 		return nil, fmt.Errorf("the %d VMCS fields of this processor need %d bytes, more than its %d-byte VMCS region (IA32_VMX_BASIC[44:32])",
 			len(c.supports), off, c.RegionSize)
 	}
+	for e := range c.flat {
+		c.flat[e] = -1
+		if s, _, ok := c.lookup(uint64(e)); ok {
+			c.flat[e] = int16(s)
+		}
+	}
 	return c, nil
 }
 
 // allowed reports whether a control may be 1.
-func (c *Caps) allowed(n need) bool { return c.msrs[n.msr]>>n.bit&1 != 0 }
+func (c *Caps) allowed(n need) bool { return c.msrs.get(n.msr)>>n.bit&1 != 0 }
 
 // exists reports whether the field exists on the processor.
 func (c *Caps) exists(f *Field) bool {
@@ -168,6 +176,17 @@ func (c *Caps) lookup(enc uint64) (slot int, high bool, ok bool) {
 	return int(s), encHigh(e), true
 }
 
+// slotOf is lookup for the processor's own accesses (the entry checks,
+// exits: a few hundred per round trip), small enough to inline: the slot
+// of a field by its full encoding (a high access only to a 64-bit field),
+// -1 when there is none.
+func (c *Caps) slotOf(enc uint32) int {
+	if enc >= 1<<15 {
+		return -1
+	}
+	return int(c.flat[enc])
+}
+
 // physOK reports whether a VMX pointer is a valid physical address: 4-KiB
 // aligned and within the physical-address width (32 bits when
 // IA32_VMX_BASIC[48] is set; SDM Vol. 3C 25.1, Vol. 2C VMXON).
@@ -188,3 +207,26 @@ func (c *Caps) physOK(addr uint64) (bool, string) {
 	}
 	return true, ""
 }
+
+// capMSRs holds the VMX capability MSRs (msr.FirstVMX through
+// msr.LastVMX) by index: an array rather than a map, since the VM-entry
+// checks read them on every entry.
+type capMSRs struct {
+	v  [msr.LastVMX - msr.FirstVMX + 1]uint64
+	ok [msr.LastVMX - msr.FirstVMX + 1]bool
+}
+
+func (m *capMSRs) set(i uint32, v uint64) {
+	m.v[i-msr.FirstVMX], m.ok[i-msr.FirstVMX] = v, true
+}
+
+// lookup returns MSR i and whether the processor has it.
+func (m *capMSRs) lookup(i uint32) (uint64, bool) {
+	if i < msr.FirstVMX || i > msr.LastVMX {
+		return 0, false
+	}
+	return m.v[i-msr.FirstVMX], m.ok[i-msr.FirstVMX]
+}
+
+// get returns MSR i, 0 when the processor does not have it.
+func (m *capMSRs) get(i uint32) uint64 { v, _ := m.lookup(i); return v }

@@ -100,11 +100,13 @@ func (v *CPU) entryFail(insn Insn, err InstrError, enc uint32, val uint64, rule,
 // the processor does not have reads as 0 (the checks only read fields
 // whose controls exist).
 func (v *CPU) field(enc uint32) uint64 {
-	slot, _, ok := v.caps.lookup(uint64(enc))
-	if !ok {
-		return 0
+	if s := v.caps.slotOf(enc); s >= 0 {
+		if v.memo.rec.depth != 0 {
+			v.memo.rec.note(s) // a check group is recording (fastentry.go)
+		}
+		return v.cur.vals[s]
 	}
-	return v.cur.vals[slot]
+	return 0
 }
 
 // Enter is VMLAUNCH (launch) or VMRESUME after Check: the basic checks,
@@ -134,15 +136,17 @@ func (v *CPU) Enter(launch bool, c *EntryCtx, mem Phys) (o Outcome, done bool) {
 	if !launch && !s.launched {
 		return v.fail(insn, ErrVMRESUMENonLaunched, fmt.Sprintf("the launch state of VMCS %#x is \"clear\": VMLAUNCH it first", v.current)+sdm), true
 	}
-	if o, bad := v.checkControls(insn, mem); bad {
+	// The check groups run through their memos (fastentry.go): a group
+	// that passed before with the same inputs is not run again.
+	if o, bad := v.controlsChecked(insn, mem); bad {
 		return o, true
 	}
-	if o, bad := v.checkHostState(insn, c); bad {
+	if o, bad := v.hostChecked(insn, c); bad {
 		return o, true
 	}
 	// 27.3: the guest-state checks; a failure is a VM-entry failure that
 	// loads host state (28.8).
-	if g := v.checkGuestState(mem); g != nil {
+	if g := v.guestChecked(insn, mem); g != nil {
 		return v.failEntry(insn, ExitInvalidGuestState, g), true
 	}
 	return Outcome{Insn: insn}, false
@@ -152,12 +156,12 @@ func (v *CPU) Enter(launch bool, c *EntryCtx, mem Phys) (o Outcome, done bool) {
 // TRUE_* one when IA32_VMX_BASIC[55] says it exists, else the legacy one
 // (SDM Vol. 3D A.2).
 func (v *CPU) ctlMSR(legacy, trueMSR uint32) (uint32, uint64) {
-	if v.caps.msrs[msr.VMXBasic]>>55&1 != 0 {
-		if x, ok := v.caps.msrs[trueMSR]; ok {
+	if v.caps.msrs.get(msr.VMXBasic)>>55&1 != 0 {
+		if x, ok := v.caps.msrs.lookup(trueMSR); ok {
 			return trueMSR, x
 		}
 	}
-	return legacy, v.caps.msrs[legacy]
+	return legacy, v.caps.msrs.get(legacy)
 }
 
 // checkReserved checks a 32-bit control field against its capability MSR:
@@ -219,11 +223,11 @@ func (v *CPU) checkControls(insn Insn, mem Phys) (Outcome, bool) {
 	proc := v.field(encProcCtls)
 	if proc&procActivateSecondary != 0 {
 		if o, bad := v.checkReserved(insn, encProcCtls2, "secondary processor-based VM-execution control",
-			msr.VMXProcbasedCtls2, v.caps.msrs[msr.VMXProcbasedCtls2]); bad {
+			msr.VMXProcbasedCtls2, v.caps.msrs.get(msr.VMXProcbasedCtls2)); bad {
 			return o, true
 		}
 	}
-	if n, max := v.field(encCR3TargetCnt), v.caps.msrs[msr.VMXMisc]>>16&0x1FF; n > max {
+	if n, max := v.field(encCR3TargetCnt), v.caps.msrs.get(msr.VMXMisc)>>16&0x1FF; n > max {
 		return v.entryFail(insn, ErrEntryInvalidControl, encCR3TargetCnt, n,
 			fmt.Sprintf("the CR3-target count may be at most %d (IA32_VMX_MISC[24:16])", max), sdm), true
 	}
@@ -328,7 +332,7 @@ func (v *CPU) checkEventInjection(insn Insn) (Outcome, bool) {
 	switch {
 	case typ == 1:
 		return fail("interruption type 1 is reserved")
-	case typ == 7 && v.caps.msrs[msr.VMXProcbasedCtls]>>(32+27)&1 == 0:
+	case typ == 7 && v.caps.msrs.get(msr.VMXProcbasedCtls)>>(32+27)&1 == 0:
 		return fail("interruption type 7 (other event) needs the monitor trap flag control, which the processor does not allow")
 	case typ == 2 && vec != arch.VecNMI:
 		return fail("an NMI (type 2) must have vector 2")
@@ -346,7 +350,7 @@ func (v *CPU) checkEventInjection(insn Insn) (Outcome, bool) {
 	deliver := info>>11&1 != 0
 	cr0 := v.field(0x6800) // Guest CR0
 	prot := !v.unrestricted() || cr0&arch.CR0PE != 0
-	vecCheck := v.caps.msrs[msr.VMXBasic]>>56&1 == 0
+	vecCheck := v.caps.msrs.get(msr.VMXBasic)>>56&1 == 0
 	hasErr := arch.HasErrorCode(uint8(vec))
 	switch {
 	case deliver && !prot:
@@ -364,7 +368,7 @@ func (v *CPU) checkEventInjection(insn Insn) (Outcome, bool) {
 		}
 	}
 	if typ == 4 || typ == 5 || typ == 6 {
-		if n := v.field(encEntryInsnLen); n == 0 && v.caps.msrs[msr.VMXMisc]>>30&1 == 0 || n > 15 {
+		if n := v.field(encEntryInsnLen); n == 0 && v.caps.msrs.get(msr.VMXMisc)>>30&1 == 0 || n > 15 {
 			return v.entryFail(insn, ErrEntryInvalidControl, encEntryInsnLen, n,
 				"a software interrupt or exception needs an instruction length of 1 to 15 (0 only with IA32_VMX_MISC[30])", sdm), true
 		}

@@ -33,7 +33,7 @@ func entryVMCS(t *testing.T) (*CPU, ram) {
 }
 
 // entryVMCSWith is entryVMCS on a processor with the given capabilities.
-func entryVMCSWith(t *testing.T, caps *Caps) (*CPU, ram) {
+func entryVMCSWith(t testing.TB, caps *Caps) (*CPU, ram) {
 	t.Helper()
 	mem := make(ram, 64<<10)
 	for _, a := range []uint64{0x1000, 0x2000} {

@@ -37,7 +37,7 @@ const (
 // EPT returns the processor's EPT and VPID capabilities
 // (IA32_VMX_EPT_VPID_CAP as the guest reads it; 0 when it does not exist).
 func (c *Caps) EPT() ept.Caps {
-	return ept.Caps{MSR: c.msrs[msr.VMXEPTVPIDCap], MaxPhysAddr: c.MaxPhysAddr}
+	return ept.Caps{MSR: c.msrs.get(msr.VMXEPTVPIDCap), MaxPhysAddr: c.MaxPhysAddr}
 }
 
 // secondary returns the secondary processor-based controls in force: the

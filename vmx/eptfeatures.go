@@ -82,9 +82,9 @@ func (v *CPU) checkVMFuncControls(insn Insn) (Outcome, bool) {
 	sec := v.secondary()
 	if sec&proc2VMFunc != 0 {
 		ctls := v.field(encVMFuncCtls)
-		if extra := ctls &^ v.caps.msrs[msr.VMXVMFunc]; extra != 0 {
+		if extra := ctls &^ v.caps.msrs.get(msr.VMXVMFunc); extra != 0 {
 			return v.entryFail(insn, ErrEntryInvalidControl, encVMFuncCtls, ctls,
-				fmt.Sprintf("VM-function control bit %d is reserved (IA32_VMX_VMFUNC allows %#x)", lowBit64(extra), v.caps.msrs[msr.VMXVMFunc]), sdm), true
+				fmt.Sprintf("VM-function control bit %d is reserved (IA32_VMX_VMFUNC allows %#x)", lowBit64(extra), v.caps.msrs.get(msr.VMXVMFunc)), sdm), true
 		}
 		if ctls&vmfuncEPTPSwitch != 0 {
 			if sec&proc2EPT == 0 {

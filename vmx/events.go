@@ -103,7 +103,7 @@ func (v *CPU) eventControls() EventControls {
 		AckIntOnExit:    exit&exitAckIntOnExit != 0,
 		SaveTimer:       exit&exitSavePreemption != 0,
 		TimerValue:      uint32(v.field(encPreemptionTimer)),
-		TimerShift:      uint(v.caps.msrs[msr.VMXMisc] & 0x1F),
+		TimerShift:      uint(v.caps.msrs.get(msr.VMXMisc) & 0x1F),
 		PendingMTF:      info>>31 != 0 && info>>8&7 == IntrTypeOther && info&0xFF == 0,
 	}
 }

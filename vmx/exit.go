@@ -38,8 +38,8 @@ func (v *CPU) failEntry(insn Insn, reason uint64, g *GuestFailure) Outcome {
 
 // setField writes a field of the current VMCS by its full encoding.
 func (v *CPU) setField(enc uint32, val uint64) {
-	if slot, _, ok := v.caps.lookup(uint64(enc)); ok {
-		v.cur.vals[slot] = val
+	if s := v.caps.slotOf(enc); s >= 0 {
+		v.cur.vals[s] = val
 	}
 }
 

@@ -130,7 +130,7 @@ func (v *CPU) checkGuestState(mem Phys) *GuestFailure {
 	// 27.3.1.2: segment registers.
 	rflags := v.field(encGuestRFLAGS)
 	v86 := rflags&arch.FlagVM != 0
-	if g := v.checkSegments(ia32e, v86, v.unrestricted(), cr0); g != nil {
+	if g := v.segmentsChecked(ia32e, v86, v.unrestricted(), cr0); g != nil { // fastentry.go
 		return g
 	}
 
@@ -170,7 +170,7 @@ func (v *CPU) checkGuestState(mem Phys) *GuestFailure {
 
 	// 27.3.1.5: non-register state.
 	const s5 = "Vol. 3C 27.3.1.5"
-	act, misc := v.field(encGuestActivity), v.caps.msrs[msr.VMXMisc]
+	act, misc := v.field(encGuestActivity), v.caps.msrs.get(msr.VMXMisc)
 	if act > 3 || act != 0 && misc>>(5+act)&1 == 0 {
 		return f(encGuestActivity, act, "must be 0 (active) or an activity state IA32_VMX_MISC[8:6] supports (1 HLT, 2 shutdown, 3 wait-for-SIPI)", s5)
 	}

@@ -17,7 +17,7 @@ type ram []byte
 func (r ram) ReadPhys(pa uint64, b []byte) bool  { copy(b, r[pa:]); return true }
 func (r ram) WritePhys(pa uint64, b []byte) bool { copy(r[pa:], b); return true }
 
-func sandyCaps(t *testing.T) *Caps {
+func sandyCaps(t testing.TB) *Caps {
 	t.Helper()
 	m, err := msr.Lookup("sandybridge-ep")
 	require.NoError(t, err)

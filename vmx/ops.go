@@ -144,6 +144,7 @@ type CPU struct {
 	current uint64
 	cur     *VMCS // active[current], nil without a current VMCS
 	active  map[uint64]*VMCS
+	memo    entryMemo // the fast VM-entry check path (fastentry.go)
 }
 
 // setCurrent makes the VMCS at addr (an active one, or invalidPtr) the

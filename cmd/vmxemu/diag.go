@@ -38,7 +38,11 @@ func (d *diag) hooks() *cpu.Hooks {
 	}
 	if ev.wants("vmx") || ev.wants("ept") || d.summary != nil || d.brk.active() {
 		h.VMX = d.vmx
-		h.VMExit = d.vmexit
+		if ev.wants("vmx") || ev.wants("ept") || d.brk.active() {
+			// The fault summary reads outcomes, not exits: without a
+			// log or -break-on, exits call no hook (issue 18).
+			h.VMExit = d.vmexit
+		}
 	} else if d.extra != nil {
 		h.VMX = d.extra.VMX
 	}

@@ -46,6 +46,7 @@
  */
 #include "kernel.h"
 #include "multiboot.h"
+#include "vmx64.h"
 
 /* brief ("-append brief", the built-in demo) prints only the seed's sysctl
  * lines, mismatches and the verdict; say() is the detail output it
@@ -96,11 +97,7 @@ static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 extern char tramp_start[], tramp_end[];
 extern const uint64_t isr_table[32];
-extern char vmexit_entry[], guest_entry[];
-uint64_t vmx_enter(uint64_t *host_sp, int resume);
-struct guest_regs;
-uint64_t vmexit(struct guest_regs *g);
-uint64_t vmresume_failed(uint64_t rflags);
+extern char guest_entry[];
 void kmain(uint32_t magic, uint32_t mbi);
 void ap_main(void);
 
@@ -1315,11 +1312,6 @@ static void print_qual(uint64_t q)
 		kprintf("allowed %s%s%s", q >> 3 & 1 ? "r" : "-", q >> 4 & 1 ? "w" : "-", q >> 5 & 1 ? "x" : "-");
 }
 
-/* The guest's registers as vmexit_entry saves them (vmxon.S). */
-struct guest_regs {
-	uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rdi, rsi, rbp, rbx, rdx, rcx, rax;
-};
-
 #define MAX_EXITS 8
 static uint64_t host_sp[MAX_CPUS];   /* vmx_enter's stack, to return to */
 static uint64_t resume_fl[MAX_CPUS]; /* RFLAGS of a failed VMRESUME */
@@ -1516,90 +1508,33 @@ static uint32_t control(int c, uint32_t msr, uint32_t true_msr, uint32_t want, c
 #define ENTRY_IA32E_GUEST (1u << 9)    /* VM-entry control "IA-32e mode guest" (25.8.1) */
 #define AR_UNUSABLE 0x10000u
 
-/* launch_vmcs fills the current VMCS: controls, host state (this kernel,
- * resuming at vmexit_entry on the exit stack), guest state (guest_entry
- * in 64-bit mode, sharing the kernel's page tables, GDT and IDT). */
+/* vmw_cb is vmw for vmcs64_fill (lib/vmcs64.c): arg points at the CPU. */
+static void vmw_cb(void *arg, uint32_t enc, uint64_t val) { vmw(*(int *)arg, enc, val); }
+
+/* launch_vmcs fills the current VMCS (lib/vmcs64.c): controls, host state
+ * (this kernel, resuming at vmexit_entry on the exit stack), guest state
+ * (guest_entry in 64-bit mode, sharing the kernel's page tables, GDT and
+ * IDT). */
 static void launch_vmcs(int c, uint32_t ctl[5])
 {
-	vmw(c, 0x4000, ctl[0]); /* pin-based */
-	vmw(c, 0x4002, ctl[1]); /* primary processor-based */
-	vmw(c, 0x400C, ctl[2]); /* VM-exit */
-	vmw(c, 0x4012, ctl[3]); /* VM-entry */
-	/* Exception bitmap, #PF mask and match, CR3-target count, the MSR
-	 * areas' counts, VM-entry interruption information, CR0/CR4
-	 * guest/host masks: 0. */
-	static const uint16_t zero[] = {0x4004, 0x4006, 0x4008, 0x400A, 0x400E, 0x4010, 0x4014, 0x4016, 0x6000, 0x6002};
-	for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++)
-		vmw(c, zero[i], 0);
-
 	uint64_t cr0 = read_cr0(), cr3 = read_cr3(), cr4 = read_cr4();
-	uint64_t tr_base = (uint64_t)&tss[c];
-	uint16_t tr = tss_sel(c);
-
-	/* Host state (Vol. 3C 25.5, checked by 27.2.2-27.2.4). */
-	uint64_t hcr3 = cr3, hcr4 = cr4;
-	if (is("bad-host-cr3"))
-		hcr3 |= 1ull << maxphyaddr;
-	if (is("bad-host-cr4"))
-		hcr4 &= ~CR4_VMXE;
-	vmw(c, 0x6C00, cr0);
-	vmw(c, 0x6C02, hcr3);
-	vmw(c, 0x6C04, hcr4);
-	vmw(c, 0x0C00, 0x10); /* ES */
-	vmw(c, 0x0C02, 0x18); /* CS: 64-bit code */
-	vmw(c, 0x0C04, 0x10); /* SS */
-	vmw(c, 0x0C06, 0x10); /* DS */
-	vmw(c, 0x0C08, 0);    /* FS */
-	vmw(c, 0x0C0A, 0);    /* GS */
-	vmw(c, 0x0C0C, tr);   /* TR */
-	vmw(c, 0x6C06, 0);    /* FS base */
-	vmw(c, 0x6C08, 0);    /* GS base */
-	vmw(c, 0x6C0A, tr_base);
-	vmw(c, 0x6C0C, kgdt_desc.base);
-	vmw(c, 0x6C0E, idt_desc.base);
-	vmw(c, 0x4C00, 0); /* IA32_SYSENTER_CS, ESP, EIP */
-	vmw(c, 0x6C10, 0);
-	vmw(c, 0x6C12, 0);
-	vmw(c, 0x6C14, (uint64_t)&exit_stacks[c][EXIT_STACK]);
-	vmw(c, 0x6C16, (uint64_t)vmexit_entry);
-
-	/* Guest state (25.4, checked by 27.3.1). ES CS SS DS FS GS, then
-	 * LDTR and TR: selector, limit, access rights, base. */
-	uint32_t cs_ar = is("bad-guest-seg") ? 0xA09A : 0xA09B; /* 64-bit code; 0xA09A: not accessed */
-	const struct {
-		uint16_t sel;
-		uint32_t lim, ar;
-		uint64_t base;
-	} seg[8] = {
-		{0x10, 0xFFFFFFFF, 0xC093, 0}, {0x18, 0xFFFFFFFF, cs_ar, 0}, {0x10, 0xFFFFFFFF, 0xC093, 0},
-		{0x10, 0xFFFFFFFF, 0xC093, 0}, {0, 0, AR_UNUSABLE, 0},        {0, 0, AR_UNUSABLE, 0},
-		{0, 0, AR_UNUSABLE, 0},        {tr, sizeof(struct tss64) - 1, 0x8B, tr_base}, /* busy 64-bit TSS */
+	struct vmcs64 s = {
+		.pin = ctl[0], .proc = ctl[1], .exit = ctl[2], .entry = ctl[3],
+		.host_cr0 = cr0, .host_cr3 = cr3, .host_cr4 = cr4,
+		.guest_cr0 = cr0, .guest_cr3 = cr3, .guest_cr4 = cr4,
+		.tr = tss_sel(c), .tr_limit = sizeof(struct tss64) - 1, .tr_base = (uint64_t)&tss[c],
+		.gdt_base = kgdt_desc.base, .gdt_limit = kgdt_desc.limit,
+		.idt_base = idt_desc.base, .idt_limit = idt_desc.limit,
+		.host_rsp = (uint64_t)&exit_stacks[c][EXIT_STACK], .host_rip = (uint64_t)vmexit_entry,
+		.guest_rsp = (uint64_t)&guest_stacks[c][sizeof(guest_stacks[c])], .guest_rip = (uint64_t)guest_entry,
+		/* 64-bit code; 0xA09A: not accessed */
+		.guest_cs_ar = is("bad-guest-seg") ? 0xA09A : 0xA09B,
 	};
-	for (uint32_t i = 0; i < 8; i++) {
-		vmw(c, 0x0800 + 2 * i, seg[i].sel);
-		vmw(c, 0x4800 + 2 * i, seg[i].lim);
-		vmw(c, 0x4814 + 2 * i, seg[i].ar);
-		vmw(c, 0x6806 + 2 * i, seg[i].base);
-	}
-	vmw(c, 0x4810, kgdt_desc.limit); /* GDTR */
-	vmw(c, 0x6816, kgdt_desc.base);
-	vmw(c, 0x4812, idt_desc.limit); /* IDTR */
-	vmw(c, 0x6818, idt_desc.base);
-	vmw(c, 0x6800, cr0);
-	vmw(c, 0x6802, cr3);
-	vmw(c, 0x6804, cr4);
-	vmw(c, 0x681A, 0x400); /* DR7 */
-	vmw(c, 0x681C, (uint64_t)&guest_stacks[c][sizeof(guest_stacks[c])]);
-	vmw(c, 0x681E, (uint64_t)guest_entry);
-	vmw(c, 0x6820, 2);     /* RFLAGS */
-	vmw(c, 0x6822, 0);     /* pending debug exceptions */
-	vmw(c, 0x4824, 0);     /* interruptibility state */
-	vmw(c, 0x4826, 0);     /* activity state: active */
-	vmw(c, 0x482A, 0);     /* IA32_SYSENTER_CS, ESP, EIP */
-	vmw(c, 0x6824, 0);
-	vmw(c, 0x6826, 0);
-	vmw(c, 0x2800, ~0ull); /* VMCS link pointer: none */
-	vmw(c, 0x2802, 0);     /* IA32_DEBUGCTL */
+	if (is("bad-host-cr3"))
+		s.host_cr3 |= 1ull << maxphyaddr;
+	if (is("bad-host-cr4"))
+		s.host_cr4 &= ~CR4_VMXE;
+	vmcs64_fill(&s, vmw_cb, &c);
 }
 
 /* ept_check holds the EPT step's outcome against the SDM: the violation's

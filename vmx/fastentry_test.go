@@ -1,0 +1,154 @@
+package vmx
+
+import (
+	"encoding/binary"
+	"math/rand"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vmxemu/vmxemu/arch"
+	"github.com/vmxemu/vmxemu/msr"
+)
+
+func modelCapsInternal(t *testing.T, name string) *Caps {
+	t.Helper()
+	m, err := msr.Lookup(name)
+	require.NoError(t, err)
+	p, err := msr.Resolve(m, nil)
+	require.NoError(t, err)
+	c, err := NewCaps(p.GuestVMX, p.ModelVMX, p.MaxPhysAddr(), 48)
+	require.NoError(t, err)
+	return c
+}
+
+// TestFastEntryEquivalence proves the fast VM-entry check path
+// (fastentry.go) equivalent to the full one: two processors start from
+// the same valid VMCS (entryVMCSWith, the controls set to the model's
+// allowed-0 settings of the TRUE_* MSRs, so that it passes on either
+// model), one with the group memos, one with them off (the full checks of
+// SDM Vol. 3C 27.1-27.3 every time). Then thousands of steps: random
+// writes to random fields of the field table (as VMWRITE or the
+// processor's own exit-time writes would: any field, the value cut to the
+// field's width) — a bit of the current value flipped, a boundary value
+// (0, 1, all ones, a single bit, the top of a width), a random value, or
+// the baseline value back; random bytes in the memory the checks read (the
+// PDPTEs at guest CR3, the VMCS at the link pointer, VTPR); a random host context (32-bit or IA-32e host,
+// MOV-SS blocking now and then) and VMLAUNCH or VMRESUME with a matching
+// launch state. Both processors must give the same outcome (kind,
+// VMfail number, exit reason and qualification, the message and the
+// check named) and end with identical VMCS contents. The run must both
+// pass and fail entries often, and skip groups (the fast path) often,
+// else it proves nothing.
+func TestFastEntryEquivalence(t *testing.T) {
+	for _, tc := range []struct {
+		model string
+		pae   bool // a PAE guest: the checks read its PDPTEs from memory (27.3.1.6)
+	}{{"sandybridge-ep", false}, {"skylake-sp", false}, {"sandybridge-ep", true}} {
+		model := tc.model
+		name := model
+		if tc.pae {
+			name += "/pae"
+		}
+		t.Run(name, func(t *testing.T) {
+			caps := modelCapsInternal(t, model)
+			mk := func() *CPU {
+				v, _ := entryVMCSWith(t, caps)
+				for _, c := range [][2]uint32{
+					{encPinCtls, msr.VMXTruePinbasedCtls}, {encProcCtls, msr.VMXTrueProcbasedCtls},
+					{encExitCtls, msr.VMXTrueExitCtls}, {encEntryCtls, msr.VMXTrueEntryCtls},
+				} {
+					v.setField(c[0], uint64(uint32(caps.msrs.get(c[1]))))
+				}
+				if tc.pae {
+					v.setField(encGuestCR4, arch.CR4VMXE|arch.CR4PAE)
+				}
+				return v
+			}
+			fast, full := mk(), mk()
+			full.memo.off = true
+			mem := sparseRAM{}
+			_, done := full.Enter(true, &host32, mem)
+			require.False(t, done, "the baseline VMCS passes every check on %s", model)
+
+			fields := caps.Supported()
+			base := append([]uint64(nil), fast.cur.vals...)
+			long := EntryCtx{Ctx: Ctx{CR0: 0x80000031, CR4: arch.CR4VMXE | arch.CR4PAE, EFER: arch.EFERLME | arch.EFERLMA, CSL: true}}
+			rng := rand.New(rand.NewSource(18))
+			kinds := map[string]int{}
+			const steps = 20000
+			for step := 0; step < steps; step++ {
+				if rng.Intn(4) == 0 { // back to the baseline
+					copy(fast.cur.vals, base)
+					copy(full.cur.vals, base)
+				}
+				for n := rng.Intn(3); n >= 0; n-- {
+					f := fields[rng.Intn(len(fields))]
+					slot := caps.slotOf(f.Enc)
+					cur := fast.cur.vals[slot]
+					var val uint64
+					switch rng.Intn(6) {
+					case 0, 1:
+						val = cur ^ 1<<rng.Intn(64)
+					case 2:
+						b := []uint64{0, 1, ^uint64(0), 1 << rng.Intn(64), 0xFFFF, 0xFFFFFFFF, 0x7FFFFFFF, 1<<47 - 1, 1 << 47}
+						val = b[rng.Intn(len(b))]
+					case 3:
+						val = rng.Uint64()
+					default:
+						val = base[slot]
+					}
+					if sz := f.Width().Size(); sz < 8 {
+						val &= 1<<(8*sz) - 1
+					}
+					fast.setField(f.Enc, val)
+					full.setField(f.Enc, val)
+				}
+				if rng.Intn(4) == 0 {
+					// Memory the checks read changes under an unchanged
+					// VMCS: the PDPTEs at guest CR3, the VMCS at the link
+					// pointer, VTPR on the virtual-APIC page.
+					at := []uint64{fast.field(encGuestCR3)&^31 + 8*uint64(rng.Intn(4)),
+						fast.field(encGuestLinkPtr), fast.field(encVirtualAPICAddr) + VTPROffset}[rng.Intn(3)]
+					var b [8]byte
+					rng.Read(b[:])
+					if rng.Intn(2) == 0 {
+						binary.LittleEndian.PutUint32(b[:], caps.Revision|uint32(rng.Intn(2))<<31)
+					}
+					mem.WritePhys(at, b[:])
+				}
+				c := host32
+				if rng.Intn(10) == 0 {
+					c = long
+				}
+				c.MovSSBlocking = rng.Intn(50) == 0
+				launch := rng.Intn(2) == 0
+				launched := rng.Intn(8) != 0 == !launch // mostly the matching launch state
+				fast.cur.launched, full.cur.launched = launched, launched
+
+				of, df := fast.Enter(launch, &c, mem)
+				oo, do := full.Enter(launch, &c, mem)
+				require.Equal(t, do, df, "step %d: done", step)
+				require.Equal(t, oo, of, "step %d: outcome", step)
+				require.Equal(t, full.cur.vals, fast.cur.vals, "step %d: VMCS contents", step)
+				switch {
+				case !df:
+					kinds["pass"]++
+				case of.Kind == FailValid:
+					kinds["VMfailValid"]++
+				case of.Kind == EntryFailed:
+					kinds["entry failure"]++
+				default:
+					kinds["other"]++
+				}
+			}
+			t.Logf("%s: %v; groups skipped %d", name, kinds, fast.memo.hits)
+			assert.Greater(t, kinds["pass"], steps/20, "passing entries")
+			assert.Greater(t, kinds["VMfailValid"], steps/10, "VMfailValid entries")
+			assert.Greater(t, kinds["entry failure"], steps/100, "VM-entry failures (reason 33)")
+			assert.Greater(t, fast.memo.hits, uint64(steps/2), "groups skipped by the fast path")
+			assert.Zero(t, full.memo.hits, "the reference never skips")
+		})
+	}
+}

@@ -58,6 +58,9 @@ type CPU struct {
 	stop   bool   // leave the block loop after this instruction
 	// runEnd is the instruction count at which Run stops (endRunAt).
 	runEnd uint64
+	// runTimed: the run's budget is virtual time (RunFor), which VM
+	// transitions use too (vmx_time.go).
+	runTimed bool
 	// attn is the attention word (attention.go).
 	attn uint8
 	// stopRequested makes Run return (RequestStop).

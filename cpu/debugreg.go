@@ -184,7 +184,7 @@ func (c *CPU) runDebug(b *block) {
 			Rule: "instruction breakpoint: DR0-DR3 matches the instruction's address with R/W=00 enabled in DR7",
 			SDM:  "Vol. 3B 18.3.1.1"}
 		c.event(arch.VecDB, false, 0, evException, &f)
-		c.runEnd-- // an event without an instruction uses one unit of the run
+		c.useRunUnit() // an event without an instruction uses one unit of the run
 		c.updateAttn()
 		return
 	}

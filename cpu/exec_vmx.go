@@ -481,6 +481,10 @@ func (c *CPU) vmExit(reason uint32, info vmx.ExitInfo, atInsn bool) {
 	if c.Hooks != nil && c.Hooks.VMExit != nil {
 		c.Hooks.VMExit(c, reason, info)
 	}
+	// Guest state and the MSR-store area are saved at the exit's
+	// instruction boundary; the exit's latency elapses before host state
+	// is loaded (vmx_time.go).
+	c.vmxElapse(VMExitLatency)
 	c.SetState(host)
 	c.shadow, c.halted, c.waitSIPI = 0, false, false
 	c.mon = monitorState{} // exec_monitor.go: the wait ends, the monitor is cleared

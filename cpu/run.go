@@ -32,6 +32,21 @@ import "github.com/vmxemu/vmxemu/arch"
 // endless chain of them (say, a handler whose first fetch faults again,
 // on a real-mode stack that never overflows) still returns.
 func (c *CPU) Run(budget uint64) StopReason {
+	c.runTimed = false
+	return c.run(budget)
+}
+
+// RunFor is Run with a budget of virtual time (Clock) rather than
+// instructions: the time VM transitions take (vmx_time.go) also uses it,
+// so that the run ends at the first instruction boundary at or after
+// Clock + budget. The board's time slices run with it (machine.runSlice);
+// a transition may end past that time, by less than its latency.
+func (c *CPU) RunFor(budget uint64) StopReason {
+	c.runTimed = true
+	return c.run(budget)
+}
+
+func (c *CPU) run(budget uint64) StopReason {
 	if c.traceOn() != (c.attn&attnTrace != 0) {
 		c.updateAttn() // Hooks changed since the last run
 	}
@@ -49,7 +64,7 @@ func (c *CPU) Run(budget uint64) StopReason {
 			return StopShutdown
 		}
 		if c.shadow == 0 && c.attn != 0 && c.eventsWaiting() && c.takeEvents() {
-			c.runEnd--
+			c.useRunUnit()
 			continue
 		}
 		if c.halted {
@@ -187,7 +202,16 @@ func (c *CPU) fetchFault() {
 	if c.faultPending {
 		c.deliverFault()
 	}
-	c.runEnd--
+	c.useRunUnit()
+}
+
+// useRunUnit charges one unit of the run for an event delivered without
+// an instruction. A VM exit on the way may already have brought the end
+// to the instructions retired (vmxElapse): the run ends there.
+func (c *CPU) useRunUnit() {
+	if c.runEnd > c.Icount {
+		c.runEnd--
+	}
 }
 
 // runSlow executes (part of) one block instruction by instruction, with

@@ -56,9 +56,10 @@ func TestVMXShutdownActivity(t *testing.T) {
 	})
 	// An external interrupt, pending all along with "external-interrupt
 	// exiting", is not taken in the shutdown state; the VMX-preemption
-	// timer's exit wakes it (timer 2: deadline TSC 2 << 5).
+	// timer's exit wakes it (timer 5: deadline TSC 5 << 5 = 160, after the
+	// VMLAUNCH and the entry's latency end at 1 + 120: vmx_time.go).
 	t.Run("external interrupt held, timer wakes it", func(t *testing.T) {
-		c, exits := activityLaunch(t, map[uint64]uint64{fPin: snbPinDefault | pinExtInt | pinTimer, fTimer: 2, fActivity: 2})
+		c, exits := activityLaunch(t, map[uint64]uint64{fPin: snbPinDefault | pinExtInt | pinTimer, fTimer: 5, fActivity: 2})
 		in := &testIntr{c: c, vec: 0x30}
 		c.SetInterruptSource(in)
 		c.KickInterrupt()
@@ -67,7 +68,7 @@ func TestVMXShutdownActivity(t *testing.T) {
 		assert.False(t, c.InterruptWakes(), "no interrupt wakes a shut-down guest")
 		d, ok := c.VMXDeadline()
 		require.True(t, ok)
-		assert.Equal(t, uint64(2<<snbMiscShift), d)
+		assert.Equal(t, uint64(5<<snbMiscShift), d)
 		c.Idle(d - c.Clock())
 		c.Run(10)
 		require.Equal(t, []uint32{52}, *exits)
@@ -78,7 +79,7 @@ func TestVMXShutdownActivity(t *testing.T) {
 	// and the processor is active again: its handler runs (jmp $ at
 	// 13000H) until the timer's exit, which saves activity state 0.
 	t.Run("NMI delivered leaves it", func(t *testing.T) {
-		c, exits := activityLaunch(t, map[uint64]uint64{fPin: snbPinDefault | pinTimer, fTimer: 2, fActivity: 2})
+		c, exits := activityLaunch(t, map[uint64]uint64{fPin: snbPinDefault | pinTimer, fTimer: 5, fActivity: 2})
 		c.RaiseNMI()
 		c.Run(200)
 		require.Equal(t, []uint32{52}, *exits)

@@ -77,7 +77,8 @@ type vmxEvents struct {
 // 27.3.2.5, 27.7): blocking of NMIs from bit 3 of the interruptibility
 // state — blocking by NMI, or with "virtual NMIs" virtual-NMI blocking
 // while NMIs are not blocked (27.7.1) — and the VMX-preemption timer
-// started with the timer-value field (27.7.4).
+// started with the timer-value field (27.7.4), after which the entry's
+// latency elapses (vmx_time.go).
 func (c *CPU) vmxEventsEntry(blockingNMI bool) {
 	x := &c.intercepts.Events
 	c.vev = vmxEvents{savedEnd: c.vev.savedEnd}
@@ -103,6 +104,10 @@ func (c *CPU) vmxEventsEntry(blockingNMI bool) {
 			c.vev.timerDeadline = ^uint64(0)
 		}
 	}
+	// The entry's latency elapses after the timer started, before the
+	// guest's first instruction (vmx_time.go): the timer counts through
+	// it, and the run's end for the timer is armed after it.
+	c.vmxElapse(VMEntryLatency)
 	c.vev.on = x.Any()
 	c.vmxArmRunEnd(true)
 	c.updateAttn()

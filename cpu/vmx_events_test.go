@@ -143,7 +143,9 @@ func TestVMXEventExits(t *testing.T) {
 			want: exp{reason: 1, info: 0, rip: 0x11000},
 			check: func(t *testing.T, c *CPU, in *testIntr) {
 				assert.Zero(t, in.acks, "still pending")
-				assert.Equal(t, uint64(5), exitAt, "taken at the first boundary where it is pending")
+				// Pending from instruction 5 on; the clock also holds the
+				// entry's latency (vmx_time.go).
+				assert.Equal(t, uint64(5+VMEntryLatency), exitAt, "taken at the first boundary where it is pending")
 			}},
 		// 27.7.2 and 26.2: a guest entered in the HLT state wakes for the
 		// interrupt's exit; the activity state saved is HLT (28.3.4).
@@ -201,28 +203,43 @@ func TestVMXEventExits(t *testing.T) {
 			// push 2; push 8; push 0x1100B; iret; (0x1100B:) jmp $
 			code: []byte{0x6A, 0x02, 0x6A, 0x08, 0x68, 0x0B, 0x10, 0x01, 0x00, 0xCF, 0x90, 0xEB, 0xFE}, steps: 20,
 			want: exp{reason: 8, rip: 0x1100B}},
-		// 26.7.4: the VMX-preemption timer, value 3, counts down each time
-		// TSC bit 5 changes (IA32_VMX_MISC[4:0]): from TSC 0 at entry it
-		// reaches 0 when the TSC reaches 3 << 5 = 96; at the harness's
-		// 1000 MHz one TSC tick is one instruction, so the exit comes
-		// at instruction boundary 96, and with "save VMX-preemption
-		// timer value" the field holds 0 (28.3.4).
+		// 26.7.4: the VMX-preemption timer, value 10, counts down each
+		// time TSC bit 5 changes (IA32_VMX_MISC[4:0]): started at TSC 0 by
+		// the VMLAUNCH it reaches 0 when the TSC reaches 10 << 5 = 320; at
+		// the harness's 1000 MHz one TSC tick is one nanosecond, so the
+		// exit comes at virtual time 320 (the entry's 120 ns latency and
+		// 199 guest instructions), and with "save VMX-preemption timer
+		// value" the field holds 0 (28.3.4).
 		{name: "preemption timer expires",
-			fields: map[uint64]uint64{fPin: snbPinDefault | pinTimer, fExit: snbExitDefault | exitSaveTm, fTimer: 3},
-			code:   jmpSelf, steps: 200,
+			fields: map[uint64]uint64{fPin: snbPinDefault | pinTimer, fExit: snbExitDefault | exitSaveTm, fTimer: 10},
+			code:   jmpSelf, steps: 400,
 			want: exp{reason: 52, rip: 0x11000},
 			check: func(t *testing.T, c *CPU, _ *testIntr) {
-				assert.Equal(t, uint64(3<<snbMiscShift), exitAt, "the exit at TSC 96")
+				assert.Equal(t, uint64(10<<snbMiscShift), exitAt, "the exit at TSC 320")
 				assert.Zero(t, vmcsField(t, c, fTimer))
 			}},
-		// Another exit saves what is left: 40 NOPs and CPUID, at TSC 41,
-		// one change of bit 5: 100 - 1.
+		// 27.7.4: the timer can expire during VM entry: value 3 reaches 0
+		// at TSC 96, inside the entry's latency (1 + 120 ns: vmx_time.go),
+		// so the exit comes before the first guest instruction, when the
+		// entry completes.
+		{name: "preemption timer expires during VM entry",
+			fields: map[uint64]uint64{fPin: snbPinDefault | pinTimer, fExit: snbExitDefault | exitSaveTm, fTimer: 3},
+			code:   nops(3, jmpSelf...), steps: 200,
+			want: exp{reason: 52, rip: 0x11000},
+			check: func(t *testing.T, c *CPU, _ *testIntr) {
+				assert.Equal(t, uint64(1+VMEntryLatency), exitAt, "the exit when the entry completes (guest RIP: no NOP ran)")
+				assert.Zero(t, vmcsField(t, c, fTimer))
+			}},
+		// Another exit saves what is left: the VMLAUNCH (1 ns), the entry's
+		// latency (120 ns), 40 NOPs: the CPUID exits at TSC 161, after 5
+		// changes of bit 5 (at 32, 64, 96, 128, 160): 100 - 5.
 		{name: "preemption timer value saved on another exit",
 			fields: map[uint64]uint64{fPin: snbPinDefault | pinTimer, fExit: snbExitDefault | exitSaveTm, fTimer: 100},
 			code:   nops(40, 0x0F, 0xA2), steps: 100,
 			want: exp{reason: 10, rip: 0x11028},
 			check: func(t *testing.T, c *CPU, _ *testIntr) {
-				assert.Equal(t, uint64(99), vmcsField(t, c, fTimer))
+				assert.Equal(t, uint64(161), exitAt)
+				assert.Equal(t, uint64(95), vmcsField(t, c, fTimer))
 			}},
 		// Without "save" the field keeps the value written.
 		{name: "preemption timer value kept without save",
@@ -247,7 +264,7 @@ func TestVMXEventExits(t *testing.T) {
 			code:   nops(3, jmpSelf...), steps: 10,
 			want: exp{reason: 37, rip: 0x11001},
 			check: func(t *testing.T, c *CPU, _ *testIntr) {
-				assert.Equal(t, uint64(2), exitAt, "VMLAUNCH and one guest instruction")
+				assert.Equal(t, uint64(2+VMEntryLatency), exitAt, "VMLAUNCH, the entry and one guest instruction")
 			}},
 		// The MTF VM exit has priority over the single-step trap of the
 		// same instruction, which the exit saves as a pending debug
@@ -277,7 +294,7 @@ func TestVMXEventExits(t *testing.T) {
 			code:   nops(3, jmpSelf...), steps: 10,
 			want: exp{reason: 37, rip: 0x11000},
 			check: func(t *testing.T, c *CPU, _ *testIntr) {
-				assert.Equal(t, uint64(1), exitAt, "no guest instruction ran")
+				assert.Equal(t, uint64(1+VMEntryLatency), exitAt, "no guest instruction ran")
 			}},
 		// 27.7.3: debug exceptions VM entry makes pending (here B0 and
 		// "enabled breakpoint") are a #DB trap before the first guest
@@ -491,12 +508,13 @@ func TestSnbMiscShift(t *testing.T) {
 // InterruptWakes says an interrupt would not (IF = 0, no
 // external-interrupt exiting); once the board has credited the idle time
 // up to the deadline the exit is taken, saving the HLT activity state
-// (28.3.4). Timer 2 from TSC 0: deadline TSC 2 << 5 = 64.
+// (28.3.4). Timer 5 from TSC 0: deadline TSC 5 << 5 = 160 (the guest's
+// NOP and HLT run at 121 and 122, after the entry's latency: vmx_time.go).
 func TestVMXTimerWakesHLT(t *testing.T) {
 	h := vmxHarness(t)
 	c := h.c
 	guestVMCS(t, h)
-	for enc, val := range map[uint64]uint64{fPin: snbPinDefault | pinTimer, fTimer: 2} {
+	for enc, val := range map[uint64]uint64{fPin: snbPinDefault | pinTimer, fTimer: 5} {
 		require.Equal(t, vmx.Succeed, c.vmx.VMWRITE(enc, val, true).Kind)
 	}
 	copy(h.bus.ram[harnessCode:], []byte{0x0F, 0x01, 0xC2})
@@ -506,7 +524,7 @@ func TestVMXTimerWakesHLT(t *testing.T) {
 	require.True(t, c.vmx.Guest(), "halted in VMX non-root operation")
 	d, ok := c.VMXDeadline()
 	require.True(t, ok)
-	assert.Equal(t, uint64(2<<snbMiscShift), d)
+	assert.Equal(t, uint64(5<<snbMiscShift), d)
 	assert.False(t, c.InterruptWakes())
 	c.Idle(d - c.Clock() - 1)
 	assert.Equal(t, StopHalt, c.Run(100), "one nanosecond early: still halted")
@@ -524,16 +542,19 @@ func TestVMXTimerWakesHLT(t *testing.T) {
 // TestVMXTimerReentry: a second VM entry in the same run restarts the
 // timer from its own TSC and the run stops exactly at the new deadline,
 // though an earlier entry had brought the run's end forward to its own
-// (SDM Vol. 3C 27.7.4). First entry: timer 2 from TSC 0 (deadline 64);
-// the guest exits on CPUID at TSC 3; the host writes guest RIP and timer
-// 5 and resumes at TSC 9: deadline ((9 >> 5) + 5) << 5 = 160, in a block
-// of NOPs.
+// (SDM Vol. 3C 27.7.4). With the transitions' latencies (vmx_time.go:
+// 120 ns each, at the harness's one TSC tick per nanosecond): first
+// entry, timer 5 from TSC 0 (deadline 160); the VMLAUNCH and the entry
+// end at 121, two NOPs, the guest exits on CPUID at TSC 123; the exit
+// ends at 243; the host writes guest RIP and timer 5 (six instructions)
+// and resumes at TSC 249: deadline ((249 >> 5) + 5) << 5 = 384; the
+// entry ends at 370 and 14 NOPs of the block run before the exit at 384.
 func TestVMXTimerReentry(t *testing.T) {
 	h := vmxHarness(t)
 	c := h.c
 	guestVMCS(t, h)
 	ram := h.bus.ram
-	for enc, val := range map[uint64]uint64{fPin: snbPinDefault | pinTimer, fTimer: 2} {
+	for enc, val := range map[uint64]uint64{fPin: snbPinDefault | pinTimer, fTimer: 5} {
 		require.Equal(t, vmx.Succeed, c.vmx.VMWRITE(enc, val, true).Kind)
 	}
 	copy(ram[harnessCode:], []byte{0x0F, 0x01, 0xC2})
@@ -555,10 +576,10 @@ func TestVMXTimerReentry(t *testing.T) {
 		at = append(at, c.Clock())
 		rip = append(rip, vmcsField(t, c, fGuestRIP))
 	}}
-	c.Run(165)
+	c.Run(30) // 24 instructions to the second exit; the host's next five
 	require.Equal(t, []uint32{10, 52}, reasons)
-	assert.Equal(t, []uint64{3, 160}, at)
-	assert.Equal(t, []uint64{0x11002, 0x11010 + 150}, rip, "the CPUID; 150 NOPs from TSC 10")
+	assert.Equal(t, []uint64{123, 384}, at)
+	assert.Equal(t, []uint64{0x11002, 0x11010 + 14}, rip, "the CPUID; 14 NOPs from TSC 370")
 }
 
 // nopBlock is n NOPs.

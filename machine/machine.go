@@ -185,6 +185,10 @@ type Machine struct {
 	cur     *cpu.CPU
 	code    *cpu.CodeCache
 
+	// ahead is the virtual time by which a CPU's clock ran past the end
+	// of its last slice (a VM transition crossing it: runSlice).
+	ahead []uint64
+
 	loader Loader
 	boot   *firmware.Boot
 
@@ -414,6 +418,7 @@ func (m *Machine) startCPUs(bsp arch.State, why string) {
 	vmxReg := vmx.NewRegistry()
 	m.cpus = make([]*cpu.CPU, m.cfg.CPUs)
 	m.running = make([]bool, m.cfg.CPUs)
+	m.ahead = make([]uint64, m.cfg.CPUs)
 	m.apics = make([]*LocalAPIC, m.cfg.CPUs)
 	m.vnow = 0
 	m.idleRounds = 0

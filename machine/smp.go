@@ -269,6 +269,15 @@ func (m *Machine) runSlice(i int, c *cpu.CPU, budget uint64) cpu.StopReason {
 	m.cur = c
 	defer func() { m.cur = nil }()
 	why := cpu.StopBudget
+	// A VM transition that ran past the end of an earlier slice
+	// (cpu/vmx_time.go) is paid for from this one, so that the CPUs stay
+	// in step; a slice always keeps one unit, so that a single step (the
+	// debugger's) still moves.
+	if d := m.ahead[i]; d > 0 && budget > 1 {
+		t := min(d, budget-1)
+		m.ahead[i] -= t
+		budget -= t
+	}
 	for budget > 0 {
 		m.fireTimers(i)
 		n := budget
@@ -279,8 +288,12 @@ func (m *Machine) runSlice(i int, c *cpu.CPU, budget uint64) cpu.StopReason {
 				n = 1 // due now: fireTimers already fired it
 			}
 		}
-		before := c.Icount
-		why = c.Run(n)
+		start := c.Clock()
+		why = c.RunFor(n)
+		// Instructions retired and VM transitions (the clock moved);
+		// the rest of n (events delivered, time spent halted) passes as
+		// idle time. A transition can end past n.
+		used := c.Clock() - start
 		switch why {
 		case cpu.StopShutdown:
 			m.ipiYield = false
@@ -294,14 +307,23 @@ func (m *Machine) runSlice(i int, c *cpu.CPU, budget uint64) cpu.StopReason {
 			// passes as idle time (it would wait for the answer), so
 			// the CPUs stay in step, and the next CPU runs now.
 			m.ipiYield = false
-			c.Idle(n - (c.Icount - before))
-			c.Idle(budget - n)
+			if used < budget {
+				c.Idle(budget - used)
+			} else {
+				m.ahead[i] += used - budget
+			}
 			m.fireTimers(i)
 			return cpu.StopBudget
 		}
-		// Events delivered and time spent halted are idle time.
-		c.Idle(n - (c.Icount - before))
-		budget -= n
+		if used < n {
+			c.Idle(n - used)
+		}
+		spent := max(used, n)
+		if spent > budget {
+			m.ahead[i] += spent - budget
+			spent = budget
+		}
+		budget -= spent
 	}
 	m.fireTimers(i)
 	return why

@@ -142,7 +142,7 @@ func newDiag(cfg *cli.Config, mcfg *machine.Config, out *outputs, stderr io.Writ
 	// -no-explain faults are still recorded, for gdb's monitor explain,
 	// but not printed.
 	if cfg.Kernel != "" {
-		d.summary = newFaultSummary()
+		d.summary = newFaultSummary(cfg.GDB != "")
 		d.printSummary = cfg.Explain
 	}
 	brk, err := parseBreakOn(cfg.BreakOn, cfg.MagicBreak)

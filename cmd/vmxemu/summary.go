@@ -58,10 +58,26 @@ type faultSummary struct {
 	last  *faultRecord
 	// lastOf is the last fault of each CPU.
 	lastOf map[int]*faultRecord
+	// keepLast: last and lastOf are kept (the gdb stub's monitor
+	// explain reads them). Without it only the first fault of each kind
+	// is captured: a fault of a kind already seen costs one map lookup,
+	// not a record (capturing one walks the page tables for the
+	// instruction's bytes and disassembles them — a quarter of the time
+	// of kvm-unit-tests' access test, which takes millions of #PF).
+	keepLast bool
 }
 
-func newFaultSummary() *faultSummary {
-	return &faultSummary{first: map[string]*faultRecord{}, lastOf: map[int]*faultRecord{}}
+func newFaultSummary(keepLast bool) *faultSummary {
+	return &faultSummary{first: map[string]*faultRecord{}, lastOf: map[int]*faultRecord{}, keepLast: keepLast}
+}
+
+// wants tells whether a fault of kind is recorded.
+func (s *faultSummary) wants(kind string) bool {
+	if s.keepLast {
+		return true
+	}
+	_, seen := s.first[kind]
+	return !seen
 }
 
 // record keeps r as the last fault, and as the first of its kind.
@@ -116,8 +132,12 @@ func (s *faultSummary) exception(c *cpu.CPU, vec uint8, f *arch.Fault, external 
 	if external || f == nil {
 		return
 	}
+	kind := arch.VectorName(vec)
+	if !s.wants(kind) {
+		return
+	}
 	st := c.GetState()
-	s.record(newRecord(c, arch.VectorName(vec), st.RIP, deliveredFault(vec, f).Error()))
+	s.record(newRecord(c, kind, st.RIP, deliveredFault(vec, f).Error()))
 }
 
 // deliveredFault is the exception delivered: f, or for a double fault the
@@ -143,6 +163,9 @@ func (s *faultSummary) vmxOutcome(c *cpu.CPU, o vmx.Outcome) {
 	default:
 		return
 	}
+	if !s.wants(kind) {
+		return
+	}
 	r := newRecord(c, kind, c.InstructionRIP(), o.String())
 	if r.Insn == "" {
 		r.Insn = o.Insn.String()
@@ -155,6 +178,9 @@ func (s *faultSummary) shutdown(c *cpu.CPU, f arch.Fault, why string) {
 	kind := "triple fault"
 	if strings.HasPrefix(why, "VMX abort") {
 		kind = "VMX abort"
+	}
+	if !s.wants(kind) {
+		return
 	}
 	st := c.GetState()
 	s.record(newRecord(c, kind, st.RIP, why+": "+f.Error()))

@@ -63,6 +63,11 @@ func TestBlockLookupContexts(t *testing.T) {
 			c.code.written(c, pa>>12) // as a store to the frame does
 		}
 		for f := range ver {
+			// At the end of every frame, MOV EAX,imm32 whose last
+			// three bytes are in the next page: a page-crossing block
+			// (block.pfn2) at offset 0xFFE.
+			ram[pool0+uint64(f)*4096+0xFFE] = 0xB8
+			ram[pool0+uint64(f)*4096+0xFFF] = 0x00
 			writeCode(f)
 		}
 		frame := make([]int, nPages)
@@ -91,17 +96,38 @@ func TestBlockLookupContexts(t *testing.T) {
 			}
 			c.stateChanged() // as IRET, INT n and exception delivery do
 		}
-		hits, faults := 0, 0
+		hits, faults, crossed := 0, 0, 0
 		for step := 0; step < 20000; step++ {
 			p := rng.IntN(nPages)
 			lin := uint64(base + p*4096)
 			switch k := rng.IntN(100); {
 			case k < 60:
+				smep := c.CR4&arch.CR4SMEP != 0
+				ok := func(p int) bool { return cpl3 && user[p] || !cpl3 && !(user[p] && smep) }
+				if p+1 < nPages && rng.IntN(3) == 0 {
+					// The page-crossing instruction: both pages
+					// are fetched (SDM Vol. 3A 4.6.1 for each).
+					c.RIP = lin + 0xFFE
+					c.stop = false
+					b := c.lookupBlock()
+					if !ok(p) || !ok(p+1) {
+						require.Nil(t, b, "seed %d step %d: crossing fetch at page %d", seed, step, p)
+						require.True(t, c.faultPending)
+						require.Equal(t, uint8(arch.VecPF), c.fault.Vector)
+						c.faultPending = false
+						faults++
+						break
+					}
+					require.NotNil(t, b, "seed %d step %d: crossing fetch at page %d faulted: %v", seed, step, p, c.fault)
+					require.Equal(t, (pool0>>12)+uint64(frame[p]), b.pfn, "seed %d step %d: crossing block, first frame", seed, step)
+					require.Equal(t, (pool0>>12)+uint64(frame[p+1]), b.pfn2, "seed %d step %d: crossing block, second frame (page %d)", seed, step, p+1)
+					crossed++
+					break
+				}
 				c.RIP = lin
 				c.stop = false
 				b := c.lookupBlock()
-				smep := c.CR4&arch.CR4SMEP != 0
-				allowed := cpl3 && user[p] || !cpl3 && !(user[p] && smep)
+				allowed := ok(p)
 				if !allowed {
 					require.Nil(t, b, "seed %d step %d: fetch from page %d (user %v) at CPL3=%v, SMEP=%v", seed, step, p, user[p], cpl3, smep)
 					require.True(t, c.faultPending, "seed %d step %d: no fault", seed, step)
@@ -144,6 +170,7 @@ func TestBlockLookupContexts(t *testing.T) {
 		}
 		require.Greater(t, hits, 1000)
 		require.Greater(t, faults, 100)
+		require.Greater(t, crossed, 100)
 	}
 }
 

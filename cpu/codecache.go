@@ -187,26 +187,59 @@ type blockLookup struct {
 	// neither covers the page (INVLPG of a data page, the usual case).
 	pages    [4]uint64
 	crossing bool
+	// tags holds pageTag of each entry's page (0: an entry cleared by
+	// flushPage or never filled), so that flushPage reads 4 KiB to find
+	// the entries of a page, not the entries themselves. A tag may
+	// outlive its entry's epoch: flushPage then looks at that entry for
+	// nothing, which is harmless.
+	tags [1024]uint32
 }
 
-// pageBit is the bit of pages for the page of lin: the page number's
-// bytes folded together (kernel code at 4 MiB and test data at
-// 0x123400000000, as in kvm-unit-tests' access test, share their low
-// page-number bits).
-func pageBit(lin uint64) uint64 {
+// lookupIndex is the entry of blockLookup.e for rip.
+func lookupIndex(rip uint64) uint64 { return (rip ^ rip>>10) & 1023 }
+
+// pageTag is a non-zero hash of the page of lin (tags): the page number's
+// halves folded together, bit 31 set and bit 30 (tagCross) clear.
+func pageTag(lin uint64) uint32 {
 	p := lin >> 12
-	p ^= p >> 32
-	p ^= p >> 16
-	return (p ^ p>>8) & 255
+	return uint32(p^p>>32)&^tagCross | 1<<31
 }
 
-// note records the fill of an entry for a block at lin (pages, crossing).
-func (l *blockLookup) note(lin uint64, b *block) {
-	p := pageBit(lin)
+// tagCross marks the tag of an entry whose block crosses into the next
+// page (block.pfn2).
+const tagCross = 1 << 30
+
+// tagBit is the bit of pages for a page tag: its bytes folded together
+// (kernel code at 4 MiB and test data at 0x123400000000, as in
+// kvm-unit-tests' access test, share their low page-number bits).
+func tagBit(t uint32) uint32 {
+	t ^= t >> 16
+	return (t ^ t>>8) & 255
+}
+
+// mark sets the bit of tag t in pages.
+func (l *blockLookup) mark(t uint32) {
+	p := tagBit(t &^ tagCross)
 	l.pages[p>>6] |= 1 << (p & 63)
+}
+
+// marked tells whether the bit of tag t is set in pages.
+func (l *blockLookup) marked(t uint32) bool {
+	p := tagBit(t &^ tagCross)
+	return l.pages[p>>6]&(1<<(p&63)) != 0
+}
+
+// note records the fill of entry i with a block at lin (pages, crossing,
+// tags). A page-crossing block marks both its pages.
+func (l *blockLookup) note(i uint64, lin uint64, b *block) {
+	t := pageTag(lin)
 	if b.pfn2 != noFrame {
+		t |= tagCross
+		l.mark(pageTag(lin + 4096))
 		l.crossing = true
 	}
+	l.tags[i] = t
+	l.mark(t)
 }
 
 // codeCtx is everything a block lookup's answer depends on besides RIP,
@@ -252,20 +285,54 @@ func (l *blockLookup) flush() {
 // looks only at the epoch, which this leaves alone.
 func (l *blockLookup) flushPage(lin uint64) {
 	pg := lin >> 12
-	if p := pageBit(lin); !l.crossing && l.pages[p>>6]&(1<<(p&63)) == 0 {
+	t := pageTag(lin)
+	// Page 0 with page-crossing blocks about: the block crossing into it
+	// may start at the top of the 32-bit space (lin+4096 was not
+	// wrapped when it was marked), so every entry is looked at.
+	full := l.crossing && pg == 0
+	if !full && !l.marked(t) {
 		return // no entry in that page
 	}
 	l.pages = [4]uint64{}
+	if !full {
+		// Only the entries whose tag is the page's, or a crossing
+		// block's from the page before, can lie in it.
+		var prev uint32
+		if l.crossing {
+			prev = pageTag(lin - 4096) // pg > 0
+		}
+		for i, x := range l.tags {
+			if x == 0 {
+				continue
+			}
+			y, cross := x&^tagCross, x&tagCross != 0
+			if y == t || cross && y == prev {
+				e := &l.e[i]
+				if e.lin>>12 == pg || cross && e.lin>>12+1 == pg || !l.mayLive(e.key>>2) {
+					*e = blockLookupEntry{}
+					l.tags[i] = 0
+					continue
+				}
+			}
+			l.mark(y)
+			if cross {
+				l.mark(pageTag(l.e[i].lin + 4096))
+			}
+		}
+		return
+	}
 	l.crossing = false
 	for i := range l.e {
 		e := &l.e[i]
 		if e.b == nil {
+			l.tags[i] = 0
 			continue
 		}
 		if e.lin>>12 == pg || e.b.pfn2 != noFrame || !l.mayLive(e.key>>2) {
 			*e = blockLookupEntry{}
+			l.tags[i] = 0
 		} else {
-			l.note(e.lin, e.b)
+			l.note(uint64(i), e.lin, e.b)
 		}
 	}
 }
@@ -324,7 +391,7 @@ func (l *blockLookup) key(mode uint8) uint64 { return l.epoch<<2 | uint64(mode) 
 // lookupMiss so that the hit path stays short.
 func (c *CPU) lookupBlock() *block {
 	rip := c.RIP
-	e := &c.blocks.e[(rip^rip>>10)&1023]
+	e := &c.blocks.e[lookupIndex(rip)]
 	if e.rip == rip && e.key == c.blocks.key(c.codeMode) && e.b.valid {
 		return e.b
 	}
@@ -345,7 +412,7 @@ func (c *CPU) lookupMiss(e *blockLookupEntry) *block {
 			lin &= 0xFFFFFFFF // as decodeBlock
 		}
 		*e = blockLookupEntry{rip: rip, key: c.blocks.key(c.codeMode), b: b, lin: lin}
-		c.blocks.note(lin, b)
+		c.blocks.note(lookupIndex(rip), lin, b)
 	}
 	return b
 }

@@ -3,8 +3,9 @@ package cpu
 // The decoded-block cache. Blocks are keyed by host-physical frame
 // (phys.go) and decode mode and shared by the CPUs of one machine; a write
 // into a frame holding blocks invalidates all of them. Each CPU also keeps a direct-mapped
-// lookup from linear RIP to block, flushed whenever translations or the
-// privilege level change.
+// lookup from linear RIP to block, flushed whenever translations change;
+// its entries belong to an epoch per code context (privilege level, mode,
+// CS, control registers: codeCtx), and INVLPG drops one page's entries.
 
 const maxBlockInsts = 64
 

@@ -3,8 +3,9 @@ package cpu
 // The decoded-block cache. Blocks are keyed by host-physical frame
 // (phys.go) and decode mode and shared by the CPUs of one machine; a write
 // into a frame holding blocks invalidates all of them. Each CPU also keeps a direct-mapped
-// lookup from linear RIP to block, flushed whenever translations or the
-// privilege level change.
+// lookup from linear RIP to block, flushed whenever translations change;
+// its entries belong to an epoch per code context (privilege level, mode,
+// CS, control registers: codeCtx), and INVLPG drops one page's entries.
 
 const maxBlockInsts = 64
 
@@ -158,21 +159,230 @@ type blockLookupEntry struct {
 	rip uint64
 	key uint64 // epoch<<2 | decode mode when filled
 	b   *block
+	// lin is the linear address of the block's first byte (flushPage).
+	lin uint64
 }
 
 type blockLookup struct {
 	e [1024]blockLookupEntry
-	// epoch counts flushes: an entry is live only while the epoch it was
-	// filled in is current, so a flush is one increment (segment loads,
-	// mode and privilege changes and context switches flush often). A
-	// block found at some RIP is also still the one a lookup there would
+	// epoch is the current epoch: an entry is live only while the epoch
+	// it was filled in is current, so a flush is one increment. A block
+	// found at some RIP is also still the one a lookup there would
 	// return while the epoch is unchanged, the block is valid and
 	// cacheable (Run's self-loop shortcut). Epochs start at 1, so a zero
 	// entry never matches.
 	epoch uint64
+	// top is the newest epoch handed out; epoch may be an older one
+	// (enter).
+	top uint64
+	// gen counts flushes: a context recorded in ctxs under another gen
+	// is stale.
+	gen uint64
+	// ctxs are the last code contexts the CPU ran in, each with the
+	// epoch its entries were filled in (enter), round robin at next.
+	ctxs [4]lookupCtx
+	next uint8
+	// pages has bit pageBit(lin) set for every entry that may be live
+	// (filled since the last flush), and crossing is set when one of
+	// them holds a page-crossing block: flushPage skips its scan when
+	// neither covers the page (INVLPG of a data page, the usual case).
+	pages    [4]uint64
+	crossing bool
+	// tags holds pageTag of each entry's page (0: an entry cleared by
+	// flushPage or never filled), so that flushPage reads 4 KiB to find
+	// the entries of a page, not the entries themselves. A tag may
+	// outlive its entry's epoch: flushPage then looks at that entry for
+	// nothing, which is harmless.
+	tags [1024]uint32
 }
 
-func (l *blockLookup) flush() { l.epoch++ }
+// lookupIndex is the entry of blockLookup.e for rip.
+func lookupIndex(rip uint64) uint64 { return (rip ^ rip>>10) & 1023 }
+
+// pageTag is a non-zero hash of the page of lin (tags): the page number's
+// halves folded together, bit 31 set and bit 30 (tagCross) clear.
+func pageTag(lin uint64) uint32 {
+	p := lin >> 12
+	return uint32(p^p>>32)&^tagCross | 1<<31
+}
+
+// tagCross marks the tag of an entry whose block crosses into the next
+// page (block.pfn2).
+const tagCross = 1 << 30
+
+// tagBit is the bit of pages for a page tag: its bytes folded together
+// (kernel code at 4 MiB and test data at 0x123400000000, as in
+// kvm-unit-tests' access test, share their low page-number bits).
+func tagBit(t uint32) uint32 {
+	t ^= t >> 16
+	return (t ^ t>>8) & 255
+}
+
+// mark sets the bit of tag t in pages.
+func (l *blockLookup) mark(t uint32) {
+	p := tagBit(t &^ tagCross)
+	l.pages[p>>6] |= 1 << (p & 63)
+}
+
+// marked tells whether the bit of tag t is set in pages.
+func (l *blockLookup) marked(t uint32) bool {
+	p := tagBit(t &^ tagCross)
+	return l.pages[p>>6]&(1<<(p&63)) != 0
+}
+
+// note records the fill of entry i with a block at lin (pages, crossing,
+// tags). A page-crossing block marks both its pages.
+func (l *blockLookup) note(i uint64, lin uint64, b *block) {
+	t := pageTag(lin)
+	if b.pfn2 != noFrame {
+		t |= tagCross
+		l.mark(pageTag(lin + 4096))
+		l.crossing = true
+	}
+	l.tags[i] = t
+	l.mark(t)
+}
+
+// codeCtx is everything a block lookup's answer depends on besides RIP,
+// the memory that holds the code (block.valid) and the translations: the
+// linear address (CS base and limit, the canonical check's CR4.LA57), the
+// decode mode, the privilege level and every control bit the fetch's
+// paging checks read (CPL, CR0, CR3, CR4, EFER: SDM Vol. 3A 4.6 and
+// 4.6.1 — U/S, SMEP, NX, the paging mode, PCID), the TLB's key (its
+// context and PCID) and VMX non-root operation. tlbInval is the TLB's
+// invalidation count (tlb.inval): a context seen before any TLB
+// invalidation since is not the same context.
+type codeCtx struct {
+	csBase, cr0, cr3, cr4, efer, tlbKey, tlbInval, gen uint64
+	csLimit                                            uint32
+	mode, cpl                                          uint8
+	guest                                              bool
+}
+
+// lookupCtx is a code context and its epoch.
+type lookupCtx struct {
+	ctx   codeCtx
+	epoch uint64
+}
+
+// flush drops every entry: translations changed (INVLPG, MOV CR3, a TLB
+// context switch, EPT changes).
+func (l *blockLookup) flush() {
+	l.top++
+	l.epoch = l.top
+	l.gen++
+	// No entry filled before can be live again: its epoch is gone and
+	// so are the contexts that could take it back (enter).
+	l.pages = [4]uint64{}
+	l.crossing = false
+}
+
+// flushPage drops the entries, of every epoch, whose block lies in the
+// linear page of lin, and every page-crossing block's (INVLPG: the TLB
+// drops that page's translations alone, tlb.flushPage, and the lookup
+// follows it). A block lies in one page unless it crosses (block.pfn2;
+// fetchWindow ends at the page). The CPU must leave its current block
+// (invalidatePage), which may be one of them: Run's self-loop shortcut
+// looks only at the epoch, which this leaves alone.
+func (l *blockLookup) flushPage(lin uint64) {
+	pg := lin >> 12
+	t := pageTag(lin)
+	// Page 0 with page-crossing blocks about: the block crossing into it
+	// may start at the top of the 32-bit space (lin+4096 was not
+	// wrapped when it was marked), so every entry is looked at.
+	full := l.crossing && pg == 0
+	if !full && !l.marked(t) {
+		return // no entry in that page
+	}
+	l.pages = [4]uint64{}
+	if !full {
+		// Only the entries whose tag is the page's, or a crossing
+		// block's from the page before, can lie in it.
+		var prev uint32
+		if l.crossing {
+			prev = pageTag(lin - 4096) // pg > 0
+		}
+		for i, x := range l.tags {
+			if x == 0 {
+				continue
+			}
+			y, cross := x&^tagCross, x&tagCross != 0
+			if y == t || cross && y == prev {
+				e := &l.e[i]
+				if e.lin>>12 == pg || cross && e.lin>>12+1 == pg || !l.mayLive(e.key>>2) {
+					*e = blockLookupEntry{}
+					l.tags[i] = 0
+					continue
+				}
+			}
+			l.mark(y)
+			if cross {
+				l.mark(pageTag(l.e[i].lin + 4096))
+			}
+		}
+		return
+	}
+	l.crossing = false
+	for i := range l.e {
+		e := &l.e[i]
+		if e.b == nil {
+			l.tags[i] = 0
+			continue
+		}
+		if e.lin>>12 == pg || e.b.pfn2 != noFrame || !l.mayLive(e.key>>2) {
+			*e = blockLookupEntry{}
+			l.tags[i] = 0
+		} else {
+			l.note(uint64(i), e.lin, e.b)
+		}
+	}
+}
+
+// mayLive tells whether entries of epoch can match now or later: the
+// current epoch, or one a remembered context can take back (enter).
+func (l *blockLookup) mayLive(epoch uint64) bool {
+	if epoch == l.epoch {
+		return true
+	}
+	for i := range l.ctxs {
+		if x := &l.ctxs[i]; x.epoch == epoch && x.ctx.gen == l.gen {
+			return true
+		}
+	}
+	return false
+}
+
+// enter makes x the current code context (stateChanged: a segment load,
+// a change of mode, privilege level or control register). Returning to a
+// context seen before, with no flush and no TLB invalidation since, takes
+// its epoch back, so the entries filled in it are live again: they are
+// what a lookup would give, since nothing it reads has changed (codeCtx).
+// kvm-unit-tests' access test goes from CPL 0 to 3 and back around every
+// access, and a flush there made a lookup miss every ~11 instructions.
+// Any other context starts a new epoch, as a flush did before.
+func (l *blockLookup) enter(x codeCtx) {
+	x.gen = l.gen
+	for i := range l.ctxs {
+		if l.ctxs[i].epoch != 0 && l.ctxs[i].ctx == x {
+			l.epoch = l.ctxs[i].epoch
+			return
+		}
+	}
+	l.top++
+	l.epoch = l.top
+	l.ctxs[l.next] = lookupCtx{ctx: x, epoch: l.top}
+	l.next = (l.next + 1) % uint8(len(l.ctxs))
+}
+
+// codeCtx is c's current code context (blockLookup.enter).
+func (c *CPU) codeCtx() codeCtx {
+	return codeCtx{
+		csBase: c.segv[1].base, csLimit: c.Seg[1].Limit,
+		cr0: c.CR0, cr3: c.CR3, cr4: c.CR4, efer: c.EFER,
+		tlbKey: c.tlb.key, tlbInval: c.tlb.inval,
+		mode: c.codeMode, cpl: c.cpl, guest: c.inGuest(),
+	}
+}
 
 // key is the lookup key of an entry filled now in decode mode mode.
 func (l *blockLookup) key(mode uint8) uint64 { return l.epoch<<2 | uint64(mode) }
@@ -182,7 +392,7 @@ func (l *blockLookup) key(mode uint8) uint64 { return l.epoch<<2 | uint64(mode) 
 // lookupMiss so that the hit path stays short.
 func (c *CPU) lookupBlock() *block {
 	rip := c.RIP
-	e := &c.blocks.e[(rip^rip>>10)&1023]
+	e := &c.blocks.e[lookupIndex(rip)]
 	if e.rip == rip && e.key == c.blocks.key(c.codeMode) && e.b.valid {
 		return e.b
 	}
@@ -198,7 +408,12 @@ func (c *CPU) lookupMiss(e *blockLookupEntry) *block {
 		return nil
 	}
 	if b.cacheable {
-		*e = blockLookupEntry{rip: rip, key: c.blocks.key(c.codeMode), b: b}
+		lin := rip + c.segv[1].base
+		if c.codeMode != mode64 {
+			lin &= 0xFFFFFFFF // as decodeBlock
+		}
+		*e = blockLookupEntry{rip: rip, key: c.blocks.key(c.codeMode), b: b, lin: lin}
+		c.blocks.note(lookupIndex(rip), lin, b)
 	}
 	return b
 }

@@ -277,7 +277,7 @@ func New(cfg Config, s arch.State) *CPU {
 	if c.tscMHz == 0 {
 		c.tscMHz = DefaultTSCMHz
 	}
-	c.blocks.epoch = 1
+	c.blocks.epoch, c.blocks.top = 1, 1
 	c.tlb.ctx.live[0] = true
 	c.fpu.reset()
 	c.SetState(s)
@@ -391,7 +391,7 @@ func (c *CPU) stateChanged() {
 	}
 	c.cpl = uint8(c.State.CPL())
 	c.tlb.setKey(c.cpl == 3, c.pcid())
-	c.blocks.flush()
+	c.blocks.enter(c.codeCtx())
 	c.updateAlignCheck() // align.go
 }
 

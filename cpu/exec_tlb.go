@@ -25,8 +25,7 @@ func invlpg(c *CPU, in *Inst) {
 		// (SDM Vol. 2A INVLPG "Description").
 		lin := c.segv[in.seg].base + c.ea(in)
 		if c.canonical(lin) {
-			c.tlb.flushPage(lin)
-			c.blocks.flush()
+			c.invalidatePage(lin)
 		}
 		return
 	}
@@ -37,8 +36,20 @@ func invlpg(c *CPU, in *Inst) {
 	// not access memory (Vol. 3A 4.10.4.1). Bochs' INVLPG likewise takes
 	// base plus offset (get_laddr) and checks nothing of the segment.
 	lin := uint64(uint32(c.segv[in.seg].base + c.ea(in)))
+	c.invalidatePage(lin)
+}
+
+// invalidatePage is INVLPG's invalidation (SDM Vol. 3A 4.10.4.1): the
+// TLB entries for the page of lin (all PCIDs and contexts, global ones
+// included: more than required, which is allowed), the block lookups
+// whose code lies in that page, and the current block, which may be one
+// of them (Run then looks the next block up afresh). The paging-structure
+// caches the SDM also names are not modelled (the walk memo re-reads
+// every entry it relies on, walkmemo.go).
+func (c *CPU) invalidatePage(lin uint64) {
 	c.tlb.flushPage(lin)
-	c.blocks.flush()
+	c.blocks.flushPage(lin)
+	c.stop = true
 }
 
 // invpcid: INVPCID r32/r64, m128 (66 0F 38 82) (SDM Vol. 2A INVPCID;

@@ -460,6 +460,22 @@ func (c *CPU) sysRead(lin uint64, size int) (uint64, bool) {
 		if n > size-i {
 			n = size - i
 		}
+		// RAM that is neither the APIC-access page nor a VMX region:
+		// the bytes straight from the host page, what physRead gives
+		// one by one (one resolution of the frame instead of n; under
+		// EPT the same walk n times over, with the same outcome).
+		pg, hfn, ok := c.physPage(pa, accRead)
+		if !ok { // as physRead's first byte
+			c.stop = true
+			return 0, false
+		}
+		if pg != nil && !c.apicAccessGuest(hfn, accRead) && !c.code.isVMXFrame(hfn) {
+			for j, o := 0, pa&0xfff; j < n; j++ {
+				v |= uint64(pg[o+uint64(j)]) << (8 * (i + j))
+			}
+			i += n
+			continue
+		}
 		for j := 0; j < n; j++ {
 			b, ok := c.physRead(pa+uint64(j), 1, accRead)
 			if !ok {

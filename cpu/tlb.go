@@ -72,6 +72,13 @@ type tlb struct {
 	// gen2 is l2's generation: its entries of another generation are
 	// empty (dropL2).
 	gen2 uint32
+	// inval counts the invalidations that can drop a fetch entry (every
+	// flush below but flushWrites, flushFrame and flushWritesTo, which
+	// touch read and write entries only, and flushPage, whose callers
+	// drop the lookups of the page themselves: INVLPG with
+	// blockLookup.flushPage, INVPCID with a flush): the block lookup's
+	// code contexts (codeCtx) are told apart by it.
+	inval uint64
 	// n2 counts the entries evicted into l2 since it was last dropped:
 	// while it is 0 a first-level miss does not probe l2 (after a flush
 	// of everything, as in a loop that toggles CR4.PGE).
@@ -198,6 +205,7 @@ func tagSlot(tag uint64) uint8 {
 // flushSlot drops every entry of one context (a context slot reused; an
 // INVVPID or INVEPT for that context).
 func (t *tlb) flushSlot(slot uint8) {
+	t.inval++
 	t.dropL2() // the second level drops everything (tlb2.go)
 	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write, &t.fetch} {
 		for i := range arr {
@@ -211,6 +219,7 @@ func (t *tlb) flushSlot(slot uint8) {
 // flushPageSlot drops the entries for one linear page in one context,
 // global ones included, under every PCID (INVVPID individual-address).
 func (t *tlb) flushPageSlot(lin uint64, slot uint8) {
+	t.inval++
 	t.dropL2() // the second level drops everything (tlb2.go)
 	i := t.index(lin)
 	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write, &t.fetch} {
@@ -223,6 +232,7 @@ func (t *tlb) flushPageSlot(lin uint64, slot uint8) {
 // flushNonGlobalSlot drops the entries of one context not marked global
 // (INVVPID single-context-retaining-globals).
 func (t *tlb) flushNonGlobalSlot(slot uint8) {
+	t.inval++
 	t.dropL2() // the second level drops everything (tlb2.go)
 	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write, &t.fetch} {
 		for i := range arr {
@@ -275,6 +285,7 @@ func (t *tlb) index(lin uint64) uint64 { return (lin>>12 ^ lin>>20) & tlbMask }
 // paging-mode changes, CR3 without global pages, INVPCID type 2: more than
 // the current VPID's entries, which is allowed).
 func (t *tlb) flushAll() {
+	t.inval++
 	if t.nfills > len(t.fills) {
 		t.read = [tlbSize]tlbEntry{}
 		t.write = [tlbSize]tlbEntry{}
@@ -312,6 +323,7 @@ func (t *tlb) flushWrites() {
 // of every PCID (MOV CR3 with CR4.PGE=1 and CR4.PCIDE=0, SDM Vol. 3A
 // 4.10.4.1; INVPCID type 3; Vol. 3C 29.4.3: the current VPID only).
 func (t *tlb) flushNonGlobal() {
+	t.inval++
 	t.dropL2() // the second level drops everything (tlb2.go)
 	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write, &t.fetch} {
 		for i := range arr {
@@ -327,6 +339,7 @@ func (t *tlb) flushNonGlobal() {
 // SDM Vol. 3A 4.10.4.1; Vol. 3C 29.4.3: in VMX non-root operation these
 // affect only the current VPID's mappings).
 func (t *tlb) flushPCID(pcid uint64) {
+	t.inval++
 	t.dropL2() // the second level drops everything (tlb2.go)
 	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write, &t.fetch} {
 		for i := range arr {

@@ -570,6 +570,8 @@ func TestErrors(t *testing.T) {
 		{[]string{"-m"}, "vmxemu: -m: missing argument"},
 		{[]string{"-kernel", "k", "-append"}, "vmxemu: -append: missing argument"},
 		{[]string{"-kernel", ""}, "vmxemu: -kernel: empty file name"},
+		{[]string{"-D", ""}, "vmxemu: -D: empty file name"},
+		{[]string{"-cpuprofile", ""}, "vmxemu: -cpuprofile: empty file name"},
 		{[]string{"disk.img"}, "vmxemu: disk.img: unexpected argument: vmxemu takes no disk image"},
 		{[]string{"-kernel", "k", "stray"}, "vmxemu: stray: unexpected argument"},
 		{[]string{"vmxcap", "stray"}, "vmxemu: stray: unexpected argument"},

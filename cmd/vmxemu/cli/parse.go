@@ -35,6 +35,17 @@ func refuseNoArg(msg string) option {
 	return option{fn: func(*Config, string) error { return errors.New(msg) }}
 }
 
+// fileName is an option whose value names a file: it may not be empty.
+func fileName(set func(c *Config, v string)) option {
+	return option{arg: true, fn: func(c *Config, v string) error {
+		if v == "" {
+			return errors.New("empty file name")
+		}
+		set(c, v)
+		return nil
+	}}
+}
+
 func flag(set func(c *Config)) option {
 	return option{fn: func(c *Config, _ string) error { set(c); return nil }}
 }
@@ -77,13 +88,7 @@ func lookup(name string) (option, bool) {
 
 	// Boot.
 	case "kernel":
-		return option{arg: true, fn: func(c *Config, v string) error {
-			if v == "" {
-				return errors.New("empty file name")
-			}
-			c.Kernel = v
-			return nil
-		}}, true
+		return fileName(func(c *Config, v string) { c.Kernel = v }), true
 	case "append":
 		return str(func(c *Config, v string) { c.Append = v }), true
 	case "initrd":
@@ -130,13 +135,7 @@ func lookup(name string) (option, bool) {
 	case "d":
 		return option{arg: true, fn: parseLogItems}, true
 	case "D":
-		return option{arg: true, fn: func(c *Config, v string) error {
-			if v == "" {
-				return errors.New("empty file name")
-			}
-			c.LogFile = v
-			return nil
-		}}, true
+		return fileName(func(c *Config, v string) { c.LogFile = v }), true
 	case "dfilter":
 		return option{arg: true, fn: parseDFilter}, true
 	case "d-cpu":
@@ -239,13 +238,7 @@ func lookup(name string) (option, bool) {
 	case "stats":
 		return flag(func(c *Config) { c.Stats = true }), true
 	case "cpuprofile":
-		return option{arg: true, fn: func(c *Config, v string) error {
-			if v == "" {
-				return errors.New("empty file name")
-			}
-			c.CPUProfile = v
-			return nil
-		}}, true
+		return fileName(func(c *Config, v string) { c.CPUProfile = v }), true
 
 	// QEMU options vmxemu knows but refuses, so the message says why.
 	case "trace":

@@ -32,6 +32,8 @@ type block struct {
 	size uint16
 	// off is the page offset of the block's first byte (now(), run.go).
 	off uint16
+	// link is the block Run found after this one (chain.go).
+	link blockLink
 }
 
 type codePage struct {
@@ -99,11 +101,13 @@ func (cc *CodeCache) dropFrame(pfn uint64) bool {
 	if !ok {
 		return false
 	}
+	// An invalid block keeps no link, so that it holds no other
+	// block in memory.
 	for _, b := range p.blocks {
-		b.valid = false
+		b.valid, b.link = false, blockLink{}
 	}
 	for _, b := range p.cross {
-		b.valid = false
+		b.valid, b.link = false, blockLink{}
 	}
 	delete(cc.pages, pfn)
 	cc.gen++ // the block-lookup memos (frameBlock) are stale
@@ -194,6 +198,9 @@ type blockLookup struct {
 	// outlive its entry's epoch: flushPage then looks at that entry for
 	// nothing, which is harmless.
 	tags [1024]uint32
+	// drops counts flushPage calls: a block link (chain.go) recorded
+	// under another count may lead to a dropped entry's block.
+	drops uint64
 }
 
 // lookupIndex is the entry of blockLookup.e for rip.
@@ -285,6 +292,9 @@ func (l *blockLookup) flush() {
 // (invalidatePage), which may be one of them: Run's self-loop shortcut
 // looks only at the epoch, which this leaves alone.
 func (l *blockLookup) flushPage(lin uint64) {
+	// Every page's links go, even when no entry is marked in this
+	// one: a link may outlive its entry (an index collision).
+	l.drops++
 	pg := lin >> 12
 	t := pageTag(lin)
 	// Page 0 with page-crossing blocks about: the block crossing into it

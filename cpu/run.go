@@ -123,8 +123,9 @@ func (c *CPU) run(budget uint64) StopReason {
 			if c.RIP == brip && c.blocks.epoch == epoch && b.valid && b.cacheable {
 				continue
 			}
+			// Otherwise the block's link, or a lookup (chain.go).
 			c.blk = nil
-			if b = c.lookupBlock(); b == nil {
+			if b = c.nextBlock(b); b == nil {
 				c.fetchFault()
 				goto next
 			}

@@ -49,6 +49,9 @@ func invlpg(c *CPU, in *Inst) {
 func (c *CPU) invalidatePage(lin uint64) {
 	c.tlb.flushPage(lin)
 	c.blocks.flushPage(lin)
+	// Block links go, every page's: a link may outlive the lookup
+	// entry of its block (chain.go).
+	c.blocks.stamp = c.code.newStamp()
 	c.stop = true
 }
 

@@ -187,7 +187,8 @@ type blockLookup struct {
 	// it was filled in is current, so a flush is one increment. A block
 	// found at some RIP is also still the one a lookup there would
 	// return while the epoch is unchanged, the block is valid and
-	// cacheable (Run's self-loop shortcut). Epochs start at 1, so a zero
+	// cacheable (Run's self-loop shortcut; block links, chain.go, also
+	// need the lookup's stamp). Epochs start at 1, so a zero
 	// entry never matches.
 	epoch uint64
 	// top is the newest epoch handed out; epoch may be an older one
@@ -306,7 +307,8 @@ func (l *blockLookup) flush() {
 // follows it). A block lies in one page unless it crosses (block.pfn2;
 // fetchWindow ends at the page). The CPU must leave its current block
 // (invalidatePage), which may be one of them: Run's self-loop shortcut
-// looks only at the epoch, which this leaves alone.
+// looks only at the epoch, which this leaves alone; invalidatePage also
+// gives the lookup a new stamp, which drops every block link (chain.go).
 func (l *blockLookup) flushPage(lin uint64) {
 	pg := lin >> 12
 	t := pageTag(lin)

@@ -307,9 +307,15 @@ func (l *blockLookup) flush() {
 // follows it). A block lies in one page unless it crosses (block.pfn2;
 // fetchWindow ends at the page). The CPU must leave its current block
 // (invalidatePage), which may be one of them: Run's self-loop shortcut
-// looks only at the epoch, which this leaves alone; invalidatePage also
-// gives the lookup a new stamp, which drops every block link (chain.go).
-func (l *blockLookup) flushPage(lin uint64) {
+// looks only at the epoch, which this leaves alone. It reports whether
+// it looked at the entries (the page was marked in pages), and so also
+// cleared the page summary: invalidatePage then gives the lookup a new
+// stamp, which drops every block link (chain.go). A link's successor
+// was filled into the lookup when the link was recorded, which marked
+// its page(s) (note); marks go only here and in flush, so while a link
+// is live its page stays marked, and an INVLPG of an unmarked page
+// cannot touch it.
+func (l *blockLookup) flushPage(lin uint64) bool {
 	pg := lin >> 12
 	t := pageTag(lin)
 	// Page 0 with page-crossing blocks about: the block crossing into it
@@ -317,7 +323,7 @@ func (l *blockLookup) flushPage(lin uint64) {
 	// wrapped when it was marked), so every entry is looked at.
 	full := l.crossing && pg == 0
 	if !full && !l.marked(t) {
-		return // no entry in that page
+		return false // no entry in that page
 	}
 	l.pages = [4]uint64{}
 	if !full {
@@ -345,7 +351,7 @@ func (l *blockLookup) flushPage(lin uint64) {
 				l.mark(pageTag(l.e[i].lin + 4096))
 			}
 		}
-		return
+		return true
 	}
 	l.crossing = false
 	for i := range l.e {
@@ -361,6 +367,7 @@ func (l *blockLookup) flushPage(lin uint64) {
 			l.note(uint64(i), e.lin, e.b)
 		}
 	}
+	return true
 }
 
 // mayLive tells whether entries of epoch can match now or later: the

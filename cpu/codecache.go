@@ -10,28 +10,32 @@ package cpu
 const maxBlockInsts = 64
 
 type block struct {
-	// insts are the block's instructions one by one (runSlow); fast is
-	// what Run's fast path executes: insts itself, or a copy whose last
-	// two entries are fused into one (exec_fused.go).
-	insts []Inst
+	// fast is what Run's fast path executes: insts itself, or a copy
+	// whose last two entries are fused into one (exec_fused.go); insts
+	// are the block's instructions one by one (runSlow). The fields Run
+	// reads for every block come first.
 	fast  []Inst
+	insts []Inst
 	valid bool
-	pfn   uint64
 	// cacheable is false for a block that is decoded afresh each time:
 	// code from MMIO or unmapped space.
 	cacheable bool
-	// pfn2 is the frame of the second page of a block that holds one
-	// page-crossing instruction (noFrame for every other block). Such a
-	// block is also listed in pfn2's code page under crossKey, so that a
-	// write to either frame invalidates it, and it is reused from the
-	// cache only when its second page still translates to pfn2.
-	pfn2 uint64
 	// size is the number of code bytes the block covers: a block cached
 	// from a code segment with a larger limit is not reused where the
 	// limit ends inside it.
 	size uint16
 	// off is the page offset of the block's first byte (now(), run.go).
 	off uint16
+	// link are the blocks Run found after this one, newest first
+	// (chain.go).
+	link [2]blockLink
+	pfn  uint64
+	// pfn2 is the frame of the second page of a block that holds one
+	// page-crossing instruction (noFrame for every other block). Such a
+	// block is also listed in pfn2's code page under crossKey, so that a
+	// write to either frame invalidates it, and it is reused from the
+	// cache only when its second page still translates to pfn2.
+	pfn2 uint64
 }
 
 type codePage struct {
@@ -50,6 +54,8 @@ type CodeCache struct {
 	// active VMCSs): they get no TLB entry, so that guest data accesses to
 	// them reach physRead/physWrite, which warn (exec_vmx.go).
 	vmxFrames map[uint64]bool
+	// stamps are the block lookups' stamps handed out (newStamp).
+	stamps uint64
 	// gen counts changes to pages and their blocks maps (a block added,
 	// a frame's blocks dropped): a CPU's frameBlocks entry stands for
 	// the maps' answer only while gen is the one it was filled under.
@@ -61,7 +67,17 @@ func NewCodeCache() *CodeCache {
 	return &CodeCache{t: buildTables(), pages: map[uint64]*codePage{}}
 }
 
-func (cc *CodeCache) attach(c *CPU) { cc.cpus = append(cc.cpus, c) }
+func (cc *CodeCache) attach(c *CPU) {
+	cc.cpus = append(cc.cpus, c)
+	c.blocks.stamp = cc.newStamp()
+}
+
+// newStamp returns a block-lookup stamp no lookup of this machine has
+// had (blockLookup.stamp): at a CPU's start and at every INVLPG.
+func (cc *CodeCache) newStamp() uint64 {
+	cc.stamps++
+	return cc.stamps
+}
 
 func (cc *CodeCache) isCode(pfn uint64) bool { _, ok := cc.pages[pfn]; return ok }
 
@@ -99,11 +115,13 @@ func (cc *CodeCache) dropFrame(pfn uint64) bool {
 	if !ok {
 		return false
 	}
+	// An invalid block keeps no link, so that it holds no other
+	// block in memory.
 	for _, b := range p.blocks {
-		b.valid = false
+		b.valid, b.link = false, [2]blockLink{}
 	}
 	for _, b := range p.cross {
-		b.valid = false
+		b.valid, b.link = false, [2]blockLink{}
 	}
 	delete(cc.pages, pfn)
 	cc.gen++ // the block-lookup memos (frameBlock) are stale
@@ -169,7 +187,8 @@ type blockLookup struct {
 	// it was filled in is current, so a flush is one increment. A block
 	// found at some RIP is also still the one a lookup there would
 	// return while the epoch is unchanged, the block is valid and
-	// cacheable (Run's self-loop shortcut). Epochs start at 1, so a zero
+	// cacheable (Run's self-loop shortcut; block links, chain.go, also
+	// need the lookup's stamp). Epochs start at 1, so a zero
 	// entry never matches.
 	epoch uint64
 	// top is the newest epoch handed out; epoch may be an older one
@@ -194,6 +213,11 @@ type blockLookup struct {
 	// outlive its entry's epoch: flushPage then looks at that entry for
 	// nothing, which is harmless.
 	tags [1024]uint32
+	// stamp names this lookup and the INVLPGs it has seen
+	// (CodeCache.newStamp): a block link (chain.go) recorded under
+	// another stamp is another CPU's or may lead to a dropped entry's
+	// block.
+	stamp uint64
 }
 
 // lookupIndex is the entry of blockLookup.e for rip.
@@ -283,8 +307,15 @@ func (l *blockLookup) flush() {
 // follows it). A block lies in one page unless it crosses (block.pfn2;
 // fetchWindow ends at the page). The CPU must leave its current block
 // (invalidatePage), which may be one of them: Run's self-loop shortcut
-// looks only at the epoch, which this leaves alone.
-func (l *blockLookup) flushPage(lin uint64) {
+// looks only at the epoch, which this leaves alone. It reports whether
+// it looked at the entries (the page was marked in pages), and so also
+// cleared the page summary: invalidatePage then gives the lookup a new
+// stamp, which drops every block link (chain.go). A link's successor
+// was filled into the lookup when the link was recorded, which marked
+// its page(s) (note); marks go only here and in flush, so while a link
+// is live its page stays marked, and an INVLPG of an unmarked page
+// cannot touch it.
+func (l *blockLookup) flushPage(lin uint64) bool {
 	pg := lin >> 12
 	t := pageTag(lin)
 	// Page 0 with page-crossing blocks about: the block crossing into it
@@ -292,7 +323,7 @@ func (l *blockLookup) flushPage(lin uint64) {
 	// wrapped when it was marked), so every entry is looked at.
 	full := l.crossing && pg == 0
 	if !full && !l.marked(t) {
-		return // no entry in that page
+		return false // no entry in that page
 	}
 	l.pages = [4]uint64{}
 	if !full {
@@ -320,7 +351,7 @@ func (l *blockLookup) flushPage(lin uint64) {
 				l.mark(pageTag(l.e[i].lin + 4096))
 			}
 		}
-		return
+		return true
 	}
 	l.crossing = false
 	for i := range l.e {
@@ -336,6 +367,7 @@ func (l *blockLookup) flushPage(lin uint64) {
 			l.note(uint64(i), e.lin, e.b)
 		}
 	}
+	return true
 }
 
 // mayLive tells whether entries of epoch can match now or later: the

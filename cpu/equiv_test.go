@@ -23,7 +23,8 @@ import (
 //   - the reference single-steps: Run(1) again and again (runSlow, the
 //     unfused block.insts);
 //   - one machine runs Run(budget) (the fast path: whole blocks, fused
-//     setter+Jcc entries, ALU and store pairs, the self-loop shortcut);
+//     setter+Jcc entries, ALU and store pairs, the self-loop shortcut,
+//     block links);
 //   - a few fresh machines run Run(k) for random k (a block cut short by
 //     the budget);
 //   - one machine runs the program in random chunks Run(k1), Run(k2), ...

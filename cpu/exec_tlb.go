@@ -48,7 +48,11 @@ func invlpg(c *CPU, in *Inst) {
 // every entry it relies on, walkmemo.go).
 func (c *CPU) invalidatePage(lin uint64) {
 	c.tlb.flushPage(lin)
-	c.blocks.flushPage(lin)
+	if c.blocks.flushPage(lin) {
+		// Block links go, every page's (chain.go; flushPage tells
+		// why an unmarked page needs none of this).
+		c.blocks.stamp = c.code.newStamp()
+	}
 	c.stop = true
 }
 

@@ -123,8 +123,14 @@ func (c *CPU) run(budget uint64) StopReason {
 			if c.RIP == brip && c.blocks.epoch == epoch && b.valid && b.cacheable {
 				continue
 			}
+			// Otherwise one of the block's links, or a lookup
+			// (chain.go nextBlock, written out here).
 			c.blk = nil
-			if b = c.lookupBlock(); b == nil {
+			if key := c.blocks.key(c.codeMode); b.link[0].linked(&c.blocks, c.RIP, key) {
+				b = b.link[0].b
+			} else if b.link[1].linked(&c.blocks, c.RIP, key) {
+				b = b.link[1].b
+			} else if b = c.linkMiss(b); b == nil {
 				c.fetchFault()
 				goto next
 			}

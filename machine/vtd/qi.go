@@ -67,13 +67,7 @@ func (u *Unit) descriptor(lo, hi uint64) bool {
 		}
 		if lo&waitIF != 0 {
 			u.ics |= IcsIWC
-			if u.iectl&CtlIP == 0 {
-				if u.iectl&CtlIM != 0 {
-					u.iectl |= CtlIP
-				} else {
-					u.sendMsg(u.ieaddr, u.ieuaddr, u.iedata)
-				}
-			}
+			u.signal(&u.ie) // the invalidation completion event (7.3)
 		}
 		return true
 	case descDeviceTLB:

@@ -170,15 +170,13 @@ type Unit struct {
 	gsts             uint32
 	rtaddr, rta      uint64 // RTADDR as written; root table latched by SRTP
 	ccmd, iva, iotlb uint64
-	fsts, fectl      uint32
-	fedata, feaddr   uint32
-	feuaddr          uint32
+	fsts             uint32
+	fe               eventRegs // fault event registers (11.4.7.3-6)
 	frcdLo, frcdHi   uint64
 	iqh, iqt, iqa    uint64
-	ics, iectl       uint32
-	iedata, ieaddr   uint32
-	ieuaddr          uint32
-	irtaddr, irta    uint64 // IRTA as written; table latched by SIRTP
+	ics              uint32
+	ie               eventRegs // invalidation event registers (11.4.9.5-8)
+	irtaddr, irta    uint64    // IRTA as written; table latched by SIRTP
 }
 
 // New returns a unit in its reset state. send delivers the interrupts the
@@ -190,7 +188,7 @@ func New(cfg Config, mem Memory, send func(Interrupt)) (*Unit, error) {
 	u := &Unit{cfg: cfg, mem: mem, send: send}
 	u.cap, u.ecap = cfg.CAP(), cfg.ECAP()
 	u.haw = 1<<uint(cfg.AWBits) - 1
-	u.fectl, u.iectl = CtlIM, CtlIM // 11.4.7.2, 11.4.9.4: IM resets to 1
+	u.fe.ctl, u.ie.ctl = CtlIM, CtlIM // 11.4.7.2, 11.4.9.4: IM resets to 1
 	return u, nil
 }
 
@@ -227,10 +225,8 @@ func (u *Unit) read64(off uint64) uint64 {
 		return u.ccmd
 	case 0x30: // 0x34 FSTS
 		return uint64(u.fstsValue()) << 32
-	case 0x38:
-		return uint64(u.fectl) | uint64(u.fedata)<<32
-	case 0x40:
-		return uint64(u.feaddr) | uint64(u.feuaddr)<<32
+	case 0x38, 0x40:
+		return u.fe.read(off - 0x38)
 	case RegIQH:
 		return u.iqh
 	case RegIQT:
@@ -239,10 +235,8 @@ func (u *Unit) read64(off uint64) uint64 {
 		return u.iqa
 	case 0x98: // 0x9C ICS
 		return uint64(u.ics) << 32
-	case 0xA0:
-		return uint64(u.iectl) | uint64(u.iedata)<<32
-	case 0xA8:
-		return uint64(u.ieaddr) | uint64(u.ieuaddr)<<32
+	case 0xA0, 0xA8:
+		return u.ie.read(off - 0xA0)
 	case RegIRTA:
 		return u.irtaddr
 	case RegIVA:
@@ -312,24 +306,8 @@ func (u *Unit) write64(q, v, touched uint64) {
 			u.fsts &^= uint32(v>>32) & fstsRW1C
 			u.faultStatusServiced()
 		}
-	case 0x38:
-		if lo {
-			u.fectl = u.fectl&CtlIP | uint32(v)&CtlIM
-			if u.fectl&(CtlIM|CtlIP) == CtlIP {
-				u.fectl &^= CtlIP
-				u.sendMsg(u.feaddr, u.feuaddr, u.fedata)
-			}
-		}
-		if hi {
-			u.fedata = uint32(v >> 32)
-		}
-	case 0x40:
-		if lo {
-			u.feaddr = uint32(v) &^ 3
-		}
-		if hi {
-			u.feuaddr = uint32(v >> 32)
-		}
+	case 0x38, 0x40:
+		u.writeEvent(&u.fe, q-0x38, v, lo, hi)
 	case RegIQT:
 		// QT (18:4) indexes 128-bit descriptors (IQA.DW 0).
 		u.iqt = v & 0x7FFF0
@@ -342,27 +320,11 @@ func (u *Unit) write64(q, v, touched uint64) {
 		if hi {
 			u.ics &^= uint32(v>>32) & IcsIWC
 			if u.ics&IcsIWC == 0 {
-				u.iectl &^= CtlIP
+				u.ie.ctl &^= CtlIP
 			}
 		}
-	case 0xA0:
-		if lo {
-			u.iectl = u.iectl&CtlIP | uint32(v)&CtlIM
-			if u.iectl&(CtlIM|CtlIP) == CtlIP {
-				u.iectl &^= CtlIP
-				u.sendMsg(u.ieaddr, u.ieuaddr, u.iedata)
-			}
-		}
-		if hi {
-			u.iedata = uint32(v >> 32)
-		}
-	case 0xA8:
-		if lo {
-			u.ieaddr = uint32(v) &^ 3
-		}
-		if hi {
-			u.ieuaddr = uint32(v >> 32)
-		}
+	case 0xA0, 0xA8:
+		u.writeEvent(&u.ie, q-0xA0, v, lo, hi)
 	case RegIRTA:
 		if u.ecap&EcapIR == 0 {
 			return
@@ -437,30 +399,68 @@ func (u *Unit) iotlbInvalidate() {
 
 // sendMsg sends one of the unit's own interrupt messages (address and
 // data in compatibility format).
-func (u *Unit) sendMsg(addr, uaddr, data uint32) {
+func (u *Unit) sendMsg(e *eventRegs) {
 	if u.send != nil {
-		u.send(DecodeCompat(uint64(addr)|uint64(uaddr)<<32, data))
+		u.send(DecodeCompat(uint64(e.addr)|uint64(e.uaddr)<<32, e.data))
 	}
 }
 
-// faultEvent signals a fault condition (7.3): pending (IP) while IM is
-// set, otherwise sent at once; a pending event is not signalled twice.
-func (u *Unit) faultEvent() {
-	if u.fectl&CtlIP != 0 {
-		return
+// eventRegs is one of the unit's two interrupt-message register sets,
+// laid out alike: control and data at +0 (FECTL/FEDATA, IECTL/IEDATA),
+// address and upper address at +8 (FEADDR/FEUADDR, IEADDR/IEUADDR).
+type eventRegs struct{ ctl, data, addr, uaddr uint32 }
+
+// read returns the 64 bits at off (0 or 8) of the set.
+func (e *eventRegs) read(off uint64) uint64 {
+	if off == 0 {
+		return uint64(e.ctl) | uint64(e.data)<<32
 	}
-	if u.fectl&CtlIM != 0 {
-		u.fectl |= CtlIP
-		return
-	}
-	u.sendMsg(u.feaddr, u.feuaddr, u.fedata)
+	return uint64(e.addr) | uint64(e.uaddr)<<32
 }
+
+// writeEvent writes the halves (lo, hi) of the 64 bits at off (0 or 8) of
+// e: software writes only IM of the control register, and clearing IM
+// with the event pending (IP) sends it (11.4.7.3, 11.4.9.5).
+func (u *Unit) writeEvent(e *eventRegs, off, v uint64, lo, hi bool) {
+	switch {
+	case off == 0 && lo:
+		e.ctl = e.ctl&CtlIP | uint32(v)&CtlIM
+		if e.ctl&(CtlIM|CtlIP) == CtlIP {
+			e.ctl &^= CtlIP
+			u.sendMsg(e)
+		}
+	case lo:
+		e.addr = uint32(v) &^ 3
+	}
+	switch {
+	case off == 0 && hi:
+		e.data = uint32(v >> 32)
+	case hi:
+		e.uaddr = uint32(v >> 32)
+	}
+}
+
+// signal signals an event of e (7.3): pending (IP) while IM is set,
+// otherwise sent at once; a pending event is not signalled twice.
+func (u *Unit) signal(e *eventRegs) {
+	if e.ctl&CtlIP != 0 {
+		return
+	}
+	if e.ctl&CtlIM != 0 {
+		e.ctl |= CtlIP
+		return
+	}
+	u.sendMsg(e)
+}
+
+// faultEvent signals a fault condition (7.3).
+func (u *Unit) faultEvent() { u.signal(&u.fe) }
 
 // faultStatusServiced clears a pending fault event once software has
 // cleared every fault status condition (11.4.7.2, IP).
 func (u *Unit) faultStatusServiced() {
 	if u.fstsValue()&(FstsPFO|FstsPPF|FstsIQE|FstsICE|FstsITE) == 0 {
-		u.fectl &^= CtlIP
+		u.fe.ctl &^= CtlIP
 	}
 }
 

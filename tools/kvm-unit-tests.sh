@@ -5,8 +5,9 @@
 #
 # usage: tools/kvm-unit-tests.sh [options] [KUT_DIR] [-- TEST...]
 #
-#   KUT_DIR        a kvm-unit-tests checkout you may write to (default
-#                  $KUT_DIR); configured and built here if it is not yet.
+#   KUT_DIR        a built kvm-unit-tests checkout you may write to
+#                  (default $KUT_DIR). This script does not build it: it
+#                  runs what is there (the suite's own ./configure && make).
 #                  The runner writes its logs into it (logs-vmxemu/,
 #                  logs-qemu/). Nothing of it belongs in this repository.
 #   TEST...        only these unittests.cfg entries (default: all)
@@ -64,13 +65,9 @@ if [ "$summary_only" = no ]; then
 		echo "kvm-unit-tests.sh: $QEMU_BIN not found (use --no-qemu to run vmxemu only)" >&2
 		exit 2
 	fi
-	if [ ! -f "$kut/config.mak" ]; then
-		echo "== configuring $kut" >&2
-		(cd "$kut" && ./configure) >&2
-	fi
-	if ! ls "$kut"/x86/*.flat >/dev/null 2>&1; then
-		echo "== building $kut" >&2
-		make -C "$kut" -j"$(nproc)" >&2
+	if [ ! -f "$kut/config.mak" ] || ! ls "$kut"/x86/*.flat >/dev/null 2>&1; then
+		echo "kvm-unit-tests.sh: $kut is not built (no config.mak or x86/*.flat); build it with the suite's own instructions first" >&2
+		exit 2
 	fi
 fi
 

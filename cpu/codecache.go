@@ -29,6 +29,11 @@ type block struct {
 	// link are the blocks Run found after this one, newest first
 	// (chain.go).
 	link [2]blockLink
+	// spin marks a block whose fast list is one fused setter+Jcc entry
+	// (exec_fused.go): it touches only registers, the lazy flags and RIP,
+	// so Run may run it pass after pass without its between-block checks
+	// (run.go spin).
+	spin bool
 	pfn  uint64
 	// pfn2 is the frame of the second page of a block that holds one
 	// page-crossing instruction (noFrame for every other block). Such a
@@ -579,12 +584,13 @@ func (c *CPU) decodeBlock(rip uint64) *block {
 		return c.decodeCrossing(lin, win, pfn, key, limitLeft)
 	}
 	fast := c.fastInsts(insts)
+	spin := len(insts) == 2 && len(fast) == 1 && isJccRel(&insts[1])
 	if pfn == noFrame {
-		b := &block{insts: insts, fast: fast, valid: true, pfn: pfn, pfn2: noFrame, off: uint16(off)}
+		b := &block{insts: insts, fast: fast, valid: true, spin: spin, pfn: pfn, pfn2: noFrame, off: uint16(off)}
 		c.traceTranslated(b, win[:pos])
 		return b
 	}
-	b := &block{insts: insts, fast: fast, valid: true, pfn: pfn, pfn2: noFrame, cacheable: true, size: uint16(pos), off: uint16(off)}
+	b := &block{insts: insts, fast: fast, valid: true, spin: spin, pfn: pfn, pfn2: noFrame, cacheable: true, size: uint16(pos), off: uint16(off)}
 	c.code.page(pfn).blocks[key] = b
 	c.code.gen++
 	c.traceTranslated(b, win[:pos])

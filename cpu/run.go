@@ -96,19 +96,25 @@ func (c *CPU) run(budget uint64) StopReason {
 		c.blk = b
 		for c.shadow == 0 && c.RFLAGS&arch.FlagTF == 0 && c.Icount+uint64(len(b.insts)) <= end {
 			brip, epoch := c.RIP, c.blocks.epoch
-			insts := b.fast
-			for i := range insts {
-				in := &insts[i]
-				c.ripCur = c.RIP
-				c.RIP += uint64(in.len)
-				in.fn(c, in)
-				if c.stop {
-					c.retireStopped(in)
+			if b.spin {
+				if c.spin(b, end) {
 					goto next
 				}
+			} else {
+				insts := b.fast
+				for i := range insts {
+					in := &insts[i]
+					c.ripCur = c.RIP
+					c.RIP += uint64(in.len)
+					in.fn(c, in)
+					if c.stop {
+						c.retireStopped(in)
+						goto next
+					}
+				}
+				// retire, keeping c.blk for a self-loop.
+				c.Icount += uint64(len(b.insts))
 			}
-			// retire, keeping c.blk for a self-loop.
-			c.Icount += uint64(len(b.insts))
 			if c.codeMode != mode64 {
 				c.RIP &= 0xFFFFFFFF
 			}
@@ -157,6 +163,46 @@ func (c *CPU) run(budget uint64) StopReason {
 		}
 	}
 	return StopBudget
+}
+
+// spin runs a block whose fast list is one fused setter+Jcc entry
+// (block.spin) for as many whole passes as the fast path would run it
+// back to back: passes go on while the Jcc jumps back to the block's start
+// and another pass fits before end. It retires them (Icount) itself and
+// reports true when the entry stopped (a fault of the Jcc's target),
+// accounted for by retireStopped.
+//
+// The fast path's checks between passes are made once, before the first:
+// a fused entry reads and writes only registers, the lazy flags and RIP,
+// so nothing they look at (the attention word and RFLAGS.IF, the interrupt
+// shadow, TF, the lookup epoch, the block's validity, the run's end)
+// changes from pass to pass. When an event is waiting to be looked at
+// after every pass, or the block is decoded afresh at every lookup (not
+// cacheable), spin runs one pass only, as the fast path does.
+func (c *CPU) spin(b *block, end uint64) bool {
+	in := &b.fast[0]
+	n := uint64(in.nret)
+	icount, start := c.Icount, c.RIP
+	passes := (end - icount) / n
+	if !b.cacheable || c.attn != 0 && c.eventsWaiting() {
+		passes = 1
+	}
+	for fn := in.fn; passes > 0; passes-- {
+		c.ripCur = start
+		c.RIP = start + uint64(in.len)
+		fn(c, in)
+		if c.stop {
+			c.Icount = icount
+			c.retireStopped(in)
+			return true
+		}
+		icount += n
+		if c.RIP != start {
+			break
+		}
+	}
+	c.Icount = icount
+	return false
 }
 
 // retire accounts for n instructions of the current block that ran to

@@ -116,12 +116,21 @@ func fusePair(s, j *Inst, mode uint8) (Inst, bool) {
 
 // fusedJump performs the Jcc half's taken branch when it is simple: RIP
 // is already past the Jcc, in.imm2 masks the target to the Jcc's operand
-// size, and outside 64-bit mode a target within the CS limit is taken at
-// once. It reports false for everything else, which fusedTakeSlow
-// (nearTarget) handles; a target that faults is reported at the Jcc.
+// size; a canonical target in 64-bit mode, and outside it a target within
+// the CS limit, is taken at once (nearTarget's checks). It reports false
+// for everything else, which fusedTakeSlow (nearTarget) handles; a target
+// that faults is reported at the Jcc.
 func (c *CPU) fusedJump(in *Inst) bool {
 	t := (c.RIP + in.disp) & in.imm2
-	if c.codeMode != mode64 && t <= uint64(c.Seg[arch.CS].Limit) {
+	if c.codeMode == mode64 {
+		sh := c.canonShift()
+		if int64(t<<sh)>>sh == int64(t) {
+			c.RIP = t
+			return true
+		}
+		return false
+	}
+	if t <= uint64(c.Seg[arch.CS].Limit) {
 		c.RIP = t
 		return true
 	}

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/stretchr/testify/require"
 	"github.com/vmxemu/vmxemu/arch"
 )
 
@@ -94,5 +95,84 @@ func TestFusedJccFault(t *testing.T) {
 	}
 	if st.GPR[arch.RCX] != 4 {
 		t.Errorf("ECX %#x, want 4", st.GPR[arch.RCX])
+	}
+}
+
+// TestFusedJcc64Canonical: in 64-bit mode a fused Jcc takes a canonical
+// target at once and reports a non-canonical one as #GP(0) at the Jcc
+// with the setter retired (SDM Vol. 2A Jcc: "If the target is
+// non-canonical, #GP(0)"; Vol. 3A 3.3.7.1), as the two instructions one at
+// a time do. The code sits at the top of the lower canonical half, so
+// that a forward rel32 leaves it.
+func TestFusedJcc64Canonical(t *testing.T) {
+	const (
+		top   = 0x7FFF_FFFF_FFE0 // the code's linear address
+		pdpt2 = 0x380000
+		pd2   = 0x381000
+	)
+	tests := []struct {
+		name  string
+		code  []byte
+		rcx   uint64
+		fault int
+		rip   uint64 // after both, when there is no fault
+	}{
+		{"taken backward", []byte{0xFF, 0xC9, 0x0F, 0x85, 0x00, 0xFF, 0xFF, 0xFF}, 5, -1, top + 8 - 0x100},
+		{"taken to the last canonical byte", []byte{0xFF, 0xC9, 0x0F, 0x85, 0x17, 0x00, 0x00, 0x00}, 5, -1, 0x7FFF_FFFF_FFFF},
+		{"taken to the first non-canonical byte", []byte{0xFF, 0xC9, 0x0F, 0x85, 0x18, 0x00, 0x00, 0x00}, 5, int(arch.VecGP), 0},
+		{"taken far forward", []byte{0xFF, 0xC9, 0x0F, 0x85, 0x00, 0x01, 0x00, 0x00}, 5, int(arch.VecGP), 0},
+		{"not taken", []byte{0xFF, 0xC9, 0x0F, 0x85, 0x00, 0x01, 0x00, 0x00}, 1, -1, top + 8},
+		{"rel8 forward, not canonical", []byte{0x48, 0xFF, 0xC9, 0x75, 0x7F}, 5, int(arch.VecGP), 0},
+		{"rel8 backward", []byte{0x48, 0xFF, 0xC9, 0x75, 0x80}, 5, -1, top + 5 - 0x80},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(mode64)
+			ram := h.bus.ram
+			put := func(pa, v uint64) {
+				for i := 0; i < 8; i++ {
+					ram[pa+uint64(i)] = byte(v >> (8 * i))
+				}
+			}
+			// PML4[255] -> PDPT[511] -> PD[511]: a 2-MiB page at
+			// 0x7FFF_FFE0_0000 onto physical 0x200000.
+			put(harnessPML4+255*8, pdpt2|3)
+			put(pdpt2+511*8, pd2|3)
+			put(pd2+511*8, 0x200000|0x83)
+			pa := uint64(0x3FFFE0)
+			copy(ram[pa:], tc.code)
+			h.c.code.written(h.c, pa>>12)
+			run := func(steps ...uint64) (arch.State, int, uint64) {
+				if h.c.IsShutdown() {
+					h.newCPU()
+				}
+				s := h.base
+				s.RIP = top
+				s.GPR[arch.RCX] = tc.rcx
+				h.c.SetState(s)
+				h.c.halted, h.fault = false, -1
+				c0 := h.c.Icount
+				for _, n := range steps {
+					if h.fault >= 0 {
+						break
+					}
+					h.c.Run(n)
+				}
+				return h.c.GetState(), h.fault, h.c.Icount - c0
+			}
+			whole, fw, nw := run(2)
+			split, fs, ns := run(1, 1)
+			require.Equal(t, split, whole, "fused against one at a time")
+			require.Equal(t, fs, fw, "fault")
+			require.Equal(t, ns, nw, "retired")
+			require.Equal(t, tc.fault, fw, "fault")
+			if tc.fault < 0 {
+				require.Equal(t, uint64(2), nw)
+				require.Equal(t, tc.rip, whole.RIP)
+			} else {
+				require.Equal(t, uint64(1), nw, "the setter retired")
+			}
+			require.Equal(t, tc.rcx-1, whole.GPR[arch.RCX]&0xFFFFFFFF)
+		})
 	}
 }

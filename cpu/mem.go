@@ -295,7 +295,7 @@ func (c *CPU) fillEntry(lin uint64, kind int, user bool, tr *mmu.Translation, pg
 		n = tlbWrite
 	}
 	wpDep := n == tlbWrite && (!tr.Writable || c.CR4&(arch.CR4PKE|arch.CR4PKS) != 0)
-	return c.tlb.put(n, lin, tlbEntry{tag: c.tlb.tag(lin), page: pg, pfn: hfn, global: tr.Global, wpDep: wpDep}), pa, true
+	return c.tlb.put(n, lin, tlbEntry{tag: c.tlb.tagAs(lin, user), page: pg, pfn: hfn, global: tr.Global, wpDep: wpDep}), pa, true
 }
 
 // rd reads a T from seg:off. The common case (an rw segment and the
@@ -448,7 +448,27 @@ func (c *CPU) wrSlow(lin uint64, size uint, v uint64) bool {
 
 // sysRead reads from a system structure (GDT, LDT, IDT, TSS) at a linear
 // address: an implicit supervisor access (SDM Vol. 3A 4.6).
+//
+// A read within one page takes the TLB's supervisor read entry for the
+// page when there is one, at any CPL: the entry was filled by a
+// successful supervisor read (an explicit one, or an earlier sysRead),
+// and an implicit supervisor read makes the same checks (4.6.1) but one,
+// SMAP's, which for an implicit access ignores RFLAGS.AC; fillEntry makes
+// no supervisor entry for a user page under SMAP, so that difference
+// never meets an entry. Protection keys apply alike (4.6.2). Without an
+// entry, the read walks (translate, as an implicit access) and fills the
+// supervisor read entry (fillEntry), as a supervisor read would.
 func (c *CPU) sysRead(lin uint64, size int) (uint64, bool) {
+	if o := lin & 0xfff; o+uint64(size) <= 4096 {
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if e.tag == c.tlb.tagAs(lin, false) {
+			var v uint64
+			for j := size - 1; j >= 0; j-- {
+				v = v<<8 | uint64(e.page[o+uint64(j)])
+			}
+			return v, true
+		}
+	}
 	var v uint64
 	for i := 0; i < size; {
 		tr, ok := c.translate(lin+uint64(i), accRead, false, true)
@@ -473,6 +493,7 @@ func (c *CPU) sysRead(lin uint64, size int) (uint64, bool) {
 			for j, o := 0, pa&0xfff; j < n; j++ {
 				v |= uint64(pg[o+uint64(j)]) << (8 * (i + j))
 			}
+			c.fillEntry(lin+uint64(i), accRead, false, &tr, pg, hfn)
 			i += n
 			continue
 		}

@@ -246,6 +246,18 @@ func (t *tlb) flushNonGlobalSlot(slot uint8) {
 // tag is the tag an entry for lin has under the current key.
 func (t *tlb) tag(lin uint64) uint64 { return lin&^0xfff ^ t.key }
 
+// tagAs is the tag of lin under the current key but with the user bit
+// of a user-mode (CPL 3) or a supervisor-mode access, whatever the CPL:
+// the entries of a supervisor access at CPL 3 (sysRead's implicit
+// reads) are the supervisor entries of the same PCID and context.
+func (t *tlb) tagAs(lin uint64, user bool) uint64 {
+	k := t.key &^ tagUser
+	if user {
+		k |= tagUser
+	}
+	return lin&^0xfff ^ k
+}
+
 // tagPCID recovers the PCID an entry was filled under: bits 63:62 of its
 // linear address equal its bit 61 (see the type comment).
 func tagPCID(tag uint64) uint64 {

@@ -278,9 +278,11 @@ func (l *blockLookup) note(i uint64, lin uint64, b *block) {
 // decode mode, the privilege level and every control bit the fetch's
 // paging checks read (CPL, CR0, CR3, CR4, EFER: SDM Vol. 3A 4.6 and
 // 4.6.1 — U/S, SMEP, NX, the paging mode, PCID), the TLB's key (its
-// context and PCID) and VMX non-root operation. tlbInval is the TLB's
-// invalidation count (tlb.inval): a context seen before any TLB
-// invalidation since is not the same context.
+// context slot and PCID) and VMX non-root operation. tlbInval is the
+// invalidation count of the TLB's current slot (tlb.inval): a context
+// seen before an invalidation of its slot since is not the same context,
+// while invalidations of other slots (INVVPID or INVEPT of another
+// guest's) leave it alone.
 type codeCtx struct {
 	csBase, cr0, cr3, cr4, efer, tlbKey, tlbInval, gen uint64
 	csLimit                                            uint32
@@ -416,10 +418,16 @@ func (c *CPU) codeCtx() codeCtx {
 	return codeCtx{
 		csBase: c.segv[1].base, csLimit: c.Seg[1].Limit,
 		cr0: c.CR0, cr3: c.CR3, cr4: c.CR4, efer: c.EFER,
-		tlbKey: c.tlb.key, tlbInval: c.tlb.inval,
+		tlbKey: c.tlb.key, tlbInval: c.tlb.inval[c.tlb.ctx.cur],
 		mode: c.codeMode, cpl: c.cpl, guest: c.inGuest(),
 	}
 }
+
+// codeCtxChanged enters the current code context after a change that
+// stateChanged does not follow: a TLB slot invalidated (INVVPID, INVEPT)
+// or a translation context switched by VMFUNC. A context whose slot's
+// count did not change keeps its epoch, and so its entries.
+func (c *CPU) codeCtxChanged() { c.blocks.enter(c.codeCtx()) }
 
 // key is the lookup key of an entry filled now in decode mode mode.
 func (l *blockLookup) key(mode uint8) uint64 { return l.epoch<<2 | uint64(mode) }

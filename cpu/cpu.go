@@ -356,11 +356,19 @@ func (c *CPU) RefreshFeatures() {
 func (c *CPU) SetState(s arch.State) {
 	keysChanged := s.PKRU != c.PKRU || s.PKRS != c.PKRS
 	c.State = s
+	c.stateLoaded(keysChanged)
+}
+
+// stateLoaded recomputes every derived fact after c.State was written as
+// a whole (SetState; VM entry and exit load it in place): the
+// protection-key rights if PKRU or PKRS changed, the lazy flags from
+// RFLAGS, the mode and the debug registers.
+func (c *CPU) stateLoaded(keysChanged bool) {
 	if keysChanged {
 		c.keyRightsChanged() // exec_pkeys.go
 	}
-	c.lz.setFlags(s.RFLAGS)
-	c.RFLAGS = s.RFLAGS | arch.FlagRes1
+	c.lz.setFlags(c.RFLAGS)
+	c.RFLAGS |= arch.FlagRes1
 	c.stateChanged()
 	c.updateDebug()
 }

@@ -294,15 +294,14 @@ func vmentry(c *CPU, in *Inst) {
 }
 
 // vmxLoadHost loads the host state of the current VMCS (SDM Vol. 3C 28.5):
-// the architectural registers (vmx.HostState), IA32_DEBUGCTL cleared, and
+// the architectural registers (vmx.LoadHostState), IA32_DEBUGCTL cleared, and
 // — without VPIDs — every linear translation flushed (29.4.3.1); the PAE
 // PDPTEs of a 32-bit PAE host are loaded from its CR3 (28.5.1).
 func (c *CPU) vmxLoadHost() {
-	s := c.vmx.HostState(c.GetState())
-	c.SetState(s)
+	c.loadHostState()
 	c.setDebugCtl(0)
-	c.vmxExitTranslation()
 	c.pagingChanged()
+	s := &c.State
 	if s.CR0&arch.CR0PG != 0 && s.CR4&arch.CR4PAE != 0 && s.EFER&arch.EFERLMA == 0 {
 		if !c.loadPDPTEs(s.CR0, s.CR3, s.CR4) {
 			// A PDPTE with reserved bits: a VMX abort (28.7).
@@ -379,12 +378,18 @@ func (c *CPU) inGuest() bool { return c.vmx != nil && c.vmx.Guest() }
 // the guest's IDT. Without VPIDs every linear translation is flushed
 // (29.4.3.1).
 func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
-	g := c.vmx.GuestState(c.GetState(), launch)
-	c.SetState(g.State)
+	var g vmx.GuestEntry
+	pkru, pkrs := c.PKRU, c.PKRS
+	c.vmx.LoadGuestState(&c.State, launch, &g) // in place
+	// VPID and EPT (vmx_ept.go): the translation context first, so
+	// that stateChanged enters the guest's code context
+	// (blockLookup.enter).
+	c.vmxEnterTranslation()
+	c.stateLoaded(c.PKRU != pkru || c.PKRS != pkrs)
 	if g.LoadDebugCtl {
 		c.setDebugCtl(g.DebugCtl)
 	}
-	c.vmxEnterTranslation(&g.State) // VPID, EPT and the PDPTEs (vmx_ept.go)
+	c.vmxEnterPDPTEs(&c.State)
 	// 27.4: the VM-entry MSR-load area, after the guest state; a failure
 	// is a VM-entry failure (reason 34) that loads host state (27.8).
 	if i, why := c.vmxEntryMSRLoad(); i != 0 {
@@ -463,19 +468,18 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 // the guest RIP saved is that instruction's and it does not retire (the
 // run loop's third outcome, retireStopped).
 func (c *CPU) vmExit(reason uint32, info vmx.ExitInfo, atInsn bool) {
-	s := c.GetState()
+	rip := c.RIP
 	if atInsn {
-		s.RIP = c.ripCur
+		rip = c.ripCur
 	}
-	dbg := c.lbr.ctl
 	act := c.vmxActivity() // vmx_activity.go
-	g := vmx.GuestSave{State: s, DebugCtl: dbg, BlockingSTI: c.shadow == 1, BlockingMovSS: c.shadow == shadowMovSS,
-		BlockingNMI: c.nmiBlocked, Activity: act}
+	g := vmx.GuestSave{State: &c.State, RIP: rip, RFLAGS: c.Flags(), DebugCtl: c.lbr.ctl,
+		BlockingSTI: c.shadow == 1, BlockingMovSS: c.shadow == shadowMovSS, BlockingNMI: c.nmiBlocked, Activity: act}
 	c.vmxExitInfo(reason, &info) // IDT-vectoring information, NMI unblocking (vmx_events.go)
 	c.vmxVIDExit()               // the guest interrupt status (vmx_apicv.go)
 	c.vmxEventsExit(reason, &g)
-	host := c.vmx.Exit(reason, info, g)
-	if !c.vmxExitMSRStore() { // 28.4
+	c.vmx.SaveGuestState(reason, &info, &g) // read in place
+	if !c.vmxExitMSRStore() {               // 28.4
 		return
 	}
 	if c.Hooks != nil && c.Hooks.VMExit != nil {
@@ -485,7 +489,7 @@ func (c *CPU) vmExit(reason uint32, info vmx.ExitInfo, atInsn bool) {
 	// instruction boundary; the exit's latency elapses before host state
 	// is loaded (vmx_time.go).
 	c.vmxElapse(VMExitLatency)
-	c.SetState(host)
+	c.loadHostState()
 	c.shadow, c.halted, c.waitSIPI = 0, false, false
 	c.mon = monitorState{} // exec_monitor.go: the wait ends, the monitor is cleared
 	c.BlockINIT(true)
@@ -499,12 +503,23 @@ func (c *CPU) vmExit(reason uint32, info vmx.ExitInfo, atInsn bool) {
 	c.stop = true
 }
 
+// loadHostState loads the host-state area into the CPU's state in place
+// (SDM Vol. 3C 28.5.1-28.5.3) and returns to the host's translation
+// context — translations flushed without VPIDs, the PDPTEs of a PAE
+// guest under EPT saved (vmx_ept.go) — before stateChanged enters the
+// host's code context (blockLookup.enter).
+func (c *CPU) loadHostState() {
+	pkru, pkrs := c.PKRU, c.PKRS
+	c.vmx.LoadHostState(&c.State)
+	c.vmxExitTranslation()
+	c.stateLoaded(c.PKRU != pkru || c.PKRS != pkrs)
+}
+
 // vmxLoadHostRest is the part of loading host state beyond the registers
-// (SDM Vol. 3C 28.5): IA32_DEBUGCTL cleared, translations flushed (no
-// VPIDs), the PDPTEs of a 32-bit PAE host.
+// and translations (SDM Vol. 3C 28.5): IA32_DEBUGCTL cleared, the PDPTEs
+// of a 32-bit PAE host.
 func (c *CPU) vmxLoadHostRest() {
 	c.setDebugCtl(0)
-	c.vmxExitTranslation() // VPID, EPT and the PDPTEs (vmx_ept.go)
 	s := &c.State
 	if s.CR0&arch.CR0PG != 0 && s.CR4&arch.CR4PAE != 0 && s.EFER&arch.EFERLMA == 0 {
 		if !c.loadPDPTEs(s.CR0, s.CR3, s.CR4) {

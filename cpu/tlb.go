@@ -72,13 +72,15 @@ type tlb struct {
 	// gen2 is l2's generation: its entries of another generation are
 	// empty (dropL2).
 	gen2 uint32
-	// inval counts the invalidations that can drop a fetch entry (every
-	// flush below but flushWrites, flushFrame and flushWritesTo, which
-	// touch read and write entries only, and flushPage, whose callers
-	// drop the lookups of the page themselves: INVLPG with
-	// blockLookup.flushPage, INVPCID with a flush): the block lookup's
-	// code contexts (codeCtx) are told apart by it.
-	inval uint64
+	// inval counts, per context slot, the invalidations that can drop
+	// a fetch entry of that slot (every flush below but flushWrites,
+	// flushFrame and flushWritesTo, which touch read and write entries
+	// only, and flushPage, whose callers drop the lookups of the page
+	// themselves: INVLPG with blockLookup.flushPage, INVPCID with a
+	// flush): the block lookup's code contexts (codeCtx) are told apart
+	// by the current slot's count, so a context switch back to a slot
+	// nothing invalidated finds its blocks again.
+	inval [numCtx]uint64
 	// n2 counts the entries evicted into l2 since it was last dropped:
 	// while it is 0 a first-level miss does not probe l2 (after a flush
 	// of everything, as in a loop that toggles CR4.PGE).
@@ -188,8 +190,12 @@ func (c *CPU) switchContext(id ctxID) {
 	}
 	x.cur, x.used[slot] = uint8(slot), x.tick
 	c.tlb.setKey(c.cpl == 3, c.pcid())
-	// The RIP-to-block lookup caches linear translations too.
-	c.blocks.flush()
+	// The RIP-to-block lookup caches linear translations too: its code
+	// context holds the TLB key (the slot) and the slot's invalidation
+	// count, so the caller enters the new code context — stateChanged
+	// at VM entry and exit, once the rest of the state is loaded; VMFUNC
+	// at once — and a context whose translations are still valid finds
+	// its blocks again (blockLookup.enter).
 }
 
 // tagSlot recovers the context slot an entry was filled under (bits 60:58
@@ -205,7 +211,7 @@ func tagSlot(tag uint64) uint8 {
 // flushSlot drops every entry of one context (a context slot reused; an
 // INVVPID or INVEPT for that context).
 func (t *tlb) flushSlot(slot uint8) {
-	t.inval++
+	t.inval[slot]++
 	t.dropL2() // the second level drops everything (tlb2.go)
 	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write, &t.fetch} {
 		for i := range arr {
@@ -219,7 +225,7 @@ func (t *tlb) flushSlot(slot uint8) {
 // flushPageSlot drops the entries for one linear page in one context,
 // global ones included, under every PCID (INVVPID individual-address).
 func (t *tlb) flushPageSlot(lin uint64, slot uint8) {
-	t.inval++
+	t.inval[slot]++
 	t.dropL2() // the second level drops everything (tlb2.go)
 	i := t.index(lin)
 	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write, &t.fetch} {
@@ -232,7 +238,7 @@ func (t *tlb) flushPageSlot(lin uint64, slot uint8) {
 // flushNonGlobalSlot drops the entries of one context not marked global
 // (INVVPID single-context-retaining-globals).
 func (t *tlb) flushNonGlobalSlot(slot uint8) {
-	t.inval++
+	t.inval[slot]++
 	t.dropL2() // the second level drops everything (tlb2.go)
 	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write, &t.fetch} {
 		for i := range arr {
@@ -297,7 +303,9 @@ func (t *tlb) index(lin uint64) uint64 { return (lin>>12 ^ lin>>20) & tlbMask }
 // paging-mode changes, CR3 without global pages, INVPCID type 2: more than
 // the current VPID's entries, which is allowed).
 func (t *tlb) flushAll() {
-	t.inval++
+	for i := range t.inval {
+		t.inval[i]++
+	}
 	if t.nfills > len(t.fills) {
 		t.read = [tlbSize]tlbEntry{}
 		t.write = [tlbSize]tlbEntry{}
@@ -335,7 +343,7 @@ func (t *tlb) flushWrites() {
 // of every PCID (MOV CR3 with CR4.PGE=1 and CR4.PCIDE=0, SDM Vol. 3A
 // 4.10.4.1; INVPCID type 3; Vol. 3C 29.4.3: the current VPID only).
 func (t *tlb) flushNonGlobal() {
-	t.inval++
+	t.inval[t.ctx.cur]++
 	t.dropL2() // the second level drops everything (tlb2.go)
 	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write, &t.fetch} {
 		for i := range arr {
@@ -351,7 +359,7 @@ func (t *tlb) flushNonGlobal() {
 // SDM Vol. 3A 4.10.4.1; Vol. 3C 29.4.3: in VMX non-root operation these
 // affect only the current VPID's mappings).
 func (t *tlb) flushPCID(pcid uint64) {
-	t.inval++
+	t.inval[t.ctx.cur]++
 	t.dropL2() // the second level drops everything (tlb2.go)
 	for _, arr := range []*[tlbSize]tlbEntry{&t.read, &t.write, &t.fetch} {
 		for i := range arr {

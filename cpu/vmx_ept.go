@@ -232,11 +232,9 @@ func (m eptPeekMem) WritePhys64(uint64, uint64) bool      { return true }
 // vmxEnterTranslation makes the guest's translation context current at
 // VM entry (after the guest state is loaded): without "enable VPID" the
 // mappings of VPID 0000H are invalidated first (SDM Vol. 3C 29.4.3.1);
-// the context is the (VPID, EP4TA) pair, EPT on under "enable EPT"; the
-// PDPTEs of a PAE guest come from the guest-state area under EPT
-// (27.3.2.4), else from memory at guest CR3 (checked by the guest-state
-// checks, 27.3.1.6).
-func (c *CPU) vmxEnterTranslation(s *arch.State) {
+// the context is the (VPID, EP4TA) pair, EPT on under "enable EPT".
+// vmxEnterPDPTEs follows once the derived state is recomputed.
+func (c *CPU) vmxEnterTranslation() {
 	t := c.vmx.Translation()
 	if t.VPID == 0 {
 		c.flushVPID0()
@@ -249,6 +247,12 @@ func (c *CPU) vmxEnterTranslation(s *arch.State) {
 		id.ept = ept.Pointer(t.EPTP).Root()
 	}
 	c.switchContext(id)
+}
+
+// vmxEnterPDPTEs loads the PDPTEs of a PAE guest at VM entry: from the
+// guest-state area under EPT (27.3.2.4), else from memory at guest CR3
+// (checked by the guest-state checks, 27.3.1.6).
+func (c *CPU) vmxEnterPDPTEs(s *arch.State) {
 	if s.CR0&arch.CR0PG != 0 && s.CR4&arch.CR4PAE != 0 && s.EFER&arch.EFERLMA == 0 {
 		if p, ok := c.vmx.GuestPDPTEs(); ok {
 			c.pdpte = p
@@ -289,7 +293,6 @@ func (c *CPU) flushVPID0() {
 		// Every context is VPID 0000H's (no guest uses VPIDs): clearing
 		// the arrays is cheaper than testing each entry's slot.
 		c.tlb.flushAll()
-		c.blocks.flush()
 		return
 	}
 	for i := range x.ids {
@@ -297,7 +300,8 @@ func (c *CPU) flushVPID0() {
 			c.tlb.flushSlot(uint8(i))
 		}
 	}
-	c.blocks.flush()
+	// The block lookup follows the slots' invalidation counts: VM entry
+	// and exit enter the new code context after this (stateChanged).
 }
 
 // invept: INVEPT r64/r32, m128 (66 0F 38 80 /r); invvpid: INVVPID
@@ -380,7 +384,7 @@ func (c *CPU) invalidateEPT(root uint64, all bool) {
 			c.tlb.flushSlot(uint8(i))
 		}
 	}
-	c.blocks.flush()
+	c.codeCtxChanged()
 }
 
 // invalidateVPID is INVVPID's invalidation (SDM Vol. 3C 31.3 INVVPID,
@@ -403,7 +407,7 @@ func (c *CPU) invalidateVPID(typ uint64, vpid uint16, lin uint64) {
 			c.tlb.flushNonGlobalSlot(uint8(i))
 		}
 	}
-	c.blocks.flush()
+	c.codeCtxChanged()
 }
 
 // ExplainEPT explains the EPT translation of a guest-physical address in

@@ -110,6 +110,7 @@ func vmfunc(c *CPU, in *Inst) {
 	default:
 		x.eptp = o.EPTP
 		c.switchContext(ctxID{vpid: x.vpid, ept: ept.Pointer(o.EPTP).Root()})
+		c.codeCtxChanged() // the block lookup follows the context (tlb.go)
 		c.eptEvent(EPTEvent{Kind: EPTEventVMFUNC, Index: uint64(o.Index), EPTP: o.EPTP,
 			Why: fmt.Sprintf("VMFUNC EPTP switching: EPTP-list entry %d, EPTP %#x (SDM Vol. 3C 26.5.5.3)", o.Index, o.EPTP)})
 	}

@@ -415,7 +415,7 @@ func (c *CPU) vmxEventsExit(reason uint32, g *vmx.GuestSave) {
 	// the exits of exceptions during delivery do (28.2.4 gives its
 	// length): the VMM re-injects it with that length.
 	if reason == vmx.ExitTaskSwitch && c.vev.delivering&vmx.IntrInfoValid != 0 && c.vev.deliveringLen != 0 {
-		g.State.RIP -= uint64(c.vev.deliveringLen)
+		g.RIP -= uint64(c.vev.deliveringLen)
 	}
 	if x.SaveTimer {
 		left := c.vmxTimerLeft()

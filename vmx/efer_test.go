@@ -43,10 +43,12 @@ func TestLoadGuestEFER(t *testing.T) {
 				return
 			}
 			require.False(t, done, o.Why)
-			g := v.GuestState(arch.State{EFER: arch.EFERSCE | arch.EFERLME | arch.EFERLMA}, true)
-			assert.Equal(t, tc.efer, g.State.EFER, "the guest's IA32_EFER is the field")
-			g.State.EFER = arch.EFERNXE | arch.EFERSCE
-			v.Exit(ExitVMCALL, ExitInfo{}, GuestSave{State: g.State})
+			s := arch.State{EFER: arch.EFERSCE | arch.EFERLME | arch.EFERLMA}
+			var g GuestEntry
+			v.LoadGuestState(&s, true, &g)
+			assert.Equal(t, tc.efer, s.EFER, "the guest's IA32_EFER is the field")
+			s.EFER = arch.EFERNXE | arch.EFERSCE
+			v.SaveGuestState(ExitVMCALL, &ExitInfo{}, &GuestSave{State: &s})
 			e, _ := v.VMREAD(encGuestEFER, true)
 			assert.Equal(t, uint64(arch.EFERNXE|arch.EFERSCE), e, "\"save IA32_EFER\" stores the guest's")
 		})

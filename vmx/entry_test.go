@@ -291,7 +291,8 @@ func TestHostState(t *testing.T) {
 	var cur arch.State
 	cur.CR0 = arch.CR0PE | arch.CR0NE | arch.CR0PG | arch.CR0ET | arch.CR0CD // CD is kept (28.5.1)
 	cur.RFLAGS = 0x246
-	s := v.HostState(cur)
+	s := cur
+	v.LoadHostState(&s)
 	assert.Equal(t, uint64(0x80000031)|arch.CR0CD, s.CR0, "host CR0, CD from before")
 	assert.Equal(t, uint64(0x3000), s.CR3)
 	assert.Equal(t, uint64(0x401000), s.RIP)

@@ -43,19 +43,18 @@ func (v *CPU) setField(enc uint32, val uint64) {
 	}
 }
 
-// HostState returns the processor state after the host-state load of a VM
-// exit (SDM Vol. 3C 28.5.1-28.5.3) applied to cur: control registers, the
-// SYSENTER MSRs, segment and descriptor-table registers, RIP, RSP and
-// RFLAGS from the host-state area. The MSRs the core holds (PAT, EFER)
-// follow the VM-exit controls.
-func (v *CPU) HostState(cur arch.State) arch.State {
-	s := cur
+// LoadHostState applies the host-state load of a VM exit (SDM Vol. 3C
+// 28.5.1-28.5.3) to s in place: control registers, the SYSENTER MSRs,
+// segment and descriptor-table registers, RIP, RSP and RFLAGS from the
+// host-state area. The MSRs the core holds (PAT, EFER) follow the VM-exit
+// controls.
+func (v *CPU) LoadHostState(s *arch.State) {
 	exit := v.field(encExitCtls)
 	long := exit&exitHostAddrSpace != 0
 	// 28.5.1: CR0 keeps ET, CD, NW and bits 28:19, 17, 15:6; CR3 and CR4
 	// take the host values. DR7 = 400H.
 	const keep0 = 0x1FF80000 | 1<<17 | 0xFFC0 | arch.CR0ET | arch.CR0CD | arch.CR0NW
-	s.CR0 = cur.CR0&keep0 | v.field(encHostCR0)&^keep0
+	s.CR0 = s.CR0&keep0 | v.field(encHostCR0)&^keep0
 	s.CR3 = v.field(encHostCR3)
 	s.CR4 = v.field(encHostCR4)
 	s.DR[7] = 0x400
@@ -103,7 +102,6 @@ func (v *CPU) HostState(cur arch.State) arch.State {
 	s.RIP = v.field(encHostRIP)
 	s.GPR[arch.RSP] = v.field(0x6C14)
 	s.RFLAGS = arch.FlagRes1
-	return s
 }
 
 // CurField reads a field of the current VMCS by its full encoding (0 for a

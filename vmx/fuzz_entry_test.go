@@ -126,7 +126,7 @@ func FuzzVMLAUNCH(f *testing.F) {
 			if r>>31 != 1 || r&0xFFFF != ExitInvalidGuestState && r&0xFFFF != ExitMSRLoading {
 				t.Fatalf("VM-entry failure with exit reason %#x: %v", r, o)
 			}
-			_ = v.HostState(arch.State{})
+			v.LoadHostState(&arch.State{})
 		default:
 			t.Fatalf("VMLAUNCH/VMRESUME outcome %v is not architected", o)
 		}

@@ -117,7 +117,6 @@ func (x *Intercepts) ExceptionExits(vec uint8, code uint32) bool {
 // GuestEntry is what loading the guest state gives the core beyond the
 // architectural registers (SDM Vol. 3C 27.3.2.5, 27.6).
 type GuestEntry struct {
-	State            arch.State
 	DebugCtl         uint64
 	LoadDebugCtl     bool
 	BlockingSTI      bool
@@ -132,17 +131,17 @@ type GuestEntry struct {
 	InjectInsnLength uint64
 }
 
-// GuestState loads the guest-state area (SDM Vol. 3C 27.3.2) on top of
-// cur (registers the VMCS does not hold keep their values) and marks the
-// VMCS launched on VMLAUNCH (27.3.3 and 31.3): the processor is then in
-// VMX non-root operation.
-func (v *CPU) GuestState(cur arch.State, launch bool) GuestEntry {
-	s := cur
+// LoadGuestState loads the guest-state area (SDM Vol. 3C 27.3.2) into s
+// in place (registers the VMCS does not hold keep their values), fills
+// in g, and marks the VMCS launched on VMLAUNCH (27.3.3 and 31.3): the
+// processor is then in VMX non-root operation. s is the processor's own
+// state: nothing is copied (issue 18, docs/PERFORMANCE.md).
+func (v *CPU) LoadGuestState(s *arch.State, launch bool, g *GuestEntry) {
+	*g = GuestEntry{}
 	entry := v.field(encEntryCtls)
 	s.CR0 = v.field(encGuestCR0)
 	s.CR3 = v.field(encGuestCR3)
 	s.CR4 = v.field(encGuestCR4)
-	var g GuestEntry
 	if entry&entryLoadDebug != 0 {
 		s.DR[7] = v.field(encGuestDR7)
 		g.DebugCtl, g.LoadDebugCtl = v.field(encGuestDebugCtl), true
@@ -167,8 +166,8 @@ func (v *CPU) GuestState(cur arch.State, launch bool) GuestEntry {
 	default:
 		s.EFER &^= lmBits
 	}
-	segs := []*arch.Segment{&s.Seg[arch.ES], &s.Seg[arch.CS], &s.Seg[arch.SS], &s.Seg[arch.DS], &s.Seg[arch.FS], &s.Seg[arch.GS], &s.LDTR, &s.TR}
-	for i, p := range segs {
+	for i := range 8 {
+		p := guestSeg(s, i)
 		*p = arch.Segment{
 			Selector: uint16(v.field(encGuestSelES + uint32(2*i))),
 			Base:     v.field(encGuestBaseES + uint32(2*i)),
@@ -181,7 +180,6 @@ func (v *CPU) GuestState(cur arch.State, launch bool) GuestEntry {
 	s.RIP = v.field(encGuestRIP)
 	s.GPR[arch.RSP] = v.field(encGuestRSP)
 	s.RFLAGS = v.field(encGuestRFLAGS)
-	g.State = s
 	intr := v.field(encGuestIntrState)
 	g.BlockingSTI, g.BlockingMovSS, g.BlockingNMI = intr&1 != 0, intr&2 != 0, intr&8 != 0
 	g.Activity = v.field(encGuestActivity)
@@ -198,7 +196,19 @@ func (v *CPU) GuestState(cur arch.State, launch bool) GuestEntry {
 		v.cur.launched = true
 	}
 	v.mode = NonRoot
-	return g
+}
+
+// guestSeg is the register of s that the i-th guest segment field group
+// describes (Appendix B: ES, CS, SS, DS, FS, GS, LDTR, TR in encoding
+// order).
+func guestSeg(s *arch.State, i int) *arch.Segment {
+	switch i {
+	case 6:
+		return &s.LDTR
+	case 7:
+		return &s.TR
+	}
+	return &s.Seg[i] // arch.ES..arch.GS are 0..5
 }
 
 // ExitInfo is what a VM exit records besides the reason (SDM Vol. 3C
@@ -216,9 +226,13 @@ type ExitInfo struct {
 	IDTVecInfo, IDTVecErr uint32
 }
 
-// GuestSave is the guest state the core hands to Exit (SDM Vol. 3C 28.3).
+// GuestSave is the guest state the core hands to SaveGuestState (SDM
+// Vol. 3C 28.3): its own state, read in place, with the RIP and RFLAGS
+// to save in place of State's (the RIP of the instruction that exits,
+// RFLAGS with the arithmetic flags materialised).
 type GuestSave struct {
-	State         arch.State
+	State         *arch.State
+	RIP, RFLAGS   uint64
 	DebugCtl      uint64
 	BlockingSTI   bool
 	BlockingMovSS bool
@@ -227,10 +241,11 @@ type GuestSave struct {
 	PendingDebug  uint64 // the pending debug exceptions field (28.3.4)
 }
 
-// Exit records a VM exit in the current VMCS — the exit reason and its
-// information (28.2) and the guest state (28.3) — and returns the host
-// state to load (28.5). The processor is back in VMX root operation.
-func (v *CPU) Exit(reason uint32, info ExitInfo, g GuestSave) arch.State {
+// SaveGuestState records a VM exit in the current VMCS — the exit reason
+// and its information (28.2) and the guest state (28.3). The processor
+// is back in VMX root operation; the core loads host state next
+// (LoadHostState, 28.5) after the VM-exit MSR-store area (28.4).
+func (v *CPU) SaveGuestState(reason uint32, info *ExitInfo, g *GuestSave) {
 	v.setField(encExitReason, uint64(reason))
 	v.setField(encExitQual, info.Qualification)
 	v.setField(encExitInsnLen, uint64(info.InsnLength))
@@ -240,7 +255,7 @@ func (v *CPU) Exit(reason uint32, info ExitInfo, g GuestSave) arch.State {
 	v.setField(encExitIntrErr, uint64(info.IntrErr))
 	v.setField(encIDTVecInfo, uint64(info.IDTVecInfo))
 	v.setField(encIDTVecErr, uint64(info.IDTVecErr))
-	s := &g.State
+	s := g.State
 	v.setField(encGuestCR0, s.CR0)
 	v.setField(encGuestCR3, s.CR3)
 	v.setField(encGuestCR4, s.CR4)
@@ -254,8 +269,8 @@ func (v *CPU) Exit(reason uint32, info ExitInfo, g GuestSave) arch.State {
 	if v.field(encExitCtls)&exitSaveEFER != 0 {
 		v.setField(encGuestEFER, s.EFER) // 28.3.1: "save IA32_EFER"
 	}
-	segs := []*arch.Segment{&s.Seg[arch.ES], &s.Seg[arch.CS], &s.Seg[arch.SS], &s.Seg[arch.DS], &s.Seg[arch.FS], &s.Seg[arch.GS], &s.LDTR, &s.TR}
-	for i, p := range segs {
+	for i := range 8 {
+		p := guestSeg(s, i)
 		v.setField(encGuestSelES+uint32(2*i), uint64(p.Selector))
 		v.setField(encGuestBaseES+uint32(2*i), p.Base)
 		v.setField(encGuestLimitES+uint32(2*i), uint64(p.Limit))
@@ -265,9 +280,9 @@ func (v *CPU) Exit(reason uint32, info ExitInfo, g GuestSave) arch.State {
 	v.setField(encGuestGDTRLimit, uint64(s.GDTR.Limit))
 	v.setField(encGuestIDTRBase, s.IDTR.Base)
 	v.setField(encGuestIDTRLimit, uint64(s.IDTR.Limit))
-	v.setField(encGuestRIP, s.RIP)
+	v.setField(encGuestRIP, g.RIP)
 	v.setField(encGuestRSP, s.GPR[arch.RSP])
-	v.setField(encGuestRFLAGS, s.RFLAGS)
+	v.setField(encGuestRFLAGS, g.RFLAGS)
 	var intr uint64
 	if g.BlockingSTI {
 		intr |= 1
@@ -289,7 +304,6 @@ func (v *CPU) Exit(reason uint32, info ExitInfo, g GuestSave) arch.State {
 	}
 	v.setField(encEntryCtls, entry)
 	v.mode = Root
-	return v.HostState(g.State)
 }
 
 // Guest reports whether the processor is in VMX non-root operation.

@@ -57,7 +57,7 @@ func shadowGuest(t *testing.T, link uint64) (*CPU, ram) {
 	}
 	_, done := v.Enter(true, &host32, mem)
 	require.False(t, done)
-	v.GuestState(arch.State{}, true)
+	v.LoadGuestState(&arch.State{}, true, &GuestEntry{})
 	require.True(t, v.Guest())
 	return v, mem
 }

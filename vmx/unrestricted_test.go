@@ -140,14 +140,16 @@ func TestUnrestrictedGuestLoadsEFER(t *testing.T) {
 	require.False(t, done)
 	var cur arch.State
 	cur.EFER = arch.EFERLME | arch.EFERSCE
-	g := v.GuestState(cur, true)
-	assert.Equal(t, uint64(arch.EFERLME|arch.EFERSCE), g.State.EFER, "CR0.PG = 0: LME kept, LMA = IA-32e mode guest = 0")
+	s := cur
+	v.LoadGuestState(&s, true, &GuestEntry{})
+	assert.Equal(t, uint64(arch.EFERLME|arch.EFERSCE), s.EFER, "CR0.PG = 0: LME kept, LMA = IA-32e mode guest = 0")
 
 	v, mem = entryVMCS(t) // a paged 32-bit guest
 	_, done = v.Enter(true, &host32, mem)
 	require.False(t, done)
-	g = v.GuestState(cur, true)
-	assert.Equal(t, uint64(arch.EFERSCE), g.State.EFER, "CR0.PG = 1: LME = IA-32e mode guest = 0")
+	s = cur
+	v.LoadGuestState(&s, true, &GuestEntry{})
+	assert.Equal(t, uint64(arch.EFERSCE), s.EFER, "CR0.PG = 1: LME = IA-32e mode guest = 0")
 }
 
 // TestExitSavesLMA: a VM exit stores IA32_EFER.LMA into the "IA-32e mode
@@ -159,11 +161,12 @@ func TestExitSavesLMA(t *testing.T) {
 		v, mem := realModeVMCS(t, true)
 		_, done := v.Enter(true, &host32, mem)
 		require.False(t, done)
-		g := v.GuestState(arch.State{}, true)
+		var s arch.State
+		v.LoadGuestState(&s, true, &GuestEntry{})
 		if lma {
-			g.State.EFER |= arch.EFERLME | arch.EFERLMA
+			s.EFER |= arch.EFERLME | arch.EFERLMA
 		}
-		v.Exit(ExitVMCALL, ExitInfo{}, GuestSave{State: g.State})
+		v.SaveGuestState(ExitVMCALL, &ExitInfo{}, &GuestSave{State: &s})
 		e, _ := v.VMREAD(encEntryCtls, true)
 		assert.Equal(t, lma, e&entryIA32eGuest != 0, "LMA %v", lma)
 	}
@@ -186,7 +189,7 @@ func TestGuestCR0FixedInNonRoot(t *testing.T) {
 		}
 		o, done := v.Enter(true, &host32, mem)
 		require.False(t, done, o.Why)
-		v.GuestState(arch.State{}, true)
+		v.LoadGuestState(&arch.State{}, true, &GuestEntry{})
 		require.True(t, v.Guest())
 		if urg {
 			assert.Nil(t, CheckCR0(v, 0x30), "real mode")

@@ -29,6 +29,8 @@ uint16_t fwcfg_cpus(void);
 
 /* exit.c: isa-debug-exit (iobase 0xf4, iosize 4); the host exit status is (code<<1)|1. */
 #define DEBUG_EXIT_PORT 0xf4
+/* The Bochs power-off port: writing the bytes of "Shutdown" to it powers the machine off. */
+#define SHUTDOWN_PORT 0x8900
 void debug_exit(uint32_t code) __attribute__((noreturn));
 void halt(void) __attribute__((noreturn));
 

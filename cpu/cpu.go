@@ -169,11 +169,11 @@ type CPU struct {
 	// intercepts is the current VMCS's intercept record, taken at VM
 	// entry (exec_vmx.go); exitPending says the executing instruction
 	// caused a VM exit (the run loop's third outcome).
-	intercepts  vmx.Intercepts
+	intercepts vmx.Intercepts
 	// vmxOut holds the outcome of the VMX instruction executing
 	// (vmxOutcome, Hooks.VMX): written in place, never copied per
 	// instruction (issue 18).
-	vmxOut vmx.Outcome
+	vmxOut      vmx.Outcome
 	exitPending bool
 	// firstHalfStop says that the first instruction of a load pair (its
 	// MOV r,m) stopped the entry: the second did not run (exec_pair.go,

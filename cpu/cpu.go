@@ -169,7 +169,11 @@ type CPU struct {
 	// intercepts is the current VMCS's intercept record, taken at VM
 	// entry (exec_vmx.go); exitPending says the executing instruction
 	// caused a VM exit (the run loop's third outcome).
-	intercepts  vmx.Intercepts
+	intercepts vmx.Intercepts
+	// vmxOut holds the outcome of the VMX instruction executing
+	// (vmxOutcome, Hooks.VMX): written in place, never copied per
+	// instruction (issue 18).
+	vmxOut      vmx.Outcome
 	exitPending bool
 	// firstHalfStop says that the first instruction of a load pair (its
 	// MOV r,m) stopped the entry: the second did not run (exec_pair.go,
@@ -212,8 +216,9 @@ type Hooks struct {
 	// the CPU's state at the block's start. Installing it moves every
 	// block to the slow path (trace.go).
 	Exec func(c *CPU, b TraceBlock)
-	// VMX is called with the outcome of every VMX instruction.
-	VMX func(c *CPU, o vmx.Outcome)
+	// VMX is called with the outcome of every VMX instruction (valid
+	// during the call only).
+	VMX func(c *CPU, o *vmx.Outcome)
 	// VMExit is called after every VM exit (its information is in the
 	// current VMCS).
 	VMExit func(c *CPU, reason uint32, info vmx.ExitInfo)

@@ -49,7 +49,7 @@ func (c *CPU) vmxCheck(in *Inst, insn vmx.Insn) bool {
 		return false
 	}
 	ctx := c.vmxCtx(in, insn)
-	if o, done := c.vmx.Check(insn, &ctx); done {
+	if o := &c.vmxOut; c.vmx.Check(insn, &ctx, o) {
 		if o.Kind == vmx.Exit {
 			c.guestVMXInsnExit(in, insn)
 			return false
@@ -60,10 +60,17 @@ func (c *CPU) vmxCheck(in *Inst, insn vmx.Insn) bool {
 	return true
 }
 
+// vmxDone applies an outcome returned by value (c.vmxOut holds it, so
+// that Hooks.VMX gets a pointer that does not escape per instruction).
+func (c *CPU) vmxDone(o vmx.Outcome) {
+	c.vmxOut = o
+	c.vmxOutcome(&c.vmxOut)
+}
+
 // vmxOutcome applies an outcome: the exception, or the RFLAGS settings of
 // VMsucceed, VMfailInvalid and VMfailValid (SDM Vol. 3C 31.2: CF, PF, AF,
 // ZF, SF and OF cleared, then CF or ZF set).
-func (c *CPU) vmxOutcome(o vmx.Outcome) {
+func (c *CPU) vmxOutcome(o *vmx.Outcome) {
 	if c.Hooks != nil && c.Hooks.VMX != nil {
 		c.Hooks.VMX(c, o)
 	}
@@ -136,7 +143,7 @@ func vmxon(c *CPU, in *Inst) {
 		c.BlockINIT(true)
 		c.clearMonitor()
 	}
-	c.vmxOutcome(o)
+	c.vmxDone(o)
 }
 
 // vmxoff: VMXOFF (0F 01 C4).
@@ -147,7 +154,7 @@ func vmxoff(c *CPU, in *Inst) {
 	o := c.vmx.VMXOFF(vmxPhys{c})
 	c.BlockINIT(false)
 	c.clearMonitor() // exec_monitor.go
-	c.vmxOutcome(o)
+	c.vmxDone(o)
 }
 
 // vmclear: VMCLEAR m64 (66 0F C7 /6).
@@ -156,7 +163,7 @@ func vmclear(c *CPU, in *Inst) {
 		return
 	}
 	if addr, ok := vmxPointer(c, in); ok {
-		c.vmxOutcome(c.vmx.VMCLEAR(addr, vmxPhys{c}))
+		c.vmxDone(c.vmx.VMCLEAR(addr, vmxPhys{c}))
 	}
 }
 
@@ -166,7 +173,7 @@ func vmptrld(c *CPU, in *Inst) {
 		return
 	}
 	if addr, ok := vmxPointer(c, in); ok {
-		c.vmxOutcome(c.vmx.VMPTRLD(addr, vmxPhys{c}))
+		c.vmxDone(c.vmx.VMPTRLD(addr, vmxPhys{c}))
 	}
 }
 
@@ -178,7 +185,7 @@ func vmptrst(c *CPU, in *Inst) {
 	}
 	ptr, o := c.vmx.VMPTRST()
 	if wr(c, in.seg, c.ea(in), ptr) {
-		c.vmxOutcome(o)
+		c.vmxDone(o)
 	}
 }
 
@@ -195,11 +202,11 @@ func vmread(c *CPU, in *Inst) {
 		enc = uint64(uint32(enc))
 	}
 	var v uint64
-	var o vmx.Outcome
+	o := &c.vmxOut
 	if c.inGuest() {
-		v, o = c.vmx.GuestVMREAD(enc, mode64, vmxPhys{c}) // VMCS shadowing
+		v, *o = c.vmx.GuestVMREAD(enc, mode64, vmxPhys{c}) // VMCS shadowing
 	} else {
-		v, o = c.vmx.VMREAD(enc, mode64)
+		v = c.vmx.VMREADTo(enc, mode64, o)
 	}
 	if o.Kind == vmx.Succeed {
 		var ok bool
@@ -238,10 +245,12 @@ func vmwrite(c *CPU, in *Inst) {
 		val, enc = uint64(v), uint64(uint32(enc))
 	}
 	if c.inGuest() {
-		c.vmxOutcome(c.vmx.GuestVMWRITE(enc, val, mode64, vmxPhys{c})) // VMCS shadowing
+		c.vmxDone(c.vmx.GuestVMWRITE(enc, val, mode64, vmxPhys{c})) // VMCS shadowing
 		return
 	}
-	c.vmxOutcome(c.vmx.VMWRITE(enc, val, mode64))
+	o := &c.vmxOut
+	c.vmx.VMWRITETo(enc, val, mode64, o)
+	c.vmxOutcome(o)
 }
 
 // vmcall: VMCALL (0F 01 C1). Outside VMX operation it is #UD; in VMX root
@@ -258,7 +267,7 @@ func vmcall(c *CPU, in *Inst) {
 	if !c.vmxCheck(in, vmx.InsnVMCALL) {
 		return
 	}
-	c.vmxOutcome(c.vmx.VMCALL())
+	c.vmxDone(c.vmx.VMCALL())
 }
 
 // vmentry: VMLAUNCH (0F 01 C2) and VMRESUME (0F 01 C3): the basic checks,
@@ -282,13 +291,14 @@ func vmentry(c *CPU, in *Inst) {
 		return
 	}
 	if o.Kind != vmx.EntryFailed {
-		c.vmxOutcome(o)
+		c.vmxDone(o)
 		return
 	}
 	// A VM-entry failure loads host state as a VM exit does (SDM Vol. 3C
 	// 28.8); RFLAGS is then the host's, not a VMfail's.
 	if c.Hooks != nil && c.Hooks.VMX != nil {
-		c.Hooks.VMX(c, o)
+		c.vmxOut = o
+		c.Hooks.VMX(c, &c.vmxOut)
 	}
 	c.vmxLoadHost()
 }
@@ -395,15 +405,17 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 	if i, why := c.vmxEntryMSRLoad(); i != 0 {
 		o := c.vmx.FailEntryMSR(i, why)
 		if c.Hooks != nil && c.Hooks.VMX != nil {
-			c.Hooks.VMX(c, o)
+			c.vmxOut = o
+			c.Hooks.VMX(c, &c.vmxOut)
 		}
 		c.vmxLoadHost()
 		return
 	}
 	if c.Hooks != nil && c.Hooks.VMX != nil {
-		c.Hooks.VMX(c, vmx.Outcome{Insn: insn, Kind: vmx.Succeed})
+		c.vmxOut = vmx.Outcome{Insn: insn, Kind: vmx.Succeed}
+		c.Hooks.VMX(c, &c.vmxOut)
 	}
-	c.intercepts = c.vmx.Intercepts()
+	c.vmx.Intercepts(&c.intercepts)
 	c.pauseLoop = vmx.PauseLoop{}   // the first PAUSE after entry begins a loop (26.1.3)
 	c.clearMonitor()                // exec_monitor.go
 	c.BlockINIT(false)              // INIT is a VM exit in VMX non-root operation (24.8)

@@ -127,9 +127,9 @@ func TestCodeLookupFollowsContexts(t *testing.T) {
 			esi, ebp := c.GPR[6], c.GPR[5]
 			c.RIP = 0x12000 // from the start of the other path
 			var invs []vmx.Outcome
-			c.Hooks.VMX = func(_ *CPU, o vmx.Outcome) {
+			c.Hooks.VMX = func(_ *CPU, o *vmx.Outcome) {
 				if o.Insn == vmx.InsnINVEPT || o.Insn == vmx.InsnINVVPID {
-					invs = append(invs, o)
+					invs = append(invs, *o)
 				}
 			}
 			runToExits(t, c, exits, 10)

@@ -345,7 +345,7 @@ func (c *CPU) invEPTVPID(in *Inst, isEPT bool) {
 		o, bad = c.vmx.INVVPIDType(typ)
 	}
 	if bad {
-		c.vmxOutcome(o)
+		c.vmxDone(o)
 		return
 	}
 	addr := c.ea(in)
@@ -371,7 +371,7 @@ func (c *CPU) invEPTVPID(in *Inst, isEPT bool) {
 			c.invalidateVPID(typ, uint16(lo), hi)
 		}
 	}
-	c.vmxOutcome(o)
+	c.vmxDone(o)
 }
 
 // invalidateEPT drops the combined mappings of one EP4TA, every VPID

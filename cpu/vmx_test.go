@@ -56,7 +56,7 @@ func TestVMLAUNCHEntryFailure(t *testing.T) {
 		require.Equal(t, vmx.Succeed, c.vmx.VMWRITE(enc, val, true).Kind, "%#x", enc)
 	}
 	var outcomes []vmx.Outcome
-	c.Hooks = &Hooks{VMX: func(_ *CPU, o vmx.Outcome) { outcomes = append(outcomes, o) }}
+	c.Hooks = &Hooks{VMX: func(_ *CPU, o *vmx.Outcome) { outcomes = append(outcomes, *o) }}
 	copy(h.bus.ram[harnessCode:], []byte{0x0F, 0x01, 0xC2}) // VMLAUNCH
 	c.Run(1)
 	require.Len(t, outcomes, 1)
@@ -197,7 +197,7 @@ func TestVMEntryMSRLoadFails(t *testing.T) {
 		require.Equal(t, vmx.Succeed, c.vmx.VMWRITE(enc, val, true).Kind)
 	}
 	var outcomes []vmx.Outcome
-	c.Hooks = &Hooks{VMX: func(_ *CPU, o vmx.Outcome) { outcomes = append(outcomes, o) }}
+	c.Hooks = &Hooks{VMX: func(_ *CPU, o *vmx.Outcome) { outcomes = append(outcomes, *o) }}
 	copy(ram[harnessCode:], []byte{0x0F, 0x01, 0xC2}) // VMLAUNCH
 	c.Run(1)
 	require.Len(t, outcomes, 1)
@@ -261,7 +261,7 @@ func BenchmarkVMREADInsn(b *testing.B) {
 	// mov eax, 681EH; 1: vmread ebx, eax; jmp 1b
 	copy(h.bus.ram[harnessCode:], []byte{0xB8, 0x1E, 0x68, 0x00, 0x00, 0x0F, 0x78, 0xC3, 0xEB, 0xFB})
 	var n int
-	c.Hooks = &Hooks{VMX: func(*CPU, vmx.Outcome) { n++ }}
+	c.Hooks = &Hooks{VMX: func(*CPU, *vmx.Outcome) { n++ }}
 	c.Run(1)
 	b.ReportAllocs()
 	b.ResetTimer()

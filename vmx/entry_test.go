@@ -364,7 +364,7 @@ func TestEnterTPRShadow(t *testing.T) {
 			continue
 		}
 		require.False(t, done, "VTPR %#x threshold %d: %s", tc.vtpr, tc.threshold, o.Why)
-		x := v.Intercepts().Insn
+		x := interceptsOf(v).Insn
 		assert.Equal(t, uint64(0x5080), x.VTPRAddr())
 		assert.Equal(t, uint32(tc.threshold), x.TPRThreshold)
 		assert.True(t, x.Exits(ProcCR8StoreExiting))
@@ -389,7 +389,7 @@ func TestEnterAPICAccess(t *testing.T) {
 	}
 	o, done := v.Enter(true, &host32, mem)
 	require.False(t, done, o.Why)
-	x := v.Intercepts().Insn
+	x := interceptsOf(v).Insn
 	assert.Equal(t, uint64(0x6000>>12+1), x.APICAccessFrame())
 	assert.True(t, x.AfterEntryTPRBelow(0x20), "threshold 3 above VTPR[7:4] = 2")
 	assert.False(t, x.AfterEntryTPRBelow(0x30), "threshold 3 equal to VTPR[7:4]")
@@ -524,7 +524,7 @@ func TestEnterPostedInterrupts(t *testing.T) {
 			o, done := v.Enter(true, &host32, mem)
 			if tc.why == "" {
 				require.False(t, done, o.Why)
-				x := v.Intercepts().Insn
+				x := interceptsOf(v).Insn
 				assert.True(t, x.PostedIntrs)
 				assert.Equal(t, uint8(0xF2), x.PINotificationVector)
 				assert.Equal(t, uint64(0x6040), x.PIDescAddr)
@@ -535,4 +535,11 @@ func TestEnterPostedInterrupts(t *testing.T) {
 			assert.Contains(t, o.Why, tc.why)
 		})
 	}
+}
+
+// interceptsOf is the intercept record the core would fill in at VM entry.
+func interceptsOf(v *CPU) Intercepts {
+	var x Intercepts
+	v.Intercepts(&x)
+	return x
 }

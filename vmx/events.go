@@ -89,10 +89,10 @@ func (e *EventControls) Any() bool {
 }
 
 // eventControls reads the event controls of the current VMCS.
-func (v *CPU) eventControls() EventControls {
+func (v *CPU) eventControls(e *EventControls) {
 	pin, proc, exit := v.field(encPinCtls), v.field(encProcCtls), v.field(encExitCtls)
 	info := v.field(encEntryIntrInfo)
-	return EventControls{
+	*e = EventControls{
 		ExtIntExiting:   pin&pinExtIntExiting != 0,
 		NMIExiting:      pin&pinNMIExiting != 0,
 		VirtualNMIs:     pin&pinVirtualNMIs != 0,

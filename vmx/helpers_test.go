@@ -151,7 +151,8 @@ type result struct {
 // the instruction with its operands. addr is the memory operand's value
 // (VMXON, VMCLEAR, VMPTRLD); enc and val are VMREAD/VMWRITE's.
 func exec(v *vmx.CPU, c vmx.Ctx, m vmx.Phys, insn vmx.Insn, addr, enc, val uint64) result {
-	if o, done := v.Check(insn, &c); done {
+	var o vmx.Outcome
+	if v.Check(insn, &c, &o) {
 		return result{out: o}
 	}
 	mode64 := c.EFER&arch.EFERLMA != 0 && c.CSL

@@ -110,8 +110,8 @@ type InsnIntercepts struct {
 // insnIntercepts reads the current VMCS's InsnIntercepts, given its
 // primary processor-based controls: only the fields those controls use
 // (VM entry pays for what the guest asked for).
-func (v *CPU) insnIntercepts(proc uint64) InsnIntercepts {
-	x := InsnIntercepts{Proc: uint32(proc)}
+func (v *CPU) insnIntercepts(proc uint64, x *InsnIntercepts) {
+	*x = InsnIntercepts{Proc: uint32(proc)}
 	if x.Proc&procActivateSecondary != 0 {
 		x.Proc2 = uint32(v.field(encProcCtls2))
 	}
@@ -133,11 +133,10 @@ func (v *CPU) insnIntercepts(proc uint64) InsnIntercepts {
 	if x.Proc&ProcUseMSRBitmaps != 0 {
 		x.MSRBitmap = v.field(encMSRBitmap)
 	}
-	v.tprShadowFields(&x)
-	v.apicAccessFields(&x)
-	v.vidFields(&x)
-	v.postedFields(&x)
-	return x
+	v.tprShadowFields(x)
+	v.apicAccessFields(x)
+	v.vidFields(x)
+	v.postedFields(x)
 }
 
 // GuestTSC is the TSC as RDTSC, RDTSCP and RDMSR of IA32_TSC return it

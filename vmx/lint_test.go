@@ -45,7 +45,7 @@ func TestLint(t *testing.T) {
 	reg := NewRegistry()
 	a, b := New(caps, reg, 0), New(caps, reg, 1)
 	ctx := rootCtx
-	_, done := a.Check(InsnVMXON, &ctx)
+	done := a.Check(InsnVMXON, &ctx, &Outcome{})
 	require.False(t, done)
 	o := a.VMXON(0x1000, mem)
 	require.Equal(t, Succeed, o.Kind)

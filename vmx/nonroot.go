@@ -83,22 +83,22 @@ type Intercepts struct {
 	Events EventControls // events.go
 }
 
-// Intercepts returns the current VMCS's intercept record.
-func (v *CPU) Intercepts() Intercepts {
+// Intercepts fills in x, the core's intercept record, from the current
+// VMCS in place (VM entry: no copy of the record; CR3Targets reuses its
+// array).
+func (v *CPU) Intercepts(x *Intercepts) {
 	proc := v.field(encProcCtls)
-	x := Intercepts{
-		ExceptionBitmap: uint32(v.field(encExcBitmap)),
-		PFMask:          uint32(v.field(encPFMask)), PFMatch: uint32(v.field(encPFMatch)),
-		CR0Mask: v.field(encCR0Mask), CR4Mask: v.field(encCR4Mask),
-		CR0Shadow: v.field(encCR0Shadow), CR4Shadow: v.field(encCR4Shadow),
-		CR3Load: proc&procCR3LoadExiting != 0, CR3Store: proc&procCR3StoreExit != 0,
-		Insn:   v.insnIntercepts(proc),
-		Events: v.eventControls(),
-	}
+	x.ExceptionBitmap = uint32(v.field(encExcBitmap))
+	x.PFMask, x.PFMatch = uint32(v.field(encPFMask)), uint32(v.field(encPFMatch))
+	x.CR0Mask, x.CR4Mask = v.field(encCR0Mask), v.field(encCR4Mask)
+	x.CR0Shadow, x.CR4Shadow = v.field(encCR0Shadow), v.field(encCR4Shadow)
+	x.CR3Load, x.CR3Store = proc&procCR3LoadExiting != 0, proc&procCR3StoreExit != 0
+	v.insnIntercepts(proc, &x.Insn)
+	v.eventControls(&x.Events)
+	x.CR3Targets = x.CR3Targets[:0]
 	for i := uint64(0); i < v.field(encCR3TargetCnt) && i < 4; i++ {
 		x.CR3Targets = append(x.CR3Targets, v.field(encCR3Target0+uint32(2*i)))
 	}
-	return x
 }
 
 // ExceptionExits reports whether a hardware exception (or INT3/INTO)

@@ -215,23 +215,25 @@ func gp(insn Insn, rule string) (Outcome, bool) {
 // Check applies the checks of insn that come before its memory operand is
 // read, in the order of its "Operation" section. done is true when they
 // decided the outcome (#UD, #GP(0), a VM exit in non-root operation, or
-// VMXON's VMfail in root operation); otherwise the core goes on.
-func (v *CPU) Check(insn Insn, c *Ctx) (o Outcome, done bool) {
+// VMXON's VMfail in root operation), and the outcome is written to *o;
+// otherwise the core goes on and *o is left alone (the common case
+// copies no Outcome: issue 18).
+func (v *CPU) Check(insn Insn, c *Ctx, o *Outcome) (done bool) {
 	lmaNotL := c.EFER&arch.EFERLMA != 0 && !c.CSL
 	memOnly := insn == InsnVMXON || insn == InsnVMCLEAR || insn == InsnVMPTRLD || insn == InsnVMPTRST
 	switch {
 	case memOnly && c.RegOperand:
-		return ud(insn, "the operand is a register (a memory operand is required)")
+		return o.decide(ud(insn, "the operand is a register (a memory operand is required)"))
 	case insn == InsnVMXON && c.CR4&arch.CR4VMXE == 0:
-		return ud(insn, "CR4.VMXE (bit 13) is 0: set it before VMXON")
+		return o.decide(ud(insn, "CR4.VMXE (bit 13) is 0: set it before VMXON"))
 	case insn != InsnVMXON && v.mode == Outside:
-		return ud(insn, "not in VMX operation (execute VMXON first)")
+		return o.decide(ud(insn, "not in VMX operation (execute VMXON first)"))
 	case c.CR0&arch.CR0PE == 0:
-		return ud(insn, "CR0.PE is 0 (VMX instructions need protected mode)")
+		return o.decide(ud(insn, "CR0.PE is 0 (VMX instructions need protected mode)"))
 	case c.RFLAGS&arch.FlagVM != 0:
-		return ud(insn, "RFLAGS.VM is 1 (virtual-8086 mode)")
+		return o.decide(ud(insn, "RFLAGS.VM is 1 (virtual-8086 mode)"))
 	case lmaNotL:
-		return ud(insn, "IA32_EFER.LMA is 1 and CS.L is 0 (compatibility mode)")
+		return o.decide(ud(insn, "IA32_EFER.LMA is 1 and CS.L is 0 (compatibility mode)"))
 	}
 	if v.mode == NonRoot {
 		// Every VMX instruction exits in VMX non-root operation, after
@@ -240,28 +242,37 @@ func (v *CPU) Check(insn Insn, c *Ctx) (o Outcome, done bool) {
 		// on to the CPL check.
 		shadowed := (insn == InsnVMREAD || insn == InsnVMWRITE) && !v.shadowExits(insn, c.Encoding, c.Mem)
 		if !shadowed {
-			return Outcome{Insn: insn, Kind: Exit}, true
+			*o = Outcome{Insn: insn, Kind: Exit}
+			return true
 		}
 		if c.CPL > 0 {
-			return gp(insn, fmt.Sprintf("CPL is %d (must be 0)", c.CPL))
+			return o.decide(gp(insn, fmt.Sprintf("CPL is %d (must be 0)", c.CPL)))
 		}
-		return Outcome{}, false
+		return false
 	}
 	if insn == InsnVMXON {
 		switch v.mode {
 		case Outside:
-			return v.vmxonGP(c)
+			return o.decide(v.vmxonGP(c))
 		case Root:
 			if c.CPL > 0 {
-				return gp(insn, fmt.Sprintf("CPL is %d in VMX root operation (must be 0)", c.CPL))
+				return o.decide(gp(insn, fmt.Sprintf("CPL is %d in VMX root operation (must be 0)", c.CPL)))
 			}
-			return v.fail(insn, ErrVMXONInRoot, "VMXON executed in VMX root operation ("+sdmInsn+"VMXON)"), true
+			*o = v.fail(insn, ErrVMXONInRoot, "VMXON executed in VMX root operation ("+sdmInsn+"VMXON)")
+			return true
 		}
 	}
 	if c.CPL > 0 {
-		return gp(insn, fmt.Sprintf("CPL is %d (must be 0)", c.CPL))
+		return o.decide(gp(insn, fmt.Sprintf("CPL is %d (must be 0)", c.CPL)))
 	}
-	return Outcome{}, false
+	return false
+}
+
+// decide stores a decided outcome r in *o and reports done (Check's
+// failure paths: the helpers return values).
+func (o *Outcome) decide(r Outcome, done bool) bool {
+	*o = r
+	return done
 }
 
 // vmxonGP is VMXON's #GP(0) checks outside VMX operation, in order.
@@ -470,19 +481,28 @@ func unsupported(v *CPU, insn Insn, enc uint64) Outcome {
 // ones. The core stores the value and applies a VMsucceed only if the
 // store did not fault.
 func (v *CPU) VMREAD(enc uint64, mode64 bool) (uint64, Outcome) {
-	const insn = InsnVMREAD
+	var o Outcome
+	val := v.VMREADTo(enc, mode64, &o)
+	return val, o
+}
+
+// VMREADTo is VMREAD with the outcome written to *o (the core's
+// instruction: no Outcome copies, issue 18).
+func (v *CPU) VMREADTo(enc uint64, mode64 bool, o *Outcome) uint64 {
 	if v.current == invalidPtr {
-		return 0, noCurrent(insn)
+		*o = noCurrent(InsnVMREAD)
+		return 0
 	}
-	return v.vmread(v.cur, enc, mode64)
+	return v.vmread(v.cur, enc, mode64, o)
 }
 
 // vmread reads a field of s (the current VMCS, or a shadow VMCS).
-func (v *CPU) vmread(s *VMCS, enc uint64, mode64 bool) (uint64, Outcome) {
+func (v *CPU) vmread(s *VMCS, enc uint64, mode64 bool, o *Outcome) uint64 {
 	const insn = InsnVMREAD
 	slot, high, ok := v.caps.lookup(enc)
 	if !ok {
-		return 0, unsupported(v, insn, enc)
+		*o = unsupported(v, insn, enc)
+		return 0
 	}
 	val := s.vals[slot]
 	if high {
@@ -491,7 +511,8 @@ func (v *CPU) vmread(s *VMCS, enc uint64, mode64 bool) (uint64, Outcome) {
 	if !mode64 {
 		val = uint64(uint32(val))
 	}
-	return val, succeed(insn)
+	*o = succeed(insn)
+	return val
 }
 
 // VMWRITE writes val to the field with encoding enc in the current VMCS,
@@ -499,24 +520,34 @@ func (v *CPU) vmread(s *VMCS, enc uint64, mode64 bool) (uint64, Outcome) {
 // bits; outside 64-bit mode a full 64-bit or natural-width field gets the
 // 32-bit value zero-extended; a high access writes bits 63:32).
 func (v *CPU) VMWRITE(enc, val uint64, mode64 bool) Outcome {
-	const insn = InsnVMWRITE
+	var o Outcome
+	v.VMWRITETo(enc, val, mode64, &o)
+	return o
+}
+
+// VMWRITETo is VMWRITE with the outcome written to *o (the core's
+// instruction: no Outcome copies, issue 18).
+func (v *CPU) VMWRITETo(enc, val uint64, mode64 bool, o *Outcome) {
 	if v.current == invalidPtr {
-		return noCurrent(insn)
+		*o = noCurrent(InsnVMWRITE)
+		return
 	}
-	return v.vmwrite(v.cur, enc, val, mode64)
+	v.vmwrite(v.cur, enc, val, mode64, o)
 }
 
 // vmwrite writes a field of s (the current VMCS, or a shadow VMCS).
-func (v *CPU) vmwrite(s *VMCS, enc, val uint64, mode64 bool) Outcome {
+func (v *CPU) vmwrite(s *VMCS, enc, val uint64, mode64 bool, o *Outcome) {
 	const insn = InsnVMWRITE
 	slot, high, ok := v.caps.lookup(enc)
 	if !ok {
-		return unsupported(v, insn, enc)
+		*o = unsupported(v, insn, enc)
+		return
 	}
 	f := &v.caps.supports[slot]
 	if f.Type() == TypeReadOnly && !v.caps.VMWriteAll {
-		return v.fail(insn, ErrVMWRITEReadOnly, fmt.Sprintf("%s (%#x) is a VM-exit information field and IA32_VMX_MISC[29] is 0 (VMWRITE to it is not supported) (%sVMWRITE; Vol. 3D A.6)",
+		*o = v.fail(insn, ErrVMWRITEReadOnly, fmt.Sprintf("%s (%#x) is a VM-exit information field and IA32_VMX_MISC[29] is 0 (VMWRITE to it is not supported) (%sVMWRITE; Vol. 3D A.6)",
 			f.Name, f.Enc, sdmInsn))
+		return
 	}
 	if !mode64 {
 		val = uint64(uint32(val))
@@ -531,7 +562,7 @@ func (v *CPU) vmwrite(s *VMCS, enc, val uint64, mode64 bool) Outcome {
 	default:
 		s.vals[slot] = val
 	}
-	return succeed(insn)
+	*o = succeed(insn)
 }
 
 // VMCALL in VMX root operation, after Check: VMfail(1) (SDM Vol. 3C 31.3

@@ -94,7 +94,8 @@ func (v *CPU) GuestVMREAD(enc uint64, mode64 bool, mem Phys) (uint64, Outcome) {
 	if !ok {
 		return 0, o
 	}
-	return v.vmread(s, enc, mode64)
+	val := v.vmread(s, enc, mode64, &o)
+	return val, o
 }
 
 // GuestVMWRITE is VMWRITE in VMX non-root operation that did not exit: it
@@ -104,7 +105,7 @@ func (v *CPU) GuestVMWRITE(enc, val uint64, mode64 bool, mem Phys) Outcome {
 	if !ok {
 		return o
 	}
-	o = v.vmwrite(s, enc, val, mode64)
+	v.vmwrite(s, enc, val, mode64, &o)
 	if o.Kind == Succeed && !active && !s.store(v.caps, mem) {
 		return Outcome{Insn: InsnVMWRITE, Kind: Refused}
 	}

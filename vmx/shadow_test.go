@@ -68,7 +68,9 @@ func TestShadowVMREADVMWRITE(t *testing.T) {
 	check := func(insn Insn, enc uint64, cpl int) (Outcome, bool) {
 		c := ctx
 		c.Encoding, c.CPL = enc, cpl
-		return v.Check(insn, &c)
+		var o Outcome
+		done := v.Check(insn, &c, &o)
+		return o, done
 	}
 	// Bitmap bits 0: no exit; the CPL check follows (#GP(0) at CPL 3).
 	_, done := check(InsnVMREAD, 0x681E, 0)

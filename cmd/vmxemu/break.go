@@ -103,7 +103,7 @@ func (b *breakOn) exception(c *cpu.CPU, vec uint8, f *arch.Fault, external bool)
 	b.stop(c, fmt.Sprintf("-break-on %s: %s at CS:RIP %04x:%#x", strings.ToLower(strings.TrimPrefix(arch.VectorName(vec), "#")), f.Error(), s.Seg[arch.CS].Selector, s.RIP), false)
 }
 
-func (b *breakOn) vmxOutcome(c *cpu.CPU, o vmx.Outcome) {
+func (b *breakOn) vmxOutcome(c *cpu.CPU, o *vmx.Outcome) {
 	switch {
 	case b.vmfail && (o.Kind == vmx.FailInvalid || o.Kind == vmx.FailValid):
 		b.stop(c, fmt.Sprintf("-break-on vmfail: RIP %#x: %s", c.InstructionRIP(), o), false)

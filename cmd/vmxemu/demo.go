@@ -107,7 +107,7 @@ func demoMachine(cfg *cli.Config, prof *msr.Profile, mcfg *machine.Config, stder
 		}
 		seen := map[kind]bool{}
 		probes := sc != "field-unsupported" && sc != "vmwrite-ro"
-		mcfg.Hooks = &cpu.Hooks{VMX: func(c *cpu.CPU, o vmx.Outcome) {
+		mcfg.Hooks = &cpu.Hooks{VMX: func(c *cpu.CPU, o *vmx.Outcome) {
 			k := kind{o.Insn, o.Kind, uint32(o.Err) | uint32(o.Fault.Vector)<<8}
 			if o.Kind == vmx.Succeed || seen[k] {
 				return

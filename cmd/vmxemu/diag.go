@@ -98,14 +98,14 @@ func (d *diag) exception(c *cpu.CPU, vec uint8, f *arch.Fault, external bool) {
 	}
 }
 
-func (d *diag) vmx(c *cpu.CPU, o vmx.Outcome) {
+func (d *diag) vmx(c *cpu.CPU, o *vmx.Outcome) {
 	if d.events.wants("vmx") {
-		d.events.write(vmxEvent(c, o))
+		d.events.write(vmxEvent(c, *o))
 	} else if d.extra != nil && d.extra.VMX != nil {
 		d.extra.VMX(c, o)
 	}
 	if d.events.wants("ept") && (o.Insn == vmx.InsnINVEPT || o.Insn == vmx.InsnINVVPID) {
-		d.events.write(invEvent(c, o))
+		d.events.write(invEvent(c, *o))
 	}
 	if d.summary != nil {
 		d.summary.vmxOutcome(c, o)

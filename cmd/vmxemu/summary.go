@@ -153,7 +153,7 @@ func deliveredFault(vec uint8, f *arch.Fault) *arch.Fault {
 
 // vmxOutcome records a VMfail or a VM-entry failure (the #UD and #GP of
 // VMX instructions come as exceptions).
-func (s *faultSummary) vmxOutcome(c *cpu.CPU, o vmx.Outcome) {
+func (s *faultSummary) vmxOutcome(c *cpu.CPU, o *vmx.Outcome) {
 	var kind string
 	switch o.Kind {
 	case vmx.FailInvalid, vmx.FailValid:

@@ -30,9 +30,12 @@ type block struct {
 	// (chain.go).
 	link [2]blockLink
 	// spin marks a block whose fast list is one fused setter+Jcc entry
-	// (exec_fused.go): it touches only registers, the lazy flags and RIP,
-	// so Run may run it pass after pass without its between-block checks
-	// (run.go spin).
+	// (exec_fused.go) whose Jcc jumps back to the block's first byte: it
+	// touches only registers, the lazy flags and RIP, so Run may run it
+	// pass after pass without its between-block checks (run.go spin). A
+	// pair that jumps elsewhere (a "cmp; jb" at a function's entry) runs
+	// as any other block: spin's set-up, a division among it, would be
+	// paid for one pass.
 	spin bool
 	pfn  uint64
 	// pfn2 is the frame of the second page of a block that holds one
@@ -592,7 +595,7 @@ func (c *CPU) decodeBlock(rip uint64) *block {
 		return c.decodeCrossing(lin, win, pfn, key, limitLeft)
 	}
 	fast := c.fastInsts(insts)
-	spin := len(insts) == 2 && len(fast) == 1 && isJccRel(&insts[1])
+	spin := len(insts) == 2 && len(fast) == 1 && isJccRel(&insts[1]) && insts[1].imm == -uint64(pos)
 	if pfn == noFrame {
 		b := &block{insts: insts, fast: fast, valid: true, spin: spin, pfn: pfn, pfn2: noFrame, off: uint16(off)}
 		c.traceTranslated(b, win[:pos])

@@ -56,3 +56,32 @@ func TestSpinBudgets(t *testing.T) {
 		}
 	}
 }
+
+// TestSpinOnlySelfLoops: only a fused pair whose Jcc goes back to the
+// block's first byte is a spin block; one that jumps forward or backward
+// past it (a "cmp eax, 2; jb" at a function's entry) is an ordinary block.
+// The displacement is the Jcc's, counted from the end of the pair.
+func TestSpinOnlySelfLoops(t *testing.T) {
+	cases := []struct {
+		name string
+		mode uint8
+		code []byte
+		spin bool
+	}{
+		{"dec ecx; jnz -3 (itself)", mode32, []byte{0x49, 0x75, 0xFD}, true},
+		{"dec ecx; jnz -4 (one byte before)", mode32, []byte{0x49, 0x75, 0xFC}, false},
+		{"dec ecx; jnz +0 (falls through either way)", mode32, []byte{0x49, 0x75, 0x00}, false},
+		{"cmp eax, 2; jb +1 (a function's entry)", mode64, []byte{0x83, 0xF8, 0x02, 0x72, 0x01}, false},
+		{"dec rcx; jnz rel32 -9 (itself)", mode64, []byte{0x48, 0xFF, 0xC9, 0x0F, 0x85, 0xF7, 0xFF, 0xFF, 0xFF}, true},
+	}
+	for _, tc := range cases {
+		h := newHarness(tc.mode)
+		var g [16]uint64
+		g[arch.RCX] = 5
+		h.stepN(tc.code, g, 0, 0)
+		b := h.c.lookupBlock()
+		require.NotNil(t, b, tc.name)
+		require.Len(t, b.fast, 1, "%s: one fused entry", tc.name)
+		require.Equal(t, tc.spin, b.spin, tc.name)
+	}
+}

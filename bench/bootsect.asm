@@ -8,6 +8,7 @@
 ; vmxemu knows it too).
 ; vmxemu runs the same image without a BIOS: -boot-mode flat16
 ; -load-addr 0x7c00 -entry 0x7c00.
+%include "flat32.inc"
 bits 16
 org 0x7c00
   cli
@@ -15,15 +16,7 @@ org 0x7c00
 .cs0:
   xor ax, ax
   mov ds, ax
-  in al, 0x92                   ; fast A20 on, no reset
-  or al, 2
-  and al, 0xfe
-  out 0x92, al
-  lgdt [gdtr]
-  mov eax, cr0
-  or al, 1
-  mov cr0, eax
-  jmp 0x08:pm
+  enter_flat32
 bits 32
 pm:
   mov ax, 0x10
@@ -46,14 +39,7 @@ start:
 .halt:
   hlt
   jmp .halt
-align 8
-gdt:
-  dq 0
-  dq 0x00cf9a000000ffff         ; 0x08: code, base 0, limit 4 GiB, 32-bit
-  dq 0x00cf92000000ffff         ; 0x10: data, base 0, limit 4 GiB
-gdtr:
-  dw gdtr - gdt - 1
-  dd gdt
+flat32_gdt
 shutdown: db "Shutdown"
 shutdown_len equ $ - shutdown
   times 510 - ($ - $$) db 0

@@ -15,6 +15,7 @@
 ; cmdline valid; 640 KiB low, 63 MiB from 1 MiB for Bochs' megs: 64),
 ; paging and interrupts off. The kernel clears its own .bss (the image ends
 ; where the file's data ends; Bochs' memory starts zeroed anyway).
+%include "flat32.inc"
 bits 16
 org 0x7c00
 BUF     equ 0x10000                     ; cmdline sector, then the kernel
@@ -61,15 +62,7 @@ NSECT   equ KSECT + 1                   ; sectors after the boot sector
   inc si
   cmp si, NSECT
   jbe .read
-  in al, 0x92                           ; fast A20 on, no reset
-  or al, 2
-  and al, 0xfe
-  out 0x92, al
-  lgdt [gdtr]
-  mov eax, cr0
-  or al, 1
-  mov cr0, eax
-  jmp 0x08:pm
+  enter_flat32
 fail:
   hlt
   jmp fail
@@ -100,13 +93,6 @@ pm:
   mov ecx, ENTRY
   jmp ecx
 drive: db 0
-align 8
-gdt:
-  dq 0
-  dq 0x00cf9a000000ffff                 ; 0x08: code, base 0, limit 4 GiB, 32-bit
-  dq 0x00cf92000000ffff                 ; 0x10: data, base 0, limit 4 GiB
-gdtr:
-  dw gdtr - gdt - 1
-  dd gdt
+flat32_gdt
   times 510 - ($ - $$) db 0
   dw 0xaa55

@@ -156,7 +156,7 @@ mbfloppy() {
   size=$(stat -c %s "$out/kernel.bin")
   load=$(readelf -lW "$elf" | awk '$1 == "LOAD" { print $4; exit }')
   entry=$(readelf -hW "$elf" | awk '/Entry point/ { print $4 }')
-  nasm -f bin -DKSECT=$(((size + 511) / 512)) -DLOAD="$load" -DENTRY="$entry" bench/mbboot.asm -o "$out/mbboot"
+  nasm -f bin -Ibench/ -DKSECT=$(((size + 511) / 512)) -DLOAD="$load" -DENTRY="$entry" bench/mbboot.asm -o "$out/mbboot"
   printf '%s\0' "$cmdline" >"$out/cmdline"
   floppy "$img" "$out/mbboot" "$out/cmdline" "$out/kernel.bin"
 }

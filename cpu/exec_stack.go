@@ -23,7 +23,7 @@ import (
 //     and a write (read) TLB hit within the page stands for the paging
 //     checks, as in wr (rd).
 //   - Outside 64-bit mode: SS is an rw segment (segView: usable,
-//     readable, writable, expand-up) with SS.B=1 (segView.stack32End: a
+//     readable, writable, expand-up) with SS.B=1 (CPU.stack32End: a
 //     32-bit stack pointer, Vol. 1 6.2), and the 4 bytes lie within the limit
 //     (linFast), within one page, with a TLB hit.
 //   - A CALL or RET target is taken inline when nearTarget would take it:
@@ -97,7 +97,7 @@ func canonical48(a uint64) bool { return uint64(int64(a<<16)>>16) == a }
 func (c *CPU) stack32(t *[tlbSize]tlbEntry, sp uint64) *uint32 {
 	lin := uint64(uint32(c.segv[arch.SS].base + sp))
 	e := &t[c.tlb.index(lin)]
-	if o := lin & 0xfff; sp < c.segv[arch.SS].stack32End && e.tag == c.tlb.tag(lin) && o <= 4096-4 {
+	if o := lin & 0xfff; sp < c.stack32End && e.tag == c.tlb.tag(lin) && o <= 4096-4 {
 		return (*uint32)(unsafe.Pointer(&e.page[o]))
 	}
 	return nil

@@ -27,12 +27,6 @@ type segView struct {
 	// protected mode or any real-mode segment. Reads and writes through
 	// it need only the limit check (linFast).
 	rw bool
-	// stack32End: SS only, the stack fast paths' segment check
-	// (exec_stack.go). When SS is rw with SS.B=1 (a 32-bit stack
-	// pointer, SDM Vol. 1 6.2), a 4-byte access at an offset below
-	// stack32End = limit-2 is within the limit (its last byte at most
-	// the limit); otherwise 0, which no offset is below.
-	stack32End uint64
 }
 
 // refreshSeg recomputes segv[i] from Seg[i].
@@ -41,9 +35,11 @@ func (c *CPU) refreshSeg(i int) {
 	v := &c.segv[i]
 	v.rw = v.usable && v.readable && v.writable && v.lo == 0 && v.hi <= 0xFFFFFFFF &&
 		!(c.EFER&arch.EFERLMA != 0 && c.Seg[arch.CS].Attr&arch.ARL != 0)
-	v.stack32End = 0
-	if i == arch.SS && v.rw && c.Seg[i].Attr&arch.ARDB != 0 && v.hi >= 3 {
-		v.stack32End = v.hi - 2
+	if i == arch.SS {
+		c.stack32End = 0
+		if v.rw && c.Seg[i].Attr&arch.ARDB != 0 && v.hi >= 3 {
+			c.stack32End = v.hi - 2
+		}
 	}
 }
 

@@ -520,7 +520,7 @@ func (c *CPU) fastInsts(insts []Inst) []Inst {
 	}
 	n := len(insts)
 	if n < 2 {
-		return insts
+		return stackFastInsts(insts, insts, c.codeMode)
 	}
 	var fast []Inst
 	if f, ok := fusePair(&insts[n-2], &insts[n-1], c.codeMode); ok {
@@ -533,7 +533,26 @@ func (c *CPU) fastInsts(insts []Inst) []Inst {
 	// ALU pairs (exec_pair.go), in a copy of their own.
 	for i := 0; i+1 < len(fast); i++ {
 		if pairable(&fast[i], &fast[i+1]) || storePairable(&fast[i], &fast[i+1]) || loadPairable(&fast[i], &fast[i+1]) {
-			return fuseALUPairs(append([]Inst(nil), fast...))
+			fast = fuseALUPairs(append([]Inst(nil), fast...))
+			break
+		}
+	}
+	return stackFastInsts(insts, fast, c.codeMode)
+}
+
+// stackFastInsts installs the stack fast paths (exec_stack.go) in the fast
+// list fast, copied first when it is insts itself.
+func stackFastInsts(insts, fast []Inst, mode uint8) []Inst {
+	if len(fast) == 0 {
+		return fast
+	}
+	copied := &fast[0] != &insts[0]
+	for i := range fast {
+		if h := stackFast(&fast[i], mode); h != nil {
+			if !copied {
+				fast, copied = append([]Inst(nil), fast...), true
+			}
+			fast[i].fn = h
 		}
 	}
 	return fast

@@ -76,6 +76,13 @@ type CPU struct {
 
 	// Segment fast-path facts, recomputed on every segment load.
 	segv [arch.NumSegs]segView
+	// stack32End is the stack fast paths' segment check (exec_stack.go),
+	// kept with segv[SS]: when SS is rw (segView) with SS.B=1 (a 32-bit
+	// stack pointer, SDM Vol. 1 6.2), a 4-byte access at an offset below
+	// stack32End = limit-2 is within the limit (its last byte at most
+	// the limit); otherwise 0, which no offset is below. (Outside
+	// segView, which stays 32 bytes long: indexing it is a shift.)
+	stack32End uint64
 	// Decode mode of CS: 0 = 16-bit, 1 = 32-bit, 2 = 64-bit.
 	codeMode uint8
 	cpl      uint8

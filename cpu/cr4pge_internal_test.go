@@ -9,15 +9,16 @@ import (
 
 // derived is what stateChanged computes from the architectural state.
 type derived struct {
-	segv     [arch.NumSegs]segView
-	codeMode uint8
-	cpl      uint8
-	key      uint64
-	acCheck  bool
+	segv       [arch.NumSegs]segView
+	stack32End uint64
+	codeMode   uint8
+	cpl        uint8
+	key        uint64
+	acCheck    bool
 }
 
 func derivedOf(c *CPU) derived {
-	return derived{segv: c.segv, codeMode: c.codeMode, cpl: c.cpl, key: c.tlb.key, acCheck: c.acCheck}
+	return derived{segv: c.segv, stack32End: c.stack32End, codeMode: c.codeMode, cpl: c.cpl, key: c.tlb.key, acCheck: c.acCheck}
 }
 
 // TestCR4PGEOnlyKeepsDerivedState: writeCR4 skips stateChanged when only

@@ -35,6 +35,12 @@ func (c *CPU) refreshSeg(i int) {
 	v := &c.segv[i]
 	v.rw = v.usable && v.readable && v.writable && v.lo == 0 && v.hi <= 0xFFFFFFFF &&
 		!(c.EFER&arch.EFERLMA != 0 && c.Seg[arch.CS].Attr&arch.ARL != 0)
+	if i == arch.SS {
+		c.stack32End = 0
+		if v.rw && c.Seg[i].Attr&arch.ARDB != 0 && v.hi >= 3 {
+			c.stack32End = v.hi - 2
+		}
+	}
 }
 
 // refreshSegView computes segv[i] except rw.
@@ -303,9 +309,12 @@ func (c *CPU) fillEntry(lin uint64, kind int, user bool, tr *mmu.Translation, pg
 // TLB hit within one page) is handled here without further calls;
 // everything else goes through rdMiss.
 func rd[T word](c *CPU, seg uint8, off uint64) (T, bool) {
-	lin, ok := c.linFast(seg, off, uint64(sizeOf[T]()))
+	var lin uint64
+	var ok bool
 	if c.codeMode == mode64 {
 		lin, ok = c.linFast64(seg, off, uint64(sizeOf[T]()))
+	} else {
+		lin, ok = c.linFast(seg, off, uint64(sizeOf[T]()))
 	}
 	if ok {
 		e := &c.tlb.read[c.tlb.index(lin)]
@@ -372,9 +381,12 @@ func (c *CPU) rdSlow(lin uint64, size uint) (uint64, bool) {
 
 // wr writes a T to seg:off; like rd, the common case makes no calls.
 func wr[T word](c *CPU, seg uint8, off uint64, v T) bool {
-	lin, ok := c.linFast(seg, off, uint64(sizeOf[T]()))
+	var lin uint64
+	var ok bool
 	if c.codeMode == mode64 {
 		lin, ok = c.linFast64(seg, off, uint64(sizeOf[T]()))
+	} else {
+		lin, ok = c.linFast(seg, off, uint64(sizeOf[T]()))
 	}
 	if ok {
 		e := &c.tlb.write[c.tlb.index(lin)]

@@ -73,6 +73,10 @@ type CPU struct {
 	// current event delivery (task.go).
 	taskCommitted bool
 	fault         arch.Fault
+	// delivering is the fault deliverFault is delivering: a copy of
+	// fault, which a fault during the delivery overwrites, kept in the
+	// CPU so that delivery allocates nothing (event's f points here).
+	delivering arch.Fault
 
 	// Segment fast-path facts, recomputed on every segment load.
 	segv [arch.NumSegs]segView
@@ -203,7 +207,8 @@ type InterruptSource interface {
 // Hooks are optional observers for tracing (the -d flags); they are not
 // called when nil.
 type Hooks struct {
-	// Exception is called when an exception or interrupt is delivered.
+	// Exception is called when an exception or interrupt is delivered
+	// (f valid during the call only).
 	Exception func(c *CPU, vec uint8, f *arch.Fault, external bool)
 	// Insn is called before each instruction when single-stepping traces.
 	Insn func(c *CPU, rip uint64, bytes []byte)

@@ -208,9 +208,10 @@ func (c *CPU) translate(lin uint64, kind int, user bool, implicit bool) (mmu.Tra
 		return mmu.Translation{PhysPage: lin &^ 0xfff, PageSize: 4096, Writable: true, User: true, Dirty: true}, true
 	}
 	r := c.pagingRegs()
-	tr, f := c.memoWalk(&r, lin, mmu.Access{Write: kind == accWrite, Fetch: kind == accFetch, User: user, Implicit: implicit})
-	if f != nil {
-		c.raise(*f)
+	var f arch.Fault
+	tr, faulted := c.memoWalk(&r, lin, mmu.Access{Write: kind == accWrite, Fetch: kind == accFetch, User: user, Implicit: implicit}, &f)
+	if faulted {
+		c.raise(f)
 		return tr, false
 	}
 	if tr.Refused {

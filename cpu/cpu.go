@@ -393,9 +393,7 @@ func (c *CPU) GetState() arch.State {
 // stateChanged recomputes derived facts after a mode-relevant change
 // (segment registers, CR0/CR4/EFER, CPL).
 func (c *CPU) stateChanged() {
-	for i := range c.segv {
-		c.refreshSeg(i)
-	}
+	c.refreshSegs()
 	cs := &c.Seg[arch.CS]
 	switch {
 	case c.EFER&arch.EFERLMA != 0 && cs.Attr&arch.ARL != 0:
@@ -409,7 +407,7 @@ func (c *CPU) stateChanged() {
 	}
 	c.cpl = uint8(c.State.CPL())
 	c.tlb.setKey(c.cpl == 3, c.pcid())
-	c.blocks.enter(c.codeCtx())
+	c.enterCodeCtx()
 	c.updateAlignCheck() // align.go
 }
 

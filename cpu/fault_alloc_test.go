@@ -48,7 +48,7 @@ user:
 `
 
 // newFaultLoop builds the machine of faultLoopSrc.
-func newFaultLoop(t *testing.T) *machine {
+func newFaultLoop(t testing.TB) *machine {
 	m := newMachine(t, modeLong64, 0)
 	m.program(t, faultLoopSrc)
 	lo, hi := gate64(selCode64, labelAddr(t, 64, physCode, faultLoopSrc, "pf"), 0xE, 0, 0)
@@ -76,4 +76,15 @@ func TestFaultLoopAllocs(t *testing.T) {
 	require.Equal(t, uint64(arch.PFErrP|arch.PFErrRSVD|arch.PFErrUS), s.GPR[arch.R14], "error codes")
 	allocs := testing.AllocsPerRun(50, func() { m.run(5000) })
 	require.Zero(t, allocs, "allocations per 5000 instructions of the fault loop")
+}
+
+// BenchmarkFaultLoop: faultLoopSrc, 5000 instructions per op (three #PFs,
+// four IRETQs and an INT 0x20 every 20 instructions).
+func BenchmarkFaultLoop(b *testing.B) {
+	m := newFaultLoop(b)
+	m.run(20000)
+	b.ReportAllocs()
+	for b.Loop() {
+		m.run(5000)
+	}
 }

@@ -11,13 +11,20 @@ import (
 // a not-present #PF (PDE, SDM Vol. 3A 4.5), a reserved-bit #PF (bit 51 of
 // a PTE), a #PF on a protection violation (a user-mode read of a
 // supervisor page), each handled and returned from with IRETQ, and a trip
-// to CPL 3 with IRETQ and back with INT 0x20 (SDM Vol. 3A 6.12-6.14).
+// to CPL 3 with IRETQ and back with INT 0x20 (SDM Vol. 3A 6.12-6.14),
+// with CR0.WP toggled, CR4 rewritten and an INVLPG on every pass.
 // r12 counts the passes, r13 the #PFs taken and r14 their error codes
 // ORed together.
 const faultLoopSrc = `
 	mov rbx, 0x800000      ; PDE 4 of the identity map: not present
 	mov rsi, 0x1FF000      ; PTE 511: reserved bit 51 set
 top:
+	mov rax, cr0
+	xor rax, 1 << 16       ; CR0.WP toggled
+	mov cr0, rax
+	mov rax, cr4
+	mov cr4, rax
+	invlpg [rsi]
 	mov rax, [rbx]         ; #PF(0)
 	mov rax, [rsi]         ; #PF(P|RSVD)
 	push 0x23              ; SS: selData3|3
@@ -68,7 +75,7 @@ func newFaultLoop(t testing.TB) *machine {
 // to CPL 0 and to CPL 3, allocates nothing once the code is decoded.
 func TestFaultLoopAllocs(t *testing.T) {
 	m := newFaultLoop(t)
-	m.run(20000) // decode every block, fill the TLB
+	m.run(100000) // decode every block, fill the TLB
 	s := m.state()
 	require.Greater(t, s.GPR[arch.R12], uint64(100), "passes of the loop (RIP %#x)", s.RIP)
 	n, pfs := s.GPR[arch.R12], s.GPR[arch.R13]
@@ -79,10 +86,10 @@ func TestFaultLoopAllocs(t *testing.T) {
 }
 
 // BenchmarkFaultLoop: faultLoopSrc, 5000 instructions per op (three #PFs,
-// four IRETQs and an INT 0x20 every 20 instructions).
+// four IRETQs and an INT 0x20 every 26 instructions).
 func BenchmarkFaultLoop(b *testing.B) {
 	m := newFaultLoop(b)
-	m.run(20000)
+	m.run(100000)
 	b.ReportAllocs()
 	for b.Loop() {
 		m.run(5000)

@@ -209,6 +209,10 @@ type blockLookup struct {
 	// epoch its entries were filled in (enter), round robin at next.
 	ctxs [4]lookupCtx
 	next uint8
+	// cur is the index in ctxs of the context entered last.
+	cur uint8
+	// scratch is the context being entered (CPU.enterCodeCtx).
+	scratch codeCtx
 	// pages has bit pageBit(lin) set for every entry that may be live
 	// (filled since the last flush), and crossing is set when one of
 	// them holds a page-crossing block: flushPage skips its scan when
@@ -291,6 +295,14 @@ type codeCtx struct {
 	csLimit                                            uint32
 	mode, cpl                                          uint8
 	guest                                              bool
+}
+
+// same reports whether x and y are the same context: x == y, field by
+// field, the ones that differ most often first (TestCodeCtxSame).
+func (x *codeCtx) same(y *codeCtx) bool {
+	return x.cpl == y.cpl && x.tlbKey == y.tlbKey && x.cr3 == y.cr3 && x.tlbInval == y.tlbInval &&
+		x.gen == y.gen && x.mode == y.mode && x.csBase == y.csBase && x.csLimit == y.csLimit &&
+		x.cr0 == y.cr0 && x.cr4 == y.cr4 && x.efer == y.efer && x.guest == y.guest
 }
 
 // lookupCtx is a code context and its epoch.
@@ -402,35 +414,48 @@ func (l *blockLookup) mayLive(epoch uint64) bool {
 // kvm-unit-tests' access test goes from CPL 0 to 3 and back around every
 // access, and a flush there made a lookup miss every ~11 instructions.
 // Any other context starts a new epoch, as a flush did before.
-func (l *blockLookup) enter(x codeCtx) {
+//
+// The context entered last (cur) is tried first: a segment load or an
+// IRET within one context enters it again. The contexts recorded under
+// the current gen are distinct (one is added only when none matches), so
+// the first match is the only one.
+func (l *blockLookup) enter(x *codeCtx) {
 	x.gen = l.gen
+	if c := &l.ctxs[l.cur]; c.epoch != 0 && c.ctx.same(x) {
+		l.epoch = c.epoch
+		return
+	}
 	for i := range l.ctxs {
-		if l.ctxs[i].epoch != 0 && l.ctxs[i].ctx == x {
+		if l.ctxs[i].epoch != 0 && l.ctxs[i].ctx.same(x) {
 			l.epoch = l.ctxs[i].epoch
+			l.cur = uint8(i)
 			return
 		}
 	}
 	l.top++
 	l.epoch = l.top
-	l.ctxs[l.next] = lookupCtx{ctx: x, epoch: l.top}
+	l.ctxs[l.next] = lookupCtx{ctx: *x, epoch: l.top}
+	l.cur = l.next
 	l.next = (l.next + 1) % uint8(len(l.ctxs))
 }
 
-// codeCtx is c's current code context (blockLookup.enter).
-func (c *CPU) codeCtx() codeCtx {
-	return codeCtx{
-		csBase: c.segv[1].base, csLimit: c.Seg[1].Limit,
-		cr0: c.CR0, cr3: c.CR3, cr4: c.CR4, efer: c.EFER,
-		tlbKey: c.tlb.key, tlbInval: c.tlb.inval[c.tlb.ctx.cur],
-		mode: c.codeMode, cpl: c.cpl, guest: c.inGuest(),
-	}
+// enterCodeCtx enters c's current code context (blockLookup.enter). The
+// context is written field by field into the lookup's scratch record: a
+// whole-struct copy through the stack stalled on store forwarding.
+func (c *CPU) enterCodeCtx() {
+	x := &c.blocks.scratch
+	x.csBase, x.csLimit = c.segv[1].base, c.Seg[1].Limit
+	x.cr0, x.cr3, x.cr4, x.efer = c.CR0, c.CR3, c.CR4, c.EFER
+	x.tlbKey, x.tlbInval = c.tlb.key, c.tlb.inval[c.tlb.ctx.cur]
+	x.mode, x.cpl, x.guest = c.codeMode, c.cpl, c.inGuest()
+	c.blocks.enter(x)
 }
 
 // codeCtxChanged enters the current code context after a change that
 // stateChanged does not follow: a TLB slot invalidated (INVVPID, INVEPT)
 // or a translation context switched by VMFUNC. A context whose slot's
 // count did not change keeps its epoch, and so its entries.
-func (c *CPU) codeCtxChanged() { c.blocks.enter(c.codeCtx()) }
+func (c *CPU) codeCtxChanged() { c.enterCodeCtx() }
 
 // key is the lookup key of an entry filled now in decode mode mode.
 func (l *blockLookup) key(mode uint8) uint64 { return l.epoch<<2 | uint64(mode) }

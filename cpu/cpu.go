@@ -73,6 +73,10 @@ type CPU struct {
 	// current event delivery (task.go).
 	taskCommitted bool
 	fault         arch.Fault
+	// delivering is the fault deliverFault is delivering: a copy of
+	// fault, which a fault during the delivery overwrites, kept in the
+	// CPU so that delivery allocates nothing (event's f points here).
+	delivering arch.Fault
 
 	// Segment fast-path facts, recomputed on every segment load.
 	segv [arch.NumSegs]segView
@@ -210,7 +214,8 @@ type InterruptSource interface {
 // Hooks are optional observers for tracing (the -d flags); they are not
 // called when nil.
 type Hooks struct {
-	// Exception is called when an exception or interrupt is delivered.
+	// Exception is called when an exception or interrupt is delivered
+	// (f valid during the call only).
 	Exception func(c *CPU, vec uint8, f *arch.Fault, external bool)
 	// Insn is called before each instruction when single-stepping traces.
 	Insn func(c *CPU, rip uint64, bytes []byte)
@@ -395,9 +400,7 @@ func (c *CPU) GetState() arch.State {
 // stateChanged recomputes derived facts after a mode-relevant change
 // (segment registers, CR0/CR4/EFER, CPL).
 func (c *CPU) stateChanged() {
-	for i := range c.segv {
-		c.refreshSeg(i)
-	}
+	c.refreshSegs()
 	cs := &c.Seg[arch.CS]
 	switch {
 	case c.EFER&arch.EFERLMA != 0 && cs.Attr&arch.ARL != 0:
@@ -411,7 +414,7 @@ func (c *CPU) stateChanged() {
 	}
 	c.cpl = uint8(c.State.CPL())
 	c.tlb.setKey(c.cpl == 3, c.pcid())
-	c.blocks.enter(c.codeCtx())
+	c.enterCodeCtx()
 	c.updateAlignCheck() // align.go
 }
 

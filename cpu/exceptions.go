@@ -49,10 +49,11 @@ func promote(first, second uint8) int {
 // deliverFault delivers the pending fault of the current instruction. RIP
 // is already back at the faulting instruction.
 func (c *CPU) deliverFault() {
-	f := c.fault
+	f := &c.delivering
+	*f = c.fault
 	c.faultPending = false
 	c.dbg.hit = 0 // the instruction did not complete: no trap follows it
-	c.event(f.Vector, f.HasError, f.Code, evException, &f)
+	c.event(f.Vector, f.HasError, f.Code, evException, f)
 }
 
 // deliveryEffects applies what delivering an exception changes beyond the

@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"encoding/binary"
 	"unsafe"
 
 	"github.com/vmxemu/vmxemu/arch"
@@ -31,10 +32,16 @@ type segView struct {
 
 // refreshSeg recomputes segv[i] from Seg[i].
 func (c *CPU) refreshSeg(i int) {
+	if c.segs64() {
+		c.segv[i].set64(i, c.Seg[i].Base)
+		if i == arch.SS {
+			c.stack32End = 0 // the 32-bit stack paths are not for 64-bit mode
+		}
+		return
+	}
 	c.refreshSegView(i)
 	v := &c.segv[i]
-	v.rw = v.usable && v.readable && v.writable && v.lo == 0 && v.hi <= 0xFFFFFFFF &&
-		!(c.EFER&arch.EFERLMA != 0 && c.Seg[arch.CS].Attr&arch.ARL != 0)
+	v.rw = v.usable && v.readable && v.writable && v.lo == 0 && v.hi <= 0xFFFFFFFF
 	if i == arch.SS {
 		c.stack32End = 0
 		if v.rw && c.Seg[i].Attr&arch.ARDB != 0 && v.hi >= 3 {
@@ -43,22 +50,46 @@ func (c *CPU) refreshSeg(i int) {
 	}
 }
 
-// refreshSegView computes segv[i] except rw.
+// refreshSegs is refreshSeg for every segment register (stateChanged).
+func (c *CPU) refreshSegs() {
+	if c.segs64() {
+		for i := range c.segv {
+			c.segv[i].set64(i, c.Seg[i].Base)
+		}
+		c.stack32End = 0
+		return
+	}
+	for i := range c.segv {
+		c.refreshSeg(i)
+	}
+}
+
+// segs64 reports whether segment references follow 64-bit mode's rules:
+// IA32_EFER.LMA=1 and CS.L=1 (SDM Vol. 3A 3.2.4).
+func (c *CPU) segs64() bool {
+	return c.EFER&arch.EFERLMA != 0 && c.Seg[arch.CS].Attr&arch.ARL != 0
+}
+
+// set64 makes v the view of segment register i in 64-bit mode: no limit
+// or type checks, and the bases of CS, DS, ES and SS treated as 0 (SDM
+// Vol. 3A 3.2.4); base is the register's base. rw is false: linFast's
+// limit check is for the other modes. (Field by field: a whole-struct
+// copy went through the stack and stalled on store forwarding.)
+func (v *segView) set64(i int, base uint64) {
+	if i != arch.FS && i != arch.GS {
+		base = 0
+	}
+	v.base, v.lo, v.hi = base, 0, ^uint64(0)
+	v.readable, v.writable, v.usable, v.rw = true, true, true, false
+}
+
+// refreshSegView computes segv[i] except rw outside 64-bit mode
+// (refreshSeg).
 func (c *CPU) refreshSegView(i int) {
 	s := &c.Seg[i]
 	v := &c.segv[i]
 	v.base = s.Base
 	v.usable = s.Attr&arch.ARUnusable == 0
-	if c.EFER&arch.EFERLMA != 0 && c.Seg[arch.CS].Attr&arch.ARL != 0 {
-		// 64-bit mode: no limit or type checks, bases of CS/DS/ES/SS are
-		// treated as 0 (SDM Vol. 3A 3.2.4).
-		if i != arch.FS && i != arch.GS {
-			v.base = 0
-		}
-		v.lo, v.hi = 0, ^uint64(0)
-		v.readable, v.writable, v.usable = true, true, true
-		return
-	}
 	lim := uint64(s.Limit)
 	v.lo, v.hi = 0, lim
 	if c.CR0&arch.CR0PE == 0 || c.RFLAGS&arch.FlagVM != 0 {
@@ -214,9 +245,10 @@ func (c *CPU) translate(lin uint64, kind int, user bool, implicit bool) (mmu.Tra
 		return mmu.Translation{PhysPage: lin &^ 0xfff, PageSize: 4096, Writable: true, User: true, Dirty: true}, true
 	}
 	r := c.pagingRegs()
-	tr, f := c.memoWalk(&r, lin, mmu.Access{Write: kind == accWrite, Fetch: kind == accFetch, User: user, Implicit: implicit})
-	if f != nil {
-		c.raise(*f)
+	var f arch.Fault
+	tr, faulted := c.memoWalk(&r, lin, mmu.Access{Write: kind == accWrite, Fetch: kind == accFetch, User: user, Implicit: implicit}, &f)
+	if faulted {
+		c.raise(f)
 		return tr, false
 	}
 	if tr.Refused {
@@ -474,6 +506,10 @@ func (c *CPU) sysRead(lin uint64, size int) (uint64, bool) {
 	if o := lin & 0xfff; o+uint64(size) <= 4096 {
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if e.tag == c.tlb.tagAs(lin, false) {
+			if size == 8 {
+				// Descriptors, gates and TSS stack pointers.
+				return binary.LittleEndian.Uint64(e.page[o : o+8]), true
+			}
 			var v uint64
 			for j := size - 1; j >= 0; j-- {
 				v = v<<8 | uint64(e.page[o+uint64(j)])

@@ -74,7 +74,7 @@ func TestExceptions32(t *testing.T) {
 }
 
 // labelAddr assembles src with a marker to find the address of label.
-func labelAddr(t *testing.T, bits int, org uint64, src, label string) uint64 {
+func labelAddr(t testing.TB, bits int, org uint64, src, label string) uint64 {
 	t.Helper()
 	b := nasm(t, bits, org, src+fmt.Sprintf("\nalign 8, db 0\ndq %s\n", label))
 	v := uint64(0)

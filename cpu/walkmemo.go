@@ -93,21 +93,22 @@ func (m *walkMemo) slotAt(key, cr3, cr4 uint64) *walkMemoEntry {
 }
 
 // memoWalk is mmu.Walk for translate, through the memo when the paging
-// mode and EPT allow.
-func (c *CPU) memoWalk(r *mmu.Regs, lin uint64, acc mmu.Access) (mmu.Translation, *arch.Fault) {
+// mode and EPT allow. A page fault is written to *f (faulted true), as
+// mmu.WalkTo does.
+func (c *CPU) memoWalk(r *mmu.Regs, lin uint64, acc mmu.Access, f *arch.Fault) (tr mmu.Translation, faulted bool) {
 	c.memo.last = nil
 	if c.tlb.ctx.ept.on || r.EFER&arch.EFERLMA == 0 {
-		return mmu.Walk(physMem{c}, r, lin, acc)
+		return mmu.WalkTo(physMem{c}, r, lin, acc, f)
 	}
 	key := walkMemoKey(lin, acc)
 	e := c.memo.slot(key, r)
 	if e.key == key && e.regs == *r && e.hit() {
 		c.memo.last = e
-		return e.tr, nil
+		return e.tr, false
 	}
 	c.memo.on, c.memo.n = true, 0
-	tr, f := mmu.Walk(physMem{c}, r, lin, acc)
-	if c.memo.on && f == nil && !tr.Refused && c.memo.n > 0 {
+	tr, faulted = mmu.WalkTo(physMem{c}, r, lin, acc, f)
+	if c.memo.on && !faulted && !tr.Refused && c.memo.n > 0 {
 		e.key, e.regs, e.n, e.tr, e.pg = key, *r, c.memo.n, tr, nil
 		for i := 0; i < e.n; i++ {
 			e.ent[i] = c.memo.ent[i]
@@ -118,7 +119,7 @@ func (c *CPU) memoWalk(r *mmu.Regs, lin uint64, acc mmu.Access) (mmu.Translation
 		e.key = 0
 	}
 	c.memo.on = false
-	return tr, f
+	return tr, faulted
 }
 
 // memoFill is the walk memo's answer for fill (mem.go) without building

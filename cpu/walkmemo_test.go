@@ -172,7 +172,12 @@ func TestWalkMemoMatchesWalk(t *testing.T) {
 						fastTr = fast.tr
 					}
 				}
-				got, gf := c.memoWalk(&r, lin, acc)
+				var gfv arch.Fault
+				got, faulted := c.memoWalk(&r, lin, acc, &gfv)
+				var gf *arch.Fault
+				if faulted {
+					gf = &gfv
+				}
 				if gf == nil && !got.Refused {
 					// What fill does after translate.
 					last := c.memo.last

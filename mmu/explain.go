@@ -115,7 +115,7 @@ type Explanation struct {
 // guest half (SDM Vol. 3A chapter 4).
 func Explain(m PhysMem, r *Regs, lin uint64, acc Access) Explanation {
 	tr := &tracer{}
-	t, f := walk(readOnly{m}, r, lin, acc, tr)
+	t, f := walkPtr(readOnly{m}, r, lin, acc, tr)
 	if r.Mode() == Mode32Bit {
 		for i := range tr.steps {
 			tr.steps[i].Wide = false

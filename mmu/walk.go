@@ -287,20 +287,53 @@ func entryName(level int) string {
 	return EntryPML5E
 }
 
-func pageFault(lin uint64, code uint32, rule, sdm string) *arch.Fault {
-	return &arch.Fault{Vector: arch.VecPF, HasError: true, Code: code, Rule: rule, SDM: sdm, Addr: lin}
+// pageFault writes the #PF for lin into out (SDM 4.7) and returns the
+// walk's result for it: no translation, faulted.
+func pageFault(out *arch.Fault, lin uint64, code uint32, rule, sdm string) (Translation, bool) {
+	*out = arch.Fault{Vector: arch.VecPF, HasError: true, Code: code, Rule: rule, SDM: sdm, Addr: lin}
+	return Translation{}, true
 }
 
-func notPresent(r *Regs, lin uint64, acc Access, level int, sdm string) *arch.Fault {
-	return pageFault(lin, baseCode(r, acc), entryName(level)+RuleNotPresentSuffix, sdm)
+// notPresentRule is the rule of a not-present fault at a level: "<ENTRY>
+// not present (P=0)". Each text is a constant: a fault allocates nothing.
+func notPresentRule(level int) string {
+	switch level {
+	case 1:
+		return EntryPTE + RuleNotPresentSuffix
+	case 2:
+		return EntryPDE + RuleNotPresentSuffix
+	case 3:
+		return EntryPDPTE + RuleNotPresentSuffix
+	case 4:
+		return EntryPML4E + RuleNotPresentSuffix
+	}
+	return EntryPML5E + RuleNotPresentSuffix
 }
 
-func reservedRule(rsvd uint64, entry string) string {
-	return RuleReservedPrefix + strconv.Itoa(bits.Len64(rsvd)-1) + " set in " + entry
+func notPresent(out *arch.Fault, r *Regs, lin uint64, acc Access, level int, sdm string) (Translation, bool) {
+	return pageFault(out, lin, baseCode(r, acc), notPresentRule(level), sdm)
 }
 
-func reserved(r *Regs, lin uint64, acc Access, rsvd uint64, level int, sdm string) *arch.Fault {
-	return pageFault(lin, arch.PFErrP|arch.PFErrRSVD|baseCode(r, acc), reservedRule(rsvd, entryName(level)), sdm)
+// reservedRules holds the rule of a reserved-bit fault for every level
+// (index level-1) and highest reserved bit set: "reserved bit <n> set in
+// <ENTRY>". It is built once and never written: a fault allocates nothing.
+var reservedRules = func() (t [5][64]string) {
+	for level := 1; level <= 5; level++ {
+		for b := range 64 {
+			t[level-1][b] = RuleReservedPrefix + strconv.Itoa(b) + " set in " + entryName(level)
+		}
+	}
+	return t
+}()
+
+// reservedRule is the rule of a reserved-bit fault: rsvd holds the
+// reserved bits set (not 0) in the entry of the level (1 = PTE).
+func reservedRule(rsvd uint64, level int) string {
+	return reservedRules[level-1][bits.Len64(rsvd)-1]
+}
+
+func reserved(out *arch.Fault, r *Regs, lin uint64, acc Access, rsvd uint64, level int, sdm string) (Translation, bool) {
+	return pageFault(out, lin, arch.PFErrP|arch.PFErrRSVD|baseCode(r, acc), reservedRule(rsvd, level), sdm)
 }
 
 // bitRange returns a mask of bits hi:lo (empty if hi < lo).
@@ -334,42 +367,60 @@ func bitRange(hi, lo uint) uint64 {
 // When CR0.PG=0 the identity translation is returned: linear addresses are
 // physical addresses, all accesses are allowed (SDM 4.1.1).
 func Walk(m PhysMem, r *Regs, lin uint64, acc Access) (Translation, *arch.Fault) {
-	return walk(m, r, lin, acc, nil)
+	return walkPtr(m, r, lin, acc, nil)
 }
 
-// walk is Walk; tr, when not nil, is told of every paging-structure entry
-// the walk uses, in the order it uses them (Explain).
-func walk(m PhysMem, r *Regs, lin uint64, acc Access, tr *tracer) (Translation, *arch.Fault) {
+// WalkTo is Walk with the page fault written to *f: faulted reports
+// whether it was. It allocates nothing, for the callers that take faults
+// at a high rate (the CPU's translate).
+func WalkTo(m PhysMem, r *Regs, lin uint64, acc Access, f *arch.Fault) (t Translation, faulted bool) {
+	return walk(m, r, lin, acc, nil, f)
+}
+
+// walkPtr is walk with the fault returned as a pointer (nil: none).
+func walkPtr(m PhysMem, r *Regs, lin uint64, acc Access, tr *tracer) (Translation, *arch.Fault) {
+	var f arch.Fault
+	t, faulted := walk(m, r, lin, acc, tr, &f)
+	if !faulted {
+		return t, nil
+	}
+	out := f
+	return t, &out
+}
+
+// walk is WalkTo; tr, when not nil, is told of every paging-structure
+// entry the walk uses, in the order it uses them (Explain).
+func walk(m PhysMem, r *Regs, lin uint64, acc Access, tr *tracer, f *arch.Fault) (Translation, bool) {
 	switch r.Mode() {
 	case ModeNone:
-		return Translation{PhysPage: lin &^ pageMask, PageSize: 1 << 12, Writable: true, User: true, Dirty: true}, nil
+		return Translation{PhysPage: lin &^ pageMask, PageSize: 1 << 12, Writable: true, User: true, Dirty: true}, false
 	case Mode32Bit:
-		return walk32(m, r, lin, acc, tr)
+		return walk32(m, r, lin, acc, tr, f)
 	case ModePAE:
 		idx := (lin >> 30) & 3
 		pdpte := r.PDPTE[idx]
 		tr.entry(3, r.CR3&0xFFFFFFE0|idx<<3, pdpte, idx, true)
 		if pdpte&pteP == 0 {
-			return Translation{}, notPresent(r, lin, acc, 3, SDMPAE)
+			return notPresent(f, r, lin, acc, 3, SDMPAE)
 		}
 		// The PDPTE registers were checked for reserved bits when loaded
 		// (SDM 4.4.1); they carry no R/W, U/S, XD or accessed flag.
 		maxPA := r.maxPhys()
 		rsvd := bitRange(62, maxPA) // PAE entries: bits 62:M reserved (SDM 4.4.2)
-		return walk64(m, r, lin, acc, pdpte&bitRange(maxPA-1, 12), 2, rsvd, SDMPAE, tr)
+		return walk64(m, r, lin, acc, pdpte&bitRange(maxPA-1, 12), 2, rsvd, SDMPAE, tr, f)
 	case Mode4Level:
 		maxPA := r.maxPhys()
-		return walk64(m, r, lin, acc, r.CR3&bitRange(maxPA-1, 12), 4, bitRange(51, maxPA), SDMLong, tr)
+		return walk64(m, r, lin, acc, r.CR3&bitRange(maxPA-1, 12), 4, bitRange(51, maxPA), SDMLong, tr, f)
 	default:
 		maxPA := r.maxPhys()
-		return walk64(m, r, lin, acc, r.CR3&bitRange(maxPA-1, 12), 5, bitRange(51, maxPA), SDMLong, tr)
+		return walk64(m, r, lin, acc, r.CR3&bitRange(maxPA-1, 12), 5, bitRange(51, maxPA), SDMLong, tr, f)
 	}
 }
 
 // walk64 walks 64-bit paging structures from the table at physical address
 // table whose entries are of the given level (5 = PML5E ... 1 = PTE). rsvd
 // holds the reserved high-address bits common to every level of the mode.
-func walk64(m PhysMem, r *Regs, lin uint64, acc Access, table uint64, top int, rsvd uint64, sdm string, tr *tracer) (Translation, *arch.Fault) {
+func walk64(m PhysMem, r *Regs, lin uint64, acc Access, table uint64, top int, rsvd uint64, sdm string, tr *tracer, f *arch.Fault) (Translation, bool) {
 	maxPA := r.maxPhys()
 	nxe := r.EFER&arch.EFERNXE != 0
 	if !nxe {
@@ -385,11 +436,11 @@ func walk64(m PhysMem, r *Regs, lin uint64, acc Access, table uint64, top int, r
 		pa := table + (lin>>shift&511)*8
 		e, ok := m.ReadPhys64(pa)
 		if !ok {
-			return Translation{Refused: true}, nil
+			return Translation{Refused: true}, false
 		}
 		tr.entry(level, pa, e, lin>>shift&511, false)
 		if e&pteP == 0 {
-			return Translation{}, notPresent(r, lin, acc, level, sdm)
+			return notPresent(f, r, lin, acc, level, sdm)
 		}
 		bad := e & rsvd
 		leaf := level == 1
@@ -412,7 +463,7 @@ func walk64(m PhysMem, r *Regs, lin uint64, acc Access, table uint64, top int, r
 			}
 		}
 		if bad != 0 {
-			return Translation{}, reserved(r, lin, acc, bad, level, sdm)
+			return reserved(f, r, lin, acc, bad, level, sdm)
 		}
 		pas[n], es[n] = pa, e
 		n++
@@ -448,7 +499,7 @@ func walk64(m PhysMem, r *Regs, lin uint64, acc Access, table uint64, top int, r
 		}
 		code, rule, rsdm := t.check(r, acc)
 		if rule != "" {
-			return Translation{}, pageFault(lin, code, rule, rsdm)
+			return pageFault(f, lin, code, rule, rsdm)
 		}
 		// The entries' values are those read above: nothing wrote
 		// memory since, except these A/D updates themselves, which
@@ -461,7 +512,7 @@ func walk64(m PhysMem, r *Regs, lin uint64, acc Access, table uint64, top int, r
 			}
 			if v := es[i]; v&set != set {
 				if !m.WritePhys64(pas[i], v|set) {
-					return Translation{Refused: true}, nil
+					return Translation{Refused: true}, false
 				}
 				for j := i + 1; j < n; j++ {
 					if pas[j] == pas[i] {
@@ -471,21 +522,21 @@ func walk64(m PhysMem, r *Regs, lin uint64, acc Access, table uint64, top int, r
 			}
 		}
 		t.Dirty = t.Dirty || acc.Write
-		return t, nil
+		return t, false
 	}
 }
 
 // walk32 is 32-bit paging (SDM Vol. 3A 4.3).
-func walk32(m PhysMem, r *Regs, lin uint64, acc Access, tr *tracer) (Translation, *arch.Fault) {
+func walk32(m PhysMem, r *Regs, lin uint64, acc Access, tr *tracer, f *arch.Fault) (Translation, bool) {
 	lin32 := uint32(lin)
 	pdeAddr := r.CR3&0xFFFFF000 | uint64(lin32>>22)<<2
 	pde, ok := m.ReadPhys32(pdeAddr)
 	if !ok {
-		return Translation{Refused: true}, nil
+		return Translation{Refused: true}, false
 	}
 	tr.entry(2, pdeAddr, uint64(pde), uint64(lin32>>22), false)
 	if pde&pteP == 0 {
-		return Translation{}, notPresent(r, lin, acc, 2, SDM32Bit)
+		return notPresent(f, r, lin, acc, 2, SDM32Bit)
 	}
 	var t Translation
 	var pteAddr uint64 // valid when !large
@@ -496,7 +547,7 @@ func walk32(m PhysMem, r *Regs, lin uint64, acc Access, tr *tracer) (Translation
 		// M = min(40, MAXPHYADDR) (PSE-36); bits 21:(M-19) are reserved.
 		maxPA := min(max(r.maxPhys(), 32), 40)
 		if bad := uint64(pde) & bitRange(21, maxPA-19); bad != 0 {
-			return Translation{}, reserved(r, lin, acc, bad, 2, SDM32BitPDE4M)
+			return reserved(f, r, lin, acc, bad, 2, SDM32BitPDE4M)
 		}
 		t.PageSize = 4 << 20
 		t.PhysPage = uint64(pde&0xFFC00000) | uint64(pde>>13&0xFF)<<32 | uint64(lin32&0x003FF000)
@@ -509,11 +560,11 @@ func walk32(m PhysMem, r *Regs, lin uint64, acc Access, tr *tracer) (Translation
 		pteAddr = uint64(pde&0xFFFFF000) | uint64(lin32>>12&0x3FF)<<2
 		pte, ok := m.ReadPhys32(pteAddr)
 		if !ok {
-			return Translation{Refused: true}, nil
+			return Translation{Refused: true}, false
 		}
 		tr.entry(1, pteAddr, uint64(pte), uint64(lin32>>12&0x3FF), false)
 		if pte&pteP == 0 {
-			return Translation{}, notPresent(r, lin, acc, 1, SDM32Bit)
+			return notPresent(f, r, lin, acc, 1, SDM32Bit)
 		}
 		t.PageSize = 4 << 10
 		t.PhysPage = uint64(pte & 0xFFFFF000)
@@ -527,13 +578,13 @@ func walk32(m PhysMem, r *Regs, lin uint64, acc Access, tr *tracer) (Translation
 	t.Dirty = entry&pteD != 0
 	code, rule, sdm := t.check(r, acc)
 	if rule != "" {
-		return Translation{}, pageFault(lin, code, rule, sdm)
+		return pageFault(f, lin, code, rule, sdm)
 	}
 	if !setAD32(m, pdeAddr, large && acc.Write) || !large && !setAD32(m, pteAddr, acc.Write) {
-		return Translation{Refused: true}, nil
+		return Translation{Refused: true}, false
 	}
 	t.Dirty = t.Dirty || acc.Write
-	return t, nil
+	return t, false
 }
 
 // setAD32 sets the accessed flag, and the dirty flag if dirty, in the

@@ -769,3 +769,32 @@ func TestRefusedAccess(t *testing.T) {
 	assert.Nil(t, f)
 	assert.False(t, ok)
 }
+
+// TestFaultRuleTexts: the rule texts of the structural faults, taken from
+// constant tables, are the documented formats for every level and bit
+// (rules.go): "<ENTRY> not present (P=0)" and "reserved bit <n> set in
+// <ENTRY>" with n the highest reserved bit set.
+func TestFaultRuleTexts(t *testing.T) {
+	names := map[int]string{1: "PTE", 2: "PDE", 3: "PDPTE", 4: "PML4E", 5: "PML5E"}
+	for level, name := range names {
+		assert.Equal(t, name+" not present (P=0)", notPresentRule(level), "level %d", level)
+		for b := range 64 {
+			want := fmt.Sprintf("reserved bit %d set in %s", b, name)
+			assert.Equal(t, want, reservedRule(1<<b, level), "level %d bit %d", level, b)
+			assert.Equal(t, want, reservedRule(1<<b|1, level), "level %d bits %d and 0", level, b)
+		}
+	}
+}
+
+// TestWalkToAllocs: a faulting walk through WalkTo allocates nothing.
+func TestWalkToAllocs(t *testing.T) {
+	e := long4K()
+	e.or(3, 1<<46)
+	var f arch.Fault
+	allocs := testing.AllocsPerRun(100, func() {
+		_, faulted := WalkTo(e.m, e.r, e.lin, Access{User: true}, &f)
+		require.True(t, faulted)
+	})
+	require.Zero(t, allocs)
+	require.Equal(t, "reserved bit 46 set in PTE", f.Rule)
+}

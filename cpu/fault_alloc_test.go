@@ -1,0 +1,97 @@
+package cpu_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"github.com/vmxemu/vmxemu/arch"
+)
+
+// faultLoopSrc is the loop of kvm-unit-tests' access test in miniature:
+// a not-present #PF (PDE, SDM Vol. 3A 4.5), a reserved-bit #PF (bit 51 of
+// a PTE), a #PF on a protection violation (a user-mode read of a
+// supervisor page), each handled and returned from with IRETQ, and a trip
+// to CPL 3 with IRETQ and back with INT 0x20 (SDM Vol. 3A 6.12-6.14),
+// with CR0.WP toggled, CR4 rewritten and an INVLPG on every pass.
+// r12 counts the passes, r13 the #PFs taken and r14 their error codes
+// ORed together.
+const faultLoopSrc = `
+	mov rbx, 0x800000      ; PDE 4 of the identity map: not present
+	mov rsi, 0x1FF000      ; PTE 511: reserved bit 51 set
+top:
+	mov rax, cr0
+	xor rax, 1 << 16       ; CR0.WP toggled
+	mov cr0, rax
+	mov rax, cr4
+	mov cr4, rax
+	invlpg [rsi]
+	mov rax, [rbx]         ; #PF(0)
+	mov rax, [rsi]         ; #PF(P|RSVD)
+	push 0x23              ; SS: selData3|3
+	push 0xA0000           ; RSP: physUStack
+	pushfq
+	push 0x2B              ; CS: selCode64U|3
+	lea rax, [rel user]
+	push rax
+	iretq
+back:
+	inc r12
+	jmp top
+align 64
+pf:
+	inc r13
+	or r14, [rsp]
+	add rsp, 8
+	add qword [rsp], 3     ; every faulting instruction is 3 bytes long
+	iretq
+align 64
+int20:
+	add rsp, 40            ; drop the CPL-3 frame
+	jmp back
+align 64
+user:
+	mov rax, [rdi]         ; rdi = the supervisor page: #PF(P|U)
+	int 0x20
+`
+
+// newFaultLoop builds the machine of faultLoopSrc.
+func newFaultLoop(t testing.TB) *machine {
+	m := newMachine(t, modeLong64, 0)
+	m.program(t, faultLoopSrc)
+	lo, hi := gate64(selCode64, labelAddr(t, 64, physCode, faultLoopSrc, "pf"), 0xE, 0, 0)
+	m.setGate64(arch.VecPF, lo, hi)
+	lo, hi = gate64(selCode64, labelAddr(t, 64, physCode, faultLoopSrc, "int20"), 0xE, 3, 0)
+	m.setGate64(0x20, lo, hi)
+	m.w64(pteAddr(0x1FF000), 0x1FF000|pteP|pteRW|pteUS|1<<51)
+	m.w64(pteAddr(0x1FE000), 0x1FE000|pteP|pteRW) // supervisor page
+	s := m.state()
+	s.GPR[arch.RDI] = 0x1FE000
+	m.set(s)
+	return m
+}
+
+// TestFaultLoopAllocs: taking page faults (not-present, reserved-bit and
+// protection ones), delivering them and INT n, and returning with IRETQ,
+// to CPL 0 and to CPL 3, allocates nothing once the code is decoded.
+func TestFaultLoopAllocs(t *testing.T) {
+	m := newFaultLoop(t)
+	m.run(100000) // decode every block, fill the TLB
+	s := m.state()
+	require.Greater(t, s.GPR[arch.R12], uint64(100), "passes of the loop (RIP %#x)", s.RIP)
+	n, pfs := s.GPR[arch.R12], s.GPR[arch.R13]
+	require.True(t, 3*n <= pfs && pfs <= 3*n+3, "#PFs taken: %d in %d passes", pfs, n)
+	require.Equal(t, uint64(arch.PFErrP|arch.PFErrRSVD|arch.PFErrUS), s.GPR[arch.R14], "error codes")
+	allocs := testing.AllocsPerRun(50, func() { m.run(5000) })
+	require.Zero(t, allocs, "allocations per 5000 instructions of the fault loop")
+}
+
+// BenchmarkFaultLoop: faultLoopSrc, 5000 instructions per op (three #PFs,
+// four IRETQs and an INT 0x20 every 26 instructions).
+func BenchmarkFaultLoop(b *testing.B) {
+	m := newFaultLoop(b)
+	m.run(100000)
+	b.ReportAllocs()
+	for b.Loop() {
+		m.run(5000)
+	}
+}

@@ -186,6 +186,10 @@ type CPU struct {
 	// instruction (issue 18).
 	vmxOut      vmx.Outcome
 	exitPending bool
+	// xfer is the state a far transfer or an event delivery in progress
+	// (xferOn) has changed, for its undo (exceptions.go beginTransfer).
+	xfer   eventSave
+	xferOn bool
 	// firstHalfStop says that the first instruction of a load pair (its
 	// MOV r,m) stopped the entry: the second did not run (exec_pair.go,
 	// retireStopped).

@@ -119,7 +119,7 @@ func (c *CPU) deliverEvent(vec uint8, hasErr bool, code uint32, kind eventKind, 
 		}
 		c.vev.injecting = false
 		c.deliveryEffects(kind, f)
-		saved := c.saveForEvent()
+		c.beginTransfer()
 		c.faultPending = false
 		c.taskCommitted = false
 		if c.inGuest() {
@@ -127,7 +127,11 @@ func (c *CPU) deliverEvent(vec uint8, hasErr bool, code uint32, kind eventKind, 
 		}
 		from, cpl := c.RIP, c.cpl
 		c.deliverOne(vec, hasErr, code, kind)
+		if !c.xferOn {
+			return // a VM exit in the middle of the delivery undid it
+		}
 		if !c.faultPending {
+			c.endTransfer()
 			// Delivery ends an STI/MOV SS interrupt shadow.
 			c.halted = false
 			c.shadow = 0
@@ -144,8 +148,9 @@ func (c *CPU) deliverEvent(vec uint8, hasErr bool, code uint32, kind eventKind, 
 			// an IDT task gate belongs to the new task (SDM Vol. 3A 7.3
 			// step 11): nothing is undone and RIP is the new task's.
 			c.taskCommitted = false
+			c.endTransfer()
 		} else {
-			c.restoreForEvent(saved)
+			c.undoTransfer()
 		}
 		if kind == evSoftInt || kind == evSoftExc || kind == evICEBP {
 			// (After a task switch's commit point ripCur is the new
@@ -228,6 +233,35 @@ func (c *CPU) restoreForEvent(s eventSave) {
 	c.setRFLAGS(s.rflags)
 	c.Seg[arch.CS], c.Seg[arch.SS] = s.cs, s.ss
 	c.stateChanged()
+}
+
+// A far transfer or an event delivery changes CS, SS, RSP, RIP and RFLAGS
+// before its last check or memory access (an SS descriptor read, a push);
+// when one of those fails the transfer is undone, as it did not happen.
+// The record of what to undo lives in the CPU (c.xfer) rather than with
+// the transfer, because a VM exit can end the transfer in the middle (an
+// EPT violation or an APIC-access exit on that read or push): vmExit
+// undoes it first, so that the guest state saved is the state before the
+// instruction or the delivery (SDM Vol. 3C 28.2.1, 28.3.3), and the
+// transfer's own undo then finds nothing to undo and leaves the host
+// state of 28.5 alone.
+
+// beginTransfer records the state a transfer is about to change.
+func (c *CPU) beginTransfer() {
+	c.xfer = c.saveForEvent()
+	c.xferOn = true
+}
+
+// endTransfer ends a transfer that completed (or whose undo is not wanted:
+// a task switch past its commit point).
+func (c *CPU) endTransfer() { c.xferOn = false }
+
+// undoTransfer puts the recorded state back, unless a VM exit already did.
+func (c *CPU) undoTransfer() {
+	if c.xferOn {
+		c.xferOn = false
+		c.restoreForEvent(c.xfer)
+	}
 }
 
 // extBit is the EXT bit of an error code (SDM Vol. 3A 6.13): set when the

@@ -159,18 +159,17 @@ func (c *CPU) farReturnOuter(sel uint16, d descriptor, addr uint64, rpl int, ip 
 		return false
 	}
 	outer := rpl > int(c.cpl)
-	saveCS, saveSS, saveCPL := c.Seg[arch.CS], c.Seg[arch.SS], c.cpl
+	c.beginTransfer()
 	c.loadCS(sel, d, rpl)
 	c.cpl = uint8(rpl)
 	if iret && uint16(ssv)&^3 == 0 && c.codeMode == mode64 && rpl < 3 {
 		c.Seg[arch.SS] = arch.Segment{Selector: uint16(ssv), Attr: arch.ARUnusable | uint32(rpl)<<5}
 		c.stateChanged()
 	} else if !c.loadSeg(arch.SS, uint16(ssv)) {
-		c.Seg[arch.CS], c.Seg[arch.SS] = saveCS, saveSS
-		c.cpl = saveCPL
-		c.stateChanged()
+		c.undoTransfer() // stateChanged recomputes the CPL from the old CS and SS
 		return false
 	}
+	c.endTransfer()
 	c.RIP = ip
 	// rSP <- Pop() with the operand size, then the immediate releases the
 	// caller's parameters with the new stack's address size.

@@ -480,6 +480,7 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 // the guest RIP saved is that instruction's and it does not retire (the
 // run loop's third outcome, retireStopped).
 func (c *CPU) vmExit(reason uint32, info vmx.ExitInfo, atInsn bool) {
+	c.undoTransfer() // an exit in the middle of a far transfer or a delivery (exceptions.go)
 	rip := c.RIP
 	if atInsn {
 		rip = c.ripCur

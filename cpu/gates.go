@@ -121,15 +121,17 @@ func (c *CPU) callGate(gsel uint16, g descriptor, gaddr uint64, call bool) {
 		return
 	}
 	retCS, retIP := uint64(c.Seg[arch.CS].Selector), c.RIP
-	saved := c.saveForEvent()
 	if !c.setAccessed(d, daddr) {
 		return
 	}
+	c.beginTransfer()
 	c.loadCS(csel, d, cpl)
 	c.RIP = off
 	if call && !(pushSized(c, size, retCS) && pushSized(c, size, retIP)) {
-		c.restoreForEvent(saved)
+		c.undoTransfer()
+		return
 	}
+	c.endTransfer()
 }
 
 // gateTargetOK checks a call gate's entry point against its code segment:
@@ -253,10 +255,11 @@ func (c *CPU) callGateInner(g descriptor, csel uint16, d descriptor, daddr, off 
 			}
 		}
 	}
-	saved := c.saveForEvent()
+	c.beginTransfer()
+	defer c.endTransfer()
 	oldSS, oldSP := c.Seg[arch.SS].Selector, c.GPR[arch.RSP]
 	retCS, retIP := uint64(c.Seg[arch.CS].Selector), c.RIP
-	fail := func() { c.restoreForEvent(saved) }
+	fail := c.undoTransfer
 	// Load the new stack to check its room with its own limit and size.
 	if lma {
 		c.Seg[arch.SS] = arch.Segment{Selector: newSS, Attr: arch.ARUnusable | uint32(newCPL)<<5}

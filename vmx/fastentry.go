@@ -90,6 +90,10 @@ type entryMemo struct {
 	host     checkMemo
 	guest    checkMemo
 	segments checkMemo
+	// intercepts is the memo of the intercept record (Intercepts,
+	// nonroot.go), interceptsTo the record it filled.
+	intercepts   checkMemo
+	interceptsTo *Intercepts
 	// hits counts the groups skipped (the tests' proof that the fast
 	// path ran).
 	hits uint64

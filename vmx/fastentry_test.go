@@ -77,6 +77,8 @@ func TestFastEntryEquivalence(t *testing.T) {
 			long := EntryCtx{Ctx: Ctx{CR0: 0x80000031, CR4: arch.CR4VMXE | arch.CR4PAE, EFER: arch.EFERLME | arch.EFERLMA, CSL: true}}
 			rng := rand.New(rand.NewSource(18))
 			kinds := map[string]int{}
+			var xFast, xFull Intercepts
+			var interceptHits uint64
 			const steps = 20000
 			for step := 0; step < steps; step++ {
 				if rng.Intn(4) == 0 { // back to the baseline
@@ -132,6 +134,15 @@ func TestFastEntryEquivalence(t *testing.T) {
 				require.Equal(t, do, df, "step %d: done", step)
 				require.Equal(t, oo, of, "step %d: outcome", step)
 				require.Equal(t, full.cur.vals, fast.cur.vals, "step %d: VMCS contents", step)
+				// The intercept record (Intercepts) through its memo and
+				// in full, each into the record it filled before, after
+				// every entry whatever its outcome (its memo does not
+				// depend on one).
+				h := fast.memo.hits
+				fast.Intercepts(&xFast)
+				full.Intercepts(&xFull)
+				require.Equal(t, xFull, xFast, "step %d: intercept record", step)
+				interceptHits += fast.memo.hits - h
 				switch {
 				case !df:
 					kinds["pass"]++
@@ -149,6 +160,9 @@ func TestFastEntryEquivalence(t *testing.T) {
 			assert.Greater(t, kinds["entry failure"], steps/100, "VM-entry failures (reason 33)")
 			assert.Greater(t, fast.memo.hits, uint64(steps/2), "groups skipped by the fast path")
 			assert.Zero(t, full.memo.hits, "the reference never skips")
+			t.Logf("%s: intercept records kept %d", name, interceptHits)
+			assert.Greater(t, interceptHits, uint64(steps/10), "intercept records kept by the memo")
+			assert.Less(t, interceptHits, uint64(steps*9/10), "intercept records computed again after a change")
 		})
 	}
 }

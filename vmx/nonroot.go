@@ -85,8 +85,29 @@ type Intercepts struct {
 
 // Intercepts fills in x, the core's intercept record, from the current
 // VMCS in place (VM entry: no copy of the record; CR3Targets reuses its
-// array).
+// array). The record is a function of VMCS fields alone (and of the
+// capability MSRs, constant for a processor), so it goes through a memo
+// like the entry-check groups (fastentry.go): when x is the record this
+// processor filled last and every field read then still holds its value,
+// x already holds the answer and is left as it is. The caller must not
+// change x between calls (the core only reads it).
 func (v *CPU) Intercepts(x *Intercepts) {
+	m := &v.memo.intercepts
+	if v.memo.interceptsTo == x && v.memoHit(m, interceptsInsn, [2]uint64{}) {
+		return
+	}
+	start := v.memoBegin()
+	v.intercepts(x)
+	v.memoEnd(m, start, true, false, interceptsInsn, [2]uint64{})
+	v.memo.interceptsTo = x
+}
+
+// interceptsInsn is the instruction the intercept memo is kept under: the
+// record does not depend on which instruction entered.
+const interceptsInsn = InsnVMRESUME
+
+// intercepts is Intercepts without its memo.
+func (v *CPU) intercepts(x *Intercepts) {
 	proc := v.field(encProcCtls)
 	x.ExceptionBitmap = uint32(v.field(encExcBitmap))
 	x.PFMask, x.PFMatch = uint32(v.field(encPFMask)), uint32(v.field(encPFMatch))

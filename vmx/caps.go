@@ -41,7 +41,11 @@ type Caps struct {
 	// in the VMCS (-1: no such field on this processor).
 	slot [4][4][512]int16
 	// flat is lookup's answer for every encoding below 8000H (slotOf).
-	flat     [1 << 15]int16
+	flat [1 << 15]int16
+	// segSlots are the slots of the guest segment fields, by register
+	// (ES ... TR) and part (selector, base, limit, access rights):
+	// guestSegSlots.
+	segSlots [8][4]int16
 	supports []Field // the fields that exist, in table order
 	offsets  []int   // region offset of each supported field
 	maxIndex uint32
@@ -130,6 +134,7 @@ func NewCaps(read, model func(idx uint32) (uint64, bool), maxPhysAddr, linearWid
 			c.flat[e] = int16(s)
 		}
 	}
+	c.segSlots = c.guestSegSlots()
 	return c, nil
 }
 

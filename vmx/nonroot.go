@@ -187,13 +187,13 @@ func (v *CPU) LoadGuestState(s *arch.State, launch bool, g *GuestEntry) {
 	default:
 		s.EFER &^= lmBits
 	}
-	for i := range 8 {
+	for i, q := range &v.caps.segSlots {
 		p := guestSeg(s, i)
 		*p = arch.Segment{
-			Selector: uint16(v.field(encGuestSelES + uint32(2*i))),
-			Base:     v.field(encGuestBaseES + uint32(2*i)),
-			Limit:    uint32(v.field(encGuestLimitES + uint32(2*i))),
-			Attr:     uint32(v.field(encGuestARES+uint32(2*i))) & 0x1F0FF,
+			Selector: uint16(v.at(q[0])),
+			Base:     v.at(q[1]),
+			Limit:    uint32(v.at(q[2])),
+			Attr:     uint32(v.at(q[3])) & 0x1F0FF,
 		}
 	}
 	s.GDTR = arch.DescTable{Base: v.field(encGuestGDTRBase), Limit: uint16(v.field(encGuestGDTRLimit))}
@@ -217,6 +217,38 @@ func (v *CPU) LoadGuestState(s *arch.State, launch bool, g *GuestEntry) {
 		v.cur.launched = true
 	}
 	v.mode = NonRoot
+}
+
+// guestSegSlots resolves the slots of the guest segment fields (Appendix
+// B: ES, CS, SS, DS, FS, GS, LDTR, TR; for each the selector, base, limit
+// and access rights), -1 for a field the processor does not have: VM
+// entry and VM exit move all 32 every time (SDM Vol. 3C 27.3.2.2, 28.3.1),
+// by slot rather than by encoding (Caps.segSlots).
+func (c *Caps) guestSegSlots() (q [8][4]int16) {
+	for i := range q {
+		for j, enc := range [4]uint32{encGuestSelES, encGuestBaseES, encGuestLimitES, encGuestARES} {
+			q[i][j] = int16(c.slotOf(enc + uint32(2*i)))
+		}
+	}
+	return q
+}
+
+// at reads the field in slot s of the current VMCS (0 for s = -1, no such
+// field, as field reads it): for the state moves of VM entry and exit,
+// which run outside the entry-check groups' recording (fastentry.go).
+func (v *CPU) at(s int16) uint64 {
+	if s < 0 {
+		return 0
+	}
+	return v.cur.vals[s]
+}
+
+// put writes the field in slot s of the current VMCS (nothing for s = -1,
+// as setField).
+func (v *CPU) put(s int16, val uint64) {
+	if s >= 0 {
+		v.cur.vals[s] = val
+	}
 }
 
 // guestSeg is the register of s that the i-th guest segment field group
@@ -290,12 +322,12 @@ func (v *CPU) SaveGuestState(reason uint32, info *ExitInfo, g *GuestSave) {
 	if v.field(encExitCtls)&exitSaveEFER != 0 {
 		v.setField(encGuestEFER, s.EFER) // 28.3.1: "save IA32_EFER"
 	}
-	for i := range 8 {
+	for i, q := range &v.caps.segSlots {
 		p := guestSeg(s, i)
-		v.setField(encGuestSelES+uint32(2*i), uint64(p.Selector))
-		v.setField(encGuestBaseES+uint32(2*i), p.Base)
-		v.setField(encGuestLimitES+uint32(2*i), uint64(p.Limit))
-		v.setField(encGuestARES+uint32(2*i), uint64(p.Attr&0x1F0FF))
+		v.put(q[0], uint64(p.Selector))
+		v.put(q[1], p.Base)
+		v.put(q[2], uint64(p.Limit))
+		v.put(q[3], uint64(p.Attr&0x1F0FF))
 	}
 	v.setField(encGuestGDTRBase, s.GDTR.Base)
 	v.setField(encGuestGDTRLimit, uint64(s.GDTR.Limit))

@@ -173,7 +173,10 @@ type CPU struct {
 	// vmxOut holds the outcome of the VMX instruction executing
 	// (vmxOutcome, Hooks.VMX): written in place, never copied per
 	// instruction (issue 18).
-	vmxOut      vmx.Outcome
+	vmxOut vmx.Outcome
+	// vmxCtxBuf is the snapshot the checks of the VMX instruction
+	// executing read (vmxCtx), in place.
+	vmxCtxBuf   vmx.EntryCtx
 	exitPending bool
 	// firstHalfStop says that the first instruction of a load pair (its
 	// MOV r,m) stopped the entry: the second did not run (exec_pair.go,

@@ -46,9 +46,12 @@ type Caps struct {
 	// (ES ... TR) and part (selector, base, limit, access rights):
 	// guestSegSlots.
 	segSlots [8][4]int16
-	supports []Field // the fields that exist, in table order
-	offsets  []int   // region offset of each supported field
-	maxIndex uint32
+	// hostSlots are the slots of the fields LoadHostState reads
+	// (resolveHostSlots).
+	hostSlots [hsCount]int16
+	supports  []Field // the fields that exist, in table order
+	offsets   []int   // region offset of each supported field
+	maxIndex  uint32
 }
 
 // VMCS region layout (vmxemu's own beyond what the SDM fixes, Vol. 3C
@@ -135,6 +138,7 @@ func NewCaps(read, model func(idx uint32) (uint64, bool), maxPhysAddr, linearWid
 		}
 	}
 	c.segSlots = c.guestSegSlots()
+	c.hostSlots = c.resolveHostSlots()
 	return c, nil
 }
 

@@ -49,9 +49,12 @@ type Caps struct {
 	// hostSlots are the slots of the fields LoadHostState reads
 	// (resolveHostSlots).
 	hostSlots [hsCount]int16
-	supports  []Field // the fields that exist, in table order
-	offsets   []int   // region offset of each supported field
-	maxIndex  uint32
+	// guestSlots are the slots of the other fields LoadGuestState and
+	// SaveGuestState move (resolveGuestSlots).
+	guestSlots [gsCount]int16
+	supports   []Field // the fields that exist, in table order
+	offsets    []int   // region offset of each supported field
+	maxIndex   uint32
 }
 
 // VMCS region layout (vmxemu's own beyond what the SDM fixes, Vol. 3C
@@ -139,6 +142,7 @@ func NewCaps(read, model func(idx uint32) (uint64, bool), maxPhysAddr, linearWid
 	}
 	c.segSlots = c.guestSegSlots()
 	c.hostSlots = c.resolveHostSlots()
+	c.guestSlots = c.resolveGuestSlots()
 	return c, nil
 }
 

@@ -146,3 +146,165 @@ func TestHostStateLoad(t *testing.T) {
 		})
 	}
 }
+
+// TestGuestStateMove: VM entry loads the guest-state area into the
+// registers (SDM Vol. 3C 27.3.2: control registers, DR7 and IA32_DEBUGCTL
+// with "load debug controls", the SYSENTER MSRs, IA32_EFER with "load
+// IA32_EFER", GDTR, IDTR, RSP, RIP, RFLAGS, interruptibility and
+// activity state, the event to inject: 27.6) and VM exit saves them with
+// the exit information (28.2, 28.3: DR7 and IA32_DEBUGCTL with "save
+// debug controls", IA32_EFER with "save IA32_EFER"), each field by its
+// encoding in Appendix B, from random values.
+func TestGuestStateMove(t *testing.T) {
+	type reg struct {
+		enc uint64
+		ptr func(s *arch.State) *uint64
+	}
+	regs := []reg{
+		{0x6800, func(s *arch.State) *uint64 { return &s.CR0 }},
+		{0x6802, func(s *arch.State) *uint64 { return &s.CR3 }},
+		{0x6804, func(s *arch.State) *uint64 { return &s.CR4 }},
+		{0x482A, func(s *arch.State) *uint64 { return &s.SysenterCS }},
+		{0x6824, func(s *arch.State) *uint64 { return &s.SysenterESP }},
+		{0x6826, func(s *arch.State) *uint64 { return &s.SysenterEIP }},
+		{0x6816, func(s *arch.State) *uint64 { return &s.GDTR.Base }},
+		{0x6818, func(s *arch.State) *uint64 { return &s.IDTR.Base }},
+		{0x681C, func(s *arch.State) *uint64 { return &s.GPR[arch.RSP] }},
+		{0x681E, func(s *arch.State) *uint64 { return &s.RIP }},
+		{0x6820, func(s *arch.State) *uint64 { return &s.RFLAGS }},
+	}
+	for _, model := range []string{"sandybridge-ep", "skylake-sp"} {
+		t.Run(model, func(t *testing.T) {
+			v, _ := entryVMCSWith(t, modelCapsInternal(t, model))
+			has := func(enc uint64) bool { return v.caps.slotOf(uint32(enc)) >= 0 }
+			write := func(enc, val uint64) {
+				require.Equal(t, Succeed, v.VMWRITE(enc, val, true).Kind, "%#x", enc)
+			}
+			read := func(enc uint64) uint64 {
+				val, o := v.VMREAD(enc, true)
+				require.Equal(t, Succeed, o.Kind, "%#x", enc)
+				return val
+			}
+			rng := rand.New(rand.NewSource(273))
+			for round := 0; round < 200; round++ {
+				// Entry.
+				entry := uint64(rng.Intn(2))<<2 | uint64(rng.Intn(2))<<15 | uint64(rng.Intn(2))<<9 // load debug, load EFER, IA-32e guest
+				write(0x4012, entry)
+				vals := map[uint64]uint64{}
+				for _, r := range regs {
+					vals[r.enc] = rng.Uint64()
+					if r.enc == 0x482A {
+						vals[r.enc] = uint64(rng.Uint32())
+					}
+					write(r.enc, vals[r.enc])
+				}
+				gdtrLim, idtrLim := uint64(rng.Intn(1<<16)), uint64(rng.Intn(1<<16))
+				dr7, dbg, efer := rng.Uint64(), rng.Uint64(), rng.Uint64()
+				intr, act := uint64(rng.Intn(16)), uint64(rng.Intn(4))
+				info := uint64(rng.Uint32())
+				exc, ilen := uint64(rng.Uint32()), uint64(rng.Intn(16))
+				for enc, val := range map[uint64]uint64{0x4810: gdtrLim, 0x4812: idtrLim, 0x681A: dr7, 0x2802: dbg, 0x4824: intr, 0x4826: act,
+					0x4016: info, 0x4018: exc, 0x401A: ilen} {
+					write(enc, val)
+				}
+				if has(0x2806) {
+					write(0x2806, efer)
+				}
+				var s arch.State
+				s.DR[7], s.EFER = 0x1234, rng.Uint64()
+				want := s
+				var g GuestEntry
+				v.LoadGuestState(&s, false, &g)
+				for _, r := range regs {
+					*r.ptr(&want) = vals[r.enc]
+				}
+				want.GDTR.Limit, want.IDTR.Limit = uint16(gdtrLim), uint16(idtrLim)
+				wantG := GuestEntry{BlockingSTI: intr&1 != 0, BlockingMovSS: intr&2 != 0, BlockingNMI: intr&8 != 0, Activity: act}
+				if entry&(1<<2) != 0 {
+					want.DR[7] = dr7
+					wantG.DebugCtl, wantG.LoadDebugCtl = dbg, true
+				}
+				lm := uint64(1 << 10)
+				if want.CR0&arch.CR0PG != 0 {
+					lm |= 1 << 8
+				}
+				switch {
+				case entry&(1<<15) != 0 && has(0x2806):
+					want.EFER = efer
+				case entry&(1<<15) != 0:
+					want.EFER = 0
+				case entry&(1<<9) != 0:
+					want.EFER |= lm
+				default:
+					want.EFER &^= lm
+				}
+				if info>>31 != 0 {
+					wantG.Inject, wantG.InjectVector, wantG.InjectType = true, uint8(info), uint8(info>>8&7)
+					wantG.InjectHasErr, wantG.InjectErr, wantG.InjectInsnLength = info>>11&1 != 0, uint32(exc), ilen
+				}
+				// Segment registers are TestGuestSegmentsMove's.
+				want.Seg, want.LDTR, want.TR = s.Seg, s.LDTR, s.TR
+				require.Equal(t, want, s, "round %d: entry controls %#x", round, entry)
+				require.Equal(t, wantG, g, "round %d", round)
+				require.Equal(t, info&^(1<<31), read(0x4016), "round %d: the valid bit cleared (27.6.1)", round)
+
+				// Exit.
+				exit := uint64(rng.Intn(2))<<2 | uint64(rng.Intn(2))<<20 // save debug, save EFER
+				write(0x400C, exit)
+				before := map[uint64]uint64{0x681A: read(0x681A), 0x2802: read(0x2802)}
+				if has(0x2806) {
+					before[0x2806] = read(0x2806)
+				}
+				for _, r := range regs {
+					*r.ptr(&s) = rng.Uint64()
+				}
+				s.SysenterCS = uint64(rng.Uint32())
+				s.GDTR.Limit, s.IDTR.Limit, s.DR[7], s.EFER = uint16(rng.Intn(1<<16)), uint16(rng.Intn(1<<16)), uint64(rng.Uint32()), rng.Uint64()
+				gs := GuestSave{State: &s, RIP: rng.Uint64(), RFLAGS: rng.Uint64(), DebugCtl: rng.Uint64(),
+					BlockingSTI: rng.Intn(2) == 0, BlockingMovSS: rng.Intn(2) == 0, BlockingNMI: rng.Intn(2) == 0,
+					Activity: uint64(rng.Intn(4)), PendingDebug: rng.Uint64() & 0xFFFFFFFF}
+				xi := ExitInfo{Qualification: rng.Uint64(), InsnLength: uint32(rng.Intn(16)), InsnInfo: rng.Uint32(), GuestLinear: rng.Uint64(),
+					IntrInfo: rng.Uint32(), IntrErr: rng.Uint32(), IDTVecInfo: rng.Uint32(), IDTVecErr: rng.Uint32()}
+				reason := uint32(rng.Intn(70))
+				v.SaveGuestState(reason, &xi, &gs)
+				for _, r := range regs {
+					w := *r.ptr(&s)
+					switch r.enc {
+					case 0x681E:
+						w = gs.RIP
+					case 0x6820:
+						w = gs.RFLAGS
+					}
+					require.Equal(t, w, read(r.enc), "round %d: field %#x saved", round, r.enc)
+				}
+				var intrW uint64
+				for i, b := range []bool{gs.BlockingSTI, gs.BlockingMovSS, false, gs.BlockingNMI} {
+					if b {
+						intrW |= 1 << i
+					}
+				}
+				saved := map[uint64]uint64{0x4810: uint64(s.GDTR.Limit), 0x4812: uint64(s.IDTR.Limit), 0x4824: intrW, 0x4826: gs.Activity,
+					0x6822: gs.PendingDebug, 0x4402: uint64(reason), 0x6400: xi.Qualification, 0x440C: uint64(xi.InsnLength),
+					0x440E: uint64(xi.InsnInfo), 0x640A: xi.GuestLinear, 0x4404: uint64(xi.IntrInfo), 0x4406: uint64(xi.IntrErr),
+					0x4408: uint64(xi.IDTVecInfo), 0x440A: uint64(xi.IDTVecErr), 0x681A: before[0x681A], 0x2802: before[0x2802]}
+				if exit&(1<<2) != 0 {
+					saved[0x681A], saved[0x2802] = s.DR[7], gs.DebugCtl
+				}
+				if has(0x2806) {
+					saved[0x2806] = before[0x2806]
+					if exit&(1<<20) != 0 {
+						saved[0x2806] = s.EFER
+					}
+				}
+				for enc, w := range saved {
+					require.Equal(t, w, read(enc), "round %d: field %#x saved, exit controls %#x", round, enc, exit)
+				}
+				wantEntry := entry &^ (1 << 9)
+				if s.EFER&(1<<10) != 0 {
+					wantEntry |= 1 << 9
+				}
+				require.Equal(t, wantEntry, read(0x4012), "round %d: \"IA-32e mode guest\" = IA32_EFER.LMA (28.3)", round)
+			}
+		})
+	}
+}

@@ -405,8 +405,10 @@ func (l *blockLookup) mayLive(epoch uint64) bool {
 func (l *blockLookup) enter(x codeCtx) {
 	x.gen = l.gen
 	for i := range l.ctxs {
-		if l.ctxs[i].epoch != 0 && l.ctxs[i].ctx == x {
-			l.epoch = l.ctxs[i].epoch
+		// CR3 and the TLB key first: they tell a VM exit's host context
+		// from its guest's without comparing the whole record.
+		if c := &l.ctxs[i]; c.epoch != 0 && c.ctx.cr3 == x.cr3 && c.ctx.tlbKey == x.tlbKey && c.ctx == x {
+			l.epoch = c.epoch
 			return
 		}
 	}

@@ -107,9 +107,9 @@ func (v *CPU) memoHit(m *checkMemo, insn Insn, key [2]uint64) bool {
 	if v.memo.off || !m.ok || m.vmcs != v.cur || m.insn != insn || m.key != key {
 		return false
 	}
-	vals := v.cur.vals
+	vals, kept := v.cur.vals, m.vals[:len(m.slots)] // one length check for the loop
 	for i, s := range m.slots {
-		if vals[s] != m.vals[i] {
+		if vals[s] != kept[i] {
 			return false
 		}
 	}

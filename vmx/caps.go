@@ -136,7 +136,7 @@ func NewCaps(read, model func(idx uint32) (uint64, bool), maxPhysAddr, linearWid
 	}
 	for e := range c.flat {
 		c.flat[e] = -1
-		if s, _, ok := c.lookup(uint64(e)); ok {
+		if s, _, ok := c.decodeLookup(uint64(e)); ok {
 			c.flat[e] = int16(s)
 		}
 	}
@@ -170,10 +170,24 @@ func (c *Caps) Supported() []Field { return append([]Field(nil), c.supports...) 
 func (c *Caps) VMCSEnum() uint64 { return uint64(c.maxIndex) << 1 }
 
 // lookup resolves a VMREAD/VMWRITE encoding operand: the slot of the field
-// and whether the access is to the high half of a 64-bit field. ok is
-// false for an unsupported component (reserved bits set, high access to a
-// field that is not 64-bit, or no such field on this processor).
+// and whether the access is to the high half of a 64-bit field (access
+// type, bit 0). ok is false for an unsupported component (reserved bits
+// set, high access to a field that is not 64-bit, or no such field on this
+// processor). It reads flat, which decodeLookup filled for every encoding
+// below 8000H; any other sets reserved bits.
 func (c *Caps) lookup(enc uint64) (slot int, high bool, ok bool) {
+	if enc >= 1<<15 {
+		return 0, false, false
+	}
+	if s := c.flat[enc]; s >= 0 {
+		return int(s), enc&1 != 0, true
+	}
+	return 0, false, false
+}
+
+// decodeLookup is lookup by the encoding's parts (SDM Vol. 3C 25.11.2:
+// access type, index, type, width), through the slot table.
+func (c *Caps) decodeLookup(enc uint64) (slot int, high bool, ok bool) {
 	if enc>>15 != 0 || enc&(1<<12) != 0 {
 		return 0, false, false
 	}

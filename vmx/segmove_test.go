@@ -308,3 +308,36 @@ func TestGuestStateMove(t *testing.T) {
 		})
 	}
 }
+
+// TestLookupFlat: the VMREAD/VMWRITE encoding lookup through the flat
+// table answers as the decoding by parts (SDM Vol. 3C 25.11.2) for every
+// encoding below 8000H and for encodings with bits 63:15 set, on each
+// model's fields.
+func TestLookupFlat(t *testing.T) {
+	for _, model := range []string{"sandybridge-ep", "skylake-sp", "sapphirerapids"} {
+		c := modelCapsInternal(t, model)
+		found := 0
+		for enc := uint64(0); enc < 1<<16; enc++ {
+			s, h, ok := c.decodeLookup(enc)
+			fs, fh, fok := c.lookup(enc)
+			require.Equal(t, [3]any{s, h, ok}, [3]any{fs, fh, fok}, "%s: %#x", model, enc)
+			if ok {
+				found++
+			}
+		}
+		for _, enc := range []uint64{1 << 32, 1<<32 | 0x681E, 1 << 63, ^uint64(0), 0x8000_681E} {
+			_, _, ok := c.lookup(enc)
+			require.False(t, ok, "%s: %#x", model, enc)
+		}
+		require.Equal(t, len(c.Supported())+numWidth64(c), found, "%s: every field, and the high halves of the 64-bit ones", model)
+	}
+}
+
+func numWidth64(c *Caps) (n int) {
+	for _, f := range c.Supported() {
+		if f.Width() == Width64 {
+			n++
+		}
+	}
+	return n
+}

@@ -299,6 +299,7 @@ func (v *CPU) LoadGuestState(s *arch.State, launch bool, g *GuestEntry) {
 		g.InjectInsnLength = v.at(gs[gsEntryInsnLen])
 		// 27.6.1: the valid bit is cleared on a successful VM entry.
 		v.put(gs[gsEntryIntrInfo], info&^(1<<31))
+		v.cur.gen[TypeControl]++
 	}
 	if launch {
 		v.cur.launched = true
@@ -331,7 +332,8 @@ func (v *CPU) at(s int16) uint64 {
 }
 
 // put writes the field in slot s of the current VMCS (nothing for s = -1,
-// as setField).
+// as setField) without noting the write in VMCS.gen: its callers
+// (LoadGuestState, SaveGuestState) note theirs, once per field type.
 func (v *CPU) put(s int16, val uint64) {
 	if s >= 0 {
 		v.cur.vals[s] = val
@@ -387,6 +389,8 @@ type GuestSave struct {
 // (LoadHostState, 28.5) after the VM-exit MSR-store area (28.4).
 func (v *CPU) SaveGuestState(reason uint32, info *ExitInfo, g *GuestSave) {
 	gs := &v.caps.guestSlots
+	v.cur.gen[TypeReadOnly]++ // the exit information (28.2)
+	v.cur.gen[TypeGuest]++    // the guest-state area (28.3)
 	v.put(gs[gsExitReason], uint64(reason))
 	v.put(gs[gsExitQual], info.Qualification)
 	v.put(gs[gsExitInsnLen], uint64(info.InsnLength))
@@ -439,11 +443,15 @@ func (v *CPU) SaveGuestState(reason uint32, info *ExitInfo, g *GuestSave) {
 	v.put(gs[gsPendDbg], g.PendingDebug)
 	// 28.3 (IA32_VMX_MISC[5]): the "IA-32e mode guest" entry control
 	// takes the value of IA32_EFER.LMA.
-	entry := v.at(gs[gsEntryCtls]) &^ entryIA32eGuest
+	old := v.at(gs[gsEntryCtls])
+	entry := old &^ entryIA32eGuest
 	if s.EFER&arch.EFERLMA != 0 {
 		entry |= entryIA32eGuest
 	}
-	v.put(gs[gsEntryCtls], entry)
+	if entry != old {
+		v.put(gs[gsEntryCtls], entry)
+		v.cur.gen[TypeControl]++
+	}
 	v.mode = Root
 }
 

@@ -405,12 +405,8 @@ func (l *blockLookup) mayLive(epoch uint64) bool {
 func (l *blockLookup) enter(x codeCtx) {
 	x.gen = l.gen
 	for i := range l.ctxs {
-		// The TLB key, the slot's invalidation count and CR3 first: they
-		// tell a VM exit's host context from its guest's, and a context
-		// from before a flush (VM entry and exit without VPIDs) from
-		// today's, without comparing the whole record.
-		if c := &l.ctxs[i]; c.epoch != 0 && c.ctx.tlbKey == x.tlbKey && c.ctx.tlbInval == x.tlbInval && c.ctx.cr3 == x.cr3 && c.ctx == x {
-			l.epoch = c.epoch
+		if l.ctxs[i].epoch != 0 && l.ctxs[i].ctx == x {
+			l.epoch = l.ctxs[i].epoch
 			return
 		}
 	}

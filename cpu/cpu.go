@@ -184,7 +184,10 @@ type CPU struct {
 	// vmxOut holds the outcome of the VMX instruction executing
 	// (vmxOutcome, Hooks.VMX): written in place, never copied per
 	// instruction (issue 18).
-	vmxOut      vmx.Outcome
+	vmxOut vmx.Outcome
+	// vmxCtxBuf is the snapshot the checks of the VMX instruction
+	// executing read (vmxCtx), in place.
+	vmxCtxBuf   vmx.EntryCtx
 	exitPending bool
 	// xfer is the state a far transfer or an event delivery in progress
 	// (xferOn) has changed, for its undo (exceptions.go beginTransfer).

@@ -19,10 +19,16 @@ import (
 // faultNoVMX is the #UD of a VMX instruction on a CPU model without VMX.
 var faultNoVMX = arch.UDFault("VMX instruction on a processor without VMX (CPUID.1:ECX.VMX = 0)", "Vol. 3C 24.6")
 
-// vmxCtx snapshots what the checks of a VMX instruction read.
-func (c *CPU) vmxCtx(in *Inst, insn vmx.Insn) vmx.Ctx {
-	x := vmx.Ctx{CR0: c.CR0, CR4: c.CR4, EFER: c.EFER, RFLAGS: c.RFLAGS, CSL: c.Seg[arch.CS].Attr&arch.ARL != 0,
-		CPL: int(c.cpl), RegOperand: in.mod == 3}
+// vmxCtx snapshots what the checks of a VMX instruction read, in place
+// in c.vmxCtxBuf (no copy per instruction: VMREAD and VMWRITE run on
+// every VM exit of a guest), and returns it. VM entry hands the same
+// record, with its MOV-SS blocking, on to vmx.Enter (vmentry).
+func (c *CPU) vmxCtx(in *Inst, insn vmx.Insn) *vmx.Ctx {
+	x := &c.vmxCtxBuf.Ctx
+	x.CR0, x.CR4, x.EFER, x.RFLAGS = c.CR0, c.CR4, c.EFER, c.RFLAGS
+	x.CSL = c.Seg[arch.CS].Attr&arch.ARL != 0
+	x.CPL, x.RegOperand = int(c.cpl), in.mod == 3
+	x.FeatureControl, x.InSMX, x.A20M, x.Encoding, x.Mem = 0, false, false, 0, nil
 	if insn == vmx.InsnVMXON {
 		fc, f := c.plat().ReadMSR(c, msrFeatureControl)
 		if f == nil {
@@ -49,7 +55,7 @@ func (c *CPU) vmxCheck(in *Inst, insn vmx.Insn) bool {
 		return false
 	}
 	ctx := c.vmxCtx(in, insn)
-	if o := &c.vmxOut; c.vmx.Check(insn, &ctx, o) {
+	if o := &c.vmxOut; c.vmx.Check(insn, ctx, o) {
 		if o.Kind == vmx.Exit {
 			c.guestVMXInsnExit(in, insn)
 			return false
@@ -84,7 +90,9 @@ func (c *CPU) vmxOutcome(o *vmx.Outcome) {
 			c.code.setVMXFrames(c.vmx.Registry().Frames())
 		}
 	}
-	fl := c.Flags() &^ (arch.FlagCF | arch.FlagPF | arch.FlagAF | arch.FlagZF | arch.FlagSF | arch.FlagOF)
+	// Flags() with CF, PF, AF, ZF, SF and OF (arch.FlagsArith) cleared:
+	// the lazy record, which holds only those, need not be materialised.
+	fl := c.RFLAGS&^arch.FlagsArith | arch.FlagRes1
 	switch o.Kind {
 	case vmx.Fault:
 		c.raise(o.Fault)
@@ -284,8 +292,11 @@ func vmentry(c *CPU, in *Inst) {
 	if !c.vmxCheck(in, insn) {
 		return
 	}
-	ctx := vmx.EntryCtx{Ctx: c.vmxCtx(in, insn), MovSSBlocking: c.shadow == shadowMovSS}
-	o, done := c.vmx.Enter(launch, &ctx, vmxPhys{c})
+	// vmxCheck left the snapshot in c.vmxCtxBuf; nothing it holds has
+	// changed since.
+	ctx := &c.vmxCtxBuf
+	ctx.MovSSBlocking = c.shadow == shadowMovSS
+	o, done := c.vmx.Enter(launch, ctx, vmxPhys{c})
 	if !done {
 		c.enterGuest(insn, launch)
 		return

@@ -294,3 +294,46 @@ func TestVMExitRoundTripAllocs(t *testing.T) {
 	assert.Equal(t, 1011, exits, "one exit per VMRESUME")
 	assert.True(t, c.vmx.Guest())
 }
+
+// TestVMXOutcomeFlags: the RFLAGS of VMsucceed and VMfailValid (SDM Vol.
+// 3C 31.2) after an instruction that left its arithmetic flags in the
+// lazy record: CF, PF, AF, ZF, SF and OF are cleared (ZF then set for
+// VMfailValid) whatever that record says, and every other flag (DF, IF,
+// TF off here) keeps its value.
+func TestVMXOutcomeFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pre  []byte // sets arithmetic flags lazily (and DF)
+		insn []byte
+		want uint64 // RFLAGS after insn
+	}{
+		// STD; MOV EAX,-1; ADD EAX,1 (CF ZF AF PF); VMREAD EBX,EAX... of
+		// a field that exists (guest RIP, 681EH in ECX).
+		{"VMsucceed after ADD carry", []byte{0xFD, 0xB8, 0xFF, 0xFF, 0xFF, 0xFF, 0x83, 0xC0, 0x01, 0xB9, 0x1E, 0x68, 0, 0},
+			[]byte{0x0F, 0x78, 0xCB}, arch.FlagRes1 | arch.FlagDF},
+		// CLD; MOV EAX,0x7FFFFFFF; ADD EAX,1 (OF SF AF PF); VMWRITE ECX=guest RIP from EAX.
+		{"VMsucceed after ADD overflow", []byte{0xFC, 0xB8, 0xFF, 0xFF, 0xFF, 0x7F, 0x83, 0xC0, 0x01, 0xB9, 0x1E, 0x68, 0, 0},
+			[]byte{0x0F, 0x79, 0xC8}, arch.FlagRes1},
+		// STD; SUB EAX,EAX after MOV ECX,1 (CF... ZF PF); VMREAD of field 1 (no such field): VMfailValid(12).
+		{"VMfailValid after SUB", []byte{0xFD, 0x29, 0xC0, 0xB9, 0x01, 0, 0, 0},
+			[]byte{0x0F, 0x78, 0xCB}, arch.FlagRes1 | arch.FlagDF | arch.FlagZF},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := vmxHarness(t)
+			c := h.c
+			code := append(append(append([]byte{}, tc.pre...), tc.insn...), 0xF4)
+			copy(h.bus.ram[harnessCode:], code)
+			c.code.written(c, harnessCode>>12)
+			n := uint64(0)
+			for i := 0; i < len(tc.pre); {
+				var in Inst
+				require.True(t, c.code.t.decode(tc.pre[i:], mode32, &in))
+				i += int(in.len)
+				n++
+			}
+			c.Run(n + 1)
+			require.Equal(t, uint64(harnessCode+len(tc.pre)+len(tc.insn)), c.RIP, "the VMX instruction retired")
+			assert.Equal(t, tc.want, c.Flags(), "RFLAGS %#x", c.Flags())
+		})
+	}
+}

@@ -41,10 +41,20 @@ type Caps struct {
 	// in the VMCS (-1: no such field on this processor).
 	slot [4][4][512]int16
 	// flat is lookup's answer for every encoding below 8000H (slotOf).
-	flat     [1 << 15]int16
-	supports []Field // the fields that exist, in table order
-	offsets  []int   // region offset of each supported field
-	maxIndex uint32
+	flat [1 << 15]int16
+	// segSlots are the slots of the guest segment fields, by register
+	// (ES ... TR) and part (selector, base, limit, access rights):
+	// guestSegSlots.
+	segSlots [8][4]int16
+	// hostSlots are the slots of the fields LoadHostState reads
+	// (resolveHostSlots).
+	hostSlots [hsCount]int16
+	// guestSlots are the slots of the other fields LoadGuestState and
+	// SaveGuestState move (resolveGuestSlots).
+	guestSlots [gsCount]int16
+	supports   []Field // the fields that exist, in table order
+	offsets    []int   // region offset of each supported field
+	maxIndex   uint32
 }
 
 // VMCS region layout (vmxemu's own beyond what the SDM fixes, Vol. 3C
@@ -126,10 +136,13 @@ func NewCaps(read, model func(idx uint32) (uint64, bool), maxPhysAddr, linearWid
 	}
 	for e := range c.flat {
 		c.flat[e] = -1
-		if s, _, ok := c.lookup(uint64(e)); ok {
+		if s, _, ok := c.decodeLookup(uint64(e)); ok {
 			c.flat[e] = int16(s)
 		}
 	}
+	c.segSlots = c.guestSegSlots()
+	c.hostSlots = c.resolveHostSlots()
+	c.guestSlots = c.resolveGuestSlots()
 	return c, nil
 }
 
@@ -157,10 +170,24 @@ func (c *Caps) Supported() []Field { return append([]Field(nil), c.supports...) 
 func (c *Caps) VMCSEnum() uint64 { return uint64(c.maxIndex) << 1 }
 
 // lookup resolves a VMREAD/VMWRITE encoding operand: the slot of the field
-// and whether the access is to the high half of a 64-bit field. ok is
-// false for an unsupported component (reserved bits set, high access to a
-// field that is not 64-bit, or no such field on this processor).
+// and whether the access is to the high half of a 64-bit field (access
+// type, bit 0). ok is false for an unsupported component (reserved bits
+// set, high access to a field that is not 64-bit, or no such field on this
+// processor). It reads flat, which decodeLookup filled for every encoding
+// below 8000H; any other sets reserved bits.
 func (c *Caps) lookup(enc uint64) (slot int, high bool, ok bool) {
+	if enc >= 1<<15 {
+		return 0, false, false
+	}
+	if s := c.flat[enc]; s >= 0 {
+		return int(s), enc&1 != 0, true
+	}
+	return 0, false, false
+}
+
+// decodeLookup is lookup by the encoding's parts (SDM Vol. 3C 25.11.2:
+// access type, index, type, width), through the slot table.
+func (c *Caps) decodeLookup(enc uint64) (slot int, high bool, ok bool) {
 	if enc>>15 != 0 || enc&(1<<12) != 0 {
 		return 0, false, false
 	}

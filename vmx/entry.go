@@ -47,6 +47,8 @@ const (
 	encHostIDTRBase   = 0x6C0E
 	encHostSysESP     = 0x6C10
 	encHostSysEIP     = 0x6C12
+	encHostRSP        = 0x6C14
+	encHostSysCS      = 0x4C00
 	encHostRIP        = 0x6C16
 	encHostSelES      = 0x0C00
 	encHostSelCS      = 0x0C02

@@ -72,7 +72,8 @@ type EventControls struct {
 	MTF             bool // primary 27: exit after each instruction (reason 37)
 	AckIntOnExit    bool // VM-exit 15: acknowledge the interrupt, store its vector
 	SaveTimer       bool // VM-exit 22: store the timer's value on every VM exit
-	// TimerValue is the VMX-preemption timer-value field at entry;
+	// TimerValue is the VMX-preemption timer-value field at entry (0
+	// without "activate VMX-preemption timer", which alone uses it);
 	// TimerShift is IA32_VMX_MISC[4:0]: the timer counts down by 1 each
 	// time bit TimerShift of the TSC changes (SDM Vol. 3C 26.5.1).
 	TimerValue uint32
@@ -102,9 +103,14 @@ func (v *CPU) eventControls(e *EventControls) {
 		MTF:             proc&procMonitorTrapFlag != 0,
 		AckIntOnExit:    exit&exitAckIntOnExit != 0,
 		SaveTimer:       exit&exitSavePreemption != 0,
-		TimerValue:      uint32(v.field(encPreemptionTimer)),
 		TimerShift:      uint(v.caps.msrs.get(msr.VMXMisc) & 0x1F),
 		PendingMTF:      info>>31 != 0 && info>>8&7 == IntrTypeOther && info&0xFF == 0,
+	}
+	if e.PreemptionTimer {
+		// Read only when the timer runs: the field is guest state, which
+		// every VM exit writes, and the intercept record's memo
+		// (Intercepts) would otherwise compare values at every entry.
+		e.TimerValue = uint32(v.field(encPreemptionTimer))
 	}
 }
 

@@ -40,32 +40,75 @@ func (v *CPU) failEntry(insn Insn, reason uint64, g *GuestFailure) Outcome {
 func (v *CPU) setField(enc uint32, val uint64) {
 	if s := v.caps.slotOf(enc); s >= 0 {
 		v.cur.vals[s] = val
+		v.cur.gen[encType(enc)]++
 	}
+}
+
+// The fields LoadHostState reads, as indices into Caps.hostSlots: the
+// VM-exit controls and the host-state area (SDM Vol. 3C 24.5, 28.5).
+const (
+	hsExitCtls = iota
+	hsCR0
+	hsCR3
+	hsCR4
+	hsSysCS
+	hsSysESP
+	hsSysEIP
+	hsPAT
+	hsEFER
+	hsSelES            // the selectors of ES, CS, SS, DS, FS, GS (arch.ES ... arch.GS) and TR
+	hsSelTR = iota + 5 // hsSelES + 6
+	hsFSBase
+	hsGSBase
+	hsTRBase
+	hsGDTRBase
+	hsIDTRBase
+	hsRIP
+	hsRSP
+	hsCount
+)
+
+// resolveHostSlots resolves the slots of the fields LoadHostState reads
+// (the hs* indices), -1 for a field the processor does not have: every VM
+// exit loads host state, by slot rather than by encoding.
+func (c *Caps) resolveHostSlots() (q [hsCount]int16) {
+	encs := [hsCount]uint32{hsExitCtls: encExitCtls, hsCR0: encHostCR0, hsCR3: encHostCR3, hsCR4: encHostCR4,
+		hsSysCS: encHostSysCS, hsSysESP: encHostSysESP, hsSysEIP: encHostSysEIP, hsPAT: encHostPAT, hsEFER: encHostEFER,
+		hsSelTR: encHostSelTR, hsFSBase: encHostFSBase, hsGSBase: encHostGSBase, hsTRBase: encHostTRBase,
+		hsGDTRBase: encHostGDTRBase, hsIDTRBase: encHostIDTRBase, hsRIP: encHostRIP, hsRSP: encHostRSP}
+	for i := range 6 {
+		encs[hsSelES+i] = encHostSelES + uint32(2*i)
+	}
+	for i, enc := range encs {
+		q[i] = int16(c.slotOf(enc))
+	}
+	return q
 }
 
 // LoadHostState applies the host-state load of a VM exit (SDM Vol. 3C
 // 28.5.1-28.5.3) to s in place: control registers, the SYSENTER MSRs,
 // segment and descriptor-table registers, RIP, RSP and RFLAGS from the
 // host-state area. The MSRs the core holds (PAT, EFER) follow the VM-exit
-// controls.
+// controls. Fields are read by slot (Caps.hostSlots, resolveHostSlots).
 func (v *CPU) LoadHostState(s *arch.State) {
-	exit := v.field(encExitCtls)
+	hs := &v.caps.hostSlots
+	exit := v.at(hs[hsExitCtls])
 	long := exit&exitHostAddrSpace != 0
 	// 28.5.1: CR0 keeps ET, CD, NW and bits 28:19, 17, 15:6; CR3 and CR4
 	// take the host values. DR7 = 400H.
 	const keep0 = 0x1FF80000 | 1<<17 | 0xFFC0 | arch.CR0ET | arch.CR0CD | arch.CR0NW
-	s.CR0 = s.CR0&keep0 | v.field(encHostCR0)&^keep0
-	s.CR3 = v.field(encHostCR3)
-	s.CR4 = v.field(encHostCR4)
+	s.CR0 = s.CR0&keep0 | v.at(hs[hsCR0])&^keep0
+	s.CR3 = v.at(hs[hsCR3])
+	s.CR4 = v.at(hs[hsCR4])
 	s.DR[7] = 0x400
-	s.SysenterCS = v.field(0x4C00)
-	s.SysenterESP = v.field(encHostSysESP)
-	s.SysenterEIP = v.field(encHostSysEIP)
+	s.SysenterCS = v.at(hs[hsSysCS])
+	s.SysenterESP = v.at(hs[hsSysESP])
+	s.SysenterEIP = v.at(hs[hsSysEIP])
 	if exit&exitLoadPAT != 0 {
-		s.PAT = v.field(encHostPAT)
+		s.PAT = v.at(hs[hsPAT])
 	}
 	if exit&exitLoadEFER != 0 {
-		s.EFER = v.field(encHostEFER)
+		s.EFER = v.at(hs[hsEFER])
 	} else if long {
 		s.EFER |= arch.EFERLMA | arch.EFERLME
 	} else {
@@ -78,29 +121,29 @@ func (v *CPU) LoadHostState(s *arch.State) {
 	} else {
 		csAttr |= arch.ARDB
 	}
-	s.Seg[arch.CS] = arch.Segment{Selector: uint16(v.field(encHostSelCS)), Limit: 0xFFFFFFFF, Attr: csAttr}
+	s.Seg[arch.CS] = arch.Segment{Selector: uint16(v.at(hs[hsSelES+arch.CS])), Limit: 0xFFFFFFFF, Attr: csAttr}
 	data := uint32(arch.ARP | arch.ARS | 3 | arch.ARDB | arch.ARG)
-	for _, i := range []int{arch.SS, arch.DS, arch.ES, arch.FS, arch.GS} {
-		sel := uint16(v.field(encHostSelES + uint32(2*i)))
+	for _, i := range [...]int{arch.SS, arch.DS, arch.ES, arch.FS, arch.GS} {
+		sel := uint16(v.at(hs[hsSelES+i]))
 		seg := arch.Segment{Selector: sel, Limit: 0xFFFFFFFF, Attr: data}
 		if sel == 0 && !(i == arch.SS && long) {
 			seg.Attr |= arch.ARUnusable
 		}
 		switch i {
 		case arch.FS:
-			seg.Base = v.field(encHostFSBase)
+			seg.Base = v.at(hs[hsFSBase])
 		case arch.GS:
-			seg.Base = v.field(encHostGSBase)
+			seg.Base = v.at(hs[hsGSBase])
 		}
 		s.Seg[i] = seg
 	}
-	s.TR = arch.Segment{Selector: uint16(v.field(encHostSelTR)), Base: v.field(encHostTRBase), Limit: 0x67, Attr: arch.ARP | 11}
+	s.TR = arch.Segment{Selector: uint16(v.at(hs[hsSelTR])), Base: v.at(hs[hsTRBase]), Limit: 0x67, Attr: arch.ARP | 11}
 	s.LDTR = arch.Segment{Attr: arch.ARUnusable}
-	s.GDTR = arch.DescTable{Base: v.field(encHostGDTRBase), Limit: 0xFFFF}
-	s.IDTR = arch.DescTable{Base: v.field(encHostIDTRBase), Limit: 0xFFFF}
+	s.GDTR = arch.DescTable{Base: v.at(hs[hsGDTRBase]), Limit: 0xFFFF}
+	s.IDTR = arch.DescTable{Base: v.at(hs[hsIDTRBase]), Limit: 0xFFFF}
 	// 28.5.3: RIP, RSP; RFLAGS cleared but bit 1.
-	s.RIP = v.field(encHostRIP)
-	s.GPR[arch.RSP] = v.field(0x6C14)
+	s.RIP = v.at(hs[hsRIP])
+	s.GPR[arch.RSP] = v.at(hs[hsRSP])
 	s.RFLAGS = arch.FlagRes1
 }
 

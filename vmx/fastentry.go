@@ -62,6 +62,22 @@ type checkMemo struct {
 	key   [2]uint64
 	slots []int16
 	vals  []uint64
+	// types has bit t set when the group read a field of type t, gen is
+	// the VMCS's VMCS.gen when the values were last known to hold: while
+	// no type the group read has had a write since, they still hold.
+	types uint8
+	gen   [4]uint64
+}
+
+// unwritten reports whether no field of a type m read has been written
+// in s since m's values were last known to hold.
+func (m *checkMemo) unwritten(s *VMCS) bool {
+	for t := range s.gen {
+		if m.types>>t&1 != 0 && m.gen[t] != s.gen[t] {
+			return false
+		}
+	}
+	return true
 }
 
 // recPhys is the memory a recording group sees: it notes any access.
@@ -90,9 +106,13 @@ type entryMemo struct {
 	host     checkMemo
 	guest    checkMemo
 	segments checkMemo
+	// intercepts is the memo of the intercept record (Intercepts,
+	// nonroot.go), interceptsTo the record it filled.
+	intercepts   checkMemo
+	interceptsTo *Intercepts
 	// hits counts the groups skipped (the tests' proof that the fast
-	// path ran).
-	hits uint64
+	// path ran), unwritten those skipped on VMCS.gen alone.
+	hits, unwritten uint64
 }
 
 // memoHit reports whether m's group can be skipped: it passed with the
@@ -103,11 +123,16 @@ func (v *CPU) memoHit(m *checkMemo, insn Insn, key [2]uint64) bool {
 	if v.memo.off || !m.ok || m.vmcs != v.cur || m.insn != insn || m.key != key {
 		return false
 	}
-	vals := v.cur.vals
-	for i, s := range m.slots {
-		if vals[s] != m.vals[i] {
-			return false
+	if !m.unwritten(v.cur) {
+		vals, kept := v.cur.vals, m.vals[:len(m.slots)] // one length check for the loop
+		for i, s := range m.slots {
+			if vals[s] != kept[i] {
+				return false
+			}
 		}
+		m.gen = v.cur.gen // the values hold as of now
+	} else {
+		v.memo.unwritten++
 	}
 	if r := &v.memo.rec; r.depth != 0 {
 		r.slots = append(r.slots, m.slots...)
@@ -136,9 +161,12 @@ func (v *CPU) memoEnd(m *checkMemo, start int, passed, usedMem bool, insn Insn, 
 		m.vmcs, m.insn, m.key = v.cur, insn, key
 		m.slots = append(m.slots[:0], r.slots[start:]...)
 		m.vals = m.vals[:0]
+		m.types = 0
 		for _, s := range m.slots {
 			m.vals = append(m.vals, v.cur.vals[s])
+			m.types |= 1 << v.caps.supports[s].Type()
 		}
+		m.gen = v.cur.gen
 	}
 	r.depth--
 	r.gen++

@@ -77,11 +77,19 @@ func TestFastEntryEquivalence(t *testing.T) {
 			long := EntryCtx{Ctx: Ctx{CR0: 0x80000031, CR4: arch.CR4VMXE | arch.CR4PAE, EFER: arch.EFERLME | arch.EFERLMA, CSL: true}}
 			rng := rand.New(rand.NewSource(18))
 			kinds := map[string]int{}
+			var xFast, xFull Intercepts
+			var interceptHits uint64
 			const steps = 20000
 			for step := 0; step < steps; step++ {
 				if rng.Intn(4) == 0 { // back to the baseline
 					copy(fast.cur.vals, base)
 					copy(full.cur.vals, base)
+					// A write to vals behind the processor's back:
+					// note it as every write path does (VMCS.gen).
+					for t := range fast.cur.gen {
+						fast.cur.gen[t]++
+						full.cur.gen[t]++
+					}
 				}
 				for n := rng.Intn(3); n >= 0; n-- {
 					f := fields[rng.Intn(len(fields))]
@@ -102,8 +110,12 @@ func TestFastEntryEquivalence(t *testing.T) {
 					if sz := f.Width().Size(); sz < 8 {
 						val &= 1<<(8*sz) - 1
 					}
-					fast.setField(f.Enc, val)
-					full.setField(f.Enc, val)
+					if rng.Intn(2) == 0 {
+						fast.setField(f.Enc, val) // as the processor's own writes
+						full.setField(f.Enc, val)
+					} else { // VMWRITE (a read-only field: VMfailValid, the error field written)
+						require.Equal(t, full.VMWRITE(uint64(f.Enc), val, true), fast.VMWRITE(uint64(f.Enc), val, true), "step %d: VMWRITE %#x", step, f.Enc)
+					}
 				}
 				if rng.Intn(4) == 0 {
 					// Memory the checks read changes under an unchanged
@@ -117,6 +129,12 @@ func TestFastEntryEquivalence(t *testing.T) {
 						binary.LittleEndian.PutUint32(b[:], caps.Revision|uint32(rng.Intn(2))<<31)
 					}
 					mem.WritePhys(at, b[:])
+				}
+				if rng.Intn(8) == 0 {
+					// A #UD to inject (type 3, vector 6, valid): entries
+					// that pass clear its valid bit (27.6.1).
+					fast.setField(encEntryIntrInfo, 0x80000306)
+					full.setField(encEntryIntrInfo, 0x80000306)
 				}
 				c := host32
 				if rng.Intn(10) == 0 {
@@ -132,6 +150,48 @@ func TestFastEntryEquivalence(t *testing.T) {
 				require.Equal(t, do, df, "step %d: done", step)
 				require.Equal(t, oo, of, "step %d: outcome", step)
 				require.Equal(t, full.cur.vals, fast.cur.vals, "step %d: VMCS contents", step)
+				memosHold(t, fast, step)
+				// The intercept record (Intercepts) through its memo and
+				// in full, each into the record it filled before, after
+				// every entry whatever its outcome (its memo does not
+				// depend on one).
+				h := fast.memo.hits
+				fast.Intercepts(&xFast)
+				full.Intercepts(&xFull)
+				require.Equal(t, xFull, xFast, "step %d: intercept record", step)
+				interceptHits += fast.memo.hits - h
+				if !df && rng.Intn(2) == 0 {
+					// The entry goes on: guest state loaded (the
+					// injection's valid bit cleared, 27.6.1), then a VM
+					// exit saves a changed guest state (28.2, 28.3: the
+					// guest fields, the exit information, the "IA-32e
+					// mode guest" control from IA32_EFER.LMA).
+					var sf, so arch.State
+					var gf, gob GuestEntry
+					fast.LoadGuestState(&sf, launch, &gf)
+					full.LoadGuestState(&so, launch, &gob)
+					memosHold(t, fast, step)
+					require.Equal(t, so, sf, "step %d: guest state loaded", step)
+					require.Equal(t, gob, gf, "step %d: guest entry", step)
+					sf.RIP += uint64(rng.Intn(16))
+					sf.GPR[arch.RSP] = rng.Uint64()
+					if rng.Intn(3) == 0 {
+						sf.EFER ^= arch.EFERLMA
+					}
+					if rng.Intn(3) == 0 {
+						sf.Seg[rng.Intn(6)].Attr ^= 1 << rng.Intn(17)
+					}
+					so = sf
+					info := ExitInfo{Qualification: rng.Uint64(), InsnLength: 2}
+					g := GuestSave{RIP: sf.RIP, RFLAGS: sf.RFLAGS, Activity: uint64(rng.Intn(2))}
+					gf2, go2 := g, g
+					gf2.State, go2.State = &sf, &so
+					fast.SaveGuestState(ExitCPUID, &info, &gf2)
+					full.SaveGuestState(ExitCPUID, &info, &go2)
+					require.Equal(t, full.cur.vals, fast.cur.vals, "step %d: VMCS contents after an exit", step)
+					memosHold(t, fast, step)
+					kinds["entry and exit"]++
+				}
 				switch {
 				case !df:
 					kinds["pass"]++
@@ -148,7 +208,29 @@ func TestFastEntryEquivalence(t *testing.T) {
 			assert.Greater(t, kinds["VMfailValid"], steps/10, "VMfailValid entries")
 			assert.Greater(t, kinds["entry failure"], steps/100, "VM-entry failures (reason 33)")
 			assert.Greater(t, fast.memo.hits, uint64(steps/2), "groups skipped by the fast path")
+			t.Logf("%s: skipped on VMCS.gen alone %d", name, fast.memo.unwritten)
+			assert.Greater(t, fast.memo.unwritten, uint64(steps/10), "groups skipped without comparing values")
+			assert.Less(t, fast.memo.unwritten, fast.memo.hits*9/10, "groups skipped after comparing values")
 			assert.Zero(t, full.memo.hits, "the reference never skips")
+			t.Logf("%s: intercept records kept %d", name, interceptHits)
+			assert.Greater(t, interceptHits, uint64(steps/10), "intercept records kept by the memo")
+			assert.Less(t, interceptHits, uint64(steps*9/10), "intercept records computed again after a change")
 		})
+	}
+}
+
+// memosHold checks the invariant of VMCS.gen: a memo that its VMCS's
+// counts say is unwritten still has every field it read at the value it
+// kept (else a write path did not note itself).
+func memosHold(t *testing.T, v *CPU, step int) {
+	t.Helper()
+	for name, m := range map[string]*checkMemo{"controls": &v.memo.controls, "host": &v.memo.host, "guest": &v.memo.guest,
+		"segments": &v.memo.segments, "intercepts": &v.memo.intercepts} {
+		if !m.ok || m.vmcs != v.cur || !m.unwritten(v.cur) {
+			continue
+		}
+		for i, s := range m.slots {
+			require.Equal(t, m.vals[i], v.cur.vals[s], "step %d: %s memo: field in slot %d changed without a note in VMCS.gen", step, name, s)
+		}
 	}
 }

@@ -85,8 +85,29 @@ type Intercepts struct {
 
 // Intercepts fills in x, the core's intercept record, from the current
 // VMCS in place (VM entry: no copy of the record; CR3Targets reuses its
-// array).
+// array). The record is a function of VMCS fields alone (and of the
+// capability MSRs, constant for a processor), so it goes through a memo
+// like the entry-check groups (fastentry.go): when x is the record this
+// processor filled last and every field read then still holds its value,
+// x already holds the answer and is left as it is. The caller must not
+// change x between calls (the core only reads it).
 func (v *CPU) Intercepts(x *Intercepts) {
+	m := &v.memo.intercepts
+	if v.memo.interceptsTo == x && v.memoHit(m, interceptsInsn, [2]uint64{}) {
+		return
+	}
+	start := v.memoBegin()
+	v.intercepts(x)
+	v.memoEnd(m, start, true, false, interceptsInsn, [2]uint64{})
+	v.memo.interceptsTo = x
+}
+
+// interceptsInsn is the instruction the intercept memo is kept under: the
+// record does not depend on which instruction entered.
+const interceptsInsn = InsnVMRESUME
+
+// intercepts is Intercepts without its memo.
+func (v *CPU) intercepts(x *Intercepts) {
 	proc := v.field(encProcCtls)
 	x.ExceptionBitmap = uint32(v.field(encExcBitmap))
 	x.PFMask, x.PFMatch = uint32(v.field(encPFMask)), uint32(v.field(encPFMatch))
@@ -114,6 +135,92 @@ func (x *Intercepts) ExceptionExits(vec uint8, code uint32) bool {
 	return bit == match
 }
 
+// The fields LoadGuestState and SaveGuestState move besides the segment
+// registers (Caps.segSlots), as indices into Caps.guestSlots: the
+// VM-entry and VM-exit controls, the guest-state area (SDM Vol. 3C 24.4),
+// the VM-entry event injection and the exit information (24.9).
+const (
+	gsEntryCtls = iota
+	gsExitCtls
+	gsCR0
+	gsCR3
+	gsCR4
+	gsDR7
+	gsDebugCtl
+	gsSysCS
+	gsSysESP
+	gsSysEIP
+	gsEFER
+	gsGDTRBase
+	gsGDTRLimit
+	gsIDTRBase
+	gsIDTRLimit
+	gsRIP
+	gsRSP
+	gsRFLAGS
+	gsIntrState
+	gsActivity
+	gsPendDbg
+	gsEntryIntrInfo
+	gsEntryExcCode
+	gsEntryInsnLen
+	gsExitReason
+	gsExitQual
+	gsExitInsnLen
+	gsExitInsnInfo
+	gsGuestLinear
+	gsExitIntrInfo
+	gsExitIntrErr
+	gsIDTVecInfo
+	gsIDTVecErr
+	gsCount
+)
+
+// resolveGuestSlots resolves the slots of the gs* fields, -1 for a field
+// the processor does not have: every VM entry and VM exit moves them, by
+// slot rather than by encoding.
+func (c *Caps) resolveGuestSlots() (q [gsCount]int16) {
+	encs := [gsCount]uint32{
+		gsEntryCtls:     encEntryCtls,
+		gsExitCtls:      encExitCtls,
+		gsCR0:           encGuestCR0,
+		gsCR3:           encGuestCR3,
+		gsCR4:           encGuestCR4,
+		gsDR7:           encGuestDR7,
+		gsDebugCtl:      encGuestDebugCtl,
+		gsSysCS:         encGuestSysCS,
+		gsSysESP:        encGuestSysESP,
+		gsSysEIP:        encGuestSysEIP,
+		gsEFER:          encGuestEFER,
+		gsGDTRBase:      encGuestGDTRBase,
+		gsGDTRLimit:     encGuestGDTRLimit,
+		gsIDTRBase:      encGuestIDTRBase,
+		gsIDTRLimit:     encGuestIDTRLimit,
+		gsRIP:           encGuestRIP,
+		gsRSP:           encGuestRSP,
+		gsRFLAGS:        encGuestRFLAGS,
+		gsIntrState:     encGuestIntrState,
+		gsActivity:      encGuestActivity,
+		gsPendDbg:       encGuestPendDbg,
+		gsEntryIntrInfo: encEntryIntrInfo,
+		gsEntryExcCode:  encEntryExcCode,
+		gsEntryInsnLen:  encEntryInsnLen,
+		gsExitReason:    encExitReason,
+		gsExitQual:      encExitQual,
+		gsExitInsnLen:   encExitInsnLen,
+		gsExitInsnInfo:  encExitInsnInfo,
+		gsGuestLinear:   encGuestLinear,
+		gsExitIntrInfo:  encExitIntrInfo,
+		gsExitIntrErr:   encExitIntrErr,
+		gsIDTVecInfo:    encIDTVecInfo,
+		gsIDTVecErr:     encIDTVecErr,
+	}
+	for i, enc := range encs {
+		q[i] = int16(c.slotOf(enc))
+	}
+	return q
+}
+
 // GuestEntry is what loading the guest state gives the core beyond the
 // architectural registers (SDM Vol. 3C 27.3.2.5, 27.6).
 type GuestEntry struct {
@@ -137,18 +244,19 @@ type GuestEntry struct {
 // processor is then in VMX non-root operation. s is the processor's own
 // state: nothing is copied (issue 18, docs/PERFORMANCE.md).
 func (v *CPU) LoadGuestState(s *arch.State, launch bool, g *GuestEntry) {
+	gs := &v.caps.guestSlots
 	*g = GuestEntry{}
-	entry := v.field(encEntryCtls)
-	s.CR0 = v.field(encGuestCR0)
-	s.CR3 = v.field(encGuestCR3)
-	s.CR4 = v.field(encGuestCR4)
+	entry := v.at(gs[gsEntryCtls])
+	s.CR0 = v.at(gs[gsCR0])
+	s.CR3 = v.at(gs[gsCR3])
+	s.CR4 = v.at(gs[gsCR4])
 	if entry&entryLoadDebug != 0 {
-		s.DR[7] = v.field(encGuestDR7)
-		g.DebugCtl, g.LoadDebugCtl = v.field(encGuestDebugCtl), true
+		s.DR[7] = v.at(gs[gsDR7])
+		g.DebugCtl, g.LoadDebugCtl = v.at(gs[gsDebugCtl]), true
 	}
-	s.SysenterCS = v.field(encGuestSysCS)
-	s.SysenterESP = v.field(encGuestSysESP)
-	s.SysenterEIP = v.field(encGuestSysEIP)
+	s.SysenterCS = v.at(gs[gsSysCS])
+	s.SysenterESP = v.at(gs[gsSysESP])
+	s.SysenterEIP = v.at(gs[gsSysEIP])
 	// 27.3.2.1: with "load IA32_EFER" the guest's IA32_EFER field (checked
 	// by 27.3.1.1); without it EFER.LMA takes the "IA-32e mode guest"
 	// control, EFER.LME too when the guest's CR0.PG is 1, else LME keeps
@@ -160,42 +268,76 @@ func (v *CPU) LoadGuestState(s *arch.State, launch bool, g *GuestEntry) {
 	}
 	switch {
 	case entry&entryLoadEFER != 0:
-		s.EFER = v.field(encGuestEFER)
+		s.EFER = v.at(gs[gsEFER])
 	case entry&entryIA32eGuest != 0:
 		s.EFER |= lmBits
 	default:
 		s.EFER &^= lmBits
 	}
-	for i := range 8 {
+	for i, q := range &v.caps.segSlots {
 		p := guestSeg(s, i)
 		*p = arch.Segment{
-			Selector: uint16(v.field(encGuestSelES + uint32(2*i))),
-			Base:     v.field(encGuestBaseES + uint32(2*i)),
-			Limit:    uint32(v.field(encGuestLimitES + uint32(2*i))),
-			Attr:     uint32(v.field(encGuestARES+uint32(2*i))) & 0x1F0FF,
+			Selector: uint16(v.at(q[0])),
+			Base:     v.at(q[1]),
+			Limit:    uint32(v.at(q[2])),
+			Attr:     uint32(v.at(q[3])) & 0x1F0FF,
 		}
 	}
-	s.GDTR = arch.DescTable{Base: v.field(encGuestGDTRBase), Limit: uint16(v.field(encGuestGDTRLimit))}
-	s.IDTR = arch.DescTable{Base: v.field(encGuestIDTRBase), Limit: uint16(v.field(encGuestIDTRLimit))}
-	s.RIP = v.field(encGuestRIP)
-	s.GPR[arch.RSP] = v.field(encGuestRSP)
-	s.RFLAGS = v.field(encGuestRFLAGS)
-	intr := v.field(encGuestIntrState)
+	s.GDTR = arch.DescTable{Base: v.at(gs[gsGDTRBase]), Limit: uint16(v.at(gs[gsGDTRLimit]))}
+	s.IDTR = arch.DescTable{Base: v.at(gs[gsIDTRBase]), Limit: uint16(v.at(gs[gsIDTRLimit]))}
+	s.RIP = v.at(gs[gsRIP])
+	s.GPR[arch.RSP] = v.at(gs[gsRSP])
+	s.RFLAGS = v.at(gs[gsRFLAGS])
+	intr := v.at(gs[gsIntrState])
 	g.BlockingSTI, g.BlockingMovSS, g.BlockingNMI = intr&1 != 0, intr&2 != 0, intr&8 != 0
-	g.Activity = v.field(encGuestActivity)
-	if info := v.field(encEntryIntrInfo); info>>31 != 0 {
+	g.Activity = v.at(gs[gsActivity])
+	if info := v.at(gs[gsEntryIntrInfo]); info>>31 != 0 {
 		g.Inject = true
 		g.InjectVector, g.InjectType = uint8(info), uint8(info>>8&7)
 		g.InjectHasErr = info>>11&1 != 0
-		g.InjectErr = uint32(v.field(encEntryExcCode))
-		g.InjectInsnLength = v.field(encEntryInsnLen)
+		g.InjectErr = uint32(v.at(gs[gsEntryExcCode]))
+		g.InjectInsnLength = v.at(gs[gsEntryInsnLen])
 		// 27.6.1: the valid bit is cleared on a successful VM entry.
-		v.setField(encEntryIntrInfo, info&^(1<<31))
+		v.put(gs[gsEntryIntrInfo], info&^(1<<31))
+		v.cur.gen[TypeControl]++
 	}
 	if launch {
 		v.cur.launched = true
 	}
 	v.mode = NonRoot
+}
+
+// guestSegSlots resolves the slots of the guest segment fields (Appendix
+// B: ES, CS, SS, DS, FS, GS, LDTR, TR; for each the selector, base, limit
+// and access rights), -1 for a field the processor does not have: VM
+// entry and VM exit move all 32 every time (SDM Vol. 3C 27.3.2.2, 28.3.1),
+// by slot rather than by encoding (Caps.segSlots).
+func (c *Caps) guestSegSlots() (q [8][4]int16) {
+	for i := range q {
+		for j, enc := range [4]uint32{encGuestSelES, encGuestBaseES, encGuestLimitES, encGuestARES} {
+			q[i][j] = int16(c.slotOf(enc + uint32(2*i)))
+		}
+	}
+	return q
+}
+
+// at reads the field in slot s of the current VMCS (0 for s = -1, no such
+// field, as field reads it): for the state moves of VM entry and exit,
+// which run outside the entry-check groups' recording (fastentry.go).
+func (v *CPU) at(s int16) uint64 {
+	if s < 0 {
+		return 0
+	}
+	return v.cur.vals[s]
+}
+
+// put writes the field in slot s of the current VMCS (nothing for s = -1,
+// as setField) without noting the write in VMCS.gen: its callers
+// (LoadGuestState, SaveGuestState) note theirs, once per field type.
+func (v *CPU) put(s int16, val uint64) {
+	if s >= 0 {
+		v.cur.vals[s] = val
+	}
 }
 
 // guestSeg is the register of s that the i-th guest segment field group
@@ -246,43 +388,46 @@ type GuestSave struct {
 // is back in VMX root operation; the core loads host state next
 // (LoadHostState, 28.5) after the VM-exit MSR-store area (28.4).
 func (v *CPU) SaveGuestState(reason uint32, info *ExitInfo, g *GuestSave) {
-	v.setField(encExitReason, uint64(reason))
-	v.setField(encExitQual, info.Qualification)
-	v.setField(encExitInsnLen, uint64(info.InsnLength))
-	v.setField(encExitInsnInfo, uint64(info.InsnInfo))
-	v.setField(encGuestLinear, info.GuestLinear)
-	v.setField(encExitIntrInfo, uint64(info.IntrInfo))
-	v.setField(encExitIntrErr, uint64(info.IntrErr))
-	v.setField(encIDTVecInfo, uint64(info.IDTVecInfo))
-	v.setField(encIDTVecErr, uint64(info.IDTVecErr))
+	gs := &v.caps.guestSlots
+	v.cur.gen[TypeReadOnly]++ // the exit information (28.2)
+	v.cur.gen[TypeGuest]++    // the guest-state area (28.3)
+	v.put(gs[gsExitReason], uint64(reason))
+	v.put(gs[gsExitQual], info.Qualification)
+	v.put(gs[gsExitInsnLen], uint64(info.InsnLength))
+	v.put(gs[gsExitInsnInfo], uint64(info.InsnInfo))
+	v.put(gs[gsGuestLinear], info.GuestLinear)
+	v.put(gs[gsExitIntrInfo], uint64(info.IntrInfo))
+	v.put(gs[gsExitIntrErr], uint64(info.IntrErr))
+	v.put(gs[gsIDTVecInfo], uint64(info.IDTVecInfo))
+	v.put(gs[gsIDTVecErr], uint64(info.IDTVecErr))
 	s := g.State
-	v.setField(encGuestCR0, s.CR0)
-	v.setField(encGuestCR3, s.CR3)
-	v.setField(encGuestCR4, s.CR4)
-	if v.field(encExitCtls)&exitSaveDebug != 0 {
-		v.setField(encGuestDR7, s.DR[7])
-		v.setField(encGuestDebugCtl, g.DebugCtl)
+	v.put(gs[gsCR0], s.CR0)
+	v.put(gs[gsCR3], s.CR3)
+	v.put(gs[gsCR4], s.CR4)
+	if v.at(gs[gsExitCtls])&exitSaveDebug != 0 {
+		v.put(gs[gsDR7], s.DR[7])
+		v.put(gs[gsDebugCtl], g.DebugCtl)
 	}
-	v.setField(encGuestSysCS, s.SysenterCS)
-	v.setField(encGuestSysESP, s.SysenterESP)
-	v.setField(encGuestSysEIP, s.SysenterEIP)
-	if v.field(encExitCtls)&exitSaveEFER != 0 {
-		v.setField(encGuestEFER, s.EFER) // 28.3.1: "save IA32_EFER"
+	v.put(gs[gsSysCS], s.SysenterCS)
+	v.put(gs[gsSysESP], s.SysenterESP)
+	v.put(gs[gsSysEIP], s.SysenterEIP)
+	if v.at(gs[gsExitCtls])&exitSaveEFER != 0 {
+		v.put(gs[gsEFER], s.EFER) // 28.3.1: "save IA32_EFER"
 	}
-	for i := range 8 {
+	for i, q := range &v.caps.segSlots {
 		p := guestSeg(s, i)
-		v.setField(encGuestSelES+uint32(2*i), uint64(p.Selector))
-		v.setField(encGuestBaseES+uint32(2*i), p.Base)
-		v.setField(encGuestLimitES+uint32(2*i), uint64(p.Limit))
-		v.setField(encGuestARES+uint32(2*i), uint64(p.Attr&0x1F0FF))
+		v.put(q[0], uint64(p.Selector))
+		v.put(q[1], p.Base)
+		v.put(q[2], uint64(p.Limit))
+		v.put(q[3], uint64(p.Attr&0x1F0FF))
 	}
-	v.setField(encGuestGDTRBase, s.GDTR.Base)
-	v.setField(encGuestGDTRLimit, uint64(s.GDTR.Limit))
-	v.setField(encGuestIDTRBase, s.IDTR.Base)
-	v.setField(encGuestIDTRLimit, uint64(s.IDTR.Limit))
-	v.setField(encGuestRIP, g.RIP)
-	v.setField(encGuestRSP, s.GPR[arch.RSP])
-	v.setField(encGuestRFLAGS, g.RFLAGS)
+	v.put(gs[gsGDTRBase], s.GDTR.Base)
+	v.put(gs[gsGDTRLimit], uint64(s.GDTR.Limit))
+	v.put(gs[gsIDTRBase], s.IDTR.Base)
+	v.put(gs[gsIDTRLimit], uint64(s.IDTR.Limit))
+	v.put(gs[gsRIP], g.RIP)
+	v.put(gs[gsRSP], s.GPR[arch.RSP])
+	v.put(gs[gsRFLAGS], g.RFLAGS)
 	var intr uint64
 	if g.BlockingSTI {
 		intr |= 1
@@ -293,16 +438,20 @@ func (v *CPU) SaveGuestState(reason uint32, info *ExitInfo, g *GuestSave) {
 	if g.BlockingNMI {
 		intr |= 8
 	}
-	v.setField(encGuestIntrState, intr)
-	v.setField(encGuestActivity, g.Activity)
-	v.setField(encGuestPendDbg, g.PendingDebug)
+	v.put(gs[gsIntrState], intr)
+	v.put(gs[gsActivity], g.Activity)
+	v.put(gs[gsPendDbg], g.PendingDebug)
 	// 28.3 (IA32_VMX_MISC[5]): the "IA-32e mode guest" entry control
 	// takes the value of IA32_EFER.LMA.
-	entry := v.field(encEntryCtls) &^ entryIA32eGuest
+	old := v.at(gs[gsEntryCtls])
+	entry := old &^ entryIA32eGuest
 	if s.EFER&arch.EFERLMA != 0 {
 		entry |= entryIA32eGuest
 	}
-	v.setField(encEntryCtls, entry)
+	if entry != old {
+		v.put(gs[gsEntryCtls], entry)
+		v.cur.gen[TypeControl]++
+	}
 	v.mode = Root
 }
 

@@ -14,6 +14,13 @@ type VMCS struct {
 	rev      uint32
 	launched bool
 	vals     []uint64
+	// gen counts, by field type (control, VM-exit information, guest
+	// state, host state: Type), the writes that may have changed a field
+	// of that type. Every write to vals notes itself here (VMWRITE,
+	// setField, failValid, and the state moves of VM entry and exit,
+	// which note theirs once per type); the entry-check memos compare it
+	// before the values (fastentry.go).
+	gen [4]uint64
 }
 
 // load reads the VMCS region at addr into a new active VMCS (VMPTRLD of a

@@ -130,15 +130,20 @@ func (c *CPU) run(budget uint64) StopReason {
 				continue
 			}
 			// Otherwise one of the block's links, or a lookup
-			// (chain.go nextBlock, written out here).
-			c.blk = nil
+			// (chain.go nextBlock, written out here). Following a link
+			// reads no time, so c.blk changes only once, to the next
+			// block; a lookup may decode and fault, so it runs with
+			// the block retired.
 			if key := c.blocks.key(c.codeMode); b.link[0].linked(&c.blocks, c.RIP, key) {
 				b = b.link[0].b
 			} else if b.link[1].linked(&c.blocks, c.RIP, key) {
 				b = b.link[1].b
-			} else if b = c.linkMiss(b); b == nil {
-				c.fetchFault()
-				goto next
+			} else {
+				c.blk = nil
+				if b = c.linkMiss(b); b == nil {
+					c.fetchFault()
+					goto next
+				}
 			}
 			c.blk = b
 		}

@@ -95,7 +95,6 @@ func (c *CPU) run(budget uint64) StopReason {
 		end = c.runEnd
 		c.blk = b
 		for c.shadow == 0 && c.RFLAGS&arch.FlagTF == 0 && c.Icount+uint64(len(b.insts)) <= end {
-			brip, epoch := c.RIP, c.blocks.epoch
 			if b.spin {
 				if c.spin(b, end) {
 					goto next
@@ -122,15 +121,9 @@ func (c *CPU) run(budget uint64) StopReason {
 				c.blk = nil
 				goto next
 			}
-			// A block that loops to itself (a tight loop) is what a
-			// lookup would return, unless the lookup table was flushed
-			// (translation, mode or privilege changes), the block was
-			// invalidated (a write to its page) or is not cacheable.
-			if c.RIP == brip && c.blocks.epoch == epoch && b.valid && b.cacheable {
-				continue
-			}
-			// Otherwise one of the block's links, or a lookup
-			// (chain.go nextBlock, written out here). Following a link
+			// Then one of the block's links, or a lookup (chain.go
+			// nextBlock, written out here). A block that loops to
+			// itself (a tight loop) is its own link. Following a link
 			// reads no time, so c.blk changes only once, to the next
 			// block; a lookup may decode and fault, so it runs with
 			// the block retired.

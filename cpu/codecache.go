@@ -195,8 +195,8 @@ type blockLookup struct {
 	// it was filled in is current, so a flush is one increment. A block
 	// found at some RIP is also still the one a lookup there would
 	// return while the epoch is unchanged, the block is valid and
-	// cacheable (Run's self-loop shortcut; block links, chain.go, also
-	// need the lookup's stamp). Epochs start at 1, so a zero
+	// cacheable (block links, chain.go, which also need the lookup's
+	// stamp). Epochs start at 1, so a zero
 	// entry never matches.
 	epoch uint64
 	// top is the newest epoch handed out; epoch may be an older one
@@ -328,8 +328,7 @@ func (l *blockLookup) flush() {
 // drops that page's translations alone, tlb.flushPage, and the lookup
 // follows it). A block lies in one page unless it crosses (block.pfn2;
 // fetchWindow ends at the page). The CPU must leave its current block
-// (invalidatePage), which may be one of them: Run's self-loop shortcut
-// looks only at the epoch, which this leaves alone. It reports whether
+// (invalidatePage), which may be one of them. It reports whether
 // it looked at the entries (the page was marked in pages), and so also
 // cleared the page summary: invalidatePage then gives the lookup a new
 // stamp, which drops every block link (chain.go). A link's successor

@@ -111,7 +111,7 @@ func (c *CPU) run(budget uint64) StopReason {
 						goto next
 					}
 				}
-				// retire, keeping c.blk for a self-loop.
+				// retire; c.blk stays until the next block is known.
 				c.Icount += uint64(len(b.insts))
 			}
 			if c.codeMode != mode64 {

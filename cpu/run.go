@@ -325,14 +325,20 @@ func (c *CPU) now() uint64 {
 
 // before is the number of the block's instructions that precede the one
 // at page offset off (a block never crosses a page, except a lone
-// page-crossing instruction, which has none before it).
+// page-crossing instruction, which has none before it, and no two of its
+// instructions share an offset: decodeTrace).
 func (b *block) before(off uint16) uint64 {
 	pos := b.off
+	jumps := b.jumps
 	for i := range b.insts {
 		if pos == off {
 			return uint64(i)
 		}
 		pos += uint16(b.insts[i].len)
+		if len(jumps) > 0 && int(jumps[0].at) == i {
+			pos = jumps[0].to
+			jumps = jumps[1:]
+		}
 	}
 	return 0
 }

@@ -44,6 +44,9 @@ type block struct {
 	// write to either frame invalidates it, and it is reused from the
 	// cache only when its second page still translates to pfn2.
 	pfn2 uint64
+	// jumps are the direct jumps the block continues through, in order
+	// (decodeTrace); nil for a block of consecutive instructions.
+	jumps []traceJump
 }
 
 type codePage struct {
@@ -195,8 +198,8 @@ type blockLookup struct {
 	// it was filled in is current, so a flush is one increment. A block
 	// found at some RIP is also still the one a lookup there would
 	// return while the epoch is unchanged, the block is valid and
-	// cacheable (Run's self-loop shortcut; block links, chain.go, also
-	// need the lookup's stamp). Epochs start at 1, so a zero
+	// cacheable (block links, chain.go, which also need the lookup's
+	// stamp). Epochs start at 1, so a zero
 	// entry never matches.
 	epoch uint64
 	// top is the newest epoch handed out; epoch may be an older one
@@ -328,8 +331,7 @@ func (l *blockLookup) flush() {
 // drops that page's translations alone, tlb.flushPage, and the lookup
 // follows it). A block lies in one page unless it crosses (block.pfn2;
 // fetchWindow ends at the page). The CPU must leave its current block
-// (invalidatePage), which may be one of them: Run's self-loop shortcut
-// looks only at the epoch, which this leaves alone. It reports whether
+// (invalidatePage), which may be one of them. It reports whether
 // it looked at the entries (the page was marked in pages), and so also
 // cleared the page summary: invalidatePage then gives the lookup a new
 // stamp, which drops every block link (chain.go). A link's successor
@@ -631,7 +633,13 @@ func (c *CPU) decodeBlock(rip uint64) *block {
 		}
 		insts = append(insts, in)
 		pos += int(in.len)
-		if in.fault != nil || in.end || pos >= len(win) {
+		if in.fault != nil || pos >= len(win) {
+			break
+		}
+		if in.end {
+			if page := c.tracePage(lin, pfn); page != nil {
+				return c.decodeTrace(page, lin, pfn, key, insts, pos)
+			}
 			break
 		}
 	}
@@ -645,11 +653,122 @@ func (c *CPU) decodeBlock(rip uint64) *block {
 		c.traceTranslated(b, win[:pos])
 		return b
 	}
-	b := &block{insts: insts, fast: fast, valid: true, spin: spin, pfn: pfn, pfn2: noFrame, cacheable: true, size: uint16(pos), off: uint16(off)}
-	c.code.page(pfn).blocks[key] = b
+	return c.cacheBlock(&block{insts: insts, fast: fast, valid: true, spin: spin, pfn: pfn, pfn2: noFrame, cacheable: true, size: uint16(pos), off: uint16(off)}, key, win[:pos])
+}
+
+// cacheBlock records the freshly decoded block b (from RAM) in its frame's
+// code page under key and returns it.
+func (c *CPU) cacheBlock(b *block, key uint32, code []byte) *block {
+	c.code.page(b.pfn).blocks[key] = b
 	c.code.gen++
-	c.traceTranslated(b, win[:pos])
+	c.traceTranslated(b, code)
 	return b
+}
+
+// tracePage returns the page a block at lin, decoded from RAM frame pfn,
+// may continue in through direct jumps (decodeTrace): in 64-bit mode, with
+// no tracing hook that reports blocks as decoded (Translate, Exec); nil
+// otherwise.
+func (c *CPU) tracePage(lin, pfn uint64) *[4096]byte {
+	if pfn == noFrame || c.codeMode != mode64 || c.Hooks != nil && (c.Hooks.Translate != nil || c.Hooks.Exec != nil) {
+		return nil
+	}
+	// fetchWindow filled the fetch entry of lin.
+	if e := &c.tlb.fetch[c.tlb.index(lin)]; e.tag == c.tlb.tag(lin) && e.pfn == pfn {
+		return e.page
+	}
+	return nil
+}
+
+// traceJump is a direct JMP or CALL that a block continues through
+// (decodeTrace): the index of the instruction in block.insts and the page
+// offset of its target, where the block's next instruction is.
+type traceJump struct {
+	at uint8
+	to uint16
+}
+
+// maxTraceJumps bounds the direct jumps one block continues through.
+const maxTraceJumps = 4
+
+// decodeTrace goes on decoding the block at lin (from RAM frame pfn, in
+// 64-bit mode), whose instructions so far are insts, pos bytes from lin,
+// the last one ending the block: while that is a JMP rel8, JMP rel32 or
+// CALL rel32 whose target is in the same page, the block continues there
+// (a trace). Each such instruction's handler still makes its jump (and
+// CALL its push), so the block runs as the blocks it joins would, one
+// after the other, with no block lookup between them; everything a
+// lookup at the target would have checked holds for the whole trace:
+//
+//   - the target is in the same page, so it has the same translation and
+//     permissions (and is canonical), and a write to the frame drops the
+//     whole trace (dropFrame): every byte it was decoded from is there;
+//   - 64-bit mode has no CS limit (CS.base is 0), so where a block is
+//     reused (the frame, the page offset, the mode) its trace is too;
+//   - no byte is decoded twice: the trace stops before an instruction
+//     that overlaps one already in the block, so every instruction has
+//     its own page offset and now() (block.before) finds it from ripCur;
+//   - a jump that does not take place as decoded (its push faults, a
+//     write to the frame stops the block) stops the block, as any fault.
+//
+// Tracing hooks (Hooks) see the blocks as decoded without traces.
+func (c *CPU) decodeTrace(page *[4096]byte, lin, pfn uint64, key uint32, insts []Inst, pos int) *block {
+	off := int(lin & 0xfff)
+	type span struct{ from, to int } // page offsets [from, to) in the block
+	spans := []span{{off, off + pos}}
+	var jumps []traceJump
+	size := pos
+	cur := off + pos // the page offset after the last instruction
+	for len(insts) < maxBlockInsts {
+		last := &insts[len(insts)-1]
+		if len(jumps) == maxTraceJumps || !last.end || last.fault != nil || last.opsz != 8 ||
+			last.op != 0xE8 && last.op != 0xE9 && last.op != 0xEB {
+			break
+		}
+		// RIP after the jump is RIP after it plus the displacement
+		// (callRel, jmpRel); in the page, cur plus the displacement.
+		t := cur + int(int64(last.imm))
+		if t < 0 || t >= 4096 {
+			break
+		}
+		var in Inst
+		if !c.code.t.decode(page[t:], c.codeMode, &in) {
+			break // crosses the page's end
+		}
+		overlaps := func(from, to int) bool {
+			for _, s := range spans {
+				if from < s.to && to > s.from {
+					return true
+				}
+			}
+			return false
+		}
+		if overlaps(t, t+int(in.len)) {
+			break
+		}
+		jumps = append(jumps, traceJump{at: uint8(len(insts) - 1), to: uint16(t)})
+		spans = append(spans, span{t, t})
+		cur = t
+		for {
+			insts = append(insts, in)
+			cur += int(in.len)
+			size += int(in.len)
+			spans[len(spans)-1].to = cur
+			if in.fault != nil || in.end || cur >= 4096 || len(insts) == maxBlockInsts {
+				break
+			}
+			in = Inst{}
+			if !c.code.t.decode(page[cur:], c.codeMode, &in) || overlaps(cur, cur+int(in.len)) {
+				break
+			}
+		}
+	}
+	fast := c.fastInsts(insts)
+	b := &block{insts: insts, fast: fast, valid: true, pfn: pfn, pfn2: noFrame, cacheable: true, size: uint16(size), off: uint16(off), jumps: jumps}
+	if jumps == nil {
+		b.spin = len(insts) == 2 && len(fast) == 1 && isJccRel(&insts[1]) && insts[1].imm == -uint64(pos)
+	}
+	return c.cacheBlock(b, key, page[off:off+pos])
 }
 
 // decodeCrossing decodes the instruction at lin that continues past its

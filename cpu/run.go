@@ -95,7 +95,6 @@ func (c *CPU) run(budget uint64) StopReason {
 		end = c.runEnd
 		c.blk = b
 		for c.shadow == 0 && c.RFLAGS&arch.FlagTF == 0 && c.Icount+uint64(len(b.insts)) <= end {
-			brip, epoch := c.RIP, c.blocks.epoch
 			if b.spin {
 				if c.spin(b, end) {
 					goto next
@@ -112,7 +111,7 @@ func (c *CPU) run(budget uint64) StopReason {
 						goto next
 					}
 				}
-				// retire, keeping c.blk for a self-loop.
+				// retire; c.blk stays until the next block is known.
 				c.Icount += uint64(len(b.insts))
 			}
 			if c.codeMode != mode64 {
@@ -122,23 +121,22 @@ func (c *CPU) run(budget uint64) StopReason {
 				c.blk = nil
 				goto next
 			}
-			// A block that loops to itself (a tight loop) is what a
-			// lookup would return, unless the lookup table was flushed
-			// (translation, mode or privilege changes), the block was
-			// invalidated (a write to its page) or is not cacheable.
-			if c.RIP == brip && c.blocks.epoch == epoch && b.valid && b.cacheable {
-				continue
-			}
-			// Otherwise one of the block's links, or a lookup
-			// (chain.go nextBlock, written out here).
-			c.blk = nil
+			// Then one of the block's links, or a lookup (chain.go
+			// nextBlock, written out here). A block that loops to
+			// itself (a tight loop) is its own link. Following a link
+			// reads no time, so c.blk changes only once, to the next
+			// block; a lookup may decode and fault, so it runs with
+			// the block retired.
 			if key := c.blocks.key(c.codeMode); b.link[0].linked(&c.blocks, c.RIP, key) {
 				b = b.link[0].b
 			} else if b.link[1].linked(&c.blocks, c.RIP, key) {
 				b = b.link[1].b
-			} else if b = c.linkMiss(b); b == nil {
-				c.fetchFault()
-				goto next
+			} else {
+				c.blk = nil
+				if b = c.linkMiss(b); b == nil {
+					c.fetchFault()
+					goto next
+				}
 			}
 			c.blk = b
 		}
@@ -327,14 +325,20 @@ func (c *CPU) now() uint64 {
 
 // before is the number of the block's instructions that precede the one
 // at page offset off (a block never crosses a page, except a lone
-// page-crossing instruction, which has none before it).
+// page-crossing instruction, which has none before it, and no two of its
+// instructions share an offset: decodeTrace).
 func (b *block) before(off uint16) uint64 {
 	pos := b.off
+	jumps := b.jumps
 	for i := range b.insts {
 		if pos == off {
 			return uint64(i)
 		}
 		pos += uint16(b.insts[i].len)
+		if len(jumps) > 0 && int(jumps[0].at) == i {
+			pos = jumps[0].to
+			jumps = jumps[1:]
+		}
 	}
 	return 0
 }

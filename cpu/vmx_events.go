@@ -360,6 +360,7 @@ func (c *CPU) guestEvents() (took, decided bool) {
 		var info vmx.ExitInfo
 		if x.AckIntOnExit {
 			v := c.intr.Ack()
+			c.KickInterrupt() // another may be pending (askAgain, attention.go)
 			if c.vmxPostedInterrupt(v) { // 30.6 (vmx_apicv.go)
 				return true, true
 			}

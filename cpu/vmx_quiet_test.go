@@ -175,8 +175,8 @@ func quietRun(t *testing.T, seed int64, everyBlock bool) []string {
 	guestIDT(ram)
 	rng := rand.New(rand.NewSource(seed))
 	copy(ram[0x11000:], quietGuest(rng))
-	copy(ram[0x13000:], []byte{0x46, 0xCF})             // the guest's handlers: inc esi; iret
-	copy(ram[harnessCode:], []byte{0x0F, 0x01, 0xC2})   // VMLAUNCH
+	copy(ram[0x13000:], []byte{0x46, 0xCF})           // the guest's handlers: inc esi; iret
+	copy(ram[harnessCode:], []byte{0x0F, 0x01, 0xC2}) // VMLAUNCH
 	// The host: HLT in a loop, where the test takes its turn, then
 	// VMRESUME at 0x12010; its NMIs go to the guest's handler too.
 	copy(ram[0x12000:], []byte{0xF4, 0xEB, 0xFD})

@@ -283,3 +283,66 @@ func firstDiff(a, b []string) int {
 	}
 	return -1
 }
+
+// TestVMXQuietVirtualInterrupt: a virtual interrupt recognized by an
+// instruction that kicks nothing — a write to the APIC-access page, which
+// virtual-interrupt delivery virtualizes into the virtual-APIC page — is
+// delivered at the next instruction boundary (SDM Vol. 3C 30.1.4, 30.1.5,
+// 30.2.1, 30.2.2) in one run of many instructions, under either contract:
+// the guest's handler (CPUID at 11800H) exits. A self IPI through VICR_LO
+// (fixed, shorthand self) and an EOI of 51H that unmasks a pending 31H.
+func TestVMXQuietVirtualInterrupt(t *testing.T) {
+	const (
+		idt, gdt, handler = 0x22000, 0x23000, 0x11800
+		vec               = 0x31
+	)
+	store := func(a uint32) []byte { return append([]byte{0x89, 0x04, 0x25}, le32(a)...) } // mov [a], eax
+	for _, tc := range []struct {
+		name       string
+		status     uint64
+		virr, visr uint8
+		rax        uint64
+		code       []byte
+	}{
+		{name: "self IPI through VICR_LO", rax: 0x00040000 | vec, code: store(apicvPage + 0x300)},
+		{name: "EOI unmasks the next", status: 0x51<<8 | vec, visr: 0x51, virr: vec, code: store(apicvPage + 0xB0)},
+	} {
+		for _, every := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/everyBlock=%v", tc.name, every), func(t *testing.T) {
+				h := vmx64HarnessModel(t, "skylake-sp", map[uint64]uint64{
+					0x4000: 0x16 | 1, encTestProc: testProcDefault | procSecondary | vmx.ProcUseTPRShadow | vmx.ProcUseMSRBitmaps,
+					encTestProc2: vmx.Proc2VirtualIntrDelivery | vmx.Proc2VirtualizeAPICAccesses, encVAPIC: tprVAPIC, encAPICAccess: apicvPage,
+					0x2004: 0x21000, encGuestIDTBase: idt, encGuestIDTLim: 0xFFF, 0x6820: 0x202, 0x6816: gdt, 0x4810: 0x17, 0x0810: tc.status})
+				c := h.c
+				c.vmxEveryBlock = every
+				ram := h.bus.ram
+				for v := 0; v < 256; v++ { // 64-bit interrupt gates to the handler
+					g := idt + 16*v
+					binary.LittleEndian.PutUint16(ram[g:], handler&0xFFFF)
+					binary.LittleEndian.PutUint16(ram[g+2:], 0x08)
+					ram[g+5] = 0x8E
+					binary.LittleEndian.PutUint16(ram[g+6:], handler>>16)
+				}
+				copy(ram[handler:], []byte{0x0F, 0xA2})
+				binary.LittleEndian.PutUint64(ram[gdt+8:], 0x00AF9B000000FFFF)
+				binary.LittleEndian.PutUint64(ram[gdt+16:], 0x00CF93000000FFFF)
+				for base, v := range map[int]uint8{tprVAPIC + 0x200: tc.virr, tprVAPIC + 0x100: tc.visr} {
+					if v != 0 {
+						ram[base+int(v>>5)*16+int(v&31)/8] |= 1 << (v & 7)
+					}
+				}
+				// The write, then NOPs and a CPUID the delivery must come
+				// before.
+				copy(ram[0x11000:], append(append(tc.code, nopBlock(20)...), 0x0F, 0xA2))
+				c.GPR[arch.RAX] = tc.rax
+				exits := exitRecorder(c)
+				c.Run(1) // VM entry
+				require.True(t, c.vmx.Guest())
+				c.Run(40)
+				require.Equal(t, []uint32{10}, *exits, "exit reason")
+				assert.Equal(t, uint64(handler), vmcsField(t, c, 0x681E), "the handler's CPUID")
+				assert.Equal(t, uint64(vec<<8), vmcsField(t, c, 0x0810), "SVI 31H, RVI 0")
+			})
+		}
+	}
+}

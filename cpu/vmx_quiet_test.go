@@ -290,7 +290,9 @@ func firstDiff(a, b []string) int {
 // delivered at the next instruction boundary (SDM Vol. 3C 30.1.4, 30.1.5,
 // 30.2.1, 30.2.2) in one run of many instructions, under either contract:
 // the guest's handler (CPUID at 11800H) exits. A self IPI through VICR_LO
-// (fixed, shorthand self) and an EOI of 51H that unmasks a pending 31H.
+// (fixed, shorthand self) and an EOI of 51H that unmasks a pending 31H; a
+// VICR_LO write that is not a self IPI makes the APIC-write exit pending
+// the same way.
 func TestVMXQuietVirtualInterrupt(t *testing.T) {
 	const (
 		idt, gdt, handler = 0x22000, 0x23000, 0x11800
@@ -303,9 +305,15 @@ func TestVMXQuietVirtualInterrupt(t *testing.T) {
 		virr, visr uint8
 		rax        uint64
 		code       []byte
+		reason     uint32
+		rip        uint64
+		statusOut  uint64
 	}{
-		{name: "self IPI through VICR_LO", rax: 0x00040000 | vec, code: store(apicvPage + 0x300)},
-		{name: "EOI unmasks the next", status: 0x51<<8 | vec, visr: 0x51, virr: vec, code: store(apicvPage + 0xB0)},
+		{name: "self IPI through VICR_LO", rax: 0x00040000 | vec, code: store(apicvPage + 0x300), reason: 10, rip: handler, statusOut: vec << 8},
+		{name: "EOI unmasks the next", status: 0x51<<8 | vec, visr: 0x51, virr: vec, code: store(apicvPage + 0xB0), reason: 10, rip: handler, statusOut: vec << 8},
+		// VICR_LO with shorthand "all including self": a trap-like
+		// APIC-write VM exit after the write (30.4.3.3).
+		{name: "APIC-write exit", rax: 0x00080000 | vec, code: store(apicvPage + 0x300), reason: 56, rip: 0x11007},
 	} {
 		for _, every := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/everyBlock=%v", tc.name, every), func(t *testing.T) {
@@ -335,13 +343,14 @@ func TestVMXQuietVirtualInterrupt(t *testing.T) {
 				// before.
 				copy(ram[0x11000:], append(append(tc.code, nopBlock(20)...), 0x0F, 0xA2))
 				c.GPR[arch.RAX] = tc.rax
+				c.SetInterruptSource(&quietIntr{c: c}) // nothing pending: the hint is cleared
 				exits := exitRecorder(c)
 				c.Run(1) // VM entry
 				require.True(t, c.vmx.Guest())
 				c.Run(40)
-				require.Equal(t, []uint32{10}, *exits, "exit reason")
-				assert.Equal(t, uint64(handler), vmcsField(t, c, 0x681E), "the handler's CPUID")
-				assert.Equal(t, uint64(vec<<8), vmcsField(t, c, 0x0810), "SVI 31H, RVI 0")
+				require.Equal(t, []uint32{tc.reason}, *exits, "exit reason")
+				assert.Equal(t, tc.rip, vmcsField(t, c, 0x681E), "guest RIP")
+				assert.Equal(t, tc.statusOut, vmcsField(t, c, 0x0810), "guest interrupt status (SVI:RVI)")
 			})
 		}
 	}

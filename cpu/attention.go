@@ -12,7 +12,11 @@ import "github.com/vmxemu/vmxemu/arch"
 // eventsWaiting applies IF. The events of VMX non-root operation that
 // ignore IF (an external interrupt under external-interrupt exiting, SDM
 // Vol. 3C 26.2) or depend on time (the VMX-preemption timer) have their
-// own bit, attnVMX, which guestEvents decides (vmx_events.go).
+// own bit, attnVMX, which guestEvents decides (vmx_events.go). Like the
+// others it is set only while such an event can be taken (vmxAttn): a
+// guest whose controls merely ask for interrupts and NMIs to exit runs
+// with a zero word until its interrupt source is kicked or an NMI
+// arrives, as a processor in VMX root operation does.
 
 // Attention bits (CPU.attn).
 const (
@@ -39,7 +43,7 @@ func (c *CPU) updateAttn() {
 	if c.debugAttn() {
 		a |= attnDebug
 	}
-	if c.vev.on {
+	if c.vmxAttn() {
 		a |= attnVMX
 	}
 	if c.traceOn() {
@@ -60,6 +64,9 @@ func (c *CPU) eventsWaiting() bool {
 func (c *CPU) KickInterrupt() {
 	c.intrHint = true
 	c.attn |= attnIntr
+	if c.vev.on && c.intercepts.Events.ExtIntExiting {
+		c.attn |= attnVMX // an exit whatever RFLAGS.IF (vmxAttn)
+	}
 }
 
 // RaiseNMI makes an NMI pending. NMIs are edge-triggered: one more while
@@ -112,9 +119,30 @@ func (c *CPU) BlockINIT(b bool) {
 // takeEvents acts on a pending INIT or SIPI (smp.go), then delivers a
 // pending NMI or maskable interrupt if the CPU can accept one now (SDM
 // Vol. 3A 6.7, 6.8.1, 6.9 priorities: INIT above NMI above INTR). It
-// returns true when an event was delivered.
+// returns true when an event was delivered. In VMX non-root operation the
+// guest's events are looked at whichever bit brought the run loop here;
+// when none was taken, an attnVMX left from an event taken before (a
+// virtual interrupt delivered, say) is recomputed.
 func (c *CPU) takeEvents() bool {
-	if c.attn&attnVMX != 0 && (c.vmxTakeTPRBelow() || c.vmxTakeAPICTrap()) { // vmx_tpr.go, vmx_apicv.go: above INIT, not held by the shadow
+	if c.takeEvent() {
+		return true
+	}
+	if c.attn&attnVMX != 0 {
+		c.updateAttn()
+	}
+	return false
+}
+
+// askAgain: after an acknowledge the source is asked again at the next
+// boundary where it can be taken (KickInterrupt): the acknowledge may
+// leave another interrupt pending without anything kicking — an 8259 in
+// auto-EOI mode retires the one it delivered at once, and a source may
+// queue several. Before the attention contract of VMX non-root operation
+// (vmxAttn) a guest asked its source after every block.
+
+// takeEvent is takeEvents' search, in priority order.
+func (c *CPU) takeEvent() bool {
+	if c.vev.on && (c.vmxTakeTPRBelow() || c.vmxTakeAPICTrap()) { // vmx_tpr.go, vmx_apicv.go: above INIT, not held by the shadow
 		return true
 	}
 	if c.shadow > 0 {
@@ -130,7 +158,7 @@ func (c *CPU) takeEvents() bool {
 	if c.waitSIPI {
 		return false // only INIT and SIPI leave wait-for-SIPI
 	}
-	if c.attn&attnVMX != 0 {
+	if c.vev.on {
 		if took, decided := c.guestEvents(); decided {
 			return took
 		}
@@ -161,6 +189,7 @@ func (c *CPU) takeEvents() bool {
 			return c.takeHaltedTrap()
 		}
 		v := c.intr.Ack()
+		c.KickInterrupt() // another may be pending at once (askAgain)
 		c.halted = false
 		c.event(v, false, 0, evExternal, nil)
 		return true

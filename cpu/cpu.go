@@ -199,6 +199,11 @@ type CPU struct {
 	firstHalfStop bool
 	// vev is the state of events in VMX non-root operation (vmx_events.go).
 	vev vmxEvents
+	// vmxEveryBlock keeps attnVMX set for as long as a guest's event
+	// controls are on (vmxAttn), so that its events are looked at after
+	// every block: the contract before attnVMX followed its sources. Only
+	// the tests set it, to compare the two (vmx_quiet_test.go).
+	vmxEveryBlock bool
 	// pauseLoop is the PAUSE-loop-exiting state, reset by VM entry
 	// (vmx_insnexit.go pause).
 	pauseLoop vmx.PauseLoop

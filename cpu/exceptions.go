@@ -104,7 +104,7 @@ func (c *CPU) event(vec uint8, hasErr bool, code uint32, kind eventKind, f *arch
 	c.deliverEvent(vec, hasErr, code, kind, f)
 	c.tlb.ctx.ept.events--
 	c.vev.delivering = 0
-	if kind != evExternal && c.attn&attnVMX != 0 {
+	if kind != evExternal && c.vev.on {
 		c.vmxMTFPending() // an exception delivered in the guest (vmx_events.go)
 	}
 }

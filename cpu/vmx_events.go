@@ -14,10 +14,11 @@ import (
 // information of a VM exit during event delivery. The controls come from
 // the intercept record taken at VM entry (c.intercepts.Events); the events
 // are looked at between instructions with the core's other events
-// (takeEvents), under one attention bit (attnVMX) that is set only in a
-// guest whose controls ask for it, so that nothing else pays: such a
-// guest runs one block at a time between the checks (the attention word
-// is all the fast path tests; eventsWaiting stays small enough to be
+// (takeEvents), under one attention bit (attnVMX, vmxAttn) that is set
+// only while one of them can be taken, so that a guest whose controls
+// merely ask for interrupts and NMIs to exit, or run the timer, pays no
+// more per block than a processor in VMX root operation (the attention
+// word is all the fast path tests; eventsWaiting stays small enough to be
 // inlined there).
 
 // vmxEvents is the per-CPU state of those events.
@@ -134,6 +135,56 @@ func (c *CPU) vmxInjectedNMI() {
 	c.updateAttn()
 }
 
+// vmxAttn is the attention word's attnVMX (attention.go): whether an event
+// of VMX non-root operation other than an NMI or an INIT/SIPI (their own
+// bits) can be taken at the next instruction boundary, so that the run
+// loop must call takeEvents. It holds for
+//   - the trap-like VM exits made pending by an instruction: TPR below
+//     threshold (29.1.2), APIC write and virtualized EOI (30.4.3.3,
+//     30.1.4), and a pending MTF VM exit (26.7.2, 27.6.2);
+//   - a recognized virtual interrupt (30.2.1), which RFLAGS.IF holds;
+//   - the controls that exit on a condition of the guest's own state, which
+//     any instruction may change: the monitor trap flag, interrupt-window
+//     exiting (RFLAGS.IF, 26.7.5) and NMI-window exiting (virtual-NMI
+//     blocking, 26.7.6);
+//   - external-interrupt exiting while the interrupt source may have an
+//     interrupt (intrHint, set by KickInterrupt): it exits whatever
+//     RFLAGS.IF (26.2), so attnIntr, which eventsWaiting gates by IF, is
+//     not enough;
+//   - the VMX-preemption timer once it has reached 0 (26.7.4): virtual
+//     time moves inside a run only by instructions, which stop at the
+//     boundary where it does (vmxArmRunEnd, vmxRunEndDue), and between
+//     runs, which re-arm (run's vmxArmRunEnd).
+//
+// An NMI under NMI exiting and INIT/SIPI keep their own bits (attnNMI,
+// attnSignal); takeEvents looks at every guest event whichever bit brought
+// it there.
+func (c *CPU) vmxAttn() bool {
+	v := &c.vev
+	if !v.on {
+		return false
+	}
+	x := &c.intercepts.Events
+	return c.vmxEveryBlock || v.tprBelow || v.apicTrap.reason != 0 || v.mtfPending || v.vid.pending ||
+		x.MTF || x.IntrWindow || x.NMIWindow ||
+		x.ExtIntExiting && c.intrHint ||
+		v.timerOn && c.Clock() >= v.timerDeadline
+}
+
+// vmxTimerEnd is the instruction count at whose boundary the
+// VMX-preemption timer reaches 0, or ^0 when it runs in no future
+// instruction boundary (not running, or already 0).
+func (c *CPU) vmxTimerEnd() uint64 {
+	if c.vev.timerOn {
+		if now := c.Clock(); c.vev.timerDeadline > now {
+			if d := c.now() + (c.vev.timerDeadline - now); d > c.now() {
+				return d
+			}
+		}
+	}
+	return ^uint64(0)
+}
+
 // vmxArmRunEnd brings the run's end forward to the instruction boundary
 // where the VMX-preemption timer reaches 0, or, with the monitor trap
 // flag, to the boundary after the guest's next instruction (26.7.2), so
@@ -148,14 +199,9 @@ func (c *CPU) vmxArmRunEnd(entry bool) {
 	if !c.inGuest() || !c.vev.on {
 		return
 	}
-	t := ^uint64(0)
-	if c.vev.timerOn {
-		if now := c.Clock(); c.vev.timerDeadline > now {
-			if d := c.now() + (c.vev.timerDeadline - now); d > c.now() {
-				t = d
-			}
-		}
-	}
+	// Idle time since the last run may have brought the timer to 0.
+	c.updateAttn()
+	t := c.vmxTimerEnd()
 	if c.intercepts.Events.MTF && !c.vev.mtfPending {
 		n := c.now() + 1
 		if entry {
@@ -177,15 +223,25 @@ func (c *CPU) vmxArmRunEnd(entry bool) {
 // vmxRunEndDue is asked when the run loop reaches its end: if that end
 // was brought forward by vmxArmRunEnd, the run's own end is restored and
 // the loop goes on — the timer's VM exit, or the MTF VM exit of the
-// instruction that just retired, is taken at the loop's event check.
+// instruction that just retired, is taken at the loop's event check
+// (vmxAttn). An event delivered without an instruction uses a unit of the
+// run (useRunUnit), and so brings this end before the timer's deadline:
+// the end is then brought forward to the deadline again.
 func (c *CPU) vmxRunEndDue() bool {
 	if c.vev.savedEnd == 0 {
 		return false
 	}
 	c.runEnd, c.vev.savedEnd = c.vev.savedEnd, 0
-	if c.inGuest() && c.intercepts.Events.MTF && c.vev.mtfAt != 0 && c.Icount == c.vev.mtfAt {
+	if !c.inGuest() {
+		return c.Icount < c.runEnd
+	}
+	if c.intercepts.Events.MTF && c.vev.mtfAt != 0 && c.Icount == c.vev.mtfAt {
 		c.vmxMTFPending()
 	}
+	if t := c.vmxTimerEnd(); t < c.runEnd {
+		c.vev.savedEnd, c.runEnd = c.runEnd, t
+	}
+	c.updateAttn()
 	return c.Icount < c.runEnd
 }
 
@@ -290,8 +346,10 @@ func (c *CPU) guestEvents() (took, decided bool) {
 		c.vidDeliver()
 		return true, true
 	case x.ExtIntExiting && c.intr != nil:
+		// Cleared before asking, as in takeEvents (attnIntr and the
+		// attnVMX it brings here: vmxAttn).
 		c.intrHint = false
-		c.attn &^= attnIntr
+		c.updateAttn()
 		if !c.intr.Pending() {
 			return false, true
 		}
@@ -302,6 +360,8 @@ func (c *CPU) guestEvents() (took, decided bool) {
 		var info vmx.ExitInfo
 		if x.AckIntOnExit {
 			v := c.intr.Ack()
+			// Another may be pending (askAgain, attention.go).
+			c.KickInterrupt()
 			if c.vmxPostedInterrupt(v) { // 30.6 (vmx_apicv.go)
 				return true, true
 			}

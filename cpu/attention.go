@@ -133,13 +133,6 @@ func (c *CPU) takeEvents() bool {
 	return false
 }
 
-// askAgain: after an acknowledge the source is asked again at the next
-// boundary where it can be taken (KickInterrupt): the acknowledge may
-// leave another interrupt pending without anything kicking — an 8259 in
-// auto-EOI mode retires the one it delivered at once, and a source may
-// queue several. Before the attention contract of VMX non-root operation
-// (vmxAttn) a guest asked its source after every block.
-
 // takeEvent is takeEvents' search, in priority order.
 func (c *CPU) takeEvent() bool {
 	if c.vev.on && (c.vmxTakeTPRBelow() || c.vmxTakeAPICTrap()) { // vmx_tpr.go, vmx_apicv.go: above INIT, not held by the shadow
@@ -189,7 +182,13 @@ func (c *CPU) takeEvent() bool {
 			return c.takeHaltedTrap()
 		}
 		v := c.intr.Ack()
-		c.KickInterrupt() // another may be pending at once (askAgain)
+		// The source is asked again at the next boundary where it can
+		// be taken: the acknowledge may leave another interrupt pending
+		// without anything kicking (an 8259 in auto-EOI mode retires the
+		// one it delivered at once; a source may queue several). Before
+		// the attention contract of VMX non-root operation (vmxAttn) a
+		// guest asked its source after every block.
+		c.KickInterrupt()
 		c.halted = false
 		c.event(v, false, 0, evExternal, nil)
 		return true

@@ -446,13 +446,7 @@ func TestVirtualInterruptDelivery(t *testing.T) {
 			h := vmx64HarnessModel(t, "skylake-sp", tc.fields)
 			c := h.c
 			ram := h.bus.ram
-			for v := 0; v < 256; v++ { // 64-bit interrupt gates to the handler
-				g := idt + 16*v
-				binary.LittleEndian.PutUint16(ram[g:], handler&0xFFFF)
-				binary.LittleEndian.PutUint16(ram[g+2:], 0x08)
-				ram[g+5] = 0x8E
-				binary.LittleEndian.PutUint16(ram[g+6:], handler>>16)
-			}
+			interruptGates64(ram, idt, handler)
 			copy(ram[handler:], []byte{0x0F, 0xA2})
 			binary.LittleEndian.PutUint64(ram[gdt+8:], 0x00AF9B000000FFFF)  // 08H: 64-bit code
 			binary.LittleEndian.PutUint64(ram[gdt+16:], 0x00CF93000000FFFF) // 10H: data
@@ -587,5 +581,18 @@ func TestPostedInterruptProcessing(t *testing.T) {
 			assert.Equal(t, tc.virrAfter, bits(tprVAPIC+0x200), "VIRR")
 			assert.Equal(t, tc.visrAfter, bits(tprVAPIC+0x100), "VISR")
 		})
+	}
+}
+
+// interruptGates64 fills the 64-bit IDT at idt with 256 interrupt gates
+// (type 0EH, present, DPL 0) to handler (below 4 GiB) through CS 08H
+// (SDM Vol. 3A 6.14.1, Figure 6-8).
+func interruptGates64(ram []byte, idt, handler int) {
+	for v := 0; v < 256; v++ {
+		g := idt + 16*v
+		binary.LittleEndian.PutUint16(ram[g:], uint16(handler))
+		binary.LittleEndian.PutUint16(ram[g+2:], 0x08)
+		ram[g+5] = 0x8E
+		binary.LittleEndian.PutUint16(ram[g+6:], uint16(handler>>16))
 	}
 }

@@ -360,7 +360,7 @@ func (c *CPU) guestEvents() (took, decided bool) {
 		var info vmx.ExitInfo
 		if x.AckIntOnExit {
 			v := c.intr.Ack()
-			// Another may be pending (askAgain, attention.go).
+			// Another may be pending (takeEvent, attention.go).
 			c.KickInterrupt()
 			if c.vmxPostedInterrupt(v) { // 30.6 (vmx_apicv.go)
 				return true, true

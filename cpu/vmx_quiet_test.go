@@ -324,13 +324,7 @@ func TestVMXQuietVirtualInterrupt(t *testing.T) {
 				c := h.c
 				c.vmxEveryBlock = every
 				ram := h.bus.ram
-				for v := 0; v < 256; v++ { // 64-bit interrupt gates to the handler
-					g := idt + 16*v
-					binary.LittleEndian.PutUint16(ram[g:], handler&0xFFFF)
-					binary.LittleEndian.PutUint16(ram[g+2:], 0x08)
-					ram[g+5] = 0x8E
-					binary.LittleEndian.PutUint16(ram[g+6:], handler>>16)
-				}
+				interruptGates64(ram, idt, handler)
 				copy(ram[handler:], []byte{0x0F, 0xA2})
 				binary.LittleEndian.PutUint64(ram[gdt+8:], 0x00AF9B000000FFFF)
 				binary.LittleEndian.PutUint64(ram[gdt+16:], 0x00CF93000000FFFF)

@@ -549,13 +549,21 @@ func (c *CPU) fastInsts(insts []Inst) []Inst {
 	if n < 2 {
 		return stackFastInsts(insts, insts, c.codeMode)
 	}
-	var fast []Inst
-	if f, ok := fusePair(&insts[n-2], &insts[n-1], c.codeMode); ok {
-		fast = make([]Inst, n-1)
-		copy(fast, insts[:n-2])
-		fast[n-2] = f
-	} else {
-		fast = insts
+	// Setter+Jcc pairs (exec_fused.go): the block's last two
+	// instructions, and each side exit with the instruction before it.
+	fast := insts
+	for i := n - 2; i >= 0; i-- {
+		if i+2 < n && !insts[i+1].side {
+			continue
+		}
+		if f, ok := fusePair(&insts[i], &insts[i+1], c.codeMode); ok {
+			if &fast[0] == &insts[0] {
+				fast = append([]Inst(nil), insts...)
+			}
+			fast[i] = f
+			fast = append(fast[:i+1], fast[i+2:]...)
+			i-- // the setter is taken
+		}
 	}
 	// ALU pairs (exec_pair.go), in a copy of their own.
 	for i := 0; i+1 < len(fast); i++ {
@@ -626,6 +634,7 @@ func (c *CPU) decodeBlock(rip uint64) *block {
 	}
 	insts := make([]Inst, 0, 8)
 	pos := 0
+	sides := c.sideExits(pfn)
 	for len(insts) < maxBlockInsts {
 		var in Inst
 		if !c.code.t.decode(win[pos:], c.codeMode, &in) {
@@ -637,12 +646,18 @@ func (c *CPU) decodeBlock(rip uint64) *block {
 			break
 		}
 		if in.end {
+			if sides > 0 && isJccRel(&in) && pos+int(int64(in.imm)) != 0 {
+				insts[len(insts)-1].side = true
+				sides--
+				continue
+			}
 			if page := c.tracePage(lin, pfn); page != nil {
-				return c.decodeTrace(page, lin, pfn, key, insts, pos)
+				return c.decodeTrace(page, lin, pfn, key, insts, pos, sides)
 			}
 			break
 		}
 	}
+	lastNoSide(insts)
 	if len(insts) == 0 {
 		return c.decodeCrossing(lin, win, pfn, key, limitLeft)
 	}
@@ -680,6 +695,35 @@ func (c *CPU) tracePage(lin, pfn uint64) *[4096]byte {
 	return nil
 }
 
+// maxSideExits bounds the conditional branches one block continues past
+// (side exits).
+const maxSideExits = 8
+
+// sideExits is how many side exits a block decoded from frame pfn may
+// have: a block continues past a Jcc into its fall-through (the Jcc taken
+// ends it there: Inst.side, CPU.takeSide), unless the Jcc jumps back to
+// the block's first instruction (a loop, which its own link or spin runs
+// best), as one block whose next
+// instructions follow in the same fetch window, so with the same
+// translation, permissions and CS limit as the Jcc's. Blocks from MMIO or
+// unmapped space, decoded afresh each time, have none; nor do blocks
+// decoded while a tracing hook reports blocks (Translate, Exec), which
+// sees them end at every branch, as QEMU's translation blocks do.
+func (c *CPU) sideExits(pfn uint64) int {
+	if pfn == noFrame || c.Hooks != nil && (c.Hooks.Translate != nil || c.Hooks.Exec != nil) {
+		return 0
+	}
+	return maxSideExits
+}
+
+// lastNoSide makes a block's last instruction, if a Jcc marked as a side
+// exit, its plain end: the block ends after it anyway.
+func lastNoSide(insts []Inst) {
+	if n := len(insts); n > 0 {
+		insts[n-1].side = false
+	}
+}
+
 // traceJump is a direct JMP or CALL that a block continues through
 // (decodeTrace): the index of the instruction in block.insts and the page
 // offset of its target, where the block's next instruction is.
@@ -712,7 +756,7 @@ const maxTraceJumps = 4
 //     write to the frame stops the block) stops the block, as any fault.
 //
 // Tracing hooks (Hooks) see the blocks as decoded without traces.
-func (c *CPU) decodeTrace(page *[4096]byte, lin, pfn uint64, key uint32, insts []Inst, pos int) *block {
+func (c *CPU) decodeTrace(page *[4096]byte, lin, pfn uint64, key uint32, insts []Inst, pos, sides int) *block {
 	off := int(lin & 0xfff)
 	type span struct{ from, to int } // page offsets [from, to) in the block
 	spans := []span{{off, off + pos}}
@@ -754,7 +798,10 @@ func (c *CPU) decodeTrace(page *[4096]byte, lin, pfn uint64, key uint32, insts [
 			cur += int(in.len)
 			size += int(in.len)
 			spans[len(spans)-1].to = cur
-			if in.fault != nil || in.end || cur >= 4096 || len(insts) == maxBlockInsts {
+			if in.end && sides > 0 && isJccRel(&in) && cur+int(int64(in.imm)) != off && cur < 4096 && len(insts) < maxBlockInsts {
+				insts[len(insts)-1].side = true
+				sides--
+			} else if in.fault != nil || in.end || cur >= 4096 || len(insts) == maxBlockInsts {
 				break
 			}
 			in = Inst{}
@@ -763,6 +810,7 @@ func (c *CPU) decodeTrace(page *[4096]byte, lin, pfn uint64, key uint32, insts [
 			}
 		}
 	}
+	lastNoSide(insts)
 	fast := c.fastInsts(insts)
 	b := &block{insts: insts, fast: fast, valid: true, pfn: pfn, pfn2: noFrame, cacheable: true, size: uint16(size), off: uint16(off), jumps: jumps}
 	if jumps == nil {

@@ -56,6 +56,9 @@ type CPU struct {
 	ripCur uint64 // RIP of the instruction being executed
 	blk    *block // the block executing (nil between blocks): see now()
 	stop   bool   // leave the block loop after this instruction
+	// sideExit tells that the stop is a taken side exit (takeSide), not
+	// a fault or a stop request: the block loop goes on to the next block.
+	sideExit bool
 	// runEnd is the instruction count at which Run stops (endRunAt).
 	runEnd uint64
 	// runTimed: the run's budget is virtual time (RunFor), which VM

@@ -28,6 +28,9 @@ type Inst struct {
 	sub    uint8 // ModRM.reg for group opcodes, the condition for Jcc/SETcc/CMOVcc
 	lock   bool
 	end    bool // ends its block
+	// side marks a Jcc that its block continues past (decodeBlock's
+	// side exits): taken, it ends the block there (CPU.takeSide).
+	side   bool
 	ripRel bool
 	pfx66  bool
 	op     uint16 // opcode: map<<8 | byte (map 0: one-byte, 1: 0F, 2: 0F38, 3: 0F3A)

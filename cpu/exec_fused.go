@@ -109,7 +109,8 @@ func fusePair(s, j *Inst, mode uint8) (Inst, bool) {
 	// opcode's low nibble.
 	f.imm2 = uint64(1)<<(8*uint(j.opsz)) - 1
 	f.sub = uint8(j.op & 15)
-	f.end = true
+	f.end = j.end
+	f.side = j.side
 	f.nret = 2
 	return f, true
 }
@@ -126,12 +127,18 @@ func (c *CPU) fusedJump(in *Inst) bool {
 		sh := c.canonShift()
 		if int64(t<<sh)>>sh == int64(t) {
 			c.RIP = t
+			if in.side {
+				c.takeSide()
+			}
 			return true
 		}
 		return false
 	}
 	if t <= uint64(c.Seg[arch.CS].Limit) {
 		c.RIP = t
+		if in.side {
+			c.takeSide()
+		}
 		return true
 	}
 	return false
@@ -144,6 +151,9 @@ func (c *CPU) fusedTakeSlow(in *Inst) {
 		return
 	}
 	c.RIP = t
+	if in.side {
+		c.takeSide()
+	}
 }
 
 // Conditions (SDM Vol. 1 Table B-1) from the operands and result, per

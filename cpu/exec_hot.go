@@ -17,5 +17,19 @@ package cpu
 func (c *CPU) takeRel(in *Inst) {
 	if t, ok := c.nearTarget(c.RIP+in.imm, in.opsz); ok {
 		c.RIP = t
+		if in.side {
+			c.takeSide()
+		}
 	}
+}
+
+// takeSide ends the block at a taken side exit: a conditional branch in
+// the middle of its block (Inst.side), after which the block's next
+// instructions must not run. Every block loop stops at it as after any
+// instruction that sets c.stop; Run's fast path goes on to the next block
+// as at the block's end (c.sideExit), the others retire it as a normal
+// stop (retireStopped).
+func (c *CPU) takeSide() {
+	c.stop = true
+	c.sideExit = true
 }

@@ -107,6 +107,13 @@ func (c *CPU) run(budget uint64) StopReason {
 					c.RIP += uint64(in.len)
 					in.fn(c, in)
 					if c.stop {
+						if c.sideExit {
+							// A side exit (takeSide): the block
+							// ends after in, as at its end.
+							c.stop, c.sideExit = false, false
+							c.Icount += uint64(in.pre) + uint64(in.nret)
+							goto ended
+						}
 						c.retireStopped(in)
 						goto next
 					}
@@ -114,6 +121,7 @@ func (c *CPU) run(budget uint64) StopReason {
 				// retire; c.blk stays until the next block is known.
 				c.Icount += uint64(len(b.insts))
 			}
+		ended:
 			if c.codeMode != mode64 {
 				c.RIP &= 0xFFFFFFFF
 			}
@@ -222,6 +230,7 @@ func (c *CPU) retire(n uint64) {
 // (in.nret counts both); in a load pair the first (the load) can also
 // stop the entry (firstHalfStop), which then accounts as the load alone.
 func (c *CPU) retireStopped(in *Inst) bool {
+	c.sideExit = false // a side exit is a normal stop here
 	done := uint64(in.pre) + uint64(in.nret) - 1
 	if c.firstHalfStop {
 		c.firstHalfStop = false

@@ -89,6 +89,16 @@ func (c *CPU) debugAttn() bool {
 	return c.dbg.exec != 0 || c.RFLAGS&arch.FlagRF != 0 || c.dbg.hit != 0 || c.lbr.on
 }
 
+// rfOnly reports whether RF=1 is all that sets attnDebug: no
+// instruction breakpoint is enabled, no trap is held and IA32_DEBUGCTL
+// (LBR, BTF) is clear. RF then changes nothing but the instruction it
+// lasts for (it suppresses instruction breakpoints only: SDM Vol. 3B
+// 18.3.1.1), so runSlow runs the whole block, clearing RF after its
+// first instruction.
+func (c *CPU) rfOnly() bool {
+	return c.dbg.exec == 0 && c.dbg.hit == 0 && !c.lbr.on && c.lbr.ctl == 0
+}
+
 // watched reports whether the page of lin holds an address that an
 // enabled data breakpoint watches (fill then installs no TLB entry).
 func (c *CPU) watched(lin uint64) bool {

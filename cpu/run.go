@@ -274,7 +274,7 @@ func (c *CPU) runSlow(b *block) {
 	}
 	// TF=1 at the start of an instruction makes it single-stepped.
 	tf := c.RFLAGS&arch.FlagTF != 0
-	if c.shadow > 0 || tf || c.attn&attnDebug != 0 {
+	if c.shadow > 0 || tf || c.attn&attnDebug != 0 && !c.rfOnly() {
 		n = 1
 	}
 	shadow, cpl := c.shadow, c.cpl
@@ -293,12 +293,26 @@ func (c *CPU) runSlow(b *block) {
 			n = uint64(i) + 1
 			goto retired
 		}
+		if rf {
+			// RF=1 lasts one instruction, unless IRET loaded it (SDM
+			// Vol. 3B 18.3.1.1). With nothing else asking for single
+			// instructions (rfOnly) the rest of the block runs on with
+			// RF=0, as the next lookup would run it; an IRET ends the
+			// run here, since its RF=1 holds for the instruction after
+			// it.
+			rf = false
+			if in.op == 0xCF {
+				n = 1
+				break
+			}
+			c.RFLAGS &^= arch.FlagRF
+			c.updateAttn()
+		}
 	}
 	c.retire(n)
 retired:
 	if rf && insts[n-1].op != 0xCF {
-		// RF=1 lasts one instruction, unless IRET loaded it (SDM Vol.
-		// 3B 18.3.1.1).
+		// The first instruction stopped the run: RF=1 lasted for it.
 		c.RFLAGS &^= arch.FlagRF
 	}
 	if shadow > 0 && c.shadow == shadow {

@@ -226,8 +226,12 @@ type eventSave struct {
 	cs, ss arch.Segment
 }
 
-func (c *CPU) saveForEvent() eventSave {
-	return eventSave{c.GPR[arch.RSP], c.RIP, c.Flags(), c.Seg[arch.CS], c.Seg[arch.SS]}
+// saveForEvent records in s what restoreForEvent puts back, field by
+// field in place (a transfer's record is written at every delivery and
+// far return).
+func (c *CPU) saveForEvent(s *eventSave) {
+	s.rsp, s.rip, s.rflags = c.GPR[arch.RSP], c.RIP, c.Flags()
+	s.cs, s.ss = c.Seg[arch.CS], c.Seg[arch.SS]
 }
 
 func (c *CPU) restoreForEvent(s eventSave) {
@@ -250,7 +254,7 @@ func (c *CPU) restoreForEvent(s eventSave) {
 
 // beginTransfer records the state a transfer is about to change.
 func (c *CPU) beginTransfer() {
-	c.xfer = c.saveForEvent()
+	c.saveForEvent(&c.xfer)
 	c.xferOn = true
 }
 

@@ -9,7 +9,8 @@ import "github.com/vmxemu/vmxemu/arch"
 //   - Instruction breakpoints (and RF=1, which must be cleared after one
 //     instruction) set attnDebug in the attention word: the run loop then
 //     runs one instruction at a time through runDebug, which checks the
-//     breakpoints before each instruction.
+//     breakpoints before each instruction. RF=1 alone (rfOnly) runs the
+//     whole block there, RF cleared after its first instruction.
 //   - Data breakpoints: a page that holds a watched address gets no read
 //     or write TLB entry (fill), so every access to it takes rdSlow/wrSlow,
 //     where checkData looks; a hit is a trap reported after the
@@ -198,7 +199,7 @@ func (c *CPU) runDebug(b *block) {
 		c.updateAttn()
 		return
 	}
-	c.runSlow(b) // clears RF after the instruction
+	c.runSlow(b) // clears RF after the first instruction
 	c.updateAttn()
 }
 

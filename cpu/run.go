@@ -266,7 +266,9 @@ func (c *CPU) useRunUnit() {
 
 // runSlow executes (part of) one block instruction by instruction, with
 // the unfused instructions: a block longer than what is left of the run,
-// or one instruction under an interrupt shadow or single-stepping.
+// one instruction under an interrupt shadow, single-stepping or debug
+// attention, or a whole block that starts with RF=1 and nothing else
+// that needs attention (rfOnly), RF cleared after its first instruction.
 func (c *CPU) runSlow(b *block) {
 	n := uint64(len(b.insts))
 	if left := c.runEnd - c.Icount; n > left {

@@ -9,7 +9,8 @@ import "github.com/vmxemu/vmxemu/arch"
 //   - Instruction breakpoints (and RF=1, which must be cleared after one
 //     instruction) set attnDebug in the attention word: the run loop then
 //     runs one instruction at a time through runDebug, which checks the
-//     breakpoints before each instruction.
+//     breakpoints before each instruction. RF=1 alone (rfOnly) runs the
+//     whole block there, RF cleared after its first instruction.
 //   - Data breakpoints: a page that holds a watched address gets no read
 //     or write TLB entry (fill), so every access to it takes rdSlow/wrSlow,
 //     where checkData looks; a hit is a trap reported after the
@@ -87,6 +88,16 @@ func (c *CPU) updateDebug() {
 // behind a MOV SS/POP SS shadow.
 func (c *CPU) debugAttn() bool {
 	return c.dbg.exec != 0 || c.RFLAGS&arch.FlagRF != 0 || c.dbg.hit != 0 || c.lbr.on
+}
+
+// rfOnly reports whether RF=1 is all that sets attnDebug: no
+// instruction breakpoint is enabled, no trap is held and IA32_DEBUGCTL
+// (LBR, BTF) is clear. RF then changes nothing but the instruction it
+// lasts for (it suppresses instruction breakpoints only: SDM Vol. 3B
+// 18.3.1.1), so runSlow runs the whole block, clearing RF after its
+// first instruction.
+func (c *CPU) rfOnly() bool {
+	return c.dbg.exec == 0 && c.dbg.hit == 0 && !c.lbr.on && c.lbr.ctl == 0
 }
 
 // watched reports whether the page of lin holds an address that an
@@ -188,7 +199,7 @@ func (c *CPU) runDebug(b *block) {
 		c.updateAttn()
 		return
 	}
-	c.runSlow(b) // clears RF after the instruction
+	c.runSlow(b) // clears RF after the first instruction
 	c.updateAttn()
 }
 

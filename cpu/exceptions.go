@@ -1,6 +1,8 @@
 package cpu
 
 import (
+	"unsafe"
+
 	"github.com/vmxemu/vmxemu/arch"
 	"github.com/vmxemu/vmxemu/vmx"
 )
@@ -224,8 +226,12 @@ type eventSave struct {
 	cs, ss arch.Segment
 }
 
-func (c *CPU) saveForEvent() eventSave {
-	return eventSave{c.GPR[arch.RSP], c.RIP, c.Flags(), c.Seg[arch.CS], c.Seg[arch.SS]}
+// saveForEvent records in s what restoreForEvent puts back, field by
+// field in place (a transfer's record is written at every delivery and
+// far return).
+func (c *CPU) saveForEvent(s *eventSave) {
+	s.rsp, s.rip, s.rflags = c.GPR[arch.RSP], c.RIP, c.Flags()
+	s.cs, s.ss = c.Seg[arch.CS], c.Seg[arch.SS]
 }
 
 func (c *CPU) restoreForEvent(s eventSave) {
@@ -248,7 +254,7 @@ func (c *CPU) restoreForEvent(s eventSave) {
 
 // beginTransfer records the state a transfer is about to change.
 func (c *CPU) beginTransfer() {
-	c.xfer = c.saveForEvent()
+	c.saveForEvent(&c.xfer)
 	c.xferOn = true
 }
 
@@ -555,12 +561,12 @@ func (c *CPU) deliverLong(vec uint8, hasErr bool, code uint32, kind eventKind) {
 	// Switch to 64-bit CS first so pushes use 64-bit stack semantics.
 	c.loadCS(sel, d, newCPL)
 	c.GPR[arch.RSP] = newSP
-	okp := push(c, uint64(oldSS.Selector)) && push(c, oldSP) && push(c, fl) &&
-		push(c, uint64(oldCS.Selector)) && push(c, c.returnRIP())
-	if okp && hasErr {
-		okp = push(c, uint64(code))
+	frame := [6]uint64{uint64(oldSS.Selector), oldSP, fl, uint64(oldCS.Selector), c.returnRIP(), uint64(code)}
+	n := 5
+	if hasErr {
+		n = 6
 	}
-	if !okp {
+	if !c.pushFrame64(frame[:n]) {
 		return
 	}
 	nf := fl &^ (arch.FlagTF | arch.FlagNT | arch.FlagRF | arch.FlagVM)
@@ -569,6 +575,35 @@ func (c *CPU) deliverLong(vec uint8, hasErr bool, code uint32, kind eventKind) {
 	}
 	c.setRFLAGS(nf)
 	c.RIP = target
+}
+
+// pushFrame64 pushes the words of an IA-32e interrupt frame, first word
+// first, onto the 64-bit stack, as one push each would (SDM Vol. 3A
+// 6.14.2, Figure 6-9). When the whole frame lies in one page with a
+// write TLB hit (stack64's conditions for its lowest word, and the frame
+// not crossing the page, which keeps every word canonical: Vol. 3A
+// 3.3.7.1) it is written in one piece: a hit stands for the paging
+// checks of every word, none can fault, and nothing runs between the
+// pushes, so the order of the writes does not show. Otherwise the pushes
+// run one by one, and a fault stops them where push would.
+func (c *CPU) pushFrame64(frame []uint64) bool {
+	sp := c.GPR[arch.RSP]
+	low := sp - 8*uint64(len(frame))
+	if low&^0xfff == (sp-1)&^0xfff {
+		if p := c.stack64(&c.tlb.write, low); p != nil {
+			for i, v := range frame {
+				*(*uint64)(unsafe.Add(unsafe.Pointer(p), 8*(len(frame)-1-i))) = v
+			}
+			c.GPR[arch.RSP] = low
+			return true
+		}
+	}
+	for _, v := range frame {
+		if !push(c, v) {
+			return false
+		}
+	}
+	return true
 }
 
 // exceptionExits takes a guest's exception as a VM exit when the

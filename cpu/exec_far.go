@@ -1,6 +1,10 @@
 package cpu
 
-import "github.com/vmxemu/vmxemu/arch"
+import (
+	"unsafe"
+
+	"github.com/vmxemu/vmxemu/arch"
+)
 
 // Far transfers between code segments: far JMP/CALL (gates in gates.go,
 // the direct case in segment.go), RET far, IRET, INT n/INT3/INTO/INT1
@@ -66,7 +70,7 @@ func retFar(c *CPU, in *Inst) {
 		return
 	}
 	// Return to an outer privilege level: pop SS:rSP too.
-	c.farReturnOuter(sel, d, addr, rpl, ipv, in.opsz, 2*sz+in.imm, in.imm, false)
+	c.farReturnOuter(sel, d, addr, rpl, ipv, in.opsz, 2*sz+in.imm, in.imm, false, nil)
 }
 
 // farReturnTargetOK checks the return RIP of RET far / IRET against the
@@ -144,16 +148,23 @@ func (c *CPU) returnCodeSeg(sel uint16, insn, sdm string) (d descriptor, addr ui
 // new CPL (the return CS's RPL); if they fail CS, SS and the CPL are put
 // back. iret admits a null SS when returning to 64-bit mode at a new
 // CPL < 3. release is the RET imm16 count of parameter bytes freed on the
-// new stack. On a privilege change the data segment registers the new CPL
+// new stack. slots, when not nil, holds the two stack slots already read
+// (iretFrame64). On a privilege change the data segment registers the new CPL
 // may not use become null. It reports whether the return completed.
-func (c *CPU) farReturnOuter(sel uint16, d descriptor, addr uint64, rpl int, ip uint64, opsz uint8, off, release uint64, iret bool) bool {
-	spv, ok := popPeek(c, opsz, off)
-	if !ok {
-		return false
-	}
-	ssv, ok := popPeek(c, opsz, off+uint64(opsz))
-	if !ok {
-		return false
+func (c *CPU) farReturnOuter(sel uint16, d descriptor, addr uint64, rpl int, ip uint64, opsz uint8, off, release uint64, iret bool, slots *[2]uint64) bool {
+	var spv, ssv uint64
+	if slots != nil {
+		spv, ssv = slots[0], slots[1]
+	} else {
+		var ok bool
+		spv, ok = popPeek(c, opsz, off)
+		if !ok {
+			return false
+		}
+		ssv, ok = popPeek(c, opsz, off+uint64(opsz))
+		if !ok {
+			return false
+		}
 	}
 	if !c.setAccessed(d, addr) {
 		return false
@@ -191,6 +202,28 @@ func (c *CPU) farReturnOuter(sel uint16, d descriptor, addr uint64, rpl int, ip 
 	return true
 }
 
+// iretFrame64 reads the five 8-byte slots of IRETQ's frame in 64-bit
+// mode (RIP, CS, RFLAGS, RSP, SS: SDM Vol. 2A IRET, "IA-32e-MODE") in one
+// piece. It applies when all 40
+// bytes lie in one page with a read TLB hit (stack64's conditions for the
+// first slot, and the frame not crossing the page, which keeps every slot
+// canonical: Vol. 3A 3.3.7.1). A hit stands for the paging checks of
+// every slot (as in rd), so none of popPeek's reads could fault; IRET
+// writes nothing between its reads of the frame (the descriptor checks
+// only read), so reading the slots early gives the values popPeek would.
+// It reports false when that does not apply.
+func (c *CPU) iretFrame64() (f [5]uint64, hit bool) {
+	sp := c.GPR[arch.RSP]
+	if sp&0xfff > 4096-40 {
+		return f, false
+	}
+	p := c.stack64(&c.tlb.read, sp)
+	if p == nil {
+		return f, false
+	}
+	return *(*[5]uint64)(unsafe.Pointer(p)), true
+}
+
 // popPeek reads a stack slot of operand size at offset off.
 func popPeek(c *CPU, opsz uint8, off uint64) (uint64, bool) {
 	switch opsz {
@@ -225,18 +258,31 @@ func iretDo(c *CPU, in *Inst) {
 		return
 	}
 	sz := uint64(in.opsz)
-	ipv, ok := popPeek(c, in.opsz, 0)
+	var ipv, csv, flv uint64
+	var ok bool
+	var slots [2]uint64
+	var outerSlots *[2]uint64
+	if c.codeMode == mode64 && sz == 8 {
+		if f, hit := c.iretFrame64(); hit {
+			ipv, csv, flv = f[0], f[1], f[2]
+			slots = [2]uint64{f[3], f[4]}
+			outerSlots = &slots
+			goto popped
+		}
+	}
+	ipv, ok = popPeek(c, in.opsz, 0)
 	if !ok {
 		return
 	}
-	csv, ok := popPeek(c, in.opsz, sz)
+	csv, ok = popPeek(c, in.opsz, sz)
 	if !ok {
 		return
 	}
-	flv, ok := popPeek(c, in.opsz, 2*sz)
+	flv, ok = popPeek(c, in.opsz, 2*sz)
 	if !ok {
 		return
 	}
+popped:
 	m := c.stackMask()
 	cur := c.Flags()
 	if c.CR0&arch.CR0PE == 0 {
@@ -294,7 +340,7 @@ func iretDo(c *CPU, in *Inst) {
 		return
 	}
 	// 64-bit mode always pops SS:RSP; legacy mode does on a privilege change.
-	if c.farReturnOuter(sel, d, addr, rpl, ipv, in.opsz, 3*sz, 0, true) {
+	if c.farReturnOuter(sel, d, addr, rpl, ipv, in.opsz, 3*sz, 0, true, outerSlots) {
 		c.setRFLAGS(newFlags)
 	}
 }

@@ -41,19 +41,35 @@ func invlpg(c *CPU, in *Inst) {
 
 // invalidatePage is INVLPG's invalidation (SDM Vol. 3A 4.10.4.1): the
 // TLB entries for the page of lin (all PCIDs and contexts, global ones
-// included: more than required, which is allowed), the block lookups
-// whose code lies in that page, and the current block, which may be one
-// of them (Run then looks the next block up afresh). The paging-structure
-// caches the SDM also names are not modelled (the walk memo re-reads
-// every entry it relies on, walkmemo.go).
+// included: more than required, which is allowed) and the block lookups
+// whose code lies in that page. The paging-structure caches the SDM also
+// names are not modelled (the walk memo re-reads every entry it relies
+// on, walkmemo.go).
+//
+// INVLPG ends its block (fEnd). When the lookup had blocks in the page,
+// every block link goes too (a new stamp) and the run goes on through a
+// lookup (c.stop). When it had none (flushPage found the page unmarked:
+// an INVLPG of a data page, the usual case), no link can lead into the
+// page (chain.go), so the block's links stay and are followed as after
+// any block, unless the INVLPG's own bytes lie in the page (a block not
+// held by the lookup: it then stops, as before).
 func (c *CPU) invalidatePage(lin uint64) {
 	c.tlb.flushPage(lin)
 	if c.blocks.flushPage(lin) {
 		// Block links go, every page's (chain.go; flushPage tells
 		// why an unmarked page needs none of this).
 		c.blocks.stamp = c.code.newStamp()
+		c.stop = true
+		return
 	}
-	c.stop = true
+	first := c.segv[arch.CS].base + c.ripCur
+	last := first + (c.RIP - c.ripCur) - 1
+	if c.codeMode != mode64 {
+		first, last = uint64(uint32(first)), uint64(uint32(last))
+	}
+	if pg := lin >> 12; first>>12 == pg || last>>12 == pg {
+		c.stop = true
+	}
 }
 
 // invpcid: INVPCID r32/r64, m128 (66 0F 38 82) (SDM Vol. 2A INVPCID;

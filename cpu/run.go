@@ -275,7 +275,9 @@ func (c *CPU) useRunUnit() {
 
 // runSlow executes (part of) one block instruction by instruction, with
 // the unfused instructions: a block longer than what is left of the run,
-// or one instruction under an interrupt shadow or single-stepping.
+// one instruction under an interrupt shadow, single-stepping or debug
+// attention, or a whole block that starts with RF=1 and nothing else
+// that needs attention (rfOnly), RF cleared after its first instruction.
 func (c *CPU) runSlow(b *block) {
 	n := uint64(len(b.insts))
 	if left := c.runEnd - c.Icount; n > left {
@@ -283,7 +285,7 @@ func (c *CPU) runSlow(b *block) {
 	}
 	// TF=1 at the start of an instruction makes it single-stepped.
 	tf := c.RFLAGS&arch.FlagTF != 0
-	if c.shadow > 0 || tf || c.attn&attnDebug != 0 {
+	if c.shadow > 0 || tf || c.attn&attnDebug != 0 && !c.rfOnly() {
 		n = 1
 	}
 	shadow, cpl := c.shadow, c.cpl
@@ -302,12 +304,26 @@ func (c *CPU) runSlow(b *block) {
 			n = uint64(i) + 1
 			goto retired
 		}
+		if rf {
+			// RF=1 lasts one instruction, unless IRET loaded it (SDM
+			// Vol. 3B 18.3.1.1). With nothing else asking for single
+			// instructions (rfOnly) the rest of the block runs on with
+			// RF=0, as the next lookup would run it; an IRET ends the
+			// run here, since its RF=1 holds for the instruction after
+			// it.
+			rf = false
+			if in.op == 0xCF {
+				n = 1
+				break
+			}
+			c.RFLAGS &^= arch.FlagRF
+			c.updateAttn()
+		}
 	}
 	c.retire(n)
 retired:
 	if rf && insts[n-1].op != 0xCF {
-		// RF=1 lasts one instruction, unless IRET loaded it (SDM Vol.
-		// 3B 18.3.1.1).
+		// The first instruction stopped the run: RF=1 lasted for it.
 		c.RFLAGS &^= arch.FlagRF
 	}
 	if shadow > 0 && c.shadow == shadow {

@@ -84,6 +84,7 @@ type stackCase struct {
 	code []byte
 	base uint64 // linear address of the code
 	warm []uint64
+	rf   bool // RFLAGS.RF=1 at the start
 }
 
 // stackRAM builds the RAM and paging structures for mode.
@@ -147,6 +148,9 @@ func runStack(tc *stackCase, ram0 []byte, split bool) (arch.State, *arch.Fault, 
 	s.GPR = [16]uint64{0x1111, 0x2222_0000_0000_2222, 3, 4, 0, 0x6666, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0xF0F0_F0F0_F0F0_F0F0}
 	s.GPR[arch.RSP] = tc.rsp
 	s.RIP = tc.base
+	if tc.rf {
+		s.RFLAGS |= arch.FlagRF
+	}
 	if split {
 		// An enabled instruction breakpoint (DR7.L0, R/W0=00) at an
 		// address nothing executes: Run then takes every instruction

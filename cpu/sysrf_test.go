@@ -1,0 +1,135 @@
+package cpu_test
+
+import (
+	"fmt"
+	"math/rand"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"github.com/vmxemu/vmxemu/arch"
+)
+
+// rfLoopSrc adds to faultLoopSrc's #PFs and trips to CPL 3 the cases
+// where RFLAGS.RF=1 is observable after a handler's IRETQ (SDM Vol. 3B
+// 18.3.1.1): an IRETQ whose frame holds RF=1 (from a fault) as the first
+// instruction run with RF=1, which keeps RF=1 for the instruction after
+// it, and an INT 0x21 there, whose frame records RF (r15 counts the
+// frames with RF=1, rbp all of them); and an INT 0x22 as the second
+// instruction after a #PF handler's IRETQ, whose frame must hold RF=0
+// (r10 counts those with RF=1, r9 all of them). Every #PF returns to the
+// instruction after the faulting one with RF=1.
+const rfLoopSrc = `
+	mov rbx, 0x800000      ; PDE 4 of the identity map: not present
+	mov rsi, 0x1FF000      ; PTE 511: reserved bit 51 set
+top:
+	mov rax, cr0
+	xor rax, 1 << 16       ; CR0.WP toggled
+	mov cr0, rax
+	invlpg [rsi]
+	mov rax, [rbx]         ; #PF(0), back with RF=1 to the next
+	add r12, 1
+	int 0x22               ; the second instruction: RF=0 in its frame
+	mov rax, rsp
+	push 0x10              ; SS: selData0
+	push rax               ; RSP
+	pushfq
+	or qword [rsp], 1 << 16 ; RF=1 in the image
+	push 0x08              ; CS: selCode64
+	lea rax, [rel after]
+	push rax
+	mov rax, [rsi]         ; #PF(P|RSVD), back with RF=1 to the IRETQ
+	iretq                  ; loads RF=1
+after:
+	int 0x21               ; runs with RF=1: its frame records it
+	mov rax, [rbx]         ; #PF(0)
+	push 0x23              ; SS: selData3|3
+	push 0xA0000           ; RSP: physUStack
+	pushfq
+	push 0x2B              ; CS: selCode64U|3
+	lea rax, [rel user]
+	push rax
+	iretq
+back:
+	inc r12
+	jmp top
+align 64
+pf:
+	inc r13
+	or r14, [rsp]
+	add rsp, 8
+	add qword [rsp], 3     ; every faulting instruction is 3 bytes long
+	iretq
+align 64
+int21:
+	inc rbp
+	mov rax, [rsp+16]
+	shr rax, 16
+	and rax, 1
+	add r15, rax           ; frames with RF=1
+	iretq
+align 64
+int22:
+	inc r9
+	mov rax, [rsp+16]
+	shr rax, 16
+	and rax, 1
+	add r10, rax           ; frames with RF=1
+	iretq
+align 64
+int20:
+	add rsp, 40            ; drop the CPL-3 frame
+	jmp back
+align 64
+user:
+	mov rax, [rdi]         ; rdi = the supervisor page: #PF(P|U)
+	int 0x20
+`
+
+// newRFLoop builds the machine of rfLoopSrc; armed arms an instruction
+// breakpoint (DR0, R/W=00, L0) at an address nothing executes, so that
+// every instruction runs alone (runDebug) and RF is cleared after one
+// instruction there, which is what SDM Vol. 3B 18.3.1.1 states.
+func newRFLoop(t testing.TB, armed bool) *machine {
+	m := newMachine(t, modeLong64, 0)
+	m.program(t, rfLoopSrc)
+	for _, g := range []struct {
+		vec   uint8
+		label string
+		dpl   uint8
+	}{{arch.VecPF, "pf", 0}, {0x20, "int20", 3}, {0x21, "int21", 0}, {0x22, "int22", 0}} {
+		lo, hi := gate64(selCode64, labelAddr(t, 64, physCode, rfLoopSrc, g.label), 0xE, g.dpl, 0)
+		m.setGate64(g.vec, lo, hi)
+	}
+	m.w64(pteAddr(0x1FF000), 0x1FF000|pteP|pteRW|pteUS|1<<51)
+	m.w64(pteAddr(0x1FE000), 0x1FE000|pteP|pteRW) // supervisor page
+	s := m.state()
+	s.GPR[arch.RDI] = 0x1FE000
+	if armed {
+		s.DR[0], s.DR[7] = 0xFFFF_FFFF_FFFF_F000, 1|0x400
+	}
+	m.set(s)
+	return m
+}
+
+// TestRFAfterIRETQ runs rfLoopSrc in whole blocks (a block that starts
+// with RF=1 runs whole through runSlow, rfOnly) and one instruction at a
+// time (newRFLoop's armed breakpoint), in runs of random lengths that end
+// anywhere in the loop: the state must agree after every run, and the
+// INT 0x21 frames must have recorded RF=1 every time.
+func TestRFAfterIRETQ(t *testing.T) {
+	whole, single := newRFLoop(t, false), newRFLoop(t, true)
+	r := rand.New(rand.NewSource(12))
+	for i := 0; i < 400; i++ {
+		n := uint64(1 + r.Intn(60))
+		whole.run(n)
+		single.run(n)
+		ws, ss := whole.state(), single.state()
+		ss.DR[0], ss.DR[7], ws.DR[7] = 0, 0, 0
+		require.Equal(t, ss, ws, fmt.Sprintf("run %d (%d instructions)", i, n))
+	}
+	s := whole.state()
+	require.Greater(t, s.GPR[arch.RBP], uint64(20), "INT 0x21s taken")
+	require.Equal(t, s.GPR[arch.RBP], s.GPR[arch.R15], "INT 0x21 frames with RF=1")
+	require.Greater(t, s.GPR[arch.R9], uint64(20), "INT 0x22s taken")
+	require.Zero(t, s.GPR[arch.R10], "INT 0x22 frames with RF=1")
+}

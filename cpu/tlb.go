@@ -85,6 +85,12 @@ type tlb struct {
 	// while it is 0 a first-level miss does not probe l2 (after a flush
 	// of everything, as in a loop that toggles CR4.PGE).
 	n2 int
+	// fetchLost says that a fetch entry was dropped since the last
+	// flushAll without its slot's invalidation count moving (put
+	// replaced it, the APIC-access page took it): the block lookup may
+	// then hold blocks whose translation the fetch array no longer
+	// holds, so revalidateVPID0 (tlbreval.go) cannot vouch for them.
+	fetchLost bool
 }
 
 // The arrays' numbers in the fill log.
@@ -113,8 +119,12 @@ func (t *tlb) put(n int, lin uint64, e tlbEntry) *tlbEntry {
 	}
 	t.nfills++
 	p := &t.array(n)[i]
-	if p.page != nil && n != tlbFetch {
-		t.evict(n, p) // tlb2.go
+	if p.page != nil {
+		if n != tlbFetch {
+			t.evict(n, p) // tlb2.go
+		} else {
+			t.fetchLost = true
+		}
 	}
 	*p = e
 	return p
@@ -316,6 +326,7 @@ func (t *tlb) flushAll() {
 		}
 	}
 	t.nfills = 0
+	t.fetchLost = false
 	t.dropL2()
 }
 

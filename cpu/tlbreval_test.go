@@ -36,7 +36,6 @@ const (
 // revalPTE is the linear address of the page-table entry for lin.
 func revalPTE(lin uint64) uint32 { return uint32(revalPT + lin>>12*8) }
 
-
 // revalOps is one side's part of a round trip: random loads (summed in
 // R8) and stores (of R9, incremented) on the data pages, then random
 // changes to their page-table entries (a remap to frame 40000H + (R10 &

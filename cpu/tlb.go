@@ -66,6 +66,12 @@ type tlb struct {
 	// beyond len(fills) means the log overflowed: clear everything.
 	fills  [32]uint16
 	nfills int
+	// fillRec holds, for each fill logged, the walk memo's record it was
+	// filled from (nil when fill noted none), and rec is the record of
+	// the fill in progress, which put logs and clears
+	// (revalidateVPID0, tlbreval.go).
+	fillRec [32]*walkMemoEntry
+	rec     *walkMemoEntry
 	// l2 is the second level behind read and write (tlb2.go), nil
 	// until an entry is first evicted.
 	l2 *tlb2
@@ -116,8 +122,10 @@ func (t *tlb) put(n int, lin uint64, e tlbEntry) *tlbEntry {
 	i := t.index(lin)
 	if t.nfills < len(t.fills) {
 		t.fills[t.nfills] = uint16(n<<8) | uint16(i)
+		t.fillRec[t.nfills] = t.rec
 	}
 	t.nfills++
+	t.rec = nil
 	p := &t.array(n)[i]
 	if p.page != nil {
 		if n != tlbFetch {

@@ -68,21 +68,19 @@ func (c *CPU) revalidateVPID0(next ctxID, apicAccess bool) bool {
 	// the user bit, which each entry keeps.
 	key := tagValid | pcidKey(c.pcid()) | uint64(slot)<<tagCtxShift
 	wpKeys := c.CR4&(arch.CR4PKE|arch.CR4PKS) != 0
-	var seen [3][tlbSize / 64]uint64
+	// An index filled twice is logged twice: its entry is looked at
+	// twice (the second time it is the same, or gone) and stays logged
+	// twice, which is harmless.
 	lost := false
 	n := 0
-	for _, f := range t.fills[:t.nfills] {
+	for j, f := range t.fills[:t.nfills] {
 		arr, i := int(f>>8), f&0xFF
-		if seen[arr][i>>6]&(1<<(i&63)) != 0 {
-			continue
-		}
-		seen[arr][i>>6] |= 1 << (i & 63)
 		e := &t.array(arr)[i]
 		if e.page == nil {
 			continue
 		}
-		if c.stillWalks(e, arr, key, wpKeys) {
-			t.fills[n] = f
+		if c.stillWalks(e, arr, key, wpKeys, t.fillRec[j]) {
+			t.fills[n], t.fillRec[n] = f, t.fillRec[j]
 			n++
 			continue
 		}
@@ -104,8 +102,12 @@ func (c *CPU) revalidateVPID0(next ctxID, apicAccess bool) bool {
 // tlbFetch) is what a fill now would make: its tag is the current key's
 // (the user bit aside), and the walk memo holds a record for its page and
 // access under the current control state, still valid, with its
-// translation.
-func (c *CPU) stillWalks(e *tlbEntry, arr int, key uint64, wpKeys bool) bool {
+// translation. rec is the record the entry was filled from, if fill
+// noted one (tlb.fillRec): a record for the same key under the current
+// control state is in the memo slot of that key and state, so when rec
+// is for them it is the one slotAt would find, and when it is not the
+// entry is dropped (which is always allowed).
+func (c *CPU) stillWalks(e *tlbEntry, arr int, key uint64, wpKeys bool, rec *walkMemoEntry) bool {
 	user := e.tag&tagUser != 0
 	// The linear page: bits 63:57 of the address all equal bit 61
 	// (tlb.go), which the key leaves alone.
@@ -121,7 +123,10 @@ func (c *CPU) stillWalks(e *tlbEntry, arr int, key uint64, wpKeys bool) bool {
 		return false // another PCID or slot
 	}
 	mk := walkMemoKey(lin, mmu.Access{Write: arr == tlbWrite, Fetch: arr == tlbFetch, User: user})
-	r := c.memo.slotAt(mk, c.CR3, c.CR4)
+	r := rec
+	if r == nil {
+		r = c.memo.slotAt(mk, c.CR3, c.CR4)
+	}
 	if r.key != mk || r.pg != e.page || r.hfn != e.pfn || r.tr.Global != e.global {
 		return false
 	}

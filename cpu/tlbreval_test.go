@@ -152,3 +152,28 @@ func TestVPID0Revalidation(t *testing.T) {
 	// than with a flush at each.
 	assert.Less(t, 4*topReval, topFull, "block lookup epochs: revalidation %d, full flush %d", topReval, topFull)
 }
+
+// BenchmarkRevalidateVPID0: the VPID-0 flush by revalidation of a TLB
+// that a few round trips of a random scenario left (every entry
+// survives), against the full flush and the refill it then needs is not
+// measured here (see docs/PERFORMANCE.md for whole round trips).
+func BenchmarkRevalidateVPID0(b *testing.B) {
+	t := &testing.T{}
+	for seed := int64(1); ; seed++ {
+		h, _, keeps := revalRun(t, seed, 200, false)
+		if !keeps {
+			continue
+		}
+		c := h.c
+		require.True(b, c.revalidateVPID0(ctxID{}, false))
+		n := c.tlb.nfills
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			c.revalidateVPID0(ctxID{}, false)
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(n), "entries")
+		require.Equal(b, n, c.tlb.nfills, "every entry survives")
+		return
+	}
+}

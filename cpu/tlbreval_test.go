@@ -15,8 +15,8 @@ import (
 // The VPID-0 flush by revalidation (tlbreval.go) against the full flush
 // (CPU.noReval): random 64-bit hosts and guests without VPIDs, sharing
 // 4-KiB page tables, read and write data pages, remap them to other
-// frames and clear their accessed and dirty flags, and the host remaps
-// the guest's code page between two frames holding different code. Each
+// frames and clear their accessed and dirty flags, and each remaps the
+// other's code page between two frames holding different code. Each
 // side changes paging-structure entries only at the end of its part of
 // the round trip, just before the transition (CPUID's VM exit, the
 // host's VMRESUME), and touches no page it remapped before then: every

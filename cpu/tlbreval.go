@@ -102,11 +102,12 @@ func (c *CPU) revalidateVPID0(next ctxID, apicAccess bool) bool {
 // tlbFetch) is what a fill now would make: its tag is the current key's
 // (the user bit aside), and the walk memo holds a record for its page and
 // access under the current control state, still valid, with its
-// translation. rec is the record the entry was filled from, if fill
-// noted one (tlb.fillRec): a record for the same key under the current
-// control state is in the memo slot of that key and state, so when rec
-// is for them it is the one slotAt would find, and when it is not the
-// entry is dropped (which is always allowed).
+// translation. rec is the record fill noted at the entry's log position
+// (tlb.fillRec): a record for the same key under the current control
+// state is in the memo slot of that key and state, so when rec is for
+// them it is the one slotAt would find; when its key differs, slotAt
+// looks; when its state differs, the entry is dropped (which is always
+// allowed).
 func (c *CPU) stillWalks(e *tlbEntry, arr int, key uint64, wpKeys bool, rec *walkMemoEntry) bool {
 	user := e.tag&tagUser != 0
 	// The linear page: bits 63:57 of the address all equal bit 61
@@ -124,7 +125,10 @@ func (c *CPU) stillWalks(e *tlbEntry, arr int, key uint64, wpKeys bool, rec *wal
 	}
 	mk := walkMemoKey(lin, mmu.Access{Write: arr == tlbWrite, Fetch: arr == tlbFetch, User: user})
 	r := rec
-	if r == nil {
+	if r == nil || r.key != mk {
+		// No record noted, or another page's: the log position was
+		// filled again since (an index logged twice keeps the record
+		// of its first fill there).
 		r = c.memo.slotAt(mk, c.CR3, c.CR4)
 	}
 	if r.key != mk || r.pg != e.page || r.hfn != e.pfn || r.tr.Global != e.global {

@@ -100,6 +100,9 @@ type CPU struct {
 	ptPages ptPageCache
 	// memo records recent page walks (walkmemo.go).
 	memo walkMemo
+	// noReval turns revalidateVPID0 off (tlbreval.go): every VPID-0
+	// flush of VM entry and exit drops everything (tests compare both).
+	noReval bool
 	// frameBlocks memoises the code cache's map lookups (codecache.go).
 	frameBlocks [frameBlocksSize]frameBlock
 

@@ -276,7 +276,10 @@ func (c *CPU) fill(lin uint64, kind int) (*tlbEntry, uint64, bool) {
 	if e := c.memoFill(lin, kind, user); e != nil {
 		// The walk memo's record and the host page fill noted in it
 		// (walkmemo.go): what translate and physPage would return.
-		return c.fillEntry(lin, kind, user, &e.tr, e.pg, e.hfn)
+		c.tlb.rec = e // put notes it with the fill (tlbreval.go)
+		te, pa, ok := c.fillEntry(lin, kind, user, &e.tr, e.pg, e.hfn)
+		c.tlb.rec = nil
+		return te, pa, ok
 	}
 	c.memo.last = nil // translate without paging leaves it alone
 	tr, ok := c.translate(lin, kind, user, false)
@@ -290,7 +293,12 @@ func (c *CPU) fill(lin uint64, kind int) (*tlbEntry, uint64, bool) {
 		return nil, 0, false
 	}
 	c.memoNotePage(last, pg, hfn) // walkmemo.go
-	return c.fillEntry(lin, kind, user, &tr, pg, hfn)
+	if last != nil && last.pg == pg {
+		c.tlb.rec = last // put notes it with the fill (tlbreval.go)
+	}
+	te, pa, ok := c.fillEntry(lin, kind, user, &tr, pg, hfn)
+	c.tlb.rec = nil
+	return te, pa, ok
 }
 
 // fillEntry is the end of fill once the page of lin is translated (tr)

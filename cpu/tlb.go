@@ -66,6 +66,12 @@ type tlb struct {
 	// beyond len(fills) means the log overflowed: clear everything.
 	fills  [32]uint16
 	nfills int
+	// fillRec holds, for each fill logged, the walk memo's record it was
+	// filled from (nil when fill noted none), and rec is the record of
+	// the fill in progress, which put logs and clears
+	// (revalidateVPID0, tlbreval.go).
+	fillRec [32]*walkMemoEntry
+	rec     *walkMemoEntry
 	// l2 is the second level behind read and write (tlb2.go), nil
 	// until an entry is first evicted.
 	l2 *tlb2
@@ -85,6 +91,12 @@ type tlb struct {
 	// while it is 0 a first-level miss does not probe l2 (after a flush
 	// of everything, as in a loop that toggles CR4.PGE).
 	n2 int
+	// fetchLost says that a fetch entry was dropped since the last
+	// flushAll without its slot's invalidation count moving (put
+	// replaced it, the APIC-access page took it): the block lookup may
+	// then hold blocks whose translation the fetch array no longer
+	// holds, so revalidateVPID0 (tlbreval.go) cannot vouch for them.
+	fetchLost bool
 }
 
 // The arrays' numbers in the fill log.
@@ -110,11 +122,17 @@ func (t *tlb) put(n int, lin uint64, e tlbEntry) *tlbEntry {
 	i := t.index(lin)
 	if t.nfills < len(t.fills) {
 		t.fills[t.nfills] = uint16(n<<8) | uint16(i)
+		t.fillRec[t.nfills] = t.rec
 	}
 	t.nfills++
+	t.rec = nil
 	p := &t.array(n)[i]
-	if p.page != nil && n != tlbFetch {
-		t.evict(n, p) // tlb2.go
+	if p.page != nil {
+		if n != tlbFetch {
+			t.evict(n, p) // tlb2.go
+		} else {
+			t.fetchLost = true
+		}
 	}
 	*p = e
 	return p
@@ -316,6 +334,7 @@ func (t *tlb) flushAll() {
 		}
 	}
 	t.nfills = 0
+	t.fetchLost = false
 	t.dropL2()
 }
 

@@ -213,6 +213,7 @@ func (c *CPU) vmxAPICVEntry(activity uint64) {
 	for _, arr := range []*[tlbSize]tlbEntry{&c.tlb.read, &c.tlb.write, &c.tlb.fetch} {
 		for i := range arr {
 			if arr[i].page != nil && arr[i].pfn == f-1 {
+				c.tlb.fetchLost = c.tlb.fetchLost || arr == &c.tlb.fetch
 				arr[i] = tlbEntry{}
 			}
 		}

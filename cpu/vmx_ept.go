@@ -236,16 +236,16 @@ func (m eptPeekMem) WritePhys64(uint64, uint64) bool      { return true }
 // vmxEnterPDPTEs follows once the derived state is recomputed.
 func (c *CPU) vmxEnterTranslation() {
 	t := c.vmx.Translation()
-	if t.VPID == 0 {
-		c.flushVPID0()
-	}
-	x := &c.tlb.ctx.ept
-	x.on, x.eptp, x.vpid, x.caps = t.EPT, t.EPTP, t.VPID, c.vmx.Caps().EPT()
-	x.mbec, x.pml, x.ve = t.EPT && c.vmx.EPTControls().MBEC, t.EPT && c.vmx.PMLOn(), t.EPT && c.vmx.VEOn()
 	id := ctxID{vpid: t.VPID}
 	if t.EPT {
 		id.ept = ept.Pointer(t.EPTP).Root()
 	}
+	if t.VPID == 0 {
+		c.flushVPID0(id, t.APICAccess)
+	}
+	x := &c.tlb.ctx.ept
+	x.on, x.eptp, x.vpid, x.caps = t.EPT, t.EPTP, t.VPID, c.vmx.Caps().EPT()
+	x.mbec, x.pml, x.ve = t.EPT && c.vmx.EPTControls().MBEC, t.EPT && c.vmx.PMLOn(), t.EPT && c.vmx.VEOn()
 	c.switchContext(id)
 }
 
@@ -276,14 +276,20 @@ func (c *CPU) vmxExitTranslation() {
 	x.on, x.eptp, x.vpid = false, 0, 0
 	x.mbec, x.pml, x.ve = false, false, false
 	if vpid == 0 {
-		c.flushVPID0()
+		c.flushVPID0(ctxID{}, false)
 	}
 	c.switchContext(ctxID{})
 }
 
 // flushVPID0 drops the entries of every context of VPID 0000H (the host
-// and guests without VPIDs, with or without EPT).
-func (c *CPU) flushVPID0() {
+// and guests without VPIDs, with or without EPT) at a VM entry or exit
+// into context next, whose state is loaded (apicAccess: the guest
+// entered virtualizes APIC accesses): by revalidation where it applies
+// (tlbreval.go), else by dropping them.
+func (c *CPU) flushVPID0(next ctxID, apicAccess bool) {
+	if c.revalidateVPID0(next, apicAccess) {
+		return
+	}
 	x := &c.tlb.ctx
 	others := false
 	for i := range x.ids {

@@ -77,6 +77,10 @@ type Translation struct {
 	EPT  bool
 	EPTP uint64
 	VPID uint16 // 0 without "enable VPID"
+	// APICAccess is "virtualize APIC accesses" (SDM Vol. 3C 25.6.2,
+	// 30.4): the guest's accesses to the APIC-access page take no TLB
+	// entry.
+	APICAccess bool
 }
 
 // Translation returns the current VMCS's translation context (read at VM
@@ -90,6 +94,7 @@ func (v *CPU) Translation() Translation {
 	if sec&proc2VPID != 0 {
 		t.VPID = uint16(v.field(encVPID))
 	}
+	t.APICAccess = sec&Proc2VirtualizeAPICAccesses != 0
 	return t
 }
 

@@ -564,6 +564,7 @@ func (c *CPU) fastInsts(insts []Inst) []Inst {
 			break
 		}
 	}
+	fast = fuseMovPairs(insts, fast) // move pairs (exec_pair.go)
 	return stackFastInsts(insts, fast, c.codeMode)
 }
 

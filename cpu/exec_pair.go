@@ -136,3 +136,57 @@ func loadPairable(a, b *Inst) bool {
 	_, _, ok := pairOp(b)
 	return ok && a.op == 0x8B && a.mod != 3 && a.fault == nil && !a.lock && a.nret == 1 && a.opsz == b.opsz
 }
+
+// Move pairs: MOV r,r (89 or 8B with mod = 3) followed by a register-form
+// ALU instruction (as pairOp accepts) of the same size, such as "mov ecx,
+// eax; and ecx, 0x1ff". MOV changes no flag and neither half can fault or
+// stop Run, so the entry runs both in order and the lazy flags are the
+// ALU instruction's, as unfused. The entry is a copy of the ALU
+// instruction; the MOV's destination is kept in base and its source in
+// index, which a register-form ALU instruction does not use.
+
+// movPairable reports whether a and b form a move pair.
+func movPairable(a, b *Inst) bool {
+	_, _, ok := pairOp(b)
+	return ok && (a.op == 0x89 || a.op == 0x8B) && a.mod == 3 && a.fault == nil && !a.lock && a.nret == 1 && a.opsz == b.opsz
+}
+
+// fuseMovPairs replaces adjacent move-pairable entries of fast (the fast
+// list fastInsts built from insts so far; entries already fused, nret !=
+// 1, stay as they are) by move-pair entries, in a copy when fast is
+// insts itself.
+func fuseMovPairs(insts, fast []Inst) []Inst {
+	i := 0
+	for ; i+1 < len(fast); i++ {
+		if movPairable(&fast[i], &fast[i+1]) {
+			break
+		}
+	}
+	if i+1 >= len(fast) {
+		return fast
+	}
+	if len(insts) > 0 && &fast[0] == &insts[0] {
+		fast = append([]Inst(nil), fast...)
+	}
+	out := fast[:i]
+	for ; i < len(fast); i++ {
+		if i+1 < len(fast) && movPairable(&fast[i], &fast[i+1]) {
+			a, b := &fast[i], fast[i+1]
+			op2, rr2, _ := pairOp(&b)
+			f := b
+			f.fn = movPairHandler(op2, rr2, b.opsz)
+			f.len = a.len + b.len
+			f.pre = a.pre
+			f.nret = 2
+			f.base, f.index = a.rm, a.reg // 89: MOV r/m, r
+			if a.op == 0x8B {
+				f.base, f.index = a.reg, a.rm // 8B: MOV r, r/m
+			}
+			out = append(out, f)
+			i++
+			continue
+		}
+		out = append(out, fast[i])
+	}
+	return out
+}

@@ -4,8 +4,8 @@ package cpu
 
 import "unsafe"
 
-// The ALU pair, store pair and load pair handlers (exec_pair.go), from
-// gen_hot.go's tables.
+// The ALU pair, store pair, load pair and move pair handlers
+// (exec_pair.go), from gen_hot.go's tables.
 
 func pairAddRR[T word](c *CPU, in *Inst) {
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
@@ -866,6 +866,138 @@ func loadPairHandler(op uint8, rr bool, opsz uint8) handler {
 			h = v(nil, loadXorRI[uint32], loadXorRI[uint64])
 		case aluCMP:
 			h = v(nil, loadCmpRI[uint32], loadCmpRI[uint64])
+		}
+	}
+	return h[sizeIndex(opsz)]
+}
+
+func movAddRR[T word](c *CPU, in *Inst) {
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movSubRR[T word](c *CPU, in *Inst) {
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movAndRR[T word](c *CPU, in *Inst) {
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movOrRR[T word](c *CPU, in *Inst) {
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movXorRR[T word](c *CPU, in *Inst) {
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movCmpRR[T word](c *CPU, in *Inst) {
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func movAddRI[T word](c *CPU, in *Inst) {
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movSubRI[T word](c *CPU, in *Inst) {
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movAndRI[T word](c *CPU, in *Inst) {
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movOrRI[T word](c *CPU, in *Inst) {
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movXorRI[T word](c *CPU, in *Inst) {
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movCmpRI[T word](c *CPU, in *Inst) {
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+// movPairHandler gives the handler for ALU operation op (register source
+// if rr) and operand size opsz (32 or 64 bits; nil otherwise).
+func movPairHandler(op uint8, rr bool, opsz uint8) handler {
+	var h [4]handler
+	if rr {
+		switch op {
+		case aluADD:
+			h = v(nil, movAddRR[uint32], movAddRR[uint64])
+		case aluSUB:
+			h = v(nil, movSubRR[uint32], movSubRR[uint64])
+		case aluAND:
+			h = v(nil, movAndRR[uint32], movAndRR[uint64])
+		case aluOR:
+			h = v(nil, movOrRR[uint32], movOrRR[uint64])
+		case aluXOR:
+			h = v(nil, movXorRR[uint32], movXorRR[uint64])
+		case aluCMP:
+			h = v(nil, movCmpRR[uint32], movCmpRR[uint64])
+		}
+	} else {
+		switch op {
+		case aluADD:
+			h = v(nil, movAddRI[uint32], movAddRI[uint64])
+		case aluSUB:
+			h = v(nil, movSubRI[uint32], movSubRI[uint64])
+		case aluAND:
+			h = v(nil, movAndRI[uint32], movAndRI[uint64])
+		case aluOR:
+			h = v(nil, movOrRI[uint32], movOrRI[uint64])
+		case aluXOR:
+			h = v(nil, movXorRI[uint32], movXorRI[uint64])
+		case aluCMP:
+			h = v(nil, movCmpRI[uint32], movCmpRI[uint64])
 		}
 	}
 	return h[sizeIndex(opsz)]

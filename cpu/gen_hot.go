@@ -58,11 +58,12 @@ const (
 	pair                        // ALU pair: ADD/SUB r,imm then this (r,r and r,imm), 32/64 bits
 	store                       // store pair: this (r,r and r,imm) then MOV m,r, 32/64 bits
 	load                        // load pair: MOV r,m then this (r,r and r,imm), 32/64 bits
+	movp                        // move pair: MOV r,r then this (r,r and r,imm), 32/64 bits
 )
 
 // binALU is every shape of a two-operand ALU operation that may start a
 // pair (pairOp, exec_pair.go).
-const binALU = hot | fuseRR | fuseRI | pair | store | load
+const binALU = hot | fuseRR | fuseRI | pair | store | load | movp
 
 // ops is the table. Its order is the order of the emitted handlers and
 // of the fused kinds (fk*).
@@ -73,7 +74,7 @@ var ops = []op{
 	{name: "or", alu: "aluOR", res: "a | b", lazy: "lzLogic", write: true, cond: "logicCond(in.sub, r)", in: binALU},
 	{name: "xor", alu: "aluXOR", res: "a ^ b", lazy: "lzLogic", write: true, cond: "logicCond(in.sub, r)", in: binALU},
 	{name: "cmp", alu: "aluCMP", res: "a - b", lazy: "lzSub", cond: "subCond(in.sub, a, b, r)", in: binALU},
-	{name: "test", res: "a & b", lazy: "lzLogic", cond: "logicCond(in.sub, r)", in: fuseRR},
+	{name: "test", res: "a & b", lazy: "lzLogic", cond: "logicCond(in.sub, r)", in: fuseRR | fuseRI},
 	// INC: OF when the result is the sign bit alone; DEC: when the
 	// operand was.
 	{name: "inc", res: "a + 1", lazy: "lzInc", write: true, cond: "r == signBit[T]()", unary: true, in: fuseUn},
@@ -105,6 +106,10 @@ const (
 	// The ALU pair's first half: ADD r,imm (SUB with the immediate
 	// negated), whose flags are dead (exec_pair.go).
 	pairHead = "setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))\n"
+	// The move pair's first half: MOV r,r (89 or 8B with mod = 3), its
+	// destination in base and its source in index, which a
+	// register-form ALU instruction does not use (exec_pair.go).
+	movHead = "setReg(c, in.base, getReg[T](c, in.index))\n"
 	// The store pair's MOV m,r half: movMemReg's fast path (exec_mov.go),
 	// with the fault reported at the store.
 	storeTail = `c.ripCur = c.RIP - uint64(in.jlen)
@@ -345,7 +350,7 @@ if cc := in.sub; cc&^1 == 4 {
 func genPair() []byte {
 	var w bytes.Buffer
 	w.WriteString(header + "package cpu\n\nimport \"unsafe\"\n\n")
-	w.WriteString("// The ALU pair, store pair and load pair handlers (exec_pair.go), from\n// gen_hot.go's tables.\n\n")
+	w.WriteString("// The ALU pair, store pair, load pair and move pair handlers\n// (exec_pair.go), from gen_hot.go's tables.\n\n")
 	type shape struct {
 		prefix     string
 		bit        shapeSet
@@ -356,6 +361,7 @@ func genPair() []byte {
 		{"pair", pair, formRR, formRI, pairHead, ""},
 		{"store", store, formStoreRR, formRI, "", storeTail},
 		{"load", load, formStoreRR, formRI, loadHead, ""},
+		{"mov", movp, formRR, formRI, movHead, ""},
 	} {
 		for _, f := range []form{s.rr, s.ri} {
 			for _, o := range ops {

@@ -266,3 +266,119 @@ func TestLoadPairFormed(t *testing.T) {
 		assert.Equal(t, uint8(2), fast[0].nret)
 	}
 }
+
+// TestMovPairs checks the move pairs (MOV r,r + register ALU, exec_pair.go)
+// against the same instructions executed one at a time: registers, flags,
+// RIP and the instruction count must agree, with the MOV's destination
+// and source among the ALU instruction's operands or not.
+func TestMovPairs(t *testing.T) {
+	vals := []uint64{0, 1, 0x7F, 0x80, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF,
+		0x7FFFFFFFFFFFFFFF, 0x8000000000000000, ^uint64(0), 0x1234_5678_9ABC_DEF0}
+	firsts := [][]byte{
+		{0x89, 0xD9}, // mov ecx, ebx (89: MOV r/m, r)
+		{0x8B, 0xCB}, // mov ecx, ebx (8B: MOV r, r/m)
+		{0x89, 0xCA}, // mov edx, ecx
+		{0x8B, 0xD9}, // mov ebx, ecx
+		{0x89, 0xC9}, // mov ecx, ecx (zero-extends in 64-bit mode)
+		{0x8B, 0xC2}, // mov eax, edx
+	}
+	seconds := [][]byte{
+		{0x01, 0xD9}, {0x29, 0xD9}, {0x21, 0xD9}, {0x09, 0xD9}, {0x31, 0xD9}, {0x39, 0xD9}, {0x85, 0xD9},
+		{0x29, 0xC9}, {0x01, 0xCA}, {0x11, 0xD9}, {0x19, 0xD9},
+		{0x83, 0xC1, 0x80}, {0x83, 0xE9, 0x01}, {0x83, 0xE1, 0x7F}, {0x83, 0xC9, 0xFF}, {0x83, 0xF1, 0x01},
+		{0x83, 0xF9, 0x00}, {0x83, 0xFB, 0x80}, {0x81, 0xC2, 0xFF, 0xFF, 0xFF, 0x7F}, {0x81, 0xE1, 0xFF, 0x01, 0x00, 0x00},
+		{0x25, 0xF0, 0x0F, 0x00, 0x80}, // and eax, imm32 (rAX form)
+		{0x49}, {0x0F, 0xAF, 0xCB}, // DEC, IMUL: not a second
+	}
+	for _, mode := range []uint8{mode32, mode64} {
+		h := newHarness(mode)
+		var pfx [][]byte
+		pfx = append(pfx, nil, []byte{0x66})
+		if mode == mode64 {
+			pfx = append(pfx, []byte{0x48})
+		}
+		for _, f := range firsts {
+			for _, s := range seconds {
+				if mode == mode64 && s[0] == 0x49 {
+					continue
+				}
+				for _, p1 := range pfx {
+					for _, p2 := range pfx {
+						f1, s2 := append(append([]byte{}, p1...), f...), append(append([]byte{}, p2...), s...)
+						if p2 != nil && p2[0] == 0x66 && (s[0] == 0x81 || s[0] == 0x25) {
+							s2 = s2[:len(s2)-2]
+						}
+						// A third instruction reads the flags (SETO, SETB,
+						// ..., into AL) through the lazy record.
+						code := append(append(append([]byte{}, f1...), s2...), 0x0F, 0x92, 0xC0, 0x0F, 0x90, 0xC4)
+						for _, a := range vals {
+							for _, b := range vals[:6] {
+								for _, fl := range []uint64{0, arch.FlagsArith} {
+									var g [16]uint64
+									g[arch.RCX], g[arch.RBX], g[arch.RDX], g[arch.RAX] = a, b, a^b, b<<3^a
+									c0 := h.c.Icount
+									whole, _ := h.stepN(code, g, fl, 5)
+									nw := h.c.Icount - c0
+									c0 = h.c.Icount
+									h.stepN(code, g, fl, 1)
+									for i := 0; i < 4; i++ {
+										h.c.Run(1)
+									}
+									split := h.c.GetState()
+									ns := h.c.Icount - c0
+									if !reflect.DeepEqual(whole, split) || nw != ns {
+										t.Fatalf("mode %d code % x rcx=%#x rbx=%#x flags=%#x: whole %+v (%d retired)\nsplit %+v (%d retired)",
+											mode, code, a, b, fl, whole, nw, split, ns)
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestNewPairsFormed: the hot sequences of kvm-unit-tests' access test
+// that the move pairs and TEST r,imm + Jcc fuse are fused (guards against
+// the fusion silently not applying): two entries for "mov ecx, eax; and
+// ecx, 0x1ff; cmp ecx, 0x100; je", one for "test eax, 0x100; jne".
+func TestNewPairsFormed(t *testing.T) {
+	tb := buildTables()
+	decode := func(mode uint8, code ...[]byte) []Inst {
+		var out []Inst
+		for _, b := range code {
+			var in Inst
+			require.True(t, tb.decode(b, mode, &in))
+			require.Nil(t, in.fault)
+			out = append(out, in)
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		mode uint8
+		code [][]byte
+		nret []uint8 // of the fast entries
+	}{
+		{"mov and cmp je", mode64, [][]byte{{0x89, 0xC1}, {0x81, 0xE1, 0xFF, 0x01, 0x00, 0x00}, {0x81, 0xF9, 0x00, 0x01, 0x00, 0x00}, {0x74, 0x10}}, []uint8{2, 2}},
+		{"mov r64 or r64", mode64, [][]byte{{0x48, 0x8B, 0xC8}, {0x48, 0x83, 0xC9, 0x01}, {0xF4}}, []uint8{2, 1}},
+		{"mov r16 not paired", mode32, [][]byte{{0x66, 0x89, 0xC1}, {0x66, 0x83, 0xC9, 0x01}, {0xF4}}, []uint8{1, 1, 1}},
+		{"mov r32 then r64 ALU not paired", mode64, [][]byte{{0x89, 0xC1}, {0x48, 0x83, 0xC9, 0x01}, {0xF4}}, []uint8{1, 1, 1}},
+		{"test eax imm jne", mode32, [][]byte{{0xA9, 0x00, 0x01, 0x00, 0x00}, {0x75, 0x10}}, []uint8{2}},
+		{"test ebx imm je", mode64, [][]byte{{0xF7, 0xC3, 0x00, 0x01, 0x00, 0x00}, {0x0F, 0x84, 0x10, 0x00, 0x00, 0x00}}, []uint8{2}},
+		{"test bl imm je not fused", mode64, [][]byte{{0xF6, 0xC3, 0x01}, {0x74, 0x10}}, []uint8{1, 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &CPU{codeMode: tc.mode}
+			fast := c.fastInsts(decode(tc.mode, tc.code...))
+			var got []uint8
+			for i := range fast {
+				got = append(got, fast[i].nret)
+			}
+			assert.Equal(t, tc.nret, got)
+		})
+	}
+}

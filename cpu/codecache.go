@@ -564,7 +564,7 @@ func (c *CPU) fastInsts(insts []Inst) []Inst {
 			break
 		}
 	}
-	fast = fuseMovPairs(insts, fast) // move pairs (exec_pair.go)
+	fast = fuseMorePairs(insts, fast) // move and store-first pairs (exec_pair.go)
 	return stackFastInsts(insts, fast, c.codeMode)
 }
 

@@ -845,6 +845,15 @@ func (g *eqGen) mov() {
 		s := g.src()
 		m := g.dataMem(size, true)
 		a.emit(eqOp{text: fmt.Sprintf("mov %s, %s", a.memName(m, size), a.regName(s, size)), opsz: size, byteR: size == 1, opc: []byte{0x88 | b}, reg: s, m: m})
+		if g.chance(0.4) {
+			// A register ALU instruction: a store-first pair
+			// (exec_pair.go) when it is of 32 or 64 bits.
+			if g.chance(0.5) {
+				g.aluRR(false)
+			} else {
+				g.aluRI(false)
+			}
+		}
 	case 4: // MOV m, imm
 		m := g.dataMem(size, true)
 		ib, v := g.imm(immN(size))

@@ -1,5 +1,7 @@
 package cpu
 
+import "unsafe"
+
 // ALU pairs: ADD or SUB r,imm followed by a register-form ALU instruction
 // (ADD, SUB, AND, OR, XOR, CMP with a register or immediate source) run
 // as one entry of Run's fast path, like a fused setter+Jcc
@@ -151,14 +153,58 @@ func movPairable(a, b *Inst) bool {
 	return ok && (a.op == 0x89 || a.op == 0x8B) && a.mod == 3 && a.fault == nil && !a.lock && a.nret == 1 && a.opsz == b.opsz
 }
 
-// fuseMovPairs replaces adjacent move-pairable entries of fast (the fast
-// list fastInsts built from insts so far; entries already fused, nret !=
-// 1, stay as they are) by move-pair entries, in a copy when fast is
-// insts itself.
-func fuseMovPairs(insts, fast []Inst) []Inst {
+// Store-first pairs: MOV m,r (88, or 89 with a 32- or 64-bit operand)
+// followed by a register-form ALU instruction (as pairOp accepts), such
+// as sieve's "mov [rax], dl; add rax, 1". The store runs first with
+// MOV's fast path (storeHalf); it is the only half that can fault or stop
+// Run, and then the entry accounts as the store alone (CPU.firstHalfStop,
+// as for a load pair): the ALU half neither runs nor retires, RIP is the
+// store's (fault) or its end (other stops, such as a write to a code
+// page). The entry is a copy of the store, whose memory operand it keeps;
+// the ALU instruction is kept in rm (destination), sub (source register)
+// and imm, which a memory-form MOV does not use, and jlen is its length.
+
+// storeFirstPairable reports whether a and b form a store-first pair.
+func storeFirstPairable(a, b *Inst) bool {
+	_, _, ok := pairOp(b)
+	return ok && (a.op == 0x88 || a.op == 0x89 && a.opsz >= 4) && a.mod != 3 && a.fault == nil && !a.lock && a.nret == 1
+}
+
+// storeHalf is a store-first pair's MOV m,r half: movMemReg's fast path
+// (exec_mov.go), repeated. RIP is the entry's end on the fast path (the
+// displacement of a RIP-relative store is corrected for it at fusion) and
+// the store's end on the slow one, as for the store alone. It reports
+// false when the store stopped the entry (firstHalfStop).
+func storeHalf[S word](c *CPU, in *Inst) bool {
+	off, v := c.ea(in), getReg[S](c, in.reg)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = v
+			return true
+		}
+	}
+	c.RIP -= uint64(in.jlen)
+	if !wrMiss(c, in.seg, off, v) || c.stop {
+		c.firstHalfStop = true
+		return false
+	}
+	c.RIP += uint64(in.jlen)
+	return true
+}
+
+// fuseMorePairs replaces adjacent move-pairable and store-first-pairable
+// entries of fast (the fast list fastInsts built from insts so far;
+// entries already fused, nret != 1, stay as they are) by pair entries, in
+// a copy when fast is insts itself.
+func fuseMorePairs(insts, fast []Inst) []Inst {
 	i := 0
 	for ; i+1 < len(fast); i++ {
-		if movPairable(&fast[i], &fast[i+1]) {
+		if movPairable(&fast[i], &fast[i+1]) || storeFirstPairable(&fast[i], &fast[i+1]) {
 			break
 		}
 	}
@@ -181,6 +227,26 @@ func fuseMovPairs(insts, fast []Inst) []Inst {
 			f.base, f.index = a.rm, a.reg // 89: MOV r/m, r
 			if a.op == 0x8B {
 				f.base, f.index = a.reg, a.rm // 8B: MOV r, r/m
+			}
+			out = append(out, f)
+			i++
+			continue
+		}
+		if i+1 < len(fast) && storeFirstPairable(&fast[i], &fast[i+1]) {
+			a, b := fast[i], &fast[i+1]
+			op2, rr2, _ := pairOp(b)
+			f := a
+			f.fn = storeFirstHandler(op2, rr2, a.opsz, b.opsz)
+			f.len = a.len + b.len
+			f.pre = a.pre
+			f.nret = 2
+			f.jlen = b.len
+			f.rm, f.sub, f.imm = b.rm, b.reg, b.imm
+			if f.ripRel {
+				// The entry runs with RIP at the end of both halves:
+				// the store's RIP-relative displacement is from its
+				// own end (SDM Vol. 2A 2.2.1.6), b.len earlier.
+				f.disp -= uint64(b.len)
 			}
 			out = append(out, f)
 			i++

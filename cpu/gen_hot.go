@@ -59,11 +59,12 @@ const (
 	store                       // store pair: this (r,r and r,imm) then MOV m,r, 32/64 bits
 	load                        // load pair: MOV r,m then this (r,r and r,imm), 32/64 bits
 	movp                        // move pair: MOV r,r then this (r,r and r,imm), 32/64 bits
+	storeFirst                  // store-first pair: MOV m,r (8, 32, 64 bits) then this (r,r and r,imm), 32/64 bits
 )
 
 // binALU is every shape of a two-operand ALU operation that may start a
 // pair (pairOp, exec_pair.go).
-const binALU = hot | fuseRR | fuseRI | pair | store | load | movp
+const binALU = hot | fuseRR | fuseRI | pair | store | load | movp | storeFirst
 
 // ops is the table. Its order is the order of the emitted handlers and
 // of the fused kinds (fk*).
@@ -110,6 +111,9 @@ const (
 	// destination in base and its source in index, which a
 	// register-form ALU instruction does not use (exec_pair.go).
 	movHead = "setReg(c, in.base, getReg[T](c, in.index))\n"
+	// The store-first pair's MOV m,r half (storeHalf, exec_pair.go), of
+	// size S: a stop ends the entry after it.
+	storeFirstHead = "if !storeHalf[S](c, in) {\nreturn\n}\n"
 	// The store pair's MOV m,r half: movMemReg's fast path (exec_mov.go),
 	// with the fault reported at the store.
 	storeTail = `c.ripCur = c.RIP - uint64(in.jlen)
@@ -350,7 +354,7 @@ if cc := in.sub; cc&^1 == 4 {
 func genPair() []byte {
 	var w bytes.Buffer
 	w.WriteString(header + "package cpu\n\nimport \"unsafe\"\n\n")
-	w.WriteString("// The ALU pair, store pair, load pair and move pair handlers\n// (exec_pair.go), from gen_hot.go's tables.\n\n")
+	w.WriteString("// The ALU pair, store pair, load pair, move pair and store-first pair\n// handlers (exec_pair.go), from gen_hot.go's tables.\n\n")
 	type shape struct {
 		prefix     string
 		bit        shapeSet
@@ -392,5 +396,33 @@ func genPair() []byte {
 		}
 		w.WriteString("}\nreturn h[sizeIndex(opsz)]\n}\n\n")
 	}
+	// Store-first pairs: two sizes, the store's (S) and the ALU
+	// instruction's (T).
+	for _, f := range []form{formStoreRR, formRI} {
+		for _, o := range ops {
+			if o.in&storeFirst != 0 {
+				var h bytes.Buffer
+				handler(&h, "storeFirst"+title(o.name)+f.suffix, o, f, storeFirstHead, "")
+				w.WriteString(strings.Replace(h.String(), "[T word]", "[S, T word]", 1))
+			}
+		}
+	}
+	w.WriteString("// storeFirstHandler gives the handler for a store of ssz bytes (1, 4\n// or 8) followed by ALU operation op (register source if rr) of size\n// opsz (32 or 64 bits); nil otherwise.\n")
+	w.WriteString("func storeFirstHandler(op uint8, rr bool, ssz, opsz uint8) handler {\nvar h [4]handler\n")
+	w.WriteString("if rr {\nswitch op {\n")
+	two := func(name string) string {
+		return fmt.Sprintf("switch ssz {\ncase 1:\nh = v(nil, %[1]s[uint8, uint32], %[1]s[uint8, uint64])\ncase 4:\nh = v(nil, %[1]s[uint32, uint32], %[1]s[uint32, uint64])\ncase 8:\nh = v(nil, %[1]s[uint64, uint32], %[1]s[uint64, uint64])\n}\n", name)
+	}
+	for i, f := range []form{formStoreRR, formRI} {
+		if i == 1 {
+			w.WriteString("}\n} else {\nswitch op {\n")
+		}
+		for _, o := range ops {
+			if o.in&storeFirst != 0 {
+				fmt.Fprintf(&w, "case %s:\n%s", o.alu, two("storeFirst"+title(o.name)+f.suffix))
+			}
+		}
+	}
+	w.WriteString("}\n}\nreturn h[sizeIndex(opsz)]\n}\n")
 	return w.Bytes()
 }

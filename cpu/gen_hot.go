@@ -51,15 +51,15 @@ type op struct {
 type shapeSet uint
 
 const (
-	hot    shapeSet = 1 << iota // register-form handler (r,r and r,imm), 8-64 bits
-	fuseRR                      // fused setter r,r + Jcc, 16-64 bits
-	fuseRI                      // fused setter r,imm + Jcc
-	fuseUn                      // fused INC/DEC r + Jcc
-	pair                        // ALU pair: ADD/SUB r,imm then this (r,r and r,imm), 32/64 bits
-	store                       // store pair: this (r,r and r,imm) then MOV m,r, 32/64 bits
-	load                        // load pair: MOV r,m then this (r,r and r,imm), 32/64 bits
-	movp                        // move pair: MOV r,r then this (r,r and r,imm), 32/64 bits
-	storeFirst                  // store-first pair: MOV m,r (8, 32, 64 bits) then this (r,r and r,imm), 32/64 bits
+	hot        shapeSet = 1 << iota // register-form handler (r,r and r,imm), 8-64 bits
+	fuseRR                          // fused setter r,r + Jcc, 16-64 bits
+	fuseRI                          // fused setter r,imm + Jcc
+	fuseUn                          // fused INC/DEC r + Jcc
+	pair                            // ALU pair: ADD/SUB r,imm then this (r,r and r,imm), 32/64 bits
+	store                           // store pair: this (r,r and r,imm) then MOV m,r, 32/64 bits
+	load                            // load pair: MOV r,m then this (r,r and r,imm), 32/64 bits
+	movp                            // move pair: MOV r,r then this (r,r and r,imm), 32/64 bits
+	storeFirst                      // store-first pair: MOV m,r (8, 32, 64 bits) then this (r,r and r,imm), 32/64 bits
 )
 
 // binALU is every shape of a two-operand ALU operation that may start a

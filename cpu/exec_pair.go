@@ -1,7 +1,5 @@
 package cpu
 
-import "unsafe"
-
 // ALU pairs: ADD or SUB r,imm followed by a register-form ALU instruction
 // (ADD, SUB, AND, OR, XOR, CMP with a register or immediate source) run
 // as one entry of Run's fast path, like a fused setter+Jcc
@@ -156,7 +154,7 @@ func movPairable(a, b *Inst) bool {
 // Store-first pairs: MOV m,r (88, or 89 with a 32- or 64-bit operand)
 // followed by a register-form ALU instruction (as pairOp accepts), such
 // as sieve's "mov [rax], dl; add rax, 1". The store runs first with
-// MOV's fast path (storeHalf); it is the only half that can fault or stop
+// MOV's fast path inline (storeMiss for the rest); it is the only half that can fault or stop
 // Run, and then the entry accounts as the store alone (CPU.firstHalfStop,
 // as for a load pair): the ALU half neither runs nor retires, RIP is the
 // store's (fault) or its end (other stops, such as a write to a code
@@ -170,26 +168,15 @@ func storeFirstPairable(a, b *Inst) bool {
 	return ok && (a.op == 0x88 || a.op == 0x89 && a.opsz >= 4) && a.mod != 3 && a.fault == nil && !a.lock && a.nret == 1
 }
 
-// storeHalf is a store-first pair's MOV m,r half: movMemReg's fast path
-// (exec_mov.go), repeated. RIP is the entry's end on the fast path (the
-// displacement of a RIP-relative store is corrected for it at fusion) and
-// the store's end on the slow one, as for the store alone. It reports
-// false when the store stopped the entry (firstHalfStop).
-func storeHalf[S word](c *CPU, in *Inst) bool {
-	off, v := c.ea(in), getReg[S](c, in.reg)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
-	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
-	}
-	if ok {
-		e := &c.tlb.write[c.tlb.index(lin)]
-		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
-			*(*S)(unsafe.Pointer(&e.page[o])) = v
-			return true
-		}
-	}
+// storeMiss is the rest of a store-first pair's MOV m,r half at offset
+// off, after its fast path (TLB hit within the page, inline in the pair
+// handlers) missed. RIP is the entry's end on the fast path (the
+// displacement of a RIP-relative store is corrected for it at fusion)
+// and the store's end here, as for the store alone. It reports false
+// when the store stopped the entry (firstHalfStop).
+func storeMiss[S word](c *CPU, in *Inst, off uint64) bool {
 	c.RIP -= uint64(in.jlen)
-	if !wrMiss(c, in.seg, off, v) || c.stop {
+	if !wrMiss(c, in.seg, off, getReg[S](c, in.reg)) || c.stop {
 		c.firstHalfStop = true
 		return false
 	}

@@ -1004,9 +1004,23 @@ func movPairHandler(op uint8, rr bool, opsz uint8) handler {
 }
 
 func storeFirstAddRR[S, T word](c *CPU, in *Inst) {
-	if !storeHalf[S](c, in) {
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+	if !storeMiss[S](c, in, off) {
 		return
 	}
+alu:
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
@@ -1014,9 +1028,23 @@ func storeFirstAddRR[S, T word](c *CPU, in *Inst) {
 }
 
 func storeFirstSubRR[S, T word](c *CPU, in *Inst) {
-	if !storeHalf[S](c, in) {
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+	if !storeMiss[S](c, in, off) {
 		return
 	}
+alu:
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
@@ -1024,9 +1052,23 @@ func storeFirstSubRR[S, T word](c *CPU, in *Inst) {
 }
 
 func storeFirstAndRR[S, T word](c *CPU, in *Inst) {
-	if !storeHalf[S](c, in) {
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+	if !storeMiss[S](c, in, off) {
 		return
 	}
+alu:
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
@@ -1034,9 +1076,23 @@ func storeFirstAndRR[S, T word](c *CPU, in *Inst) {
 }
 
 func storeFirstOrRR[S, T word](c *CPU, in *Inst) {
-	if !storeHalf[S](c, in) {
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+	if !storeMiss[S](c, in, off) {
 		return
 	}
+alu:
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
@@ -1044,9 +1100,23 @@ func storeFirstOrRR[S, T word](c *CPU, in *Inst) {
 }
 
 func storeFirstXorRR[S, T word](c *CPU, in *Inst) {
-	if !storeHalf[S](c, in) {
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+	if !storeMiss[S](c, in, off) {
 		return
 	}
+alu:
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
@@ -1054,18 +1124,46 @@ func storeFirstXorRR[S, T word](c *CPU, in *Inst) {
 }
 
 func storeFirstCmpRR[S, T word](c *CPU, in *Inst) {
-	if !storeHalf[S](c, in) {
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+	if !storeMiss[S](c, in, off) {
 		return
 	}
+alu:
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 }
 
 func storeFirstAddRI[S, T word](c *CPU, in *Inst) {
-	if !storeHalf[S](c, in) {
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+	if !storeMiss[S](c, in, off) {
 		return
 	}
+alu:
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
@@ -1073,9 +1171,23 @@ func storeFirstAddRI[S, T word](c *CPU, in *Inst) {
 }
 
 func storeFirstSubRI[S, T word](c *CPU, in *Inst) {
-	if !storeHalf[S](c, in) {
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+	if !storeMiss[S](c, in, off) {
 		return
 	}
+alu:
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
@@ -1083,9 +1195,23 @@ func storeFirstSubRI[S, T word](c *CPU, in *Inst) {
 }
 
 func storeFirstAndRI[S, T word](c *CPU, in *Inst) {
-	if !storeHalf[S](c, in) {
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+	if !storeMiss[S](c, in, off) {
 		return
 	}
+alu:
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
@@ -1093,9 +1219,23 @@ func storeFirstAndRI[S, T word](c *CPU, in *Inst) {
 }
 
 func storeFirstOrRI[S, T word](c *CPU, in *Inst) {
-	if !storeHalf[S](c, in) {
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+	if !storeMiss[S](c, in, off) {
 		return
 	}
+alu:
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
@@ -1103,9 +1243,23 @@ func storeFirstOrRI[S, T word](c *CPU, in *Inst) {
 }
 
 func storeFirstXorRI[S, T word](c *CPU, in *Inst) {
-	if !storeHalf[S](c, in) {
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+	if !storeMiss[S](c, in, off) {
 		return
 	}
+alu:
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
@@ -1113,9 +1267,23 @@ func storeFirstXorRI[S, T word](c *CPU, in *Inst) {
 }
 
 func storeFirstCmpRI[S, T word](c *CPU, in *Inst) {
-	if !storeHalf[S](c, in) {
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+	if !storeMiss[S](c, in, off) {
 		return
 	}
+alu:
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)

@@ -111,9 +111,27 @@ const (
 	// destination in base and its source in index, which a
 	// register-form ALU instruction does not use (exec_pair.go).
 	movHead = "setReg(c, in.base, getReg[T](c, in.index))\n"
-	// The store-first pair's MOV m,r half (storeHalf, exec_pair.go), of
-	// size S: a stop ends the entry after it.
-	storeFirstHead = "if !storeHalf[S](c, in) {\nreturn\n}\n"
+	// The store-first pair's MOV m,r half of size S: movMemReg's fast
+	// path (exec_mov.go), and storeMiss (exec_pair.go) for the rest; a
+	// stop ends the entry after the store.
+	storeFirstHead = `// movMemReg's fast path, repeated (it is too large to inline).
+off := c.ea(in)
+lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+if c.codeMode == mode64 {
+	lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+}
+if ok {
+	e := &c.tlb.write[c.tlb.index(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+		*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+		goto alu
+	}
+}
+if !storeMiss[S](c, in, off) {
+	return
+}
+alu:
+`
 	// The store pair's MOV m,r half: movMemReg's fast path (exec_mov.go),
 	// with the fault reported at the store.
 	storeTail = `c.ripCur = c.RIP - uint64(in.jlen)

@@ -434,20 +434,33 @@ func TestStoreFirstPairs(t *testing.T) {
 						}
 						code := append(append(append([]byte{}, st...), pa...), a...)
 						code = append(code, 0x0F, 0x92, 0xC0, 0x0F, 0x90, 0xC4)
-						dis := []uint64{harnessData, harnessData + 0xFF8, harnessCode + 0x800}
+						// The code's own page: elsewhere, and over the
+						// ALU half itself (which must then run as
+						// rewritten, not as decoded).
+						dis := []uint64{harnessData, harnessData + 0xFF8, harnessCode + 0x800, harnessCode + uint64(len(st))}
 						if mode == mode64 {
 							dis = append(dis, 0x8000_0000_0000_0000)
 						}
 						for _, di := range dis {
-							for _, cx := range []uint64{0, 1, 0x7FFFFFFF, 0x80000000, ^uint64(0)} {
+							cxs := []uint64{0, 1, 0x7FFFFFFF, 0x80000000, ^uint64(0)}
+							if di == harnessCode+uint64(len(st)) {
+								// NOPs over the ALU half: the
+								// rewritten code touches no memory
+								// outside the data page.
+								cxs = []uint64{0x9090_9090_9090_9090}
+							}
+							for _, cx := range cxs {
 								for _, fl := range []uint64{0, arch.FlagsArith} {
 									var g [16]uint64
-									g[arch.RCX], g[arch.RBX], g[arch.RDI], g[arch.RAX] = cx, 3, di, 0x1234
+									// RAX (an ADD [EAX], AL the store may
+									// write) points into the data page.
+									g[arch.RCX], g[arch.RBX], g[arch.RDI], g[arch.RAX] = cx, 3, di, harnessData+0x100
 									clear(h.data())
 									if h.c.IsShutdown() {
 										h.newCPU()
 									}
 									c0 := h.c.Icount
+									h.code = nil // the code afresh: the last run may have written it
 									whole, fw := h.stepN(code, g, fl, 5)
 									nw := h.c.Icount - c0
 									dw := append([]byte(nil), h.data()...)
@@ -456,6 +469,7 @@ func TestStoreFirstPairs(t *testing.T) {
 										h.newCPU()
 									}
 									c0 = h.c.Icount
+									h.code = nil
 									_, fs := h.stepN(code, g, fl, 1)
 									for i := 0; i < 4 && fs < 0; i++ {
 										h.c.Run(1)

@@ -572,6 +572,7 @@ func (c *CPU) fastInsts(insts []Inst) []Inst {
 			break
 		}
 	}
+	fast = fuseMorePairs(insts, fast) // move and store-first pairs (exec_pair.go)
 	return stackFastInsts(insts, fast, c.codeMode)
 }
 

@@ -430,6 +430,9 @@ type eqGen struct {
 	items int      // items left to generate
 	depth int      // nesting of loops, branches and push groups
 	rdtsc bool
+	// nextSize, when not 0, is the operand size the next size() returns
+	// (a move pair's ALU half: the size of its MOV).
+	nextSize int
 }
 
 // eqProgram is a generated program and the state it starts in.
@@ -472,6 +475,10 @@ func (g *eqGen) chance(p float64) bool { return g.r.Float64() < p }
 
 // size picks an operand size, mostly the mode's natural ones.
 func (g *eqGen) size() int {
+	if s := g.nextSize; s != 0 {
+		g.nextSize = 0
+		return s
+	}
 	switch {
 	case g.mode == mode64:
 		return []int{1, 2, 4, 4, 8, 8, 8}[g.n(7)]
@@ -812,6 +819,16 @@ func (g *eqGen) mov() {
 		} else {
 			a.emit(eqOp{text: fmt.Sprintf("mov %s, %s", a.regName(r, size), a.regName(s, size)), opsz: size, byteR: size == 1, opc: []byte{0x8A | b}, reg: r, rm: s})
 		}
+		if g.chance(0.4) {
+			// A register ALU instruction of the same size: a move
+			// pair (exec_pair.go) for 32 and 64 bits.
+			g.nextSize = size
+			if g.chance(0.5) {
+				g.aluRR(false)
+			} else {
+				g.aluRI(false)
+			}
+		}
 	case 1: // MOV r, imm
 		r := g.dstR(size)
 		if size == 1 {
@@ -828,6 +845,15 @@ func (g *eqGen) mov() {
 		s := g.src()
 		m := g.dataMem(size, true)
 		a.emit(eqOp{text: fmt.Sprintf("mov %s, %s", a.memName(m, size), a.regName(s, size)), opsz: size, byteR: size == 1, opc: []byte{0x88 | b}, reg: s, m: m})
+		if g.chance(0.4) {
+			// A register ALU instruction: a store-first pair
+			// (exec_pair.go) when it is of 32 or 64 bits.
+			if g.chance(0.5) {
+				g.aluRR(false)
+			} else {
+				g.aluRI(false)
+			}
+		}
 	case 4: // MOV m, imm
 		m := g.dataMem(size, true)
 		ib, v := g.imm(immN(size))

@@ -3,7 +3,7 @@ package cpu
 import "github.com/vmxemu/vmxemu/arch"
 
 // Fused pairs: a block that ends in a register-form flag setter (INC/DEC r,
-// ADD/SUB/AND/OR/XOR/CMP/TEST r,r and ADD/SUB/AND/OR/XOR/CMP r,imm)
+// ADD/SUB/AND/OR/XOR/CMP/TEST r,r and ADD/SUB/AND/OR/XOR/CMP/TEST r,imm)
 // followed by a Jcc runs both through one specialised handler in Run's
 // fast path. The handler computes the result, records it in the lazy flags
 // for later readers exactly as the setter alone would, and evaluates the
@@ -60,6 +60,13 @@ func fusedKind(in *Inst, mode uint8) (int, uint8) {
 		}
 	case op == 0x85 && in.mod == 3:
 		return fkTestRR, in.rm
+	case op == 0xA9:
+		// TEST rAX, Iz: the register operand is rAX.
+		return fkTestRI, 0
+	case op == 0xF7 && in.sub <= 1 && in.mod == 3:
+		// TEST r, Iz (F7 /0; /1 is an alias, SDM Vol. 2B TEST and
+		// Table A-6).
+		return fkTestRI, in.rm
 	case (op == 0x81 || op == 0x83 || op < 0x40 && op&7 == 5) && in.mod == 3: // 05, 0D, ...: rAX,Iz (decode.go)
 		switch in.sub {
 		case aluADD:

@@ -24,6 +24,7 @@ const (
 	fkOrRI
 	fkXorRI
 	fkCmpRI
+	fkTestRI
 )
 
 // INC/DEC r + Jcc. JZ/JNZ (the loop counter case) read only the result.
@@ -194,6 +195,15 @@ func cmpRIJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
+func testRIJcc[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	if logicCond(in.sub, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
 // fusedHandler gives the fused handler of kind k for operand size opsz
 // (16, 32 or 64 bits; nil otherwise).
 func fusedHandler(k int, opsz uint8) handler {
@@ -229,6 +239,8 @@ func fusedHandler(k int, opsz uint8) handler {
 		h = v(xorRIJcc[uint16], xorRIJcc[uint32], xorRIJcc[uint64])
 	case fkCmpRI:
 		h = v(cmpRIJcc[uint16], cmpRIJcc[uint32], cmpRIJcc[uint64])
+	case fkTestRI:
+		h = v(testRIJcc[uint16], testRIJcc[uint32], testRIJcc[uint64])
 	}
 	return h[sizeIndex(opsz)]
 }

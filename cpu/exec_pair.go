@@ -136,3 +136,110 @@ func loadPairable(a, b *Inst) bool {
 	_, _, ok := pairOp(b)
 	return ok && a.op == 0x8B && a.mod != 3 && a.fault == nil && !a.lock && a.nret == 1 && a.opsz == b.opsz
 }
+
+// Move pairs: MOV r,r (89 or 8B with mod = 3) followed by a register-form
+// ALU instruction (as pairOp accepts) of the same size, such as "mov ecx,
+// eax; and ecx, 0x1ff". MOV changes no flag and neither half can fault or
+// stop Run, so the entry runs both in order and the lazy flags are the
+// ALU instruction's, as unfused. The entry is a copy of the ALU
+// instruction; the MOV's destination is kept in base and its source in
+// index, which a register-form ALU instruction does not use.
+
+// movPairable reports whether a and b form a move pair.
+func movPairable(a, b *Inst) bool {
+	_, _, ok := pairOp(b)
+	return ok && (a.op == 0x89 || a.op == 0x8B) && a.mod == 3 && a.fault == nil && !a.lock && a.nret == 1 && a.opsz == b.opsz
+}
+
+// Store-first pairs: MOV m,r (88, or 89 with a 32- or 64-bit operand)
+// followed by a register-form ALU instruction (as pairOp accepts), such
+// as sieve's "mov [rax], dl; add rax, 1". The store runs first with
+// MOV's fast path inline (storeMiss for the rest); it is the only half that can fault or stop
+// Run, and then the entry accounts as the store alone (CPU.firstHalfStop,
+// as for a load pair): the ALU half neither runs nor retires, RIP is the
+// store's (fault) or its end (other stops, such as a write to a code
+// page). The entry is a copy of the store, whose memory operand it keeps;
+// the ALU instruction is kept in rm (destination), sub (source register)
+// and imm, which a memory-form MOV does not use, and jlen is its length.
+
+// storeFirstPairable reports whether a and b form a store-first pair.
+func storeFirstPairable(a, b *Inst) bool {
+	_, _, ok := pairOp(b)
+	return ok && (a.op == 0x88 || a.op == 0x89 && a.opsz >= 4) && a.mod != 3 && a.fault == nil && !a.lock && a.nret == 1
+}
+
+// storeMiss is the rest of a store-first pair's MOV m,r half at offset
+// off, after its fast path (TLB hit within the page, inline in the pair
+// handlers) missed. RIP is the entry's end on the fast path (the
+// displacement of a RIP-relative store is corrected for it at fusion)
+// and the store's end here, as for the store alone. It reports false
+// when the store stopped the entry (firstHalfStop).
+func storeMiss[S word](c *CPU, in *Inst, off uint64) bool {
+	c.RIP -= uint64(in.jlen)
+	if !wrMiss(c, in.seg, off, getReg[S](c, in.reg)) || c.stop {
+		c.firstHalfStop = true
+		return false
+	}
+	c.RIP += uint64(in.jlen)
+	return true
+}
+
+// fuseMorePairs replaces adjacent move-pairable and store-first-pairable
+// entries of fast (the fast list fastInsts built from insts so far;
+// entries already fused, nret != 1, stay as they are) by pair entries, in
+// a copy when fast is insts itself.
+func fuseMorePairs(insts, fast []Inst) []Inst {
+	i := 0
+	for ; i+1 < len(fast); i++ {
+		if movPairable(&fast[i], &fast[i+1]) || storeFirstPairable(&fast[i], &fast[i+1]) {
+			break
+		}
+	}
+	if i+1 >= len(fast) {
+		return fast
+	}
+	if len(insts) > 0 && &fast[0] == &insts[0] {
+		fast = append([]Inst(nil), fast...)
+	}
+	out := fast[:i]
+	for ; i < len(fast); i++ {
+		if i+1 < len(fast) && movPairable(&fast[i], &fast[i+1]) {
+			a, b := &fast[i], fast[i+1]
+			op2, rr2, _ := pairOp(&b)
+			f := b
+			f.fn = movPairHandler(op2, rr2, b.opsz)
+			f.len = a.len + b.len
+			f.pre = a.pre
+			f.nret = 2
+			f.base, f.index = a.rm, a.reg // 89: MOV r/m, r
+			if a.op == 0x8B {
+				f.base, f.index = a.reg, a.rm // 8B: MOV r, r/m
+			}
+			out = append(out, f)
+			i++
+			continue
+		}
+		if i+1 < len(fast) && storeFirstPairable(&fast[i], &fast[i+1]) {
+			a, b := fast[i], &fast[i+1]
+			op2, rr2, _ := pairOp(b)
+			f := a
+			f.fn = storeFirstHandler(op2, rr2, a.opsz, b.opsz)
+			f.len = a.len + b.len
+			f.pre = a.pre
+			f.nret = 2
+			f.jlen = b.len
+			f.rm, f.sub, f.imm = b.rm, b.reg, b.imm
+			if f.ripRel {
+				// The entry runs with RIP at the end of both halves:
+				// the store's RIP-relative displacement is from its
+				// own end (SDM Vol. 2A 2.2.1.6), b.len earlier.
+				f.disp -= uint64(b.len)
+			}
+			out = append(out, f)
+			i++
+			continue
+		}
+		out = append(out, fast[i])
+	}
+	return out
+}

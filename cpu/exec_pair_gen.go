@@ -4,8 +4,8 @@ package cpu
 
 import "unsafe"
 
-// The ALU pair, store pair and load pair handlers (exec_pair.go), from
-// gen_hot.go's tables.
+// The ALU pair, store pair, load pair, move pair and store-first pair
+// handlers (exec_pair.go), from gen_hot.go's tables.
 
 func pairAddRR[T word](c *CPU, in *Inst) {
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
@@ -866,6 +866,547 @@ func loadPairHandler(op uint8, rr bool, opsz uint8) handler {
 			h = v(nil, loadXorRI[uint32], loadXorRI[uint64])
 		case aluCMP:
 			h = v(nil, loadCmpRI[uint32], loadCmpRI[uint64])
+		}
+	}
+	return h[sizeIndex(opsz)]
+}
+
+func movAddRR[T word](c *CPU, in *Inst) {
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movSubRR[T word](c *CPU, in *Inst) {
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movAndRR[T word](c *CPU, in *Inst) {
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movOrRR[T word](c *CPU, in *Inst) {
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movXorRR[T word](c *CPU, in *Inst) {
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movCmpRR[T word](c *CPU, in *Inst) {
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func movAddRI[T word](c *CPU, in *Inst) {
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movSubRI[T word](c *CPU, in *Inst) {
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movAndRI[T word](c *CPU, in *Inst) {
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movOrRI[T word](c *CPU, in *Inst) {
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movXorRI[T word](c *CPU, in *Inst) {
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movCmpRI[T word](c *CPU, in *Inst) {
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+// movPairHandler gives the handler for ALU operation op (register source
+// if rr) and operand size opsz (32 or 64 bits; nil otherwise).
+func movPairHandler(op uint8, rr bool, opsz uint8) handler {
+	var h [4]handler
+	if rr {
+		switch op {
+		case aluADD:
+			h = v(nil, movAddRR[uint32], movAddRR[uint64])
+		case aluSUB:
+			h = v(nil, movSubRR[uint32], movSubRR[uint64])
+		case aluAND:
+			h = v(nil, movAndRR[uint32], movAndRR[uint64])
+		case aluOR:
+			h = v(nil, movOrRR[uint32], movOrRR[uint64])
+		case aluXOR:
+			h = v(nil, movXorRR[uint32], movXorRR[uint64])
+		case aluCMP:
+			h = v(nil, movCmpRR[uint32], movCmpRR[uint64])
+		}
+	} else {
+		switch op {
+		case aluADD:
+			h = v(nil, movAddRI[uint32], movAddRI[uint64])
+		case aluSUB:
+			h = v(nil, movSubRI[uint32], movSubRI[uint64])
+		case aluAND:
+			h = v(nil, movAndRI[uint32], movAndRI[uint64])
+		case aluOR:
+			h = v(nil, movOrRI[uint32], movOrRI[uint64])
+		case aluXOR:
+			h = v(nil, movXorRI[uint32], movXorRI[uint64])
+		case aluCMP:
+			h = v(nil, movCmpRI[uint32], movCmpRI[uint64])
+		}
+	}
+	return h[sizeIndex(opsz)]
+}
+
+func storeFirstAddRR[S, T word](c *CPU, in *Inst) {
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstSubRR[S, T word](c *CPU, in *Inst) {
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAndRR[S, T word](c *CPU, in *Inst) {
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstOrRR[S, T word](c *CPU, in *Inst) {
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstXorRR[S, T word](c *CPU, in *Inst) {
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstCmpRR[S, T word](c *CPU, in *Inst) {
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func storeFirstAddRI[S, T word](c *CPU, in *Inst) {
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstSubRI[S, T word](c *CPU, in *Inst) {
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAndRI[S, T word](c *CPU, in *Inst) {
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstOrRI[S, T word](c *CPU, in *Inst) {
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstXorRI[S, T word](c *CPU, in *Inst) {
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstCmpRI[S, T word](c *CPU, in *Inst) {
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	if c.codeMode == mode64 {
+		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	}
+	if ok {
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+// storeFirstHandler gives the handler for a store of ssz bytes (1, 4
+// or 8) followed by ALU operation op (register source if rr) of size
+// opsz (32 or 64 bits); nil otherwise.
+func storeFirstHandler(op uint8, rr bool, ssz, opsz uint8) handler {
+	var h [4]handler
+	if rr {
+		switch op {
+		case aluADD:
+			switch ssz {
+			case 1:
+				h = v(nil, storeFirstAddRR[uint8, uint32], storeFirstAddRR[uint8, uint64])
+			case 4:
+				h = v(nil, storeFirstAddRR[uint32, uint32], storeFirstAddRR[uint32, uint64])
+			case 8:
+				h = v(nil, storeFirstAddRR[uint64, uint32], storeFirstAddRR[uint64, uint64])
+			}
+		case aluSUB:
+			switch ssz {
+			case 1:
+				h = v(nil, storeFirstSubRR[uint8, uint32], storeFirstSubRR[uint8, uint64])
+			case 4:
+				h = v(nil, storeFirstSubRR[uint32, uint32], storeFirstSubRR[uint32, uint64])
+			case 8:
+				h = v(nil, storeFirstSubRR[uint64, uint32], storeFirstSubRR[uint64, uint64])
+			}
+		case aluAND:
+			switch ssz {
+			case 1:
+				h = v(nil, storeFirstAndRR[uint8, uint32], storeFirstAndRR[uint8, uint64])
+			case 4:
+				h = v(nil, storeFirstAndRR[uint32, uint32], storeFirstAndRR[uint32, uint64])
+			case 8:
+				h = v(nil, storeFirstAndRR[uint64, uint32], storeFirstAndRR[uint64, uint64])
+			}
+		case aluOR:
+			switch ssz {
+			case 1:
+				h = v(nil, storeFirstOrRR[uint8, uint32], storeFirstOrRR[uint8, uint64])
+			case 4:
+				h = v(nil, storeFirstOrRR[uint32, uint32], storeFirstOrRR[uint32, uint64])
+			case 8:
+				h = v(nil, storeFirstOrRR[uint64, uint32], storeFirstOrRR[uint64, uint64])
+			}
+		case aluXOR:
+			switch ssz {
+			case 1:
+				h = v(nil, storeFirstXorRR[uint8, uint32], storeFirstXorRR[uint8, uint64])
+			case 4:
+				h = v(nil, storeFirstXorRR[uint32, uint32], storeFirstXorRR[uint32, uint64])
+			case 8:
+				h = v(nil, storeFirstXorRR[uint64, uint32], storeFirstXorRR[uint64, uint64])
+			}
+		case aluCMP:
+			switch ssz {
+			case 1:
+				h = v(nil, storeFirstCmpRR[uint8, uint32], storeFirstCmpRR[uint8, uint64])
+			case 4:
+				h = v(nil, storeFirstCmpRR[uint32, uint32], storeFirstCmpRR[uint32, uint64])
+			case 8:
+				h = v(nil, storeFirstCmpRR[uint64, uint32], storeFirstCmpRR[uint64, uint64])
+			}
+		}
+	} else {
+		switch op {
+		case aluADD:
+			switch ssz {
+			case 1:
+				h = v(nil, storeFirstAddRI[uint8, uint32], storeFirstAddRI[uint8, uint64])
+			case 4:
+				h = v(nil, storeFirstAddRI[uint32, uint32], storeFirstAddRI[uint32, uint64])
+			case 8:
+				h = v(nil, storeFirstAddRI[uint64, uint32], storeFirstAddRI[uint64, uint64])
+			}
+		case aluSUB:
+			switch ssz {
+			case 1:
+				h = v(nil, storeFirstSubRI[uint8, uint32], storeFirstSubRI[uint8, uint64])
+			case 4:
+				h = v(nil, storeFirstSubRI[uint32, uint32], storeFirstSubRI[uint32, uint64])
+			case 8:
+				h = v(nil, storeFirstSubRI[uint64, uint32], storeFirstSubRI[uint64, uint64])
+			}
+		case aluAND:
+			switch ssz {
+			case 1:
+				h = v(nil, storeFirstAndRI[uint8, uint32], storeFirstAndRI[uint8, uint64])
+			case 4:
+				h = v(nil, storeFirstAndRI[uint32, uint32], storeFirstAndRI[uint32, uint64])
+			case 8:
+				h = v(nil, storeFirstAndRI[uint64, uint32], storeFirstAndRI[uint64, uint64])
+			}
+		case aluOR:
+			switch ssz {
+			case 1:
+				h = v(nil, storeFirstOrRI[uint8, uint32], storeFirstOrRI[uint8, uint64])
+			case 4:
+				h = v(nil, storeFirstOrRI[uint32, uint32], storeFirstOrRI[uint32, uint64])
+			case 8:
+				h = v(nil, storeFirstOrRI[uint64, uint32], storeFirstOrRI[uint64, uint64])
+			}
+		case aluXOR:
+			switch ssz {
+			case 1:
+				h = v(nil, storeFirstXorRI[uint8, uint32], storeFirstXorRI[uint8, uint64])
+			case 4:
+				h = v(nil, storeFirstXorRI[uint32, uint32], storeFirstXorRI[uint32, uint64])
+			case 8:
+				h = v(nil, storeFirstXorRI[uint64, uint32], storeFirstXorRI[uint64, uint64])
+			}
+		case aluCMP:
+			switch ssz {
+			case 1:
+				h = v(nil, storeFirstCmpRI[uint8, uint32], storeFirstCmpRI[uint8, uint64])
+			case 4:
+				h = v(nil, storeFirstCmpRI[uint32, uint32], storeFirstCmpRI[uint32, uint64])
+			case 8:
+				h = v(nil, storeFirstCmpRI[uint64, uint32], storeFirstCmpRI[uint64, uint64])
+			}
 		}
 	}
 	return h[sizeIndex(opsz)]

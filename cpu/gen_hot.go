@@ -51,18 +51,20 @@ type op struct {
 type shapeSet uint
 
 const (
-	hot    shapeSet = 1 << iota // register-form handler (r,r and r,imm), 8-64 bits
-	fuseRR                      // fused setter r,r + Jcc, 16-64 bits
-	fuseRI                      // fused setter r,imm + Jcc
-	fuseUn                      // fused INC/DEC r + Jcc
-	pair                        // ALU pair: ADD/SUB r,imm then this (r,r and r,imm), 32/64 bits
-	store                       // store pair: this (r,r and r,imm) then MOV m,r, 32/64 bits
-	load                        // load pair: MOV r,m then this (r,r and r,imm), 32/64 bits
+	hot        shapeSet = 1 << iota // register-form handler (r,r and r,imm), 8-64 bits
+	fuseRR                          // fused setter r,r + Jcc, 16-64 bits
+	fuseRI                          // fused setter r,imm + Jcc
+	fuseUn                          // fused INC/DEC r + Jcc
+	pair                            // ALU pair: ADD/SUB r,imm then this (r,r and r,imm), 32/64 bits
+	store                           // store pair: this (r,r and r,imm) then MOV m,r, 32/64 bits
+	load                            // load pair: MOV r,m then this (r,r and r,imm), 32/64 bits
+	movp                            // move pair: MOV r,r then this (r,r and r,imm), 32/64 bits
+	storeFirst                      // store-first pair: MOV m,r (8, 32, 64 bits) then this (r,r and r,imm), 32/64 bits
 )
 
 // binALU is every shape of a two-operand ALU operation that may start a
 // pair (pairOp, exec_pair.go).
-const binALU = hot | fuseRR | fuseRI | pair | store | load
+const binALU = hot | fuseRR | fuseRI | pair | store | load | movp | storeFirst
 
 // ops is the table. Its order is the order of the emitted handlers and
 // of the fused kinds (fk*).
@@ -73,7 +75,7 @@ var ops = []op{
 	{name: "or", alu: "aluOR", res: "a | b", lazy: "lzLogic", write: true, cond: "logicCond(in.sub, r)", in: binALU},
 	{name: "xor", alu: "aluXOR", res: "a ^ b", lazy: "lzLogic", write: true, cond: "logicCond(in.sub, r)", in: binALU},
 	{name: "cmp", alu: "aluCMP", res: "a - b", lazy: "lzSub", cond: "subCond(in.sub, a, b, r)", in: binALU},
-	{name: "test", res: "a & b", lazy: "lzLogic", cond: "logicCond(in.sub, r)", in: fuseRR},
+	{name: "test", res: "a & b", lazy: "lzLogic", cond: "logicCond(in.sub, r)", in: fuseRR | fuseRI},
 	// INC: OF when the result is the sign bit alone; DEC: when the
 	// operand was.
 	{name: "inc", res: "a + 1", lazy: "lzInc", write: true, cond: "r == signBit[T]()", unary: true, in: fuseUn},
@@ -105,6 +107,31 @@ const (
 	// The ALU pair's first half: ADD r,imm (SUB with the immediate
 	// negated), whose flags are dead (exec_pair.go).
 	pairHead = "setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))\n"
+	// The move pair's first half: MOV r,r (89 or 8B with mod = 3), its
+	// destination in base and its source in index, which a
+	// register-form ALU instruction does not use (exec_pair.go).
+	movHead = "setReg(c, in.base, getReg[T](c, in.index))\n"
+	// The store-first pair's MOV m,r half of size S: movMemReg's fast
+	// path (exec_mov.go), and storeMiss (exec_pair.go) for the rest; a
+	// stop ends the entry after the store.
+	storeFirstHead = `// movMemReg's fast path, repeated (it is too large to inline).
+off := c.ea(in)
+lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+if c.codeMode == mode64 {
+	lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+}
+if ok {
+	e := &c.tlb.write[c.tlb.index(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+		*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+		goto alu
+	}
+}
+if !storeMiss[S](c, in, off) {
+	return
+}
+alu:
+`
 	// The store pair's MOV m,r half: movMemReg's fast path (exec_mov.go),
 	// with the fault reported at the store.
 	storeTail = `c.ripCur = c.RIP - uint64(in.jlen)
@@ -345,7 +372,7 @@ if cc := in.sub; cc&^1 == 4 {
 func genPair() []byte {
 	var w bytes.Buffer
 	w.WriteString(header + "package cpu\n\nimport \"unsafe\"\n\n")
-	w.WriteString("// The ALU pair, store pair and load pair handlers (exec_pair.go), from\n// gen_hot.go's tables.\n\n")
+	w.WriteString("// The ALU pair, store pair, load pair, move pair and store-first pair\n// handlers (exec_pair.go), from gen_hot.go's tables.\n\n")
 	type shape struct {
 		prefix     string
 		bit        shapeSet
@@ -356,6 +383,7 @@ func genPair() []byte {
 		{"pair", pair, formRR, formRI, pairHead, ""},
 		{"store", store, formStoreRR, formRI, "", storeTail},
 		{"load", load, formStoreRR, formRI, loadHead, ""},
+		{"mov", movp, formRR, formRI, movHead, ""},
 	} {
 		for _, f := range []form{s.rr, s.ri} {
 			for _, o := range ops {
@@ -386,5 +414,33 @@ func genPair() []byte {
 		}
 		w.WriteString("}\nreturn h[sizeIndex(opsz)]\n}\n\n")
 	}
+	// Store-first pairs: two sizes, the store's (S) and the ALU
+	// instruction's (T).
+	for _, f := range []form{formStoreRR, formRI} {
+		for _, o := range ops {
+			if o.in&storeFirst != 0 {
+				var h bytes.Buffer
+				handler(&h, "storeFirst"+title(o.name)+f.suffix, o, f, storeFirstHead, "")
+				w.WriteString(strings.Replace(h.String(), "[T word]", "[S, T word]", 1))
+			}
+		}
+	}
+	w.WriteString("// storeFirstHandler gives the handler for a store of ssz bytes (1, 4\n// or 8) followed by ALU operation op (register source if rr) of size\n// opsz (32 or 64 bits); nil otherwise.\n")
+	w.WriteString("func storeFirstHandler(op uint8, rr bool, ssz, opsz uint8) handler {\nvar h [4]handler\n")
+	w.WriteString("if rr {\nswitch op {\n")
+	two := func(name string) string {
+		return fmt.Sprintf("switch ssz {\ncase 1:\nh = v(nil, %[1]s[uint8, uint32], %[1]s[uint8, uint64])\ncase 4:\nh = v(nil, %[1]s[uint32, uint32], %[1]s[uint32, uint64])\ncase 8:\nh = v(nil, %[1]s[uint64, uint32], %[1]s[uint64, uint64])\n}\n", name)
+	}
+	for i, f := range []form{formStoreRR, formRI} {
+		if i == 1 {
+			w.WriteString("}\n} else {\nswitch op {\n")
+		}
+		for _, o := range ops {
+			if o.in&storeFirst != 0 {
+				fmt.Fprintf(&w, "case %s:\n%s", o.alu, two("storeFirst"+title(o.name)+f.suffix))
+			}
+		}
+	}
+	w.WriteString("}\n}\nreturn h[sizeIndex(opsz)]\n}\n")
 	return w.Bytes()
 }

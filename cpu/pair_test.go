@@ -266,3 +266,227 @@ func TestLoadPairFormed(t *testing.T) {
 		assert.Equal(t, uint8(2), fast[0].nret)
 	}
 }
+
+// TestMovPairs checks the move pairs (MOV r,r + register ALU, exec_pair.go)
+// against the same instructions executed one at a time: registers, flags,
+// RIP and the instruction count must agree, with the MOV's destination
+// and source among the ALU instruction's operands or not.
+func TestMovPairs(t *testing.T) {
+	vals := []uint64{0, 1, 0x7F, 0x80, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF,
+		0x7FFFFFFFFFFFFFFF, 0x8000000000000000, ^uint64(0), 0x1234_5678_9ABC_DEF0}
+	firsts := [][]byte{
+		{0x89, 0xD9}, // mov ecx, ebx (89: MOV r/m, r)
+		{0x8B, 0xCB}, // mov ecx, ebx (8B: MOV r, r/m)
+		{0x89, 0xCA}, // mov edx, ecx
+		{0x8B, 0xD9}, // mov ebx, ecx
+		{0x89, 0xC9}, // mov ecx, ecx (zero-extends in 64-bit mode)
+		{0x8B, 0xC2}, // mov eax, edx
+	}
+	seconds := [][]byte{
+		{0x01, 0xD9}, {0x29, 0xD9}, {0x21, 0xD9}, {0x09, 0xD9}, {0x31, 0xD9}, {0x39, 0xD9}, {0x85, 0xD9},
+		{0x29, 0xC9}, {0x01, 0xCA}, {0x11, 0xD9}, {0x19, 0xD9},
+		{0x83, 0xC1, 0x80}, {0x83, 0xE9, 0x01}, {0x83, 0xE1, 0x7F}, {0x83, 0xC9, 0xFF}, {0x83, 0xF1, 0x01},
+		{0x83, 0xF9, 0x00}, {0x83, 0xFB, 0x80}, {0x81, 0xC2, 0xFF, 0xFF, 0xFF, 0x7F}, {0x81, 0xE1, 0xFF, 0x01, 0x00, 0x00},
+		{0x25, 0xF0, 0x0F, 0x00, 0x80}, // and eax, imm32 (rAX form)
+		{0x49}, {0x0F, 0xAF, 0xCB},     // DEC, IMUL: not a second
+	}
+	for _, mode := range []uint8{mode32, mode64} {
+		h := newHarness(mode)
+		var pfx [][]byte
+		pfx = append(pfx, nil, []byte{0x66})
+		if mode == mode64 {
+			pfx = append(pfx, []byte{0x48})
+		}
+		for _, f := range firsts {
+			for _, s := range seconds {
+				if mode == mode64 && s[0] == 0x49 {
+					continue
+				}
+				for _, p1 := range pfx {
+					for _, p2 := range pfx {
+						f1, s2 := append(append([]byte{}, p1...), f...), append(append([]byte{}, p2...), s...)
+						if p2 != nil && p2[0] == 0x66 && (s[0] == 0x81 || s[0] == 0x25) {
+							s2 = s2[:len(s2)-2]
+						}
+						// A third instruction reads the flags (SETO, SETB,
+						// ..., into AL) through the lazy record.
+						code := append(append(append([]byte{}, f1...), s2...), 0x0F, 0x92, 0xC0, 0x0F, 0x90, 0xC4)
+						for _, a := range vals {
+							for _, b := range vals[:6] {
+								for _, fl := range []uint64{0, arch.FlagsArith} {
+									var g [16]uint64
+									g[arch.RCX], g[arch.RBX], g[arch.RDX], g[arch.RAX] = a, b, a^b, b<<3^a
+									c0 := h.c.Icount
+									whole, _ := h.stepN(code, g, fl, 5)
+									nw := h.c.Icount - c0
+									c0 = h.c.Icount
+									h.stepN(code, g, fl, 1)
+									for i := 0; i < 4; i++ {
+										h.c.Run(1)
+									}
+									split := h.c.GetState()
+									ns := h.c.Icount - c0
+									if !reflect.DeepEqual(whole, split) || nw != ns {
+										t.Fatalf("mode %d code % x rcx=%#x rbx=%#x flags=%#x: whole %+v (%d retired)\nsplit %+v (%d retired)",
+											mode, code, a, b, fl, whole, nw, split, ns)
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestNewPairsFormed: the hot sequences of kvm-unit-tests' access test
+// and sieve that the move pairs, store-first pairs and TEST r,imm + Jcc
+// fuse are fused (guards against the fusion silently not applying): two
+// entries for "mov ecx, eax; and ecx, 0x1ff; cmp ecx, 0x100; je", one
+// for "test eax, 0x100; jne", two for "mov [rax], dl; add rax, 1; cmp
+// rax, rcx; jne".
+func TestNewPairsFormed(t *testing.T) {
+	tb := buildTables()
+	decode := func(mode uint8, code ...[]byte) []Inst {
+		var out []Inst
+		for _, b := range code {
+			var in Inst
+			require.True(t, tb.decode(b, mode, &in))
+			require.Nil(t, in.fault)
+			out = append(out, in)
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		mode uint8
+		code [][]byte
+		nret []uint8 // of the fast entries
+	}{
+		{"mov and cmp je", mode64, [][]byte{{0x89, 0xC1}, {0x81, 0xE1, 0xFF, 0x01, 0x00, 0x00}, {0x81, 0xF9, 0x00, 0x01, 0x00, 0x00}, {0x74, 0x10}}, []uint8{2, 2}},
+		{"mov r64 or r64", mode64, [][]byte{{0x48, 0x8B, 0xC8}, {0x48, 0x83, 0xC9, 0x01}, {0xF4}}, []uint8{2, 1}},
+		{"mov r16 not paired", mode32, [][]byte{{0x66, 0x89, 0xC1}, {0x66, 0x83, 0xC9, 0x01}, {0xF4}}, []uint8{1, 1, 1}},
+		{"mov r32 then r64 ALU not paired", mode64, [][]byte{{0x89, 0xC1}, {0x48, 0x83, 0xC9, 0x01}, {0xF4}}, []uint8{1, 1, 1}},
+		{"test eax imm jne", mode32, [][]byte{{0xA9, 0x00, 0x01, 0x00, 0x00}, {0x75, 0x10}}, []uint8{2}},
+		{"test ebx imm je", mode64, [][]byte{{0xF7, 0xC3, 0x00, 0x01, 0x00, 0x00}, {0x0F, 0x84, 0x10, 0x00, 0x00, 0x00}}, []uint8{2}},
+		{"test bl imm je not fused", mode64, [][]byte{{0xF6, 0xC3, 0x01}, {0x74, 0x10}}, []uint8{1, 1}},
+		{"sieve store add cmp jne", mode64, [][]byte{{0x88, 0x10}, {0x48, 0x83, 0xC0, 0x01}, {0x48, 0x39, 0xC8}, {0x75, 0xF0}}, []uint8{2, 2}},
+		{"store r32 add r64", mode64, [][]byte{{0x89, 0x10}, {0x48, 0x83, 0xC0, 0x01}, {0xF4}}, []uint8{2, 1}},
+		{"store r16 not paired", mode32, [][]byte{{0x66, 0x89, 0x10}, {0x83, 0xC0, 0x01}, {0xF4}}, []uint8{1, 1, 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &CPU{codeMode: tc.mode}
+			fast := c.fastInsts(decode(tc.mode, tc.code...))
+			var got []uint8
+			for i := range fast {
+				got = append(got, fast[i].nret)
+			}
+			assert.Equal(t, tc.nret, got)
+		})
+	}
+}
+
+// TestStoreFirstPairs checks store-first pairs (exec_pair.go: MOV m,r of
+// 8, 32 or 64 bits, then a register-form ALU instruction, run as one
+// entry) against one-at-a-time execution: the same state, data and
+// instruction count, including stores that fault (a non-canonical
+// address in 64-bit mode: the ALU half must neither run nor retire, RIP
+// at the store), stores to the code's own page (a stop after the store:
+// the ALU half runs in a block of its own), RIP-relative stores (whose
+// displacement counts from the store's end, not the pair's), stores of
+// high-byte registers, ALU instructions that change the address register
+// and forms that are not paired (16-bit store, ADC).
+func TestStoreFirstPairs(t *testing.T) {
+	alus := [][]byte{
+		{0x01, 0xD9}, {0x29, 0xD9}, {0x21, 0xD9}, {0x09, 0xD9}, {0x31, 0xD9}, {0x39, 0xD9}, {0x85, 0xD9},
+		{0x83, 0xC7, 0x01}, {0x83, 0xEF, 0x04}, {0x83, 0xE1, 0x7F}, {0x83, 0xC9, 0xFF}, {0x83, 0xF1, 0x01}, {0x83, 0xF9, 0x00},
+		{0x35, 0x5A, 0x5A, 0x5A, 0x5A}, {0x81, 0xC1, 0xFF, 0xFF, 0xFF, 0x7F},
+		{0x11, 0xD9}, // ADC: not paired
+	}
+	stores := [][]byte{
+		{0x89, 0x0F},             // mov [edi], ecx
+		{0x89, 0x4F, 0x08},       // mov [edi+8], ecx
+		{0x88, 0x0F},             // mov [edi], cl
+		{0x88, 0x2F},             // mov [edi], ch (mode32; [rdi], bpl with a REX prefix)
+		{0x66, 0x89, 0x0F},       // 16-bit: not paired
+		{0x89, 0x0D, 0, 0, 0, 0}, // mov [rip+disp32], ecx (64-bit mode)
+	}
+	for _, mode := range []uint8{mode32, mode64} {
+		h := newHarness(mode)
+		pfx := [][]byte{nil}
+		if mode == mode64 {
+			pfx = append(pfx, []byte{0x48})
+		}
+		for _, a := range alus {
+			for si, s := range stores {
+				if si == 5 && mode != mode64 {
+					continue
+				}
+				for _, ps := range pfx {
+					for _, pa := range pfx {
+						st := append(append([]byte{}, ps...), s...)
+						if si == 5 {
+							// mov [rip+disp32], ecx writing harnessData+0x10.
+							disp := uint32(harnessData + 0x10 - (harnessCode + len(st)))
+							binary.LittleEndian.PutUint32(st[len(st)-4:], disp)
+						}
+						code := append(append(append([]byte{}, st...), pa...), a...)
+						code = append(code, 0x0F, 0x92, 0xC0, 0x0F, 0x90, 0xC4)
+						// The code's own page: elsewhere, and over the
+						// ALU half itself (which must then run as
+						// rewritten, not as decoded).
+						dis := []uint64{harnessData, harnessData + 0xFF8, harnessCode + 0x800, harnessCode + uint64(len(st))}
+						if mode == mode64 {
+							dis = append(dis, 0x8000_0000_0000_0000)
+						}
+						for _, di := range dis {
+							cxs := []uint64{0, 1, 0x7FFFFFFF, 0x80000000, ^uint64(0)}
+							if di == harnessCode+uint64(len(st)) {
+								// NOPs over the ALU half: the
+								// rewritten code touches no memory
+								// outside the data page.
+								cxs = []uint64{0x9090_9090_9090_9090}
+							}
+							for _, cx := range cxs {
+								for _, fl := range []uint64{0, arch.FlagsArith} {
+									var g [16]uint64
+									// RAX (an ADD [EAX], AL the store may
+									// write) points into the data page.
+									g[arch.RCX], g[arch.RBX], g[arch.RDI], g[arch.RAX] = cx, 3, di, harnessData+0x100
+									clear(h.data())
+									if h.c.IsShutdown() {
+										h.newCPU()
+									}
+									c0 := h.c.Icount
+									h.code = nil // the code afresh: the last run may have written it
+									whole, fw := h.stepN(code, g, fl, 5)
+									nw := h.c.Icount - c0
+									dw := append([]byte(nil), h.data()...)
+									clear(h.data())
+									if h.c.IsShutdown() {
+										h.newCPU()
+									}
+									c0 = h.c.Icount
+									h.code = nil
+									_, fs := h.stepN(code, g, fl, 1)
+									for i := 0; i < 4 && fs < 0; i++ {
+										h.c.Run(1)
+										fs = h.fault
+									}
+									split := h.c.GetState()
+									ns := h.c.Icount - c0
+									if !reflect.DeepEqual(whole, split) || nw != ns || fw != fs || string(dw) != string(h.data()) {
+										t.Fatalf("mode %d code % x rdi=%#x rcx=%#x flags=%#x: whole %+v (fault %d, %d retired)\nsplit %+v (fault %d, %d retired)",
+											mode, code, di, cx, fl, whole, fw, nw, split, fs, ns)
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -118,6 +118,9 @@ func fusePair(s, j *Inst, mode uint8) (Inst, bool) {
 	f.sub = uint8(j.op & 15)
 	f.end = j.end
 	f.side = j.side
+	if f.side {
+		f.fn = fusedSideHandler(k, s.opsz)
+	}
 	f.nret = 2
 	return f, true
 }
@@ -134,21 +137,25 @@ func (c *CPU) fusedJump(in *Inst) bool {
 		sh := c.canonShift()
 		if int64(t<<sh)>>sh == int64(t) {
 			c.RIP = t
-			if in.side {
-				c.takeSide()
-			}
 			return true
 		}
 		return false
 	}
 	if t <= uint64(c.Seg[arch.CS].Limit) {
 		c.RIP = t
-		if in.side {
-			c.takeSide()
-		}
 		return true
 	}
 	return false
+}
+
+// fusedTakeSideSlow is fusedTakeSlow for the taken Jcc half of a side
+// exit's pair (Inst.side), whose handlers end the block (takeSide) after
+// the jump unless it faulted. The pairs at blocks' ends (spin loops among
+// them) do not check for it and pay nothing for it.
+func (c *CPU) fusedTakeSideSlow(in *Inst) {
+	if c.fusedTakeSlow(in); !c.stop {
+		c.takeSide()
+	}
 }
 
 func (c *CPU) fusedTakeSlow(in *Inst) {
@@ -158,9 +165,6 @@ func (c *CPU) fusedTakeSlow(in *Inst) {
 		return
 	}
 	c.RIP = t
-	if in.side {
-		c.takeSide()
-	}
 }
 
 // Conditions (SDM Vol. 1 Table B-1) from the operands and result, per

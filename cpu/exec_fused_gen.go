@@ -47,6 +47,29 @@ func incJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
+func incJccSide[T word](c *CPU, in *Inst) {
+	a := getReg[T](c, in.rm)
+	r := a + 1
+	if !c.keepCFAfterAdd() {
+		c.keepCF()
+	}
+	setLazy(c, lzInc, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, r == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
 func decJcc[T word](c *CPU, in *Inst) {
 	a := getReg[T](c, in.rm)
 	r := a - 1
@@ -66,6 +89,29 @@ func decJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
+func decJccSide[T word](c *CPU, in *Inst) {
+	a := getReg[T](c, in.rm)
+	r := a - 1
+	if !c.keepCFAfterAdd() {
+		c.keepCF()
+	}
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, a == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
 // Register-register forms: destination r/m (in.rm), source in.reg.
 func addRRJcc[T word](c *CPU, in *Inst) {
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
@@ -74,6 +120,20 @@ func addRRJcc[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 	if addCond(in.sub, a, b, r) && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
+	}
+}
+
+func addRRJccSide[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	if addCond(in.sub, a, b, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
 	}
 }
 
@@ -87,6 +147,20 @@ func subRRJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
+func subRRJccSide[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	if subCond(in.sub, a, b, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
 func andRRJcc[T word](c *CPU, in *Inst) {
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a & b
@@ -94,6 +168,20 @@ func andRRJcc[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 	if logicCond(in.sub, r) && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
+	}
+}
+
+func andRRJccSide[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
 	}
 }
 
@@ -107,6 +195,20 @@ func orRRJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
+func orRRJccSide[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
 func xorRRJcc[T word](c *CPU, in *Inst) {
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a ^ b
@@ -114,6 +216,20 @@ func xorRRJcc[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 	if logicCond(in.sub, r) && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
+	}
+}
+
+func xorRRJccSide[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
 	}
 }
 
@@ -126,12 +242,38 @@ func cmpRRJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
+func cmpRRJccSide[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	if subCond(in.sub, a, b, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
 func testRRJcc[T word](c *CPU, in *Inst) {
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	if logicCond(in.sub, r) && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
+	}
+}
+
+func testRRJccSide[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	if logicCond(in.sub, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
 	}
 }
 
@@ -146,6 +288,20 @@ func addRIJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
+func addRIJccSide[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	if addCond(in.sub, a, b, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
 func subRIJcc[T word](c *CPU, in *Inst) {
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
@@ -153,6 +309,20 @@ func subRIJcc[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
+	}
+}
+
+func subRIJccSide[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	if subCond(in.sub, a, b, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
 	}
 }
 
@@ -166,6 +336,20 @@ func andRIJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
+func andRIJccSide[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
 func orRIJcc[T word](c *CPU, in *Inst) {
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a | b
@@ -173,6 +357,20 @@ func orRIJcc[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 	if logicCond(in.sub, r) && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
+	}
+}
+
+func orRIJccSide[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
 	}
 }
 
@@ -186,6 +384,20 @@ func xorRIJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
+func xorRIJccSide[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
 func cmpRIJcc[T word](c *CPU, in *Inst) {
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
@@ -195,12 +407,38 @@ func cmpRIJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
+func cmpRIJccSide[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	if subCond(in.sub, a, b, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
 func testRIJcc[T word](c *CPU, in *Inst) {
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	if logicCond(in.sub, r) && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
+	}
+}
+
+func testRIJccSide[T word](c *CPU, in *Inst) {
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	if logicCond(in.sub, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
 	}
 }
 
@@ -241,6 +479,47 @@ func fusedHandler(k int, opsz uint8) handler {
 		h = v(cmpRIJcc[uint16], cmpRIJcc[uint32], cmpRIJcc[uint64])
 	case fkTestRI:
 		h = v(testRIJcc[uint16], testRIJcc[uint32], testRIJcc[uint64])
+	}
+	return h[sizeIndex(opsz)]
+}
+
+// fusedSideHandler is fusedHandler for a side exit's pair: the same
+// handlers, ending the block when the Jcc half is taken.
+func fusedSideHandler(k int, opsz uint8) handler {
+	var h [4]handler
+	switch k {
+	case fkInc:
+		h = v(incJccSide[uint16], incJccSide[uint32], incJccSide[uint64])
+	case fkDec:
+		h = v(decJccSide[uint16], decJccSide[uint32], decJccSide[uint64])
+	case fkAddRR:
+		h = v(addRRJccSide[uint16], addRRJccSide[uint32], addRRJccSide[uint64])
+	case fkSubRR:
+		h = v(subRRJccSide[uint16], subRRJccSide[uint32], subRRJccSide[uint64])
+	case fkAndRR:
+		h = v(andRRJccSide[uint16], andRRJccSide[uint32], andRRJccSide[uint64])
+	case fkOrRR:
+		h = v(orRRJccSide[uint16], orRRJccSide[uint32], orRRJccSide[uint64])
+	case fkXorRR:
+		h = v(xorRRJccSide[uint16], xorRRJccSide[uint32], xorRRJccSide[uint64])
+	case fkCmpRR:
+		h = v(cmpRRJccSide[uint16], cmpRRJccSide[uint32], cmpRRJccSide[uint64])
+	case fkTestRR:
+		h = v(testRRJccSide[uint16], testRRJccSide[uint32], testRRJccSide[uint64])
+	case fkAddRI:
+		h = v(addRIJccSide[uint16], addRIJccSide[uint32], addRIJccSide[uint64])
+	case fkSubRI:
+		h = v(subRIJccSide[uint16], subRIJccSide[uint32], subRIJccSide[uint64])
+	case fkAndRI:
+		h = v(andRIJccSide[uint16], andRIJccSide[uint32], andRIJccSide[uint64])
+	case fkOrRI:
+		h = v(orRIJccSide[uint16], orRIJccSide[uint32], orRIJccSide[uint64])
+	case fkXorRI:
+		h = v(xorRIJccSide[uint16], xorRIJccSide[uint32], xorRIJccSide[uint64])
+	case fkCmpRI:
+		h = v(cmpRIJccSide[uint16], cmpRIJccSide[uint32], cmpRIJccSide[uint64])
+	case fkTestRI:
+		h = v(testRIJccSide[uint16], testRIJccSide[uint32], testRIJccSide[uint64])
 	}
 	return h[sizeIndex(opsz)]
 }

@@ -13,7 +13,8 @@ package cpu
 
 //go:generate go run gen_hot.go
 
-// takeRel performs the taken branch of a relative Jcc.
+// takeRel performs the taken branch of a relative Jcc; at a side exit
+// (Inst.side) it ends the block there.
 func (c *CPU) takeRel(in *Inst) {
 	if t, ok := c.nearTarget(c.RIP+in.imm, in.opsz); ok {
 		c.RIP = t

@@ -104,6 +104,15 @@ const (
 	c.fusedTakeSlow(in)
 }
 `
+	// The fused Jcc half of a side exit (Inst.side, exec_fused.go).
+	jccSideTail = `if %s {
+	if c.fusedJump(in) {
+		c.takeSide()
+	} else {
+		c.fusedTakeSideSlow(in)
+	}
+}
+`
 	// The ALU pair's first half: ADD r,imm (SUB with the immediate
 	// negated), whose flags are dead (exec_pair.go).
 	pairHead = "setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))\n"
@@ -354,16 +363,24 @@ if cc := in.sub; cc&^1 == 4 {
 } else {
 	t = incDecCond(cc, %s, r, c.lz.flags&arch.FlagCF != 0)
 }
-`, k.o.cond) + fmt.Sprintf(jccTail, "t")
-			handler(&w, name, k.o, k.f, "", tail)
+`, k.o.cond)
+			handler(&w, name, k.o, k.f, "", tail+fmt.Sprintf(jccTail, "t"))
+			handler(&w, name+"Side", k.o, k.f, "", tail+fmt.Sprintf(jccSideTail, "t"))
 		} else {
 			handler(&w, name, k.o, k.f, "", fmt.Sprintf(jccTail, k.o.cond))
+			handler(&w, name+"Side", k.o, k.f, "", fmt.Sprintf(jccSideTail, k.o.cond))
 		}
 	}
 	w.WriteString("// fusedHandler gives the fused handler of kind k for operand size opsz\n// (16, 32 or 64 bits; nil otherwise).\n")
 	w.WriteString("func fusedHandler(k int, opsz uint8) handler {\nvar h [4]handler\nswitch k {\n")
 	for _, k := range kinds {
 		fmt.Fprintf(&w, "case fk%s:\nh = v(%s)\n", k.kind, insts(k.o.name+k.f.suffix+"Jcc", 16, 32, 64))
+	}
+	w.WriteString("}\nreturn h[sizeIndex(opsz)]\n}\n\n")
+	w.WriteString("// fusedSideHandler is fusedHandler for a side exit's pair: the same\n// handlers, ending the block when the Jcc half is taken.\n")
+	w.WriteString("func fusedSideHandler(k int, opsz uint8) handler {\nvar h [4]handler\nswitch k {\n")
+	for _, k := range kinds {
+		fmt.Fprintf(&w, "case fk%s:\nh = v(%s)\n", k.kind, insts(k.o.name+k.f.suffix+"JccSide", 16, 32, 64))
 	}
 	w.WriteString("}\nreturn h[sizeIndex(opsz)]\n}\n")
 	return w.Bytes()

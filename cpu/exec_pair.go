@@ -60,20 +60,7 @@ func fuseALUPairs(fast []Inst) []Inst {
 		if i+1 < len(fast) && loadPairable(&a, &fast[i+1]) {
 			b := &fast[i+1]
 			op2, rr2, _ := pairOp(b)
-			f := a
-			f.fn = loadPairHandler(op2, rr2, a.opsz)
-			f.len = a.len + b.len
-			f.pre = a.pre
-			f.nret = 2
-			f.jlen = b.len
-			f.rm, f.sub, f.imm = b.rm, b.reg, b.imm
-			if f.ripRel {
-				// The entry runs with RIP at the end of both halves:
-				// the load's RIP-relative displacement is from its own
-				// end (SDM Vol. 2A 2.2.1.6), b.len earlier.
-				f.disp -= uint64(b.len)
-			}
-			out = append(out, f)
+			out = append(out, memFirstPair(a, b, loadPairHandler(op2, rr2, a.opsz)))
 			i++
 			continue
 		}
@@ -222,24 +209,33 @@ func fuseMorePairs(insts, fast []Inst) []Inst {
 		if i+1 < len(fast) && storeFirstPairable(&fast[i], &fast[i+1]) {
 			a, b := fast[i], &fast[i+1]
 			op2, rr2, _ := pairOp(b)
-			f := a
-			f.fn = storeFirstHandler(op2, rr2, a.opsz, b.opsz)
-			f.len = a.len + b.len
-			f.pre = a.pre
-			f.nret = 2
-			f.jlen = b.len
-			f.rm, f.sub, f.imm = b.rm, b.reg, b.imm
-			if f.ripRel {
-				// The entry runs with RIP at the end of both halves:
-				// the store's RIP-relative displacement is from its
-				// own end (SDM Vol. 2A 2.2.1.6), b.len earlier.
-				f.disp -= uint64(b.len)
-			}
-			out = append(out, f)
+			out = append(out, memFirstPair(a, b, storeFirstHandler(op2, rr2, a.opsz, b.opsz)))
 			i++
 			continue
 		}
 		out = append(out, fast[i])
 	}
 	return out
+}
+
+// memFirstPair is the entry for a memory-operand instruction a (a load,
+// or a store-first pair's store) followed by the register-form ALU
+// instruction b, run by fn: a copy of a, whose memory operand it keeps,
+// with b kept in rm (destination), sub (source register) and imm, which
+// a memory-form MOV does not use, and jlen b's length.
+func memFirstPair(a Inst, b *Inst, fn handler) Inst {
+	f := a
+	f.fn = fn
+	f.len = a.len + b.len
+	f.pre = a.pre
+	f.nret = 2
+	f.jlen = b.len
+	f.rm, f.sub, f.imm = b.rm, b.reg, b.imm
+	if f.ripRel {
+		// The entry runs with RIP at the end of both halves: a's
+		// RIP-relative displacement is from its own end (SDM Vol. 2A
+		// 2.2.1.6), b.len earlier.
+		f.disp -= uint64(b.len)
+	}
+	return f
 }

@@ -191,33 +191,10 @@ func TestSideExits(t *testing.T) {
 		}
 		loops := uint64(1 + r.IntN(8))
 		ref, refCounts, refFaults, refRAM, _ := runSideProgram(t, mode, code, start, limit, loops, nil)
-		var budgets []uint64
-		switch n % 3 {
-		case 0:
-			budgets = []uint64{100000}
-		case 1:
-			budgets = []uint64{1 + uint64(r.IntN(5)), 1 + uint64(r.IntN(9)), 1 + uint64(r.IntN(30))}
-		case 2:
-			budgets = []uint64{1, 2, 3, 5, 8, 13}
-		}
+		budgets := runBudgets(r, n)
 		got, counts, faults, ram, c := runSideProgram(t, mode, code, start, limit, loops, budgets)
 		name := fmt.Sprintf("program %d (mode %d, start %#x, limit %#x), budgets %v", n, mode, start, limit, budgets)
-		j := 0
-		for i := range got {
-			for j < len(refCounts) && refCounts[j] < counts[i] {
-				j++
-			}
-			require.Less(t, j, len(refCounts), "%s: run %d ends past the reference", name, i)
-			require.Equal(t, refCounts[j], counts[i], "%s: run %d", name, i)
-			// A fault delivered without an instruction (here, the
-			// shutdown after #GP beyond the CS limit) ends a run at the
-			// same count as the one before it.
-			k := j
-			for k+1 < len(ref) && refCounts[k+1] == counts[i] && ref[k] != got[i] {
-				k++
-			}
-			require.Equal(t, ref[k], got[i], "%s: run %d (count %d)", name, i, counts[i])
-		}
+		requireRunEnds(t, name, ref, refCounts, got, counts)
 		require.Equal(t, ref[len(ref)-1], got[len(got)-1], "%s: the end", name)
 		require.Equal(t, refFaults, faults, name)
 		require.Equal(t, refRAM, ram, name)

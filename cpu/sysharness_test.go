@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"github.com/vmxemu/vmxemu/internal/testenv"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -463,4 +464,29 @@ func (m *machine) program(t testing.TB, src string) {
 		org = 0
 	}
 	m.load(physCode, nasm(t, bits, org, src))
+}
+
+// armSplit arms an instruction breakpoint (DR7.L0, R/W0=00) at an address
+// nothing executes: Run then takes every instruction alone (runDebug), the
+// reference against which whole blocks are compared.
+func (m *machine) armSplit() {
+	s := m.state()
+	s.DR[0], s.DR[7] = 0xFFFF_FFFF_FFFF_F000, 1|0x400
+	m.set(s)
+}
+
+// requireLockstep runs whole (blocks) and single (armSplit) in runs of
+// 1..maxLen instructions drawn from seed, rounds times, and requires the
+// same state after every run (the breakpoint registers aside).
+func requireLockstep(t *testing.T, whole, single *machine, seed int64, rounds, maxLen int) {
+	t.Helper()
+	r := rand.New(rand.NewSource(seed))
+	for i := 0; i < rounds; i++ {
+		n := uint64(1 + r.Intn(maxLen))
+		whole.run(n)
+		single.run(n)
+		ws, ss := whole.state(), single.state()
+		ss.DR[0], ss.DR[7], ws.DR[7] = 0, 0, 0
+		require.Equal(t, ss, ws, fmt.Sprintf("run %d (%d instructions)", i, n))
+	}
 }

@@ -1,8 +1,6 @@
 package cpu_test
 
 import (
-	"fmt"
-	"math/rand"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -71,9 +69,7 @@ func newInvlpgLoop(t testing.TB, armed bool) *machine {
 	}
 	require.Equal(t, 3, patched, "increments patched in the copies")
 	if armed {
-		s := m.state()
-		s.DR[0], s.DR[7] = 0xFFFF_FFFF_FFFF_F000, 1|0x400
-		m.set(s)
+		m.armSplit()
 	}
 	return m
 }
@@ -87,15 +83,7 @@ func newInvlpgLoop(t testing.TB, armed bool) *machine {
 // both translations.
 func TestInvlpgContinues(t *testing.T) {
 	whole, single := newInvlpgLoop(t, false), newInvlpgLoop(t, true)
-	r := rand.New(rand.NewSource(13))
-	for i := 0; i < 500; i++ {
-		n := uint64(1 + r.Intn(40))
-		whole.run(n)
-		single.run(n)
-		ws, ss := whole.state(), single.state()
-		ss.DR[0], ss.DR[7], ws.DR[7] = 0, 0, 0
-		require.Equal(t, ss, ws, fmt.Sprintf("run %d (%d instructions)", i, n))
-	}
+	requireLockstep(t, whole, single, 13, 500, 40)
 	s := whole.state()
 	passes := s.GPR[arch.R12]
 	require.Greater(t, passes, uint64(100), "passes")

@@ -1,8 +1,6 @@
 package cpu_test
 
 import (
-	"fmt"
-	"math/rand"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -104,10 +102,10 @@ func newRFLoop(t testing.TB, armed bool) *machine {
 	m.w64(pteAddr(0x1FE000), 0x1FE000|pteP|pteRW) // supervisor page
 	s := m.state()
 	s.GPR[arch.RDI] = 0x1FE000
-	if armed {
-		s.DR[0], s.DR[7] = 0xFFFF_FFFF_FFFF_F000, 1|0x400
-	}
 	m.set(s)
+	if armed {
+		m.armSplit()
+	}
 	return m
 }
 
@@ -118,15 +116,7 @@ func newRFLoop(t testing.TB, armed bool) *machine {
 // INT 0x21 frames must have recorded RF=1 every time.
 func TestRFAfterIRETQ(t *testing.T) {
 	whole, single := newRFLoop(t, false), newRFLoop(t, true)
-	r := rand.New(rand.NewSource(12))
-	for i := 0; i < 400; i++ {
-		n := uint64(1 + r.Intn(60))
-		whole.run(n)
-		single.run(n)
-		ws, ss := whole.state(), single.state()
-		ss.DR[0], ss.DR[7], ws.DR[7] = 0, 0, 0
-		require.Equal(t, ss, ws, fmt.Sprintf("run %d (%d instructions)", i, n))
-	}
+	requireLockstep(t, whole, single, 12, 400, 60)
 	s := whole.state()
 	require.Greater(t, s.GPR[arch.RBP], uint64(20), "INT 0x21s taken")
 	require.Equal(t, s.GPR[arch.RBP], s.GPR[arch.R15], "INT 0x21 frames with RF=1")

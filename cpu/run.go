@@ -1,6 +1,10 @@
 package cpu
 
-import "github.com/vmxemu/vmxemu/arch"
+import (
+	"unsafe"
+
+	"github.com/vmxemu/vmxemu/arch"
+)
 
 // The run loop. Instructions run in decoded blocks; events (INIT/SIPI,
 // NMIs, interrupts) are taken between blocks. Three contracts hold every
@@ -100,9 +104,12 @@ func (c *CPU) run(budget uint64) StopReason {
 					goto next
 				}
 			} else {
-				insts := b.fast
-				for i := range insts {
-					in := &insts[i]
+				// The entries by pointer, not by index: Go keeps fewer
+				// values live across the handler's call (one pointer
+				// and its end, no index and base).
+				in := unsafe.Pointer(unsafe.SliceData(b.fast))
+				for last := unsafe.Add(in, uintptr(len(b.fast)-1)*unsafe.Sizeof(Inst{})); ; in = unsafe.Add(in, unsafe.Sizeof(Inst{})) {
+					in := (*Inst)(in)
 					c.ripCur = c.RIP
 					c.RIP += uint64(in.len)
 					in.fn(c, in)
@@ -116,6 +123,9 @@ func (c *CPU) run(budget uint64) StopReason {
 						}
 						c.retireStopped(in)
 						goto next
+					}
+					if unsafe.Pointer(in) == last {
+						break
 					}
 				}
 				// retire; c.blk stays until the next block is known.

@@ -448,37 +448,37 @@ func fusedHandler(k int, opsz uint8) handler {
 	var h [4]handler
 	switch k {
 	case fkInc:
-		h = v(incJcc[uint16], incJcc[uint32], incJcc[uint64])
+		h = v(incJcc16, incJcc32, incJcc64)
 	case fkDec:
-		h = v(decJcc[uint16], decJcc[uint32], decJcc[uint64])
+		h = v(decJcc16, decJcc32, decJcc64)
 	case fkAddRR:
-		h = v(addRRJcc[uint16], addRRJcc[uint32], addRRJcc[uint64])
+		h = v(addRRJcc16, addRRJcc32, addRRJcc64)
 	case fkSubRR:
-		h = v(subRRJcc[uint16], subRRJcc[uint32], subRRJcc[uint64])
+		h = v(subRRJcc16, subRRJcc32, subRRJcc64)
 	case fkAndRR:
-		h = v(andRRJcc[uint16], andRRJcc[uint32], andRRJcc[uint64])
+		h = v(andRRJcc16, andRRJcc32, andRRJcc64)
 	case fkOrRR:
-		h = v(orRRJcc[uint16], orRRJcc[uint32], orRRJcc[uint64])
+		h = v(orRRJcc16, orRRJcc32, orRRJcc64)
 	case fkXorRR:
-		h = v(xorRRJcc[uint16], xorRRJcc[uint32], xorRRJcc[uint64])
+		h = v(xorRRJcc16, xorRRJcc32, xorRRJcc64)
 	case fkCmpRR:
-		h = v(cmpRRJcc[uint16], cmpRRJcc[uint32], cmpRRJcc[uint64])
+		h = v(cmpRRJcc16, cmpRRJcc32, cmpRRJcc64)
 	case fkTestRR:
-		h = v(testRRJcc[uint16], testRRJcc[uint32], testRRJcc[uint64])
+		h = v(testRRJcc16, testRRJcc32, testRRJcc64)
 	case fkAddRI:
-		h = v(addRIJcc[uint16], addRIJcc[uint32], addRIJcc[uint64])
+		h = v(addRIJcc16, addRIJcc32, addRIJcc64)
 	case fkSubRI:
-		h = v(subRIJcc[uint16], subRIJcc[uint32], subRIJcc[uint64])
+		h = v(subRIJcc16, subRIJcc32, subRIJcc64)
 	case fkAndRI:
-		h = v(andRIJcc[uint16], andRIJcc[uint32], andRIJcc[uint64])
+		h = v(andRIJcc16, andRIJcc32, andRIJcc64)
 	case fkOrRI:
-		h = v(orRIJcc[uint16], orRIJcc[uint32], orRIJcc[uint64])
+		h = v(orRIJcc16, orRIJcc32, orRIJcc64)
 	case fkXorRI:
-		h = v(xorRIJcc[uint16], xorRIJcc[uint32], xorRIJcc[uint64])
+		h = v(xorRIJcc16, xorRIJcc32, xorRIJcc64)
 	case fkCmpRI:
-		h = v(cmpRIJcc[uint16], cmpRIJcc[uint32], cmpRIJcc[uint64])
+		h = v(cmpRIJcc16, cmpRIJcc32, cmpRIJcc64)
 	case fkTestRI:
-		h = v(testRIJcc[uint16], testRIJcc[uint32], testRIJcc[uint64])
+		h = v(testRIJcc16, testRIJcc32, testRIJcc64)
 	}
 	return h[sizeIndex(opsz)]
 }
@@ -489,37 +489,37 @@ func fusedSideHandler(k int, opsz uint8) handler {
 	var h [4]handler
 	switch k {
 	case fkInc:
-		h = v(incJccSide[uint16], incJccSide[uint32], incJccSide[uint64])
+		h = v(incJccSide16, incJccSide32, incJccSide64)
 	case fkDec:
-		h = v(decJccSide[uint16], decJccSide[uint32], decJccSide[uint64])
+		h = v(decJccSide16, decJccSide32, decJccSide64)
 	case fkAddRR:
-		h = v(addRRJccSide[uint16], addRRJccSide[uint32], addRRJccSide[uint64])
+		h = v(addRRJccSide16, addRRJccSide32, addRRJccSide64)
 	case fkSubRR:
-		h = v(subRRJccSide[uint16], subRRJccSide[uint32], subRRJccSide[uint64])
+		h = v(subRRJccSide16, subRRJccSide32, subRRJccSide64)
 	case fkAndRR:
-		h = v(andRRJccSide[uint16], andRRJccSide[uint32], andRRJccSide[uint64])
+		h = v(andRRJccSide16, andRRJccSide32, andRRJccSide64)
 	case fkOrRR:
-		h = v(orRRJccSide[uint16], orRRJccSide[uint32], orRRJccSide[uint64])
+		h = v(orRRJccSide16, orRRJccSide32, orRRJccSide64)
 	case fkXorRR:
-		h = v(xorRRJccSide[uint16], xorRRJccSide[uint32], xorRRJccSide[uint64])
+		h = v(xorRRJccSide16, xorRRJccSide32, xorRRJccSide64)
 	case fkCmpRR:
-		h = v(cmpRRJccSide[uint16], cmpRRJccSide[uint32], cmpRRJccSide[uint64])
+		h = v(cmpRRJccSide16, cmpRRJccSide32, cmpRRJccSide64)
 	case fkTestRR:
-		h = v(testRRJccSide[uint16], testRRJccSide[uint32], testRRJccSide[uint64])
+		h = v(testRRJccSide16, testRRJccSide32, testRRJccSide64)
 	case fkAddRI:
-		h = v(addRIJccSide[uint16], addRIJccSide[uint32], addRIJccSide[uint64])
+		h = v(addRIJccSide16, addRIJccSide32, addRIJccSide64)
 	case fkSubRI:
-		h = v(subRIJccSide[uint16], subRIJccSide[uint32], subRIJccSide[uint64])
+		h = v(subRIJccSide16, subRIJccSide32, subRIJccSide64)
 	case fkAndRI:
-		h = v(andRIJccSide[uint16], andRIJccSide[uint32], andRIJccSide[uint64])
+		h = v(andRIJccSide16, andRIJccSide32, andRIJccSide64)
 	case fkOrRI:
-		h = v(orRIJccSide[uint16], orRIJccSide[uint32], orRIJccSide[uint64])
+		h = v(orRIJccSide16, orRIJccSide32, orRIJccSide64)
 	case fkXorRI:
-		h = v(xorRIJccSide[uint16], xorRIJccSide[uint32], xorRIJccSide[uint64])
+		h = v(xorRIJccSide16, xorRIJccSide32, xorRIJccSide64)
 	case fkCmpRI:
-		h = v(cmpRIJccSide[uint16], cmpRIJccSide[uint32], cmpRIJccSide[uint64])
+		h = v(cmpRIJccSide16, cmpRIJccSide32, cmpRIJccSide64)
 	case fkTestRI:
-		h = v(testRIJccSide[uint16], testRIJccSide[uint32], testRIJccSide[uint64])
+		h = v(testRIJccSide16, testRIJccSide32, testRIJccSide64)
 	}
 	return h[sizeIndex(opsz)]
 }

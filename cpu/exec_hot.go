@@ -12,6 +12,7 @@ package cpu
 // table of ALU operations and conditions; edit the table, not the output.
 
 //go:generate go run gen_hot.go
+//go:generate go run gen_mono.go -rewrite
 
 // takeRel performs the taken branch of a relative Jcc; at a side exit
 // (Inst.side) it ends the block there.

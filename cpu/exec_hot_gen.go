@@ -96,37 +96,37 @@ func cmpRI[T word](c *CPU, in *Inst) {
 func hotRR(op int) [4]handler {
 	switch op {
 	case aluADD:
-		return by(addRR[uint8], addRR[uint16], addRR[uint32], addRR[uint64])
+		return by(addRR8, addRR16, addRR32, addRR64)
 	case aluSUB:
-		return by(subRR[uint8], subRR[uint16], subRR[uint32], subRR[uint64])
+		return by(subRR8, subRR16, subRR32, subRR64)
 	case aluAND:
-		return by(andRR[uint8], andRR[uint16], andRR[uint32], andRR[uint64])
+		return by(andRR8, andRR16, andRR32, andRR64)
 	case aluOR:
-		return by(orRR[uint8], orRR[uint16], orRR[uint32], orRR[uint64])
+		return by(orRR8, orRR16, orRR32, orRR64)
 	case aluXOR:
-		return by(xorRR[uint8], xorRR[uint16], xorRR[uint32], xorRR[uint64])
+		return by(xorRR8, xorRR16, xorRR32, xorRR64)
 	case aluCMP:
-		return by(cmpRR[uint8], cmpRR[uint16], cmpRR[uint32], cmpRR[uint64])
+		return by(cmpRR8, cmpRR16, cmpRR32, cmpRR64)
 	}
-	return by(aluRMReg[uint8], aluRMReg[uint16], aluRMReg[uint32], aluRMReg[uint64])
+	return by(aluRMReg8, aluRMReg16, aluRMReg32, aluRMReg64)
 }
 
 func hotRI(op int) [4]handler {
 	switch op {
 	case aluADD:
-		return by(addRI[uint8], addRI[uint16], addRI[uint32], addRI[uint64])
+		return by(addRI8, addRI16, addRI32, addRI64)
 	case aluSUB:
-		return by(subRI[uint8], subRI[uint16], subRI[uint32], subRI[uint64])
+		return by(subRI8, subRI16, subRI32, subRI64)
 	case aluAND:
-		return by(andRI[uint8], andRI[uint16], andRI[uint32], andRI[uint64])
+		return by(andRI8, andRI16, andRI32, andRI64)
 	case aluOR:
-		return by(orRI[uint8], orRI[uint16], orRI[uint32], orRI[uint64])
+		return by(orRI8, orRI16, orRI32, orRI64)
 	case aluXOR:
-		return by(xorRI[uint8], xorRI[uint16], xorRI[uint32], xorRI[uint64])
+		return by(xorRI8, xorRI16, xorRI32, xorRI64)
 	case aluCMP:
-		return by(cmpRI[uint8], cmpRI[uint16], cmpRI[uint32], cmpRI[uint64])
+		return by(cmpRI8, cmpRI16, cmpRI32, cmpRI64)
 	}
-	return by(aluRMImm[uint8], aluRMImm[uint16], aluRMImm[uint32], aluRMImm[uint64])
+	return by(aluRMImm8, aluRMImm16, aluRMImm32, aluRMImm64)
 }
 
 // Jcc rel per condition (SDM Vol. 2 Jcc; conditions Vol. 1 Table B-1).

@@ -108,32 +108,32 @@ func pairHandler(op uint8, rr bool, opsz uint8) handler {
 	if rr {
 		switch op {
 		case aluADD:
-			h = v(nil, pairAddRR[uint32], pairAddRR[uint64])
+			h = v(nil, pairAddRR32, pairAddRR64)
 		case aluSUB:
-			h = v(nil, pairSubRR[uint32], pairSubRR[uint64])
+			h = v(nil, pairSubRR32, pairSubRR64)
 		case aluAND:
-			h = v(nil, pairAndRR[uint32], pairAndRR[uint64])
+			h = v(nil, pairAndRR32, pairAndRR64)
 		case aluOR:
-			h = v(nil, pairOrRR[uint32], pairOrRR[uint64])
+			h = v(nil, pairOrRR32, pairOrRR64)
 		case aluXOR:
-			h = v(nil, pairXorRR[uint32], pairXorRR[uint64])
+			h = v(nil, pairXorRR32, pairXorRR64)
 		case aluCMP:
-			h = v(nil, pairCmpRR[uint32], pairCmpRR[uint64])
+			h = v(nil, pairCmpRR32, pairCmpRR64)
 		}
 	} else {
 		switch op {
 		case aluADD:
-			h = v(nil, pairAddRI[uint32], pairAddRI[uint64])
+			h = v(nil, pairAddRI32, pairAddRI64)
 		case aluSUB:
-			h = v(nil, pairSubRI[uint32], pairSubRI[uint64])
+			h = v(nil, pairSubRI32, pairSubRI64)
 		case aluAND:
-			h = v(nil, pairAndRI[uint32], pairAndRI[uint64])
+			h = v(nil, pairAndRI32, pairAndRI64)
 		case aluOR:
-			h = v(nil, pairOrRI[uint32], pairOrRI[uint64])
+			h = v(nil, pairOrRI32, pairOrRI64)
 		case aluXOR:
-			h = v(nil, pairXorRI[uint32], pairXorRI[uint64])
+			h = v(nil, pairXorRI32, pairXorRI64)
 		case aluCMP:
-			h = v(nil, pairCmpRI[uint32], pairCmpRI[uint64])
+			h = v(nil, pairCmpRI32, pairCmpRI64)
 		}
 	}
 	return h[sizeIndex(opsz)]
@@ -408,32 +408,32 @@ func storePairHandler(op uint8, rr bool, opsz uint8) handler {
 	if rr {
 		switch op {
 		case aluADD:
-			h = v(nil, storeAddRR[uint32], storeAddRR[uint64])
+			h = v(nil, storeAddRR32, storeAddRR64)
 		case aluSUB:
-			h = v(nil, storeSubRR[uint32], storeSubRR[uint64])
+			h = v(nil, storeSubRR32, storeSubRR64)
 		case aluAND:
-			h = v(nil, storeAndRR[uint32], storeAndRR[uint64])
+			h = v(nil, storeAndRR32, storeAndRR64)
 		case aluOR:
-			h = v(nil, storeOrRR[uint32], storeOrRR[uint64])
+			h = v(nil, storeOrRR32, storeOrRR64)
 		case aluXOR:
-			h = v(nil, storeXorRR[uint32], storeXorRR[uint64])
+			h = v(nil, storeXorRR32, storeXorRR64)
 		case aluCMP:
-			h = v(nil, storeCmpRR[uint32], storeCmpRR[uint64])
+			h = v(nil, storeCmpRR32, storeCmpRR64)
 		}
 	} else {
 		switch op {
 		case aluADD:
-			h = v(nil, storeAddRI[uint32], storeAddRI[uint64])
+			h = v(nil, storeAddRI32, storeAddRI64)
 		case aluSUB:
-			h = v(nil, storeSubRI[uint32], storeSubRI[uint64])
+			h = v(nil, storeSubRI32, storeSubRI64)
 		case aluAND:
-			h = v(nil, storeAndRI[uint32], storeAndRI[uint64])
+			h = v(nil, storeAndRI32, storeAndRI64)
 		case aluOR:
-			h = v(nil, storeOrRI[uint32], storeOrRI[uint64])
+			h = v(nil, storeOrRI32, storeOrRI64)
 		case aluXOR:
-			h = v(nil, storeXorRI[uint32], storeXorRI[uint64])
+			h = v(nil, storeXorRI32, storeXorRI64)
 		case aluCMP:
-			h = v(nil, storeCmpRI[uint32], storeCmpRI[uint64])
+			h = v(nil, storeCmpRI32, storeCmpRI64)
 		}
 	}
 	return h[sizeIndex(opsz)]
@@ -840,32 +840,32 @@ func loadPairHandler(op uint8, rr bool, opsz uint8) handler {
 	if rr {
 		switch op {
 		case aluADD:
-			h = v(nil, loadAddRR[uint32], loadAddRR[uint64])
+			h = v(nil, loadAddRR32, loadAddRR64)
 		case aluSUB:
-			h = v(nil, loadSubRR[uint32], loadSubRR[uint64])
+			h = v(nil, loadSubRR32, loadSubRR64)
 		case aluAND:
-			h = v(nil, loadAndRR[uint32], loadAndRR[uint64])
+			h = v(nil, loadAndRR32, loadAndRR64)
 		case aluOR:
-			h = v(nil, loadOrRR[uint32], loadOrRR[uint64])
+			h = v(nil, loadOrRR32, loadOrRR64)
 		case aluXOR:
-			h = v(nil, loadXorRR[uint32], loadXorRR[uint64])
+			h = v(nil, loadXorRR32, loadXorRR64)
 		case aluCMP:
-			h = v(nil, loadCmpRR[uint32], loadCmpRR[uint64])
+			h = v(nil, loadCmpRR32, loadCmpRR64)
 		}
 	} else {
 		switch op {
 		case aluADD:
-			h = v(nil, loadAddRI[uint32], loadAddRI[uint64])
+			h = v(nil, loadAddRI32, loadAddRI64)
 		case aluSUB:
-			h = v(nil, loadSubRI[uint32], loadSubRI[uint64])
+			h = v(nil, loadSubRI32, loadSubRI64)
 		case aluAND:
-			h = v(nil, loadAndRI[uint32], loadAndRI[uint64])
+			h = v(nil, loadAndRI32, loadAndRI64)
 		case aluOR:
-			h = v(nil, loadOrRI[uint32], loadOrRI[uint64])
+			h = v(nil, loadOrRI32, loadOrRI64)
 		case aluXOR:
-			h = v(nil, loadXorRI[uint32], loadXorRI[uint64])
+			h = v(nil, loadXorRI32, loadXorRI64)
 		case aluCMP:
-			h = v(nil, loadCmpRI[uint32], loadCmpRI[uint64])
+			h = v(nil, loadCmpRI32, loadCmpRI64)
 		}
 	}
 	return h[sizeIndex(opsz)]
@@ -972,32 +972,32 @@ func movPairHandler(op uint8, rr bool, opsz uint8) handler {
 	if rr {
 		switch op {
 		case aluADD:
-			h = v(nil, movAddRR[uint32], movAddRR[uint64])
+			h = v(nil, movAddRR32, movAddRR64)
 		case aluSUB:
-			h = v(nil, movSubRR[uint32], movSubRR[uint64])
+			h = v(nil, movSubRR32, movSubRR64)
 		case aluAND:
-			h = v(nil, movAndRR[uint32], movAndRR[uint64])
+			h = v(nil, movAndRR32, movAndRR64)
 		case aluOR:
-			h = v(nil, movOrRR[uint32], movOrRR[uint64])
+			h = v(nil, movOrRR32, movOrRR64)
 		case aluXOR:
-			h = v(nil, movXorRR[uint32], movXorRR[uint64])
+			h = v(nil, movXorRR32, movXorRR64)
 		case aluCMP:
-			h = v(nil, movCmpRR[uint32], movCmpRR[uint64])
+			h = v(nil, movCmpRR32, movCmpRR64)
 		}
 	} else {
 		switch op {
 		case aluADD:
-			h = v(nil, movAddRI[uint32], movAddRI[uint64])
+			h = v(nil, movAddRI32, movAddRI64)
 		case aluSUB:
-			h = v(nil, movSubRI[uint32], movSubRI[uint64])
+			h = v(nil, movSubRI32, movSubRI64)
 		case aluAND:
-			h = v(nil, movAndRI[uint32], movAndRI[uint64])
+			h = v(nil, movAndRI32, movAndRI64)
 		case aluOR:
-			h = v(nil, movOrRI[uint32], movOrRI[uint64])
+			h = v(nil, movOrRI32, movOrRI64)
 		case aluXOR:
-			h = v(nil, movXorRI[uint32], movXorRI[uint64])
+			h = v(nil, movXorRI32, movXorRI64)
 		case aluCMP:
-			h = v(nil, movCmpRI[uint32], movCmpRI[uint64])
+			h = v(nil, movCmpRI32, movCmpRI64)
 		}
 	}
 	return h[sizeIndex(opsz)]
@@ -1299,56 +1299,56 @@ func storeFirstHandler(op uint8, rr bool, ssz, opsz uint8) handler {
 		case aluADD:
 			switch ssz {
 			case 1:
-				h = v(nil, storeFirstAddRR[uint8, uint32], storeFirstAddRR[uint8, uint64])
+				h = v(nil, storeFirstAddRR8x32, storeFirstAddRR8x64)
 			case 4:
-				h = v(nil, storeFirstAddRR[uint32, uint32], storeFirstAddRR[uint32, uint64])
+				h = v(nil, storeFirstAddRR32x32, storeFirstAddRR32x64)
 			case 8:
-				h = v(nil, storeFirstAddRR[uint64, uint32], storeFirstAddRR[uint64, uint64])
+				h = v(nil, storeFirstAddRR64x32, storeFirstAddRR64x64)
 			}
 		case aluSUB:
 			switch ssz {
 			case 1:
-				h = v(nil, storeFirstSubRR[uint8, uint32], storeFirstSubRR[uint8, uint64])
+				h = v(nil, storeFirstSubRR8x32, storeFirstSubRR8x64)
 			case 4:
-				h = v(nil, storeFirstSubRR[uint32, uint32], storeFirstSubRR[uint32, uint64])
+				h = v(nil, storeFirstSubRR32x32, storeFirstSubRR32x64)
 			case 8:
-				h = v(nil, storeFirstSubRR[uint64, uint32], storeFirstSubRR[uint64, uint64])
+				h = v(nil, storeFirstSubRR64x32, storeFirstSubRR64x64)
 			}
 		case aluAND:
 			switch ssz {
 			case 1:
-				h = v(nil, storeFirstAndRR[uint8, uint32], storeFirstAndRR[uint8, uint64])
+				h = v(nil, storeFirstAndRR8x32, storeFirstAndRR8x64)
 			case 4:
-				h = v(nil, storeFirstAndRR[uint32, uint32], storeFirstAndRR[uint32, uint64])
+				h = v(nil, storeFirstAndRR32x32, storeFirstAndRR32x64)
 			case 8:
-				h = v(nil, storeFirstAndRR[uint64, uint32], storeFirstAndRR[uint64, uint64])
+				h = v(nil, storeFirstAndRR64x32, storeFirstAndRR64x64)
 			}
 		case aluOR:
 			switch ssz {
 			case 1:
-				h = v(nil, storeFirstOrRR[uint8, uint32], storeFirstOrRR[uint8, uint64])
+				h = v(nil, storeFirstOrRR8x32, storeFirstOrRR8x64)
 			case 4:
-				h = v(nil, storeFirstOrRR[uint32, uint32], storeFirstOrRR[uint32, uint64])
+				h = v(nil, storeFirstOrRR32x32, storeFirstOrRR32x64)
 			case 8:
-				h = v(nil, storeFirstOrRR[uint64, uint32], storeFirstOrRR[uint64, uint64])
+				h = v(nil, storeFirstOrRR64x32, storeFirstOrRR64x64)
 			}
 		case aluXOR:
 			switch ssz {
 			case 1:
-				h = v(nil, storeFirstXorRR[uint8, uint32], storeFirstXorRR[uint8, uint64])
+				h = v(nil, storeFirstXorRR8x32, storeFirstXorRR8x64)
 			case 4:
-				h = v(nil, storeFirstXorRR[uint32, uint32], storeFirstXorRR[uint32, uint64])
+				h = v(nil, storeFirstXorRR32x32, storeFirstXorRR32x64)
 			case 8:
-				h = v(nil, storeFirstXorRR[uint64, uint32], storeFirstXorRR[uint64, uint64])
+				h = v(nil, storeFirstXorRR64x32, storeFirstXorRR64x64)
 			}
 		case aluCMP:
 			switch ssz {
 			case 1:
-				h = v(nil, storeFirstCmpRR[uint8, uint32], storeFirstCmpRR[uint8, uint64])
+				h = v(nil, storeFirstCmpRR8x32, storeFirstCmpRR8x64)
 			case 4:
-				h = v(nil, storeFirstCmpRR[uint32, uint32], storeFirstCmpRR[uint32, uint64])
+				h = v(nil, storeFirstCmpRR32x32, storeFirstCmpRR32x64)
 			case 8:
-				h = v(nil, storeFirstCmpRR[uint64, uint32], storeFirstCmpRR[uint64, uint64])
+				h = v(nil, storeFirstCmpRR64x32, storeFirstCmpRR64x64)
 			}
 		}
 	} else {
@@ -1356,56 +1356,56 @@ func storeFirstHandler(op uint8, rr bool, ssz, opsz uint8) handler {
 		case aluADD:
 			switch ssz {
 			case 1:
-				h = v(nil, storeFirstAddRI[uint8, uint32], storeFirstAddRI[uint8, uint64])
+				h = v(nil, storeFirstAddRI8x32, storeFirstAddRI8x64)
 			case 4:
-				h = v(nil, storeFirstAddRI[uint32, uint32], storeFirstAddRI[uint32, uint64])
+				h = v(nil, storeFirstAddRI32x32, storeFirstAddRI32x64)
 			case 8:
-				h = v(nil, storeFirstAddRI[uint64, uint32], storeFirstAddRI[uint64, uint64])
+				h = v(nil, storeFirstAddRI64x32, storeFirstAddRI64x64)
 			}
 		case aluSUB:
 			switch ssz {
 			case 1:
-				h = v(nil, storeFirstSubRI[uint8, uint32], storeFirstSubRI[uint8, uint64])
+				h = v(nil, storeFirstSubRI8x32, storeFirstSubRI8x64)
 			case 4:
-				h = v(nil, storeFirstSubRI[uint32, uint32], storeFirstSubRI[uint32, uint64])
+				h = v(nil, storeFirstSubRI32x32, storeFirstSubRI32x64)
 			case 8:
-				h = v(nil, storeFirstSubRI[uint64, uint32], storeFirstSubRI[uint64, uint64])
+				h = v(nil, storeFirstSubRI64x32, storeFirstSubRI64x64)
 			}
 		case aluAND:
 			switch ssz {
 			case 1:
-				h = v(nil, storeFirstAndRI[uint8, uint32], storeFirstAndRI[uint8, uint64])
+				h = v(nil, storeFirstAndRI8x32, storeFirstAndRI8x64)
 			case 4:
-				h = v(nil, storeFirstAndRI[uint32, uint32], storeFirstAndRI[uint32, uint64])
+				h = v(nil, storeFirstAndRI32x32, storeFirstAndRI32x64)
 			case 8:
-				h = v(nil, storeFirstAndRI[uint64, uint32], storeFirstAndRI[uint64, uint64])
+				h = v(nil, storeFirstAndRI64x32, storeFirstAndRI64x64)
 			}
 		case aluOR:
 			switch ssz {
 			case 1:
-				h = v(nil, storeFirstOrRI[uint8, uint32], storeFirstOrRI[uint8, uint64])
+				h = v(nil, storeFirstOrRI8x32, storeFirstOrRI8x64)
 			case 4:
-				h = v(nil, storeFirstOrRI[uint32, uint32], storeFirstOrRI[uint32, uint64])
+				h = v(nil, storeFirstOrRI32x32, storeFirstOrRI32x64)
 			case 8:
-				h = v(nil, storeFirstOrRI[uint64, uint32], storeFirstOrRI[uint64, uint64])
+				h = v(nil, storeFirstOrRI64x32, storeFirstOrRI64x64)
 			}
 		case aluXOR:
 			switch ssz {
 			case 1:
-				h = v(nil, storeFirstXorRI[uint8, uint32], storeFirstXorRI[uint8, uint64])
+				h = v(nil, storeFirstXorRI8x32, storeFirstXorRI8x64)
 			case 4:
-				h = v(nil, storeFirstXorRI[uint32, uint32], storeFirstXorRI[uint32, uint64])
+				h = v(nil, storeFirstXorRI32x32, storeFirstXorRI32x64)
 			case 8:
-				h = v(nil, storeFirstXorRI[uint64, uint32], storeFirstXorRI[uint64, uint64])
+				h = v(nil, storeFirstXorRI64x32, storeFirstXorRI64x64)
 			}
 		case aluCMP:
 			switch ssz {
 			case 1:
-				h = v(nil, storeFirstCmpRI[uint8, uint32], storeFirstCmpRI[uint8, uint64])
+				h = v(nil, storeFirstCmpRI8x32, storeFirstCmpRI8x64)
 			case 4:
-				h = v(nil, storeFirstCmpRI[uint32, uint32], storeFirstCmpRI[uint32, uint64])
+				h = v(nil, storeFirstCmpRI32x32, storeFirstCmpRI32x64)
 			case 8:
-				h = v(nil, storeFirstCmpRI[uint64, uint32], storeFirstCmpRI[uint64, uint64])
+				h = v(nil, storeFirstCmpRI64x32, storeFirstCmpRI64x64)
 			}
 		}
 	}

@@ -75,7 +75,7 @@ func addSIMD(t *tables) {
 	x[0xE7] = opEntry{name: "movnt", sel: byPfx(ent("movntq", fMemOnly, mmMovqStore), ent("movntdq", fMemOnly, sseStoreAligned), nil, nil)}
 	x[0x2B] = opEntry{name: "movntps", sel: byPfx(ent("movntps", fMemOnly, sseStoreAligned), ent("movntpd", fMemOnly, sseStoreAligned), nil, nil)}
 	x[0x77] = opEntry{name: "emms", h: one(emms)} // no ModRM: not through byPfx
-	x[0xC3] = opEntry{name: "movnti", sel: byPfx(&opEntry{name: "movnti", f: fModRM | fMemOnly | fOp32, h: v(nil, movnti[uint32], movnti[uint64])}, nil, nil, nil)}
+	x[0xC3] = opEntry{name: "movnti", sel: byPfx(&opEntry{name: "movnti", f: fModRM | fMemOnly | fOp32, h: v(nil, movnti32, movnti64)}, nil, nil, nil)}
 
 	// Moves (0F 10-17, 28/29, 6E/6F, 7E/7F, D6).
 	load := ent("movups/movaps/movdqu/movdqa load", 0, sseMovLoad)

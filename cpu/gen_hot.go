@@ -261,7 +261,7 @@ func insts(name string, sizes ...int) string {
 		if n == 0 {
 			s = append(s, "nil")
 		} else {
-			s = append(s, fmt.Sprintf("%s[uint%d]", name, n))
+			s = append(s, fmt.Sprintf("%s%d", name, n)) // the concrete copy (gen_mono.go)
 		}
 	}
 	return strings.Join(s, ", ")
@@ -446,7 +446,7 @@ func genPair() []byte {
 	w.WriteString("func storeFirstHandler(op uint8, rr bool, ssz, opsz uint8) handler {\nvar h [4]handler\n")
 	w.WriteString("if rr {\nswitch op {\n")
 	two := func(name string) string {
-		return fmt.Sprintf("switch ssz {\ncase 1:\nh = v(nil, %[1]s[uint8, uint32], %[1]s[uint8, uint64])\ncase 4:\nh = v(nil, %[1]s[uint32, uint32], %[1]s[uint32, uint64])\ncase 8:\nh = v(nil, %[1]s[uint64, uint32], %[1]s[uint64, uint64])\n}\n", name)
+		return fmt.Sprintf("switch ssz {\ncase 1:\nh = v(nil, %[1]s8x32, %[1]s8x64)\ncase 4:\nh = v(nil, %[1]s32x32, %[1]s32x64)\ncase 8:\nh = v(nil, %[1]s64x32, %[1]s64x64)\n}\n", name)
 	}
 	for i, f := range []form{formStoreRR, formRI} {
 		if i == 1 {

@@ -54,13 +54,13 @@ func buildTables() *tables {
 			lock = 0
 		}
 		m[base+0] = opEntry{name: "alu Eb,Gb", f: fModRM | fByte | lock,
-			h: b8(aluRMReg[uint8])}
+			h: b8(aluRMReg8)}
 		m[base+1] = opEntry{name: "alu Ev,Gv", f: fModRM | lock,
-			h: hotRR(op), hm: v(aluRMReg[uint16], aluRMReg[uint32], aluRMReg[uint64])}
+			h: hotRR(op), hm: v(aluRMReg16, aluRMReg32, aluRMReg64)}
 		m[base+1].h[0] = nil
-		m[base+2] = opEntry{name: "alu Gb,Eb", f: fModRM | fByte, h: b8(aluRegRM[uint8])}
-		m[base+3] = opEntry{name: "alu Gv,Ev", f: fModRM, h: v(aluRegRM[uint16], aluRegRM[uint32], aluRegRM[uint64])}
-		m[base+4] = opEntry{name: "alu AL,Ib", f: fByte | fImm8, h: b8(aluAccImm[uint8])}
+		m[base+2] = opEntry{name: "alu Gb,Eb", f: fModRM | fByte, h: b8(aluRegRM8)}
+		m[base+3] = opEntry{name: "alu Gv,Ev", f: fModRM, h: v(aluRegRM16, aluRegRM32, aluRegRM64)}
+		m[base+4] = opEntry{name: "alu AL,Ib", f: fByte | fImm8, h: b8(aluAccImm8)}
 		// rAX,Iz decodes to the register form of 81 /op (decode.go), so it
 		// runs the same specialised r,imm handlers.
 		accImm := hotRI(op)
@@ -79,38 +79,38 @@ func buildTables() *tables {
 	m[0x37] = opEntry{name: "aaa", f: fInv64, h: one(aaaAas)}
 	m[0x3F] = opEntry{name: "aas", f: fInv64, h: one(aaaAas)}
 	for r := 0; r < 8; r++ {
-		m[0x40+r] = opEntry{name: "inc r", f: fRegOp | fInv64, h: v(incReg[uint16], incReg[uint32], nil)}
-		m[0x48+r] = opEntry{name: "dec r", f: fRegOp | fInv64, h: v(decReg[uint16], decReg[uint32], nil)}
-		m[0x50+r] = opEntry{name: "push r", f: fRegOp | fDef64, h: v(pushReg[uint16], pushReg[uint32], pushReg[uint64])}
-		m[0x58+r] = opEntry{name: "pop r", f: fRegOp | fDef64, h: v(popReg[uint16], popReg[uint32], popReg[uint64])}
-		m[0x90+r] = opEntry{name: "xchg rAX,r", f: fRegOp, h: v(xchgAcc[uint16], xchgAcc[uint32], xchgAcc[uint64])}
-		m[0xB0+r] = opEntry{name: "mov r8,Ib", f: fRegOp | fByte | fImm8, h: b8(movRegImm[uint8])}
-		m[0xB8+r] = opEntry{name: "mov r,Iv", f: fRegOp | fImmV, h: v(movRegImm[uint16], movRegImm[uint32], movRegImm[uint64])}
+		m[0x40+r] = opEntry{name: "inc r", f: fRegOp | fInv64, h: v(incReg16, incReg32, nil)}
+		m[0x48+r] = opEntry{name: "dec r", f: fRegOp | fInv64, h: v(decReg16, decReg32, nil)}
+		m[0x50+r] = opEntry{name: "push r", f: fRegOp | fDef64, h: v(pushReg16, pushReg32, pushReg64)}
+		m[0x58+r] = opEntry{name: "pop r", f: fRegOp | fDef64, h: v(popReg16, popReg32, popReg64)}
+		m[0x90+r] = opEntry{name: "xchg rAX,r", f: fRegOp, h: v(xchgAcc16, xchgAcc32, xchgAcc64)}
+		m[0xB0+r] = opEntry{name: "mov r8,Ib", f: fRegOp | fByte | fImm8, h: b8(movRegImm8)}
+		m[0xB8+r] = opEntry{name: "mov r,Iv", f: fRegOp | fImmV, h: v(movRegImm16, movRegImm32, movRegImm64)}
 	}
-	m[0x90] = opEntry{name: "nop/xchg/pause", f: fRegOp, h: v(nop90[uint16], nop90[uint32], nop90[uint64])}
-	m[0x60] = opEntry{name: "pusha", f: fInv64, h: v(pusha[uint16], pusha[uint32], nil)}
-	m[0x61] = opEntry{name: "popa", f: fInv64, h: v(popa[uint16], popa[uint32], nil)}
-	m[0x62] = opEntry{name: "bound", f: fModRM | fInv64 | fMemOnly, h: v(bound[uint16], bound[uint32], nil)}
+	m[0x90] = opEntry{name: "nop/xchg/pause", f: fRegOp, h: v(nop9016, nop9032, nop9064)}
+	m[0x60] = opEntry{name: "pusha", f: fInv64, h: v(pusha16, pusha32, nil)}
+	m[0x61] = opEntry{name: "popa", f: fInv64, h: v(popa16, popa32, nil)}
+	m[0x62] = opEntry{name: "bound", f: fModRM | fInv64 | fMemOnly, h: v(bound16, bound32, nil)}
 	m[0x63] = opEntry{name: "arpl/movsxd", sel: func(mr byte, d *decoder) *opEntry {
 		if d.mode == mode64 {
 			return &d.t.movsxd
 		}
 		return &d.t.arpl
 	}}
-	t.movsxd = opEntry{name: "movsxd", f: fModRM, h: v(movsx[uint16, uint16], movsx[uint32, uint32], movsx[uint32, uint64])}
+	t.movsxd = opEntry{name: "movsxd", f: fModRM, h: v(movsx16x16, movsx32x32, movsx32x64)}
 	t.arpl = opEntry{name: "arpl", f: fModRM, h: one(arpl)}
-	m[0x68] = opEntry{name: "push Iz", f: fImmZ | fDef64, h: v(pushImm[uint16], pushImm[uint32], pushImm[uint64])}
-	m[0x69] = opEntry{name: "imul Gv,Ev,Iz", f: fModRM | fImmZ, h: v(imulRegRM[uint16], imulRegRM[uint32], imulRegRM[uint64])}
-	m[0x6A] = opEntry{name: "push Ib", f: fImm8S | fDef64, h: v(pushImm[uint16], pushImm[uint32], pushImm[uint64])}
-	m[0x6B] = opEntry{name: "imul Gv,Ev,Ib", f: fModRM | fImm8S, h: v(imulRegRM[uint16], imulRegRM[uint32], imulRegRM[uint64])}
-	m[0x6C] = opEntry{name: "insb", f: fByte | fEnd, h: b8(ins[uint8])}
-	m[0x6D] = opEntry{name: "ins", f: fMax32 | fEnd, h: v(ins[uint16], ins[uint32], ins[uint32])}
-	m[0x6E] = opEntry{name: "outsb", f: fByte | fEnd, h: b8(outs[uint8])}
-	m[0x6F] = opEntry{name: "outs", f: fMax32 | fEnd, h: v(outs[uint16], outs[uint32], outs[uint32])}
+	m[0x68] = opEntry{name: "push Iz", f: fImmZ | fDef64, h: v(pushImm16, pushImm32, pushImm64)}
+	m[0x69] = opEntry{name: "imul Gv,Ev,Iz", f: fModRM | fImmZ, h: v(imulRegRM16, imulRegRM32, imulRegRM64)}
+	m[0x6A] = opEntry{name: "push Ib", f: fImm8S | fDef64, h: v(pushImm16, pushImm32, pushImm64)}
+	m[0x6B] = opEntry{name: "imul Gv,Ev,Ib", f: fModRM | fImm8S, h: v(imulRegRM16, imulRegRM32, imulRegRM64)}
+	m[0x6C] = opEntry{name: "insb", f: fByte | fEnd, h: b8(ins8)}
+	m[0x6D] = opEntry{name: "ins", f: fMax32 | fEnd, h: v(ins16, ins32, ins32)}
+	m[0x6E] = opEntry{name: "outsb", f: fByte | fEnd, h: b8(outs8)}
+	m[0x6F] = opEntry{name: "outs", f: fMax32 | fEnd, h: v(outs16, outs32, outs32)}
 	for cc := 0; cc < 16; cc++ {
 		m[0x70+cc] = opEntry{name: "jcc Jb", f: fImm8S | fForce64 | fEnd, h: one(jccByCond[cc])}
 		x[0x80+cc] = opEntry{name: "jcc Jz", f: fImmZ | fForce64 | fEnd, h: one(jccByCond[cc])}
-		x[0x40+cc] = opEntry{name: "cmovcc", f: fModRM, h: v(cmov[uint16], cmov[uint32], cmov[uint64])}
+		x[0x40+cc] = opEntry{name: "cmovcc", f: fModRM, h: v(cmov16, cmov32, cmov64)}
 		x[0x90+cc] = opEntry{name: "setcc", f: fModRM | fByte, h: b8(setcc)}
 	}
 	// Group 1.
@@ -120,11 +120,11 @@ func buildTables() *tables {
 		if op == aluCMP {
 			lock = 0
 		}
-		g1b[op] = opEntry{name: "grp1 Eb,Ib", f: fModRM | fByte | fImm8 | lock, h: b8(aluRMImm[uint8])}
+		g1b[op] = opEntry{name: "grp1 Eb,Ib", f: fModRM | fByte | fImm8 | lock, h: b8(aluRMImm8)}
 		hot := hotRI(op)
 		hot[0] = nil
-		g1v[op] = opEntry{name: "grp1 Ev,Iz", f: fModRM | fImmZ | lock, h: hot, hm: v(aluRMImm[uint16], aluRMImm[uint32], aluRMImm[uint64])}
-		g1vb[op] = opEntry{name: "grp1 Ev,Ib", f: fModRM | fImm8S | lock, h: hot, hm: v(aluRMImm[uint16], aluRMImm[uint32], aluRMImm[uint64])}
+		g1v[op] = opEntry{name: "grp1 Ev,Iz", f: fModRM | fImmZ | lock, h: hot, hm: v(aluRMImm16, aluRMImm32, aluRMImm64)}
+		g1vb[op] = opEntry{name: "grp1 Ev,Ib", f: fModRM | fImm8S | lock, h: hot, hm: v(aluRMImm16, aluRMImm32, aluRMImm64)}
 	}
 	m[0x80] = opEntry{name: "grp1", grp: &g1b}
 	m[0x81] = opEntry{name: "grp1", grp: &g1v}
@@ -134,54 +134,54 @@ func buildTables() *tables {
 	}
 	m[0x82] = opEntry{name: "grp1", grp: &g1b82}
 	m[0x83] = opEntry{name: "grp1", grp: &g1vb}
-	m[0x84] = opEntry{name: "test Eb,Gb", f: fModRM | fByte, h: b8(testRMReg[uint8])}
-	m[0x85] = opEntry{name: "test Ev,Gv", f: fModRM, h: v(testRMReg[uint16], testRMReg[uint32], testRMReg[uint64])}
-	m[0x86] = opEntry{name: "xchg Eb,Gb", f: fModRM | fByte | fLock, h: b8(xchgRMReg[uint8])}
-	m[0x87] = opEntry{name: "xchg Ev,Gv", f: fModRM | fLock, h: v(xchgRMReg[uint16], xchgRMReg[uint32], xchgRMReg[uint64])}
-	m[0x88] = opEntry{name: "mov Eb,Gb", f: fModRM | fByte, h: b8(movRegReg[uint8]), hm: b8(movMemReg[uint8])}
-	m[0x89] = opEntry{name: "mov Ev,Gv", f: fModRM, h: v(movRegReg[uint16], movRegReg[uint32], movRegReg[uint64]),
-		hm: v(movMemReg[uint16], movMemReg[uint32], movMemReg[uint64])}
-	m[0x8A] = opEntry{name: "mov Gb,Eb", f: fModRM | fByte, h: b8(movRegRMReg[uint8]), hm: b8(movRegMem[uint8])}
-	m[0x8B] = opEntry{name: "mov Gv,Ev", f: fModRM, h: v(movRegRMReg[uint16], movRegRMReg[uint32], movRegRMReg[uint64]),
-		hm: v(movRegMem[uint16], movRegMem[uint32], movRegMem[uint64])}
+	m[0x84] = opEntry{name: "test Eb,Gb", f: fModRM | fByte, h: b8(testRMReg8)}
+	m[0x85] = opEntry{name: "test Ev,Gv", f: fModRM, h: v(testRMReg16, testRMReg32, testRMReg64)}
+	m[0x86] = opEntry{name: "xchg Eb,Gb", f: fModRM | fByte | fLock, h: b8(xchgRMReg8)}
+	m[0x87] = opEntry{name: "xchg Ev,Gv", f: fModRM | fLock, h: v(xchgRMReg16, xchgRMReg32, xchgRMReg64)}
+	m[0x88] = opEntry{name: "mov Eb,Gb", f: fModRM | fByte, h: b8(movRegReg8), hm: b8(movMemReg8)}
+	m[0x89] = opEntry{name: "mov Ev,Gv", f: fModRM, h: v(movRegReg16, movRegReg32, movRegReg64),
+		hm: v(movMemReg16, movMemReg32, movMemReg64)}
+	m[0x8A] = opEntry{name: "mov Gb,Eb", f: fModRM | fByte, h: b8(movRegRMReg8), hm: b8(movRegMem8)}
+	m[0x8B] = opEntry{name: "mov Gv,Ev", f: fModRM, h: v(movRegRMReg16, movRegRMReg32, movRegRMReg64),
+		hm: v(movRegMem16, movRegMem32, movRegMem64)}
 	m[0x8C] = opEntry{name: "mov Ev,Sw", f: fModRM, h: one(movRMSreg)}
-	m[0x8D] = opEntry{name: "lea", f: fModRM | fMemOnly, h: v(lea[uint16], lea[uint32], lea[uint64])}
+	m[0x8D] = opEntry{name: "lea", f: fModRM | fMemOnly, h: v(lea16, lea32, lea64)}
 	m[0x8E] = opEntry{name: "mov Sw,Ew", f: fModRM | fEnd, h: one(movSregRM)}
 	m[0x8F] = opEntry{name: "grp1a", grp: &[8]opEntry{
-		{name: "pop Ev", f: fModRM | fDef64, h: v(popRM[uint16], popRM[uint32], popRM[uint64])}}}
-	m[0x98] = opEntry{name: "cbw", h: v(cbw[uint16], cbw[uint32], cbw[uint64])}
-	m[0x99] = opEntry{name: "cwd", h: v(cwd[uint16], cwd[uint32], cwd[uint64])}
+		{name: "pop Ev", f: fModRM | fDef64, h: v(popRM16, popRM32, popRM64)}}}
+	m[0x98] = opEntry{name: "cbw", h: v(cbw16, cbw32, cbw64)}
+	m[0x99] = opEntry{name: "cwd", h: v(cwd16, cwd32, cwd64)}
 	m[0x9A] = opEntry{name: "callf Ap", f: fFar | fInv64 | fEnd, h: one(farDirect)}
 	m[0x9B] = opEntry{name: "fwait", h: one(fwait)}
 	m[0x9C] = opEntry{name: "pushf", f: fDef64, h: one(pushf)}
 	m[0x9D] = opEntry{name: "popf", f: fDef64 | fEnd, h: one(popf)}
 	m[0x9E] = opEntry{name: "sahf", h: one(sahf)}
 	m[0x9F] = opEntry{name: "lahf", h: one(lahf)}
-	m[0xA0] = opEntry{name: "mov AL,Ob", f: fMoffs | fByte, h: b8(movAccMoffs[uint8])}
-	m[0xA1] = opEntry{name: "mov rAX,Ov", f: fMoffs, h: v(movAccMoffs[uint16], movAccMoffs[uint32], movAccMoffs[uint64])}
-	m[0xA2] = opEntry{name: "mov Ob,AL", f: fMoffs | fByte, h: b8(movMoffsAcc[uint8])}
-	m[0xA3] = opEntry{name: "mov Ov,rAX", f: fMoffs, h: v(movMoffsAcc[uint16], movMoffsAcc[uint32], movMoffsAcc[uint64])}
-	m[0xA4] = opEntry{name: "movsb", f: fByte, h: b8(movs[uint8])}
-	m[0xA5] = opEntry{name: "movs", h: v(movs[uint16], movs[uint32], movs[uint64])}
-	m[0xA6] = opEntry{name: "cmpsb", f: fByte, h: b8(cmps[uint8])}
-	m[0xA7] = opEntry{name: "cmps", h: v(cmps[uint16], cmps[uint32], cmps[uint64])}
-	m[0xA8] = opEntry{name: "test AL,Ib", f: fByte | fImm8, h: b8(testAccImm[uint8])}
-	m[0xA9] = opEntry{name: "test rAX,Iz", f: fImmZ, h: v(testAccImm[uint16], testAccImm[uint32], testAccImm[uint64])}
-	m[0xAA] = opEntry{name: "stosb", f: fByte, h: b8(stos[uint8])}
-	m[0xAB] = opEntry{name: "stos", h: v(stos[uint16], stos[uint32], stos[uint64])}
-	m[0xAC] = opEntry{name: "lodsb", f: fByte, h: b8(lods[uint8])}
-	m[0xAD] = opEntry{name: "lods", h: v(lods[uint16], lods[uint32], lods[uint64])}
-	m[0xAE] = opEntry{name: "scasb", f: fByte, h: b8(scas[uint8])}
-	m[0xAF] = opEntry{name: "scas", h: v(scas[uint16], scas[uint32], scas[uint64])}
+	m[0xA0] = opEntry{name: "mov AL,Ob", f: fMoffs | fByte, h: b8(movAccMoffs8)}
+	m[0xA1] = opEntry{name: "mov rAX,Ov", f: fMoffs, h: v(movAccMoffs16, movAccMoffs32, movAccMoffs64)}
+	m[0xA2] = opEntry{name: "mov Ob,AL", f: fMoffs | fByte, h: b8(movMoffsAcc8)}
+	m[0xA3] = opEntry{name: "mov Ov,rAX", f: fMoffs, h: v(movMoffsAcc16, movMoffsAcc32, movMoffsAcc64)}
+	m[0xA4] = opEntry{name: "movsb", f: fByte, h: b8(movs8)}
+	m[0xA5] = opEntry{name: "movs", h: v(movs16, movs32, movs64)}
+	m[0xA6] = opEntry{name: "cmpsb", f: fByte, h: b8(cmps8)}
+	m[0xA7] = opEntry{name: "cmps", h: v(cmps16, cmps32, cmps64)}
+	m[0xA8] = opEntry{name: "test AL,Ib", f: fByte | fImm8, h: b8(testAccImm8)}
+	m[0xA9] = opEntry{name: "test rAX,Iz", f: fImmZ, h: v(testAccImm16, testAccImm32, testAccImm64)}
+	m[0xAA] = opEntry{name: "stosb", f: fByte, h: b8(stos8)}
+	m[0xAB] = opEntry{name: "stos", h: v(stos16, stos32, stos64)}
+	m[0xAC] = opEntry{name: "lodsb", f: fByte, h: b8(lods8)}
+	m[0xAD] = opEntry{name: "lods", h: v(lods16, lods32, lods64)}
+	m[0xAE] = opEntry{name: "scasb", f: fByte, h: b8(scas8)}
+	m[0xAF] = opEntry{name: "scas", h: v(scas16, scas32, scas64)}
 	// Group 2.
 	var g2b, g2v, g2b1, g2v1, g2bc, g2vc [8]opEntry
 	for r := 0; r < 8; r++ {
-		g2b[r] = opEntry{name: "grp2 Eb,Ib", f: fModRM | fByte | fImm8, h: b8(grp2[uint8])}
-		g2v[r] = opEntry{name: "grp2 Ev,Ib", f: fModRM | fImm8, h: v(grp2[uint16], grp2[uint32], grp2[uint64])}
-		g2b1[r] = opEntry{name: "grp2 Eb,1", f: fModRM | fByte, h: b8(grp2[uint8])}
-		g2v1[r] = opEntry{name: "grp2 Ev,1", f: fModRM, h: v(grp2[uint16], grp2[uint32], grp2[uint64])}
-		g2bc[r] = opEntry{name: "grp2 Eb,CL", f: fModRM | fByte, h: b8(grp2[uint8])}
-		g2vc[r] = opEntry{name: "grp2 Ev,CL", f: fModRM, h: v(grp2[uint16], grp2[uint32], grp2[uint64])}
+		g2b[r] = opEntry{name: "grp2 Eb,Ib", f: fModRM | fByte | fImm8, h: b8(grp28)}
+		g2v[r] = opEntry{name: "grp2 Ev,Ib", f: fModRM | fImm8, h: v(grp216, grp232, grp264)}
+		g2b1[r] = opEntry{name: "grp2 Eb,1", f: fModRM | fByte, h: b8(grp28)}
+		g2v1[r] = opEntry{name: "grp2 Ev,1", f: fModRM, h: v(grp216, grp232, grp264)}
+		g2bc[r] = opEntry{name: "grp2 Eb,CL", f: fModRM | fByte, h: b8(grp28)}
+		g2vc[r] = opEntry{name: "grp2 Ev,CL", f: fModRM, h: v(grp216, grp232, grp264)}
 	}
 	m[0xC0] = opEntry{name: "grp2", grp: &g2b}
 	m[0xC1] = opEntry{name: "grp2", grp: &g2v}
@@ -189,14 +189,14 @@ func buildTables() *tables {
 	m[0xD1] = opEntry{name: "grp2", grp: &g2v1}
 	m[0xD2] = opEntry{name: "grp2", grp: &g2bc}
 	m[0xD3] = opEntry{name: "grp2", grp: &g2vc}
-	m[0xC2] = opEntry{name: "ret Iw", f: fImm16 | fForce64 | fEnd, h: v(retNear[uint16], retNear[uint32], retNear[uint64])}
-	m[0xC3] = opEntry{name: "ret", f: fForce64 | fEnd, h: v(retNear[uint16], retNear[uint32], retNear[uint64])}
+	m[0xC2] = opEntry{name: "ret Iw", f: fImm16 | fForce64 | fEnd, h: v(retNear16, retNear32, retNear64)}
+	m[0xC3] = opEntry{name: "ret", f: fForce64 | fEnd, h: v(retNear16, retNear32, retNear64)}
 	m[0xC4] = opEntry{name: "les", f: fModRM | fMemOnly | fInv64 | fEnd, h: one(lxs)}
 	m[0xC5] = opEntry{name: "lds", f: fModRM | fMemOnly | fInv64 | fEnd, h: one(lxs)}
-	m[0xC6] = opEntry{name: "grp11", grp: &[8]opEntry{{name: "mov Eb,Ib", f: fModRM | fByte | fImm8, h: b8(movRMImm[uint8])}}}
-	m[0xC7] = opEntry{name: "grp11", grp: &[8]opEntry{{name: "mov Ev,Iz", f: fModRM | fImmZ, h: v(movRMImm[uint16], movRMImm[uint32], movRMImm[uint64])}}}
-	m[0xC8] = opEntry{name: "enter", f: fEnter | fDef64, h: v(enter[uint16], enter[uint32], enter[uint64])}
-	m[0xC9] = opEntry{name: "leave", f: fDef64, h: v(leave[uint16], leave[uint32], leave[uint64])}
+	m[0xC6] = opEntry{name: "grp11", grp: &[8]opEntry{{name: "mov Eb,Ib", f: fModRM | fByte | fImm8, h: b8(movRMImm8)}}}
+	m[0xC7] = opEntry{name: "grp11", grp: &[8]opEntry{{name: "mov Ev,Iz", f: fModRM | fImmZ, h: v(movRMImm16, movRMImm32, movRMImm64)}}}
+	m[0xC8] = opEntry{name: "enter", f: fEnter | fDef64, h: v(enter16, enter32, enter64)}
+	m[0xC9] = opEntry{name: "leave", f: fDef64, h: v(leave16, leave32, leave64)}
 	m[0xCA] = opEntry{name: "retf Iw", f: fImm16 | fEnd, h: one(retFar)}
 	m[0xCB] = opEntry{name: "retf", f: fEnd, h: one(retFar)}
 	m[0xCC] = opEntry{name: "int3", f: fEnd, h: one(intN)}
@@ -240,10 +240,10 @@ func buildTables() *tables {
 			{name: "idiv", f: fModRM | sz, h: muldiv},
 		}
 	}
-	m[0xF6] = opEntry{name: "grp3", grp: g3(fByte, b8(testRMImm[uint8]), b8(notRM[uint8]), b8(negRM[uint8]), b8(grp3MulDiv[uint8]), fImm8)}
-	m[0xF7] = opEntry{name: "grp3", grp: g3(0, v(testRMImm[uint16], testRMImm[uint32], testRMImm[uint64]),
-		v(notRM[uint16], notRM[uint32], notRM[uint64]), v(negRM[uint16], negRM[uint32], negRM[uint64]),
-		v(grp3MulDiv[uint16], grp3MulDiv[uint32], grp3MulDiv[uint64]), fImmZ)}
+	m[0xF6] = opEntry{name: "grp3", grp: g3(fByte, b8(testRMImm8), b8(notRM8), b8(negRM8), b8(grp3MulDiv8), fImm8)}
+	m[0xF7] = opEntry{name: "grp3", grp: g3(0, v(testRMImm16, testRMImm32, testRMImm64),
+		v(notRM16, notRM32, notRM64), v(negRM16, negRM32, negRM64),
+		v(grp3MulDiv16, grp3MulDiv32, grp3MulDiv64), fImmZ)}
 	m[0xF8] = opEntry{name: "clc", h: one(clc)}
 	m[0xF9] = opEntry{name: "stc", h: one(stc)}
 	m[0xFA] = opEntry{name: "cli", h: one(cli)}
@@ -251,17 +251,17 @@ func buildTables() *tables {
 	m[0xFC] = opEntry{name: "cld", h: one(cld)}
 	m[0xFD] = opEntry{name: "std", h: one(std)}
 	m[0xFE] = opEntry{name: "grp4", grp: &[8]opEntry{
-		{name: "inc Eb", f: fModRM | fByte | fLock, h: b8(incDecRM[uint8])},
-		{name: "dec Eb", f: fModRM | fByte | fLock, h: b8(incDecRM[uint8])},
+		{name: "inc Eb", f: fModRM | fByte | fLock, h: b8(incDecRM8)},
+		{name: "dec Eb", f: fModRM | fByte | fLock, h: b8(incDecRM8)},
 	}}
 	m[0xFF] = opEntry{name: "grp5", grp: &[8]opEntry{
-		{name: "inc Ev", f: fModRM | fLock, h: v(incDecRM[uint16], incDecRM[uint32], incDecRM[uint64])},
-		{name: "dec Ev", f: fModRM | fLock, h: v(incDecRM[uint16], incDecRM[uint32], incDecRM[uint64])},
-		{name: "call Ev", f: fModRM | fForce64 | fEnd, h: v(callRM[uint16], callRM[uint32], callRM[uint64])},
+		{name: "inc Ev", f: fModRM | fLock, h: v(incDecRM16, incDecRM32, incDecRM64)},
+		{name: "dec Ev", f: fModRM | fLock, h: v(incDecRM16, incDecRM32, incDecRM64)},
+		{name: "call Ev", f: fModRM | fForce64 | fEnd, h: v(callRM16, callRM32, callRM64)},
 		{name: "callf Mp", f: fModRM | fMemOnly | fEnd, h: one(farIndirect)},
-		{name: "jmp Ev", f: fModRM | fForce64 | fEnd, h: v(jmpRM[uint16], jmpRM[uint32], jmpRM[uint64])},
+		{name: "jmp Ev", f: fModRM | fForce64 | fEnd, h: v(jmpRM16, jmpRM32, jmpRM64)},
 		{name: "jmpf Mp", f: fModRM | fMemOnly | fEnd, h: one(farIndirect)},
-		{name: "push Ev", f: fModRM | fDef64, h: v(pushRM[uint16], pushRM[uint32], pushRM[uint64])},
+		{name: "push Ev", f: fModRM | fDef64, h: v(pushRM16, pushRM32, pushRM64)},
 	}}
 
 	// Two-byte map (SDM Table A-3).
@@ -331,31 +331,31 @@ func buildTables() *tables {
 	x[0xA0] = opEntry{name: "push fs", f: fDef64, h: one(pushSreg)}
 	x[0xA1] = opEntry{name: "pop fs", f: fDef64 | fEnd, h: one(popSreg)}
 	x[0xA2] = opEntry{name: "cpuid", h: one(cpuid)}
-	x[0xA3] = opEntry{name: "bt Ev,Gv", f: fModRM, h: v(btRM[uint16], btRM[uint32], btRM[uint64])}
-	x[0xA4] = opEntry{name: "shld Ib", f: fModRM | fImm8U, h: v(shxd[uint16], shxd[uint32], shxd[uint64])}
-	x[0xA5] = opEntry{name: "shld CL", f: fModRM, h: v(shxd[uint16], shxd[uint32], shxd[uint64])}
+	x[0xA3] = opEntry{name: "bt Ev,Gv", f: fModRM, h: v(btRM16, btRM32, btRM64)}
+	x[0xA4] = opEntry{name: "shld Ib", f: fModRM | fImm8U, h: v(shxd16, shxd32, shxd64)}
+	x[0xA5] = opEntry{name: "shld CL", f: fModRM, h: v(shxd16, shxd32, shxd64)}
 	x[0xA8] = opEntry{name: "push gs", f: fDef64, h: one(pushSreg)}
 	x[0xA9] = opEntry{name: "pop gs", f: fDef64 | fEnd, h: one(popSreg)}
-	x[0xAB] = opEntry{name: "bts Ev,Gv", f: fModRM | fLock, h: v(btRM[uint16], btRM[uint32], btRM[uint64])}
-	x[0xAC] = opEntry{name: "shrd Ib", f: fModRM | fImm8U, h: v(shxd[uint16], shxd[uint32], shxd[uint64])}
-	x[0xAD] = opEntry{name: "shrd CL", f: fModRM, h: v(shxd[uint16], shxd[uint32], shxd[uint64])}
+	x[0xAB] = opEntry{name: "bts Ev,Gv", f: fModRM | fLock, h: v(btRM16, btRM32, btRM64)}
+	x[0xAC] = opEntry{name: "shrd Ib", f: fModRM | fImm8U, h: v(shxd16, shxd32, shxd64)}
+	x[0xAD] = opEntry{name: "shrd CL", f: fModRM, h: v(shxd16, shxd32, shxd64)}
 	x[0xAE] = opEntry{name: "grp15", sel: selGrp15}
-	x[0xAF] = opEntry{name: "imul Gv,Ev", f: fModRM, h: v(imulRegRM[uint16], imulRegRM[uint32], imulRegRM[uint64])}
-	x[0xB0] = opEntry{name: "cmpxchg Eb,Gb", f: fModRM | fByte | fLock, h: b8(cmpxchg[uint8])}
-	x[0xB1] = opEntry{name: "cmpxchg Ev,Gv", f: fModRM | fLock, h: v(cmpxchg[uint16], cmpxchg[uint32], cmpxchg[uint64])}
+	x[0xAF] = opEntry{name: "imul Gv,Ev", f: fModRM, h: v(imulRegRM16, imulRegRM32, imulRegRM64)}
+	x[0xB0] = opEntry{name: "cmpxchg Eb,Gb", f: fModRM | fByte | fLock, h: b8(cmpxchg8)}
+	x[0xB1] = opEntry{name: "cmpxchg Ev,Gv", f: fModRM | fLock, h: v(cmpxchg16, cmpxchg32, cmpxchg64)}
 	x[0xB2] = opEntry{name: "lss", f: fModRM | fMemOnly | fEnd, h: one(lxs)}
-	x[0xB3] = opEntry{name: "btr Ev,Gv", f: fModRM | fLock, h: v(btRM[uint16], btRM[uint32], btRM[uint64])}
+	x[0xB3] = opEntry{name: "btr Ev,Gv", f: fModRM | fLock, h: v(btRM16, btRM32, btRM64)}
 	x[0xB4] = opEntry{name: "lfs", f: fModRM | fMemOnly | fEnd, h: one(lxs)}
 	x[0xB5] = opEntry{name: "lgs", f: fModRM | fMemOnly | fEnd, h: one(lxs)}
-	x[0xB6] = opEntry{name: "movzx Gv,Eb", f: fModRM | fRMByte, h: v(movzx[uint8, uint16], movzx[uint8, uint32], movzx[uint8, uint64])}
-	x[0xB7] = opEntry{name: "movzx Gv,Ew", f: fModRM, h: v(movzx[uint16, uint16], movzx[uint16, uint32], movzx[uint16, uint64])}
+	x[0xB6] = opEntry{name: "movzx Gv,Eb", f: fModRM | fRMByte, h: v(movzx8x16, movzx8x32, movzx8x64)}
+	x[0xB7] = opEntry{name: "movzx Gv,Ew", f: fModRM, h: v(movzx16x16, movzx16x32, movzx16x64)}
 	x[0xB8] = opEntry{name: "popcnt", sel: func(mr byte, d *decoder) *opEntry {
 		if d.rep == 0xF3 {
 			return &d.t.popcnt
 		}
 		return nil
 	}}
-	t.popcnt = opEntry{name: "popcnt", f: fModRM | fNoRep, h: v(popcnt[uint16], popcnt[uint32], popcnt[uint64])}
+	t.popcnt = opEntry{name: "popcnt", f: fModRM | fNoRep, h: v(popcnt16, popcnt32, popcnt64)}
 	x[0xB9] = opEntry{name: "ud1", f: fModRM, h: one(ud)}
 	var g8 [8]opEntry
 	for r := 4; r < 8; r++ {
@@ -363,12 +363,12 @@ func buildTables() *tables {
 		if r == 4 {
 			lock = 0
 		}
-		g8[r] = opEntry{name: "bt* Ev,Ib", f: fModRM | fImm8 | lock, h: v(btRM[uint16], btRM[uint32], btRM[uint64])}
+		g8[r] = opEntry{name: "bt* Ev,Ib", f: fModRM | fImm8 | lock, h: v(btRM16, btRM32, btRM64)}
 	}
 	x[0xBA] = opEntry{name: "grp8", grp: &g8}
-	x[0xBB] = opEntry{name: "btc Ev,Gv", f: fModRM | fLock, h: v(btRM[uint16], btRM[uint32], btRM[uint64])}
-	t.bsf = opEntry{name: "bsf/bsr", f: fModRM, h: v(bsfBsr[uint16], bsfBsr[uint32], bsfBsr[uint64])}
-	t.tzcnt = opEntry{name: "tzcnt/lzcnt", f: fModRM | fNoRep, h: v(bsfOrTzcnt[uint16], bsfOrTzcnt[uint32], bsfOrTzcnt[uint64])}
+	x[0xBB] = opEntry{name: "btc Ev,Gv", f: fModRM | fLock, h: v(btRM16, btRM32, btRM64)}
+	t.bsf = opEntry{name: "bsf/bsr", f: fModRM, h: v(bsfBsr16, bsfBsr32, bsfBsr64)}
+	t.tzcnt = opEntry{name: "tzcnt/lzcnt", f: fModRM | fNoRep, h: v(bsfOrTzcnt16, bsfOrTzcnt32, bsfOrTzcnt64)}
 	bsSel := func(mr byte, d *decoder) *opEntry {
 		if d.rep == 0xF3 {
 			return &d.t.tzcnt
@@ -377,10 +377,10 @@ func buildTables() *tables {
 	}
 	x[0xBC] = opEntry{name: "bsf", sel: bsSel}
 	x[0xBD] = opEntry{name: "bsr", sel: bsSel}
-	x[0xBE] = opEntry{name: "movsx Gv,Eb", f: fModRM | fRMByte, h: v(movsx[uint8, uint16], movsx[uint8, uint32], movsx[uint8, uint64])}
-	x[0xBF] = opEntry{name: "movsx Gv,Ew", f: fModRM, h: v(movsx[uint16, uint16], movsx[uint16, uint32], movsx[uint16, uint64])}
-	x[0xC0] = opEntry{name: "xadd Eb,Gb", f: fModRM | fByte | fLock, h: b8(xadd[uint8])}
-	x[0xC1] = opEntry{name: "xadd Ev,Gv", f: fModRM | fLock, h: v(xadd[uint16], xadd[uint32], xadd[uint64])}
+	x[0xBE] = opEntry{name: "movsx Gv,Eb", f: fModRM | fRMByte, h: v(movsx8x16, movsx8x32, movsx8x64)}
+	x[0xBF] = opEntry{name: "movsx Gv,Ew", f: fModRM, h: v(movsx16x16, movsx16x32, movsx16x64)}
+	x[0xC0] = opEntry{name: "xadd Eb,Gb", f: fModRM | fByte | fLock, h: b8(xadd8)}
+	x[0xC1] = opEntry{name: "xadd Ev,Gv", f: fModRM | fLock, h: v(xadd16, xadd32, xadd64)}
 	x[0xC7] = opEntry{name: "grp9", sel: selGrp9}
 	t.cmpxchg8b = opEntry{name: "cmpxchg8b/16b", f: fModRM | fMemOnly | fLock, h: one(cmpxchg8b16b)}
 	// The VMX instructions (SDM Vol. 3C 31.3; opcode map Vol. 2D A.4.2,
@@ -404,14 +404,14 @@ func buildTables() *tables {
 		return &d.t.vmwrite
 	}}
 	for r := 0; r < 8; r++ {
-		x[0xC8+r] = opEntry{name: "bswap", f: fRegOp, h: v(bswap[uint16], bswap[uint32], bswap[uint64])}
+		x[0xC8+r] = opEntry{name: "bswap", f: fRegOp, h: v(bswap16, bswap32, bswap64)}
 	}
 	x[0xFF] = opEntry{name: "ud0", f: fModRM, h: one(ud)}
 	addSSE(t)
 
 	// Three-byte map 0F 38: MOVBE.
-	t.map0F38[0xF0] = opEntry{name: "movbe Gv,Mv", f: fModRM | fMemOnly, h: v(movbeLoad[uint16], movbeLoad[uint32], movbeLoad[uint64])}
-	t.map0F38[0xF1] = opEntry{name: "movbe Mv,Gv", f: fModRM | fMemOnly, h: v(movbeStore[uint16], movbeStore[uint32], movbeStore[uint64])}
+	t.map0F38[0xF0] = opEntry{name: "movbe Gv,Mv", f: fModRM | fMemOnly, h: v(movbeLoad16, movbeLoad32, movbeLoad64)}
+	t.map0F38[0xF1] = opEntry{name: "movbe Mv,Gv", f: fModRM | fMemOnly, h: v(movbeStore16, movbeStore32, movbeStore64)}
 	// INVPCID r32/r64, m128 (66 0F 38 82 /r): the 66 prefix is mandatory,
 	// F2/F3 make another (nonexistent) instruction.
 	t.invpcid = opEntry{name: "invpcid", f: fModRM | fMemOnly | fEnd, h: one(invpcid)}

@@ -118,7 +118,13 @@ func addRRJcc[T word](c *CPU, in *Inst) {
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
 	setReg(c, in.rm, r)
-	if addCond(in.sub, a, b, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -128,7 +134,13 @@ func addRRJccSide[T word](c *CPU, in *Inst) {
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
 	setReg(c, in.rm, r)
-	if addCond(in.sub, a, b, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -142,7 +154,13 @@ func subRRJcc[T word](c *CPU, in *Inst) {
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 	setReg(c, in.rm, r)
-	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -152,7 +170,13 @@ func subRRJccSide[T word](c *CPU, in *Inst) {
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 	setReg(c, in.rm, r)
-	if subCond(in.sub, a, b, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -166,7 +190,13 @@ func andRRJcc[T word](c *CPU, in *Inst) {
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -176,7 +206,13 @@ func andRRJccSide[T word](c *CPU, in *Inst) {
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -190,7 +226,13 @@ func orRRJcc[T word](c *CPU, in *Inst) {
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -200,7 +242,13 @@ func orRRJccSide[T word](c *CPU, in *Inst) {
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -214,7 +262,13 @@ func xorRRJcc[T word](c *CPU, in *Inst) {
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -224,7 +278,13 @@ func xorRRJccSide[T word](c *CPU, in *Inst) {
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -237,7 +297,13 @@ func cmpRRJcc[T word](c *CPU, in *Inst) {
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
-	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -246,7 +312,13 @@ func cmpRRJccSide[T word](c *CPU, in *Inst) {
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
-	if subCond(in.sub, a, b, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -259,7 +331,13 @@ func testRRJcc[T word](c *CPU, in *Inst) {
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -268,7 +346,13 @@ func testRRJccSide[T word](c *CPU, in *Inst) {
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -283,7 +367,13 @@ func addRIJcc[T word](c *CPU, in *Inst) {
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
 	setReg(c, in.rm, r)
-	if addCond(in.sub, a, b, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -293,7 +383,13 @@ func addRIJccSide[T word](c *CPU, in *Inst) {
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
 	setReg(c, in.rm, r)
-	if addCond(in.sub, a, b, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -307,7 +403,13 @@ func subRIJcc[T word](c *CPU, in *Inst) {
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 	setReg(c, in.rm, r)
-	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -317,7 +419,13 @@ func subRIJccSide[T word](c *CPU, in *Inst) {
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 	setReg(c, in.rm, r)
-	if subCond(in.sub, a, b, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -331,7 +439,13 @@ func andRIJcc[T word](c *CPU, in *Inst) {
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -341,7 +455,13 @@ func andRIJccSide[T word](c *CPU, in *Inst) {
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -355,7 +475,13 @@ func orRIJcc[T word](c *CPU, in *Inst) {
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -365,7 +491,13 @@ func orRIJccSide[T word](c *CPU, in *Inst) {
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -379,7 +511,13 @@ func xorRIJcc[T word](c *CPU, in *Inst) {
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -389,7 +527,13 @@ func xorRIJccSide[T word](c *CPU, in *Inst) {
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -402,7 +546,13 @@ func cmpRIJcc[T word](c *CPU, in *Inst) {
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
-	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -411,7 +561,13 @@ func cmpRIJccSide[T word](c *CPU, in *Inst) {
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
-	if subCond(in.sub, a, b, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -424,7 +580,13 @@ func testRIJcc[T word](c *CPU, in *Inst) {
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -433,7 +595,13 @@ func testRIJccSide[T word](c *CPU, in *Inst) {
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {

@@ -49,7 +49,13 @@ func addRIJcc16(c *CPU, in *Inst) {
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
 	setReg(c, in.rm, r)
-	if addCond(in.sub, a, b, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -60,7 +66,13 @@ func addRIJcc32(c *CPU, in *Inst) {
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
 	setReg(c, in.rm, r)
-	if addCond(in.sub, a, b, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -71,7 +83,13 @@ func addRIJcc64(c *CPU, in *Inst) {
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
 	setReg(c, in.rm, r)
-	if addCond(in.sub, a, b, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -82,7 +100,13 @@ func addRIJccSide16(c *CPU, in *Inst) {
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
 	setReg(c, in.rm, r)
-	if addCond(in.sub, a, b, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -97,7 +121,13 @@ func addRIJccSide32(c *CPU, in *Inst) {
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
 	setReg(c, in.rm, r)
-	if addCond(in.sub, a, b, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -112,7 +142,13 @@ func addRIJccSide64(c *CPU, in *Inst) {
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
 	setReg(c, in.rm, r)
-	if addCond(in.sub, a, b, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -159,7 +195,13 @@ func addRRJcc16(c *CPU, in *Inst) {
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
 	setReg(c, in.rm, r)
-	if addCond(in.sub, a, b, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -170,7 +212,13 @@ func addRRJcc32(c *CPU, in *Inst) {
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
 	setReg(c, in.rm, r)
-	if addCond(in.sub, a, b, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -181,7 +229,13 @@ func addRRJcc64(c *CPU, in *Inst) {
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
 	setReg(c, in.rm, r)
-	if addCond(in.sub, a, b, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -192,7 +246,13 @@ func addRRJccSide16(c *CPU, in *Inst) {
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
 	setReg(c, in.rm, r)
-	if addCond(in.sub, a, b, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -207,7 +267,13 @@ func addRRJccSide32(c *CPU, in *Inst) {
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
 	setReg(c, in.rm, r)
-	if addCond(in.sub, a, b, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -222,7 +288,13 @@ func addRRJccSide64(c *CPU, in *Inst) {
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
 	setReg(c, in.rm, r)
-	if addCond(in.sub, a, b, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -354,7 +426,13 @@ func andRIJcc16(c *CPU, in *Inst) {
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -365,7 +443,13 @@ func andRIJcc32(c *CPU, in *Inst) {
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -376,7 +460,13 @@ func andRIJcc64(c *CPU, in *Inst) {
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -387,7 +477,13 @@ func andRIJccSide16(c *CPU, in *Inst) {
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -402,7 +498,13 @@ func andRIJccSide32(c *CPU, in *Inst) {
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -417,7 +519,13 @@ func andRIJccSide64(c *CPU, in *Inst) {
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -464,7 +572,13 @@ func andRRJcc16(c *CPU, in *Inst) {
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -475,7 +589,13 @@ func andRRJcc32(c *CPU, in *Inst) {
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -486,7 +606,13 @@ func andRRJcc64(c *CPU, in *Inst) {
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -497,7 +623,13 @@ func andRRJccSide16(c *CPU, in *Inst) {
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -512,7 +644,13 @@ func andRRJccSide32(c *CPU, in *Inst) {
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -527,7 +665,13 @@ func andRRJccSide64(c *CPU, in *Inst) {
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -1037,7 +1181,13 @@ func cmpRIJcc16(c *CPU, in *Inst) {
 	a, b := getReg[uint16](c, in.rm), uint16(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
-	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -1047,7 +1197,13 @@ func cmpRIJcc32(c *CPU, in *Inst) {
 	a, b := getReg[uint32](c, in.rm), uint32(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
-	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -1057,7 +1213,13 @@ func cmpRIJcc64(c *CPU, in *Inst) {
 	a, b := getReg[uint64](c, in.rm), uint64(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
-	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -1067,7 +1229,13 @@ func cmpRIJccSide16(c *CPU, in *Inst) {
 	a, b := getReg[uint16](c, in.rm), uint16(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
-	if subCond(in.sub, a, b, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -1081,7 +1249,13 @@ func cmpRIJccSide32(c *CPU, in *Inst) {
 	a, b := getReg[uint32](c, in.rm), uint32(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
-	if subCond(in.sub, a, b, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -1095,7 +1269,13 @@ func cmpRIJccSide64(c *CPU, in *Inst) {
 	a, b := getReg[uint64](c, in.rm), uint64(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
-	if subCond(in.sub, a, b, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -1137,7 +1317,13 @@ func cmpRRJcc16(c *CPU, in *Inst) {
 	a, b := getReg[uint16](c, in.rm), getReg[uint16](c, in.reg)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
-	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -1147,7 +1333,13 @@ func cmpRRJcc32(c *CPU, in *Inst) {
 	a, b := getReg[uint32](c, in.rm), getReg[uint32](c, in.reg)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
-	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -1157,7 +1349,13 @@ func cmpRRJcc64(c *CPU, in *Inst) {
 	a, b := getReg[uint64](c, in.rm), getReg[uint64](c, in.reg)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
-	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -1167,7 +1365,13 @@ func cmpRRJccSide16(c *CPU, in *Inst) {
 	a, b := getReg[uint16](c, in.rm), getReg[uint16](c, in.reg)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
-	if subCond(in.sub, a, b, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -1181,7 +1385,13 @@ func cmpRRJccSide32(c *CPU, in *Inst) {
 	a, b := getReg[uint32](c, in.rm), getReg[uint32](c, in.reg)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
-	if subCond(in.sub, a, b, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -1195,7 +1405,13 @@ func cmpRRJccSide64(c *CPU, in *Inst) {
 	a, b := getReg[uint64](c, in.rm), getReg[uint64](c, in.reg)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
-	if subCond(in.sub, a, b, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -4761,7 +4977,13 @@ func orRIJcc16(c *CPU, in *Inst) {
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -4772,7 +4994,13 @@ func orRIJcc32(c *CPU, in *Inst) {
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -4783,7 +5011,13 @@ func orRIJcc64(c *CPU, in *Inst) {
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -4794,7 +5028,13 @@ func orRIJccSide16(c *CPU, in *Inst) {
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -4809,7 +5049,13 @@ func orRIJccSide32(c *CPU, in *Inst) {
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -4824,7 +5070,13 @@ func orRIJccSide64(c *CPU, in *Inst) {
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -4871,7 +5123,13 @@ func orRRJcc16(c *CPU, in *Inst) {
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -4882,7 +5140,13 @@ func orRRJcc32(c *CPU, in *Inst) {
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -4893,7 +5157,13 @@ func orRRJcc64(c *CPU, in *Inst) {
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -4904,7 +5174,13 @@ func orRRJccSide16(c *CPU, in *Inst) {
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -4919,7 +5195,13 @@ func orRRJccSide32(c *CPU, in *Inst) {
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -4934,7 +5216,13 @@ func orRRJccSide64(c *CPU, in *Inst) {
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -8169,7 +8457,13 @@ func subRIJcc16(c *CPU, in *Inst) {
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 	setReg(c, in.rm, r)
-	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -8180,7 +8474,13 @@ func subRIJcc32(c *CPU, in *Inst) {
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 	setReg(c, in.rm, r)
-	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -8191,7 +8491,13 @@ func subRIJcc64(c *CPU, in *Inst) {
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 	setReg(c, in.rm, r)
-	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -8202,7 +8508,13 @@ func subRIJccSide16(c *CPU, in *Inst) {
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 	setReg(c, in.rm, r)
-	if subCond(in.sub, a, b, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -8217,7 +8529,13 @@ func subRIJccSide32(c *CPU, in *Inst) {
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 	setReg(c, in.rm, r)
-	if subCond(in.sub, a, b, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -8232,7 +8550,13 @@ func subRIJccSide64(c *CPU, in *Inst) {
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 	setReg(c, in.rm, r)
-	if subCond(in.sub, a, b, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -8279,7 +8603,13 @@ func subRRJcc16(c *CPU, in *Inst) {
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 	setReg(c, in.rm, r)
-	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -8290,7 +8620,13 @@ func subRRJcc32(c *CPU, in *Inst) {
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 	setReg(c, in.rm, r)
-	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -8301,7 +8637,13 @@ func subRRJcc64(c *CPU, in *Inst) {
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 	setReg(c, in.rm, r)
-	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -8312,7 +8654,13 @@ func subRRJccSide16(c *CPU, in *Inst) {
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 	setReg(c, in.rm, r)
-	if subCond(in.sub, a, b, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -8327,7 +8675,13 @@ func subRRJccSide32(c *CPU, in *Inst) {
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 	setReg(c, in.rm, r)
-	if subCond(in.sub, a, b, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -8342,7 +8696,13 @@ func subRRJccSide64(c *CPU, in *Inst) {
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 	setReg(c, in.rm, r)
-	if subCond(in.sub, a, b, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -8380,7 +8740,13 @@ func testRIJcc16(c *CPU, in *Inst) {
 	a, b := getReg[uint16](c, in.rm), uint16(in.imm)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -8390,7 +8756,13 @@ func testRIJcc32(c *CPU, in *Inst) {
 	a, b := getReg[uint32](c, in.rm), uint32(in.imm)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -8400,7 +8772,13 @@ func testRIJcc64(c *CPU, in *Inst) {
 	a, b := getReg[uint64](c, in.rm), uint64(in.imm)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -8410,7 +8788,13 @@ func testRIJccSide16(c *CPU, in *Inst) {
 	a, b := getReg[uint16](c, in.rm), uint16(in.imm)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -8424,7 +8808,13 @@ func testRIJccSide32(c *CPU, in *Inst) {
 	a, b := getReg[uint32](c, in.rm), uint32(in.imm)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -8438,7 +8828,13 @@ func testRIJccSide64(c *CPU, in *Inst) {
 	a, b := getReg[uint64](c, in.rm), uint64(in.imm)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -8528,7 +8924,13 @@ func testRRJcc16(c *CPU, in *Inst) {
 	a, b := getReg[uint16](c, in.rm), getReg[uint16](c, in.reg)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -8538,7 +8940,13 @@ func testRRJcc32(c *CPU, in *Inst) {
 	a, b := getReg[uint32](c, in.rm), getReg[uint32](c, in.reg)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -8548,7 +8956,13 @@ func testRRJcc64(c *CPU, in *Inst) {
 	a, b := getReg[uint64](c, in.rm), getReg[uint64](c, in.reg)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -8558,7 +8972,13 @@ func testRRJccSide16(c *CPU, in *Inst) {
 	a, b := getReg[uint16](c, in.rm), getReg[uint16](c, in.reg)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -8572,7 +8992,13 @@ func testRRJccSide32(c *CPU, in *Inst) {
 	a, b := getReg[uint32](c, in.rm), getReg[uint32](c, in.reg)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -8586,7 +9012,13 @@ func testRRJccSide64(c *CPU, in *Inst) {
 	a, b := getReg[uint64](c, in.rm), getReg[uint64](c, in.reg)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -8802,7 +9234,13 @@ func xorRIJcc16(c *CPU, in *Inst) {
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -8813,7 +9251,13 @@ func xorRIJcc32(c *CPU, in *Inst) {
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -8824,7 +9268,13 @@ func xorRIJcc64(c *CPU, in *Inst) {
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -8835,7 +9285,13 @@ func xorRIJccSide16(c *CPU, in *Inst) {
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -8850,7 +9306,13 @@ func xorRIJccSide32(c *CPU, in *Inst) {
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -8865,7 +9327,13 @@ func xorRIJccSide64(c *CPU, in *Inst) {
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -8912,7 +9380,13 @@ func xorRRJcc16(c *CPU, in *Inst) {
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -8923,7 +9397,13 @@ func xorRRJcc32(c *CPU, in *Inst) {
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -8934,7 +9414,13 @@ func xorRRJcc64(c *CPU, in *Inst) {
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) && !c.fusedJump(in) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
 	}
 }
@@ -8945,7 +9431,13 @@ func xorRRJccSide16(c *CPU, in *Inst) {
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -8960,7 +9452,13 @@ func xorRRJccSide32(c *CPU, in *Inst) {
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {
@@ -8975,7 +9473,13 @@ func xorRRJccSide64(c *CPU, in *Inst) {
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	if logicCond(in.sub, r) {
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
 		if c.fusedJump(in) {
 			c.takeSide()
 		} else {

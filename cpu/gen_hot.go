@@ -355,21 +355,25 @@ func genFused() []byte {
 		w.WriteString(group[k.f.suffix])
 		delete(group, k.f.suffix)
 		name := k.o.name + k.f.suffix + "Jcc"
+		// JZ/JNZ, the most frequent conditions, read only the result
+		// (ZF = r == 0 for every operation here), inline; the others go
+		// through the family's condition function, which is too large
+		// to inline.
+		cond := k.o.cond
 		if k.o.unary {
-			// JZ/JNZ (the loop counter case) read only the result.
-			tail := fmt.Sprintf(`var t bool
+			cond = fmt.Sprintf("incDecCond(cc, %s, r, c.lz.flags&arch.FlagCF != 0)", k.o.cond)
+		} else {
+			cond = strings.Replace(cond, "in.sub", "cc", 1)
+		}
+		tail := fmt.Sprintf(`var t bool
 if cc := in.sub; cc&^1 == 4 {
 	t = (r == 0) != (cc&1 != 0)
 } else {
-	t = incDecCond(cc, %s, r, c.lz.flags&arch.FlagCF != 0)
+	t = %s
 }
-`, k.o.cond)
-			handler(&w, name, k.o, k.f, "", tail+fmt.Sprintf(jccTail, "t"))
-			handler(&w, name+"Side", k.o, k.f, "", tail+fmt.Sprintf(jccSideTail, "t"))
-		} else {
-			handler(&w, name, k.o, k.f, "", fmt.Sprintf(jccTail, k.o.cond))
-			handler(&w, name+"Side", k.o, k.f, "", fmt.Sprintf(jccSideTail, k.o.cond))
-		}
+`, cond)
+		handler(&w, name, k.o, k.f, "", tail+fmt.Sprintf(jccTail, "t"))
+		handler(&w, name+"Side", k.o, k.f, "", tail+fmt.Sprintf(jccSideTail, "t"))
 	}
 	w.WriteString("// fusedHandler gives the fused handler of kind k for operand size opsz\n// (16, 32 or 64 bits; nil otherwise).\n")
 	w.WriteString("func fusedHandler(k int, opsz uint8) handler {\nvar h [4]handler\nswitch k {\n")

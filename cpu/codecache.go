@@ -28,7 +28,7 @@ type block struct {
 	off uint16
 	// link are the blocks Run found after this one, newest first
 	// (chain.go).
-	link [2]blockLink
+	link [blockLinks]blockLink
 	// spin marks a block whose fast list is one fused setter+Jcc entry
 	// (exec_fused.go) whose Jcc jumps back to the block's first byte: it
 	// touches only registers, the lazy flags and RIP, so Run may run it
@@ -129,10 +129,10 @@ func (cc *CodeCache) dropFrame(pfn uint64) bool {
 	// An invalid block keeps no link, so that it holds no other
 	// block in memory.
 	for _, b := range p.blocks {
-		b.valid, b.link = false, [2]blockLink{}
+		b.valid, b.link = false, [blockLinks]blockLink{}
 	}
 	for _, b := range p.cross {
-		b.valid, b.link = false, [2]blockLink{}
+		b.valid, b.link = false, [blockLinks]blockLink{}
 	}
 	delete(cc.pages, pfn)
 	cc.gen++ // the block-lookup memos (frameBlock) are stale

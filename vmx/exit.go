@@ -40,7 +40,7 @@ func (v *CPU) failEntry(insn Insn, reason uint64, g *GuestFailure) Outcome {
 func (v *CPU) setField(enc uint32, val uint64) {
 	if s := v.caps.slotOf(enc); s >= 0 {
 		v.cur.vals[s] = val
-		v.cur.gen[encType(enc)]++
+		v.cur.gen[v.caps.class[s]]++
 	}
 }
 

@@ -340,6 +340,15 @@ func (v *CPU) put(s int16, val uint64) {
 	}
 }
 
+// putCh is put that reports whether the value changed.
+func (v *CPU) putCh(s int16, val uint64) bool {
+	if s < 0 || v.cur.vals[s] == val {
+		return false
+	}
+	v.cur.vals[s] = val
+	return true
+}
+
 // guestSeg is the register of s that the i-th guest segment field group
 // describes (Appendix B: ES, CS, SS, DS, FS, GS, LDTR, TR in encoding
 // order).
@@ -389,8 +398,8 @@ type GuestSave struct {
 // (LoadHostState, 28.5) after the VM-exit MSR-store area (28.4).
 func (v *CPU) SaveGuestState(reason uint32, info *ExitInfo, g *GuestSave) {
 	gs := &v.caps.guestSlots
-	v.cur.gen[TypeReadOnly]++ // the exit information (28.2)
-	v.cur.gen[TypeGuest]++    // the guest-state area (28.3)
+	v.cur.gen[TypeReadOnly]++  // the exit information (28.2)
+	v.cur.gen[classGuestHot]++ // RIP, RSP, RFLAGS, ... (28.3)
 	v.put(gs[gsExitReason], uint64(reason))
 	v.put(gs[gsExitQual], info.Qualification)
 	v.put(gs[gsExitInsnLen], uint64(info.InsnLength))
@@ -401,30 +410,36 @@ func (v *CPU) SaveGuestState(reason uint32, info *ExitInfo, g *GuestSave) {
 	v.put(gs[gsIDTVecInfo], uint64(info.IDTVecInfo))
 	v.put(gs[gsIDTVecErr], uint64(info.IDTVecErr))
 	s := g.State
-	v.put(gs[gsCR0], s.CR0)
-	v.put(gs[gsCR3], s.CR3)
-	v.put(gs[gsCR4], s.CR4)
+	// The guest fields of class TypeGuest (slotClass): their write is
+	// noted only when a value changed (most exits leave them as entry
+	// loaded them).
+	ch := v.putCh(gs[gsCR0], s.CR0)
+	ch = v.putCh(gs[gsCR3], s.CR3) || ch
+	ch = v.putCh(gs[gsCR4], s.CR4) || ch
 	if v.at(gs[gsExitCtls])&exitSaveDebug != 0 {
-		v.put(gs[gsDR7], s.DR[7])
-		v.put(gs[gsDebugCtl], g.DebugCtl)
+		ch = v.putCh(gs[gsDR7], s.DR[7]) || ch
+		ch = v.putCh(gs[gsDebugCtl], g.DebugCtl) || ch
 	}
-	v.put(gs[gsSysCS], s.SysenterCS)
-	v.put(gs[gsSysESP], s.SysenterESP)
-	v.put(gs[gsSysEIP], s.SysenterEIP)
+	ch = v.putCh(gs[gsSysCS], s.SysenterCS) || ch
+	ch = v.putCh(gs[gsSysESP], s.SysenterESP) || ch
+	ch = v.putCh(gs[gsSysEIP], s.SysenterEIP) || ch
 	if v.at(gs[gsExitCtls])&exitSaveEFER != 0 {
-		v.put(gs[gsEFER], s.EFER) // 28.3.1: "save IA32_EFER"
+		ch = v.putCh(gs[gsEFER], s.EFER) || ch // 28.3.1: "save IA32_EFER"
 	}
 	for i, q := range &v.caps.segSlots {
 		p := guestSeg(s, i)
-		v.put(q[0], uint64(p.Selector))
-		v.put(q[1], p.Base)
-		v.put(q[2], uint64(p.Limit))
-		v.put(q[3], uint64(p.Attr&0x1F0FF))
+		ch = v.putCh(q[0], uint64(p.Selector)) || ch
+		ch = v.putCh(q[1], p.Base) || ch
+		ch = v.putCh(q[2], uint64(p.Limit)) || ch
+		ch = v.putCh(q[3], uint64(p.Attr&0x1F0FF)) || ch
 	}
-	v.put(gs[gsGDTRBase], s.GDTR.Base)
-	v.put(gs[gsGDTRLimit], uint64(s.GDTR.Limit))
-	v.put(gs[gsIDTRBase], s.IDTR.Base)
-	v.put(gs[gsIDTRLimit], uint64(s.IDTR.Limit))
+	ch = v.putCh(gs[gsGDTRBase], s.GDTR.Base) || ch
+	ch = v.putCh(gs[gsGDTRLimit], uint64(s.GDTR.Limit)) || ch
+	ch = v.putCh(gs[gsIDTRBase], s.IDTR.Base) || ch
+	ch = v.putCh(gs[gsIDTRLimit], uint64(s.IDTR.Limit)) || ch
+	if ch {
+		v.cur.gen[TypeGuest]++
+	}
 	v.put(gs[gsRIP], g.RIP)
 	v.put(gs[gsRSP], s.GPR[arch.RSP])
 	v.put(gs[gsRFLAGS], g.RFLAGS)

@@ -318,7 +318,7 @@ func (v *CPU) failValid(err InstrError) {
 	if s := v.cur; s != nil {
 		if slot, _, ok := v.caps.lookup(encVMInstructionError); ok {
 			s.vals[slot] = uint64(err)
-			s.gen[TypeReadOnly]++
+			s.gen[v.caps.class[slot]]++
 		}
 	}
 }
@@ -563,7 +563,7 @@ func (v *CPU) vmwrite(s *VMCS, enc, val uint64, mode64 bool, o *Outcome) {
 	default:
 		s.vals[slot] = val
 	}
-	s.gen[f.Type()]++
+	s.gen[v.caps.class[slot]]++
 	*o = succeed(insn)
 }
 

@@ -66,6 +66,13 @@ func (c *CPU) vmxCheck(in *Inst, insn vmx.Insn) bool {
 	return true
 }
 
+// vmxRootAccess is vmxCheck's answer for VMREAD and VMWRITE in VMX root
+// operation when it lets the instruction go on, without the snapshot
+// (vmx.RootAccessOK); false otherwise, and vmxCheck decides.
+func (c *CPU) vmxRootAccess() bool {
+	return c.vmx != nil && c.vmx.RootAccessOK(c.CR0, c.RFLAGS, c.EFER, c.Seg[arch.CS].Attr&arch.ARL != 0, int(c.cpl))
+}
+
 // vmxDone applies an outcome returned by value (c.vmxOut holds it, so
 // that Hooks.VMX gets a pointer that does not escape per instruction).
 func (c *CPU) vmxDone(o vmx.Outcome) {
@@ -201,7 +208,7 @@ func vmptrst(c *CPU, in *Inst) {
 // it. The destination is written before RFLAGS, so that a faulting store
 // leaves them alone.
 func vmread(c *CPU, in *Inst) {
-	if !c.vmxCheck(in, vmx.InsnVMREAD) {
+	if !c.vmxRootAccess() && !c.vmxCheck(in, vmx.InsnVMREAD) {
 		return
 	}
 	mode64 := c.codeMode == mode64
@@ -233,7 +240,7 @@ func vmread(c *CPU, in *Inst) {
 // vmwrite: VMWRITE r64, r/m64 (0F 79) in 64-bit mode, r32, r/m32 outside
 // it. The source operand is read before the write.
 func vmwrite(c *CPU, in *Inst) {
-	if !c.vmxCheck(in, vmx.InsnVMWRITE) {
+	if !c.vmxRootAccess() && !c.vmxCheck(in, vmx.InsnVMWRITE) {
 		return
 	}
 	mode64 := c.codeMode == mode64

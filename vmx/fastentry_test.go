@@ -236,3 +236,45 @@ func memosHold(t *testing.T, v *CPU, step int) {
 		}
 	}
 }
+
+// TestRootAccessOK compares RootAccessOK with Check for VMREAD and VMWRITE
+// on random contexts: in VMX root operation they agree (true exactly when
+// Check leaves the instruction to go on, writing no outcome); outside VMX
+// operation and in non-root operation RootAccessOK is false, so that the
+// core always runs Check there. CR0.PE, RFLAGS.VM, IA32_EFER.LMA, CS.L and
+// the CPL each decide some cases.
+func TestRootAccessOK(t *testing.T) {
+	caps := modelCapsInternal(t, "skylake-sp")
+	v, _ := entryVMCSWith(t, caps)
+	rng := rand.New(rand.NewSource(10))
+	seen := map[bool]int{}
+	for i := 0; i < 20000; i++ {
+		c := Ctx{CR0: rng.Uint64(), CR4: rng.Uint64(), EFER: rng.Uint64(), RFLAGS: rng.Uint64(), CSL: rng.Intn(2) == 0, CPL: rng.Intn(4)}
+		if rng.Intn(2) == 0 {
+			c.CPL = 0
+		}
+		if rng.Intn(2) == 0 {
+			c.RFLAGS &^= arch.FlagVM
+		}
+		if rng.Intn(2) == 0 {
+			c.CR0 |= arch.CR0PE
+		}
+		insn := []Insn{InsnVMREAD, InsnVMWRITE}[rng.Intn(2)]
+		mode := []Mode{Outside, Root, Root, NonRoot}[rng.Intn(4)]
+		v.mode = mode
+		ok := v.RootAccessOK(c.CR0, c.RFLAGS, c.EFER, c.CSL, c.CPL)
+		if mode != Root {
+			require.False(t, ok, "case %d: mode %d", i, mode)
+			continue
+		}
+		o := Outcome{Why: "untouched"}
+		done := v.Check(insn, &c, &o)
+		require.Equal(t, !done, ok, "case %d: %+v: %s", i, c, o)
+		if ok {
+			require.Equal(t, "untouched", o.Why, "case %d: Check wrote no outcome", i)
+		}
+		seen[ok]++
+	}
+	assert.Greater(t, seen[true], 1000)
+	assert.Greater(t, seen[false], 1000)
+}

@@ -268,6 +268,18 @@ func (v *CPU) Check(insn Insn, c *Ctx, o *Outcome) (done bool) {
 	return false
 }
 
+// RootAccessOK is Check for VMREAD and VMWRITE in VMX root operation
+// without a Ctx: true exactly when Check would find nothing (CR0.PE 1,
+// RFLAGS.VM 0, not compatibility mode, CPL 0: SDM Vol. 3C 31.3 VMREAD,
+// VMWRITE) and leave the outcome to the instruction. Outside root
+// operation it is false, and the caller runs Check (with its #UD, #GP,
+// VM exit or VMCS shadowing). The core's fast path for a host's VMREADs
+// and VMWRITEs on every VM exit (issue 18); TestRootAccessOK compares it
+// with Check.
+func (v *CPU) RootAccessOK(cr0, rflags, efer uint64, csl bool, cpl int) bool {
+	return v.mode == Root && cpl == 0 && cr0&arch.CR0PE != 0 && rflags&arch.FlagVM == 0 && (efer&arch.EFERLMA == 0 || csl)
+}
+
 // decide stores a decided outcome r in *o and reports done (Check's
 // failure paths: the helpers return values).
 func (o *Outcome) decide(r Outcome, done bool) bool {

@@ -340,13 +340,16 @@ func (v *CPU) put(s int16, val uint64) {
 	}
 }
 
-// putCh is put that reports whether the value changed.
-func (v *CPU) putCh(s int16, val uint64) bool {
-	if s < 0 || v.cur.vals[s] == val {
-		return false
+// putDiff is put that returns the bits that changed (no branch on
+// them: most exits change none).
+func (v *CPU) putDiff(s int16, val uint64) uint64 {
+	if s < 0 {
+		return 0
 	}
-	v.cur.vals[s] = val
-	return true
+	p := &v.cur.vals[s]
+	d := *p ^ val
+	*p = val
+	return d
 }
 
 // guestSeg is the register of s that the i-th guest segment field group
@@ -413,31 +416,31 @@ func (v *CPU) SaveGuestState(reason uint32, info *ExitInfo, g *GuestSave) {
 	// The guest fields of class TypeGuest (slotClass): their write is
 	// noted only when a value changed (most exits leave them as entry
 	// loaded them).
-	ch := v.putCh(gs[gsCR0], s.CR0)
-	ch = v.putCh(gs[gsCR3], s.CR3) || ch
-	ch = v.putCh(gs[gsCR4], s.CR4) || ch
+	ch := v.putDiff(gs[gsCR0], s.CR0)
+	ch |= v.putDiff(gs[gsCR3], s.CR3)
+	ch |= v.putDiff(gs[gsCR4], s.CR4)
 	if v.at(gs[gsExitCtls])&exitSaveDebug != 0 {
-		ch = v.putCh(gs[gsDR7], s.DR[7]) || ch
-		ch = v.putCh(gs[gsDebugCtl], g.DebugCtl) || ch
+		ch |= v.putDiff(gs[gsDR7], s.DR[7])
+		ch |= v.putDiff(gs[gsDebugCtl], g.DebugCtl)
 	}
-	ch = v.putCh(gs[gsSysCS], s.SysenterCS) || ch
-	ch = v.putCh(gs[gsSysESP], s.SysenterESP) || ch
-	ch = v.putCh(gs[gsSysEIP], s.SysenterEIP) || ch
+	ch |= v.putDiff(gs[gsSysCS], s.SysenterCS)
+	ch |= v.putDiff(gs[gsSysESP], s.SysenterESP)
+	ch |= v.putDiff(gs[gsSysEIP], s.SysenterEIP)
 	if v.at(gs[gsExitCtls])&exitSaveEFER != 0 {
-		ch = v.putCh(gs[gsEFER], s.EFER) || ch // 28.3.1: "save IA32_EFER"
+		ch |= v.putDiff(gs[gsEFER], s.EFER) // 28.3.1: "save IA32_EFER"
 	}
 	for i, q := range &v.caps.segSlots {
 		p := guestSeg(s, i)
-		ch = v.putCh(q[0], uint64(p.Selector)) || ch
-		ch = v.putCh(q[1], p.Base) || ch
-		ch = v.putCh(q[2], uint64(p.Limit)) || ch
-		ch = v.putCh(q[3], uint64(p.Attr&0x1F0FF)) || ch
+		ch |= v.putDiff(q[0], uint64(p.Selector))
+		ch |= v.putDiff(q[1], p.Base)
+		ch |= v.putDiff(q[2], uint64(p.Limit))
+		ch |= v.putDiff(q[3], uint64(p.Attr&0x1F0FF))
 	}
-	ch = v.putCh(gs[gsGDTRBase], s.GDTR.Base) || ch
-	ch = v.putCh(gs[gsGDTRLimit], uint64(s.GDTR.Limit)) || ch
-	ch = v.putCh(gs[gsIDTRBase], s.IDTR.Base) || ch
-	ch = v.putCh(gs[gsIDTRLimit], uint64(s.IDTR.Limit)) || ch
-	if ch {
+	ch |= v.putDiff(gs[gsGDTRBase], s.GDTR.Base)
+	ch |= v.putDiff(gs[gsGDTRLimit], uint64(s.GDTR.Limit))
+	ch |= v.putDiff(gs[gsIDTRBase], s.IDTR.Base)
+	ch |= v.putDiff(gs[gsIDTRLimit], uint64(s.IDTR.Limit))
+	if ch != 0 {
 		v.cur.gen[TypeGuest]++
 	}
 	v.put(gs[gsRIP], g.RIP)

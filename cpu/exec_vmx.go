@@ -303,20 +303,19 @@ func vmentry(c *CPU, in *Inst) {
 	// changed since.
 	ctx := &c.vmxCtxBuf
 	ctx.MovSSBlocking = c.shadow == shadowMovSS
-	o, done := c.vmx.Enter(launch, ctx, vmxPhys{c})
-	if !done {
+	o := &c.vmxOut
+	if !c.vmx.EnterTo(launch, ctx, vmxPhys{c}, o) {
 		c.enterGuest(insn, launch)
 		return
 	}
 	if o.Kind != vmx.EntryFailed {
-		c.vmxDone(o)
+		c.vmxOutcome(o)
 		return
 	}
 	// A VM-entry failure loads host state as a VM exit does (SDM Vol. 3C
 	// 28.8); RFLAGS is then the host's, not a VMfail's.
 	if c.Hooks != nil && c.Hooks.VMX != nil {
-		c.vmxOut = o
-		c.Hooks.VMX(c, &c.vmxOut)
+		c.Hooks.VMX(c, o)
 	}
 	c.vmxLoadHost()
 }

@@ -202,33 +202,40 @@ func (v *CPU) memoEnd(m *checkMemo, start int, passed, usedMem bool, insn Insn, 
 	}
 }
 
-// controlsChecked is checkControls through its memo.
-func (v *CPU) controlsChecked(insn Insn, mem Phys) (Outcome, bool) {
+// controlsChecked is checkControls through its memo; a failure's outcome
+// goes to *o.
+func (v *CPU) controlsChecked(insn Insn, mem Phys, o *Outcome) bool {
 	m := &v.memo.controls
 	if v.memoHit(m, insn, [2]uint64{}) {
-		return Outcome{}, false
+		return false
 	}
 	start := v.memoBegin()
 	p := &v.memo.phys
 	p.mem, p.used = mem, false
-	o, bad := v.checkControls(insn, p)
+	r, bad := v.checkControls(insn, p)
 	p.mem = nil
 	v.memoEnd(m, start, !bad, p.used, insn, [2]uint64{})
-	return o, bad
+	if bad {
+		*o = r
+	}
+	return bad
 }
 
 // hostChecked is checkHostState through its memo (the host's IA32_EFER
-// is its one input outside the VMCS).
-func (v *CPU) hostChecked(insn Insn, c *EntryCtx) (Outcome, bool) {
+// is its one input outside the VMCS); a failure's outcome goes to *o.
+func (v *CPU) hostChecked(insn Insn, c *EntryCtx, o *Outcome) bool {
 	m := &v.memo.host
 	key := [2]uint64{c.EFER}
 	if v.memoHit(m, insn, key) {
-		return Outcome{}, false
+		return false
 	}
 	start := v.memoBegin()
-	o, bad := v.checkHostState(insn, c)
+	r, bad := v.checkHostState(insn, c)
 	v.memoEnd(m, start, !bad, false, insn, key)
-	return o, bad
+	if bad {
+		*o = r
+	}
+	return bad
 }
 
 // guestChecked is checkGuestState through its memo.

@@ -51,6 +51,9 @@ func msrAreaRefused(idx, res uint32, entry bool) string {
 // and why, or 0.
 func (c *CPU) vmxEntryMSRLoad() (uint64, string) {
 	n := c.vmx.CurField(vmx.EncEntryMSRLoadCount)
+	if n == 0 {
+		return 0, ""
+	}
 	addr := c.vmx.CurField(vmx.EncEntryMSRLoadAddr)
 	for i := uint64(0); i < n; i++ {
 		idx, res, data, ok := c.msrAreaEntry(addr, i)
@@ -71,6 +74,9 @@ func (c *CPU) vmxEntryMSRLoad() (uint64, string) {
 // (SDM Vol. 3C 28.4), before host state is loaded. false: a VMX abort.
 func (c *CPU) vmxExitMSRStore() bool {
 	n := c.vmx.CurField(vmx.EncExitMSRStoreCount)
+	if n == 0 {
+		return true
+	}
 	addr := c.vmx.CurField(vmx.EncExitMSRStoreAddr)
 	for i := uint64(0); i < n; i++ {
 		idx, res, _, ok := c.msrAreaEntry(addr, i)
@@ -89,6 +95,9 @@ func (c *CPU) vmxExitMSRStore() bool {
 // host state. false: a VMX abort.
 func (c *CPU) vmxExitMSRLoad() bool {
 	n := c.vmx.CurField(vmx.EncExitMSRLoadCount)
+	if n == 0 {
+		return true
+	}
 	addr := c.vmx.CurField(vmx.EncExitMSRLoadAddr)
 	for i := uint64(0); i < n; i++ {
 		idx, res, data, ok := c.msrAreaEntry(addr, i)

@@ -84,9 +84,7 @@ func (c *CPU) vmxDone(o vmx.Outcome) {
 // VMsucceed, VMfailInvalid and VMfailValid (SDM Vol. 3C 31.2: CF, PF, AF,
 // ZF, SF and OF cleared, then CF or ZF set).
 func (c *CPU) vmxOutcome(o *vmx.Outcome) {
-	if c.Hooks != nil && c.Hooks.VMX != nil {
-		c.Hooks.VMX(c, o)
-	}
+	c.vmxHook(o)
 	for _, l := range o.Lint {
 		c.lint(l)
 	}
@@ -113,6 +111,14 @@ func (c *CPU) vmxOutcome(o *vmx.Outcome) {
 		fl |= arch.FlagZF
 	}
 	c.setRFLAGS(fl)
+}
+
+// vmxHook hands an outcome to Hooks.VMX, unless the hook asked for
+// failures only and o is a VMsucceed.
+func (c *CPU) vmxHook(o *vmx.Outcome) {
+	if h := c.Hooks; h != nil && h.VMX != nil && (o.Kind != vmx.Succeed || !h.VMXFailuresOnly) {
+		h.VMX(c, o)
+	}
 }
 
 // vmxPointer reads the 64-bit memory operand of VMXON, VMCLEAR and VMPTRLD.
@@ -314,9 +320,7 @@ func vmentry(c *CPU, in *Inst) {
 	}
 	// A VM-entry failure loads host state as a VM exit does (SDM Vol. 3C
 	// 28.8); RFLAGS is then the host's, not a VMfail's.
-	if c.Hooks != nil && c.Hooks.VMX != nil {
-		c.Hooks.VMX(c, o)
-	}
+	c.vmxHook(o)
 	c.vmxLoadHost()
 }
 
@@ -420,17 +424,14 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 	// 27.4: the VM-entry MSR-load area, after the guest state; a failure
 	// is a VM-entry failure (reason 34) that loads host state (27.8).
 	if i, why := c.vmxEntryMSRLoad(); i != 0 {
-		o := c.vmx.FailEntryMSR(i, why)
-		if c.Hooks != nil && c.Hooks.VMX != nil {
-			c.vmxOut = o
-			c.Hooks.VMX(c, &c.vmxOut)
-		}
+		c.vmxOut = c.vmx.FailEntryMSR(i, why)
+		c.vmxHook(&c.vmxOut)
 		c.vmxLoadHost()
 		return
 	}
-	if c.Hooks != nil && c.Hooks.VMX != nil {
+	if h := c.Hooks; h != nil && h.VMX != nil && !h.VMXFailuresOnly {
 		c.vmxOut = vmx.Outcome{Insn: insn, Kind: vmx.Succeed}
-		c.Hooks.VMX(c, &c.vmxOut)
+		h.VMX(c, &c.vmxOut)
 	}
 	c.vmx.Intercepts(&c.intercepts)
 	c.pauseLoop = vmx.PauseLoop{}   // the first PAUSE after entry begins a loop (26.1.3)

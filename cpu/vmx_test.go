@@ -337,3 +337,39 @@ func TestVMXOutcomeFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestVMXHookFailuresOnly: Hooks.VMX with VMXFailuresOnly sees the VMX
+// instructions that did not end in VMsucceed and none of those that did;
+// without it, all of them. The program: VMREAD of the guest RIP
+// (VMsucceed), VMWRITE of the exit-reason field (read-only without
+// IA32_VMX_MISC[29] on Sandy Bridge EP: VMfailValid(13), SDM Vol. 3C 31.3
+// VMWRITE, 31.4), VMLAUNCH of a VMCS that passes every check
+// (VMsucceed: the guest runs), the guest's CPUID exits, VMRESUME
+// (VMsucceed).
+func TestVMXHookFailuresOnly(t *testing.T) {
+	for _, only := range []bool{false, true} {
+		h := vmxHarness(t)
+		guestVMCS(t, h)
+		c := h.c
+		var kinds []vmx.Kind
+		var insns []vmx.Insn
+		c.Hooks = &Hooks{VMX: func(_ *CPU, o *vmx.Outcome) {
+			kinds = append(kinds, o.Kind)
+			insns = append(insns, o.Insn)
+		}, VMXFailuresOnly: only}
+		// mov eax, 681EH; vmread ebx, eax; mov eax, 4402H; vmwrite eax, ebx; vmlaunch
+		copy(h.bus.ram[harnessCode:], []byte{0xB8, 0x1E, 0x68, 0x00, 0x00, 0x0F, 0x78, 0xC3,
+			0xB8, 0x02, 0x44, 0x00, 0x00, 0x0F, 0x79, 0xC3, 0x0F, 0x01, 0xC2})
+		copy(h.bus.ram[0x11000:], []byte{0x0F, 0xA2})       // cpuid
+		copy(h.bus.ram[0x12000:], []byte{0x0F, 0x01, 0xC3}) // VMRESUME
+		c.Run(6)                                            // ..., VMLAUNCH, CPUID (exits), VMRESUME
+		require.True(t, c.vmx.Guest(), "the VMRESUME entered the guest")
+		if only {
+			assert.Equal(t, []vmx.Kind{vmx.FailValid}, kinds, "failures only")
+			assert.Equal(t, []vmx.Insn{vmx.InsnVMWRITE}, insns)
+		} else {
+			assert.Equal(t, []vmx.Kind{vmx.Succeed, vmx.FailValid, vmx.Succeed, vmx.Succeed}, kinds, "every outcome")
+			assert.Equal(t, []vmx.Insn{vmx.InsnVMREAD, vmx.InsnVMWRITE, vmx.InsnVMLAUNCH, vmx.InsnVMRESUME}, insns)
+		}
+	}
+}

@@ -113,6 +113,17 @@ func (c *CPU) vmxOutcome(o *vmx.Outcome) {
 	c.setRFLAGS(fl)
 }
 
+// vmxSucceed is vmxOutcome for a VMsucceed of VMREAD or VMWRITE (no lint,
+// no change of the VMX regions in use), with the outcome built only for
+// a hook that wants it.
+func (c *CPU) vmxSucceed(insn vmx.Insn) {
+	if h := c.Hooks; h != nil && h.VMX != nil && !h.VMXFailuresOnly {
+		c.vmxOut = vmx.Outcome{Insn: insn, Kind: vmx.Succeed}
+		h.VMX(c, &c.vmxOut)
+	}
+	c.setRFLAGS(c.RFLAGS&^arch.FlagsArith | arch.FlagRes1)
+}
+
 // vmxHook hands an outcome to Hooks.VMX, unless the hook asked for
 // failures only and o is a VMsucceed.
 func (c *CPU) vmxHook(o *vmx.Outcome) {
@@ -226,6 +237,17 @@ func vmread(c *CPU, in *Inst) {
 	o := &c.vmxOut
 	if c.inGuest() {
 		v, *o = c.vmx.GuestVMREAD(enc, mode64, vmxPhys{c}) // VMCS shadowing
+	} else if v, ok := c.vmx.VMREADOK(enc, mode64); ok {
+		// VMsucceed, without an outcome built unless the hook wants it.
+		if mode64 {
+			ok = writeRM(c, in, v)
+		} else {
+			ok = writeRM(c, in, uint32(v))
+		}
+		if ok {
+			c.vmxSucceed(vmx.InsnVMREAD)
+		}
+		return
 	} else {
 		v = c.vmx.VMREADTo(enc, mode64, o)
 	}
@@ -267,6 +289,10 @@ func vmwrite(c *CPU, in *Inst) {
 	}
 	if c.inGuest() {
 		c.vmxDone(c.vmx.GuestVMWRITE(enc, val, mode64, vmxPhys{c})) // VMCS shadowing
+		return
+	}
+	if c.vmx.VMWRITEOK(enc, val, mode64) {
+		c.vmxSucceed(vmx.InsnVMWRITE)
 		return
 	}
 	o := &c.vmxOut

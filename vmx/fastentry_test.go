@@ -278,3 +278,96 @@ func TestRootAccessOK(t *testing.T) {
 	assert.Greater(t, seen[true], 1000)
 	assert.Greater(t, seen[false], 1000)
 }
+
+// TestVMREADWRITEOK compares VMREADOK and VMWRITEOK with VMREADTo and
+// VMWRITETo on two processors that start alike: ok exactly when the full
+// path gives VMsucceed, the same value read, and the same VMCS contents
+// and write counts after; when not ok, nothing changed (the core then runs
+// the full path, which fails). Encodings: the processor's fields (full
+// and high accesses, read-only ones among them), encodings of no field,
+// reserved bits; with and without a current VMCS; 64-bit and 32-bit
+// operands. Sandy Bridge EP refuses VMWRITE to the read-only fields
+// (IA32_VMX_MISC[29] = 0), Skylake-SP allows it.
+func TestVMREADWRITEOK(t *testing.T) {
+	for _, model := range []string{"sandybridge-ep", "skylake-sp"} {
+		caps := modelCapsInternal(t, model)
+		a, _ := entryVMCSWith(t, caps)
+		b, _ := entryVMCSWith(t, caps)
+		fields := caps.Supported()
+		rng := rand.New(rand.NewSource(11))
+		seen := map[string]int{}
+		for i := 0; i < 20000; i++ {
+			var enc uint64
+			switch rng.Intn(5) {
+			case 0:
+				enc = rng.Uint64() >> rng.Intn(64)
+			case 1:
+				enc = uint64(rng.Intn(1 << 15))
+			default:
+				enc = uint64(fields[rng.Intn(len(fields))].Enc)
+				if rng.Intn(4) == 0 {
+					enc |= 1 // a high access (a field of another width: none)
+				}
+			}
+			val, mode64 := rng.Uint64(), rng.Intn(4) != 0
+			cur := a.current
+			if rng.Intn(20) == 0 {
+				a.setCurrent(invalidPtr)
+				b.setCurrent(invalidPtr)
+			}
+			var before []uint64
+			var gen [nClasses]uint64
+			if a.cur != nil {
+				before, gen = append(before, a.cur.vals...), a.cur.gen
+			}
+			if rng.Intn(2) == 0 {
+				got, ok := a.VMREADOK(enc, mode64)
+				var o Outcome
+				want := b.VMREADTo(enc, mode64, &o)
+				require.Equal(t, o.Kind == Succeed, ok, "case %d: VMREAD %#x: %s", i, enc, o)
+				if ok {
+					require.Equal(t, want, got, "case %d: VMREAD %#x", i, enc)
+					seen["read"]++
+				} else {
+					seen["read fails"]++
+					failedAlike(t, a, o, before, gen, i)
+				}
+			} else {
+				ok := a.VMWRITEOK(enc, val, mode64)
+				var o Outcome
+				b.VMWRITETo(enc, val, mode64, &o)
+				require.Equal(t, o.Kind == Succeed, ok, "case %d: VMWRITE %#x: %s", i, enc, o)
+				if ok {
+					seen["write"]++
+				} else {
+					seen["write fails"]++
+					failedAlike(t, a, o, before, gen, i)
+				}
+			}
+			if a.cur != nil {
+				require.Equal(t, b.cur.vals, a.cur.vals, "case %d: VMCS contents", i)
+				require.Equal(t, b.cur.gen, a.cur.gen, "case %d: write counts", i)
+			}
+			a.setCurrent(cur)
+			b.setCurrent(cur)
+		}
+		t.Logf("%s: %v", model, seen)
+		for _, k := range []string{"read", "read fails", "write", "write fails"} {
+			assert.Greater(t, seen[k], 500, "%s: %s", model, k)
+		}
+	}
+}
+
+// failedAlike checks that a VMREADOK or VMWRITEOK that was not ok left a's
+// VMCS as it was (before, gen), then makes on a the write of the
+// VM-instruction error that the full path's VMfailValid o made.
+func failedAlike(t *testing.T, a *CPU, o Outcome, before []uint64, gen [nClasses]uint64, i int) {
+	t.Helper()
+	if a.cur == nil {
+		return
+	}
+	require.Equal(t, before, a.cur.vals, "case %d: not ok, nothing written", i)
+	require.Equal(t, gen, a.cur.gen, "case %d: not ok, no write noted", i)
+	require.Equal(t, FailValid, o.Kind, "case %d: with a current VMCS the full path fails valid", i)
+	a.failValid(o.Err)
+}

@@ -81,6 +81,11 @@ type Translation struct {
 	// 30.4): the guest's accesses to the APIC-access page take no TLB
 	// entry.
 	APICAccess bool
+	// MBEC, PML and VE are "mode-based execute control for EPT", "enable
+	// PML" and "EPT-violation #VE" (secondary controls 22, 17, 18: SDM
+	// Vol. 3C 25.6.2), each only with "enable EPT": EPTControls().MBEC,
+	// PMLOn() and VEOn() under EPT, read with the other controls.
+	MBEC, PML, VE bool
 }
 
 // Translation returns the current VMCS's translation context (read at VM
@@ -90,6 +95,7 @@ func (v *CPU) Translation() Translation {
 	var t Translation
 	if sec&proc2EPT != 0 {
 		t.EPT, t.EPTP = true, v.field(encEPTP)
+		t.MBEC, t.PML, t.VE = sec&proc2MBEC != 0, sec&proc2PML != 0, sec&proc2EPTVE != 0
 	}
 	if sec&proc2VPID != 0 {
 		t.VPID = uint16(v.field(encVPID))

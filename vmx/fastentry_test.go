@@ -371,3 +371,26 @@ func failedAlike(t *testing.T, a *CPU, o Outcome, before []uint64, gen [nClasses
 	require.Equal(t, FailValid, o.Kind, "case %d: with a current VMCS the full path fails valid", i)
 	a.failValid(o.Err)
 }
+
+// TestTranslationControls: the EPT controls Translation reads with the
+// others are EPTControls().MBEC, PMLOn() and VEOn() under "enable EPT",
+// and false without it, for random primary and secondary controls (and
+// PML index: EPTControls' LogFull reads it, MBEC does not).
+func TestTranslationControls(t *testing.T) {
+	caps := modelCapsInternal(t, "skylake-sp")
+	v, _ := entryVMCSWith(t, caps)
+	rng := rand.New(rand.NewSource(12))
+	seen := map[[4]bool]bool{}
+	for i := 0; i < 5000; i++ {
+		v.setField(encProcCtls, uint64(rng.Uint32()))
+		v.setField(encProcCtls2, uint64(rng.Uint32()))
+		v.setField(encPMLIndex, uint64(rng.Intn(1024)))
+		x := v.Translation()
+		on := x.EPT
+		assert.Equal(t, on && v.EPTControls().MBEC, x.MBEC, "case %d", i)
+		assert.Equal(t, on && v.PMLOn(), x.PML, "case %d", i)
+		assert.Equal(t, on && v.VEOn(), x.VE, "case %d", i)
+		seen[[4]bool{on, x.MBEC, x.PML, x.VE}] = true
+	}
+	assert.Len(t, seen, 9, "EPT off, and EPT on with each combination of the three")
+}

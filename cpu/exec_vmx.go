@@ -462,7 +462,10 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 	c.vmx.Intercepts(&c.intercepts)
 	c.pauseLoop = vmx.PauseLoop{}   // the first PAUSE after entry begins a loop (26.1.3)
 	c.clearMonitor()                // exec_monitor.go
-	c.BlockINIT(false)              // INIT is a VM exit in VMX non-root operation (24.8)
+	// INIT is a VM exit in VMX non-root operation (24.8): BlockINIT(false)
+	// without its updateAttn, which vmxEventsEntry ends with (nothing in
+	// between reads the attention word).
+	c.initBlocked = false
 	c.vmxEventsEntry(g.BlockingNMI) // NMI blocking, the preemption timer (vmx_events.go)
 	c.vmxAPICVEntry(g.Activity)     // vmx_apicv.go
 	switch {
@@ -549,7 +552,9 @@ func (c *CPU) vmExit(reason uint32, info vmx.ExitInfo, atInsn bool) {
 	c.loadHostState()
 	c.shadow, c.halted, c.waitSIPI = 0, false, false
 	c.mon = monitorState{} // exec_monitor.go: the wait ends, the monitor is cleared
-	c.BlockINIT(true)
+	// BlockINIT(true) without its updateAttn: vmxLoadHostRest begins with
+	// setDebugCtl, which recomputes the attention word.
+	c.initBlocked = true
 	c.vmxLoadHostRest()
 	if !c.vmxExitMSRLoad() { // 28.6
 		return
@@ -576,7 +581,7 @@ func (c *CPU) loadHostState() {
 // and translations (SDM Vol. 3C 28.5): IA32_DEBUGCTL cleared, the PDPTEs
 // of a 32-bit PAE host.
 func (c *CPU) vmxLoadHostRest() {
-	c.setDebugCtl(0)
+	c.setDebugCtl(0) // first: vmExit leaves the attention word to its updateAttn
 	s := &c.State
 	if s.CR0&arch.CR0PG != 0 && s.CR4&arch.CR4PAE != 0 && s.EFER&arch.EFERLMA == 0 {
 		if !c.loadPDPTEs(s.CR0, s.CR3, s.CR4) {

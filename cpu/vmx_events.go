@@ -111,7 +111,7 @@ func (c *CPU) vmxEventsEntry(blockingNMI bool) {
 	c.vmxElapse(VMEntryLatency)
 	c.vev.on = x.Any()
 	c.vmxArmRunEnd(true)
-	c.updateAttn()
+	c.updateAttn() // last: enterGuest leaves the attention word to it
 }
 
 // vmxInjectPendingMTF is VM entry's injection of a pending MTF VM exit

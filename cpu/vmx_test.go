@@ -373,3 +373,29 @@ func TestVMXHookFailuresOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestVMXINITAtEntry: an INIT that arrives in VMX root operation is held
+// (blocked there: SDM Vol. 3C 24.8); VM entry unblocks it, and it is a VM
+// exit (reason 3: 26.2) at the guest's first instruction boundary, before
+// any guest instruction runs — the attention word is brought up to date
+// by the entry. Likewise the VM exit blocks it again: the host runs on.
+func TestVMXINITAtEntry(t *testing.T) {
+	h := vmxHarness(t)
+	guestVMCS(t, h)
+	c := h.c
+	copy(h.bus.ram[harnessCode:], []byte{0x0F, 0x01, 0xC2}) // VMLAUNCH
+	for i := 0; i < 16; i++ {
+		h.bus.ram[0x11000+i] = 0x90 // the guest: NOPs
+		h.bus.ram[0x12000+i] = 0x90 // the host after the exit: NOPs
+	}
+	var reasons []uint32
+	c.Hooks = &Hooks{VMExit: func(_ *CPU, r uint32, _ vmx.ExitInfo) { reasons = append(reasons, r) }}
+	c.BlockINIT(true) // as the VMXON instruction does (vmxHarness calls the vmx package)
+	c.RaiseINIT()
+	c.Run(6) // VMLAUNCH (the INIT held until then), the INIT's exit, the host's NOPs
+	require.Equal(t, []uint32{vmx.ExitINIT}, reasons, "the INIT exits before the guest's first instruction")
+	rip, _ := c.vmx.VMREAD(0x681E, true)
+	assert.Equal(t, uint64(0x11000), rip, "guest RIP saved: no guest instruction ran")
+	assert.False(t, c.vmx.Guest())
+	assert.Greater(t, c.RIP, uint64(0x12000), "the host runs on (INIT blocked again, nothing pending)")
+}

@@ -460,8 +460,8 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 		h.VMX(c, &c.vmxOut)
 	}
 	c.vmx.Intercepts(&c.intercepts)
-	c.pauseLoop = vmx.PauseLoop{}   // the first PAUSE after entry begins a loop (26.1.3)
-	c.clearMonitor()                // exec_monitor.go
+	c.pauseLoop = vmx.PauseLoop{} // the first PAUSE after entry begins a loop (26.1.3)
+	c.clearMonitor()              // exec_monitor.go
 	// INIT is a VM exit in VMX non-root operation (24.8): BlockINIT(false)
 	// without its updateAttn, which vmxEventsEntry ends with (nothing in
 	// between reads the attention word).

@@ -52,6 +52,8 @@ type Caps struct {
 	// guestSlots are the slots of the other fields LoadGuestState and
 	// SaveGuestState move (resolveGuestSlots).
 	guestSlots [gsCount]int16
+	// coreSlots are the slots of the core's fields (CoreFieldValue).
+	coreSlots [coreFieldCount]int16
 	// class is each slot's write class (slotClass): VMCS.gen counts the
 	// writes by it.
 	class    []uint8
@@ -146,6 +148,9 @@ func NewCaps(read, model func(idx uint32) (uint64, bool), maxPhysAddr, linearWid
 	c.segSlots = c.guestSegSlots()
 	c.hostSlots = c.resolveHostSlots()
 	c.guestSlots = c.resolveGuestSlots()
+	for f := range c.coreSlots {
+		c.coreSlots[f] = int16(c.slotOf(coreFieldEnc(CoreField(f))))
+	}
 	c.class = make([]uint8, len(c.supports))
 	for i := range c.supports {
 		c.class[i] = slotClass(c.supports[i].Enc)

@@ -151,6 +151,34 @@ func (v *CPU) LoadHostState(s *arch.State) {
 // field the processor does not have), for the core's MSR areas.
 func (v *CPU) CurField(enc uint32) uint64 { return v.field(enc) }
 
+// CoreField names a field of the current VMCS that the core reads at
+// every VM entry or exit (CoreFieldValue).
+type CoreField uint8
+
+// The core's fields: the counts of the VM-entry MSR-load, VM-exit
+// MSR-store and VM-exit MSR-load areas (SDM Vol. 3C 24.7.2, 24.8.2), the
+// guest's pending debug exceptions (24.4.2).
+const (
+	CoreEntryMSRLoadCount CoreField = iota
+	CoreExitMSRStoreCount
+	CoreExitMSRLoadCount
+	CorePendingDebug
+	coreFieldCount
+)
+
+// coreFieldEnc is the encoding of a CoreField.
+func coreFieldEnc(f CoreField) uint32 {
+	return [coreFieldCount]uint32{encEntryMSRLdCnt, encExitMSRStCnt, encExitMSRLdCnt, encGuestPendDbg}[f]
+}
+
+// CoreFieldValue is CurField of the field f by its slot, resolved with
+// the capabilities (Caps.coreSlots): no lookup of the encoding at every
+// transition. The core reads these outside the entry-check groups, whose
+// recording field() serves.
+func (v *CPU) CoreFieldValue(f CoreField) uint64 {
+	return fieldVals(v.cur.vals).at(v.caps.coreSlots[f])
+}
+
 // MSR-area field encodings (Appendix B), for the core.
 const (
 	EncExitMSRStoreCount = encExitMSRStCnt

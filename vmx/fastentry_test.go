@@ -394,3 +394,26 @@ func TestTranslationControls(t *testing.T) {
 	}
 	assert.Len(t, seen, 9, "EPT off, and EPT on with each combination of the three")
 }
+
+// TestCoreFieldValue: each of the core's fields read by its slot is the
+// field of its Appendix B encoding (VM-entry MSR-load count 4014H, VM-exit
+// MSR-store count 400EH, VM-exit MSR-load count 4010H, pending debug
+// exceptions 6822H), for random values in every field.
+func TestCoreFieldValue(t *testing.T) {
+	encs := map[CoreField]uint32{CoreEntryMSRLoadCount: 0x4014, CoreExitMSRStoreCount: 0x400E,
+		CoreExitMSRLoadCount: 0x4010, CorePendingDebug: 0x6822}
+	require.Len(t, encs, int(coreFieldCount))
+	for _, model := range []string{"sandybridge-ep", "skylake-sp"} {
+		caps := modelCapsInternal(t, model)
+		v, _ := entryVMCSWith(t, caps)
+		rng := rand.New(rand.NewSource(13))
+		for i := 0; i < 200; i++ {
+			for _, f := range caps.Supported() {
+				v.setField(f.Enc, rng.Uint64())
+			}
+			for f, enc := range encs {
+				require.Equal(t, v.CurField(enc), v.CoreFieldValue(f), "%s: field %#x", model, enc)
+			}
+		}
+	}
+}

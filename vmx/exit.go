@@ -163,12 +163,19 @@ const (
 	CoreExitMSRStoreCount
 	CoreExitMSRLoadCount
 	CorePendingDebug
+	// Those Translation reads at every VM entry: the primary and
+	// secondary processor-based controls, the EPTP and the VPID.
+	coreProcCtls
+	coreProcCtls2
+	coreEPTP
+	coreVPID
 	coreFieldCount
 )
 
 // coreFieldEnc is the encoding of a CoreField.
 func coreFieldEnc(f CoreField) uint32 {
-	return [coreFieldCount]uint32{encEntryMSRLdCnt, encExitMSRStCnt, encExitMSRLdCnt, encGuestPendDbg}[f]
+	return [coreFieldCount]uint32{encEntryMSRLdCnt, encExitMSRStCnt, encExitMSRLdCnt, encGuestPendDbg,
+		encProcCtls, encProcCtls2, encEPTP, encVPID}[f]
 }
 
 // CoreFieldValue is CurField of the field f by its slot, resolved with

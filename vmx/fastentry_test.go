@@ -372,10 +372,12 @@ func failedAlike(t *testing.T, a *CPU, o Outcome, before []uint64, gen [nClasses
 	a.failValid(o.Err)
 }
 
-// TestTranslationControls: the EPT controls Translation reads with the
-// others are EPTControls().MBEC, PMLOn() and VEOn() under "enable EPT",
-// and false without it, for random primary and secondary controls (and
-// PML index: EPTControls' LogFull reads it, MBEC does not).
+// TestTranslationControls: Translation, which reads its fields by slot,
+// gives the context the fields read by encoding give, and the EPT
+// controls it reads with the others are EPTControls().MBEC, PMLOn() and
+// VEOn() under "enable EPT", false without it, for random primary and
+// secondary controls, EPTPs and VPIDs (and PML index: EPTControls'
+// LogFull reads it, MBEC does not).
 func TestTranslationControls(t *testing.T) {
 	caps := modelCapsInternal(t, "skylake-sp")
 	v, _ := entryVMCSWith(t, caps)
@@ -385,7 +387,26 @@ func TestTranslationControls(t *testing.T) {
 		v.setField(encProcCtls, uint64(rng.Uint32()))
 		v.setField(encProcCtls2, uint64(rng.Uint32()))
 		v.setField(encPMLIndex, uint64(rng.Intn(1024)))
+		v.setField(encEPTP, rng.Uint64())
+		v.setField(encVPID, uint64(rng.Intn(1<<16)))
 		x := v.Translation()
+		// The context by field() (the encodings' lookup): the EPTP with
+		// "enable EPT" (bit 1), the VPID with "enable VPID" (bit 5),
+		// "virtualize APIC accesses" (bit 0), the secondary controls
+		// counting only with "activate secondary controls".
+		sec := v.secondary()
+		require.Equal(t, sec&2 != 0, x.EPT, "case %d", i)
+		if x.EPT {
+			require.Equal(t, v.field(encEPTP), x.EPTP, "case %d", i)
+		} else {
+			require.Zero(t, x.EPTP, "case %d", i)
+		}
+		if sec&(1<<5) != 0 {
+			require.Equal(t, uint16(v.field(encVPID)), x.VPID, "case %d", i)
+		} else {
+			require.Zero(t, x.VPID, "case %d", i)
+		}
+		require.Equal(t, sec&1 != 0, x.APICAccess, "case %d", i)
 		on := x.EPT
 		assert.Equal(t, on && v.EPTControls().MBEC, x.MBEC, "case %d", i)
 		assert.Equal(t, on && v.PMLOn(), x.PML, "case %d", i)

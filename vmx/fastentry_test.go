@@ -419,10 +419,13 @@ func TestTranslationControls(t *testing.T) {
 // TestCoreFieldValue: each of the core's fields read by its slot is the
 // field of its Appendix B encoding (VM-entry MSR-load count 4014H, VM-exit
 // MSR-store count 400EH, VM-exit MSR-load count 4010H, pending debug
-// exceptions 6822H), for random values in every field.
+// exceptions 6822H, and Translation's), for random values in every field.
 func TestCoreFieldValue(t *testing.T) {
 	encs := map[CoreField]uint32{CoreEntryMSRLoadCount: 0x4014, CoreExitMSRStoreCount: 0x400E,
-		CoreExitMSRLoadCount: 0x4010, CorePendingDebug: 0x6822}
+		CoreExitMSRLoadCount: 0x4010, CorePendingDebug: 0x6822,
+		// Translation's: primary and secondary processor-based
+		// controls, EPTP, VPID.
+		coreProcCtls: 0x4002, coreProcCtls2: 0x401E, coreEPTP: 0x201A, coreVPID: 0x0000}
 	require.Len(t, encs, int(coreFieldCount))
 	for _, model := range []string{"sandybridge-ep", "skylake-sp"} {
 		caps := modelCapsInternal(t, model)

@@ -66,6 +66,13 @@ func (c *CPU) vmxCheck(in *Inst, insn vmx.Insn) bool {
 	return true
 }
 
+// vmxRootAccess is vmxCheck's answer for VMREAD and VMWRITE in VMX root
+// operation when it lets the instruction go on, without the snapshot
+// (vmx.RootAccessOK); false otherwise, and vmxCheck decides.
+func (c *CPU) vmxRootAccess() bool {
+	return c.vmx != nil && c.vmx.RootAccessOK(c.CR0, c.RFLAGS, c.EFER, c.Seg[arch.CS].Attr&arch.ARL != 0, int(c.cpl))
+}
+
 // vmxDone applies an outcome returned by value (c.vmxOut holds it, so
 // that Hooks.VMX gets a pointer that does not escape per instruction).
 func (c *CPU) vmxDone(o vmx.Outcome) {
@@ -77,9 +84,7 @@ func (c *CPU) vmxDone(o vmx.Outcome) {
 // VMsucceed, VMfailInvalid and VMfailValid (SDM Vol. 3C 31.2: CF, PF, AF,
 // ZF, SF and OF cleared, then CF or ZF set).
 func (c *CPU) vmxOutcome(o *vmx.Outcome) {
-	if c.Hooks != nil && c.Hooks.VMX != nil {
-		c.Hooks.VMX(c, o)
-	}
+	c.vmxHook(o)
 	for _, l := range o.Lint {
 		c.lint(l)
 	}
@@ -106,6 +111,25 @@ func (c *CPU) vmxOutcome(o *vmx.Outcome) {
 		fl |= arch.FlagZF
 	}
 	c.setRFLAGS(fl)
+}
+
+// vmxSucceed is vmxOutcome for a VMsucceed of VMREAD or VMWRITE (no lint,
+// no change of the VMX regions in use), with the outcome built only for
+// a hook that wants it.
+func (c *CPU) vmxSucceed(insn vmx.Insn) {
+	if h := c.Hooks; h != nil && h.VMX != nil && !h.VMXFailuresOnly {
+		c.vmxOut = vmx.Outcome{Insn: insn, Kind: vmx.Succeed}
+		h.VMX(c, &c.vmxOut)
+	}
+	c.setRFLAGS(c.RFLAGS&^arch.FlagsArith | arch.FlagRes1)
+}
+
+// vmxHook hands an outcome to Hooks.VMX, unless the hook asked for
+// failures only and o is a VMsucceed.
+func (c *CPU) vmxHook(o *vmx.Outcome) {
+	if h := c.Hooks; h != nil && h.VMX != nil && (o.Kind != vmx.Succeed || !h.VMXFailuresOnly) {
+		h.VMX(c, o)
+	}
 }
 
 // vmxPointer reads the 64-bit memory operand of VMXON, VMCLEAR and VMPTRLD.
@@ -201,7 +225,7 @@ func vmptrst(c *CPU, in *Inst) {
 // it. The destination is written before RFLAGS, so that a faulting store
 // leaves them alone.
 func vmread(c *CPU, in *Inst) {
-	if !c.vmxCheck(in, vmx.InsnVMREAD) {
+	if !c.vmxRootAccess() && !c.vmxCheck(in, vmx.InsnVMREAD) {
 		return
 	}
 	mode64 := c.codeMode == mode64
@@ -213,6 +237,17 @@ func vmread(c *CPU, in *Inst) {
 	o := &c.vmxOut
 	if c.inGuest() {
 		v, *o = c.vmx.GuestVMREAD(enc, mode64, vmxPhys{c}) // VMCS shadowing
+	} else if v, ok := c.vmx.VMREADOK(enc, mode64); ok {
+		// VMsucceed, without an outcome built unless the hook wants it.
+		if mode64 {
+			ok = writeRM(c, in, v)
+		} else {
+			ok = writeRM(c, in, uint32(v))
+		}
+		if ok {
+			c.vmxSucceed(vmx.InsnVMREAD)
+		}
+		return
 	} else {
 		v = c.vmx.VMREADTo(enc, mode64, o)
 	}
@@ -233,7 +268,7 @@ func vmread(c *CPU, in *Inst) {
 // vmwrite: VMWRITE r64, r/m64 (0F 79) in 64-bit mode, r32, r/m32 outside
 // it. The source operand is read before the write.
 func vmwrite(c *CPU, in *Inst) {
-	if !c.vmxCheck(in, vmx.InsnVMWRITE) {
+	if !c.vmxRootAccess() && !c.vmxCheck(in, vmx.InsnVMWRITE) {
 		return
 	}
 	mode64 := c.codeMode == mode64
@@ -254,6 +289,10 @@ func vmwrite(c *CPU, in *Inst) {
 	}
 	if c.inGuest() {
 		c.vmxDone(c.vmx.GuestVMWRITE(enc, val, mode64, vmxPhys{c})) // VMCS shadowing
+		return
+	}
+	if c.vmx.VMWRITEOK(enc, val, mode64) {
+		c.vmxSucceed(vmx.InsnVMWRITE)
 		return
 	}
 	o := &c.vmxOut
@@ -296,21 +335,18 @@ func vmentry(c *CPU, in *Inst) {
 	// changed since.
 	ctx := &c.vmxCtxBuf
 	ctx.MovSSBlocking = c.shadow == shadowMovSS
-	o, done := c.vmx.Enter(launch, ctx, vmxPhys{c})
-	if !done {
+	o := &c.vmxOut
+	if !c.vmx.EnterTo(launch, ctx, vmxPhys{c}, o) {
 		c.enterGuest(insn, launch)
 		return
 	}
 	if o.Kind != vmx.EntryFailed {
-		c.vmxDone(o)
+		c.vmxOutcome(o)
 		return
 	}
 	// A VM-entry failure loads host state as a VM exit does (SDM Vol. 3C
 	// 28.8); RFLAGS is then the host's, not a VMfail's.
-	if c.Hooks != nil && c.Hooks.VMX != nil {
-		c.vmxOut = o
-		c.Hooks.VMX(c, &c.vmxOut)
-	}
+	c.vmxHook(o)
 	c.vmxLoadHost()
 }
 
@@ -414,22 +450,22 @@ func (c *CPU) enterGuest(insn vmx.Insn, launch bool) {
 	// 27.4: the VM-entry MSR-load area, after the guest state; a failure
 	// is a VM-entry failure (reason 34) that loads host state (27.8).
 	if i, why := c.vmxEntryMSRLoad(); i != 0 {
-		o := c.vmx.FailEntryMSR(i, why)
-		if c.Hooks != nil && c.Hooks.VMX != nil {
-			c.vmxOut = o
-			c.Hooks.VMX(c, &c.vmxOut)
-		}
+		c.vmxOut = c.vmx.FailEntryMSR(i, why)
+		c.vmxHook(&c.vmxOut)
 		c.vmxLoadHost()
 		return
 	}
-	if c.Hooks != nil && c.Hooks.VMX != nil {
+	if h := c.Hooks; h != nil && h.VMX != nil && !h.VMXFailuresOnly {
 		c.vmxOut = vmx.Outcome{Insn: insn, Kind: vmx.Succeed}
-		c.Hooks.VMX(c, &c.vmxOut)
+		h.VMX(c, &c.vmxOut)
 	}
 	c.vmx.Intercepts(&c.intercepts)
-	c.pauseLoop = vmx.PauseLoop{}   // the first PAUSE after entry begins a loop (26.1.3)
-	c.clearMonitor()                // exec_monitor.go
-	c.BlockINIT(false)              // INIT is a VM exit in VMX non-root operation (24.8)
+	c.pauseLoop = vmx.PauseLoop{} // the first PAUSE after entry begins a loop (26.1.3)
+	c.clearMonitor()              // exec_monitor.go
+	// INIT is a VM exit in VMX non-root operation (24.8): BlockINIT(false)
+	// without its updateAttn, which vmxEventsEntry ends with (nothing in
+	// between reads the attention word).
+	c.initBlocked = false
 	c.vmxEventsEntry(g.BlockingNMI) // NMI blocking, the preemption timer (vmx_events.go)
 	c.vmxAPICVEntry(g.Activity)     // vmx_apicv.go
 	switch {
@@ -516,7 +552,9 @@ func (c *CPU) vmExit(reason uint32, info vmx.ExitInfo, atInsn bool) {
 	c.loadHostState()
 	c.shadow, c.halted, c.waitSIPI = 0, false, false
 	c.mon = monitorState{} // exec_monitor.go: the wait ends, the monitor is cleared
-	c.BlockINIT(true)
+	// BlockINIT(true) without its updateAttn: vmxLoadHostRest begins with
+	// setDebugCtl, which recomputes the attention word.
+	c.initBlocked = true
 	c.vmxLoadHostRest()
 	if !c.vmxExitMSRLoad() { // 28.6
 		return
@@ -543,7 +581,7 @@ func (c *CPU) loadHostState() {
 // and translations (SDM Vol. 3C 28.5): IA32_DEBUGCTL cleared, the PDPTEs
 // of a 32-bit PAE host.
 func (c *CPU) vmxLoadHostRest() {
-	c.setDebugCtl(0)
+	c.setDebugCtl(0) // first: vmExit leaves the attention word to its updateAttn
 	s := &c.State
 	if s.CR0&arch.CR0PG != 0 && s.CR4&arch.CR4PAE != 0 && s.EFER&arch.EFERLMA == 0 {
 		if !c.loadPDPTEs(s.CR0, s.CR3, s.CR4) {

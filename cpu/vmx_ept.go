@@ -245,7 +245,7 @@ func (c *CPU) vmxEnterTranslation() {
 	}
 	x := &c.tlb.ctx.ept
 	x.on, x.eptp, x.vpid, x.caps = t.EPT, t.EPTP, t.VPID, c.vmx.Caps().EPT()
-	x.mbec, x.pml, x.ve = t.EPT && c.vmx.EPTControls().MBEC, t.EPT && c.vmx.PMLOn(), t.EPT && c.vmx.VEOn()
+	x.mbec, x.pml, x.ve = t.MBEC, t.PML, t.VE
 	c.switchContext(id)
 }
 

@@ -111,7 +111,7 @@ func (c *CPU) vmxEventsEntry(blockingNMI bool) {
 	c.vmxElapse(VMEntryLatency)
 	c.vev.on = x.Any()
 	c.vmxArmRunEnd(true)
-	c.updateAttn()
+	c.updateAttn() // last: enterGuest leaves the attention word to it
 }
 
 // vmxInjectPendingMTF is VM entry's injection of a pending MTF VM exit
@@ -488,9 +488,6 @@ func (c *CPU) vmxEventsExit(reason uint32, g *vmx.GuestSave) {
 	c.updateAttn()
 }
 
-// encGuestPendingDebug is the pending debug exceptions field (Appendix B).
-const encGuestPendingDebug = 0x6822
-
 // vmxPendingDebug delivers the debug exceptions VM entry makes pending
 // (SDM Vol. 3C 27.7.3): on a VM entry that injects no event, into the
 // active state, a #DB trap whose DR6 status bits are B3:B0 and BS from
@@ -500,7 +497,7 @@ const encGuestPendingDebug = 0x6822
 // priority of a trap on the previous instruction). The exception bitmap
 // applies (a VM exit with the bits in the exit qualification).
 func (c *CPU) vmxPendingDebug(activity uint64, movSS bool) {
-	pd := c.vmx.CurField(encGuestPendingDebug)
+	pd := c.vmx.CoreFieldValue(vmx.CorePendingDebug)
 	bits := pd & (0xF | arch.DR6BS)
 	if activity != 0 || pd&(0xF|1<<12|arch.DR6BS) == 0 {
 		return

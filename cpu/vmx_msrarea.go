@@ -50,7 +50,10 @@ func msrAreaRefused(idx, res uint32, entry bool) string {
 // after the guest state. It returns the 1-based index of the failing entry
 // and why, or 0.
 func (c *CPU) vmxEntryMSRLoad() (uint64, string) {
-	n := c.vmx.CurField(vmx.EncEntryMSRLoadCount)
+	n := c.vmx.CoreFieldValue(vmx.CoreEntryMSRLoadCount)
+	if n == 0 {
+		return 0, ""
+	}
 	addr := c.vmx.CurField(vmx.EncEntryMSRLoadAddr)
 	for i := uint64(0); i < n; i++ {
 		idx, res, data, ok := c.msrAreaEntry(addr, i)
@@ -70,7 +73,10 @@ func (c *CPU) vmxEntryMSRLoad() (uint64, string) {
 // vmxExitMSRStore stores the guest's MSRs into the VM-exit MSR-store area
 // (SDM Vol. 3C 28.4), before host state is loaded. false: a VMX abort.
 func (c *CPU) vmxExitMSRStore() bool {
-	n := c.vmx.CurField(vmx.EncExitMSRStoreCount)
+	n := c.vmx.CoreFieldValue(vmx.CoreExitMSRStoreCount)
+	if n == 0 {
+		return true
+	}
 	addr := c.vmx.CurField(vmx.EncExitMSRStoreAddr)
 	for i := uint64(0); i < n; i++ {
 		idx, res, _, ok := c.msrAreaEntry(addr, i)
@@ -88,7 +94,10 @@ func (c *CPU) vmxExitMSRStore() bool {
 // vmxExitMSRLoad loads the VM-exit MSR-load area (SDM Vol. 3C 28.6), after
 // host state. false: a VMX abort.
 func (c *CPU) vmxExitMSRLoad() bool {
-	n := c.vmx.CurField(vmx.EncExitMSRLoadCount)
+	n := c.vmx.CoreFieldValue(vmx.CoreExitMSRLoadCount)
+	if n == 0 {
+		return true
+	}
 	addr := c.vmx.CurField(vmx.EncExitMSRLoadAddr)
 	for i := uint64(0); i < n; i++ {
 		idx, res, data, ok := c.msrAreaEntry(addr, i)

@@ -337,3 +337,65 @@ func TestVMXOutcomeFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestVMXHookFailuresOnly: Hooks.VMX with VMXFailuresOnly sees the VMX
+// instructions that did not end in VMsucceed and none of those that did;
+// without it, all of them. The program: VMREAD of the guest RIP
+// (VMsucceed), VMWRITE of the exit-reason field (read-only without
+// IA32_VMX_MISC[29] on Sandy Bridge EP: VMfailValid(13), SDM Vol. 3C 31.3
+// VMWRITE, 31.4), VMLAUNCH of a VMCS that passes every check
+// (VMsucceed: the guest runs), the guest's CPUID exits, VMRESUME
+// (VMsucceed).
+func TestVMXHookFailuresOnly(t *testing.T) {
+	for _, only := range []bool{false, true} {
+		h := vmxHarness(t)
+		guestVMCS(t, h)
+		c := h.c
+		var kinds []vmx.Kind
+		var insns []vmx.Insn
+		c.Hooks = &Hooks{VMX: func(_ *CPU, o *vmx.Outcome) {
+			kinds = append(kinds, o.Kind)
+			insns = append(insns, o.Insn)
+		}, VMXFailuresOnly: only}
+		// mov eax, 681EH; vmread ebx, eax; mov eax, 4402H; vmwrite eax, ebx; vmlaunch
+		copy(h.bus.ram[harnessCode:], []byte{0xB8, 0x1E, 0x68, 0x00, 0x00, 0x0F, 0x78, 0xC3,
+			0xB8, 0x02, 0x44, 0x00, 0x00, 0x0F, 0x79, 0xC3, 0x0F, 0x01, 0xC2})
+		copy(h.bus.ram[0x11000:], []byte{0x0F, 0xA2})       // cpuid
+		copy(h.bus.ram[0x12000:], []byte{0x0F, 0x01, 0xC3}) // VMRESUME
+		c.Run(6)                                            // ..., VMLAUNCH, CPUID (exits), VMRESUME
+		require.True(t, c.vmx.Guest(), "the VMRESUME entered the guest")
+		if only {
+			assert.Equal(t, []vmx.Kind{vmx.FailValid}, kinds, "failures only")
+			assert.Equal(t, []vmx.Insn{vmx.InsnVMWRITE}, insns)
+		} else {
+			assert.Equal(t, []vmx.Kind{vmx.Succeed, vmx.FailValid, vmx.Succeed, vmx.Succeed}, kinds, "every outcome")
+			assert.Equal(t, []vmx.Insn{vmx.InsnVMREAD, vmx.InsnVMWRITE, vmx.InsnVMLAUNCH, vmx.InsnVMRESUME}, insns)
+		}
+	}
+}
+
+// TestVMXINITAtEntry: an INIT that arrives in VMX root operation is held
+// (blocked there: SDM Vol. 3C 24.8); VM entry unblocks it, and it is a VM
+// exit (reason 3: 26.2) at the guest's first instruction boundary, before
+// any guest instruction runs — the attention word is brought up to date
+// by the entry. Likewise the VM exit blocks it again: the host runs on.
+func TestVMXINITAtEntry(t *testing.T) {
+	h := vmxHarness(t)
+	guestVMCS(t, h)
+	c := h.c
+	copy(h.bus.ram[harnessCode:], []byte{0x0F, 0x01, 0xC2}) // VMLAUNCH
+	for i := 0; i < 16; i++ {
+		h.bus.ram[0x11000+i] = 0x90 // the guest: NOPs
+		h.bus.ram[0x12000+i] = 0x90 // the host after the exit: NOPs
+	}
+	var reasons []uint32
+	c.Hooks = &Hooks{VMExit: func(_ *CPU, r uint32, _ vmx.ExitInfo) { reasons = append(reasons, r) }}
+	c.BlockINIT(true) // as the VMXON instruction does (vmxHarness calls the vmx package)
+	c.RaiseINIT()
+	c.Run(6) // VMLAUNCH (the INIT held until then), the INIT's exit, the host's NOPs
+	require.Equal(t, []uint32{vmx.ExitINIT}, reasons, "the INIT exits before the guest's first instruction")
+	rip, _ := c.vmx.VMREAD(0x681E, true)
+	assert.Equal(t, uint64(0x11000), rip, "guest RIP saved: no guest instruction ran")
+	assert.False(t, c.vmx.Guest())
+	assert.Greater(t, c.RIP, uint64(0x12000), "the host runs on (INIT blocked again, nothing pending)")
+}

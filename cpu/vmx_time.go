@@ -75,6 +75,15 @@ func (c *CPU) vmxElapse(ns uint64) {
 	if !c.runTimed {
 		return
 	}
+	// now() lies in [Icount, Icount+maxBlockInsts): it adds the block's
+	// instructions before the current one (before < len(insts)). When the
+	// end is further than ns past that range, the test below holds
+	// whatever now() is, so the walk of the block is not needed
+	// (TestVMXElapseFar).
+	if c.runEnd > c.Icount && c.runEnd-c.Icount > ns+maxBlockInsts {
+		c.runEnd -= ns
+		return
+	}
 	if floor := c.now(); c.runEnd > floor && c.runEnd-floor > ns {
 		c.runEnd -= ns
 	} else {

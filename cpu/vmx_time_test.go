@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -183,4 +184,70 @@ func TestVMXTransitionTimerDeadline(t *testing.T) {
 	assert.Equal(t, uint64(52), vmcsField(t, c, fExitReason))
 	assert.Equal(t, uint64(0x11000), vmcsField(t, c, fGuestRIP))
 	assert.Equal(t, uint64(241), c.Clock(), "the exit's latency")
+}
+
+// TestVMXElapseFar: vmxElapse skips the walk of the block (now) when the
+// run's end lies more than the latency plus a block's length past Icount.
+// The reference is the rule of vmx_time.go written out over now(): the
+// end moves ns earlier when it lies more than ns after the executing
+// instruction's count, else to that count (or stays, when earlier). Each
+// case is a block of 1-64 instructions of random lengths with the
+// executing one anywhere in it, and an end around the boundaries of the
+// shortcut (Icount + ns + maxBlockInsts) and of the rule (now + ns).
+func TestVMXElapseFar(t *testing.T) {
+	h := newHarness(mode64)
+	c := h.c
+	rng := rand.New(rand.NewPCG(10, 18))
+	var far, near int
+	for i := 0; i < 20000; i++ {
+		n := 1 + rng.IntN(maxBlockInsts)
+		b := &block{off: uint16(rng.IntN(64)), insts: make([]Inst, n)}
+		pos := uint64(b.off)
+		cur := rng.IntN(n)
+		for j := range b.insts {
+			b.insts[j].len = uint8(1 + rng.IntN(15))
+			if j == cur {
+				c.ripCur = pos - c.segv[arch.CS].base
+			}
+			pos += uint64(b.insts[j].len)
+		}
+		c.blk = b
+		c.runTimed = true
+		c.vev.savedEnd = 0
+		c.Icount = rng.Uint64N(1 << 40)
+		ns := uint64(VMEntryLatency)
+		if rng.IntN(2) == 0 {
+			ns = 1 + rng.Uint64N(300)
+		}
+		now := c.Icount + uint64(cur)
+		require.Equal(t, now, c.now(), "the block's position")
+		var end uint64
+		switch rng.IntN(4) {
+		case 0: // around the shortcut's bound
+			end = c.Icount + ns + maxBlockInsts - 2 + rng.Uint64N(5)
+		case 1: // around now + ns
+			end = now + ns - 2 + rng.Uint64N(5)
+		case 2: // anywhere in reach, before Icount too
+			end = c.Icount - 10 + rng.Uint64N(ns+2*maxBlockInsts+20)
+		default: // far
+			end = c.Icount + rng.Uint64N(1<<30)
+		}
+		c.runEnd = end
+		want := end
+		if end > now && end-now > ns {
+			want = end - ns
+		} else {
+			want = min(end, now)
+		}
+		c.vmxElapse(ns)
+		require.Equal(t, want, c.runEnd, "case %d: Icount %d, now %d, end %d, ns %d", i, c.Icount, now, end, ns)
+		if end > c.Icount && end-c.Icount > ns+maxBlockInsts {
+			far++
+		} else {
+			near++
+		}
+	}
+	c.blk = nil
+	assert.Greater(t, far, 1000, "cases the shortcut takes")
+	assert.Greater(t, near, 1000, "cases that read now()")
 }

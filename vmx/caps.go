@@ -52,9 +52,14 @@ type Caps struct {
 	// guestSlots are the slots of the other fields LoadGuestState and
 	// SaveGuestState move (resolveGuestSlots).
 	guestSlots [gsCount]int16
-	supports   []Field // the fields that exist, in table order
-	offsets    []int   // region offset of each supported field
-	maxIndex   uint32
+	// coreSlots are the slots of the core's fields (CoreFieldValue).
+	coreSlots [coreFieldCount]int16
+	// class is each slot's write class (slotClass): VMCS.gen counts the
+	// writes by it.
+	class    []uint8
+	supports []Field // the fields that exist, in table order
+	offsets  []int   // region offset of each supported field
+	maxIndex uint32
 }
 
 // VMCS region layout (vmxemu's own beyond what the SDM fixes, Vol. 3C
@@ -143,6 +148,13 @@ func NewCaps(read, model func(idx uint32) (uint64, bool), maxPhysAddr, linearWid
 	c.segSlots = c.guestSegSlots()
 	c.hostSlots = c.resolveHostSlots()
 	c.guestSlots = c.resolveGuestSlots()
+	for f := range c.coreSlots {
+		c.coreSlots[f] = int16(c.slotOf(coreFieldEnc(CoreField(f))))
+	}
+	c.class = make([]uint8, len(c.supports))
+	for i := range c.supports {
+		c.class[i] = slotClass(c.supports[i].Enc)
+	}
 	return c, nil
 }
 

@@ -115,43 +115,59 @@ func (v *CPU) field(enc uint32) uint64 {
 // then those on the controls and the host-state area. done is false when
 // every check passed and the guest state would be loaded next.
 func (v *CPU) Enter(launch bool, c *EntryCtx, mem Phys) (o Outcome, done bool) {
+	if v.EnterTo(launch, c, mem, &o) {
+		return o, true
+	}
+	if launch {
+		return Outcome{Insn: InsnVMLAUNCH}, false
+	}
+	return Outcome{Insn: InsnVMRESUME}, false
+}
+
+// EnterTo is Enter with the outcome written to *o when a check decides
+// one (done); when every check passes *o is left alone (the core's VM
+// entry copies no Outcome: issue 18).
+func (v *CPU) EnterTo(launch bool, c *EntryCtx, mem Phys, o *Outcome) (done bool) {
 	insn := InsnVMRESUME
 	if launch {
 		insn = InsnVMLAUNCH
 	}
 	sdm := " (" + sdmInsn + "VMLAUNCH/VMRESUME)"
 	if v.current == invalidPtr {
-		return Outcome{Insn: insn, Kind: FailInvalid, Why: "there is no current VMCS (VMPTRLD one first)" + sdm}, true
+		*o = Outcome{Insn: insn, Kind: FailInvalid, Why: "there is no current VMCS (VMPTRLD one first)" + sdm}
+		return true
 	}
 	if v.cur.isShadow() {
 		// A shadow VMCS cannot be entered: VMfailInvalid with the
 		// invalid current-VMCS pointer (SDM Vol. 3C 25.10, 27.1).
-		return Outcome{Insn: insn, Kind: FailInvalid, Why: fmt.Sprintf("the current VMCS %#x is a shadow VMCS (bit 31 of its revision identifier): it cannot be used for VM entry", v.current) + sdm}, true
+		*o = Outcome{Insn: insn, Kind: FailInvalid, Why: fmt.Sprintf("the current VMCS %#x is a shadow VMCS (bit 31 of its revision identifier): it cannot be used for VM entry", v.current) + sdm}
+		return true
 	}
 	if c.MovSSBlocking {
-		return v.fail(insn, ErrEntryMovSSBlocking, "events are blocked by MOV SS: the instruction follows MOV SS or POP SS"+sdm), true
+		*o = v.fail(insn, ErrEntryMovSSBlocking, "events are blocked by MOV SS: the instruction follows MOV SS or POP SS"+sdm)
+		return true
 	}
 	s := v.cur
 	if launch && s.launched {
-		return v.fail(insn, ErrVMLAUNCHNonClear, fmt.Sprintf("the launch state of VMCS %#x is \"launched\": VMCLEAR it before VMLAUNCH, or use VMRESUME", v.current)+sdm), true
+		*o = v.fail(insn, ErrVMLAUNCHNonClear, fmt.Sprintf("the launch state of VMCS %#x is \"launched\": VMCLEAR it before VMLAUNCH, or use VMRESUME", v.current)+sdm)
+		return true
 	}
 	if !launch && !s.launched {
-		return v.fail(insn, ErrVMRESUMENonLaunched, fmt.Sprintf("the launch state of VMCS %#x is \"clear\": VMLAUNCH it first", v.current)+sdm), true
+		*o = v.fail(insn, ErrVMRESUMENonLaunched, fmt.Sprintf("the launch state of VMCS %#x is \"clear\": VMLAUNCH it first", v.current)+sdm)
+		return true
 	}
 	// The check groups run through their memos (fastentry.go): a group
 	// that passed before with the same inputs is not run again.
-	if o, bad := v.controlsChecked(insn, mem); bad {
-		return o, true
-	}
-	if o, bad := v.hostChecked(insn, c); bad {
-		return o, true
+	if v.controlsChecked(insn, mem, o) || v.hostChecked(insn, c, o) {
+		return true
 	}
 	// 27.3: the guest-state checks; a failure is a VM-entry failure that
 	// loads host state (28.8).
 	if g := v.guestChecked(insn, mem); g != nil {
-		return v.failEntry(insn, ExitInvalidGuestState, g), true
+		*o = v.failEntry(insn, ExitInvalidGuestState, g)
+		return true
 	}
-	return Outcome{Insn: insn}, false
+	return false
 }
 
 // ctlMSR returns the capability MSR that governs a control field: the

@@ -81,18 +81,30 @@ type Translation struct {
 	// 30.4): the guest's accesses to the APIC-access page take no TLB
 	// entry.
 	APICAccess bool
+	// MBEC, PML and VE are "mode-based execute control for EPT", "enable
+	// PML" and "EPT-violation #VE" (secondary controls 22, 17, 18: SDM
+	// Vol. 3C 25.6.2), each only with "enable EPT": EPTControls().MBEC,
+	// PMLOn() and VEOn() under EPT, read with the other controls.
+	MBEC, PML, VE bool
 }
 
 // Translation returns the current VMCS's translation context (read at VM
 // entry; the fields cannot change while the guest runs: VMWRITE exits).
 func (v *CPU) Translation() Translation {
-	sec := v.secondary()
+	// The fields by their slots (Caps.coreSlots): Translation runs at
+	// every VM entry, outside the check groups' recording.
+	f := fieldVals(v.cur.vals)
+	var sec uint64
+	if f.at(v.caps.coreSlots[coreProcCtls])&procActivateSecondary != 0 { // as secondary()
+		sec = f.at(v.caps.coreSlots[coreProcCtls2])
+	}
 	var t Translation
 	if sec&proc2EPT != 0 {
-		t.EPT, t.EPTP = true, v.field(encEPTP)
+		t.EPT, t.EPTP = true, f.at(v.caps.coreSlots[coreEPTP])
+		t.MBEC, t.PML, t.VE = sec&proc2MBEC != 0, sec&proc2PML != 0, sec&proc2EPTVE != 0
 	}
 	if sec&proc2VPID != 0 {
-		t.VPID = uint16(v.field(encVPID))
+		t.VPID = uint16(f.at(v.caps.coreSlots[coreVPID]))
 	}
 	t.APICAccess = sec&Proc2VirtualizeAPICAccesses != 0
 	return t

@@ -40,7 +40,7 @@ func (v *CPU) failEntry(insn Insn, reason uint64, g *GuestFailure) Outcome {
 func (v *CPU) setField(enc uint32, val uint64) {
 	if s := v.caps.slotOf(enc); s >= 0 {
 		v.cur.vals[s] = val
-		v.cur.gen[encType(enc)]++
+		v.cur.gen[v.caps.class[s]]++
 	}
 }
 
@@ -91,24 +91,24 @@ func (c *Caps) resolveHostSlots() (q [hsCount]int16) {
 // host-state area. The MSRs the core holds (PAT, EFER) follow the VM-exit
 // controls. Fields are read by slot (Caps.hostSlots, resolveHostSlots).
 func (v *CPU) LoadHostState(s *arch.State) {
-	hs := &v.caps.hostSlots
-	exit := v.at(hs[hsExitCtls])
+	hs, f := v.caps.hostSlots, fieldVals(v.cur.vals) // local copies, as in LoadGuestState
+	exit := f.at(hs[hsExitCtls])
 	long := exit&exitHostAddrSpace != 0
 	// 28.5.1: CR0 keeps ET, CD, NW and bits 28:19, 17, 15:6; CR3 and CR4
 	// take the host values. DR7 = 400H.
 	const keep0 = 0x1FF80000 | 1<<17 | 0xFFC0 | arch.CR0ET | arch.CR0CD | arch.CR0NW
-	s.CR0 = s.CR0&keep0 | v.at(hs[hsCR0])&^keep0
-	s.CR3 = v.at(hs[hsCR3])
-	s.CR4 = v.at(hs[hsCR4])
+	s.CR0 = s.CR0&keep0 | f.at(hs[hsCR0])&^keep0
+	s.CR3 = f.at(hs[hsCR3])
+	s.CR4 = f.at(hs[hsCR4])
 	s.DR[7] = 0x400
-	s.SysenterCS = v.at(hs[hsSysCS])
-	s.SysenterESP = v.at(hs[hsSysESP])
-	s.SysenterEIP = v.at(hs[hsSysEIP])
+	s.SysenterCS = f.at(hs[hsSysCS])
+	s.SysenterESP = f.at(hs[hsSysESP])
+	s.SysenterEIP = f.at(hs[hsSysEIP])
 	if exit&exitLoadPAT != 0 {
-		s.PAT = v.at(hs[hsPAT])
+		s.PAT = f.at(hs[hsPAT])
 	}
 	if exit&exitLoadEFER != 0 {
-		s.EFER = v.at(hs[hsEFER])
+		s.EFER = f.at(hs[hsEFER])
 	} else if long {
 		s.EFER |= arch.EFERLMA | arch.EFERLME
 	} else {
@@ -121,35 +121,70 @@ func (v *CPU) LoadHostState(s *arch.State) {
 	} else {
 		csAttr |= arch.ARDB
 	}
-	s.Seg[arch.CS] = arch.Segment{Selector: uint16(v.at(hs[hsSelES+arch.CS])), Limit: 0xFFFFFFFF, Attr: csAttr}
+	s.Seg[arch.CS] = arch.Segment{Selector: uint16(f.at(hs[hsSelES+arch.CS])), Limit: 0xFFFFFFFF, Attr: csAttr}
 	data := uint32(arch.ARP | arch.ARS | 3 | arch.ARDB | arch.ARG)
 	for _, i := range [...]int{arch.SS, arch.DS, arch.ES, arch.FS, arch.GS} {
-		sel := uint16(v.at(hs[hsSelES+i]))
+		sel := uint16(f.at(hs[hsSelES+i]))
 		seg := arch.Segment{Selector: sel, Limit: 0xFFFFFFFF, Attr: data}
 		if sel == 0 && !(i == arch.SS && long) {
 			seg.Attr |= arch.ARUnusable
 		}
 		switch i {
 		case arch.FS:
-			seg.Base = v.at(hs[hsFSBase])
+			seg.Base = f.at(hs[hsFSBase])
 		case arch.GS:
-			seg.Base = v.at(hs[hsGSBase])
+			seg.Base = f.at(hs[hsGSBase])
 		}
 		s.Seg[i] = seg
 	}
-	s.TR = arch.Segment{Selector: uint16(v.at(hs[hsSelTR])), Base: v.at(hs[hsTRBase]), Limit: 0x67, Attr: arch.ARP | 11}
+	s.TR = arch.Segment{Selector: uint16(f.at(hs[hsSelTR])), Base: f.at(hs[hsTRBase]), Limit: 0x67, Attr: arch.ARP | 11}
 	s.LDTR = arch.Segment{Attr: arch.ARUnusable}
-	s.GDTR = arch.DescTable{Base: v.at(hs[hsGDTRBase]), Limit: 0xFFFF}
-	s.IDTR = arch.DescTable{Base: v.at(hs[hsIDTRBase]), Limit: 0xFFFF}
+	s.GDTR = arch.DescTable{Base: f.at(hs[hsGDTRBase]), Limit: 0xFFFF}
+	s.IDTR = arch.DescTable{Base: f.at(hs[hsIDTRBase]), Limit: 0xFFFF}
 	// 28.5.3: RIP, RSP; RFLAGS cleared but bit 1.
-	s.RIP = v.at(hs[hsRIP])
-	s.GPR[arch.RSP] = v.at(hs[hsRSP])
+	s.RIP = f.at(hs[hsRIP])
+	s.GPR[arch.RSP] = f.at(hs[hsRSP])
 	s.RFLAGS = arch.FlagRes1
 }
 
 // CurField reads a field of the current VMCS by its full encoding (0 for a
 // field the processor does not have), for the core's MSR areas.
 func (v *CPU) CurField(enc uint32) uint64 { return v.field(enc) }
+
+// CoreField names a field of the current VMCS that the core reads at
+// every VM entry or exit (CoreFieldValue).
+type CoreField uint8
+
+// The core's fields: the counts of the VM-entry MSR-load, VM-exit
+// MSR-store and VM-exit MSR-load areas (SDM Vol. 3C 24.7.2, 24.8.2), the
+// guest's pending debug exceptions (24.4.2).
+const (
+	CoreEntryMSRLoadCount CoreField = iota
+	CoreExitMSRStoreCount
+	CoreExitMSRLoadCount
+	CorePendingDebug
+	// Those Translation reads at every VM entry: the primary and
+	// secondary processor-based controls, the EPTP and the VPID.
+	coreProcCtls
+	coreProcCtls2
+	coreEPTP
+	coreVPID
+	coreFieldCount
+)
+
+// coreFieldEnc is the encoding of a CoreField.
+func coreFieldEnc(f CoreField) uint32 {
+	return [coreFieldCount]uint32{encEntryMSRLdCnt, encExitMSRStCnt, encExitMSRLdCnt, encGuestPendDbg,
+		encProcCtls, encProcCtls2, encEPTP, encVPID}[f]
+}
+
+// CoreFieldValue is CurField of the field f by its slot, resolved with
+// the capabilities (Caps.coreSlots): no lookup of the encoding at every
+// transition. The core reads these outside the entry-check groups, whose
+// recording field() serves.
+func (v *CPU) CoreFieldValue(f CoreField) uint64 {
+	return fieldVals(v.cur.vals).at(v.caps.coreSlots[f])
+}
 
 // MSR-area field encodings (Appendix B), for the core.
 const (

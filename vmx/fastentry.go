@@ -56,24 +56,26 @@ func (r *fieldRec) note(s int) {
 // checkMemo is one group's last pass: the VMCS, the key (instruction and
 // the group's non-VMCS inputs) and the fields it read with their values.
 type checkMemo struct {
-	ok    bool
-	vmcs  *VMCS
-	insn  Insn
-	key   [2]uint64
+	ok   bool
+	vmcs *VMCS
+	insn Insn
+	key  [2]uint64
+	// slots and vals are grouped by write class (slotClass): those of
+	// class t are at bound[t]:bound[t+1].
 	slots []int16
 	vals  []uint64
-	// types has bit t set when the group read a field of type t, gen is
-	// the VMCS's VMCS.gen when the values were last known to hold: while
-	// no type the group read has had a write since, they still hold.
-	types uint8
-	gen   [4]uint64
+	bound [nClasses + 1]int
+	// gen is the VMCS's VMCS.gen when the values were last known to
+	// hold: while a class has had no write since, its values still hold,
+	// and only the classes written need their values compared.
+	gen [nClasses]uint64
 }
 
-// unwritten reports whether no field of a type m read has been written
+// unwritten reports whether no field of a class m read has been written
 // in s since m's values were last known to hold.
 func (m *checkMemo) unwritten(s *VMCS) bool {
 	for t := range s.gen {
-		if m.types>>t&1 != 0 && m.gen[t] != s.gen[t] {
+		if m.gen[t] != s.gen[t] && m.bound[t] != m.bound[t+1] {
 			return false
 		}
 	}
@@ -112,7 +114,9 @@ type entryMemo struct {
 	interceptsTo *Intercepts
 	// hits counts the groups skipped (the tests' proof that the fast
 	// path ran), unwritten those skipped on VMCS.gen alone.
-	hits, unwritten uint64
+	// partial those skipped after comparing the values of some classes
+	// only.
+	hits, unwritten, partial uint64
 }
 
 // memoHit reports whether m's group can be skipped: it passed with the
@@ -124,13 +128,25 @@ func (v *CPU) memoHit(m *checkMemo, insn Insn, key [2]uint64) bool {
 		return false
 	}
 	if !m.unwritten(v.cur) {
-		vals, kept := v.cur.vals, m.vals[:len(m.slots)] // one length check for the loop
-		for i, s := range m.slots {
-			if vals[s] != kept[i] {
-				return false
+		// The values of the classes written since are compared.
+		vals, partial := v.cur.vals, false
+		for t := range v.cur.gen {
+			if m.gen[t] == v.cur.gen[t] {
+				partial = partial || m.bound[t] != m.bound[t+1]
+				continue
+			}
+			lo, hi := m.bound[t], m.bound[t+1]
+			kept := m.vals[lo:hi]
+			for i, s := range m.slots[lo:hi] {
+				if vals[s] != kept[i] {
+					return false
+				}
 			}
 		}
 		m.gen = v.cur.gen // the values hold as of now
+		if partial {
+			v.memo.partial++
+		}
 	} else {
 		v.memo.unwritten++
 	}
@@ -159,12 +175,23 @@ func (v *CPU) memoEnd(m *checkMemo, start int, passed, usedMem bool, insn Insn, 
 	m.ok = passed && !usedMem && !v.memo.off
 	if m.ok {
 		m.vmcs, m.insn, m.key = v.cur, insn, key
-		m.slots = append(m.slots[:0], r.slots[start:]...)
-		m.vals = m.vals[:0]
-		m.types = 0
-		for _, s := range m.slots {
-			m.vals = append(m.vals, v.cur.vals[s])
-			m.types |= 1 << v.caps.supports[s].Type()
+		// The slots and their values grouped by class (a counting
+		// sort: bound[t+1] counts class t, then sums).
+		src := r.slots[start:]
+		m.bound = [nClasses + 1]int{}
+		for _, s := range src {
+			m.bound[v.caps.class[s]+1]++
+		}
+		for t := 1; t <= nClasses; t++ {
+			m.bound[t] += m.bound[t-1]
+		}
+		m.slots = append(m.slots[:0], src...)
+		m.vals = append(m.vals[:0], make([]uint64, len(src))...)
+		pos := m.bound
+		for _, s := range src {
+			t := v.caps.class[s]
+			m.slots[pos[t]], m.vals[pos[t]] = s, v.cur.vals[s]
+			pos[t]++
 		}
 		m.gen = v.cur.gen
 	}
@@ -175,33 +202,40 @@ func (v *CPU) memoEnd(m *checkMemo, start int, passed, usedMem bool, insn Insn, 
 	}
 }
 
-// controlsChecked is checkControls through its memo.
-func (v *CPU) controlsChecked(insn Insn, mem Phys) (Outcome, bool) {
+// controlsChecked is checkControls through its memo; a failure's outcome
+// goes to *o.
+func (v *CPU) controlsChecked(insn Insn, mem Phys, o *Outcome) bool {
 	m := &v.memo.controls
 	if v.memoHit(m, insn, [2]uint64{}) {
-		return Outcome{}, false
+		return false
 	}
 	start := v.memoBegin()
 	p := &v.memo.phys
 	p.mem, p.used = mem, false
-	o, bad := v.checkControls(insn, p)
+	r, bad := v.checkControls(insn, p)
 	p.mem = nil
 	v.memoEnd(m, start, !bad, p.used, insn, [2]uint64{})
-	return o, bad
+	if bad {
+		*o = r
+	}
+	return bad
 }
 
 // hostChecked is checkHostState through its memo (the host's IA32_EFER
-// is its one input outside the VMCS).
-func (v *CPU) hostChecked(insn Insn, c *EntryCtx) (Outcome, bool) {
+// is its one input outside the VMCS); a failure's outcome goes to *o.
+func (v *CPU) hostChecked(insn Insn, c *EntryCtx, o *Outcome) bool {
 	m := &v.memo.host
 	key := [2]uint64{c.EFER}
 	if v.memoHit(m, insn, key) {
-		return Outcome{}, false
+		return false
 	}
 	start := v.memoBegin()
-	o, bad := v.checkHostState(insn, c)
+	r, bad := v.checkHostState(insn, c)
 	v.memoEnd(m, start, !bad, false, insn, key)
-	return o, bad
+	if bad {
+		*o = r
+	}
+	return bad
 }
 
 // guestChecked is checkGuestState through its memo.

@@ -211,6 +211,8 @@ func TestFastEntryEquivalence(t *testing.T) {
 			t.Logf("%s: skipped on VMCS.gen alone %d", name, fast.memo.unwritten)
 			assert.Greater(t, fast.memo.unwritten, uint64(steps/10), "groups skipped without comparing values")
 			assert.Less(t, fast.memo.unwritten, fast.memo.hits*9/10, "groups skipped after comparing values")
+			t.Logf("%s: skipped after comparing some classes' values only %d", name, fast.memo.partial)
+			assert.Greater(t, fast.memo.partial, uint64(steps/100), "groups skipped after comparing the values of the classes written only")
 			assert.Zero(t, full.memo.hits, "the reference never skips")
 			t.Logf("%s: intercept records kept %d", name, interceptHits)
 			assert.Greater(t, interceptHits, uint64(steps/10), "intercept records kept by the memo")
@@ -231,6 +233,211 @@ func memosHold(t *testing.T, v *CPU, step int) {
 		}
 		for i, s := range m.slots {
 			require.Equal(t, m.vals[i], v.cur.vals[s], "step %d: %s memo: field in slot %d changed without a note in VMCS.gen", step, name, s)
+		}
+	}
+}
+
+// TestRootAccessOK compares RootAccessOK with Check for VMREAD and VMWRITE
+// on random contexts: in VMX root operation they agree (true exactly when
+// Check leaves the instruction to go on, writing no outcome); outside VMX
+// operation and in non-root operation RootAccessOK is false, so that the
+// core always runs Check there. CR0.PE, RFLAGS.VM, IA32_EFER.LMA, CS.L and
+// the CPL each decide some cases.
+func TestRootAccessOK(t *testing.T) {
+	caps := modelCapsInternal(t, "skylake-sp")
+	v, _ := entryVMCSWith(t, caps)
+	rng := rand.New(rand.NewSource(10))
+	seen := map[bool]int{}
+	for i := 0; i < 20000; i++ {
+		c := Ctx{CR0: rng.Uint64(), CR4: rng.Uint64(), EFER: rng.Uint64(), RFLAGS: rng.Uint64(), CSL: rng.Intn(2) == 0, CPL: rng.Intn(4)}
+		if rng.Intn(2) == 0 {
+			c.CPL = 0
+		}
+		if rng.Intn(2) == 0 {
+			c.RFLAGS &^= arch.FlagVM
+		}
+		if rng.Intn(2) == 0 {
+			c.CR0 |= arch.CR0PE
+		}
+		insn := []Insn{InsnVMREAD, InsnVMWRITE}[rng.Intn(2)]
+		mode := []Mode{Outside, Root, Root, NonRoot}[rng.Intn(4)]
+		v.mode = mode
+		ok := v.RootAccessOK(c.CR0, c.RFLAGS, c.EFER, c.CSL, c.CPL)
+		if mode != Root {
+			require.False(t, ok, "case %d: mode %d", i, mode)
+			continue
+		}
+		o := Outcome{Why: "untouched"}
+		done := v.Check(insn, &c, &o)
+		require.Equal(t, !done, ok, "case %d: %+v: %s", i, c, o)
+		if ok {
+			require.Equal(t, "untouched", o.Why, "case %d: Check wrote no outcome", i)
+		}
+		seen[ok]++
+	}
+	assert.Greater(t, seen[true], 1000)
+	assert.Greater(t, seen[false], 1000)
+}
+
+// TestVMREADWRITEOK compares VMREADOK and VMWRITEOK with VMREADTo and
+// VMWRITETo on two processors that start alike: ok exactly when the full
+// path gives VMsucceed, the same value read, and the same VMCS contents
+// and write counts after; when not ok, nothing changed (the core then runs
+// the full path, which fails). Encodings: the processor's fields (full
+// and high accesses, read-only ones among them), encodings of no field,
+// reserved bits; with and without a current VMCS; 64-bit and 32-bit
+// operands. Sandy Bridge EP refuses VMWRITE to the read-only fields
+// (IA32_VMX_MISC[29] = 0), Skylake-SP allows it.
+func TestVMREADWRITEOK(t *testing.T) {
+	for _, model := range []string{"sandybridge-ep", "skylake-sp"} {
+		caps := modelCapsInternal(t, model)
+		a, _ := entryVMCSWith(t, caps)
+		b, _ := entryVMCSWith(t, caps)
+		fields := caps.Supported()
+		rng := rand.New(rand.NewSource(11))
+		seen := map[string]int{}
+		for i := 0; i < 20000; i++ {
+			var enc uint64
+			switch rng.Intn(5) {
+			case 0:
+				enc = rng.Uint64() >> rng.Intn(64)
+			case 1:
+				enc = uint64(rng.Intn(1 << 15))
+			default:
+				enc = uint64(fields[rng.Intn(len(fields))].Enc)
+				if rng.Intn(4) == 0 {
+					enc |= 1 // a high access (a field of another width: none)
+				}
+			}
+			val, mode64 := rng.Uint64(), rng.Intn(4) != 0
+			cur := a.current
+			if rng.Intn(20) == 0 {
+				a.setCurrent(invalidPtr)
+				b.setCurrent(invalidPtr)
+			}
+			var before []uint64
+			var gen [nClasses]uint64
+			if a.cur != nil {
+				before, gen = append(before, a.cur.vals...), a.cur.gen
+			}
+			if rng.Intn(2) == 0 {
+				got, ok := a.VMREADOK(enc, mode64)
+				var o Outcome
+				want := b.VMREADTo(enc, mode64, &o)
+				require.Equal(t, o.Kind == Succeed, ok, "case %d: VMREAD %#x: %s", i, enc, o)
+				if ok {
+					require.Equal(t, want, got, "case %d: VMREAD %#x", i, enc)
+					seen["read"]++
+				} else {
+					seen["read fails"]++
+					failedAlike(t, a, o, before, gen, i)
+				}
+			} else {
+				ok := a.VMWRITEOK(enc, val, mode64)
+				var o Outcome
+				b.VMWRITETo(enc, val, mode64, &o)
+				require.Equal(t, o.Kind == Succeed, ok, "case %d: VMWRITE %#x: %s", i, enc, o)
+				if ok {
+					seen["write"]++
+				} else {
+					seen["write fails"]++
+					failedAlike(t, a, o, before, gen, i)
+				}
+			}
+			if a.cur != nil {
+				require.Equal(t, b.cur.vals, a.cur.vals, "case %d: VMCS contents", i)
+				require.Equal(t, b.cur.gen, a.cur.gen, "case %d: write counts", i)
+			}
+			a.setCurrent(cur)
+			b.setCurrent(cur)
+		}
+		t.Logf("%s: %v", model, seen)
+		for _, k := range []string{"read", "read fails", "write", "write fails"} {
+			assert.Greater(t, seen[k], 500, "%s: %s", model, k)
+		}
+	}
+}
+
+// failedAlike checks that a VMREADOK or VMWRITEOK that was not ok left a's
+// VMCS as it was (before, gen), then makes on a the write of the
+// VM-instruction error that the full path's VMfailValid o made.
+func failedAlike(t *testing.T, a *CPU, o Outcome, before []uint64, gen [nClasses]uint64, i int) {
+	t.Helper()
+	if a.cur == nil {
+		return
+	}
+	require.Equal(t, before, a.cur.vals, "case %d: not ok, nothing written", i)
+	require.Equal(t, gen, a.cur.gen, "case %d: not ok, no write noted", i)
+	require.Equal(t, FailValid, o.Kind, "case %d: with a current VMCS the full path fails valid", i)
+	a.failValid(o.Err)
+}
+
+// TestTranslationControls: Translation, which reads its fields by slot,
+// gives the context the fields read by encoding give, and the EPT
+// controls it reads with the others are EPTControls().MBEC, PMLOn() and
+// VEOn() under "enable EPT", false without it, for random primary and
+// secondary controls, EPTPs and VPIDs (and PML index: EPTControls'
+// LogFull reads it, MBEC does not).
+func TestTranslationControls(t *testing.T) {
+	caps := modelCapsInternal(t, "skylake-sp")
+	v, _ := entryVMCSWith(t, caps)
+	rng := rand.New(rand.NewSource(12))
+	seen := map[[4]bool]bool{}
+	for i := 0; i < 5000; i++ {
+		v.setField(encProcCtls, uint64(rng.Uint32()))
+		v.setField(encProcCtls2, uint64(rng.Uint32()))
+		v.setField(encPMLIndex, uint64(rng.Intn(1024)))
+		v.setField(encEPTP, rng.Uint64())
+		v.setField(encVPID, uint64(rng.Intn(1<<16)))
+		x := v.Translation()
+		// The context by field() (the encodings' lookup): the EPTP with
+		// "enable EPT" (bit 1), the VPID with "enable VPID" (bit 5),
+		// "virtualize APIC accesses" (bit 0), the secondary controls
+		// counting only with "activate secondary controls".
+		sec := v.secondary()
+		require.Equal(t, sec&2 != 0, x.EPT, "case %d", i)
+		if x.EPT {
+			require.Equal(t, v.field(encEPTP), x.EPTP, "case %d", i)
+		} else {
+			require.Zero(t, x.EPTP, "case %d", i)
+		}
+		if sec&(1<<5) != 0 {
+			require.Equal(t, uint16(v.field(encVPID)), x.VPID, "case %d", i)
+		} else {
+			require.Zero(t, x.VPID, "case %d", i)
+		}
+		require.Equal(t, sec&1 != 0, x.APICAccess, "case %d", i)
+		on := x.EPT
+		assert.Equal(t, on && v.EPTControls().MBEC, x.MBEC, "case %d", i)
+		assert.Equal(t, on && v.PMLOn(), x.PML, "case %d", i)
+		assert.Equal(t, on && v.VEOn(), x.VE, "case %d", i)
+		seen[[4]bool{on, x.MBEC, x.PML, x.VE}] = true
+	}
+	assert.Len(t, seen, 9, "EPT off, and EPT on with each combination of the three")
+}
+
+// TestCoreFieldValue: each of the core's fields read by its slot is the
+// field of its Appendix B encoding (VM-entry MSR-load count 4014H, VM-exit
+// MSR-store count 400EH, VM-exit MSR-load count 4010H, pending debug
+// exceptions 6822H, and Translation's), for random values in every field.
+func TestCoreFieldValue(t *testing.T) {
+	encs := map[CoreField]uint32{CoreEntryMSRLoadCount: 0x4014, CoreExitMSRStoreCount: 0x400E,
+		CoreExitMSRLoadCount: 0x4010, CorePendingDebug: 0x6822,
+		// Translation's: primary and secondary processor-based
+		// controls, EPTP, VPID.
+		coreProcCtls: 0x4002, coreProcCtls2: 0x401E, coreEPTP: 0x201A, coreVPID: 0x0000}
+	require.Len(t, encs, int(coreFieldCount))
+	for _, model := range []string{"sandybridge-ep", "skylake-sp"} {
+		caps := modelCapsInternal(t, model)
+		v, _ := entryVMCSWith(t, caps)
+		rng := rand.New(rand.NewSource(13))
+		for i := 0; i < 200; i++ {
+			for _, f := range caps.Supported() {
+				v.setField(f.Enc, rng.Uint64())
+			}
+			for f, enc := range encs {
+				require.Equal(t, v.CurField(enc), v.CoreFieldValue(f), "%s: field %#x", model, enc)
+			}
 		}
 	}
 }

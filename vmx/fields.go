@@ -301,3 +301,26 @@ func FieldByEnc(enc uint32) (Field, bool) {
 const (
 	encVMInstructionError = 0x4400
 )
+
+// Write classes of the VMCS fields (VMCS.gen): the four field types
+// (Type: control, VM-exit information, guest state, host state), and
+// classGuestHot for the guest-state fields that VM exits and their
+// handlers change on every round trip (RIP, RSP, RFLAGS, the
+// interruptibility and activity states, the pending debug exceptions,
+// the VMX-preemption timer value and the guest interrupt status: SDM
+// Vol. 3C 28.3), so that the entry checks compare the values of those
+// alone when the other guest fields were not written.
+const (
+	classGuestHot = 4
+	nClasses      = 5
+)
+
+// slotClass is the write class of the field with encoding enc.
+func slotClass(enc uint32) uint8 {
+	switch enc {
+	case encGuestRIP, encGuestRSP, encGuestRFLAGS, encGuestIntrState, encGuestActivity,
+		encGuestPendDbg, encPreemptionTimer, encGuestIntrStatus:
+		return classGuestHot
+	}
+	return uint8(encType(enc))
+}

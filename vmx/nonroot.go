@@ -244,19 +244,21 @@ type GuestEntry struct {
 // processor is then in VMX non-root operation. s is the processor's own
 // state: nothing is copied (issue 18, docs/PERFORMANCE.md).
 func (v *CPU) LoadGuestState(s *arch.State, launch bool, g *GuestEntry) {
-	gs := &v.caps.guestSlots
+	// Local copies of the slot table and the values (a store to s
+	// would otherwise make each read load them again).
+	gs, f := v.caps.guestSlots, fieldVals(v.cur.vals)
 	*g = GuestEntry{}
-	entry := v.at(gs[gsEntryCtls])
-	s.CR0 = v.at(gs[gsCR0])
-	s.CR3 = v.at(gs[gsCR3])
-	s.CR4 = v.at(gs[gsCR4])
+	entry := f.at(gs[gsEntryCtls])
+	s.CR0 = f.at(gs[gsCR0])
+	s.CR3 = f.at(gs[gsCR3])
+	s.CR4 = f.at(gs[gsCR4])
 	if entry&entryLoadDebug != 0 {
-		s.DR[7] = v.at(gs[gsDR7])
-		g.DebugCtl, g.LoadDebugCtl = v.at(gs[gsDebugCtl]), true
+		s.DR[7] = f.at(gs[gsDR7])
+		g.DebugCtl, g.LoadDebugCtl = f.at(gs[gsDebugCtl]), true
 	}
-	s.SysenterCS = v.at(gs[gsSysCS])
-	s.SysenterESP = v.at(gs[gsSysESP])
-	s.SysenterEIP = v.at(gs[gsSysEIP])
+	s.SysenterCS = f.at(gs[gsSysCS])
+	s.SysenterESP = f.at(gs[gsSysESP])
+	s.SysenterEIP = f.at(gs[gsSysEIP])
 	// 27.3.2.1: with "load IA32_EFER" the guest's IA32_EFER field (checked
 	// by 27.3.1.1); without it EFER.LMA takes the "IA-32e mode guest"
 	// control, EFER.LME too when the guest's CR0.PG is 1, else LME keeps
@@ -268,37 +270,37 @@ func (v *CPU) LoadGuestState(s *arch.State, launch bool, g *GuestEntry) {
 	}
 	switch {
 	case entry&entryLoadEFER != 0:
-		s.EFER = v.at(gs[gsEFER])
+		s.EFER = f.at(gs[gsEFER])
 	case entry&entryIA32eGuest != 0:
 		s.EFER |= lmBits
 	default:
 		s.EFER &^= lmBits
 	}
-	for i, q := range &v.caps.segSlots {
+	for i, q := range v.caps.segSlots {
 		p := guestSeg(s, i)
 		*p = arch.Segment{
-			Selector: uint16(v.at(q[0])),
-			Base:     v.at(q[1]),
-			Limit:    uint32(v.at(q[2])),
-			Attr:     uint32(v.at(q[3])) & 0x1F0FF,
+			Selector: uint16(f.at(q[0])),
+			Base:     f.at(q[1]),
+			Limit:    uint32(f.at(q[2])),
+			Attr:     uint32(f.at(q[3])) & 0x1F0FF,
 		}
 	}
-	s.GDTR = arch.DescTable{Base: v.at(gs[gsGDTRBase]), Limit: uint16(v.at(gs[gsGDTRLimit]))}
-	s.IDTR = arch.DescTable{Base: v.at(gs[gsIDTRBase]), Limit: uint16(v.at(gs[gsIDTRLimit]))}
-	s.RIP = v.at(gs[gsRIP])
-	s.GPR[arch.RSP] = v.at(gs[gsRSP])
-	s.RFLAGS = v.at(gs[gsRFLAGS])
-	intr := v.at(gs[gsIntrState])
+	s.GDTR = arch.DescTable{Base: f.at(gs[gsGDTRBase]), Limit: uint16(f.at(gs[gsGDTRLimit]))}
+	s.IDTR = arch.DescTable{Base: f.at(gs[gsIDTRBase]), Limit: uint16(f.at(gs[gsIDTRLimit]))}
+	s.RIP = f.at(gs[gsRIP])
+	s.GPR[arch.RSP] = f.at(gs[gsRSP])
+	s.RFLAGS = f.at(gs[gsRFLAGS])
+	intr := f.at(gs[gsIntrState])
 	g.BlockingSTI, g.BlockingMovSS, g.BlockingNMI = intr&1 != 0, intr&2 != 0, intr&8 != 0
-	g.Activity = v.at(gs[gsActivity])
-	if info := v.at(gs[gsEntryIntrInfo]); info>>31 != 0 {
+	g.Activity = f.at(gs[gsActivity])
+	if info := f.at(gs[gsEntryIntrInfo]); info>>31 != 0 {
 		g.Inject = true
 		g.InjectVector, g.InjectType = uint8(info), uint8(info>>8&7)
 		g.InjectHasErr = info>>11&1 != 0
-		g.InjectErr = uint32(v.at(gs[gsEntryExcCode]))
-		g.InjectInsnLength = v.at(gs[gsEntryInsnLen])
+		g.InjectErr = uint32(f.at(gs[gsEntryExcCode]))
+		g.InjectInsnLength = f.at(gs[gsEntryInsnLen])
 		// 27.6.1: the valid bit is cleared on a successful VM entry.
-		v.put(gs[gsEntryIntrInfo], info&^(1<<31))
+		f.put(gs[gsEntryIntrInfo], info&^(1<<31))
 		v.cur.gen[TypeControl]++
 	}
 	if launch {
@@ -321,23 +323,40 @@ func (c *Caps) guestSegSlots() (q [8][4]int16) {
 	return q
 }
 
-// at reads the field in slot s of the current VMCS (0 for s = -1, no such
-// field, as field reads it): for the state moves of VM entry and exit,
-// which run outside the entry-check groups' recording (fastentry.go).
-func (v *CPU) at(s int16) uint64 {
+// fieldVals are a VMCS's values (VMCS.vals) held in a local variable by
+// the state moves of VM entry and exit (a store to the processor's state
+// would otherwise make every read load VMCS.vals again), read and written
+// by slot. These moves run outside the entry-check groups' recording
+// (fastentry.go).
+type fieldVals []uint64
+
+// at reads the field in slot s (0 for s = -1, no such field, as field
+// reads it).
+func (f fieldVals) at(s int16) uint64 {
 	if s < 0 {
 		return 0
 	}
-	return v.cur.vals[s]
+	return f[s]
 }
 
-// put writes the field in slot s of the current VMCS (nothing for s = -1,
-// as setField) without noting the write in VMCS.gen: its callers
-// (LoadGuestState, SaveGuestState) note theirs, once per field type.
-func (v *CPU) put(s int16, val uint64) {
+// put writes the field in slot s (nothing for s = -1, as setField)
+// without noting the write in VMCS.gen: its callers (LoadGuestState,
+// SaveGuestState) note theirs, once per write class.
+func (f fieldVals) put(s int16, val uint64) {
 	if s >= 0 {
-		v.cur.vals[s] = val
+		f[s] = val
 	}
+}
+
+// putDiff is put that returns the bits that changed (no branch on them:
+// most exits change none).
+func (f fieldVals) putDiff(s int16, val uint64) uint64 {
+	if s < 0 {
+		return 0
+	}
+	d := f[s] ^ val
+	f[s] = val
+	return d
 }
 
 // guestSeg is the register of s that the i-th guest segment field group
@@ -388,46 +407,53 @@ type GuestSave struct {
 // is back in VMX root operation; the core loads host state next
 // (LoadHostState, 28.5) after the VM-exit MSR-store area (28.4).
 func (v *CPU) SaveGuestState(reason uint32, info *ExitInfo, g *GuestSave) {
-	gs := &v.caps.guestSlots
-	v.cur.gen[TypeReadOnly]++ // the exit information (28.2)
-	v.cur.gen[TypeGuest]++    // the guest-state area (28.3)
-	v.put(gs[gsExitReason], uint64(reason))
-	v.put(gs[gsExitQual], info.Qualification)
-	v.put(gs[gsExitInsnLen], uint64(info.InsnLength))
-	v.put(gs[gsExitInsnInfo], uint64(info.InsnInfo))
-	v.put(gs[gsGuestLinear], info.GuestLinear)
-	v.put(gs[gsExitIntrInfo], uint64(info.IntrInfo))
-	v.put(gs[gsExitIntrErr], uint64(info.IntrErr))
-	v.put(gs[gsIDTVecInfo], uint64(info.IDTVecInfo))
-	v.put(gs[gsIDTVecErr], uint64(info.IDTVecErr))
+	// Local copies of the slot table and the values, as in LoadGuestState.
+	gs, f := v.caps.guestSlots, fieldVals(v.cur.vals)
+	v.cur.gen[TypeReadOnly]++  // the exit information (28.2)
+	v.cur.gen[classGuestHot]++ // RIP, RSP, RFLAGS, ... (28.3)
+	f.put(gs[gsExitReason], uint64(reason))
+	f.put(gs[gsExitQual], info.Qualification)
+	f.put(gs[gsExitInsnLen], uint64(info.InsnLength))
+	f.put(gs[gsExitInsnInfo], uint64(info.InsnInfo))
+	f.put(gs[gsGuestLinear], info.GuestLinear)
+	f.put(gs[gsExitIntrInfo], uint64(info.IntrInfo))
+	f.put(gs[gsExitIntrErr], uint64(info.IntrErr))
+	f.put(gs[gsIDTVecInfo], uint64(info.IDTVecInfo))
+	f.put(gs[gsIDTVecErr], uint64(info.IDTVecErr))
 	s := g.State
-	v.put(gs[gsCR0], s.CR0)
-	v.put(gs[gsCR3], s.CR3)
-	v.put(gs[gsCR4], s.CR4)
-	if v.at(gs[gsExitCtls])&exitSaveDebug != 0 {
-		v.put(gs[gsDR7], s.DR[7])
-		v.put(gs[gsDebugCtl], g.DebugCtl)
+	// The guest fields of class TypeGuest (slotClass): their write is
+	// noted only when a value changed (most exits leave them as entry
+	// loaded them).
+	ch := f.putDiff(gs[gsCR0], s.CR0)
+	ch |= f.putDiff(gs[gsCR3], s.CR3)
+	ch |= f.putDiff(gs[gsCR4], s.CR4)
+	if f.at(gs[gsExitCtls])&exitSaveDebug != 0 {
+		ch |= f.putDiff(gs[gsDR7], s.DR[7])
+		ch |= f.putDiff(gs[gsDebugCtl], g.DebugCtl)
 	}
-	v.put(gs[gsSysCS], s.SysenterCS)
-	v.put(gs[gsSysESP], s.SysenterESP)
-	v.put(gs[gsSysEIP], s.SysenterEIP)
-	if v.at(gs[gsExitCtls])&exitSaveEFER != 0 {
-		v.put(gs[gsEFER], s.EFER) // 28.3.1: "save IA32_EFER"
+	ch |= f.putDiff(gs[gsSysCS], s.SysenterCS)
+	ch |= f.putDiff(gs[gsSysESP], s.SysenterESP)
+	ch |= f.putDiff(gs[gsSysEIP], s.SysenterEIP)
+	if f.at(gs[gsExitCtls])&exitSaveEFER != 0 {
+		ch |= f.putDiff(gs[gsEFER], s.EFER) // 28.3.1: "save IA32_EFER"
 	}
-	for i, q := range &v.caps.segSlots {
+	for i, q := range v.caps.segSlots {
 		p := guestSeg(s, i)
-		v.put(q[0], uint64(p.Selector))
-		v.put(q[1], p.Base)
-		v.put(q[2], uint64(p.Limit))
-		v.put(q[3], uint64(p.Attr&0x1F0FF))
+		ch |= f.putDiff(q[0], uint64(p.Selector))
+		ch |= f.putDiff(q[1], p.Base)
+		ch |= f.putDiff(q[2], uint64(p.Limit))
+		ch |= f.putDiff(q[3], uint64(p.Attr&0x1F0FF))
 	}
-	v.put(gs[gsGDTRBase], s.GDTR.Base)
-	v.put(gs[gsGDTRLimit], uint64(s.GDTR.Limit))
-	v.put(gs[gsIDTRBase], s.IDTR.Base)
-	v.put(gs[gsIDTRLimit], uint64(s.IDTR.Limit))
-	v.put(gs[gsRIP], g.RIP)
-	v.put(gs[gsRSP], s.GPR[arch.RSP])
-	v.put(gs[gsRFLAGS], g.RFLAGS)
+	ch |= f.putDiff(gs[gsGDTRBase], s.GDTR.Base)
+	ch |= f.putDiff(gs[gsGDTRLimit], uint64(s.GDTR.Limit))
+	ch |= f.putDiff(gs[gsIDTRBase], s.IDTR.Base)
+	ch |= f.putDiff(gs[gsIDTRLimit], uint64(s.IDTR.Limit))
+	if ch != 0 {
+		v.cur.gen[TypeGuest]++
+	}
+	f.put(gs[gsRIP], g.RIP)
+	f.put(gs[gsRSP], s.GPR[arch.RSP])
+	f.put(gs[gsRFLAGS], g.RFLAGS)
 	var intr uint64
 	if g.BlockingSTI {
 		intr |= 1
@@ -438,18 +464,18 @@ func (v *CPU) SaveGuestState(reason uint32, info *ExitInfo, g *GuestSave) {
 	if g.BlockingNMI {
 		intr |= 8
 	}
-	v.put(gs[gsIntrState], intr)
-	v.put(gs[gsActivity], g.Activity)
-	v.put(gs[gsPendDbg], g.PendingDebug)
+	f.put(gs[gsIntrState], intr)
+	f.put(gs[gsActivity], g.Activity)
+	f.put(gs[gsPendDbg], g.PendingDebug)
 	// 28.3 (IA32_VMX_MISC[5]): the "IA-32e mode guest" entry control
 	// takes the value of IA32_EFER.LMA.
-	old := v.at(gs[gsEntryCtls])
+	old := f.at(gs[gsEntryCtls])
 	entry := old &^ entryIA32eGuest
 	if s.EFER&arch.EFERLMA != 0 {
 		entry |= entryIA32eGuest
 	}
 	if entry != old {
-		v.put(gs[gsEntryCtls], entry)
+		f.put(gs[gsEntryCtls], entry)
 		v.cur.gen[TypeControl]++
 	}
 	v.mode = Root

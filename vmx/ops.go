@@ -268,6 +268,18 @@ func (v *CPU) Check(insn Insn, c *Ctx, o *Outcome) (done bool) {
 	return false
 }
 
+// RootAccessOK is Check for VMREAD and VMWRITE in VMX root operation
+// without a Ctx: true exactly when Check would find nothing (CR0.PE 1,
+// RFLAGS.VM 0, not compatibility mode, CPL 0: SDM Vol. 3C 31.3 VMREAD,
+// VMWRITE) and leave the outcome to the instruction. Outside root
+// operation it is false, and the caller runs Check (with its #UD, #GP,
+// VM exit or VMCS shadowing). The core's fast path for a host's VMREADs
+// and VMWRITEs on every VM exit (issue 18); TestRootAccessOK compares it
+// with Check.
+func (v *CPU) RootAccessOK(cr0, rflags, efer uint64, csl bool, cpl int) bool {
+	return v.mode == Root && cpl == 0 && cr0&arch.CR0PE != 0 && rflags&arch.FlagVM == 0 && (efer&arch.EFERLMA == 0 || csl)
+}
+
 // decide stores a decided outcome r in *o and reports done (Check's
 // failure paths: the helpers return values).
 func (o *Outcome) decide(r Outcome, done bool) bool {
@@ -318,7 +330,7 @@ func (v *CPU) failValid(err InstrError) {
 	if s := v.cur; s != nil {
 		if slot, _, ok := v.caps.lookup(encVMInstructionError); ok {
 			s.vals[slot] = uint64(err)
-			s.gen[TypeReadOnly]++
+			s.gen[v.caps.class[slot]]++
 		}
 	}
 }
@@ -505,6 +517,13 @@ func (v *CPU) vmread(s *VMCS, enc uint64, mode64 bool, o *Outcome) uint64 {
 		*o = unsupported(v, insn, enc)
 		return 0
 	}
+	*o = succeed(insn)
+	return readSlot(s, slot, high, mode64)
+}
+
+// readSlot is VMREAD's value of the field in slot (its high half for a
+// high access; 32 bits outside 64-bit mode: SDM Vol. 3C 31.3 VMREAD).
+func readSlot(s *VMCS, slot int, high, mode64 bool) uint64 {
 	val := s.vals[slot]
 	if high {
 		val >>= 32
@@ -512,8 +531,43 @@ func (v *CPU) vmread(s *VMCS, enc uint64, mode64 bool, o *Outcome) uint64 {
 	if !mode64 {
 		val = uint64(uint32(val))
 	}
-	*o = succeed(insn)
 	return val
+}
+
+// VMREADOK is VMREADTo when it succeeds, without an outcome: ok is false,
+// and nothing is read, when there is no current VMCS or enc names no
+// field of this processor (the caller then runs VMREADTo for the
+// failure). The core's VMREAD in VMX root operation (issue 18);
+// TestVMREADWRITEOK compares it with VMREADTo.
+func (v *CPU) VMREADOK(enc uint64, mode64 bool) (val uint64, ok bool) {
+	if v.current == invalidPtr {
+		return 0, false
+	}
+	slot, high, ok := v.caps.lookup(enc)
+	if !ok {
+		return 0, false
+	}
+	return readSlot(v.cur, slot, high, mode64), true
+}
+
+// VMWRITEOK is VMWRITETo when it succeeds, without an outcome: false, and
+// nothing written, when there is no current VMCS, enc names no field of
+// this processor, or the field is a VM-exit information field that
+// VMWRITE may not write (the caller then runs VMWRITETo for the failure).
+func (v *CPU) VMWRITEOK(enc, val uint64, mode64 bool) bool {
+	if v.current == invalidPtr {
+		return false
+	}
+	slot, high, ok := v.caps.lookup(enc)
+	if !ok {
+		return false
+	}
+	f := &v.caps.supports[slot]
+	if f.Type() == TypeReadOnly && !v.caps.VMWriteAll {
+		return false
+	}
+	v.writeSlot(v.cur, slot, f, high, val, mode64)
+	return true
 }
 
 // VMWRITE writes val to the field with encoding enc in the current VMCS,
@@ -550,6 +604,13 @@ func (v *CPU) vmwrite(s *VMCS, enc, val uint64, mode64 bool, o *Outcome) {
 			f.Name, f.Enc, sdmInsn))
 		return
 	}
+	v.writeSlot(s, slot, f, high, val, mode64)
+	*o = succeed(insn)
+}
+
+// writeSlot is VMWRITE's write of val to the field f in slot of s, its
+// write noted in VMCS.gen (SDM Vol. 3C 25.11.2, 31.3 VMWRITE).
+func (v *CPU) writeSlot(s *VMCS, slot int, f *Field, high bool, val uint64, mode64 bool) {
 	if !mode64 {
 		val = uint64(uint32(val))
 	}
@@ -563,8 +624,7 @@ func (v *CPU) vmwrite(s *VMCS, enc, val uint64, mode64 bool, o *Outcome) {
 	default:
 		s.vals[slot] = val
 	}
-	s.gen[f.Type()]++
-	*o = succeed(insn)
+	s.gen[v.caps.class[slot]]++
 }
 
 // VMCALL in VMX root operation, after Check: VMfail(1) (SDM Vol. 3C 31.3

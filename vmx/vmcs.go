@@ -14,13 +14,16 @@ type VMCS struct {
 	rev      uint32
 	launched bool
 	vals     []uint64
-	// gen counts, by field type (control, VM-exit information, guest
-	// state, host state: Type), the writes that may have changed a field
-	// of that type. Every write to vals notes itself here (VMWRITE,
-	// setField, failValid, and the state moves of VM entry and exit,
-	// which note theirs once per type); the entry-check memos compare it
-	// before the values (fastentry.go).
-	gen [4]uint64
+	// gen counts, by write class (slotClass: the field types — control,
+	// VM-exit information, guest state, host state — with the guest
+	// fields every VM exit changes in a class of their own), the writes
+	// that may have changed a field of that class. Every write to vals
+	// notes itself here (VMWRITE, setField, failValid, and the state
+	// moves of VM entry and exit, which note theirs once per class, and
+	// the other guest fields of an exit only when one of them changed);
+	// the entry-check memos compare it before the values, and the values
+	// of the classes written only (fastentry.go).
+	gen [nClasses]uint64
 }
 
 // load reads the VMCS region at addr into a new active VMCS (VMPTRLD of a

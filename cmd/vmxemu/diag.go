@@ -38,6 +38,9 @@ func (d *diag) hooks() *cpu.Hooks {
 	}
 	if ev.wants("vmx") || ev.wants("ept") || d.summary != nil || d.brk.active() {
 		h.VMX = d.vmx
+		// The fault summary and -break-on look at failures only; the
+		// event log and the demo's report see every outcome.
+		h.VMXFailuresOnly = !ev.wants("vmx") && !ev.wants("ept") && d.extra == nil
 		if ev.wants("vmx") || ev.wants("ept") || d.brk.active() {
 			// The fault summary reads outcomes, not exits: without a
 			// log or -break-on, exits call no hook (issue 18).

@@ -4,6 +4,10 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vmxemu/vmxemu/cpu"
+	"github.com/vmxemu/vmxemu/vmx"
 )
 
 // TestFaultSummaryWants: without the gdb stub only the first fault of each
@@ -30,5 +34,28 @@ func TestFaultSummaryWants(t *testing.T) {
 			}
 			assert.Equal(t, tc.want, s.wants(tc.kind))
 		})
+	}
+}
+
+// TestVMXHookFailuresOnly: the VMX hook asks for failures only when its
+// consumers ignore VMsucceed (the fault summary, -break-on), and for every
+// outcome when the event log (-d vmx, -d ept: INVEPT/INVVPID succeed too)
+// or the demo's report reads them.
+func TestVMXHookFailuresOnly(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		d     diag
+		wants bool
+	}{
+		{"summary", diag{summary: newFaultSummary(false)}, true},
+		{"summary and break-on", diag{summary: newFaultSummary(false), brk: &breakOn{vmfail: true}}, true},
+		{"-d vmx", diag{summary: newFaultSummary(false), events: &eventLog{items: map[string]bool{"vmx": true}}}, false},
+		{"-d ept", diag{summary: newFaultSummary(false), events: &eventLog{items: map[string]bool{"ept": true}}}, false},
+		{"demo report", diag{summary: newFaultSummary(false), extra: &cpu.Hooks{VMX: func(*cpu.CPU, *vmx.Outcome) {}}}, false},
+	} {
+		h := tc.d.hooks()
+		require.NotNil(t, h, tc.name)
+		require.NotNil(t, h.VMX, tc.name)
+		assert.Equal(t, tc.wants, h.VMXFailuresOnly, tc.name)
 	}
 }

@@ -151,6 +151,22 @@ func incDecRM[T word](c *CPU, in *Inst) {
 	rmwWrite(c, in, lin, r)
 }
 
+// incRMReg/decRMReg: the register forms of INC/DEC r/m (FE /0 /1, FF /0
+// /1 with mod = 3), incDecRM without its memory-operand branches.
+func incRMReg[T word](c *CPU, in *Inst) {
+	a := getReg[T](c, in.rm)
+	r := a + 1
+	setLazyIncDec(c, lzInc, a, r)
+	setReg(c, in.rm, r)
+}
+
+func decRMReg[T word](c *CPU, in *Inst) {
+	a := getReg[T](c, in.rm)
+	r := a - 1
+	setLazyIncDec(c, lzDec, a, r)
+	setReg(c, in.rm, r)
+}
+
 // incReg/decReg: INC/DEC r16/r32 (40-4F outside 64-bit mode).
 func incReg[T word](c *CPU, in *Inst) {
 	a := getReg[T](c, in.reg)

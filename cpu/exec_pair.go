@@ -1,5 +1,7 @@
 package cpu
 
+import "unsafe"
+
 // ALU pairs: ADD or SUB r,imm followed by a register-form ALU instruction
 // (ADD, SUB, AND, OR, XOR, CMP with a register or immediate source) run
 // as one entry of Run's fast path, like a fused setter+Jcc
@@ -171,14 +173,15 @@ func storeMiss[S word](c *CPU, in *Inst, off uint64) bool {
 	return true
 }
 
-// fuseMorePairs replaces adjacent move-pairable and store-first-pairable
-// entries of fast (the fast list fastInsts built from insts so far;
+// fuseMorePairs replaces adjacent move-, store-first-, copy- and
+// INC/DEC-pairable entries of fast (the fast list fastInsts built from insts so far;
 // entries already fused, nret != 1, stay as they are) by pair entries, in
 // a copy when fast is insts itself.
 func fuseMorePairs(insts, fast []Inst) []Inst {
 	i := 0
 	for ; i+1 < len(fast); i++ {
-		if movPairable(&fast[i], &fast[i+1]) || storeFirstPairable(&fast[i], &fast[i+1]) {
+		if movPairable(&fast[i], &fast[i+1]) || storeFirstPairable(&fast[i], &fast[i+1]) ||
+			copyPairable(&fast[i], &fast[i+1]) || incDecPairable(&fast[i], &fast[i+1]) {
 			break
 		}
 	}
@@ -213,6 +216,16 @@ func fuseMorePairs(insts, fast []Inst) []Inst {
 			i++
 			continue
 		}
+		if i+1 < len(fast) && copyPairable(&fast[i], &fast[i+1]) {
+			out = append(out, copyPair(&fast[i], &fast[i+1]))
+			i++
+			continue
+		}
+		if i+1 < len(fast) && incDecPairable(&fast[i], &fast[i+1]) {
+			out = append(out, incDecPair(&fast[i], &fast[i+1]))
+			i++
+			continue
+		}
 		out = append(out, fast[i])
 	}
 	return out
@@ -238,4 +251,191 @@ func memFirstPair(a Inst, b *Inst, fn handler) Inst {
 		f.disp -= uint64(b.len)
 	}
 	return f
+}
+
+// Copy pairs: MOV r,m (8A, 8B) followed by MOV m,r (88, 89) of the same
+// size whose memory operand is a base register and a displacement (no
+// index, not RIP-relative) with the load's address size, such as the
+// byte copy "mov al, [rsi]; mov [rdi], al". Either half can fault or
+// stop Run. The load runs first, as in a load pair: a stop there ends
+// the entry as the load alone (CPU.firstHalfStop). The store runs with
+// ripCur at it, as in a store pair: a fault there is reported at the
+// store with the load retired. The entry is a copy of the load, whose
+// memory operand it keeps; the store's base register is kept in rm,
+// its segment in sub, its displacement in imm and its source register
+// in jopsz (fields a memory-form MOV does not use), and jlen is its
+// length.
+
+// copyPairable reports whether a and b form a copy pair.
+func copyPairable(a, b *Inst) bool {
+	return (a.op == 0x8A || a.op == 0x8B) && a.mod != 3 && a.fault == nil && !a.lock && a.nret == 1 &&
+		(b.op == 0x88 || b.op == 0x89) && b.mod != 3 && b.fault == nil && !b.lock && b.nret == 1 &&
+		a.opsz == b.opsz && a.adsz == b.adsz && b.bmask != 0 && b.scale == 0 && !b.ripRel
+}
+
+// copyPair is the entry for the copy pair a, b (copyPairable).
+func copyPair(a, b *Inst) Inst {
+	f := *a
+	f.fn = copyPairHandler(a.opsz)
+	f.len = a.len + b.len
+	f.pre = a.pre
+	f.nret = 2
+	f.jlen = b.len
+	f.rm, f.sub, f.imm, f.jopsz = b.base, b.seg, b.disp, b.reg
+	if f.ripRel {
+		// As in memFirstPair: the load's displacement is from its own
+		// end, b.len before the entry's.
+		f.disp -= uint64(b.len)
+	}
+	return f
+}
+
+// copyPairHandler gives the copy pair's handler for operand size opsz.
+func copyPairHandler(opsz uint8) handler {
+	switch opsz {
+	case 1:
+		return copyPairT[uint8]
+	case 2:
+		return copyPairT[uint16]
+	case 4:
+		return copyPairT[uint32]
+	}
+	return copyPairT[uint64]
+}
+
+// copyPairT runs a copy pair: movRegMem's fast path, then movMemReg's,
+// each with its slow path as in the load and store pairs.
+func copyPairT[T word](c *CPU, in *Inst) {
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto loadMiss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto loadMiss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto store
+		}
+	}
+loadMiss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+store:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto storeMiss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto storeMiss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.jopsz)
+			return
+		}
+	}
+storeMiss:
+	wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
+}
+
+// INC/DEC pairs: two register INC/DEC instructions (40-4F outside 64-bit
+// mode; FE /0 /1 and FF /0 /1 with mod = 3) of the same operand size,
+// such as "inc rsi; inc rdi". Neither can fault or stop Run. Both keep
+// CF and the second writes OF, SF, ZF, AF and PF without reading them
+// (SDM Vol. 2A INC, DEC), so of the first's flag record only the CF it
+// keeps is observable: the entry saves CF once (keepCF), adds the
+// first's delta and records the second as its own handler does. The
+// entry is a copy of the second; the first's register is kept in base
+// and its delta (+1 or -1) in imm2, the second's register in rm and its
+// operation in sub (0 INC, 1 DEC).
+
+// incDecRegOf reports whether in is a register INC/DEC, with its
+// register and whether it is DEC.
+func incDecRegOf(in *Inst) (reg uint8, dec, ok bool) {
+	if in.fault != nil || in.lock || in.nret != 1 {
+		return 0, false, false
+	}
+	switch {
+	case in.op >= 0x40 && in.op <= 0x4F:
+		return in.reg, in.op >= 0x48, true
+	case (in.op == 0xFE || in.op == 0xFF) && in.mod == 3 && in.sub <= 1:
+		return in.rm, in.sub == 1, true
+	}
+	return 0, false, false
+}
+
+// incDecPairable reports whether a and b form an INC/DEC pair.
+func incDecPairable(a, b *Inst) bool {
+	_, _, ok1 := incDecRegOf(a)
+	_, _, ok2 := incDecRegOf(b)
+	return ok1 && ok2 && a.opsz == b.opsz
+}
+
+// incDecPair is the entry for the INC/DEC pair a, b (incDecPairable).
+func incDecPair(a, b *Inst) Inst {
+	r1, dec1, _ := incDecRegOf(a)
+	r2, dec2, _ := incDecRegOf(b)
+	f := *b
+	switch b.opsz {
+	case 1:
+		f.fn = incDecPairT[uint8]
+	case 2:
+		f.fn = incDecPairT[uint16]
+	case 4:
+		f.fn = incDecPairT[uint32]
+	default:
+		f.fn = incDecPairT[uint64]
+	}
+	f.len = a.len + b.len
+	f.pre = a.pre
+	f.nret = 2
+	f.base, f.imm2 = r1, 1
+	if dec1 {
+		f.imm2 = ^uint64(0)
+	}
+	f.rm, f.sub = r2, 0
+	if dec2 {
+		f.sub = 1
+	}
+	return f
+}
+
+// incDecPairT runs an INC/DEC pair.
+func incDecPairT[T word](c *CPU, in *Inst) {
+	c.keepCF()
+	setReg(c, in.base, getReg[T](c, in.base)+T(in.imm2))
+	a := getReg[T](c, in.rm)
+	if in.sub == 0 {
+		r := a + 1
+		setLazy(c, lzInc, a, 1, r)
+		setReg(c, in.rm, r)
+		return
+	}
+	r := a - 1
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
 }

@@ -147,17 +147,26 @@ func storeAddRR[T word](c *CPU, in *Inst) {
 	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
 		}
 	}
+miss:
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
@@ -169,17 +178,26 @@ func storeSubRR[T word](c *CPU, in *Inst) {
 	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
 		}
 	}
+miss:
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
@@ -191,17 +209,26 @@ func storeAndRR[T word](c *CPU, in *Inst) {
 	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
 		}
 	}
+miss:
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
@@ -213,17 +240,26 @@ func storeOrRR[T word](c *CPU, in *Inst) {
 	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
 		}
 	}
+miss:
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
@@ -235,17 +271,26 @@ func storeXorRR[T word](c *CPU, in *Inst) {
 	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
 		}
 	}
+miss:
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
@@ -256,17 +301,26 @@ func storeCmpRR[T word](c *CPU, in *Inst) {
 	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
 		}
 	}
+miss:
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
@@ -278,17 +332,26 @@ func storeAddRI[T word](c *CPU, in *Inst) {
 	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
 		}
 	}
+miss:
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
@@ -300,17 +363,26 @@ func storeSubRI[T word](c *CPU, in *Inst) {
 	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
 		}
 	}
+miss:
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
@@ -322,17 +394,26 @@ func storeAndRI[T word](c *CPU, in *Inst) {
 	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
 		}
 	}
+miss:
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
@@ -344,17 +425,26 @@ func storeOrRI[T word](c *CPU, in *Inst) {
 	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
 		}
 	}
+miss:
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
@@ -366,17 +456,26 @@ func storeXorRI[T word](c *CPU, in *Inst) {
 	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
 		}
 	}
+miss:
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
@@ -387,17 +486,26 @@ func storeCmpRI[T word](c *CPU, in *Inst) {
 	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
 		}
 	}
+miss:
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
@@ -442,17 +550,26 @@ func storePairHandler(op uint8, rr bool, opsz uint8) handler {
 func loadAddRR[T word](c *CPU, in *Inst) {
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			goto alu
 		}
 	}
+miss:
 	c.RIP -= uint64(in.jlen)
 	if v, ok := rdMiss[T](c, in.seg, off); ok {
 		setReg(c, in.reg, v)
@@ -475,17 +592,26 @@ alu:
 func loadSubRR[T word](c *CPU, in *Inst) {
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			goto alu
 		}
 	}
+miss:
 	c.RIP -= uint64(in.jlen)
 	if v, ok := rdMiss[T](c, in.seg, off); ok {
 		setReg(c, in.reg, v)
@@ -508,17 +634,26 @@ alu:
 func loadAndRR[T word](c *CPU, in *Inst) {
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			goto alu
 		}
 	}
+miss:
 	c.RIP -= uint64(in.jlen)
 	if v, ok := rdMiss[T](c, in.seg, off); ok {
 		setReg(c, in.reg, v)
@@ -541,17 +676,26 @@ alu:
 func loadOrRR[T word](c *CPU, in *Inst) {
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			goto alu
 		}
 	}
+miss:
 	c.RIP -= uint64(in.jlen)
 	if v, ok := rdMiss[T](c, in.seg, off); ok {
 		setReg(c, in.reg, v)
@@ -574,17 +718,26 @@ alu:
 func loadXorRR[T word](c *CPU, in *Inst) {
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			goto alu
 		}
 	}
+miss:
 	c.RIP -= uint64(in.jlen)
 	if v, ok := rdMiss[T](c, in.seg, off); ok {
 		setReg(c, in.reg, v)
@@ -607,17 +760,26 @@ alu:
 func loadCmpRR[T word](c *CPU, in *Inst) {
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			goto alu
 		}
 	}
+miss:
 	c.RIP -= uint64(in.jlen)
 	if v, ok := rdMiss[T](c, in.seg, off); ok {
 		setReg(c, in.reg, v)
@@ -639,17 +801,26 @@ alu:
 func loadAddRI[T word](c *CPU, in *Inst) {
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			goto alu
 		}
 	}
+miss:
 	c.RIP -= uint64(in.jlen)
 	if v, ok := rdMiss[T](c, in.seg, off); ok {
 		setReg(c, in.reg, v)
@@ -672,17 +843,26 @@ alu:
 func loadSubRI[T word](c *CPU, in *Inst) {
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			goto alu
 		}
 	}
+miss:
 	c.RIP -= uint64(in.jlen)
 	if v, ok := rdMiss[T](c, in.seg, off); ok {
 		setReg(c, in.reg, v)
@@ -705,17 +885,26 @@ alu:
 func loadAndRI[T word](c *CPU, in *Inst) {
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			goto alu
 		}
 	}
+miss:
 	c.RIP -= uint64(in.jlen)
 	if v, ok := rdMiss[T](c, in.seg, off); ok {
 		setReg(c, in.reg, v)
@@ -738,17 +927,26 @@ alu:
 func loadOrRI[T word](c *CPU, in *Inst) {
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			goto alu
 		}
 	}
+miss:
 	c.RIP -= uint64(in.jlen)
 	if v, ok := rdMiss[T](c, in.seg, off); ok {
 		setReg(c, in.reg, v)
@@ -771,17 +969,26 @@ alu:
 func loadXorRI[T word](c *CPU, in *Inst) {
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			goto alu
 		}
 	}
+miss:
 	c.RIP -= uint64(in.jlen)
 	if v, ok := rdMiss[T](c, in.seg, off); ok {
 		setReg(c, in.reg, v)
@@ -804,17 +1011,26 @@ alu:
 func loadCmpRI[T word](c *CPU, in *Inst) {
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			goto alu
 		}
 	}
+miss:
 	c.RIP -= uint64(in.jlen)
 	if v, ok := rdMiss[T](c, in.seg, off); ok {
 		setReg(c, in.reg, v)
@@ -1006,17 +1222,26 @@ func movPairHandler(op uint8, rr bool, opsz uint8) handler {
 func storeFirstAddRR[S, T word](c *CPU, in *Inst) {
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 			goto alu
 		}
 	}
+miss:
 	if !storeMiss[S](c, in, off) {
 		return
 	}
@@ -1030,17 +1255,26 @@ alu:
 func storeFirstSubRR[S, T word](c *CPU, in *Inst) {
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 			goto alu
 		}
 	}
+miss:
 	if !storeMiss[S](c, in, off) {
 		return
 	}
@@ -1054,17 +1288,26 @@ alu:
 func storeFirstAndRR[S, T word](c *CPU, in *Inst) {
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 			goto alu
 		}
 	}
+miss:
 	if !storeMiss[S](c, in, off) {
 		return
 	}
@@ -1078,17 +1321,26 @@ alu:
 func storeFirstOrRR[S, T word](c *CPU, in *Inst) {
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 			goto alu
 		}
 	}
+miss:
 	if !storeMiss[S](c, in, off) {
 		return
 	}
@@ -1102,17 +1354,26 @@ alu:
 func storeFirstXorRR[S, T word](c *CPU, in *Inst) {
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 			goto alu
 		}
 	}
+miss:
 	if !storeMiss[S](c, in, off) {
 		return
 	}
@@ -1126,17 +1387,26 @@ alu:
 func storeFirstCmpRR[S, T word](c *CPU, in *Inst) {
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 			goto alu
 		}
 	}
+miss:
 	if !storeMiss[S](c, in, off) {
 		return
 	}
@@ -1149,17 +1419,26 @@ alu:
 func storeFirstAddRI[S, T word](c *CPU, in *Inst) {
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 			goto alu
 		}
 	}
+miss:
 	if !storeMiss[S](c, in, off) {
 		return
 	}
@@ -1173,17 +1452,26 @@ alu:
 func storeFirstSubRI[S, T word](c *CPU, in *Inst) {
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 			goto alu
 		}
 	}
+miss:
 	if !storeMiss[S](c, in, off) {
 		return
 	}
@@ -1197,17 +1485,26 @@ alu:
 func storeFirstAndRI[S, T word](c *CPU, in *Inst) {
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 			goto alu
 		}
 	}
+miss:
 	if !storeMiss[S](c, in, off) {
 		return
 	}
@@ -1221,17 +1518,26 @@ alu:
 func storeFirstOrRI[S, T word](c *CPU, in *Inst) {
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 			goto alu
 		}
 	}
+miss:
 	if !storeMiss[S](c, in, off) {
 		return
 	}
@@ -1245,17 +1551,26 @@ alu:
 func storeFirstXorRI[S, T word](c *CPU, in *Inst) {
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 			goto alu
 		}
 	}
+miss:
 	if !storeMiss[S](c, in, off) {
 		return
 	}
@@ -1269,17 +1584,26 @@ alu:
 func storeFirstCmpRI[S, T word](c *CPU, in *Inst) {
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 			goto alu
 		}
 	}
+miss:
 	if !storeMiss[S](c, in, off) {
 		return
 	}

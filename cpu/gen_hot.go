@@ -125,17 +125,26 @@ const (
 	// stop ends the entry after the store.
 	storeFirstHead = `// movMemReg's fast path, repeated (it is too large to inline).
 off := c.ea(in)
-lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+// The address checks of the fast path (lin64, rwIn; no boolean
+// between a failed check and miss).
+var lin uint64
 if c.codeMode == mode64 {
-	lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	if lin = c.lin64(in.seg, off); !canonical48(lin) {
+		goto miss
+	}
+} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+	lin = c.rwLin(in.seg, off)
+} else {
+	goto miss
 }
-if ok {
+{
 	e := &c.tlb.write[c.tlb.index(lin)]
 	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 		*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 		goto alu
 	}
 }
+miss:
 if !storeMiss[S](c, in, off) {
 	return
 }
@@ -146,17 +155,26 @@ alu:
 	storeTail = `c.ripCur = c.RIP - uint64(in.jlen)
 // movMemReg's fast path, repeated (it is too large to inline).
 off := c.ea(in)
-lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+// The address checks of the fast path (lin64, rwIn; no boolean
+// between a failed check and miss).
+var lin uint64
 if c.codeMode == mode64 {
-	lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+	if lin = c.lin64(in.seg, off); !canonical48(lin) {
+		goto miss
+	}
+} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+	lin = c.rwLin(in.seg, off)
+} else {
+	goto miss
 }
-if ok {
+{
 	e := &c.tlb.write[c.tlb.index(lin)]
 	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 		*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 		return
 	}
 }
+miss:
 wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 `
 )
@@ -168,17 +186,26 @@ wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 // neither runs nor retires.
 const loadHead = `// movRegMem's fast path, repeated (it is too large to inline).
 off := c.ea(in)
-lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+// The address checks of the fast path (lin64, rwIn; no boolean
+// between a failed check and miss).
+var lin uint64
 if c.codeMode == mode64 {
-	lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+	if lin = c.lin64(in.seg, off); !canonical48(lin) {
+		goto miss
+	}
+} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+	lin = c.rwLin(in.seg, off)
+} else {
+	goto miss
 }
-if ok {
+{
 	e := &c.tlb.read[c.tlb.index(lin)]
 	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 		setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 		goto alu
 	}
 }
+miss:
 c.RIP -= uint64(in.jlen)
 if v, ok := rdMiss[T](c, in.seg, off); ok {
 	setReg(c, in.reg, v)

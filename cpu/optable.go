@@ -251,12 +251,14 @@ func buildTables() *tables {
 	m[0xFC] = opEntry{name: "cld", h: one(cld)}
 	m[0xFD] = opEntry{name: "std", h: one(std)}
 	m[0xFE] = opEntry{name: "grp4", grp: &[8]opEntry{
-		{name: "inc Eb", f: fModRM | fByte | fLock, h: b8(incDecRM[uint8])},
-		{name: "dec Eb", f: fModRM | fByte | fLock, h: b8(incDecRM[uint8])},
+		{name: "inc Eb", f: fModRM | fByte | fLock, h: b8(incRMReg[uint8]), hm: b8(incDecRM[uint8])},
+		{name: "dec Eb", f: fModRM | fByte | fLock, h: b8(decRMReg[uint8]), hm: b8(incDecRM[uint8])},
 	}}
 	m[0xFF] = opEntry{name: "grp5", grp: &[8]opEntry{
-		{name: "inc Ev", f: fModRM | fLock, h: v(incDecRM[uint16], incDecRM[uint32], incDecRM[uint64])},
-		{name: "dec Ev", f: fModRM | fLock, h: v(incDecRM[uint16], incDecRM[uint32], incDecRM[uint64])},
+		{name: "inc Ev", f: fModRM | fLock, h: v(incRMReg[uint16], incRMReg[uint32], incRMReg[uint64]),
+			hm: v(incDecRM[uint16], incDecRM[uint32], incDecRM[uint64])},
+		{name: "dec Ev", f: fModRM | fLock, h: v(decRMReg[uint16], decRMReg[uint32], decRMReg[uint64]),
+			hm: v(incDecRM[uint16], incDecRM[uint32], incDecRM[uint64])},
 		{name: "call Ev", f: fModRM | fForce64 | fEnd, h: v(callRM[uint16], callRM[uint32], callRM[uint64])},
 		{name: "callf Mp", f: fModRM | fMemOnly | fEnd, h: one(farIndirect)},
 		{name: "jmp Ev", f: fModRM | fForce64 | fEnd, h: v(jmpRM[uint16], jmpRM[uint32], jmpRM[uint64])},

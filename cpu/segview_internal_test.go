@@ -36,7 +36,9 @@ func wantSegView(s *arch.State, i int) segView {
 			}
 		}
 	}
-	v.rw = v.usable && v.readable && v.writable && v.lo == 0 && v.hi <= 0xFFFFFFFF
+	if v.usable && v.readable && v.writable && v.lo == 0 && v.hi <= 0xFFFFFFFF {
+		v.rwEnd = v.hi + 1
+	}
 	return v
 }
 
@@ -76,7 +78,7 @@ func TestRefreshSegs(t *testing.T) {
 		for i := range c.Seg {
 			require.Equal(t, wantSegView(&c.State, i), c.segv[i], "trial %d: refreshSegs, segment %d", trial, i)
 		}
-		c.segv = [arch.NumSegs]segView{}
+		c.segv = [segvLen]segView{}
 		for i := range c.Seg {
 			c.refreshSeg(i)
 			require.Equal(t, wantSegView(&c.State, i), c.segv[i], "trial %d: refreshSeg, segment %d", trial, i)

@@ -426,7 +426,9 @@ func incDecPair(a, b *Inst) Inst {
 
 // incDecPairT runs an INC/DEC pair.
 func incDecPairT[T word](c *CPU, in *Inst) {
-	c.keepCF()
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF (written out: see incRMReg)
+	}
 	setReg(c, in.base, getReg[T](c, in.base)+T(in.imm2))
 	a := getReg[T](c, in.rm)
 	if in.sub == 0 {

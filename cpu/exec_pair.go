@@ -99,7 +99,7 @@ func pairable(a, b *Inst) bool {
 // followed by MOV m,r (89) of the same size. The first runs in full, lazy
 // flags included (the store can fault, and a fault shows its flags); the
 // store is the only half that can fault or stop Run, as for a fused Jcc,
-// and the entry points ripCur at it first. The entry is a copy of the
+// and its slow path points ripCur at it first. The entry is a copy of the
 // store; the ALU instruction is kept in rm (destination), sub (source
 // register) and imm, which a memory-form MOV does not use, and jlen is
 // the store's length.
@@ -258,9 +258,9 @@ func memFirstPair(a Inst, b *Inst, fn handler) Inst {
 // index, not RIP-relative) with the load's address size, such as the
 // byte copy "mov al, [rsi]; mov [rdi], al". Either half can fault or
 // stop Run. The load runs first, as in a load pair: a stop there ends
-// the entry as the load alone (CPU.firstHalfStop). The store runs with
-// ripCur at it, as in a store pair: a fault there is reported at the
-// store with the load retired. The entry is a copy of the load, whose
+// the entry as the load alone (CPU.firstHalfStop). The store's slow path
+// runs with ripCur at it, as in a store pair: a fault there is reported
+// at the store with the load retired. The entry is a copy of the load, whose
 // memory operand it keeps; the store's base register is kept in rm,
 // its segment in sub, its displacement in imm and its source register
 // in jopsz (fields a memory-form MOV does not use), and jlen is its
@@ -340,7 +340,6 @@ loadMiss:
 	}
 	c.RIP += uint64(in.jlen)
 store:
-	c.ripCur = c.RIP - uint64(in.jlen)
 	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
 	if c.codeMode == mode64 {
 		if lin = c.lin64(in.sub, off); !canonical48(lin) {
@@ -359,6 +358,7 @@ store:
 		}
 	}
 storeMiss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
 	wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
 }
 

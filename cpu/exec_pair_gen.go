@@ -144,7 +144,6 @@ func storeAddRR[T word](c *CPU, in *Inst) {
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
 	setReg(c, in.rm, r)
-	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -167,6 +166,7 @@ func storeAddRR[T word](c *CPU, in *Inst) {
 		}
 	}
 miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
@@ -175,7 +175,6 @@ func storeSubRR[T word](c *CPU, in *Inst) {
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 	setReg(c, in.rm, r)
-	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -198,6 +197,7 @@ func storeSubRR[T word](c *CPU, in *Inst) {
 		}
 	}
 miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
@@ -206,7 +206,6 @@ func storeAndRR[T word](c *CPU, in *Inst) {
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -229,6 +228,7 @@ func storeAndRR[T word](c *CPU, in *Inst) {
 		}
 	}
 miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
@@ -237,7 +237,6 @@ func storeOrRR[T word](c *CPU, in *Inst) {
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -260,6 +259,7 @@ func storeOrRR[T word](c *CPU, in *Inst) {
 		}
 	}
 miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
@@ -268,7 +268,6 @@ func storeXorRR[T word](c *CPU, in *Inst) {
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -291,6 +290,7 @@ func storeXorRR[T word](c *CPU, in *Inst) {
 		}
 	}
 miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
@@ -298,7 +298,6 @@ func storeCmpRR[T word](c *CPU, in *Inst) {
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
-	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -321,6 +320,7 @@ func storeCmpRR[T word](c *CPU, in *Inst) {
 		}
 	}
 miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
@@ -329,7 +329,6 @@ func storeAddRI[T word](c *CPU, in *Inst) {
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
 	setReg(c, in.rm, r)
-	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -352,6 +351,7 @@ func storeAddRI[T word](c *CPU, in *Inst) {
 		}
 	}
 miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
@@ -360,7 +360,6 @@ func storeSubRI[T word](c *CPU, in *Inst) {
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 	setReg(c, in.rm, r)
-	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -383,6 +382,7 @@ func storeSubRI[T word](c *CPU, in *Inst) {
 		}
 	}
 miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
@@ -391,7 +391,6 @@ func storeAndRI[T word](c *CPU, in *Inst) {
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -414,6 +413,7 @@ func storeAndRI[T word](c *CPU, in *Inst) {
 		}
 	}
 miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
@@ -422,7 +422,6 @@ func storeOrRI[T word](c *CPU, in *Inst) {
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -445,6 +444,7 @@ func storeOrRI[T word](c *CPU, in *Inst) {
 		}
 	}
 miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
@@ -453,7 +453,6 @@ func storeXorRI[T word](c *CPU, in *Inst) {
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -476,6 +475,7 @@ func storeXorRI[T word](c *CPU, in *Inst) {
 		}
 	}
 miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
@@ -483,7 +483,6 @@ func storeCmpRI[T word](c *CPU, in *Inst) {
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
-	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -506,6 +505,7 @@ func storeCmpRI[T word](c *CPU, in *Inst) {
 		}
 	}
 miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 

@@ -151,9 +151,10 @@ if !storeMiss[S](c, in, off) {
 alu:
 `
 	// The store pair's MOV m,r half: movMemReg's fast path (exec_mov.go),
-	// with the fault reported at the store.
-	storeTail = `c.ripCur = c.RIP - uint64(in.jlen)
-// movMemReg's fast path, repeated (it is too large to inline).
+	// with the fault reported at the store: ripCur is pointed at the
+	// store on the slow path, the only one that can fault or read the
+	// time (a TLB hit within the page stores and returns).
+	storeTail = `// movMemReg's fast path, repeated (it is too large to inline).
 off := c.ea(in)
 // The address checks of the fast path (lin64, rwIn; no boolean
 // between a failed check and miss).
@@ -175,6 +176,7 @@ if c.codeMode == mode64 {
 	}
 }
 miss:
+c.ripCur = c.RIP - uint64(in.jlen)
 wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 `
 )

@@ -28,7 +28,8 @@ const (
 )
 
 // INC/DEC r + Jcc. JZ/JNZ (the loop counter case) read only the result.
-func incJcc[T word](c *CPU, in *Inst) {
+func incJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a := getReg[T](c, in.rm)
 	r := a + 1
 	if !c.keepCFAfterAdd() {
@@ -47,7 +48,48 @@ func incJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func incJccSide[T word](c *CPU, in *Inst) {
+func incJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a := getReg[T](c, in.rm)
+	r := a + 1
+	if !c.keepCFAfterAdd() {
+		c.keepCF()
+	}
+	setLazy(c, lzInc, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, r == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func incJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a := getReg[T](c, in.rm)
+	r := a + 1
+	if !c.keepCFAfterAdd() {
+		c.keepCF()
+	}
+	setLazy(c, lzInc, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, r == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func incJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a := getReg[T](c, in.rm)
 	r := a + 1
 	if !c.keepCFAfterAdd() {
@@ -70,7 +112,56 @@ func incJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func decJcc[T word](c *CPU, in *Inst) {
+func incJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a := getReg[T](c, in.rm)
+	r := a + 1
+	if !c.keepCFAfterAdd() {
+		c.keepCF()
+	}
+	setLazy(c, lzInc, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, r == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func incJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a := getReg[T](c, in.rm)
+	r := a + 1
+	if !c.keepCFAfterAdd() {
+		c.keepCF()
+	}
+	setLazy(c, lzInc, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, r == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func decJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a := getReg[T](c, in.rm)
 	r := a - 1
 	if !c.keepCFAfterAdd() {
@@ -89,7 +180,96 @@ func decJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func decJccSide[T word](c *CPU, in *Inst) {
+func decJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a := getReg[T](c, in.rm)
+	r := a - 1
+	if !c.keepCFAfterAdd() {
+		c.keepCF()
+	}
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, a == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func decJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a := getReg[T](c, in.rm)
+	r := a - 1
+	if !c.keepCFAfterAdd() {
+		c.keepCF()
+	}
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, a == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func decJccSide16(c *CPU, in *Inst) {
+	type T = uint16
+	a := getReg[T](c, in.rm)
+	r := a - 1
+	if !c.keepCFAfterAdd() {
+		c.keepCF()
+	}
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, a == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func decJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a := getReg[T](c, in.rm)
+	r := a - 1
+	if !c.keepCFAfterAdd() {
+		c.keepCF()
+	}
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, a == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func decJccSide64(c *CPU, in *Inst) {
+	type T = uint64
 	a := getReg[T](c, in.rm)
 	r := a - 1
 	if !c.keepCFAfterAdd() {
@@ -113,7 +293,8 @@ func decJccSide[T word](c *CPU, in *Inst) {
 }
 
 // Register-register forms: destination r/m (in.rm), source in.reg.
-func addRRJcc[T word](c *CPU, in *Inst) {
+func addRRJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
@@ -123,7 +304,30 @@ func addRRJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func addRRJccSide[T word](c *CPU, in *Inst) {
+func addRRJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	if addCond(in.sub, a, b, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func addRRJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	if addCond(in.sub, a, b, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func addRRJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
@@ -137,7 +341,38 @@ func addRRJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func subRRJcc[T word](c *CPU, in *Inst) {
+func addRRJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	if addCond(in.sub, a, b, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func addRRJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	if addCond(in.sub, a, b, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func subRRJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
@@ -147,7 +382,30 @@ func subRRJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func subRRJccSide[T word](c *CPU, in *Inst) {
+func subRRJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func subRRJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func subRRJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
@@ -161,7 +419,38 @@ func subRRJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func andRRJcc[T word](c *CPU, in *Inst) {
+func subRRJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	if subCond(in.sub, a, b, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func subRRJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	if subCond(in.sub, a, b, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func andRRJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
@@ -171,7 +460,30 @@ func andRRJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func andRRJccSide[T word](c *CPU, in *Inst) {
+func andRRJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func andRRJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func andRRJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
@@ -185,7 +497,38 @@ func andRRJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func orRRJcc[T word](c *CPU, in *Inst) {
+func andRRJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func andRRJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func orRRJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
@@ -195,7 +538,30 @@ func orRRJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func orRRJccSide[T word](c *CPU, in *Inst) {
+func orRRJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func orRRJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func orRRJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
@@ -209,7 +575,38 @@ func orRRJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func xorRRJcc[T word](c *CPU, in *Inst) {
+func orRRJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func orRRJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func xorRRJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
@@ -219,7 +616,30 @@ func xorRRJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func xorRRJccSide[T word](c *CPU, in *Inst) {
+func xorRRJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func xorRRJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func xorRRJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
@@ -233,7 +653,38 @@ func xorRRJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func cmpRRJcc[T word](c *CPU, in *Inst) {
+func xorRRJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func xorRRJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func cmpRRJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
@@ -242,7 +693,28 @@ func cmpRRJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func cmpRRJccSide[T word](c *CPU, in *Inst) {
+func cmpRRJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func cmpRRJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func cmpRRJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
@@ -255,7 +727,36 @@ func cmpRRJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func testRRJcc[T word](c *CPU, in *Inst) {
+func cmpRRJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	if subCond(in.sub, a, b, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func cmpRRJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	if subCond(in.sub, a, b, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func testRRJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
@@ -264,7 +765,56 @@ func testRRJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func testRRJccSide[T word](c *CPU, in *Inst) {
+func testRRJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	if logicCond(in.sub, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func testRRJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	if logicCond(in.sub, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func testRRJccSide16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	if logicCond(in.sub, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func testRRJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	if logicCond(in.sub, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func testRRJccSide64(c *CPU, in *Inst) {
+	type T = uint64
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
@@ -278,7 +828,8 @@ func testRRJccSide[T word](c *CPU, in *Inst) {
 }
 
 // Register-immediate forms (81, 83 with mod = 3).
-func addRIJcc[T word](c *CPU, in *Inst) {
+func addRIJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
@@ -288,7 +839,30 @@ func addRIJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func addRIJccSide[T word](c *CPU, in *Inst) {
+func addRIJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	if addCond(in.sub, a, b, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func addRIJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	if addCond(in.sub, a, b, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func addRIJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
@@ -302,7 +876,38 @@ func addRIJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func subRIJcc[T word](c *CPU, in *Inst) {
+func addRIJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	if addCond(in.sub, a, b, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func addRIJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	if addCond(in.sub, a, b, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func subRIJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
@@ -312,7 +917,30 @@ func subRIJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func subRIJccSide[T word](c *CPU, in *Inst) {
+func subRIJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func subRIJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func subRIJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
@@ -326,7 +954,38 @@ func subRIJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func andRIJcc[T word](c *CPU, in *Inst) {
+func subRIJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	if subCond(in.sub, a, b, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func subRIJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	if subCond(in.sub, a, b, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func andRIJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
@@ -336,7 +995,30 @@ func andRIJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func andRIJccSide[T word](c *CPU, in *Inst) {
+func andRIJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func andRIJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func andRIJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
@@ -350,7 +1032,38 @@ func andRIJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func orRIJcc[T word](c *CPU, in *Inst) {
+func andRIJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func andRIJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func orRIJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
@@ -360,7 +1073,30 @@ func orRIJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func orRIJccSide[T word](c *CPU, in *Inst) {
+func orRIJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func orRIJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func orRIJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
@@ -374,7 +1110,38 @@ func orRIJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func xorRIJcc[T word](c *CPU, in *Inst) {
+func orRIJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func orRIJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func xorRIJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
@@ -384,7 +1151,30 @@ func xorRIJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func xorRIJccSide[T word](c *CPU, in *Inst) {
+func xorRIJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func xorRIJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func xorRIJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
@@ -398,7 +1188,38 @@ func xorRIJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func cmpRIJcc[T word](c *CPU, in *Inst) {
+func xorRIJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func xorRIJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	if logicCond(in.sub, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func cmpRIJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
@@ -407,7 +1228,28 @@ func cmpRIJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func cmpRIJccSide[T word](c *CPU, in *Inst) {
+func cmpRIJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func cmpRIJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	if subCond(in.sub, a, b, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func cmpRIJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
@@ -420,7 +1262,36 @@ func cmpRIJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func testRIJcc[T word](c *CPU, in *Inst) {
+func cmpRIJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	if subCond(in.sub, a, b, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func cmpRIJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	if subCond(in.sub, a, b, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func testRIJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
@@ -429,7 +1300,56 @@ func testRIJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func testRIJccSide[T word](c *CPU, in *Inst) {
+func testRIJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	if logicCond(in.sub, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func testRIJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	if logicCond(in.sub, r) && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func testRIJccSide16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	if logicCond(in.sub, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func testRIJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	if logicCond(in.sub, r) {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func testRIJccSide64(c *CPU, in *Inst) {
+	type T = uint64
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
@@ -448,37 +1368,37 @@ func fusedHandler(k int, opsz uint8) handler {
 	var h [4]handler
 	switch k {
 	case fkInc:
-		h = v(incJcc[uint16], incJcc[uint32], incJcc[uint64])
+		h = v(incJcc16, incJcc32, incJcc64)
 	case fkDec:
-		h = v(decJcc[uint16], decJcc[uint32], decJcc[uint64])
+		h = v(decJcc16, decJcc32, decJcc64)
 	case fkAddRR:
-		h = v(addRRJcc[uint16], addRRJcc[uint32], addRRJcc[uint64])
+		h = v(addRRJcc16, addRRJcc32, addRRJcc64)
 	case fkSubRR:
-		h = v(subRRJcc[uint16], subRRJcc[uint32], subRRJcc[uint64])
+		h = v(subRRJcc16, subRRJcc32, subRRJcc64)
 	case fkAndRR:
-		h = v(andRRJcc[uint16], andRRJcc[uint32], andRRJcc[uint64])
+		h = v(andRRJcc16, andRRJcc32, andRRJcc64)
 	case fkOrRR:
-		h = v(orRRJcc[uint16], orRRJcc[uint32], orRRJcc[uint64])
+		h = v(orRRJcc16, orRRJcc32, orRRJcc64)
 	case fkXorRR:
-		h = v(xorRRJcc[uint16], xorRRJcc[uint32], xorRRJcc[uint64])
+		h = v(xorRRJcc16, xorRRJcc32, xorRRJcc64)
 	case fkCmpRR:
-		h = v(cmpRRJcc[uint16], cmpRRJcc[uint32], cmpRRJcc[uint64])
+		h = v(cmpRRJcc16, cmpRRJcc32, cmpRRJcc64)
 	case fkTestRR:
-		h = v(testRRJcc[uint16], testRRJcc[uint32], testRRJcc[uint64])
+		h = v(testRRJcc16, testRRJcc32, testRRJcc64)
 	case fkAddRI:
-		h = v(addRIJcc[uint16], addRIJcc[uint32], addRIJcc[uint64])
+		h = v(addRIJcc16, addRIJcc32, addRIJcc64)
 	case fkSubRI:
-		h = v(subRIJcc[uint16], subRIJcc[uint32], subRIJcc[uint64])
+		h = v(subRIJcc16, subRIJcc32, subRIJcc64)
 	case fkAndRI:
-		h = v(andRIJcc[uint16], andRIJcc[uint32], andRIJcc[uint64])
+		h = v(andRIJcc16, andRIJcc32, andRIJcc64)
 	case fkOrRI:
-		h = v(orRIJcc[uint16], orRIJcc[uint32], orRIJcc[uint64])
+		h = v(orRIJcc16, orRIJcc32, orRIJcc64)
 	case fkXorRI:
-		h = v(xorRIJcc[uint16], xorRIJcc[uint32], xorRIJcc[uint64])
+		h = v(xorRIJcc16, xorRIJcc32, xorRIJcc64)
 	case fkCmpRI:
-		h = v(cmpRIJcc[uint16], cmpRIJcc[uint32], cmpRIJcc[uint64])
+		h = v(cmpRIJcc16, cmpRIJcc32, cmpRIJcc64)
 	case fkTestRI:
-		h = v(testRIJcc[uint16], testRIJcc[uint32], testRIJcc[uint64])
+		h = v(testRIJcc16, testRIJcc32, testRIJcc64)
 	}
 	return h[sizeIndex(opsz)]
 }
@@ -489,37 +1409,37 @@ func fusedSideHandler(k int, opsz uint8) handler {
 	var h [4]handler
 	switch k {
 	case fkInc:
-		h = v(incJccSide[uint16], incJccSide[uint32], incJccSide[uint64])
+		h = v(incJccSide16, incJccSide32, incJccSide64)
 	case fkDec:
-		h = v(decJccSide[uint16], decJccSide[uint32], decJccSide[uint64])
+		h = v(decJccSide16, decJccSide32, decJccSide64)
 	case fkAddRR:
-		h = v(addRRJccSide[uint16], addRRJccSide[uint32], addRRJccSide[uint64])
+		h = v(addRRJccSide16, addRRJccSide32, addRRJccSide64)
 	case fkSubRR:
-		h = v(subRRJccSide[uint16], subRRJccSide[uint32], subRRJccSide[uint64])
+		h = v(subRRJccSide16, subRRJccSide32, subRRJccSide64)
 	case fkAndRR:
-		h = v(andRRJccSide[uint16], andRRJccSide[uint32], andRRJccSide[uint64])
+		h = v(andRRJccSide16, andRRJccSide32, andRRJccSide64)
 	case fkOrRR:
-		h = v(orRRJccSide[uint16], orRRJccSide[uint32], orRRJccSide[uint64])
+		h = v(orRRJccSide16, orRRJccSide32, orRRJccSide64)
 	case fkXorRR:
-		h = v(xorRRJccSide[uint16], xorRRJccSide[uint32], xorRRJccSide[uint64])
+		h = v(xorRRJccSide16, xorRRJccSide32, xorRRJccSide64)
 	case fkCmpRR:
-		h = v(cmpRRJccSide[uint16], cmpRRJccSide[uint32], cmpRRJccSide[uint64])
+		h = v(cmpRRJccSide16, cmpRRJccSide32, cmpRRJccSide64)
 	case fkTestRR:
-		h = v(testRRJccSide[uint16], testRRJccSide[uint32], testRRJccSide[uint64])
+		h = v(testRRJccSide16, testRRJccSide32, testRRJccSide64)
 	case fkAddRI:
-		h = v(addRIJccSide[uint16], addRIJccSide[uint32], addRIJccSide[uint64])
+		h = v(addRIJccSide16, addRIJccSide32, addRIJccSide64)
 	case fkSubRI:
-		h = v(subRIJccSide[uint16], subRIJccSide[uint32], subRIJccSide[uint64])
+		h = v(subRIJccSide16, subRIJccSide32, subRIJccSide64)
 	case fkAndRI:
-		h = v(andRIJccSide[uint16], andRIJccSide[uint32], andRIJccSide[uint64])
+		h = v(andRIJccSide16, andRIJccSide32, andRIJccSide64)
 	case fkOrRI:
-		h = v(orRIJccSide[uint16], orRIJccSide[uint32], orRIJccSide[uint64])
+		h = v(orRIJccSide16, orRIJccSide32, orRIJccSide64)
 	case fkXorRI:
-		h = v(xorRIJccSide[uint16], xorRIJccSide[uint32], xorRIJccSide[uint64])
+		h = v(xorRIJccSide16, xorRIJccSide32, xorRIJccSide64)
 	case fkCmpRI:
-		h = v(cmpRIJccSide[uint16], cmpRIJccSide[uint32], cmpRIJccSide[uint64])
+		h = v(cmpRIJccSide16, cmpRIJccSide32, cmpRIJccSide64)
 	case fkTestRI:
-		h = v(testRIJccSide[uint16], testRIJccSide[uint32], testRIJccSide[uint64])
+		h = v(testRIJccSide16, testRIJccSide32, testRIJccSide64)
 	}
 	return h[sizeIndex(opsz)]
 }

@@ -7,84 +7,378 @@ package cpu
 
 // Register-register, destination r/m (01, 09, 21, 29, 31, 39 with mod = 3;
 // 00, 08, ... for 8 bits).
-func addRR[T word](c *CPU, in *Inst) {
+func addRR8(c *CPU, in *Inst) {
+	type T = uint8
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
 	setReg(c, in.rm, r)
 }
 
-func subRR[T word](c *CPU, in *Inst) {
+func addRR16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func addRR32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func addRR64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func subRR8(c *CPU, in *Inst) {
+	type T = uint8
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 	setReg(c, in.rm, r)
 }
 
-func andRR[T word](c *CPU, in *Inst) {
+func subRR16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func subRR32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func subRR64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func andRR8(c *CPU, in *Inst) {
+	type T = uint8
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
 }
 
-func orRR[T word](c *CPU, in *Inst) {
+func andRR16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func andRR32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func andRR64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func orRR8(c *CPU, in *Inst) {
+	type T = uint8
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
 }
 
-func xorRR[T word](c *CPU, in *Inst) {
+func orRR16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func orRR32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func orRR64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func xorRR8(c *CPU, in *Inst) {
+	type T = uint8
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
 }
 
-func cmpRR[T word](c *CPU, in *Inst) {
+func xorRR16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func xorRR32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func xorRR64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func cmpRR8(c *CPU, in *Inst) {
+	type T = uint8
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func cmpRR16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func cmpRR32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func cmpRR64(c *CPU, in *Inst) {
+	type T = uint64
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 }
 
 // Register, immediate (80/81/83 with mod = 3).
-func addRI[T word](c *CPU, in *Inst) {
+func addRI8(c *CPU, in *Inst) {
+	type T = uint8
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
 	setReg(c, in.rm, r)
 }
 
-func subRI[T word](c *CPU, in *Inst) {
+func addRI16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func addRI32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func addRI64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func subRI8(c *CPU, in *Inst) {
+	type T = uint8
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 	setReg(c, in.rm, r)
 }
 
-func andRI[T word](c *CPU, in *Inst) {
+func subRI16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func subRI32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func subRI64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func andRI8(c *CPU, in *Inst) {
+	type T = uint8
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
 }
 
-func orRI[T word](c *CPU, in *Inst) {
+func andRI16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func andRI32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func andRI64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func orRI8(c *CPU, in *Inst) {
+	type T = uint8
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
 }
 
-func xorRI[T word](c *CPU, in *Inst) {
+func orRI16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func orRI32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func orRI64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func xorRI8(c *CPU, in *Inst) {
+	type T = uint8
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
 }
 
-func cmpRI[T word](c *CPU, in *Inst) {
+func xorRI16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func xorRI32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func xorRI64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func cmpRI8(c *CPU, in *Inst) {
+	type T = uint8
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func cmpRI16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func cmpRI32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func cmpRI64(c *CPU, in *Inst) {
+	type T = uint64
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
@@ -96,17 +390,17 @@ func cmpRI[T word](c *CPU, in *Inst) {
 func hotRR(op int) [4]handler {
 	switch op {
 	case aluADD:
-		return by(addRR[uint8], addRR[uint16], addRR[uint32], addRR[uint64])
+		return by(addRR8, addRR16, addRR32, addRR64)
 	case aluSUB:
-		return by(subRR[uint8], subRR[uint16], subRR[uint32], subRR[uint64])
+		return by(subRR8, subRR16, subRR32, subRR64)
 	case aluAND:
-		return by(andRR[uint8], andRR[uint16], andRR[uint32], andRR[uint64])
+		return by(andRR8, andRR16, andRR32, andRR64)
 	case aluOR:
-		return by(orRR[uint8], orRR[uint16], orRR[uint32], orRR[uint64])
+		return by(orRR8, orRR16, orRR32, orRR64)
 	case aluXOR:
-		return by(xorRR[uint8], xorRR[uint16], xorRR[uint32], xorRR[uint64])
+		return by(xorRR8, xorRR16, xorRR32, xorRR64)
 	case aluCMP:
-		return by(cmpRR[uint8], cmpRR[uint16], cmpRR[uint32], cmpRR[uint64])
+		return by(cmpRR8, cmpRR16, cmpRR32, cmpRR64)
 	}
 	return by(aluRMReg[uint8], aluRMReg[uint16], aluRMReg[uint32], aluRMReg[uint64])
 }
@@ -114,17 +408,17 @@ func hotRR(op int) [4]handler {
 func hotRI(op int) [4]handler {
 	switch op {
 	case aluADD:
-		return by(addRI[uint8], addRI[uint16], addRI[uint32], addRI[uint64])
+		return by(addRI8, addRI16, addRI32, addRI64)
 	case aluSUB:
-		return by(subRI[uint8], subRI[uint16], subRI[uint32], subRI[uint64])
+		return by(subRI8, subRI16, subRI32, subRI64)
 	case aluAND:
-		return by(andRI[uint8], andRI[uint16], andRI[uint32], andRI[uint64])
+		return by(andRI8, andRI16, andRI32, andRI64)
 	case aluOR:
-		return by(orRI[uint8], orRI[uint16], orRI[uint32], orRI[uint64])
+		return by(orRI8, orRI16, orRI32, orRI64)
 	case aluXOR:
-		return by(xorRI[uint8], xorRI[uint16], xorRI[uint32], xorRI[uint64])
+		return by(xorRI8, xorRI16, xorRI32, xorRI64)
 	case aluCMP:
-		return by(cmpRI[uint8], cmpRI[uint16], cmpRI[uint32], cmpRI[uint64])
+		return by(cmpRI8, cmpRI16, cmpRI32, cmpRI64)
 	}
 	return by(aluRMImm[uint8], aluRMImm[uint16], aluRMImm[uint32], aluRMImm[uint64])
 }

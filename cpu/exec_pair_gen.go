@@ -7,7 +7,8 @@ import "unsafe"
 // The ALU pair, store pair, load pair, move pair and store-first pair
 // handlers (exec_pair.go), from gen_hot.go's tables.
 
-func pairAddRR[T word](c *CPU, in *Inst) {
+func pairAddRR32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a + b
@@ -15,7 +16,17 @@ func pairAddRR[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func pairSubRR[T word](c *CPU, in *Inst) {
+func pairAddRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func pairSubRR32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a - b
@@ -23,7 +34,17 @@ func pairSubRR[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func pairAndRR[T word](c *CPU, in *Inst) {
+func pairSubRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func pairAndRR32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a & b
@@ -31,7 +52,17 @@ func pairAndRR[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func pairOrRR[T word](c *CPU, in *Inst) {
+func pairAndRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func pairOrRR32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a | b
@@ -39,7 +70,17 @@ func pairOrRR[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func pairXorRR[T word](c *CPU, in *Inst) {
+func pairOrRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func pairXorRR32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a ^ b
@@ -47,14 +88,33 @@ func pairXorRR[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func pairCmpRR[T word](c *CPU, in *Inst) {
+func pairXorRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func pairCmpRR32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 }
 
-func pairAddRI[T word](c *CPU, in *Inst) {
+func pairCmpRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func pairAddRI32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a + b
@@ -62,7 +122,17 @@ func pairAddRI[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func pairSubRI[T word](c *CPU, in *Inst) {
+func pairAddRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func pairSubRI32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
@@ -70,7 +140,17 @@ func pairSubRI[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func pairAndRI[T word](c *CPU, in *Inst) {
+func pairSubRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func pairAndRI32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a & b
@@ -78,7 +158,17 @@ func pairAndRI[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func pairOrRI[T word](c *CPU, in *Inst) {
+func pairAndRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func pairOrRI32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a | b
@@ -86,7 +176,17 @@ func pairOrRI[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func pairXorRI[T word](c *CPU, in *Inst) {
+func pairOrRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func pairXorRI32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a ^ b
@@ -94,7 +194,25 @@ func pairXorRI[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func pairCmpRI[T word](c *CPU, in *Inst) {
+func pairXorRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func pairCmpRI32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func pairCmpRI64(c *CPU, in *Inst) {
+	type T = uint64
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
@@ -108,38 +226,39 @@ func pairHandler(op uint8, rr bool, opsz uint8) handler {
 	if rr {
 		switch op {
 		case aluADD:
-			h = v(nil, pairAddRR[uint32], pairAddRR[uint64])
+			h = v(nil, pairAddRR32, pairAddRR64)
 		case aluSUB:
-			h = v(nil, pairSubRR[uint32], pairSubRR[uint64])
+			h = v(nil, pairSubRR32, pairSubRR64)
 		case aluAND:
-			h = v(nil, pairAndRR[uint32], pairAndRR[uint64])
+			h = v(nil, pairAndRR32, pairAndRR64)
 		case aluOR:
-			h = v(nil, pairOrRR[uint32], pairOrRR[uint64])
+			h = v(nil, pairOrRR32, pairOrRR64)
 		case aluXOR:
-			h = v(nil, pairXorRR[uint32], pairXorRR[uint64])
+			h = v(nil, pairXorRR32, pairXorRR64)
 		case aluCMP:
-			h = v(nil, pairCmpRR[uint32], pairCmpRR[uint64])
+			h = v(nil, pairCmpRR32, pairCmpRR64)
 		}
 	} else {
 		switch op {
 		case aluADD:
-			h = v(nil, pairAddRI[uint32], pairAddRI[uint64])
+			h = v(nil, pairAddRI32, pairAddRI64)
 		case aluSUB:
-			h = v(nil, pairSubRI[uint32], pairSubRI[uint64])
+			h = v(nil, pairSubRI32, pairSubRI64)
 		case aluAND:
-			h = v(nil, pairAndRI[uint32], pairAndRI[uint64])
+			h = v(nil, pairAndRI32, pairAndRI64)
 		case aluOR:
-			h = v(nil, pairOrRI[uint32], pairOrRI[uint64])
+			h = v(nil, pairOrRI32, pairOrRI64)
 		case aluXOR:
-			h = v(nil, pairXorRI[uint32], pairXorRI[uint64])
+			h = v(nil, pairXorRI32, pairXorRI64)
 		case aluCMP:
-			h = v(nil, pairCmpRI[uint32], pairCmpRI[uint64])
+			h = v(nil, pairCmpRI32, pairCmpRI64)
 		}
 	}
 	return h[sizeIndex(opsz)]
 }
 
-func storeAddRR[T word](c *CPU, in *Inst) {
+func storeAddRR32(c *CPU, in *Inst) {
+	type T = uint32
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
@@ -170,7 +289,40 @@ miss:
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
-func storeSubRR[T word](c *CPU, in *Inst) {
+func storeAddRR64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			return
+		}
+	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+}
+
+func storeSubRR32(c *CPU, in *Inst) {
+	type T = uint32
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
@@ -201,7 +353,40 @@ miss:
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
-func storeAndRR[T word](c *CPU, in *Inst) {
+func storeSubRR64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			return
+		}
+	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+}
+
+func storeAndRR32(c *CPU, in *Inst) {
+	type T = uint32
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
@@ -232,7 +417,40 @@ miss:
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
-func storeOrRR[T word](c *CPU, in *Inst) {
+func storeAndRR64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			return
+		}
+	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+}
+
+func storeOrRR32(c *CPU, in *Inst) {
+	type T = uint32
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
@@ -263,7 +481,40 @@ miss:
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
-func storeXorRR[T word](c *CPU, in *Inst) {
+func storeOrRR64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			return
+		}
+	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+}
+
+func storeXorRR32(c *CPU, in *Inst) {
+	type T = uint32
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
@@ -294,7 +545,40 @@ miss:
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
-func storeCmpRR[T word](c *CPU, in *Inst) {
+func storeXorRR64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			return
+		}
+	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+}
+
+func storeCmpRR32(c *CPU, in *Inst) {
+	type T = uint32
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
@@ -324,7 +608,39 @@ miss:
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
-func storeAddRI[T word](c *CPU, in *Inst) {
+func storeCmpRR64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			return
+		}
+	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+}
+
+func storeAddRI32(c *CPU, in *Inst) {
+	type T = uint32
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
@@ -355,7 +671,40 @@ miss:
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
-func storeSubRI[T word](c *CPU, in *Inst) {
+func storeAddRI64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			return
+		}
+	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+}
+
+func storeSubRI32(c *CPU, in *Inst) {
+	type T = uint32
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
@@ -386,7 +735,40 @@ miss:
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
-func storeAndRI[T word](c *CPU, in *Inst) {
+func storeSubRI64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			return
+		}
+	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+}
+
+func storeAndRI32(c *CPU, in *Inst) {
+	type T = uint32
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
@@ -417,7 +799,40 @@ miss:
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
-func storeOrRI[T word](c *CPU, in *Inst) {
+func storeAndRI64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			return
+		}
+	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+}
+
+func storeOrRI32(c *CPU, in *Inst) {
+	type T = uint32
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
@@ -448,7 +863,40 @@ miss:
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
-func storeXorRI[T word](c *CPU, in *Inst) {
+func storeOrRI64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			return
+		}
+	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+}
+
+func storeXorRI32(c *CPU, in *Inst) {
+	type T = uint32
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
@@ -479,7 +927,71 @@ miss:
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
-func storeCmpRI[T word](c *CPU, in *Inst) {
+func storeXorRI64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			return
+		}
+	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+}
+
+func storeCmpRI32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			return
+		}
+	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+}
+
+func storeCmpRI64(c *CPU, in *Inst) {
+	type T = uint64
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
@@ -516,38 +1028,39 @@ func storePairHandler(op uint8, rr bool, opsz uint8) handler {
 	if rr {
 		switch op {
 		case aluADD:
-			h = v(nil, storeAddRR[uint32], storeAddRR[uint64])
+			h = v(nil, storeAddRR32, storeAddRR64)
 		case aluSUB:
-			h = v(nil, storeSubRR[uint32], storeSubRR[uint64])
+			h = v(nil, storeSubRR32, storeSubRR64)
 		case aluAND:
-			h = v(nil, storeAndRR[uint32], storeAndRR[uint64])
+			h = v(nil, storeAndRR32, storeAndRR64)
 		case aluOR:
-			h = v(nil, storeOrRR[uint32], storeOrRR[uint64])
+			h = v(nil, storeOrRR32, storeOrRR64)
 		case aluXOR:
-			h = v(nil, storeXorRR[uint32], storeXorRR[uint64])
+			h = v(nil, storeXorRR32, storeXorRR64)
 		case aluCMP:
-			h = v(nil, storeCmpRR[uint32], storeCmpRR[uint64])
+			h = v(nil, storeCmpRR32, storeCmpRR64)
 		}
 	} else {
 		switch op {
 		case aluADD:
-			h = v(nil, storeAddRI[uint32], storeAddRI[uint64])
+			h = v(nil, storeAddRI32, storeAddRI64)
 		case aluSUB:
-			h = v(nil, storeSubRI[uint32], storeSubRI[uint64])
+			h = v(nil, storeSubRI32, storeSubRI64)
 		case aluAND:
-			h = v(nil, storeAndRI[uint32], storeAndRI[uint64])
+			h = v(nil, storeAndRI32, storeAndRI64)
 		case aluOR:
-			h = v(nil, storeOrRI[uint32], storeOrRI[uint64])
+			h = v(nil, storeOrRI32, storeOrRI64)
 		case aluXOR:
-			h = v(nil, storeXorRI[uint32], storeXorRI[uint64])
+			h = v(nil, storeXorRI32, storeXorRI64)
 		case aluCMP:
-			h = v(nil, storeCmpRI[uint32], storeCmpRI[uint64])
+			h = v(nil, storeCmpRI32, storeCmpRI64)
 		}
 	}
 	return h[sizeIndex(opsz)]
 }
 
-func loadAddRR[T word](c *CPU, in *Inst) {
+func loadAddRR32(c *CPU, in *Inst) {
+	type T = uint32
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -589,7 +1102,51 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func loadSubRR[T word](c *CPU, in *Inst) {
+func loadAddRR64(c *CPU, in *Inst) {
+	type T = uint64
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadSubRR32(c *CPU, in *Inst) {
+	type T = uint32
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -631,7 +1188,51 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func loadAndRR[T word](c *CPU, in *Inst) {
+func loadSubRR64(c *CPU, in *Inst) {
+	type T = uint64
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadAndRR32(c *CPU, in *Inst) {
+	type T = uint32
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -673,7 +1274,51 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func loadOrRR[T word](c *CPU, in *Inst) {
+func loadAndRR64(c *CPU, in *Inst) {
+	type T = uint64
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadOrRR32(c *CPU, in *Inst) {
+	type T = uint32
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -715,7 +1360,51 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func loadXorRR[T word](c *CPU, in *Inst) {
+func loadOrRR64(c *CPU, in *Inst) {
+	type T = uint64
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadXorRR32(c *CPU, in *Inst) {
+	type T = uint32
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -757,7 +1446,51 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func loadCmpRR[T word](c *CPU, in *Inst) {
+func loadXorRR64(c *CPU, in *Inst) {
+	type T = uint64
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadCmpRR32(c *CPU, in *Inst) {
+	type T = uint32
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -798,7 +1531,50 @@ alu:
 	setLazy(c, lzSub, a, b, r)
 }
 
-func loadAddRI[T word](c *CPU, in *Inst) {
+func loadCmpRR64(c *CPU, in *Inst) {
+	type T = uint64
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func loadAddRI32(c *CPU, in *Inst) {
+	type T = uint32
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -840,7 +1616,51 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func loadSubRI[T word](c *CPU, in *Inst) {
+func loadAddRI64(c *CPU, in *Inst) {
+	type T = uint64
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadSubRI32(c *CPU, in *Inst) {
+	type T = uint32
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -882,7 +1702,51 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func loadAndRI[T word](c *CPU, in *Inst) {
+func loadSubRI64(c *CPU, in *Inst) {
+	type T = uint64
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadAndRI32(c *CPU, in *Inst) {
+	type T = uint32
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -924,7 +1788,51 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func loadOrRI[T word](c *CPU, in *Inst) {
+func loadAndRI64(c *CPU, in *Inst) {
+	type T = uint64
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadOrRI32(c *CPU, in *Inst) {
+	type T = uint32
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -966,7 +1874,51 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func loadXorRI[T word](c *CPU, in *Inst) {
+func loadOrRI64(c *CPU, in *Inst) {
+	type T = uint64
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadXorRI32(c *CPU, in *Inst) {
+	type T = uint32
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -1008,7 +1960,93 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func loadCmpRI[T word](c *CPU, in *Inst) {
+func loadXorRI64(c *CPU, in *Inst) {
+	type T = uint64
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadCmpRI32(c *CPU, in *Inst) {
+	type T = uint32
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func loadCmpRI64(c *CPU, in *Inst) {
+	type T = uint64
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -1056,38 +2094,39 @@ func loadPairHandler(op uint8, rr bool, opsz uint8) handler {
 	if rr {
 		switch op {
 		case aluADD:
-			h = v(nil, loadAddRR[uint32], loadAddRR[uint64])
+			h = v(nil, loadAddRR32, loadAddRR64)
 		case aluSUB:
-			h = v(nil, loadSubRR[uint32], loadSubRR[uint64])
+			h = v(nil, loadSubRR32, loadSubRR64)
 		case aluAND:
-			h = v(nil, loadAndRR[uint32], loadAndRR[uint64])
+			h = v(nil, loadAndRR32, loadAndRR64)
 		case aluOR:
-			h = v(nil, loadOrRR[uint32], loadOrRR[uint64])
+			h = v(nil, loadOrRR32, loadOrRR64)
 		case aluXOR:
-			h = v(nil, loadXorRR[uint32], loadXorRR[uint64])
+			h = v(nil, loadXorRR32, loadXorRR64)
 		case aluCMP:
-			h = v(nil, loadCmpRR[uint32], loadCmpRR[uint64])
+			h = v(nil, loadCmpRR32, loadCmpRR64)
 		}
 	} else {
 		switch op {
 		case aluADD:
-			h = v(nil, loadAddRI[uint32], loadAddRI[uint64])
+			h = v(nil, loadAddRI32, loadAddRI64)
 		case aluSUB:
-			h = v(nil, loadSubRI[uint32], loadSubRI[uint64])
+			h = v(nil, loadSubRI32, loadSubRI64)
 		case aluAND:
-			h = v(nil, loadAndRI[uint32], loadAndRI[uint64])
+			h = v(nil, loadAndRI32, loadAndRI64)
 		case aluOR:
-			h = v(nil, loadOrRI[uint32], loadOrRI[uint64])
+			h = v(nil, loadOrRI32, loadOrRI64)
 		case aluXOR:
-			h = v(nil, loadXorRI[uint32], loadXorRI[uint64])
+			h = v(nil, loadXorRI32, loadXorRI64)
 		case aluCMP:
-			h = v(nil, loadCmpRI[uint32], loadCmpRI[uint64])
+			h = v(nil, loadCmpRI32, loadCmpRI64)
 		}
 	}
 	return h[sizeIndex(opsz)]
 }
 
-func movAddRR[T word](c *CPU, in *Inst) {
+func movAddRR32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.base, getReg[T](c, in.index))
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a + b
@@ -1095,7 +2134,17 @@ func movAddRR[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func movSubRR[T word](c *CPU, in *Inst) {
+func movAddRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movSubRR32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.base, getReg[T](c, in.index))
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a - b
@@ -1103,7 +2152,17 @@ func movSubRR[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func movAndRR[T word](c *CPU, in *Inst) {
+func movSubRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movAndRR32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.base, getReg[T](c, in.index))
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a & b
@@ -1111,7 +2170,17 @@ func movAndRR[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func movOrRR[T word](c *CPU, in *Inst) {
+func movAndRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movOrRR32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.base, getReg[T](c, in.index))
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a | b
@@ -1119,7 +2188,17 @@ func movOrRR[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func movXorRR[T word](c *CPU, in *Inst) {
+func movOrRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movXorRR32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.base, getReg[T](c, in.index))
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a ^ b
@@ -1127,14 +2206,33 @@ func movXorRR[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func movCmpRR[T word](c *CPU, in *Inst) {
+func movXorRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movCmpRR32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.base, getReg[T](c, in.index))
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 }
 
-func movAddRI[T word](c *CPU, in *Inst) {
+func movCmpRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func movAddRI32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.base, getReg[T](c, in.index))
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a + b
@@ -1142,7 +2240,17 @@ func movAddRI[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func movSubRI[T word](c *CPU, in *Inst) {
+func movAddRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movSubRI32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.base, getReg[T](c, in.index))
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
@@ -1150,7 +2258,17 @@ func movSubRI[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func movAndRI[T word](c *CPU, in *Inst) {
+func movSubRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movAndRI32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.base, getReg[T](c, in.index))
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a & b
@@ -1158,7 +2276,17 @@ func movAndRI[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func movOrRI[T word](c *CPU, in *Inst) {
+func movAndRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movOrRI32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.base, getReg[T](c, in.index))
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a | b
@@ -1166,7 +2294,17 @@ func movOrRI[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func movXorRI[T word](c *CPU, in *Inst) {
+func movOrRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movXorRI32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.base, getReg[T](c, in.index))
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a ^ b
@@ -1174,7 +2312,25 @@ func movXorRI[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func movCmpRI[T word](c *CPU, in *Inst) {
+func movXorRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movCmpRI32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func movCmpRI64(c *CPU, in *Inst) {
+	type T = uint64
 	setReg(c, in.base, getReg[T](c, in.index))
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
@@ -1188,38 +2344,40 @@ func movPairHandler(op uint8, rr bool, opsz uint8) handler {
 	if rr {
 		switch op {
 		case aluADD:
-			h = v(nil, movAddRR[uint32], movAddRR[uint64])
+			h = v(nil, movAddRR32, movAddRR64)
 		case aluSUB:
-			h = v(nil, movSubRR[uint32], movSubRR[uint64])
+			h = v(nil, movSubRR32, movSubRR64)
 		case aluAND:
-			h = v(nil, movAndRR[uint32], movAndRR[uint64])
+			h = v(nil, movAndRR32, movAndRR64)
 		case aluOR:
-			h = v(nil, movOrRR[uint32], movOrRR[uint64])
+			h = v(nil, movOrRR32, movOrRR64)
 		case aluXOR:
-			h = v(nil, movXorRR[uint32], movXorRR[uint64])
+			h = v(nil, movXorRR32, movXorRR64)
 		case aluCMP:
-			h = v(nil, movCmpRR[uint32], movCmpRR[uint64])
+			h = v(nil, movCmpRR32, movCmpRR64)
 		}
 	} else {
 		switch op {
 		case aluADD:
-			h = v(nil, movAddRI[uint32], movAddRI[uint64])
+			h = v(nil, movAddRI32, movAddRI64)
 		case aluSUB:
-			h = v(nil, movSubRI[uint32], movSubRI[uint64])
+			h = v(nil, movSubRI32, movSubRI64)
 		case aluAND:
-			h = v(nil, movAndRI[uint32], movAndRI[uint64])
+			h = v(nil, movAndRI32, movAndRI64)
 		case aluOR:
-			h = v(nil, movOrRI[uint32], movOrRI[uint64])
+			h = v(nil, movOrRI32, movOrRI64)
 		case aluXOR:
-			h = v(nil, movXorRI[uint32], movXorRI[uint64])
+			h = v(nil, movXorRI32, movXorRI64)
 		case aluCMP:
-			h = v(nil, movCmpRI[uint32], movCmpRI[uint64])
+			h = v(nil, movCmpRI32, movCmpRI64)
 		}
 	}
 	return h[sizeIndex(opsz)]
 }
 
-func storeFirstAddRR[S, T word](c *CPU, in *Inst) {
+func storeFirstAddRR8x32(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint32
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -1252,7 +2410,184 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func storeFirstSubRR[S, T word](c *CPU, in *Inst) {
+func storeFirstAddRR8x64(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAddRR32x32(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAddRR32x64(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAddRR64x32(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAddRR64x64(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstSubRR8x32(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint32
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -1285,7 +2620,184 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func storeFirstAndRR[S, T word](c *CPU, in *Inst) {
+func storeFirstSubRR8x64(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstSubRR32x32(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstSubRR32x64(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstSubRR64x32(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstSubRR64x64(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAndRR8x32(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint32
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -1318,7 +2830,184 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func storeFirstOrRR[S, T word](c *CPU, in *Inst) {
+func storeFirstAndRR8x64(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAndRR32x32(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAndRR32x64(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAndRR64x32(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAndRR64x64(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstOrRR8x32(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint32
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -1351,7 +3040,184 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func storeFirstXorRR[S, T word](c *CPU, in *Inst) {
+func storeFirstOrRR8x64(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstOrRR32x32(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstOrRR32x64(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstOrRR64x32(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstOrRR64x64(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstXorRR8x32(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint32
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -1384,7 +3250,184 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func storeFirstCmpRR[S, T word](c *CPU, in *Inst) {
+func storeFirstXorRR8x64(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstXorRR32x32(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstXorRR32x64(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstXorRR64x32(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstXorRR64x64(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstCmpRR8x32(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint32
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -1416,7 +3459,179 @@ alu:
 	setLazy(c, lzSub, a, b, r)
 }
 
-func storeFirstAddRI[S, T word](c *CPU, in *Inst) {
+func storeFirstCmpRR8x64(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func storeFirstCmpRR32x32(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func storeFirstCmpRR32x64(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func storeFirstCmpRR64x32(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func storeFirstCmpRR64x64(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func storeFirstAddRI8x32(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint32
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -1449,7 +3664,184 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func storeFirstSubRI[S, T word](c *CPU, in *Inst) {
+func storeFirstAddRI8x64(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAddRI32x32(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAddRI32x64(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAddRI64x32(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAddRI64x64(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstSubRI8x32(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint32
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -1482,7 +3874,184 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func storeFirstAndRI[S, T word](c *CPU, in *Inst) {
+func storeFirstSubRI8x64(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstSubRI32x32(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstSubRI32x64(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstSubRI64x32(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstSubRI64x64(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAndRI8x32(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint32
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -1515,7 +4084,184 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func storeFirstOrRI[S, T word](c *CPU, in *Inst) {
+func storeFirstAndRI8x64(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAndRI32x32(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAndRI32x64(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAndRI64x32(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAndRI64x64(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstOrRI8x32(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint32
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -1548,7 +4294,184 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func storeFirstXorRI[S, T word](c *CPU, in *Inst) {
+func storeFirstOrRI8x64(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstOrRI32x32(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstOrRI32x64(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstOrRI64x32(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstOrRI64x64(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstXorRI8x32(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint32
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -1581,7 +4504,354 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func storeFirstCmpRI[S, T word](c *CPU, in *Inst) {
+func storeFirstXorRI8x64(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstXorRI32x32(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstXorRI32x64(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstXorRI64x32(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstXorRI64x64(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstCmpRI8x32(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func storeFirstCmpRI8x64(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func storeFirstCmpRI32x32(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func storeFirstCmpRI32x64(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func storeFirstCmpRI64x32(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func storeFirstCmpRI64x64(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint64
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
 	// The address checks of the fast path (lin64, rwIn; no boolean
@@ -1623,56 +4893,56 @@ func storeFirstHandler(op uint8, rr bool, ssz, opsz uint8) handler {
 		case aluADD:
 			switch ssz {
 			case 1:
-				h = v(nil, storeFirstAddRR[uint8, uint32], storeFirstAddRR[uint8, uint64])
+				h = v(nil, storeFirstAddRR8x32, storeFirstAddRR8x64)
 			case 4:
-				h = v(nil, storeFirstAddRR[uint32, uint32], storeFirstAddRR[uint32, uint64])
+				h = v(nil, storeFirstAddRR32x32, storeFirstAddRR32x64)
 			case 8:
-				h = v(nil, storeFirstAddRR[uint64, uint32], storeFirstAddRR[uint64, uint64])
+				h = v(nil, storeFirstAddRR64x32, storeFirstAddRR64x64)
 			}
 		case aluSUB:
 			switch ssz {
 			case 1:
-				h = v(nil, storeFirstSubRR[uint8, uint32], storeFirstSubRR[uint8, uint64])
+				h = v(nil, storeFirstSubRR8x32, storeFirstSubRR8x64)
 			case 4:
-				h = v(nil, storeFirstSubRR[uint32, uint32], storeFirstSubRR[uint32, uint64])
+				h = v(nil, storeFirstSubRR32x32, storeFirstSubRR32x64)
 			case 8:
-				h = v(nil, storeFirstSubRR[uint64, uint32], storeFirstSubRR[uint64, uint64])
+				h = v(nil, storeFirstSubRR64x32, storeFirstSubRR64x64)
 			}
 		case aluAND:
 			switch ssz {
 			case 1:
-				h = v(nil, storeFirstAndRR[uint8, uint32], storeFirstAndRR[uint8, uint64])
+				h = v(nil, storeFirstAndRR8x32, storeFirstAndRR8x64)
 			case 4:
-				h = v(nil, storeFirstAndRR[uint32, uint32], storeFirstAndRR[uint32, uint64])
+				h = v(nil, storeFirstAndRR32x32, storeFirstAndRR32x64)
 			case 8:
-				h = v(nil, storeFirstAndRR[uint64, uint32], storeFirstAndRR[uint64, uint64])
+				h = v(nil, storeFirstAndRR64x32, storeFirstAndRR64x64)
 			}
 		case aluOR:
 			switch ssz {
 			case 1:
-				h = v(nil, storeFirstOrRR[uint8, uint32], storeFirstOrRR[uint8, uint64])
+				h = v(nil, storeFirstOrRR8x32, storeFirstOrRR8x64)
 			case 4:
-				h = v(nil, storeFirstOrRR[uint32, uint32], storeFirstOrRR[uint32, uint64])
+				h = v(nil, storeFirstOrRR32x32, storeFirstOrRR32x64)
 			case 8:
-				h = v(nil, storeFirstOrRR[uint64, uint32], storeFirstOrRR[uint64, uint64])
+				h = v(nil, storeFirstOrRR64x32, storeFirstOrRR64x64)
 			}
 		case aluXOR:
 			switch ssz {
 			case 1:
-				h = v(nil, storeFirstXorRR[uint8, uint32], storeFirstXorRR[uint8, uint64])
+				h = v(nil, storeFirstXorRR8x32, storeFirstXorRR8x64)
 			case 4:
-				h = v(nil, storeFirstXorRR[uint32, uint32], storeFirstXorRR[uint32, uint64])
+				h = v(nil, storeFirstXorRR32x32, storeFirstXorRR32x64)
 			case 8:
-				h = v(nil, storeFirstXorRR[uint64, uint32], storeFirstXorRR[uint64, uint64])
+				h = v(nil, storeFirstXorRR64x32, storeFirstXorRR64x64)
 			}
 		case aluCMP:
 			switch ssz {
 			case 1:
-				h = v(nil, storeFirstCmpRR[uint8, uint32], storeFirstCmpRR[uint8, uint64])
+				h = v(nil, storeFirstCmpRR8x32, storeFirstCmpRR8x64)
 			case 4:
-				h = v(nil, storeFirstCmpRR[uint32, uint32], storeFirstCmpRR[uint32, uint64])
+				h = v(nil, storeFirstCmpRR32x32, storeFirstCmpRR32x64)
 			case 8:
-				h = v(nil, storeFirstCmpRR[uint64, uint32], storeFirstCmpRR[uint64, uint64])
+				h = v(nil, storeFirstCmpRR64x32, storeFirstCmpRR64x64)
 			}
 		}
 	} else {
@@ -1680,56 +4950,56 @@ func storeFirstHandler(op uint8, rr bool, ssz, opsz uint8) handler {
 		case aluADD:
 			switch ssz {
 			case 1:
-				h = v(nil, storeFirstAddRI[uint8, uint32], storeFirstAddRI[uint8, uint64])
+				h = v(nil, storeFirstAddRI8x32, storeFirstAddRI8x64)
 			case 4:
-				h = v(nil, storeFirstAddRI[uint32, uint32], storeFirstAddRI[uint32, uint64])
+				h = v(nil, storeFirstAddRI32x32, storeFirstAddRI32x64)
 			case 8:
-				h = v(nil, storeFirstAddRI[uint64, uint32], storeFirstAddRI[uint64, uint64])
+				h = v(nil, storeFirstAddRI64x32, storeFirstAddRI64x64)
 			}
 		case aluSUB:
 			switch ssz {
 			case 1:
-				h = v(nil, storeFirstSubRI[uint8, uint32], storeFirstSubRI[uint8, uint64])
+				h = v(nil, storeFirstSubRI8x32, storeFirstSubRI8x64)
 			case 4:
-				h = v(nil, storeFirstSubRI[uint32, uint32], storeFirstSubRI[uint32, uint64])
+				h = v(nil, storeFirstSubRI32x32, storeFirstSubRI32x64)
 			case 8:
-				h = v(nil, storeFirstSubRI[uint64, uint32], storeFirstSubRI[uint64, uint64])
+				h = v(nil, storeFirstSubRI64x32, storeFirstSubRI64x64)
 			}
 		case aluAND:
 			switch ssz {
 			case 1:
-				h = v(nil, storeFirstAndRI[uint8, uint32], storeFirstAndRI[uint8, uint64])
+				h = v(nil, storeFirstAndRI8x32, storeFirstAndRI8x64)
 			case 4:
-				h = v(nil, storeFirstAndRI[uint32, uint32], storeFirstAndRI[uint32, uint64])
+				h = v(nil, storeFirstAndRI32x32, storeFirstAndRI32x64)
 			case 8:
-				h = v(nil, storeFirstAndRI[uint64, uint32], storeFirstAndRI[uint64, uint64])
+				h = v(nil, storeFirstAndRI64x32, storeFirstAndRI64x64)
 			}
 		case aluOR:
 			switch ssz {
 			case 1:
-				h = v(nil, storeFirstOrRI[uint8, uint32], storeFirstOrRI[uint8, uint64])
+				h = v(nil, storeFirstOrRI8x32, storeFirstOrRI8x64)
 			case 4:
-				h = v(nil, storeFirstOrRI[uint32, uint32], storeFirstOrRI[uint32, uint64])
+				h = v(nil, storeFirstOrRI32x32, storeFirstOrRI32x64)
 			case 8:
-				h = v(nil, storeFirstOrRI[uint64, uint32], storeFirstOrRI[uint64, uint64])
+				h = v(nil, storeFirstOrRI64x32, storeFirstOrRI64x64)
 			}
 		case aluXOR:
 			switch ssz {
 			case 1:
-				h = v(nil, storeFirstXorRI[uint8, uint32], storeFirstXorRI[uint8, uint64])
+				h = v(nil, storeFirstXorRI8x32, storeFirstXorRI8x64)
 			case 4:
-				h = v(nil, storeFirstXorRI[uint32, uint32], storeFirstXorRI[uint32, uint64])
+				h = v(nil, storeFirstXorRI32x32, storeFirstXorRI32x64)
 			case 8:
-				h = v(nil, storeFirstXorRI[uint64, uint32], storeFirstXorRI[uint64, uint64])
+				h = v(nil, storeFirstXorRI64x32, storeFirstXorRI64x64)
 			}
 		case aluCMP:
 			switch ssz {
 			case 1:
-				h = v(nil, storeFirstCmpRI[uint8, uint32], storeFirstCmpRI[uint8, uint64])
+				h = v(nil, storeFirstCmpRI8x32, storeFirstCmpRI8x64)
 			case 4:
-				h = v(nil, storeFirstCmpRI[uint32, uint32], storeFirstCmpRI[uint32, uint64])
+				h = v(nil, storeFirstCmpRI32x32, storeFirstCmpRI32x64)
 			case 8:
-				h = v(nil, storeFirstCmpRI[uint64, uint32], storeFirstCmpRI[uint64, uint64])
+				h = v(nil, storeFirstCmpRI64x32, storeFirstCmpRI64x64)
 			}
 		}
 	}

@@ -262,11 +262,27 @@ func write(dir, name string, src []byte) {
 
 func title(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
 
-// handler writes one handler: the operation on a (the destination
-// register) and b, its lazy flag record, its result, between head and
-// tail.
-func handler(w *bytes.Buffer, name string, o op, f form, head, tail string) {
-	fmt.Fprintf(w, "func %s[T word](c *CPU, in *Inst) {\n%s", name, head)
+// handler writes one handler per operand size in sizes (bits; 0 for
+// none): the operation on a (the destination register) and b, its lazy
+// flag record, its result, between head and tail. Each size is a plain
+// function, name followed by the size, with T a local alias of the
+// size's type: a generic function's instantiation used as a func value
+// is a wrapper that calls the shared body with its dictionary (a second
+// call per entry, and dictionary loads in the body), which plain
+// functions do without.
+func handler(w *bytes.Buffer, name string, o op, f form, head, tail string, sizes ...int) {
+	var b bytes.Buffer
+	handlerBody(&b, o, f, head, tail)
+	for _, n := range sizes {
+		if n != 0 {
+			fmt.Fprintf(w, "func %s%d(c *CPU, in *Inst) {\ntype T = uint%d\n%s}\n\n", name, n, n, b.String())
+		}
+	}
+}
+
+// handlerBody writes handler's body.
+func handlerBody(w *bytes.Buffer, o op, f form, head, tail string) {
+	w.WriteString(head)
 	if o.unary {
 		fmt.Fprintf(w, "a := getReg[T](c, in.rm)\nr := %s\n", o.res)
 		// INC/DEC keep CF: save it before the record replaces the
@@ -279,19 +295,28 @@ func handler(w *bytes.Buffer, name string, o op, f form, head, tail string) {
 		w.WriteString("setReg(c, in.rm, r)\n")
 	}
 	w.WriteString(tail)
-	w.WriteString("}\n\n")
 }
 
-// insts lists the instantiations of handler name for the given sizes in
-// bits (0: none).
+// insts lists the handlers name for the given sizes in bits (0: none),
+// as handler names them.
 func insts(name string, sizes ...int) string {
 	var s []string
 	for _, n := range sizes {
 		if n == 0 {
 			s = append(s, "nil")
 		} else {
-			s = append(s, fmt.Sprintf("%s[uint%d]", name, n))
+			s = append(s, fmt.Sprintf("%s%d", name, n))
 		}
+	}
+	return strings.Join(s, ", ")
+}
+
+// genericInsts lists the instantiations of the hand-written generic
+// handler name for the given sizes in bits.
+func genericInsts(name string, sizes ...int) string {
+	var s []string
+	for _, n := range sizes {
+		s = append(s, fmt.Sprintf("%s[uint%d]", name, n))
 	}
 	return strings.Join(s, ", ")
 }
@@ -308,7 +333,7 @@ func genHot() []byte {
 		}
 		for _, o := range ops {
 			if o.in&hot != 0 {
-				handler(&w, o.name+f.suffix, o, f, "", "")
+				handler(&w, o.name+f.suffix, o, f, "", "", 8, 16, 32, 64)
 			}
 		}
 	}
@@ -321,7 +346,7 @@ func genHot() []byte {
 				fmt.Fprintf(&w, "case %s:\nreturn by(%s)\n", o.alu, insts(o.name+f.suffix, 8, 16, 32, 64))
 			}
 		}
-		fmt.Fprintf(&w, "}\nreturn by(%s)\n}\n\n", insts(generic, 8, 16, 32, 64))
+		fmt.Fprintf(&w, "}\nreturn by(%s)\n}\n\n", genericInsts(generic, 8, 16, 32, 64))
 	}
 	w.WriteString("// Jcc rel per condition (SDM Vol. 2 Jcc; conditions Vol. 1 Table B-1).\n")
 	var tab []string
@@ -393,11 +418,11 @@ if cc := in.sub; cc&^1 == 4 {
 	t = incDecCond(cc, %s, r, c.lz.flags&arch.FlagCF != 0)
 }
 `, k.o.cond)
-			handler(&w, name, k.o, k.f, "", tail+fmt.Sprintf(jccTail, "t"))
-			handler(&w, name+"Side", k.o, k.f, "", tail+fmt.Sprintf(jccSideTail, "t"))
+			handler(&w, name, k.o, k.f, "", tail+fmt.Sprintf(jccTail, "t"), 16, 32, 64)
+			handler(&w, name+"Side", k.o, k.f, "", tail+fmt.Sprintf(jccSideTail, "t"), 16, 32, 64)
 		} else {
-			handler(&w, name, k.o, k.f, "", fmt.Sprintf(jccTail, k.o.cond))
-			handler(&w, name+"Side", k.o, k.f, "", fmt.Sprintf(jccSideTail, k.o.cond))
+			handler(&w, name, k.o, k.f, "", fmt.Sprintf(jccTail, k.o.cond), 16, 32, 64)
+			handler(&w, name+"Side", k.o, k.f, "", fmt.Sprintf(jccSideTail, k.o.cond), 16, 32, 64)
 		}
 	}
 	w.WriteString("// fusedHandler gives the fused handler of kind k for operand size opsz\n// (16, 32 or 64 bits; nil otherwise).\n")
@@ -434,7 +459,7 @@ func genPair() []byte {
 		for _, f := range []form{s.rr, s.ri} {
 			for _, o := range ops {
 				if o.in&s.bit != 0 {
-					handler(&w, s.prefix+title(o.name)+f.suffix, o, f, s.head, s.tail)
+					handler(&w, s.prefix+title(o.name)+f.suffix, o, f, s.head, s.tail, 32, 64)
 				}
 			}
 		}
@@ -465,9 +490,14 @@ func genPair() []byte {
 	for _, f := range []form{formStoreRR, formRI} {
 		for _, o := range ops {
 			if o.in&storeFirst != 0 {
-				var h bytes.Buffer
-				handler(&h, "storeFirst"+title(o.name)+f.suffix, o, f, storeFirstHead, "")
-				w.WriteString(strings.Replace(h.String(), "[T word]", "[S, T word]", 1))
+				var b bytes.Buffer
+				handlerBody(&b, o, f, storeFirstHead, "")
+				for _, s := range []int{8, 32, 64} {
+					for _, t := range []int{32, 64} {
+						fmt.Fprintf(&w, "func storeFirst%s%s%dx%d(c *CPU, in *Inst) {\ntype S = uint%d\ntype T = uint%d\n%s}\n\n",
+							title(o.name), f.suffix, s, t, s, t, b.String())
+					}
+				}
 			}
 		}
 	}
@@ -475,7 +505,7 @@ func genPair() []byte {
 	w.WriteString("func storeFirstHandler(op uint8, rr bool, ssz, opsz uint8) handler {\nvar h [4]handler\n")
 	w.WriteString("if rr {\nswitch op {\n")
 	two := func(name string) string {
-		return fmt.Sprintf("switch ssz {\ncase 1:\nh = v(nil, %[1]s[uint8, uint32], %[1]s[uint8, uint64])\ncase 4:\nh = v(nil, %[1]s[uint32, uint32], %[1]s[uint32, uint64])\ncase 8:\nh = v(nil, %[1]s[uint64, uint32], %[1]s[uint64, uint64])\n}\n", name)
+		return fmt.Sprintf("switch ssz {\ncase 1:\nh = v(nil, %[1]s8x32, %[1]s8x64)\ncase 4:\nh = v(nil, %[1]s32x32, %[1]s32x64)\ncase 8:\nh = v(nil, %[1]s64x32, %[1]s64x64)\n}\n", name)
 	}
 	for i, f := range []form{formStoreRR, formRI} {
 		if i == 1 {

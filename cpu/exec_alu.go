@@ -151,31 +151,6 @@ func incDecRM[T word](c *CPU, in *Inst) {
 	rmwWrite(c, in, lin, r)
 }
 
-// incRMReg/decRMReg: the register forms of INC/DEC r/m (FE /0 /1, FF /0
-// /1 with mod = 3), incDecRM without its memory-operand branches.
-// setLazyIncDec is written out (keepCF's test, setLazy): it and keepCF
-// are over the inliner's budget except where the PGO profile finds them
-// hot.
-func incRMReg[T word](c *CPU, in *Inst) {
-	a := getReg[T](c, in.rm)
-	r := a + 1
-	if c.lz.op < lzInc {
-		c.lz.flags = c.cf() // keepCF
-	}
-	setLazy(c, lzInc, a, 1, r)
-	setReg(c, in.rm, r)
-}
-
-func decRMReg[T word](c *CPU, in *Inst) {
-	a := getReg[T](c, in.rm)
-	r := a - 1
-	if c.lz.op < lzInc {
-		c.lz.flags = c.cf() // keepCF
-	}
-	setLazy(c, lzDec, a, 1, r)
-	setReg(c, in.rm, r)
-}
-
 // incReg/decReg: INC/DEC r16/r32 (40-4F outside 64-bit mode).
 func incReg[T word](c *CPU, in *Inst) {
 	a := getReg[T](c, in.reg)

@@ -2,6 +2,8 @@
 
 package cpu
 
+import "unsafe"
+
 // The specialised register-form ALU handlers and the Jcc handlers
 // (exec_hot.go), from gen_hot.go's tables.
 
@@ -518,6 +520,326 @@ func jg(c *CPU, in *Inst) {
 	if !c.condLE() {
 		c.takeRel(in)
 	}
+}
+
+// INC and DEC r (FE /0 /1, FF /0 /1 with mod = 3).
+
+func incRM8(c *CPU, in *Inst) {
+	type T = uint8
+	a := getReg[T](c, in.rm)
+	r := a + 1
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF
+	}
+	setLazy(c, lzInc, a, 1, r)
+	setReg(c, in.rm, r)
+}
+
+func incRM16(c *CPU, in *Inst) {
+	type T = uint16
+	a := getReg[T](c, in.rm)
+	r := a + 1
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF
+	}
+	setLazy(c, lzInc, a, 1, r)
+	setReg(c, in.rm, r)
+}
+
+func incRM32(c *CPU, in *Inst) {
+	type T = uint32
+	a := getReg[T](c, in.rm)
+	r := a + 1
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF
+	}
+	setLazy(c, lzInc, a, 1, r)
+	setReg(c, in.rm, r)
+}
+
+func incRM64(c *CPU, in *Inst) {
+	type T = uint64
+	a := getReg[T](c, in.rm)
+	r := a + 1
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF
+	}
+	setLazy(c, lzInc, a, 1, r)
+	setReg(c, in.rm, r)
+}
+
+// MOV m, r and MOV r, m (88, 89, 8A, 8B with mod != 3).
+
+func movMemReg8(c *CPU, in *Inst) {
+	type T = uint8
+	// rd/wr are too large to inline: the hottest memory forms repeat
+	// their fast path (lin64 or rwIn, a TLB hit within one page: see rwIn)
+	// here.
+	off, v := c.ea(in), getReg[T](c, in.reg)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = v
+			return
+		}
+	}
+miss:
+	wrMiss(c, in.seg, off, v)
+}
+
+func movMemReg16(c *CPU, in *Inst) {
+	type T = uint16
+	// rd/wr are too large to inline: the hottest memory forms repeat
+	// their fast path (lin64 or rwIn, a TLB hit within one page: see rwIn)
+	// here.
+	off, v := c.ea(in), getReg[T](c, in.reg)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = v
+			return
+		}
+	}
+miss:
+	wrMiss(c, in.seg, off, v)
+}
+
+func movMemReg32(c *CPU, in *Inst) {
+	type T = uint32
+	// rd/wr are too large to inline: the hottest memory forms repeat
+	// their fast path (lin64 or rwIn, a TLB hit within one page: see rwIn)
+	// here.
+	off, v := c.ea(in), getReg[T](c, in.reg)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = v
+			return
+		}
+	}
+miss:
+	wrMiss(c, in.seg, off, v)
+}
+
+func movMemReg64(c *CPU, in *Inst) {
+	type T = uint64
+	// rd/wr are too large to inline: the hottest memory forms repeat
+	// their fast path (lin64 or rwIn, a TLB hit within one page: see rwIn)
+	// here.
+	off, v := c.ea(in), getReg[T](c, in.reg)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = v
+			return
+		}
+	}
+miss:
+	wrMiss(c, in.seg, off, v)
+}
+
+func movRegMem8(c *CPU, in *Inst) {
+	type T = uint8
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			return
+		}
+	}
+miss:
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+	}
+}
+
+func movRegMem16(c *CPU, in *Inst) {
+	type T = uint16
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			return
+		}
+	}
+miss:
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+	}
+}
+
+func movRegMem32(c *CPU, in *Inst) {
+	type T = uint32
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			return
+		}
+	}
+miss:
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+	}
+}
+
+func movRegMem64(c *CPU, in *Inst) {
+	type T = uint64
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			return
+		}
+	}
+miss:
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+	}
+}
+
+func decRM8(c *CPU, in *Inst) {
+	type T = uint8
+	a := getReg[T](c, in.rm)
+	r := a - 1
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF
+	}
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+}
+
+func decRM16(c *CPU, in *Inst) {
+	type T = uint16
+	a := getReg[T](c, in.rm)
+	r := a - 1
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF
+	}
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+}
+
+func decRM32(c *CPU, in *Inst) {
+	type T = uint32
+	a := getReg[T](c, in.rm)
+	r := a - 1
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF
+	}
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+}
+
+func decRM64(c *CPU, in *Inst) {
+	type T = uint64
+	a := getReg[T](c, in.rm)
+	r := a - 1
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF
+	}
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
 }
 
 // jccByCond are the Jcc handlers indexed by condition code.

@@ -1,7 +1,5 @@
 package cpu
 
-import "unsafe"
-
 // ALU pairs: ADD or SUB r,imm followed by a register-form ALU instruction
 // (ADD, SUB, AND, OR, XOR, CMP with a register or immediate source) run
 // as one entry of Run's fast path, like a fused setter+Jcc
@@ -290,77 +288,10 @@ func copyPair(a, b *Inst) Inst {
 	return f
 }
 
-// copyPairHandler gives the copy pair's handler for operand size opsz.
-func copyPairHandler(opsz uint8) handler {
-	switch opsz {
-	case 1:
-		return copyPairT[uint8]
-	case 2:
-		return copyPairT[uint16]
-	case 4:
-		return copyPairT[uint32]
-	}
-	return copyPairT[uint64]
-}
-
-// copyPairT runs a copy pair: movRegMem's fast path, then movMemReg's,
-// each with its slow path as in the load and store pairs.
-func copyPairT[T word](c *CPU, in *Inst) {
-	off := c.ea(in)
-	// The address checks of the fast path (lin64, rwIn; no boolean
-	// between a failed check and the slow path).
-	var lin uint64
-	if c.codeMode == mode64 {
-		if lin = c.lin64(in.seg, off); !canonical48(lin) {
-			goto loadMiss
-		}
-	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
-		lin = c.rwLin(in.seg, off)
-	} else {
-		goto loadMiss
-	}
-	{
-		e := &c.tlb.read[c.tlb.index(lin)]
-		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
-			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
-			goto store
-		}
-	}
-loadMiss:
-	c.RIP -= uint64(in.jlen)
-	if v, ok := rdMiss[T](c, in.seg, off); ok {
-		setReg(c, in.reg, v)
-		if c.stop {
-			c.firstHalfStop = true
-			return
-		}
-	} else {
-		c.firstHalfStop = true
-		return
-	}
-	c.RIP += uint64(in.jlen)
-store:
-	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
-	if c.codeMode == mode64 {
-		if lin = c.lin64(in.sub, off); !canonical48(lin) {
-			goto storeMiss
-		}
-	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
-		lin = c.rwLin(in.sub, off)
-	} else {
-		goto storeMiss
-	}
-	{
-		e := &c.tlb.write[c.tlb.index(lin)]
-		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
-			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.jopsz)
-			return
-		}
-	}
-storeMiss:
-	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
-	wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
-}
+// The copy pairs' handlers (copyPair8 ... copyPair64: movRegMem's fast
+// path, then movMemReg's, each with its slow path as in the load and
+// store pairs) and their selector copyPairHandler are generated into
+// exec_pair_gen.go by gen_hot.go.
 
 // INC/DEC pairs: two register INC/DEC instructions (40-4F outside 64-bit
 // mode; FE /0 /1 and FF /0 /1 with mod = 3) of the same operand size,
@@ -400,16 +331,7 @@ func incDecPair(a, b *Inst) Inst {
 	r1, dec1, _ := incDecRegOf(a)
 	r2, dec2, _ := incDecRegOf(b)
 	f := *b
-	switch b.opsz {
-	case 1:
-		f.fn = incDecPairT[uint8]
-	case 2:
-		f.fn = incDecPairT[uint16]
-	case 4:
-		f.fn = incDecPairT[uint32]
-	default:
-		f.fn = incDecPairT[uint64]
-	}
+	f.fn = incDecPairHandler(b.opsz)
 	f.len = a.len + b.len
 	f.pre = a.pre
 	f.nret = 2
@@ -424,20 +346,6 @@ func incDecPair(a, b *Inst) Inst {
 	return f
 }
 
-// incDecPairT runs an INC/DEC pair.
-func incDecPairT[T word](c *CPU, in *Inst) {
-	if c.lz.op < lzInc {
-		c.lz.flags = c.cf() // keepCF (written out: see incRMReg)
-	}
-	setReg(c, in.base, getReg[T](c, in.base)+T(in.imm2))
-	a := getReg[T](c, in.rm)
-	if in.sub == 0 {
-		r := a + 1
-		setLazy(c, lzInc, a, 1, r)
-		setReg(c, in.rm, r)
-		return
-	}
-	r := a - 1
-	setLazy(c, lzDec, a, 1, r)
-	setReg(c, in.rm, r)
-}
+// The INC/DEC pairs' handlers (incDecPair8 ... incDecPair64) and their
+// selector incDecPairHandler are generated into exec_pair_gen.go by
+// gen_hot.go.

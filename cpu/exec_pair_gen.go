@@ -5005,3 +5005,319 @@ func storeFirstHandler(op uint8, rr bool, ssz, opsz uint8) handler {
 	}
 	return h[sizeIndex(opsz)]
 }
+
+// Copy pairs and INC/DEC pairs (exec_pair.go).
+
+func copyPair8(c *CPU, in *Inst) {
+	type T = uint8
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto loadMiss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto loadMiss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto store
+		}
+	}
+loadMiss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+store:
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto storeMiss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto storeMiss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.jopsz)
+			return
+		}
+	}
+storeMiss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+	wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
+}
+
+func copyPair16(c *CPU, in *Inst) {
+	type T = uint16
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto loadMiss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto loadMiss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto store
+		}
+	}
+loadMiss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+store:
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto storeMiss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto storeMiss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.jopsz)
+			return
+		}
+	}
+storeMiss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+	wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
+}
+
+func copyPair32(c *CPU, in *Inst) {
+	type T = uint32
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto loadMiss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto loadMiss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto store
+		}
+	}
+loadMiss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+store:
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto storeMiss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto storeMiss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.jopsz)
+			return
+		}
+	}
+storeMiss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+	wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
+}
+
+func copyPair64(c *CPU, in *Inst) {
+	type T = uint64
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto loadMiss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto loadMiss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto store
+		}
+	}
+loadMiss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+store:
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto storeMiss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto storeMiss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.jopsz)
+			return
+		}
+	}
+storeMiss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+	wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
+}
+
+// copyPairHandler gives copyPair's handler for operand size opsz in bytes.
+func copyPairHandler(opsz uint8) handler {
+	return by(copyPair8, copyPair16, copyPair32, copyPair64)[sizeIndex(opsz)]
+}
+
+func incDecPair8(c *CPU, in *Inst) {
+	type T = uint8
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF (written out: see incRMReg)
+	}
+	setReg(c, in.base, getReg[T](c, in.base)+T(in.imm2))
+	a := getReg[T](c, in.rm)
+	if in.sub == 0 {
+		r := a + 1
+		setLazy(c, lzInc, a, 1, r)
+		setReg(c, in.rm, r)
+		return
+	}
+	r := a - 1
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+}
+
+func incDecPair16(c *CPU, in *Inst) {
+	type T = uint16
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF (written out: see incRMReg)
+	}
+	setReg(c, in.base, getReg[T](c, in.base)+T(in.imm2))
+	a := getReg[T](c, in.rm)
+	if in.sub == 0 {
+		r := a + 1
+		setLazy(c, lzInc, a, 1, r)
+		setReg(c, in.rm, r)
+		return
+	}
+	r := a - 1
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+}
+
+func incDecPair32(c *CPU, in *Inst) {
+	type T = uint32
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF (written out: see incRMReg)
+	}
+	setReg(c, in.base, getReg[T](c, in.base)+T(in.imm2))
+	a := getReg[T](c, in.rm)
+	if in.sub == 0 {
+		r := a + 1
+		setLazy(c, lzInc, a, 1, r)
+		setReg(c, in.rm, r)
+		return
+	}
+	r := a - 1
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+}
+
+func incDecPair64(c *CPU, in *Inst) {
+	type T = uint64
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF (written out: see incRMReg)
+	}
+	setReg(c, in.base, getReg[T](c, in.base)+T(in.imm2))
+	a := getReg[T](c, in.rm)
+	if in.sub == 0 {
+		r := a + 1
+		setLazy(c, lzInc, a, 1, r)
+		setReg(c, in.rm, r)
+		return
+	}
+	r := a - 1
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+}
+
+// incDecPairHandler gives incDecPair's handler for operand size opsz in bytes.
+func incDecPairHandler(opsz uint8) handler {
+	return by(incDecPair8, incDecPair16, incDecPair32, incDecPair64)[sizeIndex(opsz)]
+}

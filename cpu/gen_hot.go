@@ -323,7 +323,7 @@ func genericInsts(name string, sizes ...int) string {
 
 func genHot() []byte {
 	var w bytes.Buffer
-	w.WriteString(header + "package cpu\n\n")
+	w.WriteString(header + "package cpu\n\nimport \"unsafe\"\n\n")
 	w.WriteString("// The specialised register-form ALU handlers and the Jcc handlers\n// (exec_hot.go), from gen_hot.go's tables.\n\n")
 	for _, f := range []form{formRR, formRI} {
 		if f.rr {
@@ -360,6 +360,12 @@ func genHot() []byte {
 			tab = append(tab, name)
 		}
 	}
+	w.WriteString("// INC and DEC r (FE /0 /1, FF /0 /1 with mod = 3).\n\n")
+	sized(&w, "incRM", "", incRMBody, 8, 16, 32, 64)
+	w.WriteString("// MOV m, r and MOV r, m (88, 89, 8A, 8B with mod != 3).\n\n")
+	sized(&w, "movMemReg", "", movMemRegBody, 8, 16, 32, 64)
+	sized(&w, "movRegMem", "", movRegMemBody, 8, 16, 32, 64)
+	sized(&w, "decRM", "", decRMBody, 8, 16, 32, 64)
 	w.WriteString("// jccByCond are the Jcc handlers indexed by condition code.\n")
 	fmt.Fprintf(&w, "var jccByCond = [16]handler{%s}\n", strings.Join(tab, ", "))
 	return w.Bytes()
@@ -440,6 +446,186 @@ if cc := in.sub; cc&^1 == 4 {
 	return w.Bytes()
 }
 
+// The copy pair's handler body (exec_pair.go copyPairable): movRegMem's
+// fast path, then movMemReg's, each with its slow path as in the load and
+// store pairs.
+const copyPairBody = `off := c.ea(in)
+// The address checks of the fast path (lin64, rwIn; no boolean
+// between a failed check and the slow path).
+var lin uint64
+if c.codeMode == mode64 {
+	if lin = c.lin64(in.seg, off); !canonical48(lin) {
+		goto loadMiss
+	}
+} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+	lin = c.rwLin(in.seg, off)
+} else {
+	goto loadMiss
+}
+{
+	e := &c.tlb.read[c.tlb.index(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+		setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+		goto store
+	}
+}
+loadMiss:
+c.RIP -= uint64(in.jlen)
+if v, ok := rdMiss[T](c, in.seg, off); ok {
+	setReg(c, in.reg, v)
+	if c.stop {
+		c.firstHalfStop = true
+		return
+	}
+} else {
+	c.firstHalfStop = true
+	return
+}
+c.RIP += uint64(in.jlen)
+store:
+off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+if c.codeMode == mode64 {
+	if lin = c.lin64(in.sub, off); !canonical48(lin) {
+		goto storeMiss
+	}
+} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+	lin = c.rwLin(in.sub, off)
+} else {
+	goto storeMiss
+}
+{
+	e := &c.tlb.write[c.tlb.index(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+		*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.jopsz)
+		return
+	}
+}
+storeMiss:
+c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
+`
+
+// The INC/DEC pair's handler body (exec_pair.go incDecPairable).
+const incDecPairBody = `if c.lz.op < lzInc {
+	c.lz.flags = c.cf() // keepCF (written out: see incRMReg)
+}
+setReg(c, in.base, getReg[T](c, in.base)+T(in.imm2))
+a := getReg[T](c, in.rm)
+if in.sub == 0 {
+	r := a + 1
+	setLazy(c, lzInc, a, 1, r)
+	setReg(c, in.rm, r)
+	return
+}
+r := a - 1
+setLazy(c, lzDec, a, 1, r)
+setReg(c, in.rm, r)
+`
+
+// The register forms of INC and DEC r/m (FE /0 /1, FF /0 /1 with mod =
+// 3): incDecRM without its memory-operand branches, and setLazyIncDec
+// written out (keepCF's test, setLazy): it and keepCF are over the
+// inliner's budget except where the PGO profile finds them hot.
+const (
+	incRMBody = `a := getReg[T](c, in.rm)
+r := a + 1
+if c.lz.op < lzInc {
+	c.lz.flags = c.cf() // keepCF
+}
+setLazy(c, lzInc, a, 1, r)
+setReg(c, in.rm, r)
+`
+	decRMBody = `a := getReg[T](c, in.rm)
+r := a - 1
+if c.lz.op < lzInc {
+	c.lz.flags = c.cf() // keepCF
+}
+setLazy(c, lzDec, a, 1, r)
+setReg(c, in.rm, r)
+`
+)
+
+// MOV m, r (88, 89) and MOV r, m (8A, 8B), the memory forms: the fast
+// path (lin64 or rwIn, a TLB hit within one page) written out, as rd and
+// wr are too large to inline, and the slow path through wrMiss and
+// rdMiss.
+const (
+	movMemRegBody = `// rd/wr are too large to inline: the hottest memory forms repeat
+// their fast path (lin64 or rwIn, a TLB hit within one page: see rwIn)
+// here.
+off, v := c.ea(in), getReg[T](c, in.reg)
+// The address checks of the fast path (lin64, rwIn; no boolean
+// between a failed check and miss).
+var lin uint64
+if c.codeMode == mode64 {
+	if lin = c.lin64(in.seg, off); !canonical48(lin) {
+		goto miss
+	}
+} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+	lin = c.rwLin(in.seg, off)
+} else {
+	goto miss
+}
+{
+	e := &c.tlb.write[c.tlb.index(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+		*(*T)(unsafe.Pointer(&e.page[o])) = v
+		return
+	}
+}
+miss:
+wrMiss(c, in.seg, off, v)
+`
+	movRegMemBody = `off := c.ea(in)
+// The address checks of the fast path (lin64, rwIn; no boolean
+// between a failed check and miss).
+var lin uint64
+if c.codeMode == mode64 {
+	if lin = c.lin64(in.seg, off); !canonical48(lin) {
+		goto miss
+	}
+} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+	lin = c.rwLin(in.seg, off)
+} else {
+	goto miss
+}
+{
+	e := &c.tlb.read[c.tlb.index(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+		setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+		return
+	}
+}
+miss:
+if v, ok := rdMiss[T](c, in.seg, off); ok {
+	setReg(c, in.reg, v)
+}
+`
+)
+
+// sized writes a plain function name followed by each size in sizes
+// (bits) with T a local alias of the size's type and body (see handler),
+// and a selector sel(opsz) giving the one for operand size opsz in bytes.
+func sized(w *bytes.Buffer, name, sel, body string, sizes ...int) {
+	var h []string
+	for _, n := range []int{8, 16, 32, 64} {
+		found := false
+		for _, s := range sizes {
+			found = found || s == n
+		}
+		if !found {
+			h = append(h, "nil")
+			continue
+		}
+		fmt.Fprintf(w, "func %s%d(c *CPU, in *Inst) {\ntype T = uint%d\n%s}\n\n", name, n, n, body)
+		h = append(h, fmt.Sprintf("%s%d", name, n))
+	}
+	if sel != "" {
+		fmt.Fprintf(w, "// %s gives %s's handler for operand size opsz in bytes.\n", sel, name)
+		fmt.Fprintf(w, "func %s(opsz uint8) handler {\nreturn by(%s)[sizeIndex(opsz)]\n}\n\n", sel, strings.Join(h, ", "))
+	}
+}
+
 func genPair() []byte {
 	var w bytes.Buffer
 	w.WriteString(header + "package cpu\n\nimport \"unsafe\"\n\n")
@@ -517,6 +703,9 @@ func genPair() []byte {
 			}
 		}
 	}
-	w.WriteString("}\n}\nreturn h[sizeIndex(opsz)]\n}\n")
+	w.WriteString("}\n}\nreturn h[sizeIndex(opsz)]\n}\n\n")
+	w.WriteString("// Copy pairs and INC/DEC pairs (exec_pair.go).\n\n")
+	sized(&w, "copyPair", "copyPairHandler", copyPairBody, 8, 16, 32, 64)
+	sized(&w, "incDecPair", "incDecPairHandler", incDecPairBody, 8, 16, 32, 64)
 	return w.Bytes()
 }

@@ -138,12 +138,12 @@ func buildTables() *tables {
 	m[0x85] = opEntry{name: "test Ev,Gv", f: fModRM, h: v(testRMReg[uint16], testRMReg[uint32], testRMReg[uint64])}
 	m[0x86] = opEntry{name: "xchg Eb,Gb", f: fModRM | fByte | fLock, h: b8(xchgRMReg[uint8])}
 	m[0x87] = opEntry{name: "xchg Ev,Gv", f: fModRM | fLock, h: v(xchgRMReg[uint16], xchgRMReg[uint32], xchgRMReg[uint64])}
-	m[0x88] = opEntry{name: "mov Eb,Gb", f: fModRM | fByte, h: b8(movRegReg[uint8]), hm: b8(movMemReg[uint8])}
+	m[0x88] = opEntry{name: "mov Eb,Gb", f: fModRM | fByte, h: b8(movRegReg[uint8]), hm: b8(movMemReg8)}
 	m[0x89] = opEntry{name: "mov Ev,Gv", f: fModRM, h: v(movRegReg[uint16], movRegReg[uint32], movRegReg[uint64]),
-		hm: v(movMemReg[uint16], movMemReg[uint32], movMemReg[uint64])}
-	m[0x8A] = opEntry{name: "mov Gb,Eb", f: fModRM | fByte, h: b8(movRegRMReg[uint8]), hm: b8(movRegMem[uint8])}
+		hm: v(movMemReg16, movMemReg32, movMemReg64)}
+	m[0x8A] = opEntry{name: "mov Gb,Eb", f: fModRM | fByte, h: b8(movRegRMReg[uint8]), hm: b8(movRegMem8)}
 	m[0x8B] = opEntry{name: "mov Gv,Ev", f: fModRM, h: v(movRegRMReg[uint16], movRegRMReg[uint32], movRegRMReg[uint64]),
-		hm: v(movRegMem[uint16], movRegMem[uint32], movRegMem[uint64])}
+		hm: v(movRegMem16, movRegMem32, movRegMem64)}
 	m[0x8C] = opEntry{name: "mov Ev,Sw", f: fModRM, h: one(movRMSreg)}
 	m[0x8D] = opEntry{name: "lea", f: fModRM | fMemOnly, h: v(lea[uint16], lea[uint32], lea[uint64])}
 	m[0x8E] = opEntry{name: "mov Sw,Ew", f: fModRM | fEnd, h: one(movSregRM)}
@@ -251,13 +251,13 @@ func buildTables() *tables {
 	m[0xFC] = opEntry{name: "cld", h: one(cld)}
 	m[0xFD] = opEntry{name: "std", h: one(std)}
 	m[0xFE] = opEntry{name: "grp4", grp: &[8]opEntry{
-		{name: "inc Eb", f: fModRM | fByte | fLock, h: b8(incRMReg[uint8]), hm: b8(incDecRM[uint8])},
-		{name: "dec Eb", f: fModRM | fByte | fLock, h: b8(decRMReg[uint8]), hm: b8(incDecRM[uint8])},
+		{name: "inc Eb", f: fModRM | fByte | fLock, h: b8(incRM8), hm: b8(incDecRM[uint8])},
+		{name: "dec Eb", f: fModRM | fByte | fLock, h: b8(decRM8), hm: b8(incDecRM[uint8])},
 	}}
 	m[0xFF] = opEntry{name: "grp5", grp: &[8]opEntry{
-		{name: "inc Ev", f: fModRM | fLock, h: v(incRMReg[uint16], incRMReg[uint32], incRMReg[uint64]),
+		{name: "inc Ev", f: fModRM | fLock, h: v(incRM16, incRM32, incRM64),
 			hm: v(incDecRM[uint16], incDecRM[uint32], incDecRM[uint64])},
-		{name: "dec Ev", f: fModRM | fLock, h: v(decRMReg[uint16], decRMReg[uint32], decRMReg[uint64]),
+		{name: "dec Ev", f: fModRM | fLock, h: v(decRM16, decRM32, decRM64),
 			hm: v(incDecRM[uint16], incDecRM[uint32], incDecRM[uint64])},
 		{name: "call Ev", f: fModRM | fForce64 | fEnd, h: v(callRM[uint16], callRM[uint32], callRM[uint64])},
 		{name: "callf Mp", f: fModRM | fMemOnly | fEnd, h: one(farIndirect)},

@@ -81,8 +81,12 @@ type CPU struct {
 	// CPU so that delivery allocates nothing (event's f points here).
 	delivering arch.Fault
 
-	// Segment fast-path facts, recomputed on every segment load.
-	segv [arch.NumSegs]segView
+	// Segment fast-path facts, recomputed on every segment load. The
+	// array has 8 entries, two more than there are segment registers,
+	// so that the fast paths index it with seg&7 and no bounds check
+	// (segIdx); the last two stay zero and are never selected (the
+	// decoder's segment numbers are 0..5).
+	segv [segvLen]segView
 	// stack32End is the stack fast paths' segment check (exec_stack.go),
 	// kept with segv[SS]: when SS is rw (segView) with SS.B=1 (a 32-bit
 	// stack pointer, SDM Vol. 1 6.2), a 4-byte access at an offset below

@@ -9,7 +9,7 @@ import (
 
 // derived is what stateChanged computes from the architectural state.
 type derived struct {
-	segv       [arch.NumSegs]segView
+	segv       [segvLen]segView
 	stack32End uint64
 	codeMode   uint8
 	cpl        uint8

@@ -12,22 +12,26 @@ type handler func(c *CPU, in *Inst)
 
 // Inst is one decoded instruction.
 type Inst struct {
-	fn     handler
-	len    uint8
-	opsz   uint8 // operand size in bytes
-	adsz   uint8 // address size in bytes
-	seg    uint8 // segment of the memory operand (after overrides)
-	reg    uint8 // ModRM.reg with REX.R, or the opcode's register; 8-bit high regs have 0x10 set
-	rm     uint8 // ModRM.rm with REX.B when mod == 3 (8-bit high regs have 0x10 set)
-	base   uint8
-	index  uint8
-	scale  uint8 // index shift; 64 means "no index" (Go shifts by 64 yield 0)
-	baseSh uint8 // 0, or 64 when there is no base register
-	mod    uint8 // ModRM.mod; 3 = register operand
-	rep    uint8 // 0, 0xF2 or 0xF3 (the last of them)
-	sub    uint8 // ModRM.reg for group opcodes, the condition for Jcc/SETcc/CMOVcc
-	lock   bool
-	end    bool // ends its block
+	fn    handler
+	len   uint8
+	opsz  uint8 // operand size in bytes
+	adsz  uint8 // address size in bytes
+	seg   uint8 // segment of the memory operand (after overrides)
+	reg   uint8 // ModRM.reg with REX.R, or the opcode's register; 8-bit high regs have 0x10 set
+	rm    uint8 // ModRM.rm with REX.B when mod == 3 (8-bit high regs have 0x10 set)
+	base  uint8
+	index uint8
+	// scale is the index register's factor (1, 2, 4 or 8), 0 when
+	// there is no index; bmask is 0xFF with a base register, 0 without
+	// (ea: a multiply and a mask, which Go compiles without the guard a
+	// variable shift needs for counts of 64 and more).
+	scale uint8
+	bmask uint8
+	mod   uint8 // ModRM.mod; 3 = register operand
+	rep   uint8 // 0, 0xF2 or 0xF3 (the last of them)
+	sub   uint8 // ModRM.reg for group opcodes, the condition for Jcc/SETcc/CMOVcc
+	lock  bool
+	end   bool // ends its block
 	// side marks a Jcc that its block continues past (decodeBlock's
 	// side exits): taken, it ends the block there (CPU.takeSide).
 	side   bool
@@ -435,7 +439,7 @@ func (d *decoder) decodeInto(in *Inst) *arch.Fault {
 		default:
 			in.disp = d.u64()
 		}
-		in.base, in.baseSh, in.index, in.scale = 0, 64, 0, 64
+		in.base, in.bmask, in.index, in.scale = 0, 0, 0, 0
 		in.mod = 0
 	case f&fFar != 0:
 		if opsz == 2 {
@@ -498,10 +502,6 @@ func (d *decoder) reg8(r uint8, opsz uint8) uint8 {
 	return r
 }
 
-// noIndex and noBase are the shift amounts that make an absent register
-// contribute zero to the effective address.
-const shiftOut = 64
-
 // modrm decodes ModRM, SIB and displacement (SDM Vol. 2A 2.1.5, Tables 2-1
 // to 2-3; 64-bit forms 2.2.1.3-2.2.1.6).
 func (d *decoder) modrm(in *Inst, m byte, adsz uint8) {
@@ -523,7 +523,7 @@ func (d *decoder) modrm(in *Inst, m byte, adsz uint8) {
 		in.rm = d.reg8(rm|rexB<<3, in.opsz)
 		return
 	}
-	in.base, in.baseSh, in.index, in.scale = 0, shiftOut, 0, shiftOut
+	in.base, in.bmask, in.index, in.scale = 0, 0, 0, 0
 	if adsz == 2 {
 		// 16-bit addressing forms (Table 2-1).
 		bases := [8][2]int8{{arch.RBX, arch.RSI}, {arch.RBX, arch.RDI}, {arch.RBP, arch.RSI}, {arch.RBP, arch.RDI}, {arch.RSI, -1}, {arch.RDI, -1}, {arch.RBP, -1}, {arch.RBX, -1}}
@@ -532,9 +532,9 @@ func (d *decoder) modrm(in *Inst, m byte, adsz uint8) {
 			return
 		}
 		bi := bases[rm]
-		in.base, in.baseSh = uint8(bi[0]), 0
+		in.base, in.bmask = uint8(bi[0]), 0xFF
 		if bi[1] >= 0 {
-			in.index, in.scale = uint8(bi[1]), 0
+			in.index, in.scale = uint8(bi[1]), 1
 		}
 		if bi[0] == arch.RBP {
 			in.seg = arch.SS
@@ -555,13 +555,13 @@ func (d *decoder) modrm(in *Inst, m byte, adsz uint8) {
 		idx := (sib>>3)&7 | rexX<<3
 		base = sib & 7
 		if idx != 4 {
-			in.index, in.scale = idx, ss
+			in.index, in.scale = idx, 1<<ss
 		}
 		if base == 5 && mod == 0 {
 			in.disp = uint64(int64(int32(uint32(d.u32()))))
 			return
 		}
-		in.base, in.baseSh = base|rexB<<3, 0
+		in.base, in.bmask = base|rexB<<3, 0xFF
 	} else if rm == 5 && mod == 0 {
 		in.disp = uint64(int64(int32(uint32(d.u32()))))
 		if d.mode == mode64 {
@@ -569,7 +569,7 @@ func (d *decoder) modrm(in *Inst, m byte, adsz uint8) {
 		}
 		return
 	} else {
-		in.base, in.baseSh = rm|rexB<<3, 0
+		in.base, in.bmask = rm|rexB<<3, 0xFF
 	}
 	if base&7 == arch.RSP || base&7 == arch.RBP {
 		// (E)SP and (E)BP bases default to SS (SDM Vol. 1 3.7.4).
@@ -587,7 +587,7 @@ func (d *decoder) modrm(in *Inst, m byte, adsz uint8) {
 
 // ea computes the effective address (offset) of the memory operand.
 func (c *CPU) ea(in *Inst) uint64 {
-	a := in.disp + c.GPR[in.base&15]<<in.baseSh + c.GPR[in.index&15]<<in.scale
+	a := in.disp + c.GPR[in.base&15]&uint64(int64(int8(in.bmask))) + c.GPR[in.index&15]*uint64(in.scale)
 	if in.ripRel {
 		a += c.RIP
 	}

@@ -90,11 +90,11 @@ func Decode(code []byte, bits int) (Decoded, bool) {
 		v.Mod = 3
 	}
 	if in.mod != 3 {
-		if in.baseSh == 0 {
+		if in.bmask != 0 {
 			v.Base = int(in.base)
 		}
-		if in.scale != shiftOut {
-			v.Index, v.Scale = int(in.index), 1<<in.scale
+		if in.scale != 0 {
+			v.Index, v.Scale = int(in.index), int(in.scale)
 		}
 		if in.mod == 0 && !d.hasModRM {
 			v.Mod = 0 // moffs

@@ -724,12 +724,20 @@ func (g *eqGen) unary(mem bool) {
 	}
 	switch k := g.n(4); k {
 	case 0, 1: // INC, DEC
-		name := []string{"inc", "dec"}[k]
-		if m == nil && size > 1 && g.mode != mode64 && g.chance(0.5) {
-			a.opReg(fmt.Sprintf("%s %s", name, rmn), size, false, 0x40+byte(8*k), rm, nil)
-			return
+		for pair := true; pair; {
+			name := []string{"inc", "dec"}[k]
+			if m == nil && size > 1 && g.mode != mode64 && g.chance(0.5) {
+				a.opReg(fmt.Sprintf("%s %s", name, rmn), size, false, 0x40+byte(8*k), rm, nil)
+			} else {
+				a.emit(eqOp{text: fmt.Sprintf("%s %s", name, rmn), opsz: size, byteR: size == 1, opc: []byte{o | 8}, reg: k, rm: rm, m: m})
+			}
+			// Another INC or DEC of a register of the same size: an
+			// INC/DEC pair (exec_pair.go) when both are registers.
+			if pair = m == nil && g.chance(0.4); pair {
+				k, rm = g.n(2), g.dstR(size)
+				rmn = a.regName(rm, size)
+			}
 		}
-		a.emit(eqOp{text: fmt.Sprintf("%s %s", name, rmn), opsz: size, byteR: size == 1, opc: []byte{o | 8}, reg: k, rm: rm, m: m})
 	case 2:
 		a.emit(eqOp{text: "not " + rmn, opsz: size, byteR: size == 1, opc: []byte{o}, reg: 2, rm: rm, m: m})
 	case 3:
@@ -840,7 +848,25 @@ func (g *eqGen) mov() {
 	case 2: // load
 		r := g.dstR(size)
 		m := g.dataMem(size, false)
+		copyPair := g.chance(0.4)
+		if copyPair && g.chance(0.1) {
+			m = g.badMem() // the load of a copy pair faults
+		}
 		a.emit(eqOp{text: fmt.Sprintf("mov %s, %s", a.regName(r, size), a.memName(m, size)), opsz: size, byteR: size == 1, opc: []byte{0x8A | b}, reg: r, m: m})
+		if copyPair {
+			// A store of the same size: a copy pair (exec_pair.go)
+			// when its operand is [base+disp]; of the loaded
+			// register mostly, beyond the data area sometimes.
+			s := r
+			if g.chance(0.3) {
+				s = g.src()
+			}
+			m := g.dataMem(size, true)
+			if g.chance(0.1) {
+				m = g.badMem()
+			}
+			a.emit(eqOp{text: fmt.Sprintf("mov %s, %s", a.memName(m, size), a.regName(s, size)), opsz: size, byteR: size == 1, opc: []byte{0x88 | b}, reg: s, m: m})
+		}
 	case 3: // store
 		s := g.src()
 		m := g.dataMem(size, true)
@@ -1395,6 +1421,19 @@ func (g *eqGen) loop() {
 // SUB r, imm then a register-form ALU instruction; a register-form ALU
 // instruction then MOV m, r of the same size (sometimes to a faulting
 // address); a setter then SETcc/CMOVcc reading its flags.
+// badMem is a memory operand at which an access faults: beyond the data
+// area (#GP or #SS outside 64-bit mode, #PF at the not-present page in
+// it).
+func (g *eqGen) badMem() *eqMem {
+	switch g.mode {
+	case mode16:
+		return &eqMem{base: rBX, index: -1, disp: int32(0x10000 - (eqDataBase - eqRealDS) - 1)}
+	case mode32:
+		return &eqMem{base: rBX, index: -1, disp: int32(eqDataEnd - eqDataBase - 1)}
+	}
+	return &eqMem{base: rBX, index: -1, disp: int32(eqBadPage - eqDataBase)}
+}
+
 func (g *eqGen) pairs() {
 	a := g.a
 	size := 4
@@ -1430,15 +1469,7 @@ func (g *eqGen) pairs() {
 		s := g.src()
 		var m *eqMem
 		if g.chance(0.1) {
-			// The store faults: beyond the data area.
-			switch g.mode {
-			case mode16:
-				m = &eqMem{base: rBX, index: -1, disp: int32(0x10000 - (eqDataBase - eqRealDS) - 1)}
-			case mode32:
-				m = &eqMem{base: rBX, index: -1, disp: int32(eqDataEnd - eqDataBase - 1)}
-			default:
-				m = &eqMem{base: rBX, index: -1, disp: int32(eqBadPage - eqDataBase)}
-			}
+			m = g.badMem() // the store faults
 		} else {
 			m = g.dataMem(size, true)
 		}

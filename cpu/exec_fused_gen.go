@@ -28,7 +28,8 @@ const (
 )
 
 // INC/DEC r + Jcc. JZ/JNZ (the loop counter case) read only the result.
-func incJcc[T word](c *CPU, in *Inst) {
+func incJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a := getReg[T](c, in.rm)
 	r := a + 1
 	if !c.keepCFAfterAdd() {
@@ -47,7 +48,48 @@ func incJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func incJccSide[T word](c *CPU, in *Inst) {
+func incJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a := getReg[T](c, in.rm)
+	r := a + 1
+	if !c.keepCFAfterAdd() {
+		c.keepCF()
+	}
+	setLazy(c, lzInc, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, r == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func incJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a := getReg[T](c, in.rm)
+	r := a + 1
+	if !c.keepCFAfterAdd() {
+		c.keepCF()
+	}
+	setLazy(c, lzInc, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, r == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func incJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a := getReg[T](c, in.rm)
 	r := a + 1
 	if !c.keepCFAfterAdd() {
@@ -70,7 +112,56 @@ func incJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func decJcc[T word](c *CPU, in *Inst) {
+func incJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a := getReg[T](c, in.rm)
+	r := a + 1
+	if !c.keepCFAfterAdd() {
+		c.keepCF()
+	}
+	setLazy(c, lzInc, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, r == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func incJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a := getReg[T](c, in.rm)
+	r := a + 1
+	if !c.keepCFAfterAdd() {
+		c.keepCF()
+	}
+	setLazy(c, lzInc, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, r == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func decJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a := getReg[T](c, in.rm)
 	r := a - 1
 	if !c.keepCFAfterAdd() {
@@ -89,7 +180,96 @@ func decJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func decJccSide[T word](c *CPU, in *Inst) {
+func decJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a := getReg[T](c, in.rm)
+	r := a - 1
+	if !c.keepCFAfterAdd() {
+		c.keepCF()
+	}
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, a == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func decJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a := getReg[T](c, in.rm)
+	r := a - 1
+	if !c.keepCFAfterAdd() {
+		c.keepCF()
+	}
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, a == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func decJccSide16(c *CPU, in *Inst) {
+	type T = uint16
+	a := getReg[T](c, in.rm)
+	r := a - 1
+	if !c.keepCFAfterAdd() {
+		c.keepCF()
+	}
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, a == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func decJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a := getReg[T](c, in.rm)
+	r := a - 1
+	if !c.keepCFAfterAdd() {
+		c.keepCF()
+	}
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, a == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func decJccSide64(c *CPU, in *Inst) {
+	type T = uint64
 	a := getReg[T](c, in.rm)
 	r := a - 1
 	if !c.keepCFAfterAdd() {
@@ -113,7 +293,8 @@ func decJccSide[T word](c *CPU, in *Inst) {
 }
 
 // Register-register forms: destination r/m (in.rm), source in.reg.
-func addRRJcc[T word](c *CPU, in *Inst) {
+func addRRJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
@@ -129,7 +310,42 @@ func addRRJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func addRRJccSide[T word](c *CPU, in *Inst) {
+func addRRJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func addRRJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func addRRJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
@@ -149,7 +365,50 @@ func addRRJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func subRRJcc[T word](c *CPU, in *Inst) {
+func addRRJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func addRRJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func subRRJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
@@ -165,7 +424,42 @@ func subRRJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func subRRJccSide[T word](c *CPU, in *Inst) {
+func subRRJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func subRRJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func subRRJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
@@ -185,7 +479,50 @@ func subRRJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func andRRJcc[T word](c *CPU, in *Inst) {
+func subRRJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func subRRJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func andRRJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
@@ -201,7 +538,42 @@ func andRRJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func andRRJccSide[T word](c *CPU, in *Inst) {
+func andRRJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func andRRJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func andRRJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
@@ -221,7 +593,50 @@ func andRRJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func orRRJcc[T word](c *CPU, in *Inst) {
+func andRRJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func andRRJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func orRRJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
@@ -237,7 +652,42 @@ func orRRJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func orRRJccSide[T word](c *CPU, in *Inst) {
+func orRRJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func orRRJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func orRRJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
@@ -257,7 +707,50 @@ func orRRJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func xorRRJcc[T word](c *CPU, in *Inst) {
+func orRRJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func orRRJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func xorRRJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
@@ -273,7 +766,42 @@ func xorRRJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func xorRRJccSide[T word](c *CPU, in *Inst) {
+func xorRRJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func xorRRJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func xorRRJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
@@ -293,7 +821,50 @@ func xorRRJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func cmpRRJcc[T word](c *CPU, in *Inst) {
+func xorRRJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func xorRRJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func cmpRRJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
@@ -308,7 +879,40 @@ func cmpRRJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func cmpRRJccSide[T word](c *CPU, in *Inst) {
+func cmpRRJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func cmpRRJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func cmpRRJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
@@ -327,7 +931,48 @@ func cmpRRJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func testRRJcc[T word](c *CPU, in *Inst) {
+func cmpRRJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func cmpRRJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func testRRJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
@@ -342,7 +987,80 @@ func testRRJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func testRRJccSide[T word](c *CPU, in *Inst) {
+func testRRJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func testRRJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func testRRJccSide16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func testRRJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func testRRJccSide64(c *CPU, in *Inst) {
+	type T = uint64
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
@@ -362,7 +1080,8 @@ func testRRJccSide[T word](c *CPU, in *Inst) {
 }
 
 // Register-immediate forms (81, 83 with mod = 3).
-func addRIJcc[T word](c *CPU, in *Inst) {
+func addRIJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
@@ -378,7 +1097,42 @@ func addRIJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func addRIJccSide[T word](c *CPU, in *Inst) {
+func addRIJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func addRIJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func addRIJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
@@ -398,7 +1152,50 @@ func addRIJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func subRIJcc[T word](c *CPU, in *Inst) {
+func addRIJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func addRIJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func subRIJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
@@ -414,7 +1211,42 @@ func subRIJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func subRIJccSide[T word](c *CPU, in *Inst) {
+func subRIJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func subRIJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func subRIJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
@@ -434,7 +1266,50 @@ func subRIJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func andRIJcc[T word](c *CPU, in *Inst) {
+func subRIJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func subRIJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func andRIJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
@@ -450,7 +1325,42 @@ func andRIJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func andRIJccSide[T word](c *CPU, in *Inst) {
+func andRIJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func andRIJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func andRIJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
@@ -470,7 +1380,50 @@ func andRIJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func orRIJcc[T word](c *CPU, in *Inst) {
+func andRIJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func andRIJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func orRIJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
@@ -486,7 +1439,42 @@ func orRIJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func orRIJccSide[T word](c *CPU, in *Inst) {
+func orRIJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func orRIJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func orRIJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
@@ -506,7 +1494,50 @@ func orRIJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func xorRIJcc[T word](c *CPU, in *Inst) {
+func orRIJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func orRIJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func xorRIJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
@@ -522,7 +1553,42 @@ func xorRIJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func xorRIJccSide[T word](c *CPU, in *Inst) {
+func xorRIJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func xorRIJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func xorRIJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
@@ -542,7 +1608,50 @@ func xorRIJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func cmpRIJcc[T word](c *CPU, in *Inst) {
+func xorRIJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func xorRIJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func cmpRIJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
@@ -557,7 +1666,40 @@ func cmpRIJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func cmpRIJccSide[T word](c *CPU, in *Inst) {
+func cmpRIJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func cmpRIJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func cmpRIJccSide16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
@@ -576,7 +1718,48 @@ func cmpRIJccSide[T word](c *CPU, in *Inst) {
 	}
 }
 
-func testRIJcc[T word](c *CPU, in *Inst) {
+func cmpRIJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func cmpRIJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func testRIJcc16(c *CPU, in *Inst) {
+	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
@@ -591,7 +1774,80 @@ func testRIJcc[T word](c *CPU, in *Inst) {
 	}
 }
 
-func testRIJccSide[T word](c *CPU, in *Inst) {
+func testRIJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func testRIJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func testRIJccSide16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func testRIJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func testRIJccSide64(c *CPU, in *Inst) {
+	type T = uint64
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)

@@ -2,89 +2,385 @@
 
 package cpu
 
+import "unsafe"
+
 // The specialised register-form ALU handlers and the Jcc handlers
 // (exec_hot.go), from gen_hot.go's tables.
 
 // Register-register, destination r/m (01, 09, 21, 29, 31, 39 with mod = 3;
 // 00, 08, ... for 8 bits).
-func addRR[T word](c *CPU, in *Inst) {
+func addRR8(c *CPU, in *Inst) {
+	type T = uint8
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
 	setReg(c, in.rm, r)
 }
 
-func subRR[T word](c *CPU, in *Inst) {
+func addRR16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func addRR32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func addRR64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func subRR8(c *CPU, in *Inst) {
+	type T = uint8
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 	setReg(c, in.rm, r)
 }
 
-func andRR[T word](c *CPU, in *Inst) {
+func subRR16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func subRR32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func subRR64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func andRR8(c *CPU, in *Inst) {
+	type T = uint8
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
 }
 
-func orRR[T word](c *CPU, in *Inst) {
+func andRR16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func andRR32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func andRR64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func orRR8(c *CPU, in *Inst) {
+	type T = uint8
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
 }
 
-func xorRR[T word](c *CPU, in *Inst) {
+func orRR16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func orRR32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func orRR64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func xorRR8(c *CPU, in *Inst) {
+	type T = uint8
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
 }
 
-func cmpRR[T word](c *CPU, in *Inst) {
+func xorRR16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func xorRR32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func xorRR64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func cmpRR8(c *CPU, in *Inst) {
+	type T = uint8
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func cmpRR16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func cmpRR32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func cmpRR64(c *CPU, in *Inst) {
+	type T = uint64
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 }
 
 // Register, immediate (80/81/83 with mod = 3).
-func addRI[T word](c *CPU, in *Inst) {
+func addRI8(c *CPU, in *Inst) {
+	type T = uint8
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
 	setReg(c, in.rm, r)
 }
 
-func subRI[T word](c *CPU, in *Inst) {
+func addRI16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func addRI32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func addRI64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func subRI8(c *CPU, in *Inst) {
+	type T = uint8
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 	setReg(c, in.rm, r)
 }
 
-func andRI[T word](c *CPU, in *Inst) {
+func subRI16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func subRI32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func subRI64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func andRI8(c *CPU, in *Inst) {
+	type T = uint8
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
 }
 
-func orRI[T word](c *CPU, in *Inst) {
+func andRI16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func andRI32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func andRI64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func orRI8(c *CPU, in *Inst) {
+	type T = uint8
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
 }
 
-func xorRI[T word](c *CPU, in *Inst) {
+func orRI16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func orRI32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func orRI64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func xorRI8(c *CPU, in *Inst) {
+	type T = uint8
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
 }
 
-func cmpRI[T word](c *CPU, in *Inst) {
+func xorRI16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func xorRI32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func xorRI64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func cmpRI8(c *CPU, in *Inst) {
+	type T = uint8
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func cmpRI16(c *CPU, in *Inst) {
+	type T = uint16
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func cmpRI32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func cmpRI64(c *CPU, in *Inst) {
+	type T = uint64
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
@@ -224,6 +520,326 @@ func jg(c *CPU, in *Inst) {
 	if !c.condLE() {
 		c.takeRel(in)
 	}
+}
+
+// INC and DEC r (FE /0 /1, FF /0 /1 with mod = 3).
+
+func incRM8(c *CPU, in *Inst) {
+	type T = uint8
+	a := getReg[T](c, in.rm)
+	r := a + 1
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF
+	}
+	setLazy(c, lzInc, a, 1, r)
+	setReg(c, in.rm, r)
+}
+
+func incRM16(c *CPU, in *Inst) {
+	type T = uint16
+	a := getReg[T](c, in.rm)
+	r := a + 1
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF
+	}
+	setLazy(c, lzInc, a, 1, r)
+	setReg(c, in.rm, r)
+}
+
+func incRM32(c *CPU, in *Inst) {
+	type T = uint32
+	a := getReg[T](c, in.rm)
+	r := a + 1
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF
+	}
+	setLazy(c, lzInc, a, 1, r)
+	setReg(c, in.rm, r)
+}
+
+func incRM64(c *CPU, in *Inst) {
+	type T = uint64
+	a := getReg[T](c, in.rm)
+	r := a + 1
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF
+	}
+	setLazy(c, lzInc, a, 1, r)
+	setReg(c, in.rm, r)
+}
+
+// MOV m, r and MOV r, m (88, 89, 8A, 8B with mod != 3).
+
+func movMemReg8(c *CPU, in *Inst) {
+	type T = uint8
+	// rd/wr are too large to inline: the hottest memory forms repeat
+	// their fast path (lin64 or rwIn, a TLB hit within one page: see rwIn)
+	// here.
+	off, v := c.ea(in), getReg[T](c, in.reg)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = v
+			return
+		}
+	}
+miss:
+	wrMiss(c, in.seg, off, v)
+}
+
+func movMemReg16(c *CPU, in *Inst) {
+	type T = uint16
+	// rd/wr are too large to inline: the hottest memory forms repeat
+	// their fast path (lin64 or rwIn, a TLB hit within one page: see rwIn)
+	// here.
+	off, v := c.ea(in), getReg[T](c, in.reg)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = v
+			return
+		}
+	}
+miss:
+	wrMiss(c, in.seg, off, v)
+}
+
+func movMemReg32(c *CPU, in *Inst) {
+	type T = uint32
+	// rd/wr are too large to inline: the hottest memory forms repeat
+	// their fast path (lin64 or rwIn, a TLB hit within one page: see rwIn)
+	// here.
+	off, v := c.ea(in), getReg[T](c, in.reg)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = v
+			return
+		}
+	}
+miss:
+	wrMiss(c, in.seg, off, v)
+}
+
+func movMemReg64(c *CPU, in *Inst) {
+	type T = uint64
+	// rd/wr are too large to inline: the hottest memory forms repeat
+	// their fast path (lin64 or rwIn, a TLB hit within one page: see rwIn)
+	// here.
+	off, v := c.ea(in), getReg[T](c, in.reg)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = v
+			return
+		}
+	}
+miss:
+	wrMiss(c, in.seg, off, v)
+}
+
+func movRegMem8(c *CPU, in *Inst) {
+	type T = uint8
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			return
+		}
+	}
+miss:
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+	}
+}
+
+func movRegMem16(c *CPU, in *Inst) {
+	type T = uint16
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			return
+		}
+	}
+miss:
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+	}
+}
+
+func movRegMem32(c *CPU, in *Inst) {
+	type T = uint32
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			return
+		}
+	}
+miss:
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+	}
+}
+
+func movRegMem64(c *CPU, in *Inst) {
+	type T = uint64
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			return
+		}
+	}
+miss:
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+	}
+}
+
+func decRM8(c *CPU, in *Inst) {
+	type T = uint8
+	a := getReg[T](c, in.rm)
+	r := a - 1
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF
+	}
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+}
+
+func decRM16(c *CPU, in *Inst) {
+	type T = uint16
+	a := getReg[T](c, in.rm)
+	r := a - 1
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF
+	}
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+}
+
+func decRM32(c *CPU, in *Inst) {
+	type T = uint32
+	a := getReg[T](c, in.rm)
+	r := a - 1
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF
+	}
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+}
+
+func decRM64(c *CPU, in *Inst) {
+	type T = uint64
+	a := getReg[T](c, in.rm)
+	r := a - 1
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF
+	}
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
 }
 
 // jccByCond are the Jcc handlers indexed by condition code.

@@ -2,7 +2,6 @@ package cpu
 
 import (
 	"math/bits"
-	"unsafe"
 
 	"github.com/vmxemu/vmxemu/arch"
 )
@@ -13,47 +12,13 @@ import (
 // movRegReg is the register form of 88/89/8A/8B: MOV rm_reg <- reg.
 func movRegReg[T word](c *CPU, in *Inst) { setReg(c, in.rm, getReg[T](c, in.reg)) }
 
-// movMemReg is the memory form of 88/89.
-func movMemReg[T word](c *CPU, in *Inst) {
-	// rd/wr are too large to inline: the hottest memory forms repeat
-	// their fast path (linFast or linFast64, a TLB hit within one page)
-	// here.
-	off, v := c.ea(in), getReg[T](c, in.reg)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
-	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
-	}
-	if ok {
-		e := &c.tlb.write[c.tlb.index(lin)]
-		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
-			*(*T)(unsafe.Pointer(&e.page[o])) = v
-			return
-		}
-	}
-	wrMiss(c, in.seg, off, v)
-}
+// movMemReg8 ... movMemReg64, the memory form of 88/89, and movRegMem8
+// ... movRegMem64, the memory form of 8A/8B, are generated into
+// exec_hot_gen.go by gen_hot.go (plain functions per size: see handler
+// there).
 
 // movRegRM: MOV reg, r/m (8A, 8B) register form.
 func movRegRMReg[T word](c *CPU, in *Inst) { setReg(c, in.reg, getReg[T](c, in.rm)) }
-
-// movRegMem: MOV reg, m (8A, 8B) memory form.
-func movRegMem[T word](c *CPU, in *Inst) {
-	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
-	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
-	}
-	if ok {
-		e := &c.tlb.read[c.tlb.index(lin)]
-		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
-			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
-			return
-		}
-	}
-	if v, ok := rdMiss[T](c, in.seg, off); ok {
-		setReg(c, in.reg, v)
-	}
-}
 
 // movRegImm: MOV reg, imm (B0-BF).
 func movRegImm[T word](c *CPU, in *Inst) { setReg(c, in.reg, T(in.imm)) }

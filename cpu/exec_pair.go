@@ -97,7 +97,7 @@ func pairable(a, b *Inst) bool {
 // followed by MOV m,r (89) of the same size. The first runs in full, lazy
 // flags included (the store can fault, and a fault shows its flags); the
 // store is the only half that can fault or stop Run, as for a fused Jcc,
-// and the entry points ripCur at it first. The entry is a copy of the
+// and its slow path points ripCur at it first. The entry is a copy of the
 // store; the ALU instruction is kept in rm (destination), sub (source
 // register) and imm, which a memory-form MOV does not use, and jlen is
 // the store's length.
@@ -171,14 +171,15 @@ func storeMiss[S word](c *CPU, in *Inst, off uint64) bool {
 	return true
 }
 
-// fuseMorePairs replaces adjacent move-pairable and store-first-pairable
-// entries of fast (the fast list fastInsts built from insts so far;
+// fuseMorePairs replaces adjacent move-, store-first-, copy- and
+// INC/DEC-pairable entries of fast (the fast list fastInsts built from insts so far;
 // entries already fused, nret != 1, stay as they are) by pair entries, in
 // a copy when fast is insts itself.
 func fuseMorePairs(insts, fast []Inst) []Inst {
 	i := 0
 	for ; i+1 < len(fast); i++ {
-		if movPairable(&fast[i], &fast[i+1]) || storeFirstPairable(&fast[i], &fast[i+1]) {
+		if movPairable(&fast[i], &fast[i+1]) || storeFirstPairable(&fast[i], &fast[i+1]) ||
+			copyPairable(&fast[i], &fast[i+1]) || incDecPairable(&fast[i], &fast[i+1]) {
 			break
 		}
 	}
@@ -213,6 +214,16 @@ func fuseMorePairs(insts, fast []Inst) []Inst {
 			i++
 			continue
 		}
+		if i+1 < len(fast) && copyPairable(&fast[i], &fast[i+1]) {
+			out = append(out, copyPair(&fast[i], &fast[i+1]))
+			i++
+			continue
+		}
+		if i+1 < len(fast) && incDecPairable(&fast[i], &fast[i+1]) {
+			out = append(out, incDecPair(&fast[i], &fast[i+1]))
+			i++
+			continue
+		}
 		out = append(out, fast[i])
 	}
 	return out
@@ -239,3 +250,102 @@ func memFirstPair(a Inst, b *Inst, fn handler) Inst {
 	}
 	return f
 }
+
+// Copy pairs: MOV r,m (8A, 8B) followed by MOV m,r (88, 89) of the same
+// size whose memory operand is a base register and a displacement (no
+// index, not RIP-relative) with the load's address size, such as the
+// byte copy "mov al, [rsi]; mov [rdi], al". Either half can fault or
+// stop Run. The load runs first, as in a load pair: a stop there ends
+// the entry as the load alone (CPU.firstHalfStop). The store's slow path
+// runs with ripCur at it, as in a store pair: a fault there is reported
+// at the store with the load retired. The entry is a copy of the load, whose
+// memory operand it keeps; the store's base register is kept in rm,
+// its segment in sub, its displacement in imm and its source register
+// in jopsz (fields a memory-form MOV does not use), and jlen is its
+// length.
+
+// copyPairable reports whether a and b form a copy pair.
+func copyPairable(a, b *Inst) bool {
+	return (a.op == 0x8A || a.op == 0x8B) && a.mod != 3 && a.fault == nil && !a.lock && a.nret == 1 &&
+		(b.op == 0x88 || b.op == 0x89) && b.mod != 3 && b.fault == nil && !b.lock && b.nret == 1 &&
+		a.opsz == b.opsz && a.adsz == b.adsz && b.bmask != 0 && b.scale == 0 && !b.ripRel
+}
+
+// copyPair is the entry for the copy pair a, b (copyPairable).
+func copyPair(a, b *Inst) Inst {
+	f := *a
+	f.fn = copyPairHandler(a.opsz)
+	f.len = a.len + b.len
+	f.pre = a.pre
+	f.nret = 2
+	f.jlen = b.len
+	f.rm, f.sub, f.imm, f.jopsz = b.base, b.seg, b.disp, b.reg
+	if f.ripRel {
+		// As in memFirstPair: the load's displacement is from its own
+		// end, b.len before the entry's.
+		f.disp -= uint64(b.len)
+	}
+	return f
+}
+
+// The copy pairs' handlers (copyPair8 ... copyPair64: movRegMem's fast
+// path, then movMemReg's, each with its slow path as in the load and
+// store pairs) and their selector copyPairHandler are generated into
+// exec_pair_gen.go by gen_hot.go.
+
+// INC/DEC pairs: two register INC/DEC instructions (40-4F outside 64-bit
+// mode; FE /0 /1 and FF /0 /1 with mod = 3) of the same operand size,
+// such as "inc rsi; inc rdi". Neither can fault or stop Run. Both keep
+// CF and the second writes OF, SF, ZF, AF and PF without reading them
+// (SDM Vol. 2A INC, DEC), so of the first's flag record only the CF it
+// keeps is observable: the entry saves CF once (keepCF), adds the
+// first's delta and records the second as its own handler does. The
+// entry is a copy of the second; the first's register is kept in base
+// and its delta (+1 or -1) in imm2, the second's register in rm and its
+// operation in sub (0 INC, 1 DEC).
+
+// incDecRegOf reports whether in is a register INC/DEC, with its
+// register and whether it is DEC.
+func incDecRegOf(in *Inst) (reg uint8, dec, ok bool) {
+	if in.fault != nil || in.lock || in.nret != 1 {
+		return 0, false, false
+	}
+	switch {
+	case in.op >= 0x40 && in.op <= 0x4F:
+		return in.reg, in.op >= 0x48, true
+	case (in.op == 0xFE || in.op == 0xFF) && in.mod == 3 && in.sub <= 1:
+		return in.rm, in.sub == 1, true
+	}
+	return 0, false, false
+}
+
+// incDecPairable reports whether a and b form an INC/DEC pair.
+func incDecPairable(a, b *Inst) bool {
+	_, _, ok1 := incDecRegOf(a)
+	_, _, ok2 := incDecRegOf(b)
+	return ok1 && ok2 && a.opsz == b.opsz
+}
+
+// incDecPair is the entry for the INC/DEC pair a, b (incDecPairable).
+func incDecPair(a, b *Inst) Inst {
+	r1, dec1, _ := incDecRegOf(a)
+	r2, dec2, _ := incDecRegOf(b)
+	f := *b
+	f.fn = incDecPairHandler(b.opsz)
+	f.len = a.len + b.len
+	f.pre = a.pre
+	f.nret = 2
+	f.base, f.imm2 = r1, 1
+	if dec1 {
+		f.imm2 = ^uint64(0)
+	}
+	f.rm, f.sub = r2, 0
+	if dec2 {
+		f.sub = 1
+	}
+	return f
+}
+
+// The INC/DEC pairs' handlers (incDecPair8 ... incDecPair64) and their
+// selector incDecPairHandler are generated into exec_pair_gen.go by
+// gen_hot.go.

@@ -7,7 +7,8 @@ import "unsafe"
 // The ALU pair, store pair, load pair, move pair and store-first pair
 // handlers (exec_pair.go), from gen_hot.go's tables.
 
-func pairAddRR[T word](c *CPU, in *Inst) {
+func pairAddRR32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a + b
@@ -15,7 +16,17 @@ func pairAddRR[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func pairSubRR[T word](c *CPU, in *Inst) {
+func pairAddRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func pairSubRR32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a - b
@@ -23,7 +34,17 @@ func pairSubRR[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func pairAndRR[T word](c *CPU, in *Inst) {
+func pairSubRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func pairAndRR32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a & b
@@ -31,7 +52,17 @@ func pairAndRR[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func pairOrRR[T word](c *CPU, in *Inst) {
+func pairAndRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func pairOrRR32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a | b
@@ -39,7 +70,17 @@ func pairOrRR[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func pairXorRR[T word](c *CPU, in *Inst) {
+func pairOrRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func pairXorRR32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a ^ b
@@ -47,14 +88,33 @@ func pairXorRR[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func pairCmpRR[T word](c *CPU, in *Inst) {
+func pairXorRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func pairCmpRR32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 }
 
-func pairAddRI[T word](c *CPU, in *Inst) {
+func pairCmpRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func pairAddRI32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a + b
@@ -62,7 +122,17 @@ func pairAddRI[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func pairSubRI[T word](c *CPU, in *Inst) {
+func pairAddRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func pairSubRI32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
@@ -70,7 +140,17 @@ func pairSubRI[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func pairAndRI[T word](c *CPU, in *Inst) {
+func pairSubRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func pairAndRI32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a & b
@@ -78,7 +158,17 @@ func pairAndRI[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func pairOrRI[T word](c *CPU, in *Inst) {
+func pairAndRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func pairOrRI32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a | b
@@ -86,7 +176,17 @@ func pairOrRI[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func pairXorRI[T word](c *CPU, in *Inst) {
+func pairOrRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func pairXorRI32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a ^ b
@@ -94,7 +194,25 @@ func pairXorRI[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func pairCmpRI[T word](c *CPU, in *Inst) {
+func pairXorRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func pairCmpRI32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func pairCmpRI64(c *CPU, in *Inst) {
+	type T = uint64
 	setReg(c, in.jopsz, getReg[T](c, in.jopsz)+T(in.imm2))
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
@@ -139,265 +257,767 @@ func pairHandler(op uint8, rr bool, opsz uint8) handler {
 	return h[sizeIndex(opsz)]
 }
 
-func storeAddRR[T word](c *CPU, in *Inst) {
+func storeAddRR32(c *CPU, in *Inst) {
+	type T = uint32
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
 	setReg(c, in.rm, r)
-	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
 		}
 	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
-func storeSubRR[T word](c *CPU, in *Inst) {
+func storeAddRR64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			return
+		}
+	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+}
+
+func storeSubRR32(c *CPU, in *Inst) {
+	type T = uint32
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 	setReg(c, in.rm, r)
-	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
 		}
 	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
-func storeAndRR[T word](c *CPU, in *Inst) {
+func storeSubRR64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			return
+		}
+	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+}
+
+func storeAndRR32(c *CPU, in *Inst) {
+	type T = uint32
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
 		}
 	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
-func storeOrRR[T word](c *CPU, in *Inst) {
+func storeAndRR64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			return
+		}
+	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+}
+
+func storeOrRR32(c *CPU, in *Inst) {
+	type T = uint32
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
 		}
 	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
-func storeXorRR[T word](c *CPU, in *Inst) {
+func storeOrRR64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			return
+		}
+	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+}
+
+func storeXorRR32(c *CPU, in *Inst) {
+	type T = uint32
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
 		}
 	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
-func storeCmpRR[T word](c *CPU, in *Inst) {
+func storeXorRR64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			return
+		}
+	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+}
+
+func storeCmpRR32(c *CPU, in *Inst) {
+	type T = uint32
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
-	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
 		}
 	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
-func storeAddRI[T word](c *CPU, in *Inst) {
+func storeCmpRR64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			return
+		}
+	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+}
+
+func storeAddRI32(c *CPU, in *Inst) {
+	type T = uint32
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a + b
 	setLazy(c, lzAdd, a, b, r)
 	setReg(c, in.rm, r)
-	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
 		}
 	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
-func storeSubRI[T word](c *CPU, in *Inst) {
+func storeAddRI64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			return
+		}
+	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+}
+
+func storeSubRI32(c *CPU, in *Inst) {
+	type T = uint32
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 	setReg(c, in.rm, r)
-	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
 		}
 	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
-func storeAndRI[T word](c *CPU, in *Inst) {
+func storeSubRI64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			return
+		}
+	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+}
+
+func storeAndRI32(c *CPU, in *Inst) {
+	type T = uint32
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a & b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
 		}
 	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
-func storeOrRI[T word](c *CPU, in *Inst) {
+func storeAndRI64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			return
+		}
+	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+}
+
+func storeOrRI32(c *CPU, in *Inst) {
+	type T = uint32
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a | b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
 		}
 	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
-func storeXorRI[T word](c *CPU, in *Inst) {
+func storeOrRI64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			return
+		}
+	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+}
+
+func storeXorRI32(c *CPU, in *Inst) {
+	type T = uint32
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a ^ b
 	setLazy(c, lzLogic, a, b, r)
 	setReg(c, in.rm, r)
-	c.ripCur = c.RIP - uint64(in.jlen)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
 		}
 	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
-func storeCmpRI[T word](c *CPU, in *Inst) {
+func storeXorRI64(c *CPU, in *Inst) {
+	type T = uint64
 	a, b := getReg[T](c, in.rm), T(in.imm)
-	r := a - b
-	setLazy(c, lzSub, a, b, r)
-	c.ripCur = c.RIP - uint64(in.jlen)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 			return
 		}
 	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+}
+
+func storeCmpRI32(c *CPU, in *Inst) {
+	type T = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			return
+		}
+	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
+	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+}
+
+func storeCmpRI64(c *CPU, in *Inst) {
+	type T = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			return
+		}
+	}
+miss:
+	c.ripCur = c.RIP - uint64(in.jlen)
 	wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 }
 
@@ -439,20 +1059,30 @@ func storePairHandler(op uint8, rr bool, opsz uint8) handler {
 	return h[sizeIndex(opsz)]
 }
 
-func loadAddRR[T word](c *CPU, in *Inst) {
+func loadAddRR32(c *CPU, in *Inst) {
+	type T = uint32
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			goto alu
 		}
 	}
+miss:
 	c.RIP -= uint64(in.jlen)
 	if v, ok := rdMiss[T](c, in.seg, off); ok {
 		setReg(c, in.reg, v)
@@ -472,20 +1102,73 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func loadSubRR[T word](c *CPU, in *Inst) {
+func loadAddRR64(c *CPU, in *Inst) {
+	type T = uint64
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			goto alu
 		}
 	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadSubRR32(c *CPU, in *Inst) {
+	type T = uint32
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+miss:
 	c.RIP -= uint64(in.jlen)
 	if v, ok := rdMiss[T](c, in.seg, off); ok {
 		setReg(c, in.reg, v)
@@ -505,20 +1188,73 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func loadAndRR[T word](c *CPU, in *Inst) {
+func loadSubRR64(c *CPU, in *Inst) {
+	type T = uint64
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			goto alu
 		}
 	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadAndRR32(c *CPU, in *Inst) {
+	type T = uint32
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+miss:
 	c.RIP -= uint64(in.jlen)
 	if v, ok := rdMiss[T](c, in.seg, off); ok {
 		setReg(c, in.reg, v)
@@ -538,20 +1274,73 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func loadOrRR[T word](c *CPU, in *Inst) {
+func loadAndRR64(c *CPU, in *Inst) {
+	type T = uint64
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			goto alu
 		}
 	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadOrRR32(c *CPU, in *Inst) {
+	type T = uint32
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+miss:
 	c.RIP -= uint64(in.jlen)
 	if v, ok := rdMiss[T](c, in.seg, off); ok {
 		setReg(c, in.reg, v)
@@ -571,20 +1360,73 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func loadXorRR[T word](c *CPU, in *Inst) {
+func loadOrRR64(c *CPU, in *Inst) {
+	type T = uint64
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			goto alu
 		}
 	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadXorRR32(c *CPU, in *Inst) {
+	type T = uint32
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+miss:
 	c.RIP -= uint64(in.jlen)
 	if v, ok := rdMiss[T](c, in.seg, off); ok {
 		setReg(c, in.reg, v)
@@ -604,20 +1446,73 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func loadCmpRR[T word](c *CPU, in *Inst) {
+func loadXorRR64(c *CPU, in *Inst) {
+	type T = uint64
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			goto alu
 		}
 	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadCmpRR32(c *CPU, in *Inst) {
+	type T = uint32
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+miss:
 	c.RIP -= uint64(in.jlen)
 	if v, ok := rdMiss[T](c, in.seg, off); ok {
 		setReg(c, in.reg, v)
@@ -636,20 +1531,72 @@ alu:
 	setLazy(c, lzSub, a, b, r)
 }
 
-func loadAddRI[T word](c *CPU, in *Inst) {
+func loadCmpRR64(c *CPU, in *Inst) {
+	type T = uint64
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			goto alu
 		}
 	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func loadAddRI32(c *CPU, in *Inst) {
+	type T = uint32
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+miss:
 	c.RIP -= uint64(in.jlen)
 	if v, ok := rdMiss[T](c, in.seg, off); ok {
 		setReg(c, in.reg, v)
@@ -669,20 +1616,73 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func loadSubRI[T word](c *CPU, in *Inst) {
+func loadAddRI64(c *CPU, in *Inst) {
+	type T = uint64
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			goto alu
 		}
 	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadSubRI32(c *CPU, in *Inst) {
+	type T = uint32
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+miss:
 	c.RIP -= uint64(in.jlen)
 	if v, ok := rdMiss[T](c, in.seg, off); ok {
 		setReg(c, in.reg, v)
@@ -702,20 +1702,73 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func loadAndRI[T word](c *CPU, in *Inst) {
+func loadSubRI64(c *CPU, in *Inst) {
+	type T = uint64
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			goto alu
 		}
 	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadAndRI32(c *CPU, in *Inst) {
+	type T = uint32
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+miss:
 	c.RIP -= uint64(in.jlen)
 	if v, ok := rdMiss[T](c, in.seg, off); ok {
 		setReg(c, in.reg, v)
@@ -735,20 +1788,73 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func loadOrRI[T word](c *CPU, in *Inst) {
+func loadAndRI64(c *CPU, in *Inst) {
+	type T = uint64
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			goto alu
 		}
 	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadOrRI32(c *CPU, in *Inst) {
+	type T = uint32
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+miss:
 	c.RIP -= uint64(in.jlen)
 	if v, ok := rdMiss[T](c, in.seg, off); ok {
 		setReg(c, in.reg, v)
@@ -768,20 +1874,73 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func loadXorRI[T word](c *CPU, in *Inst) {
+func loadOrRI64(c *CPU, in *Inst) {
+	type T = uint64
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			goto alu
 		}
 	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadXorRI32(c *CPU, in *Inst) {
+	type T = uint32
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+miss:
 	c.RIP -= uint64(in.jlen)
 	if v, ok := rdMiss[T](c, in.seg, off); ok {
 		setReg(c, in.reg, v)
@@ -801,20 +1960,115 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func loadCmpRI[T word](c *CPU, in *Inst) {
+func loadXorRI64(c *CPU, in *Inst) {
+	type T = uint64
 	// movRegMem's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 			goto alu
 		}
 	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func loadCmpRI32(c *CPU, in *Inst) {
+	type T = uint32
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func loadCmpRI64(c *CPU, in *Inst) {
+	type T = uint64
+	// movRegMem's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto alu
+		}
+	}
+miss:
 	c.RIP -= uint64(in.jlen)
 	if v, ok := rdMiss[T](c, in.seg, off); ok {
 		setReg(c, in.reg, v)
@@ -871,7 +2125,8 @@ func loadPairHandler(op uint8, rr bool, opsz uint8) handler {
 	return h[sizeIndex(opsz)]
 }
 
-func movAddRR[T word](c *CPU, in *Inst) {
+func movAddRR32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.base, getReg[T](c, in.index))
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a + b
@@ -879,7 +2134,17 @@ func movAddRR[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func movSubRR[T word](c *CPU, in *Inst) {
+func movAddRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movSubRR32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.base, getReg[T](c, in.index))
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a - b
@@ -887,7 +2152,17 @@ func movSubRR[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func movAndRR[T word](c *CPU, in *Inst) {
+func movSubRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movAndRR32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.base, getReg[T](c, in.index))
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a & b
@@ -895,7 +2170,17 @@ func movAndRR[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func movOrRR[T word](c *CPU, in *Inst) {
+func movAndRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movOrRR32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.base, getReg[T](c, in.index))
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a | b
@@ -903,7 +2188,17 @@ func movOrRR[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func movXorRR[T word](c *CPU, in *Inst) {
+func movOrRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movXorRR32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.base, getReg[T](c, in.index))
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a ^ b
@@ -911,14 +2206,33 @@ func movXorRR[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func movCmpRR[T word](c *CPU, in *Inst) {
+func movXorRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movCmpRR32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.base, getReg[T](c, in.index))
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
 	r := a - b
 	setLazy(c, lzSub, a, b, r)
 }
 
-func movAddRI[T word](c *CPU, in *Inst) {
+func movCmpRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func movAddRI32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.base, getReg[T](c, in.index))
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a + b
@@ -926,7 +2240,17 @@ func movAddRI[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func movSubRI[T word](c *CPU, in *Inst) {
+func movAddRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movSubRI32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.base, getReg[T](c, in.index))
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
@@ -934,7 +2258,17 @@ func movSubRI[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func movAndRI[T word](c *CPU, in *Inst) {
+func movSubRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movAndRI32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.base, getReg[T](c, in.index))
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a & b
@@ -942,7 +2276,17 @@ func movAndRI[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func movOrRI[T word](c *CPU, in *Inst) {
+func movAndRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movOrRI32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.base, getReg[T](c, in.index))
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a | b
@@ -950,7 +2294,17 @@ func movOrRI[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func movXorRI[T word](c *CPU, in *Inst) {
+func movOrRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movXorRI32(c *CPU, in *Inst) {
+	type T = uint32
 	setReg(c, in.base, getReg[T](c, in.index))
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a ^ b
@@ -958,7 +2312,25 @@ func movXorRI[T word](c *CPU, in *Inst) {
 	setReg(c, in.rm, r)
 }
 
-func movCmpRI[T word](c *CPU, in *Inst) {
+func movXorRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func movCmpRI32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index))
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func movCmpRI64(c *CPU, in *Inst) {
+	type T = uint64
 	setReg(c, in.base, getReg[T](c, in.index))
 	a, b := getReg[T](c, in.rm), T(in.imm)
 	r := a - b
@@ -1003,20 +2375,31 @@ func movPairHandler(op uint8, rr bool, opsz uint8) handler {
 	return h[sizeIndex(opsz)]
 }
 
-func storeFirstAddRR[S, T word](c *CPU, in *Inst) {
+func storeFirstAddRR8x32(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint32
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 			goto alu
 		}
 	}
+miss:
 	if !storeMiss[S](c, in, off) {
 		return
 	}
@@ -1027,20 +2410,206 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func storeFirstSubRR[S, T word](c *CPU, in *Inst) {
+func storeFirstAddRR8x64(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint64
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 			goto alu
 		}
 	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAddRR32x32(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAddRR32x64(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAddRR64x32(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAddRR64x64(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstSubRR8x32(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
 	if !storeMiss[S](c, in, off) {
 		return
 	}
@@ -1051,20 +2620,206 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func storeFirstAndRR[S, T word](c *CPU, in *Inst) {
+func storeFirstSubRR8x64(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint64
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 			goto alu
 		}
 	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstSubRR32x32(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstSubRR32x64(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstSubRR64x32(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstSubRR64x64(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAndRR8x32(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
 	if !storeMiss[S](c, in, off) {
 		return
 	}
@@ -1075,20 +2830,206 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func storeFirstOrRR[S, T word](c *CPU, in *Inst) {
+func storeFirstAndRR8x64(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint64
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 			goto alu
 		}
 	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAndRR32x32(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAndRR32x64(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAndRR64x32(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAndRR64x64(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstOrRR8x32(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
 	if !storeMiss[S](c, in, off) {
 		return
 	}
@@ -1099,20 +3040,206 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func storeFirstXorRR[S, T word](c *CPU, in *Inst) {
+func storeFirstOrRR8x64(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint64
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 			goto alu
 		}
 	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstOrRR32x32(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstOrRR32x64(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstOrRR64x32(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstOrRR64x64(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstXorRR8x32(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
 	if !storeMiss[S](c, in, off) {
 		return
 	}
@@ -1123,20 +3250,206 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func storeFirstCmpRR[S, T word](c *CPU, in *Inst) {
+func storeFirstXorRR8x64(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint64
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 			goto alu
 		}
 	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstXorRR32x32(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstXorRR32x64(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstXorRR64x32(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstXorRR64x64(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstCmpRR8x32(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
 	if !storeMiss[S](c, in, off) {
 		return
 	}
@@ -1146,20 +3459,201 @@ alu:
 	setLazy(c, lzSub, a, b, r)
 }
 
-func storeFirstAddRI[S, T word](c *CPU, in *Inst) {
+func storeFirstCmpRR8x64(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint64
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 			goto alu
 		}
 	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func storeFirstCmpRR32x32(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func storeFirstCmpRR32x64(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func storeFirstCmpRR64x32(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func storeFirstCmpRR64x64(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.sub)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func storeFirstAddRI8x32(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
 	if !storeMiss[S](c, in, off) {
 		return
 	}
@@ -1170,20 +3664,206 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func storeFirstSubRI[S, T word](c *CPU, in *Inst) {
+func storeFirstAddRI8x64(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint64
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 			goto alu
 		}
 	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAddRI32x32(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAddRI32x64(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAddRI64x32(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAddRI64x64(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstSubRI8x32(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
 	if !storeMiss[S](c, in, off) {
 		return
 	}
@@ -1194,20 +3874,206 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func storeFirstAndRI[S, T word](c *CPU, in *Inst) {
+func storeFirstSubRI8x64(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint64
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 			goto alu
 		}
 	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstSubRI32x32(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstSubRI32x64(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstSubRI64x32(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstSubRI64x64(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAndRI8x32(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
 	if !storeMiss[S](c, in, off) {
 		return
 	}
@@ -1218,20 +4084,206 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func storeFirstOrRI[S, T word](c *CPU, in *Inst) {
+func storeFirstAndRI8x64(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint64
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 			goto alu
 		}
 	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAndRI32x32(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAndRI32x64(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAndRI64x32(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstAndRI64x64(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstOrRI8x32(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
 	if !storeMiss[S](c, in, off) {
 		return
 	}
@@ -1242,20 +4294,206 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func storeFirstXorRI[S, T word](c *CPU, in *Inst) {
+func storeFirstOrRI8x64(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint64
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 			goto alu
 		}
 	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstOrRI32x32(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstOrRI32x64(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstOrRI64x32(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstOrRI64x64(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstXorRI8x32(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
 	if !storeMiss[S](c, in, off) {
 		return
 	}
@@ -1266,20 +4504,376 @@ alu:
 	setReg(c, in.rm, r)
 }
 
-func storeFirstCmpRI[S, T word](c *CPU, in *Inst) {
+func storeFirstXorRI8x64(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint64
 	// movMemReg's fast path, repeated (it is too large to inline).
 	off := c.ea(in)
-	lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 			goto alu
 		}
 	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstXorRI32x32(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstXorRI32x64(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstXorRI64x32(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstXorRI64x64(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func storeFirstCmpRI8x32(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func storeFirstCmpRI8x64(c *CPU, in *Inst) {
+	type S = uint8
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func storeFirstCmpRI32x32(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func storeFirstCmpRI32x64(c *CPU, in *Inst) {
+	type S = uint32
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func storeFirstCmpRI64x32(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint32
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
+	if !storeMiss[S](c, in, off) {
+		return
+	}
+alu:
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func storeFirstCmpRI64x64(c *CPU, in *Inst) {
+	type S = uint64
+	type T = uint64
+	// movMemReg's fast path, repeated (it is too large to inline).
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
+			*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
+			goto alu
+		}
+	}
+miss:
 	if !storeMiss[S](c, in, off) {
 		return
 	}
@@ -1410,4 +5004,320 @@ func storeFirstHandler(op uint8, rr bool, ssz, opsz uint8) handler {
 		}
 	}
 	return h[sizeIndex(opsz)]
+}
+
+// Copy pairs and INC/DEC pairs (exec_pair.go).
+
+func copyPair8(c *CPU, in *Inst) {
+	type T = uint8
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto loadMiss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto loadMiss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto store
+		}
+	}
+loadMiss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+store:
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto storeMiss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto storeMiss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.jopsz)
+			return
+		}
+	}
+storeMiss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+	wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
+}
+
+func copyPair16(c *CPU, in *Inst) {
+	type T = uint16
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto loadMiss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto loadMiss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto store
+		}
+	}
+loadMiss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+store:
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto storeMiss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto storeMiss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.jopsz)
+			return
+		}
+	}
+storeMiss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+	wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
+}
+
+func copyPair32(c *CPU, in *Inst) {
+	type T = uint32
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto loadMiss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto loadMiss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto store
+		}
+	}
+loadMiss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+store:
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto storeMiss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto storeMiss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.jopsz)
+			return
+		}
+	}
+storeMiss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+	wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
+}
+
+func copyPair64(c *CPU, in *Inst) {
+	type T = uint64
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto loadMiss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto loadMiss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto store
+		}
+	}
+loadMiss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+store:
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto storeMiss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto storeMiss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.jopsz)
+			return
+		}
+	}
+storeMiss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+	wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
+}
+
+// copyPairHandler gives copyPair's handler for operand size opsz in bytes.
+func copyPairHandler(opsz uint8) handler {
+	return by(copyPair8, copyPair16, copyPair32, copyPair64)[sizeIndex(opsz)]
+}
+
+func incDecPair8(c *CPU, in *Inst) {
+	type T = uint8
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF (written out: see incRMReg)
+	}
+	setReg(c, in.base, getReg[T](c, in.base)+T(in.imm2))
+	a := getReg[T](c, in.rm)
+	if in.sub == 0 {
+		r := a + 1
+		setLazy(c, lzInc, a, 1, r)
+		setReg(c, in.rm, r)
+		return
+	}
+	r := a - 1
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+}
+
+func incDecPair16(c *CPU, in *Inst) {
+	type T = uint16
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF (written out: see incRMReg)
+	}
+	setReg(c, in.base, getReg[T](c, in.base)+T(in.imm2))
+	a := getReg[T](c, in.rm)
+	if in.sub == 0 {
+		r := a + 1
+		setLazy(c, lzInc, a, 1, r)
+		setReg(c, in.rm, r)
+		return
+	}
+	r := a - 1
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+}
+
+func incDecPair32(c *CPU, in *Inst) {
+	type T = uint32
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF (written out: see incRMReg)
+	}
+	setReg(c, in.base, getReg[T](c, in.base)+T(in.imm2))
+	a := getReg[T](c, in.rm)
+	if in.sub == 0 {
+		r := a + 1
+		setLazy(c, lzInc, a, 1, r)
+		setReg(c, in.rm, r)
+		return
+	}
+	r := a - 1
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+}
+
+func incDecPair64(c *CPU, in *Inst) {
+	type T = uint64
+	if c.lz.op < lzInc {
+		c.lz.flags = c.cf() // keepCF (written out: see incRMReg)
+	}
+	setReg(c, in.base, getReg[T](c, in.base)+T(in.imm2))
+	a := getReg[T](c, in.rm)
+	if in.sub == 0 {
+		r := a + 1
+		setLazy(c, lzInc, a, 1, r)
+		setReg(c, in.rm, r)
+		return
+	}
+	r := a - 1
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+}
+
+// incDecPairHandler gives incDecPair's handler for operand size opsz in bytes.
+func incDecPairHandler(opsz uint8) handler {
+	return by(incDecPair8, incDecPair16, incDecPair32, incDecPair64)[sizeIndex(opsz)]
 }

@@ -19,13 +19,13 @@ import (
 //     (SDM Vol. 1 6.2; Vol. 3A 3.2.4); the access is valid when its
 //     first byte is canonical (canonical48) and its 8 bytes lie in one page (the
 //     canonical ranges end at page boundaries, so the last byte is then
-//     canonical too: linFast64's two checks in one, Vol. 3A 3.3.7.1),
+//     canonical too, as for rd and wr: see rwIn; Vol. 3A 3.3.7.1),
 //     and a write (read) TLB hit within the page stands for the paging
 //     checks, as in wr (rd).
 //   - Outside 64-bit mode: SS is an rw segment (segView: usable,
 //     readable, writable, expand-up) with SS.B=1 (CPU.stack32End: a
 //     32-bit stack pointer, Vol. 1 6.2), and the 4 bytes lie within the limit
-//     (linFast), within one page, with a TLB hit.
+//     (rwIn), within one page, with a TLB hit.
 //   - A CALL or RET target is taken inline when nearTarget would take it:
 //     canonical in 64-bit mode, within the CS limit outside it (Vol. 2A
 //     CALL, RET "#GP(0)").

@@ -125,38 +125,58 @@ const (
 	// stop ends the entry after the store.
 	storeFirstHead = `// movMemReg's fast path, repeated (it is too large to inline).
 off := c.ea(in)
-lin, ok := c.linFast(in.seg, off, uint64(sizeOf[S]()))
+// The address checks of the fast path (lin64, rwIn; no boolean
+// between a failed check and miss).
+var lin uint64
 if c.codeMode == mode64 {
-	lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[S]()))
+	if lin = c.lin64(in.seg, off); !canonical48(lin) {
+		goto miss
+	}
+} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
+	lin = c.rwLin(in.seg, off)
+} else {
+	goto miss
 }
-if ok {
+{
 	e := &c.tlb.write[c.tlb.index(lin)]
 	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
 		*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
 		goto alu
 	}
 }
+miss:
 if !storeMiss[S](c, in, off) {
 	return
 }
 alu:
 `
 	// The store pair's MOV m,r half: movMemReg's fast path (exec_mov.go),
-	// with the fault reported at the store.
-	storeTail = `c.ripCur = c.RIP - uint64(in.jlen)
-// movMemReg's fast path, repeated (it is too large to inline).
+	// with the fault reported at the store: ripCur is pointed at the
+	// store on the slow path, the only one that can fault or read the
+	// time (a TLB hit within the page stores and returns).
+	storeTail = `// movMemReg's fast path, repeated (it is too large to inline).
 off := c.ea(in)
-lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+// The address checks of the fast path (lin64, rwIn; no boolean
+// between a failed check and miss).
+var lin uint64
 if c.codeMode == mode64 {
-	lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+	if lin = c.lin64(in.seg, off); !canonical48(lin) {
+		goto miss
+	}
+} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+	lin = c.rwLin(in.seg, off)
+} else {
+	goto miss
 }
-if ok {
+{
 	e := &c.tlb.write[c.tlb.index(lin)]
 	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 		*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
 		return
 	}
 }
+miss:
+c.ripCur = c.RIP - uint64(in.jlen)
 wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 `
 )
@@ -168,17 +188,26 @@ wrMiss(c, in.seg, off, getReg[T](c, in.reg))
 // neither runs nor retires.
 const loadHead = `// movRegMem's fast path, repeated (it is too large to inline).
 off := c.ea(in)
-lin, ok := c.linFast(in.seg, off, uint64(sizeOf[T]()))
+// The address checks of the fast path (lin64, rwIn; no boolean
+// between a failed check and miss).
+var lin uint64
 if c.codeMode == mode64 {
-	lin, ok = c.linFast64(in.seg, off, uint64(sizeOf[T]()))
+	if lin = c.lin64(in.seg, off); !canonical48(lin) {
+		goto miss
+	}
+} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+	lin = c.rwLin(in.seg, off)
+} else {
+	goto miss
 }
-if ok {
+{
 	e := &c.tlb.read[c.tlb.index(lin)]
 	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 		setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
 		goto alu
 	}
 }
+miss:
 c.RIP -= uint64(in.jlen)
 if v, ok := rdMiss[T](c, in.seg, off); ok {
 	setReg(c, in.reg, v)
@@ -233,11 +262,27 @@ func write(dir, name string, src []byte) {
 
 func title(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
 
-// handler writes one handler: the operation on a (the destination
-// register) and b, its lazy flag record, its result, between head and
-// tail.
-func handler(w *bytes.Buffer, name string, o op, f form, head, tail string) {
-	fmt.Fprintf(w, "func %s[T word](c *CPU, in *Inst) {\n%s", name, head)
+// handler writes one handler per operand size in sizes (bits; 0 for
+// none): the operation on a (the destination register) and b, its lazy
+// flag record, its result, between head and tail. Each size is a plain
+// function, name followed by the size, with T a local alias of the
+// size's type: a generic function's instantiation used as a func value
+// is a wrapper that calls the shared body with its dictionary (a second
+// call per entry, and dictionary loads in the body), which plain
+// functions do without.
+func handler(w *bytes.Buffer, name string, o op, f form, head, tail string, sizes ...int) {
+	var b bytes.Buffer
+	handlerBody(&b, o, f, head, tail)
+	for _, n := range sizes {
+		if n != 0 {
+			fmt.Fprintf(w, "func %s%d(c *CPU, in *Inst) {\ntype T = uint%d\n%s}\n\n", name, n, n, b.String())
+		}
+	}
+}
+
+// handlerBody writes handler's body.
+func handlerBody(w *bytes.Buffer, o op, f form, head, tail string) {
+	w.WriteString(head)
 	if o.unary {
 		fmt.Fprintf(w, "a := getReg[T](c, in.rm)\nr := %s\n", o.res)
 		// INC/DEC keep CF: save it before the record replaces the
@@ -250,26 +295,35 @@ func handler(w *bytes.Buffer, name string, o op, f form, head, tail string) {
 		w.WriteString("setReg(c, in.rm, r)\n")
 	}
 	w.WriteString(tail)
-	w.WriteString("}\n\n")
 }
 
-// insts lists the instantiations of handler name for the given sizes in
-// bits (0: none).
+// insts lists the handlers name for the given sizes in bits (0: none),
+// as handler names them.
 func insts(name string, sizes ...int) string {
 	var s []string
 	for _, n := range sizes {
 		if n == 0 {
 			s = append(s, "nil")
 		} else {
-			s = append(s, fmt.Sprintf("%s%d", name, n)) // the concrete copy (gen_mono.go)
+			s = append(s, fmt.Sprintf("%s%d", name, n))
 		}
+	}
+	return strings.Join(s, ", ")
+}
+
+// genericInsts lists the instantiations of the hand-written generic
+// handler name for the given sizes in bits.
+func genericInsts(name string, sizes ...int) string {
+	var s []string
+	for _, n := range sizes {
+		s = append(s, fmt.Sprintf("%s[uint%d]", name, n))
 	}
 	return strings.Join(s, ", ")
 }
 
 func genHot() []byte {
 	var w bytes.Buffer
-	w.WriteString(header + "package cpu\n\n")
+	w.WriteString(header + "package cpu\n\nimport \"unsafe\"\n\n")
 	w.WriteString("// The specialised register-form ALU handlers and the Jcc handlers\n// (exec_hot.go), from gen_hot.go's tables.\n\n")
 	for _, f := range []form{formRR, formRI} {
 		if f.rr {
@@ -279,7 +333,7 @@ func genHot() []byte {
 		}
 		for _, o := range ops {
 			if o.in&hot != 0 {
-				handler(&w, o.name+f.suffix, o, f, "", "")
+				handler(&w, o.name+f.suffix, o, f, "", "", 8, 16, 32, 64)
 			}
 		}
 	}
@@ -292,7 +346,7 @@ func genHot() []byte {
 				fmt.Fprintf(&w, "case %s:\nreturn by(%s)\n", o.alu, insts(o.name+f.suffix, 8, 16, 32, 64))
 			}
 		}
-		fmt.Fprintf(&w, "}\nreturn by(%s)\n}\n\n", insts(generic, 8, 16, 32, 64))
+		fmt.Fprintf(&w, "}\nreturn by(%s)\n}\n\n", genericInsts(generic, 8, 16, 32, 64))
 	}
 	w.WriteString("// Jcc rel per condition (SDM Vol. 2 Jcc; conditions Vol. 1 Table B-1).\n")
 	var tab []string
@@ -306,6 +360,12 @@ func genHot() []byte {
 			tab = append(tab, name)
 		}
 	}
+	w.WriteString("// INC and DEC r (FE /0 /1, FF /0 /1 with mod = 3).\n\n")
+	sized(&w, "incRM", "", incRMBody, 8, 16, 32, 64)
+	w.WriteString("// MOV m, r and MOV r, m (88, 89, 8A, 8B with mod != 3).\n\n")
+	sized(&w, "movMemReg", "", movMemRegBody, 8, 16, 32, 64)
+	sized(&w, "movRegMem", "", movRegMemBody, 8, 16, 32, 64)
+	sized(&w, "decRM", "", decRMBody, 8, 16, 32, 64)
 	w.WriteString("// jccByCond are the Jcc handlers indexed by condition code.\n")
 	fmt.Fprintf(&w, "var jccByCond = [16]handler{%s}\n", strings.Join(tab, ", "))
 	return w.Bytes()
@@ -372,8 +432,8 @@ if cc := in.sub; cc&^1 == 4 {
 	t = %s
 }
 `, cond)
-		handler(&w, name, k.o, k.f, "", tail+fmt.Sprintf(jccTail, "t"))
-		handler(&w, name+"Side", k.o, k.f, "", tail+fmt.Sprintf(jccSideTail, "t"))
+		handler(&w, name, k.o, k.f, "", tail+fmt.Sprintf(jccTail, "t"), 16, 32, 64)
+		handler(&w, name+"Side", k.o, k.f, "", tail+fmt.Sprintf(jccSideTail, "t"), 16, 32, 64)
 	}
 	w.WriteString("// fusedHandler gives the fused handler of kind k for operand size opsz\n// (16, 32 or 64 bits; nil otherwise).\n")
 	w.WriteString("func fusedHandler(k int, opsz uint8) handler {\nvar h [4]handler\nswitch k {\n")
@@ -388,6 +448,186 @@ if cc := in.sub; cc&^1 == 4 {
 	}
 	w.WriteString("}\nreturn h[sizeIndex(opsz)]\n}\n")
 	return w.Bytes()
+}
+
+// The copy pair's handler body (exec_pair.go copyPairable): movRegMem's
+// fast path, then movMemReg's, each with its slow path as in the load and
+// store pairs.
+const copyPairBody = `off := c.ea(in)
+// The address checks of the fast path (lin64, rwIn; no boolean
+// between a failed check and the slow path).
+var lin uint64
+if c.codeMode == mode64 {
+	if lin = c.lin64(in.seg, off); !canonical48(lin) {
+		goto loadMiss
+	}
+} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+	lin = c.rwLin(in.seg, off)
+} else {
+	goto loadMiss
+}
+{
+	e := &c.tlb.read[c.tlb.index(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+		setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+		goto store
+	}
+}
+loadMiss:
+c.RIP -= uint64(in.jlen)
+if v, ok := rdMiss[T](c, in.seg, off); ok {
+	setReg(c, in.reg, v)
+	if c.stop {
+		c.firstHalfStop = true
+		return
+	}
+} else {
+	c.firstHalfStop = true
+	return
+}
+c.RIP += uint64(in.jlen)
+store:
+off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+if c.codeMode == mode64 {
+	if lin = c.lin64(in.sub, off); !canonical48(lin) {
+		goto storeMiss
+	}
+} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+	lin = c.rwLin(in.sub, off)
+} else {
+	goto storeMiss
+}
+{
+	e := &c.tlb.write[c.tlb.index(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+		*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.jopsz)
+		return
+	}
+}
+storeMiss:
+c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
+`
+
+// The INC/DEC pair's handler body (exec_pair.go incDecPairable).
+const incDecPairBody = `if c.lz.op < lzInc {
+	c.lz.flags = c.cf() // keepCF (written out: see incRMReg)
+}
+setReg(c, in.base, getReg[T](c, in.base)+T(in.imm2))
+a := getReg[T](c, in.rm)
+if in.sub == 0 {
+	r := a + 1
+	setLazy(c, lzInc, a, 1, r)
+	setReg(c, in.rm, r)
+	return
+}
+r := a - 1
+setLazy(c, lzDec, a, 1, r)
+setReg(c, in.rm, r)
+`
+
+// The register forms of INC and DEC r/m (FE /0 /1, FF /0 /1 with mod =
+// 3): incDecRM without its memory-operand branches, and setLazyIncDec
+// written out (keepCF's test, setLazy): it and keepCF are over the
+// inliner's budget except where the PGO profile finds them hot.
+const (
+	incRMBody = `a := getReg[T](c, in.rm)
+r := a + 1
+if c.lz.op < lzInc {
+	c.lz.flags = c.cf() // keepCF
+}
+setLazy(c, lzInc, a, 1, r)
+setReg(c, in.rm, r)
+`
+	decRMBody = `a := getReg[T](c, in.rm)
+r := a - 1
+if c.lz.op < lzInc {
+	c.lz.flags = c.cf() // keepCF
+}
+setLazy(c, lzDec, a, 1, r)
+setReg(c, in.rm, r)
+`
+)
+
+// MOV m, r (88, 89) and MOV r, m (8A, 8B), the memory forms: the fast
+// path (lin64 or rwIn, a TLB hit within one page) written out, as rd and
+// wr are too large to inline, and the slow path through wrMiss and
+// rdMiss.
+const (
+	movMemRegBody = `// rd/wr are too large to inline: the hottest memory forms repeat
+// their fast path (lin64 or rwIn, a TLB hit within one page: see rwIn)
+// here.
+off, v := c.ea(in), getReg[T](c, in.reg)
+// The address checks of the fast path (lin64, rwIn; no boolean
+// between a failed check and miss).
+var lin uint64
+if c.codeMode == mode64 {
+	if lin = c.lin64(in.seg, off); !canonical48(lin) {
+		goto miss
+	}
+} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+	lin = c.rwLin(in.seg, off)
+} else {
+	goto miss
+}
+{
+	e := &c.tlb.write[c.tlb.index(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+		*(*T)(unsafe.Pointer(&e.page[o])) = v
+		return
+	}
+}
+miss:
+wrMiss(c, in.seg, off, v)
+`
+	movRegMemBody = `off := c.ea(in)
+// The address checks of the fast path (lin64, rwIn; no boolean
+// between a failed check and miss).
+var lin uint64
+if c.codeMode == mode64 {
+	if lin = c.lin64(in.seg, off); !canonical48(lin) {
+		goto miss
+	}
+} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+	lin = c.rwLin(in.seg, off)
+} else {
+	goto miss
+}
+{
+	e := &c.tlb.read[c.tlb.index(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+		setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+		return
+	}
+}
+miss:
+if v, ok := rdMiss[T](c, in.seg, off); ok {
+	setReg(c, in.reg, v)
+}
+`
+)
+
+// sized writes a plain function name followed by each size in sizes
+// (bits) with T a local alias of the size's type and body (see handler),
+// and a selector sel(opsz) giving the one for operand size opsz in bytes.
+func sized(w *bytes.Buffer, name, sel, body string, sizes ...int) {
+	var h []string
+	for _, n := range []int{8, 16, 32, 64} {
+		found := false
+		for _, s := range sizes {
+			found = found || s == n
+		}
+		if !found {
+			h = append(h, "nil")
+			continue
+		}
+		fmt.Fprintf(w, "func %s%d(c *CPU, in *Inst) {\ntype T = uint%d\n%s}\n\n", name, n, n, body)
+		h = append(h, fmt.Sprintf("%s%d", name, n))
+	}
+	if sel != "" {
+		fmt.Fprintf(w, "// %s gives %s's handler for operand size opsz in bytes.\n", sel, name)
+		fmt.Fprintf(w, "func %s(opsz uint8) handler {\nreturn by(%s)[sizeIndex(opsz)]\n}\n\n", sel, strings.Join(h, ", "))
+	}
 }
 
 func genPair() []byte {
@@ -409,7 +649,7 @@ func genPair() []byte {
 		for _, f := range []form{s.rr, s.ri} {
 			for _, o := range ops {
 				if o.in&s.bit != 0 {
-					handler(&w, s.prefix+title(o.name)+f.suffix, o, f, s.head, s.tail)
+					handler(&w, s.prefix+title(o.name)+f.suffix, o, f, s.head, s.tail, 32, 64)
 				}
 			}
 		}
@@ -440,9 +680,14 @@ func genPair() []byte {
 	for _, f := range []form{formStoreRR, formRI} {
 		for _, o := range ops {
 			if o.in&storeFirst != 0 {
-				var h bytes.Buffer
-				handler(&h, "storeFirst"+title(o.name)+f.suffix, o, f, storeFirstHead, "")
-				w.WriteString(strings.Replace(h.String(), "[T word]", "[S, T word]", 1))
+				var b bytes.Buffer
+				handlerBody(&b, o, f, storeFirstHead, "")
+				for _, s := range []int{8, 32, 64} {
+					for _, t := range []int{32, 64} {
+						fmt.Fprintf(&w, "func storeFirst%s%s%dx%d(c *CPU, in *Inst) {\ntype S = uint%d\ntype T = uint%d\n%s}\n\n",
+							title(o.name), f.suffix, s, t, s, t, b.String())
+					}
+				}
 			}
 		}
 	}
@@ -462,6 +707,9 @@ func genPair() []byte {
 			}
 		}
 	}
-	w.WriteString("}\n}\nreturn h[sizeIndex(opsz)]\n}\n")
+	w.WriteString("}\n}\nreturn h[sizeIndex(opsz)]\n}\n\n")
+	w.WriteString("// Copy pairs and INC/DEC pairs (exec_pair.go).\n\n")
+	sized(&w, "copyPair", "copyPairHandler", copyPairBody, 8, 16, 32, 64)
+	sized(&w, "incDecPair", "incDecPairHandler", incDecPairBody, 8, 16, 32, 64)
 	return w.Bytes()
 }

@@ -23,11 +23,13 @@ type segView struct {
 	readable bool
 	writable bool
 	usable   bool
-	// rw: outside 64-bit mode, a usable, readable and writable expand-up
-	// segment (lo == 0), such as the flat data segments of 32-bit
-	// protected mode or any real-mode segment. Reads and writes through
-	// it need only the limit check (linFast).
-	rw bool
+	// rwEnd: outside 64-bit mode, for a usable, readable and writable
+	// expand-up segment (lo == 0) with hi <= 0xFFFFFFFF, such as the
+	// flat data segments of 32-bit protected mode or any real-mode
+	// segment, hi+1: reads and writes through it need only the limit
+	// check, every byte's offset below rwEnd (rwIn). Otherwise 0,
+	// which no offset is below. Such a segment is called rw below.
+	rwEnd uint64
 }
 
 // refreshSeg recomputes segv[i] from Seg[i].
@@ -41,10 +43,13 @@ func (c *CPU) refreshSeg(i int) {
 	}
 	c.refreshSegView(i)
 	v := &c.segv[i]
-	v.rw = v.usable && v.readable && v.writable && v.lo == 0 && v.hi <= 0xFFFFFFFF
+	v.rwEnd = 0
+	if v.usable && v.readable && v.writable && v.lo == 0 && v.hi <= 0xFFFFFFFF {
+		v.rwEnd = v.hi + 1
+	}
 	if i == arch.SS {
 		c.stack32End = 0
-		if v.rw && c.Seg[i].Attr&arch.ARDB != 0 && v.hi >= 3 {
+		if v.rwEnd != 0 && c.Seg[i].Attr&arch.ARDB != 0 && v.hi >= 3 {
 			c.stack32End = v.hi - 2
 		}
 	}
@@ -53,13 +58,13 @@ func (c *CPU) refreshSeg(i int) {
 // refreshSegs is refreshSeg for every segment register (stateChanged).
 func (c *CPU) refreshSegs() {
 	if c.segs64() {
-		for i := range c.segv {
+		for i := range c.Seg {
 			c.segv[i].set64(i, c.Seg[i].Base)
 		}
 		c.stack32End = 0
 		return
 	}
-	for i := range c.segv {
+	for i := range c.Seg {
 		c.refreshSeg(i)
 	}
 }
@@ -72,7 +77,7 @@ func (c *CPU) segs64() bool {
 
 // set64 makes v the view of segment register i in 64-bit mode: no limit
 // or type checks, and the bases of CS, DS, ES and SS treated as 0 (SDM
-// Vol. 3A 3.2.4); base is the register's base. rw is false: linFast's
+// Vol. 3A 3.2.4); base is the register's base. rwEnd is 0: rwIn's
 // limit check is for the other modes. (Field by field: a whole-struct
 // copy went through the stack and stalled on store forwarding.)
 func (v *segView) set64(i int, base uint64) {
@@ -80,10 +85,10 @@ func (v *segView) set64(i int, base uint64) {
 		base = 0
 	}
 	v.base, v.lo, v.hi = base, 0, ^uint64(0)
-	v.readable, v.writable, v.usable, v.rw = true, true, true, false
+	v.readable, v.writable, v.usable, v.rwEnd = true, true, true, 0
 }
 
-// refreshSegView computes segv[i] except rw outside 64-bit mode
+// refreshSegView computes segv[i] except rwEnd outside 64-bit mode
 // (refreshSeg).
 func (c *CPU) refreshSegView(i int) {
 	s := &c.Seg[i]
@@ -171,25 +176,52 @@ func (c *CPU) linear(seg uint8, off uint64, size uint64, kind int) (uint64, bool
 	return (v.base + off) & 0xFFFFFFFF, true
 }
 
-// linFast is the fast path of linear for a read or write of size bytes
-// through an rw segment (see segView): with the offset and the last byte
-// within the limit, the linear address is base+offset modulo 2^32. It
-// reports false when linear must decide (64-bit mode, other segment
-// types, offsets outside the limit).
-func (c *CPU) linFast(seg uint8, off, size uint64) (uint64, bool) {
-	v := &c.segv[seg]
-	return (v.base + off) & 0xFFFFFFFF, v.rw && off <= v.hi && off+size-1 <= v.hi
+// The fast path of linear for a data read or write of size bytes that
+// lies within one page (rd, wr, the MOV handlers and the memory pairs
+// take it only with a TLB hit at an offset o <= 4096-size in the page),
+// open-coded in each as
+//
+//	if 64-bit mode { lin = lin64(seg, off); canonical48(lin) or miss }
+//	else if rwIn(seg, off, size) { lin = rwLin(seg, off) } else miss
+//
+// so that a failed check branches to the slow path (rdMiss, wrMiss:
+// linear's full checks) without a boolean in between.
+//
+// In 64-bit mode the linear address is base+offset (the base is 0
+// except for FS and GS), and the access is valid when its first byte is
+// canonical with 48 address bits: every byte of an access within one
+// page is then canonical with 48 bits, and so with 57 (CR4.LA57), as
+// the non-canonical range 2^47 .. 2^64-2^47-1 starts and ends at page
+// boundaries (SDM Vol. 3A 3.3.7.1). An address canonical with 57 bits
+// but not with 48 takes the slow path, which checks the current width.
+//
+// Outside it the segment must be rw (segView.rwEnd != 0) and every
+// byte's offset below rwEnd: with rwEnd at most 2^32, an offset below
+// it cannot make off+size-1 wrap, so the two compares are the limit
+// check of the first and the last byte (Vol. 3A 5.3). The linear
+// address is base+offset modulo 2^32.
+
+// lin64 is the linear address of offset off through seg in 64-bit mode.
+func (c *CPU) lin64(seg uint8, off uint64) uint64 { return c.segv[seg&segvMask].base + off }
+
+// rwIn reports whether a size-byte access at offset off through seg is
+// an access through an rw segment within its limit (outside 64-bit mode).
+func (c *CPU) rwIn(seg uint8, off, size uint64) bool {
+	end := c.segv[seg&segvMask].rwEnd
+	return off < end && off+size-1 < end
 }
 
-// linFast64 is the fast path of linear in 64-bit mode: the linear
-// address is base+offset (the base is 0 except for FS and GS), valid
-// when its first and last bytes are canonical. It reports false when
-// linear must raise the fault.
-func (c *CPU) linFast64(seg uint8, off, size uint64) (uint64, bool) {
-	lin := c.segv[seg].base + off
-	sh, last := c.canonShift(), lin+size-1
-	return lin, int64(lin<<sh)>>sh == int64(lin) && int64(last<<sh)>>sh == int64(last)
+// rwLin is the linear address of offset off through the rw segment seg.
+func (c *CPU) rwLin(seg uint8, off uint64) uint64 {
+	return uint64(uint32(c.segv[seg&segvMask].base + off))
 }
+
+// segvLen is the length of CPU.segv, a power of two above
+// arch.NumSegs; segvMask indexes it without a bounds check.
+const (
+	segvLen  = 8
+	segvMask = segvLen - 1
+)
 
 // canonShift is the shift that sign-extends a canonical linear address
 // onto itself: 64-57 with 5-level paging (CR4.LA57), else 64-48.
@@ -349,19 +381,25 @@ func (c *CPU) fillEntry(lin uint64, kind int, user bool, tr *mmu.Translation, pg
 // TLB hit within one page) is handled here without further calls;
 // everything else goes through rdMiss.
 func rd[T word](c *CPU, seg uint8, off uint64) (T, bool) {
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
 	var lin uint64
-	var ok bool
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(seg, off)
 	} else {
-		lin, ok = c.linFast(seg, off, uint64(sizeOf[T]()))
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.read[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			return *(*T)(unsafe.Pointer(&e.page[o])), true
 		}
 	}
+miss:
 	return rdMiss[T](c, seg, off)
 }
 
@@ -421,20 +459,26 @@ func (c *CPU) rdSlow(lin uint64, size uint) (uint64, bool) {
 
 // wr writes a T to seg:off; like rd, the common case makes no calls.
 func wr[T word](c *CPU, seg uint8, off uint64, v T) bool {
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
 	var lin uint64
-	var ok bool
 	if c.codeMode == mode64 {
-		lin, ok = c.linFast64(seg, off, uint64(sizeOf[T]()))
+		if lin = c.lin64(seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(seg, off)
 	} else {
-		lin, ok = c.linFast(seg, off, uint64(sizeOf[T]()))
+		goto miss
 	}
-	if ok {
+	{
 		e := &c.tlb.write[c.tlb.index(lin)]
 		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
 			*(*T)(unsafe.Pointer(&e.page[o])) = v
 			return true
 		}
 	}
+miss:
 	return wrMiss(c, seg, off, v)
 }
 

@@ -251,12 +251,14 @@ func buildTables() *tables {
 	m[0xFC] = opEntry{name: "cld", h: one(cld)}
 	m[0xFD] = opEntry{name: "std", h: one(std)}
 	m[0xFE] = opEntry{name: "grp4", grp: &[8]opEntry{
-		{name: "inc Eb", f: fModRM | fByte | fLock, h: b8(incDecRM8)},
-		{name: "dec Eb", f: fModRM | fByte | fLock, h: b8(incDecRM8)},
+		{name: "inc Eb", f: fModRM | fByte | fLock, h: b8(incRM8), hm: b8(incDecRM8)},
+		{name: "dec Eb", f: fModRM | fByte | fLock, h: b8(decRM8), hm: b8(incDecRM8)},
 	}}
 	m[0xFF] = opEntry{name: "grp5", grp: &[8]opEntry{
-		{name: "inc Ev", f: fModRM | fLock, h: v(incDecRM16, incDecRM32, incDecRM64)},
-		{name: "dec Ev", f: fModRM | fLock, h: v(incDecRM16, incDecRM32, incDecRM64)},
+		{name: "inc Ev", f: fModRM | fLock, h: v(incRM16, incRM32, incRM64),
+			hm: v(incDecRM16, incDecRM32, incDecRM64)},
+		{name: "dec Ev", f: fModRM | fLock, h: v(decRM16, decRM32, decRM64),
+			hm: v(incDecRM16, incDecRM32, incDecRM64)},
 		{name: "call Ev", f: fModRM | fForce64 | fEnd, h: v(callRM16, callRM32, callRM64)},
 		{name: "callf Mp", f: fModRM | fMemOnly | fEnd, h: one(farIndirect)},
 		{name: "jmp Ev", f: fModRM | fForce64 | fEnd, h: v(jmpRM16, jmpRM32, jmpRM64)},

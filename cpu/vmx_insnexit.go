@@ -1,6 +1,8 @@
 package cpu
 
 import (
+	"math/bits"
+
 	"github.com/vmxemu/vmxemu/arch"
 	"github.com/vmxemu/vmxemu/vmx"
 )
@@ -45,10 +47,10 @@ func (c *CPU) vmxBits() vmx.BitReader {
 // index.
 func memOperand(in *Inst) vmx.MemOperand {
 	m := vmx.MemOperand{AddrSize: int(in.adsz), Seg: in.seg, Index: -1, Base: -1}
-	if in.scale != 64 {
-		m.Index, m.Scale = int(in.index&15), in.scale
+	if in.scale != 0 {
+		m.Index, m.Scale = int(in.index&15), uint8(bits.TrailingZeros8(in.scale))
 	}
-	if in.baseSh == 0 {
+	if in.bmask != 0 {
 		m.Base = int(in.base & 15)
 	}
 	return m

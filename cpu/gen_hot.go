@@ -311,14 +311,10 @@ func insts(name string, sizes ...int) string {
 	return strings.Join(s, ", ")
 }
 
-// genericInsts lists the instantiations of the hand-written generic
-// handler name for the given sizes in bits.
+// genericInsts lists the hand-written generic handler name for the given
+// sizes in bits, by the names of gen_mono.go's concrete copies.
 func genericInsts(name string, sizes ...int) string {
-	var s []string
-	for _, n := range sizes {
-		s = append(s, fmt.Sprintf("%s[uint%d]", name, n))
-	}
-	return strings.Join(s, ", ")
+	return insts(name, sizes...)
 }
 
 func genHot() []byte {

@@ -217,6 +217,7 @@ func main() {
 	write(*out, "exec_hot_gen.go", genHot())
 	write(*out, "exec_fused_gen.go", genFused())
 	write(*out, "exec_pair_gen.go", genPair())
+	write(*out, "exec_head_gen.go", genHead())
 }
 
 func write(dir, name string, src []byte) {
@@ -237,12 +238,18 @@ func title(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
 // register) and b, its lazy flag record, its result, between head and
 // tail.
 func handler(w *bytes.Buffer, name string, o op, f form, head, tail string) {
+	// INC/DEC keep CF: save it before the record replaces the one it
+	// comes from (flags.go, keepCF).
+	handlerCF(w, name, o, f, head, tail, "if !c.keepCFAfterAdd() {\nc.keepCF()\n}\n")
+}
+
+// handlerCF is handler with keepCF, the statements that leave INC/DEC's
+// CF in c.lz.flags before their record is written, given.
+func handlerCF(w *bytes.Buffer, name string, o op, f form, head, tail, keepCF string) {
 	fmt.Fprintf(w, "func %s[T word](c *CPU, in *Inst) {\n%s", name, head)
 	if o.unary {
 		fmt.Fprintf(w, "a := getReg[T](c, in.rm)\nr := %s\n", o.res)
-		// INC/DEC keep CF: save it before the record replaces the
-		// one it comes from (flags.go, keepCF).
-		fmt.Fprintf(w, "if !c.keepCFAfterAdd() {\nc.keepCF()\n}\nsetLazy(c, %s, a, 1, r)\n", o.lazy)
+		fmt.Fprintf(w, "%ssetLazy(c, %s, a, 1, r)\n", keepCF, o.lazy)
 	} else {
 		fmt.Fprintf(w, "a, b := getReg[T](c, in.rm), %s\nr := %s\nsetLazy(c, %s, a, b, r)\n", f.src, o.res, o.lazy)
 	}
@@ -336,6 +343,24 @@ func fusedKinds() []fusedEntry {
 	return k
 }
 
+// fusedTails gives the statements after setter o's record in its fused
+// handler: the condition and the Jcc half, at a block's end (tail) and at
+// a side exit (sideTail).
+func fusedTails(o op) (tail, sideTail string) {
+	if !o.unary {
+		return fmt.Sprintf(jccTail, o.cond), fmt.Sprintf(jccSideTail, o.cond)
+	}
+	// JZ/JNZ (the loop counter case) read only the result.
+	t := fmt.Sprintf(`var t bool
+if cc := in.sub; cc&^1 == 4 {
+	t = (r == 0) != (cc&1 != 0)
+} else {
+	t = incDecCond(cc, %s, r, c.lz.flags&arch.FlagCF != 0)
+}
+`, o.cond)
+	return t + fmt.Sprintf(jccTail, "t"), t + fmt.Sprintf(jccSideTail, "t")
+}
+
 func genFused() []byte {
 	var w bytes.Buffer
 	w.WriteString(header + "package cpu\n\nimport \"github.com/vmxemu/vmxemu/arch\"\n\n")
@@ -355,21 +380,9 @@ func genFused() []byte {
 		w.WriteString(group[k.f.suffix])
 		delete(group, k.f.suffix)
 		name := k.o.name + k.f.suffix + "Jcc"
-		if k.o.unary {
-			// JZ/JNZ (the loop counter case) read only the result.
-			tail := fmt.Sprintf(`var t bool
-if cc := in.sub; cc&^1 == 4 {
-	t = (r == 0) != (cc&1 != 0)
-} else {
-	t = incDecCond(cc, %s, r, c.lz.flags&arch.FlagCF != 0)
-}
-`, k.o.cond)
-			handler(&w, name, k.o, k.f, "", tail+fmt.Sprintf(jccTail, "t"))
-			handler(&w, name+"Side", k.o, k.f, "", tail+fmt.Sprintf(jccSideTail, "t"))
-		} else {
-			handler(&w, name, k.o, k.f, "", fmt.Sprintf(jccTail, k.o.cond))
-			handler(&w, name+"Side", k.o, k.f, "", fmt.Sprintf(jccSideTail, k.o.cond))
-		}
+		tail, sideTail := fusedTails(k.o)
+		handler(&w, name, k.o, k.f, "", tail)
+		handler(&w, name+"Side", k.o, k.f, "", sideTail)
 	}
 	w.WriteString("// fusedHandler gives the fused handler of kind k for operand size opsz\n// (16, 32 or 64 bits; nil otherwise).\n")
 	w.WriteString("func fusedHandler(k int, opsz uint8) handler {\nvar h [4]handler\nswitch k {\n")
@@ -459,5 +472,70 @@ func genPair() []byte {
 		}
 	}
 	w.WriteString("}\n}\nreturn h[sizeIndex(opsz)]\n}\n")
+	return w.Bytes()
+}
+
+// headOp is the operation of a head (exec_head.go): the last of its
+// instructions computes h = x OP i2 from x = src + i1 into dst.
+type headOp struct {
+	name string // handler name stem: and gives headAndCmpRIJcc
+	alu  string // its ALU operation number (exec_alu.go)
+	res  string // h, a Go expression over x and the immediate i2
+	// cf leaves the CF of the head's last instruction in c.lz.flags,
+	// where an INC/DEC setter after it keeps it (flags.go): ADD's carry
+	// out, 0 for AND/OR/XOR (SDM Vol. 2A AND, OR; Vol. 2B XOR: "The OF and
+	// CF flags are cleared").
+	cf string
+}
+
+var headOps = []headOp{
+	{"add", "aluADD", "x + i2", "c.lz.flags = 0\nif h < x {\nc.lz.flags = arch.FlagCF\n}\n"},
+	{"and", "aluAND", "x & i2", "c.lz.flags = 0\n"},
+	{"or", "aluOR", "x | i2", "c.lz.flags = 0\n"},
+	{"xor", "aluXOR", "x ^ i2", "c.lz.flags = 0\n"},
+}
+
+// headStart is the head's computation: x from the source register (index)
+// and i1 (the low half of amask), h from x and i2 (the high half), both
+// immediates sign-extended from 32 bits; h goes to the destination (base).
+const headStart = `x := getReg[T](c, in.index) + T(int32(in.amask))
+i2 := T(int32(in.amask >> 32))
+h := %s
+setReg(c, in.base, h)
+`
+
+func genHead() []byte {
+	var w bytes.Buffer
+	w.WriteString(header + "package cpu\n\nimport \"github.com/vmxemu/vmxemu/arch\"\n\n")
+	w.WriteString("// The head+setter+Jcc handlers (exec_head.go), from gen_hot.go's tables:\n// each is a head's computation followed by a fused setter+Jcc handler.\n\n")
+	kinds := fusedKinds()
+	for _, h := range headOps {
+		for _, k := range kinds {
+			name := "head" + title(h.name) + k.kind + "Jcc"
+			tail, sideTail := fusedTails(k.o)
+			start := fmt.Sprintf(headStart, h.res)
+			handlerCF(&w, name, k.o, k.f, start, tail, h.cf)
+			handlerCF(&w, name+"Side", k.o, k.f, start, sideTail, h.cf)
+		}
+	}
+	w.WriteString("// headHandler gives the handler for a head of ALU operation hop followed by\n// a fused setter+Jcc of kind k and operand size opsz (32 or 64 bits; nil\n// otherwise), the side exit's if side.\n")
+	w.WriteString("func headHandler(hop uint8, k int, opsz uint8, side bool) handler {\nvar h [4]handler\n")
+	for i, sfx := range []string{"", "Side"} {
+		if i == 0 {
+			w.WriteString("if !side {\n")
+		} else {
+			w.WriteString("} else {\n")
+		}
+		w.WriteString("switch hop {\n")
+		for _, h := range headOps {
+			fmt.Fprintf(&w, "case %s:\nswitch k {\n", h.alu)
+			for _, k := range kinds {
+				fmt.Fprintf(&w, "case fk%s:\nh = v(%s)\n", k.kind, insts("head"+title(h.name)+k.kind+"Jcc"+sfx, 0, 32, 64))
+			}
+			w.WriteString("}\n")
+		}
+		w.WriteString("}\n")
+	}
+	w.WriteString("}\nreturn h[sizeIndex(opsz)]\n}\n")
 	return w.Bytes()
 }

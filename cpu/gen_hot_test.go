@@ -21,7 +21,7 @@ func TestGeneratedHotPath(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go run gen_hot.go: %v\n%s", err, out)
 	}
-	for _, name := range []string{"exec_hot_gen.go", "exec_fused_gen.go", "exec_pair_gen.go"} {
+	for _, name := range []string{"exec_hot_gen.go", "exec_fused_gen.go", "exec_pair_gen.go", "exec_head_gen.go"} {
 		want, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)

@@ -1290,8 +1290,9 @@ func (g *eqGen) flagSetter() {
 
 // head emits the register instructions a fused setter+Jcc takes in front
 // of it (exec_head.go), or ones close to them: MOV r,r, LEA r,[r+disp],
-// an ALU r,imm, or MOV, LEA, ADD or SUB followed by an ALU r,imm on its
-// destination (or, now and then, another register), of the given size
+// an ALU r,imm or INC/DEC r, or MOV, LEA, ADD or SUB followed by one of
+// those on its destination (or, now and then, another register), of the
+// given size
 // (0: a random one). It leaves nextSize at the head's size and, half the
 // time, nextReg at its destination, for the setter after it.
 func (g *eqGen) head(size int) {
@@ -1306,6 +1307,12 @@ func (g *eqGen) head(size int) {
 		size = 4
 	}
 	aluRI := func(d int) {
+		if size > 2 && g.chance(0.15) {
+			// INC or DEC r (FF /0, /1): ADD of 1 or -1 in a head.
+			k := g.n(2)
+			a.emit(eqOp{text: fmt.Sprintf("%s %s", []string{"inc", "dec"}[k], a.regName(d, size)), opsz: size, opc: []byte{0xFF}, reg: k, rm: d})
+			return
+		}
 		op := []int{0, 1, 4, 5, 6, 7, 2}[g.n(7)] // CMP, ADC: not heads
 		if g.chance(0.5) {
 			ib, v := g.imm(1)

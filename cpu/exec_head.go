@@ -14,8 +14,9 @@ package cpu
 //     (src = dst, i1 = ±imm), which may stand alone (OP ADD, i2 = 0) but
 //     for ADD/SUB;
 //   - and/or a second one, an ALU r,imm (ADD, SUB, AND, OR, XOR; SUB as
-//     ADD of the negated immediate) on the first's destination, or on any
-//     register when it stands alone (src = dst, i1 = 0).
+//     ADD of the negated immediate) or INC/DEC r (ADD of 1 or -1) on the
+//     first's destination, or on any register when it stands alone (src
+//     = dst, i1 = 0).
 //
 // All are of the setter's operand size, 32 or 64 bits (LEA's address
 // size no smaller: its address truncated to the operand size is then
@@ -26,7 +27,9 @@ package cpu
 // INC and DEC, which keep CF (SDM Vol. 2A INC, DEC). An INC/DEC setter
 // therefore takes a head only when its last instruction is an ALU
 // instruction other than SUB, whose CF the handler leaves for it (ADD's
-// carry, or 0 after AND/OR/XOR); its other flags are dead.
+// carry, or 0 after AND/OR/XOR); its other flags are dead. (INC/DEC as
+// a head's last instruction keep CF as well, which the handler would not
+// leave: they come only before setters that write CF.)
 //
 // The entry is the fused pair's entry (fusePair) with the head in fields
 // a register-form setter does not use: base the destination, index the
@@ -80,8 +83,16 @@ func headFirst(in *Inst, opsz uint8) (headPart, bool) {
 }
 
 // headSecond classifies in as a head's second instruction of size opsz
-// (an ALU r,imm): its register, operation and immediate in a headPart.
-func headSecond(in *Inst, opsz uint8) (headPart, bool) {
+// (an ALU r,imm, or INC/DEC r as ADD of 1 or -1 that leaves CF alone):
+// its register, operation and immediate in a headPart.
+func headSecond(in *Inst, opsz uint8, mode uint8) (headPart, bool) {
+	if k, r := fusedKind(in, mode); (k == fkInc || k == fkDec) && in.opsz == opsz && (opsz == 4 || opsz == 8) {
+		p := headPart{dst: r, src: r, i2: 1, op: aluADD}
+		if k == fkDec {
+			p.i2 = ^uint64(0)
+		}
+		return p, true
+	}
 	op, rr, ok := pairOp(in)
 	if !ok || rr || in.opsz != opsz || op == aluCMP {
 		return headPart{}, false
@@ -96,13 +107,13 @@ func headSecond(in *Inst, opsz uint8) (headPart, bool) {
 // headBefore finds the head at the end of insts (the instructions before
 // a setter s of kind k): the head and its number of instructions, 0 when
 // there is none.
-func headBefore(insts []Inst, s *Inst, k int) (headPart, int) {
+func headBefore(insts []Inst, s *Inst, k int, mode uint8) (headPart, int) {
 	n := len(insts)
 	if n == 0 || s.opsz != 4 && s.opsz != 8 {
 		return headPart{}, 0
 	}
 	unary := k == fkInc || k == fkDec
-	if sec, ok := headSecond(&insts[n-1], s.opsz); ok {
+	if sec, ok := headSecond(&insts[n-1], s.opsz, mode); ok {
 		if unary && !sec.flags {
 			return headPart{}, 0
 		}
@@ -128,7 +139,7 @@ func headBefore(insts []Inst, s *Inst, k int) (headPart, int) {
 // number of instructions it took (0: none).
 func fuseHead(insts []Inst, s *Inst, f *Inst, mode uint8) int {
 	k, _ := fusedKind(s, mode)
-	p, n := headBefore(insts, s, k)
+	p, n := headBefore(insts, s, k, mode)
 	if n == 0 {
 		return 0
 	}

@@ -11,8 +11,8 @@ package cpu
 //
 //   - a first one, "x = src + i1" into dst: MOV r,r (89 or 8B, i1 = 0),
 //     LEA r,[base+disp] without index (i1 = disp), or ADD/SUB r,imm
-//     (src = dst, i1 = ±imm), which may stand alone (OP ADD, i2 = 0) but
-//     for ADD/SUB;
+//     (src = dst, i1 = ±imm); MOV and LEA may stand alone (OP ADD,
+//     i2 = 0), ADD/SUB alone are a second one;
 //   - and/or a second one, an ALU r,imm (ADD, SUB, AND, OR, XOR; SUB as
 //     ADD of the negated immediate) or INC/DEC r (ADD of 1 or -1) on the
 //     first's destination, or on any register when it stands alone (src
@@ -73,7 +73,8 @@ func headFirst(in *Inst, opsz uint8) (headPart, bool) {
 		return headPart{dst: in.reg, src: in.base & 15, i1: in.disp, op: aluADD}, imm32OK(in.disp, opsz)
 	}
 	if op, rr, ok := pairOp(in); ok && !rr && (op == aluADD || op == aluSUB) {
-		p := headPart{dst: in.rm, src: in.rm, i1: in.imm, op: aluADD, flags: op == aluADD}
+		// Followed by a second one: its flags are dead.
+		p := headPart{dst: in.rm, src: in.rm, i1: in.imm, op: aluADD}
 		if op == aluSUB {
 			p.i1 = -in.imm
 		}

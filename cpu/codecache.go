@@ -538,8 +538,8 @@ func (c *CPU) fetchWindow(lin uint64, limitLeft uint64) ([]byte, uint64, bool) {
 
 // fastInsts numbers insts (Inst.pre, Inst.nret) and returns the list
 // Run's fast path executes: insts itself, or a copy ending in a fused
-// setter+Jcc pair and/or with adjacent ALU instructions paired
-// (exec_pair.go).
+// setter+Jcc pair (with a head before it, exec_head.go) and/or with
+// adjacent ALU instructions paired (exec_pair.go).
 func (c *CPU) fastInsts(insts []Inst) []Inst {
 	for i := range insts {
 		insts[i].pre = uint8(i)
@@ -560,9 +560,12 @@ func (c *CPU) fastInsts(insts []Inst) []Inst {
 			if &fast[0] == &insts[0] {
 				fast = append([]Inst(nil), insts...)
 			}
-			fast[i] = f
-			fast = append(fast[:i+1], fast[i+2:]...)
-			i-- // the setter is taken
+			// The instructions of a head before the setter
+			// (exec_head.go) join the entry.
+			h := fuseHead(insts[:i], &insts[i], &f, c.codeMode)
+			fast[i-h] = f
+			fast = append(fast[:i-h+1], fast[i+2:]...)
+			i -= 1 + h // the setter and the head are taken
 		}
 	}
 	// ALU pairs (exec_pair.go), in a copy of their own.

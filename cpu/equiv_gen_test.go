@@ -433,6 +433,10 @@ type eqGen struct {
 	// nextSize, when not 0, is the operand size the next size() returns
 	// (a move pair's ALU half: the size of its MOV).
 	nextSize int
+	// nextReg, when not 0, is 1 + the register rmOperand returns next
+	// for a register operand (a setter after a head: the head's
+	// destination).
+	nextReg int
 }
 
 // eqProgram is a generated program and the state it starts in.
@@ -629,6 +633,9 @@ func (g *eqGen) rmOperand(size int, write, mem bool) (int, *eqMem, string) {
 	r := g.src()
 	if write {
 		r = g.dstR(size)
+	}
+	if g.nextReg != 0 {
+		r, g.nextReg = g.nextReg-1, 0
 	}
 	return r, nil, g.a.regName(r, size)
 }
@@ -1307,12 +1314,82 @@ func (g *eqGen) flagSetter() {
 	}
 }
 
-// forward: [setter] Jcc/JMP over a block.
+// head emits the register instructions a fused setter+Jcc takes in front
+// of it (exec_head.go), or ones close to them: MOV r,r, LEA r,[r+disp],
+// an ALU r,imm or INC/DEC r, or MOV, LEA, ADD or SUB followed by one of
+// those on its destination (or, now and then, another register), of the
+// given size
+// (0: a random one). It leaves nextSize at the head's size and, half the
+// time, nextReg at its destination, for the setter after it.
+func (g *eqGen) head(size int) {
+	a := g.a
+	switch {
+	case size != 0:
+	case g.mode == mode64 && g.chance(0.5):
+		size = 8
+	case g.mode == mode16 && g.chance(0.5), g.chance(0.1):
+		size = 2 // not a head
+	default:
+		size = 4
+	}
+	aluRI := func(d int) {
+		if size > 2 && g.chance(0.15) {
+			// INC or DEC r (FF /0, /1): ADD of 1 or -1 in a head.
+			k := g.n(2)
+			a.emit(eqOp{text: fmt.Sprintf("%s %s", []string{"inc", "dec"}[k], a.regName(d, size)), opsz: size, opc: []byte{0xFF}, reg: k, rm: d})
+			return
+		}
+		op := []int{0, 1, 4, 5, 6, 7, 2}[g.n(7)] // CMP, ADC: not heads
+		if g.chance(0.5) {
+			ib, v := g.imm(1)
+			a.emit(eqOp{text: fmt.Sprintf("%s %s, %#x (imm8)", eqALU[op], a.regName(d, size), v), opsz: size, opc: []byte{0x83}, reg: op, rm: d, imm: ib})
+			return
+		}
+		ib, v := g.imm(immN(size))
+		a.emit(eqOp{text: fmt.Sprintf("%s %s, %#x", eqALU[op], a.regName(d, size), v), opsz: size, opc: []byte{0x81}, reg: op, rm: d, imm: ib})
+	}
+	d := g.dst()
+	switch g.n(4) {
+	case 0: // MOV r, r
+		s := g.src()
+		if g.chance(0.5) {
+			a.emit(eqOp{text: fmt.Sprintf("mov %s, %s", a.regName(d, size), a.regName(s, size)), opsz: size, opc: []byte{0x89}, reg: s, rm: d})
+		} else {
+			a.emit(eqOp{text: fmt.Sprintf("mov %s, %s", a.regName(d, size), a.regName(s, size)), opsz: size, opc: []byte{0x8B}, reg: d, rm: s})
+		}
+	case 1: // LEA r, [r + disp]
+		m := &eqMem{base: g.src(), index: -1, disp: int32(g.r.Uint32())}
+		if g.chance(0.5) {
+			m.disp = int32(int8(m.disp))
+		}
+		if g.chance(0.1) {
+			m.index, m.scale = g.src(), uint8(g.n(4)) // not a head
+		}
+		a.emit(eqOp{text: fmt.Sprintf("lea %s, %s", a.regName(d, size), a.memName(m, size)[strings.Index(a.memName(m, size), "["):]), opsz: size, opc: []byte{0x8D}, reg: d, m: m})
+	case 2: // ADD or SUB r, imm
+		aluRI(d)
+	}
+	if g.chance(0.6) {
+		if g.chance(0.15) {
+			d = g.dst()
+		}
+		aluRI(d)
+	}
+	g.nextSize = size
+	if g.chance(0.5) {
+		g.nextReg = 1 + d
+	}
+}
+
+// forward: [[head] setter] Jcc/JMP over a block.
 func (g *eqGen) forward() {
 	a := g.a
 	saveB, saveI, saveItems := len(a.b), len(a.insns), g.items
 	cc := g.n(17)
 	if cc < 16 && g.chance(0.6) {
+		if g.chance(0.3) {
+			g.head(0)
+		}
 		g.flagSetter()
 	}
 	short := g.chance(0.6)
@@ -1374,6 +1451,11 @@ func (g *eqGen) loop() {
 	size := g.size2()
 	if size == 8 && g.chance(0.5) {
 		size = 4
+	}
+	if kind < 4 && g.chance(0.3) {
+		// A head before the back edge's setter (exec_head.go).
+		g.head(size)
+		g.nextSize, g.nextReg = 0, 0
 	}
 	var cc int
 	switch kind {

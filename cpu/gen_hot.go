@@ -246,6 +246,7 @@ func main() {
 	write(*out, "exec_hot_gen.go", genHot())
 	write(*out, "exec_fused_gen.go", genFused())
 	write(*out, "exec_pair_gen.go", genPair())
+	write(*out, "exec_head_gen.go", genHead())
 }
 
 func write(dir, name string, src []byte) {
@@ -271,8 +272,16 @@ func title(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
 // call per entry, and dictionary loads in the body), which plain
 // functions do without.
 func handler(w *bytes.Buffer, name string, o op, f form, head, tail string, sizes ...int) {
+	// INC/DEC keep CF: save it before the record replaces the one it
+	// comes from (flags.go, keepCF).
+	handlerCF(w, name, o, f, head, tail, "if !c.keepCFAfterAdd() {\nc.keepCF()\n}\n", sizes...)
+}
+
+// handlerCF is handler with keepCF, the statements that leave INC/DEC's
+// CF in c.lz.flags before their record is written, given.
+func handlerCF(w *bytes.Buffer, name string, o op, f form, head, tail, keepCF string, sizes ...int) {
 	var b bytes.Buffer
-	handlerBody(&b, o, f, head, tail)
+	handlerBody(&b, o, f, head, tail, keepCF)
 	for _, n := range sizes {
 		if n != 0 {
 			fmt.Fprintf(w, "func %s%d(c *CPU, in *Inst) {\ntype T = uint%d\n%s}\n\n", name, n, n, b.String())
@@ -281,13 +290,11 @@ func handler(w *bytes.Buffer, name string, o op, f form, head, tail string, size
 }
 
 // handlerBody writes handler's body.
-func handlerBody(w *bytes.Buffer, o op, f form, head, tail string) {
+func handlerBody(w *bytes.Buffer, o op, f form, head, tail, keepCF string) {
 	w.WriteString(head)
 	if o.unary {
 		fmt.Fprintf(w, "a := getReg[T](c, in.rm)\nr := %s\n", o.res)
-		// INC/DEC keep CF: save it before the record replaces the
-		// one it comes from (flags.go, keepCF).
-		fmt.Fprintf(w, "if !c.keepCFAfterAdd() {\nc.keepCF()\n}\nsetLazy(c, %s, a, 1, r)\n", o.lazy)
+		fmt.Fprintf(w, "%ssetLazy(c, %s, a, 1, r)\n", keepCF, o.lazy)
 	} else {
 		fmt.Fprintf(w, "a, b := getReg[T](c, in.rm), %s\nr := %s\nsetLazy(c, %s, a, b, r)\n", f.src, o.res, o.lazy)
 	}
@@ -392,6 +399,27 @@ func fusedKinds() []fusedEntry {
 	return k
 }
 
+// fusedTails gives the statements after setter o's record in its fused
+// handler: the condition and the Jcc half, at a block's end (tail) and at
+// a side exit (sideTail).
+func fusedTails(o op) (tail, sideTail string) {
+	// JZ/JNZ, the most frequent conditions, read only the result (ZF =
+	// r == 0 for every operation fused), inline; the others go through
+	// the family's condition function, which is too large to inline.
+	cond := strings.Replace(o.cond, "in.sub", "cc", 1)
+	if o.unary {
+		cond = fmt.Sprintf("incDecCond(cc, %s, r, c.lz.flags&arch.FlagCF != 0)", o.cond)
+	}
+	t := fmt.Sprintf(`var t bool
+if cc := in.sub; cc&^1 == 4 {
+	t = (r == 0) != (cc&1 != 0)
+} else {
+	t = %s
+}
+`, cond)
+	return t + fmt.Sprintf(jccTail, "t"), t + fmt.Sprintf(jccSideTail, "t")
+}
+
 func genFused() []byte {
 	var w bytes.Buffer
 	w.WriteString(header + "package cpu\n\nimport \"github.com/vmxemu/vmxemu/arch\"\n\n")
@@ -411,25 +439,9 @@ func genFused() []byte {
 		w.WriteString(group[k.f.suffix])
 		delete(group, k.f.suffix)
 		name := k.o.name + k.f.suffix + "Jcc"
-		// JZ/JNZ, the most frequent conditions, read only the result
-		// (ZF = r == 0 for every operation here), inline; the others go
-		// through the family's condition function, which is too large
-		// to inline.
-		cond := k.o.cond
-		if k.o.unary {
-			cond = fmt.Sprintf("incDecCond(cc, %s, r, c.lz.flags&arch.FlagCF != 0)", k.o.cond)
-		} else {
-			cond = strings.Replace(cond, "in.sub", "cc", 1)
-		}
-		tail := fmt.Sprintf(`var t bool
-if cc := in.sub; cc&^1 == 4 {
-	t = (r == 0) != (cc&1 != 0)
-} else {
-	t = %s
-}
-`, cond)
-		handler(&w, name, k.o, k.f, "", tail+fmt.Sprintf(jccTail, "t"), 16, 32, 64)
-		handler(&w, name+"Side", k.o, k.f, "", tail+fmt.Sprintf(jccSideTail, "t"), 16, 32, 64)
+		tail, sideTail := fusedTails(k.o)
+		handler(&w, name, k.o, k.f, "", tail, 16, 32, 64)
+		handler(&w, name+"Side", k.o, k.f, "", sideTail, 16, 32, 64)
 	}
 	w.WriteString("// fusedHandler gives the fused handler of kind k for operand size opsz\n// (16, 32 or 64 bits; nil otherwise).\n")
 	w.WriteString("func fusedHandler(k int, opsz uint8) handler {\nvar h [4]handler\nswitch k {\n")
@@ -677,7 +689,7 @@ func genPair() []byte {
 		for _, o := range ops {
 			if o.in&storeFirst != 0 {
 				var b bytes.Buffer
-				handlerBody(&b, o, f, storeFirstHead, "")
+				handlerBody(&b, o, f, storeFirstHead, "", "")
 				for _, s := range []int{8, 32, 64} {
 					for _, t := range []int{32, 64} {
 						fmt.Fprintf(&w, "func storeFirst%s%s%dx%d(c *CPU, in *Inst) {\ntype S = uint%d\ntype T = uint%d\n%s}\n\n",
@@ -707,5 +719,70 @@ func genPair() []byte {
 	w.WriteString("// Copy pairs and INC/DEC pairs (exec_pair.go).\n\n")
 	sized(&w, "copyPair", "copyPairHandler", copyPairBody, 8, 16, 32, 64)
 	sized(&w, "incDecPair", "incDecPairHandler", incDecPairBody, 8, 16, 32, 64)
+	return w.Bytes()
+}
+
+// headOp is the operation of a head (exec_head.go): the last of its
+// instructions computes h = x OP i2 from x = src + i1 into dst.
+type headOp struct {
+	name string // handler name stem: and gives headAndCmpRIJcc
+	alu  string // its ALU operation number (exec_alu.go)
+	res  string // h, a Go expression over x and the immediate i2
+	// cf leaves the CF of the head's last instruction in c.lz.flags,
+	// where an INC/DEC setter after it keeps it (flags.go): ADD's carry
+	// out, 0 for AND/OR/XOR (SDM Vol. 2A AND, OR; Vol. 2B XOR: "The OF and
+	// CF flags are cleared").
+	cf string
+}
+
+var headOps = []headOp{
+	{"add", "aluADD", "x + i2", "c.lz.flags = 0\nif h < x {\nc.lz.flags = arch.FlagCF\n}\n"},
+	{"and", "aluAND", "x & i2", "c.lz.flags = 0\n"},
+	{"or", "aluOR", "x | i2", "c.lz.flags = 0\n"},
+	{"xor", "aluXOR", "x ^ i2", "c.lz.flags = 0\n"},
+}
+
+// headStart is the head's computation: x from the source register (index)
+// and i1 (the low half of amask), h from x and i2 (the high half), both
+// immediates sign-extended from 32 bits; h goes to the destination (base).
+const headStart = `x := getReg[T](c, in.index) + T(int32(in.amask))
+i2 := T(int32(in.amask >> 32))
+h := %s
+setReg(c, in.base, h)
+`
+
+func genHead() []byte {
+	var w bytes.Buffer
+	w.WriteString(header + "package cpu\n\nimport \"github.com/vmxemu/vmxemu/arch\"\n\n")
+	w.WriteString("// The head+setter+Jcc handlers (exec_head.go), from gen_hot.go's tables:\n// each is a head's computation followed by a fused setter+Jcc handler.\n\n")
+	kinds := fusedKinds()
+	for _, h := range headOps {
+		for _, k := range kinds {
+			name := "head" + title(h.name) + k.kind + "Jcc"
+			tail, sideTail := fusedTails(k.o)
+			start := fmt.Sprintf(headStart, h.res)
+			handlerCF(&w, name, k.o, k.f, start, tail, h.cf, 32, 64)
+			handlerCF(&w, name+"Side", k.o, k.f, start, sideTail, h.cf, 32, 64)
+		}
+	}
+	w.WriteString("// headHandler gives the handler for a head of ALU operation hop followed by\n// a fused setter+Jcc of kind k and operand size opsz (32 or 64 bits; nil\n// otherwise), the side exit's if side.\n")
+	w.WriteString("func headHandler(hop uint8, k int, opsz uint8, side bool) handler {\nvar h [4]handler\n")
+	for i, sfx := range []string{"", "Side"} {
+		if i == 0 {
+			w.WriteString("if !side {\n")
+		} else {
+			w.WriteString("} else {\n")
+		}
+		w.WriteString("switch hop {\n")
+		for _, h := range headOps {
+			fmt.Fprintf(&w, "case %s:\nswitch k {\n", h.alu)
+			for _, k := range kinds {
+				fmt.Fprintf(&w, "case fk%s:\nh = v(%s)\n", k.kind, insts("head"+title(h.name)+k.kind+"Jcc"+sfx, 0, 32, 64))
+			}
+			w.WriteString("}\n")
+		}
+		w.WriteString("}\n")
+	}
+	w.WriteString("}\nreturn h[sizeIndex(opsz)]\n}\n")
 	return w.Bytes()
 }

@@ -25,7 +25,7 @@ func TestGeneratedHotPath(t *testing.T) {
 			t.Fatalf("go run %s: %v\n%s", gen, err, out)
 		}
 	}
-	for _, name := range []string{"exec_hot_gen.go", "exec_fused_gen.go", "exec_pair_gen.go", "exec_mono_gen.go"} {
+	for _, name := range []string{"exec_hot_gen.go", "exec_fused_gen.go", "exec_pair_gen.go", "exec_head_gen.go", "exec_mono_gen.go"} {
 		want, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)

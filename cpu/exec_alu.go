@@ -58,6 +58,8 @@ func aluOpOf(in *Inst) uint8 {
 }
 
 // aluRMReg: OP r/m, reg (00, 01, 08, 09 ...).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func aluRMReg[T word](c *CPU, in *Inst) { aluToRM(c, in, aluOpOf(in), getReg[T](c, in.reg)) }
 
 // aluToRM applies op to the r/m destination with source b: CMP only
@@ -85,6 +87,8 @@ func aluToRM[T word](c *CPU, in *Inst, op uint8, b T) {
 }
 
 // aluRegRM: OP reg, r/m (02, 03, 0A ...).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func aluRegRM[T word](c *CPU, in *Inst) {
 	op := aluOpOf(in)
 	b, ok := readRM[T](c, in)
@@ -98,6 +102,8 @@ func aluRegRM[T word](c *CPU, in *Inst) {
 }
 
 // aluAccImm: OP AL/AX/EAX/RAX, imm (04, 05, 0C ...).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func aluAccImm[T word](c *CPU, in *Inst) {
 	op := aluOpOf(in)
 	r := alu(c, op, getReg[T](c, 0), T(in.imm))
@@ -107,9 +113,13 @@ func aluAccImm[T word](c *CPU, in *Inst) {
 }
 
 // aluRMImm: group 1, OP r/m, imm (80, 81, 83).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func aluRMImm[T word](c *CPU, in *Inst) { aluToRM(c, in, in.sub, T(in.imm)) }
 
 // testRMReg: TEST r/m, reg (84, 85).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func testRMReg[T word](c *CPU, in *Inst) {
 	a, ok := readRM[T](c, in)
 	if !ok {
@@ -120,12 +130,16 @@ func testRMReg[T word](c *CPU, in *Inst) {
 }
 
 // testAccImm: TEST AL/AX/EAX/RAX, imm (A8, A9).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func testAccImm[T word](c *CPU, in *Inst) {
 	a := getReg[T](c, 0)
 	setLazy(c, lzLogic, a, T(in.imm), a&T(in.imm))
 }
 
 // testRMImm: TEST r/m, imm (F6 /0, F7 /0; /1 is an alias).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func testRMImm[T word](c *CPU, in *Inst) {
 	a, ok := readRM[T](c, in)
 	if !ok {
@@ -135,6 +149,8 @@ func testRMImm[T word](c *CPU, in *Inst) {
 }
 
 // incDecRM: INC/DEC r/m (FE /0 /1, FF /0 /1).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func incDecRM[T word](c *CPU, in *Inst) {
 	a, lin, ok := rmwRead[T](c, in)
 	if !ok {
@@ -152,6 +168,8 @@ func incDecRM[T word](c *CPU, in *Inst) {
 }
 
 // incReg/decReg: INC/DEC r16/r32 (40-4F outside 64-bit mode).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func incReg[T word](c *CPU, in *Inst) {
 	a := getReg[T](c, in.reg)
 	r := a + 1
@@ -159,6 +177,7 @@ func incReg[T word](c *CPU, in *Inst) {
 	setReg(c, in.reg, r)
 }
 
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func decReg[T word](c *CPU, in *Inst) {
 	a := getReg[T](c, in.reg)
 	r := a - 1
@@ -167,6 +186,8 @@ func decReg[T word](c *CPU, in *Inst) {
 }
 
 // notRM: NOT r/m (F6 /2, F7 /2); flags unaffected.
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func notRM[T word](c *CPU, in *Inst) {
 	a, lin, ok := rmwRead[T](c, in)
 	if !ok {
@@ -176,6 +197,8 @@ func notRM[T word](c *CPU, in *Inst) {
 }
 
 // negRM: NEG r/m (F6 /3, F7 /3): flags as for 0 - src; CF = (src != 0).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func negRM[T word](c *CPU, in *Inst) {
 	a, lin, ok := rmwRead[T](c, in)
 	if !ok {

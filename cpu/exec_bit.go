@@ -54,6 +54,8 @@ func btFlags(c *CPU, old bool) {
 // With a register bit offset and a memory operand the offset addresses a
 // bit string: it is signed and may reach outside the operand
 // (SDM Vol. 2A BT, "bit base/bit offset").
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func btRM[T word](c *CPU, in *Inst) {
 	kind := btKind(in)
 	bitsz := uint64(sizeOf[T]() * 8)
@@ -168,6 +170,8 @@ func tzLzCnt[T word](c *CPU, in *Inst) {
 }
 
 // popcnt: F3 0F B8. OF, SF, AF, CF, PF cleared; ZF = source is zero.
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func popcnt[T word](c *CPU, in *Inst) {
 	v, ok := readRM[T](c, in)
 	if !ok {
@@ -183,6 +187,8 @@ func popcnt[T word](c *CPU, in *Inst) {
 }
 
 // cmpxchg: CMPXCHG r/m, reg (0F B0/B1).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func cmpxchg[T word](c *CPU, in *Inst) {
 	a, lin, ok := rmwRead[T](c, in)
 	if !ok {
@@ -208,6 +214,8 @@ func cmpxchg[T word](c *CPU, in *Inst) {
 }
 
 // xadd: XADD r/m, reg (0F C0/C1).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func xadd[T word](c *CPU, in *Inst) {
 	a, lin, ok := rmwRead[T](c, in)
 	if !ok {
@@ -232,6 +240,8 @@ func xadd[T word](c *CPU, in *Inst) {
 // they are TZCNT/LZCNT; otherwise the F3 prefix is ignored and they execute
 // as BSF/BSR, as on processors without those features (SDM Vol. 2B LZCNT,
 // TZCNT "Operation" notes).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func bsfOrTzcnt[T word](c *CPU, in *Inst) {
 	if (in.op == 0x1BC && c.feat.bmi1) || (in.op == 0x1BD && c.feat.lzcnt) {
 		tzLzCnt[T](c, in)

@@ -101,6 +101,8 @@ func popSized(c *CPU, opsz uint8) (uint64, bool) {
 }
 
 // jmpRM: JMP r/m (FF /4).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func jmpRM[T word](c *CPU, in *Inst) {
 	v, ok := readRM[T](c, in)
 	if !ok {
@@ -112,6 +114,8 @@ func jmpRM[T word](c *CPU, in *Inst) {
 }
 
 // callRM: CALL r/m (FF /2).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func callRM[T word](c *CPU, in *Inst) {
 	v, ok := readRM[T](c, in)
 	if !ok {
@@ -153,9 +157,13 @@ func popReg[T word](c *CPU, in *Inst) {
 }
 
 // pushImm: PUSH imm (68, 6A).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func pushImm[T word](c *CPU, in *Inst) { push(c, T(in.imm)) }
 
 // pushRM: PUSH r/m (FF /6).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func pushRM[T word](c *CPU, in *Inst) {
 	v, ok := readRM[T](c, in)
 	if ok {
@@ -165,6 +173,8 @@ func pushRM[T word](c *CPU, in *Inst) {
 
 // popRM: POP r/m (8F /0). The stack pointer is incremented before the
 // destination address is computed (SDM Vol. 2B POP).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func popRM[T word](c *CPU, in *Inst) {
 	v, ok := peek[T](c, 0)
 	if !ok {
@@ -185,6 +195,8 @@ func popRM[T word](c *CPU, in *Inst) {
 }
 
 // pusha/popa: PUSHA/PUSHAD, POPA/POPAD (60, 61), invalid in 64-bit mode.
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func pusha[T word](c *CPU, in *Inst) {
 	sp := getReg[T](c, arch.RSP)
 	old := c.GPR[arch.RSP]
@@ -200,6 +212,7 @@ func pusha[T word](c *CPU, in *Inst) {
 	}
 }
 
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func popa[T word](c *CPU, in *Inst) {
 	old := c.GPR[arch.RSP]
 	var vals [8]T
@@ -219,6 +232,8 @@ func popa[T word](c *CPU, in *Inst) {
 }
 
 // leave: LEAVE (C9): rSP = rBP, then pop rBP.
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func leave[T word](c *CPU, in *Inst) {
 	m := c.stackMask()
 	old := c.GPR[arch.RSP]
@@ -232,6 +247,8 @@ func leave[T word](c *CPU, in *Inst) {
 }
 
 // enter: ENTER imm16, imm8 (C8) (SDM Vol. 2A ENTER, operation section).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func enter[T word](c *CPU, in *Inst) {
 	size := in.imm
 	level := in.imm2 & 31

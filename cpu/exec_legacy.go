@@ -112,6 +112,8 @@ func aad(c *CPU, in *Inst) {
 }
 
 // bound: BOUND r, m (62): #BR when the index is outside [lower, upper].
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func bound[T word](c *CPU, in *Inst) {
 	addr := c.ea(in)
 	lo, ok := rd[T](c, in.seg, addr)

@@ -10,6 +10,8 @@ import (
 // CWD/CDQ/CQO, LAHF/SAHF, CMOVcc, SETcc, BSWAP, MOVBE, XLAT.
 
 // movRegReg is the register form of 88/89/8A/8B: MOV rm_reg <- reg.
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func movRegReg[T word](c *CPU, in *Inst) { setReg(c, in.rm, getReg[T](c, in.reg)) }
 
 // movMemReg8 ... movMemReg64, the memory form of 88/89, and movRegMem8
@@ -18,15 +20,23 @@ func movRegReg[T word](c *CPU, in *Inst) { setReg(c, in.rm, getReg[T](c, in.reg)
 // there).
 
 // movRegRM: MOV reg, r/m (8A, 8B) register form.
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func movRegRMReg[T word](c *CPU, in *Inst) { setReg(c, in.reg, getReg[T](c, in.rm)) }
 
 // movRegImm: MOV reg, imm (B0-BF).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func movRegImm[T word](c *CPU, in *Inst) { setReg(c, in.reg, T(in.imm)) }
 
 // movRMImm: MOV r/m, imm (C6 /0, C7 /0).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func movRMImm[T word](c *CPU, in *Inst) { writeRM(c, in, T(in.imm)) }
 
 // movAccMoffs: MOV AL/AX/EAX/RAX, moffs (A0, A1).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func movAccMoffs[T word](c *CPU, in *Inst) {
 	v, ok := rd[T](c, in.seg, in.disp&in.amask)
 	if ok {
@@ -35,15 +45,21 @@ func movAccMoffs[T word](c *CPU, in *Inst) {
 }
 
 // movMoffsAcc: MOV moffs, AL/AX/EAX/RAX (A2, A3).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func movMoffsAcc[T word](c *CPU, in *Inst) {
 	wr(c, in.seg, in.disp&in.amask, getReg[T](c, 0))
 }
 
 // lea: LEA reg, m (8D). The effective address is truncated to the operand
 // size (SDM Vol. 2A LEA, Table 3-54).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func lea[T word](c *CPU, in *Inst) { setReg(c, in.reg, T(c.ea(in))) }
 
 // movzx: MOVZX reg, r/m8 or r/m16 (0F B6, 0F B7); S is the source type.
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func movzx[S, T word](c *CPU, in *Inst) {
 	v, ok := readRM[S](c, in)
 	if ok {
@@ -52,6 +68,8 @@ func movzx[S, T word](c *CPU, in *Inst) {
 }
 
 // movsx: MOVSX reg, r/m8 or r/m16 (0F BE, 0F BF) and MOVSXD (63).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func movsx[S, T word](c *CPU, in *Inst) {
 	v, ok := readRM[S](c, in)
 	if !ok {
@@ -62,6 +80,8 @@ func movsx[S, T word](c *CPU, in *Inst) {
 }
 
 // xchgRMReg: XCHG r/m, reg (86, 87); implicitly locked with memory.
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func xchgRMReg[T word](c *CPU, in *Inst) {
 	a, lin, ok := rmwRead[T](c, in)
 	if !ok {
@@ -85,6 +105,8 @@ func xchgAcc[T word](c *CPU, in *Inst) {
 }
 
 // cbw: CBW/CWDE/CDQE (98): sign-extend the lower half of the accumulator.
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func cbw[T word](c *CPU, in *Inst) {
 	half := sizeOf[T]() * 4
 	v := uint64(getReg[T](c, 0))
@@ -93,6 +115,8 @@ func cbw[T word](c *CPU, in *Inst) {
 }
 
 // cwd: CWD/CDQ/CQO (99): fill rDX with the sign of rAX.
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func cwd[T word](c *CPU, in *Inst) {
 	var v T
 	if getReg[T](c, 0)&signBit[T]() != 0 {
@@ -116,6 +140,8 @@ func sahf(c *CPU, in *Inst) {
 // cmov: CMOVcc reg, r/m (0F 40-4F). The source is read even when the
 // condition is false; with a 32-bit operand the destination's upper half is
 // cleared either way (SDM Vol. 2A CMOVcc).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func cmov[T word](c *CPU, in *Inst) {
 	v, ok := readRM[T](c, in)
 	if !ok {
@@ -143,6 +169,8 @@ func setcc(c *CPU, in *Inst) {
 // The register is bits 2:0 of the opcode byte C8-CF with REX.B: the
 // decoder's fRegOp takes bits 2:0 from the first opcode byte (0F) for
 // two-byte opcodes, so only REX.B (bit 3 of in.reg) is used from it.
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func bswap[T word](c *CPU, in *Inst) {
 	r := uint8(in.op&7) | in.reg&8
 	v := getReg[T](c, r)
@@ -157,6 +185,8 @@ func bswap[T word](c *CPU, in *Inst) {
 }
 
 // movbeLoad/movbeStore: MOVBE (0F 38 F0/F1), memory operand only.
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func movbeLoad[T word](c *CPU, in *Inst) {
 	v, ok := rd[T](c, in.seg, c.ea(in))
 	if ok {
@@ -164,6 +194,7 @@ func movbeLoad[T word](c *CPU, in *Inst) {
 	}
 }
 
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func movbeStore[T word](c *CPU, in *Inst) {
 	wr(c, in.seg, c.ea(in), byteSwap(getReg[T](c, in.reg)))
 }

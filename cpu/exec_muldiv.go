@@ -26,6 +26,8 @@ func mulFlags(c *CPU, lo uint64, size uint8, overflow bool) {
 }
 
 // grp3MulDiv: F6/F7 /4 MUL, /5 IMUL, /6 DIV, /7 IDIV.
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func grp3MulDiv[T word](c *CPU, in *Inst) {
 	src, ok := readRM[T](c, in)
 	if !ok {
@@ -221,6 +223,8 @@ func (c *CPU) storeDiv(size uint8, q, r uint64) {
 }
 
 // imulRegRM: IMUL reg, r/m (0F AF) and IMUL reg, r/m, imm (69, 6B).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func imulRegRM[T word](c *CPU, in *Inst) {
 	src, ok := readRM[T](c, in)
 	if !ok {

@@ -18,6 +18,7 @@ func shiftCount(c *CPU, in *Inst) uint64 {
 	return in.imm & 0xFF
 }
 
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func grp2[T word](c *CPU, in *Inst) {
 	a, lin, ok := rmwRead[T](c, in)
 	if !ok {
@@ -136,6 +137,8 @@ func grp2[T word](c *CPU, in *Inst) {
 }
 
 // shxd: SHLD/SHRD r/m, reg, imm8/CL (0F A4/A5, 0F AC/AD).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func shxd[T word](c *CPU, in *Inst) {
 	a, lin, ok := rmwRead[T](c, in)
 	if !ok {

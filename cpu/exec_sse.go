@@ -128,6 +128,8 @@ func sseStoreAligned(c *CPU, in *Inst) {
 }
 
 // movnti: MOVNTI m32/m64, r32/r64 (0F C3; SSE2).
+//
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func movnti[T uint32 | uint64](c *CPU, in *Inst) {
 	wr(c, in.seg, c.ea(in), getReg[T](c, in.reg))
 }

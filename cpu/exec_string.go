@@ -81,6 +81,7 @@ func repCond(c *CPU, in *Inst) bool {
 	return true
 }
 
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func movs[T word](c *CPU, in *Inst) {
 	step := strStep[T](c)
 	repLoop(c, in, func() (bool, bool) {
@@ -97,6 +98,7 @@ func movs[T word](c *CPU, in *Inst) {
 	})
 }
 
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func stos[T word](c *CPU, in *Inst) {
 	step := strStep[T](c)
 	v := getReg[T](c, arch.RAX)
@@ -109,6 +111,7 @@ func stos[T word](c *CPU, in *Inst) {
 	})
 }
 
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func lods[T word](c *CPU, in *Inst) {
 	step := strStep[T](c)
 	repLoop(c, in, func() (bool, bool) {
@@ -122,6 +125,7 @@ func lods[T word](c *CPU, in *Inst) {
 	})
 }
 
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func cmps[T word](c *CPU, in *Inst) {
 	step := strStep[T](c)
 	repLoop(c, in, func() (bool, bool) {
@@ -140,6 +144,7 @@ func cmps[T word](c *CPU, in *Inst) {
 	})
 }
 
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func scas[T word](c *CPU, in *Inst) {
 	step := strStep[T](c)
 	repLoop(c, in, func() (bool, bool) {
@@ -153,6 +158,7 @@ func scas[T word](c *CPU, in *Inst) {
 	})
 }
 
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func ins[T word](c *CPU, in *Inst) {
 	step := strStep[T](c)
 	port := uint16(c.GPR[arch.RDX])
@@ -178,6 +184,7 @@ func ins[T word](c *CPU, in *Inst) {
 	})
 }
 
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func outs[T word](c *CPU, in *Inst) {
 	step := strStep[T](c)
 	port := uint16(c.GPR[arch.RDX])

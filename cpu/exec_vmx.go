@@ -237,12 +237,12 @@ func vmread(c *CPU, in *Inst) {
 	o := &c.vmxOut
 	if c.inGuest() {
 		v, *o = c.vmx.GuestVMREAD(enc, mode64, vmxPhys{c}) // VMCS shadowing
-	} else if v, ok := c.vmx.VMREADOK(enc, mode64); ok {
+	} else if val, ok := c.vmx.VMREADOK(enc, mode64); ok {
 		// VMsucceed, without an outcome built unless the hook wants it.
 		if mode64 {
-			ok = writeRM(c, in, v)
+			ok = writeRM(c, in, val)
 		} else {
-			ok = writeRM(c, in, uint32(v))
+			ok = writeRM(c, in, uint32(val))
 		}
 		if ok {
 			c.vmxSucceed(vmx.InsnVMREAD)

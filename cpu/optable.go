@@ -541,6 +541,7 @@ func selGrp7(mr byte, d *decoder) *opEntry {
 	return nil
 }
 
+//lint:ignore U1000 the generic source of gen_mono.go's concrete copies, which the tables install
 func nop90[T word](c *CPU, in *Inst) {
 	if in.reg&15 != 0 {
 		xchgAcc[T](c, in)

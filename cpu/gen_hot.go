@@ -120,32 +120,13 @@ const (
 	// destination in base and its source in index, which a
 	// register-form ALU instruction does not use (exec_pair.go).
 	movHead = "setReg(c, in.base, getReg[T](c, in.index))\n"
+)
+
+var (
 	// The store-first pair's MOV m,r half of size S: movMemReg's fast
 	// path (exec_mov.go), and storeMiss (exec_pair.go) for the rest; a
 	// stop ends the entry after the store.
-	storeFirstHead = `// movMemReg's fast path, repeated (it is too large to inline).
-off := c.ea(in)
-// The address checks of the fast path (lin64, rwIn; no boolean
-// between a failed check and miss).
-var lin uint64
-if c.codeMode == mode64 {
-	if lin = c.lin64(in.seg, off); !canonical48(lin) {
-		goto miss
-	}
-} else if c.rwIn(in.seg, off, uint64(sizeOf[S]())) {
-	lin = c.rwLin(in.seg, off)
-} else {
-	goto miss
-}
-{
-	e := &c.tlb.write[c.tlb.index(lin)]
-	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[S]()) {
-		*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)
-		goto alu
-	}
-}
-miss:
-if !storeMiss[S](c, in, off) {
+	storeFirstHead = memFastPath("movMemReg", "S", "write", "*(*S)(unsafe.Pointer(&e.page[o])) = getReg[S](c, in.reg)\ngoto alu") + `if !storeMiss[S](c, in, off) {
 	return
 }
 alu:
@@ -154,7 +135,19 @@ alu:
 	// with the fault reported at the store: ripCur is pointed at the
 	// store on the slow path, the only one that can fault or read the
 	// time (a TLB hit within the page stores and returns).
-	storeTail = `// movMemReg's fast path, repeated (it is too large to inline).
+	storeTail = memFastPath("movMemReg", "T", "write", "*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)\nreturn") + `c.ripCur = c.RIP - uint64(in.jlen)
+wrMiss(c, in.seg, off, getReg[T](c, in.reg))
+`
+)
+
+// memFastPath is the fast path of handler name (movRegMem, movMemReg),
+// repeated in a pair's handler because it is too large to inline, for an
+// access of type typ through the TLB's table (read or write): the
+// address checks (lin64, rwIn; no boolean between a failed check and the
+// miss label), then hit on a TLB hit within the page, then the label
+// miss, where the caller's slow path follows.
+func memFastPath(name, typ, table, hit string) string {
+	return strings.NewReplacer("NAME", name, "TYP", typ, "TABLE", table, "HIT", hit).Replace(`// NAME's fast path, repeated (it is too large to inline).
 off := c.ea(in)
 // The address checks of the fast path (lin64, rwIn; no boolean
 // between a failed check and miss).
@@ -163,52 +156,27 @@ if c.codeMode == mode64 {
 	if lin = c.lin64(in.seg, off); !canonical48(lin) {
 		goto miss
 	}
-} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+} else if c.rwIn(in.seg, off, uint64(sizeOf[TYP]())) {
 	lin = c.rwLin(in.seg, off)
 } else {
 	goto miss
 }
 {
-	e := &c.tlb.write[c.tlb.index(lin)]
-	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
-		*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
-		return
+	e := &c.tlb.TABLE[c.tlb.index(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[TYP]()) {
+		HIT
 	}
 }
 miss:
-c.ripCur = c.RIP - uint64(in.jlen)
-wrMiss(c, in.seg, off, getReg[T](c, in.reg))
-`
-)
+`)
+}
 
 // loadHead is the load pair's MOV r,m half: movRegMem's fast path
 // (exec_mov.go). On the slow path RIP is the load's end, as for the load
 // alone, and a fault, a VM exit or any other stop ends the entry after
 // the load (firstHalfStop, retireStopped in run.go), so that the ALU half
 // neither runs nor retires.
-const loadHead = `// movRegMem's fast path, repeated (it is too large to inline).
-off := c.ea(in)
-// The address checks of the fast path (lin64, rwIn; no boolean
-// between a failed check and miss).
-var lin uint64
-if c.codeMode == mode64 {
-	if lin = c.lin64(in.seg, off); !canonical48(lin) {
-		goto miss
-	}
-} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
-	lin = c.rwLin(in.seg, off)
-} else {
-	goto miss
-}
-{
-	e := &c.tlb.read[c.tlb.index(lin)]
-	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
-		setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
-		goto alu
-	}
-}
-miss:
-c.RIP -= uint64(in.jlen)
+var loadHead = memFastPath("movRegMem", "T", "read", "setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))\ngoto alu") + `c.RIP -= uint64(in.jlen)
 if v, ok := rdMiss[T](c, in.seg, off); ok {
 	setReg(c, in.reg, v)
 	if c.stop {

@@ -600,6 +600,19 @@ var pkgTables struct {
 	t    *tables
 }
 
+// modeOfBits is the decode mode for a code segment of the given width
+// (16, 32, or anything else for 64 bits), as the exported decoding and
+// block functions take it.
+func modeOfBits(bits int) uint8 {
+	switch bits {
+	case 16:
+		return mode16
+	case 32:
+		return mode32
+	}
+	return mode64
+}
+
 // DecodeLength decodes the instruction at the start of code for a code
 // segment of the given width (16, 32 or 64 bits) and returns its length.
 // fault is the fault the instruction raises when executed because of its
@@ -609,13 +622,7 @@ var pkgTables struct {
 // cross-checks against independent disassemblers.
 func DecodeLength(code []byte, bits int) (n int, fault *arch.Fault, ok bool) {
 	pkgTables.once.Do(func() { pkgTables.t = buildTables() })
-	mode := uint8(mode64)
-	switch bits {
-	case 16:
-		mode = mode16
-	case 32:
-		mode = mode32
-	}
+	mode := modeOfBits(bits)
 	var in Inst
 	if !pkgTables.t.decode(code, mode, &in) {
 		return 0, nil, false

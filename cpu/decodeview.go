@@ -54,13 +54,8 @@ type Decoded struct {
 // ok is false when code ends before the instruction does.
 func Decode(code []byte, bits int) (Decoded, bool) {
 	pkgTables.once.Do(func() { pkgTables.t = buildTables() })
-	mode := uint8(mode64)
-	switch bits {
-	case 16:
-		mode = mode16
-	case 32:
-		mode = mode32
-	default:
+	mode := modeOfBits(bits)
+	if mode == mode64 {
 		bits = 64
 	}
 	d := decoder{buf: code, mode: mode, seg: -1, segRaw: -1, t: pkgTables.t}

@@ -30,13 +30,7 @@ type BlockInsn struct {
 // starts at physical address phys for code-segment width bits (16, 32 or
 // 64), as TraceBlock gives them, and whether there is one.
 func (c *CPU) CachedBlock(phys uint64, bits int) ([]BlockInsn, bool) {
-	mode := uint8(mode64)
-	switch bits {
-	case 16:
-		mode = mode16
-	case 32:
-		mode = mode32
-	}
+	mode := modeOfBits(bits)
 	p, ok := c.code.pages[phys>>12]
 	if !ok {
 		return nil, false

@@ -106,7 +106,9 @@ func (c *CPU) run(budget uint64) StopReason {
 			} else {
 				// The entries by pointer, not by index: Go keeps fewer
 				// values live across the handler's call (one pointer
-				// and its end, no index and base).
+				// and its end, no index and base). A block's fast list
+				// is never empty (decodeBlock, decodeCrossing: at least
+				// the instruction that faults).
 				in := unsafe.Pointer(unsafe.SliceData(b.fast))
 				for last := unsafe.Add(in, uintptr(len(b.fast)-1)*unsafe.Sizeof(Inst{})); ; in = unsafe.Add(in, unsafe.Sizeof(Inst{})) {
 					in := (*Inst)(in)

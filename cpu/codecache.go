@@ -212,8 +212,9 @@ type blockLookup struct {
 	// epoch its entries were filled in (enter), round robin at next.
 	ctxs [4]lookupCtx
 	next uint8
-	// cur is the index in ctxs of the context entered last.
-	cur uint8
+	// cur is the index in ctxs of the context entered last, prev the
+	// one entered before it (a return to the other privilege level).
+	cur, prev uint8
 	// scratch is the context being entered (CPU.enterCodeCtx).
 	scratch codeCtx
 	// pages has bit pageBit(lin) set for every entry that may be live
@@ -418,7 +419,8 @@ func (l *blockLookup) mayLive(epoch uint64) bool {
 // Any other context starts a new epoch, as a flush did before.
 //
 // The context entered last (cur) is tried first: a segment load or an
-// IRET within one context enters it again. The contexts recorded under
+// IRET within one context enters it again; then the one before it
+// (prev): an IRET to CPL 3 and the INT n back. The contexts recorded under
 // the current gen are distinct (one is added only when none matches), so
 // the first match is the only one.
 func (l *blockLookup) enter(x *codeCtx) {
@@ -427,17 +429,22 @@ func (l *blockLookup) enter(x *codeCtx) {
 		l.epoch = c.epoch
 		return
 	}
+	if c := &l.ctxs[l.prev]; c.epoch != 0 && c.ctx.same(x) {
+		l.epoch = c.epoch
+		l.cur, l.prev = l.prev, l.cur
+		return
+	}
 	for i := range l.ctxs {
 		if l.ctxs[i].epoch != 0 && l.ctxs[i].ctx.same(x) {
 			l.epoch = l.ctxs[i].epoch
-			l.cur = uint8(i)
+			l.cur, l.prev = uint8(i), l.cur
 			return
 		}
 	}
 	l.top++
 	l.epoch = l.top
 	l.ctxs[l.next] = lookupCtx{ctx: *x, epoch: l.top}
-	l.cur = l.next
+	l.cur, l.prev = l.next, l.cur
 	l.next = (l.next + 1) % uint8(len(l.ctxs))
 }
 

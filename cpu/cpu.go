@@ -94,6 +94,10 @@ type CPU struct {
 	// the limit); otherwise 0, which no offset is below. (Outside
 	// segView, which stays 32 bytes long: indexing it is a shift.)
 	stack32End uint64
+	// segv64: every view in segv is 64-bit mode's (set64) and none was
+	// written otherwise since, so refreshSegs need only copy the FS and
+	// GS bases (the other four views are constants there).
+	segv64 bool
 	// Decode mode of CS: 0 = 16-bit, 1 = 32-bit, 2 = 64-bit.
 	codeMode uint8
 	cpl      uint8
@@ -426,21 +430,27 @@ func (c *CPU) GetState() arch.State {
 // (segment registers, CR0/CR4/EFER, CPL).
 func (c *CPU) stateChanged() {
 	c.refreshSegs()
-	cs := &c.Seg[arch.CS]
-	switch {
-	case c.EFER&arch.EFERLMA != 0 && cs.Attr&arch.ARL != 0:
-		c.codeMode = mode64
-	case c.CR0&arch.CR0PE != 0 && cs.Attr&arch.ARDB != 0 && c.RFLAGS&arch.FlagVM == 0:
-		c.codeMode = mode32
-	case c.CR0&arch.CR0PE == 0 && cs.Attr&arch.ARDB != 0:
-		c.codeMode = mode32 // real mode with a 32-bit CS cache (unreal)
-	default:
-		c.codeMode = mode16
-	}
+	c.codeMode = c.modeOfCS()
 	c.cpl = uint8(c.State.CPL())
 	c.tlb.setKey(c.cpl == 3, c.pcid())
 	c.enterCodeCtx()
 	c.updateAlignCheck() // align.go
+}
+
+// modeOfCS is the decode mode CS gives now: 64-bit with IA32_EFER.LMA=1
+// and CS.L=1, else 32-bit with CS.D=1 outside virtual-8086 mode, else
+// 16-bit (SDM Vol. 3A 3.4.5, 5.2.1).
+func (c *CPU) modeOfCS() uint8 {
+	cs := &c.Seg[arch.CS]
+	switch {
+	case c.EFER&arch.EFERLMA != 0 && cs.Attr&arch.ARL != 0:
+		return mode64
+	case c.CR0&arch.CR0PE != 0 && cs.Attr&arch.ARDB != 0 && c.RFLAGS&arch.FlagVM == 0:
+		return mode32
+	case c.CR0&arch.CR0PE == 0 && cs.Attr&arch.ARDB != 0:
+		return mode32 // real mode with a 32-bit CS cache (unreal)
+	}
+	return mode16
 }
 
 const (

@@ -171,7 +171,14 @@ func (c *CPU) farReturnOuter(sel uint16, d descriptor, addr uint64, rpl int, ip 
 	}
 	outer := rpl > int(c.cpl)
 	c.beginTransfer()
-	c.loadCS(sel, d, rpl)
+	// CS first, then SS with the checks against the new CPL and mode;
+	// the derived state follows both once, in the SS load's
+	// stateChanged (or undoTransfer's when it fails). Until then only
+	// what the SS checks read is brought up to date: the CPL and the
+	// decode mode. (The SS load reads its descriptor as an implicit
+	// supervisor access, which no other derived state enters.)
+	c.Seg[arch.CS] = segFromDesc(sel&^3|uint16(rpl), d)
+	c.codeMode = c.modeOfCS()
 	c.cpl = uint8(rpl)
 	if iret && uint16(ssv)&^3 == 0 && c.codeMode == mode64 && rpl < 3 {
 		c.Seg[arch.SS] = arch.Segment{Selector: uint16(ssv), Attr: arch.ARUnusable | uint32(rpl)<<5}

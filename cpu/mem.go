@@ -41,6 +41,7 @@ func (c *CPU) refreshSeg(i int) {
 		}
 		return
 	}
+	c.segv64 = false
 	c.refreshSegView(i)
 	v := &c.segv[i]
 	v.rwEnd = 0
@@ -58,10 +59,17 @@ func (c *CPU) refreshSeg(i int) {
 // refreshSegs is refreshSeg for every segment register (stateChanged).
 func (c *CPU) refreshSegs() {
 	if c.segs64() {
+		if c.segv64 {
+			// Only FS's and GS's views depend on the registers.
+			c.segv[arch.FS].base, c.segv[arch.GS].base = c.Seg[arch.FS].Base, c.Seg[arch.GS].Base
+			c.stack32End = 0
+			return
+		}
 		for i := range c.Seg {
 			c.segv[i].set64(i, c.Seg[i].Base)
 		}
 		c.stack32End = 0
+		c.segv64 = true
 		return
 	}
 	for i := range c.Seg {

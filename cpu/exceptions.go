@@ -559,7 +559,13 @@ func (c *CPU) deliverLong(vec uint8, hasErr bool, code uint32, kind eventKind) {
 	}
 	newSP &^= 15
 	// Switch to 64-bit CS first so pushes use 64-bit stack semantics.
-	c.loadCS(sel, d, newCPL)
+	// A handler at the same level in the same code segment (a #PF at CPL
+	// 0) leaves CS and SS as they are, and so every fact stateChanged
+	// derives from them.
+	if cs := segFromDesc(sel&^3|uint16(newCPL), d); newCPL != int(c.cpl) || cs != c.Seg[arch.CS] {
+		c.Seg[arch.CS] = cs
+		c.stateChanged()
+	}
 	c.GPR[arch.RSP] = newSP
 	frame := [6]uint64{uint64(oldSS.Selector), oldSP, fl, uint64(oldCS.Selector), c.returnRIP(), uint64(code)}
 	n := 5

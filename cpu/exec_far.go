@@ -172,21 +172,27 @@ func (c *CPU) farReturnOuter(sel uint16, d descriptor, addr uint64, rpl int, ip 
 	outer := rpl > int(c.cpl)
 	c.beginTransfer()
 	// CS first, then SS with the checks against the new CPL and mode;
-	// the derived state follows both once, in the SS load's
-	// stateChanged (or undoTransfer's when it fails). Until then only
-	// what the SS checks read is brought up to date: the CPL and the
-	// decode mode. (The SS load reads its descriptor as an implicit
-	// supervisor access, which no other derived state enters.)
+	// the derived state follows both once, after the SS load (or in
+	// undoTransfer when it fails). Until then only what the SS checks
+	// read is brought up to date: the CPL and the decode mode. (The SS
+	// load reads its descriptor as an implicit supervisor access, which
+	// no other derived state enters.)
 	c.Seg[arch.CS] = segFromDesc(sel&^3|uint16(rpl), d)
 	c.codeMode = c.modeOfCS()
 	c.cpl = uint8(rpl)
 	if iret && uint16(ssv)&^3 == 0 && c.codeMode == mode64 && rpl < 3 {
 		c.Seg[arch.SS] = arch.Segment{Selector: uint16(ssv), Attr: arch.ARUnusable | uint32(rpl)<<5}
-		c.stateChanged()
-	} else if !c.loadSeg(arch.SS, uint16(ssv)) {
+	} else if !c.loadSegCache(arch.SS, uint16(ssv)) {
 		c.undoTransfer() // stateChanged recomputes the CPL from the old CS and SS
 		return false
 	}
+	if c.Seg[arch.CS] != c.xfer.cs || c.Seg[arch.SS] != c.xfer.ss {
+		c.stateChanged()
+	}
+	// Otherwise CS and SS are the ones before (a return to the same
+	// level, such as a #PF handler's IRETQ at CPL 0): every fact
+	// stateChanged derives from them, the control registers and EFER is
+	// what it was, and the CPL and mode set above are the old ones.
 	c.endTransfer()
 	c.RIP = ip
 	// rSP <- Pop() with the operand size, then the immediate releases the

@@ -102,3 +102,66 @@ func BenchmarkFaultLoop(b *testing.B) {
 		m.run(5000)
 	}
 }
+
+// eventLoopSrc is faultLoopSrc without the CR0, CR4 and INVLPG writes:
+// the event path of kvm-unit-tests' access test alone (#PFs at CPL 0 and
+// 3, IRETQ to CPL 0 and 3, INT 0x20 from CPL 3 through the TSS stack).
+const eventLoopSrc = `
+	mov rbx, 0x800000      ; PDE 4 of the identity map: not present
+	mov rsi, 0x1FF000      ; PTE 511: reserved bit 51 set
+top:
+	mov rax, [rbx]         ; #PF(0)
+	mov rax, [rsi]         ; #PF(P|RSVD)
+	push 0x23              ; SS: selData3|3
+	push 0xA0000           ; RSP: physUStack
+	pushfq
+	push 0x2B              ; CS: selCode64U|3
+	lea rax, [rel user]
+	push rax
+	iretq
+back:
+	inc r12
+	jmp top
+align 64
+pf:
+	inc r13
+	or r14, [rsp]
+	add rsp, 8
+	add qword [rsp], 3     ; every faulting instruction is 3 bytes long
+	iretq
+align 64
+int20:
+	add rsp, 40            ; drop the CPL-3 frame
+	jmp back
+align 64
+user:
+	mov rax, [rdi]         ; rdi = the supervisor page: #PF(P|U)
+	int 0x20
+`
+
+// BenchmarkEventLoop: eventLoopSrc, 5000 instructions per op (three
+// #PFs, four IRETQs and an INT 0x20 every 20 instructions).
+func BenchmarkEventLoop(b *testing.B) {
+	m := newMachine(b, modeLong64, 0)
+	m.program(b, eventLoopSrc)
+	lo, hi := gate64(selCode64, labelAddr(b, 64, physCode, eventLoopSrc, "pf"), 0xE, 0, 0)
+	m.setGate64(arch.VecPF, lo, hi)
+	lo, hi = gate64(selCode64, labelAddr(b, 64, physCode, eventLoopSrc, "int20"), 0xE, 3, 0)
+	m.setGate64(0x20, lo, hi)
+	m.w64(pteAddr(0x1FF000), 0x1FF000|pteP|pteRW|pteUS|1<<51)
+	m.w64(pteAddr(0x1FE000), 0x1FE000|pteP|pteRW) // supervisor page
+	s := m.state()
+	s.GPR[arch.RDI] = 0x1FE000
+	m.set(s)
+	m.run(100000)
+	for i := 0; i < 100; i++ {
+		m.run(5000)
+	}
+	s = m.state()
+	n, pfs := s.GPR[arch.R12], s.GPR[arch.R13]
+	require.True(b, n > 100 && 3*n <= pfs && pfs <= 3*n+3, "#PFs taken: %d in %d passes", pfs, n)
+	b.ReportAllocs()
+	for b.Loop() {
+		m.run(5000)
+	}
+}

@@ -90,11 +90,21 @@ func (c *CPU) loadSegReal(seg int, sel uint16) {
 // loadSeg loads DS, ES, FS, GS or SS with sel, applying the protected-mode
 // checks of MOV Sreg / POP Sreg / LDS... (SDM Vol. 2B MOV "Operation").
 func (c *CPU) loadSeg(seg int, sel uint16) bool {
+	if !c.loadSegCache(seg, sel) {
+		return false
+	}
+	if seg == arch.SS {
+		c.stateChanged() // the CPL follows SS.DPL
+	}
+	return true
+}
+
+// loadSegCache is loadSeg without the stateChanged that follows a load of
+// SS: it loads the register and its view (refreshSeg) only. Its caller
+// brings the derived state up to date (farReturnOuter).
+func (c *CPU) loadSegCache(seg int, sel uint16) bool {
 	if c.CR0&arch.CR0PE == 0 || c.RFLAGS&arch.FlagVM != 0 {
 		c.loadSegReal(seg, sel)
-		if seg == arch.SS {
-			c.stateChanged()
-		}
 		return true
 	}
 	cpl := int(c.cpl)
@@ -119,9 +129,6 @@ func (c *CPU) loadSeg(seg int, sel uint16) bool {
 		}
 		s.Limit = 0
 		c.refreshSeg(seg)
-		if seg == arch.SS {
-			c.stateChanged()
-		}
 		return true
 	}
 	d, addr, ok := c.readDesc(sel)
@@ -163,9 +170,6 @@ func (c *CPU) loadSeg(seg int, sel uint16) bool {
 	}
 	c.Seg[seg] = segFromDesc(sel, d)
 	c.refreshSeg(seg)
-	if seg == arch.SS {
-		c.stateChanged()
-	}
 	return true
 }
 

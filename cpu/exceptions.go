@@ -230,7 +230,12 @@ type eventSave struct {
 // field in place (a transfer's record is written at every delivery and
 // far return).
 func (c *CPU) saveForEvent(s *eventSave) {
-	s.rsp, s.rip, s.rflags = c.GPR[arch.RSP], c.RIP, c.Flags()
+	fl := c.Flags()
+	// The arithmetic flags materialised (the same values): the
+	// transfer's own reads of RFLAGS (the image it pushes) are then
+	// cheap.
+	c.lz.setFlags(fl)
+	s.rsp, s.rip, s.rflags = c.GPR[arch.RSP], c.RIP, fl
 	s.cs, s.ss = c.Seg[arch.CS], c.Seg[arch.SS]
 }
 
@@ -530,7 +535,7 @@ func (c *CPU) deliverLong(vec uint8, hasErr bool, code uint32, kind eventKind) {
 		return
 	}
 	fl := c.Flags()
-	oldCS, oldSS, oldSP := c.Seg[arch.CS], c.Seg[arch.SS], c.GPR[arch.RSP]
+	oldCS, oldSS, oldSP := c.Seg[arch.CS].Selector, c.Seg[arch.SS].Selector, c.GPR[arch.RSP]
 	newCPL := int(c.cpl)
 	if d.typ()&arch.ARConforming == 0 {
 		newCPL = d.dpl()
@@ -567,7 +572,7 @@ func (c *CPU) deliverLong(vec uint8, hasErr bool, code uint32, kind eventKind) {
 		c.stateChanged()
 	}
 	c.GPR[arch.RSP] = newSP
-	frame := [6]uint64{uint64(oldSS.Selector), oldSP, fl, uint64(oldCS.Selector), c.returnRIP(), uint64(code)}
+	frame := [6]uint64{uint64(oldSS), oldSP, fl, uint64(oldCS), c.returnRIP(), uint64(code)}
 	n := 5
 	if hasErr {
 		n = 6

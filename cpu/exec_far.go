@@ -96,14 +96,20 @@ func (c *CPU) farReturnTargetOK(d descriptor, ip uint64, insn, sdm string) bool 
 // registers whose DPL is below the new CPL become null (SDM Vol. 2B RET,
 // IRET).
 func (c *CPU) nullifyDataSegs() {
-	for _, s := range []int{arch.ES, arch.DS, arch.FS, arch.GS} {
-		seg := &c.Seg[s]
-		conformingCode := seg.Attr&arch.ARCode != 0 && seg.Attr&arch.ARConforming != 0
-		if seg.Attr&arch.ARUnusable == 0 && !conformingCode && seg.DPL() < int(c.cpl) {
-			seg.Selector = 0
-			seg.Attr |= arch.ARUnusable
-			c.refreshSeg(s)
-		}
+	c.nullifyDataSeg(arch.ES)
+	c.nullifyDataSeg(arch.DS)
+	c.nullifyDataSeg(arch.FS)
+	c.nullifyDataSeg(arch.GS)
+}
+
+// nullifyDataSeg is nullifyDataSegs for segment register s.
+func (c *CPU) nullifyDataSeg(s int) {
+	seg := &c.Seg[s]
+	conformingCode := seg.Attr&arch.ARCode != 0 && seg.Attr&arch.ARConforming != 0
+	if seg.Attr&arch.ARUnusable == 0 && !conformingCode && seg.DPL() < int(c.cpl) {
+		seg.Selector = 0
+		seg.Attr |= arch.ARUnusable
+		c.refreshSeg(s)
 	}
 }
 
@@ -223,18 +229,19 @@ func (c *CPU) farReturnOuter(sel uint16, d descriptor, addr uint64, rpl int, ip 
 // canonical: Vol. 3A 3.3.7.1). A hit stands for the paging checks of
 // every slot (as in rd), so none of popPeek's reads could fault; IRET
 // writes nothing between its reads of the frame (the descriptor checks
-// only read), so reading the slots early gives the values popPeek would.
-// It reports false when that does not apply.
-func (c *CPU) iretFrame64() (f [5]uint64, hit bool) {
+// only read), so reading the slots early gives the values popPeek would:
+// the caller copies them at once. It returns the frame in the host page,
+// or nil when that does not apply.
+func (c *CPU) iretFrame64() *[5]uint64 {
 	sp := c.GPR[arch.RSP]
 	if sp&0xfff > 4096-40 {
-		return f, false
+		return nil
 	}
 	p := c.stack64(&c.tlb.read, sp)
 	if p == nil {
-		return f, false
+		return nil
 	}
-	return *(*[5]uint64)(unsafe.Pointer(p)), true
+	return (*[5]uint64)(unsafe.Pointer(p))
 }
 
 // popPeek reads a stack slot of operand size at offset off.
@@ -276,7 +283,7 @@ func iretDo(c *CPU, in *Inst) {
 	var slots [2]uint64
 	var outerSlots *[2]uint64
 	if c.codeMode == mode64 && sz == 8 {
-		if f, hit := c.iretFrame64(); hit {
+		if f := c.iretFrame64(); f != nil {
 			ipv, csv, flv = f[0], f[1], f[2]
 			slots = [2]uint64{f[3], f[4]}
 			outerSlots = &slots
@@ -298,6 +305,7 @@ func iretDo(c *CPU, in *Inst) {
 popped:
 	m := c.stackMask()
 	cur := c.Flags()
+	c.lz.setFlags(cur) // materialised (the same flags): beginTransfer reads them again
 	if c.CR0&arch.CR0PE == 0 {
 		if ipv > uint64(c.Seg[arch.CS].Limit) {
 			c.raiseGP("IRET offset outside the CS limit", "Vol. 2A IRET")

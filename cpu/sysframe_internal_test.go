@@ -120,7 +120,8 @@ func TestIretFrame64(t *testing.T) {
 		warm := warmSet(r, sp)
 		name := fmt.Sprintf("#%d rsp %#x warm %#x", i, sp, warm)
 		c, _ := newFrameCPU(ram, sp, warm)
-		f, hit := c.iretFrame64()
+		fp := c.iretFrame64()
+		hit := fp != nil
 		gc, _ := newFrameCPU(ram, sp, warm)
 		all := true
 		var want [5]uint64
@@ -136,7 +137,7 @@ func TestIretFrame64(t *testing.T) {
 		if hit {
 			hits++
 			require.True(t, all, "%s: a slot faults on the generic path", name)
-			require.Equal(t, want, f, name)
+			require.Equal(t, want, *fp, name)
 		}
 	}
 	t.Logf("%d of 1000 frames read in one piece", hits)

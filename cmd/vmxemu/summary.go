@@ -65,9 +65,9 @@ type faultSummary struct {
 	// instruction's bytes and disassembles them — a quarter of the time
 	// of kvm-unit-tests' access test, which takes millions of #PF).
 	keepLast bool
-	// seenVec[v]: a fault of vector v's kind was recorded (without
-	// keepLast nothing more of it is), so exception returns before the
-	// map lookup.
+	// seenVec[v], set only without keepLast: a fault of vector v's kind
+	// was recorded and nothing more of it will be, so exception returns
+	// before the map lookup.
 	seenVec [256]bool
 }
 
@@ -133,7 +133,7 @@ func newRecord(c *cpu.CPU, kind string, rip uint64, why string) *faultRecord {
 // exception records an exception (not an interrupt or INT n) at delivery:
 // RIP is the instruction that faulted (for a trap, the next one).
 func (s *faultSummary) exception(c *cpu.CPU, vec uint8, f *arch.Fault, external bool) {
-	if external || f == nil || !s.keepLast && s.seenVec[vec] {
+	if external || f == nil || s.seenVec[vec] {
 		return
 	}
 	kind := arch.VectorName(vec)

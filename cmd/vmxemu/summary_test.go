@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vmxemu/vmxemu/arch"
 	"github.com/vmxemu/vmxemu/cpu"
 	"github.com/vmxemu/vmxemu/vmx"
 )
@@ -59,3 +60,38 @@ func TestVMXHookFailuresOnly(t *testing.T) {
 		assert.Equal(t, tc.wants, h.VMXFailuresOnly, tc.name)
 	}
 }
+
+// TestFaultSummarySeenVec: a vector whose kind was recorded returns
+// early (seenVec) only without keepLast: the first fault of each kind is
+// kept, and under the gdb stub every fault becomes the last one.
+func TestFaultSummarySeenVec(t *testing.T) {
+	c := cpu.New(cpu.Config{Bus: &ramBus{}}, arch.State{})
+	pf := func(rule string) *arch.Fault {
+		return &arch.Fault{Vector: arch.VecPF, HasError: true, Rule: rule, SDM: "Vol. 3A 4.7"}
+	}
+	for _, keepLast := range []bool{false, true} {
+		s := newFaultSummary(keepLast)
+		s.exception(c, arch.VecPF, pf("first"), false)
+		s.exception(c, arch.VecPF, pf("second"), false)
+		s.exception(c, arch.VecGP, &arch.Fault{Vector: arch.VecGP, HasError: true, Rule: "gp"}, false)
+		require.Contains(t, s.first, "#PF")
+		assert.Contains(t, s.first["#PF"].Why, "first", "keepLast %v", keepLast)
+		require.Contains(t, s.first, "#GP", "keepLast %v", keepLast)
+		s.exception(c, arch.VecPF, pf("third"), false)
+		require.NotNil(t, s.last)
+		if keepLast {
+			assert.Contains(t, s.last.Why, "third")
+		} else {
+			assert.Contains(t, s.last.Why, "gp")
+		}
+	}
+}
+
+// ramBus is one zeroed page of RAM at every frame, no devices.
+type ramBus struct{ page [4096]byte }
+
+func (b *ramBus) RAMPage(pfn uint64) *[4096]byte          { return &b.page }
+func (b *ramBus) ReadMMIO(pa uint64, size int) uint64     { return ^uint64(0) }
+func (b *ramBus) WriteMMIO(pa uint64, size int, v uint64) {}
+func (b *ramBus) In(port uint16, size int) uint32         { return ^uint32(0) }
+func (b *ramBus) Out(port uint16, size int, v uint32)     {}

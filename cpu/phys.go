@@ -103,10 +103,8 @@ func (c *CPU) physWrite(gpa uint64, size int, v uint64, kind int) bool {
 	}
 	if pg != nil {
 		// Decoded code depends on nothing but the bytes: a write that
-		// leaves every byte as it was (kvm-unit-tests' access test
-		// stores the same RET over its test page before every access)
-		// keeps the frame's blocks (SDM Vol. 3A 11.6 asks only that a
-		// write which changes code be seen by later fetches).
+		// leaves every byte as it was may keep the frame's blocks
+		// (rewritten).
 		changed := false
 		for i := 0; i < size && off+i < 4096; i++ {
 			if b := byte(v >> (8 * i)); pg[off+i] != b {
@@ -116,6 +114,8 @@ func (c *CPU) physWrite(gpa uint64, size int, v uint64, kind int) bool {
 		}
 		if changed {
 			c.code.written(c, hfn)
+		} else {
+			c.code.rewritten(c, hfn)
 		}
 		return true
 	}

@@ -54,6 +54,10 @@ type codePage struct {
 	// cross are the page-crossing blocks that start in another frame and
 	// end in this one (block.pfn2).
 	cross []*block
+	// looked says a block of the frame was decoded or found by a lookup
+	// (decodeBlock) since a write that left the frame's bytes as they
+	// were (rewritten) last kept its blocks.
+	looked bool
 }
 
 // CodeCache holds decoded blocks for one machine.
@@ -119,6 +123,24 @@ func (cc *CodeCache) written(by *CPU, pfn uint64) {
 	}
 }
 
+// rewritten is called for a store that reaches frame pfn without a fast
+// write entry and leaves every byte it writes as it was. The decoded code
+// is still what the bytes say (SDM Vol. 3A 11.6 asks only that a write
+// which changes code be seen by later fetches), so the blocks may stay:
+// they do when one of them was looked up since the last such write
+// (kvm-unit-tests' access test stores the same RET over its test page
+// before every access, and calls it when the fetch is allowed). Otherwise
+// they go as for any write (written), which is always allowed, so that a
+// frame written over and over and no longer run (the same test's reads
+// and writes) leaves the code cache and takes fast write entries again.
+func (cc *CodeCache) rewritten(by *CPU, pfn uint64) {
+	if p, ok := cc.pages[pfn]; ok && p.looked {
+		p.looked = false
+		return
+	}
+	cc.written(by, pfn)
+}
+
 // dropFrame invalidates the decoded blocks of frame pfn; it reports
 // whether there were any.
 func (cc *CodeCache) dropFrame(pfn uint64) bool {
@@ -179,6 +201,7 @@ type frameBlock struct {
 	pfn uint64
 	gen uint64
 	b   *block
+	p   *codePage // pages[pfn]
 	key uint32
 }
 
@@ -633,12 +656,14 @@ func (c *CPU) decodeBlock(rip uint64) *block {
 		fb := &c.frameBlocks[(pfn^pfn>>8^uint64(key))&(frameBlocksSize-1)]
 		if fb.gen == c.code.gen && fb.pfn == pfn && fb.key == key {
 			if b := fb.b; b.valid && uint64(b.size) <= limitLeft && b.pfn2 == noFrame {
+				fb.p.looked = true
 				return b
 			}
 		}
 		if p, ok := c.code.pages[pfn]; ok {
 			if b, ok := p.blocks[key]; ok && b.valid && uint64(b.size) <= limitLeft && b.pfn2 == noFrame {
-				*fb = frameBlock{pfn: pfn, key: key, gen: c.code.gen, b: b}
+				*fb = frameBlock{pfn: pfn, key: key, gen: c.code.gen, b: b, p: p}
+				p.looked = true
 				return b
 			}
 		}
@@ -685,7 +710,9 @@ func (c *CPU) decodeBlock(rip uint64) *block {
 // cacheBlock records the freshly decoded block b (from RAM) in its frame's
 // code page under key and returns it.
 func (c *CPU) cacheBlock(b *block, key uint32, code []byte) *block {
-	c.code.page(b.pfn).blocks[key] = b
+	p := c.code.page(b.pfn)
+	p.blocks[key] = b
+	p.looked = true
 	c.code.gen++
 	c.traceTranslated(b, code)
 	return b
@@ -880,9 +907,12 @@ func (c *CPU) decodeCrossing(lin uint64, win []byte, pfn uint64, key uint32, lim
 	}
 	b := &block{insts: insts, fast: insts, valid: true, pfn: pfn, pfn2: pfn2, cacheable: true, size: uint16(in.len), off: off}
 	c.traceTranslated(b, buf[:in.len])
-	c.code.page(pfn).blocks[key] = b
+	p := c.code.page(pfn)
+	p.blocks[key] = b
+	p.looked = true
 	c.code.gen++
 	p2 := c.code.page(pfn2)
+	p2.looked = true
 	live := p2.cross[:0]
 	for _, o := range p2.cross {
 		if o.valid {

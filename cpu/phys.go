@@ -102,10 +102,21 @@ func (c *CPU) physWrite(gpa uint64, size int, v uint64, kind int) bool {
 		c.lintVMXAccess(hfn, "writes")
 	}
 	if pg != nil {
+		// Decoded code depends on nothing but the bytes: a write that
+		// leaves every byte as it was may keep the frame's blocks
+		// (rewritten).
+		changed := false
 		for i := 0; i < size && off+i < 4096; i++ {
-			pg[off+i] = byte(v >> (8 * i))
+			if b := byte(v >> (8 * i)); pg[off+i] != b {
+				pg[off+i] = b
+				changed = true
+			}
 		}
-		c.code.written(c, hfn)
+		if changed {
+			c.code.written(c, hfn)
+		} else {
+			c.code.rewritten(c, hfn)
+		}
 		return true
 	}
 	c.bus.WriteMMIO(hfn<<12|uint64(off), size, v)

@@ -58,6 +58,94 @@ type walkMemo struct {
 	// last is the record memoWalk's latest call hit or made (nil when it
 	// walked without one), for fill to note the host page in.
 	last *walkMemoEntry
+	// path is the last walk's path, for a walk that the record does not
+	// answer to begin below the entries that did not change (walkPath).
+	path walkPath
+}
+
+// walkPath is the path of the last walk memoWalk made (mmu.Path): where
+// the entries it read live, by level, and their values after it, with
+// the control state they were read under. A later walk for an address
+// with the same index bits above a level L begins at L when every entry
+// above L still holds its value, with the accessed flag set: mmu.Path
+// says why that walk is the walk from CR3. (kvm-unit-tests' access test
+// rewrites the PDE and PTE of its test address before every access and
+// leaves the entries above alone.)
+type walkPath struct {
+	mmu.Path
+	ok  bool
+	lin uint64
+	// The control state the upper levels' checks and table addresses
+	// depend on (SDM Vol. 3A 4.5): CR3, the paging mode (CR0.PG,
+	// CR4.PAE, CR4.LA57, IA32_EFER.LMA), IA32_EFER.NXE and MAXPHYADDR.
+	// 1-GByte page support is not among them: it decides only what a
+	// PDPTE with PS=1 is (a page, or a reserved-bit fault), and such an
+	// entry is never one a walk begins below (its level is the walk's
+	// last, so the path has no table below it).
+	cr3, mode   uint64
+	maxPhysAddr uint
+	ent         [6]*uint64 // by level
+	val         [6]uint64
+}
+
+// pathMode is the paging-mode and NXE part of r that walkPath compares.
+func pathMode(r *mmu.Regs) uint64 {
+	return r.CR0&arch.CR0PG | r.CR4&(arch.CR4PAE|arch.CR4LA57) | r.EFER&(arch.EFERLMA|arch.EFERNXE)
+}
+
+// pathStart returns the level the walk for lin under r can begin at (0:
+// at the top, from CR3) and notes the entries above it as read, in
+// memo.ent, for the record the walk makes.
+func (m *walkMemo) pathStart(r *mmu.Regs, lin uint64) int {
+	p := &m.path
+	if !p.ok || p.cr3 != r.CR3 || p.mode != pathMode(r) || p.maxPhysAddr != r.MaxPhysAddr {
+		return 0
+	}
+	top := 4
+	if r.CR4&arch.CR4LA57 != 0 {
+		top = 5
+	}
+	start := 0
+	for l := top; l >= 2 && l-1 >= p.Deepest; l-- {
+		shift := uint(12 + 9*(l-1))
+		v := p.val[l]
+		if (lin^p.lin)>>shift&511 != 0 || *p.ent[l] != v || v&pteAccessed == 0 {
+			break
+		}
+		m.ent[top-l] = p.ent[l]
+		start = l - 1
+	}
+	if start != 0 {
+		m.n = top - start
+	}
+	return start
+}
+
+// pteAccessed is the accessed flag of a paging-structure entry (SDM Vol.
+// 3A 4.8).
+const pteAccessed = 1 << 5
+
+// pathNote records the path of the walk for lin under r that memoWalk
+// just made: memo.ent holds its entries from the top, the ones pathStart
+// noted first. A walk with an entry outside RAM (memo.on false) or
+// refused leaves no path.
+func (m *walkMemo) pathNote(r *mmu.Regs, lin uint64, refused bool) {
+	p := &m.path
+	top := 4
+	if r.CR4&arch.CR4LA57 != 0 {
+		top = 5
+	}
+	if !m.on || refused || m.n == 0 || p.Deepest != top-m.n+1 {
+		p.ok = false
+		return
+	}
+	for i := 0; i < m.n; i++ {
+		l := top - i
+		p.ent[l] = m.ent[i]
+		p.val[l] = *m.ent[i]
+	}
+	p.ok, p.lin = true, lin
+	p.cr3, p.mode, p.maxPhysAddr = r.CR3, pathMode(r), r.MaxPhysAddr
 }
 
 // walkMemoKey is the memo key of an access to the page of lin.
@@ -107,7 +195,9 @@ func (c *CPU) memoWalk(r *mmu.Regs, lin uint64, acc mmu.Access, f *arch.Fault) (
 		return e.tr, false
 	}
 	c.memo.on, c.memo.n = true, 0
-	tr, faulted = mmu.WalkTo(physMem{c}, r, lin, acc, f)
+	c.memo.path.Start = c.memo.pathStart(r, lin)
+	tr, faulted = mmu.WalkPath(physMem{c}, r, lin, acc, &c.memo.path.Path, f)
+	c.memo.pathNote(r, lin, tr.Refused)
 	if c.memo.on && !faulted && !tr.Refused && c.memo.n > 0 {
 		e.key, e.regs, e.n, e.tr, e.pg = key, *r, c.memo.n, tr, nil
 		for i := 0; i < e.n; i++ {

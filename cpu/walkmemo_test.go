@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -53,7 +54,21 @@ func (m refMem) WritePhys32(pa uint64, v uint32) bool {
 // copy. Every translation and fault must be equal, and so must the
 // paging structures afterwards (the accessed and dirty flags the walks
 // set).
+//
+// It runs under 4-level and 5-level paging (a PML5 above the two roots),
+// and, as kvm-unit-tests' access test does, rewrites the PDEs and PTEs
+// more often than the entries above them (another random bit of the
+// first value: P, R/W, U/S, A, D, PS, G, XD, a protection key, reserved
+// bits), with CR4.PKE and PKRU changes, so that many walks the memo does
+// not answer begin below the top level from the last walk's path
+// (walkPath); those are counted and must be frequent.
 func TestWalkMemoMatchesWalk(t *testing.T) {
+	for _, levels := range []int{4, 5} {
+		t.Run(fmt.Sprintf("%d-level", levels), func(t *testing.T) { testWalkMemoMatchesWalk(t, levels) })
+	}
+}
+
+func testWalkMemoMatchesWalk(t *testing.T, levels int) {
 	const (
 		root0 = 0x300000 // PML4 of address space 0
 		root1 = 0x301000 // PML4 of address space 1 (shares the lower levels)
@@ -61,9 +76,12 @@ func TestWalkMemoMatchesWalk(t *testing.T) {
 		pd    = 0x303000
 		pt0   = 0x304000 // page tables: pt0 + i*0x1000, i < nPT
 		nPT   = 4
+		pml50 = 0x30a000 // PML5 of address space 0 (5-level paging)
+		pml51 = 0x30b000 // PML5 of address space 1
 		area  = 0x300000 // the paging structures live in [area, area+areaN)
 		areaN = 0x10000
 	)
+	var total struct{ walks, memoHits, fastHits, pathWalks int }
 	for seed := uint64(1); seed <= 8; seed++ {
 		h := newHarness(mode64)
 		c := h.c
@@ -81,6 +99,11 @@ func TestWalkMemoMatchesWalk(t *testing.T) {
 			}
 		}
 		w(pd+nPT*8, 0x600000|0x87) // a 2-MiB page
+		if levels == 5 {
+			w(pml50, root0|7)
+			w(pml51, root1|7)
+			w(pml51+8, root1|7) // a second PML5E onto the same PML4
+		}
 		// The entries the steps change: every one written above.
 		var entries []uint64
 		orig := map[uint64]uint64{}
@@ -90,10 +113,23 @@ func TestWalkMemoMatchesWalk(t *testing.T) {
 				orig[pa] = v
 			}
 		}
+		// The lower levels (PDEs and PTEs), which most steps change.
+		var lower []uint64
+		for _, pa := range entries {
+			if pa >= pd && pa < pt0+nPT*0x1000 {
+				lower = append(lower, pa)
+			}
+		}
 		ref := refMem{ram: append([]byte(nil), ram...)}
 		r := mmu.Regs{
 			CR0: arch.CR0PE | arch.CR0PG | arch.CR0ET, CR3: root0,
 			CR4: arch.CR4PAE, EFER: arch.EFERLME | arch.EFERLMA | arch.EFERNXE, MaxPhysAddr: 46,
+		}
+		cr3s := [2]uint64{root0, root1}
+		if levels == 5 {
+			r.CR4 |= arch.CR4LA57
+			cr3s = [2]uint64{pml50, pml51}
+			r.CR3 = pml50
 		}
 		// The CPU holds the same control state (memoFill compares the
 		// record's with the CPU's own registers).
@@ -102,6 +138,7 @@ func TestWalkMemoMatchesWalk(t *testing.T) {
 		r.PKRU, r.PKRS, r.PDPTE = c.PKRU, uint32(c.PKRS), c.pdpte
 		sync := func() {
 			c.CR0, c.CR3, c.CR4, c.EFER, c.MaxPhysAddr = r.CR0, r.CR3, r.CR4, r.EFER, r.MaxPhysAddr
+			c.PKRU = r.PKRU
 			c.RFLAGS &^= arch.FlagAC
 			if r.RFLAGSAC {
 				c.RFLAGS |= arch.FlagAC
@@ -112,15 +149,24 @@ func TestWalkMemoMatchesWalk(t *testing.T) {
 		fastHits := 0
 		rng := rand.New(rand.NewPCG(seed, 18))
 		lins := []uint64{0, 0x1000, 0x5000, 0x201000, 0x202000, 0x3ff000, 0x800000, 0x801000, 0x40000000, 0x40123000, 0x8000000000, 0x8000001000}
-		bits := []uint64{1 << 0, 1 << 1, 1 << 2, 1 << 5, 1 << 6, 1 << 7, 1 << 8, 1 << 63, 1 << 51, 1 << 13}
-		walks, memoHits := 0, 0
-		for step := 0; step < 6000; step++ {
+		if levels == 5 {
+			// Through the second PML5E (address space 1; space 0 has
+			// none: a not-present PML5E).
+			lins = append(lins, 1<<48, 1<<48|0x5000, 1<<48|0x8000001000)
+		}
+		bits := []uint64{1 << 0, 1 << 1, 1 << 2, 1 << 5, 1 << 6, 1 << 7, 1 << 8, 1 << 63, 1 << 51, 1 << 13, 1 << 59, 1 << 61, 1 << 36, 1 << 42}
+		walks, memoHits, pathWalks := 0, 0, 0
+		for step := 0; step < 8000; step++ {
 			switch k := rng.IntN(100); {
 			case k < 3: // change an entry in both copies
 				// The entry becomes its first value with one bit
 				// changed (or, one time in four, that value again):
-				// at most a few entries are broken at any time.
-				pa := entries[rng.IntN(len(entries))]
+				// at most a few entries are broken at any time. Most
+				// changes are to PDEs and PTEs.
+				pa := lower[rng.IntN(len(lower))]
+				if k < 1 {
+					pa = entries[rng.IntN(len(entries))]
+				}
 				v := orig[pa]
 				if rng.IntN(4) != 0 {
 					v ^= bits[rng.IntN(len(bits))]
@@ -128,7 +174,9 @@ func TestWalkMemoMatchesWalk(t *testing.T) {
 				w(pa, v)
 				binary.LittleEndian.PutUint64(ref.ram[pa:], v)
 			case k < 5: // change the control state
-				switch rng.IntN(7) {
+				// MAXPHYADDR stays at 21 (case 9) until the next change.
+				r.MaxPhysAddr = 46
+				switch rng.IntN(10) {
 				case 0:
 					r.CR0 ^= arch.CR0WP
 				case 1:
@@ -142,7 +190,15 @@ func TestWalkMemoMatchesWalk(t *testing.T) {
 				case 5:
 					r.RFLAGSAC = !r.RFLAGSAC
 				case 6:
-					r.CR3 ^= root0 ^ root1
+					r.CR3 ^= cr3s[0] ^ cr3s[1]
+				case 7:
+					r.CR4 ^= arch.CR4PKE
+				case 8:
+					r.PKRU = rng.Uint32()
+				case 9:
+					// 21 bits: bit 21 of an entry becomes
+					// reserved, and the tables lie above 2 MiB.
+					r.MaxPhysAddr = 21
 				}
 				sync()
 			default: // translate
@@ -173,7 +229,11 @@ func TestWalkMemoMatchesWalk(t *testing.T) {
 					}
 				}
 				var gfv arch.Fault
+				c.memo.path.Start = 0
 				got, faulted := c.memoWalk(&r, lin, acc, &gfv)
+				if !before && c.memo.path.Start != 0 {
+					pathWalks++
+				}
 				var gf *arch.Fault
 				if faulted {
 					gf = &gfv
@@ -201,10 +261,16 @@ func TestWalkMemoMatchesWalk(t *testing.T) {
 				}
 			}
 		}
-		// The memo must be exercised, not bypassed.
-		require.Greater(t, memoHits, walks/25, "seed %d: memo hits (of %d walks)", seed, walks)
-		require.Greater(t, fastHits, walks/50, "seed %d: memoFill hits (of %d walks)", seed, walks)
+		t.Logf("seed %d: %d walks, %d memo hits, %d memoFill hits, %d from a path", seed, walks, memoHits, fastHits, pathWalks)
+		total.walks += walks
+		total.memoHits += memoHits
+		total.fastHits += fastHits
+		total.pathWalks += pathWalks
 	}
+	// The memo and the paths must be exercised, not bypassed.
+	require.Greater(t, total.memoHits, total.walks/50, "memo hits (of %d walks)", total.walks)
+	require.Greater(t, total.fastHits, total.walks/100, "memoFill hits (of %d walks)", total.walks)
+	require.Greater(t, total.pathWalks, total.walks/5, "walks from a path (of %d walks)", total.walks)
 }
 
 // TestRegsMatchFields: regsMatch (walkmemo.go) against the whole-struct

@@ -377,6 +377,60 @@ func WalkTo(m PhysMem, r *Regs, lin uint64, acc Access, f *arch.Fault) (t Transl
 	return walk(m, r, lin, acc, nil, f)
 }
 
+// Path is what a 4-level or 5-level walk knew before it read each
+// level's entry (SDM Vol. 3A 4.5): the physical address of the table
+// that holds the entry, and whether the entries above allow writes (R/W),
+// user-mode accesses (U/S) and set XD with IA32_EFER.NXE=1 (4.6). A walk
+// given a Path records into it; it can then begin a later walk below the
+// top level.
+//
+// Start, when it lies between 1 and the top level less one, makes the
+// walk begin at level Start, from Table[Start] and Flags[Start], without
+// reading the entries above. That is the walk from CR3 only when the
+// caller knows that every entry above Start for the new linear address
+// is the entry the recording walk read (same CR3, same index bits above
+// Start) and still holds the value it read up to the accessed and dirty
+// flags, with the accessed flag set, under the same paging mode,
+// MAXPHYADDR, IA32_EFER.NXE and 1-GByte page support. The walk from CR3
+// would then read those entries, find each present with no reserved bit
+// (4.5: the checks depend on nothing else, and A and D are never
+// reserved), reach the same table with the same R/W, U/S and XD, and
+// write nothing to them (4.8: A is already set; D is set only in the
+// entry that maps the page, which is below Start). Start = 0 walks from
+// CR3.
+//
+// After the walk, Deepest is the lowest level whose Table and Flags it
+// set (the level whose entry it read last); the walk set them for every
+// level from Start (or the top) down to Deepest.
+type Path struct {
+	Start, Deepest int
+	Table          [6]uint64
+	Flags          [6]uint8 // PathRW | PathUS | PathXD
+}
+
+// Path.Flags bits.
+const (
+	PathRW = 1 << iota
+	PathUS
+	PathXD
+)
+
+// WalkPath is WalkTo recording into p (see Path), or beginning at
+// p.Start, under 4-level and 5-level paging; other paging modes walk as
+// WalkTo and set p.Deepest to 0.
+func WalkPath(m PhysMem, r *Regs, lin uint64, acc Access, p *Path, f *arch.Fault) (t Translation, faulted bool) {
+	switch r.Mode() {
+	case Mode4Level:
+		maxPA := r.maxPhys()
+		return walk64p(m, r, lin, acc, r.CR3&bitRange(maxPA-1, 12), 4, bitRange(51, maxPA), SDMLong, nil, f, p)
+	case Mode5Level:
+		maxPA := r.maxPhys()
+		return walk64p(m, r, lin, acc, r.CR3&bitRange(maxPA-1, 12), 5, bitRange(51, maxPA), SDMLong, nil, f, p)
+	}
+	p.Deepest = 0
+	return walk(m, r, lin, acc, nil, f)
+}
+
 // walkPtr is walk with the fault returned as a pointer (nil: none).
 func walkPtr(m PhysMem, r *Regs, lin uint64, acc Access, tr *tracer) (Translation, *arch.Fault) {
 	var f arch.Fault
@@ -421,6 +475,12 @@ func walk(m PhysMem, r *Regs, lin uint64, acc Access, tr *tracer, f *arch.Fault)
 // table whose entries are of the given level (5 = PML5E ... 1 = PTE). rsvd
 // holds the reserved high-address bits common to every level of the mode.
 func walk64(m PhysMem, r *Regs, lin uint64, acc Access, table uint64, top int, rsvd uint64, sdm string, tr *tracer, f *arch.Fault) (Translation, bool) {
+	return walk64p(m, r, lin, acc, table, top, rsvd, sdm, tr, f, nil)
+}
+
+// walk64p is walk64 recording into p, or beginning at p.Start (Path), when
+// p is not nil.
+func walk64p(m PhysMem, r *Regs, lin uint64, acc Access, table uint64, top int, rsvd uint64, sdm string, tr *tracer, f *arch.Fault, p *Path) (Translation, bool) {
 	maxPA := r.maxPhys()
 	nxe := r.EFER&arch.EFERNXE != 0
 	if !nxe {
@@ -431,9 +491,29 @@ func walk64(m PhysMem, r *Regs, lin uint64, acc Access, table uint64, top int, r
 	var pas, es [5]uint64 // the entries used and the values read
 	n := 0
 	rw, us, xd := true, true, false
-	for level := top; ; level-- {
+	start := top
+	if p != nil && p.Start > 0 && p.Start < top {
+		start = p.Start
+		table = p.Table[start]
+		fl := p.Flags[start]
+		rw, us, xd = fl&PathRW != 0, fl&PathUS != 0, fl&PathXD != 0
+	}
+	for level := start; ; level-- {
 		shift := uint(12 + 9*(level-1))
 		pa := table + (lin>>shift&511)*8
+		if p != nil {
+			var fl uint8
+			if rw {
+				fl |= PathRW
+			}
+			if us {
+				fl |= PathUS
+			}
+			if xd {
+				fl |= PathXD
+			}
+			p.Table[level], p.Flags[level], p.Deepest = table, fl, level
+		}
 		e, ok := m.ReadPhys64(pa)
 		if !ok {
 			return Translation{Refused: true}, false

@@ -196,7 +196,12 @@ func TestBlockLookupContexts(t *testing.T) {
 						// are fetched (SDM Vol. 3A 4.6.1 for each).
 						c.RIP = lin + 0xFFE
 						c.stop = false
-						b := c.lookupBlock()
+						var b *block
+						if rng.IntN(2) == 0 {
+							b = c.nextBlock(pred) // a link to a crossing block
+						} else {
+							b = c.lookupBlock()
+						}
 						if !ok(p) || !ok(p+1) {
 							require.Nil(t, b, "seed %d step %d: crossing fetch at page %d", seed, step, p)
 							require.True(t, c.faultPending)

@@ -7,13 +7,18 @@ package cpu
 // answer at that RIP, so it is followed only while that answer cannot
 // have changed:
 //
-//   - the same CPU's lookup, with no INVLPG since (stamp): blocks are
-//     shared between the CPUs of a machine (CodeCache), each CPU's lookup
-//     has its own epochs and translations, and a link recorded by one CPU
-//     says nothing about another's. A lookup's stamp is drawn from its
-//     machine's code cache (CodeCache.newStamp), when the CPU is attached
-//     and at every INVLPG (flushPage drops one page's entries and leaves
-//     the epoch alone), so no two lookups share one;
+//   - the same CPU's lookup, with no INVLPG since of a page a link leads
+//     into (stamp): blocks are shared between the CPUs of a machine
+//     (CodeCache), each CPU's lookup has its own epochs and translations,
+//     and a link recorded by one CPU says nothing about another's. A
+//     lookup's stamp is drawn from its machine's code cache
+//     (CodeCache.newStamp), when the CPU is attached and at an INVLPG
+//     (flushPage drops one page's entries and leaves the epoch alone) of
+//     a page that the successor of a link recorded under the current
+//     stamp lies in or crosses into (blockLookup.linkPages, a 256-bit
+//     summary of those pages), so no two lookups share one. An INVLPG of
+//     any other page changes no translation a live link's successor was
+//     fetched through, so where a lookup at its RIP would go;
 //   - the same lookup key (epoch and decode mode, blockLookup.key): an
 //     epoch changes with every flush and every code context
 //     (blockLookup.enter: CPL, mode, CS, control registers, the TLB's key
@@ -72,6 +77,17 @@ func (c *CPU) linkMiss(prev *block) *block {
 	}
 	b := c.lookupBlock()
 	if b != nil && b.cacheable && prev.valid {
+		// The page a link leads into goes into linkPages, unless
+		// it is the page whose INVLPG dropped the links last
+		// (blockLookup.volatile): then there is no link.
+		lin := c.RIP + c.segv[1].base
+		if c.codeMode != mode64 {
+			lin &= 0xFFFFFFFF // as decodeBlock
+		}
+		if pageTag(lin) == c.blocks.volatile {
+			return b
+		}
+		c.blocks.linkMark(lin, b)
 		copy(prev.link[1:], prev.link[:blockLinks-1])
 		prev.link[0] = blockLink{b: b, rip: c.RIP, key: c.blocks.key(c.codeMode), stamp: c.blocks.stamp}
 	}

@@ -88,7 +88,8 @@ func (cc *CodeCache) attach(c *CPU) {
 }
 
 // newStamp returns a block-lookup stamp no lookup of this machine has
-// had (blockLookup.stamp): at a CPU's start and at every INVLPG.
+// had (blockLookup.stamp): at a CPU's start and at an INVLPG of a page a
+// block link may lead into (blockLookup.renewStamp).
 func (cc *CodeCache) newStamp() uint64 {
 	cc.stamps++
 	return cc.stamps
@@ -257,6 +258,45 @@ type blockLookup struct {
 	// another stamp is another CPU's or may lead to a dropped entry's
 	// block.
 	stamp uint64
+	// linkPages has bit tagBit of the page (pages, as pages does) of
+	// every block a link recorded under the current stamp leads to, and
+	// of the page a page-crossing one crosses into: an INVLPG of a page
+	// whose bit is clear cannot change where a live link leads, so it
+	// keeps the stamp (CPU.invalidatePage, chain.go). Bits go only with
+	// a new stamp.
+	linkPages [4]uint64
+	// volatile is the page tag of the page whose INVLPG last gave the
+	// lookup a new stamp: no link is recorded to a block there (linkMiss),
+	// so that a page that is written, invalidated and run again and
+	// again (kvm-unit-tests' access test's test page) does not take
+	// every other link with it each time.
+	volatile uint32
+}
+
+// linkMark sets the bits of linkPages for a link to b, found at linear
+// address lin.
+func (l *blockLookup) linkMark(lin uint64, b *block) {
+	p := tagBit(pageTag(lin) &^ tagCross)
+	l.linkPages[p>>6] |= 1 << (p & 63)
+	if b.pfn2 != noFrame {
+		p = tagBit(pageTag(lin+4096) &^ tagCross)
+		l.linkPages[p>>6] |= 1 << (p & 63)
+	}
+}
+
+// linkMarked tells whether a live link may lead to a block that lies in
+// the page of lin or crosses into it.
+func (l *blockLookup) linkMarked(lin uint64) bool {
+	p := tagBit(pageTag(lin) &^ tagCross)
+	return l.linkPages[p>>6]&(1<<(p&63)) != 0
+}
+
+// renewStamp gives the lookup a new stamp (every block link goes,
+// chain.go), after an INVLPG of the page of lin.
+func (l *blockLookup) renewStamp(cc *CodeCache, lin uint64) {
+	l.stamp = cc.newStamp()
+	l.linkPages = [4]uint64{}
+	l.volatile = pageTag(lin)
 }
 
 // lookupIndex is the entry of blockLookup.e for rip.
@@ -356,13 +396,11 @@ func (l *blockLookup) flush() {
 // follows it). A block lies in one page unless it crosses (block.pfn2;
 // fetchWindow ends at the page). The CPU must leave its current block
 // (invalidatePage), which may be one of them. It reports whether
-// it looked at the entries (the page was marked in pages), and so also
-// cleared the page summary: invalidatePage then gives the lookup a new
-// stamp, which drops every block link (chain.go). A link's successor
-// was filled into the lookup when the link was recorded, which marked
-// its page(s) (note); marks go only here and in flush, so while a link
-// is live its page stays marked, and an INVLPG of an unmarked page
-// cannot touch it.
+// it looked at the entries (the page was marked in pages). Block links
+// do not depend on these marks: a live link's successor's page(s) are
+// marked in linkPages (chain.go, linkMiss), and invalidatePage gives
+// the lookup a new stamp, which drops every link, when the page is
+// marked there.
 func (l *blockLookup) flushPage(lin uint64) bool {
 	pg := lin >> 12
 	t := pageTag(lin)

@@ -46,19 +46,26 @@ func invlpg(c *CPU, in *Inst) {
 // names are not modelled (the walk memo re-reads every entry it relies
 // on, walkmemo.go).
 //
-// INVLPG ends its block (fEnd). When the lookup had blocks in the page,
-// every block link goes too (a new stamp) and the run goes on through a
-// lookup (c.stop). When it had none (flushPage found the page unmarked:
-// an INVLPG of a data page, the usual case), no link can lead into the
-// page (chain.go), so the block's links stay and are followed as after
-// any block, unless the INVLPG's own bytes lie in the page (a block not
-// held by the lookup: it then stops, as before).
+// INVLPG ends its block (fEnd). When a block link may lead into the page
+// (blockLookup.linkPages), every block link goes (a new stamp) and the
+// run goes on through a lookup (c.stop). When the lookup had blocks in
+// the page but no link leads there, the links stay, and the run goes on
+// through a lookup. When it had none (flushPage found the page unmarked:
+// an INVLPG of a data page, the usual case), the block's links are
+// followed as after any block, unless the INVLPG's own bytes lie in the
+// page (a block not held by the lookup: it then stops, as before).
 func (c *CPU) invalidatePage(lin uint64) {
 	c.tlb.flushPage(lin)
-	if c.blocks.flushPage(lin) {
-		// Block links go, every page's (chain.go; flushPage tells
-		// why an unmarked page needs none of this).
-		c.blocks.stamp = c.code.newStamp()
+	looked := c.blocks.flushPage(lin)
+	if c.blocks.linkMarked(lin) || lin>>12 == 0 {
+		// Block links go, every page's (chain.go). Page 0: a block
+		// crossing into it from the top of the 32-bit space marked
+		// the page above instead (flushPage).
+		c.blocks.renewStamp(c.code, lin)
+		c.stop = true
+		return
+	}
+	if looked {
 		c.stop = true
 		return
 	}

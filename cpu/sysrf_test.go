@@ -16,10 +16,7 @@ import (
 // instruction after a #PF handler's IRETQ, whose frame must hold RF=0
 // (r10 counts those with RF=1, r9 all of them). Every #PF returns to the
 // instruction after the faulting one with RF=1.
-const rfLoopSrc = `
-	mov rbx, 0x800000      ; PDE 4 of the identity map: not present
-	mov rsi, 0x1FF000      ; PTE 511: reserved bit 51 set
-top:
+const rfLoopSrc = pfLoopHead + `
 	mov rax, cr0
 	xor rax, 1 << 16       ; CR0.WP toggled
 	mov cr0, rax
@@ -40,23 +37,11 @@ top:
 after:
 	int 0x21               ; runs with RF=1: its frame records it
 	mov rax, [rbx]         ; #PF(0)
-	push 0x23              ; SS: selData3|3
-	push 0xA0000           ; RSP: physUStack
-	pushfq
-	push 0x2B              ; CS: selCode64U|3
-	lea rax, [rel user]
-	push rax
-	iretq
+` + toUser64 + `
 back:
 	inc r12
 	jmp top
-align 64
-pf:
-	inc r13
-	or r14, [rsp]
-	add rsp, 8
-	add qword [rsp], 3     ; every faulting instruction is 3 bytes long
-	iretq
+` + pfHandler + `
 align 64
 int21:
 	inc rbp
@@ -73,36 +58,14 @@ int22:
 	and rax, 1
 	add r10, rax           ; frames with RF=1
 	iretq
-align 64
-int20:
-	add rsp, 40            ; drop the CPL-3 frame
-	jmp back
-align 64
-user:
-	mov rax, [rdi]         ; rdi = the supervisor page: #PF(P|U)
-	int 0x20
-`
+` + int20User
 
 // newRFLoop builds the machine of rfLoopSrc; armed arms an instruction
 // breakpoint (DR0, R/W=00, L0) at an address nothing executes, so that
 // every instruction runs alone (runDebug) and RF is cleared after one
 // instruction there, which is what SDM Vol. 3B 18.3.1.1 states.
 func newRFLoop(t testing.TB, armed bool) *machine {
-	m := newMachine(t, modeLong64, 0)
-	m.program(t, rfLoopSrc)
-	for _, g := range []struct {
-		vec   uint8
-		label string
-		dpl   uint8
-	}{{arch.VecPF, "pf", 0}, {0x20, "int20", 3}, {0x21, "int21", 0}, {0x22, "int22", 0}} {
-		lo, hi := gate64(selCode64, labelAddr(t, 64, physCode, rfLoopSrc, g.label), 0xE, g.dpl, 0)
-		m.setGate64(g.vec, lo, hi)
-	}
-	m.w64(pteAddr(0x1FF000), 0x1FF000|pteP|pteRW|pteUS|1<<51)
-	m.w64(pteAddr(0x1FE000), 0x1FE000|pteP|pteRW) // supervisor page
-	s := m.state()
-	s.GPR[arch.RDI] = 0x1FE000
-	m.set(s)
+	m := newPFLoop(t, rfLoopSrc, append(pfLoopGates(), loopGate{0x21, "int21", 0}, loopGate{0x22, "int22", 0}), nil)
 	if armed {
 		m.armSplit()
 	}

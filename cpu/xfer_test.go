@@ -23,10 +23,7 @@ import (
 // through the TSS stack (SDM Vol. 3A 6.12-6.14, Vol. 2A IRET), and DS
 // and ES loads in 64-bit mode before the trip to compatibility mode. r12
 // counts the passes, r13 the #PFs, r14 ORs their error codes.
-const xferLoopSrc = `
-	mov rbx, 0x800000      ; PDE 4 of the identity map: not present
-	mov rsi, 0x1FF000      ; PTE 511: reserved bit 51 set
-top:
+const xferLoopSrc = pfLoopHead + `
 	mov rax, [rbx]         ; #PF(0) at CPL 0, SS = selData0
 	mov rax, rsp
 	push 0                 ; SS: null
@@ -56,14 +53,7 @@ ret2:
 	lea rax, [rel ret3]
 	push rax
 	iretq
-ret3:
-	push 0x23              ; SS: selData3|3
-	push 0xA0000           ; RSP: physUStack
-	pushfq
-	push 0x2B              ; CS: selCode64U|3
-	lea rax, [rel user]
-	push rax
-	iretq                  ; to 64-bit code at CPL 3
+ret3:` + toUser64 + `
 back:
 	mov ax, 0x23           ; DS, ES: selData3|3, usable at CPL 3
 	mov ds, ax
@@ -78,25 +68,11 @@ back:
 back32:
 	inc r12
 	jmp top
-align 64
-pf:
-	inc r13
-	or r14, [rsp]
-	add rsp, 8
-	add qword [rsp], 3     ; every faulting instruction is 3 bytes long
-	iretq
-align 64
-int20:
-	add rsp, 40            ; drop the CPL-3 frame
-	jmp back
+` + pfHandler + int20User + `
 align 64
 int23:
 	add rsp, 40
 	jmp back32
-align 64
-user:
-	mov rax, [rdi]         ; rdi = the supervisor page: #PF(P|U)
-	int 0x20
 align 64
 bits 32
 user32:
@@ -109,23 +85,8 @@ user32:
 const selCode64b = 0x38
 
 func newXferLoop(t testing.TB) *machine {
-	m := newMachine(t, modeLong64, 0)
-	m.setGDT(selCode64b, desc(0, 0xFFFFE, accCode0, flgG64))
-	m.program(t, xferLoopSrc)
-	for _, g := range []struct {
-		vec   uint8
-		label string
-		dpl   uint8
-	}{{arch.VecPF, "pf", 0}, {0x20, "int20", 3}, {0x23, "int23", 3}} {
-		lo, hi := gate64(selCode64, labelAddr(t, 64, physCode, xferLoopSrc, g.label), 0xE, g.dpl, 0)
-		m.setGate64(g.vec, lo, hi)
-	}
-	m.w64(pteAddr(0x1FF000), 0x1FF000|pteP|pteRW|pteUS|1<<51)
-	m.w64(pteAddr(0x1FE000), 0x1FE000|pteP|pteRW) // supervisor page
-	s := m.state()
-	s.GPR[arch.RDI] = 0x1FE000
-	m.set(s)
-	return m
+	return newPFLoop(t, xferLoopSrc, append(pfLoopGates(), loopGate{0x23, "int23", 3}),
+		func(m *machine) { m.setGDT(selCode64b, desc(0, 0xFFFFE, accCode0, flgG64)) })
 }
 
 // TestXferDerivedState runs xferLoopSrc in runs of random length (whole

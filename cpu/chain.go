@@ -80,10 +80,7 @@ func (c *CPU) linkMiss(prev *block) *block {
 		// The page a link leads into goes into linkPages, unless
 		// it is the page whose INVLPG dropped the links last
 		// (blockLookup.volatile): then there is no link.
-		lin := c.RIP + c.segv[1].base
-		if c.codeMode != mode64 {
-			lin &= 0xFFFFFFFF // as decodeBlock
-		}
+		lin := c.codeLinear(c.RIP)
 		if pageTag(lin) == c.blocks.volatile {
 			return b
 		}

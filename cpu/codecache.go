@@ -1,5 +1,7 @@
 package cpu
 
+import "github.com/vmxemu/vmxemu/arch"
+
 // The decoded-block cache. Blocks are keyed by host-physical frame
 // (phys.go) and decode mode and shared by the CPUs of one machine; a write
 // into a frame holding blocks invalidates all of them. Each CPU also keeps a direct-mapped
@@ -514,7 +516,7 @@ func (l *blockLookup) enter(x *codeCtx) {
 // whole-struct copy through the stack stalled on store forwarding.
 func (c *CPU) enterCodeCtx() {
 	x := &c.blocks.scratch
-	x.csBase, x.csLimit = c.segv[1].base, c.Seg[1].Limit
+	x.csBase, x.csLimit = c.segv[arch.CS].base, c.Seg[arch.CS].Limit
 	x.cr0, x.cr3, x.cr4, x.efer = c.CR0, c.CR3, c.CR4, c.EFER
 	x.tlbKey, x.tlbInval = c.tlb.key, c.tlb.inval[c.tlb.ctx.cur]
 	x.mode, x.cpl, x.guest = c.codeMode, c.cpl, c.inGuest()
@@ -551,14 +553,21 @@ func (c *CPU) lookupMiss(e *blockLookupEntry) *block {
 		return nil
 	}
 	if b.cacheable {
-		lin := rip + c.segv[1].base
-		if c.codeMode != mode64 {
-			lin &= 0xFFFFFFFF // as decodeBlock
-		}
+		lin := c.codeLinear(rip)
 		*e = blockLookupEntry{rip: rip, key: c.blocks.key(c.codeMode), b: b, lin: lin}
 		c.blocks.note(lookupIndex(rip), lin, b)
 	}
 	return b
+}
+
+// codeLinear is the linear address of the code at rip: the CS base plus
+// rip, modulo 2^32 outside 64-bit mode (SDM Vol. 3A 3.4, 5.3).
+func (c *CPU) codeLinear(rip uint64) uint64 {
+	lin := rip + c.segv[arch.CS].base
+	if c.codeMode != mode64 {
+		lin &= 0xFFFFFFFF
+	}
+	return lin
 }
 
 // noFrame marks a fetch window that does not come from RAM.
@@ -667,8 +676,8 @@ func stackFastInsts(insts, fast []Inst, mode uint8) []Inst {
 
 // decodeBlock decodes a basic block starting at rip.
 func (c *CPU) decodeBlock(rip uint64) *block {
-	seg := &c.Seg[1] // CS
-	lin := rip + c.segv[1].base
+	seg := &c.Seg[arch.CS]
+	lin := c.codeLinear(rip)
 	limitLeft := uint64(1) << 62
 	if c.codeMode != mode64 {
 		if rip > uint64(seg.Limit) {
@@ -676,7 +685,6 @@ func (c *CPU) decodeBlock(rip uint64) *block {
 			return nil
 		}
 		limitLeft = uint64(seg.Limit) - rip + 1
-		lin &= 0xFFFFFFFF
 	} else if !c.canonical(lin) {
 		c.raiseGP("instruction fetch from a non-canonical address", "Vol. 3A 3.3.7.1")
 		return nil

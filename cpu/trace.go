@@ -42,10 +42,7 @@ func (c *CPU) traceBlock(b *block) TraceBlock {
 	if b.pfn != noFrame {
 		phys = b.pfn<<12 | uint64(b.off)
 	}
-	lin := c.RIP + c.segv[1].base
-	if c.codeMode != mode64 {
-		lin &= 0xFFFFFFFF
-	}
+	lin := c.codeLinear(c.RIP)
 	return TraceBlock{Linear: lin, Phys: phys, Bits: modeBits(c.codeMode), InterruptShadow: c.shadow > 0}
 }
 

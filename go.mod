@@ -1,6 +1,8 @@
 module github.com/vmxemu/vmxemu
 
-go 1.26
+go 1.27
+
+toolchain go1.27.3
 
 require (
 	github.com/bnagy/gapstone v0.0.0-20190828052830-ede92aaeaba7

@@ -43,8 +43,8 @@ import (
 // these instructions reads it, and now() during the k-th one's slow path
 // sees the k-1 before it through ripCur.
 
-// maxStackRun bounds the instructions of one stack run entry (the RET
-// included): 8 registers of 4 bits fill disp's low 32 bits.
+// maxStackRun bounds the instructions of one stack run entry: 8
+// registers of 4 bits fill disp's low 32 bits.
 const maxStackRun = 8
 
 // Stack run element kinds.
@@ -52,6 +52,17 @@ const (
 	srNone = iota
 	srPush
 	srPop
+)
+
+// Kinds of a stack run's instructions, 4 bits each in disp's high 32
+// bits: the run's PUSH or POP, MOV r64,RSP (among pushes), SUB RSP,imm
+// (after the pushes), ADD RSP,imm (before the pops) and RET (after them).
+const (
+	ekStack = iota
+	ekMov
+	ekSub
+	ekAdd
+	ekRet
 )
 
 // stackRunKind classifies in as an element of a stack run in decode mode
@@ -75,54 +86,127 @@ func stackRunRet(in *Inst, mode uint8) bool {
 	return mode == mode64 && (in.op == 0xC3 || in.op == 0xC2) && in.fault == nil && !in.lock && in.nret == 1 && in.opsz == 8
 }
 
-// isStackRun reports whether f is a stack run entry.
-func isStackRun(f *Inst) bool {
-	return f.nret > 1 && stackRunKind(&Inst{op: f.op, opsz: f.opsz, reg: f.reg, nret: 1}, mode64) != srNone
+// stackRunMov returns the destination of in when it is MOV r64,RSP (89
+// or 8B) to a register other than RSP, which a run of pushes may hold
+// (the frame pointer's "mov rbp, rsp").
+func stackRunMov(in *Inst) (uint8, bool) {
+	if in.fault != nil || in.lock || in.nret != 1 || in.opsz != 8 || in.mod != 3 {
+		return 0, false
+	}
+	switch {
+	case in.op == 0x89 && in.reg == arch.RSP && in.rm != arch.RSP && in.rm < 16:
+		return in.rm, true
+	case in.op == 0x8B && in.rm == arch.RSP && in.reg != arch.RSP && in.reg < 16:
+		return in.reg, true
+	}
+	return 0, false
 }
 
+// stackRunAdjust reports whether in is ADD RSP,imm or SUB RSP,imm (81,
+// 83) with 64-bit operand size, sub whether it is SUB.
+func stackRunAdjust(in *Inst, sub bool) bool {
+	op, rr, ok := pairOp(in)
+	want := uint8(aluADD)
+	if sub {
+		want = aluSUB
+	}
+	return ok && !rr && (in.op == 0x81 || in.op == 0x83) && in.opsz == 8 && in.rm == arch.RSP && op == want
+}
+
+// isStackRun reports whether f is a stack run entry.
+func isStackRun(f *Inst) bool { return f.jopsz == stackRunMark && f.nret > 1 }
+
+// stackRunMark marks a stack run entry in Inst.jopsz (a fused pair's
+// field, unused here).
+const stackRunMark = 0xFF
+
 // foldStackRuns replaces the runs of pushes and pops in the fast list
-// fast (a copy, never block.insts) by stack run entries.
+// fast (a copy, never block.insts) by stack run entries: a run of pushes
+// with MOV r64,RSP among them and a SUB RSP,imm after them, or a run of
+// pops with an ADD RSP,imm before them and a RET after them.
 func foldStackRuns(fast []Inst, mode uint8) []Inst {
 	if mode != mode64 {
 		return fast
 	}
 	for i := 0; i < len(fast); i++ {
-		k := stackRunKind(&fast[i], mode)
-		if k == srNone {
+		var kinds []uint8
+		var adj uint64
+		j := i
+		switch {
+		case stackRunKind(&fast[i], mode) == srPush:
+			for j < len(fast) && len(kinds) < maxStackRun {
+				if stackRunKind(&fast[j], mode) == srPush {
+					kinds = append(kinds, ekStack)
+				} else if _, ok := stackRunMov(&fast[j]); ok {
+					kinds = append(kinds, ekMov)
+				} else {
+					break
+				}
+				j++
+			}
+			if j < len(fast) && len(kinds) < maxStackRun && stackRunAdjust(&fast[j], true) {
+				kinds = append(kinds, ekSub)
+				adj = fast[j].imm
+				j++
+			}
+		case stackRunKind(&fast[i], mode) == srPop || stackRunAdjust(&fast[i], false) && i+1 < len(fast) && stackRunKind(&fast[i+1], mode) == srPop:
+			if stackRunAdjust(&fast[i], false) {
+				kinds = append(kinds, ekAdd)
+				adj = fast[i].imm
+				j++
+			}
+			for j < len(fast) && len(kinds) < maxStackRun && stackRunKind(&fast[j], mode) == srPop {
+				kinds = append(kinds, ekStack)
+				j++
+			}
+			if j < len(fast) && len(kinds) < maxStackRun && stackRunRet(&fast[j], mode) {
+				kinds = append(kinds, ekRet)
+				j++
+			}
+		default:
 			continue
-		}
-		j := i + 1
-		for j < len(fast) && j-i < maxStackRun && stackRunKind(&fast[j], mode) == k {
-			j++
-		}
-		ret := k == srPop && j < len(fast) && j-i < maxStackRun && stackRunRet(&fast[j], mode)
-		if ret {
-			j++
 		}
 		n := j - i
 		if n < 2 {
 			continue
 		}
 		f := fast[i]
-		var regs, lens uint64
-		length := 0
+		var regs, ks, lens uint64
+		length, slots := 0, 0
 		for e := n - 1; e >= 0; e-- {
 			in := &fast[i+e]
-			regs = regs<<4 | uint64(in.reg&15)
+			r := in.reg & 15
+			switch kinds[e] {
+			case ekMov:
+				r, _ = stackRunMov(in)
+			case ekSub, ekAdd:
+				r = 0
+			}
+			if kinds[e] == ekStack || kinds[e] == ekRet {
+				slots++
+			}
+			regs = regs<<4 | uint64(r)
+			ks = ks<<4 | uint64(kinds[e])
 			lens = lens<<4 | uint64(in.len&15)
 			length += int(in.len)
 		}
-		f.disp, f.amask = regs, lens
+		f.disp = regs | ks<<32
+		f.amask = lens
+		f.imm2 = adj
+		f.jlen = uint8(slots)
+		f.jopsz = stackRunMark
 		f.len = uint8(length)
 		f.nret = uint8(n)
-		f.fn = pushRun64
-		if k == srPop {
-			f.fn = popRun64
-		}
-		if ret {
+		last := &fast[j-1]
+		switch {
+		case kinds[0] != ekAdd && stackRunKind(&fast[i], mode) == srPush:
+			f.fn = pushRun64
+		case kinds[n-1] == ekRet:
 			f.fn = popRunRet64
-			f.imm = fast[j-1].imm
-			f.end = fast[j-1].end
+			f.imm = last.imm
+			f.end = last.end
+		default:
+			f.fn = popRun64
 		}
 		fast[i] = f
 		fast = append(fast[:i+1], fast[j:]...)
@@ -130,33 +214,54 @@ func foldStackRuns(fast []Inst, mode uint8) []Inst {
 	return fast
 }
 
-// pushRun64: a run of PUSH r64 in 64-bit mode.
+// pushRun64: a run of PUSH r64 in 64-bit mode, with MOV r64,RSP among
+// them and a SUB RSP,imm after them (which sets the flags as SUB does:
+// SDM Vol. 2B SUB).
 func pushRun64(c *CPU, in *Inst) {
-	n := uint64(in.nret)
-	sp := c.GPR[arch.RSP] - 8*n
+	rsp := c.GPR[arch.RSP]
+	sp := rsp - 8*uint64(in.jlen)
 	e := &c.tlb.write[c.tlb.index(sp)]
-	if o := sp & 0xfff; canonical48(sp) && e.tag == c.tlb.tag(sp) && o <= 4096-8*n {
-		// The first register goes highest, at RSP-8.
+	if o := sp & 0xfff; canonical48(sp) && e.tag == c.tlb.tag(sp) && o <= 4096-8*uint64(in.jlen) {
 		p := unsafe.Pointer(&e.page[o])
 		regs := in.disp
-		for i := n; i > 0; i-- {
-			*(*uint64)(unsafe.Add(p, 8*(i-1))) = c.GPR[regs&15]
-			regs >>= 4
+		cur := rsp
+		for n := in.nret; n > 0; n-- {
+			switch k := regs >> 32 & 15; k {
+			case ekStack:
+				cur -= 8
+				*(*uint64)(unsafe.Add(p, cur-sp)) = c.GPR[regs&15]
+			case ekMov:
+				c.GPR[regs&15] = cur
+			default: // ekSub, the last
+				r := cur - in.imm2
+				setLazy(c, lzSub, cur, in.imm2, r)
+				cur = r
+			}
+			regs = regs >> 4 & 0x0FFFFFFF0FFFFFFF
 		}
-		c.GPR[arch.RSP] = sp
+		c.GPR[arch.RSP] = cur
 		return
 	}
-	c.stackRunSlow(in, srPush, false)
+	c.stackRunSlow(in, srPush)
 }
 
-// popRun64: a run of POP r64 in 64-bit mode.
+// popRun64: a run of POP r64 in 64-bit mode, with an ADD RSP,imm before
+// them (which sets the flags as ADD does: SDM Vol. 2A ADD).
 func popRun64(c *CPU, in *Inst) {
-	n := uint64(in.nret)
-	sp := c.GPR[arch.RSP]
+	n := uint64(in.jlen)
+	a := c.GPR[arch.RSP]
+	regs := in.disp
+	sp, add := a, regs>>32&15 == ekAdd
+	if add {
+		sp = a + in.imm2
+	}
 	e := &c.tlb.read[c.tlb.index(sp)]
 	if o := sp & 0xfff; canonical48(sp) && e.tag == c.tlb.tag(sp) && o <= 4096-8*n {
 		p := unsafe.Pointer(&e.page[o])
-		regs := in.disp
+		if add {
+			setLazy(c, lzAdd, a, in.imm2, sp)
+			regs = regs >> 4 & 0x0FFFFFFF0FFFFFFF
+		}
 		for i := uint64(0); i < n; i++ {
 			c.GPR[regs&15] = *(*uint64)(unsafe.Add(p, 8*i))
 			regs >>= 4
@@ -164,19 +269,27 @@ func popRun64(c *CPU, in *Inst) {
 		c.GPR[arch.RSP] = sp + 8*n
 		return
 	}
-	c.stackRunSlow(in, srPop, false)
+	c.stackRunSlow(in, srPop)
 }
 
-// popRunRet64: a run of POP r64 and the RET (imm16) after it in 64-bit
-// mode.
+// popRunRet64: a run of POP r64 (after an ADD RSP,imm) and the RET
+// (imm16) after it in 64-bit mode.
 func popRunRet64(c *CPU, in *Inst) {
-	n := uint64(in.nret) // the pops and the RET: n stack slots
-	sp := c.GPR[arch.RSP]
+	n := uint64(in.jlen) // the pops and the RET: n stack slots
+	a := c.GPR[arch.RSP]
+	regs := in.disp
+	sp, add := a, regs>>32&15 == ekAdd
+	if add {
+		sp = a + in.imm2
+	}
 	e := &c.tlb.read[c.tlb.index(sp)]
 	if o := sp & 0xfff; canonical48(sp) && e.tag == c.tlb.tag(sp) && o <= 4096-8*n {
 		p := unsafe.Pointer(&e.page[o])
 		if t := *(*uint64)(unsafe.Add(p, 8*(n-1))); canonical48(t) {
-			regs := in.disp
+			if add {
+				setLazy(c, lzAdd, a, in.imm2, sp)
+				regs = regs >> 4 & 0x0FFFFFFF0FFFFFFF
+			}
 			for i := uint64(0); i < n-1; i++ {
 				c.GPR[regs&15] = *(*uint64)(unsafe.Add(p, 8*i))
 				regs >>= 4
@@ -186,51 +299,60 @@ func popRunRet64(c *CPU, in *Inst) {
 			return
 		}
 	}
-	c.stackRunSlow(in, srPop, true)
+	c.stackRunSlow(in, srPop)
 }
 
 // stackRunSlow runs the stack run in one instruction at a time, as their
-// own handlers (push64Reg, pop64Reg, ret64) would (ret: the last is a RET), with ripCur at each
-// and RIP after it. When one stops the entry (a fault, a VM exit, a
-// write to a code page), runStop says which, for retireStopped.
-func (c *CPU) stackRunSlow(in *Inst, kind int, ret bool) {
+// own handlers (push64Reg, pop64Reg, ret64, MOV, ADD, SUB) would, with
+// ripCur at each and RIP after it. When one stops the entry (a fault, a
+// VM exit, a write to a code page), runStop says which, for
+// retireStopped.
+func (c *CPU) stackRunSlow(in *Inst, kind int) {
 	n := int(in.nret)
 	rip := c.ripCur
 	regs, lens := in.disp, in.amask
-	last := n
-	if ret {
-		last = n - 1 // the last one is the RET
-	}
 	for k := 0; k < n; k++ {
 		c.ripCur = rip
 		rip += lens & 15
 		c.RIP = rip
 		r := regs & 15
-		switch {
-		case k == last:
+		switch regs >> 32 & 15 {
+		case ekRet:
 			ret64(c, in) // uses in.imm alone
-		case kind == srPush:
-			sp := c.GPR[arch.RSP] - 8
-			if p := c.stack64(&c.tlb.write, sp); p != nil {
-				*p = c.GPR[r]
-				c.GPR[arch.RSP] = sp
-			} else {
-				push(c, c.GPR[r])
-			}
+		case ekMov:
+			c.GPR[r] = c.GPR[arch.RSP]
+		case ekSub:
+			a := c.GPR[arch.RSP]
+			c.GPR[arch.RSP] = a - in.imm2
+			setLazy(c, lzSub, a, in.imm2, a-in.imm2)
+		case ekAdd:
+			a := c.GPR[arch.RSP]
+			c.GPR[arch.RSP] = a + in.imm2
+			setLazy(c, lzAdd, a, in.imm2, a+in.imm2)
 		default:
-			sp := c.GPR[arch.RSP]
-			if p := c.stack64(&c.tlb.read, sp); p != nil {
-				c.GPR[arch.RSP] = sp + 8
-				c.GPR[r] = *p
-			} else if v, ok := pop[uint64](c); ok {
-				c.GPR[r] = v
+			if kind == srPush {
+				sp := c.GPR[arch.RSP] - 8
+				if p := c.stack64(&c.tlb.write, sp); p != nil {
+					*p = c.GPR[r]
+					c.GPR[arch.RSP] = sp
+				} else {
+					push(c, c.GPR[r])
+				}
+			} else {
+				sp := c.GPR[arch.RSP]
+				if p := c.stack64(&c.tlb.read, sp); p != nil {
+					c.GPR[arch.RSP] = sp + 8
+					c.GPR[r] = *p
+				} else if v, ok := pop[uint64](c); ok {
+					c.GPR[r] = v
+				}
 			}
 		}
 		if c.stop {
 			c.runStop = uint8(k + 1)
 			return
 		}
-		regs >>= 4
+		regs = regs >> 4 & 0x0FFFFFFF0FFFFFFF
 		lens >>= 4
 	}
 }

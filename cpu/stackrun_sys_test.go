@@ -156,6 +156,40 @@ func srElem(r *rand.Rand, p []byte, pop bool) []byte {
 	return append(p, op+reg&7)
 }
 
+// srMovFromRSP appends a MOV r64,RSP ("mov rbp, rsp" mostly; 89 or
+// 8B), rarely with a 32-bit operand size (not in a run).
+func srMovFromRSP(r *rand.Rand, p []byte) []byte {
+	dst := byte(5)
+	if r.Intn(2) == 0 {
+		dst = byte(r.Intn(16))
+	}
+	rex := byte(0x48)
+	if r.Intn(8) == 0 {
+		rex = 0x40
+	}
+	if r.Intn(2) == 0 {
+		return append(p, rex|dst>>3, 0x89, 0xC0|4<<3|dst&7)
+	}
+	return append(p, rex|dst>>3<<2, 0x8B, 0xC0|(dst&7)<<3|4)
+}
+
+// srAdjust appends ADD (sub 0) or SUB (sub 5) RSP, imm: imm8 or imm32, a
+// multiple of 8 mostly, negative at times.
+func srAdjust(r *rand.Rand, p []byte, sub byte) []byte {
+	v := int32(r.Intn(33)-8) * 8
+	if r.Intn(6) == 0 {
+		v = int32(r.Intn(4096) - 1024)
+	}
+	if r.Intn(10) == 0 {
+		v = -0x8000_0000 // flags at the signed edge
+	}
+	if v >= -128 && v <= 127 && r.Intn(4) != 0 {
+		return append(p, 0x48, 0x83, 0xC0|sub<<3|4, byte(v))
+	}
+	p = append(p, 0x48, 0x81, 0xC0|sub<<3|4)
+	return binary.LittleEndian.AppendUint32(p, uint32(v))
+}
+
 // stackRunProgram is a random program of runs of 1-8 pushes, of pops
 // (some followed by a RET to the next instruction, rarely to a
 // non-canonical address, with or without imm16), new stack pointers and
@@ -167,8 +201,17 @@ func stackRunProgram(r *rand.Rand, base uint64, sps []uint64) []byte {
 		case x < 3:
 			for i, m := 0, 1+r.Intn(8); i < m; i++ {
 				p = srElem(r, p, false)
+				if r.Intn(5) == 0 {
+					p = srMovFromRSP(r, p)
+				}
+			}
+			if r.Intn(2) == 0 {
+				p = srAdjust(r, p, 5) // sub rsp, imm
 			}
 		case x < 6:
+			if r.Intn(2) == 0 {
+				p = srAdjust(r, p, 0) // add rsp, imm
+			}
 			for i, m := 0, 1+r.Intn(8); i < m; i++ {
 				p = srElem(r, p, true)
 			}
@@ -193,6 +236,11 @@ func stackRunProgram(r *rand.Rand, base uint64, sps []uint64) []byte {
 			var body []byte
 			for i := 0; i < m; i++ {
 				body = append(body, 0x41, 0x50+byte(r.Intn(8))) // push r8-r15
+			}
+			if r.Intn(2) == 0 {
+				// A frame: sub rsp, d ... add rsp, d
+				d := byte(8 * r.Intn(16))
+				body = append(body, 0x48, 0x83, 0xEC, d, 0x48, 0x89, 0xE5, 0x48, 0x83, 0xC4, d)
 			}
 			for i := 0; i < m; i++ {
 				body = append(body, 0x58+byte(r.Intn(4))) // pop rax..rbx

@@ -210,7 +210,7 @@ func stackRunProgram(r *rand.Rand, base uint64, sps []uint64) []byte {
 			}
 		case x < 6:
 			if r.Intn(2) == 0 {
-				p = srAdjust(r, p, 0) // add rsp, imm
+				p = srAdjust(r, append(p, 0x90), 0) // nop; add rsp, imm
 			}
 			for i, m := 0, 1+r.Intn(8); i < m; i++ {
 				p = srElem(r, p, true)
@@ -240,7 +240,7 @@ func stackRunProgram(r *rand.Rand, base uint64, sps []uint64) []byte {
 			if r.Intn(2) == 0 {
 				// A frame: sub rsp, d ... add rsp, d
 				d := byte(8 * r.Intn(16))
-				body = append(body, 0x48, 0x83, 0xEC, d, 0x48, 0x89, 0xE5, 0x48, 0x83, 0xC4, d)
+				body = append(body, 0x48, 0x83, 0xEC, d, 0x90, 0x48, 0x83, 0xC4, d) // a NOP between: no ALU pair
 			}
 			for i := 0; i < m; i++ {
 				body = append(body, 0x58+byte(r.Intn(4))) // pop rax..rbx
@@ -265,9 +265,13 @@ func stackRunProgram(r *rand.Rand, base uint64, sps []uint64) []byte {
 			if t == srPhysHalt {
 				return p
 			}
+			p = append(p, 0x9C, 0x5A) // pushfq; pop rdx: the ADD's flags
+
 		case x < 9: // a new stack pointer
 			p = append(p, 0x48, 0xBC)
 			p = binary.LittleEndian.AppendUint64(p, sps[r.Intn(len(sps))])
+		case r.Intn(2) == 0: // the flags of an ADD or SUB in a run
+			p = append(p, 0x9C, 0x5A) // pushfq; pop rdx
 		default: // something else between the runs
 			p = append(p, [][]byte{{0x48, 0x83, 0xC0, 0x01}, {0x31, 0xD1}, {0x4C, 0x89, 0xC3}, {0x48, 0x8B, 0x04, 0x24}}[r.Intn(4)]...)
 		}

@@ -7,18 +7,24 @@ import (
 )
 
 // Stack runs: a run of consecutive PUSH r64 (or POP r64) in 64-bit mode,
-// the prologues and epilogues of compiled code ("push rbp; push r15; ...;
-// push rbx" and "pop rbx; ...; pop rbp"), as one entry of Run's fast
-// list, and a run of POP r64 together with the RET (C3, C2) that follows
-// it ("pop rbx; pop rbp; ret").
+// the prologues and epilogues of compiled code, as one entry of Run's
+// fast list: "push rbp; mov rbp, rsp; push r15; ...; push rbx; sub rsp,
+// 8" (pushes with MOV r64,RSP among them and a SUB RSP,imm after them)
+// and "add rsp, 8; pop rbx; ...; pop rbp; ret" (pops with an ADD RSP,imm
+// before them and a RET or RET imm16 after them).
 //
 // The entry is a copy of the run's first instruction with nret its
-// number of instructions (the RET included), len their bytes, disp their
-// registers (4 bits each, the first in bits 3:0), amask their lengths (4
-// bits each, likewise) and imm the RET's immediate. Kept out: POP RSP and
-// PUSH RSP (the value pushed is RSP before the push, the one popped
-// becomes RSP: SDM Vol. 2B PUSH, POP), 16-bit operand size (66), POP SS
-// and every other form; LOCK is #UD at decode (in.fault).
+// number of instructions (all of them), len their bytes, disp their
+// registers (4 bits each, the first in bits 3:0) and kinds (ekStack ...,
+// 4 bits each from bit 32), amask their lengths (4 bits each), imm2 the
+// ADD/SUB immediate, imm the RET's, jlen the number of 8-byte stack
+// slots the pushes (pops and RET) touch and jopsz stackRunMark. Kept
+// out: POP RSP and PUSH RSP (the value pushed is RSP before the push, the
+// one popped becomes RSP: SDM Vol. 2B PUSH, POP), 16-bit operand size
+// (66), a 32-bit MOV, POP SS and every other form; LOCK is #UD at decode
+// (in.fault). The ADD and SUB write the status flags as their own
+// handlers do (setLazy; SDM Vol. 2A ADD, Vol. 2B SUB); MOV and the stack
+// instructions write none.
 //
 // The fast path is the stack fast paths' (exec_stack.go) for the whole
 // span at once: in 64-bit mode SS's base is 0 and the stack-address size

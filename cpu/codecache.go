@@ -657,7 +657,8 @@ func (c *CPU) fastInsts(insts []Inst) []Inst {
 }
 
 // stackFastInsts installs the stack fast paths (exec_stack.go) in the fast
-// list fast, copied first when it is insts itself.
+// list fast, copied first when it is insts itself, and folds runs of
+// pushes and pops into stack run entries (exec_stackrun.go).
 func stackFastInsts(insts, fast []Inst, mode uint8) []Inst {
 	if len(fast) == 0 {
 		return fast
@@ -670,6 +671,9 @@ func stackFastInsts(insts, fast []Inst, mode uint8) []Inst {
 			}
 			fast[i].fn = h
 		}
+	}
+	if copied {
+		fast = foldStackRuns(fast, mode) // exec_stackrun.go
 	}
 	return fast
 }

@@ -211,6 +211,10 @@ type CPU struct {
 	// MOV r,m) stopped the entry: the second did not run (exec_pair.go,
 	// retireStopped).
 	firstHalfStop bool
+	// runStop, when not 0, says that the runStop-th instruction of a stack
+	// run (exec_stackrun.go) stopped the entry: the ones before it
+	// retired, the ones after it did not run (retireStopped).
+	runStop uint8
 	// vev is the state of events in VMX non-root operation (vmx_events.go).
 	vev vmxEvents
 	// vmxEveryBlock keeps attnVMX set for as long as a guest's event

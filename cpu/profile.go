@@ -42,7 +42,7 @@ func (c *CPU) CachedBlock(phys uint64, bits int) ([]BlockInsn, bool) {
 	out := make([]BlockInsn, 0, len(b.insts))
 	for e := range b.fast {
 		f := &b.fast[e]
-		stack := stackFast(f, mode) != nil
+		stack := stackFast(f, mode) != nil || isStackRun(f)
 		for k := 0; k < int(f.nret); k++ {
 			in := &b.insts[int(f.pre)+k]
 			out = append(out, BlockInsn{Form: c.code.t.form(in), Entry: e, Fused: f.nret > 1, Stack: stack})

@@ -240,13 +240,18 @@ func (c *CPU) retire(n uint64) {
 // which is delivered now with RIP back at the faulting instruction. In a
 // fused pair only the last instruction can fault, with the first retired
 // (in.nret counts both); in a load pair the first (the load) can also
-// stop the entry (firstHalfStop), which then accounts as the load alone.
+// stop the entry (firstHalfStop), which then accounts as the load alone,
+// and in a stack run (exec_stackrun.go) any of its instructions (runStop).
 func (c *CPU) retireStopped(in *Inst) bool {
 	c.sideExit = false // a side exit is a normal stop here
 	done := uint64(in.pre) + uint64(in.nret) - 1
 	if c.firstHalfStop {
 		c.firstHalfStop = false
 		done = uint64(in.pre)
+	}
+	if c.runStop != 0 {
+		done = uint64(in.pre) + uint64(c.runStop) - 1
+		c.runStop = 0
 	}
 	if c.exitPending {
 		// The instruction caused a VM exit: it did not retire, and the

@@ -347,3 +347,57 @@ func TestStackFastPaths(t *testing.T) {
 		assert.Greater(t, fast, 15, cf.name)
 	}
 }
+
+// TestStackRunSelected: which instruction sequences fold into stack run
+// entries (exec_stackrun.go), as the numbers of instructions of the fast
+// list's entries: compiled prologues and epilogues whole, the forms kept
+// out (PUSH/POP rSP, 16-bit operand size, a 32-bit MOV from ESP, 32-bit
+// code) alone, and no run longer than maxStackRun.
+func TestStackRunSelected(t *testing.T) {
+	tb := buildTables()
+	rep := func(b []byte, n int) []byte { return bytes.Repeat(b, n) }
+	cat := func(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
+	for _, tc := range []struct {
+		name string
+		mode uint8
+		code []byte
+		want []int
+	}{
+		{"prologue", mode64, cat([]byte{0x55, 0x48, 0x89, 0xE5, 0x41, 0x57, 0x41, 0x56, 0x41, 0x55, 0x41, 0x54, 0x53, 0x48, 0x83, 0xEC, 0x08}), []int{8}},
+		{"prologue sub imm32", mode64, cat([]byte{0x55, 0x48, 0x89, 0xE5, 0x41, 0x55, 0x41, 0x54, 0x53, 0x48, 0x81, 0xEC, 0x48, 0x02, 0, 0}), []int{6}},
+		{"epilogue", mode64, cat([]byte{0x48, 0x83, 0xC4, 0x08, 0x5B, 0x41, 0x5C, 0x41, 0x5D, 0x41, 0x5E, 0x41, 0x5F, 0x5D, 0xC3}), []int{8}},
+		{"pops and ret", mode64, []byte{0x5B, 0x41, 0x5C, 0x5D, 0xC3}, []int{4}},
+		{"pop and ret imm16", mode64, []byte{0x5D, 0xC2, 0x10, 0x00}, []int{2}},
+		{"add and pop", mode64, []byte{0x48, 0x83, 0xC4, 0x10, 0x58}, []int{2}},
+		{"add and ret", mode64, []byte{0x48, 0x83, 0xC4, 0x10, 0xC3}, []int{1, 1}},
+		{"sub and pop", mode64, []byte{0x48, 0x83, 0xEC, 0x10, 0x58}, []int{1, 1}},
+		{"push and add", mode64, []byte{0x50, 0x48, 0x83, 0xC4, 0x08}, []int{1, 1}},
+		{"push and sub", mode64, []byte{0x50, 0x48, 0x83, 0xEC, 0x08}, []int{2}},
+		{"push alone", mode64, []byte{0x50}, []int{1}},
+		{"push rsp", mode64, []byte{0x50, 0x54, 0x53}, []int{1, 1, 1}},
+		{"pop rsp", mode64, []byte{0x58, 0x5C}, []int{1, 1}},
+		{"push ax", mode64, []byte{0x66, 0x50, 0x53}, []int{1, 1}},
+		{"push then pop", mode64, []byte{0x50, 0x5B}, []int{1, 1}},
+		{"nine pushes", mode64, rep([]byte{0x50}, 9), []int{8, 1}},
+		{"mov ebp, esp", mode64, []byte{0x55, 0x89, 0xE5, 0x53}, []int{1, 1, 1}},
+		{"mov rbp, rsp (8B)", mode64, []byte{0x55, 0x48, 0x8B, 0xEC, 0x53}, []int{3}},
+		{"mov rsp, rbp", mode64, []byte{0x55, 0x48, 0x89, 0xEC, 0x53}, []int{1, 1, 1}},
+		{"32-bit code", mode32, []byte{0x55, 0x89, 0xE5, 0x53, 0x5B, 0x5D, 0xC3}, []int{1, 1, 1, 1, 1, 1}},
+	} {
+		var insts []Inst
+		for pos := 0; pos < len(tc.code); {
+			var in Inst
+			require.True(t, tb.decode(tc.code[pos:], tc.mode, &in), tc.name)
+			insts = append(insts, in)
+			pos += int(in.len)
+		}
+		for i := range insts {
+			insts[i].pre, insts[i].nret = uint8(i), 1
+		}
+		var got []int
+		for _, f := range stackFastInsts(insts, insts, tc.mode) {
+			got = append(got, int(f.nret))
+		}
+		assert.Equal(t, tc.want, got, tc.name)
+	}
+}

@@ -1,8 +1,6 @@
 module github.com/vmxemu/vmxemu
 
-go 1.27
-
-toolchain go1.27.3
+go 1.26
 
 require (
 	github.com/bnagy/gapstone v0.0.0-20190828052830-ede92aaeaba7

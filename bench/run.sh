@@ -62,8 +62,6 @@
 #           VPID; vmxemu (-cpu sandybridge-ep) and Bochs (QEMU's TCG has no
 #           VMX). Prints the time per round trip, start-up included.
 set -euo pipefail
-# vmxemu builds with go.mod's toolchain, Go 1.27.3 (README, "Quick start").
-export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.27.3}"
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

@@ -8,8 +8,6 @@
 # IA32_VMX_EPT_VPID_CAP unconditionally, which do not exist until VM entry
 # unmasks the secondary controls (docs/VMX.md, "kvm-unit-tests").
 set -euo pipefail
-# vmxemu builds with go.mod's toolchain, Go 1.27.3 (README, "Quick start").
-export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.27.3}"
 kut=${1:?usage: $0 KUT_DIR}
 here=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mktemp -d)

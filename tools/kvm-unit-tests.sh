@@ -23,8 +23,6 @@
 #
 # The table goes to stdout, and as Markdown to KUT_DIR/results.md.
 set -euo pipefail
-# vmxemu builds with go.mod's toolchain, Go 1.27.3 (README, "Quick start").
-export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.27.3}"
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 run_vmxemu=yes run_qemu=yes summary_only=no

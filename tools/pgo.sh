@@ -17,8 +17,6 @@
 # Without KUT_DIR the profile holds the benchmark kernels only (say so
 # when you commit it).
 set -euo pipefail
-# vmxemu builds with go.mod's toolchain, Go 1.27.3 (README, "Quick start").
-export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.27.3}"
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 kut=${1:-}

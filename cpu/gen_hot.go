@@ -60,6 +60,7 @@ const (
 	load                            // load pair: MOV r,m then this (r,r and r,imm), 32/64 bits
 	movp                            // move pair: MOV r,r then this (r,r and r,imm), 32/64 bits
 	storeFirst                      // store-first pair: MOV m,r (8, 32, 64 bits) then this (r,r and r,imm), 32/64 bits
+	fuse8                           // the fused setter+Jcc shapes also in 8 bits
 )
 
 // binALU is every shape of a two-operand ALU operation that may start a
@@ -75,7 +76,10 @@ var ops = []op{
 	{name: "or", alu: "aluOR", res: "a | b", lazy: "lzLogic", write: true, cond: "logicCond(in.sub, r)", in: binALU},
 	{name: "xor", alu: "aluXOR", res: "a ^ b", lazy: "lzLogic", write: true, cond: "logicCond(in.sub, r)", in: binALU},
 	{name: "cmp", alu: "aluCMP", res: "a - b", lazy: "lzSub", cond: "subCond(in.sub, a, b, r)", in: binALU},
-	{name: "test", res: "a & b", lazy: "lzLogic", cond: "logicCond(in.sub, r)", in: fuseRR | fuseRI},
+	// TEST also fuses in 8 bits (84, A8, F6 /0 /1 with mod = 3: access's
+	// "test bh, 0x20; je"); it writes no register, so a high-byte
+	// register needs nothing but getReg.
+	{name: "test", res: "a & b", lazy: "lzLogic", cond: "logicCond(in.sub, r)", in: fuseRR | fuseRI | fuse8},
 	// INC: OF when the result is the sign bit alone; DEC: when the
 	// operand was.
 	{name: "inc", res: "a + 1", lazy: "lzInc", write: true, cond: "r == signBit[T]()", unary: true, in: fuseUn},
@@ -367,6 +371,15 @@ func fusedKinds() []fusedEntry {
 	return k
 }
 
+// fused8 is 8 when o's fused setter+Jcc handlers exist in 8 bits, 0
+// otherwise (handler, insts).
+func fused8(o op) int {
+	if o.in&fuse8 != 0 {
+		return 8
+	}
+	return 0
+}
+
 // fusedTails gives the statements after setter o's record in its fused
 // handler: the condition and the Jcc half, at a block's end (tail) and at
 // a side exit (sideTail).
@@ -408,19 +421,19 @@ func genFused() []byte {
 		delete(group, k.f.suffix)
 		name := k.o.name + k.f.suffix + "Jcc"
 		tail, sideTail := fusedTails(k.o)
-		handler(&w, name, k.o, k.f, "", tail, 16, 32, 64)
-		handler(&w, name+"Side", k.o, k.f, "", sideTail, 16, 32, 64)
+		handler(&w, name, k.o, k.f, "", tail, fused8(k.o), 16, 32, 64)
+		handler(&w, name+"Side", k.o, k.f, "", sideTail, fused8(k.o), 16, 32, 64)
 	}
-	w.WriteString("// fusedHandler gives the fused handler of kind k for operand size opsz\n// (16, 32 or 64 bits; nil otherwise).\n")
+	w.WriteString("// fusedHandler gives the fused handler of kind k for operand size opsz\n// (16, 32 or 64 bits, 8 for TEST; nil otherwise).\n")
 	w.WriteString("func fusedHandler(k int, opsz uint8) handler {\nvar h [4]handler\nswitch k {\n")
 	for _, k := range kinds {
-		fmt.Fprintf(&w, "case fk%s:\nh = v(%s)\n", k.kind, insts(k.o.name+k.f.suffix+"Jcc", 16, 32, 64))
+		fmt.Fprintf(&w, "case fk%s:\nh = by(%s)\n", k.kind, insts(k.o.name+k.f.suffix+"Jcc", fused8(k.o), 16, 32, 64))
 	}
 	w.WriteString("}\nreturn h[sizeIndex(opsz)]\n}\n\n")
 	w.WriteString("// fusedSideHandler is fusedHandler for a side exit's pair: the same\n// handlers, ending the block when the Jcc half is taken.\n")
 	w.WriteString("func fusedSideHandler(k int, opsz uint8) handler {\nvar h [4]handler\nswitch k {\n")
 	for _, k := range kinds {
-		fmt.Fprintf(&w, "case fk%s:\nh = v(%s)\n", k.kind, insts(k.o.name+k.f.suffix+"JccSide", 16, 32, 64))
+		fmt.Fprintf(&w, "case fk%s:\nh = by(%s)\n", k.kind, insts(k.o.name+k.f.suffix+"JccSide", fused8(k.o), 16, 32, 64))
 	}
 	w.WriteString("}\nreturn h[sizeIndex(opsz)]\n}\n")
 	return w.Bytes()

@@ -716,8 +716,11 @@ type headOp struct {
 	cf string
 }
 
+// addCF is ADD's carry out of h = x + i2 (headOp.cf).
+const addCF = "c.lz.flags = 0\nif h < x {\nc.lz.flags = arch.FlagCF\n}\n"
+
 var headOps = []headOp{
-	{"add", "aluADD", "x + i2", "c.lz.flags = 0\nif h < x {\nc.lz.flags = arch.FlagCF\n}\n"},
+	{"add", "aluADD", "x + i2", addCF},
 	{"and", "aluAND", "x & i2", "c.lz.flags = 0\n"},
 	{"or", "aluOR", "x | i2", "c.lz.flags = 0\n"},
 	{"xor", "aluXOR", "x ^ i2", "c.lz.flags = 0\n"},
@@ -732,22 +735,47 @@ h := %s
 setReg(c, in.base, h)
 `
 
+// headOrOps are the heads whose first instruction is OR r,r (09 with mod
+// = 3) on the destination, x = dst | src, followed by an ALU r,imm of
+// operation OP on it (exec_head.go headOrFirst): access's flag loop's "or
+// eax, esi; add eax, 1; and eax, ecx; js". Only the pairs the profile
+// found are generated; headOrHandler gives nil for the others.
+var headOrOps = []headOp{
+	{"orAdd", "aluADD", "x + i2", addCF},
+}
+
+// headOrStart is headStart for headOrOps: x = dst | src, from the
+// destination (base) and the OR's source register (index).
+const headOrStart = `x := getReg[T](c, in.base) | getReg[T](c, in.index)
+i2 := T(int32(in.amask >> 32))
+h := %s
+setReg(c, in.base, h)
+`
+
 func genHead() []byte {
 	var w bytes.Buffer
 	w.WriteString(header + "package cpu\n\nimport \"github.com/vmxemu/vmxemu/arch\"\n\n")
 	w.WriteString("// The head+setter+Jcc handlers (exec_head.go), from gen_hot.go's tables:\n// each is a head's computation followed by a fused setter+Jcc handler.\n\n")
+	genHeadOps(&w, headOps, headStart, "headHandler", "a head of ALU operation hop")
+	genHeadOps(&w, headOrOps, headOrStart, "headOrHandler", "a head OR r,r; ALU r,imm of operation hop")
+	return w.Bytes()
+}
+
+// genHeadOps writes the handlers of the heads ops, which start with start,
+// and their selector sel.
+func genHeadOps(w *bytes.Buffer, ops []headOp, start0, sel, what string) {
 	kinds := fusedKinds()
-	for _, h := range headOps {
+	for _, h := range ops {
 		for _, k := range kinds {
 			name := "head" + title(h.name) + k.kind + "Jcc"
 			tail, sideTail := fusedTails(k.o)
-			start := fmt.Sprintf(headStart, h.res)
-			handlerCF(&w, name, k.o, k.f, start, tail, h.cf, 32, 64)
-			handlerCF(&w, name+"Side", k.o, k.f, start, sideTail, h.cf, 32, 64)
+			start := fmt.Sprintf(start0, h.res)
+			handlerCF(w, name, k.o, k.f, start, tail, h.cf, 32, 64)
+			handlerCF(w, name+"Side", k.o, k.f, start, sideTail, h.cf, 32, 64)
 		}
 	}
-	w.WriteString("// headHandler gives the handler for a head of ALU operation hop followed by\n// a fused setter+Jcc of kind k and operand size opsz (32 or 64 bits; nil\n// otherwise), the side exit's if side.\n")
-	w.WriteString("func headHandler(hop uint8, k int, opsz uint8, side bool) handler {\nvar h [4]handler\n")
+	fmt.Fprintf(w, "// %s gives the handler for %s followed by\n// a fused setter+Jcc of kind k and operand size opsz (32 or 64 bits; nil\n// otherwise), the side exit's if side.\n", sel, what)
+	fmt.Fprintf(w, "func %s(hop uint8, k int, opsz uint8, side bool) handler {\nvar h [4]handler\n", sel)
 	for i, sfx := range []string{"", "Side"} {
 		if i == 0 {
 			w.WriteString("if !side {\n")
@@ -755,15 +783,14 @@ func genHead() []byte {
 			w.WriteString("} else {\n")
 		}
 		w.WriteString("switch hop {\n")
-		for _, h := range headOps {
-			fmt.Fprintf(&w, "case %s:\nswitch k {\n", h.alu)
+		for _, h := range ops {
+			fmt.Fprintf(w, "case %s:\nswitch k {\n", h.alu)
 			for _, k := range kinds {
-				fmt.Fprintf(&w, "case fk%s:\nh = v(%s)\n", k.kind, insts("head"+title(h.name)+k.kind+"Jcc"+sfx, 0, 32, 64))
+				fmt.Fprintf(w, "case fk%s:\nh = v(%s)\n", k.kind, insts("head"+title(h.name)+k.kind+"Jcc"+sfx, 0, 32, 64))
 			}
 			w.WriteString("}\n")
 		}
 		w.WriteString("}\n")
 	}
-	w.WriteString("}\nreturn h[sizeIndex(opsz)]\n}\n")
-	return w.Bytes()
+	w.WriteString("}\nreturn h[sizeIndex(opsz)]\n}\n\n")
 }

@@ -179,7 +179,7 @@ func fuseMorePairs(insts, fast []Inst) []Inst {
 	i := 0
 	for ; i+1 < len(fast); i++ {
 		if movPairable(&fast[i], &fast[i+1]) || storeFirstPairable(&fast[i], &fast[i+1]) ||
-			copyPairable(&fast[i], &fast[i+1]) || incDecPairable(&fast[i], &fast[i+1]) {
+			copyPairable(&fast[i], &fast[i+1]) || incDecPairable(&fast[i], &fast[i+1]) || shiftPairAt(fast, i) > 0 {
 			break
 		}
 	}
@@ -191,6 +191,11 @@ func fuseMorePairs(insts, fast []Inst) []Inst {
 	}
 	out := fast[:i]
 	for ; i < len(fast); i++ {
+		if n := shiftPairAt(fast, i); n > 0 {
+			out = append(out, shiftPair(fast[i:i+n]))
+			i += n - 1
+			continue
+		}
 		if i+1 < len(fast) && movPairable(&fast[i], &fast[i+1]) {
 			a, b := &fast[i], fast[i+1]
 			op2, rr2, _ := pairOp(&b)
@@ -349,3 +354,90 @@ func incDecPair(a, b *Inst) Inst {
 // The INC/DEC pairs' handlers (incDecPair8 ... incDecPair64) and their
 // selector incDecPairHandler are generated into exec_pair_gen.go by
 // gen_hot.go.
+
+// Shift pairs: SHR r,imm (C1 /5 with mod = 3) followed by a
+// register-form ALU instruction (as pairOp accepts) of the same size, 32
+// or 64 bits, optionally with a MOV r,r (89 or 8B with mod = 3) onto the
+// shifted register before them: the bit extraction "mov edi, r12d; shr
+// edi, 0x1b; and edi, 1" of access's ac_test_do_access (three
+// instructions, one entry). None can fault or stop Run, MOV changes no
+// flag and the ALU instruction writes all six status flags without
+// reading them (SDM Vol. 1 Appendix A), so the flags SHR writes are
+// dead: the entry computes its value only, x = src >> count into dst,
+// and records the ALU instruction's flags as its own handler does. A
+// count that is 0 after masking (SDM Vol. 2B SAL/SAR/SHL/SHR: 5 bits, 6
+// with REX.W) is left alone. The entry is a copy of the ALU instruction
+// with SHR's register in base, the MOV's source in index (SHR's register
+// without a MOV) and the masked count in imm2, which a register-form ALU
+// instruction does not use; its handlers (shrAddRR ...) and
+// shrPairHandler are generated into exec_pair_gen.go by gen_hot.go.
+
+// shrCount classifies in as SHR r,imm of a 32- or 64-bit register with a
+// masked count other than 0.
+func shrCount(in *Inst) (count uint64, ok bool) {
+	if in.fault != nil || in.lock || in.nret != 1 || in.op != 0xC1 || in.sub != 5 || in.mod != 3 || (in.opsz != 4 && in.opsz != 8) {
+		return 0, false
+	}
+	mask := uint64(0x1F)
+	if in.opsz == 8 {
+		mask = 0x3F
+	}
+	count = in.imm & mask
+	return count, count != 0
+}
+
+// shiftPairAt reports the number of instructions of the shift pair at
+// fast[i] (2, 3 with a MOV, 0 for none).
+func shiftPairAt(fast []Inst, i int) int {
+	first := i
+	if i+1 < len(fast) && (fast[i].op == 0x89 || fast[i].op == 0x8B) && fast[i].mod == 3 {
+		i++
+	}
+	if i+1 >= len(fast) {
+		return 0
+	}
+	s, b := &fast[i], &fast[i+1]
+	if _, ok := shrCount(s); !ok {
+		return 0
+	}
+	if _, _, ok := pairOp(b); !ok || b.opsz != s.opsz {
+		return 0
+	}
+	if i > first {
+		m := &fast[first]
+		dst := m.rm // 89: MOV r/m, r
+		if m.op == 0x8B {
+			dst = m.reg // 8B: MOV r, r/m
+		}
+		if m.fault != nil || m.lock || m.nret != 1 || m.opsz != s.opsz || dst != s.rm {
+			return 0 // the pair at the SHR, next
+		}
+	}
+	return i + 2 - first
+}
+
+// shiftPair is the entry for the shift pair insts (shiftPairAt: [MOV,]
+// SHR, ALU).
+func shiftPair(insts []Inst) Inst {
+	n := len(insts)
+	s, b := &insts[n-2], &insts[n-1]
+	op2, rr2, _ := pairOp(b)
+	count, _ := shrCount(s)
+	f := *b
+	f.fn = shrPairHandler(op2, rr2, b.opsz)
+	f.pre = insts[0].pre
+	f.nret = uint8(n)
+	f.len = 0
+	for i := range insts {
+		f.len += insts[i].len
+	}
+	f.base, f.index, f.imm2 = s.rm, s.rm, count
+	if n == 3 {
+		m := &insts[0]
+		f.index = m.reg // 89: MOV r/m, r
+		if m.op == 0x8B {
+			f.index = m.rm // 8B: MOV r, r/m
+		}
+	}
+	return f
+}

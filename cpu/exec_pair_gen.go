@@ -2375,6 +2375,256 @@ func movPairHandler(op uint8, rr bool, opsz uint8) handler {
 	return h[sizeIndex(opsz)]
 }
 
+func shrAddRR32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrAddRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrSubRR32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrSubRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrAndRR32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrAndRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrOrRR32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrOrRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrXorRR32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrXorRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrCmpRR32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func shrCmpRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func shrAddRI32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrAddRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrSubRI32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrSubRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrAndRI32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrAndRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrOrRI32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrOrRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrXorRI32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrXorRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrCmpRI32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func shrCmpRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+// shrPairHandler gives the handler for ALU operation op (register source
+// if rr) and operand size opsz (32 or 64 bits; nil otherwise).
+func shrPairHandler(op uint8, rr bool, opsz uint8) handler {
+	var h [4]handler
+	if rr {
+		switch op {
+		case aluADD:
+			h = v(nil, shrAddRR32, shrAddRR64)
+		case aluSUB:
+			h = v(nil, shrSubRR32, shrSubRR64)
+		case aluAND:
+			h = v(nil, shrAndRR32, shrAndRR64)
+		case aluOR:
+			h = v(nil, shrOrRR32, shrOrRR64)
+		case aluXOR:
+			h = v(nil, shrXorRR32, shrXorRR64)
+		case aluCMP:
+			h = v(nil, shrCmpRR32, shrCmpRR64)
+		}
+	} else {
+		switch op {
+		case aluADD:
+			h = v(nil, shrAddRI32, shrAddRI64)
+		case aluSUB:
+			h = v(nil, shrSubRI32, shrSubRI64)
+		case aluAND:
+			h = v(nil, shrAndRI32, shrAndRI64)
+		case aluOR:
+			h = v(nil, shrOrRI32, shrOrRI64)
+		case aluXOR:
+			h = v(nil, shrXorRI32, shrXorRI64)
+		case aluCMP:
+			h = v(nil, shrCmpRI32, shrCmpRI64)
+		}
+	}
+	return h[sizeIndex(opsz)]
+}
+
 func storeFirstAddRR8x32(c *CPU, in *Inst) {
 	type S = uint8
 	type T = uint32

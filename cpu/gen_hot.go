@@ -61,11 +61,12 @@ const (
 	movp                            // move pair: MOV r,r then this (r,r and r,imm), 32/64 bits
 	storeFirst                      // store-first pair: MOV m,r (8, 32, 64 bits) then this (r,r and r,imm), 32/64 bits
 	fuse8                           // the fused setter+Jcc shapes also in 8 bits
+	shrp                            // shift pair: [MOV r,r then] SHR r,imm then this (r,r and r,imm), 32/64 bits
 )
 
 // binALU is every shape of a two-operand ALU operation that may start a
 // pair (pairOp, exec_pair.go).
-const binALU = hot | fuseRR | fuseRI | pair | store | load | movp | storeFirst
+const binALU = hot | fuseRR | fuseRI | pair | store | load | movp | storeFirst | shrp
 
 // ops is the table. Its order is the order of the emitted handlers and
 // of the fused kinds (fk*).
@@ -124,6 +125,11 @@ const (
 	// destination in base and its source in index, which a
 	// register-form ALU instruction does not use (exec_pair.go).
 	movHead = "setReg(c, in.base, getReg[T](c, in.index))\n"
+	// The shift pair's first half: [MOV r,r and] SHR r,imm, x = src >>
+	// count into dst, its flags dead; the destination in base, the
+	// source in index (the destination without a MOV) and the count,
+	// masked and not 0, in imm2 (exec_pair.go shiftPairAt).
+	shrHead = "setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)\n"
 )
 
 var (
@@ -634,6 +640,7 @@ func genPair() []byte {
 		{"store", store, formStoreRR, formRI, "", storeTail},
 		{"load", load, formStoreRR, formRI, loadHead, ""},
 		{"mov", movp, formRR, formRI, movHead, ""},
+		{"shr", shrp, formRR, formRI, shrHead, ""},
 	} {
 		for _, f := range []form{s.rr, s.ri} {
 			for _, o := range ops {

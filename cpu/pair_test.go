@@ -388,6 +388,15 @@ func TestNewPairsFormed(t *testing.T) {
 		// Heads (exec_head.go), from access's flag loop and bench las.
 		{"or add and js", mode64, [][]byte{{0x09, 0xF0}, {0x83, 0xC0, 0x01}, {0x21, 0xC8}, {0x78, 0x71}}, []uint8{4}},
 		{"or r64 dec cmp jne", mode64, [][]byte{{0x48, 0x09, 0xF0}, {0x48, 0xFF, 0xC8}, {0x48, 0x39, 0xC8}, {0x75, 0x71}}, []uint8{4}},
+		// Shift pairs (exec_pair.go shiftPairAt), from access's
+		// ac_test_do_access and fixed2.
+		{"mov shr and", mode64, [][]byte{{0x44, 0x89, 0xE7}, {0xC1, 0xEF, 0x1B}, {0x83, 0xE7, 0x01}, {0xF4}}, []uint8{3, 1}},
+		{"shr and", mode32, [][]byte{{0xC1, 0xE9, 0x09}, {0x83, 0xE1, 0x01}, {0xF4}}, []uint8{2, 1}},
+		{"mov r64 shr r64 cmp", mode64, [][]byte{{0x48, 0x8B, 0xC8}, {0x48, 0xC1, 0xE9, 0x21}, {0x48, 0x39, 0xD1}, {0xF4}}, []uint8{3, 1}},
+		{"mov to another register, shr and", mode64, [][]byte{{0x89, 0xC2}, {0xC1, 0xE9, 0x09}, {0x83, 0xE1, 0x01}, {0xF4}}, []uint8{1, 2, 1}},
+		{"shr by 32 of r32 not paired", mode64, [][]byte{{0xC1, 0xE9, 0x20}, {0x83, 0xE1, 0x01}, {0xF4}}, []uint8{1, 1, 1}},
+		{"shr r16 not paired", mode32, [][]byte{{0x66, 0xC1, 0xE9, 0x01}, {0x66, 0x83, 0xE1, 0x01}, {0xF4}}, []uint8{1, 1, 1}},
+		{"shl not paired", mode32, [][]byte{{0xC1, 0xE1, 0x01}, {0x83, 0xE1, 0x01}, {0xF4}}, []uint8{1, 1, 1}},
 		{"or and cmp je: the and alone", mode64, [][]byte{{0x09, 0xF0}, {0x83, 0xE0, 0x01}, {0x83, 0xF8, 0x01}, {0x74, 0x71}}, []uint8{1, 3}},
 		{"or on another register: add alone", mode64, [][]byte{{0x09, 0xF1}, {0x83, 0xC0, 0x01}, {0x21, 0xC8}, {0x78, 0x71}}, []uint8{1, 3}},
 		{"or add inc jne", mode64, [][]byte{{0x09, 0xF0}, {0x83, 0xC0, 0x01}, {0xFF, 0xC1}, {0x75, 0x71}}, []uint8{4}},
@@ -527,4 +536,85 @@ func TestStoreFirstPairs(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestShiftPairs checks shift pairs (exec_pair.go shiftPairAt: [MOV r,r,]
+// SHR r,imm, then a register-form ALU instruction, one entry) through
+// Run's fast path, whole blocks, against one instruction at a time: the
+// same state and instruction count, with SETO and SETB after them
+// reading the lazy flags. Counts of 0 after masking, SHL, SAR, SHR by 1
+// (D1), ADC, 16-bit and mixed sizes, and MOVs onto another register are
+// not paired but must run the same. It requires the pairs to be formed.
+func TestShiftPairs(t *testing.T) {
+	vals := []uint64{0, 1, 0x80000000, 0xFFFFFFFF, 0x8000000000000000, ^uint64(0), 0x1234_5678_9ABC_DEF0, 0xF0F0_0F0F_8421_1248}
+	firsts := [][]byte{
+		nil,
+		{0x89, 0xD9}, // mov ecx, ebx (89: MOV r/m, r)
+		{0x8B, 0xCB}, // mov ecx, ebx (8B: MOV r, r/m)
+		{0x89, 0xC9}, // mov ecx, ecx
+		{0x89, 0xCA}, // mov edx, ecx: not onto the shifted register
+		{0x8B, 0xD1}, // mov edx, ecx (8B): not onto it either
+	}
+	shifts := [][]byte{
+		{0xC1, 0xE9, 0x01}, {0xC1, 0xE9, 0x1B}, {0xC1, 0xE9, 0x1F}, {0xC1, 0xE9, 0x20}, {0xC1, 0xE9, 0x3F},
+		{0xC1, 0xE9, 0x40}, {0xC1, 0xE9, 0x61}, // counts 0 and 1 after masking
+		{0xC1, 0xE1, 0x03}, {0xC1, 0xF9, 0x03}, {0xD1, 0xE9}, // SHL, SAR, SHR by 1: not paired
+	}
+	seconds := [][]byte{
+		{0x83, 0xE1, 0x01}, {0x21, 0xD9}, {0x01, 0xCB}, {0x83, 0xF9, 0x05}, {0x29, 0xC9},
+		{0x31, 0xCA}, {0x81, 0xC9, 0x00, 0x00, 0x00, 0x80}, {0x25, 0xFF, 0x00, 0x00, 0x00},
+		{0x11, 0xD9}, {0xFF, 0xC1}, // ADC, INC: not paired
+	}
+	formed := 0
+	for _, mode := range []uint8{mode32, mode64} {
+		h := newHarness(mode)
+		var pfx [][]byte
+		pfx = append(pfx, nil, []byte{0x66})
+		if mode == mode64 {
+			pfx = append(pfx, []byte{0x48})
+		}
+		for _, f := range firsts {
+			for _, s := range shifts {
+				for _, a := range seconds {
+					for pi, p := range pfx {
+						code := append(append(append([]byte{}, f...), s...), a...)
+						if p != nil && p[0] == 0x66 && a[0] == 0x25 {
+							continue // imm32 to imm16: another instruction
+						}
+						if pi > 0 {
+							if code = prefixEach(code, p); code == nil {
+								continue
+							}
+						}
+						if mode == mode64 && pi == 0 && f == nil {
+							// Mixed sizes: a 64-bit ALU instruction after
+							// a 32-bit shift (not paired).
+							code = append(append(append([]byte{}, s...), 0x48), a...)
+						}
+						code = append(code, 0x0F, 0x92, 0xC0, 0x0F, 0x90, 0xC4, 0xF4) // setb al; seto ah; hlt
+						for _, in := range h.c.fastInsts(decodeAll(t, h.c, code)) {
+							if in.nret >= 2 {
+								formed++
+							}
+						}
+						for _, x := range vals {
+							for _, y := range vals[:4] {
+								for _, fl := range []uint64{0, arch.FlagsArith} {
+									var g [16]uint64
+									g[arch.RCX], g[arch.RBX], g[arch.RDX], g[arch.RAX] = x, y, x^y, y<<3^x
+									whole, fw, nw := h.runHead(code, g, fl, false)
+									split, fs, ns := h.runHead(code, g, fl, true)
+									if !reflect.DeepEqual(whole, split) || fw != fs || nw != ns {
+										t.Fatalf("mode %d code % x rcx=%#x rbx=%#x flags=%#x: whole %+v (fault %d, %d retired)\nsplit %+v (fault %d, %d retired)",
+											mode, code, x, y, fl, whole, fw, nw, split, fs, ns)
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	require.Greater(t, formed, 300, "shift pairs formed")
 }

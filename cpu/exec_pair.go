@@ -179,7 +179,8 @@ func fuseMorePairs(insts, fast []Inst) []Inst {
 	i := 0
 	for ; i+1 < len(fast); i++ {
 		if movPairable(&fast[i], &fast[i+1]) || storeFirstPairable(&fast[i], &fast[i+1]) ||
-			copyPairable(&fast[i], &fast[i+1]) || incDecPairable(&fast[i], &fast[i+1]) || shiftPairAt(fast, i) > 0 {
+			copyPairable(&fast[i], &fast[i+1]) || incDecPairable(&fast[i], &fast[i+1]) || shiftPairAt(fast, i) > 0 ||
+			testCmovPairable(&fast[i], &fast[i+1]) {
 			break
 		}
 	}
@@ -194,6 +195,11 @@ func fuseMorePairs(insts, fast []Inst) []Inst {
 		if n := shiftPairAt(fast, i); n > 0 {
 			out = append(out, shiftPair(fast[i:i+n]))
 			i += n - 1
+			continue
+		}
+		if i+1 < len(fast) && testCmovPairable(&fast[i], &fast[i+1]) {
+			out = append(out, testCmovPair(&fast[i], &fast[i+1]))
+			i++
 			continue
 		}
 		if i+1 < len(fast) && movPairable(&fast[i], &fast[i+1]) {
@@ -439,5 +445,43 @@ func shiftPair(insts []Inst) Inst {
 			f.index = m.rm // 8B: MOV r, r/m
 		}
 	}
+	return f
+}
+
+// TEST+CMOVcc pairs: TEST r,r or r,imm (as the fused TEST+Jcc takes it,
+// fusedKind: 84, 85, A8, A9, F6 and F7 /0 /1 with a register operand,
+// 8 to 64 bits) followed by CMOVcc r,r (0F 40-4F with mod = 3) of 32 or
+// 64 bits, such as access's "test bh, 0x40; cmovne rax, rdx" in
+// ac_test_setup_ptes. Neither can fault or stop Run (a CPU without CMOV
+// decodes it with its #UD fault, which is not paired). The entry records
+// TEST's flags as its own handler does and evaluates the condition from
+// its result as the fused TEST+Jcc does (SDM Vol. 1 Table B-1), then
+// moves as CMOVcc does, a 32-bit destination zero-extended when the
+// condition is false too (SDM Vol. 2A CMOVcc, cmov in exec_mov.go). The
+// entry is a copy of TEST with the condition in sub, and CMOVcc's
+// destination in base, its source in index (fields a register-form TEST
+// does not use); its handlers (testRRCmov8_32 ...) and testCmovHandler
+// are generated into exec_pair_gen.go by gen_hot.go.
+
+// testCmovPairable reports whether a and b form a TEST+CMOVcc pair.
+func testCmovPairable(a, b *Inst) bool {
+	if a.nret != 1 || b.nret != 1 || b.fault != nil || b.lock || b.op < 0x140 || b.op > 0x14F || b.mod != 3 || (b.opsz != 4 && b.opsz != 8) {
+		return false
+	}
+	k, _ := fusedKind(a, 0)
+	return k == fkTestRR || k == fkTestRI
+}
+
+// testCmovPair is the entry for the TEST+CMOVcc pair a, b
+// (testCmovPairable).
+func testCmovPair(a, b *Inst) Inst {
+	k, r := fusedKind(a, 0)
+	f := *a
+	f.fn = testCmovHandler(k == fkTestRR, a.opsz, b.opsz)
+	f.rm = r
+	f.len = a.len + b.len
+	f.nret = 2
+	f.sub = uint8(b.op & 15)
+	f.base, f.index = b.reg, b.rm
 	return f
 }

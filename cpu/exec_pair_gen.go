@@ -5571,3 +5571,316 @@ func incDecPair64(c *CPU, in *Inst) {
 func incDecPairHandler(opsz uint8) handler {
 	return by(incDecPair8, incDecPair16, incDecPair32, incDecPair64)[sizeIndex(opsz)]
 }
+
+// TEST+CMOVcc pairs (exec_pair.go).
+
+func testRRCmov8_32(c *CPU, in *Inst) {
+	type T = uint8
+	type U = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	} else {
+		setReg(c, in.base, getReg[U](c, in.base))
+	}
+}
+
+func testRRCmov16_32(c *CPU, in *Inst) {
+	type T = uint16
+	type U = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	} else {
+		setReg(c, in.base, getReg[U](c, in.base))
+	}
+}
+
+func testRRCmov32_32(c *CPU, in *Inst) {
+	type T = uint32
+	type U = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	} else {
+		setReg(c, in.base, getReg[U](c, in.base))
+	}
+}
+
+func testRRCmov64_32(c *CPU, in *Inst) {
+	type T = uint64
+	type U = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	} else {
+		setReg(c, in.base, getReg[U](c, in.base))
+	}
+}
+
+func testRRCmov8_64(c *CPU, in *Inst) {
+	type T = uint8
+	type U = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	}
+}
+
+func testRRCmov16_64(c *CPU, in *Inst) {
+	type T = uint16
+	type U = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	}
+}
+
+func testRRCmov32_64(c *CPU, in *Inst) {
+	type T = uint32
+	type U = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	}
+}
+
+func testRRCmov64_64(c *CPU, in *Inst) {
+	type T = uint64
+	type U = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	}
+}
+
+func testRICmov8_32(c *CPU, in *Inst) {
+	type T = uint8
+	type U = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	} else {
+		setReg(c, in.base, getReg[U](c, in.base))
+	}
+}
+
+func testRICmov16_32(c *CPU, in *Inst) {
+	type T = uint16
+	type U = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	} else {
+		setReg(c, in.base, getReg[U](c, in.base))
+	}
+}
+
+func testRICmov32_32(c *CPU, in *Inst) {
+	type T = uint32
+	type U = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	} else {
+		setReg(c, in.base, getReg[U](c, in.base))
+	}
+}
+
+func testRICmov64_32(c *CPU, in *Inst) {
+	type T = uint64
+	type U = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	} else {
+		setReg(c, in.base, getReg[U](c, in.base))
+	}
+}
+
+func testRICmov8_64(c *CPU, in *Inst) {
+	type T = uint8
+	type U = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	}
+}
+
+func testRICmov16_64(c *CPU, in *Inst) {
+	type T = uint16
+	type U = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	}
+}
+
+func testRICmov32_64(c *CPU, in *Inst) {
+	type T = uint32
+	type U = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	}
+}
+
+func testRICmov64_64(c *CPU, in *Inst) {
+	type T = uint64
+	type U = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	}
+}
+
+// testCmovHandler gives the TEST+CMOVcc handler for a TEST of operand
+// size opsz (register source if rr) and a CMOVcc of operand size copsz
+// (32 or 64 bits; nil otherwise).
+func testCmovHandler(rr bool, opsz, copsz uint8) handler {
+	var h [4]handler
+	if rr {
+		if copsz == 4 {
+			h = by(testRRCmov8_32, testRRCmov16_32, testRRCmov32_32, testRRCmov64_32)
+		}
+		if copsz == 8 {
+			h = by(testRRCmov8_64, testRRCmov16_64, testRRCmov32_64, testRRCmov64_64)
+		}
+	} else {
+		if copsz == 4 {
+			h = by(testRICmov8_32, testRICmov16_32, testRICmov32_32, testRICmov64_32)
+		}
+		if copsz == 8 {
+			h = by(testRICmov8_64, testRICmov16_64, testRICmov32_64, testRICmov64_64)
+		}
+	}
+	return h[sizeIndex(opsz)]
+}

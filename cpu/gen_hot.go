@@ -707,7 +707,58 @@ func genPair() []byte {
 	w.WriteString("// Copy pairs and INC/DEC pairs (exec_pair.go).\n\n")
 	sized(&w, "copyPair", "copyPairHandler", copyPairBody, 8, 16, 32, 64)
 	sized(&w, "incDecPair", "incDecPairHandler", incDecPairBody, 8, 16, 32, 64)
+	genTestCmov(&w)
 	return w.Bytes()
+}
+
+// genTestCmov writes the TEST+CMOVcc pairs' handlers (exec_pair.go
+// testCmovPairable): TEST's register-form handler, r,r or r,imm of 8 to
+// 64 bits (T), then CMOVcc r,r of 32 or 64 bits (U) on the condition in
+// sub, from TEST's result as the fused TEST+Jcc computes it; a 32-bit
+// CMOVcc writes its destination, zero-extended, either way (cmov,
+// exec_mov.go). testCmovHandler selects one.
+func genTestCmov(w *bytes.Buffer) {
+	w.WriteString("// TEST+CMOVcc pairs (exec_pair.go).\n\n")
+	var test op
+	for _, o := range ops {
+		if o.name == "test" {
+			test = o
+		}
+	}
+	sel := map[bool][]string{}
+	for _, f := range []form{formRR, formRI} {
+		for _, u := range []int{32, 64} {
+			var names []string
+			for _, n := range []int{8, 16, 32, 64} {
+				name := fmt.Sprintf("test%sCmov%d_%d", f.suffix, n, u)
+				names = append(names, name)
+				var b bytes.Buffer
+				tail := `var t bool
+if cc := in.sub; cc&^1 == 4 {
+	t = (r == 0) != (cc&1 != 0)
+} else {
+	t = logicCond(cc, r)
+}
+if t {
+	setReg(c, in.base, getReg[U](c, in.index))
+}`
+				if u == 32 {
+					tail += ` else {
+	setReg(c, in.base, getReg[U](c, in.base))
+}`
+				}
+				handlerBody(&b, test, f, "", tail+"\n", "")
+				fmt.Fprintf(w, "func %s(c *CPU, in *Inst) {\ntype T = uint%d\ntype U = uint%d\n%s}\n\n", name, n, u, b.String())
+			}
+			sel[f.rr] = append(sel[f.rr], fmt.Sprintf("if copsz == %d {\nh = by(%s)\n}\n", u/8, strings.Join(names, ", ")))
+		}
+	}
+	w.WriteString("// testCmovHandler gives the TEST+CMOVcc handler for a TEST of operand\n// size opsz (register source if rr) and a CMOVcc of operand size copsz\n// (32 or 64 bits; nil otherwise).\n")
+	w.WriteString("func testCmovHandler(rr bool, opsz, copsz uint8) handler {\nvar h [4]handler\nif rr {\n")
+	w.WriteString(strings.Join(sel[true], ""))
+	w.WriteString("} else {\n")
+	w.WriteString(strings.Join(sel[false], ""))
+	w.WriteString("}\nreturn h[sizeIndex(opsz)]\n}\n")
 }
 
 // headOp is the operation of a head (exec_head.go): the last of its

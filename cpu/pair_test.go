@@ -397,6 +397,13 @@ func TestNewPairsFormed(t *testing.T) {
 		{"shr by 32 of r32 not paired", mode64, [][]byte{{0xC1, 0xE9, 0x20}, {0x83, 0xE1, 0x01}, {0xF4}}, []uint8{1, 1, 1}},
 		{"shr r16 not paired", mode32, [][]byte{{0x66, 0xC1, 0xE9, 0x01}, {0x66, 0x83, 0xE1, 0x01}, {0xF4}}, []uint8{1, 1, 1}},
 		{"shl not paired", mode32, [][]byte{{0xC1, 0xE1, 0x01}, {0x83, 0xE1, 0x01}, {0xF4}}, []uint8{1, 1, 1}},
+		// TEST+CMOVcc (exec_pair.go testCmovPairable), from access's
+		// ac_test_setup_ptes.
+		{"mov or test cmovne", mode64, [][]byte{{0x48, 0x89, 0xC2}, {0x48, 0x83, 0xCA, 0x01}, {0xF6, 0xC7, 0x40}, {0x48, 0x0F, 0x45, 0xC2}, {0xF4}}, []uint8{2, 2, 1}},
+		{"test r32 imm cmove r32", mode32, [][]byte{{0xF7, 0xC3, 0x00, 0x00, 0x02, 0x00}, {0x0F, 0x44, 0xC2}, {0xF4}}, []uint8{2, 1}},
+		{"test cmov r16 not paired", mode32, [][]byte{{0x85, 0xDB}, {0x66, 0x0F, 0x44, 0xC2}, {0xF4}}, []uint8{1, 1, 1}},
+		{"cmp cmov not paired", mode64, [][]byte{{0x48, 0x39, 0xD8}, {0x48, 0x0F, 0x44, 0xC2}, {0xF4}}, []uint8{1, 1, 1}},
+		{"test cmov from memory not paired", mode64, [][]byte{{0x85, 0xDB}, {0x48, 0x0F, 0x44, 0x02}, {0xF4}}, []uint8{1, 1, 1}},
 		{"or and cmp je: the and alone", mode64, [][]byte{{0x09, 0xF0}, {0x83, 0xE0, 0x01}, {0x83, 0xF8, 0x01}, {0x74, 0x71}}, []uint8{1, 3}},
 		{"or on another register: add alone", mode64, [][]byte{{0x09, 0xF1}, {0x83, 0xC0, 0x01}, {0x21, 0xC8}, {0x78, 0x71}}, []uint8{1, 3}},
 		{"or add inc jne", mode64, [][]byte{{0x09, 0xF0}, {0x83, 0xC0, 0x01}, {0xFF, 0xC1}, {0x75, 0x71}}, []uint8{4}},
@@ -617,4 +624,74 @@ func TestShiftPairs(t *testing.T) {
 		}
 	}
 	require.Greater(t, formed, 300, "shift pairs formed")
+}
+
+// TestTestCmovPairs checks TEST+CMOVcc pairs (exec_pair.go
+// testCmovPairable) through Run's fast path, whole blocks, against one
+// instruction at a time: every condition, TEST r,r and r,imm of 8 to 64
+// bits (high-byte registers too), CMOVcc of 32 bits (whose destination is
+// zero-extended whatever the condition) and 64 bits, with SETP, SETS and
+// SETZ after them reading TEST's lazy flags. A 16-bit CMOVcc and a
+// CMOVcc after another setter are not paired but must run the same. It
+// requires the pairs to be formed.
+func TestTestCmovPairs(t *testing.T) {
+	vals := []uint64{0, 1, 0x80, 0x4000, 0x8000_0000, 0xFFFF_FFFF_FFFF_FFFF, 0x8000_0000_0000_0000, 0x1234_5678_9ABC_DEF0}
+	setters := [][]byte{
+		{0xF6, 0xC7, 0x40},                   // test bh, 0x40
+		{0xF6, 0xC3, 0x01},                   // test bl, 1
+		{0x84, 0xDF},                         // test bh, bl
+		{0xA8, 0x80},                         // test al, 0x80
+		{0x66, 0xF7, 0xC3, 0x00, 0x40},       // test bx, 0x4000
+		{0xF7, 0xC3, 0x00, 0x00, 0x00, 0x80}, // test ebx, 0x80000000
+		{0x85, 0xDB},                         // test ebx, ebx
+		{0x85, 0xCB},                         // test ebx, ecx
+		{0xA9, 0x01, 0x00, 0x00, 0x00},       // test eax, 1
+		{0x83, 0xE3, 0x01},                   // and ebx, 1: not paired
+	}
+	setters64 := [][]byte{
+		{0x48, 0x85, 0xDB},                         // test rbx, rbx
+		{0x48, 0xF7, 0xC3, 0x00, 0x00, 0x00, 0x80}, // test rbx, -0x80000000
+		{0x40, 0xF6, 0xC6, 0x01},                   // test sil, 1
+	}
+	formed := 0
+	for _, mode := range []uint8{mode32, mode64} {
+		h := newHarness(mode)
+		ss := setters
+		if mode == mode64 {
+			ss = append(append([][]byte{}, setters...), setters64...)
+		}
+		cmovs := [][]byte{{0x0F, 0x40, 0xCA}, {0x0F, 0x40, 0xD1}, {0x66, 0x0F, 0x40, 0xCA}} // cmovcc ecx, edx; edx, ecx; cx, dx
+		if mode == mode64 {
+			cmovs = append(cmovs, []byte{0x48, 0x0F, 0x40, 0xCA}, []byte{0x4C, 0x0F, 0x40, 0xC2}) // rcx, rdx; r8, rdx
+		}
+		for _, s := range ss {
+			for cc := byte(0); cc < 16; cc++ {
+				for _, cm := range cmovs {
+					cm = append([]byte{}, cm...)
+					cm[len(cm)-2] += cc
+					code := append(append(append([]byte{}, s...), cm...), 0x0F, 0x9A, 0xC0, 0x0F, 0x98, 0xC4, 0x0F, 0x94, 0xC6, 0xF4) // setp al; sets ah; setz dh; hlt
+					for _, in := range h.c.fastInsts(decodeAll(t, h.c, code)) {
+						if in.nret == 2 {
+							formed++
+						}
+					}
+					for _, x := range vals {
+						for _, y := range vals {
+							for _, fl := range []uint64{0, arch.FlagsArith} {
+								var g [16]uint64
+								g[arch.RCX], g[arch.RBX], g[arch.RDX], g[arch.RAX], g[arch.RSI], g[arch.R8] = x, y, ^x, x^y, y>>8, x<<1
+								whole, fw, nw := h.runHead(code, g, fl, false)
+								split, fs, ns := h.runHead(code, g, fl, true)
+								if !reflect.DeepEqual(whole, split) || fw != fs || nw != ns {
+									t.Fatalf("mode %d code % x rcx=%#x rbx=%#x flags=%#x: whole %+v (fault %d, %d retired)\nsplit %+v (fault %d, %d retired)",
+										mode, code, x, y, fl, whole, fw, nw, split, fs, ns)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	require.Greater(t, formed, 500, "TEST+CMOVcc pairs formed")
 }

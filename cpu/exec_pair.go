@@ -180,7 +180,7 @@ func fuseMorePairs(insts, fast []Inst) []Inst {
 	for ; i+1 < len(fast); i++ {
 		if movPairable(&fast[i], &fast[i+1]) || storeFirstPairable(&fast[i], &fast[i+1]) ||
 			copyPairable(&fast[i], &fast[i+1]) || incDecPairable(&fast[i], &fast[i+1]) || shiftPairAt(fast, i) > 0 ||
-			testCmovPairable(&fast[i], &fast[i+1]) {
+			testCmovPairable(&fast[i], &fast[i+1]) || regMovPairable(&fast[i], &fast[i+1]) {
 			break
 		}
 	}
@@ -232,6 +232,11 @@ func fuseMorePairs(insts, fast []Inst) []Inst {
 		}
 		if i+1 < len(fast) && incDecPairable(&fast[i], &fast[i+1]) {
 			out = append(out, incDecPair(&fast[i], &fast[i+1]))
+			i++
+			continue
+		}
+		if i+1 < len(fast) && regMovPairable(&fast[i], &fast[i+1]) {
+			out = append(out, regMovPair(&fast[i], &fast[i+1]))
 			i++
 			continue
 		}
@@ -483,5 +488,78 @@ func testCmovPair(a, b *Inst) Inst {
 	f.nret = 2
 	f.sub = uint8(b.op & 15)
 	f.base, f.index = b.reg, b.rm
+	return f
+}
+
+// Register-move pairs: two instructions that each write one 32- or
+// 64-bit register with a value of a register and a constant and touch
+// nothing else (no flag, no memory, no fault, no stop): MOV r,r (89, 8B
+// with mod = 3), MOV r,imm (B8+r, C7 /0 with mod = 3) and LEA r,[base +
+// disp] (no index, not RIP-relative, an address size no smaller than
+// the operand size: the address truncated to the operand size is then
+// base + disp in it, SDM Vol. 2A LEA), such as access's "mov rdi, rbx;
+// mov eax, 0" before a call or "lea rdx, [rbp-0x40]; mov rsi, rdx". The
+// entry runs both in order; a 32-bit write zero-extends (SDM Vol. 1
+// 3.4.1.1). The entry is a copy of the first with its destination in
+// base, source in index and constant in disp, the second's destination
+// in rm, source in reg and constant in imm; its handlers (regMovImm_32
+// ...) and regMovHandler are generated into exec_pair_gen.go by
+// gen_hot.go.
+
+// The kinds of a register-move pair's half (gen_hot.go regMovKinds).
+const (
+	rmImm = iota // the constant
+	rm32         // source + constant, 32 bits
+	rm64         // source + constant, 64 bits
+)
+
+// regMovOf classifies in as a register-move pair's half.
+func regMovOf(in *Inst) (dst, src uint8, k uint64, kind uint8, ok bool) {
+	if in.fault != nil || in.lock || in.nret != 1 || (in.opsz != 4 && in.opsz != 8) {
+		return 0, 0, 0, 0, false
+	}
+	kind = rm32
+	if in.opsz == 8 {
+		kind = rm64
+	}
+	switch op := in.op; {
+	case op == 0x89 && in.mod == 3:
+		return in.rm, in.reg, 0, kind, true
+	case op == 0x8B && in.mod == 3:
+		return in.reg, in.rm, 0, kind, true
+	case op >= 0xB8 && op <= 0xBF, op == 0xC7 && in.sub == 0 && in.mod == 3:
+		dst = in.reg
+		if op == 0xC7 {
+			dst = in.rm
+		}
+		k = in.imm
+		if in.opsz == 4 {
+			k = uint64(uint32(k))
+		}
+		return dst, 0, k, rmImm, true
+	case op == 0x8D && in.mod != 3 && in.scale == 0 && in.bmask == 0xFF && !in.ripRel && in.adsz >= in.opsz:
+		return in.reg, in.base & 15, in.disp, kind, true
+	}
+	return 0, 0, 0, 0, false
+}
+
+// regMovPairable reports whether a and b form a register-move pair.
+func regMovPairable(a, b *Inst) bool {
+	_, _, _, _, ok1 := regMovOf(a)
+	_, _, _, _, ok2 := regMovOf(b)
+	return ok1 && ok2
+}
+
+// regMovPair is the entry for the register-move pair a, b
+// (regMovPairable).
+func regMovPair(a, b *Inst) Inst {
+	d1, s1, k1, t1, _ := regMovOf(a)
+	d2, s2, k2, t2, _ := regMovOf(b)
+	f := *a
+	f.fn = regMovHandler(t1, t2)
+	f.len = a.len + b.len
+	f.nret = 2
+	f.base, f.index, f.disp = d1, s1, k1
+	f.rm, f.reg, f.imm = d2, s2, k2
 	return f
 }

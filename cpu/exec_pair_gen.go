@@ -5884,3 +5884,56 @@ func testCmovHandler(rr bool, opsz, copsz uint8) handler {
 	}
 	return h[sizeIndex(opsz)]
 }
+
+// Register-move pairs (exec_pair.go).
+
+func regMovImm_Imm(c *CPU, in *Inst) {
+	c.GPR[in.base&15] = in.disp
+	c.GPR[in.rm&15] = in.imm
+}
+
+func regMovImm_32(c *CPU, in *Inst) {
+	c.GPR[in.base&15] = in.disp
+	c.GPR[in.rm&15] = uint64(uint32(c.GPR[in.reg&15] + in.imm))
+}
+
+func regMovImm_64(c *CPU, in *Inst) {
+	c.GPR[in.base&15] = in.disp
+	c.GPR[in.rm&15] = c.GPR[in.reg&15] + in.imm
+}
+
+func regMov32_Imm(c *CPU, in *Inst) {
+	c.GPR[in.base&15] = uint64(uint32(c.GPR[in.index&15] + in.disp))
+	c.GPR[in.rm&15] = in.imm
+}
+
+func regMov32_32(c *CPU, in *Inst) {
+	c.GPR[in.base&15] = uint64(uint32(c.GPR[in.index&15] + in.disp))
+	c.GPR[in.rm&15] = uint64(uint32(c.GPR[in.reg&15] + in.imm))
+}
+
+func regMov32_64(c *CPU, in *Inst) {
+	c.GPR[in.base&15] = uint64(uint32(c.GPR[in.index&15] + in.disp))
+	c.GPR[in.rm&15] = c.GPR[in.reg&15] + in.imm
+}
+
+func regMov64_Imm(c *CPU, in *Inst) {
+	c.GPR[in.base&15] = c.GPR[in.index&15] + in.disp
+	c.GPR[in.rm&15] = in.imm
+}
+
+func regMov64_32(c *CPU, in *Inst) {
+	c.GPR[in.base&15] = c.GPR[in.index&15] + in.disp
+	c.GPR[in.rm&15] = uint64(uint32(c.GPR[in.reg&15] + in.imm))
+}
+
+func regMov64_64(c *CPU, in *Inst) {
+	c.GPR[in.base&15] = c.GPR[in.index&15] + in.disp
+	c.GPR[in.rm&15] = c.GPR[in.reg&15] + in.imm
+}
+
+// regMovHandler gives the register-move pair handler for kinds k1 and k2
+// (rmImm, rm32, rm64).
+func regMovHandler(k1, k2 uint8) handler {
+	return [3][3]handler{{regMovImm_Imm, regMovImm_32, regMovImm_64}, {regMov32_Imm, regMov32_32, regMov32_64}, {regMov64_Imm, regMov64_32, regMov64_64}}[k1][k2]
+}

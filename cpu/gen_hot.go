@@ -708,7 +708,39 @@ func genPair() []byte {
 	sized(&w, "copyPair", "copyPairHandler", copyPairBody, 8, 16, 32, 64)
 	sized(&w, "incDecPair", "incDecPairHandler", incDecPairBody, 8, 16, 32, 64)
 	genTestCmov(&w)
+	genRegMov(&w)
 	return w.Bytes()
+}
+
+// regMovKinds are the values a register-move pair's half writes
+// (exec_pair.go regMovOf): its constant (rmImm), or its source register
+// plus its constant in 32 (rm32, zero-extended) or 64 bits (rm64); %[1]s
+// is the source register's field, %[2]s the constant's.
+var regMovKinds = []struct{ name, expr string }{
+	{"Imm", "%[2]s"},
+	{"32", "uint64(uint32(c.GPR[%[1]s&15] + %[2]s))"},
+	{"64", "c.GPR[%[1]s&15] + %[2]s"},
+}
+
+// genRegMov writes the register-move pairs' handlers (exec_pair.go
+// regMovPairable): the first half's value into base (source index,
+// constant disp), then the second's into rm (source reg, constant imm),
+// one handler per kind of each, and regMovHandler, which selects one.
+func genRegMov(w *bytes.Buffer) {
+	w.WriteString("// Register-move pairs (exec_pair.go).\n\n")
+	var tab []string
+	for _, k1 := range regMovKinds {
+		var row []string
+		for _, k2 := range regMovKinds {
+			name := "regMov" + k1.name + "_" + k2.name
+			row = append(row, name)
+			fmt.Fprintf(w, "func %s(c *CPU, in *Inst) {\nc.GPR[in.base&15] = %s\nc.GPR[in.rm&15] = %s\n}\n\n", name,
+				fmt.Sprintf(k1.expr, "in.index", "in.disp"), fmt.Sprintf(k2.expr, "in.reg", "in.imm"))
+		}
+		tab = append(tab, "{"+strings.Join(row, ", ")+"}")
+	}
+	w.WriteString("// regMovHandler gives the register-move pair handler for kinds k1 and k2\n// (rmImm, rm32, rm64).\n")
+	fmt.Fprintf(w, "func regMovHandler(k1, k2 uint8) handler {\nreturn [3][3]handler{%s}[k1][k2]\n}\n", strings.Join(tab, ", "))
 }
 
 // genTestCmov writes the TEST+CMOVcc pairs' handlers (exec_pair.go

@@ -404,6 +404,13 @@ func TestNewPairsFormed(t *testing.T) {
 		{"test cmov r16 not paired", mode32, [][]byte{{0x85, 0xDB}, {0x66, 0x0F, 0x44, 0xC2}, {0xF4}}, []uint8{1, 1, 1}},
 		{"cmp cmov not paired", mode64, [][]byte{{0x48, 0x39, 0xD8}, {0x48, 0x0F, 0x44, 0xC2}, {0xF4}}, []uint8{1, 1, 1}},
 		{"test cmov from memory not paired", mode64, [][]byte{{0x85, 0xDB}, {0x48, 0x0F, 0x44, 0x02}, {0xF4}}, []uint8{1, 1, 1}},
+		// Register-move pairs (exec_pair.go regMovPairable), from
+		// access's callers.
+		{"mov r64 mov r32 imm", mode64, [][]byte{{0x48, 0x89, 0xDF}, {0xB8, 0x00, 0x00, 0x00, 0x00}, {0xF4}}, []uint8{2, 1}},
+		{"lea mov", mode64, [][]byte{{0x48, 0x8D, 0x55, 0xC0}, {0x48, 0x89, 0xD6}, {0xF4}}, []uint8{2, 1}},
+		{"mov mov mov", mode64, [][]byte{{0x48, 0x89, 0xDF}, {0x48, 0x89, 0xC6}, {0x48, 0x89, 0xD1}, {0xF4}}, []uint8{2, 1, 1}},
+		{"mov r16 mov not paired", mode32, [][]byte{{0x66, 0x89, 0xD9}, {0x89, 0xC6}, {0xF4}}, []uint8{1, 1, 1}},
+		{"mov mov and: the register-move pair first", mode64, [][]byte{{0x89, 0xD9}, {0x89, 0xC2}, {0x83, 0xE2, 0x01}, {0xF4}}, []uint8{2, 1, 1}},
 		{"or and cmp je: the and alone", mode64, [][]byte{{0x09, 0xF0}, {0x83, 0xE0, 0x01}, {0x83, 0xF8, 0x01}, {0x74, 0x71}}, []uint8{1, 3}},
 		{"or on another register: add alone", mode64, [][]byte{{0x09, 0xF1}, {0x83, 0xC0, 0x01}, {0x21, 0xC8}, {0x78, 0x71}}, []uint8{1, 3}},
 		{"or add inc jne", mode64, [][]byte{{0x09, 0xF0}, {0x83, 0xC0, 0x01}, {0xFF, 0xC1}, {0x75, 0x71}}, []uint8{4}},
@@ -694,4 +701,67 @@ func TestTestCmovPairs(t *testing.T) {
 		}
 	}
 	require.Greater(t, formed, 500, "TEST+CMOVcc pairs formed")
+}
+
+// TestRegMovPairs checks register-move pairs (exec_pair.go
+// regMovPairable: two of MOV r,r, MOV r,imm and LEA r,[base+disp], one
+// entry) through Run's fast path, whole blocks, against one instruction
+// at a time, every first form against every second (so that the second
+// reads or overwrites the first's destination, or not), 32 and 64 bits
+// (32-bit writes zero-extend); 16-bit forms, LEA with an index, a 32-bit
+// address into a 64-bit register and RIP-relative LEA are not paired but
+// must run the same. It requires the pairs to be formed.
+func TestRegMovPairs(t *testing.T) {
+	vals := []uint64{0, 1, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, 0x8000_0000_0000_0000, ^uint64(0), 0x1234_5678_9ABC_DEF0}
+	forms := [][]byte{
+		{0x89, 0xD9},                         // mov ecx, ebx
+		{0x8B, 0xD1},                         // mov edx, ecx
+		{0x89, 0xC9},                         // mov ecx, ecx
+		{0xB9, 0x00, 0x00, 0x00, 0x80},       // mov ecx, 0x80000000
+		{0xC7, 0xC2, 0xFF, 0xFF, 0xFF, 0xFF}, // mov edx, -1 (C7 /0)
+		{0x8D, 0x4B, 0xFF},                   // lea ecx, [rbx-1]
+		{0x8D, 0x91, 0x00, 0x00, 0x00, 0x80}, // lea edx, [rcx-0x80000000]
+		{0x8D, 0x14, 0x0B},                   // lea edx, [rbx+rcx]: not paired
+		{0x66, 0x89, 0xD9},                   // mov cx, bx: not paired
+		{0x66, 0xBA, 0x34, 0x12},             // mov dx, 0x1234: not paired
+	}
+	forms64 := [][]byte{
+		{0x48, 0x89, 0xD9},                                           // mov rcx, rbx
+		{0x48, 0xBA, 0xF0, 0xDE, 0xBC, 0x9A, 0x78, 0x56, 0x34, 0x12}, // mov rdx, imm64
+		{0x48, 0xC7, 0xC1, 0x00, 0x00, 0x00, 0x80},                   // mov rcx, -0x80000000
+		{0x48, 0x8D, 0x51, 0x40},                                     // lea rdx, [rcx+0x40]
+		{0x49, 0x8D, 0x48, 0xC0},                                     // lea rcx, [r8-0x40]
+		{0x44, 0x89, 0xC2},                                           // mov edx, r8d
+		{0x67, 0x48, 0x8D, 0x4B, 0x01},                               // lea rcx, [ebx+1]: not paired
+		{0x48, 0x8D, 0x0D, 0x10, 0x00, 0x00, 0x00},                   // lea rcx, [rip+0x10]: not paired
+	}
+	formed := 0
+	for _, mode := range []uint8{mode32, mode64} {
+		h := newHarness(mode)
+		fs := forms
+		if mode == mode64 {
+			fs = append(append([][]byte{}, forms...), forms64...)
+		}
+		for _, a := range fs {
+			for _, b := range fs {
+				code := append(append(append([]byte{}, a...), b...), 0xF4)
+				if fast := h.c.fastInsts(decodeAll(t, h.c, code)); fast[0].nret == 2 {
+					formed++
+				}
+				for _, x := range vals {
+					for _, y := range vals[:5] {
+						var g [16]uint64
+						g[arch.RCX], g[arch.RBX], g[arch.RDX], g[arch.R8] = x, y, x^y, y<<7^x
+						whole, fw, nw := h.runHead(code, g, 0, false)
+						split, fs2, ns := h.runHead(code, g, 0, true)
+						if !reflect.DeepEqual(whole, split) || fw != fs2 || nw != ns {
+							t.Fatalf("mode %d code % x rcx=%#x rbx=%#x: whole %+v (fault %d, %d retired)\nsplit %+v (fault %d, %d retired)",
+								mode, code, x, y, whole, fw, nw, split, fs2, ns)
+						}
+					}
+				}
+			}
+		}
+	}
+	require.Greater(t, formed, 150, "register-move pairs formed")
 }

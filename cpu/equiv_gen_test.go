@@ -437,6 +437,9 @@ type eqGen struct {
 	// for a register operand (a setter after a head: the head's
 	// destination).
 	nextReg int
+	// nextOp, when not 0, is 1 + the operation the next aluRR or aluRI
+	// emits (8: TEST).
+	nextOp int
 }
 
 // eqProgram is a generated program and the state it starts in.
@@ -644,6 +647,9 @@ func (g *eqGen) aluRR(mem bool) {
 	a := g.a
 	size := g.size()
 	op := g.n(9) // 8 = TEST
+	if g.nextOp != 0 {
+		op, g.nextOp = g.nextOp-1, 0
+	}
 	byteOp := 1
 	if size == 1 {
 		byteOp = 0
@@ -675,6 +681,9 @@ func (g *eqGen) aluRI(mem bool) {
 	a := g.a
 	size := g.size()
 	op := g.n(9)
+	if g.nextOp != 0 {
+		op, g.nextOp = g.nextOp-1, 0
+	}
 	write := op != 7 && op != 8
 	rm, m, rmn := g.rmOperand(size, write, mem)
 	if op == 8 {
@@ -771,7 +780,33 @@ func (g *eqGen) shift(mem bool) {
 		if g.chance(0.5) {
 			c = byte(g.n(9))
 		}
+		pair := m == nil && size >= 4 && g.chance(0.5)
+		if pair {
+			// A shift pair (exec_pair.go shiftPairAt) or close to one:
+			// SHR by an immediate, a MOV onto its register before it
+			// half the time, a register ALU instruction of its size
+			// after it on its register half the time.
+			op = 5
+			if g.chance(0.2) {
+				op = []int{4, 7}[g.n(2)] // SHL, SAR: not paired
+			}
+			if g.chance(0.5) {
+				src := g.src()
+				a.emit(eqOp{text: fmt.Sprintf("mov %s, %s", rmn, a.regName(src, size)), opsz: size, opc: []byte{0x89}, reg: src, rm: rm})
+			}
+		}
 		a.emit(eqOp{text: fmt.Sprintf("%s %s, %d", eqShift[op], rmn, c), opsz: size, byteR: size == 1, opc: []byte{0xC0 | b}, reg: op, rm: rm, m: m, imm: []byte{c}})
+		if pair {
+			g.nextSize = size
+			if g.chance(0.5) {
+				g.nextReg = 1 + rm
+			}
+			if g.chance(0.5) {
+				g.aluRR(false)
+			} else {
+				g.aluRI(false)
+			}
+		}
 	}
 }
 
@@ -902,6 +937,19 @@ func (g *eqGen) condOps() {
 		rm, m, rmn := g.rmOperand(size, true, g.chance(0.3))
 		a.emit(eqOp{text: fmt.Sprintf("set%s %s", eqCC[cc], rmn), byteR: true, opc: []byte{0x0F, 0x90 + byte(cc)}, reg: 0, rm: rm, m: m})
 		return
+	}
+	if g.chance(0.4) {
+		// A TEST before it: a TEST+CMOVcc pair (exec_pair.go) when
+		// both have register operands and CMOVcc 32 or 64 bits.
+		g.nextSize = g.size()
+		if g.chance(0.8) {
+			g.nextOp = 1 + 8
+		}
+		if g.chance(0.5) {
+			g.aluRR(false)
+		} else {
+			g.aluRI(false)
+		}
 	}
 	size := g.size2()
 	r := g.dst()
@@ -1368,6 +1416,13 @@ func (g *eqGen) head(size int) {
 		a.emit(eqOp{text: fmt.Sprintf("lea %s, %s", a.regName(d, size), a.memName(m, size)[strings.Index(a.memName(m, size), "["):]), opsz: size, opc: []byte{0x8D}, reg: d, m: m})
 	case 2: // ADD or SUB r, imm
 		aluRI(d)
+	case 3:
+		if g.chance(0.5) {
+			// OR r, r (09) and an ALU r,imm after it (headOrFirst).
+			s := g.src()
+			a.emit(eqOp{text: fmt.Sprintf("or %s, %s", a.regName(d, size), a.regName(s, size)), opsz: size, opc: []byte{0x09}, reg: s, rm: d})
+			aluRI(d)
+		}
 	}
 	if g.chance(0.6) {
 		if g.chance(0.15) {
@@ -1455,7 +1510,7 @@ func (g *eqGen) loop() {
 	if kind < 4 && g.chance(0.3) {
 		// A head before the back edge's setter (exec_head.go).
 		g.head(size)
-		g.nextSize, g.nextReg = 0, 0
+		g.nextSize, g.nextReg, g.nextOp = 0, 0, 0
 	}
 	var cc int
 	switch kind {

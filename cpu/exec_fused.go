@@ -27,7 +27,21 @@ import "github.com/vmxemu/vmxemu/arch"
 // fusedKind classifies in as a fusable flag setter and returns its kind and
 // the register holding its (first) operand; fkNone if it is not one.
 func fusedKind(in *Inst, mode uint8) (int, uint8) {
-	if in.fault != nil || in.lock || in.opsz == 1 {
+	if in.fault != nil || in.lock {
+		return fkNone, 0
+	}
+	if in.opsz == 1 {
+		// 8 bits: TEST alone (gen_hot.go's fuse8), as access's "test
+		// bh, 0x20; je": TEST Eb,Gb (84), TEST AL, Ib (A8), TEST Eb, Ib
+		// (F6 /0 and its alias /1, SDM Vol. 2B TEST and Table A-6).
+		switch op := in.op; {
+		case op == 0x84 && in.mod == 3:
+			return fkTestRR, in.rm
+		case op == 0xA8:
+			return fkTestRI, 0
+		case op == 0xF6 && in.sub <= 1 && in.mod == 3:
+			return fkTestRI, in.rm
+		}
 		return fkNone, 0
 	}
 	switch op := in.op; {

@@ -971,6 +971,22 @@ func cmpRRJccSide64(c *CPU, in *Inst) {
 	}
 }
 
+func testRRJcc8(c *CPU, in *Inst) {
+	type T = uint8
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
 func testRRJcc16(c *CPU, in *Inst) {
 	type T = uint16
 	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
@@ -1016,6 +1032,26 @@ func testRRJcc64(c *CPU, in *Inst) {
 	}
 	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
+	}
+}
+
+func testRRJccSide8(c *CPU, in *Inst) {
+	type T = uint8
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
 	}
 }
 
@@ -1758,6 +1794,22 @@ func cmpRIJccSide64(c *CPU, in *Inst) {
 	}
 }
 
+func testRIJcc8(c *CPU, in *Inst) {
+	type T = uint8
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
 func testRIJcc16(c *CPU, in *Inst) {
 	type T = uint16
 	a, b := getReg[T](c, in.rm), T(in.imm)
@@ -1803,6 +1855,26 @@ func testRIJcc64(c *CPU, in *Inst) {
 	}
 	if t && !c.fusedJump(in) {
 		c.fusedTakeSlow(in)
+	}
+}
+
+func testRIJccSide8(c *CPU, in *Inst) {
+	type T = uint8
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
 	}
 }
 
@@ -1867,42 +1939,42 @@ func testRIJccSide64(c *CPU, in *Inst) {
 }
 
 // fusedHandler gives the fused handler of kind k for operand size opsz
-// (16, 32 or 64 bits; nil otherwise).
+// (16, 32 or 64 bits, 8 for TEST; nil otherwise).
 func fusedHandler(k int, opsz uint8) handler {
 	var h [4]handler
 	switch k {
 	case fkInc:
-		h = v(incJcc16, incJcc32, incJcc64)
+		h = by(nil, incJcc16, incJcc32, incJcc64)
 	case fkDec:
-		h = v(decJcc16, decJcc32, decJcc64)
+		h = by(nil, decJcc16, decJcc32, decJcc64)
 	case fkAddRR:
-		h = v(addRRJcc16, addRRJcc32, addRRJcc64)
+		h = by(nil, addRRJcc16, addRRJcc32, addRRJcc64)
 	case fkSubRR:
-		h = v(subRRJcc16, subRRJcc32, subRRJcc64)
+		h = by(nil, subRRJcc16, subRRJcc32, subRRJcc64)
 	case fkAndRR:
-		h = v(andRRJcc16, andRRJcc32, andRRJcc64)
+		h = by(nil, andRRJcc16, andRRJcc32, andRRJcc64)
 	case fkOrRR:
-		h = v(orRRJcc16, orRRJcc32, orRRJcc64)
+		h = by(nil, orRRJcc16, orRRJcc32, orRRJcc64)
 	case fkXorRR:
-		h = v(xorRRJcc16, xorRRJcc32, xorRRJcc64)
+		h = by(nil, xorRRJcc16, xorRRJcc32, xorRRJcc64)
 	case fkCmpRR:
-		h = v(cmpRRJcc16, cmpRRJcc32, cmpRRJcc64)
+		h = by(nil, cmpRRJcc16, cmpRRJcc32, cmpRRJcc64)
 	case fkTestRR:
-		h = v(testRRJcc16, testRRJcc32, testRRJcc64)
+		h = by(testRRJcc8, testRRJcc16, testRRJcc32, testRRJcc64)
 	case fkAddRI:
-		h = v(addRIJcc16, addRIJcc32, addRIJcc64)
+		h = by(nil, addRIJcc16, addRIJcc32, addRIJcc64)
 	case fkSubRI:
-		h = v(subRIJcc16, subRIJcc32, subRIJcc64)
+		h = by(nil, subRIJcc16, subRIJcc32, subRIJcc64)
 	case fkAndRI:
-		h = v(andRIJcc16, andRIJcc32, andRIJcc64)
+		h = by(nil, andRIJcc16, andRIJcc32, andRIJcc64)
 	case fkOrRI:
-		h = v(orRIJcc16, orRIJcc32, orRIJcc64)
+		h = by(nil, orRIJcc16, orRIJcc32, orRIJcc64)
 	case fkXorRI:
-		h = v(xorRIJcc16, xorRIJcc32, xorRIJcc64)
+		h = by(nil, xorRIJcc16, xorRIJcc32, xorRIJcc64)
 	case fkCmpRI:
-		h = v(cmpRIJcc16, cmpRIJcc32, cmpRIJcc64)
+		h = by(nil, cmpRIJcc16, cmpRIJcc32, cmpRIJcc64)
 	case fkTestRI:
-		h = v(testRIJcc16, testRIJcc32, testRIJcc64)
+		h = by(testRIJcc8, testRIJcc16, testRIJcc32, testRIJcc64)
 	}
 	return h[sizeIndex(opsz)]
 }
@@ -1913,37 +1985,37 @@ func fusedSideHandler(k int, opsz uint8) handler {
 	var h [4]handler
 	switch k {
 	case fkInc:
-		h = v(incJccSide16, incJccSide32, incJccSide64)
+		h = by(nil, incJccSide16, incJccSide32, incJccSide64)
 	case fkDec:
-		h = v(decJccSide16, decJccSide32, decJccSide64)
+		h = by(nil, decJccSide16, decJccSide32, decJccSide64)
 	case fkAddRR:
-		h = v(addRRJccSide16, addRRJccSide32, addRRJccSide64)
+		h = by(nil, addRRJccSide16, addRRJccSide32, addRRJccSide64)
 	case fkSubRR:
-		h = v(subRRJccSide16, subRRJccSide32, subRRJccSide64)
+		h = by(nil, subRRJccSide16, subRRJccSide32, subRRJccSide64)
 	case fkAndRR:
-		h = v(andRRJccSide16, andRRJccSide32, andRRJccSide64)
+		h = by(nil, andRRJccSide16, andRRJccSide32, andRRJccSide64)
 	case fkOrRR:
-		h = v(orRRJccSide16, orRRJccSide32, orRRJccSide64)
+		h = by(nil, orRRJccSide16, orRRJccSide32, orRRJccSide64)
 	case fkXorRR:
-		h = v(xorRRJccSide16, xorRRJccSide32, xorRRJccSide64)
+		h = by(nil, xorRRJccSide16, xorRRJccSide32, xorRRJccSide64)
 	case fkCmpRR:
-		h = v(cmpRRJccSide16, cmpRRJccSide32, cmpRRJccSide64)
+		h = by(nil, cmpRRJccSide16, cmpRRJccSide32, cmpRRJccSide64)
 	case fkTestRR:
-		h = v(testRRJccSide16, testRRJccSide32, testRRJccSide64)
+		h = by(testRRJccSide8, testRRJccSide16, testRRJccSide32, testRRJccSide64)
 	case fkAddRI:
-		h = v(addRIJccSide16, addRIJccSide32, addRIJccSide64)
+		h = by(nil, addRIJccSide16, addRIJccSide32, addRIJccSide64)
 	case fkSubRI:
-		h = v(subRIJccSide16, subRIJccSide32, subRIJccSide64)
+		h = by(nil, subRIJccSide16, subRIJccSide32, subRIJccSide64)
 	case fkAndRI:
-		h = v(andRIJccSide16, andRIJccSide32, andRIJccSide64)
+		h = by(nil, andRIJccSide16, andRIJccSide32, andRIJccSide64)
 	case fkOrRI:
-		h = v(orRIJccSide16, orRIJccSide32, orRIJccSide64)
+		h = by(nil, orRIJccSide16, orRIJccSide32, orRIJccSide64)
 	case fkXorRI:
-		h = v(xorRIJccSide16, xorRIJccSide32, xorRIJccSide64)
+		h = by(nil, xorRIJccSide16, xorRIJccSide32, xorRIJccSide64)
 	case fkCmpRI:
-		h = v(cmpRIJccSide16, cmpRIJccSide32, cmpRIJccSide64)
+		h = by(nil, cmpRIJccSide16, cmpRIJccSide32, cmpRIJccSide64)
 	case fkTestRI:
-		h = v(testRIJccSide16, testRIJccSide32, testRIJccSide64)
+		h = by(testRIJccSide8, testRIJccSide16, testRIJccSide32, testRIJccSide64)
 	}
 	return h[sizeIndex(opsz)]
 }

@@ -18,6 +18,11 @@ package cpu
 //     first's destination, or on any register when it stands alone (src
 //     = dst, i1 = 0).
 //
+// A third kind of first instruction, OR r,r on the destination (x = dst
+// | src, headOrFirst), comes only before a second one whose operation
+// has handlers (gen_hot.go headOrOps: ADD, SUB and INC/DEC as ADD), as
+// in access's "or eax, esi; add eax, 1; and eax, ecx; js".
+//
 // All are of the setter's operand size, 32 or 64 bits (LEA's address
 // size no smaller: its address truncated to the operand size is then
 // base + disp in it, SDM Vol. 2A LEA). None can fault, stop Run or read
@@ -45,6 +50,9 @@ type headPart struct {
 	dst, src uint8
 	i1, i2   uint64
 	op       uint8 // the ALU operation of the last instruction (aluADD for MOV and LEA)
+	// or: the first instruction is OR dst, src (headOrFirst): x = dst |
+	// src, i1 = 0.
+	or bool
 	// flags: the last instruction writes CF as op computes it (an ALU
 	// instruction other than SUB).
 	flags bool
@@ -81,6 +89,21 @@ func headFirst(in *Inst, opsz uint8) (headPart, bool) {
 		return p, imm32OK(p.i1, opsz)
 	}
 	return headPart{}, false
+}
+
+// headOrFirst classifies in as the first instruction of a head of size
+// opsz that ORs a register into its destination, OR r/m, r (09 with mod
+// = 3; SDM Vol. 2B OR): x = dst | src. Like the other first instructions
+// it cannot fault, stop Run or read a flag, and the flags it writes are
+// dead under the head's second instruction and the setter. Only some
+// second operations have handlers (gen_hot.go headOrOps): fuseHead
+// leaves the head out when headOrHandler has none.
+func headOrFirst(in *Inst, opsz uint8) (dst, src uint8, ok bool) {
+	if in.fault != nil || in.lock || in.nret != 1 || in.opsz != opsz || (opsz != 4 && opsz != 8) ||
+		in.op != 0x09 || in.mod != 3 {
+		return 0, 0, false
+	}
+	return in.rm, in.reg, true
 }
 
 // headSecond classifies in as a head's second instruction of size opsz
@@ -123,6 +146,11 @@ func headBefore(insts []Inst, s *Inst, k int, mode uint8) (headPart, int) {
 				sec.src, sec.i1 = f.src, f.i1
 				return sec, 2
 			}
+			if dst, src, ok := headOrFirst(&insts[n-2], s.opsz); ok && dst == sec.dst && sec.src == dst && sec.i1 == 0 &&
+				headOrHandler(sec.op, k, s.opsz, false) != nil {
+				sec.src, sec.or = src, true
+				return sec, 2
+			}
 		}
 		return sec, 1
 	}
@@ -145,6 +173,9 @@ func fuseHead(insts []Inst, s *Inst, f *Inst, mode uint8) int {
 		return 0
 	}
 	h := headHandler(p.op, k, s.opsz, f.side)
+	if p.or {
+		h = headOrHandler(p.op, k, s.opsz, f.side)
+	}
 	if h == nil {
 		return 0
 	}

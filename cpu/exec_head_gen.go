@@ -6181,3 +6181,1576 @@ func headHandler(hop uint8, k int, opsz uint8, side bool) handler {
 	}
 	return h[sizeIndex(opsz)]
 }
+
+func headOrAddIncJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a := getReg[T](c, in.rm)
+	r := a + 1
+	c.lz.flags = 0
+	if h < x {
+		c.lz.flags = arch.FlagCF
+	}
+	setLazy(c, lzInc, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, r == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddIncJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a := getReg[T](c, in.rm)
+	r := a + 1
+	c.lz.flags = 0
+	if h < x {
+		c.lz.flags = arch.FlagCF
+	}
+	setLazy(c, lzInc, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, r == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddIncJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a := getReg[T](c, in.rm)
+	r := a + 1
+	c.lz.flags = 0
+	if h < x {
+		c.lz.flags = arch.FlagCF
+	}
+	setLazy(c, lzInc, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, r == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddIncJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a := getReg[T](c, in.rm)
+	r := a + 1
+	c.lz.flags = 0
+	if h < x {
+		c.lz.flags = arch.FlagCF
+	}
+	setLazy(c, lzInc, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, r == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddDecJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a := getReg[T](c, in.rm)
+	r := a - 1
+	c.lz.flags = 0
+	if h < x {
+		c.lz.flags = arch.FlagCF
+	}
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, a == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddDecJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a := getReg[T](c, in.rm)
+	r := a - 1
+	c.lz.flags = 0
+	if h < x {
+		c.lz.flags = arch.FlagCF
+	}
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, a == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddDecJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a := getReg[T](c, in.rm)
+	r := a - 1
+	c.lz.flags = 0
+	if h < x {
+		c.lz.flags = arch.FlagCF
+	}
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, a == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddDecJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a := getReg[T](c, in.rm)
+	r := a - 1
+	c.lz.flags = 0
+	if h < x {
+		c.lz.flags = arch.FlagCF
+	}
+	setLazy(c, lzDec, a, 1, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = incDecCond(cc, a == signBit[T](), r, c.lz.flags&arch.FlagCF != 0)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddAddRRJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddAddRRJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddAddRRJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddAddRRJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddSubRRJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddSubRRJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddSubRRJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddSubRRJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddAndRRJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddAndRRJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddAndRRJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddAndRRJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddOrRRJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddOrRRJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddOrRRJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddOrRRJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddXorRRJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddXorRRJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddXorRRJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddXorRRJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddCmpRRJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddCmpRRJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddCmpRRJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddCmpRRJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddTestRRJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddTestRRJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddTestRRJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddTestRRJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddAddRIJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddAddRIJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddAddRIJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddAddRIJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = addCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddSubRIJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddSubRIJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddSubRIJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddSubRIJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddAndRIJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddAndRIJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddAndRIJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddAndRIJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddOrRIJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddOrRIJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddOrRIJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddOrRIJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddXorRIJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddXorRIJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddXorRIJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddXorRIJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddCmpRIJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddCmpRIJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddCmpRIJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddCmpRIJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddTestRIJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddTestRIJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func headOrAddTestRIJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func headOrAddTestRIJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	x := getReg[T](c, in.base) | getReg[T](c, in.index)
+	i2 := T(int32(in.amask >> 32))
+	h := x + i2
+	setReg(c, in.base, h)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+// headOrHandler gives the handler for a head OR r,r; ALU r,imm of operation hop followed by
+// a fused setter+Jcc of kind k and operand size opsz (32 or 64 bits; nil
+// otherwise), the side exit's if side.
+func headOrHandler(hop uint8, k int, opsz uint8, side bool) handler {
+	var h [4]handler
+	if !side {
+		switch hop {
+		case aluADD:
+			switch k {
+			case fkInc:
+				h = v(nil, headOrAddIncJcc32, headOrAddIncJcc64)
+			case fkDec:
+				h = v(nil, headOrAddDecJcc32, headOrAddDecJcc64)
+			case fkAddRR:
+				h = v(nil, headOrAddAddRRJcc32, headOrAddAddRRJcc64)
+			case fkSubRR:
+				h = v(nil, headOrAddSubRRJcc32, headOrAddSubRRJcc64)
+			case fkAndRR:
+				h = v(nil, headOrAddAndRRJcc32, headOrAddAndRRJcc64)
+			case fkOrRR:
+				h = v(nil, headOrAddOrRRJcc32, headOrAddOrRRJcc64)
+			case fkXorRR:
+				h = v(nil, headOrAddXorRRJcc32, headOrAddXorRRJcc64)
+			case fkCmpRR:
+				h = v(nil, headOrAddCmpRRJcc32, headOrAddCmpRRJcc64)
+			case fkTestRR:
+				h = v(nil, headOrAddTestRRJcc32, headOrAddTestRRJcc64)
+			case fkAddRI:
+				h = v(nil, headOrAddAddRIJcc32, headOrAddAddRIJcc64)
+			case fkSubRI:
+				h = v(nil, headOrAddSubRIJcc32, headOrAddSubRIJcc64)
+			case fkAndRI:
+				h = v(nil, headOrAddAndRIJcc32, headOrAddAndRIJcc64)
+			case fkOrRI:
+				h = v(nil, headOrAddOrRIJcc32, headOrAddOrRIJcc64)
+			case fkXorRI:
+				h = v(nil, headOrAddXorRIJcc32, headOrAddXorRIJcc64)
+			case fkCmpRI:
+				h = v(nil, headOrAddCmpRIJcc32, headOrAddCmpRIJcc64)
+			case fkTestRI:
+				h = v(nil, headOrAddTestRIJcc32, headOrAddTestRIJcc64)
+			}
+		}
+	} else {
+		switch hop {
+		case aluADD:
+			switch k {
+			case fkInc:
+				h = v(nil, headOrAddIncJccSide32, headOrAddIncJccSide64)
+			case fkDec:
+				h = v(nil, headOrAddDecJccSide32, headOrAddDecJccSide64)
+			case fkAddRR:
+				h = v(nil, headOrAddAddRRJccSide32, headOrAddAddRRJccSide64)
+			case fkSubRR:
+				h = v(nil, headOrAddSubRRJccSide32, headOrAddSubRRJccSide64)
+			case fkAndRR:
+				h = v(nil, headOrAddAndRRJccSide32, headOrAddAndRRJccSide64)
+			case fkOrRR:
+				h = v(nil, headOrAddOrRRJccSide32, headOrAddOrRRJccSide64)
+			case fkXorRR:
+				h = v(nil, headOrAddXorRRJccSide32, headOrAddXorRRJccSide64)
+			case fkCmpRR:
+				h = v(nil, headOrAddCmpRRJccSide32, headOrAddCmpRRJccSide64)
+			case fkTestRR:
+				h = v(nil, headOrAddTestRRJccSide32, headOrAddTestRRJccSide64)
+			case fkAddRI:
+				h = v(nil, headOrAddAddRIJccSide32, headOrAddAddRIJccSide64)
+			case fkSubRI:
+				h = v(nil, headOrAddSubRIJccSide32, headOrAddSubRIJccSide64)
+			case fkAndRI:
+				h = v(nil, headOrAddAndRIJccSide32, headOrAddAndRIJccSide64)
+			case fkOrRI:
+				h = v(nil, headOrAddOrRIJccSide32, headOrAddOrRIJccSide64)
+			case fkXorRI:
+				h = v(nil, headOrAddXorRIJccSide32, headOrAddXorRIJccSide64)
+			case fkCmpRI:
+				h = v(nil, headOrAddCmpRIJccSide32, headOrAddCmpRIJccSide64)
+			case fkTestRI:
+				h = v(nil, headOrAddTestRIJccSide32, headOrAddTestRIJccSide64)
+			}
+		}
+	}
+	return h[sizeIndex(opsz)]
+}

@@ -179,7 +179,8 @@ func fuseMorePairs(insts, fast []Inst) []Inst {
 	i := 0
 	for ; i+1 < len(fast); i++ {
 		if movPairable(&fast[i], &fast[i+1]) || storeFirstPairable(&fast[i], &fast[i+1]) ||
-			copyPairable(&fast[i], &fast[i+1]) || incDecPairable(&fast[i], &fast[i+1]) {
+			copyPairable(&fast[i], &fast[i+1]) || incDecPairable(&fast[i], &fast[i+1]) || shiftPairAt(fast, i) > 0 ||
+			testCmovPairable(&fast[i], &fast[i+1]) || regMovPairable(&fast[i], &fast[i+1]) {
 			break
 		}
 	}
@@ -191,6 +192,16 @@ func fuseMorePairs(insts, fast []Inst) []Inst {
 	}
 	out := fast[:i]
 	for ; i < len(fast); i++ {
+		if n := shiftPairAt(fast, i); n > 0 {
+			out = append(out, shiftPair(fast[i:i+n]))
+			i += n - 1
+			continue
+		}
+		if i+1 < len(fast) && testCmovPairable(&fast[i], &fast[i+1]) {
+			out = append(out, testCmovPair(&fast[i], &fast[i+1]))
+			i++
+			continue
+		}
 		if i+1 < len(fast) && movPairable(&fast[i], &fast[i+1]) {
 			a, b := &fast[i], fast[i+1]
 			op2, rr2, _ := pairOp(&b)
@@ -221,6 +232,11 @@ func fuseMorePairs(insts, fast []Inst) []Inst {
 		}
 		if i+1 < len(fast) && incDecPairable(&fast[i], &fast[i+1]) {
 			out = append(out, incDecPair(&fast[i], &fast[i+1]))
+			i++
+			continue
+		}
+		if i+1 < len(fast) && regMovPairable(&fast[i], &fast[i+1]) {
+			out = append(out, regMovPair(&fast[i], &fast[i+1]))
 			i++
 			continue
 		}
@@ -349,3 +365,201 @@ func incDecPair(a, b *Inst) Inst {
 // The INC/DEC pairs' handlers (incDecPair8 ... incDecPair64) and their
 // selector incDecPairHandler are generated into exec_pair_gen.go by
 // gen_hot.go.
+
+// Shift pairs: SHR r,imm (C1 /5 with mod = 3) followed by a
+// register-form ALU instruction (as pairOp accepts) of the same size, 32
+// or 64 bits, optionally with a MOV r,r (89 or 8B with mod = 3) onto the
+// shifted register before them: the bit extraction "mov edi, r12d; shr
+// edi, 0x1b; and edi, 1" of access's ac_test_do_access (three
+// instructions, one entry). None can fault or stop Run, MOV changes no
+// flag and the ALU instruction writes all six status flags without
+// reading them (SDM Vol. 1 Appendix A), so the flags SHR writes are
+// dead: the entry computes its value only, x = src >> count into dst,
+// and records the ALU instruction's flags as its own handler does. A
+// count that is 0 after masking (SDM Vol. 2B SAL/SAR/SHL/SHR: 5 bits, 6
+// with REX.W) is left alone. The entry is a copy of the ALU instruction
+// with SHR's register in base, the MOV's source in index (SHR's register
+// without a MOV) and the masked count in imm2, which a register-form ALU
+// instruction does not use; its handlers (shrAddRR ...) and
+// shrPairHandler are generated into exec_pair_gen.go by gen_hot.go.
+
+// shrCount classifies in as SHR r,imm of a 32- or 64-bit register with a
+// masked count other than 0.
+func shrCount(in *Inst) (count uint64, ok bool) {
+	if in.fault != nil || in.lock || in.nret != 1 || in.op != 0xC1 || in.sub != 5 || in.mod != 3 || (in.opsz != 4 && in.opsz != 8) {
+		return 0, false
+	}
+	mask := uint64(0x1F)
+	if in.opsz == 8 {
+		mask = 0x3F
+	}
+	count = in.imm & mask
+	return count, count != 0
+}
+
+// shiftPairAt reports the number of instructions of the shift pair at
+// fast[i] (2, 3 with a MOV, 0 for none).
+func shiftPairAt(fast []Inst, i int) int {
+	first := i
+	if i+1 < len(fast) && (fast[i].op == 0x89 || fast[i].op == 0x8B) && fast[i].mod == 3 {
+		i++
+	}
+	if i+1 >= len(fast) {
+		return 0
+	}
+	s, b := &fast[i], &fast[i+1]
+	if _, ok := shrCount(s); !ok {
+		return 0
+	}
+	if _, _, ok := pairOp(b); !ok || b.opsz != s.opsz {
+		return 0
+	}
+	if i > first {
+		m := &fast[first]
+		dst := m.rm // 89: MOV r/m, r
+		if m.op == 0x8B {
+			dst = m.reg // 8B: MOV r, r/m
+		}
+		if m.fault != nil || m.lock || m.nret != 1 || m.opsz != s.opsz || dst != s.rm {
+			return 0 // the pair at the SHR, next
+		}
+	}
+	return i + 2 - first
+}
+
+// shiftPair is the entry for the shift pair insts (shiftPairAt: [MOV,]
+// SHR, ALU).
+func shiftPair(insts []Inst) Inst {
+	n := len(insts)
+	s, b := &insts[n-2], &insts[n-1]
+	op2, rr2, _ := pairOp(b)
+	count, _ := shrCount(s)
+	f := *b
+	f.fn = shrPairHandler(op2, rr2, b.opsz)
+	f.pre = insts[0].pre
+	f.nret = uint8(n)
+	f.len = 0
+	for i := range insts {
+		f.len += insts[i].len
+	}
+	f.base, f.index, f.imm2 = s.rm, s.rm, count
+	if n == 3 {
+		m := &insts[0]
+		f.index = m.reg // 89: MOV r/m, r
+		if m.op == 0x8B {
+			f.index = m.rm // 8B: MOV r, r/m
+		}
+	}
+	return f
+}
+
+// TEST+CMOVcc pairs: TEST r,r or r,imm (as the fused TEST+Jcc takes it,
+// fusedKind: 84, 85, A8, A9, F6 and F7 /0 /1 with a register operand,
+// 8 to 64 bits) followed by CMOVcc r,r (0F 40-4F with mod = 3) of 32 or
+// 64 bits, such as access's "test bh, 0x40; cmovne rax, rdx" in
+// ac_test_setup_ptes. Neither can fault or stop Run (a CPU without CMOV
+// decodes it with its #UD fault, which is not paired). The entry records
+// TEST's flags as its own handler does and evaluates the condition from
+// its result as the fused TEST+Jcc does (SDM Vol. 1 Table B-1), then
+// moves as CMOVcc does, a 32-bit destination zero-extended when the
+// condition is false too (SDM Vol. 2A CMOVcc, cmov in exec_mov.go). The
+// entry is a copy of TEST with the condition in sub, and CMOVcc's
+// destination in base, its source in index (fields a register-form TEST
+// does not use); its handlers (testRRCmov8_32 ...) and testCmovHandler
+// are generated into exec_pair_gen.go by gen_hot.go.
+
+// testCmovPairable reports whether a and b form a TEST+CMOVcc pair.
+func testCmovPairable(a, b *Inst) bool {
+	if a.nret != 1 || b.nret != 1 || b.fault != nil || b.lock || b.op < 0x140 || b.op > 0x14F || b.mod != 3 || (b.opsz != 4 && b.opsz != 8) {
+		return false
+	}
+	k, _ := fusedKind(a, 0)
+	return k == fkTestRR || k == fkTestRI
+}
+
+// testCmovPair is the entry for the TEST+CMOVcc pair a, b
+// (testCmovPairable).
+func testCmovPair(a, b *Inst) Inst {
+	k, r := fusedKind(a, 0)
+	f := *a
+	f.fn = testCmovHandler(k == fkTestRR, a.opsz, b.opsz)
+	f.rm = r
+	f.len = a.len + b.len
+	f.nret = 2
+	f.sub = uint8(b.op & 15)
+	f.base, f.index = b.reg, b.rm
+	return f
+}
+
+// Register-move pairs: two instructions that each write one 32- or
+// 64-bit register with a value of a register and a constant and touch
+// nothing else (no flag, no memory, no fault, no stop): MOV r,r (89, 8B
+// with mod = 3), MOV r,imm (B8+r, C7 /0 with mod = 3) and LEA r,[base +
+// disp] (no index, not RIP-relative, an address size no smaller than
+// the operand size: the address truncated to the operand size is then
+// base + disp in it, SDM Vol. 2A LEA), such as access's "mov rdi, rbx;
+// mov eax, 0" before a call or "lea rdx, [rbp-0x40]; mov rsi, rdx". The
+// entry runs both in order; a 32-bit write zero-extends (SDM Vol. 1
+// 3.4.1.1). The entry is a copy of the first with its destination in
+// base, source in index and constant in disp, the second's destination
+// in rm, source in reg and constant in imm; its handlers (regMovImm_32
+// ...) and regMovHandler are generated into exec_pair_gen.go by
+// gen_hot.go.
+
+// The kinds of a register-move pair's half (gen_hot.go regMovKinds).
+const (
+	rmImm = iota // the constant
+	rm32         // source + constant, 32 bits
+	rm64         // source + constant, 64 bits
+)
+
+// regMovOf classifies in as a register-move pair's half.
+func regMovOf(in *Inst) (dst, src uint8, k uint64, kind uint8, ok bool) {
+	if in.fault != nil || in.lock || in.nret != 1 || (in.opsz != 4 && in.opsz != 8) {
+		return 0, 0, 0, 0, false
+	}
+	kind = rm32
+	if in.opsz == 8 {
+		kind = rm64
+	}
+	switch op := in.op; {
+	case op == 0x89 && in.mod == 3:
+		return in.rm, in.reg, 0, kind, true
+	case op == 0x8B && in.mod == 3:
+		return in.reg, in.rm, 0, kind, true
+	case op >= 0xB8 && op <= 0xBF, op == 0xC7 && in.sub == 0 && in.mod == 3:
+		dst = in.reg
+		if op == 0xC7 {
+			dst = in.rm
+		}
+		k = in.imm
+		if in.opsz == 4 {
+			k = uint64(uint32(k))
+		}
+		return dst, 0, k, rmImm, true
+	case op == 0x8D && in.mod != 3 && in.scale == 0 && in.bmask == 0xFF && !in.ripRel && in.adsz >= in.opsz:
+		return in.reg, in.base & 15, in.disp, kind, true
+	}
+	return 0, 0, 0, 0, false
+}
+
+// regMovPairable reports whether a and b form a register-move pair.
+func regMovPairable(a, b *Inst) bool {
+	_, _, _, _, ok1 := regMovOf(a)
+	_, _, _, _, ok2 := regMovOf(b)
+	return ok1 && ok2
+}
+
+// regMovPair is the entry for the register-move pair a, b
+// (regMovPairable).
+func regMovPair(a, b *Inst) Inst {
+	d1, s1, k1, t1, _ := regMovOf(a)
+	d2, s2, k2, t2, _ := regMovOf(b)
+	f := *a
+	f.fn = regMovHandler(t1, t2)
+	f.len = a.len + b.len
+	f.nret = 2
+	f.base, f.index, f.disp = d1, s1, k1
+	f.rm, f.reg, f.imm = d2, s2, k2
+	return f
+}

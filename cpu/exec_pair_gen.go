@@ -2375,6 +2375,256 @@ func movPairHandler(op uint8, rr bool, opsz uint8) handler {
 	return h[sizeIndex(opsz)]
 }
 
+func shrAddRR32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrAddRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrSubRR32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrSubRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrAndRR32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrAndRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrOrRR32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrOrRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrXorRR32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrXorRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrCmpRR32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func shrCmpRR64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func shrAddRI32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrAddRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a + b
+	setLazy(c, lzAdd, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrSubRI32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrSubRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrAndRI32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrAndRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrOrRI32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrOrRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a | b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrXorRI32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrXorRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a ^ b
+	setLazy(c, lzLogic, a, b, r)
+	setReg(c, in.rm, r)
+}
+
+func shrCmpRI32(c *CPU, in *Inst) {
+	type T = uint32
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+func shrCmpRI64(c *CPU, in *Inst) {
+	type T = uint64
+	setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+}
+
+// shrPairHandler gives the handler for ALU operation op (register source
+// if rr) and operand size opsz (32 or 64 bits; nil otherwise).
+func shrPairHandler(op uint8, rr bool, opsz uint8) handler {
+	var h [4]handler
+	if rr {
+		switch op {
+		case aluADD:
+			h = v(nil, shrAddRR32, shrAddRR64)
+		case aluSUB:
+			h = v(nil, shrSubRR32, shrSubRR64)
+		case aluAND:
+			h = v(nil, shrAndRR32, shrAndRR64)
+		case aluOR:
+			h = v(nil, shrOrRR32, shrOrRR64)
+		case aluXOR:
+			h = v(nil, shrXorRR32, shrXorRR64)
+		case aluCMP:
+			h = v(nil, shrCmpRR32, shrCmpRR64)
+		}
+	} else {
+		switch op {
+		case aluADD:
+			h = v(nil, shrAddRI32, shrAddRI64)
+		case aluSUB:
+			h = v(nil, shrSubRI32, shrSubRI64)
+		case aluAND:
+			h = v(nil, shrAndRI32, shrAndRI64)
+		case aluOR:
+			h = v(nil, shrOrRI32, shrOrRI64)
+		case aluXOR:
+			h = v(nil, shrXorRI32, shrXorRI64)
+		case aluCMP:
+			h = v(nil, shrCmpRI32, shrCmpRI64)
+		}
+	}
+	return h[sizeIndex(opsz)]
+}
+
 func storeFirstAddRR8x32(c *CPU, in *Inst) {
 	type S = uint8
 	type T = uint32
@@ -5320,4 +5570,370 @@ func incDecPair64(c *CPU, in *Inst) {
 // incDecPairHandler gives incDecPair's handler for operand size opsz in bytes.
 func incDecPairHandler(opsz uint8) handler {
 	return by(incDecPair8, incDecPair16, incDecPair32, incDecPair64)[sizeIndex(opsz)]
+}
+
+// TEST+CMOVcc pairs (exec_pair.go).
+
+func testRRCmov8_32(c *CPU, in *Inst) {
+	type T = uint8
+	type U = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	} else {
+		setReg(c, in.base, getReg[U](c, in.base))
+	}
+}
+
+func testRRCmov16_32(c *CPU, in *Inst) {
+	type T = uint16
+	type U = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	} else {
+		setReg(c, in.base, getReg[U](c, in.base))
+	}
+}
+
+func testRRCmov32_32(c *CPU, in *Inst) {
+	type T = uint32
+	type U = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	} else {
+		setReg(c, in.base, getReg[U](c, in.base))
+	}
+}
+
+func testRRCmov64_32(c *CPU, in *Inst) {
+	type T = uint64
+	type U = uint32
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	} else {
+		setReg(c, in.base, getReg[U](c, in.base))
+	}
+}
+
+func testRRCmov8_64(c *CPU, in *Inst) {
+	type T = uint8
+	type U = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	}
+}
+
+func testRRCmov16_64(c *CPU, in *Inst) {
+	type T = uint16
+	type U = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	}
+}
+
+func testRRCmov32_64(c *CPU, in *Inst) {
+	type T = uint32
+	type U = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	}
+}
+
+func testRRCmov64_64(c *CPU, in *Inst) {
+	type T = uint64
+	type U = uint64
+	a, b := getReg[T](c, in.rm), getReg[T](c, in.reg)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	}
+}
+
+func testRICmov8_32(c *CPU, in *Inst) {
+	type T = uint8
+	type U = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	} else {
+		setReg(c, in.base, getReg[U](c, in.base))
+	}
+}
+
+func testRICmov16_32(c *CPU, in *Inst) {
+	type T = uint16
+	type U = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	} else {
+		setReg(c, in.base, getReg[U](c, in.base))
+	}
+}
+
+func testRICmov32_32(c *CPU, in *Inst) {
+	type T = uint32
+	type U = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	} else {
+		setReg(c, in.base, getReg[U](c, in.base))
+	}
+}
+
+func testRICmov64_32(c *CPU, in *Inst) {
+	type T = uint64
+	type U = uint32
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	} else {
+		setReg(c, in.base, getReg[U](c, in.base))
+	}
+}
+
+func testRICmov8_64(c *CPU, in *Inst) {
+	type T = uint8
+	type U = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	}
+}
+
+func testRICmov16_64(c *CPU, in *Inst) {
+	type T = uint16
+	type U = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	}
+}
+
+func testRICmov32_64(c *CPU, in *Inst) {
+	type T = uint32
+	type U = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	}
+}
+
+func testRICmov64_64(c *CPU, in *Inst) {
+	type T = uint64
+	type U = uint64
+	a, b := getReg[T](c, in.rm), T(in.imm)
+	r := a & b
+	setLazy(c, lzLogic, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = logicCond(cc, r)
+	}
+	if t {
+		setReg(c, in.base, getReg[U](c, in.index))
+	}
+}
+
+// testCmovHandler gives the TEST+CMOVcc handler for a TEST of operand
+// size opsz (register source if rr) and a CMOVcc of operand size copsz
+// (32 or 64 bits; nil otherwise).
+func testCmovHandler(rr bool, opsz, copsz uint8) handler {
+	var h [4]handler
+	if rr {
+		if copsz == 4 {
+			h = by(testRRCmov8_32, testRRCmov16_32, testRRCmov32_32, testRRCmov64_32)
+		}
+		if copsz == 8 {
+			h = by(testRRCmov8_64, testRRCmov16_64, testRRCmov32_64, testRRCmov64_64)
+		}
+	} else {
+		if copsz == 4 {
+			h = by(testRICmov8_32, testRICmov16_32, testRICmov32_32, testRICmov64_32)
+		}
+		if copsz == 8 {
+			h = by(testRICmov8_64, testRICmov16_64, testRICmov32_64, testRICmov64_64)
+		}
+	}
+	return h[sizeIndex(opsz)]
+}
+
+// Register-move pairs (exec_pair.go).
+
+func regMovImm_Imm(c *CPU, in *Inst) {
+	c.GPR[in.base&15] = in.disp
+	c.GPR[in.rm&15] = in.imm
+}
+
+func regMovImm_32(c *CPU, in *Inst) {
+	c.GPR[in.base&15] = in.disp
+	c.GPR[in.rm&15] = uint64(uint32(c.GPR[in.reg&15] + in.imm))
+}
+
+func regMovImm_64(c *CPU, in *Inst) {
+	c.GPR[in.base&15] = in.disp
+	c.GPR[in.rm&15] = c.GPR[in.reg&15] + in.imm
+}
+
+func regMov32_Imm(c *CPU, in *Inst) {
+	c.GPR[in.base&15] = uint64(uint32(c.GPR[in.index&15] + in.disp))
+	c.GPR[in.rm&15] = in.imm
+}
+
+func regMov32_32(c *CPU, in *Inst) {
+	c.GPR[in.base&15] = uint64(uint32(c.GPR[in.index&15] + in.disp))
+	c.GPR[in.rm&15] = uint64(uint32(c.GPR[in.reg&15] + in.imm))
+}
+
+func regMov32_64(c *CPU, in *Inst) {
+	c.GPR[in.base&15] = uint64(uint32(c.GPR[in.index&15] + in.disp))
+	c.GPR[in.rm&15] = c.GPR[in.reg&15] + in.imm
+}
+
+func regMov64_Imm(c *CPU, in *Inst) {
+	c.GPR[in.base&15] = c.GPR[in.index&15] + in.disp
+	c.GPR[in.rm&15] = in.imm
+}
+
+func regMov64_32(c *CPU, in *Inst) {
+	c.GPR[in.base&15] = c.GPR[in.index&15] + in.disp
+	c.GPR[in.rm&15] = uint64(uint32(c.GPR[in.reg&15] + in.imm))
+}
+
+func regMov64_64(c *CPU, in *Inst) {
+	c.GPR[in.base&15] = c.GPR[in.index&15] + in.disp
+	c.GPR[in.rm&15] = c.GPR[in.reg&15] + in.imm
+}
+
+// regMovHandler gives the register-move pair handler for kinds k1 and k2
+// (rmImm, rm32, rm64).
+func regMovHandler(k1, k2 uint8) handler {
+	return [3][3]handler{{regMovImm_Imm, regMovImm_32, regMovImm_64}, {regMov32_Imm, regMov32_32, regMov32_64}, {regMov64_Imm, regMov64_32, regMov64_64}}[k1][k2]
 }

@@ -178,3 +178,71 @@ func TestFusedJcc64Canonical(t *testing.T) {
 		})
 	}
 }
+
+// TestFusedTest8 checks the 8-bit TEST setters fused with a Jcc (84, A8,
+// F6 /0 and its alias /1, exec_fused.go fusedKind) through Run's fast
+// path, whole blocks, against one instruction at a time (runHead):
+// low, high and REX byte registers, every condition, values whose every
+// byte differs, both flag states. It requires the pairs to be fused.
+func TestFusedTest8(t *testing.T) {
+	vals := []uint64{0, 1, 0x80, 0x7F00, 0x8000, 0x20FF, 0xFF01, 0x4081, 0x8000_0000_0000_8080, 0x1234_5678_9ABC_DEF0}
+	setters := [][]byte{
+		{0x84, 0xD9},             // test cl, bl
+		{0x84, 0xFC},             // test ah, bh
+		{0x84, 0xCD},             // test ch, cl
+		{0x84, 0xE9},             // test cl, ch
+		{0x84, 0xED},             // test ch, ch
+		{0x84, 0xC9},             // test cl, cl
+		{0xA8, 0x80},             // test al, 0x80
+		{0xA8, 0x01},             // test al, 1
+		{0xF6, 0xC3, 0x01},       // test bl, 1
+		{0xF6, 0xC7, 0x20},       // test bh, 0x20
+		{0xF6, 0xCB, 0x80},       // test bl, 0x80 (F6 /1)
+		{0xF6, 0xC5, 0xFF},       // test ch, 0xff
+		{0xF6, 0xCD, 0x7F},       // test ch, 0x7f (F6 /1)
+		{0x66, 0xF6, 0xC1, 0x81}, // 66 changes nothing of an 8-bit TEST
+	}
+	setters64 := [][]byte{
+		{0x40, 0xF6, 0xC7, 0x20}, // test dil, 0x20
+		{0x41, 0x84, 0xC8},       // test r8b, cl
+		{0x48, 0x84, 0xE3},       // test bl, spl
+		{0x40, 0x84, 0xEE},       // test sil, bpl
+	}
+	for _, mode := range []uint8{mode32, mode64} {
+		h := newHarness(mode)
+		ss := setters
+		if mode == mode64 {
+			ss = append(append([][]byte{}, setters...), setters64...)
+		}
+		for _, s := range ss {
+			for cc := byte(0); cc < 16; cc++ {
+				// The first two Jcc jump over the code's HLT to the one
+				// after it (harness stepN): side exits; the last one
+				// back to the setter, which ends the block (a loop:
+				// the handler for a block's end).
+				back := byte(-(len(s) + 2))
+				for _, j := range [][]byte{{0x70 + cc, 0x01}, {0x0F, 0x80 + cc, 0x01, 0x00, 0x00, 0x00}, {0x70 + cc, back}} {
+					code := append(append(append([]byte{}, s...), j...), 0xF4)
+					fast := h.c.fastInsts(decodeAll(t, h.c, code))
+					require.Len(t, fast, 1, "code % x: one fused entry", code)
+					require.EqualValues(t, 2, fast[0].nret, "code % x", code)
+					for _, a := range vals {
+						for _, b := range vals {
+							for _, fl := range []uint64{0, arch.FlagsArith} {
+								var g [16]uint64
+								g[arch.RCX], g[arch.RBX], g[arch.RAX] = a, b, a^b<<4
+								g[arch.RDI], g[arch.RSI], g[arch.RBP], g[arch.RSP], g[arch.R8] = b>>8, a>>8, b<<8, a+b, b
+								whole, fw, nw := h.runHead(code, g, fl, false)
+								split, fs, ns := h.runHead(code, g, fl, true)
+								if !reflect.DeepEqual(whole, split) || fw != fs || nw != ns {
+									t.Fatalf("mode %d code % x rcx=%#x rbx=%#x flags=%#x: whole %+v (fault %d, %d retired)\nsplit %+v (fault %d, %d retired)",
+										mode, code, a, b, fl, whole, fw, nw, split, fs, ns)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

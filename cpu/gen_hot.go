@@ -60,11 +60,13 @@ const (
 	load                            // load pair: MOV r,m then this (r,r and r,imm), 32/64 bits
 	movp                            // move pair: MOV r,r then this (r,r and r,imm), 32/64 bits
 	storeFirst                      // store-first pair: MOV m,r (8, 32, 64 bits) then this (r,r and r,imm), 32/64 bits
+	fuse8                           // the fused setter+Jcc shapes also in 8 bits
+	shrp                            // shift pair: [MOV r,r then] SHR r,imm then this (r,r and r,imm), 32/64 bits
 )
 
 // binALU is every shape of a two-operand ALU operation that may start a
 // pair (pairOp, exec_pair.go).
-const binALU = hot | fuseRR | fuseRI | pair | store | load | movp | storeFirst
+const binALU = hot | fuseRR | fuseRI | pair | store | load | movp | storeFirst | shrp
 
 // ops is the table. Its order is the order of the emitted handlers and
 // of the fused kinds (fk*).
@@ -75,7 +77,10 @@ var ops = []op{
 	{name: "or", alu: "aluOR", res: "a | b", lazy: "lzLogic", write: true, cond: "logicCond(in.sub, r)", in: binALU},
 	{name: "xor", alu: "aluXOR", res: "a ^ b", lazy: "lzLogic", write: true, cond: "logicCond(in.sub, r)", in: binALU},
 	{name: "cmp", alu: "aluCMP", res: "a - b", lazy: "lzSub", cond: "subCond(in.sub, a, b, r)", in: binALU},
-	{name: "test", res: "a & b", lazy: "lzLogic", cond: "logicCond(in.sub, r)", in: fuseRR | fuseRI},
+	// TEST also fuses in 8 bits (84, A8, F6 /0 /1 with mod = 3: access's
+	// "test bh, 0x20; je"); it writes no register, so a high-byte
+	// register needs nothing but getReg.
+	{name: "test", res: "a & b", lazy: "lzLogic", cond: "logicCond(in.sub, r)", in: fuseRR | fuseRI | fuse8},
 	// INC: OF when the result is the sign bit alone; DEC: when the
 	// operand was.
 	{name: "inc", res: "a + 1", lazy: "lzInc", write: true, cond: "r == signBit[T]()", unary: true, in: fuseUn},
@@ -120,6 +125,11 @@ const (
 	// destination in base and its source in index, which a
 	// register-form ALU instruction does not use (exec_pair.go).
 	movHead = "setReg(c, in.base, getReg[T](c, in.index))\n"
+	// The shift pair's first half: [MOV r,r and] SHR r,imm, x = src >>
+	// count into dst, its flags dead; the destination in base, the
+	// source in index (the destination without a MOV) and the count,
+	// masked and not 0, in imm2 (exec_pair.go shiftPairAt).
+	shrHead = "setReg(c, in.base, getReg[T](c, in.index)>>in.imm2)\n"
 )
 
 var (
@@ -367,6 +377,15 @@ func fusedKinds() []fusedEntry {
 	return k
 }
 
+// fused8 is 8 when o's fused setter+Jcc handlers exist in 8 bits, 0
+// otherwise (handler, insts).
+func fused8(o op) int {
+	if o.in&fuse8 != 0 {
+		return 8
+	}
+	return 0
+}
+
 // fusedTails gives the statements after setter o's record in its fused
 // handler: the condition and the Jcc half, at a block's end (tail) and at
 // a side exit (sideTail).
@@ -408,19 +427,19 @@ func genFused() []byte {
 		delete(group, k.f.suffix)
 		name := k.o.name + k.f.suffix + "Jcc"
 		tail, sideTail := fusedTails(k.o)
-		handler(&w, name, k.o, k.f, "", tail, 16, 32, 64)
-		handler(&w, name+"Side", k.o, k.f, "", sideTail, 16, 32, 64)
+		handler(&w, name, k.o, k.f, "", tail, fused8(k.o), 16, 32, 64)
+		handler(&w, name+"Side", k.o, k.f, "", sideTail, fused8(k.o), 16, 32, 64)
 	}
-	w.WriteString("// fusedHandler gives the fused handler of kind k for operand size opsz\n// (16, 32 or 64 bits; nil otherwise).\n")
+	w.WriteString("// fusedHandler gives the fused handler of kind k for operand size opsz\n// (16, 32 or 64 bits, 8 for TEST; nil otherwise).\n")
 	w.WriteString("func fusedHandler(k int, opsz uint8) handler {\nvar h [4]handler\nswitch k {\n")
 	for _, k := range kinds {
-		fmt.Fprintf(&w, "case fk%s:\nh = v(%s)\n", k.kind, insts(k.o.name+k.f.suffix+"Jcc", 16, 32, 64))
+		fmt.Fprintf(&w, "case fk%s:\nh = by(%s)\n", k.kind, insts(k.o.name+k.f.suffix+"Jcc", fused8(k.o), 16, 32, 64))
 	}
 	w.WriteString("}\nreturn h[sizeIndex(opsz)]\n}\n\n")
 	w.WriteString("// fusedSideHandler is fusedHandler for a side exit's pair: the same\n// handlers, ending the block when the Jcc half is taken.\n")
 	w.WriteString("func fusedSideHandler(k int, opsz uint8) handler {\nvar h [4]handler\nswitch k {\n")
 	for _, k := range kinds {
-		fmt.Fprintf(&w, "case fk%s:\nh = v(%s)\n", k.kind, insts(k.o.name+k.f.suffix+"JccSide", 16, 32, 64))
+		fmt.Fprintf(&w, "case fk%s:\nh = by(%s)\n", k.kind, insts(k.o.name+k.f.suffix+"JccSide", fused8(k.o), 16, 32, 64))
 	}
 	w.WriteString("}\nreturn h[sizeIndex(opsz)]\n}\n")
 	return w.Bytes()
@@ -621,6 +640,7 @@ func genPair() []byte {
 		{"store", store, formStoreRR, formRI, "", storeTail},
 		{"load", load, formStoreRR, formRI, loadHead, ""},
 		{"mov", movp, formRR, formRI, movHead, ""},
+		{"shr", shrp, formRR, formRI, shrHead, ""},
 	} {
 		for _, f := range []form{s.rr, s.ri} {
 			for _, o := range ops {
@@ -687,7 +707,90 @@ func genPair() []byte {
 	w.WriteString("// Copy pairs and INC/DEC pairs (exec_pair.go).\n\n")
 	sized(&w, "copyPair", "copyPairHandler", copyPairBody, 8, 16, 32, 64)
 	sized(&w, "incDecPair", "incDecPairHandler", incDecPairBody, 8, 16, 32, 64)
+	genTestCmov(&w)
+	genRegMov(&w)
 	return w.Bytes()
+}
+
+// regMovKinds are the values a register-move pair's half writes
+// (exec_pair.go regMovOf): its constant (rmImm), or its source register
+// plus its constant in 32 (rm32, zero-extended) or 64 bits (rm64); %[1]s
+// is the source register's field, %[2]s the constant's.
+var regMovKinds = []struct{ name, expr string }{
+	{"Imm", "%[2]s"},
+	{"32", "uint64(uint32(c.GPR[%[1]s&15] + %[2]s))"},
+	{"64", "c.GPR[%[1]s&15] + %[2]s"},
+}
+
+// genRegMov writes the register-move pairs' handlers (exec_pair.go
+// regMovPairable): the first half's value into base (source index,
+// constant disp), then the second's into rm (source reg, constant imm),
+// one handler per kind of each, and regMovHandler, which selects one.
+func genRegMov(w *bytes.Buffer) {
+	w.WriteString("// Register-move pairs (exec_pair.go).\n\n")
+	var tab []string
+	for _, k1 := range regMovKinds {
+		var row []string
+		for _, k2 := range regMovKinds {
+			name := "regMov" + k1.name + "_" + k2.name
+			row = append(row, name)
+			fmt.Fprintf(w, "func %s(c *CPU, in *Inst) {\nc.GPR[in.base&15] = %s\nc.GPR[in.rm&15] = %s\n}\n\n", name,
+				fmt.Sprintf(k1.expr, "in.index", "in.disp"), fmt.Sprintf(k2.expr, "in.reg", "in.imm"))
+		}
+		tab = append(tab, "{"+strings.Join(row, ", ")+"}")
+	}
+	w.WriteString("// regMovHandler gives the register-move pair handler for kinds k1 and k2\n// (rmImm, rm32, rm64).\n")
+	fmt.Fprintf(w, "func regMovHandler(k1, k2 uint8) handler {\nreturn [3][3]handler{%s}[k1][k2]\n}\n", strings.Join(tab, ", "))
+}
+
+// genTestCmov writes the TEST+CMOVcc pairs' handlers (exec_pair.go
+// testCmovPairable): TEST's register-form handler, r,r or r,imm of 8 to
+// 64 bits (T), then CMOVcc r,r of 32 or 64 bits (U) on the condition in
+// sub, from TEST's result as the fused TEST+Jcc computes it; a 32-bit
+// CMOVcc writes its destination, zero-extended, either way (cmov,
+// exec_mov.go). testCmovHandler selects one.
+func genTestCmov(w *bytes.Buffer) {
+	w.WriteString("// TEST+CMOVcc pairs (exec_pair.go).\n\n")
+	var test op
+	for _, o := range ops {
+		if o.name == "test" {
+			test = o
+		}
+	}
+	sel := map[bool][]string{}
+	for _, f := range []form{formRR, formRI} {
+		for _, u := range []int{32, 64} {
+			var names []string
+			for _, n := range []int{8, 16, 32, 64} {
+				name := fmt.Sprintf("test%sCmov%d_%d", f.suffix, n, u)
+				names = append(names, name)
+				var b bytes.Buffer
+				tail := `var t bool
+if cc := in.sub; cc&^1 == 4 {
+	t = (r == 0) != (cc&1 != 0)
+} else {
+	t = logicCond(cc, r)
+}
+if t {
+	setReg(c, in.base, getReg[U](c, in.index))
+}`
+				if u == 32 {
+					tail += ` else {
+	setReg(c, in.base, getReg[U](c, in.base))
+}`
+				}
+				handlerBody(&b, test, f, "", tail+"\n", "")
+				fmt.Fprintf(w, "func %s(c *CPU, in *Inst) {\ntype T = uint%d\ntype U = uint%d\n%s}\n\n", name, n, u, b.String())
+			}
+			sel[f.rr] = append(sel[f.rr], fmt.Sprintf("if copsz == %d {\nh = by(%s)\n}\n", u/8, strings.Join(names, ", ")))
+		}
+	}
+	w.WriteString("// testCmovHandler gives the TEST+CMOVcc handler for a TEST of operand\n// size opsz (register source if rr) and a CMOVcc of operand size copsz\n// (32 or 64 bits; nil otherwise).\n")
+	w.WriteString("func testCmovHandler(rr bool, opsz, copsz uint8) handler {\nvar h [4]handler\nif rr {\n")
+	w.WriteString(strings.Join(sel[true], ""))
+	w.WriteString("} else {\n")
+	w.WriteString(strings.Join(sel[false], ""))
+	w.WriteString("}\nreturn h[sizeIndex(opsz)]\n}\n")
 }
 
 // headOp is the operation of a head (exec_head.go): the last of its
@@ -703,8 +806,11 @@ type headOp struct {
 	cf string
 }
 
+// addCF is ADD's carry out of h = x + i2 (headOp.cf).
+const addCF = "c.lz.flags = 0\nif h < x {\nc.lz.flags = arch.FlagCF\n}\n"
+
 var headOps = []headOp{
-	{"add", "aluADD", "x + i2", "c.lz.flags = 0\nif h < x {\nc.lz.flags = arch.FlagCF\n}\n"},
+	{"add", "aluADD", "x + i2", addCF},
 	{"and", "aluAND", "x & i2", "c.lz.flags = 0\n"},
 	{"or", "aluOR", "x | i2", "c.lz.flags = 0\n"},
 	{"xor", "aluXOR", "x ^ i2", "c.lz.flags = 0\n"},
@@ -719,22 +825,47 @@ h := %s
 setReg(c, in.base, h)
 `
 
+// headOrOps are the heads whose first instruction is OR r,r (09 with mod
+// = 3) on the destination, x = dst | src, followed by an ALU r,imm of
+// operation OP on it (exec_head.go headOrFirst): access's flag loop's "or
+// eax, esi; add eax, 1; and eax, ecx; js". Only the pairs the profile
+// found are generated; headOrHandler gives nil for the others.
+var headOrOps = []headOp{
+	{"orAdd", "aluADD", "x + i2", addCF},
+}
+
+// headOrStart is headStart for headOrOps: x = dst | src, from the
+// destination (base) and the OR's source register (index).
+const headOrStart = `x := getReg[T](c, in.base) | getReg[T](c, in.index)
+i2 := T(int32(in.amask >> 32))
+h := %s
+setReg(c, in.base, h)
+`
+
 func genHead() []byte {
 	var w bytes.Buffer
 	w.WriteString(header + "package cpu\n\nimport \"github.com/vmxemu/vmxemu/arch\"\n\n")
 	w.WriteString("// The head+setter+Jcc handlers (exec_head.go), from gen_hot.go's tables:\n// each is a head's computation followed by a fused setter+Jcc handler.\n\n")
+	genHeadOps(&w, headOps, headStart, "headHandler", "a head of ALU operation hop")
+	genHeadOps(&w, headOrOps, headOrStart, "headOrHandler", "a head OR r,r; ALU r,imm of operation hop")
+	return w.Bytes()
+}
+
+// genHeadOps writes the handlers of the heads ops, which start with start,
+// and their selector sel.
+func genHeadOps(w *bytes.Buffer, ops []headOp, start0, sel, what string) {
 	kinds := fusedKinds()
-	for _, h := range headOps {
+	for _, h := range ops {
 		for _, k := range kinds {
 			name := "head" + title(h.name) + k.kind + "Jcc"
 			tail, sideTail := fusedTails(k.o)
-			start := fmt.Sprintf(headStart, h.res)
-			handlerCF(&w, name, k.o, k.f, start, tail, h.cf, 32, 64)
-			handlerCF(&w, name+"Side", k.o, k.f, start, sideTail, h.cf, 32, 64)
+			start := fmt.Sprintf(start0, h.res)
+			handlerCF(w, name, k.o, k.f, start, tail, h.cf, 32, 64)
+			handlerCF(w, name+"Side", k.o, k.f, start, sideTail, h.cf, 32, 64)
 		}
 	}
-	w.WriteString("// headHandler gives the handler for a head of ALU operation hop followed by\n// a fused setter+Jcc of kind k and operand size opsz (32 or 64 bits; nil\n// otherwise), the side exit's if side.\n")
-	w.WriteString("func headHandler(hop uint8, k int, opsz uint8, side bool) handler {\nvar h [4]handler\n")
+	fmt.Fprintf(w, "// %s gives the handler for %s followed by\n// a fused setter+Jcc of kind k and operand size opsz (32 or 64 bits; nil\n// otherwise), the side exit's if side.\n", sel, what)
+	fmt.Fprintf(w, "func %s(hop uint8, k int, opsz uint8, side bool) handler {\nvar h [4]handler\n", sel)
 	for i, sfx := range []string{"", "Side"} {
 		if i == 0 {
 			w.WriteString("if !side {\n")
@@ -742,15 +873,14 @@ func genHead() []byte {
 			w.WriteString("} else {\n")
 		}
 		w.WriteString("switch hop {\n")
-		for _, h := range headOps {
-			fmt.Fprintf(&w, "case %s:\nswitch k {\n", h.alu)
+		for _, h := range ops {
+			fmt.Fprintf(w, "case %s:\nswitch k {\n", h.alu)
 			for _, k := range kinds {
-				fmt.Fprintf(&w, "case fk%s:\nh = v(%s)\n", k.kind, insts("head"+title(h.name)+k.kind+"Jcc"+sfx, 0, 32, 64))
+				fmt.Fprintf(w, "case fk%s:\nh = v(%s)\n", k.kind, insts("head"+title(h.name)+k.kind+"Jcc"+sfx, 0, 32, 64))
 			}
 			w.WriteString("}\n")
 		}
 		w.WriteString("}\n")
 	}
-	w.WriteString("}\nreturn h[sizeIndex(opsz)]\n}\n")
-	return w.Bytes()
+	w.WriteString("}\nreturn h[sizeIndex(opsz)]\n}\n\n")
 }

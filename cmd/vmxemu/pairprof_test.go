@@ -142,6 +142,15 @@ func (s profileSums) report(w io.Writer, rows int) {
 		}
 		fmt.Fprintf(w, "%6.2f%%  fused %5.1f%% stack %5.1f%% split %5.1f%%  %s\n", pct(r.n), pct(r.fused), pct(r.stack), pct(r.split), r.key)
 	}
+	fmt.Fprintf(w, "\nsplit pairs (two plain entries, neither a stack fast path)\n")
+	split := top(s.pairs)
+	sort.SliceStable(split, func(i, j int) bool { return split[i].split > split[j].split })
+	for i, r := range split {
+		if i == rows || r.split == 0 {
+			break
+		}
+		fmt.Fprintf(w, "%6.2f%%  %s\n", pct(r.split), r.key)
+	}
 	fmt.Fprintf(w, "\nunfused triples\n")
 	for i, r := range top(s.triples) {
 		if i == rows {

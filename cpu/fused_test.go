@@ -266,8 +266,8 @@ func TestFusedPairs(t *testing.T) {
 							whole, fw, nw, _ := h.runFused(code, g, p.fl, false)
 							split, fs, ns, rip2 := h.runFused(code, g, p.fl, true)
 							if whole != split || fw != fs || nw != ns {
-								msg := fmt.Sprintf("mode %d %s code % x: r%d=%#x r%d=%#x flags=%#x", mode, sh.name, code,
-									v.dst, p.a, v.src, p.b, p.fl)
+								msg := fmt.Sprintf("mode %d %s code % x: GPR %d=%#x, GPR %d=%#x (-1: none), flags %#x",
+									mode, sh.name, code, v.dst, p.a, v.src, p.b, p.fl)
 								require.Equal(t, split, whole, msg)
 								require.Equal(t, fs, fw, "%s: fault", msg)
 								require.Equal(t, ns, nw, "%s: retired", msg)

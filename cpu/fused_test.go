@@ -171,10 +171,12 @@ type fusedShape struct {
 // taken Jcc #GP) and at a block's end (a loop back to the setter). Each
 // block is required to hold the handler its setter names (the end and
 // the side-exit one), every handler of exec_fused_gen.go must be run,
-// and each with every condition both taken and not taken. Operands:
-// every pair of edge values (zero, one, the sign bits and their
-// neighbours, all ones at each size) and random values, with all status
-// flags clear and set (INC/DEC keep CF).
+// and each with every condition both taken and not taken. Operands
+// (seeded, so the same every run): the edge values (zero, one, the sign
+// bits and their neighbours, all ones at each size) each against itself,
+// its neighbours, its negation and four other edges, and random values,
+// with the status flags in clear or set (INC/DEC keep CF); the REX.R/B
+// forms and the rel32, 16-bit and CS limit shapes run a sample of them.
 func TestFusedPairs(t *testing.T) {
 	edges := []uint64{0, 1, 2, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 0x7FFFFFFF,
 		0x80000000, 0xFFFFFFFF, 0x7FFFFFFFFFFFFFFF, 0x8000000000000000, ^uint64(0),

@@ -179,7 +179,7 @@ func fuseMorePairs(insts, fast []Inst) []Inst {
 	i := 0
 	for ; i+1 < len(fast); i++ {
 		if movPairable(&fast[i], &fast[i+1]) || storeFirstPairable(&fast[i], &fast[i+1]) ||
-			copyPairable(&fast[i], &fast[i+1]) || incDecPairable(&fast[i], &fast[i+1]) || shiftPairAt(fast, i) > 0 ||
+			copyPairable(&fast[i], &fast[i+1]) || loadLoadPairable(&fast[i], &fast[i+1]) || incDecPairable(&fast[i], &fast[i+1]) || shiftPairAt(fast, i) > 0 ||
 			testCmovPairable(&fast[i], &fast[i+1]) || regMovPairable(&fast[i], &fast[i+1]) {
 			break
 		}
@@ -227,6 +227,11 @@ func fuseMorePairs(insts, fast []Inst) []Inst {
 		}
 		if i+1 < len(fast) && copyPairable(&fast[i], &fast[i+1]) {
 			out = append(out, copyPair(&fast[i], &fast[i+1]))
+			i++
+			continue
+		}
+		if i+1 < len(fast) && loadLoadPairable(&fast[i], &fast[i+1]) {
+			out = append(out, loadLoadPair(&fast[i], &fast[i+1]))
 			i++
 			continue
 		}
@@ -298,6 +303,45 @@ func copyPair(a, b *Inst) Inst {
 	f.rm, f.sub, f.imm, f.jopsz = b.base, b.seg, b.disp, b.reg
 	if f.ripRel {
 		// As in memFirstPair: the load's displacement is from its own
+		// end, b.len before the entry's.
+		f.disp -= uint64(b.len)
+	}
+	return f
+}
+
+// Load-load pairs: MOV r,m (8A, 8B) followed by MOV r,m of the same
+// size whose memory operand is a base register and a displacement (no
+// index, not RIP-relative) with the first's address size, such as the
+// stack-frame loads "mov rax, [rbp-0x18]; mov rdx, [rbp-0x20]". Either
+// half can fault or stop Run. The first runs as in a load pair: a stop
+// there ends the entry as the first load alone (CPU.firstHalfStop). The
+// second's slow path runs with ripCur at it: a fault there is reported at
+// the second load with the first retired. The second's address is
+// computed after the first load, which may have written its base
+// register. The entry is a copy of the first, whose memory operand it
+// keeps; the second's base register is kept in rm, its segment in sub,
+// its displacement in imm and its destination register in jopsz (fields
+// a memory-form MOV does not use), and jlen is its length.
+
+// loadLoadPairable reports whether a and b form a load-load pair.
+func loadLoadPairable(a, b *Inst) bool {
+	return (a.op == 0x8A || a.op == 0x8B) && a.mod != 3 && a.fault == nil && !a.lock && a.nret == 1 &&
+		(b.op == 0x8A || b.op == 0x8B) && b.mod != 3 && b.fault == nil && !b.lock && b.nret == 1 &&
+		a.opsz == b.opsz && a.adsz == b.adsz && b.bmask != 0 && b.scale == 0 && !b.ripRel
+}
+
+// loadLoadPair is the entry for the load-load pair a, b
+// (loadLoadPairable).
+func loadLoadPair(a, b *Inst) Inst {
+	f := *a
+	f.fn = loadLoadPairHandler(a.opsz)
+	f.len = a.len + b.len
+	f.pre = a.pre
+	f.nret = 2
+	f.jlen = b.len
+	f.rm, f.sub, f.imm, f.jopsz = b.base, b.seg, b.disp, b.reg
+	if f.ripRel {
+		// As in memFirstPair: the first's displacement is from its own
 		// end, b.len before the entry's.
 		f.disp -= uint64(b.len)
 	}

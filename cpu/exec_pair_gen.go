@@ -5495,6 +5495,251 @@ func copyPairHandler(opsz uint8) handler {
 	return by(copyPair8, copyPair16, copyPair32, copyPair64)[sizeIndex(opsz)]
 }
 
+func loadLoadPair8(c *CPU, in *Inst) {
+	type T = uint8
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto loadMiss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto loadMiss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto load2
+		}
+	}
+loadMiss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+load2:
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto load2Miss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto load2Miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.jopsz, *(*T)(unsafe.Pointer(&e.page[o])))
+			return
+		}
+	}
+load2Miss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+	if v, ok := rdMiss[T](c, in.sub, off); ok {
+		setReg(c, in.jopsz, v)
+	}
+}
+
+func loadLoadPair16(c *CPU, in *Inst) {
+	type T = uint16
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto loadMiss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto loadMiss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto load2
+		}
+	}
+loadMiss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+load2:
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto load2Miss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto load2Miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.jopsz, *(*T)(unsafe.Pointer(&e.page[o])))
+			return
+		}
+	}
+load2Miss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+	if v, ok := rdMiss[T](c, in.sub, off); ok {
+		setReg(c, in.jopsz, v)
+	}
+}
+
+func loadLoadPair32(c *CPU, in *Inst) {
+	type T = uint32
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto loadMiss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto loadMiss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto load2
+		}
+	}
+loadMiss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+load2:
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto load2Miss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto load2Miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.jopsz, *(*T)(unsafe.Pointer(&e.page[o])))
+			return
+		}
+	}
+load2Miss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+	if v, ok := rdMiss[T](c, in.sub, off); ok {
+		setReg(c, in.jopsz, v)
+	}
+}
+
+func loadLoadPair64(c *CPU, in *Inst) {
+	type T = uint64
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto loadMiss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto loadMiss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto load2
+		}
+	}
+loadMiss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+load2:
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto load2Miss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto load2Miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.jopsz, *(*T)(unsafe.Pointer(&e.page[o])))
+			return
+		}
+	}
+load2Miss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+	if v, ok := rdMiss[T](c, in.sub, off); ok {
+		setReg(c, in.jopsz, v)
+	}
+}
+
+// loadLoadPairHandler gives loadLoadPair's handler for operand size opsz in bytes.
+func loadLoadPairHandler(opsz uint8) handler {
+	return by(loadLoadPair8, loadLoadPair16, loadLoadPair32, loadLoadPair64)[sizeIndex(opsz)]
+}
+
 func incDecPair8(c *CPU, in *Inst) {
 	type T = uint8
 	if c.lz.op < lzInc {

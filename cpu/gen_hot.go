@@ -504,6 +504,69 @@ c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the t
 wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
 `
 
+// The load-load pair's handler body (exec_pair.go loadLoadPairable):
+// movRegMem's fast path twice, the first with the load pair's slow path
+// (a stop there ends the entry as the first load alone), the second, of
+// [base+disp], with ripCur at it before its slow path (a fault there is
+// reported at the second load with the first retired).
+const loadLoadPairBody = `off := c.ea(in)
+// The address checks of the fast path (lin64, rwIn; no boolean
+// between a failed check and the slow path).
+var lin uint64
+if c.codeMode == mode64 {
+	if lin = c.lin64(in.seg, off); !canonical48(lin) {
+		goto loadMiss
+	}
+} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+	lin = c.rwLin(in.seg, off)
+} else {
+	goto loadMiss
+}
+{
+	e := &c.tlb.read[c.tlb.index(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+		setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+		goto load2
+	}
+}
+loadMiss:
+c.RIP -= uint64(in.jlen)
+if v, ok := rdMiss[T](c, in.seg, off); ok {
+	setReg(c, in.reg, v)
+	if c.stop {
+		c.firstHalfStop = true
+		return
+	}
+} else {
+	c.firstHalfStop = true
+	return
+}
+c.RIP += uint64(in.jlen)
+load2:
+off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+if c.codeMode == mode64 {
+	if lin = c.lin64(in.sub, off); !canonical48(lin) {
+		goto load2Miss
+	}
+} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+	lin = c.rwLin(in.sub, off)
+} else {
+	goto load2Miss
+}
+{
+	e := &c.tlb.read[c.tlb.index(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+		setReg(c, in.jopsz, *(*T)(unsafe.Pointer(&e.page[o])))
+		return
+	}
+}
+load2Miss:
+c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+if v, ok := rdMiss[T](c, in.sub, off); ok {
+	setReg(c, in.jopsz, v)
+}
+`
+
 // The INC/DEC pair's handler body (exec_pair.go incDecPairable).
 const incDecPairBody = `if c.lz.op < lzInc {
 	c.lz.flags = c.cf() // keepCF (written out: see incRMReg)
@@ -706,6 +769,7 @@ func genPair() []byte {
 	w.WriteString("}\n}\nreturn h[sizeIndex(opsz)]\n}\n\n")
 	w.WriteString("// Copy pairs and INC/DEC pairs (exec_pair.go).\n\n")
 	sized(&w, "copyPair", "copyPairHandler", copyPairBody, 8, 16, 32, 64)
+	sized(&w, "loadLoadPair", "loadLoadPairHandler", loadLoadPairBody, 8, 16, 32, 64)
 	sized(&w, "incDecPair", "incDecPairHandler", incDecPairBody, 8, 16, 32, 64)
 	genTestCmov(&w)
 	genRegMov(&w)

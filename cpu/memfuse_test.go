@@ -1,0 +1,158 @@
+package cpu
+
+import (
+	"encoding/binary"
+	"reflect"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"github.com/vmxemu/vmxemu/arch"
+)
+
+// memPairAddrs are the addresses a memory pair's halves are tried at: the
+// data page, its last bytes (a load or store of 2+ bytes crosses into the
+// next page: the slow path), and by mode a non-canonical address (#GP(0)
+// in 64-bit mode, SDM Vol. 3A 6.15) and one past the harness's RAM: not
+// present (#PF) in 64-bit mode, whose page tables map 4 MiB only, and
+// MMIO in 32-bit mode, which does not page.
+func memPairAddrs(mode uint8) []uint64 {
+	a := []uint64{harnessData, harnessData + 0xFFC, harnessRAM + 0x1000}
+	if mode == mode64 {
+		a = append(a, 0x8000_0000_0000_0000)
+	}
+	return a
+}
+
+// runMemPair runs code (followed by the harness's HLT) from registers g
+// and the data page as fill leaves it, once through Run's fast path
+// (whole blocks) and once one instruction at a time, and fails the test
+// unless state, the fault taken, the instructions retired and the data
+// page agree.
+func runMemPair(t *testing.T, h *harness, code []byte, g [16]uint64, fill func()) {
+	t.Helper()
+	fill()
+	if h.c.IsShutdown() {
+		h.newCPU()
+	}
+	c0 := h.c.Icount
+	h.code = nil // the code afresh: the last run may have written it
+	whole, fw := h.stepN(code, g, 0, 5)
+	nw := h.c.Icount - c0
+	dw := append([]byte(nil), h.data()...)
+	fill()
+	if h.c.IsShutdown() {
+		h.newCPU()
+	}
+	c0 = h.c.Icount
+	h.code = nil
+	_, fs := h.stepN(code, g, 0, 1)
+	for i := 0; i < 4 && fs < 0; i++ {
+		h.c.Run(1)
+		fs = h.fault
+	}
+	split := h.c.GetState()
+	ns := h.c.Icount - c0
+	if !reflect.DeepEqual(whole, split) || nw != ns || fw != fs || string(dw) != string(h.data()) {
+		t.Fatalf("mode %d code % x rsi=%#x rdi=%#x: whole %+v (fault %d, %d retired)\nsplit %+v (fault %d, %d retired)",
+			h.mode, code, g[arch.RSI], g[arch.RDI], whole, fw, nw, split, fs, ns)
+	}
+}
+
+// TestLoadLoadPairs checks load-load pairs (exec_pair.go
+// loadLoadPairable: MOV r,m then MOV r,[base+disp] of the same size, one
+// entry) through Run's fast path, whole blocks, against one instruction
+// at a time: each address of either half on the data page, across its
+// end, not present or MMIO, and non-canonical, so that either half
+// faults or neither; a second whose base register the first loads (a
+// pointer on the data page) or whose destination is the first's; 8-bit
+// loads into high-byte registers. Second loads with an index, RIP-relative
+// or of another size are not paired but must run the same. It requires
+// the pairs to be formed.
+func TestLoadLoadPairs(t *testing.T) {
+	firsts := [][]byte{
+		{0x8B, 0x0E},             // mov ecx, [esi]
+		{0x8B, 0x46, 0x08},       // mov eax, [esi+8]
+		{0x8B, 0x0C, 0x9E},       // mov ecx, [esi+ebx*4]
+		{0x8B, 0x3E},             // mov edi, [esi]: the second's base
+		{0x8A, 0x2E},             // mov ch, [esi] (bpl with a REX prefix)
+		{0x66, 0x8B, 0x0E},       // mov cx, [esi]
+		{0x8B, 0x0D, 0, 0, 0, 0}, // mov ecx, [disp32] / [rip+disp32]
+	}
+	seconds := [][]byte{
+		{0x8B, 0x57, 0x08},       // mov edx, [edi+8]
+		{0x8B, 0x17},             // mov edx, [edi]
+		{0x8B, 0x4F, 0xFC},       // mov ecx, [edi-4]: the first's destination
+		{0x8A, 0x77, 0x01},       // mov dh, [edi+1] (sil with a REX prefix)
+		{0x66, 0x8B, 0x57, 0x02}, // mov dx, [edi+2]
+		{0x8B, 0x14, 0x9F},       // mov edx, [edi+ebx*4]: an index, not paired
+		{0x8B, 0x15, 0, 0, 0, 0}, // mov edx, [disp32] / [rip+disp32]: not paired
+	}
+	formed := 0
+	for _, mode := range []uint8{mode32, mode64} {
+		h := newHarness(mode)
+		pfx := [][]byte{nil}
+		if mode == mode64 {
+			pfx = append(pfx, []byte{0x48}, []byte{0x4C})
+		}
+		for fi, f := range firsts {
+			for si, s := range seconds {
+				for _, p1 := range pfx {
+					for _, p2 := range pfx {
+						a := append([]byte{}, f...)
+						if p1 != nil {
+							if a = prefixEach(a, p1); a == nil {
+								continue
+							}
+						}
+						b := append([]byte{}, s...)
+						if p2 != nil {
+							if b = prefixEach(b, p2); b == nil {
+								continue
+							}
+						}
+						if si == 6 {
+							// [disp32] (32-bit mode) or [rip+disp32]
+							// (64-bit mode): harnessData+0x10.
+							disp := uint32(harnessData + 0x10)
+							if mode == mode64 {
+								disp -= uint32(harnessCode + len(a) + len(b))
+							}
+							binary.LittleEndian.PutUint32(b[len(b)-4:], disp)
+						}
+						if fi == 6 {
+							// [disp32] or [rip+disp32]: harnessData+0x20.
+							disp := uint32(harnessData + 0x20)
+							if mode == mode64 {
+								disp -= uint32(harnessCode + len(a))
+							}
+							binary.LittleEndian.PutUint32(a[len(a)-4:], disp)
+						}
+						code := append(a, b...)
+						for _, in := range h.c.fastInsts(decodeAll(t, h.c, code)) {
+							if in.nret == 2 {
+								formed++
+							}
+						}
+						for _, rsi := range memPairAddrs(mode) {
+							for _, rdi := range memPairAddrs(mode) {
+								var g [16]uint64
+								g[arch.RSI], g[arch.RDI], g[arch.RBX] = rsi, rdi, 1
+								g[arch.RCX], g[arch.RDX], g[arch.RAX] = 0x1111_2222_3333_4444, 0x5555_6666_7777_8888, 0x9999
+								// The first word of the data page points
+								// into it (a base the first may load).
+								fill := func() {
+									for i := range h.data() {
+										h.data()[i] = byte(i*37 + 11)
+									}
+									binary.LittleEndian.PutUint64(h.data(), harnessData+0x40)
+								}
+								runMemPair(t, h, code, g, fill)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	require.Greater(t, formed, 40, "load-load pairs formed")
+}

@@ -179,7 +179,8 @@ func fuseMorePairs(insts, fast []Inst) []Inst {
 	i := 0
 	for ; i+1 < len(fast); i++ {
 		if movPairable(&fast[i], &fast[i+1]) || storeFirstPairable(&fast[i], &fast[i+1]) ||
-			copyPairable(&fast[i], &fast[i+1]) || loadLoadPairable(&fast[i], &fast[i+1]) || incDecPairable(&fast[i], &fast[i+1]) || shiftPairAt(fast, i) > 0 ||
+			copyPairable(&fast[i], &fast[i+1]) || loadLoadPairable(&fast[i], &fast[i+1]) ||
+			storeStorePairable(&fast[i], &fast[i+1]) || incDecPairable(&fast[i], &fast[i+1]) || shiftPairAt(fast, i) > 0 ||
 			testCmovPairable(&fast[i], &fast[i+1]) || regMovPairable(&fast[i], &fast[i+1]) {
 			break
 		}
@@ -232,6 +233,11 @@ func fuseMorePairs(insts, fast []Inst) []Inst {
 		}
 		if i+1 < len(fast) && loadLoadPairable(&fast[i], &fast[i+1]) {
 			out = append(out, loadLoadPair(&fast[i], &fast[i+1]))
+			i++
+			continue
+		}
+		if i+1 < len(fast) && storeStorePairable(&fast[i], &fast[i+1]) {
+			out = append(out, storeStorePair(&fast[i], &fast[i+1]))
 			i++
 			continue
 		}
@@ -345,6 +351,35 @@ func loadLoadPair(a, b *Inst) Inst {
 		// end, b.len before the entry's.
 		f.disp -= uint64(b.len)
 	}
+	return f
+}
+
+// Store-store pairs: MOV m,r (88, 89) followed by MOV m,r of the same
+// size whose memory operand is a base register and a displacement (no
+// index, not RIP-relative) with the first's address size, such as the
+// stack-frame stores "mov [rbp-0x18], rdi; mov [rbp-0x20], rsi". Either
+// half can fault or stop Run. The first runs as a store-first pair's
+// store (storeMiss): a stop there, a write to a code page among them,
+// ends the entry as the first store alone (CPU.firstHalfStop), so the
+// second never runs from bytes the first rewrote. The second's slow path
+// runs with ripCur at it: a fault there is reported at the second store
+// with the first retired. The entry is a copy of the first, whose memory
+// operand it keeps; the second's base register is kept in rm, its
+// segment in sub, its displacement in imm and its source register in
+// jopsz (fields a memory-form MOV does not use), and jlen is its length.
+
+// storeStorePairable reports whether a and b form a store-store pair.
+func storeStorePairable(a, b *Inst) bool {
+	return (a.op == 0x88 || a.op == 0x89) && a.mod != 3 && a.fault == nil && !a.lock && a.nret == 1 &&
+		(b.op == 0x88 || b.op == 0x89) && b.mod != 3 && b.fault == nil && !b.lock && b.nret == 1 &&
+		a.opsz == b.opsz && a.adsz == b.adsz && b.bmask != 0 && b.scale == 0 && !b.ripRel
+}
+
+// storeStorePair is the entry for the store-store pair a, b
+// (storeStorePairable).
+func storeStorePair(a, b *Inst) Inst {
+	f := loadLoadPair(a, b) // the same layout
+	f.fn = storeStorePairHandler(a.opsz)
 	return f
 }
 

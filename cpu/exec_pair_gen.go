@@ -5740,6 +5740,207 @@ func loadLoadPairHandler(opsz uint8) handler {
 	return by(loadLoadPair8, loadLoadPair16, loadLoadPair32, loadLoadPair64)[sizeIndex(opsz)]
 }
 
+func storeStorePair8(c *CPU, in *Inst) {
+	type T = uint8
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto store1Miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto store1Miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			goto store2
+		}
+	}
+store1Miss:
+	if !storeMiss[T](c, in, off) {
+		return
+	}
+store2:
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto store2Miss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto store2Miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.jopsz)
+			return
+		}
+	}
+store2Miss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+	wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
+}
+
+func storeStorePair16(c *CPU, in *Inst) {
+	type T = uint16
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto store1Miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto store1Miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			goto store2
+		}
+	}
+store1Miss:
+	if !storeMiss[T](c, in, off) {
+		return
+	}
+store2:
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto store2Miss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto store2Miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.jopsz)
+			return
+		}
+	}
+store2Miss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+	wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
+}
+
+func storeStorePair32(c *CPU, in *Inst) {
+	type T = uint32
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto store1Miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto store1Miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			goto store2
+		}
+	}
+store1Miss:
+	if !storeMiss[T](c, in, off) {
+		return
+	}
+store2:
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto store2Miss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto store2Miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.jopsz)
+			return
+		}
+	}
+store2Miss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+	wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
+}
+
+func storeStorePair64(c *CPU, in *Inst) {
+	type T = uint64
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto store1Miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto store1Miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			goto store2
+		}
+	}
+store1Miss:
+	if !storeMiss[T](c, in, off) {
+		return
+	}
+store2:
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto store2Miss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto store2Miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.jopsz)
+			return
+		}
+	}
+store2Miss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+	wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
+}
+
+// storeStorePairHandler gives storeStorePair's handler for operand size opsz in bytes.
+func storeStorePairHandler(opsz uint8) handler {
+	return by(storeStorePair8, storeStorePair16, storeStorePair32, storeStorePair64)[sizeIndex(opsz)]
+}
+
 func incDecPair8(c *CPU, in *Inst) {
 	type T = uint8
 	if c.lz.op < lzInc {

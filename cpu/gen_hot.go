@@ -567,6 +567,59 @@ if v, ok := rdMiss[T](c, in.sub, off); ok {
 }
 `
 
+// The store-store pair's handler body (exec_pair.go
+// storeStorePairable): movMemReg's fast path twice, the first with the
+// store-first pair's slow path (storeMiss: a stop there ends the entry as
+// the first store alone), the second, to [base+disp], with ripCur at it
+// before its slow path (a fault there is reported at the second store
+// with the first retired).
+const storeStorePairBody = `off := c.ea(in)
+// The address checks of the fast path (lin64, rwIn; no boolean
+// between a failed check and the slow path).
+var lin uint64
+if c.codeMode == mode64 {
+	if lin = c.lin64(in.seg, off); !canonical48(lin) {
+		goto store1Miss
+	}
+} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+	lin = c.rwLin(in.seg, off)
+} else {
+	goto store1Miss
+}
+{
+	e := &c.tlb.write[c.tlb.index(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+		*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+		goto store2
+	}
+}
+store1Miss:
+if !storeMiss[T](c, in, off) {
+	return
+}
+store2:
+off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+if c.codeMode == mode64 {
+	if lin = c.lin64(in.sub, off); !canonical48(lin) {
+		goto store2Miss
+	}
+} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+	lin = c.rwLin(in.sub, off)
+} else {
+	goto store2Miss
+}
+{
+	e := &c.tlb.write[c.tlb.index(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+		*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.jopsz)
+		return
+	}
+}
+store2Miss:
+c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
+`
+
 // The INC/DEC pair's handler body (exec_pair.go incDecPairable).
 const incDecPairBody = `if c.lz.op < lzInc {
 	c.lz.flags = c.cf() // keepCF (written out: see incRMReg)
@@ -770,6 +823,7 @@ func genPair() []byte {
 	w.WriteString("// Copy pairs and INC/DEC pairs (exec_pair.go).\n\n")
 	sized(&w, "copyPair", "copyPairHandler", copyPairBody, 8, 16, 32, 64)
 	sized(&w, "loadLoadPair", "loadLoadPairHandler", loadLoadPairBody, 8, 16, 32, 64)
+	sized(&w, "storeStorePair", "storeStorePairHandler", storeStorePairBody, 8, 16, 32, 64)
 	sized(&w, "incDecPair", "incDecPairHandler", incDecPairBody, 8, 16, 32, 64)
 	genTestCmov(&w)
 	genRegMov(&w)

@@ -26,8 +26,8 @@ func memPairAddrs(mode uint8) []uint64 {
 // runMemPair runs code (followed by the harness's HLT) from registers g
 // and the data page as fill leaves it, once through Run's fast path
 // (whole blocks) and once one instruction at a time, and fails the test
-// unless state, the fault taken, the instructions retired and the data
-// page agree.
+// unless state, the fault taken, the instructions retired, the data page
+// and the code page agree.
 func runMemPair(t *testing.T, h *harness, code []byte, g [16]uint64, fill func()) {
 	t.Helper()
 	fill()
@@ -39,6 +39,7 @@ func runMemPair(t *testing.T, h *harness, code []byte, g [16]uint64, fill func()
 	whole, fw := h.stepN(code, g, 0, 5)
 	nw := h.c.Icount - c0
 	dw := append([]byte(nil), h.data()...)
+	cw := append([]byte(nil), h.bus.ram[harnessCode:harnessCode+4096]...)
 	fill()
 	if h.c.IsShutdown() {
 		h.newCPU()
@@ -52,7 +53,8 @@ func runMemPair(t *testing.T, h *harness, code []byte, g [16]uint64, fill func()
 	}
 	split := h.c.GetState()
 	ns := h.c.Icount - c0
-	if !reflect.DeepEqual(whole, split) || nw != ns || fw != fs || string(dw) != string(h.data()) {
+	if !reflect.DeepEqual(whole, split) || nw != ns || fw != fs || string(dw) != string(h.data()) ||
+		string(cw) != string(h.bus.ram[harnessCode:harnessCode+4096]) {
 		t.Fatalf("mode %d code % x rsi=%#x rdi=%#x: whole %+v (fault %d, %d retired)\nsplit %+v (fault %d, %d retired)",
 			h.mode, code, g[arch.RSI], g[arch.RDI], whole, fw, nw, split, fs, ns)
 	}
@@ -155,4 +157,107 @@ func TestLoadLoadPairs(t *testing.T) {
 		}
 	}
 	require.Greater(t, formed, 40, "load-load pairs formed")
+}
+
+// TestStoreStorePairs checks store-store pairs (exec_pair.go
+// storeStorePairable: MOV m,r then MOV [base+disp],r of the same size,
+// one entry) through Run's fast path, whole blocks, against one
+// instruction at a time: each address of either half on the data page,
+// across its end, not present or MMIO, non-canonical, on the code's own
+// page (a stop after the store) and, for the first, over the second
+// store itself (which must then run as rewritten: NOPs), both halves to
+// the same address; 8-bit stores from high-byte registers. Second stores
+// with an index, RIP-relative or of another size are not paired but must
+// run the same. It requires the pairs to be formed.
+func TestStoreStorePairs(t *testing.T) {
+	firsts := [][]byte{
+		{0x89, 0x0E},             // mov [esi], ecx
+		{0x89, 0x4E, 0x08},       // mov [esi+8], ecx
+		{0x89, 0x0C, 0x9E},       // mov [esi+ebx*4], ecx
+		{0x88, 0x2E},             // mov [esi], ch (bpl with a REX prefix)
+		{0x66, 0x89, 0x0E},       // mov [esi], cx
+		{0x89, 0x0D, 0, 0, 0, 0}, // mov [disp32] / [rip+disp32], ecx
+	}
+	seconds := [][]byte{
+		{0x89, 0x57, 0x08},       // mov [edi+8], edx
+		{0x89, 0x17},             // mov [edi], edx
+		{0x89, 0x4F, 0xFC},       // mov [edi-4], ecx
+		{0x88, 0x77, 0x01},       // mov [edi+1], dh (sil with a REX prefix)
+		{0x66, 0x89, 0x57, 0x02}, // mov [edi+2], dx
+		{0x89, 0x14, 0x9F},       // mov [edi+ebx*4], edx: an index, not paired
+		{0x89, 0x15, 0, 0, 0, 0}, // mov [disp32] / [rip+disp32], edx: not paired
+	}
+	formed := 0
+	for _, mode := range []uint8{mode32, mode64} {
+		h := newHarness(mode)
+		pfx := [][]byte{nil}
+		if mode == mode64 {
+			pfx = append(pfx, []byte{0x48}, []byte{0x4C})
+		}
+		for fi, f := range firsts {
+			for si, s := range seconds {
+				for _, p1 := range pfx {
+					for _, p2 := range pfx {
+						a := append([]byte{}, f...)
+						if p1 != nil {
+							if a = prefixEach(a, p1); a == nil {
+								continue
+							}
+						}
+						b := append([]byte{}, s...)
+						if p2 != nil {
+							if b = prefixEach(b, p2); b == nil {
+								continue
+							}
+						}
+						if fi == 5 {
+							// [disp32] or [rip+disp32]: harnessData+0x20.
+							disp := uint32(harnessData + 0x20)
+							if mode == mode64 {
+								disp -= uint32(harnessCode + len(a))
+							}
+							binary.LittleEndian.PutUint32(a[len(a)-4:], disp)
+						}
+						if si == 6 {
+							// harnessData+0x10.
+							disp := uint32(harnessData + 0x10)
+							if mode == mode64 {
+								disp -= uint32(harnessCode + len(a) + len(b))
+							}
+							binary.LittleEndian.PutUint32(b[len(b)-4:], disp)
+						}
+						code := append(a, b...)
+						for _, in := range h.c.fastInsts(decodeAll(t, h.c, code)) {
+							if in.nret == 2 {
+								formed++
+							}
+						}
+						code1 := append(memPairAddrs(mode), harnessCode+0x800, harnessCode+uint64(len(a)))
+						code2 := append(memPairAddrs(mode), harnessCode+0x800)
+						for _, rsi := range code1 {
+							for _, rdi := range code2 {
+								var g [16]uint64
+								g[arch.RSI], g[arch.RDI], g[arch.RBX] = rsi, rdi, 1
+								// RCX, RBP, R9, R13 (the first's sources):
+								// NOPs wherever they land on the code;
+								// what follows them of a partly rewritten
+								// second store may use RAX as an address
+								// (into the data page) and the stack.
+								g[arch.RCX], g[arch.RDX], g[arch.RAX] = 0x9090_9090_9090_9090, 0x5555_6666_7777_8888, harnessData+0x100
+								g[arch.RBP], g[arch.R9], g[arch.R13] = g[arch.RCX], g[arch.RCX], g[arch.RCX]
+								fill := func() {
+									for i := range h.data() {
+										h.data()[i] = byte(i*37 + 11)
+									}
+									clear(h.bus.ram[0x7000:0x9000])
+								}
+								runMemPair(t, h, code, g, fill)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	require.Greater(t, formed, 40, "store-store pairs formed")
 }

@@ -5941,6 +5941,496 @@ func storeStorePairHandler(opsz uint8) handler {
 	return by(storeStorePair8, storeStorePair16, storeStorePair32, storeStorePair64)[sizeIndex(opsz)]
 }
 
+func cmpMIJcc8(c *CPU, in *Inst) {
+	type T = uint8
+	off := uint64(int64(in.imm)>>32) + c.GPR[in.base&15]&uint64(int64(int8(in.bmask))) + c.GPR[in.index&15]*uint64(in.scale)
+	if in.ripRel {
+		off += c.RIP
+	}
+	off &= in.amask
+	b := T(uint64(int64(int32(in.imm)))) // imm's low half, sign-extended
+	var a T
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			a = *(*T)(unsafe.Pointer(&e.page[o]))
+			goto cmp
+		}
+	}
+miss:
+	{
+		c.RIP -= uint64(in.jlen)
+		v, ok := rdMiss[T](c, in.seg, off)
+		if !ok {
+			c.firstHalfStop = true
+			return
+		}
+		a = v
+		if c.stop {
+			setLazy(c, lzSub, a, b, a-b)
+			c.firstHalfStop = true
+			return
+		}
+		c.RIP += uint64(in.jlen)
+	}
+cmp:
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func cmpMIJcc16(c *CPU, in *Inst) {
+	type T = uint16
+	off := uint64(int64(in.imm)>>32) + c.GPR[in.base&15]&uint64(int64(int8(in.bmask))) + c.GPR[in.index&15]*uint64(in.scale)
+	if in.ripRel {
+		off += c.RIP
+	}
+	off &= in.amask
+	b := T(uint64(int64(int32(in.imm)))) // imm's low half, sign-extended
+	var a T
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			a = *(*T)(unsafe.Pointer(&e.page[o]))
+			goto cmp
+		}
+	}
+miss:
+	{
+		c.RIP -= uint64(in.jlen)
+		v, ok := rdMiss[T](c, in.seg, off)
+		if !ok {
+			c.firstHalfStop = true
+			return
+		}
+		a = v
+		if c.stop {
+			setLazy(c, lzSub, a, b, a-b)
+			c.firstHalfStop = true
+			return
+		}
+		c.RIP += uint64(in.jlen)
+	}
+cmp:
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func cmpMIJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	off := uint64(int64(in.imm)>>32) + c.GPR[in.base&15]&uint64(int64(int8(in.bmask))) + c.GPR[in.index&15]*uint64(in.scale)
+	if in.ripRel {
+		off += c.RIP
+	}
+	off &= in.amask
+	b := T(uint64(int64(int32(in.imm)))) // imm's low half, sign-extended
+	var a T
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			a = *(*T)(unsafe.Pointer(&e.page[o]))
+			goto cmp
+		}
+	}
+miss:
+	{
+		c.RIP -= uint64(in.jlen)
+		v, ok := rdMiss[T](c, in.seg, off)
+		if !ok {
+			c.firstHalfStop = true
+			return
+		}
+		a = v
+		if c.stop {
+			setLazy(c, lzSub, a, b, a-b)
+			c.firstHalfStop = true
+			return
+		}
+		c.RIP += uint64(in.jlen)
+	}
+cmp:
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func cmpMIJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	off := uint64(int64(in.imm)>>32) + c.GPR[in.base&15]&uint64(int64(int8(in.bmask))) + c.GPR[in.index&15]*uint64(in.scale)
+	if in.ripRel {
+		off += c.RIP
+	}
+	off &= in.amask
+	b := T(uint64(int64(int32(in.imm)))) // imm's low half, sign-extended
+	var a T
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			a = *(*T)(unsafe.Pointer(&e.page[o]))
+			goto cmp
+		}
+	}
+miss:
+	{
+		c.RIP -= uint64(in.jlen)
+		v, ok := rdMiss[T](c, in.seg, off)
+		if !ok {
+			c.firstHalfStop = true
+			return
+		}
+		a = v
+		if c.stop {
+			setLazy(c, lzSub, a, b, a-b)
+			c.firstHalfStop = true
+			return
+		}
+		c.RIP += uint64(in.jlen)
+	}
+cmp:
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+// cmpMIJccHandler gives cmpMIJcc's handler for operand size opsz in bytes.
+func cmpMIJccHandler(opsz uint8) handler {
+	return by(cmpMIJcc8, cmpMIJcc16, cmpMIJcc32, cmpMIJcc64)[sizeIndex(opsz)]
+}
+
+func cmpMIJccSide8(c *CPU, in *Inst) {
+	type T = uint8
+	off := uint64(int64(in.imm)>>32) + c.GPR[in.base&15]&uint64(int64(int8(in.bmask))) + c.GPR[in.index&15]*uint64(in.scale)
+	if in.ripRel {
+		off += c.RIP
+	}
+	off &= in.amask
+	b := T(uint64(int64(int32(in.imm)))) // imm's low half, sign-extended
+	var a T
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			a = *(*T)(unsafe.Pointer(&e.page[o]))
+			goto cmp
+		}
+	}
+miss:
+	{
+		c.RIP -= uint64(in.jlen)
+		v, ok := rdMiss[T](c, in.seg, off)
+		if !ok {
+			c.firstHalfStop = true
+			return
+		}
+		a = v
+		if c.stop {
+			setLazy(c, lzSub, a, b, a-b)
+			c.firstHalfStop = true
+			return
+		}
+		c.RIP += uint64(in.jlen)
+	}
+cmp:
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func cmpMIJccSide16(c *CPU, in *Inst) {
+	type T = uint16
+	off := uint64(int64(in.imm)>>32) + c.GPR[in.base&15]&uint64(int64(int8(in.bmask))) + c.GPR[in.index&15]*uint64(in.scale)
+	if in.ripRel {
+		off += c.RIP
+	}
+	off &= in.amask
+	b := T(uint64(int64(int32(in.imm)))) // imm's low half, sign-extended
+	var a T
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			a = *(*T)(unsafe.Pointer(&e.page[o]))
+			goto cmp
+		}
+	}
+miss:
+	{
+		c.RIP -= uint64(in.jlen)
+		v, ok := rdMiss[T](c, in.seg, off)
+		if !ok {
+			c.firstHalfStop = true
+			return
+		}
+		a = v
+		if c.stop {
+			setLazy(c, lzSub, a, b, a-b)
+			c.firstHalfStop = true
+			return
+		}
+		c.RIP += uint64(in.jlen)
+	}
+cmp:
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func cmpMIJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	off := uint64(int64(in.imm)>>32) + c.GPR[in.base&15]&uint64(int64(int8(in.bmask))) + c.GPR[in.index&15]*uint64(in.scale)
+	if in.ripRel {
+		off += c.RIP
+	}
+	off &= in.amask
+	b := T(uint64(int64(int32(in.imm)))) // imm's low half, sign-extended
+	var a T
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			a = *(*T)(unsafe.Pointer(&e.page[o]))
+			goto cmp
+		}
+	}
+miss:
+	{
+		c.RIP -= uint64(in.jlen)
+		v, ok := rdMiss[T](c, in.seg, off)
+		if !ok {
+			c.firstHalfStop = true
+			return
+		}
+		a = v
+		if c.stop {
+			setLazy(c, lzSub, a, b, a-b)
+			c.firstHalfStop = true
+			return
+		}
+		c.RIP += uint64(in.jlen)
+	}
+cmp:
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func cmpMIJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	off := uint64(int64(in.imm)>>32) + c.GPR[in.base&15]&uint64(int64(int8(in.bmask))) + c.GPR[in.index&15]*uint64(in.scale)
+	if in.ripRel {
+		off += c.RIP
+	}
+	off &= in.amask
+	b := T(uint64(int64(int32(in.imm)))) // imm's low half, sign-extended
+	var a T
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			a = *(*T)(unsafe.Pointer(&e.page[o]))
+			goto cmp
+		}
+	}
+miss:
+	{
+		c.RIP -= uint64(in.jlen)
+		v, ok := rdMiss[T](c, in.seg, off)
+		if !ok {
+			c.firstHalfStop = true
+			return
+		}
+		a = v
+		if c.stop {
+			setLazy(c, lzSub, a, b, a-b)
+			c.firstHalfStop = true
+			return
+		}
+		c.RIP += uint64(in.jlen)
+	}
+cmp:
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+// cmpMIJccSideHandler gives cmpMIJccSide's handler for operand size opsz in bytes.
+func cmpMIJccSideHandler(opsz uint8) handler {
+	return by(cmpMIJccSide8, cmpMIJccSide16, cmpMIJccSide32, cmpMIJccSide64)[sizeIndex(opsz)]
+}
+
 func incDecPair8(c *CPU, in *Inst) {
 	type T = uint8
 	if c.lz.op < lzInc {

@@ -620,6 +620,66 @@ c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the t
 wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
 `
 
+// The memory CMP+Jcc entry's handler body (exec_fused.go fuseMemCmp):
+// movRegMem's fast path for the CMP's operand, its slow path as a load
+// pair's first half (a fault there is reported at the CMP, a stop after
+// it ends the entry as the CMP alone, its flags recorded), then CMP's
+// flag record and the condition as cmpRIJcc computes them; %s is the
+// jump (fused or side exit). The CMP's immediate is imm's low half, its
+// displacement the high half (in.disp is the Jcc's).
+const cmpMIJccBody = `off := uint64(int64(in.imm)>>32) + c.GPR[in.base&15]&uint64(int64(int8(in.bmask))) + c.GPR[in.index&15]*uint64(in.scale)
+if in.ripRel {
+	off += c.RIP
+}
+off &= in.amask
+b := T(uint64(int64(int32(in.imm)))) // imm's low half, sign-extended
+var a T
+// The address checks of the fast path (lin64, rwIn; no boolean
+// between a failed check and the slow path).
+var lin uint64
+if c.codeMode == mode64 {
+	if lin = c.lin64(in.seg, off); !canonical48(lin) {
+		goto miss
+	}
+} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+	lin = c.rwLin(in.seg, off)
+} else {
+	goto miss
+}
+{
+	e := &c.tlb.read[c.tlb.index(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+		a = *(*T)(unsafe.Pointer(&e.page[o]))
+		goto cmp
+	}
+}
+miss:
+{
+	c.RIP -= uint64(in.jlen)
+	v, ok := rdMiss[T](c, in.seg, off)
+	if !ok {
+		c.firstHalfStop = true
+		return
+	}
+	a = v
+	if c.stop {
+		setLazy(c, lzSub, a, b, a-b)
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+}
+cmp:
+r := a - b
+setLazy(c, lzSub, a, b, r)
+var t bool
+if cc := in.sub; cc&^1 == 4 {
+	t = (r == 0) != (cc&1 != 0)
+} else {
+	t = subCond(cc, a, b, r)
+}
+%s`
+
 // The INC/DEC pair's handler body (exec_pair.go incDecPairable).
 const incDecPairBody = `if c.lz.op < lzInc {
 	c.lz.flags = c.cf() // keepCF (written out: see incRMReg)
@@ -824,6 +884,8 @@ func genPair() []byte {
 	sized(&w, "copyPair", "copyPairHandler", copyPairBody, 8, 16, 32, 64)
 	sized(&w, "loadLoadPair", "loadLoadPairHandler", loadLoadPairBody, 8, 16, 32, 64)
 	sized(&w, "storeStorePair", "storeStorePairHandler", storeStorePairBody, 8, 16, 32, 64)
+	sized(&w, "cmpMIJcc", "cmpMIJccHandler", fmt.Sprintf(cmpMIJccBody, "if t && !c.fusedJump(in) {\n\tc.fusedTakeSlow(in)\n}\n"), 8, 16, 32, 64)
+	sized(&w, "cmpMIJccSide", "cmpMIJccSideHandler", fmt.Sprintf(cmpMIJccBody, "if t {\n\tif c.fusedJump(in) {\n\t\tc.takeSide()\n\t} else {\n\t\tc.fusedTakeSideSlow(in)\n\t}\n}\n"), 8, 16, 32, 64)
 	sized(&w, "incDecPair", "incDecPairHandler", incDecPairBody, 8, 16, 32, 64)
 	genTestCmov(&w)
 	genRegMov(&w)

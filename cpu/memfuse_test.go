@@ -261,3 +261,84 @@ func TestStoreStorePairs(t *testing.T) {
 	}
 	require.Greater(t, formed, 40, "store-store pairs formed")
 }
+
+// TestMemCmpJcc checks CMP m,imm + Jcc entries (exec_fused.go
+// fuseMemCmp) through Run's fast path, whole blocks, against one
+// instruction at a time: CMP of 8 to 64 bits (imm8 sign-extended, imm32,
+// an index, [disp32] and RIP-relative) at addresses on the data page,
+// across its end, not present or MMIO and non-canonical, values whose
+// bytes differ, every condition, Jcc rel8 and rel32 forward over a HLT
+// (side exits) and rel8 back to the CMP (a loop, the block's end). CMP
+// r/m,r and TEST m,imm are not fused but must run the same. It requires
+// the entries to be formed.
+func TestMemCmpJcc(t *testing.T) {
+	cmps := [][]byte{
+		{0x80, 0x3E, 0x00},                         // cmp byte [esi], 0
+		{0x80, 0x7E, 0x08, 0x80},                   // cmp byte [esi+8], 0x80
+		{0x83, 0x3E, 0xFF},                         // cmp dword [esi], -1
+		{0x81, 0x3E, 0x00, 0x00, 0x00, 0x80},       // cmp dword [esi], 0x80000000
+		{0x66, 0x83, 0x3E, 0x01},                   // cmp word [esi], 1
+		{0x80, 0x3C, 0x9E, 0x05},                   // cmp byte [esi+ebx*4], 5
+		{0x80, 0x3D, 0, 0, 0, 0, 0x7F},             // cmp byte [disp32] / [rip+disp32], 0x7f
+		{0x38, 0x06},                               // cmp [esi], al: not fused
+		{0xF6, 0x06, 0x01},                         // test byte [esi], 1: not fused
+		{0x48, 0x83, 0x3E, 0xFF},                   // cmp qword [rsi], -1 (dword without REX.W outside 64-bit mode: dec eax first)
+		{0x48, 0x81, 0x3E, 0x00, 0x00, 0x00, 0x80}, // cmp qword [rsi], -0x80000000
+	}
+	vals := []uint64{0, 1, 0x7F, 0x80, 0xFF, 0x8000_0000, 0xFFFF_FFFF, 0x8000_0000_0000_0000, ^uint64(0), 0x0123_4567_89AB_CDEF}
+	formed := 0
+	for _, mode := range []uint8{mode32, mode64} {
+		h := newHarness(mode)
+		for ci, cm := range cmps {
+			if ci >= 9 && mode != mode64 {
+				continue
+			}
+			for cc := byte(0); cc < 16; cc++ {
+				for jf := 0; jf < 3; jf++ {
+					a := append([]byte{}, cm...)
+					var j []byte
+					switch jf {
+					case 0:
+						j = []byte{0x70 + cc, 1}
+					case 1:
+						j = []byte{0x0F, 0x80 + cc, 1, 0, 0, 0}
+					case 2:
+						j = []byte{0x70 + cc, byte(-(len(a) + 2))}
+					}
+					if ci == 6 {
+						// [disp32] or [rip+disp32]: harnessData+0x10.
+						disp := uint32(harnessData + 0x10)
+						if mode == mode64 {
+							disp -= uint32(harnessCode + len(a))
+						}
+						binary.LittleEndian.PutUint32(a[2:], disp)
+					}
+					// The Jcc forward over the code's HLT to the one after
+					// it (harness stepN): side exits.
+					code := append(append(a, j...), 0xF4)
+					for _, in := range h.c.fastInsts(decodeAll(t, h.c, code)) {
+						if in.nret == 2 {
+							formed++
+						}
+					}
+					for _, rsi := range memPairAddrs(mode) {
+						for vi, v := range vals {
+							if rsi != harnessData && vi > 1 {
+								continue
+							}
+							var g [16]uint64
+							g[arch.RSI], g[arch.RBX], g[arch.RAX] = rsi, 1, 0x80
+							fill := func() {
+								for i := 0; i+8 <= len(h.data()); i += 8 {
+									binary.LittleEndian.PutUint64(h.data()[i:], v)
+								}
+							}
+							runMemPair(t, h, code, g, fill)
+						}
+					}
+				}
+			}
+		}
+	}
+	require.Greater(t, formed, 500, "CMP m,imm + Jcc entries formed")
+}

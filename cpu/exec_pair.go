@@ -181,7 +181,7 @@ func fuseMorePairs(insts, fast []Inst) []Inst {
 		if movPairable(&fast[i], &fast[i+1]) || storeFirstPairable(&fast[i], &fast[i+1]) ||
 			copyPairable(&fast[i], &fast[i+1]) || loadLoadPairable(&fast[i], &fast[i+1]) ||
 			storeStorePairable(&fast[i], &fast[i+1]) || incDecPairable(&fast[i], &fast[i+1]) || shiftPairAt(fast, i) > 0 ||
-			testCmovPairable(&fast[i], &fast[i+1]) || regMovPairable(&fast[i], &fast[i+1]) {
+			testCmovPairable(&fast[i], &fast[i+1]) || regMovPairable(&fast[i], &fast[i+1]) || loadMovPairable(&fast[i], &fast[i+1]) {
 			break
 		}
 	}
@@ -248,6 +248,11 @@ func fuseMorePairs(insts, fast []Inst) []Inst {
 		}
 		if i+1 < len(fast) && regMovPairable(&fast[i], &fast[i+1]) {
 			out = append(out, regMovPair(&fast[i], &fast[i+1]))
+			i++
+			continue
+		}
+		if i+1 < len(fast) && loadMovPairable(&fast[i], &fast[i+1]) {
+			out = append(out, loadMovPair(&fast[i], &fast[i+1]))
 			i++
 			continue
 		}
@@ -640,5 +645,37 @@ func regMovPair(a, b *Inst) Inst {
 	f.nret = 2
 	f.base, f.index, f.disp = d1, s1, k1
 	f.rm, f.reg, f.imm = d2, s2, k2
+	return f
+}
+
+// Load-move pairs: MOV r,m (8B) of 32 or 64 bits followed by a register
+// move as regMovOf takes it (MOV r,r, MOV r,imm, LEA r,[base+disp]), such
+// as "mov rax, [rbp-0x18]; mov rdi, rax". The load runs as in a load
+// pair, the only half that can fault or stop Run (then the entry accounts
+// as the load alone, CPU.firstHalfStop); the move writes one register
+// and no flag. The entry is a copy of the load, whose memory operand it
+// keeps; the move's destination is kept in rm, its source register in
+// jopsz and its constant in imm (fields a memory-form MOV does not use),
+// and jlen is its length.
+
+// loadMovPairable reports whether a and b form a load-move pair.
+func loadMovPairable(a, b *Inst) bool {
+	_, _, _, _, ok := regMovOf(b)
+	return ok && a.op == 0x8B && a.mod != 3 && a.fault == nil && !a.lock && a.nret == 1 && (a.opsz == 4 || a.opsz == 8)
+}
+
+// loadMovPair is the entry for the load-move pair a, b (loadMovPairable).
+func loadMovPair(a, b *Inst) Inst {
+	d, src, k, kind, _ := regMovOf(b)
+	f := *a
+	f.fn = loadMovHandler(a.opsz, kind)
+	f.len = a.len + b.len
+	f.nret = 2
+	f.jlen = b.len
+	f.rm, f.jopsz, f.imm = d, src, k
+	if f.ripRel {
+		// As in memFirstPair.
+		f.disp -= uint64(b.len)
+	}
 	return f
 }

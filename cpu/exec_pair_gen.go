@@ -6873,3 +6873,245 @@ func regMov64_64(c *CPU, in *Inst) {
 func regMovHandler(k1, k2 uint8) handler {
 	return [3][3]handler{{regMovImm_Imm, regMovImm_32, regMovImm_64}, {regMov32_Imm, regMov32_32, regMov32_64}, {regMov64_Imm, regMov64_32, regMov64_64}}[k1][k2]
 }
+
+// Load-move pairs (exec_pair.go).
+
+func loadMov32_Imm(c *CPU, in *Inst) {
+	type T = uint32
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto mov
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+mov:
+	c.GPR[in.rm&15] = in.imm
+}
+
+func loadMov32_32(c *CPU, in *Inst) {
+	type T = uint32
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto mov
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+mov:
+	c.GPR[in.rm&15] = uint64(uint32(c.GPR[in.jopsz&15] + in.imm))
+}
+
+func loadMov32_64(c *CPU, in *Inst) {
+	type T = uint32
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto mov
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+mov:
+	c.GPR[in.rm&15] = c.GPR[in.jopsz&15] + in.imm
+}
+
+func loadMov64_Imm(c *CPU, in *Inst) {
+	type T = uint64
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto mov
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+mov:
+	c.GPR[in.rm&15] = in.imm
+}
+
+func loadMov64_32(c *CPU, in *Inst) {
+	type T = uint64
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto mov
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+mov:
+	c.GPR[in.rm&15] = uint64(uint32(c.GPR[in.jopsz&15] + in.imm))
+}
+
+func loadMov64_64(c *CPU, in *Inst) {
+	type T = uint64
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto mov
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+mov:
+	c.GPR[in.rm&15] = c.GPR[in.jopsz&15] + in.imm
+}
+
+// loadMovHandler gives the load-move pair handler for a load of opsz
+// bytes (4 or 8) and a move of kind k (rmImm, rm32, rm64).
+func loadMovHandler(opsz, k uint8) handler {
+	return [2][3]handler{{loadMov32_Imm, loadMov32_32, loadMov32_64}, {loadMov64_Imm, loadMov64_32, loadMov64_64}}[opsz>>3][k]
+}

@@ -889,6 +889,7 @@ func genPair() []byte {
 	sized(&w, "incDecPair", "incDecPairHandler", incDecPairBody, 8, 16, 32, 64)
 	genTestCmov(&w)
 	genRegMov(&w)
+	genLoadMov(&w)
 	return w.Bytes()
 }
 
@@ -921,6 +922,66 @@ func genRegMov(w *bytes.Buffer) {
 	}
 	w.WriteString("// regMovHandler gives the register-move pair handler for kinds k1 and k2\n// (rmImm, rm32, rm64).\n")
 	fmt.Fprintf(w, "func regMovHandler(k1, k2 uint8) handler {\nreturn [3][3]handler{%s}[k1][k2]\n}\n", strings.Join(tab, ", "))
+}
+
+// The load-move pair's load half (exec_pair.go loadMovPairable):
+// movRegMem's fast path, its slow path as a load pair's (a stop there
+// ends the entry as the load alone); the move follows at mov.
+const loadMovLoad = `off := c.ea(in)
+// The address checks of the fast path (lin64, rwIn; no boolean
+// between a failed check and miss).
+var lin uint64
+if c.codeMode == mode64 {
+	if lin = c.lin64(in.seg, off); !canonical48(lin) {
+		goto miss
+	}
+} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+	lin = c.rwLin(in.seg, off)
+} else {
+	goto miss
+}
+{
+	e := &c.tlb.read[c.tlb.index(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+		setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+		goto mov
+	}
+}
+miss:
+c.RIP -= uint64(in.jlen)
+if v, ok := rdMiss[T](c, in.seg, off); ok {
+	setReg(c, in.reg, v)
+	if c.stop {
+		c.firstHalfStop = true
+		return
+	}
+} else {
+	c.firstHalfStop = true
+	return
+}
+c.RIP += uint64(in.jlen)
+mov:
+`
+
+// genLoadMov writes the load-move pairs' handlers (exec_pair.go
+// loadMovPairable): a load of 32 or 64 bits, then a register move of a
+// kind of regMovKinds into rm (source jopsz, constant imm), and
+// loadMovHandler, which selects one.
+func genLoadMov(w *bytes.Buffer) {
+	w.WriteString("// Load-move pairs (exec_pair.go).\n\n")
+	var tab []string
+	for _, n := range []int{32, 64} {
+		var row []string
+		for _, k := range regMovKinds {
+			name := fmt.Sprintf("loadMov%d_%s", n, k.name)
+			row = append(row, name)
+			fmt.Fprintf(w, "func %s(c *CPU, in *Inst) {\ntype T = uint%d\n%sc.GPR[in.rm&15] = %s\n}\n\n", name, n, loadMovLoad,
+				fmt.Sprintf(k.expr, "in.jopsz", "in.imm"))
+		}
+		tab = append(tab, "{"+strings.Join(row, ", ")+"}")
+	}
+	w.WriteString("// loadMovHandler gives the load-move pair handler for a load of opsz\n// bytes (4 or 8) and a move of kind k (rmImm, rm32, rm64).\n")
+	fmt.Fprintf(w, "func loadMovHandler(opsz, k uint8) handler {\nreturn [2][3]handler{%s}[opsz>>3][k]\n}\n", strings.Join(tab, ", "))
 }
 
 // genTestCmov writes the TEST+CMOVcc pairs' handlers (exec_pair.go

@@ -342,3 +342,89 @@ func TestMemCmpJcc(t *testing.T) {
 	}
 	require.Greater(t, formed, 500, "CMP m,imm + Jcc entries formed")
 }
+
+// TestLoadMovPairs checks load-move pairs (exec_pair.go loadMovPairable:
+// MOV r,m of 32 or 64 bits then MOV r,r, MOV r,imm or LEA r,[base+disp],
+// one entry) through Run's fast path, whole blocks, against one
+// instruction at a time: loads on the data page, across its end, not
+// present or MMIO and non-canonical (the move must then not run); moves
+// that read, overwrite or ignore the loaded register, 32-bit writes
+// zero-extended. 16-bit and 8-bit loads and LEA with an index are not
+// paired but must run the same. It requires the pairs to be formed.
+func TestLoadMovPairs(t *testing.T) {
+	loads := [][]byte{
+		{0x8B, 0x0E},             // mov ecx, [esi]
+		{0x8B, 0x46, 0x08},       // mov eax, [esi+8]
+		{0x8B, 0x0C, 0x9E},       // mov ecx, [esi+ebx*4]
+		{0x8B, 0x0D, 0, 0, 0, 0}, // mov ecx, [disp32] / [rip+disp32]
+		{0x66, 0x8B, 0x0E},       // mov cx, [esi]: not paired
+		{0x8A, 0x0E},             // mov cl, [esi]: not paired
+	}
+	moves := [][]byte{
+		{0x89, 0xCA},                         // mov edx, ecx (the loaded register)
+		{0x8B, 0xD0},                         // mov edx, eax
+		{0x89, 0xD1},                         // mov ecx, edx (over the loaded register)
+		{0xBA, 0x78, 0x56, 0x34, 0x12},       // mov edx, 0x12345678
+		{0xC7, 0xC1, 0xFF, 0xFF, 0xFF, 0xFF}, // mov ecx, -1 (C7 /0)
+		{0x8D, 0x51, 0xFC},                   // lea edx, [ecx-4]
+		{0x8D, 0x14, 0x99},                   // lea edx, [ecx+ebx*4]: not paired
+	}
+	formed := 0
+	for _, mode := range []uint8{mode32, mode64} {
+		h := newHarness(mode)
+		pfx := [][]byte{nil}
+		if mode == mode64 {
+			pfx = append(pfx, []byte{0x48}, []byte{0x4C})
+		}
+		for li, l := range loads {
+			for _, m := range moves {
+				for _, p1 := range pfx {
+					for _, p2 := range pfx {
+						a := append([]byte{}, l...)
+						if p1 != nil {
+							if a = prefixEach(a, p1); a == nil {
+								continue
+							}
+						}
+						if p2 != nil && m[0] == 0xBA {
+							continue // REX.W B8+r: an imm64, another instruction
+						}
+						b := append([]byte{}, m...)
+						if p2 != nil {
+							if b = prefixEach(b, p2); b == nil {
+								continue
+							}
+						}
+						if li == 3 {
+							// [disp32] or [rip+disp32]: harnessData+0x20.
+							disp := uint32(harnessData + 0x20)
+							if mode == mode64 {
+								disp -= uint32(harnessCode + len(a))
+							}
+							binary.LittleEndian.PutUint32(a[len(a)-4:], disp)
+						}
+						code := append(a, b...)
+						for _, in := range h.c.fastInsts(decodeAll(t, h.c, code)) {
+							if in.nret == 2 {
+								formed++
+							}
+						}
+						for _, rsi := range memPairAddrs(mode) {
+							var g [16]uint64
+							g[arch.RSI], g[arch.RBX] = rsi, 1
+							g[arch.RCX], g[arch.RDX], g[arch.RAX] = 0x1111_2222_3333_4444, 0x5555_6666_7777_8888, 0x9999_AAAA_BBBB_CCCC
+							g[arch.R9], g[arch.R10], g[arch.R8] = 0x0102_0304_0506_0708, 0xF0E0_D0C0_B0A0_9080, 0x7F
+							fill := func() {
+								for i := range h.data() {
+									h.data()[i] = byte(i*37 + 11)
+								}
+							}
+							runMemPair(t, h, code, g, fill)
+						}
+					}
+				}
+			}
+		}
+	}
+	require.Greater(t, formed, 60, "load-move pairs formed")
+}

@@ -902,7 +902,11 @@ func (c *CPU) decodeTrace(page *[4096]byte, lin, pfn uint64, key uint32, insts [
 	fast := c.fastInsts(insts)
 	b := &block{insts: insts, fast: fast, valid: true, pfn: pfn, pfn2: noFrame, cacheable: true, size: uint16(size), off: uint16(off), jumps: jumps}
 	if jumps == nil {
-		b.spin = len(insts) == 2 && len(fast) == 1 && isJccRel(&insts[1]) && insts[1].imm == -uint64(pos)
+		// A spin loop is a register setter and its Jcc (fusedKind); a
+		// memory CMP's loop (fuseMemCmp) reads memory, MMIO among it,
+		// and runs block by block.
+		k, _ := fusedKind(&insts[0], c.codeMode)
+		b.spin = len(insts) == 2 && len(fast) == 1 && isJccRel(&insts[1]) && insts[1].imm == -uint64(pos) && k != fkNone
 	}
 	return c.cacheBlock(b, key, page[off:off+pos])
 }

@@ -908,12 +908,36 @@ func (g *eqGen) mov() {
 				m = g.badMem()
 			}
 			a.emit(eqOp{text: fmt.Sprintf("mov %s, %s", a.memName(m, size), a.regName(s, size)), opsz: size, byteR: size == 1, opc: []byte{0x88 | b}, reg: s, m: m})
+		} else if g.chance(0.4) {
+			// Another load of the same size: a load-load pair
+			// (exec_pair.go) when its operand is [base+disp];
+			// beyond the data area sometimes.
+			r2 := g.dstR(size)
+			m := g.dataMem(size, false)
+			if g.chance(0.1) {
+				m = g.badMem()
+			}
+			a.emit(eqOp{text: fmt.Sprintf("mov %s, %s", a.regName(r2, size), a.memName(m, size)), opsz: size, byteR: size == 1, opc: []byte{0x8A | b}, reg: r2, m: m})
 		}
 	case 3: // store
 		s := g.src()
 		m := g.dataMem(size, true)
+		storeStore := g.chance(0.3)
+		if storeStore && g.chance(0.1) {
+			m = g.badMem() // the first store of a store-store pair faults
+		}
 		a.emit(eqOp{text: fmt.Sprintf("mov %s, %s", a.memName(m, size), a.regName(s, size)), opsz: size, byteR: size == 1, opc: []byte{0x88 | b}, reg: s, m: m})
-		if g.chance(0.4) {
+		if storeStore {
+			// Another store of the same size: a store-store pair
+			// (exec_pair.go) when its operand is [base+disp];
+			// beyond the data area sometimes.
+			s := g.src()
+			m := g.dataMem(size, true)
+			if g.chance(0.1) {
+				m = g.badMem()
+			}
+			a.emit(eqOp{text: fmt.Sprintf("mov %s, %s", a.memName(m, size), a.regName(s, size)), opsz: size, byteR: size == 1, opc: []byte{0x88 | b}, reg: s, m: m})
+		} else if g.chance(0.4) {
 			// A register ALU instruction: a store-first pair
 			// (exec_pair.go) when it is of 32 or 64 bits.
 			if g.chance(0.5) {

@@ -113,7 +113,7 @@ func fusePair(s, j *Inst, mode uint8) (Inst, bool) {
 	}
 	k, r := fusedKind(s, mode)
 	if k == fkNone {
-		return Inst{}, false
+		return fuseMemCmp(s, j)
 	}
 	h := fusedHandler(k, s.opsz)
 	if h == nil {
@@ -134,6 +134,49 @@ func fusePair(s, j *Inst, mode uint8) (Inst, bool) {
 	f.side = j.side
 	if f.side {
 		f.fn = fusedSideHandler(k, s.opsz)
+	}
+	f.nret = 2
+	return f, true
+}
+
+// fuseMemCmp returns the fused entry for CMP m,imm (80 /7, 81 /7, 83 /7
+// with a memory operand, SDM Vol. 2A CMP) followed by the Jcc j, such as
+// ac_test_check's "cmp byte [rsi], 0; je", or false if s is no such
+// CMP. The CMP's read is the only access, as unfused: it can fault
+// (reported at the CMP, which does not retire: firstHalfStop) or stop
+// Run after reading (MMIO: the entry accounts as the CMP alone, its
+// flags recorded); the Jcc half as in fusePair. The entry keeps the
+// CMP's memory operand but its displacement, which moves into imm's
+// high half with the immediate in the low half (both 32-bit values,
+// sign-extended when used): disp holds the Jcc's displacement, as in
+// every fused pair. No head is taken before it (fuseHead).
+func fuseMemCmp(s, j *Inst) (Inst, bool) {
+	if s.fault != nil || s.lock || s.mod == 3 || s.sub != aluCMP || s.op != 0x80 && s.op != 0x81 && s.op != 0x83 {
+		return Inst{}, false
+	}
+	d := s.disp
+	if s.ripRel {
+		// The entry runs with RIP at the Jcc's end: the CMP's
+		// RIP-relative displacement is from its own end (SDM Vol. 2A
+		// 2.2.1.6), j.len earlier.
+		d -= uint64(j.len)
+	}
+	if int64(d) != int64(int32(d)) || int64(s.imm) != int64(int32(s.imm)) && s.opsz == 8 {
+		return Inst{}, false
+	}
+	f := *s
+	f.fn = cmpMIJccHandler(s.opsz)
+	f.imm = uint64(uint32(s.imm)) | uint64(uint32(d))<<32
+	f.len = s.len + j.len
+	f.jlen = j.len
+	f.jopsz = j.opsz
+	f.disp = j.imm
+	f.imm2 = uint64(1)<<(8*uint(j.opsz)) - 1
+	f.sub = uint8(j.op & 15)
+	f.end = j.end
+	f.side = j.side
+	if f.side {
+		f.fn = cmpMIJccSideHandler(s.opsz)
 	}
 	f.nret = 2
 	return f, true

@@ -168,6 +168,9 @@ func headBefore(insts []Inst, s *Inst, k int, mode uint8) (headPart, int) {
 // number of instructions it took (0: none).
 func fuseHead(insts []Inst, s *Inst, f *Inst, mode uint8) int {
 	k, _ := fusedKind(s, mode)
+	if k == fkNone {
+		return 0 // a memory CMP (fuseMemCmp): its fields hold its operand
+	}
 	p, n := headBefore(insts, s, k, mode)
 	if n == 0 {
 		return 0

@@ -179,8 +179,9 @@ func fuseMorePairs(insts, fast []Inst) []Inst {
 	i := 0
 	for ; i+1 < len(fast); i++ {
 		if movPairable(&fast[i], &fast[i+1]) || storeFirstPairable(&fast[i], &fast[i+1]) ||
-			copyPairable(&fast[i], &fast[i+1]) || incDecPairable(&fast[i], &fast[i+1]) || shiftPairAt(fast, i) > 0 ||
-			testCmovPairable(&fast[i], &fast[i+1]) || regMovPairable(&fast[i], &fast[i+1]) {
+			copyPairable(&fast[i], &fast[i+1]) || loadLoadPairable(&fast[i], &fast[i+1]) ||
+			storeStorePairable(&fast[i], &fast[i+1]) || incDecPairable(&fast[i], &fast[i+1]) || shiftPairAt(fast, i) > 0 ||
+			testCmovPairable(&fast[i], &fast[i+1]) || regMovPairable(&fast[i], &fast[i+1]) || loadMovPairable(&fast[i], &fast[i+1]) {
 			break
 		}
 	}
@@ -230,6 +231,16 @@ func fuseMorePairs(insts, fast []Inst) []Inst {
 			i++
 			continue
 		}
+		if i+1 < len(fast) && loadLoadPairable(&fast[i], &fast[i+1]) {
+			out = append(out, loadLoadPair(&fast[i], &fast[i+1]))
+			i++
+			continue
+		}
+		if i+1 < len(fast) && storeStorePairable(&fast[i], &fast[i+1]) {
+			out = append(out, storeStorePair(&fast[i], &fast[i+1]))
+			i++
+			continue
+		}
 		if i+1 < len(fast) && incDecPairable(&fast[i], &fast[i+1]) {
 			out = append(out, incDecPair(&fast[i], &fast[i+1]))
 			i++
@@ -237,6 +248,11 @@ func fuseMorePairs(insts, fast []Inst) []Inst {
 		}
 		if i+1 < len(fast) && regMovPairable(&fast[i], &fast[i+1]) {
 			out = append(out, regMovPair(&fast[i], &fast[i+1]))
+			i++
+			continue
+		}
+		if i+1 < len(fast) && loadMovPairable(&fast[i], &fast[i+1]) {
+			out = append(out, loadMovPair(&fast[i], &fast[i+1]))
 			i++
 			continue
 		}
@@ -301,6 +317,74 @@ func copyPair(a, b *Inst) Inst {
 		// end, b.len before the entry's.
 		f.disp -= uint64(b.len)
 	}
+	return f
+}
+
+// Load-load pairs: MOV r,m (8A, 8B) followed by MOV r,m of the same
+// size whose memory operand is a base register and a displacement (no
+// index, not RIP-relative) with the first's address size, such as the
+// stack-frame loads "mov rax, [rbp-0x18]; mov rdx, [rbp-0x20]". Either
+// half can fault or stop Run. The first runs as in a load pair: a stop
+// there ends the entry as the first load alone (CPU.firstHalfStop). The
+// second's slow path runs with ripCur at it: a fault there is reported at
+// the second load with the first retired. The second's address is
+// computed after the first load, which may have written its base
+// register. The entry is a copy of the first, whose memory operand it
+// keeps; the second's base register is kept in rm, its segment in sub,
+// its displacement in imm and its destination register in jopsz (fields
+// a memory-form MOV does not use), and jlen is its length.
+
+// loadLoadPairable reports whether a and b form a load-load pair.
+func loadLoadPairable(a, b *Inst) bool {
+	return (a.op == 0x8A || a.op == 0x8B) && a.mod != 3 && a.fault == nil && !a.lock && a.nret == 1 &&
+		(b.op == 0x8A || b.op == 0x8B) && b.mod != 3 && b.fault == nil && !b.lock && b.nret == 1 &&
+		a.opsz == b.opsz && a.adsz == b.adsz && b.bmask != 0 && b.scale == 0 && !b.ripRel
+}
+
+// loadLoadPair is the entry for the load-load pair a, b
+// (loadLoadPairable).
+func loadLoadPair(a, b *Inst) Inst {
+	f := *a
+	f.fn = loadLoadPairHandler(a.opsz)
+	f.len = a.len + b.len
+	f.pre = a.pre
+	f.nret = 2
+	f.jlen = b.len
+	f.rm, f.sub, f.imm, f.jopsz = b.base, b.seg, b.disp, b.reg
+	if f.ripRel {
+		// As in memFirstPair: the first's displacement is from its own
+		// end, b.len before the entry's.
+		f.disp -= uint64(b.len)
+	}
+	return f
+}
+
+// Store-store pairs: MOV m,r (88, 89) followed by MOV m,r of the same
+// size whose memory operand is a base register and a displacement (no
+// index, not RIP-relative) with the first's address size, such as the
+// stack-frame stores "mov [rbp-0x18], rdi; mov [rbp-0x20], rsi". Either
+// half can fault or stop Run. The first runs as a store-first pair's
+// store (storeMiss): a stop there, a write to a code page among them,
+// ends the entry as the first store alone (CPU.firstHalfStop), so the
+// second never runs from bytes the first rewrote. The second's slow path
+// runs with ripCur at it: a fault there is reported at the second store
+// with the first retired. The entry is a copy of the first, whose memory
+// operand it keeps; the second's base register is kept in rm, its
+// segment in sub, its displacement in imm and its source register in
+// jopsz (fields a memory-form MOV does not use), and jlen is its length.
+
+// storeStorePairable reports whether a and b form a store-store pair.
+func storeStorePairable(a, b *Inst) bool {
+	return (a.op == 0x88 || a.op == 0x89) && a.mod != 3 && a.fault == nil && !a.lock && a.nret == 1 &&
+		(b.op == 0x88 || b.op == 0x89) && b.mod != 3 && b.fault == nil && !b.lock && b.nret == 1 &&
+		a.opsz == b.opsz && a.adsz == b.adsz && b.bmask != 0 && b.scale == 0 && !b.ripRel
+}
+
+// storeStorePair is the entry for the store-store pair a, b
+// (storeStorePairable).
+func storeStorePair(a, b *Inst) Inst {
+	f := loadLoadPair(a, b) // the same layout
+	f.fn = storeStorePairHandler(a.opsz)
 	return f
 }
 
@@ -561,5 +645,37 @@ func regMovPair(a, b *Inst) Inst {
 	f.nret = 2
 	f.base, f.index, f.disp = d1, s1, k1
 	f.rm, f.reg, f.imm = d2, s2, k2
+	return f
+}
+
+// Load-move pairs: MOV r,m (8B) of 32 or 64 bits followed by a register
+// move as regMovOf takes it (MOV r,r, MOV r,imm, LEA r,[base+disp]), such
+// as "mov rax, [rbp-0x18]; mov rdi, rax". The load runs as in a load
+// pair, the only half that can fault or stop Run (then the entry accounts
+// as the load alone, CPU.firstHalfStop); the move writes one register
+// and no flag. The entry is a copy of the load, whose memory operand it
+// keeps; the move's destination is kept in rm, its source register in
+// jopsz and its constant in imm (fields a memory-form MOV does not use),
+// and jlen is its length.
+
+// loadMovPairable reports whether a and b form a load-move pair.
+func loadMovPairable(a, b *Inst) bool {
+	_, _, _, _, ok := regMovOf(b)
+	return ok && a.op == 0x8B && a.mod != 3 && a.fault == nil && !a.lock && a.nret == 1 && (a.opsz == 4 || a.opsz == 8)
+}
+
+// loadMovPair is the entry for the load-move pair a, b (loadMovPairable).
+func loadMovPair(a, b *Inst) Inst {
+	d, src, k, kind, _ := regMovOf(b)
+	f := *a
+	f.fn = loadMovHandler(a.opsz, kind)
+	f.len = a.len + b.len
+	f.nret = 2
+	f.jlen = b.len
+	f.rm, f.jopsz, f.imm = d, src, k
+	if f.ripRel {
+		// As in memFirstPair.
+		f.disp -= uint64(b.len)
+	}
 	return f
 }

@@ -5495,6 +5495,942 @@ func copyPairHandler(opsz uint8) handler {
 	return by(copyPair8, copyPair16, copyPair32, copyPair64)[sizeIndex(opsz)]
 }
 
+func loadLoadPair8(c *CPU, in *Inst) {
+	type T = uint8
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto loadMiss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto loadMiss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto load2
+		}
+	}
+loadMiss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+load2:
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto load2Miss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto load2Miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.jopsz, *(*T)(unsafe.Pointer(&e.page[o])))
+			return
+		}
+	}
+load2Miss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+	if v, ok := rdMiss[T](c, in.sub, off); ok {
+		setReg(c, in.jopsz, v)
+	}
+}
+
+func loadLoadPair16(c *CPU, in *Inst) {
+	type T = uint16
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto loadMiss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto loadMiss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto load2
+		}
+	}
+loadMiss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+load2:
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto load2Miss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto load2Miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.jopsz, *(*T)(unsafe.Pointer(&e.page[o])))
+			return
+		}
+	}
+load2Miss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+	if v, ok := rdMiss[T](c, in.sub, off); ok {
+		setReg(c, in.jopsz, v)
+	}
+}
+
+func loadLoadPair32(c *CPU, in *Inst) {
+	type T = uint32
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto loadMiss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto loadMiss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto load2
+		}
+	}
+loadMiss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+load2:
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto load2Miss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto load2Miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.jopsz, *(*T)(unsafe.Pointer(&e.page[o])))
+			return
+		}
+	}
+load2Miss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+	if v, ok := rdMiss[T](c, in.sub, off); ok {
+		setReg(c, in.jopsz, v)
+	}
+}
+
+func loadLoadPair64(c *CPU, in *Inst) {
+	type T = uint64
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto loadMiss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto loadMiss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto load2
+		}
+	}
+loadMiss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+load2:
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto load2Miss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto load2Miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.jopsz, *(*T)(unsafe.Pointer(&e.page[o])))
+			return
+		}
+	}
+load2Miss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+	if v, ok := rdMiss[T](c, in.sub, off); ok {
+		setReg(c, in.jopsz, v)
+	}
+}
+
+// loadLoadPairHandler gives loadLoadPair's handler for operand size opsz in bytes.
+func loadLoadPairHandler(opsz uint8) handler {
+	return by(loadLoadPair8, loadLoadPair16, loadLoadPair32, loadLoadPair64)[sizeIndex(opsz)]
+}
+
+func storeStorePair8(c *CPU, in *Inst) {
+	type T = uint8
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto store1Miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto store1Miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			goto store2
+		}
+	}
+store1Miss:
+	if !storeMiss[T](c, in, off) {
+		return
+	}
+store2:
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto store2Miss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto store2Miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.jopsz)
+			return
+		}
+	}
+store2Miss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+	wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
+}
+
+func storeStorePair16(c *CPU, in *Inst) {
+	type T = uint16
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto store1Miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto store1Miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			goto store2
+		}
+	}
+store1Miss:
+	if !storeMiss[T](c, in, off) {
+		return
+	}
+store2:
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto store2Miss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto store2Miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.jopsz)
+			return
+		}
+	}
+store2Miss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+	wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
+}
+
+func storeStorePair32(c *CPU, in *Inst) {
+	type T = uint32
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto store1Miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto store1Miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			goto store2
+		}
+	}
+store1Miss:
+	if !storeMiss[T](c, in, off) {
+		return
+	}
+store2:
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto store2Miss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto store2Miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.jopsz)
+			return
+		}
+	}
+store2Miss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+	wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
+}
+
+func storeStorePair64(c *CPU, in *Inst) {
+	type T = uint64
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto store1Miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto store1Miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+			goto store2
+		}
+	}
+store1Miss:
+	if !storeMiss[T](c, in, off) {
+		return
+	}
+store2:
+	off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.sub, off); !canonical48(lin) {
+			goto store2Miss
+		}
+	} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.sub, off)
+	} else {
+		goto store2Miss
+	}
+	{
+		e := &c.tlb.write[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.jopsz)
+			return
+		}
+	}
+store2Miss:
+	c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+	wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
+}
+
+// storeStorePairHandler gives storeStorePair's handler for operand size opsz in bytes.
+func storeStorePairHandler(opsz uint8) handler {
+	return by(storeStorePair8, storeStorePair16, storeStorePair32, storeStorePair64)[sizeIndex(opsz)]
+}
+
+func cmpMIJcc8(c *CPU, in *Inst) {
+	type T = uint8
+	off := uint64(int64(in.imm)>>32) + c.GPR[in.base&15]&uint64(int64(int8(in.bmask))) + c.GPR[in.index&15]*uint64(in.scale)
+	if in.ripRel {
+		off += c.RIP
+	}
+	off &= in.amask
+	b := T(uint64(int64(int32(in.imm)))) // imm's low half, sign-extended
+	var a T
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			a = *(*T)(unsafe.Pointer(&e.page[o]))
+			goto cmp
+		}
+	}
+miss:
+	{
+		c.RIP -= uint64(in.jlen)
+		v, ok := rdMiss[T](c, in.seg, off)
+		if !ok {
+			c.firstHalfStop = true
+			return
+		}
+		a = v
+		if c.stop {
+			setLazy(c, lzSub, a, b, a-b)
+			c.firstHalfStop = true
+			return
+		}
+		c.RIP += uint64(in.jlen)
+	}
+cmp:
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func cmpMIJcc16(c *CPU, in *Inst) {
+	type T = uint16
+	off := uint64(int64(in.imm)>>32) + c.GPR[in.base&15]&uint64(int64(int8(in.bmask))) + c.GPR[in.index&15]*uint64(in.scale)
+	if in.ripRel {
+		off += c.RIP
+	}
+	off &= in.amask
+	b := T(uint64(int64(int32(in.imm)))) // imm's low half, sign-extended
+	var a T
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			a = *(*T)(unsafe.Pointer(&e.page[o]))
+			goto cmp
+		}
+	}
+miss:
+	{
+		c.RIP -= uint64(in.jlen)
+		v, ok := rdMiss[T](c, in.seg, off)
+		if !ok {
+			c.firstHalfStop = true
+			return
+		}
+		a = v
+		if c.stop {
+			setLazy(c, lzSub, a, b, a-b)
+			c.firstHalfStop = true
+			return
+		}
+		c.RIP += uint64(in.jlen)
+	}
+cmp:
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func cmpMIJcc32(c *CPU, in *Inst) {
+	type T = uint32
+	off := uint64(int64(in.imm)>>32) + c.GPR[in.base&15]&uint64(int64(int8(in.bmask))) + c.GPR[in.index&15]*uint64(in.scale)
+	if in.ripRel {
+		off += c.RIP
+	}
+	off &= in.amask
+	b := T(uint64(int64(int32(in.imm)))) // imm's low half, sign-extended
+	var a T
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			a = *(*T)(unsafe.Pointer(&e.page[o]))
+			goto cmp
+		}
+	}
+miss:
+	{
+		c.RIP -= uint64(in.jlen)
+		v, ok := rdMiss[T](c, in.seg, off)
+		if !ok {
+			c.firstHalfStop = true
+			return
+		}
+		a = v
+		if c.stop {
+			setLazy(c, lzSub, a, b, a-b)
+			c.firstHalfStop = true
+			return
+		}
+		c.RIP += uint64(in.jlen)
+	}
+cmp:
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+func cmpMIJcc64(c *CPU, in *Inst) {
+	type T = uint64
+	off := uint64(int64(in.imm)>>32) + c.GPR[in.base&15]&uint64(int64(int8(in.bmask))) + c.GPR[in.index&15]*uint64(in.scale)
+	if in.ripRel {
+		off += c.RIP
+	}
+	off &= in.amask
+	b := T(uint64(int64(int32(in.imm)))) // imm's low half, sign-extended
+	var a T
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			a = *(*T)(unsafe.Pointer(&e.page[o]))
+			goto cmp
+		}
+	}
+miss:
+	{
+		c.RIP -= uint64(in.jlen)
+		v, ok := rdMiss[T](c, in.seg, off)
+		if !ok {
+			c.firstHalfStop = true
+			return
+		}
+		a = v
+		if c.stop {
+			setLazy(c, lzSub, a, b, a-b)
+			c.firstHalfStop = true
+			return
+		}
+		c.RIP += uint64(in.jlen)
+	}
+cmp:
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t && !c.fusedJump(in) {
+		c.fusedTakeSlow(in)
+	}
+}
+
+// cmpMIJccHandler gives cmpMIJcc's handler for operand size opsz in bytes.
+func cmpMIJccHandler(opsz uint8) handler {
+	return by(cmpMIJcc8, cmpMIJcc16, cmpMIJcc32, cmpMIJcc64)[sizeIndex(opsz)]
+}
+
+func cmpMIJccSide8(c *CPU, in *Inst) {
+	type T = uint8
+	off := uint64(int64(in.imm)>>32) + c.GPR[in.base&15]&uint64(int64(int8(in.bmask))) + c.GPR[in.index&15]*uint64(in.scale)
+	if in.ripRel {
+		off += c.RIP
+	}
+	off &= in.amask
+	b := T(uint64(int64(int32(in.imm)))) // imm's low half, sign-extended
+	var a T
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			a = *(*T)(unsafe.Pointer(&e.page[o]))
+			goto cmp
+		}
+	}
+miss:
+	{
+		c.RIP -= uint64(in.jlen)
+		v, ok := rdMiss[T](c, in.seg, off)
+		if !ok {
+			c.firstHalfStop = true
+			return
+		}
+		a = v
+		if c.stop {
+			setLazy(c, lzSub, a, b, a-b)
+			c.firstHalfStop = true
+			return
+		}
+		c.RIP += uint64(in.jlen)
+	}
+cmp:
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func cmpMIJccSide16(c *CPU, in *Inst) {
+	type T = uint16
+	off := uint64(int64(in.imm)>>32) + c.GPR[in.base&15]&uint64(int64(int8(in.bmask))) + c.GPR[in.index&15]*uint64(in.scale)
+	if in.ripRel {
+		off += c.RIP
+	}
+	off &= in.amask
+	b := T(uint64(int64(int32(in.imm)))) // imm's low half, sign-extended
+	var a T
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			a = *(*T)(unsafe.Pointer(&e.page[o]))
+			goto cmp
+		}
+	}
+miss:
+	{
+		c.RIP -= uint64(in.jlen)
+		v, ok := rdMiss[T](c, in.seg, off)
+		if !ok {
+			c.firstHalfStop = true
+			return
+		}
+		a = v
+		if c.stop {
+			setLazy(c, lzSub, a, b, a-b)
+			c.firstHalfStop = true
+			return
+		}
+		c.RIP += uint64(in.jlen)
+	}
+cmp:
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func cmpMIJccSide32(c *CPU, in *Inst) {
+	type T = uint32
+	off := uint64(int64(in.imm)>>32) + c.GPR[in.base&15]&uint64(int64(int8(in.bmask))) + c.GPR[in.index&15]*uint64(in.scale)
+	if in.ripRel {
+		off += c.RIP
+	}
+	off &= in.amask
+	b := T(uint64(int64(int32(in.imm)))) // imm's low half, sign-extended
+	var a T
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			a = *(*T)(unsafe.Pointer(&e.page[o]))
+			goto cmp
+		}
+	}
+miss:
+	{
+		c.RIP -= uint64(in.jlen)
+		v, ok := rdMiss[T](c, in.seg, off)
+		if !ok {
+			c.firstHalfStop = true
+			return
+		}
+		a = v
+		if c.stop {
+			setLazy(c, lzSub, a, b, a-b)
+			c.firstHalfStop = true
+			return
+		}
+		c.RIP += uint64(in.jlen)
+	}
+cmp:
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+func cmpMIJccSide64(c *CPU, in *Inst) {
+	type T = uint64
+	off := uint64(int64(in.imm)>>32) + c.GPR[in.base&15]&uint64(int64(int8(in.bmask))) + c.GPR[in.index&15]*uint64(in.scale)
+	if in.ripRel {
+		off += c.RIP
+	}
+	off &= in.amask
+	b := T(uint64(int64(int32(in.imm)))) // imm's low half, sign-extended
+	var a T
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and the slow path).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			a = *(*T)(unsafe.Pointer(&e.page[o]))
+			goto cmp
+		}
+	}
+miss:
+	{
+		c.RIP -= uint64(in.jlen)
+		v, ok := rdMiss[T](c, in.seg, off)
+		if !ok {
+			c.firstHalfStop = true
+			return
+		}
+		a = v
+		if c.stop {
+			setLazy(c, lzSub, a, b, a-b)
+			c.firstHalfStop = true
+			return
+		}
+		c.RIP += uint64(in.jlen)
+	}
+cmp:
+	r := a - b
+	setLazy(c, lzSub, a, b, r)
+	var t bool
+	if cc := in.sub; cc&^1 == 4 {
+		t = (r == 0) != (cc&1 != 0)
+	} else {
+		t = subCond(cc, a, b, r)
+	}
+	if t {
+		if c.fusedJump(in) {
+			c.takeSide()
+		} else {
+			c.fusedTakeSideSlow(in)
+		}
+	}
+}
+
+// cmpMIJccSideHandler gives cmpMIJccSide's handler for operand size opsz in bytes.
+func cmpMIJccSideHandler(opsz uint8) handler {
+	return by(cmpMIJccSide8, cmpMIJccSide16, cmpMIJccSide32, cmpMIJccSide64)[sizeIndex(opsz)]
+}
+
 func incDecPair8(c *CPU, in *Inst) {
 	type T = uint8
 	if c.lz.op < lzInc {
@@ -5936,4 +6872,246 @@ func regMov64_64(c *CPU, in *Inst) {
 // (rmImm, rm32, rm64).
 func regMovHandler(k1, k2 uint8) handler {
 	return [3][3]handler{{regMovImm_Imm, regMovImm_32, regMovImm_64}, {regMov32_Imm, regMov32_32, regMov32_64}, {regMov64_Imm, regMov64_32, regMov64_64}}[k1][k2]
+}
+
+// Load-move pairs (exec_pair.go).
+
+func loadMov32_Imm(c *CPU, in *Inst) {
+	type T = uint32
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto mov
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+mov:
+	c.GPR[in.rm&15] = in.imm
+}
+
+func loadMov32_32(c *CPU, in *Inst) {
+	type T = uint32
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto mov
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+mov:
+	c.GPR[in.rm&15] = uint64(uint32(c.GPR[in.jopsz&15] + in.imm))
+}
+
+func loadMov32_64(c *CPU, in *Inst) {
+	type T = uint32
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto mov
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+mov:
+	c.GPR[in.rm&15] = c.GPR[in.jopsz&15] + in.imm
+}
+
+func loadMov64_Imm(c *CPU, in *Inst) {
+	type T = uint64
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto mov
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+mov:
+	c.GPR[in.rm&15] = in.imm
+}
+
+func loadMov64_32(c *CPU, in *Inst) {
+	type T = uint64
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto mov
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+mov:
+	c.GPR[in.rm&15] = uint64(uint32(c.GPR[in.jopsz&15] + in.imm))
+}
+
+func loadMov64_64(c *CPU, in *Inst) {
+	type T = uint64
+	off := c.ea(in)
+	// The address checks of the fast path (lin64, rwIn; no boolean
+	// between a failed check and miss).
+	var lin uint64
+	if c.codeMode == mode64 {
+		if lin = c.lin64(in.seg, off); !canonical48(lin) {
+			goto miss
+		}
+	} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+		lin = c.rwLin(in.seg, off)
+	} else {
+		goto miss
+	}
+	{
+		e := &c.tlb.read[c.tlb.index(lin)]
+		if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+			setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+			goto mov
+		}
+	}
+miss:
+	c.RIP -= uint64(in.jlen)
+	if v, ok := rdMiss[T](c, in.seg, off); ok {
+		setReg(c, in.reg, v)
+		if c.stop {
+			c.firstHalfStop = true
+			return
+		}
+	} else {
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+mov:
+	c.GPR[in.rm&15] = c.GPR[in.jopsz&15] + in.imm
+}
+
+// loadMovHandler gives the load-move pair handler for a load of opsz
+// bytes (4 or 8) and a move of kind k (rmImm, rm32, rm64).
+func loadMovHandler(opsz, k uint8) handler {
+	return [2][3]handler{{loadMov32_Imm, loadMov32_32, loadMov32_64}, {loadMov64_Imm, loadMov64_32, loadMov64_64}}[opsz>>3][k]
 }

@@ -504,6 +504,182 @@ c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the t
 wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
 `
 
+// The load-load pair's handler body (exec_pair.go loadLoadPairable):
+// movRegMem's fast path twice, the first with the load pair's slow path
+// (a stop there ends the entry as the first load alone), the second, of
+// [base+disp], with ripCur at it before its slow path (a fault there is
+// reported at the second load with the first retired).
+const loadLoadPairBody = `off := c.ea(in)
+// The address checks of the fast path (lin64, rwIn; no boolean
+// between a failed check and the slow path).
+var lin uint64
+if c.codeMode == mode64 {
+	if lin = c.lin64(in.seg, off); !canonical48(lin) {
+		goto loadMiss
+	}
+} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+	lin = c.rwLin(in.seg, off)
+} else {
+	goto loadMiss
+}
+{
+	e := &c.tlb.read[c.tlb.index(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+		setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+		goto load2
+	}
+}
+loadMiss:
+c.RIP -= uint64(in.jlen)
+if v, ok := rdMiss[T](c, in.seg, off); ok {
+	setReg(c, in.reg, v)
+	if c.stop {
+		c.firstHalfStop = true
+		return
+	}
+} else {
+	c.firstHalfStop = true
+	return
+}
+c.RIP += uint64(in.jlen)
+load2:
+off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+if c.codeMode == mode64 {
+	if lin = c.lin64(in.sub, off); !canonical48(lin) {
+		goto load2Miss
+	}
+} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+	lin = c.rwLin(in.sub, off)
+} else {
+	goto load2Miss
+}
+{
+	e := &c.tlb.read[c.tlb.index(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+		setReg(c, in.jopsz, *(*T)(unsafe.Pointer(&e.page[o])))
+		return
+	}
+}
+load2Miss:
+c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+if v, ok := rdMiss[T](c, in.sub, off); ok {
+	setReg(c, in.jopsz, v)
+}
+`
+
+// The store-store pair's handler body (exec_pair.go
+// storeStorePairable): movMemReg's fast path twice, the first with the
+// store-first pair's slow path (storeMiss: a stop there ends the entry as
+// the first store alone), the second, to [base+disp], with ripCur at it
+// before its slow path (a fault there is reported at the second store
+// with the first retired).
+const storeStorePairBody = `off := c.ea(in)
+// The address checks of the fast path (lin64, rwIn; no boolean
+// between a failed check and the slow path).
+var lin uint64
+if c.codeMode == mode64 {
+	if lin = c.lin64(in.seg, off); !canonical48(lin) {
+		goto store1Miss
+	}
+} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+	lin = c.rwLin(in.seg, off)
+} else {
+	goto store1Miss
+}
+{
+	e := &c.tlb.write[c.tlb.index(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+		*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.reg)
+		goto store2
+	}
+}
+store1Miss:
+if !storeMiss[T](c, in, off) {
+	return
+}
+store2:
+off = (c.GPR[in.rm&15] + in.imm) & in.amask // ea of [base+disp]
+if c.codeMode == mode64 {
+	if lin = c.lin64(in.sub, off); !canonical48(lin) {
+		goto store2Miss
+	}
+} else if c.rwIn(in.sub, off, uint64(sizeOf[T]())) {
+	lin = c.rwLin(in.sub, off)
+} else {
+	goto store2Miss
+}
+{
+	e := &c.tlb.write[c.tlb.index(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+		*(*T)(unsafe.Pointer(&e.page[o])) = getReg[T](c, in.jopsz)
+		return
+	}
+}
+store2Miss:
+c.ripCur = c.RIP - uint64(in.jlen) // only the slow path can fault or read the time
+wrMiss(c, in.sub, off, getReg[T](c, in.jopsz))
+`
+
+// The memory CMP+Jcc entry's handler body (exec_fused.go fuseMemCmp):
+// movRegMem's fast path for the CMP's operand, its slow path as a load
+// pair's first half (a fault there is reported at the CMP, a stop after
+// it ends the entry as the CMP alone, its flags recorded), then CMP's
+// flag record and the condition as cmpRIJcc computes them; %s is the
+// jump (fused or side exit). The CMP's immediate is imm's low half, its
+// displacement the high half (in.disp is the Jcc's).
+const cmpMIJccBody = `off := uint64(int64(in.imm)>>32) + c.GPR[in.base&15]&uint64(int64(int8(in.bmask))) + c.GPR[in.index&15]*uint64(in.scale)
+if in.ripRel {
+	off += c.RIP
+}
+off &= in.amask
+b := T(uint64(int64(int32(in.imm)))) // imm's low half, sign-extended
+var a T
+// The address checks of the fast path (lin64, rwIn; no boolean
+// between a failed check and the slow path).
+var lin uint64
+if c.codeMode == mode64 {
+	if lin = c.lin64(in.seg, off); !canonical48(lin) {
+		goto miss
+	}
+} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+	lin = c.rwLin(in.seg, off)
+} else {
+	goto miss
+}
+{
+	e := &c.tlb.read[c.tlb.index(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+		a = *(*T)(unsafe.Pointer(&e.page[o]))
+		goto cmp
+	}
+}
+miss:
+{
+	c.RIP -= uint64(in.jlen)
+	v, ok := rdMiss[T](c, in.seg, off)
+	if !ok {
+		c.firstHalfStop = true
+		return
+	}
+	a = v
+	if c.stop {
+		setLazy(c, lzSub, a, b, a-b)
+		c.firstHalfStop = true
+		return
+	}
+	c.RIP += uint64(in.jlen)
+}
+cmp:
+r := a - b
+setLazy(c, lzSub, a, b, r)
+var t bool
+if cc := in.sub; cc&^1 == 4 {
+	t = (r == 0) != (cc&1 != 0)
+} else {
+	t = subCond(cc, a, b, r)
+}
+%s`
+
 // The INC/DEC pair's handler body (exec_pair.go incDecPairable).
 const incDecPairBody = `if c.lz.op < lzInc {
 	c.lz.flags = c.cf() // keepCF (written out: see incRMReg)
@@ -706,9 +882,14 @@ func genPair() []byte {
 	w.WriteString("}\n}\nreturn h[sizeIndex(opsz)]\n}\n\n")
 	w.WriteString("// Copy pairs and INC/DEC pairs (exec_pair.go).\n\n")
 	sized(&w, "copyPair", "copyPairHandler", copyPairBody, 8, 16, 32, 64)
+	sized(&w, "loadLoadPair", "loadLoadPairHandler", loadLoadPairBody, 8, 16, 32, 64)
+	sized(&w, "storeStorePair", "storeStorePairHandler", storeStorePairBody, 8, 16, 32, 64)
+	sized(&w, "cmpMIJcc", "cmpMIJccHandler", fmt.Sprintf(cmpMIJccBody, "if t && !c.fusedJump(in) {\n\tc.fusedTakeSlow(in)\n}\n"), 8, 16, 32, 64)
+	sized(&w, "cmpMIJccSide", "cmpMIJccSideHandler", fmt.Sprintf(cmpMIJccBody, "if t {\n\tif c.fusedJump(in) {\n\t\tc.takeSide()\n\t} else {\n\t\tc.fusedTakeSideSlow(in)\n\t}\n}\n"), 8, 16, 32, 64)
 	sized(&w, "incDecPair", "incDecPairHandler", incDecPairBody, 8, 16, 32, 64)
 	genTestCmov(&w)
 	genRegMov(&w)
+	genLoadMov(&w)
 	return w.Bytes()
 }
 
@@ -741,6 +922,66 @@ func genRegMov(w *bytes.Buffer) {
 	}
 	w.WriteString("// regMovHandler gives the register-move pair handler for kinds k1 and k2\n// (rmImm, rm32, rm64).\n")
 	fmt.Fprintf(w, "func regMovHandler(k1, k2 uint8) handler {\nreturn [3][3]handler{%s}[k1][k2]\n}\n", strings.Join(tab, ", "))
+}
+
+// The load-move pair's load half (exec_pair.go loadMovPairable):
+// movRegMem's fast path, its slow path as a load pair's (a stop there
+// ends the entry as the load alone); the move follows at mov.
+const loadMovLoad = `off := c.ea(in)
+// The address checks of the fast path (lin64, rwIn; no boolean
+// between a failed check and miss).
+var lin uint64
+if c.codeMode == mode64 {
+	if lin = c.lin64(in.seg, off); !canonical48(lin) {
+		goto miss
+	}
+} else if c.rwIn(in.seg, off, uint64(sizeOf[T]())) {
+	lin = c.rwLin(in.seg, off)
+} else {
+	goto miss
+}
+{
+	e := &c.tlb.read[c.tlb.index(lin)]
+	if o := lin & 0xfff; e.tag == c.tlb.tag(lin) && o <= uint64(4096-sizeOf[T]()) {
+		setReg(c, in.reg, *(*T)(unsafe.Pointer(&e.page[o])))
+		goto mov
+	}
+}
+miss:
+c.RIP -= uint64(in.jlen)
+if v, ok := rdMiss[T](c, in.seg, off); ok {
+	setReg(c, in.reg, v)
+	if c.stop {
+		c.firstHalfStop = true
+		return
+	}
+} else {
+	c.firstHalfStop = true
+	return
+}
+c.RIP += uint64(in.jlen)
+mov:
+`
+
+// genLoadMov writes the load-move pairs' handlers (exec_pair.go
+// loadMovPairable): a load of 32 or 64 bits, then a register move of a
+// kind of regMovKinds into rm (source jopsz, constant imm), and
+// loadMovHandler, which selects one.
+func genLoadMov(w *bytes.Buffer) {
+	w.WriteString("// Load-move pairs (exec_pair.go).\n\n")
+	var tab []string
+	for _, n := range []int{32, 64} {
+		var row []string
+		for _, k := range regMovKinds {
+			name := fmt.Sprintf("loadMov%d_%s", n, k.name)
+			row = append(row, name)
+			fmt.Fprintf(w, "func %s(c *CPU, in *Inst) {\ntype T = uint%d\n%sc.GPR[in.rm&15] = %s\n}\n\n", name, n, loadMovLoad,
+				fmt.Sprintf(k.expr, "in.jopsz", "in.imm"))
+		}
+		tab = append(tab, "{"+strings.Join(row, ", ")+"}")
+	}
+	w.WriteString("// loadMovHandler gives the load-move pair handler for a load of opsz\n// bytes (4 or 8) and a move of kind k (rmImm, rm32, rm64).\n")
+	fmt.Fprintf(w, "func loadMovHandler(opsz, k uint8) handler {\nreturn [2][3]handler{%s}[opsz>>3][k]\n}\n", strings.Join(tab, ", "))
 }
 
 // genTestCmov writes the TEST+CMOVcc pairs' handlers (exec_pair.go

@@ -297,24 +297,46 @@ func memFirstPair(a Inst, b *Inst, fn handler) Inst {
 // length.
 
 // copyPairable reports whether a and b form a copy pair.
-func copyPairable(a, b *Inst) bool {
-	return (a.op == 0x8A || a.op == 0x8B) && a.mod != 3 && a.fault == nil && !a.lock && a.nret == 1 &&
-		(b.op == 0x88 || b.op == 0x89) && b.mod != 3 && b.fault == nil && !b.lock && b.nret == 1 &&
+func copyPairable(a, b *Inst) bool { return movMemPairable(a, true, b, false) }
+
+// copyPair is the entry for the copy pair a, b (copyPairable).
+func copyPair(a, b *Inst) Inst { return movMemPair(a, b, copyPairHandler(a.opsz)) }
+
+// movMem reports whether in is an unfused MOV between a register and
+// memory without a decode fault or LOCK: a load (8A, 8B) when load, a
+// store (88, 89) otherwise.
+func movMem(in *Inst, load bool) bool {
+	mov := in.op == 0x88 || in.op == 0x89
+	if load {
+		mov = in.op == 0x8A || in.op == 0x8B
+	}
+	return mov && in.mod != 3 && in.fault == nil && !in.lock && in.nret == 1
+}
+
+// movMemPairable reports whether a (a load when aLoad, else a store) and
+// b (likewise) form one of the memory MOV pairs (copy, load-load,
+// store-store): the same operand and address sizes, b's memory operand a
+// base register and a displacement (no index, not RIP-relative).
+func movMemPairable(a *Inst, aLoad bool, b *Inst, bLoad bool) bool {
+	return movMem(a, aLoad) && movMem(b, bLoad) &&
 		a.opsz == b.opsz && a.adsz == b.adsz && b.bmask != 0 && b.scale == 0 && !b.ripRel
 }
 
-// copyPair is the entry for the copy pair a, b (copyPairable).
-func copyPair(a, b *Inst) Inst {
+// movMemPair is the entry with handler fn for the memory MOV pair a, b
+// (movMemPairable), laid out as the comments above say: a copy of a,
+// with b's base register in rm, its segment in sub, its displacement in
+// imm, its register in jopsz and its length in jlen.
+func movMemPair(a, b *Inst, fn handler) Inst {
 	f := *a
-	f.fn = copyPairHandler(a.opsz)
+	f.fn = fn
 	f.len = a.len + b.len
 	f.pre = a.pre
 	f.nret = 2
 	f.jlen = b.len
 	f.rm, f.sub, f.imm, f.jopsz = b.base, b.seg, b.disp, b.reg
 	if f.ripRel {
-		// As in memFirstPair: the load's displacement is from its own
-		// end, b.len before the entry's.
+		// As in memFirstPair: a's displacement is from its own end,
+		// b.len before the entry's.
 		f.disp -= uint64(b.len)
 	}
 	return f
@@ -335,29 +357,11 @@ func copyPair(a, b *Inst) Inst {
 // a memory-form MOV does not use), and jlen is its length.
 
 // loadLoadPairable reports whether a and b form a load-load pair.
-func loadLoadPairable(a, b *Inst) bool {
-	return (a.op == 0x8A || a.op == 0x8B) && a.mod != 3 && a.fault == nil && !a.lock && a.nret == 1 &&
-		(b.op == 0x8A || b.op == 0x8B) && b.mod != 3 && b.fault == nil && !b.lock && b.nret == 1 &&
-		a.opsz == b.opsz && a.adsz == b.adsz && b.bmask != 0 && b.scale == 0 && !b.ripRel
-}
+func loadLoadPairable(a, b *Inst) bool { return movMemPairable(a, true, b, true) }
 
 // loadLoadPair is the entry for the load-load pair a, b
 // (loadLoadPairable).
-func loadLoadPair(a, b *Inst) Inst {
-	f := *a
-	f.fn = loadLoadPairHandler(a.opsz)
-	f.len = a.len + b.len
-	f.pre = a.pre
-	f.nret = 2
-	f.jlen = b.len
-	f.rm, f.sub, f.imm, f.jopsz = b.base, b.seg, b.disp, b.reg
-	if f.ripRel {
-		// As in memFirstPair: the first's displacement is from its own
-		// end, b.len before the entry's.
-		f.disp -= uint64(b.len)
-	}
-	return f
-}
+func loadLoadPair(a, b *Inst) Inst { return movMemPair(a, b, loadLoadPairHandler(a.opsz)) }
 
 // Store-store pairs: MOV m,r (88, 89) followed by MOV m,r of the same
 // size whose memory operand is a base register and a displacement (no
@@ -374,19 +378,11 @@ func loadLoadPair(a, b *Inst) Inst {
 // jopsz (fields a memory-form MOV does not use), and jlen is its length.
 
 // storeStorePairable reports whether a and b form a store-store pair.
-func storeStorePairable(a, b *Inst) bool {
-	return (a.op == 0x88 || a.op == 0x89) && a.mod != 3 && a.fault == nil && !a.lock && a.nret == 1 &&
-		(b.op == 0x88 || b.op == 0x89) && b.mod != 3 && b.fault == nil && !b.lock && b.nret == 1 &&
-		a.opsz == b.opsz && a.adsz == b.adsz && b.bmask != 0 && b.scale == 0 && !b.ripRel
-}
+func storeStorePairable(a, b *Inst) bool { return movMemPairable(a, false, b, false) }
 
 // storeStorePair is the entry for the store-store pair a, b
 // (storeStorePairable).
-func storeStorePair(a, b *Inst) Inst {
-	f := loadLoadPair(a, b) // the same layout
-	f.fn = storeStorePairHandler(a.opsz)
-	return f
-}
+func storeStorePair(a, b *Inst) Inst { return movMemPair(a, b, storeStorePairHandler(a.opsz)) }
 
 // The copy pairs' handlers (copyPair8 ... copyPair64: movRegMem's fast
 // path, then movMemReg's, each with its slow path as in the load and

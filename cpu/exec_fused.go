@@ -120,23 +120,30 @@ func fusePair(s, j *Inst, mode uint8) (Inst, bool) {
 		return Inst{}, false
 	}
 	f := *s
-	f.fn = h
 	f.rm = r
+	jccHalf(&f, s, j, h, fusedSideHandler(k, s.opsz))
+	return f, true
+}
+
+// jccHalf lays out the Jcc j in the fused entry f whose first half is s:
+// the two lengths, the Jcc's operand size and displacement (disp), imm2
+// the target mask (operand size 8: all ones), sub the condition (the
+// opcode's low nibble), and the handler, side when j is a side exit
+// (decodeBlock), fn otherwise.
+func jccHalf(f, s, j *Inst, fn, side handler) {
+	f.fn = fn
 	f.len = s.len + j.len
 	f.jlen = j.len
 	f.jopsz = j.opsz
 	f.disp = j.imm
-	// imm2: the target mask (opsz 8: all ones); sub: the condition, the
-	// opcode's low nibble.
 	f.imm2 = uint64(1)<<(8*uint(j.opsz)) - 1
 	f.sub = uint8(j.op & 15)
 	f.end = j.end
 	f.side = j.side
 	if f.side {
-		f.fn = fusedSideHandler(k, s.opsz)
+		f.fn = side
 	}
 	f.nret = 2
-	return f, true
 }
 
 // fuseMemCmp returns the fused entry for CMP m,imm (80 /7, 81 /7, 83 /7
@@ -165,20 +172,8 @@ func fuseMemCmp(s, j *Inst) (Inst, bool) {
 		return Inst{}, false
 	}
 	f := *s
-	f.fn = cmpMIJccHandler(s.opsz)
 	f.imm = uint64(uint32(s.imm)) | uint64(uint32(d))<<32
-	f.len = s.len + j.len
-	f.jlen = j.len
-	f.jopsz = j.opsz
-	f.disp = j.imm
-	f.imm2 = uint64(1)<<(8*uint(j.opsz)) - 1
-	f.sub = uint8(j.op & 15)
-	f.end = j.end
-	f.side = j.side
-	if f.side {
-		f.fn = cmpMIJccSideHandler(s.opsz)
-	}
-	f.nret = 2
+	jccHalf(&f, s, j, cmpMIJccHandler(s.opsz), cmpMIJccSideHandler(s.opsz))
 	return f, true
 }
 

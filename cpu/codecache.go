@@ -672,6 +672,8 @@ func stackFastInsts(insts, fast []Inst, mode uint8) []Inst {
 			fast[i].fn = h
 		}
 	}
+	// Every PUSH and POP a run folds has a stack fast path, installed
+	// above: a list with none was not copied and holds no run.
 	if copied {
 		fast = foldStackRuns(fast, mode) // exec_stackrun.go
 	}

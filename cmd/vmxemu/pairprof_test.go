@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -32,6 +34,17 @@ import (
 // prints the profile of that command line (VMXEMU_PAIRPROF_TOP rows per
 // table, 40 by default). A block that stops early (a fault, a VM exit) is
 // counted whole: the profile is an estimate where that happens often.
+// Blocks are decoded as a tracing hook sees them (no side exits, no
+// traces through jumps: codecache.go sideExits, tracePage), so the entry
+// counts are those of QEMU-style blocks, not of the blocks Run executes.
+//
+// With VMXEMU_PAIRPROF_SYMS naming the guest's symbols as `nm -n` prints
+// them (an identity-mapped kernel: physical addresses are its link
+// addresses), the profile also splits the instructions and entries by
+// guest function, which tells where a workload's time goes:
+//
+//	nm -n --defined-only x86/access_test.elf > /tmp/access.syms
+//	VMXEMU_PAIRPROF_SYMS=/tmp/access.syms VMXEMU_PAIRPROF='...' go test ...
 
 // pairProfile accumulates block executions.
 type pairProfile struct {
@@ -116,6 +129,90 @@ func (p *pairProfile) sums() profileSums {
 	return s
 }
 
+// guestSym is a guest function: its address and name (`nm -n`).
+type guestSym struct {
+	addr uint64
+	name string
+}
+
+// readGuestSyms reads the text symbols of an `nm -n` listing, sorted by
+// address.
+func readGuestSyms(r io.Reader) ([]guestSym, error) {
+	var syms []guestSym
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 3 || f[1] != "T" && f[1] != "t" {
+			continue
+		}
+		a, err := strconv.ParseUint(f[0], 16, 64)
+		if err != nil {
+			return nil, fmt.Errorf("nm listing: %q: %w", sc.Text(), err)
+		}
+		syms = append(syms, guestSym{a, f[2]})
+	}
+	sort.SliceStable(syms, func(i, j int) bool { return syms[i].addr < syms[j].addr })
+	return syms, sc.Err()
+}
+
+// funcRow is one guest function's share of a profile.
+type funcRow struct {
+	name                   string
+	insts, entries, blocks uint64
+}
+
+// byFunction splits the profile's instructions, fast-path entries and
+// block executions by the guest function each block starts in ("?"
+// before the first symbol), heaviest first.
+func (p *pairProfile) byFunction(syms []guestSym) []funcRow {
+	m := map[string]*funcRow{}
+	for k, n := range p.count {
+		sh := p.shapes[k]
+		name := "?"
+		if i := sort.Search(len(syms), func(i int) bool { return syms[i].addr > k.phys }) - 1; i >= 0 {
+			name = syms[i].name
+		}
+		r := m[name]
+		if r == nil {
+			r = &funcRow{name: name}
+			m[name] = r
+		}
+		r.blocks += n
+		r.insts += n * uint64(len(sh))
+		if len(sh) > 0 {
+			r.entries += n * uint64(sh[len(sh)-1].Entry+1)
+		}
+	}
+	rows := make([]funcRow, 0, len(m))
+	for _, r := range m {
+		rows = append(rows, *r)
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].insts != rows[j].insts {
+			return rows[i].insts > rows[j].insts
+		}
+		return rows[i].name < rows[j].name
+	})
+	return rows
+}
+
+// reportFunctions writes the table of byFunction.
+func reportFunctions(w io.Writer, rows []funcRow, top int) {
+	var insts, entries uint64
+	for _, r := range rows {
+		insts += r.insts
+		entries += r.entries
+	}
+	fmt.Fprintf(w, "\nguest functions (%% of instructions, %% of entries, instructions per block)\n")
+	for i, r := range rows {
+		if i == top {
+			break
+		}
+		fmt.Fprintf(w, "%6.2f%%  %6.2f%%  %5.1f  %s\n", 100*float64(r.insts)/float64(max(insts, 1)),
+			100*float64(r.entries)/float64(max(entries, 1)), float64(r.insts)/float64(max(r.blocks, 1)), r.name)
+	}
+}
+
 // top sorts a table by weight, then key.
 func top(m map[string]*profileRow) []*profileRow {
 	rows := make([]*profileRow, 0, len(m))
@@ -189,6 +286,14 @@ func TestPairProfile(t *testing.T) {
 		}
 		var out strings.Builder
 		p.sums().report(&out, rows)
+		if f := os.Getenv("VMXEMU_PAIRPROF_SYMS"); f != "" {
+			r, err := os.Open(f)
+			require.NoError(t, err)
+			syms, err := readGuestSyms(r)
+			r.Close()
+			require.NoError(t, err)
+			reportFunctions(&out, p.byFunction(syms), rows)
+		}
 		t.Log("\n" + out.String())
 		return
 	}
@@ -219,4 +324,36 @@ func TestPairProfile(t *testing.T) {
 	jcc := s.pairs["dec r(049) r32 ; jcc Jb(075) i32"]
 	require.NotNil(t, jcc, "DEC+JNZ")
 	assert.Equal(t, uint64(1000), jcc.fused, "DEC+JNZ is a fused pair")
+
+	// By guest function: a symbol at the loop (its block starts there)
+	// and one at the code before it. The loop's 4*999 instructions (and
+	// 2*999 entries) go to the loop; the first block (MOV ECX and one
+	// pass) starts at the code's first byte, the exit's block after the
+	// loop.
+	base := p.firstPhys()
+	syms, err := readGuestSyms(strings.NewReader(fmt.Sprintf(
+		"%016x T start\n%016x t loop\n%016x T exit\n0000000000000000 D data\n",
+		base, base+5, base+uint64(len(code)))))
+	require.NoError(t, err)
+	require.Len(t, syms, 3, "text symbols only")
+	fns := p.byFunction(syms)
+	want := []funcRow{
+		{name: "loop", insts: 4 * 999, entries: 2 * 999, blocks: 999},
+		{name: "start", insts: 5, entries: 3, blocks: 1},
+		{name: "exit", insts: 2, entries: 2, blocks: 1},
+	}
+	require.Equal(t, want, fns[:3])
+	var out strings.Builder
+	reportFunctions(&out, fns, 3)
+	// 3996 of 4003 instructions, 1998 of 2003 entries, 4 a block.
+	assert.Contains(t, out.String(), " 99.83%   99.75%    4.0  loop\n")
+}
+
+// firstPhys is the lowest physical address the profile holds a block at.
+func (p *pairProfile) firstPhys() uint64 {
+	first := ^uint64(0)
+	for k := range p.count {
+		first = min(first, k.phys)
+	}
+	return first
 }

@@ -72,6 +72,14 @@ func (p *pairProfile) exec(c *cpu.CPU, b cpu.TraceBlock) {
 	}
 }
 
+// blockEntries is the number of fast-path entries of a block of shape sh.
+func blockEntries(sh []cpu.BlockInsn) uint64 {
+	if len(sh) == 0 {
+		return 0
+	}
+	return uint64(sh[len(sh)-1].Entry + 1)
+}
+
 // profileRow is one pair or triple of forms with its weight; fused
 // counts the executions where its instructions already share an entry.
 type profileRow struct {
@@ -110,9 +118,7 @@ func (p *pairProfile) sums() profileSums {
 			continue
 		}
 		s.insts += n * uint64(len(sh))
-		if len(sh) > 0 {
-			s.entries += n * uint64(sh[len(sh)-1].Entry+1)
-		}
+		s.entries += n * blockEntries(sh)
 		for i := 0; i+1 < len(sh); i++ {
 			a, b := sh[i], sh[i+1]
 			add(s.pairs, a.Form+" ; "+b.Form, n, a.Entry == b.Entry, a.Stack || b.Stack)
@@ -179,9 +185,7 @@ func (p *pairProfile) byFunction(syms []guestSym) []funcRow {
 		}
 		r.blocks += n
 		r.insts += n * uint64(len(sh))
-		if len(sh) > 0 {
-			r.entries += n * uint64(sh[len(sh)-1].Entry+1)
-		}
+		r.entries += n * blockEntries(sh)
 	}
 	rows := make([]funcRow, 0, len(m))
 	for _, r := range m {
@@ -325,8 +329,8 @@ func TestPairProfile(t *testing.T) {
 	require.NotNil(t, jcc, "DEC+JNZ")
 	assert.Equal(t, uint64(1000), jcc.fused, "DEC+JNZ is a fused pair")
 
-	// By guest function: a symbol at the loop (its block starts there)
-	// and one at the code before it. The loop's 4*999 instructions (and
+	// By guest function: symbols at the code's first byte, at the loop
+	// (its block starts there) and after it. The loop's 4*999 instructions (and
 	// 2*999 entries) go to the loop; the first block (MOV ECX and one
 	// pass) starts at the code's first byte, the exit's block after the
 	// loop.

@@ -31,10 +31,11 @@ import (
 // fault to deliver, or a normal stop (a future pending VM exit is a third).
 
 // Run executes up to budget instructions and returns why it stopped.
-// An event delivered without an instruction (an interrupt, or a fault on
-// an instruction fetch) also uses one unit of the budget, so that an
-// endless chain of them (say, a handler whose first fetch faults again,
-// on a real-mode stack that never overflows) still returns.
+// An event delivered without an instruction (an interrupt, a fault on an
+// instruction fetch, or a fault of an instruction, which does not retire)
+// also uses one unit of the budget, so that an endless chain of them
+// (say, a handler whose first instruction faults again, on a real-mode
+// stack that never overflows) still returns.
 func (c *CPU) Run(budget uint64) StopReason {
 	c.runTimed = false
 	return c.run(budget)
@@ -262,10 +263,16 @@ func (c *CPU) retireStopped(in *Inst) bool {
 		return true
 	}
 	if c.faultPending {
+		// The faulting instruction does not retire: its delivery is an
+		// event without an instruction and uses one unit of the run, so
+		// that a handler whose first instruction faults again (an IVT or
+		// IDT entry pointing at UD2, in real mode where the stack never
+		// overflows) cannot keep Run from returning.
 		c.blk = nil
 		c.RIP = c.ripCur
 		c.Icount += done
 		c.deliverFault()
+		c.useRunUnit()
 		return true
 	}
 	c.retire(done + 1)

@@ -106,6 +106,9 @@ func ParseAIDA64(r io.Reader, name string) (*Model, error) {
 			if sl := aidaSLRE.FindStringSubmatch(sm[6]); sl != nil {
 				x, _ := strconv.ParseUint(sl[1], 16, 32)
 				sub = uint32(x)
+				if err := checkSubleaf(leaf, sub); err != nil {
+					return nil, fmt.Errorf("AIDA64 dump: [SL %s] on %q: %w", sl[1], sm[1], err)
+				}
 			} else if HasSubleaves(leaf) {
 				k := count[leaf]
 				sub = uint32(k)

@@ -100,6 +100,17 @@ var subleafMask = func() uint64 {
 // HasSubleaves reports whether CPUID leaf's output depends on ECX.
 func HasSubleaves(leaf uint32) bool { return leaf < 64 && subleafMask>>leaf&1 != 0 }
 
+// checkSubleaf is the rule every CPUID entry of a model obeys, whichever
+// format it came from: a subleaf other than 0 only for a leaf whose
+// output depends on ECX (HasSubleaves), since the model holds one entry
+// per leaf for the others (Leaf ignores their subleaf).
+func checkSubleaf(leaf, sub uint32) error {
+	if !HasSubleaves(leaf) && sub != 0 {
+		return fmt.Errorf("cpuid leaf %#x has no subleaves: the subleaf must be 0", leaf)
+	}
+	return nil
+}
+
 // Leaf returns the model's raw CPUID leaf/subleaf and whether the source
 // reported it. The subleaf is ignored for leaves without subleaves.
 func (m *Model) Leaf(leaf, subleaf uint32) (Regs, bool) {
@@ -262,8 +273,8 @@ func (m *Model) parseLine(line string) error {
 			}
 			v[i] = uint32(x)
 		}
-		if !HasSubleaves(v[0]) && v[1] != 0 {
-			return fmt.Errorf("cpuid leaf %#x has no subleaves: the subleaf must be 0", v[0])
+		if err := checkSubleaf(v[0], v[1]); err != nil {
+			return err
 		}
 		m.CPUID = append(m.CPUID, Leaf{Leaf: v[0], Subleaf: v[1], Regs: Regs{v[2], v[3], v[4], v[5]}})
 	case "msr":

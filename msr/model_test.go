@@ -117,4 +117,14 @@ MSR 000000E7: 0000-0000-0000-0002
 
 	_, err = LoadBytes([]byte("------[ Versions ]------\n"), "x.txt")
 	assert.ErrorContains(t, err, "no CPUID lines")
+
+	// A subleaf on a leaf whose output does not depend on ECX (SDM Vol.
+	// 2A, CPUID, Table 3-8: leaf 2 has none) cannot be a model entry: the
+	// importer refuses it as the model parser does, rather than make a
+	// model that does not re-parse (FuzzLoadModel, d8e91c7299aaf054).
+	_, err = LoadBytes([]byte("------[ CPU Info ]------\n\n------[ Logical CPU #0 ]------\n\n"+
+		"CPUID 00000000: 0000000D-756E6547-6C65746E-49656E69\n"+
+		"CPUID 00000001: 000206D5-00200800-1FBEE3FF-BFEBFBFF\n"+
+		"CPUID 00000002: 76036301-00F0B5FF-00000000-00C10000 [SL 01]\n"), "x.txt")
+	assert.ErrorContains(t, err, "cpuid leaf 0x2 has no subleaves")
 }

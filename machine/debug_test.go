@@ -61,6 +61,56 @@ func TestDebuggerBreakStepAndEnd(t *testing.T) {
 	assert.Equal(t, DebugEnded, st.Event, "an ended run stays ended")
 }
 
+// Step on an instruction that faults delivers the fault and stops at the
+// handler's first instruction, which has not run: the delivery is the
+// step's one event (cpu.Run's budget). A #UD is a fault, so the EIP saved
+// on the handler's stack is the faulting instruction's (SDM Vol. 3A 6.5,
+// 6.12.1).
+func TestDebuggerStepOverFault(t *testing.T) {
+	const (
+		handler = 0x100010
+		idt     = 0x101000
+	)
+	// 0x100000: ud2 / 0x100010 (the #UD handler): mov eax,1 ...
+	code := make([]byte, handler-0x100000)
+	copy(code, []byte{0x0F, 0x0B})
+	code = append(code, prog(movEAXImm(1), debugExit(0x10))...)
+	b := newBoard(t, code, firmware.Mode32Flat, nil)
+	c := b.m.CPU(0)
+	s := c.GetState()
+	// A 32-bit interrupt gate for #UD: offset, the current CS, P=1,
+	// DPL 0, type 0xE (SDM Vol. 3A 6.11, Figure 6-2).
+	gate := uint64(handler&0xFFFF) | uint64(s.Seg[arch.CS].Selector)<<16 |
+		uint64(0x8E)<<40 | uint64(handler>>16)<<48
+	g := make([]byte, 8)
+	for i := range g {
+		g[i] = byte(gate >> (8 * i))
+	}
+	require.True(t, c.WriteLinear(idt+uint64(arch.VecUD)*8, g))
+	s.IDTR = arch.DescTable{Base: idt, Limit: 256*8 - 1}
+	const esp = 0x102000 // a stack in RAM
+	s.GPR[arch.RSP] = esp
+	c.SetState(s)
+
+	d, err := b.m.NewDebugger(Limits{})
+	require.NoError(t, err)
+	ctx := context.Background()
+	st, err := d.Step(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, DebugStepped, st.Event)
+	s = c.GetState()
+	assert.Equal(t, uint64(handler), s.RIP, "at the handler")
+	assert.Equal(t, uint64(0), s.GPR[arch.RAX]&0xFFFFFFFF, "its first instruction has not run")
+	assert.Equal(t, uint64(esp-12), s.GPR[arch.RSP], "EFLAGS, CS, EIP pushed, no error code")
+	saved := make([]byte, 4)
+	require.True(t, c.ReadLinear(s.GPR[arch.RSP], saved))
+	assert.Equal(t, []byte{0x00, 0x00, 0x10, 0x00}, saved, "the saved EIP is the UD2's")
+
+	_, err = d.Step(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), c.GetState().GPR[arch.RAX]&0xFFFFFFFF, "the next step runs it")
+}
+
 func TestDebuggerLimitsAndCancel(t *testing.T) {
 	b := newBoard(t, jmpSelf, firmware.Mode32Flat, nil)
 	d, err := b.m.NewDebugger(Limits{Instructions: 1000})

@@ -2,6 +2,7 @@ package machine
 
 import (
 	"context"
+	"encoding/binary"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -82,11 +83,7 @@ func TestDebuggerStepOverFault(t *testing.T) {
 	// DPL 0, type 0xE (SDM Vol. 3A 6.11, Figure 6-2).
 	gate := uint64(handler&0xFFFF) | uint64(s.Seg[arch.CS].Selector)<<16 |
 		uint64(0x8E)<<40 | uint64(handler>>16)<<48
-	g := make([]byte, 8)
-	for i := range g {
-		g[i] = byte(gate >> (8 * i))
-	}
-	require.True(t, c.WriteLinear(idt+uint64(arch.VecUD)*8, g))
+	require.True(t, c.WriteLinear(idt+uint64(arch.VecUD)*8, binary.LittleEndian.AppendUint64(nil, gate)))
 	s.IDTR = arch.DescTable{Base: idt, Limit: 256*8 - 1}
 	const esp = 0x102000 // a stack in RAM
 	s.GPR[arch.RSP] = esp
